@@ -1,0 +1,211 @@
+/*
+ * envelope: signed envelopes {"body","kind","nonce","sig","signer","time"}
+ * (DESIGN.md, trust rules).  The signed bytes are the canonical JSON of
+ * the envelope without "sig".
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/cjson.h"
+#include "common/codec.h"
+#include "common/envelope.h"
+#include "common/err.h"
+#include "common/util.h"
+
+static int
+valid_kind(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > ENVELOPE_KIND_MAX)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		    c == '.' || c == '_' || c == '-'))
+			return 0;
+	}
+	return 1;
+}
+
+static int
+valid_nonce(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > ENVELOPE_NONCE_MAX)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (s[i] < 0x21 || s[i] > 0x7e)
+			return 0;
+	return 1;
+}
+
+/* Canonical bytes of j without its "sig" member. */
+static int
+signed_bytes(const json_t *j, char **out, size_t *len)
+{
+	json_t *copy;
+	int rc;
+
+	if ((copy = json_copy((json_t *)j)) == NULL)
+		return err_set(ERR_NOMEM, "out of memory");
+	json_object_del(copy, "sig");
+	rc = cjson_dump(copy, out, len);
+	json_decref(copy);
+	return rc;
+}
+
+int
+envelope_from_json(json_t *j, struct envelope **out)
+{
+	struct envelope *e = NULL;
+	const char *sigtext;
+	long long t;
+	char *msg = NULL;
+	size_t msglen, n;
+	json_t *body;
+	int rc;
+
+	if (!json_is_object(j)) {
+		rc = err_set(ERR_INVAL, "envelope: expected a JSON object");
+		goto fail;
+	}
+	if (json_object_size(j) != 6) {
+		rc = err_set(ERR_INVAL, "envelope: expected exactly the members "
+		    "body, kind, nonce, sig, signer, time");
+		goto fail;
+	}
+	if ((e = calloc(1, sizeof(*e))) == NULL) {
+		rc = err_set(ERR_NOMEM, "out of memory");
+		goto fail;
+	}
+	e->json = j;
+	j = NULL;
+	if ((rc = cjson_get_str(e->json, "kind", "envelope", &e->kind)) < 0 ||
+	    (rc = cjson_get_obj(e->json, "body", "envelope", &body)) < 0 ||
+	    (rc = cjson_get_str(e->json, "signer", "envelope",
+	    &e->signer_text)) < 0 ||
+	    (rc = cjson_get_str(e->json, "nonce", "envelope", &e->nonce)) < 0 ||
+	    (rc = cjson_get_int(e->json, "time", "envelope", &t)) < 0 ||
+	    (rc = cjson_get_str(e->json, "sig", "envelope", &sigtext)) < 0)
+		goto fail;
+	e->body = body;
+	if (!valid_kind(e->kind)) {
+		rc = err_set(ERR_INVAL, "envelope.kind: '%.80s' is not a kind "
+		    "(1-%d of a-z 0-9 . _ -)", e->kind, ENVELOPE_KIND_MAX);
+		goto fail;
+	}
+	if (!valid_nonce(e->nonce)) {
+		rc = err_set(ERR_INVAL, "envelope.nonce: expected 1-%d "
+		    "printable ASCII characters", ENVELOPE_NONCE_MAX);
+		goto fail;
+	}
+	if (t < 0) {
+		rc = err_set(ERR_INVAL, "envelope.time: %lld is negative", t);
+		goto fail;
+	}
+	e->time_ms = t;
+	if ((rc = key_pub_from_text(e->signer_text, e->signer)) < 0) {
+		rc = err_prefix(rc, "envelope.signer");
+		goto fail;
+	}
+	if (strlen(sigtext) != 86 ||
+	    b64url_decode(sigtext, 86, e->sig, sizeof(e->sig), &n) < 0 ||
+	    n != KEY_SIG_LEN) {
+		rc = err_set(ERR_INVAL, "envelope.sig: expected 86 base64url "
+		    "characters (64 bytes)");
+		goto fail;
+	}
+	if ((rc = signed_bytes(e->json, &msg, &msglen)) < 0)
+		goto fail;
+	if (key_verify(e->signer, msg, msglen, e->sig) < 0) {
+		rc = err_set(ERR_SIG, "envelope: signature by %s does not "
+		    "verify", e->signer_text);
+		goto fail;
+	}
+	free(msg);
+	*out = e;
+	return 0;
+fail:
+	free(msg);
+	json_decref(j);
+	envelope_free(e);
+	return rc;
+}
+
+int
+envelope_parse(const char *buf, size_t len, struct envelope **out)
+{
+	json_t *j;
+	int rc;
+
+	if ((rc = cjson_parse(buf, len, &j)) < 0)
+		return rc;
+	return envelope_from_json(j, out);
+}
+
+int
+envelope_sign(const struct key *k, const char *kind, json_t *body,
+    const char *nonce, int64_t time_ms, struct envelope **out)
+{
+	uint8_t pub[KEY_PUB_LEN], sig[KEY_SIG_LEN], rnd[16];
+	char signer[KEY_TEXT_SIZE], nbuf[33], sigtext[B64_ENCODED_SIZE(64)];
+	char *msg = NULL;
+	size_t msglen;
+	json_t *j = NULL;
+	int rc;
+
+	if (!json_is_object(body))
+		return err_set(ERR_INVAL, "envelope body: expected an object");
+	if (!valid_kind(kind))
+		return err_set(ERR_INVAL, "envelope kind '%.80s': expected 1-%d "
+		    "of a-z 0-9 . _ -", kind, ENVELOPE_KIND_MAX);
+	if (nonce == NULL) {
+		if ((rc = util_random(rnd, sizeof(rnd))) < 0)
+			return rc;
+		hex_encode(rnd, sizeof(rnd), nbuf);
+		nonce = nbuf;
+	} else if (!valid_nonce(nonce)) {
+		return err_set(ERR_INVAL, "envelope nonce: expected 1-%d "
+		    "printable ASCII characters", ENVELOPE_NONCE_MAX);
+	}
+	if (time_ms < 0)
+		time_ms = util_now_ms();
+	key_public(k, pub);
+	key_pub_to_text(pub, signer);
+	j = json_pack("{s:s,s:O,s:s,s:s,s:I}", "kind", kind, "body", body,
+	    "signer", signer, "nonce", nonce, "time", (json_int_t)time_ms);
+	if (j == NULL)
+		return err_set(ERR_NOMEM, "out of memory");
+	if ((rc = cjson_dump(j, &msg, &msglen)) < 0)
+		goto fail;
+	if ((rc = key_sign(k, msg, msglen, sig)) < 0)
+		goto fail;
+	b64url_encode(sig, sizeof(sig), sigtext);
+	if (json_object_set_new(j, "sig", json_string(sigtext)) < 0) {
+		rc = err_set(ERR_NOMEM, "out of memory");
+		goto fail;
+	}
+	free(msg);
+	return envelope_from_json(j, out);
+fail:
+	free(msg);
+	json_decref(j);
+	return rc;
+}
+
+int
+envelope_dump(const struct envelope *e, char **out, size_t *len)
+{
+	return cjson_dump(e->json, out, len);
+}
+
+void
+envelope_free(struct envelope *e)
+{
+	if (e == NULL)
+		return;
+	json_decref(e->json);
+	free(e);
+}

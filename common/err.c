@@ -1,0 +1,76 @@
+/*
+ * err: per-thread last-error message (see err.h).
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "common/err.h"
+
+#define ERR_MSG_SIZE 1024
+
+static _Thread_local char err_buf[ERR_MSG_SIZE];
+
+int
+err_setv(int code, const char *fmt, va_list ap)
+{
+	vsnprintf(err_buf, sizeof(err_buf), fmt, ap);
+	return code < 0 ? code : ERR_INVAL;
+}
+
+int
+err_set(int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	code = err_setv(code, fmt, ap);
+	va_end(ap);
+	return code;
+}
+
+int
+err_prefix(int code, const char *fmt, ...)
+{
+	char prefix[ERR_MSG_SIZE / 2], joined[ERR_MSG_SIZE * 2];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(prefix, sizeof(prefix), fmt, ap);
+	va_end(ap);
+	snprintf(joined, sizeof(joined), "%s: %s", prefix,
+	    err_buf[0] != '\0' ? err_buf : err_name(code));
+	joined[sizeof(err_buf) - 1] = '\0';
+	memcpy(err_buf, joined, sizeof(err_buf));
+	return code;
+}
+
+const char *
+err_msg(void)
+{
+	return err_buf;
+}
+
+void
+err_clear(void)
+{
+	err_buf[0] = '\0';
+}
+
+const char *
+err_name(int code)
+{
+	switch (code) {
+	case ERR_OK: return "ok";
+	case ERR_INVAL: return "invalid input";
+	case ERR_NOMEM: return "out of memory";
+	case ERR_IO: return "I/O error";
+	case ERR_SIG: return "bad signature";
+	case ERR_NOTFOUND: return "not found";
+	case ERR_CONFLICT: return "conflict";
+	case ERR_RANGE: return "out of range";
+	case ERR_REJECT: return "rejected";
+	case ERR_CORRUPT: return "corrupt data";
+	case ERR_LIMIT: return "limit exceeded";
+	}
+	return "error";
+}

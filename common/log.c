@@ -1,0 +1,65 @@
+/*
+ * log: one line per message on stderr, "2026-11-23T11:08:45.123Z name LEVEL msg".
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/err.h"
+#include "common/log.h"
+
+static enum log_level log_level = LOG_INFO;
+static char log_name[32] = "lodge";
+
+void
+log_set_level(enum log_level level)
+{
+	log_level = level;
+}
+
+void
+log_set_name(const char *name)
+{
+	snprintf(log_name, sizeof(log_name), "%s", name);
+}
+
+int
+log_level_parse(const char *s, enum log_level *out)
+{
+	static const char *names[] = { "debug", "info", "warn", "error", "off" };
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (strcmp(s, names[i]) == 0) {
+			*out = (enum log_level)i;
+			return 0;
+		}
+	}
+	return err_set(ERR_INVAL, "log level '%s': expected debug, info, "
+	    "warn, error or off", s);
+}
+
+void
+log_msg(enum log_level level, const char *fmt, ...)
+{
+	static const char *tags[] = { "DEBUG", "INFO", "WARN", "ERROR" };
+	char line[2048], stamp[32];
+	struct timespec ts;
+	struct tm tm;
+	va_list ap;
+	int n;
+
+	if (level < log_level || level >= LOG_OFF)
+		return;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
+	n = snprintf(line, sizeof(line), "%s.%03ldZ %s %s ", stamp,
+	    ts.tv_nsec / 1000000, log_name, tags[level]);
+	va_start(ap, fmt);
+	if (n > 0 && (size_t)n < sizeof(line))
+		vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
+	va_end(ap);
+	/* one write per line, so lines of concurrent threads don't mix */
+	fprintf(stderr, "%s\n", line);
+}

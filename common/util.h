@@ -1,0 +1,31 @@
+/*
+ * util: small helpers shared by the binaries: time, whole-file I/O,
+ * atomic writes, directory creation and checked integer parsing.
+ */
+#ifndef LODGE_UTIL_H
+#define LODGE_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Wall-clock milliseconds since the epoch, and a monotonic clock in ns. */
+int64_t util_now_ms(void);
+uint64_t util_mono_ns(void);
+
+/* Read a whole file ("-" is stdin) into a malloc'd NUL-terminated buffer;
+ * refuses files larger than max bytes (ERR_LIMIT). */
+int util_read_file(const char *path, size_t max, char **out, size_t *len);
+/* Write data to path atomically (temp file, fsync, rename) with mode. */
+int util_write_file(const char *path, const void *data, size_t len, int mode);
+/* mkdir -p with mode for the created components. */
+int util_mkdirs(const char *path, int mode);
+
+/* Parse a decimal signed or unsigned integer, the whole string, in range;
+ * what names the field for the error message. */
+int util_parse_i64(const char *s, const char *what, int64_t *out);
+int util_parse_u64(const char *s, const char *what, uint64_t *out);
+
+/* Fill buf with random bytes from getrandom(2). */
+int util_random(void *buf, size_t len);
+
+#endif
