@@ -41,19 +41,39 @@ valid_nonce(const char *s)
 	return 1;
 }
 
-/* Canonical bytes of j without its "sig" member. */
+/*
+ * The signed bytes are the canonical envelope without "sig".  Keys sort as
+ * body, kind, nonce, sig, signer, time, and kind, nonce, sig and signer
+ * hold no quote or backslash (checked before this is called), so the
+ * canonical text ends with the fixed-shape tail
+ *   ,"sig":"<86>","signer":"<51>","time":<digits>}
+ * and cutting ,"sig":"<86>" out of it gives the signed bytes without a
+ * second serialisation.
+ */
 static int
-signed_bytes(const json_t *j, char **out, size_t *len)
+signed_span(const char *canon, size_t len, size_t *cut, size_t *cutlen)
 {
-	json_t *copy;
-	int rc;
+	static const char sig_key[] = ",\"sig\":\"";
+	const size_t signer_len = 11 + (KEY_TEXT_SIZE - 1) + 1; /* ,"signer":"<51>" */
+	size_t p = len;
 
-	if ((copy = json_copy((json_t *)j)) == NULL)
-		return err_set(ERR_NOMEM, "out of memory");
-	json_object_del(copy, "sig");
-	rc = cjson_dump(copy, out, len);
-	json_decref(copy);
-	return rc;
+	if (p < 2 || canon[--p] != '}')
+		return -1;
+	while (p > 0 && canon[p - 1] >= '0' && canon[p - 1] <= '9')
+		p--;
+	if (p < 8 || memcmp(canon + p - 8, ",\"time\":", 8) != 0)
+		return -1;
+	p -= 8;
+	if (p < signer_len || memcmp(canon + p - signer_len, ",\"signer\":\"",
+	    11) != 0)
+		return -1;
+	p -= signer_len;
+	/* ,"sig":"<86 chars>" */
+	if (p < 8 + 86 + 1 || memcmp(canon + p - 95, sig_key, 8) != 0)
+		return -1;
+	*cut = p - 95;
+	*cutlen = 95;
+	return 0;
 }
 
 int
@@ -117,8 +137,24 @@ envelope_from_json(json_t *j, struct envelope **out)
 		    "characters (64 bytes)");
 		goto fail;
 	}
-	if ((rc = signed_bytes(e->json, &msg, &msglen)) < 0)
+	if ((rc = cjson_dump(e->json, &e->canon, &e->canon_len)) < 0)
 		goto fail;
+	{
+		size_t cut, cutlen;
+		if (signed_span(e->canon, e->canon_len, &cut, &cutlen) < 0) {
+			rc = err_set(ERR_INVAL, "envelope: unexpected "
+			    "canonical form");
+			goto fail;
+		}
+		if ((msg = malloc(e->canon_len)) == NULL) {
+			rc = err_set(ERR_NOMEM, "out of memory");
+			goto fail;
+		}
+		memcpy(msg, e->canon, cut);
+		memcpy(msg + cut, e->canon + cut + cutlen,
+		    e->canon_len - cut - cutlen);
+		msglen = e->canon_len - cutlen;
+	}
 	if (key_verify(e->signer, msg, msglen, e->sig) < 0) {
 		rc = err_set(ERR_SIG, "envelope: signature by %s does not "
 		    "verify", e->signer_text);
@@ -198,7 +234,12 @@ fail:
 int
 envelope_dump(const struct envelope *e, char **out, size_t *len)
 {
-	return cjson_dump(e->json, out, len);
+	if ((*out = malloc(e->canon_len + 1)) == NULL)
+		return err_set(ERR_NOMEM, "out of memory");
+	memcpy(*out, e->canon, e->canon_len + 1);
+	if (len)
+		*len = e->canon_len;
+	return 0;
 }
 
 void
@@ -207,5 +248,6 @@ envelope_free(struct envelope *e)
 	if (e == NULL)
 		return;
 	json_decref(e->json);
+	free(e->canon);
 	free(e);
 }

@@ -25,6 +25,8 @@ struct envelope {
 	const char *nonce;       /* borrowed from json */
 	int64_t time_ms;         /* signer's clock, ms since the epoch */
 	uint8_t sig[KEY_SIG_LEN];
+	char *canon;             /* canonical bytes of the whole envelope */
+	size_t canon_len;
 };
 
 /* Sign a new envelope.  body is borrowed (a reference is taken); nonce may

@@ -12,7 +12,7 @@
 #include <stdint.h>
 
 #define MERKLE_HASH_LEN 32
-/* Room a caller gives for a proof; real proofs need at most 2*64. */
+/* Room a caller gives for a proof (trees of 2^64 leaves need 65). */
 #define MERKLE_MAX_PROOF 128
 /* Most hashes merkle_append_hashes returns for one leaf. */
 #define MERKLE_MAX_STORED 64

@@ -531,8 +531,7 @@ note_cosignature_verify(const struct note_verifier *v, const char *text,
 		return rc;
 	if ((rc = sig_line_parse(line, linelen, &name, &nlen, buf, sizeof(buf),
 	    &blen)) < 0)
-		return err_prefix(rc == ERR_LIMIT ? ERR_INVAL : rc,
-		    "cosignature line");
+		return err_prefix(rc, "cosignature line");
 	if (strlen(v->name) != nlen || memcmp(v->name, name, nlen) != 0 ||
 	    get_be32(buf) != v->id)
 		return err_set(ERR_INVAL, "cosignature line is by %.*s+%08x, "
@@ -581,6 +580,7 @@ checkpoint_parse(const char *text, size_t len, struct checkpoint *out)
 	const char *line[3];
 	size_t llen[3], i, rlen;
 	uint64_t size = 0;
+	uint8_t root[32];
 	int rc;
 
 	memset(out, 0, sizeof(*out));
@@ -610,9 +610,8 @@ checkpoint_parse(const char *text, size_t len, struct checkpoint *out)
 			goto badsize;
 		size = size * 10 + d;
 	}
-	if (llen[2] != 44 || b64_decode(line[2], llen[2], out->root, 32,
+	if (llen[2] != 44 || b64_decode(line[2], llen[2], root, sizeof(root),
 	    &rlen) < 0 || rlen != 32) {
-		memset(out->root, 0, sizeof(out->root));
 		return err_set(ERR_INVAL, "checkpoint line 3: '%.*s' is not "
 		    "base64 of a 32-byte root hash", llen[2] > 60 ? 60 :
 		    (int)llen[2], line[2]);
@@ -625,6 +624,7 @@ checkpoint_parse(const char *text, size_t len, struct checkpoint *out)
 		nl = memchr(nl, '\n', (size_t)(end - nl)) + 1;
 	}
 	out->size = size;
+	memcpy(out->root, root, sizeof(root));
 	if ((out->origin = strndup(line[0], llen[0])) == NULL)
 		goto nomem;
 	if (p < end && (out->extensions = strndup(p, (size_t)(end - p))) ==

@@ -58,9 +58,10 @@ int note_sign(const char *text, size_t len, const char *name,
  * Every signature line whose name and key ID match a known verifier must
  * verify (ERR_SIG otherwise), at least one must (ERR_SIG otherwise);
  * lines by unknown keys are ignored, as are repeats by one verifier.
- * Malformed notes (bad UTF-8, control characters, no blank line before
- * the signatures, bad signature lines, more than NOTE_MAX_SIGS) are
- * ERR_INVAL.  On success *text_out (may be NULL) gets a NUL-terminated
+ * Malformed notes are ERR_INVAL: bad UTF-8, an ASCII control character
+ * other than newline (DEL too, as C2SP says; Go refuses only those below
+ * 0x20), no blank line before the signatures, a bad signature line, more
+ * than NOTE_MAX_SIGS of them.  On success *text_out (may be NULL) gets a NUL-terminated
  * copy of the text the caller frees with free(), and *nverified (may be
  * NULL) the number of verified signatures. */
 int note_open(const char *note, size_t len, const struct note_verifier *known,

@@ -16,8 +16,23 @@
 #include "common/err.h"
 #include "ledger/store.h"
 
+/*
+ * A direct-mapped cache of stored hashes at levels >= CACHE_MIN_LEVEL:
+ * a complete subtree's hash never changes once committed, and the upper
+ * levels are shared by every proof, so most reads of a proof hit it.
+ * Cleared on rollback, the one way an uncommitted hash can disappear.
+ */
+#define CACHE_BITS 16
+#define CACHE_MIN_LEVEL 4
+
+struct cache_slot {
+	uint64_t key;           /* (idx << 6 | level) + 1; 0 when empty */
+	uint8_t hash[32];
+};
+
 struct store {
 	sqlite3 *db;
+	struct cache_slot *cache;
 	char *path;
 	char *origin;
 	uint8_t log_pub[32];
@@ -30,6 +45,8 @@ struct store {
 	sqlite3_stmt *put_node;
 	sqlite3_stmt *put_leaf;
 	sqlite3_stmt *get_leaf;
+	sqlite3_stmt *savepoint;
+	sqlite3_stmt *release;
 };
 
 static const char schema[] =
@@ -77,19 +94,39 @@ prepare(struct store *s, const char *sql, sqlite3_stmt **st)
 	return 0;
 }
 
+static struct cache_slot *
+cache_slot(struct store *s, unsigned level, uint64_t idx, uint64_t *key)
+{
+	*key = (idx << 6 | level) + 1;
+	return &s->cache[(*key * 0x9e3779b97f4a7c15ull) >> (64 - CACHE_BITS)];
+}
+
 static int
 node_get(void *ctx, unsigned level, uint64_t idx, uint8_t out[32])
 {
 	struct store *s = ctx;
 	sqlite3_stmt *st = s->get_node;
+	struct cache_slot *slot = NULL;
+	uint64_t key;
 	int rc;
 
+	if (level >= CACHE_MIN_LEVEL && idx < (UINT64_C(1) << 57)) {
+		slot = cache_slot(s, level, idx, &key);
+		if (slot->key == key) {
+			memcpy(out, slot->hash, 32);
+			return 0;
+		}
+	}
 	sqlite3_bind_int64(st, 1, level);
 	sqlite3_bind_int64(st, 2, (sqlite3_int64)idx);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW && sqlite3_column_bytes(st, 0) == 32) {
 		memcpy(out, sqlite3_column_blob(st, 0), 32);
 		sqlite3_reset(st);
+		if (slot) {
+			slot->key = key;
+			memcpy(slot->hash, out, 32);
+		}
 		return 0;
 	}
 	sqlite3_reset(st);
@@ -161,7 +198,11 @@ open_db(const char *path, int flags, struct store **out)
 	int rc;
 
 	if ((s = calloc(1, sizeof(*s))) == NULL ||
-	    (s->path = strdup(path)) == NULL) {
+	    (s->path = strdup(path)) == NULL ||
+	    (s->cache = calloc(UINT64_C(1) << CACHE_BITS,
+	    sizeof(*s->cache))) == NULL) {
+		if (s)
+			free(s->path);
 		free(s);
 		return err_set(ERR_NOMEM, "out of memory");
 	}
@@ -203,7 +244,9 @@ prepare_writes(struct store *s)
 	if (prepare(s, "INSERT INTO node(level, idx, hash) VALUES(?1,?2,?3)",
 	    &s->put_node) < 0 ||
 	    prepare(s, "INSERT INTO leaf(idx, time, data) VALUES(?1,?2,?3)",
-	    &s->put_leaf) < 0)
+	    &s->put_leaf) < 0 ||
+	    prepare(s, "SAVEPOINT append", &s->savepoint) < 0 ||
+	    prepare(s, "RELEASE append", &s->release) < 0)
 		return ERR_IO;
 	return 0;
 }
@@ -278,9 +321,12 @@ store_free(struct store *s)
 	sqlite3_finalize(s->put_node);
 	sqlite3_finalize(s->put_leaf);
 	sqlite3_finalize(s->get_leaf);
+	sqlite3_finalize(s->savepoint);
+	sqlite3_finalize(s->release);
 	sqlite3_close(s->db);
 	free(s->origin);
 	free(s->path);
+	free(s->cache);
 	free(s);
 }
 
@@ -386,6 +432,7 @@ store_rollback(struct store *s)
 	if (!s->in_txn)
 		return;
 	sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+	memset(s->cache, 0, sizeof(*s->cache) << CACHE_BITS);
 	s->in_txn = 0;
 	s->size = s->txn_size;
 	s->last_time = s->txn_time;
@@ -395,23 +442,18 @@ int
 store_leaf_bytes(const struct envelope *e, uint64_t index, int64_t time,
     char **out, size_t *len)
 {
-	char *env = NULL, *buf;
-	size_t envlen, cap;
-	int n, rc;
+	const char *env = e->canon;
+	size_t envlen = e->canon_len, cap = envlen + 64;
+	char *buf;
+	int n;
 
 	/* {"entry":E,"index":N,"time":T} is canonical: keys in order */
-	if ((rc = envelope_dump(e, &env, &envlen)) < 0)
-		return rc;
-	cap = envlen + 64;
-	if ((buf = malloc(cap)) == NULL) {
-		free(env);
+	if ((buf = malloc(cap)) == NULL)
 		return err_set(ERR_NOMEM, "out of memory");
-	}
 	memcpy(buf, "{\"entry\":", 9);
 	memcpy(buf + 9, env, envlen);
 	n = snprintf(buf + 9 + envlen, cap - 9 - envlen,
 	    ",\"index\":%" PRIu64 ",\"time\":%" PRId64 "}", index, time);
-	free(env);
 	*out = buf;
 	*len = 9 + envlen + (size_t)n;
 	return 0;
@@ -451,7 +493,7 @@ store_append(struct store *s, const struct envelope *e, int64_t now_ms,
 	merkle_leaf_hash(leaf, leaflen, lh);
 	if (own_txn && (rc = store_begin(s)) < 0)
 		goto out;
-	if ((rc = exec(s, "SAVEPOINT append")) < 0)
+	if ((rc = step_done(s, s->savepoint, "savepoint")) < 0)
 		goto fail;
 	sqlite3_bind_int64(s->put_leaf, 1, (sqlite3_int64)s->size);
 	sqlite3_bind_int64(s->put_leaf, 2, t);
@@ -471,7 +513,7 @@ store_append(struct store *s, const struct envelope *e, int64_t now_ms,
 		if ((rc = step_done(s, s->put_node, "storing hash")) < 0)
 			goto undo;
 	}
-	if ((rc = exec(s, "RELEASE append")) < 0)
+	if ((rc = step_done(s, s->release, "release")) < 0)
 		goto undo;
 	if (index)
 		*index = s->size;
@@ -488,6 +530,7 @@ store_append(struct store *s, const struct envelope *e, int64_t now_ms,
 undo:
 	sqlite3_exec(s->db, "ROLLBACK TO append; RELEASE append", NULL, NULL,
 	    NULL);
+	memset(s->cache, 0, sizeof(*s->cache) << CACHE_BITS);
 fail:
 	if (own_txn)
 		store_rollback(s);

@@ -1,0 +1,326 @@
+/*
+ * Unit tests for common/: codecs, keys, canonical JSON, envelopes, util.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "common/cjson.h"
+#include "common/codec.h"
+#include "common/envelope.h"
+#include "common/err.h"
+#include "common/key.h"
+#include "common/util.h"
+
+static const uint8_t seed1[32] = {
+	0x9d, 0x61, 0xb1, 0x9d, 0xef, 0xfd, 0x5a, 0x60, 0xba, 0x84, 0x4a, 0xf4,
+	0x92, 0xec, 0x2c, 0xc4, 0x44, 0x49, 0xc5, 0x69, 0x7b, 0x32, 0x69, 0x19,
+	0x70, 0x3b, 0xac, 0x03, 0x1c, 0xae, 0x7f, 0x60,
+};
+
+static void
+test_hex_round_trip_and_rejects_bad_digits(void **state)
+{
+	uint8_t in[5] = { 0, 1, 0xab, 0xcd, 0xff }, out[5];
+	char text[11];
+
+	(void)state;
+	hex_encode(in, 5, text);
+	assert_string_equal(text, "0001abcdff");
+	assert_int_equal(hex_decode(text, 10, out, 5), 0);
+	assert_memory_equal(in, out, 5);
+	assert_int_equal(hex_decode("0001abcdfg", 10, out, 5), ERR_INVAL);
+	assert_int_equal(hex_decode("0001abcd", 8, out, 5), ERR_INVAL);
+}
+
+static void
+test_base64_matches_rfc4648_vectors(void **state)
+{
+	static const char *plain[] = { "", "f", "fo", "foo", "foob", "fooba",
+	    "foobar" };
+	static const char *enc[] = { "", "Zg==", "Zm8=", "Zm9v", "Zm9vYg==",
+	    "Zm9vYmE=", "Zm9vYmFy" };
+	static const char *url[] = { "", "Zg", "Zm8", "Zm9v", "Zm9vYg",
+	    "Zm9vYmE", "Zm9vYmFy" };
+	char buf[32];
+	uint8_t dec[16];
+	size_t n;
+
+	(void)state;
+	for (size_t i = 0; i < 7; i++) {
+		b64_encode((const uint8_t *)plain[i], strlen(plain[i]), buf);
+		assert_string_equal(buf, enc[i]);
+		b64url_encode((const uint8_t *)plain[i], strlen(plain[i]), buf);
+		assert_string_equal(buf, url[i]);
+		assert_int_equal(b64_decode(enc[i], strlen(enc[i]), dec,
+		    sizeof(dec), &n), 0);
+		assert_int_equal(n, strlen(plain[i]));
+		assert_memory_equal(dec, plain[i], n);
+		assert_int_equal(b64url_decode(url[i], strlen(url[i]), dec,
+		    sizeof(dec), &n), 0);
+		assert_int_equal(n, strlen(plain[i]));
+	}
+}
+
+static void
+test_base64_rejects_noncanonical_and_bad_input(void **state)
+{
+	uint8_t dec[16];
+	size_t n;
+
+	(void)state;
+	/* "Zh==" has non-zero trailing bits: a second encoding of "f" */
+	assert_int_equal(b64_decode("Zh==", 4, dec, sizeof(dec), &n),
+	    ERR_INVAL);
+	assert_int_equal(b64_decode("Zg=", 3, dec, sizeof(dec), &n), ERR_INVAL);
+	assert_int_equal(b64_decode("Z!==", 4, dec, sizeof(dec), &n),
+	    ERR_INVAL);
+	assert_int_equal(b64url_decode("Zg+", 3, dec, sizeof(dec), &n),
+	    ERR_INVAL);
+	assert_int_equal(b64url_decode("Z", 1, dec, sizeof(dec), &n),
+	    ERR_INVAL);
+	assert_int_equal(b64_decode("Zm9vYmFy", 8, dec, 5, &n), ERR_LIMIT);
+}
+
+static void
+test_key_sign_verify_and_text_form(void **state)
+{
+	struct key *k;
+	uint8_t pub[32], pub2[32], sig[64];
+	char text[KEY_TEXT_SIZE];
+
+	(void)state;
+	assert_int_equal(key_from_seed(seed1, &k), 0);
+	key_public(k, pub);
+	/* RFC 8032 TEST 1 public key */
+	assert_int_equal(pub[0], 0xd7);
+	assert_int_equal(pub[31], 0x1a);
+	key_pub_to_text(pub, text);
+	assert_int_equal(strncmp(text, "ed25519:", 8), 0);
+	assert_int_equal(strlen(text), 51);
+	assert_int_equal(key_pub_from_text(text, pub2), 0);
+	assert_memory_equal(pub, pub2, 32);
+	assert_int_equal(key_sign(k, "hello", 5, sig), 0);
+	assert_int_equal(key_verify(pub, "hello", 5, sig), 0);
+	assert_int_equal(key_verify(pub, "hellp", 5, sig), ERR_SIG);
+	sig[10] ^= 1;
+	assert_int_equal(key_verify(pub, "hello", 5, sig), ERR_SIG);
+	assert_int_equal(key_pub_from_text("ed25519:short", pub2), ERR_INVAL);
+	assert_int_equal(key_pub_from_text("rsa:AAAA", pub2), ERR_INVAL);
+	key_free(k);
+}
+
+static void
+test_key_save_is_0600_and_load_refuses_open_modes(void **state)
+{
+	char dir[] = "/tmp/lodge-test-XXXXXX", path[256];
+	struct key *k, *k2;
+	uint8_t a[32], b[32];
+	struct stat st;
+	int created;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/k.pem", dir);
+	assert_int_equal(key_load_or_create(path, &k, &created), 0);
+	assert_int_equal(created, 1);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	assert_int_equal(key_save(k, path), ERR_CONFLICT);
+	assert_int_equal(key_load(path, &k2), 0);
+	key_public(k, a);
+	key_public(k2, b);
+	assert_memory_equal(a, b, 32);
+	key_free(k2);
+	chmod(path, 0644);
+	assert_int_equal(key_load(path, &k2), ERR_INVAL);
+	assert_non_null(strstr(err_msg(), "0600"));
+	unlink(path);
+	rmdir(dir);
+	key_free(k);
+}
+
+static int
+parse_rc(const char *s)
+{
+	json_t *v = NULL;
+	int rc = cjson_parse(s, strlen(s), &v);
+
+	json_decref(v);
+	return rc;
+}
+
+static void
+test_cjson_rejects_floats_duplicates_utf8_depth(void **state)
+{
+	char deep[200];
+	size_t i;
+
+	(void)state;
+	assert_int_equal(parse_rc("{\"a\":1}"), 0);
+	assert_int_equal(parse_rc("{\"a\":1.5}"), ERR_INVAL);
+	assert_non_null(strstr(err_msg(), "$.a"));
+	assert_int_equal(parse_rc("{\"a\":1e3}"), ERR_INVAL);
+	assert_int_equal(parse_rc("{\"a\":1,\"a\":2}"), ERR_INVAL);
+	assert_int_equal(parse_rc("{\"a\":\"\xc3\x28\"}"), ERR_INVAL);
+	assert_int_equal(parse_rc("{\"a\":\"\\u0000\"}"), ERR_INVAL);
+	assert_int_equal(parse_rc("{\"a\":99999999999999999999}"), ERR_INVAL);
+	/* 64 levels pass, 65 fail */
+	for (i = 0; i < 64; i++)
+		deep[i] = '[';
+	for (i = 0; i < 64; i++)
+		deep[64 + i] = ']';
+	deep[128] = '\0';
+	assert_int_equal(parse_rc(deep), 0);
+	memmove(deep + 1, deep, 129);
+	deep[0] = '[';
+	deep[130] = '\0';
+	deep[129] = ']';
+	assert_int_equal(parse_rc(deep), ERR_INVAL);
+	assert_non_null(strstr(err_msg(), "deeper"));
+}
+
+static void
+test_cjson_dump_is_sorted_compact_utf8(void **state)
+{
+	json_t *v;
+	char *out;
+	size_t n;
+	const char *in = "{ \"b\" : [1, 2, {\"z\":0, \"a\":-3}],\n \"a\":\"\xc3\xa9\\n\" }";
+
+	(void)state;
+	assert_int_equal(cjson_parse(in, strlen(in), &v), 0);
+	assert_int_equal(cjson_dump(v, &out, &n), 0);
+	assert_string_equal(out, "{\"a\":\"\xc3\xa9\\n\",\"b\":[1,2,{\"a\":-3,\"z\":0}]}");
+	assert_int_equal(n, strlen(out));
+	free(out);
+	json_decref(v);
+	v = json_pack("{s:f}", "x", 1.5);
+	assert_int_equal(cjson_dump(v, &out, &n), ERR_INVAL);
+	json_decref(v);
+}
+
+static void
+test_envelope_sign_verify_and_tamper(void **state)
+{
+	struct envelope *e, *e2;
+	struct key *k;
+	json_t *body = json_pack("{s:I,s:s}", "amount", (json_int_t)5, "to",
+	    "x");
+	char *bytes;
+	size_t n;
+
+	(void)state;
+	assert_int_equal(key_from_seed(seed1, &k), 0);
+	assert_int_equal(envelope_sign(k, "account.transfer", body, "n-1",
+	    1700000000000, &e), 0);
+	assert_string_equal(e->kind, "account.transfer");
+	assert_string_equal(e->nonce, "n-1");
+	assert_int_equal(e->time_ms, 1700000000000);
+	assert_int_equal(envelope_dump(e, &bytes, &n), 0);
+	/* deterministic: same key, body, nonce, time -> same bytes */
+	assert_int_equal(envelope_parse(bytes, n, &e2), 0);
+	envelope_free(e2);
+	/* any change of any signed field breaks the signature */
+	{
+		char *p = strstr(bytes, "\"amount\":5");
+		assert_non_null(p);
+		p[9] = '6';
+		assert_int_equal(envelope_parse(bytes, n, &e2), ERR_SIG);
+		p[9] = '5';
+		p = strstr(bytes, "n-1");
+		p[2] = '2';
+		assert_int_equal(envelope_parse(bytes, n, &e2), ERR_SIG);
+		p[2] = '1';
+	}
+	/* whitespace does not matter: the signature is over canonical bytes */
+	{
+		json_t *j;
+		char *pretty;
+		assert_int_equal(cjson_parse(bytes, n, &j), 0);
+		pretty = json_dumps(j, JSON_INDENT(2));
+		assert_int_equal(envelope_parse(pretty, strlen(pretty), &e2),
+		    0);
+		envelope_free(e2);
+		free(pretty);
+		json_decref(j);
+	}
+	free(bytes);
+	envelope_free(e);
+	json_decref(body);
+	key_free(k);
+}
+
+static void
+test_envelope_rejects_bad_shapes(void **state)
+{
+	static const char *bad[] = {
+		"[]",
+		"{\"kind\":\"a\"}",
+		"{\"body\":[],\"kind\":\"a\",\"nonce\":\"n\",\"sig\":\"x\","
+		    "\"signer\":\"ed25519:x\",\"time\":1}",
+		"{\"body\":{},\"kind\":\"A B\",\"nonce\":\"n\",\"sig\":\"x\","
+		    "\"signer\":\"ed25519:x\",\"time\":1}",
+		"{\"body\":{},\"extra\":1,\"kind\":\"a\",\"nonce\":\"n\","
+		    "\"sig\":\"x\",\"signer\":\"ed25519:x\",\"time\":1}",
+	};
+	struct envelope *e;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(envelope_parse(bad[i], strlen(bad[i]), &e),
+		    ERR_INVAL);
+}
+
+static void
+test_util_parse_integers(void **state)
+{
+	int64_t i;
+	uint64_t u;
+
+	(void)state;
+	assert_int_equal(util_parse_i64("-42", "x", &i), 0);
+	assert_int_equal(i, -42);
+	assert_int_equal(util_parse_i64("4x", "x", &i), ERR_INVAL);
+	assert_int_equal(util_parse_i64("99999999999999999999", "x", &i),
+	    ERR_RANGE);
+	assert_int_equal(util_parse_u64("18446744073709551615", "x", &u), 0);
+	assert_int_equal(util_parse_u64("-1", "x", &u), ERR_INVAL);
+	assert_int_equal(util_parse_u64("", "x", &u), ERR_INVAL);
+}
+
+static void
+test_err_prefix_keeps_message(void **state)
+{
+	(void)state;
+	err_set(ERR_INVAL, "inner");
+	assert_int_equal(err_prefix(ERR_INVAL, "outer %d", 1), ERR_INVAL);
+	assert_string_equal(err_msg(), "outer 1: inner");
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_hex_round_trip_and_rejects_bad_digits),
+		cmocka_unit_test(test_base64_matches_rfc4648_vectors),
+		cmocka_unit_test(test_base64_rejects_noncanonical_and_bad_input),
+		cmocka_unit_test(test_key_sign_verify_and_text_form),
+		cmocka_unit_test(test_key_save_is_0600_and_load_refuses_open_modes),
+		cmocka_unit_test(test_cjson_rejects_floats_duplicates_utf8_depth),
+		cmocka_unit_test(test_cjson_dump_is_sorted_compact_utf8),
+		cmocka_unit_test(test_envelope_sign_verify_and_tamper),
+		cmocka_unit_test(test_envelope_rejects_bad_shapes),
+		cmocka_unit_test(test_util_parse_integers),
+		cmocka_unit_test(test_err_prefix_keeps_message),
+	};
+	return cmocka_run_group_tests_name("common", tests, NULL, NULL);
+}
