@@ -76,6 +76,8 @@ cjson_check(const json_t *v)
 {
 	char path[512] = "$";
 
+	if (v == NULL)
+		return err_set(ERR_INVAL, "no JSON value");
 	return check_value(v, 1, path, 1, sizeof(path));
 }
 

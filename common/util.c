@@ -196,6 +196,22 @@ util_parse_u64(const char *s, const char *what, uint64_t *out)
 }
 
 int
+util_parse_u64_prefix(const char *s, uint64_t *out)
+{
+	char *end;
+	unsigned long long v;
+
+	errno = 0;
+	if (*s < '0' || *s > '9')
+		return err_set(ERR_INVAL, "expected a number");
+	v = strtoull(s, &end, 10);
+	if (errno == ERANGE || (*end != '\n' && *end != '\0'))
+		return err_set(ERR_INVAL, "expected a number on its own line");
+	*out = v;
+	return 0;
+}
+
+int
 util_random(void *buf, size_t len)
 {
 	uint8_t *p = buf;

@@ -25,6 +25,10 @@ int util_mkdirs(const char *path, int mode);
 int util_parse_i64(const char *s, const char *what, int64_t *out);
 int util_parse_u64(const char *s, const char *what, uint64_t *out);
 
+/* Parse a decimal number ending at a newline or NUL (not the whole
+ * string): used for line-oriented formats. */
+int util_parse_u64_prefix(const char *s, uint64_t *out);
+
 /* Fill buf with random bytes from getrandom(2). */
 int util_random(void *buf, size_t len);
 

@@ -18,6 +18,8 @@
 #include "common/err.h"
 #include "common/key.h"
 #include "common/util.h"
+#include "common/http.h"
+#include "ledger/audit.h"
 #include "ledger/mirror.h"
 #include "ledger/note.h"
 #include "ledger/store.h"
@@ -40,6 +42,8 @@ static const char usage_main[] =
     "  proof consistency DB OLD NEW [--json]\n"
     "  verify DB|MIRROR_DIR --vkey VKEY [--json]\n"
     "  mirror DB DIR                         create or update a git mirror\n"
+    "  audit --market URL | DB | MIRROR_DIR [--vkey VKEY] [--lease ID]\n"
+    "        [--account KEY] [--json]         replay and check everything\n"
     "\n"
     "Each command takes --help.  Exit status: 0 success, 1 failure (the\n"
     "reason on stderr), 2 usage error.\n";
@@ -873,6 +877,315 @@ cmd_mirror(int argc, char **argv)
 	return 0;
 }
 
+
+/* ---- audit ------------------------------------------------------------- */
+
+static const char usage_audit[] =
+    "usage: ledger audit --market URL | DB | MIRROR_DIR [--vkey VKEY]\n"
+    "                    [--lease ID] [--account KEY] [--json]\n"
+    "Replay the whole ledger with the market's rules (from its genesis\n"
+    "entry): verify every envelope signature, every leaf and the Merkle\n"
+    "tree against the latest signed checkpoint, recompute every match,\n"
+    "charge and balance, and check the invariants after every entry.\n"
+    "Exits 1 naming the first discrepancy.  Entries after the latest\n"
+    "checkpoint are not audited (they are not signed for yet).\n"
+    "--vkey pins the log's verifier key; without it the key comes from\n"
+    "the source itself (the market's /v1/info, or the database), which\n"
+    "proves consistency but not identity.\n"
+    "--lease ID tells that lease's story: the order, the asks that fitted\n"
+    "and why the winner won, start, each usage with its charge, the close\n"
+    "and the refund.  --account KEY prints that account.\n";
+
+struct audit_src {
+	struct audit *a;
+	uint64_t limit;
+};
+
+static int
+audit_cb(void *ctx, uint64_t idx, int64_t time, const char *data, size_t len)
+{
+	struct audit_src *src = ctx;
+
+	if (idx >= src->limit)
+		return 1;       /* past the checkpoint: stop */
+	return audit_leaf(src->a, idx, time, data, len);
+}
+
+static int
+note_size_of(const char *note, uint64_t *size)
+{
+	const char *nl = strchr(note, '\n');
+
+	if (nl == NULL)
+		return err_set(ERR_CORRUPT, "malformed checkpoint");
+	return util_parse_u64_prefix(nl + 1, size);
+}
+
+static int
+audit_market(const char *url, const char *vkey_arg, struct note_verifier *vk,
+    struct audit **ap)
+{
+	struct http_result res = { 0 };
+	struct audit_src src = { NULL, 0 };
+	char u[1024], *note = NULL;
+	json_t *j = NULL, *entries, *e;
+	uint64_t size, start = 0;
+	size_t i;
+	int rc;
+
+	snprintf(u, sizeof(u), "%s/v1/ledger/checkpoint", url);
+	if ((rc = http_fetch("GET", u, NULL, NULL, 0, 30000, &res)) < 0)
+		return rc;
+	if (res.status != 200) {
+		rc = err_set(ERR_IO, "%s: HTTP %ld", u, res.status);
+		goto out;
+	}
+	note = res.body;
+	res.body = NULL;
+	if ((rc = note_size_of(note, &size)) < 0)
+		goto out;
+	if (vkey_arg == NULL) {
+		snprintf(u, sizeof(u), "%s/v1/info", url);
+		http_result_clear(&res);
+		if ((rc = http_fetch("GET", u, NULL, NULL, 0, 30000, &res)) < 0)
+			goto out;
+		if (res.status != 200 || cjson_parse(res.body, res.body_len,
+		    &j) < 0 || !json_is_string(json_object_get(j, "vkey"))) {
+			rc = err_set(ERR_IO, "%s: no verifier key", u);
+			goto out;
+		}
+		if ((rc = note_vkey_parse(json_string_value(json_object_get(j,
+		    "vkey")), vk)) < 0)
+			goto out;
+		json_decref(j);
+		j = NULL;
+		fprintf(stderr, "ledger: audit: using the market's own verifier "
+		    "key %s (pass --vkey to pin it)\n", vk->name);
+	}
+	if ((rc = audit_new(vk, ap)) < 0)
+		goto out;
+	src.a = *ap;
+	src.limit = size;
+	while (start < size) {
+		snprintf(u, sizeof(u), "%s/v1/ledger/entries?start=%" PRIu64
+		    "&end=%" PRIu64, url, start, size);
+		http_result_clear(&res);
+		if ((rc = http_fetch("GET", u, NULL, NULL, 0, 60000, &res)) < 0)
+			goto out;
+		if (res.status != 200 || cjson_parse(res.body, res.body_len,
+		    &j) < 0 || !json_is_array(entries = json_object_get(j,
+		    "entries")) || json_array_size(entries) == 0) {
+			rc = err_set(ERR_IO, "%s: bad answer (HTTP %ld)", u,
+			    res.status);
+			goto out;
+		}
+		json_array_foreach(entries, i, e) {
+			const char *b64 = json_string_value(json_object_get(e,
+			    "leaf"));
+			uint8_t *leaf;
+			size_t n, cap;
+			if (b64 == NULL) {
+				rc = err_set(ERR_IO, "%s: entry without leaf", u);
+				goto out;
+			}
+			cap = strlen(b64);
+			if ((leaf = malloc(cap + 1)) == NULL) {
+				rc = err_set(ERR_NOMEM, "out of memory");
+				goto out;
+			}
+			if (b64_decode(b64, cap, leaf, cap, &n) < 0) {
+				free(leaf);
+				rc = err_set(ERR_IO, "%s: bad base64 leaf", u);
+				goto out;
+			}
+			rc = audit_cb(&src, (uint64_t)json_integer_value(
+			    json_object_get(e, "index")),
+			    (int64_t)json_integer_value(json_object_get(e,
+			    "time")), (const char *)leaf, n);
+			free(leaf);
+			if (rc < 0)
+				goto out;
+			start++;
+		}
+		json_decref(j);
+		j = NULL;
+	}
+	rc = audit_checkpoint(*ap, note, strlen(note));
+out:
+	json_decref(j);
+	free(note);
+	http_result_clear(&res);
+	return rc;
+}
+
+struct cp_all {
+	struct audit *a;
+};
+
+static int
+audit_cp_cb(void *ctx, uint64_t size, const char *note)
+{
+	(void)size;
+	return audit_checkpoint(((struct cp_all *)ctx)->a, note,
+	    strlen(note));
+}
+
+static int
+audit_db(const char *path, const char *vkey_arg, struct note_verifier *vk,
+    struct audit **ap)
+{
+	struct store *s = NULL;
+	struct audit_src src = { NULL, 0 };
+	struct cp_all cp;
+	uint8_t pub[KEY_PUB_LEN];
+	char *note = NULL;
+	int rc;
+
+	if ((rc = store_open(path, 1, &s)) < 0)
+		return rc;
+	if (vkey_arg == NULL) {
+		store_log_pub(s, pub);
+		if ((rc = note_verifier_init(vk, store_origin(s),
+		    NOTE_SIG_ED25519, pub)) < 0)
+			goto out;
+		fprintf(stderr, "ledger: audit: using the log's own key from "
+		    "%s (pass --vkey to pin it)\n", path);
+	}
+	if ((rc = store_checkpoint_latest(s, &src.limit, &note)) < 0)
+		goto out;
+	if (note == NULL) {
+		rc = err_set(ERR_CORRUPT, "%s: no checkpoint", path);
+		goto out;
+	}
+	if ((rc = audit_new(vk, ap)) < 0)
+		goto out;
+	src.a = *ap;
+	if ((rc = store_foreach(s, 0, src.limit, audit_cb, &src)) < 0)
+		goto out;
+	cp.a = *ap;
+	rc = store_foreach_checkpoint(s, audit_cp_cb, &cp);
+out:
+	free(note);
+	store_free(s);
+	return rc;
+}
+
+static int
+audit_mirror(const char *dir, const char *vkey_arg, struct note_verifier *vk,
+    struct audit **ap)
+{
+	struct audit_src src = { NULL, UINT64_MAX };
+	char *note = NULL;
+	int rc;
+
+	if (vkey_arg == NULL)
+		return err_set(ERR_INVAL, "auditing a mirror needs --vkey (a "
+		    "mirror holds no key of its own)");
+	if ((rc = audit_new(vk, ap)) < 0)
+		return rc;
+	src.a = *ap;
+	if ((rc = mirror_read(dir, audit_cb, &src, &note)) < 0)
+		return rc;
+	rc = audit_checkpoint(*ap, note, strlen(note));
+	free(note);
+	return rc;
+}
+
+static void
+print_pretty(json_t *o)
+{
+	char *t = json_dumps(o, JSON_INDENT(2) | JSON_SORT_KEYS);
+
+	if (t)
+		puts(t);
+	free(t);
+}
+
+static int
+cmd_audit(int argc, char **argv)
+{
+	static const char *const names[] = { "market", "vkey", "lease",
+	    "account", NULL };
+	static const char *const flags[] = { "json", NULL };
+	const char *vals[4] = { NULL };
+	int set[1] = { 0 };
+	char *pos[1];
+	struct note_verifier vk;
+	struct audit *a = NULL;
+	struct stat st;
+	json_t *summary = NULL, *o = NULL;
+	int npos, rc;
+
+	if (parse_opts(argc, argv, names, vals, flags, set, pos, 1, &npos,
+	    usage_audit) < 0)
+		return EXIT_USAGE;
+	if ((vals[0] == NULL) == (npos == 0))
+		return usage_error(usage_audit, "%s",
+		    "expected --market URL, or DB, or MIRROR_DIR");
+	if (vals[1] && read_vkey(vals[1], &vk) < 0) {
+		err_prefix(ERR_INVAL, "--vkey");
+		return die("audit");
+	}
+	if (vals[0])
+		rc = audit_market(vals[0], vals[1], &vk, &a);
+	else if (stat(pos[0], &st) == 0 && S_ISDIR(st.st_mode))
+		rc = audit_mirror(pos[0], vals[1], &vk, &a);
+	else
+		rc = audit_db(pos[0], vals[1], &vk, &a);
+	if (rc == 0)
+		rc = audit_finish(a, &summary);
+	if (rc < 0) {
+		if (set[0])
+			print_json(json_pack("{s:b,s:s}", "ok", 0, "error",
+			    err_msg()));
+		audit_free(a);
+		return die("audit: DISCREPANCY");
+	}
+	if (vals[2]) {
+		if ((rc = state_lease_story(audit_state(a), vals[2], &o)) < 0)
+			goto fail;
+		if (set[0])
+			print_json(o);
+		else
+			print_pretty(o);
+		o = NULL;
+	} else if (vals[3]) {
+		if ((rc = state_account_json(audit_state(a), vals[3], &o)) < 0)
+			goto fail;
+		if (set[0])
+			print_json(o);
+		else
+			print_pretty(o);
+		o = NULL;
+	} else if (set[0]) {
+		print_json(summary);
+		summary = NULL;
+	} else {
+		json_t *accts = json_object_get(summary, "accounts");
+		const char *k;
+		json_t *v;
+		printf("audit ok: %lld entries replayed and verified against "
+		    "the signed checkpoint, root %s\n",
+		    (long long)json_integer_value(json_object_get(summary,
+		    "entries")), json_string_value(json_object_get(summary,
+		    "root")));
+		printf("accounts (recomputed):\n");
+		json_object_foreach(accts, k, v) {
+			char *t = NULL;
+			cjson_dump(v, &t, NULL);
+			printf("  %s %s\n", k, t ? t : "?");
+			free(t);
+		}
+	}
+	json_decref(summary);
+	audit_free(a);
+	return 0;
+fail:
+	json_decref(summary);
+	audit_free(a);
+	return die("audit");
+}
+
 int
 main(int argc, char **argv)
 {
@@ -884,7 +1197,7 @@ main(int argc, char **argv)
 		{ "envelope", cmd_envelope }, { "append", cmd_append },
 		{ "checkpoint", cmd_checkpoint }, { "show", cmd_show },
 		{ "proof", cmd_proof }, { "verify", cmd_verify },
-		{ "mirror", cmd_mirror },
+		{ "mirror", cmd_mirror }, { "audit", cmd_audit },
 	};
 
 	if (argc < 2) {

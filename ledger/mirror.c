@@ -446,3 +446,98 @@ out:
 	git_libgit2_shutdown();
 	return rc;
 }
+
+int
+mirror_read(const char *dir, store_leaf_fn fn, void *ctx, char **note)
+{
+	git_repository *repo = NULL;
+	git_commit *c = NULL;
+	git_tree *tree = NULL, *etree = NULL;
+	git_tree_entry *te = NULL;
+	git_blob *blob = NULL;
+	git_oid oid;
+	uint64_t idx = 0;
+	size_t i;
+	int rc;
+
+	*note = NULL;
+	git_libgit2_init();
+	if (git_repository_open_ext(&repo, dir, GIT_REPOSITORY_OPEN_NO_SEARCH,
+	    NULL) != 0) {
+		rc = err_set(ERR_NOTFOUND, "%s: not a git repository", dir);
+		goto out;
+	}
+	if ((git_reference_name_to_id(&oid, repo, "HEAD") != 0 &&
+	    git_reference_name_to_id(&oid, repo, "refs/heads/main") != 0) ||
+	    git_commit_lookup(&c, repo, &oid) != 0 ||
+	    git_commit_tree(&tree, c) != 0) {
+		rc = err_set(ERR_CORRUPT, "%s: mirror has no readable head",
+		    dir);
+		goto out;
+	}
+	if ((rc = blob_from_tree(repo, tree, "checkpoint", &blob)) < 0)
+		goto out;
+	*note = strndup(git_blob_rawcontent(blob),
+	    (size_t)git_blob_rawsize(blob));
+	git_blob_free(blob);
+	blob = NULL;
+	if (*note == NULL) {
+		rc = err_set(ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	rc = 0;
+	if (git_tree_entry_bypath(&te, tree, "entries") != 0)
+		goto out;       /* an empty log */
+	if (git_tree_lookup(&etree, repo, git_tree_entry_id(te)) != 0) {
+		rc = git_fail("entries");
+		goto out;
+	}
+	for (i = 0; i < git_tree_entrycount(etree); i++) {
+		const git_tree_entry *be = git_tree_entry_byindex(etree, i);
+		const char *d;
+		size_t len, off = 0;
+		char want[32];
+
+		snprintf(want, sizeof(want), "%012" PRIu64 ".jsonl", idx);
+		if (strcmp(git_tree_entry_name(be), want) != 0) {
+			rc = err_set(ERR_CORRUPT, "mirror: entries/%s where "
+			    "entries/%s was expected", git_tree_entry_name(be),
+			    want);
+			goto out;
+		}
+		if (git_blob_lookup(&blob, repo, git_tree_entry_id(be)) != 0) {
+			rc = git_fail(git_tree_entry_name(be));
+			goto out;
+		}
+		d = git_blob_rawcontent(blob);
+		len = (size_t)git_blob_rawsize(blob);
+		while (off < len) {
+			const char *nl = memchr(d + off, '\n', len - off);
+			if (nl == NULL) {
+				rc = err_set(ERR_CORRUPT, "mirror: entries/%s: "
+				    "last line has no newline", want);
+				goto out;
+			}
+			if ((rc = fn(ctx, idx, -1, d + off,
+			    (size_t)(nl - (d + off)))) != 0)
+				goto out;
+			idx++;
+			off = (size_t)(nl - d) + 1;
+		}
+		git_blob_free(blob);
+		blob = NULL;
+	}
+out:
+	if (rc < 0) {
+		free(*note);
+		*note = NULL;
+	}
+	git_blob_free(blob);
+	git_tree_entry_free(te);
+	git_tree_free(etree);
+	git_tree_free(tree);
+	git_commit_free(c);
+	git_repository_free(repo);
+	git_libgit2_shutdown();
+	return rc;
+}

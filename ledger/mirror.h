@@ -35,4 +35,8 @@ int mirror_update(struct store *s, const char *dir,
 int mirror_verify(const char *dir, const struct note_verifier *vkey,
     struct verify_report *rep);
 
+/* Read a mirror's head: fn for each leaf in order (time -1: the leaf
+ * carries it), and *note (malloc'd) the head checkpoint. */
+int mirror_read(const char *dir, store_leaf_fn fn, void *ctx, char **note);
+
 #endif

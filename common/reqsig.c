@@ -1,0 +1,248 @@
+/*
+ * reqsig: signed HTTP requests (see reqsig.h).  The signature is an
+ * ordinary Lodge envelope, so the same canonical-JSON and Ed25519 rules
+ * apply; this module binds it to one method, target and body, bounds its
+ * age and refuses replays with a small expiring nonce set.
+ */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/sha.h>
+
+#include "common/cjson.h"
+#include "common/codec.h"
+#include "common/envelope.h"
+#include "common/err.h"
+#include "common/reqsig.h"
+#include "common/util.h"
+
+#define REQSIG_BUCKETS 1024
+
+struct nonce_entry {
+	struct nonce_entry *next;
+	int64_t expires_ms;
+	uint8_t signer[KEY_PUB_LEN];
+	char nonce[];
+};
+
+struct reqsig_cache {
+	pthread_mutex_t mu;
+	size_t count;
+	struct nonce_entry *buckets[REQSIG_BUCKETS];
+};
+
+void
+reqsig_sha256_hex(const void *data, size_t len, char out[65])
+{
+	unsigned char d[SHA256_DIGEST_LENGTH];
+
+	SHA256(data ? data : (const void *)"", len, d);
+	hex_encode(d, sizeof(d), out);
+}
+
+int
+reqsig_header_at(const struct key *k, const char *method, const char *path,
+    const void *body, size_t len, int64_t time_ms, char **header_value)
+{
+	struct envelope *e = NULL;
+	json_t *b;
+	char hash[65], *canon = NULL, *out;
+	size_t clen;
+	int rc;
+
+	*header_value = NULL;
+	reqsig_sha256_hex(body, len, hash);
+	b = json_pack("{s:s,s:s,s:s}", "body_sha256", hash, "method", method,
+	    "path", path);
+	if (b == NULL)
+		return err_set(ERR_INVAL, "reqsig: method or path is not "
+		    "UTF-8 text");
+	rc = envelope_sign(k, REQSIG_KIND, b, NULL, time_ms, &e);
+	json_decref(b);
+	if (rc < 0)
+		return rc;
+	if ((rc = envelope_dump(e, &canon, &clen)) < 0)
+		goto out;
+	if ((out = malloc(B64_ENCODED_SIZE(clen))) == NULL) {
+		rc = err_set(ERR_NOMEM, "reqsig: out of memory");
+		goto out;
+	}
+	b64url_encode((const uint8_t *)canon, clen, out);
+	*header_value = out;
+out:
+	free(canon);
+	envelope_free(e);
+	return rc;
+}
+
+int
+reqsig_header(const struct key *k, const char *method, const char *path,
+    const void *body, size_t len, char **header_value)
+{
+	return reqsig_header_at(k, method, path, body, len, -1, header_value);
+}
+
+int
+reqsig_cache_new(struct reqsig_cache **out)
+{
+	struct reqsig_cache *c = calloc(1, sizeof(*c));
+
+	if (c == NULL)
+		return err_set(ERR_NOMEM, "reqsig: out of memory");
+	pthread_mutex_init(&c->mu, NULL);
+	*out = c;
+	return 0;
+}
+
+void
+reqsig_cache_free(struct reqsig_cache *c)
+{
+	struct nonce_entry *e, *n;
+	size_t i;
+
+	if (c == NULL)
+		return;
+	for (i = 0; i < REQSIG_BUCKETS; i++)
+		for (e = c->buckets[i]; e; e = n) {
+			n = e->next;
+			free(e);
+		}
+	pthread_mutex_destroy(&c->mu);
+	free(c);
+}
+
+static size_t
+bucket_of(const uint8_t signer[KEY_PUB_LEN], const char *nonce)
+{
+	uint64_t h = 1469598103934665603ull;   /* FNV-1a */
+	size_t i;
+
+	for (i = 0; i < KEY_PUB_LEN; i++)
+		h = (h ^ signer[i]) * 1099511628211ull;
+	for (; *nonce; nonce++)
+		h = (h ^ (unsigned char)*nonce) * 1099511628211ull;
+	return (size_t)(h % REQSIG_BUCKETS);
+}
+
+/* Remember (signer, nonce) until now + REQSIG_REPLAY_MS; ERR_CONFLICT if
+ * it is remembered already.  Expired entries of the bucket go on the way. */
+static int
+cache_insert(struct reqsig_cache *c, const uint8_t signer[KEY_PUB_LEN],
+    const char *nonce, int64_t now_ms)
+{
+	struct nonce_entry **pp, *e;
+	size_t b = bucket_of(signer, nonce), n = strlen(nonce);
+	int rc = 0;
+
+	pthread_mutex_lock(&c->mu);
+	for (pp = &c->buckets[b]; (e = *pp) != NULL;) {
+		if (e->expires_ms <= now_ms) {
+			*pp = e->next;
+			free(e);
+			c->count--;
+			continue;
+		}
+		if (memcmp(e->signer, signer, KEY_PUB_LEN) == 0 &&
+		    strcmp(e->nonce, nonce) == 0) {
+			rc = err_set(ERR_CONFLICT, "request signature: nonce "
+			    "\"%s\" was already used", nonce);
+			goto out;
+		}
+		pp = &e->next;
+	}
+	if (c->count >= REQSIG_CACHE_MAX) {
+		rc = err_set(ERR_LIMIT, "request signature: too many recent "
+		    "requests (%d), try again later", REQSIG_CACHE_MAX);
+		goto out;
+	}
+	if ((e = malloc(sizeof(*e) + n + 1)) == NULL) {
+		rc = err_set(ERR_NOMEM, "reqsig: out of memory");
+		goto out;
+	}
+	memcpy(e->signer, signer, KEY_PUB_LEN);
+	memcpy(e->nonce, nonce, n + 1);
+	e->expires_ms = now_ms + REQSIG_REPLAY_MS;
+	e->next = c->buckets[b];
+	c->buckets[b] = e;
+	c->count++;
+out:
+	pthread_mutex_unlock(&c->mu);
+	return rc;
+}
+
+int
+reqsig_verify(struct reqsig_cache *cache, const char *header_value,
+    const char *method, const char *path, const void *body, size_t len,
+    int64_t now_ms, uint8_t signer[KEY_PUB_LEN])
+{
+	struct envelope *e = NULL;
+	const char *m, *p, *h;
+	char hash[65];
+	uint8_t *raw = NULL;
+	size_t hlen, rawlen;
+	int64_t skew;
+	int rc;
+
+	if (header_value == NULL || *header_value == '\0')
+		return err_set(ERR_INVAL, "request is not signed (no %s "
+		    "header)", REQSIG_HEADER);
+	hlen = strlen(header_value);
+	if (hlen > REQSIG_MAX_HEADER)
+		return err_set(ERR_INVAL, "%s: %zu bytes, at most %d",
+		    REQSIG_HEADER, hlen, REQSIG_MAX_HEADER);
+	if ((raw = malloc(hlen)) == NULL)
+		return err_set(ERR_NOMEM, "reqsig: out of memory");
+	if (b64url_decode(header_value, hlen, raw, hlen, &rawlen) < 0) {
+		rc = err_set(ERR_INVAL, "%s: not base64url", REQSIG_HEADER);
+		goto out;
+	}
+	if ((rc = envelope_parse((const char *)raw, rawlen, &e)) < 0) {
+		err_prefix(rc, "%s", REQSIG_HEADER);
+		goto out;
+	}
+	if (strcmp(e->kind, REQSIG_KIND) != 0) {
+		rc = err_set(ERR_REJECT, "%s: kind \"%s\", expected \"%s\"",
+		    REQSIG_HEADER, e->kind, REQSIG_KIND);
+		goto out;
+	}
+	if ((rc = cjson_get_str(e->body, "method", "signature body.method",
+	    &m)) < 0 ||
+	    (rc = cjson_get_str(e->body, "path", "signature body.path",
+	    &p)) < 0 ||
+	    (rc = cjson_get_str(e->body, "body_sha256",
+	    "signature body.body_sha256", &h)) < 0)
+		goto out;
+	if (strcmp(m, method) != 0) {
+		rc = err_set(ERR_REJECT, "request signature is for method "
+		    "%s, not %s", m, method);
+		goto out;
+	}
+	if (strcmp(p, path) != 0) {
+		rc = err_set(ERR_REJECT, "request signature is for path "
+		    "\"%s\", not \"%s\"", p, path);
+		goto out;
+	}
+	reqsig_sha256_hex(body, len, hash);
+	if (strcmp(h, hash) != 0) {
+		rc = err_set(ERR_REJECT, "request signature is for a body "
+		    "with sha256 %s, this one has %s", h, hash);
+		goto out;
+	}
+	skew = e->time_ms - now_ms;
+	if (skew > REQSIG_SKEW_MS || skew < -REQSIG_SKEW_MS) {
+		rc = err_set(ERR_REJECT, "request signature time %lld is "
+		    "%lld ms away from now (at most %d)",
+		    (long long)e->time_ms, (long long)skew, REQSIG_SKEW_MS);
+		goto out;
+	}
+	if (cache && (rc = cache_insert(cache, e->signer, e->nonce,
+	    now_ms)) < 0)
+		goto out;
+	memcpy(signer, e->signer, KEY_PUB_LEN);
+	rc = 0;
+out:
+	envelope_free(e);
+	free(raw);
+	return rc;
+}

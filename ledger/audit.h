@@ -1,0 +1,40 @@
+/*
+ * audit: replay a whole ledger the way the market ran it and check every
+ * part of it: each leaf canonical and signed (verify.h), the Merkle tree
+ * against the signed checkpoint, and each entry through the state machine
+ * with the genesis rules (replay.h), invariants checked after every one.
+ * A market that favoured a provider (a lease.create the matching rule did
+ * not produce), charged above the agreed price or minted money is caught
+ * here, at the first index where the rules disagree.
+ */
+#ifndef LODGE_LEDGER_AUDIT_H
+#define LODGE_LEDGER_AUDIT_H
+
+#include <stdint.h>
+#include <jansson.h>
+
+#include "ledger/note.h"
+#include "ledger/replay.h"
+#include "ledger/state.h"
+#include "ledger/verify.h"
+
+struct audit;
+
+/* vkey: the log's verifier key the checkpoints must be signed by. */
+int audit_new(const struct note_verifier *vkey, struct audit **out);
+void audit_free(struct audit *a);
+
+/* Feed leaves in ledger order (time < 0 when not stored apart). */
+int audit_leaf(struct audit *a, uint64_t idx, int64_t time,
+    const char *data, size_t len);
+/* A signed checkpoint note; the latest one fed must cover every leaf. */
+int audit_checkpoint(struct audit *a, const char *note, size_t len);
+/* Final checks (a checkpoint covers everything, no derived entry left
+ * missing); *summary (may be NULL) gets entries, checkpoint, root,
+ * rules and final balances. */
+int audit_finish(struct audit *a, json_t **summary);
+
+/* The replayed state (valid after the genesis leaf), borrowed. */
+const struct state *audit_state(const struct audit *a);
+
+#endif

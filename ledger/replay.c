@@ -1,0 +1,174 @@
+/*
+ * replay: genesis configuration and whole-ledger replay (see replay.h).
+ */
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/cjson.h"
+#include "common/err.h"
+#include "ledger/replay.h"
+
+int
+replay_genesis_body(const struct state_config *c, json_t **out)
+{
+	char treasury[KEY_TEXT_SIZE];
+	json_t *denoms = json_array(), *o;
+
+	if (denoms == NULL)
+		return err_set(ERR_NOMEM, "out of memory");
+	for (size_t i = 0; i < c->ndenoms; i++)
+		json_array_append_new(denoms, json_string(c->denoms[i]));
+	key_pub_to_text(c->treasury_key, treasury);
+	o = json_pack("{s:i,s:s,s:I,s:I,s:I,s:I,s:o}", "version", 1,
+	    "treasury", treasury, "take_rate_ppm",
+	    (json_int_t)c->take_rate_ppm, "epoch_ms", (json_int_t)c->epoch_ms,
+	    "skew_ms", (json_int_t)c->skew_ms, "offline_grace_ms",
+	    (json_int_t)c->offline_grace_ms, "denoms", denoms);
+	if (o == NULL)
+		return err_set(ERR_NOMEM, "out of memory");
+	*out = o;
+	return 0;
+}
+
+int
+replay_genesis_config(const struct envelope *e, struct state_config *c)
+{
+	const char *treasury;
+	long long v, take, epoch, skew, grace;
+	json_t *denoms, *d;
+	size_t i;
+
+	if (strcmp(e->kind, REPLAY_GENESIS_KIND) != 0)
+		return err_set(ERR_CORRUPT, "index 0: expected a %s entry, "
+		    "found %s", REPLAY_GENESIS_KIND, e->kind);
+	state_config_default(c);
+	memcpy(c->market_key, e->signer, KEY_PUB_LEN);
+	if (cjson_get_int(e->body, "version", "genesis", &v) < 0 ||
+	    cjson_get_str(e->body, "treasury", "genesis", &treasury) < 0 ||
+	    cjson_get_int(e->body, "take_rate_ppm", "genesis", &take) < 0 ||
+	    cjson_get_int(e->body, "epoch_ms", "genesis", &epoch) < 0 ||
+	    cjson_get_int(e->body, "skew_ms", "genesis", &skew) < 0 ||
+	    cjson_get_int(e->body, "offline_grace_ms", "genesis", &grace) < 0 ||
+	    cjson_get_arr(e->body, "denoms", "genesis", &denoms) < 0)
+		return err_prefix(ERR_CORRUPT, "index 0");
+	if (v != 1)
+		return err_set(ERR_CORRUPT, "index 0: genesis version %lld is "
+		    "not 1", v);
+	if (key_pub_from_text(treasury, c->treasury_key) < 0)
+		return err_prefix(ERR_CORRUPT, "index 0: genesis.treasury");
+	if (take < 0 || take > 1000000 || epoch <= 0 || skew < 0 ||
+	    grace < 0)
+		return err_set(ERR_CORRUPT, "index 0: genesis parameters out "
+		    "of range");
+	c->take_rate_ppm = (uint32_t)take;
+	c->epoch_ms = epoch;
+	c->skew_ms = skew;
+	c->offline_grace_ms = grace;
+	if (json_array_size(denoms) == 0 ||
+	    json_array_size(denoms) > STATE_DENOMS_MAX)
+		return err_set(ERR_CORRUPT, "index 0: genesis.denoms: expected "
+		    "1-%d denominations", STATE_DENOMS_MAX);
+	c->ndenoms = 0;
+	json_array_foreach(denoms, i, d) {
+		const char *s = json_string_value(d);
+		if (s == NULL || strlen(s) == 0 || strlen(s) >= STATE_DENOM_LEN)
+			return err_set(ERR_CORRUPT, "index 0: genesis.denoms[%zu]"
+			    ": expected a short string", i);
+		strcpy(c->denoms[c->ndenoms++], s);
+	}
+	return 0;
+}
+
+int
+replay_parse_leaf(const char *data, size_t len, struct replay_leaf *out)
+{
+	json_t *leaf = NULL, *entry;
+	long long idx, t;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if ((rc = cjson_parse(data, len, &leaf)) < 0)
+		return err_prefix(ERR_CORRUPT, "leaf");
+	if ((rc = cjson_get_int(leaf, "index", "leaf", &idx)) < 0 ||
+	    (rc = cjson_get_int(leaf, "time", "leaf", &t)) < 0 ||
+	    (rc = cjson_get_obj(leaf, "entry", "leaf", &entry)) < 0 || idx < 0) {
+		json_decref(leaf);
+		return err_prefix(ERR_CORRUPT, "leaf");
+	}
+	json_incref(entry);
+	json_decref(leaf);
+	if ((rc = envelope_from_json(entry, &out->e)) < 0)
+		return err_prefix(rc, "index %lld", idx);
+	out->index = (uint64_t)idx;
+	out->time = t;
+	return 0;
+}
+
+int
+replay_leaf(struct state **st, struct state_config *cfg, int check,
+    const struct replay_leaf *l)
+{
+	int rc;
+
+	if (l->index == 0) {
+		if (*st != NULL)
+			return err_set(ERR_CORRUPT, "index 0 seen twice");
+		if ((rc = replay_genesis_config(l->e, cfg)) < 0)
+			return rc;
+		cfg->check_invariants = check;
+		return state_new(cfg, st);
+	}
+	if (*st == NULL)
+		return err_set(ERR_CORRUPT, "index %" PRIu64 ": no genesis "
+		    "entry before it", l->index);
+	if ((rc = state_apply(*st, l->e, l->index, l->time, NULL)) < 0)
+		return rc;
+	if (check && (rc = state_check_invariants(*st)) < 0)
+		return err_prefix(rc, "after index %" PRIu64, l->index);
+	return 0;
+}
+
+struct replay_ctx {
+	struct state *st;
+	struct state_config *cfg;
+	int check;
+};
+
+static int
+replay_cb(void *ctx, uint64_t idx, int64_t time, const char *data,
+    size_t len)
+{
+	struct replay_ctx *r = ctx;
+	struct replay_leaf l;
+	int rc;
+
+	if ((rc = replay_parse_leaf(data, len, &l)) < 0)
+		return rc;
+	if (l.index != idx || l.time != time) {
+		envelope_free(l.e);
+		return err_set(ERR_CORRUPT, "index %" PRIu64 ": leaf says "
+		    "index %" PRIu64 " time %" PRId64, idx, l.index, l.time);
+	}
+	rc = replay_leaf(&r->st, r->cfg, r->check, &l);
+	envelope_free(l.e);
+	return rc;
+}
+
+int
+replay_store(struct store *s, int check, struct state **out,
+    struct state_config *cfg)
+{
+	struct state_config local;
+	struct replay_ctx r = { NULL, cfg ? cfg : &local, check };
+	int rc;
+
+	if ((rc = store_foreach(s, 0, UINT64_MAX, replay_cb, &r)) < 0) {
+		state_free(r.st);
+		return rc;
+	}
+	if (r.st == NULL)
+		return err_set(ERR_NOTFOUND, "the ledger has no genesis entry");
+	*out = r.st;
+	return 0;
+}

@@ -1,0 +1,1574 @@
+/*
+ * state: apply ledger leaves to the market's state (DESIGN.md, "Trust
+ * rules", "Metering and money").  This file holds the apply loop, the
+ * derived-entry queue that lets the same code serve the live market and
+ * the auditor, nonces and skew, money movements and every entry kind.
+ * Matching lives in state_match.c, the JSON views in state_json.c.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/cjson.h"
+#include "common/err.h"
+#include "ledger/state_internal.h"
+
+const char *const st_price_names[ST_METERS] = {
+	"cpu_ms", "mem_mb_s", "storage_mb_s", "request", "egress_byte", "fuel"
+};
+const char *const st_usage_names[ST_METERS] = {
+	"cpu_ms", "mem_mb_s", "storage_mb_s", "requests", "egress_bytes",
+	"fuel"
+};
+
+static const char *const reason_names[STATE_REASON_COUNT] = {
+	NULL, "tenant_closed", "provider_closed", "insufficient_funds",
+	"provider_offline", "manifest_refused", "order_expired"
+};
+
+const char *
+state_reason_name(enum state_reason r)
+{
+	if ((int)r <= 0 || r >= STATE_REASON_COUNT)
+		return NULL;
+	return reason_names[r];
+}
+
+static enum state_reason
+reason_from_name(const char *n)
+{
+	for (int r = 1; r < STATE_REASON_COUNT; r++)
+		if (strcmp(reason_names[r], n) == 0)
+			return (enum state_reason)r;
+	return STATE_REASON_NONE;
+}
+
+/* ---- string map ---------------------------------------------------- */
+
+static uint64_t
+smap_hash(const char *k)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	for (; *k; k++) {
+		h ^= (unsigned char)*k;
+		h *= 0x100000001b3ULL;
+	}
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdULL;
+	h ^= h >> 33;
+	return h;
+}
+
+void *
+smap_get(const struct smap *m, const char *key)
+{
+	uint64_t h;
+	size_t i;
+
+	if (m->cap == 0)
+		return NULL;
+	h = smap_hash(key);
+	for (i = h & (m->cap - 1); m->keys[i] != NULL; i = (i + 1) &
+	    (m->cap - 1))
+		if (m->hashes[i] == h && strcmp(m->keys[i], key) == 0)
+			return m->vals[i];
+	return NULL;
+}
+
+static int
+smap_rehash(struct smap *m, size_t ncap)
+{
+	char **keys = calloc(ncap, sizeof(*keys));
+	void **vals = calloc(ncap, sizeof(*vals));
+	uint64_t *hashes = calloc(ncap, sizeof(*hashes));
+
+	if (keys == NULL || vals == NULL || hashes == NULL) {
+		free(keys);
+		free(vals);
+		free(hashes);
+		return err_set(ERR_NOMEM, "out of memory");
+	}
+	for (size_t j = 0; j < m->cap; j++) {
+		size_t i;
+		if (m->keys[j] == NULL)
+			continue;
+		for (i = m->hashes[j] & (ncap - 1); keys[i] != NULL;
+		    i = (i + 1) & (ncap - 1))
+			;
+		keys[i] = m->keys[j];
+		vals[i] = m->vals[j];
+		hashes[i] = m->hashes[j];
+	}
+	free(m->keys);
+	free(m->vals);
+	free(m->hashes);
+	m->keys = keys;
+	m->vals = vals;
+	m->hashes = hashes;
+	m->cap = ncap;
+	return 0;
+}
+
+int
+smap_put(struct smap *m, const char *key, void *val)
+{
+	uint64_t h;
+	size_t i;
+	int rc;
+
+	if ((m->n + 1) * 4 >= m->cap * 3 &&
+	    (rc = smap_rehash(m, m->cap ? m->cap * 2 : 64)) < 0)
+		return rc;
+	h = smap_hash(key);
+	for (i = h & (m->cap - 1); m->keys[i] != NULL; i = (i + 1) &
+	    (m->cap - 1))
+		;
+	if ((m->keys[i] = strdup(key)) == NULL)
+		return err_set(ERR_NOMEM, "out of memory");
+	m->vals[i] = val;
+	m->hashes[i] = h;
+	m->n++;
+	return 0;
+}
+
+void
+smap_free(struct smap *m)
+{
+	for (size_t i = 0; i < m->cap; i++)
+		free(m->keys[i]);
+	free(m->keys);
+	free(m->vals);
+	free(m->hashes);
+	memset(m, 0, sizeof(*m));
+}
+
+int
+st_grow(void **arr, size_t *cap, size_t need, size_t elem)
+{
+	size_t ncap;
+	void *p;
+
+	if (need <= *cap)
+		return 0;
+	ncap = *cap ? *cap * 2 : 16;
+	while (ncap < need)
+		ncap *= 2;
+	if ((p = realloc(*arr, ncap * elem)) == NULL)
+		return err_set(ERR_NOMEM, "out of memory");
+	*arr = p;
+	*cap = ncap;
+	return 0;
+}
+
+/* ---- config, lifetime ---------------------------------------------- */
+
+void
+state_config_default(struct state_config *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->take_rate_ppm = 20000;
+	c->epoch_ms = 6000;
+	c->skew_ms = 300000;
+	c->offline_grace_ms = 90000;
+	c->ndenoms = 1;
+	strcpy(c->denoms[0], "uakt");
+#ifdef NDEBUG
+	c->check_invariants = 0;
+#else
+	c->check_invariants = 1;
+#endif
+}
+
+int
+state_new(const struct state_config *c, struct state **out)
+{
+	struct state *s;
+
+	if (c->take_rate_ppm > 1000000)
+		return err_set(ERR_INVAL, "state config take_rate_ppm: %u is "
+		    "above 1000000", c->take_rate_ppm);
+	if (c->epoch_ms <= 0 || c->epoch_ms > 86400000)
+		return err_set(ERR_INVAL, "state config epoch_ms: expected "
+		    "1-86400000");
+	if (c->skew_ms < 0 || c->offline_grace_ms < 0)
+		return err_set(ERR_INVAL, "state config skew_ms, "
+		    "offline_grace_ms: expected >= 0");
+	if (c->ndenoms == 0 || c->ndenoms > STATE_DENOMS_MAX)
+		return err_set(ERR_INVAL, "state config denoms: expected 1-%d",
+		    STATE_DENOMS_MAX);
+	for (size_t i = 0; i < c->ndenoms; i++) {
+		size_t n = strnlen(c->denoms[i], STATE_DENOM_LEN);
+		if (n == 0 || n == STATE_DENOM_LEN)
+			return err_set(ERR_INVAL, "state config denoms[%zu]: "
+			    "expected 1-%d characters", i, STATE_DENOM_LEN - 1);
+	}
+	if ((s = calloc(1, sizeof(*s))) == NULL)
+		return err_set(ERR_NOMEM, "out of memory");
+	s->cfg = *c;
+	*out = s;
+	return 0;
+}
+
+void
+state_free(struct state *s)
+{
+	if (s == NULL)
+		return;
+	for (size_t i = 0; i < s->naccts; i++)
+		free(s->accts[i]);
+	for (size_t i = 0; i < s->nprovs; i++) {
+		struct provider *p = s->provs[i];
+		for (size_t j = 0; j < p->natt; j++) {
+			free(p->att[j].kv);
+			json_decref(p->att[j].attrs);
+		}
+		free(p->att);
+		free(p->kv);
+		json_decref(p->ask);
+		free(p);
+	}
+	for (size_t i = 0; i < s->nords; i++) {
+		struct order *o = s->ords[i];
+		free(o->kv);
+		free(o->all_of);
+		free(o->any_of);
+		json_decref(o->body);
+		free(o);
+	}
+	for (size_t i = 0; i < s->nleases; i++) {
+		json_decref(s->leases_v[i]->usage);
+		free(s->leases_v[i]);
+	}
+	for (size_t i = 0; i < s->pq_n; i++)
+		json_decref(s->pq[s->pq_head + i].body);
+	for (size_t i = 0; i < s->nruntimes; i++)
+		free(s->runtime_names[i]);
+	smap_free(&s->accounts);
+	smap_free(&s->providers);
+	smap_free(&s->orders);
+	smap_free(&s->leases);
+	smap_free(&s->nonces);
+	smap_free(&s->strings);
+	free(s->accts);
+	free(s->provs);
+	free(s->ords);
+	free(s->open);
+	free(s->leases_v);
+	free(s->pq);
+	free(s);
+}
+
+int64_t state_time(const struct state *s) { return s->time; }
+uint64_t state_last_index(const struct state *s) { return s->last_index; }
+size_t state_applied(const struct state *s) { return s->applied; }
+size_t state_pending_count(const struct state *s) { return s->pq_n; }
+
+/* ---- derived-entry queue ------------------------------------------- */
+
+int
+st_push(struct state *s, const char *kind, json_t *body)
+{
+	int rc;
+
+	if (body == NULL)
+		return err_set(ERR_NOMEM, "out of memory");
+	if (s->pq_n == 0)
+		s->pq_head = 0;
+	if (s->pq_head > 0 && s->pq_head + s->pq_n == s->pq_cap) {
+		memmove(s->pq, s->pq + s->pq_head, s->pq_n * sizeof(*s->pq));
+		s->pq_head = 0;
+	}
+	if ((rc = st_grow((void **)&s->pq, &s->pq_cap,
+	    s->pq_head + s->pq_n + 1, sizeof(*s->pq))) < 0) {
+		json_decref(body);
+		return rc;
+	}
+	snprintf(s->pq[s->pq_head + s->pq_n].kind, sizeof(s->pq->kind), "%s",
+	    kind);
+	s->pq[s->pq_head + s->pq_n].body = body;
+	s->pq_n++;
+	return 0;
+}
+
+int
+state_pending(const struct state *s, json_t **out)
+{
+	json_t *a = json_array();
+
+	if (a == NULL)
+		return err_set(ERR_NOMEM, "out of memory");
+	for (size_t i = 0; i < s->pq_n; i++) {
+		const struct pending *p = &s->pq[s->pq_head + i];
+		if (json_array_append_new(a, json_pack("{s:s,s:O}", "kind",
+		    p->kind, "body", p->body)) < 0) {
+			json_decref(a);
+			return err_set(ERR_NOMEM, "out of memory");
+		}
+	}
+	*out = a;
+	return 0;
+}
+
+/* ---- body parsing helpers ------------------------------------------ */
+
+static int
+get_i64(const json_t *b, const char *key, const char *what, int64_t min,
+    int64_t max, int optional, int64_t *out)
+{
+	long long v;
+	int rc;
+
+	if (optional && json_object_get(b, key) == NULL)
+		return 0;
+	if ((rc = cjson_get_int(b, key, what, &v)) < 0)
+		return rc;
+	if (v < min || v > max)
+		return err_set(ERR_INVAL, "%s.%s: %lld is out of range "
+		    "(%lld-%lld)", what, key, v, (long long)min,
+		    (long long)max);
+	*out = v;
+	return 0;
+}
+
+static int
+get_str(const json_t *b, const char *key, const char *what, int optional,
+    const char **out)
+{
+	int rc;
+
+	*out = NULL;
+	if (optional && json_object_get(b, key) == NULL)
+		return 0;
+	if ((rc = cjson_get_str(b, key, what, out)) < 0)
+		return rc;
+	if (strlen(*out) > ST_MAX_STR)
+		return err_set(ERR_INVAL, "%s.%s: longer than %d bytes", what,
+		    key, ST_MAX_STR);
+	return 0;
+}
+
+static int
+get_key(const json_t *b, const char *key, const char *what,
+    uint8_t out[KEY_PUB_LEN])
+{
+	const char *t;
+	int rc;
+
+	if ((rc = cjson_get_str(b, key, what, &t)) < 0)
+		return rc;
+	if ((rc = key_pub_from_text(t, out)) < 0)
+		return err_prefix(rc, "%s.%s", what, key);
+	return 0;
+}
+
+static int
+get_denom(const struct state *s, const json_t *b, const char *what,
+    int *out)
+{
+	const char *d;
+	int rc;
+
+	if ((rc = cjson_get_str(b, "denom", what, &d)) < 0)
+		return rc;
+	for (size_t i = 0; i < s->cfg.ndenoms; i++)
+		if (strcmp(s->cfg.denoms[i], d) == 0) {
+			*out = (int)i;
+			return 0;
+		}
+	return err_set(ERR_REJECT, "%s.denom: '%.40s' is not settled by this "
+	    "market (first: %s)", what, d, s->cfg.denoms[0]);
+}
+
+/* Intern a string to a small id (ids never reach the dump). */
+static int
+intern(struct state *s, const char *str, uint32_t *id)
+{
+	void *v = smap_get(&s->strings, str);
+	int rc;
+
+	if (v != NULL) {
+		*id = (uint32_t)((uintptr_t)v - 1);
+		return 0;
+	}
+	*id = s->nstrings;
+	if ((rc = smap_put(&s->strings, str,
+	    (void *)(uintptr_t)(s->nstrings + 1))) < 0)
+		return rc;
+	s->nstrings++;
+	return 0;
+}
+
+static int
+cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* {k: v} of strings into a sorted interned array; malloc'd *out. */
+static int
+parse_attrs(struct state *s, const json_t *obj, const char *what,
+    uint64_t **out, size_t *n)
+{
+	const char *k;
+	json_t *v;
+	size_t i = 0;
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	if (!json_is_object(obj))
+		return err_set(ERR_INVAL, "%s: expected an object of strings",
+		    what);
+	if (json_object_size(obj) > ST_MAX_ATTRS)
+		return err_set(ERR_INVAL, "%s: more than %d attributes", what,
+		    ST_MAX_ATTRS);
+	json_object_foreach((json_t *)obj, k, v) {
+		if (!json_is_string(v) || strlen(k) > ST_MAX_STR ||
+		    strlen(json_string_value(v)) > ST_MAX_STR)
+			return err_set(ERR_INVAL, "%s.%.60s: expected a string "
+			    "of at most %d bytes", what, k, ST_MAX_STR);
+	}
+	if (json_object_size(obj) == 0)
+		return 0;
+	if ((*out = calloc(json_object_size(obj), sizeof(**out))) == NULL)
+		return err_set(ERR_NOMEM, "out of memory");
+	json_object_foreach((json_t *)obj, k, v) {
+		uint32_t ki, vi;
+		if ((rc = intern(s, k, &ki)) < 0 ||
+		    (rc = intern(s, json_string_value(v), &vi)) < 0) {
+			free(*out);
+			*out = NULL;
+			return rc;
+		}
+		(*out)[i++] = (uint64_t)ki << 32 | vi;
+	}
+	qsort(*out, i, sizeof(**out), cmp_u64);
+	*n = i;
+	return 0;
+}
+
+static int
+parse_runtimes(struct state *s, const json_t *arr, const char *what,
+    uint32_t *mask)
+{
+	size_t i, j;
+	json_t *v;
+
+	*mask = 0;
+	if (!json_is_array(arr))
+		return err_set(ERR_INVAL, "%s: expected an array of strings",
+		    what);
+	json_array_foreach(arr, i, v) {
+		const char *n = json_string_value(v);
+		if (n == NULL || strlen(n) == 0 || strlen(n) > 64)
+			return err_set(ERR_INVAL, "%s[%zu]: expected a runtime "
+			    "name (1-64 bytes)", what, i);
+		for (j = 0; j < s->nruntimes; j++)
+			if (strcmp(s->runtime_names[j], n) == 0)
+				break;
+		if (j == s->nruntimes) {
+			if (j == ST_MAX_RUNTIMES)
+				return err_set(ERR_LIMIT, "%s[%zu]: more than %d "
+				    "distinct runtimes in the market", what, i,
+				    ST_MAX_RUNTIMES);
+			if ((s->runtime_names[j] = strdup(n)) == NULL)
+				return err_set(ERR_NOMEM, "out of memory");
+			s->nruntimes++;
+		}
+		*mask |= UINT32_C(1) << j;
+	}
+	return 0;
+}
+
+/* ---- accounts and money -------------------------------------------- */
+
+static struct account *
+acct_find(const struct state *s, const uint8_t key[KEY_PUB_LEN])
+{
+	char t[KEY_TEXT_SIZE];
+
+	key_pub_to_text(key, t);
+	return smap_get(&s->accounts, t);
+}
+
+static int
+acct_get(struct state *s, const uint8_t key[KEY_PUB_LEN],
+    struct account **out)
+{
+	struct account *a;
+	int rc;
+
+	if ((*out = acct_find(s, key)) != NULL)
+		return 0;
+	if ((rc = st_grow((void **)&s->accts, &s->accts_cap, s->naccts + 1,
+	    sizeof(*s->accts))) < 0)
+		return rc;
+	if ((a = calloc(1, sizeof(*a))) == NULL)
+		return err_set(ERR_NOMEM, "out of memory");
+	memcpy(a->key, key, KEY_PUB_LEN);
+	key_pub_to_text(key, a->key_text);
+	a->seq = s->naccts;
+	if ((rc = smap_put(&s->accounts, a->key_text, a)) < 0) {
+		free(a);
+		return rc;
+	}
+	s->accts[s->naccts++] = a;
+	*out = a;
+	return 0;
+}
+
+/* Balances never exceed the total deposited, which is overflow-checked
+ * at deposit time, so these sums cannot overflow. */
+static void
+credit(struct state *s, struct account *a, int d, int64_t x)
+{
+	a->bal[d] += x;
+	s->balances[d] += x;
+}
+
+static void
+escrow_add(struct state *s, struct order *o, int64_t x)
+{
+	o->escrow += x;
+	s->escrows[o->denom] += x;
+}
+
+static int
+refund(struct state *s, struct order *o)
+{
+	int64_t x = o->escrow;
+
+	escrow_add(s, o, -x);
+	credit(s, o->tenant, o->denom, x);
+	o->refund += x;
+	return 0;
+}
+
+/* ---- lookup helpers -------------------------------------------------- */
+
+struct ctx {
+	const struct envelope *e;
+	uint64_t index;
+	int64_t t;
+	int from_queue, is_market;
+	struct state_effects *fx;
+};
+
+static int
+find_order(const struct state *s, const json_t *b, const char *what,
+    struct order **o)
+{
+	const char *id;
+	int rc;
+
+	if ((rc = cjson_get_str(b, "order", what, &id)) < 0)
+		return rc;
+	if ((*o = smap_get(&s->orders, id)) == NULL)
+		return err_set(ERR_REJECT, "%s.order: no order '%.40s'", what,
+		    id);
+	return 0;
+}
+
+static int
+find_lease(const struct state *s, const json_t *b, const char *what,
+    struct lease **l)
+{
+	const char *id;
+	int rc;
+
+	if ((rc = cjson_get_str(b, "lease", what, &id)) < 0)
+		return rc;
+	if ((*l = smap_get(&s->leases, id)) == NULL)
+		return err_set(ERR_REJECT, "%s.lease: no lease '%.40s'", what,
+		    id);
+	return 0;
+}
+
+static struct provider *
+prov_find(const struct state *s, const uint8_t key[KEY_PUB_LEN])
+{
+	char t[KEY_TEXT_SIZE];
+
+	key_pub_to_text(key, t);
+	return smap_get(&s->providers, t);
+}
+
+static int
+market_only(const struct ctx *c)
+{
+	if (!c->is_market)
+		return err_set(ERR_REJECT, "%s: only the market key may sign "
+		    "it (signer %s)", c->e->kind, c->e->signer_text);
+	return 0;
+}
+
+static int
+derived_only(const struct ctx *c)
+{
+	int rc;
+
+	if ((rc = market_only(c)) < 0)
+		return rc;
+	if (!c->from_queue)
+		return err_set(ERR_REJECT, "%s: not derived by the rules at "
+		    "this point (no pending derivation)", c->e->kind);
+	return 0;
+}
+
+/* ---- closing leases and orders ------------------------------------- */
+
+static void
+close_order(struct order *o, enum state_reason r, const struct ctx *c)
+{
+	o->status = ORDER_CLOSED;
+	o->reason = r;
+	o->closed_time = c->t;
+	o->closed_index = c->index;
+}
+
+static int
+close_lease(struct state *s, struct lease *l, enum state_reason r,
+    const char *by, const struct ctx *c)
+{
+	struct provider *p = l->prov;
+	struct order *o = l->order;
+
+	l->status = LEASE_CLOSED;
+	l->reason = r;
+	l->closed_time = c->t;
+	l->closed_index = c->index;
+	snprintf(l->closed_by, sizeof(l->closed_by), "%s", by);
+	p->used.cpu -= o->need.cpu;
+	p->used.mem -= o->need.mem;
+	p->used.sto -= o->need.sto;
+	p->used.gpu -= o->need.gpu;
+	p->nleases--;
+	close_order(o, r, c);
+	refund(s, o);
+	/* freed capacity is a changed ask: waiting orders may fit now */
+	return st_rematch(s, p);
+}
+
+/* ---- entry kinds ------------------------------------------------------ */
+
+static int
+h_deposit(struct state *s, const struct ctx *c)
+{
+	const json_t *b = c->e->body;
+	uint8_t to[KEY_PUB_LEN];
+	struct account *a;
+	int64_t amt = 0, sum;
+	int d, rc;
+
+	if (memcmp(c->e->signer, s->cfg.treasury_key, KEY_PUB_LEN) != 0)
+		return err_set(ERR_REJECT, "account.deposit: only the treasury "
+		    "key mints (signer %s)", c->e->signer_text);
+	if ((rc = get_key(b, "to", "account.deposit", to)) < 0 ||
+	    (rc = get_denom(s, b, "account.deposit", &d)) < 0 ||
+	    (rc = get_i64(b, "amount", "account.deposit", 1, INT64_MAX, 0,
+	    &amt)) < 0)
+		return rc;
+	if (__builtin_add_overflow(s->deposits[d], amt, &sum))
+		return err_set(ERR_RANGE, "account.deposit.amount: total %s "
+		    "deposits would overflow int64", s->cfg.denoms[d]);
+	if ((rc = acct_get(s, to, &a)) < 0)
+		return rc;
+	s->deposits[d] = sum;
+	credit(s, a, d, amt);
+	return 0;
+}
+
+static int
+h_transfer(struct state *s, const struct ctx *c)
+{
+	const json_t *b = c->e->body;
+	uint8_t to[KEY_PUB_LEN];
+	struct account *from, *dst;
+	int64_t amt = 0;
+	int d, rc;
+
+	if ((rc = get_key(b, "to", "account.transfer", to)) < 0 ||
+	    (rc = get_denom(s, b, "account.transfer", &d)) < 0 ||
+	    (rc = get_i64(b, "amount", "account.transfer", 1, INT64_MAX, 0,
+	    &amt)) < 0)
+		return rc;
+	if (memcmp(to, c->e->signer, KEY_PUB_LEN) == 0)
+		return err_set(ERR_REJECT, "account.transfer.to: the signer "
+		    "itself");
+	from = acct_find(s, c->e->signer);
+	if (from == NULL || from->bal[d] < amt)
+		return err_set(ERR_REJECT, "account.transfer.amount: %lld %s "
+		    "exceeds the balance of %s (%lld)", (long long)amt,
+		    s->cfg.denoms[d], c->e->signer_text,
+		    from ? (long long)from->bal[d] : 0LL);
+	if ((rc = acct_get(s, to, &dst)) < 0)
+		return rc;
+	credit(s, from, d, -amt);
+	credit(s, dst, d, amt);
+	return 0;
+}
+
+static int
+h_advertise(struct state *s, struct ctx *c)
+{
+	const char *w = "provider.advertise";
+	const json_t *b = c->e->body;
+	json_t *cap, *price, *attrs, *rts;
+	struct res4 r = { 0, 0, 0, 0 };
+	int64_t pv[ST_METERS] = { 0 };
+	uint64_t *kv = NULL;
+	size_t nkv;
+	uint32_t mask;
+	const char *url;
+	struct provider *p;
+	int d, rc;
+
+	if ((rc = get_str(b, "api_url", w, 0, &url)) < 0 ||
+	    (rc = cjson_get_obj(b, "capacity", w, &cap)) < 0 ||
+	    (rc = cjson_get_obj(b, "price", w, &price)) < 0 ||
+	    (rc = cjson_get_obj(b, "attributes", w, &attrs)) < 0 ||
+	    (rc = cjson_get_arr(b, "runtimes", w, &rts)) < 0 ||
+	    (rc = get_i64(cap, "cpu_millis", "provider.advertise.capacity", 0,
+	    ST_MAX_QTY, 0, &r.cpu)) < 0 ||
+	    (rc = get_i64(cap, "memory_bytes", "provider.advertise.capacity", 0,
+	    ST_MAX_QTY, 0, &r.mem)) < 0 ||
+	    (rc = get_i64(cap, "storage_bytes", "provider.advertise.capacity",
+	    0, ST_MAX_QTY, 0, &r.sto)) < 0 ||
+	    (rc = get_i64(cap, "gpu_units", "provider.advertise.capacity", 0,
+	    ST_MAX_QTY, 1, &r.gpu)) < 0 ||
+	    (rc = get_denom(s, price, "provider.advertise.price", &d)) < 0)
+		return rc;
+	for (int i = 0; i < ST_METERS; i++)
+		if ((rc = get_i64(price, st_price_names[i],
+		    "provider.advertise.price", 0, ST_MAX_PRICE, 1,
+		    &pv[i])) < 0)
+			return rc;
+	if ((rc = parse_runtimes(s, rts, "provider.advertise.runtimes",
+	    &mask)) < 0)
+		return rc;
+	if ((rc = parse_attrs(s, attrs, "provider.advertise.attributes", &kv,
+	    &nkv)) < 0)
+		return rc;
+	if ((p = prov_find(s, c->e->signer)) == NULL) {
+		if ((rc = st_grow((void **)&s->provs, &s->provs_cap,
+		    s->nprovs + 1, sizeof(*s->provs))) < 0 ||
+		    (p = calloc(1, sizeof(*p))) == NULL) {
+			free(kv);
+			return rc < 0 ? rc : err_set(ERR_NOMEM, "out of memory");
+		}
+		memcpy(p->key, c->e->signer, KEY_PUB_LEN);
+		key_pub_to_text(p->key, p->key_text);
+		p->seq = s->nprovs;
+		p->online = 1;
+		if ((rc = smap_put(&s->providers, p->key_text, p)) < 0) {
+			free(kv);
+			free(p);
+			return rc;
+		}
+		s->provs[s->nprovs++] = p;
+	}
+	free(p->kv);
+	p->kv = kv;
+	p->nkv = nkv;
+	p->kv_bloom = st_kv_bloom(kv, nkv);
+	p->has_ask = 1;
+	p->withdrawn = 0;
+	p->ask_index = c->index;
+	p->ask_time = c->t;
+	p->cap = r;
+	p->denom = d;
+	p->runtimes = mask;
+	memcpy(p->price, pv, sizeof(pv));
+	json_decref(p->ask);
+	p->ask = json_incref((json_t *)b); /* bodies are never modified */
+	p->last_seen = c->t;
+	return p->online ? st_rematch(s, p) : 0;
+}
+
+static int
+h_withdraw(struct state *s, const struct ctx *c)
+{
+	struct provider *p = prov_find(s, c->e->signer);
+
+	if (p == NULL || !p->has_ask || p->withdrawn)
+		return err_set(ERR_REJECT, "provider.withdraw: %s has no ask "
+		    "to withdraw", c->e->signer_text);
+	p->withdrawn = 1;
+	return 0;
+}
+
+static int
+h_heartbeat(struct state *s, const struct ctx *c)
+{
+	if (prov_find(s, c->e->signer) == NULL)
+		return err_set(ERR_REJECT, "provider.heartbeat: %s never "
+		    "advertised", c->e->signer_text);
+	return 0; /* last_seen and provider.online: see state_apply */
+}
+
+static int
+h_attest(struct state *s, const struct ctx *c)
+{
+	const json_t *b = c->e->body;
+	uint8_t pk[KEY_PUB_LEN];
+	struct provider *p;
+	json_t *attrs;
+	uint64_t *kv;
+	size_t nkv, i;
+	int rc;
+
+	if ((rc = get_key(b, "provider", "provider.attest", pk)) < 0 ||
+	    (rc = cjson_get_obj(b, "attributes", "provider.attest",
+	    &attrs)) < 0)
+		return rc;
+	if ((p = prov_find(s, pk)) == NULL)
+		return err_set(ERR_REJECT, "provider.attest.provider: no "
+		    "provider %s", json_string_value(json_object_get(b,
+		    "provider")));
+	if ((rc = parse_attrs(s, attrs, "provider.attest.attributes", &kv,
+	    &nkv)) < 0)
+		return rc;
+	for (i = 0; i < p->natt; i++)
+		if (memcmp(p->att[i].auditor, c->e->signer, KEY_PUB_LEN) == 0)
+			break;
+	if (nkv == 0) { /* revoke */
+		if (i < p->natt) {
+			free(p->att[i].kv);
+			json_decref(p->att[i].attrs);
+			memmove(&p->att[i], &p->att[i + 1],
+			    (p->natt - i - 1) * sizeof(*p->att));
+			p->natt--;
+		}
+		return 0;
+	}
+	if (i == p->natt) {
+		struct attest *na;
+		if (p->natt >= 64) {
+			free(kv);
+			return err_set(ERR_LIMIT, "provider.attest: provider has "
+			    "64 auditors already");
+		}
+		if ((na = realloc(p->att, (p->natt + 1) * sizeof(*na))) ==
+		    NULL) {
+			free(kv);
+			return err_set(ERR_NOMEM, "out of memory");
+		}
+		p->att = na;
+		memcpy(p->att[i].auditor, c->e->signer, KEY_PUB_LEN);
+		p->att[i].kv = NULL;
+		p->att[i].attrs = NULL;
+		p->natt++;
+	}
+	free(p->att[i].kv);
+	json_decref(p->att[i].attrs);
+	p->att[i].attrs = json_deep_copy(attrs);
+	p->att[i].kv = kv;
+	p->att[i].nkv = nkv;
+	p->att[i].index = c->index;
+	return st_rematch(s, p);
+}
+
+static int
+h_offline(struct state *s, const struct ctx *c)
+{
+	uint8_t pk[KEY_PUB_LEN];
+	struct provider *p;
+	int rc;
+
+	if ((rc = market_only(c)) < 0 ||
+	    (rc = get_key(c->e->body, "provider", "provider.offline", pk)) < 0)
+		return rc;
+	if ((p = prov_find(s, pk)) == NULL || !p->online)
+		return err_set(ERR_REJECT, "provider.offline.provider: not a "
+		    "provider that is online");
+	if (c->t - p->last_seen < s->cfg.offline_grace_ms)
+		return err_set(ERR_REJECT, "provider.offline: provider was "
+		    "seen at %lld, within the grace period of %lld ms of %lld",
+		    (long long)p->last_seen, (long long)s->cfg.offline_grace_ms,
+		    (long long)c->t);
+	p->online = 0;
+	for (size_t i = 0; i < s->nleases; i++) {
+		struct lease *l = s->leases_v[i];
+		if (l->prov != p || l->status == LEASE_CLOSED)
+			continue;
+		if ((rc = st_push(s, "lease.close", json_pack("{s:s,s:s}",
+		    "lease", l->id, "reason", "provider_offline"))) < 0)
+			return rc;
+	}
+	return 0;
+}
+
+static int
+h_online(struct state *s, const struct ctx *c)
+{
+	uint8_t pk[KEY_PUB_LEN];
+	struct provider *p;
+	int rc;
+
+	if ((rc = derived_only(c)) < 0 ||
+	    (rc = get_key(c->e->body, "provider", "provider.online", pk)) < 0)
+		return rc;
+	if ((p = prov_find(s, pk)) == NULL || p->online)
+		return err_set(ERR_REJECT, "provider.online.provider: not an "
+		    "offline provider");
+	p->online = 1;
+	return st_rematch(s, p);
+}
+
+static int
+parse_keys(const json_t *sb, const char *key, uint8_t (**out)[KEY_PUB_LEN],
+    size_t *n)
+{
+	json_t *arr = json_object_get(sb, key), *v;
+	size_t i;
+
+	*out = NULL;
+	*n = 0;
+	if (arr == NULL)
+		return 0;
+	if (!json_is_array(arr) || json_array_size(arr) > ST_MAX_AUDITORS)
+		return err_set(ERR_INVAL, "order.create.signed_by.%s: expected "
+		    "an array of at most %d keys", key, ST_MAX_AUDITORS);
+	if (json_array_size(arr) == 0)
+		return 0;
+	if ((*out = calloc(json_array_size(arr), KEY_PUB_LEN)) == NULL)
+		return err_set(ERR_NOMEM, "out of memory");
+	json_array_foreach(arr, i, v) {
+		if (!json_is_string(v) ||
+		    key_pub_from_text(json_string_value(v), (*out)[i]) < 0) {
+			free(*out);
+			*out = NULL;
+			return err_set(ERR_INVAL, "order.create.signed_by.%s[%zu]: "
+			    "expected an ed25519: key", key, i);
+		}
+	}
+	*n = json_array_size(arr);
+	return 0;
+}
+
+static int
+h_order_create(struct state *s, struct ctx *c)
+{
+	const char *w = "order.create";
+	const json_t *b = c->e->body;
+	struct order *o = NULL;
+	json_t *res, *v, *x;
+	struct account *tenant;
+	const char *str;
+	int64_t T = s->cfg.epoch_ms;
+	size_t i;
+	int rc;
+
+	if ((o = calloc(1, sizeof(*o))) == NULL)
+		return err_set(ERR_NOMEM, "out of memory");
+	o->index = c->index;
+	o->created = c->t;
+	snprintf(o->id, sizeof(o->id), "o-%llu", (unsigned long long)c->index);
+	if ((rc = get_denom(s, b, w, &o->denom)) < 0 ||
+	    (rc = get_i64(b, "max_price", w, 0, INT64_MAX, 0,
+	    &o->max_price)) < 0 ||
+	    (rc = get_i64(b, "deposit", w, 1, INT64_MAX, 0, &o->deposit)) < 0 ||
+	    (rc = get_i64(b, "ttl_ms", w, 1, ST_MAX_TTL_MS, 0, &o->ttl_ms)) < 0 ||
+	    (rc = get_str(b, "manifest_hash", w, 0, &str)) < 0 ||
+	    (rc = get_str(b, "placement", w, 1, &str)) < 0 ||
+	    (rc = cjson_get_arr(b, "resources", w, &res)) < 0)
+		goto fail;
+	if (json_array_size(res) == 0 || json_array_size(res) >
+	    ST_MAX_RESOURCES) {
+		rc = err_set(ERR_INVAL, "order.create.resources: expected 1-%d "
+		    "resources", ST_MAX_RESOURCES);
+		goto fail;
+	}
+	json_array_foreach(res, i, v) {
+		int64_t cnt = 0, cpu = 0, mem = 0, sto = 0, gpu = 0, pr = 0;
+		char what[64];
+		snprintf(what, sizeof(what), "order.create.resources[%zu]", i);
+		if (!json_is_object(v)) {
+			rc = err_set(ERR_INVAL, "%s: expected an object", what);
+			goto fail;
+		}
+		if ((rc = get_i64(v, "count", what, 1, ST_MAX_COUNT, 0,
+		    &cnt)) < 0 ||
+		    (rc = get_i64(v, "cpu_millis", what, 0, ST_MAX_QTY, 0,
+		    &cpu)) < 0 ||
+		    (rc = get_i64(v, "memory_bytes", what, 0, ST_MAX_QTY, 0,
+		    &mem)) < 0 ||
+		    (rc = get_i64(v, "storage_bytes", what, 0, ST_MAX_QTY, 0,
+		    &sto)) < 0 ||
+		    (rc = get_i64(v, "gpu_units", what, 0, ST_MAX_QTY, 1,
+		    &gpu)) < 0 ||
+		    (rc = get_i64(v, "price", what, 0, INT64_MAX, 1, &pr)) < 0 ||
+		    (rc = get_str(v, "profile", what, 1, &str)) < 0 ||
+		    (rc = get_str(v, "service", what, 1, &str)) < 0)
+			goto fail;
+		if (__builtin_mul_overflow(cpu, cnt, &cpu) ||
+		    __builtin_mul_overflow(mem, cnt, &mem) ||
+		    __builtin_mul_overflow(sto, cnt, &sto) ||
+		    __builtin_mul_overflow(gpu, cnt, &gpu) ||
+		    __builtin_add_overflow(o->need.cpu, cpu, &o->need.cpu) ||
+		    __builtin_add_overflow(o->need.mem, mem, &o->need.mem) ||
+		    __builtin_add_overflow(o->need.sto, sto, &o->need.sto) ||
+		    __builtin_add_overflow(o->need.gpu, gpu, &o->need.gpu)) {
+			rc = err_set(ERR_RANGE, "%s: resources x count overflow",
+			    what);
+			goto fail;
+		}
+	}
+	/* One epoch of full use, as numerators over 10^15 (see
+	 * st_ask_price): cpu_ms = cpu * T / 10^3, MB-s = bytes * T / 10^9,
+	 * and prices are per 10^6 units. */
+	o->w_cpu = (state_u128)o->need.cpu * (uint64_t)T * 1000000u;
+	o->w_mem = (state_u128)o->need.mem * (uint64_t)T;
+	o->w_sto = (state_u128)o->need.sto * (uint64_t)T;
+	o->w_small = o->w_cpu >> 86 == 0 && o->w_mem >> 86 == 0 &&
+	    o->w_sto >> 86 == 0;
+	if ((x = json_object_get(b, "runtimes")) != NULL &&
+	    (rc = parse_runtimes(s, x, "order.create.runtimes",
+	    &o->runtimes)) < 0)
+		goto fail;
+	if ((x = json_object_get(b, "signed_by")) != NULL) {
+		if (!json_is_object(x)) {
+			rc = err_set(ERR_INVAL, "order.create.signed_by: expected "
+			    "{\"all_of\":[...],\"any_of\":[...]}");
+			goto fail;
+		}
+		if ((rc = parse_keys(x, "all_of", &o->all_of, &o->nall)) < 0 ||
+		    (rc = parse_keys(x, "any_of", &o->any_of, &o->nany)) < 0)
+			goto fail;
+	}
+	if ((x = json_object_get(b, "attributes")) != NULL &&
+	    (rc = parse_attrs(s, x, "order.create.attributes", &o->kv,
+	    &o->nkv)) < 0)
+		goto fail;
+	o->kv_bloom = st_kv_bloom(o->kv, o->nkv);
+	tenant = acct_find(s, c->e->signer);
+	if (tenant == NULL || tenant->bal[o->denom] < o->deposit) {
+		rc = err_set(ERR_REJECT, "order.create.deposit: %lld %s exceeds "
+		    "the balance of %s (%lld)", (long long)o->deposit,
+		    s->cfg.denoms[o->denom], c->e->signer_text,
+		    tenant ? (long long)tenant->bal[o->denom] : 0LL);
+		goto fail;
+	}
+	o->body = json_incref((json_t *)b); /* bodies are never modified */
+	if ((rc = st_grow((void **)&s->ords, &s->ords_cap, s->nords + 1,
+	    sizeof(*s->ords))) < 0 ||
+	    (rc = st_grow((void **)&s->open, &s->open_cap, s->nopen + 1,
+	    sizeof(*s->open))) < 0 ||
+	    (rc = smap_put(&s->orders, o->id, o)) < 0)
+		goto fail;
+	o->tenant = tenant;
+	s->ords[s->nords++] = o;
+	s->open[s->nopen++] = o;
+	credit(s, tenant, o->denom, -o->deposit);
+	escrow_add(s, o, o->deposit);
+	o->status = ORDER_OPEN;
+	if (c->fx)
+		snprintf(c->fx->id, sizeof(c->fx->id), "%s", o->id);
+	rc = st_match_order(s, o);
+	return rc < 0 ? rc : 0;
+fail:
+	free(o->kv);
+	free(o->all_of);
+	free(o->any_of);
+	json_decref(o->body);
+	free(o);
+	return rc;
+}
+
+static int
+h_order_close(struct state *s, const struct ctx *c)
+{
+	struct order *o;
+	int rc;
+
+	if ((rc = find_order(s, c->e->body, "order.close", &o)) < 0)
+		return rc;
+	if (memcmp(o->tenant->key, c->e->signer, KEY_PUB_LEN) != 0)
+		return err_set(ERR_REJECT, "order.close: %s is not the tenant "
+		    "of %s", c->e->signer_text, o->id);
+	if (o->status == ORDER_CLOSED)
+		return err_set(ERR_REJECT, "order.close: %s is already closed "
+		    "(%s)", o->id, state_reason_name(o->reason));
+	if (o->status == ORDER_MATCHED)
+		return close_lease(s, o->lease, STATE_REASON_TENANT_CLOSED,
+		    "tenant", c);
+	close_order(o, STATE_REASON_TENANT_CLOSED, c);
+	return refund(s, o);
+}
+
+static int
+h_order_expire(struct state *s, const struct ctx *c)
+{
+	struct order *o;
+	int rc;
+
+	if ((rc = market_only(c)) < 0 ||
+	    (rc = find_order(s, c->e->body, "order.expire", &o)) < 0)
+		return rc;
+	if (o->status != ORDER_OPEN)
+		return err_set(ERR_REJECT, "order.expire: %s is not open", o->id);
+	if (!st_order_expired(o, c->t))
+		return err_set(ERR_REJECT, "order.expire: %s lives until %lld, "
+		    "sequencer time is %lld", o->id,
+		    (long long)(o->created + o->ttl_ms), (long long)c->t);
+	close_order(o, STATE_REASON_ORDER_EXPIRED, c);
+	return refund(s, o);
+}
+
+static int
+h_dep_deposit(struct state *s, const struct ctx *c)
+{
+	struct account *a;
+	struct order *o;
+	int64_t amt = 0;
+	int rc;
+
+	if ((rc = find_order(s, c->e->body, "deployment.deposit", &o)) < 0 ||
+	    (rc = get_i64(c->e->body, "amount", "deployment.deposit", 1,
+	    INT64_MAX, 0, &amt)) < 0)
+		return rc;
+	if (o->status == ORDER_CLOSED)
+		return err_set(ERR_REJECT, "deployment.deposit: %s is closed",
+		    o->id);
+	a = acct_find(s, c->e->signer);
+	if (a == NULL || a->bal[o->denom] < amt)
+		return err_set(ERR_REJECT, "deployment.deposit.amount: %lld %s "
+		    "exceeds the balance of %s (%lld)", (long long)amt,
+		    s->cfg.denoms[o->denom], c->e->signer_text,
+		    a ? (long long)a->bal[o->denom] : 0LL);
+	credit(s, a, o->denom, -amt);
+	escrow_add(s, o, amt);
+	return 0;
+}
+
+static int
+h_lease_create(struct state *s, struct ctx *c)
+{
+	struct provider *p;
+	struct lease *l;
+	struct order *o;
+	uint8_t pk[KEY_PUB_LEN];
+	int64_t price = 0;
+	int rc;
+
+	if ((rc = derived_only(c)) < 0 ||
+	    (rc = find_order(s, c->e->body, "lease.create", &o)) < 0 ||
+	    (rc = get_key(c->e->body, "provider", "lease.create", pk)) < 0 ||
+	    (rc = get_i64(c->e->body, "price", "lease.create", 0, INT64_MAX, 0,
+	    &price)) < 0)
+		return rc;
+	if ((p = prov_find(s, pk)) == NULL || o->status != ORDER_PENDING)
+		return err_set(ERR_REJECT, "lease.create: %s is not awaiting "
+		    "its lease", o->id);
+	if ((rc = st_grow((void **)&s->leases_v, &s->leases_cap,
+	    s->nleases + 1, sizeof(*s->leases_v))) < 0)
+		return rc;
+	if ((l = calloc(1, sizeof(*l))) == NULL)
+		return err_set(ERR_NOMEM, "out of memory");
+	l->index = c->index;
+	snprintf(l->id, sizeof(l->id), "l-%llu", (unsigned long long)c->index);
+	if ((rc = smap_put(&s->leases, l->id, l)) < 0) {
+		free(l);
+		return rc;
+	}
+	l->order = o;
+	l->prov = p;
+	l->price = price;
+	l->created = c->t;
+	l->status = LEASE_CREATED;
+	s->leases_v[s->nleases++] = l;
+	o->status = ORDER_MATCHED;
+	o->lease = l;
+	p->pend.cpu -= o->need.cpu;
+	p->pend.mem -= o->need.mem;
+	p->pend.sto -= o->need.sto;
+	p->pend.gpu -= o->need.gpu;
+	p->used.cpu += o->need.cpu;
+	p->used.mem += o->need.mem;
+	p->used.sto += o->need.sto;
+	p->used.gpu += o->need.gpu;
+	p->nleases++;
+	if (c->fx)
+		snprintf(c->fx->id, sizeof(c->fx->id), "%s", l->id);
+	return 0;
+}
+
+static int
+lease_of_provider(const struct lease *l, const struct ctx *c)
+{
+	if (memcmp(l->prov->key, c->e->signer, KEY_PUB_LEN) != 0)
+		return err_set(ERR_REJECT, "%s: %s is not the provider of %s",
+		    c->e->kind, c->e->signer_text, l->id);
+	return 0;
+}
+
+static int
+h_lease_started(struct state *s, const struct ctx *c)
+{
+	struct lease *l;
+	int rc;
+
+	if ((rc = find_lease(s, c->e->body, "lease.started", &l)) < 0 ||
+	    (rc = lease_of_provider(l, c)) < 0)
+		return rc;
+	if (l->status != LEASE_CREATED)
+		return err_set(ERR_REJECT, "lease.started: %s is %s", l->id,
+		    l->status == LEASE_ACTIVE ? "already started" : "closed");
+	l->status = LEASE_ACTIVE;
+	l->started = c->t;
+	return 0;
+}
+
+/* The one rounding rule: a charge is the exact rational value of
+ * price . delta / 10^6 plus the lease's carried remainder, rounded down to
+ * a micro-unit; the remainder carries to the next usage, so over a lease's
+ * life the total charged is the floor of the exact total.  The take is
+ * floor(charge * take_rate_ppm / 10^6).  A charge cut by the cap drops
+ * the carry (the excess was never owed). */
+static int
+h_usage(struct state *s, struct ctx *c)
+{
+	const json_t *b = c->e->body;
+	int64_t cur[ST_METERS];
+	struct lease *l;
+	struct order *o;
+	state_u128 num, cap128, want;
+	int64_t epochs, charge, fee, cap, carry;
+	struct account *pa, *ma;
+	json_t *u, *ev;
+	int capped = 0, rc;
+
+	if ((rc = find_lease(s, b, "lease.usage", &l)) < 0 ||
+	    (rc = lease_of_provider(l, c)) < 0 ||
+	    (rc = cjson_get_obj(b, "usage", "lease.usage", &u)) < 0)
+		return rc;
+	if (l->status != LEASE_ACTIVE)
+		return err_set(ERR_REJECT, "lease.usage: %s is %s", l->id,
+		    l->status == LEASE_CREATED ? "not started" : "closed");
+	o = l->order;
+	num = (state_u128)l->carry;
+	for (int i = 0; i < ST_METERS; i++) {
+		cur[i] = l->last[i];
+		if ((rc = get_i64(u, st_usage_names[i], "lease.usage.usage", 0,
+		    INT64_MAX, 1, &cur[i])) < 0)
+			return rc;
+		if (cur[i] < l->last[i])
+			return err_set(ERR_REJECT, "lease.usage.usage.%s: %lld "
+			    "goes back from %lld (counters are cumulative)",
+			    st_usage_names[i], (long long)cur[i],
+			    (long long)l->last[i]);
+		/* price <= 2^40, delta < 2^63: six terms fit in 2^106 */
+		num += (state_u128)(uint64_t)l->prov->price[i] *
+		    (uint64_t)(cur[i] - l->last[i]);
+	}
+	epochs = st_epochs(s, l->started, c->t);
+	cap128 = (state_u128)(uint64_t)o->max_price * (uint64_t)epochs;
+	cap128 = cap128 > (state_u128)l->charged ? cap128 -
+	    (state_u128)l->charged : 0;
+	if (cap128 > (state_u128)o->escrow)
+		cap128 = (state_u128)o->escrow;
+	cap = (int64_t)cap128;
+	want = num / ST_UNIT;
+	carry = (int64_t)(num % ST_UNIT);
+	if (want > (state_u128)cap) {
+		charge = cap;
+		carry = 0;
+		capped = 1;
+	} else {
+		charge = (int64_t)want;
+	}
+	fee = (int64_t)((state_u128)(uint64_t)charge * s->cfg.take_rate_ppm /
+	    1000000u);
+	if ((rc = acct_get(s, l->prov->key, &pa)) < 0 ||
+	    (rc = acct_get(s, s->cfg.market_key, &ma)) < 0)
+		return rc;
+	ev = json_pack("{s:I,s:I,s:{},s:I,s:I,s:b,s:I}", "index",
+	    (json_int_t)c->index, "time", (json_int_t)c->t, "usage",
+	    "charge", (json_int_t)charge, "fee", (json_int_t)fee, "capped",
+	    capped, "epochs", (json_int_t)epochs);
+	if (ev == NULL || (l->usage == NULL &&
+	    (l->usage = json_array()) == NULL)) {
+		json_decref(ev);
+		return err_set(ERR_NOMEM, "out of memory");
+	}
+	for (int i = 0; i < ST_METERS; i++)
+		json_object_set_new(json_object_get(ev, "usage"),
+		    st_usage_names[i], json_integer(cur[i]));
+	escrow_add(s, o, -charge);
+	credit(s, pa, o->denom, charge - fee);
+	credit(s, ma, o->denom, fee);
+	memcpy(l->last, cur, sizeof(cur));
+	l->carry = carry;
+	l->charged += charge;
+	l->fees += fee;
+	l->billed_epochs = epochs;
+	json_object_set_new(ev, "escrow_after", json_integer(o->escrow));
+	json_array_append_new(l->usage, ev);
+	if (st_lease_unfunded(s, l, c->t))
+		return st_push(s, "lease.close", json_pack("{s:s,s:s}", "lease",
+		    l->id, "reason", "insufficient_funds"));
+	return 0;
+}
+
+static int
+h_lease_close(struct state *s, const struct ctx *c)
+{
+	const json_t *b = c->e->body;
+	enum state_reason r;
+	const char *rn, *by;
+	struct lease *l;
+	int rc;
+
+	if ((rc = find_lease(s, b, "lease.close", &l)) < 0 ||
+	    (rc = cjson_get_str(b, "reason", "lease.close", &rn)) < 0)
+		return rc;
+	if ((r = reason_from_name(rn)) == STATE_REASON_NONE)
+		return err_set(ERR_INVAL, "lease.close.reason: '%.40s' is not "
+		    "one of tenant_closed, provider_closed, insufficient_funds, "
+		    "provider_offline, manifest_refused, order_expired", rn);
+	if (l->status == LEASE_CLOSED)
+		return err_set(ERR_REJECT, "lease.close: %s is already closed "
+		    "(%s)", l->id, state_reason_name(l->reason));
+	if (c->is_market && (r == STATE_REASON_INSUFFICIENT_FUNDS ||
+	    r == STATE_REASON_PROVIDER_OFFLINE)) {
+		by = "market";
+		if (r == STATE_REASON_PROVIDER_OFFLINE && !c->from_queue)
+			return err_set(ERR_REJECT, "lease.close: provider_offline "
+			    "is derived from provider.offline only");
+		if (r == STATE_REASON_INSUFFICIENT_FUNDS && !c->from_queue &&
+		    !st_lease_unfunded(s, l, c->t))
+			return err_set(ERR_REJECT, "lease.close: %s is funded at "
+			    "sequencer time %lld (escrow %lld)", l->id,
+			    (long long)c->t, (long long)l->order->escrow);
+	} else if (memcmp(c->e->signer, l->order->tenant->key,
+	    KEY_PUB_LEN) == 0 && r == STATE_REASON_TENANT_CLOSED) {
+		by = "tenant";
+	} else if (memcmp(c->e->signer, l->prov->key, KEY_PUB_LEN) == 0 &&
+	    (r == STATE_REASON_PROVIDER_CLOSED ||
+	    r == STATE_REASON_MANIFEST_REFUSED)) {
+		by = "provider";
+	} else {
+		return err_set(ERR_REJECT, "lease.close: %s may not close %s "
+		    "with reason %s (tenant: tenant_closed; provider: "
+		    "provider_closed, manifest_refused; market: "
+		    "insufficient_funds, provider_offline)", c->e->signer_text,
+		    l->id, rn);
+	}
+	return close_lease(s, l, r, by, c);
+}
+
+struct kind {
+	const char *name;
+	int (*fn)(struct state *, struct ctx *);
+};
+
+#define H(f) ((int (*)(struct state *, struct ctx *))(f))
+static const struct kind kinds[] = {
+	{ "account.deposit", H(h_deposit) },
+	{ "account.transfer", H(h_transfer) },
+	{ "provider.advertise", H(h_advertise) },
+	{ "provider.withdraw", H(h_withdraw) },
+	{ "provider.heartbeat", H(h_heartbeat) },
+	{ "provider.attest", H(h_attest) },
+	{ "provider.offline", H(h_offline) },
+	{ "provider.online", H(h_online) },
+	{ "order.create", H(h_order_create) },
+	{ "order.close", H(h_order_close) },
+	{ "order.expire", H(h_order_expire) },
+	{ "deployment.deposit", H(h_dep_deposit) },
+	{ "lease.create", H(h_lease_create) },
+	{ "lease.started", H(h_lease_started) },
+	{ "lease.usage", H(h_usage) },
+	{ "lease.close", H(h_lease_close) },
+};
+
+/* ---- apply ------------------------------------------------------------ */
+
+static int
+totals_ok(const struct state *s)
+{
+	for (size_t d = 0; d < s->cfg.ndenoms; d++)
+		if (s->balances[d] + s->escrows[d] != s->deposits[d] ||
+		    s->balances[d] < 0 || s->escrows[d] < 0)
+			return err_set(ERR_CORRUPT, "state: %s balances %lld + "
+			    "escrows %lld != deposits %lld", s->cfg.denoms[d],
+			    (long long)s->balances[d], (long long)s->escrows[d],
+			    (long long)s->deposits[d]);
+	return 0;
+}
+
+int
+state_apply(struct state *s, const struct envelope *e, uint64_t index,
+    int64_t seq_time_ms, struct state_effects *fx)
+{
+	const struct kind *k = NULL;
+	struct ctx c = { e, index, seq_time_ms, 0, 0, fx };
+	char nkey[KEY_TEXT_SIZE + ENVELOPE_NONCE_MAX + 2];
+	struct provider *p;
+	int64_t skew;
+	int rc;
+
+	if (fx != NULL) {
+		fx->derived = NULL;
+		fx->id[0] = '\0';
+	}
+	if (s->applied > 0 && index <= s->last_index)
+		return err_set(ERR_REJECT, "ledger index %llu: not after the "
+		    "last applied index %llu", (unsigned long long)index,
+		    (unsigned long long)s->last_index);
+	if (seq_time_ms < s->time || seq_time_ms < 0)
+		return err_set(ERR_REJECT, "ledger index %llu: sequencer time "
+		    "%lld goes back from %lld", (unsigned long long)index,
+		    (long long)seq_time_ms, (long long)s->time);
+	skew = e->time_ms > seq_time_ms ? e->time_ms - seq_time_ms :
+	    seq_time_ms - e->time_ms;
+	if (skew > s->cfg.skew_ms)
+		return err_set(ERR_REJECT, "ledger index %llu: envelope time "
+		    "%lld is %lld ms from sequencer time %lld (skew window "
+		    "%lld ms)", (unsigned long long)index, (long long)e->time_ms,
+		    (long long)skew, (long long)seq_time_ms,
+		    (long long)s->cfg.skew_ms);
+	snprintf(nkey, sizeof(nkey), "%s\n%s", e->signer_text, e->nonce);
+	if (smap_get(&s->nonces, nkey) != NULL)
+		return err_set(ERR_CONFLICT, "ledger index %llu: nonce '%.60s' "
+		    "of %s was already used", (unsigned long long)index,
+		    e->nonce, e->signer_text);
+	c.is_market = memcmp(e->signer, s->cfg.market_key, KEY_PUB_LEN) == 0;
+	if (s->pq_n > 0) {
+		const struct pending *h = &s->pq[s->pq_head];
+		if (!c.is_market || strcmp(h->kind, e->kind) != 0 ||
+		    !json_equal(h->body, (json_t *)e->body)) {
+			char *want = NULL;
+			size_t wl;
+			cjson_dump(h->body, &want, &wl);
+			rc = err_set(ERR_REJECT, "ledger index %llu: discrepancy: "
+			    "the rules derive the market-signed %s %s next, got "
+			    "%s by %s", (unsigned long long)index, h->kind,
+			    want ? want : "{...}", e->kind, e->signer_text);
+			free(want);
+			return rc;
+		}
+		c.from_queue = 1;
+	}
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+		if (strcmp(kinds[i].name, e->kind) == 0)
+			k = &kinds[i];
+	if (k == NULL)
+		return err_set(ERR_INVAL, "ledger index %llu: unknown entry kind "
+		    "'%.64s'", (unsigned long long)index, e->kind);
+	s->now = seq_time_ms;
+	s->now_index = index;
+	if (c.from_queue) { /* pop first: the handler may push more */
+		json_decref(s->pq[s->pq_head].body);
+		s->pq_head++;
+		s->pq_n--;
+	}
+	if ((rc = k->fn(s, &c)) < 0) {
+		if (c.from_queue) { /* put an equal head back */
+			s->pq_head--;
+			s->pq_n++;
+			s->pq[s->pq_head].body = json_deep_copy(e->body);
+		}
+		return err_prefix(rc, "ledger index %llu", (unsigned long long)
+		    index);
+	}
+	if ((rc = smap_put(&s->nonces, nkey, (void *)1)) < 0)
+		return rc;
+	/* any entry a provider signs shows it alive */
+	if (!c.is_market && (p = prov_find(s, e->signer)) != NULL) {
+		p->last_seen = seq_time_ms;
+		if (!p->online && (rc = st_push(s, "provider.online",
+		    json_pack("{s:s}", "provider", p->key_text))) < 0)
+			return rc;
+	}
+	s->last_index = index;
+	s->time = seq_time_ms;
+	s->applied++;
+	if ((rc = totals_ok(s)) < 0)
+		return rc;
+	if (s->cfg.check_invariants && (rc = state_check_invariants(s)) < 0)
+		return rc;
+	if (fx != NULL && s->pq_n > 0 && (rc = state_pending(s,
+	    &fx->derived)) < 0)
+		return rc;
+	return 0;
+}
+
+int
+state_check_invariants(const struct state *s)
+{
+	int64_t bal[STATE_DENOMS_MAX] = { 0 }, esc[STATE_DENOMS_MAX] = { 0 };
+
+	for (size_t i = 0; i < s->naccts; i++)
+		for (size_t d = 0; d < s->cfg.ndenoms; d++) {
+			if (s->accts[i]->bal[d] < 0)
+				return err_set(ERR_CORRUPT, "state: account %s has "
+				    "a negative %s balance %lld",
+				    s->accts[i]->key_text, s->cfg.denoms[d],
+				    (long long)s->accts[i]->bal[d]);
+			bal[d] += s->accts[i]->bal[d];
+		}
+	for (size_t i = 0; i < s->nords; i++) {
+		const struct order *o = s->ords[i];
+		if (o->escrow < 0 || (o->status == ORDER_CLOSED &&
+		    o->escrow != 0))
+			return err_set(ERR_CORRUPT, "state: order %s escrow %lld "
+			    "(status %d)", o->id, (long long)o->escrow,
+			    o->status);
+		esc[o->denom] += o->escrow;
+	}
+	for (size_t d = 0; d < s->cfg.ndenoms; d++)
+		if (bal[d] != s->balances[d] || esc[d] != s->escrows[d] ||
+		    bal[d] + esc[d] != s->deposits[d])
+			return err_set(ERR_CORRUPT, "state: %s: balances %lld + "
+			    "escrows %lld != deposits %lld", s->cfg.denoms[d],
+			    (long long)bal[d], (long long)esc[d],
+			    (long long)s->deposits[d]);
+	for (size_t i = 0; i < s->nprovs; i++) {
+		const struct provider *p = s->provs[i];
+		if (p->used.cpu < 0 || p->used.mem < 0 || p->used.sto < 0 ||
+		    p->used.gpu < 0 || p->pend.cpu < 0 || p->pend.mem < 0 ||
+		    p->pend.sto < 0 || p->pend.gpu < 0)
+			return err_set(ERR_CORRUPT, "state: provider %s has "
+			    "negative used capacity", p->key_text);
+	}
+	return totals_ok(s);
+}
+
+int
+state_due(const struct state *s, int64_t now, json_t **out)
+{
+	json_t *a = json_array();
+	int rc = 0;
+
+	if (a == NULL)
+		return err_set(ERR_NOMEM, "out of memory");
+	for (size_t i = 0; i < s->nopen && rc == 0; i++) {
+		const struct order *o = s->open[i];
+		if (o->status == ORDER_OPEN && st_order_expired(o, now))
+			rc = json_array_append_new(a, json_pack("{s:s,s:{s:s}}",
+			    "kind", "order.expire", "body", "order", o->id));
+	}
+	for (size_t i = 0; i < s->nprovs && rc == 0; i++) {
+		const struct provider *p = s->provs[i];
+		if (p->online && now - p->last_seen >= s->cfg.offline_grace_ms)
+			rc = json_array_append_new(a, json_pack("{s:s,s:{s:s}}",
+			    "kind", "provider.offline", "body", "provider",
+			    p->key_text));
+	}
+	for (size_t i = 0; i < s->nleases && rc == 0; i++) {
+		const struct lease *l = s->leases_v[i];
+		if (l->status == LEASE_ACTIVE && st_lease_unfunded(s, l, now))
+			rc = json_array_append_new(a, json_pack("{s:s,s:{s:s,s:s}}",
+			    "kind", "lease.close", "body", "lease", l->id,
+			    "reason", "insufficient_funds"));
+	}
+	if (rc < 0) {
+		json_decref(a);
+		return err_set(ERR_NOMEM, "out of memory");
+	}
+	*out = a;
+	return 0;
+}

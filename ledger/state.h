@@ -1,0 +1,171 @@
+/*
+ * state: the deterministic state machine of the Lodge market (DESIGN.md,
+ * "Trust rules", "Matching", "Metering and money").  It applies verified
+ * ledger leaves to accounts, escrows, provider asks, orders and leases.  No
+ * I/O, no clock, no randomness: time advances only with the sequencer time
+ * of applied leaves, so the market and an auditor replaying the ledger run
+ * the same code and reach the same bytes (state_dump).  docs/state.md is
+ * the long form of this header.
+ *
+ * Entry kinds and bodies (all amounts int64 micro-units, sizes in bytes,
+ * keys "ed25519:<base64url>", ids "o-<index>" / "l-<index>" where index is
+ * the ledger index of the creating leaf):
+ *   account.deposit    treasury  {"to":KEY,"denom":D,"amount":N>0}
+ *   account.transfer   anyone    {"to":KEY,"denom":D,"amount":N>0}
+ *   provider.advertise provider  {"api_url":S,"attributes":{k:v},
+ *                       "capacity":{"cpu_millis","memory_bytes",
+ *                       "storage_bytes","gpu_units"?},"runtimes":[S],
+ *                       "price":{"denom":D,"cpu_ms"?,"mem_mb_s"?,
+ *                       "storage_mb_s"?,"request"?,"egress_byte"?,"fuel"?}}
+ *                       price components: micro-units per 10^6 units.
+ *   provider.withdraw  provider  {}
+ *   provider.heartbeat provider  {}
+ *   provider.attest    auditor   {"provider":KEY,"attributes":{k:v}}
+ *                       ({} revokes the auditor's attestation)
+ *   provider.offline   market    {"provider":KEY}   (time-based, checked)
+ *   provider.online    market    {"provider":KEY}   (derived)
+ *   order.create       tenant    {"placement"?,"attributes"?:{k:v},
+ *                       "signed_by"?:{"all_of":[KEY],"any_of":[KEY]},
+ *                       "resources":[{"profile"?,"service"?,"count",
+ *                       "cpu_millis","memory_bytes","storage_bytes",
+ *                       "gpu_units"?,"price"?}],"denom":D,"max_price":N,
+ *                       "runtimes"?:[S],"manifest_hash":S,"deposit":N>0,
+ *                       "ttl_ms":N>0}
+ *   order.close        tenant    {"order":ID}
+ *   order.expire       market    {"order":ID}       (time-based, checked)
+ *   deployment.deposit anyone    {"order":ID,"amount":N>0}
+ *   lease.create       market    {"order":ID,"price":N,"provider":KEY}
+ *                                                    (derived)
+ *   lease.started      provider  {"lease":ID}
+ *   lease.usage        provider  {"lease":ID,"usage":{"cpu_ms"?,"mem_mb_s"?,
+ *                       "storage_mb_s"?,"requests"?,"egress_bytes"?,
+ *                       "fuel"?}}   cumulative; an absent counter is
+ *                       unchanged
+ *   lease.close        tenant|provider|market {"lease":ID,"reason":R}
+ */
+#ifndef LODGE_LEDGER_STATE_H
+#define LODGE_LEDGER_STATE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <jansson.h>
+
+#include "common/envelope.h"
+#include "common/key.h"
+
+#define STATE_DENOMS_MAX 8
+#define STATE_DENOM_LEN 16 /* including the NUL */
+#define STATE_ID_LEN 24    /* "o-18446744073709551615" + NUL */
+
+/* The closed set of reasons a lease or an order ends with. */
+enum state_reason {
+	STATE_REASON_NONE = 0,
+	STATE_REASON_TENANT_CLOSED,      /* tenant closed lease or order */
+	STATE_REASON_PROVIDER_CLOSED,    /* provider closed the lease */
+	STATE_REASON_INSUFFICIENT_FUNDS, /* escrow cannot pay the next epoch */
+	STATE_REASON_PROVIDER_OFFLINE,   /* provider silent past its grace */
+	STATE_REASON_MANIFEST_REFUSED,   /* provider refused the manifest */
+	STATE_REASON_ORDER_EXPIRED,      /* no provider fitted before TTL */
+	STATE_REASON_COUNT
+};
+
+struct state_config {
+	uint8_t market_key[KEY_PUB_LEN];   /* signs derived entries */
+	uint8_t treasury_key[KEY_PUB_LEN]; /* the only key that mints */
+	uint32_t take_rate_ppm;            /* market's cut; 20000 = 2% */
+	int64_t epoch_ms;                  /* 6000, Akash's block time */
+	int64_t skew_ms;     /* |signer time - sequencer time| allowed */
+	int64_t offline_grace_ms; /* silence before provider.offline */
+	size_t ndenoms;
+	char denoms[STATE_DENOMS_MAX][STATE_DENOM_LEN]; /* {"uakt"} */
+	/* Run state_check_invariants (O(n)) after every apply; on by
+	 * default unless NDEBUG.  The O(1) totals check always runs. */
+	int check_invariants;
+};
+
+struct state;
+
+/* What the market must do after an apply. */
+struct state_effects {
+	/* The derived entries the market must sign and append next, in
+	 * order: [{"kind":K,"body":{...}}, ...] (the whole pending queue).
+	 * Owned by the caller (json_decref); NULL when none. */
+	json_t *derived;
+	/* The id the entry created ("o-12", "l-13") or "". */
+	char id[STATE_ID_LEN];
+};
+
+/* Defaults: take 2%, epoch 6 s, skew 5 min, grace 90 s, denoms {"uakt"},
+ * keys all zero (set them). */
+void state_config_default(struct state_config *c);
+
+/* New empty state; the config is copied.  ERR_INVAL on a bad config.
+ * The caller owns *out (state_free). */
+int state_new(const struct state_config *c, struct state **out);
+void state_free(struct state *s);
+
+/* Apply one ledger leaf: a verified envelope, its ledger index (strictly
+ * increasing) and the sequencer's time (never decreasing).  Returns 0, or
+ * ERR_REJECT (refused by the rules), ERR_CONFLICT (signer's nonce already
+ * used), ERR_INVAL (malformed body or unknown kind), ERR_RANGE (overflow);
+ * on all of these the state is unchanged and err_msg() names the index,
+ * the field and the rule.  ERR_NOMEM leaves the state unusable.  While
+ * derived entries are pending, the next leaf must be the market-signed
+ * head of the queue (anything else is a discrepancy, ERR_REJECT).  fx may
+ * be NULL; when given it is filled (free fx->derived). */
+int state_apply(struct state *s, const struct envelope *e, uint64_t index,
+    int64_t seq_time_ms, struct state_effects *fx);
+
+/* The pending derived entries, as in state_effects.derived; the caller
+ * owns *out (an array, maybe empty). */
+int state_pending(const struct state *s, json_t **out);
+size_t state_pending_count(const struct state *s);
+
+/* Time-based derived entries due at now_ms (order.expire past TTL,
+ * provider.offline past the grace period, lease.close insufficient_funds
+ * when escrow has not paid for the current epoch), as an array of
+ * {"kind","body"} for the market to sign and append with a sequencer time
+ * >= now_ms.  Does not change the state.  The caller owns *out. */
+int state_due(const struct state *s, int64_t now_ms, json_t **out);
+
+/* Canonical JSON of the whole state (accounts, orders, leases, providers,
+ * pending, nonce count, totals, last index and time): equal states give
+ * equal cjson_dump bytes.  The caller owns *out. */
+int state_dump(const struct state *s, json_t **out);
+
+/* No negative balance or escrow; per denom, the sum of balances and
+ * escrows equals the sum of deposits; capacity accounting consistent.
+ * 0 or ERR_CORRUPT with the first violation. */
+int state_check_invariants(const struct state *s);
+
+/* Read views for the market's GET endpoints; each returns a new value
+ * the caller owns, or ERR_NOTFOUND / ERR_INVAL. */
+int state_account_json(const struct state *s, const char *key_text,
+    json_t **out);
+int state_order_json(const struct state *s, const char *order_id,
+    json_t **out);
+int state_lease_json(const struct state *s, const char *lease_id,
+    json_t **out);
+int state_providers_json(const struct state *s, json_t **out);
+/* Orders in arrival order; tenant (key text) and status ("open",
+ * "matched", "closed") filter when non-NULL. */
+int state_orders_json(const struct state *s, const char *tenant,
+    const char *status, json_t **out);
+/* Leases in creation order; provider / tenant filter when non-NULL. */
+int state_leases_json(const struct state *s, const char *provider,
+    const char *tenant, json_t **out);
+/* The audit story of one lease: the order, the fitting asks and the rule
+ * that picked the winner, start, every usage with its charge, the close
+ * reason and the refund. */
+int state_lease_story(const struct state *s, const char *lease_id,
+    json_t **out);
+
+/* "tenant_closed", ... ; NULL outside the set. */
+const char *state_reason_name(enum state_reason r);
+
+/* Sequencer time and index of the last applied leaf (0 when none). */
+int64_t state_time(const struct state *s);
+uint64_t state_last_index(const struct state *s);
+size_t state_applied(const struct state *s);
+
+#endif

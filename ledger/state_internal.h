@@ -1,0 +1,208 @@
+/*
+ * state_internal: the typed structures behind ledger/state.h, shared by
+ * state.c (apply and entry kinds), state_match.c (pricing, matching) and
+ * state_json.c (views, dump, story).  Not for use outside ledger/state_*.
+ */
+#ifndef LODGE_LEDGER_STATE_INTERNAL_H
+#define LODGE_LEDGER_STATE_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <jansson.h>
+
+#include "common/key.h"
+#include "ledger/state.h"
+
+__extension__ typedef unsigned __int128 state_u128;
+
+/* Limits on untrusted bodies. */
+#define ST_MAX_ATTRS 64
+#define ST_MAX_STR 256
+#define ST_MAX_RUNTIMES 32  /* distinct runtime names, state-wide */
+#define ST_MAX_RESOURCES 64
+#define ST_MAX_AUDITORS 16
+#define ST_MAX_PRICE (INT64_C(1) << 40)   /* per price component */
+#define ST_MAX_QTY (INT64_C(1) << 50)     /* cpu millis, bytes, units */
+#define ST_MAX_COUNT 1000000
+#define ST_MAX_TTL_MS (INT64_C(365) * 24 * 3600 * 1000)
+#define ST_STORY_CANDIDATES 5
+#define ST_UNIT 1000000 /* price components are per 10^6 units */
+
+/* A string-keyed hash map without deletion (ids, keys and nonces are
+ * never forgotten: the ledger is append-only). */
+struct smap {
+	char **keys;
+	void **vals;
+	uint64_t *hashes;
+	size_t cap, n;
+};
+void *smap_get(const struct smap *m, const char *key);
+int smap_put(struct smap *m, const char *key, void *val); /* new key */
+void smap_free(struct smap *m);
+
+struct account {
+	uint8_t key[KEY_PUB_LEN];
+	char key_text[KEY_TEXT_SIZE];
+	int64_t bal[STATE_DENOMS_MAX];
+	size_t seq; /* creation order */
+};
+
+/* Price vector: micro-units per 10^6 metered units. */
+enum { ST_CPU_MS, ST_MEM_MB_S, ST_STORAGE_MB_S, ST_REQUESTS,
+	ST_EGRESS_BYTES, ST_FUEL, ST_METERS };
+extern const char *const st_price_names[ST_METERS];
+extern const char *const st_usage_names[ST_METERS];
+
+struct res4 {
+	int64_t cpu, mem, sto, gpu;
+};
+
+struct attest {
+	uint8_t auditor[KEY_PUB_LEN];
+	uint64_t *kv; /* sorted (key id << 32 | value id) */
+	size_t nkv;
+	uint64_t index;
+	json_t *attrs; /* as signed, for views */
+};
+
+struct provider {
+	uint8_t key[KEY_PUB_LEN];
+	char key_text[KEY_TEXT_SIZE];
+	size_t seq;
+	int has_ask, withdrawn, online;
+	uint64_t ask_index;   /* leaf of the current ask: "older ask" */
+	int64_t ask_time, last_seen;
+	struct res4 cap, used, pend;
+	int denom;
+	uint32_t runtimes;    /* bit per interned runtime name */
+	int64_t price[ST_METERS];
+	uint64_t *kv;         /* sorted attributes, interned */
+	size_t nkv;
+	uint64_t kv_bloom;    /* one bit per attribute pair: quick reject */
+	struct attest *att;
+	size_t natt;
+	json_t *ask;          /* the advertise body, for views */
+	size_t nleases;       /* live leases (created or active) */
+};
+
+enum order_status { ORDER_OPEN, ORDER_PENDING, ORDER_MATCHED, ORDER_CLOSED };
+
+struct order {
+	uint64_t index;
+	char id[STATE_ID_LEN];
+	struct account *tenant;
+	int denom;
+	int64_t max_price, deposit, escrow, ttl_ms, created;
+	struct res4 need;    /* resources x count, summed */
+	state_u128 w_cpu, w_mem, w_sto; /* one epoch of full use, scaled */
+	int w_small;         /* all w < 2^86: price sums cannot overflow */
+	uint32_t runtimes;
+	uint64_t *kv;
+	size_t nkv;
+	uint64_t kv_bloom;
+	uint8_t (*all_of)[KEY_PUB_LEN];
+	uint8_t (*any_of)[KEY_PUB_LEN];
+	size_t nall, nany;
+	json_t *body;        /* order.create body, for views */
+	enum order_status status;
+	enum state_reason reason;
+	int64_t closed_time;
+	uint64_t closed_index;
+	int64_t refund;
+	struct lease *lease;
+	struct {             /* how the winner was chosen (story) */
+		uint64_t index;
+		int64_t time;
+		size_t nfit, nbest;
+		struct {
+			const struct provider *p;
+			int64_t price, ask_time;
+			uint64_t ask_index;
+		} best[ST_STORY_CANDIDATES];
+	} m;
+};
+
+enum lease_status { LEASE_CREATED, LEASE_ACTIVE, LEASE_CLOSED };
+
+struct lease {
+	uint64_t index;
+	char id[STATE_ID_LEN];
+	struct order *order;
+	struct provider *prov;
+	int64_t price;        /* winner's ask per epoch */
+	int64_t created, started;
+	enum lease_status status;
+	int64_t last[ST_METERS]; /* cumulative counters last charged */
+	int64_t carry;        /* remainder below one micro-unit, x 10^6 */
+	int64_t charged, fees, billed_epochs;
+	enum state_reason reason;
+	int64_t closed_time;
+	uint64_t closed_index;
+	char closed_by[16];
+	json_t *usage;        /* story: every usage and its charge; NULL
+	                         until the first */
+};
+
+struct pending {
+	char kind[ENVELOPE_KIND_MAX + 1];
+	json_t *body;
+};
+
+struct state {
+	struct state_config cfg;
+	uint64_t last_index;
+	int64_t time;
+	int64_t now;          /* sequencer time of the leaf being applied */
+	uint64_t now_index;
+	size_t applied;
+	struct smap accounts, providers, orders, leases, nonces, strings;
+	struct account **accts;
+	size_t naccts, accts_cap;
+	struct provider **provs;
+	size_t nprovs, provs_cap;
+	struct order **ords;      /* all orders, arrival order */
+	size_t nords, ords_cap;
+	struct order **open;      /* open orders, arrival order (lazy) */
+	size_t nopen, open_cap;
+	struct lease **leases_v;  /* all leases, creation order */
+	size_t nleases, leases_cap;
+	struct pending *pq;       /* derived entries queue */
+	size_t pq_head, pq_n, pq_cap;
+	char *runtime_names[ST_MAX_RUNTIMES];
+	size_t nruntimes;
+	uint32_t nstrings;
+	int64_t deposits[STATE_DENOMS_MAX];
+	int64_t balances[STATE_DENOMS_MAX];
+	int64_t escrows[STATE_DENOMS_MAX];
+};
+
+/* state.c */
+int st_push(struct state *s, const char *kind, json_t *body); /* steals */
+int st_grow(void **arr, size_t *cap, size_t need, size_t elem);
+
+/* state_match.c */
+uint64_t st_kv_bloom(const uint64_t *kv, size_t n);
+/* Price of one epoch of full use of o's resources under p's ask, or -1
+ * when it does not fit in int64. */
+int64_t st_ask_price(const struct provider *p, const struct order *o);
+int st_fits(const struct state *s, const struct provider *p,
+    const struct order *o, int64_t *price);
+/* Match one open order; on a winner, reserve capacity and queue the
+ * lease.create.  Returns 1 when matched, 0 when it waits, < 0 on error. */
+int st_match_order(struct state *s, struct order *o);
+/* Re-run matching over open orders in arrival order after p changed. */
+int st_rematch(struct state *s, struct provider *p);
+/* The match story of o (null before a match); a new reference. */
+json_t *st_match_json(const struct order *o);
+int st_order_expired(const struct order *o, int64_t t);
+int64_t st_epochs(const struct state *s, int64_t from, int64_t to);
+int st_lease_unfunded(const struct state *s, const struct lease *l,
+    int64_t t);
+
+/* state_json.c */
+json_t *st_account_json(const struct state *s, const struct account *a);
+json_t *st_order_json(const struct state *s, const struct order *o);
+json_t *st_lease_json(const struct state *s, const struct lease *l);
+json_t *st_provider_json(const struct state *s, const struct provider *p);
+
+#endif

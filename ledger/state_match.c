@@ -1,0 +1,276 @@
+/*
+ * state_match: pricing and matching (DESIGN.md, "Matching").  An order
+ * fits a provider when the provider is online, its attributes satisfy the
+ * order's, the auditors of signedBy attest it, it offers the runtimes, its
+ * free capacity holds resources x count and its price for one epoch of
+ * full use is at most the order's max price.  The cheapest fitting ask
+ * wins; ties go to the older ask, then to the lower provider key.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/err.h"
+#include "ledger/state_internal.h"
+
+int64_t
+st_epochs(const struct state *s, int64_t from, int64_t to)
+{
+	if (to <= from)
+		return 0;
+	return (to - from + s->cfg.epoch_ms - 1) / s->cfg.epoch_ms;
+}
+
+int
+st_order_expired(const struct order *o, int64_t t)
+{
+	return t - o->created >= o->ttl_ms;
+}
+
+/* A started lease is unfunded at t when its escrow is empty, or when t
+ * has reached the end of the epochs the escrow can still pay at the
+ * order's max price beyond those already billed. */
+int
+st_lease_unfunded(const struct state *s, const struct lease *l, int64_t t)
+{
+	const struct order *o = l->order;
+	state_u128 end;
+
+	if (l->status != LEASE_ACTIVE || o->max_price <= 0)
+		return 0;
+	if (o->escrow == 0)
+		return 1;
+	end = ((state_u128)(uint64_t)l->billed_epochs +
+	    (uint64_t)(o->escrow / o->max_price)) * (uint64_t)s->cfg.epoch_ms +
+	    (uint64_t)l->started;
+	return (state_u128)(uint64_t)t >= end;
+}
+
+/* Price of one epoch of full use: E * (p_cpu * cpu * 10^6 + p_mem * mem +
+ * p_sto * sto) / 10^15, rounded down (prices are per 10^6 of cpu_ms and
+ * MB-s; cpu_ms = millicores * E / 10^3, MB-s = bytes * E / 10^9). */
+uint64_t
+st_kv_bloom(const uint64_t *kv, size_t n)
+{
+	uint64_t m = 0;
+
+	for (size_t i = 0; i < n; i++)
+		m |= UINT64_C(1) << ((kv[i] * 0x9e3779b97f4a7c15ULL) >> 58);
+	return m;
+}
+
+int64_t
+st_ask_price(const struct provider *p, const struct order *o)
+{
+	state_u128 a, b, c, sum;
+
+	if (o->w_small) { /* prices < 2^41: each term < 2^127 / 2 */
+		sum = (state_u128)(uint64_t)p->price[ST_CPU_MS] * o->w_cpu +
+		    (state_u128)(uint64_t)p->price[ST_MEM_MB_S] * o->w_mem +
+		    (state_u128)(uint64_t)p->price[ST_STORAGE_MB_S] * o->w_sto;
+		sum /= (state_u128)1000000000000000ULL;
+		return sum > (state_u128)INT64_MAX ? -1 : (int64_t)sum;
+	}
+
+	if (__builtin_mul_overflow((state_u128)(uint64_t)p->price[ST_CPU_MS],
+	    o->w_cpu, &a) ||
+	    __builtin_mul_overflow((state_u128)(uint64_t)p->price[ST_MEM_MB_S],
+	    o->w_mem, &b) ||
+	    __builtin_mul_overflow(
+	    (state_u128)(uint64_t)p->price[ST_STORAGE_MB_S], o->w_sto, &c) ||
+	    __builtin_add_overflow(a, b, &sum) ||
+	    __builtin_add_overflow(sum, c, &sum))
+		return -1;
+	sum /= (state_u128)1000000000000000ULL;
+	if (sum > (state_u128)INT64_MAX)
+		return -1;
+	return (int64_t)sum;
+}
+
+static int
+has_kv(const uint64_t *kv, size_t n, uint64_t x)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		if (kv[mid] == x)
+			return 1;
+		if (kv[mid] < x)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return 0;
+}
+
+static int
+attested(const struct provider *p, const uint8_t auditor[KEY_PUB_LEN],
+    const struct order *o)
+{
+	for (size_t i = 0; i < p->natt; i++) {
+		const struct attest *a = &p->att[i];
+		size_t j;
+		if (memcmp(a->auditor, auditor, KEY_PUB_LEN) != 0)
+			continue;
+		for (j = 0; j < o->nkv; j++)
+			if (!has_kv(a->kv, a->nkv, o->kv[j]))
+				break;
+		return j == o->nkv;
+	}
+	return 0;
+}
+
+int
+st_fits(const struct state *s, const struct provider *p,
+    const struct order *o, int64_t *price)
+{
+	int64_t pr;
+
+	(void)s;
+	if (!p->has_ask || p->withdrawn || !p->online ||
+	    p->denom != o->denom || (o->runtimes & ~p->runtimes) != 0 ||
+	    o->need.cpu > p->cap.cpu - p->used.cpu - p->pend.cpu ||
+	    o->need.mem > p->cap.mem - p->used.mem - p->pend.mem ||
+	    o->need.sto > p->cap.sto - p->used.sto - p->pend.sto ||
+	    o->need.gpu > p->cap.gpu - p->used.gpu - p->pend.gpu ||
+	    (o->kv_bloom & ~p->kv_bloom) != 0)
+		return 0;
+	for (size_t i = 0; i < o->nkv; i++)
+		if (!has_kv(p->kv, p->nkv, o->kv[i]))
+			return 0;
+	if (o->nall > 0 || o->nany > 0) {
+		size_t i;
+		for (i = 0; i < o->nall; i++)
+			if (!attested(p, o->all_of[i], o))
+				return 0;
+		for (i = 0; i < o->nany; i++)
+			if (attested(p, o->any_of[i], o))
+				break;
+		if (o->nany > 0 && i == o->nany)
+			return 0;
+	}
+	if ((pr = st_ask_price(p, o)) < 0 || pr > o->max_price)
+		return 0;
+	*price = pr;
+	return 1;
+}
+
+struct cand {
+	const struct provider *p;
+	int64_t price;
+};
+
+/* The matching order: cheaper, then older ask, then lower key. */
+static int
+better(const struct cand *a, const struct cand *b)
+{
+	if (a->price != b->price)
+		return a->price < b->price;
+	if (a->p->ask_time != b->p->ask_time)
+		return a->p->ask_time < b->p->ask_time;
+	return memcmp(a->p->key, b->p->key, KEY_PUB_LEN) < 0;
+}
+
+int
+st_match_order(struct state *s, struct order *o)
+{
+	struct cand top[ST_STORY_CANDIDATES], c;
+	size_t ntop = 0, nfit = 0;
+	struct provider *w;
+	json_t *body;
+	int rc;
+
+	if (o->status != ORDER_OPEN || st_order_expired(o, s->now))
+		return 0;
+	for (size_t i = 0; i < s->nprovs; i++) {
+		size_t j;
+		c.p = s->provs[i];
+		if (!st_fits(s, c.p, o, &c.price))
+			continue;
+		nfit++;
+		/* keep the best few, sorted, for the audit story */
+		if (ntop == ST_STORY_CANDIDATES && !better(&c, &top[ntop - 1]))
+			continue;
+		if (ntop < ST_STORY_CANDIDATES)
+			ntop++;
+		for (j = ntop - 1; j > 0 && better(&c, &top[j - 1]); j--)
+			top[j] = top[j - 1];
+		top[j] = c;
+	}
+	if (nfit == 0)
+		return 0;
+	w = (struct provider *)top[0].p;
+	o->m.index = s->now_index;
+	o->m.time = s->now;
+	o->m.nfit = nfit;
+	o->m.nbest = ntop;
+	for (size_t i = 0; i < ntop; i++) {
+		o->m.best[i].p = top[i].p;
+		o->m.best[i].price = top[i].price;
+		o->m.best[i].ask_time = top[i].p->ask_time;
+		o->m.best[i].ask_index = top[i].p->ask_index;
+	}
+	body = json_pack("{s:s,s:I,s:s}", "order", o->id, "price",
+	    (json_int_t)top[0].price, "provider", w->key_text);
+	if (body == NULL)
+		return err_set(ERR_NOMEM, "out of memory");
+	if ((rc = st_push(s, "lease.create", body)) < 0)
+		return rc;
+	o->status = ORDER_PENDING;
+	w->pend.cpu += o->need.cpu;
+	w->pend.mem += o->need.mem;
+	w->pend.sto += o->need.sto;
+	w->pend.gpu += o->need.gpu;
+	return 1;
+}
+
+/* Between applies no open order fits any provider (each was matched or
+ * refused by all), so after p changes only orders p now fits can match;
+ * for those the full rule runs, which keeps the result that of
+ * "re-run matching over open orders in arrival order". */
+int
+st_rematch(struct state *s, struct provider *p)
+{
+	size_t j = 0;
+	int64_t price;
+	int rc = 0;
+
+	if (!p->has_ask || p->withdrawn || !p->online)
+		return 0;
+	for (size_t i = 0; i < s->nopen; i++) {
+		struct order *o = s->open[i];
+		if (o->status != ORDER_OPEN)
+			continue; /* drop from the open list */
+		s->open[j++] = o;
+		if (rc < 0 || st_order_expired(o, s->now) ||
+		    !st_fits(s, p, o, &price))
+			continue;
+		if ((rc = st_match_order(s, o)) < 0)
+			continue;
+	}
+	s->nopen = j;
+	return rc < 0 ? rc : 0;
+}
+
+json_t *
+st_match_json(const struct order *o)
+{
+	json_t *cands;
+
+	if (o->m.nbest == 0)
+		return json_null();
+	if ((cands = json_array()) == NULL)
+		return NULL;
+	for (size_t i = 0; i < o->m.nbest; i++)
+		json_array_append_new(cands, json_pack("{s:s,s:I,s:I,s:I}",
+		    "provider", o->m.best[i].p->key_text, "price",
+		    (json_int_t)o->m.best[i].price, "ask_index",
+		    (json_int_t)o->m.best[i].ask_index, "ask_time",
+		    (json_int_t)o->m.best[i].ask_time));
+	return json_pack("{s:I,s:I,s:I,s:o,s:s,s:I,s:s}", "index",
+	    (json_int_t)o->m.index, "time", (json_int_t)o->m.time, "fitting",
+	    (json_int_t)o->m.nfit, "best", cands, "winner",
+	    o->m.best[0].p->key_text, "price", (json_int_t)o->m.best[0].price,
+	    "rule", "cheapest ask for one epoch of full use; ties to the older "
+	    "ask (earlier ask time), then the lower provider key");
+}

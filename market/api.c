@@ -1,0 +1,502 @@
+/*
+ * api: the market's HTTP/JSON API (docs/openapi.yaml is its contract).
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/cjson.h"
+#include "common/codec.h"
+#include "common/err.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "ledger/merkle.h"
+#include "market/market_internal.h"
+
+#define ENTRIES_PAGE 1000
+
+static void
+respond_json(struct http_response *resp, int status, json_t *o)
+{
+	char *text = NULL;
+
+	if (o == NULL || cjson_dump(o, &text, NULL) < 0) {
+		json_decref(o);
+		http_respond_error(resp, 500, "cannot serialise the response");
+		return;
+	}
+	json_decref(o);
+	http_respond(resp, status, text);
+}
+
+static void
+respond_state(struct http_response *resp, int rc, json_t *o)
+{
+	if (rc == ERR_NOTFOUND)
+		http_respond_error(resp, 404, "%s", err_msg());
+	else if (rc < 0)
+		http_respond_error(resp, 400, "%s", err_msg());
+	else
+		respond_json(resp, 200, o);
+}
+
+static int
+query_u64(const struct http_request *req, const char *key, uint64_t *out,
+    int required, struct http_response *resp)
+{
+	const char *v = http_query(req, key);
+
+	if (v == NULL) {
+		if (required) {
+			http_respond_error(resp, 400, "query parameter %s is "
+			    "required", key);
+			return -1;
+		}
+		return 0;
+	}
+	if (util_parse_u64(v, key, out) < 0) {
+		http_respond_error(resp, 400, "%s", err_msg());
+		return -1;
+	}
+	return 1;
+}
+
+static void
+post_entry(struct market *m, const struct http_request *req,
+    struct http_response *resp)
+{
+	char id[STATE_ID_LEN] = "";
+	uint64_t index;
+	int64_t t;
+	int rc;
+
+	rc = market_submit(m, req->body, req->body_len, &index, &t, id);
+	if (rc < 0) {
+		http_respond_error(resp, market_status_for(rc), "%s",
+		    err_msg());
+		return;
+	}
+	respond_json(resp, 201, json_pack("{s:I,s:I,s:s}", "index",
+	    (json_int_t)index, "time", (json_int_t)t, "id", id));
+}
+
+static json_t *
+b64_hash(const uint8_t h[32])
+{
+	char b[B64_ENCODED_SIZE(32)];
+
+	b64_encode(h, 32, b);
+	return json_string(b);
+}
+
+static json_t *
+b64_hashes(uint8_t p[][32], size_t n)
+{
+	json_t *a = json_array();
+
+	for (size_t i = 0; a && i < n; i++)
+		json_array_append_new(a, b64_hash(p[i]));
+	return a;
+}
+
+struct page {
+	json_t *arr;
+};
+
+static int
+page_cb(void *ctx, uint64_t idx, int64_t time, const char *data, size_t len)
+{
+	struct page *p = ctx;
+	char *b64 = malloc(B64_ENCODED_SIZE(len));
+
+	if (b64 == NULL)
+		return err_set(ERR_NOMEM, "out of memory");
+	b64_encode((const uint8_t *)data, len, b64);
+	json_array_append_new(p->arr, json_pack("{s:I,s:I,s:s}", "index",
+	    (json_int_t)idx, "time", (json_int_t)time, "leaf", b64));
+	free(b64);
+	return 0;
+}
+
+static void
+get_ledger(struct market *m, const struct http_request *req,
+    struct http_response *resp)
+{
+	const char *p = req->path + strlen("/v1/ledger/");
+	uint8_t proof[MERKLE_MAX_PROOF][32], r1[32], r2[32], lh[32];
+	uint64_t a = 0, b = 0, committed;
+	size_t n, len;
+	char *data;
+	int rc;
+
+	if (strcmp(p, "checkpoint") == 0) {
+		pthread_mutex_lock(&m->mu);
+		data = m->checkpoint_note ? strdup(m->checkpoint_note) : NULL;
+		pthread_mutex_unlock(&m->mu);
+		http_respond(resp, 200, data);
+		resp->content_type = "text/plain; charset=utf-8";
+		return;
+	}
+	if (strcmp(p, "entries") == 0) {
+		struct page pg = { json_array() };
+		if (query_u64(req, "start", &a, 0, resp) < 0 ||
+		    (rc = query_u64(req, "end", &b, 0, resp)) < 0)
+			return;
+		pthread_mutex_lock(&m->mu);
+		committed = m->committed;
+		if (rc == 0 || b > committed)
+			b = committed;
+		if (b > a + ENTRIES_PAGE)
+			b = a + ENTRIES_PAGE;
+		rc = a < b ? store_foreach(m->store, a, b, page_cb, &pg) : 0;
+		pthread_mutex_unlock(&m->mu);
+		if (rc < 0) {
+			json_decref(pg.arr);
+			http_respond_error(resp, 500, "%s", err_msg());
+			return;
+		}
+		respond_json(resp, 200, json_pack("{s:o,s:I}", "entries",
+		    pg.arr, "size", (json_int_t)committed));
+		return;
+	}
+	if (strcmp(p, "proof/inclusion") == 0) {
+		if (query_u64(req, "index", &a, 1, resp) < 0 ||
+		    (rc = query_u64(req, "size", &b, 0, resp)) < 0)
+			return;
+		pthread_mutex_lock(&m->mu);
+		if (rc == 0)
+			b = m->committed;
+		if (b > m->committed) {
+			rc = err_set(ERR_RANGE, "size %" PRIu64 " is beyond the "
+			    "log (%" PRIu64 " entries)", b, m->committed);
+		} else if ((rc = store_inclusion_proof(m->store, a, b, proof,
+		    &n)) == 0 && (rc = store_root(m->store, b, r1)) == 0 &&
+		    (rc = store_leaf(m->store, a, &data, &len, NULL)) == 0) {
+			merkle_leaf_hash(data, len, lh);
+			free(data);
+		}
+		pthread_mutex_unlock(&m->mu);
+		if (rc < 0) {
+			http_respond_error(resp, 400, "%s", err_msg());
+			return;
+		}
+		respond_json(resp, 200, json_pack("{s:I,s:I,s:o,s:o,s:o}",
+		    "index", (json_int_t)a, "size", (json_int_t)b, "leaf_hash",
+		    b64_hash(lh), "proof", b64_hashes(proof, n), "root",
+		    b64_hash(r1)));
+		return;
+	}
+	if (strcmp(p, "proof/consistency") == 0) {
+		if (query_u64(req, "old", &a, 1, resp) < 0 ||
+		    query_u64(req, "new", &b, 1, resp) < 0)
+			return;
+		pthread_mutex_lock(&m->mu);
+		if (b > m->committed)
+			rc = err_set(ERR_RANGE, "size %" PRIu64 " is beyond the "
+			    "log (%" PRIu64 " entries)", b, m->committed);
+		else if ((rc = store_consistency_proof(m->store, a, b, proof,
+		    &n)) == 0 && (rc = store_root(m->store, a, r1)) == 0)
+			rc = store_root(m->store, b, r2);
+		pthread_mutex_unlock(&m->mu);
+		if (rc < 0) {
+			http_respond_error(resp, 400, "%s", err_msg());
+			return;
+		}
+		respond_json(resp, 200, json_pack("{s:I,s:I,s:o,s:o,s:o}",
+		    "old", (json_int_t)a, "new", (json_int_t)b, "old_root",
+		    b64_hash(r1), "new_root", b64_hash(r2), "proof",
+		    b64_hashes(proof, n)));
+		return;
+	}
+	http_respond_error(resp, 404, "no such ledger resource '%s'", p);
+}
+
+/* ---- Server-Sent Events ---------------------------------------------- */
+
+struct sse {
+	struct market *m;
+	struct store *ro;      /* this stream's own read-only connection */
+	uint64_t next;
+	char *buf;
+	size_t len, off, cap;
+	uint64_t idle_ns;
+};
+
+static int
+sse_cb(void *ctx, uint64_t idx, int64_t time, const char *data, size_t len)
+{
+	struct sse *s = ctx;
+	size_t need = s->len + len + 64;
+
+	(void)time;
+	if (need > s->cap) {
+		char *nb = realloc(s->buf, need * 2);
+		if (nb == NULL)
+			return err_set(ERR_NOMEM, "out of memory");
+		s->buf = nb;
+		s->cap = need * 2;
+	}
+	s->len += (size_t)snprintf(s->buf + s->len, s->cap - s->len,
+	    "id: %" PRIu64 "\nevent: leaf\ndata: ", idx);
+	memcpy(s->buf + s->len, data, len);
+	s->len += len;
+	memcpy(s->buf + s->len, "\n\n", 2);
+	s->len += 2;
+	s->next = idx + 1;
+	return 0;
+}
+
+static ssize_t
+sse_read(void *ctx, char *out, size_t max)
+{
+	struct sse *s = ctx;
+	struct market *m = s->m;
+	uint64_t committed;
+	size_t n;
+
+	if (s->off == s->len) {
+		struct timespec ts;
+
+		s->off = s->len = 0;
+		pthread_mutex_lock(&m->mu);
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += 1;
+		if (m->committed <= s->next && !atomic_load(&m->stopping))
+			pthread_cond_timedwait(&m->committed_cv, &m->mu, &ts);
+		committed = m->committed;
+		pthread_mutex_unlock(&m->mu);
+		if (atomic_load(&m->stopping))
+			return -1;
+		if (committed > s->next) {
+			uint64_t end = committed < s->next + 256 ?
+			    committed : s->next + 256;
+			if (store_foreach(s->ro, s->next, end, sse_cb, s) < 0)
+				return -1;
+			s->idle_ns = 0;
+		} else if ((s->idle_ns += 1000000000ull) >= 15000000000ull) {
+			static const char ka[] = ": keep-alive\n\n";
+			s->idle_ns = 0;
+			n = sizeof(ka) - 1 < max ? sizeof(ka) - 1 : max;
+			memcpy(out, ka, n);
+			return (ssize_t)n;
+		} else {
+			return 0;
+		}
+	}
+	n = s->len - s->off < max ? s->len - s->off : max;
+	memcpy(out, s->buf + s->off, n);
+	s->off += n;
+	return (ssize_t)n;
+}
+
+static void
+sse_free(void *ctx)
+{
+	struct sse *s = ctx;
+
+	atomic_fetch_sub(&s->m->m_sse_clients, 1);
+	store_free(s->ro);
+	free(s->buf);
+	free(s);
+}
+
+static void
+get_events(struct market *m, const struct http_request *req,
+    struct http_response *resp)
+{
+	const char *last = http_header(req, "Last-Event-ID");
+	uint64_t since = 0;
+	struct sse *s;
+
+	if (query_u64(req, "since", &since, 0, resp) < 0)
+		return;
+	if (last && http_query(req, "since") == NULL &&
+	    util_parse_u64(last, "Last-Event-ID", &since) == 0)
+		since++;
+	if ((s = calloc(1, sizeof(*s))) == NULL) {
+		http_respond_error(resp, 500, "out of memory");
+		return;
+	}
+	if (store_open(m->db_path, 1, &s->ro) < 0) {
+		free(s);
+		http_respond_error(resp, 500, "%s", err_msg());
+		return;
+	}
+	s->m = m;
+	s->next = since;
+	atomic_fetch_add(&m->m_sse_clients, 1);
+	resp->status = 200;
+	resp->content_type = "text/event-stream";
+	resp->stream = sse_read;
+	resp->stream_ctx = s;
+	resp->stream_free = sse_free;
+}
+
+static void
+get_metrics(struct market *m, struct http_response *resp)
+{
+	static const char *kinds[] = { "malformed", "bad_signature",
+	    "replayed_nonce", "rules", "other" };
+	char *buf = malloc(8192);
+	size_t n = 0;
+	uint64_t size, committed, cp;
+
+	if (buf == NULL) {
+		http_respond_error(resp, 500, "out of memory");
+		return;
+	}
+	pthread_mutex_lock(&m->mu);
+	size = store_size(m->store);
+	committed = m->committed;
+	cp = m->checkpointed;
+	pthread_mutex_unlock(&m->mu);
+	n += (size_t)snprintf(buf + n, 8192 - n,
+	    "# HELP lodge_ledger_entries Entries durable in the ledger.\n"
+	    "# TYPE lodge_ledger_entries gauge\n"
+	    "lodge_ledger_entries %" PRIu64 "\n"
+	    "# HELP lodge_ledger_pending Entries appended, commit under way.\n"
+	    "# TYPE lodge_ledger_pending gauge\n"
+	    "lodge_ledger_pending %" PRIu64 "\n"
+	    "# HELP lodge_ledger_checkpoint_size Size of the latest checkpoint.\n"
+	    "# TYPE lodge_ledger_checkpoint_size gauge\n"
+	    "lodge_ledger_checkpoint_size %" PRIu64 "\n"
+	    "# HELP lodge_entries_accepted_total Submitted envelopes accepted.\n"
+	    "# TYPE lodge_entries_accepted_total counter\n"
+	    "lodge_entries_accepted_total %llu\n"
+	    "# HELP lodge_entries_derived_total Market-signed entries appended.\n"
+	    "# TYPE lodge_entries_derived_total counter\n"
+	    "lodge_entries_derived_total %llu\n"
+	    "# HELP lodge_commits_total Group commits (fsyncs).\n"
+	    "# TYPE lodge_commits_total counter\n"
+	    "lodge_commits_total %llu\n"
+	    "# HELP lodge_http_requests_total HTTP requests handled.\n"
+	    "# TYPE lodge_http_requests_total counter\n"
+	    "lodge_http_requests_total %llu\n"
+	    "# HELP lodge_event_streams Open /v1/events streams.\n"
+	    "# TYPE lodge_event_streams gauge\n"
+	    "lodge_event_streams %d\n"
+	    "# HELP lodge_entries_rejected_total Submissions refused, by why.\n"
+	    "# TYPE lodge_entries_rejected_total counter\n",
+	    committed, size - committed, cp,
+	    (unsigned long long)atomic_load(&m->m_accepted),
+	    (unsigned long long)atomic_load(&m->m_derived),
+	    (unsigned long long)atomic_load(&m->m_commits),
+	    (unsigned long long)atomic_load(&m->m_requests),
+	    atomic_load(&m->m_sse_clients));
+	for (int i = 0; i < 5; i++)
+		n += (size_t)snprintf(buf + n, 8192 - n,
+		    "lodge_entries_rejected_total{reason=\"%s\"} %llu\n",
+		    kinds[i], (unsigned long long)atomic_load(
+		    &m->m_rejected[i]));
+	http_respond(resp, 200, buf);
+	resp->content_type = "text/plain; version=0.0.4";
+}
+
+static void
+get_info(struct market *m, struct http_response *resp)
+{
+	json_t *denoms = json_array();
+
+	for (size_t i = 0; i < m->cfg.ndenoms; i++)
+		json_array_append_new(denoms, json_string(m->cfg.denoms[i]));
+	respond_json(resp, 200, json_pack("{s:s,s:s,s:s,s:s,s:I,s:I,s:I,s:o}",
+	    "origin", store_origin(m->store), "vkey", m->vkey, "market_key",
+	    m->key_text, "treasury_key", m->treasury_text, "epoch_ms",
+	    (json_int_t)m->cfg.epoch_ms, "take_rate_ppm",
+	    (json_int_t)m->cfg.take_rate_ppm, "offline_grace_ms",
+	    (json_int_t)m->cfg.offline_grace_ms, "denoms", denoms));
+}
+
+/* "/v1/orders/o-12" -> "o-12" when path starts with prefix and the rest is
+ * one segment. */
+static const char *
+tail(const char *path, const char *prefix)
+{
+	size_t n = strlen(prefix);
+
+	if (strncmp(path, prefix, n) != 0 || path[n] == '\0' ||
+	    strchr(path + n, '/') != NULL)
+		return NULL;
+	return path + n;
+}
+
+void
+market_api_handle(void *ctx, const struct http_request *req,
+    struct http_response *resp)
+{
+	struct market *m = ctx;
+	const char *p = req->path, *id;
+	int get = strcmp(req->method, "GET") == 0 ||
+	    strcmp(req->method, "HEAD") == 0;
+	json_t *o = NULL;
+	int rc;
+
+	atomic_fetch_add(&m->m_requests, 1);
+	if (strcmp(p, "/v1/entries") == 0) {
+		if (strcmp(req->method, "POST") != 0) {
+			http_respond_error(resp, 405, "POST an envelope here");
+			return;
+		}
+		post_entry(m, req, resp);
+		return;
+	}
+	if (!get) {
+		http_respond_error(resp, 405, "%s is read-only", p);
+		return;
+	}
+	if (strcmp(p, "/healthz") == 0) {
+		http_respond(resp, 200, strdup("{\"ok\":true}"));
+		return;
+	}
+	if (strcmp(p, "/metrics") == 0) {
+		get_metrics(m, resp);
+		return;
+	}
+	if (strcmp(p, "/v1/info") == 0) {
+		get_info(m, resp);
+		return;
+	}
+	if (strcmp(p, "/v1/events") == 0) {
+		get_events(m, req, resp);
+		return;
+	}
+	if (strncmp(p, "/v1/ledger/", 11) == 0) {
+		get_ledger(m, req, resp);
+		return;
+	}
+	pthread_mutex_lock(&m->mu);
+	if (strcmp(p, "/v1/providers") == 0) {
+		rc = state_providers_json(m->state, &o);
+	} else if (strcmp(p, "/v1/orders") == 0) {
+		rc = state_orders_json(m->state, http_query(req, "tenant"),
+		    http_query(req, "state"), &o);
+	} else if ((id = tail(p, "/v1/orders/")) != NULL) {
+		rc = state_order_json(m->state, id, &o);
+	} else if (strcmp(p, "/v1/leases") == 0) {
+		rc = state_leases_json(m->state, http_query(req, "provider"),
+		    http_query(req, "tenant"), &o);
+	} else if ((id = tail(p, "/v1/leases/")) != NULL) {
+		rc = state_lease_json(m->state, id, &o);
+	} else if (strncmp(p, "/v1/leases/", 11) == 0 &&
+	    strlen(p) > 17 && strcmp(p + strlen(p) - 6, "/story") == 0) {
+		char lid[STATE_ID_LEN];
+		size_t n = strlen(p) - 6 - 11;
+		if (n >= sizeof(lid)) {
+			rc = err_set(ERR_NOTFOUND, "no such lease");
+		} else {
+			memcpy(lid, p + 11, n);
+			lid[n] = '\0';
+			rc = state_lease_story(m->state, lid, &o);
+		}
+	} else if ((id = tail(p, "/v1/accounts/")) != NULL) {
+		rc = state_account_json(m->state, id, &o);
+	} else {
+		pthread_mutex_unlock(&m->mu);
+		http_respond_error(resp, 404, "no such resource '%s'", p);
+		return;
+	}
+	pthread_mutex_unlock(&m->mu);
+	respond_state(resp, rc, o);
+}

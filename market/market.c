@@ -1,0 +1,516 @@
+/*
+ * market: sequencing, group commit, derived entries, checkpoints and
+ * restart-by-replay (see market.h).
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/cjson.h"
+#include "common/err.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "ledger/note.h"
+#include "ledger/replay.h"
+#include "market/market_internal.h"
+
+void
+market_options_default(struct market_options *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->listen = "127.0.0.1:8080";
+	o->origin = "lodge.local/ledger";
+	o->take_rate_ppm = -1;
+	o->offline_grace_ms = -1;
+	o->checkpoint_ms = 1000;
+}
+
+const char *market_key_text(const struct market *m) { return m->key_text; }
+const char *market_treasury_text(const struct market *m)
+{
+	return m->treasury_text;
+}
+const char *market_vkey(const struct market *m) { return m->vkey; }
+uint16_t market_port(const struct market *m)
+{
+	return m->http ? http_server_port(m->http) : m->listen_port;
+}
+
+int
+market_status_for(int code)
+{
+	switch (code) {
+	case ERR_INVAL: return 400;
+	case ERR_SIG: return 401;
+	case ERR_CONFLICT: return 409;
+	case ERR_REJECT: return 422;
+	case ERR_RANGE: return 422;
+	case ERR_LIMIT: return 413;
+	default: return 500;
+	}
+}
+
+static int
+path_in(const struct market *m, const char *name, char *out, size_t len)
+{
+	if (snprintf(out, len, "%s/%s", m->dir, name) >= (int)len)
+		return err_set(ERR_INVAL, "%s: path too long", m->dir);
+	return 0;
+}
+
+/* Sign kind/body as the market, apply and append it; under m->mu. */
+static int
+append_market_entry(struct market *m, const char *kind, json_t *body)
+{
+	struct envelope *e = NULL;
+	struct state_effects fx = { 0 };
+	char nonce[40];
+	int64_t t = util_now_ms();
+	uint64_t idx = store_size(m->store);
+	int rc;
+
+	if (t < store_last_time(m->store))
+		t = store_last_time(m->store);
+	/* the ledger index the entry takes is unique: a natural nonce */
+	snprintf(nonce, sizeof(nonce), "market-%" PRIu64, idx);
+	if ((rc = envelope_sign(m->key, kind, body, nonce, t, &e)) < 0)
+		return rc;
+	if (m->state && (rc = state_apply(m->state, e, idx, t, &fx)) < 0)
+		goto out;
+	json_decref(fx.derived);
+	if ((rc = store_append(m->store, e, t, NULL, NULL, NULL)) < 0)
+		goto out;
+	atomic_fetch_add(&m->m_derived, 1);
+out:
+	envelope_free(e);
+	return rc;
+}
+
+/* Append every pending derived entry (lease.create after an order, and
+ * so on) right after its cause; under m->mu. */
+static int
+drain_pending(struct market *m)
+{
+	json_t *pending = NULL, *item;
+	int rc = 0;
+
+	while (state_pending_count(m->state) > 0) {
+		if ((rc = state_pending(m->state, &pending)) < 0)
+			return rc;
+		item = json_array_get(pending, 0);
+		if (item == NULL) {
+			json_decref(pending);
+			return err_set(ERR_CORRUPT, "pending queue empty");
+		}
+		rc = append_market_entry(m, json_string_value(
+		    json_object_get(item, "kind")),
+		    json_object_get(item, "body"));
+		json_decref(pending);
+		pending = NULL;
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* Commit the open transaction as a group: the first submitter to find
+ * no commit under way leads, letting queued submitters append first.
+ * Returns with mu held and everything up to `upto` durable. */
+static int
+commit_upto(struct market *m, uint64_t upto)
+{
+	int rc = 0, spins = 0;
+
+	while (m->committed < upto) {
+		if (store_size(m->store) < upto)
+			return err_set(ERR_IO, "the transaction holding this "
+			    "entry was rolled back");
+		if (m->committing) {
+			pthread_cond_wait(&m->committed_cv, &m->mu);
+			continue;
+		}
+		m->committing = 1;
+		/* let submitters queued on mu join this commit */
+		while (atomic_load(&m->queued) > 0 && spins++ < 64) {
+			pthread_mutex_unlock(&m->mu);
+			sched_yield();
+			pthread_mutex_lock(&m->mu);
+		}
+		rc = store_commit(m->store);
+		m->committing = 0;
+		if (rc < 0) {
+			pthread_cond_broadcast(&m->committed_cv);
+			return rc;
+		}
+		m->committed = store_size(m->store);
+		atomic_fetch_add(&m->m_commits, 1);
+		pthread_cond_broadcast(&m->committed_cv);
+	}
+	return rc;
+}
+
+static int
+ensure_txn(struct market *m)
+{
+	if (m->committed < store_size(m->store))
+		return 0;       /* a transaction is open with entries */
+	store_rollback(m->store);
+	return store_begin(m->store);
+}
+
+/* Rebuild the state from the ledger after a failed write left the two
+ * apart; the ledger is the truth. */
+static void
+resync(struct market *m)
+{
+	struct state *st = NULL;
+	struct state_config cfg;
+
+	store_rollback(m->store);
+	if (replay_store(m->store, 0, &st, &cfg) < 0) {
+		log_error("cannot rebuild state from the ledger: %s; exiting",
+		    err_msg());
+		abort();
+	}
+	state_free(m->state);
+	m->state = st;
+	m->committed = store_size(m->store);
+	pthread_cond_broadcast(&m->committed_cv);
+}
+
+int
+market_submit(struct market *m, const char *body, size_t len,
+    uint64_t *index, int64_t *time, char id[STATE_ID_LEN])
+{
+	struct state_effects fx = { 0 };
+	struct envelope *e = NULL;
+	uint64_t idx;
+	int64_t t;
+	int rc;
+
+	/* verification runs outside the lock, on every core */
+	if ((rc = envelope_parse(body, len, &e)) < 0)
+		return rc == ERR_SIG ? ERR_SIG : ERR_INVAL;
+	if (strcmp(e->kind, REPLAY_GENESIS_KIND) == 0) {
+		envelope_free(e);
+		return err_set(ERR_REJECT, "%s is written by the market at "
+		    "index 0 only", REPLAY_GENESIS_KIND);
+	}
+	atomic_fetch_add(&m->queued, 1);
+	pthread_mutex_lock(&m->mu);
+	atomic_fetch_sub(&m->queued, 1);
+	if ((rc = ensure_txn(m)) < 0)
+		goto unlock;
+	idx = store_size(m->store);
+	t = util_now_ms();
+	if (t < store_last_time(m->store))
+		t = store_last_time(m->store);
+	if ((rc = state_apply(m->state, e, idx, t, &fx)) < 0)
+		goto unlock;
+	json_decref(fx.derived);
+	if ((rc = store_append(m->store, e, t, NULL, NULL, NULL)) < 0 ||
+	    (rc = drain_pending(m)) < 0) {
+		log_error("ledger write failed after apply: %s", err_msg());
+		resync(m);
+		goto unlock;
+	}
+	if ((rc = commit_upto(m, store_size(m->store))) < 0) {
+		log_error("commit failed: %s", err_msg());
+		resync(m);
+		goto unlock;
+	}
+	atomic_fetch_add(&m->m_accepted, 1);
+	if (index)
+		*index = idx;
+	if (time)
+		*time = t;
+	if (id)
+		memcpy(id, fx.id, STATE_ID_LEN);
+	rc = 0;
+unlock:
+	if (rc < 0) {
+		int k = rc == ERR_INVAL ? 0 : rc == ERR_SIG ? 1 :
+		    rc == ERR_CONFLICT ? 2 : rc == ERR_REJECT ? 3 : 4;
+		atomic_fetch_add(&m->m_rejected[k], 1);
+	}
+	pthread_mutex_unlock(&m->mu);
+	envelope_free(e);
+	return rc;
+}
+
+/* Sign a checkpoint of everything committed; under mu. */
+static int
+checkpoint_now(struct market *m)
+{
+	uint8_t root[32];
+	char *body = NULL, *note = NULL;
+	int rc;
+
+	/* nothing uncommitted may share the checkpoint's write */
+	if (m->committed == store_size(m->store))
+		store_rollback(m->store);
+	if ((rc = store_root(m->store, m->committed, root)) < 0 ||
+	    (rc = checkpoint_format(store_origin(m->store), m->committed,
+	    root, &body)) < 0 ||
+	    (rc = note_sign(body, strlen(body), store_origin(m->store),
+	    m->key, &note)) < 0)
+		goto out;
+	if ((rc = store_checkpoint_add(m->store, m->committed, util_now_ms(),
+	    note)) < 0)
+		goto out;
+	free(m->checkpoint_note);
+	m->checkpoint_note = note;
+	note = NULL;
+	m->checkpointed = m->committed;
+out:
+	free(body);
+	free(note);
+	return rc;
+}
+
+/* Time-based derivations (expiries, offline providers, exhausted
+ * escrow) and checkpoints. */
+static void *
+ticker_main(void *arg)
+{
+	struct market *m = arg;
+	int64_t last_cp = 0;
+
+	while (!atomic_load(&m->stopping)) {
+		struct timespec ts = { 0, 200 * 1000000 };
+		json_t *due = NULL, *item;
+		size_t i;
+		int64_t now = util_now_ms();
+
+		nanosleep(&ts, NULL);
+		pthread_mutex_lock(&m->mu);
+		if (state_due(m->state, now, &due) == 0 &&
+		    json_array_size(due) > 0 && ensure_txn(m) == 0) {
+			json_array_foreach(due, i, item) {
+				if (append_market_entry(m, json_string_value(
+				    json_object_get(item, "kind")),
+				    json_object_get(item, "body")) < 0 ||
+				    drain_pending(m) < 0) {
+					log_warn("derived entry refused: %s",
+					    err_msg());
+					resync(m);
+					break;
+				}
+			}
+			if (commit_upto(m, store_size(m->store)) < 0) {
+				log_error("commit failed: %s", err_msg());
+				resync(m);
+			}
+		}
+		json_decref(due);
+		if (m->committed > m->checkpointed &&
+		    now - last_cp >= m->checkpoint_ms && !m->committing &&
+		    m->committed == store_size(m->store)) {
+			if (checkpoint_now(m) < 0)
+				log_warn("checkpoint: %s", err_msg());
+			last_cp = now;
+		}
+		pthread_mutex_unlock(&m->mu);
+	}
+	return NULL;
+}
+
+static int
+write_info(struct market *m)
+{
+	char path[PATH_MAX], *text = NULL;
+	json_t *o;
+	int rc;
+
+	o = json_pack("{s:s,s:i,s:s,s:s,s:s,s:s}", "listen_host",
+	    m->listen_host, "listen_port", (int)market_port(m), "origin",
+	    store_origin(m->store), "market_key", m->key_text, "treasury_key",
+	    m->treasury_text, "vkey", m->vkey);
+	if (o == NULL)
+		return err_set(ERR_NOMEM, "out of memory");
+	text = json_dumps(o, JSON_INDENT(2) | JSON_SORT_KEYS);
+	json_decref(o);
+	if (text == NULL)
+		return err_set(ERR_NOMEM, "out of memory");
+	if ((rc = path_in(m, "market.json", path, sizeof(path))) == 0)
+		rc = util_write_file(path, text, strlen(text), 0644);
+	free(text);
+	return rc;
+}
+
+int
+market_open(const struct market_options *o, struct market **out,
+    int *created)
+{
+	struct market *m;
+	struct key *treasury = NULL;
+	char path[PATH_MAX];
+	uint8_t pub[KEY_PUB_LEN];
+	int rc, fresh;
+
+	*created = 0;
+	if ((m = calloc(1, sizeof(*m))) == NULL)
+		return err_set(ERR_NOMEM, "out of memory");
+	pthread_mutex_init(&m->mu, NULL);
+	pthread_cond_init(&m->committed_cv, NULL);
+	m->checkpoint_ms = o->checkpoint_ms > 0 ? o->checkpoint_ms : 1000;
+	if ((rc = http_parse_listen(o->listen, m->listen_host,
+	    sizeof(m->listen_host), &m->listen_port)) < 0) {
+		err_prefix(rc, "--listen");
+		goto fail;
+	}
+	if ((rc = util_mkdirs(o->data_dir, 0700)) < 0)
+		goto fail;
+	if ((m->dir = strdup(o->data_dir)) == NULL) {
+		rc = err_set(ERR_NOMEM, "out of memory");
+		goto fail;
+	}
+	if ((rc = path_in(m, "market.key", path, sizeof(path))) < 0 ||
+	    (rc = key_load_or_create(path, &m->key, NULL)) < 0 ||
+	    (rc = path_in(m, "treasury.key", path, sizeof(path))) < 0 ||
+	    (rc = key_load_or_create(path, &treasury, NULL)) < 0)
+		goto fail;
+	key_public(treasury, m->treasury);
+	key_free(treasury);
+	treasury = NULL;
+	key_public(m->key, pub);
+	key_pub_to_text(pub, m->key_text);
+	key_pub_to_text(m->treasury, m->treasury_text);
+	if ((rc = path_in(m, "ledger.db", path, sizeof(path))) < 0 ||
+	    (m->db_path = strdup(path)) == NULL) {
+		rc = rc < 0 ? rc : err_set(ERR_NOMEM, "out of memory");
+		goto fail;
+	}
+	fresh = access(path, F_OK) != 0;
+	if (fresh) {
+		json_t *body = NULL;
+		if (note_name_check(o->origin) < 0) {
+			rc = err_prefix(ERR_INVAL, "--origin");
+			goto fail;
+		}
+		state_config_default(&m->cfg);
+		memcpy(m->cfg.market_key, pub, KEY_PUB_LEN);
+		memcpy(m->cfg.treasury_key, m->treasury, KEY_PUB_LEN);
+		if (o->epoch_ms > 0)
+			m->cfg.epoch_ms = o->epoch_ms;
+		if (o->take_rate_ppm >= 0)
+			m->cfg.take_rate_ppm = (uint32_t)o->take_rate_ppm;
+		if (o->offline_grace_ms >= 0)
+			m->cfg.offline_grace_ms = o->offline_grace_ms;
+		if ((rc = state_new(&m->cfg, &m->state)) < 0 ||
+		    (rc = store_create(path, o->origin, pub, &m->store)) < 0 ||
+		    (rc = replay_genesis_body(&m->cfg, &body)) < 0)
+			goto fail;
+		/* the genesis goes in unapplied: it configures the state */
+		{
+			struct state *keep = m->state;
+			m->state = NULL;
+			rc = append_market_entry(m, REPLAY_GENESIS_KIND, body);
+			m->state = keep;
+		}
+		json_decref(body);
+		if (rc < 0)
+			goto fail;
+		*created = 1;
+	} else {
+		if ((rc = store_open(path, 0, &m->store)) < 0 ||
+		    (rc = replay_store(m->store, 0, &m->state, &m->cfg)) < 0) {
+			err_prefix(rc, "replaying %s", path);
+			goto fail;
+		}
+		if (memcmp(m->cfg.market_key, pub, KEY_PUB_LEN) != 0) {
+			rc = err_set(ERR_INVAL, "%s/market.key is not the key "
+			    "that signed this ledger's genesis", m->dir);
+			goto fail;
+		}
+		if ((o->epoch_ms > 0 && o->epoch_ms != m->cfg.epoch_ms) ||
+		    (o->take_rate_ppm >= 0 &&
+		    (uint32_t)o->take_rate_ppm != m->cfg.take_rate_ppm)) {
+			rc = err_set(ERR_INVAL, "--epoch/--take-rate differ from "
+			    "the ledger's genesis (epoch %" PRId64 " ms, take "
+			    "%u ppm); a ledger's rules cannot change",
+			    m->cfg.epoch_ms, m->cfg.take_rate_ppm);
+			goto fail;
+		}
+		/* a crash between a cause and its derivation: finish it */
+		if (state_pending_count(m->state) > 0 &&
+		    ((rc = drain_pending(m)) < 0)) {
+			err_prefix(rc, "completing derived entries");
+			goto fail;
+		}
+	}
+	m->committed = store_size(m->store);
+	if ((rc = note_vkey_format(store_origin(m->store), pub, &m->vkey)) < 0)
+		goto fail;
+	{
+		uint64_t size;
+		char *note = NULL;
+		if ((rc = store_checkpoint_latest(m->store, &size, &note)) < 0)
+			goto fail;
+		m->checkpoint_note = note;
+		m->checkpointed = note ? size : 0;
+		if (note == NULL || size < m->committed) {
+			if ((rc = checkpoint_now(m)) < 0)
+				goto fail;
+		}
+	}
+	*out = m;
+	return 0;
+fail:
+	key_free(treasury);
+	market_free(m);
+	return rc;
+}
+
+int
+market_start(struct market *m)
+{
+	struct http_server_config hc;
+	int rc;
+
+	http_server_config_default(&hc);
+	hc.host = m->listen_host;
+	hc.port = m->listen_port;
+	hc.max_body = 256 * 1024;
+	if ((rc = http_server_start(&hc, market_api_handle, m, &m->http)) < 0)
+		return rc;
+	if (pthread_create(&m->ticker, NULL, ticker_main, m) != 0)
+		return err_set(ERR_IO, "cannot start the ticker thread");
+	m->ticker_started = 1;
+	return write_info(m);
+}
+
+void
+market_free(struct market *m)
+{
+	if (m == NULL)
+		return;
+	atomic_store(&m->stopping, 1);
+	pthread_mutex_lock(&m->mu);
+	pthread_cond_broadcast(&m->committed_cv);
+	pthread_mutex_unlock(&m->mu);
+	http_server_free(m->http);
+	if (m->ticker_started)
+		pthread_join(m->ticker, NULL);
+	if (m->store) {
+		store_commit(m->store);
+		store_rollback(m->store);
+	}
+	state_free(m->state);
+	store_free(m->store);
+	key_free(m->key);
+	free(m->checkpoint_note);
+	free(m->vkey);
+	free(m->db_path);
+	free(m->dir);
+	pthread_cond_destroy(&m->committed_cv);
+	pthread_mutex_destroy(&m->mu);
+	free(m);
+}
