@@ -101,31 +101,50 @@ cjson_parse(const char *buf, size_t len, json_t **out)
 	return 0;
 }
 
-int
-cjson_dump(const json_t *v, char **out, size_t *len)
+/* Serialise without re-checking: one pass into a buffer that usually
+ * fits, a second only for large values. */
+static int
+dump_unchecked(const json_t *v, char **out, size_t *len)
 {
 	const size_t flags = JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY;
-	size_t n;
+	size_t cap = 2048, n;
 	char *buf;
-	int rc;
 
-	if ((rc = cjson_check(v)) < 0)
-		return rc;
-	n = json_dumpb(v, NULL, 0, flags);
-	if (n == 0)
-		return err_set(ERR_INVAL, "JSON value cannot be serialised");
-	if ((buf = malloc(n + 1)) == NULL)
-		return err_set(ERR_NOMEM, "out of memory");
-	if (json_dumpb(v, buf, n, flags) != n) {
+	for (;;) {
+		if ((buf = malloc(cap + 1)) == NULL)
+			return err_set(ERR_NOMEM, "out of memory");
+		n = json_dumpb(v, buf, cap, flags);
+		if (n == 0) {
+			free(buf);
+			return err_set(ERR_INVAL, "JSON value cannot be "
+			    "serialised");
+		}
+		if (n <= cap)
+			break;
 		free(buf);
-		return err_set(ERR_INVAL, "JSON value changed while "
-		    "serialising");
+		cap = n;
 	}
 	buf[n] = '\0';
 	*out = buf;
 	if (len)
 		*len = n;
 	return 0;
+}
+
+int
+cjson_dump(const json_t *v, char **out, size_t *len)
+{
+	int rc;
+
+	if ((rc = cjson_check(v)) < 0)
+		return rc;
+	return dump_unchecked(v, out, len);
+}
+
+int
+cjson_dump_checked(const json_t *v, char **out, size_t *len)
+{
+	return dump_unchecked(v, out, len);
 }
 
 int

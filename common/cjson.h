@@ -25,6 +25,10 @@ int cjson_check(const json_t *v);
  * NUL.  Fails (ERR_INVAL) on a value cjson_check refuses. */
 int cjson_dump(const json_t *v, char **out, size_t *len);
 
+/* cjson_dump for a value already known to pass cjson_check (it came
+ * from cjson_parse, or was checked): skips the second walk. */
+int cjson_dump_checked(const json_t *v, char **out, size_t *len);
+
 /* SHA-256 of the canonical bytes of v. */
 int cjson_hash(const json_t *v, unsigned char digest[32]);
 

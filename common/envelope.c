@@ -3,6 +3,8 @@
  * (DESIGN.md, trust rules).  The signed bytes are the canonical JSON of
  * the envelope without "sig".
  */
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -76,8 +78,8 @@ signed_span(const char *canon, size_t len, size_t *cut, size_t *cutlen)
 	return 0;
 }
 
-int
-envelope_from_json(json_t *j, struct envelope **out)
+static int
+from_json(json_t *j, int checked, struct envelope **out)
 {
 	struct envelope *e = NULL;
 	const char *sigtext;
@@ -137,7 +139,8 @@ envelope_from_json(json_t *j, struct envelope **out)
 		    "characters (64 bytes)");
 		goto fail;
 	}
-	if ((rc = cjson_dump(e->json, &e->canon, &e->canon_len)) < 0)
+	if ((rc = checked ? cjson_dump_checked(e->json, &e->canon,
+	    &e->canon_len) : cjson_dump(e->json, &e->canon, &e->canon_len)) < 0)
 		goto fail;
 	{
 		size_t cut, cutlen;
@@ -171,6 +174,12 @@ fail:
 }
 
 int
+envelope_from_json(json_t *j, struct envelope **out)
+{
+	return from_json(j, 0, out);
+}
+
+int
 envelope_parse(const char *buf, size_t len, struct envelope **out)
 {
 	json_t *j;
@@ -178,7 +187,8 @@ envelope_parse(const char *buf, size_t len, struct envelope **out)
 
 	if ((rc = cjson_parse(buf, len, &j)) < 0)
 		return rc;
-	return envelope_from_json(j, out);
+	/* cjson_parse checked every value already */
+	return from_json(j, 1, out);
 }
 
 int
@@ -250,4 +260,52 @@ envelope_free(struct envelope *e)
 	json_decref(e->json);
 	free(e->canon);
 	free(e);
+}
+
+struct parse_job {
+	const char *const *bufs;
+	const size_t *lens;
+	size_t n;
+	atomic_size_t next;
+	struct envelope **out;
+	int *rcs;
+	char **msgs;
+};
+
+static void *
+parse_worker(void *arg)
+{
+	struct parse_job *j = arg;
+	size_t i;
+
+	/* claim items in small runs so threads share the work evenly */
+	while ((i = atomic_fetch_add(&j->next, 1)) < j->n) {
+		j->out[i] = NULL;
+		j->rcs[i] = envelope_parse(j->bufs[i], j->lens[i], &j->out[i]);
+		if (j->msgs)
+			j->msgs[i] = j->rcs[i] < 0 ? strdup(err_msg()) : NULL;
+	}
+	return NULL;
+}
+
+int
+envelope_parse_many(const char *const *bufs, const size_t *lens, size_t n,
+    int threads, struct envelope **out, int *rcs, char **msgs)
+{
+	struct parse_job j = { bufs, lens, n, 0, out, rcs, msgs };
+	pthread_t th[16];
+	int started = 0;
+
+	if (threads > 16)
+		threads = 16;
+	/* the calling thread works too */
+	for (int t = 1; t < threads && (size_t)t < n; t++) {
+		if (pthread_create(&th[started], NULL, parse_worker, &j) != 0)
+			break;
+		started++;
+	}
+	parse_worker(&j);
+	for (int t = 0; t < started; t++)
+		pthread_join(th[t], NULL);
+	return 0;
 }

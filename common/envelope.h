@@ -43,6 +43,16 @@ int envelope_from_json(json_t *j, struct envelope **out);
 /* cjson_parse + envelope_from_json. */
 int envelope_parse(const char *buf, size_t len, struct envelope **out);
 
+/*
+ * Parse and verify n envelopes on up to `threads` threads (signature
+ * checks dominate and are independent); results keep their order.  For
+ * each i, out[i] is the envelope or NULL, and rcs[i] its code; when
+ * msgs is given, msgs[i] is a malloc'd message for a failure (else NULL).
+ * Returns 0, or ERR_NOMEM when threads could not be set up.
+ */
+int envelope_parse_many(const char *const *bufs, const size_t *lens,
+    size_t n, int threads, struct envelope **out, int *rcs, char **msgs);
+
 /* Canonical bytes of the whole envelope (with sig); caller frees. */
 int envelope_dump(const struct envelope *e, char **out, size_t *len);
 

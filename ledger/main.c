@@ -378,8 +378,15 @@ cmd_append(int argc, char **argv)
 	const char *src;
 	struct store *s = NULL;
 	struct ack *acks = NULL;
+	struct envelope **envs = NULL;
+	const char **lines = NULL;
+	size_t *lens = NULL, nlines, linecap = 0, envcap = 0;
+	uint64_t *linenos = NULL;
+	char **msgs = NULL;
+	int *rcs = NULL;
 	size_t cap = 1 << 20, len = 0, nacks = 0, ackcap = 0;
 	uint64_t lineno = 0, bad = 0;
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	int npos, fd = 0, rc = EXIT_FAIL, eof = 0;
 
 	if (parse_opts(argc, argv, NULL, NULL, flags, set, pos, 2, &npos,
@@ -404,7 +411,7 @@ cmd_append(int argc, char **argv)
 	}
 	while (!eof) {
 		ssize_t r = read(fd, buf + len, cap - len);
-		char *line, *nl;
+		char *nl;
 		size_t off = 0;
 
 		if (r < 0 && errno == EINTR)
@@ -424,48 +431,88 @@ cmd_append(int argc, char **argv)
 			die("append");
 			goto out;
 		}
+		/* the chunk's lines, verified on every core, appended in order */
+		nlines = 0;
 		while ((nl = memchr(buf + off, '\n', len - off)) != NULL) {
-			struct envelope *e = NULL;
-			size_t ll;
+			size_t ll = (size_t)(nl - (buf + off));
 
-			line = buf + off;
-			ll = (size_t)(nl - line);
-			off += ll + 1;
-			lineno++;
-			if (ll > 0 && line[ll - 1] == '\r')
-				ll--;
-			if (ll == 0)
-				continue;
-			if (envelope_parse(line, ll, &e) < 0) {
-				fprintf(stderr, "ledger: append: %s:%" PRIu64
-				    ": %s\n", src, lineno, err_msg());
-				bad++;
-				continue;
-			}
-			if (nacks == ackcap) {
-				size_t nc = ackcap ? ackcap * 2 : 1024;
-				struct ack *na = realloc(acks, nc *
-				    sizeof(*na));
-				if (na == NULL) {
-					envelope_free(e);
+			if (nlines == linecap) {
+				size_t nc = linecap ? linecap * 2 : 1024;
+				const char **np = realloc(lines, nc *
+				    sizeof(*np));
+				size_t *nlp = realloc(lens, nc * sizeof(*nlp));
+				uint64_t *nno = realloc(linenos, nc *
+				    sizeof(*nno));
+				if (np)
+					lines = np;
+				if (nlp)
+					lens = nlp;
+				if (nno)
+					linenos = nno;
+				if (!np || !nlp || !nno) {
 					err_set(ERR_NOMEM, "out of memory");
 					die("append");
 					goto out;
 				}
-				acks = na;
-				ackcap = nc;
+				linecap = nc;
 			}
-			if (store_append(s, e, util_now_ms(),
+			lineno++;
+			lines[nlines] = buf + off;
+			off += ll + 1;
+			if (ll > 0 && lines[nlines][ll - 1] == '\r')
+				ll--;
+			if (ll == 0)
+				continue;
+			lens[nlines] = ll;
+			linenos[nlines] = lineno;
+			nlines++;
+		}
+		if (nlines > envcap) {
+			free(envs);
+			free(rcs);
+			free(msgs);
+			envs = calloc(nlines, sizeof(*envs));
+			rcs = calloc(nlines, sizeof(*rcs));
+			msgs = calloc(nlines, sizeof(*msgs));
+			if (!envs || !rcs || !msgs) {
+				err_set(ERR_NOMEM, "out of memory");
+				die("append");
+				goto out;
+			}
+			envcap = nlines;
+		}
+		envelope_parse_many(lines, lens, nlines, (int)ncpu, envs, rcs,
+		    msgs);
+		if (nacks + nlines > ackcap) {
+			size_t nc = (nacks + nlines) * 2;
+			struct ack *na = realloc(acks, nc * sizeof(*na));
+			if (na == NULL) {
+				err_set(ERR_NOMEM, "out of memory");
+				die("append");
+				goto out;
+			}
+			acks = na;
+			ackcap = nc;
+		}
+		for (size_t i = 0; i < nlines; i++) {
+			if (rcs[i] < 0) {
+				fprintf(stderr, "ledger: append: %s:%" PRIu64
+				    ": %s\n", src, linenos[i], msgs[i] ?
+				    msgs[i] : "invalid");
+				bad++;
+			} else if (store_append(s, envs[i], util_now_ms(),
 			    &acks[nacks].index, &acks[nacks].time,
 			    acks[nacks].hash) < 0) {
 				fprintf(stderr, "ledger: append: %s:%" PRIu64
-				    ": %s\n", src, lineno, err_msg());
-				envelope_free(e);
+				    ": %s\n", src, linenos[i], err_msg());
 				bad++;
-				continue;
+			} else {
+				nacks++;
 			}
-			nacks++;
-			envelope_free(e);
+			envelope_free(envs[i]);
+			free(msgs[i]);
+			envs[i] = NULL;
+			msgs[i] = NULL;
 		}
 		if (flush_acks(s, acks, &nacks, set[0]) < 0) {
 			die("append: commit");
@@ -487,6 +534,12 @@ cmd_append(int argc, char **argv)
 out:
 	if (fd > 0)
 		close(fd);
+	free(envs);
+	free(rcs);
+	free(msgs);
+	free(lines);
+	free(lens);
+	free(linenos);
 	free(acks);
 	free(buf);
 	store_free(s);

@@ -45,7 +45,7 @@ reason_from_name(const char *n)
 /* ---- string map ---------------------------------------------------- */
 
 static uint64_t
-smap_hash(const char *k)
+st_smap_hash(const char *k)
 {
 	uint64_t h = 0xcbf29ce484222325ULL;
 
@@ -60,14 +60,14 @@ smap_hash(const char *k)
 }
 
 void *
-smap_get(const struct smap *m, const char *key)
+st_smap_get(const struct smap *m, const char *key)
 {
 	uint64_t h;
 	size_t i;
 
 	if (m->cap == 0)
 		return NULL;
-	h = smap_hash(key);
+	h = st_smap_hash(key);
 	for (i = h & (m->cap - 1); m->keys[i] != NULL; i = (i + 1) &
 	    (m->cap - 1))
 		if (m->hashes[i] == h && strcmp(m->keys[i], key) == 0)
@@ -76,7 +76,7 @@ smap_get(const struct smap *m, const char *key)
 }
 
 static int
-smap_rehash(struct smap *m, size_t ncap)
+st_smap_rehash(struct smap *m, size_t ncap)
 {
 	char **keys = calloc(ncap, sizeof(*keys));
 	void **vals = calloc(ncap, sizeof(*vals));
@@ -110,16 +110,16 @@ smap_rehash(struct smap *m, size_t ncap)
 }
 
 int
-smap_put(struct smap *m, const char *key, void *val)
+st_smap_put(struct smap *m, const char *key, void *val)
 {
 	uint64_t h;
 	size_t i;
 	int rc;
 
 	if ((m->n + 1) * 4 >= m->cap * 3 &&
-	    (rc = smap_rehash(m, m->cap ? m->cap * 2 : 64)) < 0)
+	    (rc = st_smap_rehash(m, m->cap ? m->cap * 2 : 64)) < 0)
 		return rc;
-	h = smap_hash(key);
+	h = st_smap_hash(key);
 	for (i = h & (m->cap - 1); m->keys[i] != NULL; i = (i + 1) &
 	    (m->cap - 1))
 		;
@@ -132,7 +132,7 @@ smap_put(struct smap *m, const char *key, void *val)
 }
 
 void
-smap_free(struct smap *m)
+st_smap_free(struct smap *m)
 {
 	for (size_t i = 0; i < m->cap; i++)
 		free(m->keys[i]);
@@ -243,12 +243,12 @@ state_free(struct state *s)
 		json_decref(s->pq[s->pq_head + i].body);
 	for (size_t i = 0; i < s->nruntimes; i++)
 		free(s->runtime_names[i]);
-	smap_free(&s->accounts);
-	smap_free(&s->providers);
-	smap_free(&s->orders);
-	smap_free(&s->leases);
-	smap_free(&s->nonces);
-	smap_free(&s->strings);
+	st_smap_free(&s->accounts);
+	st_smap_free(&s->providers);
+	st_smap_free(&s->orders);
+	st_smap_free(&s->leases);
+	st_smap_free(&s->nonces);
+	st_smap_free(&s->strings);
 	free(s->accts);
 	free(s->provs);
 	free(s->ords);
@@ -383,7 +383,7 @@ get_denom(const struct state *s, const json_t *b, const char *what,
 static int
 intern(struct state *s, const char *str, uint32_t *id)
 {
-	void *v = smap_get(&s->strings, str);
+	void *v = st_smap_get(&s->strings, str);
 	int rc;
 
 	if (v != NULL) {
@@ -391,7 +391,7 @@ intern(struct state *s, const char *str, uint32_t *id)
 		return 0;
 	}
 	*id = s->nstrings;
-	if ((rc = smap_put(&s->strings, str,
+	if ((rc = st_smap_put(&s->strings, str,
 	    (void *)(uintptr_t)(s->nstrings + 1))) < 0)
 		return rc;
 	s->nstrings++;
@@ -490,7 +490,7 @@ acct_find(const struct state *s, const uint8_t key[KEY_PUB_LEN])
 	char t[KEY_TEXT_SIZE];
 
 	key_pub_to_text(key, t);
-	return smap_get(&s->accounts, t);
+	return st_smap_get(&s->accounts, t);
 }
 
 static int
@@ -510,7 +510,7 @@ acct_get(struct state *s, const uint8_t key[KEY_PUB_LEN],
 	memcpy(a->key, key, KEY_PUB_LEN);
 	key_pub_to_text(key, a->key_text);
 	a->seq = s->naccts;
-	if ((rc = smap_put(&s->accounts, a->key_text, a)) < 0) {
+	if ((rc = st_smap_put(&s->accounts, a->key_text, a)) < 0) {
 		free(a);
 		return rc;
 	}
@@ -565,7 +565,7 @@ find_order(const struct state *s, const json_t *b, const char *what,
 
 	if ((rc = cjson_get_str(b, "order", what, &id)) < 0)
 		return rc;
-	if ((*o = smap_get(&s->orders, id)) == NULL)
+	if ((*o = st_smap_get(&s->orders, id)) == NULL)
 		return err_set(ERR_REJECT, "%s.order: no order '%.40s'", what,
 		    id);
 	return 0;
@@ -580,7 +580,7 @@ find_lease(const struct state *s, const json_t *b, const char *what,
 
 	if ((rc = cjson_get_str(b, "lease", what, &id)) < 0)
 		return rc;
-	if ((*l = smap_get(&s->leases, id)) == NULL)
+	if ((*l = st_smap_get(&s->leases, id)) == NULL)
 		return err_set(ERR_REJECT, "%s.lease: no lease '%.40s'", what,
 		    id);
 	return 0;
@@ -592,7 +592,7 @@ prov_find(const struct state *s, const uint8_t key[KEY_PUB_LEN])
 	char t[KEY_TEXT_SIZE];
 
 	key_pub_to_text(key, t);
-	return smap_get(&s->providers, t);
+	return st_smap_get(&s->providers, t);
 }
 
 static int
@@ -762,7 +762,7 @@ h_advertise(struct state *s, struct ctx *c)
 		key_pub_to_text(p->key, p->key_text);
 		p->seq = s->nprovs;
 		p->online = 1;
-		if ((rc = smap_put(&s->providers, p->key_text, p)) < 0) {
+		if ((rc = st_smap_put(&s->providers, p->key_text, p)) < 0) {
 			free(kv);
 			free(p);
 			return rc;
@@ -1056,7 +1056,7 @@ h_order_create(struct state *s, struct ctx *c)
 	    sizeof(*s->ords))) < 0 ||
 	    (rc = st_grow((void **)&s->open, &s->open_cap, s->nopen + 1,
 	    sizeof(*s->open))) < 0 ||
-	    (rc = smap_put(&s->orders, o->id, o)) < 0)
+	    (rc = st_smap_put(&s->orders, o->id, o)) < 0)
 		goto fail;
 	o->tenant = tenant;
 	s->ords[s->nords++] = o;
@@ -1169,7 +1169,7 @@ h_lease_create(struct state *s, struct ctx *c)
 		return err_set(ERR_NOMEM, "out of memory");
 	l->index = c->index;
 	snprintf(l->id, sizeof(l->id), "l-%llu", (unsigned long long)c->index);
-	if ((rc = smap_put(&s->leases, l->id, l)) < 0) {
+	if ((rc = st_smap_put(&s->leases, l->id, l)) < 0) {
 		free(l);
 		return rc;
 	}
@@ -1228,24 +1228,22 @@ h_lease_started(struct state *s, const struct ctx *c)
  * floor(charge * take_rate_ppm / 10^6).  A charge cut by the cap drops
  * the carry (the excess was never owed). */
 static int
-h_usage(struct state *s, struct ctx *c)
+charge_usage(struct state *s, struct lease *l, const json_t *u,
+    const struct ctx *c)
 {
-	const json_t *b = c->e->body;
 	int64_t cur[ST_METERS];
-	struct lease *l;
 	struct order *o;
 	state_u128 num, cap128, want;
 	int64_t epochs, charge, fee, cap, carry;
 	struct account *pa, *ma;
-	json_t *u, *ev;
+	json_t *ev;
 	int capped = 0, rc;
 
-	if ((rc = find_lease(s, b, "lease.usage", &l)) < 0 ||
-	    (rc = lease_of_provider(l, c)) < 0 ||
-	    (rc = cjson_get_obj(b, "usage", "lease.usage", &u)) < 0)
-		return rc;
+	if (!json_is_object(u))
+		return err_set(ERR_INVAL, "%s.usage: expected an object",
+		    c->e->kind);
 	if (l->status != LEASE_ACTIVE)
-		return err_set(ERR_REJECT, "lease.usage: %s is %s", l->id,
+		return err_set(ERR_REJECT, "%s: %s is %s", c->e->kind, l->id,
 		    l->status == LEASE_CREATED ? "not started" : "closed");
 	o = l->order;
 	num = (state_u128)l->carry;
@@ -1306,6 +1304,20 @@ h_usage(struct state *s, struct ctx *c)
 	l->billed_epochs = epochs;
 	json_object_set_new(ev, "escrow_after", json_integer(o->escrow));
 	json_array_append_new(l->usage, ev);
+	return 0;
+}
+
+static int
+h_usage(struct state *s, struct ctx *c)
+{
+	const json_t *b = c->e->body;
+	struct lease *l;
+	int rc;
+
+	if ((rc = find_lease(s, b, "lease.usage", &l)) < 0 ||
+	    (rc = lease_of_provider(l, c)) < 0 ||
+	    (rc = charge_usage(s, l, json_object_get(b, "usage"), c)) < 0)
+		return rc;
 	if (st_lease_unfunded(s, l, c->t))
 		return st_push(s, "lease.close", json_pack("{s:s,s:s}", "lease",
 		    l->id, "reason", "insufficient_funds"));
@@ -1349,6 +1361,11 @@ h_lease_close(struct state *s, const struct ctx *c)
 	    (r == STATE_REASON_PROVIDER_CLOSED ||
 	    r == STATE_REASON_MANIFEST_REFUSED)) {
 		by = "provider";
+		/* a provider's close may carry its final meter readings */
+		if (json_object_get(b, "usage") != NULL &&
+		    (rc = charge_usage(s, l, json_object_get(b, "usage"),
+		    c)) < 0)
+			return rc;
 	} else {
 		return err_set(ERR_REJECT, "lease.close: %s may not close %s "
 		    "with reason %s (tenant: tenant_closed; provider: "
@@ -1431,7 +1448,7 @@ state_apply(struct state *s, const struct envelope *e, uint64_t index,
 		    (long long)skew, (long long)seq_time_ms,
 		    (long long)s->cfg.skew_ms);
 	snprintf(nkey, sizeof(nkey), "%s\n%s", e->signer_text, e->nonce);
-	if (smap_get(&s->nonces, nkey) != NULL)
+	if (st_smap_get(&s->nonces, nkey) != NULL)
 		return err_set(ERR_CONFLICT, "ledger index %llu: nonce '%.60s' "
 		    "of %s was already used", (unsigned long long)index,
 		    e->nonce, e->signer_text);
@@ -1474,7 +1491,7 @@ state_apply(struct state *s, const struct envelope *e, uint64_t index,
 		return err_prefix(rc, "ledger index %llu", (unsigned long long)
 		    index);
 	}
-	if ((rc = smap_put(&s->nonces, nkey, (void *)1)) < 0)
+	if ((rc = st_smap_put(&s->nonces, nkey, (void *)1)) < 0)
 		return rc;
 	/* any entry a provider signs shows it alive */
 	if (!c.is_market && (p = prov_find(s, e->signer)) != NULL) {

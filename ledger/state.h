@@ -41,7 +41,10 @@
  *                       "storage_mb_s"?,"requests"?,"egress_bytes"?,
  *                       "fuel"?}}   cumulative; an absent counter is
  *                       unchanged
- *   lease.close        tenant|provider|market {"lease":ID,"reason":R}
+ *   lease.close        tenant|provider|market {"lease":ID,"reason":R,
+ *                       "usage"?:{...}}  (usage: the provider's final
+ *                       cumulative readings, charged before the close)
+ *   R is one of enum state_reason's names (state_reason_name).
  */
 #ifndef LODGE_LEDGER_STATE_H
 #define LODGE_LEDGER_STATE_H
@@ -112,7 +115,8 @@ void state_free(struct state *s);
  * the field and the rule.  ERR_NOMEM leaves the state unusable.  While
  * derived entries are pending, the next leaf must be the market-signed
  * head of the queue (anything else is a discrepancy, ERR_REJECT).  fx may
- * be NULL; when given it is filled (free fx->derived). */
+ * be NULL; when given it is filled (free fx->derived).  The state keeps
+ * references to e->body (json_incref): do not modify a body once applied. */
 int state_apply(struct state *s, const struct envelope *e, uint64_t index,
     int64_t seq_time_ms, struct state_effects *fx);
 

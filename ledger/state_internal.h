@@ -36,9 +36,9 @@ struct smap {
 	uint64_t *hashes;
 	size_t cap, n;
 };
-void *smap_get(const struct smap *m, const char *key);
-int smap_put(struct smap *m, const char *key, void *val); /* new key */
-void smap_free(struct smap *m);
+void *st_smap_get(const struct smap *m, const char *key);
+int st_smap_put(struct smap *m, const char *key, void *val); /* new key */
+void st_smap_free(struct smap *m);
 
 struct account {
 	uint8_t key[KEY_PUB_LEN];

@@ -137,7 +137,7 @@ int
 state_account_json(const struct state *s, const char *key_text,
     json_t **out)
 {
-	const struct account *a = smap_get(&s->accounts, key_text);
+	const struct account *a = st_smap_get(&s->accounts, key_text);
 	json_t *b;
 
 	if (a != NULL)
@@ -157,7 +157,7 @@ state_account_json(const struct state *s, const char *key_text,
 int
 state_order_json(const struct state *s, const char *id, json_t **out)
 {
-	const struct order *o = smap_get(&s->orders, id);
+	const struct order *o = st_smap_get(&s->orders, id);
 
 	if (o == NULL)
 		return err_set(ERR_NOTFOUND, "order '%.40s': no such order", id);
@@ -167,7 +167,7 @@ state_order_json(const struct state *s, const char *id, json_t **out)
 int
 state_lease_json(const struct state *s, const char *id, json_t **out)
 {
-	const struct lease *l = smap_get(&s->leases, id);
+	const struct lease *l = st_smap_get(&s->leases, id);
 
 	if (l == NULL)
 		return err_set(ERR_NOTFOUND, "lease '%.40s': no such lease", id);
@@ -233,7 +233,7 @@ state_leases_json(const struct state *s, const char *provider,
 int
 state_lease_story(const struct state *s, const char *id, json_t **out)
 {
-	const struct lease *l = smap_get(&s->leases, id);
+	const struct lease *l = st_smap_get(&s->leases, id);
 	json_t *close;
 
 	if (l == NULL)

@@ -15,9 +15,12 @@
 int64_t
 st_epochs(const struct state *s, int64_t from, int64_t to)
 {
+	int64_t d;
+
 	if (to <= from)
 		return 0;
-	return (to - from + s->cfg.epoch_ms - 1) / s->cfg.epoch_ms;
+	d = to - from; /* both >= 0: no overflow */
+	return d / s->cfg.epoch_ms + (d % s->cfg.epoch_ms != 0);
 }
 
 int

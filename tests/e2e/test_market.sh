@@ -19,6 +19,7 @@ check "balance shows the deposit" sh -c "[ \$(curl -s $U/v1/accounts/$TEN | jq .
 # refusals
 check "a deposit not signed by the treasury gets 422" [ "$(code "$T/tenant.key" account.deposit "{\"to\":\"$TEN\",\"denom\":\"uakt\",\"amount\":5}")" = 422 ]
 env "$T/tenant.key" account.transfer "{\"to\":\"$P1\",\"denom\":\"uakt\",\"amount\":1}" > "$T/tr.json"
+env "$T/tenant.key" account.transfer "{\"to\":\"$P1\",\"denom\":\"uakt\",\"amount\":2}" > "$T/tr2.json"
 sed 's/"amount":1/"amount":1000/' "$T/tr.json" > "$T/forged.json"
 check "forged signature gets 401" sh -c "post() { curl -s -o /dev/null -w '%{http_code}' -XPOST --data-binary @$T/forged.json $U/v1/entries; }; [ \$(post) = 401 ]"
 check "a transfer is accepted once" sh -c "[ \$(curl -s -o /dev/null -w '%{http_code}' -XPOST --data-binary @$T/tr.json $U/v1/entries) = 201 ]"
@@ -69,6 +70,18 @@ check "the close is a market-signed ledger entry" sh -c "curl -s '$U/v1/ledger/e
 check "ledger audit of the running market passes" $L audit --market "$U"
 check "audit tells a lease's story" sh -c "$L audit --market $U --lease $L1 --json | jq -e '.match and .close'"
 check "audit recomputes the tenant's balance as the market shows it" wait_for "checkpoint to cover all" sh -c "[ \$($L audit --market $U --account $TEN --json 2>/dev/null | jq .balances.uakt) = \$(curl -s $U/v1/accounts/$TEN | jq .balances.uakt) ]"
+
+# slow clients trickling bodies in cannot stall the others
+head -c 100000 /dev/zero | tr '\0' x > "$T/slow"
+i=0
+while [ $i -lt 30 ]; do
+	curl -s --limit-rate 200 -o /dev/null -XPOST --data-binary @"$T/slow" "$U/v1/entries" &
+	PIDS="$PIDS $!"
+	i=$((i + 1))
+done
+sleep 0.5
+check "30 slow uploads do not stall a normal request" sh -c "[ \$(curl -s -o /dev/null -m 2 -w '%{http_code}' $U/v1/info) = 200 ]"
+check "a submission goes through beside them" sh -c "[ \$(curl -s -o /dev/null -m 2 -w '%{http_code}' -XPOST --data-binary @$T/tr2.json $U/v1/entries) = 201 ]"
 
 # kill -9 during a stream of submissions, then restart
 i=0

@@ -1,0 +1,189 @@
+/*
+ * bench_match: matching speed of the market's state machine, in process:
+ * 1,000 provider asks and 10,000 open orders that wait, then new orders
+ * that match (order.create + its derived lease.create), against a
+ * baseline of plain transfers applied in the same run.  Envelopes are
+ * built unsigned (state_apply takes verified envelopes; signing is not
+ * what is measured).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/envelope.h"
+#include "common/err.h"
+#include "common/key.h"
+#include "ledger/state.h"
+
+#define NPROV 1000
+#define NWAIT 10000
+#define NMATCH 20000
+#define NBASE 20000
+
+static uint64_t idx = 1, nonce;
+static int64_t now = 1700000000000;
+
+static double
+secs(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void
+key_n(uint32_t n, uint8_t pub[KEY_PUB_LEN])
+{
+	memset(pub, 0, KEY_PUB_LEN);
+	memcpy(pub, &n, sizeof(n));
+	pub[31] = 0x5a;
+}
+
+/* An unsigned envelope (bodies are stolen). */
+static struct envelope *
+env(const uint8_t signer[KEY_PUB_LEN], const char *kind, json_t *body)
+{
+	struct envelope *e = calloc(1, sizeof(*e));
+	char t[KEY_TEXT_SIZE], nb[32];
+
+	if (e == NULL || body == NULL)
+		abort();
+	key_pub_to_text(signer, t);
+	snprintf(nb, sizeof(nb), "b%llu", (unsigned long long)nonce++);
+	e->json = json_pack("{s:s,s:o,s:s,s:s,s:I,s:s}", "kind", kind, "body",
+	    body, "signer", t, "nonce", nb, "time", (json_int_t)now, "sig", "");
+	if (e->json == NULL)
+		abort();
+	e->kind = json_string_value(json_object_get(e->json, "kind"));
+	e->body = json_object_get(e->json, "body");
+	e->signer_text = json_string_value(json_object_get(e->json, "signer"));
+	e->nonce = json_string_value(json_object_get(e->json, "nonce"));
+	memcpy(e->signer, signer, KEY_PUB_LEN);
+	e->time_ms = now;
+	return e;
+}
+
+static void
+apply(struct state *s, const uint8_t signer[KEY_PUB_LEN], const char *kind,
+    json_t *body, const uint8_t market[KEY_PUB_LEN])
+{
+	struct envelope *e = env(signer, kind, body);
+	json_t *p;
+
+	if (state_apply(s, e, idx++, now, NULL) != 0) {
+		fprintf(stderr, "bench_match: %s: %s\n", kind, err_msg());
+		exit(1);
+	}
+	envelope_free(e);
+	if (state_pending_count(s) == 0)
+		return;
+	state_pending(s, &p);
+	for (size_t i = 0; i < json_array_size(p); i++) {
+		json_t *d = json_array_get(p, i);
+		apply(s, market, json_string_value(json_object_get(d, "kind")),
+		    json_incref(json_object_get(d, "body")), market);
+	}
+	json_decref(p);
+}
+
+static json_t *
+order_body(int matching, int i)
+{
+	return json_pack("{s:[{s:i,s:i,s:i,s:i}],s:s,s:I,s:s,s:i,s:i,"
+	    "s:{s:s},s:[s]}", "resources", "count", 1 + i % 2, "cpu_millis",
+	    100 + i % 400, "memory_bytes", 100000000, "storage_bytes",
+	    1000000000, "denom", "uakt", "max_price", (json_int_t)1000000,
+	    "manifest_hash", "h", "deposit", 10, "ttl_ms", 86400000,
+	    "attributes", "region", matching ? (i % 2 ? "eu" : "us") :
+	    "nowhere", "runtimes", "wasm");
+}
+
+int
+main(void)
+{
+	struct state_config c;
+	struct state *s;
+	uint8_t treasury[KEY_PUB_LEN], market[KEY_PUB_LEN], tenant[KEY_PUB_LEN];
+	uint8_t pk[KEY_PUB_LEN];
+	double t0, base, match, rematch;
+	char tt[KEY_TEXT_SIZE];
+	json_t *v;
+
+	state_config_default(&c);
+	c.check_invariants = 0;
+	key_n(1, treasury);
+	key_n(2, market);
+	key_n(3, tenant);
+	memcpy(c.treasury_key, treasury, KEY_PUB_LEN);
+	memcpy(c.market_key, market, KEY_PUB_LEN);
+	if (state_new(&c, &s) != 0)
+		return 1;
+	key_pub_to_text(tenant, tt);
+	apply(s, treasury, "account.deposit", json_pack("{s:s,s:s,s:I}", "to",
+	    tt, "denom", "uakt", "amount", (json_int_t)1000000000000), market);
+	for (int i = 0; i < NPROV; i++) {
+		key_n(1000 + i, pk);
+		apply(s, pk, "provider.advertise", json_pack("{s:s,s:{s:s,s:s},"
+		    "s:{s:I,s:I,s:I},s:[s,s],s:{s:s,s:i,s:i,s:i,s:i}}",
+		    "api_url", "https://p.example", "attributes", "region",
+		    i % 2 ? "eu" : "us", "tier", i % 3 ? "a" : "b", "capacity",
+		    "cpu_millis", (json_int_t)1000000000, "memory_bytes",
+		    (json_int_t)1 << 48, "storage_bytes", (json_int_t)1 << 49,
+		    "runtimes", "process", i % 4 ? "wasm" : "none", "price",
+		    "denom", "uakt", "cpu_ms", 1000 + (i * 7919) % 100000,
+		    "mem_mb_s", 10 + i % 50, "storage_mb_s", 1 + i % 5,
+		    "request", 100), market);
+	}
+	for (int i = 0; i < NWAIT; i++)
+		apply(s, tenant, "order.create", order_body(0, i), market);
+
+	/* baseline: plain transfers through the same apply path */
+	t0 = secs();
+	for (int i = 0; i < NBASE; i++) {
+		key_n(500000 + i % 1000, pk);
+		key_pub_to_text(pk, tt);
+		apply(s, tenant, "account.transfer", json_pack("{s:s,s:s,s:i}",
+		    "to", tt, "denom", "uakt", "amount", 1), market);
+	}
+	base = secs() - t0;
+
+	/* new orders, each scanning 1,000 asks and creating a lease */
+	t0 = secs();
+	for (int i = 0; i < NMATCH; i++)
+		apply(s, tenant, "order.create", order_body(1, i), market);
+	match = secs() - t0;
+	state_leases_json(s, NULL, NULL, &v);
+	if (json_array_size(v) != NMATCH) {
+		fprintf(stderr, "bench_match: %zu leases, expected %d\n",
+		    json_array_size(v), NMATCH);
+		return 1;
+	}
+	json_decref(v);
+
+	/* a changed ask re-runs matching over the 10,000 waiting orders */
+	t0 = secs();
+	for (int i = 0; i < 100; i++) {
+		key_n(1000 + i, pk);
+		now++;
+		apply(s, pk, "provider.advertise", json_pack("{s:s,s:{s:s},"
+		    "s:{s:I,s:I,s:I},s:[s],s:{s:s,s:i}}", "api_url", "https://p",
+		    "attributes", "region", "eu", "capacity", "cpu_millis",
+		    (json_int_t)1000000000, "memory_bytes", (json_int_t)1 << 48,
+		    "storage_bytes", (json_int_t)1 << 49, "runtimes", "wasm",
+		    "price", "denom", "uakt", "cpu_ms", 1000 + i), market);
+	}
+	rematch = secs() - t0;
+
+	printf("match: %.0f matches/s (%d providers, %d open orders; "
+	    "order.create + lease.create, %d matches)\n", NMATCH / match, NPROV,
+	    NWAIT, NMATCH);
+	printf("baseline: %.0f transfers/s through state_apply; a match costs "
+	    "%.1fx a transfer\n", NBASE / base, (match / NMATCH) /
+	    (base / NBASE));
+	printf("rematch: %.0f order checks/s (a changed ask re-run over %d "
+	    "waiting orders)\n", 100.0 * NWAIT / rematch, NWAIT);
+	state_free(s);
+	return NMATCH / match >= 50000 ? 0 : 2;
+}

@@ -1,0 +1,197 @@
+/*
+ * fuzz_state: arbitrary entries into the market's state machine.  The
+ * input is lines "<kind byte><signer byte><time byte><JSON body>\n"; each
+ * becomes an (unsigned: state_apply trusts its caller to verify) envelope
+ * applied on top of a small market with a running lease, followed by the
+ * derived and due entries the market would append.  After every line the
+ * invariants must hold; ASan/UBSan/LSan catch the rest.
+ */
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/cjson.h"
+#include "common/envelope.h"
+#include "common/err.h"
+#include "ledger/state.h"
+
+static const char *const kinds[] = {
+	"account.deposit", "account.transfer", "provider.advertise",
+	"provider.withdraw", "provider.heartbeat", "provider.attest",
+	"provider.offline", "provider.online", "order.create", "order.close",
+	"order.expire", "deployment.deposit", "lease.create", "lease.started",
+	"lease.usage", "lease.close",
+};
+#define NKINDS (sizeof(kinds) / sizeof(kinds[0]))
+#define NKEYS 6 /* treasury, market, tenant, p1, p2, auditor */
+
+static uint64_t idx, nonce;
+static int64_t now;
+
+static void
+keyb(int n, uint8_t k[KEY_PUB_LEN])
+{
+	memset(k, n + 1, KEY_PUB_LEN);
+}
+
+static struct envelope *
+env(int who, const char *kind, json_t *body)
+{
+	struct envelope *e = calloc(1, sizeof(*e));
+	uint8_t k[KEY_PUB_LEN];
+	char t[KEY_TEXT_SIZE], nb[32];
+
+	keyb(who, k);
+	key_pub_to_text(k, t);
+	snprintf(nb, sizeof(nb), "f%llu", (unsigned long long)nonce++);
+	if (e == NULL || (e->json = json_pack("{s:s,s:o,s:s,s:s,s:I,s:s}",
+	    "kind", kind, "body", body, "signer", t, "nonce", nb, "time",
+	    (json_int_t)now, "sig", "")) == NULL)
+		abort();
+	e->kind = json_string_value(json_object_get(e->json, "kind"));
+	e->body = json_object_get(e->json, "body");
+	e->signer_text = json_string_value(json_object_get(e->json, "signer"));
+	e->nonce = json_string_value(json_object_get(e->json, "nonce"));
+	memcpy(e->signer, k, KEY_PUB_LEN);
+	e->time_ms = now;
+	return e;
+}
+
+static void
+check(struct state *s)
+{
+	if (state_check_invariants(s) != 0) {
+		fprintf(stderr, "invariant broken: %s\n", err_msg());
+		abort();
+	}
+}
+
+static int
+apply(struct state *s, int who, const char *kind, json_t *body)
+{
+	struct envelope *e = env(who, kind, body);
+	int rc = state_apply(s, e, idx, now, NULL);
+
+	if (rc == 0)
+		idx++;
+	else if (rc == ERR_CORRUPT || rc == ERR_NOMEM)
+		abort();
+	envelope_free(e);
+	return rc;
+}
+
+static void
+drain(struct state *s, json_t *list)
+{
+	for (size_t i = 0; i < json_array_size(list); i++) {
+		json_t *d = json_array_get(list, i);
+		apply(s, 1, json_string_value(json_object_get(d, "kind")),
+		    json_incref(json_object_get(d, "body")));
+	}
+}
+
+static void
+settle(struct state *s)
+{
+	json_t *l;
+	int guard = 0;
+
+	while (state_pending_count(s) > 0 && guard++ < 1000) {
+		if (state_pending(s, &l) != 0)
+			abort();
+		/* the head must always be accepted */
+		json_t *d = json_array_get(l, 0);
+		if (apply(s, 1, json_string_value(json_object_get(d, "kind")),
+		    json_incref(json_object_get(d, "body"))) != 0) {
+			fprintf(stderr, "derived entry refused: %s\n", err_msg());
+			abort();
+		}
+		json_decref(l);
+		check(s);
+	}
+}
+
+static char ktext[NKEYS][KEY_TEXT_SIZE];
+
+static json_t *
+parse(const char *fmt, ...)
+{
+	char buf[1024];
+	va_list ap;
+	json_t *j;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	if ((j = json_loads(buf, 0, NULL)) == NULL)
+		abort();
+	return j;
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct state_config c;
+	struct state *s;
+	json_t *body, *due;
+	size_t off = 0;
+
+	state_config_default(&c);
+	c.check_invariants = 1;
+	keyb(0, c.treasury_key);
+	keyb(1, c.market_key);
+	for (int i = 0; i < NKEYS; i++) {
+		uint8_t k[KEY_PUB_LEN];
+		keyb(i, k);
+		key_pub_to_text(k, ktext[i]);
+	}
+	if (state_new(&c, &s) != 0)
+		abort();
+	idx = 1;
+	nonce = 0;
+	now = 1700000000000;
+	/* a small market: funds, one ask, one order with a started lease */
+	apply(s, 0, "account.deposit", parse("{\"to\":\"%s\",\"denom\":"
+	    "\"uakt\",\"amount\":1000000}", ktext[2]));
+	apply(s, 3, "provider.advertise", parse("{\"api_url\":\"u\","
+	    "\"attributes\":{\"region\":\"eu\"},\"capacity\":{\"cpu_millis\":"
+	    "4000,\"memory_bytes\":4000000000,\"storage_bytes\":0},"
+	    "\"runtimes\":[\"wasm\"],\"price\":{\"denom\":\"uakt\","
+	    "\"cpu_ms\":100000,\"request\":7}}"));
+	apply(s, 2, "order.create", parse("{\"resources\":[{\"count\":1,"
+	    "\"cpu_millis\":1000,\"memory_bytes\":1000000,\"storage_bytes\":0}],"
+	    "\"denom\":\"uakt\",\"max_price\":5000,\"manifest_hash\":\"h\","
+	    "\"deposit\":20000,\"ttl_ms\":60000}"));
+	settle(s);
+	apply(s, 3, "lease.started", parse("{\"lease\":\"l-4\"}"));
+	check(s);
+	while (off + 3 <= size) {
+		const uint8_t *line = data + off;
+		const uint8_t *nl = memchr(line + 3, '\n', size - off - 3);
+		size_t len = nl ? (size_t)(nl - line) : size - off;
+		off += len + 1;
+		now += (int64_t)line[2] * 500;
+		if (cjson_parse((const char *)line + 3, len - 3, &body) != 0)
+			continue;
+		if (!json_is_object(body)) {
+			json_decref(body);
+			continue;
+		}
+		apply(s, line[1] % NKEYS, kinds[line[0] % NKINDS], body);
+		check(s);
+		settle(s);
+		if (state_due(s, now, &due) != 0)
+			abort();
+		drain(s, due);
+		json_decref(due);
+		settle(s);
+		check(s);
+	}
+	if (state_dump(s, &body) != 0)
+		abort();
+	json_decref(body);
+	state_free(s);
+	return 0;
+}

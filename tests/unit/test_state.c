@@ -1,0 +1,1175 @@
+/*
+ * test_state: the market's state machine (ledger/state.h): every entry
+ * kind and its rejections, matching, charging, derived entries and their
+ * replay checks, and a property test over random valid streams.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "common/cjson.h"
+#include "common/envelope.h"
+#include "common/err.h"
+#include "common/key.h"
+#include "ledger/state.h"
+
+enum { K_TREASURY, K_MARKET, K_TENANT, K_TENANT2, K_P1, K_P2, K_P3,
+	K_AUDITOR, K_NKEYS };
+
+struct logged {
+	struct envelope *e;
+	uint64_t index;
+	int64_t time;
+};
+
+struct t {
+	struct state *s;
+	struct key *k[K_NKEYS];
+	char kt[K_NKEYS][KEY_TEXT_SIZE];
+	uint64_t idx;
+	int64_t now;
+	unsigned nonce;
+	struct logged *log;
+	size_t nlog, caplog;
+	char last_id[STATE_ID_LEN];
+	struct state_config cfg;
+};
+
+static struct t *
+t_new(void)
+{
+	struct t *t = calloc(1, sizeof(*t));
+	uint8_t seed[KEY_SEED_LEN], pub[KEY_PUB_LEN];
+
+	assert_non_null(t);
+	for (int i = 0; i < K_NKEYS; i++) {
+		memset(seed, 0x10 + i, sizeof(seed));
+		assert_int_equal(key_from_seed(seed, &t->k[i]), 0);
+		key_public(t->k[i], pub);
+		key_pub_to_text(pub, t->kt[i]);
+	}
+	state_config_default(&t->cfg);
+	key_public(t->k[K_TREASURY], t->cfg.treasury_key);
+	key_public(t->k[K_MARKET], t->cfg.market_key);
+	t->cfg.check_invariants = 1;
+	assert_int_equal(state_new(&t->cfg, &t->s), 0);
+	t->idx = 1;
+	t->now = 1700000000000;
+	return t;
+}
+
+static void
+t_free(struct t *t)
+{
+	for (size_t i = 0; i < t->nlog; i++)
+		envelope_free(t->log[i].e);
+	free(t->log);
+	for (int i = 0; i < K_NKEYS; i++)
+		key_free(t->k[i]);
+	state_free(t->s);
+	free(t);
+}
+
+static struct envelope *
+t_sign(struct t *t, int who, const char *kind, json_t *body, int64_t etime)
+{
+	struct envelope *e;
+	char nonce[32];
+
+	snprintf(nonce, sizeof(nonce), "n%u", t->nonce++);
+	assert_non_null(body);
+	if (envelope_sign(t->k[who], kind, body, nonce, etime, &e) < 0)
+		fail_msg("envelope_sign: %s", err_msg());
+	json_decref(body);
+	return e;
+}
+
+/* Apply e at the current index and time; log it when applied. */
+static int
+t_apply_env(struct t *t, struct envelope *e)
+{
+	struct state_effects fx;
+	int rc = state_apply(t->s, e, t->idx, t->now, &fx);
+
+	if (rc == 0) {
+		if (t->nlog == t->caplog) {
+			t->caplog = t->caplog ? t->caplog * 2 : 64;
+			t->log = realloc(t->log, t->caplog * sizeof(*t->log));
+			assert_non_null(t->log);
+		}
+		t->log[t->nlog++] = (struct logged){ e, t->idx, t->now };
+		t->idx++;
+		memcpy(t->last_id, fx.id, sizeof(fx.id));
+		json_decref(fx.derived);
+	} else {
+		assert_null(fx.derived);
+		envelope_free(e);
+	}
+	return rc;
+}
+
+static int
+t_put(struct t *t, int who, const char *kind, const char *fmt, ...)
+{
+	char buf[4096];
+	va_list ap;
+	json_t *body;
+	json_error_t je;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	if ((body = json_loads(buf, 0, &je)) == NULL)
+		fail_msg("bad test JSON %s: %s", buf, je.text);
+	return t_apply_env(t, t_sign(t, who, kind, body, t->now));
+}
+
+/* Sign and apply every pending derived entry; returns how many. */
+static int
+t_drain(struct t *t)
+{
+	json_t *p, *d;
+	size_t i;
+	int n = 0;
+
+	while (state_pending_count(t->s) > 0) {
+		assert_int_equal(state_pending(t->s, &p), 0);
+		d = json_array_get(p, 0);
+		int rc = t_apply_env(t, t_sign(t, K_MARKET,
+		    json_string_value(json_object_get(d, "kind")),
+		    json_incref(json_object_get(d, "body")), t->now));
+		if (rc != 0)
+			fail_msg("derived entry refused: %s", err_msg());
+		json_decref(p);
+		n++;
+	}
+	(void)i;
+	return n;
+}
+
+#define OK(x) do { int rc_ = (x); if (rc_ != 0) \
+	fail_msg("%s: %d %s", #x, rc_, err_msg()); } while (0)
+#define REJ(code, x) do { int rc_ = (x); if (rc_ != (code)) \
+	fail_msg("%s: expected %d, got %d (%s)", #x, code, rc_, err_msg()); \
+	} while (0)
+
+static int64_t
+balance(struct t *t, int who)
+{
+	json_t *a;
+	int64_t v;
+
+	OK(state_account_json(t->s, t->kt[who], &a));
+	v = json_integer_value(json_object_get(json_object_get(a, "balances"),
+	    "uakt"));
+	json_decref(a);
+	return v;
+}
+
+static json_t *
+order(struct t *t, const char *id)
+{
+	json_t *o;
+
+	OK(state_order_json(t->s, id, &o));
+	return o;
+}
+
+static json_t *
+lease(struct t *t, const char *id)
+{
+	json_t *o;
+
+	OK(state_lease_json(t->s, id, &o));
+	return o;
+}
+
+static const char *
+jstr(json_t *o, const char *k)
+{
+	return json_string_value(json_object_get(o, k));
+}
+
+static int64_t
+jint(json_t *o, const char *k)
+{
+	return json_integer_value(json_object_get(o, k));
+}
+
+/* A provider ask: 4 cores, 8 GB, 100 GB; price per 10^6 cpu_ms. */
+static int
+advertise(struct t *t, int who, int64_t cpu_price, const char *attrs,
+    int64_t cpu_millis)
+{
+	return t_put(t, who, "provider.advertise", "{\"api_url\":"
+	    "\"https://p.example\",\"attributes\":%s,\"capacity\":{"
+	    "\"cpu_millis\":%lld,\"memory_bytes\":8000000000,"
+	    "\"storage_bytes\":100000000000},\"runtimes\":[\"process\","
+	    "\"wasm\"],\"price\":{\"denom\":\"uakt\",\"cpu_ms\":%lld,"
+	    "\"mem_mb_s\":0,\"request\":1000}}", attrs, (long long)cpu_millis,
+	    (long long)cpu_price);
+}
+
+/* One service of 1 core x count; max price per epoch. */
+static int
+create_order(struct t *t, int who, int count, int64_t max_price,
+    int64_t deposit, const char *extra)
+{
+	return t_put(t, who, "order.create", "{\"placement\":\"dc\","
+	    "\"resources\":[{\"profile\":\"web\",\"service\":\"web\","
+	    "\"count\":%d,\"cpu_millis\":1000,\"memory_bytes\":1000000,"
+	    "\"storage_bytes\":0,\"price\":%lld}],\"denom\":\"uakt\","
+	    "\"max_price\":%lld,\"manifest_hash\":\"ab\",\"deposit\":%lld,"
+	    "\"ttl_ms\":60000%s%s}", count, (long long)max_price,
+	    (long long)max_price, (long long)deposit, extra ? "," : "",
+	    extra ? extra : "");
+}
+
+static void
+fund(struct t *t, int who, int64_t amt)
+{
+	OK(t_put(t, K_TREASURY, "account.deposit", "{\"to\":\"%s\","
+	    "\"denom\":\"uakt\",\"amount\":%lld}", t->kt[who], (long long)amt));
+}
+
+/* ---- accounts ---------------------------------------------------------- */
+
+static void
+test_deposit_only_by_treasury(void **st)
+{
+	struct t *t = t_new();
+
+	(void)st;
+	fund(t, K_TENANT, 5000);
+	assert_int_equal(balance(t, K_TENANT), 5000);
+	REJ(ERR_REJECT, t_put(t, K_TENANT, "account.deposit", "{\"to\":\"%s\","
+	    "\"denom\":\"uakt\",\"amount\":5}", t->kt[K_TENANT]));
+	REJ(ERR_REJECT, t_put(t, K_MARKET, "account.deposit", "{\"to\":\"%s\","
+	    "\"denom\":\"uakt\",\"amount\":5}", t->kt[K_TENANT]));
+	REJ(ERR_REJECT, t_put(t, K_TREASURY, "account.deposit", "{\"to\":"
+	    "\"%s\",\"denom\":\"uatom\",\"amount\":5}", t->kt[K_TENANT]));
+	REJ(ERR_INVAL, t_put(t, K_TREASURY, "account.deposit", "{\"to\":"
+	    "\"%s\",\"denom\":\"uakt\",\"amount\":0}", t->kt[K_TENANT]));
+	REJ(ERR_INVAL, t_put(t, K_TREASURY, "account.deposit", "{\"to\":"
+	    "\"nobody\",\"denom\":\"uakt\",\"amount\":3}"));
+	REJ(ERR_RANGE, t_put(t, K_TREASURY, "account.deposit", "{\"to\":"
+	    "\"%s\",\"denom\":\"uakt\",\"amount\":%lld}", t->kt[K_TENANT],
+	    (long long)INT64_MAX));
+	assert_int_equal(balance(t, K_TENANT), 5000);
+	t_free(t);
+}
+
+static void
+test_transfer_and_insufficient_balance(void **st)
+{
+	struct t *t = t_new();
+
+	(void)st;
+	fund(t, K_TENANT, 100);
+	OK(t_put(t, K_TENANT, "account.transfer", "{\"to\":\"%s\",\"denom\":"
+	    "\"uakt\",\"amount\":40}", t->kt[K_TENANT2]));
+	assert_int_equal(balance(t, K_TENANT), 60);
+	assert_int_equal(balance(t, K_TENANT2), 40);
+	REJ(ERR_REJECT, t_put(t, K_TENANT, "account.transfer", "{\"to\":"
+	    "\"%s\",\"denom\":\"uakt\",\"amount\":61}", t->kt[K_TENANT2]));
+	REJ(ERR_REJECT, t_put(t, K_P1, "account.transfer", "{\"to\":"
+	    "\"%s\",\"denom\":\"uakt\",\"amount\":1}", t->kt[K_TENANT2]));
+	REJ(ERR_REJECT, t_put(t, K_TENANT, "account.transfer", "{\"to\":"
+	    "\"%s\",\"denom\":\"uakt\",\"amount\":1}", t->kt[K_TENANT]));
+	assert_int_equal(balance(t, K_TENANT), 60);
+	t_free(t);
+}
+
+static void
+test_nonce_replay_skew_and_order_of_leaves(void **st)
+{
+	struct t *t = t_new();
+	struct envelope *e;
+	json_t *d1, *d2;
+	char *b1, *b2;
+	size_t l1, l2;
+
+	(void)st;
+	fund(t, K_TENANT, 100);
+	/* the same signed envelope again: its nonce is spent */
+	e = t->log[0].e;
+	REJ(ERR_CONFLICT, state_apply(t->s, e, t->idx, t->now, NULL));
+	/* signer clock too far from the sequencer's */
+	e = t_sign(t, K_TREASURY, "account.deposit", json_pack("{s:s,s:s,s:i}",
+	    "to", t->kt[K_TENANT], "denom", "uakt", "amount", 1),
+	    t->now - t->cfg.skew_ms - 1);
+	REJ(ERR_REJECT, t_apply_env(t, e));
+	e = t_sign(t, K_TREASURY, "account.deposit", json_pack("{s:s,s:s,s:i}",
+	    "to", t->kt[K_TENANT], "denom", "uakt", "amount", 1),
+	    t->now + t->cfg.skew_ms);
+	OK(t_apply_env(t, e));
+	/* index must increase and sequencer time must not go back */
+	OK(state_dump(t->s, &d1));
+	e = t_sign(t, K_TREASURY, "account.deposit", json_pack("{s:s,s:s,s:i}",
+	    "to", t->kt[K_TENANT], "denom", "uakt", "amount", 1), t->now);
+	REJ(ERR_REJECT, state_apply(t->s, e, t->idx - 1, t->now, NULL));
+	REJ(ERR_REJECT, state_apply(t->s, e, t->idx, t->now - 1, NULL));
+	REJ(ERR_INVAL, t_put(t, K_TENANT, "account.steal", "{}"));
+	OK(state_dump(t->s, &d2));
+	OK(cjson_dump(d1, &b1, &l1));
+	OK(cjson_dump(d2, &b2, &l2));
+	assert_string_equal(b1, b2);
+	free(b1);
+	free(b2);
+	json_decref(d1);
+	json_decref(d2);
+	envelope_free(e);
+	t_free(t);
+}
+
+/* ---- matching ------------------------------------------------------------ */
+
+static void
+test_cheaper_fitting_provider_wins(void **st)
+{
+	struct t *t = t_new();
+	json_t *p, *o;
+
+	(void)st;
+	fund(t, K_TENANT, 1000000);
+	OK(advertise(t, K_P1, 2000, "{\"region\":\"eu\"}", 4000));
+	OK(advertise(t, K_P2, 1000, "{\"region\":\"eu\"}", 4000));
+	OK(advertise(t, K_P3, 10, "{\"region\":\"us\"}", 4000));
+	OK(create_order(t, K_TENANT, 1, 1000, 50000,
+	    "\"attributes\":{\"region\":\"eu\"}"));
+	assert_string_equal(t->last_id, "o-5");
+	OK(state_pending(t->s, &p));
+	assert_int_equal(json_array_size(p), 1);
+	/* 1 core for 6 s = 6000 cpu_ms at 1000 per 10^6 -> 6 micro-units */
+	assert_string_equal(jstr(json_array_get(p, 0), "kind"), "lease.create");
+	o = json_object_get(json_array_get(p, 0), "body");
+	assert_string_equal(jstr(o, "provider"), t->kt[K_P2]);
+	assert_int_equal(jint(o, "price"), 6);
+	json_decref(p);
+	assert_int_equal(t_drain(t), 1);
+	assert_string_equal(t->last_id, "l-6");
+	o = lease(t, "l-6");
+	assert_string_equal(jstr(o, "status"), "created");
+	assert_string_equal(jstr(o, "order"), "o-5");
+	json_decref(o);
+	o = order(t, "o-5");
+	assert_string_equal(jstr(o, "status"), "matched");
+	assert_int_equal(jint(o, "escrow"), 50000);
+	json_decref(o);
+	assert_int_equal(balance(t, K_TENANT), 950000);
+	t_free(t);
+}
+
+static void
+test_mismatch_full_runtime_price_lose(void **st)
+{
+	struct t *t = t_new();
+
+	(void)st;
+	fund(t, K_TENANT, 1000000);
+	OK(advertise(t, K_P1, 10, "{\"region\":\"us\"}", 4000)); /* attrs */
+	OK(advertise(t, K_P2, 10, "{\"region\":\"eu\"}", 1000)); /* full */
+	OK(advertise(t, K_P3, 5000000, "{\"region\":\"eu\"}", 8000)); /* dear */
+	OK(create_order(t, K_TENANT, 2, 1000, 50000,
+	    "\"attributes\":{\"region\":\"eu\"}"));
+	assert_int_equal(state_pending_count(t->s), 0);
+	/* runtime nobody offers */
+	OK(create_order(t, K_TENANT, 1, 1000, 50000,
+	    "\"runtimes\":[\"gpu-cuda\"]"));
+	assert_int_equal(state_pending_count(t->s), 0);
+	t_free(t);
+}
+
+static void
+test_signed_by_requires_attest(void **st)
+{
+	struct t *t = t_new();
+	json_t *p;
+	char extra[256];
+
+	(void)st;
+	fund(t, K_TENANT, 1000000);
+	OK(advertise(t, K_P1, 10, "{\"tier\":\"1\"}", 4000));
+	snprintf(extra, sizeof(extra), "\"attributes\":{\"tier\":\"1\"},"
+	    "\"signed_by\":{\"all_of\":[\"%s\"],\"any_of\":[]}",
+	    t->kt[K_AUDITOR]);
+	OK(create_order(t, K_TENANT, 1, 1000, 50000, extra));
+	assert_int_equal(state_pending_count(t->s), 0);
+	/* an attestation of other attributes does not count */
+	OK(t_put(t, K_AUDITOR, "provider.attest", "{\"provider\":\"%s\","
+	    "\"attributes\":{\"tier\":\"2\"}}", t->kt[K_P1]));
+	assert_int_equal(state_pending_count(t->s), 0);
+	REJ(ERR_REJECT, t_put(t, K_AUDITOR, "provider.attest", "{\"provider\":"
+	    "\"%s\",\"attributes\":{\"tier\":\"1\"}}", t->kt[K_P2]));
+	OK(t_put(t, K_AUDITOR, "provider.attest", "{\"provider\":\"%s\","
+	    "\"attributes\":{\"tier\":\"1\"}}", t->kt[K_P1]));
+	OK(state_pending(t->s, &p));
+	assert_int_equal(json_array_size(p), 1);
+	assert_string_equal(jstr(json_object_get(json_array_get(p, 0), "body"),
+	    "provider"), t->kt[K_P1]);
+	json_decref(p);
+	t_drain(t);
+	t_free(t);
+}
+
+static void
+test_tie_goes_to_older_ask_then_lower_key(void **st)
+{
+	struct t *t = t_new();
+	json_t *p;
+	int lo, hi;
+
+	(void)st;
+	fund(t, K_TENANT, 1000000);
+	OK(advertise(t, K_P2, 100000, "{}", 4000));
+	t->now += 10;
+	OK(advertise(t, K_P1, 100000, "{}", 4000));
+	OK(create_order(t, K_TENANT, 1, 1000, 50000, NULL));
+	OK(state_pending(t->s, &p));
+	assert_string_equal(jstr(json_object_get(json_array_get(p, 0), "body"),
+	    "provider"), t->kt[K_P2]); /* older ask */
+	json_decref(p);
+	t_drain(t);
+	/* same ask time: the lower key wins */
+	t->now += 10;
+	OK(advertise(t, K_P3, 50000, "{}", 4000));
+	OK(advertise(t, K_P1, 50000, "{}", 4000));
+	{
+		uint8_t a[KEY_PUB_LEN], b[KEY_PUB_LEN];
+		key_public(t->k[K_P1], a);
+		key_public(t->k[K_P3], b);
+		lo = memcmp(a, b, KEY_PUB_LEN) < 0 ? K_P1 : K_P3;
+		hi = lo == K_P1 ? K_P3 : K_P1;
+	}
+	OK(create_order(t, K_TENANT, 1, 1000, 50000, NULL));
+	OK(state_pending(t->s, &p));
+	assert_string_equal(jstr(json_object_get(json_array_get(p, 0), "body"),
+	    "provider"), t->kt[lo]);
+	json_decref(p);
+	t_drain(t);
+	/* the loser at equal price and age is listed second in the story */
+	{
+		json_t *story;
+		OK(state_lease_story(t->s, t->last_id, &story));
+		assert_string_equal(jstr(json_array_get(json_object_get(
+		    json_object_get(story, "match"), "best"), 1), "provider"),
+		    t->kt[hi]);
+		json_decref(story);
+	}
+	t_free(t);
+}
+
+static void
+test_new_ask_rematches_in_arrival_order(void **st)
+{
+	struct t *t = t_new();
+	json_t *p;
+
+	(void)st;
+	fund(t, K_TENANT, 1000000);
+	fund(t, K_TENANT2, 1000000);
+	OK(create_order(t, K_TENANT2, 2, 1000, 50000, NULL)); /* o-3 */
+	OK(create_order(t, K_TENANT, 2, 1000, 50000, NULL));  /* o-4 */
+	OK(create_order(t, K_TENANT, 3, 1000, 50000, NULL));  /* o-5 */
+	assert_int_equal(state_pending_count(t->s), 0);
+	/* room for 5 cores: o-3 then o-5 (o-4 no longer fits after o-3?
+	 * it does: 2 + 2 = 4 <= 5, then o-5 needs 3 > 1 left) */
+	OK(advertise(t, K_P1, 100, "{}", 5000));
+	OK(state_pending(t->s, &p));
+	assert_int_equal(json_array_size(p), 2);
+	assert_string_equal(jstr(json_object_get(json_array_get(p, 0), "body"),
+	    "order"), "o-3");
+	assert_string_equal(jstr(json_object_get(json_array_get(p, 1), "body"),
+	    "order"), "o-4");
+	json_decref(p);
+	/* a user entry while derivations are pending is a discrepancy */
+	REJ(ERR_REJECT, t_put(t, K_TREASURY, "account.deposit", "{\"to\":"
+	    "\"%s\",\"denom\":\"uakt\",\"amount\":1}", t->kt[K_TENANT]));
+	assert_int_equal(t_drain(t), 2);
+	t_free(t);
+}
+
+/* ---- leases, usage and money ----------------------------------------- */
+
+/* P1 at 1 micro-unit per cpu_ms and 1.5 per 1000 requests; one 1-core
+ * order of max price mp; returns with lease l-<n> created. */
+static void
+setup_lease(struct t *t, int64_t mp, int64_t deposit, char *lid)
+{
+	fund(t, K_TENANT, 1000000);
+	OK(t_put(t, K_P1, "provider.advertise", "{\"api_url\":\"https://p\","
+	    "\"attributes\":{},\"capacity\":{\"cpu_millis\":4000,"
+	    "\"memory_bytes\":8000000000,\"storage_bytes\":0},\"runtimes\":"
+	    "[\"wasm\"],\"price\":{\"denom\":\"uakt\",\"cpu_ms\":1000000,"
+	    "\"request\":1500}}"));
+	OK(create_order(t, K_TENANT, 1, mp, deposit, NULL));
+	assert_int_equal(t_drain(t), 1);
+	strcpy(lid, t->last_id);
+}
+
+static int
+usage(struct t *t, int who, const char *lid, int64_t cpu, int64_t req)
+{
+	return t_put(t, who, "lease.usage", "{\"lease\":\"%s\",\"usage\":{"
+	    "\"cpu_ms\":%lld,\"requests\":%lld}}", lid, (long long)cpu,
+	    (long long)req);
+}
+
+static void
+test_usage_charges_with_take_rate_carry_and_cap(void **st)
+{
+	struct t *t = t_new();
+	char lid[STATE_ID_LEN];
+	json_t *l;
+
+	(void)st;
+	setup_lease(t, 6500, 100000, lid);
+	REJ(ERR_REJECT, usage(t, K_P1, lid, 1, 0)); /* not started */
+	REJ(ERR_REJECT, t_put(t, K_P2, "lease.started", "{\"lease\":\"%s\"}",
+	    lid));
+	OK(t_put(t, K_P1, "lease.started", "{\"lease\":\"%s\"}", lid));
+	REJ(ERR_REJECT, t_put(t, K_P1, "lease.started", "{\"lease\":\"%s\"}",
+	    lid));
+	t->now += 6000;
+	REJ(ERR_REJECT, usage(t, K_TENANT, lid, 6000, 1000)); /* not provider */
+	OK(usage(t, K_P1, lid, 6000, 1000)); /* 6000 + 1.5 */
+	l = lease(t, lid);
+	assert_int_equal(jint(l, "charged"), 6001);
+	assert_int_equal(jint(l, "fees"), 120);
+	assert_int_equal(jint(l, "carry"), 500000);
+	json_decref(l);
+	assert_int_equal(balance(t, K_P1), 6001 - 120);
+	assert_int_equal(balance(t, K_MARKET), 120);
+	t->now += 6000;
+	OK(usage(t, K_P1, lid, 12000, 2000)); /* 6000 + 1.5 + 0.5 carried */
+	l = lease(t, lid);
+	assert_int_equal(jint(l, "charged"), 12003);
+	assert_int_equal(jint(l, "carry"), 0);
+	json_decref(l);
+	REJ(ERR_REJECT, usage(t, K_P1, lid, 11999, 2000)); /* backwards */
+	/* epoch 3 began: at most 3 x 6500 in all, whatever is reported */
+	t->now += 1000;
+	OK(usage(t, K_P1, lid, 100000, 2000));
+	l = lease(t, lid);
+	assert_int_equal(jint(l, "charged"), 3 * 6500);
+	assert_int_equal(jint(l, "escrow"), 100000 - 3 * 6500);
+	json_decref(l);
+	/* a retry of the same cumulative reading charges nothing */
+	OK(usage(t, K_P1, lid, 100000, 2000));
+	l = lease(t, lid);
+	assert_int_equal(jint(l, "charged"), 3 * 6500);
+	json_decref(l);
+	/* tenant closes: the rest of the escrow comes back */
+	REJ(ERR_REJECT, t_put(t, K_TENANT, "lease.close", "{\"lease\":\"%s\","
+	    "\"reason\":\"provider_closed\"}", lid));
+	REJ(ERR_INVAL, t_put(t, K_TENANT, "lease.close", "{\"lease\":\"%s\","
+	    "\"reason\":\"bored\"}", lid));
+	OK(t_put(t, K_TENANT, "lease.close", "{\"lease\":\"%s\",\"reason\":"
+	    "\"tenant_closed\"}", lid));
+	assert_int_equal(balance(t, K_TENANT), 1000000 - 3 * 6500);
+	REJ(ERR_REJECT, usage(t, K_P1, lid, 200000, 2000)); /* closed */
+	l = lease(t, lid);
+	assert_string_equal(jstr(l, "status"), "closed");
+	assert_string_equal(jstr(l, "reason"), "tenant_closed");
+	json_decref(l);
+	OK(state_lease_story(t->s, lid, &l));
+	assert_int_equal(json_array_size(json_object_get(l, "usage")), 4);
+	assert_string_equal(jstr(json_object_get(l, "close"), "reason"),
+	    "tenant_closed");
+	assert_int_equal(jint(json_object_get(l, "close"), "refund"),
+	    100000 - 3 * 6500);
+	assert_int_equal(jint(json_object_get(l, "match"), "fitting"), 1);
+	json_decref(l);
+	t_free(t);
+}
+
+static void
+test_insufficient_funds_is_derived(void **st)
+{
+	struct t *t = t_new();
+	char lid[STATE_ID_LEN];
+	json_t *due, *l;
+	int64_t start;
+
+	(void)st;
+	setup_lease(t, 6500, 20000, lid); /* 3 epochs of max price */
+	OK(t_put(t, K_P1, "lease.started", "{\"lease\":\"%s\"}", lid));
+	start = t->now;
+	t->now += 13000;
+	OK(usage(t, K_P1, lid, 12000, 0)); /* 12000, epoch 3 */
+	OK(state_due(t->s, t->now, &due));
+	assert_int_equal(json_array_size(due), 0);
+	json_decref(due);
+	/* the market may not close a funded lease */
+	REJ(ERR_REJECT, t_put(t, K_MARKET, "lease.close", "{\"lease\":\"%s\","
+	    "\"reason\":\"insufficient_funds\"}", lid));
+	/* 8000 left pays one more epoch: due at start + 4 epochs */
+	OK(state_due(t->s, start + 4 * 6000 - 1, &due));
+	assert_int_equal(json_array_size(due), 0);
+	json_decref(due);
+	t->now = start + 4 * 6000;
+	OK(state_due(t->s, t->now, &due));
+	assert_int_equal(json_array_size(due), 1);
+	assert_string_equal(jstr(json_array_get(due, 0), "kind"),
+	    "lease.close");
+	json_decref(due);
+	OK(t_put(t, K_MARKET, "lease.close", "{\"lease\":\"%s\",\"reason\":"
+	    "\"insufficient_funds\"}", lid));
+	l = lease(t, lid);
+	assert_string_equal(jstr(l, "reason"), "insufficient_funds");
+	assert_string_equal(jstr(l, "closed_by"), "market");
+	json_decref(l);
+	assert_int_equal(balance(t, K_TENANT), 1000000 - 12000);
+	t_free(t);
+}
+
+static void
+test_escrow_drained_by_usage_closes_at_once(void **st)
+{
+	struct t *t = t_new();
+	char lid[STATE_ID_LEN];
+	json_t *p;
+
+	(void)st;
+	setup_lease(t, 6500, 5000, lid);
+	OK(t_put(t, K_P1, "lease.started", "{\"lease\":\"%s\"}", lid));
+	t->now += 6000;
+	OK(usage(t, K_P1, lid, 6000, 0)); /* wants 6000, escrow 5000 */
+	OK(state_pending(t->s, &p));
+	assert_int_equal(json_array_size(p), 1);
+	assert_string_equal(jstr(json_object_get(json_array_get(p, 0), "body"),
+	    "reason"), "insufficient_funds");
+	json_decref(p);
+	/* deployment.deposit is a user entry: refused until derived ones are
+	 * appended */
+	REJ(ERR_REJECT, t_put(t, K_TENANT, "deployment.deposit", "{\"order\":"
+	    "\"o-3\",\"amount\":10}"));
+	assert_int_equal(t_drain(t), 1);
+	p = lease(t, lid);
+	assert_int_equal(jint(p, "charged"), 5000);
+	json_decref(p);
+	t_free(t);
+}
+
+static void
+test_deployment_deposit_and_order_close_refund(void **st)
+{
+	struct t *t = t_new();
+	json_t *o;
+
+	(void)st;
+	fund(t, K_TENANT, 10000);
+	fund(t, K_TENANT2, 10000);
+	OK(create_order(t, K_TENANT, 1, 100, 4000, NULL)); /* waits */
+	REJ(ERR_REJECT, create_order(t, K_TENANT, 1, 100, 7000, NULL));
+	REJ(ERR_REJECT, t_put(t, K_TENANT, "order.close", "{\"order\":"
+	    "\"o-99\"}"));
+	OK(t_put(t, K_TENANT2, "deployment.deposit", "{\"order\":\"o-3\","
+	    "\"amount\":1000}"));
+	REJ(ERR_REJECT, t_put(t, K_TENANT2, "deployment.deposit", "{\"order\":"
+	    "\"o-3\",\"amount\":100000}"));
+	o = order(t, "o-3");
+	assert_int_equal(jint(o, "escrow"), 5000);
+	json_decref(o);
+	REJ(ERR_REJECT, t_put(t, K_TENANT2, "order.close", "{\"order\":"
+	    "\"o-3\"}"));
+	OK(t_put(t, K_TENANT, "order.close", "{\"order\":\"o-3\"}"));
+	REJ(ERR_REJECT, t_put(t, K_TENANT, "order.close", "{\"order\":"
+	    "\"o-3\"}"));
+	assert_int_equal(balance(t, K_TENANT), 11000);
+	assert_int_equal(balance(t, K_TENANT2), 9000);
+	o = order(t, "o-3");
+	assert_string_equal(jstr(o, "reason"), "tenant_closed");
+	assert_int_equal(jint(o, "refund"), 5000);
+	json_decref(o);
+	t_free(t);
+}
+
+static void
+test_order_expires_after_ttl_only(void **st)
+{
+	struct t *t = t_new();
+	json_t *due;
+
+	(void)st;
+	fund(t, K_TENANT, 10000);
+	OK(create_order(t, K_TENANT, 1, 100, 4000, NULL)); /* ttl 60 s */
+	t->now += 59999;
+	OK(state_due(t->s, t->now, &due));
+	assert_int_equal(json_array_size(due), 0);
+	json_decref(due);
+	REJ(ERR_REJECT, t_put(t, K_MARKET, "order.expire", "{\"order\":"
+	    "\"o-2\"}"));
+	REJ(ERR_REJECT, t_put(t, K_TENANT, "order.expire", "{\"order\":"
+	    "\"o-2\"}"));
+	t->now += 1;
+	/* an expired order no longer matches, even before order.expire */
+	OK(advertise(t, K_P1, 1, "{}", 4000));
+	assert_int_equal(state_pending_count(t->s), 0);
+	OK(state_due(t->s, t->now, &due));
+	assert_int_equal(json_array_size(due), 1);
+	assert_string_equal(jstr(json_array_get(due, 0), "kind"),
+	    "order.expire");
+	json_decref(due);
+	OK(t_put(t, K_MARKET, "order.expire", "{\"order\":\"o-2\"}"));
+	assert_int_equal(balance(t, K_TENANT), 10000);
+	due = order(t, "o-2");
+	assert_string_equal(jstr(due, "reason"), "order_expired");
+	json_decref(due);
+	t_free(t);
+}
+
+static void
+test_offline_only_after_grace_and_back_online(void **st)
+{
+	struct t *t = t_new();
+	char lid[STATE_ID_LEN];
+	json_t *due, *l;
+
+	(void)st;
+	setup_lease(t, 6500, 100000, lid);
+	t->now += t->cfg.offline_grace_ms - 1; /* a blip */
+	REJ(ERR_REJECT, t_put(t, K_MARKET, "provider.offline", "{\"provider\":"
+	    "\"%s\"}", t->kt[K_P1]));
+	OK(state_due(t->s, t->now, &due));
+	assert_int_equal(json_array_size(due), 0);
+	json_decref(due);
+	OK(t_put(t, K_P1, "provider.heartbeat", "{}"));
+	REJ(ERR_REJECT, t_put(t, K_P2, "provider.heartbeat", "{}"));
+	t->now += t->cfg.offline_grace_ms;
+	OK(state_due(t->s, t->now, &due));
+	assert_int_equal(json_array_size(due), 1);
+	json_decref(due);
+	REJ(ERR_REJECT, t_put(t, K_TENANT, "provider.offline", "{\"provider\":"
+	    "\"%s\"}", t->kt[K_P1]));
+	OK(t_put(t, K_MARKET, "provider.offline", "{\"provider\":\"%s\"}",
+	    t->kt[K_P1]));
+	assert_int_equal(state_pending_count(t->s), 1); /* its lease */
+	/* the market may not skip the derived close */
+	REJ(ERR_REJECT, t_put(t, K_MARKET, "provider.online", "{\"provider\":"
+	    "\"%s\"}", t->kt[K_P1]));
+	assert_int_equal(t_drain(t), 1);
+	l = lease(t, lid);
+	assert_string_equal(jstr(l, "reason"), "provider_offline");
+	json_decref(l);
+	/* offline providers do not match */
+	OK(create_order(t, K_TENANT, 1, 6500, 1000, NULL));
+	assert_int_equal(state_pending_count(t->s), 0);
+	/* it comes back: provider.online is derived, then matching runs */
+	OK(t_put(t, K_P1, "provider.heartbeat", "{}"));
+	assert_int_equal(t_drain(t), 2);
+	l = lease(t, t->last_id);
+	assert_string_equal(jstr(l, "provider"), t->kt[K_P1]);
+	json_decref(l);
+	t_free(t);
+}
+
+static void
+test_forged_derived_entries_rejected(void **st)
+{
+	struct t *t = t_new();
+	json_t *p;
+
+	(void)st;
+	fund(t, K_TENANT, 100000);
+	OK(advertise(t, K_P1, 100, "{}", 4000));
+	OK(advertise(t, K_P2, 200, "{}", 4000));
+	/* a lease the rules did not produce */
+	REJ(ERR_REJECT, t_put(t, K_MARKET, "lease.create", "{\"order\":"
+	    "\"o-1\",\"price\":0,\"provider\":\"%s\"}", t->kt[K_P1]));
+	OK(create_order(t, K_TENANT, 1, 1000, 5000, NULL));
+	/* favouring the dearer provider is caught */
+	REJ(ERR_REJECT, t_put(t, K_MARKET, "lease.create", "{\"order\":"
+	    "\"o-4\",\"price\":1,\"provider\":\"%s\"}", t->kt[K_P2]));
+	assert_non_null(strstr(err_msg(), "discrepancy"));
+	/* nor may a tenant sign it */
+	OK(state_pending(t->s, &p));
+	REJ(ERR_REJECT, t_apply_env(t, t_sign(t, K_TENANT, "lease.create",
+	    json_incref(json_object_get(json_array_get(p, 0), "body")),
+	    t->now)));
+	json_decref(p);
+	assert_int_equal(t_drain(t), 1);
+	/* provider.online for an online provider was never derived */
+	REJ(ERR_REJECT, t_put(t, K_MARKET, "provider.online", "{\"provider\":"
+	    "\"%s\"}", t->kt[K_P2]));
+	t_free(t);
+}
+
+static void
+test_withdraw_and_provider_close(void **st)
+{
+	struct t *t = t_new();
+	char lid[STATE_ID_LEN];
+	json_t *l;
+
+	(void)st;
+	setup_lease(t, 6500, 100000, lid);
+	OK(t_put(t, K_P1, "provider.withdraw", "{}"));
+	REJ(ERR_REJECT, t_put(t, K_P1, "provider.withdraw", "{}"));
+	OK(create_order(t, K_TENANT, 1, 6500, 1000, NULL));
+	assert_int_equal(state_pending_count(t->s), 0);
+	OK(t_put(t, K_P1, "lease.close", "{\"lease\":\"%s\",\"reason\":"
+	    "\"manifest_refused\"}", lid));
+	l = lease(t, lid);
+	assert_string_equal(jstr(l, "reason"), "manifest_refused");
+	assert_string_equal(jstr(l, "closed_by"), "provider");
+	json_decref(l);
+	REJ(ERR_REJECT, t_put(t, K_P1, "lease.close", "{\"lease\":\"%s\","
+	    "\"reason\":\"provider_closed\"}", lid));
+	REJ(ERR_REJECT, t_put(t, K_P1, "lease.close", "{\"lease\":\"l-999\","
+	    "\"reason\":\"provider_closed\"}"));
+	t_free(t);
+}
+
+static void
+test_provider_close_settles_final_usage(void **st)
+{
+	struct t *t = t_new();
+	char lid[STATE_ID_LEN];
+	json_t *l;
+
+	(void)st;
+	setup_lease(t, 6500, 100000, lid);
+	OK(t_put(t, K_P1, "lease.started", "{\"lease\":\"%s\"}", lid));
+	t->now += 3000;
+	OK(usage(t, K_P1, lid, 3000, 0));
+	/* a final reading that goes back is refused with the close */
+	REJ(ERR_REJECT, t_put(t, K_P1, "lease.close", "{\"lease\":\"%s\","
+	    "\"reason\":\"provider_closed\",\"usage\":{\"cpu_ms\":1}}", lid));
+	t->now += 2000;
+	OK(t_put(t, K_P1, "lease.close", "{\"lease\":\"%s\",\"reason\":"
+	    "\"provider_closed\",\"usage\":{\"cpu_ms\":5000}}", lid));
+	l = lease(t, lid);
+	assert_int_equal(jint(l, "charged"), 5000);
+	assert_string_equal(jstr(l, "status"), "closed");
+	json_decref(l);
+	assert_int_equal(balance(t, K_TENANT), 1000000 - 5000);
+	assert_int_equal(balance(t, K_P1) + balance(t, K_MARKET), 5000);
+	t_free(t);
+}
+
+static void
+test_views(void **st)
+{
+	struct t *t = t_new();
+	char lid[STATE_ID_LEN];
+	json_t *v;
+
+	(void)st;
+	setup_lease(t, 6500, 100000, lid);
+	OK(state_providers_json(t->s, &v));
+	assert_int_equal(json_array_size(v), 1);
+	json_decref(v);
+	OK(state_orders_json(t->s, t->kt[K_TENANT], "matched", &v));
+	assert_int_equal(json_array_size(v), 1);
+	json_decref(v);
+	OK(state_orders_json(t->s, NULL, "open", &v));
+	assert_int_equal(json_array_size(v), 0);
+	json_decref(v);
+	OK(state_leases_json(t->s, t->kt[K_P1], NULL, &v));
+	assert_int_equal(json_array_size(v), 1);
+	json_decref(v);
+	OK(state_leases_json(t->s, NULL, t->kt[K_TENANT2], &v));
+	assert_int_equal(json_array_size(v), 0);
+	json_decref(v);
+	REJ(ERR_NOTFOUND, state_order_json(t->s, "o-77", &v));
+	REJ(ERR_NOTFOUND, state_lease_story(t->s, "l-77", &v));
+	assert_int_equal(balance(t, K_AUDITOR), 0);
+	t_free(t);
+}
+
+static void
+test_malformed_bodies_rejected(void **st)
+{
+	struct t *t = t_new();
+
+	(void)st;
+	fund(t, K_TENANT, 100000);
+	/* no resources, zero count, negative ttl, float-free but wrong types */
+	REJ(ERR_INVAL, t_put(t, K_TENANT, "order.create", "{\"resources\":[],"
+	    "\"denom\":\"uakt\",\"max_price\":1,\"manifest_hash\":\"h\","
+	    "\"deposit\":1,\"ttl_ms\":1}"));
+	REJ(ERR_INVAL, create_order(t, K_TENANT, 0, 100, 10, NULL));
+	REJ(ERR_INVAL, t_put(t, K_TENANT, "order.create", "{\"resources\":[{"
+	    "\"count\":1,\"cpu_millis\":1,\"memory_bytes\":1,"
+	    "\"storage_bytes\":1}],\"denom\":\"uakt\",\"max_price\":1,"
+	    "\"manifest_hash\":\"h\",\"deposit\":1,\"ttl_ms\":-5}"));
+	REJ(ERR_INVAL, create_order(t, K_TENANT, 1, 100, 10,
+	    "\"attributes\":{\"region\":7}"));
+	REJ(ERR_INVAL, create_order(t, K_TENANT, 1, 100, 10,
+	    "\"signed_by\":{\"all_of\":[\"bob\"]}"));
+	REJ(ERR_INVAL, t_put(t, K_P1, "provider.advertise", "{\"api_url\":"
+	    "\"u\"}"));
+	REJ(ERR_INVAL, t_put(t, K_P1, "provider.advertise", "{\"api_url\":"
+	    "\"u\",\"attributes\":{},\"capacity\":{\"cpu_millis\":-1,"
+	    "\"memory_bytes\":1,\"storage_bytes\":1},\"runtimes\":[],"
+	    "\"price\":{\"denom\":\"uakt\"}}"));
+	REJ(ERR_INVAL, t_put(t, K_P1, "provider.advertise", "{\"api_url\":"
+	    "\"u\",\"attributes\":{},\"capacity\":{\"cpu_millis\":1,"
+	    "\"memory_bytes\":1,\"storage_bytes\":1},\"runtimes\":[],"
+	    "\"price\":{\"denom\":\"uakt\",\"cpu_ms\":1099511627777}}"));
+	REJ(ERR_INVAL, t_put(t, K_TENANT, "order.close", "{}"));
+	REJ(ERR_INVAL, t_put(t, K_TENANT, "lease.usage", "{\"lease\":5}"));
+	assert_int_equal(balance(t, K_TENANT), 100000);
+	t_free(t);
+}
+
+/* ---- property: random valid streams ----------------------------------- */
+
+static uint64_t rng_state;
+
+static uint64_t
+rng(void)
+{
+	uint64_t z = (rng_state += 0x9e3779b97f4a7c15ULL);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+static int64_t
+rnd(int64_t n)
+{
+	return (int64_t)(rng() % (uint64_t)n);
+}
+
+static char *
+dump_bytes(struct state *s)
+{
+	json_t *d;
+	char *b;
+	size_t n;
+
+	OK(state_dump(s, &d));
+	OK(cjson_dump(d, &b, &n));
+	json_decref(d);
+	return b;
+}
+
+static void
+run_stream(uint64_t seed, int steps)
+{
+	static const int provs[] = { K_P1, K_P2, K_P3 };
+	static const int tenants[] = { K_TENANT, K_TENANT2, K_AUDITOR };
+	struct t *t = t_new();
+	char ids[256][STATE_ID_LEN], lids[256][STATE_ID_LEN], *a, *b;
+	int64_t cum[256] = { 0 };
+	size_t nids = 0, nl = 0, applied = 0;
+	struct state *r;
+
+	rng_state = seed;
+	for (int i = 0; i < 3; i++)
+		fund(t, tenants[i], 1000000);
+	for (int step = 0; step < steps; step++) {
+		int op = (int)rnd(17), who = tenants[rnd(3)], rc = 0;
+		int pv = provs[rnd(3)];
+		char *before = step % 4 == 0 ? dump_bytes(t->s) : NULL;
+		if (op >= 13)
+			op = op == 16 ? 9 : 4; /* more usage and heartbeats */
+		t->now += rnd(8) == 0 ? rnd(30000) : rnd(2500);
+		switch (op) {
+		case 0:
+			fund(t, who, 1 + rnd(100000));
+			break;
+		case 1:
+			rc = t_put(t, pv, "provider.advertise", "{\"api_url\":"
+			    "\"https://p\",\"attributes\":{\"region\":\"%s\"},"
+			    "\"capacity\":{\"cpu_millis\":%lld,\"memory_bytes\":"
+			    "%lld,\"storage_bytes\":0},\"runtimes\":[\"%s\"],"
+			    "\"price\":{\"denom\":\"uakt\",\"cpu_ms\":%lld,"
+			    "\"mem_mb_s\":%lld,\"request\":%lld}}",
+			    rnd(2) ? "eu" : "us", 1000 + rnd(8000),
+			    (long long)(1 + rnd(8)) * 1000000000,
+			    rnd(3) ? "wasm" : "process", rnd(3000000),
+			    rnd(100), rnd(5000));
+			break;
+		case 2:
+		case 3:
+			rc = t_put(t, who, "order.create", "{\"resources\":[{"
+			    "\"count\":%lld,\"cpu_millis\":%lld,\"memory_bytes\":"
+			    "%lld,\"storage_bytes\":0}],\"denom\":\"uakt\","
+			    "\"max_price\":%lld,\"manifest_hash\":\"h\","
+			    "\"deposit\":%lld,\"ttl_ms\":%lld%s}", 1 + rnd(3),
+			    250 + rnd(2000), rnd(2000000000), rnd(30000),
+			    1 + rnd(60000), 1000 + rnd(120000),
+			    rnd(3) == 0 ? ",\"attributes\":{\"region\":\"eu\"}" :
+			    rnd(2) ? ",\"runtimes\":[\"wasm\"]" : "");
+			if (rc == 0 && nids < 256)
+				memcpy(ids[nids++], t->last_id, STATE_ID_LEN);
+			break;
+		case 4:
+		case 5:
+		case 6:
+			if (nl == 0)
+				break;
+			{
+				size_t li = nl - 1 - (size_t)rnd(nl < 4 ?
+				    (int64_t)nl : 4);
+				json_t *l = lease(t, lids[li]);
+				const char *pk = jstr(l, "provider");
+				int pw = K_P1;
+				for (int k = K_P1; k <= K_P3; k++)
+					if (strcmp(t->kt[k], pk) == 0)
+						pw = k;
+				if (strcmp(jstr(l, "status"), "created") == 0) {
+					rc = t_put(t, pw, "lease.started",
+					    "{\"lease\":\"%s\"}", lids[li]);
+				} else {
+					cum[li] += rnd(20000);
+					rc = t_put(t, pw, "lease.usage", "{\"lease\":"
+					    "\"%s\",\"usage\":{\"cpu_ms\":%lld,"
+					    "\"requests\":%lld,\"mem_mb_s\":%lld}}",
+					    lids[li], (long long)cum[li],
+					    (long long)cum[li] / 3,
+					    (long long)cum[li] * 2);
+				}
+				json_decref(l);
+			}
+			break;
+		case 7:
+			if (nl == 0)
+				break;
+			{
+				size_t li = (size_t)rnd((int64_t)nl);
+				rc = t_put(t, who, "lease.close", "{\"lease\":\"%s\","
+				    "\"reason\":\"tenant_closed\"}", lids[li]);
+				if (rc != 0)
+					rc = t_put(t, pv, "lease.close", "{\"lease\":"
+					    "\"%s\",\"reason\":\"provider_closed\"}",
+					    lids[li]);
+			}
+			break;
+		case 8:
+			if (nids == 0)
+				break;
+			rc = t_put(t, who, rnd(2) ? "order.close" :
+			    "deployment.deposit", "{\"order\":\"%s\",\"amount\":"
+			    "%lld}", ids[rnd((int64_t)nids)], 1 + rnd(5000));
+			break;
+		case 9:
+			rc = t_put(t, pv, "provider.heartbeat", "{}");
+			break;
+		case 10:
+			rc = t_put(t, who, "account.transfer", "{\"to\":\"%s\","
+			    "\"denom\":\"uakt\",\"amount\":%lld}",
+			    t->kt[tenants[rnd(3)]], 1 + rnd(50000));
+			break;
+		case 11:
+			rc = t_put(t, K_AUDITOR, "provider.attest", "{\"provider\":"
+			    "\"%s\",\"attributes\":{\"region\":\"eu\"}}",
+			    t->kt[pv]);
+			break;
+		default: {
+			json_t *due;
+			size_t i;
+			OK(state_due(t->s, t->now, &due));
+			for (i = 0; i < json_array_size(due); i++) {
+				json_t *d = json_array_get(due, i);
+				rc = t_apply_env(t, t_sign(t, K_MARKET,
+				    jstr(d, "kind"), json_incref(json_object_get(
+				    d, "body")), t->now));
+				/* a due entry can be overtaken only by an
+				 * earlier one in the same batch (closes) */
+				if (rc != 0 && rc != ERR_REJECT)
+					fail_msg("due entry: %s", err_msg());
+				t_drain(t);
+			}
+			json_decref(due);
+			rc = 0;
+		}
+		}
+		if (rc != 0 && rc != ERR_REJECT && rc != ERR_INVAL)
+			fail_msg("step %d op %d: %d %s", step, op, rc, err_msg());
+		if (rc != 0 && before != NULL) { /* a refusal changes nothing */
+			char *after = dump_bytes(t->s);
+			if (strcmp(before, after) != 0)
+				fail_msg("step %d: refused entry changed the state "
+				    "(%s)", step, err_msg());
+			free(after);
+		}
+		free(before);
+		/* collect leases created by derived entries */
+		while (state_pending_count(t->s) > 0) {
+			t_drain(t);
+		}
+		for (size_t i = applied; i < t->nlog; i++)
+			if (strcmp(t->log[i].e->kind, "lease.create") == 0 &&
+			    nl < 256)
+				snprintf(lids[nl++], STATE_ID_LEN, "l-%llu",
+				    (unsigned long long)t->log[i].index);
+		applied = t->nlog;
+		OK(state_check_invariants(t->s));
+	}
+	if (getenv("STATE_TEST_STATS") != NULL) {
+		json_t *h = json_object();
+		for (size_t i = 0; i < t->nlog; i++) {
+			const char *k = t->log[i].e->kind;
+			json_object_set_new(h, k, json_integer(json_integer_value(
+			    json_object_get(h, k)) + 1));
+		}
+		char *hs = json_dumps(h, JSON_SORT_KEYS);
+		printf("seed %llu: %zu entries %s\n", (unsigned long long)seed,
+		    t->nlog, hs);
+		free(hs);
+		json_decref(h);
+	}
+	/* replay the ledger into a fresh state: same bytes */
+	OK(state_new(&t->cfg, &r));
+	for (size_t i = 0; i < t->nlog; i++)
+		if (state_apply(r, t->log[i].e, t->log[i].index, t->log[i].time,
+		    NULL) != 0)
+			fail_msg("replay of index %llu: %s",
+			    (unsigned long long)t->log[i].index, err_msg());
+	a = dump_bytes(t->s);
+	b = dump_bytes(r);
+	if (strcmp(a, b) != 0)
+		fail_msg("replay differs (seed %llu)", (unsigned long long)seed);
+	assert_true(nl > 0);
+	free(a);
+	free(b);
+	state_free(r);
+	t_free(t);
+}
+
+static void
+test_random_streams_keep_invariants_and_replay(void **st)
+{
+	(void)st;
+	for (uint64_t seed = 1; seed <= 8; seed++)
+		run_stream(seed, 1000);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_deposit_only_by_treasury),
+		cmocka_unit_test(test_transfer_and_insufficient_balance),
+		cmocka_unit_test(test_nonce_replay_skew_and_order_of_leaves),
+		cmocka_unit_test(test_cheaper_fitting_provider_wins),
+		cmocka_unit_test(test_mismatch_full_runtime_price_lose),
+		cmocka_unit_test(test_signed_by_requires_attest),
+		cmocka_unit_test(test_tie_goes_to_older_ask_then_lower_key),
+		cmocka_unit_test(test_new_ask_rematches_in_arrival_order),
+		cmocka_unit_test(test_usage_charges_with_take_rate_carry_and_cap),
+		cmocka_unit_test(test_insufficient_funds_is_derived),
+		cmocka_unit_test(test_escrow_drained_by_usage_closes_at_once),
+		cmocka_unit_test(test_deployment_deposit_and_order_close_refund),
+		cmocka_unit_test(test_order_expires_after_ttl_only),
+		cmocka_unit_test(test_offline_only_after_grace_and_back_online),
+		cmocka_unit_test(test_forged_derived_entries_rejected),
+		cmocka_unit_test(test_withdraw_and_provider_close),
+		cmocka_unit_test(test_provider_close_settles_final_usage),
+		cmocka_unit_test(test_views),
+		cmocka_unit_test(test_malformed_bodies_rejected),
+		cmocka_unit_test(test_random_streams_keep_invariants_and_replay),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
