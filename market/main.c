@@ -24,6 +24,7 @@ static const char usage_main[] =
     "usage: market run --data DIR --listen HOST:PORT [--origin NAME]\n"
     "                  [--epoch SECONDS] [--take-rate PPM]\n"
     "                  [--offline-grace SECONDS] [--log-level LEVEL]\n"
+    "                  [--check-invariants]\n"
     "       market deposit --data DIR [--market URL] [--denom D] ACCOUNT AMOUNT\n"
     "\n"
     "Exit status: 0 success, 1 failure (reason on stderr), 2 usage error.\n";
@@ -32,12 +33,15 @@ static const char usage_run[] =
     "usage: market run --data DIR --listen HOST:PORT [--origin NAME]\n"
     "                  [--epoch SECONDS] [--take-rate PPM]\n"
     "                  [--offline-grace SECONDS] [--log-level LEVEL]\n"
+    "                  [--check-invariants]\n"
     "Run the market.  On first start it creates in DIR the ledger\n"
     "(ledger.db), the market key and the treasury key, writes the rules\n"
     "(epoch, take rate in parts per million, default 20000 = 2%) into the\n"
     "ledger's genesis entry and prints the public keys and the ledger's\n"
     "verifier key.  On restart it rebuilds its state by replaying the\n"
-    "ledger.  SIGTERM or SIGINT stops it cleanly.\n";
+    "ledger.  SIGTERM or SIGINT stops it cleanly.  --check-invariants walks\n"
+    "the whole state after every entry (no negative balance or escrow,\n"
+    "money conserved), for tests; `ledger audit` always does.\n";
 
 static const char usage_deposit[] =
     "usage: market deposit --data DIR [--market URL] [--denom D] ACCOUNT AMOUNT\n"
@@ -48,8 +52,10 @@ static const char usage_deposit[] =
 
 struct arg {
 	const char *name;
-	const char **val;
+	const char **val;   /* NULL: a flag without value, see flag_set */
 };
+
+static int flag_check_invariants;
 
 static int
 parse(int argc, char **argv, struct arg *args, char **pos, int maxpos,
@@ -69,6 +75,10 @@ parse(int argc, char **argv, struct arg *args, char **pos, int maxpos,
 			if (*npos >= maxpos)
 				goto bad;
 			pos[(*npos)++] = argv[i];
+			continue;
+		}
+		if (strcmp(argv[i], "--check-invariants") == 0) {
+			flag_check_invariants = 1;
 			continue;
 		}
 		for (a = args; a->name; a++)
@@ -119,6 +129,7 @@ cmd_run(int argc, char **argv)
 	market_options_default(&o);
 	o.data_dir = data;
 	o.listen = listen;
+	o.check_invariants = flag_check_invariants;
 	if (origin)
 		o.origin = origin;
 	if (epoch) {

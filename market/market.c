@@ -174,7 +174,7 @@ resync(struct market *m)
 	struct state_config cfg;
 
 	store_rollback(m->store);
-	if (replay_store(m->store, 0, &st, &cfg) < 0) {
+	if (replay_store(m->store, m->cfg.check_invariants, &st, &cfg) < 0) {
 		log_error("cannot rebuild state from the ledger: %s; exiting",
 		    err_msg());
 		abort();
@@ -404,6 +404,7 @@ market_open(const struct market_options *o, struct market **out,
 			m->cfg.take_rate_ppm = (uint32_t)o->take_rate_ppm;
 		if (o->offline_grace_ms >= 0)
 			m->cfg.offline_grace_ms = o->offline_grace_ms;
+		m->cfg.check_invariants = o->check_invariants;
 		if ((rc = state_new(&m->cfg, &m->state)) < 0 ||
 		    (rc = store_create(path, o->origin, pub, &m->store)) < 0 ||
 		    (rc = replay_genesis_body(&m->cfg, &body)) < 0)
@@ -421,7 +422,8 @@ market_open(const struct market_options *o, struct market **out,
 		*created = 1;
 	} else {
 		if ((rc = store_open(path, 0, &m->store)) < 0 ||
-		    (rc = replay_store(m->store, 0, &m->state, &m->cfg)) < 0) {
+		    (rc = replay_store(m->store, o->check_invariants, &m->state,
+		    &m->cfg)) < 0) {
 			err_prefix(rc, "replaying %s", path);
 			goto fail;
 		}

@@ -7,7 +7,7 @@ M=$BIN/market
 start_market() {
 	MDIR=$T/market
 	$M run --data "$MDIR" --listen 127.0.0.1:${MPORT:-0} --epoch 1 \
-	    --offline-grace 30 "$@" > "$T/market.out" 2> "$T/market.err" &
+	    --offline-grace 30 --check-invariants "$@" > "$T/market.out" 2> "$T/market.err" &
 	MPID=$!
 	PIDS="$PIDS $MPID"
 	i=0

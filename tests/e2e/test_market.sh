@@ -68,7 +68,7 @@ check "the close is a market-signed ledger entry" sh -c "curl -s '$U/v1/ledger/e
 
 # the audit replays all of it
 check "ledger audit of the running market passes" $L audit --market "$U"
-check "audit tells a lease's story" sh -c "$L audit --market $U --lease $L1 --json | jq -e '.match and .close'"
+check "audit tells a lease's story" wait_for "checkpoint to cover the close" sh -c "$L audit --market $U --lease $L1 --json | jq -e '.match and .close'"
 check "audit recomputes the tenant's balance as the market shows it" wait_for "checkpoint to cover all" sh -c "[ \$($L audit --market $U --account $TEN --json 2>/dev/null | jq .balances.uakt) = \$(curl -s $U/v1/accounts/$TEN | jq .balances.uakt) ]"
 
 # slow clients trickling bodies in cannot stall the others

@@ -1,0 +1,199 @@
+#!/bin/sh
+# The whole Lodge flow on loopback with the real daemons: a market, three
+# providers and two tenants.  The demo's flow asserted step by step
+# (deploy in one command, gateway, status, logs, charges, close, refund),
+# a provider killed -9 and restarted, tenants kept out of each other's
+# leases, an escrow that runs dry, two tenants racing for one provider's
+# last capacity, and at the end `ledger audit` plus the conservation of
+# money.  The example service is examples/hello-http (python3's
+# http.server from the provider's host userland).
+. tests/e2e/lib.sh
+CL=$T
+. examples/local/cluster.sh
+trap 'cluster_stop; cleanup' EXIT
+
+EX=$ROOT/examples/hello-http/deploy.yaml
+FUND=1000000000
+P1PRICE=cpu_ms=1000000,mem_mb_s=1000000,storage_mb_s=100000
+P2PRICE=cpu_ms=2000000,mem_mb_s=2000000,storage_mb_s=200000
+P3PRICE=cpu_ms=500000,mem_mb_s=500000,storage_mb_s=50000
+
+if ! command -v python3 > /dev/null; then
+	echo "ok - # SKIP python3 is missing (the example service needs it)"
+	exit 0
+fi
+
+# to OUT CMD...: stdout of CMD to OUT, stderr to OUT.err
+to() { to_f=$1; shift; "$@" > "$to_f" 2> "$to_f.err"; }
+# until_ok SECONDS CMD...: poll CMD every 100 ms
+until_ok() {
+	uo_n=$(($1 * 10)); shift
+	while [ $uo_n -gt 0 ]; do
+		if "$@" > /dev/null 2>&1; then return 0; fi
+		sleep 0.1
+		uo_n=$((uo_n - 1))
+	done
+	echo "timed out: $*"
+	return 1
+}
+mget() { curl -s "$MARKET$1" | jq -r "$2"; }
+http_code() { curl -s -o /dev/null -w '%{http_code}' "$1"; }
+is_200() { [ "$(http_code "$1")" = 200 ]; }
+not_200() { [ "$(http_code "$1")" != 200 ]; }
+lease_field() { mget "/v1/leases/$1" ".$2"; }
+# kinds of ledger entries about lease $1 of kind $2
+count_entries() {
+	curl -s "$MARKET/v1/ledger/entries?start=0" | jq -r '.entries[].leaf' |
+	while read -r l; do echo "$l" | base64 -d; echo; done |
+	jq -c "select(.entry.kind == \"$2\" and .entry.body.lease == \"$1\")" |
+	wc -l
+}
+
+check "market starts on a free loopback port" cluster_market
+check "provider p1 (region=eu, cheaper) starts and advertises" \
+    cluster_provider p1 region=eu $P1PRICE
+check "provider p2 (region=us, twice p1's price) starts and advertises" \
+    cluster_provider p2 region=us $P2PRICE
+check "tenant alice gets a key and funds" cluster_tenant alice $FUND
+check "tenant bob gets a key and funds" cluster_tenant bob $FUND
+check "alice's key file is mode 0600" \
+    [ "$(stat -c %a "$CL/alice/lodge/tenant.key")" = 600 ]
+
+# ---- the demo's flow ---------------------------------------------------
+check "alice deploys the example in one command (exit 0)" \
+    to "$T/d1.json" as alice deploy "$EX" --json
+D1=$(jq -r .deployment "$T/d1.json")
+L1=$(jq -r '.orders[0].lease' "$T/d1.json")
+URL1=$(jq -r '.orders[0].services.web' "$T/d1.json")
+DEP1=$(jq -r '.orders[0].deposit' "$T/d1.json")
+for s in validated posted matched manifest fetched running url; do
+	check "deploy progress shows step '$s' on its own line" \
+	    grep -q "^$s " "$T/d1.json.err"
+done
+check "the deployment id is its first order's id" \
+    [ "$D1" = "$(jq -r '.orders[0].order' "$T/d1.json")" ]
+check "the cheaper fitting provider (p1) won" \
+    [ "$(lease_field "$L1" provider)" = "$p1_KEY" ]
+check "progress says why it won (cheapest of the fitting asks)" \
+    grep -q "cheapest of 2 fitting asks" "$T/d1.json.err"
+check "the service URL goes through p1's gateway" \
+    [ "$URL1" = "$p1_URL/l/$L1/web/" ]
+check "the service answers HTTP 200 through the gateway" is_200 "$URL1"
+check "the answer is python's directory listing" \
+    sh -c "curl -s '$URL1' | grep -q 'Directory listing'"
+check "tenant status shows the workload running" \
+    sh -c "XDG_CONFIG_HOME=$CL/alice $BIN/tenant --market $MARKET status $L1 --json | jq -e '.provider.status == \"running\" and .market.status == \"active\"'"
+check "tenant ls lists the deployment with its lease" \
+    sh -c "XDG_CONFIG_HOME=$CL/alice $BIN/tenant --market $MARKET ls | grep '^$D1 ' | grep -q '$L1'"
+check "tenant logs shows the requests the service got" \
+    sh -c "XDG_CONFIG_HOME=$CL/alice $BIN/tenant --market $MARKET logs $L1 | grep -q 'GET / '"
+check "usage is reported and charged" until_ok 10 sh -c \
+    "[ \$(curl -s $MARKET/v1/leases/$L1 | jq .charged) -gt 0 ]"
+c1=$(lease_field "$L1" charged)
+check "charges keep accruing epoch after epoch" until_ok 10 sh -c \
+    "[ \$(curl -s $MARKET/v1/leases/$L1 | jq .charged) -gt $c1 ]"
+
+# ---- a provider killed -9 and restarted ----------------------------------
+check "p1 is killed with -9" cluster_crash p1
+check "p1 restarts from its data directory" cluster_provider_start p1
+# the restarted provider listens on a new free port and re-advertises it;
+# tenant status shows the gateway URL from the current ask
+URL1=$(as alice status "$L1" --json | jq -r .services.web)
+check "tenant status gives the service URL at the provider's new port" \
+    [ "$URL1" = "$p1_URL/l/$L1/web/" ]
+check "after the restart the service answers through the gateway" \
+    until_ok 15 is_200 "$URL1"
+check "the lease is still active on the market" \
+    [ "$(lease_field "$L1" status)" = active ]
+c2=$(lease_field "$L1" charged)
+check "charges resume after the restart" until_ok 10 sh -c \
+    "[ \$(curl -s $MARKET/v1/leases/$L1 | jq .charged) -gt $c2 ]"
+check "the lease was started once in the ledger (billed once)" \
+    [ "$(count_entries "$L1" lease.started)" = 1 ]
+started=$(lease_field "$L1" started)
+now=$(($(date +%s%3N)))
+price=$(lease_field "$L1" price)
+check "total charged is at most the lease price for the epochs it ran" \
+    [ "$(lease_field "$L1" charged)" -le $(( price * ((now - started) / 1000 + 2) )) ]
+
+# ---- tenants kept apart --------------------------------------------------
+check_fails "bob cannot read alice's logs" "HTTP 40[13]" \
+    as bob logs "$L1"
+check_fails "bob cannot read alice's lease status from the provider" \
+    "40[13]" sh -c "XDG_CONFIG_HOME=$CL/bob $BIN/tenant --market $MARKET status $L1 --json | jq -r .provider_error | grep . && false"
+$BIN/sdl manifest "$EX" > "$T/manifest.json"
+check_fails "bob cannot post a manifest for alice's lease" "HTTP 40[13]" \
+    $BIN/provider request --key "$CL/bob/lodge/tenant.key" \
+    --body "$T/manifest.json" POST "$p1_URL/v1/leases/$L1/manifest"
+check "an unsigned request for the logs is refused (401)" \
+    [ "$(http_code "$p1_URL/v1/leases/$L1/logs")" = 401 ]
+
+# ---- close and refund ----------------------------------------------------
+bal0=$(mget "/v1/accounts/$alice_ADDR" .balances.uakt)
+check "alice closes the deployment" to "$T/close1.json" as alice close "$D1" --json
+refund=$(jq '.[0].refund' "$T/close1.json")
+charged=$(jq '.[0].charged' "$T/close1.json")
+check "the lease closed as tenant_closed" \
+    [ "$(lease_field "$L1" reason)" = tenant_closed ]
+check "the refund is the deposit less what was charged" \
+    [ "$refund" = $((DEP1 - charged)) ]
+check "the refund is back in alice's balance" \
+    [ "$(mget "/v1/accounts/$alice_ADDR" .balances.uakt)" = $((bal0 + refund)) ]
+check "the workload stops: the gateway no longer serves it" \
+    until_ok 10 not_200 "$URL1"
+check "no process of the lease is left on the host" until_ok 10 sh -c \
+    "! ps -eo args | grep -v grep | grep -q 'l-${L1#l-}-web'"
+
+# ---- an escrow that runs dry ---------------------------------------------
+# the market closes a lease whose escrow cannot pay the coming epochs at
+# the bid: bid 1000/epoch (p1 asks 640), an escrow of 2500 lasts ~2 epochs
+sed 's/amount: 100000/amount: 1000/' "$EX" > "$T/small.yaml"
+check "alice deploys with a small escrow" \
+    to "$T/d2.json" as alice deploy "$T/small.yaml" --deposit 2500 --json
+L2=$(jq -r '.orders[0].lease' "$T/d2.json")
+URL2=$(jq -r '.orders[0].services.web' "$T/d2.json")
+check "the market closes it as insufficient_funds" until_ok 15 sh -c \
+    "[ \$(curl -s $MARKET/v1/leases/$L2 | jq -r .reason) = insufficient_funds ]"
+check "its workload stops" until_ok 10 not_200 "$URL2"
+check "the provider reports it closed" until_ok 10 sh -c \
+    "XDG_CONFIG_HOME=$CL/alice $BIN/tenant --market $MARKET status $L2 --json | jq -e '.provider.status == \"closed\"'"
+check "tenant ls --all shows the reason" \
+    sh -c "XDG_CONFIG_HOME=$CL/alice $BIN/tenant --market $MARKET ls --all | grep '$L2' | grep -q insufficient_funds"
+
+# ---- two tenants, one provider's last capacity ---------------------------
+# p3 is the cheapest and has room for exactly one 500m service
+cores=$(curl -s "$MARKET/v1/providers" | jq "[.[] | select(.key == \"$p1_KEY\")][0].capacity.cpu_millis")
+check "p3 (cheapest, room for one service) starts" \
+    cluster_provider p3 region=eu $P3PRICE --reserve-cpu "$((cores - 500))m"
+check "p3 offers 500 millicores" sh -c "[ \$(curl -s $MARKET/v1/providers | jq '.[] | select(.key == \"$p3_KEY\") | .capacity.cpu_millis') = 500 ]"
+to "$T/ra.json" as alice deploy "$EX" --json &
+ra=$!
+to "$T/rb.json" as bob deploy "$EX" --json &
+rb=$!
+wait $ra; rca=$?
+wait $rb; rcb=$?
+check "both racing deploys succeed" [ $rca = 0 ] && [ $rcb = 0 ]
+pa=$(lease_field "$(jq -r '.orders[0].lease' "$T/ra.json")" provider)
+pb=$(lease_field "$(jq -r '.orders[0].lease' "$T/rb.json")" provider)
+check "exactly one of them won p3's last capacity" \
+    [ "$( (echo "$pa"; echo "$pb") | grep -c "^$p3_KEY$")" = 1 ]
+check "the other matched elsewhere, at p1 (the next cheapest)" \
+    sh -c "echo '$pa $pb' | grep -q '$p1_KEY'"
+check "both services answer through their gateways" sh -c \
+    "curl -sf \$(jq -r '.orders[0].services.web' $T/ra.json) > /dev/null && curl -sf \$(jq -r '.orders[0].services.web' $T/rb.json) > /dev/null"
+check "alice closes her deployment" as alice close "$(jq -r .deployment "$T/ra.json")"
+check "bob closes his by lease id" as bob close "$(jq -r '.orders[0].lease' "$T/rb.json")"
+
+# ---- the audit ---------------------------------------------------------
+check "ledger audit of the whole run passes" until_ok 10 \
+    "$BIN/ledger" audit --market "$MARKET"
+MKEY=$(mget /v1/info .market_key)
+total=0
+for k in "$alice_ADDR" "$bob_ADDR" "$p1_KEY" "$p2_KEY" "$p3_KEY" "$MKEY"; do
+	b=$(mget "/v1/accounts/$k" '.balances.uakt // 0')
+	total=$((total + b))
+done
+escrow=$(mget /v1/orders '[.[] | .escrow] | add')
+check "money is conserved: balances + escrows = deposits ($((2 * FUND)))" \
+    [ $((total + escrow)) = $((2 * FUND)) ]
+finish
