@@ -4,6 +4,8 @@
  * complete subtree, RFC 6962 / tlog layout) and checkpoint (size -> note).
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,6 +49,9 @@ struct store {
 	sqlite3_stmt *get_leaf;
 	sqlite3_stmt *savepoint;
 	sqlite3_stmt *release;
+	int external_sync;
+	int wal_fd;             /* for store_sync; -1 until opened */
+	pthread_mutex_t wal_mu; /* guards wal_fd's opening */
 };
 
 static const char schema[] =
@@ -206,6 +211,8 @@ open_db(const char *path, int flags, struct store **out)
 		free(s);
 		return err_set(ERR_NOMEM, "out of memory");
 	}
+	s->wal_fd = -1;
+	pthread_mutex_init(&s->wal_mu, NULL);
 	if (sqlite3_open_v2(path, &s->db, flags, NULL) != SQLITE_OK) {
 		rc = err_set(ERR_IO, "%s: %s", path, s->db ?
 		    sqlite3_errmsg(s->db) : "cannot open");
@@ -324,6 +331,9 @@ store_free(struct store *s)
 	sqlite3_finalize(s->savepoint);
 	sqlite3_finalize(s->release);
 	sqlite3_close(s->db);
+	if (s->wal_fd >= 0)
+		close(s->wal_fd);
+	pthread_mutex_destroy(&s->wal_mu);
 	free(s->origin);
 	free(s->path);
 	free(s->cache);
@@ -750,4 +760,41 @@ store_quick_check(struct store *s)
 out:
 	sqlite3_finalize(st);
 	return rc;
+}
+
+int
+store_set_external_sync(struct store *s, int on)
+{
+	int rc;
+
+	if ((rc = exec(s, on ? "PRAGMA synchronous=NORMAL" :
+	    "PRAGMA synchronous=FULL")) < 0)
+		return rc;
+	s->external_sync = on;
+	return 0;
+}
+
+int
+store_sync(struct store *s)
+{
+	char path[4096];
+	int fd;
+
+	pthread_mutex_lock(&s->wal_mu);
+	if (s->wal_fd < 0) {
+		snprintf(path, sizeof(path), "%s-wal", s->path);
+		s->wal_fd = open(path, O_RDWR | O_CLOEXEC);
+		if (s->wal_fd < 0 && errno != ENOENT) {
+			pthread_mutex_unlock(&s->wal_mu);
+			return err_set(ERR_IO, "%s: %s", path, strerror(errno));
+		}
+	}
+	fd = s->wal_fd;
+	pthread_mutex_unlock(&s->wal_mu);
+	/* no WAL file: nothing was written since the last checkpoint,
+	 * which synced the database file */
+	if (fd >= 0 && fdatasync(fd) < 0)
+		return err_set(ERR_IO, "%s-wal: fsync: %s", s->path,
+		    strerror(errno));
+	return 0;
 }

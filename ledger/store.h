@@ -33,6 +33,17 @@ void store_log_pub(const struct store *s, uint8_t pub[32]);
 int store_meta_get(struct store *s, const char *key, char **out);
 int store_meta_set(struct store *s, const char *key, const char *value);
 
+/*
+ * External sync (group commit for a multi-threaded sequencer): commits stop
+ * fsyncing (SQLite synchronous=NORMAL in WAL mode) and store_sync() makes
+ * every commit so far durable by fsyncing the WAL.  store_sync() touches
+ * only a file descriptor, never the SQLite connection, so it may run on
+ * another thread while appends continue.  (Commits that a WAL checkpoint
+ * already moved into the database file were synced by that checkpoint.)
+ */
+int store_set_external_sync(struct store *s, int on);
+int store_sync(struct store *s);
+
 /* Number of leaves. */
 uint64_t store_size(const struct store *s);
 /* Sequencer time of the last leaf (0 for an empty log). */

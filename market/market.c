@@ -120,49 +120,57 @@ drain_pending(struct market *m)
 	return 0;
 }
 
-/* Commit the open transaction as a group: the first submitter to find
- * no commit under way leads, letting queued submitters append first.
- * Returns with mu held and everything up to `upto` durable. */
+/* Make everything committed so far durable: one fsync of the WAL for
+ * every submitter that committed before it started, run outside mu so
+ * the sequencer keeps appending meanwhile.  Then publish the new durable
+ * size to readers and event streams. */
 static int
-commit_upto(struct market *m, uint64_t upto)
+sync_upto(struct market *m, uint64_t upto)
 {
-	int rc = 0, spins = 0;
+	int rc = 0;
 
-	while (m->committed < upto) {
-		if (store_size(m->store) < upto)
-			return err_set(ERR_IO, "the transaction holding this "
-			    "entry was rolled back");
-		if (m->committing) {
-			pthread_cond_wait(&m->committed_cv, &m->mu);
+	pthread_mutex_lock(&m->sync_mu);
+	while (m->durable < upto) {
+		uint64_t target;
+
+		if (m->syncing) {
+			pthread_cond_wait(&m->sync_cv, &m->sync_mu);
 			continue;
 		}
-		m->committing = 1;
-		/* let submitters queued on mu join this commit */
-		while (atomic_load(&m->queued) > 0 && spins++ < 64) {
-			pthread_mutex_unlock(&m->mu);
-			sched_yield();
+		m->syncing = 1;
+		target = atomic_load(&m->sqlcommitted);
+		pthread_mutex_unlock(&m->sync_mu);
+		rc = store_sync(m->store);
+		pthread_mutex_lock(&m->sync_mu);
+		m->syncing = 0;
+		if (rc == 0 && target > m->durable) {
+			m->durable = target;
+			atomic_fetch_add(&m->m_commits, 1);
 			pthread_mutex_lock(&m->mu);
-		}
-		rc = store_commit(m->store);
-		m->committing = 0;
-		if (rc < 0) {
+			if (target > m->committed)
+				m->committed = target;
 			pthread_cond_broadcast(&m->committed_cv);
-			return rc;
+			pthread_mutex_unlock(&m->mu);
 		}
-		m->committed = store_size(m->store);
-		atomic_fetch_add(&m->m_commits, 1);
-		pthread_cond_broadcast(&m->committed_cv);
+		pthread_cond_broadcast(&m->sync_cv);
+		if (rc < 0)
+			break;
 	}
+	pthread_mutex_unlock(&m->sync_mu);
 	return rc;
 }
 
+/* Commit the transaction holding this submission's entries (no fsync:
+ * sync_upto does that for the group); under mu. */
 static int
-ensure_txn(struct market *m)
+commit_sql(struct market *m)
 {
-	if (m->committed < store_size(m->store))
-		return 0;       /* a transaction is open with entries */
-	store_rollback(m->store);
-	return store_begin(m->store);
+	int rc;
+
+	if ((rc = store_commit(m->store)) < 0)
+		return rc;
+	atomic_store(&m->sqlcommitted, store_size(m->store));
+	return 0;
 }
 
 /* Rebuild the state from the ledger after a failed write left the two
@@ -181,8 +189,7 @@ resync(struct market *m)
 	}
 	state_free(m->state);
 	m->state = st;
-	m->committed = store_size(m->store);
-	pthread_cond_broadcast(&m->committed_cv);
+	atomic_store(&m->sqlcommitted, store_size(m->store));
 }
 
 int
@@ -191,7 +198,7 @@ market_submit(struct market *m, const char *body, size_t len,
 {
 	struct state_effects fx = { 0 };
 	struct envelope *e = NULL;
-	uint64_t idx;
+	uint64_t idx, upto;
 	int64_t t;
 	int rc;
 
@@ -203,28 +210,32 @@ market_submit(struct market *m, const char *body, size_t len,
 		return err_set(ERR_REJECT, "%s is written by the market at "
 		    "index 0 only", REPLAY_GENESIS_KIND);
 	}
-	atomic_fetch_add(&m->queued, 1);
 	pthread_mutex_lock(&m->mu);
-	atomic_fetch_sub(&m->queued, 1);
-	if ((rc = ensure_txn(m)) < 0)
+	if ((rc = store_begin(m->store)) < 0)
 		goto unlock;
 	idx = store_size(m->store);
 	t = util_now_ms();
 	if (t < store_last_time(m->store))
 		t = store_last_time(m->store);
-	if ((rc = state_apply(m->state, e, idx, t, &fx)) < 0)
+	if ((rc = state_apply(m->state, e, idx, t, &fx)) < 0) {
+		store_rollback(m->store);
 		goto unlock;
+	}
 	json_decref(fx.derived);
 	if ((rc = store_append(m->store, e, t, NULL, NULL, NULL)) < 0 ||
-	    (rc = drain_pending(m)) < 0) {
+	    (rc = drain_pending(m)) < 0 || (rc = commit_sql(m)) < 0) {
 		log_error("ledger write failed after apply: %s", err_msg());
 		resync(m);
 		goto unlock;
 	}
-	if ((rc = commit_upto(m, store_size(m->store))) < 0) {
-		log_error("commit failed: %s", err_msg());
-		resync(m);
-		goto unlock;
+	upto = store_size(m->store);
+	pthread_mutex_unlock(&m->mu);
+	envelope_free(e);
+	/* the 201 waits for the fsync that covers this entry */
+	if ((rc = sync_upto(m, upto)) < 0) {
+		log_error("fsync failed: %s", err_msg());
+		atomic_fetch_add(&m->m_rejected[4], 1);
+		return rc;
 	}
 	atomic_fetch_add(&m->m_accepted, 1);
 	if (index)
@@ -233,9 +244,9 @@ market_submit(struct market *m, const char *body, size_t len,
 		*time = t;
 	if (id)
 		memcpy(id, fx.id, STATE_ID_LEN);
-	rc = 0;
+	return 0;
 unlock:
-	if (rc < 0) {
+	{
 		int k = rc == ERR_INVAL ? 0 : rc == ERR_SIG ? 1 :
 		    rc == ERR_CONFLICT ? 2 : rc == ERR_REJECT ? 3 : 4;
 		atomic_fetch_add(&m->m_rejected[k], 1);
@@ -253,9 +264,6 @@ checkpoint_now(struct market *m)
 	char *body = NULL, *note = NULL;
 	int rc;
 
-	/* nothing uncommitted may share the checkpoint's write */
-	if (m->committed == store_size(m->store))
-		store_rollback(m->store);
 	if ((rc = store_root(m->store, m->committed, root)) < 0 ||
 	    (rc = checkpoint_format(store_origin(m->store), m->committed,
 	    root, &body)) < 0 ||
@@ -287,12 +295,14 @@ ticker_main(void *arg)
 		struct timespec ts = { 0, 200 * 1000000 };
 		json_t *due = NULL, *item;
 		size_t i;
+		uint64_t upto;
 		int64_t now = util_now_ms();
 
 		nanosleep(&ts, NULL);
 		pthread_mutex_lock(&m->mu);
 		if (state_due(m->state, now, &due) == 0 &&
-		    json_array_size(due) > 0 && ensure_txn(m) == 0) {
+		    json_array_size(due) > 0 && store_begin(m->store) == 0) {
+			int bad = 0;
 			json_array_foreach(due, i, item) {
 				if (append_market_entry(m, json_string_value(
 				    json_object_get(item, "kind")),
@@ -300,24 +310,28 @@ ticker_main(void *arg)
 				    drain_pending(m) < 0) {
 					log_warn("derived entry refused: %s",
 					    err_msg());
-					resync(m);
+					bad = 1;
 					break;
 				}
 			}
-			if (commit_upto(m, store_size(m->store)) < 0) {
-				log_error("commit failed: %s", err_msg());
+			if (bad || commit_sql(m) < 0) {
+				if (!bad)
+					log_error("commit failed: %s",
+					    err_msg());
 				resync(m);
 			}
 		}
 		json_decref(due);
+		upto = store_size(m->store);
 		if (m->committed > m->checkpointed &&
-		    now - last_cp >= m->checkpoint_ms && !m->committing &&
-		    m->committed == store_size(m->store)) {
+		    now - last_cp >= m->checkpoint_ms) {
 			if (checkpoint_now(m) < 0)
 				log_warn("checkpoint: %s", err_msg());
 			last_cp = now;
 		}
 		pthread_mutex_unlock(&m->mu);
+		if (sync_upto(m, upto) < 0)
+			log_error("fsync failed: %s", err_msg());
 	}
 	return NULL;
 }
@@ -360,6 +374,8 @@ market_open(const struct market_options *o, struct market **out,
 		return err_set(ERR_NOMEM, "out of memory");
 	pthread_mutex_init(&m->mu, NULL);
 	pthread_cond_init(&m->committed_cv, NULL);
+	pthread_mutex_init(&m->sync_mu, NULL);
+	pthread_cond_init(&m->sync_cv, NULL);
 	m->checkpoint_ms = o->checkpoint_ms > 0 ? o->checkpoint_ms : 1000;
 	if ((rc = http_parse_listen(o->listen, m->listen_host,
 	    sizeof(m->listen_host), &m->listen_port)) < 0) {
@@ -448,7 +464,11 @@ market_open(const struct market_options *o, struct market **out,
 			goto fail;
 		}
 	}
-	m->committed = store_size(m->store);
+	if ((rc = store_set_external_sync(m->store, 1)) < 0 ||
+	    (rc = store_sync(m->store)) < 0)
+		goto fail;
+	m->committed = m->durable = store_size(m->store);
+	atomic_store(&m->sqlcommitted, m->committed);
 	if ((rc = note_vkey_format(store_origin(m->store), pub, &m->vkey)) < 0)
 		goto fail;
 	{
@@ -501,10 +521,8 @@ market_free(struct market *m)
 	http_server_free(m->http);
 	if (m->ticker_started)
 		pthread_join(m->ticker, NULL);
-	if (m->store) {
-		store_commit(m->store);
-		store_rollback(m->store);
-	}
+	if (m->store)
+		store_sync(m->store);
 	state_free(m->state);
 	store_free(m->store);
 	key_free(m->key);
@@ -514,5 +532,7 @@ market_free(struct market *m)
 	free(m->dir);
 	pthread_cond_destroy(&m->committed_cv);
 	pthread_mutex_destroy(&m->mu);
+	pthread_cond_destroy(&m->sync_cv);
+	pthread_mutex_destroy(&m->sync_mu);
 	free(m);
 }

@@ -27,11 +27,19 @@ struct market {
 	struct state_config cfg;
 	struct key *key;             /* the market key */
 	uint8_t treasury[KEY_PUB_LEN];
-	uint64_t committed;          /* leaves durable on disk */
-	int committing;              /* a leader is committing */
+	uint64_t committed;          /* leaves durable on disk (fsync'd):
+	                              * what readers, events and
+	                              * checkpoints see */
+	atomic_ullong sqlcommitted;  /* leaves committed to SQLite */
+
+	/* group fsync, outside mu: the first waiter syncs for everyone
+	 * committed before it started */
+	pthread_mutex_t sync_mu;
+	pthread_cond_t sync_cv;
+	int syncing;
+	uint64_t durable;
 	uint64_t checkpointed;       /* size of the last checkpoint */
 	char *checkpoint_note;       /* latest signed note */
-	atomic_int queued;           /* submitters waiting for mu */
 
 	char key_text[KEY_TEXT_SIZE];
 	char treasury_text[KEY_TEXT_SIZE];

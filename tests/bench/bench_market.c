@@ -15,12 +15,13 @@
 
 #include "common/envelope.h"
 #include "common/err.h"
+#include "common/http.h"
 #include "common/key.h"
 #include "common/util.h"
 #include "market/market.h"
 
-#define CLIENTS 8
-#define PER_CLIENT 1500
+#define CLIENTS 32
+#define PER_CLIENT 400
 
 struct client {
 	char **bodies;
@@ -162,6 +163,20 @@ main(int argc, char **argv)
 	    "(goal >= 0.6); latency p50 %.2f ms, p99 %.2f ms; %d failed\n",
 	    CLIENTS, rate, rate / raw, (double)all[n / 2] / 1e6,
 	    (double)all[n * 99 / 100] / 1e6, failed);
+	{
+		/* how many fsync'd commits carried them: the group size */
+		struct http_result r;
+		char url[128], *p;
+		snprintf(url, sizeof(url), "http://127.0.0.1:%u/metrics",
+		    market_port(m));
+		if (http_fetch("GET", url, NULL, NULL, 0, 5000, &r) == 0 &&
+		    (p = strstr(r.body, "\nlodge_commits_total ")) != NULL)
+			printf("market: %" PRIu64 " submissions in %llu group "
+			    "commits (%.1f per fsync)\n", n,
+			    strtoull(p + 21, NULL, 10), (double)n /
+			    (double)strtoull(p + 21, NULL, 10));
+		http_result_clear(&r);
+	}
 	for (int c = 0; c < CLIENTS; c++) {
 		for (size_t i = 0; i < PER_CLIENT; i++)
 			free(cl[c].bodies[i]);
