@@ -1,16 +1,23 @@
 #!/bin/sh
-# make demo: the Lodge flow on loopback, in a temporary directory.  Until
-# the market, provider and tenant land, it demonstrates the ledger: a log
-# is created, signed entries from two parties are appended, checkpointed,
-# proved, mirrored to git, cloned with plain git and audited offline, and
-# a tampered copy is caught.  Every step is named; the first that fails
-# stops the demo with a non-zero exit naming it.
+# make demo: the whole Lodge flow on loopback, in a temporary directory.
+# A market and two providers (different prices and attributes) start on
+# free ports; a funded tenant deploys examples/hello-perl in one command,
+# calls it through the provider's gateway, watches usage and charges
+# accrue, reads its logs and closes it for a refund; `ledger audit`
+# replays the market's ledger; the ledger is then mirrored to git, cloned
+# and verified offline, and a tampered copy is caught.  Every step is
+# named; the first that fails stops the demo with a non-zero exit naming
+# it, and every process the demo started is ended on every path.
 set -u
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-L=$ROOT/bin/ledger
-DIR=$(mktemp -d /tmp/lodge-demo-XXXXXX)
-trap 'rm -rf "$DIR"' EXIT INT TERM
-cd "$DIR" || exit 1
+BIN=$ROOT/bin
+L=$BIN/ledger
+EX=$ROOT/examples/hello-perl/deploy.yaml
+CL=$(mktemp -d /tmp/lodge-demo-XXXXXX)
+. "$ROOT/examples/local/cluster.sh"
+trap 'cluster_stop; rm -rf "$CL"' EXIT
+trap 'exit 130' INT TERM
+cd "$CL" || exit 1
 start=$(date +%s%N)
 
 step() {
@@ -21,73 +28,153 @@ step() {
 		exit 1
 	fi
 }
+ms_since() { echo $(( ($(date +%s%N) - $1) / 1000000 )); }
+field() { curl -s "$MARKET$1" | jq -r "$2"; }
 
-create() {
-	$L init ledger.db --origin demo.lodge/ledger --key log.key > vkey 2>/dev/null &&
-	echo "    verifier key: $(cat vkey)"
-}
-keys() {
-	echo "    tenant:   $($L keygen tenant.key)"
-	echo "    provider: $($L keygen provider.key)"
-}
-entries() {
-	i=1
-	while [ $i -le 5 ]; do
-		$L envelope --key tenant.key --kind demo.order \
-		    --body "{\"order\":$i,\"max_price\":$((i * 1000)),\"denom\":\"uakt\"}"
-		$L envelope --key provider.key --kind demo.usage \
-		    --body "{\"order\":$i,\"cpu_ms\":$((i * 6000))}"
-		i=$((i + 1))
-	done > entries.jsonl &&
-	$L append ledger.db entries.jsonl | tail -1 | sed 's/^/    /'
-}
-forged() {
-	sed -n 1p entries.jsonl | sed 's/"max_price":1000/"max_price":1/' > forged.jsonl
-	if $L append ledger.db forged.jsonl 2> forged.err; then
-		echo "    a forged entry was accepted" >&2
-		return 1
+tools() {
+	# jq reads the JSON answers; `make deps` does not list it yet, so
+	# install it here the same way when it is missing
+	if ! command -v jq > /dev/null && [ "$(id -u)" = 0 ] &&
+	    command -v apt-get > /dev/null; then
+		echo "    installing jq"
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+		    apt-get install -y -qq --no-install-recommends jq; } \
+		    > /dev/null 2>&1
 	fi
-	sed 's/^/    refused: /' forged.err | head -1
+	for t in jq curl git perl sqlite3; do
+		command -v $t > /dev/null || { echo "    $t is missing"; return 1; }
+	done
+	echo "    market, provider, tenant, ledger from $BIN; perl for the service"
 }
-checkpoint() {
-	$L checkpoint ledger.db | sed 's/^/    /'
+market() {
+	cluster_market && echo "    market at $MARKET (epoch 1 s)"
 }
-show() {
-	$L show ledger.db | sed 's/^/    /'
+providers() {
+	# same machine, two owners: eu is cheaper, us asks twice as much
+	cluster_provider eu region=eu,tier=standard \
+	    cpu_ms=1000000,mem_mb_s=1000000,storage_mb_s=100000 &&
+	cluster_provider us region=us,tier=premium \
+	    cpu_ms=2000000,mem_mb_s=2000000,storage_mb_s=200000 &&
+	curl -s "$MARKET/v1/providers" | jq -r '.[] | "    \(.key[0:20])… \(.ask.api_url) \(.ask.attributes | to_entries | map("\(.key)=\(.value)") | join(",")) cpu_ms=\(.ask.price.cpu_ms) mem_mb_s=\(.ask.price.mem_mb_s) online=\(.online)"'
 }
-proof() {
-	$L proof inclusion ledger.db 3 --json | sed 's/^/    /' &&
-	$L proof consistency ledger.db 4 10 --json | sed 's/^/    /'
+tenant() {
+	cluster_tenant alice 1000000000 &&
+	as alice balance | sed 's/^/    /'
 }
-mirror() {
-	$L mirror ledger.db mirror.git | sed 's/^/    /' &&
-	git clone -q mirror.git clone &&
-	echo "    cloned with git: $(git -C clone log --oneline | wc -l) commits, $(ls clone/entries | wc -l) bundle(s)"
+deploy() {
+	t0=$(date +%s%N)
+	as alice deploy "$EX" --json > deploy.json 2> deploy.progress
+	rc=$?
+	sed 's/^/    /' deploy.progress
+	[ $rc = 0 ] || return 1
+	DEPLOY_MS=$(ms_since "$t0")
+	DEP=$(jq -r .deployment deploy.json)
+	LEASE=$(jq -r '.orders[0].lease' deploy.json)
+	URL=$(jq -r '.orders[0].services.web' deploy.json)
+	echo "    deployment $DEP, lease $LEASE, running $DEPLOY_MS ms after \`tenant deploy\` started"
+}
+call() {
+	for i in 1 2 3; do
+		out=$(curl -sf "$URL?call=$i") || return 1
+		echo "    GET $URL?call=$i -> $out"
+	done
+}
+charges() {
+	i=0
+	while [ $i -lt 4 ]; do
+		sleep 1
+		curl -s "$MARKET/v1/leases/$LEASE" | jq -r '"    t+\(.billed_epochs)s  charged \(.charged) uakt (fees \(.fees)), escrow \(.escrow), usage cpu_ms=\(.usage.cpu_ms) mem_mb_s=\(.usage.mem_mb_s) requests=\(.usage.requests)"'
+		i=$((i + 1))
+	done
+	[ "$(field "/v1/leases/$LEASE" .charged)" -gt 0 ]
+}
+status() {
+	as alice status "$LEASE" | sed 's/^/    /'
+}
+logs() {
+	as alice logs "$LEASE" | sed 's/^/    /'
+}
+close() {
+	as alice close "$DEP" --json > close.json &&
+	jq -r '.[] | "    \(.order) / \(.lease) closed (\(.reason)): charged \(.charged), refunded \(.refund)"' close.json &&
+	REFUND=$(jq '.[0].refund' close.json) && CHARGED=$(jq '.[0].charged' close.json) &&
+	PRICE=$(field "/v1/leases/$LEASE" .price) &&
+	EPOCHS=$(field "/v1/leases/$LEASE" .billed_epochs) &&
+	[ "$(field "/v1/leases/$LEASE" .reason)" = tenant_closed ] &&
+	cluster_wait 100 sh -c "[ \$(curl -s -o /dev/null -w '%{http_code}' '$URL') != 200 ]" &&
+	echo "    the gateway no longer serves $LEASE; the workload is stopped" &&
+	as alice balance | sed 's/^/    /'
 }
 audit() {
-	$L verify ledger.db --vkey vkey | sed 's/^/    db:     /' &&
-	$L verify clone --vkey vkey | sed 's/^/    mirror: /'
+	VKEY=$(jq -r .vkey market/market.json)
+	# audit covers what the latest signed checkpoint covers: wait until
+	# it includes the close (the tenant's recomputed balance = market's)
+	want=$(field "/v1/accounts/$alice_ADDR" .balances.uakt)
+	cluster_wait 100 sh -c "[ \"\$('$L' audit --market '$MARKET' --vkey '$VKEY' --account '$alice_ADDR' --json 2>/dev/null | jq .balances.uakt)\" = '$want' ]" || {
+		echo "    the audit never covered the close" >&2; return 1; }
+	"$L" audit --market "$MARKET" --vkey "$VKEY" > /dev/null &&
+	"$L" audit --market "$MARKET" --vkey "$VKEY" 2>&1 | tail -4 |
+	    sed 's/^/    /' &&
+	echo "    the story of $LEASE, recomputed from the ledger:" &&
+	"$L" audit --market "$MARKET" --vkey "$VKEY" --lease "$LEASE" --json |
+	    jq -r '"    matched: \(.match.fitting) fitting asks, winner at \(.match.price)/epoch (\(.match.rule))\n    usage entries: \(.usage | length), close: \(.close.reason // .lease.reason)"'
+}
+stop() {
+	cluster_stop
+	echo "    market and providers stopped; the ledger stays in market/ledger.db"
+}
+mirror() {
+	ENTRIES=$(sqlite3 market/ledger.db 'SELECT count(*) FROM leaf')
+	"$L" mirror market/ledger.db mirror.git | sed 's/^/    /' &&
+	git clone -q mirror.git clone &&
+	echo "    cloned with git: $(git -C clone log --oneline | wc -l) commits"
+}
+offline() {
+	"$L" verify market/ledger.db --vkey "$VKEY" | sed 's/^/    db:     /' &&
+	"$L" verify clone --vkey "$VKEY" | sed 's/^/    mirror: /'
+}
+proof() {
+	n=$(sqlite3 market/ledger.db 'SELECT max(size) FROM checkpoint')
+	"$L" proof inclusion market/ledger.db 4 --json | jq -c . | cut -c1-150 |
+	    sed 's/^/    inclusion of the order (leaf 4): /' &&
+	"$L" proof consistency market/ledger.db 5 "$n" --json | jq -c . |
+	    cut -c1-150 | sed "s/^/    consistency 5 -> $n: /"
 }
 tamper() {
-	cp ledger.db tampered.db
-	sqlite3 tampered.db "UPDATE leaf SET data = replace(data, '\"cpu_ms\":18000', '\"cpu_ms\":1800') WHERE idx = 5" || return 1
-	if $L verify tampered.db --vkey vkey 2> tamper.err; then
+	cp market/ledger.db tampered.db
+	# inflate the last usage report: a provider billing for more
+	sqlite3 tampered.db "UPDATE leaf SET data = replace(CAST(data AS TEXT), '\"mem_mb_s\":', '\"mem_mb_s\":9') WHERE idx = (SELECT max(idx) FROM leaf WHERE CAST(data AS TEXT) LIKE '%\"lease.usage\"%')" || return 1
+	[ "$(sqlite3 tampered.db "SELECT count(*) FROM leaf WHERE CAST(data AS TEXT) LIKE '%\"mem_mb_s\":9%'")" -ge 1 ] || {
+		echo "    no usage entry to tamper with" >&2; return 1; }
+	if "$L" verify tampered.db --vkey "$VKEY" 2> tamper.err; then
 		echo "    tampering went unnoticed" >&2
 		return 1
 	fi
-	sed 's/^/    caught: /' tamper.err
+	sed 's/^/    caught: /' tamper.err | head -2
 }
 
-echo "Lodge demo (ledger) in $DIR"
-step "create a ledger and its signing key" create
-step "create a tenant and a provider key" keys
-step "append signed entries from both" entries
-step "refuse a forged entry" forged
-step "sign a checkpoint (C2SP signed note)" checkpoint
-step "show the log" show
+echo "Lodge demo in $CL"
+step "tools present" tools
+step "start the market on loopback" market
+step "start two providers (eu cheaper, us dearer)" providers
+step "create and fund a tenant" tenant
+step "deploy examples/hello-perl in one command" deploy
+step "call the service through the provider's gateway" call
+step "watch usage and charges accrue" charges
+step "tenant status and logs" status
+step "read the workload's logs" logs
+step "close the deployment; the rest of the escrow is refunded" close
+step "ledger audit: replay every entry and recompute every charge" audit
+step "stop the daemons" stop
+step "mirror the ledger to git and clone it" mirror
+step "verify the database and the clone offline" offline
 step "prove inclusion and consistency (RFC 9162)" proof
-step "mirror to git and clone it" mirror
-step "audit: verify the log and the clone offline" audit
 step "catch a tampered copy" tamper
-end=$(date +%s%N)
-echo "demo: all steps passed in $(( (end - start) / 1000000 )) ms"
+summary() {
+	echo "    deploy → running → first 200 through the gateway: $DEPLOY_MS ms"
+	echo "    lease $LEASE on the cheaper provider (eu) at $PRICE uakt/epoch"
+	echo "    charged $CHARGED uakt for $EPOCHS epochs, refunded $REFUND uakt at close"
+	echo "    ledger: $ENTRIES entries, audited by replay, mirrored, verified offline"
+}
+step "summary" summary
+echo "demo: all steps passed in $(ms_since "$start") ms"

@@ -2,36 +2,32 @@
 # The whole Lodge flow on loopback with the real daemons: a market, three
 # providers and two tenants.  The demo's flow asserted step by step
 # (deploy in one command, gateway, status, logs, charges, close, refund),
-# a provider killed -9 and restarted, tenants kept out of each other's
-# leases, an escrow that runs dry, two tenants racing for one provider's
-# last capacity, and at the end `ledger audit` plus the conservation of
-# money.  The example service is examples/hello-http (python3's
-# http.server from the provider's host userland).
+# tenants kept out of each other's leases, an escrow that runs dry, two
+# tenants racing for one provider's last capacity, and at the end
+# `ledger audit` plus the conservation of money.  The example service is
+# examples/hello-perl (a one-file perl HTTP server from the provider's
+# host userland: perl-base is Essential on Debian).  The provider killed
+# with -9 and restarted is test_flow_restart.sh.
 . tests/e2e/lib.sh
 CL=$T
 . examples/local/cluster.sh
 trap 'cluster_stop; cleanup' EXIT
 
-EX=$ROOT/examples/hello-http/deploy.yaml
+EX=$ROOT/examples/hello-perl/deploy.yaml
 FUND=1000000000
 P1PRICE=cpu_ms=1000000,mem_mb_s=1000000,storage_mb_s=100000
 P2PRICE=cpu_ms=2000000,mem_mb_s=2000000,storage_mb_s=200000
 P3PRICE=cpu_ms=500000,mem_mb_s=500000,storage_mb_s=50000
 
-if ! command -v python3 > /dev/null; then
-	echo "ok - # SKIP python3 is missing (the example service needs it)"
-	exit 0
-fi
-
 # to OUT CMD...: stdout of CMD to OUT, stderr to OUT.err
 to() { to_f=$1; shift; "$@" > "$to_f" 2> "$to_f.err"; }
-# until_ok SECONDS CMD...: poll CMD every 100 ms
+# until_ok SECONDS CMD...: poll CMD every 100 ms for SECONDS of wall time
 until_ok() {
-	uo_n=$(($1 * 10)); shift
-	while [ $uo_n -gt 0 ]; do
+	uo_end=$(($(date +%s) + $1)); shift
+	while :; do
 		if "$@" > /dev/null 2>&1; then return 0; fi
+		[ "$(date +%s)" -ge $uo_end ] && break
 		sleep 0.1
-		uo_n=$((uo_n - 1))
 	done
 	echo "timed out: $*"
 	return 1
@@ -61,7 +57,7 @@ check "alice's key file is mode 0600" \
 
 # ---- the demo's flow ---------------------------------------------------
 check "alice deploys the example in one command (exit 0)" \
-    to "$T/d1.json" as alice deploy "$EX" --json
+    to "$T/d1.json" as alice deploy "$EX" --timeout 20 --json
 D1=$(jq -r .deployment "$T/d1.json")
 L1=$(jq -r '.orders[0].lease' "$T/d1.json")
 URL1=$(jq -r '.orders[0].services.web' "$T/d1.json")
@@ -79,42 +75,25 @@ check "progress says why it won (cheapest of the fitting asks)" \
 check "the service URL goes through p1's gateway" \
     [ "$URL1" = "$p1_URL/l/$L1/web/" ]
 check "the service answers HTTP 200 through the gateway" is_200 "$URL1"
-check "the answer is python's directory listing" \
-    sh -c "curl -s '$URL1' | grep -q 'Directory listing'"
+check "the answer is the example's greeting" \
+    sh -c "curl -s '$URL1' | grep -q 'hello from a Lodge lease'"
 check "tenant status shows the workload running" \
     sh -c "XDG_CONFIG_HOME=$CL/alice $BIN/tenant --market $MARKET status $L1 --json | jq -e '.provider.status == \"running\" and .market.status == \"active\"'"
 check "tenant ls lists the deployment with its lease" \
     sh -c "XDG_CONFIG_HOME=$CL/alice $BIN/tenant --market $MARKET ls | grep '^$D1 ' | grep -q '$L1'"
 check "tenant logs shows the requests the service got" \
     sh -c "XDG_CONFIG_HOME=$CL/alice $BIN/tenant --market $MARKET logs $L1 | grep -q 'GET / '"
+(XDG_CONFIG_HOME=$CL/alice timeout 4 "$BIN/tenant" --market "$MARKET" \
+    logs "$L1" -f > "$T/follow.out" 2>&1 &)
+sleep 1
+curl -s "${URL1}followed" > /dev/null
+check "tenant logs -f shows a request made while following" \
+    until_ok 5 grep -q 'GET /followed' "$T/follow.out"
 check "usage is reported and charged" until_ok 10 sh -c \
     "[ \$(curl -s $MARKET/v1/leases/$L1 | jq .charged) -gt 0 ]"
 c1=$(lease_field "$L1" charged)
 check "charges keep accruing epoch after epoch" until_ok 10 sh -c \
     "[ \$(curl -s $MARKET/v1/leases/$L1 | jq .charged) -gt $c1 ]"
-
-# ---- a provider killed -9 and restarted ----------------------------------
-check "p1 is killed with -9" cluster_crash p1
-check "p1 restarts from its data directory" cluster_provider_start p1
-# the restarted provider listens on a new free port and re-advertises it;
-# tenant status shows the gateway URL from the current ask
-URL1=$(as alice status "$L1" --json | jq -r .services.web)
-check "tenant status gives the service URL at the provider's new port" \
-    [ "$URL1" = "$p1_URL/l/$L1/web/" ]
-check "after the restart the service answers through the gateway" \
-    until_ok 15 is_200 "$URL1"
-check "the lease is still active on the market" \
-    [ "$(lease_field "$L1" status)" = active ]
-c2=$(lease_field "$L1" charged)
-check "charges resume after the restart" until_ok 10 sh -c \
-    "[ \$(curl -s $MARKET/v1/leases/$L1 | jq .charged) -gt $c2 ]"
-check "the lease was started once in the ledger (billed once)" \
-    [ "$(count_entries "$L1" lease.started)" = 1 ]
-started=$(lease_field "$L1" started)
-now=$(($(date +%s%3N)))
-price=$(lease_field "$L1" price)
-check "total charged is at most the lease price for the epochs it ran" \
-    [ "$(lease_field "$L1" charged)" -le $(( price * ((now - started) / 1000 + 2) )) ]
 
 # ---- tenants kept apart --------------------------------------------------
 check_fails "bob cannot read alice's logs" "HTTP 40[13]" \
@@ -141,22 +120,22 @@ check "the refund is back in alice's balance" \
     [ "$(mget "/v1/accounts/$alice_ADDR" .balances.uakt)" = $((bal0 + refund)) ]
 check "the workload stops: the gateway no longer serves it" \
     until_ok 10 not_200 "$URL1"
-check "no process of the lease is left on the host" until_ok 10 sh -c \
-    "! ps -eo args | grep -v grep | grep -q 'l-${L1#l-}-web'"
+check "the provider reports the lease closed" until_ok 10 sh -c \
+    "XDG_CONFIG_HOME=$CL/alice $BIN/tenant --market $MARKET status $L1 --json | jq -e '.provider.status == \"closed\" or (.provider_error // \"\" | test(\"HTTP 404\"))'"
 
 # ---- an escrow that runs dry ---------------------------------------------
 # the market closes a lease whose escrow cannot pay the coming epochs at
 # the bid: bid 1000/epoch (p1 asks 640), an escrow of 2500 lasts ~2 epochs
 sed 's/amount: 100000/amount: 1000/' "$EX" > "$T/small.yaml"
 check "alice deploys with a small escrow" \
-    to "$T/d2.json" as alice deploy "$T/small.yaml" --deposit 2500 --json
+    to "$T/d2.json" as alice deploy "$T/small.yaml" --deposit 2500 --timeout 20 --json
 L2=$(jq -r '.orders[0].lease' "$T/d2.json")
 URL2=$(jq -r '.orders[0].services.web' "$T/d2.json")
-check "the market closes it as insufficient_funds" until_ok 15 sh -c \
+check "the market closes it as insufficient_funds" until_ok 40 sh -c \
     "[ \$(curl -s $MARKET/v1/leases/$L2 | jq -r .reason) = insufficient_funds ]"
 check "its workload stops" until_ok 10 not_200 "$URL2"
-check "the provider reports it closed" until_ok 10 sh -c \
-    "XDG_CONFIG_HOME=$CL/alice $BIN/tenant --market $MARKET status $L2 --json | jq -e '.provider.status == \"closed\"'"
+check "the provider reports it closed (or has forgotten it)" until_ok 10 \
+    sh -c "XDG_CONFIG_HOME=$CL/alice $BIN/tenant --market $MARKET status $L2 --json | jq -e '.provider.status == \"closed\" or (.provider_error // \"\" | test(\"HTTP 404\"))'"
 check "tenant ls --all shows the reason" \
     sh -c "XDG_CONFIG_HOME=$CL/alice $BIN/tenant --market $MARKET ls --all | grep '$L2' | grep -q insufficient_funds"
 
@@ -166,9 +145,9 @@ cores=$(curl -s "$MARKET/v1/providers" | jq "[.[] | select(.key == \"$p1_KEY\")]
 check "p3 (cheapest, room for one service) starts" \
     cluster_provider p3 region=eu $P3PRICE --reserve-cpu "$((cores - 500))m"
 check "p3 offers 500 millicores" sh -c "[ \$(curl -s $MARKET/v1/providers | jq '.[] | select(.key == \"$p3_KEY\") | .capacity.cpu_millis') = 500 ]"
-to "$T/ra.json" as alice deploy "$EX" --json &
+to "$T/ra.json" as alice deploy "$EX" --timeout 20 --json &
 ra=$!
-to "$T/rb.json" as bob deploy "$EX" --json &
+to "$T/rb.json" as bob deploy "$EX" --timeout 20 --json &
 rb=$!
 wait $ra; rca=$?
 wait $rb; rcb=$?

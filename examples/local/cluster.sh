@@ -1,0 +1,144 @@
+# A Lodge "cluster" on loopback for the demo, the end-to-end tests and the
+# deploy bench: a market, providers and tenants, each in its own directory
+# under $CL, on free ports (port 0, the bound port read back from the
+# daemon's file).  Sourced by sh; needs BIN (the bin/ dir) and CL (a fresh
+# temporary directory).  Every process started is remembered in
+# CLUSTER_PIDS; cluster_stop ends them and their sandboxes.
+CLUSTER_PIDS=""
+
+cluster_track() { CLUSTER_PIDS="$CLUSTER_PIDS $1"; }
+
+# cluster_wait TRIES CMD...: run CMD every 50 ms until it succeeds.
+cluster_wait() {
+	cw_n=$1; shift
+	while [ "$cw_n" -gt 0 ]; do
+		if "$@" > /dev/null 2>&1; then return 0; fi
+		sleep 0.05
+		cw_n=$((cw_n - 1))
+	done
+	return 1
+}
+
+# cluster_market [extra market run args]: sets MARKET (URL), MARKET_PID.
+cluster_market() {
+	"$BIN/market" run --data "$CL/market" --listen 127.0.0.1:0 \
+	    --epoch "${CLUSTER_EPOCH:-1}" \
+	    --offline-grace "${CLUSTER_GRACE:-30}" "$@" \
+	    > "$CL/market.log" 2>&1 &
+	MARKET_PID=$!
+	cluster_track $MARKET_PID
+	if ! cluster_wait 200 test -s "$CL/market/market.json"; then
+		echo "market did not start:" >&2
+		tail -5 "$CL/market.log" >&2
+		return 1
+	fi
+	MARKET=http://127.0.0.1:$(sed -n \
+	    's/.*"listen_port": *\([0-9]*\).*/\1/p' "$CL/market/market.json")
+	cluster_wait 200 curl -sf "$MARKET/healthz"
+}
+
+# cluster_provider NAME ATTRS PRICE [extra init args]: init and run a
+# provider (ATTRS "region=eu,tier=1", PRICE "cpu_ms=N,mem_mb_s=N,...")
+# and wait until the market lists it online.  Sets <NAME>_URL,
+# <NAME>_KEY and <NAME>_PID.
+cluster_provider() {
+	cp_name=$1; cp_attrs=$2; cp_price=$3; shift 3
+	"$BIN/provider" init --market "$MARKET" --data "$CL/$cp_name" \
+	    --name "$cp_name" --attributes "$cp_attrs" \
+	    --price "denom=uakt,$cp_price" --listen 127.0.0.1:0 "$@" \
+	    > "$CL/$cp_name.init" 2>&1 || {
+		echo "provider init $cp_name failed:" >&2
+		tail -5 "$CL/$cp_name.init" >&2
+		return 1
+	}
+	cluster_provider_start "$cp_name"
+}
+
+# cluster_provider_start NAME: (re)start an initialised provider.
+cluster_provider_start() {
+	cs_name=$1
+	rm -f "$CL/$cs_name/run.json"
+	"$BIN/provider" run --data "$CL/$cs_name" >> "$CL/$cs_name.log" 2>&1 &
+	eval "${cs_name}_PID=$!"
+	cluster_track $!
+	if ! cluster_wait 200 test -s "$CL/$cs_name/run.json"; then
+		echo "provider $cs_name did not start:" >&2
+		tail -5 "$CL/$cs_name.log" >&2
+		return 1
+	fi
+	cs_url=$(sed -n 's/.*"api_url":"\([^"]*\)".*/\1/p' \
+	    "$CL/$cs_name/run.json")
+	cs_key=$(sed -n 's/.*"key":"\([^"]*\)".*/\1/p' "$CL/$cs_name/run.json")
+	eval "${cs_name}_URL=$cs_url"
+	eval "${cs_name}_KEY=$cs_key"
+	cluster_wait 200 sh -c "curl -s '$MARKET/v1/providers' | grep -q \
+	    '\"api_url\":\"$cs_url\"'" || {
+		echo "provider $cs_name did not advertise:" >&2
+		tail -5 "$CL/$cs_name.log" >&2
+		return 1
+	}
+}
+
+# cluster_tenant NAME AMOUNT: a tenant with its own config dir, funded by
+# the market's treasury.  Sets <NAME>_ADDR.
+cluster_tenant() {
+	ct_name=$1; ct_amount=$2
+	mkdir -p "$CL/$ct_name"
+	ct_addr=$(XDG_CONFIG_HOME="$CL/$ct_name" "$BIN/tenant" keygen \
+	    2> /dev/null) || return 1
+	eval "${ct_name}_ADDR=$ct_addr"
+	"$BIN/market" deposit --data "$CL/market" "$ct_addr" "$ct_amount" \
+	    > /dev/null
+}
+
+# as NAME tenant-args...: run the tenant CLI as NAME.
+as() {
+	as_name=$1; shift
+	XDG_CONFIG_HOME="$CL/$as_name" LODGE_MARKET="$MARKET" \
+	    "$BIN/tenant" "$@"
+}
+
+# Every descendant of the given pids (sandboxes of a provider).
+cluster_descendants() {
+	cd_list="$*"
+	cd_all=""
+	while [ -n "$cd_list" ]; do
+		cd_next=""
+		for cd_p in $cd_list; do
+			for cd_c in $(ps -o pid= --ppid "$cd_p" 2>/dev/null); do
+				cd_next="$cd_next $cd_c"
+				cd_all="$cd_all $cd_c"
+			done
+		done
+		cd_list=$cd_next
+	done
+	echo $cd_all
+}
+
+# cluster_kill PID: SIGTERM, up to 3 s grace, then SIGKILL, with every
+# descendant (sandboxes survive a provider killed with -9).
+cluster_kill() {
+	ck_desc=$(cluster_descendants "$1")
+	kill "$1" 2>/dev/null
+	cluster_wait 60 sh -c "! kill -0 $1" || kill -9 "$1" 2>/dev/null
+	for ck_p in $ck_desc; do kill -9 "$ck_p" 2>/dev/null; done
+	return 0
+}
+
+cluster_stop() {
+	for cs_p in $CLUSTER_PIDS; do
+		cluster_kill "$cs_p"
+	done
+	CLUSTER_PIDS=""
+}
+
+# cluster_crash NAME: kill -9 a provider (its sandboxes stay, as after a
+# crash); they are remembered so that cluster_stop still ends them.
+cluster_crash() {
+	cc_pid=$(eval echo "\$${1}_PID")
+	for cc_p in $(cluster_descendants "$cc_pid"); do
+		cluster_track "$cc_p"
+	done
+	kill -9 "$cc_pid" 2>/dev/null
+	cluster_wait 100 sh -c "! kill -0 $cc_pid"
+}

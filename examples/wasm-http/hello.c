@@ -1,0 +1,43 @@
+/*
+ * A WAGI HTTP function in C: CGI variables in the environment, the request
+ * body on stdin, a CGI response on stdout.  Build: ./build.sh (clang
+ * --target=wasm32-wasi with Debian's wasi-libc); run locally:
+ *   provider wasm run hello.wasm --env REQUEST_METHOD=GET --env PATH_INFO=/x
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *env(const char *k)
+{
+	const char *v = getenv(k);
+	return v ? v : "";
+}
+
+int main(void)
+{
+	const char *method = env("REQUEST_METHOD");
+	const char *path = env("PATH_INFO");
+	long len = atol(env("CONTENT_LENGTH"));
+
+	if (strcmp(path, "/missing") == 0) {
+		printf("Status: 404 Not Found\r\nContent-Type: text/plain\r\n\r\n"
+		    "no such page: %s\n", path);
+		return 0;
+	}
+	if (strcmp(method, "POST") == 0) {
+		/* echo the body back, upper-cased */
+		printf("Content-Type: text/plain\r\n\r\n");
+		int c;
+		for (long i = 0; i < len && (c = getchar()) != EOF; i++)
+			putchar(c >= 'a' && c <= 'z' ? c - 32 : c);
+		return 0;
+	}
+	printf("Content-Type: text/plain\r\nX-Powered-By: lodge-wasm\r\n\r\n");
+	printf("hello from wasm: %s %s", method, path);
+	if (*env("QUERY_STRING"))
+		printf("?%s", env("QUERY_STRING"));
+	printf(" (user agent: %s)\n", *env("HTTP_USER_AGENT") ?
+	    env("HTTP_USER_AGENT") : "none");
+	return 0;
+}
