@@ -51,7 +51,7 @@ BENCH_SRCS := $(wildcard tests/bench/bench_*.c)
 BENCH_BINS := $(patsubst tests/bench/%.c,$(O)/bench/%,$(BENCH_SRCS))
 
 .PHONY: all deps test unit-test asan-test fuzz-test e2e-test bench demo clean \
-	units fuzzers benches
+	units fuzzers benches wasm-spec-O2
 .DEFAULT_GOAL := all
 
 ifeq ($(BUILD),release)
@@ -129,6 +129,11 @@ test: all
 bench: all
 	@$(MAKE) --no-print-directory benches
 	@tests/bench/run.sh $(BENCH_BINS)
+
+# The WebAssembly core test suite through the pipeline at -O2 (make test
+# runs it at -O0 to stay quick).
+wasm-spec-O2: all
+	@tests/wasm-spec/run.sh -O2
 
 demo: deps
 	@$(MAKE) --no-print-directory all

@@ -13,10 +13,10 @@ command -v python3 >/dev/null 2>&1 && [ -x /usr/bin/python3 ] || {
 [ "$(id -u)" = 0 ] || { echo "ok - skipped: the gateway needs root"; exit 0; }
 
 port_of() { sed -n "s/.*\"$2\": *\([0-9]*\).*/\1/p" "$1"; }
-wait_for() { # wait_for SECONDS CMD...: until CMD succeeds
-	n=$(($1 * 10)); shift
-	while [ $n -gt 0 ]; do "$@" >/dev/null 2>&1 && return 0
-		sleep 0.1; n=$((n - 1)); done
+wait_for() { # wait_for SECONDS CMD...: until CMD succeeds, or time is up
+	end=$(($(date +%s) + $1)); shift
+	while [ "$(date +%s)" -le $end ]; do "$@" >/dev/null 2>&1 && return 0
+		sleep 0.1; done
 	return 1
 }
 # json EXPR: evaluate EXPR over the JSON on stdin as d (a script, so
@@ -168,6 +168,24 @@ req --key "$T/tenant.key" --body "$T/manifest.json" POST $P/v1/leases/$FID/manif
 check "insufficient funds close the lease and stop its sandbox" wait_for 20 sh -c \
     "curl -s $M/v1/leases/$FID | grep -q '\"reason\":\"insufficient_funds\"' && \
      grep -q 'lease $FID: .* stopped' $T/provider.log"
+
+# A git artifact: checked out at exactly the commit, cached, at /app.
+git init -q "$T/repo" && echo one >"$T/repo/app.txt" &&
+    git -C "$T/repo" add app.txt &&
+    git -C "$T/repo" -c user.name=t -c user.email=t@t commit -qm one
+C1=$(git -C "$T/repo" rev-parse HEAD)
+echo two >"$T/repo/app.txt"
+git -C "$T/repo" -c user.name=t -c user.email=t@t commit -qam two
+sed -e "s|image: host|image: git+file://$T/repo#$C1|" -e 's|"/tmp"|"/app"|' \
+    $SDL >"$T/git.yaml"
+$BIN/sdl manifest "$T/git.yaml" >"$T/git.json"
+GID=$(new_lease "$T/git.yaml" 50000000)
+wait_for 5 grep -q "lease $GID: created" "$T/provider.log"
+check "a git+ manifest is accepted (clone and checkout)" \
+    $REQ --key "$T/tenant.key" --body "$T/git.json" POST $P/v1/leases/$GID/manifest
+check "the workload sees the pinned commit at /app, from the cache" \
+    wait_for 10 sh -c "test \"\$(curl -sf -m 2 $P/l/$GID/web/app.txt)\" = one && \
+    test -d $T/p/cache/git/$C1"
 
 SBPID=$(req --key "$T/tenant.key" GET $P/v1/leases/$LID/status | json 'd["replicas"][0]["pid"]')
 SBNAME=$(req --key "$T/tenant.key" GET $P/v1/leases/$LID/status | json 'd["replicas"][0]["name"]')

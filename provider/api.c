@@ -1,0 +1,452 @@
+/*
+ * api: the provider's HTTP endpoints (docs/provider.md) and the entry to
+ * the gateway.  Private endpoints answer only requests signed by the
+ * lease's tenant (common/reqsig.h): 401 unsigned or badly signed, 403
+ * signed by someone else, 404 unknown lease.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/cjson.h"
+#include "common/err.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "provider/daemon_internal.h"
+#include "provider/gateway.h"
+
+#define LOG_READ_MAX (4u << 20)
+
+static int
+status_of(int code)
+{
+	switch (code) {
+	case ERR_CONFLICT: return 409;
+	case ERR_REJECT: return 422;
+	case ERR_NOTFOUND: return 404;
+	case ERR_LIMIT: return 413;
+	case ERR_INVAL: return 400;
+	default: return 500;
+	}
+}
+
+/* Check the request's signature is the lease's tenant's.  Returns 0, or
+ * fills resp and returns -1. */
+static int
+authorize(struct pd *pd, const char *lease_id, const struct http_request *req,
+    struct http_response *resp)
+{
+	uint8_t signer[KEY_PUB_LEN], tenant[KEY_PUB_LEN];
+	struct lease *l;
+	char *target = NULL;
+	int rc;
+
+	pthread_mutex_lock(&pd->mu);
+	l = pd_find_lease(pd, lease_id);
+	if (l)
+		memcpy(tenant, l->tenant, KEY_PUB_LEN);
+	pthread_mutex_unlock(&pd->mu);
+	if (l == NULL) {
+		http_respond_error(resp, 404, "no lease %s on this provider",
+		    lease_id);
+		return -1;
+	}
+	if (gateway_target(req, req->path, &target) < 0) {
+		http_respond_error(resp, 500, "%s", err_msg());
+		return -1;
+	}
+	rc = reqsig_verify(pd->rc, http_header(req, REQSIG_HEADER),
+	    req->method, target, req->body, req->body_len, util_now_ms(),
+	    signer);
+	free(target);
+	if (rc < 0) {
+		http_respond_error(resp, 401, "%s", err_msg());
+		return -1;
+	}
+	if (memcmp(signer, tenant, KEY_PUB_LEN) != 0) {
+		http_respond_error(resp, 403, "lease %s: only its tenant may "
+		    "ask this", lease_id);
+		return -1;
+	}
+	return 0;
+}
+
+static void
+post_manifest(struct pd *pd, const char *id, const struct http_request *req,
+    struct http_response *resp)
+{
+	struct lease *l, *tmp = NULL;
+	json_t *m = NULL;
+	char path[PATH_MAX + 64], *canon = NULL;
+	size_t clen;
+	int rc, waiting;
+
+	if (authorize(pd, id, req, resp) < 0)
+		return;
+	pthread_mutex_lock(&pd->mu);
+	l = pd_find_lease(pd, id);
+	waiting = l->status == LEASE_WAITING && !l->pending_close[0];
+	if (waiting)
+		if ((rc = lease_new(l->id, l->order, l->tenant_text,
+		    l->manifest_hash, l->placement, &tmp)) == 0)
+			memcpy(tmp->scope, l->scope, sizeof(tmp->scope));
+	pthread_mutex_unlock(&pd->mu);
+	if (!waiting) {
+		http_respond_error(resp, 409, "lease %s already has its "
+		    "manifest or is closed", id);
+		return;
+	}
+	if (rc < 0) {
+		http_respond_error(resp, 500, "%s", err_msg());
+		return;
+	}
+	if ((rc = cjson_parse(req->body, req->body_len, &m)) < 0) {
+		http_respond_error(resp, 400, "manifest: %s", err_msg());
+		goto out;
+	}
+	if ((rc = lease_set_manifest(tmp, m)) < 0 ||
+	    (rc = pd_prepare_artifacts(pd, tmp)) < 0) {
+		if (rc == ERR_CONFLICT || rc == ERR_INVAL)
+			http_respond_error(resp, status_of(rc), "%s",
+			    err_msg());
+		else {
+			/* Well-formed and matching, but not runnable here:
+			 * refuse it in the ledger too, so escrow returns. */
+			http_respond_error(resp, 422, "manifest refused: %s",
+			    err_msg());
+			log_warn("lease %s: manifest refused: %s", id,
+			    err_msg());
+			pthread_mutex_lock(&pd->mu);
+			pd_request_close(pd, l, "manifest_refused", 1);
+			pthread_mutex_unlock(&pd->mu);
+		}
+		goto out;
+	}
+	snprintf(path, sizeof(path), "%s/leases/%s", pd->data, id);
+	if ((rc = util_mkdirs(path, 0750)) < 0 ||
+	    (rc = cjson_dump(m, &canon, &clen)) < 0 ||
+	    (strncat(path, "/manifest.json", sizeof(path) - strlen(path) - 1),
+	    (rc = util_write_file(path, canon, clen, 0600))) < 0) {
+		http_respond_error(resp, 500, "%s", err_msg());
+		goto out;
+	}
+	pthread_mutex_lock(&pd->mu);
+	if (l->status == LEASE_WAITING && !l->pending_close[0]) {
+		/* Swap the checked manifest and replicas into the lease. */
+		json_t *om = l->manifest;
+		struct lease_replica *orep = l->rep;
+		size_t onrep = l->nrep;
+		l->manifest = tmp->manifest;
+		l->rep = tmp->rep;
+		l->nrep = tmp->nrep;
+		l->mem_bytes = tmp->mem_bytes;
+		l->storage_bytes = tmp->storage_bytes;
+		l->status = LEASE_RUNNING;
+		tmp->manifest = om;
+		tmp->rep = orep;
+		tmp->nrep = onrep;
+		pd->dirty = 1;
+		rc = 0;
+	} else
+		rc = ERR_CONFLICT;
+	pthread_mutex_unlock(&pd->mu);
+	if (rc < 0) {
+		http_respond_error(resp, 409, "lease %s changed meanwhile", id);
+		goto out;
+	}
+	log_info("lease %s: manifest accepted (%zu replicas)", id,
+	    l->nrep);
+	http_respond(resp, 202, strdup("{\"status\":\"accepted\"}"));
+out:
+	free(canon);
+	json_decref(m);
+	lease_free(tmp);
+}
+
+static void
+put_blob(struct pd *pd, const char *id, const char *sha,
+    const struct http_request *req, struct http_response *resp)
+{
+	char *body;
+	int rc;
+
+	if (authorize(pd, id, req, resp) < 0)
+		return;
+	if ((rc = artifact_put_blob(&pd->cache, sha, req->body, req->body_len,
+	    NULL)) < 0) {
+		http_respond_error(resp, status_of(rc), "%s", err_msg());
+		return;
+	}
+	if (asprintf(&body, "{\"sha256\":\"%s\",\"size\":%zu}", sha,
+	    req->body_len) < 0) {
+		http_respond_error(resp, 500, "out of memory");
+		return;
+	}
+	http_respond(resp, 201, body);
+}
+
+static void
+get_status(struct pd *pd, const char *id, const struct http_request *req,
+    struct http_response *resp)
+{
+	struct lease *l;
+	json_t *j = NULL;
+	int rc;
+
+	if (authorize(pd, id, req, resp) < 0)
+		return;
+	pthread_mutex_lock(&pd->mu);
+	l = pd_find_lease(pd, id);
+	rc = lease_status_json(l, &j);
+	pthread_mutex_unlock(&pd->mu);
+	if (rc < 0) {
+		http_respond_error(resp, 500, "%s", err_msg());
+		return;
+	}
+	http_respond(resp, 200, json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS));
+	json_decref(j);
+}
+
+/* ---- logs ---- */
+
+#define LOG_FILES_MAX 64
+
+struct log_stream {
+	struct pd *pd;
+	struct lease *l;
+	size_t n;
+	char path[LOG_FILES_MAX][PATH_MAX];
+	off_t off[LOG_FILES_MAX];
+	int idle_rounds;
+};
+
+static size_t
+log_files(struct pd *pd, struct lease *l, struct log_stream *s)
+{
+	size_t i, k, n = 0;
+	static const char *const streams[] = { "stdout", "stderr" };
+
+	pthread_mutex_lock(&pd->mu);
+	for (i = 0; i < l->nrep && n + 2 <= LOG_FILES_MAX; i++)
+		for (k = 0; k < 2; k++)
+			snprintf(s->path[n++], PATH_MAX,
+			    "%.3000s/leases/%.32s/%.96s.%s.log", pd->data,
+			    l->id, l->rep[i].name, streams[k]);
+	pthread_mutex_unlock(&pd->mu);
+	return n;
+}
+
+/* Copy new bytes of file i from its offset into buf (a restart truncates
+ * the file: start again from 0 then). */
+static size_t
+read_new(struct log_stream *s, size_t i, char *buf, size_t max)
+{
+	struct stat st;
+	ssize_t r;
+	int fd;
+
+	if ((fd = open(s->path[i], O_RDONLY | O_CLOEXEC)) < 0)
+		return 0;
+	if (fstat(fd, &st) == 0 && st.st_size < s->off[i])
+		s->off[i] = 0;
+	r = pread(fd, buf, max, s->off[i]);
+	close(fd);
+	if (r <= 0)
+		return 0;
+	s->off[i] += r;
+	return (size_t)r;
+}
+
+static ssize_t
+log_stream_read(void *ctx, char *buf, size_t max)
+{
+	struct log_stream *s = ctx;
+	struct timespec ts = { 0, 250 * 1000000L };
+	size_t i, n;
+	int closed;
+
+	for (i = 0; i < s->n; i++)
+		if ((n = read_new(s, i, buf, max)) > 0) {
+			s->idle_rounds = 0;
+			return (ssize_t)n;
+		}
+	pthread_mutex_lock(&s->pd->mu);
+	closed = s->l->status == LEASE_CLOSED || s->pd->stop;
+	pthread_mutex_unlock(&s->pd->mu);
+	if (closed)
+		return -1;
+	nanosleep(&ts, NULL);
+	return 0;
+}
+
+static void
+get_logs(struct pd *pd, const char *id, const struct http_request *req,
+    struct http_response *resp)
+{
+	struct log_stream *s;
+	const char *follow = http_query(req, "follow");
+	char *out = NULL;
+	size_t len = 0, i, n;
+
+	if (authorize(pd, id, req, resp) < 0)
+		return;
+	if ((s = calloc(1, sizeof(*s))) == NULL) {
+		http_respond_error(resp, 500, "out of memory");
+		return;
+	}
+	s->pd = pd;
+	pthread_mutex_lock(&pd->mu);
+	s->l = pd_find_lease(pd, id);
+	pthread_mutex_unlock(&pd->mu);
+	s->n = log_files(pd, s->l, s);
+	resp->content_type = "text/plain; charset=utf-8";
+	if (follow && strcmp(follow, "0") != 0) {
+		resp->status = 200;
+		resp->stream = log_stream_read;
+		resp->stream_ctx = s;
+		resp->stream_free = free;
+		return;
+	}
+	if ((out = malloc(LOG_READ_MAX + 1)) == NULL) {
+		free(s);
+		http_respond_error(resp, 500, "out of memory");
+		return;
+	}
+	for (i = 0; i < s->n && len < LOG_READ_MAX; i++)
+		while (len < LOG_READ_MAX && (n = read_new(s, i, out + len,
+		    LOG_READ_MAX - len)) > 0)
+			len += n;
+	out[len] = '\0';
+	free(s);
+	resp->status = 200;
+	resp->body = out;
+	resp->body_len = len;
+}
+
+/* ---- gateway ---- */
+
+static void
+gateway(struct pd *pd, const struct gateway_route *rt,
+    const struct http_request *req, struct http_response *resp)
+{
+	struct lease *l;
+	struct lease_replica *r = NULL;
+	struct stat st;
+	uint16_t port = 0;
+	uint64_t egress = 0, key;
+	char *target = NULL;
+	int fd = -1, ufd = -1;
+
+	pthread_mutex_lock(&pd->mu);
+	l = pd_find_lease(pd, rt->lease);
+	if (l && l->status == LEASE_RUNNING)
+		r = lease_find_service(l, rt->service, &port);
+	if (r && r->sb) {
+		fd = fcntl(sandbox_netns_fd(r->sb), F_DUPFD_CLOEXEC, 3);
+		/* Without root the sandbox has its own user namespace, which
+		 * the gateway's helper joins first. */
+		if (sandbox_userns_fd(r->sb) >= 0)
+			ufd = fcntl(sandbox_userns_fd(r->sb), F_DUPFD_CLOEXEC,
+			    3);
+	}
+	pthread_mutex_unlock(&pd->mu);
+	if (r == NULL) {
+		http_respond_error(resp, 404, "gateway: no running lease %s "
+		    "with a global service %s", rt->lease, rt->service);
+		return;
+	}
+	if (fd < 0) {
+		http_respond_error(resp, 503, "gateway: %s %s is not running "
+		    "(restarting)", rt->lease, rt->service);
+		return;
+	}
+	key = fstat(fd, &st) == 0 ? (uint64_t)st.st_ino : 0;
+	if (gateway_target(req, rt->path, &target) < 0) {
+		close(fd);
+		if (ufd >= 0)
+			close(ufd);
+		http_respond_error(resp, 500, "%s", err_msg());
+		return;
+	}
+	gateway_forward(req, ufd, fd, key, port, target, resp, &egress);
+	close(fd);
+	if (ufd >= 0)
+		close(ufd);
+	free(target);
+	atomic_fetch_add(&l->requests, 1);
+	atomic_fetch_add(&l->egress_bytes, egress);
+}
+
+/* "/v1/leases/<id>/<rest>": id into buf, rest returned. */
+static const char *
+lease_path(const char *path, char *id, size_t cap)
+{
+	const char *p = path + strlen("/v1/leases/"), *q = strchr(p, '/');
+
+	if (q == NULL || q == p || (size_t)(q - p) >= cap)
+		return NULL;
+	memcpy(id, p, (size_t)(q - p));
+	id[q - p] = '\0';
+	return q + 1;
+}
+
+void
+api_handle(void *ctx, const struct http_request *req,
+    struct http_response *resp)
+{
+	struct pd *pd = ctx;
+	struct gateway_route rt;
+	const char *rest;
+	char id[32], *body;
+	int r;
+
+	r = gateway_route_parse(http_header(req, "Host"), req->path,
+	    pd->cfg.domain, &rt);
+	if (r == 1 && (rt.by_host || strncmp(req->path, "/l/", 3) == 0)) {
+		gateway(pd, &rt, req, resp);
+		return;
+	}
+	if (r < 0) {
+		http_respond_error(resp, 400, "%s", err_msg());
+		return;
+	}
+	if (strcmp(req->path, "/healthz") == 0) {
+		http_respond(resp, 200, strdup("{\"ok\":true}"));
+		return;
+	}
+	if (strcmp(req->path, "/v1/info") == 0 &&
+	    strcmp(req->method, "GET") == 0) {
+		if (asprintf(&body, "{\"domain\":\"%s\",\"key\":\"%s\","
+		    "\"market\":\"%s\",\"runtimes\":[\"process\"]}",
+		    pd->cfg.domain, pd->key_text, pd->cfg.market) < 0)
+			body = NULL;
+		http_respond(resp, 200, body);
+		return;
+	}
+	if (strncmp(req->path, "/v1/leases/", 11) == 0 &&
+	    (rest = lease_path(req->path, id, sizeof(id))) != NULL) {
+		if (strcmp(rest, "manifest") == 0 &&
+		    strcmp(req->method, "POST") == 0)
+			post_manifest(pd, id, req, resp);
+		else if (strncmp(rest, "blobs/", 6) == 0 &&
+		    strcmp(req->method, "PUT") == 0)
+			put_blob(pd, id, rest + 6, req, resp);
+		else if (strcmp(rest, "status") == 0 &&
+		    strcmp(req->method, "GET") == 0)
+			get_status(pd, id, req, resp);
+		else if (strcmp(rest, "logs") == 0 &&
+		    strcmp(req->method, "GET") == 0)
+			get_logs(pd, id, req, resp);
+		else
+			http_respond_error(resp, 404, "no such endpoint: %s "
+			    "%s", req->method, req->path);
+		return;
+	}
+	http_respond_error(resp, 404, "no such endpoint: %s %s", req->method,
+	    req->path);
+}

@@ -1,0 +1,308 @@
+/*
+ * config: provider.json and the provider.advertise body.  Capacity is what
+ * the machine has (sysconf, statvfs) less what the owner keeps back.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include "common/cjson.h"
+#include "common/err.h"
+#include "common/util.h"
+#include "provider/config.h"
+
+static const char *const price_names[PRICE_COUNT] = {
+	"cpu_ms", "mem_mb_s", "storage_mb_s", "request", "egress_byte", "fuel"
+};
+
+void
+config_init(struct provider_config *c)
+{
+	memset(c, 0, sizeof(*c));
+	snprintf(c->name, sizeof(c->name), "provider");
+	snprintf(c->listen, sizeof(c->listen), "%s", PROVIDER_LISTEN_DEFAULT);
+	snprintf(c->domain, sizeof(c->domain), "%s", PROVIDER_DOMAIN_DEFAULT);
+	snprintf(c->denom, sizeof(c->denom), "uakt");
+	/* A modest default: 1 micro-unit per cpu second, per 100 MB-s of
+	 * memory, per GB-s of storage, per 1000 requests and per MB out. */
+	c->price[PRICE_CPU_MS] = 1000;
+	c->price[PRICE_MEM_MB_S] = 10000;
+	c->price[PRICE_STORAGE_MB_S] = 1000;
+	c->price[PRICE_REQUEST] = 1000;
+	c->price[PRICE_EGRESS_BYTE] = 1;
+	c->attributes = json_object();
+	c->log_max_bytes = 1u << 20;
+	c->artifact_max_bytes = 256u << 20;
+	c->stop_grace_ms = 5000;
+}
+
+void
+config_clear(struct provider_config *c)
+{
+	json_decref(c->attributes);
+	c->attributes = NULL;
+}
+
+int
+config_detect(const char *dir, struct provider_resources *out)
+{
+	struct statvfs vfs;
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	long pages = sysconf(_SC_PHYS_PAGES), psize = sysconf(_SC_PAGESIZE);
+
+	if (cpus < 1 || pages < 1 || psize < 1)
+		return err_set(ERR_IO, "cannot detect cores and memory");
+	if (statvfs(dir, &vfs) < 0)
+		return err_set(ERR_IO, "statvfs %s: %m", dir);
+	out->cpu_millis = (uint64_t)cpus * 1000;
+	out->memory_bytes = (uint64_t)pages * (uint64_t)psize;
+	out->storage_bytes = (uint64_t)vfs.f_bavail * vfs.f_frsize;
+	return 0;
+}
+
+static uint64_t
+minus(uint64_t a, uint64_t b)
+{
+	return a > b ? a - b : 0;
+}
+
+void
+config_offered(const struct provider_config *c, struct provider_resources *out)
+{
+	out->cpu_millis = minus(c->detected.cpu_millis, c->reserved.cpu_millis);
+	out->memory_bytes = minus(c->detected.memory_bytes,
+	    c->reserved.memory_bytes);
+	out->storage_bytes = minus(c->detected.storage_bytes,
+	    c->reserved.storage_bytes);
+}
+
+/* Call fn(ctx, key, value) for each "k=v" of a comma list. */
+static int
+each_pair(const char *s, const char *what,
+    int (*fn)(void *, const char *, const char *), void *ctx)
+{
+	char *dup = strdup(s), *save = NULL, *tok, *eq;
+	int rc = 0;
+
+	if (dup == NULL)
+		return err_set(ERR_NOMEM, "out of memory");
+	for (tok = strtok_r(dup, ",", &save); tok;
+	    tok = strtok_r(NULL, ",", &save)) {
+		if ((eq = strchr(tok, '=')) == NULL || eq == tok) {
+			rc = err_set(ERR_INVAL, "%s: \"%s\" is not NAME=VALUE",
+			    what, tok);
+			break;
+		}
+		*eq = '\0';
+		if ((rc = fn(ctx, tok, eq + 1)) < 0)
+			break;
+	}
+	free(dup);
+	return rc;
+}
+
+static int
+price_pair(void *ctx, const char *k, const char *v)
+{
+	struct provider_config *c = ctx;
+	int64_t n;
+	int i, rc;
+
+	if (strcmp(k, "denom") == 0) {
+		if (*v == '\0' || strlen(v) >= sizeof(c->denom))
+			return err_set(ERR_INVAL, "--price: denom \"%s\" is "
+			    "empty or too long", v);
+		snprintf(c->denom, sizeof(c->denom), "%s", v);
+		return 0;
+	}
+	for (i = 0; i < PRICE_COUNT; i++)
+		if (strcmp(k, price_names[i]) == 0)
+			break;
+	if (i == PRICE_COUNT)
+		return err_set(ERR_INVAL, "--price: \"%s\" is not one of denom, "
+		    "cpu_ms, mem_mb_s, storage_mb_s, request, egress_byte, "
+		    "fuel", k);
+	if ((rc = util_parse_i64(v, k, &n)) < 0)
+		return err_prefix(rc, "--price");
+	if (n < 0)
+		return err_set(ERR_RANGE, "--price: %s=%s is negative", k, v);
+	c->price[i] = n;
+	return 0;
+}
+
+int
+config_parse_price(struct provider_config *c, const char *s)
+{
+	return each_pair(s, "--price", price_pair, c);
+}
+
+static int
+attr_pair(void *ctx, const char *k, const char *v)
+{
+	struct provider_config *c = ctx;
+
+	if (json_object_set_new(c->attributes, k, json_string(v)) < 0)
+		return err_set(ERR_INVAL, "--attributes: %s=%s is not UTF-8",
+		    k, v);
+	return 0;
+}
+
+int
+config_parse_attributes(struct provider_config *c, const char *s)
+{
+	return each_pair(s, "--attributes", attr_pair, c);
+}
+
+static json_t *
+resources_json(const struct provider_resources *r)
+{
+	return json_pack("{s:I,s:I,s:I}", "cpu_millis",
+	    (json_int_t)r->cpu_millis, "memory_bytes",
+	    (json_int_t)r->memory_bytes, "storage_bytes",
+	    (json_int_t)r->storage_bytes);
+}
+
+static json_t *
+price_json(const struct provider_config *c)
+{
+	json_t *p = json_pack("{s:s}", "denom", c->denom);
+	int i;
+
+	for (i = 0; p && i < PRICE_COUNT; i++)
+		if (c->price[i] > 0)
+			json_object_set_new(p, price_names[i],
+			    json_integer(c->price[i]));
+	return p;
+}
+
+int
+config_save(const char *path, const struct provider_config *c)
+{
+	json_t *j;
+	char *text;
+	int rc;
+
+	j = json_pack("{s:s,s:s,s:s,s:s,s:s,s:o,s:o,s:O,s:o,s:[s],s:I,s:I,s:I}",
+	    "market", c->market, "name", c->name, "listen", c->listen,
+	    "domain", c->domain, "api_url", c->api_url,
+	    "detected", resources_json(&c->detected),
+	    "reserved", resources_json(&c->reserved),
+	    "attributes", c->attributes, "price", price_json(c),
+	    "runtimes", "process",
+	    "log_max_bytes", (json_int_t)c->log_max_bytes,
+	    "artifact_max_bytes", (json_int_t)c->artifact_max_bytes,
+	    "stop_grace_ms", (json_int_t)c->stop_grace_ms);
+	if (j == NULL)
+		return err_set(ERR_NOMEM, "%s: cannot build the config", path);
+	text = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS);
+	json_decref(j);
+	if (text == NULL)
+		return err_set(ERR_NOMEM, "out of memory");
+	rc = util_write_file(path, text, strlen(text), 0644);
+	free(text);
+	return rc;
+}
+
+static int
+get_u64(const json_t *o, const char *k, const char *what, uint64_t *out)
+{
+	json_t *v = json_object_get(o, k);
+
+	if (!json_is_integer(v) || json_integer_value(v) < 0)
+		return err_set(ERR_INVAL, "%s.%s: missing or not a "
+		    "non-negative integer", what, k);
+	*out = (uint64_t)json_integer_value(v);
+	return 0;
+}
+
+static int
+get_res(const json_t *o, const char *k, struct provider_resources *r)
+{
+	json_t *v = json_object_get(o, k);
+
+	if (!json_is_object(v))
+		return err_set(ERR_INVAL, "%s: missing or not an object", k);
+	if (get_u64(v, "cpu_millis", k, &r->cpu_millis) < 0 ||
+	    get_u64(v, "memory_bytes", k, &r->memory_bytes) < 0 ||
+	    get_u64(v, "storage_bytes", k, &r->storage_bytes) < 0)
+		return ERR_INVAL;
+	return 0;
+}
+
+static int
+get_text(const json_t *o, const char *k, char *buf, size_t cap)
+{
+	json_t *v = json_object_get(o, k);
+
+	if (!json_is_string(v) || json_string_length(v) >= cap)
+		return err_set(ERR_INVAL, "%s: missing, not a string or "
+		    "too long", k);
+	snprintf(buf, cap, "%s", json_string_value(v));
+	return 0;
+}
+
+int
+config_load(const char *path, struct provider_config *c)
+{
+	json_t *j, *v, *p;
+	json_error_t je;
+	uint64_t n;
+	int rc = ERR_INVAL, i;
+
+	if ((j = json_load_file(path, 0, &je)) == NULL)
+		return err_set(ERR_IO, "%s:%d:%d: %s (run `provider init` "
+		    "first?)", path, je.line, je.column, je.text);
+	if (get_text(j, "market", c->market, sizeof(c->market)) < 0 ||
+	    get_text(j, "name", c->name, sizeof(c->name)) < 0 ||
+	    get_text(j, "listen", c->listen, sizeof(c->listen)) < 0 ||
+	    get_text(j, "domain", c->domain, sizeof(c->domain)) < 0 ||
+	    get_res(j, "detected", &c->detected) < 0 ||
+	    get_res(j, "reserved", &c->reserved) < 0)
+		goto fail;
+	if ((v = json_object_get(j, "api_url")) && json_is_string(v))
+		snprintf(c->api_url, sizeof(c->api_url), "%s",
+		    json_string_value(v));
+	if ((v = json_object_get(j, "attributes")) && json_is_object(v)) {
+		json_decref(c->attributes);
+		c->attributes = json_incref(v);
+	}
+	if ((p = json_object_get(j, "price")) == NULL || !json_is_object(p) ||
+	    get_text(p, "denom", c->denom, sizeof(c->denom)) < 0) {
+		err_set(ERR_INVAL, "%s: price.denom missing", path);
+		goto fail;
+	}
+	for (i = 0; i < PRICE_COUNT; i++) {
+		v = json_object_get(p, price_names[i]);
+		c->price[i] = json_is_integer(v) ? json_integer_value(v) : 0;
+	}
+	if (get_u64(j, "log_max_bytes", "config", &n) == 0)
+		c->log_max_bytes = n;
+	if (get_u64(j, "artifact_max_bytes", "config", &n) == 0)
+		c->artifact_max_bytes = n;
+	if (get_u64(j, "stop_grace_ms", "config", &n) == 0)
+		c->stop_grace_ms = (int64_t)n;
+	err_clear();
+	rc = 0;
+fail:
+	if (rc < 0)
+		err_prefix(rc, "%s", path);
+	json_decref(j);
+	return rc;
+}
+
+int
+config_advertise_body(const struct provider_config *c, const char *api_url,
+    json_t **out)
+{
+	struct provider_resources r;
+
+	config_offered(c, &r);
+	*out = json_pack("{s:s,s:O,s:o,s:[s],s:o}", "api_url", api_url,
+	    "attributes", c->attributes, "capacity", resources_json(&r),
+	    "runtimes", "process", "price", price_json(c));
+	if (*out == NULL)
+		return err_set(ERR_NOMEM, "cannot build the advertise body");
+	return 0;
+}

@@ -1,0 +1,69 @@
+/*
+ * config: the provider's configuration (DATA/provider.json) and what it
+ * advertises: the machine's detected capacity less the owner's
+ * reservations, attributes, the price vector and the runtimes offered.
+ */
+#ifndef LODGE_PROVIDER_CONFIG_H
+#define LODGE_PROVIDER_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <jansson.h>
+
+#define PROVIDER_DATA_DEFAULT "/var/lib/lodge-provider"
+#define PROVIDER_DOMAIN_DEFAULT "lodge.localhost"
+#define PROVIDER_LISTEN_DEFAULT "127.0.0.1:8443"
+
+/* Price components, in the order of state.h's provider.advertise. */
+enum provider_price {
+	PRICE_CPU_MS, PRICE_MEM_MB_S, PRICE_STORAGE_MB_S, PRICE_REQUEST,
+	PRICE_EGRESS_BYTE, PRICE_FUEL, PRICE_COUNT
+};
+
+struct provider_resources {
+	uint64_t cpu_millis;
+	uint64_t memory_bytes;
+	uint64_t storage_bytes;
+};
+
+struct provider_config {
+	char market[512];            /* market base URL */
+	char name[64];
+	char listen[128];            /* HOST:PORT of API and gateway */
+	char domain[128];            /* gateway host names end with it */
+	char api_url[256];           /* advertised; "" = http://listen */
+	char denom[16];
+	int64_t price[PRICE_COUNT];  /* micro-units per 10^6 units */
+	struct provider_resources detected, reserved;
+	json_t *attributes;          /* object of strings; owned */
+	uint64_t log_max_bytes;      /* per captured stream */
+	uint64_t artifact_max_bytes; /* per artifact */
+	int64_t stop_grace_ms;       /* SIGTERM to SIGKILL */
+};
+
+/* Defaults (no market, nothing detected).  Pair with config_clear. */
+void config_init(struct provider_config *c);
+void config_clear(struct provider_config *c);
+
+/* Detect cores (1000 millis each), memory and the free disk of dir. */
+int config_detect(const char *dir, struct provider_resources *out);
+
+/* What is offered: detected less reserved (never below 0). */
+void config_offered(const struct provider_config *c,
+    struct provider_resources *out);
+
+/* "denom=uakt,cpu_ms=100,mem_mb_s=2,storage_mb_s=1,request=1000,
+ * egress_byte=1,fuel=1": sets the named components, others unchanged. */
+int config_parse_price(struct provider_config *c, const char *s);
+/* "k=v,k2=v2" into c->attributes (added to what is there). */
+int config_parse_attributes(struct provider_config *c, const char *s);
+
+/* Load / save DATA/provider.json. */
+int config_load(const char *path, struct provider_config *c);
+int config_save(const char *path, const struct provider_config *c);
+
+/* The provider.advertise body (state.h); the caller owns *out. */
+int config_advertise_body(const struct provider_config *c,
+    const char *api_url, json_t **out);
+
+#endif

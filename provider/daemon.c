@@ -1,0 +1,771 @@
+/*
+ * daemon: the provider's main loop.  Threads: the libmicrohttpd threads
+ * (API and gateway, api.c), one follower of the market's event stream, and
+ * this loop, which alone starts, reaps and stops sandboxes (a sandbox's
+ * die-with-parent signal is tied to the thread that started it) and posts
+ * lease.started / lease.usage / lease.close, heartbeats and advertisements.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/cjson.h"
+#include "common/codec.h"
+#include "common/envelope.h"
+#include "common/err.h"
+#include "common/http.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "provider/daemon.h"
+#include "provider/daemon_internal.h"
+#include "provider/follow.h"
+
+#define LOOP_MS 100
+#define HEARTBEAT_MS 10000
+
+int
+provider_post_entry(const char *market, const struct key *k, const char *kind,
+    json_t *body, long *status, char **reply)
+{
+	static const char *const hdrs[] = { "Content-Type: application/json",
+	    NULL };
+	struct envelope *e = NULL;
+	struct http_result r = { 0 };
+	char url[600], *canon = NULL;
+	size_t len;
+	int rc;
+
+	*status = 0;
+	if (reply)
+		*reply = NULL;
+	if ((rc = envelope_sign(k, kind, body, NULL, -1, &e)) < 0 ||
+	    (rc = envelope_dump(e, &canon, &len)) < 0)
+		goto out;
+	snprintf(url, sizeof(url), "%s/v1/entries", market);
+	if ((rc = http_fetch("POST", url, hdrs, canon, len, 10000, &r)) < 0)
+		goto out;
+	*status = r.status;
+	if (reply) {
+		*reply = r.body;
+		r.body = NULL;
+	}
+out:
+	http_result_clear(&r);
+	free(canon);
+	envelope_free(e);
+	return rc;
+}
+
+/* GET market+path as JSON. */
+static int
+market_get(struct pd *pd, const char *path, json_t **out)
+{
+	struct http_result r = { 0 };
+	char url[700];
+	json_error_t je;
+	int rc;
+
+	*out = NULL;
+	snprintf(url, sizeof(url), "%s%s", pd->cfg.market, path);
+	if ((rc = http_fetch("GET", url, NULL, NULL, 0, 10000, &r)) < 0)
+		return rc;
+	if (r.status != 200) {
+		rc = err_set(r.status == 404 ? ERR_NOTFOUND : ERR_IO,
+		    "GET %s: HTTP %ld", url, r.status);
+		goto out;
+	}
+	if ((*out = json_loadb(r.body, r.body_len, 0, &je)) == NULL)
+		rc = err_set(ERR_INVAL, "GET %s: %s", url, je.text);
+out:
+	http_result_clear(&r);
+	return rc;
+}
+
+static int
+post(struct pd *pd, const char *kind, json_t *body, const char *what)
+{
+	long status;
+	char *reply = NULL;
+	int rc;
+
+	rc = provider_post_entry(pd->cfg.market, pd->key, kind, body, &status,
+	    &reply);
+	if (rc < 0) {
+		log_warn("%s: %s", what, err_msg());
+	} else if (status != 201) {
+		log_warn("%s: market answered %ld %s", what, status,
+		    reply ? reply : "");
+		rc = status == 422 ? ERR_REJECT : ERR_IO;
+	} else
+		log_debug("%s: posted", what);
+	free(reply);
+	return rc;
+}
+
+struct lease *
+pd_find_lease(struct pd *pd, const char *id)
+{
+	struct lease *l;
+
+	for (l = pd->leases; l; l = l->next)
+		if (strcmp(l->id, id) == 0)
+			return l;
+	return NULL;
+}
+
+void
+pd_request_close(struct pd *pd, struct lease *l, const char *reason,
+    int post_close)
+{
+	if (l->status == LEASE_CLOSED || l->pending_close[0])
+		return;
+	snprintf(l->pending_close, sizeof(l->pending_close), "%s", reason);
+	l->post_close = post_close;
+	pd->dirty = 1;
+}
+
+/* ---- persistence: DATA/state.json ---- */
+
+static int
+save_state(struct pd *pd)
+{
+	json_t *j = json_object(), *arr = json_array(), *lj;
+	struct lease *l;
+	char path[PATH_MAX + 16], *text;
+	int rc;
+
+	if (j == NULL || arr == NULL) {
+		json_decref(j);
+		json_decref(arr);
+		return err_set(ERR_NOMEM, "out of memory");
+	}
+	json_object_set_new(j, "next_index", json_integer(
+	    (json_int_t)pd->next_index));
+	for (l = pd->leases; l; l = l->next)
+		if (lease_to_json(l, &lj) == 0)
+			json_array_append_new(arr, lj);
+	json_object_set_new(j, "leases", arr);
+	text = json_dumps(j, JSON_INDENT(1) | JSON_SORT_KEYS);
+	json_decref(j);
+	if (text == NULL)
+		return err_set(ERR_NOMEM, "out of memory");
+	snprintf(path, sizeof(path), "%s/state.json", pd->data);
+	rc = util_write_file(path, text, strlen(text), 0600);
+	free(text);
+	pd->dirty = 0;
+	return rc;
+}
+
+static void
+lease_dir(struct pd *pd, const char *id, char *buf, size_t cap)
+{
+	snprintf(buf, cap, "%.3800s/leases/%.32s", pd->data, id);
+}
+
+int
+pd_prepare_artifacts(struct pd *pd, struct lease *l)
+{
+	size_t i;
+	int rc;
+
+	for (i = 0; i < l->nrep; i++) {
+		struct lease_replica *r = &l->rep[i];
+		json_t *img;
+		json_error_t je;
+		if (r->image == NULL || strcmp(r->image, "host") == 0 ||
+		    r->app_dir)
+			continue;
+		if ((img = json_loads(r->image, 0, &je)) == NULL)
+			return err_set(ERR_INVAL, "image of %s", r->name);
+		rc = artifact_git(&pd->cache, json_string_value(
+		    json_object_get(img, "url")), json_string_value(
+		    json_object_get(img, "commit")), &r->app_dir);
+		json_decref(img);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* Sandbox names start with 8 characters of this provider's key, so two
+ * providers on one host (tests, several owners) never share a cgroup. */
+static void
+pd_scope(struct pd *pd, struct lease *l)
+{
+	snprintf(l->scope, sizeof(l->scope), "p%.8s-", pd->key_text + 8);
+}
+
+static int
+load_state(struct pd *pd)
+{
+	char path[PATH_MAX + 64], ldir[PATH_MAX];
+	json_t *j, *arr, *lj, *m;
+	json_error_t je;
+	struct lease *l, **tail = &pd->leases;
+	size_t i;
+
+	snprintf(path, sizeof(path), "%s/state.json", pd->data);
+	if (access(path, F_OK) != 0)
+		return 0;
+	if ((j = json_load_file(path, 0, &je)) == NULL)
+		return err_set(ERR_CORRUPT, "%s:%d: %s", path, je.line,
+		    je.text);
+	pd->next_index = (uint64_t)json_integer_value(json_object_get(j,
+	    "next_index"));
+	arr = json_object_get(j, "leases");
+	json_array_foreach(arr, i, lj) {
+		if (lease_from_json(lj, &l) < 0) {
+			log_warn("%s: lease %zu: %s", path, i, err_msg());
+			continue;
+		}
+		pd_scope(pd, l);
+		if (l->status != LEASE_CLOSED) {
+			lease_dir(pd, l->id, ldir, sizeof(ldir));
+			snprintf(path, sizeof(path), "%s/manifest.json", ldir);
+			if ((m = json_load_file(path, 0, &je)) != NULL) {
+				if (lease_set_manifest(l, m) < 0 ||
+				    pd_prepare_artifacts(pd, l) < 0)
+					log_warn("lease %s: saved manifest: %s",
+					    l->id, err_msg());
+				json_decref(m);
+			}
+		}
+		*tail = l;
+		tail = &l->next;
+	}
+	json_decref(j);
+	return 0;
+}
+
+/* After a restart: take the market's view of each lease (its reported
+ * usage never goes backwards; a lease closed meanwhile is stopped). */
+static void
+reconcile(struct pd *pd)
+{
+	struct lease *l;
+	char path[128];
+	json_t *j, *u;
+	int i;
+
+	for (l = pd->leases; l; l = l->next) {
+		if (l->status == LEASE_CLOSED)
+			continue;
+		snprintf(path, sizeof(path), "/v1/leases/%s", l->id);
+		if (market_get(pd, path, &j) < 0) {
+			log_warn("reconcile %s: %s", l->id, err_msg());
+			continue;
+		}
+		u = json_object_get(j, "usage");
+		for (i = 0; i < USAGE_COUNT; i++) {
+			json_int_t v = json_integer_value(json_object_get(u,
+			    lease_counter_name(i)));
+			if (v > 0 && (uint64_t)v > l->reported[i])
+				l->reported[i] = (uint64_t)v;
+			if (l->reported[i] > l->base[i])
+				l->base[i] = l->reported[i];
+		}
+		if (json_integer_value(json_object_get(j, "started")) > 0)
+			l->started_posted = 1;
+		if (strcmp(json_string_value(json_object_get(j, "status")) ?
+		    json_string_value(json_object_get(j, "status")) : "",
+		    "closed") == 0) {
+			const char *r = json_string_value(json_object_get(j,
+			    "reason"));
+			pd_request_close(pd, l, r ? r : "closed", 0);
+		}
+		json_decref(j);
+	}
+}
+
+/* ---- the event stream ---- */
+
+static uint64_t
+next_index(void *ctx)
+{
+	struct pd *pd = ctx;
+	uint64_t n;
+
+	pthread_mutex_lock(&pd->mu);
+	n = pd->next_index;
+	pthread_mutex_unlock(&pd->mu);
+	return n;
+}
+
+static int
+on_lease_create(struct pd *pd, const struct envelope *e, uint64_t index)
+{
+	char id[32], path[64];
+	const char *order, *tenant, *hash, *placement;
+	json_t *o = NULL;
+	struct lease *l;
+	int rc;
+
+	if (memcmp(e->signer, pd->market_key, KEY_PUB_LEN) != 0)
+		return 0;   /* only the market creates leases */
+	snprintf(id, sizeof(id), "l-%llu", (unsigned long long)index);
+	pthread_mutex_lock(&pd->mu);
+	l = pd_find_lease(pd, id);
+	pthread_mutex_unlock(&pd->mu);
+	if (l)
+		return 0;
+	if (cjson_get_str(e->body, "order", "lease.create.order", &order) < 0)
+		return 0;
+	snprintf(path, sizeof(path), "/v1/orders/%s", order);
+	if ((rc = market_get(pd, path, &o)) < 0) {
+		log_warn("lease %s: %s", id, err_msg());
+		return rc;   /* retried after reconnecting */
+	}
+	tenant = json_string_value(json_object_get(o, "tenant"));
+	hash = json_string_value(json_object_get(json_object_get(o, "body"),
+	    "manifest_hash"));
+	placement = json_string_value(json_object_get(json_object_get(o,
+	    "body"), "placement"));
+	if ((rc = lease_new(id, order, tenant, hash, placement ? placement :
+	    "", &l)) < 0) {
+		log_warn("lease %s: %s", id, err_msg());
+		json_decref(o);
+		return 0;
+	}
+	json_decref(o);
+	pd_scope(pd, l);
+	pthread_mutex_lock(&pd->mu);
+	l->next = pd->leases;
+	pd->leases = l;
+	pd->dirty = 1;
+	pthread_mutex_unlock(&pd->mu);
+	log_info("lease %s: created for order %s by %s; waiting for its "
+	    "manifest", id, l->order, l->tenant_text);
+	return 0;
+}
+
+static int
+on_leaf(void *ctx, const json_t *leaf)
+{
+	struct pd *pd = ctx;
+	struct envelope *e = NULL;
+	json_int_t index = json_integer_value(json_object_get(leaf, "index"));
+	const char *s;
+	struct lease *l;
+	int rc = 0;
+
+	if (index < 0 || (uint64_t)index < next_index(pd))
+		return 0;
+	if (envelope_from_json(json_incref(json_object_get(leaf, "entry")),
+	    &e) < 0) {
+		log_warn("event %lld: %s", (long long)index, err_msg());
+		goto done;
+	}
+	if (strcmp(e->kind, "lease.create") == 0) {
+		s = json_string_value(json_object_get(e->body, "provider"));
+		if (s && strcmp(s, pd->key_text) == 0 &&
+		    (rc = on_lease_create(pd, e, (uint64_t)index)) < 0)
+			goto out;
+	} else if (strcmp(e->kind, "lease.close") == 0) {
+		s = json_string_value(json_object_get(e->body, "lease"));
+		pthread_mutex_lock(&pd->mu);
+		if (s && (l = pd_find_lease(pd, s)) != NULL) {
+			const char *r = json_string_value(json_object_get(
+			    e->body, "reason"));
+			log_info("lease %s: closed (%s)", s, r ? r : "?");
+			pd_request_close(pd, l, r ? r : "closed", 0);
+		}
+		pthread_mutex_unlock(&pd->mu);
+	} else if (strcmp(e->kind, "provider.offline") == 0) {
+		s = json_string_value(json_object_get(e->body, "provider"));
+		if (s && strcmp(s, pd->key_text) == 0) {
+			pthread_mutex_lock(&pd->mu);
+			pd->readvertise = 1;
+			pthread_mutex_unlock(&pd->mu);
+		}
+	}
+done:
+	pthread_mutex_lock(&pd->mu);
+	if ((uint64_t)index + 1 > pd->next_index) {
+		pd->next_index = (uint64_t)index + 1;
+		pd->dirty = 1;
+	}
+	pthread_mutex_unlock(&pd->mu);
+out:
+	envelope_free(e);
+	return rc;
+}
+
+static void *
+follow_thread(void *arg)
+{
+	struct pd *pd = arg;
+
+	follow_run(pd->cfg.market, next_index, on_leaf, pd, &pd->stop);
+	return NULL;
+}
+
+/* ---- the main loop ---- */
+
+static void
+post_usage(struct pd *pd, struct lease *l, int force)
+{
+	uint64_t now[USAGE_COUNT];
+	json_t *u, *body;
+	char what[64];
+	int i, changed = 0;
+
+	pthread_mutex_lock(&pd->mu);
+	lease_counters(l, now);
+	for (i = 0; i < USAGE_COUNT; i++)
+		if (now[i] != l->reported[i])
+			changed = 1;
+	/* Persist first: what is on disk is never below what was sent. */
+	if (changed || force)
+		save_state(pd);
+	pthread_mutex_unlock(&pd->mu);
+	if (!changed)
+		return;
+	u = json_object();
+	for (i = 0; i < USAGE_COUNT; i++)
+		json_object_set_new(u, lease_counter_name(i),
+		    json_integer((json_int_t)now[i]));
+	pthread_mutex_lock(&pd->mu);
+	body = json_pack("{s:s,s:o,s:s}", "lease", l->id, "usage", u,
+	    "metering", l->metering[0] ? l->metering : "rusage");
+	pthread_mutex_unlock(&pd->mu);
+	snprintf(what, sizeof(what), "lease.usage %s", l->id);
+	if (post(pd, "lease.usage", body, what) == 0) {
+		pthread_mutex_lock(&pd->mu);
+		memcpy(l->reported, now, sizeof(now));
+		pd->dirty = 1;
+		pthread_mutex_unlock(&pd->mu);
+	}
+	json_decref(body);
+}
+
+/* Take the lease's sandboxes away under the lock, stop them outside it
+ * (the grace period must not block the gateway), fold their CPU back. */
+static void
+stop_sandboxes(struct pd *pd, struct lease *l)
+{
+	struct sandbox *sbs[LEASE_MAX_SERVICES * 4];
+	size_t idx[LEASE_MAX_SERVICES * 4], n = 0, i;
+	struct sandbox_usage u;
+	int status;
+
+	pthread_mutex_lock(&pd->mu);
+	for (i = 0; i < l->nrep && n < sizeof(sbs) / sizeof(sbs[0]); i++)
+		if (l->rep[i].sb) {
+			sbs[n] = l->rep[i].sb;
+			idx[n++] = i;
+			l->rep[i].sb = NULL;
+			l->rep[i].next_start_ms = INT64_MAX;
+		}
+	pthread_mutex_unlock(&pd->mu);
+	for (i = 0; i < n; i++)
+		(void)sandbox_stop(sbs[i], (int)pd->cfg.stop_grace_ms,
+		    &status);
+	pthread_mutex_lock(&pd->mu);
+	for (i = 0; i < n; i++) {
+		struct lease_replica *r = &l->rep[idx[i]];
+		if (sandbox_usage(sbs[i], &u) == 0)
+			r->cpu_ms_done += u.cpu_ms;
+		r->last_exit = sandbox_exit_code(status);
+		sandbox_free(sbs[i]);
+		log_info("lease %s: %s stopped", l->id, r->name);
+	}
+	pthread_mutex_unlock(&pd->mu);
+}
+
+static void
+close_lease(struct pd *pd, struct lease *l)
+{
+	char reason[32], what[64];
+	int post_close;
+	json_t *body;
+
+	pthread_mutex_lock(&pd->mu);
+	snprintf(reason, sizeof(reason), "%s", l->pending_close);
+	post_close = l->post_close;
+	pthread_mutex_unlock(&pd->mu);
+	stop_sandboxes(pd, l);
+	/* The final usage settles what ran; the market refuses usage once it
+	 * has closed the lease, so it only goes before our own close. */
+	if (post_close && l->started_posted)
+		post_usage(pd, l, 1);
+	if (post_close) {
+		body = json_pack("{s:s,s:s}", "lease", l->id, "reason",
+		    reason);
+		snprintf(what, sizeof(what), "lease.close %s", l->id);
+		(void)post(pd, "lease.close", body, what);
+		json_decref(body);
+	}
+	pthread_mutex_lock(&pd->mu);
+	l->status = LEASE_CLOSED;
+	snprintf(l->close_reason, sizeof(l->close_reason), "%s", reason);
+	l->pending_close[0] = '\0';
+	save_state(pd);
+	pthread_mutex_unlock(&pd->mu);
+}
+
+/* Start the replicas of l that are due, outside the lock: a sandbox start
+ * takes tens of milliseconds and must not stall the API and the gateway. */
+static void
+start_due(struct pd *pd, struct lease *l, const struct sandbox_spec *base,
+    int64_t now)
+{
+	size_t idx[LEASE_MAX_SERVICES * 4], n, k;
+	struct sandbox *sb;
+	char ldir[PATH_MAX];
+
+	pthread_mutex_lock(&pd->mu);
+	n = lease_due(l, now, idx, sizeof(idx) / sizeof(idx[0]));
+	pthread_mutex_unlock(&pd->mu);
+	if (n == 0)
+		return;
+	lease_dir(pd, l->id, ldir, sizeof(ldir));
+	(void)util_mkdirs(ldir, 0750);
+	for (k = 0; k < n; k++) {
+		sb = NULL;
+		if (lease_spawn(l, idx[k], ldir, base, &sb) < 0)
+			sb = NULL;
+		pthread_mutex_lock(&pd->mu);
+		lease_spawned(l, idx[k], sb, sb ? NULL : err_msg(), now);
+		pthread_mutex_unlock(&pd->mu);
+	}
+}
+
+static void
+advertise(struct pd *pd)
+{
+	json_t *body;
+
+	if (config_advertise_body(&pd->cfg, pd->api_url, &body) < 0) {
+		log_error("advertise: %s", err_msg());
+		return;
+	}
+	if (post(pd, "provider.advertise", body, "provider.advertise") == 0)
+		log_info("advertised at %s", pd->api_url);
+	json_decref(body);
+}
+
+static void
+heartbeat(struct pd *pd)
+{
+	json_t *body = json_object();
+
+	(void)post(pd, "provider.heartbeat", body, "provider.heartbeat");
+	json_decref(body);
+}
+
+static int
+setup(struct pd *pd, const char *data)
+{
+	struct http_server_config hc;
+	char path[PATH_MAX + 32], host[128];
+	json_t *info;
+	const char *mk;
+	uint16_t port;
+	int rc;
+
+	snprintf(pd->data, sizeof(pd->data), "%s", data);
+	config_init(&pd->cfg);
+	snprintf(path, sizeof(path), "%s/provider.json", data);
+	if ((rc = config_load(path, &pd->cfg)) < 0)
+		return rc;
+	snprintf(path, sizeof(path), "%s/provider.key", data);
+	if ((rc = key_load(path, &pd->key)) < 0)
+		return rc;
+	{
+		uint8_t pub[KEY_PUB_LEN];
+		key_public(pd->key, pub);
+		key_pub_to_text(pub, pd->key_text);
+	}
+	snprintf(path, sizeof(path), "%s/cache", data);
+	if ((rc = artifact_cache_init(&pd->cache, path,
+	    pd->cfg.artifact_max_bytes)) < 0)
+		return rc;
+	if ((rc = reqsig_cache_new(&pd->rc)) < 0)
+		return rc;
+	if ((rc = market_get(pd, "/v1/info", &info)) < 0)
+		return err_prefix(rc, "market %s", pd->cfg.market);
+	pd->epoch_ms = json_integer_value(json_object_get(info, "epoch_ms"));
+	mk = json_string_value(json_object_get(info, "market_key"));
+	if (pd->epoch_ms <= 0 || mk == NULL ||
+	    key_pub_from_text(mk, pd->market_key) < 0) {
+		json_decref(info);
+		return err_set(ERR_INVAL, "market %s: /v1/info lacks epoch_ms "
+		    "or market_key", pd->cfg.market);
+	}
+	json_decref(info);
+	if ((rc = load_state(pd)) < 0)
+		return rc;
+	reconcile(pd);
+	if ((rc = http_parse_listen(pd->cfg.listen, host, sizeof(host),
+	    &port)) < 0)
+		return rc;
+	http_server_config_default(&hc);
+	hc.host = host;
+	hc.port = port;
+	hc.max_body = pd->cfg.artifact_max_bytes < (64u << 20) ?
+	    pd->cfg.artifact_max_bytes : (64u << 20);
+	hc.max_conns = 1024;
+	hc.max_conns_per_ip = 512;
+	if ((rc = http_server_start(&hc, api_handle, pd, &pd->http)) < 0)
+		return rc;
+	if (pd->cfg.api_url[0])
+		snprintf(pd->api_url, sizeof(pd->api_url), "%s",
+		    pd->cfg.api_url);
+	else
+		snprintf(pd->api_url, sizeof(pd->api_url), "http://%s:%u",
+		    host, http_server_port(pd->http));
+	/* Others (tests, the owner) find the actual port here. */
+	{
+		char text[400];
+		int n = snprintf(text, sizeof(text), "{\"api_url\":\"%s\","
+		    "\"port\":%u,\"pid\":%ld,\"key\":\"%s\"}\n", pd->api_url,
+		    http_server_port(pd->http), (long)getpid(), pd->key_text);
+		snprintf(path, sizeof(path), "%s/run.json", data);
+		(void)util_write_file(path, text, (size_t)n, 0644);
+	}
+	log_info("provider %s serving %s (API and gateway), market %s, "
+	    "epoch %lld ms", pd->key_text, pd->api_url, pd->cfg.market,
+	    (long long)pd->epoch_ms);
+	return 0;
+}
+
+int
+provider_daemon_run(const char *data, volatile sig_atomic_t *stop)
+{
+	struct pd *pd = calloc(1, sizeof(*pd));
+	struct sandbox_spec base;
+	pthread_t ft;
+	struct lease *l, *next;
+	int64_t now, last, next_usage, next_beat;
+	int rc, have_ft = 0;
+
+	if (pd == NULL)
+		return err_set(ERR_NOMEM, "out of memory");
+	pthread_mutex_init(&pd->mu, NULL);
+	if ((rc = setup(pd, data)) < 0)
+		goto out;
+	sandbox_spec_init(&base);
+	base.log_max_bytes = pd->cfg.log_max_bytes;
+	advertise(pd);
+	if (pthread_create(&ft, NULL, follow_thread, pd) == 0)
+		have_ft = 1;
+	last = util_now_ms();
+	next_usage = last + pd->epoch_ms;
+	next_beat = last + HEARTBEAT_MS;
+	while (!*stop) {
+		struct timespec ts = { 0, LOOP_MS * 1000000L };
+		struct lease *todo[256];
+		size_t nt = 0, i;
+
+		nanosleep(&ts, NULL);
+		now = util_now_ms();
+		pthread_mutex_lock(&pd->mu);
+		for (l = pd->leases; l; l = l->next) {
+			if (l->status != LEASE_RUNNING)
+				continue;
+			lease_reap(l, now);
+			lease_add_time(l, now - last);
+			if (nt < 256)
+				todo[nt++] = l;
+		}
+		if (pd->readvertise) {
+			pd->readvertise = 0;
+			next_beat = 0;
+		}
+		/* Waiting leases that must close (refused manifests). */
+		for (l = pd->leases; l; l = l->next)
+			if (l->status == LEASE_WAITING && l->pending_close[0] &&
+			    nt < 256)
+				todo[nt++] = l;
+		pthread_mutex_unlock(&pd->mu);
+		last = now;
+		for (i = 0; i < nt; i++)
+			start_due(pd, todo[i], &base, now);
+
+		for (i = 0; i < nt; i++) {
+			l = todo[i];
+			if (l->pending_close[0]) {
+				close_lease(pd, l);
+				continue;
+			}
+			if (!l->started_posted && l->nrep && l->rep[0].sb) {
+				json_t *b = json_pack("{s:s}", "lease", l->id);
+				rc = post(pd, "lease.started", b,
+				    "lease.started");
+				json_decref(b);
+				if (rc == 0 || rc == ERR_REJECT) {
+					pthread_mutex_lock(&pd->mu);
+					l->started_posted = 1;
+					pd->dirty = 1;
+					pthread_mutex_unlock(&pd->mu);
+					log_info("lease %s: started", l->id);
+				}
+			}
+		}
+		if (now >= next_usage) {
+			next_usage = now + pd->epoch_ms;
+			for (i = 0; i < nt; i++)
+				if (todo[i]->status == LEASE_RUNNING &&
+				    todo[i]->started_posted)
+					post_usage(pd, todo[i], 0);
+		}
+		if (now >= next_beat) {
+			if (next_beat == 0)
+				advertise(pd);
+			else
+				heartbeat(pd);
+			next_beat = now + HEARTBEAT_MS;
+		}
+		pthread_mutex_lock(&pd->mu);
+		if (pd->dirty)
+			save_state(pd);
+		pthread_mutex_unlock(&pd->mu);
+	}
+	log_info("shutting down: stopping sandboxes");
+	pd->stop = 1;
+	for (l = pd->leases; l; l = l->next) {
+		if (l->status != LEASE_RUNNING)
+			continue;
+		stop_sandboxes(pd, l);
+		if (l->started_posted)
+			post_usage(pd, l, 1);
+	}
+	pthread_mutex_lock(&pd->mu);
+	save_state(pd);
+	pthread_mutex_unlock(&pd->mu);
+	rc = 0;
+out:
+	pd->stop = 1;
+	if (pd->http)
+		http_server_free(pd->http);
+	if (have_ft) {
+		/* The follower notices the stop at its next chunk: the entries
+		 * just posted, or the market's keep-alive (15 s).  Past a few
+		 * seconds the process is exiting anyway: leave it running and
+		 * its memory with it. */
+		struct timespec dl;
+		clock_gettime(CLOCK_REALTIME, &dl);
+		dl.tv_sec += 3;
+		if (pthread_timedjoin_np(ft, NULL, &dl) == 0)
+			have_ft = 0;
+		else
+			pthread_detach(ft);
+	}
+	if (!have_ft) {
+		for (l = pd->leases; l; l = next) {
+			next = l->next;
+			lease_free(l);
+		}
+		reqsig_cache_free(pd->rc);
+		key_free(pd->key);
+		config_clear(&pd->cfg);
+		pthread_mutex_destroy(&pd->mu);
+		free(pd);
+	}
+	return rc;
+}

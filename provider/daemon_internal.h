@@ -1,0 +1,55 @@
+/*
+ * daemon_internal: the daemon's shared state, for daemon.c and api.c.
+ */
+#ifndef LODGE_PROVIDER_DAEMON_INTERNAL_H
+#define LODGE_PROVIDER_DAEMON_INTERNAL_H
+
+#include <limits.h>
+#include <pthread.h>
+#include <stdint.h>
+
+#include "common/http.h"
+#include "common/key.h"
+#include "common/reqsig.h"
+#include "provider/artifact.h"
+#include "provider/config.h"
+#include "provider/lease.h"
+
+struct pd {
+	char data[PATH_MAX];
+	struct provider_config cfg;
+	struct key *key;
+	char key_text[KEY_TEXT_SIZE];
+	uint8_t market_key[KEY_PUB_LEN];
+	int64_t epoch_ms;
+	char api_url[256];
+
+	pthread_mutex_t mu;          /* guards everything below */
+	struct lease *leases;        /* never freed while running */
+	uint64_t next_index;         /* next ledger index to handle */
+	int dirty;                   /* state.json needs writing */
+	int readvertise;
+
+	struct http_server *http;
+	struct reqsig_cache *rc;
+	struct artifact_cache cache;
+	volatile int stop;
+};
+
+/* The HTTP handler: /v1/... API and the gateway. */
+void api_handle(void *ctx, const struct http_request *req,
+    struct http_response *resp);
+
+/* Lease by id (under pd->mu). */
+struct lease *pd_find_lease(struct pd *pd, const char *id);
+
+/* Fetch the artifacts of l's replicas (git checkouts into the cache) and
+ * set their app_dir; l is not yet shared (no lock needed). */
+int pd_prepare_artifacts(struct pd *pd, struct lease *l);
+
+/* Ask the main loop to stop l with reason (under pd->mu); post_close:
+ * also sign lease.close (the provider's own decision). */
+void pd_request_close(struct pd *pd, struct lease *l, const char *reason,
+    int post_close);
+
+#endif

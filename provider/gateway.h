@@ -1,0 +1,53 @@
+/*
+ * gateway: the provider's HTTP ingress (RFC 9110/9112 reverse proxy).
+ * Requests for /l/<lease>/<service>/... or Host <lease>-<service>.<domain>
+ * are forwarded to the service's port on the lease's own loopback, the
+ * connection made from inside the lease's network namespace (setns in the
+ * serving thread; the provider must be root).  Upstream connections are
+ * kept per serving thread and reused while the upstream allows it.
+ */
+#ifndef LODGE_PROVIDER_GATEWAY_H
+#define LODGE_PROVIDER_GATEWAY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/http.h"
+
+#define GATEWAY_MAX_RESPONSE (64u << 20)   /* bytes of upstream body */
+#define GATEWAY_TIMEOUT_MS 60000
+
+/* Where the request goes: route parsing gives lease, service and the
+ * path to send upstream (starting with '/'). */
+struct gateway_route {
+	char lease[24];
+	char service[64];
+	char path[2048];
+	int by_host;
+};
+
+/* Match a request to a route: by path "/l/<lease>/<service>[/rest]", or
+ * by host "<lease>-<service>.<domain>[:port]" (case-insensitive domain).
+ * Returns 1 when routed, 0 when the request is not for the gateway,
+ * ERR_INVAL when it is but malformed.  Pure. */
+int gateway_route_parse(const char *host, const char *path,
+    const char *domain, struct gateway_route *out);
+
+/* Forward req to 127.0.0.1:port inside the network namespace netns_fd (-1:
+ * the provider's own, for tests and benches), sending path_and_query as
+ * the target.  userns_fd >= 0 (a provider without root): the connection is
+ * made by a forked helper that joins that user namespace, then netns_fd,
+ * and passes the socket back.  Fills resp (502 when the upstream cannot be reached, 504
+ * on timeout); *egress gets the bytes sent back to the client.  A
+ * connection kept from an earlier request is reused when key (an
+ * identity of the upstream, e.g. its netns inode and port) matches. */
+void gateway_forward(const struct http_request *req, int userns_fd,
+    int netns_fd, uint64_t key, uint16_t port, const char *path_and_query,
+    struct http_response *resp, uint64_t *egress);
+
+/* Rebuild "path?query" of the request from its decoded arguments
+ * (percent-encoded again); *out is malloc'd, owned by the caller. */
+int gateway_target(const struct http_request *req, const char *path,
+    char **out);
+
+#endif

@@ -1,0 +1,693 @@
+/*
+ * lease: a lease's replicas, their sandboxes and its meters.  Counters
+ * follow state.h's lease.usage: cpu_ms measured by the sandboxes' cgroups
+ * (or rusage), mem_mb_s and storage_mb_s as reserved bytes x elapsed ms /
+ * 10^9 (MB = 10^6 bytes, as the market prices them), requests and
+ * egress_bytes counted by the gateway.  Every counter is base (what was
+ * saved before this process) plus what this process measured, so a
+ * provider restart neither loses the reported past nor counts it twice.
+ */
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include "common/cjson.h"
+#include "common/codec.h"
+#include "common/err.h"
+#include "common/key.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "provider/lease.h"
+
+static const char *const counter_names[USAGE_COUNT] = {
+	"cpu_ms", "mem_mb_s", "storage_mb_s", "requests", "egress_bytes",
+	"fuel"
+};
+
+const char *
+lease_counter_name(enum lease_counter c)
+{
+	return c < USAGE_COUNT ? counter_names[c] : "?";
+}
+
+static void
+strv_free(char **v)
+{
+	size_t i;
+
+	for (i = 0; v && v[i]; i++)
+		free(v[i]);
+	free(v);
+}
+
+static void
+replica_clear(struct lease_replica *r)
+{
+	if (r->sb)
+		sandbox_free(r->sb);
+	r->sb = NULL;
+	strv_free(r->argv);
+	strv_free(r->env);
+	free(r->image);
+	free(r->app_dir);
+	r->argv = r->env = NULL;
+	r->image = r->app_dir = NULL;
+}
+
+static void
+replicas_free(struct lease *l)
+{
+	size_t i;
+
+	for (i = 0; i < l->nrep; i++)
+		replica_clear(&l->rep[i]);
+	free(l->rep);
+	l->rep = NULL;
+	l->nrep = 0;
+}
+
+void
+lease_free(struct lease *l)
+{
+	if (l == NULL)
+		return;
+	replicas_free(l);
+	json_decref(l->manifest);
+	free(l);
+}
+
+static int
+copy_field(char *dst, size_t cap, const char *src, const char *what)
+{
+	if (src == NULL || strlen(src) >= cap)
+		return err_set(ERR_INVAL, "lease: %s missing or too long",
+		    what);
+	memcpy(dst, src, strlen(src) + 1);
+	return 0;
+}
+
+int
+lease_new(const char *id, const char *order, const char *tenant_text,
+    const char *manifest_hash, const char *placement, struct lease **out)
+{
+	struct lease *l = calloc(1, sizeof(*l));
+	int rc;
+
+	*out = NULL;
+	if (l == NULL)
+		return err_set(ERR_NOMEM, "out of memory");
+	if ((rc = copy_field(l->id, sizeof(l->id), id, "id")) < 0 ||
+	    (rc = copy_field(l->order, sizeof(l->order), order,
+	    "order")) < 0 ||
+	    (rc = copy_field(l->tenant_text, sizeof(l->tenant_text),
+	    tenant_text, "tenant")) < 0 ||
+	    (rc = copy_field(l->manifest_hash, sizeof(l->manifest_hash),
+	    manifest_hash, "manifest_hash")) < 0 ||
+	    (rc = copy_field(l->placement, sizeof(l->placement), placement,
+	    "placement")) < 0)
+		goto fail;
+	if ((rc = key_pub_from_text(tenant_text, l->tenant)) < 0)
+		goto fail;
+	l->created_ms = util_now_ms();
+	*out = l;
+	return 0;
+fail:
+	free(l);
+	return rc;
+}
+
+/* A NULL-terminated copy of a JSON array of strings. */
+static int
+strv_from_json(const json_t *a, const char *what, char ***out)
+{
+	char **v;
+	size_t i, n = json_array_size(a);
+
+	if (!json_is_array(a))
+		return err_set(ERR_INVAL, "manifest: %s is not a list", what);
+	if ((v = calloc(n + 1, sizeof(*v))) == NULL)
+		return err_set(ERR_NOMEM, "out of memory");
+	for (i = 0; i < n; i++) {
+		const json_t *s = json_array_get(a, i);
+		if (!json_is_string(s) ||
+		    (v[i] = strdup(json_string_value(s))) == NULL) {
+			strv_free(v);
+			return err_set(ERR_INVAL, "manifest: %s[%zu] is not a "
+			    "string", what, i);
+		}
+	}
+	*out = v;
+	return 0;
+}
+
+static int
+env_from_json(const json_t *o, const char *svc, char ***out)
+{
+	const char *k;
+	json_t *v;
+	char **e;
+	size_t n = json_object_size(o) + 3, i = 0;
+
+	if (o && !json_is_object(o))
+		return err_set(ERR_INVAL, "manifest: services.%s.env is not "
+		    "an object", svc);
+	if ((e = calloc(n + 1, sizeof(*e))) == NULL)
+		return err_set(ERR_NOMEM, "out of memory");
+	e[i++] = strdup("PATH=/usr/local/bin:/usr/bin:/bin");
+	e[i++] = strdup("HOME=/tmp");
+	e[i++] = strdup("LANG=C.UTF-8");
+	json_object_foreach((json_t *)o, k, v) {
+		if (!json_is_string(v) ||
+		    asprintf(&e[i++], "%s=%s", k, json_string_value(v)) < 0) {
+			e[i - 1] = NULL;
+			strv_free(e);
+			return err_set(ERR_INVAL, "manifest: services.%s.env.%s "
+			    "is not a string", svc, k);
+		}
+	}
+	*out = e;
+	return 0;
+}
+
+/* argv = command ++ args (Kubernetes' convention: command replaces the
+ * entrypoint, args follow); a host image needs a command. */
+static int
+argv_from_json(const json_t *svc, const char *name, char ***out)
+{
+	char **cmd = NULL, **args = NULL, **v;
+	size_t nc = 0, na = 0, i;
+	int rc;
+
+	if ((rc = strv_from_json(json_object_get(svc, "command"), "command",
+	    &cmd)) < 0)
+		return rc;
+	if ((rc = strv_from_json(json_object_get(svc, "args"), "args",
+	    &args)) < 0) {
+		strv_free(cmd);
+		return rc;
+	}
+	while (cmd[nc])
+		nc++;
+	while (args[na])
+		na++;
+	if (nc + na == 0) {
+		strv_free(cmd);
+		strv_free(args);
+		return err_set(ERR_REJECT, "manifest: service %s has no "
+		    "command to run", name);
+	}
+	if ((v = calloc(nc + na + 1, sizeof(*v))) == NULL) {
+		strv_free(cmd);
+		strv_free(args);
+		return err_set(ERR_NOMEM, "out of memory");
+	}
+	for (i = 0; i < nc; i++)
+		v[i] = cmd[i];
+	for (i = 0; i < na; i++)
+		v[nc + i] = args[i];
+	free(cmd);
+	free(args);
+	*out = v;
+	return 0;
+}
+
+static int
+build_replica(struct lease *l, const char *name, const json_t *svc,
+    const json_t *profile, unsigned index, struct lease_replica *r)
+{
+	const json_t *img = json_object_get(svc, "image"), *ex, *e, *st, *vol;
+	const char *kind, *rt, *k;
+	size_t i;
+	int rc;
+
+	memset(r, 0, sizeof(*r));
+	r->last_exit = -1;
+	snprintf(r->service, sizeof(r->service), "%s", name);
+	snprintf(r->name, sizeof(r->name), "%s%s-%s-%u", l->scope, l->id,
+	    name, index);
+	r->index = index;
+	rt = json_string_value(json_object_get(svc, "runtime"));
+	kind = json_string_value(json_object_get(img, "kind"));
+	if (kind == NULL || rt == NULL)
+		return err_set(ERR_INVAL, "manifest: services.%s: image.kind "
+		    "and runtime are required", name);
+	if (strcmp(rt, "process") != 0)
+		return err_set(ERR_REJECT, "manifest: service %s needs the "
+		    "\"%s\" runtime; this provider offers \"process\"", name,
+		    rt);
+	if (strcmp(kind, "host") != 0 && strcmp(kind, "git") != 0)
+		return err_set(ERR_REJECT, "manifest: service %s: image kind "
+		    "\"%s\" cannot run as a process here", name, kind);
+	if (strcmp(kind, "git") == 0)
+		r->image = json_dumps(img, JSON_COMPACT | JSON_SORT_KEYS);
+	else
+		r->image = strdup("host");
+	if ((rc = argv_from_json(svc, name, &r->argv)) < 0 ||
+	    (rc = env_from_json(json_object_get(svc, "env"), name,
+	    &r->env)) < 0)
+		return rc;
+	ex = json_object_get(svc, "expose");
+	json_array_foreach(ex, i, e) {
+		json_int_t port = json_integer_value(json_object_get(e,
+		    "port"));
+		json_int_t as = json_integer_value(json_object_get(e, "as"));
+		const char *proto = json_string_value(json_object_get(e,
+		    "proto"));
+		if (r->nexpose == LEASE_MAX_EXPOSE)
+			break;
+		if (port < 1 || port > 65535 || (proto &&
+		    strcmp(proto, "tcp") != 0))
+			continue;
+		r->expose[r->nexpose].port = (uint16_t)port;
+		r->expose[r->nexpose].as = as > 0 && as < 65536 ?
+		    (uint16_t)as : 0;
+		r->expose[r->nexpose].global = json_is_true(json_object_get(e,
+		    "global"));
+		r->nexpose++;
+	}
+	r->cpu_millis = (uint64_t)json_integer_value(json_object_get(profile,
+	    "cpu_millis"));
+	r->memory_bytes = (uint64_t)json_integer_value(json_object_get(
+	    profile, "memory_bytes"));
+	st = json_object_get(profile, "storage");
+	json_object_foreach((json_t *)st, k, vol)
+		r->storage_bytes += (uint64_t)json_integer_value(
+		    json_object_get(vol, "size_bytes"));
+	return 0;
+}
+
+int
+lease_set_manifest(struct lease *l, const json_t *m)
+{
+	unsigned char d[32];
+	char hex[65];
+	const json_t *services, *deploy, *profiles, *svc, *dp, *prof;
+	struct lease_replica *reps = NULL;
+	const char *name;
+	size_t n = 0, cap = 0;
+	unsigned i, count;
+	int rc;
+
+	if ((rc = cjson_hash(m, d)) < 0)
+		return err_prefix(ERR_INVAL, "manifest");
+	hex_encode(d, 32, hex);
+	if (strcmp(hex, l->manifest_hash) != 0)
+		return err_set(ERR_CONFLICT, "manifest hash %s does not match "
+		    "the order's manifest_hash %s", hex, l->manifest_hash);
+	services = json_object_get(m, "services");
+	deploy = json_object_get(m, "deployment");
+	profiles = json_object_get(m, "profiles");
+	if (!json_is_object(services) || !json_is_object(deploy) ||
+	    !json_is_object(profiles))
+		return err_set(ERR_INVAL, "manifest: services, deployment and "
+		    "profiles must be objects");
+	json_object_foreach((json_t *)deploy, name, dp) {
+		const json_t *pl = json_object_get(dp, l->placement);
+		const char *pname;
+		if (pl == NULL)
+			continue;
+		svc = json_object_get(services, name);
+		pname = json_string_value(json_object_get(pl, "profile"));
+		prof = pname ? json_object_get(profiles, pname) : NULL;
+		count = (unsigned)json_integer_value(json_object_get(pl,
+		    "count"));
+		if (svc == NULL || prof == NULL || count == 0 ||
+		    count > 64) {
+			rc = err_set(ERR_INVAL, "manifest: deployment.%s.%s: "
+			    "service, profile or count missing", name,
+			    l->placement);
+			goto fail;
+		}
+		for (i = 0; i < count; i++) {
+			if (n == cap) {
+				struct lease_replica *nr;
+				cap = cap ? cap * 2 : 4;
+				if (cap > LEASE_MAX_SERVICES * 4 ||
+				    (nr = realloc(reps, cap *
+				    sizeof(*nr))) == NULL) {
+					rc = err_set(ERR_LIMIT, "manifest: too "
+					    "many replicas");
+					goto fail;
+				}
+				reps = nr;
+			}
+			rc = build_replica(l, name, svc, prof, i, &reps[n]);
+			n++;
+			if (rc < 0)
+				goto fail;
+		}
+	}
+	if (n == 0) {
+		rc = err_set(ERR_REJECT, "manifest: no service is deployed in "
+		    "placement \"%s\"", l->placement);
+		goto fail;
+	}
+	replicas_free(l);
+	json_decref(l->manifest);
+	l->manifest = json_deep_copy(m);
+	l->rep = reps;
+	l->nrep = n;
+	l->mem_bytes = l->storage_bytes = 0;
+	for (i = 0; i < n; i++) {
+		l->mem_bytes += reps[i].memory_bytes;
+		l->storage_bytes += reps[i].storage_bytes;
+	}
+	l->status = LEASE_RUNNING;
+	return 0;
+fail:
+	for (i = 0; i < n; i++)
+		replica_clear(&reps[i]);
+	free(reps);
+	return rc;
+}
+
+/* A sandbox of the same name left by an earlier provider process (killed
+ * before it could stop it) still holds the cgroup: empty it first, so
+ * the lease never runs twice nor is metered twice. */
+static void
+kill_leftovers(const struct sandbox_spec *base, const char *name)
+{
+	struct cgroup_limits none = { 0, 0, 0 };
+	struct cgroup *cg = NULL;
+	char *why = NULL;
+
+	if (cgroup_new(&base->cgroup, base->cgroup_parent ?
+	    base->cgroup_parent : "lodge", name, &none, &cg, &why) == 0) {
+		if (cgroup_mode(cg) != CGROUP_NONE)
+			(void)cgroup_kill_all(cg, 2000);
+		cgroup_free(cg);
+	}
+	free(why);
+	err_clear();
+}
+
+size_t
+lease_due(const struct lease *l, int64_t now_ms, size_t *idx, size_t max)
+{
+	size_t i, n = 0;
+
+	if (l->status != LEASE_RUNNING || l->pending_close[0])
+		return 0;
+	for (i = 0; i < l->nrep && n < max; i++)
+		if (l->rep[i].sb == NULL && now_ms >= l->rep[i].next_start_ms)
+			idx[n++] = i;
+	return n;
+}
+
+int
+lease_spawn(const struct lease *l, size_t i, const char *logs_dir,
+    const struct sandbox_spec *base, struct sandbox **out)
+{
+	const struct lease_replica *r = &l->rep[i];
+	struct sandbox_spec spec = *base;
+	char outp[PATH_MAX], errp[PATH_MAX];
+
+	snprintf(outp, sizeof(outp), "%.3900s/%s.stdout.log", logs_dir,
+	    r->name);
+	snprintf(errp, sizeof(errp), "%.3900s/%s.stderr.log", logs_dir,
+	    r->name);
+	spec.argv = (const char *const *)r->argv;
+	spec.env = (const char *const *)r->env;
+	spec.name = r->name;
+	spec.app_dir = r->app_dir;
+	spec.cpu_millis = r->cpu_millis;
+	spec.memory_bytes = r->memory_bytes;
+	if (r->storage_bytes > 0)
+		spec.data_bytes = r->storage_bytes;
+	spec.stdout_path = outp;
+	spec.stderr_path = errp;
+	spec.die_with_parent = 1;
+	if (!r->cleaned)
+		kill_leftovers(base, r->name);
+	return sandbox_start(&spec, out);
+}
+
+void
+lease_spawned(struct lease *l, size_t i, struct sandbox *sb,
+    const char *error, int64_t now_ms)
+{
+	struct lease_replica *r = &l->rep[i];
+
+	r->cleaned = 1;
+	if (sb == NULL) {
+		snprintf(r->last_error, sizeof(r->last_error), "%s",
+		    error ? error : "start failed");
+		log_warn("lease %s: %s: %s", l->id, r->name, r->last_error);
+		r->restarts++;
+		r->next_start_ms = now_ms + (r->restarts > 5 ?
+		    LEASE_RESTART_MAX_MS : 1000 << (r->restarts - 1));
+		return;
+	}
+	r->sb = sb;
+	r->last_error[0] = '\0';
+	r->started_ms = now_ms;
+	log_info("lease %s: %s started (pid %ld)", l->id, r->name,
+	    (long)sandbox_pid(sb));
+}
+
+static void
+fold_usage(struct lease_replica *r)
+{
+	struct sandbox_usage u;
+
+	if (r->sb && sandbox_usage(r->sb, &u) == 0)
+		r->cpu_ms_done += u.cpu_ms;
+}
+
+void
+lease_reap(struct lease *l, int64_t now_ms)
+{
+	size_t i;
+	int exited, status;
+
+	for (i = 0; i < l->nrep; i++) {
+		struct lease_replica *r = &l->rep[i];
+		unsigned shift;
+		if (r->sb == NULL)
+			continue;
+		exited = 0;
+		if (sandbox_wait(r->sb, 0, &exited, &status) < 0 || !exited)
+			continue;
+		r->last_exit = sandbox_exit_code(status);
+		fold_usage(r);
+		sandbox_free(r->sb);
+		r->sb = NULL;
+		/* A workload that ran a minute counts as healthy again. */
+		if (now_ms - r->started_ms > 60000)
+			r->restarts = 0;
+		shift = r->restarts < 5 ? r->restarts : 5;
+		r->restarts++;
+		r->next_start_ms = now_ms + ((1000 << shift) <
+		    LEASE_RESTART_MAX_MS ? (1000 << shift) :
+		    LEASE_RESTART_MAX_MS);
+		log_warn("lease %s: %s exited with %d; restart %u in %lld ms",
+		    l->id, r->name, r->last_exit, r->restarts,
+		    (long long)(r->next_start_ms - now_ms));
+	}
+}
+
+void
+lease_stop(struct lease *l, int grace_ms, const char *reason)
+{
+	size_t i;
+	int status;
+
+	for (i = 0; i < l->nrep; i++) {
+		struct lease_replica *r = &l->rep[i];
+		if (r->sb == NULL)
+			continue;
+		(void)sandbox_stop(r->sb, grace_ms, &status);
+		r->last_exit = sandbox_exit_code(status);
+		fold_usage(r);
+		sandbox_free(r->sb);
+		r->sb = NULL;
+		log_info("lease %s: %s stopped", l->id, r->name);
+	}
+	if (reason) {
+		l->status = LEASE_CLOSED;
+		snprintf(l->close_reason, sizeof(l->close_reason), "%s",
+		    reason);
+	}
+}
+
+void
+lease_add_time(struct lease *l, int64_t ms)
+{
+	if (l->status == LEASE_RUNNING && ms > 0)
+		l->run_ms += ms;
+}
+
+static uint64_t
+mb_s(uint64_t bytes, int64_t ms)
+{
+	unsigned __int128 v = (unsigned __int128)bytes * (uint64_t)ms;
+
+	v /= 1000000000u;
+	return v > UINT64_MAX ? UINT64_MAX : (uint64_t)v;
+}
+
+void
+lease_counters(struct lease *l, uint64_t out[USAGE_COUNT])
+{
+	struct sandbox_usage u;
+	uint64_t cpu = 0;
+	size_t i;
+
+	for (i = 0; i < l->nrep; i++) {
+		cpu += l->rep[i].cpu_ms_done;
+		if (l->rep[i].sb && sandbox_usage(l->rep[i].sb, &u) == 0) {
+			cpu += u.cpu_ms;
+			snprintf(l->metering, sizeof(l->metering), "%s",
+			    sandbox_metering_name(u.metering));
+		}
+	}
+	out[USAGE_CPU_MS] = l->base[USAGE_CPU_MS] + cpu;
+	out[USAGE_MEM_MB_S] = l->base[USAGE_MEM_MB_S] +
+	    mb_s(l->mem_bytes, l->run_ms);
+	out[USAGE_STORAGE_MB_S] = l->base[USAGE_STORAGE_MB_S] +
+	    mb_s(l->storage_bytes, l->run_ms);
+	out[USAGE_REQUESTS] = l->base[USAGE_REQUESTS] +
+	    atomic_load(&l->requests);
+	out[USAGE_EGRESS_BYTES] = l->base[USAGE_EGRESS_BYTES] +
+	    atomic_load(&l->egress_bytes);
+	out[USAGE_FUEL] = l->base[USAGE_FUEL];
+	/* Never below what was reported (a counter only grows). */
+	for (i = 0; i < USAGE_COUNT; i++)
+		if (out[i] < l->reported[i])
+			out[i] = l->reported[i];
+}
+
+static json_t *
+counters_json(const uint64_t v[USAGE_COUNT])
+{
+	json_t *o = json_object();
+	int i;
+
+	for (i = 0; o && i < USAGE_COUNT; i++)
+		json_object_set_new(o, counter_names[i],
+		    json_integer((json_int_t)v[i]));
+	return o;
+}
+
+static void
+counters_from_json(const json_t *o, uint64_t v[USAGE_COUNT])
+{
+	int i;
+
+	for (i = 0; i < USAGE_COUNT; i++) {
+		json_int_t n = json_integer_value(json_object_get(o,
+		    counter_names[i]));
+		v[i] = n > 0 ? (uint64_t)n : 0;
+	}
+}
+
+static const char *const status_names[] = { "waiting", "running",
+	"closed" };
+
+int
+lease_to_json(struct lease *l, json_t **out)
+{
+	uint64_t now[USAGE_COUNT];
+
+	lease_counters(l, now);
+	*out = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:o,s:o,s:b,s:b,s:I}",
+	    "id", l->id, "order", l->order, "placement", l->placement,
+	    "tenant", l->tenant_text, "manifest_hash", l->manifest_hash,
+	    "status", status_names[l->status], "close_reason",
+	    l->close_reason, "counters", counters_json(now),
+	    "reported", counters_json(l->reported),
+	    "started_posted", l->started_posted,
+	    "final_posted", l->final_posted,
+	    "created_ms", (json_int_t)l->created_ms);
+	if (*out == NULL)
+		return err_set(ERR_NOMEM, "out of memory");
+	return 0;
+}
+
+int
+lease_from_json(const json_t *j, struct lease **out)
+{
+	struct lease *l;
+	const char *st;
+	int rc;
+
+	rc = lease_new(json_string_value(json_object_get(j, "id")),
+	    json_string_value(json_object_get(j, "order")),
+	    json_string_value(json_object_get(j, "tenant")),
+	    json_string_value(json_object_get(j, "manifest_hash")),
+	    json_string_value(json_object_get(j, "placement")), &l);
+	if (rc < 0)
+		return rc;
+	st = json_string_value(json_object_get(j, "status"));
+	l->status = st && strcmp(st, "closed") == 0 ? LEASE_CLOSED :
+	    LEASE_WAITING;   /* running again once its manifest is loaded */
+	snprintf(l->close_reason, sizeof(l->close_reason), "%s",
+	    json_string_value(json_object_get(j, "close_reason")) ?
+	    json_string_value(json_object_get(j, "close_reason")) : "");
+	counters_from_json(json_object_get(j, "counters"), l->base);
+	counters_from_json(json_object_get(j, "reported"), l->reported);
+	l->started_posted = json_is_true(json_object_get(j, "started_posted"));
+	l->final_posted = json_is_true(json_object_get(j, "final_posted"));
+	l->created_ms = json_integer_value(json_object_get(j, "created_ms"));
+	*out = l;
+	return 0;
+}
+
+int
+lease_status_json(struct lease *l, json_t **out)
+{
+	uint64_t now[USAGE_COUNT];
+	json_t *reps = json_array(), *o;
+	size_t i;
+
+	lease_counters(l, now);
+	for (i = 0; reps && i < l->nrep; i++) {
+		struct lease_replica *r = &l->rep[i];
+		json_t *ports = json_array();
+		size_t k;
+		for (k = 0; ports && k < r->nexpose; k++)
+			json_array_append_new(ports, json_pack("{s:i,s:i,s:b}",
+			    "port", r->expose[k].port, "as", r->expose[k].as,
+			    "global", r->expose[k].global));
+		json_array_append_new(reps, json_pack(
+		    "{s:s,s:s,s:i,s:s,s:I,s:i,s:i,s:s,s:o}",
+		    "service", r->service, "name", r->name, "replica",
+		    (int)r->index, "state", r->sb ? "running" :
+		    (l->status == LEASE_CLOSED ? "stopped" : "restarting"),
+		    "pid", (json_int_t)(r->sb ? sandbox_pid(r->sb) : 0),
+		    "restarts", (int)r->restarts, "last_exit", r->last_exit,
+		    "last_error", r->last_error, "expose", ports));
+	}
+	o = json_pack("{s:s,s:s,s:s,s:s,s:o,s:o}", "lease", l->id,
+	    "order", l->order, "status", status_names[l->status],
+	    "close_reason", l->close_reason, "replicas", reps,
+	    "usage", counters_json(now));
+	if (o == NULL)
+		return err_set(ERR_NOMEM, "out of memory");
+	*out = o;
+	return 0;
+}
+
+struct lease_replica *
+lease_find_service(struct lease *l, const char *service, uint16_t *port)
+{
+	size_t i, k;
+
+	for (i = 0; i < l->nrep; i++) {
+		struct lease_replica *r = &l->rep[i];
+		if (strcmp(r->service, service) != 0)
+			continue;
+		for (k = 0; k < r->nexpose; k++) {
+			if (!r->expose[k].global)
+				continue;
+			if (*port == 0 || *port == r->expose[k].port ||
+			    *port == r->expose[k].as) {
+				*port = r->expose[k].port;
+				return r;
+			}
+		}
+	}
+	return NULL;
+}

@@ -1,0 +1,152 @@
+/*
+ * lease: one lease on this provider, from lease.create to its stop.  Reads
+ * the tenant's canonical manifest (the services of the order's placement),
+ * runs each replica in a sandbox with its logs captured, restarts crashed
+ * workloads with backoff, and keeps the lease's cumulative usage counters
+ * (which only ever grow, across provider restarts too).  Not thread-safe:
+ * the daemon serialises calls under its lock.
+ */
+#ifndef LODGE_PROVIDER_LEASE_H
+#define LODGE_PROVIDER_LEASE_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <jansson.h>
+
+#include "common/key.h"
+#include "provider/sandbox.h"
+
+#define LEASE_MAX_SERVICES 64
+#define LEASE_MAX_EXPOSE 16
+#define LEASE_RESTART_MAX_MS 30000
+
+enum lease_status {
+	LEASE_WAITING = 0,  /* lease.create seen, no manifest yet */
+	LEASE_RUNNING,      /* manifest accepted, sandboxes started */
+	LEASE_CLOSED,       /* stopped; kept for status until forgotten */
+};
+
+/* The usage vector of state.h's lease.usage, cumulative. */
+enum lease_counter {
+	USAGE_CPU_MS, USAGE_MEM_MB_S, USAGE_STORAGE_MB_S, USAGE_REQUESTS,
+	USAGE_EGRESS_BYTES, USAGE_FUEL, USAGE_COUNT
+};
+
+struct lease_expose {
+	uint16_t port;     /* inside the lease */
+	uint16_t as;       /* advertised port (0: same) */
+	int global;        /* reachable through the gateway */
+};
+
+/* One replica of one service. */
+struct lease_replica {
+	char service[64];          /* the service's name */
+	char name[96];             /* sandbox name, unique on the host */
+	unsigned index;            /* replica number */
+	char **argv, **env;        /* NULL-terminated; owned */
+	char *image;               /* as written; owned */
+	char *app_dir;             /* artifact dir bound at /app, or NULL */
+	struct lease_expose expose[LEASE_MAX_EXPOSE];
+	size_t nexpose;
+	uint64_t cpu_millis, memory_bytes, storage_bytes;
+	struct sandbox *sb;        /* NULL when not running */
+	uint64_t cpu_ms_done;      /* CPU of sandboxes that ended */
+	unsigned restarts;
+	int64_t next_start_ms;     /* when to (re)start; 0: now */
+	int64_t started_ms;
+	int last_exit;             /* shell-style exit code, -1 none */
+	int cleaned;               /* leftovers of a past process gone */
+	char last_error[256];
+};
+
+struct lease {
+	char scope[16];            /* sandbox name prefix: this provider's
+	                              (several may share a host) */
+	char id[24];
+	char order[24];
+	char placement[64];
+	char tenant_text[KEY_TEXT_SIZE];
+	uint8_t tenant[KEY_PUB_LEN];
+	char manifest_hash[65];
+	enum lease_status status;
+	char close_reason[32];
+	json_t *manifest;          /* canonical manifest; owned; or NULL */
+	struct lease_replica *rep;
+	size_t nrep;
+	/* Metering: counters = base + what this process measured. */
+	uint64_t base[USAGE_COUNT];     /* loaded at (re)start */
+	uint64_t reported[USAGE_COUNT]; /* last sent in lease.usage */
+	int64_t run_ms;                 /* reserved time since base */
+	_Atomic uint64_t requests, egress_bytes;  /* gateway, since base */
+	uint64_t mem_bytes, storage_bytes;        /* reserved, all replicas */
+	char metering[16];              /* "cgroup2", "cgroup1", "rusage" */
+	int started_posted;             /* lease.started is in the ledger */
+	int final_posted;               /* final usage after stop sent */
+	int64_t created_ms;
+	char pending_close[32];         /* daemon: stop with this reason */
+	int post_close;                 /* daemon: also sign lease.close */
+	struct lease *next;
+};
+
+/* A new lease waiting for its manifest.  The caller owns *out. */
+int lease_new(const char *id, const char *order, const char *tenant_text,
+    const char *manifest_hash, const char *placement, struct lease **out);
+void lease_free(struct lease *l);
+
+/* Check a posted manifest against the lease: its canonical hash must be
+ * the order's (ERR_CONFLICT naming both), and every service deployed in
+ * the order's placement must be runnable here (only the "process" runtime
+ * is offered; ERR_REJECT with the reason).  On success the lease holds
+ * the manifest and its replicas (not yet started).  ERR_INVAL: malformed. */
+int lease_set_manifest(struct lease *l, const json_t *manifest);
+
+/* Replicas due to (re)start at now_ms: the first start, and restarts
+ * after a crash with backoff 1 s doubling to LEASE_RESTART_MAX_MS.  Their
+ * indexes go to idx (at most max); returns how many. */
+size_t lease_due(const struct lease *l, int64_t now_ms, size_t *idx,
+    size_t max);
+
+/* Start replica i in a sandbox (logs under logs_dir, host settings from
+ * base), after emptying what an earlier provider process may have left in
+ * its cgroup.  Reads only what the manifest fixed, so the daemon calls it
+ * without its lock (a start takes a while); *out goes to lease_spawned.
+ * Returns sandbox_start's code. */
+int lease_spawn(const struct lease *l, size_t i, const char *logs_dir,
+    const struct sandbox_spec *base, struct sandbox **out);
+
+/* Record the outcome of lease_spawn: sb running (owned by the lease from
+ * now on), or NULL with error (a restart is scheduled with backoff). */
+void lease_spawned(struct lease *l, size_t i, struct sandbox *sb,
+    const char *error, int64_t now_ms);
+
+/* Reap replicas whose workload ended; they are rescheduled. */
+void lease_reap(struct lease *l, int64_t now_ms);
+
+/* Stop every replica (SIGTERM, grace, SIGKILL, cgroup emptied) and mark
+ * the lease closed with reason. */
+void lease_stop(struct lease *l, int grace_ms, const char *reason);
+
+/* The cumulative counters now, given elapsed reserved time. */
+void lease_counters(struct lease *l, uint64_t out[USAGE_COUNT]);
+
+/* Add wall time to the reserved time while the lease runs. */
+void lease_add_time(struct lease *l, int64_t ms);
+
+/* Persisted form (no manifest; it is stored apart) and back.  After
+ * lease_from_json the counters restart from the saved ones. */
+int lease_to_json(struct lease *l, json_t **out);
+int lease_from_json(const json_t *j, struct lease **out);
+
+/* Status for the tenant: replicas, state, restarts, exit codes, usage. */
+int lease_status_json(struct lease *l, json_t **out);
+
+/* The replica serving (service, port): the first global expose, or the
+ * one matching port when port != 0.  NULL when none. */
+struct lease_replica *lease_find_service(struct lease *l,
+    const char *service, uint16_t *port);
+
+/* Counter names as in lease.usage ("cpu_ms", ...). */
+const char *lease_counter_name(enum lease_counter c);
+
+#endif

@@ -1,0 +1,1274 @@
+/*
+ * sandbox: the process sandbox (see sandbox.h and docs/sandbox.md).
+ * Kernel interfaces: clone(2) namespaces, pivot_root(2), mount(2),
+ * capabilities(7), prctl(2) PR_SET_NO_NEW_PRIVS, seccomp(2), cgroups(7).
+ *
+ * The parent half runs in the provider; the child half (child_main and
+ * below) runs between clone() and execve() in a copy of a possibly
+ * multithreaded process, so it makes system calls only: no malloc, no
+ * stdio, no locks.  Everything it needs is prepared in struct child_args.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <linux/capability.h>
+#include <linux/seccomp.h>
+#include <net/if.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/err.h"
+#include "common/util.h"
+#include "provider/cgroup.h"
+#include "provider/sandbox.h"
+#include "provider/seccomp_policy.h"
+
+#ifndef CLONE_NEWCGROUP
+#define CLONE_NEWCGROUP 0x02000000
+#endif
+#ifndef MNT_DETACH
+#define MNT_DETACH 2
+#endif
+
+#define LOG_MAX_DEFAULT (1u << 20)
+#define ERRBUF 512
+
+/* Signals init forwards to the workload. */
+static const int forwarded[] = {
+	SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2
+};
+
+struct relay {
+	pthread_t thread;
+	int started;
+	int in_fd;       /* read end of the workload's pipe */
+	int out_fd;      /* the capture file */
+	uint64_t max;
+};
+
+struct sandbox {
+	pid_t pid;          /* init, pid 1 inside */
+	int pidfd;
+	int netns_fd;
+	int userns_fd;
+	int status_fd;      /* init writes the workload's wait status here */
+	struct cgroup *cg;
+	char *why_not;
+	uint64_t start_ns;
+	uint64_t end_ns;
+	int exited;
+	int status;
+	struct rusage ru;
+	struct cgroup_usage final;
+	struct relay relay[2];
+};
+
+/* Everything the child needs, prepared by the parent. */
+struct child_args {
+	const struct sandbox_spec *spec;
+	const struct sock_fprog *prog;
+	int userns;
+	int rlimit_fallback;        /* no cgroup: limits as rlimits */
+	int fd_in, fd_out, fd_err;  /* workload stdio */
+	int sync_r, err_w, status_w;
+	uid_t uid;
+	gid_t gid;
+	const char *root;           /* staging dir */
+	const char *workdir;
+	const char *const *env;
+	const char *path;           /* PATH for the argv[0] search */
+	char passwd[256];
+	char group[128];
+	char hostname[65];
+	char tmp_opts[64];
+	char data_opts[128];
+	char shm_opts[64];
+};
+
+static const char *const default_env[] = {
+	"PATH=/usr/local/bin:/usr/bin:/bin",
+	"HOME=/tmp",
+	"LANG=C.UTF-8",
+	NULL
+};
+
+/* ======================================================================
+ * Pure helpers
+ * ==================================================================== */
+
+void
+sandbox_spec_init(struct sandbox_spec *spec)
+{
+	memset(spec, 0, sizeof(*spec));
+	spec->stdin_fd = spec->stdout_fd = spec->stderr_fd = -1;
+	spec->data_bytes = SANDBOX_DATA_DEFAULT;
+	spec->tmp_bytes = SANDBOX_TMP_DEFAULT;
+	spec->cgroup.mode = CGROUP_AUTO;
+	spec->cgroup_parent = "lodge";
+}
+
+int
+sandbox_exit_code(int status)
+{
+	if (WIFEXITED(status))
+		return WEXITSTATUS(status);
+	if (WIFSIGNALED(status))
+		return 128 + WTERMSIG(status);
+	return 255;
+}
+
+const char *
+sandbox_metering_name(enum sandbox_metering m)
+{
+	return cgroup_mode_name((enum cgroup_mode)m);
+}
+
+void
+sandbox_format_usage(const struct sandbox_usage *u, char *buf, size_t len)
+{
+	snprintf(buf, len, "usage: cpu_ms=%" PRIu64 " wall_ms=%" PRIu64
+	    " mem_peak_bytes=%" PRIu64 " oom=%d pids_peak=%" PRIu64
+	    " metering=%s", u->cpu_ms, u->wall_ms, u->mem_peak_bytes,
+	    u->oom_kills ? 1 : 0, u->pids_peak,
+	    sandbox_metering_name(u->metering));
+}
+
+int
+sandbox_parse_size(const char *s, const char *what, uint64_t *out)
+{
+	static const struct { const char *sfx; uint64_t mul; } units[] = {
+		{ "", 1 }, { "B", 1 },
+		{ "k", 1ull << 10 }, { "K", 1ull << 10 }, { "Ki", 1ull << 10 },
+		{ "KiB", 1ull << 10 },
+		{ "M", 1ull << 20 }, { "Mi", 1ull << 20 }, { "MiB", 1ull << 20 },
+		{ "G", 1ull << 30 }, { "Gi", 1ull << 30 }, { "GiB", 1ull << 30 },
+		{ "T", 1ull << 40 }, { "Ti", 1ull << 40 }, { "TiB", 1ull << 40 },
+		{ "kB", 1000ull }, { "KB", 1000ull }, { "MB", 1000000ull },
+		{ "GB", 1000000000ull }, { "TB", 1000000000000ull },
+	};
+	uint64_t v = 0, r;
+	const char *p = s;
+	size_t i;
+
+	if (s == NULL || *s < '0' || *s > '9')
+		return err_set(ERR_INVAL, "%s: \"%s\" is not a size (like "
+		    "512M, 1Gi or 1048576)", what, s ? s : "");
+	for (; *p >= '0' && *p <= '9'; p++) {
+		if (__builtin_mul_overflow(v, 10, &v) ||
+		    __builtin_add_overflow(v, (uint64_t)(*p - '0'), &v))
+			return err_set(ERR_RANGE, "%s: \"%s\" is too large",
+			    what, s);
+	}
+	for (i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+		if (strcmp(p, units[i].sfx) != 0)
+			continue;
+		if (__builtin_mul_overflow(v, units[i].mul, &r))
+			return err_set(ERR_RANGE, "%s: \"%s\" is too large",
+			    what, s);
+		*out = r;
+		return 0;
+	}
+	return err_set(ERR_INVAL, "%s: \"%s\": unknown unit \"%s\" (expected "
+	    "k, M, G, T, Ki, Mi, Gi, Ti, kB, MB, GB or none)", what, s, p);
+}
+
+int
+sandbox_parse_cpu(const char *s, const char *what, uint64_t *millis)
+{
+	uint64_t whole = 0, frac = 0, scale = 1000, v;
+	const char *p = s;
+	int digits = 0;
+
+	if (s == NULL || *s < '0' || *s > '9')
+		goto bad;
+	for (; *p >= '0' && *p <= '9'; p++) {
+		if (__builtin_mul_overflow(whole, 10, &whole) ||
+		    __builtin_add_overflow(whole, (uint64_t)(*p - '0'), &whole))
+			goto range;
+	}
+	if (*p == 'm' && p[1] == '\0') {
+		*millis = whole;
+		return 0;
+	}
+	if (*p == '.') {
+		for (p++; *p >= '0' && *p <= '9'; p++, digits++) {
+			if (digits >= 3)
+				return err_set(ERR_INVAL, "%s: \"%s\": at most "
+				    "three decimals (a millicpu)", what, s);
+			scale /= 10;
+			frac += (uint64_t)(*p - '0') * scale;
+		}
+		if (digits == 0)
+			goto bad;
+	}
+	if (*p != '\0')
+		goto bad;
+	if (__builtin_mul_overflow(whole, 1000, &v) ||
+	    __builtin_add_overflow(v, frac, &v))
+		goto range;
+	*millis = v;
+	return 0;
+bad:
+	return err_set(ERR_INVAL, "%s: \"%s\" is not a CPU amount (like 1, "
+	    "0.5 or 250m)", what, s ? s : "");
+range:
+	return err_set(ERR_RANGE, "%s: \"%s\" is too large", what, s);
+}
+
+/* ======================================================================
+ * Child half: runs after clone(), system calls only.
+ * ==================================================================== */
+
+static size_t
+c_strlen(const char *s)
+{
+	size_t n = 0;
+
+	while (s[n] != '\0')
+		n++;
+	return n;
+}
+
+static void
+c_append(char *buf, size_t *n, size_t cap, const char *s)
+{
+	while (*s != '\0' && *n + 1 < cap)
+		buf[(*n)++] = *s++;
+	buf[*n] = '\0';
+}
+
+/* Report "what: strerror(errno)" to the parent and exit. */
+__attribute__((noreturn)) static void
+child_fail(int err_fd, const char *what, const char *arg)
+{
+	char buf[ERRBUF];
+	size_t n = 0;
+	int e = errno;
+
+	c_append(buf, &n, sizeof(buf), what);
+	if (arg != NULL) {
+		c_append(buf, &n, sizeof(buf), " ");
+		c_append(buf, &n, sizeof(buf), arg);
+	}
+	c_append(buf, &n, sizeof(buf), ": ");
+	c_append(buf, &n, sizeof(buf), strerrordesc_np(e) ?
+	    strerrordesc_np(e) : "unknown error");
+	/* Leading byte: was it "not found"? (for ERR_NOTFOUND upstream) */
+	char tag = e == ENOENT ? 'N' : 'E';
+	if (write(err_fd, &tag, 1) == 1 && write(err_fd, buf, n) < 0)
+		_exit(126);
+	_exit(127);
+}
+
+/* Mount flags of the mount holding path, which a bind inside a user
+ * namespace must keep (they are locked). */
+static unsigned long
+locked_flags(const char *path)
+{
+	struct statvfs sv;
+	unsigned long f = 0;
+
+	if (statvfs(path, &sv) < 0)
+		return 0;
+	if (sv.f_flag & ST_NOSUID) f |= MS_NOSUID;
+	if (sv.f_flag & ST_NODEV) f |= MS_NODEV;
+	if (sv.f_flag & ST_NOEXEC) f |= MS_NOEXEC;
+	if (sv.f_flag & ST_RDONLY) f |= MS_RDONLY;
+	if (sv.f_flag & ST_NOATIME) f |= MS_NOATIME;
+	if (sv.f_flag & ST_NODIRATIME) f |= MS_NODIRATIME;
+	if (sv.f_flag & ST_RELATIME) f |= MS_RELATIME;
+	return f;
+}
+
+/* Bind src read-only at dst (relative to the staging root). */
+static int
+bind_ro(const char *src, const char *dst, int dir, unsigned long extra)
+{
+	int fd;
+
+	if (dir) {
+		if (mkdir(dst, 0755) < 0 && errno != EEXIST)
+			return -1;
+	} else {
+		if ((fd = open(dst, O_WRONLY | O_CREAT | O_CLOEXEC, 0644)) < 0)
+			return -1;
+		close(fd);
+	}
+	if (mount(src, dst, NULL, MS_BIND, NULL) < 0)
+		return -1;
+	return mount(NULL, dst, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY |
+	    MS_NOSUID | locked_flags(src) | extra, NULL);
+}
+
+/* Recreate a top-level symlink (/bin -> usr/bin) or bind the directory. */
+static void
+link_or_bind(int err_fd, const char *host, const char *dst)
+{
+	char target[PATH_MAX];
+	struct stat st;
+	ssize_t n;
+
+	if (lstat(host, &st) < 0)
+		return;
+	if (S_ISLNK(st.st_mode)) {
+		if ((n = readlink(host, target, sizeof(target) - 1)) < 0)
+			child_fail(err_fd, "readlink", host);
+		target[n] = '\0';
+		if (symlink(target, dst) < 0)
+			child_fail(err_fd, "symlink", dst);
+	} else if (S_ISDIR(st.st_mode)) {
+		if (bind_ro(host, dst, 1, MS_NODEV) < 0)
+			child_fail(err_fd, "bind", host);
+	} else if (S_ISREG(st.st_mode)) {
+		if (bind_ro(host, dst, 0, MS_NODEV) < 0)
+			child_fail(err_fd, "bind", host);
+	}
+}
+
+static void
+write_small(int err_fd, const char *path, const char *text)
+{
+	size_t n = c_strlen(text);
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+
+	if (fd < 0 || write(fd, text, n) != (ssize_t)n)
+		child_fail(err_fd, "write", path);
+	close(fd);
+}
+
+static void
+mount_tmpfs(int err_fd, const char *dst, unsigned long flags,
+    const char *opts)
+{
+	if (mkdir(dst, 0755) < 0 && errno != EEXIST)
+		child_fail(err_fd, "mkdir", dst);
+	if (mount("tmpfs", dst, "tmpfs", flags, opts) < 0)
+		child_fail(err_fd, "mount tmpfs", dst);
+}
+
+/* Build the lease root in a tmpfs at a->root, pivot into it. */
+static void
+setup_root(const struct child_args *a, int err_fd)
+{
+	static const char *const top[] = {
+		"usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32"
+	};
+	static const char *const etc_dirs[] = {
+		"/etc/ssl", "/etc/ca-certificates", "/etc/alternatives",
+		"/etc/ld.so.conf.d",
+	};
+	static const char *const etc_files[] = {
+		"/etc/nsswitch.conf", "/etc/resolv.conf", "/etc/ld.so.cache",
+		"/etc/ld.so.conf", "/etc/localtime", "/etc/host.conf",
+		"/etc/mime.types", "/etc/protocols", "/etc/services",
+	};
+	static const char *const dev_nodes[] = {
+		"null", "zero", "full", "random", "urandom"
+	};
+	static const char *const proc_mask[] = {
+		"proc/kcore", "proc/sysrq-trigger", "proc/timer_list",
+		"proc/sched_debug", "proc/kallsyms",
+	};
+	static const char *const proc_ro[] = {
+		"proc/sys", "proc/irq", "proc/bus", "proc/fs",
+	};
+	char host[PATH_MAX], dst[PATH_MAX];
+	size_t i, n;
+
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+		child_fail(err_fd, "make / private", NULL);
+	if (mount("lodge", a->root, "tmpfs", MS_NOSUID | MS_NODEV,
+	    "mode=0755,size=4m") < 0)
+		child_fail(err_fd, "mount root tmpfs on", a->root);
+	if (chdir(a->root) < 0)
+		child_fail(err_fd, "chdir", a->root);
+
+	for (i = 0; i < sizeof(top) / sizeof(top[0]); i++) {
+		n = 0;
+		c_append(host, &n, sizeof(host), "/");
+		c_append(host, &n, sizeof(host), top[i]);
+		link_or_bind(err_fd, host, top[i]);
+	}
+
+	if (mkdir("etc", 0755) < 0)
+		child_fail(err_fd, "mkdir", "etc");
+	for (i = 0; i < sizeof(etc_dirs) / sizeof(etc_dirs[0]); i++)
+		link_or_bind(err_fd, etc_dirs[i], etc_dirs[i] + 1);
+	for (i = 0; i < sizeof(etc_files) / sizeof(etc_files[0]); i++)
+		link_or_bind(err_fd, etc_files[i], etc_files[i] + 1);
+	write_small(err_fd, "etc/passwd", a->passwd);
+	write_small(err_fd, "etc/group", a->group);
+	write_small(err_fd, "etc/hosts", "127.0.0.1\tlocalhost\n"
+	    "::1\tlocalhost ip6-localhost ip6-loopback\n");
+	n = 0;
+	c_append(dst, &n, sizeof(dst), a->hostname);
+	c_append(dst, &n, sizeof(dst), "\n");
+	write_small(err_fd, "etc/hostname", dst);
+
+	/* /proc of the new pid namespace, with the host-wide knobs masked. */
+	if (mkdir("proc", 0555) < 0)
+		child_fail(err_fd, "mkdir", "proc");
+	if (mount("proc", "proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+	    NULL) < 0)
+		child_fail(err_fd, "mount", "proc");
+	for (i = 0; i < sizeof(proc_mask) / sizeof(proc_mask[0]); i++)
+		if (access(proc_mask[i], F_OK) == 0 &&
+		    mount("/dev/null", proc_mask[i], NULL, MS_BIND, NULL) < 0)
+			child_fail(err_fd, "mask", proc_mask[i]);
+	for (i = 0; i < sizeof(proc_ro) / sizeof(proc_ro[0]); i++) {
+		if (access(proc_ro[i], F_OK) != 0)
+			continue;
+		if (mount(proc_ro[i], proc_ro[i], NULL, MS_BIND | MS_REC,
+		    NULL) < 0 ||
+		    mount(NULL, proc_ro[i], NULL, MS_BIND | MS_REMOUNT |
+		    MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+			child_fail(err_fd, "read-only", proc_ro[i]);
+	}
+
+	/* A minimal /dev: the harmless character devices bound from the
+	 * host, fd links, a small /dev/shm. */
+	mount_tmpfs(err_fd, "dev", MS_NOSUID | MS_NOEXEC, "mode=0755,size=64k");
+	for (i = 0; i < sizeof(dev_nodes) / sizeof(dev_nodes[0]); i++) {
+		int fd;
+		n = 0;
+		c_append(host, &n, sizeof(host), "/dev/");
+		c_append(host, &n, sizeof(host), dev_nodes[i]);
+		fd = open(host + 1, O_WRONLY | O_CREAT | O_CLOEXEC, 0666);
+		if (fd < 0)
+			child_fail(err_fd, "create", host + 1);
+		close(fd);
+		if (mount(host, host + 1, NULL, MS_BIND, NULL) < 0)
+			child_fail(err_fd, "bind", host);
+	}
+	if (symlink("/proc/self/fd", "dev/fd") < 0 ||
+	    symlink("/proc/self/fd/0", "dev/stdin") < 0 ||
+	    symlink("/proc/self/fd/1", "dev/stdout") < 0 ||
+	    symlink("/proc/self/fd/2", "dev/stderr") < 0)
+		child_fail(err_fd, "symlink", "dev/fd");
+	mount_tmpfs(err_fd, "dev/shm", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+	    a->shm_opts);
+	if (mount(NULL, "dev", NULL, MS_BIND | MS_REMOUNT | MS_RDONLY |
+	    MS_NOSUID | MS_NOEXEC, NULL) < 0)
+		child_fail(err_fd, "read-only", "dev");
+
+	mount_tmpfs(err_fd, "tmp", MS_NOSUID | MS_NODEV, a->tmp_opts);
+	mount_tmpfs(err_fd, "data", MS_NOSUID | MS_NODEV, a->data_opts);
+	if (a->spec->app_dir != NULL &&
+	    bind_ro(a->spec->app_dir, "app", 1, MS_NODEV) < 0)
+		child_fail(err_fd, "bind app", a->spec->app_dir);
+
+	/* pivot_root(".", ".") stacks the old root under the new one; the
+	 * detach then drops it (see pivot_root(2), "NOTES"). */
+	if (syscall(SYS_pivot_root, ".", ".") < 0)
+		child_fail(err_fd, "pivot_root", a->root);
+	if (umount2(".", MNT_DETACH) < 0)
+		child_fail(err_fd, "detach old root", NULL);
+	if (chdir("/") < 0)
+		child_fail(err_fd, "chdir", "/");
+	if (mount(NULL, "/", NULL, MS_BIND | MS_REMOUNT | MS_RDONLY |
+	    MS_NOSUID | MS_NODEV, NULL) < 0)
+		child_fail(err_fd, "read-only", "/");
+}
+
+static void
+loopback_up(int err_fd)
+{
+	struct ifreq ifr;
+	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	if (s < 0)
+		child_fail(err_fd, "socket", NULL);
+	memset(&ifr, 0, sizeof(ifr));
+	memcpy(ifr.ifr_name, "lo", 3);
+	if (ioctl(s, SIOCGIFFLAGS, &ifr) < 0)
+		child_fail(err_fd, "SIOCGIFFLAGS", "lo");
+	ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+	if (ioctl(s, SIOCSIFFLAGS, &ifr) < 0)
+		child_fail(err_fd, "SIOCSIFFLAGS", "lo");
+	close(s);
+}
+
+static void
+lower_rlimit(int err_fd, int res, rlim_t cur, rlim_t max)
+{
+	struct rlimit rl;
+
+	/* Only ever lower: raising needs CAP_SYS_RESOURCE, which a provider
+	 * in a container may not have. */
+	if (getrlimit(res, &rl) < 0)
+		child_fail(err_fd, "getrlimit", NULL);
+	if (rl.rlim_max > max)
+		rl.rlim_max = max;
+	if (rl.rlim_cur > cur)
+		rl.rlim_cur = cur;
+	if (rl.rlim_cur > rl.rlim_max)
+		rl.rlim_cur = rl.rlim_max;
+	if (setrlimit(res, &rl) < 0)
+		child_fail(err_fd, "setrlimit", NULL);
+}
+
+static void
+set_rlimits(const struct child_args *a, int err_fd)
+{
+	static const struct { int res; rlim_t cur, max; } lims[] = {
+		{ RLIMIT_CORE, 0, 0 },
+		{ RLIMIT_NOFILE, 4096, 4096 },
+		{ RLIMIT_MEMLOCK, 8u << 20, 8u << 20 },
+		{ RLIMIT_MSGQUEUE, 1u << 20, 1u << 20 },
+		{ RLIMIT_RTPRIO, 0, 0 },
+		{ RLIMIT_NICE, 0, 0 },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(lims) / sizeof(lims[0]); i++)
+		lower_rlimit(err_fd, lims[i].res, lims[i].cur, lims[i].max);
+	if (!a->rlimit_fallback)
+		return;
+	if (a->spec->memory_bytes != 0)
+		lower_rlimit(err_fd, RLIMIT_AS, a->spec->memory_bytes,
+		    a->spec->memory_bytes);
+	if (a->spec->pids_max != 0)
+		lower_rlimit(err_fd, RLIMIT_NPROC, a->spec->pids_max,
+		    a->spec->pids_max);
+}
+
+/* Become the unprivileged uid with no capabilities at all, no way to gain
+ * any (no_new_privs), and the seccomp filter. */
+static void
+drop_privileges(const struct child_args *a, int err_fd)
+{
+	struct __user_cap_header_struct hdr = {
+		.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0
+	};
+	struct __user_cap_data_struct data[2];
+	int cap;
+
+	/* The bounding set needs CAP_SETPCAP, so before the uid change. */
+	for (cap = 0; cap <= 63; cap++)
+		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 &&
+		    errno != EINVAL)
+			child_fail(err_fd, "drop bounding capability", NULL);
+	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 &&
+	    errno != EINVAL)
+		child_fail(err_fd, "clear ambient capabilities", NULL);
+	/* Raw system calls, not glibc's set*id(): in this clone() child glibc
+	 * still believes the provider's threads exist and would broadcast the
+	 * change to them (__nptl_setxid), waiting forever on a thread that
+	 * was being created at clone time.  Here there is one thread. */
+	if (!a->userns && syscall(SYS_setgroups, 0, NULL) < 0)
+		child_fail(err_fd, "setgroups", NULL);
+	if (syscall(SYS_setresgid, a->gid, a->gid, a->gid) < 0)
+		child_fail(err_fd, "setresgid", NULL);
+	if (syscall(SYS_setresuid, a->uid, a->uid, a->uid) < 0)
+		child_fail(err_fd, "setresuid", NULL);
+	/* A credential change clears the parent-death signal (prctl(2)):
+	 * set it again, or a provider killed with SIGKILL leaves its
+	 * sandboxes running unsupervised. */
+	if (a->spec->die_with_parent)
+		prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+	memset(data, 0, sizeof(data));
+	if (syscall(SYS_capset, &hdr, data) < 0)
+		child_fail(err_fd, "capset", NULL);
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+		child_fail(err_fd, "PR_SET_DUMPABLE", NULL);
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		child_fail(err_fd, "PR_SET_NO_NEW_PRIVS", NULL);
+	if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, a->prog, 0, 0) < 0)
+		child_fail(err_fd, "seccomp", NULL);
+}
+
+/* execve argv[0], searching the workload's PATH when it has no '/'. */
+__attribute__((noreturn)) static void
+exec_workload(const struct child_args *a, int err_fd)
+{
+	char *const *argv = (char *const *)a->spec->argv;
+	char *const *envp = (char *const *)a->env;
+	const char *cmd = argv[0], *p = a->path;
+	char buf[PATH_MAX];
+	int saw_eacces = 0;
+	size_t n;
+
+	if (strchr(cmd, '/') != NULL) {
+		execve(cmd, argv, envp);
+		child_fail(err_fd, "exec", cmd);
+	}
+	while (*p != '\0') {
+		n = 0;
+		while (*p != '\0' && *p != ':' && n + 1 < sizeof(buf))
+			buf[n++] = *p++;
+		if (*p == ':')
+			p++;
+		if (n == 0)
+			buf[n++] = '.';
+		buf[n] = '\0';
+		c_append(buf, &n, sizeof(buf), "/");
+		c_append(buf, &n, sizeof(buf), cmd);
+		execve(buf, argv, envp);
+		if (errno == EACCES)
+			saw_eacces = 1;
+	}
+	errno = saw_eacces ? EACCES : ENOENT;
+	child_fail(err_fd, "exec", cmd);
+}
+
+static int
+exit_code_of(int st)
+{
+	if (WIFEXITED(st))
+		return WEXITSTATUS(st);
+	if (WIFSIGNALED(st))
+		return 128 + WTERMSIG(st);
+	return 255;
+}
+
+/* pid 1: fork the workload, forward signals, reap everything, and when the
+ * workload ends kill the rest and report its status. */
+__attribute__((noreturn)) static void
+init_loop(const struct child_args *a, const sigset_t *set, sigset_t *old)
+{
+	siginfo_t si;
+	pid_t wl, p;
+	int st, wl_status = 0;
+	size_t i;
+
+	wl = fork();
+	if (wl < 0)
+		child_fail(4, "fork workload", NULL);
+	if (wl == 0) {
+		sigprocmask(SIG_SETMASK, old, NULL);
+		close(5);
+		if (chdir(a->workdir) < 0)
+			child_fail(4, "chdir", a->workdir);
+		exec_workload(a, 4);
+	}
+	close(4);
+	for (;;) {
+		if (sigwaitinfo(set, &si) < 0)
+			continue;
+		if (si.si_signo != SIGCHLD) {
+			kill(wl, si.si_signo);
+			continue;
+		}
+		while ((p = waitpid(-1, &st, WNOHANG)) > 0) {
+			if (p != wl)
+				continue;
+			wl_status = st;
+			/* The workload is the lease: what it left behind
+			 * goes with it. */
+			kill(-1, SIGKILL);
+			while (waitpid(-1, NULL, 0) > 0 || errno == EINTR)
+				;
+			i = 0;
+			while (i < sizeof(wl_status)) {
+				ssize_t w = write(5, (char *)&wl_status + i,
+				    sizeof(wl_status) - i);
+				if (w <= 0)
+					break;
+				i += (size_t)w;
+			}
+			_exit(exit_code_of(wl_status));
+		}
+	}
+}
+
+__attribute__((noreturn)) static void
+child_main(const struct child_args *a)
+{
+	sigset_t set, old;
+	char c;
+	int fds[6], i, sig;
+
+	if (a->spec->die_with_parent)
+		prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+	/* Move what we keep to 0..5 and close everything else the provider
+	 * had open (keys, databases, sockets). */
+	fds[0] = fcntl(a->fd_in, F_DUPFD, 100);
+	fds[1] = fcntl(a->fd_out, F_DUPFD, 100);
+	fds[2] = fcntl(a->fd_err, F_DUPFD, 100);
+	fds[3] = fcntl(a->sync_r, F_DUPFD, 100);
+	fds[4] = fcntl(a->err_w, F_DUPFD, 100);
+	fds[5] = fcntl(a->status_w, F_DUPFD, 100);
+	for (i = 0; i < 6; i++)
+		if (fds[i] < 0 || dup2(fds[i], i) < 0)
+			child_fail(a->err_w, "dup2", NULL);
+	if (syscall(SYS_close_range, 6, ~0U, 0) < 0)
+		for (i = 6; i < 65536; i++)
+			close(i);
+	for (i = 3; i < 6; i++)
+		fcntl(i, F_SETFD, FD_CLOEXEC);
+
+	if (read(3, &c, 1) != 1)
+		_exit(1);  /* the parent gave up on us */
+	close(3);
+
+	if (unshare(CLONE_NEWCGROUP) < 0)
+		child_fail(4, "unshare cgroup namespace", NULL);
+	if (sethostname(a->hostname, c_strlen(a->hostname)) < 0)
+		child_fail(4, "sethostname", NULL);
+	loopback_up(4);
+	setup_root(a, 4);
+	set_rlimits(a, 4);
+	prctl(PR_SET_NAME, "lodge-init", 0, 0, 0);
+
+	/* Reset what the provider set (ignored signals survive exec) and
+	 * block what init waits for. */
+	for (sig = 1; sig < NSIG; sig++)
+		if (sig != SIGKILL && sig != SIGSTOP)
+			signal(sig, SIG_DFL);
+	sigemptyset(&set);
+	sigaddset(&set, SIGCHLD);
+	for (i = 0; i < (int)(sizeof(forwarded) / sizeof(forwarded[0])); i++)
+		sigaddset(&set, forwarded[i]);
+	sigprocmask(SIG_BLOCK, &set, &old);
+	sigdelset(&old, SIGCHLD);
+	for (i = 0; i < (int)(sizeof(forwarded) / sizeof(forwarded[0])); i++)
+		sigdelset(&old, forwarded[i]);
+
+	drop_privileges(a, 4);
+	init_loop(a, &set, &old);
+}
+
+/* ======================================================================
+ * Parent half
+ * ==================================================================== */
+
+static void *
+relay_main(void *arg)
+{
+	struct relay *r = arg;
+	char buf[65536];
+	uint64_t written = 0;
+	int truncated = 0;
+	ssize_t n;
+
+	for (;;) {
+		n = read(r->in_fd, buf, sizeof(buf));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		if (written < r->max) {
+			size_t take = (size_t)n;
+			if ((uint64_t)take > r->max - written)
+				take = (size_t)(r->max - written);
+			if (write(r->out_fd, buf, take) < 0)
+				written = r->max;
+			else
+				written += take;
+		}
+		if (written >= r->max && !truncated &&
+		    (uint64_t)n + written > r->max) {
+			static const char note[] =
+			    "\n[lodge: output truncated]\n";
+			if (write(r->out_fd, note, sizeof(note) - 1) < 0)
+				break;
+			truncated = 1;
+		}
+	}
+	return NULL;
+}
+
+static int
+write_proc(pid_t pid, const char *file, const char *text)
+{
+	char path[64];
+	size_t len = strlen(text);
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%ld/%s", (long)pid, file);
+	if ((fd = open(path, O_WRONLY | O_CLOEXEC)) < 0)
+		return err_set(ERR_IO, "%s: %s", path, strerror(errno));
+	if (write(fd, text, len) != (ssize_t)len) {
+		int e = errno;
+		close(fd);
+		return err_set(ERR_IO, "%s: writing \"%s\": %s", path, text,
+		    strerror(e));
+	}
+	close(fd);
+	return 0;
+}
+
+static int
+check_spec(const struct sandbox_spec *spec)
+{
+	const char *p;
+	size_t i;
+
+	if (spec->argv == NULL || spec->argv[0] == NULL ||
+	    spec->argv[0][0] == '\0')
+		return err_set(ERR_INVAL, "sandbox: no command to run");
+	if (spec->name == NULL || spec->name[0] == '\0' ||
+	    strlen(spec->name) > 64)
+		return err_set(ERR_INVAL, "sandbox: name must be 1-64 "
+		    "characters");
+	for (p = spec->name; *p != '\0'; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		    (*p >= '0' && *p <= '9') || *p == '-' || *p == '_' ||
+		    *p == '.'))
+			return err_set(ERR_INVAL, "sandbox name \"%s\": "
+			    "character %ld is not one of [A-Za-z0-9._-]",
+			    spec->name, (long)(p - spec->name) + 1);
+	if (spec->name[0] == '.')
+		return err_set(ERR_INVAL, "sandbox name \"%s\": must not "
+		    "start with '.'", spec->name);
+	if (spec->workdir != NULL && spec->workdir[0] != '/')
+		return err_set(ERR_INVAL, "sandbox workdir \"%s\": must be "
+		    "absolute", spec->workdir);
+	if (spec->app_dir != NULL) {
+		struct stat st;
+		if (stat(spec->app_dir, &st) < 0 || !S_ISDIR(st.st_mode))
+			return err_set(ERR_NOTFOUND, "sandbox app dir \"%s\": "
+			    "not a directory", spec->app_dir);
+	}
+	if (spec->tmp_bytes == 0 || spec->data_bytes == 0)
+		return err_set(ERR_INVAL, "sandbox: /tmp and /data need a "
+		    "size");
+	for (i = 0; spec->env != NULL && spec->env[i] != NULL; i++)
+		if (strchr(spec->env[i], '=') == NULL)
+			return err_set(ERR_INVAL, "sandbox env[%zu] \"%s\": "
+			    "expected NAME=value", i, spec->env[i]);
+	return 0;
+}
+
+static int
+open_capture(const char *path, int *pipe_w, struct relay *r, uint64_t max)
+{
+	int p[2];
+
+	if ((r->out_fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+	    0640)) < 0)
+		return err_set(ERR_IO, "%s: %s", path, strerror(errno));
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return err_set(ERR_IO, "pipe: %s", strerror(errno));
+	r->in_fd = p[0];
+	r->max = max ? max : LOG_MAX_DEFAULT;
+	*pipe_w = p[1];
+	return 0;
+}
+
+static void
+close_fd(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+}
+
+/* Read the child's report: empty means the workload exec'd. */
+static int
+read_report(int fd)
+{
+	char buf[ERRBUF + 1];
+	size_t n = 0;
+	ssize_t r;
+
+	while (n < ERRBUF) {
+		r = read(fd, buf + n, ERRBUF - n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		n += (size_t)r;
+	}
+	if (n == 0)
+		return 0;
+	buf[n] = '\0';
+	return err_set(buf[0] == 'N' ? ERR_NOTFOUND : ERR_IO, "sandbox: %s",
+	    buf + 1);
+}
+
+int
+sandbox_start(const struct sandbox_spec *spec, struct sandbox **out)
+{
+	struct sandbox *sb = NULL;
+	struct child_args a;
+	struct cgroup_limits lim;
+	char run_dir[PATH_MAX], map[64];
+	int sync_p[2] = { -1, -1 }, err_p[2] = { -1, -1 };
+	int st_p[2] = { -1, -1 }, cap_w[2] = { -1, -1 }, devnull = -1;
+	int flags, rc, i;
+	size_t k;
+
+	*out = NULL;
+	if ((rc = check_spec(spec)) < 0)
+		return rc;
+	memset(&a, 0, sizeof(a));
+	a.spec = spec;
+	if ((rc = seccomp_policy_get(&a.prog)) < 0)
+		return rc;
+	if ((sb = calloc(1, sizeof(*sb))) == NULL)
+		return err_set(ERR_NOMEM, "out of memory");
+	sb->pid = -1;
+	sb->pidfd = sb->netns_fd = sb->userns_fd = sb->status_fd = -1;
+	for (i = 0; i < 2; i++)
+		sb->relay[i].in_fd = sb->relay[i].out_fd = -1;
+
+	a.userns = geteuid() != 0;
+	a.uid = spec->uid ? spec->uid : SANDBOX_UID_DEFAULT;
+	a.gid = spec->gid ? spec->gid : SANDBOX_UID_DEFAULT;
+	a.env = spec->env ? spec->env : default_env;
+	a.path = "/usr/local/bin:/usr/bin:/bin";
+	for (k = 0; a.env[k] != NULL; k++)
+		if (strncmp(a.env[k], "PATH=", 5) == 0)
+			a.path = a.env[k] + 5;
+	a.workdir = spec->workdir ? spec->workdir :
+	    spec->app_dir ? "/app" : "/";
+	snprintf(a.hostname, sizeof(a.hostname), "%s", spec->name);
+	snprintf(a.passwd, sizeof(a.passwd),
+	    "root:x:0:0:root:/root:/usr/sbin/nologin\n"
+	    "lodge:x:%u:%u:lodge:/tmp:/usr/sbin/nologin\n",
+	    (unsigned)a.uid, (unsigned)a.gid);
+	snprintf(a.group, sizeof(a.group), "root:x:0:\nlodge:x:%u:\n",
+	    (unsigned)a.gid);
+	snprintf(a.tmp_opts, sizeof(a.tmp_opts), "mode=1777,size=%" PRIu64,
+	    spec->tmp_bytes);
+	snprintf(a.shm_opts, sizeof(a.shm_opts), "mode=1777,size=%" PRIu64,
+	    spec->tmp_bytes < (16u << 20) ? spec->tmp_bytes :
+	    (uint64_t)(16u << 20));
+	snprintf(a.data_opts, sizeof(a.data_opts),
+	    "mode=0755,uid=%u,gid=%u,size=%" PRIu64, (unsigned)a.uid,
+	    (unsigned)a.gid, spec->data_bytes);
+
+	if (spec->run_dir != NULL)
+		snprintf(run_dir, sizeof(run_dir), "%s", spec->run_dir);
+	else if (!a.userns)
+		snprintf(run_dir, sizeof(run_dir), "/run/lodge/sandbox");
+	else
+		snprintf(run_dir, sizeof(run_dir), "%s/lodge-sandbox-%u",
+		    getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp",
+		    (unsigned)geteuid());
+	if ((rc = util_mkdirs(run_dir, 0700)) < 0)
+		goto fail;
+	a.root = run_dir;
+
+	lim.cpu_millis = spec->cpu_millis;
+	lim.memory_bytes = spec->memory_bytes;
+	lim.pids_max = spec->pids_max;
+	if ((rc = cgroup_new(&spec->cgroup, spec->cgroup_parent ?
+	    spec->cgroup_parent : "lodge", spec->name, &lim, &sb->cg,
+	    &sb->why_not)) < 0)
+		goto fail;
+	/* Without a cgroup the limits are best effort (docs/sandbox.md):
+	 * memory as RLIMIT_AS, pids as RLIMIT_NPROC, CPU not at all; the
+	 * usage line says metering=rusage. */
+	a.rlimit_fallback = cgroup_mode(sb->cg) == CGROUP_NONE;
+
+	if ((devnull = open("/dev/null", O_RDWR | O_CLOEXEC)) < 0) {
+		rc = err_set(ERR_IO, "/dev/null: %s", strerror(errno));
+		goto fail;
+	}
+	a.fd_in = spec->stdin_fd >= 0 ? spec->stdin_fd : devnull;
+	a.fd_out = spec->stdout_fd >= 0 ? spec->stdout_fd : devnull;
+	a.fd_err = spec->stderr_fd >= 0 ? spec->stderr_fd : devnull;
+	if (spec->stdout_path != NULL) {
+		if ((rc = open_capture(spec->stdout_path, &cap_w[0],
+		    &sb->relay[0], spec->log_max_bytes)) < 0)
+			goto fail;
+		a.fd_out = cap_w[0];
+	}
+	if (spec->stderr_path != NULL) {
+		if ((rc = open_capture(spec->stderr_path, &cap_w[1],
+		    &sb->relay[1], spec->log_max_bytes)) < 0)
+			goto fail;
+		a.fd_err = cap_w[1];
+	}
+	if (pipe2(sync_p, O_CLOEXEC) < 0 || pipe2(err_p, O_CLOEXEC) < 0 ||
+	    pipe2(st_p, O_CLOEXEC) < 0) {
+		rc = err_set(ERR_IO, "pipe: %s", strerror(errno));
+		goto fail;
+	}
+	a.sync_r = sync_p[0];
+	a.err_w = err_p[1];
+	a.status_w = st_p[1];
+
+	flags = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC |
+	    CLONE_NEWNET;
+	if (a.userns)
+		flags |= CLONE_NEWUSER;
+	sb->start_ns = util_mono_ns();
+	/* fork()-like clone: no new stack, the child runs on a copy. */
+	sb->pid = (pid_t)syscall(SYS_clone, (unsigned long)flags | SIGCHLD,
+	    NULL, NULL, NULL, NULL);
+	if (sb->pid < 0) {
+		rc = err_set(ERR_IO, "sandbox: clone: %s", strerror(errno));
+		goto fail;
+	}
+	if (sb->pid == 0)
+		child_main(&a);
+
+	close_fd(&sync_p[0]);
+	close_fd(&err_p[1]);
+	close_fd(&st_p[1]);
+	close_fd(&cap_w[0]);
+	close_fd(&cap_w[1]);
+	close_fd(&devnull);
+	sb->status_fd = st_p[0];
+	st_p[0] = -1;
+
+	if (a.userns) {
+		if ((rc = write_proc(sb->pid, "setgroups", "deny")) < 0)
+			goto fail;
+		snprintf(map, sizeof(map), "%u %u 1\n", (unsigned)a.uid,
+		    (unsigned)geteuid());
+		if ((rc = write_proc(sb->pid, "uid_map", map)) < 0)
+			goto fail;
+		snprintf(map, sizeof(map), "%u %u 1\n", (unsigned)a.gid,
+		    (unsigned)getegid());
+		if ((rc = write_proc(sb->pid, "gid_map", map)) < 0)
+			goto fail;
+	}
+	/* Into the cgroup before anything runs, so all of it is counted. */
+	if (cgroup_mode(sb->cg) != CGROUP_NONE &&
+	    (rc = cgroup_attach(sb->cg, sb->pid)) < 0)
+		goto fail;
+	/* The namespaces' fds, while the child still waits: once it runs it
+	 * is non-dumpable and its /proc/PID/ns is root's only, which a
+	 * provider without root could then not open. */
+	snprintf(map, sizeof(map), "/proc/%ld/ns/net", (long)sb->pid);
+	sb->netns_fd = open(map, O_RDONLY | O_CLOEXEC);
+	if (a.userns) {
+		snprintf(map, sizeof(map), "/proc/%ld/ns/user", (long)sb->pid);
+		sb->userns_fd = open(map, O_RDONLY | O_CLOEXEC);
+	}
+	if (write(sync_p[1], "g", 1) != 1) {
+		rc = err_set(ERR_IO, "sandbox: releasing the child: %s",
+		    strerror(errno));
+		goto fail;
+	}
+	close_fd(&sync_p[1]);
+	if ((rc = read_report(err_p[0])) < 0)
+		goto fail;
+	close_fd(&err_p[0]);
+
+	for (i = 0; i < 2; i++) {
+		if (sb->relay[i].in_fd < 0)
+			continue;
+		if (pthread_create(&sb->relay[i].thread, NULL, relay_main,
+		    &sb->relay[i]) != 0) {
+			rc = err_set(ERR_IO, "sandbox: relay thread");
+			goto fail;
+		}
+		sb->relay[i].started = 1;
+	}
+	sb->pidfd = (int)syscall(SYS_pidfd_open, sb->pid, 0);
+	*out = sb;
+	return 0;
+fail:
+	close_fd(&sync_p[0]);
+	close_fd(&sync_p[1]);
+	close_fd(&err_p[0]);
+	close_fd(&err_p[1]);
+	close_fd(&st_p[0]);
+	close_fd(&st_p[1]);
+	close_fd(&cap_w[0]);
+	close_fd(&cap_w[1]);
+	close_fd(&devnull);
+	sandbox_free(sb);
+	return rc;
+}
+
+/* Reap init, collect the workload's status and the final counters. */
+static void
+reaped(struct sandbox *sb, int init_status)
+{
+	int wl;
+	ssize_t n;
+	int i;
+
+	sb->end_ns = util_mono_ns();
+	sb->exited = 1;
+	sb->status = init_status;
+	n = read(sb->status_fd, &wl, sizeof(wl));
+	if (n == (ssize_t)sizeof(wl))
+		sb->status = wl;
+	close_fd(&sb->status_fd);
+	if (sb->cg != NULL)
+		cgroup_read_usage(sb->cg, &sb->final);
+	for (i = 0; i < 2; i++) {
+		if (sb->relay[i].started)
+			pthread_join(sb->relay[i].thread, NULL);
+		sb->relay[i].started = 0;
+		close_fd(&sb->relay[i].in_fd);
+		close_fd(&sb->relay[i].out_fd);
+	}
+}
+
+int
+sandbox_wait(struct sandbox *sb, int timeout_ms, int *exited, int *status)
+{
+	struct pollfd pfd;
+	int st, r;
+	pid_t p;
+
+	*exited = 0;
+	if (!sb->exited) {
+		if (sb->pidfd >= 0 && timeout_ms != -1) {
+			pfd.fd = sb->pidfd;
+			pfd.events = POLLIN;
+			r = poll(&pfd, 1, timeout_ms);
+			if (r < 0 && errno == EINTR)
+				return 0;
+			if (r < 0)
+				return err_set(ERR_IO, "poll: %s",
+				    strerror(errno));
+			if (r == 0)
+				return 0;
+		}
+		p = wait4(sb->pid, &st, timeout_ms == -1 ? 0 : WNOHANG,
+		    &sb->ru);
+		if (p < 0 && errno == EINTR)
+			return 0;
+		if (p < 0)
+			return err_set(ERR_IO, "wait4 %ld: %s", (long)sb->pid,
+			    strerror(errno));
+		if (p == 0)
+			return 0;
+		reaped(sb, st);
+	}
+	*exited = 1;
+	if (status != NULL)
+		*status = sb->status;
+	return 0;
+}
+
+int
+sandbox_signal(struct sandbox *sb, int sig)
+{
+	if (sb->exited)
+		return 0;
+	if (kill(sb->pid, sig) < 0 && errno != ESRCH)
+		return err_set(ERR_IO, "kill %ld: %s", (long)sb->pid,
+		    strerror(errno));
+	return 0;
+}
+
+int
+sandbox_stop(struct sandbox *sb, int grace_ms, int *status)
+{
+	uint64_t deadline = util_mono_ns() + (uint64_t)grace_ms * 1000000u;
+	int exited = 0, st = 0, rc;
+
+	if (!sb->exited && grace_ms > 0) {
+		(void)sandbox_signal(sb, SIGTERM);
+		while (!exited) {
+			uint64_t now = util_mono_ns();
+			if (now >= deadline)
+				break;
+			rc = sandbox_wait(sb, (int)((deadline - now) /
+			    1000000u) + 1, &exited, &st);
+			if (rc < 0)
+				return rc;
+		}
+	}
+	if (!sb->exited) {
+		/* SIGKILL to pid 1 ends the whole pid namespace. */
+		(void)sandbox_signal(sb, SIGKILL);
+		if (sb->cg != NULL && cgroup_kill_all(sb->cg, 2000) < 0)
+			return err_prefix(ERR_IO, "sandbox stop");
+		while (!exited)
+			if ((rc = sandbox_wait(sb, -1, &exited, &st)) < 0)
+				return rc;
+	}
+	if (status != NULL)
+		*status = sb->status;
+	return 0;
+}
+
+int
+sandbox_usage(struct sandbox *sb, struct sandbox_usage *out)
+{
+	struct cgroup_usage cu;
+	enum cgroup_mode mode = sb->cg ? cgroup_mode(sb->cg) : CGROUP_NONE;
+	uint64_t end = sb->exited ? sb->end_ns : util_mono_ns();
+
+	memset(out, 0, sizeof(*out));
+	out->metering = (enum sandbox_metering)mode;
+	out->wall_ms = (end - sb->start_ns) / 1000000u;
+	if (mode != CGROUP_NONE) {
+		if (sb->exited)
+			cu = sb->final;
+		else
+			cgroup_read_usage(sb->cg, &cu);
+		out->cpu_ms = cu.cpu_usec / 1000u;
+		out->mem_peak_bytes = cu.mem_peak_bytes;
+		out->oom_kills = cu.oom_kills;
+		out->pids_peak = cu.pids_peak;
+	} else if (sb->exited) {
+		/* wait4() on init counts init and every descendant it reaped,
+		 * which is all of them. */
+		out->cpu_ms = (uint64_t)sb->ru.ru_utime.tv_sec * 1000u +
+		    (uint64_t)sb->ru.ru_utime.tv_usec / 1000u +
+		    (uint64_t)sb->ru.ru_stime.tv_sec * 1000u +
+		    (uint64_t)sb->ru.ru_stime.tv_usec / 1000u;
+		out->mem_peak_bytes = (uint64_t)sb->ru.ru_maxrss * 1024u;
+	}
+	return 0;
+}
+
+pid_t
+sandbox_pid(const struct sandbox *sb)
+{
+	return sb->pid;
+}
+
+int
+sandbox_netns_fd(const struct sandbox *sb)
+{
+	return sb->netns_fd;
+}
+
+int
+sandbox_userns_fd(const struct sandbox *sb)
+{
+	return sb->userns_fd;
+}
+
+const char *
+sandbox_metering_note(const struct sandbox *sb)
+{
+	return sb->why_not ? sb->why_not : "";
+}
+
+void
+sandbox_free(struct sandbox *sb)
+{
+	int i;
+
+	if (sb == NULL)
+		return;
+	if (sb->pid > 0 && !sb->exited) {
+		if (sandbox_stop(sb, 0, NULL) < 0)
+			err_clear();
+	}
+	for (i = 0; i < 2; i++) {
+		if (sb->relay[i].started)
+			pthread_join(sb->relay[i].thread, NULL);
+		close_fd(&sb->relay[i].in_fd);
+		close_fd(&sb->relay[i].out_fd);
+	}
+	close_fd(&sb->pidfd);
+	close_fd(&sb->netns_fd);
+	close_fd(&sb->userns_fd);
+	close_fd(&sb->status_fd);
+	cgroup_free(sb->cg);
+	free(sb->why_not);
+	free(sb);
+}

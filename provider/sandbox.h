@@ -1,0 +1,139 @@
+/*
+ * sandbox: the process sandbox of a lease.  A pid-1 init in fresh pid,
+ * mount, uts, ipc, net and cgroup namespaces (plus user when the provider
+ * is not root), pivot_root into a root of read-only binds, an unprivileged
+ * uid, no capabilities, no_new_privs, a seccomp deny-list and rlimits; a
+ * cgroup (v2 or v1) for limits and metering, or rusage when none is
+ * writable.  The provider's one privileged module; see docs/sandbox.md.
+ */
+#ifndef LODGE_PROVIDER_SANDBOX_H
+#define LODGE_PROVIDER_SANDBOX_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "provider/cgroup.h"
+
+#define SANDBOX_UID_DEFAULT 65534u
+#define SANDBOX_TMP_DEFAULT (64u << 20)
+#define SANDBOX_DATA_DEFAULT (64u << 20)
+
+/* What to run and within which limits.  All pointers are borrowed for the
+ * duration of sandbox_start() only.  Fill with sandbox_spec_init() first. */
+struct sandbox_spec {
+	const char *const *argv;  /* argv[0]: a path, or looked up in PATH */
+	const char *const *env;   /* NULL: PATH, HOME=/tmp, LANG=C.UTF-8 */
+	const char *name;         /* [A-Za-z0-9._-]: hostname, cgroup name;
+	                             unique among live sandboxes */
+	const char *app_dir;      /* host dir bound read-only at /app, or NULL */
+	const char *workdir;      /* inside; default /app, or / without app */
+	uint64_t data_bytes;      /* size of /data (tmpfs) */
+	uint64_t tmp_bytes;       /* size of /tmp (tmpfs) */
+	uint64_t cpu_millis;      /* 1000 = one CPU; 0 = no limit */
+	uint64_t memory_bytes;    /* 0 = no limit */
+	uint64_t pids_max;        /* 0 = no limit */
+	struct cgroup_config cgroup;  /* mode (default auto) and roots */
+	const char *cgroup_parent;    /* default "lodge" */
+	const char *run_dir;      /* empty host dir where the root is staged
+	                             (in the sandbox's own mount namespace);
+	                             default /run/lodge/sandbox as root,
+	                             $TMPDIR/lodge-sandbox-<uid> otherwise */
+	uid_t uid;                /* inside; 0 means SANDBOX_UID_DEFAULT:
+	                             the workload never runs as root */
+	gid_t gid;                /* 0 means SANDBOX_UID_DEFAULT */
+	int stdin_fd;             /* -1: /dev/null; borrowed */
+	int stdout_fd;            /* -1: /dev/null, unless stdout_path */
+	int stderr_fd;
+	const char *stdout_path;  /* capture to this file (created, 0640) */
+	const char *stderr_path;
+	uint64_t log_max_bytes;   /* cap of each captured file; 0 = 1 MiB */
+	int die_with_parent;      /* SIGKILL the sandbox if the caller dies */
+};
+
+enum sandbox_metering {
+	SANDBOX_METER_CGROUP2 = CGROUP_V2,
+	SANDBOX_METER_CGROUP1 = CGROUP_V1,
+	SANDBOX_METER_RUSAGE = CGROUP_NONE,
+};
+
+struct sandbox_usage {
+	uint64_t cpu_ms;
+	uint64_t wall_ms;
+	uint64_t mem_peak_bytes;
+	uint64_t oom_kills;
+	uint64_t pids_peak;       /* 0 when the mode cannot tell (rusage) */
+	enum sandbox_metering metering;
+};
+
+struct sandbox;
+
+/* Defaults: fds -1, sizes SANDBOX_*_DEFAULT, parent "lodge", auto cgroup. */
+void sandbox_spec_init(struct sandbox_spec *spec);
+
+/* Start the workload and return once it has exec'd (or failed to).  On
+ * success *out is owned by the caller (sandbox_free).  Errors: ERR_INVAL
+ * for a bad spec, ERR_REJECT for a limit the host cannot enforce in the
+ * requested cgroup mode, ERR_NOTFOUND when argv[0] cannot be found inside,
+ * ERR_IO for a failed system call (the message names the step). */
+int sandbox_start(const struct sandbox_spec *spec, struct sandbox **out);
+
+/* Wait up to timeout_ms (-1: forever, 0: poll) for the workload to end.
+ * *exited is 1 once it has, with *status its wait status (WIFEXITED /
+ * WIFSIGNALED; an OOM kill is SIGKILL).  The final usage is read then.
+ * EINTR returns 0 with *exited 0, so a signal handler can act. */
+int sandbox_wait(struct sandbox *sb, int timeout_ms, int *exited,
+    int *status);
+
+/* Stop: SIGTERM to the workload (via init), up to grace_ms for it to end,
+ * then SIGKILL to the whole pid namespace and cgroup, which is emptied.
+ * *status (may be NULL) as for sandbox_wait. */
+int sandbox_stop(struct sandbox *sb, int grace_ms, int *status);
+
+/* Send sig to the workload (init forwards SIGTERM, SIGINT, SIGHUP, SIGQUIT,
+ * SIGUSR1, SIGUSR2; SIGKILL ends the namespace). */
+int sandbox_signal(struct sandbox *sb, int sig);
+
+/* Usage so far (live while running, final after exit). */
+int sandbox_usage(struct sandbox *sb, struct sandbox_usage *out);
+
+/* Host pid of the sandbox's init (pid 1 inside), for setns() helpers. */
+pid_t sandbox_pid(const struct sandbox *sb);
+
+/* An O_CLOEXEC fd of the sandbox's network namespace (borrowed; valid
+ * until sandbox_free), for the gateway to setns(fd, CLONE_NEWNET) in a
+ * thread or helper and connect to the lease's loopback. */
+int sandbox_netns_fd(const struct sandbox *sb);
+
+/* An O_CLOEXEC fd of the sandbox's user namespace (borrowed), or -1 when
+ * it has none (a root provider).  A provider without root joins it first,
+ * in a single-threaded helper, to be allowed into the network namespace. */
+int sandbox_userns_fd(const struct sandbox *sb);
+
+/* Why metering fell back from a better mode ("" when it did not). */
+const char *sandbox_metering_note(const struct sandbox *sb);
+
+/* Kill whatever is left, remove the cgroup, close, free.  Accepts NULL. */
+void sandbox_free(struct sandbox *sb);
+
+/* ---- pure helpers ---- */
+
+/* Shell-style exit code of a wait status: the code, or 128+signal. */
+int sandbox_exit_code(int status);
+
+/* "cgroup2", "cgroup1" or "rusage". */
+const char *sandbox_metering_name(enum sandbox_metering m);
+
+/* One line "usage: cpu_ms=N wall_ms=N mem_peak_bytes=N oom=0|1
+ * pids_peak=N metering=M" (no newline) into buf. */
+void sandbox_format_usage(const struct sandbox_usage *u, char *buf,
+    size_t len);
+
+/* Sizes: "1048576", "512k", "64M", "1G", "64Mi", "1Gi" (k/M/G/T are
+ * binary, as in Kubernetes' Ki/Mi/Gi; "kB"/"MB"/"GB" are decimal). */
+int sandbox_parse_size(const char *s, const char *what, uint64_t *out);
+
+/* CPU units: "1", "0.5", "2.25", "250m" -> millicpus (1000 = one CPU). */
+int sandbox_parse_cpu(const char *s, const char *what, uint64_t *millis);
+
+#endif

@@ -1,0 +1,373 @@
+/*
+ * bench_wasm: the wasm sandbox side by side with its baselines, in one run:
+ *  1. compute (n-body, examples/wasm-job): native cc -O2 vs the pipeline
+ *     (wasm32-wasi -> wasm2c -> cc -O2), fuel on and off (goal <= 1.3x);
+ *  2. a fresh-instance invocation of a small function, in process: the
+ *     WAGI example (instantiate, run _start with CGI env, parse, free),
+ *     and an empty function, p50/p99 (goal <= 50 us);
+ *  3. HTTP: requests/s of the provider's HTTP server answering with the
+ *     WAGI function (fresh instance per request) next to it answering a
+ *     fixed response, 4 keep-alive clients (goal >= 10,000 req/s).
+ * Usage: bench_wasm SCRATCH_DIR (needs clang for wasm32-wasi and wabt).
+ */
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common/err.h"
+#include "common/http.h"
+#include "common/util.h"
+#include "provider/wasm_run.h"
+#include "provider/wasm_wagi.h"
+
+#define NBODY_STEPS "3000000"
+#define INVOCATIONS 20000
+#define CLIENTS 4
+#define SECONDS 2
+#define MAX_SAMPLES 2000000
+
+static char dir[512];
+
+static int sh(const char *fmt, const char *a)
+{
+	char cmd[2048];
+	snprintf(cmd, sizeof(cmd), fmt, a, a, a, a);
+	return system(cmd);
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+static struct wasm_program *load(const char *path, int fuel)
+{
+	char *buf;
+	size_t len;
+	struct wasm_load_opts o;
+	struct wasm_program *p = NULL;
+	static char cache[600];
+	wasm_load_opts_init(&o);
+	snprintf(cache, sizeof(cache), "%s/wasm-cache", dir);
+	o.compile.cache_dir = cache;
+	o.compile.fuel = fuel;
+	if (util_read_file(path, 64 << 20, &buf, &len) < 0 ||
+	    wasm_program_load((uint8_t *)buf, len, &o, &p) < 0) {
+		fprintf(stderr, "bench_wasm: %s: %s\n", path, err_msg());
+		exit(1);
+	}
+	free(buf);
+	return p;
+}
+
+/* ---- 1. compute ---- */
+
+static double run_native(const char *exe)
+{
+	uint64_t t0 = util_mono_ns();
+	pid_t pid = fork();
+	if (pid == 0) {
+		int fd = open("/dev/null", O_WRONLY);
+		dup2(fd, 1);
+		execl(exe, exe, NBODY_STEPS, (char *)NULL);
+		_exit(127);
+	}
+	int st;
+	waitpid(pid, &st, 0);
+	return (double)(util_mono_ns() - t0) / 1e6;
+}
+
+static double run_wasm(const struct wasm_program *p, uint64_t *fuel)
+{
+	const char *argv[] = { "nbody", NBODY_STEPS };
+	struct wasm_io io = { .argc = 2, .argv = argv, .stdin_fd = -1,
+	    .stdout_fd = -1, .stderr_fd = 2 };
+	struct wasm_run_limits l = { .fuel = -1 };
+	struct wasm_outcome oc;
+	struct wasm_usage u;
+	uint64_t t0 = util_mono_ns();
+	if (wasm_program_run(p, &io, &l, &oc, &u) < 0 || oc.exit_code) {
+		fprintf(stderr, "bench_wasm: nbody failed: %s\n", oc.message);
+		exit(1);
+	}
+	*fuel = u.fuel;
+	return (double)(util_mono_ns() - t0) / 1e6;
+}
+
+static double best3(double a, double b, double c)
+{
+	double m = a < b ? a : b;
+	return m < c ? m : c;
+}
+
+static void bench_compute(void)
+{
+	char exe[600], exe2[600], wasm[600];
+	uint64_t fuel = 0, f2;
+	snprintf(exe, sizeof(exe), "%s/nbody-native", dir);
+	snprintf(exe2, sizeof(exe2), "%s/nbody-native-clang", dir);
+	snprintf(wasm, sizeof(wasm), "%s/nbody.wasm", dir);
+	struct wasm_program *pf = load(wasm, 1), *pn = load(wasm, 0);
+	double n = best3(run_native(exe), run_native(exe), run_native(exe));
+	double nc = best3(run_native(exe2), run_native(exe2),
+	    run_native(exe2));
+	double wf = best3(run_wasm(pf, &fuel), run_wasm(pf, &f2),
+	    run_wasm(pf, &f2));
+	double wn = best3(run_wasm(pn, &f2), run_wasm(pn, &f2),
+	    run_wasm(pn, &f2));
+	printf("-- compute: n-body %s steps (best of 3)\n", NBODY_STEPS);
+	printf("native cc -O2        %8.1f ms  (the baseline: wasm2c output "
+	    "is compiled by cc too)\n", n);
+	printf("native clang -O2     %8.1f ms  %.2fx cc\n", nc, nc / n);
+	printf("wasm, fuel off       %8.1f ms  %.2fx native\n", wn, wn / n);
+	printf("wasm, fuel on        %8.1f ms  %.2fx native (goal <= 1.30), "
+	    "%.2fx clang, fuel %llu\n", wf, wf / n, wf / nc,
+	    (unsigned long long)fuel);
+	wasm_program_free(pf);
+	wasm_program_free(pn);
+}
+
+/* ---- 2. fresh-instance invocations ---- */
+
+static struct wasm_program *hello;
+
+static void invoke_hello(struct wasm_wagi_response *r)
+{
+	struct wasm_wagi_header h[] = { { "User-Agent", "bench" } };
+	struct wasm_wagi_request q = { .method = "GET", .path = "/hello",
+	    .headers = h, .nheaders = 1 };
+	struct wasm_run_limits l = { .fuel = 10000000,
+	    .memory_bytes = 16 << 20 };
+	if (wasm_wagi_invoke(hello, &q, &l, r, NULL) < 0 || r->status != 200) {
+		fprintf(stderr, "bench_wasm: invoke failed (%d)\n", r->status);
+		exit(1);
+	}
+}
+
+static void percentiles(const char *name, uint64_t *ns, size_t n)
+{
+	qsort(ns, n, sizeof(*ns), cmp_u64);
+	printf("%-28s p50 %6.1f us  p99 %6.1f us  (%zu calls)\n", name,
+	    (double)ns[n / 2] / 1e3, (double)ns[n * 99 / 100] / 1e3, n);
+}
+
+static void bench_invoke(void)
+{
+	char path[600];
+	uint64_t *ns = malloc(INVOCATIONS * sizeof(*ns));
+	snprintf(path, sizeof(path), "%s/empty.wasm", dir);
+	struct wasm_program *empty = load(path, 1);
+	int e = wasm_program_export(empty, "f", 1, WASM_EXT_FUNC);
+	struct wasm_run_limits l = { .fuel = 1000 };
+	for (int i = 0; i < INVOCATIONS; i++) {
+		uint64_t t0 = util_mono_ns();
+		struct wasm_instance *in;
+		int trap;
+		uint64_t res[1];
+		wasm_instance_new(empty, NULL, &l, &in, &trap);
+		wasm_instance_call(in, (uint32_t)e, NULL, res);
+		wasm_instance_free(in);
+		ns[i] = util_mono_ns() - t0;
+	}
+	printf("-- fresh instance per invocation, in process (goal p50 <= "
+	    "50 us)\n");
+	percentiles("empty function", ns, INVOCATIONS);
+	for (int i = 0; i < INVOCATIONS; i++) {
+		struct wasm_wagi_response r;
+		uint64_t t0 = util_mono_ns();
+		invoke_hello(&r);
+		ns[i] = util_mono_ns() - t0;
+		wasm_wagi_response_free(&r);
+	}
+	percentiles("WAGI hello (C, wasi-libc)", ns, INVOCATIONS);
+	wasm_program_free(empty);
+	free(ns);
+}
+
+/* ---- 3. HTTP ---- */
+
+static void fixed_handler(void *ctx, const struct http_request *req,
+    struct http_response *resp)
+{
+	(void)ctx;
+	(void)req;
+	resp->status = 200;
+	resp->content_type = "text/plain";
+	resp->body = strdup("hello from wasm: GET /hello (user agent: bench)\n");
+	resp->body_len = strlen(resp->body);
+}
+
+static void wagi_handler(void *ctx, const struct http_request *req,
+    struct http_response *resp)
+{
+	struct wasm_wagi_response r;
+	(void)ctx;
+	(void)req;
+	invoke_hello(&r);
+	resp->status = r.status;
+	resp->content_type = "text/plain";
+	resp->body = malloc(r.body_len + 1);
+	memcpy(resp->body, r.body, r.body_len);
+	resp->body_len = r.body_len;
+	wasm_wagi_response_free(&r);
+}
+
+struct client {
+	uint16_t port;
+	int64_t deadline_ns;
+	uint64_t *lat;
+	size_t n, cap;
+	int errors;
+};
+
+static int connect_to(uint16_t port)
+{
+	struct sockaddr_in sa;
+	int fd = socket(AF_INET, SOCK_STREAM, 0), one = 1;
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_port = htons(port);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static int one_request(int fd, const char *req, size_t len)
+{
+	char buf[4096], *h, *cl;
+	size_t have = 0, need;
+	ssize_t r;
+	if (send(fd, req, len, MSG_NOSIGNAL) != (ssize_t)len)
+		return -1;
+	for (;;) {
+		r = recv(fd, buf + have, sizeof(buf) - 1 - have, 0);
+		if (r <= 0)
+			return -1;
+		have += (size_t)r;
+		buf[have] = '\0';
+		if ((h = strstr(buf, "\r\n\r\n")) == NULL)
+			continue;
+		cl = strcasestr(buf, "content-length:");
+		need = (size_t)(h - buf) + 4 + (cl ? strtoul(cl + 15, NULL,
+		    10) : 0);
+		if (have >= need)
+			return strncmp(buf, "HTTP/1.1 200", 12) == 0 ? 0 : -1;
+	}
+}
+
+static void *client_run(void *arg)
+{
+	struct client *c = arg;
+	static const char req[] = "GET /hello HTTP/1.1\r\nHost: bench\r\n"
+	    "User-Agent: bench\r\n\r\n";
+	int fd = connect_to(c->port);
+	while (fd >= 0 && (int64_t)util_mono_ns() < c->deadline_ns &&
+	    c->n < c->cap) {
+		uint64_t t0 = util_mono_ns();
+		if (one_request(fd, req, sizeof(req) - 1) < 0) {
+			c->errors++;
+			close(fd);
+			fd = connect_to(c->port);
+			continue;
+		}
+		c->lat[c->n++] = util_mono_ns() - t0;
+	}
+	if (fd >= 0)
+		close(fd);
+	return NULL;
+}
+
+static double measure(const char *name, http_handler h)
+{
+	struct http_server_config hc;
+	struct http_server *srv;
+	struct client c[CLIENTS];
+	pthread_t t[CLIENTS];
+	size_t total = 0, k = 0;
+	int errors = 0;
+	http_server_config_default(&hc);
+	hc.host = "127.0.0.1";
+	hc.port = 0;
+	hc.max_conns = 256;
+	hc.max_conns_per_ip = 256;
+	if (http_server_start(&hc, h, NULL, &srv) < 0) {
+		fprintf(stderr, "bench_wasm: server: %s\n", err_msg());
+		exit(1);
+	}
+	int64_t start = (int64_t)util_mono_ns();
+	for (int i = 0; i < CLIENTS; i++) {
+		memset(&c[i], 0, sizeof(c[i]));
+		c[i].port = http_server_port(srv);
+		c[i].deadline_ns = start + (int64_t)SECONDS * 1000000000;
+		c[i].cap = MAX_SAMPLES / CLIENTS;
+		c[i].lat = malloc(c[i].cap * sizeof(uint64_t));
+		pthread_create(&t[i], NULL, client_run, &c[i]);
+	}
+	for (int i = 0; i < CLIENTS; i++) {
+		pthread_join(t[i], NULL);
+		total += c[i].n;
+		errors += c[i].errors;
+	}
+	double secs = (double)(util_mono_ns() - (uint64_t)start) / 1e9;
+	uint64_t *all = malloc((total + 1) * sizeof(uint64_t));
+	for (int i = 0; i < CLIENTS; i++) {
+		memcpy(all + k, c[i].lat, c[i].n * sizeof(uint64_t));
+		k += c[i].n;
+		free(c[i].lat);
+	}
+	qsort(all, total, sizeof(uint64_t), cmp_u64);
+	double rps = (double)total / secs;
+	printf("%-16s %9.0f req/s  p50 %7.1f us  p99 %7.1f us  (%d clients, "
+	    "%d errors)\n", name, rps, total ? all[total / 2] / 1e3 : 0,
+	    total ? all[total * 99 / 100] / 1e3 : 0, CLIENTS, errors);
+	free(all);
+	http_server_free(srv);
+	return rps;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		fprintf(stderr, "usage: bench_wasm SCRATCH_DIR\n");
+		return 2;
+	}
+	snprintf(dir, sizeof(dir), "%s/wasm", argv[1]);
+	if (sh("mkdir -p %s && clang --target=wasm32-wasi -O2 -o %s/nbody.wasm "
+	    "examples/wasm-job/nbody.c", dir) != 0 ||
+	    sh("cc -O2 -o %s/nbody-native examples/wasm-job/nbody.c -lm", dir)
+	    != 0 ||
+	    sh("clang -O2 -o %s/nbody-native-clang examples/wasm-job/nbody.c "
+	    "-lm", dir) != 0 ||
+	    sh("clang --target=wasm32-wasi -O2 -o %s/hello.wasm "
+	    "examples/wasm-http/hello.c", dir) != 0 ||
+	    sh("printf '(module (func (export \"f\")))' > %s/empty.wat && "
+	    "wat2wasm %s/empty.wat -o %s/empty.wasm", dir) != 0) {
+		printf("bench_wasm: skipped (needs clang wasm32-wasi and wabt: "
+		    "make deps)\n");
+		return 0;
+	}
+	bench_compute();
+	char path[600];
+	snprintf(path, sizeof(path), "%s/hello.wasm", dir);
+	hello = load(path, 1);
+	bench_invoke();
+	printf("-- HTTP, provider HTTP server (libmicrohttpd), keep-alive\n");
+	double f = measure("fixed response", fixed_handler);
+	double w = measure("WAGI function", wagi_handler);
+	printf("WAGI/fixed: %.2f of the requests per second (goal >= 10000 "
+	    "req/s)\n", w / f);
+	wasm_program_free(hello);
+	return 0;
+}

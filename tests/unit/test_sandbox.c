@@ -1,0 +1,434 @@
+/*
+ * test_sandbox: the pure parts of the sandbox and its cgroup module: size
+ * and CPU parsing, the usage line, cgroup file parsing, and the v2/v1
+ * limit writes and usage reads against fake hierarchies in a temp dir
+ * (the real v2 controllers are not available on every CI host).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "common/err.h"
+#include "provider/cgroup.h"
+#include "provider/sandbox.h"
+#include "provider/seccomp_policy.h"
+
+static void
+test_parse_size_accepts_units(void **state)
+{
+	uint64_t v;
+
+	(void)state;
+	assert_int_equal(sandbox_parse_size("1048576", "x", &v), 0);
+	assert_int_equal(v, 1048576);
+	assert_int_equal(sandbox_parse_size("64M", "x", &v), 0);
+	assert_int_equal(v, 64u << 20);
+	assert_int_equal(sandbox_parse_size("1Gi", "x", &v), 0);
+	assert_int_equal(v, 1u << 30);
+	assert_int_equal(sandbox_parse_size("512k", "x", &v), 0);
+	assert_int_equal(v, 512u << 10);
+	assert_int_equal(sandbox_parse_size("2MB", "x", &v), 0);
+	assert_int_equal(v, 2000000);
+	assert_int_equal(sandbox_parse_size("3MiB", "x", &v), 0);
+	assert_int_equal(v, 3u << 20);
+}
+
+static void
+test_parse_size_rejects_garbage_and_overflow(void **state)
+{
+	uint64_t v;
+
+	(void)state;
+	assert_int_equal(sandbox_parse_size("", "--memory", &v), ERR_INVAL);
+	assert_int_equal(sandbox_parse_size("-1M", "--memory", &v), ERR_INVAL);
+	assert_int_equal(sandbox_parse_size("12Q", "--memory", &v), ERR_INVAL);
+	assert_non_null(strstr(err_msg(), "--memory"));
+	assert_non_null(strstr(err_msg(), "\"Q\""));
+	assert_int_equal(sandbox_parse_size("99999999999999999999", "x", &v),
+	    ERR_RANGE);
+	assert_int_equal(sandbox_parse_size("99999999999T", "x", &v),
+	    ERR_RANGE);
+}
+
+static void
+test_parse_cpu_units_and_millis(void **state)
+{
+	uint64_t v;
+
+	(void)state;
+	assert_int_equal(sandbox_parse_cpu("1", "x", &v), 0);
+	assert_int_equal(v, 1000);
+	assert_int_equal(sandbox_parse_cpu("0.5", "x", &v), 0);
+	assert_int_equal(v, 500);
+	assert_int_equal(sandbox_parse_cpu("2.25", "x", &v), 0);
+	assert_int_equal(v, 2250);
+	assert_int_equal(sandbox_parse_cpu("250m", "x", &v), 0);
+	assert_int_equal(v, 250);
+	assert_int_equal(sandbox_parse_cpu("0.0001", "x", &v), ERR_INVAL);
+	assert_int_equal(sandbox_parse_cpu("1.", "x", &v), ERR_INVAL);
+	assert_int_equal(sandbox_parse_cpu(".5", "x", &v), ERR_INVAL);
+	assert_int_equal(sandbox_parse_cpu("1x", "x", &v), ERR_INVAL);
+}
+
+static void
+test_usage_line_format(void **state)
+{
+	struct sandbox_usage u = { 12, 345, 6789, 1, 4, SANDBOX_METER_CGROUP1 };
+	char buf[256];
+
+	(void)state;
+	sandbox_format_usage(&u, buf, sizeof(buf));
+	assert_string_equal(buf, "usage: cpu_ms=12 wall_ms=345 "
+	    "mem_peak_bytes=6789 oom=1 pids_peak=4 metering=cgroup1");
+	u.oom_kills = 0;
+	u.metering = SANDBOX_METER_RUSAGE;
+	sandbox_format_usage(&u, buf, sizeof(buf));
+	assert_non_null(strstr(buf, "oom=0 "));
+	assert_non_null(strstr(buf, "metering=rusage"));
+}
+
+static void
+test_exit_code_of_wait_status(void **state)
+{
+	(void)state;
+	assert_int_equal(sandbox_exit_code(7 << 8), 7);
+	assert_int_equal(sandbox_exit_code(SIGKILL), 137);
+	assert_int_equal(sandbox_exit_code(SIGTERM), 143);
+}
+
+static void
+test_cgroup_parse_keyed_files(void **state)
+{
+	const char *cpu_stat = "usage_usec 123456\nuser_usec 100000\n"
+	    "system_usec 23456\n";
+	const char *oom = "oom_kill_disable 0\nunder_oom 0\noom_kill 3\n";
+	const char *events = "low 0\nhigh 0\nmax 17\noom 2\noom_kill 2\n"
+	    "oom_group_kill 0\n";
+	uint64_t v;
+
+	(void)state;
+	assert_int_equal(cgroup_parse_keyed(cpu_stat, "usage_usec", &v), 0);
+	assert_int_equal(v, 123456);
+	assert_int_equal(cgroup_parse_keyed(oom, "oom_kill", &v), 0);
+	assert_int_equal(v, 3);
+	/* "oom_kill" must not match "oom_kill_disable" nor "oom" "oom_kill" */
+	assert_int_equal(cgroup_parse_keyed(events, "oom_kill", &v), 0);
+	assert_int_equal(v, 2);
+	assert_int_equal(cgroup_parse_keyed(events, "oom", &v), 0);
+	assert_int_equal(v, 2);
+	assert_int_equal(cgroup_parse_keyed(events, "nope", &v),
+	    ERR_NOTFOUND);
+	assert_int_equal(cgroup_parse_value("max\n", &v), 0);
+	assert_true(v == UINT64_MAX);
+	assert_int_equal(cgroup_parse_value("67108864\n", &v), 0);
+	assert_int_equal(v, 67108864);
+	assert_int_equal(cgroup_parse_value("x", &v), ERR_INVAL);
+}
+
+static void
+test_cgroup_controllers_and_cpu_max(void **state)
+{
+	char buf[64];
+
+	(void)state;
+	assert_true(cgroup_has_controller("cpuset cpu io memory pids\n", "cpu"));
+	assert_true(cgroup_has_controller("cpuset cpu io memory pids\n",
+	    "pids"));
+	assert_false(cgroup_has_controller("cpuset io memory\n", "cpu"));
+	assert_false(cgroup_has_controller("hugetlb\n", "memory"));
+	cgroup_format_cpu_max(500, buf, sizeof(buf));
+	assert_string_equal(buf, "50000 100000");
+	cgroup_format_cpu_max(2000, buf, sizeof(buf));
+	assert_string_equal(buf, "200000 100000");
+	cgroup_format_cpu_max(1, buf, sizeof(buf));
+	assert_string_equal(buf, "1000 100000");
+	cgroup_format_cpu_max(0, buf, sizeof(buf));
+	assert_string_equal(buf, "max 100000");
+}
+
+static void
+test_cgroup_names_are_checked(void **state)
+{
+	(void)state;
+	assert_int_equal(cgroup_check_name("lodge", "p"), 0);
+	assert_int_equal(cgroup_check_name("lodge/leases", "p"), 0);
+	assert_int_equal(cgroup_check_name("../etc", "p"), ERR_INVAL);
+	assert_int_equal(cgroup_check_name("/abs", "p"), ERR_INVAL);
+	assert_int_equal(cgroup_check_name("a b", "p"), ERR_INVAL);
+	assert_int_equal(cgroup_check_name("", "p"), ERR_INVAL);
+}
+
+/* ---- fake hierarchies ---- */
+
+static char tmpdir[256];
+
+static void
+put(const char *rel, const char *text)
+{
+	char path[512];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", tmpdir, rel);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+static void
+get(const char *rel, char *buf, size_t len)
+{
+	char path[512];
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof(path), "%s/%s", tmpdir, rel);
+	f = fopen(path, "r");
+	assert_non_null(f);
+	n = fread(buf, 1, len - 1, f);
+	buf[n] = '\0';
+	fclose(f);
+}
+
+static void
+mk(const char *rel)
+{
+	char path[512];
+
+	snprintf(path, sizeof(path), "%s/%s", tmpdir, rel);
+	assert_int_equal(mkdir(path, 0755), 0);
+}
+
+static int
+setup_tmp(void **state)
+{
+	(void)state;
+	snprintf(tmpdir, sizeof(tmpdir), "/tmp/test_sandbox.XXXXXX");
+	return mkdtemp(tmpdir) ? 0 : -1;
+}
+
+static int
+teardown_tmp(void **state)
+{
+	char cmd[300];
+
+	(void)state;
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+static void
+test_cgroup_v2_writes_limits_and_reads_usage(void **state)
+{
+	static const char *const files[] = {
+		"cgroup.procs", "cpu.max", "memory.max", "memory.swap.max",
+		"pids.max", "cgroup.kill",
+	};
+	struct cgroup_config cfg = { CGROUP_V2, tmpdir, NULL };
+	struct cgroup_limits lim = { 1500, 64u << 20, 32 };
+	struct cgroup_usage u;
+	struct cgroup *cg = NULL;
+	char buf[128], rel[128];
+	char *why = NULL;
+	size_t i;
+
+	(void)state;
+	put("cgroup.controllers", "cpuset cpu io memory pids\n");
+	put("cgroup.subtree_control", "");
+	mk("lodge");
+	put("lodge/cgroup.subtree_control", "");
+	mk("lodge/lease1");
+	for (i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		snprintf(rel, sizeof(rel), "lodge/lease1/%s", files[i]);
+		put(rel, "");
+	}
+	assert_int_equal(cgroup_new(&cfg, "lodge", "lease1", &lim, &cg, &why),
+	    0);
+	assert_null(why);
+	assert_int_equal(cgroup_mode(cg), CGROUP_V2);
+	get("cgroup.subtree_control", buf, sizeof(buf));
+	assert_string_equal(buf, "+cpu +memory +pids");
+	get("lodge/cgroup.subtree_control", buf, sizeof(buf));
+	assert_string_equal(buf, "+cpu +memory +pids");
+	get("lodge/lease1/cpu.max", buf, sizeof(buf));
+	assert_string_equal(buf, "150000 100000");
+	get("lodge/lease1/memory.max", buf, sizeof(buf));
+	assert_string_equal(buf, "67108864");
+	get("lodge/lease1/memory.swap.max", buf, sizeof(buf));
+	assert_string_equal(buf, "0");
+	get("lodge/lease1/pids.max", buf, sizeof(buf));
+	assert_string_equal(buf, "32");
+
+	put("lodge/lease1/cpu.stat", "usage_usec 2500000\nuser_usec 2000000\n");
+	put("lodge/lease1/memory.peak", "12345678\n");
+	put("lodge/lease1/memory.events", "low 0\nhigh 0\nmax 4\noom 1\n"
+	    "oom_kill 1\noom_group_kill 0\n");
+	put("lodge/lease1/pids.peak", "17\n");
+	assert_int_equal(cgroup_read_usage(cg, &u), 0);
+	assert_int_equal(u.cpu_usec, 2500000);
+	assert_int_equal(u.mem_peak_bytes, 12345678);
+	assert_int_equal(u.oom_kills, 1);
+	assert_int_equal(u.pids_peak, 17);
+	cgroup_free(cg);
+}
+
+static void
+test_cgroup_v2_without_controllers_refuses_limits(void **state)
+{
+	struct cgroup_config cfg = { CGROUP_V2, tmpdir, NULL };
+	struct cgroup_limits lim = { 0, 64u << 20, 0 };
+	struct cgroup_config autocfg = { CGROUP_AUTO, tmpdir, "/nonexistent" };
+	struct cgroup *cg = NULL;
+	char *why = NULL;
+
+	(void)state;
+	put("cgroup.controllers", "hugetlb\n");
+	assert_int_equal(cgroup_new(&cfg, "lodge", "l2", &lim, &cg, NULL),
+	    ERR_REJECT);
+	assert_null(cg);
+	assert_non_null(strstr(err_msg(), "memory controller"));
+	/* auto falls through v2 and v1 to rusage, and says why */
+	assert_int_equal(cgroup_new(&autocfg, "lodge", "l2", &lim, &cg, &why),
+	    0);
+	assert_int_equal(cgroup_mode(cg), CGROUP_NONE);
+	assert_non_null(why);
+	assert_non_null(strstr(why, "v2:"));
+	assert_non_null(strstr(why, "v1:"));
+	assert_string_equal(cgroup_mode_name(cgroup_mode(cg)), "rusage");
+	free(why);
+	cgroup_free(cg);
+}
+
+static void
+test_cgroup_v1_writes_limits_and_reads_usage(void **state)
+{
+	static const char *const files[] = {
+		"cpu/lodge/l1/cgroup.procs", "cpu/lodge/l1/cpu.cfs_period_us",
+		"cpu/lodge/l1/cpu.cfs_quota_us",
+		"cpuacct/lodge/l1/cgroup.procs",
+		"memory/lodge/l1/cgroup.procs",
+		"memory/lodge/l1/memory.limit_in_bytes",
+		"memory/lodge/l1/memory.memsw.limit_in_bytes",
+		"memory/lodge/l1/memory.max_usage_in_bytes",
+		"pids/lodge/l1/cgroup.procs", "pids/lodge/l1/pids.max",
+	};
+	static const char *const dirs[] = {
+		"cpu", "cpu/lodge", "cpu/lodge/l1", "cpuacct", "cpuacct/lodge",
+		"cpuacct/lodge/l1", "memory", "memory/lodge", "memory/lodge/l1",
+		"pids", "pids/lodge", "pids/lodge/l1",
+	};
+	struct cgroup_config cfg = { CGROUP_V1, NULL, tmpdir };
+	struct cgroup_limits lim = { 500, 32u << 20, 8 };
+	struct cgroup_usage u;
+	struct cgroup *cg = NULL;
+	char buf[128];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++)
+		mk(dirs[i]);
+	for (i = 0; i < sizeof(files) / sizeof(files[0]); i++)
+		put(files[i], "");
+	assert_int_equal(cgroup_new(&cfg, "lodge", "l1", &lim, &cg, NULL), 0);
+	assert_int_equal(cgroup_mode(cg), CGROUP_V1);
+	get("cpu/lodge/l1/cpu.cfs_period_us", buf, sizeof(buf));
+	assert_string_equal(buf, "100000");
+	get("cpu/lodge/l1/cpu.cfs_quota_us", buf, sizeof(buf));
+	assert_string_equal(buf, "50000");
+	get("memory/lodge/l1/memory.limit_in_bytes", buf, sizeof(buf));
+	assert_string_equal(buf, "33554432");
+	get("memory/lodge/l1/memory.memsw.limit_in_bytes", buf, sizeof(buf));
+	assert_string_equal(buf, "33554432");
+	get("pids/lodge/l1/pids.max", buf, sizeof(buf));
+	assert_string_equal(buf, "8");
+
+	put("cpuacct/lodge/l1/cpuacct.usage", "1500000000\n");
+	put("memory/lodge/l1/memory.max_usage_in_bytes", "3000000\n");
+	put("memory/lodge/l1/memory.oom_control", "oom_kill_disable 0\n"
+	    "under_oom 0\noom_kill 2\n");
+	put("pids/lodge/l1/pids.peak", "5\n");
+	assert_int_equal(cgroup_read_usage(cg, &u), 0);
+	assert_int_equal(u.cpu_usec, 1500000);
+	assert_int_equal(u.mem_peak_bytes, 3000000);
+	assert_int_equal(u.oom_kills, 2);
+	assert_int_equal(u.pids_peak, 5);
+	cgroup_free(cg);
+}
+
+static void
+test_seccomp_policy_compiles(void **state)
+{
+	const struct sock_fprog *prog = NULL;
+	size_t i;
+	int mount = 0, ptrace = 0;
+
+	(void)state;
+	assert_int_equal(seccomp_policy_get(&prog), 0);
+	assert_non_null(prog);
+	assert_true(prog->len > 10);
+	for (i = 0; seccomp_policy_denied[i] != NULL; i++) {
+		mount |= strcmp(seccomp_policy_denied[i], "mount") == 0;
+		ptrace |= strcmp(seccomp_policy_denied[i], "ptrace") == 0;
+	}
+	assert_true(mount && ptrace);
+}
+
+static void
+test_spec_is_checked(void **state)
+{
+	struct sandbox_spec spec;
+	struct sandbox *sb = NULL;
+	const char *argv[] = { "/bin/true", NULL };
+
+	(void)state;
+	sandbox_spec_init(&spec);
+	spec.name = "ok";
+	assert_int_equal(sandbox_start(&spec, &sb), ERR_INVAL); /* no argv */
+	spec.argv = argv;
+	spec.name = "../x";
+	assert_int_equal(sandbox_start(&spec, &sb), ERR_INVAL);
+	assert_non_null(strstr(err_msg(), "../x"));
+	spec.name = "ok";
+	spec.workdir = "relative";
+	assert_int_equal(sandbox_start(&spec, &sb), ERR_INVAL);
+	spec.workdir = NULL;
+	spec.app_dir = "/nonexistent/app";
+	assert_int_equal(sandbox_start(&spec, &sb), ERR_NOTFOUND);
+	assert_null(sb);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_parse_size_accepts_units),
+		cmocka_unit_test(test_parse_size_rejects_garbage_and_overflow),
+		cmocka_unit_test(test_parse_cpu_units_and_millis),
+		cmocka_unit_test(test_usage_line_format),
+		cmocka_unit_test(test_exit_code_of_wait_status),
+		cmocka_unit_test(test_cgroup_parse_keyed_files),
+		cmocka_unit_test(test_cgroup_controllers_and_cpu_max),
+		cmocka_unit_test(test_cgroup_names_are_checked),
+		cmocka_unit_test_setup_teardown(
+		    test_cgroup_v2_writes_limits_and_reads_usage, setup_tmp,
+		    teardown_tmp),
+		cmocka_unit_test_setup_teardown(
+		    test_cgroup_v2_without_controllers_refuses_limits, setup_tmp,
+		    teardown_tmp),
+		cmocka_unit_test_setup_teardown(
+		    test_cgroup_v1_writes_limits_and_reads_usage, setup_tmp,
+		    teardown_tmp),
+		cmocka_unit_test(test_seccomp_policy_compiles),
+		cmocka_unit_test(test_spec_is_checked),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
