@@ -120,10 +120,31 @@ drain_pending(struct market *m)
 	return 0;
 }
 
-/* Make everything committed so far durable: one fsync of the WAL for
- * every submitter that committed before it started, run outside mu so
- * the sequencer keeps appending meanwhile.  Then publish the new durable
- * size to readers and event streams. */
+/* Open the transaction the next group commit will carry; under mu. */
+static int
+begin_if_needed(struct market *m)
+{
+	int rc;
+
+	if (m->txn_open)
+		return 0;
+	if ((rc = store_begin(m->store)) < 0)
+		return rc;
+	m->txn_open = 1;
+	return 0;
+}
+
+static void resync(struct market *m);
+
+/*
+ * Group commit.  Submitters append into one open transaction under mu and
+ * call this; the first to find no commit under way leads: it commits the
+ * transaction (SQLite synchronous=NORMAL: WAL writes, no fsync) holding
+ * mu only for that, then fsyncs the WAL outside every lock while the
+ * sequencer goes on appending into the next transaction, and publishes
+ * the new durable size to readers and event streams.  Everyone whose
+ * entries were in that transaction is answered by the one fsync.
+ */
 static int
 sync_upto(struct market *m, uint64_t upto)
 {
@@ -138,9 +159,22 @@ sync_upto(struct market *m, uint64_t upto)
 			continue;
 		}
 		m->syncing = 1;
-		target = atomic_load(&m->sqlcommitted);
 		pthread_mutex_unlock(&m->sync_mu);
-		rc = store_sync(m->store);
+		pthread_mutex_lock(&m->mu);
+		if (m->txn_open) {
+			m->txn_open = 0;
+			if ((rc = store_commit(m->store)) < 0) {
+				log_error("commit failed: %s", err_msg());
+				resync(m);
+			}
+		}
+		if (rc == 0 && store_size(m->store) < upto)
+			rc = err_set(ERR_IO, "the transaction holding this "
+			    "entry was rolled back");
+		target = store_size(m->store);
+		pthread_mutex_unlock(&m->mu);
+		if (rc == 0)
+			rc = store_sync(m->store);
 		pthread_mutex_lock(&m->sync_mu);
 		m->syncing = 0;
 		if (rc == 0 && target > m->durable) {
@@ -160,19 +194,6 @@ sync_upto(struct market *m, uint64_t upto)
 	return rc;
 }
 
-/* Commit the transaction holding this submission's entries (no fsync:
- * sync_upto does that for the group); under mu. */
-static int
-commit_sql(struct market *m)
-{
-	int rc;
-
-	if ((rc = store_commit(m->store)) < 0)
-		return rc;
-	atomic_store(&m->sqlcommitted, store_size(m->store));
-	return 0;
-}
-
 /* Rebuild the state from the ledger after a failed write left the two
  * apart; the ledger is the truth. */
 static void
@@ -182,6 +203,7 @@ resync(struct market *m)
 	struct state_config cfg;
 
 	store_rollback(m->store);
+	m->txn_open = 0;
 	if (replay_store(m->store, m->cfg.check_invariants, &st, &cfg) < 0) {
 		log_error("cannot rebuild state from the ledger: %s; exiting",
 		    err_msg());
@@ -189,7 +211,7 @@ resync(struct market *m)
 	}
 	state_free(m->state);
 	m->state = st;
-	atomic_store(&m->sqlcommitted, store_size(m->store));
+	m->txn_open = 0;
 }
 
 int
@@ -211,19 +233,17 @@ market_submit(struct market *m, const char *body, size_t len,
 		    "index 0 only", REPLAY_GENESIS_KIND);
 	}
 	pthread_mutex_lock(&m->mu);
-	if ((rc = store_begin(m->store)) < 0)
+	if ((rc = begin_if_needed(m)) < 0)
 		goto unlock;
 	idx = store_size(m->store);
 	t = util_now_ms();
 	if (t < store_last_time(m->store))
 		t = store_last_time(m->store);
-	if ((rc = state_apply(m->state, e, idx, t, &fx)) < 0) {
-		store_rollback(m->store);
-		goto unlock;
-	}
+	if ((rc = state_apply(m->state, e, idx, t, &fx)) < 0)
+		goto unlock;    /* nothing of it was written */
 	json_decref(fx.derived);
 	if ((rc = store_append(m->store, e, t, NULL, NULL, NULL)) < 0 ||
-	    (rc = drain_pending(m)) < 0 || (rc = commit_sql(m)) < 0) {
+	    (rc = drain_pending(m)) < 0) {
 		log_error("ledger write failed after apply: %s", err_msg());
 		resync(m);
 		goto unlock;
@@ -301,7 +321,7 @@ ticker_main(void *arg)
 		nanosleep(&ts, NULL);
 		pthread_mutex_lock(&m->mu);
 		if (state_due(m->state, now, &due) == 0 &&
-		    json_array_size(due) > 0 && store_begin(m->store) == 0) {
+		    json_array_size(due) > 0 && begin_if_needed(m) == 0) {
 			int bad = 0;
 			json_array_foreach(due, i, item) {
 				if (append_market_entry(m, json_string_value(
@@ -314,12 +334,8 @@ ticker_main(void *arg)
 					break;
 				}
 			}
-			if (bad || commit_sql(m) < 0) {
-				if (!bad)
-					log_error("commit failed: %s",
-					    err_msg());
+			if (bad)
 				resync(m);
-			}
 		}
 		json_decref(due);
 		upto = store_size(m->store);
@@ -328,6 +344,17 @@ ticker_main(void *arg)
 			if (checkpoint_now(m) < 0)
 				log_warn("checkpoint: %s", err_msg());
 			last_cp = now;
+			/* commit it now, with whatever entries share the open
+			 * transaction; their submitters still wait for the
+			 * fsync that follows */
+			if (m->txn_open) {
+				m->txn_open = 0;
+				if (store_commit(m->store) < 0) {
+					log_error("commit failed: %s",
+					    err_msg());
+					resync(m);
+				}
+			}
 		}
 		pthread_mutex_unlock(&m->mu);
 		if (sync_upto(m, upto) < 0)
@@ -468,7 +495,6 @@ market_open(const struct market_options *o, struct market **out,
 	    (rc = store_sync(m->store)) < 0)
 		goto fail;
 	m->committed = m->durable = store_size(m->store);
-	atomic_store(&m->sqlcommitted, m->committed);
 	if ((rc = note_vkey_format(store_origin(m->store), pub, &m->vkey)) < 0)
 		goto fail;
 	{
@@ -521,8 +547,11 @@ market_free(struct market *m)
 	http_server_free(m->http);
 	if (m->ticker_started)
 		pthread_join(m->ticker, NULL);
-	if (m->store)
+	if (m->store) {
+		if (m->txn_open)
+			store_commit(m->store);
 		store_sync(m->store);
+	}
 	state_free(m->state);
 	store_free(m->store);
 	key_free(m->key);

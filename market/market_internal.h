@@ -30,7 +30,8 @@ struct market {
 	uint64_t committed;          /* leaves durable on disk (fsync'd):
 	                              * what readers, events and
 	                              * checkpoints see */
-	atomic_ullong sqlcommitted;  /* leaves committed to SQLite */
+	int txn_open;                /* appends waiting for a group
+	                              * commit share one transaction */
 
 	/* group fsync, outside mu: the first waiter syncs for everyone
 	 * committed before it started */
