@@ -5,7 +5,9 @@
 # calls it through the provider's gateway, watches usage and charges
 # accrue, reads its logs and closes it for a refund; `ledger audit`
 # replays the market's ledger; the ledger is then mirrored to git, cloned
-# and verified offline, and a tampered copy is caught.  Every step is
+# and verified offline, and a tampered copy is caught.  A WebAssembly HTTP
+# function (examples/wasm-http) is deployed, called and closed before the
+# audit, so the audit covers its fuel charges too.  Every step is
 # named; the first that fails stops the demo with a non-zero exit naming
 # it, and every process the demo started is ended on every path.
 set -u
@@ -105,6 +107,32 @@ close() {
 	echo "    the gateway no longer serves $LEASE; the workload is stopped" &&
 	as alice balance | sed 's/^/    /'
 }
+wasm() {
+	# a WebAssembly HTTP function: built to wasm32-wasi, uploaded as a
+	# blob, one fresh instance per request, fuel metered and charged
+	command -v clang > /dev/null && command -v wasm2c > /dev/null || {
+		echo "    clang or wasm2c is missing"; return 1; }
+	sh "$ROOT/examples/wasm-http/build.sh" | sed 's/^/    /' &&
+	(cd "$ROOT" && as alice deploy examples/wasm-http/deploy.yaml \
+	    --json > "$CL/wasm.json" 2> "$CL/wasm.progress") || {
+		sed 's/^/    /' wasm.progress; return 1; }
+	WDEP=$(jq -r .deployment wasm.json)
+	WLEASE=$(jq -r '.orders[0].lease' wasm.json)
+	WURL=$(jq -r '.orders[0].services.fn' wasm.json)
+	echo "    lease $WLEASE, function at $WURL"
+	for p in "hello?call=1" "hello?call=2"; do
+		out=$(curl -sf "$WURL$p" | head -1) || return 1
+		echo "    GET $WURL$p -> $out"
+	done
+	out=$(curl -sf --data-binary 'shout this' "${WURL}echo") || return 1
+	echo "    POST ${WURL}echo 'shout this' -> $out"
+	cluster_wait 100 sh -c "curl -s '$MARKET/v1/leases/$WLEASE' | jq -e '.usage.fuel > 0'" || {
+		echo "    no fuel in the usage" >&2; return 1; }
+	curl -s "$MARKET/v1/leases/$WLEASE" | jq -r '"    usage requests=\(.usage.requests) fuel=\(.usage.fuel) cpu_ms=\(.usage.cpu_ms); charged \(.charged) uakt"' &&
+	as alice close "$WDEP" > /dev/null &&
+	cluster_wait 100 sh -c "[ \$(curl -s -o /dev/null -w '%{http_code}' '${WURL}hello') = 404 ]" &&
+	echo "    closed; the gateway answers 404 for it"
+}
 audit() {
 	VKEY=$(jq -r .vkey market/market.json)
 	# audit covers what the latest signed checkpoint covers: wait until
@@ -164,6 +192,7 @@ step "watch usage and charges accrue" charges
 step "tenant status and logs" status
 step "read the workload's logs" logs
 step "close the deployment; the rest of the escrow is refunded" close
+step "deploy a WebAssembly HTTP function and call it (fuel metered)" wasm
 step "ledger audit: replay every entry and recompute every charge" audit
 step "stop the daemons" stop
 step "mirror the ledger to git and clone it" mirror

@@ -19,6 +19,7 @@
 #include "common/util.h"
 #include "provider/daemon_internal.h"
 #include "provider/gateway.h"
+#include "provider/wasm_run.h"
 
 #define LOG_READ_MAX (4u << 20)
 
@@ -93,8 +94,11 @@ post_manifest(struct pd *pd, const char *id, const struct http_request *req,
 	waiting = l->status == LEASE_WAITING && !l->pending_close[0];
 	if (waiting)
 		if ((rc = lease_new(l->id, l->order, l->tenant_text,
-		    l->manifest_hash, l->placement, &tmp)) == 0)
+		    l->manifest_hash, l->placement, &tmp)) == 0) {
 			memcpy(tmp->scope, l->scope, sizeof(tmp->scope));
+			memcpy(tmp->blobs, l->blobs, sizeof(tmp->blobs));
+			tmp->nblobs = l->nblobs;
+		}
 	pthread_mutex_unlock(&pd->mu);
 	if (!waiting) {
 		http_respond_error(resp, 409, "lease %s already has its "
@@ -172,6 +176,7 @@ static void
 put_blob(struct pd *pd, const char *id, const char *sha,
     const struct http_request *req, struct http_response *resp)
 {
+	struct lease *l;
 	char *body;
 	int rc;
 
@@ -179,6 +184,17 @@ put_blob(struct pd *pd, const char *id, const char *sha,
 		return;
 	if ((rc = artifact_put_blob(&pd->cache, sha, req->body, req->body_len,
 	    NULL)) < 0) {
+		http_respond_error(resp, status_of(rc), "%s", err_msg());
+		return;
+	}
+	/* Remembered for the lease: its wasm+file modules resolve to it. */
+	pthread_mutex_lock(&pd->mu);
+	l = pd_find_lease(pd, id);
+	rc = l ? lease_add_blob(l, sha) : 0;
+	if (l)
+		pd->dirty = 1;
+	pthread_mutex_unlock(&pd->mu);
+	if (rc < 0) {
 		http_respond_error(resp, status_of(rc), "%s", err_msg());
 		return;
 	}
@@ -330,6 +346,53 @@ get_logs(struct pd *pd, const char *id, const struct http_request *req,
 
 /* ---- gateway ---- */
 
+/* Per-request fuel budget of wasm functions: LODGE_FUEL, else the
+ * default (lease.h). */
+static int64_t
+wasm_fuel_budget(void)
+{
+	const char *e = getenv("LODGE_FUEL");
+	char *end;
+	long long v;
+
+	if (e && *e) {
+		v = strtoll(e, &end, 10);
+		if (*end == '\0' && v > 0)
+			return v;
+	}
+	return LEASE_WASM_FUEL_DEFAULT;
+}
+
+/* A wasm HTTP function: a reference to its program taken under the lock
+ * keeps it alive through the request even if the lease closes meanwhile. */
+static void
+gateway_fn(struct pd *pd, struct lease *l, struct lease_wasm *fn,
+    const struct wasm_program *prog, uint64_t memory_bytes,
+    const char *const *env, const struct gateway_route *rt,
+    const struct http_request *req, struct http_response *resp)
+{
+	struct wasm_run_limits lim = { 0, 0, 0 };
+	struct wasm_usage u;
+	char script[128];
+	uint64_t egress = 0;
+
+	(void)pd;
+	lim.fuel = wasm_fuel_budget();
+	lim.memory_bytes = memory_bytes;
+	if (rt->by_host)
+		script[0] = '\0';
+	else
+		snprintf(script, sizeof(script), "/l/%s/%s", rt->lease,
+		    rt->service);
+	gateway_wasm(req, prog, script, rt->path, env, &lim, resp, &egress,
+	    &u);
+	lease_wasm_release(fn);
+	atomic_fetch_add(&l->requests, 1);
+	atomic_fetch_add(&l->egress_bytes, egress);
+	atomic_fetch_add(&l->fuel, u.fuel);
+	atomic_fetch_add(&l->wasm_cpu_ms, u.cpu_ms);
+}
+
 static void
 gateway(struct pd *pd, const struct gateway_route *rt,
     const struct http_request *req, struct http_response *resp)
@@ -338,7 +401,10 @@ gateway(struct pd *pd, const struct gateway_route *rt,
 	struct lease_replica *r = NULL;
 	struct stat st;
 	uint16_t port = 0;
-	uint64_t egress = 0, key;
+	uint64_t egress = 0, key, mem = 0;
+	struct lease_wasm *fn = NULL;
+	const struct wasm_program *prog = NULL;
+	char **env = NULL;
 	char *target = NULL;
 	int fd = -1, ufd = -1;
 
@@ -346,7 +412,14 @@ gateway(struct pd *pd, const struct gateway_route *rt,
 	l = pd_find_lease(pd, rt->lease);
 	if (l && l->status == LEASE_RUNNING)
 		r = lease_find_service(l, rt->service, &port);
-	if (r && r->sb) {
+	if (r && r->fn) {
+		fn = r->fn;
+		prog = lease_wasm_ref(fn);
+		mem = r->memory_bytes;
+		/* The replica's env lives as long as the lease's replicas,
+		 * which are never freed while the daemon runs. */
+		env = r->env;
+	} else if (r && r->sb) {
 		fd = fcntl(sandbox_netns_fd(r->sb), F_DUPFD_CLOEXEC, 3);
 		/* Without root the sandbox has its own user namespace, which
 		 * the gateway's helper joins first. */
@@ -358,6 +431,11 @@ gateway(struct pd *pd, const struct gateway_route *rt,
 	if (r == NULL) {
 		http_respond_error(resp, 404, "gateway: no running lease %s "
 		    "with a global service %s", rt->lease, rt->service);
+		return;
+	}
+	if (fn) {
+		gateway_fn(pd, l, fn, prog, mem, (const char *const *)env, rt,
+		    req, resp);
 		return;
 	}
 	if (fd < 0) {
@@ -422,8 +500,9 @@ api_handle(void *ctx, const struct http_request *req,
 	if (strcmp(req->path, "/v1/info") == 0 &&
 	    strcmp(req->method, "GET") == 0) {
 		if (asprintf(&body, "{\"domain\":\"%s\",\"key\":\"%s\","
-		    "\"market\":\"%s\",\"runtimes\":[\"process\"]}",
-		    pd->cfg.domain, pd->key_text, pd->cfg.market) < 0)
+		    "\"market\":\"%s\",\"runtimes\":[\"process\"%s]}",
+		    pd->cfg.domain, pd->key_text, pd->cfg.market,
+		    config_wasm_available() ? ",\"wasm\"" : "") < 0)
 			body = NULL;
 		http_respond(resp, 200, body);
 		return;

@@ -32,10 +32,39 @@ config_init(struct provider_config *c)
 	c->price[PRICE_STORAGE_MB_S] = 1000;
 	c->price[PRICE_REQUEST] = 1000;
 	c->price[PRICE_EGRESS_BYTE] = 1;
+	/* 1 micro-unit per 10^6 fuel (about a millisecond of wasm). */
+	c->price[PRICE_FUEL] = 1;
 	c->attributes = json_object();
 	c->log_max_bytes = 1u << 20;
 	c->artifact_max_bytes = 256u << 20;
 	c->stop_grace_ms = 5000;
+}
+
+int
+config_wasm_available(void)
+{
+	const char *path = getenv("PATH");
+	char buf[4096];
+	const char *p, *e;
+
+	if (path == NULL)
+		path = "/usr/local/bin:/usr/bin:/bin";
+	for (p = path; *p; p = *e ? e + 1 : e) {
+		e = strchr(p, ':');
+		if (e == NULL)
+			e = p + strlen(p);
+		if (e > p && (size_t)snprintf(buf, sizeof(buf), "%.*s/wasm2c",
+		    (int)(e - p), p) < sizeof(buf) && access(buf, X_OK) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+json_t *
+config_runtimes_json(void)
+{
+	return config_wasm_available() ? json_pack("[s,s]", "process", "wasm") :
+	    json_pack("[s]", "process");
 }
 
 void
@@ -184,13 +213,13 @@ config_save(const char *path, const struct provider_config *c)
 	char *text;
 	int rc;
 
-	j = json_pack("{s:s,s:s,s:s,s:s,s:s,s:o,s:o,s:O,s:o,s:[s],s:I,s:I,s:I}",
+	j = json_pack("{s:s,s:s,s:s,s:s,s:s,s:o,s:o,s:O,s:o,s:o,s:I,s:I,s:I}",
 	    "market", c->market, "name", c->name, "listen", c->listen,
 	    "domain", c->domain, "api_url", c->api_url,
 	    "detected", resources_json(&c->detected),
 	    "reserved", resources_json(&c->reserved),
 	    "attributes", c->attributes, "price", price_json(c),
-	    "runtimes", "process",
+	    "runtimes", config_runtimes_json(),
 	    "log_max_bytes", (json_int_t)c->log_max_bytes,
 	    "artifact_max_bytes", (json_int_t)c->artifact_max_bytes,
 	    "stop_grace_ms", (json_int_t)c->stop_grace_ms);
@@ -299,9 +328,9 @@ config_advertise_body(const struct provider_config *c, const char *api_url,
 	struct provider_resources r;
 
 	config_offered(c, &r);
-	*out = json_pack("{s:s,s:O,s:o,s:[s],s:o}", "api_url", api_url,
+	*out = json_pack("{s:s,s:O,s:o,s:o,s:o}", "api_url", api_url,
 	    "attributes", c->attributes, "capacity", resources_json(&r),
-	    "runtimes", "process", "price", price_json(c));
+	    "runtimes", config_runtimes_json(), "price", price_json(c));
 	if (*out == NULL)
 		return err_set(ERR_NOMEM, "cannot build the advertise body");
 	return 0;

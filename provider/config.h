@@ -58,6 +58,14 @@ int config_parse_price(struct provider_config *c, const char *s);
 /* "k=v,k2=v2" into c->attributes (added to what is there). */
 int config_parse_attributes(struct provider_config *c, const char *s);
 
+/* Is wasm2c (Debian's wabt) on PATH?  The wasm runtime compiles modules
+ * with it, so "wasm" is offered only then. */
+int config_wasm_available(void);
+
+/* The runtimes offered: ["process"] or ["process","wasm"]; the caller owns
+ * the array (NULL when out of memory). */
+json_t *config_runtimes_json(void);
+
 /* Load / save DATA/provider.json. */
 int config_load(const char *path, struct provider_config *c);
 int config_save(const char *path, const struct provider_config *c);

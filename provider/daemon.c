@@ -173,10 +173,27 @@ pd_prepare_artifacts(struct pd *pd, struct lease *l)
 	size_t i;
 	int rc;
 
+	if ((rc = lease_resolve_wasm_blobs(l)) < 0)
+		return rc;
 	for (i = 0; i < l->nrep; i++) {
 		struct lease_replica *r = &l->rep[i];
 		json_t *img;
 		json_error_t je;
+		if (r->wasm && r->wasm_path == NULL) {
+			/* wasm+file: the tenant's blob, already checked by its
+			 * hash; wasm+https: fetched and checked now. */
+			if (strcmp(r->wasm_kind, "wasm+file") == 0)
+				rc = artifact_blob_path(&pd->cache,
+				    r->wasm_sha256, &r->wasm_path);
+			else
+				rc = artifact_fetch_url(&pd->cache, r->wasm_url,
+				    r->wasm_sha256, &r->wasm_path);
+			if (rc < 0)
+				return err_prefix(rc, "service %s", r->service);
+			continue;
+		}
+		if (r->wasm)
+			continue;
 		if (r->image == NULL || strcmp(r->image, "host") == 0 ||
 		    r->app_dir)
 			continue;
@@ -454,13 +471,22 @@ stop_sandboxes(struct pd *pd, struct lease *l)
 	int status;
 
 	pthread_mutex_lock(&pd->mu);
-	for (i = 0; i < l->nrep && n < sizeof(sbs) / sizeof(sbs[0]); i++)
+	for (i = 0; i < l->nrep && n < sizeof(sbs) / sizeof(sbs[0]); i++) {
+		if (l->rep[i].fn) {
+			/* Requests in flight keep their reference; the gateway
+			 * finds no program from now on (404). */
+			lease_wasm_release(l->rep[i].fn);
+			l->rep[i].fn = NULL;
+			l->rep[i].next_start_ms = INT64_MAX;
+			log_info("lease %s: %s stopped", l->id, l->rep[i].name);
+		}
 		if (l->rep[i].sb) {
 			sbs[n] = l->rep[i].sb;
 			idx[n++] = i;
 			l->rep[i].sb = NULL;
 			l->rep[i].next_start_ms = INT64_MAX;
 		}
+	}
 	pthread_mutex_unlock(&pd->mu);
 	for (i = 0; i < n; i++)
 		(void)sandbox_stop(sbs[i], (int)pd->cfg.stop_grace_ms,
@@ -526,6 +552,18 @@ start_due(struct pd *pd, struct lease *l, const struct sandbox_spec *base,
 	lease_dir(pd, l->id, ldir, sizeof(ldir));
 	(void)util_mkdirs(ldir, 0750);
 	for (k = 0; k < n; k++) {
+		if (l->rep[idx[k]].wasm) {
+			struct lease_wasm *fn = NULL;
+			char cdir[PATH_MAX + 16];
+			snprintf(cdir, sizeof(cdir), "%s/cache/wasm", pd->data);
+			if (lease_wasm_load(l, idx[k], cdir, &fn) < 0)
+				fn = NULL;
+			pthread_mutex_lock(&pd->mu);
+			lease_wasm_loaded(l, idx[k], fn, fn ? NULL : err_msg(),
+			    now);
+			pthread_mutex_unlock(&pd->mu);
+			continue;
+		}
 		sb = NULL;
 		if (lease_spawn(l, idx[k], ldir, base, &sb) < 0)
 			sb = NULL;
@@ -693,7 +731,8 @@ provider_daemon_run(const char *data, volatile sig_atomic_t *stop)
 				close_lease(pd, l);
 				continue;
 			}
-			if (!l->started_posted && l->nrep && l->rep[0].sb) {
+			if (!l->started_posted && l->nrep &&
+			    lease_replica_running(&l->rep[0])) {
 				json_t *b = json_pack("{s:s}", "lease", l->id);
 				rc = post(pd, "lease.started", b,
 				    "lease.started");

@@ -27,6 +27,7 @@
 
 #include "common/err.h"
 #include "provider/gateway.h"
+#include "provider/wasm_wagi.h"
 
 struct upstream {
 	int fd;
@@ -719,4 +720,111 @@ gateway_forward(const struct http_request *req, int userns_fd, int netns_fd,
 	resp->content_type = ctype_tls;
 	memcpy(resp->extra_headers, rp.extra, rp.extra_len + 1);
 	*egress = rp.body.len + 128 + rp.extra_len;
+}
+
+/* ---- wasm HTTP functions ---- */
+
+#define WASM_MAX_HEADERS 64
+
+struct wasm_headers {
+	struct wasm_wagi_header h[WASM_MAX_HEADERS];
+	size_t n;
+};
+
+static enum MHD_Result
+collect_header(void *cls, enum MHD_ValueKind kind, const char *k,
+    const char *v)
+{
+	struct wasm_headers *hs = cls;
+
+	(void)kind;
+	if (hs->n < WASM_MAX_HEADERS && !skip_header(k)) {
+		hs->h[hs->n].name = k;
+		hs->h[hs->n].value = v ? v : "";
+		hs->n++;
+	}
+	return MHD_YES;
+}
+
+void
+gateway_wasm(const struct http_request *req, const struct wasm_program *p,
+    const char *script_name, const char *path, const char *const *env,
+    const struct wasm_run_limits *l, struct http_response *resp,
+    uint64_t *egress, struct wasm_usage *u)
+{
+	struct wasm_headers hs = { .n = 0 };
+	struct wasm_wagi_request q;
+	struct wasm_wagi_response r;
+	const char *host = http_header(req, "Host");
+	char server[128], *port, *query = NULL, *body;
+	size_t i, xl = 0;
+
+	*egress = 0;
+	memset(u, 0, sizeof(*u));
+	memset(&q, 0, sizeof(q));
+	memset(&r, 0, sizeof(r));
+	snprintf(server, sizeof(server), "%s", host && *host ? host :
+	    "localhost");
+	if ((port = strrchr(server, ':')) != NULL && !strchr(port, ']'))
+		*port++ = '\0';
+	if (req->conn)
+		MHD_get_connection_values(req->conn, MHD_HEADER_KIND,
+		    collect_header, &hs);
+	/* The query string as it came (re-encoded), without its '?'. */
+	if (gateway_target(req, "/", &query) < 0) {
+		http_respond_error(resp, 500, "%s", err_msg());
+		return;
+	}
+	q.method = req->method;
+	q.path = path;
+	q.query = query[1] == '?' ? query + 2 : NULL;
+	q.script_name = script_name;
+	q.server_name = server;
+	q.server_port = port;
+	q.remote_addr = req->peer;
+	q.headers = hs.h;
+	q.nheaders = hs.n;
+	q.body = (const uint8_t *)req->body;
+	q.body_len = req->body_len;
+	q.env = env;
+	if (wasm_wagi_invoke(p, &q, l, &r, u) < 0) {
+		free(query);
+		wasm_wagi_response_free(&r);
+		http_respond_error(resp, 500, "gateway: wasm: %s", err_msg());
+		return;
+	}
+	free(query);
+	if ((body = malloc(r.body_len + 1)) == NULL) {
+		wasm_wagi_response_free(&r);
+		http_respond_error(resp, 500, "out of memory");
+		return;
+	}
+	if (r.body_len)
+		memcpy(body, r.body, r.body_len);
+	body[r.body_len] = '\0';
+	snprintf(ctype_tls, sizeof(ctype_tls), "%s", "text/plain");
+	resp->extra_headers[0] = '\0';
+	for (i = 0; i < r.nheaders; i++) {
+		const char *k = r.headers[i].name, *v = r.headers[i].value;
+		size_t n;
+		if (strcasecmp(k, "content-type") == 0) {
+			if (!strpbrk(v, "\r\n"))
+				snprintf(ctype_tls, sizeof(ctype_tls), "%s", v);
+			continue;
+		}
+		if (strcasecmp(k, "status") == 0 || skip_header(k) ||
+		    strpbrk(k, "\r\n:") || strpbrk(v, "\r\n"))
+			continue;
+		n = strlen(k) + 2 + strlen(v) + 2;
+		if (xl + n >= sizeof(resp->extra_headers))
+			continue;
+		xl += (size_t)snprintf(resp->extra_headers + xl,
+		    sizeof(resp->extra_headers) - xl, "%s: %s\r\n", k, v);
+	}
+	resp->status = r.status;
+	resp->body = body;
+	resp->body_len = strcmp(req->method, "HEAD") == 0 ? 0 : r.body_len;
+	resp->content_type = ctype_tls;
+	*egress = resp->body_len + 128 + xl;
+	wasm_wagi_response_free(&r);
 }

@@ -1,7 +1,7 @@
 /*
  * gateway: the provider's HTTP ingress (RFC 9110/9112 reverse proxy).
  * Requests for /l/<lease>/<service>/... or Host <lease>-<service>.<domain>
- * are forwarded to the service's port on the lease's own loopback, the
+ * go to a wasm HTTP function run in the serving thread, or are forwarded to the service's port on the lease's own loopback, the
  * connection made from inside the lease's network namespace (setns in the
  * serving thread; the provider must be root).  Upstream connections are
  * kept per serving thread and reused while the upstream allows it.
@@ -44,6 +44,22 @@ int gateway_route_parse(const char *host, const char *path,
 void gateway_forward(const struct http_request *req, int userns_fd,
     int netns_fd, uint64_t key, uint16_t port, const char *path_and_query,
     struct http_response *resp, uint64_t *egress);
+
+struct wasm_program;
+struct wasm_run_limits;
+struct wasm_usage;
+
+/* Answer req with the WAGI function p (provider/wasm_wagi.h), in this
+ * thread, in a fresh instance: path is the path after the route prefix
+ * script_name ("" for host routes), env the lease's "K=V" list (or NULL),
+ * l the per-request fuel budget and memory cap.  The function's status,
+ * Content-Type, its other headers (framing and hop-by-hop ones dropped,
+ * as far as they fit) and body go into resp; a trap gives 500, fuel
+ * exhausted 503.  *egress gets the bytes sent back, *u the usage. */
+void gateway_wasm(const struct http_request *req, const struct wasm_program *p,
+    const char *script_name, const char *path, const char *const *env,
+    const struct wasm_run_limits *l, struct http_response *resp,
+    uint64_t *egress, struct wasm_usage *u);
 
 /* Rebuild "path?query" of the request from its decoded arguments
  * (percent-encoded again); *out is malloc'd, owned by the caller. */

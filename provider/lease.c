@@ -19,7 +19,15 @@
 #include "common/key.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "provider/artifact.h"
+#include "provider/config.h"
 #include "provider/lease.h"
+#include "provider/wasm_run.h"
+
+struct lease_wasm {
+	struct wasm_program *prog;
+	_Atomic unsigned refs;
+};
 
 static const char *const counter_names[USAGE_COUNT] = {
 	"cpu_ms", "mem_mb_s", "storage_mb_s", "requests", "egress_bytes",
@@ -42,12 +50,39 @@ strv_free(char **v)
 	free(v);
 }
 
+const struct wasm_program *
+lease_wasm_ref(struct lease_wasm *fn)
+{
+	atomic_fetch_add(&fn->refs, 1);
+	return fn->prog;
+}
+
+void
+lease_wasm_release(struct lease_wasm *fn)
+{
+	if (fn == NULL || atomic_fetch_sub(&fn->refs, 1) != 1)
+		return;
+	wasm_program_free(fn->prog);
+	free(fn);
+}
+
+int
+lease_replica_running(const struct lease_replica *r)
+{
+	return r->sb != NULL || r->fn != NULL;
+}
+
 static void
 replica_clear(struct lease_replica *r)
 {
 	if (r->sb)
 		sandbox_free(r->sb);
 	r->sb = NULL;
+	lease_wasm_release(r->fn);
+	r->fn = NULL;
+	free(r->wasm_url);
+	free(r->wasm_path);
+	r->wasm_url = r->wasm_path = NULL;
 	strv_free(r->argv);
 	strv_free(r->env);
 	free(r->image);
@@ -233,19 +268,47 @@ build_replica(struct lease *l, const char *name, const json_t *svc,
 	if (kind == NULL || rt == NULL)
 		return err_set(ERR_INVAL, "manifest: services.%s: image.kind "
 		    "and runtime are required", name);
-	if (strcmp(rt, "process") != 0)
+	if (strcmp(rt, "wasm") == 0) {
+		const char *url = json_string_value(json_object_get(img,
+		    "url"));
+		const char *sha = json_string_value(json_object_get(img,
+		    "sha256"));
+		if (!config_wasm_available())
+			return err_set(ERR_REJECT, "manifest: service %s needs "
+			    "the \"wasm\" runtime; this provider has no wasm2c "
+			    "and offers \"process\" only", name);
+		if ((strcmp(kind, "wasm+file") != 0 &&
+		    strcmp(kind, "wasm+https") != 0) || url == NULL ||
+		    (strcmp(kind, "wasm+https") == 0 &&
+		    (sha == NULL || !artifact_is_sha256(sha))))
+			return err_set(ERR_REJECT, "manifest: service %s: image "
+			    "kind \"%s\" (url and sha256) cannot run as wasm "
+			    "here", name, kind);
+		r->wasm = 1;
+		snprintf(r->wasm_kind, sizeof(r->wasm_kind), "%s", kind);
+		if (sha)
+			snprintf(r->wasm_sha256, sizeof(r->wasm_sha256), "%s",
+			    sha);
+		if ((r->wasm_url = strdup(url)) == NULL ||
+		    (r->image = json_dumps(img, JSON_COMPACT |
+		    JSON_SORT_KEYS)) == NULL)
+			return err_set(ERR_NOMEM, "out of memory");
+		if ((r->argv = calloc(1, sizeof(*r->argv))) == NULL)
+			return err_set(ERR_NOMEM, "out of memory");
+	} else if (strcmp(rt, "process") != 0)
 		return err_set(ERR_REJECT, "manifest: service %s needs the "
-		    "\"%s\" runtime; this provider offers \"process\"", name,
-		    rt);
-	if (strcmp(kind, "host") != 0 && strcmp(kind, "git") != 0)
+		    "\"%s\" runtime; this provider offers \"process\" and "
+		    "\"wasm\"", name, rt);
+	else if (strcmp(kind, "host") != 0 && strcmp(kind, "git") != 0)
 		return err_set(ERR_REJECT, "manifest: service %s: image kind "
 		    "\"%s\" cannot run as a process here", name, kind);
-	if (strcmp(kind, "git") == 0)
+	else if (strcmp(kind, "git") == 0)
 		r->image = json_dumps(img, JSON_COMPACT | JSON_SORT_KEYS);
 	else
 		r->image = strdup("host");
-	if ((rc = argv_from_json(svc, name, &r->argv)) < 0 ||
-	    (rc = env_from_json(json_object_get(svc, "env"), name,
+	if (!r->wasm && (rc = argv_from_json(svc, name, &r->argv)) < 0)
+		return rc;
+	if ((rc = env_from_json(json_object_get(svc, "env"), name,
 	    &r->env)) < 0)
 		return rc;
 	ex = json_object_get(svc, "expose");
@@ -275,6 +338,17 @@ build_replica(struct lease *l, const char *name, const json_t *svc,
 	json_object_foreach((json_t *)st, k, vol)
 		r->storage_bytes += (uint64_t)json_integer_value(
 		    json_object_get(vol, "size_bytes"));
+	if (r->wasm) {
+		for (i = 0; i < r->nexpose && !r->expose[i].global; i++)
+			;
+		/* A job (no HTTP ingress) would run through the sandbox
+		 * with `provider wasm run`; not wired up yet. */
+		if (i == r->nexpose)
+			return err_set(ERR_REJECT, "manifest: service %s: wasm "
+			    "services run here as HTTP functions only (expose "
+			    "... global: true); wasm jobs are not offered yet",
+			    name);
+	}
 	return 0;
 }
 
@@ -391,7 +465,8 @@ lease_due(const struct lease *l, int64_t now_ms, size_t *idx, size_t max)
 	if (l->status != LEASE_RUNNING || l->pending_close[0])
 		return 0;
 	for (i = 0; i < l->nrep && n < max; i++)
-		if (l->rep[i].sb == NULL && now_ms >= l->rep[i].next_start_ms)
+		if (!lease_replica_running(&l->rep[i]) &&
+		    now_ms >= l->rep[i].next_start_ms)
 			idx[n++] = i;
 	return n;
 }
@@ -496,6 +571,11 @@ lease_stop(struct lease *l, int grace_ms, const char *reason)
 
 	for (i = 0; i < l->nrep; i++) {
 		struct lease_replica *r = &l->rep[i];
+		if (r->fn) {
+			lease_wasm_release(r->fn);
+			r->fn = NULL;
+			log_info("lease %s: %s stopped", l->id, r->name);
+		}
 		if (r->sb == NULL)
 			continue;
 		(void)sandbox_stop(r->sb, grace_ms, &status);
@@ -543,7 +623,8 @@ lease_counters(struct lease *l, uint64_t out[USAGE_COUNT])
 			    sandbox_metering_name(u.metering));
 		}
 	}
-	out[USAGE_CPU_MS] = l->base[USAGE_CPU_MS] + cpu;
+	out[USAGE_CPU_MS] = l->base[USAGE_CPU_MS] + cpu +
+	    atomic_load(&l->wasm_cpu_ms);
 	out[USAGE_MEM_MB_S] = l->base[USAGE_MEM_MB_S] +
 	    mb_s(l->mem_bytes, l->run_ms);
 	out[USAGE_STORAGE_MB_S] = l->base[USAGE_STORAGE_MB_S] +
@@ -552,7 +633,7 @@ lease_counters(struct lease *l, uint64_t out[USAGE_COUNT])
 	    atomic_load(&l->requests);
 	out[USAGE_EGRESS_BYTES] = l->base[USAGE_EGRESS_BYTES] +
 	    atomic_load(&l->egress_bytes);
-	out[USAGE_FUEL] = l->base[USAGE_FUEL];
+	out[USAGE_FUEL] = l->base[USAGE_FUEL] + atomic_load(&l->fuel);
 	/* Never below what was reported (a counter only grows). */
 	for (i = 0; i < USAGE_COUNT; i++)
 		if (out[i] < l->reported[i])
@@ -603,6 +684,13 @@ lease_to_json(struct lease *l, json_t **out)
 	    "created_ms", (json_int_t)l->created_ms);
 	if (*out == NULL)
 		return err_set(ERR_NOMEM, "out of memory");
+	if (l->nblobs) {
+		json_t *b = json_array();
+		size_t i;
+		for (i = 0; b && i < l->nblobs; i++)
+			json_array_append_new(b, json_string(l->blobs[i]));
+		json_object_set_new(*out, "blobs", b);
+	}
 	return 0;
 }
 
@@ -631,6 +719,14 @@ lease_from_json(const json_t *j, struct lease **out)
 	l->started_posted = json_is_true(json_object_get(j, "started_posted"));
 	l->final_posted = json_is_true(json_object_get(j, "final_posted"));
 	l->created_ms = json_integer_value(json_object_get(j, "created_ms"));
+	{
+		const json_t *b = json_object_get(j, "blobs"), *v;
+		size_t i;
+		json_array_foreach(b, i, v)
+			if (json_is_string(v))
+				(void)lease_add_blob(l, json_string_value(v));
+		err_clear();
+	}
 	*out = l;
 	return 0;
 }
@@ -654,7 +750,8 @@ lease_status_json(struct lease *l, json_t **out)
 		json_array_append_new(reps, json_pack(
 		    "{s:s,s:s,s:i,s:s,s:I,s:i,s:i,s:s,s:o}",
 		    "service", r->service, "name", r->name, "replica",
-		    (int)r->index, "state", r->sb ? "running" :
+		    (int)r->index, "state",
+		    lease_replica_running(r) ? "running" :
 		    (l->status == LEASE_CLOSED ? "stopped" : "restarting"),
 		    "pid", (json_int_t)(r->sb ? sandbox_pid(r->sb) : 0),
 		    "restarts", (int)r->restarts, "last_exit", r->last_exit,
@@ -690,4 +787,111 @@ lease_find_service(struct lease *l, const char *service, uint16_t *port)
 		}
 	}
 	return NULL;
+}
+
+int
+lease_add_blob(struct lease *l, const char *sha256_hex)
+{
+	size_t i;
+
+	if (!artifact_is_sha256(sha256_hex))
+		return err_set(ERR_INVAL, "lease %s: blob %s is not a sha256",
+		    l->id, sha256_hex);
+	for (i = 0; i < l->nblobs; i++)
+		if (strcmp(l->blobs[i], sha256_hex) == 0)
+			return 0;
+	if (l->nblobs == LEASE_MAX_BLOBS)
+		return err_set(ERR_LIMIT, "lease %s: more than %d blobs", l->id,
+		    LEASE_MAX_BLOBS);
+	memcpy(l->blobs[l->nblobs++], sha256_hex, 65);
+	return 0;
+}
+
+int
+lease_resolve_wasm_blobs(struct lease *l)
+{
+	const char *urls[LEASE_MAX_BLOBS];
+	size_t i, k, n = 0;
+
+	for (i = 0; i < l->nrep; i++) {
+		struct lease_replica *r = &l->rep[i];
+		if (!r->wasm || strcmp(r->wasm_kind, "wasm+file") != 0)
+			continue;
+		for (k = 0; k < n && strcmp(urls[k], r->wasm_url) != 0; k++)
+			;
+		if (k == n) {
+			if (n == LEASE_MAX_BLOBS)
+				return err_set(ERR_REJECT, "manifest: more than "
+				    "%d wasm+file modules", LEASE_MAX_BLOBS);
+			urls[n++] = r->wasm_url;
+		}
+		if (k >= l->nblobs)
+			return err_set(ERR_REJECT, "manifest: service %s: no "
+			    "blob uploaded for wasm+file:%s (PUT /v1/leases/%s/"
+			    "blobs/<sha256> before the manifest)", r->service,
+			    r->wasm_url, l->id);
+		memcpy(r->wasm_sha256, l->blobs[k], 65);
+	}
+	return 0;
+}
+
+int
+lease_wasm_load(const struct lease *l, size_t i, const char *cache_dir,
+    struct lease_wasm **out)
+{
+	const struct lease_replica *r = &l->rep[i];
+	struct wasm_load_opts o;
+	struct lease_wasm *fn;
+	char *data = NULL;
+	size_t len;
+	int rc;
+
+	*out = NULL;
+	if (r->wasm_path == NULL)
+		return err_set(ERR_NOTFOUND, "%s: module not fetched", r->name);
+	if ((rc = util_read_file(r->wasm_path, 256u << 20, &data, &len)) < 0)
+		return rc;
+	if ((fn = calloc(1, sizeof(*fn))) == NULL) {
+		free(data);
+		return err_set(ERR_NOMEM, "out of memory");
+	}
+	wasm_load_opts_init(&o);
+	o.compile.cache_dir = cache_dir;
+	/* A module whose declared memory exceeds the lease's cannot run. */
+	if (r->memory_bytes > 0 && r->memory_bytes / 65536 <
+	    o.limits.max_memory_pages)
+		o.limits.max_memory_pages = (uint32_t)(r->memory_bytes /
+		    65536);
+	rc = wasm_program_load((const uint8_t *)data, len, &o, &fn->prog);
+	free(data);
+	if (rc < 0) {
+		free(fn);
+		return err_prefix(rc, "%s: wasm module %.12s", r->name,
+		    r->wasm_sha256);
+	}
+	atomic_init(&fn->refs, 1);
+	*out = fn;
+	return 0;
+}
+
+void
+lease_wasm_loaded(struct lease *l, size_t i, struct lease_wasm *fn,
+    const char *error, int64_t now_ms)
+{
+	struct lease_replica *r = &l->rep[i];
+
+	if (fn == NULL) {
+		snprintf(r->last_error, sizeof(r->last_error), "%s",
+		    error ? error : "load failed");
+		log_warn("lease %s: %s: %s", l->id, r->name, r->last_error);
+		r->restarts++;
+		r->next_start_ms = now_ms + (r->restarts > 5 ?
+		    LEASE_RESTART_MAX_MS : 1000 << (r->restarts - 1));
+		return;
+	}
+	r->fn = fn;
+	r->last_error[0] = '\0';
+	r->started_ms = now_ms;
+	log_info("lease %s: %s loaded (wasm %.12s%s)", l->id, r->name,
+	    r->wasm_sha256, fn->prog->cached ? ", cached" : "");
 }

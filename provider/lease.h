@@ -20,6 +20,7 @@
 #define LEASE_MAX_SERVICES 64
 #define LEASE_MAX_EXPOSE 16
 #define LEASE_RESTART_MAX_MS 30000
+#define LEASE_MAX_BLOBS 16
 
 enum lease_status {
 	LEASE_WAITING = 0,  /* lease.create seen, no manifest yet */
@@ -32,6 +33,15 @@ enum lease_counter {
 	USAGE_CPU_MS, USAGE_MEM_MB_S, USAGE_STORAGE_MB_S, USAGE_REQUESTS,
 	USAGE_EGRESS_BYTES, USAGE_FUEL, USAGE_COUNT
 };
+
+/* Default per-request fuel budget of a wasm HTTP function (LODGE_FUEL in
+ * the provider's environment overrides it): about a second of work. */
+#define LEASE_WASM_FUEL_DEFAULT 1000000000LL
+
+/* A loaded wasm module shared by the lease and the gateway's requests in
+ * flight; freed with the last reference (lease_wasm_release). */
+struct lease_wasm;
+struct wasm_program;
 
 struct lease_expose {
 	uint16_t port;     /* inside the lease */
@@ -47,6 +57,12 @@ struct lease_replica {
 	char **argv, **env;        /* NULL-terminated; owned */
 	char *image;               /* as written; owned */
 	char *app_dir;             /* artifact dir bound at /app, or NULL */
+	int wasm;                  /* runtime "wasm": an HTTP function */
+	char wasm_kind[16];        /* "wasm+file" or "wasm+https" */
+	char *wasm_url;            /* as in the manifest; owned */
+	char wasm_sha256[65];      /* of the module; "" until resolved */
+	char *wasm_path;           /* the module in the artifact cache */
+	struct lease_wasm *fn;     /* loaded program; NULL when stopped */
 	struct lease_expose expose[LEASE_MAX_EXPOSE];
 	size_t nexpose;
 	uint64_t cpu_millis, memory_bytes, storage_bytes;
@@ -81,6 +97,9 @@ struct lease {
 	_Atomic uint64_t requests, egress_bytes;  /* gateway, since base */
 	uint64_t mem_bytes, storage_bytes;        /* reserved, all replicas */
 	char metering[16];              /* "cgroup2", "cgroup1", "rusage" */
+	_Atomic uint64_t fuel, wasm_cpu_ms;       /* wasm requests */
+	char blobs[LEASE_MAX_BLOBS][65];          /* uploaded, in order */
+	size_t nblobs;
 	int started_posted;             /* lease.started is in the ledger */
 	int final_posted;               /* final usage after stop sent */
 	int64_t created_ms;
@@ -96,8 +115,9 @@ void lease_free(struct lease *l);
 
 /* Check a posted manifest against the lease: its canonical hash must be
  * the order's (ERR_CONFLICT naming both), and every service deployed in
- * the order's placement must be runnable here (only the "process" runtime
- * is offered; ERR_REJECT with the reason).  On success the lease holds
+ * the order's placement must be runnable here ("process" with a host or
+ * git image; "wasm" with a global expose, an HTTP function; ERR_REJECT
+ * with the reason otherwise).  On success the lease holds
  * the manifest and its replicas (not yet started).  ERR_INVAL: malformed. */
 int lease_set_manifest(struct lease *l, const json_t *manifest);
 
@@ -123,8 +143,8 @@ void lease_spawned(struct lease *l, size_t i, struct sandbox *sb,
 /* Reap replicas whose workload ended; they are rescheduled. */
 void lease_reap(struct lease *l, int64_t now_ms);
 
-/* Stop every replica (SIGTERM, grace, SIGKILL, cgroup emptied) and mark
- * the lease closed with reason. */
+/* Stop every replica (SIGTERM, grace, SIGKILL, cgroup emptied; wasm
+ * programs dropped) and mark the lease closed with reason. */
 void lease_stop(struct lease *l, int grace_ms, const char *reason);
 
 /* The cumulative counters now, given elapsed reserved time. */
@@ -145,6 +165,36 @@ int lease_status_json(struct lease *l, json_t **out);
  * one matching port when port != 0.  NULL when none. */
 struct lease_replica *lease_find_service(struct lease *l,
     const char *service, uint16_t *port);
+
+/* Record a blob the tenant uploaded for this lease (wasm+file modules
+ * are resolved from them: see lease_set_manifest).  ERR_LIMIT when full. */
+int lease_add_blob(struct lease *l, const char *sha256_hex);
+
+/* Resolve the module of every wasm+file replica from the lease's blobs:
+ * the k-th distinct wasm+file URL of the manifest (services in canonical
+ * order) is the k-th distinct blob uploaded; with one module that is the
+ * lease's only blob.  ERR_REJECT when they do not pair up. */
+int lease_resolve_wasm_blobs(struct lease *l);
+
+/* Load replica i's module (wasm_path) into a program, compiling it into
+ * cache_dir unless cached; the lease's memory is the compiler's cap.
+ * Reads only what the manifest fixed, so the daemon calls it without its
+ * lock; *out goes to lease_wasm_loaded. */
+int lease_wasm_load(const struct lease *l, size_t i, const char *cache_dir,
+    struct lease_wasm **out);
+
+/* Record the outcome of lease_wasm_load (fn owned by the lease from now
+ * on, or NULL with error: a retry is scheduled with backoff). */
+void lease_wasm_loaded(struct lease *l, size_t i, struct lease_wasm *fn,
+    const char *error, int64_t now_ms);
+
+/* Another reference to fn's program (for a request in flight). */
+const struct wasm_program *lease_wasm_ref(struct lease_wasm *fn);
+/* Drop a reference; the program is freed with the last.  NULL is fine. */
+void lease_wasm_release(struct lease_wasm *fn);
+
+/* Does replica r run (a sandbox or a loaded wasm program)? */
+int lease_replica_running(const struct lease_replica *r);
 
 /* Counter names as in lease.usage ("cpu_ms", ...). */
 const char *lease_counter_name(enum lease_counter c);

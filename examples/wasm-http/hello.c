@@ -14,6 +14,9 @@ static const char *env(const char *k)
 	return v ? v : "";
 }
 
+/* Module state: a fresh instance per request starts it at 0 every time. */
+static int served;
+
 int main(void)
 {
 	const char *method = env("REQUEST_METHOD");
@@ -39,5 +42,6 @@ int main(void)
 		printf("?%s", env("QUERY_STRING"));
 	printf(" (user agent: %s)\n", *env("HTTP_USER_AGENT") ?
 	    env("HTTP_USER_AGENT") : "none");
+	printf("greeting=%s served=%d\n", env("GREETING"), ++served);
 	return 0;
 }
