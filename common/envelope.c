@@ -45,8 +45,9 @@ valid_nonce(const char *s)
 
 /*
  * The signed bytes are the canonical envelope without "sig".  Keys sort as
- * body, kind, nonce, sig, signer, time, and kind, nonce, sig and signer
- * hold no quote or backslash (checked before this is called), so the
+ * body, kind, nonce, sig, signer, time; sig and signer hold only
+ * base64url characters, which JSON never escapes (checked before this is
+ * called), and time only digits, so the
  * canonical text ends with the fixed-shape tail
  *   ,"sig":"<86>","signer":"<51>","time":<digits>}
  * and cutting ,"sig":"<86>" out of it gives the signed bytes without a

@@ -101,8 +101,11 @@ send_response(struct MHD_Connection *c, struct http_response *resp)
 
 	if (resp->stream) {
 		struct stream_state *st = calloc(1, sizeof(*st));
-		if (st == NULL)
+		if (st == NULL) {
+			if (resp->stream_free)
+				resp->stream_free(resp->stream_ctx);
 			return MHD_NO;
+		}
 		st->fn = resp->stream;
 		st->ctx = resp->stream_ctx;
 		st->free_fn = resp->stream_free;
@@ -366,6 +369,10 @@ curl_init_once(void)
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 }
 
+/* Largest response body the client accepts: a broken or hostile peer
+ * cannot make a caller run out of memory. */
+#define HTTP_CLIENT_MAX_BODY (256 * 1024 * 1024)
+
 struct buf {
 	char *data;
 	size_t len, cap;
@@ -377,6 +384,8 @@ write_cb(char *p, size_t size, size_t n, void *ud)
 	struct buf *b = ud;
 	size_t len = size * n;
 
+	if (b->len + len > HTTP_CLIENT_MAX_BODY)
+		return 0;       /* curl fails the transfer */
 	if (b->len + len + 1 > b->cap) {
 		size_t nc = (b->len + len + 1) * 2;
 		char *nd = realloc(b->data, nc);

@@ -225,7 +225,10 @@ open_db(const char *path, int flags, struct store **out)
 		    "PRAGMA synchronous=FULL;")) < 0)
 			goto fail;
 	}
-	if ((rc = exec(s, "PRAGMA cache_size=-65536;")) < 0)
+	/* readers (audits, event streams) get a small page cache; the one
+	 * writer a large one */
+	if ((rc = exec(s, (flags & SQLITE_OPEN_READONLY) ?
+	    "PRAGMA cache_size=-4096;" : "PRAGMA cache_size=-65536;")) < 0)
 		goto fail;
 	*out = s;
 	return 0;

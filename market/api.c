@@ -140,10 +140,14 @@ get_ledger(struct market *m, const struct http_request *req,
 		return;
 	}
 	if (strcmp(p, "entries") == 0) {
-		struct page pg = { json_array() };
+		struct page pg = { NULL };
 		if (query_u64(req, "start", &a, 0, resp) < 0 ||
 		    (rc = query_u64(req, "end", &b, 0, resp)) < 0)
 			return;
+		if ((pg.arr = json_array()) == NULL) {
+			http_respond_error(resp, 500, "out of memory");
+			return;
+		}
 		pthread_mutex_lock(&m->mu);
 		committed = m->committed;
 		if (rc == 0 || b > committed)

@@ -21,6 +21,8 @@
 #include "ledger/replay.h"
 #include "market/market_internal.h"
 
+static void fatal_write(const char *what);
+
 void
 market_options_default(struct market_options *o)
 {
@@ -85,8 +87,11 @@ append_market_entry(struct market *m, const char *kind, json_t *body)
 	if (m->state && (rc = state_apply(m->state, e, idx, t, &fx)) < 0)
 		goto out;
 	json_decref(fx.derived);
-	if ((rc = store_append(m->store, e, t, NULL, NULL, NULL)) < 0)
+	if ((rc = store_append(m->store, e, t, NULL, NULL, NULL)) < 0) {
+		if (m->state)   /* the state already took it */
+			fatal_write("ledger write failed after apply");
 		goto out;
+	}
 	atomic_fetch_add(&m->m_derived, 1);
 out:
 	envelope_free(e);
@@ -134,7 +139,6 @@ begin_if_needed(struct market *m)
 	return 0;
 }
 
-static void resync(struct market *m);
 
 /*
  * Group commit.  Submitters append into one open transaction under mu and
@@ -145,11 +149,9 @@ static void resync(struct market *m);
  * the new durable size to readers and event streams.  Everyone whose
  * entries were in that transaction is answered by the one fsync.
  */
-static int
+static void
 sync_upto(struct market *m, uint64_t upto)
 {
-	int rc = 0;
-
 	pthread_mutex_lock(&m->sync_mu);
 	while (m->durable < upto) {
 		uint64_t target;
@@ -163,21 +165,18 @@ sync_upto(struct market *m, uint64_t upto)
 		pthread_mutex_lock(&m->mu);
 		if (m->txn_open) {
 			m->txn_open = 0;
-			if ((rc = store_commit(m->store)) < 0) {
-				log_error("commit failed: %s", err_msg());
-				resync(m);
-			}
+			if (store_commit(m->store) < 0)
+				fatal_write("ledger commit failed");
 		}
-		if (rc == 0 && store_size(m->store) < upto)
-			rc = err_set(ERR_IO, "the transaction holding this "
-			    "entry was rolled back");
 		target = store_size(m->store);
 		pthread_mutex_unlock(&m->mu);
-		if (rc == 0)
-			rc = store_sync(m->store);
+		/* a failed fsync cannot be retried: Linux reports a writeback
+		 * error once and marks the pages clean */
+		if (store_sync(m->store) < 0)
+			fatal_write("ledger fsync failed");
 		pthread_mutex_lock(&m->sync_mu);
 		m->syncing = 0;
-		if (rc == 0 && target > m->durable) {
+		if (target > m->durable) {
 			m->durable = target;
 			atomic_fetch_add(&m->m_commits, 1);
 			pthread_mutex_lock(&m->mu);
@@ -187,31 +186,24 @@ sync_upto(struct market *m, uint64_t upto)
 			pthread_mutex_unlock(&m->mu);
 		}
 		pthread_cond_broadcast(&m->sync_cv);
-		if (rc < 0)
-			break;
 	}
 	pthread_mutex_unlock(&m->sync_mu);
-	return rc;
 }
 
-/* Rebuild the state from the ledger after a failed write left the two
- * apart; the ledger is the truth. */
+/*
+ * A ledger write or fsync failed after the state already took the entry:
+ * the state and the ledger disagree, and rolling back the shared
+ * transaction would take other submitters' entries with it.  Crash-only:
+ * stop here, unanswered; a restart rebuilds the state by replaying what
+ * is durably in the ledger, and no client was told 201 for anything that
+ * is not.
+ */
 static void
-resync(struct market *m)
+fatal_write(const char *what)
 {
-	struct state *st = NULL;
-	struct state_config cfg;
-
-	store_rollback(m->store);
-	m->txn_open = 0;
-	if (replay_store(m->store, m->cfg.check_invariants, &st, &cfg) < 0) {
-		log_error("cannot rebuild state from the ledger: %s; exiting",
-		    err_msg());
-		abort();
-	}
-	state_free(m->state);
-	m->state = st;
-	m->txn_open = 0;
+	log_error("%s: %s; stopping so that a restart replays the ledger",
+	    what, err_msg());
+	abort();
 }
 
 int
@@ -242,21 +234,14 @@ market_submit(struct market *m, const char *body, size_t len,
 	if ((rc = state_apply(m->state, e, idx, t, &fx)) < 0)
 		goto unlock;    /* nothing of it was written */
 	json_decref(fx.derived);
-	if ((rc = store_append(m->store, e, t, NULL, NULL, NULL)) < 0 ||
-	    (rc = drain_pending(m)) < 0) {
-		log_error("ledger write failed after apply: %s", err_msg());
-		resync(m);
-		goto unlock;
-	}
+	if (store_append(m->store, e, t, NULL, NULL, NULL) < 0 ||
+	    drain_pending(m) < 0)
+		fatal_write("ledger write failed after apply");
 	upto = store_size(m->store);
 	pthread_mutex_unlock(&m->mu);
 	envelope_free(e);
 	/* the 201 waits for the fsync that covers this entry */
-	if ((rc = sync_upto(m, upto)) < 0) {
-		log_error("fsync failed: %s", err_msg());
-		atomic_fetch_add(&m->m_rejected[4], 1);
-		return rc;
-	}
+	sync_upto(m, upto);
 	atomic_fetch_add(&m->m_accepted, 1);
 	if (index)
 		*index = idx;
@@ -314,28 +299,34 @@ ticker_main(void *arg)
 	while (!atomic_load(&m->stopping)) {
 		struct timespec ts = { 0, 200 * 1000000 };
 		json_t *due = NULL, *item;
-		size_t i;
 		uint64_t upto;
 		int64_t now = util_now_ms();
 
 		nanosleep(&ts, NULL);
 		pthread_mutex_lock(&m->mu);
-		if (state_due(m->state, now, &due) == 0 &&
-		    json_array_size(due) > 0 && begin_if_needed(m) == 0) {
-			int bad = 0;
-			json_array_foreach(due, i, item) {
-				if (append_market_entry(m, json_string_value(
-				    json_object_get(item, "kind")),
-				    json_object_get(item, "body")) < 0 ||
-				    drain_pending(m) < 0) {
-					log_warn("derived entry refused: %s",
-					    err_msg());
-					bad = 1;
-					break;
-				}
+		/* one due entry at a time, the list recomputed after each:
+		 * applying one (a provider going offline closes its leases)
+		 * changes what is due next.  A refused one changed nothing and
+		 * is skipped. */
+		for (int n = 0, skip = 0; n < 256; n++) {
+			json_decref(due);
+			due = NULL;
+			if (state_due(m->state, now, &due) < 0 ||
+			    (size_t)skip >= json_array_size(due))
+				break;
+			item = json_array_get(due, (size_t)skip);
+			if (begin_if_needed(m) < 0)
+				fatal_write("cannot open a ledger transaction");
+			if (append_market_entry(m, json_string_value(
+			    json_object_get(item, "kind")),
+			    json_object_get(item, "body")) < 0) {
+				log_warn("due entry refused by the rules: %s",
+				    err_msg());
+				skip++;
+				continue;
 			}
-			if (bad)
-				resync(m);
+			if (drain_pending(m) < 0)
+				fatal_write("appending derived entries failed");
 		}
 		json_decref(due);
 		upto = store_size(m->store);
@@ -349,16 +340,12 @@ ticker_main(void *arg)
 			 * fsync that follows */
 			if (m->txn_open) {
 				m->txn_open = 0;
-				if (store_commit(m->store) < 0) {
-					log_error("commit failed: %s",
-					    err_msg());
-					resync(m);
-				}
+				if (store_commit(m->store) < 0)
+					fatal_write("ledger commit failed");
 			}
 		}
 		pthread_mutex_unlock(&m->mu);
-		if (sync_upto(m, upto) < 0)
-			log_error("fsync failed: %s", err_msg());
+		sync_upto(m, upto);
 	}
 	return NULL;
 }

@@ -551,8 +551,27 @@ start_due(struct pd *pd, struct lease *l, const struct sandbox_spec *base,
 		return;
 	lease_dir(pd, l->id, ldir, sizeof(ldir));
 	(void)util_mkdirs(ldir, 0750);
+	pthread_mutex_lock(&pd->mu);
+	snprintf(l->logs_dir, sizeof(l->logs_dir), "%s", ldir);
+	pthread_mutex_unlock(&pd->mu);
 	for (k = 0; k < n; k++) {
-		if (l->rep[idx[k]].wasm) {
+		if (l->rep[idx[k]].wasm_job) {
+			/* Module, compiled .so and provider binary in an app
+			 * dir, so the sandboxed `wasm run` only dlopens. */
+			char adir[PATH_MAX + 16], *app = NULL;
+			snprintf(adir, sizeof(adir), "%s/cache/wasm-app",
+			    pd->data);
+			if (lease_wasm_job_prepare(l, idx[k], adir, &app) < 0) {
+				pthread_mutex_lock(&pd->mu);
+				lease_spawned(l, idx[k], NULL, err_msg(), now);
+				pthread_mutex_unlock(&pd->mu);
+				continue;
+			}
+			pthread_mutex_lock(&pd->mu);
+			free(l->rep[idx[k]].app_dir);
+			l->rep[idx[k]].app_dir = app;
+			pthread_mutex_unlock(&pd->mu);
+		} else if (l->rep[idx[k]].wasm) {
 			struct lease_wasm *fn = NULL;
 			char cdir[PATH_MAX + 16];
 			snprintf(cdir, sizeof(cdir), "%s/cache/wasm", pd->data);
@@ -732,7 +751,8 @@ provider_daemon_run(const char *data, volatile sig_atomic_t *stop)
 				continue;
 			}
 			if (!l->started_posted && l->nrep &&
-			    lease_replica_running(&l->rep[0])) {
+			    (lease_replica_running(&l->rep[0]) ||
+			    l->rep[0].done)) {
 				json_t *b = json_pack("{s:s}", "lease", l->id);
 				rc = post(pd, "lease.started", b,
 				    "lease.started");

@@ -11,7 +11,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
+#include <unistd.h>
+#include <errno.h>
 
 #include "common/cjson.h"
 #include "common/codec.h"
@@ -248,6 +252,98 @@ argv_from_json(const json_t *svc, const char *name, char ***out)
 	return 0;
 }
 
+/* Fuel budget of one run of a wasm job: LODGE_JOB_FUEL, else the
+ * default (lease.h). */
+static long long
+wasm_job_fuel(void)
+{
+	const char *e = getenv("LODGE_JOB_FUEL");
+	char *end;
+	long long v;
+
+	if (e && *e) {
+		v = strtoll(e, &end, 10);
+		if (*end == '\0' && v > 0)
+			return v;
+	}
+	return LEASE_WASM_JOB_FUEL_DEFAULT;
+}
+
+/* argv of a wasm job: /app/provider wasm run /app/module.wasm --fuel N
+ * [--memory M] --dir /data --in-process [--env K=V]... -- command args;
+ * the sandbox env gets LODGE_WASM_CACHE=/app/.wasm-cache. */
+static int
+wasm_job_argv(const json_t *svc, const char *name, struct lease_replica *r)
+{
+	char **cmd = NULL, **args = NULL, **v, **e;
+	size_t nc = 0, na = 0, ne = 0, n = 0, k;
+	int rc;
+
+	if ((rc = strv_from_json(json_object_get(svc, "command"), "command",
+	    &cmd)) < 0)
+		return rc;
+	if ((rc = strv_from_json(json_object_get(svc, "args"), "args",
+	    &args)) < 0) {
+		strv_free(cmd);
+		return rc;
+	}
+	while (cmd[nc])
+		nc++;
+	while (args[na])
+		na++;
+	while (r->env && r->env[ne])
+		ne++;
+	v = calloc(16 + 2 * ne + nc + na, sizeof(*v));
+	e = realloc(r->env, (ne + 2) * sizeof(*e));
+	if (v == NULL || e == NULL) {
+		free(v);
+		strv_free(cmd);
+		strv_free(args);
+		return err_set(ERR_NOMEM, "out of memory");
+	}
+	r->env = e;
+	e[ne] = strdup("LODGE_WASM_CACHE=/app/.wasm-cache");
+	e[ne + 1] = NULL;
+	v[n++] = strdup("/app/provider");
+	v[n++] = strdup("wasm");
+	v[n++] = strdup("run");
+	v[n++] = strdup("/app/module.wasm");
+	v[n++] = strdup("--fuel");
+	if (asprintf(&v[n++], "%lld", wasm_job_fuel()) < 0)
+		v[n - 1] = NULL;
+	if (r->memory_bytes > 0) {
+		v[n++] = strdup("--memory");
+		if (asprintf(&v[n++], "%llu",
+		    (unsigned long long)r->memory_bytes) < 0)
+			v[n - 1] = NULL;
+	}
+	v[n++] = strdup("--dir");
+	v[n++] = strdup("/data");
+	v[n++] = strdup("--in-process");
+	/* The tenant's env goes to the module (not PATH, HOME, LANG: the
+	 * first three entries are the sandbox's own). */
+	for (k = 3; k < ne; k++) {
+		v[n++] = strdup("--env");
+		v[n++] = strdup(r->env[k]);
+	}
+	v[n++] = strdup("--");
+	for (k = 0; k < nc; k++)
+		v[n++] = cmd[k];
+	for (k = 0; k < na; k++)
+		v[n++] = args[k];
+	free(cmd);
+	free(args);
+	strv_free(r->argv);
+	r->argv = v;
+	for (k = 0; k < n; k++)
+		if (v[k] == NULL)
+			return err_set(ERR_NOMEM, "out of memory");
+	if (e[ne] == NULL)
+		return err_set(ERR_NOMEM, "out of memory");
+	(void)name;
+	return 0;
+}
+
 static int
 build_replica(struct lease *l, const char *name, const json_t *svc,
     const json_t *profile, unsigned index, struct lease_replica *r)
@@ -341,13 +437,15 @@ build_replica(struct lease *l, const char *name, const json_t *svc,
 	if (r->wasm) {
 		for (i = 0; i < r->nexpose && !r->expose[i].global; i++)
 			;
-		/* A job (no HTTP ingress) would run through the sandbox
-		 * with `provider wasm run`; not wired up yet. */
-		if (i == r->nexpose)
-			return err_set(ERR_REJECT, "manifest: service %s: wasm "
-			    "services run here as HTTP functions only (expose "
-			    "... global: true); wasm jobs are not offered yet",
-			    name);
+		/* No HTTP ingress, or a command line: a job (or long-running
+		 * service) run by `provider wasm run` in the sandbox. */
+		if (i == r->nexpose || json_array_size(json_object_get(svc,
+		    "command")) > 0 || json_array_size(json_object_get(svc,
+		    "args")) > 0) {
+			r->wasm_job = 1;
+			if ((rc = wasm_job_argv(svc, name, r)) < 0)
+				return rc;
+		}
 	}
 	return 0;
 }
@@ -465,7 +563,7 @@ lease_due(const struct lease *l, int64_t now_ms, size_t *idx, size_t max)
 	if (l->status != LEASE_RUNNING || l->pending_close[0])
 		return 0;
 	for (i = 0; i < l->nrep && n < max; i++)
-		if (!lease_replica_running(&l->rep[i]) &&
+		if (!lease_replica_running(&l->rep[i]) && !l->rep[i].done &&
 		    now_ms >= l->rep[i].next_start_ms)
 			idx[n++] = i;
 	return n;
@@ -531,6 +629,41 @@ fold_usage(struct lease_replica *r)
 		r->cpu_ms_done += u.cpu_ms;
 }
 
+/* Add the fuel of a wasm job's run that ended: the last "usage: fuel=N"
+ * line of its stderr log (none when it was killed or the log was cut). */
+static void
+fold_fuel(struct lease *l, struct lease_replica *r)
+{
+	char path[PATH_MAX + 128], buf[4097], *p, *line = NULL;
+	unsigned long long fuel;
+	ssize_t n;
+	off_t size;
+	int fd;
+
+	if (l->logs_dir[0] == '\0')
+		return;
+	snprintf(path, sizeof(path), "%s/%s.stderr.log", l->logs_dir,
+	    r->name);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return;
+	size = lseek(fd, 0, SEEK_END);
+	if (size > 4096)
+		size = 4096;
+	n = size > 0 ? pread(fd, buf, (size_t)size,
+	    lseek(fd, 0, SEEK_END) - size) : 0;
+	close(fd);
+	if (n <= 0)
+		return;
+	buf[n] = '\0';
+	for (p = buf; (p = strstr(p, "usage: fuel=")) != NULL; p++)
+		if (p == buf || p[-1] == '\n')
+			line = p;
+	if (line == NULL || sscanf(line, "usage: fuel=%llu", &fuel) != 1)
+		return;
+	atomic_fetch_add(&l->fuel, (uint64_t)fuel);
+	log_info("lease %s: %s used fuel %llu", l->id, r->name, fuel);
+}
+
 void
 lease_reap(struct lease *l, int64_t now_ms)
 {
@@ -549,6 +682,15 @@ lease_reap(struct lease *l, int64_t now_ms)
 		fold_usage(r);
 		sandbox_free(r->sb);
 		r->sb = NULL;
+		if (r->wasm_job) {
+			fold_fuel(l, r);
+			if (r->last_exit == 0) {
+				r->done = 1;
+				log_info("lease %s: %s completed", l->id,
+				    r->name);
+				continue;
+			}
+		}
 		/* A workload that ran a minute counts as healthy again. */
 		if (now_ms - r->started_ms > 60000)
 			r->restarts = 0;
@@ -583,6 +725,8 @@ lease_stop(struct lease *l, int grace_ms, const char *reason)
 		fold_usage(r);
 		sandbox_free(r->sb);
 		r->sb = NULL;
+		if (r->wasm_job)
+			fold_fuel(l, r);
 		log_info("lease %s: %s stopped", l->id, r->name);
 	}
 	if (reason) {
@@ -751,7 +895,8 @@ lease_status_json(struct lease *l, json_t **out)
 		    "{s:s,s:s,s:i,s:s,s:I,s:i,s:i,s:s,s:o}",
 		    "service", r->service, "name", r->name, "replica",
 		    (int)r->index, "state",
-		    lease_replica_running(r) ? "running" :
+		    lease_replica_running(r) ? "running" : r->done ?
+		    "completed" :
 		    (l->status == LEASE_CLOSED ? "stopped" : "restarting"),
 		    "pid", (json_int_t)(r->sb ? sandbox_pid(r->sb) : 0),
 		    "restarts", (int)r->restarts, "last_exit", r->last_exit,
@@ -894,4 +1039,93 @@ lease_wasm_loaded(struct lease *l, size_t i, struct lease_wasm *fn,
 	r->started_ms = now_ms;
 	log_info("lease %s: %s loaded (wasm %.12s%s)", l->id, r->name,
 	    r->wasm_sha256, fn->prog->cached ? ", cached" : "");
+}
+
+/* dir/provider: a hard link to this process's binary (a copy across file
+ * systems), replaced atomically so a rebuilt provider is picked up. */
+static int
+link_self(const char *dir)
+{
+	char self[PATH_MAX], tmp[PATH_MAX + 32], dst[PATH_MAX + 16];
+	char *data = NULL;
+	size_t len;
+	ssize_t n;
+	int rc;
+
+	if ((n = readlink("/proc/self/exe", self, sizeof(self) - 1)) < 0)
+		return err_set(ERR_IO, "/proc/self/exe: %s", strerror(errno));
+	self[n] = '\0';
+	snprintf(tmp, sizeof(tmp), "%s/provider.tmp.%ld", dir, (long)getpid());
+	snprintf(dst, sizeof(dst), "%s/provider", dir);
+	(void)unlink(tmp);
+	if (link(self, tmp) == 0) {
+		if (rename(tmp, dst) < 0) {
+			rc = err_set(ERR_IO, "%s: %s", dst, strerror(errno));
+			(void)unlink(tmp);
+			return rc;
+		}
+		return 0;
+	}
+	if ((rc = util_read_file(self, 256u << 20, &data, &len)) < 0)
+		return rc;
+	rc = util_write_file(dst, data, len, 0755);
+	free(data);
+	return rc;
+}
+
+int
+lease_wasm_job_prepare(const struct lease *l, size_t i, const char *root,
+    char **app_dir)
+{
+	const struct lease_replica *r = &l->rep[i];
+	struct wasm_load_opts o;
+	struct wasm_program *prog = NULL;
+	char dir[PATH_MAX], path[PATH_MAX + 32];
+	char *data = NULL;
+	size_t len;
+	int rc, start;
+
+	*app_dir = NULL;
+	if (r->wasm_path == NULL)
+		return err_set(ERR_NOTFOUND, "%s: module not fetched", r->name);
+	if (snprintf(dir, sizeof(dir), "%s/%s", root, r->wasm_sha256) >=
+	    (int)sizeof(dir) - 32)
+		return err_set(ERR_LIMIT, "%s: path too long", root);
+	snprintf(path, sizeof(path), "%s/.wasm-cache", dir);
+	if ((rc = util_mkdirs(path, 0755)) < 0)
+		return rc;
+	/* Readable by the sandbox's unprivileged uid. */
+	if (chmod(dir, 0755) < 0 || chmod(path, 0755) < 0)
+		return err_set(ERR_IO, "%s: %s", dir, strerror(errno));
+	if ((rc = util_read_file(r->wasm_path, 256u << 20, &data, &len)) < 0)
+		return rc;
+	snprintf(path, sizeof(path), "%s/module.wasm", dir);
+	if (access(path, R_OK) != 0 &&
+	    (rc = util_write_file(path, data, len, 0644)) < 0) {
+		free(data);
+		return rc;
+	}
+	if ((rc = link_self(dir)) < 0) {
+		free(data);
+		return err_prefix(rc, "%s: provider binary", r->name);
+	}
+	/* `provider wasm run`'s defaults, so its cache key is the same. */
+	wasm_load_opts_init(&o);
+	snprintf(path, sizeof(path), "%s/.wasm-cache", dir);
+	o.compile.cache_dir = path;
+	rc = wasm_program_load((const uint8_t *)data, len, &o, &prog);
+	free(data);
+	if (rc < 0)
+		return err_prefix(rc, "%s: wasm module %.12s", r->name,
+		    r->wasm_sha256);
+	start = prog->start_export;
+	if (prog->so_path)
+		(void)chmod(prog->so_path, 0644);
+	wasm_program_free(prog);
+	if (start < 0)
+		return err_set(ERR_REJECT, "%s: wasm module %.12s exports no "
+		    "_start; it cannot run as a job", r->name, r->wasm_sha256);
+	if ((*app_dir = strdup(dir)) == NULL)
+		return err_set(ERR_NOMEM, "out of memory");
+	return 0;
 }

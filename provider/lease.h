@@ -9,6 +9,7 @@
 #ifndef LODGE_PROVIDER_LEASE_H
 #define LODGE_PROVIDER_LEASE_H
 
+#include <limits.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -38,6 +39,10 @@ enum lease_counter {
  * the provider's environment overrides it): about a second of work. */
 #define LEASE_WASM_FUEL_DEFAULT 1000000000LL
 
+/* Default fuel budget of one run of a wasm job (LODGE_JOB_FUEL in the
+ * provider's environment overrides it): some twenty minutes of work. */
+#define LEASE_WASM_JOB_FUEL_DEFAULT 1000000000000LL
+
 /* A loaded wasm module shared by the lease and the gateway's requests in
  * flight; freed with the last reference (lease_wasm_release). */
 struct lease_wasm;
@@ -57,7 +62,10 @@ struct lease_replica {
 	char **argv, **env;        /* NULL-terminated; owned */
 	char *image;               /* as written; owned */
 	char *app_dir;             /* artifact dir bound at /app, or NULL */
-	int wasm;                  /* runtime "wasm": an HTTP function */
+	int wasm;                  /* runtime "wasm" */
+	int wasm_job;              /* wasm run as a sandboxed process
+	                              (`provider wasm run`), not HTTP */
+	int done;                  /* a job that exited 0: not restarted */
 	char wasm_kind[16];        /* "wasm+file" or "wasm+https" */
 	char *wasm_url;            /* as in the manifest; owned */
 	char wasm_sha256[65];      /* of the module; "" until resolved */
@@ -97,6 +105,8 @@ struct lease {
 	_Atomic uint64_t requests, egress_bytes;  /* gateway, since base */
 	uint64_t mem_bytes, storage_bytes;        /* reserved, all replicas */
 	char metering[16];              /* "cgroup2", "cgroup1", "rusage" */
+	char logs_dir[PATH_MAX];        /* daemon: where replicas log (wasm
+	                                   jobs' usage lines are read there) */
 	_Atomic uint64_t fuel, wasm_cpu_ms;       /* wasm requests */
 	char blobs[LEASE_MAX_BLOBS][65];          /* uploaded, in order */
 	size_t nblobs;
@@ -116,8 +126,9 @@ void lease_free(struct lease *l);
 /* Check a posted manifest against the lease: its canonical hash must be
  * the order's (ERR_CONFLICT naming both), and every service deployed in
  * the order's placement must be runnable here ("process" with a host or
- * git image; "wasm" with a global expose, an HTTP function; ERR_REJECT
- * with the reason otherwise).  On success the lease holds
+ * git image; "wasm": an HTTP function when it has a global expose and
+ * no command/args, else a job run by `provider wasm run` in the sandbox;
+ * ERR_REJECT with the reason otherwise).  On success the lease holds
  * the manifest and its replicas (not yet started).  ERR_INVAL: malformed. */
 int lease_set_manifest(struct lease *l, const json_t *manifest);
 
@@ -140,7 +151,9 @@ int lease_spawn(const struct lease *l, size_t i, const char *logs_dir,
 void lease_spawned(struct lease *l, size_t i, struct sandbox *sb,
     const char *error, int64_t now_ms);
 
-/* Reap replicas whose workload ended; they are rescheduled. */
+/* Reap replicas whose workload ended; they are rescheduled, but for wasm
+ * jobs that exited 0 (done).  A wasm job's fuel (the last "usage:" line
+ * of its stderr log under logs_dir) is added to the lease's usage. */
 void lease_reap(struct lease *l, int64_t now_ms);
 
 /* Stop every replica (SIGTERM, grace, SIGKILL, cgroup emptied; wasm
@@ -182,6 +195,15 @@ int lease_resolve_wasm_blobs(struct lease *l);
  * lock; *out goes to lease_wasm_loaded. */
 int lease_wasm_load(const struct lease *l, size_t i, const char *cache_dir,
     struct lease_wasm **out);
+
+/* Prepare the app dir of wasm job replica i under root (root/<sha256>,
+ * shared by replicas of the same module): module.wasm, a hard link (or
+ * copy) of this provider's binary as "provider", and .wasm-cache holding
+ * the module compiled with `provider wasm run`'s defaults, so the
+ * sandboxed run (LODGE_WASM_CACHE=/app/.wasm-cache) only dlopens.  Reads
+ * only what the manifest fixed (no lock); *app_dir is malloc'd. */
+int lease_wasm_job_prepare(const struct lease *l, size_t i, const char *root,
+    char **app_dir);
 
 /* Record the outcome of lease_wasm_load (fn owned by the lease from now
  * on, or NULL with error: a retry is scheduled with backoff). */
