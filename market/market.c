@@ -5,7 +5,6 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
-#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -138,7 +137,6 @@ begin_if_needed(struct market *m)
 	m->txn_open = 1;
 	return 0;
 }
-
 
 /*
  * Group commit.  Submitters append into one open transaction under mu and
@@ -300,9 +298,10 @@ ticker_main(void *arg)
 		struct timespec ts = { 0, 200 * 1000000 };
 		json_t *due = NULL, *item;
 		uint64_t upto;
-		int64_t now = util_now_ms();
+		int64_t now;
 
 		nanosleep(&ts, NULL);
+		now = util_now_ms();
 		pthread_mutex_lock(&m->mu);
 		/* one due entry at a time, the list recomputed after each:
 		 * applying one (a provider going offline closes its leases)
