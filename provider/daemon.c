@@ -691,13 +691,33 @@ setup(struct pd *pd, const char *data)
 	return 0;
 }
 
+/* Append l to the tick's work list, growing it as needed: every lease is
+ * served each tick, however many there are. */
+static int
+work_add(struct lease ***work, size_t *cap, size_t *n, struct lease *l)
+{
+	if (*n == *cap) {
+		size_t nc = *cap ? *cap * 2 : 64;
+		struct lease **nw = realloc(*work, nc * sizeof(*nw));
+		if (nw == NULL) {
+			log_error("out of memory listing leases");
+			return -1;
+		}
+		*work = nw;
+		*cap = nc;
+	}
+	(*work)[(*n)++] = l;
+	return 0;
+}
+
 int
 provider_daemon_run(const char *data, volatile sig_atomic_t *stop)
 {
 	struct pd *pd = calloc(1, sizeof(*pd));
 	struct sandbox_spec base;
 	pthread_t ft;
-	struct lease *l, *next;
+	struct lease *l, *next, **work = NULL;
+	size_t workcap = 0;
 	int64_t now, last, next_usage, next_beat;
 	int rc, have_ft = 0;
 
@@ -716,7 +736,6 @@ provider_daemon_run(const char *data, volatile sig_atomic_t *stop)
 	next_beat = last + HEARTBEAT_MS;
 	while (!*stop) {
 		struct timespec ts = { 0, LOOP_MS * 1000000L };
-		struct lease *todo[256];
 		size_t nt = 0, i;
 
 		nanosleep(&ts, NULL);
@@ -727,8 +746,8 @@ provider_daemon_run(const char *data, volatile sig_atomic_t *stop)
 				continue;
 			lease_reap(l, now);
 			lease_add_time(l, now - last);
-			if (nt < 256)
-				todo[nt++] = l;
+			if (work_add(&work, &workcap, &nt, l) < 0)
+				break;
 		}
 		if (pd->readvertise) {
 			pd->readvertise = 0;
@@ -737,15 +756,15 @@ provider_daemon_run(const char *data, volatile sig_atomic_t *stop)
 		/* Waiting leases that must close (refused manifests). */
 		for (l = pd->leases; l; l = l->next)
 			if (l->status == LEASE_WAITING && l->pending_close[0] &&
-			    nt < 256)
-				todo[nt++] = l;
+			    work_add(&work, &workcap, &nt, l) < 0)
+				break;
 		pthread_mutex_unlock(&pd->mu);
 		last = now;
 		for (i = 0; i < nt; i++)
-			start_due(pd, todo[i], &base, now);
+			start_due(pd, work[i], &base, now);
 
 		for (i = 0; i < nt; i++) {
-			l = todo[i];
+			l = work[i];
 			if (l->pending_close[0]) {
 				close_lease(pd, l);
 				continue;
@@ -769,9 +788,9 @@ provider_daemon_run(const char *data, volatile sig_atomic_t *stop)
 		if (now >= next_usage) {
 			next_usage = now + pd->epoch_ms;
 			for (i = 0; i < nt; i++)
-				if (todo[i]->status == LEASE_RUNNING &&
-				    todo[i]->started_posted)
-					post_usage(pd, todo[i], 0);
+				if (work[i]->status == LEASE_RUNNING &&
+				    work[i]->started_posted)
+					post_usage(pd, work[i], 0);
 		}
 		if (now >= next_beat) {
 			if (next_beat == 0)
@@ -799,6 +818,7 @@ provider_daemon_run(const char *data, volatile sig_atomic_t *stop)
 	pthread_mutex_unlock(&pd->mu);
 	rc = 0;
 out:
+	free(work);
 	pd->stop = 1;
 	if (pd->http)
 		http_server_free(pd->http);
