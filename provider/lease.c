@@ -210,10 +210,11 @@ env_from_json(const json_t *o, const char *svc, char ***out)
 	return 0;
 }
 
-/* argv = command ++ args (Kubernetes' convention: command replaces the
- * entrypoint, args follow); a host image needs a command. */
+/* command ++ args of a service (Kubernetes' convention: command replaces
+ * the entrypoint, args follow), possibly empty; *n gets the count.  The
+ * caller owns the NULL-terminated *out. */
 static int
-argv_from_json(const json_t *svc, const char *name, char ***out)
+command_args(const json_t *svc, char ***out, size_t *n)
 {
 	char **cmd = NULL, **args = NULL, **v;
 	size_t nc = 0, na = 0, i;
@@ -231,12 +232,6 @@ argv_from_json(const json_t *svc, const char *name, char ***out)
 		nc++;
 	while (args[na])
 		na++;
-	if (nc + na == 0) {
-		strv_free(cmd);
-		strv_free(args);
-		return err_set(ERR_REJECT, "manifest: service %s has no "
-		    "command to run", name);
-	}
 	if ((v = calloc(nc + na + 1, sizeof(*v))) == NULL) {
 		strv_free(cmd);
 		strv_free(args);
@@ -249,6 +244,26 @@ argv_from_json(const json_t *svc, const char *name, char ***out)
 	free(cmd);
 	free(args);
 	*out = v;
+	*n = nc + na;
+	return 0;
+}
+
+/* argv of a process service: command ++ args; a host image needs a
+ * command. */
+static int
+argv_from_json(const json_t *svc, const char *name, char ***out)
+{
+	size_t n;
+	int rc;
+
+	if ((rc = command_args(svc, out, &n)) < 0)
+		return rc;
+	if (n == 0) {
+		strv_free(*out);
+		*out = NULL;
+		return err_set(ERR_REJECT, "manifest: service %s has no "
+		    "command to run", name);
+	}
 	return 0;
 }
 
@@ -273,35 +288,25 @@ wasm_job_fuel(void)
  * [--memory M] --dir /data --in-process [--env K=V]... -- command args;
  * the sandbox env gets LODGE_WASM_CACHE=/app/.wasm-cache. */
 static int
-wasm_job_argv(const json_t *svc, const char *name, struct lease_replica *r)
+wasm_job_argv(const json_t *svc, struct lease_replica *r)
 {
-	char **cmd = NULL, **args = NULL, **v, **e;
-	size_t nc = 0, na = 0, ne = 0, n = 0, k;
+	char **user = NULL, **v, **e;
+	size_t nu, ne = 0, n = 0, k;
 	int rc;
 
-	if ((rc = strv_from_json(json_object_get(svc, "command"), "command",
-	    &cmd)) < 0)
+	if ((rc = command_args(svc, &user, &nu)) < 0)
 		return rc;
-	if ((rc = strv_from_json(json_object_get(svc, "args"), "args",
-	    &args)) < 0) {
-		strv_free(cmd);
-		return rc;
-	}
-	while (cmd[nc])
-		nc++;
-	while (args[na])
-		na++;
 	while (r->env && r->env[ne])
 		ne++;
-	v = calloc(16 + 2 * ne + nc + na, sizeof(*v));
+	v = calloc(16 + 2 * ne + nu, sizeof(*v));
 	e = realloc(r->env, (ne + 2) * sizeof(*e));
+	if (e != NULL)
+		r->env = e;
 	if (v == NULL || e == NULL) {
 		free(v);
-		strv_free(cmd);
-		strv_free(args);
+		strv_free(user);
 		return err_set(ERR_NOMEM, "out of memory");
 	}
-	r->env = e;
 	e[ne] = strdup("LODGE_WASM_CACHE=/app/.wasm-cache");
 	e[ne + 1] = NULL;
 	v[n++] = strdup("/app/provider");
@@ -327,12 +332,9 @@ wasm_job_argv(const json_t *svc, const char *name, struct lease_replica *r)
 		v[n++] = strdup(r->env[k]);
 	}
 	v[n++] = strdup("--");
-	for (k = 0; k < nc; k++)
-		v[n++] = cmd[k];
-	for (k = 0; k < na; k++)
-		v[n++] = args[k];
-	free(cmd);
-	free(args);
+	for (k = 0; k < nu; k++)
+		v[n++] = user[k];
+	free(user);
 	strv_free(r->argv);
 	r->argv = v;
 	for (k = 0; k < n; k++)
@@ -340,7 +342,6 @@ wasm_job_argv(const json_t *svc, const char *name, struct lease_replica *r)
 			return err_set(ERR_NOMEM, "out of memory");
 	if (e[ne] == NULL)
 		return err_set(ERR_NOMEM, "out of memory");
-	(void)name;
 	return 0;
 }
 
@@ -443,7 +444,7 @@ build_replica(struct lease *l, const char *name, const json_t *svc,
 		    "command")) > 0 || json_array_size(json_object_get(svc,
 		    "args")) > 0) {
 			r->wasm_job = 1;
-			if ((rc = wasm_job_argv(svc, name, r)) < 0)
+			if ((rc = wasm_job_argv(svc, r)) < 0)
 				return rc;
 		}
 	}
