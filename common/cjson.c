@@ -10,6 +10,7 @@
 #include <openssl/sha.h>
 
 #include "common/cjson.h"
+#include "common/codec.h"
 #include "common/err.h"
 
 static int
@@ -159,6 +160,29 @@ cjson_hash(const json_t *v, unsigned char digest[32])
 	SHA256((const unsigned char *)buf, n, digest);
 	free(buf);
 	return 0;
+}
+
+json_t *
+cjson_hash_b64(const unsigned char h[32])
+{
+	char b64[B64_ENCODED_SIZE(32)];
+
+	b64_encode(h, 32, b64);
+	return json_string(b64);
+}
+
+json_t *
+cjson_hashes_b64(unsigned char (*h)[32], size_t n)
+{
+	json_t *a = json_array();
+
+	for (size_t i = 0; a && i < n; i++) {
+		if (json_array_append_new(a, cjson_hash_b64(h[i])) < 0) {
+			json_decref(a);
+			return NULL;
+		}
+	}
+	return a;
 }
 
 static int

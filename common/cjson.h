@@ -32,6 +32,12 @@ int cjson_dump_checked(const json_t *v, char **out, size_t *len);
 /* SHA-256 of the canonical bytes of v. */
 int cjson_hash(const json_t *v, unsigned char digest[32]);
 
+/* A JSON string holding the standard base64 of a 32-byte hash, and an
+ * array of n of them (proofs); NULL when out of memory.  The caller owns
+ * the new value. */
+json_t *cjson_hash_b64(const unsigned char h[32]);
+json_t *cjson_hashes_b64(unsigned char (*h)[32], size_t n);
+
 /* Typed getters for parsed objects: each fails with ERR_INVAL and a
  * message naming `what` when the member is missing or of the wrong type.
  * Borrowed results live as long as obj. */

@@ -695,26 +695,16 @@ static const char usage_proof[] =
     "{\"old\",\"new\",\"old_root\",\"new_root\",\"proof\"}, hashes in base64;\n"
     "otherwise one base64 hash per line.\n";
 
-static json_t *
-hashes_json(uint8_t proof[][32], size_t n)
+/* Plain proof output: one base64 hash per line. */
+static void
+print_hash_lines(uint8_t proof[][32], size_t n)
 {
 	char b64[B64_ENCODED_SIZE(32)];
-	json_t *a = json_array();
 
-	for (size_t i = 0; a && i < n; i++) {
+	for (size_t i = 0; i < n; i++) {
 		b64_encode(proof[i], 32, b64);
-		json_array_append_new(a, json_string(b64));
+		puts(b64);
 	}
-	return a;
-}
-
-static json_t *
-hash_str(const uint8_t h[32])
-{
-	char b64[B64_ENCODED_SIZE(32)];
-
-	b64_encode(h, 32, b64);
-	return json_string(b64);
 }
 
 static int
@@ -741,7 +731,7 @@ cmd_proof(int argc, char **argv)
 	static const char *const flags[] = { "json", NULL };
 	const char *vals[1] = { NULL };
 	int set[1] = { 0 };
-	char *pos[4], *data = NULL, b64[B64_ENCODED_SIZE(32)];
+	char *pos[4], *data = NULL;
 	uint8_t proof[MERKLE_MAX_PROOF][32], root[32], root2[32], lh[32];
 	struct store *s = NULL;
 	uint64_t a, b;
@@ -780,14 +770,11 @@ cmd_proof(int argc, char **argv)
 		if (set[0]) {
 			if (print_json(json_pack("{s:I,s:I,s:o,s:o,s:o}",
 			    "index", (json_int_t)a, "size", (json_int_t)b,
-			    "leaf_hash", hash_str(lh), "proof",
-			    hashes_json(proof, n), "root", hash_str(root))) < 0)
+			    "leaf_hash", cjson_hash_b64(lh), "proof",
+			    cjson_hashes_b64(proof, n), "root", cjson_hash_b64(root))) < 0)
 				goto fail;
 		} else {
-			for (size_t i = 0; i < n; i++) {
-				b64_encode(proof[i], 32, b64);
-				puts(b64);
-			}
+			print_hash_lines(proof, n);
 		}
 	} else {
 		if (store_consistency_proof(s, a, b, proof, &n) < 0 ||
@@ -796,15 +783,12 @@ cmd_proof(int argc, char **argv)
 		if (set[0]) {
 			if (print_json(json_pack("{s:I,s:I,s:o,s:o,s:o}",
 			    "old", (json_int_t)a, "new", (json_int_t)b,
-			    "old_root", hash_str(root), "new_root",
-			    hash_str(root2), "proof", hashes_json(proof, n))) <
+			    "old_root", cjson_hash_b64(root), "new_root",
+			    cjson_hash_b64(root2), "proof", cjson_hashes_b64(proof, n))) <
 			    0)
 				goto fail;
 		} else {
-			for (size_t i = 0; i < n; i++) {
-				b64_encode(proof[i], 32, b64);
-				puts(b64);
-			}
+			print_hash_lines(proof, n);
 		}
 	}
 	rc = 0;

@@ -82,25 +82,6 @@ post_entry(struct market *m, const struct http_request *req,
 	    (json_int_t)index, "time", (json_int_t)t, "id", id));
 }
 
-static json_t *
-b64_hash(const uint8_t h[32])
-{
-	char b[B64_ENCODED_SIZE(32)];
-
-	b64_encode(h, 32, b);
-	return json_string(b);
-}
-
-static json_t *
-b64_hashes(uint8_t p[][32], size_t n)
-{
-	json_t *a = json_array();
-
-	for (size_t i = 0; a && i < n; i++)
-		json_array_append_new(a, b64_hash(p[i]));
-	return a;
-}
-
 struct page {
 	json_t *arr;
 };
@@ -188,8 +169,8 @@ get_ledger(struct market *m, const struct http_request *req,
 		}
 		respond_json(resp, 200, json_pack("{s:I,s:I,s:o,s:o,s:o}",
 		    "index", (json_int_t)a, "size", (json_int_t)b, "leaf_hash",
-		    b64_hash(lh), "proof", b64_hashes(proof, n), "root",
-		    b64_hash(r1)));
+		    cjson_hash_b64(lh), "proof", cjson_hashes_b64(proof, n), "root",
+		    cjson_hash_b64(r1)));
 		return;
 	}
 	if (strcmp(p, "proof/consistency") == 0) {
@@ -210,8 +191,8 @@ get_ledger(struct market *m, const struct http_request *req,
 		}
 		respond_json(resp, 200, json_pack("{s:I,s:I,s:o,s:o,s:o}",
 		    "old", (json_int_t)a, "new", (json_int_t)b, "old_root",
-		    b64_hash(r1), "new_root", b64_hash(r2), "proof",
-		    b64_hashes(proof, n)));
+		    cjson_hash_b64(r1), "new_root", cjson_hash_b64(r2), "proof",
+		    cjson_hashes_b64(proof, n)));
 		return;
 	}
 	http_respond_error(resp, 404, "no such ledger resource '%s'", p);
