@@ -19,7 +19,7 @@
 #include "common/util.h"
 #include "provider/daemon_internal.h"
 #include "provider/gateway.h"
-#include "provider/wasm_run.h"
+#include "provider/wasm_pool.h"
 
 #define LOG_READ_MAX (4u << 20)
 
@@ -363,34 +363,49 @@ wasm_fuel_budget(void)
 	return LEASE_WASM_FUEL_DEFAULT;
 }
 
-/* A wasm HTTP function: a reference to its program taken under the lock
- * keeps it alive through the request even if the lease closes meanwhile. */
+/* Per-request wall-clock deadline of wasm functions: LODGE_DEADLINE_MS,
+ * else the default (lease.h). */
+static uint64_t
+wasm_deadline_ms(void)
+{
+	const char *e = getenv("LODGE_DEADLINE_MS");
+	char *end;
+	long long v;
+
+	if (e && *e) {
+		v = strtoll(e, &end, 10);
+		if (*end == '\0' && v > 0)
+			return (uint64_t)v;
+	}
+	return LEASE_WASM_DEADLINE_MS_DEFAULT;
+}
+
+/* A wasm HTTP function: the reference to its pool taken under the lock
+ * keeps the sockets open through the request even if the lease closes
+ * meanwhile (the request then fails with 503). */
 static void
-gateway_fn(struct pd *pd, struct lease *l, struct lease_wasm *fn,
-    const struct wasm_program *prog, uint64_t memory_bytes,
-    const char *const *env, const struct gateway_route *rt,
-    const struct http_request *req, struct http_response *resp)
+gateway_fn(struct lease *l, struct wasm_pool *pool, uint64_t memory_bytes,
+    const struct gateway_route *rt, const struct http_request *req,
+    struct http_response *resp)
 {
 	struct wasm_run_limits lim = { 0, 0, 0 };
 	struct wasm_usage u;
 	char script[128];
 	uint64_t egress = 0;
 
-	(void)pd;
 	lim.fuel = wasm_fuel_budget();
 	lim.memory_bytes = memory_bytes;
+	lim.wall_ms = wasm_deadline_ms();
 	if (rt->by_host)
 		script[0] = '\0';
 	else
 		snprintf(script, sizeof(script), "/l/%s/%s", rt->lease,
 		    rt->service);
-	gateway_wasm(req, prog, script, rt->path, env, &lim, resp, &egress,
-	    &u);
-	lease_wasm_release(fn);
+	gateway_wasm(req, pool, script, rt->path, &lim, resp, &egress, &u);
+	wasm_pool_free(pool);
 	atomic_fetch_add(&l->requests, 1);
 	atomic_fetch_add(&l->egress_bytes, egress);
 	atomic_fetch_add(&l->fuel, u.fuel);
-	atomic_fetch_add(&l->wasm_cpu_ms, u.cpu_ms);
 }
 
 static void
@@ -402,9 +417,7 @@ gateway(struct pd *pd, const struct gateway_route *rt,
 	struct stat st;
 	uint16_t port = 0;
 	uint64_t egress = 0, key, mem = 0;
-	struct lease_wasm *fn = NULL;
-	const struct wasm_program *prog = NULL;
-	char **env = NULL;
+	struct wasm_pool *pool = NULL;
 	char *target = NULL;
 	int fd = -1, ufd = -1;
 
@@ -412,14 +425,10 @@ gateway(struct pd *pd, const struct gateway_route *rt,
 	l = pd_find_lease(pd, rt->lease);
 	if (l && l->status == LEASE_RUNNING)
 		r = lease_find_service(l, rt->service, &port);
-	if (r && r->fn) {
-		fn = r->fn;
-		prog = lease_wasm_ref(fn);
+	if (r && r->pool) {
+		pool = wasm_pool_ref(r->pool);
 		mem = r->memory_bytes;
-		/* The replica's env lives as long as the lease's replicas,
-		 * which are never freed while the daemon runs. */
-		env = r->env;
-	} else if (r && r->sb) {
+	} else if (r && r->sb && !r->wasm) {
 		fd = fcntl(sandbox_netns_fd(r->sb), F_DUPFD_CLOEXEC, 3);
 		/* Without root the sandbox has its own user namespace, which
 		 * the gateway's helper joins first. */
@@ -433,9 +442,8 @@ gateway(struct pd *pd, const struct gateway_route *rt,
 		    "with a global service %s", rt->lease, rt->service);
 		return;
 	}
-	if (fn) {
-		gateway_fn(pd, l, fn, prog, mem, (const char *const *)env, rt,
-		    req, resp);
+	if (pool) {
+		gateway_fn(l, pool, mem, rt, req, resp);
 		return;
 	}
 	if (fd < 0) {

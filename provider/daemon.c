@@ -24,6 +24,7 @@
 #include "provider/daemon.h"
 #include "provider/daemon_internal.h"
 #include "provider/follow.h"
+#include "provider/wasm_pool.h"
 
 #define LOOP_MS 100
 #define HEARTBEAT_MS 10000
@@ -472,14 +473,9 @@ stop_sandboxes(struct pd *pd, struct lease *l)
 
 	pthread_mutex_lock(&pd->mu);
 	for (i = 0; i < l->nrep && n < sizeof(sbs) / sizeof(sbs[0]); i++) {
-		if (l->rep[i].fn) {
-			/* Requests in flight keep their reference; the gateway
-			 * finds no program from now on (404). */
-			lease_wasm_release(l->rep[i].fn);
-			l->rep[i].fn = NULL;
-			l->rep[i].next_start_ms = INT64_MAX;
-			log_info("lease %s: %s stopped", l->id, l->rep[i].name);
-		}
+		/* Requests in flight keep their reference to a function's
+		 * pool; the gateway finds none from now on. */
+		lease_replica_drop_pool(&l->rep[i]);
 		if (l->rep[i].sb) {
 			sbs[n] = l->rep[i].sb;
 			idx[n++] = i;
@@ -555,39 +551,57 @@ start_due(struct pd *pd, struct lease *l, const struct sandbox_spec *base,
 	snprintf(l->logs_dir, sizeof(l->logs_dir), "%s", ldir);
 	pthread_mutex_unlock(&pd->mu);
 	for (k = 0; k < n; k++) {
-		if (l->rep[idx[k]].wasm_job) {
+		struct lease_replica *r = &l->rep[idx[k]];
+		struct sandbox_spec spec = *base;
+		struct wasm_pool *pool = NULL;
+		int ctl[2] = { -1, -1 };
+
+		if (r->wasm) {
 			/* Module, compiled .so and provider binary in an app
-			 * dir, so the sandboxed `wasm run` only dlopens. */
+			 * dir, so the sandboxed `wasm run|serve` only
+			 * dlopens. */
 			char adir[PATH_MAX + 16], *app = NULL;
 			snprintf(adir, sizeof(adir), "%s/cache/wasm-app",
 			    pd->data);
-			if (lease_wasm_job_prepare(l, idx[k], adir, &app) < 0) {
+			if (lease_wasm_app_prepare(l, idx[k], adir, &app) < 0) {
 				pthread_mutex_lock(&pd->mu);
 				lease_spawned(l, idx[k], NULL, err_msg(), now);
 				pthread_mutex_unlock(&pd->mu);
 				continue;
 			}
 			pthread_mutex_lock(&pd->mu);
-			free(l->rep[idx[k]].app_dir);
-			l->rep[idx[k]].app_dir = app;
+			free(r->app_dir);
+			r->app_dir = app;
 			pthread_mutex_unlock(&pd->mu);
-		} else if (l->rep[idx[k]].wasm) {
-			struct lease_wasm *fn = NULL;
-			char cdir[PATH_MAX + 16];
-			snprintf(cdir, sizeof(cdir), "%s/cache/wasm", pd->data);
-			if (lease_wasm_load(l, idx[k], cdir, &fn) < 0)
-				fn = NULL;
-			pthread_mutex_lock(&pd->mu);
-			lease_wasm_loaded(l, idx[k], fn, fn ? NULL : err_msg(),
-			    now);
-			pthread_mutex_unlock(&pd->mu);
-			continue;
+		}
+		/* An HTTP function's workers take their sockets over a
+		 * control channel on the sandbox's stdin. */
+		if (r->wasm && !r->wasm_job) {
+			if (wasm_pool_control_pair(ctl) < 0) {
+				pthread_mutex_lock(&pd->mu);
+				lease_spawned(l, idx[k], NULL, err_msg(), now);
+				pthread_mutex_unlock(&pd->mu);
+				continue;
+			}
+			spec.stdin_fd = ctl[1];
 		}
 		sb = NULL;
-		if (lease_spawn(l, idx[k], ldir, base, &sb) < 0)
+		if (lease_spawn(l, idx[k], ldir, &spec, &sb) < 0)
 			sb = NULL;
+		if (ctl[1] >= 0)
+			close(ctl[1]);
+		if (ctl[0] >= 0) {
+			if (sb != NULL && wasm_pool_new(ctl[0],
+			    lease_wasm_workers(r), &pool) < 0) {
+				sandbox_free(sb);
+				sb = NULL;
+			} else if (sb == NULL) {
+				close(ctl[0]);
+			}
+		}
 		pthread_mutex_lock(&pd->mu);
 		lease_spawned(l, idx[k], sb, sb ? NULL : err_msg(), now);
+		r->pool = pool;
 		pthread_mutex_unlock(&pd->mu);
 	}
 }

@@ -27,7 +27,7 @@
 
 #include "common/err.h"
 #include "provider/gateway.h"
-#include "provider/wasm_wagi.h"
+#include "provider/wasm_pool.h"
 
 struct upstream {
 	int fd;
@@ -747,8 +747,8 @@ collect_header(void *cls, enum MHD_ValueKind kind, const char *k,
 }
 
 void
-gateway_wasm(const struct http_request *req, const struct wasm_program *p,
-    const char *script_name, const char *path, const char *const *env,
+gateway_wasm(const struct http_request *req, struct wasm_pool *pool,
+    const char *script_name, const char *path,
     const struct wasm_run_limits *l, struct http_response *resp,
     uint64_t *egress, struct wasm_usage *u)
 {
@@ -786,8 +786,7 @@ gateway_wasm(const struct http_request *req, const struct wasm_program *p,
 	q.nheaders = hs.n;
 	q.body = (const uint8_t *)req->body;
 	q.body_len = req->body_len;
-	q.env = env;
-	if (wasm_wagi_invoke(p, &q, l, &r, u) < 0) {
+	if (wasm_pool_invoke(pool, &q, l, &r, u) < 0) {
 		free(query);
 		wasm_wagi_response_free(&r);
 		http_respond_error(resp, 500, "gateway: wasm: %s", err_msg());

@@ -1,9 +1,11 @@
 /*
  * gateway: the provider's HTTP ingress (RFC 9110/9112 reverse proxy).
  * Requests for /l/<lease>/<service>/... or Host <lease>-<service>.<domain>
- * go to a wasm HTTP function run in the serving thread, or are forwarded to the service's port on the lease's own loopback, the
- * connection made from inside the lease's network namespace (setns in the
- * serving thread; the provider must be root).  Upstream connections are
+ * go to a wasm HTTP function (run by a worker in the lease's sandbox,
+ * provider/wasm_pool.h), or are forwarded to the service's port on the
+ * lease's own loopback, the connection made from inside the lease's
+ * network namespace (setns in the serving thread, or a helper without
+ * root).  Upstream connections are
  * kept per serving thread and reused while the upstream allows it.
  */
 #ifndef LODGE_PROVIDER_GATEWAY_H
@@ -37,27 +39,27 @@ int gateway_route_parse(const char *host, const char *path,
  * the provider's own, for tests and benches), sending path_and_query as
  * the target.  userns_fd >= 0 (a provider without root): the connection is
  * made by a forked helper that joins that user namespace, then netns_fd,
- * and passes the socket back.  Fills resp (502 when the upstream cannot be reached, 504
- * on timeout); *egress gets the bytes sent back to the client.  A
+ * and passes the socket back.  Fills resp (502 when the upstream cannot
+ * be reached, 504 on timeout); *egress gets the bytes sent back to the client.  A
  * connection kept from an earlier request is reused when key (an
  * identity of the upstream, e.g. its netns inode and port) matches. */
 void gateway_forward(const struct http_request *req, int userns_fd,
     int netns_fd, uint64_t key, uint16_t port, const char *path_and_query,
     struct http_response *resp, uint64_t *egress);
 
-struct wasm_program;
+struct wasm_pool;
 struct wasm_run_limits;
 struct wasm_usage;
 
-/* Answer req with the WAGI function p (provider/wasm_wagi.h), in this
- * thread, in a fresh instance: path is the path after the route prefix
- * script_name ("" for host routes), env the lease's "K=V" list (or NULL),
- * l the per-request fuel budget and memory cap.  The function's status,
- * Content-Type, its other headers (framing and hop-by-hop ones dropped,
- * as far as they fit) and body go into resp; a trap gives 500, fuel
- * exhausted 503.  *egress gets the bytes sent back, *u the usage. */
-void gateway_wasm(const struct http_request *req, const struct wasm_program *p,
-    const char *script_name, const char *path, const char *const *env,
+/* Answer req with a fresh instance of the WAGI function served by pool
+ * (provider/wasm_pool.h, wasm_wagi.h): path is the path after the route
+ * prefix script_name ("" for host routes), l the per-request fuel
+ * budget, memory cap and deadline.  The function's status, Content-Type,
+ * its other headers (framing and hop-by-hop ones dropped, as far as they
+ * fit) and body go into resp; a trap gives 500, fuel exhausted 503, the
+ * deadline 504.  *egress gets the bytes sent back, *u the usage. */
+void gateway_wasm(const struct http_request *req, struct wasm_pool *pool,
+    const char *script_name, const char *path,
     const struct wasm_run_limits *l, struct http_response *resp,
     uint64_t *egress, struct wasm_usage *u);
 

@@ -26,12 +26,7 @@
 #include "provider/artifact.h"
 #include "provider/config.h"
 #include "provider/lease.h"
-#include "provider/wasm_run.h"
-
-struct lease_wasm {
-	struct wasm_program *prog;
-	_Atomic unsigned refs;
-};
+#include "provider/wasm_pool.h"
 
 static const char *const counter_names[USAGE_COUNT] = {
 	"cpu_ms", "mem_mb_s", "storage_mb_s", "requests", "egress_bytes",
@@ -54,26 +49,32 @@ strv_free(char **v)
 	free(v);
 }
 
-const struct wasm_program *
-lease_wasm_ref(struct lease_wasm *fn)
+void
+lease_replica_drop_pool(struct lease_replica *r)
 {
-	atomic_fetch_add(&fn->refs, 1);
-	return fn->prog;
+	if (r->pool == NULL)
+		return;
+	wasm_pool_close(r->pool);
+	wasm_pool_free(r->pool);
+	r->pool = NULL;
 }
 
-void
-lease_wasm_release(struct lease_wasm *fn)
+unsigned
+lease_wasm_workers(const struct lease_replica *r)
 {
-	if (fn == NULL || atomic_fetch_sub(&fn->refs, 1) != 1)
-		return;
-	wasm_program_free(fn->prog);
-	free(fn);
+	uint64_t n = (r->cpu_millis + 999) / 1000;
+
+	if (n < LEASE_WASM_WORKERS_MIN)
+		n = LEASE_WASM_WORKERS_MIN;
+	if (n > LEASE_WASM_WORKERS_MAX)
+		n = LEASE_WASM_WORKERS_MAX;
+	return (unsigned)n;
 }
 
 int
 lease_replica_running(const struct lease_replica *r)
 {
-	return r->sb != NULL || r->fn != NULL;
+	return r->sb != NULL;
 }
 
 static void
@@ -82,8 +83,7 @@ replica_clear(struct lease_replica *r)
 	if (r->sb)
 		sandbox_free(r->sb);
 	r->sb = NULL;
-	lease_wasm_release(r->fn);
-	r->fn = NULL;
+	lease_replica_drop_pool(r);
 	free(r->wasm_url);
 	free(r->wasm_path);
 	r->wasm_url = r->wasm_path = NULL;
@@ -284,17 +284,21 @@ wasm_job_fuel(void)
 	return LEASE_WASM_JOB_FUEL_DEFAULT;
 }
 
-/* argv of a wasm job: /app/provider wasm run /app/module.wasm --fuel N
- * [--memory M] --dir /data --in-process [--env K=V]... -- command args;
- * the sandbox env gets LODGE_WASM_CACHE=/app/.wasm-cache. */
+/* argv of a wasm replica, run by this provider's binary in the sandbox
+ * (the sandbox env gets LODGE_WASM_CACHE=/app/.wasm-cache):
+ *   job:      /app/provider wasm run /app/module.wasm --fuel N
+ *             [--memory M] --dir /data --in-process [--env K=V]...
+ *             -- command args
+ *   function: /app/provider wasm serve /app/module.wasm [--memory M]
+ *             --dir /data [--env K=V]...  (control socket on stdin) */
 static int
-wasm_job_argv(const json_t *svc, struct lease_replica *r)
+wasm_argv(const json_t *svc, struct lease_replica *r, int job)
 {
 	char **user = NULL, **v, **e;
-	size_t nu, ne = 0, n = 0, k;
+	size_t nu = 0, ne = 0, n = 0, k;
 	int rc;
 
-	if ((rc = command_args(svc, &user, &nu)) < 0)
+	if (job && (rc = command_args(svc, &user, &nu)) < 0)
 		return rc;
 	while (r->env && r->env[ne])
 		ne++;
@@ -311,11 +315,13 @@ wasm_job_argv(const json_t *svc, struct lease_replica *r)
 	e[ne + 1] = NULL;
 	v[n++] = strdup("/app/provider");
 	v[n++] = strdup("wasm");
-	v[n++] = strdup("run");
+	v[n++] = strdup(job ? "run" : "serve");
 	v[n++] = strdup("/app/module.wasm");
-	v[n++] = strdup("--fuel");
-	if (asprintf(&v[n++], "%lld", wasm_job_fuel()) < 0)
-		v[n - 1] = NULL;
+	if (job) {
+		v[n++] = strdup("--fuel");
+		if (asprintf(&v[n++], "%lld", wasm_job_fuel()) < 0)
+			v[n - 1] = NULL;
+	}
 	if (r->memory_bytes > 0) {
 		v[n++] = strdup("--memory");
 		if (asprintf(&v[n++], "%llu",
@@ -324,16 +330,19 @@ wasm_job_argv(const json_t *svc, struct lease_replica *r)
 	}
 	v[n++] = strdup("--dir");
 	v[n++] = strdup("/data");
-	v[n++] = strdup("--in-process");
+	if (job)
+		v[n++] = strdup("--in-process");
 	/* The tenant's env goes to the module (not PATH, HOME, LANG: the
 	 * first three entries are the sandbox's own). */
 	for (k = 3; k < ne; k++) {
 		v[n++] = strdup("--env");
 		v[n++] = strdup(r->env[k]);
 	}
-	v[n++] = strdup("--");
-	for (k = 0; k < nu; k++)
-		v[n++] = user[k];
+	if (job) {
+		v[n++] = strdup("--");
+		for (k = 0; k < nu; k++)
+			v[n++] = user[k];
+	}
 	free(user);
 	strv_free(r->argv);
 	r->argv = v;
@@ -444,9 +453,9 @@ build_replica(struct lease *l, const char *name, const json_t *svc,
 		    "command")) > 0 || json_array_size(json_object_get(svc,
 		    "args")) > 0) {
 			r->wasm_job = 1;
-			if ((rc = wasm_job_argv(svc, r)) < 0)
-				return rc;
 		}
+		if ((rc = wasm_argv(svc, r, r->wasm_job)) < 0)
+			return rc;
 	}
 	return 0;
 }
@@ -683,6 +692,7 @@ lease_reap(struct lease *l, int64_t now_ms)
 		fold_usage(r);
 		sandbox_free(r->sb);
 		r->sb = NULL;
+		lease_replica_drop_pool(r);
 		if (r->wasm_job) {
 			fold_fuel(l, r);
 			if (r->last_exit == 0) {
@@ -714,11 +724,7 @@ lease_stop(struct lease *l, int grace_ms, const char *reason)
 
 	for (i = 0; i < l->nrep; i++) {
 		struct lease_replica *r = &l->rep[i];
-		if (r->fn) {
-			lease_wasm_release(r->fn);
-			r->fn = NULL;
-			log_info("lease %s: %s stopped", l->id, r->name);
-		}
+		lease_replica_drop_pool(r);
 		if (r->sb == NULL)
 			continue;
 		(void)sandbox_stop(r->sb, grace_ms, &status);
@@ -768,8 +774,7 @@ lease_counters(struct lease *l, uint64_t out[USAGE_COUNT])
 			    sandbox_metering_name(u.metering));
 		}
 	}
-	out[USAGE_CPU_MS] = l->base[USAGE_CPU_MS] + cpu +
-	    atomic_load(&l->wasm_cpu_ms);
+	out[USAGE_CPU_MS] = l->base[USAGE_CPU_MS] + cpu;
 	out[USAGE_MEM_MB_S] = l->base[USAGE_MEM_MB_S] +
 	    mb_s(l->mem_bytes, l->run_ms);
 	out[USAGE_STORAGE_MB_S] = l->base[USAGE_STORAGE_MB_S] +
@@ -982,151 +987,16 @@ lease_resolve_wasm_blobs(struct lease *l)
 }
 
 int
-lease_wasm_load(const struct lease *l, size_t i, const char *cache_dir,
-    struct lease_wasm **out)
-{
-	const struct lease_replica *r = &l->rep[i];
-	struct wasm_load_opts o;
-	struct lease_wasm *fn;
-	char *data = NULL;
-	size_t len;
-	int rc;
-
-	*out = NULL;
-	if (r->wasm_path == NULL)
-		return err_set(ERR_NOTFOUND, "%s: module not fetched", r->name);
-	if ((rc = util_read_file(r->wasm_path, 256u << 20, &data, &len)) < 0)
-		return rc;
-	if ((fn = calloc(1, sizeof(*fn))) == NULL) {
-		free(data);
-		return err_set(ERR_NOMEM, "out of memory");
-	}
-	wasm_load_opts_init(&o);
-	o.compile.cache_dir = cache_dir;
-	/* A module whose declared memory exceeds the lease's cannot run. */
-	if (r->memory_bytes > 0 && r->memory_bytes / 65536 <
-	    o.limits.max_memory_pages)
-		o.limits.max_memory_pages = (uint32_t)(r->memory_bytes /
-		    65536);
-	rc = wasm_program_load((const uint8_t *)data, len, &o, &fn->prog);
-	free(data);
-	if (rc < 0) {
-		free(fn);
-		return err_prefix(rc, "%s: wasm module %.12s", r->name,
-		    r->wasm_sha256);
-	}
-	atomic_init(&fn->refs, 1);
-	*out = fn;
-	return 0;
-}
-
-void
-lease_wasm_loaded(struct lease *l, size_t i, struct lease_wasm *fn,
-    const char *error, int64_t now_ms)
-{
-	struct lease_replica *r = &l->rep[i];
-
-	if (fn == NULL) {
-		snprintf(r->last_error, sizeof(r->last_error), "%s",
-		    error ? error : "load failed");
-		log_warn("lease %s: %s: %s", l->id, r->name, r->last_error);
-		r->restarts++;
-		r->next_start_ms = now_ms + (r->restarts > 5 ?
-		    LEASE_RESTART_MAX_MS : 1000 << (r->restarts - 1));
-		return;
-	}
-	r->fn = fn;
-	r->last_error[0] = '\0';
-	r->started_ms = now_ms;
-	log_info("lease %s: %s loaded (wasm %.12s%s)", l->id, r->name,
-	    r->wasm_sha256, fn->prog->cached ? ", cached" : "");
-}
-
-/* dir/provider: a hard link to this process's binary (a copy across file
- * systems), replaced atomically so a rebuilt provider is picked up. */
-static int
-link_self(const char *dir)
-{
-	char self[PATH_MAX], tmp[PATH_MAX + 32], dst[PATH_MAX + 16];
-	char *data = NULL;
-	size_t len;
-	ssize_t n;
-	int rc;
-
-	if ((n = readlink("/proc/self/exe", self, sizeof(self) - 1)) < 0)
-		return err_set(ERR_IO, "/proc/self/exe: %s", strerror(errno));
-	self[n] = '\0';
-	snprintf(tmp, sizeof(tmp), "%s/provider.tmp.%ld", dir, (long)getpid());
-	snprintf(dst, sizeof(dst), "%s/provider", dir);
-	(void)unlink(tmp);
-	if (link(self, tmp) == 0) {
-		if (rename(tmp, dst) < 0) {
-			rc = err_set(ERR_IO, "%s: %s", dst, strerror(errno));
-			(void)unlink(tmp);
-			return rc;
-		}
-		return 0;
-	}
-	if ((rc = util_read_file(self, 256u << 20, &data, &len)) < 0)
-		return rc;
-	rc = util_write_file(dst, data, len, 0755);
-	free(data);
-	return rc;
-}
-
-int
-lease_wasm_job_prepare(const struct lease *l, size_t i, const char *root,
+lease_wasm_app_prepare(const struct lease *l, size_t i, const char *root,
     char **app_dir)
 {
 	const struct lease_replica *r = &l->rep[i];
-	struct wasm_load_opts o;
-	struct wasm_program *prog = NULL;
-	char dir[PATH_MAX], path[PATH_MAX + 32];
-	char *data = NULL;
-	size_t len;
-	int rc, start;
+	int rc;
 
 	*app_dir = NULL;
 	if (r->wasm_path == NULL)
 		return err_set(ERR_NOTFOUND, "%s: module not fetched", r->name);
-	if (snprintf(dir, sizeof(dir), "%s/%s", root, r->wasm_sha256) >=
-	    (int)sizeof(dir) - 32)
-		return err_set(ERR_LIMIT, "%s: path too long", root);
-	snprintf(path, sizeof(path), "%s/.wasm-cache", dir);
-	if ((rc = util_mkdirs(path, 0755)) < 0)
-		return rc;
-	/* Readable by the sandbox's unprivileged uid. */
-	if (chmod(dir, 0755) < 0 || chmod(path, 0755) < 0)
-		return err_set(ERR_IO, "%s: %s", dir, strerror(errno));
-	if ((rc = util_read_file(r->wasm_path, 256u << 20, &data, &len)) < 0)
-		return rc;
-	snprintf(path, sizeof(path), "%s/module.wasm", dir);
-	if (access(path, R_OK) != 0 &&
-	    (rc = util_write_file(path, data, len, 0644)) < 0) {
-		free(data);
-		return rc;
-	}
-	if ((rc = link_self(dir)) < 0) {
-		free(data);
-		return err_prefix(rc, "%s: provider binary", r->name);
-	}
-	/* `provider wasm run`'s defaults, so its cache key is the same. */
-	wasm_load_opts_init(&o);
-	snprintf(path, sizeof(path), "%s/.wasm-cache", dir);
-	o.compile.cache_dir = path;
-	rc = wasm_program_load((const uint8_t *)data, len, &o, &prog);
-	free(data);
-	if (rc < 0)
-		return err_prefix(rc, "%s: wasm module %.12s", r->name,
-		    r->wasm_sha256);
-	start = prog->start_export;
-	if (prog->so_path)
-		(void)chmod(prog->so_path, 0644);
-	wasm_program_free(prog);
-	if (start < 0)
-		return err_set(ERR_REJECT, "%s: wasm module %.12s exports no "
-		    "_start; it cannot run as a job", r->name, r->wasm_sha256);
-	if ((*app_dir = strdup(dir)) == NULL)
-		return err_set(ERR_NOMEM, "out of memory");
+	if ((rc = wasm_app_prepare(r->wasm_path, root, NULL, app_dir)) < 0)
+		return err_prefix(rc, "%s", r->name);
 	return 0;
 }

@@ -43,10 +43,17 @@ enum lease_counter {
  * provider's environment overrides it): some twenty minutes of work. */
 #define LEASE_WASM_JOB_FUEL_DEFAULT 1000000000000LL
 
-/* A loaded wasm module shared by the lease and the gateway's requests in
- * flight; freed with the last reference (lease_wasm_release). */
-struct lease_wasm;
-struct wasm_program;
+/* Default wall-clock deadline of one request to a wasm HTTP function
+ * (LODGE_DEADLINE_MS in the provider's environment overrides it). */
+#define LEASE_WASM_DEADLINE_MS_DEFAULT 10000
+
+/* Worker processes of one wasm HTTP function replica: one per CPU of its
+ * profile, at least 2 (so one slow request does not hold up the rest),
+ * at most 16. */
+#define LEASE_WASM_WORKERS_MIN 2
+#define LEASE_WASM_WORKERS_MAX 16
+
+struct wasm_pool;
 
 struct lease_expose {
 	uint16_t port;     /* inside the lease */
@@ -70,7 +77,8 @@ struct lease_replica {
 	char *wasm_url;            /* as in the manifest; owned */
 	char wasm_sha256[65];      /* of the module; "" until resolved */
 	char *wasm_path;           /* the module in the artifact cache */
-	struct lease_wasm *fn;     /* loaded program; NULL when stopped */
+	struct wasm_pool *pool;    /* HTTP function: the workers in sb;
+	                              NULL when not running */
 	struct lease_expose expose[LEASE_MAX_EXPOSE];
 	size_t nexpose;
 	uint64_t cpu_millis, memory_bytes, storage_bytes;
@@ -107,7 +115,7 @@ struct lease {
 	char metering[16];              /* "cgroup2", "cgroup1", "rusage" */
 	char logs_dir[PATH_MAX];        /* daemon: where replicas log (wasm
 	                                   jobs' usage lines are read there) */
-	_Atomic uint64_t fuel, wasm_cpu_ms;       /* wasm requests */
+	_Atomic uint64_t fuel;                    /* wasm requests, jobs */
 	char blobs[LEASE_MAX_BLOBS][65];          /* uploaded, in order */
 	size_t nblobs;
 	int started_posted;             /* lease.started is in the ledger */
@@ -189,33 +197,23 @@ int lease_add_blob(struct lease *l, const char *sha256_hex);
  * lease's only blob.  ERR_REJECT when they do not pair up. */
 int lease_resolve_wasm_blobs(struct lease *l);
 
-/* Load replica i's module (wasm_path) into a program, compiling it into
- * cache_dir unless cached; the lease's memory is the compiler's cap.
- * Reads only what the manifest fixed, so the daemon calls it without its
- * lock; *out goes to lease_wasm_loaded. */
-int lease_wasm_load(const struct lease *l, size_t i, const char *cache_dir,
-    struct lease_wasm **out);
-
-/* Prepare the app dir of wasm job replica i under root (root/<sha256>,
- * shared by replicas of the same module): module.wasm, a hard link (or
- * copy) of this provider's binary as "provider", and .wasm-cache holding
- * the module compiled with `provider wasm run`'s defaults, so the
- * sandboxed run (LODGE_WASM_CACHE=/app/.wasm-cache) only dlopens.  Reads
+/* Prepare the app dir of wasm replica i (job or HTTP function) under
+ * root (root/<sha256>, shared by replicas of the same module; see
+ * wasm_app_prepare): module.wasm, this provider's binary and the compiled
+ * .so, so the sandboxed `provider wasm run|serve` only dlopens.  Reads
  * only what the manifest fixed (no lock); *app_dir is malloc'd. */
-int lease_wasm_job_prepare(const struct lease *l, size_t i, const char *root,
+int lease_wasm_app_prepare(const struct lease *l, size_t i, const char *root,
     char **app_dir);
 
-/* Record the outcome of lease_wasm_load (fn owned by the lease from now
- * on, or NULL with error: a retry is scheduled with backoff). */
-void lease_wasm_loaded(struct lease *l, size_t i, struct lease_wasm *fn,
-    const char *error, int64_t now_ms);
+/* How many workers replica r's function gets (LEASE_WASM_WORKERS_*). */
+unsigned lease_wasm_workers(const struct lease_replica *r);
 
-/* Another reference to fn's program (for a request in flight). */
-const struct wasm_program *lease_wasm_ref(struct lease_wasm *fn);
-/* Drop a reference; the program is freed with the last.  NULL is fine. */
-void lease_wasm_release(struct lease_wasm *fn);
+/* Take replica r's function pool away: requests in flight finish or fail
+ * (they hold their own reference), new ones find no pool.  Under the
+ * daemon's lock. */
+void lease_replica_drop_pool(struct lease_replica *r);
 
-/* Does replica r run (a sandbox or a loaded wasm program)? */
+/* Does replica r run (has a sandbox)? */
 int lease_replica_running(const struct lease_replica *r);
 
 /* Counter names as in lease.usage ("cpu_ms", ...). */

@@ -1,18 +1,21 @@
 /*
- * wasm_cli: `provider wasm run|compile|spec ...`, a thin client of the
+ * wasm_cli: `provider wasm run|serve|compile|validate|spec ...`, a thin client of the
  * wasm_* library.  Hooked from provider/main.c as wasm_cli_main().
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "common/err.h"
 #include "common/util.h"
 #include "provider/wasm_cli.h"
 #include "provider/wasm_run.h"
+#include "provider/wasm_serve.h"
 #include "provider/wasm_spec.h"
 
 #define WASM_CLI_MAX_MODULE (64u << 20)
@@ -23,6 +26,9 @@ static void usage(FILE *f)
 	    " [--dir HOST_DIR]\n"
 	    "                [--env K=V]... [--no-fuel] [-O0|-O2] "
 	    "[--in-process] [--timeout MS] -- ARGS...\n"
+	    "       provider wasm serve MODULE.wasm [--memory SIZE] [--dir DIR]"
+	    " [--env K=V]...\n"
+	    "                [--no-fuel] [-O0|-O2]   (control socket on stdin)\n"
 	    "       provider wasm compile MODULE.wasm [--no-fuel] [-O0|-O2]\n"
 	    "       provider wasm validate MODULE.wasm...\n"
 	    "       provider wasm spec [-O0|-O2] [--jobs N] [--no-fuel] "
@@ -209,6 +215,85 @@ out:
 	return rc;
 }
 
+/* The sandboxed side of an HTTP function: the provider's control socket
+ * is stdin (wasm_serve.h); the modules' stderr goes to ours. */
+static int cmd_serve(int argc, char **argv)
+{
+	struct wasm_load_opts lo;
+	struct wasm_program *p = NULL;
+	struct wasm_serve_opts so = { .stderr_fd = 2 };
+	const char *module = NULL;
+	const char **env = calloc((size_t)argc + 1, sizeof(char *));
+	uint64_t mem = 0;
+	int nenv = 0, type = 0, rc = 1;
+	socklen_t tl = sizeof(type);
+
+	wasm_load_opts_init(&lo);
+	if (!env)
+		return 1;
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if (strcmp(a, "--memory") == 0 && i + 1 < argc) {
+			if (parse_size(argv[++i], &mem) < 0) {
+				fprintf(stderr, "wasm serve: bad --memory %s\n",
+				    argv[i]);
+				goto out;
+			}
+		} else if (strcmp(a, "--dir") == 0 && i + 1 < argc) {
+			so.data_dir = argv[++i];
+		} else if (strcmp(a, "--env") == 0 && i + 1 < argc) {
+			if (!strchr(argv[i + 1], '=')) {
+				fprintf(stderr, "wasm serve: --env wants K=V\n");
+				goto out;
+			}
+			env[nenv++] = argv[++i];
+		} else if (strcmp(a, "--no-fuel") == 0) {
+			lo.compile.fuel = 0;
+		} else if (a[0] == '-' && a[1] == 'O' && a[2] >= '0' &&
+		    a[2] <= '3' && !a[3]) {
+			lo.compile.opt_level = a[2] - '0';
+		} else if (a[0] != '-' && !module) {
+			module = a;
+		} else {
+			usage(stderr);
+			rc = 2;
+			goto out;
+		}
+	}
+	if (!module) {
+		usage(stderr);
+		rc = 2;
+		goto out;
+	}
+	if (getsockopt(0, SOL_SOCKET, SO_TYPE, &type, &tl) < 0 ||
+	    type != SOCK_SEQPACKET) {
+		fprintf(stderr, "wasm serve: stdin is not the provider's "
+		    "control socket (a SOCK_SEQPACKET socket)\n");
+		goto out;
+	}
+	/* A module whose declared memory exceeds the lease's cannot run. */
+	if (mem > 0 && mem / 65536 < lo.limits.max_memory_pages)
+		lo.limits.max_memory_pages = (uint32_t)(mem / 65536);
+	if (load_file(module, &lo, &p)) {
+		fprintf(stderr, "wasm serve: %s\n", err_msg());
+		goto out;
+	}
+	if (p->start_export < 0) {
+		fprintf(stderr, "wasm serve: %s exports no _start\n", module);
+		goto out;
+	}
+	so.env = env;
+	if (wasm_serve_run(0, p, &so) < 0) {
+		fprintf(stderr, "wasm serve: %s\n", err_msg());
+		goto out;
+	}
+	rc = 0;
+out:
+	wasm_program_free(p);
+	free(env);
+	return rc;
+}
+
 static int cmd_compile(int argc, char **argv)
 {
 	struct wasm_load_opts lo;
@@ -281,6 +366,8 @@ int wasm_cli_main(int argc, char **argv)
 		return cmd_run(argc, argv);
 	if (strcmp(argv[0], "compile") == 0)
 		return cmd_compile(argc, argv);
+	if (strcmp(argv[0], "serve") == 0)
+		return cmd_serve(argc, argv);
 	if (strcmp(argv[0], "spec") == 0)
 		return wasm_spec_main(argc, argv);
 	if (strcmp(argv[0], "validate") == 0)

@@ -1,5 +1,5 @@
 /*
- * wasm_cli: the `provider wasm` subcommands (run, compile, spec).
+ * wasm_cli: the `provider wasm` subcommands (run, serve, compile, validate, spec).
  */
 #ifndef LODGE_PROVIDER_WASM_CLI_H
 #define LODGE_PROVIDER_WASM_CLI_H

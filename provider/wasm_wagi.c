@@ -177,15 +177,13 @@ fail:
 	return NULL;
 }
 
-int wasm_wagi_invoke(const struct wasm_program *p,
+int wasm_wagi_run(const struct wasm_program *p,
     const struct wasm_wagi_request *req, const struct wasm_run_limits *l,
-    struct wasm_wagi_response *resp, struct wasm_usage *u)
+    const char *data_dir, int stderr_fd, struct wasm_buf *out,
+    struct wasm_outcome *oc, struct wasm_usage *u)
 {
-	struct wasm_buf out = { .max = WASM_WAGI_MAX_OUTPUT };
-	struct wasm_outcome oc;
 	size_t nenv = 0;
 	int rc;
-	memset(resp, 0, sizeof(*resp));
 	char **env = build_env(req, &nenv);
 	if (!env)
 		return err_set(ERR_NOMEM, "out of memory");
@@ -193,32 +191,55 @@ int wasm_wagi_invoke(const struct wasm_program *p,
 	    req->script_name : "/" };
 	struct wasm_io io = {
 		.argc = 1, .argv = argv, .envp = (const char *const *)env,
-		.stdin_fd = -1, .stdout_fd = -1, .stderr_fd = -1,
+		.stdin_fd = -1, .stdout_fd = -1, .stderr_fd = stderr_fd,
 		.stdin_data = req->body ? req->body : (const uint8_t *)"",
-		.stdin_len = req->body_len, .stdout_buf = &out,
+		.stdin_len = req->body_len, .stdout_buf = out,
+		.data_dir = data_dir,
 	};
-	rc = wasm_program_run(p, &io, l, &oc, u);
+	out->max = WASM_WAGI_MAX_OUTPUT;
+	rc = wasm_program_run(p, &io, l, oc, u);
 	for (size_t i = 0; i < nenv; i++)
 		free(env[i]);
 	free(env);
-	if (rc < 0) {
-		wasm_buf_free(&out);
+	return rc;
+}
+
+int wasm_wagi_respond(const struct wasm_outcome *oc, const uint8_t *out,
+    size_t len, struct wasm_wagi_response *resp)
+{
+	memset(resp, 0, sizeof(*resp));
+	if (oc->trap) {
+		int rc = set_error(resp, oc->timed_out ? 504 :
+		    oc->out_of_fuel ? 503 : 500, oc->message);
+		resp->trap = oc->trap;
 		return rc;
 	}
-	if (oc.trap) {
-		resp->trap = oc.trap;
-		rc = set_error(resp, oc.out_of_fuel ? 503 : 500, oc.message);
-	} else if (oc.exit_code != 0) {
+	if (oc->exit_code != 0) {
 		char msg[64];
 		snprintf(msg, sizeof(msg), "function exited with status %d",
-		    oc.exit_code);
-		rc = set_error(resp, 500, msg);
-	} else if (wasm_wagi_parse(out.data ? out.data : (const uint8_t *)"",
-	    out.len, resp) < 0) {
+		    oc->exit_code);
+		return set_error(resp, 500, msg);
+	}
+	if (wasm_wagi_parse(out ? out : (const uint8_t *)"", len, resp) < 0) {
 		char msg[160];
 		snprintf(msg, sizeof(msg), "%s", err_msg());
-		rc = set_error(resp, 500, msg);
+		return set_error(resp, 500, msg);
 	}
+	return 0;
+}
+
+int wasm_wagi_invoke(const struct wasm_program *p,
+    const struct wasm_wagi_request *req, const struct wasm_run_limits *l,
+    struct wasm_wagi_response *resp, struct wasm_usage *u)
+{
+	struct wasm_buf out = { .max = WASM_WAGI_MAX_OUTPUT };
+	struct wasm_outcome oc;
+	int rc;
+
+	memset(resp, 0, sizeof(*resp));
+	rc = wasm_wagi_run(p, req, l, NULL, -1, &out, &oc, u);
+	if (rc == 0)
+		rc = wasm_wagi_respond(&oc, out.data, out.len, resp);
 	wasm_buf_free(&out);
 	return rc;
 }

@@ -51,10 +51,26 @@ struct wasm_wagi_response {
  * exits non-zero or writes a malformed response gives 500 (fuel
  * exhausted gives 503) with a one-line body.  u (may be NULL) gets the
  * request's usage.  Returns 0, or < 0 for an internal error (ERR_NOMEM,
- * ERR_IO). */
+ * ERR_IO).  wasm_wagi_run + wasm_wagi_respond. */
 int wasm_wagi_invoke(const struct wasm_program *p,
     const struct wasm_wagi_request *req, const struct wasm_run_limits *l,
     struct wasm_wagi_response *resp, struct wasm_usage *u);
+
+/* The half that runs the module (in a worker): the module's stdout into
+ * *out (zeroed by the caller; free it with wasm_buf_free), its stderr to
+ * stderr_fd (-1: dropped), data_dir (or NULL) preopened as /data.
+ * Returns 0 with *oc filled (traps included), or < 0. */
+int wasm_wagi_run(const struct wasm_program *p,
+    const struct wasm_wagi_request *req, const struct wasm_run_limits *l,
+    const char *data_dir, int stderr_fd, struct wasm_buf *out,
+    struct wasm_outcome *oc, struct wasm_usage *u);
+
+/* The half that answers (in the gateway): *oc and the module's stdout
+ * into *resp: 500 for a trap or a non-zero exit or malformed output,
+ * 503 out of fuel, 504 past the deadline (oc->timed_out).  0 or
+ * ERR_NOMEM. */
+int wasm_wagi_respond(const struct wasm_outcome *oc, const uint8_t *out,
+    size_t len, struct wasm_wagi_response *resp);
 
 void wasm_wagi_response_free(struct wasm_wagi_response *r);
 
