@@ -347,8 +347,67 @@ static const char *signal_cause(int sig)
 	}
 }
 
-/* After a kill: frames until the supervisor says the worker died.  0 when
- * it did, -1 when the stream or the supervisor failed. */
+/* Frames left from a worker that died while idle (DIED with a seq that
+ * is not ours) are read and counted; anything else out of place breaks
+ * the stream.  Returns 0, or -1 when broken. */
+static int drain_stale(struct wasm_pool *p, int fd)
+{
+	for (;;) {
+		uint8_t h[WASM_WIRE_DIED_FRAME];
+		uint32_t type, len;
+		int32_t st;
+		uint64_t seq;
+		ssize_t k = recv(fd, h, WASM_WIRE_HEADER, MSG_DONTWAIT |
+		    MSG_PEEK);
+		if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return 0;
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k != WASM_WIRE_HEADER ||
+		    wasm_wire_header(h, &type, &len) < 0 ||
+		    type != WASM_WIRE_DIED ||
+		    recv(fd, h, sizeof(h), MSG_DONTWAIT) != (ssize_t)sizeof(h) ||
+		    wasm_wire_died_decode(h + WASM_WIRE_HEADER, len, &st,
+		    &seq) < 0)
+			return -1;
+		pthread_mutex_lock(&p->mu);
+		p->st.worker_deaths++;
+		pthread_mutex_unlock(&p->mu);
+	}
+}
+
+/* The answer to request seq: 0 with a REPLY (*pl, owned by the caller),
+ * 2 when its worker died (*status), 1 at the deadline, -1 broken.  A DIED
+ * frame for another request (the worker died idle; its replacement then
+ * took ours) is counted and skipped. */
+static int await_reply(struct wasm_pool *p, int fd, uint64_t seq,
+    uint64_t deadline, uint8_t **pl, uint32_t *plen, int32_t *status)
+{
+	for (;;) {
+		uint32_t type;
+		uint64_t dseq;
+		int rc = read_frame(fd, deadline, deadline +
+		    WASM_POOL_KILL_WAIT_MS, &type, pl, plen);
+		if (rc)
+			return rc;
+		if (type == WASM_WIRE_REPLY)
+			return 0;
+		rc = type == WASM_WIRE_DIED ? wasm_wire_died_decode(*pl, *plen,
+		    status, &dseq) : -1;
+		free(*pl);
+		*pl = NULL;
+		if (rc < 0)
+			return -1;
+		pthread_mutex_lock(&p->mu);
+		p->st.worker_deaths++;
+		pthread_mutex_unlock(&p->mu);
+		if (dseq == seq)
+			return 2;
+	}
+}
+
+/* After a kill: frames until the supervisor says that worker died.  0
+ * when it did, -1 when the stream or the supervisor failed. */
 static int await_death(int fd)
 {
 	uint64_t until = now_ms() + WASM_POOL_KILL_WAIT_MS;
@@ -384,7 +443,8 @@ int wasm_pool_invoke(struct wasm_pool *p, const struct wasm_wagi_request *req,
 	uint64_t t0 = now_ms(), deadline, budget_fuel;
 	uint8_t *frame = NULL, *pl = NULL;
 	size_t flen;
-	uint32_t type, plen;
+	uint32_t plen;
+	int32_t st = 0;
 	int slot, rc, broken = 0;
 	struct wasm_wire_reply rep;
 	char msg[128];
@@ -414,14 +474,13 @@ int wasm_pool_invoke(struct wasm_pool *p, const struct wasm_wagi_request *req,
 		goto out;
 	}
 	deadline = now_ms() + (l->wall_ms ? l->wall_ms : UINT32_MAX);
-	if (write_all(fd, frame, flen, deadline) < 0) {
+	if (drain_stale(p, fd) < 0 || write_all(fd, frame, flen, deadline) < 0) {
 		release(p, slot, 1);
 		rc = fail_resp(resp, 503, "function worker is gone "
 		    "(restarting)");
 		goto out;
 	}
-	rc = read_frame(fd, deadline, deadline + WASM_POOL_KILL_WAIT_MS, &type,
-	    &pl, &plen);
+	rc = await_reply(p, fd, seq, deadline, &pl, &plen, &st);
 	if (rc == 1) {
 		/* Past the deadline: the supervisor kills the worker, says so
 		 * and starts another on the same socket. */
@@ -444,13 +503,8 @@ int wasm_pool_invoke(struct wasm_pool *p, const struct wasm_wagi_request *req,
 		    "(restarting)");
 		goto out;
 	}
-	if (type == WASM_WIRE_DIED) {
-		int32_t st = 0;
-		broken = wasm_wire_died_decode(pl, plen, &st) < 0;
-		pthread_mutex_lock(&p->mu);
-		p->st.worker_deaths++;
-		pthread_mutex_unlock(&p->mu);
-		release(p, slot, broken);
+	if (rc == 2) {
+		release(p, slot, 0);
 		u->fuel = budget_fuel;
 		if (WIFSIGNALED(st))
 			snprintf(msg, sizeof(msg), "function worker %s "
@@ -462,8 +516,7 @@ int wasm_pool_invoke(struct wasm_pool *p, const struct wasm_wagi_request *req,
 		rc = fail_resp(resp, 500, msg);
 		goto out;
 	}
-	if (type != WASM_WIRE_REPLY || wasm_wire_reply_decode(pl, plen,
-	    &rep) < 0 || rep.seq != seq) {
+	if (wasm_wire_reply_decode(pl, plen, &rep) < 0 || rep.seq != seq) {
 		release(p, slot, 1);
 		rc = fail_resp(resp, 500, "function worker answered out of "
 		    "step (restarting)");

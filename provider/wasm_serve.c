@@ -10,9 +10,11 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -28,12 +30,15 @@
 struct slot {
 	int fd;                    /* -1: unused */
 	pid_t pid;                 /* 0: no worker */
+	_Atomic uint64_t *cur;     /* in the shared page: see struct worker */
 };
 
 /* ---- the worker ---- */
 
 struct worker {
 	int fd;
+	_Atomic uint64_t *cur;     /* seq of the request running, 0 idle;
+	                              shared with the supervisor */
 	const struct wasm_program *p;
 	const struct wasm_serve_opts *o;
 	int status;
@@ -95,6 +100,7 @@ static int serve_one(struct worker *w)
 		return -2;
 	}
 	rq.q.env = w->o->env;
+	atomic_store(w->cur, rq.seq);
 	rc = wasm_wagi_run(w->p, &rq.q, &rq.limits, w->o->data_dir,
 	    w->o->stderr_fd, &out, &oc, &u);
 	if (rc < 0) {
@@ -116,6 +122,7 @@ static int serve_one(struct worker *w)
 		return -3;
 	rc = write_full(w->fd, frame, flen);
 	free(frame);
+	atomic_store(w->cur, 0);
 	return rc < 0 ? -1 : 0;
 }
 
@@ -130,9 +137,10 @@ static void *worker_thread(void *arg)
 }
 
 __attribute__((noreturn)) static void worker_main(int fd,
-    const struct wasm_program *p, const struct wasm_serve_opts *o)
+    _Atomic uint64_t *cur, const struct wasm_program *p,
+    const struct wasm_serve_opts *o)
 {
-	struct worker w = { fd, p, o, 0 };
+	struct worker w = { fd, cur, p, o, 0 };
 	pthread_attr_t a;
 	pthread_t t;
 
@@ -161,7 +169,7 @@ static int spawn(struct slot *s, size_t n, size_t i, int ctl, int sfd,
 			if (k != i && s[k].fd >= 0)
 				close(s[k].fd);
 		sigprocmask(SIG_SETMASK, old, NULL);
-		worker_main(s[i].fd, p, o);
+		worker_main(s[i].fd, s[i].cur, p, o);
 	}
 	s[i].pid = pid;
 	return 0;
@@ -239,8 +247,9 @@ static int reap(int ctl, struct slot *s, size_t n, int sfd,
 			s[i].fd = -1;
 			continue;
 		}
-		uint8_t frame[16];
-		wasm_wire_died_encode(st, frame);
+		uint8_t frame[WASM_WIRE_DIED_FRAME];
+		wasm_wire_died_encode(st, atomic_load(s[i].cur), frame);
+		atomic_store(s[i].cur, 0);
 		if (send(s[i].fd, frame, sizeof(frame), MSG_NOSIGNAL |
 		    MSG_DONTWAIT) != (ssize_t)sizeof(frame)) {
 			close(s[i].fd);
@@ -260,10 +269,16 @@ int wasm_serve_run(int ctl, const struct wasm_program *p,
 	const size_t n = WASM_POOL_MAX_WORKERS;
 	sigset_t set, old;
 	int sfd, rc = 0;
+	_Atomic uint64_t *cur = mmap(NULL, n * sizeof(*cur), PROT_READ |
+	    PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 
+	if (cur == MAP_FAILED)
+		return err_set(ERR_IO, "mmap: %s", strerror(errno));
 	for (size_t i = 0; i < n; i++) {
 		s[i].fd = -1;
 		s[i].pid = 0;
+		s[i].cur = &cur[i];
+		atomic_init(&cur[i], 0);
 	}
 	sigemptyset(&set);
 	sigaddset(&set, SIGCHLD);
@@ -271,8 +286,10 @@ int wasm_serve_run(int ctl, const struct wasm_program *p,
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGHUP);
 	sigaddset(&set, SIGPIPE);
-	if (sigprocmask(SIG_BLOCK, &set, &old) < 0)
+	if (sigprocmask(SIG_BLOCK, &set, &old) < 0) {
+		munmap(cur, n * sizeof(*cur));
 		return err_set(ERR_IO, "sigprocmask: %s", strerror(errno));
+	}
 	if ((sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK)) < 0) {
 		rc = err_set(ERR_IO, "signalfd: %s", strerror(errno));
 		goto out;
@@ -321,5 +338,6 @@ int wasm_serve_run(int ctl, const struct wasm_program *p,
 	close(sfd);
 out:
 	sigprocmask(SIG_SETMASK, &old, NULL);
+	munmap(cur, n * sizeof(*cur));
 	return rc;
 }

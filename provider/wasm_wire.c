@@ -163,12 +163,15 @@ static void le32(uint8_t *b, uint32_t v)
 	b[3] = (uint8_t)(v >> 24);
 }
 
-void wasm_wire_died_encode(int32_t status, uint8_t frame[16])
+void wasm_wire_died_encode(int32_t status, uint64_t seq,
+    uint8_t frame[WASM_WIRE_DIED_FRAME])
 {
 	le32(frame, WASM_WIRE_MAGIC);
 	le32(frame + 4, WASM_WIRE_DIED);
-	le32(frame + 8, 4);
+	le32(frame + 8, WASM_WIRE_DIED_FRAME - WASM_WIRE_HEADER);
 	le32(frame + 12, (uint32_t)status);
+	le32(frame + 16, (uint32_t)seq);
+	le32(frame + 20, (uint32_t)(seq >> 32));
 }
 
 /* ---- decoding ---- */
@@ -368,11 +371,13 @@ int wasm_wire_reply_decode(const uint8_t *p, size_t len,
 	return 0;
 }
 
-int wasm_wire_died_decode(const uint8_t *p, size_t len, int32_t *status)
+int wasm_wire_died_decode(const uint8_t *p, size_t len, int32_t *status,
+    uint64_t *seq)
 {
-	if (len != 4)
+	if (len != WASM_WIRE_DIED_FRAME - WASM_WIRE_HEADER)
 		return err_set(ERR_INVAL, "wasm died frame: %zu bytes, "
-		    "expected 4", len);
+		    "expected %u", len, WASM_WIRE_DIED_FRAME - WASM_WIRE_HEADER);
 	*status = (int32_t)rd32(p);
+	*seq = (uint64_t)rd32(p + 8) << 32 | rd32(p + 4);
 	return 0;
 }

@@ -27,7 +27,8 @@ enum wasm_wire_type {
 	WASM_WIRE_REQUEST = 1,     /* gateway -> worker */
 	WASM_WIRE_REPLY = 2,       /* worker -> gateway */
 	WASM_WIRE_DIED = 3,        /* supervisor -> gateway: the worker of
-	                              this socket died (and was replaced) */
+	                              this socket died (and was replaced);
+	                              with the request it was running */
 };
 
 /* Control messages (gateway -> supervisor). */
@@ -70,8 +71,11 @@ int wasm_wire_request_encode(uint64_t seq, const struct wasm_wagi_request *q,
 int wasm_wire_reply_encode(uint64_t seq, const struct wasm_outcome *oc,
     const struct wasm_usage *u, const uint8_t *out, size_t out_len,
     uint8_t **buf, size_t *len);
-/* DIED: the worker's wait status, into a fixed 16-byte frame. */
-void wasm_wire_died_encode(int32_t status, uint8_t frame[16]);
+/* DIED: the worker's wait status and the seq of the request it was
+ * running (0: it died idle), into a fixed 24-byte frame. */
+#define WASM_WIRE_DIED_FRAME 24u
+void wasm_wire_died_encode(int32_t status, uint64_t seq,
+    uint8_t frame[WASM_WIRE_DIED_FRAME]);
 
 /* Payloads (after the header).  ERR_INVAL names the field that is wrong;
  * on success free the request with wasm_wire_request_clear. */
@@ -80,6 +84,7 @@ int wasm_wire_request_decode(const uint8_t *p, size_t len,
 void wasm_wire_request_clear(struct wasm_wire_request *r);
 int wasm_wire_reply_decode(const uint8_t *p, size_t len,
     struct wasm_wire_reply *out);
-int wasm_wire_died_decode(const uint8_t *p, size_t len, int32_t *status);
+int wasm_wire_died_decode(const uint8_t *p, size_t len, int32_t *status,
+    uint64_t *seq);
 
 #endif
