@@ -3,8 +3,10 @@
 # daemons: a market, a provider offering the "wasm" runtime, a funded
 # tenant deploying examples/wasm-http (its module uploaded as a blob for
 # wasm+file:), then requests through the gateway (fresh instance each,
-# query string, POST body), fuel in the lease's usage, close (404) and
-# `ledger audit`.
+# query string, POST body), the workers confined in the lease's sandbox,
+# state in /data, the wall-clock deadline (504, worker replaced), fuel
+# exhaustion (503), fuel in the lease's usage, close (404) and `ledger
+# audit`.
 . tests/e2e/lib.sh
 CL=$T
 . examples/local/cluster.sh
@@ -30,6 +32,9 @@ http_code() { curl -s -m 10 -o /dev/null -w '%{http_code}' "$@"; }
 
 check "the example module builds (clang --target=wasm32-wasi)" \
     timeout 30 sh "$ROOT/examples/wasm-http/build.sh"
+# A short deadline for the test (the default is 10 s).
+LODGE_DEADLINE_MS=1500
+export LODGE_DEADLINE_MS
 check "market starts" cluster_market
 check "provider starts and advertises" cluster_provider w1 region=eu $PRICE
 check "the provider offers the wasm runtime" sh -c \
@@ -65,9 +70,39 @@ check "a POST body is echoed upper-cased" sh -c \
 check "the function's status comes back (404 for /missing)" \
     [ "$(http_code "${URL}missing")" = 404 ]
 check "tenant status shows the function running" sh -c \
-    "XDG_CONFIG_HOME=$CL/alice timeout 10 $BIN/tenant --market $MARKET status $L --json | jq -e '.provider.status == \"running\"'"
-check "the market's usage shows requests and fuel" until_ok 15 sh -c \
-    "curl -s -m 5 $MARKET/v1/leases/$L | jq -e '.usage.requests > 0 and .usage.fuel > 0'"
+    "XDG_CONFIG_HOME=$CL/alice timeout 10 $BIN/tenant --market $MARKET status $L --json > $T/st.json && jq -e '.provider.status == \"running\"' $T/st.json"
+SBPID=$(jq -r '.provider.replicas[0].pid' "$T/st.json")
+check "the function has a sandbox (its init's pid in the status)" \
+    [ "${SBPID:-0}" -gt 1 ]
+# The supervisor is the sandbox init's child; the workers are its children.
+SUP=$(cat /proc/$SBPID/task/$SBPID/children 2> /dev/null | awk '{print $1}')
+check "the sandbox runs provider wasm serve" sh -c \
+    "tr '\\0' ' ' < /proc/$SUP/cmdline | grep -q 'wasm serve /app/module.wasm'"
+WORKERS=$(cat /proc/$SUP/task/$SUP/children 2> /dev/null)
+check "it has two worker processes (profile: 0.5 CPU, at least 2)" \
+    [ "$(echo $WORKERS | wc -w)" = 2 ]
+W1=$(echo $WORKERS | awk '{print $1}')
+check "the workers live in the lease's own pid and network namespaces" \
+    sh -c "[ \"\$(readlink /proc/$W1/ns/pid)\" != \"\$(readlink /proc/self/ns/pid)\" ] && [ \"\$(readlink /proc/$W1/ns/net)\" != \"\$(readlink /proc/self/ns/net)\" ]"
+check "the workers run unprivileged under seccomp" sh -c \
+    "grep -q '^Uid:[[:space:]]*65534' /proc/$W1/status && grep -q '^Seccomp:[[:space:]]*2' /proc/$W1/status && grep -q '^NoNewPrivs:[[:space:]]*1' /proc/$W1/status"
+check "instances are fresh but /data keeps state (visits 1, then 2)" sh -c \
+    "curl -s -m 10 '${URL}visits' | grep -qx 'visits=1' && curl -s -m 10 '${URL}visits' | grep -qx 'visits=2'"
+S0=$(date +%s%N)
+check "a request past the deadline answers 504" \
+    [ "$(http_code "${URL}sleep?ms=20000")" = 504 ]
+S1=$(date +%s%N)
+check "... after the deadline (1.5 s), not the function's 20 s" \
+    [ $(( (S1 - S0) / 1000000 )) -ge 1500 -a $(( (S1 - S0) / 1000000 )) -lt 6000 ]
+check "the killed worker was replaced: the function answers again" \
+    [ "$(http_code "${URL}hello")" = 200 ]
+check "a request within the deadline is not cut (sleep 200 ms)" sh -c \
+    "curl -s -m 10 '${URL}sleep?ms=200' | grep -qx 'slept 200 ms'"
+check "an endless loop runs out of fuel: 503" \
+    [ "$(http_code "${URL}spin")" = 503 ]
+check "and the function still answers" [ "$(http_code "${URL}hello")" = 200 ]
+check "the market's usage shows requests, CPU and fuel (two budgets: 504 and 503)" until_ok 15 sh -c \
+    "curl -s -m 5 $MARKET/v1/leases/$L | jq -e '.usage.requests >= 10 and .usage.cpu_ms > 0 and .usage.fuel >= 2000000000'"
 check "usage is charged" until_ok 10 sh -c \
     "[ \$(curl -s -m 5 $MARKET/v1/leases/$L | jq .charged) -gt 0 ]"
 check "alice closes the deployment" timeout 20 sh -c \
