@@ -5,9 +5,12 @@
  *  2. a fresh-instance invocation of a small function, in process: the
  *     WAGI example (instantiate, run _start with CGI env, parse, free),
  *     and an empty function, p50/p99 (goal <= 50 us);
- *  3. HTTP: requests/s of the provider's HTTP server answering with the
- *     WAGI function (fresh instance per request) next to it answering a
- *     fixed response, 4 keep-alive clients (goal >= 10,000 req/s).
+ *  3. HTTP: requests/s of the provider's HTTP server answering a fixed
+ *     response, next to it answering with the WAGI function (fresh
+ *     instance per request) in process, and through the gateway's path
+ *     (gateway_wasm -> wasm_pool -> `provider wasm serve` workers in a
+ *     process sandbox, as the daemon runs it), 4 keep-alive clients
+ *     (goal >= 10,000 req/s).
  * Usage: bench_wasm SCRATCH_DIR (needs clang for wasm32-wasi and wabt).
  */
 #include <fcntl.h>
@@ -24,6 +27,9 @@
 #include "common/err.h"
 #include "common/http.h"
 #include "common/util.h"
+#include "provider/gateway.h"
+#include "provider/sandbox.h"
+#include "provider/wasm_pool.h"
 #include "provider/wasm_run.h"
 #include "provider/wasm_wagi.h"
 
@@ -220,6 +226,66 @@ static void wagi_handler(void *ctx, const struct http_request *req,
 	wasm_wagi_response_free(&r);
 }
 
+/* The daemon's path: gateway_wasm into a pool of sandboxed workers. */
+static struct wasm_pool *pool;
+
+static void pool_handler(void *ctx, const struct http_request *req,
+    struct http_response *resp)
+{
+	struct wasm_run_limits l = { .fuel = 1000000000, .memory_bytes =
+	    64u << 20, .wall_ms = 10000 };
+	struct wasm_usage u;
+	uint64_t egress;
+	(void)ctx;
+	gateway_wasm(req, pool, "", "/hello", &l, resp, &egress, &u);
+}
+
+/* Start `bin/provider wasm serve` in a sandbox, as the daemon does. */
+static struct sandbox *start_pool(const char *module)
+{
+	char root[600], *app = NULL;
+	int ctl[2];
+	struct sandbox_spec spec;
+	struct sandbox *sb = NULL;
+	static const char *const argv[] = { "/app/provider", "wasm", "serve",
+	    "/app/module.wasm", "--memory", "67108864", "--dir", "/data",
+	    NULL };
+	static const char *const env[] = { "PATH=/usr/bin:/bin",
+	    "HOME=/tmp", "LANG=C.UTF-8", "LODGE_WASM_CACHE=/app/.wasm-cache",
+	    NULL };
+
+	snprintf(root, sizeof(root), "%s/app", dir);
+	if (access("bin/provider", X_OK) != 0 ||
+	    wasm_app_prepare(module, root, "bin/provider", &app) < 0 ||
+	    wasm_pool_control_pair(ctl) < 0) {
+		printf("sandboxed workers: skipped (%s)\n", app ? err_msg() :
+		    "needs bin/provider: make");
+		free(app);
+		return NULL;
+	}
+	sandbox_spec_init(&spec);
+	spec.argv = argv;
+	spec.env = env;
+	spec.name = "bench-wasm-pool";
+	spec.app_dir = app;
+	spec.memory_bytes = 512u << 20;
+	spec.stdin_fd = ctl[1];
+	spec.stderr_fd = 2;
+	spec.die_with_parent = 1;
+	if (sandbox_start(&spec, &sb) < 0) {
+		printf("sandboxed workers: skipped (sandbox: %s)\n", err_msg());
+		close(ctl[0]);
+		sb = NULL;
+	} else if (wasm_pool_new(ctl[0], 2, &pool) < 0) {
+		printf("sandboxed workers: skipped (%s)\n", err_msg());
+		sandbox_free(sb);
+		sb = NULL;
+	}
+	close(ctl[1]);
+	free(app);
+	return sb;
+}
+
 struct client {
 	uint16_t port;
 	int64_t deadline_ns;
@@ -365,9 +431,23 @@ int main(int argc, char **argv)
 	bench_invoke();
 	printf("-- HTTP, provider HTTP server (libmicrohttpd), keep-alive\n");
 	double f = measure("fixed response", fixed_handler);
-	double w = measure("WAGI function", wagi_handler);
-	printf("WAGI/fixed: %.2f of the requests per second (goal >= 10000 "
-	    "req/s)\n", w / f);
+	double w = measure("WAGI in process", wagi_handler);
+	printf("WAGI in process/fixed: %.2f\n", w / f);
+	struct sandbox *sb = start_pool(path);
+	if (sb) {
+		double g = measure("WAGI sandboxed", pool_handler);
+		struct wasm_pool_stats st;
+		wasm_pool_stats(pool, &st);
+		printf("WAGI sandboxed (gateway -> 2 workers in a process "
+		    "sandbox)/fixed: %.2f, %.0f req/s (goal >= 10000 req/s); "
+		    "%llu requests, %llu worker deaths\n", g / f, g,
+		    (unsigned long long)st.requests,
+		    (unsigned long long)st.worker_deaths);
+		wasm_pool_close(pool);
+		wasm_pool_free(pool);
+		(void)sandbox_stop(sb, 1000, NULL);
+		sandbox_free(sb);
+	}
 	wasm_program_free(hello);
 	return 0;
 }
