@@ -109,7 +109,8 @@ close() {
 }
 wasm() {
 	# a WebAssembly HTTP function: built to wasm32-wasi, uploaded as a
-	# blob, one fresh instance per request, fuel metered and charged
+	# blob, one fresh instance per request in sandboxed worker processes,
+	# fuel metered and charged
 	command -v clang > /dev/null && command -v wasm2c > /dev/null || {
 		echo "    clang or wasm2c is missing"; return 1; }
 	sh "$ROOT/examples/wasm-http/build.sh" | sed 's/^/    /' &&
@@ -126,8 +127,15 @@ wasm() {
 	done
 	out=$(curl -sf --data-binary 'shout this' "${WURL}echo") || return 1
 	echo "    POST ${WURL}echo 'shout this' -> $out"
-	cluster_wait 100 sh -c "curl -s '$MARKET/v1/leases/$WLEASE' | jq -e '.usage.fuel > 0'" || {
-		echo "    no fuel in the usage" >&2; return 1; }
+	for p in visits visits; do
+		out=$(curl -sf "$WURL$p") || return 1
+		echo "    GET $WURL$p -> $out (fresh instance; /data keeps state)"
+	done
+	code=$(curl -s -o /dev/null -w '%{http_code}' "${WURL}spin")
+	[ "$code" = 503 ] || { echo "    /spin answered $code, not 503" >&2; return 1; }
+	echo "    GET ${WURL}spin -> 503 (an endless loop ran out of its fuel budget)"
+	cluster_wait 100 sh -c "curl -s '$MARKET/v1/leases/$WLEASE' | jq -e '.usage.fuel >= 1000000000 and .usage.requests >= 6'" || {
+		echo "    the fuel of the requests is not in the usage" >&2; return 1; }
 	curl -s "$MARKET/v1/leases/$WLEASE" | jq -r '"    usage requests=\(.usage.requests) fuel=\(.usage.fuel) cpu_ms=\(.usage.cpu_ms); charged \(.charged) uakt"' &&
 	as alice close "$WDEP" > /dev/null &&
 	cluster_wait 100 sh -c "[ \$(curl -s -o /dev/null -w '%{http_code}' '${WURL}hello') = 404 ]" &&
