@@ -384,18 +384,23 @@ wasm_deadline_ms(void)
  * keeps the sockets open through the request even if the lease closes
  * meanwhile (the request then fails with 503). */
 static void
-gateway_fn(struct lease *l, struct wasm_pool *pool, uint64_t memory_bytes,
-    const struct gateway_route *rt, const struct http_request *req,
-    struct http_response *resp)
+gateway_fn(struct lease *l, struct wasm_pool *pool,
+    const struct wasm_run_limits *want, const struct gateway_route *rt,
+    const struct http_request *req, struct http_response *resp)
 {
 	struct wasm_run_limits lim = { 0, 0, 0 };
 	struct wasm_usage u;
 	char script[128];
 	uint64_t egress = 0;
 
+	/* The provider's limits; the tenant's may only lower them. */
 	lim.fuel = wasm_fuel_budget();
-	lim.memory_bytes = memory_bytes;
+	if (want->fuel > 0 && want->fuel < lim.fuel)
+		lim.fuel = want->fuel;
 	lim.wall_ms = wasm_deadline_ms();
+	if (want->wall_ms > 0 && want->wall_ms < lim.wall_ms)
+		lim.wall_ms = want->wall_ms;
+	lim.memory_bytes = want->memory_bytes;
 	if (rt->by_host)
 		script[0] = '\0';
 	else
@@ -416,7 +421,8 @@ gateway(struct pd *pd, const struct gateway_route *rt,
 	struct lease_replica *r = NULL;
 	struct stat st;
 	uint16_t port = 0;
-	uint64_t egress = 0, key, mem = 0;
+	uint64_t egress = 0, key;
+	struct wasm_run_limits want = { 0, 0, 0 };
 	struct wasm_pool *pool = NULL;
 	char *target = NULL;
 	int fd = -1, ufd = -1;
@@ -427,7 +433,10 @@ gateway(struct pd *pd, const struct gateway_route *rt,
 		r = lease_find_service(l, rt->service, &port);
 	if (r && r->pool) {
 		pool = wasm_pool_ref(r->pool);
-		mem = r->memory_bytes;
+		want.memory_bytes = r->memory_bytes;
+		want.fuel = r->wasm_fuel > INT64_MAX ? INT64_MAX :
+		    (int64_t)r->wasm_fuel;
+		want.wall_ms = r->wasm_deadline_ms;
 	} else if (r && r->sb && !r->wasm) {
 		fd = fcntl(sandbox_netns_fd(r->sb), F_DUPFD_CLOEXEC, 3);
 		/* Without root the sandbox has its own user namespace, which
@@ -443,7 +452,7 @@ gateway(struct pd *pd, const struct gateway_route *rt,
 		return;
 	}
 	if (pool) {
-		gateway_fn(l, pool, mem, rt, req, resp);
+		gateway_fn(l, pool, &want, rt, req, resp);
 		return;
 	}
 	if (fd < 0) {

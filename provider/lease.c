@@ -284,6 +284,33 @@ wasm_job_fuel(void)
 	return LEASE_WASM_JOB_FUEL_DEFAULT;
 }
 
+/* A function's own per-request limits from its env (LODGE_FUEL,
+ * LODGE_DEADLINE_MS): they can only lower the provider's (api.c). */
+static int
+wasm_limits_from_env(const json_t *env, const char *svc,
+    struct lease_replica *r)
+{
+	static const char *const keys[] = { "LODGE_FUEL", "LODGE_DEADLINE_MS" };
+	uint64_t *dst[] = { &r->wasm_fuel, &r->wasm_deadline_ms };
+	const char *v;
+	char *end;
+	size_t i;
+
+	for (i = 0; i < 2; i++) {
+		if ((v = json_string_value(json_object_get(env, keys[i]))) ==
+		    NULL)
+			continue;
+		errno = 0;
+		*dst[i] = strtoull(v, &end, 10);
+		if (errno || end == v || *end != '\0' || *dst[i] == 0 ||
+		    v[0] == '-')
+			return err_set(ERR_INVAL, "manifest: services.%s.env.%s: "
+			    "\"%.40s\" is not a positive integer", svc, keys[i],
+			    v);
+	}
+	return 0;
+}
+
 /* argv of a wasm replica, run by this provider's binary in the sandbox
  * (the sandbox env gets LODGE_WASM_CACHE=/app/.wasm-cache):
  *   job:      /app/provider wasm run /app/module.wasm --fuel N
@@ -455,6 +482,9 @@ build_replica(struct lease *l, const char *name, const json_t *svc,
 			r->wasm_job = 1;
 		}
 		if ((rc = wasm_argv(svc, r, r->wasm_job)) < 0)
+			return rc;
+		if (!r->wasm_job && (rc = wasm_limits_from_env(json_object_get(
+		    svc, "env"), name, r)) < 0)
 			return rc;
 	}
 	return 0;

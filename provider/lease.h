@@ -79,6 +79,9 @@ struct lease_replica {
 	char *wasm_path;           /* the module in the artifact cache */
 	struct wasm_pool *pool;    /* HTTP function: the workers in sb;
 	                              NULL when not running */
+	uint64_t wasm_fuel;        /* tenant's per-request fuel budget and */
+	uint64_t wasm_deadline_ms; /* deadline (env LODGE_FUEL,
+	                              LODGE_DEADLINE_MS); 0: the provider's */
 	struct lease_expose expose[LEASE_MAX_EXPOSE];
 	size_t nexpose;
 	uint64_t cpu_millis, memory_bytes, storage_bytes;

@@ -202,6 +202,68 @@ test_lease_manifest_builds_replicas_and_refuses_mismatch(void **state)
 	lease_free(l);
 }
 
+/* A wasm HTTP function whose env lowers its per-request limits. */
+static const char fn_manifest[] =
+    "{\"deployment\":{\"fn\":{\"here\":{\"count\":1,\"profile\":\"p\"}}},"
+    "\"profiles\":{\"p\":{\"cpu_millis\":2500,\"memory_bytes\":"
+    "67108864,\"storage\":{}}},"
+    "\"services\":{\"fn\":{\"env\":{\"G\":\"1\",\"LODGE_DEADLINE_MS\":"
+    "\"250\",\"LODGE_FUEL\":\"5000\"},\"expose\":[{\"as\":80,"
+    "\"global\":true,\"port\":80,\"proto\":\"tcp\"}],\"image\":{"
+    "\"kind\":\"wasm+https\",\"sha256\":\"%s\",\"url\":"
+    "\"https://example.com/f.wasm\"},\"runtime\":\"wasm\"}}}";
+
+static void
+test_lease_wasm_function_runs_serve_with_its_limits(void **state)
+{
+	char text[1024], sha[65];
+	struct lease *l;
+	json_t *m;
+	const struct lease_replica *r;
+	size_t i, n;
+
+	(void)state;
+	memset(sha, 'a', 64);
+	sha[64] = '\0';
+	snprintf(text, sizeof(text), fn_manifest, sha);
+	l = lease_for(text, "here");
+	assert_int_equal(cjson_parse(text, strlen(text), &m), 0);
+	assert_int_equal(lease_set_manifest(l, m), 0);
+	assert_int_equal(l->nrep, 1);
+	r = &l->rep[0];
+	assert_true(r->wasm);
+	assert_false(r->wasm_job);
+	assert_int_equal(r->wasm_fuel, 5000);
+	assert_int_equal(r->wasm_deadline_ms, 250);
+	/* 2.5 CPUs: 3 workers. */
+	assert_int_equal(lease_wasm_workers(r), 3);
+	for (n = 0; r->argv[n]; n++)
+		;
+	assert_true(n >= 8);
+	assert_string_equal(r->argv[0], "/app/provider");
+	assert_string_equal(r->argv[2], "serve");
+	assert_string_equal(r->argv[3], "/app/module.wasm");
+	for (i = 0; i < n && strcmp(r->argv[i], "G=1") != 0; i++)
+		;
+	assert_true(i < n && strcmp(r->argv[i - 1], "--env") == 0);
+	for (i = 0; r->env[i] && strcmp(r->env[i],
+	    "LODGE_WASM_CACHE=/app/.wasm-cache") != 0; i++)
+		;
+	assert_non_null(r->env[i]);
+	json_decref(m);
+	lease_free(l);
+	/* A limit that is not a positive integer refuses the manifest,
+	 * naming the field. */
+	char *bad = strstr(text, "\"250\"");
+	memcpy(bad, "\"2x0\"", 5);
+	l = lease_for(text, "here");
+	assert_int_equal(cjson_parse(text, strlen(text), &m), 0);
+	assert_int_equal(lease_set_manifest(l, m), ERR_INVAL);
+	assert_non_null(strstr(err_msg(), "services.fn.env.LODGE_DEADLINE_MS"));
+	json_decref(m);
+	lease_free(l);
+}
+
 static void
 test_lease_refuses_wasm_and_other_placements(void **state)
 {
@@ -412,6 +474,7 @@ main(void)
 		cmocka_unit_test(
 		    test_lease_manifest_builds_replicas_and_refuses_mismatch),
 		cmocka_unit_test(test_lease_refuses_wasm_and_other_placements),
+		cmocka_unit_test(test_lease_wasm_function_runs_serve_with_its_limits),
 		cmocka_unit_test(
 		    test_lease_counters_survive_restart_and_never_go_back),
 		cmocka_unit_test(test_artifact_blob_is_content_addressed),
