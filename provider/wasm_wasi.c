@@ -5,6 +5,7 @@
  */
 #include "provider/wasm_wasi.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
@@ -35,7 +36,7 @@ enum {
 	W_PATH_FILESTAT_GET, W_PATH_CREATE_DIRECTORY, W_PATH_UNLINK_FILE,
 	W_PATH_REMOVE_DIRECTORY, W_CLOCK_TIME_GET, W_CLOCK_RES_GET,
 	W_RANDOM_GET, W_PROC_EXIT, W_SCHED_YIELD, W_POLL_ONEOFF, W_FD_SYNC,
-	W_ENOSYS,
+	W_FD_READDIR, W_ENOSYS,
 };
 
 static const struct {
@@ -69,6 +70,7 @@ static const struct {
 	{ "poll_oneoff", "iiii", "i", W_POLL_ONEOFF },
 	{ "fd_sync", "i", "i", W_FD_SYNC },
 	{ "fd_datasync", "i", "i", W_FD_SYNC },
+	{ "fd_readdir", "iiiIi", "i", W_FD_READDIR },
 };
 
 static int sig_eq(const char *want, const uint8_t *ts, uint32_t n)
@@ -362,6 +364,70 @@ static int put_filestat(struct wasm_abi_mem *m, uint32_t p,
 	d[16] = (uint8_t)filetype(st->st_mode);
 	memset(d + 17, 0, 7);
 	return 0;
+}
+
+static uint8_t dirent_type(unsigned char t)
+{
+	switch (t) {
+	case DT_DIR: return 3;
+	case DT_REG: return 4;
+	case DT_CHR: return 2;
+	case DT_BLK: return 1;
+	case DT_LNK: return 7;
+	case DT_SOCK: return 6;
+	default: return 0;
+	}
+}
+
+/* fd_readdir(fd, buf, buf_len, cookie, bufused): entries from the
+ * cookie-th on (the cookie is an index: d_next of entry k is k + 1), each
+ * a 24-byte dirent (d_next u64, d_ino u64, d_namlen u32, d_type u8) and
+ * the name; the last one may be cut, and bufused == buf_len tells the
+ * guest to ask again from a later cookie. */
+static int do_readdir(struct wasi_ctx *c, struct wasm_abi_mem *m,
+    const uint64_t *a)
+{
+	uint32_t fd = (uint32_t)a[0], len = (uint32_t)a[2];
+	uint64_t cookie = a[3], idx = 0;
+	size_t used = 0;
+	struct dirent *e;
+	uint8_t *out = gp(m, (uint32_t)a[1], len);
+	int dfd;
+	DIR *dir;
+
+	if (fd < 3 || fd >= WASI_MAX_FDS || c->fds[fd] < 0)
+		return E_BADF;
+	if (!out)
+		return E_FAULT;
+	/* A fresh description, so the guest's own fd keeps its offset. */
+	if ((dfd = openat(c->fds[fd], ".", O_RDONLY | O_DIRECTORY |
+	    O_CLOEXEC)) < 0)
+		return werrno(errno);
+	if (!(dir = fdopendir(dfd))) {
+		int r = werrno(errno);
+		close(dfd);
+		return r;
+	}
+	while (used < len && (e = readdir(dir)) != NULL) {
+		if (idx++ < cookie)
+			continue;
+		uint8_t h[24];
+		uint64_t next = idx, ino = e->d_ino;
+		uint32_t nl = (uint32_t)strlen(e->d_name);
+		memcpy(h, &next, 8);
+		memcpy(h + 8, &ino, 8);
+		memcpy(h + 16, &nl, 4);
+		h[20] = dirent_type(e->d_type);
+		memset(h + 21, 0, 3);
+		size_t k = len - used < sizeof(h) ? len - used : sizeof(h);
+		memcpy(out + used, h, k);
+		used += k;
+		k = len - used < nl ? len - used : nl;
+		memcpy(out + used, e->d_name, k);
+		used += k;
+	}
+	closedir(dir);
+	return put32(m, (uint32_t)a[4], (uint32_t)used) ? E_FAULT : 0;
 }
 
 /* Guest path, NUL-terminated, refused if absolute or empty. */
@@ -705,6 +771,9 @@ int wasi_call(struct wasi_ctx *c, int id, const uint64_t *a,
 	case W_POLL_ONEOFF:
 		r = do_poll(m, (uint32_t)a[0], (uint32_t)a[1], (uint32_t)a[2],
 		    (uint32_t)a[3]);
+		break;
+	case W_FD_READDIR:
+		r = do_readdir(c, m, a);
 		break;
 	case W_FD_SYNC:
 		if (!fd_ok(c, a[0])) { r = E_BADF; break; }

@@ -58,6 +58,11 @@ $WASM run --dir "$T/data" "$T/traps.wasm" -- files >"$T/files.out" 2>&1
 check "files: written under HOST_DIR" grep -q written "$T/data/out.txt"
 check "files: read back" grep -q "read back: written" "$T/files.out"
 check "files: .. cannot escape /data" grep -q "escape refused" "$T/files.out"
+$WASM run --dir "$T/data" "$T/traps.wasm" -- ls >"$T/ls.out" 2>&1
+check "fd_readdir: 300 files listed over several calls (scandir)" \
+    grep -qx "302 entries, 300 files" "$T/ls.out"
+check "fd_readdir: names and order" sh -c \
+    "sed -n 3p $T/ls.out | grep -qx entry-000 && sed -n 4p $T/ls.out | grep -qx entry-299"
 
 # args, env, WAGI-style CGI output on stdout.
 $WASM run --env REQUEST_METHOD=GET --env PATH_INFO=/x --env QUERY_STRING=a=1 \

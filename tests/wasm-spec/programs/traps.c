@@ -1,7 +1,9 @@
 /* Misbehaving programs: each must end in its trap, never harm the host. */
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 volatile int sink;
 
@@ -46,6 +48,34 @@ int main(int argc, char **argv)
 		if (!f || !fgets(line, sizeof(line), f))
 			return 3;
 		printf("read back: %s", line);
+		return 0;
+	}
+	if (!strcmp(m, "ls")) {
+		/* fd_readdir: a directory of many entries, read back sorted. */
+		char name[64];
+		for (int i = 0; i < 300; i++) {
+			snprintf(name, sizeof(name), "/data/ls/entry-%03d", i);
+			if (i == 0 && mkdir("/data/ls", 0755) != 0)
+				return 4;
+			FILE *f = fopen(name, "w");
+			if (!f)
+				return 5;
+			fclose(f);
+		}
+		struct dirent **list;
+		int n = scandir("/data/ls", &list, NULL, alphasort);
+		if (n < 0)
+			return 6;
+		int files = 0;
+		for (int i = 0; i < n; i++) {
+			if (list[i]->d_type == DT_REG)
+				files++;
+			if (i < 3 || i == n - 1)
+				printf("%s\n", list[i]->d_name);
+			free(list[i]);
+		}
+		free(list);
+		printf("%d entries, %d files\n", n, files);
 		return 0;
 	}
 	printf("ok\n");
