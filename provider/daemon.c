@@ -590,9 +590,12 @@ start_due(struct pd *pd, struct lease *l, const struct sandbox_spec *base,
 			sb = NULL;
 		if (ctl[1] >= 0)
 			close(ctl[1]);
+		char why[256];
+		snprintf(why, sizeof(why), "%s", err_msg());
 		if (ctl[0] >= 0) {
 			if (sb != NULL && wasm_pool_new(ctl[0],
 			    lease_wasm_workers(r), &pool) < 0) {
+				snprintf(why, sizeof(why), "%s", err_msg());
 				sandbox_free(sb);
 				sb = NULL;
 			} else if (sb == NULL) {
@@ -600,7 +603,7 @@ start_due(struct pd *pd, struct lease *l, const struct sandbox_spec *base,
 			}
 		}
 		pthread_mutex_lock(&pd->mu);
-		lease_spawned(l, idx[k], sb, sb ? NULL : err_msg(), now);
+		lease_spawned(l, idx[k], sb, sb ? NULL : why, now);
 		r->pool = pool;
 		pthread_mutex_unlock(&pd->mu);
 	}

@@ -8,6 +8,7 @@
  * provider restart neither loses the reported past nor counts it twice.
  */
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -715,6 +716,14 @@ lease_reap(struct lease *l, int64_t now_ms)
 		unsigned shift;
 		if (r->sb == NULL)
 			continue;
+		/* A function whose supervisor stopped answering: end the
+		 * sandbox, so it is reaped and restarted below. */
+		if (r->pool && !wasm_pool_alive(r->pool)) {
+			log_warn("lease %s: %s: wasm workers do not answer; "
+			    "restarting", l->id, r->name);
+			(void)sandbox_signal(r->sb, SIGKILL);
+			lease_replica_drop_pool(r);
+		}
 		exited = 0;
 		if (sandbox_wait(r->sb, 0, &exited, &status) < 0 || !exited)
 			continue;

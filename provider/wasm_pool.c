@@ -31,10 +31,14 @@
  * worker. */
 #define QUEUE_WAIT_MAX_MS 30000
 
+/* How long a control message may wait for room (the supervisor reads
+ * them as they come; at start it may still be loading the module). */
+#define CTL_SEND_MS 10000
+
 struct worker {
-	int fd;
-	int busy;
-	int dead;
+	int fd;                    /* our end of its socket; -1: none */
+	int busy;                  /* held by a request (which alone may
+	                              touch fd) */
 };
 
 struct wasm_pool {
@@ -43,7 +47,7 @@ struct wasm_pool {
 	_Atomic unsigned refs;
 	int ctl;
 	int closed;                /* no new requests */
-	int broken;                /* a worker's stream is out of step */
+	int broken;                /* the supervisor stopped answering */
 	uint64_t seq;
 	struct wasm_pool_stats st;
 	unsigned n;
@@ -64,15 +68,37 @@ int wasm_pool_control_pair(int fds[2])
 	return 0;
 }
 
-static int send_ctl(int ctl, uint32_t op, uint32_t slot, int fd)
+/* 0 once ready, 1 at the deadline, -1 on error. */
+static int wait_fd(int fd, short ev, uint64_t deadline)
 {
-	struct wasm_ctl_msg m = { op, slot };
+	for (;;) {
+		uint64_t now = now_ms();
+		int timeout = now >= deadline ? 0 :
+		    deadline - now > 86400000 ? 86400000 : (int)(deadline - now);
+		struct pollfd pf = { fd, ev, 0 };
+		int n = poll(&pf, 1, timeout);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -1;
+		if (n == 0)
+			return 1;
+		return 0;
+	}
+}
+
+/* One control message, waiting at most CTL_SEND_MS for room. */
+static int send_ctl(int ctl, uint32_t op, uint32_t slot, uint64_t seq,
+    int fd)
+{
+	struct wasm_ctl_msg m = { op, slot, seq };
 	struct iovec iov = { &m, sizeof(m) };
 	union {
 		struct cmsghdr h;
 		char buf[CMSG_SPACE(sizeof(int))];
 	} c;
 	struct msghdr mh;
+	uint64_t deadline = now_ms() + CTL_SEND_MS;
 
 	memset(&mh, 0, sizeof(mh));
 	mh.msg_iov = &iov;
@@ -88,12 +114,39 @@ static int send_ctl(int ctl, uint32_t op, uint32_t slot, int fd)
 		memcpy(CMSG_DATA(cm), &fd, sizeof(int));
 	}
 	for (;;) {
-		if (sendmsg(ctl, &mh, MSG_NOSIGNAL) == (ssize_t)sizeof(m))
+		if (sendmsg(ctl, &mh, MSG_NOSIGNAL | MSG_DONTWAIT) ==
+		    (ssize_t)sizeof(m))
 			return 0;
-		if (errno != EINTR)
-			return err_set(ERR_IO, "wasm pool control: %s",
-			    strerror(errno));
+		if (errno == EINTR)
+			continue;
+		if ((errno == EAGAIN || errno == EWOULDBLOCK) &&
+		    wait_fd(ctl, POLLOUT, deadline) == 0)
+			continue;
+		return err_set(ERR_IO, "wasm pool control: %s", errno == EAGAIN ||
+		    errno == EWOULDBLOCK ? "the supervisor is not reading" :
+		    strerror(errno));
 	}
+}
+
+/* A new socket for slot k, its other end to the supervisor (which starts
+ * a worker on it).  The old one, if any, is closed. */
+static int new_socket(struct wasm_pool *p, unsigned k)
+{
+	int sp[2], rc;
+	if (p->w[k].fd >= 0) {
+		close(p->w[k].fd);
+		p->w[k].fd = -1;
+	}
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0)
+		return err_set(ERR_IO, "socketpair: %s", strerror(errno));
+	rc = send_ctl(p->ctl, WASM_CTL_ADD, k, 0, sp[1]);
+	close(sp[1]);
+	if (rc < 0) {
+		close(sp[0]);
+		return rc;
+	}
+	p->w[k].fd = sp[0];
+	return 0;
 }
 
 int wasm_pool_new(int ctl_fd, unsigned workers, struct wasm_pool **out)
@@ -124,18 +177,9 @@ int wasm_pool_new(int ctl_fd, unsigned workers, struct wasm_pool **out)
 	p->st.workers = workers;
 	for (i = 0; i < workers; i++)
 		p->w[i].fd = -1;
-	for (i = 0; i < workers; i++) {
-		int sp[2];
-		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0) {
-			rc = err_set(ERR_IO, "socketpair: %s", strerror(errno));
+	for (i = 0; i < workers; i++)
+		if ((rc = new_socket(p, i)) < 0)
 			goto fail;
-		}
-		rc = send_ctl(ctl_fd, WASM_CTL_ADD, i, sp[1]);
-		close(sp[1]);
-		p->w[i].fd = sp[0];
-		if (rc < 0)
-			goto fail;
-	}
 	*out = p;
 	return 0;
 fail:
@@ -202,21 +246,14 @@ static int acquire(struct wasm_pool *p, uint64_t deadline)
 	int slot = -1;
 	pthread_mutex_lock(&p->mu);
 	while (!p->closed && !p->broken) {
-		unsigned i, alive = 0;
-		for (i = 0; i < p->n; i++) {
-			if (p->w[i].dead)
-				continue;
-			alive++;
-			if (!p->w[i].busy)
-				break;
-		}
+		unsigned i;
+		for (i = 0; i < p->n && p->w[i].busy; i++)
+			;
 		if (i < p->n) {
 			p->w[i].busy = 1;
 			slot = (int)i;
 			break;
 		}
-		if (alive == 0)
-			break;
 		uint64_t now = now_ms();
 		if (now >= deadline)
 			break;
@@ -234,13 +271,13 @@ static int acquire(struct wasm_pool *p, uint64_t deadline)
 	return slot;
 }
 
-/* Give the worker back; a stream out of step breaks the whole pool. */
+/* Give the worker back; a supervisor that stopped answering breaks the
+ * whole pool (the daemon then restarts the sandbox). */
 static void release(struct wasm_pool *p, int slot, int broken)
 {
 	pthread_mutex_lock(&p->mu);
 	p->w[slot].busy = 0;
 	if (broken) {
-		p->w[slot].dead = 1;
 		p->broken = 1;
 		shut_locked(p);
 	}
@@ -248,23 +285,11 @@ static void release(struct wasm_pool *p, int slot, int broken)
 	pthread_mutex_unlock(&p->mu);
 }
 
-/* 0 once ready, 1 at the deadline, -1 on error. */
-static int wait_fd(int fd, short ev, uint64_t deadline)
+static void count(struct wasm_pool *p, uint64_t *counter)
 {
-	for (;;) {
-		uint64_t now = now_ms();
-		int timeout = now >= deadline ? 0 :
-		    deadline - now > 86400000 ? 86400000 : (int)(deadline - now);
-		struct pollfd pf = { fd, ev, 0 };
-		int n = poll(&pf, 1, timeout);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -1;
-		if (n == 0)
-			return 1;
-		return 0;
-	}
+	pthread_mutex_lock(&p->mu);
+	(*counter)++;
+	pthread_mutex_unlock(&p->mu);
 }
 
 static int write_all(int fd, const uint8_t *b, size_t len, uint64_t deadline)
@@ -288,11 +313,15 @@ static int write_all(int fd, const uint8_t *b, size_t len, uint64_t deadline)
 	return 0;
 }
 
-/* 0 read, 1 deadline with nothing read yet, -1 error/EOF/partial. */
+/* 0 read, 1 deadline with nothing read yet, -1 error/EOF/partial.  The
+ * clock is read on every pass, so a peer that keeps writing cannot hold
+ * us past the deadline. */
 static int read_all(int fd, uint8_t *b, size_t len, uint64_t deadline)
 {
 	size_t got = 0;
 	while (got < len) {
+		if (now_ms() >= deadline)
+			return got ? -1 : 1;
 		ssize_t k = recv(fd, b + got, len - got, MSG_DONTWAIT);
 		if (k > 0) {
 			got += (size_t)k;
@@ -313,9 +342,10 @@ static int read_all(int fd, uint8_t *b, size_t len, uint64_t deadline)
 	return 0;
 }
 
-/* One frame: 0 with *type and *payload (owned by the caller), 1 at the
- * deadline before a byte came, -1 when the stream is broken.  Once a
- * header is in, the rest may take until tail_deadline. */
+/* One frame from a worker socket: 0 with *type and *payload (owned by the
+ * caller), 1 at the deadline before a byte came, -1 when the stream is
+ * cut or malformed.  Once a byte is in, the rest may take until
+ * tail_deadline.  A REPLY is at most WASM_WIRE_MAX_REPLY. */
 static int read_frame(int fd, uint64_t deadline, uint64_t tail_deadline,
     uint32_t *type, uint8_t **payload, uint32_t *len)
 {
@@ -324,7 +354,11 @@ static int read_frame(int fd, uint64_t deadline, uint64_t tail_deadline,
 	if (rc)
 		return rc;
 	if (read_all(fd, h + 1, sizeof(h) - 1, tail_deadline) != 0 ||
-	    wasm_wire_header(h, type, len) < 0)
+	    wasm_wire_header(h, type, len) < 0 ||
+	    *type == WASM_WIRE_REQUEST ||
+	    (*type == WASM_WIRE_REPLY && *len > WASM_WIRE_MAX_REPLY) ||
+	    (*type == WASM_WIRE_DIED &&
+	    *len != WASM_WIRE_DIED_FRAME - WASM_WIRE_HEADER))
 		return -1;
 	if (!(*payload = malloc(*len ? *len : 1)))
 		return -1;
@@ -336,6 +370,14 @@ static int read_frame(int fd, uint64_t deadline, uint64_t tail_deadline,
 	return 0;
 }
 
+/* An idle worker's socket has nothing to read: if it has, the worker died
+ * (DIED, then EOF) and the socket is spent. */
+static int spent(int fd)
+{
+	struct pollfd pf = { fd, POLLIN, 0 };
+	return fd < 0 || poll(&pf, 1, 0) != 0;
+}
+
 static const char *signal_cause(int sig)
 {
 	switch (sig) {
@@ -344,83 +386,6 @@ static const char *signal_cause(int sig)
 	case SIGSEGV: return "crashed (segmentation fault)";
 	case SIGXCPU: return "out of CPU time";
 	default: return "killed by a signal";
-	}
-}
-
-/* Frames left from a worker that died while idle (DIED with a seq that
- * is not ours) are read and counted; anything else out of place breaks
- * the stream.  Returns 0, or -1 when broken. */
-static int drain_stale(struct wasm_pool *p, int fd)
-{
-	for (;;) {
-		uint8_t h[WASM_WIRE_DIED_FRAME];
-		uint32_t type, len;
-		int32_t st;
-		uint64_t seq;
-		ssize_t k = recv(fd, h, WASM_WIRE_HEADER, MSG_DONTWAIT |
-		    MSG_PEEK);
-		if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-			return 0;
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k != WASM_WIRE_HEADER ||
-		    wasm_wire_header(h, &type, &len) < 0 ||
-		    type != WASM_WIRE_DIED ||
-		    recv(fd, h, sizeof(h), MSG_DONTWAIT) != (ssize_t)sizeof(h) ||
-		    wasm_wire_died_decode(h + WASM_WIRE_HEADER, len, &st,
-		    &seq) < 0)
-			return -1;
-		pthread_mutex_lock(&p->mu);
-		p->st.worker_deaths++;
-		pthread_mutex_unlock(&p->mu);
-	}
-}
-
-/* The answer to request seq: 0 with a REPLY (*pl, owned by the caller),
- * 2 when its worker died (*status), 1 at the deadline, -1 broken.  A DIED
- * frame for another request (the worker died idle; its replacement then
- * took ours) is counted and skipped. */
-static int await_reply(struct wasm_pool *p, int fd, uint64_t seq,
-    uint64_t deadline, uint8_t **pl, uint32_t *plen, int32_t *status)
-{
-	for (;;) {
-		uint32_t type;
-		uint64_t dseq;
-		int rc = read_frame(fd, deadline, deadline +
-		    WASM_POOL_KILL_WAIT_MS, &type, pl, plen);
-		if (rc)
-			return rc;
-		if (type == WASM_WIRE_REPLY)
-			return 0;
-		rc = type == WASM_WIRE_DIED ? wasm_wire_died_decode(*pl, *plen,
-		    status, &dseq) : -1;
-		free(*pl);
-		*pl = NULL;
-		if (rc < 0)
-			return -1;
-		pthread_mutex_lock(&p->mu);
-		p->st.worker_deaths++;
-		pthread_mutex_unlock(&p->mu);
-		if (dseq == seq)
-			return 2;
-	}
-}
-
-/* After a kill: frames until the supervisor says that worker died.  0
- * when it did, -1 when the stream or the supervisor failed. */
-static int await_death(int fd)
-{
-	uint64_t until = now_ms() + WASM_POOL_KILL_WAIT_MS;
-	for (;;) {
-		uint32_t type, len;
-		uint8_t *pl = NULL;
-		if (read_frame(fd, until, until, &type, &pl, &len) != 0)
-			return -1;
-		free(pl);
-		if (type == WASM_WIRE_DIED)
-			return 0;
-		if (type != WASM_WIRE_REPLY)
-			return -1;
 	}
 }
 
@@ -436,16 +401,73 @@ static int fail_resp(struct wasm_wagi_response *resp, int status,
 	return wasm_wagi_respond(&oc, NULL, 0, resp);
 }
 
+/* What became of one request on one worker socket. */
+enum outcome {
+	O_REPLY,                   /* *pl holds the REPLY */
+	O_DIED,                    /* its worker died running it (*st) */
+	O_NOT_RUN,                 /* the worker was gone before taking it */
+	O_DEADLINE,                /* killed at the deadline (or gone then) */
+	O_BAD,                     /* the worker broke the protocol */
+	O_DEAF,                    /* the supervisor does not answer */
+};
+
+/* Past the deadline: have the worker killed if it still runs seq, then
+ * see what arrives: its REPLY (it finished just then), or DIED/EOF. */
+static enum outcome kill_late(struct wasm_pool *p, int slot, uint64_t seq,
+    uint8_t **pl, uint32_t *plen)
+{
+	uint64_t until = now_ms() + WASM_POOL_KILL_WAIT_MS;
+	uint32_t type;
+	if (send_ctl(p->ctl, WASM_CTL_KILL, (uint32_t)slot, seq, -1) < 0)
+		return O_DEAF;
+	int rc = read_frame(p->w[slot].fd, until, until, &type, pl, plen);
+	if (rc == 1)
+		return O_DEAF;
+	if (rc == 0 && type == WASM_WIRE_REPLY)
+		return O_REPLY;
+	free(*pl);
+	*pl = NULL;
+	return O_DEADLINE;
+}
+
+/* Send the request on slot's socket and wait for its outcome. */
+static enum outcome run_on(struct wasm_pool *p, int slot, uint64_t seq,
+    const uint8_t *frame, size_t flen, uint64_t wall_ms, uint8_t **pl,
+    uint32_t *plen, int32_t *st)
+{
+	int fd = p->w[slot].fd;
+	uint64_t deadline = now_ms() + (wall_ms ? wall_ms : UINT32_MAX), dseq;
+	uint32_t type;
+
+	if (write_all(fd, frame, flen, deadline) < 0)
+		return spent(fd) ? O_NOT_RUN : O_DEADLINE;
+	int rc = read_frame(fd, deadline, deadline + WASM_POOL_KILL_WAIT_MS,
+	    &type, pl, plen);
+	if (rc == 1)
+		return kill_late(p, slot, seq, pl, plen);
+	if (rc < 0)
+		return O_BAD;
+	if (type == WASM_WIRE_REPLY)
+		return O_REPLY;
+	rc = wasm_wire_died_decode(*pl, *plen, st, &dseq);
+	free(*pl);
+	*pl = NULL;
+	if (rc < 0)
+		return O_BAD;
+	return dseq == seq ? O_DIED : O_NOT_RUN;
+}
+
 int wasm_pool_invoke(struct wasm_pool *p, const struct wasm_wagi_request *req,
     const struct wasm_run_limits *l, struct wasm_wagi_response *resp,
     struct wasm_usage *u)
 {
-	uint64_t t0 = now_ms(), deadline, budget_fuel;
+	uint64_t t0 = now_ms(), budget_fuel;
 	uint8_t *frame = NULL, *pl = NULL;
 	size_t flen;
-	uint32_t plen;
+	uint32_t plen = 0;
 	int32_t st = 0;
-	int slot, rc, broken = 0;
+	int slot, rc, broken = 0, tries = 0;
+	enum outcome o;
 	struct wasm_wire_reply rep;
 	char msg[128];
 
@@ -454,8 +476,8 @@ int wasm_pool_invoke(struct wasm_pool *p, const struct wasm_wagi_request *req,
 	u->requests = 1;
 	u->bytes_in = req->body_len;
 	budget_fuel = l->fuel >= 0 ? (uint64_t)l->fuel : 0;
-	deadline = t0 + (l->wall_ms ? l->wall_ms : QUEUE_WAIT_MAX_MS);
-	if ((slot = acquire(p, deadline)) < 0) {
+	if ((slot = acquire(p, t0 + (l->wall_ms ? l->wall_ms :
+	    QUEUE_WAIT_MAX_MS))) < 0) {
 		rc = fail_resp(resp, 503, wasm_pool_alive(p) ?
 		    "function busy: no free worker before the deadline" :
 		    "function is not running (restarting)");
@@ -464,7 +486,6 @@ int wasm_pool_invoke(struct wasm_pool *p, const struct wasm_wagi_request *req,
 	pthread_mutex_lock(&p->mu);
 	uint64_t seq = ++p->seq;
 	pthread_mutex_unlock(&p->mu);
-	int fd = p->w[slot].fd;
 	if ((rc = wasm_wire_request_encode(seq, req, l, &frame, &flen)) < 0) {
 		release(p, slot, 0);
 		if (rc == ERR_NOMEM)
@@ -473,62 +494,81 @@ int wasm_pool_invoke(struct wasm_pool *p, const struct wasm_wagi_request *req,
 		rc = fail_resp(resp, 500, msg);
 		goto out;
 	}
-	deadline = now_ms() + (l->wall_ms ? l->wall_ms : UINT32_MAX);
-	if (drain_stale(p, fd) < 0 || write_all(fd, frame, flen, deadline) < 0) {
-		release(p, slot, 1);
-		rc = fail_resp(resp, 503, "function worker is gone "
-		    "(restarting)");
-		goto out;
+	for (;;) {
+		/* A worker that died while idle left a spent socket. */
+		if (spent(p->w[slot].fd)) {
+			if (p->w[slot].fd >= 0)
+				count(p, &p->st.worker_deaths);
+			if (new_socket(p, (unsigned)slot) < 0) {
+				o = O_DEAF;
+				break;
+			}
+		}
+		o = run_on(p, slot, seq, frame, flen, l->wall_ms, &pl, &plen,
+		    &st);
+		/* Not taken by any worker: once more on a fresh one. */
+		if (o != O_NOT_RUN || tries++ > 0)
+			break;
 	}
-	rc = await_reply(p, fd, seq, deadline, &pl, &plen, &st);
-	if (rc == 1) {
-		/* Past the deadline: the supervisor kills the worker, says so
-		 * and starts another on the same socket. */
-		if (send_ctl(p->ctl, WASM_CTL_KILL, (uint32_t)slot, -1) < 0 ||
-		    await_death(fd) < 0)
-			broken = 1;
-		pthread_mutex_lock(&p->mu);
-		p->st.deadline_kills++;
-		pthread_mutex_unlock(&p->mu);
-		release(p, slot, broken);
-		u->fuel = budget_fuel;
+	if (o == O_REPLY && (wasm_wire_reply_decode(pl, plen, &rep) < 0 ||
+	    rep.seq != seq))
+		o = O_BAD;
+	switch (o) {
+	case O_REPLY:
+		release(p, slot, 0);
+		*u = rep.u;
+		u->requests = 1;
+		u->bytes_in = req->body_len;
+		/* Never more than the budget (nor a reported overflow). */
+		if (budget_fuel && (rep.oc.out_of_fuel || u->fuel > budget_fuel))
+			u->fuel = budget_fuel;
+		rc = wasm_wagi_respond(&rep.oc, rep.out, rep.out_len, resp);
+		goto out;
+	case O_DEADLINE:
+		count(p, &p->st.deadline_kills);
 		snprintf(msg, sizeof(msg), "function deadline of %llu ms "
 		    "exceeded", (unsigned long long)l->wall_ms);
-		rc = fail_resp(resp, 504, msg);
-		goto out;
-	}
-	if (rc < 0) {
-		release(p, slot, 1);
-		rc = fail_resp(resp, 503, "function worker is gone "
-		    "(restarting)");
-		goto out;
-	}
-	if (rc == 2) {
-		release(p, slot, 0);
-		u->fuel = budget_fuel;
-		if (WIFSIGNALED(st))
+		rc = 504;
+		break;
+	case O_DIED:
+	case O_NOT_RUN:
+		count(p, &p->st.worker_deaths);
+		if (o == O_NOT_RUN)
+			snprintf(msg, sizeof(msg), "function worker exited "
+			    "twice before taking the request");
+		else if (WIFSIGNALED(st))
 			snprintf(msg, sizeof(msg), "function worker %s "
 			    "(signal %d)", signal_cause(WTERMSIG(st)),
 			    WTERMSIG(st));
 		else
 			snprintf(msg, sizeof(msg), "function worker exited "
 			    "with status %d", WEXITSTATUS(st));
-		rc = fail_resp(resp, 500, msg);
-		goto out;
+		rc = 500;
+		break;
+	case O_BAD:
+		/* Kill whatever it does; its socket is spent either way. */
+		count(p, &p->st.worker_deaths);
+		if (send_ctl(p->ctl, WASM_CTL_KILL, (uint32_t)slot, 0, -1) < 0)
+			broken = 1;
+		snprintf(msg, sizeof(msg), "function worker broke the "
+		    "protocol (replaced)");
+		rc = 500;
+		break;
+	case O_DEAF:
+	default:
+		broken = 1;
+		snprintf(msg, sizeof(msg), "function supervisor does not "
+		    "answer (restarting)");
+		rc = 503;
+		break;
 	}
-	if (wasm_wire_reply_decode(pl, plen, &rep) < 0 || rep.seq != seq) {
-		release(p, slot, 1);
-		rc = fail_resp(resp, 500, "function worker answered out of "
-		    "step (restarting)");
-		goto out;
-	}
-	release(p, slot, 0);
-	*u = rep.u;
-	u->requests = 1;
-	u->bytes_in = req->body_len;
-	if (rep.oc.out_of_fuel && budget_fuel)
-		u->fuel = budget_fuel;
-	rc = wasm_wagi_respond(&rep.oc, rep.out, rep.out_len, resp);
+	/* Whatever happened, the socket is spent: the next request on this
+	 * slot starts a fresh worker on a fresh one. */
+	if (!broken && new_socket(p, (unsigned)slot) < 0)
+		broken = 1;
+	release(p, slot, broken);
+	u->fuel = budget_fuel;
+	rc = fail_resp(resp, rc, msg);
 out:
 	u->wall_ms = now_ms() - t0;
 	free(frame);

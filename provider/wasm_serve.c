@@ -159,6 +159,7 @@ static int spawn(struct slot *s, size_t n, size_t i, int ctl, int sfd,
     const sigset_t *old, const struct wasm_program *p,
     const struct wasm_serve_opts *o)
 {
+	atomic_store(s[i].cur, 0);
 	pid_t pid = fork();
 	if (pid < 0)
 		return err_set(ERR_IO, "fork: %s", strerror(errno));
@@ -173,6 +174,21 @@ static int spawn(struct slot *s, size_t n, size_t i, int ctl, int sfd,
 	}
 	s[i].pid = pid;
 	return 0;
+}
+
+/* Retire the worker of slot i (the gateway has given up its socket). */
+static void retire(struct slot *s)
+{
+	if (s->pid > 0) {
+		kill(s->pid, SIGKILL);
+		while (waitpid(s->pid, NULL, 0) < 0 && errno == EINTR)
+			;
+		s->pid = 0;
+	}
+	if (s->fd >= 0) {
+		close(s->fd);
+		s->fd = -1;
+	}
 }
 
 /* One control message: 0 handled, 1 the provider closed it, < 0 error. */
@@ -194,7 +210,7 @@ static int control(int ctl, struct slot *s, size_t n, int sfd,
 	mh.msg_iovlen = 1;
 	mh.msg_control = c.buf;
 	mh.msg_controllen = sizeof(c.buf);
-	ssize_t k = recvmsg(ctl, &mh, MSG_CMSG_CLOEXEC);
+	ssize_t k = recvmsg(ctl, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
 	if (k < 0)
 		return errno == EINTR || errno == EAGAIN ? 0 :
 		    err_set(ERR_IO, "control socket: %s", strerror(errno));
@@ -207,19 +223,19 @@ static int control(int ctl, struct slot *s, size_t n, int sfd,
 		    cm->cmsg_len == CMSG_LEN(sizeof(int)))
 			memcpy(&fd, CMSG_DATA(cm), sizeof(int));
 	if (k != (ssize_t)sizeof(m) || (mh.msg_flags & MSG_CTRUNC) ||
-	    m.slot >= n) {
+	    m.slot >= n || (m.op == WASM_CTL_ADD) != (fd >= 0)) {
 		if (fd >= 0)
 			close(fd);
 		return err_set(ERR_INVAL, "control socket: bad message");
 	}
-	if (m.op == WASM_CTL_ADD && fd >= 0 && s[m.slot].fd < 0) {
+	if (m.op == WASM_CTL_ADD) {
+		retire(&s[m.slot]);
 		s[m.slot].fd = fd;
 		return spawn(s, n, m.slot, ctl, sfd, old, p, o);
 	}
-	if (fd >= 0)
-		close(fd);
 	if (m.op == WASM_CTL_KILL) {
-		if (s[m.slot].pid > 0)
+		if (s[m.slot].pid > 0 && (m.seq == 0 ||
+		    atomic_load(s[m.slot].cur) == m.seq))
 			kill(s[m.slot].pid, SIGKILL);
 		return 0;
 	}
@@ -227,11 +243,10 @@ static int control(int ctl, struct slot *s, size_t n, int sfd,
 	    m.op);
 }
 
-/* Reap workers; a worker that did not end because its socket closed is
- * reported (DIED) and replaced. */
-static int reap(int ctl, struct slot *s, size_t n, int sfd,
-    const sigset_t *old, const struct wasm_program *p,
-    const struct wasm_serve_opts *o)
+/* Reap workers: each death is told on its socket (DIED, with the request
+ * it was running), which is then closed; the gateway starts the next
+ * worker of that slot on a new socket. */
+static void reap(struct slot *s, size_t n)
 {
 	int st;
 	pid_t pid;
@@ -242,24 +257,13 @@ static int reap(int ctl, struct slot *s, size_t n, int sfd,
 		if (i == n)
 			continue;
 		s[i].pid = 0;
-		if (WIFEXITED(st) && WEXITSTATUS(st) == 0) {
-			close(s[i].fd);
-			s[i].fd = -1;
-			continue;
-		}
 		uint8_t frame[WASM_WIRE_DIED_FRAME];
 		wasm_wire_died_encode(st, atomic_load(s[i].cur), frame);
-		atomic_store(s[i].cur, 0);
-		if (send(s[i].fd, frame, sizeof(frame), MSG_NOSIGNAL |
-		    MSG_DONTWAIT) != (ssize_t)sizeof(frame)) {
-			close(s[i].fd);
-			s[i].fd = -1;
-			continue;
-		}
-		if (spawn(s, n, i, ctl, sfd, old, p, o) < 0)
-			return -1;
+		(void)send(s[i].fd, frame, sizeof(frame), MSG_NOSIGNAL |
+		    MSG_DONTWAIT);
+		close(s[i].fd);
+		s[i].fd = -1;
 	}
-	return 0;
 }
 
 int wasm_serve_run(int ctl, const struct wasm_program *p,
@@ -311,8 +315,7 @@ int wasm_serve_run(int ctl, const struct wasm_program *p,
 					stop = 1;
 			if (stop)
 				break;
-			if ((rc = reap(ctl, s, n, sfd, &old, p, o)) < 0)
-				break;
+			reap(s, n);
 		}
 		if (pf[0].revents & (POLLIN | POLLHUP | POLLERR)) {
 			rc = control(ctl, s, n, sfd, &old, p, o);

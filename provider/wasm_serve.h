@@ -1,10 +1,11 @@
 /*
  * wasm_serve: the sandbox's side of a wasm HTTP function (`provider wasm
  * serve`).  A supervisor receives one socket per worker over the control
- * channel (wasm_wire.h), forks a worker for each, and replaces a worker
- * that dies or is killed on the gateway's request, telling the gateway
- * with a DIED frame.  A worker answers requests on its socket one at a
- * time, each in a fresh instance of the module.
+ * channel (wasm_wire.h) and forks a worker for each; when a worker dies,
+ * or is killed on the gateway's request (its deadline), the supervisor
+ * tells the gateway with a DIED frame and closes that socket, and the
+ * gateway hands over a new one for the slot.  A worker answers requests
+ * on its socket one at a time, each in a fresh instance of the module.
  */
 #ifndef LODGE_PROVIDER_WASM_SERVE_H
 #define LODGE_PROVIDER_WASM_SERVE_H

@@ -359,6 +359,10 @@ int wasm_wire_reply_decode(const uint8_t *p, size_t len,
 	get_bytes(&d, "stdout", &r->out, &r->out_len);
 	if (d.field || d.left)
 		return dec_fail(&d, "reply");
+	if (r->out_len > WASM_WAGI_MAX_OUTPUT)
+		return err_set(ERR_LIMIT, "wasm reply frame: %zu bytes of "
+		    "output, over the limit (%u)", r->out_len,
+		    WASM_WAGI_MAX_OUTPUT);
 	if (trap > 255 || oof > 1 || tmo > 1)
 		return err_set(ERR_INVAL, "wasm reply frame: bad outcome "
 		    "(trap %u)", trap);

@@ -6,8 +6,12 @@
  * A frame is a 12-byte header (magic "LWG1", type, payload length; all
  * little-endian u32) and a payload.  Strings are a u32 length, the bytes
  * and a NUL (no NUL inside); byte strings a u32 length and the bytes.
- * The control channel (a SOCK_SEQPACKET socket, the worker's stdin)
- * carries fixed 8-byte messages, WASM_CTL_ADD with one fd (SCM_RIGHTS).
+ * The control channel (a SOCK_SEQPACKET socket, the supervisor's stdin)
+ * carries fixed 16-byte messages, WASM_CTL_ADD with one fd (SCM_RIGHTS).
+ * A worker socket serves one worker's lifetime: when the worker dies the
+ * supervisor writes DIED and closes it, and the gateway hands over a new
+ * socket for the slot (WASM_CTL_ADD again), so a stream cut mid-frame is
+ * never read again.
  */
 #ifndef LODGE_PROVIDER_WASM_WIRE_H
 #define LODGE_PROVIDER_WASM_WIRE_H
@@ -21,6 +25,8 @@
 #define WASM_WIRE_MAGIC 0x3147574cu     /* "LWG1" */
 #define WASM_WIRE_HEADER 12u
 #define WASM_WIRE_MAX (WASM_WAGI_MAX_OUTPUT + (48u << 20))
+/* A REPLY is at most the module's output and a little more. */
+#define WASM_WIRE_MAX_REPLY (WASM_WAGI_MAX_OUTPUT + 4096u)
 #define WASM_WIRE_MAX_HEADERS 256u
 
 enum wasm_wire_type {
@@ -33,13 +39,16 @@ enum wasm_wire_type {
 
 /* Control messages (gateway -> supervisor). */
 enum wasm_ctl_op {
-	WASM_CTL_ADD = 1,          /* fd attached: serve it in slot */
-	WASM_CTL_KILL = 2,         /* SIGKILL the worker of slot */
+	WASM_CTL_ADD = 1,          /* fd attached: a new worker for slot
+	                              (an old one there is killed) */
+	WASM_CTL_KILL = 2,         /* SIGKILL the worker of slot if it runs
+	                              request seq (seq 0: whatever it does) */
 };
 
 struct wasm_ctl_msg {
 	uint32_t op;
 	uint32_t slot;
+	uint64_t seq;
 };
 
 #define WASM_POOL_MAX_WORKERS 64u

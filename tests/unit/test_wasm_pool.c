@@ -5,6 +5,7 @@
  * tests/e2e/test_wasm_flow.sh): fresh instances, deadline kills, worker
  * deaths while busy and idle, close.
  */
+#include <poll.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -14,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -443,6 +445,150 @@ static void test_pool_closed_answers_503(void **state)
 	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 }
 
+/* ---- a lying supervisor and worker, played by the test ---- */
+
+enum lie { LIE_FUEL, LIE_GARBAGE, LIE_SILENT };
+
+struct fake {
+	int ctl;
+	enum lie lie;
+	int adds, kills;
+	uint64_t kill_seq;
+};
+
+/* Receive one control message; the fd of an ADD into *fd. */
+static int fake_ctl(struct fake *f, int *fd, int timeout_ms)
+{
+	struct wasm_ctl_msg m;
+	struct iovec iov = { &m, sizeof(m) };
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} c;
+	struct msghdr mh;
+	struct pollfd pf = { f->ctl, POLLIN, 0 };
+
+	if (poll(&pf, 1, timeout_ms) != 1)
+		return -1;
+	memset(&mh, 0, sizeof(mh));
+	mh.msg_iov = &iov;
+	mh.msg_iovlen = 1;
+	mh.msg_control = c.buf;
+	mh.msg_controllen = sizeof(c.buf);
+	if (recvmsg(f->ctl, &mh, 0) != (ssize_t)sizeof(m))
+		return -1;
+	if (m.op == WASM_CTL_ADD) {
+		memcpy(fd, CMSG_DATA(CMSG_FIRSTHDR(&mh)), sizeof(int));
+		f->adds++;
+	} else {
+		f->kills++;
+		f->kill_seq = m.seq;
+	}
+	return (int)m.op;
+}
+
+static void *fake_run(void *arg)
+{
+	struct fake *f = arg;
+	int fd = -1, op;
+	uint8_t h[WASM_WIRE_HEADER];
+	uint32_t type, len;
+
+	if (fake_ctl(f, &fd, 5000) != WASM_CTL_ADD)
+		return NULL;
+	/* Read one request. */
+	if (read(fd, h, sizeof(h)) != (ssize_t)sizeof(h) ||
+	    wasm_wire_header(h, &type, &len) < 0)
+		return NULL;
+	uint8_t *pl = malloc(len);
+	size_t got = 0;
+	while (got < len) {
+		ssize_t k = read(fd, pl + got, len - got);
+		if (k <= 0)
+			break;
+		got += (size_t)k;
+	}
+	struct wasm_wire_request rq;
+	if (wasm_wire_request_decode(pl, len, &rq) == 0) {
+		struct wasm_outcome oc = { 0 };
+		struct wasm_usage u = { .fuel = UINT64_MAX };
+		const char out[] = "Status: 201\r\n\r\nhi\n";
+		uint8_t *buf;
+		size_t blen;
+		if (f->lie == LIE_FUEL && wasm_wire_reply_encode(rq.seq, &oc,
+		    &u, (const uint8_t *)out, strlen(out), &buf, &blen) == 0) {
+			(void)write(fd, buf, blen);
+			free(buf);
+		} else if (f->lie == LIE_GARBAGE) {
+			(void)write(fd, "LWG9 not a frame at all", 23);
+		}
+		wasm_wire_request_clear(&rq);
+	}
+	free(pl);
+	/* Then answer the control channel as told: a kill is confirmed
+	 * (socket closed) unless we play deaf; an ADD is taken. */
+	while ((op = fake_ctl(f, &fd, 3000)) > 0) {
+		if (op == WASM_CTL_KILL && f->lie != LIE_SILENT)
+			close(fd);
+	}
+	return NULL;
+}
+
+static void test_pool_holds_against_a_lying_worker(void **state)
+{
+	static const enum lie lies[] = { LIE_FUEL, LIE_GARBAGE, LIE_SILENT };
+	(void)state;
+	for (size_t i = 0; i < 3; i++) {
+		struct fake f = { .lie = lies[i] };
+		struct wasm_pool *p;
+		struct wasm_usage u;
+		char msg[128];
+		pthread_t t;
+		int ctl[2];
+		assert_int_equal(wasm_pool_control_pair(ctl), 0);
+		f.ctl = ctl[1];
+		assert_int_equal(wasm_pool_new(ctl[0], 1, &p), 0);
+		assert_int_equal(pthread_create(&t, NULL, fake_run, &f), 0);
+		uint64_t t0 = util_mono_ns();
+		int st = call(p, "ok", 5000, 200, &u, msg, sizeof(msg));
+		uint64_t ms = (util_mono_ns() - t0) / 1000000;
+		/* Never held much past deadline + the kill wait. */
+		assert_true(ms < 200 + WASM_POOL_KILL_WAIT_MS + 1000);
+		/* Never billed more than the budget. */
+		assert_int_equal(u.fuel, 5000);
+		switch (lies[i]) {
+		case LIE_FUEL:
+			assert_int_equal(st, 201);
+			assert_true(wasm_pool_alive(p));
+			break;
+		case LIE_GARBAGE:
+			assert_int_equal(st, 500);
+			assert_non_null(strstr(msg, "protocol"));
+			assert_true(wasm_pool_alive(p));
+			break;
+		case LIE_SILENT:
+			/* The deadline kill is never confirmed: the pool is
+			 * given up, so the sandbox gets restarted. */
+			assert_int_equal(st, 503);
+			assert_non_null(strstr(msg, "does not answer"));
+			assert_false(wasm_pool_alive(p));
+			assert_int_equal(f.kills, 1);
+			assert_true(f.kill_seq > 0);
+			break;
+		}
+		wasm_pool_close(p);
+		pthread_join(t, NULL);
+		if (lies[i] == LIE_GARBAGE) {
+			/* The worker was killed and a new socket handed over. */
+			assert_int_equal(f.kills, 1);
+			assert_int_equal(f.kill_seq, 0);
+			assert_int_equal(f.adds, 2);
+		}
+		wasm_pool_free(p);
+		close(ctl[1]);
+	}
+}
+
 static void test_pool_new_refuses_bad_worker_counts(void **state)
 {
 	struct wasm_pool *p = NULL;
@@ -475,6 +621,7 @@ int main(void)
 		cmocka_unit_test(test_pool_worker_death_answers_500_and_is_replaced),
 		cmocka_unit_test(test_pool_serves_concurrent_requests),
 		cmocka_unit_test(test_pool_closed_answers_503),
+		cmocka_unit_test(test_pool_holds_against_a_lying_worker),
 		cmocka_unit_test(test_pool_new_refuses_bad_worker_counts),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
