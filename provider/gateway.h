@@ -5,8 +5,8 @@
  * provider/wasm_pool.h), or are forwarded to the service's port on the
  * lease's own loopback, the connection made from inside the lease's
  * network namespace (setns in the serving thread, or a helper without
- * root).  Upstream connections are
- * kept per serving thread and reused while the upstream allows it.
+ * root).  Upstream connections are kept per serving thread and reused
+ * while the upstream allows it.
  */
 #ifndef LODGE_PROVIDER_GATEWAY_H
 #define LODGE_PROVIDER_GATEWAY_H
@@ -40,9 +40,9 @@ int gateway_route_parse(const char *host, const char *path,
  * the target.  userns_fd >= 0 (a provider without root): the connection is
  * made by a forked helper that joins that user namespace, then netns_fd,
  * and passes the socket back.  Fills resp (502 when the upstream cannot
- * be reached, 504 on timeout); *egress gets the bytes sent back to the client.  A
- * connection kept from an earlier request is reused when key (an
- * identity of the upstream, e.g. its netns inode and port) matches. */
+ * be reached, 504 on timeout); *egress gets the bytes sent back to the
+ * client.  A connection kept from an earlier request is reused when key
+ * (an identity of the upstream, e.g. its netns inode and port) matches. */
 void gateway_forward(const struct http_request *req, int userns_fd,
     int netns_fd, uint64_t key, uint16_t port, const char *path_and_query,
     struct http_response *resp, uint64_t *egress);

@@ -1035,7 +1035,8 @@ lease_wasm_app_prepare(const struct lease *l, size_t i, const char *root,
 	*app_dir = NULL;
 	if (r->wasm_path == NULL)
 		return err_set(ERR_NOTFOUND, "%s: module not fetched", r->name);
-	if ((rc = wasm_app_prepare(r->wasm_path, root, NULL, app_dir)) < 0)
+	if ((rc = wasm_app_prepare(r->wasm_path, root, NULL, r->memory_bytes,
+	    app_dir)) < 0)
 		return err_prefix(rc, "%s", r->name);
 	return 0;
 }

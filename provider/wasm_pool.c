@@ -614,7 +614,7 @@ static int link_binary(const char *bin, const char *dir)
 }
 
 int wasm_app_prepare(const char *module_path, const char *root,
-    const char *provider_bin, char **app_dir)
+    const char *provider_bin, uint64_t memory_bytes, char **app_dir)
 {
 	struct wasm_load_opts o;
 	struct wasm_program *prog = NULL;
@@ -651,6 +651,11 @@ int wasm_app_prepare(const char *module_path, const char *root,
 	wasm_load_opts_init(&o);
 	snprintf(path, sizeof(path), "%s/.wasm-cache", dir);
 	o.compile.cache_dir = path;
+	/* A module whose declared memory exceeds the lease's cannot run
+	 * (the limit is a check, not part of the cache key). */
+	if (memory_bytes > 0 && memory_bytes / 65536 <
+	    o.limits.max_memory_pages)
+		o.limits.max_memory_pages = (uint32_t)(memory_bytes / 65536);
 	if ((rc = wasm_program_load((const uint8_t *)data, len, &o,
 	    &prog)) < 0) {
 		err_prefix(rc, "wasm module %.12s", hex);

@@ -69,8 +69,10 @@ void wasm_pool_stats(struct wasm_pool *p, struct wasm_pool_stats *out);
  * copy of provider_bin, NULL meaning this process's binary) and
  * .wasm-cache/ with the module compiled with `provider wasm run|serve`'s
  * defaults, so the sandboxed process only dlopens.  The module must
- * export _start.  *app_dir (owned by the caller) is that directory. */
+ * export _start, and its declared memory fit memory_bytes (0: no cap),
+ * else ERR_REJECT / ERR_LIMIT say why.  *app_dir (owned by the caller)
+ * is that directory. */
 int wasm_app_prepare(const char *module_path, const char *root,
-    const char *provider_bin, char **app_dir);
+    const char *provider_bin, uint64_t memory_bytes, char **app_dir);
 
 #endif

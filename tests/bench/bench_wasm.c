@@ -256,7 +256,7 @@ static struct sandbox *start_pool(const char *module)
 
 	snprintf(root, sizeof(root), "%s/app", dir);
 	if (access("bin/provider", X_OK) != 0 ||
-	    wasm_app_prepare(module, root, "bin/provider", &app) < 0 ||
+	    wasm_app_prepare(module, root, "bin/provider", 64u << 20, &app) < 0 ||
 	    wasm_pool_control_pair(ctl) < 0) {
 		printf("sandboxed workers: skipped (%s)\n", app ? err_msg() :
 		    "needs bin/provider: make");
