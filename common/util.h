@@ -19,6 +19,8 @@ int util_read_file(const char *path, size_t max, char **out, size_t *len);
 int util_write_file(const char *path, const void *data, size_t len, int mode);
 /* mkdir -p with mode for the created components. */
 int util_mkdirs(const char *path, int mode);
+/* rm -rf (symlinks removed, not followed); best effort. */
+void util_rm_tree(const char *path);
 
 /* Parse a decimal signed or unsigned integer, the whole string, in range;
  * what names the field for the error message. */

@@ -5,7 +5,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -146,21 +145,6 @@ out:
 }
 
 static int
-rm_one(const char *p, const struct stat *st, int flag, struct FTW *f)
-{
-	(void)st;
-	(void)flag;
-	(void)f;
-	return remove(p) < 0 ? -1 : 0;
-}
-
-static void
-rm_tree(const char *dir)
-{
-	(void)nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-}
-
-static int
 git_fail(const char *what, const char *url)
 {
 	const git_error *e = git_error_last();
@@ -199,7 +183,7 @@ artifact_git(struct artifact_cache *c, const char *url, const char *commit,
 	if (snprintf(tmp, sizeof(tmp), "%.3900s/tmp/git-%s-%ld", c->dir,
 	    commit, (long)getpid()) >= (int)sizeof(tmp))
 		abort();
-	rm_tree(tmp);
+	util_rm_tree(tmp);
 	co.checkout_opts.checkout_strategy = GIT_CHECKOUT_NONE;
 	if (git_clone(&repo, url, tmp, &co) < 0) {
 		rc = git_fail("clone", url);
@@ -222,7 +206,7 @@ artifact_git(struct artifact_cache *c, const char *url, const char *commit,
 	git_repository_free(repo);
 	repo = NULL;
 	snprintf(gitdir, sizeof(gitdir), "%s/.git", tmp);
-	rm_tree(gitdir);
+	util_rm_tree(gitdir);
 	if (rename(tmp, final) < 0 && errno != ENOTEMPTY && errno != EEXIST) {
 		rc = err_set(ERR_IO, "rename %s: %s", final, strerror(errno));
 		goto out;
@@ -234,7 +218,7 @@ out:
 	git_commit_free(cm);
 	git_repository_free(repo);
 	if (rc < 0)
-		rm_tree(tmp);
+		util_rm_tree(tmp);
 	free(final);
 	git_libgit2_shutdown();
 	return rc;

@@ -5,12 +5,14 @@
  * die-with-parent signal is tied to the thread that started it) and posts
  * lease.started / lease.usage / lease.close, heartbeats and advertisements.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -22,12 +24,18 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "provider/daemon.h"
+#include "provider/artifact.h"
 #include "provider/daemon_internal.h"
 #include "provider/follow.h"
 #include "provider/wasm_pool.h"
 
 #define LOOP_MS 100
 #define HEARTBEAT_MS 10000
+#define PRUNE_EVERY_MS 3600000
+/* Unused wasm app dirs (a module, its .so) are kept this long, so a
+ * tenant who redeploys does not wait for a compile again:
+ * LODGE_WASM_APP_KEEP_S overrides it. */
+#define WASM_APP_KEEP_S 86400
 
 int
 provider_post_entry(const char *market, const struct key *k, const char *kind,
@@ -609,6 +617,49 @@ start_due(struct pd *pd, struct lease *l, const struct sandbox_spec *base,
 	}
 }
 
+/* Remove the wasm app dirs (DATA/cache/wasm-app/SHA256) no lease here
+ * uses and none prepared within the keep time: the compile cache is not
+ * allowed to grow without end. */
+static void
+prune_wasm_apps(struct pd *pd)
+{
+	char root[PATH_MAX + 32], path[PATH_MAX + 320];
+	const char *e = getenv("LODGE_WASM_APP_KEEP_S");
+	long long keep = e && *e ? atoll(e) : WASM_APP_KEEP_S;
+	struct dirent *de;
+	struct lease *l;
+	struct stat st;
+	size_t i, removed = 0;
+	DIR *d;
+
+	snprintf(root, sizeof(root), "%s/cache/wasm-app", pd->data);
+	if ((d = opendir(root)) == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		int used = 0;
+		if (!artifact_is_sha256(de->d_name))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", root, de->d_name);
+		pthread_mutex_lock(&pd->mu);
+		for (l = pd->leases; l && !used; l = l->next)
+			for (i = 0; l->status != LEASE_CLOSED && i < l->nrep;
+			    i++)
+				if (l->rep[i].app_dir &&
+				    strcmp(l->rep[i].app_dir, path) == 0)
+					used = 1;
+		pthread_mutex_unlock(&pd->mu);
+		if (used || stat(path, &st) < 0 ||
+		    (long long)(time(NULL) - st.st_mtime) < keep)
+			continue;
+		util_rm_tree(path);
+		removed++;
+	}
+	closedir(d);
+	if (removed)
+		log_info("removed %zu unused wasm app dirs from %s", removed,
+		    root);
+}
+
 static void
 advertise(struct pd *pd)
 {
@@ -735,7 +786,7 @@ provider_daemon_run(const char *data, volatile sig_atomic_t *stop)
 	pthread_t ft;
 	struct lease *l, *next, **work = NULL;
 	size_t workcap = 0;
-	int64_t now, last, next_usage, next_beat;
+	int64_t now, last, next_usage, next_beat, next_prune;
 	int rc, have_ft = 0;
 
 	if (pd == NULL)
@@ -751,6 +802,8 @@ provider_daemon_run(const char *data, volatile sig_atomic_t *stop)
 	last = util_now_ms();
 	next_usage = last + pd->epoch_ms;
 	next_beat = last + HEARTBEAT_MS;
+	prune_wasm_apps(pd);
+	next_prune = last + PRUNE_EVERY_MS;
 	while (!*stop) {
 		struct timespec ts = { 0, LOOP_MS * 1000000L };
 		size_t nt = 0, i;
@@ -808,6 +861,10 @@ provider_daemon_run(const char *data, volatile sig_atomic_t *stop)
 				if (work[i]->status == LEASE_RUNNING &&
 				    work[i]->started_posted)
 					post_usage(pd, work[i], 0);
+		}
+		if (now >= next_prune) {
+			prune_wasm_apps(pd);
+			next_prune = now + PRUNE_EVERY_MS;
 		}
 		if (now >= next_beat) {
 			if (next_beat == 0)

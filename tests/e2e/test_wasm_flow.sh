@@ -112,4 +112,15 @@ check "after close the gateway answers 404" until_ok 10 sh -c \
     "[ \"\$(curl -s -m 5 -o /dev/null -w '%{http_code}' '${URL}hello')\" = 404 ]"
 check "ledger audit passes" until_ok 10 timeout 10 \
     "$BIN/ledger" audit --market "$MARKET"
+# The app dir (module, provider link, compiled .so) outlives the lease
+# for the keep time; a provider started with no keep time removes it.
+check "the function's app dir is cached on the provider" sh -c \
+    "ls $CL/w1/cache/wasm-app/*/.wasm-cache/*.so"
+kill -TERM "$w1_PID"
+check "the provider stops" until_ok 20 sh -c "! kill -0 $w1_PID"
+LODGE_WASM_APP_KEEP_S=0 cluster_provider_start w1 > /dev/null 2>&1
+check "restarted with LODGE_WASM_APP_KEEP_S=0, unused app dirs are gone" \
+    until_ok 10 sh -c "[ -z \"\$(ls $CL/w1/cache/wasm-app)\" ]"
+check "and it says so in its log" grep -q "removed 1 unused wasm app dirs" \
+    "$CL/w1.log"
 finish
