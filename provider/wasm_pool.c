@@ -495,9 +495,10 @@ int wasm_pool_invoke(struct wasm_pool *p, const struct wasm_wagi_request *req,
 		goto out;
 	}
 	for (;;) {
-		/* A worker that died while idle left a spent socket. */
-		if (spent(p->w[slot].fd)) {
-			if (p->w[slot].fd >= 0)
+		/* A worker that died while idle left a spent socket; one that
+		 * was gone before taking the request, too. */
+		if (tries > 0 || spent(p->w[slot].fd)) {
+			if (tries == 0 && p->w[slot].fd >= 0)
 				count(p, &p->st.worker_deaths);
 			if (new_socket(p, (unsigned)slot) < 0) {
 				o = O_DEAF;
@@ -509,6 +510,7 @@ int wasm_pool_invoke(struct wasm_pool *p, const struct wasm_wagi_request *req,
 		/* Not taken by any worker: once more on a fresh one. */
 		if (o != O_NOT_RUN || tries++ > 0)
 			break;
+		count(p, &p->st.worker_deaths);
 	}
 	if (o == O_REPLY && (wasm_wire_reply_decode(pl, plen, &rep) < 0 ||
 	    rep.seq != seq))
