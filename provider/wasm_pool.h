@@ -6,8 +6,9 @@
  * worker and hands one end to the sandbox over a control socket (the
  * sandbox's stdin); each request takes an idle worker, is framed over its
  * socket (wasm_wire.h) and answered by a fresh instance.  Past the
- * request's wall-clock deadline the gateway has the worker killed (the
- * supervisor in the sandbox starts another) and answers 504.
+ * request's wall-clock deadline the gateway has the worker killed and
+ * answers 504; a dead worker's socket is never used again, the slot gets
+ * a new socket and the supervisor a new worker on it.
  */
 #ifndef LODGE_PROVIDER_WASM_POOL_H
 #define LODGE_PROVIDER_WASM_POOL_H
@@ -43,16 +44,17 @@ void wasm_pool_free(struct wasm_pool *p);
  * control socket close and ends the workers (so the sandbox exits). */
 void wasm_pool_close(struct wasm_pool *p);
 
-/* 1 while the pool can serve; 0 once closed or broken (a worker or the
- * supervisor stopped answering; the sandbox should be restarted). */
+/* 1 while the pool can serve; 0 once closed or broken (the supervisor
+ * stopped answering: the sandbox should be restarted, lease_reap does). */
 int wasm_pool_alive(struct wasm_pool *p);
 
 /* Run req in a fresh instance in a worker, within l (fuel, memory;
  * wall_ms the deadline, 0 none; a request also waits at most that long
  * for a free worker).  Always fills *resp (the module's answer, or 500,
  * 503 or 504 with a one-line body) and *u (requests 1; fuel charged: what
- * the instance used, or the whole budget when it was killed or its worker
- * died).  Returns 0, or < 0 only when out of memory. */
+ * the instance used, never above the budget, or the whole budget when it
+ * ran out, was killed, its worker died or answered out of protocol).
+ * Returns 0, or < 0 only when out of memory. */
 int wasm_pool_invoke(struct wasm_pool *p, const struct wasm_wagi_request *req,
     const struct wasm_run_limits *l, struct wasm_wagi_response *resp,
     struct wasm_usage *u);
