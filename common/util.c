@@ -191,6 +191,18 @@ util_parse_i64(const char *s, const char *what, int64_t *out)
 	return 0;
 }
 
+int64_t
+util_env_i64(const char *name, int64_t min, int64_t dflt)
+{
+	const char *e = getenv(name);
+	int64_t v;
+
+	if (e == NULL || *e == '\0' || util_parse_i64(e, name, &v) < 0 ||
+	    v < min)
+		return dflt;
+	return v;
+}
+
 int
 util_parse_u64(const char *s, const char *what, uint64_t *out)
 {

@@ -26,6 +26,9 @@ void util_rm_tree(const char *path);
  * what names the field for the error message. */
 int util_parse_i64(const char *s, const char *what, int64_t *out);
 int util_parse_u64(const char *s, const char *what, uint64_t *out);
+/* The environment variable name as an integer >= min, or dflt when it is
+ * unset, empty, not an integer or below min. */
+int64_t util_env_i64(const char *name, int64_t min, int64_t dflt);
 
 /* Parse a decimal number ending at a newline or NUL (not the whole
  * string): used for line-oriented formats. */

@@ -346,40 +346,6 @@ get_logs(struct pd *pd, const char *id, const struct http_request *req,
 
 /* ---- gateway ---- */
 
-/* Per-request fuel budget of wasm functions: LODGE_FUEL, else the
- * default (lease.h). */
-static int64_t
-wasm_fuel_budget(void)
-{
-	const char *e = getenv("LODGE_FUEL");
-	char *end;
-	long long v;
-
-	if (e && *e) {
-		v = strtoll(e, &end, 10);
-		if (*end == '\0' && v > 0)
-			return v;
-	}
-	return LEASE_WASM_FUEL_DEFAULT;
-}
-
-/* Per-request wall-clock deadline of wasm functions: LODGE_DEADLINE_MS,
- * else the default (lease.h). */
-static uint64_t
-wasm_deadline_ms(void)
-{
-	const char *e = getenv("LODGE_DEADLINE_MS");
-	char *end;
-	long long v;
-
-	if (e && *e) {
-		v = strtoll(e, &end, 10);
-		if (*end == '\0' && v > 0)
-			return (uint64_t)v;
-	}
-	return LEASE_WASM_DEADLINE_MS_DEFAULT;
-}
-
 /* A wasm HTTP function: the reference to its pool taken under the lock
  * keeps the sockets open through the request even if the lease closes
  * meanwhile (the request then fails with 503). */
@@ -393,11 +359,13 @@ gateway_fn(struct lease *l, struct wasm_pool *pool,
 	char script[128];
 	uint64_t egress = 0;
 
-	/* The provider's limits; the tenant's may only lower them. */
-	lim.fuel = wasm_fuel_budget();
+	/* The provider's limits (its environment, else lease.h's
+	 * defaults); the tenant's may only lower them. */
+	lim.fuel = util_env_i64("LODGE_FUEL", 1, LEASE_WASM_FUEL_DEFAULT);
 	if (want->fuel > 0 && want->fuel < lim.fuel)
 		lim.fuel = want->fuel;
-	lim.wall_ms = wasm_deadline_ms();
+	lim.wall_ms = (uint64_t)util_env_i64("LODGE_DEADLINE_MS", 1,
+	    LEASE_WASM_DEADLINE_MS_DEFAULT);
 	if (want->wall_ms > 0 && want->wall_ms < lim.wall_ms)
 		lim.wall_ms = want->wall_ms;
 	lim.memory_bytes = want->memory_bytes;

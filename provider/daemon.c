@@ -624,8 +624,8 @@ static void
 prune_wasm_apps(struct pd *pd)
 {
 	char root[PATH_MAX + 32], path[PATH_MAX + 320];
-	const char *e = getenv("LODGE_WASM_APP_KEEP_S");
-	long long keep = e && *e ? atoll(e) : WASM_APP_KEEP_S;
+	int64_t keep = util_env_i64("LODGE_WASM_APP_KEEP_S", 0,
+	    WASM_APP_KEEP_S);
 	struct dirent *de;
 	struct lease *l;
 	struct stat st;
@@ -649,7 +649,7 @@ prune_wasm_apps(struct pd *pd)
 					used = 1;
 		pthread_mutex_unlock(&pd->mu);
 		if (used || stat(path, &st) < 0 ||
-		    (long long)(time(NULL) - st.st_mtime) < keep)
+		    (int64_t)(time(NULL) - st.st_mtime) < keep)
 			continue;
 		util_rm_tree(path);
 		removed++;

@@ -268,23 +268,6 @@ argv_from_json(const json_t *svc, const char *name, char ***out)
 	return 0;
 }
 
-/* Fuel budget of one run of a wasm job: LODGE_JOB_FUEL, else the
- * default (lease.h). */
-static long long
-wasm_job_fuel(void)
-{
-	const char *e = getenv("LODGE_JOB_FUEL");
-	char *end;
-	long long v;
-
-	if (e && *e) {
-		v = strtoll(e, &end, 10);
-		if (*end == '\0' && v > 0)
-			return v;
-	}
-	return LEASE_WASM_JOB_FUEL_DEFAULT;
-}
-
 /* A function's own per-request limits from its env (LODGE_FUEL,
  * LODGE_DEADLINE_MS): they can only lower the provider's (api.c). */
 static int
@@ -347,7 +330,9 @@ wasm_argv(const json_t *svc, struct lease_replica *r, int job)
 	v[n++] = strdup("/app/module.wasm");
 	if (job) {
 		v[n++] = strdup("--fuel");
-		if (asprintf(&v[n++], "%lld", wasm_job_fuel()) < 0)
+		/* LODGE_JOB_FUEL, else lease.h's default. */
+		if (asprintf(&v[n++], "%lld", (long long)util_env_i64(
+		    "LODGE_JOB_FUEL", 1, LEASE_WASM_JOB_FUEL_DEFAULT)) < 0)
 			v[n - 1] = NULL;
 	}
 	if (r->memory_bytes > 0) {

@@ -298,6 +298,24 @@ test_util_parse_integers(void **state)
 }
 
 static void
+test_util_env_i64_falls_back_on_bad_values(void **state)
+{
+	(void)state;
+	unsetenv("LODGE_TEST_ENV");
+	assert_int_equal(util_env_i64("LODGE_TEST_ENV", 1, 7), 7);
+	setenv("LODGE_TEST_ENV", "", 1);
+	assert_int_equal(util_env_i64("LODGE_TEST_ENV", 1, 7), 7);
+	setenv("LODGE_TEST_ENV", "250", 1);
+	assert_int_equal(util_env_i64("LODGE_TEST_ENV", 1, 7), 250);
+	setenv("LODGE_TEST_ENV", "0", 1);
+	assert_int_equal(util_env_i64("LODGE_TEST_ENV", 1, 7), 7);
+	assert_int_equal(util_env_i64("LODGE_TEST_ENV", 0, 7), 0);
+	setenv("LODGE_TEST_ENV", "12ms", 1);
+	assert_int_equal(util_env_i64("LODGE_TEST_ENV", 0, 7), 7);
+	unsetenv("LODGE_TEST_ENV");
+}
+
+static void
 test_err_prefix_keeps_message(void **state)
 {
 	(void)state;
@@ -320,6 +338,7 @@ main(void)
 		cmocka_unit_test(test_envelope_sign_verify_and_tamper),
 		cmocka_unit_test(test_envelope_rejects_bad_shapes),
 		cmocka_unit_test(test_util_parse_integers),
+		cmocka_unit_test(test_util_env_i64_falls_back_on_bad_values),
 		cmocka_unit_test(test_err_prefix_keeps_message),
 	};
 	return cmocka_run_group_tests_name("common", tests, NULL, NULL);
