@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -130,6 +131,24 @@ fail:
 	close(fd);
 	unlink(tmp);
 	return rc;
+}
+
+int
+util_send_all(int fd, const void *p, size_t n)
+{
+	const char *b = p;
+	ssize_t w;
+
+	while (n > 0) {
+		w = send(fd, b, n, MSG_NOSIGNAL);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -1;
+		b += w;
+		n -= (size_t)w;
+	}
+	return 0;
 }
 
 static int

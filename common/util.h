@@ -19,6 +19,9 @@ int util_read_file(const char *path, size_t max, char **out, size_t *len);
 int util_write_file(const char *path, const void *data, size_t len, int mode);
 /* mkdir -p with mode for the created components. */
 int util_mkdirs(const char *path, int mode);
+/* send(2) all n bytes to the socket fd (MSG_NOSIGNAL, EINTR retried):
+ * 0, or -1 with errno set. */
+int util_send_all(int fd, const void *p, size_t n);
 /* rm -rf (symlinks removed, not followed); best effort. */
 void util_rm_tree(const char *path);
 

@@ -26,6 +26,7 @@
 #include <microhttpd.h>
 
 #include "common/err.h"
+#include "common/util.h"
 #include "provider/gateway.h"
 #include "provider/wasm_pool.h"
 
@@ -372,23 +373,6 @@ connect_in(int userns_fd, int netns_fd, uint16_t port, struct upstream *u)
 	return fd;
 }
 
-static int
-write_all(int fd, const char *p, size_t n)
-{
-	ssize_t w;
-
-	while (n > 0) {
-		w = send(fd, p, n, MSG_NOSIGNAL);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 /* Hop-by-hop and framing headers are the proxy's own (RFC 9110 §7.6.1);
  * the request signature is for the provider, not the workload. */
 static int
@@ -683,7 +667,7 @@ gateway_forward(const struct http_request *req, int userns_fd, int netns_fd,
 			u->key = key;
 			u->port = port;
 		}
-		if (write_all(u->fd, head.p, head.len) < 0)
+		if (util_send_all(u->fd, head.p, head.len) < 0)
 			rc = -EPIPE;
 		else
 			rc = read_reply(u->fd, head_only, &rp);

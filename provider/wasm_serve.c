@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "common/err.h"
+#include "common/util.h"
 #include "provider/wasm_wagi.h"
 #include "provider/wasm_wire.h"
 
@@ -54,20 +55,6 @@ static int read_full(int fd, uint8_t *b, size_t len)
 		if (k <= 0)
 			return got == 0 && k == 0 ? 1 : -1;
 		got += (size_t)k;
-	}
-	return 0;
-}
-
-static int write_full(int fd, const uint8_t *b, size_t len)
-{
-	while (len) {
-		ssize_t k = send(fd, b, len, MSG_NOSIGNAL);
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k <= 0)
-			return -1;
-		b += k;
-		len -= (size_t)k;
 	}
 	return 0;
 }
@@ -120,7 +107,7 @@ static int serve_one(struct worker *w)
 	wasm_buf_free(&out);
 	if (rc < 0)
 		return -3;
-	rc = write_full(w->fd, frame, flen);
+	rc = util_send_all(w->fd, frame, flen);
 	free(frame);
 	atomic_store(w->cur, 0);
 	return rc < 0 ? -1 : 0;
