@@ -350,7 +350,7 @@ get_logs(struct pd *pd, const char *id, const struct http_request *req,
  * keeps the sockets open through the request even if the lease closes
  * meanwhile (the request then fails with 503). */
 static void
-gateway_fn(struct lease *l, struct wasm_pool *pool,
+gateway_fn(const struct pd *pd, struct lease *l, struct wasm_pool *pool,
     const struct wasm_run_limits *want, const struct gateway_route *rt,
     const struct http_request *req, struct http_response *resp)
 {
@@ -359,13 +359,11 @@ gateway_fn(struct lease *l, struct wasm_pool *pool,
 	char script[128];
 	uint64_t egress = 0;
 
-	/* The provider's limits (its environment, else lease.h's
-	 * defaults); the tenant's may only lower them. */
-	lim.fuel = util_env_i64("LODGE_FUEL", 1, LEASE_WASM_FUEL_DEFAULT);
+	/* The provider's limits; the tenant's may only lower them. */
+	lim.fuel = pd->wasm_fuel;
 	if (want->fuel > 0 && want->fuel < lim.fuel)
 		lim.fuel = want->fuel;
-	lim.wall_ms = (uint64_t)util_env_i64("LODGE_DEADLINE_MS", 1,
-	    LEASE_WASM_DEADLINE_MS_DEFAULT);
+	lim.wall_ms = (uint64_t)pd->wasm_deadline_ms;
 	if (want->wall_ms > 0 && want->wall_ms < lim.wall_ms)
 		lim.wall_ms = want->wall_ms;
 	lim.memory_bytes = want->memory_bytes;
@@ -420,7 +418,7 @@ gateway(struct pd *pd, const struct gateway_route *rt,
 		return;
 	}
 	if (pool) {
-		gateway_fn(l, pool, &want, rt, req, resp);
+		gateway_fn(pd, l, pool, &want, rt, req, resp);
 		return;
 	}
 	if (fd < 0) {

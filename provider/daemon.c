@@ -694,6 +694,9 @@ setup(struct pd *pd, const char *data)
 	int rc;
 
 	snprintf(pd->data, sizeof(pd->data), "%s", data);
+	pd->wasm_fuel = util_env_i64("LODGE_FUEL", 1, LEASE_WASM_FUEL_DEFAULT);
+	pd->wasm_deadline_ms = util_env_i64("LODGE_DEADLINE_MS", 1,
+	    LEASE_WASM_DEADLINE_MS_DEFAULT);
 	config_init(&pd->cfg);
 	snprintf(path, sizeof(path), "%s/provider.json", data);
 	if ((rc = config_load(path, &pd->cfg)) < 0)
