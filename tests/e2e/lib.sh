@@ -37,6 +37,19 @@ check_fails() {
 		sed 's/^/#   /' "$T/.out" | tail -5
 	else ok "$desc"; fi
 }
+# to FILE CMD...: CMD's stdout to FILE, its stderr to FILE.err
+to() { to_f=$1; shift; "$@" > "$to_f" 2> "$to_f.err"; }
+# until_ok SECONDS CMD...: retry CMD (quietly) until it succeeds
+until_ok() {
+	uo_end=$(($(date +%s) + $1)); shift
+	while :; do
+		if "$@" > /dev/null 2>&1; then return 0; fi
+		[ "$(date +%s)" -ge $uo_end ] && break
+		sleep 0.1
+	done
+	echo "timed out: $*"
+	return 1
+}
 finish() {
 	[ "$FAILED" -eq 0 ]
 	exit $?

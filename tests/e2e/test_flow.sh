@@ -20,18 +20,7 @@ P2PRICE=cpu_ms=2000000,mem_mb_s=2000000,storage_mb_s=200000
 P3PRICE=cpu_ms=500000,mem_mb_s=500000,storage_mb_s=50000
 
 # to OUT CMD...: stdout of CMD to OUT, stderr to OUT.err
-to() { to_f=$1; shift; "$@" > "$to_f" 2> "$to_f.err"; }
 # until_ok SECONDS CMD...: poll CMD every 100 ms for SECONDS of wall time
-until_ok() {
-	uo_end=$(($(date +%s) + $1)); shift
-	while :; do
-		if "$@" > /dev/null 2>&1; then return 0; fi
-		[ "$(date +%s)" -ge $uo_end ] && break
-		sleep 0.1
-	done
-	echo "timed out: $*"
-	return 1
-}
 mget() { curl -s "$MARKET$1" | jq -r "$2"; }
 http_code() { curl -s -o /dev/null -w '%{http_code}' "$1"; }
 is_200() { [ "$(http_code "$1")" = 200 ]; }

@@ -28,16 +28,6 @@ advertise() {
 bal() { curl -s "$MARKET/v1/accounts/$ADDR" | jq '.balances.uakt // 0'; }
 oget() { curl -s "$MARKET/v1/orders/$1" | jq -r ".$2"; }
 # until_ok SECONDS CMD...: poll CMD every 100 ms for SECONDS of wall time
-until_ok() {
-	uo_end=$(($(date +%s) + $1)); shift
-	while :; do
-		if "$@" > /dev/null 2>&1; then return 0; fi
-		[ "$(date +%s)" -ge $uo_end ] && break
-		sleep 0.1
-	done
-	echo "timed out: $*"
-	return 1
-}
 
 # ---- usage ---------------------------------------------------------------
 check "no command: usage on stderr, exit 2" rc 2 $TN

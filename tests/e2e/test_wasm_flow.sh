@@ -16,17 +16,6 @@ EX=$ROOT/examples/wasm-http/deploy.yaml
 FUND=1000000000
 PRICE=cpu_ms=1000,mem_mb_s=1000,storage_mb_s=100,request=1000,fuel=1000
 
-to() { to_f=$1; shift; "$@" > "$to_f" 2> "$to_f.err"; }
-until_ok() {
-	uo_end=$(($(date +%s) + $1)); shift
-	while :; do
-		if "$@" > /dev/null 2>&1; then return 0; fi
-		[ "$(date +%s)" -ge $uo_end ] && break
-		sleep 0.1
-	done
-	echo "timed out: $*"
-	return 1
-}
 mget() { curl -s -m 5 "$MARKET$1" | jq -r "$2"; }
 http_code() { curl -s -m 10 -o /dev/null -w '%{http_code}' "$@"; }
 

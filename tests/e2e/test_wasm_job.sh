@@ -15,17 +15,6 @@ EX=$ROOT/examples/wasm-job/deploy.yaml
 FUND=1000000000
 PRICE=cpu_ms=1000,mem_mb_s=1000,storage_mb_s=100,request=1000,fuel=1
 
-to() { to_f=$1; shift; "$@" > "$to_f" 2> "$to_f.err"; }
-until_ok() {
-	uo_end=$(($(date +%s) + $1)); shift
-	while :; do
-		if "$@" > /dev/null 2>&1; then return 0; fi
-		[ "$(date +%s)" -ge $uo_end ] && break
-		sleep 0.2
-	done
-	echo "timed out: $*"
-	return 1
-}
 tn() { XDG_CONFIG_HOME=$CL/alice timeout 10 $BIN/tenant --market $MARKET "$@"; }
 
 check "the example job builds (clang --target=wasm32-wasi)" \
