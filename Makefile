@@ -24,11 +24,22 @@ else ifeq ($(BUILD),fuzz)
 endif
 
 ALL_CFLAGS := $(WARN) $(OPT) $(SAN) -I. $(PKG_CFLAGS) -MMD -MP $(CFLAGS)
-ALL_LDFLAGS := $(SAN) $(LDFLAGS)
+ALL_LDFLAGS := $(SAN) -Wl,--as-needed $(LDFLAGS)
 LDLIBS := $(PKG_LIBS) -lm -lpthread
 
 # Folders in link order: a library may use those after it, never before.
-MODULES := tenant provider market ledger sdl common
+MODULES := tenant provider market ledger sdl wasm sandbox common
+
+# What each folder's library uses, all of it (transitively): a binary or a
+# test links its own folders' libraries and these, nothing else.
+common_USES :=
+sandbox_USES := common
+wasm_USES := sandbox common
+sdl_USES := common
+ledger_USES := common
+market_USES := ledger common
+provider_USES := wasm sandbox common
+tenant_USES := sdl common
 
 define module_rules
 $(1)_SRCS := $$(filter-out $(1)/main.c,$$(wildcard $(1)/*.c))
@@ -42,6 +53,13 @@ $(foreach m,$(MODULES),$(eval $(call module_rules,$(m))))
 
 LIBS := $(foreach m,$(MODULES),$(if $($(m)_SRCS),$(O)/lib$(m).a))
 BINS := $(foreach m,$(MODULES),$(if $(wildcard $(m)/main.c),bin/$(m)))
+
+# The libraries a source file needs: the folders it includes from, with
+# what they use, in link order.
+src_folders = $(sort $(shell sed -n 's|^\#include "\([a-z]*\)/.*|\1|p' $(1)))
+lib_closure = $(sort $(foreach f,$(1),$(f) $($(f)_USES)))
+libs_of = $(foreach m,$(MODULES),$(if $(filter $(m),$(call lib_closure,$(1))),$(O)/lib$(m).a))
+$(foreach m,$(MODULES),$(eval bin/$(m): $(call libs_of,$(m))))
 
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(O)/unit/%,$(UNIT_SRCS))
@@ -64,21 +82,32 @@ $(O)/%.o: %.c
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
-bin/%: $(O)/%/main.o $(LIBS)
-	@mkdir -p $(@D)
-	$(CC) $(ALL_LDFLAGS) -o $@ $< $(LIBS) $(LDLIBS)
+# Objects are kept (not deleted as intermediates), so touching one .c
+# rebuilds that object and relinks only what uses it.
+.SECONDARY:
 
-$(O)/unit/%: $(O)/tests/unit/%.o $(LIBS)
+bin/%: $(O)/%/main.o
 	@mkdir -p $(@D)
-	$(CC) $(ALL_LDFLAGS) -o $@ $< $(LIBS) $(LDLIBS) -lcmocka
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(O)/fuzz/%: $(O)/tests/fuzz/%.o $(LIBS)
-	@mkdir -p $(@D)
-	$(CC) $(ALL_LDFLAGS) -fsanitize=fuzzer -o $@ $< $(LIBS) $(LDLIBS)
+define test_rules
+$(O)/$(1)/$(2): $(O)/tests/$(1)/$(2).o $(call libs_of,$(call src_folders,tests/$(1)/$(2).c))
+endef
+$(foreach t,$(basename $(notdir $(wildcard tests/unit/test_*.c))),$(eval $(call test_rules,unit,$(t))))
+$(foreach t,$(basename $(notdir $(wildcard tests/fuzz/fuzz_*.c))),$(eval $(call test_rules,fuzz,$(t))))
+$(foreach t,$(basename $(notdir $(wildcard tests/bench/bench_*.c))),$(eval $(call test_rules,bench,$(t))))
 
-$(O)/bench/%: $(O)/tests/bench/%.o $(LIBS)
+$(O)/unit/%:
 	@mkdir -p $(@D)
-	$(CC) $(ALL_LDFLAGS) -o $@ $< $(LIBS) $(LDLIBS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+
+$(O)/fuzz/%:
+	@mkdir -p $(@D)
+	$(CC) $(ALL_LDFLAGS) -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
+
+$(O)/bench/%:
+	@mkdir -p $(@D)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
 
 units: $(UNIT_BINS)
 fuzzers: $(FUZZ_BINS)

@@ -19,7 +19,7 @@
 #include "common/util.h"
 #include "provider/daemon_internal.h"
 #include "provider/gateway.h"
-#include "provider/wasm_pool.h"
+#include "wasm/pool.h"
 
 #define LOG_READ_MAX (4u << 20)
 

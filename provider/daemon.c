@@ -27,7 +27,7 @@
 #include "provider/artifact.h"
 #include "provider/daemon_internal.h"
 #include "provider/follow.h"
-#include "provider/wasm_pool.h"
+#include "wasm/pool.h"
 
 #define LOOP_MS 100
 #define HEARTBEAT_MS 10000

@@ -28,7 +28,7 @@
 #include "common/err.h"
 #include "common/util.h"
 #include "provider/gateway.h"
-#include "provider/wasm_pool.h"
+#include "wasm/pool.h"
 
 struct upstream {
 	int fd;

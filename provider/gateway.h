@@ -2,7 +2,7 @@
  * gateway: the provider's HTTP ingress (RFC 9110/9112 reverse proxy).
  * Requests for /l/<lease>/<service>/... or Host <lease>-<service>.<domain>
  * go to a wasm HTTP function (run by a worker in the lease's sandbox,
- * provider/wasm_pool.h), or are forwarded to the service's port on the
+ * wasm/pool.h), or are forwarded to the service's port on the
  * lease's own loopback, the connection made from inside the lease's
  * network namespace (setns in the serving thread, or a helper without
  * root).  Upstream connections are kept per serving thread and reused
@@ -52,7 +52,7 @@ struct wasm_run_limits;
 struct wasm_usage;
 
 /* Answer req with a fresh instance of the WAGI function served by pool
- * (provider/wasm_pool.h, wasm_wagi.h): path is the path after the route
+ * (wasm/pool.h, wasm/wagi.h): path is the path after the route
  * prefix script_name ("" for host routes), l the per-request fuel
  * budget, memory cap and deadline.  The function's status, Content-Type,
  * its other headers (framing and hop-by-hop ones dropped, as far as they

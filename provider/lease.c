@@ -27,7 +27,7 @@
 #include "provider/artifact.h"
 #include "provider/config.h"
 #include "provider/lease.h"
-#include "provider/wasm_pool.h"
+#include "wasm/pool.h"
 
 static const char *const counter_names[USAGE_COUNT] = {
 	"cpu_ms", "mem_mb_s", "storage_mb_s", "requests", "egress_bytes",

@@ -16,7 +16,7 @@
 #include <jansson.h>
 
 #include "common/key.h"
-#include "provider/sandbox.h"
+#include "sandbox/sandbox.h"
 
 #define LEASE_MAX_SERVICES 64
 #define LEASE_MAX_EXPOSE 16

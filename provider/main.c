@@ -21,7 +21,7 @@
 #include "common/util.h"
 #include "provider/config.h"
 #include "provider/daemon.h"
-#include "provider/sandbox.h"
+#include "sandbox/sandbox.h"
 #include "provider/wasm_cli.h"
 
 #define MAX_ENV 128

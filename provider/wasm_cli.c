@@ -14,9 +14,9 @@
 #include "common/err.h"
 #include "common/util.h"
 #include "provider/wasm_cli.h"
-#include "provider/wasm_run.h"
-#include "provider/wasm_serve.h"
-#include "provider/wasm_spec.h"
+#include "wasm/run.h"
+#include "wasm/serve.h"
+#include "wasm/spec.h"
 
 #define WASM_CLI_MAX_MODULE (64u << 20)
 
@@ -216,7 +216,7 @@ out:
 }
 
 /* The sandboxed side of an HTTP function: the provider's control socket
- * is stdin (wasm_serve.h); the modules' stderr goes to ours. */
+ * is stdin (wasm/serve.h); the modules' stderr goes to ours. */
 static int cmd_serve(int argc, char **argv)
 {
 	struct wasm_load_opts lo;

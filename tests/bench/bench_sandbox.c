@@ -14,7 +14,7 @@
 
 #include "common/err.h"
 #include "common/util.h"
-#include "provider/sandbox.h"
+#include "sandbox/sandbox.h"
 
 #define N 200
 

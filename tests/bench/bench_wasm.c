@@ -28,10 +28,10 @@
 #include "common/http.h"
 #include "common/util.h"
 #include "provider/gateway.h"
-#include "provider/sandbox.h"
-#include "provider/wasm_pool.h"
-#include "provider/wasm_run.h"
-#include "provider/wasm_wagi.h"
+#include "sandbox/sandbox.h"
+#include "wasm/pool.h"
+#include "wasm/run.h"
+#include "wasm/wagi.h"
 
 #define NBODY_STEPS "3000000"
 #define INVOCATIONS 20000

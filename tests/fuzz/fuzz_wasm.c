@@ -7,8 +7,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "provider/wasm_decode.h"
-#include "provider/wasm_instrument.h"
+#include "wasm/decode.h"
+#include "wasm/instrument.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

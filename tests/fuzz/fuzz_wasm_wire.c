@@ -1,6 +1,6 @@
 /*
  * fuzz_wasm_wire: arbitrary bytes as the payloads of the frames between
- * the gateway and the sandboxed wasm workers (provider/wasm_wire.h).  The
+ * the gateway and the sandboxed wasm workers (wasm/wire.h).  The
  * first byte picks the frame type; whatever decodes must encode again and
  * decode to the same request or reply.  Seeds in
  * tests/fuzz/corpus/wasm_wire/.
@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "provider/wasm_wire.h"
+#include "wasm/wire.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -25,7 +25,7 @@
 #include "provider/follow.h"
 #include "provider/gateway.h"
 #include "provider/lease.h"
-#include "provider/sandbox.h"
+#include "sandbox/sandbox.h"
 
 /* Debian's libgit2 leaks pcre2 match data it allocates per regex use
  * (not ours to free): tell LeakSanitizer in the ASan build. */

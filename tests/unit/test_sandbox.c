@@ -17,9 +17,9 @@
 #include <cmocka.h>
 
 #include "common/err.h"
-#include "provider/cgroup.h"
-#include "provider/sandbox.h"
-#include "provider/seccomp_policy.h"
+#include "sandbox/cgroup.h"
+#include "sandbox/sandbox.h"
+#include "sandbox/seccomp_policy.h"
 
 static void
 test_parse_size_accepts_units(void **state)

@@ -17,10 +17,10 @@
 
 #include "common/err.h"
 #include "common/util.h"
-#include "provider/wasm_decode.h"
-#include "provider/wasm_instrument.h"
-#include "provider/wasm_run.h"
-#include "provider/wasm_wagi.h"
+#include "wasm/decode.h"
+#include "wasm/instrument.h"
+#include "wasm/run.h"
+#include "wasm/wagi.h"
 
 static char tmpdir[256];
 

@@ -23,9 +23,9 @@
 
 #include "common/err.h"
 #include "common/util.h"
-#include "provider/wasm_pool.h"
-#include "provider/wasm_serve.h"
-#include "provider/wasm_wire.h"
+#include "wasm/pool.h"
+#include "wasm/serve.h"
+#include "wasm/wire.h"
 
 static char tmpdir[256];
 static struct wasm_program *prog;

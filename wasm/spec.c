@@ -6,7 +6,7 @@
  * crash cannot hide the rest.  Features we do not support are skipped and
  * counted by name.
  */
-#include "provider/wasm_spec.h"
+#include "wasm/spec.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -22,7 +22,7 @@
 
 #include "common/err.h"
 #include "common/util.h"
-#include "provider/wasm_run.h"
+#include "wasm/run.h"
 
 enum { SK_SIMD, SK_TEXT, SK_LINKING, SK_OTHER, SK_N };
 static const char *const skip_names[SK_N] = { "simd", "text-format",

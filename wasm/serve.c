@@ -1,10 +1,10 @@
 /*
  * wasm_serve: supervisor and workers of a sandboxed wasm HTTP function
- * (wasm_serve.h).  The supervisor never runs tenant code; it only forks,
+ * (wasm/serve.h).  The supervisor never runs tenant code; it only forks,
  * reaps and relays deaths.  Workers are forked from it after the module
  * is loaded, so a replacement starts in well under a millisecond.
  */
-#include "provider/wasm_serve.h"
+#include "wasm/serve.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -22,8 +22,8 @@
 
 #include "common/err.h"
 #include "common/util.h"
-#include "provider/wasm_wagi.h"
-#include "provider/wasm_wire.h"
+#include "wasm/wagi.h"
+#include "wasm/wire.h"
 
 /* Deep wasm recursion (call depth 4000) needs a deep native stack. */
 #define WORKER_STACK (256u << 20)

@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "provider/wasm_abi.h"
+#include "wasm/abi.h"
 
 #define WASI_ENOSYS 52
 #define WASI_MAX_FDS 64

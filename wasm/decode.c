@@ -4,7 +4,7 @@
  * Anything the spec calls malformed or invalid is refused with the section
  * and byte offset; unsupported proposals with ERR_REJECT.
  */
-#include "provider/wasm_decode.h"
+#include "wasm/decode.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,11 +1,11 @@
 /*
  * wasm_pool: the gateway's side of a lease's wasm HTTP function, whose
  * fresh instances run in worker processes inside the lease's process
- * sandbox (`provider wasm serve`, wasm_serve.h): defence in depth under
+ * sandbox (`provider wasm serve`, wasm/serve.h): defence in depth under
  * wasm2c's own bounds checks.  The provider creates one socket pair per
  * worker and hands one end to the sandbox over a control socket (the
  * sandbox's stdin); each request takes an idle worker, is framed over its
- * socket (wasm_wire.h) and answered by a fresh instance.  Past the
+ * socket (wasm/wire.h) and answered by a fresh instance.  Past the
  * request's wall-clock deadline the gateway has the worker killed and
  * answers 504; a dead worker's socket is never used again, the slot gets
  * a new socket and the supervisor a new worker on it.
@@ -15,8 +15,8 @@
 
 #include <stdint.h>
 
-#include "provider/wasm_run.h"
-#include "provider/wasm_wagi.h"
+#include "wasm/run.h"
+#include "wasm/wagi.h"
 
 /* How long the gateway waits for the supervisor to confirm a kill before
  * it gives up on the whole pool (the sandbox is then restarted). */

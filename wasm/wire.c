@@ -1,9 +1,9 @@
 /*
  * wasm_wire: frames between the gateway and the sandboxed wasm workers
- * (see wasm_wire.h).  Decoding trusts nothing: every length is checked
+ * (see wasm/wire.h).  Decoding trusts nothing: every length is checked
  * against what is left, and strings must end in their NUL.
  */
-#include "provider/wasm_wire.h"
+#include "wasm/wire.h"
 
 #include <stdio.h>
 #include <stdlib.h>

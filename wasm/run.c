@@ -3,7 +3,7 @@
  * invocation gets a fresh instance; the fuel global is set before
  * instantiation (start functions pay too) and read after.
  */
-#include "provider/wasm_run.h"
+#include "wasm/run.h"
 
 #include <dlfcn.h>
 #include <errno.h>
@@ -23,7 +23,7 @@
 
 #include "common/err.h"
 #include "common/util.h"
-#include "provider/seccomp_policy.h"
+#include "sandbox/seccomp_policy.h"
 
 #define SPECTEST_BIND -1
 

@@ -13,7 +13,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "provider/cgroup.h"
+#include "sandbox/cgroup.h"
 
 #define SANDBOX_UID_DEFAULT 65534u
 #define SANDBOX_TMP_DEFAULT (64u << 20)

@@ -1,7 +1,7 @@
 /*
  * wasm_abi: the binary interface between the provider and a compiled module
  * (.so).  The same declarations are compiled into every module's shim (by
- * stringification in wasm_compile.c), so both sides agree by construction;
+ * stringification in wasm/compile.c), so both sides agree by construction;
  * WASM_ABI_VERSION is part of the cache key.
  */
 #ifndef LODGE_PROVIDER_WASM_ABI_H

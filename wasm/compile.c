@@ -4,7 +4,7 @@
  * explicit bounds checks, call-depth counting so exhaustion is
  * deterministic) and a generated shim exporting struct wasm_abi_module.
  */
-#include "provider/wasm_compile.h"
+#include "wasm/compile.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -21,8 +21,8 @@
 
 #include "common/err.h"
 #include "common/util.h"
-#include "provider/wasm_abi.h"
-#include "provider/wasm_instrument.h"
+#include "wasm/abi.h"
+#include "wasm/instrument.h"
 
 #define STR_(...) #__VA_ARGS__
 #define STR(...) STR_(__VA_ARGS__)

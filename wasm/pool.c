@@ -1,10 +1,10 @@
 /*
- * wasm_pool: requests to a sandboxed pool of wasm workers (wasm_pool.h).
+* pool: requests to a sandboxed pool of wasm workers (wasm/pool.h).
  * Each worker has its own stream socket; a request holds its worker from
  * send to answer, so frames never interleave.  The control channel is a
  * SOCK_SEQPACKET socket: one message per datagram, fds by SCM_RIGHTS.
  */
-#include "provider/wasm_pool.h"
+#include "wasm/pool.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -24,8 +24,8 @@
 
 #include "common/err.h"
 #include "common/util.h"
-#include "provider/wasm_compile.h"
-#include "provider/wasm_wire.h"
+#include "wasm/compile.h"
+#include "wasm/wire.h"
 
 /* With no deadline, a request still waits at most this long for a free
  * worker. */

@@ -19,8 +19,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "provider/wasm_run.h"
-#include "provider/wasm_wagi.h"
+#include "wasm/run.h"
+#include "wasm/wagi.h"
 
 #define WASM_WIRE_MAGIC 0x3147574cu     /* "LWG1" */
 #define WASM_WIRE_HEADER 12u

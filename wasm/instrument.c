@@ -5,7 +5,7 @@
  * levels); checks sit at function entries and loop headers only, so the
  * overrun is bounded by the longest loop-free, call-free path.
  */
-#include "provider/wasm_instrument.h"
+#include "wasm/instrument.h"
 
 #include <stdio.h>
 #include <stdlib.h>

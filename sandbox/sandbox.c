@@ -37,9 +37,9 @@
 
 #include "common/err.h"
 #include "common/util.h"
-#include "provider/cgroup.h"
-#include "provider/sandbox.h"
-#include "provider/seccomp_policy.h"
+#include "sandbox/cgroup.h"
+#include "sandbox/sandbox.h"
+#include "sandbox/seccomp_policy.h"
 
 #ifndef CLONE_NEWCGROUP
 #define CLONE_NEWCGROUP 0x02000000

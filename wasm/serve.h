@@ -1,7 +1,7 @@
 /*
  * wasm_serve: the sandbox's side of a wasm HTTP function (`provider wasm
  * serve`).  A supervisor receives one socket per worker over the control
- * channel (wasm_wire.h) and forks a worker for each; when a worker dies,
+ * channel (wasm/wire.h) and forks a worker for each; when a worker dies,
  * or is killed on the gateway's request (its deadline), the supervisor
  * tells the gateway with a DIED frame and closes that socket, and the
  * gateway hands over a new one for the slot.  A worker answers requests
@@ -10,7 +10,7 @@
 #ifndef LODGE_PROVIDER_WASM_SERVE_H
 #define LODGE_PROVIDER_WASM_SERVE_H
 
-#include "provider/wasm_run.h"
+#include "wasm/run.h"
 
 struct wasm_serve_opts {
 	const char *data_dir;      /* preopened as /data, or NULL */

@@ -9,7 +9,7 @@
 
 #include <stdint.h>
 
-#include "provider/wasm_decode.h"
+#include "wasm/decode.h"
 
 /* Call depth at which a "call stack exhausted" trap is raised. */
 #define WASM_CALL_DEPTH_DEFAULT 4000u

@@ -3,7 +3,7 @@
  * against the instance's memory on every access; file access is confined
  * to the preopened directory with openat2(RESOLVE_BENEATH).
  */
-#include "provider/wasm_wasi.h"
+#include "wasm/wasi.h"
 
 #include <dirent.h>
 #include <errno.h>

@@ -9,7 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "provider/wasm_decode.h"
+#include "wasm/decode.h"
 
 /* Name of the exported mutable i64 global holding the remaining fuel, and
  * of the export added for memory 0. */

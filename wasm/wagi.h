@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "provider/wasm_run.h"
+#include "wasm/run.h"
 
 struct wasm_wagi_header {
 	const char *name, *value;

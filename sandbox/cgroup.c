@@ -17,7 +17,7 @@
 #include <unistd.h>
 
 #include "common/err.h"
-#include "provider/cgroup.h"
+#include "sandbox/cgroup.h"
 
 #ifndef CGROUP2_SUPER_MAGIC
 #define CGROUP2_SUPER_MAGIC 0x63677270

@@ -2,7 +2,7 @@
  * wasm_wagi: WAGI request/response mapping (CGI 1.1, RFC 3875 §4.1 meta
  * variables, §6 response) around a fresh wasm instance per request.
  */
-#include "provider/wasm_wagi.h"
+#include "wasm/wagi.h"
 
 #include <ctype.h>
 #include <stdio.h>

@@ -10,10 +10,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "provider/wasm_abi.h"
-#include "provider/wasm_compile.h"
-#include "provider/wasm_decode.h"
-#include "provider/wasm_wasi.h"
+#include "wasm/abi.h"
+#include "wasm/compile.h"
+#include "wasm/decode.h"
+#include "wasm/wasi.h"
 
 enum {
 	WASM_LINK_WASI = 1,
