@@ -69,7 +69,7 @@ BENCH_SRCS := $(wildcard tests/bench/bench_*.c)
 BENCH_BINS := $(patsubst tests/bench/%.c,$(O)/bench/%,$(BENCH_SRCS))
 
 .PHONY: all deps test unit-test asan-test fuzz-test e2e-test bench demo clean \
-	units fuzzers benches wasm-spec-O2
+	units fuzzers benches wasm-spec-O2 format format-check
 .DEFAULT_GOAL := all
 
 ifeq ($(BUILD),release)
@@ -117,7 +117,7 @@ benches: $(BENCH_BINS)
 DEPS := build-essential pkg-config libssl-dev libjansson-dev \
 	libcurl4-openssl-dev libsqlite3-dev libgit2-dev libyaml-dev \
 	libmicrohttpd-dev libseccomp-dev libcmocka-dev clang lld \
-	libclang-rt-14-dev wabt wasi-libc libclang-rt-dev-wasm32 git curl \
+	libclang-rt-14-dev clang-format wabt wasi-libc libclang-rt-dev-wasm32 git curl \
 	sqlite3 openssl procps jq
 deps:
 	@missing=$$(for p in $(DEPS); do \
@@ -153,7 +153,15 @@ test: all
 		$(UNIT_BINS) \
 		$(patsubst $(O)/%,build/asan/%,$(UNIT_BINS)) \
 		$(patsubst $(O)/%,build/fuzz/%,$(FUZZ_BINS)) \
+		tests/check_format.sh \
 		$(sort $(wildcard tests/e2e/test_*.sh))
+
+# One style (KNF, .clang-format): `make format` rewrites, the check is part
+# of `make test`.
+format:
+	@clang-format -i $$(git ls-files '*.c' '*.h')
+format-check:
+	@tests/run.sh format tests/check_format.sh
 
 bench: all
 	@$(MAKE) --no-print-directory benches

@@ -14,8 +14,7 @@
 #include "common/err.h"
 
 static int
-check_value(const json_t *v, int depth, char *path, size_t pathlen,
-    size_t cap)
+check_value(const json_t *v, int depth, char *path, size_t pathlen, size_t cap)
 {
 	int rc;
 
@@ -24,21 +23,23 @@ check_value(const json_t *v, int depth, char *path, size_t pathlen,
 		    path[0] ? path : "$", CJSON_MAX_DEPTH);
 	switch (json_typeof(v)) {
 	case JSON_REAL:
-		return err_set(ERR_INVAL, "%s: floating-point numbers are not "
+		return err_set(ERR_INVAL,
+		    "%s: floating-point numbers are not "
 		    "allowed; use integers (micro-units, bytes)",
 		    path[0] ? path : "$");
 	case JSON_OBJECT: {
 		const char *key;
 		json_t *child;
 
-		json_object_foreach((json_t *)v, key, child) {
-			int n = snprintf(path + pathlen, cap - pathlen, ".%s",
-			    key);
-			size_t nl = n < 0 ? pathlen :
+		json_object_foreach((json_t *)v, key, child)
+		{
+			int n =
+			    snprintf(path + pathlen, cap - pathlen, ".%s", key);
+			size_t nl = n < 0              ? pathlen :
 			    pathlen + (size_t)n >= cap ? cap - 1 :
-			    pathlen + (size_t)n;
+			                                 pathlen + (size_t)n;
 			if ((rc = check_value(child, depth + 1, path, nl,
-			    cap)) < 0)
+			         cap)) < 0)
 				return rc;
 			path[pathlen] = '\0';
 		}
@@ -48,14 +49,15 @@ check_value(const json_t *v, int depth, char *path, size_t pathlen,
 		size_t i;
 		json_t *child;
 
-		json_array_foreach(v, i, child) {
-			int n = snprintf(path + pathlen, cap - pathlen, "[%zu]",
-			    i);
-			size_t nl = n < 0 ? pathlen :
+		json_array_foreach(v, i, child)
+		{
+			int n =
+			    snprintf(path + pathlen, cap - pathlen, "[%zu]", i);
+			size_t nl = n < 0              ? pathlen :
 			    pathlen + (size_t)n >= cap ? cap - 1 :
-			    pathlen + (size_t)n;
+			                                 pathlen + (size_t)n;
 			if ((rc = check_value(child, depth + 1, path, nl,
-			    cap)) < 0)
+			         cap)) < 0)
 				return rc;
 			path[pathlen] = '\0';
 		}
@@ -117,7 +119,8 @@ dump_unchecked(const json_t *v, char **out, size_t *len)
 		n = json_dumpb(v, buf, cap, flags);
 		if (n == 0) {
 			free(buf);
-			return err_set(ERR_INVAL, "JSON value cannot be "
+			return err_set(ERR_INVAL,
+			    "JSON value cannot be "
 			    "serialised");
 		}
 		if (n <= cap)
@@ -186,8 +189,8 @@ cjson_hashes_b64(unsigned char (*h)[32], size_t n)
 }
 
 static int
-get_typed(const json_t *obj, const char *key, const char *what,
-    json_type type, const char *tname, json_t **out)
+get_typed(const json_t *obj, const char *key, const char *what, json_type type,
+    const char *tname, json_t **out)
 {
 	json_t *v = NULL;
 
@@ -223,8 +226,8 @@ cjson_get_int(const json_t *obj, const char *key, const char *what,
 	json_t *v = NULL;
 	int rc;
 
-	if ((rc = get_typed(obj, key, what, JSON_INTEGER, "an integer",
-	    &v)) < 0)
+	if ((rc = get_typed(obj, key, what, JSON_INTEGER, "an integer", &v)) <
+	    0)
 		return rc;
 	*out = json_integer_value(v);
 	return 0;

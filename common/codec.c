@@ -43,8 +43,10 @@ hex_decode(const char *in, size_t inlen, uint8_t *out, size_t outlen)
 	for (size_t i = 0; i < outlen; i++) {
 		int hi = hexval(in[2 * i]), lo = hexval(in[2 * i + 1]);
 		if (hi < 0 || lo < 0)
-			return err_set(ERR_INVAL, "hex: bad digit at offset "
-			    "%zu", hi < 0 ? 2 * i : 2 * i + 1);
+			return err_set(ERR_INVAL,
+			    "hex: bad digit at offset "
+			    "%zu",
+			    hi < 0 ? 2 * i : 2 * i + 1);
 		out[i] = (uint8_t)(hi << 4 | lo);
 	}
 	return 0;
@@ -95,8 +97,8 @@ b64url_encode(const uint8_t *in, size_t len, char *out)
 }
 
 static int
-b64_dec(const char *alpha, int pad, const char *in, size_t inlen,
-    uint8_t *out, size_t outcap, size_t *outlen)
+b64_dec(const char *alpha, int pad, const char *in, size_t inlen, uint8_t *out,
+    size_t outcap, size_t *outlen)
 {
 	int8_t map[256];
 	size_t n = inlen, o = 0, i;
@@ -108,8 +110,10 @@ b64_dec(const char *alpha, int pad, const char *in, size_t inlen,
 		map[(unsigned char)alpha[i]] = (int8_t)i;
 	if (pad) {
 		if (inlen % 4 != 0)
-			return err_set(ERR_INVAL, "base64: length %zu is not "
-			    "a multiple of 4", inlen);
+			return err_set(ERR_INVAL,
+			    "base64: length %zu is not "
+			    "a multiple of 4",
+			    inlen);
 		if (n > 0 && in[n - 1] == '=')
 			n--;
 		if (n > 0 && in[n - 1] == '=')
@@ -121,15 +125,19 @@ b64_dec(const char *alpha, int pad, const char *in, size_t inlen,
 	for (i = 0; i < n; i++) {
 		int8_t v = map[(unsigned char)in[i]];
 		if (v < 0)
-			return err_set(ERR_INVAL, "base64: bad character at "
-			    "offset %zu", i);
+			return err_set(ERR_INVAL,
+			    "base64: bad character at "
+			    "offset %zu",
+			    i);
 		acc = acc << 6 | (uint32_t)v;
 		bits += 6;
 		if (bits >= 8) {
 			bits -= 8;
 			if (o >= outcap)
-				return err_set(ERR_LIMIT, "base64: decoded "
-				    "data longer than %zu bytes", outcap);
+				return err_set(ERR_LIMIT,
+				    "base64: decoded "
+				    "data longer than %zu bytes",
+				    outcap);
 			out[o++] = (uint8_t)(acc >> bits);
 		}
 	}

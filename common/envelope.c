@@ -24,7 +24,7 @@ valid_kind(const char *s)
 	for (size_t i = 0; i < n; i++) {
 		char c = s[i];
 		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-		    c == '.' || c == '_' || c == '-'))
+		        c == '.' || c == '_' || c == '-'))
 			return 0;
 	}
 	return 1;
@@ -57,7 +57,8 @@ static int
 signed_span(const char *canon, size_t len, size_t *cut, size_t *cutlen)
 {
 	static const char sig_key[] = ",\"sig\":\"";
-	const size_t signer_len = 11 + (KEY_TEXT_SIZE - 1) + 1; /* ,"signer":"<51>" */
+	const size_t signer_len =
+	    11 + (KEY_TEXT_SIZE - 1) + 1; /* ,"signer":"<51>" */
 	size_t p = len;
 
 	if (p < 2 || canon[--p] != '}')
@@ -67,8 +68,8 @@ signed_span(const char *canon, size_t len, size_t *cut, size_t *cutlen)
 	if (p < 8 || memcmp(canon + p - 8, ",\"time\":", 8) != 0)
 		return -1;
 	p -= 8;
-	if (p < signer_len || memcmp(canon + p - signer_len, ",\"signer\":\"",
-	    11) != 0)
+	if (p < signer_len ||
+	    memcmp(canon + p - signer_len, ",\"signer\":\"", 11) != 0)
 		return -1;
 	p -= signer_len;
 	/* ,"sig":"<86 chars>" */
@@ -95,7 +96,8 @@ from_json(json_t *j, int checked, struct envelope **out)
 		goto fail;
 	}
 	if (json_object_size(j) != 6) {
-		rc = err_set(ERR_INVAL, "envelope: expected exactly the members "
+		rc = err_set(ERR_INVAL,
+		    "envelope: expected exactly the members "
 		    "body, kind, nonce, sig, signer, time");
 		goto fail;
 	}
@@ -108,20 +110,24 @@ from_json(json_t *j, int checked, struct envelope **out)
 	if ((rc = cjson_get_str(e->json, "kind", "envelope", &e->kind)) < 0 ||
 	    (rc = cjson_get_obj(e->json, "body", "envelope", &body)) < 0 ||
 	    (rc = cjson_get_str(e->json, "signer", "envelope",
-	    &e->signer_text)) < 0 ||
+	         &e->signer_text)) < 0 ||
 	    (rc = cjson_get_str(e->json, "nonce", "envelope", &e->nonce)) < 0 ||
 	    (rc = cjson_get_int(e->json, "time", "envelope", &t)) < 0 ||
 	    (rc = cjson_get_str(e->json, "sig", "envelope", &sigtext)) < 0)
 		goto fail;
 	e->body = body;
 	if (!valid_kind(e->kind)) {
-		rc = err_set(ERR_INVAL, "envelope.kind: '%.80s' is not a kind "
-		    "(1-%d of a-z 0-9 . _ -)", e->kind, ENVELOPE_KIND_MAX);
+		rc = err_set(ERR_INVAL,
+		    "envelope.kind: '%.80s' is not a kind "
+		    "(1-%d of a-z 0-9 . _ -)",
+		    e->kind, ENVELOPE_KIND_MAX);
 		goto fail;
 	}
 	if (!valid_nonce(e->nonce)) {
-		rc = err_set(ERR_INVAL, "envelope.nonce: expected 1-%d "
-		    "printable ASCII characters", ENVELOPE_NONCE_MAX);
+		rc = err_set(ERR_INVAL,
+		    "envelope.nonce: expected 1-%d "
+		    "printable ASCII characters",
+		    ENVELOPE_NONCE_MAX);
 		goto fail;
 	}
 	if (t < 0) {
@@ -136,17 +142,20 @@ from_json(json_t *j, int checked, struct envelope **out)
 	if (strlen(sigtext) != 86 ||
 	    b64url_decode(sigtext, 86, e->sig, sizeof(e->sig), &n) < 0 ||
 	    n != KEY_SIG_LEN) {
-		rc = err_set(ERR_INVAL, "envelope.sig: expected 86 base64url "
+		rc = err_set(ERR_INVAL,
+		    "envelope.sig: expected 86 base64url "
 		    "characters (64 bytes)");
 		goto fail;
 	}
-	if ((rc = checked ? cjson_dump_checked(e->json, &e->canon,
-	    &e->canon_len) : cjson_dump(e->json, &e->canon, &e->canon_len)) < 0)
+	if ((rc = checked ?
+	            cjson_dump_checked(e->json, &e->canon, &e->canon_len) :
+	            cjson_dump(e->json, &e->canon, &e->canon_len)) < 0)
 		goto fail;
 	{
 		size_t cut, cutlen;
 		if (signed_span(e->canon, e->canon_len, &cut, &cutlen) < 0) {
-			rc = err_set(ERR_INVAL, "envelope: unexpected "
+			rc = err_set(ERR_INVAL,
+			    "envelope: unexpected "
 			    "canonical form");
 			goto fail;
 		}
@@ -160,8 +169,10 @@ from_json(json_t *j, int checked, struct envelope **out)
 		msglen = e->canon_len - cutlen;
 	}
 	if (key_verify(e->signer, msg, msglen, e->sig) < 0) {
-		rc = err_set(ERR_SIG, "envelope: signature by %s does not "
-		    "verify", e->signer_text);
+		rc = err_set(ERR_SIG,
+		    "envelope: signature by %s does not "
+		    "verify",
+		    e->signer_text);
 		goto fail;
 	}
 	free(msg);
@@ -206,16 +217,20 @@ envelope_sign(const struct key *k, const char *kind, json_t *body,
 	if (!json_is_object(body))
 		return err_set(ERR_INVAL, "envelope body: expected an object");
 	if (!valid_kind(kind))
-		return err_set(ERR_INVAL, "envelope kind '%.80s': expected 1-%d "
-		    "of a-z 0-9 . _ -", kind, ENVELOPE_KIND_MAX);
+		return err_set(ERR_INVAL,
+		    "envelope kind '%.80s': expected 1-%d "
+		    "of a-z 0-9 . _ -",
+		    kind, ENVELOPE_KIND_MAX);
 	if (nonce == NULL) {
 		if ((rc = util_random(rnd, sizeof(rnd))) < 0)
 			return rc;
 		hex_encode(rnd, sizeof(rnd), nbuf);
 		nonce = nbuf;
 	} else if (!valid_nonce(nonce)) {
-		return err_set(ERR_INVAL, "envelope nonce: expected 1-%d "
-		    "printable ASCII characters", ENVELOPE_NONCE_MAX);
+		return err_set(ERR_INVAL,
+		    "envelope nonce: expected 1-%d "
+		    "printable ASCII characters",
+		    ENVELOPE_NONCE_MAX);
 	}
 	if (time_ms < 0)
 		time_ms = util_now_ms();

@@ -17,15 +17,15 @@
 #define ENVELOPE_NONCE_MAX 128
 
 struct envelope {
-	json_t *json;            /* the whole envelope; owned */
-	const char *kind;        /* borrowed from json */
-	const json_t *body;      /* borrowed from json; an object */
+	json_t *json; /* the whole envelope; owned */
+	const char *kind; /* borrowed from json */
+	const json_t *body; /* borrowed from json; an object */
 	const char *signer_text; /* "ed25519:..." borrowed from json */
 	uint8_t signer[KEY_PUB_LEN];
-	const char *nonce;       /* borrowed from json */
-	int64_t time_ms;         /* signer's clock, ms since the epoch */
+	const char *nonce; /* borrowed from json */
+	int64_t time_ms; /* signer's clock, ms since the epoch */
 	uint8_t sig[KEY_SIG_LEN];
-	char *canon;             /* canonical bytes of the whole envelope */
+	char *canon; /* canonical bytes of the whole envelope */
 	size_t canon_len;
 };
 
@@ -50,8 +50,8 @@ int envelope_parse(const char *buf, size_t len, struct envelope **out);
  * msgs is given, msgs[i] is a malloc'd message for a failure (else NULL).
  * Returns 0, or ERR_NOMEM when threads could not be set up.
  */
-int envelope_parse_many(const char *const *bufs, const size_t *lens,
-    size_t n, int threads, struct envelope **out, int *rcs, char **msgs);
+int envelope_parse_many(const char *const *bufs, const size_t *lens, size_t n,
+    int threads, struct envelope **out, int *rcs, char **msgs);
 
 /* Canonical bytes of the whole envelope (with sig); caller frees. */
 int envelope_dump(const struct envelope *e, char **out, size_t *len);

@@ -60,17 +60,28 @@ const char *
 err_name(int code)
 {
 	switch (code) {
-	case ERR_OK: return "ok";
-	case ERR_INVAL: return "invalid input";
-	case ERR_NOMEM: return "out of memory";
-	case ERR_IO: return "I/O error";
-	case ERR_SIG: return "bad signature";
-	case ERR_NOTFOUND: return "not found";
-	case ERR_CONFLICT: return "conflict";
-	case ERR_RANGE: return "out of range";
-	case ERR_REJECT: return "rejected";
-	case ERR_CORRUPT: return "corrupt data";
-	case ERR_LIMIT: return "limit exceeded";
+	case ERR_OK:
+		return "ok";
+	case ERR_INVAL:
+		return "invalid input";
+	case ERR_NOMEM:
+		return "out of memory";
+	case ERR_IO:
+		return "I/O error";
+	case ERR_SIG:
+		return "bad signature";
+	case ERR_NOTFOUND:
+		return "not found";
+	case ERR_CONFLICT:
+		return "conflict";
+	case ERR_RANGE:
+		return "out of range";
+	case ERR_REJECT:
+		return "rejected";
+	case ERR_CORRUPT:
+		return "corrupt data";
+	case ERR_LIMIT:
+		return "limit exceeded";
 	}
 	return "error";
 }

@@ -10,26 +10,26 @@
 
 enum {
 	ERR_OK = 0,
-	ERR_INVAL = -1,     /* malformed input */
-	ERR_NOMEM = -2,     /* allocation failed */
-	ERR_IO = -3,        /* system call or file failed */
-	ERR_SIG = -4,       /* signature did not verify */
-	ERR_NOTFOUND = -5,  /* no such thing */
-	ERR_CONFLICT = -6,  /* already exists, replayed nonce */
-	ERR_RANGE = -7,     /* number out of range, overflow */
-	ERR_REJECT = -8,    /* well-formed but refused by the rules */
-	ERR_CORRUPT = -9,   /* stored data fails its own checks */
-	ERR_LIMIT = -10,    /* a size or count limit was hit */
+	ERR_INVAL = -1, /* malformed input */
+	ERR_NOMEM = -2, /* allocation failed */
+	ERR_IO = -3, /* system call or file failed */
+	ERR_SIG = -4, /* signature did not verify */
+	ERR_NOTFOUND = -5, /* no such thing */
+	ERR_CONFLICT = -6, /* already exists, replayed nonce */
+	ERR_RANGE = -7, /* number out of range, overflow */
+	ERR_REJECT = -8, /* well-formed but refused by the rules */
+	ERR_CORRUPT = -9, /* stored data fails its own checks */
+	ERR_LIMIT = -10, /* a size or count limit was hit */
 };
 
 /* Record a message for the current thread and return code (always < 0). */
 int err_set(int code, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 int err_setv(int code, const char *fmt, va_list ap);
 
 /* Prepend "prefix: " to the current message; returns code unchanged. */
 int err_prefix(int code, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 
 /* The message of the last error on this thread ("" when none). */
 const char *err_msg(void);

@@ -81,7 +81,7 @@ add_extra_headers(struct MHD_Response *r, const char *extra)
 
 	snprintf(buf, sizeof(buf), "%s", extra);
 	for (line = strtok_r(buf, "\r\n", &save); line;
-	    line = strtok_r(NULL, "\r\n", &save)) {
+	     line = strtok_r(NULL, "\r\n", &save)) {
 		char *colon = strchr(line, ':');
 		if (colon == NULL)
 			continue;
@@ -119,15 +119,16 @@ send_response(struct MHD_Connection *c, struct http_response *resp)
 	} else {
 		r = MHD_create_response_from_buffer(resp->body_len,
 		    resp->body ? resp->body : (char *)"",
-		    resp->body ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+		    resp->body ? MHD_RESPMEM_MUST_FREE :
+		                 MHD_RESPMEM_PERSISTENT);
 		if (r == NULL) {
 			free(resp->body);
 			return MHD_NO;
 		}
 	}
 	resp->body = NULL;
-	MHD_add_response_header(r, "Content-Type", resp->content_type ?
-	    resp->content_type : "application/json");
+	MHD_add_response_header(r, "Content-Type",
+	    resp->content_type ? resp->content_type : "application/json");
 	add_extra_headers(r, resp->extra_headers);
 	ret = MHD_queue_response(c, (unsigned)resp->status, r);
 	MHD_destroy_response(r);
@@ -181,19 +182,25 @@ access_cb(void *cls, struct MHD_Connection *c, const char *url,
 	}
 	memset(&resp, 0, sizeof(resp));
 	if (cs->too_big) {
-		http_respond_error(&resp, 413, "request body larger than %zu "
-		    "bytes", s->max_body);
+		http_respond_error(&resp, 413,
+		    "request body larger than %zu "
+		    "bytes",
+		    s->max_body);
 		return send_response(c, &resp);
 	}
 	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
 	if (ci && ci->client_addr) {
 		const struct sockaddr *sa = ci->client_addr;
 		if (sa->sa_family == AF_INET)
-			inet_ntop(AF_INET, &((const struct sockaddr_in *)
-			    (const void *)sa)->sin_addr, peer, sizeof(peer));
+			inet_ntop(AF_INET,
+			    &((const struct sockaddr_in *)(const void *)sa)
+			         ->sin_addr,
+			    peer, sizeof(peer));
 		else if (sa->sa_family == AF_INET6)
-			inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)
-			    (const void *)sa)->sin6_addr, peer, sizeof(peer));
+			inet_ntop(AF_INET6,
+			    &((const struct sockaddr_in6 *)(const void *)sa)
+			         ->sin6_addr,
+			    peer, sizeof(peer));
 	}
 	req.method = method;
 	req.path = url;
@@ -223,30 +230,32 @@ completed_cb(void *cls, struct MHD_Connection *c, void **con_cls,
 }
 
 int
-http_server_start(const struct http_server_config *c, http_handler h,
-    void *ctx, struct http_server **out)
+http_server_start(const struct http_server_config *c, http_handler h, void *ctx,
+    struct http_server **out)
 {
 	struct http_server *s;
 	struct sockaddr_storage ss;
 	const union MHD_DaemonInfo *di;
-	unsigned flags = MHD_USE_THREAD_PER_CONNECTION |
-	    MHD_USE_INTERNAL_POLLING_THREAD;
+	unsigned flags =
+	    MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD;
 
 	memset(&ss, 0, sizeof(ss));
-	if (inet_pton(AF_INET, c->host, &((struct sockaddr_in *)&ss)->sin_addr)
-	    == 1) {
+	if (inet_pton(AF_INET, c->host,
+	        &((struct sockaddr_in *)&ss)->sin_addr) == 1) {
 		struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
 		sin->sin_family = AF_INET;
 		sin->sin_port = htons(c->port);
 	} else if (inet_pton(AF_INET6, c->host,
-	    &((struct sockaddr_in6 *)&ss)->sin6_addr) == 1) {
+	               &((struct sockaddr_in6 *)&ss)->sin6_addr) == 1) {
 		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
 		sin6->sin6_family = AF_INET6;
 		sin6->sin6_port = htons(c->port);
 		flags |= MHD_USE_IPv6;
 	} else {
-		return err_set(ERR_INVAL, "listen address '%s': expected an "
-		    "IPv4 or IPv6 address", c->host);
+		return err_set(ERR_INVAL,
+		    "listen address '%s': expected an "
+		    "IPv4 or IPv6 address",
+		    c->host);
 	}
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		return err_set(ERR_NOMEM, "out of memory");
@@ -259,8 +268,7 @@ http_server_start(const struct http_server_config *c, http_handler h,
 	    MHD_OPTION_PER_IP_CONNECTION_LIMIT, c->max_conns_per_ip,
 	    MHD_OPTION_CONNECTION_TIMEOUT, c->idle_timeout_s,
 	    MHD_OPTION_NOTIFY_COMPLETED, completed_cb, s,
-	    MHD_OPTION_LISTENING_ADDRESS_REUSE, 1,
-	    MHD_OPTION_END);
+	    MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, MHD_OPTION_END);
 	if (s->d == NULL) {
 		free(s);
 		return err_set(ERR_IO, "cannot listen on %s:%u (in use?)",
@@ -309,8 +317,7 @@ http_respond(struct http_response *resp, int status, char *body)
 }
 
 void
-http_respond_error(struct http_response *resp, int status, const char *fmt,
-    ...)
+http_respond_error(struct http_response *resp, int status, const char *fmt, ...)
 {
 	char msg[1024];
 	json_t *o;
@@ -355,8 +362,7 @@ http_parse_listen(const char *s, char *host, size_t hostlen, uint16_t *port)
 	*port = (uint16_t)p;
 	return 0;
 bad:
-	return err_set(ERR_INVAL, "'%s': expected HOST:PORT (port 0-65535)",
-	    s);
+	return err_set(ERR_INVAL, "'%s': expected HOST:PORT (port 0-65535)", s);
 }
 
 /* ---- client ---------------------------------------------------------- */
@@ -385,7 +391,7 @@ write_cb(char *p, size_t size, size_t n, void *ud)
 	size_t len = size * n;
 
 	if (b->len + len > HTTP_CLIENT_MAX_BODY)
-		return 0;       /* curl fails the transfer */
+		return 0; /* curl fails the transfer */
 	if (b->len + len + 1 > b->cap) {
 		size_t nc = (b->len + len + 1) * 2;
 		char *nd = realloc(b->data, nc);
@@ -418,8 +424,7 @@ make_headers(const char *const *headers)
 
 int
 http_fetch(const char *method, const char *url, const char *const *headers,
-    const void *body, size_t body_len, long timeout_ms,
-    struct http_result *out)
+    const void *body, size_t body_len, long timeout_ms, struct http_result *out)
 {
 	struct curl_slist *hl;
 	struct buf b = { 0 };
@@ -515,7 +520,7 @@ http_follow(const char *url, const char *const *headers,
 	curl_slist_free_all(hl);
 	curl_easy_cleanup(c);
 	if (cc == CURLE_WRITE_ERROR)
-		return 1;       /* fn asked to stop */
+		return 1; /* fn asked to stop */
 	if (cc != CURLE_OK)
 		return err_set(ERR_IO, "GET %s: %s", url,
 		    curl_easy_strerror(cc));

@@ -16,11 +16,11 @@ struct http_server;
 
 struct http_request {
 	const char *method;
-	const char *path;        /* without the query string */
-	const char *body;        /* NUL-terminated; "" when none */
+	const char *path; /* without the query string */
+	const char *body; /* NUL-terminated; "" when none */
 	size_t body_len;
-	const char *peer;        /* client address, text */
-	void *conn;              /* opaque; for http_query / http_header */
+	const char *peer; /* client address, text */
+	void *conn; /* opaque; for http_query / http_header */
 };
 
 /*
@@ -34,25 +34,25 @@ typedef ssize_t (*http_stream_fn)(void *ctx, char *buf, size_t max);
 
 struct http_response {
 	int status;
-	const char *content_type;    /* default application/json */
-	char *body;                  /* malloc'd; the server frees it */
+	const char *content_type; /* default application/json */
+	char *body; /* malloc'd; the server frees it */
 	size_t body_len;
-	http_stream_fn stream;       /* instead of body, when set */
+	http_stream_fn stream; /* instead of body, when set */
 	void *stream_ctx;
 	void (*stream_free)(void *ctx);
-	char extra_headers[256];     /* "Name: value\r\n..." lines, optional */
+	char extra_headers[256]; /* "Name: value\r\n..." lines, optional */
 };
 
 typedef void (*http_handler)(void *ctx, const struct http_request *req,
     struct http_response *resp);
 
 struct http_server_config {
-	const char *host;            /* "127.0.0.1" */
-	uint16_t port;               /* 0: any free port */
-	size_t max_body;             /* bytes; larger bodies get 413 */
-	unsigned max_conns;          /* all connections */
+	const char *host; /* "127.0.0.1" */
+	uint16_t port; /* 0: any free port */
+	size_t max_body; /* bytes; larger bodies get 413 */
+	unsigned max_conns; /* all connections */
 	unsigned max_conns_per_ip;
-	unsigned idle_timeout_s;     /* idle connections are closed */
+	unsigned idle_timeout_s; /* idle connections are closed */
 };
 
 void http_server_config_default(struct http_server_config *c);
@@ -70,8 +70,8 @@ const char *http_header(const struct http_request *r, const char *name);
 /* Fill resp with JSON text (taking ownership of body) or an error body
  * {"error": msg}. */
 void http_respond(struct http_response *resp, int status, char *body);
-void http_respond_error(struct http_response *resp, int status,
-    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void http_respond_error(struct http_response *resp, int status, const char *fmt,
+    ...) __attribute__((format(printf, 3, 4)));
 
 /* Split "HOST:PORT" (IPv4, [IPv6] or name). */
 int http_parse_listen(const char *s, char *host, size_t hostlen,
@@ -81,16 +81,16 @@ int http_parse_listen(const char *s, char *host, size_t hostlen,
 
 struct http_result {
 	long status;
-	char *body;                  /* malloc'd, NUL-terminated */
+	char *body; /* malloc'd, NUL-terminated */
 	size_t body_len;
 };
 
 /* One request; headers is a NULL-terminated list of "Name: value".  A
  * transport failure is ERR_IO with a message naming the URL; any HTTP
  * status is success (look at out->status). */
-int http_fetch(const char *method, const char *url,
-    const char *const *headers, const void *body, size_t body_len,
-    long timeout_ms, struct http_result *out);
+int http_fetch(const char *method, const char *url, const char *const *headers,
+    const void *body, size_t body_len, long timeout_ms,
+    struct http_result *out);
 void http_result_clear(struct http_result *r);
 
 /* Read a streaming response, calling fn with each chunk of body; fn

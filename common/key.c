@@ -101,9 +101,10 @@ key_load(const char *path, struct key **out)
 	}
 	if ((st.st_mode & 077) != 0) {
 		close(fd);
-		return err_set(ERR_INVAL, "%s: mode %03o lets others read the "
-		    "private key; expected 0600 (chmod 600 %s)", path,
-		    (unsigned)(st.st_mode & 0777), path);
+		return err_set(ERR_INVAL,
+		    "%s: mode %03o lets others read the "
+		    "private key; expected 0600 (chmod 600 %s)",
+		    path, (unsigned)(st.st_mode & 0777), path);
 	}
 	if ((f = fdopen(fd, "r")) == NULL) {
 		close(fd);
@@ -129,12 +130,14 @@ key_save(const struct key *k, const char *path)
 	int rc;
 
 	if (access(path, F_OK) == 0)
-		return err_set(ERR_CONFLICT, "%s: exists; refusing to "
-		    "overwrite a key", path);
+		return err_set(ERR_CONFLICT,
+		    "%s: exists; refusing to "
+		    "overwrite a key",
+		    path);
 	if ((bio = BIO_new(BIO_s_mem())) == NULL)
 		return err_set(ERR_NOMEM, "out of memory");
-	if (PEM_write_bio_PrivateKey(bio, k->pkey, NULL, NULL, 0, NULL,
-	    NULL) != 1) {
+	if (PEM_write_bio_PrivateKey(bio, k->pkey, NULL, NULL, 0, NULL, NULL) !=
+	    1) {
 		BIO_free(bio);
 		return ossl_fail("writing PEM");
 	}
@@ -246,12 +249,16 @@ key_pub_from_text(const char *text, uint8_t pub[KEY_PUB_LEN])
 	size_t n;
 
 	if (strncmp(text, "ed25519:", 8) != 0)
-		return err_set(ERR_INVAL, "public key '%.60s': expected "
-		    "ed25519:<base64url>", text);
+		return err_set(ERR_INVAL,
+		    "public key '%.60s': expected "
+		    "ed25519:<base64url>",
+		    text);
 	if (strlen(text + 8) != 43 ||
 	    b64url_decode(text + 8, 43, pub, KEY_PUB_LEN, &n) < 0 ||
 	    n != KEY_PUB_LEN)
-		return err_set(ERR_INVAL, "public key '%.60s': expected 43 "
-		    "base64url characters (32 bytes) after ed25519:", text);
+		return err_set(ERR_INVAL,
+		    "public key '%.60s': expected 43 "
+		    "base64url characters (32 bytes) after ed25519:",
+		    text);
 	return 0;
 }

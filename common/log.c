@@ -27,7 +27,8 @@ log_set_name(const char *name)
 int
 log_level_parse(const char *s, enum log_level *out)
 {
-	static const char *names[] = { "debug", "info", "warn", "error", "off" };
+	static const char *names[] = { "debug", "info", "warn", "error",
+		"off" };
 
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		if (strcmp(s, names[i]) == 0) {
@@ -35,8 +36,10 @@ log_level_parse(const char *s, enum log_level *out)
 			return 0;
 		}
 	}
-	return err_set(ERR_INVAL, "log level '%s': expected debug, info, "
-	    "warn, error or off", s);
+	return err_set(ERR_INVAL,
+	    "log level '%s': expected debug, info, "
+	    "warn, error or off",
+	    s);
 }
 
 void

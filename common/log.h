@@ -13,7 +13,7 @@ int log_level_parse(const char *s, enum log_level *out);
 /* Set the name printed after the timestamp ("market", "provider"). */
 void log_set_name(const char *name);
 void log_msg(enum log_level level, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 
 #define log_debug(...) log_msg(LOG_DEBUG, __VA_ARGS__)
 #define log_info(...) log_msg(LOG_INFO, __VA_ARGS__)

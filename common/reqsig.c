@@ -56,7 +56,8 @@ reqsig_header_at(const struct key *k, const char *method, const char *path,
 	b = json_pack("{s:s,s:s,s:s}", "body_sha256", hash, "method", method,
 	    "path", path);
 	if (b == NULL)
-		return err_set(ERR_INVAL, "reqsig: method or path is not "
+		return err_set(ERR_INVAL,
+		    "reqsig: method or path is not "
 		    "UTF-8 text");
 	rc = envelope_sign(k, REQSIG_KIND, b, NULL, time_ms, &e);
 	json_decref(b);
@@ -115,7 +116,7 @@ reqsig_cache_free(struct reqsig_cache *c)
 static size_t
 bucket_of(const uint8_t signer[KEY_PUB_LEN], const char *nonce)
 {
-	uint64_t h = 1469598103934665603ull;   /* FNV-1a */
+	uint64_t h = 1469598103934665603ull; /* FNV-1a */
 	size_t i;
 
 	for (i = 0; i < KEY_PUB_LEN; i++)
@@ -145,15 +146,19 @@ cache_insert(struct reqsig_cache *c, const uint8_t signer[KEY_PUB_LEN],
 		}
 		if (memcmp(e->signer, signer, KEY_PUB_LEN) == 0 &&
 		    strcmp(e->nonce, nonce) == 0) {
-			rc = err_set(ERR_CONFLICT, "request signature: nonce "
-			    "\"%s\" was already used", nonce);
+			rc = err_set(ERR_CONFLICT,
+			    "request signature: nonce "
+			    "\"%s\" was already used",
+			    nonce);
 			goto out;
 		}
 		pp = &e->next;
 	}
 	if (c->count >= REQSIG_CACHE_MAX) {
-		rc = err_set(ERR_LIMIT, "request signature: too many recent "
-		    "requests (%d), try again later", REQSIG_CACHE_MAX);
+		rc = err_set(ERR_LIMIT,
+		    "request signature: too many recent "
+		    "requests (%d), try again later",
+		    REQSIG_CACHE_MAX);
 		goto out;
 	}
 	if ((e = malloc(sizeof(*e) + n + 1)) == NULL) {
@@ -185,8 +190,10 @@ reqsig_verify(struct reqsig_cache *cache, const char *header_value,
 	int rc;
 
 	if (header_value == NULL || *header_value == '\0')
-		return err_set(ERR_INVAL, "request is not signed (no %s "
-		    "header)", REQSIG_HEADER);
+		return err_set(ERR_INVAL,
+		    "request is not signed (no %s "
+		    "header)",
+		    REQSIG_HEADER);
 	hlen = strlen(header_value);
 	if (hlen > REQSIG_MAX_HEADER)
 		return err_set(ERR_INVAL, "%s: %zu bytes, at most %d",
@@ -207,37 +214,44 @@ reqsig_verify(struct reqsig_cache *cache, const char *header_value,
 		goto out;
 	}
 	if ((rc = cjson_get_str(e->body, "method", "signature body.method",
-	    &m)) < 0 ||
-	    (rc = cjson_get_str(e->body, "path", "signature body.path",
-	    &p)) < 0 ||
+	         &m)) < 0 ||
+	    (rc = cjson_get_str(e->body, "path", "signature body.path", &p)) <
+	        0 ||
 	    (rc = cjson_get_str(e->body, "body_sha256",
-	    "signature body.body_sha256", &h)) < 0)
+	         "signature body.body_sha256", &h)) < 0)
 		goto out;
 	if (strcmp(m, method) != 0) {
-		rc = err_set(ERR_REJECT, "request signature is for method "
-		    "%s, not %s", m, method);
+		rc = err_set(ERR_REJECT,
+		    "request signature is for method "
+		    "%s, not %s",
+		    m, method);
 		goto out;
 	}
 	if (strcmp(p, path) != 0) {
-		rc = err_set(ERR_REJECT, "request signature is for path "
-		    "\"%s\", not \"%s\"", p, path);
+		rc = err_set(ERR_REJECT,
+		    "request signature is for path "
+		    "\"%s\", not \"%s\"",
+		    p, path);
 		goto out;
 	}
 	reqsig_sha256_hex(body, len, hash);
 	if (strcmp(h, hash) != 0) {
-		rc = err_set(ERR_REJECT, "request signature is for a body "
-		    "with sha256 %s, this one has %s", h, hash);
+		rc = err_set(ERR_REJECT,
+		    "request signature is for a body "
+		    "with sha256 %s, this one has %s",
+		    h, hash);
 		goto out;
 	}
 	skew = e->time_ms - now_ms;
 	if (skew > REQSIG_SKEW_MS || skew < -REQSIG_SKEW_MS) {
-		rc = err_set(ERR_REJECT, "request signature time %lld is "
+		rc = err_set(ERR_REJECT,
+		    "request signature time %lld is "
 		    "%lld ms away from now (at most %d)",
 		    (long long)e->time_ms, (long long)skew, REQSIG_SKEW_MS);
 		goto out;
 	}
-	if (cache && (rc = cache_insert(cache, e->signer, e->nonce,
-	    now_ms)) < 0)
+	if (cache &&
+	    (rc = cache_insert(cache, e->signer, e->nonce, now_ms)) < 0)
 		goto out;
 	memcpy(signer, e->signer, KEY_PUB_LEN);
 	rc = 0;

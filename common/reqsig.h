@@ -16,16 +16,15 @@
 
 #define REQSIG_HEADER "X-Lodge-Signature"
 #define REQSIG_KIND "http.request"
-#define REQSIG_SKEW_MS 60000      /* |time - now| allowed */
-#define REQSIG_REPLAY_MS 120000   /* nonces remembered this long */
-#define REQSIG_MAX_HEADER 4096    /* bytes of header value accepted */
-#define REQSIG_CACHE_MAX 65536    /* nonces remembered at most */
+#define REQSIG_SKEW_MS 60000 /* |time - now| allowed */
+#define REQSIG_REPLAY_MS 120000 /* nonces remembered this long */
+#define REQSIG_MAX_HEADER 4096 /* bytes of header value accepted */
+#define REQSIG_CACHE_MAX 65536 /* nonces remembered at most */
 
 /* Sign a request: *header_value (malloc'd, owned by the caller) is the
  * value of the X-Lodge-Signature header.  time_ms < 0 means now. */
-int reqsig_header_at(const struct key *k, const char *method,
-    const char *path, const void *body, size_t len, int64_t time_ms,
-    char **header_value);
+int reqsig_header_at(const struct key *k, const char *method, const char *path,
+    const void *body, size_t len, int64_t time_ms, char **header_value);
 int reqsig_header(const struct key *k, const char *method, const char *path,
     const void *body, size_t len, char **header_value);
 

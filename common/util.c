@@ -175,7 +175,7 @@ util_mkdirs(const char *path, int mode)
 	if (n == 0 || n >= sizeof(buf))
 		return err_set(ERR_INVAL, "bad directory path '%s'", path);
 	memcpy(buf, path, n + 1);
-	for (char *p = buf + 1; ; p++) {
+	for (char *p = buf + 1;; p++) {
 		if (*p == '/' || *p == '\0') {
 			char c = *p;
 			*p = '\0';
@@ -230,12 +230,16 @@ util_parse_u64(const char *s, const char *what, uint64_t *out)
 
 	errno = 0;
 	if (s == NULL || *s < '0' || *s > '9')
-		return err_set(ERR_INVAL, "%s: '%s' is not a non-negative "
-		    "integer", what, s ? s : "");
+		return err_set(ERR_INVAL,
+		    "%s: '%s' is not a non-negative "
+		    "integer",
+		    what, s ? s : "");
 	v = strtoull(s, &end, 10);
 	if (*end != '\0')
-		return err_set(ERR_INVAL, "%s: '%s' is not a non-negative "
-		    "integer", what, s);
+		return err_set(ERR_INVAL,
+		    "%s: '%s' is not a non-negative "
+		    "integer",
+		    what, s);
 	if (errno == ERANGE)
 		return err_set(ERR_RANGE, "%s: '%s' is out of range", what, s);
 	*out = v;
@@ -268,7 +272,8 @@ util_random(void *buf, size_t len)
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0)
-			return err_set(ERR_IO, "getrandom: %s", strerror(errno));
+			return err_set(ERR_IO, "getrandom: %s",
+			    strerror(errno));
 		p += r;
 		len -= (size_t)r;
 	}

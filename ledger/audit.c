@@ -93,19 +93,24 @@ audit_finish(struct audit *a, json_t **summary)
 	int rc;
 
 	if (!a->have_checkpoint)
-		return err_set(ERR_CORRUPT, "no signed checkpoint to check the "
+		return err_set(ERR_CORRUPT,
+		    "no signed checkpoint to check the "
 		    "entries against");
 	if (a->checkpoint_size != n)
-		return err_set(ERR_CORRUPT, "the latest checkpoint covers %"
-		    PRIu64 " entries but %" PRIu64 " were audited",
+		return err_set(ERR_CORRUPT,
+		    "the latest checkpoint covers %" PRIu64
+		    " entries but %" PRIu64 " were audited",
 		    a->checkpoint_size, n);
 	if (a->st == NULL)
-		return err_set(ERR_CORRUPT, "no genesis entry: an empty "
+		return err_set(ERR_CORRUPT,
+		    "no genesis entry: an empty "
 		    "ledger");
 	if (state_pending_count(a->st) > 0)
-		return err_set(ERR_CORRUPT, "after index %" PRIu64 ": %zu "
+		return err_set(ERR_CORRUPT,
+		    "after index %" PRIu64 ": %zu "
 		    "entr%s the rules derive (lease.create, close, expiry) "
-		    "never appeared", n - 1, state_pending_count(a->st),
+		    "never appeared",
+		    n - 1, state_pending_count(a->st),
 		    state_pending_count(a->st) == 1 ? "y" : "ies");
 	if ((rc = state_check_invariants(a->st)) < 0)
 		return rc;
@@ -118,11 +123,11 @@ audit_finish(struct audit *a, json_t **summary)
 	if ((rc = state_dump(a->st, &dump)) < 0)
 		return rc;
 	o = json_pack("{s:b,s:I,s:s,s:O,s:O,s:O,s:O}", "ok", 1, "entries",
-	    (json_int_t)n, "root", b64,
-	    "accounts", json_object_get(dump, "accounts"),
-	    "totals", json_object_get(dump, "totals"),
-	    "orders", json_object_get(dump, "orders"),
-	    "leases", json_object_get(dump, "leases"));
+	    (json_int_t)n, "root", b64, "accounts",
+	    json_object_get(dump, "accounts"), "totals",
+	    json_object_get(dump, "totals"), "orders",
+	    json_object_get(dump, "orders"), "leases",
+	    json_object_get(dump, "leases"));
 	json_decref(dump);
 	if (o == NULL)
 		return err_set(ERR_NOMEM, "out of memory");

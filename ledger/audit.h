@@ -25,8 +25,8 @@ int audit_new(const struct note_verifier *vkey, struct audit **out);
 void audit_free(struct audit *a);
 
 /* Feed leaves in ledger order (time < 0 when not stored apart). */
-int audit_leaf(struct audit *a, uint64_t idx, int64_t time,
-    const char *data, size_t len);
+int audit_leaf(struct audit *a, uint64_t idx, int64_t time, const char *data,
+    size_t len);
 /* A signed checkpoint note; the latest one fed must cover every leaf. */
 int audit_checkpoint(struct audit *a, const char *note, size_t len);
 /* Final checks (a checkpoint covers everything, no derived entry left

@@ -51,7 +51,7 @@ static const char usage_main[] =
 struct opts {
 	int argc;
 	char **argv;
-	int pos;                /* positional arguments collected */
+	int pos; /* positional arguments collected */
 	char *args[8];
 };
 
@@ -160,7 +160,7 @@ cmd_keygen(int argc, char **argv)
 	int npos;
 
 	if (parse_opts(argc, argv, NULL, NULL, NULL, NULL, pos, 1, &npos,
-	    usage_keygen) < 0)
+	        usage_keygen) < 0)
 		return EXIT_USAGE;
 	if (npos != 1)
 		return usage_error(usage_keygen, "%s", "expected KEYFILE");
@@ -193,10 +193,11 @@ sign_checkpoint(struct store *s, const struct key *k, char **note)
 
 	if ((rc = store_root(s, store_size(s), root)) < 0 ||
 	    (rc = checkpoint_format(store_origin(s), store_size(s), root,
-	    &body)) < 0 ||
-	    (rc = note_sign(body, strlen(body), store_origin(s), k, note)) < 0 ||
+	         &body)) < 0 ||
+	    (rc = note_sign(body, strlen(body), store_origin(s), k, note)) <
+	        0 ||
 	    (rc = store_checkpoint_add(s, store_size(s), util_now_ms(),
-	    *note)) < 0) {
+	         *note)) < 0) {
 		free(body);
 		return rc;
 	}
@@ -216,7 +217,7 @@ cmd_init(int argc, char **argv)
 	int npos, created, rc = EXIT_FAIL;
 
 	if (parse_opts(argc, argv, names, vals, NULL, NULL, pos, 1, &npos,
-	    usage_init) < 0)
+	        usage_init) < 0)
 		return EXIT_USAGE;
 	if (npos != 1 || !vals[0] || !vals[1])
 		return usage_error(usage_init, "%s",
@@ -226,8 +227,10 @@ cmd_init(int argc, char **argv)
 		return die("init");
 	}
 	if (access(pos[0], F_OK) == 0) {
-		fprintf(stderr, "ledger: init: %s exists; refusing to replace "
-		    "a ledger\n", pos[0]);
+		fprintf(stderr,
+		    "ledger: init: %s exists; refusing to replace "
+		    "a ledger\n",
+		    pos[0]);
 		return EXIT_FAIL;
 	}
 	if (key_load_or_create(vals[1], &k, &created) < 0)
@@ -277,7 +280,7 @@ static int
 cmd_envelope(int argc, char **argv)
 {
 	static const char *const names[] = { "key", "kind", "body", "nonce",
-	    "time", NULL };
+		"time", NULL };
 	const char *vals[5] = { NULL };
 	char *pos[1], *buf = NULL, *out = NULL;
 	struct envelope *e = NULL;
@@ -288,7 +291,7 @@ cmd_envelope(int argc, char **argv)
 	int npos, rc = EXIT_FAIL;
 
 	if (parse_opts(argc, argv, names, vals, NULL, NULL, pos, 0, &npos,
-	    usage_envelope) < 0)
+	        usage_envelope) < 0)
 		return EXIT_USAGE;
 	if (!vals[0] || !vals[1])
 		return usage_error(usage_envelope, "%s",
@@ -358,8 +361,8 @@ flush_acks(struct store *s, struct ack *acks, size_t *nacks, int json)
 		if (json) {
 			b64_encode(acks[i].hash, 32, h);
 			printf("{\"index\":%" PRIu64 ",\"leaf_hash\":\"%s\","
-			    "\"time\":%" PRId64 "}\n", acks[i].index, h,
-			    acks[i].time);
+			       "\"time\":%" PRId64 "}\n",
+			    acks[i].index, h, acks[i].time);
 		} else {
 			printf("appended %" PRIu64 "\n", acks[i].index);
 		}
@@ -390,7 +393,7 @@ cmd_append(int argc, char **argv)
 	int npos, fd = 0, rc = EXIT_FAIL, eof = 0;
 
 	if (parse_opts(argc, argv, NULL, NULL, flags, set, pos, 2, &npos,
-	    usage_append) < 0)
+	        usage_append) < 0)
 		return EXIT_USAGE;
 	if (npos < 1)
 		return usage_error(usage_append, "%s", "expected DB");
@@ -424,7 +427,7 @@ cmd_append(int argc, char **argv)
 		if (r == 0) {
 			eof = 1;
 			if (len > 0)
-				buf[len++] = '\n';  /* last line unterminated */
+				buf[len++] = '\n'; /* last line unterminated */
 		}
 		len += (size_t)r;
 		if (store_begin(s) < 0) {
@@ -438,11 +441,11 @@ cmd_append(int argc, char **argv)
 
 			if (nlines == linecap) {
 				size_t nc = linecap ? linecap * 2 : 1024;
-				const char **np = realloc(lines, nc *
-				    sizeof(*np));
+				const char **np =
+				    realloc(lines, nc * sizeof(*np));
 				size_t *nlp = realloc(lens, nc * sizeof(*nlp));
-				uint64_t *nno = realloc(linenos, nc *
-				    sizeof(*nno));
+				uint64_t *nno =
+				    realloc(linenos, nc * sizeof(*nno));
 				if (np)
 					lines = np;
 				if (nlp)
@@ -496,15 +499,16 @@ cmd_append(int argc, char **argv)
 		}
 		for (size_t i = 0; i < nlines; i++) {
 			if (rcs[i] < 0) {
-				fprintf(stderr, "ledger: append: %s:%" PRIu64
-				    ": %s\n", src, linenos[i], msgs[i] ?
-				    msgs[i] : "invalid");
+				fprintf(stderr,
+				    "ledger: append: %s:%" PRIu64 ": %s\n", src,
+				    linenos[i], msgs[i] ? msgs[i] : "invalid");
 				bad++;
 			} else if (store_append(s, envs[i], util_now_ms(),
-			    &acks[nacks].index, &acks[nacks].time,
-			    acks[nacks].hash) < 0) {
-				fprintf(stderr, "ledger: append: %s:%" PRIu64
-				    ": %s\n", src, linenos[i], err_msg());
+			               &acks[nacks].index, &acks[nacks].time,
+			               acks[nacks].hash) < 0) {
+				fprintf(stderr,
+				    "ledger: append: %s:%" PRIu64 ": %s\n", src,
+				    linenos[i], err_msg());
 				bad++;
 			} else {
 				nacks++;
@@ -518,12 +522,14 @@ cmd_append(int argc, char **argv)
 			die("append: commit");
 			goto out;
 		}
-		store_rollback(s);  /* ends the empty transaction, if any */
+		store_rollback(s); /* ends the empty transaction, if any */
 		memmove(buf, buf + off, len - off);
 		len -= off;
 		if (len == cap) {
-			fprintf(stderr, "ledger: append: %s:%" PRIu64 ": line "
-			    "longer than %zu bytes\n", src, lineno + 1, cap);
+			fprintf(stderr,
+			    "ledger: append: %s:%" PRIu64 ": line "
+			    "longer than %zu bytes\n",
+			    src, lineno + 1, cap);
 			goto out;
 		}
 	}
@@ -566,7 +572,7 @@ cmd_checkpoint(int argc, char **argv)
 	int npos, rc = EXIT_FAIL;
 
 	if (parse_opts(argc, argv, names, vals, NULL, NULL, pos, 1, &npos,
-	    usage_checkpoint) < 0)
+	        usage_checkpoint) < 0)
 		return EXIT_USAGE;
 	if (npos != 1)
 		return usage_error(usage_checkpoint, "%s", "expected DB");
@@ -668,7 +674,7 @@ cmd_show(int argc, char **argv)
 	int npos, rc = EXIT_FAIL;
 
 	if (parse_opts(argc, argv, names, vals, flags, set, pos, 1, &npos,
-	    usage_show) < 0)
+	        usage_show) < 0)
 		return EXIT_USAGE;
 	if (npos != 1)
 		return usage_error(usage_show, "%s", "expected DB");
@@ -739,7 +745,7 @@ cmd_proof(int argc, char **argv)
 	int npos, rc = EXIT_FAIL, incl;
 
 	if (parse_opts(argc, argv, names, vals, flags, set, pos, 4, &npos,
-	    usage_proof) < 0)
+	        usage_proof) < 0)
 		return EXIT_USAGE;
 	if (npos < 1)
 		return usage_error(usage_proof, "%s",
@@ -749,8 +755,8 @@ cmd_proof(int argc, char **argv)
 		return usage_error(usage_proof, "unknown proof kind '%s'",
 		    pos[0]);
 	if ((incl && npos != 3) || (!incl && npos != 4))
-		return usage_error(usage_proof, "%s", incl ?
-		    "expected DB INDEX" : "expected DB OLD NEW");
+		return usage_error(usage_proof, "%s",
+		    incl ? "expected DB INDEX" : "expected DB OLD NEW");
 	if (get_u64(pos[2], incl ? "INDEX" : "OLD", &a) < 0 ||
 	    (!incl && get_u64(pos[3], "NEW", &b) < 0))
 		return EXIT_USAGE;
@@ -769,9 +775,10 @@ cmd_proof(int argc, char **argv)
 		merkle_leaf_hash(data, len, lh);
 		if (set[0]) {
 			if (print_json(json_pack("{s:I,s:I,s:o,s:o,s:o}",
-			    "index", (json_int_t)a, "size", (json_int_t)b,
-			    "leaf_hash", cjson_hash_b64(lh), "proof",
-			    cjson_hashes_b64(proof, n), "root", cjson_hash_b64(root))) < 0)
+			        "index", (json_int_t)a, "size", (json_int_t)b,
+			        "leaf_hash", cjson_hash_b64(lh), "proof",
+			        cjson_hashes_b64(proof, n), "root",
+			        cjson_hash_b64(root))) < 0)
 				goto fail;
 		} else {
 			print_hash_lines(proof, n);
@@ -781,11 +788,11 @@ cmd_proof(int argc, char **argv)
 		    store_root(s, a, root) < 0 || store_root(s, b, root2) < 0)
 			goto fail;
 		if (set[0]) {
-			if (print_json(json_pack("{s:I,s:I,s:o,s:o,s:o}",
-			    "old", (json_int_t)a, "new", (json_int_t)b,
-			    "old_root", cjson_hash_b64(root), "new_root",
-			    cjson_hash_b64(root2), "proof", cjson_hashes_b64(proof, n))) <
-			    0)
+			if (print_json(json_pack("{s:I,s:I,s:o,s:o,s:o}", "old",
+			        (json_int_t)a, "new", (json_int_t)b, "old_root",
+			        cjson_hash_b64(root), "new_root",
+			        cjson_hash_b64(root2), "proof",
+			        cjson_hashes_b64(proof, n))) < 0)
 				goto fail;
 		} else {
 			print_hash_lines(proof, n);
@@ -844,7 +851,7 @@ cmd_verify(int argc, char **argv)
 	int npos, rc, mirror;
 
 	if (parse_opts(argc, argv, names, vals, flags, set, pos, 1, &npos,
-	    usage_verify) < 0)
+	        usage_verify) < 0)
 		return EXIT_USAGE;
 	if (npos != 1 || vals[0] == NULL)
 		return usage_error(usage_verify, "%s",
@@ -875,9 +882,9 @@ cmd_verify(int argc, char **argv)
 		    (json_int_t)((util_mono_ns() - t0) / 1000000)));
 	} else {
 		printf("ok: %" PRIu64 " entries, %" PRIu64 " checkpoint%s "
-		    "(latest at size %" PRIu64 "), root %s\n", rep.entries,
-		    rep.checkpoints, rep.checkpoints == 1 ? "" : "s",
-		    rep.latest_size, b64);
+		       "(latest at size %" PRIu64 "), root %s\n",
+		    rep.entries, rep.checkpoints,
+		    rep.checkpoints == 1 ? "" : "s", rep.latest_size, b64);
 	}
 	return 0;
 }
@@ -899,7 +906,7 @@ cmd_mirror(int argc, char **argv)
 	int npos, rc;
 
 	if (parse_opts(argc, argv, NULL, NULL, NULL, NULL, pos, 2, &npos,
-	    usage_mirror) < 0)
+	        usage_mirror) < 0)
 		return EXIT_USAGE;
 	if (npos != 2)
 		return usage_error(usage_mirror, "%s", "expected DB DIR");
@@ -913,7 +920,6 @@ cmd_mirror(int argc, char **argv)
 	    pos[1], rep.commits, rep.commits == 1 ? "" : "s", rep.size);
 	return 0;
 }
-
 
 /* ---- audit ------------------------------------------------------------- */
 
@@ -944,7 +950,7 @@ audit_cb(void *ctx, uint64_t idx, int64_t time, const char *data, size_t len)
 	struct audit_src *src = ctx;
 
 	if (idx >= src->limit)
-		return 1;       /* past the checkpoint: stop */
+		return 1; /* past the checkpoint: stop */
 	return audit_leaf(src->a, idx, time, data, len);
 }
 
@@ -986,43 +992,51 @@ audit_market(const char *url, const char *vkey_arg, struct note_verifier *vk,
 		http_result_clear(&res);
 		if ((rc = http_fetch("GET", u, NULL, NULL, 0, 30000, &res)) < 0)
 			goto out;
-		if (res.status != 200 || cjson_parse(res.body, res.body_len,
-		    &j) < 0 || !json_is_string(json_object_get(j, "vkey"))) {
+		if (res.status != 200 ||
+		    cjson_parse(res.body, res.body_len, &j) < 0 ||
+		    !json_is_string(json_object_get(j, "vkey"))) {
 			rc = err_set(ERR_IO, "%s: no verifier key", u);
 			goto out;
 		}
-		if ((rc = note_vkey_parse(json_string_value(json_object_get(j,
-		    "vkey")), vk)) < 0)
+		if ((rc = note_vkey_parse(
+		         json_string_value(json_object_get(j, "vkey")), vk)) <
+		    0)
 			goto out;
 		json_decref(j);
 		j = NULL;
-		fprintf(stderr, "ledger: audit: using the market's own verifier "
-		    "key %s (pass --vkey to pin it)\n", vk->name);
+		fprintf(stderr,
+		    "ledger: audit: using the market's own verifier "
+		    "key %s (pass --vkey to pin it)\n",
+		    vk->name);
 	}
 	if ((rc = audit_new(vk, ap)) < 0)
 		goto out;
 	src.a = *ap;
 	src.limit = size;
 	while (start < size) {
-		snprintf(u, sizeof(u), "%s/v1/ledger/entries?start=%" PRIu64
-		    "&end=%" PRIu64, url, start, size);
+		snprintf(u, sizeof(u),
+		    "%s/v1/ledger/entries?start=%" PRIu64 "&end=%" PRIu64, url,
+		    start, size);
 		http_result_clear(&res);
 		if ((rc = http_fetch("GET", u, NULL, NULL, 0, 60000, &res)) < 0)
 			goto out;
-		if (res.status != 200 || cjson_parse(res.body, res.body_len,
-		    &j) < 0 || !json_is_array(entries = json_object_get(j,
-		    "entries")) || json_array_size(entries) == 0) {
+		if (res.status != 200 ||
+		    cjson_parse(res.body, res.body_len, &j) < 0 ||
+		    !json_is_array(entries = json_object_get(j, "entries")) ||
+		    json_array_size(entries) == 0) {
 			rc = err_set(ERR_IO, "%s: bad answer (HTTP %ld)", u,
 			    res.status);
 			goto out;
 		}
-		json_array_foreach(entries, i, e) {
-			const char *b64 = json_string_value(json_object_get(e,
-			    "leaf"));
+		json_array_foreach(entries, i, e)
+		{
+			const char *b64 =
+			    json_string_value(json_object_get(e, "leaf"));
 			uint8_t *leaf;
 			size_t n, cap;
 			if (b64 == NULL) {
-				rc = err_set(ERR_IO, "%s: entry without leaf", u);
+				rc = err_set(ERR_IO, "%s: entry without leaf",
+				    u);
 				goto out;
 			}
 			cap = strlen(b64);
@@ -1035,10 +1049,12 @@ audit_market(const char *url, const char *vkey_arg, struct note_verifier *vk,
 				rc = err_set(ERR_IO, "%s: bad base64 leaf", u);
 				goto out;
 			}
-			rc = audit_cb(&src, (uint64_t)json_integer_value(
-			    json_object_get(e, "index")),
-			    (int64_t)json_integer_value(json_object_get(e,
-			    "time")), (const char *)leaf, n);
+			rc = audit_cb(&src,
+			    (uint64_t)json_integer_value(
+			        json_object_get(e, "index")),
+			    (int64_t)json_integer_value(
+			        json_object_get(e, "time")),
+			    (const char *)leaf, n);
 			free(leaf);
 			if (rc < 0)
 				goto out;
@@ -1063,8 +1079,7 @@ static int
 audit_cp_cb(void *ctx, uint64_t size, const char *note)
 {
 	(void)size;
-	return audit_checkpoint(((struct cp_all *)ctx)->a, note,
-	    strlen(note));
+	return audit_checkpoint(((struct cp_all *)ctx)->a, note, strlen(note));
 }
 
 static int
@@ -1083,10 +1098,12 @@ audit_db(const char *path, const char *vkey_arg, struct note_verifier *vk,
 	if (vkey_arg == NULL) {
 		store_log_pub(s, pub);
 		if ((rc = note_verifier_init(vk, store_origin(s),
-		    NOTE_SIG_ED25519, pub)) < 0)
+		         NOTE_SIG_ED25519, pub)) < 0)
 			goto out;
-		fprintf(stderr, "ledger: audit: using the log's own key from "
-		    "%s (pass --vkey to pin it)\n", path);
+		fprintf(stderr,
+		    "ledger: audit: using the log's own key from "
+		    "%s (pass --vkey to pin it)\n",
+		    path);
 	}
 	if ((rc = store_checkpoint_latest(s, &src.limit, &note)) < 0)
 		goto out;
@@ -1116,7 +1133,8 @@ audit_mirror(const char *dir, const char *vkey_arg, struct note_verifier *vk,
 	int rc;
 
 	if (vkey_arg == NULL)
-		return err_set(ERR_INVAL, "auditing a mirror needs --vkey (a "
+		return err_set(ERR_INVAL,
+		    "auditing a mirror needs --vkey (a "
 		    "mirror holds no key of its own)");
 	if ((rc = audit_new(vk, ap)) < 0)
 		return rc;
@@ -1142,7 +1160,7 @@ static int
 cmd_audit(int argc, char **argv)
 {
 	static const char *const names[] = { "market", "vkey", "lease",
-	    "account", NULL };
+		"account", NULL };
 	static const char *const flags[] = { "json", NULL };
 	const char *vals[4] = { NULL };
 	int set[1] = { 0 };
@@ -1154,7 +1172,7 @@ cmd_audit(int argc, char **argv)
 	int npos, rc;
 
 	if (parse_opts(argc, argv, names, vals, flags, set, pos, 1, &npos,
-	    usage_audit) < 0)
+	        usage_audit) < 0)
 		return EXIT_USAGE;
 	if ((vals[0] == NULL) == (npos == 0))
 		return usage_error(usage_audit, "%s",
@@ -1202,12 +1220,13 @@ cmd_audit(int argc, char **argv)
 		const char *k;
 		json_t *v;
 		printf("audit ok: %lld entries replayed and verified against "
-		    "the signed checkpoint, root %s\n",
-		    (long long)json_integer_value(json_object_get(summary,
-		    "entries")), json_string_value(json_object_get(summary,
-		    "root")));
+		       "the signed checkpoint, root %s\n",
+		    (long long)json_integer_value(
+		        json_object_get(summary, "entries")),
+		    json_string_value(json_object_get(summary, "root")));
 		printf("accounts (recomputed):\n");
-		json_object_foreach(accts, k, v) {
+		json_object_foreach(accts, k, v)
+		{
 			char *t = NULL;
 			cjson_dump(v, &t, NULL);
 			printf("  %s %s\n", k, t ? t : "?");
@@ -1230,11 +1249,16 @@ main(int argc, char **argv)
 		const char *name;
 		int (*fn)(int, char **);
 	} cmds[] = {
-		{ "init", cmd_init }, { "keygen", cmd_keygen },
-		{ "envelope", cmd_envelope }, { "append", cmd_append },
-		{ "checkpoint", cmd_checkpoint }, { "show", cmd_show },
-		{ "proof", cmd_proof }, { "verify", cmd_verify },
-		{ "mirror", cmd_mirror }, { "audit", cmd_audit },
+		{ "init", cmd_init },
+		{ "keygen", cmd_keygen },
+		{ "envelope", cmd_envelope },
+		{ "append", cmd_append },
+		{ "checkpoint", cmd_checkpoint },
+		{ "show", cmd_show },
+		{ "proof", cmd_proof },
+		{ "verify", cmd_verify },
+		{ "mirror", cmd_mirror },
+		{ "audit", cmd_audit },
 	};
 
 	if (argc < 2) {

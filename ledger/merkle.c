@@ -69,8 +69,10 @@ merkle_append_hashes(uint64_t n, const uint8_t leaf_hash[MERKLE_HASH_LEN],
 
 	*count = 0;
 	if (n == UINT64_MAX)
-		return err_set(ERR_RANGE, "merkle append: tree of %llu leaves "
-		    "is full", (ull)n);
+		return err_set(ERR_RANGE,
+		    "merkle append: tree of %llu leaves "
+		    "is full",
+		    (ull)n);
 	memcpy(h, leaf_hash, MERKLE_HASH_LEN);
 	out[c].level = 0;
 	out[c].idx = n;
@@ -78,8 +80,9 @@ merkle_append_hashes(uint64_t n, const uint8_t leaf_hash[MERKLE_HASH_LEN],
 	/* Each odd index closes a complete subtree one level up. */
 	while (idx & 1) {
 		if ((rc = r->get(r->ctx, level, idx - 1, left)) < 0)
-			return err_prefix(rc, "merkle append %llu: hash (%u, %llu)",
-			    (ull)n, level, (ull)(idx - 1));
+			return err_prefix(rc,
+			    "merkle append %llu: hash (%u, %llu)", (ull)n,
+			    level, (ull)(idx - 1));
 		merkle_node_hash(left, h, h);
 		idx >>= 1;
 		level++;
@@ -147,15 +150,15 @@ subtree_path(unsigned level0, uint64_t idx, uint64_t size,
 
 	for (level = level0; level < 64; level++) {
 		if (((size - 1) >> level) == 0)
-			break;	/* this level's node holds the whole tree */
+			break; /* this level's node holds the whole tree */
 		x = leaf >> level;
 		sib = x ^ 1;
 		start = sib << level;
 		if (start >= size)
-			continue;	/* nothing to the right yet */
+			continue; /* nothing to the right yet */
 		if (*len >= MERKLE_MAX_PROOF)
-			return err_set(ERR_LIMIT, "merkle: proof longer than %d",
-			    MERKLE_MAX_PROOF);
+			return err_set(ERR_LIMIT,
+			    "merkle: proof longer than %d", MERKLE_MAX_PROOF);
 		width = (uint64_t)1 << level;
 		if (sib < x || size - start >= width) {
 			rc = r->get(r->ctx, level, sib, proof[*len]);
@@ -163,7 +166,7 @@ subtree_path(unsigned level0, uint64_t idx, uint64_t size,
 				return err_prefix(rc, "merkle: hash (%u, %llu)",
 				    level, (ull)sib);
 		} else if ((rc = range_hash(r, start, size - start,
-		    proof[*len])) < 0)
+		                proof[*len])) < 0)
 			return rc;
 		(*len)++;
 	}
@@ -177,8 +180,10 @@ merkle_inclusion_proof(uint64_t index, uint64_t size,
 {
 	*len = 0;
 	if (index >= size)
-		return err_set(ERR_INVAL, "merkle inclusion proof: leaf %llu is "
-		    "not in a tree of %llu leaves", (ull)index, (ull)size);
+		return err_set(ERR_INVAL,
+		    "merkle inclusion proof: leaf %llu is "
+		    "not in a tree of %llu leaves",
+		    (ull)index, (ull)size);
 	return subtree_path(0, index, size, r, proof, len);
 }
 
@@ -193,7 +198,8 @@ merkle_consistency_proof(uint64_t old_size, uint64_t new_size,
 
 	*len = 0;
 	if (old_size == 0 || old_size > new_size)
-		return err_set(ERR_INVAL, "merkle consistency proof: sizes %llu "
+		return err_set(ERR_INVAL,
+		    "merkle consistency proof: sizes %llu "
 		    "-> %llu; expected 0 < old size <= new size",
 		    (ull)old_size, (ull)new_size);
 	if (old_size == new_size)
@@ -224,15 +230,18 @@ merkle_verify_inclusion(uint64_t index, uint64_t size,
 	size_t i;
 
 	if (index >= size)
-		return err_set(ERR_INVAL, "inclusion proof: leaf index %llu is "
-		    "not below tree size %llu", (ull)index, (ull)size);
+		return err_set(ERR_INVAL,
+		    "inclusion proof: leaf index %llu is "
+		    "not below tree size %llu",
+		    (ull)index, (ull)size);
 	sn = size - 1;
 	memcpy(h, leaf_hash, MERKLE_HASH_LEN);
 	for (i = 0; i < len; i++) {
 		if (sn == 0)
-			return err_set(ERR_SIG, "inclusion proof of leaf %llu in "
-			    "tree %llu: %zu hashes, expected %zu", (ull)index,
-			    (ull)size, len, i);
+			return err_set(ERR_SIG,
+			    "inclusion proof of leaf %llu in "
+			    "tree %llu: %zu hashes, expected %zu",
+			    (ull)index, (ull)size, len, i);
 		if ((fn & 1) || fn == sn) {
 			merkle_node_hash(proof[i], h, h);
 			while (!(fn & 1) && fn != 0) {
@@ -245,10 +254,13 @@ merkle_verify_inclusion(uint64_t index, uint64_t size,
 		sn >>= 1;
 	}
 	if (sn != 0)
-		return err_set(ERR_SIG, "inclusion proof of leaf %llu in tree "
-		    "%llu: %zu hashes is too short", (ull)index, (ull)size, len);
+		return err_set(ERR_SIG,
+		    "inclusion proof of leaf %llu in tree "
+		    "%llu: %zu hashes is too short",
+		    (ull)index, (ull)size, len);
 	if (memcmp(h, root, MERKLE_HASH_LEN) != 0)
-		return err_set(ERR_SIG, "inclusion proof of leaf %llu in tree "
+		return err_set(ERR_SIG,
+		    "inclusion proof of leaf %llu in tree "
 		    "%llu: computed root differs from the expected root",
 		    (ull)index, (ull)size);
 	return 0;
@@ -265,23 +277,28 @@ merkle_verify_consistency(uint64_t old_size, uint64_t new_size,
 	size_t i;
 
 	if (old_size == 0 || old_size > new_size)
-		return err_set(ERR_INVAL, "consistency proof %llu -> %llu: "
-		    "expected 0 < old size <= new size", (ull)old_size,
-		    (ull)new_size);
+		return err_set(ERR_INVAL,
+		    "consistency proof %llu -> %llu: "
+		    "expected 0 < old size <= new size",
+		    (ull)old_size, (ull)new_size);
 	if (old_size == new_size) {
 		if (len != 0)
-			return err_set(ERR_SIG, "consistency proof %llu -> %llu: "
+			return err_set(ERR_SIG,
+			    "consistency proof %llu -> %llu: "
 			    "equal sizes need an empty proof, got %zu hashes",
 			    (ull)old_size, (ull)new_size, len);
 		if (memcmp(old_root, new_root, MERKLE_HASH_LEN) != 0)
-			return err_set(ERR_SIG, "consistency proof %llu -> %llu: "
-			    "equal sizes but different roots", (ull)old_size,
-			    (ull)new_size);
+			return err_set(ERR_SIG,
+			    "consistency proof %llu -> %llu: "
+			    "equal sizes but different roots",
+			    (ull)old_size, (ull)new_size);
 		return 0;
 	}
 	if (len == 0)
-		return err_set(ERR_SIG, "consistency proof %llu -> %llu: empty "
-		    "proof", (ull)old_size, (ull)new_size);
+		return err_set(ERR_SIG,
+		    "consistency proof %llu -> %llu: empty "
+		    "proof",
+		    (ull)old_size, (ull)new_size);
 
 	/* When old_size is a power of two the old root is the first
 	 * subtree hash (RFC 9162 step 2 prepends it). */
@@ -301,9 +318,10 @@ merkle_verify_consistency(uint64_t old_size, uint64_t new_size,
 	}
 	for (; i < len; i++) {
 		if (sn == 0)
-			return err_set(ERR_SIG, "consistency proof %llu -> %llu: "
-			    "%zu hashes is too long", (ull)old_size,
-			    (ull)new_size, len);
+			return err_set(ERR_SIG,
+			    "consistency proof %llu -> %llu: "
+			    "%zu hashes is too long",
+			    (ull)old_size, (ull)new_size, len);
 		if ((fn & 1) || fn == sn) {
 			merkle_node_hash(proof[i], fr, fr);
 			merkle_node_hash(proof[i], sr, sr);
@@ -317,14 +335,18 @@ merkle_verify_consistency(uint64_t old_size, uint64_t new_size,
 		sn >>= 1;
 	}
 	if (sn != 0)
-		return err_set(ERR_SIG, "consistency proof %llu -> %llu: %zu "
-		    "hashes is too short", (ull)old_size, (ull)new_size, len);
+		return err_set(ERR_SIG,
+		    "consistency proof %llu -> %llu: %zu "
+		    "hashes is too short",
+		    (ull)old_size, (ull)new_size, len);
 	if (memcmp(fr, old_root, MERKLE_HASH_LEN) != 0)
-		return err_set(ERR_SIG, "consistency proof %llu -> %llu: "
+		return err_set(ERR_SIG,
+		    "consistency proof %llu -> %llu: "
 		    "computed old root differs from the expected old root",
 		    (ull)old_size, (ull)new_size);
 	if (memcmp(sr, new_root, MERKLE_HASH_LEN) != 0)
-		return err_set(ERR_SIG, "consistency proof %llu -> %llu: "
+		return err_set(ERR_SIG,
+		    "consistency proof %llu -> %llu: "
 		    "computed new root differs from the expected new root",
 		    (ull)old_size, (ull)new_size);
 	return 0;
@@ -374,8 +396,10 @@ mem_get(void *ctx, unsigned level, uint64_t idx, uint8_t out[MERKLE_HASH_LEN])
 	const struct merkle_mem *m = ctx;
 
 	if (level >= 64 || idx >= m->lv[level].len)
-		return err_set(ERR_NOTFOUND, "merkle memory tree of %llu leaves "
-		    "has no hash (%u, %llu)", (ull)m->size, level, (ull)idx);
+		return err_set(ERR_NOTFOUND,
+		    "merkle memory tree of %llu leaves "
+		    "has no hash (%u, %llu)",
+		    (ull)m->size, level, (ull)idx);
 	memcpy(out, m->lv[level].h[idx], MERKLE_HASH_LEN);
 	return 0;
 }
@@ -405,14 +429,16 @@ merkle_mem_append(struct merkle_mem *m,
 	for (i = 0; i < n; i++) {
 		lv = &m->lv[st[i].level];
 		if (st[i].idx != lv->len)
-			abort();	/* broken invariant: levels out of step */
+			abort(); /* broken invariant: levels out of step */
 		if (lv->len < lv->cap)
 			continue;
 		p = reallocarray(lv->h, lv->cap ? lv->cap * 2 : 16,
 		    MERKLE_HASH_LEN);
 		if (p == NULL)
-			return err_set(ERR_NOMEM, "merkle_mem_append: out of "
-			    "memory at %llu leaves", (ull)m->size);
+			return err_set(ERR_NOMEM,
+			    "merkle_mem_append: out of "
+			    "memory at %llu leaves",
+			    (ull)m->size);
 		lv->h = p;
 		lv->cap = lv->cap ? lv->cap * 2 : 16;
 	}

@@ -29,8 +29,8 @@ git_fail(const char *what)
 {
 	const git_error *e = git_error_last();
 
-	return err_set(ERR_IO, "git: %s: %s", what, e && e->message ?
-	    e->message : "failed");
+	return err_set(ERR_IO, "git: %s: %s", what,
+	    e && e->message ? e->message : "failed");
 }
 
 struct bundle_buf {
@@ -82,7 +82,8 @@ blob_from_tree(git_repository *repo, git_tree *tree, const char *path,
 	int rc;
 
 	if (git_tree_entry_bypath(&te, tree, path) != 0)
-		return err_set(ERR_CORRUPT, "mirror: no '%s' in the tree", path);
+		return err_set(ERR_CORRUPT, "mirror: no '%s' in the tree",
+		    path);
 	rc = git_blob_lookup(out, repo, git_tree_entry_id(te));
 	git_tree_entry_free(te);
 	if (rc != 0)
@@ -94,7 +95,7 @@ struct cp_list {
 	uint64_t *sizes;
 	char **notes;
 	size_t n, cap;
-	int64_t above;      /* only sizes above this; -1 for all */
+	int64_t above; /* only sizes above this; -1 for all */
 };
 
 static int
@@ -130,8 +131,8 @@ add_blob(git_repository *repo, git_treebuilder *tb, const char *name,
 
 	if (git_blob_create_from_buffer(&oid, repo, data, len) != 0)
 		return git_fail("writing blob");
-	if (git_treebuilder_insert(NULL, tb, name, &oid, GIT_FILEMODE_BLOB)
-	    != 0)
+	if (git_treebuilder_insert(NULL, tb, name, &oid, GIT_FILEMODE_BLOB) !=
+	    0)
 		return git_fail("tree insert");
 	return 0;
 }
@@ -157,7 +158,7 @@ commit_checkpoint(struct store *s, git_repository *repo, git_commit *parent,
 		}
 		if (git_tree_entry_bypath(&te, ptree, "entries") == 0 &&
 		    git_tree_lookup(&pentries, repo, git_tree_entry_id(te)) !=
-		    0) {
+		        0) {
 			rc = git_fail("parent entries");
 			goto out;
 		}
@@ -172,19 +173,20 @@ commit_checkpoint(struct store *s, git_repository *repo, git_commit *parent,
 		uint64_t lo = k * MIRROR_BUNDLE, hi = lo + MIRROR_BUNDLE;
 		b.len = 0;
 		if ((rc = store_foreach(s, lo, hi < size ? hi : size, bundle_cb,
-		    &b)) < 0)
+		         &b)) < 0)
 			goto out;
 		snprintf(name, sizeof(name), "%012" PRIu64 ".jsonl", lo);
 		if ((rc = add_blob(repo, entries, name, b.data ? b.data : "",
-		    b.len)) < 0)
+		         b.len)) < 0)
 			goto out;
 	}
 	if (git_treebuilder_write(&entries_oid, entries) != 0) {
 		rc = git_fail("writing entries tree");
 		goto out;
 	}
-	if (size > 0 && git_treebuilder_insert(NULL, root, "entries",
-	    &entries_oid, GIT_FILEMODE_TREE) != 0) {
+	if (size > 0 &&
+	    git_treebuilder_insert(NULL, root, "entries", &entries_oid,
+	        GIT_FILEMODE_TREE) != 0) {
 		rc = git_fail("tree insert");
 		goto out;
 	}
@@ -197,14 +199,14 @@ commit_checkpoint(struct store *s, git_repository *repo, git_commit *parent,
 		goto out;
 	}
 	/* a fixed author and time keep mirrors of one log identical */
-	if (git_signature_new(&sig, "Lodge ledger", "ledger@lodge.invalid",
-	    0, 0) != 0) {
+	if (git_signature_new(&sig, "Lodge ledger", "ledger@lodge.invalid", 0,
+	        0) != 0) {
 		rc = git_fail("signature");
 		goto out;
 	}
 	snprintf(msg, sizeof(msg), "checkpoint %" PRIu64 "\n", size);
 	if (git_commit_create_v(&commit_oid, repo, "refs/heads/main", sig, sig,
-	    NULL, msg, tree, parent ? 1 : 0, parent) != 0 ||
+	        NULL, msg, tree, parent ? 1 : 0, parent) != 0 ||
 	    git_commit_lookup(out, repo, &commit_oid) != 0) {
 		rc = git_fail("commit");
 		goto out;
@@ -238,7 +240,7 @@ mirror_update(struct store *s, const char *dir, struct mirror_report *rep)
 	memset(rep, 0, sizeof(*rep));
 	git_libgit2_init();
 	if (git_repository_open_ext(&repo, dir, GIT_REPOSITORY_OPEN_NO_SEARCH,
-	    NULL) != 0) {
+	        NULL) != 0) {
 		git_repository_init_options o;
 		git_repository_init_options_init(&o,
 		    GIT_REPOSITORY_INIT_OPTIONS_VERSION);
@@ -274,12 +276,13 @@ mirror_update(struct store *s, const char *dir, struct mirror_report *rep)
 		goto out;
 	for (i = 0; i < l.n; i++) {
 		if (l.sizes[i] > store_size(s)) {
-			rc = err_set(ERR_CORRUPT, "checkpoint at size %" PRIu64
-			    " is beyond the log", l.sizes[i]);
+			rc = err_set(ERR_CORRUPT,
+			    "checkpoint at size %" PRIu64 " is beyond the log",
+			    l.sizes[i]);
 			goto out;
 		}
 		if ((rc = commit_checkpoint(s, repo, head, have, l.sizes[i],
-		    l.notes[i], &next)) < 0)
+		         l.notes[i], &next)) < 0)
 			goto out;
 		git_commit_free(head);
 		head = next;
@@ -312,15 +315,19 @@ verify_bundle(struct verifier *v, const char *name, const char *data,
 
 	snprintf(want, sizeof(want), "%012" PRIu64 ".jsonl", verifier_size(v));
 	if (strcmp(name, want) != 0)
-		return err_set(ERR_CORRUPT, "mirror: entries/%s where entries/%s "
-		    "was expected", name, want);
+		return err_set(ERR_CORRUPT,
+		    "mirror: entries/%s where entries/%s "
+		    "was expected",
+		    name, want);
 	while (off < len) {
 		const char *nl = memchr(data + off, '\n', len - off);
 		if (nl == NULL)
-			return err_set(ERR_CORRUPT, "mirror: entries/%s: last "
-			    "line has no newline", name);
+			return err_set(ERR_CORRUPT,
+			    "mirror: entries/%s: last "
+			    "line has no newline",
+			    name);
 		if ((rc = verifier_leaf(v, verifier_size(v), -1, data + off,
-		    (size_t)(nl - (data + off)))) < 0)
+		         (size_t)(nl - (data + off)))) < 0)
 			return err_prefix(rc, "mirror: entries/%s", name);
 		off = (size_t)(nl - data) + 1;
 	}
@@ -346,7 +353,7 @@ mirror_verify(const char *dir, const struct note_verifier *vkey,
 	memset(rep, 0, sizeof(*rep));
 	git_libgit2_init();
 	if (git_repository_open_ext(&repo, dir, GIT_REPOSITORY_OPEN_NO_SEARCH,
-	    NULL) != 0) {
+	        NULL) != 0) {
 		rc = err_set(ERR_NOTFOUND, "%s: not a git repository", dir);
 		goto out;
 	}
@@ -368,10 +375,10 @@ mirror_verify(const char *dir, const struct note_verifier *vkey,
 			goto out;
 		}
 		for (i = 0; i < git_tree_entrycount(etree); i++) {
-			const git_tree_entry *be = git_tree_entry_byindex(etree,
-			    i);
-			if (git_blob_lookup(&blob, repo, git_tree_entry_id(be))
-			    != 0) {
+			const git_tree_entry *be =
+			    git_tree_entry_byindex(etree, i);
+			if (git_blob_lookup(&blob, repo,
+			        git_tree_entry_id(be)) != 0) {
 				rc = git_fail(git_tree_entry_name(be));
 				goto out;
 			}
@@ -407,17 +414,20 @@ mirror_verify(const char *dir, const struct note_verifier *vkey,
 		}
 		if (rep->checkpoints == 0) {
 			if (size != rep->entries) {
-				rc = err_set(ERR_CORRUPT, "mirror: head "
+				rc = err_set(ERR_CORRUPT,
+				    "mirror: head "
 				    "checkpoint covers %" PRIu64 " entries but "
-				    "the tree holds %" PRIu64, size,
-				    rep->entries);
+				    "the tree holds %" PRIu64,
+				    size, rep->entries);
 				goto out;
 			}
 			rep->latest_size = size;
 		} else if (size > prev) {
-			rc = err_set(ERR_CORRUPT, "mirror: checkpoint sizes "
-			    "go backwards in history (%" PRIu64 " before %"
-			    PRIu64 ")", size, prev);
+			rc = err_set(ERR_CORRUPT,
+			    "mirror: checkpoint sizes "
+			    "go backwards in history (%" PRIu64
+			    " before %" PRIu64 ")",
+			    size, prev);
 			goto out;
 		}
 		prev = size;
@@ -463,12 +473,12 @@ mirror_read(const char *dir, store_leaf_fn fn, void *ctx, char **note)
 	*note = NULL;
 	git_libgit2_init();
 	if (git_repository_open_ext(&repo, dir, GIT_REPOSITORY_OPEN_NO_SEARCH,
-	    NULL) != 0) {
+	        NULL) != 0) {
 		rc = err_set(ERR_NOTFOUND, "%s: not a git repository", dir);
 		goto out;
 	}
 	if ((git_reference_name_to_id(&oid, repo, "HEAD") != 0 &&
-	    git_reference_name_to_id(&oid, repo, "refs/heads/main") != 0) ||
+	        git_reference_name_to_id(&oid, repo, "refs/heads/main") != 0) ||
 	    git_commit_lookup(&c, repo, &oid) != 0 ||
 	    git_commit_tree(&tree, c) != 0) {
 		rc = err_set(ERR_CORRUPT, "%s: mirror has no readable head",
@@ -477,8 +487,8 @@ mirror_read(const char *dir, store_leaf_fn fn, void *ctx, char **note)
 	}
 	if ((rc = blob_from_tree(repo, tree, "checkpoint", &blob)) < 0)
 		goto out;
-	*note = strndup(git_blob_rawcontent(blob),
-	    (size_t)git_blob_rawsize(blob));
+	*note =
+	    strndup(git_blob_rawcontent(blob), (size_t)git_blob_rawsize(blob));
 	git_blob_free(blob);
 	blob = NULL;
 	if (*note == NULL) {
@@ -487,7 +497,7 @@ mirror_read(const char *dir, store_leaf_fn fn, void *ctx, char **note)
 	}
 	rc = 0;
 	if (git_tree_entry_bypath(&te, tree, "entries") != 0)
-		goto out;       /* an empty log */
+		goto out; /* an empty log */
 	if (git_tree_lookup(&etree, repo, git_tree_entry_id(te)) != 0) {
 		rc = git_fail("entries");
 		goto out;
@@ -500,9 +510,10 @@ mirror_read(const char *dir, store_leaf_fn fn, void *ctx, char **note)
 
 		snprintf(want, sizeof(want), "%012" PRIu64 ".jsonl", idx);
 		if (strcmp(git_tree_entry_name(be), want) != 0) {
-			rc = err_set(ERR_CORRUPT, "mirror: entries/%s where "
-			    "entries/%s was expected", git_tree_entry_name(be),
-			    want);
+			rc = err_set(ERR_CORRUPT,
+			    "mirror: entries/%s where "
+			    "entries/%s was expected",
+			    git_tree_entry_name(be), want);
 			goto out;
 		}
 		if (git_blob_lookup(&blob, repo, git_tree_entry_id(be)) != 0) {
@@ -514,12 +525,14 @@ mirror_read(const char *dir, store_leaf_fn fn, void *ctx, char **note)
 		while (off < len) {
 			const char *nl = memchr(d + off, '\n', len - off);
 			if (nl == NULL) {
-				rc = err_set(ERR_CORRUPT, "mirror: entries/%s: "
-				    "last line has no newline", want);
+				rc = err_set(ERR_CORRUPT,
+				    "mirror: entries/%s: "
+				    "last line has no newline",
+				    want);
 				goto out;
 			}
 			if ((rc = fn(ctx, idx, -1, d + off,
-			    (size_t)(nl - (d + off)))) != 0)
+			         (size_t)(nl - (d + off)))) != 0)
 				goto out;
 			idx++;
 			off = (size_t)(nl - d) + 1;

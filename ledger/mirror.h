@@ -21,14 +21,13 @@
 #define MIRROR_BUNDLE 1024
 
 struct mirror_report {
-	uint64_t commits;     /* commits added by this update */
-	uint64_t size;        /* entries covered by the mirror's head */
+	uint64_t commits; /* commits added by this update */
+	uint64_t size; /* entries covered by the mirror's head */
 };
 
 /* Create the repository at dir (bare) if needed, then add one commit
  * for each stored checkpoint larger than the mirror's latest. */
-int mirror_update(struct store *s, const char *dir,
-    struct mirror_report *rep);
+int mirror_update(struct store *s, const char *dir, struct mirror_report *rep);
 
 /* Verify a mirror (bare, or a clone's work tree) from its git objects:
  * every entry and every commit's checkpoint, against vkey. */

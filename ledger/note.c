@@ -35,11 +35,17 @@ utf8_decode(const unsigned char *s, size_t len, uint32_t *cp)
 		return 1;
 	}
 	if ((c & 0xe0) == 0xc0) {
-		n = 2; c &= 0x1f; min = 0x80;
+		n = 2;
+		c &= 0x1f;
+		min = 0x80;
 	} else if ((c & 0xf0) == 0xe0) {
-		n = 3; c &= 0x0f; min = 0x800;
+		n = 3;
+		c &= 0x0f;
+		min = 0x800;
 	} else if ((c & 0xf8) == 0xf0) {
-		n = 4; c &= 0x07; min = 0x10000;
+		n = 4;
+		c &= 0x07;
+		min = 0x10000;
 	} else
 		return 0;
 	if (len < n)
@@ -78,9 +84,10 @@ text_check(const char *s, size_t len, const char *what)
 			return err_set(ERR_INVAL, "%s: byte %zu: invalid UTF-8",
 			    what, i);
 		if ((c < 0x20 && c != '\n') || c == 0x7f)
-			return err_set(ERR_INVAL, "%s: byte %zu: control "
-			    "character 0x%02x; only newline is allowed", what,
-			    i, (unsigned)c);
+			return err_set(ERR_INVAL,
+			    "%s: byte %zu: control "
+			    "character 0x%02x; only newline is allowed",
+			    what, i, (unsigned)c);
 		i += n;
 	}
 	return 0;
@@ -100,12 +107,17 @@ name_check(const char *name, size_t len)
 	while (i < len) {
 		n = utf8_decode((const unsigned char *)name + i, len - i, &c);
 		if (n == 0)
-			return err_set(ERR_INVAL, "key name: byte %zu: invalid "
-			    "UTF-8", i);
+			return err_set(ERR_INVAL,
+			    "key name: byte %zu: invalid "
+			    "UTF-8",
+			    i);
 		if (is_space(c) || c == '+' || c < 0x20 || c == 0x7f)
-			return err_set(ERR_INVAL, "key name: byte %zu: '%s' is "
-			    "not allowed in a name", i, c == '+' ? "+" :
-			    "white space or control character");
+			return err_set(ERR_INVAL,
+			    "key name: byte %zu: '%s' is "
+			    "not allowed in a name",
+			    i,
+			    c == '+' ? "+" :
+			               "white space or control character");
 		i += n;
 	}
 	return 0;
@@ -118,8 +130,7 @@ note_name_check(const char *name)
 }
 
 uint32_t
-note_key_id_type(const char *name, uint8_t type,
-    const uint8_t pub[KEY_PUB_LEN])
+note_key_id_type(const char *name, uint8_t type, const uint8_t pub[KEY_PUB_LEN])
 {
 	uint8_t h[SHA256_DIGEST_LENGTH], tail[2 + KEY_PUB_LEN];
 	size_t nlen = strlen(name);
@@ -137,7 +148,7 @@ note_key_id_type(const char *name, uint8_t type,
 		SHA256(stack, nlen + sizeof(tail), h);
 	} else {
 		if ((buf = malloc(nlen + sizeof(tail))) == NULL)
-			abort();	/* no error path in this signature */
+			abort(); /* no error path in this signature */
 		memcpy(buf, name, nlen);
 		memcpy(buf + nlen, tail, sizeof(tail));
 		SHA256(buf, nlen + sizeof(tail), h);
@@ -163,8 +174,10 @@ note_verifier_init(struct note_verifier *v, const char *name, uint8_t type,
 	if ((rc = note_name_check(name)) < 0)
 		return rc;
 	if (type != NOTE_SIG_ED25519 && type != NOTE_SIG_COSIGNATURE)
-		return err_set(ERR_INVAL, "key type 0x%02x: expected 0x01 "
-		    "(Ed25519) or 0x04 (cosignature/v1)", type);
+		return err_set(ERR_INVAL,
+		    "key type 0x%02x: expected 0x01 "
+		    "(Ed25519) or 0x04 (cosignature/v1)",
+		    type);
 	memcpy(v->name, name, strlen(name) + 1);
 	v->type = type;
 	memcpy(v->pub, pub, KEY_PUB_LEN);
@@ -175,7 +188,10 @@ note_verifier_init(struct note_verifier *v, const char *name, uint8_t type,
 static void
 put_be32(uint8_t *p, uint32_t v)
 {
-	p[0] = v >> 24; p[1] = v >> 16; p[2] = v >> 8; p[3] = v;
+	p[0] = v >> 24;
+	p[1] = v >> 16;
+	p[2] = v >> 8;
+	p[3] = v;
 }
 
 static uint32_t
@@ -205,7 +221,8 @@ note_vkey_format(const char *name, const uint8_t pub[KEY_PUB_LEN], char **out)
 	key[0] = NOTE_SIG_ED25519;
 	memcpy(key + 1, pub, KEY_PUB_LEN);
 	b64_encode(key, sizeof(key), b64);
-	if (asprintf(out, "%s+%08x+%s", name, note_key_id(name, pub), b64) < 0) {
+	if (asprintf(out, "%s+%08x+%s", name, note_key_id(name, pub), b64) <
+	    0) {
 		*out = NULL;
 		return err_set(ERR_NOMEM, "note_vkey_format: out of memory");
 	}
@@ -225,34 +242,46 @@ note_vkey_parse(const char *vkey, struct note_verifier *out)
 	memset(out, 0, sizeof(*out));
 	if ((p1 = strchr(vkey, '+')) == NULL ||
 	    (p2 = strchr(p1 + 1, '+')) == NULL)
-		return err_set(ERR_INVAL, "verifier key '%.80s': expected "
-		    "<name>+<key id>+<key>", vkey);
+		return err_set(ERR_INVAL,
+		    "verifier key '%.80s': expected "
+		    "<name>+<key id>+<key>",
+		    vkey);
 	nlen = (size_t)(p1 - vkey);
 	if ((rc = name_check(vkey, nlen)) < 0)
 		return err_prefix(rc, "verifier key '%.80s'", vkey);
 	memcpy(name, vkey, nlen);
 	name[nlen] = '\0';
 	if (p2 - (p1 + 1) != 8 || hex_decode(p1 + 1, 8, idb, 4) < 0)
-		return err_set(ERR_INVAL, "verifier key '%.80s': key id '%.*s' "
-		    "is not 8 hex digits", vkey, (int)(p2 - (p1 + 1)) > 16 ? 16 :
-		    (int)(p2 - (p1 + 1)), p1 + 1);
+		return err_set(ERR_INVAL,
+		    "verifier key '%.80s': key id '%.*s' "
+		    "is not 8 hex digits",
+		    vkey, (int)(p2 - (p1 + 1)) > 16 ? 16 : (int)(p2 - (p1 + 1)),
+		    p1 + 1);
 	id = get_be32(idb);
 	rc = b64_decode(p2 + 1, strlen(p2 + 1), key, sizeof(key), &klen);
 	if (rc < 0 || klen == 0)
-		return err_set(ERR_INVAL, "verifier key '%.80s': key is not "
-		    "base64 of a type byte and a key", vkey);
+		return err_set(ERR_INVAL,
+		    "verifier key '%.80s': key is not "
+		    "base64 of a type byte and a key",
+		    vkey);
 	if (key[0] != NOTE_SIG_ED25519 && key[0] != NOTE_SIG_COSIGNATURE)
-		return err_set(ERR_INVAL, "verifier key '%.80s': key type "
+		return err_set(ERR_INVAL,
+		    "verifier key '%.80s': key type "
 		    "0x%02x is not supported (0x01 Ed25519, 0x04 "
-		    "cosignature/v1)", vkey, key[0]);
+		    "cosignature/v1)",
+		    vkey, key[0]);
 	if (klen != 1 + KEY_PUB_LEN)
-		return err_set(ERR_INVAL, "verifier key '%.80s': key is %zu "
-		    "bytes; expected %d", vkey, klen - 1, KEY_PUB_LEN);
+		return err_set(ERR_INVAL,
+		    "verifier key '%.80s': key is %zu "
+		    "bytes; expected %d",
+		    vkey, klen - 1, KEY_PUB_LEN);
 	if ((rc = note_verifier_init(out, name, key[0], key + 1)) < 0)
 		return rc;
 	if (out->id != id) {
-		rc = err_set(ERR_INVAL, "verifier key '%.80s': key id %08x does "
-		    "not match name and key (expected %08x)", vkey, id, out->id);
+		rc = err_set(ERR_INVAL,
+		    "verifier key '%.80s': key id %08x does "
+		    "not match name and key (expected %08x)",
+		    vkey, id, out->id);
 		memset(out, 0, sizeof(*out));
 		return rc;
 	}
@@ -266,8 +295,10 @@ sign_text_check(const char *text, size_t len)
 	if (len == 0)
 		return err_set(ERR_INVAL, "note text is empty");
 	if (text[len - 1] != '\n')
-		return err_set(ERR_INVAL, "note text: byte %zu: expected it to "
-		    "end in a newline", len - 1);
+		return err_set(ERR_INVAL,
+		    "note text: byte %zu: expected it to "
+		    "end in a newline",
+		    len - 1);
 	return text_check(text, len, "note text");
 }
 
@@ -296,12 +327,16 @@ note_sign(const char *text, size_t len, const char *name, const struct key *k,
 	if ((buf = malloc(total + 1)) == NULL)
 		return err_set(ERR_NOMEM, "note_sign: out of memory");
 	p = buf;
-	memcpy(p, text, len); p += len;
+	memcpy(p, text, len);
+	p += len;
 	*p++ = '\n';
-	memcpy(p, sig_prefix, SIG_PREFIX_LEN); p += SIG_PREFIX_LEN;
-	memcpy(p, name, nlen); p += nlen;
+	memcpy(p, sig_prefix, SIG_PREFIX_LEN);
+	p += SIG_PREFIX_LEN;
+	memcpy(p, name, nlen);
+	p += nlen;
 	*p++ = ' ';
-	memcpy(p, b64, blen); p += blen;
+	memcpy(p, b64, blen);
+	p += blen;
 	*p++ = '\n';
 	*p = '\0';
 	*out = buf;
@@ -338,25 +373,32 @@ verify_sig(const struct note_verifier *v, const char *text, size_t len,
 
 	if (v->type == NOTE_SIG_ED25519) {
 		if (siglen != KEY_SIG_LEN)
-			return err_set(ERR_SIG, "signature by %s+%08x is %zu "
-			    "bytes; expected %d", v->name, v->id, siglen,
-			    KEY_SIG_LEN);
+			return err_set(ERR_SIG,
+			    "signature by %s+%08x is %zu "
+			    "bytes; expected %d",
+			    v->name, v->id, siglen, KEY_SIG_LEN);
 		if (key_verify(v->pub, text, len, sig) < 0)
-			return err_set(ERR_SIG, "signature by %s+%08x does not "
-			    "verify", v->name, v->id);
+			return err_set(ERR_SIG,
+			    "signature by %s+%08x does not "
+			    "verify",
+			    v->name, v->id);
 		return 0;
 	}
 	if (siglen != 8 + KEY_SIG_LEN)
-		return err_set(ERR_SIG, "cosignature by %s+%08x is %zu bytes; "
-		    "expected %d", v->name, v->id, siglen, 8 + KEY_SIG_LEN);
+		return err_set(ERR_SIG,
+		    "cosignature by %s+%08x is %zu bytes; "
+		    "expected %d",
+		    v->name, v->id, siglen, 8 + KEY_SIG_LEN);
 	t = get_be64(sig);
 	if ((rc = cosig_message(text, len, t, &msg, &msglen)) < 0)
 		return rc;
 	rc = key_verify(v->pub, msg, msglen, sig + 8);
 	free(msg);
 	if (rc < 0)
-		return err_set(ERR_SIG, "cosignature by %s+%08x at time %llu "
-		    "does not verify", v->name, v->id, (ull)t);
+		return err_set(ERR_SIG,
+		    "cosignature by %s+%08x at time %llu "
+		    "does not verify",
+		    v->name, v->id, (ull)t);
 	if (time != NULL)
 		*time = t;
 	return 0;
@@ -365,14 +407,15 @@ verify_sig(const struct note_verifier *v, const char *text, size_t len,
 /* Split one signature line (without "\n") into name and decoded bytes
  * (key ID first, at least one byte after it).  buf holds cap bytes. */
 static int
-sig_line_parse(const char *line, size_t len, const char **name,
-    size_t *nlen, uint8_t *buf, size_t cap, size_t *blen)
+sig_line_parse(const char *line, size_t len, const char **name, size_t *nlen,
+    uint8_t *buf, size_t cap, size_t *blen)
 {
 	const char *sp;
 	int rc;
 
 	if (len < SIG_PREFIX_LEN || memcmp(line, sig_prefix, SIG_PREFIX_LEN))
-		return err_set(ERR_INVAL, "expected it to start with "
+		return err_set(ERR_INVAL,
+		    "expected it to start with "
 		    "\"\xe2\x80\x94 \" (U+2014 and a space)");
 	line += SIG_PREFIX_LEN;
 	len -= SIG_PREFIX_LEN;
@@ -385,8 +428,10 @@ sig_line_parse(const char *line, size_t len, const char **name,
 	sp++;
 	rc = b64_decode(sp, len - (size_t)(sp - line), buf, cap, blen);
 	if (rc < 0 || *blen < 5)
-		return err_set(ERR_INVAL, "signature of %.*s is not base64 of a "
-		    "key id and a signature", (int)*nlen, *name);
+		return err_set(ERR_INVAL,
+		    "signature of %.*s is not base64 of a "
+		    "key id and a signature",
+		    (int)*nlen, *name);
 	return 0;
 }
 
@@ -413,14 +458,17 @@ note_open(const char *note, size_t len, const struct note_verifier *known,
 		if (note[i - 1] == '\n' && note[i - 2] == '\n')
 			break;
 	if (i < 2)
-		return err_set(ERR_INVAL, "note: no blank line before the "
+		return err_set(ERR_INVAL,
+		    "note: no blank line before the "
 		    "signatures");
 	textlen = i - 1;
 	sigs = note + i;
 	end = note + len;
 	if (sigs == end || end[-1] != '\n')
-		return err_set(ERR_INVAL, "note: byte %zu: expected signature "
-		    "lines ending in a newline", len);
+		return err_set(ERR_INVAL,
+		    "note: byte %zu: expected signature "
+		    "lines ending in a newline",
+		    len);
 	if ((buf = malloc(len)) == NULL)
 		return err_set(ERR_NOMEM, "note_open: out of memory");
 
@@ -439,16 +487,17 @@ note_open(const char *note, size_t len, const struct note_verifier *known,
 		}
 		id = get_be32(buf);
 		for (j = 0; j < nknown; j++)
-			if (known[j].id == id && strlen(known[j].name) == nlen &&
+			if (known[j].id == id &&
+			    strlen(known[j].name) == nlen &&
 			    memcmp(known[j].name, name, nlen) == 0)
 				break;
 		if (j == nknown)
-			continue;	/* unknown signer: not ours to judge */
+			continue; /* unknown signer: not ours to judge */
 		for (i = 0; i < nseen; i++)
 			if (seen[i] == j)
 				break;
 		if (i < nseen)
-			continue;	/* one verdict per verifier */
+			continue; /* one verdict per verifier */
 		rc = verify_sig(&known[j], note, textlen, buf + 4, blen - 4,
 		    NULL);
 		if (rc < 0) {
@@ -458,8 +507,10 @@ note_open(const char *note, size_t len, const struct note_verifier *known,
 		seen[nseen++] = j;
 	}
 	if (nseen == 0) {
-		rc = err_set(ERR_SIG, "note: none of its %zu signatures is by "
-		    "one of the %zu known keys", nsig, nknown);
+		rc = err_set(ERR_SIG,
+		    "note: none of its %zu signatures is by "
+		    "one of the %zu known keys",
+		    nsig, nknown);
 		goto fail;
 	}
 	if (text_out != NULL) {
@@ -481,8 +532,8 @@ fail:
 }
 
 int
-note_cosign(const char *text, size_t len, const char *name,
-    const struct key *k, uint64_t time, char **out)
+note_cosign(const char *text, size_t len, const char *name, const struct key *k,
+    uint64_t time, char **out)
 {
 	uint8_t sig[COSIG_LEN], pub[KEY_PUB_LEN];
 	char b64[B64_ENCODED_SIZE(COSIG_LEN)];
@@ -523,20 +574,23 @@ note_cosignature_verify(const struct note_verifier *v, const char *text,
 	int rc;
 
 	if (v->type != NOTE_SIG_COSIGNATURE)
-		return err_set(ERR_INVAL, "cosignature: %s+%08x is a key of type "
-		    "0x%02x, not a cosigner (0x04)", v->name, v->id, v->type);
+		return err_set(ERR_INVAL,
+		    "cosignature: %s+%08x is a key of type "
+		    "0x%02x, not a cosigner (0x04)",
+		    v->name, v->id, v->type);
 	if (linelen > 0 && line[linelen - 1] == '\n')
 		linelen--;
 	if ((rc = text_check(line, linelen, "cosignature line")) < 0)
 		return rc;
 	if ((rc = sig_line_parse(line, linelen, &name, &nlen, buf, sizeof(buf),
-	    &blen)) < 0)
+	         &blen)) < 0)
 		return err_prefix(rc, "cosignature line");
 	if (strlen(v->name) != nlen || memcmp(v->name, name, nlen) != 0 ||
 	    get_be32(buf) != v->id)
-		return err_set(ERR_INVAL, "cosignature line is by %.*s+%08x, "
-		    "not by %s+%08x", (int)nlen, name, get_be32(buf), v->name,
-		    v->id);
+		return err_set(ERR_INVAL,
+		    "cosignature line is by %.*s+%08x, "
+		    "not by %s+%08x",
+		    (int)nlen, name, get_be32(buf), v->name, v->id);
 	return verify_sig(v, text, len, buf + 4, blen - 4, time);
 }
 
@@ -587,12 +641,15 @@ checkpoint_parse(const char *text, size_t len, struct checkpoint *out)
 	if ((rc = text_check(text, len, "checkpoint")) < 0)
 		return rc;
 	if (len == 0 || text[len - 1] != '\n')
-		return err_set(ERR_INVAL, "checkpoint: expected it to end in a "
+		return err_set(ERR_INVAL,
+		    "checkpoint: expected it to end in a "
 		    "newline");
 	for (i = 0; i < 3; i++) {
 		if (p == end)
-			return err_set(ERR_INVAL, "checkpoint: %zu lines; expected "
-			    "origin, size and root hash", i);
+			return err_set(ERR_INVAL,
+			    "checkpoint: %zu lines; expected "
+			    "origin, size and root hash",
+			    i);
 		nl = memchr(p, '\n', (size_t)(end - p));
 		line[i] = p;
 		llen[i] = (size_t)(nl - p);
@@ -600,8 +657,7 @@ checkpoint_parse(const char *text, size_t len, struct checkpoint *out)
 	}
 	if (llen[0] == 0)
 		return err_set(ERR_INVAL, "checkpoint line 1: origin is empty");
-	if (llen[1] == 0 || llen[1] > 20 ||
-	    (line[1][0] == '0' && llen[1] > 1))
+	if (llen[1] == 0 || llen[1] > 20 || (line[1][0] == '0' && llen[1] > 1))
 		goto badsize;
 	for (i = 0; i < llen[1]; i++) {
 		unsigned d = (unsigned char)line[1][i] - '0';
@@ -610,29 +666,34 @@ checkpoint_parse(const char *text, size_t len, struct checkpoint *out)
 			goto badsize;
 		size = size * 10 + d;
 	}
-	if (llen[2] != 44 || b64_decode(line[2], llen[2], root, sizeof(root),
-	    &rlen) < 0 || rlen != 32) {
-		return err_set(ERR_INVAL, "checkpoint line 3: '%.*s' is not "
-		    "base64 of a 32-byte root hash", llen[2] > 60 ? 60 :
-		    (int)llen[2], line[2]);
+	if (llen[2] != 44 ||
+	    b64_decode(line[2], llen[2], root, sizeof(root), &rlen) < 0 ||
+	    rlen != 32) {
+		return err_set(ERR_INVAL,
+		    "checkpoint line 3: '%.*s' is not "
+		    "base64 of a 32-byte root hash",
+		    llen[2] > 60 ? 60 : (int)llen[2], line[2]);
 	}
 	/* Extension lines: any number, none empty. */
 	for (nl = p, i = 4; nl < end; i++) {
 		if (*nl == '\n')
-			return err_set(ERR_INVAL, "checkpoint line %zu: empty "
-			    "extension line", i);
+			return err_set(ERR_INVAL,
+			    "checkpoint line %zu: empty "
+			    "extension line",
+			    i);
 		nl = memchr(nl, '\n', (size_t)(end - nl)) + 1;
 	}
 	out->size = size;
 	memcpy(out->root, root, sizeof(root));
 	if ((out->origin = strndup(line[0], llen[0])) == NULL)
 		goto nomem;
-	if (p < end && (out->extensions = strndup(p, (size_t)(end - p))) ==
-	    NULL)
+	if (p < end &&
+	    (out->extensions = strndup(p, (size_t)(end - p))) == NULL)
 		goto nomem;
 	return 0;
 badsize:
-	return err_set(ERR_INVAL, "checkpoint line 2: '%.*s' is not a tree "
+	return err_set(ERR_INVAL,
+	    "checkpoint line 2: '%.*s' is not a tree "
 	    "size (decimal, no sign or leading zero, at most %llu)",
 	    llen[1] > 24 ? 24 : (int)llen[1], line[1], (ull)UINT64_MAX);
 nomem:

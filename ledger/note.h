@@ -11,8 +11,8 @@
 
 #include "common/key.h"
 
-#define NOTE_NAME_MAX 255	/* bytes in a key name */
-#define NOTE_MAX_SIGS 100	/* signature lines note_open reads */
+#define NOTE_NAME_MAX 255 /* bytes in a key name */
+#define NOTE_MAX_SIGS 100 /* signature lines note_open reads */
 #define NOTE_SIG_ED25519 0x01
 #define NOTE_SIG_COSIGNATURE 0x04
 
@@ -20,7 +20,7 @@
 struct note_verifier {
 	char name[NOTE_NAME_MAX + 1];
 	uint32_t id;
-	uint8_t type;		/* NOTE_SIG_ED25519 or NOTE_SIG_COSIGNATURE */
+	uint8_t type; /* NOTE_SIG_ED25519 or NOTE_SIG_COSIGNATURE */
 	uint8_t pub[KEY_PUB_LEN];
 };
 
@@ -35,8 +35,8 @@ uint32_t note_key_id_type(const char *name, uint8_t type,
 int note_name_check(const char *name);
 
 /* Fill v for name, type and pub (computing the key ID). */
-int note_verifier_init(struct note_verifier *v, const char *name,
-    uint8_t type, const uint8_t pub[KEY_PUB_LEN]);
+int note_verifier_init(struct note_verifier *v, const char *name, uint8_t type,
+    const uint8_t pub[KEY_PUB_LEN]);
 
 /* Verifier key text "<name>+<8 hex key ID>+<base64(0x01 || pub)>".
  * The caller frees *out with free(). */
@@ -82,18 +82,18 @@ int note_cosignature_verify(const struct note_verifier *v, const char *text,
 
 /* A C2SP tlog-checkpoint body. */
 struct checkpoint {
-	char *origin;		/* owned, NUL-terminated */
+	char *origin; /* owned, NUL-terminated */
 	uint64_t size;
 	uint8_t root[32];
-	char *extensions;	/* owned: extension lines, each ending "\n";
+	char *extensions; /* owned: extension lines, each ending "\n";
 				 * NULL when there are none */
 };
 
 /* "<origin>\n<size>\n<base64 root>\n"; the caller frees *out with free().
  * ERR_INVAL when origin is empty or holds a newline or control
  * character. */
-int checkpoint_format(const char *origin, uint64_t size,
-    const uint8_t root[32], char **out);
+int checkpoint_format(const char *origin, uint64_t size, const uint8_t root[32],
+    char **out);
 /* Parse a checkpoint body strictly: non-empty origin, decimal size
  * without sign or leading zeros, base64 of exactly 32 bytes, then any
  * non-empty extension lines; every line ends in "\n".  On success out

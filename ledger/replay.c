@@ -20,11 +20,11 @@ replay_genesis_body(const struct state_config *c, json_t **out)
 	for (size_t i = 0; i < c->ndenoms; i++)
 		json_array_append_new(denoms, json_string(c->denoms[i]));
 	key_pub_to_text(c->treasury_key, treasury);
-	o = json_pack("{s:i,s:s,s:I,s:I,s:I,s:I,s:o}", "version", 1,
-	    "treasury", treasury, "take_rate_ppm",
-	    (json_int_t)c->take_rate_ppm, "epoch_ms", (json_int_t)c->epoch_ms,
-	    "skew_ms", (json_int_t)c->skew_ms, "offline_grace_ms",
-	    (json_int_t)c->offline_grace_ms, "denoms", denoms);
+	o = json_pack("{s:i,s:s,s:I,s:I,s:I,s:I,s:o}", "version", 1, "treasury",
+	    treasury, "take_rate_ppm", (json_int_t)c->take_rate_ppm, "epoch_ms",
+	    (json_int_t)c->epoch_ms, "skew_ms", (json_int_t)c->skew_ms,
+	    "offline_grace_ms", (json_int_t)c->offline_grace_ms, "denoms",
+	    denoms);
 	if (o == NULL)
 		return err_set(ERR_NOMEM, "out of memory");
 	*out = o;
@@ -40,8 +40,10 @@ replay_genesis_config(const struct envelope *e, struct state_config *c)
 	size_t i;
 
 	if (strcmp(e->kind, REPLAY_GENESIS_KIND) != 0)
-		return err_set(ERR_CORRUPT, "index 0: expected a %s entry, "
-		    "found %s", REPLAY_GENESIS_KIND, e->kind);
+		return err_set(ERR_CORRUPT,
+		    "index 0: expected a %s entry, "
+		    "found %s",
+		    REPLAY_GENESIS_KIND, e->kind);
 	state_config_default(c);
 	memcpy(c->market_key, e->signer, KEY_PUB_LEN);
 	if (cjson_get_int(e->body, "version", "genesis", &v) < 0 ||
@@ -53,13 +55,15 @@ replay_genesis_config(const struct envelope *e, struct state_config *c)
 	    cjson_get_arr(e->body, "denoms", "genesis", &denoms) < 0)
 		return err_prefix(ERR_CORRUPT, "index 0");
 	if (v != 1)
-		return err_set(ERR_CORRUPT, "index 0: genesis version %lld is "
-		    "not 1", v);
+		return err_set(ERR_CORRUPT,
+		    "index 0: genesis version %lld is "
+		    "not 1",
+		    v);
 	if (key_pub_from_text(treasury, c->treasury_key) < 0)
 		return err_prefix(ERR_CORRUPT, "index 0: genesis.treasury");
-	if (take < 0 || take > 1000000 || epoch <= 0 || skew < 0 ||
-	    grace < 0)
-		return err_set(ERR_CORRUPT, "index 0: genesis parameters out "
+	if (take < 0 || take > 1000000 || epoch <= 0 || skew < 0 || grace < 0)
+		return err_set(ERR_CORRUPT,
+		    "index 0: genesis parameters out "
 		    "of range");
 	c->take_rate_ppm = (uint32_t)take;
 	c->epoch_ms = epoch;
@@ -67,14 +71,19 @@ replay_genesis_config(const struct envelope *e, struct state_config *c)
 	c->offline_grace_ms = grace;
 	if (json_array_size(denoms) == 0 ||
 	    json_array_size(denoms) > STATE_DENOMS_MAX)
-		return err_set(ERR_CORRUPT, "index 0: genesis.denoms: expected "
-		    "1-%d denominations", STATE_DENOMS_MAX);
+		return err_set(ERR_CORRUPT,
+		    "index 0: genesis.denoms: expected "
+		    "1-%d denominations",
+		    STATE_DENOMS_MAX);
 	c->ndenoms = 0;
-	json_array_foreach(denoms, i, d) {
+	json_array_foreach(denoms, i, d)
+	{
 		const char *s = json_string_value(d);
 		if (s == NULL || strlen(s) == 0 || strlen(s) >= STATE_DENOM_LEN)
-			return err_set(ERR_CORRUPT, "index 0: genesis.denoms[%zu]"
-			    ": expected a short string", i);
+			return err_set(ERR_CORRUPT,
+			    "index 0: genesis.denoms[%zu]"
+			    ": expected a short string",
+			    i);
 		strcpy(c->denoms[c->ndenoms++], s);
 	}
 	return 0;
@@ -92,7 +101,8 @@ replay_parse_leaf(const char *data, size_t len, struct replay_leaf *out)
 		return err_prefix(ERR_CORRUPT, "leaf");
 	if ((rc = cjson_get_int(leaf, "index", "leaf", &idx)) < 0 ||
 	    (rc = cjson_get_int(leaf, "time", "leaf", &t)) < 0 ||
-	    (rc = cjson_get_obj(leaf, "entry", "leaf", &entry)) < 0 || idx < 0) {
+	    (rc = cjson_get_obj(leaf, "entry", "leaf", &entry)) < 0 ||
+	    idx < 0) {
 		json_decref(leaf);
 		return err_prefix(ERR_CORRUPT, "leaf");
 	}
@@ -120,8 +130,10 @@ replay_leaf(struct state **st, struct state_config *cfg, int check,
 		return state_new(cfg, st);
 	}
 	if (*st == NULL)
-		return err_set(ERR_CORRUPT, "index %" PRIu64 ": no genesis "
-		    "entry before it", l->index);
+		return err_set(ERR_CORRUPT,
+		    "index %" PRIu64 ": no genesis "
+		    "entry before it",
+		    l->index);
 	if ((rc = state_apply(*st, l->e, l->index, l->time, NULL)) < 0)
 		return rc;
 	if (check && (rc = state_check_invariants(*st)) < 0)
@@ -136,8 +148,7 @@ struct replay_ctx {
 };
 
 static int
-replay_cb(void *ctx, uint64_t idx, int64_t time, const char *data,
-    size_t len)
+replay_cb(void *ctx, uint64_t idx, int64_t time, const char *data, size_t len)
 {
 	struct replay_ctx *r = ctx;
 	struct replay_leaf l;
@@ -147,8 +158,10 @@ replay_cb(void *ctx, uint64_t idx, int64_t time, const char *data,
 		return rc;
 	if (l.index != idx || l.time != time) {
 		envelope_free(l.e);
-		return err_set(ERR_CORRUPT, "index %" PRIu64 ": leaf says "
-		    "index %" PRIu64 " time %" PRId64, idx, l.index, l.time);
+		return err_set(ERR_CORRUPT,
+		    "index %" PRIu64 ": leaf says "
+		    "index %" PRIu64 " time %" PRId64,
+		    idx, l.index, l.time);
 	}
 	rc = replay_leaf(&r->st, r->cfg, r->check, &l);
 	envelope_free(l.e);

@@ -12,18 +12,14 @@
 #include "common/err.h"
 #include "ledger/state_internal.h"
 
-const char *const st_price_names[ST_METERS] = {
-	"cpu_ms", "mem_mb_s", "storage_mb_s", "request", "egress_byte", "fuel"
-};
-const char *const st_usage_names[ST_METERS] = {
-	"cpu_ms", "mem_mb_s", "storage_mb_s", "requests", "egress_bytes",
-	"fuel"
-};
+const char *const st_price_names[ST_METERS] = { "cpu_ms", "mem_mb_s",
+	"storage_mb_s", "request", "egress_byte", "fuel" };
+const char *const st_usage_names[ST_METERS] = { "cpu_ms", "mem_mb_s",
+	"storage_mb_s", "requests", "egress_bytes", "fuel" };
 
-static const char *const reason_names[STATE_REASON_COUNT] = {
-	NULL, "tenant_closed", "provider_closed", "insufficient_funds",
-	"provider_offline", "manifest_refused", "order_expired"
-};
+static const char *const reason_names[STATE_REASON_COUNT] = { NULL,
+	"tenant_closed", "provider_closed", "insufficient_funds",
+	"provider_offline", "manifest_refused", "order_expired" };
 
 const char *
 state_reason_name(enum state_reason r)
@@ -68,8 +64,8 @@ st_smap_get(const struct smap *m, const char *key)
 	if (m->cap == 0)
 		return NULL;
 	h = st_smap_hash(key);
-	for (i = h & (m->cap - 1); m->keys[i] != NULL; i = (i + 1) &
-	    (m->cap - 1))
+	for (i = h & (m->cap - 1); m->keys[i] != NULL;
+	     i = (i + 1) & (m->cap - 1))
 		if (m->hashes[i] == h && strcmp(m->keys[i], key) == 0)
 			return m->vals[i];
 	return NULL;
@@ -93,7 +89,7 @@ st_smap_rehash(struct smap *m, size_t ncap)
 		if (m->keys[j] == NULL)
 			continue;
 		for (i = m->hashes[j] & (ncap - 1); keys[i] != NULL;
-		    i = (i + 1) & (ncap - 1))
+		     i = (i + 1) & (ncap - 1))
 			;
 		keys[i] = m->keys[j];
 		vals[i] = m->vals[j];
@@ -120,8 +116,8 @@ st_smap_put(struct smap *m, const char *key, void *val)
 	    (rc = st_smap_rehash(m, m->cap ? m->cap * 2 : 64)) < 0)
 		return rc;
 	h = st_smap_hash(key);
-	for (i = h & (m->cap - 1); m->keys[i] != NULL; i = (i + 1) &
-	    (m->cap - 1))
+	for (i = h & (m->cap - 1); m->keys[i] != NULL;
+	     i = (i + 1) & (m->cap - 1))
 		;
 	if ((m->keys[i] = strdup(key)) == NULL)
 		return err_set(ERR_NOMEM, "out of memory");
@@ -185,13 +181,17 @@ state_new(const struct state_config *c, struct state **out)
 	struct state *s;
 
 	if (c->take_rate_ppm > 1000000)
-		return err_set(ERR_INVAL, "state config take_rate_ppm: %u is "
-		    "above 1000000", c->take_rate_ppm);
+		return err_set(ERR_INVAL,
+		    "state config take_rate_ppm: %u is "
+		    "above 1000000",
+		    c->take_rate_ppm);
 	if (c->epoch_ms <= 0 || c->epoch_ms > 86400000)
-		return err_set(ERR_INVAL, "state config epoch_ms: expected "
+		return err_set(ERR_INVAL,
+		    "state config epoch_ms: expected "
 		    "1-86400000");
 	if (c->skew_ms < 0 || c->offline_grace_ms < 0)
-		return err_set(ERR_INVAL, "state config skew_ms, "
+		return err_set(ERR_INVAL,
+		    "state config skew_ms, "
 		    "offline_grace_ms: expected >= 0");
 	if (c->ndenoms == 0 || c->ndenoms > STATE_DENOMS_MAX)
 		return err_set(ERR_INVAL, "state config denoms: expected 1-%d",
@@ -199,8 +199,10 @@ state_new(const struct state_config *c, struct state **out)
 	for (size_t i = 0; i < c->ndenoms; i++) {
 		size_t n = strnlen(c->denoms[i], STATE_DENOM_LEN);
 		if (n == 0 || n == STATE_DENOM_LEN)
-			return err_set(ERR_INVAL, "state config denoms[%zu]: "
-			    "expected 1-%d characters", i, STATE_DENOM_LEN - 1);
+			return err_set(ERR_INVAL,
+			    "state config denoms[%zu]: "
+			    "expected 1-%d characters",
+			    i, STATE_DENOM_LEN - 1);
 	}
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		return err_set(ERR_NOMEM, "out of memory");
@@ -258,10 +260,26 @@ state_free(struct state *s)
 	free(s);
 }
 
-int64_t state_time(const struct state *s) { return s->time; }
-uint64_t state_last_index(const struct state *s) { return s->last_index; }
-size_t state_applied(const struct state *s) { return s->applied; }
-size_t state_pending_count(const struct state *s) { return s->pq_n; }
+int64_t
+state_time(const struct state *s)
+{
+	return s->time;
+}
+uint64_t
+state_last_index(const struct state *s)
+{
+	return s->last_index;
+}
+size_t
+state_applied(const struct state *s)
+{
+	return s->applied;
+}
+size_t
+state_pending_count(const struct state *s)
+{
+	return s->pq_n;
+}
 
 /* ---- derived-entry queue ------------------------------------------- */
 
@@ -278,8 +296,8 @@ st_push(struct state *s, const char *kind, json_t *body)
 		memmove(s->pq, s->pq + s->pq_head, s->pq_n * sizeof(*s->pq));
 		s->pq_head = 0;
 	}
-	if ((rc = st_grow((void **)&s->pq, &s->pq_cap,
-	    s->pq_head + s->pq_n + 1, sizeof(*s->pq))) < 0) {
+	if ((rc = st_grow((void **)&s->pq, &s->pq_cap, s->pq_head + s->pq_n + 1,
+	         sizeof(*s->pq))) < 0) {
 		json_decref(body);
 		return rc;
 	}
@@ -299,8 +317,9 @@ state_pending(const struct state *s, json_t **out)
 		return err_set(ERR_NOMEM, "out of memory");
 	for (size_t i = 0; i < s->pq_n; i++) {
 		const struct pending *p = &s->pq[s->pq_head + i];
-		if (json_array_append_new(a, json_pack("{s:s,s:O}", "kind",
-		    p->kind, "body", p->body)) < 0) {
+		if (json_array_append_new(a,
+		        json_pack("{s:s,s:O}", "kind", p->kind, "body",
+		            p->body)) < 0) {
 			json_decref(a);
 			return err_set(ERR_NOMEM, "out of memory");
 		}
@@ -323,9 +342,10 @@ get_i64(const json_t *b, const char *key, const char *what, int64_t min,
 	if ((rc = cjson_get_int(b, key, what, &v)) < 0)
 		return rc;
 	if (v < min || v > max)
-		return err_set(ERR_INVAL, "%s.%s: %lld is out of range "
-		    "(%lld-%lld)", what, key, v, (long long)min,
-		    (long long)max);
+		return err_set(ERR_INVAL,
+		    "%s.%s: %lld is out of range "
+		    "(%lld-%lld)",
+		    what, key, v, (long long)min, (long long)max);
 	*out = v;
 	return 0;
 }
@@ -362,8 +382,7 @@ get_key(const json_t *b, const char *key, const char *what,
 }
 
 static int
-get_denom(const struct state *s, const json_t *b, const char *what,
-    int *out)
+get_denom(const struct state *s, const json_t *b, const char *what, int *out)
 {
 	const char *d;
 	int rc;
@@ -375,8 +394,10 @@ get_denom(const struct state *s, const json_t *b, const char *what,
 			*out = (int)i;
 			return 0;
 		}
-	return err_set(ERR_REJECT, "%s.denom: '%.40s' is not settled by this "
-	    "market (first: %s)", what, d, s->cfg.denoms[0]);
+	return err_set(ERR_REJECT,
+	    "%s.denom: '%.40s' is not settled by this "
+	    "market (first: %s)",
+	    what, d, s->cfg.denoms[0]);
 }
 
 /* Intern a string to a small id (ids never reach the dump). */
@@ -392,7 +413,7 @@ intern(struct state *s, const char *str, uint32_t *id)
 	}
 	*id = s->nstrings;
 	if ((rc = st_smap_put(&s->strings, str,
-	    (void *)(uintptr_t)(s->nstrings + 1))) < 0)
+	         (void *)(uintptr_t)(s->nstrings + 1))) < 0)
 		return rc;
 	s->nstrings++;
 	return 0;
@@ -424,17 +445,21 @@ parse_attrs(struct state *s, const json_t *obj, const char *what,
 	if (json_object_size(obj) > ST_MAX_ATTRS)
 		return err_set(ERR_INVAL, "%s: more than %d attributes", what,
 		    ST_MAX_ATTRS);
-	json_object_foreach((json_t *)obj, k, v) {
+	json_object_foreach((json_t *)obj, k, v)
+	{
 		if (!json_is_string(v) || strlen(k) > ST_MAX_STR ||
 		    strlen(json_string_value(v)) > ST_MAX_STR)
-			return err_set(ERR_INVAL, "%s.%.60s: expected a string "
-			    "of at most %d bytes", what, k, ST_MAX_STR);
+			return err_set(ERR_INVAL,
+			    "%s.%.60s: expected a string "
+			    "of at most %d bytes",
+			    what, k, ST_MAX_STR);
 	}
 	if (json_object_size(obj) == 0)
 		return 0;
 	if ((*out = calloc(json_object_size(obj), sizeof(**out))) == NULL)
 		return err_set(ERR_NOMEM, "out of memory");
-	json_object_foreach((json_t *)obj, k, v) {
+	json_object_foreach((json_t *)obj, k, v)
+	{
 		uint32_t ki, vi;
 		if ((rc = intern(s, k, &ki)) < 0 ||
 		    (rc = intern(s, json_string_value(v), &vi)) < 0) {
@@ -460,19 +485,23 @@ parse_runtimes(struct state *s, const json_t *arr, const char *what,
 	if (!json_is_array(arr))
 		return err_set(ERR_INVAL, "%s: expected an array of strings",
 		    what);
-	json_array_foreach(arr, i, v) {
+	json_array_foreach(arr, i, v)
+	{
 		const char *n = json_string_value(v);
 		if (n == NULL || strlen(n) == 0 || strlen(n) > 64)
-			return err_set(ERR_INVAL, "%s[%zu]: expected a runtime "
-			    "name (1-64 bytes)", what, i);
+			return err_set(ERR_INVAL,
+			    "%s[%zu]: expected a runtime "
+			    "name (1-64 bytes)",
+			    what, i);
 		for (j = 0; j < s->nruntimes; j++)
 			if (strcmp(s->runtime_names[j], n) == 0)
 				break;
 		if (j == s->nruntimes) {
 			if (j == ST_MAX_RUNTIMES)
-				return err_set(ERR_LIMIT, "%s[%zu]: more than %d "
-				    "distinct runtimes in the market", what, i,
-				    ST_MAX_RUNTIMES);
+				return err_set(ERR_LIMIT,
+				    "%s[%zu]: more than %d "
+				    "distinct runtimes in the market",
+				    what, i, ST_MAX_RUNTIMES);
 			if ((s->runtime_names[j] = strdup(n)) == NULL)
 				return err_set(ERR_NOMEM, "out of memory");
 			s->nruntimes++;
@@ -494,8 +523,7 @@ acct_find(const struct state *s, const uint8_t key[KEY_PUB_LEN])
 }
 
 static int
-acct_get(struct state *s, const uint8_t key[KEY_PUB_LEN],
-    struct account **out)
+acct_get(struct state *s, const uint8_t key[KEY_PUB_LEN], struct account **out)
 {
 	struct account *a;
 	int rc;
@@ -503,7 +531,7 @@ acct_get(struct state *s, const uint8_t key[KEY_PUB_LEN],
 	if ((*out = acct_find(s, key)) != NULL)
 		return 0;
 	if ((rc = st_grow((void **)&s->accts, &s->accts_cap, s->naccts + 1,
-	    sizeof(*s->accts))) < 0)
+	         sizeof(*s->accts))) < 0)
 		return rc;
 	if ((a = calloc(1, sizeof(*a))) == NULL)
 		return err_set(ERR_NOMEM, "out of memory");
@@ -599,8 +627,10 @@ static int
 market_only(const struct ctx *c)
 {
 	if (!c->is_market)
-		return err_set(ERR_REJECT, "%s: only the market key may sign "
-		    "it (signer %s)", c->e->kind, c->e->signer_text);
+		return err_set(ERR_REJECT,
+		    "%s: only the market key may sign "
+		    "it (signer %s)",
+		    c->e->kind, c->e->signer_text);
 	return 0;
 }
 
@@ -612,8 +642,10 @@ derived_only(const struct ctx *c)
 	if ((rc = market_only(c)) < 0)
 		return rc;
 	if (!c->from_queue)
-		return err_set(ERR_REJECT, "%s: not derived by the rules at "
-		    "this point (no pending derivation)", c->e->kind);
+		return err_set(ERR_REJECT,
+		    "%s: not derived by the rules at "
+		    "this point (no pending derivation)",
+		    c->e->kind);
 	return 0;
 }
 
@@ -663,16 +695,20 @@ h_deposit(struct state *s, const struct ctx *c)
 	int d, rc;
 
 	if (memcmp(c->e->signer, s->cfg.treasury_key, KEY_PUB_LEN) != 0)
-		return err_set(ERR_REJECT, "account.deposit: only the treasury "
-		    "key mints (signer %s)", c->e->signer_text);
+		return err_set(ERR_REJECT,
+		    "account.deposit: only the treasury "
+		    "key mints (signer %s)",
+		    c->e->signer_text);
 	if ((rc = get_key(b, "to", "account.deposit", to)) < 0 ||
 	    (rc = get_denom(s, b, "account.deposit", &d)) < 0 ||
 	    (rc = get_i64(b, "amount", "account.deposit", 1, INT64_MAX, 0,
-	    &amt)) < 0)
+	         &amt)) < 0)
 		return rc;
 	if (__builtin_add_overflow(s->deposits[d], amt, &sum))
-		return err_set(ERR_RANGE, "account.deposit.amount: total %s "
-		    "deposits would overflow int64", s->cfg.denoms[d]);
+		return err_set(ERR_RANGE,
+		    "account.deposit.amount: total %s "
+		    "deposits would overflow int64",
+		    s->cfg.denoms[d]);
 	if ((rc = acct_get(s, to, &a)) < 0)
 		return rc;
 	s->deposits[d] = sum;
@@ -692,16 +728,18 @@ h_transfer(struct state *s, const struct ctx *c)
 	if ((rc = get_key(b, "to", "account.transfer", to)) < 0 ||
 	    (rc = get_denom(s, b, "account.transfer", &d)) < 0 ||
 	    (rc = get_i64(b, "amount", "account.transfer", 1, INT64_MAX, 0,
-	    &amt)) < 0)
+	         &amt)) < 0)
 		return rc;
 	if (memcmp(to, c->e->signer, KEY_PUB_LEN) == 0)
-		return err_set(ERR_REJECT, "account.transfer.to: the signer "
+		return err_set(ERR_REJECT,
+		    "account.transfer.to: the signer "
 		    "itself");
 	from = acct_find(s, c->e->signer);
 	if (from == NULL || from->bal[d] < amt)
-		return err_set(ERR_REJECT, "account.transfer.amount: %lld %s "
-		    "exceeds the balance of %s (%lld)", (long long)amt,
-		    s->cfg.denoms[d], c->e->signer_text,
+		return err_set(ERR_REJECT,
+		    "account.transfer.amount: %lld %s "
+		    "exceeds the balance of %s (%lld)",
+		    (long long)amt, s->cfg.denoms[d], c->e->signer_text,
 		    from ? (long long)from->bal[d] : 0LL);
 	if ((rc = acct_get(s, to, &dst)) < 0)
 		return rc;
@@ -731,32 +769,33 @@ h_advertise(struct state *s, struct ctx *c)
 	    (rc = cjson_get_obj(b, "attributes", w, &attrs)) < 0 ||
 	    (rc = cjson_get_arr(b, "runtimes", w, &rts)) < 0 ||
 	    (rc = get_i64(cap, "cpu_millis", "provider.advertise.capacity", 0,
-	    ST_MAX_QTY, 0, &r.cpu)) < 0 ||
+	         ST_MAX_QTY, 0, &r.cpu)) < 0 ||
 	    (rc = get_i64(cap, "memory_bytes", "provider.advertise.capacity", 0,
-	    ST_MAX_QTY, 0, &r.mem)) < 0 ||
+	         ST_MAX_QTY, 0, &r.mem)) < 0 ||
 	    (rc = get_i64(cap, "storage_bytes", "provider.advertise.capacity",
-	    0, ST_MAX_QTY, 0, &r.sto)) < 0 ||
+	         0, ST_MAX_QTY, 0, &r.sto)) < 0 ||
 	    (rc = get_i64(cap, "gpu_units", "provider.advertise.capacity", 0,
-	    ST_MAX_QTY, 1, &r.gpu)) < 0 ||
+	         ST_MAX_QTY, 1, &r.gpu)) < 0 ||
 	    (rc = get_denom(s, price, "provider.advertise.price", &d)) < 0)
 		return rc;
 	for (int i = 0; i < ST_METERS; i++)
 		if ((rc = get_i64(price, st_price_names[i],
-		    "provider.advertise.price", 0, ST_MAX_PRICE, 1,
-		    &pv[i])) < 0)
+		         "provider.advertise.price", 0, ST_MAX_PRICE, 1,
+		         &pv[i])) < 0)
 			return rc;
 	if ((rc = parse_runtimes(s, rts, "provider.advertise.runtimes",
-	    &mask)) < 0)
+	         &mask)) < 0)
 		return rc;
 	if ((rc = parse_attrs(s, attrs, "provider.advertise.attributes", &kv,
-	    &nkv)) < 0)
+	         &nkv)) < 0)
 		return rc;
 	if ((p = prov_find(s, c->e->signer)) == NULL) {
 		if ((rc = st_grow((void **)&s->provs, &s->provs_cap,
-		    s->nprovs + 1, sizeof(*s->provs))) < 0 ||
+		         s->nprovs + 1, sizeof(*s->provs))) < 0 ||
 		    (p = calloc(1, sizeof(*p))) == NULL) {
 			free(kv);
-			return rc < 0 ? rc : err_set(ERR_NOMEM, "out of memory");
+			return rc < 0 ? rc :
+			                err_set(ERR_NOMEM, "out of memory");
 		}
 		memcpy(p->key, c->e->signer, KEY_PUB_LEN);
 		key_pub_to_text(p->key, p->key_text);
@@ -793,8 +832,10 @@ h_withdraw(struct state *s, const struct ctx *c)
 	struct provider *p = prov_find(s, c->e->signer);
 
 	if (p == NULL || !p->has_ask || p->withdrawn)
-		return err_set(ERR_REJECT, "provider.withdraw: %s has no ask "
-		    "to withdraw", c->e->signer_text);
+		return err_set(ERR_REJECT,
+		    "provider.withdraw: %s has no ask "
+		    "to withdraw",
+		    c->e->signer_text);
 	p->withdrawn = 1;
 	return 0;
 }
@@ -803,8 +844,10 @@ static int
 h_heartbeat(struct state *s, const struct ctx *c)
 {
 	if (prov_find(s, c->e->signer) == NULL)
-		return err_set(ERR_REJECT, "provider.heartbeat: %s never "
-		    "advertised", c->e->signer_text);
+		return err_set(ERR_REJECT,
+		    "provider.heartbeat: %s never "
+		    "advertised",
+		    c->e->signer_text);
 	return 0; /* last_seen and provider.online: see state_apply */
 }
 
@@ -820,15 +863,16 @@ h_attest(struct state *s, const struct ctx *c)
 	int rc;
 
 	if ((rc = get_key(b, "provider", "provider.attest", pk)) < 0 ||
-	    (rc = cjson_get_obj(b, "attributes", "provider.attest",
-	    &attrs)) < 0)
+	    (rc = cjson_get_obj(b, "attributes", "provider.attest", &attrs)) <
+	        0)
 		return rc;
 	if ((p = prov_find(s, pk)) == NULL)
-		return err_set(ERR_REJECT, "provider.attest.provider: no "
-		    "provider %s", json_string_value(json_object_get(b,
-		    "provider")));
+		return err_set(ERR_REJECT,
+		    "provider.attest.provider: no "
+		    "provider %s",
+		    json_string_value(json_object_get(b, "provider")));
 	if ((rc = parse_attrs(s, attrs, "provider.attest.attributes", &kv,
-	    &nkv)) < 0)
+	         &nkv)) < 0)
 		return rc;
 	for (i = 0; i < p->natt; i++)
 		if (memcmp(p->att[i].auditor, c->e->signer, KEY_PUB_LEN) == 0)
@@ -847,7 +891,8 @@ h_attest(struct state *s, const struct ctx *c)
 		struct attest *na;
 		if (p->natt >= 64) {
 			free(kv);
-			return err_set(ERR_LIMIT, "provider.attest: provider has "
+			return err_set(ERR_LIMIT,
+			    "provider.attest: provider has "
 			    "64 auditors already");
 		}
 		if ((na = realloc(p->att, (p->natt + 1) * sizeof(*na))) ==
@@ -881,10 +926,12 @@ h_offline(struct state *s, const struct ctx *c)
 	    (rc = get_key(c->e->body, "provider", "provider.offline", pk)) < 0)
 		return rc;
 	if ((p = prov_find(s, pk)) == NULL || !p->online)
-		return err_set(ERR_REJECT, "provider.offline.provider: not a "
+		return err_set(ERR_REJECT,
+		    "provider.offline.provider: not a "
 		    "provider that is online");
 	if (c->t - p->last_seen < s->cfg.offline_grace_ms)
-		return err_set(ERR_REJECT, "provider.offline: provider was "
+		return err_set(ERR_REJECT,
+		    "provider.offline: provider was "
 		    "seen at %lld, within the grace period of %lld ms of %lld",
 		    (long long)p->last_seen, (long long)s->cfg.offline_grace_ms,
 		    (long long)c->t);
@@ -893,8 +940,9 @@ h_offline(struct state *s, const struct ctx *c)
 		struct lease *l = s->leases_v[i];
 		if (l->prov != p || l->status == LEASE_CLOSED)
 			continue;
-		if ((rc = st_push(s, "lease.close", json_pack("{s:s,s:s}",
-		    "lease", l->id, "reason", "provider_offline"))) < 0)
+		if ((rc = st_push(s, "lease.close",
+		         json_pack("{s:s,s:s}", "lease", l->id, "reason",
+		             "provider_offline"))) < 0)
 			return rc;
 	}
 	return 0;
@@ -911,7 +959,8 @@ h_online(struct state *s, const struct ctx *c)
 	    (rc = get_key(c->e->body, "provider", "provider.online", pk)) < 0)
 		return rc;
 	if ((p = prov_find(s, pk)) == NULL || p->online)
-		return err_set(ERR_REJECT, "provider.online.provider: not an "
+		return err_set(ERR_REJECT,
+		    "provider.online.provider: not an "
 		    "offline provider");
 	p->online = 1;
 	return st_rematch(s, p);
@@ -929,19 +978,24 @@ parse_keys(const json_t *sb, const char *key, uint8_t (**out)[KEY_PUB_LEN],
 	if (arr == NULL)
 		return 0;
 	if (!json_is_array(arr) || json_array_size(arr) > ST_MAX_AUDITORS)
-		return err_set(ERR_INVAL, "order.create.signed_by.%s: expected "
-		    "an array of at most %d keys", key, ST_MAX_AUDITORS);
+		return err_set(ERR_INVAL,
+		    "order.create.signed_by.%s: expected "
+		    "an array of at most %d keys",
+		    key, ST_MAX_AUDITORS);
 	if (json_array_size(arr) == 0)
 		return 0;
 	if ((*out = calloc(json_array_size(arr), KEY_PUB_LEN)) == NULL)
 		return err_set(ERR_NOMEM, "out of memory");
-	json_array_foreach(arr, i, v) {
+	json_array_foreach(arr, i, v)
+	{
 		if (!json_is_string(v) ||
 		    key_pub_from_text(json_string_value(v), (*out)[i]) < 0) {
 			free(*out);
 			*out = NULL;
-			return err_set(ERR_INVAL, "order.create.signed_by.%s[%zu]: "
-			    "expected an ed25519: key", key, i);
+			return err_set(ERR_INVAL,
+			    "order.create.signed_by.%s[%zu]: "
+			    "expected an ed25519: key",
+			    key, i);
 		}
 	}
 	*n = json_array_size(arr);
@@ -967,21 +1021,25 @@ h_order_create(struct state *s, struct ctx *c)
 	o->created = c->t;
 	snprintf(o->id, sizeof(o->id), "o-%llu", (unsigned long long)c->index);
 	if ((rc = get_denom(s, b, w, &o->denom)) < 0 ||
-	    (rc = get_i64(b, "max_price", w, 0, INT64_MAX, 0,
-	    &o->max_price)) < 0 ||
+	    (rc = get_i64(b, "max_price", w, 0, INT64_MAX, 0, &o->max_price)) <
+	        0 ||
 	    (rc = get_i64(b, "deposit", w, 1, INT64_MAX, 0, &o->deposit)) < 0 ||
-	    (rc = get_i64(b, "ttl_ms", w, 1, ST_MAX_TTL_MS, 0, &o->ttl_ms)) < 0 ||
+	    (rc = get_i64(b, "ttl_ms", w, 1, ST_MAX_TTL_MS, 0, &o->ttl_ms)) <
+	        0 ||
 	    (rc = get_str(b, "manifest_hash", w, 0, &str)) < 0 ||
 	    (rc = get_str(b, "placement", w, 1, &str)) < 0 ||
 	    (rc = cjson_get_arr(b, "resources", w, &res)) < 0)
 		goto fail;
-	if (json_array_size(res) == 0 || json_array_size(res) >
-	    ST_MAX_RESOURCES) {
-		rc = err_set(ERR_INVAL, "order.create.resources: expected 1-%d "
-		    "resources", ST_MAX_RESOURCES);
+	if (json_array_size(res) == 0 ||
+	    json_array_size(res) > ST_MAX_RESOURCES) {
+		rc = err_set(ERR_INVAL,
+		    "order.create.resources: expected 1-%d "
+		    "resources",
+		    ST_MAX_RESOURCES);
 		goto fail;
 	}
-	json_array_foreach(res, i, v) {
+	json_array_foreach(res, i, v)
+	{
 		int64_t cnt = 0, cpu = 0, mem = 0, sto = 0, gpu = 0, pr = 0;
 		char what[64];
 		snprintf(what, sizeof(what), "order.create.resources[%zu]", i);
@@ -989,17 +1047,18 @@ h_order_create(struct state *s, struct ctx *c)
 			rc = err_set(ERR_INVAL, "%s: expected an object", what);
 			goto fail;
 		}
-		if ((rc = get_i64(v, "count", what, 1, ST_MAX_COUNT, 0,
-		    &cnt)) < 0 ||
+		if ((rc = get_i64(v, "count", what, 1, ST_MAX_COUNT, 0, &cnt)) <
+		        0 ||
 		    (rc = get_i64(v, "cpu_millis", what, 0, ST_MAX_QTY, 0,
-		    &cpu)) < 0 ||
+		         &cpu)) < 0 ||
 		    (rc = get_i64(v, "memory_bytes", what, 0, ST_MAX_QTY, 0,
-		    &mem)) < 0 ||
+		         &mem)) < 0 ||
 		    (rc = get_i64(v, "storage_bytes", what, 0, ST_MAX_QTY, 0,
-		    &sto)) < 0 ||
+		         &sto)) < 0 ||
 		    (rc = get_i64(v, "gpu_units", what, 0, ST_MAX_QTY, 1,
-		    &gpu)) < 0 ||
-		    (rc = get_i64(v, "price", what, 0, INT64_MAX, 1, &pr)) < 0 ||
+		         &gpu)) < 0 ||
+		    (rc = get_i64(v, "price", what, 0, INT64_MAX, 1, &pr)) <
+		        0 ||
 		    (rc = get_str(v, "profile", what, 1, &str)) < 0 ||
 		    (rc = get_str(v, "service", what, 1, &str)) < 0)
 			goto fail;
@@ -1011,8 +1070,8 @@ h_order_create(struct state *s, struct ctx *c)
 		    __builtin_add_overflow(o->need.mem, mem, &o->need.mem) ||
 		    __builtin_add_overflow(o->need.sto, sto, &o->need.sto) ||
 		    __builtin_add_overflow(o->need.gpu, gpu, &o->need.gpu)) {
-			rc = err_set(ERR_RANGE, "%s: resources x count overflow",
-			    what);
+			rc = err_set(ERR_RANGE,
+			    "%s: resources x count overflow", what);
 			goto fail;
 		}
 	}
@@ -1022,15 +1081,16 @@ h_order_create(struct state *s, struct ctx *c)
 	o->w_cpu = (state_u128)o->need.cpu * (uint64_t)T * 1000000u;
 	o->w_mem = (state_u128)o->need.mem * (uint64_t)T;
 	o->w_sto = (state_u128)o->need.sto * (uint64_t)T;
-	o->w_small = o->w_cpu >> 86 == 0 && o->w_mem >> 86 == 0 &&
-	    o->w_sto >> 86 == 0;
+	o->w_small =
+	    o->w_cpu >> 86 == 0 && o->w_mem >> 86 == 0 && o->w_sto >> 86 == 0;
 	if ((x = json_object_get(b, "runtimes")) != NULL &&
-	    (rc = parse_runtimes(s, x, "order.create.runtimes",
-	    &o->runtimes)) < 0)
+	    (rc = parse_runtimes(s, x, "order.create.runtimes", &o->runtimes)) <
+	        0)
 		goto fail;
 	if ((x = json_object_get(b, "signed_by")) != NULL) {
 		if (!json_is_object(x)) {
-			rc = err_set(ERR_INVAL, "order.create.signed_by: expected "
+			rc = err_set(ERR_INVAL,
+			    "order.create.signed_by: expected "
 			    "{\"all_of\":[...],\"any_of\":[...]}");
 			goto fail;
 		}
@@ -1040,22 +1100,24 @@ h_order_create(struct state *s, struct ctx *c)
 	}
 	if ((x = json_object_get(b, "attributes")) != NULL &&
 	    (rc = parse_attrs(s, x, "order.create.attributes", &o->kv,
-	    &o->nkv)) < 0)
+	         &o->nkv)) < 0)
 		goto fail;
 	o->kv_bloom = st_kv_bloom(o->kv, o->nkv);
 	tenant = acct_find(s, c->e->signer);
 	if (tenant == NULL || tenant->bal[o->denom] < o->deposit) {
-		rc = err_set(ERR_REJECT, "order.create.deposit: %lld %s exceeds "
-		    "the balance of %s (%lld)", (long long)o->deposit,
-		    s->cfg.denoms[o->denom], c->e->signer_text,
+		rc = err_set(ERR_REJECT,
+		    "order.create.deposit: %lld %s exceeds "
+		    "the balance of %s (%lld)",
+		    (long long)o->deposit, s->cfg.denoms[o->denom],
+		    c->e->signer_text,
 		    tenant ? (long long)tenant->bal[o->denom] : 0LL);
 		goto fail;
 	}
 	o->body = json_incref((json_t *)b); /* bodies are never modified */
 	if ((rc = st_grow((void **)&s->ords, &s->ords_cap, s->nords + 1,
-	    sizeof(*s->ords))) < 0 ||
+	         sizeof(*s->ords))) < 0 ||
 	    (rc = st_grow((void **)&s->open, &s->open_cap, s->nopen + 1,
-	    sizeof(*s->open))) < 0 ||
+	         sizeof(*s->open))) < 0 ||
 	    (rc = st_smap_put(&s->orders, o->id, o)) < 0)
 		goto fail;
 	o->tenant = tenant;
@@ -1086,11 +1148,15 @@ h_order_close(struct state *s, const struct ctx *c)
 	if ((rc = find_order(s, c->e->body, "order.close", &o)) < 0)
 		return rc;
 	if (memcmp(o->tenant->key, c->e->signer, KEY_PUB_LEN) != 0)
-		return err_set(ERR_REJECT, "order.close: %s is not the tenant "
-		    "of %s", c->e->signer_text, o->id);
+		return err_set(ERR_REJECT,
+		    "order.close: %s is not the tenant "
+		    "of %s",
+		    c->e->signer_text, o->id);
 	if (o->status == ORDER_CLOSED)
-		return err_set(ERR_REJECT, "order.close: %s is already closed "
-		    "(%s)", o->id, state_reason_name(o->reason));
+		return err_set(ERR_REJECT,
+		    "order.close: %s is already closed "
+		    "(%s)",
+		    o->id, state_reason_name(o->reason));
 	if (o->status == ORDER_MATCHED)
 		return close_lease(s, o->lease, STATE_REASON_TENANT_CLOSED,
 		    "tenant", c);
@@ -1108,11 +1174,14 @@ h_order_expire(struct state *s, const struct ctx *c)
 	    (rc = find_order(s, c->e->body, "order.expire", &o)) < 0)
 		return rc;
 	if (o->status != ORDER_OPEN)
-		return err_set(ERR_REJECT, "order.expire: %s is not open", o->id);
+		return err_set(ERR_REJECT, "order.expire: %s is not open",
+		    o->id);
 	if (!st_order_expired(o, c->t))
-		return err_set(ERR_REJECT, "order.expire: %s lives until %lld, "
-		    "sequencer time is %lld", o->id,
-		    (long long)(o->created + o->ttl_ms), (long long)c->t);
+		return err_set(ERR_REJECT,
+		    "order.expire: %s lives until %lld, "
+		    "sequencer time is %lld",
+		    o->id, (long long)(o->created + o->ttl_ms),
+		    (long long)c->t);
 	close_order(o, STATE_REASON_ORDER_EXPIRED, c);
 	return refund(s, o);
 }
@@ -1127,16 +1196,17 @@ h_dep_deposit(struct state *s, const struct ctx *c)
 
 	if ((rc = find_order(s, c->e->body, "deployment.deposit", &o)) < 0 ||
 	    (rc = get_i64(c->e->body, "amount", "deployment.deposit", 1,
-	    INT64_MAX, 0, &amt)) < 0)
+	         INT64_MAX, 0, &amt)) < 0)
 		return rc;
 	if (o->status == ORDER_CLOSED)
 		return err_set(ERR_REJECT, "deployment.deposit: %s is closed",
 		    o->id);
 	a = acct_find(s, c->e->signer);
 	if (a == NULL || a->bal[o->denom] < amt)
-		return err_set(ERR_REJECT, "deployment.deposit.amount: %lld %s "
-		    "exceeds the balance of %s (%lld)", (long long)amt,
-		    s->cfg.denoms[o->denom], c->e->signer_text,
+		return err_set(ERR_REJECT,
+		    "deployment.deposit.amount: %lld %s "
+		    "exceeds the balance of %s (%lld)",
+		    (long long)amt, s->cfg.denoms[o->denom], c->e->signer_text,
 		    a ? (long long)a->bal[o->denom] : 0LL);
 	credit(s, a, o->denom, -amt);
 	escrow_add(s, o, amt);
@@ -1157,13 +1227,15 @@ h_lease_create(struct state *s, struct ctx *c)
 	    (rc = find_order(s, c->e->body, "lease.create", &o)) < 0 ||
 	    (rc = get_key(c->e->body, "provider", "lease.create", pk)) < 0 ||
 	    (rc = get_i64(c->e->body, "price", "lease.create", 0, INT64_MAX, 0,
-	    &price)) < 0)
+	         &price)) < 0)
 		return rc;
 	if ((p = prov_find(s, pk)) == NULL || o->status != ORDER_PENDING)
-		return err_set(ERR_REJECT, "lease.create: %s is not awaiting "
-		    "its lease", o->id);
-	if ((rc = st_grow((void **)&s->leases_v, &s->leases_cap,
-	    s->nleases + 1, sizeof(*s->leases_v))) < 0)
+		return err_set(ERR_REJECT,
+		    "lease.create: %s is not awaiting "
+		    "its lease",
+		    o->id);
+	if ((rc = st_grow((void **)&s->leases_v, &s->leases_cap, s->nleases + 1,
+	         sizeof(*s->leases_v))) < 0)
 		return rc;
 	if ((l = calloc(1, sizeof(*l))) == NULL)
 		return err_set(ERR_NOMEM, "out of memory");
@@ -1250,10 +1322,11 @@ charge_usage(struct state *s, struct lease *l, const json_t *u,
 	for (int i = 0; i < ST_METERS; i++) {
 		cur[i] = l->last[i];
 		if ((rc = get_i64(u, st_usage_names[i], "lease.usage.usage", 0,
-		    INT64_MAX, 1, &cur[i])) < 0)
+		         INT64_MAX, 1, &cur[i])) < 0)
 			return rc;
 		if (cur[i] < l->last[i])
-			return err_set(ERR_REJECT, "lease.usage.usage.%s: %lld "
+			return err_set(ERR_REJECT,
+			    "lease.usage.usage.%s: %lld "
 			    "goes back from %lld (counters are cumulative)",
 			    st_usage_names[i], (long long)cur[i],
 			    (long long)l->last[i]);
@@ -1263,8 +1336,9 @@ charge_usage(struct state *s, struct lease *l, const json_t *u,
 	}
 	epochs = st_epochs(s, l->started, c->t);
 	cap128 = (state_u128)(uint64_t)o->max_price * (uint64_t)epochs;
-	cap128 = cap128 > (state_u128)l->charged ? cap128 -
-	    (state_u128)l->charged : 0;
+	cap128 = cap128 > (state_u128)l->charged ?
+	    cap128 - (state_u128)l->charged :
+	    0;
 	if (cap128 > (state_u128)o->escrow)
 		cap128 = (state_u128)o->escrow;
 	cap = (int64_t)cap128;
@@ -1283,11 +1357,11 @@ charge_usage(struct state *s, struct lease *l, const json_t *u,
 	    (rc = acct_get(s, s->cfg.market_key, &ma)) < 0)
 		return rc;
 	ev = json_pack("{s:I,s:I,s:{},s:I,s:I,s:b,s:I}", "index",
-	    (json_int_t)c->index, "time", (json_int_t)c->t, "usage",
-	    "charge", (json_int_t)charge, "fee", (json_int_t)fee, "capped",
-	    capped, "epochs", (json_int_t)epochs);
-	if (ev == NULL || (l->usage == NULL &&
-	    (l->usage = json_array()) == NULL)) {
+	    (json_int_t)c->index, "time", (json_int_t)c->t, "usage", "charge",
+	    (json_int_t)charge, "fee", (json_int_t)fee, "capped", capped,
+	    "epochs", (json_int_t)epochs);
+	if (ev == NULL ||
+	    (l->usage == NULL && (l->usage = json_array()) == NULL)) {
 		json_decref(ev);
 		return err_set(ERR_NOMEM, "out of memory");
 	}
@@ -1319,8 +1393,9 @@ h_usage(struct state *s, struct ctx *c)
 	    (rc = charge_usage(s, l, json_object_get(b, "usage"), c)) < 0)
 		return rc;
 	if (st_lease_unfunded(s, l, c->t))
-		return st_push(s, "lease.close", json_pack("{s:s,s:s}", "lease",
-		    l->id, "reason", "insufficient_funds"));
+		return st_push(s, "lease.close",
+		    json_pack("{s:s,s:s}", "lease", l->id, "reason",
+		        "insufficient_funds"));
 	return 0;
 }
 
@@ -1337,41 +1412,52 @@ h_lease_close(struct state *s, const struct ctx *c)
 	    (rc = cjson_get_str(b, "reason", "lease.close", &rn)) < 0)
 		return rc;
 	if ((r = reason_from_name(rn)) == STATE_REASON_NONE)
-		return err_set(ERR_INVAL, "lease.close.reason: '%.40s' is not "
-		    "one of tenant_closed, provider_closed, insufficient_funds, "
-		    "provider_offline, manifest_refused, order_expired", rn);
+		return err_set(ERR_INVAL,
+		    "lease.close.reason: '%.40s' is not "
+		    "one of tenant_closed, provider_closed, "
+		    "insufficient_funds, "
+		    "provider_offline, manifest_refused, order_expired",
+		    rn);
 	if (l->status == LEASE_CLOSED)
-		return err_set(ERR_REJECT, "lease.close: %s is already closed "
-		    "(%s)", l->id, state_reason_name(l->reason));
-	if (c->is_market && (r == STATE_REASON_INSUFFICIENT_FUNDS ||
-	    r == STATE_REASON_PROVIDER_OFFLINE)) {
+		return err_set(ERR_REJECT,
+		    "lease.close: %s is already closed "
+		    "(%s)",
+		    l->id, state_reason_name(l->reason));
+	if (c->is_market &&
+	    (r == STATE_REASON_INSUFFICIENT_FUNDS ||
+	        r == STATE_REASON_PROVIDER_OFFLINE)) {
 		by = "market";
 		if (r == STATE_REASON_PROVIDER_OFFLINE && !c->from_queue)
-			return err_set(ERR_REJECT, "lease.close: provider_offline "
+			return err_set(ERR_REJECT,
+			    "lease.close: provider_offline "
 			    "is derived from provider.offline only");
 		if (r == STATE_REASON_INSUFFICIENT_FUNDS && !c->from_queue &&
 		    !st_lease_unfunded(s, l, c->t))
-			return err_set(ERR_REJECT, "lease.close: %s is funded at "
-			    "sequencer time %lld (escrow %lld)", l->id,
-			    (long long)c->t, (long long)l->order->escrow);
-	} else if (memcmp(c->e->signer, l->order->tenant->key,
-	    KEY_PUB_LEN) == 0 && r == STATE_REASON_TENANT_CLOSED) {
+			return err_set(ERR_REJECT,
+			    "lease.close: %s is funded at "
+			    "sequencer time %lld (escrow %lld)",
+			    l->id, (long long)c->t,
+			    (long long)l->order->escrow);
+	} else if (memcmp(c->e->signer, l->order->tenant->key, KEY_PUB_LEN) ==
+	        0 &&
+	    r == STATE_REASON_TENANT_CLOSED) {
 		by = "tenant";
 	} else if (memcmp(c->e->signer, l->prov->key, KEY_PUB_LEN) == 0 &&
 	    (r == STATE_REASON_PROVIDER_CLOSED ||
-	    r == STATE_REASON_MANIFEST_REFUSED)) {
+	        r == STATE_REASON_MANIFEST_REFUSED)) {
 		by = "provider";
 		/* a provider's close may carry its final meter readings */
 		if (json_object_get(b, "usage") != NULL &&
-		    (rc = charge_usage(s, l, json_object_get(b, "usage"),
-		    c)) < 0)
+		    (rc = charge_usage(s, l, json_object_get(b, "usage"), c)) <
+		        0)
 			return rc;
 	} else {
-		return err_set(ERR_REJECT, "lease.close: %s may not close %s "
+		return err_set(ERR_REJECT,
+		    "lease.close: %s may not close %s "
 		    "with reason %s (tenant: tenant_closed; provider: "
 		    "provider_closed, manifest_refused; market: "
-		    "insufficient_funds, provider_offline)", c->e->signer_text,
-		    l->id, rn);
+		    "insufficient_funds, provider_offline)",
+		    c->e->signer_text, l->id, rn);
 	}
 	return close_lease(s, l, r, by, c);
 }
@@ -1409,9 +1495,11 @@ totals_ok(const struct state *s)
 	for (size_t d = 0; d < s->cfg.ndenoms; d++)
 		if (s->balances[d] + s->escrows[d] != s->deposits[d] ||
 		    s->balances[d] < 0 || s->escrows[d] < 0)
-			return err_set(ERR_CORRUPT, "state: %s balances %lld + "
-			    "escrows %lld != deposits %lld", s->cfg.denoms[d],
-			    (long long)s->balances[d], (long long)s->escrows[d],
+			return err_set(ERR_CORRUPT,
+			    "state: %s balances %lld + "
+			    "escrows %lld != deposits %lld",
+			    s->cfg.denoms[d], (long long)s->balances[d],
+			    (long long)s->escrows[d],
 			    (long long)s->deposits[d]);
 	return 0;
 }
@@ -1432,26 +1520,33 @@ state_apply(struct state *s, const struct envelope *e, uint64_t index,
 		fx->id[0] = '\0';
 	}
 	if (s->applied > 0 && index <= s->last_index)
-		return err_set(ERR_REJECT, "ledger index %llu: not after the "
-		    "last applied index %llu", (unsigned long long)index,
+		return err_set(ERR_REJECT,
+		    "ledger index %llu: not after the "
+		    "last applied index %llu",
+		    (unsigned long long)index,
 		    (unsigned long long)s->last_index);
 	if (seq_time_ms < s->time || seq_time_ms < 0)
-		return err_set(ERR_REJECT, "ledger index %llu: sequencer time "
-		    "%lld goes back from %lld", (unsigned long long)index,
-		    (long long)seq_time_ms, (long long)s->time);
+		return err_set(ERR_REJECT,
+		    "ledger index %llu: sequencer time "
+		    "%lld goes back from %lld",
+		    (unsigned long long)index, (long long)seq_time_ms,
+		    (long long)s->time);
 	skew = e->time_ms > seq_time_ms ? e->time_ms - seq_time_ms :
-	    seq_time_ms - e->time_ms;
+	                                  seq_time_ms - e->time_ms;
 	if (skew > s->cfg.skew_ms)
-		return err_set(ERR_REJECT, "ledger index %llu: envelope time "
+		return err_set(ERR_REJECT,
+		    "ledger index %llu: envelope time "
 		    "%lld is %lld ms from sequencer time %lld (skew window "
-		    "%lld ms)", (unsigned long long)index, (long long)e->time_ms,
+		    "%lld ms)",
+		    (unsigned long long)index, (long long)e->time_ms,
 		    (long long)skew, (long long)seq_time_ms,
 		    (long long)s->cfg.skew_ms);
 	snprintf(nkey, sizeof(nkey), "%s\n%s", e->signer_text, e->nonce);
 	if (st_smap_get(&s->nonces, nkey) != NULL)
-		return err_set(ERR_CONFLICT, "ledger index %llu: nonce '%.60s' "
-		    "of %s was already used", (unsigned long long)index,
-		    e->nonce, e->signer_text);
+		return err_set(ERR_CONFLICT,
+		    "ledger index %llu: nonce '%.60s' "
+		    "of %s was already used",
+		    (unsigned long long)index, e->nonce, e->signer_text);
 	c.is_market = memcmp(e->signer, s->cfg.market_key, KEY_PUB_LEN) == 0;
 	if (s->pq_n > 0) {
 		const struct pending *h = &s->pq[s->pq_head];
@@ -1460,9 +1555,12 @@ state_apply(struct state *s, const struct envelope *e, uint64_t index,
 			char *want = NULL;
 			size_t wl;
 			cjson_dump(h->body, &want, &wl);
-			rc = err_set(ERR_REJECT, "ledger index %llu: discrepancy: "
-			    "the rules derive the market-signed %s %s next, got "
-			    "%s by %s", (unsigned long long)index, h->kind,
+			rc = err_set(ERR_REJECT,
+			    "ledger index %llu: discrepancy: "
+			    "the rules derive the market-signed %s %s next, "
+			    "got "
+			    "%s by %s",
+			    (unsigned long long)index, h->kind,
 			    want ? want : "{...}", e->kind, e->signer_text);
 			free(want);
 			return rc;
@@ -1473,8 +1571,10 @@ state_apply(struct state *s, const struct envelope *e, uint64_t index,
 		if (strcmp(kinds[i].name, e->kind) == 0)
 			k = &kinds[i];
 	if (k == NULL)
-		return err_set(ERR_INVAL, "ledger index %llu: unknown entry kind "
-		    "'%.64s'", (unsigned long long)index, e->kind);
+		return err_set(ERR_INVAL,
+		    "ledger index %llu: unknown entry kind "
+		    "'%.64s'",
+		    (unsigned long long)index, e->kind);
 	s->now = seq_time_ms;
 	s->now_index = index;
 	if (c.from_queue) { /* pop first: the handler may push more */
@@ -1488,16 +1588,17 @@ state_apply(struct state *s, const struct envelope *e, uint64_t index,
 			s->pq_n++;
 			s->pq[s->pq_head].body = json_deep_copy(e->body);
 		}
-		return err_prefix(rc, "ledger index %llu", (unsigned long long)
-		    index);
+		return err_prefix(rc, "ledger index %llu",
+		    (unsigned long long)index);
 	}
 	if ((rc = st_smap_put(&s->nonces, nkey, (void *)1)) < 0)
 		return rc;
 	/* any entry a provider signs shows it alive */
 	if (!c.is_market && (p = prov_find(s, e->signer)) != NULL) {
 		p->last_seen = seq_time_ms;
-		if (!p->online && (rc = st_push(s, "provider.online",
-		    json_pack("{s:s}", "provider", p->key_text))) < 0)
+		if (!p->online &&
+		    (rc = st_push(s, "provider.online",
+		         json_pack("{s:s}", "provider", p->key_text))) < 0)
 			return rc;
 	}
 	s->last_index = index;
@@ -1507,8 +1608,8 @@ state_apply(struct state *s, const struct envelope *e, uint64_t index,
 		return rc;
 	if (s->cfg.check_invariants && (rc = state_check_invariants(s)) < 0)
 		return rc;
-	if (fx != NULL && s->pq_n > 0 && (rc = state_pending(s,
-	    &fx->derived)) < 0)
+	if (fx != NULL && s->pq_n > 0 &&
+	    (rc = state_pending(s, &fx->derived)) < 0)
 		return rc;
 	return 0;
 }
@@ -1521,7 +1622,8 @@ state_check_invariants(const struct state *s)
 	for (size_t i = 0; i < s->naccts; i++)
 		for (size_t d = 0; d < s->cfg.ndenoms; d++) {
 			if (s->accts[i]->bal[d] < 0)
-				return err_set(ERR_CORRUPT, "state: account %s has "
+				return err_set(ERR_CORRUPT,
+				    "state: account %s has "
 				    "a negative %s balance %lld",
 				    s->accts[i]->key_text, s->cfg.denoms[d],
 				    (long long)s->accts[i]->bal[d]);
@@ -1529,27 +1631,31 @@ state_check_invariants(const struct state *s)
 		}
 	for (size_t i = 0; i < s->nords; i++) {
 		const struct order *o = s->ords[i];
-		if (o->escrow < 0 || (o->status == ORDER_CLOSED &&
-		    o->escrow != 0))
-			return err_set(ERR_CORRUPT, "state: order %s escrow %lld "
-			    "(status %d)", o->id, (long long)o->escrow,
-			    o->status);
+		if (o->escrow < 0 ||
+		    (o->status == ORDER_CLOSED && o->escrow != 0))
+			return err_set(ERR_CORRUPT,
+			    "state: order %s escrow %lld "
+			    "(status %d)",
+			    o->id, (long long)o->escrow, o->status);
 		esc[o->denom] += o->escrow;
 	}
 	for (size_t d = 0; d < s->cfg.ndenoms; d++)
 		if (bal[d] != s->balances[d] || esc[d] != s->escrows[d] ||
 		    bal[d] + esc[d] != s->deposits[d])
-			return err_set(ERR_CORRUPT, "state: %s: balances %lld + "
-			    "escrows %lld != deposits %lld", s->cfg.denoms[d],
-			    (long long)bal[d], (long long)esc[d],
-			    (long long)s->deposits[d]);
+			return err_set(ERR_CORRUPT,
+			    "state: %s: balances %lld + "
+			    "escrows %lld != deposits %lld",
+			    s->cfg.denoms[d], (long long)bal[d],
+			    (long long)esc[d], (long long)s->deposits[d]);
 	for (size_t i = 0; i < s->nprovs; i++) {
 		const struct provider *p = s->provs[i];
 		if (p->used.cpu < 0 || p->used.mem < 0 || p->used.sto < 0 ||
 		    p->used.gpu < 0 || p->pend.cpu < 0 || p->pend.mem < 0 ||
 		    p->pend.sto < 0 || p->pend.gpu < 0)
-			return err_set(ERR_CORRUPT, "state: provider %s has "
-			    "negative used capacity", p->key_text);
+			return err_set(ERR_CORRUPT,
+			    "state: provider %s has "
+			    "negative used capacity",
+			    p->key_text);
 	}
 	return totals_ok(s);
 }
@@ -1565,22 +1671,25 @@ state_due(const struct state *s, int64_t now, json_t **out)
 	for (size_t i = 0; i < s->nopen && rc == 0; i++) {
 		const struct order *o = s->open[i];
 		if (o->status == ORDER_OPEN && st_order_expired(o, now))
-			rc = json_array_append_new(a, json_pack("{s:s,s:{s:s}}",
-			    "kind", "order.expire", "body", "order", o->id));
+			rc = json_array_append_new(a,
+			    json_pack("{s:s,s:{s:s}}", "kind", "order.expire",
+			        "body", "order", o->id));
 	}
 	for (size_t i = 0; i < s->nprovs && rc == 0; i++) {
 		const struct provider *p = s->provs[i];
 		if (p->online && now - p->last_seen >= s->cfg.offline_grace_ms)
-			rc = json_array_append_new(a, json_pack("{s:s,s:{s:s}}",
-			    "kind", "provider.offline", "body", "provider",
-			    p->key_text));
+			rc = json_array_append_new(a,
+			    json_pack("{s:s,s:{s:s}}", "kind",
+			        "provider.offline", "body", "provider",
+			        p->key_text));
 	}
 	for (size_t i = 0; i < s->nleases && rc == 0; i++) {
 		const struct lease *l = s->leases_v[i];
 		if (l->status == LEASE_ACTIVE && st_lease_unfunded(s, l, now))
-			rc = json_array_append_new(a, json_pack("{s:s,s:{s:s,s:s}}",
-			    "kind", "lease.close", "body", "lease", l->id,
-			    "reason", "insufficient_funds"));
+			rc = json_array_append_new(a,
+			    json_pack("{s:s,s:{s:s,s:s}}", "kind",
+			        "lease.close", "body", "lease", l->id, "reason",
+			        "insufficient_funds"));
 	}
 	if (rc < 0) {
 		json_decref(a);

@@ -58,26 +58,26 @@
 
 #define STATE_DENOMS_MAX 8
 #define STATE_DENOM_LEN 16 /* including the NUL */
-#define STATE_ID_LEN 24    /* "o-18446744073709551615" + NUL */
+#define STATE_ID_LEN 24 /* "o-18446744073709551615" + NUL */
 
 /* The closed set of reasons a lease or an order ends with. */
 enum state_reason {
 	STATE_REASON_NONE = 0,
-	STATE_REASON_TENANT_CLOSED,      /* tenant closed lease or order */
-	STATE_REASON_PROVIDER_CLOSED,    /* provider closed the lease */
+	STATE_REASON_TENANT_CLOSED, /* tenant closed lease or order */
+	STATE_REASON_PROVIDER_CLOSED, /* provider closed the lease */
 	STATE_REASON_INSUFFICIENT_FUNDS, /* escrow cannot pay the next epoch */
-	STATE_REASON_PROVIDER_OFFLINE,   /* provider silent past its grace */
-	STATE_REASON_MANIFEST_REFUSED,   /* provider refused the manifest */
-	STATE_REASON_ORDER_EXPIRED,      /* no provider fitted before TTL */
+	STATE_REASON_PROVIDER_OFFLINE, /* provider silent past its grace */
+	STATE_REASON_MANIFEST_REFUSED, /* provider refused the manifest */
+	STATE_REASON_ORDER_EXPIRED, /* no provider fitted before TTL */
 	STATE_REASON_COUNT
 };
 
 struct state_config {
-	uint8_t market_key[KEY_PUB_LEN];   /* signs derived entries */
+	uint8_t market_key[KEY_PUB_LEN]; /* signs derived entries */
 	uint8_t treasury_key[KEY_PUB_LEN]; /* the only key that mints */
-	uint32_t take_rate_ppm;            /* market's cut; 20000 = 2% */
-	int64_t epoch_ms;                  /* 6000, Akash's block time */
-	int64_t skew_ms;     /* |signer time - sequencer time| allowed */
+	uint32_t take_rate_ppm; /* market's cut; 20000 = 2% */
+	int64_t epoch_ms; /* 6000, Akash's block time */
+	int64_t skew_ms; /* |signer time - sequencer time| allowed */
 	int64_t offline_grace_ms; /* silence before provider.offline */
 	size_t ndenoms;
 	char denoms[STATE_DENOMS_MAX][STATE_DENOM_LEN]; /* {"uakt"} */
@@ -146,10 +146,8 @@ int state_check_invariants(const struct state *s);
  * the caller owns, or ERR_NOTFOUND / ERR_INVAL. */
 int state_account_json(const struct state *s, const char *key_text,
     json_t **out);
-int state_order_json(const struct state *s, const char *order_id,
-    json_t **out);
-int state_lease_json(const struct state *s, const char *lease_id,
-    json_t **out);
+int state_order_json(const struct state *s, const char *order_id, json_t **out);
+int state_lease_json(const struct state *s, const char *lease_id, json_t **out);
 int state_providers_json(const struct state *s, json_t **out);
 /* Orders in arrival order; tenant (key text) and status ("open",
  * "matched", "closed") filter when non-NULL. */

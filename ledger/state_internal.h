@@ -18,11 +18,11 @@ __extension__ typedef unsigned __int128 state_u128;
 /* Limits on untrusted bodies. */
 #define ST_MAX_ATTRS 64
 #define ST_MAX_STR 256
-#define ST_MAX_RUNTIMES 32  /* distinct runtime names, state-wide */
+#define ST_MAX_RUNTIMES 32 /* distinct runtime names, state-wide */
 #define ST_MAX_RESOURCES 64
 #define ST_MAX_AUDITORS 16
-#define ST_MAX_PRICE (INT64_C(1) << 40)   /* per price component */
-#define ST_MAX_QTY (INT64_C(1) << 50)     /* cpu millis, bytes, units */
+#define ST_MAX_PRICE (INT64_C(1) << 40) /* per price component */
+#define ST_MAX_QTY (INT64_C(1) << 50) /* cpu millis, bytes, units */
 #define ST_MAX_COUNT 1000000
 #define ST_MAX_TTL_MS (INT64_C(365) * 24 * 3600 * 1000)
 #define ST_STORY_CANDIDATES 5
@@ -48,8 +48,15 @@ struct account {
 };
 
 /* Price vector: micro-units per 10^6 metered units. */
-enum { ST_CPU_MS, ST_MEM_MB_S, ST_STORAGE_MB_S, ST_REQUESTS,
-	ST_EGRESS_BYTES, ST_FUEL, ST_METERS };
+enum {
+	ST_CPU_MS,
+	ST_MEM_MB_S,
+	ST_STORAGE_MB_S,
+	ST_REQUESTS,
+	ST_EGRESS_BYTES,
+	ST_FUEL,
+	ST_METERS
+};
 extern const char *const st_price_names[ST_METERS];
 extern const char *const st_usage_names[ST_METERS];
 
@@ -70,19 +77,19 @@ struct provider {
 	char key_text[KEY_TEXT_SIZE];
 	size_t seq;
 	int has_ask, withdrawn, online;
-	uint64_t ask_index;   /* leaf of the current ask: "older ask" */
+	uint64_t ask_index; /* leaf of the current ask: "older ask" */
 	int64_t ask_time, last_seen;
 	struct res4 cap, used, pend;
 	int denom;
-	uint32_t runtimes;    /* bit per interned runtime name */
+	uint32_t runtimes; /* bit per interned runtime name */
 	int64_t price[ST_METERS];
-	uint64_t *kv;         /* sorted attributes, interned */
+	uint64_t *kv; /* sorted attributes, interned */
 	size_t nkv;
-	uint64_t kv_bloom;    /* one bit per attribute pair: quick reject */
+	uint64_t kv_bloom; /* one bit per attribute pair: quick reject */
 	struct attest *att;
 	size_t natt;
-	json_t *ask;          /* the advertise body, for views */
-	size_t nleases;       /* live leases (created or active) */
+	json_t *ask; /* the advertise body, for views */
+	size_t nleases; /* live leases (created or active) */
 };
 
 enum order_status { ORDER_OPEN, ORDER_PENDING, ORDER_MATCHED, ORDER_CLOSED };
@@ -93,9 +100,9 @@ struct order {
 	struct account *tenant;
 	int denom;
 	int64_t max_price, deposit, escrow, ttl_ms, created;
-	struct res4 need;    /* resources x count, summed */
+	struct res4 need; /* resources x count, summed */
 	state_u128 w_cpu, w_mem, w_sto; /* one epoch of full use, scaled */
-	int w_small;         /* all w < 2^86: price sums cannot overflow */
+	int w_small; /* all w < 2^86: price sums cannot overflow */
 	uint32_t runtimes;
 	uint64_t *kv;
 	size_t nkv;
@@ -103,14 +110,14 @@ struct order {
 	uint8_t (*all_of)[KEY_PUB_LEN];
 	uint8_t (*any_of)[KEY_PUB_LEN];
 	size_t nall, nany;
-	json_t *body;        /* order.create body, for views */
+	json_t *body; /* order.create body, for views */
 	enum order_status status;
 	enum state_reason reason;
 	int64_t closed_time;
 	uint64_t closed_index;
 	int64_t refund;
 	struct lease *lease;
-	struct {             /* how the winner was chosen (story) */
+	struct { /* how the winner was chosen (story) */
 		uint64_t index;
 		int64_t time;
 		size_t nfit, nbest;
@@ -129,17 +136,17 @@ struct lease {
 	char id[STATE_ID_LEN];
 	struct order *order;
 	struct provider *prov;
-	int64_t price;        /* winner's ask per epoch */
+	int64_t price; /* winner's ask per epoch */
 	int64_t created, started;
 	enum lease_status status;
 	int64_t last[ST_METERS]; /* cumulative counters last charged */
-	int64_t carry;        /* remainder below one micro-unit, x 10^6 */
+	int64_t carry; /* remainder below one micro-unit, x 10^6 */
 	int64_t charged, fees, billed_epochs;
 	enum state_reason reason;
 	int64_t closed_time;
 	uint64_t closed_index;
 	char closed_by[16];
-	json_t *usage;        /* story: every usage and its charge; NULL
+	json_t *usage; /* story: every usage and its charge; NULL
 	                         until the first */
 };
 
@@ -152,7 +159,7 @@ struct state {
 	struct state_config cfg;
 	uint64_t last_index;
 	int64_t time;
-	int64_t now;          /* sequencer time of the leaf being applied */
+	int64_t now; /* sequencer time of the leaf being applied */
 	uint64_t now_index;
 	size_t applied;
 	struct smap accounts, providers, orders, leases, nonces, strings;
@@ -160,13 +167,13 @@ struct state {
 	size_t naccts, accts_cap;
 	struct provider **provs;
 	size_t nprovs, provs_cap;
-	struct order **ords;      /* all orders, arrival order */
+	struct order **ords; /* all orders, arrival order */
 	size_t nords, ords_cap;
-	struct order **open;      /* open orders, arrival order (lazy) */
+	struct order **open; /* open orders, arrival order (lazy) */
 	size_t nopen, open_cap;
-	struct lease **leases_v;  /* all leases, creation order */
+	struct lease **leases_v; /* all leases, creation order */
 	size_t nleases, leases_cap;
-	struct pending *pq;       /* derived entries queue */
+	struct pending *pq; /* derived entries queue */
 	size_t pq_head, pq_n, pq_cap;
 	char *runtime_names[ST_MAX_RUNTIMES];
 	size_t nruntimes;
@@ -196,8 +203,7 @@ int st_rematch(struct state *s, struct provider *p);
 json_t *st_match_json(const struct order *o);
 int st_order_expired(const struct order *o, int64_t t);
 int64_t st_epochs(const struct state *s, int64_t from, int64_t to);
-int st_lease_unfunded(const struct state *s, const struct lease *l,
-    int64_t t);
+int st_lease_unfunded(const struct state *s, const struct lease *l, int64_t t);
 
 /* state_json.c */
 json_t *st_account_json(const struct state *s, const struct account *a);

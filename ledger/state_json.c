@@ -8,12 +8,10 @@
 #include "common/err.h"
 #include "ledger/state_internal.h"
 
-static const char *const order_status_names[] = {
-	"open", "open", "matched", "closed"
-};
-static const char *const lease_status_names[] = {
-	"created", "active", "closed"
-};
+static const char *const order_status_names[] = { "open", "open", "matched",
+	"closed" };
+static const char *const lease_status_names[] = { "created", "active",
+	"closed" };
 
 static json_t *
 res_json(const struct res4 *r)
@@ -37,7 +35,8 @@ st_account_json(const struct state *s, const struct account *a)
 	json_t *b = json_object();
 
 	for (size_t d = 0; b != NULL && d < s->cfg.ndenoms; d++)
-		json_object_set_new(b, s->cfg.denoms[d], json_integer(a->bal[d]));
+		json_object_set_new(b, s->cfg.denoms[d],
+		    json_integer(a->bal[d]));
 	return json_pack("{s:s,s:o}", "key", a->key_text, "balances", b);
 }
 
@@ -45,22 +44,17 @@ json_t *
 st_order_json(const struct state *s, const struct order *o)
 {
 	json_t *j = json_pack("{s:s,s:I,s:s,s:s,s:s,s:I,s:I,s:I,s:I,s:I,s:I,"
-	    "s:O,s:o,s:I,s:o,s:o}",
-	    "id", o->id, "index", (json_int_t)o->index,
-	    "tenant", o->tenant->key_text,
-	    "status", order_status_names[o->status],
-	    "denom", s->cfg.denoms[o->denom],
-	    "max_price", (json_int_t)o->max_price,
-	    "deposit", (json_int_t)o->deposit,
-	    "escrow", (json_int_t)o->escrow,
-	    "created", (json_int_t)o->created,
-	    "expires", (json_int_t)(o->created + o->ttl_ms),
-	    "refund", (json_int_t)o->refund,
-	    "body", o->body,
-	    "need", res_json(&o->need),
-	    "closed", (json_int_t)o->closed_time,
-	    "reason", reason_json(o->reason),
-	    "lease", o->lease ? json_string(o->lease->id) : json_null());
+	                      "s:O,s:o,s:I,s:o,s:o}",
+	    "id", o->id, "index", (json_int_t)o->index, "tenant",
+	    o->tenant->key_text, "status", order_status_names[o->status],
+	    "denom", s->cfg.denoms[o->denom], "max_price",
+	    (json_int_t)o->max_price, "deposit", (json_int_t)o->deposit,
+	    "escrow", (json_int_t)o->escrow, "created", (json_int_t)o->created,
+	    "expires", (json_int_t)(o->created + o->ttl_ms), "refund",
+	    (json_int_t)o->refund, "body", o->body, "need", res_json(&o->need),
+	    "closed", (json_int_t)o->closed_time, "reason",
+	    reason_json(o->reason), "lease",
+	    o->lease ? json_string(o->lease->id) : json_null());
 	return j;
 }
 
@@ -71,26 +65,19 @@ st_lease_json(const struct state *s, const struct lease *l)
 
 	(void)s;
 	for (int i = 0; u != NULL && i < ST_METERS; i++)
-		json_object_set_new(u, st_usage_names[i], json_integer(l->last[i]));
+		json_object_set_new(u, st_usage_names[i],
+		    json_integer(l->last[i]));
 	return json_pack("{s:s,s:I,s:s,s:s,s:s,s:s,s:I,s:I,s:I,s:I,s:I,s:I,"
-	    "s:I,s:o,s:I,s:o,s:I,s:s,s:I}",
-	    "id", l->id, "index", (json_int_t)l->index,
-	    "order", l->order->id,
-	    "provider", l->prov->key_text,
-	    "tenant", l->order->tenant->key_text,
-	    "status", lease_status_names[l->status],
-	    "price", (json_int_t)l->price,
-	    "created", (json_int_t)l->created,
-	    "started", (json_int_t)l->started,
-	    "charged", (json_int_t)l->charged,
-	    "fees", (json_int_t)l->fees,
-	    "billed_epochs", (json_int_t)l->billed_epochs,
-	    "carry", (json_int_t)l->carry,
-	    "usage", u,
-	    "escrow", (json_int_t)l->order->escrow,
-	    "reason", reason_json(l->reason),
-	    "closed", (json_int_t)l->closed_time,
-	    "closed_by", l->closed_by,
+	                 "s:I,s:o,s:I,s:o,s:I,s:s,s:I}",
+	    "id", l->id, "index", (json_int_t)l->index, "order", l->order->id,
+	    "provider", l->prov->key_text, "tenant", l->order->tenant->key_text,
+	    "status", lease_status_names[l->status], "price",
+	    (json_int_t)l->price, "created", (json_int_t)l->created, "started",
+	    (json_int_t)l->started, "charged", (json_int_t)l->charged, "fees",
+	    (json_int_t)l->fees, "billed_epochs", (json_int_t)l->billed_epochs,
+	    "carry", (json_int_t)l->carry, "usage", u, "escrow",
+	    (json_int_t)l->order->escrow, "reason", reason_json(l->reason),
+	    "closed", (json_int_t)l->closed_time, "closed_by", l->closed_by,
 	    "closed_index", (json_int_t)l->closed_index);
 }
 
@@ -103,25 +90,19 @@ st_provider_json(const struct state *s, const struct provider *p)
 	for (size_t i = 0; att != NULL && i < p->natt; i++) {
 		char t[KEY_TEXT_SIZE];
 		key_pub_to_text(p->att[i].auditor, t);
-		json_array_append_new(att, json_pack("{s:s,s:O,s:I}", "auditor",
-		    t, "attributes", p->att[i].attrs, "index",
-		    (json_int_t)p->att[i].index));
+		json_array_append_new(att,
+		    json_pack("{s:s,s:O,s:I}", "auditor", t, "attributes",
+		        p->att[i].attrs, "index", (json_int_t)p->att[i].index));
 	}
 	return json_pack("{s:s,s:b,s:b,s:b,s:I,s:I,s:I,s:o,s:o,s:o,s:O,s:o,"
-	    "s:I}",
-	    "key", p->key_text,
-	    "advertised", p->has_ask,
-	    "withdrawn", p->withdrawn,
-	    "online", p->online,
-	    "ask_index", (json_int_t)p->ask_index,
-	    "ask_time", (json_int_t)p->ask_time,
-	    "last_seen", (json_int_t)p->last_seen,
-	    "capacity", res_json(&p->cap),
-	    "used", res_json(&p->used),
-	    "pending", res_json(&p->pend),
-	    "ask", p->ask ? p->ask : json_null(),
-	    "attested_by", att,
-	    "leases", (json_int_t)p->nleases);
+	                 "s:I}",
+	    "key", p->key_text, "advertised", p->has_ask, "withdrawn",
+	    p->withdrawn, "online", p->online, "ask_index",
+	    (json_int_t)p->ask_index, "ask_time", (json_int_t)p->ask_time,
+	    "last_seen", (json_int_t)p->last_seen, "capacity",
+	    res_json(&p->cap), "used", res_json(&p->used), "pending",
+	    res_json(&p->pend), "ask", p->ask ? p->ask : json_null(),
+	    "attested_by", att, "leases", (json_int_t)p->nleases);
 }
 
 static int
@@ -134,8 +115,7 @@ nomem_if_null(json_t *v, json_t **out)
 }
 
 int
-state_account_json(const struct state *s, const char *key_text,
-    json_t **out)
+state_account_json(const struct state *s, const char *key_text, json_t **out)
 {
 	const struct account *a = st_smap_get(&s->accounts, key_text);
 	json_t *b;
@@ -150,8 +130,8 @@ state_account_json(const struct state *s, const char *key_text,
 		return err_set(ERR_NOMEM, "out of memory");
 	for (size_t d = 0; d < s->cfg.ndenoms; d++)
 		json_object_set_new(b, s->cfg.denoms[d], json_integer(0));
-	return nomem_if_null(json_pack("{s:s,s:o}", "key", key_text,
-	    "balances", b), out);
+	return nomem_if_null(
+	    json_pack("{s:s,s:o}", "key", key_text, "balances", b), out);
 }
 
 int
@@ -160,7 +140,8 @@ state_order_json(const struct state *s, const char *id, json_t **out)
 	const struct order *o = st_smap_get(&s->orders, id);
 
 	if (o == NULL)
-		return err_set(ERR_NOTFOUND, "order '%.40s': no such order", id);
+		return err_set(ERR_NOTFOUND, "order '%.40s': no such order",
+		    id);
 	return nomem_if_null(st_order_json(s, o), out);
 }
 
@@ -170,7 +151,8 @@ state_lease_json(const struct state *s, const char *id, json_t **out)
 	const struct lease *l = st_smap_get(&s->leases, id);
 
 	if (l == NULL)
-		return err_set(ERR_NOTFOUND, "lease '%.40s': no such lease", id);
+		return err_set(ERR_NOTFOUND, "lease '%.40s': no such lease",
+		    id);
 	return nomem_if_null(st_lease_json(s, l), out);
 }
 
@@ -180,8 +162,8 @@ state_providers_json(const struct state *s, json_t **out)
 	json_t *a = json_array();
 
 	for (size_t i = 0; a != NULL && i < s->nprovs; i++)
-		if (json_array_append_new(a, st_provider_json(s,
-		    s->provs[i])) < 0) {
+		if (json_array_append_new(a, st_provider_json(s, s->provs[i])) <
+		    0) {
 			json_decref(a);
 			a = NULL;
 		}
@@ -189,8 +171,8 @@ state_providers_json(const struct state *s, json_t **out)
 }
 
 int
-state_orders_json(const struct state *s, const char *tenant,
-    const char *status, json_t **out)
+state_orders_json(const struct state *s, const char *tenant, const char *status,
+    json_t **out)
 {
 	json_t *a = json_array();
 
@@ -198,8 +180,8 @@ state_orders_json(const struct state *s, const char *tenant,
 		const struct order *o = s->ords[i];
 		if (tenant != NULL && strcmp(o->tenant->key_text, tenant) != 0)
 			continue;
-		if (status != NULL && strcmp(order_status_names[o->status],
-		    status) != 0)
+		if (status != NULL &&
+		    strcmp(order_status_names[o->status], status) != 0)
 			continue;
 		if (json_array_append_new(a, st_order_json(s, o)) < 0) {
 			json_decref(a);
@@ -217,7 +199,8 @@ state_leases_json(const struct state *s, const char *provider,
 
 	for (size_t i = 0; a != NULL && i < s->nleases; i++) {
 		const struct lease *l = s->leases_v[i];
-		if (provider != NULL && strcmp(l->prov->key_text, provider) != 0)
+		if (provider != NULL &&
+		    strcmp(l->prov->key_text, provider) != 0)
 			continue;
 		if (tenant != NULL &&
 		    strcmp(l->order->tenant->key_text, tenant) != 0)
@@ -237,7 +220,8 @@ state_lease_story(const struct state *s, const char *id, json_t **out)
 	json_t *close;
 
 	if (l == NULL)
-		return err_set(ERR_NOTFOUND, "lease '%.40s': no such lease", id);
+		return err_set(ERR_NOTFOUND, "lease '%.40s': no such lease",
+		    id);
 	if (l->status == LEASE_CLOSED)
 		close = json_pack("{s:s,s:s,s:I,s:I,s:I}", "reason",
 		    state_reason_name(l->reason), "by", l->closed_by, "index",
@@ -246,12 +230,13 @@ state_lease_story(const struct state *s, const char *id, json_t **out)
 		    (json_int_t)l->order->refund);
 	else
 		close = json_null();
-	return nomem_if_null(json_pack("{s:o,s:o,s:o,s:o,s:o}",
-	    "lease", st_lease_json(s, l),
-	    "order", st_order_json(s, l->order),
-	    "match", st_match_json(l->order),
-	    "usage", l->usage ? json_incref(l->usage) : json_array(),
-	    "close", close), out);
+	return nomem_if_null(
+	    json_pack("{s:o,s:o,s:o,s:o,s:o}", "lease", st_lease_json(s, l),
+	        "order", st_order_json(s, l->order), "match",
+	        st_match_json(l->order), "usage",
+	        l->usage ? json_incref(l->usage) : json_array(), "close",
+	        close),
+	    out);
 }
 
 int
@@ -263,29 +248,27 @@ state_dump(const struct state *s, json_t **out)
 	if ((rc = state_pending(s, &pend)) < 0)
 		return rc;
 	root = json_pack("{s:o,s:o,s:o,s:o,s:o,s:o,s:I,s:I,s:I,s:I}",
-	    "accounts", accts = json_object(),
-	    "orders", ords = json_object(),
-	    "leases", leases = json_object(),
-	    "providers", provs = json_object(),
-	    "totals", tot = json_object(),
-	    "pending", pend,
-	    "nonces", (json_int_t)s->nonces.n,
-	    "last_index", (json_int_t)s->last_index,
-	    "time", (json_int_t)s->time,
-	    "applied", (json_int_t)s->applied);
+	    "accounts", accts = json_object(), "orders", ords = json_object(),
+	    "leases", leases = json_object(), "providers",
+	    provs = json_object(), "totals", tot = json_object(), "pending",
+	    pend, "nonces", (json_int_t)s->nonces.n, "last_index",
+	    (json_int_t)s->last_index, "time", (json_int_t)s->time, "applied",
+	    (json_int_t)s->applied);
 	if (root == NULL)
 		return err_set(ERR_NOMEM, "out of memory");
 	rc = 0;
 	for (size_t i = 0; rc == 0 && i < s->naccts; i++) {
 		json_t *a = st_account_json(s, s->accts[i]);
 		rc = a ? json_object_set(accts, s->accts[i]->key_text,
-		    json_object_get(a, "balances")) : -1;
+		             json_object_get(a, "balances")) :
+		         -1;
 		json_decref(a);
 	}
 	for (size_t i = 0; rc == 0 && i < s->nords; i++) {
 		json_t *o = st_order_json(s, s->ords[i]);
-		rc = o ? json_object_set_new(o, "match",
-		    st_match_json(s->ords[i])) : -1;
+		rc = o ?
+		    json_object_set_new(o, "match", st_match_json(s->ords[i])) :
+		    -1;
 		if (rc == 0)
 			rc = json_object_set_new(ords, s->ords[i]->id, o);
 		else
@@ -294,8 +277,10 @@ state_dump(const struct state *s, json_t **out)
 	for (size_t i = 0; rc == 0 && i < s->nleases; i++) {
 		json_t *l = st_lease_json(s, s->leases_v[i]);
 		rc = l ? json_object_set_new(l, "history",
-		    s->leases_v[i]->usage ? json_incref(s->leases_v[i]->usage) :
-		    json_array()) : -1;
+		             s->leases_v[i]->usage ?
+		                 json_incref(s->leases_v[i]->usage) :
+		                 json_array()) :
+		         -1;
 		if (rc == 0)
 			rc = json_object_set_new(leases, s->leases_v[i]->id, l);
 		else
@@ -305,10 +290,11 @@ state_dump(const struct state *s, json_t **out)
 		rc = json_object_set_new(provs, s->provs[i]->key_text,
 		    st_provider_json(s, s->provs[i]));
 	for (size_t d = 0; rc == 0 && d < s->cfg.ndenoms; d++)
-		rc = json_object_set_new(tot, s->cfg.denoms[d], json_pack(
-		    "{s:I,s:I,s:I}", "deposits", (json_int_t)s->deposits[d],
-		    "balances", (json_int_t)s->balances[d], "escrows",
-		    (json_int_t)s->escrows[d]));
+		rc = json_object_set_new(tot, s->cfg.denoms[d],
+		    json_pack("{s:I,s:I,s:I}", "deposits",
+		        (json_int_t)s->deposits[d], "balances",
+		        (json_int_t)s->balances[d], "escrows",
+		        (json_int_t)s->escrows[d]));
 	if (rc != 0) {
 		json_decref(root);
 		return err_set(ERR_NOMEM, "out of memory");

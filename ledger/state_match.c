@@ -43,7 +43,8 @@ st_lease_unfunded(const struct state *s, const struct lease *l, int64_t t)
 	if (o->escrow == 0)
 		return 1;
 	end = ((state_u128)(uint64_t)l->billed_epochs +
-	    (uint64_t)(o->escrow / o->max_price)) * (uint64_t)s->cfg.epoch_ms +
+	          (uint64_t)(o->escrow / o->max_price)) *
+	        (uint64_t)s->cfg.epoch_ms +
 	    (uint64_t)l->started;
 	return (state_u128)(uint64_t)t >= end;
 }
@@ -75,11 +76,12 @@ st_ask_price(const struct provider *p, const struct order *o)
 	}
 
 	if (__builtin_mul_overflow((state_u128)(uint64_t)p->price[ST_CPU_MS],
-	    o->w_cpu, &a) ||
+	        o->w_cpu, &a) ||
 	    __builtin_mul_overflow((state_u128)(uint64_t)p->price[ST_MEM_MB_S],
-	    o->w_mem, &b) ||
+	        o->w_mem, &b) ||
 	    __builtin_mul_overflow(
-	    (state_u128)(uint64_t)p->price[ST_STORAGE_MB_S], o->w_sto, &c) ||
+	        (state_u128)(uint64_t)p->price[ST_STORAGE_MB_S], o->w_sto,
+	        &c) ||
 	    __builtin_add_overflow(a, b, &sum) ||
 	    __builtin_add_overflow(sum, c, &sum))
 		return -1;
@@ -124,14 +126,14 @@ attested(const struct provider *p, const uint8_t auditor[KEY_PUB_LEN],
 }
 
 int
-st_fits(const struct state *s, const struct provider *p,
-    const struct order *o, int64_t *price)
+st_fits(const struct state *s, const struct provider *p, const struct order *o,
+    int64_t *price)
 {
 	int64_t pr;
 
 	(void)s;
-	if (!p->has_ask || p->withdrawn || !p->online ||
-	    p->denom != o->denom || (o->runtimes & ~p->runtimes) != 0 ||
+	if (!p->has_ask || p->withdrawn || !p->online || p->denom != o->denom ||
+	    (o->runtimes & ~p->runtimes) != 0 ||
 	    o->need.cpu > p->cap.cpu - p->used.cpu - p->pend.cpu ||
 	    o->need.mem > p->cap.mem - p->used.mem - p->pend.mem ||
 	    o->need.sto > p->cap.sto - p->used.sto - p->pend.sto ||
@@ -265,15 +267,17 @@ st_match_json(const struct order *o)
 	if ((cands = json_array()) == NULL)
 		return NULL;
 	for (size_t i = 0; i < o->m.nbest; i++)
-		json_array_append_new(cands, json_pack("{s:s,s:I,s:I,s:I}",
-		    "provider", o->m.best[i].p->key_text, "price",
-		    (json_int_t)o->m.best[i].price, "ask_index",
-		    (json_int_t)o->m.best[i].ask_index, "ask_time",
-		    (json_int_t)o->m.best[i].ask_time));
+		json_array_append_new(cands,
+		    json_pack("{s:s,s:I,s:I,s:I}", "provider",
+		        o->m.best[i].p->key_text, "price",
+		        (json_int_t)o->m.best[i].price, "ask_index",
+		        (json_int_t)o->m.best[i].ask_index, "ask_time",
+		        (json_int_t)o->m.best[i].ask_time));
 	return json_pack("{s:I,s:I,s:I,s:o,s:s,s:I,s:s}", "index",
 	    (json_int_t)o->m.index, "time", (json_int_t)o->m.time, "fitting",
 	    (json_int_t)o->m.nfit, "best", cands, "winner",
 	    o->m.best[0].p->key_text, "price", (json_int_t)o->m.best[0].price,
-	    "rule", "cheapest ask for one epoch of full use; ties to the older "
+	    "rule",
+	    "cheapest ask for one epoch of full use; ties to the older "
 	    "ask (earlier ask time), then the lower provider key");
 }

@@ -28,7 +28,7 @@
 #define CACHE_MIN_LEVEL 4
 
 struct cache_slot {
-	uint64_t key;           /* (idx << 6 | level) + 1; 0 when empty */
+	uint64_t key; /* (idx << 6 | level) + 1; 0 when empty */
 	uint8_t hash[32];
 };
 
@@ -41,7 +41,7 @@ struct store {
 	uint64_t size;
 	int64_t last_time;
 	int in_txn;
-	uint64_t txn_size;      /* size and time at store_begin() */
+	uint64_t txn_size; /* size and time at store_begin() */
 	int64_t txn_time;
 	sqlite3_stmt *get_node;
 	sqlite3_stmt *put_node;
@@ -50,7 +50,7 @@ struct store {
 	sqlite3_stmt *savepoint;
 	sqlite3_stmt *release;
 	int external_sync;
-	int wal_fd;             /* for store_sync; -1 until opened */
+	int wal_fd; /* for store_sync; -1 until opened */
 	pthread_mutex_t wal_mu; /* guards wal_fd's opening */
 };
 
@@ -69,8 +69,9 @@ db_fail(struct store *s, const char *what)
 	int code = sqlite3_errcode(s->db);
 
 	return err_set(code == SQLITE_CORRUPT || code == SQLITE_NOTADB ?
-	    ERR_CORRUPT : ERR_IO, "%s: %s: %s", s->path, what,
-	    sqlite3_errmsg(s->db));
+	        ERR_CORRUPT :
+	        ERR_IO,
+	    "%s: %s: %s", s->path, what, sqlite3_errmsg(s->db));
 }
 
 static int
@@ -94,7 +95,7 @@ static int
 prepare(struct store *s, const char *sql, sqlite3_stmt **st)
 {
 	if (sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, st,
-	    NULL) != SQLITE_OK)
+	        NULL) != SQLITE_OK)
 		return db_fail(s, "prepare");
 	return 0;
 }
@@ -136,8 +137,10 @@ node_get(void *ctx, unsigned level, uint64_t idx, uint8_t out[32])
 	}
 	sqlite3_reset(st);
 	if (rc == SQLITE_ROW || rc == SQLITE_DONE)
-		return err_set(ERR_CORRUPT, "%s: stored hash (level %u, index "
-		    "%" PRIu64 ") is %s", s->path, level, idx,
+		return err_set(ERR_CORRUPT,
+		    "%s: stored hash (level %u, index "
+		    "%" PRIu64 ") is %s",
+		    s->path, level, idx,
 		    rc == SQLITE_ROW ? "not 32 bytes" : "missing");
 	return db_fail(s, "reading hash");
 }
@@ -169,7 +172,7 @@ load_state(struct store *s)
 		return ERR_CORRUPT;
 	if (sqlite3_step(st) != SQLITE_ROW ||
 	    key_pub_from_text((const char *)sqlite3_column_text(st, 0),
-	    s->log_pub) < 0) {
+	        s->log_pub) < 0) {
 		rc = err_set(ERR_CORRUPT, "%s: no valid log_key in meta",
 		    s->path);
 		goto out;
@@ -177,7 +180,7 @@ load_state(struct store *s)
 	sqlite3_finalize(st);
 	st = NULL;
 	if (prepare(s, "SELECT idx, time FROM leaf ORDER BY idx DESC LIMIT 1",
-	    &st) < 0)
+	        &st) < 0)
 		return ERR_CORRUPT;
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
@@ -204,8 +207,8 @@ open_db(const char *path, int flags, struct store **out)
 
 	if ((s = calloc(1, sizeof(*s))) == NULL ||
 	    (s->path = strdup(path)) == NULL ||
-	    (s->cache = calloc(UINT64_C(1) << CACHE_BITS,
-	    sizeof(*s->cache))) == NULL) {
+	    (s->cache = calloc(UINT64_C(1) << CACHE_BITS, sizeof(*s->cache))) ==
+	        NULL) {
 		if (s)
 			free(s->path);
 		free(s);
@@ -214,21 +217,24 @@ open_db(const char *path, int flags, struct store **out)
 	s->wal_fd = -1;
 	pthread_mutex_init(&s->wal_mu, NULL);
 	if (sqlite3_open_v2(path, &s->db, flags, NULL) != SQLITE_OK) {
-		rc = err_set(ERR_IO, "%s: %s", path, s->db ?
-		    sqlite3_errmsg(s->db) : "cannot open");
+		rc = err_set(ERR_IO, "%s: %s", path,
+		    s->db ? sqlite3_errmsg(s->db) : "cannot open");
 		goto fail;
 	}
 	sqlite3_busy_timeout(s->db, 10000);
 	sqlite3_extended_result_codes(s->db, 0);
 	if (!(flags & SQLITE_OPEN_READONLY)) {
-		if ((rc = exec(s, "PRAGMA journal_mode=WAL;"
-		    "PRAGMA synchronous=FULL;")) < 0)
+		if ((rc = exec(s,
+		         "PRAGMA journal_mode=WAL;"
+		         "PRAGMA synchronous=FULL;")) < 0)
 			goto fail;
 	}
 	/* readers (audits, event streams) get a small page cache; the one
 	 * writer a large one */
-	if ((rc = exec(s, (flags & SQLITE_OPEN_READONLY) ?
-	    "PRAGMA cache_size=-4096;" : "PRAGMA cache_size=-65536;")) < 0)
+	if ((rc = exec(s,
+	         (flags & SQLITE_OPEN_READONLY) ?
+	             "PRAGMA cache_size=-4096;" :
+	             "PRAGMA cache_size=-65536;")) < 0)
 		goto fail;
 	*out = s;
 	return 0;
@@ -241,9 +247,9 @@ static int
 prepare_all(struct store *s)
 {
 	if (prepare(s, "SELECT hash FROM node WHERE level=?1 AND idx=?2",
-	    &s->get_node) < 0 ||
+	        &s->get_node) < 0 ||
 	    prepare(s, "SELECT time, data FROM leaf WHERE idx=?1",
-	    &s->get_leaf) < 0)
+	        &s->get_leaf) < 0)
 		return ERR_CORRUPT;
 	return 0;
 }
@@ -252,9 +258,9 @@ static int
 prepare_writes(struct store *s)
 {
 	if (prepare(s, "INSERT INTO node(level, idx, hash) VALUES(?1,?2,?3)",
-	    &s->put_node) < 0 ||
+	        &s->put_node) < 0 ||
 	    prepare(s, "INSERT INTO leaf(idx, time, data) VALUES(?1,?2,?3)",
-	    &s->put_leaf) < 0 ||
+	        &s->put_leaf) < 0 ||
 	    prepare(s, "SAVEPOINT append", &s->savepoint) < 0 ||
 	    prepare(s, "RELEASE append", &s->release) < 0)
 		return ERR_IO;
@@ -271,13 +277,16 @@ store_create(const char *path, const char *origin, const uint8_t log_pub[32],
 
 	if (origin == NULL || origin[0] == '\0' || strchr(origin, '\n') ||
 	    strlen(origin) > 255)
-		return err_set(ERR_INVAL, "origin: expected a non-empty line of "
+		return err_set(ERR_INVAL,
+		    "origin: expected a non-empty line of "
 		    "at most 255 bytes");
 	if (access(path, F_OK) == 0)
-		return err_set(ERR_CONFLICT, "%s: exists; refusing to replace "
-		    "a ledger", path);
+		return err_set(ERR_CONFLICT,
+		    "%s: exists; refusing to replace "
+		    "a ledger",
+		    path);
 	if ((rc = open_db(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
-	    &s)) < 0)
+	         &s)) < 0)
 		return rc;
 	key_pub_to_text(log_pub, keytext);
 	if ((rc = exec(s, "BEGIN")) < 0 || (rc = exec(s, schema)) < 0)
@@ -306,8 +315,9 @@ store_open(const char *path, int readonly, struct store **out)
 
 	if (access(path, F_OK) != 0)
 		return err_set(ERR_NOTFOUND, "%s: %s", path, strerror(errno));
-	if ((rc = open_db(path, readonly ? SQLITE_OPEN_READONLY :
-	    SQLITE_OPEN_READWRITE, &s)) < 0)
+	if ((rc = open_db(path,
+	         readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE, &s)) <
+	    0)
 		return rc;
 	if ((rc = load_state(s)) < 0 || (rc = prepare_all(s)) < 0)
 		goto fail;
@@ -398,7 +408,7 @@ store_meta_set(struct store *s, const char *key, const char *value)
 	int rc = 0;
 
 	if (prepare(s, "INSERT OR REPLACE INTO meta(key, value) VALUES(?1,?2)",
-	    &st) < 0)
+	        &st) < 0)
 		return ERR_IO;
 	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, value, -1, SQLITE_STATIC);
@@ -414,7 +424,8 @@ store_begin(struct store *s)
 	int rc;
 
 	if (s->in_txn)
-		return err_set(ERR_INVAL, "store_begin: already in a "
+		return err_set(ERR_INVAL,
+		    "store_begin: already in a "
 		    "transaction");
 	if ((rc = exec(s, "BEGIN IMMEDIATE")) < 0)
 		return rc;
@@ -500,8 +511,10 @@ store_append(struct store *s, const struct envelope *e, int64_t now_ms,
 		return rc;
 	if (leaflen > STORE_MAX_LEAF) {
 		free(leaf);
-		return err_set(ERR_LIMIT, "entry of %zu bytes is larger than "
-		    "the %d-byte limit", leaflen, STORE_MAX_LEAF);
+		return err_set(ERR_LIMIT,
+		    "entry of %zu bytes is larger than "
+		    "the %d-byte limit",
+		    leaflen, STORE_MAX_LEAF);
 	}
 	merkle_leaf_hash(leaf, leaflen, lh);
 	if (own_txn && (rc = store_begin(s)) < 0)
@@ -515,7 +528,7 @@ store_append(struct store *s, const struct envelope *e, int64_t now_ms,
 		goto undo;
 	store_reader(s, &reader);
 	if ((rc = merkle_append_hashes(s->size, lh, &reader, stored,
-	    &nstored)) < 0)
+	         &nstored)) < 0)
 		goto undo;
 	for (i = 0; i < nstored; i++) {
 		sqlite3_bind_int64(s->put_node, 1, stored[i].level);
@@ -564,8 +577,10 @@ store_leaf(struct store *s, uint64_t idx, char **data, size_t *len,
 	if (rc != SQLITE_ROW) {
 		sqlite3_reset(st);
 		if (rc == SQLITE_DONE)
-			return err_set(ERR_NOTFOUND, "no entry at index %" PRIu64
-			    " (the log has %" PRIu64 ")", idx, s->size);
+			return err_set(ERR_NOTFOUND,
+			    "no entry at index %" PRIu64
+			    " (the log has %" PRIu64 ")",
+			    idx, s->size);
 		return db_fail(s, "reading leaf");
 	}
 	n = sqlite3_column_bytes(st, 1);
@@ -589,12 +604,14 @@ store_foreach(struct store *s, uint64_t from, uint64_t to, store_leaf_fn fn,
 	sqlite3_stmt *st = NULL;
 	int rc;
 
-	if (prepare(s, "SELECT idx, time, data FROM leaf WHERE idx>=?1 AND "
-	    "idx<?2 ORDER BY idx", &st) < 0)
+	if (prepare(s,
+	        "SELECT idx, time, data FROM leaf WHERE idx>=?1 AND "
+	        "idx<?2 ORDER BY idx",
+	        &st) < 0)
 		return ERR_IO;
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)from);
-	sqlite3_bind_int64(st, 2, to > INT64_MAX ? INT64_MAX :
-	    (sqlite3_int64)to);
+	sqlite3_bind_int64(st, 2,
+	    to > INT64_MAX ? INT64_MAX : (sqlite3_int64)to);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		const void *d = sqlite3_column_blob(st, 2);
 		int n = sqlite3_column_bytes(st, 2);
@@ -616,7 +633,7 @@ store_foreach_node(struct store *s, store_node_fn fn, void *ctx)
 	int rc;
 
 	if (prepare(s, "SELECT level, idx, hash FROM node ORDER BY level, idx",
-	    &st) < 0)
+	        &st) < 0)
 		return ERR_IO;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		rc = fn(ctx, (unsigned)sqlite3_column_int(st, 0),
@@ -638,8 +655,10 @@ store_root(struct store *s, uint64_t size, uint8_t root[32])
 	struct merkle_reader r;
 
 	if (size > s->size)
-		return err_set(ERR_RANGE, "size %" PRIu64 " is beyond the log "
-		    "(%" PRIu64 " entries)", size, s->size);
+		return err_set(ERR_RANGE,
+		    "size %" PRIu64 " is beyond the log "
+		    "(%" PRIu64 " entries)",
+		    size, s->size);
 	store_reader(s, &r);
 	return merkle_root(size, &r, root);
 }
@@ -651,27 +670,35 @@ store_inclusion_proof(struct store *s, uint64_t index, uint64_t size,
 	struct merkle_reader r;
 
 	if (size > s->size)
-		return err_set(ERR_RANGE, "size %" PRIu64 " is beyond the log "
-		    "(%" PRIu64 " entries)", size, s->size);
+		return err_set(ERR_RANGE,
+		    "size %" PRIu64 " is beyond the log "
+		    "(%" PRIu64 " entries)",
+		    size, s->size);
 	if (index >= size)
-		return err_set(ERR_RANGE, "index %" PRIu64 " is not below size "
-		    "%" PRIu64, index, size);
+		return err_set(ERR_RANGE,
+		    "index %" PRIu64 " is not below size "
+		    "%" PRIu64,
+		    index, size);
 	store_reader(s, &r);
 	return merkle_inclusion_proof(index, size, &r, proof, len);
 }
 
 int
-store_consistency_proof(struct store *s, uint64_t old_size,
-    uint64_t new_size, uint8_t proof[][32], size_t *len)
+store_consistency_proof(struct store *s, uint64_t old_size, uint64_t new_size,
+    uint8_t proof[][32], size_t *len)
 {
 	struct merkle_reader r;
 
 	if (new_size > s->size)
-		return err_set(ERR_RANGE, "size %" PRIu64 " is beyond the log "
-		    "(%" PRIu64 " entries)", new_size, s->size);
+		return err_set(ERR_RANGE,
+		    "size %" PRIu64 " is beyond the log "
+		    "(%" PRIu64 " entries)",
+		    new_size, s->size);
 	if (old_size > new_size)
-		return err_set(ERR_RANGE, "old size %" PRIu64 " is larger than "
-		    "new size %" PRIu64, old_size, new_size);
+		return err_set(ERR_RANGE,
+		    "old size %" PRIu64 " is larger than "
+		    "new size %" PRIu64,
+		    old_size, new_size);
 	store_reader(s, &r);
 	return merkle_consistency_proof(old_size, new_size, &r, proof, len);
 }
@@ -683,8 +710,10 @@ store_checkpoint_add(struct store *s, uint64_t size, int64_t time,
 	sqlite3_stmt *st = NULL;
 	int rc = 0;
 
-	if (prepare(s, "INSERT OR REPLACE INTO checkpoint(size, time, note) "
-	    "VALUES(?1,?2,?3)", &st) < 0)
+	if (prepare(s,
+	        "INSERT OR REPLACE INTO checkpoint(size, time, note) "
+	        "VALUES(?1,?2,?3)",
+	        &st) < 0)
 		return ERR_IO;
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)size);
 	sqlite3_bind_int64(st, 2, time);
@@ -703,8 +732,10 @@ store_checkpoint_latest(struct store *s, uint64_t *size, char **note)
 
 	*note = NULL;
 	*size = 0;
-	if (prepare(s, "SELECT size, note FROM checkpoint ORDER BY size DESC "
-	    "LIMIT 1", &st) < 0)
+	if (prepare(s,
+	        "SELECT size, note FROM checkpoint ORDER BY size DESC "
+	        "LIMIT 1",
+	        &st) < 0)
 		return ERR_IO;
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
@@ -770,8 +801,9 @@ store_set_external_sync(struct store *s, int on)
 {
 	int rc;
 
-	if ((rc = exec(s, on ? "PRAGMA synchronous=NORMAL" :
-	    "PRAGMA synchronous=FULL")) < 0)
+	if ((rc = exec(s,
+	         on ? "PRAGMA synchronous=NORMAL" :
+	              "PRAGMA synchronous=FULL")) < 0)
 		return rc;
 	s->external_sync = on;
 	return 0;

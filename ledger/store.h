@@ -75,8 +75,8 @@ int store_leaf(struct store *s, uint64_t idx, char **data, size_t *len,
  * stops the walk and that value is returned. */
 typedef int (*store_leaf_fn)(void *ctx, uint64_t idx, int64_t time,
     const char *data, size_t len);
-int store_foreach(struct store *s, uint64_t from, uint64_t to,
-    store_leaf_fn fn, void *ctx);
+int store_foreach(struct store *s, uint64_t from, uint64_t to, store_leaf_fn fn,
+    void *ctx);
 
 /* Stored interior hashes, for verification: fn for each (level, idx). */
 typedef int (*store_node_fn)(void *ctx, unsigned level, uint64_t idx,
@@ -97,8 +97,7 @@ int store_consistency_proof(struct store *s, uint64_t old_size,
 int store_checkpoint_add(struct store *s, uint64_t size, int64_t time,
     const char *note);
 int store_checkpoint_latest(struct store *s, uint64_t *size, char **note);
-typedef int (*store_checkpoint_fn)(void *ctx, uint64_t size,
-    const char *note);
+typedef int (*store_checkpoint_fn)(void *ctx, uint64_t size, const char *note);
 int store_foreach_checkpoint(struct store *s, store_checkpoint_fn fn,
     void *ctx);
 

@@ -72,8 +72,8 @@ verifier_expected_nodes(uint64_t n)
 }
 
 int
-verifier_leaf(struct verifier *v, uint64_t idx, int64_t time,
-    const char *data, size_t len)
+verifier_leaf(struct verifier *v, uint64_t idx, int64_t time, const char *data,
+    size_t len)
 {
 	struct envelope *e = NULL;
 	json_t *leaf = NULL, *entry;
@@ -84,36 +84,46 @@ verifier_leaf(struct verifier *v, uint64_t idx, int64_t time,
 	int rc;
 
 	if (idx != merkle_mem_size(v->tree))
-		return err_set(ERR_CORRUPT, "index %" PRIu64 ": expected entry "
+		return err_set(ERR_CORRUPT,
+		    "index %" PRIu64 ": expected entry "
 		    "%" PRIu64 " next (an entry is missing or out of order)",
 		    idx, merkle_mem_size(v->tree));
 	if ((rc = cjson_parse(data, len, &leaf)) < 0) {
-		rc = err_prefix(ERR_CORRUPT, "index %" PRIu64 ": leaf is not "
-		    "valid JSON", idx);
+		rc = err_prefix(ERR_CORRUPT,
+		    "index %" PRIu64 ": leaf is not "
+		    "valid JSON",
+		    idx);
 		goto fail;
 	}
 	if (!json_is_object(leaf) || json_object_size(leaf) != 3 ||
 	    cjson_get_int(leaf, "index", "leaf", &lidx) < 0 ||
 	    cjson_get_int(leaf, "time", "leaf", &ltime) < 0 ||
 	    (entry = json_object_get(leaf, "entry")) == NULL) {
-		rc = err_set(ERR_CORRUPT, "index %" PRIu64 ": leaf is not "
-		    "{\"entry\",\"index\",\"time\"}", idx);
+		rc = err_set(ERR_CORRUPT,
+		    "index %" PRIu64 ": leaf is not "
+		    "{\"entry\",\"index\",\"time\"}",
+		    idx);
 		goto fail;
 	}
 	if ((uint64_t)lidx != idx || lidx < 0) {
-		rc = err_set(ERR_CORRUPT, "index %" PRIu64 ": leaf says it is "
-		    "index %lld (entries swapped or moved)", idx, lidx);
+		rc = err_set(ERR_CORRUPT,
+		    "index %" PRIu64 ": leaf says it is "
+		    "index %lld (entries swapped or moved)",
+		    idx, lidx);
 		goto fail;
 	}
 	if (time >= 0 && ltime != time) {
-		rc = err_set(ERR_CORRUPT, "index %" PRIu64 ": leaf time %lld "
-		    "differs from stored time %" PRId64, idx, ltime, time);
+		rc = err_set(ERR_CORRUPT,
+		    "index %" PRIu64 ": leaf time %lld "
+		    "differs from stored time %" PRId64,
+		    idx, ltime, time);
 		goto fail;
 	}
 	if (ltime < v->last_time) {
-		rc = err_set(ERR_CORRUPT, "index %" PRIu64 ": time %lld is "
-		    "before the previous entry's %" PRId64, idx, ltime,
-		    v->last_time);
+		rc = err_set(ERR_CORRUPT,
+		    "index %" PRIu64 ": time %lld is "
+		    "before the previous entry's %" PRId64,
+		    idx, ltime, v->last_time);
 		goto fail;
 	}
 	json_incref(entry);
@@ -124,8 +134,10 @@ verifier_leaf(struct verifier *v, uint64_t idx, int64_t time,
 	if ((rc = store_leaf_bytes(e, idx, ltime, &canon, &canonlen)) < 0)
 		goto fail;
 	if (canonlen != len || memcmp(canon, data, len) != 0) {
-		rc = err_set(ERR_CORRUPT, "index %" PRIu64 ": leaf bytes are "
-		    "not canonical JSON", idx);
+		rc = err_set(ERR_CORRUPT,
+		    "index %" PRIu64 ": leaf bytes are "
+		    "not canonical JSON",
+		    idx);
 		goto fail;
 	}
 	merkle_leaf_hash(data, len, lh);
@@ -164,24 +176,29 @@ verifier_checkpoint(struct verifier *v, const char *note, size_t len,
 		goto out;
 	}
 	if (strcmp(cp.origin, v->origin) != 0) {
-		rc = err_set(ERR_CORRUPT, "checkpoint at size %" PRIu64 ": "
-		    "origin '%s' is not the log's '%s'", cp.size, cp.origin,
-		    v->origin);
+		rc = err_set(ERR_CORRUPT,
+		    "checkpoint at size %" PRIu64 ": "
+		    "origin '%s' is not the log's '%s'",
+		    cp.size, cp.origin, v->origin);
 		goto out;
 	}
 	if (cp.size > merkle_mem_size(v->tree)) {
-		rc = err_set(ERR_CORRUPT, "checkpoint at size %" PRIu64 " but "
+		rc = err_set(ERR_CORRUPT,
+		    "checkpoint at size %" PRIu64 " but "
 		    "the log holds only %" PRIu64 " entries (entries removed "
-		    "from the end)", cp.size, merkle_mem_size(v->tree));
+		    "from the end)",
+		    cp.size, merkle_mem_size(v->tree));
 		goto out;
 	}
 	merkle_mem_reader(v->tree, &r);
 	if ((rc = merkle_root(cp.size, &r, root)) < 0)
 		goto out;
 	if (memcmp(root, cp.root, 32) != 0) {
-		rc = err_set(ERR_CORRUPT, "checkpoint at size %" PRIu64 ": its "
+		rc = err_set(ERR_CORRUPT,
+		    "checkpoint at size %" PRIu64 ": its "
 		    "root differs from the root of the entries (an entry "
-		    "below index %" PRIu64 " was changed)", cp.size, cp.size);
+		    "below index %" PRIu64 " was changed)",
+		    cp.size, cp.size);
 		goto out;
 	}
 	if (size)
@@ -202,16 +219,18 @@ verifier_node(struct verifier *v, unsigned level, uint64_t idx,
 
 	merkle_mem_reader(v->tree, &r);
 	if (level >= 64 || (idx + 1) > (merkle_mem_size(v->tree) >> level))
-		return err_set(ERR_CORRUPT, "stored hash (level %u, index %"
-		    PRIu64 ") is not part of a tree of %" PRIu64 " entries",
+		return err_set(ERR_CORRUPT,
+		    "stored hash (level %u, index %" PRIu64
+		    ") is not part of a tree of %" PRIu64 " entries",
 		    level, idx, merkle_mem_size(v->tree));
 	if (r.get(r.ctx, level, idx, want) < 0)
 		return ERR_CORRUPT;
 	if (len != 32 || memcmp(want, hash, 32) != 0)
-		return err_set(ERR_CORRUPT, "stored hash (level %u, index %"
-		    PRIu64 ") for entries %" PRIu64 "..%" PRIu64 " differs "
-		    "from the entries' hash", level, idx, idx << level,
-		    ((idx + 1) << level) - 1);
+		return err_set(ERR_CORRUPT,
+		    "stored hash (level %u, index %" PRIu64
+		    ") for entries %" PRIu64 "..%" PRIu64 " differs "
+		    "from the entries' hash",
+		    level, idx, idx << level, ((idx + 1) << level) - 1);
 	v->nodes_seen++;
 	return 0;
 }
@@ -244,8 +263,9 @@ checkpoint_cb(void *ctx, uint64_t size, const char *note)
 	if ((rc = verifier_checkpoint(c->v, note, strlen(note), &got)) < 0)
 		return rc;
 	if (got != size)
-		return err_set(ERR_CORRUPT, "checkpoint stored for size %"
-		    PRIu64 " says size %" PRIu64, size, got);
+		return err_set(ERR_CORRUPT,
+		    "checkpoint stored for size %" PRIu64 " says size %" PRIu64,
+		    size, got);
 	c->rep->checkpoints++;
 	c->rep->latest_size = size;
 	return 0;
@@ -269,8 +289,10 @@ verify_store(struct store *s, const struct note_verifier *vkey,
 	if ((rc = store_foreach(s, 0, UINT64_MAX, leaf_cb, v)) < 0)
 		goto out;
 	if (verifier_size(v) != store_size(s)) {
-		rc = err_set(ERR_CORRUPT, "the log reports %" PRIu64 " entries "
-		    "but holds %" PRIu64, store_size(s), verifier_size(v));
+		rc = err_set(ERR_CORRUPT,
+		    "the log reports %" PRIu64 " entries "
+		    "but holds %" PRIu64,
+		    store_size(s), verifier_size(v));
 		goto out;
 	}
 	rep->entries = verifier_size(v);
@@ -278,9 +300,10 @@ verify_store(struct store *s, const struct note_verifier *vkey,
 		goto out;
 	want = verifier_expected_nodes(rep->entries);
 	if (v->nodes_seen != want) {
-		rc = err_set(ERR_CORRUPT, "%" PRIu64 " stored hashes, expected "
-		    "%" PRIu64 " for %" PRIu64 " entries", v->nodes_seen, want,
-		    rep->entries);
+		rc = err_set(ERR_CORRUPT,
+		    "%" PRIu64 " stored hashes, expected "
+		    "%" PRIu64 " for %" PRIu64 " entries",
+		    v->nodes_seen, want, rep->entries);
 		goto out;
 	}
 	rep->nodes = v->nodes_seen;
@@ -289,7 +312,8 @@ verify_store(struct store *s, const struct note_verifier *vkey,
 	if ((rc = store_foreach_checkpoint(s, checkpoint_cb, &cc)) < 0)
 		goto out;
 	if (rep->checkpoints == 0) {
-		rc = err_set(ERR_CORRUPT, "no checkpoint: nothing signed by the "
+		rc = err_set(ERR_CORRUPT,
+		    "no checkpoint: nothing signed by the "
 		    "log to verify against");
 		goto out;
 	}

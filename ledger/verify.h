@@ -45,8 +45,8 @@ struct verify_report {
 	uint64_t entries;
 	uint64_t checkpoints;
 	uint64_t nodes;
-	uint64_t latest_size;   /* size of the latest checkpoint */
-	uint8_t root[32];       /* root at entries */
+	uint64_t latest_size; /* size of the latest checkpoint */
+	uint8_t root[32]; /* root at entries */
 };
 
 /* Verify a whole store (see above), plus SQLite's own quick_check and

@@ -50,8 +50,10 @@ query_u64(const struct http_request *req, const char *key, uint64_t *out,
 
 	if (v == NULL) {
 		if (required) {
-			http_respond_error(resp, 400, "query parameter %s is "
-			    "required", key);
+			http_respond_error(resp, 400,
+			    "query parameter %s is "
+			    "required",
+			    key);
 			return -1;
 		}
 		return 0;
@@ -78,8 +80,9 @@ post_entry(struct market *m, const struct http_request *req,
 		    err_msg());
 		return;
 	}
-	respond_json(resp, 201, json_pack("{s:I,s:I,s:s}", "index",
-	    (json_int_t)index, "time", (json_int_t)t, "id", id));
+	respond_json(resp, 201,
+	    json_pack("{s:I,s:I,s:s}", "index", (json_int_t)index, "time",
+	        (json_int_t)t, "id", id));
 }
 
 struct page {
@@ -95,8 +98,9 @@ page_cb(void *ctx, uint64_t idx, int64_t time, const char *data, size_t len)
 	if (b64 == NULL)
 		return err_set(ERR_NOMEM, "out of memory");
 	b64_encode((const uint8_t *)data, len, b64);
-	json_array_append_new(p->arr, json_pack("{s:I,s:I,s:s}", "index",
-	    (json_int_t)idx, "time", (json_int_t)time, "leaf", b64));
+	json_array_append_new(p->arr,
+	    json_pack("{s:I,s:I,s:s}", "index", (json_int_t)idx, "time",
+	        (json_int_t)time, "leaf", b64));
 	free(b64);
 	return 0;
 }
@@ -142,8 +146,9 @@ get_ledger(struct market *m, const struct http_request *req,
 			http_respond_error(resp, 500, "%s", err_msg());
 			return;
 		}
-		respond_json(resp, 200, json_pack("{s:o,s:I}", "entries",
-		    pg.arr, "size", (json_int_t)committed));
+		respond_json(resp, 200,
+		    json_pack("{s:o,s:I}", "entries", pg.arr, "size",
+		        (json_int_t)committed));
 		return;
 	}
 	if (strcmp(p, "proof/inclusion") == 0) {
@@ -154,10 +159,13 @@ get_ledger(struct market *m, const struct http_request *req,
 		if (rc == 0)
 			b = m->committed;
 		if (b > m->committed) {
-			rc = err_set(ERR_RANGE, "size %" PRIu64 " is beyond the "
-			    "log (%" PRIu64 " entries)", b, m->committed);
+			rc = err_set(ERR_RANGE,
+			    "size %" PRIu64 " is beyond the "
+			    "log (%" PRIu64 " entries)",
+			    b, m->committed);
 		} else if ((rc = store_inclusion_proof(m->store, a, b, proof,
-		    &n)) == 0 && (rc = store_root(m->store, b, r1)) == 0 &&
+		                &n)) == 0 &&
+		    (rc = store_root(m->store, b, r1)) == 0 &&
 		    (rc = store_leaf(m->store, a, &data, &len, NULL)) == 0) {
 			merkle_leaf_hash(data, len, lh);
 			free(data);
@@ -167,10 +175,11 @@ get_ledger(struct market *m, const struct http_request *req,
 			http_respond_error(resp, 400, "%s", err_msg());
 			return;
 		}
-		respond_json(resp, 200, json_pack("{s:I,s:I,s:o,s:o,s:o}",
-		    "index", (json_int_t)a, "size", (json_int_t)b, "leaf_hash",
-		    cjson_hash_b64(lh), "proof", cjson_hashes_b64(proof, n), "root",
-		    cjson_hash_b64(r1)));
+		respond_json(resp, 200,
+		    json_pack("{s:I,s:I,s:o,s:o,s:o}", "index", (json_int_t)a,
+		        "size", (json_int_t)b, "leaf_hash", cjson_hash_b64(lh),
+		        "proof", cjson_hashes_b64(proof, n), "root",
+		        cjson_hash_b64(r1)));
 		return;
 	}
 	if (strcmp(p, "proof/consistency") == 0) {
@@ -179,20 +188,24 @@ get_ledger(struct market *m, const struct http_request *req,
 			return;
 		pthread_mutex_lock(&m->mu);
 		if (b > m->committed)
-			rc = err_set(ERR_RANGE, "size %" PRIu64 " is beyond the "
-			    "log (%" PRIu64 " entries)", b, m->committed);
+			rc = err_set(ERR_RANGE,
+			    "size %" PRIu64 " is beyond the "
+			    "log (%" PRIu64 " entries)",
+			    b, m->committed);
 		else if ((rc = store_consistency_proof(m->store, a, b, proof,
-		    &n)) == 0 && (rc = store_root(m->store, a, r1)) == 0)
+		              &n)) == 0 &&
+		    (rc = store_root(m->store, a, r1)) == 0)
 			rc = store_root(m->store, b, r2);
 		pthread_mutex_unlock(&m->mu);
 		if (rc < 0) {
 			http_respond_error(resp, 400, "%s", err_msg());
 			return;
 		}
-		respond_json(resp, 200, json_pack("{s:I,s:I,s:o,s:o,s:o}",
-		    "old", (json_int_t)a, "new", (json_int_t)b, "old_root",
-		    cjson_hash_b64(r1), "new_root", cjson_hash_b64(r2), "proof",
-		    cjson_hashes_b64(proof, n)));
+		respond_json(resp, 200,
+		    json_pack("{s:I,s:I,s:o,s:o,s:o}", "old", (json_int_t)a,
+		        "new", (json_int_t)b, "old_root", cjson_hash_b64(r1),
+		        "new_root", cjson_hash_b64(r2), "proof",
+		        cjson_hashes_b64(proof, n)));
 		return;
 	}
 	http_respond_error(resp, 404, "no such ledger resource '%s'", p);
@@ -202,7 +215,7 @@ get_ledger(struct market *m, const struct http_request *req,
 
 struct sse {
 	struct market *m;
-	struct store *ro;      /* this stream's own read-only connection */
+	struct store *ro; /* this stream's own read-only connection */
 	uint64_t next;
 	char *buf;
 	size_t len, off, cap;
@@ -256,7 +269,8 @@ sse_read(void *ctx, char *out, size_t max)
 			return -1;
 		if (committed > s->next) {
 			uint64_t end = committed < s->next + 256 ?
-			    committed : s->next + 256;
+			    committed :
+			    s->next + 256;
 			if (store_foreach(s->ro, s->next, end, sse_cb, s) < 0)
 				return -1;
 			s->idle_ns = 0;
@@ -323,7 +337,7 @@ static void
 get_metrics(struct market *m, struct http_response *resp)
 {
 	static const char *kinds[] = { "malformed", "bad_signature",
-	    "replayed_nonce", "rules", "other" };
+		"replayed_nonce", "rules", "other" };
 	char *buf = malloc(8192);
 	size_t n = 0;
 	uint64_t size, committed, cp;
@@ -344,13 +358,16 @@ get_metrics(struct market *m, struct http_response *resp)
 	    "# HELP lodge_ledger_pending Entries appended, commit under way.\n"
 	    "# TYPE lodge_ledger_pending gauge\n"
 	    "lodge_ledger_pending %" PRIu64 "\n"
-	    "# HELP lodge_ledger_checkpoint_size Size of the latest checkpoint.\n"
+	    "# HELP lodge_ledger_checkpoint_size Size of the latest "
+	    "checkpoint.\n"
 	    "# TYPE lodge_ledger_checkpoint_size gauge\n"
 	    "lodge_ledger_checkpoint_size %" PRIu64 "\n"
-	    "# HELP lodge_entries_accepted_total Submitted envelopes accepted.\n"
+	    "# HELP lodge_entries_accepted_total Submitted envelopes "
+	    "accepted.\n"
 	    "# TYPE lodge_entries_accepted_total counter\n"
 	    "lodge_entries_accepted_total %llu\n"
-	    "# HELP lodge_entries_derived_total Market-signed entries appended.\n"
+	    "# HELP lodge_entries_derived_total Market-signed entries "
+	    "appended.\n"
 	    "# TYPE lodge_entries_derived_total counter\n"
 	    "lodge_entries_derived_total %llu\n"
 	    "# HELP lodge_commits_total Group commits (fsyncs).\n"
@@ -373,8 +390,8 @@ get_metrics(struct market *m, struct http_response *resp)
 	for (int i = 0; i < 5; i++)
 		n += (size_t)snprintf(buf + n, 8192 - n,
 		    "lodge_entries_rejected_total{reason=\"%s\"} %llu\n",
-		    kinds[i], (unsigned long long)atomic_load(
-		    &m->m_rejected[i]));
+		    kinds[i],
+		    (unsigned long long)atomic_load(&m->m_rejected[i]));
 	http_respond(resp, 200, buf);
 	resp->content_type = "text/plain; version=0.0.4";
 }
@@ -386,12 +403,13 @@ get_info(struct market *m, struct http_response *resp)
 
 	for (size_t i = 0; i < m->cfg.ndenoms; i++)
 		json_array_append_new(denoms, json_string(m->cfg.denoms[i]));
-	respond_json(resp, 200, json_pack("{s:s,s:s,s:s,s:s,s:I,s:I,s:I,s:o}",
-	    "origin", store_origin(m->store), "vkey", m->vkey, "market_key",
-	    m->key_text, "treasury_key", m->treasury_text, "epoch_ms",
-	    (json_int_t)m->cfg.epoch_ms, "take_rate_ppm",
-	    (json_int_t)m->cfg.take_rate_ppm, "offline_grace_ms",
-	    (json_int_t)m->cfg.offline_grace_ms, "denoms", denoms));
+	respond_json(resp, 200,
+	    json_pack("{s:s,s:s,s:s,s:s,s:I,s:I,s:I,s:o}", "origin",
+	        store_origin(m->store), "vkey", m->vkey, "market_key",
+	        m->key_text, "treasury_key", m->treasury_text, "epoch_ms",
+	        (json_int_t)m->cfg.epoch_ms, "take_rate_ppm",
+	        (json_int_t)m->cfg.take_rate_ppm, "offline_grace_ms",
+	        (json_int_t)m->cfg.offline_grace_ms, "denoms", denoms));
 }
 
 /* "/v1/orders/o-12" -> "o-12" when path starts with prefix and the rest is
@@ -413,8 +431,8 @@ market_api_handle(void *ctx, const struct http_request *req,
 {
 	struct market *m = ctx;
 	const char *p = req->path, *id;
-	int get = strcmp(req->method, "GET") == 0 ||
-	    strcmp(req->method, "HEAD") == 0;
+	int get =
+	    strcmp(req->method, "GET") == 0 || strcmp(req->method, "HEAD") == 0;
 	json_t *o = NULL;
 	int rc;
 
@@ -464,8 +482,8 @@ market_api_handle(void *ctx, const struct http_request *req,
 		    http_query(req, "tenant"), &o);
 	} else if ((id = tail(p, "/v1/leases/")) != NULL) {
 		rc = state_lease_json(m->state, id, &o);
-	} else if (strncmp(p, "/v1/leases/", 11) == 0 &&
-	    strlen(p) > 17 && strcmp(p + strlen(p) - 6, "/story") == 0) {
+	} else if (strncmp(p, "/v1/leases/", 11) == 0 && strlen(p) > 17 &&
+	    strcmp(p + strlen(p) - 6, "/story") == 0) {
 		char lid[STATE_ID_LEN];
 		size_t n = strlen(p) - 6 - 11;
 		if (n >= sizeof(lid)) {

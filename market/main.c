@@ -25,7 +25,8 @@ static const char usage_main[] =
     "                  [--epoch SECONDS] [--take-rate PPM]\n"
     "                  [--offline-grace SECONDS] [--log-level LEVEL]\n"
     "                  [--check-invariants]\n"
-    "       market deposit --data DIR [--market URL] [--denom D] ACCOUNT AMOUNT\n"
+    "       market deposit --data DIR [--market URL] [--denom D] ACCOUNT "
+    "AMOUNT\n"
     "\n"
     "Exit status: 0 success, 1 failure (reason on stderr), 2 usage error.\n";
 
@@ -44,7 +45,8 @@ static const char usage_run[] =
     "money conserved), for tests; `ledger audit` always does.\n";
 
 static const char usage_deposit[] =
-    "usage: market deposit --data DIR [--market URL] [--denom D] ACCOUNT AMOUNT\n"
+    "usage: market deposit --data DIR [--market URL] [--denom D] ACCOUNT "
+    "AMOUNT\n"
     "Sign an account.deposit of AMOUNT micro-units (default denom uakt) to\n"
     "ACCOUNT (ed25519:...) with the treasury key in DIR and submit it to the\n"
     "market (its address read from DIR/market.json unless --market).\n"
@@ -52,7 +54,7 @@ static const char usage_deposit[] =
 
 struct arg {
 	const char *name;
-	const char **val;   /* NULL: a flag without value, see flag_set */
+	const char **val; /* NULL: a flag without value, see flag_set */
 };
 
 static int flag_check_invariants;
@@ -99,11 +101,11 @@ static int
 cmd_run(int argc, char **argv)
 {
 	const char *data = NULL, *listen = NULL, *origin = NULL, *epoch = NULL,
-	    *take = NULL, *grace = NULL, *level = NULL;
+	           *take = NULL, *grace = NULL, *level = NULL;
 	struct arg args[] = { { "data", &data }, { "listen", &listen },
-	    { "origin", &origin }, { "epoch", &epoch },
-	    { "take-rate", &take }, { "offline-grace", &grace },
-	    { "log-level", &level }, { NULL, NULL } };
+		{ "origin", &origin }, { "epoch", &epoch },
+		{ "take-rate", &take }, { "offline-grace", &grace },
+		{ "log-level", &level }, { NULL, NULL } };
 	struct market_options o;
 	struct market *m = NULL;
 	enum log_level lv;
@@ -135,7 +137,8 @@ cmd_run(int argc, char **argv)
 	if (epoch) {
 		if (util_parse_i64(epoch, "--epoch", &v) < 0 || v <= 0 ||
 		    v > 3600) {
-			fprintf(stderr, "market: --epoch: expected 1-3600 "
+			fprintf(stderr,
+			    "market: --epoch: expected 1-3600 "
 			    "seconds\n");
 			return 2;
 		}
@@ -144,7 +147,8 @@ cmd_run(int argc, char **argv)
 	if (take) {
 		if (util_parse_i64(take, "--take-rate", &v) < 0 || v < 0 ||
 		    v > 1000000) {
-			fprintf(stderr, "market: --take-rate: expected 0-1000000 "
+			fprintf(stderr,
+			    "market: --take-rate: expected 0-1000000 "
 			    "parts per million\n");
 			return 2;
 		}
@@ -152,7 +156,8 @@ cmd_run(int argc, char **argv)
 	}
 	if (grace) {
 		if (util_parse_i64(grace, "--offline-grace", &v) < 0 || v < 0) {
-			fprintf(stderr, "market: --offline-grace: expected "
+			fprintf(stderr,
+			    "market: --offline-grace: expected "
 			    "seconds\n");
 			return 2;
 		}
@@ -172,10 +177,11 @@ cmd_run(int argc, char **argv)
 	if (created)
 		printf("market: created %s\n", data);
 	printf("market key:   %s\ntreasury key: %s\nledger vkey:  %s\n"
-	    "listening on  http://%.*s:%u\n", market_key_text(m),
-	    market_treasury_text(m), market_vkey(m),
+	       "listening on  http://%.*s:%u\n",
+	    market_key_text(m), market_treasury_text(m), market_vkey(m),
 	    (int)(strchr(listen, ':') ? strrchr(listen, ':') - listen :
-	    (long)strlen(listen)), listen, market_port(m));
+	                                (long)strlen(listen)),
+	    listen, market_port(m));
 	fflush(stdout);
 	log_info("serving on port %u", market_port(m));
 	sigwait(&set, &sig);
@@ -189,7 +195,7 @@ cmd_deposit(int argc, char **argv)
 {
 	const char *data = NULL, *url = NULL, *denom = "uakt";
 	struct arg args[] = { { "data", &data }, { "market", &url },
-	    { "denom", &denom }, { NULL, NULL } };
+		{ "denom", &denom }, { NULL, NULL } };
 	char *pos[2], path[PATH_MAX], urlbuf[512], *info = NULL, *text = NULL;
 	uint8_t to[KEY_PUB_LEN];
 	struct envelope *e = NULL;
@@ -200,13 +206,15 @@ cmd_deposit(int argc, char **argv)
 	size_t len;
 	int npos, rc = 1;
 	static const char *const hdr[] = { "Content-Type: application/json",
-	    NULL };
+		NULL };
 
 	if (parse(argc, argv, args, pos, 2, &npos, usage_deposit) < 0)
 		return 2;
 	if (!data || npos != 2) {
-		fprintf(stderr, "market: deposit needs --data, ACCOUNT and "
-		    "AMOUNT\n%s", usage_deposit);
+		fprintf(stderr,
+		    "market: deposit needs --data, ACCOUNT and "
+		    "AMOUNT\n%s",
+		    usage_deposit);
 		return 2;
 	}
 	if (key_pub_from_text(pos[0], to) < 0 ||
@@ -222,14 +230,16 @@ cmd_deposit(int argc, char **argv)
 		snprintf(path, sizeof(path), "%s/market.json", data);
 		if (util_read_file(path, 65536, &info, &len) < 0 ||
 		    cjson_parse(info, len, &j) < 0) {
-			fprintf(stderr, "market: deposit: %s (is the market "
-			    "running? or pass --market URL)\n", err_msg());
+			fprintf(stderr,
+			    "market: deposit: %s (is the market "
+			    "running? or pass --market URL)\n",
+			    err_msg());
 			goto out;
 		}
 		snprintf(urlbuf, sizeof(urlbuf), "http://%s:%lld",
 		    json_string_value(json_object_get(j, "listen_host")),
-		    (long long)json_integer_value(json_object_get(j,
-		    "listen_port")));
+		    (long long)json_integer_value(
+		        json_object_get(j, "listen_port")));
 		url = urlbuf;
 	}
 	snprintf(path, sizeof(path), "%s/treasury.key", data);

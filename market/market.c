@@ -33,13 +33,23 @@ market_options_default(struct market_options *o)
 	o->checkpoint_ms = 1000;
 }
 
-const char *market_key_text(const struct market *m) { return m->key_text; }
-const char *market_treasury_text(const struct market *m)
+const char *
+market_key_text(const struct market *m)
+{
+	return m->key_text;
+}
+const char *
+market_treasury_text(const struct market *m)
 {
 	return m->treasury_text;
 }
-const char *market_vkey(const struct market *m) { return m->vkey; }
-uint16_t market_port(const struct market *m)
+const char *
+market_vkey(const struct market *m)
+{
+	return m->vkey;
+}
+uint16_t
+market_port(const struct market *m)
 {
 	return m->http ? http_server_port(m->http) : m->listen_port;
 }
@@ -48,13 +58,20 @@ int
 market_status_for(int code)
 {
 	switch (code) {
-	case ERR_INVAL: return 400;
-	case ERR_SIG: return 401;
-	case ERR_CONFLICT: return 409;
-	case ERR_REJECT: return 422;
-	case ERR_RANGE: return 422;
-	case ERR_LIMIT: return 413;
-	default: return 500;
+	case ERR_INVAL:
+		return 400;
+	case ERR_SIG:
+		return 401;
+	case ERR_CONFLICT:
+		return 409;
+	case ERR_REJECT:
+		return 422;
+	case ERR_RANGE:
+		return 422;
+	case ERR_LIMIT:
+		return 413;
+	default:
+		return 500;
 	}
 }
 
@@ -87,7 +104,7 @@ append_market_entry(struct market *m, const char *kind, json_t *body)
 		goto out;
 	json_decref(fx.derived);
 	if ((rc = store_append(m->store, e, t, NULL, NULL, NULL)) < 0) {
-		if (m->state)   /* the state already took it */
+		if (m->state) /* the state already took it */
 			fatal_write("ledger write failed after apply");
 		goto out;
 	}
@@ -113,8 +130,8 @@ drain_pending(struct market *m)
 			json_decref(pending);
 			return err_set(ERR_CORRUPT, "pending queue empty");
 		}
-		rc = append_market_entry(m, json_string_value(
-		    json_object_get(item, "kind")),
+		rc = append_market_entry(m,
+		    json_string_value(json_object_get(item, "kind")),
 		    json_object_get(item, "body"));
 		json_decref(pending);
 		pending = NULL;
@@ -199,14 +216,14 @@ sync_upto(struct market *m, uint64_t upto)
 static void
 fatal_write(const char *what)
 {
-	log_error("%s: %s; stopping so that a restart replays the ledger",
-	    what, err_msg());
+	log_error("%s: %s; stopping so that a restart replays the ledger", what,
+	    err_msg());
 	abort();
 }
 
 int
-market_submit(struct market *m, const char *body, size_t len,
-    uint64_t *index, int64_t *time, char id[STATE_ID_LEN])
+market_submit(struct market *m, const char *body, size_t len, uint64_t *index,
+    int64_t *time, char id[STATE_ID_LEN])
 {
 	struct state_effects fx = { 0 };
 	struct envelope *e = NULL;
@@ -219,8 +236,10 @@ market_submit(struct market *m, const char *body, size_t len,
 		return rc == ERR_SIG ? ERR_SIG : ERR_INVAL;
 	if (strcmp(e->kind, REPLAY_GENESIS_KIND) == 0) {
 		envelope_free(e);
-		return err_set(ERR_REJECT, "%s is written by the market at "
-		    "index 0 only", REPLAY_GENESIS_KIND);
+		return err_set(ERR_REJECT,
+		    "%s is written by the market at "
+		    "index 0 only",
+		    REPLAY_GENESIS_KIND);
 	}
 	pthread_mutex_lock(&m->mu);
 	if ((rc = begin_if_needed(m)) < 0)
@@ -230,7 +249,7 @@ market_submit(struct market *m, const char *body, size_t len,
 	if (t < store_last_time(m->store))
 		t = store_last_time(m->store);
 	if ((rc = state_apply(m->state, e, idx, t, &fx)) < 0)
-		goto unlock;    /* nothing of it was written */
+		goto unlock; /* nothing of it was written */
 	json_decref(fx.derived);
 	if (store_append(m->store, e, t, NULL, NULL, NULL) < 0 ||
 	    drain_pending(m) < 0)
@@ -248,12 +267,14 @@ market_submit(struct market *m, const char *body, size_t len,
 	if (id)
 		memcpy(id, fx.id, STATE_ID_LEN);
 	return 0;
-unlock:
-	{
-		int k = rc == ERR_INVAL ? 0 : rc == ERR_SIG ? 1 :
-		    rc == ERR_CONFLICT ? 2 : rc == ERR_REJECT ? 3 : 4;
-		atomic_fetch_add(&m->m_rejected[k], 1);
-	}
+unlock : {
+	int k = rc == ERR_INVAL ? 0 :
+	    rc == ERR_SIG       ? 1 :
+	    rc == ERR_CONFLICT  ? 2 :
+	    rc == ERR_REJECT    ? 3 :
+	                          4;
+	atomic_fetch_add(&m->m_rejected[k], 1);
+}
 	pthread_mutex_unlock(&m->mu);
 	envelope_free(e);
 	return rc;
@@ -268,13 +289,13 @@ checkpoint_now(struct market *m)
 	int rc;
 
 	if ((rc = store_root(m->store, m->committed, root)) < 0 ||
-	    (rc = checkpoint_format(store_origin(m->store), m->committed,
-	    root, &body)) < 0 ||
-	    (rc = note_sign(body, strlen(body), store_origin(m->store),
-	    m->key, &note)) < 0)
+	    (rc = checkpoint_format(store_origin(m->store), m->committed, root,
+	         &body)) < 0 ||
+	    (rc = note_sign(body, strlen(body), store_origin(m->store), m->key,
+	         &note)) < 0)
 		goto out;
 	if ((rc = store_checkpoint_add(m->store, m->committed, util_now_ms(),
-	    note)) < 0)
+	         note)) < 0)
 		goto out;
 	free(m->checkpoint_note);
 	m->checkpoint_note = note;
@@ -316,9 +337,10 @@ ticker_main(void *arg)
 			item = json_array_get(due, (size_t)skip);
 			if (begin_if_needed(m) < 0)
 				fatal_write("cannot open a ledger transaction");
-			if (append_market_entry(m, json_string_value(
-			    json_object_get(item, "kind")),
-			    json_object_get(item, "body")) < 0) {
+			if (append_market_entry(m,
+			        json_string_value(
+			            json_object_get(item, "kind")),
+			        json_object_get(item, "body")) < 0) {
 				log_warn("due entry refused by the rules: %s",
 				    err_msg());
 				skip++;
@@ -373,8 +395,7 @@ write_info(struct market *m)
 }
 
 int
-market_open(const struct market_options *o, struct market **out,
-    int *created)
+market_open(const struct market_options *o, struct market **out, int *created)
 {
 	struct market *m;
 	struct key *treasury = NULL;
@@ -391,7 +412,7 @@ market_open(const struct market_options *o, struct market **out,
 	pthread_cond_init(&m->sync_cv, NULL);
 	m->checkpoint_ms = o->checkpoint_ms > 0 ? o->checkpoint_ms : 1000;
 	if ((rc = http_parse_listen(o->listen, m->listen_host,
-	    sizeof(m->listen_host), &m->listen_port)) < 0) {
+	         sizeof(m->listen_host), &m->listen_port)) < 0) {
 		err_prefix(rc, "--listen");
 		goto fail;
 	}
@@ -452,19 +473,22 @@ market_open(const struct market_options *o, struct market **out,
 	} else {
 		if ((rc = store_open(path, 0, &m->store)) < 0 ||
 		    (rc = replay_store(m->store, o->check_invariants, &m->state,
-		    &m->cfg)) < 0) {
+		         &m->cfg)) < 0) {
 			err_prefix(rc, "replaying %s", path);
 			goto fail;
 		}
 		if (memcmp(m->cfg.market_key, pub, KEY_PUB_LEN) != 0) {
-			rc = err_set(ERR_INVAL, "%s/market.key is not the key "
-			    "that signed this ledger's genesis", m->dir);
+			rc = err_set(ERR_INVAL,
+			    "%s/market.key is not the key "
+			    "that signed this ledger's genesis",
+			    m->dir);
 			goto fail;
 		}
 		if ((o->epoch_ms > 0 && o->epoch_ms != m->cfg.epoch_ms) ||
 		    (o->take_rate_ppm >= 0 &&
-		    (uint32_t)o->take_rate_ppm != m->cfg.take_rate_ppm)) {
-			rc = err_set(ERR_INVAL, "--epoch/--take-rate differ from "
+		        (uint32_t)o->take_rate_ppm != m->cfg.take_rate_ppm)) {
+			rc = err_set(ERR_INVAL,
+			    "--epoch/--take-rate differ from "
 			    "the ledger's genesis (epoch %" PRId64 " ms, take "
 			    "%u ppm); a ledger's rules cannot change",
 			    m->cfg.epoch_ms, m->cfg.take_rate_ppm);

@@ -17,13 +17,13 @@ struct market;
 
 struct market_options {
 	const char *data_dir;
-	const char *listen;          /* "127.0.0.1:8080" */
-	const char *origin;          /* ledger origin, first start only */
-	int64_t epoch_ms;            /* 0: default (first start only) */
-	int64_t take_rate_ppm;       /* < 0: default (first start only) */
-	int64_t offline_grace_ms;    /* < 0: default */
-	int64_t checkpoint_ms;       /* how often to sign checkpoints */
-	int check_invariants;        /* full invariant walk after every
+	const char *listen; /* "127.0.0.1:8080" */
+	const char *origin; /* ledger origin, first start only */
+	int64_t epoch_ms; /* 0: default (first start only) */
+	int64_t take_rate_ppm; /* < 0: default (first start only) */
+	int64_t offline_grace_ms; /* < 0: default */
+	int64_t checkpoint_ms; /* how often to sign checkpoints */
+	int check_invariants; /* full invariant walk after every
 	                              * apply (O(state)); tests turn it on */
 };
 

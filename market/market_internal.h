@@ -20,17 +20,17 @@ struct market {
 	uint16_t listen_port;
 	int64_t checkpoint_ms;
 
-	pthread_mutex_t mu;          /* guards everything below */
+	pthread_mutex_t mu; /* guards everything below */
 	pthread_cond_t committed_cv; /* committed grew */
 	struct store *store;
 	struct state *state;
 	struct state_config cfg;
-	struct key *key;             /* the market key */
+	struct key *key; /* the market key */
 	uint8_t treasury[KEY_PUB_LEN];
-	uint64_t committed;          /* leaves durable on disk (fsync'd):
+	uint64_t committed; /* leaves durable on disk (fsync'd):
 	                              * what readers, events and
 	                              * checkpoints see */
-	int txn_open;                /* appends waiting for a group
+	int txn_open; /* appends waiting for a group
 	                              * commit share one transaction */
 
 	/* group fsync, outside mu: the first waiter syncs for everyone
@@ -39,8 +39,8 @@ struct market {
 	pthread_cond_t sync_cv;
 	int syncing;
 	uint64_t durable;
-	uint64_t checkpointed;       /* size of the last checkpoint */
-	char *checkpoint_note;       /* latest signed note */
+	uint64_t checkpointed; /* size of the last checkpoint */
+	char *checkpoint_note; /* latest signed note */
 
 	char key_text[KEY_TEXT_SIZE];
 	char treasury_text[KEY_TEXT_SIZE];

@@ -27,12 +27,18 @@ static int
 status_of(int code)
 {
 	switch (code) {
-	case ERR_CONFLICT: return 409;
-	case ERR_REJECT: return 422;
-	case ERR_NOTFOUND: return 404;
-	case ERR_LIMIT: return 413;
-	case ERR_INVAL: return 400;
-	default: return 500;
+	case ERR_CONFLICT:
+		return 409;
+	case ERR_REJECT:
+		return 422;
+	case ERR_NOTFOUND:
+		return 404;
+	case ERR_LIMIT:
+		return 413;
+	case ERR_INVAL:
+		return 400;
+	default:
+		return 500;
 	}
 }
 
@@ -61,17 +67,18 @@ authorize(struct pd *pd, const char *lease_id, const struct http_request *req,
 		http_respond_error(resp, 500, "%s", err_msg());
 		return -1;
 	}
-	rc = reqsig_verify(pd->rc, http_header(req, REQSIG_HEADER),
-	    req->method, target, req->body, req->body_len, util_now_ms(),
-	    signer);
+	rc = reqsig_verify(pd->rc, http_header(req, REQSIG_HEADER), req->method,
+	    target, req->body, req->body_len, util_now_ms(), signer);
 	free(target);
 	if (rc < 0) {
 		http_respond_error(resp, 401, "%s", err_msg());
 		return -1;
 	}
 	if (memcmp(signer, tenant, KEY_PUB_LEN) != 0) {
-		http_respond_error(resp, 403, "lease %s: only its tenant may "
-		    "ask this", lease_id);
+		http_respond_error(resp, 403,
+		    "lease %s: only its tenant may "
+		    "ask this",
+		    lease_id);
 		return -1;
 	}
 	return 0;
@@ -94,15 +101,17 @@ post_manifest(struct pd *pd, const char *id, const struct http_request *req,
 	waiting = l->status == LEASE_WAITING && !l->pending_close[0];
 	if (waiting)
 		if ((rc = lease_new(l->id, l->order, l->tenant_text,
-		    l->manifest_hash, l->placement, &tmp)) == 0) {
+		         l->manifest_hash, l->placement, &tmp)) == 0) {
 			memcpy(tmp->scope, l->scope, sizeof(tmp->scope));
 			memcpy(tmp->blobs, l->blobs, sizeof(tmp->blobs));
 			tmp->nblobs = l->nblobs;
 		}
 	pthread_mutex_unlock(&pd->mu);
 	if (!waiting) {
-		http_respond_error(resp, 409, "lease %s already has its "
-		    "manifest or is closed", id);
+		http_respond_error(resp, 409,
+		    "lease %s already has its "
+		    "manifest or is closed",
+		    id);
 		return;
 	}
 	if (rc < 0) {
@@ -135,7 +144,7 @@ post_manifest(struct pd *pd, const char *id, const struct http_request *req,
 	if ((rc = util_mkdirs(path, 0750)) < 0 ||
 	    (rc = cjson_dump(m, &canon, &clen)) < 0 ||
 	    (strncat(path, "/manifest.json", sizeof(path) - strlen(path) - 1),
-	    (rc = util_write_file(path, canon, clen, 0600))) < 0) {
+	        (rc = util_write_file(path, canon, clen, 0600))) < 0) {
 		http_respond_error(resp, 500, "%s", err_msg());
 		goto out;
 	}
@@ -163,8 +172,7 @@ post_manifest(struct pd *pd, const char *id, const struct http_request *req,
 		http_respond_error(resp, 409, "lease %s changed meanwhile", id);
 		goto out;
 	}
-	log_info("lease %s: manifest accepted (%zu replicas)", id,
-	    l->nrep);
+	log_info("lease %s: manifest accepted (%zu replicas)", id, l->nrep);
 	http_respond(resp, 202, strdup("{\"status\":\"accepted\"}"));
 out:
 	free(canon);
@@ -183,7 +191,7 @@ put_blob(struct pd *pd, const char *id, const char *sha,
 	if (authorize(pd, id, req, resp) < 0)
 		return;
 	if ((rc = artifact_put_blob(&pd->cache, sha, req->body, req->body_len,
-	    NULL)) < 0) {
+	         NULL)) < 0) {
 		http_respond_error(resp, status_of(rc), "%s", err_msg());
 		return;
 	}
@@ -199,7 +207,7 @@ put_blob(struct pd *pd, const char *id, const char *sha,
 		return;
 	}
 	if (asprintf(&body, "{\"sha256\":\"%s\",\"size\":%zu}", sha,
-	    req->body_len) < 0) {
+	        req->body_len) < 0) {
 		http_respond_error(resp, 500, "out of memory");
 		return;
 	}
@@ -334,8 +342,8 @@ get_logs(struct pd *pd, const char *id, const struct http_request *req,
 		return;
 	}
 	for (i = 0; i < s->n && len < LOG_READ_MAX; i++)
-		while (len < LOG_READ_MAX && (n = read_new(s, i, out + len,
-		    LOG_READ_MAX - len)) > 0)
+		while (len < LOG_READ_MAX &&
+		    (n = read_new(s, i, out + len, LOG_READ_MAX - len)) > 0)
 			len += n;
 	out[len] = '\0';
 	free(s);
@@ -401,20 +409,22 @@ gateway(struct pd *pd, const struct gateway_route *rt,
 		pool = wasm_pool_ref(r->pool);
 		want.memory_bytes = r->memory_bytes;
 		want.fuel = r->wasm_fuel > INT64_MAX ? INT64_MAX :
-		    (int64_t)r->wasm_fuel;
+		                                       (int64_t)r->wasm_fuel;
 		want.wall_ms = r->wasm_deadline_ms;
 	} else if (r && r->sb && !r->wasm) {
 		fd = fcntl(sandbox_netns_fd(r->sb), F_DUPFD_CLOEXEC, 3);
 		/* Without root the sandbox has its own user namespace, which
 		 * the gateway's helper joins first. */
 		if (sandbox_userns_fd(r->sb) >= 0)
-			ufd = fcntl(sandbox_userns_fd(r->sb), F_DUPFD_CLOEXEC,
-			    3);
+			ufd =
+			    fcntl(sandbox_userns_fd(r->sb), F_DUPFD_CLOEXEC, 3);
 	}
 	pthread_mutex_unlock(&pd->mu);
 	if (r == NULL) {
-		http_respond_error(resp, 404, "gateway: no running lease %s "
-		    "with a global service %s", rt->lease, rt->service);
+		http_respond_error(resp, 404,
+		    "gateway: no running lease %s "
+		    "with a global service %s",
+		    rt->lease, rt->service);
 		return;
 	}
 	if (pool) {
@@ -422,8 +432,10 @@ gateway(struct pd *pd, const struct gateway_route *rt,
 		return;
 	}
 	if (fd < 0) {
-		http_respond_error(resp, 503, "gateway: %s %s is not running "
-		    "(restarting)", rt->lease, rt->service);
+		http_respond_error(resp, 503,
+		    "gateway: %s %s is not running "
+		    "(restarting)",
+		    rt->lease, rt->service);
 		return;
 	}
 	key = fstat(fd, &st) == 0 ? (uint64_t)st.st_ino : 0;
@@ -482,10 +494,11 @@ api_handle(void *ctx, const struct http_request *req,
 	}
 	if (strcmp(req->path, "/v1/info") == 0 &&
 	    strcmp(req->method, "GET") == 0) {
-		if (asprintf(&body, "{\"domain\":\"%s\",\"key\":\"%s\","
-		    "\"market\":\"%s\",\"runtimes\":[\"process\"%s]}",
-		    pd->cfg.domain, pd->key_text, pd->cfg.market,
-		    config_wasm_available() ? ",\"wasm\"" : "") < 0)
+		if (asprintf(&body,
+		        "{\"domain\":\"%s\",\"key\":\"%s\","
+		        "\"market\":\"%s\",\"runtimes\":[\"process\"%s]}",
+		        pd->cfg.domain, pd->key_text, pd->cfg.market,
+		        config_wasm_available() ? ",\"wasm\"" : "") < 0)
 			body = NULL;
 		http_respond(resp, 200, body);
 		return;
@@ -505,8 +518,10 @@ api_handle(void *ctx, const struct http_request *req,
 		    strcmp(req->method, "GET") == 0)
 			get_logs(pd, id, req, resp);
 		else
-			http_respond_error(resp, 404, "no such endpoint: %s "
-			    "%s", req->method, req->path);
+			http_respond_error(resp, 404,
+			    "no such endpoint: %s "
+			    "%s",
+			    req->method, req->path);
 		return;
 	}
 	http_respond_error(resp, 404, "no such endpoint: %s %s", req->method,

@@ -26,8 +26,8 @@ artifact_is_sha256(const char *s)
 	size_t i;
 
 	for (i = 0; i < 64; i++)
-		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' &&
-		    s[i] <= 'f')))
+		if (!((s[i] >= '0' && s[i] <= '9') ||
+		        (s[i] >= 'a' && s[i] <= 'f')))
 			return 0;
 	return s[64] == '\0';
 }
@@ -38,8 +38,8 @@ is_commit(const char *s)
 	size_t i;
 
 	for (i = 0; i < 40; i++)
-		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' &&
-		    s[i] <= 'f')))
+		if (!((s[i] >= '0' && s[i] <= '9') ||
+		        (s[i] >= 'a' && s[i] <= 'f')))
 			return 0;
 	return s[40] == '\0';
 }
@@ -66,14 +66,15 @@ artifact_cache_init(struct artifact_cache *c, const char *dir,
 }
 
 int
-artifact_blob_path(const struct artifact_cache *c, const char *sha,
-    char **path)
+artifact_blob_path(const struct artifact_cache *c, const char *sha, char **path)
 {
 	struct stat st;
 
 	if (!artifact_is_sha256(sha))
-		return err_set(ERR_INVAL, "\"%s\" is not a sha256 (64 "
-		    "lower-case hex)", sha);
+		return err_set(ERR_INVAL,
+		    "\"%s\" is not a sha256 (64 "
+		    "lower-case hex)",
+		    sha);
 	if (asprintf(path, "%s/sha256/%s", c->dir, sha) < 0)
 		return err_set(ERR_NOMEM, "out of memory");
 	if (stat(*path, &st) < 0) {
@@ -95,11 +96,15 @@ artifact_put_blob(struct artifact_cache *c, const char *sha, const void *data,
 	if (path)
 		*path = NULL;
 	if (!artifact_is_sha256(sha))
-		return err_set(ERR_INVAL, "\"%s\" is not a sha256 (64 "
-		    "lower-case hex)", sha);
+		return err_set(ERR_INVAL,
+		    "\"%s\" is not a sha256 (64 "
+		    "lower-case hex)",
+		    sha);
 	if (len > c->max_bytes)
-		return err_set(ERR_LIMIT, "blob of %zu bytes: the limit is "
-		    "%llu", len, (unsigned long long)c->max_bytes);
+		return err_set(ERR_LIMIT,
+		    "blob of %zu bytes: the limit is "
+		    "%llu",
+		    len, (unsigned long long)c->max_bytes);
 	reqsig_sha256_hex(data, len, got);
 	if (strcmp(got, sha) != 0)
 		return err_set(ERR_CONFLICT, "blob sha256 is %s, not %s", got,
@@ -119,16 +124,16 @@ artifact_put_blob(struct artifact_cache *c, const char *sha, const void *data,
 }
 
 int
-artifact_fetch_url(struct artifact_cache *c, const char *url,
-    const char *sha, char **path)
+artifact_fetch_url(struct artifact_cache *c, const char *url, const char *sha,
+    char **path)
 {
 	struct http_result r = { 0 };
 	int rc;
 
 	if (artifact_blob_path(c, sha, path) == 0)
 		return 0;
-	if (strncmp(url, "https://", 8) != 0 && strncmp(url, "http://",
-	    7) != 0 && strncmp(url, "file://", 7) != 0)
+	if (strncmp(url, "https://", 8) != 0 &&
+	    strncmp(url, "http://", 7) != 0 && strncmp(url, "file://", 7) != 0)
 		return err_set(ERR_INVAL, "artifact url %s: not https", url);
 	if ((rc = http_fetch("GET", url, NULL, NULL, 0, 120000, &r)) < 0)
 		return rc;
@@ -149,8 +154,8 @@ git_fail(const char *what, const char *url)
 {
 	const git_error *e = git_error_last();
 
-	return err_set(ERR_IO, "git %s %s: %s", what, url, e && e->message ?
-	    e->message : "failed");
+	return err_set(ERR_IO, "git %s %s: %s", what, url,
+	    e && e->message ? e->message : "failed");
 }
 
 int
@@ -168,8 +173,10 @@ artifact_git(struct artifact_cache *c, const char *url, const char *commit,
 
 	*dir = NULL;
 	if (!is_commit(commit))
-		return err_set(ERR_INVAL, "git commit \"%s\": expected 40 "
-		    "lower-case hex", commit);
+		return err_set(ERR_INVAL,
+		    "git commit \"%s\": expected 40 "
+		    "lower-case hex",
+		    commit);
 	if (asprintf(&final, "%s/git/%s", c->dir, commit) < 0)
 		return err_set(ERR_NOMEM, "out of memory");
 	if (stat(final, &st) == 0 && S_ISDIR(st.st_mode)) {
@@ -180,8 +187,8 @@ artifact_git(struct artifact_cache *c, const char *url, const char *commit,
 	git_clone_options_init(&co, GIT_CLONE_OPTIONS_VERSION);
 	git_checkout_options_init(&ck, GIT_CHECKOUT_OPTIONS_VERSION);
 	/* c->dir is at most sizeof(c->dir) - 80 bytes (cache_init). */
-	if (snprintf(tmp, sizeof(tmp), "%.3900s/tmp/git-%s-%ld", c->dir,
-	    commit, (long)getpid()) >= (int)sizeof(tmp))
+	if (snprintf(tmp, sizeof(tmp), "%.3900s/tmp/git-%s-%ld", c->dir, commit,
+	        (long)getpid()) >= (int)sizeof(tmp))
 		abort();
 	util_rm_tree(tmp);
 	co.checkout_opts.checkout_strategy = GIT_CHECKOUT_NONE;
@@ -191,8 +198,8 @@ artifact_git(struct artifact_cache *c, const char *url, const char *commit,
 	}
 	if (git_oid_fromstr(&oid, commit) < 0 ||
 	    git_commit_lookup(&cm, repo, &oid) < 0) {
-		rc = err_set(ERR_NOTFOUND, "git %s: commit %s not found",
-		    url, commit);
+		rc = err_set(ERR_NOTFOUND, "git %s: commit %s not found", url,
+		    commit);
 		goto out;
 	}
 	ck.checkout_strategy = GIT_CHECKOUT_FORCE;

@@ -13,7 +13,7 @@
 
 struct artifact_cache {
 	char dir[4096];
-	uint64_t max_bytes;     /* per artifact */
+	uint64_t max_bytes; /* per artifact */
 };
 
 /* Set up dir (created 0700) with the size limit. */
@@ -38,8 +38,8 @@ int artifact_fetch_url(struct artifact_cache *c, const char *url,
 
 /* Clone url with libgit2 and check out exactly commit (40 hex), detached;
  * the checkout (without .git) is cache/git/<commit>.  *dir is malloc'd. */
-int artifact_git(struct artifact_cache *c, const char *url,
-    const char *commit, char **dir);
+int artifact_git(struct artifact_cache *c, const char *url, const char *commit,
+    char **dir);
 
 /* Is s 64 lower-case hex digits? */
 int artifact_is_sha256(const char *s);

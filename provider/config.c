@@ -13,9 +13,8 @@
 #include "common/util.h"
 #include "provider/config.h"
 
-static const char *const price_names[PRICE_COUNT] = {
-	"cpu_ms", "mem_mb_s", "storage_mb_s", "request", "egress_byte", "fuel"
-};
+static const char *const price_names[PRICE_COUNT] = { "cpu_ms", "mem_mb_s",
+	"storage_mb_s", "request", "egress_byte", "fuel" };
 
 void
 config_init(struct provider_config *c)
@@ -53,8 +52,10 @@ config_wasm_available(void)
 		e = strchr(p, ':');
 		if (e == NULL)
 			e = p + strlen(p);
-		if (e > p && (size_t)snprintf(buf, sizeof(buf), "%.*s/wasm2c",
-		    (int)(e - p), p) < sizeof(buf) && access(buf, X_OK) == 0)
+		if (e > p &&
+		    (size_t)snprintf(buf, sizeof(buf), "%.*s/wasm2c",
+		        (int)(e - p), p) < sizeof(buf) &&
+		    access(buf, X_OK) == 0)
 			return 1;
 	}
 	return 0;
@@ -64,7 +65,7 @@ json_t *
 config_runtimes_json(void)
 {
 	return config_wasm_available() ? json_pack("[s,s]", "process", "wasm") :
-	    json_pack("[s]", "process");
+	                                 json_pack("[s]", "process");
 }
 
 void
@@ -101,10 +102,10 @@ void
 config_offered(const struct provider_config *c, struct provider_resources *out)
 {
 	out->cpu_millis = minus(c->detected.cpu_millis, c->reserved.cpu_millis);
-	out->memory_bytes = minus(c->detected.memory_bytes,
-	    c->reserved.memory_bytes);
-	out->storage_bytes = minus(c->detected.storage_bytes,
-	    c->reserved.storage_bytes);
+	out->memory_bytes =
+	    minus(c->detected.memory_bytes, c->reserved.memory_bytes);
+	out->storage_bytes =
+	    minus(c->detected.storage_bytes, c->reserved.storage_bytes);
 }
 
 /* Call fn(ctx, key, value) for each "k=v" of a comma list. */
@@ -118,7 +119,7 @@ each_pair(const char *s, const char *what,
 	if (dup == NULL)
 		return err_set(ERR_NOMEM, "out of memory");
 	for (tok = strtok_r(dup, ",", &save); tok;
-	    tok = strtok_r(NULL, ",", &save)) {
+	     tok = strtok_r(NULL, ",", &save)) {
 		if ((eq = strchr(tok, '=')) == NULL || eq == tok) {
 			rc = err_set(ERR_INVAL, "%s: \"%s\" is not NAME=VALUE",
 			    what, tok);
@@ -141,8 +142,10 @@ price_pair(void *ctx, const char *k, const char *v)
 
 	if (strcmp(k, "denom") == 0) {
 		if (*v == '\0' || strlen(v) >= sizeof(c->denom))
-			return err_set(ERR_INVAL, "--price: denom \"%s\" is "
-			    "empty or too long", v);
+			return err_set(ERR_INVAL,
+			    "--price: denom \"%s\" is "
+			    "empty or too long",
+			    v);
 		snprintf(c->denom, sizeof(c->denom), "%s", v);
 		return 0;
 	}
@@ -150,9 +153,11 @@ price_pair(void *ctx, const char *k, const char *v)
 		if (strcmp(k, price_names[i]) == 0)
 			break;
 	if (i == PRICE_COUNT)
-		return err_set(ERR_INVAL, "--price: \"%s\" is not one of denom, "
+		return err_set(ERR_INVAL,
+		    "--price: \"%s\" is not one of denom, "
 		    "cpu_ms, mem_mb_s, storage_mb_s, request, egress_byte, "
-		    "fuel", k);
+		    "fuel",
+		    k);
 	if ((rc = util_parse_i64(v, k, &n)) < 0)
 		return err_prefix(rc, "--price");
 	if (n < 0)
@@ -173,8 +178,8 @@ attr_pair(void *ctx, const char *k, const char *v)
 	struct provider_config *c = ctx;
 
 	if (json_object_set_new(c->attributes, k, json_string(v)) < 0)
-		return err_set(ERR_INVAL, "--attributes: %s=%s is not UTF-8",
-		    k, v);
+		return err_set(ERR_INVAL, "--attributes: %s=%s is not UTF-8", k,
+		    v);
 	return 0;
 }
 
@@ -214,15 +219,14 @@ config_save(const char *path, const struct provider_config *c)
 	int rc;
 
 	j = json_pack("{s:s,s:s,s:s,s:s,s:s,s:o,s:o,s:O,s:o,s:o,s:I,s:I,s:I}",
-	    "market", c->market, "name", c->name, "listen", c->listen,
-	    "domain", c->domain, "api_url", c->api_url,
-	    "detected", resources_json(&c->detected),
-	    "reserved", resources_json(&c->reserved),
-	    "attributes", c->attributes, "price", price_json(c),
-	    "runtimes", config_runtimes_json(),
-	    "log_max_bytes", (json_int_t)c->log_max_bytes,
-	    "artifact_max_bytes", (json_int_t)c->artifact_max_bytes,
-	    "stop_grace_ms", (json_int_t)c->stop_grace_ms);
+	    "market", c->market, "name", c->name, "listen", c->listen, "domain",
+	    c->domain, "api_url", c->api_url, "detected",
+	    resources_json(&c->detected), "reserved",
+	    resources_json(&c->reserved), "attributes", c->attributes, "price",
+	    price_json(c), "runtimes", config_runtimes_json(), "log_max_bytes",
+	    (json_int_t)c->log_max_bytes, "artifact_max_bytes",
+	    (json_int_t)c->artifact_max_bytes, "stop_grace_ms",
+	    (json_int_t)c->stop_grace_ms);
 	if (j == NULL)
 		return err_set(ERR_NOMEM, "%s: cannot build the config", path);
 	text = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS);
@@ -240,8 +244,10 @@ get_u64(const json_t *o, const char *k, const char *what, uint64_t *out)
 	json_t *v = json_object_get(o, k);
 
 	if (!json_is_integer(v) || json_integer_value(v) < 0)
-		return err_set(ERR_INVAL, "%s.%s: missing or not a "
-		    "non-negative integer", what, k);
+		return err_set(ERR_INVAL,
+		    "%s.%s: missing or not a "
+		    "non-negative integer",
+		    what, k);
 	*out = (uint64_t)json_integer_value(v);
 	return 0;
 }
@@ -266,8 +272,10 @@ get_text(const json_t *o, const char *k, char *buf, size_t cap)
 	json_t *v = json_object_get(o, k);
 
 	if (!json_is_string(v) || json_string_length(v) >= cap)
-		return err_set(ERR_INVAL, "%s: missing, not a string or "
-		    "too long", k);
+		return err_set(ERR_INVAL,
+		    "%s: missing, not a string or "
+		    "too long",
+		    k);
 	snprintf(buf, cap, "%s", json_string_value(v));
 	return 0;
 }
@@ -281,8 +289,10 @@ config_load(const char *path, struct provider_config *c)
 	int rc = ERR_INVAL, i;
 
 	if ((j = json_load_file(path, 0, &je)) == NULL)
-		return err_set(ERR_IO, "%s:%d:%d: %s (run `provider init` "
-		    "first?)", path, je.line, je.column, je.text);
+		return err_set(ERR_IO,
+		    "%s:%d:%d: %s (run `provider init` "
+		    "first?)",
+		    path, je.line, je.column, je.text);
 	if (get_text(j, "market", c->market, sizeof(c->market)) < 0 ||
 	    get_text(j, "name", c->name, sizeof(c->name)) < 0 ||
 	    get_text(j, "listen", c->listen, sizeof(c->listen)) < 0 ||

@@ -16,8 +16,13 @@
 
 /* Price components, in the order of state.h's provider.advertise. */
 enum provider_price {
-	PRICE_CPU_MS, PRICE_MEM_MB_S, PRICE_STORAGE_MB_S, PRICE_REQUEST,
-	PRICE_EGRESS_BYTE, PRICE_FUEL, PRICE_COUNT
+	PRICE_CPU_MS,
+	PRICE_MEM_MB_S,
+	PRICE_STORAGE_MB_S,
+	PRICE_REQUEST,
+	PRICE_EGRESS_BYTE,
+	PRICE_FUEL,
+	PRICE_COUNT
 };
 
 struct provider_resources {
@@ -27,18 +32,18 @@ struct provider_resources {
 };
 
 struct provider_config {
-	char market[512];            /* market base URL */
+	char market[512]; /* market base URL */
 	char name[64];
-	char listen[128];            /* HOST:PORT of API and gateway */
-	char domain[128];            /* gateway host names end with it */
-	char api_url[256];           /* advertised; "" = http://listen */
+	char listen[128]; /* HOST:PORT of API and gateway */
+	char domain[128]; /* gateway host names end with it */
+	char api_url[256]; /* advertised; "" = http://listen */
 	char denom[16];
-	int64_t price[PRICE_COUNT];  /* micro-units per 10^6 units */
+	int64_t price[PRICE_COUNT]; /* micro-units per 10^6 units */
 	struct provider_resources detected, reserved;
-	json_t *attributes;          /* object of strings; owned */
-	uint64_t log_max_bytes;      /* per captured stream */
+	json_t *attributes; /* object of strings; owned */
+	uint64_t log_max_bytes; /* per captured stream */
 	uint64_t artifact_max_bytes; /* per artifact */
-	int64_t stop_grace_ms;       /* SIGTERM to SIGKILL */
+	int64_t stop_grace_ms; /* SIGTERM to SIGKILL */
 };
 
 /* Defaults (no market, nothing detected).  Pair with config_clear. */
@@ -71,7 +76,7 @@ int config_load(const char *path, struct provider_config *c);
 int config_save(const char *path, const struct provider_config *c);
 
 /* The provider.advertise body (state.h); the caller owns *out. */
-int config_advertise_body(const struct provider_config *c,
-    const char *api_url, json_t **out);
+int config_advertise_body(const struct provider_config *c, const char *api_url,
+    json_t **out);
 
 #endif

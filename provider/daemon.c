@@ -42,7 +42,7 @@ provider_post_entry(const char *market, const struct key *k, const char *kind,
     json_t *body, long *status, char **reply)
 {
 	static const char *const hdrs[] = { "Content-Type: application/json",
-	    NULL };
+		NULL };
 	struct envelope *e = NULL;
 	struct http_result r = { 0 };
 	char url[600], *canon = NULL;
@@ -153,8 +153,8 @@ save_state(struct pd *pd)
 		json_decref(arr);
 		return err_set(ERR_NOMEM, "out of memory");
 	}
-	json_object_set_new(j, "next_index", json_integer(
-	    (json_int_t)pd->next_index));
+	json_object_set_new(j, "next_index",
+	    json_integer((json_int_t)pd->next_index));
 	for (l = pd->leases; l; l = l->next)
 		if (lease_to_json(l, &lj) == 0)
 			json_array_append_new(arr, lj);
@@ -208,9 +208,10 @@ pd_prepare_artifacts(struct pd *pd, struct lease *l)
 			continue;
 		if ((img = json_loads(r->image, 0, &je)) == NULL)
 			return err_set(ERR_INVAL, "image of %s", r->name);
-		rc = artifact_git(&pd->cache, json_string_value(
-		    json_object_get(img, "url")), json_string_value(
-		    json_object_get(img, "commit")), &r->app_dir);
+		rc = artifact_git(&pd->cache,
+		    json_string_value(json_object_get(img, "url")),
+		    json_string_value(json_object_get(img, "commit")),
+		    &r->app_dir);
 		json_decref(img);
 		if (rc < 0)
 			return rc;
@@ -241,10 +242,11 @@ load_state(struct pd *pd)
 	if ((j = json_load_file(path, 0, &je)) == NULL)
 		return err_set(ERR_CORRUPT, "%s:%d: %s", path, je.line,
 		    je.text);
-	pd->next_index = (uint64_t)json_integer_value(json_object_get(j,
-	    "next_index"));
+	pd->next_index =
+	    (uint64_t)json_integer_value(json_object_get(j, "next_index"));
 	arr = json_object_get(j, "leases");
-	json_array_foreach(arr, i, lj) {
+	json_array_foreach(arr, i, lj)
+	{
 		if (lease_from_json(lj, &l) < 0) {
 			log_warn("%s: lease %zu: %s", path, i, err_msg());
 			continue;
@@ -288,8 +290,8 @@ reconcile(struct pd *pd)
 		}
 		u = json_object_get(j, "usage");
 		for (i = 0; i < USAGE_COUNT; i++) {
-			json_int_t v = json_integer_value(json_object_get(u,
-			    lease_counter_name(i)));
+			json_int_t v = json_integer_value(
+			    json_object_get(u, lease_counter_name(i)));
 			if (v > 0 && (uint64_t)v > l->reported[i])
 				l->reported[i] = (uint64_t)v;
 			if (l->reported[i] > l->base[i])
@@ -298,10 +300,11 @@ reconcile(struct pd *pd)
 		if (json_integer_value(json_object_get(j, "started")) > 0)
 			l->started_posted = 1;
 		if (strcmp(json_string_value(json_object_get(j, "status")) ?
-		    json_string_value(json_object_get(j, "status")) : "",
-		    "closed") == 0) {
-			const char *r = json_string_value(json_object_get(j,
-			    "reason"));
+		            json_string_value(json_object_get(j, "status")) :
+		            "",
+		        "closed") == 0) {
+			const char *r =
+			    json_string_value(json_object_get(j, "reason"));
 			pd_request_close(pd, l, r ? r : "closed", 0);
 		}
 		json_decref(j);
@@ -332,7 +335,7 @@ on_lease_create(struct pd *pd, const struct envelope *e, uint64_t index)
 	int rc;
 
 	if (memcmp(e->signer, pd->market_key, KEY_PUB_LEN) != 0)
-		return 0;   /* only the market creates leases */
+		return 0; /* only the market creates leases */
 	snprintf(id, sizeof(id), "l-%llu", (unsigned long long)index);
 	pthread_mutex_lock(&pd->mu);
 	l = pd_find_lease(pd, id);
@@ -344,15 +347,15 @@ on_lease_create(struct pd *pd, const struct envelope *e, uint64_t index)
 	snprintf(path, sizeof(path), "/v1/orders/%s", order);
 	if ((rc = market_get(pd, path, &o)) < 0) {
 		log_warn("lease %s: %s", id, err_msg());
-		return rc;   /* retried after reconnecting */
+		return rc; /* retried after reconnecting */
 	}
 	tenant = json_string_value(json_object_get(o, "tenant"));
-	hash = json_string_value(json_object_get(json_object_get(o, "body"),
-	    "manifest_hash"));
-	placement = json_string_value(json_object_get(json_object_get(o,
-	    "body"), "placement"));
-	if ((rc = lease_new(id, order, tenant, hash, placement ? placement :
-	    "", &l)) < 0) {
+	hash = json_string_value(
+	    json_object_get(json_object_get(o, "body"), "manifest_hash"));
+	placement = json_string_value(
+	    json_object_get(json_object_get(o, "body"), "placement"));
+	if ((rc = lease_new(id, order, tenant, hash, placement ? placement : "",
+	         &l)) < 0) {
 		log_warn("lease %s: %s", id, err_msg());
 		json_decref(o);
 		return 0;
@@ -365,7 +368,8 @@ on_lease_create(struct pd *pd, const struct envelope *e, uint64_t index)
 	pd->dirty = 1;
 	pthread_mutex_unlock(&pd->mu);
 	log_info("lease %s: created for order %s by %s; waiting for its "
-	    "manifest", id, l->order, l->tenant_text);
+	         "manifest",
+	    id, l->order, l->tenant_text);
 	return 0;
 }
 
@@ -382,7 +386,7 @@ on_leaf(void *ctx, const json_t *leaf)
 	if (index < 0 || (uint64_t)index < next_index(pd))
 		return 0;
 	if (envelope_from_json(json_incref(json_object_get(leaf, "entry")),
-	    &e) < 0) {
+	        &e) < 0) {
 		log_warn("event %lld: %s", (long long)index, err_msg());
 		goto done;
 	}
@@ -395,8 +399,8 @@ on_leaf(void *ctx, const json_t *leaf)
 		s = json_string_value(json_object_get(e->body, "lease"));
 		pthread_mutex_lock(&pd->mu);
 		if (s && (l = pd_find_lease(pd, s)) != NULL) {
-			const char *r = json_string_value(json_object_get(
-			    e->body, "reason"));
+			const char *r = json_string_value(
+			    json_object_get(e->body, "reason"));
 			log_info("lease %s: closed (%s)", s, r ? r : "?");
 			pd_request_close(pd, l, r ? r : "closed", 0);
 		}
@@ -493,8 +497,7 @@ stop_sandboxes(struct pd *pd, struct lease *l)
 	}
 	pthread_mutex_unlock(&pd->mu);
 	for (i = 0; i < n; i++)
-		(void)sandbox_stop(sbs[i], (int)pd->cfg.stop_grace_ms,
-		    &status);
+		(void)sandbox_stop(sbs[i], (int)pd->cfg.stop_grace_ms, &status);
 	pthread_mutex_lock(&pd->mu);
 	for (i = 0; i < n; i++) {
 		struct lease_replica *r = &l->rep[idx[i]];
@@ -524,8 +527,7 @@ close_lease(struct pd *pd, struct lease *l)
 	if (post_close && l->started_posted)
 		post_usage(pd, l, 1);
 	if (post_close) {
-		body = json_pack("{s:s,s:s}", "lease", l->id, "reason",
-		    reason);
+		body = json_pack("{s:s,s:s}", "lease", l->id, "reason", reason);
 		snprintf(what, sizeof(what), "lease.close %s", l->id);
 		(void)post(pd, "lease.close", body, what);
 		json_decref(body);
@@ -601,8 +603,9 @@ start_due(struct pd *pd, struct lease *l, const struct sandbox_spec *base,
 		char why[256];
 		snprintf(why, sizeof(why), "%s", err_msg());
 		if (ctl[0] >= 0) {
-			if (sb != NULL && wasm_pool_new(ctl[0],
-			    lease_wasm_workers(r), &pool) < 0) {
+			if (sb != NULL &&
+			    wasm_pool_new(ctl[0], lease_wasm_workers(r),
+			        &pool) < 0) {
 				snprintf(why, sizeof(why), "%s", err_msg());
 				sandbox_free(sb);
 				sb = NULL;
@@ -624,8 +627,8 @@ static void
 prune_wasm_apps(struct pd *pd)
 {
 	char root[PATH_MAX + 32], path[PATH_MAX + 320];
-	int64_t keep = util_env_i64("LODGE_WASM_APP_KEEP_S", 0,
-	    WASM_APP_KEEP_S);
+	int64_t keep =
+	    util_env_i64("LODGE_WASM_APP_KEEP_S", 0, WASM_APP_KEEP_S);
 	struct dirent *de;
 	struct lease *l;
 	struct stat st;
@@ -643,7 +646,7 @@ prune_wasm_apps(struct pd *pd)
 		pthread_mutex_lock(&pd->mu);
 		for (l = pd->leases; l && !used; l = l->next)
 			for (i = 0; l->status != LEASE_CLOSED && i < l->nrep;
-			    i++)
+			     i++)
 				if (l->rep[i].app_dir &&
 				    strcmp(l->rep[i].app_dir, path) == 0)
 					used = 1;
@@ -711,7 +714,7 @@ setup(struct pd *pd, const char *data)
 	}
 	snprintf(path, sizeof(path), "%s/cache", data);
 	if ((rc = artifact_cache_init(&pd->cache, path,
-	    pd->cfg.artifact_max_bytes)) < 0)
+	         pd->cfg.artifact_max_bytes)) < 0)
 		return rc;
 	if ((rc = reqsig_cache_new(&pd->rc)) < 0)
 		return rc;
@@ -722,21 +725,24 @@ setup(struct pd *pd, const char *data)
 	if (pd->epoch_ms <= 0 || mk == NULL ||
 	    key_pub_from_text(mk, pd->market_key) < 0) {
 		json_decref(info);
-		return err_set(ERR_INVAL, "market %s: /v1/info lacks epoch_ms "
-		    "or market_key", pd->cfg.market);
+		return err_set(ERR_INVAL,
+		    "market %s: /v1/info lacks epoch_ms "
+		    "or market_key",
+		    pd->cfg.market);
 	}
 	json_decref(info);
 	if ((rc = load_state(pd)) < 0)
 		return rc;
 	reconcile(pd);
 	if ((rc = http_parse_listen(pd->cfg.listen, host, sizeof(host),
-	    &port)) < 0)
+	         &port)) < 0)
 		return rc;
 	http_server_config_default(&hc);
 	hc.host = host;
 	hc.port = port;
 	hc.max_body = pd->cfg.artifact_max_bytes < (64u << 20) ?
-	    pd->cfg.artifact_max_bytes : (64u << 20);
+	    pd->cfg.artifact_max_bytes :
+	    (64u << 20);
 	hc.max_conns = 1024;
 	hc.max_conns_per_ip = 512;
 	if ((rc = http_server_start(&hc, api_handle, pd, &pd->http)) < 0)
@@ -745,20 +751,22 @@ setup(struct pd *pd, const char *data)
 		snprintf(pd->api_url, sizeof(pd->api_url), "%s",
 		    pd->cfg.api_url);
 	else
-		snprintf(pd->api_url, sizeof(pd->api_url), "http://%s:%u",
-		    host, http_server_port(pd->http));
+		snprintf(pd->api_url, sizeof(pd->api_url), "http://%s:%u", host,
+		    http_server_port(pd->http));
 	/* Others (tests, the owner) find the actual port here. */
 	{
 		char text[400];
-		int n = snprintf(text, sizeof(text), "{\"api_url\":\"%s\","
-		    "\"port\":%u,\"pid\":%ld,\"key\":\"%s\"}\n", pd->api_url,
-		    http_server_port(pd->http), (long)getpid(), pd->key_text);
+		int n = snprintf(text, sizeof(text),
+		    "{\"api_url\":\"%s\","
+		    "\"port\":%u,\"pid\":%ld,\"key\":\"%s\"}\n",
+		    pd->api_url, http_server_port(pd->http), (long)getpid(),
+		    pd->key_text);
 		snprintf(path, sizeof(path), "%s/run.json", data);
 		(void)util_write_file(path, text, (size_t)n, 0644);
 	}
 	log_info("provider %s serving %s (API and gateway), market %s, "
-	    "epoch %lld ms", pd->key_text, pd->api_url, pd->cfg.market,
-	    (long long)pd->epoch_ms);
+	         "epoch %lld ms",
+	    pd->key_text, pd->api_url, pd->cfg.market, (long long)pd->epoch_ms);
 	return 0;
 }
 
@@ -844,7 +852,7 @@ provider_daemon_run(const char *data, volatile sig_atomic_t *stop)
 			}
 			if (!l->started_posted && l->nrep &&
 			    (lease_replica_running(&l->rep[0]) ||
-			    l->rep[0].done)) {
+			        l->rep[0].done)) {
 				json_t *b = json_pack("{s:s}", "lease", l->id);
 				rc = post(pd, "lease.started", b,
 				    "lease.started");

@@ -23,14 +23,14 @@ struct pd {
 	uint8_t market_key[KEY_PUB_LEN];
 	int64_t epoch_ms;
 	char api_url[256];
-	int64_t wasm_fuel;           /* per-request limits of wasm functions: */
-	int64_t wasm_deadline_ms;    /* LODGE_FUEL, LODGE_DEADLINE_MS, read
+	int64_t wasm_fuel; /* per-request limits of wasm functions: */
+	int64_t wasm_deadline_ms; /* LODGE_FUEL, LODGE_DEADLINE_MS, read
 	                                once at start (lease.h's defaults) */
 
-	pthread_mutex_t mu;          /* guards everything below */
-	struct lease *leases;        /* never freed while running */
-	uint64_t next_index;         /* next ledger index to handle */
-	int dirty;                   /* state.json needs writing */
+	pthread_mutex_t mu; /* guards everything below */
+	struct lease *leases; /* never freed while running */
+	uint64_t next_index; /* next ledger index to handle */
+	int dirty; /* state.json needs writing */
 	int readvertise;
 
 	struct http_server *http;

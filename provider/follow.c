@@ -34,8 +34,10 @@ append(char **buf, size_t *len, size_t *cap, const char *s, size_t n)
 	size_t nc;
 
 	if (*len + n + 1 > FOLLOW_LINE_MAX)
-		return err_set(ERR_LIMIT, "event stream: an event is larger "
-		    "than %u bytes", FOLLOW_LINE_MAX);
+		return err_set(ERR_LIMIT,
+		    "event stream: an event is larger "
+		    "than %u bytes",
+		    FOLLOW_LINE_MAX);
 	if (*len + n + 1 > *cap) {
 		nc = *cap ? *cap : 4096;
 		while (nc < *len + n + 1)
@@ -77,15 +79,15 @@ line(struct follow_parser *p, const char *s, size_t n, follow_leaf_fn fn,
 	if (n == 0)
 		return dispatch(p, fn, ctx);
 	if (n < 5 || memcmp(s, "data:", 5) != 0)
-		return 0;   /* comment, id:, event:, retry: */
+		return 0; /* comment, id:, event:, retry: */
 	s += 5;
 	n -= 5;
 	if (n > 0 && *s == ' ') {
 		s++;
 		n--;
 	}
-	if (p->dlen > 0 && (rc = append(&p->data, &p->dlen, &p->dcap, "\n",
-	    1)) < 0)
+	if (p->dlen > 0 &&
+	    (rc = append(&p->data, &p->dlen, &p->dcap, "\n", 1)) < 0)
 		return rc;
 	return append(&p->data, &p->dlen, &p->dcap, s, n);
 }
@@ -166,8 +168,7 @@ void
 follow_run(const char *market, uint64_t (*next_fn)(void *ctx),
     follow_leaf_fn fn, void *ctx, volatile int *stop)
 {
-	static const char *const hdrs[] = { "Accept: text/event-stream",
-	    NULL };
+	static const char *const hdrs[] = { "Accept: text/event-stream", NULL };
 	struct follow_ctx f;
 	char url[1024];
 	long backoff = 200;

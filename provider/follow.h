@@ -13,7 +13,7 @@
 #include <stdint.h>
 #include <jansson.h>
 
-#define FOLLOW_LINE_MAX (4u << 20)  /* one event's data at most */
+#define FOLLOW_LINE_MAX (4u << 20) /* one event's data at most */
 
 /* Called once per event with its parsed data (a leaf {"entry","index",
  * "time"}; borrowed).  A negative return stops the stream (the leaf
@@ -21,9 +21,9 @@
 typedef int (*follow_leaf_fn)(void *ctx, const json_t *leaf);
 
 struct follow_parser {
-	char *buf;        /* pending bytes of the current line(s) */
+	char *buf; /* pending bytes of the current line(s) */
 	size_t len, cap;
-	char *data;       /* the current event's data lines */
+	char *data; /* the current event's data lines */
 	size_t dlen, dcap;
 };
 
@@ -32,8 +32,8 @@ void follow_parser_clear(struct follow_parser *p);
 /* Feed bytes; fn runs for every completed event whose data is JSON.
  * Returns 0, fn's negative code, or ERR_LIMIT / ERR_INVAL (the stream is
  * unusable: reconnect). */
-int follow_parser_feed(struct follow_parser *p, const char *data,
-    size_t len, follow_leaf_fn fn, void *ctx);
+int follow_parser_feed(struct follow_parser *p, const char *data, size_t len,
+    follow_leaf_fn fn, void *ctx);
 
 /* Follow market (base URL) from *next (the next index to handle, updated
  * by the caller's fn through its own bookkeeping) until *stop becomes

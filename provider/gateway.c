@@ -34,7 +34,7 @@ struct upstream {
 	int fd;
 	uint64_t key;
 	uint16_t port;
-	int own_netns;       /* this thread's netns, to return to */
+	int own_netns; /* this thread's netns, to return to */
 };
 
 static pthread_key_t tls_key;
@@ -88,9 +88,9 @@ valid_id(const char *s, size_t n)
 	if (n == 0)
 		return 0;
 	for (i = 0; i < n; i++)
-		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' &&
-		    s[i] <= '9') || s[i] == '-' || s[i] == '_' ||
-		    (s[i] >= 'A' && s[i] <= 'Z')))
+		if (!((s[i] >= 'a' && s[i] <= 'z') ||
+		        (s[i] >= '0' && s[i] <= '9') || s[i] == '-' ||
+		        s[i] == '_' || (s[i] >= 'A' && s[i] <= 'Z')))
 			return 0;
 	return 1;
 }
@@ -107,14 +107,16 @@ gateway_route_parse(const char *host, const char *path, const char *domain,
 		p = path + 3;
 		if ((q = strchr(p, '/')) == NULL || q - p >= 24 ||
 		    !valid_id(p, (size_t)(q - p)))
-			return err_set(ERR_INVAL, "gateway: expected "
+			return err_set(ERR_INVAL,
+			    "gateway: expected "
 			    "/l/<lease>/<service>/...");
 		memcpy(out->lease, p, (size_t)(q - p));
 		p = q + 1;
 		q = strchr(p, '/');
 		n = q ? (size_t)(q - p) : strlen(p);
 		if (n >= sizeof(out->service) || !valid_id(p, n))
-			return err_set(ERR_INVAL, "gateway: expected "
+			return err_set(ERR_INVAL,
+			    "gateway: expected "
 			    "/l/<lease>/<service>/...");
 		memcpy(out->service, p, n);
 		snprintf(out->path, sizeof(out->path), "%s", q ? q : "/");
@@ -128,7 +130,7 @@ gateway_route_parse(const char *host, const char *path, const char *domain,
 	if (n <= dl + 1 || host[n - dl - 1] != '.' ||
 	    !lower_eq(host + n - dl, domain, dl))
 		return 0;
-	n -= dl + 1;          /* the label before the domain */
+	n -= dl + 1; /* the label before the domain */
 	if (n < 4 || !lower_eq(host, "l-", 2))
 		return 0;
 	p = host + 2;
@@ -349,8 +351,9 @@ connect_in(int userns_fd, int netns_fd, uint16_t port, struct upstream *u)
 		return fd;
 	}
 	if (netns_fd >= 0) {
-		if (u->own_netns < 0 && (u->own_netns = open(
-		    "/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC)) < 0)
+		if (u->own_netns < 0 &&
+		    (u->own_netns = open("/proc/thread-self/ns/net",
+		         O_RDONLY | O_CLOEXEC)) < 0)
 			return -errno;
 		if (setns(netns_fd, CLONE_NEWNET) < 0)
 			return -errno;
@@ -358,7 +361,7 @@ connect_in(int userns_fd, int netns_fd, uint16_t port, struct upstream *u)
 	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	e = errno;
 	if (netns_fd >= 0 && setns(u->own_netns, CLONE_NEWNET) < 0)
-		abort();   /* a thread stuck in a lease's netns: never */
+		abort(); /* a thread stuck in a lease's netns: never */
 	if (fd < 0)
 		return -e;
 	loopback(port, &sa);
@@ -379,9 +382,9 @@ static int
 skip_header(const char *k)
 {
 	static const char *const skip[] = { "connection", "keep-alive",
-	    "proxy-connection", "transfer-encoding", "te", "trailer",
-	    "upgrade", "content-length", "host", "x-lodge-signature",
-	    "proxy-authorization", "expect", NULL };
+		"proxy-connection", "transfer-encoding", "te", "trailer",
+		"upgrade", "content-length", "host", "x-lodge-signature",
+		"proxy-authorization", "expect", NULL };
 	size_t i;
 
 	for (i = 0; skip[i]; i++)
@@ -411,7 +414,7 @@ struct reply {
 	char extra[256];
 	size_t extra_len;
 	struct buf body;
-	int keep;            /* the connection may be reused */
+	int keep; /* the connection may be reused */
 };
 
 /* Read until the header block ends; rest holds bytes after it. */
@@ -446,8 +449,8 @@ static void
 keep_header(struct reply *rp, const char *line, size_t n)
 {
 	static const char *const keep[] = { "location:", "cache-control:",
-	    "set-cookie:", "etag:", "last-modified:", "www-authenticate:",
-	    NULL };
+		"set-cookie:", "etag:", "last-modified:", "www-authenticate:",
+		NULL };
 	size_t i;
 
 	for (i = 0; keep[i]; i++) {
@@ -491,21 +494,21 @@ read_reply(int fd, int head_only, struct reply *rp)
 			v++;
 			while (*v == ' ' || *v == '\t')
 				v++;
-			if (kl == 14 && strncasecmp(line, "content-length",
-			    14) == 0)
+			if (kl == 14 &&
+			    strncasecmp(line, "content-length", 14) == 0)
 				clen = strtoll(v, NULL, 10);
-			else if (kl == 17 && strncasecmp(line,
-			    "transfer-encoding", 17) == 0 &&
+			else if (kl == 17 &&
+			    strncasecmp(line, "transfer-encoding", 17) == 0 &&
 			    strcasestr(v, "chunked"))
 				chunked = 1;
-			else if (kl == 10 && strncasecmp(line, "connection",
-			    10) == 0) {
+			else if (kl == 10 &&
+			    strncasecmp(line, "connection", 10) == 0) {
 				if (strcasestr(v, "close"))
 					close_conn = 1;
 				else if (strcasestr(v, "keep-alive"))
 					close_conn = 0;
-			} else if (kl == 12 && strncasecmp(line,
-			    "content-type", 12) == 0)
+			} else if (kl == 12 &&
+			    strncasecmp(line, "content-type", 12) == 0)
 				snprintf(rp->ctype, sizeof(rp->ctype), "%s", v);
 			else
 				keep_header(rp, line, (size_t)(eol - line));
@@ -528,7 +531,7 @@ read_reply(int fd, int head_only, struct reply *rp)
 			char *crlf;
 			unsigned long long sz;
 			while ((crlf = raw.p ? strstr(raw.p + pos, "\r\n") :
-			    NULL) == NULL) {
+			                       NULL) == NULL) {
 				r = recv(fd, tmp, sizeof(tmp), 0);
 				if (r <= 0) {
 					free(raw.p);
@@ -538,8 +541,8 @@ read_reply(int fd, int head_only, struct reply *rp)
 				buf_add(&raw, tmp, (size_t)r);
 			}
 			sz = strtoull(raw.p + pos, NULL, 16);
-			if (sz > GATEWAY_MAX_RESPONSE || rp->body.len + sz >
-			    GATEWAY_MAX_RESPONSE) {
+			if (sz > GATEWAY_MAX_RESPONSE ||
+			    rp->body.len + sz > GATEWAY_MAX_RESPONSE) {
 				free(raw.p);
 				rc = -EMSGSIZE;
 				goto out;
@@ -560,7 +563,7 @@ read_reply(int fd, int head_only, struct reply *rp)
 				}
 			}
 			if (sz == 0)
-				break;   /* trailers are not supported */
+				break; /* trailers are not supported */
 			buf_add(&rp->body, raw.p + pos, sz);
 			pos += sz + 2;
 		}
@@ -574,9 +577,11 @@ read_reply(int fd, int head_only, struct reply *rp)
 		buf_add(&rp->body, in.p + head_len,
 		    have < (size_t)clen ? have : (size_t)clen);
 		while (rp->body.len < (size_t)clen) {
-			r = recv(fd, tmp, sizeof(tmp) < (size_t)clen -
-			    rp->body.len ? sizeof(tmp) : (size_t)clen -
-			    rp->body.len, 0);
+			r = recv(fd, tmp,
+			    sizeof(tmp) < (size_t)clen - rp->body.len ?
+			        sizeof(tmp) :
+			        (size_t)clen - rp->body.len,
+			    0);
 			if (r < 0 && errno == EINTR)
 				continue;
 			if (r <= 0) {
@@ -614,8 +619,8 @@ out:
 
 void
 gateway_forward(const struct http_request *req, int userns_fd, int netns_fd,
-    uint64_t key, uint16_t port, const char *path_and_query, struct http_response *resp,
-    uint64_t *egress)
+    uint64_t key, uint16_t port, const char *path_and_query,
+    struct http_response *resp, uint64_t *egress)
 {
 	struct upstream *u = tls_get();
 	struct buf head = { 0 };
@@ -683,11 +688,15 @@ gateway_forward(const struct http_request *req, int userns_fd, int netns_fd,
 	free(head.p);
 	if (rc < 0) {
 		if (rc == -EAGAIN || rc == -ETIMEDOUT)
-			http_respond_error(resp, 504, "gateway: upstream port "
-			    "%u timed out", port);
+			http_respond_error(resp, 504,
+			    "gateway: upstream port "
+			    "%u timed out",
+			    port);
 		else
-			http_respond_error(resp, 502, "gateway: upstream port "
-			    "%u: %s", port, strerror(-rc));
+			http_respond_error(resp, 502,
+			    "gateway: upstream port "
+			    "%u: %s",
+			    port, strerror(-rc));
 		return;
 	}
 	if (!rp.keep && u->fd >= 0) {
@@ -699,8 +708,8 @@ gateway_forward(const struct http_request *req, int userns_fd, int netns_fd,
 	resp->body_len = rp.body.len;
 	/* The content type must outlive this call: the server sends the
 	 * response from this same thread right after the handler returns. */
-	snprintf(ctype_tls, sizeof(ctype_tls), "%s", rp.ctype[0] ? rp.ctype :
-	    "application/octet-stream");
+	snprintf(ctype_tls, sizeof(ctype_tls), "%s",
+	    rp.ctype[0] ? rp.ctype : "application/octet-stream");
 	resp->content_type = ctype_tls;
 	memcpy(resp->extra_headers, rp.extra, rp.extra_len + 1);
 	*egress = rp.body.len + 128 + rp.extra_len;
@@ -716,8 +725,7 @@ struct wasm_headers {
 };
 
 static enum MHD_Result
-collect_header(void *cls, enum MHD_ValueKind kind, const char *k,
-    const char *v)
+collect_header(void *cls, enum MHD_ValueKind kind, const char *k, const char *v)
 {
 	struct wasm_headers *hs = cls;
 
@@ -732,9 +740,8 @@ collect_header(void *cls, enum MHD_ValueKind kind, const char *k,
 
 void
 gateway_wasm(const struct http_request *req, struct wasm_pool *pool,
-    const char *script_name, const char *path,
-    const struct wasm_run_limits *l, struct http_response *resp,
-    uint64_t *egress, struct wasm_usage *u)
+    const char *script_name, const char *path, const struct wasm_run_limits *l,
+    struct http_response *resp, uint64_t *egress, struct wasm_usage *u)
 {
 	struct wasm_headers hs = { .n = 0 };
 	struct wasm_wagi_request q;
@@ -747,8 +754,8 @@ gateway_wasm(const struct http_request *req, struct wasm_pool *pool,
 	memset(u, 0, sizeof(*u));
 	memset(&q, 0, sizeof(q));
 	memset(&r, 0, sizeof(r));
-	snprintf(server, sizeof(server), "%s", host && *host ? host :
-	    "localhost");
+	snprintf(server, sizeof(server), "%s",
+	    host && *host ? host : "localhost");
 	if ((port = strrchr(server, ':')) != NULL && !strchr(port, ']'))
 		*port++ = '\0';
 	if (req->conn)

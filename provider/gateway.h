@@ -16,7 +16,7 @@
 
 #include "common/http.h"
 
-#define GATEWAY_MAX_RESPONSE (64u << 20)   /* bytes of upstream body */
+#define GATEWAY_MAX_RESPONSE (64u << 20) /* bytes of upstream body */
 #define GATEWAY_TIMEOUT_MS 60000
 
 /* Where the request goes: route parsing gives lease, service and the
@@ -32,8 +32,8 @@ struct gateway_route {
  * by host "<lease>-<service>.<domain>[:port]" (case-insensitive domain).
  * Returns 1 when routed, 0 when the request is not for the gateway,
  * ERR_INVAL when it is but malformed.  Pure. */
-int gateway_route_parse(const char *host, const char *path,
-    const char *domain, struct gateway_route *out);
+int gateway_route_parse(const char *host, const char *path, const char *domain,
+    struct gateway_route *out);
 
 /* Forward req to 127.0.0.1:port inside the network namespace netns_fd (-1:
  * the provider's own, for tests and benches), sending path_and_query as
@@ -59,9 +59,8 @@ struct wasm_usage;
  * fit) and body go into resp; a trap gives 500, fuel exhausted 503, the
  * deadline 504.  *egress gets the bytes sent back, *u the usage. */
 void gateway_wasm(const struct http_request *req, struct wasm_pool *pool,
-    const char *script_name, const char *path,
-    const struct wasm_run_limits *l, struct http_response *resp,
-    uint64_t *egress, struct wasm_usage *u);
+    const char *script_name, const char *path, const struct wasm_run_limits *l,
+    struct http_response *resp, uint64_t *egress, struct wasm_usage *u);
 
 /* Rebuild "path?query" of the request from its decoded arguments
  * (percent-encoded again); *out is malloc'd, owned by the caller. */

@@ -29,10 +29,8 @@
 #include "provider/lease.h"
 #include "wasm/pool.h"
 
-static const char *const counter_names[USAGE_COUNT] = {
-	"cpu_ms", "mem_mb_s", "storage_mb_s", "requests", "egress_bytes",
-	"fuel"
-};
+static const char *const counter_names[USAGE_COUNT] = { "cpu_ms", "mem_mb_s",
+	"storage_mb_s", "requests", "egress_bytes", "fuel" };
 
 const char *
 lease_counter_name(enum lease_counter c)
@@ -139,14 +137,13 @@ lease_new(const char *id, const char *order, const char *tenant_text,
 	if (l == NULL)
 		return err_set(ERR_NOMEM, "out of memory");
 	if ((rc = copy_field(l->id, sizeof(l->id), id, "id")) < 0 ||
-	    (rc = copy_field(l->order, sizeof(l->order), order,
-	    "order")) < 0 ||
+	    (rc = copy_field(l->order, sizeof(l->order), order, "order")) < 0 ||
 	    (rc = copy_field(l->tenant_text, sizeof(l->tenant_text),
-	    tenant_text, "tenant")) < 0 ||
+	         tenant_text, "tenant")) < 0 ||
 	    (rc = copy_field(l->manifest_hash, sizeof(l->manifest_hash),
-	    manifest_hash, "manifest_hash")) < 0 ||
+	         manifest_hash, "manifest_hash")) < 0 ||
 	    (rc = copy_field(l->placement, sizeof(l->placement), placement,
-	    "placement")) < 0)
+	         "placement")) < 0)
 		goto fail;
 	if ((rc = key_pub_from_text(tenant_text, l->tenant)) < 0)
 		goto fail;
@@ -174,8 +171,10 @@ strv_from_json(const json_t *a, const char *what, char ***out)
 		if (!json_is_string(s) ||
 		    (v[i] = strdup(json_string_value(s))) == NULL) {
 			strv_free(v);
-			return err_set(ERR_INVAL, "manifest: %s[%zu] is not a "
-			    "string", what, i);
+			return err_set(ERR_INVAL,
+			    "manifest: %s[%zu] is not a "
+			    "string",
+			    what, i);
 		}
 	}
 	*out = v;
@@ -191,20 +190,25 @@ env_from_json(const json_t *o, const char *svc, char ***out)
 	size_t n = json_object_size(o) + 3, i = 0;
 
 	if (o && !json_is_object(o))
-		return err_set(ERR_INVAL, "manifest: services.%s.env is not "
-		    "an object", svc);
+		return err_set(ERR_INVAL,
+		    "manifest: services.%s.env is not "
+		    "an object",
+		    svc);
 	if ((e = calloc(n + 1, sizeof(*e))) == NULL)
 		return err_set(ERR_NOMEM, "out of memory");
 	e[i++] = strdup("PATH=/usr/local/bin:/usr/bin:/bin");
 	e[i++] = strdup("HOME=/tmp");
 	e[i++] = strdup("LANG=C.UTF-8");
-	json_object_foreach((json_t *)o, k, v) {
+	json_object_foreach((json_t *)o, k, v)
+	{
 		if (!json_is_string(v) ||
 		    asprintf(&e[i++], "%s=%s", k, json_string_value(v)) < 0) {
 			e[i - 1] = NULL;
 			strv_free(e);
-			return err_set(ERR_INVAL, "manifest: services.%s.env.%s "
-			    "is not a string", svc, k);
+			return err_set(ERR_INVAL,
+			    "manifest: services.%s.env.%s "
+			    "is not a string",
+			    svc, k);
 		}
 	}
 	*out = e;
@@ -222,10 +226,10 @@ command_args(const json_t *svc, char ***out, size_t *n)
 	int rc;
 
 	if ((rc = strv_from_json(json_object_get(svc, "command"), "command",
-	    &cmd)) < 0)
+	         &cmd)) < 0)
 		return rc;
-	if ((rc = strv_from_json(json_object_get(svc, "args"), "args",
-	    &args)) < 0) {
+	if ((rc = strv_from_json(json_object_get(svc, "args"), "args", &args)) <
+	    0) {
 		strv_free(cmd);
 		return rc;
 	}
@@ -262,8 +266,10 @@ argv_from_json(const json_t *svc, const char *name, char ***out)
 	if (n == 0) {
 		strv_free(*out);
 		*out = NULL;
-		return err_set(ERR_REJECT, "manifest: service %s has no "
-		    "command to run", name);
+		return err_set(ERR_REJECT,
+		    "manifest: service %s has no "
+		    "command to run",
+		    name);
 	}
 	return 0;
 }
@@ -288,9 +294,10 @@ wasm_limits_from_env(const json_t *env, const char *svc,
 		*dst[i] = strtoull(v, &end, 10);
 		if (errno || end == v || *end != '\0' || *dst[i] == 0 ||
 		    v[0] == '-')
-			return err_set(ERR_INVAL, "manifest: services.%s.env.%s: "
-			    "\"%.40s\" is not a positive integer", svc, keys[i],
-			    v);
+			return err_set(ERR_INVAL,
+			    "manifest: services.%s.env.%s: "
+			    "\"%.40s\" is not a positive integer",
+			    svc, keys[i], v);
 	}
 	return 0;
 }
@@ -331,14 +338,15 @@ wasm_argv(const json_t *svc, struct lease_replica *r, int job)
 	if (job) {
 		v[n++] = strdup("--fuel");
 		/* LODGE_JOB_FUEL, else lease.h's default. */
-		if (asprintf(&v[n++], "%lld", (long long)util_env_i64(
-		    "LODGE_JOB_FUEL", 1, LEASE_WASM_JOB_FUEL_DEFAULT)) < 0)
+		if (asprintf(&v[n++], "%lld",
+		        (long long)util_env_i64("LODGE_JOB_FUEL", 1,
+		            LEASE_WASM_JOB_FUEL_DEFAULT)) < 0)
 			v[n - 1] = NULL;
 	}
 	if (r->memory_bytes > 0) {
 		v[n++] = strdup("--memory");
 		if (asprintf(&v[n++], "%llu",
-		    (unsigned long long)r->memory_bytes) < 0)
+		        (unsigned long long)r->memory_bytes) < 0)
 			v[n - 1] = NULL;
 	}
 	v[n++] = strdup("--dir");
@@ -379,98 +387,110 @@ build_replica(struct lease *l, const char *name, const json_t *svc,
 	memset(r, 0, sizeof(*r));
 	r->last_exit = -1;
 	snprintf(r->service, sizeof(r->service), "%s", name);
-	snprintf(r->name, sizeof(r->name), "%s%s-%s-%u", l->scope, l->id,
-	    name, index);
+	snprintf(r->name, sizeof(r->name), "%s%s-%s-%u", l->scope, l->id, name,
+	    index);
 	r->index = index;
 	rt = json_string_value(json_object_get(svc, "runtime"));
 	kind = json_string_value(json_object_get(img, "kind"));
 	if (kind == NULL || rt == NULL)
-		return err_set(ERR_INVAL, "manifest: services.%s: image.kind "
-		    "and runtime are required", name);
+		return err_set(ERR_INVAL,
+		    "manifest: services.%s: image.kind "
+		    "and runtime are required",
+		    name);
 	if (strcmp(rt, "wasm") == 0) {
-		const char *url = json_string_value(json_object_get(img,
-		    "url"));
-		const char *sha = json_string_value(json_object_get(img,
-		    "sha256"));
+		const char *url =
+		    json_string_value(json_object_get(img, "url"));
+		const char *sha =
+		    json_string_value(json_object_get(img, "sha256"));
 		if (!config_wasm_available())
-			return err_set(ERR_REJECT, "manifest: service %s needs "
+			return err_set(ERR_REJECT,
+			    "manifest: service %s needs "
 			    "the \"wasm\" runtime; this provider has no wasm2c "
-			    "and offers \"process\" only", name);
+			    "and offers \"process\" only",
+			    name);
 		if ((strcmp(kind, "wasm+file") != 0 &&
-		    strcmp(kind, "wasm+https") != 0) || url == NULL ||
+		        strcmp(kind, "wasm+https") != 0) ||
+		    url == NULL ||
 		    (strcmp(kind, "wasm+https") == 0 &&
-		    (sha == NULL || !artifact_is_sha256(sha))))
-			return err_set(ERR_REJECT, "manifest: service %s: image "
+		        (sha == NULL || !artifact_is_sha256(sha))))
+			return err_set(ERR_REJECT,
+			    "manifest: service %s: image "
 			    "kind \"%s\" (url and sha256) cannot run as wasm "
-			    "here", name, kind);
+			    "here",
+			    name, kind);
 		r->wasm = 1;
 		snprintf(r->wasm_kind, sizeof(r->wasm_kind), "%s", kind);
 		if (sha)
 			snprintf(r->wasm_sha256, sizeof(r->wasm_sha256), "%s",
 			    sha);
 		if ((r->wasm_url = strdup(url)) == NULL ||
-		    (r->image = json_dumps(img, JSON_COMPACT |
-		    JSON_SORT_KEYS)) == NULL)
+		    (r->image = json_dumps(img,
+		         JSON_COMPACT | JSON_SORT_KEYS)) == NULL)
 			return err_set(ERR_NOMEM, "out of memory");
 		if ((r->argv = calloc(1, sizeof(*r->argv))) == NULL)
 			return err_set(ERR_NOMEM, "out of memory");
 	} else if (strcmp(rt, "process") != 0)
-		return err_set(ERR_REJECT, "manifest: service %s needs the "
+		return err_set(ERR_REJECT,
+		    "manifest: service %s needs the "
 		    "\"%s\" runtime; this provider offers \"process\" and "
-		    "\"wasm\"", name, rt);
+		    "\"wasm\"",
+		    name, rt);
 	else if (strcmp(kind, "host") != 0 && strcmp(kind, "git") != 0)
-		return err_set(ERR_REJECT, "manifest: service %s: image kind "
-		    "\"%s\" cannot run as a process here", name, kind);
+		return err_set(ERR_REJECT,
+		    "manifest: service %s: image kind "
+		    "\"%s\" cannot run as a process here",
+		    name, kind);
 	else if (strcmp(kind, "git") == 0)
 		r->image = json_dumps(img, JSON_COMPACT | JSON_SORT_KEYS);
 	else
 		r->image = strdup("host");
 	if (!r->wasm && (rc = argv_from_json(svc, name, &r->argv)) < 0)
 		return rc;
-	if ((rc = env_from_json(json_object_get(svc, "env"), name,
-	    &r->env)) < 0)
+	if ((rc = env_from_json(json_object_get(svc, "env"), name, &r->env)) <
+	    0)
 		return rc;
 	ex = json_object_get(svc, "expose");
-	json_array_foreach(ex, i, e) {
-		json_int_t port = json_integer_value(json_object_get(e,
-		    "port"));
+	json_array_foreach(ex, i, e)
+	{
+		json_int_t port =
+		    json_integer_value(json_object_get(e, "port"));
 		json_int_t as = json_integer_value(json_object_get(e, "as"));
-		const char *proto = json_string_value(json_object_get(e,
-		    "proto"));
+		const char *proto =
+		    json_string_value(json_object_get(e, "proto"));
 		if (r->nexpose == LEASE_MAX_EXPOSE)
 			break;
-		if (port < 1 || port > 65535 || (proto &&
-		    strcmp(proto, "tcp") != 0))
+		if (port < 1 || port > 65535 ||
+		    (proto && strcmp(proto, "tcp") != 0))
 			continue;
 		r->expose[r->nexpose].port = (uint16_t)port;
-		r->expose[r->nexpose].as = as > 0 && as < 65536 ?
-		    (uint16_t)as : 0;
-		r->expose[r->nexpose].global = json_is_true(json_object_get(e,
-		    "global"));
+		r->expose[r->nexpose].as =
+		    as > 0 && as < 65536 ? (uint16_t)as : 0;
+		r->expose[r->nexpose].global =
+		    json_is_true(json_object_get(e, "global"));
 		r->nexpose++;
 	}
-	r->cpu_millis = (uint64_t)json_integer_value(json_object_get(profile,
-	    "cpu_millis"));
-	r->memory_bytes = (uint64_t)json_integer_value(json_object_get(
-	    profile, "memory_bytes"));
+	r->cpu_millis = (uint64_t)json_integer_value(
+	    json_object_get(profile, "cpu_millis"));
+	r->memory_bytes = (uint64_t)json_integer_value(
+	    json_object_get(profile, "memory_bytes"));
 	st = json_object_get(profile, "storage");
-	json_object_foreach((json_t *)st, k, vol)
-		r->storage_bytes += (uint64_t)json_integer_value(
-		    json_object_get(vol, "size_bytes"));
+	json_object_foreach((json_t *)st, k, vol) r->storage_bytes +=
+	    (uint64_t)json_integer_value(json_object_get(vol, "size_bytes"));
 	if (r->wasm) {
 		for (i = 0; i < r->nexpose && !r->expose[i].global; i++)
 			;
 		/* No HTTP ingress, or a command line: a job (or long-running
 		 * service) run by `provider wasm run` in the sandbox. */
-		if (i == r->nexpose || json_array_size(json_object_get(svc,
-		    "command")) > 0 || json_array_size(json_object_get(svc,
-		    "args")) > 0) {
+		if (i == r->nexpose ||
+		    json_array_size(json_object_get(svc, "command")) > 0 ||
+		    json_array_size(json_object_get(svc, "args")) > 0) {
 			r->wasm_job = 1;
 		}
 		if ((rc = wasm_argv(svc, r, r->wasm_job)) < 0)
 			return rc;
-		if (!r->wasm_job && (rc = wasm_limits_from_env(json_object_get(
-		    svc, "env"), name, r)) < 0)
+		if (!r->wasm_job &&
+		    (rc = wasm_limits_from_env(json_object_get(svc, "env"),
+		         name, r)) < 0)
 			return rc;
 	}
 	return 0;
@@ -492,16 +512,20 @@ lease_set_manifest(struct lease *l, const json_t *m)
 		return err_prefix(ERR_INVAL, "manifest");
 	hex_encode(d, 32, hex);
 	if (strcmp(hex, l->manifest_hash) != 0)
-		return err_set(ERR_CONFLICT, "manifest hash %s does not match "
-		    "the order's manifest_hash %s", hex, l->manifest_hash);
+		return err_set(ERR_CONFLICT,
+		    "manifest hash %s does not match "
+		    "the order's manifest_hash %s",
+		    hex, l->manifest_hash);
 	services = json_object_get(m, "services");
 	deploy = json_object_get(m, "deployment");
 	profiles = json_object_get(m, "profiles");
 	if (!json_is_object(services) || !json_is_object(deploy) ||
 	    !json_is_object(profiles))
-		return err_set(ERR_INVAL, "manifest: services, deployment and "
+		return err_set(ERR_INVAL,
+		    "manifest: services, deployment and "
 		    "profiles must be objects");
-	json_object_foreach((json_t *)deploy, name, dp) {
+	json_object_foreach((json_t *)deploy, name, dp)
+	{
 		const json_t *pl = json_object_get(dp, l->placement);
 		const char *pname;
 		if (pl == NULL)
@@ -509,13 +533,13 @@ lease_set_manifest(struct lease *l, const json_t *m)
 		svc = json_object_get(services, name);
 		pname = json_string_value(json_object_get(pl, "profile"));
 		prof = pname ? json_object_get(profiles, pname) : NULL;
-		count = (unsigned)json_integer_value(json_object_get(pl,
-		    "count"));
-		if (svc == NULL || prof == NULL || count == 0 ||
-		    count > 64) {
-			rc = err_set(ERR_INVAL, "manifest: deployment.%s.%s: "
-			    "service, profile or count missing", name,
-			    l->placement);
+		count =
+		    (unsigned)json_integer_value(json_object_get(pl, "count"));
+		if (svc == NULL || prof == NULL || count == 0 || count > 64) {
+			rc = err_set(ERR_INVAL,
+			    "manifest: deployment.%s.%s: "
+			    "service, profile or count missing",
+			    name, l->placement);
 			goto fail;
 		}
 		for (i = 0; i < count; i++) {
@@ -523,9 +547,10 @@ lease_set_manifest(struct lease *l, const json_t *m)
 				struct lease_replica *nr;
 				cap = cap ? cap * 2 : 4;
 				if (cap > LEASE_MAX_SERVICES * 4 ||
-				    (nr = realloc(reps, cap *
-				    sizeof(*nr))) == NULL) {
-					rc = err_set(ERR_LIMIT, "manifest: too "
+				    (nr = realloc(reps, cap * sizeof(*nr))) ==
+				        NULL) {
+					rc = err_set(ERR_LIMIT,
+					    "manifest: too "
 					    "many replicas");
 					goto fail;
 				}
@@ -538,8 +563,10 @@ lease_set_manifest(struct lease *l, const json_t *m)
 		}
 	}
 	if (n == 0) {
-		rc = err_set(ERR_REJECT, "manifest: no service is deployed in "
-		    "placement \"%s\"", l->placement);
+		rc = err_set(ERR_REJECT,
+		    "manifest: no service is deployed in "
+		    "placement \"%s\"",
+		    l->placement);
 		goto fail;
 	}
 	replicas_free(l);
@@ -571,8 +598,9 @@ kill_leftovers(const struct sandbox_spec *base, const char *name)
 	struct cgroup *cg = NULL;
 	char *why = NULL;
 
-	if (cgroup_new(&base->cgroup, base->cgroup_parent ?
-	    base->cgroup_parent : "lodge", name, &none, &cg, &why) == 0) {
+	if (cgroup_new(&base->cgroup,
+	        base->cgroup_parent ? base->cgroup_parent : "lodge", name,
+	        &none, &cg, &why) == 0) {
 		if (cgroup_mode(cg) != CGROUP_NONE)
 			(void)cgroup_kill_all(cg, 2000);
 		cgroup_free(cg);
@@ -624,8 +652,8 @@ lease_spawn(const struct lease *l, size_t i, const char *logs_dir,
 }
 
 void
-lease_spawned(struct lease *l, size_t i, struct sandbox *sb,
-    const char *error, int64_t now_ms)
+lease_spawned(struct lease *l, size_t i, struct sandbox *sb, const char *error,
+    int64_t now_ms)
 {
 	struct lease_replica *r = &l->rep[i];
 
@@ -635,8 +663,9 @@ lease_spawned(struct lease *l, size_t i, struct sandbox *sb,
 		    error ? error : "start failed");
 		log_warn("lease %s: %s: %s", l->id, r->name, r->last_error);
 		r->restarts++;
-		r->next_start_ms = now_ms + (r->restarts > 5 ?
-		    LEASE_RESTART_MAX_MS : 1000 << (r->restarts - 1));
+		r->next_start_ms = now_ms +
+		    (r->restarts > 5 ? LEASE_RESTART_MAX_MS :
+		                       1000 << (r->restarts - 1));
 		return;
 	}
 	r->sb = sb;
@@ -668,15 +697,15 @@ fold_fuel(struct lease *l, struct lease_replica *r)
 
 	if (l->logs_dir[0] == '\0')
 		return;
-	snprintf(path, sizeof(path), "%s/%s.stderr.log", l->logs_dir,
-	    r->name);
+	snprintf(path, sizeof(path), "%s/%s.stderr.log", l->logs_dir, r->name);
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
 		return;
 	size = lseek(fd, 0, SEEK_END);
 	if (size > 4096)
 		size = 4096;
-	n = size > 0 ? pread(fd, buf, (size_t)size,
-	    lseek(fd, 0, SEEK_END) - size) : 0;
+	n = size > 0 ?
+	    pread(fd, buf, (size_t)size, lseek(fd, 0, SEEK_END) - size) :
+	    0;
 	close(fd);
 	if (n <= 0)
 		return;
@@ -705,7 +734,8 @@ lease_reap(struct lease *l, int64_t now_ms)
 		 * sandbox, so it is reaped and restarted below. */
 		if (r->pool && !wasm_pool_alive(r->pool)) {
 			log_warn("lease %s: %s: wasm workers do not answer; "
-			    "restarting", l->id, r->name);
+			         "restarting",
+			    l->id, r->name);
 			(void)sandbox_signal(r->sb, SIGKILL);
 			lease_replica_drop_pool(r);
 		}
@@ -731,9 +761,10 @@ lease_reap(struct lease *l, int64_t now_ms)
 			r->restarts = 0;
 		shift = r->restarts < 5 ? r->restarts : 5;
 		r->restarts++;
-		r->next_start_ms = now_ms + ((1000 << shift) <
-		    LEASE_RESTART_MAX_MS ? (1000 << shift) :
-		    LEASE_RESTART_MAX_MS);
+		r->next_start_ms = now_ms +
+		    ((1000 << shift) < LEASE_RESTART_MAX_MS ?
+		            (1000 << shift) :
+		            LEASE_RESTART_MAX_MS);
 		log_warn("lease %s: %s exited with %d; restart %u in %lld ms",
 		    l->id, r->name, r->last_exit, r->restarts,
 		    (long long)(r->next_start_ms - now_ms));
@@ -799,14 +830,14 @@ lease_counters(struct lease *l, uint64_t out[USAGE_COUNT])
 		}
 	}
 	out[USAGE_CPU_MS] = l->base[USAGE_CPU_MS] + cpu;
-	out[USAGE_MEM_MB_S] = l->base[USAGE_MEM_MB_S] +
-	    mb_s(l->mem_bytes, l->run_ms);
-	out[USAGE_STORAGE_MB_S] = l->base[USAGE_STORAGE_MB_S] +
-	    mb_s(l->storage_bytes, l->run_ms);
-	out[USAGE_REQUESTS] = l->base[USAGE_REQUESTS] +
-	    atomic_load(&l->requests);
-	out[USAGE_EGRESS_BYTES] = l->base[USAGE_EGRESS_BYTES] +
-	    atomic_load(&l->egress_bytes);
+	out[USAGE_MEM_MB_S] =
+	    l->base[USAGE_MEM_MB_S] + mb_s(l->mem_bytes, l->run_ms);
+	out[USAGE_STORAGE_MB_S] =
+	    l->base[USAGE_STORAGE_MB_S] + mb_s(l->storage_bytes, l->run_ms);
+	out[USAGE_REQUESTS] =
+	    l->base[USAGE_REQUESTS] + atomic_load(&l->requests);
+	out[USAGE_EGRESS_BYTES] =
+	    l->base[USAGE_EGRESS_BYTES] + atomic_load(&l->egress_bytes);
 	out[USAGE_FUEL] = l->base[USAGE_FUEL] + atomic_load(&l->fuel);
 	/* Never below what was reported (a counter only grows). */
 	for (i = 0; i < USAGE_COUNT; i++)
@@ -832,14 +863,13 @@ counters_from_json(const json_t *o, uint64_t v[USAGE_COUNT])
 	int i;
 
 	for (i = 0; i < USAGE_COUNT; i++) {
-		json_int_t n = json_integer_value(json_object_get(o,
-		    counter_names[i]));
+		json_int_t n =
+		    json_integer_value(json_object_get(o, counter_names[i]));
 		v[i] = n > 0 ? (uint64_t)n : 0;
 	}
 }
 
-static const char *const status_names[] = { "waiting", "running",
-	"closed" };
+static const char *const status_names[] = { "waiting", "running", "closed" };
 
 int
 lease_to_json(struct lease *l, json_t **out)
@@ -848,14 +878,13 @@ lease_to_json(struct lease *l, json_t **out)
 
 	lease_counters(l, now);
 	*out = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:o,s:o,s:b,s:b,s:I}",
-	    "id", l->id, "order", l->order, "placement", l->placement,
-	    "tenant", l->tenant_text, "manifest_hash", l->manifest_hash,
-	    "status", status_names[l->status], "close_reason",
-	    l->close_reason, "counters", counters_json(now),
-	    "reported", counters_json(l->reported),
-	    "started_posted", l->started_posted,
-	    "final_posted", l->final_posted,
-	    "created_ms", (json_int_t)l->created_ms);
+	    "id", l->id, "order", l->order, "placement", l->placement, "tenant",
+	    l->tenant_text, "manifest_hash", l->manifest_hash, "status",
+	    status_names[l->status], "close_reason", l->close_reason,
+	    "counters", counters_json(now), "reported",
+	    counters_json(l->reported), "started_posted", l->started_posted,
+	    "final_posted", l->final_posted, "created_ms",
+	    (json_int_t)l->created_ms);
 	if (*out == NULL)
 		return err_set(ERR_NOMEM, "out of memory");
 	if (l->nblobs) {
@@ -883,11 +912,13 @@ lease_from_json(const json_t *j, struct lease **out)
 	if (rc < 0)
 		return rc;
 	st = json_string_value(json_object_get(j, "status"));
-	l->status = st && strcmp(st, "closed") == 0 ? LEASE_CLOSED :
-	    LEASE_WAITING;   /* running again once its manifest is loaded */
+	l->status = st && strcmp(st, "closed") == 0 ?
+	    LEASE_CLOSED :
+	    LEASE_WAITING; /* running again once its manifest is loaded */
 	snprintf(l->close_reason, sizeof(l->close_reason), "%s",
 	    json_string_value(json_object_get(j, "close_reason")) ?
-	    json_string_value(json_object_get(j, "close_reason")) : "");
+	        json_string_value(json_object_get(j, "close_reason")) :
+	        "");
 	counters_from_json(json_object_get(j, "counters"), l->base);
 	counters_from_json(json_object_get(j, "reported"), l->reported);
 	l->started_posted = json_is_true(json_object_get(j, "started_posted"));
@@ -896,9 +927,8 @@ lease_from_json(const json_t *j, struct lease **out)
 	{
 		const json_t *b = json_object_get(j, "blobs"), *v;
 		size_t i;
-		json_array_foreach(b, i, v)
-			if (json_is_string(v))
-				(void)lease_add_blob(l, json_string_value(v));
+		json_array_foreach(b, i, v) if (json_is_string(v))(void)
+		    lease_add_blob(l, json_string_value(v));
 		err_clear();
 	}
 	*out = l;
@@ -918,24 +948,26 @@ lease_status_json(struct lease *l, json_t **out)
 		json_t *ports = json_array();
 		size_t k;
 		for (k = 0; ports && k < r->nexpose; k++)
-			json_array_append_new(ports, json_pack("{s:i,s:i,s:b}",
-			    "port", r->expose[k].port, "as", r->expose[k].as,
-			    "global", r->expose[k].global));
-		json_array_append_new(reps, json_pack(
-		    "{s:s,s:s,s:i,s:s,s:I,s:i,s:i,s:s,s:o}",
-		    "service", r->service, "name", r->name, "replica",
-		    (int)r->index, "state",
-		    lease_replica_running(r) ? "running" : r->done ?
-		    "completed" :
-		    (l->status == LEASE_CLOSED ? "stopped" : "restarting"),
-		    "pid", (json_int_t)(r->sb ? sandbox_pid(r->sb) : 0),
-		    "restarts", (int)r->restarts, "last_exit", r->last_exit,
-		    "last_error", r->last_error, "expose", ports));
+			json_array_append_new(ports,
+			    json_pack("{s:i,s:i,s:b}", "port",
+			        r->expose[k].port, "as", r->expose[k].as,
+			        "global", r->expose[k].global));
+		json_array_append_new(reps,
+		    json_pack("{s:s,s:s,s:i,s:s,s:I,s:i,s:i,s:s,s:o}",
+		        "service", r->service, "name", r->name, "replica",
+		        (int)r->index, "state",
+		        lease_replica_running(r) ? "running" :
+		            r->done              ? "completed" :
+		                                   (l->status == LEASE_CLOSED ?
+		                                           "stopped" :
+		                                           "restarting"),
+		        "pid", (json_int_t)(r->sb ? sandbox_pid(r->sb) : 0),
+		        "restarts", (int)r->restarts, "last_exit", r->last_exit,
+		        "last_error", r->last_error, "expose", ports));
 	}
-	o = json_pack("{s:s,s:s,s:s,s:s,s:o,s:o}", "lease", l->id,
-	    "order", l->order, "status", status_names[l->status],
-	    "close_reason", l->close_reason, "replicas", reps,
-	    "usage", counters_json(now));
+	o = json_pack("{s:s,s:s,s:s,s:s,s:o,s:o}", "lease", l->id, "order",
+	    l->order, "status", status_names[l->status], "close_reason",
+	    l->close_reason, "replicas", reps, "usage", counters_json(now));
 	if (o == NULL)
 		return err_set(ERR_NOMEM, "out of memory");
 	*out = o;
@@ -996,15 +1028,18 @@ lease_resolve_wasm_blobs(struct lease *l)
 			;
 		if (k == n) {
 			if (n == LEASE_MAX_BLOBS)
-				return err_set(ERR_REJECT, "manifest: more than "
-				    "%d wasm+file modules", LEASE_MAX_BLOBS);
+				return err_set(ERR_REJECT,
+				    "manifest: more than "
+				    "%d wasm+file modules",
+				    LEASE_MAX_BLOBS);
 			urls[n++] = r->wasm_url;
 		}
 		if (k >= l->nblobs)
-			return err_set(ERR_REJECT, "manifest: service %s: no "
+			return err_set(ERR_REJECT,
+			    "manifest: service %s: no "
 			    "blob uploaded for wasm+file:%s (PUT /v1/leases/%s/"
-			    "blobs/<sha256> before the manifest)", r->service,
-			    r->wasm_url, l->id);
+			    "blobs/<sha256> before the manifest)",
+			    r->service, r->wasm_url, l->id);
 		memcpy(r->wasm_sha256, l->blobs[k], 65);
 	}
 	return 0;
@@ -1021,7 +1056,7 @@ lease_wasm_app_prepare(const struct lease *l, size_t i, const char *root,
 	if (r->wasm_path == NULL)
 		return err_set(ERR_NOTFOUND, "%s: module not fetched", r->name);
 	if ((rc = wasm_app_prepare(r->wasm_path, root, NULL, r->memory_bytes,
-	    app_dir)) < 0)
+	         app_dir)) < 0)
 		return err_prefix(rc, "%s", r->name);
 	return 0;
 }

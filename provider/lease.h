@@ -24,15 +24,20 @@
 #define LEASE_MAX_BLOBS 16
 
 enum lease_status {
-	LEASE_WAITING = 0,  /* lease.create seen, no manifest yet */
-	LEASE_RUNNING,      /* manifest accepted, sandboxes started */
-	LEASE_CLOSED,       /* stopped; kept for status until forgotten */
+	LEASE_WAITING = 0, /* lease.create seen, no manifest yet */
+	LEASE_RUNNING, /* manifest accepted, sandboxes started */
+	LEASE_CLOSED, /* stopped; kept for status until forgotten */
 };
 
 /* The usage vector of state.h's lease.usage, cumulative. */
 enum lease_counter {
-	USAGE_CPU_MS, USAGE_MEM_MB_S, USAGE_STORAGE_MB_S, USAGE_REQUESTS,
-	USAGE_EGRESS_BYTES, USAGE_FUEL, USAGE_COUNT
+	USAGE_CPU_MS,
+	USAGE_MEM_MB_S,
+	USAGE_STORAGE_MB_S,
+	USAGE_REQUESTS,
+	USAGE_EGRESS_BYTES,
+	USAGE_FUEL,
+	USAGE_COUNT
 };
 
 /* Default per-request fuel budget of a wasm HTTP function (LODGE_FUEL in
@@ -56,47 +61,47 @@ enum lease_counter {
 struct wasm_pool;
 
 struct lease_expose {
-	uint16_t port;     /* inside the lease */
-	uint16_t as;       /* advertised port (0: same) */
-	int global;        /* reachable through the gateway */
+	uint16_t port; /* inside the lease */
+	uint16_t as; /* advertised port (0: same) */
+	int global; /* reachable through the gateway */
 };
 
 /* One replica of one service. */
 struct lease_replica {
-	char service[64];          /* the service's name */
-	char name[96];             /* sandbox name, unique on the host */
-	unsigned index;            /* replica number */
-	char **argv, **env;        /* NULL-terminated; owned */
-	char *image;               /* as written; owned */
-	char *app_dir;             /* artifact dir bound at /app, or NULL */
-	int wasm;                  /* runtime "wasm" */
-	int wasm_job;              /* wasm run as a sandboxed process
+	char service[64]; /* the service's name */
+	char name[96]; /* sandbox name, unique on the host */
+	unsigned index; /* replica number */
+	char **argv, **env; /* NULL-terminated; owned */
+	char *image; /* as written; owned */
+	char *app_dir; /* artifact dir bound at /app, or NULL */
+	int wasm; /* runtime "wasm" */
+	int wasm_job; /* wasm run as a sandboxed process
 	                              (`provider wasm run`), not HTTP */
-	int done;                  /* a job that exited 0: not restarted */
-	char wasm_kind[16];        /* "wasm+file" or "wasm+https" */
-	char *wasm_url;            /* as in the manifest; owned */
-	char wasm_sha256[65];      /* of the module; "" until resolved */
-	char *wasm_path;           /* the module in the artifact cache */
-	struct wasm_pool *pool;    /* HTTP function: the workers in sb;
+	int done; /* a job that exited 0: not restarted */
+	char wasm_kind[16]; /* "wasm+file" or "wasm+https" */
+	char *wasm_url; /* as in the manifest; owned */
+	char wasm_sha256[65]; /* of the module; "" until resolved */
+	char *wasm_path; /* the module in the artifact cache */
+	struct wasm_pool *pool; /* HTTP function: the workers in sb;
 	                              NULL when not running */
-	uint64_t wasm_fuel;        /* tenant's per-request fuel budget and */
+	uint64_t wasm_fuel; /* tenant's per-request fuel budget and */
 	uint64_t wasm_deadline_ms; /* deadline (env LODGE_FUEL,
 	                              LODGE_DEADLINE_MS); 0: the provider's */
 	struct lease_expose expose[LEASE_MAX_EXPOSE];
 	size_t nexpose;
 	uint64_t cpu_millis, memory_bytes, storage_bytes;
-	struct sandbox *sb;        /* NULL when not running */
-	uint64_t cpu_ms_done;      /* CPU of sandboxes that ended */
+	struct sandbox *sb; /* NULL when not running */
+	uint64_t cpu_ms_done; /* CPU of sandboxes that ended */
 	unsigned restarts;
-	int64_t next_start_ms;     /* when to (re)start; 0: now */
+	int64_t next_start_ms; /* when to (re)start; 0: now */
 	int64_t started_ms;
-	int last_exit;             /* shell-style exit code, -1 none */
-	int cleaned;               /* leftovers of a past process gone */
+	int last_exit; /* shell-style exit code, -1 none */
+	int cleaned; /* leftovers of a past process gone */
 	char last_error[256];
 };
 
 struct lease {
-	char scope[16];            /* sandbox name prefix: this provider's
+	char scope[16]; /* sandbox name prefix: this provider's
 	                              (several may share a host) */
 	char id[24];
 	char order[24];
@@ -106,26 +111,26 @@ struct lease {
 	char manifest_hash[65];
 	enum lease_status status;
 	char close_reason[32];
-	json_t *manifest;          /* canonical manifest; owned; or NULL */
+	json_t *manifest; /* canonical manifest; owned; or NULL */
 	struct lease_replica *rep;
 	size_t nrep;
 	/* Metering: counters = base + what this process measured. */
-	uint64_t base[USAGE_COUNT];     /* loaded at (re)start */
+	uint64_t base[USAGE_COUNT]; /* loaded at (re)start */
 	uint64_t reported[USAGE_COUNT]; /* last sent in lease.usage */
-	int64_t run_ms;                 /* reserved time since base */
-	_Atomic uint64_t requests, egress_bytes;  /* gateway, since base */
-	uint64_t mem_bytes, storage_bytes;        /* reserved, all replicas */
-	char metering[16];              /* "cgroup2", "cgroup1", "rusage" */
-	char logs_dir[PATH_MAX];        /* daemon: where replicas log (wasm
+	int64_t run_ms; /* reserved time since base */
+	_Atomic uint64_t requests, egress_bytes; /* gateway, since base */
+	uint64_t mem_bytes, storage_bytes; /* reserved, all replicas */
+	char metering[16]; /* "cgroup2", "cgroup1", "rusage" */
+	char logs_dir[PATH_MAX]; /* daemon: where replicas log (wasm
 	                                   jobs' usage lines are read there) */
-	_Atomic uint64_t fuel;                    /* wasm requests, jobs */
-	char blobs[LEASE_MAX_BLOBS][65];          /* uploaded, in order */
+	_Atomic uint64_t fuel; /* wasm requests, jobs */
+	char blobs[LEASE_MAX_BLOBS][65]; /* uploaded, in order */
 	size_t nblobs;
-	int started_posted;             /* lease.started is in the ledger */
-	int final_posted;               /* final usage after stop sent */
+	int started_posted; /* lease.started is in the ledger */
+	int final_posted; /* final usage after stop sent */
 	int64_t created_ms;
-	char pending_close[32];         /* daemon: stop with this reason */
-	int post_close;                 /* daemon: also sign lease.close */
+	char pending_close[32]; /* daemon: stop with this reason */
+	int post_close; /* daemon: also sign lease.close */
 	struct lease *next;
 };
 
@@ -187,8 +192,8 @@ int lease_status_json(struct lease *l, json_t **out);
 
 /* The replica serving (service, port): the first global expose, or the
  * one matching port when port != 0.  NULL when none. */
-struct lease_replica *lease_find_service(struct lease *l,
-    const char *service, uint16_t *port);
+struct lease_replica *lease_find_service(struct lease *l, const char *service,
+    uint16_t *port);
 
 /* Record a blob the tenant uploaded for this lease (wasm+file modules
  * are resolved from them: see lease_set_manifest).  ERR_LIMIT when full. */

@@ -73,8 +73,10 @@ parse_cgroup_mode(const char *s, enum cgroup_mode *out)
 	else if (strcmp(s, "none") == 0)
 		*out = CGROUP_NONE;
 	else
-		return err_set(ERR_INVAL, "--cgroup: \"%s\" is not one of "
-		    "auto, v2, v1, none", s);
+		return err_set(ERR_INVAL,
+		    "--cgroup: \"%s\" is not one of "
+		    "auto, v2, v1, none",
+		    s);
 	return 0;
 }
 
@@ -152,8 +154,10 @@ cmd_sandbox_run(int argc, char **argv)
 		case 'u':
 			if ((rc = util_parse_u64(optarg, "--uid", &v)) == 0 &&
 			    (v == 0 || v > 0xfffffffeu))
-				rc = err_set(ERR_RANGE, "--uid: %s is not a "
-				    "non-root uid", optarg);
+				rc = err_set(ERR_RANGE,
+				    "--uid: %s is not a "
+				    "non-root uid",
+				    optarg);
 			spec.uid = spec.gid = (uid_t)v;
 			break;
 		case 'g':
@@ -342,8 +346,8 @@ cmd_init(int argc, char **argv)
 			    &cfg.reserved.storage_bytes);
 			break;
 		case 'g':
-			if ((rc = util_parse_i64(optarg, "--stop-grace",
-			    &g)) == 0)
+			if ((rc = util_parse_i64(optarg, "--stop-grace", &g)) ==
+			    0)
 				cfg.stop_grace_ms = g;
 			break;
 		case 'L':
@@ -373,8 +377,8 @@ cmd_init(int argc, char **argv)
 	{
 		char host[128];
 		uint16_t port;
-		if (http_parse_listen(cfg.listen, host, sizeof(host),
-		    &port) < 0) {
+		if (http_parse_listen(cfg.listen, host, sizeof(host), &port) <
+		    0) {
 			fprintf(stderr, "provider: --listen: %s\n", err_msg());
 			config_clear(&cfg);
 			return 2;
@@ -391,12 +395,12 @@ cmd_init(int argc, char **argv)
 		goto fail;
 	key_public(k, pub);
 	key_pub_to_text(pub, keytext);
-	if ((rc = config_advertise_body(&cfg, cfg.api_url[0] ? cfg.api_url :
-	    "http://<listen>", &adv)) < 0)
+	if ((rc = config_advertise_body(&cfg,
+	         cfg.api_url[0] ? cfg.api_url : "http://<listen>", &adv)) < 0)
 		goto fail;
 	printf("provider key %s (%s)\nconfig %s\ndetected: %llu millicores, "
-	    "%llu bytes memory, %llu bytes disk\nadvertised:\n", keytext,
-	    created ? "new" : "existing", path,
+	       "%llu bytes memory, %llu bytes disk\nadvertised:\n",
+	    keytext, created ? "new" : "existing", path,
 	    (unsigned long long)cfg.detected.cpu_millis,
 	    (unsigned long long)cfg.detected.memory_bytes,
 	    (unsigned long long)cfg.detected.storage_bytes);
@@ -449,7 +453,7 @@ cmd_run(int argc, char **argv)
 			break;
 		case 'h':
 			printf("usage: provider run [--data DIR] "
-			    "[--log-level LEVEL]\n");
+			       "[--log-level LEVEL]\n");
 			return 0;
 		default:
 			return 2;
@@ -496,7 +500,8 @@ cmd_status(int argc, char **argv)
 		else if (c == 'j')
 			as_json = 1;
 		else {
-			fprintf(stderr, "usage: provider status [--data DIR] "
+			fprintf(stderr,
+			    "usage: provider status [--data DIR] "
 			    "[--json]\n");
 			return 2;
 		}
@@ -518,13 +523,13 @@ cmd_status(int argc, char **argv)
 		acct = json_loadb(r.body, r.body_len, 0, &je);
 	http_result_clear(&r);
 	config_offered(&cfg, &off);
-	out = json_pack("{s:s,s:s,s:s,s:{s:I,s:I,s:I},s:O,s:o}", "key",
-	    keytext, "name", cfg.name, "market", cfg.market, "capacity",
-	    "cpu_millis", (json_int_t)off.cpu_millis, "memory_bytes",
+	out = json_pack("{s:s,s:s,s:s,s:{s:I,s:I,s:I},s:O,s:o}", "key", keytext,
+	    "name", cfg.name, "market", cfg.market, "capacity", "cpu_millis",
+	    (json_int_t)off.cpu_millis, "memory_bytes",
 	    (json_int_t)off.memory_bytes, "storage_bytes",
 	    (json_int_t)off.storage_bytes, "leases",
-	    state ? json_object_get(state, "leases") : json_null(),
-	    "account", acct ? acct : json_null());
+	    state ? json_object_get(state, "leases") : json_null(), "account",
+	    acct ? acct : json_null());
 	acct = NULL;
 	if (out == NULL)
 		goto fail;
@@ -532,20 +537,23 @@ cmd_status(int argc, char **argv)
 		print_json(out);
 	else {
 		printf("provider %s (%s)\nmarket   %s\ncapacity %llu "
-		    "millicores, %llu MB memory, %llu MB storage\n", keytext,
-		    cfg.name, cfg.market, (unsigned long long)off.cpu_millis,
+		       "millicores, %llu MB memory, %llu MB storage\n",
+		    keytext, cfg.name, cfg.market,
+		    (unsigned long long)off.cpu_millis,
 		    (unsigned long long)(off.memory_bytes / 1000000),
 		    (unsigned long long)(off.storage_bytes / 1000000));
 		json_array_foreach(json_object_get(out, "leases"), i, v)
-			printf("lease %-8s %-8s order %s tenant %s\n",
-			    json_string_value(json_object_get(v, "id")),
-			    json_string_value(json_object_get(v, "status")),
-			    json_string_value(json_object_get(v, "order")),
-			    json_string_value(json_object_get(v, "tenant")));
+		    printf("lease %-8s %-8s order %s tenant %s\n",
+		        json_string_value(json_object_get(v, "id")),
+		        json_string_value(json_object_get(v, "status")),
+		        json_string_value(json_object_get(v, "order")),
+		        json_string_value(json_object_get(v, "tenant")));
 		v = json_object_get(out, "account");
 		if (json_is_object(v)) {
 			char *t = json_dumps(json_object_get(v, "balances") ?
-			    json_object_get(v, "balances") : v, JSON_COMPACT);
+			        json_object_get(v, "balances") :
+			        v,
+			    JSON_COMPACT);
 			printf("earnings %s\n", t ? t : "?");
 			free(t);
 		} else
@@ -605,8 +613,9 @@ cmd_request(int argc, char **argv)
 		    url);
 		return 2;
 	}
-	if (key_load(keyfile, &k) < 0 || (bodyfile &&
-	    util_read_file(bodyfile, 256u << 20, &body, &blen) < 0) ||
+	if (key_load(keyfile, &k) < 0 ||
+	    (bodyfile &&
+	        util_read_file(bodyfile, 256u << 20, &body, &blen) < 0) ||
 	    reqsig_header(k, method, p, body, blen, &sig) < 0 ||
 	    asprintf(&hdr, "%s: %s", REQSIG_HEADER, sig) < 0)
 		goto out;
@@ -637,7 +646,8 @@ out:
 	key_free(k);
 	return ret;
 usage:
-	fprintf(stderr, "usage: provider request --key KEYFILE [--body FILE] "
+	fprintf(stderr,
+	    "usage: provider request --key KEYFILE [--body FILE] "
 	    "[--sign-only] METHOD URL\n"
 	    "  --sign-only  print the X-Lodge-Signature header line, send "
 	    "nothing\n");
@@ -676,8 +686,7 @@ usage(FILE *f)
 	fprintf(f, "usage: provider COMMAND [options]\n");
 	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		fprintf(f, "  %-7s %-4s %s\n", commands[i].group,
-		    commands[i].name ? commands[i].name : "",
-		    commands[i].help);
+		    commands[i].name ? commands[i].name : "", commands[i].help);
 }
 
 int

@@ -20,23 +20,28 @@
 
 #define WASM_CLI_MAX_MODULE (64u << 20)
 
-static void usage(FILE *f)
+static void
+usage(FILE *f)
 {
-	fputs("usage: provider wasm run MODULE.wasm [--fuel N] [--memory SIZE]"
+	fputs(
+	    "usage: provider wasm run MODULE.wasm [--fuel N] [--memory SIZE]"
 	    " [--dir HOST_DIR]\n"
 	    "                [--env K=V]... [--no-fuel] [-O0|-O2] "
 	    "[--in-process] [--timeout MS] -- ARGS...\n"
 	    "       provider wasm serve MODULE.wasm [--memory SIZE] [--dir DIR]"
 	    " [--env K=V]...\n"
-	    "                [--no-fuel] [-O0|-O2]   (control socket on stdin)\n"
+	    "                [--no-fuel] [-O0|-O2]   (control socket on "
+	    "stdin)\n"
 	    "       provider wasm compile MODULE.wasm [--no-fuel] [-O0|-O2]\n"
 	    "       provider wasm validate MODULE.wasm...\n"
 	    "       provider wasm spec [-O0|-O2] [--jobs N] [--no-fuel] "
-	    "WAST_JSON...\n", f);
+	    "WAST_JSON...\n",
+	    f);
 }
 
 /* "64m", "1g", "65536" -> bytes */
-static int parse_size(const char *s, uint64_t *out)
+static int
+parse_size(const char *s, uint64_t *out)
 {
 	char *end;
 	errno = 0;
@@ -44,11 +49,25 @@ static int parse_size(const char *s, uint64_t *out)
 	if (errno || end == s)
 		return -1;
 	switch (*end) {
-	case 0: break;
-	case 'k': case 'K': v <<= 10; end++; break;
-	case 'm': case 'M': v <<= 20; end++; break;
-	case 'g': case 'G': v <<= 30; end++; break;
-	default: return -1;
+	case 0:
+		break;
+	case 'k':
+	case 'K':
+		v <<= 10;
+		end++;
+		break;
+	case 'm':
+	case 'M':
+		v <<= 20;
+		end++;
+		break;
+	case 'g':
+	case 'G':
+		v <<= 30;
+		end++;
+		break;
+	default:
+		return -1;
 	}
 	if (*end == 'i' || *end == 'b' || *end == 'B')
 		end++;
@@ -70,7 +89,8 @@ struct run_job {
 	int isolated;
 };
 
-static void *run_thread(void *arg)
+static void *
+run_thread(void *arg)
 {
 	struct run_job *j = arg;
 	if (j->isolated)
@@ -81,7 +101,8 @@ static void *run_thread(void *arg)
 }
 
 /* Deep wasm recursion needs a deep native stack: run on a 256 MiB one. */
-static int run_big_stack(struct run_job *j)
+static int
+run_big_stack(struct run_job *j)
 {
 	pthread_attr_t a;
 	pthread_t t;
@@ -97,7 +118,8 @@ static int run_big_stack(struct run_job *j)
 	return j->rc;
 }
 
-static int load_file(const char *path, const struct wasm_load_opts *lo,
+static int
+load_file(const char *path, const struct wasm_load_opts *lo,
     struct wasm_program **p)
 {
 	char *buf = NULL;
@@ -112,7 +134,8 @@ static int load_file(const char *path, const struct wasm_load_opts *lo,
 	return rc;
 }
 
-static int cmd_run(int argc, char **argv)
+static int
+cmd_run(int argc, char **argv)
 {
 	struct wasm_load_opts lo;
 	struct wasm_run_limits lim = { .fuel = -1 };
@@ -190,12 +213,18 @@ static int cmd_run(int argc, char **argv)
 		goto out;
 	}
 	struct wasm_io io = {
-		.argc = nargs + 1, .argv = args, .envp = env,
-		.stdin_fd = 0, .stdout_fd = 1, .stderr_fd = 2,
+		.argc = nargs + 1,
+		.argv = args,
+		.envp = env,
+		.stdin_fd = 0,
+		.stdout_fd = 1,
+		.stderr_fd = 2,
 		.data_dir = dir,
 	};
-	struct run_job j = { .p = p, .io = &io, .l = &lim,
-	    .isolated = isolated };
+	struct run_job j = { .p = p,
+		.io = &io,
+		.l = &lim,
+		.isolated = isolated };
 	fflush(stdout);
 	if (run_big_stack(&j)) {
 		fprintf(stderr, "wasm run: %s\n", err_msg());
@@ -203,9 +232,11 @@ static int cmd_run(int argc, char **argv)
 	}
 	if (j.oc.message[0])
 		fprintf(stderr, "%s\n", j.oc.message);
-	fprintf(stderr, "usage: fuel=%llu cpu_ms=%llu wall_ms=%llu "
-	    "mem_peak_bytes=%llu\n", (unsigned long long)j.u.fuel,
-	    (unsigned long long)j.u.cpu_ms, (unsigned long long)j.u.wall_ms,
+	fprintf(stderr,
+	    "usage: fuel=%llu cpu_ms=%llu wall_ms=%llu "
+	    "mem_peak_bytes=%llu\n",
+	    (unsigned long long)j.u.fuel, (unsigned long long)j.u.cpu_ms,
+	    (unsigned long long)j.u.wall_ms,
 	    (unsigned long long)j.u.mem_peak_bytes);
 	rc = j.oc.exit_code;
 out:
@@ -217,7 +248,8 @@ out:
 
 /* The sandboxed side of an HTTP function: the provider's control socket
  * is stdin (wasm/serve.h); the modules' stderr goes to ours. */
-static int cmd_serve(int argc, char **argv)
+static int
+cmd_serve(int argc, char **argv)
 {
 	struct wasm_load_opts lo;
 	struct wasm_program *p = NULL;
@@ -243,7 +275,8 @@ static int cmd_serve(int argc, char **argv)
 			so.data_dir = argv[++i];
 		} else if (strcmp(a, "--env") == 0 && i + 1 < argc) {
 			if (!strchr(argv[i + 1], '=')) {
-				fprintf(stderr, "wasm serve: --env wants K=V\n");
+				fprintf(stderr,
+				    "wasm serve: --env wants K=V\n");
 				goto out;
 			}
 			env[nenv++] = argv[++i];
@@ -267,7 +300,8 @@ static int cmd_serve(int argc, char **argv)
 	}
 	if (getsockopt(0, SOL_SOCKET, SO_TYPE, &type, &tl) < 0 ||
 	    type != SOCK_SEQPACKET) {
-		fprintf(stderr, "wasm serve: stdin is not the provider's "
+		fprintf(stderr,
+		    "wasm serve: stdin is not the provider's "
 		    "control socket (a SOCK_SEQPACKET socket)\n");
 		goto out;
 	}
@@ -294,7 +328,8 @@ out:
 	return rc;
 }
 
-static int cmd_compile(int argc, char **argv)
+static int
+cmd_compile(int argc, char **argv)
 {
 	struct wasm_load_opts lo;
 	struct wasm_program *p = NULL;
@@ -329,7 +364,8 @@ static int cmd_compile(int argc, char **argv)
 
 /* Decode and validate each file; one line each: "ok FILE" or
  * "invalid FILE: message".  Exit 1 if any is invalid. */
-static int cmd_validate(int argc, char **argv)
+static int
+cmd_validate(int argc, char **argv)
 {
 	int bad = 0;
 	if (argc < 2) {
@@ -340,7 +376,8 @@ static int cmd_validate(int argc, char **argv)
 		char *buf = NULL;
 		size_t len = 0;
 		struct wasm_module *m = NULL;
-		int rc = util_read_file(argv[i], WASM_CLI_MAX_MODULE, &buf, &len);
+		int rc =
+		    util_read_file(argv[i], WASM_CLI_MAX_MODULE, &buf, &len);
 		if (rc == 0)
 			rc = wasm_module_decode((const uint8_t *)buf, len, NULL,
 			    &m);
@@ -356,7 +393,8 @@ static int cmd_validate(int argc, char **argv)
 	return bad;
 }
 
-int wasm_cli_main(int argc, char **argv)
+int
+wasm_cli_main(int argc, char **argv)
 {
 	if (argc < 1) {
 		usage(stderr);

@@ -25,9 +25,8 @@
 
 /* v1 hierarchies we use, in attach order. */
 enum { V1_CPU, V1_CPUACCT, V1_MEMORY, V1_PIDS, V1_COUNT };
-static const char *const v1_names[V1_COUNT] = {
-	"cpu", "cpuacct", "memory", "pids"
-};
+static const char *const v1_names[V1_COUNT] = { "cpu", "cpuacct", "memory",
+	"pids" };
 
 struct cgroup {
 	enum cgroup_mode mode;
@@ -152,16 +151,20 @@ cgroup_parse_value(const char *text, uint64_t *out)
 		return 0;
 	}
 	if (*text < '0' || *text > '9')
-		return err_set(ERR_INVAL, "cgroup value \"%.32s\" is not a "
-		    "number", text);
+		return err_set(ERR_INVAL,
+		    "cgroup value \"%.32s\" is not a "
+		    "number",
+		    text);
 	errno = 0;
 	v = strtoull(text, &end, 10);
 	if (errno != 0)
 		return err_set(ERR_RANGE, "cgroup value \"%.32s\" out of range",
 		    text);
 	if (*end != '\0' && *end != '\n' && *end != ' ')
-		return err_set(ERR_INVAL, "cgroup value \"%.32s\" has trailing "
-		    "garbage", text);
+		return err_set(ERR_INVAL,
+		    "cgroup value \"%.32s\" has trailing "
+		    "garbage",
+		    text);
 	*out = (uint64_t)v;
 	return 0;
 }
@@ -224,16 +227,19 @@ cgroup_check_name(const char *name, const char *what)
 		return err_set(ERR_INVAL, "%s: longer than 200 characters",
 		    what);
 	if (name[0] == '/' || strstr(name, "..") != NULL)
-		return err_set(ERR_INVAL, "%s \"%s\": must be a relative path "
-		    "without \"..\"", what, name);
+		return err_set(ERR_INVAL,
+		    "%s \"%s\": must be a relative path "
+		    "without \"..\"",
+		    what, name);
 	for (p = name; *p != '\0'; p++) {
 		char c = *p;
 		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		    (c >= '0' && c <= '9') || c == '-' || c == '_' ||
-		    c == '.' || c == '/'))
-			return err_set(ERR_INVAL, "%s \"%s\": character %ld is "
-			    "not one of [A-Za-z0-9._/-]", what, name,
-			    (long)(p - name) + 1);
+		        (c >= '0' && c <= '9') || c == '-' || c == '_' ||
+		        c == '.' || c == '/'))
+			return err_set(ERR_INVAL,
+			    "%s \"%s\": character %ld is "
+			    "not one of [A-Za-z0-9._/-]",
+			    what, name, (long)(p - name) + 1);
 	}
 	return 0;
 }
@@ -242,10 +248,14 @@ const char *
 cgroup_mode_name(enum cgroup_mode mode)
 {
 	switch (mode) {
-	case CGROUP_V2: return "cgroup2";
-	case CGROUP_V1: return "cgroup1";
-	case CGROUP_NONE: return "rusage";
-	default: return "auto";
+	case CGROUP_V2:
+		return "cgroup2";
+	case CGROUP_V1:
+		return "cgroup1";
+	case CGROUP_NONE:
+		return "rusage";
+	default:
+		return "auto";
 	}
 }
 
@@ -262,7 +272,7 @@ cgroup_path(const struct cgroup *cg)
 		return cg->dirs[0];
 	if (cg->mode == CGROUP_V1)
 		return cg->dirs[V1_MEMORY] ? cg->dirs[V1_MEMORY] :
-		    cg->dirs[V1_PIDS];
+		                             cg->dirs[V1_PIDS];
 	return NULL;
 }
 
@@ -295,8 +305,10 @@ v2_prepare_parent(const char *root, const char *parent, const char *enable)
 	for (;;) {
 		if (enable[0] != '\0' &&
 		    (rc = write_str(dir, "cgroup.subtree_control", enable)) < 0)
-			return err_set(ERR_IO, "%s/cgroup.subtree_control: "
-			    "enabling \"%s\": %s", dir, enable, strerror(-rc));
+			return err_set(ERR_IO,
+			    "%s/cgroup.subtree_control: "
+			    "enabling \"%s\": %s",
+			    dir, enable, strerror(-rc));
 		if (p == NULL || *p == '\0')
 			return 0;
 		size_t n = strcspn(p, "/");
@@ -329,8 +341,10 @@ v2_set_limit(const char *dir, const char *file, uint64_t value,
 	}
 	snprintf(val, sizeof(val), "%" PRIu64, value);
 	if ((rc = write_str(dir, file, val)) == -ENOENT)
-		return err_set(ERR_REJECT, "%s: no %s controller enabled "
-		    "(%s missing)", dir, what, file);
+		return err_set(ERR_REJECT,
+		    "%s: no %s controller enabled "
+		    "(%s missing)",
+		    dir, what, file);
 	if (rc < 0)
 		return err_set(ERR_IO, "%s/%s: writing \"%s\": %s", dir, file,
 		    val, strerror(-rc));
@@ -361,10 +375,11 @@ v2_new(const struct cgroup_config *cfg, const char *parent, const char *name,
 			strcat(enable, enable[0] ? " +" : "+");
 			strcat(enable, ctls[i]);
 		} else if (strict || want[i] != 0) {
-			return err_set(ERR_REJECT, "%s: the %s controller is not "
+			return err_set(ERR_REJECT,
+			    "%s: the %s controller is not "
 			    "available in cgroup v2 (cgroup.controllers: "
-			    "\"%.*s\")", root, ctls[i],
-			    (int)strcspn(ctl, "\n"), ctl);
+			    "\"%.*s\")",
+			    root, ctls[i], (int)strcspn(ctl, "\n"), ctl);
 		}
 	}
 	if ((rc = v2_prepare_parent(root, parent, enable)) < 0)
@@ -386,7 +401,7 @@ v2_new(const struct cgroup_config *cfg, const char *parent, const char *name,
 		    "%s/cpu.max: writing \"%s\": %s", dir, val, strerror(-rc));
 	}
 	if ((rc = v2_set_limit(dir, "memory.max", lim->memory_bytes,
-	    "memory")) < 0)
+	         "memory")) < 0)
 		return rc;
 	/* No swap for a lease, so memory.max is the whole story. */
 	if (lim->memory_bytes != 0 &&
@@ -408,15 +423,17 @@ v1_new(const struct cgroup_config *cfg, const char *parent, const char *name,
 
 	for (i = 0; i < V1_COUNT; i++) {
 		if (snprintf(hier[i], sizeof(hier[i]), "%s/%s", root,
-		    v1_names[i]) >= (int)sizeof(hier[i]))
+		        v1_names[i]) >= (int)sizeof(hier[i]))
 			return err_set(ERR_INVAL, "cgroup path too long");
-		have[i] = is_dir(hier[i]) &&
-		    realpath(hier[i], real[i]) != NULL;
-		if (!have[i] && (strict || (i == V1_CPU && lim->cpu_millis) ||
-		    (i == V1_MEMORY && lim->memory_bytes) ||
-		    (i == V1_PIDS && lim->pids_max)))
-			return err_set(ERR_REJECT, "%s: no cgroup v1 %s "
-			    "hierarchy", hier[i], v1_names[i]);
+		have[i] = is_dir(hier[i]) && realpath(hier[i], real[i]) != NULL;
+		if (!have[i] &&
+		    (strict || (i == V1_CPU && lim->cpu_millis) ||
+		        (i == V1_MEMORY && lim->memory_bytes) ||
+		        (i == V1_PIDS && lim->pids_max)))
+			return err_set(ERR_REJECT,
+			    "%s: no cgroup v1 %s "
+			    "hierarchy",
+			    hier[i], v1_names[i]);
 		/* cpu and cpuacct are often one hierarchy "cpu,cpuacct". */
 		for (j = 0; have[i] && j < i; j++)
 			if (have[j] && strcmp(real[i], real[j]) == 0)
@@ -429,7 +446,7 @@ v1_new(const struct cgroup_config *cfg, const char *parent, const char *name,
 		if (!have[i])
 			continue;
 		if (snprintf(dir, sizeof(dir), "%s/%s/%s", real[i], parent,
-		    name) >= (int)sizeof(dir))
+		        name) >= (int)sizeof(dir))
 			return err_set(ERR_INVAL, "cgroup path too long");
 		if ((rc = mkdir_p(dir)) < 0)
 			return err_set(ERR_IO, "%s: %s", dir, strerror(-rc));
@@ -444,8 +461,8 @@ v1_new(const struct cgroup_config *cfg, const char *parent, const char *name,
 		if (lim->cpu_millis == 0) {
 			snprintf(val, sizeof(val), "-1");
 		} else {
-			uint64_t q = lim->cpu_millis *
-			    (CGROUP_CPU_PERIOD_US / 1000u);
+			uint64_t q =
+			    lim->cpu_millis * (CGROUP_CPU_PERIOD_US / 1000u);
 			snprintf(val, sizeof(val), "%" PRIu64,
 			    q < 1000 ? 1000 : q);
 		}
@@ -466,10 +483,13 @@ v1_new(const struct cgroup_config *cfg, const char *parent, const char *name,
 		if ((rc = write_must(d, "memory.limit_in_bytes", val)) < 0)
 			return rc;
 		if (lim->memory_bytes != 0 &&
-		    (rc = write_str(d, "memory.memsw.limit_in_bytes", val)) < 0 &&
+		    (rc = write_str(d, "memory.memsw.limit_in_bytes", val)) <
+		        0 &&
 		    rc != -ENOENT)
-			return err_set(ERR_IO, "%s/memory.memsw.limit_in_bytes: "
-			    "%s", d, strerror(-rc));
+			return err_set(ERR_IO,
+			    "%s/memory.memsw.limit_in_bytes: "
+			    "%s",
+			    d, strerror(-rc));
 		/* A reused cgroup starts its peak afresh. */
 		(void)write_str(d, "memory.max_usage_in_bytes", "0");
 	}
@@ -531,8 +551,10 @@ cgroup_new(const struct cgroup_config *cfg, const char *parent,
 	    (rc = cgroup_check_name(name, "cgroup name")) < 0)
 		return rc;
 	if (strchr(name, '/') != NULL)
-		return err_set(ERR_INVAL, "cgroup name \"%s\": must not "
-		    "contain '/'", name);
+		return err_set(ERR_INVAL,
+		    "cgroup name \"%s\": must not "
+		    "contain '/'",
+		    name);
 	if ((cg = calloc(1, sizeof(*cg))) == NULL)
 		return err_set(ERR_NOMEM, "out of memory");
 
@@ -559,8 +581,8 @@ cgroup_new(const struct cgroup_config *cfg, const char *parent,
 		if (mode == CGROUP_V1)
 			goto fail;
 		size_t n = strlen(note);
-		snprintf(note + n, sizeof(note) - n, "%sv1: %s",
-		    n ? "; " : "", err_msg());
+		snprintf(note + n, sizeof(note) - n, "%sv1: %s", n ? "; " : "",
+		    err_msg());
 	}
 	cg->mode = CGROUP_NONE;
 done:
@@ -594,8 +616,8 @@ cgroup_attach(struct cgroup *cg, pid_t pid)
 
 /* Read one keyed counter or a plain value; absent files read as 0. */
 static void
-read_counter(const char *dir, const char *file, const char *key,
-    uint64_t scale, uint64_t *out)
+read_counter(const char *dir, const char *file, const char *key, uint64_t scale,
+    uint64_t *out)
 {
 	char buf[4096];
 	uint64_t v = 0;
@@ -604,7 +626,7 @@ read_counter(const char *dir, const char *file, const char *key,
 	if (dir == NULL || read_str(dir, file, buf, sizeof(buf)) < 0)
 		return;
 	if ((key ? cgroup_parse_keyed(buf, key, &v) :
-	    cgroup_parse_value(buf, &v)) < 0) {
+	           cgroup_parse_value(buf, &v)) < 0) {
 		err_clear();
 		return;
 	}
@@ -624,9 +646,8 @@ cgroup_read_usage(const struct cgroup *cg, struct cgroup_usage *out)
 		read_counter(d, "pids.peak", NULL, 1, &out->pids_peak);
 	} else if (cg->mode == CGROUP_V1) {
 		const char *acct = cg->dirs[V1_CPUACCT] ? cg->dirs[V1_CPUACCT] :
-		    cg->dirs[V1_CPU];
-		read_counter(acct, "cpuacct.usage", NULL, 1000,
-		    &out->cpu_usec);
+		                                          cg->dirs[V1_CPU];
+		read_counter(acct, "cpuacct.usage", NULL, 1000, &out->cpu_usec);
 		read_counter(cg->dirs[V1_MEMORY], "memory.max_usage_in_bytes",
 		    NULL, 1, &out->mem_peak_bytes);
 		read_counter(cg->dirs[V1_MEMORY], "memory.oom_control",
@@ -678,8 +699,10 @@ cgroup_kill_all(struct cgroup *cg, int timeout_ms)
 		if (left == 0)
 			return 0;
 		if (waited >= timeout_ms)
-			return err_set(ERR_IO, "%s: %d processes still there "
-			    "after %d ms", cgroup_path(cg), left, timeout_ms);
+			return err_set(ERR_IO,
+			    "%s: %d processes still there "
+			    "after %d ms",
+			    cgroup_path(cg), left, timeout_ms);
 		sleep_ms(2);
 		waited += 2;
 	}

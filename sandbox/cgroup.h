@@ -15,7 +15,7 @@ enum cgroup_mode {
 	CGROUP_AUTO = 0, /* v2 if it has cpu+memory+pids, else v1, else none */
 	CGROUP_V2,
 	CGROUP_V1,
-	CGROUP_NONE,     /* no cgroup: metering by rusage */
+	CGROUP_NONE, /* no cgroup: metering by rusage */
 };
 
 /* Where the hierarchies are mounted; NULL fields take the defaults
@@ -29,8 +29,8 @@ struct cgroup_config {
 
 /* 0 means "no limit" for each field. */
 struct cgroup_limits {
-	uint64_t cpu_millis;    /* 1000 = one CPU */
-	uint64_t memory_bytes;  /* swap is capped at 0 where the host allows */
+	uint64_t cpu_millis; /* 1000 = one CPU */
+	uint64_t memory_bytes; /* swap is capped at 0 where the host allows */
 	uint64_t pids_max;
 };
 

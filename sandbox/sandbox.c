@@ -52,24 +52,23 @@
 #define ERRBUF 512
 
 /* Signals init forwards to the workload. */
-static const int forwarded[] = {
-	SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2
-};
+static const int forwarded[] = { SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1,
+	SIGUSR2 };
 
 struct relay {
 	pthread_t thread;
 	int started;
-	int in_fd;       /* read end of the workload's pipe */
-	int out_fd;      /* the capture file */
+	int in_fd; /* read end of the workload's pipe */
+	int out_fd; /* the capture file */
 	uint64_t max;
 };
 
 struct sandbox {
-	pid_t pid;          /* init, pid 1 inside */
+	pid_t pid; /* init, pid 1 inside */
 	int pidfd;
 	int netns_fd;
 	int userns_fd;
-	int status_fd;      /* init writes the workload's wait status here */
+	int status_fd; /* init writes the workload's wait status here */
 	struct cgroup *cg;
 	char *why_not;
 	uint64_t start_ns;
@@ -86,15 +85,15 @@ struct child_args {
 	const struct sandbox_spec *spec;
 	const struct sock_fprog *prog;
 	int userns;
-	int rlimit_fallback;        /* no cgroup: limits as rlimits */
-	int fd_in, fd_out, fd_err;  /* workload stdio */
+	int rlimit_fallback; /* no cgroup: limits as rlimits */
+	int fd_in, fd_out, fd_err; /* workload stdio */
 	int sync_r, err_w, status_w;
 	uid_t uid;
 	gid_t gid;
-	const char *root;           /* staging dir */
+	const char *root; /* staging dir */
 	const char *workdir;
 	const char *const *env;
-	const char *path;           /* PATH for the argv[0] search */
+	const char *path; /* PATH for the argv[0] search */
 	char passwd[256];
 	char group[128];
 	char hostname[65];
@@ -103,12 +102,8 @@ struct child_args {
 	char shm_opts[64];
 };
 
-static const char *const default_env[] = {
-	"PATH=/usr/local/bin:/usr/bin:/bin",
-	"HOME=/tmp",
-	"LANG=C.UTF-8",
-	NULL
-};
+static const char *const default_env[] = { "PATH=/usr/local/bin:/usr/bin:/bin",
+	"HOME=/tmp", "LANG=C.UTF-8", NULL };
 
 /* ======================================================================
  * Pure helpers
@@ -144,33 +139,51 @@ sandbox_metering_name(enum sandbox_metering m)
 void
 sandbox_format_usage(const struct sandbox_usage *u, char *buf, size_t len)
 {
-	snprintf(buf, len, "usage: cpu_ms=%" PRIu64 " wall_ms=%" PRIu64
+	snprintf(buf, len,
+	    "usage: cpu_ms=%" PRIu64 " wall_ms=%" PRIu64
 	    " mem_peak_bytes=%" PRIu64 " oom=%d pids_peak=%" PRIu64
-	    " metering=%s", u->cpu_ms, u->wall_ms, u->mem_peak_bytes,
-	    u->oom_kills ? 1 : 0, u->pids_peak,
-	    sandbox_metering_name(u->metering));
+	    " metering=%s",
+	    u->cpu_ms, u->wall_ms, u->mem_peak_bytes, u->oom_kills ? 1 : 0,
+	    u->pids_peak, sandbox_metering_name(u->metering));
 }
 
 int
 sandbox_parse_size(const char *s, const char *what, uint64_t *out)
 {
-	static const struct { const char *sfx; uint64_t mul; } units[] = {
-		{ "", 1 }, { "B", 1 },
-		{ "k", 1ull << 10 }, { "K", 1ull << 10 }, { "Ki", 1ull << 10 },
+	static const struct {
+		const char *sfx;
+		uint64_t mul;
+	} units[] = {
+		{ "", 1 },
+		{ "B", 1 },
+		{ "k", 1ull << 10 },
+		{ "K", 1ull << 10 },
+		{ "Ki", 1ull << 10 },
 		{ "KiB", 1ull << 10 },
-		{ "M", 1ull << 20 }, { "Mi", 1ull << 20 }, { "MiB", 1ull << 20 },
-		{ "G", 1ull << 30 }, { "Gi", 1ull << 30 }, { "GiB", 1ull << 30 },
-		{ "T", 1ull << 40 }, { "Ti", 1ull << 40 }, { "TiB", 1ull << 40 },
-		{ "kB", 1000ull }, { "KB", 1000ull }, { "MB", 1000000ull },
-		{ "GB", 1000000000ull }, { "TB", 1000000000000ull },
+		{ "M", 1ull << 20 },
+		{ "Mi", 1ull << 20 },
+		{ "MiB", 1ull << 20 },
+		{ "G", 1ull << 30 },
+		{ "Gi", 1ull << 30 },
+		{ "GiB", 1ull << 30 },
+		{ "T", 1ull << 40 },
+		{ "Ti", 1ull << 40 },
+		{ "TiB", 1ull << 40 },
+		{ "kB", 1000ull },
+		{ "KB", 1000ull },
+		{ "MB", 1000000ull },
+		{ "GB", 1000000000ull },
+		{ "TB", 1000000000000ull },
 	};
 	uint64_t v = 0, r;
 	const char *p = s;
 	size_t i;
 
 	if (s == NULL || *s < '0' || *s > '9')
-		return err_set(ERR_INVAL, "%s: \"%s\" is not a size (like "
-		    "512M, 1Gi or 1048576)", what, s ? s : "");
+		return err_set(ERR_INVAL,
+		    "%s: \"%s\" is not a size (like "
+		    "512M, 1Gi or 1048576)",
+		    what, s ? s : "");
 	for (; *p >= '0' && *p <= '9'; p++) {
 		if (__builtin_mul_overflow(v, 10, &v) ||
 		    __builtin_add_overflow(v, (uint64_t)(*p - '0'), &v))
@@ -186,8 +199,10 @@ sandbox_parse_size(const char *s, const char *what, uint64_t *out)
 		*out = r;
 		return 0;
 	}
-	return err_set(ERR_INVAL, "%s: \"%s\": unknown unit \"%s\" (expected "
-	    "k, M, G, T, Ki, Mi, Gi, Ti, kB, MB, GB or none)", what, s, p);
+	return err_set(ERR_INVAL,
+	    "%s: \"%s\": unknown unit \"%s\" (expected "
+	    "k, M, G, T, Ki, Mi, Gi, Ti, kB, MB, GB or none)",
+	    what, s, p);
 }
 
 int
@@ -211,8 +226,10 @@ sandbox_parse_cpu(const char *s, const char *what, uint64_t *millis)
 	if (*p == '.') {
 		for (p++; *p >= '0' && *p <= '9'; p++, digits++) {
 			if (digits >= 3)
-				return err_set(ERR_INVAL, "%s: \"%s\": at most "
-				    "three decimals (a millicpu)", what, s);
+				return err_set(ERR_INVAL,
+				    "%s: \"%s\": at most "
+				    "three decimals (a millicpu)",
+				    what, s);
 			scale /= 10;
 			frac += (uint64_t)(*p - '0') * scale;
 		}
@@ -227,8 +244,10 @@ sandbox_parse_cpu(const char *s, const char *what, uint64_t *millis)
 	*millis = v;
 	return 0;
 bad:
-	return err_set(ERR_INVAL, "%s: \"%s\" is not a CPU amount (like 1, "
-	    "0.5 or 250m)", what, s ? s : "");
+	return err_set(ERR_INVAL,
+	    "%s: \"%s\" is not a CPU amount (like 1, "
+	    "0.5 or 250m)",
+	    what, s ? s : "");
 range:
 	return err_set(ERR_RANGE, "%s: \"%s\" is too large", what, s);
 }
@@ -269,8 +288,8 @@ child_fail(int err_fd, const char *what, const char *arg)
 		c_append(buf, &n, sizeof(buf), arg);
 	}
 	c_append(buf, &n, sizeof(buf), ": ");
-	c_append(buf, &n, sizeof(buf), strerrordesc_np(e) ?
-	    strerrordesc_np(e) : "unknown error");
+	c_append(buf, &n, sizeof(buf),
+	    strerrordesc_np(e) ? strerrordesc_np(e) : "unknown error");
 	/* Leading byte: was it "not found"? (for ERR_NOTFOUND upstream) */
 	char tag = e == ENOENT ? 'N' : 'E';
 	if (write(err_fd, &tag, 1) == 1 && write(err_fd, buf, n) < 0)
@@ -288,13 +307,20 @@ locked_flags(const char *path)
 
 	if (statvfs(path, &sv) < 0)
 		return 0;
-	if (sv.f_flag & ST_NOSUID) f |= MS_NOSUID;
-	if (sv.f_flag & ST_NODEV) f |= MS_NODEV;
-	if (sv.f_flag & ST_NOEXEC) f |= MS_NOEXEC;
-	if (sv.f_flag & ST_RDONLY) f |= MS_RDONLY;
-	if (sv.f_flag & ST_NOATIME) f |= MS_NOATIME;
-	if (sv.f_flag & ST_NODIRATIME) f |= MS_NODIRATIME;
-	if (sv.f_flag & ST_RELATIME) f |= MS_RELATIME;
+	if (sv.f_flag & ST_NOSUID)
+		f |= MS_NOSUID;
+	if (sv.f_flag & ST_NODEV)
+		f |= MS_NODEV;
+	if (sv.f_flag & ST_NOEXEC)
+		f |= MS_NOEXEC;
+	if (sv.f_flag & ST_RDONLY)
+		f |= MS_RDONLY;
+	if (sv.f_flag & ST_NOATIME)
+		f |= MS_NOATIME;
+	if (sv.f_flag & ST_NODIRATIME)
+		f |= MS_NODIRATIME;
+	if (sv.f_flag & ST_RELATIME)
+		f |= MS_RELATIME;
 	return f;
 }
 
@@ -314,8 +340,10 @@ bind_ro(const char *src, const char *dst, int dir, unsigned long extra)
 	}
 	if (mount(src, dst, NULL, MS_BIND, NULL) < 0)
 		return -1;
-	return mount(NULL, dst, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY |
-	    MS_NOSUID | locked_flags(src) | extra, NULL);
+	return mount(NULL, dst, NULL,
+	    MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | locked_flags(src) |
+	        extra,
+	    NULL);
 }
 
 /* Recreate a top-level symlink (/bin -> usr/bin) or bind the directory. */
@@ -355,8 +383,7 @@ write_small(int err_fd, const char *path, const char *text)
 }
 
 static void
-mount_tmpfs(int err_fd, const char *dst, unsigned long flags,
-    const char *opts)
+mount_tmpfs(int err_fd, const char *dst, unsigned long flags, const char *opts)
 {
 	if (mkdir(dst, 0755) < 0 && errno != EEXIST)
 		child_fail(err_fd, "mkdir", dst);
@@ -368,27 +395,39 @@ mount_tmpfs(int err_fd, const char *dst, unsigned long flags,
 static void
 setup_root(const struct child_args *a, int err_fd)
 {
-	static const char *const top[] = {
-		"usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32"
-	};
+	static const char *const top[] = { "usr", "bin", "sbin", "lib", "lib32",
+		"lib64", "libx32" };
 	static const char *const etc_dirs[] = {
-		"/etc/ssl", "/etc/ca-certificates", "/etc/alternatives",
+		"/etc/ssl",
+		"/etc/ca-certificates",
+		"/etc/alternatives",
 		"/etc/ld.so.conf.d",
 	};
 	static const char *const etc_files[] = {
-		"/etc/nsswitch.conf", "/etc/resolv.conf", "/etc/ld.so.cache",
-		"/etc/ld.so.conf", "/etc/localtime", "/etc/host.conf",
-		"/etc/mime.types", "/etc/protocols", "/etc/services",
+		"/etc/nsswitch.conf",
+		"/etc/resolv.conf",
+		"/etc/ld.so.cache",
+		"/etc/ld.so.conf",
+		"/etc/localtime",
+		"/etc/host.conf",
+		"/etc/mime.types",
+		"/etc/protocols",
+		"/etc/services",
 	};
-	static const char *const dev_nodes[] = {
-		"null", "zero", "full", "random", "urandom"
-	};
+	static const char *const dev_nodes[] = { "null", "zero", "full",
+		"random", "urandom" };
 	static const char *const proc_mask[] = {
-		"proc/kcore", "proc/sysrq-trigger", "proc/timer_list",
-		"proc/sched_debug", "proc/kallsyms",
+		"proc/kcore",
+		"proc/sysrq-trigger",
+		"proc/timer_list",
+		"proc/sched_debug",
+		"proc/kallsyms",
 	};
 	static const char *const proc_ro[] = {
-		"proc/sys", "proc/irq", "proc/bus", "proc/fs",
+		"proc/sys",
+		"proc/irq",
+		"proc/bus",
+		"proc/fs",
 	};
 	char host[PATH_MAX], dst[PATH_MAX];
 	size_t i, n;
@@ -396,7 +435,7 @@ setup_root(const struct child_args *a, int err_fd)
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
 		child_fail(err_fd, "make / private", NULL);
 	if (mount("lodge", a->root, "tmpfs", MS_NOSUID | MS_NODEV,
-	    "mode=0755,size=4m") < 0)
+	        "mode=0755,size=4m") < 0)
 		child_fail(err_fd, "mount root tmpfs on", a->root);
 	if (chdir(a->root) < 0)
 		child_fail(err_fd, "chdir", a->root);
@@ -416,7 +455,8 @@ setup_root(const struct child_args *a, int err_fd)
 		link_or_bind(err_fd, etc_files[i], etc_files[i] + 1);
 	write_small(err_fd, "etc/passwd", a->passwd);
 	write_small(err_fd, "etc/group", a->group);
-	write_small(err_fd, "etc/hosts", "127.0.0.1\tlocalhost\n"
+	write_small(err_fd, "etc/hosts",
+	    "127.0.0.1\tlocalhost\n"
 	    "::1\tlocalhost ip6-localhost ip6-loopback\n");
 	n = 0;
 	c_append(dst, &n, sizeof(dst), a->hostname);
@@ -427,7 +467,7 @@ setup_root(const struct child_args *a, int err_fd)
 	if (mkdir("proc", 0555) < 0)
 		child_fail(err_fd, "mkdir", "proc");
 	if (mount("proc", "proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC,
-	    NULL) < 0)
+	        NULL) < 0)
 		child_fail(err_fd, "mount", "proc");
 	for (i = 0; i < sizeof(proc_mask) / sizeof(proc_mask[0]); i++)
 		if (access(proc_mask[i], F_OK) == 0 &&
@@ -437,9 +477,11 @@ setup_root(const struct child_args *a, int err_fd)
 		if (access(proc_ro[i], F_OK) != 0)
 			continue;
 		if (mount(proc_ro[i], proc_ro[i], NULL, MS_BIND | MS_REC,
-		    NULL) < 0 ||
-		    mount(NULL, proc_ro[i], NULL, MS_BIND | MS_REMOUNT |
-		    MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+		        NULL) < 0 ||
+		    mount(NULL, proc_ro[i], NULL,
+		        MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID |
+		            MS_NODEV | MS_NOEXEC,
+		        NULL) < 0)
 			child_fail(err_fd, "read-only", proc_ro[i]);
 	}
 
@@ -465,8 +507,9 @@ setup_root(const struct child_args *a, int err_fd)
 		child_fail(err_fd, "symlink", "dev/fd");
 	mount_tmpfs(err_fd, "dev/shm", MS_NOSUID | MS_NODEV | MS_NOEXEC,
 	    a->shm_opts);
-	if (mount(NULL, "dev", NULL, MS_BIND | MS_REMOUNT | MS_RDONLY |
-	    MS_NOSUID | MS_NOEXEC, NULL) < 0)
+	if (mount(NULL, "dev", NULL,
+	        MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NOEXEC,
+	        NULL) < 0)
 		child_fail(err_fd, "read-only", "dev");
 
 	mount_tmpfs(err_fd, "tmp", MS_NOSUID | MS_NODEV, a->tmp_opts);
@@ -483,8 +526,9 @@ setup_root(const struct child_args *a, int err_fd)
 		child_fail(err_fd, "detach old root", NULL);
 	if (chdir("/") < 0)
 		child_fail(err_fd, "chdir", "/");
-	if (mount(NULL, "/", NULL, MS_BIND | MS_REMOUNT | MS_RDONLY |
-	    MS_NOSUID | MS_NODEV, NULL) < 0)
+	if (mount(NULL, "/", NULL,
+	        MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV,
+	        NULL) < 0)
 		child_fail(err_fd, "read-only", "/");
 }
 
@@ -528,7 +572,10 @@ lower_rlimit(int err_fd, int res, rlim_t cur, rlim_t max)
 static void
 set_rlimits(const struct child_args *a, int err_fd)
 {
-	static const struct { int res; rlim_t cur, max; } lims[] = {
+	static const struct {
+		int res;
+		rlim_t cur, max;
+	} lims[] = {
 		{ RLIMIT_CORE, 0, 0 },
 		{ RLIMIT_NOFILE, 4096, 4096 },
 		{ RLIMIT_MEMLOCK, 8u << 20, 8u << 20 },
@@ -555,16 +602,15 @@ set_rlimits(const struct child_args *a, int err_fd)
 static void
 drop_privileges(const struct child_args *a, int err_fd)
 {
-	struct __user_cap_header_struct hdr = {
-		.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0
-	};
+	struct __user_cap_header_struct hdr = { .version =
+		                                    _LINUX_CAPABILITY_VERSION_3,
+		.pid = 0 };
 	struct __user_cap_data_struct data[2];
 	int cap;
 
 	/* The bounding set needs CAP_SETPCAP, so before the uid change. */
 	for (cap = 0; cap <= 63; cap++)
-		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 &&
-		    errno != EINVAL)
+		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL)
 			child_fail(err_fd, "drop bounding capability", NULL);
 	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 &&
 	    errno != EINVAL)
@@ -716,7 +762,7 @@ child_main(const struct child_args *a)
 		fcntl(i, F_SETFD, FD_CLOEXEC);
 
 	if (read(3, &c, 1) != 1)
-		_exit(1);  /* the parent gave up on us */
+		_exit(1); /* the parent gave up on us */
 	close(3);
 
 	if (unshare(CLONE_NEWCGROUP) < 0)
@@ -817,34 +863,45 @@ check_spec(const struct sandbox_spec *spec)
 		return err_set(ERR_INVAL, "sandbox: no command to run");
 	if (spec->name == NULL || spec->name[0] == '\0' ||
 	    strlen(spec->name) > 64)
-		return err_set(ERR_INVAL, "sandbox: name must be 1-64 "
+		return err_set(ERR_INVAL,
+		    "sandbox: name must be 1-64 "
 		    "characters");
 	for (p = spec->name; *p != '\0'; p++)
 		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-		    (*p >= '0' && *p <= '9') || *p == '-' || *p == '_' ||
-		    *p == '.'))
-			return err_set(ERR_INVAL, "sandbox name \"%s\": "
+		        (*p >= '0' && *p <= '9') || *p == '-' || *p == '_' ||
+		        *p == '.'))
+			return err_set(ERR_INVAL,
+			    "sandbox name \"%s\": "
 			    "character %ld is not one of [A-Za-z0-9._-]",
 			    spec->name, (long)(p - spec->name) + 1);
 	if (spec->name[0] == '.')
-		return err_set(ERR_INVAL, "sandbox name \"%s\": must not "
-		    "start with '.'", spec->name);
+		return err_set(ERR_INVAL,
+		    "sandbox name \"%s\": must not "
+		    "start with '.'",
+		    spec->name);
 	if (spec->workdir != NULL && spec->workdir[0] != '/')
-		return err_set(ERR_INVAL, "sandbox workdir \"%s\": must be "
-		    "absolute", spec->workdir);
+		return err_set(ERR_INVAL,
+		    "sandbox workdir \"%s\": must be "
+		    "absolute",
+		    spec->workdir);
 	if (spec->app_dir != NULL) {
 		struct stat st;
 		if (stat(spec->app_dir, &st) < 0 || !S_ISDIR(st.st_mode))
-			return err_set(ERR_NOTFOUND, "sandbox app dir \"%s\": "
-			    "not a directory", spec->app_dir);
+			return err_set(ERR_NOTFOUND,
+			    "sandbox app dir \"%s\": "
+			    "not a directory",
+			    spec->app_dir);
 	}
 	if (spec->tmp_bytes == 0 || spec->data_bytes == 0)
-		return err_set(ERR_INVAL, "sandbox: /tmp and /data need a "
+		return err_set(ERR_INVAL,
+		    "sandbox: /tmp and /data need a "
 		    "size");
 	for (i = 0; spec->env != NULL && spec->env[i] != NULL; i++)
 		if (strchr(spec->env[i], '=') == NULL)
-			return err_set(ERR_INVAL, "sandbox env[%zu] \"%s\": "
-			    "expected NAME=value", i, spec->env[i]);
+			return err_set(ERR_INVAL,
+			    "sandbox env[%zu] \"%s\": "
+			    "expected NAME=value",
+			    i, spec->env[i]);
 	return 0;
 }
 
@@ -854,7 +911,7 @@ open_capture(const char *path, int *pipe_w, struct relay *r, uint64_t max)
 	int p[2];
 
 	if ((r->out_fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-	    0640)) < 0)
+	         0640)) < 0)
 		return err_set(ERR_IO, "%s: %s", path, strerror(errno));
 	if (pipe2(p, O_CLOEXEC) < 0)
 		return err_set(ERR_IO, "pipe: %s", strerror(errno));
@@ -930,7 +987,8 @@ sandbox_start(const struct sandbox_spec *spec, struct sandbox **out)
 		if (strncmp(a.env[k], "PATH=", 5) == 0)
 			a.path = a.env[k] + 5;
 	a.workdir = spec->workdir ? spec->workdir :
-	    spec->app_dir ? "/app" : "/";
+	    spec->app_dir         ? "/app" :
+	                            "/";
 	snprintf(a.hostname, sizeof(a.hostname), "%s", spec->name);
 	snprintf(a.passwd, sizeof(a.passwd),
 	    "root:x:0:0:root:/root:/usr/sbin/nologin\n"
@@ -942,7 +1000,7 @@ sandbox_start(const struct sandbox_spec *spec, struct sandbox **out)
 	    spec->tmp_bytes);
 	snprintf(a.shm_opts, sizeof(a.shm_opts), "mode=1777,size=%" PRIu64,
 	    spec->tmp_bytes < (16u << 20) ? spec->tmp_bytes :
-	    (uint64_t)(16u << 20));
+	                                    (uint64_t)(16u << 20));
 	snprintf(a.data_opts, sizeof(a.data_opts),
 	    "mode=0755,uid=%u,gid=%u,size=%" PRIu64, (unsigned)a.uid,
 	    (unsigned)a.gid, spec->data_bytes);
@@ -962,9 +1020,9 @@ sandbox_start(const struct sandbox_spec *spec, struct sandbox **out)
 	lim.cpu_millis = spec->cpu_millis;
 	lim.memory_bytes = spec->memory_bytes;
 	lim.pids_max = spec->pids_max;
-	if ((rc = cgroup_new(&spec->cgroup, spec->cgroup_parent ?
-	    spec->cgroup_parent : "lodge", spec->name, &lim, &sb->cg,
-	    &sb->why_not)) < 0)
+	if ((rc = cgroup_new(&spec->cgroup,
+	         spec->cgroup_parent ? spec->cgroup_parent : "lodge",
+	         spec->name, &lim, &sb->cg, &sb->why_not)) < 0)
 		goto fail;
 	/* Without a cgroup the limits are best effort (docs/sandbox.md):
 	 * memory as RLIMIT_AS, pids as RLIMIT_NPROC, CPU not at all; the
@@ -980,13 +1038,13 @@ sandbox_start(const struct sandbox_spec *spec, struct sandbox **out)
 	a.fd_err = spec->stderr_fd >= 0 ? spec->stderr_fd : devnull;
 	if (spec->stdout_path != NULL) {
 		if ((rc = open_capture(spec->stdout_path, &cap_w[0],
-		    &sb->relay[0], spec->log_max_bytes)) < 0)
+		         &sb->relay[0], spec->log_max_bytes)) < 0)
 			goto fail;
 		a.fd_out = cap_w[0];
 	}
 	if (spec->stderr_path != NULL) {
 		if ((rc = open_capture(spec->stderr_path, &cap_w[1],
-		    &sb->relay[1], spec->log_max_bytes)) < 0)
+		         &sb->relay[1], spec->log_max_bytes)) < 0)
 			goto fail;
 		a.fd_err = cap_w[1];
 	}
@@ -1062,7 +1120,7 @@ sandbox_start(const struct sandbox_spec *spec, struct sandbox **out)
 		if (sb->relay[i].in_fd < 0)
 			continue;
 		if (pthread_create(&sb->relay[i].thread, NULL, relay_main,
-		    &sb->relay[i]) != 0) {
+		        &sb->relay[i]) != 0) {
 			rc = err_set(ERR_IO, "sandbox: relay thread");
 			goto fail;
 		}
@@ -1172,8 +1230,9 @@ sandbox_stop(struct sandbox *sb, int grace_ms, int *status)
 			uint64_t now = util_mono_ns();
 			if (now >= deadline)
 				break;
-			rc = sandbox_wait(sb, (int)((deadline - now) /
-			    1000000u) + 1, &exited, &st);
+			rc = sandbox_wait(sb,
+			    (int)((deadline - now) / 1000000u) + 1, &exited,
+			    &st);
 			if (rc < 0)
 				return rc;
 		}

@@ -22,33 +22,33 @@
 /* What to run and within which limits.  All pointers are borrowed for the
  * duration of sandbox_start() only.  Fill with sandbox_spec_init() first. */
 struct sandbox_spec {
-	const char *const *argv;  /* argv[0]: a path, or looked up in PATH */
-	const char *const *env;   /* NULL: PATH, HOME=/tmp, LANG=C.UTF-8 */
-	const char *name;         /* [A-Za-z0-9._-]: hostname, cgroup name;
+	const char *const *argv; /* argv[0]: a path, or looked up in PATH */
+	const char *const *env; /* NULL: PATH, HOME=/tmp, LANG=C.UTF-8 */
+	const char *name; /* [A-Za-z0-9._-]: hostname, cgroup name;
 	                             unique among live sandboxes */
-	const char *app_dir;      /* host dir bound read-only at /app, or NULL */
-	const char *workdir;      /* inside; default /app, or / without app */
-	uint64_t data_bytes;      /* size of /data (tmpfs) */
-	uint64_t tmp_bytes;       /* size of /tmp (tmpfs) */
-	uint64_t cpu_millis;      /* 1000 = one CPU; 0 = no limit */
-	uint64_t memory_bytes;    /* 0 = no limit */
-	uint64_t pids_max;        /* 0 = no limit */
-	struct cgroup_config cgroup;  /* mode (default auto) and roots */
-	const char *cgroup_parent;    /* default "lodge" */
-	const char *run_dir;      /* empty host dir where the root is staged
+	const char *app_dir; /* host dir bound read-only at /app, or NULL */
+	const char *workdir; /* inside; default /app, or / without app */
+	uint64_t data_bytes; /* size of /data (tmpfs) */
+	uint64_t tmp_bytes; /* size of /tmp (tmpfs) */
+	uint64_t cpu_millis; /* 1000 = one CPU; 0 = no limit */
+	uint64_t memory_bytes; /* 0 = no limit */
+	uint64_t pids_max; /* 0 = no limit */
+	struct cgroup_config cgroup; /* mode (default auto) and roots */
+	const char *cgroup_parent; /* default "lodge" */
+	const char *run_dir; /* empty host dir where the root is staged
 	                             (in the sandbox's own mount namespace);
 	                             default /run/lodge/sandbox as root,
 	                             $TMPDIR/lodge-sandbox-<uid> otherwise */
-	uid_t uid;                /* inside; 0 means SANDBOX_UID_DEFAULT:
+	uid_t uid; /* inside; 0 means SANDBOX_UID_DEFAULT:
 	                             the workload never runs as root */
-	gid_t gid;                /* 0 means SANDBOX_UID_DEFAULT */
-	int stdin_fd;             /* -1: /dev/null; borrowed */
-	int stdout_fd;            /* -1: /dev/null, unless stdout_path */
+	gid_t gid; /* 0 means SANDBOX_UID_DEFAULT */
+	int stdin_fd; /* -1: /dev/null; borrowed */
+	int stdout_fd; /* -1: /dev/null, unless stdout_path */
 	int stderr_fd;
-	const char *stdout_path;  /* capture to this file (created, 0640) */
+	const char *stdout_path; /* capture to this file (created, 0640) */
 	const char *stderr_path;
-	uint64_t log_max_bytes;   /* cap of each captured file; 0 = 1 MiB */
-	int die_with_parent;      /* SIGKILL the sandbox if the caller dies */
+	uint64_t log_max_bytes; /* cap of each captured file; 0 = 1 MiB */
+	int die_with_parent; /* SIGKILL the sandbox if the caller dies */
 };
 
 enum sandbox_metering {
@@ -62,7 +62,7 @@ struct sandbox_usage {
 	uint64_t wall_ms;
 	uint64_t mem_peak_bytes;
 	uint64_t oom_kills;
-	uint64_t pids_peak;       /* 0 when the mode cannot tell (rusage) */
+	uint64_t pids_peak; /* 0 when the mode cannot tell (rusage) */
 	enum sandbox_metering metering;
 };
 
@@ -82,8 +82,7 @@ int sandbox_start(const struct sandbox_spec *spec, struct sandbox **out);
  * *exited is 1 once it has, with *status its wait status (WIFEXITED /
  * WIFSIGNALED; an OOM kill is SIGKILL).  The final usage is read then.
  * EINTR returns 0 with *exited 0, so a signal handler can act. */
-int sandbox_wait(struct sandbox *sb, int timeout_ms, int *exited,
-    int *status);
+int sandbox_wait(struct sandbox *sb, int timeout_ms, int *exited, int *status);
 
 /* Stop: SIGTERM to the workload (via init), up to grace_ms for it to end,
  * then SIGKILL to the whole pid namespace and cgroup, which is emptied.
@@ -126,8 +125,7 @@ const char *sandbox_metering_name(enum sandbox_metering m);
 
 /* One line "usage: cpu_ms=N wall_ms=N mem_peak_bytes=N oom=0|1
  * pids_peak=N metering=M" (no newline) into buf. */
-void sandbox_format_usage(const struct sandbox_usage *u, char *buf,
-    size_t len);
+void sandbox_format_usage(const struct sandbox_usage *u, char *buf, size_t len);
 
 /* Sizes: "1048576", "512k", "64M", "1G", "64Mi", "1Gi" (k/M/G/T are
  * binary, as in Kubernetes' Ki/Mi/Gi; "kB"/"MB"/"GB" are decimal). */

@@ -29,8 +29,7 @@
 const char *const seccomp_policy_denied[] = {
 	/* file system namespaces and mounts */
 	"mount", "umount", "umount2", "pivot_root", "chroot", "move_mount",
-	"open_tree", "fsopen", "fsconfig", "fsmount", "fspick",
-	"mount_setattr",
+	"open_tree", "fsopen", "fsconfig", "fsmount", "fspick", "mount_setattr",
 	/* other namespaces */
 	"unshare", "setns",
 	/* looking into or steering other processes */
@@ -47,14 +46,13 @@ const char *const seccomp_policy_denied[] = {
 	"clock_settime", "clock_adjtime", "settimeofday", "adjtimex", "stime",
 	/* the machine */
 	"reboot", "swapon", "swapoff", "acct", "quotactl", "quotactl_fd",
-	"sethostname", "setdomainname", "iopl", "ioperm", "modify_ldt",
-	"vm86", "vm86old",
+	"sethostname", "setdomainname", "iopl", "ioperm", "modify_ldt", "vm86",
+	"vm86old",
 	/* file handles bypass path permissions (the "shocker" escape) */
 	"open_by_handle_at", "name_to_handle_at",
 	/* large attack surface, not needed by a workload */
 	"userfaultfd", "fanotify_init", "io_uring_setup", "io_uring_enter",
-	"io_uring_register", "move_pages", "migrate_pages",
-	NULL
+	"io_uring_register", "move_pages", "migrate_pages", NULL
 };
 
 static pthread_once_t policy_once = PTHREAD_ONCE_INIT;
@@ -77,8 +75,10 @@ deny_errno(scmp_filter_ctx ctx, int err, const char *name, unsigned int n,
 	if (rc == -EDOM || rc == -EOPNOTSUPP)
 		return 0;
 	if (rc < 0) {
-		snprintf(policy_msg, sizeof(policy_msg), "seccomp rule for %s: "
-		    "%s", name, strerror(-rc));
+		snprintf(policy_msg, sizeof(policy_msg),
+		    "seccomp rule for %s: "
+		    "%s",
+		    name, strerror(-rc));
 		return -1;
 	}
 	return 0;
@@ -88,27 +88,37 @@ static int
 build(scmp_filter_ctx ctx)
 {
 	static const unsigned long ns_flags[] = {
-		CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC, CLONE_NEWUSER,
-		CLONE_NEWPID, CLONE_NEWNET, CLONE_NEWCGROUP,
+		CLONE_NEWNS,
+		CLONE_NEWUTS,
+		CLONE_NEWIPC,
+		CLONE_NEWUSER,
+		CLONE_NEWPID,
+		CLONE_NEWNET,
+		CLONE_NEWCGROUP,
 	};
 	/* personality(2) flags that weaken the address space; checked only
 	 * when bit 31 is clear, so the query personality(0xffffffff) works. */
 	static const unsigned long persona_flags[] = {
-		READ_IMPLIES_EXEC, ADDR_NO_RANDOMIZE, MMAP_PAGE_ZERO,
-		ADDR_COMPAT_LAYOUT, ADDR_LIMIT_3GB, ADDR_LIMIT_32BIT,
+		READ_IMPLIES_EXEC,
+		ADDR_NO_RANDOMIZE,
+		MMAP_PAGE_ZERO,
+		ADDR_COMPAT_LAYOUT,
+		ADDR_LIMIT_3GB,
+		ADDR_LIMIT_32BIT,
 	};
 	struct scmp_arg_cmp cmp;
 	size_t i;
 
 	if (seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH,
-	    SCMP_ACT_KILL_PROCESS) < 0) {
-		snprintf(policy_msg, sizeof(policy_msg), "seccomp: cannot set "
+	        SCMP_ACT_KILL_PROCESS) < 0) {
+		snprintf(policy_msg, sizeof(policy_msg),
+		    "seccomp: cannot set "
 		    "the bad-architecture action");
 		return -1;
 	}
 	for (i = 0; seccomp_policy_denied[i] != NULL; i++)
-		if (deny_errno(ctx, EPERM, seccomp_policy_denied[i], 0,
-		    NULL) < 0)
+		if (deny_errno(ctx, EPERM, seccomp_policy_denied[i], 0, NULL) <
+		    0)
 			return -1;
 	/* clone() that makes namespaces; clone3 passes its flags in memory a
 	 * filter cannot read, so it reports ENOSYS and libc falls back to
@@ -120,10 +130,9 @@ build(scmp_filter_ctx ctx)
 	}
 	if (deny_errno(ctx, ENOSYS, "clone3", 0, NULL) < 0)
 		return -1;
-	for (i = 0; i < sizeof(persona_flags) / sizeof(persona_flags[0]);
-	    i++) {
-		cmp = SCMP_A0(SCMP_CMP_MASKED_EQ, persona_flags[i] | 0x80000000u,
-		    persona_flags[i]);
+	for (i = 0; i < sizeof(persona_flags) / sizeof(persona_flags[0]); i++) {
+		cmp = SCMP_A0(SCMP_CMP_MASKED_EQ,
+		    persona_flags[i] | 0x80000000u, persona_flags[i]);
 		if (deny_errno(ctx, EPERM, "personality", 1, &cmp) < 0)
 			return -1;
 	}
@@ -164,7 +173,8 @@ compile_once(void)
 		goto fail;
 	}
 	if (seccomp_export_bpf(ctx, fd) < 0) {
-		snprintf(policy_msg, sizeof(policy_msg), "seccomp_export_bpf "
+		snprintf(policy_msg, sizeof(policy_msg),
+		    "seccomp_export_bpf "
 		    "failed");
 		goto fail;
 	}
@@ -193,8 +203,10 @@ compile_once(void)
 	}
 	if (len == 0 || len % sizeof(struct sock_filter) != 0 ||
 	    len / sizeof(struct sock_filter) > 0xffff) {
-		snprintf(policy_msg, sizeof(policy_msg), "seccomp: exported "
-		    "program has a bad size %zu", len);
+		snprintf(policy_msg, sizeof(policy_msg),
+		    "seccomp: exported "
+		    "program has a bad size %zu",
+		    len);
 		goto fail;
 	}
 	policy_prog.len = (unsigned short)(len / sizeof(struct sock_filter));

@@ -14,9 +14,9 @@
 
 enum { EP_SHARED_HTTP = 0, EP_RANDOM_PORT = 1, EP_LEASED_IP = 2 };
 
-struct mexpose {              /* one manifest ServiceExpose */
+struct mexpose { /* one manifest ServiceExpose */
 	const struct sdl_expose *e;
-	const struct sdl_expose_to *to;   /* NULL when the expose has none */
+	const struct sdl_expose_to *to; /* NULL when the expose has none */
 	uint32_t seq;
 };
 
@@ -26,7 +26,8 @@ struct ep {
 };
 
 /* Append to an array of n elements of size sz; returns 0 or ERR_NOMEM. */
-static int grow(void **arr, size_t *cap, size_t n, size_t sz)
+static int
+grow(void **arr, size_t *cap, size_t n, size_t sz)
 {
 	if (n < *cap)
 		return 0;
@@ -39,18 +40,21 @@ static int grow(void **arr, size_t *cap, size_t n, size_t sz)
 	return 0;
 }
 
-static const char *to_service(const struct mexpose *m)
+static const char *
+to_service(const struct mexpose *m)
 {
 	return m->to ? m->to->service : "";
 }
 
-static bool to_global(const struct mexpose *m)
+static bool
+to_global(const struct mexpose *m)
 {
 	return m->to ? m->to->global : false;
 }
 
 /* manifest ServiceExposes.Less */
-static bool mexpose_less(const struct mexpose *a, const struct mexpose *b)
+static bool
+mexpose_less(const struct mexpose *a, const struct mexpose *b)
 {
 	int c = strcmp(to_service(a), to_service(b));
 
@@ -59,15 +63,16 @@ static bool mexpose_less(const struct mexpose *a, const struct mexpose *b)
 	if (a->e->port != b->e->port)
 		return a->e->port < b->e->port;
 	if (a->e->proto != b->e->proto)
-		return a->e->proto == SDL_PROTO_TCP;  /* "TCP" < "UDP" */
+		return a->e->proto == SDL_PROTO_TCP; /* "TCP" < "UDP" */
 	if (to_global(a) != to_global(b))
 		return to_global(a);
 	return false;
 }
 
 /* The flattened, sorted exposes of s; caller frees *out. */
-static int service_exposes(const struct sdl_deployment *d,
-    const struct sdl_service *s, struct mexpose **out, size_t *n)
+static int
+service_exposes(const struct sdl_deployment *d, const struct sdl_service *s,
+    struct mexpose **out, size_t *n)
 {
 	struct mexpose *m = NULL;
 	size_t cap = 0, k = 0;
@@ -90,7 +95,8 @@ static int service_exposes(const struct sdl_deployment *d,
 	}
 	/* Go's sort.Sort is an insertion sort at these sizes */
 	for (size_t i = 1; i < k; i++)
-		for (size_t j = i; j > 0 && mexpose_less(&m[j], &m[j - 1]); j--) {
+		for (size_t j = i; j > 0 && mexpose_less(&m[j], &m[j - 1]);
+		     j--) {
 			struct mexpose t = m[j];
 			m[j] = m[j - 1];
 			m[j - 1] = t;
@@ -100,14 +106,16 @@ static int service_exposes(const struct sdl_deployment *d,
 	return 0;
 }
 
-static bool is_ingress(const struct mexpose *m)
+static bool
+is_ingress(const struct mexpose *m)
 {
 	uint32_t ext = m->e->as ? m->e->as : m->e->port;
 
 	return m->e->proto == SDL_PROTO_TCP && to_global(m) && ext == 80;
 }
 
-static void eps_sort(struct ep *e, size_t n)
+static void
+eps_sort(struct ep *e, size_t n)
 {
 	for (size_t i = 1; i < n; i++)
 		for (size_t j = i; j > 0 && e[j].seq < e[j - 1].seq; j--) {
@@ -118,8 +126,9 @@ static void eps_sort(struct ep *e, size_t n)
 }
 
 /* ServiceExposes.GetEndpoints: appended to *eps. */
-static int exposes_endpoints(const struct mexpose *m, size_t n,
-    struct ep **eps, size_t *neps, size_t *cap)
+static int
+exposes_endpoints(const struct mexpose *m, size_t n, struct ep **eps,
+    size_t *neps, size_t *cap)
 {
 	for (size_t i = 0; i < n; i++) {
 		struct ep one[2];
@@ -129,7 +138,8 @@ static int exposes_endpoints(const struct mexpose *m, size_t n,
 		if (*m[i].to->ip)
 			one[k++] = (struct ep){ EP_LEASED_IP, m[i].seq };
 		one[k++] = (struct ep){ is_ingress(&m[i]) ? EP_SHARED_HTTP :
-		    EP_RANDOM_PORT, 0 };
+			                                    EP_RANDOM_PORT,
+			0 };
 		eps_sort(one, k);
 		for (size_t j = 0; j < k; j++) {
 			if (grow((void **)eps, cap, *neps, sizeof(**eps)))
@@ -140,9 +150,14 @@ static int exposes_endpoints(const struct mexpose *m, size_t n,
 	return 0;
 }
 
-#define CHK(x) do { if (!(x)) goto nomem; } while (0)
+#define CHK(x)                      \
+	do {                        \
+		if (!(x))           \
+			goto nomem; \
+	} while (0)
 
-static json_t *strlist_json(const struct sdl_strlist *l)
+static json_t *
+strlist_json(const struct sdl_strlist *l)
 {
 	json_t *a;
 
@@ -158,7 +173,8 @@ static json_t *strlist_json(const struct sdl_strlist *l)
 	return a;
 }
 
-static json_t *val_json(uint64_t v)
+static json_t *
+val_json(uint64_t v)
 {
 	char buf[32];
 
@@ -166,32 +182,37 @@ static json_t *val_json(uint64_t v)
 	return json_pack("{s:s}", "val", buf);
 }
 
-static json_t *attrs_json(const struct sdl_attr *a, size_t n)
+static json_t *
+attrs_json(const struct sdl_attr *a, size_t n)
 {
 	json_t *arr = json_array();
 
 	if (!arr)
 		return NULL;
 	for (size_t i = 0; i < n; i++)
-		if (json_array_append_new(arr, json_pack("{s:s,s:s}", "key",
-		    a[i].key, "value", a[i].value))) {
+		if (json_array_append_new(arr,
+		        json_pack("{s:s,s:s}", "key", a[i].key, "value",
+		            a[i].value))) {
 			json_decref(arr);
 			return NULL;
 		}
 	return arr;
 }
 
-static json_t *eps_json(const struct ep *e, size_t n)
+static json_t *
+eps_json(const struct ep *e, size_t n)
 {
 	json_t *arr = json_array();
 
 	if (!arr)
 		return NULL;
 	for (size_t i = 0; i < n; i++) {
-		json_t *o = json_pack("{s:I}", "sequence_number",
-		    (json_int_t)e[i].seq);
-		if (!o || (e[i].kind && json_object_set_new(o, "kind",
-		    json_integer(e[i].kind))) ||
+		json_t *o =
+		    json_pack("{s:I}", "sequence_number", (json_int_t)e[i].seq);
+		if (!o ||
+		    (e[i].kind &&
+		        json_object_set_new(o, "kind",
+		            json_integer(e[i].kind))) ||
 		    json_array_append_new(arr, o)) {
 			json_decref(arr);
 			return NULL;
@@ -200,8 +221,9 @@ static json_t *eps_json(const struct ep *e, size_t n)
 	return arr;
 }
 
-static json_t *resources_json(const struct sdl_compute *cp, uint32_t id,
-    const struct ep *eps, size_t neps)
+static json_t *
+resources_json(const struct sdl_compute *cp, uint32_t id, const struct ep *eps,
+    size_t neps)
 {
 	json_t *r = NULL, *cpu = NULL, *gpu = NULL, *sto = NULL;
 
@@ -213,16 +235,17 @@ static json_t *resources_json(const struct sdl_compute *cp, uint32_t id,
 		    attrs_json(cp->cpu_attrs, cp->ncpu_attrs)));
 	CHK(!json_object_set_new(r, "cpu", cpu));
 	cpu = NULL;
-	CHK(!json_object_set_new(r, "memory", json_pack("{s:o}", "size",
-	    val_json(cp->memory))));
+	CHK(!json_object_set_new(r, "memory",
+	    json_pack("{s:o}", "size", val_json(cp->memory))));
 	CHK(sto = json_array());
 	for (size_t i = 0; i < cp->nvolumes; i++) {
 		const struct sdl_volume *v = &cp->volumes[i];
 		json_t *o = json_pack("{s:s,s:o}", "name", v->name, "size",
 		    val_json(v->size));
 		CHK(o);
-		if (v->nattrs && json_object_set_new(o, "attributes",
-		    attrs_json(v->attrs, v->nattrs))) {
+		if (v->nattrs &&
+		    json_object_set_new(o, "attributes",
+		        attrs_json(v->attrs, v->nattrs))) {
 			json_decref(o);
 			goto nomem;
 		}
@@ -249,31 +272,33 @@ nomem:
 	return NULL;
 }
 
-static json_t *price_json(const struct sdl_price *p)
+static json_t *
+price_json(const struct sdl_price *p)
 {
 	char buf[64];
 
-	snprintf(buf, sizeof(buf), "%llu.%018llu",
-	    (unsigned long long)p->whole, (unsigned long long)p->frac);
+	snprintf(buf, sizeof(buf), "%llu.%018llu", (unsigned long long)p->whole,
+	    (unsigned long long)p->frac);
 	return json_pack("{s:s,s:s}", "denom", p->denom, "amount", buf);
 }
 
-static json_t *http_json(const struct sdl_http_options *h)
+static json_t *
+http_json(const struct sdl_http_options *h)
 {
 	json_t *o = json_pack("{s:I,s:I,s:I,s:I,s:I}", "maxBodySize",
 	    (json_int_t)h->max_body_size, "readTimeout",
 	    (json_int_t)h->read_timeout, "sendTimeout",
-	    (json_int_t)h->send_timeout, "nextTries",
-	    (json_int_t)h->next_tries, "nextTimeout",
-	    (json_int_t)h->next_timeout);
+	    (json_int_t)h->send_timeout, "nextTries", (json_int_t)h->next_tries,
+	    "nextTimeout", (json_int_t)h->next_timeout);
 
 	if (!o)
 		return NULL;
-	if (h->next_cases.count && json_object_set_new(o, "nextCases",
-	    strlist_json(&h->next_cases)))
+	if (h->next_cases.count &&
+	    json_object_set_new(o, "nextCases", strlist_json(&h->next_cases)))
 		goto nomem;
-	if (h->proxy_buffer_size && json_object_set_new(o, "proxyBufferSize",
-	    json_integer(h->proxy_buffer_size)))
+	if (h->proxy_buffer_size &&
+	    json_object_set_new(o, "proxyBufferSize",
+	        json_integer(h->proxy_buffer_size)))
 		goto nomem;
 	return o;
 nomem:
@@ -281,7 +306,8 @@ nomem:
 	return NULL;
 }
 
-static json_t *mexposes_json(const struct mexpose *m, size_t n)
+static json_t *
+mexposes_json(const struct mexpose *m, size_t n)
 {
 	json_t *arr = json_array();
 
@@ -290,14 +316,12 @@ static json_t *mexposes_json(const struct mexpose *m, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		const struct sdl_expose *e = m[i].e;
 		json_t *o = json_pack("{s:I,s:I,s:s,s:s,s:b,s:o,s:o,s:s,s:I}",
-		    "port", (json_int_t)e->port,
-		    "externalPort", (json_int_t)e->as,
-		    "proto", e->proto == SDL_PROTO_UDP ? "UDP" : "TCP",
-		    "service", to_service(&m[i]),
-		    "global", to_global(&m[i]),
-		    "hosts", strlist_json(&e->accept),
-		    "httpOptions", http_json(&e->http),
-		    "ip", m[i].to ? m[i].to->ip : "",
+		    "port", (json_int_t)e->port, "externalPort",
+		    (json_int_t)e->as, "proto",
+		    e->proto == SDL_PROTO_UDP ? "UDP" : "TCP", "service",
+		    to_service(&m[i]), "global", to_global(&m[i]), "hosts",
+		    strlist_json(&e->accept), "httpOptions",
+		    http_json(&e->http), "ip", m[i].to ? m[i].to->ip : "",
 		    "endpointSequenceNumber", (json_int_t)m[i].seq);
 		if (!o || json_array_append_new(arr, o)) {
 			json_decref(arr);
@@ -307,7 +331,8 @@ static json_t *mexposes_json(const struct mexpose *m, size_t n)
 	return arr;
 }
 
-static json_t *params_json(const struct sdl_service *s)
+static json_t *
+params_json(const struct sdl_service *s)
 {
 	json_t *p = json_object(), *sto = NULL;
 
@@ -316,10 +341,11 @@ static json_t *params_json(const struct sdl_service *s)
 	if (s->nstorage) {
 		CHK(sto = json_array());
 		for (size_t i = 0; i < s->nstorage; i++)
-			CHK(!json_array_append_new(sto, json_pack(
-			    "{s:s,s:s,s:b}", "name", s->storage[i].volume,
-			    "mount", s->storage[i].mount, "readOnly",
-			    s->storage[i].read_only)));
+			CHK(!json_array_append_new(sto,
+			    json_pack("{s:s,s:s,s:b}", "name",
+			        s->storage[i].volume, "mount",
+			        s->storage[i].mount, "readOnly",
+			        s->storage[i].read_only)));
 		CHK(!json_object_set_new(p, "storage", sto));
 		sto = NULL;
 	} else {
@@ -328,16 +354,17 @@ static json_t *params_json(const struct sdl_service *s)
 	if (s->has_permissions) {
 		json_t *perm = json_object();
 		CHK(perm);
-		if (s->permissions.count && json_object_set_new(perm, "read",
-		    strlist_json(&s->permissions))) {
+		if (s->permissions.count &&
+		    json_object_set_new(perm, "read",
+		        strlist_json(&s->permissions))) {
 			json_decref(perm);
 			goto nomem;
 		}
 		CHK(!json_object_set_new(p, "permissions", perm));
 	}
 	if (s->tee)
-		CHK(!json_object_set_new(p, "tee", json_pack("{s:s,s:b}",
-		    "type", s->tee, "attestation", 1)));
+		CHK(!json_object_set_new(p, "tee",
+		    json_pack("{s:s,s:b}", "type", s->tee, "attestation", 1)));
 	return p;
 nomem:
 	json_decref(sto);
@@ -345,7 +372,7 @@ nomem:
 	return NULL;
 }
 
-struct unit {          /* one group resource unit being built */
+struct unit { /* one group resource unit being built */
 	const struct sdl_compute *cp;
 	const char *profile;
 	const struct sdl_price *price;
@@ -356,7 +383,8 @@ struct unit {          /* one group resource unit being built */
 };
 
 /* Build groups (which != 0) or the manifest for every placement. */
-static int build(const struct sdl_deployment *d, bool groups, json_t **out)
+static int
+build(const struct sdl_deployment *d, bool groups, json_t **out)
 {
 	json_t *arr = json_array(), *g = NULL, *svcs = NULL;
 	struct unit *units = NULL;
@@ -402,7 +430,7 @@ static int build(const struct sdl_deployment *d, bool groups, json_t **out)
 					break;
 			if (d->version < 21 || u == nunits) {
 				if (grow((void **)&units, &capunits, nunits,
-				    sizeof(*units))) {
+				        sizeof(*units))) {
 					free(eps);
 					goto nomem;
 				}
@@ -410,11 +438,12 @@ static int build(const struct sdl_deployment *d, bool groups, json_t **out)
 				memset(&units[u], 0, sizeof(units[u]));
 				units[u].cp = cp;
 				units[u].profile = dp->profile;
-				units[u].price = sdl_find_price(pl, dp->profile);
+				units[u].price =
+				    sdl_find_price(pl, dp->profile);
 				units[u].id = (uint32_t)u + 1;
 				units[u].count = dp->count;
-				units[u].eps = malloc((neps ? neps : 1) *
-				    sizeof(*eps));
+				units[u].eps =
+				    malloc((neps ? neps : 1) * sizeof(*eps));
 				if (!units[u].eps) {
 					free(eps);
 					goto nomem;
@@ -429,8 +458,8 @@ static int build(const struct sdl_deployment *d, bool groups, json_t **out)
 				units[u].count += dp->count;
 				for (size_t k = 0; k < neps; k++) {
 					if (grow((void **)&units[u].eps,
-					    &units[u].capeps, units[u].neps,
-					    sizeof(*eps))) {
+					        &units[u].capeps, units[u].neps,
+					        sizeof(*eps))) {
 						free(eps);
 						goto nomem;
 					}
@@ -443,26 +472,27 @@ static int build(const struct sdl_deployment *d, bool groups, json_t **out)
 				if (s->credentials)
 					cred = json_pack("{s:s,s:s,s:s,s:s}",
 					    "host", s->credentials->host,
-					    "email", d->version >= 21 ?
-					    s->credentials->email : "",
-					    "username", s->credentials->username,
+					    "email",
+					    d->version >= 21 ?
+					        s->credentials->email :
+					        "",
+					    "username",
+					    s->credentials->username,
 					    "password",
 					    s->credentials->password);
 				ms = json_pack("{s:s,s:s,s:o,s:o,s:o,s:o,s:I,"
-				    "s:o,s:o}",
-				    "name", s->name,
-				    "image", s->image.raw ? s->image.raw : "",
-				    "command", strlist_json(&s->command),
-				    "args", strlist_json(&s->args),
-				    "env", strlist_json(&s->env),
-				    "resources", resources_json(cp,
-				    units[u].id, eps, neps),
-				    "count", (json_int_t)dp->count,
-				    "expose", mexposes_json(m, nm),
-				    "credentials", cred);
+				               "s:o,s:o}",
+				    "name", s->name, "image",
+				    s->image.raw ? s->image.raw : "", "command",
+				    strlist_json(&s->command), "args",
+				    strlist_json(&s->args), "env",
+				    strlist_json(&s->env), "resources",
+				    resources_json(cp, units[u].id, eps, neps),
+				    "count", (json_int_t)dp->count, "expose",
+				    mexposes_json(m, nm), "credentials", cred);
 				if (ms && s->has_params &&
 				    json_object_set_new(ms, "params",
-				    params_json(s))) {
+				        params_json(s))) {
 					json_decref(ms);
 					ms = NULL;
 				}
@@ -490,12 +520,15 @@ static int build(const struct sdl_deployment *d, bool groups, json_t **out)
 			    "resources", res);
 			CHK(g);
 			for (size_t u = 0; u < nunits; u++) {
-				json_t *ru = json_pack("{s:o,s:I,s:o}",
-				    "resource", resources_json(units[u].cp,
-				    units[u].id, units[u].eps, units[u].neps),
-				    "count", (json_int_t)units[u].count,
-				    "price", units[u].price ?
-				    price_json(units[u].price) : json_null());
+				json_t *ru =
+				    json_pack("{s:o,s:I,s:o}", "resource",
+				        resources_json(units[u].cp, units[u].id,
+				            units[u].eps, units[u].neps),
+				        "count", (json_int_t)units[u].count,
+				        "price",
+				        units[u].price ?
+				            price_json(units[u].price) :
+				            json_null());
 				CHK(ru);
 				CHK(!json_array_append_new(res, ru));
 			}
@@ -503,13 +536,13 @@ static int build(const struct sdl_deployment *d, bool groups, json_t **out)
 				all = calloc(pl->nattrs + 1, sizeof(*all));
 				CHK(all);
 				if (pl->nattrs)
-					memcpy(all, pl->attrs, pl->nattrs *
-				    sizeof(*all));
+					memcpy(all, pl->attrs,
+					    pl->nattrs * sizeof(*all));
 				if (tee) {
 					/* insert "tee/type" in key order */
 					size_t at = 0;
-					while (at < nall && strcmp(all[at].key,
-					    "tee/type") < 0)
+					while (at < nall &&
+					    strcmp(all[at].key, "tee/type") < 0)
 						at++;
 					memmove(&all[at + 1], &all[at],
 					    (nall - at) * sizeof(*all));
@@ -521,10 +554,11 @@ static int build(const struct sdl_deployment *d, bool groups, json_t **out)
 				free(all);
 				CHK(attrs);
 			}
-			CHK(!json_object_set_new(g, "requirements", json_pack(
-			    "{s:{s:o,s:o},s:o}", "signed_by", "all_of",
-			    strlist_json(&pl->all_of), "any_of",
-			    strlist_json(&pl->any_of), "attributes", attrs)));
+			CHK(!json_object_set_new(g, "requirements",
+			    json_pack("{s:{s:o,s:o},s:o}", "signed_by",
+			        "all_of", strlist_json(&pl->all_of), "any_of",
+			        strlist_json(&pl->any_of), "attributes",
+			        attrs)));
 			json_decref(svcs);
 			svcs = NULL;
 		} else {
@@ -557,12 +591,14 @@ fail:
 	return err_set(rc, "out of memory");
 }
 
-int sdl_akash_groups_json(const struct sdl_deployment *d, json_t **out)
+int
+sdl_akash_groups_json(const struct sdl_deployment *d, json_t **out)
 {
 	return build(d, true, out);
 }
 
-int sdl_akash_manifest_json(const struct sdl_deployment *d, json_t **out)
+int
+sdl_akash_manifest_json(const struct sdl_deployment *d, json_t **out)
 {
 	return build(d, false, out);
 }

@@ -17,7 +17,8 @@
 
 static bool denom_ok(const char *s);
 
-static void *xcalloc(struct sdl_ctx *c, size_t n, size_t size)
+static void *
+xcalloc(struct sdl_ctx *c, size_t n, size_t size)
 {
 	void *p = calloc(n ? n : 1, size);
 
@@ -26,7 +27,8 @@ static void *xcalloc(struct sdl_ctx *c, size_t n, size_t size)
 	return p;
 }
 
-static char *xstrdup(struct sdl_ctx *c, const char *s)
+static char *
+xstrdup(struct sdl_ctx *c, const char *s)
 {
 	char *p = strdup(s ? s : "");
 
@@ -38,8 +40,9 @@ static char *xstrdup(struct sdl_ctx *c, const char *s)
 static void at(struct sdl_ctx *c, const struct ynode *n, const char *path,
     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
-static void at(struct sdl_ctx *c, const struct ynode *n, const char *path,
-    const char *fmt, ...)
+static void
+at(struct sdl_ctx *c, const struct ynode *n, const char *path, const char *fmt,
+    ...)
 {
 	char msg[400];
 	va_list ap;
@@ -50,18 +53,21 @@ static void at(struct sdl_ctx *c, const struct ynode *n, const char *path,
 	sdl_report(c, n ? n->line : 0, n ? n->col : 0, path, "%s", msg);
 }
 
-static struct sdl_pos pos_of(const struct ynode *n)
+static struct sdl_pos
+pos_of(const struct ynode *n)
 {
 	struct sdl_pos p = { n ? n->line : 0, n ? n->col : 0 };
 	return p;
 }
 
-static bool is_null(const struct ynode *n)
+static bool
+is_null(const struct ynode *n)
 {
 	return n && n->kind == YN_SCALAR && n->type == YS_NULL;
 }
 
-static const char *kind_name(const struct ynode *n)
+static const char *
+kind_name(const struct ynode *n)
 {
 	if (!n)
 		return "nothing";
@@ -70,20 +76,25 @@ static const char *kind_name(const struct ynode *n)
 	if (n->kind == YN_SEQ)
 		return "a list";
 	switch (n->type) {
-	case YS_NULL: return "null";
-	case YS_BOOL: return "a boolean";
-	case YS_INT: return "an integer";
-	case YS_FLOAT: return "a number";
-	default: return "a string";
+	case YS_NULL:
+		return "null";
+	case YS_BOOL:
+		return "a boolean";
+	case YS_INT:
+		return "an integer";
+	case YS_FLOAT:
+		return "a number";
+	default:
+		return "a string";
 	}
 }
-
 
 /* A mapping whose keys are all in allowed (NULL-terminated).  Akash's
  * Go parser ignores unknown fields (its schema does not) except where
  * always is set, and decodes null as an empty mapping. */
-static bool check_map(struct sdl_ctx *c, const struct ynode *n,
-    const char *path, const char *const *allowed, bool always)
+static bool
+check_map(struct sdl_ctx *c, const struct ynode *n, const char *path,
+    const char *const *allowed, bool always)
 {
 	bool ok = true;
 
@@ -106,34 +117,39 @@ static bool check_map(struct sdl_ctx *c, const struct ynode *n,
 		if (!allowed[j]) {
 			char list[256] = "";
 			for (j = 0; allowed[j]; j++) {
-				strncat(list, j ? ", " : "", sizeof(list) -
-				    strlen(list) - 1);
-				strncat(list, allowed[j], sizeof(list) -
-				    strlen(list) - 1);
+				strncat(list, j ? ", " : "",
+				    sizeof(list) - strlen(list) - 1);
+				strncat(list, allowed[j],
+				    sizeof(list) - strlen(list) - 1);
 			}
-			at(c, k, path, "unknown field \"%.100s\" (expected "
-			    "one of: %s)", k->val, list);
+			at(c, k, path,
+			    "unknown field \"%.100s\" (expected "
+			    "one of: %s)",
+			    k->val, list);
 			ok = false;
 		}
 	}
 	return ok;
 }
 
-static bool want_map(struct sdl_ctx *c, const struct ynode *n,
-    const char *path, const char *const *allowed)
+static bool
+want_map(struct sdl_ctx *c, const struct ynode *n, const char *path,
+    const char *const *allowed)
 {
 	return check_map(c, n, path, allowed, false);
 }
 
 /* Fields Akash's Go parser itself refuses when unknown. */
-static bool want_map_go(struct sdl_ctx *c, const struct ynode *n,
-    const char *path, const char *const *allowed)
+static bool
+want_map_go(struct sdl_ctx *c, const struct ynode *n, const char *path,
+    const char *const *allowed)
 {
 	return check_map(c, n, path, allowed, true);
 }
 
-static const struct ynode *need(struct sdl_ctx *c, const struct ynode *map,
-    const char *path, const char *key)
+static const struct ynode *
+need(struct sdl_ctx *c, const struct ynode *map, const char *path,
+    const char *key)
 {
 	const struct ynode *v = ytree_get(map, key);
 
@@ -144,8 +160,8 @@ static const struct ynode *need(struct sdl_ctx *c, const struct ynode *map,
 
 /* A scalar the schema calls a string: quoted, or plain text that is not
  * null, a boolean or a number. */
-static const char *want_str(struct sdl_ctx *c, const struct ynode *n,
-    const char *path)
+static const char *
+want_str(struct sdl_ctx *c, const struct ynode *n, const char *path)
 {
 	if (!c->strict && n && n->kind == YN_SCALAR)
 		return n->type == YS_NULL ? "" : n->val;
@@ -157,8 +173,8 @@ static const char *want_str(struct sdl_ctx *c, const struct ynode *n,
 }
 
 /* Any scalar, as text (yaml.v3 decoding into a Go string). */
-static const char *want_text(struct sdl_ctx *c, const struct ynode *n,
-    const char *path)
+static const char *
+want_text(struct sdl_ctx *c, const struct ynode *n, const char *path)
 {
 	if (!n || n->kind != YN_SCALAR) {
 		at(c, n, path, "expected a scalar, found %s", kind_name(n));
@@ -167,8 +183,9 @@ static const char *want_text(struct sdl_ctx *c, const struct ynode *n,
 	return n->type == YS_NULL ? "" : n->val;
 }
 
-static bool want_uint(struct sdl_ctx *c, const struct ynode *n,
-    const char *path, uint64_t min, uint64_t max, uint64_t *out)
+static bool
+want_uint(struct sdl_ctx *c, const struct ynode *n, const char *path,
+    uint64_t min, uint64_t max, uint64_t *out)
 {
 	uint64_t v = 0;
 	const char *s;
@@ -213,12 +230,12 @@ static bool want_uint(struct sdl_ctx *c, const struct ynode *n,
 	return true;
 }
 
-static bool want_bool(struct sdl_ctx *c, const struct ynode *n,
-    const char *path, bool *out)
+static bool
+want_bool(struct sdl_ctx *c, const struct ynode *n, const char *path, bool *out)
 {
 	/* yaml.v3 takes YAML 1.1's words when decoding into a bool */
-	static const char *const yes[] = { "y", "Y", "yes", "Yes", "YES",
-		"on", "On", "ON", NULL };
+	static const char *const yes[] = { "y", "Y", "yes", "Yes", "YES", "on",
+		"On", "ON", NULL };
 	static const char *const no[] = { "n", "N", "no", "No", "NO", "off",
 		"Off", "OFF", NULL };
 
@@ -240,8 +257,9 @@ static bool want_bool(struct sdl_ctx *c, const struct ynode *n,
 }
 
 /* A list of strings, or null when null_ok. */
-static bool want_strlist(struct sdl_ctx *c, const struct ynode *n,
-    const char *path, bool null_ok, struct sdl_strlist *out)
+static bool
+want_strlist(struct sdl_ctx *c, const struct ynode *n, const char *path,
+    bool null_ok, struct sdl_strlist *out)
 {
 	char p[SDL_PATH_MAX];
 	bool ok = true;
@@ -274,12 +292,15 @@ static bool want_strlist(struct sdl_ctx *c, const struct ynode *n,
 	return ok;
 }
 
-static bool name_ok(struct sdl_ctx *c, const struct ynode *k,
-    const char *path, const char *what)
+static bool
+name_ok(struct sdl_ctx *c, const struct ynode *k, const char *path,
+    const char *what)
 {
 	if (k->len == 0 || k->len > SDL_MAX_NAME_LEN) {
-		at(c, k, path, "%s name must be 1 to %d characters (Lodge's "
-		    "limit)", what, SDL_MAX_NAME_LEN);
+		at(c, k, path,
+		    "%s name must be 1 to %d characters (Lodge's "
+		    "limit)",
+		    what, SDL_MAX_NAME_LEN);
 		return false;
 	}
 	if (strlen(k->val) != k->len) {
@@ -295,8 +316,9 @@ static const char *const http_keys[] = { "max_body_size", "next_cases",
 	"next_timeout", "next_tries", "proxy_buffer_size", "read_timeout",
 	"send_timeout", NULL };
 
-static void build_http(struct sdl_ctx *c, const struct ynode *n,
-    const char *path, struct sdl_http_options *h)
+static void
+build_http(struct sdl_ctx *c, const struct ynode *n, const char *path,
+    struct sdl_http_options *h)
 {
 	char p[SDL_PATH_MAX];
 	const struct ynode *v;
@@ -333,9 +355,9 @@ static void build_http(struct sdl_ctx *c, const struct ynode *n,
 			h->next_timeout = (uint32_t)x;
 		P(p, "%s.next_cases", path);
 		if ((v = ytree_get(n, "next_cases")) && !is_null(v)) {
-			static const char *const cases[] = { "error",
-				"timeout", "500", "502", "503", "504", "403",
-				"404", "429", "off", NULL };
+			static const char *const cases[] = { "error", "timeout",
+				"500", "502", "503", "504", "403", "404", "429",
+				"off", NULL };
 			struct sdl_strlist l = { 0 };
 			bool ok = true;
 			/* plain 500 is an integer in YAML; Akash's schema
@@ -348,9 +370,11 @@ static void build_http(struct sdl_ctx *c, const struct ynode *n,
 					P(q, "%s[%zu]", p, i);
 					if (it->kind != YN_SCALAR ||
 					    (c->strict && it->type != YS_STR &&
-					    !(it->type == YS_BOOL &&
-					    strcmp(it->val, "off") == 0))) {
-						at(c, it, q, "expected one of "
+					        !(it->type == YS_BOOL &&
+					            strcmp(it->val, "off") ==
+					                0))) {
+						at(c, it, q,
+						    "expected one of "
 						    "error, timeout, 500, 502, "
 						    "503, 504, 403, 404, 429, "
 						    "off (quoted), found %s",
@@ -362,15 +386,19 @@ static void build_http(struct sdl_ctx *c, const struct ynode *n,
 						if (!strcmp(cases[k], it->val))
 							break;
 					if (!cases[k]) {
-						at(c, it, q, "unknown next case "
-						    "\"%.64s\" (expected error, "
+						at(c, it, q,
+						    "unknown next case "
+						    "\"%.64s\" (expected "
+						    "error, "
 						    "timeout, 500, 502, 503, "
-						    "504, 403, 404, 429 or off)",
+						    "504, 403, 404, 429 or "
+						    "off)",
 						    it->val);
 						ok = false;
 					} else if (!strcmp(it->val, "off") &&
 					    v->n != 1) {
-						at(c, it, q, "if \"off\" is "
+						at(c, it, q,
+						    "if \"off\" is "
 						    "given, no other case may "
 						    "be");
 						ok = false;
@@ -402,14 +430,16 @@ static void build_http(struct sdl_ctx *c, const struct ynode *n,
 	}
 }
 
-static bool host_char_ok(char ch)
+static bool
+host_char_ok(char ch)
 {
-	return ch > ' ' && ch != 0x7f && ch != '/' && ch != '?' &&
-	    ch != '#' && ch != '\\';
+	return ch > ' ' && ch != 0x7f && ch != '/' && ch != '?' && ch != '#' &&
+	    ch != '\\';
 }
 
-static void build_expose(struct sdl_ctx *c, const struct ynode *n,
-    const char *path, struct sdl_expose *e)
+static void
+build_expose(struct sdl_ctx *c, const struct ynode *n, const char *path,
+    struct sdl_expose *e)
 {
 	static const char *const keys[] = { "accept", "as", "http_options",
 		"port", "proto", "to", NULL };
@@ -429,8 +459,8 @@ static void build_expose(struct sdl_ctx *c, const struct ynode *n,
 	if ((v = need(c, n, path, "port")) && want_uint(c, v, p, 1, 65535, &x))
 		e->port = (uint32_t)x;
 	P(p, "%s.as", path);
-	if ((v = ytree_get(n, "as")) && want_uint(c, v, p, c->strict ? 1 : 0,
-	    65535, &x))
+	if ((v = ytree_get(n, "as")) &&
+	    want_uint(c, v, p, c->strict ? 1 : 0, 65535, &x))
 		e->as = (uint32_t)x;
 	P(p, "%s.proto", path);
 	if ((v = ytree_get(n, "proto"))) {
@@ -440,20 +470,24 @@ static void build_expose(struct sdl_ctx *c, const struct ynode *n,
 		else if (s && (!strcmp(s, "udp") || !strcmp(s, "UDP")))
 			e->proto = SDL_PROTO_UDP;
 		else if (s)
-			at(c, v, p, "unknown protocol \"%.64s\" (expected tcp "
-			    "or udp)", s);
+			at(c, v, p,
+			    "unknown protocol \"%.64s\" (expected tcp "
+			    "or udp)",
+			    s);
 	}
 	P(p, "%s.accept", path);
-	if ((v = ytree_get(n, "accept")) && want_strlist(c, v, p, false,
-	    &e->accept)) {
+	if ((v = ytree_get(n, "accept")) &&
+	    want_strlist(c, v, p, false, &e->accept)) {
 		for (size_t i = 0; i < e->accept.count; i++) {
 			const char *h = e->accept.items[i];
 			char q[SDL_PATH_MAX];
 			P(q, "%s[%zu]", p, i);
 			for (const char *s = h; *s; s++) {
 				if (!host_char_ok(*s)) {
-					at(c, v->items[i], q, "\"%.100s\" is not "
-					    "a host name", h);
+					at(c, v->items[i], q,
+					    "\"%.100s\" is not "
+					    "a host name",
+					    h);
 					break;
 				}
 			}
@@ -494,13 +528,15 @@ static void build_expose(struct sdl_ctx *c, const struct ynode *n,
 				if ((w = ytree_get(t, "ip")) &&
 				    (s = want_str(c, w, r))) {
 					if (!*s) {
-						at(c, w, r, "ip must not be "
+						at(c, w, r,
+						    "ip must not be "
 						    "empty");
 					} else {
 						free(to->ip);
 						to->ip = xstrdup(c, s);
 						if (!to->global)
-							at(c, w, r, "an IP "
+							at(c, w, r,
+							    "an IP "
 							    "endpoint needs "
 							    "global: true");
 					}
@@ -510,8 +546,9 @@ static void build_expose(struct sdl_ctx *c, const struct ynode *n,
 	}
 }
 
-static void build_params(struct sdl_ctx *c, const struct ynode *n,
-    const char *path, struct sdl_service *s)
+static void
+build_params(struct sdl_ctx *c, const struct ynode *n, const char *path,
+    struct sdl_service *s)
 {
 	static const char *const keys[] = { "permissions", "storage", "tee",
 		NULL };
@@ -530,7 +567,8 @@ static void build_params(struct sdl_ctx *c, const struct ynode *n,
 		for (size_t i = 0; i < v->n; i++) {
 			const struct ynode *k = YMAP_KEY(v, i);
 			const struct ynode *m = YMAP_VAL(v, i), *w;
-			struct sdl_storage_param *sp = &s->storage[s->nstorage++];
+			struct sdl_storage_param *sp =
+			    &s->storage[s->nstorage++];
 			char q[SDL_PATH_MAX], r[SDL_PATH_MAX];
 			const char *str;
 
@@ -544,12 +582,15 @@ static void build_params(struct sdl_ctx *c, const struct ynode *n,
 			if ((w = ytree_get(m, "mount")) &&
 			    (str = want_str(c, w, r))) {
 				if (str[0] != '/')
-					at(c, w, r, "\"%.100s\" is not an "
-					    "absolute path", str);
+					at(c, w, r,
+					    "\"%.100s\" is not an "
+					    "absolute path",
+					    str);
 				free(sp->mount);
 				sp->mount = xstrdup(c, str);
 			} else if (!w) {
-				at(c, m, q, "required field \"mount\" is "
+				at(c, m, q,
+				    "required field \"mount\" is "
 				    "missing (an absolute path)");
 			}
 			P(r, "%s.readOnly", q);
@@ -567,15 +608,18 @@ static void build_params(struct sdl_ctx *c, const struct ynode *n,
 			P(q, "%s.read", p);
 			if (want_strlist(c, r, q, false, &s->permissions)) {
 				for (size_t i = 0; i < s->permissions.count;
-				    i++) {
+				     i++) {
 					const char *x = s->permissions.items[i];
-					if (c->strict && strcmp(x, "deployment") &&
+					if (c->strict &&
+					    strcmp(x, "deployment") &&
 					    strcmp(x, "logs") &&
 					    strcmp(x, "events"))
-						at(c, r->items[i], q, "unknown "
+						at(c, r->items[i], q,
+						    "unknown "
 						    "permission \"%.64s\" "
 						    "(expected deployment, "
-						    "logs or events)", x);
+						    "logs or events)",
+						    x);
 				}
 			}
 		}
@@ -584,15 +628,18 @@ static void build_params(struct sdl_ctx *c, const struct ynode *n,
 	if ((v = ytree_get(n, "tee"))) {
 		const char *t = want_str(c, v, p);
 		if (t && strcmp(t, "cpu") && strcmp(t, "cpu-gpu"))
-			at(c, v, p, "unsupported tee type \"%.64s\" (expected "
-			    "cpu or cpu-gpu)", t);
+			at(c, v, p,
+			    "unsupported tee type \"%.64s\" (expected "
+			    "cpu or cpu-gpu)",
+			    t);
 		else if (t)
 			s->tee = xstrdup(c, t);
 	}
 }
 
-static void build_credentials(struct sdl_ctx *c, const struct ynode *n,
-    const char *path, struct sdl_service *s)
+static void
+build_credentials(struct sdl_ctx *c, const struct ynode *n, const char *path,
+    struct sdl_service *s)
 {
 	static const char *const keys[] = { "email", "host", "password",
 		"username", NULL };
@@ -601,7 +648,7 @@ static void build_credentials(struct sdl_ctx *c, const struct ynode *n,
 		size_t min;
 		bool required;
 	} f[] = { { "email", 5, false }, { "host", 1, true },
-		  { "password", 6, true }, { "username", 1, true } };
+		{ "password", 6, true }, { "username", 1, true } };
 	struct sdl_credentials *cr;
 	char p[SDL_PATH_MAX];
 
@@ -615,8 +662,10 @@ static void build_credentials(struct sdl_ctx *c, const struct ynode *n,
 	if (!want_map(c, n, path, keys))
 		return;
 	for (size_t i = 0; i < 4; i++) {
-		char **dst = i == 0 ? &cr->email : i == 1 ? &cr->host :
-		    i == 2 ? &cr->password : &cr->username;
+		char **dst = i == 0 ? &cr->email :
+		    i == 1          ? &cr->host :
+		    i == 2          ? &cr->password :
+		                      &cr->username;
 		const struct ynode *v = ytree_get(n, f[i].key);
 		const char *str;
 		size_t len, b = 0;
@@ -637,12 +686,13 @@ static void build_credentials(struct sdl_ctx *c, const struct ynode *n,
 			continue;
 		}
 		/* Akash trims surrounding space; a blank value is missing */
-		while (b < len && (str[b] == ' ' || str[b] == '\t' ||
-		    str[b] == '\n' || str[b] == '\r'))
+		while (b < len &&
+		    (str[b] == ' ' || str[b] == '\t' || str[b] == '\n' ||
+		        str[b] == '\r'))
 			b++;
-		while (len > b && (str[len - 1] == ' ' ||
-		    str[len - 1] == '\t' || str[len - 1] == '\n' ||
-		    str[len - 1] == '\r'))
+		while (len > b &&
+		    (str[len - 1] == ' ' || str[len - 1] == '\t' ||
+		        str[len - 1] == '\n' || str[len - 1] == '\r'))
 			len--;
 		if (len == b && f[i].required) {
 			at(c, v, p, "credentials %s is blank", f[i].key);
@@ -658,8 +708,9 @@ static void build_credentials(struct sdl_ctx *c, const struct ynode *n,
 	}
 }
 
-static void build_service(struct sdl_ctx *c, const struct ynode *k,
-    const struct ynode *n, struct sdl_service *s)
+static void
+build_service(struct sdl_ctx *c, const struct ynode *k, const struct ynode *n,
+    struct sdl_service *s)
 {
 	static const char *const keys[] = { "args", "command", "credentials",
 		"dependencies", "env", "expose", "image", "params", NULL };
@@ -682,7 +733,8 @@ static void build_service(struct sdl_ctx *c, const struct ynode *k,
 			if (rc == ERR_NOMEM)
 				c->oom = 1;
 			else if (rc && c->strict)
-				at(c, v, p, "not a valid image (%s)", err_msg());
+				at(c, v, p, "not a valid image (%s)",
+				    err_msg());
 			else if (rc) {
 				/* Akash only needs a name; keep the text */
 				s->image.kind = SDL_IMAGE_OCI;
@@ -723,8 +775,8 @@ static void build_service(struct sdl_ctx *c, const struct ynode *k,
 			at(c, v, p, "expected a list, found %s", kind_name(v));
 		} else if (v->n > SDL_MAX_LIST) {
 			at(c, v, p, "more than %d entries", SDL_MAX_LIST);
-		} else if ((s->dependencies.items = xcalloc(c, v->n,
-		    sizeof(char *)))) {
+		} else if ((s->dependencies.items =
+		                   xcalloc(c, v->n, sizeof(char *)))) {
 			s->dependencies.present = true;
 			for (size_t i = 0; i < v->n; i++) {
 				char q[SDL_PATH_MAX], r[SDL_PATH_MAX];
@@ -734,8 +786,8 @@ static void build_service(struct sdl_ctx *c, const struct ynode *k,
 				if (want_map(c, v->items[i], q, dk) &&
 				    (w = ytree_get(v->items[i], "service")) &&
 				    (str = want_str(c, w, r)))
-					s->dependencies.items[
-					    s->dependencies.count++] =
+					s->dependencies
+					    .items[s->dependencies.count++] =
 					    xstrdup(c, str);
 			}
 		}
@@ -750,14 +802,16 @@ static void build_service(struct sdl_ctx *c, const struct ynode *k,
 
 /* ---- profiles.compute ---- */
 
-static int attr_cmp(const void *a, const void *b)
+static int
+attr_cmp(const void *a, const void *b)
 {
 	return strcmp(((const struct sdl_attr *)a)->key,
 	    ((const struct sdl_attr *)b)->key);
 }
 
-static bool attr_add(struct sdl_ctx *c, struct sdl_attr **list, size_t *n,
-    const char *k, const char *v)
+static bool
+attr_add(struct sdl_ctx *c, struct sdl_attr **list, size_t *n, const char *k,
+    const char *v)
 {
 	struct sdl_attr *l = realloc(*list, (*n + 1) * sizeof(*l));
 
@@ -772,8 +826,8 @@ static bool attr_add(struct sdl_ctx *c, struct sdl_attr **list, size_t *n,
 	return true;
 }
 
-static const char *attr_get(const struct sdl_attr *a, size_t n,
-    const char *key)
+static const char *
+attr_get(const struct sdl_attr *a, size_t n, const char *key)
 {
 	for (size_t i = 0; i < n; i++)
 		if (strcmp(a[i].key, key) == 0)
@@ -781,8 +835,9 @@ static const char *attr_get(const struct sdl_attr *a, size_t n,
 	return NULL;
 }
 
-static void build_volume(struct sdl_ctx *c, const struct ynode *n,
-    const char *path, struct sdl_volume *vol, bool named)
+static void
+build_volume(struct sdl_ctx *c, const struct ynode *n, const char *path,
+    struct sdl_volume *vol, bool named)
 {
 	static const char *const keys[] = { "attributes", "name", "size",
 		NULL };
@@ -801,8 +856,10 @@ static void build_volume(struct sdl_ctx *c, const struct ynode *n,
 		free(vol->name);
 		vol->name = xstrdup(c, str);
 		if (strlen(str) > SDL_MAX_NAME_LEN)
-			at(c, v, p, "volume name longer than %d characters "
-			    "(Lodge's limit)", SDL_MAX_NAME_LEN);
+			at(c, v, p,
+			    "volume name longer than %d characters "
+			    "(Lodge's limit)",
+			    SDL_MAX_NAME_LEN);
 	}
 	P(p, "%s.size", path);
 	vol->bad = true;
@@ -830,11 +887,14 @@ static void build_volume(struct sdl_ctx *c, const struct ynode *n,
 				ok = false;
 				class_ = "";
 			} else if (strcmp(class_, "default") &&
-			    strcmp(class_, "beta1") && strcmp(class_, "beta2") &&
+			    strcmp(class_, "beta1") &&
+			    strcmp(class_, "beta2") &&
 			    strcmp(class_, "beta3") && strcmp(class_, "ram")) {
-				at(c, cl, q, "unknown storage class \"%.64s\" "
+				at(c, cl, q,
+				    "unknown storage class \"%.64s\" "
 				    "(expected default, beta1, beta2, beta3 or "
-				    "ram)", class_);
+				    "ram)",
+				    class_);
 				ok = false;
 			}
 		}
@@ -858,8 +918,10 @@ static void build_volume(struct sdl_ctx *c, const struct ynode *n,
 				if (strcmp(pe->val, "false"))
 					raw_false = false;
 			} else {
-				at(c, pe, q, "invalid value \"%.32s\" (expected "
-				    "true or false)", pe->val);
+				at(c, pe, q,
+				    "invalid value \"%.32s\" (expected "
+				    "true or false)",
+				    pe->val);
 				ok = false;
 			}
 		}
@@ -867,15 +929,17 @@ static void build_volume(struct sdl_ctx *c, const struct ynode *n,
 			return;
 		if (!*class_ && !strcmp(persistent, "true") && raw_true)
 			class_ = "default";
-		if (!strcmp(class_, "ram") && !(!strcmp(persistent, "false") &&
-		    raw_false)) {
+		if (!strcmp(class_, "ram") &&
+		    !(!strcmp(persistent, "false") && raw_false)) {
 			at(c, a, p, "ram storage class cannot be persistent");
 			return;
 		}
 		if (*class_ && strcmp(class_, "ram") &&
 		    !strcmp(persistent, "false") && raw_false) {
-			at(c, a, p, "storage class \"%s\" needs persistent: "
-			    "true (only ram volumes are ephemeral)", class_);
+			at(c, a, p,
+			    "storage class \"%s\" needs persistent: "
+			    "true (only ram volumes are ephemeral)",
+			    class_);
 			return;
 		}
 		if (*class_)
@@ -887,8 +951,9 @@ static void build_volume(struct sdl_ctx *c, const struct ynode *n,
 	}
 }
 
-static void build_gpu(struct sdl_ctx *c, const struct ynode *n,
-    const char *path, struct sdl_compute *cp)
+static void
+build_gpu(struct sdl_ctx *c, const struct ynode *n, const char *path,
+    struct sdl_compute *cp)
 {
 	static const char *const keys[] = { "attributes", "units", NULL };
 	static const char *const nk[] = { "interface", "model", "ram", NULL };
@@ -902,8 +967,9 @@ static void build_gpu(struct sdl_ctx *c, const struct ynode *n,
 	if ((u = ytree_get(n, "units"))) {
 		const char *t = NULL;
 		uint64_t v = 0;
-		if (u->kind == YN_SCALAR && (u->type == YS_STR ||
-		    u->type == YS_INT || u->type == YS_FLOAT))
+		if (u->kind == YN_SCALAR &&
+		    (u->type == YS_STR || u->type == YS_INT ||
+		        u->type == YS_FLOAT))
 			t = u->val;
 		if (!t) {
 			at(c, u, p, "expected a whole number of GPUs, found %s",
@@ -920,8 +986,10 @@ static void build_gpu(struct sdl_ctx *c, const struct ynode *n,
 				v = v * 10 + (uint64_t)(*s - '0');
 			}
 			if (!ok)
-				at(c, u, p, "\"%.32s\" is not a whole number of "
-				    "GPUs", t);
+				at(c, u, p,
+				    "\"%.32s\" is not a whole number of "
+				    "GPUs",
+				    t);
 			else
 				cp->gpu_units = v, have_units = true;
 		}
@@ -930,7 +998,8 @@ static void build_gpu(struct sdl_ctx *c, const struct ynode *n,
 	a = ytree_get(n, "attributes");
 	if (!a) {
 		if (have_units && cp->gpu_units > 0)
-			at(c, n, path, "GPU attributes (vendor) are required "
+			at(c, n, path,
+			    "GPU attributes (vendor) are required "
 			    "when units > 0");
 		return;
 	}
@@ -998,7 +1067,8 @@ static void build_gpu(struct sdl_ctx *c, const struct ynode *n,
 				if (!(str = want_str(c, w, r)))
 					continue;
 				if (strcmp(str, "pcie") && strcmp(str, "sxm")) {
-					at(c, w, r, "invalid GPU interface "
+					at(c, w, r,
+					    "invalid GPU interface "
 					    "\"%.32s\" (expected pcie or sxm)",
 					    str);
 					continue;
@@ -1026,7 +1096,8 @@ static void build_gpu(struct sdl_ctx *c, const struct ynode *n,
 
 /* Akash's schema for cpu units written as a string:
  * ^[0-9]+(\.[0-9]+)?[a-zA-Z]*$ */
-static bool cpu_pattern(const char *s)
+static bool
+cpu_pattern(const char *s)
 {
 	const char *p = s;
 
@@ -1046,11 +1117,12 @@ static bool cpu_pattern(const char *s)
 	return *p == '\0';
 }
 
-static void build_compute(struct sdl_ctx *c, const struct ynode *k,
-    const struct ynode *n, struct sdl_compute *cp)
+static void
+build_compute(struct sdl_ctx *c, const struct ynode *k, const struct ynode *n,
+    struct sdl_compute *cp)
 {
-	static const char *const rkeys[] = { "cpu", "gpu", "memory",
-		"storage", NULL };
+	static const char *const rkeys[] = { "cpu", "gpu", "memory", "storage",
+		NULL };
 	char path[SDL_PATH_MAX], p[SDL_PATH_MAX];
 	const struct ynode *r, *v, *w;
 	const char *str;
@@ -1068,32 +1140,38 @@ static void build_compute(struct sdl_ctx *c, const struct ynode *k,
 		return;
 	/* cpu */
 	P(p, "%s.cpu", path);
-	if ((v = need(c, r, path, "cpu")) && want_map(c, v, p,
-	    (const char *const[]){ "attributes", "units", NULL })) {
+	if ((v = need(c, r, path, "cpu")) &&
+	    want_map(c, v, p,
+	        (const char *const[]){ "attributes", "units", NULL })) {
 		char q[SDL_PATH_MAX];
 		P(q, "%s.units", p);
 		cp->bad |= SDL_BAD_CPU;
 		if ((w = need(c, v, p, "units"))) {
-			if (w->kind != YN_SCALAR || (w->type != YS_STR &&
-			    w->type != YS_INT && w->type != YS_FLOAT)) {
+			if (w->kind != YN_SCALAR ||
+			    (w->type != YS_STR && w->type != YS_INT &&
+			        w->type != YS_FLOAT)) {
 				at(c, w, q, "expected a CPU quantity, found %s",
 				    kind_name(w));
 			} else if (w->type == YS_STR && !cpu_pattern(w->val)) {
-				at(c, w, q, "\"%.32s\" is not a CPU quantity "
+				at(c, w, q,
+				    "\"%.32s\" is not a CPU quantity "
 				    "(cores such as 0.5 or 2, or millicores "
-				    "such as \"500m\")", w->val);
+				    "such as \"500m\")",
+				    w->val);
 			} else if (sdl_parse_cpu(w->val, &cp->cpu_millis)) {
 				at(c, w, q, "%s", err_msg());
 			} else if (cp->cpu_millis == 0) {
-				at(c, w, q, "cpu units must be greater than "
+				at(c, w, q,
+				    "cpu units must be greater than "
 				    "zero");
 			} else {
 				cp->bad &= ~SDL_BAD_CPU;
 			}
 		}
 		P(q, "%s.attributes", p);
-		if ((w = ytree_get(v, "attributes")) && want_map_go(c, w, q,
-		    (const char *const[]){ "arch", NULL })) {
+		if ((w = ytree_get(v, "attributes")) &&
+		    want_map_go(c, w, q,
+		        (const char *const[]){ "arch", NULL })) {
 			for (size_t i = 0; i < w->n; i++) {
 				char a[SDL_PATH_MAX];
 				P(a, "%s.arch", q);
@@ -1105,8 +1183,8 @@ static void build_compute(struct sdl_ctx *c, const struct ynode *k,
 	}
 	/* memory */
 	P(p, "%s.memory", path);
-	if ((v = need(c, r, path, "memory")) && want_map(c, v, p,
-	    (const char *const[]){ "size", NULL })) {
+	if ((v = need(c, r, path, "memory")) &&
+	    want_map(c, v, p, (const char *const[]){ "size", NULL })) {
 		char q[SDL_PATH_MAX];
 		P(q, "%s.size", p);
 		cp->bad |= SDL_BAD_MEMORY;
@@ -1121,19 +1199,23 @@ static void build_compute(struct sdl_ctx *c, const struct ynode *k,
 	P(p, "%s.storage", path);
 	if ((v = need(c, r, path, "storage"))) {
 		if (v->kind == YN_MAP) {
-			if ((cp->volumes = xcalloc(c, 1, sizeof(*cp->volumes)))) {
+			if ((cp->volumes =
+			            xcalloc(c, 1, sizeof(*cp->volumes)))) {
 				cp->nvolumes = 1;
 				build_volume(c, v, p, &cp->volumes[0], false);
 			}
 		} else if (v->kind == YN_SEQ) {
 			if (v->n > SDL_MAX_VOLUMES) {
-				at(c, v, p, "more than %d volumes (Lodge's "
-				    "limit)", SDL_MAX_VOLUMES);
+				at(c, v, p,
+				    "more than %d volumes (Lodge's "
+				    "limit)",
+				    SDL_MAX_VOLUMES);
 			} else if (v->n == 0) {
-				at(c, v, p, "at least one storage volume is "
+				at(c, v, p,
+				    "at least one storage volume is "
 				    "required");
 			} else if ((cp->volumes = xcalloc(c, v->n,
-			    sizeof(*cp->volumes)))) {
+			                sizeof(*cp->volumes)))) {
 				for (size_t i = 0; i < v->n; i++) {
 					char q[SDL_PATH_MAX];
 					P(q, "%s[%zu]", p, i);
@@ -1143,19 +1225,22 @@ static void build_compute(struct sdl_ctx *c, const struct ynode *k,
 				for (size_t i = 0; i < cp->nvolumes; i++)
 					for (size_t j = 0; j < i; j++)
 						if (!strcmp(cp->volumes[i].name,
-						    cp->volumes[j].name)) {
+						        cp->volumes[j].name)) {
 							char q[SDL_PATH_MAX];
 							P(q, "%s[%zu]", p, i);
 							at(c, v->items[i], q,
 							    "duplicated volume "
 							    "name \"%s\"",
-							    cp->volumes[i].name);
+							    cp->volumes[i]
+							        .name);
 						}
 				sdl_sort_volumes(cp->volumes, cp->nvolumes);
 			}
 		} else {
-			at(c, v, p, "expected a volume or a list of volumes, "
-			    "found %s", kind_name(v));
+			at(c, v, p,
+			    "expected a volume or a list of volumes, "
+			    "found %s",
+			    kind_name(v));
 		}
 	}
 	/* gpu */
@@ -1166,11 +1251,12 @@ static void build_compute(struct sdl_ctx *c, const struct ynode *k,
 
 /* ---- profiles.placement ---- */
 
-static void build_placement(struct sdl_ctx *c, const struct ynode *k,
-    const struct ynode *n, struct sdl_placement *pl)
+static void
+build_placement(struct sdl_ctx *c, const struct ynode *k, const struct ynode *n,
+    struct sdl_placement *pl)
 {
-	static const char *const keys[] = { "attributes", "pricing",
-		"signedBy", NULL };
+	static const char *const keys[] = { "attributes", "pricing", "signedBy",
+		NULL };
 	char path[SDL_PATH_MAX], p[SDL_PATH_MAX];
 	const struct ynode *v;
 
@@ -1192,8 +1278,9 @@ static void build_placement(struct sdl_ctx *c, const struct ynode *k,
 		}
 	}
 	P(p, "%s.signedBy", path);
-	if ((v = ytree_get(n, "signedBy")) && want_map(c, v, p,
-	    (const char *const[]){ "allOf", "anyOf", NULL })) {
+	if ((v = ytree_get(n, "signedBy")) &&
+	    want_map(c, v, p,
+	        (const char *const[]){ "allOf", "anyOf", NULL })) {
 		const struct ynode *w;
 		char q[SDL_PATH_MAX];
 		P(q, "%s.allOf", p);
@@ -1217,15 +1304,18 @@ static void build_placement(struct sdl_ctx *c, const struct ynode *k,
 			pr->profile = xstrdup(c, pk->val);
 			pr->denom = xstrdup(c, "");
 			pr->pos = pos_of(pk);
-			if (!want_map(c, pv, q, (const char *const[]){
-			    "amount", "denom", NULL }))
+			if (!want_map(c, pv, q,
+			        (const char *const[]){ "amount", "denom",
+			            NULL }))
 				continue;
 			P(r, "%s.denom", q);
 			if ((w = need(c, pv, q, "denom")) &&
 			    (str = want_str(c, w, r))) {
 				if (c->strict ? strcmp(str, "uakt") &&
-				    strcmp(str, "uact") : !denom_ok(str))
-					at(c, w, r, "unsupported denomination "
+				            strcmp(str, "uact") :
+				                !denom_ok(str))
+					at(c, w, r,
+					    "unsupported denomination "
 					    "\"%.64s\" (expected uakt or uact)",
 					    str);
 				free(pr->denom);
@@ -1233,12 +1323,15 @@ static void build_placement(struct sdl_ctx *c, const struct ynode *k,
 			}
 			P(r, "%s.amount", q);
 			if ((w = need(c, pv, q, "amount"))) {
-				if (w->kind != YN_SCALAR || (w->type != YS_STR &&
-				    w->type != YS_INT && w->type != YS_FLOAT)) {
-					at(c, w, r, "expected an amount, found "
-					    "%s", kind_name(w));
+				if (w->kind != YN_SCALAR ||
+				    (w->type != YS_STR && w->type != YS_INT &&
+				        w->type != YS_FLOAT)) {
+					at(c, w, r,
+					    "expected an amount, found "
+					    "%s",
+					    kind_name(w));
 				} else if (sdl_parse_decimal(w->val, &pr->whole,
-				    &pr->frac)) {
+				               &pr->frac)) {
 					at(c, w, r, "%s", err_msg());
 				} else if (pr->whole == 0 && pr->frac == 0) {
 					at(c, w, r, "amount is zero");
@@ -1249,24 +1342,26 @@ static void build_placement(struct sdl_ctx *c, const struct ynode *k,
 }
 
 /* Cosmos SDK denominations: [a-zA-Z][a-zA-Z0-9/:._-]{2,127} */
-static bool denom_ok(const char *s)
+static bool
+denom_ok(const char *s)
 {
 	size_t n = strlen(s);
 
-	if (n < 3 || n > 128 || !((s[0] >= 'a' && s[0] <= 'z') ||
-	    (s[0] >= 'A' && s[0] <= 'Z')))
+	if (n < 3 || n > 128 ||
+	    !((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= 'A' && s[0] <= 'Z')))
 		return false;
 	for (size_t i = 1; i < n; i++)
-		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' &&
-		    s[i] <= 'Z') || (s[i] >= '0' && s[i] <= '9') ||
-		    strchr("/:._-", s[i])))
+		if (!((s[i] >= 'a' && s[i] <= 'z') ||
+		        (s[i] >= 'A' && s[i] <= 'Z') ||
+		        (s[i] >= '0' && s[i] <= '9') || strchr("/:._-", s[i])))
 			return false;
 	return true;
 }
 
 /* semver.ParseTolerant then Akash's choice: 2.0.0 is v2, >= 2.1.0 is
  * v2.1.  Returns 20, 21 or 0. */
-static int go_version(const char *s)
+static int
+go_version(const char *s)
 {
 	unsigned long v[3] = { 0, 0, 0 };
 	int k = 0;
@@ -1298,7 +1393,8 @@ static int go_version(const char *s)
 }
 
 /* Go's time.ParseDuration, positive: [0-9.]+(ns|us|µs|ms|s|m|h)... */
-static bool go_duration(const char *s, uint64_t *seconds)
+static bool
+go_duration(const char *s, uint64_t *seconds)
 {
 	double total = 0;
 	const char *p = s;
@@ -1308,9 +1404,12 @@ static bool go_duration(const char *s, uint64_t *seconds)
 	while (*p) {
 		char *end;
 		double v;
-		static const struct { const char *u; double mul; } units[] = {
-			{ "ns", 1e-9 }, { "us", 1e-6 }, { "\xc2\xb5s", 1e-6 },
-			{ "ms", 1e-3 }, { "s", 1 }, { "m", 60 }, { "h", 3600 } };
+		static const struct {
+			const char *u;
+			double mul;
+		} units[] = { { "ns", 1e-9 }, { "us", 1e-6 },
+			{ "\xc2\xb5s", 1e-6 }, { "ms", 1e-3 }, { "s", 1 },
+			{ "m", 60 }, { "h", 3600 } };
 		size_t i;
 		if (!((*p >= '0' && *p <= '9') || *p == '.'))
 			return false;
@@ -1321,7 +1420,7 @@ static bool go_duration(const char *s, uint64_t *seconds)
 		for (i = 0; i < sizeof(units) / sizeof(units[0]); i++)
 			if (!strncmp(p, units[i].u, strlen(units[i].u)) &&
 			    !(units[i].u[0] == 'm' && p[1] == 's' &&
-			    units[i].u[1] == '\0'))
+			        units[i].u[1] == '\0'))
 				break;
 		if (i == sizeof(units) / sizeof(units[0]))
 			return false;
@@ -1336,7 +1435,8 @@ static bool go_duration(const char *s, uint64_t *seconds)
 
 /* ---- top level ---- */
 
-static void build_deployment(struct sdl_ctx *c, const struct ynode *n,
+static void
+build_deployment(struct sdl_ctx *c, const struct ynode *n,
     struct sdl_deployment *d)
 {
 	size_t total = 0;
@@ -1374,8 +1474,9 @@ static void build_deployment(struct sdl_ctx *c, const struct ynode *n,
 			dp->placement = xstrdup(c, pk->val);
 			dp->profile = xstrdup(c, "");
 			dp->pos = pos_of(pk);
-			if (!want_map(c, pv, p, (const char *const[]){ "count",
-			    "profile", NULL }))
+			if (!want_map(c, pv, p,
+			        (const char *const[]){ "count", "profile",
+			            NULL }))
 				continue;
 			P(q, "%s.profile", p);
 			if ((w = need(c, pv, p, "profile")) &&
@@ -1388,7 +1489,8 @@ static void build_deployment(struct sdl_ctx *c, const struct ynode *n,
 			    want_uint(c, w, q, 1, UINT32_MAX, &x)) {
 				dp->count = (uint32_t)x;
 				if (x > SDL_MAX_COUNT)
-					at(c, w, q, "count %llu is more than %d "
+					at(c, w, q,
+					    "count %llu is more than %d "
 					    "(Lodge's limit)",
 					    (unsigned long long)x,
 					    SDL_MAX_COUNT);
@@ -1397,7 +1499,8 @@ static void build_deployment(struct sdl_ctx *c, const struct ynode *n,
 	}
 }
 
-static void build_endpoints(struct sdl_ctx *c, const struct ynode *n,
+static void
+build_endpoints(struct sdl_ctx *c, const struct ynode *n,
     struct sdl_deployment *d)
 {
 	if (!want_map(c, n, "endpoints", NULL))
@@ -1425,27 +1528,33 @@ static void build_endpoints(struct sdl_ctx *c, const struct ynode *n,
 			ok = false;
 		for (size_t j = 1; ok && j < k->len; j++)
 			if (!((s[j] >= 'a' && s[j] <= 'z') || s[j] == '-' ||
-			    s[j] == '_' || (s[j] >= '0' && s[j] <= '9')))
+			        s[j] == '_' || (s[j] >= '0' && s[j] <= '9')))
 				ok = false;
 		if (!ok || k->len > SDL_MAX_NAME_LEN)
-			at(c, k, path, "endpoint name \"%.64s\" is not valid "
+			at(c, k, path,
+			    "endpoint name \"%.64s\" is not valid "
 			    "(lower-case letters, then letters, digits, - or "
-			    "_; at least 2 characters)", k->val);
-		if (!want_map(c, v, path, (const char *const[]){ "kind",
-		    NULL }))
+			    "_; at least 2 characters)",
+			    k->val);
+		if (!want_map(c, v, path,
+		        (const char *const[]){ "kind", NULL }))
 			continue;
 		P(p, "%s.kind", path);
-		if ((w = need(c, v, path, "kind")) && (str = want_str(c, w, p))) {
+		if ((w = need(c, v, path, "kind")) &&
+		    (str = want_str(c, w, p))) {
 			if (strcmp(str, "ip"))
-				at(c, w, p, "unknown endpoint kind \"%.64s\" "
-				    "(expected ip)", str);
+				at(c, w, p,
+				    "unknown endpoint kind \"%.64s\" "
+				    "(expected ip)",
+				    str);
 			free(e->kind);
 			e->kind = xstrdup(c, str);
 		}
 	}
 }
 
-struct sdl_deployment *sdl_build(struct sdl_ctx *c, const struct ynode *root)
+struct sdl_deployment *
+sdl_build(struct sdl_ctx *c, const struct ynode *root)
 {
 	static const char *const keys[] = { "deployment", "endpoints",
 		"include", "profiles", "reclamation", "services", "version",
@@ -1473,17 +1582,18 @@ struct sdl_deployment *sdl_build(struct sdl_ctx *c, const struct ynode *root)
 		else if (v->kind == YN_SCALAR && v->type == YS_STR &&
 		    !strcmp(str, "2.1"))
 			d->version = 21;
-		else if (!c->strict && v->kind == YN_SCALAR &&
-		    go_version(str))
+		else if (!c->strict && v->kind == YN_SCALAR && go_version(str))
 			d->version = go_version(str);
 		else
-			at(c, v, "version", "unsupported version %s%.32s%s "
+			at(c, v, "version",
+			    "unsupported version %s%.32s%s "
 			    "(expected \"2.0\" or \"2.1\", quoted)",
 			    v->kind == YN_SCALAR ? "\"" : "",
 			    v->kind == YN_SCALAR ? str : kind_name(v),
 			    v->kind == YN_SCALAR ? "\"" : "");
 	} else {
-		at(c, root, "version", "no version found (expected version: "
+		at(c, root, "version",
+		    "no version found (expected version: "
 		    "\"2.0\" or \"2.1\")");
 	}
 	/* include: accepted and ignored, as Akash does */
@@ -1498,8 +1608,10 @@ struct sdl_deployment *sdl_build(struct sdl_ctx *c, const struct ynode *root)
 	if ((v = need(c, root, "(document)", "services")) &&
 	    want_map(c, v, "services", NULL)) {
 		if (v->n > SDL_MAX_SERVICES)
-			at(c, v, "services", "more than %d services (Lodge's "
-			    "limit)", SDL_MAX_SERVICES);
+			at(c, v, "services",
+			    "more than %d services (Lodge's "
+			    "limit)",
+			    SDL_MAX_SERVICES);
 		else if ((d->services = xcalloc(c, v->n, sizeof(*d->services))))
 			for (size_t i = 0; i < v->n; i++)
 				build_service(c, YMAP_KEY(v, i), YMAP_VAL(v, i),
@@ -1507,16 +1619,17 @@ struct sdl_deployment *sdl_build(struct sdl_ctx *c, const struct ynode *root)
 	}
 	/* profiles */
 	if ((v = need(c, root, "(document)", "profiles")) &&
-	    want_map(c, v, "profiles", (const char *const[]){ "compute",
-	    "placement", NULL })) {
+	    want_map(c, v, "profiles",
+	        (const char *const[]){ "compute", "placement", NULL })) {
 		if ((w = need(c, v, "profiles", "compute")) &&
 		    want_map(c, w, "profiles.compute", NULL)) {
 			if (w->n > SDL_MAX_PROFILES)
-				at(c, w, "profiles.compute", "more than %d "
+				at(c, w, "profiles.compute",
+				    "more than %d "
 				    "profiles (Lodge's limit)",
 				    SDL_MAX_PROFILES);
 			else if ((d->computes = xcalloc(c, w->n,
-			    sizeof(*d->computes))))
+			              sizeof(*d->computes))))
 				for (size_t i = 0; i < w->n; i++)
 					build_compute(c, YMAP_KEY(w, i),
 					    YMAP_VAL(w, i),
@@ -1525,11 +1638,12 @@ struct sdl_deployment *sdl_build(struct sdl_ctx *c, const struct ynode *root)
 		if ((w = need(c, v, "profiles", "placement")) &&
 		    want_map(c, w, "profiles.placement", NULL)) {
 			if (w->n > SDL_MAX_PROFILES)
-				at(c, w, "profiles.placement", "more than %d "
+				at(c, w, "profiles.placement",
+				    "more than %d "
 				    "placements (Lodge's limit)",
 				    SDL_MAX_PROFILES);
 			else if ((d->placements = xcalloc(c, w->n,
-			    sizeof(*d->placements))))
+			              sizeof(*d->placements))))
 				for (size_t i = 0; i < w->n; i++)
 					build_placement(c, YMAP_KEY(w, i),
 					    YMAP_VAL(w, i),
@@ -1541,16 +1655,19 @@ struct sdl_deployment *sdl_build(struct sdl_ctx *c, const struct ynode *root)
 		build_deployment(c, v, d);
 	if ((v = ytree_get(root, "endpoints")))
 		build_endpoints(c, v, d);
-	if ((v = ytree_get(root, "reclamation")) && want_map(c, v,
-	    "reclamation", (const char *const[]){ "min_window", NULL }) &&
+	if ((v = ytree_get(root, "reclamation")) &&
+	    want_map(c, v, "reclamation",
+	        (const char *const[]){ "min_window", NULL }) &&
 	    (w = need(c, v, "reclamation", "min_window")) &&
 	    (str = want_str(c, w, "reclamation.min_window"))) {
 		if (!c->strict && go_duration(str, &d->reclamation_seconds)) {
 			d->has_reclamation = true;
 			d->reclamation_min_window = xstrdup(c, str);
 		} else if (sdl_parse_duration(str, &d->reclamation_seconds))
-			at(c, w, "reclamation.min_window", "invalid "
-			    "reclamation min_window: %s", err_msg());
+			at(c, w, "reclamation.min_window",
+			    "invalid "
+			    "reclamation min_window: %s",
+			    err_msg());
 		else {
 			d->has_reclamation = true;
 			d->reclamation_min_window = xstrdup(c, str);

@@ -12,7 +12,8 @@
 
 #include "common/err.h"
 
-static char *dupn(const char *s, size_t n)
+static char *
+dupn(const char *s, size_t n)
 {
 	char *p = malloc(n + 1);
 
@@ -23,7 +24,8 @@ static char *dupn(const char *s, size_t n)
 	return p;
 }
 
-static bool is_hex(const char *s, size_t n)
+static bool
+is_hex(const char *s, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
 		if (!isxdigit((unsigned char)s[i]))
@@ -31,19 +33,22 @@ static bool is_hex(const char *s, size_t n)
 	return true;
 }
 
-static void lower(char *s)
+static void
+lower(char *s)
 {
 	for (; *s; s++)
 		*s = (char)tolower((unsigned char)*s);
 }
 
-static bool alnum_lower(char c)
+static bool
+alnum_lower(char c)
 {
 	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
 }
 
 /* path-component: [a-z0-9]+ (([._]|__|[-]+) [a-z0-9]+)* */
-static bool valid_component(const char *s, size_t n)
+static bool
+valid_component(const char *s, size_t n)
 {
 	size_t i = 0;
 
@@ -73,7 +78,8 @@ static bool valid_component(const char *s, size_t n)
 }
 
 /* domain: host[:port], host made of DNS labels or a bracketed IPv6. */
-static bool valid_domain(const char *s, size_t n)
+static bool
+valid_domain(const char *s, size_t n)
 {
 	size_t i = 0;
 
@@ -88,7 +94,8 @@ static bool valid_domain(const char *s, size_t n)
 	} else {
 		while (i < n && s[i] != ':') {
 			char c = s[i];
-			if (!(isalnum((unsigned char)c) || c == '-' || c == '.'))
+			if (!(isalnum((unsigned char)c) || c == '-' ||
+			        c == '.'))
 				return false;
 			i++;
 		}
@@ -106,7 +113,8 @@ static bool valid_domain(const char *s, size_t n)
 	return true;
 }
 
-static bool valid_tag(const char *s, size_t n)
+static bool
+valid_tag(const char *s, size_t n)
 {
 	if (n == 0 || n > 128)
 		return false;
@@ -114,12 +122,13 @@ static bool valid_tag(const char *s, size_t n)
 		return false;
 	for (size_t i = 1; i < n; i++)
 		if (!(isalnum((unsigned char)s[i]) || s[i] == '_' ||
-		    s[i] == '.' || s[i] == '-'))
+		        s[i] == '.' || s[i] == '-'))
 			return false;
 	return true;
 }
 
-static int parse_oci(const char *s, struct sdl_image *img, bool lenient)
+static int
+parse_oci(const char *s, struct sdl_image *img, bool lenient)
 {
 	const char *at = strchr(s, '@');
 	size_t rest = at ? (size_t)(at - s) : strlen(s);
@@ -130,17 +139,20 @@ static int parse_oci(const char *s, struct sdl_image *img, bool lenient)
 		const char *d = at + 1, *c = strchr(d, ':');
 		size_t hexlen;
 		if (!c || c == d)
-			return err_set(ERR_INVAL, "image digest must be "
+			return err_set(ERR_INVAL,
+			    "image digest must be "
 			    "<algorithm>:<hex>");
 		for (const char *q = d; q < c; q++)
 			if (!(isalnum((unsigned char)*q) || *q == '+' ||
-			    *q == '.' || *q == '_' || *q == '-'))
-				return err_set(ERR_INVAL, "image digest "
+			        *q == '.' || *q == '_' || *q == '-'))
+				return err_set(ERR_INVAL,
+				    "image digest "
 				    "algorithm is not valid");
 		hexlen = strlen(c + 1);
 		if (hexlen < 32 || !is_hex(c + 1, hexlen) ||
 		    (strncmp(d, "sha256:", 7) == 0 && hexlen != 64))
-			return err_set(ERR_INVAL, "image digest must be "
+			return err_set(ERR_INVAL,
+			    "image digest must be "
 			    "sha256:<64 hex>");
 		if (!(img->digest = strdup(d)))
 			return ERR_NOMEM;
@@ -148,13 +160,14 @@ static int parse_oci(const char *s, struct sdl_image *img, bool lenient)
 	}
 	/* a tag is a ':' after the last '/' */
 	slash = memrchr(s, '/', rest);
-	colon = memchr(slash ? slash : s, ':', rest - (size_t)((slash ? slash :
-	    s) - s));
+	colon = memchr(slash ? slash : s, ':',
+	    rest - (size_t)((slash ? slash : s) - s));
 	namelen = colon ? (size_t)(colon - s) : rest;
 	if (colon) {
 		size_t taglen = rest - namelen - 1;
 		if (!valid_tag(colon + 1, taglen) && !(lenient && taglen))
-			return err_set(ERR_INVAL, "image tag \"%.*s\" is not "
+			return err_set(ERR_INVAL,
+			    "image tag \"%.*s\" is not "
 			    "valid ([A-Za-z0-9_][A-Za-z0-9_.-]{0,127})",
 			    (int)taglen, colon + 1);
 		if (!(img->tag = dupn(colon + 1, taglen)))
@@ -164,7 +177,8 @@ static int parse_oci(const char *s, struct sdl_image *img, bool lenient)
 			return ERR_NOMEM;
 	}
 	if (namelen == 0 || namelen > 255)
-		return err_set(ERR_INVAL, "image name must be 1-255 "
+		return err_set(ERR_INVAL,
+		    "image name must be 1-255 "
 		    "characters");
 	{
 		const char *first_end = memchr(s, '/', namelen);
@@ -173,9 +187,10 @@ static int parse_oci(const char *s, struct sdl_image *img, bool lenient)
 		size_t plen = namelen;
 		bool has_domain = false;
 
-		if (first_end && (memchr(s, '.', flen) || memchr(s, ':', flen) ||
-		    (flen == 9 && memcmp(s, "localhost", 9) == 0) ||
-		    memchr(s, '[', flen))) {
+		if (first_end &&
+		    (memchr(s, '.', flen) || memchr(s, ':', flen) ||
+		        (flen == 9 && memcmp(s, "localhost", 9) == 0) ||
+		        memchr(s, '[', flen))) {
 			has_domain = true;
 		} else if (first_end && !lenient) {
 			/* an upper-case first component is a domain too */
@@ -185,9 +200,10 @@ static int parse_oci(const char *s, struct sdl_image *img, bool lenient)
 		}
 		if (has_domain) {
 			if (!valid_domain(s, flen) && !lenient)
-				return err_set(ERR_INVAL, "image registry "
-				    "\"%.*s\" is not a host[:port]", (int)flen,
-				    s);
+				return err_set(ERR_INVAL,
+				    "image registry "
+				    "\"%.*s\" is not a host[:port]",
+				    (int)flen, s);
 			img->registry = dupn(s, flen);
 			path = first_end + 1;
 			plen = namelen - flen - 1;
@@ -200,7 +216,8 @@ static int parse_oci(const char *s, struct sdl_image *img, bool lenient)
 			if (i == plen || path[i] == '/') {
 				if (!valid_component(path + start, i - start) &&
 				    !(lenient && i > start))
-					return err_set(ERR_INVAL, "image name "
+					return err_set(ERR_INVAL,
+					    "image name "
 					    "component \"%.*s\" is not valid "
 					    "(lower-case letters, digits, "
 					    "separators . _ __ -)",
@@ -230,7 +247,8 @@ static int parse_oci(const char *s, struct sdl_image *img, bool lenient)
 	return 0;
 }
 
-static int parse_wasm_url(const char *s, struct sdl_image *img)
+static int
+parse_wasm_url(const char *s, struct sdl_image *img)
 {
 	const char *hash = strchr(s, '#');
 	const char *host = s + 8;
@@ -239,13 +257,15 @@ static int parse_wasm_url(const char *s, struct sdl_image *img)
 		return err_set(ERR_INVAL, "wasm+ URL must be https://");
 	if (!hash || strncmp(hash, "#sha256=", 8) != 0 ||
 	    strlen(hash + 8) != 64 || !is_hex(hash + 8, 64))
-		return err_set(ERR_INVAL, "wasm+https image needs "
+		return err_set(ERR_INVAL,
+		    "wasm+https image needs "
 		    "#sha256=<64 hex> naming the module's hash");
 	if (host == hash || *host == '/' || *host == '#')
 		return err_set(ERR_INVAL, "wasm+https URL has no host");
 	for (const char *q = s; q < hash; q++)
 		if ((unsigned char)*q <= ' ' || *q == 0x7f)
-			return err_set(ERR_INVAL, "wasm+https URL contains a "
+			return err_set(ERR_INVAL,
+			    "wasm+https URL contains a "
 			    "space or control character");
 	img->kind = SDL_IMAGE_WASM_URL;
 	if (!(img->url = dupn(s, (size_t)(hash - s))) ||
@@ -255,11 +275,12 @@ static int parse_wasm_url(const char *s, struct sdl_image *img)
 	return 0;
 }
 
-static int parse_git(const char *s, struct sdl_image *img)
+static int
+parse_git(const char *s, struct sdl_image *img)
 {
 	const char *hash = strrchr(s, '#');
-	static const char *const schemes[] = { "https://", "http://",
-		"ssh://", "git://", "file://" };
+	static const char *const schemes[] = { "https://", "http://", "ssh://",
+		"git://", "file://" };
 	bool ok = false;
 
 	for (size_t i = 0; i < sizeof(schemes) / sizeof(schemes[0]); i++)
@@ -267,13 +288,15 @@ static int parse_git(const char *s, struct sdl_image *img)
 		    s + strlen(schemes[i]) != hash && s[strlen(schemes[i])])
 			ok = true;
 	if (!ok)
-		return err_set(ERR_INVAL, "git+ image needs a URL "
+		return err_set(ERR_INVAL,
+		    "git+ image needs a URL "
 		    "(https://, http://, ssh://, git:// or file://)");
 	if (!hash || strlen(hash + 1) != 40 || !is_hex(hash + 1, 40))
 		return err_set(ERR_INVAL, "git+ image needs #<40 hex commit>");
 	for (const char *q = s; q < hash; q++)
 		if ((unsigned char)*q <= ' ' || *q == 0x7f)
-			return err_set(ERR_INVAL, "git+ URL contains a space or "
+			return err_set(ERR_INVAL,
+			    "git+ URL contains a space or "
 			    "control character");
 	img->kind = SDL_IMAGE_GIT;
 	if (!(img->url = dupn(s, (size_t)(hash - s))) ||
@@ -283,7 +306,8 @@ static int parse_git(const char *s, struct sdl_image *img)
 	return 0;
 }
 
-static int image_parse(const char *s, struct sdl_image *img, bool lenient)
+static int
+image_parse(const char *s, struct sdl_image *img, bool lenient)
 {
 	int rc;
 
@@ -325,12 +349,14 @@ fail:
 	return rc;
 }
 
-int sdl_image_parse(const char *s, struct sdl_image *img)
+int
+sdl_image_parse(const char *s, struct sdl_image *img)
 {
 	return image_parse(s, img, false);
 }
 
-int sdl_image_parse_lenient(const char *s, struct sdl_image *img)
+int
+sdl_image_parse_lenient(const char *s, struct sdl_image *img)
 {
 	int rc = image_parse(s, img, false);
 
@@ -343,7 +369,8 @@ int sdl_image_parse_lenient(const char *s, struct sdl_image *img)
 	return image_parse(s, img, true);
 }
 
-void sdl_image_clear(struct sdl_image *img)
+void
+sdl_image_clear(struct sdl_image *img)
 {
 	if (!img)
 		return;
@@ -358,7 +385,8 @@ void sdl_image_clear(struct sdl_image *img)
 	memset(img, 0, sizeof(*img));
 }
 
-static int dup_field(char **dst, const char *src)
+static int
+dup_field(char **dst, const char *src)
 {
 	if (!src)
 		return 0;
@@ -366,7 +394,8 @@ static int dup_field(char **dst, const char *src)
 	return *dst ? 0 : ERR_NOMEM;
 }
 
-int sdl_image_copy(struct sdl_image *dst, const struct sdl_image *src)
+int
+sdl_image_copy(struct sdl_image *dst, const struct sdl_image *src)
 {
 	memset(dst, 0, sizeof(*dst));
 	dst->kind = src->kind;
@@ -384,7 +413,8 @@ int sdl_image_copy(struct sdl_image *dst, const struct sdl_image *src)
 	return 0;
 }
 
-enum sdl_runtime sdl_image_runtime(const struct sdl_image *img)
+enum sdl_runtime
+sdl_image_runtime(const struct sdl_image *img)
 {
 	switch (img->kind) {
 	case SDL_IMAGE_WASM_URL:
@@ -398,7 +428,8 @@ enum sdl_runtime sdl_image_runtime(const struct sdl_image *img)
 	}
 }
 
-const char *sdl_runtime_name(enum sdl_runtime rt)
+const char *
+sdl_runtime_name(enum sdl_runtime rt)
 {
 	switch (rt) {
 	case SDL_RUNTIME_WASM:
@@ -410,7 +441,8 @@ const char *sdl_runtime_name(enum sdl_runtime rt)
 	}
 }
 
-const char *sdl_image_kind_name(enum sdl_image_kind kind)
+const char *
+sdl_image_kind_name(enum sdl_image_kind kind)
 {
 	switch (kind) {
 	case SDL_IMAGE_WASM_URL:

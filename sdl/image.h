@@ -10,11 +10,11 @@
 #include <stddef.h>
 
 enum sdl_image_kind {
-	SDL_IMAGE_OCI = 1,   /* registry/name[:tag][@digest] */
-	SDL_IMAGE_WASM_URL,  /* wasm+https://host/path#sha256=<64 hex> */
+	SDL_IMAGE_OCI = 1, /* registry/name[:tag][@digest] */
+	SDL_IMAGE_WASM_URL, /* wasm+https://host/path#sha256=<64 hex> */
 	SDL_IMAGE_WASM_FILE, /* wasm+file:<path> */
-	SDL_IMAGE_GIT,       /* git+<url>#<40 hex commit> */
-	SDL_IMAGE_HOST,      /* the provider's read-only userland */
+	SDL_IMAGE_GIT, /* git+<url>#<40 hex commit> */
+	SDL_IMAGE_HOST, /* the provider's read-only userland */
 };
 
 /* The runtime a provider needs for an image: "oci", "wasm" or "process". */
@@ -26,7 +26,7 @@ enum sdl_runtime {
 
 struct sdl_image {
 	enum sdl_image_kind kind;
-	char *raw;      /* the text as written */
+	char *raw; /* the text as written */
 	/* SDL_IMAGE_OCI: registry ("docker.io" by default), name (with
 	 * "library/" for official images), tag ("latest" unless a digest
 	 * alone is given; NULL then), digest ("sha256:<hex>" or NULL). */
@@ -37,8 +37,8 @@ struct sdl_image {
 	/* SDL_IMAGE_WASM_URL / SDL_IMAGE_GIT: url without the scheme prefix
 	 * and fragment ("https://..."); SDL_IMAGE_WASM_FILE: path in url. */
 	char *url;
-	char *sha256;   /* WASM_URL: 64 lower-case hex */
-	char *commit;   /* GIT: 40 lower-case hex */
+	char *sha256; /* WASM_URL: 64 lower-case hex */
+	char *commit; /* GIT: 40 lower-case hex */
 };
 
 /* Parse s into img (fields malloc'd, owned by img; release with

@@ -13,22 +13,22 @@
 
 struct sdl_ctx {
 	const char *file;
-	struct sdl_errors *errs;   /* may be NULL */
+	struct sdl_errors *errs; /* may be NULL */
 	size_t nerr;
-	char first[512];           /* the first error, for err_set */
-	int oom;                   /* an allocation failed */
-	bool strict;               /* Akash's schema too, not only its Go
+	char first[512]; /* the first error, for err_set */
+	int oom; /* an allocation failed */
+	bool strict; /* Akash's schema too, not only its Go
 				    * parser (see SDL_PARSE_AKASH_GO) */
 };
 
 /* snprintf for paths and messages, truncating silently. */
 void sdl_fmt(char *buf, size_t size, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 /* Record "file:line:col: path: message". */
 void sdl_report(struct sdl_ctx *c, uint32_t line, uint32_t col,
     const char *path, const char *fmt, ...)
-	__attribute__((format(printf, 5, 6)));
+    __attribute__((format(printf, 5, 6)));
 
 /* Tree into model (structure, types, values; Akash's schema and its
  * decoding rules).  Returns the deployment even when errors were

@@ -15,44 +15,51 @@
 enum { EXIT_OK = 0, EXIT_INVALID = 1, EXIT_USAGE = 2 };
 
 static const char usage[] =
-	"usage: sdl <command> [args]\n"
-	"\n"
-	"  check [--akash-go] FILE...  validate SDL files; errors on stderr\n"
-	"  manifest FILE          print Lodge's canonical manifest (JSON)\n"
-	"  hash FILE              print the manifest hash (SHA-256, hex)\n"
-	"  orders FILE            print the market orders (JSON array)\n"
-	"  akash groups FILE      print Akash's deployment group specs\n"
-	"  akash manifest FILE    print Akash's manifest\n"
-	"\n"
-	"Each command takes --help.  Exit status: 0 ok, 1 invalid SDL,\n"
-	"2 usage error.\n";
+    "usage: sdl <command> [args]\n"
+    "\n"
+    "  check [--akash-go] FILE...  validate SDL files; errors on stderr\n"
+    "  manifest FILE          print Lodge's canonical manifest (JSON)\n"
+    "  hash FILE              print the manifest hash (SHA-256, hex)\n"
+    "  orders FILE            print the market orders (JSON array)\n"
+    "  akash groups FILE      print Akash's deployment group specs\n"
+    "  akash manifest FILE    print Akash's manifest\n"
+    "\n"
+    "Each command takes --help.  Exit status: 0 ok, 1 invalid SDL,\n"
+    "2 usage error.\n";
 
 static const struct {
 	const char *name;
 	const char *help;
 } helps[] = {
-	{ "check", "usage: sdl check [--akash-go] FILE...\n"
+	{ "check",
+	    "usage: sdl check [--akash-go] FILE...\n"
 	    "Parse and validate each SDL file (\"-\" is stdin).  Every error "
 	    "is printed\non stderr as FILE:LINE:COL: PATH: MESSAGE.  Exit 0 "
 	    "when all files are\nvalid, 1 otherwise.  --akash-go applies only "
 	    "the rules of Akash's Go\nparser (its schema is advisory there); "
 	    "by default Lodge applies Akash's\nschema as well.\n" },
-	{ "manifest", "usage: sdl manifest FILE\n"
+	{ "manifest",
+	    "usage: sdl manifest FILE\n"
 	    "Print the canonical manifest of FILE: canonical JSON (sorted "
-	    "keys, no\nspaces, integers only) of the normalised deployment.\n" },
-	{ "hash", "usage: sdl hash FILE\n"
+	    "keys, no\nspaces, integers only) of the normalised "
+	    "deployment.\n" },
+	{ "hash",
+	    "usage: sdl hash FILE\n"
 	    "Print the SHA-256 of the canonical manifest bytes, in hex.\n" },
-	{ "orders", "usage: sdl orders FILE\n"
+	{ "orders",
+	    "usage: sdl orders FILE\n"
 	    "Print the orders the market will see, one per placement group, "
 	    "as a\nJSON array (resources, attributes, signedBy, denom, "
 	    "max_price, runtimes,\nmanifest_hash).\n" },
-	{ "akash", "usage: sdl akash groups FILE\n"
+	{ "akash",
+	    "usage: sdl akash groups FILE\n"
 	    "       sdl akash manifest FILE\n"
 	    "Print Akash's DeploymentGroups() or Manifest() JSON for FILE, as "
 	    "Akash's\nGo SDL package encodes them.\n" },
 };
 
-static int help_for(const char *cmd, FILE *f)
+static int
+help_for(const char *cmd, FILE *f)
 {
 	for (size_t i = 0; i < sizeof(helps) / sizeof(helps[0]); i++)
 		if (!strcmp(helps[i].name, cmd)) {
@@ -62,7 +69,8 @@ static int help_for(const char *cmd, FILE *f)
 	return 0;
 }
 
-static bool wants_help(int argc, char **argv)
+static bool
+wants_help(int argc, char **argv)
 {
 	for (int i = 0; i < argc; i++)
 		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
@@ -70,8 +78,8 @@ static bool wants_help(int argc, char **argv)
 	return false;
 }
 
-static int load(const char *path, unsigned flags,
-    struct sdl_deployment **d)
+static int
+load(const char *path, unsigned flags, struct sdl_deployment **d)
 {
 	struct sdl_errors errs = { 0 };
 	int rc = sdl_parse_file_flags(path, flags, d, &errs);
@@ -89,7 +97,8 @@ static int load(const char *path, unsigned flags,
 	return rc;
 }
 
-static int print_json(json_t *v, bool pretty)
+static int
+print_json(json_t *v, bool pretty)
 {
 	char *s = NULL;
 	size_t len;
@@ -110,7 +119,8 @@ static int print_json(json_t *v, bool pretty)
 	return 0;
 }
 
-static int cmd_check(int argc, char **argv)
+static int
+cmd_check(int argc, char **argv)
 {
 	int status = EXIT_OK;
 	unsigned flags = 0;
@@ -132,7 +142,8 @@ static int cmd_check(int argc, char **argv)
 	return status;
 }
 
-static int cmd_one(const char *cmd, int argc, char **argv)
+static int
+cmd_one(const char *cmd, int argc, char **argv)
 {
 	struct sdl_deployment *d = NULL;
 	json_t *v = NULL;
@@ -143,7 +154,7 @@ static int cmd_one(const char *cmd, int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	if (load(argv[0], strncmp(cmd, "akash-", 6) ? 0 : SDL_PARSE_AKASH_GO,
-	    &d))
+	        &d))
 		return EXIT_INVALID;
 	if (!strcmp(cmd, "hash")) {
 		uint8_t h[32];
@@ -174,7 +185,8 @@ static int cmd_one(const char *cmd, int argc, char **argv)
 	return status;
 }
 
-int main(int argc, char **argv)
+int
+main(int argc, char **argv)
 {
 	const char *cmd;
 
@@ -190,13 +202,15 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(cmd, "akash")) {
 		if (argc < 3 || wants_help(argc - 2, argv + 2) ||
-		    (strcmp(argv[2], "groups") && strcmp(argv[2], "manifest"))) {
+		    (strcmp(argv[2], "groups") &&
+		        strcmp(argv[2], "manifest"))) {
 			bool h = wants_help(argc - 2, argv + 2);
 			help_for("akash", h ? stdout : stderr);
 			return h ? EXIT_OK : EXIT_USAGE;
 		}
 		return cmd_one(strcmp(argv[2], "groups") ? "akash-manifest" :
-		    "akash-groups", argc - 3, argv + 3);
+		                                           "akash-groups",
+		    argc - 3, argv + 3);
 	}
 	for (size_t i = 0; i < sizeof(helps) / sizeof(helps[0]); i++) {
 		if (strcmp(helps[i].name, cmd))

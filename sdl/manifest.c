@@ -12,15 +12,21 @@
 #include "common/err.h"
 #include "sdl/internal.h"
 
-#define CHK(x) do { if (!(x)) goto nomem; } while (0)
+#define CHK(x)                      \
+	do {                        \
+		if (!(x))           \
+			goto nomem; \
+	} while (0)
 
-static int cmp_str(const void *a, const void *b)
+static int
+cmp_str(const void *a, const void *b)
 {
 	return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
 /* Sorted, de-duplicated array of the strings of l. */
-static json_t *sorted_set(const struct sdl_strlist *l)
+static json_t *
+sorted_set(const struct sdl_strlist *l)
 {
 	const char **v = NULL;
 	json_t *a = json_array();
@@ -48,7 +54,8 @@ static json_t *sorted_set(const struct sdl_strlist *l)
 	return a;
 }
 
-static json_t *list(const struct sdl_strlist *l)
+static json_t *
+list(const struct sdl_strlist *l)
 {
 	json_t *a = json_array();
 
@@ -60,33 +67,41 @@ static json_t *list(const struct sdl_strlist *l)
 	return a;
 }
 
-static json_t *image_json(const struct sdl_image *img)
+static json_t *
+image_json(const struct sdl_image *img)
 {
 	json_t *o = json_pack("{s:s}", "kind", sdl_image_kind_name(img->kind));
-	const struct { const char *k, *v; } f[] = {
-		{ "registry", img->registry }, { "name", img->name },
-		{ "tag", img->tag }, { "digest", img->digest },
-		{ "url", img->url }, { "sha256", img->sha256 },
+	const struct {
+		const char *k, *v;
+	} f[] = {
+		{ "registry", img->registry },
+		{ "name", img->name },
+		{ "tag", img->tag },
+		{ "digest", img->digest },
+		{ "url", img->url },
+		{ "sha256", img->sha256 },
 		{ "commit", img->commit },
 	};
 
 	for (size_t i = 0; o && i < sizeof(f) / sizeof(f[0]); i++)
-		if (f[i].v && json_object_set_new(o, f[i].k,
-		    json_string(f[i].v))) {
+		if (f[i].v &&
+		    json_object_set_new(o, f[i].k, json_string(f[i].v))) {
 			json_decref(o);
 			return NULL;
 		}
 	return o;
 }
 
-static int cmp_dump(const void *a, const void *b)
+static int
+cmp_dump(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
 /* Exposes flattened one per target, defaults filled in, sorted by their
  * canonical bytes and de-duplicated: order in the file means nothing. */
-static json_t *exposes_json(const struct sdl_service *s)
+static json_t *
+exposes_json(const struct sdl_service *s)
 {
 	char **dumps = NULL;
 	size_t n = 0, cap = 0;
@@ -96,8 +111,8 @@ static json_t *exposes_json(const struct sdl_service *s)
 		const struct sdl_expose *e = &s->expose[i];
 		size_t reps = e->nto ? e->nto : 1;
 		for (size_t r = 0; r < reps; r++) {
-			const struct sdl_expose_to *to = e->nto ? &e->to[r] :
-			    NULL;
+			const struct sdl_expose_to *to =
+			    e->nto ? &e->to[r] : NULL;
 			json_t *o, *http;
 			char *dump = NULL;
 			size_t len;
@@ -112,18 +127,18 @@ static json_t *exposes_json(const struct sdl_service *s)
 			    "next_tries", (json_int_t)e->http.next_tries,
 			    "next_timeout", (json_int_t)e->http.next_timeout,
 			    "next_cases", sorted_set(&e->http.next_cases));
-			o = json_pack("{s:I,s:I,s:s,s:b,s:o,s:o}",
-			    "port", (json_int_t)e->port,
-			    "as", (json_int_t)(e->as ? e->as : e->port),
-			    "proto", e->proto == SDL_PROTO_UDP ? "udp" : "tcp",
-			    "global", to ? to->global : 0,
-			    "accept", sorted_set(&e->accept),
-			    "http_options", http);
-			if (o && to && *to->service && json_object_set_new(o,
-			    "service", json_string(to->service)))
+			o = json_pack("{s:I,s:I,s:s,s:b,s:o,s:o}", "port",
+			    (json_int_t)e->port, "as",
+			    (json_int_t)(e->as ? e->as : e->port), "proto",
+			    e->proto == SDL_PROTO_UDP ? "udp" : "tcp", "global",
+			    to ? to->global : 0, "accept",
+			    sorted_set(&e->accept), "http_options", http);
+			if (o && to && *to->service &&
+			    json_object_set_new(o, "service",
+			        json_string(to->service)))
 				goto fail_o;
-			if (o && to && *to->ip && json_object_set_new(o, "ip",
-			    json_string(to->ip)))
+			if (o && to && *to->ip &&
+			    json_object_set_new(o, "ip", json_string(to->ip)))
 				goto fail_o;
 			if (!o)
 				goto nomem;
@@ -170,7 +185,8 @@ nomem:
 	return NULL;
 }
 
-static json_t *env_json(const struct sdl_strlist *env)
+static json_t *
+env_json(const struct sdl_strlist *env)
 {
 	json_t *o = json_object();
 
@@ -178,8 +194,8 @@ static json_t *env_json(const struct sdl_strlist *env)
 	for (size_t i = 0; o && i < env->count; i++) {
 		const char *e = env->items[i], *eq = strchr(e, '=');
 		char *k = eq ? strndup(e, (size_t)(eq - e)) : strdup(e);
-		int rc = !k || json_object_set_new(o, k,
-		    json_string(eq ? eq + 1 : ""));
+		int rc = !k ||
+		    json_object_set_new(o, k, json_string(eq ? eq + 1 : ""));
 		free(k);
 		if (rc) {
 			json_decref(o);
@@ -189,18 +205,17 @@ static json_t *env_json(const struct sdl_strlist *env)
 	return o;
 }
 
-static json_t *service_json(const struct sdl_service *s)
+static json_t *
+service_json(const struct sdl_service *s)
 {
 	json_t *o = NULL, *params = NULL;
 
-	CHK(o = json_pack("{s:o,s:s,s:o,s:o,s:o,s:o,s:o}",
-	    "image", image_json(&s->image),
-	    "runtime", sdl_runtime_name(sdl_image_runtime(&s->image)),
-	    "command", list(&s->command),
-	    "args", list(&s->args),
-	    "env", env_json(&s->env),
-	    "expose", exposes_json(s),
-	    "dependencies", sorted_set(&s->dependencies)));
+	CHK(o = json_pack("{s:o,s:s,s:o,s:o,s:o,s:o,s:o}", "image",
+	        image_json(&s->image), "runtime",
+	        sdl_runtime_name(sdl_image_runtime(&s->image)), "command",
+	        list(&s->command), "args", list(&s->args), "env",
+	        env_json(&s->env), "expose", exposes_json(s), "dependencies",
+	        sorted_set(&s->dependencies)));
 	CHK(params = json_object());
 	if (s->nstorage) {
 		json_t *st = json_object();
@@ -209,7 +224,7 @@ static json_t *service_json(const struct sdl_service *s)
 		for (size_t i = 0; i < s->nstorage; i++)
 			CHK(!json_object_set_new(st, s->storage[i].volume,
 			    json_pack("{s:s,s:b}", "mount", s->storage[i].mount,
-			    "read_only", s->storage[i].read_only)));
+			        "read_only", s->storage[i].read_only)));
 	}
 	if (s->permissions.count)
 		CHK(!json_object_set_new(params, "permissions",
@@ -219,11 +234,11 @@ static json_t *service_json(const struct sdl_service *s)
 	CHK(!json_object_set_new(o, "params", params));
 	params = NULL;
 	if (s->credentials)
-		CHK(!json_object_set_new(o, "credentials", json_pack(
-		    "{s:s,s:s,s:s,s:s}", "host", s->credentials->host,
-		    "email", s->credentials->email, "username",
-		    s->credentials->username, "password",
-		    s->credentials->password)));
+		CHK(!json_object_set_new(o, "credentials",
+		    json_pack("{s:s,s:s,s:s,s:s}", "host", s->credentials->host,
+		        "email", s->credentials->email, "username",
+		        s->credentials->username, "password",
+		        s->credentials->password)));
 	return o;
 nomem:
 	json_decref(params);
@@ -231,7 +246,8 @@ nomem:
 	return NULL;
 }
 
-static json_t *attrs_obj(const struct sdl_attr *a, size_t n)
+static json_t *
+attrs_obj(const struct sdl_attr *a, size_t n)
 {
 	json_t *o = json_object();
 
@@ -243,7 +259,8 @@ static json_t *attrs_obj(const struct sdl_attr *a, size_t n)
 	return o;
 }
 
-static json_t *compute_json(const struct sdl_compute *cp)
+static json_t *
+compute_json(const struct sdl_compute *cp)
 {
 	json_t *o = NULL, *st = NULL, *gpu = NULL;
 
@@ -253,8 +270,8 @@ static json_t *compute_json(const struct sdl_compute *cp)
 		json_t *vo = json_pack("{s:I,s:b}", "size_bytes",
 		    (json_int_t)v->size, "persistent", v->persistent);
 		CHK(vo);
-		if (v->class_ && json_object_set_new(vo, "class",
-		    json_string(v->class_))) {
+		if (v->class_ &&
+		    json_object_set_new(vo, "class", json_string(v->class_))) {
 			json_decref(vo);
 			goto nomem;
 		}
@@ -264,13 +281,11 @@ static json_t *compute_json(const struct sdl_compute *cp)
 	for (size_t i = 0; i < cp->ngpu_attrs; i++)
 		CHK(!json_array_append_new(gpu,
 		    json_string(cp->gpu_attrs[i].key)));
-	o = json_pack("{s:I,s:o,s:I,s:o,s:I,s:o}",
-	    "cpu_millis", (json_int_t)cp->cpu_millis,
-	    "cpu_attributes", attrs_obj(cp->cpu_attrs, cp->ncpu_attrs),
-	    "memory_bytes", (json_int_t)cp->memory,
-	    "storage", st,
-	    "gpu_units", (json_int_t)cp->gpu_units,
-	    "gpu_attributes", gpu);
+	o = json_pack("{s:I,s:o,s:I,s:o,s:I,s:o}", "cpu_millis",
+	    (json_int_t)cp->cpu_millis, "cpu_attributes",
+	    attrs_obj(cp->cpu_attrs, cp->ncpu_attrs), "memory_bytes",
+	    (json_int_t)cp->memory, "storage", st, "gpu_units",
+	    (json_int_t)cp->gpu_units, "gpu_attributes", gpu);
 	return o;
 nomem:
 	json_decref(st);
@@ -279,7 +294,8 @@ nomem:
 }
 
 /* Exact decimal text of a price: "50", "0.5". */
-static void amount_text(const struct sdl_price *p, char *buf, size_t size)
+static void
+amount_text(const struct sdl_price *p, char *buf, size_t size)
 {
 	char frac[24];
 	size_t n;
@@ -294,17 +310,19 @@ static void amount_text(const struct sdl_price *p, char *buf, size_t size)
 	snprintf(buf, size, "%llu.%s", (unsigned long long)p->whole, frac);
 }
 
-static bool profile_used(const struct sdl_deployment *d, const char *prof,
+static bool
+profile_used(const struct sdl_deployment *d, const char *prof,
     const char *placement)
 {
 	for (size_t i = 0; i < d->ndeploys; i++)
-		if (!strcmp(d->deploys[i].profile, prof) && (!placement ||
-		    !strcmp(d->deploys[i].placement, placement)))
+		if (!strcmp(d->deploys[i].profile, prof) &&
+		    (!placement || !strcmp(d->deploys[i].placement, placement)))
 			return true;
 	return false;
 }
 
-int sdl_manifest_json(const struct sdl_deployment *d, json_t **out)
+int
+sdl_manifest_json(const struct sdl_deployment *d, json_t **out)
 {
 	json_t *m = NULL, *svcs, *profs, *pls, *dep, *eps;
 
@@ -323,12 +341,13 @@ int sdl_manifest_json(const struct sdl_deployment *d, json_t **out)
 			CHK(!json_object_set_new(dep, dp->service,
 			    so = json_object()));
 			CHK(so);
-			CHK(s && !json_object_set_new(svcs, s->name,
-			    service_json(s)));
+			CHK(s &&
+			    !json_object_set_new(svcs, s->name,
+			        service_json(s)));
 		}
-		CHK(!json_object_set_new(so, dp->placement, json_pack(
-		    "{s:s,s:I}", "profile", dp->profile, "count",
-		    (json_int_t)dp->count)));
+		CHK(!json_object_set_new(so, dp->placement,
+		    json_pack("{s:s,s:I}", "profile", dp->profile, "count",
+		        (json_int_t)dp->count)));
 	}
 	for (size_t i = 0; i < d->ncomputes; i++)
 		if (profile_used(d, d->computes[i].name, NULL))
@@ -346,8 +365,8 @@ int sdl_manifest_json(const struct sdl_deployment *d, json_t **out)
 			used = true;
 			amount_text(&pl->pricing[j], amt, sizeof(amt));
 			if (json_object_set_new(pr, pl->pricing[j].profile,
-			    json_pack("{s:s,s:s}", "denom",
-			    pl->pricing[j].denom, "amount", amt))) {
+			        json_pack("{s:s,s:s}", "denom",
+			            pl->pricing[j].denom, "amount", amt))) {
 				json_decref(pr);
 				goto nomem;
 			}
@@ -356,10 +375,9 @@ int sdl_manifest_json(const struct sdl_deployment *d, json_t **out)
 			json_decref(pr);
 			continue;
 		}
-		po = json_pack("{s:o,s:{s:o,s:o},s:o}",
-		    "attributes", attrs_obj(pl->attrs, pl->nattrs),
-		    "signed_by", "all_of", sorted_set(&pl->all_of),
-		    "any_of", sorted_set(&pl->any_of),
+		po = json_pack("{s:o,s:{s:o,s:o},s:o}", "attributes",
+		    attrs_obj(pl->attrs, pl->nattrs), "signed_by", "all_of",
+		    sorted_set(&pl->all_of), "any_of", sorted_set(&pl->any_of),
 		    "pricing", pr);
 		CHK(po);
 		CHK(!json_object_set_new(pls, pl->name, po));
@@ -372,8 +390,9 @@ int sdl_manifest_json(const struct sdl_deployment *d, json_t **out)
 			    json_pack("{s:s}", "kind", d->endpoints[i].kind)));
 	}
 	if (d->has_reclamation)
-		CHK(!json_object_set_new(m, "reclamation", json_pack("{s:I}",
-		    "min_window_seconds", (json_int_t)d->reclamation_seconds)));
+		CHK(!json_object_set_new(m, "reclamation",
+		    json_pack("{s:I}", "min_window_seconds",
+		        (json_int_t)d->reclamation_seconds)));
 	*out = m;
 	return 0;
 nomem:
@@ -381,7 +400,8 @@ nomem:
 	return err_set(ERR_NOMEM, "out of memory building the manifest");
 }
 
-int sdl_manifest_hash(const struct sdl_deployment *d, uint8_t out[32])
+int
+sdl_manifest_hash(const struct sdl_deployment *d, uint8_t out[32])
 {
 	json_t *m;
 	int rc;
@@ -393,7 +413,8 @@ int sdl_manifest_hash(const struct sdl_deployment *d, uint8_t out[32])
 	return rc;
 }
 
-int sdl_orders_json(const struct sdl_deployment *d, json_t **out)
+int
+sdl_orders_json(const struct sdl_deployment *d, json_t **out)
 {
 	uint8_t hash[32];
 	char hex[65];
@@ -429,15 +450,18 @@ int sdl_orders_json(const struct sdl_deployment *d, json_t **out)
 			pr = sdl_find_price(pl, dp->profile);
 			if (!s || !cp || !pr) {
 				json_decref(res);
-				rc = err_set(ERR_INVAL, "deployment %s.%s is not "
-				    "complete", dp->service, dp->placement);
+				rc = err_set(ERR_INVAL,
+				    "deployment %s.%s is not "
+				    "complete",
+				    dp->service, dp->placement);
 				goto fail;
 			}
 			if (denom && strcmp(denom, pr->denom)) {
 				json_decref(res);
-				rc = err_set(ERR_INVAL, "placement %s mixes "
-				    "denominations %s and %s", pl->name, denom,
-				    pr->denom);
+				rc = err_set(ERR_INVAL,
+				    "placement %s mixes "
+				    "denominations %s and %s",
+				    pl->name, denom, pr->denom);
 				goto fail;
 			}
 			denom = pr->denom;
@@ -451,25 +475,28 @@ int sdl_orders_json(const struct sdl_deployment *d, json_t **out)
 			}
 			price = (int64_t)pr->whole + (pr->frac ? 1 : 0);
 			if (__builtin_mul_overflow(price, (int64_t)dp->count,
-			    &total) || __builtin_add_overflow(max_price, total,
-			    &max_price)) {
+			        &total) ||
+			    __builtin_add_overflow(max_price, total,
+			        &max_price)) {
 				json_decref(res);
-				rc = err_set(ERR_RANGE, "max price of placement "
-				    "%s overflows", pl->name);
+				rc = err_set(ERR_RANGE,
+				    "max price of placement "
+				    "%s overflows",
+				    pl->name);
 				goto fail;
 			}
 			for (size_t v = 0; v < cp->nvolumes; v++)
 				storage += cp->volumes[v].size;
 			rt[sdl_image_runtime(&s->image)] = true;
-			if (json_array_append_new(res, json_pack(
-			    "{s:s,s:s,s:I,s:I,s:I,s:I,s:I,s:I}",
-			    "profile", dp->profile, "service", dp->service,
-			    "count", (json_int_t)dp->count,
-			    "cpu_millis", (json_int_t)cp->cpu_millis,
-			    "memory_bytes", (json_int_t)cp->memory,
-			    "storage_bytes", (json_int_t)storage,
-			    "gpu_units", (json_int_t)cp->gpu_units,
-			    "price", (json_int_t)price))) {
+			if (json_array_append_new(res,
+			        json_pack("{s:s,s:s,s:I,s:I,s:I,s:I,s:I,s:I}",
+			            "profile", dp->profile, "service",
+			            dp->service, "count", (json_int_t)dp->count,
+			            "cpu_millis", (json_int_t)cp->cpu_millis,
+			            "memory_bytes", (json_int_t)cp->memory,
+			            "storage_bytes", (json_int_t)storage,
+			            "gpu_units", (json_int_t)cp->gpu_units,
+			            "price", (json_int_t)price))) {
 				json_decref(res);
 				goto nomem;
 			}
@@ -491,16 +518,13 @@ int sdl_orders_json(const struct sdl_deployment *d, json_t **out)
 			json_array_append_new(rts, json_string("wasm"));
 		attrs = attrs_obj(pl->attrs, pl->nattrs);
 		if (attrs && tee)
-			json_object_set_new(attrs, "tee/type", json_string(tee));
+			json_object_set_new(attrs, "tee/type",
+			    json_string(tee));
 		o = json_pack("{s:s,s:o,s:{s:o,s:o},s:o,s:s,s:I,s:o,s:s}",
-		    "placement", pl->name,
-		    "attributes", attrs,
-		    "signed_by", "all_of", sorted_set(&pl->all_of),
-		    "any_of", sorted_set(&pl->any_of),
-		    "resources", res,
-		    "denom", denom,
-		    "max_price", (json_int_t)max_price,
-		    "runtimes", rts,
+		    "placement", pl->name, "attributes", attrs, "signed_by",
+		    "all_of", sorted_set(&pl->all_of), "any_of",
+		    sorted_set(&pl->any_of), "resources", res, "denom", denom,
+		    "max_price", (json_int_t)max_price, "runtimes", rts,
 		    "manifest_hash", hex);
 		CHK(o);
 		CHK(!json_array_append_new(arr, o));

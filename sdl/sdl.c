@@ -13,7 +13,8 @@
 #include "common/util.h"
 #include "sdl/internal.h"
 
-void sdl_fmt(char *buf, size_t size, const char *fmt, ...)
+void
+sdl_fmt(char *buf, size_t size, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -22,8 +23,9 @@ void sdl_fmt(char *buf, size_t size, const char *fmt, ...)
 	va_end(ap);
 }
 
-void sdl_report(struct sdl_ctx *c, uint32_t line, uint32_t col,
-    const char *path, const char *fmt, ...)
+void
+sdl_report(struct sdl_ctx *c, uint32_t line, uint32_t col, const char *path,
+    const char *fmt, ...)
 {
 	char msg[512], *full = NULL;
 	va_list ap;
@@ -32,8 +34,7 @@ void sdl_report(struct sdl_ctx *c, uint32_t line, uint32_t col,
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	n = asprintf(&full, "%s:%u:%u: %s: %s", c->file, line, col, path,
-	    msg);
+	n = asprintf(&full, "%s:%u:%u: %s: %s", c->file, line, col, path, msg);
 	if (n < 0) {
 		c->oom = 1;
 		return;
@@ -65,13 +66,15 @@ void sdl_report(struct sdl_ctx *c, uint32_t line, uint32_t col,
 	free(full);
 }
 
-int sdl_parse_buffer(const char *name, const char *buf, size_t len,
+int
+sdl_parse_buffer(const char *name, const char *buf, size_t len,
     struct sdl_deployment **out, struct sdl_errors *errs)
 {
 	return sdl_parse_buffer_flags(name, buf, len, 0, out, errs);
 }
 
-int sdl_parse_buffer_flags(const char *name, const char *buf, size_t len,
+int
+sdl_parse_buffer_flags(const char *name, const char *buf, size_t len,
     unsigned flags, struct sdl_deployment **out, struct sdl_errors *errs)
 {
 	struct sdl_ctx c;
@@ -86,8 +89,10 @@ int sdl_parse_buffer_flags(const char *name, const char *buf, size_t len,
 	c.errs = errs;
 	c.strict = !(flags & SDL_PARSE_AKASH_GO);
 	if (len > SDL_MAX_FILE_SIZE) {
-		sdl_report(&c, 0, 0, "(document)", "file is larger than %d "
-		    "bytes (Lodge's limit)", SDL_MAX_FILE_SIZE);
+		sdl_report(&c, 0, 0, "(document)",
+		    "file is larger than %d "
+		    "bytes (Lodge's limit)",
+		    SDL_MAX_FILE_SIZE);
 		return err_set(ERR_LIMIT, "%s", c.first);
 	}
 	if (memchr(buf, '\0', len)) {
@@ -126,13 +131,15 @@ int sdl_parse_buffer_flags(const char *name, const char *buf, size_t len,
 	return 0;
 }
 
-int sdl_parse_file(const char *path, struct sdl_deployment **out,
+int
+sdl_parse_file(const char *path, struct sdl_deployment **out,
     struct sdl_errors *errs)
 {
 	return sdl_parse_file_flags(path, 0, out, errs);
 }
 
-int sdl_parse_file_flags(const char *path, unsigned flags,
+int
+sdl_parse_file_flags(const char *path, unsigned flags,
     struct sdl_deployment **out, struct sdl_errors *errs)
 {
 	char *buf = NULL;
@@ -148,16 +155,19 @@ int sdl_parse_file_flags(const char *path, unsigned flags,
 			c.errs = errs;
 			sdl_report(&c, 0, 0, "(file)", "%s", err_msg());
 		}
-		return rc == ERR_LIMIT ? err_set(ERR_LIMIT, "%s: file is larger "
-		    "than %d bytes (Lodge's limit)", path, SDL_MAX_FILE_SIZE) :
-		    rc;
+		return rc == ERR_LIMIT ? err_set(ERR_LIMIT,
+		                             "%s: file is larger "
+		                             "than %d bytes (Lodge's limit)",
+		                             path, SDL_MAX_FILE_SIZE) :
+		                         rc;
 	}
 	rc = sdl_parse_buffer_flags(path, buf, len, flags, out, errs);
 	free(buf);
 	return rc;
 }
 
-void sdl_errors_free(struct sdl_errors *errs)
+void
+sdl_errors_free(struct sdl_errors *errs)
 {
 	if (!errs)
 		return;
@@ -167,14 +177,16 @@ void sdl_errors_free(struct sdl_errors *errs)
 	memset(errs, 0, sizeof(*errs));
 }
 
-static void strlist_free(struct sdl_strlist *l)
+static void
+strlist_free(struct sdl_strlist *l)
 {
 	for (size_t i = 0; i < l->count; i++)
 		free(l->items[i]);
 	free(l->items);
 }
 
-static void attrs_free(struct sdl_attr *a, size_t n)
+static void
+attrs_free(struct sdl_attr *a, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		free(a[i].key);
@@ -183,7 +195,8 @@ static void attrs_free(struct sdl_attr *a, size_t n)
 	free(a);
 }
 
-static void service_free(struct sdl_service *s)
+static void
+service_free(struct sdl_service *s)
 {
 	free(s->name);
 	sdl_image_clear(&s->image);
@@ -218,7 +231,8 @@ static void service_free(struct sdl_service *s)
 	}
 }
 
-void sdl_deployment_free(struct sdl_deployment *d)
+void
+sdl_deployment_free(struct sdl_deployment *d)
 {
 	if (!d)
 		return;
@@ -266,8 +280,8 @@ void sdl_deployment_free(struct sdl_deployment *d)
 	free(d);
 }
 
-const struct sdl_service *sdl_find_service(const struct sdl_deployment *d,
-    const char *name)
+const struct sdl_service *
+sdl_find_service(const struct sdl_deployment *d, const char *name)
 {
 	for (size_t i = 0; i < d->nservices; i++)
 		if (d->services[i].name && !strcmp(d->services[i].name, name))
@@ -275,8 +289,8 @@ const struct sdl_service *sdl_find_service(const struct sdl_deployment *d,
 	return NULL;
 }
 
-const struct sdl_compute *sdl_find_compute(const struct sdl_deployment *d,
-    const char *name)
+const struct sdl_compute *
+sdl_find_compute(const struct sdl_deployment *d, const char *name)
 {
 	for (size_t i = 0; i < d->ncomputes; i++)
 		if (d->computes[i].name && !strcmp(d->computes[i].name, name))
@@ -284,8 +298,8 @@ const struct sdl_compute *sdl_find_compute(const struct sdl_deployment *d,
 	return NULL;
 }
 
-const struct sdl_placement *sdl_find_placement(
-    const struct sdl_deployment *d, const char *name)
+const struct sdl_placement *
+sdl_find_placement(const struct sdl_deployment *d, const char *name)
 {
 	for (size_t i = 0; i < d->nplacements; i++)
 		if (d->placements[i].name &&
@@ -294,8 +308,8 @@ const struct sdl_placement *sdl_find_placement(
 	return NULL;
 }
 
-const struct sdl_price *sdl_find_price(const struct sdl_placement *p,
-    const char *profile)
+const struct sdl_price *
+sdl_find_price(const struct sdl_placement *p, const char *profile)
 {
 	for (size_t i = 0; i < p->npricing; i++)
 		if (p->pricing[i].profile &&
@@ -304,7 +318,8 @@ const struct sdl_price *sdl_find_price(const struct sdl_placement *p,
 	return NULL;
 }
 
-static const char *vol_attr(const struct sdl_volume *v, const char *key)
+static const char *
+vol_attr(const struct sdl_volume *v, const char *key)
 {
 	for (size_t i = 0; i < v->nattrs; i++)
 		if (!strcmp(v->attrs[i].key, key))
@@ -314,7 +329,8 @@ static const char *vol_attr(const struct sdl_volume *v, const char *key)
 
 /* Akash's comparator (storage.go), quirks included: by size, then by the
  * "persistent" attribute as text, then non-persistent first, then name. */
-static bool vol_less(const struct sdl_volume *a, const struct sdl_volume *b)
+static bool
+vol_less(const struct sdl_volume *a, const struct sdl_volume *b)
 {
 	const char *ap, *bp;
 
@@ -337,7 +353,8 @@ static bool vol_less(const struct sdl_volume *a, const struct sdl_volume *b)
 	return strcmp(a->name, b->name) < 0;
 }
 
-void sdl_sort_volumes(struct sdl_volume *v, size_t n)
+void
+sdl_sort_volumes(struct sdl_volume *v, size_t n)
 {
 	/* Go's sort.SliceStable is an insertion sort below 20 elements;
 	 * the comparator is not a strict order, so the algorithm matters. */
@@ -349,12 +366,14 @@ void sdl_sort_volumes(struct sdl_volume *v, size_t n)
 		}
 }
 
-static int str_cmp(const void *a, const void *b)
+static int
+str_cmp(const void *a, const void *b)
 {
 	return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-uint32_t sdl_endpoint_seq(const struct sdl_deployment *d, const char *name)
+uint32_t
+sdl_endpoint_seq(const struct sdl_deployment *d, const char *name)
 {
 	const char **names = NULL;
 	size_t n = 0, cap = 0;
@@ -363,8 +382,8 @@ uint32_t sdl_endpoint_seq(const struct sdl_deployment *d, const char *name)
 	/* services in deployment (sorted, each once) */
 	for (size_t i = 0; i < d->ndeploys; i++) {
 		const struct sdl_service *s;
-		if (i > 0 && !strcmp(d->deploys[i].service,
-		    d->deploys[i - 1].service))
+		if (i > 0 &&
+		    !strcmp(d->deploys[i].service, d->deploys[i - 1].service))
 			continue;
 		if (!(s = sdl_find_service(d, d->deploys[i].service)))
 			continue;
@@ -376,8 +395,8 @@ uint32_t sdl_endpoint_seq(const struct sdl_deployment *d, const char *name)
 					continue;
 				if (n == cap) {
 					size_t c2 = cap ? cap * 2 : 16;
-					const char **nn = realloc(names,
-					    c2 * sizeof(*nn));
+					const char **nn =
+					    realloc(names, c2 * sizeof(*nn));
 					if (!nn) {
 						free(names);
 						return 0;

@@ -17,18 +17,18 @@
 #include "sdl/image.h"
 
 /* Lodge's limits, stricter than Akash's where Akash has none. */
-#define SDL_MAX_FILE_SIZE   (1024 * 1024)  /* bytes of SDL text */
-#define SDL_MAX_NODES       200000         /* YAML nodes after aliases */
-#define SDL_MAX_DEPTH       64             /* YAML nesting */
-#define SDL_MAX_SERVICES    64
-#define SDL_MAX_PROFILES    64             /* compute and placement each */
-#define SDL_MAX_NAME_LEN    63             /* service, profile, volume... */
-#define SDL_MAX_COUNT       50             /* replicas per service/placement */
-#define SDL_MAX_EXPOSE      64             /* expose entries per service */
-#define SDL_MAX_LIST        1024           /* env, args, command, accept... */
-#define SDL_MAX_STRING      65536          /* any one scalar */
-#define SDL_MAX_VOLUMES     16             /* storage volumes per profile */
-#define SDL_MAX_ERRORS      100            /* errors collected per file */
+#define SDL_MAX_FILE_SIZE (1024 * 1024) /* bytes of SDL text */
+#define SDL_MAX_NODES 200000 /* YAML nodes after aliases */
+#define SDL_MAX_DEPTH 64 /* YAML nesting */
+#define SDL_MAX_SERVICES 64
+#define SDL_MAX_PROFILES 64 /* compute and placement each */
+#define SDL_MAX_NAME_LEN 63 /* service, profile, volume... */
+#define SDL_MAX_COUNT 50 /* replicas per service/placement */
+#define SDL_MAX_EXPOSE 64 /* expose entries per service */
+#define SDL_MAX_LIST 1024 /* env, args, command, accept... */
+#define SDL_MAX_STRING 65536 /* any one scalar */
+#define SDL_MAX_VOLUMES 16 /* storage volumes per profile */
+#define SDL_MAX_ERRORS 100 /* errors collected per file */
 
 /* Where a thing was written: 1-based line and column (0 when unknown). */
 struct sdl_pos {
@@ -53,26 +53,26 @@ struct sdl_strlist {
 
 enum sdl_proto { SDL_PROTO_TCP = 1, SDL_PROTO_UDP };
 
-struct sdl_http_options {   /* defaults filled in */
-	uint32_t max_body_size;     /* bytes, default 1048576, max 104857600 */
+struct sdl_http_options { /* defaults filled in */
+	uint32_t max_body_size; /* bytes, default 1048576, max 104857600 */
 	uint32_t proxy_buffer_size; /* bytes, 0 = provider default */
-	uint32_t read_timeout;      /* ms, default 60000, max 60000 */
-	uint32_t send_timeout;      /* ms, default 60000, max 60000 */
-	uint32_t next_tries;        /* default 3 */
-	uint32_t next_timeout;      /* ms, default 0 */
+	uint32_t read_timeout; /* ms, default 60000, max 60000 */
+	uint32_t send_timeout; /* ms, default 60000, max 60000 */
+	uint32_t next_tries; /* default 3 */
+	uint32_t next_timeout; /* ms, default 0 */
 	struct sdl_strlist next_cases; /* default error, timeout */
 };
 
 struct sdl_expose_to {
-	char *service;   /* "" unless to a service */
+	char *service; /* "" unless to a service */
 	bool global;
-	char *ip;        /* endpoint name or "" */
+	char *ip; /* endpoint name or "" */
 	struct sdl_pos pos;
 };
 
 struct sdl_expose {
-	uint32_t port;   /* 1-65535 */
-	uint32_t as;     /* 0 when not given */
+	uint32_t port; /* 1-65535 */
+	uint32_t as; /* 0 when not given */
 	enum sdl_proto proto;
 	struct sdl_expose_to *to;
 	size_t nto;
@@ -83,7 +83,7 @@ struct sdl_expose {
 
 struct sdl_storage_param {
 	char *volume;
-	char *mount;     /* absolute path */
+	char *mount; /* absolute path */
 	bool read_only;
 	struct sdl_pos pos;
 };
@@ -101,23 +101,23 @@ struct sdl_service {
 	size_t nexpose;
 	struct sdl_strlist dependencies;
 	bool has_params;
-	struct sdl_storage_param *storage;   /* sorted by volume */
+	struct sdl_storage_param *storage; /* sorted by volume */
 	size_t nstorage;
-	struct sdl_strlist permissions;      /* params.permissions.read */
+	struct sdl_strlist permissions; /* params.permissions.read */
 	bool has_permissions;
-	char *tee;                           /* "cpu", "cpu-gpu" or NULL */
+	char *tee; /* "cpu", "cpu-gpu" or NULL */
 	struct sdl_credentials *credentials; /* NULL when absent */
 	struct sdl_pos pos;
 };
 
 struct sdl_volume {
-	bool bad;             /* internal: size already reported */
-	char *name;           /* "default" when a single size is given */
-	uint64_t size;        /* bytes */
+	bool bad; /* internal: size already reported */
+	char *name; /* "default" when a single size is given */
+	uint64_t size; /* bytes */
 	struct sdl_attr *attrs; /* persistent, class (normalised), sorted */
 	size_t nattrs;
 	bool persistent;
-	const char *class_;   /* borrowed from attrs, or NULL */
+	const char *class_; /* borrowed from attrs, or NULL */
 	struct sdl_pos pos;
 };
 
@@ -126,26 +126,26 @@ struct sdl_compute {
 	uint32_t cpu_millis;
 	struct sdl_attr *cpu_attrs;
 	size_t ncpu_attrs;
-	uint64_t memory;      /* bytes */
+	uint64_t memory; /* bytes */
 	struct sdl_volume *volumes; /* in Akash's order */
 	size_t nvolumes;
 	uint64_t gpu_units;
 	struct sdl_attr *gpu_attrs; /* "vendor/nvidia/model/<m>" = "true" */
 	size_t ngpu_attrs;
 	struct sdl_pos pos;
-	unsigned bad;         /* internal: SDL_BAD_* fields already reported */
+	unsigned bad; /* internal: SDL_BAD_* fields already reported */
 };
 
-#define SDL_BAD_CPU    0x1u
+#define SDL_BAD_CPU 0x1u
 #define SDL_BAD_MEMORY 0x2u
-#define SDL_BAD_GPU    0x4u
+#define SDL_BAD_GPU 0x4u
 
 /* A price as an exact decimal: whole + frac / 10^18 (Akash's Dec). */
 struct sdl_price {
 	char *profile;
 	char *denom;
 	uint64_t whole;
-	uint64_t frac;        /* 0 .. 10^18-1 */
+	uint64_t frac; /* 0 .. 10^18-1 */
 	struct sdl_pos pos;
 };
 
@@ -154,7 +154,7 @@ struct sdl_placement {
 	struct sdl_attr *attrs;
 	size_t nattrs;
 	struct sdl_strlist all_of, any_of;
-	struct sdl_price *pricing;   /* sorted by profile */
+	struct sdl_price *pricing; /* sorted by profile */
 	size_t npricing;
 	struct sdl_pos pos;
 };
@@ -170,15 +170,15 @@ struct sdl_deploy {
 
 struct sdl_endpoint {
 	char *name;
-	char *kind;          /* "ip" */
+	char *kind; /* "ip" */
 	struct sdl_pos pos;
 };
 
 /* The whole deployment.  Named things are sorted by name (bytewise);
  * deploys are sorted by service, then placement. */
 struct sdl_deployment {
-	char *file;               /* name given to the parser */
-	int version;              /* 20 or 21 */
+	char *file; /* name given to the parser */
+	int version; /* 20 or 21 */
 	struct sdl_service *services;
 	size_t nservices;
 	struct sdl_compute *computes;
@@ -199,7 +199,7 @@ struct sdl_errors {
 	char **items;
 	size_t count;
 	size_t cap;
-	size_t dropped;       /* errors beyond SDL_MAX_ERRORS */
+	size_t dropped; /* errors beyond SDL_MAX_ERRORS */
 };
 
 /* Flags for the _flags variants.  By default Lodge applies Akash's input
@@ -237,8 +237,8 @@ const struct sdl_service *sdl_find_service(const struct sdl_deployment *d,
     const char *name);
 const struct sdl_compute *sdl_find_compute(const struct sdl_deployment *d,
     const char *name);
-const struct sdl_placement *sdl_find_placement(
-    const struct sdl_deployment *d, const char *name);
+const struct sdl_placement *sdl_find_placement(const struct sdl_deployment *d,
+    const char *name);
 const struct sdl_price *sdl_find_price(const struct sdl_placement *p,
     const char *profile);
 

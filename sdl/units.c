@@ -16,19 +16,24 @@ struct suffix {
 };
 
 static const struct suffix suffixes[] = {
-	{ "Ki", 1ULL << 10, true }, { "Mi", 1ULL << 20, true },
-	{ "Gi", 1ULL << 30, true }, { "Ti", 1ULL << 40, true },
-	{ "Pi", 1ULL << 50, true }, { "Ei", 1ULL << 60, true },
-	{ "k", 1000ULL, false }, { "M", 1000000ULL, false },
-	{ "G", 1000000000ULL, false }, { "T", 1000000000000ULL, false },
+	{ "Ki", 1ULL << 10, true },
+	{ "Mi", 1ULL << 20, true },
+	{ "Gi", 1ULL << 30, true },
+	{ "Ti", 1ULL << 40, true },
+	{ "Pi", 1ULL << 50, true },
+	{ "Ei", 1ULL << 60, true },
+	{ "k", 1000ULL, false },
+	{ "M", 1000000ULL, false },
+	{ "G", 1000000000ULL, false },
+	{ "T", 1000000000000ULL, false },
 	{ "P", 1000000000000000ULL, false },
 	{ "E", 1000000000000000000ULL, false },
 };
 
 /* Parse [+-]?(digits[.digits]|.digits)([eE][+-]?digits)? over s[0..n):
  * value = m * 10^exp10, keeping at most 19 significant digits. */
-static int parse_number(const char *s, size_t n, bool *neg, uint64_t *m,
-    int *exp10)
+static int
+parse_number(const char *s, size_t n, bool *neg, uint64_t *m, int *exp10)
 {
 	size_t i = 0, digits = 0, sig = 0;
 	int e = 0;
@@ -79,7 +84,8 @@ static int parse_number(const char *s, size_t n, bool *neg, uint64_t *m,
 }
 
 /* floor(m * mul * 10^e) into out, or ERR_RANGE. */
-static int scale(uint64_t m, uint64_t mul, int e, uint64_t *out)
+static int
+scale(uint64_t m, uint64_t mul, int e, uint64_t *out)
 {
 	unsigned __int128 v = (unsigned __int128)m * mul;
 
@@ -103,7 +109,8 @@ static int scale(uint64_t m, uint64_t mul, int e, uint64_t *out)
 	return 0;
 }
 
-int sdl_parse_size(const char *s, bool binary_only, uint64_t *out)
+int
+sdl_parse_size(const char *s, bool binary_only, uint64_t *out)
 {
 	size_t n = strlen(s);
 	uint64_t mul = 1, m;
@@ -121,10 +128,12 @@ int sdl_parse_size(const char *s, bool binary_only, uint64_t *out)
 		}
 	}
 	if (parse_number(s, n, &neg, &m, &e))
-		return err_set(ERR_INVAL, "\"%s\" is not a size (a number with "
-		    "an optional suffix %s)", s, binary_only ?
-		    "Ki, Mi, Gi, Ti, Pi or Ei" :
-		    "k, Ki, M, Mi, G, Gi, T, Ti, P, Pi, E or Ei");
+		return err_set(ERR_INVAL,
+		    "\"%s\" is not a size (a number with "
+		    "an optional suffix %s)",
+		    s,
+		    binary_only ? "Ki, Mi, Gi, Ti, Pi or Ei" :
+		                  "k, Ki, M, Mi, G, Gi, T, Ti, P, Pi, E or Ei");
 	if (neg && m != 0)
 		return err_set(ERR_INVAL, "size \"%s\" is negative", s);
 	if ((rc = scale(m, mul, e, out)))
@@ -132,7 +141,8 @@ int sdl_parse_size(const char *s, bool binary_only, uint64_t *out)
 	return 0;
 }
 
-int sdl_parse_cpu(const char *s, uint32_t *millis)
+int
+sdl_parse_cpu(const char *s, uint32_t *millis)
 {
 	size_t n = strlen(s);
 	uint64_t m, v;
@@ -149,8 +159,10 @@ int sdl_parse_cpu(const char *s, uint32_t *millis)
 				goto bad;
 			v = v * 10 + (uint64_t)(s[i] - '0');
 			if (v > UINT32_MAX)
-				return err_set(ERR_RANGE, "cpu \"%s\" is too "
-				    "large", s);
+				return err_set(ERR_RANGE,
+				    "cpu \"%s\" is too "
+				    "large",
+				    s);
 		}
 		*millis = (uint32_t)v;
 		return 0;
@@ -164,11 +176,14 @@ int sdl_parse_cpu(const char *s, uint32_t *millis)
 	*millis = (uint32_t)v;
 	return 0;
 bad:
-	return err_set(ERR_INVAL, "\"%s\" is not a CPU quantity (cores such "
-	    "as 0.5 or 2, or millicores such as \"500m\")", s);
+	return err_set(ERR_INVAL,
+	    "\"%s\" is not a CPU quantity (cores such "
+	    "as 0.5 or 2, or millicores such as \"500m\")",
+	    s);
 }
 
-int sdl_parse_decimal(const char *s, uint64_t *whole, uint64_t *frac18)
+int
+sdl_parse_decimal(const char *s, uint64_t *whole, uint64_t *frac18)
 {
 	const char *p = s;
 	uint64_t w = 0, f = 0;
@@ -188,8 +203,10 @@ int sdl_parse_decimal(const char *s, uint64_t *whole, uint64_t *frac18)
 			goto bad;
 		for (; *p >= '0' && *p <= '9'; p++) {
 			if (++fd > 18)
-				return err_set(ERR_INVAL, "amount \"%s\" has "
-				    "more than 18 decimal places", s);
+				return err_set(ERR_INVAL,
+				    "amount \"%s\" has "
+				    "more than 18 decimal places",
+				    s);
 			f = f * 10 + (uint64_t)(*p - '0');
 		}
 	}
@@ -201,11 +218,14 @@ int sdl_parse_decimal(const char *s, uint64_t *whole, uint64_t *frac18)
 	*frac18 = f;
 	return 0;
 bad:
-	return err_set(ERR_INVAL, "\"%s\" is not a non-negative decimal "
-	    "amount", s);
+	return err_set(ERR_INVAL,
+	    "\"%s\" is not a non-negative decimal "
+	    "amount",
+	    s);
 }
 
-int sdl_parse_duration(const char *s, uint64_t *seconds)
+int
+sdl_parse_duration(const char *s, uint64_t *seconds)
 {
 	size_t n = strlen(s);
 	uint64_t v = 0, mul;
@@ -213,10 +233,17 @@ int sdl_parse_duration(const char *s, uint64_t *seconds)
 	if (n < 2 || s[0] < '1' || s[0] > '9')
 		goto bad;
 	switch (s[n - 1]) {
-	case 's': mul = 1; break;
-	case 'm': mul = 60; break;
-	case 'h': mul = 3600; break;
-	default: goto bad;
+	case 's':
+		mul = 1;
+		break;
+	case 'm':
+		mul = 60;
+		break;
+	case 'h':
+		mul = 3600;
+		break;
+	default:
+		goto bad;
 	}
 	for (size_t i = 0; i + 1 < n; i++) {
 		if (s[i] < '0' || s[i] > '9')
@@ -230,6 +257,8 @@ int sdl_parse_duration(const char *s, uint64_t *seconds)
 		return err_set(ERR_RANGE, "duration \"%s\" is too long", s);
 	return 0;
 bad:
-	return err_set(ERR_INVAL, "\"%s\" is not a duration (a whole number "
-	    ">= 1 followed by s, m or h)", s);
+	return err_set(ERR_INVAL,
+	    "\"%s\" is not a duration (a whole number "
+	    ">= 1 followed by s, m or h)",
+	    s);
 }

@@ -13,21 +13,22 @@
 #define P(buf, ...) sdl_fmt(buf, sizeof(buf), __VA_ARGS__)
 
 /* deployment/v1beta4 validation_config.go */
-#define AK_CPU_MIN     10ULL
-#define AK_CPU_MAX     384000ULL
-#define AK_GPU_MAX     24ULL
-#define AK_MEM_MIN     (1ULL << 20)
-#define AK_MEM_MAX     (2ULL << 40)
+#define AK_CPU_MIN 10ULL
+#define AK_CPU_MAX 384000ULL
+#define AK_GPU_MAX 24ULL
+#define AK_MEM_MIN (1ULL << 20)
+#define AK_MEM_MAX (2ULL << 40)
 #define AK_STORAGE_MIN (5ULL << 20)
 #define AK_STORAGE_MAX (32ULL << 40)
-#define AK_UNIT_COUNT  50ULL
-#define AK_PRICE_MAX   10000000ULL
+#define AK_UNIT_COUNT 50ULL
+#define AK_PRICE_MAX 10000000ULL
 
 static void rep(struct sdl_ctx *c, struct sdl_pos pos, const char *path,
     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
-static void rep(struct sdl_ctx *c, struct sdl_pos pos, const char *path,
-    const char *fmt, ...)
+static void
+rep(struct sdl_ctx *c, struct sdl_pos pos, const char *path, const char *fmt,
+    ...)
 {
 	char msg[400];
 	va_list ap;
@@ -39,36 +40,39 @@ static void rep(struct sdl_ctx *c, struct sdl_pos pos, const char *path,
 }
 
 /* manifest: ^[a-z]([-a-z0-9]*[a-z0-9])?$ */
-static bool service_name_ok(const char *s)
+static bool
+service_name_ok(const char *s)
 {
 	size_t n = strlen(s);
 
 	if (n == 0 || !(s[0] >= 'a' && s[0] <= 'z'))
 		return false;
 	for (size_t i = 1; i < n; i++)
-		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' &&
-		    s[i] <= '9') || s[i] == '-'))
+		if (!((s[i] >= 'a' && s[i] <= 'z') ||
+		        (s[i] >= '0' && s[i] <= '9') || s[i] == '-'))
 			return false;
 	return s[n - 1] != '-';
 }
 
 /* k8s IsEnvVarName: ^[-._a-zA-Z][-._a-zA-Z0-9]*$ */
-static bool env_name_ok(const char *s, size_t n)
+static bool
+env_name_ok(const char *s, size_t n)
 {
 	if (n == 0 || (s[0] >= '0' && s[0] <= '9'))
 		return false;
 	for (size_t i = 0; i < n; i++) {
 		char ch = s[i];
 		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-		    (ch >= '0' && ch <= '9') || ch == '-' || ch == '.' ||
-		    ch == '_'))
+		        (ch >= '0' && ch <= '9') || ch == '-' || ch == '.' ||
+		        ch == '_'))
 			return false;
 	}
 	return true;
 }
 
 /* k8s IsDNS1123Subdomain, at most 253 characters. */
-static bool hostname_ok(const char *s)
+static bool
+hostname_ok(const char *s)
 {
 	size_t n = strlen(s), label = 0;
 
@@ -76,7 +80,8 @@ static bool hostname_ok(const char *s)
 		return false;
 	for (size_t i = 0; i < n; i++) {
 		char ch = s[i];
-		bool alnum = (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9');
+		bool alnum =
+		    (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9');
 		if (ch == '.') {
 			if (label == 0 || s[i - 1] == '-')
 				return false;
@@ -93,12 +98,13 @@ static bool hostname_ok(const char *s)
 }
 
 /* attributes/v1: ^([a-zA-Z][\w\/\.\-]{1,126}[\w\*]?)$ */
-static bool attr_key_ok(const char *s)
+static bool
+attr_key_ok(const char *s)
 {
 	size_t n = strlen(s), end;
 
-	if (n < 2 || !((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= 'A' &&
-	    s[0] <= 'Z')))
+	if (n < 2 ||
+	    !((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= 'A' && s[0] <= 'Z')))
 		return false;
 	end = s[n - 1] == '*' ? n - 1 : n;
 	if (end - 1 < 1 || end - 1 > (s[n - 1] == '*' ? 126u : 127u))
@@ -106,20 +112,22 @@ static bool attr_key_ok(const char *s)
 	for (size_t i = 1; i < end; i++) {
 		char ch = s[i];
 		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-		    (ch >= '0' && ch <= '9') || ch == '_' || ch == '/' ||
-		    ch == '.' || ch == '-'))
+		        (ch >= '0' && ch <= '9') || ch == '_' || ch == '/' ||
+		        ch == '.' || ch == '-'))
 			return false;
 	}
 	return true;
 }
 
-static bool price_gt(const struct sdl_price *p, uint64_t whole)
+static bool
+price_gt(const struct sdl_price *p, uint64_t whole)
 {
 	return p->whole > whole || (p->whole == whole && p->frac > 0);
 }
 
-static void check_group_resources(struct sdl_ctx *c,
-    const struct sdl_deployment *d, const char *placement)
+static void
+check_group_resources(struct sdl_ctx *c, const struct sdl_deployment *d,
+    const char *placement)
 {
 	unsigned __int128 cpu = 0, mem = 0, gpu = 0, sto = 0;
 	struct sdl_pos first = { 0, 0 };
@@ -138,61 +146,77 @@ static void check_group_resources(struct sdl_ctx *c,
 		mem += (unsigned __int128)cp->memory * dp->count;
 		gpu += (unsigned __int128)cp->gpu_units * dp->count;
 		for (size_t v = 0; v < cp->nvolumes; v++)
-			sto += (unsigned __int128)cp->volumes[v].size *
-			    dp->count;
+			sto +=
+			    (unsigned __int128)cp->volumes[v].size * dp->count;
 	}
 	P(path, "deployment (placement %s)", placement);
 	if (cpu > AK_CPU_MAX * AK_UNIT_COUNT)
-		rep(c, first, path, "total CPU of the group is more than %llu "
-		    "millicores", AK_CPU_MAX * AK_UNIT_COUNT);
+		rep(c, first, path,
+		    "total CPU of the group is more than %llu "
+		    "millicores",
+		    AK_CPU_MAX * AK_UNIT_COUNT);
 	if (mem > AK_MEM_MAX * AK_UNIT_COUNT)
-		rep(c, first, path, "total memory of the group is more than "
-		    "%llu bytes", AK_MEM_MAX * AK_UNIT_COUNT);
+		rep(c, first, path,
+		    "total memory of the group is more than "
+		    "%llu bytes",
+		    AK_MEM_MAX * AK_UNIT_COUNT);
 	if (gpu > AK_GPU_MAX * AK_UNIT_COUNT)
-		rep(c, first, path, "total GPUs of the group are more than "
-		    "%llu", AK_GPU_MAX * AK_UNIT_COUNT);
-	if (sto > (unsigned __int128)AK_STORAGE_MAX * AK_UNIT_COUNT *
-	    SDL_MAX_VOLUMES)
+		rep(c, first, path,
+		    "total GPUs of the group are more than "
+		    "%llu",
+		    AK_GPU_MAX * AK_UNIT_COUNT);
+	if (sto >
+	    (unsigned __int128)AK_STORAGE_MAX * AK_UNIT_COUNT * SDL_MAX_VOLUMES)
 		rep(c, first, path, "total storage of the group is too large");
 }
 
-static void check_compute(struct sdl_ctx *c, const struct sdl_compute *cp)
+static void
+check_compute(struct sdl_ctx *c, const struct sdl_compute *cp)
 {
 	char path[SDL_PATH_MAX];
 
 	P(path, "profiles.compute.%s.resources.cpu.units", cp->name);
 	if (!(cp->bad & SDL_BAD_CPU) &&
 	    (cp->cpu_millis < AK_CPU_MIN || cp->cpu_millis > AK_CPU_MAX))
-		rep(c, cp->pos, path, "%u millicores is out of range (expected "
-		    "%llu to %llu)", cp->cpu_millis, AK_CPU_MIN, AK_CPU_MAX);
+		rep(c, cp->pos, path,
+		    "%u millicores is out of range (expected "
+		    "%llu to %llu)",
+		    cp->cpu_millis, AK_CPU_MIN, AK_CPU_MAX);
 	P(path, "profiles.compute.%s.resources.memory.size", cp->name);
 	if (!(cp->bad & SDL_BAD_MEMORY) &&
 	    (cp->memory < AK_MEM_MIN || cp->memory > AK_MEM_MAX))
-		rep(c, cp->pos, path, "%llu bytes is out of range (expected "
-		    "1Mi to 2Ti)", (unsigned long long)cp->memory);
+		rep(c, cp->pos, path,
+		    "%llu bytes is out of range (expected "
+		    "1Mi to 2Ti)",
+		    (unsigned long long)cp->memory);
 	for (size_t i = 0; i < cp->nvolumes; i++) {
 		const struct sdl_volume *v = &cp->volumes[i];
 		P(path, "profiles.compute.%s.resources.storage.%s.size",
 		    cp->name, v->name);
 		if (!v->bad &&
 		    (v->size < AK_STORAGE_MIN || v->size > AK_STORAGE_MAX))
-			rep(c, v->pos, path, "%llu bytes is out of range "
+			rep(c, v->pos, path,
+			    "%llu bytes is out of range "
 			    "(expected 5Mi to 32Ti)",
 			    (unsigned long long)v->size);
 	}
 	P(path, "profiles.compute.%s.resources.gpu.units", cp->name);
 	if (cp->gpu_units > AK_GPU_MAX)
-		rep(c, cp->pos, path, "%llu GPUs is out of range (expected 0 "
-		    "to %llu)", (unsigned long long)cp->gpu_units, AK_GPU_MAX);
+		rep(c, cp->pos, path,
+		    "%llu GPUs is out of range (expected 0 "
+		    "to %llu)",
+		    (unsigned long long)cp->gpu_units, AK_GPU_MAX);
 	P(path, "profiles.compute.%s.resources.gpu.attributes", cp->name);
 	for (size_t i = 0; i < cp->ngpu_attrs; i++)
 		if (!attr_key_ok(cp->gpu_attrs[i].key))
-			rep(c, cp->pos, path, "invalid GPU attribute \"%.150s\" "
+			rep(c, cp->pos, path,
+			    "invalid GPU attribute \"%.150s\" "
 			    "(letters, digits, _ / . - only)",
 			    cp->gpu_attrs[i].key);
 }
 
-static void check_service(struct sdl_ctx *c, const struct sdl_deployment *d,
+static void
+check_service(struct sdl_ctx *c, const struct sdl_deployment *d,
     const struct sdl_service *s, const struct sdl_compute *cp, bool first)
 {
 	char path[SDL_PATH_MAX];
@@ -201,7 +225,8 @@ static void check_service(struct sdl_ctx *c, const struct sdl_deployment *d,
 		goto storage;
 	if (!service_name_ok(s->name)) {
 		P(path, "services.%s", s->name);
-		rep(c, s->pos, path, "service name is not valid (lower-case "
+		rep(c, s->pos, path,
+		    "service name is not valid (lower-case "
 		    "letters, digits and -, starting with a letter, not "
 		    "ending with -)");
 	}
@@ -210,8 +235,10 @@ static void check_service(struct sdl_ctx *c, const struct sdl_deployment *d,
 		size_t n = eq ? (size_t)(eq - e) : strlen(e);
 		if (!env_name_ok(e, n)) {
 			P(path, "services.%s.env[%zu]", s->name, i);
-			rep(c, s->pos, path, "invalid environment variable name "
-			    "\"%.*s\"", (int)(n > 100 ? 100 : n), e);
+			rep(c, s->pos, path,
+			    "invalid environment variable name "
+			    "\"%.*s\"",
+			    (int)(n > 100 ? 100 : n), e);
 		}
 	}
 	for (size_t i = 0; i < s->nexpose; i++) {
@@ -220,7 +247,8 @@ static void check_service(struct sdl_ctx *c, const struct sdl_deployment *d,
 			if (!hostname_ok(e->accept.items[k])) {
 				P(path, "services.%s.expose[%zu].accept[%zu]",
 				    s->name, i, k);
-				rep(c, e->pos, path, "\"%.100s\" is not a valid "
+				rep(c, e->pos, path,
+				    "\"%.100s\" is not a valid "
 				    "host name (RFC 1123, lower case)",
 				    e->accept.items[k]);
 			}
@@ -235,7 +263,8 @@ static void check_service(struct sdl_ctx *c, const struct sdl_deployment *d,
 			if (!found) {
 				P(path, "services.%s.expose[%zu].to[%zu].ip",
 				    s->name, i, k);
-				rep(c, t->pos, path, "no endpoint named "
+				rep(c, t->pos, path,
+				    "no endpoint named "
 				    "\"%.64s\" (declare it under endpoints)",
 				    t->ip);
 			}
@@ -251,17 +280,21 @@ storage:
 				vol = &cp->volumes[v];
 		P(path, "services.%s.params.storage.%s", s->name, sp->volume);
 		if (cp && !vol)
-			rep(c, sp->pos, path, "no volume named \"%s\" in "
-			    "compute profile \"%s\"", sp->volume, cp->name);
+			rep(c, sp->pos, path,
+			    "no volume named \"%s\" in "
+			    "compute profile \"%s\"",
+			    sp->volume, cp->name);
 		for (size_t j = 0; j < i; j++)
-			if (*sp->mount && !strcmp(s->storage[j].mount,
-			    sp->mount))
-				rep(c, sp->pos, path, "mount \"%.100s\" already "
-				    "in use by volume \"%s\"", sp->mount,
-				    s->storage[j].volume);
+			if (*sp->mount &&
+			    !strcmp(s->storage[j].mount, sp->mount))
+				rep(c, sp->pos, path,
+				    "mount \"%.100s\" already "
+				    "in use by volume \"%s\"",
+				    sp->mount, s->storage[j].volume);
 		if (vol && vol->class_ && !strcmp(vol->class_, "ram") &&
 		    sp->read_only)
-			rep(c, sp->pos, path, "readOnly is not allowed for a "
+			rep(c, sp->pos, path,
+			    "readOnly is not allowed for a "
 			    "ram volume");
 	}
 	/* a persistent volume must be mounted by the service */
@@ -281,19 +314,23 @@ storage:
 		if (!mounted) {
 			P(path, "services.%s.params.storage.%s.mount", s->name,
 			    vol->name);
-			rep(c, s->pos, path, "volume \"%s\" of profile \"%s\" is "
+			rep(c, s->pos, path,
+			    "volume \"%s\" of profile \"%s\" is "
 			    "persistent and must be mounted (params.storage)",
 			    vol->name, cp->name);
 		}
 	}
 	if (s->tee && !strcmp(s->tee, "cpu-gpu") && cp && cp->gpu_units == 0) {
 		P(path, "services.%s.params.tee", s->name);
-		rep(c, s->pos, path, "tee type \"cpu-gpu\" requires gpu "
-		    "resources in profile \"%s\"", cp->name);
+		rep(c, s->pos, path,
+		    "tee type \"cpu-gpu\" requires gpu "
+		    "resources in profile \"%s\"",
+		    cp->name);
 	}
 }
 
-void sdl_validate(struct sdl_ctx *c, const struct sdl_deployment *d)
+void
+sdl_validate(struct sdl_ctx *c, const struct sdl_deployment *d)
 {
 	char path[SDL_PATH_MAX];
 	const char *denom = NULL;
@@ -307,8 +344,8 @@ void sdl_validate(struct sdl_ctx *c, const struct sdl_deployment *d)
 	for (size_t i = 0; i < d->ncomputes; i++) {
 		bool used = false;
 		for (size_t j = 0; j < d->ndeploys && !used; j++)
-			used = !strcmp(d->deploys[j].profile,
-			    d->computes[i].name);
+			used =
+			    !strcmp(d->deploys[j].profile, d->computes[i].name);
 		if (used)
 			check_compute(c, &d->computes[i]);
 	}
@@ -327,37 +364,46 @@ void sdl_validate(struct sdl_ctx *c, const struct sdl_deployment *d)
 
 		P(path, "deployment.%s.%s.profile", dp->service, dp->placement);
 		if (!cp && *dp->profile)
-			rep(c, dp->pos, path, "no compute profile named "
-			    "\"%.64s\"", dp->profile);
+			rep(c, dp->pos, path,
+			    "no compute profile named "
+			    "\"%.64s\"",
+			    dp->profile);
 		P(path, "deployment.%s.%s", dp->service, dp->placement);
 		if (!pl)
-			rep(c, dp->pos, path, "no placement profile named "
-			    "\"%.64s\"", dp->placement);
+			rep(c, dp->pos, path,
+			    "no placement profile named "
+			    "\"%.64s\"",
+			    dp->placement);
 		else if (*dp->profile &&
 		    !(pr = sdl_find_price(pl, dp->profile)))
-			rep(c, dp->pos, path, "no pricing for profile \"%.64s\" "
-			    "in placement \"%.64s\"", dp->profile,
-			    dp->placement);
+			rep(c, dp->pos, path,
+			    "no pricing for profile \"%.64s\" "
+			    "in placement \"%.64s\"",
+			    dp->profile, dp->placement);
 		P(path, "deployment.%s", dp->service);
 		if (!s) {
 			rep(c, dp->pos, path, "no service named \"%.64s\"",
 			    dp->service);
 			continue;
 		}
-		check_service(c, d, s, cp, i == 0 ||
-		    strcmp(dp->service, d->deploys[i - 1].service) != 0);
+		check_service(c, d, s, cp,
+		    i == 0 ||
+		        strcmp(dp->service, d->deploys[i - 1].service) != 0);
 		if (pr) {
 			P(path, "profiles.placement.%s.pricing.%s.amount",
 			    dp->placement, dp->profile);
 			if (price_gt(pr, AK_PRICE_MAX))
-				rep(c, pr->pos, path, "price is more than %llu "
-				    "per unit", AK_PRICE_MAX);
+				rep(c, pr->pos, path,
+				    "price is more than %llu "
+				    "per unit",
+				    AK_PRICE_MAX);
 			P(path, "profiles.placement.%s.pricing.%s.denom",
 			    dp->placement, dp->profile);
 			if (!denom)
 				denom = pr->denom;
 			else if (strcmp(denom, pr->denom))
-				rep(c, pr->pos, path, "denomination \"%s\" "
+				rep(c, pr->pos, path,
+				    "denomination \"%s\" "
 				    "differs from \"%s\" used elsewhere; one "
 				    "deployment pays in one denomination",
 				    pr->denom, denom);
@@ -369,8 +415,9 @@ void sdl_validate(struct sdl_ctx *c, const struct sdl_deployment *d)
 				if (to->global)
 					global++;
 				for (size_t x = 0; x < d->nendpoints; x++)
-					if (*to->ip && !strcmp(to->ip,
-					    d->endpoints[x].name))
+					if (*to->ip &&
+					    !strcmp(to->ip,
+					        d->endpoints[x].name))
 						used_ep[x] = true;
 			}
 		/* tee types must agree within a placement group */
@@ -378,16 +425,17 @@ void sdl_validate(struct sdl_ctx *c, const struct sdl_deployment *d)
 			for (size_t j = 0; j < i; j++) {
 				const struct sdl_service *o;
 				if (strcmp(d->deploys[j].placement,
-				    dp->placement))
+				        dp->placement))
 					continue;
 				o = sdl_find_service(d, d->deploys[j].service);
 				if (o && o->tee && strcmp(o->tee, s->tee)) {
 					P(path, "services.%s.params.tee",
 					    s->name);
-					rep(c, s->pos, path, "group \"%s\" has "
+					rep(c, s->pos, path,
+					    "group \"%s\" has "
 					    "conflicting tee types \"%s\" and "
-					    "\"%s\"", dp->placement, o->tee,
-					    s->tee);
+					    "\"%s\"",
+					    dp->placement, o->tee, s->tee);
 					break;
 				}
 			}
@@ -395,10 +443,12 @@ void sdl_validate(struct sdl_ctx *c, const struct sdl_deployment *d)
 	}
 	/* IP endpoint ports are shared by all services using the endpoint */
 	for (size_t i = 0; i < d->ndeploys; i++) {
-		const struct sdl_service *s = sdl_find_service(d,
-		    d->deploys[i].service);
-		if (!s || (i > 0 && !strcmp(d->deploys[i].service,
-		    d->deploys[i - 1].service)))
+		const struct sdl_service *s =
+		    sdl_find_service(d, d->deploys[i].service);
+		if (!s ||
+		    (i > 0 &&
+		        !strcmp(d->deploys[i].service,
+		            d->deploys[i - 1].service)))
 			continue;
 		for (size_t e = 0; e < s->nexpose; e++)
 			for (size_t t = 0; t < s->expose[e].nto; t++) {
@@ -410,48 +460,62 @@ void sdl_validate(struct sdl_ctx *c, const struct sdl_deployment *d)
 				for (size_t j = 0; j <= i && !clash; j++) {
 					const struct sdl_service *o =
 					    sdl_find_service(d,
-					    d->deploys[j].service);
-					if (!o || (j > 0 && !strcmp(
-					    d->deploys[j].service,
-					    d->deploys[j - 1].service)))
+					        d->deploys[j].service);
+					if (!o ||
+					    (j > 0 &&
+					        !strcmp(d->deploys[j].service,
+					            d->deploys[j - 1].service)))
 						continue;
-					for (size_t e2 = 0; e2 < o->nexpose &&
-					    !clash; e2++)
-						for (size_t t2 = 0; t2 <
-						    o->expose[e2].nto; t2++) {
-							if (o == s && (e2 > e ||
-							    (e2 == e && t2 >= t)))
+					for (size_t e2 = 0;
+					     e2 < o->nexpose && !clash; e2++)
+						for (size_t t2 = 0;
+						     t2 < o->expose[e2].nto;
+						     t2++) {
+							if (o == s &&
+							    (e2 > e ||
+							        (e2 == e &&
+							            t2 >= t)))
 								break;
-							if (!strcmp(o->expose[e2]
-							    .to[t2].ip, to->ip) &&
+							if (!strcmp(
+							        o->expose[e2]
+							            .to[t2]
+							            .ip,
+							        to->ip) &&
 							    o->expose[e2].as ==
-							    ex->as &&
-							    o->expose[e2].proto ==
-							    ex->proto)
+							        ex->as &&
+							    o->expose[e2]
+							            .proto ==
+							        ex->proto)
 								clash = true;
 						}
 				}
 				if (clash) {
-					P(path, "services.%s.expose[%zu].to[%zu]."
-					    "ip", s->name, e, t);
-					rep(c, to->pos, path, "IP endpoint \"%s\" "
+					P(path,
+					    "services.%s.expose[%zu].to[%zu]."
+					    "ip",
+					    s->name, e, t);
+					rep(c, to->pos, path,
+					    "IP endpoint \"%s\" "
 					    "port %u/%s is already in use",
-					    to->ip, ex->as, ex->proto ==
-					    SDL_PROTO_UDP ? "udp" : "tcp");
+					    to->ip, ex->as,
+					    ex->proto == SDL_PROTO_UDP ? "udp" :
+					                                 "tcp");
 				}
 			}
 	}
 	for (size_t x = 0; x < d->nendpoints; x++)
 		if (!used_ep[x]) {
 			P(path, "endpoints.%s", d->endpoints[x].name);
-			rep(c, d->endpoints[x].pos, path, "endpoint declared "
+			rep(c, d->endpoints[x].pos, path,
+			    "endpoint declared "
 			    "but never used");
 		}
 	free(used_ep);
 	/* group totals */
 	for (size_t i = 0; i < d->ndeploys; i++)
-		if (i == 0 || strcmp(d->deploys[i].placement,
-		    d->deploys[i - 1].placement)) {
+		if (i == 0 ||
+		    strcmp(d->deploys[i].placement,
+		        d->deploys[i - 1].placement)) {
 			bool seen = false;
 			for (size_t j = 0; j < i && !seen; j++)
 				seen = !strcmp(d->deploys[j].placement,
@@ -465,36 +529,45 @@ void sdl_validate(struct sdl_ctx *c, const struct sdl_deployment *d)
 		const char **hosts = NULL;
 		size_t nh = 0, caph = 0;
 		for (size_t i = 0; i < d->ndeploys; i++) {
-			const struct sdl_service *s = sdl_find_service(d,
-			    d->deploys[i].service);
+			const struct sdl_service *s =
+			    sdl_find_service(d, d->deploys[i].service);
 			for (size_t e = 0; s && e < s->nexpose; e++) {
 				const struct sdl_expose *ex = &s->expose[e];
 				size_t reps = ex->nto ? ex->nto : 1;
 				for (size_t r = 0; r < reps; r++)
 					for (size_t k = 0; k < ex->accept.count;
-					    k++) {
-						const char *h = ex->accept.items[k];
+					     k++) {
+						const char *h =
+						    ex->accept.items[k];
 						bool dup = false;
 						for (size_t q = 0; q < nh; q++)
-							if (!strcmp(hosts[q], h))
+							if (!strcmp(hosts[q],
+							        h))
 								dup = true;
 						if (dup) {
-							P(path, "services.%s."
+							P(path,
+							    "services.%s."
 							    "expose[%zu].accept"
-							    "[%zu]", s->name, e,
-							    k);
+							    "[%zu]",
+							    s->name, e, k);
 							rep(c, ex->pos, path,
-							    "host name \"%.100s\""
-							    " is used more than "
-							    "once", h);
+							    "host name "
+							    "\"%.100s\""
+							    " is used more "
+							    "than "
+							    "once",
+							    h);
 							continue;
 						}
 						if (nh == caph) {
 							size_t c2 = caph ?
-							    caph * 2 : 16;
+							    caph * 2 :
+							    16;
 							const char **nn =
 							    realloc(hosts,
-							    c2 * sizeof(*nn));
+							        c2 *
+							            sizeof(
+							                *nn));
 							if (!nn) {
 								c->oom = 1;
 								free(hosts);
@@ -511,7 +584,8 @@ void sdl_validate(struct sdl_ctx *c, const struct sdl_deployment *d)
 	}
 	if (d->ndeploys > 0 && global == 0) {
 		struct sdl_pos p = d->deploys[0].pos;
-		rep(c, p, "deployment", "no service is exposed globally "
+		rep(c, p, "deployment",
+		    "no service is exposed globally "
 		    "(Akash needs at least one expose with global: true)");
 	}
 }

@@ -27,8 +27,8 @@ struct ybuild {
 	uint32_t line, col;
 };
 
-static struct ynode *node_new(struct ytree *t, enum ynode_kind kind,
-    const yaml_mark_t *mark)
+static struct ynode *
+node_new(struct ytree *t, enum ynode_kind kind, const yaml_mark_t *mark)
 {
 	struct ynode *n;
 
@@ -51,12 +51,13 @@ static struct ynode *node_new(struct ytree *t, enum ynode_kind kind,
 	return n;
 }
 
-static int seq_push(struct ynode *parent, struct ynode *child)
+static int
+seq_push(struct ynode *parent, struct ynode *child)
 {
 	if (parent->n == parent->cap) {
 		size_t cap = parent->cap ? parent->cap * 2 : 8;
-		struct ynode **items = realloc(parent->items,
-		    cap * sizeof(*items));
+		struct ynode **items =
+		    realloc(parent->items, cap * sizeof(*items));
 		if (!items)
 			return ERR_NOMEM;
 		parent->items = items;
@@ -67,7 +68,8 @@ static int seq_push(struct ynode *parent, struct ynode *child)
 }
 
 /* Append child to a sequence or as the next half of a mapping pair. */
-static int attach(struct ybuild *b, struct ynode *child)
+static int
+attach(struct ybuild *b, struct ynode *child)
 {
 	struct ynode *parent;
 
@@ -85,8 +87,8 @@ static int attach(struct ybuild *b, struct ynode *child)
 		 * items[2n] for its value */
 		if (parent->cap < (parent->n + 1) * 2) {
 			size_t cap = parent->cap ? parent->cap * 2 : 8;
-			struct ynode **items = realloc(parent->items,
-			    cap * sizeof(*items));
+			struct ynode **items =
+			    realloc(parent->items, cap * sizeof(*items));
 			if (!items)
 				return ERR_NOMEM;
 			memset(items + parent->cap, 0,
@@ -103,12 +105,15 @@ static int attach(struct ybuild *b, struct ynode *child)
 	}
 	parent->weight += child->weight;
 	if (parent->weight > SDL_MAX_NODES)
-		return err_set(ERR_LIMIT, "document too large: more than %d "
-		    "nodes after expanding aliases", SDL_MAX_NODES);
+		return err_set(ERR_LIMIT,
+		    "document too large: more than %d "
+		    "nodes after expanding aliases",
+		    SDL_MAX_NODES);
 	return 0;
 }
 
-static int anchor_add(struct ytree *t, const char *name, struct ynode *n)
+static int
+anchor_add(struct ytree *t, const char *name, struct ynode *n)
 {
 	if (t->nanchors == t->capanchors) {
 		size_t cap = t->capanchors ? t->capanchors * 2 : 8;
@@ -126,7 +131,8 @@ static int anchor_add(struct ytree *t, const char *name, struct ynode *n)
 	return 0;
 }
 
-static struct ynode *anchor_find(struct ytree *t, const char *name)
+static struct ynode *
+anchor_find(struct ytree *t, const char *name)
 {
 	/* the latest definition wins, as YAML specifies */
 	for (size_t i = t->nanchors; i > 0; i--)
@@ -135,7 +141,8 @@ static struct ynode *anchor_find(struct ytree *t, const char *name)
 	return NULL;
 }
 
-static bool match_int(const char *s, size_t len)
+static bool
+match_int(const char *s, size_t len)
 {
 	size_t i = 0;
 
@@ -143,8 +150,9 @@ static bool match_int(const char *s, size_t len)
 		for (i = 2; i < len; i++) {
 			char c = s[i];
 			if (s[1] == 'o' ? !(c >= '0' && c <= '7') :
-			    !((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') ||
-			    (c >= 'A' && c <= 'F')))
+			                  !((c >= '0' && c <= '9') ||
+			                      (c >= 'a' && c <= 'f') ||
+			                      (c >= 'A' && c <= 'F')))
 				return false;
 		}
 		return true;
@@ -159,15 +167,17 @@ static bool match_int(const char *s, size_t len)
 	return true;
 }
 
-static bool match_float(const char *s, size_t len)
+static bool
+match_float(const char *s, size_t len)
 {
 	size_t i = 0, digits = 0;
-	static const char *const special[] = { ".inf", ".Inf", ".INF",
-		"-.inf", "-.Inf", "-.INF", "+.inf", "+.Inf", "+.INF", ".nan",
-		".NaN", ".NAN" };
+	static const char *const special[] = { ".inf", ".Inf", ".INF", "-.inf",
+		"-.Inf", "-.INF", "+.inf", "+.Inf", "+.INF", ".nan", ".NaN",
+		".NAN" };
 
 	for (size_t k = 0; k < sizeof(special) / sizeof(special[0]); k++)
-		if (strlen(special[k]) == len && memcmp(s, special[k], len) == 0)
+		if (strlen(special[k]) == len &&
+		    memcmp(s, special[k], len) == 0)
 			return true;
 	if (i < len && (s[i] == '-' || s[i] == '+'))
 		i++;
@@ -193,20 +203,21 @@ static bool match_float(const char *s, size_t len)
 	return i == len;
 }
 
-static bool eq(const char *s, size_t len, const char *lit)
+static bool
+eq(const char *s, size_t len, const char *lit)
 {
 	return strlen(lit) == len && memcmp(s, lit, len) == 0;
 }
 
-static enum yscalar_type resolve(const char *s, size_t len, bool plain,
-    const char *tag)
+static enum yscalar_type
+resolve(const char *s, size_t len, bool plain, const char *tag)
 {
 	if (tag) {
 		if (strcmp(tag, "tag:yaml.org,2002:str") == 0 ||
 		    strcmp(tag, "tag:yaml.org,2002:binary") == 0)
 			return YS_STR;
 		if (tag[0] == '!' && strcmp(tag, "!") != 0)
-			return YS_STR;      /* unknown local tag: text */
+			return YS_STR; /* unknown local tag: text */
 		if (strncmp(tag, "tag:yaml.org,2002:", 18) != 0)
 			return YS_STR;
 		plain = true;
@@ -232,7 +243,8 @@ struct keyref {
 	bool explicit_;
 };
 
-static int keyref_cmp(const void *a, const void *b)
+static int
+keyref_cmp(const void *a, const void *b)
 {
 	const struct keyref *x = a, *y = b;
 	size_t n = x->key->len < y->key->len ? x->key->len : y->key->len;
@@ -245,14 +257,16 @@ static int keyref_cmp(const void *a, const void *b)
 	return x->order < y->order ? -1 : x->order > y->order;
 }
 
-static bool is_merge_key(const struct ynode *k)
+static bool
+is_merge_key(const struct ynode *k)
 {
 	return k->kind == YN_SCALAR && k->plain && k->len == 2 &&
 	    memcmp(k->val, "<<", 2) == 0;
 }
 
-static int refs_add(struct keyref **refs, size_t *n, size_t *cap,
-    struct ynode *k, struct ynode *v, bool explicit_)
+static int
+refs_add(struct keyref **refs, size_t *n, size_t *cap, struct ynode *k,
+    struct ynode *v, bool explicit_)
 {
 	if (*n == *cap) {
 		size_t c = *cap ? *cap * 2 : 16;
@@ -269,7 +283,8 @@ static int refs_add(struct keyref **refs, size_t *n, size_t *cap,
 
 /* Finish a mapping: apply merge keys, refuse duplicates and non-scalar
  * keys, and leave the pairs sorted by key. */
-static int map_finish(struct ybuild *b, struct ynode *m)
+static int
+map_finish(struct ybuild *b, struct ynode *m)
 {
 	struct keyref *refs = NULL;
 	size_t n = 0, cap = 0, out = 0;
@@ -279,7 +294,8 @@ static int map_finish(struct ybuild *b, struct ynode *m)
 		struct ynode *k = YMAP_KEY(m, i), *v = YMAP_VAL(m, i);
 		if (k->kind != YN_SCALAR) {
 			b->line = k->line, b->col = k->col;
-			rc = err_set(ERR_INVAL, "a mapping key must be a "
+			rc = err_set(ERR_INVAL,
+			    "a mapping key must be a "
 			    "scalar");
 			goto fail;
 		}
@@ -302,14 +318,15 @@ static int map_finish(struct ybuild *b, struct ynode *m)
 		for (size_t s = 0; s < nsrc; s++) {
 			if (src[s]->kind != YN_MAP) {
 				b->line = src[s]->line, b->col = src[s]->col;
-				rc = err_set(ERR_INVAL, "a merge key (<<) needs "
+				rc = err_set(ERR_INVAL,
+				    "a merge key (<<) needs "
 				    "a mapping or a list of mappings");
 				goto fail;
 			}
 			for (size_t j = 0; j < src[s]->n; j++) {
 				if ((rc = refs_add(&refs, &n, &cap,
-				    YMAP_KEY(src[s], j), YMAP_VAL(src[s], j),
-				    false)))
+				         YMAP_KEY(src[s], j),
+				         YMAP_VAL(src[s], j), false)))
 					goto fail;
 			}
 		}
@@ -317,8 +334,8 @@ static int map_finish(struct ybuild *b, struct ynode *m)
 	if (n)
 		qsort(refs, n, sizeof(*refs), keyref_cmp);
 	if (n * 2 > m->cap) {
-		struct ynode **items = realloc(m->items,
-		    n * 2 * sizeof(*items));
+		struct ynode **items =
+		    realloc(m->items, n * 2 * sizeof(*items));
 		if (!items) {
 			rc = ERR_NOMEM;
 			goto fail;
@@ -330,24 +347,30 @@ static int map_finish(struct ybuild *b, struct ynode *m)
 		if (out > 0) {
 			struct ynode *prev = m->items[2 * (out - 1)];
 			if (prev->len == refs[i].key->len &&
-			    memcmp(prev->val, refs[i].key->val, prev->len) == 0) {
+			    memcmp(prev->val, refs[i].key->val, prev->len) ==
+			        0) {
 				if (refs[i].explicit_) {
 					b->line = refs[i].key->line;
 					b->col = refs[i].key->col;
-					rc = err_set(ERR_INVAL, "duplicate key "
-					    "\"%.*s\"", (int)(prev->len > 200 ?
-					    200 : prev->len), prev->val);
+					rc = err_set(ERR_INVAL,
+					    "duplicate key "
+					    "\"%.*s\"",
+					    (int)(prev->len > 200 ? 200 :
+					                            prev->len),
+					    prev->val);
 					goto fail;
 				}
-				continue;   /* merged value loses */
+				continue; /* merged value loses */
 			}
 		}
 		if (!refs[i].explicit_) {
 			m->weight += refs[i].key->weight + refs[i].val->weight;
 			if (m->weight > SDL_MAX_NODES) {
-				rc = err_set(ERR_LIMIT, "document too large: "
+				rc = err_set(ERR_LIMIT,
+				    "document too large: "
 				    "more than %d nodes after expanding "
-				    "aliases", SDL_MAX_NODES);
+				    "aliases",
+				    SDL_MAX_NODES);
 				goto fail;
 			}
 		}
@@ -361,7 +384,8 @@ fail:
 	return rc;
 }
 
-static int build(struct ybuild *b, yaml_parser_t *p)
+static int
+build(struct ybuild *b, yaml_parser_t *p)
 {
 	yaml_event_t ev;
 	int rc = 0, docs = 0;
@@ -377,7 +401,8 @@ static int build(struct ybuild *b, yaml_parser_t *p)
 				return err_set(ERR_NOMEM, "out of memory");
 			return err_set(ERR_INVAL, "YAML syntax: %s%s%s",
 			    p->problem ? p->problem : "error",
-			    p->context ? " " : "", p->context ? p->context : "");
+			    p->context ? " " : "",
+			    p->context ? p->context : "");
 		}
 		b->line = (uint32_t)ev.start_mark.line + 1;
 		b->col = (uint32_t)ev.start_mark.column + 1;
@@ -393,7 +418,8 @@ static int build(struct ybuild *b, yaml_parser_t *p)
 			yaml_event_delete(&ev);
 			return 0;
 		case YAML_ALIAS_EVENT:
-			n = anchor_find(b->t, (const char *)ev.data.alias.anchor);
+			n = anchor_find(b->t,
+			    (const char *)ev.data.alias.anchor);
 			if (!n) {
 				rc = err_set(ERR_INVAL, "unknown anchor \"%s\"",
 				    (const char *)ev.data.alias.anchor);
@@ -403,12 +429,15 @@ static int build(struct ybuild *b, yaml_parser_t *p)
 			break;
 		case YAML_SCALAR_EVENT:
 			if (ev.data.scalar.length > SDL_MAX_STRING) {
-				rc = err_set(ERR_LIMIT, "scalar longer than %d "
-				    "bytes", SDL_MAX_STRING);
+				rc = err_set(ERR_LIMIT,
+				    "scalar longer than %d "
+				    "bytes",
+				    SDL_MAX_STRING);
 				break;
 			}
 			n = node_new(b->t, YN_SCALAR, &ev.start_mark);
-			if (!n || !(n->val = malloc(ev.data.scalar.length + 1))) {
+			if (!n ||
+			    !(n->val = malloc(ev.data.scalar.length + 1))) {
 				rc = ERR_NOMEM;
 				break;
 			}
@@ -417,7 +446,8 @@ static int build(struct ybuild *b, yaml_parser_t *p)
 				    ev.data.scalar.length);
 			n->val[ev.data.scalar.length] = '\0';
 			n->len = ev.data.scalar.length;
-			n->plain = ev.data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
+			n->plain =
+			    ev.data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
 			n->type = resolve(n->val, n->len, n->plain,
 			    (const char *)ev.data.scalar.tag);
 			anchor = (const char *)ev.data.scalar.anchor;
@@ -429,12 +459,14 @@ static int build(struct ybuild *b, yaml_parser_t *p)
 		case YAML_SEQUENCE_START_EVENT:
 		case YAML_MAPPING_START_EVENT:
 			if (b->depth >= SDL_MAX_DEPTH) {
-				rc = err_set(ERR_LIMIT, "nesting deeper than %d",
-				    SDL_MAX_DEPTH);
+				rc = err_set(ERR_LIMIT,
+				    "nesting deeper than %d", SDL_MAX_DEPTH);
 				break;
 			}
-			n = node_new(b->t, ev.type == YAML_SEQUENCE_START_EVENT ?
-			    YN_SEQ : YN_MAP, &ev.start_mark);
+			n = node_new(b->t,
+			    ev.type == YAML_SEQUENCE_START_EVENT ? YN_SEQ :
+			                                           YN_MAP,
+			    &ev.start_mark);
 			if (!n) {
 				rc = ERR_NOMEM;
 				break;
@@ -442,7 +474,8 @@ static int build(struct ybuild *b, yaml_parser_t *p)
 			anchor = ev.type == YAML_SEQUENCE_START_EVENT ?
 			    (const char *)ev.data.sequence_start.anchor :
 			    (const char *)ev.data.mapping_start.anchor;
-			b->stack_anchor[b->depth] = anchor ? strdup(anchor) : NULL;
+			b->stack_anchor[b->depth] =
+			    anchor ? strdup(anchor) : NULL;
 			if (anchor && !b->stack_anchor[b->depth]) {
 				rc = ERR_NOMEM;
 				break;
@@ -472,8 +505,9 @@ static int build(struct ybuild *b, yaml_parser_t *p)
 	}
 }
 
-int ytree_parse(const char *buf, size_t len, struct ytree **out,
-    uint32_t *line, uint32_t *col)
+int
+ytree_parse(const char *buf, size_t len, struct ytree **out, uint32_t *line,
+    uint32_t *col)
 {
 	yaml_parser_t p;
 	struct ybuild b;
@@ -506,7 +540,8 @@ int ytree_parse(const char *buf, size_t len, struct ytree **out,
 	return 0;
 }
 
-void ytree_free(struct ytree *t)
+void
+ytree_free(struct ytree *t)
 {
 	if (!t)
 		return;
@@ -522,7 +557,8 @@ void ytree_free(struct ytree *t)
 	free(t);
 }
 
-struct ynode *ytree_get(const struct ynode *map, const char *key)
+struct ynode *
+ytree_get(const struct ynode *map, const char *key)
 {
 	size_t lo = 0, hi, klen = strlen(key);
 

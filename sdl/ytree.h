@@ -19,7 +19,7 @@ enum yscalar_type { YS_STR = 1, YS_NULL, YS_BOOL, YS_INT, YS_FLOAT };
 
 struct ynode {
 	enum ynode_kind kind;
-	uint32_t line, col;      /* 1-based */
+	uint32_t line, col; /* 1-based */
 	/* YN_SCALAR */
 	char *val;
 	size_t len;
@@ -29,12 +29,12 @@ struct ynode {
 	struct ynode **items;
 	size_t n;
 	size_t cap;
-	uint64_t weight;         /* nodes below, counting alias expansion */
+	uint64_t weight; /* nodes below, counting alias expansion */
 };
 
 struct ytree {
-	struct ynode *root;      /* NULL for an empty document */
-	struct ynode **all;      /* every node, for freeing */
+	struct ynode *root; /* NULL for an empty document */
+	struct ynode **all; /* every node, for freeing */
 	size_t nall, capall;
 	struct yanchor *anchors;
 	size_t nanchors, capanchors;
@@ -44,8 +44,8 @@ struct ytree {
  * ERR_INVAL (syntax, duplicate key, unknown alias; line and col set) or
  * ERR_LIMIT / ERR_NOMEM, with err_set holding the message (without the
  * position, which is returned separately). */
-int ytree_parse(const char *buf, size_t len, struct ytree **out,
-    uint32_t *line, uint32_t *col);
+int ytree_parse(const char *buf, size_t len, struct ytree **out, uint32_t *line,
+    uint32_t *col);
 void ytree_free(struct ytree *t);
 
 /* Map lookup: the value node for key, or NULL. */

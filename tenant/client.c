@@ -16,8 +16,7 @@
 #include "tenant/client.h"
 
 int
-tenant_client_init(struct tenant_client *c, const char *market,
-    struct key *key)
+tenant_client_init(struct tenant_client *c, const char *market, struct key *key)
 {
 	size_t n;
 
@@ -25,12 +24,15 @@ tenant_client_init(struct tenant_client *c, const char *market,
 	c->key = key;
 	c->timeout_ms = TENANT_TIMEOUT_MS;
 	if (market == NULL || market[0] == '\0')
-		return err_set(ERR_INVAL, "no market: give --market URL or set "
+		return err_set(ERR_INVAL,
+		    "no market: give --market URL or set "
 		    "LODGE_MARKET");
 	if (strncmp(market, "http://", 7) != 0 &&
 	    strncmp(market, "https://", 8) != 0)
-		return err_set(ERR_INVAL, "market \"%s\" is not an http:// or "
-		    "https:// URL", market);
+		return err_set(ERR_INVAL,
+		    "market \"%s\" is not an http:// or "
+		    "https:// URL",
+		    market);
 	if ((c->market = strdup(market)) == NULL)
 		return err_set(ERR_NOMEM, "out of memory");
 	n = strlen(c->market);
@@ -58,8 +60,8 @@ tenant_error_text(const char *body, char *buf, size_t cap)
 	json_t *j = json_loads(body ? body : "", 0, NULL);
 	const char *e = json_string_value(json_object_get(j, "error"));
 
-	snprintf(buf, cap, "%s", e ? e : (body && body[0] ? body :
-	    "(no body)"));
+	snprintf(buf, cap, "%s",
+	    e ? e : (body && body[0] ? body : "(no body)"));
 	json_decref(j);
 	/* one line */
 	for (char *p = buf; *p; p++)
@@ -98,9 +100,8 @@ int
 tenant_market_submit(struct tenant_client *c, const char *kind, json_t *body,
     uint64_t *index, char *id, size_t idlen)
 {
-	static const char *const hdr[] = {
-		"Content-Type: application/json", NULL
-	};
+	static const char *const hdr[] = { "Content-Type: application/json",
+		NULL };
 	struct envelope *e = NULL;
 	struct http_result r = { 0 };
 	json_t *ans = NULL;
@@ -130,8 +131,8 @@ tenant_market_submit(struct tenant_client *c, const char *kind, json_t *body,
 		goto out;
 	}
 	if (index)
-		*index = (uint64_t)json_integer_value(json_object_get(ans,
-		    "index"));
+		*index =
+		    (uint64_t)json_integer_value(json_object_get(ans, "index"));
 	if (id && idlen) {
 		const char *s = json_string_value(json_object_get(ans, "id"));
 		snprintf(id, idlen, "%s", s ? s : "");
@@ -155,10 +156,11 @@ tenant_provider_url(struct tenant_client *c, const char *provider_key,
 	*url = NULL;
 	if ((rc = tenant_market_get(c, "/v1/providers", &ps)) != 0)
 		return rc;
-	json_array_foreach(ps, i, p) {
+	json_array_foreach(ps, i, p)
+	{
 		const char *k = json_string_value(json_object_get(p, "key"));
-		const char *u = json_string_value(json_object_get(
-		    json_object_get(p, "ask"), "api_url"));
+		const char *u = json_string_value(
+		    json_object_get(json_object_get(p, "ask"), "api_url"));
 		if (k && u && strcmp(k, provider_key) == 0) {
 			size_t n = strlen(u);
 			if ((*url = strdup(u)) == NULL) {
@@ -218,8 +220,8 @@ tenant_provider_call(struct tenant_client *c, const char *api_url,
 		hdr[1] = ct;
 	}
 	/* libcurl sends no body for a POST/PUT without one: give "" */
-	if (body == NULL && (strcmp(method, "POST") == 0 ||
-	    strcmp(method, "PUT") == 0))
+	if (body == NULL &&
+	    (strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0))
 		body = "";
 	rc = http_fetch(method, url, hdr, body, len,
 	    timeout_ms > 0 ? timeout_ms : c->timeout_ms, out);

@@ -16,9 +16,9 @@
 #define TENANT_TIMEOUT_MS 10000
 
 struct tenant_client {
-	char *market;                  /* base URL, no trailing '/'; owned */
-	struct key *key;               /* owned; NULL for read-only use */
-	char address[KEY_TEXT_SIZE];   /* the key's "ed25519:..." */
+	char *market; /* base URL, no trailing '/'; owned */
+	struct key *key; /* owned; NULL for read-only use */
+	char address[KEY_TEXT_SIZE]; /* the key's "ed25519:..." */
 	long timeout_ms;
 };
 
@@ -31,8 +31,7 @@ void tenant_client_clear(struct tenant_client *c);
 /* GET market path ("/v1/info") and parse the JSON answer.  ERR_NOTFOUND
  * on 404, ERR_IO on transport failure or another status, with the
  * market's {"error"} in the message.  The caller owns *out. */
-int tenant_market_get(struct tenant_client *c, const char *path,
-    json_t **out);
+int tenant_market_get(struct tenant_client *c, const char *path, json_t **out);
 
 /* Sign {kind, body} with the tenant's key and POST it to /v1/entries.
  * On 201, *index gets the ledger index and id (may be NULL, STATE_ID_LEN

@@ -42,14 +42,14 @@ tenant_paths_init(struct tenant_paths *p)
 	else if (home && home[0])
 		n = snprintf(base, sizeof(base), "%s/.config", home);
 	else
-		return err_set(ERR_INVAL, "neither XDG_CONFIG_HOME nor HOME is "
+		return err_set(ERR_INVAL,
+		    "neither XDG_CONFIG_HOME nor HOME is "
 		    "set: cannot find the tenant's config directory");
 	if (n < 0 || (size_t)n >= sizeof(base))
 		return err_set(ERR_LIMIT, "config path too long");
 	if (join(p->dir, sizeof(p->dir), base, "lodge") ||
 	    join(p->key, sizeof(p->key), p->dir, "tenant.key") ||
-	    join(p->deployments, sizeof(p->deployments), p->dir,
-	    "deployments"))
+	    join(p->deployments, sizeof(p->deployments), p->dir, "deployments"))
 		return ERR_LIMIT;
 	return 0;
 }
@@ -60,8 +60,10 @@ tenant_key_load(const struct tenant_paths *p, struct key **out)
 	struct stat st;
 
 	if (stat(p->key, &st) != 0 && errno == ENOENT)
-		return err_set(ERR_NOTFOUND, "no tenant key at %s (run "
-		    "`tenant keygen` first)", p->key);
+		return err_set(ERR_NOTFOUND,
+		    "no tenant key at %s (run "
+		    "`tenant keygen` first)",
+		    p->key);
 	return key_load(p->key, out);
 }
 
@@ -74,8 +76,10 @@ tenant_key_create(const struct tenant_paths *p, struct key **out)
 
 	*out = NULL;
 	if (stat(p->key, &st) == 0)
-		return err_set(ERR_CONFLICT, "a tenant key already exists at "
-		    "%s", p->key);
+		return err_set(ERR_CONFLICT,
+		    "a tenant key already exists at "
+		    "%s",
+		    p->key);
 	if ((rc = util_mkdirs(p->dir, 0700)) != 0)
 		return rc;
 	if ((rc = key_generate(&k)) != 0)
@@ -96,14 +100,15 @@ check_id(const char *id)
 
 	if (n < 3 || n > 22 || strncmp(id, "o-", 2) != 0 ||
 	    strspn(id + 2, "0123456789") != n - 2)
-		return err_set(ERR_INVAL, "\"%s\" is not a deployment id "
-		    "(o-<number>)", id);
+		return err_set(ERR_INVAL,
+		    "\"%s\" is not a deployment id "
+		    "(o-<number>)",
+		    id);
 	return 0;
 }
 
 static int
-record_path(const struct tenant_paths *p, const char *id, char *out,
-    size_t cap)
+record_path(const struct tenant_paths *p, const char *id, char *out, size_t cap)
 {
 	char name[64];
 	int rc;
@@ -128,8 +133,7 @@ tenant_record_save(const struct tenant_paths *p, const json_t *rec)
 		return rc;
 	if ((rc = util_mkdirs(p->deployments, 0700)) != 0)
 		return rc;
-	if ((text = json_dumps(rec, JSON_INDENT(2) | JSON_SORT_KEYS)) ==
-	    NULL)
+	if ((text = json_dumps(rec, JSON_INDENT(2) | JSON_SORT_KEYS)) == NULL)
 		return err_set(ERR_NOMEM, "out of memory");
 	rc = util_write_file(path, text, strlen(text), 0600);
 	free(text);
@@ -156,8 +160,7 @@ load_path(const char *path, json_t **out)
 }
 
 int
-tenant_record_load(const struct tenant_paths *p, const char *id,
-    json_t **out)
+tenant_record_load(const struct tenant_paths *p, const char *id, json_t **out)
 {
 	char path[PATH_MAX];
 	struct stat st;
@@ -167,8 +170,10 @@ tenant_record_load(const struct tenant_paths *p, const char *id,
 	if ((rc = record_path(p, id, path, sizeof(path))) != 0)
 		return rc;
 	if (stat(path, &st) != 0)
-		return err_set(ERR_NOTFOUND, "no local record of deployment "
-		    "%s", id);
+		return err_set(ERR_NOTFOUND,
+		    "no local record of deployment "
+		    "%s",
+		    id);
 	return load_path(path, out);
 }
 
@@ -201,7 +206,8 @@ tenant_record_find_order(const struct tenant_paths *p, const char *order_id,
 			err_clear();
 			continue;
 		}
-		json_array_foreach(json_object_get(rec, "orders"), i, v) {
+		json_array_foreach(json_object_get(rec, "orders"), i, v)
+		{
 			if (json_is_string(v) &&
 			    strcmp(json_string_value(v), order_id) == 0) {
 				closedir(d);

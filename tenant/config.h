@@ -13,8 +13,8 @@
 #include "common/key.h"
 
 struct tenant_paths {
-	char dir[PATH_MAX];         /* $XDG_CONFIG_HOME/lodge */
-	char key[PATH_MAX];         /* dir/tenant.key */
+	char dir[PATH_MAX]; /* $XDG_CONFIG_HOME/lodge */
+	char key[PATH_MAX]; /* dir/tenant.key */
 	char deployments[PATH_MAX]; /* dir/deployments */
 };
 
@@ -41,7 +41,7 @@ int tenant_record_save(const struct tenant_paths *p, const json_t *rec);
 int tenant_record_load(const struct tenant_paths *p, const char *id,
     json_t **out);
 /* The record whose "orders" holds order_id; ERR_NOTFOUND when none. */
-int tenant_record_find_order(const struct tenant_paths *p,
-    const char *order_id, json_t **out);
+int tenant_record_find_order(const struct tenant_paths *p, const char *order_id,
+    json_t **out);
 
 #endif

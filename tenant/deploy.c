@@ -20,10 +20,10 @@
 #include "tenant/deploy.h"
 #include "tenant/explain.h"
 
-#define MANIFEST_RETRY_MS 15000   /* provider may lag the ledger */
-#define PROBE_MS 10000            /* first answer through the gateway */
+#define MANIFEST_RETRY_MS 15000 /* provider may lag the ledger */
+#define PROBE_MS 10000 /* first answer through the gateway */
 #define RESTARTS_FATAL 3
-#define BLOB_MAX (64u << 20)      /* the provider's body limit */
+#define BLOB_MAX (64u << 20) /* the provider's body limit */
 
 struct run {
 	struct tenant_client *c;
@@ -77,8 +77,8 @@ set_str(json_t *o, const char *k, const char *v)
 /* Wait until the order is matched; *lease gets the lease id.  When the
  * TTL passes first, explain why (ERR_NOTFOUND). */
 static int
-wait_match(struct run *r, const char *order, const json_t *body,
-    char *lease, size_t cap)
+wait_match(struct run *r, const char *order, const json_t *body, char *lease,
+    size_t cap)
 {
 	char path[64];
 	bool said = false;
@@ -105,23 +105,28 @@ wait_match(struct run *r, const char *order, const json_t *body,
 		}
 		if (st && strcmp(st, "closed") == 0 &&
 		    (reason == NULL || strcmp(reason, "order_expired") != 0)) {
-			rc = err_set(ERR_REJECT, "order %s was closed (%s) "
-			    "before it matched", order, reason ? reason : "?");
+			rc = err_set(ERR_REJECT,
+			    "order %s was closed (%s) "
+			    "before it matched",
+			    order, reason ? reason : "?");
 			json_decref(o);
 			return rc;
 		}
 		closed = st && strcmp(st, "closed") == 0;
-		json_decref(o);     /* st, l and reason die with it */
+		json_decref(o); /* st, l and reason die with it */
 		if (closed || (expires > 0 && util_now_ms() > expires + 2000)) {
 			if ((rc = tenant_market_get(r->c, "/v1/providers",
-			    &ps)) != 0)
+			         &ps)) != 0)
 				return rc;
-			rc = tenant_explain_nomatch(body, ps, r->epoch_ms, &why);
+			rc =
+			    tenant_explain_nomatch(body, ps, r->epoch_ms, &why);
 			json_decref(ps);
 			if (rc)
 				return rc;
-			rc = err_set(ERR_NOTFOUND, "order %s: nothing matched "
-			    "before its TTL: %s", order, why);
+			rc = err_set(ERR_NOTFOUND,
+			    "order %s: nothing matched "
+			    "before its TTL: %s",
+			    order, why);
 			free(why);
 			return rc;
 		}
@@ -136,8 +141,8 @@ wait_match(struct run *r, const char *order, const json_t *body,
 
 /* Describe the match: provider, price and why it won. */
 static int
-show_match(struct run *r, const char *order, const char *lease,
-    json_int_t bid, json_t *entry)
+show_match(struct run *r, const char *order, const char *lease, json_int_t bid,
+    json_t *entry)
 {
 	json_t *l = NULL, *story = NULL;
 	char path[96], kb[64];
@@ -152,20 +157,21 @@ show_match(struct run *r, const char *order, const char *lease,
 	price = json_integer_value(json_object_get(l, "price"));
 	snprintf(path, sizeof(path), "/v1/leases/%s/story", lease);
 	if (tenant_market_get(r->c, path, &story) != 0)
-		err_clear();   /* the story is a nicety */
-	fitting = json_integer_value(json_object_get(json_object_get(story,
-	    "match"), "fitting"));
-	if (set_str(entry, "lease", lease) || set_str(entry, "provider", prov)
-	    || json_object_set_new(entry, "price", json_integer(price))) {
+		err_clear(); /* the story is a nicety */
+	fitting = json_integer_value(
+	    json_object_get(json_object_get(story, "match"), "fitting"));
+	if (set_str(entry, "lease", lease) ||
+	    set_str(entry, "provider", prov) ||
+	    json_object_set_new(entry, "price", json_integer(price))) {
 		rc = ERR_NOMEM;
 		goto out;
 	}
 	say(r, TENANT_STEP_MATCHED, true, order, lease,
 	    "%s → lease %s on %s at %lld %s/epoch (cheapest of %lld "
-	    "fitting ask%s; bid %lld)", order, lease,
-	    short_key(prov, kb, sizeof(kb)), (long long)price, r->denom,
-	    (long long)(fitting ? fitting : 1), fitting == 1 ? "" : "s",
-	    (long long)bid);
+	    "fitting ask%s; bid %lld)",
+	    order, lease, short_key(prov, kb, sizeof(kb)), (long long)price,
+	    r->denom, (long long)(fitting ? fitting : 1),
+	    fitting == 1 ? "" : "s", (long long)bid);
 out:
 	json_decref(l);
 	json_decref(story);
@@ -192,15 +198,19 @@ provider_send(struct run *r, const char *api, const char *method,
 			return 0;
 		}
 		if (rc == 0 && res.status != 404 && res.status != 503) {
-			rc = err_set(ERR_REJECT, "the provider refused the "
-			    "%s for %s (HTTP %ld): %s", what, lease, res.status,
+			rc = err_set(ERR_REJECT,
+			    "the provider refused the "
+			    "%s for %s (HTTP %ld): %s",
+			    what, lease, res.status,
 			    tenant_error_text(res.body, ebuf, sizeof(ebuf)));
 			http_result_clear(&res);
 			return rc;
 		}
 		if (rc == 0) {
-			rc = err_set(ERR_IO, "the provider does not know lease "
-			    "%s yet (HTTP %ld): %s", lease, res.status,
+			rc = err_set(ERR_IO,
+			    "the provider does not know lease "
+			    "%s yet (HTTP %ld): %s",
+			    lease, res.status,
 			    tenant_error_text(res.body, ebuf, sizeof(ebuf)));
 			http_result_clear(&res);
 		}
@@ -223,7 +233,7 @@ blob_path(const char *sdl_file, const char *p, char *out, size_t cap)
 		return 0;
 	}
 	if ((size_t)snprintf(out, cap, "%.*s/%s", (int)(slash - sdl_file),
-	    sdl_file, p) >= cap)
+	        sdl_file, p) >= cap)
 		return err_set(ERR_LIMIT, "path too long: %s", p);
 	return 0;
 }
@@ -233,8 +243,8 @@ blob_path(const char *sdl_file, const char *p, char *out, size_t cap)
  * that needs it. */
 static int
 send_blobs(struct run *r, const char *sdl_file, const json_t *manifest,
-    const char *placement, const char *api, const char *lease,
-    size_t *nblobs, size_t *bytes)
+    const char *placement, const char *api, const char *lease, size_t *nblobs,
+    size_t *bytes)
 {
 	const json_t *svcs = json_object_get(manifest, "services");
 	const json_t *dep = json_object_get(manifest, "deployment");
@@ -243,17 +253,19 @@ send_blobs(struct run *r, const char *sdl_file, const json_t *manifest,
 	int rc;
 
 	*nblobs = *bytes = 0;
-	json_object_foreach((json_t *)svcs, name, svc) {
+	json_object_foreach((json_t *)svcs, name, svc)
+	{
 		const json_t *img = json_object_get(svc, "image");
-		const char *kind = json_string_value(json_object_get(img,
-		    "kind"));
-		const char *url = json_string_value(json_object_get(img,
-		    "url"));
+		const char *kind =
+		    json_string_value(json_object_get(img, "kind"));
+		const char *url =
+		    json_string_value(json_object_get(img, "url"));
 		char path[4096], rpath[160], hex[65], *data = NULL;
 		size_t len;
 
-		if (placement && json_object_get(json_object_get(dep, name),
-		    placement) == NULL)
+		if (placement &&
+		    json_object_get(json_object_get(dep, name), placement) ==
+		        NULL)
 			continue;
 		if (kind == NULL || strcmp(kind, "wasm+file") != 0 || !url)
 			continue;
@@ -292,14 +304,14 @@ wait_running(struct run *r, const char *api, const char *lease,
 		size_t i, nrun = 0, nrep;
 		const char *st;
 
-		rc = tenant_provider_call(r->c, api, "GET", path, NULL, NULL,
-		    0, 0, &res);
+		rc = tenant_provider_call(r->c, api, "GET", path, NULL, NULL, 0,
+		    0, &res);
 		if (rc == 0 && res.status == 200)
 			s = json_loadb(res.body, res.body_len, 0, NULL);
 		else if (rc == 0) {
 			snprintf(whybuf, sizeof(whybuf), "status HTTP %ld: %s",
-			    res.status, tenant_error_text(res.body, ebuf,
-			    sizeof(ebuf)));
+			    res.status,
+			    tenant_error_text(res.body, ebuf, sizeof(ebuf)));
 			why = whybuf;
 		} else
 			err_clear();
@@ -307,9 +319,10 @@ wait_running(struct run *r, const char *api, const char *lease,
 		st = json_string_value(json_object_get(s, "status"));
 		reps = json_object_get(s, "replicas");
 		nrep = json_array_size(reps);
-		json_array_foreach(reps, i, rep) {
-			const char *rs = json_string_value(json_object_get(rep,
-			    "state"));
+		json_array_foreach(reps, i, rep)
+		{
+			const char *rs =
+			    json_string_value(json_object_get(rep, "state"));
 			json_int_t restarts = json_integer_value(
 			    json_object_get(rep, "restarts"));
 			if (rs && strcmp(rs, "running") == 0)
@@ -317,24 +330,28 @@ wait_running(struct run *r, const char *api, const char *lease,
 			else if (restarts >= RESTARTS_FATAL) {
 				const char *le = json_string_value(
 				    json_object_get(rep, "last_error"));
-				rc = err_set(ERR_REJECT, "lease %s: service %s "
+				rc = err_set(ERR_REJECT,
+				    "lease %s: service %s "
 				    "keeps failing (exit %lld, %lld restarts)"
-				    "%s%s", lease,
-				    json_string_value(json_object_get(rep,
-				    "service")),
+				    "%s%s",
+				    lease,
+				    json_string_value(
+				        json_object_get(rep, "service")),
 				    (long long)json_integer_value(
-				    json_object_get(rep, "last_exit")),
-				    (long long)restarts, le && le[0] ? ": " :
-				    "", le ? le : "");
+				        json_object_get(rep, "last_exit")),
+				    (long long)restarts,
+				    le && le[0] ? ": " : "", le ? le : "");
 				json_decref(s);
 				return rc;
 			}
 		}
 		if (st && strcmp(st, "closed") == 0) {
-			const char *cr = json_string_value(json_object_get(s,
-			    "close_reason"));
-			rc = err_set(ERR_REJECT, "lease %s was closed on the "
-			    "provider (%s)", lease, cr && cr[0] ? cr : "?");
+			const char *cr = json_string_value(
+			    json_object_get(s, "close_reason"));
+			rc = err_set(ERR_REJECT,
+			    "lease %s was closed on the "
+			    "provider (%s)",
+			    lease, cr && cr[0] ? cr : "?");
 			json_decref(s);
 			return rc;
 		}
@@ -344,15 +361,18 @@ wait_running(struct run *r, const char *api, const char *lease,
 			return 0;
 		}
 		if (st) {
-			snprintf(whybuf, sizeof(whybuf), "provider status %s, "
-			    "%zu of %zu replicas running", st, nrun, nrep);
+			snprintf(whybuf, sizeof(whybuf),
+			    "provider status %s, "
+			    "%zu of %zu replicas running",
+			    st, nrun, nrep);
 			why = whybuf;
 		}
 		json_decref(s);
 		if (util_now_ms() > until)
-			return err_set(ERR_REJECT, "lease %s did not run within "
-			    "%lld s (%s)", lease, (long long)(timeout_ms / 1000),
-			    why);
+			return err_set(ERR_REJECT,
+			    "lease %s did not run within "
+			    "%lld s (%s)",
+			    lease, (long long)(timeout_ms / 1000), why);
 		sleep_ms(TENANT_POLL_MS);
 	}
 }
@@ -389,11 +409,13 @@ has_artifacts(const json_t *manifest, const char *placement)
 	const char *name;
 	json_t *svc;
 
-	json_object_foreach((json_t *)svcs, name, svc) {
-		const char *kind = json_string_value(json_object_get(
-		    json_object_get(svc, "image"), "kind"));
-		if (placement && json_object_get(json_object_get(dep, name),
-		    placement) == NULL)
+	json_object_foreach((json_t *)svcs, name, svc)
+	{
+		const char *kind = json_string_value(
+		    json_object_get(json_object_get(svc, "image"), "kind"));
+		if (placement &&
+		    json_object_get(json_object_get(dep, name), placement) ==
+		        NULL)
 			continue;
 		if (kind == NULL || strcmp(kind, "host") != 0)
 			return true;
@@ -414,19 +436,21 @@ service_urls(struct run *r, const json_t *manifest, const char *placement,
 
 	if (urls == NULL || json_object_set_new(entry, "services", urls))
 		return err_set(ERR_NOMEM, "out of memory");
-	json_object_foreach((json_t *)svcs, name, svc) {
+	json_object_foreach((json_t *)svcs, name, svc)
+	{
 		json_t *ex;
 		size_t i;
 		bool global = false;
 		char url[1024];
 		long st;
 
-		if (placement && json_object_get(json_object_get(dep, name),
-		    placement) == NULL)
+		if (placement &&
+		    json_object_get(json_object_get(dep, name), placement) ==
+		        NULL)
 			continue;
-		json_array_foreach(json_object_get(svc, "expose"), i, ex)
-			if (json_is_true(json_object_get(ex, "global")))
-				global = true;
+		json_array_foreach(json_object_get(svc, "expose"), i,
+		    ex) if (json_is_true(json_object_get(ex, "global")))
+		    global = true;
 		if (!global)
 			continue;
 		snprintf(url, sizeof(url), "%s/l/%s/%s/", api, lease, name);
@@ -434,11 +458,15 @@ service_urls(struct run *r, const json_t *manifest, const char *placement,
 			return err_set(ERR_NOMEM, "out of memory");
 		st = probe(url);
 		if (st > 0)
-			say(r, TENANT_STEP_URL, true, order, lease, "%s: %s "
-			    "(answers HTTP %ld)", name, url, st);
+			say(r, TENANT_STEP_URL, true, order, lease,
+			    "%s: %s "
+			    "(answers HTTP %ld)",
+			    name, url, st);
 		else
-			say(r, TENANT_STEP_URL, true, order, lease, "%s: %s "
-			    "(no answer yet)", name, url);
+			say(r, TENANT_STEP_URL, true, order, lease,
+			    "%s: %s "
+			    "(no answer yet)",
+			    name, url);
 	}
 	return 0;
 }
@@ -446,12 +474,11 @@ service_urls(struct run *r, const json_t *manifest, const char *placement,
 /* Everything after the match for one order. */
 static int
 bring_up(struct run *r, const struct tenant_deploy_opts *o,
-    const json_t *manifest, const char *mtext, size_t mlen,
-    const char *mhash, const char *placement, const char *order,
-    const char *lease, json_t *entry)
+    const json_t *manifest, const char *mtext, size_t mlen, const char *mhash,
+    const char *placement, const char *order, const char *lease, json_t *entry)
 {
-	const char *prov = json_string_value(json_object_get(entry,
-	    "provider"));
+	const char *prov =
+	    json_string_value(json_object_get(entry, "provider"));
 	char *api = NULL, path[96];
 	size_t nblobs, blob_bytes;
 	int rc;
@@ -460,37 +487,48 @@ bring_up(struct run *r, const struct tenant_deploy_opts *o,
 		return rc;
 	if ((rc = set_str(entry, "api_url", api)) != 0)
 		goto out;
-	say(r, TENANT_STEP_MANIFEST, false, order, lease, "sending the "
-	    "manifest to %s…", api);
+	say(r, TENANT_STEP_MANIFEST, false, order, lease,
+	    "sending the "
+	    "manifest to %s…",
+	    api);
 	if ((rc = send_blobs(r, o->file, manifest, placement, api, lease,
-	    &nblobs, &blob_bytes)) != 0)
+	         &nblobs, &blob_bytes)) != 0)
 		goto out;
 	snprintf(path, sizeof(path), "/v1/leases/%s/manifest", lease);
-	if ((rc = provider_send(r, api, "POST", path, "application/json",
-	    mtext, mlen, "manifest", lease)) != 0)
+	if ((rc = provider_send(r, api, "POST", path, "application/json", mtext,
+	         mlen, "manifest", lease)) != 0)
 		goto out;
 	if (nblobs)
-		say(r, TENANT_STEP_MANIFEST, true, order, lease, "sent to %s "
+		say(r, TENANT_STEP_MANIFEST, true, order, lease,
+		    "sent to %s "
 		    "(sha256 %.12s…, %zu bytes) with %zu blob%s (%zu bytes)",
 		    api, mhash, mlen, nblobs, nblobs == 1 ? "" : "s",
 		    blob_bytes);
 	else
-		say(r, TENANT_STEP_MANIFEST, true, order, lease, "sent to %s "
-		    "(sha256 %.12s…, %zu bytes); no blobs to send", api,
-		    mhash, mlen);
-	say(r, TENANT_STEP_FETCHED, false, order, lease, "waiting for %s to "
-	    "start…", lease);
-	if ((rc = wait_running(r, api, lease, o->run_timeout_ms > 0 ?
-	    o->run_timeout_ms : TENANT_DEFAULT_RUN_TIMEOUT_MS)) != 0)
+		say(r, TENANT_STEP_MANIFEST, true, order, lease,
+		    "sent to %s "
+		    "(sha256 %.12s…, %zu bytes); no blobs to send",
+		    api, mhash, mlen);
+	say(r, TENANT_STEP_FETCHED, false, order, lease,
+	    "waiting for %s to "
+	    "start…",
+	    lease);
+	if ((rc = wait_running(r, api, lease,
+	         o->run_timeout_ms > 0 ? o->run_timeout_ms :
+	                                 TENANT_DEFAULT_RUN_TIMEOUT_MS)) != 0)
 		goto out;
 	if (has_artifacts(manifest, placement))
-		say(r, TENANT_STEP_FETCHED, true, order, lease, "artifacts "
+		say(r, TENANT_STEP_FETCHED, true, order, lease,
+		    "artifacts "
 		    "fetched and checked");
 	else
-		say(r, TENANT_STEP_FETCHED, true, order, lease, "no artifacts "
+		say(r, TENANT_STEP_FETCHED, true, order, lease,
+		    "no artifacts "
 		    "to fetch (host userland)");
-	say(r, TENANT_STEP_RUNNING, true, order, lease, "%s: every replica "
-	    "running", lease);
+	say(r, TENANT_STEP_RUNNING, true, order, lease,
+	    "%s: every replica "
+	    "running",
+	    lease);
 	(void)set_str(entry, "status", "running");
 	rc = service_urls(r, manifest, placement, api, order, lease, entry);
 out:
@@ -501,15 +539,15 @@ out:
 static int
 default_deposit(const json_t *group, int64_t *out)
 {
-	json_int_t mp = json_integer_value(json_object_get(group,
-	    "max_price"));
+	json_int_t mp = json_integer_value(json_object_get(group, "max_price"));
 	int64_t d;
 
 	if (mp <= 0)
 		return err_set(ERR_INVAL, "order without a positive max_price");
 	if (__builtin_mul_overflow((int64_t)mp,
-	    (int64_t)TENANT_DEFAULT_DEPOSIT_EPOCHS, &d))
-		return err_set(ERR_RANGE, "default deposit overflows; give "
+	        (int64_t)TENANT_DEFAULT_DEPOSIT_EPOCHS, &d))
+		return err_set(ERR_RANGE,
+		    "default deposit overflows; give "
 		    "--deposit");
 	*out = d;
 	return 0;
@@ -556,16 +594,18 @@ tenant_deploy(struct tenant_client *c, const struct tenant_paths *paths,
 		goto out;
 	}
 	hex_encode(h, 32, hex);
-	say(&r, TENANT_STEP_VALIDATED, true, NULL, NULL, "%s: %zu "
-	    "service%s in %zu placement group%s", o->file, d->nservices,
-	    d->nservices == 1 ? "" : "s", json_array_size(groups),
-	    json_array_size(groups) == 1 ? "" : "s");
+	say(&r, TENANT_STEP_VALIDATED, true, NULL, NULL,
+	    "%s: %zu "
+	    "service%s in %zu placement group%s",
+	    o->file, d->nservices, d->nservices == 1 ? "" : "s",
+	    json_array_size(groups), json_array_size(groups) == 1 ? "" : "s");
 	if ((rc = tenant_market_get(c, "/v1/info", &info)) != 0)
 		goto out;
 	r.epoch_ms = json_integer_value(json_object_get(info, "epoch_ms"));
 
 	/* post every order first: matching happens at once on the market */
-	json_array_foreach(groups, i, g) {
+	json_array_foreach(groups, i, g)
+	{
 		json_t *body = json_deep_copy(g), *entry;
 		char id[32];
 		int64_t dep = o->deposit;
@@ -592,7 +632,8 @@ tenant_deploy(struct tenant_client *c, const struct tenant_paths *paths,
 			goto out;
 		entry = json_pack("{s:s,s:s,s:O,s:I}", "order", id, "placement",
 		    json_string_value(json_object_get(g, "placement")) ?
-		    json_string_value(json_object_get(g, "placement")) : "",
+		        json_string_value(json_object_get(g, "placement")) :
+		        "",
 		    "bid", json_object_get(g, "max_price"), "deposit",
 		    (json_int_t)dep);
 		if (entry == NULL || json_array_append_new(orders, entry) ||
@@ -604,11 +645,13 @@ tenant_deploy(struct tenant_client *c, const struct tenant_paths *paths,
 			set_str(res, "deployment", id);
 			set_str(rec, "id", id);
 		}
-		say(&r, TENANT_STEP_POSTED, true, id, NULL, "order %s: "
-		    "bid up to %lld %s/epoch, escrow %lld %s, ttl %lld s", id,
-		    (long long)json_integer_value(json_object_get(g,
-		    "max_price")), r.denom, (long long)dep, r.denom,
-		    (long long)(ttl / 1000));
+		say(&r, TENANT_STEP_POSTED, true, id, NULL,
+		    "order %s: "
+		    "bid up to %lld %s/epoch, escrow %lld %s, ttl %lld s",
+		    id,
+		    (long long)json_integer_value(
+		        json_object_get(g, "max_price")),
+		    r.denom, (long long)dep, r.denom, (long long)(ttl / 1000));
 	}
 	if (json_object_set(rec, "manifest", manifest) ||
 	    json_object_set_new(rec, "manifest_hash", json_string(hex))) {
@@ -621,12 +664,13 @@ tenant_deploy(struct tenant_client *c, const struct tenant_paths *paths,
 		goto out;
 	}
 
-	json_array_foreach(groups, i, g) {
+	json_array_foreach(groups, i, g)
+	{
 		json_t *entry = json_array_get(orders, i);
-		const char *order = json_string_value(json_object_get(entry,
-		    "order"));
-		const char *placement = json_string_value(json_object_get(g,
-		    "placement"));
+		const char *order =
+		    json_string_value(json_object_get(entry, "order"));
+		const char *placement =
+		    json_string_value(json_object_get(g, "placement"));
 		char lease[32];
 
 		if ((rc = wait_match(&r, order, g, lease, sizeof(lease)))) {
@@ -635,11 +679,12 @@ tenant_deploy(struct tenant_client *c, const struct tenant_paths *paths,
 			set_str(res, "failed_step", "match");
 			goto out;
 		}
-		if ((rc = show_match(&r, order, lease, json_integer_value(
-		    json_object_get(g, "max_price")), entry)) != 0)
+		if ((rc = show_match(&r, order, lease,
+		         json_integer_value(json_object_get(g, "max_price")),
+		         entry)) != 0)
 			goto out;
 		if ((rc = bring_up(&r, o, manifest, mtext, mlen, hex, placement,
-		    order, lease, entry)) != 0) {
+		         order, lease, entry)) != 0) {
 			if (rc == ERR_REJECT)
 				*failure = TENANT_FAIL_PROVIDER;
 			set_str(res, "failed_step", "run");
@@ -658,8 +703,8 @@ out:
 	if (rc && res) {
 		/* not set_str: a failure here must not replace the message */
 		json_t *why = json_string(err_msg());
-		json_object_set_new(res, "reason", why ? why :
-		    json_string("(message not UTF-8)"));
+		json_object_set_new(res, "reason",
+		    why ? why : json_string("(message not UTF-8)"));
 	}
 	if (result && res)
 		*result = json_incref(res);

@@ -23,13 +23,13 @@
 #define TENANT_POLL_MS 25
 
 enum tenant_step {
-	TENANT_STEP_VALIDATED,   /* SDL parsed and checked */
-	TENANT_STEP_POSTED,      /* an order.create was accepted */
-	TENANT_STEP_MATCHED,     /* a lease was created for an order */
-	TENANT_STEP_MANIFEST,    /* manifest (and blobs) accepted */
-	TENANT_STEP_FETCHED,     /* the provider has the artifacts */
-	TENANT_STEP_RUNNING,     /* every replica of the lease runs */
-	TENANT_STEP_URL,         /* a service's URL */
+	TENANT_STEP_VALIDATED, /* SDL parsed and checked */
+	TENANT_STEP_POSTED, /* an order.create was accepted */
+	TENANT_STEP_MATCHED, /* a lease was created for an order */
+	TENANT_STEP_MANIFEST, /* manifest (and blobs) accepted */
+	TENANT_STEP_FETCHED, /* the provider has the artifacts */
+	TENANT_STEP_RUNNING, /* every replica of the lease runs */
+	TENANT_STEP_URL, /* a service's URL */
 	TENANT_STEP_COUNT
 };
 
@@ -39,29 +39,28 @@ enum tenant_step {
 struct tenant_progress {
 	enum tenant_step step;
 	bool done;
-	const char *order;     /* "o-N" or NULL */
-	const char *lease;     /* "l-N" or NULL */
-	const char *text;      /* one line for people */
+	const char *order; /* "o-N" or NULL */
+	const char *lease; /* "l-N" or NULL */
+	const char *text; /* one line for people */
 };
 
-typedef void (*tenant_progress_fn)(void *ctx,
-    const struct tenant_progress *p);
+typedef void (*tenant_progress_fn)(void *ctx, const struct tenant_progress *p);
 
 /* How a deploy failed, for exit codes. */
 enum tenant_failure {
 	TENANT_FAIL_NONE = 0,
-	TENANT_FAIL_OTHER,       /* market/network/local error */
-	TENANT_FAIL_SDL,         /* the file is not valid SDL */
-	TENANT_FAIL_NOMATCH,     /* nothing matched before the TTL */
-	TENANT_FAIL_PROVIDER,    /* provider refused or did not run it */
+	TENANT_FAIL_OTHER, /* market/network/local error */
+	TENANT_FAIL_SDL, /* the file is not valid SDL */
+	TENANT_FAIL_NOMATCH, /* nothing matched before the TTL */
+	TENANT_FAIL_PROVIDER, /* provider refused or did not run it */
 };
 
 struct tenant_deploy_opts {
 	const char *file;
-	int64_t deposit;         /* per order; 0: max_price x 600 epochs */
-	int64_t ttl_ms;          /* 0: TENANT_DEFAULT_TTL_MS */
-	int64_t run_timeout_ms;  /* 0: TENANT_DEFAULT_RUN_TIMEOUT_MS */
-	bool no_wait;            /* stop after posting the orders */
+	int64_t deposit; /* per order; 0: max_price x 600 epochs */
+	int64_t ttl_ms; /* 0: TENANT_DEFAULT_TTL_MS */
+	int64_t run_timeout_ms; /* 0: TENANT_DEFAULT_RUN_TIMEOUT_MS */
+	bool no_wait; /* stop after posting the orders */
 };
 
 /*

@@ -34,22 +34,24 @@ tenant_order_need(const json_t *order, struct tenant_need *out)
 	memset(out, 0, sizeof(*out));
 	if (!json_is_array(rs))
 		return err_set(ERR_INVAL, "order: resources is not an array");
-	json_array_foreach(rs, i, r) {
+	json_array_foreach(rs, i, r)
+	{
 		uint64_t n, cpu, mem, sto, gpu, t;
 		if (get_u64(r, "count", &n) || get_u64(r, "cpu_millis", &cpu) ||
 		    get_u64(r, "memory_bytes", &mem) ||
 		    get_u64(r, "storage_bytes", &sto) ||
 		    get_u64(r, "gpu_units", &gpu))
-			return err_prefix(ERR_INVAL, "order: resources[%zu]", i);
+			return err_prefix(ERR_INVAL, "order: resources[%zu]",
+			    i);
 		if (__builtin_mul_overflow(n, cpu, &t) ||
 		    __builtin_add_overflow(out->cpu_millis, t,
-		    &out->cpu_millis) ||
+		        &out->cpu_millis) ||
 		    __builtin_mul_overflow(n, mem, &t) ||
 		    __builtin_add_overflow(out->memory_bytes, t,
-		    &out->memory_bytes) ||
+		        &out->memory_bytes) ||
 		    __builtin_mul_overflow(n, sto, &t) ||
 		    __builtin_add_overflow(out->storage_bytes, t,
-		    &out->storage_bytes) ||
+		        &out->storage_bytes) ||
 		    __builtin_mul_overflow(n, gpu, &t) ||
 		    __builtin_add_overflow(out->gpu_units, t, &out->gpu_units))
 			return err_set(ERR_RANGE, "order: resources overflow");
@@ -95,7 +97,8 @@ attrs_hold(const json_t *have, const json_t *want, char *miss, size_t cap)
 	const char *k;
 	json_t *v;
 
-	json_object_foreach((json_t *)want, k, v) {
+	json_object_foreach((json_t *)want, k, v)
+	{
 		const char *h = json_string_value(json_object_get(have, k));
 		const char *w = json_string_value(v);
 		if (h == NULL || w == NULL || strcmp(h, w) != 0) {
@@ -112,16 +115,16 @@ runtimes_hold(const json_t *have, const json_t *want, char *miss, size_t cap)
 	json_t *w, *h;
 	size_t i, j;
 
-	json_array_foreach((json_t *)want, i, w) {
+	json_array_foreach((json_t *)want, i, w)
+	{
 		int found = 0;
-		json_array_foreach((json_t *)have, j, h)
-			if (json_is_string(h) && json_is_string(w) &&
-			    strcmp(json_string_value(h),
-			    json_string_value(w)) == 0)
-				found = 1;
+		json_array_foreach((json_t *)have, j,
+		    h) if (json_is_string(h) && json_is_string(w) &&
+		    strcmp(json_string_value(h), json_string_value(w)) == 0)
+		    found = 1;
 		if (!found) {
-			snprintf(miss, cap, "%s", json_is_string(w) ?
-			    json_string_value(w) : "?");
+			snprintf(miss, cap, "%s",
+			    json_is_string(w) ? json_string_value(w) : "?");
 			return 0;
 		}
 	}
@@ -141,8 +144,15 @@ free_of(const json_t *p, const char *k)
 }
 
 /* The rules, in the order the closest providers fail them. */
-enum stage { ST_OFFLINE, ST_DENOM, ST_ATTRS, ST_RUNTIME, ST_CAPACITY,
-	ST_PRICE, ST_FITS };
+enum stage {
+	ST_OFFLINE,
+	ST_DENOM,
+	ST_ATTRS,
+	ST_RUNTIME,
+	ST_CAPACITY,
+	ST_PRICE,
+	ST_FITS
+};
 
 int
 tenant_explain_nomatch(const json_t *order, const json_t *providers,
@@ -151,8 +161,8 @@ tenant_explain_nomatch(const json_t *order, const json_t *providers,
 	const char *denom = json_string_value(json_object_get(order, "denom"));
 	const json_t *want = json_object_get(order, "attributes");
 	const json_t *rts = json_object_get(order, "runtimes");
-	json_int_t bid = json_integer_value(json_object_get(order,
-	    "max_price"));
+	json_int_t bid =
+	    json_integer_value(json_object_get(order, "max_price"));
 	struct tenant_need need;
 	enum stage best = ST_OFFLINE;
 	char attr_miss[256] = "", rt_miss[256] = "", cheapest_key[64] = "";
@@ -165,11 +175,12 @@ tenant_explain_nomatch(const json_t *order, const json_t *providers,
 	if (tenant_order_need(order, &need) != 0)
 		memset(&need, 0, sizeof(need));
 	err_clear();
-	json_array_foreach((json_t *)providers, i, p) {
+	json_array_foreach((json_t *)providers, i, p)
+	{
 		const json_t *ask = json_object_get(p, "ask");
 		const json_t *price = json_object_get(ask, "price");
-		const char *pd = json_string_value(json_object_get(price,
-		    "denom"));
+		const char *pd =
+		    json_string_value(json_object_get(price, "denom"));
 		enum stage st;
 		char miss[256];
 		int64_t pr;
@@ -182,14 +193,16 @@ tenant_explain_nomatch(const json_t *order, const json_t *providers,
 			st = ST_OFFLINE;
 		else if (denom && (pd == NULL || strcmp(pd, denom) != 0))
 			st = ST_DENOM;
-		else if (want && !attrs_hold(json_object_get(ask,
-		    "attributes"), want, miss, sizeof(miss))) {
+		else if (want &&
+		    !attrs_hold(json_object_get(ask, "attributes"), want, miss,
+		        sizeof(miss))) {
 			st = ST_ATTRS;
 			if (!attr_miss[0])
 				snprintf(attr_miss, sizeof(attr_miss), "%s",
 				    miss);
-		} else if (rts && !runtimes_hold(json_object_get(ask,
-		    "runtimes"), rts, miss, sizeof(miss))) {
+		} else if (rts &&
+		    !runtimes_hold(json_object_get(ask, "runtimes"), rts, miss,
+		        sizeof(miss))) {
 			st = ST_RUNTIME;
 			if (!rt_miss[0])
 				snprintf(rt_miss, sizeof(rt_miss), "%s", miss);
@@ -217,48 +230,60 @@ tenant_explain_nomatch(const json_t *order, const json_t *providers,
 	}
 	if (nprov == 0)
 		n = asprintf(out, "no provider is advertising on this market");
-	else switch (best) {
-	case ST_OFFLINE:
-		n = asprintf(out, "no provider is online (%d known, all "
-		    "offline or withdrawn)", nprov);
-		break;
-	case ST_DENOM:
-		n = asprintf(out, "no online provider prices in %s",
-		    denom ? denom : "?");
-		break;
-	case ST_ATTRS:
-		n = asprintf(out, "no provider has the attributes asked "
-		    "(%s)", attr_miss);
-		break;
-	case ST_RUNTIME:
-		n = asprintf(out, "no provider with the attributes asked "
-		    "offers the %s runtime", rt_miss);
-		break;
-	case ST_CAPACITY:
-		n = asprintf(out, "no provider with the attributes asked has "
-		    "the resources free (cpu %llum, memory %llu bytes, "
-		    "storage %llu bytes%s)",
-		    (unsigned long long)need.cpu_millis,
-		    (unsigned long long)need.memory_bytes,
-		    (unsigned long long)need.storage_bytes,
-		    need.gpu_units ? ", gpu" : "");
-		break;
-	case ST_PRICE:
-		if (cheapest >= 0)
-			n = asprintf(out, "the cheapest fitting ask is %lld "
-			    "%s/epoch (%s), above the bid of %lld",
-			    (long long)cheapest, denom ? denom : "",
-			    cheapest_key, (long long)bid);
-		else
-			n = asprintf(out, "every fitting ask is priced "
-			    "beyond range, above the bid of %lld",
-			    (long long)bid);
-		break;
-	default:
-		n = asprintf(out, "a provider fits now (it may have come "
-		    "online or freed capacity after the order expired)");
-		break;
-	}
+	else
+		switch (best) {
+		case ST_OFFLINE:
+			n = asprintf(out,
+			    "no provider is online (%d known, all "
+			    "offline or withdrawn)",
+			    nprov);
+			break;
+		case ST_DENOM:
+			n = asprintf(out, "no online provider prices in %s",
+			    denom ? denom : "?");
+			break;
+		case ST_ATTRS:
+			n = asprintf(out,
+			    "no provider has the attributes asked "
+			    "(%s)",
+			    attr_miss);
+			break;
+		case ST_RUNTIME:
+			n = asprintf(out,
+			    "no provider with the attributes asked "
+			    "offers the %s runtime",
+			    rt_miss);
+			break;
+		case ST_CAPACITY:
+			n = asprintf(out,
+			    "no provider with the attributes asked has "
+			    "the resources free (cpu %llum, memory %llu bytes, "
+			    "storage %llu bytes%s)",
+			    (unsigned long long)need.cpu_millis,
+			    (unsigned long long)need.memory_bytes,
+			    (unsigned long long)need.storage_bytes,
+			    need.gpu_units ? ", gpu" : "");
+			break;
+		case ST_PRICE:
+			if (cheapest >= 0)
+				n = asprintf(out,
+				    "the cheapest fitting ask is %lld "
+				    "%s/epoch (%s), above the bid of %lld",
+				    (long long)cheapest, denom ? denom : "",
+				    cheapest_key, (long long)bid);
+			else
+				n = asprintf(out,
+				    "every fitting ask is priced "
+				    "beyond range, above the bid of %lld",
+				    (long long)bid);
+			break;
+		default:
+			n = asprintf(out,
+			    "a provider fits now (it may have come "
+			    "online or freed capacity after the order "
+			    "expired)");
+			break;
+		}
 	if (n < 0) {
 		*out = NULL;
 		return err_set(ERR_NOMEM, "out of memory");

@@ -18,11 +18,11 @@
 
 enum {
 	EXIT_OK = 0,
-	EXIT_FAIL = 1,      /* market, provider, network or local error */
-	EXIT_USAGE = 2,     /* bad arguments */
-	EXIT_SDL = 3,       /* the SDL file is invalid */
-	EXIT_NOMATCH = 4,   /* nothing matched before the TTL */
-	EXIT_PROVIDER = 5,  /* the provider refused or could not run it */
+	EXIT_FAIL = 1, /* market, provider, network or local error */
+	EXIT_USAGE = 2, /* bad arguments */
+	EXIT_SDL = 3, /* the SDL file is invalid */
+	EXIT_NOMATCH = 4, /* nothing matched before the TTL */
+	EXIT_PROVIDER = 5, /* the provider refused or could not run it */
 };
 
 struct opts {
@@ -61,16 +61,20 @@ static const struct {
 	const char *name;
 	const char *help;
 } helps[] = {
-	{ "keygen", "usage: tenant keygen [--json]\n"
+	{ "keygen",
+	    "usage: tenant keygen [--json]\n"
 	    "Create the tenant's Ed25519 key in $XDG_CONFIG_HOME/lodge/"
 	    "tenant.key\n(mode 0600) and print its account key.  Refuses to "
 	    "replace a key.\n" },
-	{ "address", "usage: tenant address [--json]\n"
+	{ "address",
+	    "usage: tenant address [--json]\n"
 	    "Print the tenant's account key (ed25519:...).\n" },
-	{ "balance", "usage: tenant balance [--market URL] [--json]\n"
+	{ "balance",
+	    "usage: tenant balance [--market URL] [--json]\n"
 	    "Print the account's balances per denomination and the escrow "
 	    "held by\nits open orders.\n" },
-	{ "deploy", "usage: tenant deploy FILE [--deposit AMOUNT] "
+	{ "deploy",
+	    "usage: tenant deploy FILE [--deposit AMOUNT] "
 	    "[--ttl SECONDS] [--no-wait]\n"
 	    "                   [--timeout SECONDS] [--market URL] [--json]\n"
 	    "Validate FILE (errors as `sdl check` prints them), post one "
@@ -82,21 +86,26 @@ static const struct {
 	    "(default 120).  --no-wait: stop after posting.\n"
 	    "Exit status 3: invalid SDL; 4: nothing matched (the reason is "
 	    "printed);\n5: the provider refused or could not run it.\n" },
-	{ "ls", "usage: tenant ls [--all] [--market URL] [--json]\n"
+	{ "ls",
+	    "usage: tenant ls [--all] [--market URL] [--json]\n"
 	    "List the tenant's orders with their deployment, lease, provider, "
 	    "price,\ncharges and escrow.  Closed ones only with --all.\n" },
-	{ "status", "usage: tenant status LEASE|ORDER [--market URL] "
+	{ "status",
+	    "usage: tenant status LEASE|ORDER [--market URL] "
 	    "[--json]\n"
 	    "Show a lease as the market sees it (price, charges, escrow, "
 	    "usage) and\nas its provider runs it (replicas, restarts), "
 	    "with the service URLs.\n" },
-	{ "logs", "usage: tenant logs LEASE [-f] [--market URL]\n"
+	{ "logs",
+	    "usage: tenant logs LEASE [-f] [--market URL]\n"
 	    "Print the lease's logs from its provider; -f follows them.\n" },
-	{ "topup", "usage: tenant topup DEPLOYMENT|LEASE AMOUNT "
+	{ "topup",
+	    "usage: tenant topup DEPLOYMENT|LEASE AMOUNT "
 	    "[--market URL] [--json]\n"
 	    "Add AMOUNT (micro-units) to the escrow of each open order of the "
 	    "\ndeployment.\n" },
-	{ "close", "usage: tenant close DEPLOYMENT|LEASE [--market URL] "
+	{ "close",
+	    "usage: tenant close DEPLOYMENT|LEASE [--market URL] "
 	    "[--json]\n"
 	    "Close every order of a deployment (o-N) or one lease (l-N); "
 	    "the\nprovider stops the workload and the escrow left is "
@@ -117,8 +126,8 @@ help_for(const char *cmd, FILE *f)
 static int
 fail(const char *what)
 {
-	fprintf(stderr, "tenant: %s%s%s\n", what ? what : "",
-	    what ? ": " : "", err_msg());
+	fprintf(stderr, "tenant: %s%s%s\n", what ? what : "", what ? ": " : "",
+	    err_msg());
 	return EXIT_FAIL;
 }
 
@@ -153,7 +162,8 @@ open_client(const struct opts *o, struct tenant_paths *p,
 		return fail(NULL);
 	if (m == NULL || m[0] == '\0') {
 		key_free(k);
-		fprintf(stderr, "tenant: no market: give --market URL or set "
+		fprintf(stderr,
+		    "tenant: no market: give --market URL or set "
 		    "LODGE_MARKET\n");
 		return EXIT_USAGE;
 	}
@@ -168,8 +178,10 @@ static int
 parse_amount(const char *s, int64_t *out)
 {
 	if (util_parse_i64(s, "amount", out) || *out <= 0) {
-		fprintf(stderr, "tenant: amount \"%s\" is not a positive "
-		    "integer of micro-units\n", s);
+		fprintf(stderr,
+		    "tenant: amount \"%s\" is not a positive "
+		    "integer of micro-units\n",
+		    s);
 		return EXIT_USAGE;
 	}
 	return EXIT_OK;
@@ -254,13 +266,15 @@ cmd_balance(const struct opts *o, int argc, char **argv)
 	if (tenant_market_get(&c, path, &orders) != 0)
 		err_clear();
 	escrow = json_object();
-	json_array_foreach(orders, i, v) {
+	json_array_foreach(orders, i, v)
+	{
 		const char *d = json_string_value(json_object_get(v, "denom"));
 		json_int_t e = json_integer_value(json_object_get(v, "escrow"));
 		if (d == NULL || e <= 0)
 			continue;
-		json_object_set_new(escrow, d, json_integer(e +
-		    json_integer_value(json_object_get(escrow, d))));
+		json_object_set_new(escrow, d,
+		    json_integer(
+		        e + json_integer_value(json_object_get(escrow, d))));
 	}
 	bal = json_object_get(acct, "balances");
 	if (o->json) {
@@ -271,10 +285,10 @@ cmd_balance(const struct opts *o, int argc, char **argv)
 		if (json_object_size(bal) == 0)
 			printf("  (no balance)\n");
 		json_object_foreach(bal, denom, v)
-			printf("  %-8s %lld available, %lld in escrow\n", denom,
-			    (long long)json_integer_value(v),
-			    (long long)json_integer_value(json_object_get(
-			    escrow, denom)));
+		    printf("  %-8s %lld available, %lld in escrow\n", denom,
+		        (long long)json_integer_value(v),
+		        (long long)json_integer_value(
+		            json_object_get(escrow, denom)));
 	}
 	rc = EXIT_OK;
 out:
@@ -288,14 +302,19 @@ out:
 /* ---- deploy --------------------------------------------------------- */
 
 static const char *const step_tag[TENANT_STEP_COUNT] = {
-	"validated", "posted", "matched", "manifest", "fetched", "running",
+	"validated",
+	"posted",
+	"matched",
+	"manifest",
+	"fetched",
+	"running",
 	"url",
 };
 
 struct render {
 	FILE *f;
 	bool tty;
-	bool pending;     /* an in-progress line is on screen */
+	bool pending; /* an in-progress line is on screen */
 };
 
 static void
@@ -339,8 +358,10 @@ cmd_deploy(const struct opts *o, int argc, char **argv)
 	if (o->ttl) {
 		if (util_parse_i64(o->ttl, "--ttl", &v) || v <= 0 ||
 		    v > 365 * 86400) {
-			fprintf(stderr, "tenant: --ttl \"%s\" is not a number "
-			    "of seconds (1 to 31536000)\n", o->ttl);
+			fprintf(stderr,
+			    "tenant: --ttl \"%s\" is not a number "
+			    "of seconds (1 to 31536000)\n",
+			    o->ttl);
 			return EXIT_USAGE;
 		}
 		d.ttl_ms = v * 1000;
@@ -348,8 +369,10 @@ cmd_deploy(const struct opts *o, int argc, char **argv)
 	if (o->timeout) {
 		if (util_parse_i64(o->timeout, "--timeout", &v) || v <= 0 ||
 		    v > 86400) {
-			fprintf(stderr, "tenant: --timeout \"%s\" is not a "
-			    "number of seconds (1 to 86400)\n", o->timeout);
+			fprintf(stderr,
+			    "tenant: --timeout \"%s\" is not a "
+			    "number of seconds (1 to 86400)\n",
+			    o->timeout);
 			return EXIT_USAGE;
 		}
 		d.run_timeout_ms = v * 1000;
@@ -368,8 +391,8 @@ cmd_deploy(const struct opts *o, int argc, char **argv)
 		for (size_t i = 0; i < errs.count; i++)
 			fprintf(stderr, "%s\n", errs.items[i]);
 		if (errs.dropped)
-			fprintf(stderr, "%s: ... and %zu more errors\n",
-			    d.file, errs.dropped);
+			fprintf(stderr, "%s: ... and %zu more errors\n", d.file,
+			    errs.dropped);
 		if (errs.count == 0 || failure != TENANT_FAIL_SDL)
 			fprintf(stderr, "tenant: deploy: %s\n", err_msg());
 		else
@@ -378,16 +401,17 @@ cmd_deploy(const struct opts *o, int argc, char **argv)
 	}
 	if (rc && failure != TENANT_FAIL_NOMATCH && res &&
 	    json_string_length(json_object_get(res, "deployment")) > 0)
-		fprintf(stderr, "tenant: deployment %s was posted; `tenant close "
-		    "%s` releases its escrow\n", json_string_value(
-		    json_object_get(res, "deployment")), json_string_value(
-		    json_object_get(res, "deployment")));
+		fprintf(stderr,
+		    "tenant: deployment %s was posted; `tenant close "
+		    "%s` releases its escrow\n",
+		    json_string_value(json_object_get(res, "deployment")),
+		    json_string_value(json_object_get(res, "deployment")));
 	if (o->json && res)
 		print_json(res);
 	else if (rc == 0 && d.no_wait)
 		printf("deployment %s posted; follow it with `tenant ls` or "
-		    "`tenant status`\n", json_string_value(json_object_get(res,
-		    "deployment")));
+		       "`tenant status`\n",
+		    json_string_value(json_object_get(res, "deployment")));
 	else if (rc == 0)
 		printf("deployment %s is running; `tenant close %s` ends it\n",
 		    json_string_value(json_object_get(res, "deployment")),
@@ -396,11 +420,16 @@ cmd_deploy(const struct opts *o, int argc, char **argv)
 	sdl_errors_free(&errs);
 	tenant_client_clear(&c);
 	switch (failure) {
-	case TENANT_FAIL_NONE: return EXIT_OK;
-	case TENANT_FAIL_SDL: return EXIT_SDL;
-	case TENANT_FAIL_NOMATCH: return EXIT_NOMATCH;
-	case TENANT_FAIL_PROVIDER: return EXIT_PROVIDER;
-	default: return EXIT_FAIL;
+	case TENANT_FAIL_NONE:
+		return EXIT_OK;
+	case TENANT_FAIL_SDL:
+		return EXIT_SDL;
+	case TENANT_FAIL_NOMATCH:
+		return EXIT_NOMATCH;
+	case TENANT_FAIL_PROVIDER:
+		return EXIT_PROVIDER;
+	default:
+		return EXIT_FAIL;
 	}
 }
 
@@ -432,12 +461,13 @@ cmd_ls(const struct opts *o, int argc, char **argv)
 		goto done;
 	}
 	out = json_array();
-	json_array_foreach(orders, i, ord) {
+	json_array_foreach(orders, i, ord)
+	{
 		const char *id = json_string_value(json_object_get(ord, "id"));
-		const char *st = json_string_value(json_object_get(ord,
-		    "status"));
-		const char *lid = json_string_value(json_object_get(ord,
-		    "lease"));
+		const char *st =
+		    json_string_value(json_object_get(ord, "status"));
+		const char *lid =
+		    json_string_value(json_object_get(ord, "lease"));
 		json_t *rec = NULL, *lease = NULL, *l, *row;
 		size_t j;
 		const char *dep = id;
@@ -448,11 +478,10 @@ cmd_ls(const struct opts *o, int argc, char **argv)
 			dep = json_string_value(json_object_get(rec, "id"));
 		else
 			err_clear();
-		json_array_foreach(leases, j, l)
-			if (lid && json_is_string(json_object_get(l, "id")) &&
-			    strcmp(json_string_value(json_object_get(l, "id")),
-			    lid) == 0)
-				lease = l;
+		json_array_foreach(leases, j, l) if (lid &&
+		    json_is_string(json_object_get(l, "id")) &&
+		    strcmp(json_string_value(json_object_get(l, "id")), lid) ==
+		        0) lease = l;
 		row = json_pack("{s:s,s:s,s:s,s:O,s:O,s:O,s:O,s:O}",
 		    "deployment", dep ? dep : id, "order", id, "status",
 		    st ? st : "?", "lease", json_object_get(ord, "lease"),
@@ -488,31 +517,34 @@ cmd_ls(const struct opts *o, int argc, char **argv)
 			    o->all ? "" : "open ");
 		else
 			printf("%-11s %-9s %-8s %-9s %-8s %-14s %9s %9s %11s "
-			    "%s\n", "DEPLOYMENT", "ORDER", "ORDER-ST",
-			    "LEASE", "LEASE-ST", "PROVIDER", "PRICE",
-			    "CHARGED", "ESCROW", "REASON");
-		json_array_foreach(out, i, row) {
-			const char *pv = json_string_value(json_object_get(row,
-			    "provider"));
-			const char *rs = json_string_value(json_object_get(row,
-			    "reason"));
-			const char *ls = json_string_value(json_object_get(row,
-			    "lease_status"));
-			const char *lid = json_string_value(json_object_get(row,
-			    "lease"));
+			       "%s\n",
+			    "DEPLOYMENT", "ORDER", "ORDER-ST", "LEASE",
+			    "LEASE-ST", "PROVIDER", "PRICE", "CHARGED",
+			    "ESCROW", "REASON");
+		json_array_foreach(out, i, row)
+		{
+			const char *pv =
+			    json_string_value(json_object_get(row, "provider"));
+			const char *rs =
+			    json_string_value(json_object_get(row, "reason"));
+			const char *ls = json_string_value(
+			    json_object_get(row, "lease_status"));
+			const char *lid =
+			    json_string_value(json_object_get(row, "lease"));
 			printf("%-11s %-9s %-8s %-9s %-8s %-14.14s %9lld %9lld "
-			    "%11lld %s\n",
-			    json_string_value(json_object_get(row,
-			    "deployment")),
+			       "%11lld %s\n",
+			    json_string_value(
+			        json_object_get(row, "deployment")),
 			    json_string_value(json_object_get(row, "order")),
 			    json_string_value(json_object_get(row, "status")),
 			    lid ? lid : "-", ls ? ls : "-", pv ? pv : "-",
-			    (long long)json_integer_value(json_object_get(row,
-			    "price")),
-			    (long long)json_integer_value(json_object_get(row,
-			    "charged")),
-			    (long long)json_integer_value(json_object_get(row,
-			    "escrow")), rs ? rs : "");
+			    (long long)json_integer_value(
+			        json_object_get(row, "price")),
+			    (long long)json_integer_value(
+			        json_object_get(row, "charged")),
+			    (long long)json_integer_value(
+			        json_object_get(row, "escrow")),
+			    rs ? rs : "");
 		}
 	}
 	rc = EXIT_OK;
@@ -526,8 +558,7 @@ done:
 
 /* The lease of id: a lease id as is, an order's lease otherwise. */
 static int
-resolve_lease(struct tenant_client *c, const char *id, char *lease,
-    size_t cap)
+resolve_lease(struct tenant_client *c, const char *id, char *lease, size_t cap)
 {
 	json_t *ord = NULL;
 	char path[96];
@@ -539,8 +570,10 @@ resolve_lease(struct tenant_client *c, const char *id, char *lease,
 		return 0;
 	}
 	if (!is_id(id, 'o'))
-		return err_set(ERR_INVAL, "\"%s\" is neither a lease (l-N) nor "
-		    "an order (o-N)", id);
+		return err_set(ERR_INVAL,
+		    "\"%s\" is neither a lease (l-N) nor "
+		    "an order (o-N)",
+		    id);
 	snprintf(path, sizeof(path), "/v1/orders/%s", id);
 	if ((rc = tenant_market_get(c, path, &ord)) != 0)
 		return rc;
@@ -565,12 +598,12 @@ provider_json(struct tenant_client *c, const json_t *l, const char *suffix,
 	int rc;
 
 	*out = NULL;
-	if ((rc = tenant_provider_url(c, json_string_value(json_object_get(l,
-	    "provider")), api)) != 0)
+	if ((rc = tenant_provider_url(c,
+	         json_string_value(json_object_get(l, "provider")), api)) != 0)
 		return rc;
 	snprintf(path, sizeof(path), "/v1/leases/%s/%s", id, suffix);
 	if ((rc = tenant_provider_call(c, *api, "GET", path, NULL, NULL, 0, 0,
-	    &res)) != 0)
+	         &res)) != 0)
 		return rc;
 	if (res.status != 200)
 		rc = err_set(res.status == 404 ? ERR_NOTFOUND : ERR_REJECT,
@@ -611,20 +644,22 @@ cmd_status(const struct opts *o, int argc, char **argv)
 	if (provider_json(&c, l, "status", &api, &ps) == 0) {
 		json_object_set(out, "provider", ps);
 		urls = json_object();
-		json_array_foreach(json_object_get(ps, "replicas"), i, rep) {
-			const char *svc = json_string_value(json_object_get(rep,
-			    "service"));
+		json_array_foreach(json_object_get(ps, "replicas"), i, rep)
+		{
+			const char *svc =
+			    json_string_value(json_object_get(rep, "service"));
 			json_t *ex;
 			size_t j;
-			json_array_foreach(json_object_get(rep, "expose"), j, ex)
-				if (svc && json_is_true(json_object_get(ex,
-				    "global"))) {
-					char url[1024];
-					snprintf(url, sizeof(url), "%s/l/%s/%s/",
-					    api, lease, svc);
-					json_object_set_new(urls, svc,
-					    json_string(url));
-				}
+			json_array_foreach(json_object_get(rep, "expose"), j,
+			    ex) if (svc &&
+			    json_is_true(json_object_get(ex, "global")))
+			{
+				char url[1024];
+				snprintf(url, sizeof(url), "%s/l/%s/%s/", api,
+				    lease, svc);
+				json_object_set_new(urls, svc,
+				    json_string(url));
+			}
 		}
 		json_object_set(out, "services", urls);
 	} else {
@@ -646,40 +681,42 @@ cmd_status(const struct opts *o, int argc, char **argv)
 	    json_string_value(json_object_get(l, "status")),
 	    json_is_string(json_object_get(l, "reason")) ? ", " : "",
 	    json_is_string(json_object_get(l, "reason")) ?
-	    json_string_value(json_object_get(l, "reason")) : "");
+	        json_string_value(json_object_get(l, "reason")) :
+	        "");
 	printf("  provider  %s%s%s\n",
 	    json_string_value(json_object_get(l, "provider")),
 	    api ? " at " : "", api ? api : "");
 	printf("  price     %lld per epoch; charged %lld; escrow %lld; "
-	    "fees %lld\n",
+	       "fees %lld\n",
 	    (long long)json_integer_value(json_object_get(l, "price")),
 	    (long long)json_integer_value(json_object_get(l, "charged")),
 	    (long long)json_integer_value(json_object_get(l, "escrow")),
 	    (long long)json_integer_value(json_object_get(l, "fees")));
 	printf("  usage    ");
 	json_object_foreach(json_object_get(l, "usage"), k, v)
-		printf(" %s=%lld", k, (long long)json_integer_value(v));
+	    printf(" %s=%lld", k, (long long)json_integer_value(v));
 	printf("\n");
 	if (ps) {
 		printf("  workload  %s\n",
 		    json_string_value(json_object_get(ps, "status")));
-		json_array_foreach(json_object_get(ps, "replicas"), i, rep) {
-			const char *le = json_string_value(json_object_get(rep,
-			    "last_error"));
+		json_array_foreach(json_object_get(ps, "replicas"), i, rep)
+		{
+			const char *le = json_string_value(
+			    json_object_get(rep, "last_error"));
 			printf("    %s#%lld %s, %lld restarts%s%s\n",
 			    json_string_value(json_object_get(rep, "service")),
-			    (long long)json_integer_value(json_object_get(rep,
-			    "replica")),
+			    (long long)json_integer_value(
+			        json_object_get(rep, "replica")),
 			    json_string_value(json_object_get(rep, "state")),
-			    (long long)json_integer_value(json_object_get(rep,
-			    "restarts")), le && le[0] ? ": " : "",
-			    le ? le : "");
+			    (long long)json_integer_value(
+			        json_object_get(rep, "restarts")),
+			    le && le[0] ? ": " : "", le ? le : "");
 		}
 		json_object_foreach(urls, k, v)
-			printf("  url       %s %s\n", k, json_string_value(v));
+		    printf("  url       %s %s\n", k, json_string_value(v));
 	} else {
-		printf("  workload  unknown (%s)\n", json_string_value(
-		    json_object_get(out, "provider_error")));
+		printf("  workload  unknown (%s)\n",
+		    json_string_value(json_object_get(out, "provider_error")));
 	}
 	rc = EXIT_OK;
 done:
@@ -723,8 +760,8 @@ cmd_logs(const struct opts *o, int argc, char **argv)
 	}
 	snprintf(path, sizeof(path), "/v1/leases/%s", lease);
 	if (tenant_market_get(&c, path, &l) ||
-	    tenant_provider_url(&c, json_string_value(json_object_get(l,
-	    "provider")), &api)) {
+	    tenant_provider_url(&c,
+	        json_string_value(json_object_get(l, "provider")), &api)) {
 		rc = fail("logs");
 		goto done;
 	}
@@ -767,8 +804,10 @@ deployment_orders(struct tenant_client *c, const struct tenant_paths *p,
 		return 0;
 	}
 	if (!is_id(id, 'l'))
-		return err_set(ERR_INVAL, "\"%s\" is neither a deployment (o-N) "
-		    "nor a lease (l-N)", id);
+		return err_set(ERR_INVAL,
+		    "\"%s\" is neither a deployment (o-N) "
+		    "nor a lease (l-N)",
+		    id);
 	snprintf(path, sizeof(path), "/v1/leases/%s", id);
 	if ((rc = tenant_market_get(c, path, &l)) != 0)
 		return rc;
@@ -798,14 +837,16 @@ cmd_topup(const struct opts *o, int argc, char **argv)
 		goto done;
 	}
 	rc = EXIT_OK;
-	json_array_foreach(ids, i, v) {
+	json_array_foreach(ids, i, v)
+	{
 		const char *id = json_string_value(v);
 		json_t *body = json_pack("{s:s,s:I}", "order", id, "amount",
-		    (json_int_t)amount), *ord = NULL;
+		           (json_int_t)amount),
+		       *ord = NULL;
 		char path[96];
 
 		if (tenant_market_submit(&c, "deployment.deposit", body, NULL,
-		    NULL, 0)) {
+		        NULL, 0)) {
 			json_decref(body);
 			rc = fail("topup");
 			goto done;
@@ -819,10 +860,11 @@ cmd_topup(const struct opts *o, int argc, char **argv)
 			json_array_append_new(res, row);
 			if (!o->json)
 				printf("%s: +%lld, escrow now %lld %s\n", id,
-				    (long long)amount, (long long)
-				    json_integer_value(json_object_get(ord,
-				    "escrow")), json_string_value(
-				    json_object_get(ord, "denom")));
+				    (long long)amount,
+				    (long long)json_integer_value(
+				        json_object_get(ord, "escrow")),
+				    json_string_value(
+				        json_object_get(ord, "denom")));
 		}
 		err_clear();
 		json_decref(ord);
@@ -856,8 +898,8 @@ close_lease_of(struct tenant_client *c, const json_t *ord)
 	if (st && strcmp(st, "closed") != 0) {
 		body = json_pack("{s:s,s:s}", "lease", lid, "reason",
 		    "tenant_closed");
-		rc = tenant_market_submit(c, "lease.close", body, NULL, NULL,
-		    0);
+		rc =
+		    tenant_market_submit(c, "lease.close", body, NULL, NULL, 0);
 		json_decref(body);
 	}
 	json_decref(l);
@@ -893,7 +935,8 @@ cmd_close(const struct opts *o, int argc, char **argv)
 		goto done;
 	}
 	rc = EXIT_OK;
-	json_array_foreach(ids, i, v) {
+	json_array_foreach(ids, i, v)
+	{
 		const char *id = json_string_value(v);
 		json_t *ord = NULL, *body, *row;
 		char path[96];
@@ -917,7 +960,7 @@ cmd_close(const struct opts *o, int argc, char **argv)
 		if (st && strcmp(st, "closed") != 0) {
 			body = json_pack("{s:s}", "order", id);
 			if (tenant_market_submit(&c, "order.close", body, NULL,
-			    NULL, 0))
+			        NULL, 0))
 				rc = fail("close");
 			json_decref(body);
 			json_decref(ord);
@@ -934,8 +977,8 @@ cmd_close(const struct opts *o, int argc, char **argv)
 		    json_object_get(ord, "refund"));
 		if (row) {
 			json_t *l = NULL;
-			const char *lid = json_string_value(json_object_get(ord,
-			    "lease"));
+			const char *lid =
+			    json_string_value(json_object_get(ord, "lease"));
 			if (lid) {
 				snprintf(path, sizeof(path), "/v1/leases/%s",
 				    lid);
@@ -949,16 +992,24 @@ cmd_close(const struct opts *o, int argc, char **argv)
 		}
 		if (!o->json && row)
 			printf("%s%s%s closed (%s): charged %lld, refunded "
-			    "%lld %s\n", id, json_is_string(json_object_get(
-			    row, "lease")) ? " / " : "",
+			       "%lld %s\n",
+			    id,
 			    json_is_string(json_object_get(row, "lease")) ?
-			    json_string_value(json_object_get(row, "lease")) :
-			    "", json_is_string(json_object_get(row, "reason")) ?
-			    json_string_value(json_object_get(row, "reason")) :
-			    "?", (long long)json_integer_value(json_object_get(
-			    row, "charged")), (long long)json_integer_value(
-			    json_object_get(row, "refund")), json_string_value(
-			    json_object_get(ord, "denom")));
+			        " / " :
+			        "",
+			    json_is_string(json_object_get(row, "lease")) ?
+			        json_string_value(
+			            json_object_get(row, "lease")) :
+			        "",
+			    json_is_string(json_object_get(row, "reason")) ?
+			        json_string_value(
+			            json_object_get(row, "reason")) :
+			        "?",
+			    (long long)json_integer_value(
+			        json_object_get(row, "charged")),
+			    (long long)json_integer_value(
+			        json_object_get(row, "refund")),
+			    json_string_value(json_object_get(ord, "denom")));
 		json_decref(ord);
 	}
 	if (o->json)
@@ -976,17 +1027,22 @@ static const struct {
 	const char *name;
 	int (*fn)(const struct opts *, int, char **);
 } cmds[] = {
-	{ "keygen", cmd_keygen }, { "address", cmd_address },
-	{ "balance", cmd_balance }, { "deploy", cmd_deploy },
-	{ "ls", cmd_ls }, { "status", cmd_status }, { "logs", cmd_logs },
-	{ "topup", cmd_topup }, { "close", cmd_close },
+	{ "keygen", cmd_keygen },
+	{ "address", cmd_address },
+	{ "balance", cmd_balance },
+	{ "deploy", cmd_deploy },
+	{ "ls", cmd_ls },
+	{ "status", cmd_status },
+	{ "logs", cmd_logs },
+	{ "topup", cmd_topup },
+	{ "close", cmd_close },
 };
 
 int
 main(int argc, char **argv)
 {
-	static const struct option lopts[] = {
-		{ "market", required_argument, NULL, 'm' },
+	static const struct option lopts[] = { { "market", required_argument,
+		                                   NULL, 'm' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "follow", no_argument, NULL, 'f' },
@@ -995,8 +1051,7 @@ main(int argc, char **argv)
 		{ "deposit", required_argument, NULL, 'd' },
 		{ "ttl", required_argument, NULL, 't' },
 		{ "timeout", required_argument, NULL, 'T' },
-		{ NULL, 0, NULL, 0 }
-	};
+		{ NULL, 0, NULL, 0 } };
 	struct opts o = { 0 };
 	const char *cmd = NULL;
 	int c;
@@ -1005,18 +1060,38 @@ main(int argc, char **argv)
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "hf", lopts, NULL)) != -1) {
 		switch (c) {
-		case 'm': o.market = optarg; break;
-		case 'j': o.json = true; break;
-		case 'h': o.help = true; break;
-		case 'f': o.follow = true; break;
-		case 'n': o.no_wait = true; break;
-		case 'a': o.all = true; break;
-		case 'd': o.deposit = optarg; break;
-		case 't': o.ttl = optarg; break;
-		case 'T': o.timeout = optarg; break;
+		case 'm':
+			o.market = optarg;
+			break;
+		case 'j':
+			o.json = true;
+			break;
+		case 'h':
+			o.help = true;
+			break;
+		case 'f':
+			o.follow = true;
+			break;
+		case 'n':
+			o.no_wait = true;
+			break;
+		case 'a':
+			o.all = true;
+			break;
+		case 'd':
+			o.deposit = optarg;
+			break;
+		case 't':
+			o.ttl = optarg;
+			break;
+		case 'T':
+			o.timeout = optarg;
+			break;
 		default:
-			fprintf(stderr, "tenant: unknown or incomplete option "
-			    "\"%s\"\n", argv[optind - 1]);
+			fprintf(stderr,
+			    "tenant: unknown or incomplete option "
+			    "\"%s\"\n",
+			    argv[optind - 1]);
 			fputs(usage_text, stderr);
 			return EXIT_USAGE;
 		}

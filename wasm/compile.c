@@ -29,7 +29,8 @@
 
 #define WASM_RT_HEADER "/usr/include/wasm-rt.h"
 
-void wasm_sha256_hex(const void *data, size_t len, char out[65])
+void
+wasm_sha256_hex(const void *data, size_t len, char out[65])
 {
 	unsigned char md[32];
 	unsigned int n = 0;
@@ -38,7 +39,8 @@ void wasm_sha256_hex(const void *data, size_t len, char out[65])
 		snprintf(out + 2 * i, 3, "%02x", md[i]);
 }
 
-void wasm_compile_opts_init(struct wasm_compile_opts *o)
+void
+wasm_compile_opts_init(struct wasm_compile_opts *o)
 {
 	static char def[512];
 	const char *env = getenv("LODGE_WASM_CACHE");
@@ -59,7 +61,8 @@ void wasm_compile_opts_init(struct wasm_compile_opts *o)
 
 /* Run argv with stdout+stderr to log_path under the limits; 0 if it
  * exited 0. */
-static int run_tool(const char *const *argv, const char *log_path,
+static int
+run_tool(const char *const *argv, const char *log_path,
     const struct wasm_compile_opts *o)
 {
 	pid_t pid = fork();
@@ -97,8 +100,10 @@ static int run_tool(const char *const *argv, const char *log_path,
 	}
 	int rc;
 	if (WIFSIGNALED(st))
-		rc = err_set(ERR_IO, "%s killed by signal %d (CPU or memory "
-		    "limit?): %s", argv[0], WTERMSIG(st), tail);
+		rc = err_set(ERR_IO,
+		    "%s killed by signal %d (CPU or memory "
+		    "limit?): %s",
+		    argv[0], WTERMSIG(st), tail);
 	else
 		rc = err_set(ERR_IO, "%s failed (exit %d): %s", argv[0],
 		    WEXITSTATUS(st), tail);
@@ -106,7 +111,8 @@ static int run_tool(const char *const *argv, const char *log_path,
 	return rc;
 }
 
-static int capture(const char *cmd, char *out, size_t cap)
+static int
+capture(const char *cmd, char *out, size_t cap)
 {
 	FILE *f = popen(cmd, "r");
 	if (!f)
@@ -123,7 +129,8 @@ static int capture(const char *cmd, char *out, size_t cap)
 static pthread_once_t tool_once = PTHREAD_ONCE_INIT;
 static char tool_version[512];
 
-static void tool_init(void)
+static void
+tool_init(void)
 {
 	char a[128] = "?", b[256] = "?";
 	capture("wasm2c --version 2>/dev/null", a, sizeof(a));
@@ -132,7 +139,8 @@ static void tool_init(void)
 	    a, b, WASM_ABI_VERSION);
 }
 
-const char *wasm_toolchain_version(void)
+const char *
+wasm_toolchain_version(void)
 {
 	pthread_once(&tool_once, tool_init);
 	return tool_version;
@@ -141,129 +149,155 @@ const char *wasm_toolchain_version(void)
 /* ---- the per-.so runtime (replaces wasm-rt-impl.c) ---- */
 
 static const char rt_source[] =
-"#include <pthread.h>\n"
-"#include <setjmp.h>\n"
-"#include <stdarg.h>\n"
-"#include <stdbool.h>\n"
-"#include <stdlib.h>\n"
-"#include <string.h>\n"
-"#include \"wasm-rt.h\"\n"
-"__thread uint32_t wasm_rt_call_stack_depth;\n"
-"__thread jmp_buf *lodge_jb;\n"
-"__thread uint32_t lodge_mem_limit = 65535, lodge_table_limit = 10000000;\n"
-"__attribute__((noreturn)) void lodge_trap(int code) {\n"
-"  if (!lodge_jb) abort();\n"
-"  longjmp(*lodge_jb, code);\n"
-"}\n"
-"void wasm_rt_trap(wasm_rt_trap_t code) {\n"
-"  int c = (int)code;\n"
-"  if (code == WASM_RT_TRAP_OOB &&\n"
-"      wasm_rt_call_stack_depth > WASM_RT_MAX_CALL_STACK_DEPTH) c = 8;\n"
-"  lodge_trap(c);\n"
-"}\n"
-"void wasm_rt_init(void) {}\n"
-"bool wasm_rt_is_initialized(void) { return true; }\n"
-"void wasm_rt_free(void) {}\n"
-"typedef struct { uint32_t np, nr; wasm_rt_type_t t[]; } ft_t;\n"
-"static ft_t **g_types; static uint32_t g_ntypes;\n"
-"static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;\n"
-"uint32_t wasm_rt_register_func_type(uint32_t np, uint32_t nr, ...) {\n"
-"  ft_t *f = malloc(sizeof(ft_t) + (np + nr + 1) * sizeof(wasm_rt_type_t));\n"
-"  if (!f) abort();\n"
-"  f->np = np; f->nr = nr;\n"
-"  va_list ap; va_start(ap, nr);\n"
-"  for (uint32_t i = 0; i < np + nr; i++) f->t[i] = va_arg(ap, wasm_rt_type_t);\n"
-"  va_end(ap);\n"
-"  pthread_mutex_lock(&g_lock);\n"
-"  for (uint32_t i = 0; i < g_ntypes; i++)\n"
-"    if (g_types[i]->np == np && g_types[i]->nr == nr &&\n"
-"        !memcmp(g_types[i]->t, f->t, (np + nr) * sizeof(wasm_rt_type_t))) {\n"
-"      pthread_mutex_unlock(&g_lock); free(f); return i + 1; }\n"
-"  ft_t **n = realloc(g_types, (g_ntypes + 1) * sizeof(*n));\n"
-"  if (!n) abort();\n"
-"  g_types = n; g_types[g_ntypes++] = f;\n"
-"  uint32_t r = g_ntypes;\n"
-"  pthread_mutex_unlock(&g_lock);\n"
-"  return r;\n"
-"}\n"
-"__attribute__((destructor)) static void lodge_rt_fini(void) {\n"
-"  for (uint32_t i = 0; i < g_ntypes; i++) free(g_types[i]);\n"
-"  free(g_types); g_types = NULL; g_ntypes = 0;\n"
-"}\n"
-"uint32_t wasm_rt_register_tag(uint32_t size) { (void)size; return 0; }\n"
-"void wasm_rt_load_exception(uint32_t t, uint32_t s, const void *v)\n"
-"{ (void)t; (void)s; (void)v; }\n"
-"void wasm_rt_throw(void) { lodge_trap(7); }\n"
-"void wasm_rt_set_unwind_target(jmp_buf *t) { (void)t; }\n"
-"jmp_buf *wasm_rt_get_unwind_target(void) { return lodge_jb; }\n"
-"uint32_t wasm_rt_exception_tag(void) { return 0; }\n"
-"uint32_t wasm_rt_exception_size(void) { return 0; }\n"
-"void *wasm_rt_exception(void) { return NULL; }\n"
-"void wasm_rt_allocate_memory(wasm_rt_memory_t *m, uint32_t init, uint32_t max) {\n"
-"  if (init > lodge_mem_limit) lodge_trap(11);\n"
-"  size_t n = (size_t)init * 65536;\n"
-"  m->data = calloc(n ? n : 1, 1);\n"
-"  if (!m->data) lodge_trap(11);\n"
-"  m->size = (uint32_t)n; m->pages = init; m->max_pages = max;\n"
-"}\n"
-"uint32_t wasm_rt_grow_memory(wasm_rt_memory_t *m, uint32_t delta) {\n"
-"  uint64_t np = (uint64_t)m->pages + delta;\n"
-"  uint32_t old = m->pages;\n"
-"  if (np > m->max_pages || np > lodge_mem_limit || np > 65535) return (uint32_t)-1;\n"
-"  if (delta == 0) return old;\n"
-"  uint8_t *d = realloc(m->data, (size_t)np * 65536);\n"
-"  if (!d) return (uint32_t)-1;\n"
-"  memset(d + (size_t)old * 65536, 0, (size_t)delta * 65536);\n"
-"  m->data = d; m->pages = (uint32_t)np; m->size = (uint32_t)(np * 65536);\n"
-"  return old;\n"
-"}\n"
-"void wasm_rt_free_memory(wasm_rt_memory_t *m) { free(m->data); m->data = NULL; }\n"
-"#define TABLE_OPS(type) \\\n"
-"void wasm_rt_allocate_##type##_table(wasm_rt_##type##_table_t *t, uint32_t n, uint32_t max) { \\\n"
-"  if (n > lodge_table_limit) lodge_trap(11); \\\n"
-"  t->data = calloc(n ? n : 1, sizeof(wasm_rt_##type##_t)); \\\n"
-"  if (!t->data) lodge_trap(11); \\\n"
-"  t->size = n; t->max_size = max; } \\\n"
-"void wasm_rt_free_##type##_table(wasm_rt_##type##_table_t *t) { free(t->data); t->data = NULL; } \\\n"
-"uint32_t wasm_rt_grow_##type##_table(wasm_rt_##type##_table_t *t, uint32_t delta, wasm_rt_##type##_t init) { \\\n"
-"  uint64_t n = (uint64_t)t->size + delta; uint32_t old = t->size; \\\n"
-"  if (n > t->max_size || n > lodge_table_limit) return (uint32_t)-1; \\\n"
-"  if (delta == 0) return old; \\\n"
-"  wasm_rt_##type##_t *d = realloc(t->data, n * sizeof(*d)); \\\n"
-"  if (!d) return (uint32_t)-1; \\\n"
-"  for (uint64_t i = old; i < n; i++) d[i] = init; \\\n"
-"  t->data = d; t->size = (uint32_t)n; return old; }\n"
-"TABLE_OPS(funcref)\n"
-"TABLE_OPS(externref)\n"
-"const char *wasm_rt_strerror(wasm_rt_trap_t t) { (void)t; return \"trap\"; }\n";
+    "#include <pthread.h>\n"
+    "#include <setjmp.h>\n"
+    "#include <stdarg.h>\n"
+    "#include <stdbool.h>\n"
+    "#include <stdlib.h>\n"
+    "#include <string.h>\n"
+    "#include \"wasm-rt.h\"\n"
+    "__thread uint32_t wasm_rt_call_stack_depth;\n"
+    "__thread jmp_buf *lodge_jb;\n"
+    "__thread uint32_t lodge_mem_limit = 65535, lodge_table_limit = 10000000;\n"
+    "__attribute__((noreturn)) void lodge_trap(int code) {\n"
+    "  if (!lodge_jb) abort();\n"
+    "  longjmp(*lodge_jb, code);\n"
+    "}\n"
+    "void wasm_rt_trap(wasm_rt_trap_t code) {\n"
+    "  int c = (int)code;\n"
+    "  if (code == WASM_RT_TRAP_OOB &&\n"
+    "      wasm_rt_call_stack_depth > WASM_RT_MAX_CALL_STACK_DEPTH) c = 8;\n"
+    "  lodge_trap(c);\n"
+    "}\n"
+    "void wasm_rt_init(void) {}\n"
+    "bool wasm_rt_is_initialized(void) { return true; }\n"
+    "void wasm_rt_free(void) {}\n"
+    "typedef struct { uint32_t np, nr; wasm_rt_type_t t[]; } ft_t;\n"
+    "static ft_t **g_types; static uint32_t g_ntypes;\n"
+    "static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;\n"
+    "uint32_t wasm_rt_register_func_type(uint32_t np, uint32_t nr, ...) {\n"
+    "  ft_t *f = malloc(sizeof(ft_t) + (np + nr + 1) * "
+    "sizeof(wasm_rt_type_t));\n"
+    "  if (!f) abort();\n"
+    "  f->np = np; f->nr = nr;\n"
+    "  va_list ap; va_start(ap, nr);\n"
+    "  for (uint32_t i = 0; i < np + nr; i++) f->t[i] = va_arg(ap, "
+    "wasm_rt_type_t);\n"
+    "  va_end(ap);\n"
+    "  pthread_mutex_lock(&g_lock);\n"
+    "  for (uint32_t i = 0; i < g_ntypes; i++)\n"
+    "    if (g_types[i]->np == np && g_types[i]->nr == nr &&\n"
+    "        !memcmp(g_types[i]->t, f->t, (np + nr) * sizeof(wasm_rt_type_t))) "
+    "{\n"
+    "      pthread_mutex_unlock(&g_lock); free(f); return i + 1; }\n"
+    "  ft_t **n = realloc(g_types, (g_ntypes + 1) * sizeof(*n));\n"
+    "  if (!n) abort();\n"
+    "  g_types = n; g_types[g_ntypes++] = f;\n"
+    "  uint32_t r = g_ntypes;\n"
+    "  pthread_mutex_unlock(&g_lock);\n"
+    "  return r;\n"
+    "}\n"
+    "__attribute__((destructor)) static void lodge_rt_fini(void) {\n"
+    "  for (uint32_t i = 0; i < g_ntypes; i++) free(g_types[i]);\n"
+    "  free(g_types); g_types = NULL; g_ntypes = 0;\n"
+    "}\n"
+    "uint32_t wasm_rt_register_tag(uint32_t size) { (void)size; return 0; }\n"
+    "void wasm_rt_load_exception(uint32_t t, uint32_t s, const void *v)\n"
+    "{ (void)t; (void)s; (void)v; }\n"
+    "void wasm_rt_throw(void) { lodge_trap(7); }\n"
+    "void wasm_rt_set_unwind_target(jmp_buf *t) { (void)t; }\n"
+    "jmp_buf *wasm_rt_get_unwind_target(void) { return lodge_jb; }\n"
+    "uint32_t wasm_rt_exception_tag(void) { return 0; }\n"
+    "uint32_t wasm_rt_exception_size(void) { return 0; }\n"
+    "void *wasm_rt_exception(void) { return NULL; }\n"
+    "void wasm_rt_allocate_memory(wasm_rt_memory_t *m, uint32_t init, uint32_t "
+    "max) {\n"
+    "  if (init > lodge_mem_limit) lodge_trap(11);\n"
+    "  size_t n = (size_t)init * 65536;\n"
+    "  m->data = calloc(n ? n : 1, 1);\n"
+    "  if (!m->data) lodge_trap(11);\n"
+    "  m->size = (uint32_t)n; m->pages = init; m->max_pages = max;\n"
+    "}\n"
+    "uint32_t wasm_rt_grow_memory(wasm_rt_memory_t *m, uint32_t delta) {\n"
+    "  uint64_t np = (uint64_t)m->pages + delta;\n"
+    "  uint32_t old = m->pages;\n"
+    "  if (np > m->max_pages || np > lodge_mem_limit || np > 65535) return "
+    "(uint32_t)-1;\n"
+    "  if (delta == 0) return old;\n"
+    "  uint8_t *d = realloc(m->data, (size_t)np * 65536);\n"
+    "  if (!d) return (uint32_t)-1;\n"
+    "  memset(d + (size_t)old * 65536, 0, (size_t)delta * 65536);\n"
+    "  m->data = d; m->pages = (uint32_t)np; m->size = (uint32_t)(np * "
+    "65536);\n"
+    "  return old;\n"
+    "}\n"
+    "void wasm_rt_free_memory(wasm_rt_memory_t *m) { free(m->data); m->data = "
+    "NULL; }\n"
+    "#define TABLE_OPS(type) \\\n"
+    "void wasm_rt_allocate_##type##_table(wasm_rt_##type##_table_t *t, "
+    "uint32_t n, uint32_t max) { \\\n"
+    "  if (n > lodge_table_limit) lodge_trap(11); \\\n"
+    "  t->data = calloc(n ? n : 1, sizeof(wasm_rt_##type##_t)); \\\n"
+    "  if (!t->data) lodge_trap(11); \\\n"
+    "  t->size = n; t->max_size = max; } \\\n"
+    "void wasm_rt_free_##type##_table(wasm_rt_##type##_table_t *t) { "
+    "free(t->data); t->data = NULL; } \\\n"
+    "uint32_t wasm_rt_grow_##type##_table(wasm_rt_##type##_table_t *t, "
+    "uint32_t delta, wasm_rt_##type##_t init) { \\\n"
+    "  uint64_t n = (uint64_t)t->size + delta; uint32_t old = t->size; \\\n"
+    "  if (n > t->max_size || n > lodge_table_limit) return (uint32_t)-1; \\\n"
+    "  if (delta == 0) return old; \\\n"
+    "  wasm_rt_##type##_t *d = realloc(t->data, n * sizeof(*d)); \\\n"
+    "  if (!d) return (uint32_t)-1; \\\n"
+    "  for (uint64_t i = old; i < n; i++) d[i] = init; \\\n"
+    "  t->data = d; t->size = (uint32_t)n; return old; }\n"
+    "TABLE_OPS(funcref)\n"
+    "TABLE_OPS(externref)\n"
+    "const char *wasm_rt_strerror(wasm_rt_trap_t t) { (void)t; return "
+    "\"trap\"; }\n";
 
 /* ---- shim generation ---- */
 
-static char letter(uint8_t t)
+static char
+letter(uint8_t t)
 {
 	switch (t) {
-	case WASM_I32: return 'i';
-	case WASM_I64: return 'j';
-	case WASM_F32: return 'f';
-	case WASM_F64: return 'd';
-	case WASM_FUNCREF: return 'r';
-	default: return 'e';
+	case WASM_I32:
+		return 'i';
+	case WASM_I64:
+		return 'j';
+	case WASM_F32:
+		return 'f';
+	case WASM_F64:
+		return 'd';
+	case WASM_FUNCREF:
+		return 'r';
+	default:
+		return 'e';
 	}
 }
 
-static const char *ctype(uint8_t t)
+static const char *
+ctype(uint8_t t)
 {
 	switch (t) {
-	case WASM_I32: return "u32";
-	case WASM_I64: return "u64";
-	case WASM_F32: return "f32";
-	case WASM_F64: return "f64";
-	case WASM_FUNCREF: return "wasm_rt_funcref_t";
-	default: return "wasm_rt_externref_t";
+	case WASM_I32:
+		return "u32";
+	case WASM_I64:
+		return "u64";
+	case WASM_F32:
+		return "f32";
+	case WASM_F64:
+		return "f64";
+	case WASM_FUNCREF:
+		return "wasm_rt_funcref_t";
+	default:
+		return "wasm_rt_externref_t";
 	}
 }
 
-static void ret_type(FILE *f, const struct wasm_functype *ft)
+static void
+ret_type(FILE *f, const struct wasm_functype *ft)
 {
 	if (ft->nresults == 0) {
 		fputs("void", f);
@@ -277,33 +311,43 @@ static void ret_type(FILE *f, const struct wasm_functype *ft)
 }
 
 static const char shim_prelude[] =
-"#include <setjmp.h>\n"
-"#include <stdint.h>\n"
-"#include <string.h>\n"
-"#include \"m.h\"\n"
-"extern __thread jmp_buf *lodge_jb;\n"
-"extern __thread uint32_t lodge_mem_limit, lodge_table_limit;\n"
-"__attribute__((noreturn)) void lodge_trap(int code);\n"
-"static inline uint64_t b_i(u32 v) { return v; }\n"
-"static inline uint64_t b_j(u64 v) { return v; }\n"
-"static inline uint64_t b_f(f32 v) { uint32_t b; memcpy(&b, &v, 4); return b; }\n"
-"static inline uint64_t b_d(f64 v) { uint64_t b; memcpy(&b, &v, 8); return b; }\n"
-"static inline uint64_t b_r(wasm_rt_funcref_t v) { return v.func != NULL; }\n"
-"static inline uint64_t b_e(wasm_rt_externref_t v) { return (uint64_t)(uintptr_t)v; }\n"
-"static inline u32 v_i(uint64_t x) { return (u32)x; }\n"
-"static inline u64 v_j(uint64_t x) { return x; }\n"
-"static inline f32 v_f(uint64_t x) { uint32_t b = (uint32_t)x; f32 v; memcpy(&v, &b, 4); return v; }\n"
-"static inline f64 v_d(uint64_t x) { f64 v; memcpy(&v, &x, 8); return v; }\n"
-"static inline wasm_rt_funcref_t v_r(uint64_t x) { (void)x; return wasm_rt_funcref_null_value; }\n"
-"static inline wasm_rt_externref_t v_e(uint64_t x) { return (wasm_rt_externref_t)(uintptr_t)x; }\n";
+    "#include <setjmp.h>\n"
+    "#include <stdint.h>\n"
+    "#include <string.h>\n"
+    "#include \"m.h\"\n"
+    "extern __thread jmp_buf *lodge_jb;\n"
+    "extern __thread uint32_t lodge_mem_limit, lodge_table_limit;\n"
+    "__attribute__((noreturn)) void lodge_trap(int code);\n"
+    "static inline uint64_t b_i(u32 v) { return v; }\n"
+    "static inline uint64_t b_j(u64 v) { return v; }\n"
+    "static inline uint64_t b_f(f32 v) { uint32_t b; memcpy(&b, &v, 4); return "
+    "b; }\n"
+    "static inline uint64_t b_d(f64 v) { uint64_t b; memcpy(&b, &v, 8); return "
+    "b; }\n"
+    "static inline uint64_t b_r(wasm_rt_funcref_t v) { return v.func != NULL; "
+    "}\n"
+    "static inline uint64_t b_e(wasm_rt_externref_t v) { return "
+    "(uint64_t)(uintptr_t)v; }\n"
+    "static inline u32 v_i(uint64_t x) { return (u32)x; }\n"
+    "static inline u64 v_j(uint64_t x) { return x; }\n"
+    "static inline f32 v_f(uint64_t x) { uint32_t b = (uint32_t)x; f32 v; "
+    "memcpy(&v, &b, 4); return v; }\n"
+    "static inline f64 v_d(uint64_t x) { f64 v; memcpy(&v, &x, 8); return v; "
+    "}\n"
+    "static inline wasm_rt_funcref_t v_r(uint64_t x) { (void)x; return "
+    "wasm_rt_funcref_null_value; }\n"
+    "static inline wasm_rt_externref_t v_e(uint64_t x) { return "
+    "(wasm_rt_externref_t)(uintptr_t)x; }\n";
 
-static int gen_shim(const struct wasm_module *m, FILE *f)
+static int
+gen_shim(const struct wasm_module *m, FILE *f)
 {
 	fputs(shim_prelude, f);
 	fputs(STR(WASM_ABI_DECLS), f);
 	fputs("\nstruct Z_h_instance_t {\n"
-	    "  struct wasm_abi_mem *mem;\n"
-	    "  const struct wasm_abi_host *host;\n", f);
+	      "  struct wasm_abi_mem *mem;\n"
+	      "  const struct wasm_abi_host *host;\n",
+	    f);
 	int mem_import = -1;
 	for (uint32_t i = 0; i < m->nimports; i++) {
 		const struct wasm_import *im = &m->imports[i];
@@ -315,7 +359,8 @@ static int gen_shim(const struct wasm_module *m, FILE *f)
 		case WASM_EXT_TABLE:
 			fprintf(f, "  wasm_rt_%s_table_t i%u;\n",
 			    im->valtype == WASM_FUNCREF ? "funcref" :
-			    "externref", i);
+			                                  "externref",
+			    i);
 			break;
 		case WASM_EXT_GLOBAL:
 			fprintf(f, "  %s i%u;\n", ctype(im->valtype), i);
@@ -325,7 +370,8 @@ static int gen_shim(const struct wasm_module *m, FILE *f)
 		}
 	}
 	fputs("  int dummy;\n};\n"
-	    "struct lodge_inst { Z_m_instance_t m; struct Z_h_instance_t h; };\n",
+	      "struct lodge_inst { Z_m_instance_t m; struct Z_h_instance_t h; "
+	      "};\n",
 	    f);
 	/* imports */
 	for (uint32_t i = 0; i < m->nimports; i++) {
@@ -341,8 +387,10 @@ static int gen_shim(const struct wasm_module *m, FILE *f)
 			for (uint32_t k = 0; k < ft->nparams; k++)
 				fprintf(f, "  a[%u] = b_%c(p%u);\n", k,
 				    letter(ft->params[k]), k);
-			fprintf(f, "  int t = h->host->call(h->host->ctx, %u, a, "
-			    "r, h->mem);\n  if (t) lodge_trap(t);\n", i);
+			fprintf(f,
+			    "  int t = h->host->call(h->host->ctx, %u, a, "
+			    "r, h->mem);\n  if (t) lodge_trap(t);\n",
+			    i);
 			if (ft->nresults == 1) {
 				fprintf(f, "  return v_%c(r[0]);\n",
 				    letter(ft->results[0]));
@@ -361,65 +409,81 @@ static int gen_shim(const struct wasm_module *m, FILE *f)
 			}
 			fputs("}\n", f);
 		} else if (im->kind == WASM_EXT_MEMORY) {
-			fprintf(f, "wasm_rt_memory_t *Z_hZ_i%u(struct "
-			    "Z_h_instance_t *h) { return &h->i%u; }\n", i, i);
+			fprintf(f,
+			    "wasm_rt_memory_t *Z_hZ_i%u(struct "
+			    "Z_h_instance_t *h) { return &h->i%u; }\n",
+			    i, i);
 		} else if (im->kind == WASM_EXT_TABLE) {
 			const char *k = im->valtype == WASM_FUNCREF ?
-			    "funcref" : "externref";
-			fprintf(f, "wasm_rt_%s_table_t *Z_hZ_i%u(struct "
-			    "Z_h_instance_t *h) { return &h->i%u; }\n", k, i, i);
+			    "funcref" :
+			    "externref";
+			fprintf(f,
+			    "wasm_rt_%s_table_t *Z_hZ_i%u(struct "
+			    "Z_h_instance_t *h) { return &h->i%u; }\n",
+			    k, i, i);
 		} else {
-			fprintf(f, "%s *Z_hZ_i%u(struct Z_h_instance_t *h) "
-			    "{ return &h->i%u; }\n", ctype(im->valtype), i, i);
+			fprintf(f,
+			    "%s *Z_hZ_i%u(struct Z_h_instance_t *h) "
+			    "{ return &h->i%u; }\n",
+			    ctype(im->valtype), i, i);
 		}
 	}
 	/* instantiate */
 	fputs("static int lodge_instantiate(void *vi, const struct "
-	    "wasm_abi_host *host) {\n"
-	    "  struct lodge_inst *volatile I = vi;\n"
-	    "  memset(vi, 0, sizeof(struct lodge_inst));\n"
-	    "  I->h.host = host;\n"
-	    "  lodge_mem_limit = host->mem_limit_pages;\n"
-	    "  lodge_table_limit = host->table_limit;\n"
-	    "  jmp_buf jb; jmp_buf *volatile prev = lodge_jb;\n"
-	    "  uint32_t depth = wasm_rt_call_stack_depth; int t;\n"
-	    "  volatile int fuel_set = 0;\n"
-	    "  lodge_jb = &jb;\n"
-	    "  if ((t = setjmp(jb)) != 0) { lodge_jb = prev; "
-	    "wasm_rt_call_stack_depth = depth;\n"
-	    "    if (!fuel_set) *(int64_t *)Z_mZ_lodge_fuel(&I->m) = "
-	    "host->fuel;\n    return t; }\n", f);
+	      "wasm_abi_host *host) {\n"
+	      "  struct lodge_inst *volatile I = vi;\n"
+	      "  memset(vi, 0, sizeof(struct lodge_inst));\n"
+	      "  I->h.host = host;\n"
+	      "  lodge_mem_limit = host->mem_limit_pages;\n"
+	      "  lodge_table_limit = host->table_limit;\n"
+	      "  jmp_buf jb; jmp_buf *volatile prev = lodge_jb;\n"
+	      "  uint32_t depth = wasm_rt_call_stack_depth; int t;\n"
+	      "  volatile int fuel_set = 0;\n"
+	      "  lodge_jb = &jb;\n"
+	      "  if ((t = setjmp(jb)) != 0) { lodge_jb = prev; "
+	      "wasm_rt_call_stack_depth = depth;\n"
+	      "    if (!fuel_set) *(int64_t *)Z_mZ_lodge_fuel(&I->m) = "
+	      "host->fuel;\n    return t; }\n",
+	    f);
 	for (uint32_t i = 0; i < m->nimports; i++) {
 		const struct wasm_import *im = &m->imports[i];
 		if (im->kind == WASM_EXT_MEMORY)
-			fprintf(f, "  wasm_rt_allocate_memory(&I->h.i%u, "
+			fprintf(f,
+			    "  wasm_rt_allocate_memory(&I->h.i%u, "
 			    "host->imports[%u].min, host->imports[%u].max);\n",
 			    i, i, i);
 		else if (im->kind == WASM_EXT_TABLE)
-			fprintf(f, "  wasm_rt_allocate_%s_table(&I->h.i%u, "
+			fprintf(f,
+			    "  wasm_rt_allocate_%s_table(&I->h.i%u, "
 			    "host->imports[%u].min, host->imports[%u].max);\n",
 			    im->valtype == WASM_FUNCREF ? "funcref" :
-			    "externref", i, i, i);
+			                                  "externref",
+			    i, i, i);
 		else if (im->kind == WASM_EXT_GLOBAL)
-			fprintf(f, "  I->h.i%u = v_%c(host->imports[%u].value);\n",
-			    i, letter(im->valtype), i);
+			fprintf(f,
+			    "  I->h.i%u = v_%c(host->imports[%u].value);\n", i,
+			    letter(im->valtype), i);
 	}
 	if (mem_import >= 0)
 		fprintf(f, "  I->h.mem = (struct wasm_abi_mem *)&I->h.i%d;\n",
 		    mem_import);
 	else if (m->nmems)
 		fputs("  I->h.mem = (struct wasm_abi_mem *)"
-		    "Z_mZ_lodge_mem(&I->m);\n", f);
+		      "Z_mZ_lodge_mem(&I->m);\n",
+		    f);
 	fputs(m->nimports ? "  Z_m_instantiate(&I->m, &I->h);\n" :
-	    "  Z_m_instantiate(&I->m);\n", f);
+	                    "  Z_m_instantiate(&I->m);\n",
+	    f);
 	fputs("  *(int64_t *)Z_mZ_lodge_fuel(&I->m) = host->fuel;\n"
-	    "  fuel_set = 1;\n", f);
+	      "  fuel_set = 1;\n",
+	    f);
 	if (m->has_start)
 		fputs("  Z_mZ_lodge_start(&I->m);\n", f);
 	fputs("  lodge_jb = prev;\n  return 0;\n}\n", f);
 	/* release */
 	fputs("static void lodge_release(void *vi) {\n"
-	    "  struct lodge_inst *I = vi;\n  Z_m_free(&I->m);\n", f);
+	      "  struct lodge_inst *I = vi;\n  Z_m_free(&I->m);\n",
+	    f);
 	for (uint32_t i = 0; i < m->nimports; i++) {
 		const struct wasm_import *im = &m->imports[i];
 		if (im->kind == WASM_EXT_MEMORY)
@@ -427,22 +491,24 @@ static int gen_shim(const struct wasm_module *m, FILE *f)
 		else if (im->kind == WASM_EXT_TABLE)
 			fprintf(f, "  wasm_rt_free_%s_table(&I->h.i%u);\n",
 			    im->valtype == WASM_FUNCREF ? "funcref" :
-			    "externref", i);
+			                                  "externref",
+			    i);
 	}
 	fputs("}\n", f);
 	/* call */
 	fputs("static int lodge_call(void *vi, uint32_t idx, const uint64_t "
-	    "*a, uint64_t *r) {\n"
-	    "  struct lodge_inst *I = vi;\n"
-	    "  lodge_mem_limit = I->h.host->mem_limit_pages;\n"
-	    "  lodge_table_limit = I->h.host->table_limit;\n"
-	    "  jmp_buf jb; jmp_buf *volatile prev = lodge_jb;\n"
-	    "  uint32_t depth = wasm_rt_call_stack_depth; int t;\n"
-	    "  lodge_jb = &jb;\n"
-	    "  if ((t = setjmp(jb)) != 0) { lodge_jb = prev; "
-	    "wasm_rt_call_stack_depth = depth; return t; }\n"
-	    "  (void)a; (void)r;\n"
-	    "  switch (idx) {\n", f);
+	      "*a, uint64_t *r) {\n"
+	      "  struct lodge_inst *I = vi;\n"
+	      "  lodge_mem_limit = I->h.host->mem_limit_pages;\n"
+	      "  lodge_table_limit = I->h.host->table_limit;\n"
+	      "  jmp_buf jb; jmp_buf *volatile prev = lodge_jb;\n"
+	      "  uint32_t depth = wasm_rt_call_stack_depth; int t;\n"
+	      "  lodge_jb = &jb;\n"
+	      "  if ((t = setjmp(jb)) != 0) { lodge_jb = prev; "
+	      "wasm_rt_call_stack_depth = depth; return t; }\n"
+	      "  (void)a; (void)r;\n"
+	      "  switch (idx) {\n",
+	    f);
 	for (uint32_t e = 0; e < m->nexports; e++) {
 		if (m->exports[e].kind != WASM_EXT_FUNC)
 			continue;
@@ -469,59 +535,71 @@ static int gen_shim(const struct wasm_module *m, FILE *f)
 		fputs("    break; }\n", f);
 	}
 	fputs("  default: lodge_jb = prev; return 10;\n  }\n"
-	    "  lodge_jb = prev;\n  return 0;\n}\n", f);
+	      "  lodge_jb = prev;\n  return 0;\n}\n",
+	    f);
 	/* globals */
 	fputs("static int lodge_global_get(void *vi, uint32_t idx, uint64_t "
-	    "*out) {\n  struct lodge_inst *I = vi;\n  (void)I; (void)out;\n"
-	    "  switch (idx) {\n", f);
+	      "*out) {\n  struct lodge_inst *I = vi;\n  (void)I; (void)out;\n"
+	      "  switch (idx) {\n",
+	    f);
 	for (uint32_t e = 0; e < m->nexports; e++) {
 		if (m->exports[e].kind != WASM_EXT_GLOBAL)
 			continue;
 		uint8_t t = m->globals[m->exports[e].index].valtype;
-		fprintf(f, "  case %u: *out = b_%c(*Z_mZ_e%u(&I->m)); "
-		    "return 0;\n", e, letter(t), e);
+		fprintf(f,
+		    "  case %u: *out = b_%c(*Z_mZ_e%u(&I->m)); "
+		    "return 0;\n",
+		    e, letter(t), e);
 	}
 	fputs("  default: return 10;\n  }\n}\n", f);
 	fputs("static int64_t *lodge_fuel(void *vi) {\n"
-	    "  return (int64_t *)Z_mZ_lodge_fuel(&((struct lodge_inst *)vi)->m);"
-	    "\n}\n"
-	    "static struct wasm_abi_mem *lodge_memory(void *vi) {\n"
-	    "  return ((struct lodge_inst *)vi)->h.mem;\n}\n"
-	    "__attribute__((visibility(\"default\"))) const struct "
-	    "wasm_abi_module lodge_wasm_module = {\n"
-	    "  .abi_version = ", f);
+	      "  return (int64_t *)Z_mZ_lodge_fuel(&((struct lodge_inst "
+	      "*)vi)->m);"
+	      "\n}\n"
+	      "static struct wasm_abi_mem *lodge_memory(void *vi) {\n"
+	      "  return ((struct lodge_inst *)vi)->h.mem;\n}\n"
+	      "__attribute__((visibility(\"default\"))) const struct "
+	      "wasm_abi_module lodge_wasm_module = {\n"
+	      "  .abi_version = ",
+	    f);
 	fprintf(f, "%d,\n", WASM_ABI_VERSION);
 	fputs("  .instance_size = sizeof(struct lodge_inst),\n"
-	    "  .init = Z_m_init_module,\n"
-	    "  .instantiate = lodge_instantiate,\n"
-	    "  .call = lodge_call,\n"
-	    "  .global_get = lodge_global_get,\n"
-	    "  .fuel = lodge_fuel,\n"
-	    "  .memory = lodge_memory,\n"
-	    "  .release = lodge_release,\n};\n", f);
+	      "  .init = Z_m_init_module,\n"
+	      "  .instantiate = lodge_instantiate,\n"
+	      "  .call = lodge_call,\n"
+	      "  .global_get = lodge_global_get,\n"
+	      "  .fuel = lodge_fuel,\n"
+	      "  .memory = lodge_memory,\n"
+	      "  .release = lodge_release,\n};\n",
+	    f);
 	return ferror(f) ? err_set(ERR_IO, "writing the shim failed") : 0;
 }
 
 /* wasm-rt.h with the call depth thread-local, for one .so per thread. */
-static int write_rt_header(const char *dir)
+static int
+write_rt_header(const char *dir)
 {
 	char *src = NULL, path[4096];
 	size_t len;
 	int rc = util_read_file(WASM_RT_HEADER, 1 << 20, &src, &len);
 	if (rc)
-		return err_prefix(rc, "wasm2c runtime header (is wabt "
+		return err_prefix(rc,
+		    "wasm2c runtime header (is wabt "
 		    "installed?)");
 	const char *needle = "extern uint32_t wasm_rt_call_stack_depth;";
 	char *at = strstr(src, needle);
 	if (!at) {
 		free(src);
-		return err_set(ERR_IO, "%s: unexpected content (wabt version "
-		    "other than 1.0.32?)", WASM_RT_HEADER);
+		return err_set(ERR_IO,
+		    "%s: unexpected content (wabt version "
+		    "other than 1.0.32?)",
+		    WASM_RT_HEADER);
 	}
 	size_t pre = (size_t)(at - src);
 	FILE *f;
 	if (snprintf(path, sizeof(path), "%s/wasm-rt.h", dir) >=
-	    (int)sizeof(path) || !(f = fopen(path, "w"))) {
+	        (int)sizeof(path) ||
+	    !(f = fopen(path, "w"))) {
 		free(src);
 		return err_set(ERR_IO, "%s: %s", path, strerror(errno));
 	}
@@ -533,10 +611,11 @@ static int write_rt_header(const char *dir)
 	return rc;
 }
 
-static void rm_tree(const char *dir)
+static void
+rm_tree(const char *dir)
 {
 	static const char *const names[] = { "m.wasm", "m.c", "m.h", "rt.c",
-	    "shim.c", "wasm-rt.h", "log", "m.so" };
+		"shim.c", "wasm-rt.h", "log", "m.so" };
 	char p[4096];
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		if (snprintf(p, sizeof(p), "%s/%s", dir, names[i]) <
@@ -546,8 +625,8 @@ static void rm_tree(const char *dir)
 	rmdir(dir);
 }
 
-static int write_str(const char *dir, const char *name, const void *d,
-    size_t n)
+static int
+write_str(const char *dir, const char *name, const void *d, size_t n)
 {
 	char p[4096];
 	FILE *f = NULL;
@@ -559,7 +638,8 @@ static int write_str(const char *dir, const char *name, const void *d,
 	return fclose(f) ? err_set(ERR_IO, "%s: write failed", p) : 0;
 }
 
-int wasm_compile(const struct wasm_module *m, const struct wasm_compile_opts *o,
+int
+wasm_compile(const struct wasm_module *m, const struct wasm_compile_opts *o,
     char **so_path, int *cached)
 {
 	uint8_t *inst = NULL;
@@ -580,8 +660,8 @@ int wasm_compile(const struct wasm_module *m, const struct wasm_compile_opts *o,
 	if (!(keybuf = malloc(kl)))
 		return err_set(ERR_NOMEM, "out of memory");
 	memcpy(keybuf, m->bytes, m->len);
-	int n = snprintf(keybuf + m->len, kl - m->len, "|%s|O%d|fuel%d|d%u",
-	    tv, o->opt_level, o->fuel ? 1 : 0, o->max_call_depth);
+	int n = snprintf(keybuf + m->len, kl - m->len, "|%s|O%d|fuel%d|d%u", tv,
+	    o->opt_level, o->fuel ? 1 : 0, o->max_call_depth);
 	wasm_sha256_hex(keybuf, m->len + (size_t)n, key);
 	free(keybuf);
 
@@ -623,8 +703,8 @@ int wasm_compile(const struct wasm_module *m, const struct wasm_compile_opts *o,
 	snprintf(p4, sizeof(p4), "%s/rt.c", dir);
 	snprintf(plog, sizeof(plog), "%s/log", dir);
 	snprintf(pso, sizeof(pso), "%s/m.so", dir);
-	const char *w2c[] = { "wasm2c", "--no-debug-names",
-	    "-n", "m", "-o", p2, p1, NULL };
+	const char *w2c[] = { "wasm2c", "--no-debug-names", "-n", "m", "-o", p2,
+		p1, NULL };
 	if ((rc = run_tool(w2c, plog, o)))
 		goto out;
 	snprintf(olevel, sizeof(olevel), "-O%d", o->opt_level);
@@ -633,10 +713,11 @@ int wasm_compile(const struct wasm_module *m, const struct wasm_compile_opts *o,
 	char inc[4200];
 	snprintf(inc, sizeof(inc), "-I%s", dir);
 	const char *cc[] = { "cc", olevel, "-shared", "-fPIC",
-	    "-fvisibility=hidden", "-fno-strict-aliasing", "-fsignaling-nans",
-	    "-ffp-contract=off", "-w", "-DNDEBUG",
-	    "-DWASM_RT_MEMCHECK_SIGNAL_HANDLER=0", depth, inc,
-	    "-Wl,-z,defs", "-o", pso, p2, p3, p4, "-lm", "-lpthread", NULL };
+		"-fvisibility=hidden", "-fno-strict-aliasing",
+		"-fsignaling-nans", "-ffp-contract=off", "-w", "-DNDEBUG",
+		"-DWASM_RT_MEMCHECK_SIGNAL_HANDLER=0", depth, inc,
+		"-Wl,-z,defs", "-o", pso, p2, p3, p4, "-lm", "-lpthread",
+		NULL };
 	if ((rc = run_tool(cc, plog, o)))
 		goto out;
 	if (rename(pso, final) < 0) {

@@ -15,12 +15,12 @@
 #define WASM_CALL_DEPTH_DEFAULT 4000u
 
 struct wasm_compile_opts {
-	const char *cache_dir;    /* created if missing */
-	int opt_level;            /* cc -O level 0..3 */
-	int fuel;                 /* instrument for fuel (1) or not (0) */
+	const char *cache_dir; /* created if missing */
+	int opt_level; /* cc -O level 0..3 */
+	int fuel; /* instrument for fuel (1) or not (0) */
 	uint32_t max_call_depth;
-	uint64_t cpu_seconds;     /* RLIMIT_CPU of wasm2c and cc */
-	uint64_t mem_bytes;       /* RLIMIT_AS of wasm2c and cc */
+	uint64_t cpu_seconds; /* RLIMIT_CPU of wasm2c and cc */
+	uint64_t mem_bytes; /* RLIMIT_AS of wasm2c and cc */
 };
 
 /* Defaults: cache $LODGE_WASM_CACHE or $TMPDIR/lodge-wasm-cache-<uid>,

@@ -13,8 +13,19 @@
 #include "common/err.h"
 
 static const char *const sec_names[13] = {
-	"custom", "type", "import", "function", "table", "memory", "global",
-	"export", "start", "element", "code", "data", "datacount",
+	"custom",
+	"type",
+	"import",
+	"function",
+	"table",
+	"memory",
+	"global",
+	"export",
+	"start",
+	"element",
+	"code",
+	"data",
+	"datacount",
 };
 
 struct rd {
@@ -23,14 +34,16 @@ struct rd {
 	const char *sec;
 };
 
-static int fail_at(const char *sec, size_t off, int code, const char *what)
+static int
+fail_at(const char *sec, size_t off, int code, const char *what)
 {
 	return err_set(code, "%s section, offset %zu: %s", sec, off, what);
 }
 
 #define FAIL(r, what) fail_at((r)->sec, (r)->p, ERR_INVAL, (what))
 
-static int rd_byte(struct rd *r, uint8_t *out)
+static int
+rd_byte(struct rd *r, uint8_t *out)
 {
 	if (r->p >= r->end)
 		return FAIL(r, "unexpected end");
@@ -38,26 +51,32 @@ static int rd_byte(struct rd *r, uint8_t *out)
 	return 0;
 }
 
-static int leb_u(const uint8_t *b, size_t *off, size_t end, unsigned bits,
-    uint64_t *out)
+static int
+leb_u(const uint8_t *b, size_t *off, size_t end, unsigned bits, uint64_t *out)
 {
 	uint64_t v = 0;
 	unsigned shift = 0;
 	size_t p = *off;
 	for (;;) {
 		if (p >= end)
-			return err_set(ERR_INVAL, "offset %zu: unexpected end "
-			    "of LEB128 integer", p);
+			return err_set(ERR_INVAL,
+			    "offset %zu: unexpected end "
+			    "of LEB128 integer",
+			    p);
 		uint8_t c = b[p++];
 		if (shift + 7 >= bits && shift < bits) {
 			/* last byte allowed: no continuation, unused bits 0 */
 			unsigned used = bits - shift;
 			if (c & 0x80)
-				return err_set(ERR_INVAL, "offset %zu: integer "
-				    "representation too long", p - 1);
+				return err_set(ERR_INVAL,
+				    "offset %zu: integer "
+				    "representation too long",
+				    p - 1);
 			if (used < 7 && (c >> used) != 0)
-				return err_set(ERR_INVAL, "offset %zu: integer "
-				    "too large", p - 1);
+				return err_set(ERR_INVAL,
+				    "offset %zu: integer "
+				    "too large",
+				    p - 1);
 		}
 		v |= (uint64_t)(c & 0x7f) << shift;
 		shift += 7;
@@ -69,8 +88,8 @@ static int leb_u(const uint8_t *b, size_t *off, size_t end, unsigned bits,
 	return 0;
 }
 
-static int leb_s(const uint8_t *b, size_t *off, size_t end, unsigned bits,
-    int64_t *out)
+static int
+leb_s(const uint8_t *b, size_t *off, size_t end, unsigned bits, int64_t *out)
 {
 	uint64_t v = 0;
 	unsigned shift = 0;
@@ -78,20 +97,27 @@ static int leb_s(const uint8_t *b, size_t *off, size_t end, unsigned bits,
 	uint8_t c;
 	for (;;) {
 		if (p >= end)
-			return err_set(ERR_INVAL, "offset %zu: unexpected end "
-			    "of LEB128 integer", p);
+			return err_set(ERR_INVAL,
+			    "offset %zu: unexpected end "
+			    "of LEB128 integer",
+			    p);
 		c = b[p++];
 		if (shift + 7 >= bits) {
 			unsigned used = bits - shift; /* 1..7 */
 			if (c & 0x80)
-				return err_set(ERR_INVAL, "offset %zu: integer "
-				    "representation too long", p - 1);
+				return err_set(ERR_INVAL,
+				    "offset %zu: integer "
+				    "representation too long",
+				    p - 1);
 			if (used < 7) {
-				uint8_t rest = (uint8_t)((c & 0x7f) >> (used - 1));
+				uint8_t rest =
+				    (uint8_t)((c & 0x7f) >> (used - 1));
 				uint8_t all = (uint8_t)(0x7f >> (used - 1));
 				if (rest != 0 && rest != all)
-					return err_set(ERR_INVAL, "offset %zu: "
-					    "integer too large", p - 1);
+					return err_set(ERR_INVAL,
+					    "offset %zu: "
+					    "integer too large",
+					    p - 1);
 			}
 		}
 		v |= (uint64_t)(c & 0x7f) << shift;
@@ -106,8 +132,8 @@ static int leb_s(const uint8_t *b, size_t *off, size_t end, unsigned bits,
 	return 0;
 }
 
-int wasm_read_u32(const uint8_t *bytes, size_t *off, size_t end,
-    uint32_t *out)
+int
+wasm_read_u32(const uint8_t *bytes, size_t *off, size_t end, uint32_t *out)
 {
 	uint64_t v;
 	int rc = leb_u(bytes, off, end, 32, &v);
@@ -116,7 +142,8 @@ int wasm_read_u32(const uint8_t *bytes, size_t *off, size_t end,
 	return rc;
 }
 
-static int rd_u32(struct rd *r, uint32_t *out)
+static int
+rd_u32(struct rd *r, uint32_t *out)
 {
 	size_t p0 = r->p;
 	int rc = wasm_read_u32(r->b, &r->p, r->end, out);
@@ -125,18 +152,28 @@ static int rd_u32(struct rd *r, uint32_t *out)
 	return 0;
 }
 
-static int utf8_ok(const uint8_t *s, size_t n)
+static int
+utf8_ok(const uint8_t *s, size_t n)
 {
 	size_t i = 0;
 	while (i < n) {
 		uint8_t c = s[i];
 		uint32_t cp;
 		size_t k;
-		if (c < 0x80) { i++; continue; }
-		else if ((c & 0xe0) == 0xc0) { k = 1; cp = c & 0x1f; }
-		else if ((c & 0xf0) == 0xe0) { k = 2; cp = c & 0x0f; }
-		else if ((c & 0xf8) == 0xf0) { k = 3; cp = c & 0x07; }
-		else return 0;
+		if (c < 0x80) {
+			i++;
+			continue;
+		} else if ((c & 0xe0) == 0xc0) {
+			k = 1;
+			cp = c & 0x1f;
+		} else if ((c & 0xf0) == 0xe0) {
+			k = 2;
+			cp = c & 0x0f;
+		} else if ((c & 0xf8) == 0xf0) {
+			k = 3;
+			cp = c & 0x07;
+		} else
+			return 0;
 		if (k >= n - i)
 			return 0;
 		for (size_t j = 1; j <= k; j++) {
@@ -153,7 +190,8 @@ static int utf8_ok(const uint8_t *s, size_t n)
 	return 1;
 }
 
-static int rd_name(struct rd *r, struct wasm_name *out)
+static int
+rd_name(struct rd *r, struct wasm_name *out)
 {
 	uint32_t n;
 	int rc = rd_u32(r, &n);
@@ -169,18 +207,21 @@ static int rd_name(struct rd *r, struct wasm_name *out)
 	return 0;
 }
 
-static int is_valtype(uint8_t t)
+static int
+is_valtype(uint8_t t)
 {
 	return t == WASM_I32 || t == WASM_I64 || t == WASM_F32 ||
 	    t == WASM_F64 || t == WASM_FUNCREF || t == WASM_EXTERNREF;
 }
 
-static int is_reftype(uint8_t t)
+static int
+is_reftype(uint8_t t)
 {
 	return t == WASM_FUNCREF || t == WASM_EXTERNREF;
 }
 
-static int rd_valtype(struct rd *r, uint8_t *t)
+static int
+rd_valtype(struct rd *r, uint8_t *t)
 {
 	int rc = rd_byte(r, t);
 	if (rc)
@@ -194,22 +235,31 @@ static int rd_valtype(struct rd *r, uint8_t *t)
 	return 0;
 }
 
-const char *wasm_valtype_name(uint8_t t)
+const char *
+wasm_valtype_name(uint8_t t)
 {
 	switch (t) {
-	case WASM_I32: return "i32";
-	case WASM_I64: return "i64";
-	case WASM_F32: return "f32";
-	case WASM_F64: return "f64";
-	case WASM_V128: return "v128";
-	case WASM_FUNCREF: return "funcref";
-	case WASM_EXTERNREF: return "externref";
-	default: return "?";
+	case WASM_I32:
+		return "i32";
+	case WASM_I64:
+		return "i64";
+	case WASM_F32:
+		return "f32";
+	case WASM_F64:
+		return "f64";
+	case WASM_V128:
+		return "v128";
+	case WASM_FUNCREF:
+		return "funcref";
+	case WASM_EXTERNREF:
+		return "externref";
+	default:
+		return "?";
 	}
 }
 
-static int rd_limits(struct rd *r, struct wasm_limits *l, uint32_t cap,
-    const char *what)
+static int
+rd_limits(struct rd *r, struct wasm_limits *l, uint32_t cap, const char *what)
 {
 	uint8_t flag = 0;
 	size_t p0 = r->p;
@@ -223,7 +273,8 @@ static int rd_limits(struct rd *r, struct wasm_limits *l, uint32_t cap,
 		if (flag <= 7)
 			return fail_at(r->sec, p0, ERR_REJECT,
 			    "memory64 is not supported");
-		return fail_at(r->sec, p0, ERR_INVAL, "integer too large "
+		return fail_at(r->sec, p0, ERR_INVAL,
+		    "integer too large "
 		    "(limits flag)");
 	}
 	if ((rc = rd_u32(r, &l->min)))
@@ -233,9 +284,10 @@ static int rd_limits(struct rd *r, struct wasm_limits *l, uint32_t cap,
 	if (flag && (rc = rd_u32(r, &l->max)))
 		return rc;
 	if (l->min > cap || (l->has_max && l->max > cap))
-		return fail_at(r->sec, p0, ERR_INVAL, cap == 65536 ?
-		    "memory size must be at most 65536 pages (4GiB)" :
-		    "size out of range");
+		return fail_at(r->sec, p0, ERR_INVAL,
+		    cap == 65536 ?
+		        "memory size must be at most 65536 pages (4GiB)" :
+		        "size out of range");
 	if (l->has_max && l->min > l->max)
 		return fail_at(r->sec, p0, ERR_INVAL,
 		    "size minimum must not be greater than maximum");
@@ -245,16 +297,18 @@ static int rd_limits(struct rd *r, struct wasm_limits *l, uint32_t cap,
 
 /* ---- instructions ---- */
 
-static int bt_decode(const uint8_t *b, size_t *p, size_t end,
-    struct wasm_instr *in)
+static int
+bt_decode(const uint8_t *b, size_t *p, size_t end, struct wasm_instr *in)
 {
 	if (*p >= end)
 		return err_set(ERR_INVAL, "offset %zu: unexpected end", *p);
 	uint8_t c = b[*p];
 	if (c == 0x40 || is_valtype(c) || c == WASM_V128) {
 		if (c == WASM_V128)
-			return err_set(ERR_REJECT, "offset %zu: v128 (SIMD) "
-			    "is not supported", *p);
+			return err_set(ERR_REJECT,
+			    "offset %zu: v128 (SIMD) "
+			    "is not supported",
+			    *p);
 		in->bt = c;
 		(*p)++;
 		return 0;
@@ -271,7 +325,8 @@ static int bt_decode(const uint8_t *b, size_t *p, size_t end,
 	return 0;
 }
 
-static int zero_byte(const uint8_t *b, size_t *p, size_t end)
+static int
+zero_byte(const uint8_t *b, size_t *p, size_t end)
 {
 	if (*p >= end)
 		return err_set(ERR_INVAL, "offset %zu: unexpected end", *p);
@@ -281,7 +336,8 @@ static int zero_byte(const uint8_t *b, size_t *p, size_t end)
 	return 0;
 }
 
-int wasm_instr_decode(const uint8_t *b, size_t off, size_t end,
+int
+wasm_instr_decode(const uint8_t *b, size_t off, size_t end,
     struct wasm_instr *in)
 {
 	size_t p = off;
@@ -295,14 +351,31 @@ int wasm_instr_decode(const uint8_t *b, size_t off, size_t end,
 	uint8_t op = b[p++];
 	in->op = op;
 	switch (op) {
-	case 0x00: case 0x01: case 0x05: case 0x0b: case 0x0f: case 0x1a:
-	case 0x1b: case 0xd1:
+	case 0x00:
+	case 0x01:
+	case 0x05:
+	case 0x0b:
+	case 0x0f:
+	case 0x1a:
+	case 0x1b:
+	case 0xd1:
 		break;
-	case 0x02: case 0x03: case 0x04:
+	case 0x02:
+	case 0x03:
+	case 0x04:
 		rc = bt_decode(b, &p, end, in);
 		break;
-	case 0x0c: case 0x0d: case 0x10: case 0x20: case 0x21: case 0x22:
-	case 0x23: case 0x24: case 0x25: case 0x26: case 0xd2:
+	case 0x0c:
+	case 0x0d:
+	case 0x10:
+	case 0x20:
+	case 0x21:
+	case 0x22:
+	case 0x23:
+	case 0x24:
+	case 0x25:
+	case 0x26:
+	case 0xd2:
 		rc = wasm_read_u32(b, &p, end, &in->a);
 		break;
 	case 0x0e:
@@ -324,28 +397,53 @@ int wasm_instr_decode(const uint8_t *b, size_t off, size_t end,
 		if ((rc = wasm_read_u32(b, &p, end, &in->a)))
 			break;
 		if (in->a > end - p) {
-			rc = err_set(ERR_INVAL, "offset %zu: unexpected end", p);
+			rc =
+			    err_set(ERR_INVAL, "offset %zu: unexpected end", p);
 			break;
 		}
 		in->b = in->a ? b[p] : 0;
 		for (uint32_t i = 0; i < in->a; i++) {
 			if (b[p + i] == WASM_V128)
-				return err_set(ERR_REJECT, "offset %zu: v128 "
-				    "(SIMD) is not supported", p + i);
+				return err_set(ERR_REJECT,
+				    "offset %zu: v128 "
+				    "(SIMD) is not supported",
+				    p + i);
 			if (!is_valtype(b[p + i]))
-				return err_set(ERR_INVAL, "offset %zu: "
-				    "malformed value type", p + i);
+				return err_set(ERR_INVAL,
+				    "offset %zu: "
+				    "malformed value type",
+				    p + i);
 		}
 		p += in->a;
 		break;
-	case 0x28: case 0x29: case 0x2a: case 0x2b: case 0x2c: case 0x2d:
-	case 0x2e: case 0x2f: case 0x30: case 0x31: case 0x32: case 0x33:
-	case 0x34: case 0x35: case 0x36: case 0x37: case 0x38: case 0x39:
-	case 0x3a: case 0x3b: case 0x3c: case 0x3d: case 0x3e:
+	case 0x28:
+	case 0x29:
+	case 0x2a:
+	case 0x2b:
+	case 0x2c:
+	case 0x2d:
+	case 0x2e:
+	case 0x2f:
+	case 0x30:
+	case 0x31:
+	case 0x32:
+	case 0x33:
+	case 0x34:
+	case 0x35:
+	case 0x36:
+	case 0x37:
+	case 0x38:
+	case 0x39:
+	case 0x3a:
+	case 0x3b:
+	case 0x3c:
+	case 0x3d:
+	case 0x3e:
 		if (!(rc = wasm_read_u32(b, &p, end, &in->a)))
 			rc = wasm_read_u32(b, &p, end, &in->b);
 		break;
-	case 0x3f: case 0x40:
+	case 0x3f:
+	case 0x40:
 		rc = zero_byte(b, &p, end);
 		break;
 	case 0x41:
@@ -377,22 +475,30 @@ int wasm_instr_decode(const uint8_t *b, size_t off, size_t end,
 			    p);
 		in->a = b[p++];
 		if (!is_reftype((uint8_t)in->a))
-			return err_set(ERR_INVAL, "offset %zu: malformed "
-			    "reference type", p - 1);
+			return err_set(ERR_INVAL,
+			    "offset %zu: malformed "
+			    "reference type",
+			    p - 1);
 		break;
 	case 0xfc:
 		if ((rc = leb_u(b, &p, end, 32, &u)))
 			break;
 		in->op = 0xfc00u | (uint32_t)(u & 0xff);
 		if (u > 17)
-			return err_set(ERR_INVAL, "offset %zu: illegal opcode "
-			    "0xfc %llu", off, (unsigned long long)u);
+			return err_set(ERR_INVAL,
+			    "offset %zu: illegal opcode "
+			    "0xfc %llu",
+			    off, (unsigned long long)u);
 		switch (u) {
 		case 8:
 			if (!(rc = wasm_read_u32(b, &p, end, &in->a)))
 				rc = zero_byte(b, &p, end);
 			break;
-		case 9: case 13: case 15: case 16: case 17:
+		case 9:
+		case 13:
+		case 15:
+		case 16:
+		case 17:
 			rc = wasm_read_u32(b, &p, end, &in->a);
 			break;
 		case 10:
@@ -402,7 +508,8 @@ int wasm_instr_decode(const uint8_t *b, size_t off, size_t end,
 		case 11:
 			rc = zero_byte(b, &p, end);
 			break;
-		case 12: case 14:
+		case 12:
+		case 14:
 			if (!(rc = wasm_read_u32(b, &p, end, &in->a)))
 				rc = wasm_read_u32(b, &p, end, &in->b);
 			break;
@@ -411,17 +518,31 @@ int wasm_instr_decode(const uint8_t *b, size_t off, size_t end,
 		}
 		break;
 	case 0xfd:
-		return err_set(ERR_REJECT, "offset %zu: SIMD instructions "
-		    "(0xfd) are not supported", off);
+		return err_set(ERR_REJECT,
+		    "offset %zu: SIMD instructions "
+		    "(0xfd) are not supported",
+		    off);
 	case 0xfe:
-		return err_set(ERR_REJECT, "offset %zu: atomic instructions "
-		    "(threads) are not supported", off);
-	case 0x06: case 0x07: case 0x08: case 0x09: case 0x18: case 0x19:
-		return err_set(ERR_REJECT, "offset %zu: exception handling "
-		    "is not supported", off);
-	case 0x12: case 0x13:
-		return err_set(ERR_REJECT, "offset %zu: tail calls are not "
-		    "supported", off);
+		return err_set(ERR_REJECT,
+		    "offset %zu: atomic instructions "
+		    "(threads) are not supported",
+		    off);
+	case 0x06:
+	case 0x07:
+	case 0x08:
+	case 0x09:
+	case 0x18:
+	case 0x19:
+		return err_set(ERR_REJECT,
+		    "offset %zu: exception handling "
+		    "is not supported",
+		    off);
+	case 0x12:
+	case 0x13:
+		return err_set(ERR_REJECT,
+		    "offset %zu: tail calls are not "
+		    "supported",
+		    off);
 	default:
 		if (op >= 0x45 && op <= 0xc4)
 			break;
@@ -454,19 +575,21 @@ struct vstate {
 	size_t nctls, capctls;
 	const uint8_t *locals;
 	uint32_t nlocals;
-	size_t pos;             /* module offset of the current instruction */
-	const uint8_t *refs;    /* declared function references */
+	size_t pos; /* module offset of the current instruction */
+	const uint8_t *refs; /* declared function references */
 	const uint8_t *elem_types;
 };
 
 static uint8_t single_types[256];
 
-static int vfail(struct vstate *v, const char *what)
+static int
+vfail(struct vstate *v, const char *what)
 {
 	return err_set(ERR_INVAL, "code section, offset %zu: %s", v->pos, what);
 }
 
-static int push(struct vstate *v, uint8_t t)
+static int
+push(struct vstate *v, uint8_t t)
 {
 	if (v->nvals == v->capvals) {
 		size_t n = v->capvals ? v->capvals * 2 : 64;
@@ -480,7 +603,8 @@ static int push(struct vstate *v, uint8_t t)
 	return 0;
 }
 
-static int pop(struct vstate *v, uint8_t *out)
+static int
+pop(struct vstate *v, uint8_t *out)
 {
 	struct ctl *c = &v->ctls[v->nctls - 1];
 	if (v->nvals == c->height) {
@@ -494,7 +618,8 @@ static int pop(struct vstate *v, uint8_t *out)
 	return 0;
 }
 
-static int pop_expect(struct vstate *v, uint8_t want, uint8_t *got)
+static int
+pop_expect(struct vstate *v, uint8_t want, uint8_t *got)
 {
 	uint8_t t = T_ANY;
 	int rc = pop(v, &t);
@@ -511,7 +636,8 @@ static int pop_expect(struct vstate *v, uint8_t want, uint8_t *got)
 	return 0;
 }
 
-static int pop_vals(struct vstate *v, const uint8_t *ts, uint32_t n)
+static int
+pop_vals(struct vstate *v, const uint8_t *ts, uint32_t n)
 {
 	for (uint32_t i = n; i-- > 0;) {
 		int rc = pop_expect(v, ts[i], NULL);
@@ -521,7 +647,8 @@ static int pop_vals(struct vstate *v, const uint8_t *ts, uint32_t n)
 	return 0;
 }
 
-static int push_vals(struct vstate *v, const uint8_t *ts, uint32_t n)
+static int
+push_vals(struct vstate *v, const uint8_t *ts, uint32_t n)
 {
 	for (uint32_t i = 0; i < n; i++) {
 		int rc = push(v, ts[i]);
@@ -531,8 +658,9 @@ static int push_vals(struct vstate *v, const uint8_t *ts, uint32_t n)
 	return 0;
 }
 
-static int push_ctl(struct vstate *v, uint32_t op, const uint8_t *in,
-    uint32_t nin, const uint8_t *out, uint32_t nout)
+static int
+push_ctl(struct vstate *v, uint32_t op, const uint8_t *in, uint32_t nin,
+    const uint8_t *out, uint32_t nout)
 {
 	if (v->nctls == v->capctls) {
 		size_t n = v->capctls ? v->capctls * 2 : 16;
@@ -553,7 +681,8 @@ static int push_ctl(struct vstate *v, uint32_t op, const uint8_t *in,
 	return push_vals(v, in, nin);
 }
 
-static int pop_ctl(struct vstate *v, struct ctl *out)
+static int
+pop_ctl(struct vstate *v, struct ctl *out)
 {
 	if (v->nctls == 0)
 		return vfail(v, "unexpected end");
@@ -562,21 +691,24 @@ static int pop_ctl(struct vstate *v, struct ctl *out)
 	if (rc)
 		return rc;
 	if (v->nvals != c->height)
-		return vfail(v, "type mismatch: values remain on the stack "
+		return vfail(v,
+		    "type mismatch: values remain on the stack "
 		    "at the end of a block");
 	*out = *c;
 	v->nctls--;
 	return 0;
 }
 
-static void set_unreachable(struct vstate *v)
+static void
+set_unreachable(struct vstate *v)
 {
 	struct ctl *c = &v->ctls[v->nctls - 1];
 	v->nvals = c->height;
 	c->unreachable = 1;
 }
 
-static void label_types(const struct ctl *c, const uint8_t **ts, uint32_t *n)
+static void
+label_types(const struct ctl *c, const uint8_t **ts, uint32_t *n)
 {
 	if (c->op == 0x03) {
 		*ts = c->in;
@@ -587,8 +719,9 @@ static void label_types(const struct ctl *c, const uint8_t **ts, uint32_t *n)
 	}
 }
 
-static int block_type(struct vstate *v, const struct wasm_instr *in,
-    const uint8_t **pin, uint32_t *nin, const uint8_t **pout, uint32_t *nout)
+static int
+block_type(struct vstate *v, const struct wasm_instr *in, const uint8_t **pin,
+    uint32_t *nin, const uint8_t **pout, uint32_t *nout)
 {
 	*pin = NULL;
 	*nin = 0;
@@ -611,12 +744,14 @@ static int block_type(struct vstate *v, const struct wasm_instr *in,
 	return 0;
 }
 
-static int need_mem(struct vstate *v)
+static int
+need_mem(struct vstate *v)
 {
 	return v->m->nmems ? 0 : vfail(v, "unknown memory 0");
 }
 
-static int need_table(struct vstate *v, uint32_t x, uint8_t *et)
+static int
+need_table(struct vstate *v, uint32_t x, uint8_t *et)
 {
 	if (x >= v->m->ntables)
 		return vfail(v, "unknown table");
@@ -624,13 +759,15 @@ static int need_table(struct vstate *v, uint32_t x, uint8_t *et)
 	return 0;
 }
 
-static int unop(struct vstate *v, uint8_t in, uint8_t out)
+static int
+unop(struct vstate *v, uint8_t in, uint8_t out)
 {
 	int rc = pop_expect(v, in, NULL);
 	return rc ? rc : push(v, out);
 }
 
-static int binop(struct vstate *v, uint8_t in, uint8_t out)
+static int
+binop(struct vstate *v, uint8_t in, uint8_t out)
 {
 	int rc = pop_expect(v, in, NULL);
 	if (!rc)
@@ -638,8 +775,9 @@ static int binop(struct vstate *v, uint8_t in, uint8_t out)
 	return rc ? rc : push(v, out);
 }
 
-static int memop(struct vstate *v, const struct wasm_instr *in,
-    unsigned natural, uint8_t t, int store)
+static int
+memop(struct vstate *v, const struct wasm_instr *in, unsigned natural,
+    uint8_t t, int store)
 {
 	int rc = need_mem(v);
 	if (rc)
@@ -654,7 +792,8 @@ static int memop(struct vstate *v, const struct wasm_instr *in,
 	return unop(v, WASM_I32, t);
 }
 
-static int validate_instr(struct vstate *v, const struct wasm_instr *in,
+static int
+validate_instr(struct vstate *v, const struct wasm_instr *in,
     const uint8_t *body)
 {
 	const struct wasm_module *m = v->m;
@@ -667,40 +806,82 @@ static int validate_instr(struct vstate *v, const struct wasm_instr *in,
 
 	if (op >= 0x45 && op <= 0xc4) {
 		static const uint8_t I = WASM_I32, L = WASM_I64, F = WASM_F32,
-		    D = WASM_F64;
-		if (op == 0x45) return unop(v, I, I);
-		if (op <= 0x4f) return binop(v, I, I);
-		if (op == 0x50) return unop(v, L, I);
-		if (op <= 0x5a) return binop(v, L, I);
-		if (op <= 0x60) return binop(v, F, I);
-		if (op <= 0x66) return binop(v, D, I);
-		if (op <= 0x69) return unop(v, I, I);
-		if (op <= 0x78) return binop(v, I, I);
-		if (op <= 0x7b) return unop(v, L, L);
-		if (op <= 0x8a) return binop(v, L, L);
-		if (op <= 0x91) return unop(v, F, F);
-		if (op <= 0x98) return binop(v, F, F);
-		if (op <= 0x9f) return unop(v, D, D);
-		if (op <= 0xa6) return binop(v, D, D);
+		                     D = WASM_F64;
+		if (op == 0x45)
+			return unop(v, I, I);
+		if (op <= 0x4f)
+			return binop(v, I, I);
+		if (op == 0x50)
+			return unop(v, L, I);
+		if (op <= 0x5a)
+			return binop(v, L, I);
+		if (op <= 0x60)
+			return binop(v, F, I);
+		if (op <= 0x66)
+			return binop(v, D, I);
+		if (op <= 0x69)
+			return unop(v, I, I);
+		if (op <= 0x78)
+			return binop(v, I, I);
+		if (op <= 0x7b)
+			return unop(v, L, L);
+		if (op <= 0x8a)
+			return binop(v, L, L);
+		if (op <= 0x91)
+			return unop(v, F, F);
+		if (op <= 0x98)
+			return binop(v, F, F);
+		if (op <= 0x9f)
+			return unop(v, D, D);
+		if (op <= 0xa6)
+			return binop(v, D, D);
 		switch (op) {
-		case 0xa7: return unop(v, L, I);
-		case 0xa8: case 0xa9: return unop(v, F, I);
-		case 0xaa: case 0xab: return unop(v, D, I);
-		case 0xac: case 0xad: return unop(v, I, L);
-		case 0xae: case 0xaf: return unop(v, F, L);
-		case 0xb0: case 0xb1: return unop(v, D, L);
-		case 0xb2: case 0xb3: return unop(v, I, F);
-		case 0xb4: case 0xb5: return unop(v, L, F);
-		case 0xb6: return unop(v, D, F);
-		case 0xb7: case 0xb8: return unop(v, I, D);
-		case 0xb9: case 0xba: return unop(v, L, D);
-		case 0xbb: return unop(v, F, D);
-		case 0xbc: return unop(v, F, I);
-		case 0xbd: return unop(v, D, L);
-		case 0xbe: return unop(v, I, F);
-		case 0xbf: return unop(v, L, D);
-		case 0xc0: case 0xc1: return unop(v, I, I);
-		default: return unop(v, L, L);
+		case 0xa7:
+			return unop(v, L, I);
+		case 0xa8:
+		case 0xa9:
+			return unop(v, F, I);
+		case 0xaa:
+		case 0xab:
+			return unop(v, D, I);
+		case 0xac:
+		case 0xad:
+			return unop(v, I, L);
+		case 0xae:
+		case 0xaf:
+			return unop(v, F, L);
+		case 0xb0:
+		case 0xb1:
+			return unop(v, D, L);
+		case 0xb2:
+		case 0xb3:
+			return unop(v, I, F);
+		case 0xb4:
+		case 0xb5:
+			return unop(v, L, F);
+		case 0xb6:
+			return unop(v, D, F);
+		case 0xb7:
+		case 0xb8:
+			return unop(v, I, D);
+		case 0xb9:
+		case 0xba:
+			return unop(v, L, D);
+		case 0xbb:
+			return unop(v, F, D);
+		case 0xbc:
+			return unop(v, F, I);
+		case 0xbd:
+			return unop(v, D, L);
+		case 0xbe:
+			return unop(v, I, F);
+		case 0xbf:
+			return unop(v, L, D);
+		case 0xc0:
+		case 0xc1:
+			return unop(v, I, I);
+		default:
+			return unop(v, L, L);
 		}
 	}
 	switch (op) {
@@ -709,7 +890,8 @@ static int validate_instr(struct vstate *v, const struct wasm_instr *in,
 		return 0;
 	case 0x01:
 		return 0;
-	case 0x02: case 0x03:
+	case 0x02:
+	case 0x03:
 		if ((rc = block_type(v, in, &ts, &n, &ts2, &n2)))
 			return rc;
 		if ((rc = pop_vals(v, ts, n)))
@@ -732,9 +914,11 @@ static int validate_instr(struct vstate *v, const struct wasm_instr *in,
 	case 0x0b:
 		if ((rc = pop_ctl(v, &c)))
 			return rc;
-		if (c.op == 0x04 && (c.nin != c.nout ||
-		    (c.nin && memcmp(c.in, c.out, c.nin) != 0)))
-			return vfail(v, "type mismatch: if without else must "
+		if (c.op == 0x04 &&
+		    (c.nin != c.nout ||
+		        (c.nin && memcmp(c.in, c.out, c.nin) != 0)))
+			return vfail(v,
+			    "type mismatch: if without else must "
 			    "leave its parameters unchanged");
 		if (v->nctls == 0)
 			return 0; /* the function's end */
@@ -771,7 +955,8 @@ static int validate_instr(struct vstate *v, const struct wasm_instr *in,
 				return vfail(v, "unknown label");
 			label_types(&v->ctls[v->nctls - 1 - l], &ts2, &n2);
 			if (n2 != n)
-				return vfail(v, "type mismatch: br_table "
+				return vfail(v,
+				    "type mismatch: br_table "
 				    "targets of different arity");
 			if (n2 > sizeof(tmp))
 				return vfail(v, "br_table arity too large");
@@ -797,7 +982,8 @@ static int validate_instr(struct vstate *v, const struct wasm_instr *in,
 	case 0x10: {
 		if (in->a >= m->nfuncs)
 			return vfail(v, "unknown function");
-		const struct wasm_functype *ft = &m->types[m->func_types[in->a]];
+		const struct wasm_functype *ft =
+		    &m->types[m->func_types[in->a]];
 		if ((rc = pop_vals(v, ft->params, ft->nparams)))
 			return rc;
 		return push_vals(v, ft->results, ft->nresults);
@@ -806,7 +992,8 @@ static int validate_instr(struct vstate *v, const struct wasm_instr *in,
 		if ((rc = need_table(v, in->b, &et)))
 			return rc;
 		if (et != WASM_FUNCREF)
-			return vfail(v, "type mismatch: call_indirect on a "
+			return vfail(v,
+			    "type mismatch: call_indirect on a "
 			    "table of externref");
 		if (in->a >= m->ntypes)
 			return vfail(v, "unknown type");
@@ -825,7 +1012,8 @@ static int validate_instr(struct vstate *v, const struct wasm_instr *in,
 		if ((rc = pop(v, &t)) || (rc = pop(v, &t2)))
 			return rc;
 		if (is_reftype(t) || is_reftype(t2))
-			return vfail(v, "type mismatch: select on references "
+			return vfail(v,
+			    "type mismatch: select on references "
 			    "needs a type");
 		if (t != T_ANY && t2 != T_ANY && t != t2)
 			return vfail(v, "type mismatch in select");
@@ -872,24 +1060,47 @@ static int validate_instr(struct vstate *v, const struct wasm_instr *in,
 		if ((rc = pop_expect(v, et, NULL)))
 			return rc;
 		return pop_expect(v, WASM_I32, NULL);
-	case 0x28: return memop(v, in, 4, WASM_I32, 0);
-	case 0x29: return memop(v, in, 8, WASM_I64, 0);
-	case 0x2a: return memop(v, in, 4, WASM_F32, 0);
-	case 0x2b: return memop(v, in, 8, WASM_F64, 0);
-	case 0x2c: case 0x2d: return memop(v, in, 1, WASM_I32, 0);
-	case 0x2e: case 0x2f: return memop(v, in, 2, WASM_I32, 0);
-	case 0x30: case 0x31: return memop(v, in, 1, WASM_I64, 0);
-	case 0x32: case 0x33: return memop(v, in, 2, WASM_I64, 0);
-	case 0x34: case 0x35: return memop(v, in, 4, WASM_I64, 0);
-	case 0x36: return memop(v, in, 4, WASM_I32, 1);
-	case 0x37: return memop(v, in, 8, WASM_I64, 1);
-	case 0x38: return memop(v, in, 4, WASM_F32, 1);
-	case 0x39: return memop(v, in, 8, WASM_F64, 1);
-	case 0x3a: return memop(v, in, 1, WASM_I32, 1);
-	case 0x3b: return memop(v, in, 2, WASM_I32, 1);
-	case 0x3c: return memop(v, in, 1, WASM_I64, 1);
-	case 0x3d: return memop(v, in, 2, WASM_I64, 1);
-	case 0x3e: return memop(v, in, 4, WASM_I64, 1);
+	case 0x28:
+		return memop(v, in, 4, WASM_I32, 0);
+	case 0x29:
+		return memop(v, in, 8, WASM_I64, 0);
+	case 0x2a:
+		return memop(v, in, 4, WASM_F32, 0);
+	case 0x2b:
+		return memop(v, in, 8, WASM_F64, 0);
+	case 0x2c:
+	case 0x2d:
+		return memop(v, in, 1, WASM_I32, 0);
+	case 0x2e:
+	case 0x2f:
+		return memop(v, in, 2, WASM_I32, 0);
+	case 0x30:
+	case 0x31:
+		return memop(v, in, 1, WASM_I64, 0);
+	case 0x32:
+	case 0x33:
+		return memop(v, in, 2, WASM_I64, 0);
+	case 0x34:
+	case 0x35:
+		return memop(v, in, 4, WASM_I64, 0);
+	case 0x36:
+		return memop(v, in, 4, WASM_I32, 1);
+	case 0x37:
+		return memop(v, in, 8, WASM_I64, 1);
+	case 0x38:
+		return memop(v, in, 4, WASM_F32, 1);
+	case 0x39:
+		return memop(v, in, 8, WASM_F64, 1);
+	case 0x3a:
+		return memop(v, in, 1, WASM_I32, 1);
+	case 0x3b:
+		return memop(v, in, 2, WASM_I32, 1);
+	case 0x3c:
+		return memop(v, in, 1, WASM_I64, 1);
+	case 0x3d:
+		return memop(v, in, 2, WASM_I64, 1);
+	case 0x3e:
+		return memop(v, in, 4, WASM_I64, 1);
 	case 0x3f:
 		if ((rc = need_mem(v)))
 			return rc;
@@ -898,16 +1109,22 @@ static int validate_instr(struct vstate *v, const struct wasm_instr *in,
 		if ((rc = need_mem(v)))
 			return rc;
 		return unop(v, WASM_I32, WASM_I32);
-	case 0x41: return push(v, WASM_I32);
-	case 0x42: return push(v, WASM_I64);
-	case 0x43: return push(v, WASM_F32);
-	case 0x44: return push(v, WASM_F64);
-	case 0xd0: return push(v, (uint8_t)in->a);
+	case 0x41:
+		return push(v, WASM_I32);
+	case 0x42:
+		return push(v, WASM_I64);
+	case 0x43:
+		return push(v, WASM_F32);
+	case 0x44:
+		return push(v, WASM_F64);
+	case 0xd0:
+		return push(v, (uint8_t)in->a);
 	case 0xd1:
 		if ((rc = pop(v, &t)))
 			return rc;
 		if (t != T_ANY && !is_reftype(t))
-			return vfail(v, "type mismatch: ref.is_null on a "
+			return vfail(v,
+			    "type mismatch: ref.is_null on a "
 			    "number");
 		return push(v, WASM_I32);
 	case 0xd2:
@@ -923,7 +1140,7 @@ static int validate_instr(struct vstate *v, const struct wasm_instr *in,
 	uint32_t sub = op & 0xff;
 	if (sub <= 7) {
 		static const uint8_t from[8] = { WASM_F32, WASM_F32, WASM_F64,
-		    WASM_F64, WASM_F32, WASM_F32, WASM_F64, WASM_F64 };
+			WASM_F64, WASM_F32, WASM_F32, WASM_F64, WASM_F64 };
 		return unop(v, from[sub], sub < 4 ? WASM_I32 : WASM_I64);
 	}
 	switch (sub) {
@@ -941,7 +1158,8 @@ static int validate_instr(struct vstate *v, const struct wasm_instr *in,
 		if (in->a >= m->ndatas)
 			return vfail(v, "unknown data segment");
 		return 0;
-	case 10: case 11:
+	case 10:
+	case 11:
 		if ((rc = need_mem(v)))
 			return rc;
 		return pop_vals(v, (const uint8_t *)"\x7f\x7f\x7f", 3);
@@ -987,9 +1205,10 @@ static int validate_instr(struct vstate *v, const struct wasm_instr *in,
 	return vfail(v, "illegal opcode");
 }
 
-static int validate_body(struct wasm_module *m, uint32_t fidx,
-    struct wasm_code *code, const struct wasm_decode_limits *lim,
-    const uint8_t *refs, const uint8_t *elem_types)
+static int
+validate_body(struct wasm_module *m, uint32_t fidx, struct wasm_code *code,
+    const struct wasm_decode_limits *lim, const uint8_t *refs,
+    const uint8_t *elem_types)
 {
 	const struct wasm_functype *ft = &m->types[m->func_types[fidx]];
 	struct vstate v = { .m = m, .refs = refs, .elem_types = elem_types };
@@ -1016,7 +1235,8 @@ static int validate_body(struct wasm_module *m, uint32_t fidx,
 		}
 	}
 	if (total > lim->max_locals) {
-		rc = fail_at("code", code->off, ERR_LIMIT, "too many locals "
+		rc = fail_at("code", code->off, ERR_LIMIT,
+		    "too many locals "
 		    "(limit exceeded)");
 		goto out;
 	}
@@ -1047,8 +1267,10 @@ static int validate_body(struct wasm_module *m, uint32_t fidx,
 	while (v.nctls > 0) {
 		struct wasm_instr in;
 		if (p >= end) {
-			rc = err_set(ERR_INVAL, "code section, offset %zu: "
-			    "unexpected end of function body (missing end)", p);
+			rc = err_set(ERR_INVAL,
+			    "code section, offset %zu: "
+			    "unexpected end of function body (missing end)",
+			    p);
 			goto out;
 		}
 		v.pos = p;
@@ -1061,8 +1283,10 @@ static int validate_body(struct wasm_module *m, uint32_t fidx,
 		p += in.len;
 	}
 	if (p != end)
-		rc = err_set(ERR_INVAL, "code section, offset %zu: section size "
-		    "mismatch (bytes after the function's end)", p);
+		rc = err_set(ERR_INVAL,
+		    "code section, offset %zu: section size "
+		    "mismatch (bytes after the function's end)",
+		    p);
 out:
 	free(locals);
 	free(v.vals);
@@ -1072,7 +1296,8 @@ out:
 
 /* ---- constant expressions ---- */
 
-static int const_expr(struct wasm_module *m, struct rd *r, uint8_t want,
+static int
+const_expr(struct wasm_module *m, struct rd *r, uint8_t want,
     uint32_t nglobals_visible, uint8_t *refs, size_t *len_out)
 {
 	size_t start = r->p;
@@ -1094,11 +1319,21 @@ static int const_expr(struct wasm_module *m, struct rd *r, uint8_t want,
 			if (len_out)
 				*len_out = r->p - start;
 			return 0;
-		case 0x41: t = WASM_I32; break;
-		case 0x42: t = WASM_I64; break;
-		case 0x43: t = WASM_F32; break;
-		case 0x44: t = WASM_F64; break;
-		case 0xd0: t = (uint8_t)in.a; break;
+		case 0x41:
+			t = WASM_I32;
+			break;
+		case 0x42:
+			t = WASM_I64;
+			break;
+		case 0x43:
+			t = WASM_F32;
+			break;
+		case 0x44:
+			t = WASM_F64;
+			break;
+		case 0xd0:
+			t = (uint8_t)in.a;
+			break;
 		case 0xd2:
 			if (in.a >= m->nfuncs)
 				return fail_at(r->sec, p0, ERR_INVAL,
@@ -1129,7 +1364,8 @@ static int const_expr(struct wasm_module *m, struct rd *r, uint8_t want,
 
 /* ---- sections ---- */
 
-void wasm_decode_limits_default(struct wasm_decode_limits *l)
+void
+wasm_decode_limits_default(struct wasm_decode_limits *l)
 {
 	l->max_module_bytes = WASM_LIMIT_MODULE_BYTES;
 	l->max_funcs = WASM_LIMIT_FUNCS;
@@ -1139,7 +1375,8 @@ void wasm_decode_limits_default(struct wasm_decode_limits *l)
 	l->max_body_bytes = WASM_LIMIT_BODY;
 }
 
-void wasm_module_free(struct wasm_module *m)
+void
+wasm_module_free(struct wasm_module *m)
 {
 	if (!m)
 		return;
@@ -1154,21 +1391,30 @@ void wasm_module_free(struct wasm_module *m)
 	free(m);
 }
 
-static int sec_rank(uint8_t id)
+static int
+sec_rank(uint8_t id)
 {
-	static const int rank[13] = { 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 11, 12, 10 };
+	static const int rank[13] = { 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 11, 12,
+		10 };
 	return rank[id];
 }
 
-#define GROW(arr, n, cap) do { \
-	if ((n) == (cap)) { \
-		size_t nc_ = (cap) ? (cap) * 2 : 8; \
-		void *np_ = realloc((arr), nc_ * sizeof(*(arr))); \
-		if (!np_) { rc = err_set(ERR_NOMEM, "out of memory"); goto out; } \
-		(arr) = np_; (cap) = nc_; \
-	} } while (0)
+#define GROW(arr, n, cap)                                                 \
+	do {                                                              \
+		if ((n) == (cap)) {                                       \
+			size_t nc_ = (cap) ? (cap)*2 : 8;                 \
+			void *np_ = realloc((arr), nc_ * sizeof(*(arr))); \
+			if (!np_) {                                       \
+				rc = err_set(ERR_NOMEM, "out of memory"); \
+				goto out;                                 \
+			}                                                 \
+			(arr) = np_;                                      \
+			(cap) = nc_;                                      \
+		}                                                         \
+	} while (0)
 
-int wasm_module_decode(const uint8_t *bytes, size_t len,
+int
+wasm_module_decode(const uint8_t *bytes, size_t len,
     const struct wasm_decode_limits *limits, struct wasm_module **out)
 {
 	struct wasm_decode_limits dl;
@@ -1189,13 +1435,17 @@ int wasm_module_decode(const uint8_t *bytes, size_t len,
 	}
 	*out = NULL;
 	if (len > limits->max_module_bytes)
-		return err_set(ERR_LIMIT, "module is %zu bytes, more than the "
-		    "limit of %zu", len, limits->max_module_bytes);
+		return err_set(ERR_LIMIT,
+		    "module is %zu bytes, more than the "
+		    "limit of %zu",
+		    len, limits->max_module_bytes);
 	if (len < 4 || memcmp(bytes, "\0asm", 4) != 0)
-		return err_set(ERR_INVAL, "header, offset 0: magic header not "
+		return err_set(ERR_INVAL,
+		    "header, offset 0: magic header not "
 		    "detected");
 	if (len < 8 || memcmp(bytes + 4, "\1\0\0\0", 4) != 0)
-		return err_set(ERR_INVAL, "header, offset 4: unknown binary "
+		return err_set(ERR_INVAL,
+		    "header, offset 4: unknown binary "
 		    "version");
 	m = calloc(1, sizeof(*m));
 	if (!m || !(m->bytes = malloc(len ? len : 1))) {
@@ -1210,8 +1460,10 @@ int wasm_module_decode(const uint8_t *bytes, size_t len,
 		size_t sp = p + 1;
 		uint32_t size;
 		if (id > 12) {
-			rc = err_set(ERR_INVAL, "offset %zu: malformed section "
-			    "id %u", p, id);
+			rc = err_set(ERR_INVAL,
+			    "offset %zu: malformed section "
+			    "id %u",
+			    p, id);
 			goto out;
 		}
 		if ((rc = wasm_read_u32(m->bytes, &sp, len, &size))) {
@@ -1219,9 +1471,11 @@ int wasm_module_decode(const uint8_t *bytes, size_t len,
 			goto out;
 		}
 		if (size > len - sp) {
-			rc = err_set(ERR_INVAL, "%s section, offset %zu: "
+			rc = err_set(ERR_INVAL,
+			    "%s section, offset %zu: "
 			    "section size %u runs past the end (unexpected "
-			    "end)", sec_names[id], p, size);
+			    "end)",
+			    sec_names[id], p, size);
 			goto out;
 		}
 		struct rd r = { m->bytes, sp, sp + size, sec_names[id] };
@@ -1233,7 +1487,8 @@ int wasm_module_decode(const uint8_t *bytes, size_t len,
 			continue;
 		}
 		if (sec_rank(id) <= last_rank) {
-			rc = fail_at(r.sec, sp, ERR_INVAL, "unexpected content "
+			rc = fail_at(r.sec, sp, ERR_INVAL,
+			    "unexpected content "
 			    "after last section (junk or duplicate section)");
 			goto out;
 		}
@@ -1245,11 +1500,15 @@ int wasm_module_decode(const uint8_t *bytes, size_t len,
 			goto out;
 		switch (id) {
 		case 1:
-			if (cnt > len)
-				{ rc = FAIL(&r, "unexpected end"); goto out; }
+			if (cnt > len) {
+				rc = FAIL(&r, "unexpected end");
+				goto out;
+			}
 			m->types = calloc(cnt ? cnt : 1, sizeof(*m->types));
-			if (!m->types)
-				{ rc = err_set(ERR_NOMEM, "oom"); goto out; }
+			if (!m->types) {
+				rc = err_set(ERR_NOMEM, "oom");
+				goto out;
+			}
 			for (uint32_t i = 0; i < cnt; i++) {
 				uint8_t form = 0;
 				struct wasm_functype *ft = &m->types[i];
@@ -1266,26 +1525,37 @@ int wasm_module_decode(const uint8_t *bytes, size_t len,
 					uint32_t n;
 					if ((rc = rd_u32(&r, &n)))
 						goto out;
-					if (n > r.end - r.p)
-						{ rc = FAIL(&r, "unexpected end"); goto out; }
+					if (n > r.end - r.p) {
+						rc = FAIL(&r, "unexpected end");
+						goto out;
+					}
 					const uint8_t *ts = r.b + r.p;
 					for (uint32_t j = 0; j < n; j++) {
 						uint8_t t;
 						if ((rc = rd_valtype(&r, &t)))
 							goto out;
 					}
-					if (k == 0) { ft->params = ts; ft->nparams = n; }
-					else { ft->results = ts; ft->nresults = n; }
+					if (k == 0) {
+						ft->params = ts;
+						ft->nparams = n;
+					} else {
+						ft->results = ts;
+						ft->nresults = n;
+					}
 				}
 				m->ntypes = i + 1;
 			}
 			break;
 		case 2:
-			if (cnt > len)
-				{ rc = FAIL(&r, "unexpected end"); goto out; }
+			if (cnt > len) {
+				rc = FAIL(&r, "unexpected end");
+				goto out;
+			}
 			m->imports = calloc(cnt ? cnt : 1, sizeof(*m->imports));
-			if (!m->imports)
-				{ rc = err_set(ERR_NOMEM, "oom"); goto out; }
+			if (!m->imports) {
+				rc = err_set(ERR_NOMEM, "oom");
+				goto out;
+			}
 			for (uint32_t i = 0; i < cnt; i++) {
 				struct wasm_import *im = &m->imports[i];
 				if ((rc = rd_name(&r, &im->module)) ||
@@ -1301,7 +1571,8 @@ int wasm_module_decode(const uint8_t *bytes, size_t len,
 						rc = FAIL(&r, "unknown type");
 						goto out;
 					}
-					GROW(m->func_types, m->nfuncs, cap_funcs);
+					GROW(m->func_types, m->nfuncs,
+					    cap_funcs);
 					m->func_types[m->nfuncs++] = im->type;
 					m->nfunc_imports++;
 					break;
@@ -1309,21 +1580,27 @@ int wasm_module_decode(const uint8_t *bytes, size_t len,
 					if ((rc = rd_byte(&r, &im->valtype)))
 						goto out;
 					if (!is_reftype(im->valtype)) {
-						rc = FAIL(&r, "malformed reference type");
+						rc = FAIL(&r,
+						    "malformed reference type");
 						goto out;
 					}
-					if ((rc = rd_limits(&r, &im->lim, 0xffffffffu, "table")))
+					if ((rc = rd_limits(&r, &im->lim,
+					         0xffffffffu, "table")))
 						goto out;
 					GROW(m->tables, m->ntables, cap_tables);
-					m->tables[m->ntables].elemtype = im->valtype;
+					m->tables[m->ntables].elemtype =
+					    im->valtype;
 					m->tables[m->ntables++].lim = im->lim;
 					m->ntable_imports++;
 					break;
 				case WASM_EXT_MEMORY:
-					if ((rc = rd_limits(&r, &im->lim, 65536, "memory")))
+					if ((rc = rd_limits(&r, &im->lim, 65536,
+					         "memory")))
 						goto out;
 					if (m->nmems) {
-						rc = fail_at(r.sec, r.p, ERR_INVAL, "multiple memories");
+						rc = fail_at(r.sec, r.p,
+						    ERR_INVAL,
+						    "multiple memories");
 						goto out;
 					}
 					m->mem = im->lim;
@@ -1331,15 +1608,19 @@ int wasm_module_decode(const uint8_t *bytes, size_t len,
 					m->nmem_imports++;
 					break;
 				case WASM_EXT_GLOBAL:
-					if ((rc = rd_valtype(&r, &im->valtype)) ||
+					if ((rc = rd_valtype(&r,
+					         &im->valtype)) ||
 					    (rc = rd_byte(&r, &im->mut)))
 						goto out;
 					if (im->mut > 1) {
-						rc = FAIL(&r, "malformed mutability");
+						rc = FAIL(&r,
+						    "malformed mutability");
 						goto out;
 					}
-					GROW(m->globals, m->nglobals, cap_globals);
-					m->globals[m->nglobals].valtype = im->valtype;
+					GROW(m->globals, m->nglobals,
+					    cap_globals);
+					m->globals[m->nglobals].valtype =
+					    im->valtype;
 					m->globals[m->nglobals].mut = im->mut;
 					m->globals[m->nglobals].init_off = 0;
 					m->globals[m->nglobals++].init_len = 0;
@@ -1356,15 +1637,19 @@ int wasm_module_decode(const uint8_t *bytes, size_t len,
 			have_func = 1;
 			if (cnt > limits->max_funcs ||
 			    (uint64_t)cnt + m->nfuncs > limits->max_funcs) {
-				rc = fail_at(r.sec, sp, cnt > len ? ERR_INVAL : ERR_LIMIT,
+				rc = fail_at(r.sec, sp,
+				    cnt > len ? ERR_INVAL : ERR_LIMIT,
 				    "too many functions");
 				goto out;
 			}
 			{
 				uint32_t *ft = realloc(m->func_types,
-				    ((size_t)m->nfuncs + cnt + 1) * sizeof(*ft));
-				if (!ft)
-					{ rc = err_set(ERR_NOMEM, "oom"); goto out; }
+				    ((size_t)m->nfuncs + cnt + 1) *
+				        sizeof(*ft));
+				if (!ft) {
+					rc = err_set(ERR_NOMEM, "oom");
+					goto out;
+				}
 				m->func_types = ft;
 			}
 			for (uint32_t i = 0; i < cnt; i++) {
@@ -1385,10 +1670,12 @@ int wasm_module_decode(const uint8_t *bytes, size_t len,
 				if ((rc = rd_byte(&r, &tb.elemtype)))
 					goto out;
 				if (!is_reftype(tb.elemtype)) {
-					rc = FAIL(&r, "malformed reference type");
+					rc = FAIL(&r,
+					    "malformed reference type");
 					goto out;
 				}
-				if ((rc = rd_limits(&r, &tb.lim, 0xffffffffu, "table")))
+				if ((rc = rd_limits(&r, &tb.lim, 0xffffffffu,
+				         "table")))
 					goto out;
 				if (tb.lim.min > limits->max_table_size) {
 					rc = fail_at(r.sec, r.p, ERR_LIMIT,
@@ -1429,10 +1716,13 @@ int wasm_module_decode(const uint8_t *bytes, size_t len,
 					goto out;
 				}
 				g.init_off = r.p;
-				if (!refs && !(refs = calloc(m->nfuncs + 1, 1)))
-					{ rc = err_set(ERR_NOMEM, "oom"); goto out; }
+				if (!refs &&
+				    !(refs = calloc(m->nfuncs + 1, 1))) {
+					rc = err_set(ERR_NOMEM, "oom");
+					goto out;
+				}
 				if ((rc = const_expr(m, &r, g.valtype,
-				    m->nglobal_imports, refs, &elen)))
+				         m->nglobal_imports, refs, &elen)))
 					goto out;
 				g.init_len = elen;
 				GROW(m->globals, m->nglobals, cap_globals);
@@ -1440,13 +1730,19 @@ int wasm_module_decode(const uint8_t *bytes, size_t len,
 			}
 			break;
 		case 7:
-			if (cnt > len)
-				{ rc = FAIL(&r, "unexpected end"); goto out; }
+			if (cnt > len) {
+				rc = FAIL(&r, "unexpected end");
+				goto out;
+			}
 			m->exports = calloc(cnt ? cnt : 1, sizeof(*m->exports));
-			if (!m->exports)
-				{ rc = err_set(ERR_NOMEM, "oom"); goto out; }
-			if (!refs && !(refs = calloc(m->nfuncs + 1, 1)))
-				{ rc = err_set(ERR_NOMEM, "oom"); goto out; }
+			if (!m->exports) {
+				rc = err_set(ERR_NOMEM, "oom");
+				goto out;
+			}
+			if (!refs && !(refs = calloc(m->nfuncs + 1, 1))) {
+				rc = err_set(ERR_NOMEM, "oom");
+				goto out;
+			}
 			for (uint32_t i = 0; i < cnt; i++) {
 				struct wasm_export *ex = &m->exports[i];
 				if ((rc = rd_name(&r, &ex->name)) ||
@@ -1454,9 +1750,10 @@ int wasm_module_decode(const uint8_t *bytes, size_t len,
 				    (rc = rd_u32(&r, &ex->index)))
 					goto out;
 				uint32_t lim = ex->kind == 0 ? m->nfuncs :
-				    ex->kind == 1 ? m->ntables :
-				    ex->kind == 2 ? m->nmems :
-				    ex->kind == 3 ? m->nglobals : 0;
+				    ex->kind == 1            ? m->ntables :
+				    ex->kind == 2            ? m->nmems :
+				    ex->kind == 3            ? m->nglobals :
+				                               0;
 				if (ex->kind > 3) {
 					rc = FAIL(&r, "malformed export kind");
 					goto out;
@@ -1468,10 +1765,13 @@ int wasm_module_decode(const uint8_t *bytes, size_t len,
 				if (ex->kind == 0)
 					refs[ex->index] = 1;
 				for (uint32_t j = 0; j < i; j++)
-					if (m->exports[j].name.len == ex->name.len &&
-					    memcmp(m->exports[j].name.s, ex->name.s,
-					    ex->name.len) == 0) {
-						rc = FAIL(&r, "duplicate export name");
+					if (m->exports[j].name.len ==
+					        ex->name.len &&
+					    memcmp(m->exports[j].name.s,
+					        ex->name.s,
+					        ex->name.len) == 0) {
+						rc = FAIL(&r,
+						    "duplicate export name");
 						goto out;
 					}
 				m->nexports = i + 1;
@@ -1487,40 +1787,50 @@ int wasm_module_decode(const uint8_t *bytes, size_t len,
 			}
 			ft = &m->types[m->func_types[m->start]];
 			if (ft->nparams || ft->nresults) {
-				rc = FAIL(&r, "start function must be [] -> []");
+				rc =
+				    FAIL(&r, "start function must be [] -> []");
 				goto out;
 			}
 			m->has_start = 1;
 			break;
 		}
 		case 9:
-			if (cnt > len)
-				{ rc = FAIL(&r, "unexpected end"); goto out; }
-			if (!refs && !(refs = calloc(m->nfuncs + 1, 1)))
-				{ rc = err_set(ERR_NOMEM, "oom"); goto out; }
+			if (cnt > len) {
+				rc = FAIL(&r, "unexpected end");
+				goto out;
+			}
+			if (!refs && !(refs = calloc(m->nfuncs + 1, 1))) {
+				rc = err_set(ERR_NOMEM, "oom");
+				goto out;
+			}
 			elem_types = calloc(cnt ? cnt : 1, 1);
-			if (!elem_types)
-				{ rc = err_set(ERR_NOMEM, "oom"); goto out; }
+			if (!elem_types) {
+				rc = err_set(ERR_NOMEM, "oom");
+				goto out;
+			}
 			for (uint32_t i = 0; i < cnt; i++) {
 				uint32_t flags, tidx = 0, n;
 				uint8_t et = WASM_FUNCREF;
 				if ((rc = rd_u32(&r, &flags)))
 					goto out;
 				if (flags > 7) {
-					rc = FAIL(&r, "malformed elements segment kind");
+					rc = FAIL(&r,
+					    "malformed elements segment kind");
 					goto out;
 				}
-				int passive = flags & 1, explicit_tbl = flags & 2,
-				    exprs = flags & 4;
+				int passive = flags & 1,
+				    explicit_tbl = flags & 2, exprs = flags & 4;
 				if (!passive) {
-					if (explicit_tbl && (rc = rd_u32(&r, &tidx)))
+					if (explicit_tbl &&
+					    (rc = rd_u32(&r, &tidx)))
 						goto out;
 					if (tidx >= m->ntables) {
 						rc = FAIL(&r, "unknown table");
 						goto out;
 					}
 					if ((rc = const_expr(m, &r, WASM_I32,
-					    m->nglobal_imports, refs, NULL)))
+					         m->nglobal_imports, refs,
+					         NULL)))
 						goto out;
 				}
 				if (passive || explicit_tbl) {
@@ -1528,17 +1838,22 @@ int wasm_module_decode(const uint8_t *bytes, size_t len,
 						goto out;
 					if (!exprs) {
 						if (et != 0x00) {
-							rc = FAIL(&r, "malformed element kind");
+							rc = FAIL(&r,
+							    "malformed element "
+							    "kind");
 							goto out;
 						}
 						et = WASM_FUNCREF;
 					} else if (!is_reftype(et)) {
-						rc = FAIL(&r, "malformed reference type");
+						rc = FAIL(&r,
+						    "malformed reference type");
 						goto out;
 					}
 				}
-				if (!passive && m->tables[tidx].elemtype != et) {
-					rc = FAIL(&r, "type mismatch: element "
+				if (!passive &&
+				    m->tables[tidx].elemtype != et) {
+					rc = FAIL(&r,
+					    "type mismatch: element "
 					    "segment and table");
 					goto out;
 				}
@@ -1547,14 +1862,16 @@ int wasm_module_decode(const uint8_t *bytes, size_t len,
 				for (uint32_t j = 0; j < n; j++) {
 					if (exprs) {
 						if ((rc = const_expr(m, &r, et,
-						    m->nglobal_imports, refs, NULL)))
+						         m->nglobal_imports,
+						         refs, NULL)))
 							goto out;
 					} else {
 						uint32_t f;
 						if ((rc = rd_u32(&r, &f)))
 							goto out;
 						if (f >= m->nfuncs) {
-							rc = FAIL(&r, "unknown function");
+							rc = FAIL(&r,
+							    "unknown function");
 							goto out;
 						}
 						refs[f] = 1;
@@ -1572,28 +1889,37 @@ int wasm_module_decode(const uint8_t *bytes, size_t len,
 		case 10:
 			have_code = 1;
 			if (cnt != ndefined) {
-				rc = fail_at(r.sec, sp, ERR_INVAL, "function and "
+				rc = fail_at(r.sec, sp, ERR_INVAL,
+				    "function and "
 				    "code section have inconsistent lengths");
 				goto out;
 			}
-			if (!refs && !(refs = calloc(m->nfuncs + 1, 1)))
-				{ rc = err_set(ERR_NOMEM, "oom"); goto out; }
-			if (!elem_types && !(elem_types = calloc(1, 1)))
-				{ rc = err_set(ERR_NOMEM, "oom"); goto out; }
+			if (!refs && !(refs = calloc(m->nfuncs + 1, 1))) {
+				rc = err_set(ERR_NOMEM, "oom");
+				goto out;
+			}
+			if (!elem_types && !(elem_types = calloc(1, 1))) {
+				rc = err_set(ERR_NOMEM, "oom");
+				goto out;
+			}
 			m->codes = calloc(cnt ? cnt : 1, sizeof(*m->codes));
-			if (!m->codes)
-				{ rc = err_set(ERR_NOMEM, "oom"); goto out; }
+			if (!m->codes) {
+				rc = err_set(ERR_NOMEM, "oom");
+				goto out;
+			}
 			for (uint32_t i = 0; i < cnt; i++) {
 				uint32_t size;
 				if ((rc = rd_u32(&r, &size)))
 					goto out;
 				if (size > r.end - r.p) {
-					rc = FAIL(&r, "unexpected end (function body)");
+					rc = FAIL(&r,
+					    "unexpected end (function body)");
 					goto out;
 				}
 				if (size > limits->max_body_bytes) {
 					rc = fail_at(r.sec, r.p, ERR_LIMIT,
-					    "function body above the size limit");
+					    "function body above the size "
+					    "limit");
 					goto out;
 				}
 				m->codes[i].off = r.p;
@@ -1601,13 +1927,15 @@ int wasm_module_decode(const uint8_t *bytes, size_t len,
 				r.p += size;
 				m->ncodes = i + 1;
 				if ((rc = validate_body(m, m->nfunc_imports + i,
-				    &m->codes[i], limits, refs, elem_types)))
+				         &m->codes[i], limits, refs,
+				         elem_types)))
 					goto out;
 			}
 			break;
 		case 11:
 			if (m->has_datacount && cnt != m->ndatas) {
-				rc = fail_at(r.sec, sp, ERR_INVAL, "data count and "
+				rc = fail_at(r.sec, sp, ERR_INVAL,
+				    "data count and "
 				    "data section have inconsistent lengths");
 				goto out;
 			}
@@ -1616,24 +1944,29 @@ int wasm_module_decode(const uint8_t *bytes, size_t len,
 				if ((rc = rd_u32(&r, &flags)))
 					goto out;
 				if (flags > 2) {
-					rc = FAIL(&r, "malformed data segment kind");
+					rc = FAIL(&r,
+					    "malformed data segment kind");
 					goto out;
 				}
 				if (flags != 1) {
-					if (flags == 2 && (rc = rd_u32(&r, &midx)))
+					if (flags == 2 &&
+					    (rc = rd_u32(&r, &midx)))
 						goto out;
 					if (midx >= m->nmems) {
 						rc = FAIL(&r, "unknown memory");
 						goto out;
 					}
 					if ((rc = const_expr(m, &r, WASM_I32,
-					    m->nglobal_imports, NULL, NULL)))
+					         m->nglobal_imports, NULL,
+					         NULL)))
 						goto out;
 				}
 				if ((rc = rd_u32(&r, &n)))
 					goto out;
 				if (n > r.end - r.p) {
-					rc = FAIL(&r, "unexpected end of section or function");
+					rc = FAIL(&r,
+					    "unexpected end of section or "
+					    "function");
 					goto out;
 				}
 				r.p += n;
@@ -1643,24 +1976,27 @@ int wasm_module_decode(const uint8_t *bytes, size_t len,
 			break;
 		}
 		if (r.p != r.end) {
-			rc = fail_at(r.sec, r.p, ERR_INVAL, "section size mismatch");
+			rc = fail_at(r.sec, r.p, ERR_INVAL,
+			    "section size mismatch");
 			goto out;
 		}
 	}
 	if (ndefined && !have_code) {
-		rc = err_set(ERR_INVAL, "function and code section have "
+		rc = err_set(ERR_INVAL,
+		    "function and code section have "
 		    "inconsistent lengths");
 		goto out;
 	}
 	(void)have_func;
 	if (m->has_datacount && m->ndatas && !m->sec_len[11] &&
 	    !m->sec_off[11]) {
-		rc = err_set(ERR_INVAL, "data count and data section have "
+		rc = err_set(ERR_INVAL,
+		    "data count and data section have "
 		    "inconsistent lengths");
 		goto out;
 	}
-	if (m->nmem_imports == 0 && m->nmems && m->mem.min >
-	    limits->max_memory_pages) {
+	if (m->nmem_imports == 0 && m->nmems &&
+	    m->mem.min > limits->max_memory_pages) {
 		rc = err_set(ERR_LIMIT, "memory minimum above the limit");
 		goto out;
 	}

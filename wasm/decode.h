@@ -32,9 +32,9 @@ enum wasm_extern_kind {
 struct wasm_decode_limits {
 	size_t max_module_bytes;
 	uint32_t max_funcs;
-	uint32_t max_locals;       /* per function, params included */
+	uint32_t max_locals; /* per function, params included */
 	uint32_t max_memory_pages; /* declared minimum */
-	uint32_t max_table_size;   /* declared minimum */
+	uint32_t max_table_size; /* declared minimum */
 	uint32_t max_body_bytes;
 };
 
@@ -47,7 +47,7 @@ struct wasm_decode_limits {
 
 struct wasm_functype {
 	uint32_t nparams, nresults;
-	const uint8_t *params;   /* valtypes, into the module's bytes */
+	const uint8_t *params; /* valtypes, into the module's bytes */
 	const uint8_t *results;
 };
 
@@ -57,17 +57,17 @@ struct wasm_limits {
 };
 
 struct wasm_name {
-	const char *s;           /* into the module's bytes, not NUL-ended */
+	const char *s; /* into the module's bytes, not NUL-ended */
 	uint32_t len;
 };
 
 struct wasm_import {
 	struct wasm_name module, name;
-	uint8_t kind;            /* enum wasm_extern_kind */
-	uint32_t type;           /* func: type index */
-	uint8_t valtype;         /* global: type; table: element type */
-	uint8_t mut;             /* global */
-	struct wasm_limits lim;  /* table, memory */
+	uint8_t kind; /* enum wasm_extern_kind */
+	uint32_t type; /* func: type index */
+	uint8_t valtype; /* global: type; table: element type */
+	uint8_t mut; /* global */
+	struct wasm_limits lim; /* table, memory */
 };
 
 struct wasm_export {
@@ -87,9 +87,9 @@ struct wasm_table {
 };
 
 struct wasm_code {
-	size_t off, len;         /* the body: locals then expression */
-	size_t expr_off;         /* first instruction */
-	uint32_t nlocals;        /* declared locals (params excluded) */
+	size_t off, len; /* the body: locals then expression */
+	size_t expr_off; /* first instruction */
+	uint32_t nlocals; /* declared locals (params excluded) */
 };
 
 /* A typed view of a module.  Offsets are into bytes[]. */
@@ -103,11 +103,11 @@ struct wasm_module {
 	uint32_t nimports;
 	uint32_t nfunc_imports, nglobal_imports, ntable_imports, nmem_imports;
 
-	uint32_t *func_types;    /* every function (imports first): type idx */
-	uint32_t nfuncs;         /* total, imports included */
+	uint32_t *func_types; /* every function (imports first): type idx */
+	uint32_t nfuncs; /* total, imports included */
 	struct wasm_table *tables; /* every table, imports first */
 	uint32_t ntables;
-	struct wasm_limits mem;  /* memory 0 */
+	struct wasm_limits mem; /* memory 0 */
 	uint32_t nmems;
 	struct wasm_global *globals; /* every global, imports first */
 	uint32_t nglobals;
@@ -149,7 +149,7 @@ struct wasm_instr {
 	uint64_t i64;
 	int32_t bt;
 	size_t tbl;
-	size_t len;              /* bytes of the whole instruction */
+	size_t len; /* bytes of the whole instruction */
 };
 
 /* Decode the instruction at bytes[off] (end: limit).  Returns 0 or
@@ -158,8 +158,7 @@ int wasm_instr_decode(const uint8_t *bytes, size_t off, size_t end,
     struct wasm_instr *in);
 
 /* Read an unsigned LEB128 u32 at bytes[*off]; advances *off. */
-int wasm_read_u32(const uint8_t *bytes, size_t *off, size_t end,
-    uint32_t *out);
+int wasm_read_u32(const uint8_t *bytes, size_t *off, size_t end, uint32_t *out);
 
 /* Number of result values / params of block type bt,a. */
 const char *wasm_valtype_name(uint8_t t);

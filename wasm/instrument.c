@@ -19,7 +19,8 @@ struct wbuf {
 	int oom;
 };
 
-static void put(struct wbuf *w, const void *d, size_t n)
+static void
+put(struct wbuf *w, const void *d, size_t n)
 {
 	if (w->oom || n == 0)
 		return;
@@ -39,12 +40,14 @@ static void put(struct wbuf *w, const void *d, size_t n)
 	w->n += n;
 }
 
-static void put8(struct wbuf *w, uint8_t b)
+static void
+put8(struct wbuf *w, uint8_t b)
 {
 	put(w, &b, 1);
 }
 
-static void put_u32(struct wbuf *w, uint32_t v)
+static void
+put_u32(struct wbuf *w, uint32_t v)
 {
 	do {
 		uint8_t b = v & 0x7f;
@@ -55,7 +58,8 @@ static void put_u32(struct wbuf *w, uint32_t v)
 	} while (v);
 }
 
-static void put_s64(struct wbuf *w, int64_t v)
+static void
+put_s64(struct wbuf *w, int64_t v)
 {
 	for (;;) {
 		uint8_t b = v & 0x7f;
@@ -68,14 +72,16 @@ static void put_s64(struct wbuf *w, int64_t v)
 	}
 }
 
-static void put_name(struct wbuf *w, const char *s)
+static void
+put_name(struct wbuf *w, const char *s)
 {
 	size_t n = strlen(s);
 	put_u32(w, (uint32_t)n);
 	put(w, s, n);
 }
 
-static void put_limits(struct wbuf *w, const struct wasm_limits *l)
+static void
+put_limits(struct wbuf *w, const struct wasm_limits *l)
 {
 	put8(w, l->has_max ? 1 : 0);
 	put_u32(w, l->min);
@@ -83,90 +89,130 @@ static void put_limits(struct wbuf *w, const struct wasm_limits *l)
 		put_u32(w, l->max);
 }
 
-static void put_section(struct wbuf *w, uint8_t id, const struct wbuf *body)
+static void
+put_section(struct wbuf *w, uint8_t id, const struct wbuf *body)
 {
 	put8(w, id);
 	put_u32(w, (uint32_t)body->n);
 	put(w, body->p, body->n);
 }
 
-uint32_t wasm_fuel_cost(uint32_t op)
+uint32_t
+wasm_fuel_cost(uint32_t op)
 {
 	switch (op) {
-	case 0x01: case 0x02: case 0x03: case 0x05: case 0x0b:
-		return 0;              /* structure only: no machine code */
+	case 0x01:
+	case 0x02:
+	case 0x03:
+	case 0x05:
+	case 0x0b:
+		return 0; /* structure only: no machine code */
 	case 0x10:
-		return 4;              /* call: frame set-up and return */
+		return 4; /* call: frame set-up and return */
 	case 0x11:
-		return 8;              /* call_indirect: + table and type check */
+		return 8; /* call_indirect: + table and type check */
 	case 0x40:
-		return 16;             /* memory.grow, + per page at run time */
-	case 0x6d: case 0x6e: case 0x6f: case 0x70:
-	case 0x7f: case 0x80: case 0x81: case 0x82:
-	case 0x95: case 0xa3: case 0x91: case 0x9f:
-		return 4;              /* integer div/rem, float div/sqrt */
+		return 16; /* memory.grow, + per page at run time */
+	case 0x6d:
+	case 0x6e:
+	case 0x6f:
+	case 0x70:
+	case 0x7f:
+	case 0x80:
+	case 0x81:
+	case 0x82:
+	case 0x95:
+	case 0xa3:
+	case 0x91:
+	case 0x9f:
+		return 4; /* integer div/rem, float div/sqrt */
 	default:
 		break;
 	}
 	if (op >= 0xfc08 && op <= 0xfc11)
-		return 4;              /* bulk: + length at run time */
+		return 4; /* bulk: + length at run time */
 	return 1;
 }
 
 /* Charge `cost` to the fuel global g. */
-static void emit_charge(struct wbuf *w, uint32_t g, uint64_t cost)
+static void
+emit_charge(struct wbuf *w, uint32_t g, uint64_t cost)
 {
-	put8(w, 0x23); put_u32(w, g);
-	put8(w, 0x42); put_s64(w, (int64_t)cost);
+	put8(w, 0x23);
+	put_u32(w, g);
+	put8(w, 0x42);
+	put_s64(w, (int64_t)cost);
 	put8(w, 0x7d);
-	put8(w, 0x24); put_u32(w, g);
+	put8(w, 0x24);
+	put_u32(w, g);
 }
 
 /* if (fuel < 0) unreachable */
-static void emit_check(struct wbuf *w, uint32_t g)
+static void
+emit_check(struct wbuf *w, uint32_t g)
 {
-	put8(w, 0x23); put_u32(w, g);
-	put8(w, 0x42); put8(w, 0x00);
+	put8(w, 0x23);
+	put_u32(w, g);
+	put8(w, 0x42);
+	put8(w, 0x00);
 	put8(w, 0x53);
-	put8(w, 0x04); put8(w, 0x40);
+	put8(w, 0x04);
+	put8(w, 0x40);
 	put8(w, 0x00);
 	put8(w, 0x0b);
 }
 
 /* Before a bulk operation whose length (i32) is on top of the stack. */
-static void emit_dynamic(struct wbuf *w, uint32_t g, uint32_t scratch,
-    uint32_t op)
+static void
+emit_dynamic(struct wbuf *w, uint32_t g, uint32_t scratch, uint32_t op)
 {
-	put8(w, 0x21); put_u32(w, scratch);
-	put8(w, 0x23); put_u32(w, g);
-	put8(w, 0x20); put_u32(w, scratch);
-	put8(w, 0xad);                          /* i64.extend_i32_u */
+	put8(w, 0x21);
+	put_u32(w, scratch);
+	put8(w, 0x23);
+	put_u32(w, g);
+	put8(w, 0x20);
+	put_u32(w, scratch);
+	put8(w, 0xad); /* i64.extend_i32_u */
 	if (op == 0xfc0a || op == 0xfc0b || op == 0xfc08) {
-		put8(w, 0x42); put_s64(w, WASM_FUEL_BYTES_SHIFT);
-		put8(w, 0x88);                  /* i64.shr_u */
+		put8(w, 0x42);
+		put_s64(w, WASM_FUEL_BYTES_SHIFT);
+		put8(w, 0x88); /* i64.shr_u */
 	} else if (op == 0x40) {
-		put8(w, 0x42); put_s64(w, WASM_FUEL_PER_PAGE);
-		put8(w, 0x7e);                  /* i64.mul */
+		put8(w, 0x42);
+		put_s64(w, WASM_FUEL_PER_PAGE);
+		put8(w, 0x7e); /* i64.mul */
 	} else if (WASM_FUEL_PER_ELEM != 1) {
-		put8(w, 0x42); put_s64(w, WASM_FUEL_PER_ELEM);
+		put8(w, 0x42);
+		put_s64(w, WASM_FUEL_PER_ELEM);
 		put8(w, 0x7e);
 	}
 	put8(w, 0x7d);
-	put8(w, 0x24); put_u32(w, g);
-	put8(w, 0x20); put_u32(w, scratch);
+	put8(w, 0x24);
+	put_u32(w, g);
+	put8(w, 0x20);
+	put_u32(w, scratch);
 }
 
-static int is_dynamic(uint32_t op)
+static int
+is_dynamic(uint32_t op)
 {
 	return op == 0x40 || op == 0xfc08 || op == 0xfc0a || op == 0xfc0b ||
 	    op == 0xfc0c || op == 0xfc0e || op == 0xfc0f || op == 0xfc11;
 }
 
-static int ends_run(uint32_t op)
+static int
+ends_run(uint32_t op)
 {
 	switch (op) {
-	case 0x00: case 0x03: case 0x04: case 0x05: case 0x0b: case 0x0c:
-	case 0x0d: case 0x0e: case 0x0f:
+	case 0x00:
+	case 0x03:
+	case 0x04:
+	case 0x05:
+	case 0x0b:
+	case 0x0c:
+	case 0x0d:
+	case 0x0e:
+	case 0x0f:
 		return 1;
 	default:
 		return 0;
@@ -178,7 +224,8 @@ struct ins {
 	uint32_t op;
 };
 
-static int rewrite_body(const struct wasm_module *m, uint32_t fidx,
+static int
+rewrite_body(const struct wasm_module *m, uint32_t fidx,
     const struct wasm_code *c, uint32_t g, int fuel, struct wbuf *out)
 {
 	const uint8_t *b = m->bytes;
@@ -259,10 +306,12 @@ out:
 	return rc;
 }
 
-int wasm_instrument(const struct wasm_module *m,
+int
+wasm_instrument(const struct wasm_module *m,
     const struct wasm_instrument_opts *opts, uint8_t **out, size_t *out_len)
 {
-	static const uint8_t order[] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 12, 10, 11 };
+	static const uint8_t order[] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 12, 10,
+		11 };
 	struct wbuf w = { 0 }, s = { 0 };
 	char name[32];
 	int rc = 0;
@@ -313,7 +362,7 @@ int wasm_instrument(const struct wasm_module *m,
 				size_t p = off;
 				uint32_t cnt;
 				if ((rc = wasm_read_u32(m->bytes, &p, off + len,
-				    &cnt)))
+				         &cnt)))
 					goto out;
 				put(&s, m->bytes + p, off + len - p);
 			}
@@ -325,8 +374,9 @@ int wasm_instrument(const struct wasm_module *m,
 			break;
 		}
 		case 7:
-			put_u32(&s, m->nexports + 1 + (m->nmems ? 1 : 0) +
-			    (m->has_start ? 1 : 0));
+			put_u32(&s,
+			    m->nexports + 1 + (m->nmems ? 1 : 0) +
+			        (m->has_start ? 1 : 0));
 			for (uint32_t i = 0; i < m->nexports; i++) {
 				snprintf(name, sizeof(name), "e%u", i);
 				put_name(&s, name);
@@ -353,7 +403,7 @@ int wasm_instrument(const struct wasm_module *m,
 			put_u32(&s, m->ncodes);
 			for (uint32_t i = 0; i < m->ncodes; i++)
 				if ((rc = rewrite_body(m, m->nfunc_imports + i,
-				    &m->codes[i], g, fuel, &s)))
+				         &m->codes[i], g, fuel, &s)))
 					goto out;
 			break;
 		case 8:

@@ -24,7 +24,7 @@
 #define WASM_FUEL_PER_PAGE 4096
 
 struct wasm_instrument_opts {
-	int fuel;   /* 0: rename only, the fuel global stays untouched */
+	int fuel; /* 0: rename only, the fuel global stays untouched */
 };
 
 /* Static fuel cost of one instruction (op as in struct wasm_instr). */

@@ -36,8 +36,8 @@
 #define CTL_SEND_MS 10000
 
 struct worker {
-	int fd;                    /* our end of its socket; -1: none */
-	int busy;                  /* held by a request (which alone may
+	int fd; /* our end of its socket; -1: none */
+	int busy; /* held by a request (which alone may
 	                              touch fd) */
 };
 
@@ -46,22 +46,24 @@ struct wasm_pool {
 	pthread_cond_t cv;
 	_Atomic unsigned refs;
 	int ctl;
-	int closed;                /* no new requests */
-	int broken;                /* the supervisor stopped answering */
+	int closed; /* no new requests */
+	int broken; /* the supervisor stopped answering */
 	uint64_t seq;
 	struct wasm_pool_stats st;
 	unsigned n;
 	struct worker w[];
 };
 
-static uint64_t now_ms(void)
+static uint64_t
+now_ms(void)
 {
 	struct timespec t;
 	clock_gettime(CLOCK_MONOTONIC, &t);
 	return (uint64_t)t.tv_sec * 1000 + (uint64_t)t.tv_nsec / 1000000;
 }
 
-int wasm_pool_control_pair(int fds[2])
+int
+wasm_pool_control_pair(int fds[2])
 {
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds) < 0)
 		return err_set(ERR_IO, "socketpair: %s", strerror(errno));
@@ -69,12 +71,14 @@ int wasm_pool_control_pair(int fds[2])
 }
 
 /* 0 once ready, 1 at the deadline, -1 on error. */
-static int wait_fd(int fd, short ev, uint64_t deadline)
+static int
+wait_fd(int fd, short ev, uint64_t deadline)
 {
 	for (;;) {
 		uint64_t now = now_ms();
 		int timeout = now >= deadline ? 0 :
-		    deadline - now > 86400000 ? 86400000 : (int)(deadline - now);
+		    deadline - now > 86400000 ? 86400000 :
+		                                (int)(deadline - now);
 		struct pollfd pf = { fd, ev, 0 };
 		int n = poll(&pf, 1, timeout);
 		if (n < 0 && errno == EINTR)
@@ -88,8 +92,8 @@ static int wait_fd(int fd, short ev, uint64_t deadline)
 }
 
 /* One control message, waiting at most CTL_SEND_MS for room. */
-static int send_ctl(int ctl, uint32_t op, uint32_t slot, uint64_t seq,
-    int fd)
+static int
+send_ctl(int ctl, uint32_t op, uint32_t slot, uint64_t seq, int fd)
 {
 	struct wasm_ctl_msg m = { op, slot, seq };
 	struct iovec iov = { &m, sizeof(m) };
@@ -122,15 +126,17 @@ static int send_ctl(int ctl, uint32_t op, uint32_t slot, uint64_t seq,
 		if ((errno == EAGAIN || errno == EWOULDBLOCK) &&
 		    wait_fd(ctl, POLLOUT, deadline) == 0)
 			continue;
-		return err_set(ERR_IO, "wasm pool control: %s", errno == EAGAIN ||
-		    errno == EWOULDBLOCK ? "the supervisor is not reading" :
-		    strerror(errno));
+		return err_set(ERR_IO, "wasm pool control: %s",
+		    errno == EAGAIN || errno == EWOULDBLOCK ?
+		        "the supervisor is not reading" :
+		        strerror(errno));
 	}
 }
 
 /* A new socket for slot k, its other end to the supervisor (which starts
  * a worker on it).  The old one, if any, is closed. */
-static int new_socket(struct wasm_pool *p, unsigned k)
+static int
+new_socket(struct wasm_pool *p, unsigned k)
 {
 	int sp[2], rc;
 	if (p->w[k].fd >= 0) {
@@ -149,7 +155,8 @@ static int new_socket(struct wasm_pool *p, unsigned k)
 	return 0;
 }
 
-int wasm_pool_new(int ctl_fd, unsigned workers, struct wasm_pool **out)
+int
+wasm_pool_new(int ctl_fd, unsigned workers, struct wasm_pool **out)
 {
 	struct wasm_pool *p;
 	pthread_condattr_t ca;
@@ -187,13 +194,15 @@ fail:
 	return rc;
 }
 
-struct wasm_pool *wasm_pool_ref(struct wasm_pool *p)
+struct wasm_pool *
+wasm_pool_ref(struct wasm_pool *p)
 {
 	atomic_fetch_add(&p->refs, 1);
 	return p;
 }
 
-void wasm_pool_free(struct wasm_pool *p)
+void
+wasm_pool_free(struct wasm_pool *p)
 {
 	if (!p || atomic_fetch_sub(&p->refs, 1) != 1)
 		return;
@@ -208,7 +217,8 @@ void wasm_pool_free(struct wasm_pool *p)
 }
 
 /* Under mu.  The supervisor reads EOF on the control socket and ends. */
-static void shut_locked(struct wasm_pool *p)
+static void
+shut_locked(struct wasm_pool *p)
 {
 	p->closed = 1;
 	if (p->ctl >= 0)
@@ -216,7 +226,8 @@ static void shut_locked(struct wasm_pool *p)
 	pthread_cond_broadcast(&p->cv);
 }
 
-void wasm_pool_close(struct wasm_pool *p)
+void
+wasm_pool_close(struct wasm_pool *p)
 {
 	if (!p)
 		return;
@@ -225,7 +236,8 @@ void wasm_pool_close(struct wasm_pool *p)
 	pthread_mutex_unlock(&p->mu);
 }
 
-int wasm_pool_alive(struct wasm_pool *p)
+int
+wasm_pool_alive(struct wasm_pool *p)
 {
 	pthread_mutex_lock(&p->mu);
 	int alive = !p->closed && !p->broken;
@@ -233,7 +245,8 @@ int wasm_pool_alive(struct wasm_pool *p)
 	return alive;
 }
 
-void wasm_pool_stats(struct wasm_pool *p, struct wasm_pool_stats *out)
+void
+wasm_pool_stats(struct wasm_pool *p, struct wasm_pool_stats *out)
 {
 	pthread_mutex_lock(&p->mu);
 	*out = p->st;
@@ -241,7 +254,8 @@ void wasm_pool_stats(struct wasm_pool *p, struct wasm_pool_stats *out)
 }
 
 /* An idle worker, or -1 (closed, or none free before deadline). */
-static int acquire(struct wasm_pool *p, uint64_t deadline)
+static int
+acquire(struct wasm_pool *p, uint64_t deadline)
 {
 	int slot = -1;
 	pthread_mutex_lock(&p->mu);
@@ -259,9 +273,10 @@ static int acquire(struct wasm_pool *p, uint64_t deadline)
 			break;
 		struct timespec ts;
 		clock_gettime(CLOCK_MONOTONIC, &ts);
-		uint64_t ns = (uint64_t)ts.tv_nsec + (deadline - now) % 1000 *
-		    1000000;
-		ts.tv_sec += (time_t)((deadline - now) / 1000 + ns / 1000000000);
+		uint64_t ns =
+		    (uint64_t)ts.tv_nsec + (deadline - now) % 1000 * 1000000;
+		ts.tv_sec +=
+		    (time_t)((deadline - now) / 1000 + ns / 1000000000);
 		ts.tv_nsec = (long)(ns % 1000000000);
 		pthread_cond_timedwait(&p->cv, &p->mu, &ts);
 	}
@@ -273,7 +288,8 @@ static int acquire(struct wasm_pool *p, uint64_t deadline)
 
 /* Give the worker back; a supervisor that stopped answering breaks the
  * whole pool (the daemon then restarts the sandbox). */
-static void release(struct wasm_pool *p, int slot, int broken)
+static void
+release(struct wasm_pool *p, int slot, int broken)
 {
 	pthread_mutex_lock(&p->mu);
 	p->w[slot].busy = 0;
@@ -285,14 +301,16 @@ static void release(struct wasm_pool *p, int slot, int broken)
 	pthread_mutex_unlock(&p->mu);
 }
 
-static void count(struct wasm_pool *p, uint64_t *counter)
+static void
+count(struct wasm_pool *p, uint64_t *counter)
 {
 	pthread_mutex_lock(&p->mu);
 	(*counter)++;
 	pthread_mutex_unlock(&p->mu);
 }
 
-static int write_all(int fd, const uint8_t *b, size_t len, uint64_t deadline)
+static int
+write_all(int fd, const uint8_t *b, size_t len, uint64_t deadline)
 {
 	while (len) {
 		ssize_t k = send(fd, b, len, MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -316,7 +334,8 @@ static int write_all(int fd, const uint8_t *b, size_t len, uint64_t deadline)
 /* 0 read, 1 deadline with nothing read yet, -1 error/EOF/partial.  The
  * clock is read on every pass, so a peer that keeps writing cannot hold
  * us past the deadline. */
-static int read_all(int fd, uint8_t *b, size_t len, uint64_t deadline)
+static int
+read_all(int fd, uint8_t *b, size_t len, uint64_t deadline)
 {
 	size_t got = 0;
 	while (got < len) {
@@ -346,19 +365,19 @@ static int read_all(int fd, uint8_t *b, size_t len, uint64_t deadline)
  * caller), 1 at the deadline before a byte came, -1 when the stream is
  * cut or malformed.  Once a byte is in, the rest may take until
  * tail_deadline.  A REPLY is at most WASM_WIRE_MAX_REPLY. */
-static int read_frame(int fd, uint64_t deadline, uint64_t tail_deadline,
-    uint32_t *type, uint8_t **payload, uint32_t *len)
+static int
+read_frame(int fd, uint64_t deadline, uint64_t tail_deadline, uint32_t *type,
+    uint8_t **payload, uint32_t *len)
 {
 	uint8_t h[WASM_WIRE_HEADER];
 	int rc = read_all(fd, h, 1, deadline);
 	if (rc)
 		return rc;
 	if (read_all(fd, h + 1, sizeof(h) - 1, tail_deadline) != 0 ||
-	    wasm_wire_header(h, type, len) < 0 ||
-	    *type == WASM_WIRE_REQUEST ||
+	    wasm_wire_header(h, type, len) < 0 || *type == WASM_WIRE_REQUEST ||
 	    (*type == WASM_WIRE_REPLY && *len > WASM_WIRE_MAX_REPLY) ||
 	    (*type == WASM_WIRE_DIED &&
-	    *len != WASM_WIRE_DIED_FRAME - WASM_WIRE_HEADER))
+	        *len != WASM_WIRE_DIED_FRAME - WASM_WIRE_HEADER))
 		return -1;
 	if (!(*payload = malloc(*len ? *len : 1)))
 		return -1;
@@ -372,25 +391,32 @@ static int read_frame(int fd, uint64_t deadline, uint64_t tail_deadline,
 
 /* An idle worker's socket has nothing to read: if it has, the worker died
  * (DIED, then EOF) and the socket is spent. */
-static int spent(int fd)
+static int
+spent(int fd)
 {
 	struct pollfd pf = { fd, POLLIN, 0 };
 	return fd < 0 || poll(&pf, 1, 0) != 0;
 }
 
-static const char *signal_cause(int sig)
+static const char *
+signal_cause(int sig)
 {
 	switch (sig) {
-	case SIGKILL: return "killed (out of memory or CPU time)";
-	case SIGSYS: return "stopped by the seccomp policy";
-	case SIGSEGV: return "crashed (segmentation fault)";
-	case SIGXCPU: return "out of CPU time";
-	default: return "killed by a signal";
+	case SIGKILL:
+		return "killed (out of memory or CPU time)";
+	case SIGSYS:
+		return "stopped by the seccomp policy";
+	case SIGSEGV:
+		return "crashed (segmentation fault)";
+	case SIGXCPU:
+		return "out of CPU time";
+	default:
+		return "killed by a signal";
 	}
 }
 
-static int fail_resp(struct wasm_wagi_response *resp, int status,
-    const char *msg)
+static int
+fail_resp(struct wasm_wagi_response *resp, int status, const char *msg)
 {
 	struct wasm_outcome oc;
 	memset(&oc, 0, sizeof(oc));
@@ -403,18 +429,19 @@ static int fail_resp(struct wasm_wagi_response *resp, int status,
 
 /* What became of one request on one worker socket. */
 enum outcome {
-	O_REPLY,                   /* *pl holds the REPLY */
-	O_DIED,                    /* its worker died running it (*st) */
-	O_NOT_RUN,                 /* the worker was gone before taking it */
-	O_DEADLINE,                /* killed at the deadline (or gone then) */
-	O_BAD,                     /* the worker broke the protocol */
-	O_DEAF,                    /* the supervisor does not answer */
+	O_REPLY, /* *pl holds the REPLY */
+	O_DIED, /* its worker died running it (*st) */
+	O_NOT_RUN, /* the worker was gone before taking it */
+	O_DEADLINE, /* killed at the deadline (or gone then) */
+	O_BAD, /* the worker broke the protocol */
+	O_DEAF, /* the supervisor does not answer */
 };
 
 /* Past the deadline: have the worker killed if it still runs seq, then
  * see what arrives: its REPLY (it finished just then), or DIED/EOF. */
-static enum outcome kill_late(struct wasm_pool *p, int slot, uint64_t seq,
-    uint8_t **pl, uint32_t *plen)
+static enum outcome
+kill_late(struct wasm_pool *p, int slot, uint64_t seq, uint8_t **pl,
+    uint32_t *plen)
 {
 	uint64_t until = now_ms() + WASM_POOL_KILL_WAIT_MS;
 	uint32_t type;
@@ -431,9 +458,9 @@ static enum outcome kill_late(struct wasm_pool *p, int slot, uint64_t seq,
 }
 
 /* Send the request on slot's socket and wait for its outcome. */
-static enum outcome run_on(struct wasm_pool *p, int slot, uint64_t seq,
-    const uint8_t *frame, size_t flen, uint64_t wall_ms, uint8_t **pl,
-    uint32_t *plen, int32_t *st)
+static enum outcome
+run_on(struct wasm_pool *p, int slot, uint64_t seq, const uint8_t *frame,
+    size_t flen, uint64_t wall_ms, uint8_t **pl, uint32_t *plen, int32_t *st)
 {
 	int fd = p->w[slot].fd;
 	uint64_t deadline = now_ms() + (wall_ms ? wall_ms : UINT32_MAX), dseq;
@@ -457,7 +484,8 @@ static enum outcome run_on(struct wasm_pool *p, int slot, uint64_t seq,
 	return dseq == seq ? O_DIED : O_NOT_RUN;
 }
 
-int wasm_pool_invoke(struct wasm_pool *p, const struct wasm_wagi_request *req,
+int
+wasm_pool_invoke(struct wasm_pool *p, const struct wasm_wagi_request *req,
     const struct wasm_run_limits *l, struct wasm_wagi_response *resp,
     struct wasm_usage *u)
 {
@@ -476,11 +504,12 @@ int wasm_pool_invoke(struct wasm_pool *p, const struct wasm_wagi_request *req,
 	u->requests = 1;
 	u->bytes_in = req->body_len;
 	budget_fuel = l->fuel >= 0 ? (uint64_t)l->fuel : 0;
-	if ((slot = acquire(p, t0 + (l->wall_ms ? l->wall_ms :
-	    QUEUE_WAIT_MAX_MS))) < 0) {
-		rc = fail_resp(resp, 503, wasm_pool_alive(p) ?
-		    "function busy: no free worker before the deadline" :
-		    "function is not running (restarting)");
+	if ((slot = acquire(p,
+	         t0 + (l->wall_ms ? l->wall_ms : QUEUE_WAIT_MAX_MS))) < 0) {
+		rc = fail_resp(resp, 503,
+		    wasm_pool_alive(p) ?
+		        "function busy: no free worker before the deadline" :
+		        "function is not running (restarting)");
 		goto out;
 	}
 	pthread_mutex_lock(&p->mu);
@@ -512,8 +541,8 @@ int wasm_pool_invoke(struct wasm_pool *p, const struct wasm_wagi_request *req,
 			break;
 		count(p, &p->st.worker_deaths);
 	}
-	if (o == O_REPLY && (wasm_wire_reply_decode(pl, plen, &rep) < 0 ||
-	    rep.seq != seq))
+	if (o == O_REPLY &&
+	    (wasm_wire_reply_decode(pl, plen, &rep) < 0 || rep.seq != seq))
 		o = O_BAD;
 	switch (o) {
 	case O_REPLY:
@@ -522,29 +551,36 @@ int wasm_pool_invoke(struct wasm_pool *p, const struct wasm_wagi_request *req,
 		u->requests = 1;
 		u->bytes_in = req->body_len;
 		/* Never more than the budget (nor a reported overflow). */
-		if (budget_fuel && (rep.oc.out_of_fuel || u->fuel > budget_fuel))
+		if (budget_fuel &&
+		    (rep.oc.out_of_fuel || u->fuel > budget_fuel))
 			u->fuel = budget_fuel;
 		rc = wasm_wagi_respond(&rep.oc, rep.out, rep.out_len, resp);
 		goto out;
 	case O_DEADLINE:
 		count(p, &p->st.deadline_kills);
-		snprintf(msg, sizeof(msg), "function deadline of %llu ms "
-		    "exceeded", (unsigned long long)l->wall_ms);
+		snprintf(msg, sizeof(msg),
+		    "function deadline of %llu ms "
+		    "exceeded",
+		    (unsigned long long)l->wall_ms);
 		rc = 504;
 		break;
 	case O_DIED:
 	case O_NOT_RUN:
 		count(p, &p->st.worker_deaths);
 		if (o == O_NOT_RUN)
-			snprintf(msg, sizeof(msg), "function worker exited "
+			snprintf(msg, sizeof(msg),
+			    "function worker exited "
 			    "twice before taking the request");
 		else if (WIFSIGNALED(st))
-			snprintf(msg, sizeof(msg), "function worker %s "
-			    "(signal %d)", signal_cause(WTERMSIG(st)),
-			    WTERMSIG(st));
+			snprintf(msg, sizeof(msg),
+			    "function worker %s "
+			    "(signal %d)",
+			    signal_cause(WTERMSIG(st)), WTERMSIG(st));
 		else
-			snprintf(msg, sizeof(msg), "function worker exited "
-			    "with status %d", WEXITSTATUS(st));
+			snprintf(msg, sizeof(msg),
+			    "function worker exited "
+			    "with status %d",
+			    WEXITSTATUS(st));
 		rc = 500;
 		break;
 	case O_BAD:
@@ -552,14 +588,16 @@ int wasm_pool_invoke(struct wasm_pool *p, const struct wasm_wagi_request *req,
 		count(p, &p->st.worker_deaths);
 		if (send_ctl(p->ctl, WASM_CTL_KILL, (uint32_t)slot, 0, -1) < 0)
 			broken = 1;
-		snprintf(msg, sizeof(msg), "function worker broke the "
+		snprintf(msg, sizeof(msg),
+		    "function worker broke the "
 		    "protocol (replaced)");
 		rc = 500;
 		break;
 	case O_DEAF:
 	default:
 		broken = 1;
-		snprintf(msg, sizeof(msg), "function supervisor does not "
+		snprintf(msg, sizeof(msg),
+		    "function supervisor does not "
 		    "answer (restarting)");
 		rc = 503;
 		break;
@@ -582,7 +620,8 @@ out:
 
 /* dir/provider: a hard link to bin (a copy across file systems), replaced
  * atomically so a rebuilt provider is picked up. */
-static int link_binary(const char *bin, const char *dir)
+static int
+link_binary(const char *bin, const char *dir)
 {
 	char self[PATH_MAX], tmp[PATH_MAX + 32], dst[PATH_MAX + 16];
 	char *data = NULL;
@@ -591,7 +630,8 @@ static int link_binary(const char *bin, const char *dir)
 	int rc;
 
 	if (!bin) {
-		if ((n = readlink("/proc/self/exe", self, sizeof(self) - 1)) < 0)
+		if ((n = readlink("/proc/self/exe", self, sizeof(self) - 1)) <
+		    0)
 			return err_set(ERR_IO, "/proc/self/exe: %s",
 			    strerror(errno));
 		self[n] = '\0';
@@ -615,7 +655,8 @@ static int link_binary(const char *bin, const char *dir)
 	return rc;
 }
 
-int wasm_app_prepare(const char *module_path, const char *root,
+int
+wasm_app_prepare(const char *module_path, const char *root,
     const char *provider_bin, uint64_t memory_bytes, char **app_dir)
 {
 	struct wasm_load_opts o;
@@ -655,11 +696,11 @@ int wasm_app_prepare(const char *module_path, const char *root,
 	o.compile.cache_dir = path;
 	/* A module whose declared memory exceeds the lease's cannot run
 	 * (the limit is a check, not part of the cache key). */
-	if (memory_bytes > 0 && memory_bytes / 65536 <
-	    o.limits.max_memory_pages)
+	if (memory_bytes > 0 &&
+	    memory_bytes / 65536 < o.limits.max_memory_pages)
 		o.limits.max_memory_pages = (uint32_t)(memory_bytes / 65536);
-	if ((rc = wasm_program_load((const uint8_t *)data, len, &o,
-	    &prog)) < 0) {
+	if ((rc = wasm_program_load((const uint8_t *)data, len, &o, &prog)) <
+	    0) {
 		err_prefix(rc, "wasm module %.12s", hex);
 		goto out;
 	}

@@ -27,7 +27,8 @@
 
 #define SPECTEST_BIND -1
 
-void wasm_load_opts_init(struct wasm_load_opts *o)
+void
+wasm_load_opts_init(struct wasm_load_opts *o)
 {
 	memset(o, 0, sizeof(*o));
 	wasm_compile_opts_init(&o->compile);
@@ -35,17 +36,18 @@ void wasm_load_opts_init(struct wasm_load_opts *o)
 	o->link = WASM_LINK_WASI;
 }
 
-static int name_is(const struct wasm_name *n, const char *s)
+static int
+name_is(const struct wasm_name *n, const char *s)
 {
 	return strlen(s) == n->len && memcmp(n->s, s, n->len) == 0;
 }
 
-static int link_spectest(const struct wasm_module *m,
-    const struct wasm_import *im, struct wasm_abi_import *v, int *bind)
+static int
+link_spectest(const struct wasm_module *m, const struct wasm_import *im,
+    struct wasm_abi_import *v, int *bind)
 {
-	static const char *const prints[] = { "print", "print_i32",
-	    "print_i64", "print_f32", "print_f64", "print_i32_f32",
-	    "print_f64_f64" };
+	static const char *const prints[] = { "print", "print_i32", "print_i64",
+		"print_f32", "print_f64", "print_i32_f32", "print_f64_f64" };
 	switch (im->kind) {
 	case WASM_EXT_FUNC:
 		for (size_t i = 0; i < sizeof(prints) / sizeof(prints[0]); i++)
@@ -96,7 +98,8 @@ static int link_spectest(const struct wasm_module *m,
 	return -1;
 }
 
-void wasm_program_free(struct wasm_program *p)
+void
+wasm_program_free(struct wasm_program *p)
 {
 	if (!p)
 		return;
@@ -109,8 +112,9 @@ void wasm_program_free(struct wasm_program *p)
 	free(p);
 }
 
-int wasm_program_export(const struct wasm_program *p, const char *name,
-    size_t len, uint8_t kind)
+int
+wasm_program_export(const struct wasm_program *p, const char *name, size_t len,
+    uint8_t kind)
 {
 	for (uint32_t i = 0; i < p->mod->nexports; i++) {
 		const struct wasm_export *e = &p->mod->exports[i];
@@ -121,7 +125,8 @@ int wasm_program_export(const struct wasm_program *p, const char *name,
 	return -1;
 }
 
-int wasm_program_load(const uint8_t *bytes, size_t len,
+int
+wasm_program_load(const uint8_t *bytes, size_t len,
     const struct wasm_load_opts *o, struct wasm_program **out)
 {
 	struct wasm_program *p = calloc(1, sizeof(*p));
@@ -152,10 +157,11 @@ int wasm_program_load(const uint8_t *bytes, size_t len,
 			ok = link_spectest(m, im, &p->imports[i], &p->bind[i]);
 		}
 		if (ok < 0) {
-			rc = err_set(ERR_REJECT, "import %u \"%.*s\" \"%.*s\": "
+			rc = err_set(ERR_REJECT,
+			    "import %u \"%.*s\" \"%.*s\": "
 			    "unknown import (only wasi_snapshot_preview1 "
-			    "functions can be imported)", i,
-			    (int)im->module.len, im->module.s,
+			    "functions can be imported)",
+			    i, (int)im->module.len, im->module.s,
 			    (int)im->name.len, im->name.s);
 			goto fail;
 		}
@@ -170,8 +176,10 @@ int wasm_program_load(const uint8_t *bytes, size_t len,
 	}
 	p->abi = dlsym(p->dl, WASM_ABI_SYMBOL);
 	if (!p->abi || p->abi->abi_version != WASM_ABI_VERSION) {
-		rc = err_set(ERR_CORRUPT, "%s: not a Lodge wasm module of ABI "
-		    "%d", p->so_path, WASM_ABI_VERSION);
+		rc = err_set(ERR_CORRUPT,
+		    "%s: not a Lodge wasm module of ABI "
+		    "%d",
+		    p->so_path, WASM_ABI_VERSION);
 		goto fail;
 	}
 	p->abi->init();
@@ -182,8 +190,9 @@ fail:
 	return rc;
 }
 
-static int host_call(void *ctx, uint32_t idx, const uint64_t *a,
-    uint64_t *r, struct wasm_abi_mem *mem)
+static int
+host_call(void *ctx, uint32_t idx, const uint64_t *a, uint64_t *r,
+    struct wasm_abi_mem *mem)
 {
 	struct wasm_instance *in = ctx;
 	int b = in->p->bind[idx];
@@ -194,10 +203,12 @@ static int host_call(void *ctx, uint32_t idx, const uint64_t *a,
 	return WASM_TRAP_HOST;
 }
 
-static const struct wasm_io no_io = { .stdin_fd = -1, .stdout_fd = -1,
-    .stderr_fd = -1 };
+static const struct wasm_io no_io = { .stdin_fd = -1,
+	.stdout_fd = -1,
+	.stderr_fd = -1 };
 
-int wasm_instance_new(const struct wasm_program *p, const struct wasm_io *io,
+int
+wasm_instance_new(const struct wasm_program *p, const struct wasm_io *io,
     const struct wasm_run_limits *l, struct wasm_instance **out, int *trap)
 {
 	struct wasm_instance *in = calloc(1, sizeof(*in));
@@ -214,8 +225,7 @@ int wasm_instance_new(const struct wasm_program *p, const struct wasm_io *io,
 		free(in);
 		return rc;
 	}
-	uint64_t pages = l && l->memory_bytes ? l->memory_bytes / 65536 :
-	    65535;
+	uint64_t pages = l && l->memory_bytes ? l->memory_bytes / 65536 : 65535;
 	in->host.call = host_call;
 	in->host.ctx = in;
 	in->host.imports = p->imports;
@@ -229,30 +239,35 @@ int wasm_instance_new(const struct wasm_program *p, const struct wasm_io *io,
 	return 0;
 }
 
-int wasm_instance_call(struct wasm_instance *in, uint32_t idx,
-    const uint64_t *args, uint64_t *results)
+int
+wasm_instance_call(struct wasm_instance *in, uint32_t idx, const uint64_t *args,
+    uint64_t *results)
 {
 	return in->p->abi->call(in->inst, idx, args, results);
 }
 
-int64_t wasm_instance_fuel_left(const struct wasm_instance *in)
+int64_t
+wasm_instance_fuel_left(const struct wasm_instance *in)
 {
 	return *in->p->abi->fuel(in->inst);
 }
 
-uint64_t wasm_instance_fuel_used(const struct wasm_instance *in)
+uint64_t
+wasm_instance_fuel_used(const struct wasm_instance *in)
 {
 	int64_t left = wasm_instance_fuel_left(in);
 	return (uint64_t)(in->budget - left);
 }
 
-uint64_t wasm_instance_mem_bytes(const struct wasm_instance *in)
+uint64_t
+wasm_instance_mem_bytes(const struct wasm_instance *in)
 {
 	struct wasm_abi_mem *m = in->p->abi->memory(in->inst);
 	return m ? m->size : 0;
 }
 
-void wasm_instance_free(struct wasm_instance *in)
+void
+wasm_instance_free(struct wasm_instance *in)
 {
 	if (!in)
 		return;
@@ -263,29 +278,43 @@ void wasm_instance_free(struct wasm_instance *in)
 	free(in);
 }
 
-const char *wasm_trap_message(int trap, int64_t fuel_left)
+const char *
+wasm_trap_message(int trap, int64_t fuel_left)
 {
 	if (trap == WASM_TRAP_UNREACHABLE && fuel_left < 0)
 		return "out of fuel";
 	switch (trap) {
-	case WASM_TRAP_NONE: return "none";
-	case WASM_TRAP_OOB: return "out of bounds memory access";
-	case WASM_TRAP_INT_OVERFLOW: return "integer overflow";
-	case WASM_TRAP_DIV_BY_ZERO: return "integer divide by zero";
+	case WASM_TRAP_NONE:
+		return "none";
+	case WASM_TRAP_OOB:
+		return "out of bounds memory access";
+	case WASM_TRAP_INT_OVERFLOW:
+		return "integer overflow";
+	case WASM_TRAP_DIV_BY_ZERO:
+		return "integer divide by zero";
 	case WASM_TRAP_INVALID_CONVERSION:
 		return "invalid conversion to integer";
-	case WASM_TRAP_UNREACHABLE: return "unreachable";
-	case WASM_TRAP_CALL_INDIRECT: return "indirect call mismatch";
-	case WASM_TRAP_EXCEPTION: return "uncaught exception";
-	case WASM_TRAP_EXHAUSTION: return "call stack exhausted";
-	case WASM_TRAP_EXIT: return "exit";
-	case WASM_TRAP_HOST: return "host function failed";
-	case WASM_TRAP_MEMLIMIT: return "memory limit exceeded";
-	default: return "unknown trap";
+	case WASM_TRAP_UNREACHABLE:
+		return "unreachable";
+	case WASM_TRAP_CALL_INDIRECT:
+		return "indirect call mismatch";
+	case WASM_TRAP_EXCEPTION:
+		return "uncaught exception";
+	case WASM_TRAP_EXHAUSTION:
+		return "call stack exhausted";
+	case WASM_TRAP_EXIT:
+		return "exit";
+	case WASM_TRAP_HOST:
+		return "host function failed";
+	case WASM_TRAP_MEMLIMIT:
+		return "memory limit exceeded";
+	default:
+		return "unknown trap";
 	}
 }
 
-static uint64_t ms_since(const struct timespec *t0)
+static uint64_t
+ms_since(const struct timespec *t0)
 {
 	struct timespec t;
 	clock_gettime(CLOCK_MONOTONIC, &t);
@@ -293,14 +322,16 @@ static uint64_t ms_since(const struct timespec *t0)
 	    (t.tv_nsec - t0->tv_nsec) / 1000000);
 }
 
-static uint64_t cpu_ms_self(void)
+static uint64_t
+cpu_ms_self(void)
 {
 	struct timespec t;
 	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
 	return (uint64_t)t.tv_sec * 1000 + (uint64_t)t.tv_nsec / 1000000;
 }
 
-int wasm_program_run(const struct wasm_program *p, const struct wasm_io *io,
+int
+wasm_program_run(const struct wasm_program *p, const struct wasm_io *io,
     const struct wasm_run_limits *l, struct wasm_outcome *oc,
     struct wasm_usage *u)
 {
@@ -363,7 +394,8 @@ struct report {
 	char err[200];
 };
 
-static void confine(const struct wasm_run_limits *l)
+static void
+confine(const struct wasm_run_limits *l)
 {
 	struct rlimit rl;
 	uint64_t mem = l && l->memory_bytes ? l->memory_bytes : (4ull << 30);
@@ -382,15 +414,16 @@ static void confine(const struct wasm_run_limits *l)
 	 * SysV IPC, own hostname.  Best effort: WASI gives the module no
 	 * system call of its own, this is defence in depth. */
 	if (unshare(CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS) < 0)
-		(void)unshare(CLONE_NEWUSER | CLONE_NEWNET | CLONE_NEWIPC |
-		    CLONE_NEWUTS);
+		(void)unshare(
+		    CLONE_NEWUSER | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS);
 	prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
 	const struct sock_fprog *prog;
 	if (seccomp_policy_get(&prog) == 0)
 		prctl(PR_SET_SECCOMP, 2 /* SECCOMP_MODE_FILTER */, prog);
 }
 
-int wasm_run_isolated(const struct wasm_program *p, const struct wasm_io *io,
+int
+wasm_run_isolated(const struct wasm_program *p, const struct wasm_io *io,
     const struct wasm_run_limits *l, struct wasm_outcome *oc,
     struct wasm_usage *u)
 {
@@ -452,8 +485,9 @@ int wasm_run_isolated(const struct wasm_program *p, const struct wasm_io *io,
 	struct rusage ru;
 	while (wait4(pid, &st, 0, &ru) < 0 && errno == EINTR)
 		;
-	uint64_t cpu = (uint64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) *
-	    1000 + (uint64_t)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1000;
+	uint64_t cpu =
+	    (uint64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000 +
+	    (uint64_t)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1000;
 	if (got == sizeof(r) && r.rc)
 		return err_set(r.rc, "%s", r.err);
 	if (got != sizeof(r)) {
@@ -463,9 +497,10 @@ int wasm_run_isolated(const struct wasm_program *p, const struct wasm_io *io,
 		r.oc.exit_code = WASM_TRAP_EXIT_CODE;
 		snprintf(r.oc.message, sizeof(r.oc.message), "trap: %s",
 		    timed_out ? "deadline exceeded" :
-		    WIFSIGNALED(st) && WTERMSIG(st) == SIGXCPU ?
-		    "cpu time limit exceeded" : WIFSIGNALED(st) ?
-		    "worker killed by a signal" : "worker failed");
+		        WIFSIGNALED(st) && WTERMSIG(st) == SIGXCPU ?
+		                "cpu time limit exceeded" :
+		        WIFSIGNALED(st) ? "worker killed by a signal" :
+		                          "worker failed");
 	}
 	*oc = r.oc;
 	if (u) {

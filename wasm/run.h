@@ -23,7 +23,7 @@ enum {
 struct wasm_load_opts {
 	struct wasm_compile_opts compile;
 	struct wasm_decode_limits limits;
-	int link;                  /* WASM_LINK_* mask; default WASI */
+	int link; /* WASM_LINK_* mask; default WASI */
 };
 
 void wasm_load_opts_init(struct wasm_load_opts *o);
@@ -34,9 +34,9 @@ struct wasm_program {
 	void *dl;
 	char *so_path;
 	struct wasm_abi_import *imports;
-	int *bind;                 /* per import: WASI id, -1 no-op, 0 none */
-	int start_export;          /* export index of "_start", or -1 */
-	int cached;                /* the .so came from the cache */
+	int *bind; /* per import: WASI id, -1 no-op, 0 none */
+	int start_export; /* export index of "_start", or -1 */
+	int cached; /* the .so came from the cache */
 };
 
 /* Decode, validate, compile (or reuse the cache), load and link.  On
@@ -52,9 +52,9 @@ int wasm_program_export(const struct wasm_program *p, const char *name,
     size_t len, uint8_t kind);
 
 struct wasm_run_limits {
-	int64_t fuel;              /* budget; < 0: unlimited */
-	uint64_t memory_bytes;     /* linear memory cap; 0: 4 GiB - 64 KiB */
-	uint64_t wall_ms;          /* isolated runs: deadline; 0: none */
+	int64_t fuel; /* budget; < 0: unlimited */
+	uint64_t memory_bytes; /* linear memory cap; 0: 4 GiB - 64 KiB */
+	uint64_t wall_ms; /* isolated runs: deadline; 0: none */
 };
 
 struct wasm_instance {
@@ -99,11 +99,11 @@ struct wasm_usage {
 };
 
 struct wasm_outcome {
-	int trap;                  /* 0, or enum wasm_abi_trap */
+	int trap; /* 0, or enum wasm_abi_trap */
 	int out_of_fuel;
-	int timed_out;             /* isolated runs: wall deadline hit */
-	int exit_code;             /* proc_exit / 0 on return; 128+n trap */
-	char message[128];         /* "trap: ..." or "" */
+	int timed_out; /* isolated runs: wall deadline hit */
+	int exit_code; /* proc_exit / 0 on return; 128+n trap */
+	char message[128]; /* "trap: ..." or "" */
 };
 
 #define WASM_TRAP_EXIT_CODE 134

@@ -29,23 +29,24 @@
 #define WORKER_STACK (256u << 20)
 
 struct slot {
-	int fd;                    /* -1: unused */
-	pid_t pid;                 /* 0: no worker */
-	_Atomic uint64_t *cur;     /* in the shared page: see struct worker */
+	int fd; /* -1: unused */
+	pid_t pid; /* 0: no worker */
+	_Atomic uint64_t *cur; /* in the shared page: see struct worker */
 };
 
 /* ---- the worker ---- */
 
 struct worker {
 	int fd;
-	_Atomic uint64_t *cur;     /* seq of the request running, 0 idle;
+	_Atomic uint64_t *cur; /* seq of the request running, 0 idle;
 	                              shared with the supervisor */
 	const struct wasm_program *p;
 	const struct wasm_serve_opts *o;
 	int status;
 };
 
-static int read_full(int fd, uint8_t *b, size_t len)
+static int
+read_full(int fd, uint8_t *b, size_t len)
 {
 	size_t got = 0;
 	while (got < len) {
@@ -61,7 +62,8 @@ static int read_full(int fd, uint8_t *b, size_t len)
 
 /* One request: 0 answered, 1 the gateway closed the socket, < 0 broken
  * (the worker exits and the supervisor reports it). */
-static int serve_one(struct worker *w)
+static int
+serve_one(struct worker *w)
 {
 	uint8_t h[WASM_WIRE_HEADER], *pl = NULL, *frame = NULL;
 	uint32_t type, len;
@@ -100,8 +102,8 @@ static int serve_one(struct worker *w)
 		    err_msg());
 		wasm_buf_free(&out);
 	}
-	rc = wasm_wire_reply_encode(rq.seq, &oc, &u, out.data, out.len,
-	    &frame, &flen);
+	rc = wasm_wire_reply_encode(rq.seq, &oc, &u, out.data, out.len, &frame,
+	    &flen);
 	wasm_wire_request_clear(&rq);
 	free(pl);
 	wasm_buf_free(&out);
@@ -113,7 +115,8 @@ static int serve_one(struct worker *w)
 	return rc < 0 ? -1 : 0;
 }
 
-static void *worker_thread(void *arg)
+static void *
+worker_thread(void *arg)
 {
 	struct worker *w = arg;
 	int rc;
@@ -123,8 +126,8 @@ static void *worker_thread(void *arg)
 	return NULL;
 }
 
-__attribute__((noreturn)) static void worker_main(int fd,
-    _Atomic uint64_t *cur, const struct wasm_program *p,
+__attribute__((noreturn)) static void
+worker_main(int fd, _Atomic uint64_t *cur, const struct wasm_program *p,
     const struct wasm_serve_opts *o)
 {
 	struct worker w = { fd, cur, p, o, 0 };
@@ -142,9 +145,9 @@ __attribute__((noreturn)) static void worker_main(int fd,
 
 /* ---- the supervisor ---- */
 
-static int spawn(struct slot *s, size_t n, size_t i, int ctl, int sfd,
-    const sigset_t *old, const struct wasm_program *p,
-    const struct wasm_serve_opts *o)
+static int
+spawn(struct slot *s, size_t n, size_t i, int ctl, int sfd, const sigset_t *old,
+    const struct wasm_program *p, const struct wasm_serve_opts *o)
 {
 	atomic_store(s[i].cur, 0);
 	pid_t pid = fork();
@@ -164,7 +167,8 @@ static int spawn(struct slot *s, size_t n, size_t i, int ctl, int sfd,
 }
 
 /* Retire the worker of slot i (the gateway has given up its socket). */
-static void retire(struct slot *s)
+static void
+retire(struct slot *s)
 {
 	if (s->pid > 0) {
 		kill(s->pid, SIGKILL);
@@ -179,9 +183,9 @@ static void retire(struct slot *s)
 }
 
 /* One control message: 0 handled, 1 the provider closed it, < 0 error. */
-static int control(int ctl, struct slot *s, size_t n, int sfd,
-    const sigset_t *old, const struct wasm_program *p,
-    const struct wasm_serve_opts *o)
+static int
+control(int ctl, struct slot *s, size_t n, int sfd, const sigset_t *old,
+    const struct wasm_program *p, const struct wasm_serve_opts *o)
 {
 	struct wasm_ctl_msg m;
 	struct iovec iov = { &m, sizeof(m) };
@@ -199,12 +203,13 @@ static int control(int ctl, struct slot *s, size_t n, int sfd,
 	mh.msg_controllen = sizeof(c.buf);
 	ssize_t k = recvmsg(ctl, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
 	if (k < 0)
-		return errno == EINTR || errno == EAGAIN ? 0 :
+		return errno == EINTR || errno == EAGAIN ?
+		    0 :
 		    err_set(ERR_IO, "control socket: %s", strerror(errno));
 	if (k == 0)
 		return 1;
 	for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm;
-	    cm = CMSG_NXTHDR(&mh, cm))
+	     cm = CMSG_NXTHDR(&mh, cm))
 		if (cm->cmsg_level == SOL_SOCKET &&
 		    cm->cmsg_type == SCM_RIGHTS &&
 		    cm->cmsg_len == CMSG_LEN(sizeof(int)))
@@ -221,19 +226,19 @@ static int control(int ctl, struct slot *s, size_t n, int sfd,
 		return spawn(s, n, m.slot, ctl, sfd, old, p, o);
 	}
 	if (m.op == WASM_CTL_KILL) {
-		if (s[m.slot].pid > 0 && (m.seq == 0 ||
-		    atomic_load(s[m.slot].cur) == m.seq))
+		if (s[m.slot].pid > 0 &&
+		    (m.seq == 0 || atomic_load(s[m.slot].cur) == m.seq))
 			kill(s[m.slot].pid, SIGKILL);
 		return 0;
 	}
-	return err_set(ERR_INVAL, "control socket: bad message (op %u)",
-	    m.op);
+	return err_set(ERR_INVAL, "control socket: bad message (op %u)", m.op);
 }
 
 /* Reap workers: each death is told on its socket (DIED, with the request
  * it was running), which is then closed; the gateway starts the next
  * worker of that slot on a new socket. */
-static void reap(struct slot *s, size_t n)
+static void
+reap(struct slot *s, size_t n)
 {
 	int st;
 	pid_t pid;
@@ -246,22 +251,23 @@ static void reap(struct slot *s, size_t n)
 		s[i].pid = 0;
 		uint8_t frame[WASM_WIRE_DIED_FRAME];
 		wasm_wire_died_encode(st, atomic_load(s[i].cur), frame);
-		(void)send(s[i].fd, frame, sizeof(frame), MSG_NOSIGNAL |
-		    MSG_DONTWAIT);
+		(void)send(s[i].fd, frame, sizeof(frame),
+		    MSG_NOSIGNAL | MSG_DONTWAIT);
 		close(s[i].fd);
 		s[i].fd = -1;
 	}
 }
 
-int wasm_serve_run(int ctl, const struct wasm_program *p,
+int
+wasm_serve_run(int ctl, const struct wasm_program *p,
     const struct wasm_serve_opts *o)
 {
 	struct slot s[WASM_POOL_MAX_WORKERS];
 	const size_t n = WASM_POOL_MAX_WORKERS;
 	sigset_t set, old;
 	int sfd, rc = 0;
-	_Atomic uint64_t *cur = mmap(NULL, n * sizeof(*cur), PROT_READ |
-	    PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	_Atomic uint64_t *cur = mmap(NULL, n * sizeof(*cur),
+	    PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 
 	if (cur == MAP_FAILED)
 		return err_set(ERR_IO, "mmap: %s", strerror(errno));
@@ -286,7 +292,8 @@ int wasm_serve_run(int ctl, const struct wasm_program *p,
 		goto out;
 	}
 	for (;;) {
-		struct pollfd pf[2] = { { ctl, POLLIN, 0 }, { sfd, POLLIN, 0 } };
+		struct pollfd pf[2] = { { ctl, POLLIN, 0 },
+			{ sfd, POLLIN, 0 } };
 		if (poll(pf, 2, -1) < 0) {
 			if (errno == EINTR)
 				continue;
@@ -296,7 +303,8 @@ int wasm_serve_run(int ctl, const struct wasm_program *p,
 		if (pf[1].revents & POLLIN) {
 			struct signalfd_siginfo si;
 			int stop = 0;
-			while (read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si))
+			while (
+			    read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si))
 				if (si.ssi_signo != SIGCHLD &&
 				    si.ssi_signo != SIGPIPE)
 					stop = 1;

@@ -13,9 +13,9 @@
 #include "wasm/run.h"
 
 struct wasm_serve_opts {
-	const char *data_dir;      /* preopened as /data, or NULL */
-	const char *const *env;    /* lease env "K=V" for every request */
-	int stderr_fd;             /* the modules' stderr; -1 dropped */
+	const char *data_dir; /* preopened as /data, or NULL */
+	const char *const *env; /* lease env "K=V" for every request */
+	int stderr_fd; /* the modules' stderr; -1 dropped */
 };
 
 /* Serve until the control socket ctl closes (or SIGTERM): then kill the

@@ -26,7 +26,7 @@
 
 enum { SK_SIMD, SK_TEXT, SK_LINKING, SK_OTHER, SK_N };
 static const char *const skip_names[SK_N] = { "simd", "text-format",
-    "cross-module linking", "other" };
+	"cross-module linking", "other" };
 
 struct tally {
 	uint64_t passed, failed, skipped[SK_N];
@@ -40,7 +40,8 @@ struct spec_opts {
 
 /* ---- helpers ---- */
 
-static char *path_join(const char *dir, const char *name)
+static char *
+path_join(const char *dir, const char *name)
 {
 	size_t n = strlen(dir) + strlen(name) + 2;
 	char *p = malloc(n);
@@ -49,7 +50,8 @@ static char *path_join(const char *dir, const char *name)
 	return p;
 }
 
-static char *dir_of(const char *path)
+static char *
+dir_of(const char *path)
 {
 	char *d = strdup(path);
 	if (!d)
@@ -62,7 +64,8 @@ static char *dir_of(const char *path)
 	return d;
 }
 
-static int read_bin(const char *path, uint8_t **buf, size_t *len)
+static int
+read_bin(const char *path, uint8_t **buf, size_t *len)
 {
 	char *b = NULL;
 	int rc = util_read_file(path, 64u << 20, &b, len);
@@ -70,7 +73,8 @@ static int read_bin(const char *path, uint8_t **buf, size_t *len)
 	return rc;
 }
 
-static int is_simd_err(void)
+static int
+is_simd_err(void)
 {
 	const char *m = err_msg();
 	return strstr(m, "SIMD") || strstr(m, "v128");
@@ -85,7 +89,8 @@ struct cjob {
 	const struct spec_opts *o;
 };
 
-static void *compile_worker(void *arg)
+static void *
+compile_worker(void *arg)
 {
 	struct cjob *j = arg;
 	for (;;) {
@@ -111,7 +116,8 @@ static void *compile_worker(void *arg)
 	}
 }
 
-static int precompile(char **files, int nfiles, const struct spec_opts *o)
+static int
+precompile(char **files, int nfiles, const struct spec_opts *o)
 {
 	struct cjob j = { .o = o };
 	size_t cap = 0;
@@ -124,12 +130,15 @@ static int precompile(char **files, int nfiles, const struct spec_opts *o)
 		char *dir = dir_of(files[f]);
 		json_t *cmds = json_object_get(root, "commands"), *c;
 		size_t i;
-		json_array_foreach(cmds, i, c) {
-			const char *t = json_string_value(json_object_get(c, "type"));
-			const char *fn = json_string_value(json_object_get(c,
-			    "filename"));
-			if (!t || !fn || (strcmp(t, "module") != 0 &&
-			    strcmp(t, "assert_uninstantiable") != 0))
+		json_array_foreach(cmds, i, c)
+		{
+			const char *t =
+			    json_string_value(json_object_get(c, "type"));
+			const char *fn =
+			    json_string_value(json_object_get(c, "filename"));
+			if (!t || !fn ||
+			    (strcmp(t, "module") != 0 &&
+			        strcmp(t, "assert_uninstantiable") != 0))
 				continue;
 			if (j.n == cap) {
 				cap = cap ? cap * 2 : 256;
@@ -161,11 +170,11 @@ static int precompile(char **files, int nfiles, const struct spec_opts *o)
 /* ---- phase 2: run one .json ---- */
 
 struct loaded {
-	char *name;                /* "$M" or NULL */
+	char *name; /* "$M" or NULL */
 	struct wasm_program *p;
 	struct wasm_instance *in;
-	int skip;                  /* SK_* + 1 when unavailable */
-	int registered;            /* others may import (and change) it */
+	int skip; /* SK_* + 1 when unavailable */
+	int registered; /* others may import (and change) it */
 };
 
 struct fstate {
@@ -174,8 +183,8 @@ struct fstate {
 	char *dir;
 	struct loaded *mods;
 	size_t nmods, capmods;
-	int cur;                   /* index of the current module, -1 */
-	int link_broken;           /* a module importing from another
+	int cur; /* index of the current module, -1 */
+	int link_broken; /* a module importing from another
 	                              registered one could not be linked */
 	struct tally t;
 	int line;
@@ -184,7 +193,8 @@ struct fstate {
 static void fail_msg(struct fstate *s, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
-static void fail_msg(struct fstate *s, const char *fmt, ...)
+static void
+fail_msg(struct fstate *s, const char *fmt, ...)
 {
 	va_list ap;
 	s->t.failed++;
@@ -197,7 +207,8 @@ static void fail_msg(struct fstate *s, const char *fmt, ...)
 	fputc('\n', stdout);
 }
 
-static void drop_module(struct loaded *l)
+static void
+drop_module(struct loaded *l)
 {
 	wasm_instance_free(l->in);
 	wasm_program_free(l->p);
@@ -205,7 +216,8 @@ static void drop_module(struct loaded *l)
 	memset(l, 0, sizeof(*l));
 }
 
-static int load_module(struct fstate *s, const char *fn, struct wasm_program **p,
+static int
+load_module(struct fstate *s, const char *fn, struct wasm_program **p,
     int *skip)
 {
 	uint8_t *buf;
@@ -230,7 +242,8 @@ static int load_module(struct fstate *s, const char *fn, struct wasm_program **p
 	return rc;
 }
 
-static struct loaded *find_mod(struct fstate *s, json_t *action)
+static struct loaded *
+find_mod(struct fstate *s, json_t *action)
 {
 	const char *name = json_string_value(json_object_get(action, "module"));
 	if (!name)
@@ -242,7 +255,8 @@ static struct loaded *find_mod(struct fstate *s, json_t *action)
 }
 
 /* A JSON value {type, value} to a 64-bit slot.  Returns 1 for v128. */
-static int value_slot(json_t *v, uint64_t *out, uint8_t *type)
+static int
+value_slot(json_t *v, uint64_t *out, uint8_t *type)
 {
 	const char *t = json_string_value(json_object_get(v, "type"));
 	const char *val = json_string_value(json_object_get(v, "value"));
@@ -251,13 +265,20 @@ static int value_slot(json_t *v, uint64_t *out, uint8_t *type)
 		return -1;
 	if (strcmp(t, "v128") == 0)
 		return 1;
-	if (strcmp(t, "i32") == 0) *type = WASM_I32;
-	else if (strcmp(t, "i64") == 0) *type = WASM_I64;
-	else if (strcmp(t, "f32") == 0) *type = WASM_F32;
-	else if (strcmp(t, "f64") == 0) *type = WASM_F64;
-	else if (strcmp(t, "externref") == 0) *type = WASM_EXTERNREF;
-	else if (strcmp(t, "funcref") == 0) *type = WASM_FUNCREF;
-	else return -1;
+	if (strcmp(t, "i32") == 0)
+		*type = WASM_I32;
+	else if (strcmp(t, "i64") == 0)
+		*type = WASM_I64;
+	else if (strcmp(t, "f32") == 0)
+		*type = WASM_F32;
+	else if (strcmp(t, "f64") == 0)
+		*type = WASM_F64;
+	else if (strcmp(t, "externref") == 0)
+		*type = WASM_EXTERNREF;
+	else if (strcmp(t, "funcref") == 0)
+		*type = WASM_FUNCREF;
+	else
+		return -1;
 	if (!val || strcmp(val, "null") == 0)
 		return 0;
 	if (strncmp(val, "nan:", 4) == 0)
@@ -268,7 +289,8 @@ static int value_slot(json_t *v, uint64_t *out, uint8_t *type)
 	return 0;
 }
 
-static int value_matches(json_t *exp, uint64_t got)
+static int
+value_matches(json_t *exp, uint64_t got)
 {
 	const char *t = json_string_value(json_object_get(exp, "type"));
 	const char *val = json_string_value(json_object_get(exp, "value"));
@@ -303,8 +325,9 @@ static int value_matches(json_t *exp, uint64_t got)
 
 /* Perform an action.  Returns -2 skip, -1 harness error (message in
  * err), else the trap code; results in res[]. */
-static int do_action(struct fstate *s, json_t *a, uint64_t *res,
-    size_t *nres, int *skip, char *err, size_t errlen)
+static int
+do_action(struct fstate *s, json_t *a, uint64_t *res, size_t *nres, int *skip,
+    char *err, size_t errlen)
 {
 	struct loaded *l = find_mod(s, a);
 	const char *type = json_string_value(json_object_get(a, "type"));
@@ -330,8 +353,7 @@ static int do_action(struct fstate *s, json_t *a, uint64_t *res,
 		return -1;
 	}
 	if (strcmp(type, "get") == 0) {
-		int e = wasm_program_export(l->p, field, flen,
-		    WASM_EXT_GLOBAL);
+		int e = wasm_program_export(l->p, field, flen, WASM_EXT_GLOBAL);
 		if (e < 0) {
 			snprintf(err, errlen, "no global export %s", field);
 			return -1;
@@ -351,7 +373,8 @@ static int do_action(struct fstate *s, json_t *a, uint64_t *res,
 		snprintf(err, errlen, "too many args");
 		return -1;
 	}
-	json_array_foreach(args, i, v) {
+	json_array_foreach(args, i, v)
+	{
 		uint8_t ty;
 		int r = value_slot(v, &av[i], &ty);
 		if (r == 1) {
@@ -364,12 +387,14 @@ static int do_action(struct fstate *s, json_t *a, uint64_t *res,
 	return wasm_instance_call(l->in, (uint32_t)e, av, res);
 }
 
-static void skip_count(struct fstate *s, int skip)
+static void
+skip_count(struct fstate *s, int skip)
 {
 	s->t.skipped[skip - 1]++;
 }
 
-static void cmd_module(struct fstate *s, json_t *c)
+static void
+cmd_module(struct fstate *s, json_t *c)
 {
 	const char *fn = json_string_value(json_object_get(c, "filename"));
 	const char *name = json_string_value(json_object_get(c, "name"));
@@ -398,7 +423,7 @@ static void cmd_module(struct fstate *s, json_t *c)
 		}
 	} else {
 		struct wasm_run_limits lim = { .fuel = -1,
-		    .memory_bytes = 1ull << 30 };
+			.memory_bytes = 1ull << 30 };
 		if (wasm_instance_new(l.p, NULL, &lim, &l.in, &trap) < 0) {
 			fail_msg(s, "module %s: %s", fn, err_msg());
 			l.skip = SK_OTHER + 1;
@@ -416,7 +441,8 @@ static void cmd_module(struct fstate *s, json_t *c)
 	s->cur = (int)s->nmods - 1;
 }
 
-static void cmd_assert_module(struct fstate *s, json_t *c, const char *type)
+static void
+cmd_assert_module(struct fstate *s, json_t *c, const char *type)
 {
 	const char *fn = json_string_value(json_object_get(c, "filename"));
 	const char *mt = json_string_value(json_object_get(c, "module_type"));
@@ -458,7 +484,7 @@ static void cmd_assert_module(struct fstate *s, json_t *c, const char *type)
 		if (rc == 0) {
 			struct wasm_instance *in = NULL;
 			struct wasm_run_limits lim = { .fuel = -1,
-			    .memory_bytes = 1ull << 30 };
+				.memory_bytes = 1ull << 30 };
 			wasm_instance_new(p, NULL, &lim, &in, &trap);
 			wasm_instance_free(in);
 			if (!trap)
@@ -494,7 +520,8 @@ static void cmd_assert_module(struct fstate *s, json_t *c, const char *type)
 	wasm_program_free(p);
 }
 
-static void cmd_action(struct fstate *s, json_t *c, const char *type)
+static void
+cmd_action(struct fstate *s, json_t *c, const char *type)
 {
 	json_t *a = json_object_get(c, "action");
 	uint64_t res[64];
@@ -514,7 +541,8 @@ static void cmd_action(struct fstate *s, json_t *c, const char *type)
 	if (strcmp(type, "assert_trap") == 0) {
 		if (r == 0)
 			fail_msg(s, "assert_trap %s: no trap (%s expected)",
-			    field, json_string_value(json_object_get(c, "text")));
+			    field,
+			    json_string_value(json_object_get(c, "text")));
 		else
 			s->t.passed++;
 		return;
@@ -543,7 +571,8 @@ static void cmd_action(struct fstate *s, json_t *c, const char *type)
 		    nres, json_array_size(exp));
 		return;
 	}
-	json_array_foreach(exp, i, v) {
+	json_array_foreach(exp, i, v)
+	{
 		uint64_t w;
 		uint8_t ty;
 		if (value_slot(v, &w, &ty) == 1) {
@@ -551,8 +580,10 @@ static void cmd_action(struct fstate *s, json_t *c, const char *type)
 			return;
 		}
 		if (!value_matches(v, res[i])) {
-			fail_msg(s, "%s %s: result %zu is 0x%llx, expected %s "
-			    "%s", type, field, i, (unsigned long long)res[i],
+			fail_msg(s,
+			    "%s %s: result %zu is 0x%llx, expected %s "
+			    "%s",
+			    type, field, i, (unsigned long long)res[i],
 			    json_string_value(json_object_get(v, "type")),
 			    json_string_value(json_object_get(v, "value")));
 			return;
@@ -561,8 +592,8 @@ static void cmd_action(struct fstate *s, json_t *c, const char *type)
 	s->t.passed++;
 }
 
-static void run_file(const char *file, const struct spec_opts *o,
-    struct tally *out)
+static void
+run_file(const char *file, const struct spec_opts *o, struct tally *out)
 {
 	struct fstate s = { .o = o, .file = file, .cur = -1 };
 	json_error_t je;
@@ -576,8 +607,10 @@ static void run_file(const char *file, const struct spec_opts *o,
 	s.dir = dir_of(file);
 	json_t *cmds = json_object_get(root, "commands"), *c;
 	size_t i;
-	json_array_foreach(cmds, i, c) {
-		const char *type = json_string_value(json_object_get(c, "type"));
+	json_array_foreach(cmds, i, c)
+	{
+		const char *type =
+		    json_string_value(json_object_get(c, "type"));
 		s.line = (int)json_integer_value(json_object_get(c, "line"));
 		if (!type)
 			continue;
@@ -587,8 +620,7 @@ static void run_file(const char *file, const struct spec_opts *o,
 			struct loaded *l = find_mod(&s, c);
 			if (l)
 				l->registered = 1;
-		}
-		else if (strcmp(type, "assert_return") == 0 ||
+		} else if (strcmp(type, "assert_return") == 0 ||
 		    strcmp(type, "assert_trap") == 0 ||
 		    strcmp(type, "assert_exhaustion") == 0 ||
 		    strcmp(type, "action") == 0)
@@ -610,7 +642,8 @@ struct file_job {
 	struct tally t;
 };
 
-static void *file_thread(void *arg)
+static void *
+file_thread(void *arg)
 {
 	struct file_job *j = arg;
 	run_file(j->file, j->o, &j->t);
@@ -619,8 +652,8 @@ static void *file_thread(void *arg)
 
 /* Child process per file, on a deep stack; the tally comes back on a
  * pipe.  A crash counts as one failure. */
-static void run_file_isolated(const char *file, const struct spec_opts *o,
-    struct tally *t)
+static void
+run_file_isolated(const char *file, const struct spec_opts *o, struct tally *t)
 {
 	int fds[2];
 	memset(t, 0, sizeof(*t));
@@ -659,7 +692,8 @@ static void run_file_isolated(const char *file, const struct spec_opts *o,
 	}
 }
 
-int wasm_spec_main(int argc, char **argv)
+int
+wasm_spec_main(int argc, char **argv)
 {
 	struct spec_opts o = { .jobs = 2 };
 	char **files = calloc((size_t)argc + 1, sizeof(char *));
@@ -722,8 +756,8 @@ int wasm_spec_main(int argc, char **argv)
 		first = 0;
 	}
 	printf(")\nwasm spec: -O%d, fuel %s, %d files, compile %.1f s, run "
-	    "%.1f s\n", o.lo.compile.opt_level, o.lo.compile.fuel ? "on" :
-	    "off", nfiles,
+	       "%.1f s\n",
+	    o.lo.compile.opt_level, o.lo.compile.fuel ? "on" : "off", nfiles,
 	    (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9,
 	    (double)(t2.tv_sec - t1.tv_sec) + (t2.tv_nsec - t1.tv_nsec) / 1e9);
 	free(files);

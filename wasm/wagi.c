@@ -11,7 +11,8 @@
 
 #include "common/err.h"
 
-void wasm_wagi_response_free(struct wasm_wagi_response *r)
+void
+wasm_wagi_response_free(struct wasm_wagi_response *r)
 {
 	if (!r)
 		return;
@@ -20,8 +21,8 @@ void wasm_wagi_response_free(struct wasm_wagi_response *r)
 	memset(r, 0, sizeof(*r));
 }
 
-static int set_error(struct wasm_wagi_response *r, int status,
-    const char *msg)
+static int
+set_error(struct wasm_wagi_response *r, int status, const char *msg)
 {
 	wasm_wagi_response_free(r);
 	size_t n = strlen(msg);
@@ -42,8 +43,8 @@ static int set_error(struct wasm_wagi_response *r, int status,
 	return 0;
 }
 
-int wasm_wagi_parse(const uint8_t *out, size_t len,
-    struct wasm_wagi_response *r)
+int
+wasm_wagi_parse(const uint8_t *out, size_t len, struct wasm_wagi_response *r)
 {
 	memset(r, 0, sizeof(*r));
 	r->storage = malloc(len + 1);
@@ -59,7 +60,8 @@ int wasm_wagi_parse(const uint8_t *out, size_t len,
 		char *nl = memchr(s, '\n', (size_t)(end - s));
 		if (!nl) {
 			wasm_wagi_response_free(r);
-			return err_set(ERR_INVAL, "CGI response: no blank line "
+			return err_set(ERR_INVAL,
+			    "CGI response: no blank line "
 			    "after the headers");
 		}
 		char *line_end = nl;
@@ -73,8 +75,10 @@ int wasm_wagi_parse(const uint8_t *out, size_t len,
 		char *colon = strchr(s, ':');
 		if (!colon || colon == s) {
 			wasm_wagi_response_free(r);
-			return err_set(ERR_INVAL, "CGI response: malformed "
-			    "header line \"%.40s\"", s);
+			return err_set(ERR_INVAL,
+			    "CGI response: malformed "
+			    "header line \"%.40s\"",
+			    s);
 		}
 		*colon = 0;
 		char *v = colon + 1;
@@ -84,8 +88,10 @@ int wasm_wagi_parse(const uint8_t *out, size_t len,
 			int st = atoi(v);
 			if (st < 100 || st > 999) {
 				wasm_wagi_response_free(r);
-				return err_set(ERR_INVAL, "CGI response: bad "
-				    "Status \"%.20s\"", v);
+				return err_set(ERR_INVAL,
+				    "CGI response: bad "
+				    "Status \"%.20s\"",
+				    v);
 			}
 			r->status = st;
 			have_status = 1;
@@ -94,11 +100,12 @@ int wasm_wagi_parse(const uint8_t *out, size_t len,
 				have_location = 1;
 			if (r->nheaders == cap) {
 				cap = cap ? cap * 2 : 8;
-				struct wasm_wagi_header *nh = realloc(r->headers,
-				    cap * sizeof(*nh));
+				struct wasm_wagi_header *nh =
+				    realloc(r->headers, cap * sizeof(*nh));
 				if (!nh) {
 					wasm_wagi_response_free(r);
-					return err_set(ERR_NOMEM, "out of memory");
+					return err_set(ERR_NOMEM,
+					    "out of memory");
 				}
 				r->headers = nh;
 			}
@@ -116,7 +123,8 @@ int wasm_wagi_parse(const uint8_t *out, size_t len,
 }
 
 /* Environment for the request: CGI variables, HTTP_*, then lease env. */
-static char **build_env(const struct wasm_wagi_request *q, size_t *count)
+static char **
+build_env(const struct wasm_wagi_request *q, size_t *count)
 {
 	size_t n = 16 + q->nheaders, k = 0;
 	for (const char *const *e = q->env; e && *e; e++)
@@ -138,9 +146,11 @@ static char **build_env(const struct wasm_wagi_request *q, size_t *count)
 		{ "PATH_INFO", q->path ? q->path : "/" },
 		{ "QUERY_STRING", q->query ? q->query : "" },
 		{ "SCRIPT_NAME", q->script_name ? q->script_name : "" },
-		{ "SERVER_NAME", q->server_name ? q->server_name : "localhost" },
+		{ "SERVER_NAME",
+		    q->server_name ? q->server_name : "localhost" },
 		{ "SERVER_PORT", q->server_port ? q->server_port : "80" },
-		{ "REMOTE_ADDR", q->remote_addr ? q->remote_addr : "127.0.0.1" },
+		{ "REMOTE_ADDR",
+		    q->remote_addr ? q->remote_addr : "127.0.0.1" },
 		{ "CONTENT_TYPE", ctype },
 		{ "CONTENT_LENGTH", clen },
 	};
@@ -159,7 +169,8 @@ static char **build_env(const struct wasm_wagi_request *q, size_t *count)
 			goto fail;
 		memcpy(v, "HTTP_", 5);
 		for (size_t j = 0; j < l; j++)
-			v[5 + j] = nm[j] == '-' ? '_' :
+			v[5 + j] = nm[j] == '-' ?
+			    '_' :
 			    (char)toupper((unsigned char)nm[j]);
 		v[5 + l] = '=';
 		memcpy(v + 6 + l, q->headers[i].value, vl + 1);
@@ -177,23 +188,29 @@ fail:
 	return NULL;
 }
 
-int wasm_wagi_run(const struct wasm_program *p,
-    const struct wasm_wagi_request *req, const struct wasm_run_limits *l,
-    const char *data_dir, int stderr_fd, struct wasm_buf *out,
-    struct wasm_outcome *oc, struct wasm_usage *u)
+int
+wasm_wagi_run(const struct wasm_program *p, const struct wasm_wagi_request *req,
+    const struct wasm_run_limits *l, const char *data_dir, int stderr_fd,
+    struct wasm_buf *out, struct wasm_outcome *oc, struct wasm_usage *u)
 {
 	size_t nenv = 0;
 	int rc;
 	char **env = build_env(req, &nenv);
 	if (!env)
 		return err_set(ERR_NOMEM, "out of memory");
-	const char *argv[1] = { req->script_name && *req->script_name ?
-	    req->script_name : "/" };
+	const char *argv[1] = {
+		req->script_name && *req->script_name ? req->script_name : "/"
+	};
 	struct wasm_io io = {
-		.argc = 1, .argv = argv, .envp = (const char *const *)env,
-		.stdin_fd = -1, .stdout_fd = -1, .stderr_fd = stderr_fd,
+		.argc = 1,
+		.argv = argv,
+		.envp = (const char *const *)env,
+		.stdin_fd = -1,
+		.stdout_fd = -1,
+		.stderr_fd = stderr_fd,
 		.stdin_data = req->body ? req->body : (const uint8_t *)"",
-		.stdin_len = req->body_len, .stdout_buf = out,
+		.stdin_len = req->body_len,
+		.stdout_buf = out,
 		.data_dir = data_dir,
 	};
 	out->max = WASM_WAGI_MAX_OUTPUT;
@@ -204,13 +221,17 @@ int wasm_wagi_run(const struct wasm_program *p,
 	return rc;
 }
 
-int wasm_wagi_respond(const struct wasm_outcome *oc, const uint8_t *out,
-    size_t len, struct wasm_wagi_response *resp)
+int
+wasm_wagi_respond(const struct wasm_outcome *oc, const uint8_t *out, size_t len,
+    struct wasm_wagi_response *resp)
 {
 	memset(resp, 0, sizeof(*resp));
 	if (oc->trap) {
-		int rc = set_error(resp, oc->timed_out ? 504 :
-		    oc->out_of_fuel ? 503 : 500, oc->message);
+		int rc = set_error(resp,
+		    oc->timed_out       ? 504 :
+		        oc->out_of_fuel ? 503 :
+		                          500,
+		    oc->message);
 		resp->trap = oc->trap;
 		return rc;
 	}
@@ -228,7 +249,8 @@ int wasm_wagi_respond(const struct wasm_outcome *oc, const uint8_t *out,
 	return 0;
 }
 
-int wasm_wagi_invoke(const struct wasm_program *p,
+int
+wasm_wagi_invoke(const struct wasm_program *p,
     const struct wasm_wagi_request *req, const struct wasm_run_limits *l,
     struct wasm_wagi_response *resp, struct wasm_usage *u)
 {

@@ -19,18 +19,18 @@ struct wasm_wagi_header {
 
 /* A request; everything borrowed for the duration of the call. */
 struct wasm_wagi_request {
-	const char *method;        /* "GET" */
-	const char *path;          /* PATH_INFO, e.g. "/hello" */
-	const char *query;         /* QUERY_STRING without '?', or NULL */
-	const char *script_name;   /* SCRIPT_NAME (route prefix), or NULL */
-	const char *server_name;   /* or NULL: "localhost" */
-	const char *server_port;   /* or NULL: "80" */
-	const char *remote_addr;   /* or NULL: "127.0.0.1" */
+	const char *method; /* "GET" */
+	const char *path; /* PATH_INFO, e.g. "/hello" */
+	const char *query; /* QUERY_STRING without '?', or NULL */
+	const char *script_name; /* SCRIPT_NAME (route prefix), or NULL */
+	const char *server_name; /* or NULL: "localhost" */
+	const char *server_port; /* or NULL: "80" */
+	const char *remote_addr; /* or NULL: "127.0.0.1" */
 	const struct wasm_wagi_header *headers;
 	size_t nheaders;
 	const uint8_t *body;
 	size_t body_len;
-	const char *const *env;    /* lease env "K=V", NULL-terminated, or NULL */
+	const char *const *env; /* lease env "K=V", NULL-terminated, or NULL */
 };
 
 /* A response; owned by the caller, wasm_wagi_response_free. */
@@ -38,10 +38,10 @@ struct wasm_wagi_response {
 	int status;
 	struct wasm_wagi_header *headers; /* name/value point into storage */
 	size_t nheaders;
-	const uint8_t *body;       /* into storage */
+	const uint8_t *body; /* into storage */
 	size_t body_len;
 	char *storage;
-	int trap;                  /* enum wasm_abi_trap, 0 none */
+	int trap; /* enum wasm_abi_trap, 0 none */
 };
 
 #define WASM_WAGI_MAX_OUTPUT (16u << 20)

@@ -21,22 +21,59 @@
 #include "common/err.h"
 
 enum {
-	E_OK = 0, E_2BIG = 1, E_ACCES = 2, E_BADF = 8, E_EXIST = 20,
-	E_FAULT = 21, E_INVAL = 28, E_IO = 29, E_ISDIR = 31, E_LOOP = 32,
-	E_MFILE = 33, E_NAMETOOLONG = 37, E_NOENT = 44, E_NOSPC = 51,
-	E_NOSYS = 52, E_NOTDIR = 54, E_NOTEMPTY = 55, E_PERM = 63,
-	E_SPIPE = 70, E_XDEV = 75, E_NOTCAPABLE = 76,
+	E_OK = 0,
+	E_2BIG = 1,
+	E_ACCES = 2,
+	E_BADF = 8,
+	E_EXIST = 20,
+	E_FAULT = 21,
+	E_INVAL = 28,
+	E_IO = 29,
+	E_ISDIR = 31,
+	E_LOOP = 32,
+	E_MFILE = 33,
+	E_NAMETOOLONG = 37,
+	E_NOENT = 44,
+	E_NOSPC = 51,
+	E_NOSYS = 52,
+	E_NOTDIR = 54,
+	E_NOTEMPTY = 55,
+	E_PERM = 63,
+	E_SPIPE = 70,
+	E_XDEV = 75,
+	E_NOTCAPABLE = 76,
 };
 
 enum {
-	W_NONE, W_ARGS_GET, W_ARGS_SIZES_GET, W_ENVIRON_GET,
-	W_ENVIRON_SIZES_GET, W_FD_WRITE, W_FD_READ, W_FD_CLOSE, W_FD_SEEK,
-	W_FD_TELL, W_FD_FDSTAT_GET, W_FD_FDSTAT_SET_FLAGS, W_FD_PRESTAT_GET,
-	W_FD_PRESTAT_DIR_NAME, W_PATH_OPEN, W_FD_FILESTAT_GET,
-	W_PATH_FILESTAT_GET, W_PATH_CREATE_DIRECTORY, W_PATH_UNLINK_FILE,
-	W_PATH_REMOVE_DIRECTORY, W_CLOCK_TIME_GET, W_CLOCK_RES_GET,
-	W_RANDOM_GET, W_PROC_EXIT, W_SCHED_YIELD, W_POLL_ONEOFF, W_FD_SYNC,
-	W_FD_READDIR, W_ENOSYS,
+	W_NONE,
+	W_ARGS_GET,
+	W_ARGS_SIZES_GET,
+	W_ENVIRON_GET,
+	W_ENVIRON_SIZES_GET,
+	W_FD_WRITE,
+	W_FD_READ,
+	W_FD_CLOSE,
+	W_FD_SEEK,
+	W_FD_TELL,
+	W_FD_FDSTAT_GET,
+	W_FD_FDSTAT_SET_FLAGS,
+	W_FD_PRESTAT_GET,
+	W_FD_PRESTAT_DIR_NAME,
+	W_PATH_OPEN,
+	W_FD_FILESTAT_GET,
+	W_PATH_FILESTAT_GET,
+	W_PATH_CREATE_DIRECTORY,
+	W_PATH_UNLINK_FILE,
+	W_PATH_REMOVE_DIRECTORY,
+	W_CLOCK_TIME_GET,
+	W_CLOCK_RES_GET,
+	W_RANDOM_GET,
+	W_PROC_EXIT,
+	W_SCHED_YIELD,
+	W_POLL_ONEOFF,
+	W_FD_SYNC,
+	W_FD_READDIR,
+	W_ENOSYS,
 };
 
 static const struct {
@@ -73,7 +110,8 @@ static const struct {
 	{ "fd_readdir", "iiiIi", "i", W_FD_READDIR },
 };
 
-static int sig_eq(const char *want, const uint8_t *ts, uint32_t n)
+static int
+sig_eq(const char *want, const uint8_t *ts, uint32_t n)
 {
 	if (strlen(want) != n)
 		return 0;
@@ -85,7 +123,8 @@ static int sig_eq(const char *want, const uint8_t *ts, uint32_t n)
 	return 1;
 }
 
-int wasi_lookup(const char *name, size_t len, const uint8_t *params,
+int
+wasi_lookup(const char *name, size_t len, const uint8_t *params,
     uint32_t nparams, const uint8_t *results, uint32_t nresults)
 {
 	for (size_t i = 0; i < sizeof(wasi_fns) / sizeof(wasi_fns[0]); i++) {
@@ -103,7 +142,8 @@ int wasi_lookup(const char *name, size_t len, const uint8_t *params,
 	return 0;
 }
 
-int wasm_buf_append(struct wasm_buf *b, const void *d, size_t n)
+int
+wasm_buf_append(struct wasm_buf *b, const void *d, size_t n)
 {
 	if (b->max && b->len + n > b->max)
 		n = b->len < b->max ? b->max - b->len : 0;
@@ -123,7 +163,8 @@ int wasm_buf_append(struct wasm_buf *b, const void *d, size_t n)
 	return 0;
 }
 
-void wasm_buf_free(struct wasm_buf *b)
+void
+wasm_buf_free(struct wasm_buf *b)
 {
 	if (!b)
 		return;
@@ -132,7 +173,8 @@ void wasm_buf_free(struct wasm_buf *b)
 	b->len = b->cap = 0;
 }
 
-int wasi_ctx_init(struct wasi_ctx *c, const struct wasm_io *io)
+int
+wasi_ctx_init(struct wasi_ctx *c, const struct wasm_io *io)
 {
 	memset(c, 0, sizeof(*c));
 	c->io = io;
@@ -142,8 +184,8 @@ int wasi_ctx_init(struct wasi_ctx *c, const struct wasm_io *io)
 	c->fds[1] = io->stdout_fd;
 	c->fds[2] = io->stderr_fd;
 	if (io->data_dir) {
-		c->fds[3] = open(io->data_dir, O_RDONLY | O_DIRECTORY |
-		    O_CLOEXEC);
+		c->fds[3] =
+		    open(io->data_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		if (c->fds[3] < 0)
 			return err_set(ERR_IO, "%s: %s", io->data_dir,
 			    strerror(errno));
@@ -151,7 +193,8 @@ int wasi_ctx_init(struct wasi_ctx *c, const struct wasm_io *io)
 	return 0;
 }
 
-void wasi_ctx_close(struct wasi_ctx *c)
+void
+wasi_ctx_close(struct wasi_ctx *c)
 {
 	for (int i = 3; i < WASI_MAX_FDS; i++)
 		if (c->fds[i] >= 0) {
@@ -160,39 +203,60 @@ void wasi_ctx_close(struct wasi_ctx *c)
 		}
 }
 
-static int werrno(int e)
+static int
+werrno(int e)
 {
 	switch (e) {
-	case EACCES: return E_ACCES;
-	case EBADF: return E_BADF;
-	case EEXIST: return E_EXIST;
-	case EFAULT: return E_FAULT;
-	case EINVAL: return E_INVAL;
-	case EISDIR: return E_ISDIR;
-	case ELOOP: return E_LOOP;
-	case EMFILE: return E_MFILE;
-	case ENAMETOOLONG: return E_NAMETOOLONG;
-	case ENOENT: return E_NOENT;
-	case ENOSPC: return E_NOSPC;
-	case ENOTDIR: return E_NOTDIR;
-	case ENOTEMPTY: return E_NOTEMPTY;
-	case EPERM: return E_PERM;
-	case ESPIPE: return E_SPIPE;
-	case EXDEV: return E_NOTCAPABLE;
-	case E2BIG: return E_2BIG;
-	default: return E_IO;
+	case EACCES:
+		return E_ACCES;
+	case EBADF:
+		return E_BADF;
+	case EEXIST:
+		return E_EXIST;
+	case EFAULT:
+		return E_FAULT;
+	case EINVAL:
+		return E_INVAL;
+	case EISDIR:
+		return E_ISDIR;
+	case ELOOP:
+		return E_LOOP;
+	case EMFILE:
+		return E_MFILE;
+	case ENAMETOOLONG:
+		return E_NAMETOOLONG;
+	case ENOENT:
+		return E_NOENT;
+	case ENOSPC:
+		return E_NOSPC;
+	case ENOTDIR:
+		return E_NOTDIR;
+	case ENOTEMPTY:
+		return E_NOTEMPTY;
+	case EPERM:
+		return E_PERM;
+	case ESPIPE:
+		return E_SPIPE;
+	case EXDEV:
+		return E_NOTCAPABLE;
+	case E2BIG:
+		return E_2BIG;
+	default:
+		return E_IO;
 	}
 }
 
 /* Bounds-checked guest memory. */
-static uint8_t *gp(struct wasm_abi_mem *m, uint64_t ptr, uint64_t len)
+static uint8_t *
+gp(struct wasm_abi_mem *m, uint64_t ptr, uint64_t len)
 {
 	if (!m || ptr + len > m->size)
 		return NULL;
 	return m->data + ptr;
 }
 
-static int put32(struct wasm_abi_mem *m, uint64_t ptr, uint32_t v)
+static int
+put32(struct wasm_abi_mem *m, uint64_t ptr, uint32_t v)
 {
 	uint8_t *p = gp(m, ptr, 4);
 	if (!p)
@@ -201,7 +265,8 @@ static int put32(struct wasm_abi_mem *m, uint64_t ptr, uint32_t v)
 	return 0;
 }
 
-static int put64(struct wasm_abi_mem *m, uint64_t ptr, uint64_t v)
+static int
+put64(struct wasm_abi_mem *m, uint64_t ptr, uint64_t v)
 {
 	uint8_t *p = gp(m, ptr, 8);
 	if (!p)
@@ -210,15 +275,17 @@ static int put64(struct wasm_abi_mem *m, uint64_t ptr, uint64_t v)
 	return 0;
 }
 
-static uint32_t get32(const uint8_t *p)
+static uint32_t
+get32(const uint8_t *p)
 {
 	uint32_t v;
 	memcpy(&v, p, 4);
 	return v;
 }
 
-static int strs_sizes(struct wasm_abi_mem *m, const char *const *v, int n,
-    uint64_t pcount, uint64_t psize)
+static int
+strs_sizes(struct wasm_abi_mem *m, const char *const *v, int n, uint64_t pcount,
+    uint64_t psize)
 {
 	uint64_t size = 0;
 	for (int i = 0; i < n; i++)
@@ -228,8 +295,9 @@ static int strs_sizes(struct wasm_abi_mem *m, const char *const *v, int n,
 	return 0;
 }
 
-static int strs_get(struct wasm_abi_mem *m, const char *const *v, int n,
-    uint64_t pptrs, uint64_t pbuf)
+static int
+strs_get(struct wasm_abi_mem *m, const char *const *v, int n, uint64_t pptrs,
+    uint64_t pbuf)
 {
 	for (int i = 0; i < n; i++) {
 		size_t l = strlen(v[i]) + 1;
@@ -242,7 +310,8 @@ static int strs_get(struct wasm_abi_mem *m, const char *const *v, int n,
 	return 0;
 }
 
-static int env_count(const char *const *e)
+static int
+env_count(const char *const *e)
 {
 	int n = 0;
 	while (e && e[n])
@@ -250,7 +319,8 @@ static int env_count(const char *const *e)
 	return n;
 }
 
-static int fd_ok(struct wasi_ctx *c, uint64_t fd)
+static int
+fd_ok(struct wasi_ctx *c, uint64_t fd)
 {
 	if (fd >= WASI_MAX_FDS)
 		return 0;
@@ -261,8 +331,9 @@ static int fd_ok(struct wasi_ctx *c, uint64_t fd)
 	return c->fds[fd] >= 0;
 }
 
-static int do_write(struct wasi_ctx *c, struct wasm_abi_mem *m, uint32_t fd,
-    uint32_t iovs, uint32_t n, uint32_t pout)
+static int
+do_write(struct wasi_ctx *c, struct wasm_abi_mem *m, uint32_t fd, uint32_t iovs,
+    uint32_t n, uint32_t pout)
 {
 	uint64_t total = 0;
 	if (!fd_ok(c, fd) || fd == 0 || fd == 3)
@@ -281,7 +352,8 @@ static int do_write(struct wasi_ctx *c, struct wasm_abi_mem *m, uint32_t fd,
 		} else {
 			size_t off = 0;
 			while (off < len) {
-				ssize_t w = write(c->fds[fd], d + off, len - off);
+				ssize_t w =
+				    write(c->fds[fd], d + off, len - off);
 				if (w < 0) {
 					if (errno == EINTR)
 						continue;
@@ -298,8 +370,9 @@ static int do_write(struct wasi_ctx *c, struct wasm_abi_mem *m, uint32_t fd,
 	return put32(m, pout, (uint32_t)total);
 }
 
-static int do_read(struct wasi_ctx *c, struct wasm_abi_mem *m, uint32_t fd,
-    uint32_t iovs, uint32_t n, uint32_t pout)
+static int
+do_read(struct wasi_ctx *c, struct wasm_abi_mem *m, uint32_t fd, uint32_t iovs,
+    uint32_t n, uint32_t pout)
 {
 	uint64_t total = 0;
 	if (!fd_ok(c, fd) || fd == 1 || fd == 2 || fd == 3)
@@ -338,44 +411,59 @@ static int do_read(struct wasi_ctx *c, struct wasm_abi_mem *m, uint32_t fd,
 	return put32(m, pout, (uint32_t)total);
 }
 
-static int filetype(mode_t mode)
+static int
+filetype(mode_t mode)
 {
-	if (S_ISDIR(mode)) return 3;
-	if (S_ISREG(mode)) return 4;
-	if (S_ISCHR(mode)) return 2;
-	if (S_ISBLK(mode)) return 1;
-	if (S_ISLNK(mode)) return 7;
-	if (S_ISSOCK(mode)) return 6;
+	if (S_ISDIR(mode))
+		return 3;
+	if (S_ISREG(mode))
+		return 4;
+	if (S_ISCHR(mode))
+		return 2;
+	if (S_ISBLK(mode))
+		return 1;
+	if (S_ISLNK(mode))
+		return 7;
+	if (S_ISSOCK(mode))
+		return 6;
 	return 0;
 }
 
-static int put_filestat(struct wasm_abi_mem *m, uint32_t p,
-    const struct stat *st)
+static int
+put_filestat(struct wasm_abi_mem *m, uint32_t p, const struct stat *st)
 {
 	uint8_t *d = gp(m, p, 64);
 	if (!d)
 		return E_FAULT;
 	uint64_t v[8] = { st->st_dev, st->st_ino, 0, st->st_nlink,
-	    (uint64_t)st->st_size,
-	    st->st_atim.tv_sec * 1000000000ull + st->st_atim.tv_nsec,
-	    st->st_mtim.tv_sec * 1000000000ull + st->st_mtim.tv_nsec,
-	    st->st_ctim.tv_sec * 1000000000ull + st->st_ctim.tv_nsec };
+		(uint64_t)st->st_size,
+		st->st_atim.tv_sec * 1000000000ull + st->st_atim.tv_nsec,
+		st->st_mtim.tv_sec * 1000000000ull + st->st_mtim.tv_nsec,
+		st->st_ctim.tv_sec * 1000000000ull + st->st_ctim.tv_nsec };
 	memcpy(d, v, 64);
 	d[16] = (uint8_t)filetype(st->st_mode);
 	memset(d + 17, 0, 7);
 	return 0;
 }
 
-static uint8_t dirent_type(unsigned char t)
+static uint8_t
+dirent_type(unsigned char t)
 {
 	switch (t) {
-	case DT_DIR: return 3;
-	case DT_REG: return 4;
-	case DT_CHR: return 2;
-	case DT_BLK: return 1;
-	case DT_LNK: return 7;
-	case DT_SOCK: return 6;
-	default: return 0;
+	case DT_DIR:
+		return 3;
+	case DT_REG:
+		return 4;
+	case DT_CHR:
+		return 2;
+	case DT_BLK:
+		return 1;
+	case DT_LNK:
+		return 7;
+	case DT_SOCK:
+		return 6;
+	default:
+		return 0;
 	}
 }
 
@@ -384,8 +472,8 @@ static uint8_t dirent_type(unsigned char t)
  * a 24-byte dirent (d_next u64, d_ino u64, d_namlen u32, d_type u8) and
  * the name; the last one may be cut, and bufused == buf_len tells the
  * guest to ask again from a later cookie. */
-static int do_readdir(struct wasi_ctx *c, struct wasm_abi_mem *m,
-    const uint64_t *a)
+static int
+do_readdir(struct wasi_ctx *c, struct wasm_abi_mem *m, const uint64_t *a)
 {
 	uint32_t fd = (uint32_t)a[0], len = (uint32_t)a[2];
 	uint64_t cookie = a[3], idx = 0;
@@ -400,8 +488,8 @@ static int do_readdir(struct wasi_ctx *c, struct wasm_abi_mem *m,
 	if (!out)
 		return E_FAULT;
 	/* A fresh description, so the guest's own fd keeps its offset. */
-	if ((dfd = openat(c->fds[fd], ".", O_RDONLY | O_DIRECTORY |
-	    O_CLOEXEC)) < 0)
+	if ((dfd = openat(c->fds[fd], ".",
+	         O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
 		return werrno(errno);
 	if (!(dir = fdopendir(dfd))) {
 		int r = werrno(errno);
@@ -431,8 +519,9 @@ static int do_readdir(struct wasi_ctx *c, struct wasm_abi_mem *m,
 }
 
 /* Guest path, NUL-terminated, refused if absolute or empty. */
-static int get_path(struct wasm_abi_mem *m, uint32_t p, uint32_t len,
-    char *out, size_t cap)
+static int
+get_path(struct wasm_abi_mem *m, uint32_t p, uint32_t len, char *out,
+    size_t cap)
 {
 	uint8_t *d = gp(m, p, len);
 	if (!d)
@@ -450,24 +539,27 @@ static int get_path(struct wasm_abi_mem *m, uint32_t p, uint32_t len,
 	return 0;
 }
 
-static int dir_fd(struct wasi_ctx *c, uint32_t fd)
+static int
+dir_fd(struct wasi_ctx *c, uint32_t fd)
 {
 	if (fd < 3 || fd >= WASI_MAX_FDS)
 		return -1;
 	return c->fds[fd];
 }
 
-static int open_beneath(int dirfd, const char *path, int flags, mode_t mode)
+static int
+open_beneath(int dirfd, const char *path, int flags, mode_t mode)
 {
 	struct open_how how = { .flags = (uint64_t)(flags | O_CLOEXEC),
-	    .mode = (flags & O_CREAT) ? mode : 0,
-	    .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS };
+		.mode = (flags & O_CREAT) ? mode : 0,
+		.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS };
 	long r = syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
 	if (r < 0 && errno == ENOSYS) {
 		/* Old kernel: refuse any ".." component and symlinks. */
 		const char *s = path;
 		while (*s) {
-			if (s[0] == '.' && s[1] == '.' && (s[2] == '/' || !s[2])) {
+			if (s[0] == '.' && s[1] == '.' &&
+			    (s[2] == '/' || !s[2])) {
 				errno = EXDEV;
 				return -1;
 			}
@@ -476,13 +568,15 @@ static int open_beneath(int dirfd, const char *path, int flags, mode_t mode)
 				break;
 			s++;
 		}
-		return openat(dirfd, path, flags | O_CLOEXEC | O_NOFOLLOW, mode);
+		return openat(dirfd, path, flags | O_CLOEXEC | O_NOFOLLOW,
+		    mode);
 	}
 	return (int)r;
 }
 
 /* Parent directory fd (beneath dirfd) and last component of path. */
-static int split_parent(int dirfd, char *path, const char **leaf)
+static int
+split_parent(int dirfd, char *path, const char **leaf)
 {
 	char *slash = strrchr(path, '/');
 	if (!slash) {
@@ -494,8 +588,8 @@ static int split_parent(int dirfd, char *path, const char **leaf)
 	return open_beneath(dirfd, path, O_RDONLY | O_DIRECTORY, 0);
 }
 
-static int do_path_open(struct wasi_ctx *c, struct wasm_abi_mem *m,
-    const uint64_t *a)
+static int
+do_path_open(struct wasi_ctx *c, struct wasm_abi_mem *m, const uint64_t *a)
 {
 	char path[4096];
 	int dfd = dir_fd(c, (uint32_t)a[0]);
@@ -505,7 +599,7 @@ static int do_path_open(struct wasi_ctx *c, struct wasm_abi_mem *m,
 	if (dfd < 0)
 		return E_BADF;
 	if ((e = get_path(m, (uint32_t)a[2], (uint32_t)a[3], path,
-	    sizeof(path))))
+	         sizeof(path))))
 		return e;
 	int slot = -1;
 	for (int i = 4; i < WASI_MAX_FDS; i++)
@@ -517,11 +611,16 @@ static int do_path_open(struct wasi_ctx *c, struct wasm_abi_mem *m,
 		return E_MFILE;
 	int rd = (rights & (1ull << 1)) != 0, wr = (rights & (1ull << 6)) != 0;
 	int flags = wr ? (rd ? O_RDWR : O_WRONLY) : O_RDONLY;
-	if (oflags & 1) flags |= O_CREAT;
-	if (oflags & 2) flags = O_RDONLY | O_DIRECTORY;
-	if (oflags & 4) flags |= O_EXCL;
-	if (oflags & 8) flags |= O_TRUNC;
-	if (fdflags & 1) flags |= O_APPEND;
+	if (oflags & 1)
+		flags |= O_CREAT;
+	if (oflags & 2)
+		flags = O_RDONLY | O_DIRECTORY;
+	if (oflags & 4)
+		flags |= O_EXCL;
+	if (oflags & 8)
+		flags |= O_TRUNC;
+	if (fdflags & 1)
+		flags |= O_APPEND;
 	int fd = open_beneath(dfd, path, flags, 0644);
 	if (fd < 0 && errno == EISDIR && !(oflags & 2) && !wr)
 		fd = open_beneath(dfd, path, O_RDONLY | O_DIRECTORY, 0);
@@ -535,8 +634,9 @@ static int do_path_open(struct wasi_ctx *c, struct wasm_abi_mem *m,
 	return 0;
 }
 
-static int do_poll(struct wasm_abi_mem *m, uint32_t in, uint32_t out,
-    uint32_t n, uint32_t pn)
+static int
+do_poll(struct wasm_abi_mem *m, uint32_t in, uint32_t out, uint32_t n,
+    uint32_t pn)
 {
 	uint8_t *subs = gp(m, in, 48ull * n), *evs = gp(m, out, 32ull * n);
 	if (!subs || !evs || n == 0)
@@ -554,7 +654,8 @@ static int do_poll(struct wasm_abi_mem *m, uint32_t in, uint32_t out,
 				struct timespec ts;
 				uint32_t id = get32(s + 16);
 				clock_gettime(id == 0 ? CLOCK_REALTIME :
-				    CLOCK_MONOTONIC, &ts);
+				                        CLOCK_MONOTONIC,
+				    &ts);
 				now = ts.tv_sec * 1000000000ull + ts.tv_nsec;
 				t = t > now ? t - now : 0;
 			}
@@ -566,7 +667,7 @@ static int do_poll(struct wasm_abi_mem *m, uint32_t in, uint32_t out,
 	}
 	if (!have_fd && best != UINT64_MAX && best > 0) {
 		struct timespec ts = { (time_t)(best / 1000000000ull),
-		    (long)(best % 1000000000ull) };
+			(long)(best % 1000000000ull) };
 		while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
 			;
 	}
@@ -583,8 +684,9 @@ static int do_poll(struct wasm_abi_mem *m, uint32_t in, uint32_t out,
 	return put32(m, pn, k);
 }
 
-int wasi_call(struct wasi_ctx *c, int id, const uint64_t *a,
-    uint64_t *res, struct wasm_abi_mem *m)
+int
+wasi_call(struct wasi_ctx *c, int id, const uint64_t *a, uint64_t *res,
+    struct wasm_abi_mem *m)
 {
 	int r = E_NOSYS;
 	const struct wasm_io *io = c->io;
@@ -624,22 +726,42 @@ int wasi_call(struct wasi_ctx *c, int id, const uint64_t *a,
 	case W_FD_SEEK:
 	case W_FD_TELL: {
 		uint32_t fd = (uint32_t)a[0];
-		if (!fd_ok(c, fd)) { r = E_BADF; break; }
-		if (fd <= 3) { r = E_SPIPE; break; }
+		if (!fd_ok(c, fd)) {
+			r = E_BADF;
+			break;
+		}
+		if (fd <= 3) {
+			r = E_SPIPE;
+			break;
+		}
 		int wh = id == W_FD_TELL ? SEEK_CUR : (int)a[2];
 		off_t off = id == W_FD_TELL ? 0 : (off_t)a[1];
-		if (wh < 0 || wh > 2) { r = E_INVAL; break; }
-		off_t o = lseek(c->fds[fd], off, wh == 0 ? SEEK_SET :
-		    wh == 1 ? SEEK_CUR : SEEK_END);
-		if (o < 0) { r = werrno(errno); break; }
+		if (wh < 0 || wh > 2) {
+			r = E_INVAL;
+			break;
+		}
+		off_t o = lseek(c->fds[fd], off,
+		    wh == 0     ? SEEK_SET :
+		        wh == 1 ? SEEK_CUR :
+		                  SEEK_END);
+		if (o < 0) {
+			r = werrno(errno);
+			break;
+		}
 		r = put64(m, (uint32_t)a[id == W_FD_TELL ? 1 : 3], (uint64_t)o);
 		break;
 	}
 	case W_FD_FDSTAT_GET: {
 		uint32_t fd = (uint32_t)a[0];
 		uint8_t *d = gp(m, (uint32_t)a[1], 24);
-		if (!fd_ok(c, fd)) { r = E_BADF; break; }
-		if (!d) { r = E_FAULT; break; }
+		if (!fd_ok(c, fd)) {
+			r = E_BADF;
+			break;
+		}
+		if (!d) {
+			r = E_FAULT;
+			break;
+		}
 		memset(d, 0, 24);
 		if (fd <= 2 && (fd != 0 || !io->stdin_data) &&
 		    (fd != 1 || !io->stdout_buf) && fstat(c->fds[fd], &st) == 0)
@@ -658,16 +780,31 @@ int wasi_call(struct wasi_ctx *c, int id, const uint64_t *a,
 		r = fd_ok(c, a[0]) ? 0 : E_BADF;
 		break;
 	case W_FD_PRESTAT_GET:
-		if (a[0] != 3 || c->fds[3] < 0) { r = E_BADF; break; }
+		if (a[0] != 3 || c->fds[3] < 0) {
+			r = E_BADF;
+			break;
+		}
 		if (put32(m, (uint32_t)a[1], 0) ||
-		    put32(m, (uint32_t)a[1] + 4, 5)) { r = E_FAULT; break; }
+		    put32(m, (uint32_t)a[1] + 4, 5)) {
+			r = E_FAULT;
+			break;
+		}
 		r = 0;
 		break;
 	case W_FD_PRESTAT_DIR_NAME: {
-		if (a[0] != 3 || c->fds[3] < 0) { r = E_BADF; break; }
+		if (a[0] != 3 || c->fds[3] < 0) {
+			r = E_BADF;
+			break;
+		}
 		uint8_t *d = gp(m, (uint32_t)a[1], (uint32_t)a[2]);
-		if (!d) { r = E_FAULT; break; }
-		if (a[2] < 5) { r = E_NAMETOOLONG; break; }
+		if (!d) {
+			r = E_FAULT;
+			break;
+		}
+		if (a[2] < 5) {
+			r = E_NAMETOOLONG;
+			break;
+		}
 		memcpy(d, "/data", 5);
 		r = 0;
 		break;
@@ -677,8 +814,12 @@ int wasi_call(struct wasi_ctx *c, int id, const uint64_t *a,
 		break;
 	case W_FD_FILESTAT_GET: {
 		uint32_t fd = (uint32_t)a[0];
-		if (!fd_ok(c, fd)) { r = E_BADF; break; }
-		if ((fd == 0 && io->stdin_data) || (fd == 1 && io->stdout_buf)) {
+		if (!fd_ok(c, fd)) {
+			r = E_BADF;
+			break;
+		}
+		if ((fd == 0 && io->stdin_data) ||
+		    (fd == 1 && io->stdout_buf)) {
 			memset(&st, 0, sizeof(st));
 			st.st_mode = S_IFCHR;
 		} else if (fstat(c->fds[fd], &st) < 0) {
@@ -695,13 +836,16 @@ int wasi_call(struct wasi_ctx *c, int id, const uint64_t *a,
 		int pi = id == W_PATH_FILESTAT_GET ? 2 : 1;
 		int dfd = dir_fd(c, (uint32_t)a[0]);
 		const char *leaf;
-		if (dfd < 0) { r = E_BADF; break; }
-		if ((r = get_path(m, (uint32_t)a[pi], (uint32_t)a[pi + 1],
-		    path, sizeof(path))))
+		if (dfd < 0) {
+			r = E_BADF;
+			break;
+		}
+		if ((r = get_path(m, (uint32_t)a[pi], (uint32_t)a[pi + 1], path,
+		         sizeof(path))))
 			break;
 		if (id == W_PATH_FILESTAT_GET) {
-			int fd = open_beneath(dfd, path, O_PATH |
-			    ((a[1] & 1) ? 0 : O_NOFOLLOW), 0);
+			int fd = open_beneath(dfd, path,
+			    O_PATH | ((a[1] & 1) ? 0 : O_NOFOLLOW), 0);
 			if (fd < 0 || fstat(fd, &st) < 0) {
 				r = werrno(errno);
 				if (fd >= 0)
@@ -713,15 +857,20 @@ int wasi_call(struct wasi_ctx *c, int id, const uint64_t *a,
 			break;
 		}
 		int pfd = split_parent(dfd, path, &leaf);
-		if (pfd < 0) { r = werrno(errno); break; }
-		if (!*leaf || strcmp(leaf, "..") == 0 || strcmp(leaf, ".") == 0) {
+		if (pfd < 0) {
+			r = werrno(errno);
+			break;
+		}
+		if (!*leaf || strcmp(leaf, "..") == 0 ||
+		    strcmp(leaf, ".") == 0) {
 			close(pfd);
 			r = E_NOTCAPABLE;
 			break;
 		}
-		int rc2 = id == W_PATH_CREATE_DIRECTORY ? mkdirat(pfd, leaf, 0755) :
-		    unlinkat(pfd, leaf, id == W_PATH_REMOVE_DIRECTORY ?
-		    AT_REMOVEDIR : 0);
+		int rc2 = id == W_PATH_CREATE_DIRECTORY ?
+		    mkdirat(pfd, leaf, 0755) :
+		    unlinkat(pfd, leaf,
+		        id == W_PATH_REMOVE_DIRECTORY ? AT_REMOVEDIR : 0);
 		r = rc2 < 0 ? werrno(errno) : 0;
 		close(pfd);
 		break;
@@ -729,10 +878,13 @@ int wasi_call(struct wasi_ctx *c, int id, const uint64_t *a,
 	case W_CLOCK_TIME_GET:
 	case W_CLOCK_RES_GET: {
 		static const clockid_t ids[4] = { CLOCK_REALTIME,
-		    CLOCK_MONOTONIC, CLOCK_PROCESS_CPUTIME_ID,
-		    CLOCK_THREAD_CPUTIME_ID };
+			CLOCK_MONOTONIC, CLOCK_PROCESS_CPUTIME_ID,
+			CLOCK_THREAD_CPUTIME_ID };
 		struct timespec ts;
-		if (a[0] > 3) { r = E_INVAL; break; }
+		if (a[0] > 3) {
+			r = E_INVAL;
+			break;
+		}
 		if (id == W_CLOCK_RES_GET) {
 			clock_getres(ids[a[0]], &ts);
 			r = put64(m, (uint32_t)a[1],
@@ -747,7 +899,10 @@ int wasi_call(struct wasi_ctx *c, int id, const uint64_t *a,
 	case W_RANDOM_GET: {
 		uint8_t *d = gp(m, (uint32_t)a[0], (uint32_t)a[1]);
 		size_t len = (uint32_t)a[1], off = 0;
-		if (!d) { r = E_FAULT; break; }
+		if (!d) {
+			r = E_FAULT;
+			break;
+		}
 		while (off < len) {
 			ssize_t g = getrandom(d + off, len - off, 0);
 			if (g < 0) {
@@ -776,7 +931,10 @@ int wasi_call(struct wasi_ctx *c, int id, const uint64_t *a,
 		r = do_readdir(c, m, a);
 		break;
 	case W_FD_SYNC:
-		if (!fd_ok(c, a[0])) { r = E_BADF; break; }
+		if (!fd_ok(c, a[0])) {
+			r = E_BADF;
+			break;
+		}
 		r = a[0] > 3 && fsync(c->fds[a[0]]) < 0 ? werrno(errno) : 0;
 		break;
 	default:

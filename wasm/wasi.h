@@ -19,25 +19,25 @@
 /* Growable byte buffer for captured output. */
 struct wasm_buf {
 	uint8_t *data;
-	size_t len, cap, max;      /* max 0: unlimited; beyond it, dropped */
+	size_t len, cap, max; /* max 0: unlimited; beyond it, dropped */
 };
 
 /* Where a program's world comes from.  All pointers borrowed. */
 struct wasm_io {
 	int argc;
 	const char *const *argv;
-	const char *const *envp;   /* NULL-terminated "K=V", may be NULL */
+	const char *const *envp; /* NULL-terminated "K=V", may be NULL */
 	int stdin_fd, stdout_fd, stderr_fd; /* -1: none (EBADF / dropped) */
 	const uint8_t *stdin_data; /* when non-NULL, stdin reads this */
 	size_t stdin_len;
 	struct wasm_buf *stdout_buf; /* when non-NULL, stdout goes here */
-	const char *data_dir;      /* host dir preopened as /data, or NULL */
+	const char *data_dir; /* host dir preopened as /data, or NULL */
 };
 
 struct wasi_ctx {
 	const struct wasm_io *io;
 	size_t stdin_pos;
-	int fds[WASI_MAX_FDS];     /* host fds; -1 free; 3 the preopen */
+	int fds[WASI_MAX_FDS]; /* host fds; -1 free; 3 the preopen */
 	int exit_code;
 	int exited;
 	uint64_t bytes_in, bytes_out;

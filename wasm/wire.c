@@ -19,7 +19,8 @@ struct enc {
 	int failed;
 };
 
-static void put(struct enc *e, const void *d, size_t n)
+static void
+put(struct enc *e, const void *d, size_t n)
 {
 	if (e->failed)
 		return;
@@ -40,20 +41,23 @@ static void put(struct enc *e, const void *d, size_t n)
 	e->len += n;
 }
 
-static void put_u32(struct enc *e, uint32_t v)
+static void
+put_u32(struct enc *e, uint32_t v)
 {
 	uint8_t b[4] = { (uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16),
-	    (uint8_t)(v >> 24) };
+		(uint8_t)(v >> 24) };
 	put(e, b, 4);
 }
 
-static void put_u64(struct enc *e, uint64_t v)
+static void
+put_u64(struct enc *e, uint64_t v)
 {
 	put_u32(e, (uint32_t)v);
 	put_u32(e, (uint32_t)(v >> 32));
 }
 
-static void put_bytes(struct enc *e, const void *d, size_t n)
+static void
+put_bytes(struct enc *e, const void *d, size_t n)
 {
 	if (n > UINT32_MAX) {
 		e->failed = 1;
@@ -64,7 +68,8 @@ static void put_bytes(struct enc *e, const void *d, size_t n)
 }
 
 /* A NULL string is encoded as length 0xffffffff. */
-static void put_str(struct enc *e, const char *s)
+static void
+put_str(struct enc *e, const char *s)
 {
 	if (!s) {
 		put_u32(e, UINT32_MAX);
@@ -74,7 +79,8 @@ static void put_str(struct enc *e, const char *s)
 	put(e, "", 1);
 }
 
-static void begin(struct enc *e, uint32_t type)
+static void
+begin(struct enc *e, uint32_t type)
 {
 	memset(e, 0, sizeof(*e));
 	put_u32(e, WASM_WIRE_MAGIC);
@@ -82,12 +88,15 @@ static void begin(struct enc *e, uint32_t type)
 	put_u32(e, 0);
 }
 
-static int finish(struct enc *e, uint8_t **buf, size_t *len)
+static int
+finish(struct enc *e, uint8_t **buf, size_t *len)
 {
 	if (!e->failed && e->len - WASM_WIRE_HEADER > WASM_WIRE_MAX) {
 		free(e->b);
-		return err_set(ERR_LIMIT, "wasm frame of %zu bytes is over the "
-		    "limit (%u)", e->len, WASM_WIRE_MAX);
+		return err_set(ERR_LIMIT,
+		    "wasm frame of %zu bytes is over the "
+		    "limit (%u)",
+		    e->len, WASM_WIRE_MAX);
 	}
 	if (e->failed) {
 		free(e->b);
@@ -103,7 +112,8 @@ static int finish(struct enc *e, uint8_t **buf, size_t *len)
 	return 0;
 }
 
-int wasm_wire_request_encode(uint64_t seq, const struct wasm_wagi_request *q,
+int
+wasm_wire_request_encode(uint64_t seq, const struct wasm_wagi_request *q,
     const struct wasm_run_limits *l, uint8_t **buf, size_t *len)
 {
 	struct enc e;
@@ -133,7 +143,8 @@ int wasm_wire_request_encode(uint64_t seq, const struct wasm_wagi_request *q,
 	return finish(&e, buf, len);
 }
 
-int wasm_wire_reply_encode(uint64_t seq, const struct wasm_outcome *oc,
+int
+wasm_wire_reply_encode(uint64_t seq, const struct wasm_outcome *oc,
     const struct wasm_usage *u, const uint8_t *out, size_t out_len,
     uint8_t **buf, size_t *len)
 {
@@ -155,7 +166,8 @@ int wasm_wire_reply_encode(uint64_t seq, const struct wasm_outcome *oc,
 	return finish(&e, buf, len);
 }
 
-static void le32(uint8_t *b, uint32_t v)
+static void
+le32(uint8_t *b, uint32_t v)
 {
 	b[0] = (uint8_t)v;
 	b[1] = (uint8_t)(v >> 8);
@@ -163,7 +175,8 @@ static void le32(uint8_t *b, uint32_t v)
 	b[3] = (uint8_t)(v >> 24);
 }
 
-void wasm_wire_died_encode(int32_t status, uint64_t seq,
+void
+wasm_wire_died_encode(int32_t status, uint64_t seq,
     uint8_t frame[WASM_WIRE_DIED_FRAME])
 {
 	le32(frame, WASM_WIRE_MAGIC);
@@ -179,16 +192,18 @@ void wasm_wire_died_encode(int32_t status, uint64_t seq,
 struct dec {
 	const uint8_t *p;
 	size_t left;
-	const char *field;         /* the first field that did not fit */
+	const char *field; /* the first field that did not fit */
 };
 
-static uint32_t rd32(const uint8_t *b)
+static uint32_t
+rd32(const uint8_t *b)
 {
 	return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 |
 	    (uint32_t)b[3] << 24;
 }
 
-static int get_u32(struct dec *d, const char *field, uint32_t *v)
+static int
+get_u32(struct dec *d, const char *field, uint32_t *v)
 {
 	if (d->field)
 		return -1;
@@ -202,7 +217,8 @@ static int get_u32(struct dec *d, const char *field, uint32_t *v)
 	return 0;
 }
 
-static int get_u64(struct dec *d, const char *field, uint64_t *v)
+static int
+get_u64(struct dec *d, const char *field, uint64_t *v)
 {
 	uint32_t lo = 0, hi = 0;
 	if (get_u32(d, field, &lo) < 0 || get_u32(d, field, &hi) < 0)
@@ -211,8 +227,8 @@ static int get_u64(struct dec *d, const char *field, uint64_t *v)
 	return 0;
 }
 
-static int get_bytes(struct dec *d, const char *field, const uint8_t **b,
-    size_t *n)
+static int
+get_bytes(struct dec *d, const char *field, const uint8_t **b, size_t *n)
 {
 	uint32_t len = 0;
 	if (get_u32(d, field, &len) < 0)
@@ -229,7 +245,8 @@ static int get_bytes(struct dec *d, const char *field, const uint8_t **b,
 }
 
 /* A string: NUL-terminated, no NUL inside; NULL when so encoded. */
-static int get_str(struct dec *d, const char *field, const char **s)
+static int
+get_str(struct dec *d, const char *field, const char **s)
 {
 	uint32_t len = 0;
 	if (get_u32(d, field, &len) < 0)
@@ -249,16 +266,22 @@ static int get_str(struct dec *d, const char *field, const char **s)
 	return 0;
 }
 
-static int dec_fail(const struct dec *d, const char *what)
+static int
+dec_fail(const struct dec *d, const char *what)
 {
 	if (d->field)
-		return err_set(ERR_INVAL, "wasm %s frame: %s is truncated or "
-		    "malformed", what, d->field);
-	return err_set(ERR_INVAL, "wasm %s frame: %zu bytes after the last "
-	    "field", what, d->left);
+		return err_set(ERR_INVAL,
+		    "wasm %s frame: %s is truncated or "
+		    "malformed",
+		    what, d->field);
+	return err_set(ERR_INVAL,
+	    "wasm %s frame: %zu bytes after the last "
+	    "field",
+	    what, d->left);
 }
 
-int wasm_wire_header(const uint8_t h[WASM_WIRE_HEADER], uint32_t *type,
+int
+wasm_wire_header(const uint8_t h[WASM_WIRE_HEADER], uint32_t *type,
     uint32_t *len)
 {
 	if (rd32(h) != WASM_WIRE_MAGIC)
@@ -269,12 +292,15 @@ int wasm_wire_header(const uint8_t h[WASM_WIRE_HEADER], uint32_t *type,
 	if (*type < WASM_WIRE_REQUEST || *type > WASM_WIRE_DIED)
 		return err_set(ERR_INVAL, "wasm frame: unknown type %u", *type);
 	if (*len > WASM_WIRE_MAX)
-		return err_set(ERR_INVAL, "wasm frame: length %u over the "
-		    "limit (%u)", *len, WASM_WIRE_MAX);
+		return err_set(ERR_INVAL,
+		    "wasm frame: length %u over the "
+		    "limit (%u)",
+		    *len, WASM_WIRE_MAX);
 	return 0;
 }
 
-void wasm_wire_request_clear(struct wasm_wire_request *r)
+void
+wasm_wire_request_clear(struct wasm_wire_request *r)
 {
 	if (!r)
 		return;
@@ -282,7 +308,8 @@ void wasm_wire_request_clear(struct wasm_wire_request *r)
 	memset(r, 0, sizeof(*r));
 }
 
-int wasm_wire_request_decode(const uint8_t *p, size_t len,
+int
+wasm_wire_request_decode(const uint8_t *p, size_t len,
     struct wasm_wire_request *r)
 {
 	struct dec d = { p, len, NULL };
@@ -304,8 +331,7 @@ int wasm_wire_request_decode(const uint8_t *p, size_t len,
 	get_str(&d, "server_name", &q->server_name);
 	get_str(&d, "server_port", &q->server_port);
 	get_str(&d, "remote_addr", &q->remote_addr);
-	if (get_u32(&d, "header count", &nh) == 0 &&
-	    nh > WASM_WIRE_MAX_HEADERS)
+	if (get_u32(&d, "header count", &nh) == 0 && nh > WASM_WIRE_MAX_HEADERS)
 		d.field = "header count";
 	if (d.field)
 		return dec_fail(&d, "request");
@@ -326,7 +352,8 @@ int wasm_wire_request_decode(const uint8_t *p, size_t len,
 	}
 	if (!q->method || !q->path) {
 		wasm_wire_request_clear(r);
-		return err_set(ERR_INVAL, "wasm request frame: no method or "
+		return err_set(ERR_INVAL,
+		    "wasm request frame: no method or "
 		    "path");
 	}
 	q->headers = r->headers;
@@ -336,8 +363,8 @@ int wasm_wire_request_decode(const uint8_t *p, size_t len,
 	return 0;
 }
 
-int wasm_wire_reply_decode(const uint8_t *p, size_t len,
-    struct wasm_wire_reply *r)
+int
+wasm_wire_reply_decode(const uint8_t *p, size_t len, struct wasm_wire_reply *r)
 {
 	struct dec d = { p, len, NULL };
 	uint32_t trap = 0, oof = 0, tmo = 0, code = 0;
@@ -360,12 +387,15 @@ int wasm_wire_reply_decode(const uint8_t *p, size_t len,
 	if (d.field || d.left)
 		return dec_fail(&d, "reply");
 	if (r->out_len > WASM_WAGI_MAX_OUTPUT)
-		return err_set(ERR_LIMIT, "wasm reply frame: %zu bytes of "
-		    "output, over the limit (%u)", r->out_len,
-		    WASM_WAGI_MAX_OUTPUT);
+		return err_set(ERR_LIMIT,
+		    "wasm reply frame: %zu bytes of "
+		    "output, over the limit (%u)",
+		    r->out_len, WASM_WAGI_MAX_OUTPUT);
 	if (trap > 255 || oof > 1 || tmo > 1)
-		return err_set(ERR_INVAL, "wasm reply frame: bad outcome "
-		    "(trap %u)", trap);
+		return err_set(ERR_INVAL,
+		    "wasm reply frame: bad outcome "
+		    "(trap %u)",
+		    trap);
 	r->oc.trap = (int)trap;
 	r->oc.out_of_fuel = (int)oof;
 	r->oc.timed_out = (int)tmo;
@@ -375,12 +405,15 @@ int wasm_wire_reply_decode(const uint8_t *p, size_t len,
 	return 0;
 }
 
-int wasm_wire_died_decode(const uint8_t *p, size_t len, int32_t *status,
+int
+wasm_wire_died_decode(const uint8_t *p, size_t len, int32_t *status,
     uint64_t *seq)
 {
 	if (len != WASM_WIRE_DIED_FRAME - WASM_WIRE_HEADER)
-		return err_set(ERR_INVAL, "wasm died frame: %zu bytes, "
-		    "expected %u", len, WASM_WIRE_DIED_FRAME - WASM_WIRE_HEADER);
+		return err_set(ERR_INVAL,
+		    "wasm died frame: %zu bytes, "
+		    "expected %u",
+		    len, WASM_WIRE_DIED_FRAME - WASM_WIRE_HEADER);
 	*status = (int32_t)rd32(p);
 	*seq = (uint64_t)rd32(p + 8) << 32 | rd32(p + 4);
 	return 0;

@@ -22,7 +22,7 @@
 #include "wasm/run.h"
 #include "wasm/wagi.h"
 
-#define WASM_WIRE_MAGIC 0x3147574cu     /* "LWG1" */
+#define WASM_WIRE_MAGIC 0x3147574cu /* "LWG1" */
 #define WASM_WIRE_HEADER 12u
 #define WASM_WIRE_MAX (WASM_WAGI_MAX_OUTPUT + (48u << 20))
 /* A REPLY is at most the module's output and a little more. */
@@ -30,18 +30,18 @@
 #define WASM_WIRE_MAX_HEADERS 256u
 
 enum wasm_wire_type {
-	WASM_WIRE_REQUEST = 1,     /* gateway -> worker */
-	WASM_WIRE_REPLY = 2,       /* worker -> gateway */
-	WASM_WIRE_DIED = 3,        /* supervisor -> gateway: the worker of
+	WASM_WIRE_REQUEST = 1, /* gateway -> worker */
+	WASM_WIRE_REPLY = 2, /* worker -> gateway */
+	WASM_WIRE_DIED = 3, /* supervisor -> gateway: the worker of
 	                              this socket died (and was replaced);
 	                              with the request it was running */
 };
 
 /* Control messages (gateway -> supervisor). */
 enum wasm_ctl_op {
-	WASM_CTL_ADD = 1,          /* fd attached: a new worker for slot
+	WASM_CTL_ADD = 1, /* fd attached: a new worker for slot
 	                              (an old one there is killed) */
-	WASM_CTL_KILL = 2,         /* SIGKILL the worker of slot if it runs
+	WASM_CTL_KILL = 2, /* SIGKILL the worker of slot if it runs
 	                              request seq (seq 0: whatever it does) */
 };
 
@@ -56,8 +56,8 @@ struct wasm_ctl_msg {
 /* A decoded request; every pointer borrows the payload it came from. */
 struct wasm_wire_request {
 	uint64_t seq;
-	struct wasm_run_limits limits;   /* wall_ms: informational */
-	struct wasm_wagi_request q;      /* q.env is NULL */
+	struct wasm_run_limits limits; /* wall_ms: informational */
+	struct wasm_wagi_request q; /* q.env is NULL */
 	struct wasm_wagi_header *headers; /* owned */
 };
 
@@ -66,7 +66,7 @@ struct wasm_wire_reply {
 	uint64_t seq;
 	struct wasm_outcome oc;
 	struct wasm_usage u;
-	const uint8_t *out;              /* the module's stdout */
+	const uint8_t *out; /* the module's stdout */
 	size_t out_len;
 };
 

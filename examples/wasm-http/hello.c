@@ -14,7 +14,8 @@
 #include <string.h>
 #include <time.h>
 
-static const char *env(const char *k)
+static const char *
+env(const char *k)
 {
 	const char *v = getenv(k);
 	return v ? v : "";
@@ -23,15 +24,18 @@ static const char *env(const char *k)
 /* Module state: a fresh instance per request starts it at 0 every time. */
 static int served;
 
-int main(void)
+int
+main(void)
 {
 	const char *method = env("REQUEST_METHOD");
 	const char *path = env("PATH_INFO");
 	long len = atol(env("CONTENT_LENGTH"));
 
 	if (strcmp(path, "/missing") == 0) {
-		printf("Status: 404 Not Found\r\nContent-Type: text/plain\r\n\r\n"
-		    "no such page: %s\n", path);
+		printf(
+		    "Status: 404 Not Found\r\nContent-Type: text/plain\r\n\r\n"
+		    "no such page: %s\n",
+		    path);
 		return 0;
 	}
 	if (strcmp(path, "/visits") == 0) {
@@ -45,7 +49,7 @@ int main(void)
 		}
 		if ((f = fopen("/data/visits", "w")) == NULL) {
 			printf("Status: 500\r\nContent-Type: text/plain\r\n\r\n"
-			    "cannot write /data/visits\n");
+			       "cannot write /data/visits\n");
 			return 0;
 		}
 		fprintf(f, "%ld\n", ++n);
@@ -54,8 +58,8 @@ int main(void)
 		return 0;
 	}
 	if (strcmp(path, "/sleep") == 0) {
-		long ms = atol(env("QUERY_STRING") + (strncmp(
-		    env("QUERY_STRING"), "ms=", 3) == 0 ? 3 : 0));
+		long ms = atol(env("QUERY_STRING") +
+		    (strncmp(env("QUERY_STRING"), "ms=", 3) == 0 ? 3 : 0));
 		struct timespec ts = { ms / 1000, ms % 1000 * 1000000 };
 		nanosleep(&ts, NULL);
 		printf("Content-Type: text/plain\r\n\r\nslept %ld ms\n", ms);
@@ -78,8 +82,8 @@ int main(void)
 	printf("hello from wasm: %s %s", method, path);
 	if (*env("QUERY_STRING"))
 		printf("?%s", env("QUERY_STRING"));
-	printf(" (user agent: %s)\n", *env("HTTP_USER_AGENT") ?
-	    env("HTTP_USER_AGENT") : "none");
+	printf(" (user agent: %s)\n",
+	    *env("HTTP_USER_AGENT") ? env("HTTP_USER_AGENT") : "none");
 	printf("greeting=%s served=%d\n", env("GREETING"), ++served);
 	return 0;
 }

@@ -26,7 +26,7 @@
 #define MAX_SAMPLES 2000000
 
 static const char reply[] = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
-    "Content-Length: 13\r\n\r\nhello, lodge\n";
+                            "Content-Length: 13\r\n\r\nhello, lodge\n";
 static uint16_t upstream_port;
 
 static void *
@@ -52,7 +52,8 @@ serve_conn(void *arg)
 				struct timespec ts = { 0, 200000 };
 				nanosleep(&ts, NULL);
 			}
-			if (send(fd, reply, sizeof(reply) - 1, MSG_NOSIGNAL) < 0)
+			if (send(fd, reply, sizeof(reply) - 1, MSG_NOSIGNAL) <
+			    0)
 				goto out;
 			memmove(buf, buf + used, have - used);
 			have -= used;
@@ -76,8 +77,8 @@ upstream(void *arg)
 		if ((fd = accept(ls, NULL, NULL)) < 0)
 			continue;
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-		if (pthread_create(&t, NULL, serve_conn, (void *)(intptr_t)fd)
-		    == 0)
+		if (pthread_create(&t, NULL, serve_conn,
+		        (void *)(intptr_t)fd) == 0)
 			pthread_detach(t);
 		else
 			close(fd);
@@ -94,7 +95,7 @@ handler(void *ctx, const struct http_request *req, struct http_response *resp)
 
 	(void)ctx;
 	if (gateway_route_parse(http_header(req, "Host"), req->path,
-	    "bench.localhost", &rt) != 1 ||
+	        "bench.localhost", &rt) != 1 ||
 	    gateway_target(req, rt.path, &target) < 0) {
 		http_respond_error(resp, 404, "no route");
 		return;
@@ -107,7 +108,7 @@ struct client {
 	uint16_t port;
 	const char *path;
 	int64_t deadline_ns;
-	uint64_t *lat;       /* ns per request */
+	uint64_t *lat; /* ns per request */
 	size_t n, cap;
 	int errors;
 };
@@ -149,8 +150,8 @@ one_request(int fd, const char *req, size_t len)
 		if ((h = strstr(buf, "\r\n\r\n")) == NULL)
 			continue;
 		cl = strcasestr(buf, "content-length:");
-		need = (size_t)(h - buf) + 4 + (cl ? strtoul(cl + 15, NULL,
-		    10) : 0);
+		need = (size_t)(h - buf) + 4 +
+		    (cl ? strtoul(cl + 15, NULL, 10) : 0);
 		if (have >= need)
 			return strncmp(buf, "HTTP/1.1 200", 12) == 0 ? 0 : -1;
 	}
@@ -163,8 +164,10 @@ client_run(void *arg)
 	char req[256];
 	int fd = connect_to(c->port), n;
 
-	n = snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: bench\r\n"
-	    "\r\n", c->path);
+	n = snprintf(req, sizeof(req),
+	    "GET %s HTTP/1.1\r\nHost: bench\r\n"
+	    "\r\n",
+	    c->path);
 	while (fd >= 0 && (int64_t)util_mono_ns() < c->deadline_ns &&
 	    c->n < c->cap) {
 		uint64_t t0 = util_mono_ns();
@@ -221,13 +224,13 @@ measure(const char *name, uint16_t port, const char *path, double *rps,
 		free(c[i].lat);
 	}
 	qsort(all, total, sizeof(uint64_t), cmp_u64);
-	*rps = (double)total / ((double)(util_mono_ns() - (uint64_t)start) /
-	    1e9);
+	*rps =
+	    (double)total / ((double)(util_mono_ns() - (uint64_t)start) / 1e9);
 	*p99_us = total ? (double)all[total * 99 / 100] / 1000.0 : 0;
 	printf("%-8s %9.0f req/s  p50 %7.1f us  p99 %7.1f us  (%d clients, "
-	    "%zu requests, %d errors)\n", name, *rps,
-	    total ? (double)all[total / 2] / 1000.0 : 0, *p99_us, CLIENTS,
-	    total, errors);
+	       "%zu requests, %d errors)\n",
+	    name, *rps, total ? (double)all[total / 2] / 1000.0 : 0, *p99_us,
+	    CLIENTS, total, errors);
 	free(all);
 }
 
@@ -277,7 +280,8 @@ main(int argc, char **argv)
 	measure("gateway", http_server_port(srv), "/l/l-1/web/work", &grps,
 	    &gp99);
 	printf("gateway/direct: %.2f of the requests per second (goal >= "
-	    "0.60), p99 %.1fx\n", grps / drps, dp99 > 0 ? gp99 / dp99 : 0);
+	       "0.60), p99 %.1fx\n",
+	    grps / drps, dp99 > 0 ? gp99 / dp99 : 0);
 	http_server_free(srv);
 	return 0;
 }

@@ -53,9 +53,9 @@ make_envelopes(struct key *k, size_t n, size_t **lens)
 		    "usage", "cpu_ms", (json_int_t)(i * 6000), "mem_mb_s",
 		    (json_int_t)(i * 3072), "requests", (json_int_t)(i * 17));
 		snprintf(nonce, sizeof(nonce), "bench-%zu", i);
-		if (envelope_sign(k, "lease.usage", body, nonce, 1700000000000 +
-		    (int64_t)i, &e) < 0 || envelope_dump(e, &lines[i],
-		    &(*lens)[i]) < 0)
+		if (envelope_sign(k, "lease.usage", body, nonce,
+		        1700000000000 + (int64_t)i, &e) < 0 ||
+		    envelope_dump(e, &lines[i], &(*lens)[i]) < 0)
 			die("sign");
 		envelope_free(e);
 		json_decref(body);
@@ -114,7 +114,8 @@ build_million(const char *path, uint64_t n)
 	if (sqlite3_open(path, &db) != SQLITE_OK)
 		die("sqlite open");
 	/* the store's schema, filled in bulk: proofs only read hashes */
-	sqlite3_exec(db, "PRAGMA journal_mode=WAL;"
+	sqlite3_exec(db,
+	    "PRAGMA journal_mode=WAL;"
 	    "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
 	    "CREATE TABLE leaf(idx INTEGER PRIMARY KEY, time INTEGER NOT NULL,"
 	    " data BLOB NOT NULL);"
@@ -123,11 +124,14 @@ build_million(const char *path, uint64_t n)
 	    "CREATE TABLE checkpoint(size INTEGER PRIMARY KEY, time INTEGER "
 	    "NOT NULL, note TEXT NOT NULL);"
 	    "INSERT INTO meta VALUES('origin','" ORIGIN "');"
-	    "BEGIN;", NULL, NULL, NULL);
+	    "BEGIN;",
+	    NULL, NULL, NULL);
 	{
 		char sql[200];
-		snprintf(sql, sizeof(sql), "INSERT INTO meta VALUES('log_key',"
-		    "'%s')", key);
+		snprintf(sql, sizeof(sql),
+		    "INSERT INTO meta VALUES('log_key',"
+		    "'%s')",
+		    key);
 		sqlite3_exec(db, sql, NULL, NULL, NULL);
 	}
 	sqlite3_prepare_v2(db, "INSERT INTO leaf VALUES(?1,0,?2)", -1, &leaf,
@@ -207,8 +211,9 @@ main(int argc, char **argv)
 			if (store_begin(s) < 0)
 				die("begin");
 			for (size_t i = 0; i < 1000; i++) {
-				if (rcs[i] < 0 || store_append(s, envs[i],
-				    util_now_ms(), NULL, NULL, NULL) < 0)
+				if (rcs[i] < 0 ||
+				    store_append(s, envs[i], util_now_ms(),
+				        NULL, NULL, NULL) < 0)
 					die("append");
 				envelope_free(envs[i]);
 			}
@@ -219,11 +224,13 @@ main(int argc, char **argv)
 		app = (double)napp * 1e9 / (double)ns;
 		if (mode == 0)
 			printf("ledger: raw Ed25519 verify (OpenSSL, 1 core): "
-			    "%.0f/s\n", raw);
-		printf("ledger: append with signature verification, %d "
+			       "%.0f/s\n",
+			    raw);
+		printf(
+		    "ledger: append with signature verification, %d "
 		    "verifying thread%s (group commit of 1000, fsync'd): %.0f "
-		    "entries/s = %.2f x raw verify (goal >= 0.8)\n", threads,
-		    threads == 1 ? "" : "s", app, app / raw);
+		    "entries/s = %.2f x raw verify (goal >= 0.8)\n",
+		    threads, threads == 1 ? "" : "s", app, app / raw);
 		store_free(s);
 	}
 
@@ -249,7 +256,8 @@ main(int argc, char **argv)
 		die("verify");
 	ns = util_mono_ns() - t0;
 	printf("ledger: full verify of %" PRIu64 " entries: %.2f s, %.0f "
-	    "entries/s = %.2f x raw verify\n", rep.entries, (double)ns / 1e9,
+	       "entries/s = %.2f x raw verify\n",
+	    rep.entries, (double)ns / 1e9,
 	    (double)rep.entries * 1e9 / (double)ns,
 	    (double)rep.entries * 1e9 / (double)ns / raw);
 	store_free(s);
@@ -280,8 +288,9 @@ main(int argc, char **argv)
 		}
 		qsort(lat, probes, sizeof(*lat), cmp_u64);
 		printf("ledger: inclusion proof at %" PRIu64 " entries "
-		    "(SQLite-backed): p50 %.1f us, p99 %.1f us (goal < 50 "
-		    "us)\n", n, (double)lat[probes / 2] / 1e3,
+		       "(SQLite-backed): p50 %.1f us, p99 %.1f us (goal < 50 "
+		       "us)\n",
+		    n, (double)lat[probes / 2] / 1e3,
 		    (double)lat[probes * 99 / 100] / 1e3);
 		free(lat);
 		store_free(s);

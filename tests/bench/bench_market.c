@@ -66,9 +66,11 @@ post_once(int fd, const char *body, size_t len)
 	int n, status = -1;
 	char *end = NULL;
 
-	n = snprintf(hdr, sizeof(hdr), "POST /v1/entries HTTP/1.1\r\n"
+	n = snprintf(hdr, sizeof(hdr),
+	    "POST /v1/entries HTTP/1.1\r\n"
 	    "Host: 127.0.0.1\r\nContent-Type: application/json\r\n"
-	    "Content-Length: %zu\r\n\r\n", len);
+	    "Content-Length: %zu\r\n\r\n",
+	    len);
 	if (write(fd, hdr, (size_t)n) != n ||
 	    write(fd, body, len) != (ssize_t)len)
 		return -1;
@@ -164,8 +166,9 @@ main(int argc, char **argv)
 			json_t *body = json_pack("{s:s,s:s,s:i}", "to", to,
 			    "denom", "uakt", "amount", 1);
 			if (envelope_sign(treasury, "account.deposit", body,
-			    NULL, -1, &e) < 0 || envelope_dump(e,
-			    &cl[c].bodies[i], &cl[c].lens[i]) < 0)
+			        NULL, -1, &e) < 0 ||
+			    envelope_dump(e, &cl[c].bodies[i], &cl[c].lens[i]) <
+			        0)
 				die("sign");
 			envelope_free(e);
 			json_decref(body);
@@ -196,7 +199,8 @@ main(int argc, char **argv)
 	qsort(all, n, sizeof(uint64_t), cmp_u64);
 	rate = (double)n * 1e9 / (double)ns;
 	printf("market: raw Ed25519 verify (1 core): %.0f/s\n", raw);
-	printf("market: signed submissions over HTTP (%d keep-alive connections, "
+	printf(
+	    "market: signed submissions over HTTP (%d keep-alive connections, "
 	    "201 after fsync'd group commit): %.0f/s = %.2f x raw verify "
 	    "(goal >= 0.6); latency p50 %.2f ms, p99 %.2f ms; %d failed\n",
 	    CLIENTS, rate, rate / raw, (double)all[n / 2] / 1e6,
@@ -210,9 +214,9 @@ main(int argc, char **argv)
 		if (http_fetch("GET", url, NULL, NULL, 0, 5000, &r) == 0 &&
 		    (p = strstr(r.body, "\nlodge_commits_total ")) != NULL)
 			printf("market: %" PRIu64 " submissions in %llu group "
-			    "commits (%.1f per fsync)\n", n,
-			    strtoull(p + 21, NULL, 10), (double)n /
-			    (double)strtoull(p + 21, NULL, 10));
+			       "commits (%.1f per fsync)\n",
+			    n, strtoull(p + 21, NULL, 10),
+			    (double)n / (double)strtoull(p + 21, NULL, 10));
 		http_result_clear(&r);
 	}
 	for (int c = 0; c < CLIENTS; c++) {

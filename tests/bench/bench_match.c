@@ -92,12 +92,12 @@ static json_t *
 order_body(int matching, int i)
 {
 	return json_pack("{s:[{s:i,s:i,s:i,s:i}],s:s,s:I,s:s,s:i,s:i,"
-	    "s:{s:s},s:[s]}", "resources", "count", 1 + i % 2, "cpu_millis",
-	    100 + i % 400, "memory_bytes", 100000000, "storage_bytes",
-	    1000000000, "denom", "uakt", "max_price", (json_int_t)1000000,
-	    "manifest_hash", "h", "deposit", 10, "ttl_ms", 86400000,
-	    "attributes", "region", matching ? (i % 2 ? "eu" : "us") :
-	    "nowhere", "runtimes", "wasm");
+	                 "s:{s:s},s:[s]}",
+	    "resources", "count", 1 + i % 2, "cpu_millis", 100 + i % 400,
+	    "memory_bytes", 100000000, "storage_bytes", 1000000000, "denom",
+	    "uakt", "max_price", (json_int_t)1000000, "manifest_hash", "h",
+	    "deposit", 10, "ttl_ms", 86400000, "attributes", "region",
+	    matching ? (i % 2 ? "eu" : "us") : "nowhere", "runtimes", "wasm");
 }
 
 int
@@ -121,20 +121,25 @@ main(void)
 	if (state_new(&c, &s) != 0)
 		return 1;
 	key_pub_to_text(tenant, tt);
-	apply(s, treasury, "account.deposit", json_pack("{s:s,s:s,s:I}", "to",
-	    tt, "denom", "uakt", "amount", (json_int_t)1000000000000), market);
+	apply(s, treasury, "account.deposit",
+	    json_pack("{s:s,s:s,s:I}", "to", tt, "denom", "uakt", "amount",
+	        (json_int_t)1000000000000),
+	    market);
 	for (int i = 0; i < NPROV; i++) {
 		key_n(1000 + i, pk);
-		apply(s, pk, "provider.advertise", json_pack("{s:s,s:{s:s,s:s},"
-		    "s:{s:I,s:I,s:I},s:[s,s],s:{s:s,s:i,s:i,s:i,s:i}}",
-		    "api_url", "https://p.example", "attributes", "region",
-		    i % 2 ? "eu" : "us", "tier", i % 3 ? "a" : "b", "capacity",
-		    "cpu_millis", (json_int_t)1000000000, "memory_bytes",
-		    (json_int_t)1 << 48, "storage_bytes", (json_int_t)1 << 49,
-		    "runtimes", "process", i % 4 ? "wasm" : "none", "price",
-		    "denom", "uakt", "cpu_ms", 1000 + (i * 7919) % 100000,
-		    "mem_mb_s", 10 + i % 50, "storage_mb_s", 1 + i % 5,
-		    "request", 100), market);
+		apply(s, pk, "provider.advertise",
+		    json_pack(
+		        "{s:s,s:{s:s,s:s},"
+		        "s:{s:I,s:I,s:I},s:[s,s],s:{s:s,s:i,s:i,s:i,s:i}}",
+		        "api_url", "https://p.example", "attributes", "region",
+		        i % 2 ? "eu" : "us", "tier", i % 3 ? "a" : "b",
+		        "capacity", "cpu_millis", (json_int_t)1000000000,
+		        "memory_bytes", (json_int_t)1 << 48, "storage_bytes",
+		        (json_int_t)1 << 49, "runtimes", "process",
+		        i % 4 ? "wasm" : "none", "price", "denom", "uakt",
+		        "cpu_ms", 1000 + (i * 7919) % 100000, "mem_mb_s",
+		        10 + i % 50, "storage_mb_s", 1 + i % 5, "request", 100),
+		    market);
 	}
 	for (int i = 0; i < NWAIT; i++)
 		apply(s, tenant, "order.create", order_body(0, i), market);
@@ -144,8 +149,10 @@ main(void)
 	for (int i = 0; i < NBASE; i++) {
 		key_n(500000 + i % 1000, pk);
 		key_pub_to_text(pk, tt);
-		apply(s, tenant, "account.transfer", json_pack("{s:s,s:s,s:i}",
-		    "to", tt, "denom", "uakt", "amount", 1), market);
+		apply(s, tenant, "account.transfer",
+		    json_pack("{s:s,s:s,s:i}", "to", tt, "denom", "uakt",
+		        "amount", 1),
+		    market);
 	}
 	base = secs() - t0;
 
@@ -167,23 +174,27 @@ main(void)
 	for (int i = 0; i < 100; i++) {
 		key_n(1000 + i, pk);
 		now++;
-		apply(s, pk, "provider.advertise", json_pack("{s:s,s:{s:s},"
-		    "s:{s:I,s:I,s:I},s:[s],s:{s:s,s:i}}", "api_url", "https://p",
-		    "attributes", "region", "eu", "capacity", "cpu_millis",
-		    (json_int_t)1000000000, "memory_bytes", (json_int_t)1 << 48,
-		    "storage_bytes", (json_int_t)1 << 49, "runtimes", "wasm",
-		    "price", "denom", "uakt", "cpu_ms", 1000 + i), market);
+		apply(s, pk, "provider.advertise",
+		    json_pack("{s:s,s:{s:s},"
+		              "s:{s:I,s:I,s:I},s:[s],s:{s:s,s:i}}",
+		        "api_url", "https://p", "attributes", "region", "eu",
+		        "capacity", "cpu_millis", (json_int_t)1000000000,
+		        "memory_bytes", (json_int_t)1 << 48, "storage_bytes",
+		        (json_int_t)1 << 49, "runtimes", "wasm", "price",
+		        "denom", "uakt", "cpu_ms", 1000 + i),
+		    market);
 	}
 	rematch = secs() - t0;
 
 	printf("match: %.0f matches/s (%d providers, %d open orders; "
-	    "order.create + lease.create, %d matches)\n", NMATCH / match, NPROV,
-	    NWAIT, NMATCH);
+	       "order.create + lease.create, %d matches)\n",
+	    NMATCH / match, NPROV, NWAIT, NMATCH);
 	printf("baseline: %.0f transfers/s through state_apply; a match costs "
-	    "%.1fx a transfer\n", NBASE / base, (match / NMATCH) /
-	    (base / NBASE));
+	       "%.1fx a transfer\n",
+	    NBASE / base, (match / NMATCH) / (base / NBASE));
 	printf("rematch: %.0f order checks/s (a changed ask re-run over %d "
-	    "waiting orders)\n", 100.0 * NWAIT / rematch, NWAIT);
+	       "waiting orders)\n",
+	    100.0 * NWAIT / rematch, NWAIT);
 	state_free(s);
 	return NMATCH / match >= 50000 ? 0 : 2;
 }

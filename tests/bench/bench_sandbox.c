@@ -113,7 +113,8 @@ main(void)
 	}
 	report("plain fork+exec", plain, &p_plain);
 	report("sandbox start (cgroup, ns)", sand, &p_sand);
-	printf("sandbox/plain p50 ratio: %.1fx (goal: sandbox p50 <= 5 ms: %s)\n",
+	printf(
+	    "sandbox/plain p50 ratio: %.1fx (goal: sandbox p50 <= 5 ms: %s)\n",
 	    p_sand / p_plain, p_sand <= 5.0 ? "met" : "missed");
 	return 0;
 }

@@ -28,7 +28,8 @@ struct file {
 static struct file *files;
 static size_t nfiles, capfiles;
 
-static void pathf(char *buf, size_t size, const char *fmt, ...)
+static void
+pathf(char *buf, size_t size, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -37,7 +38,8 @@ static void pathf(char *buf, size_t size, const char *fmt, ...)
 	va_end(ap);
 }
 
-static void load_dir(const char *dir)
+static void
+load_dir(const char *dir)
 {
 	struct dirent **ents = NULL;
 	int n = scandir(dir, &ents, NULL, alphasort);
@@ -48,21 +50,26 @@ static void load_dir(const char *dir)
 		size_t len = strlen(ents[i]->d_name);
 
 		if (ents[i]->d_name[0] != '.') {
-			pathf(path, sizeof(path), "%s/%s", dir, ents[i]->d_name);
+			pathf(path, sizeof(path), "%s/%s", dir,
+			    ents[i]->d_name);
 			if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
 				load_dir(path);
-			} else if ((len > 5 && !strcmp(ents[i]->d_name + len - 5,
-			    ".yaml")) || (len > 4 && !strcmp(ents[i]->d_name +
-			    len - 4, ".yml"))) {
+			} else if ((len > 5 &&
+			               !strcmp(ents[i]->d_name + len - 5,
+			                   ".yaml")) ||
+			    (len > 4 &&
+			        !strcmp(ents[i]->d_name + len - 4, ".yml"))) {
 				if (nfiles == capfiles) {
-					capfiles = capfiles ? capfiles * 2 : 512;
+					capfiles =
+					    capfiles ? capfiles * 2 : 512;
 					files = realloc(files,
 					    capfiles * sizeof(*files));
 					if (!files)
 						exit(1);
 				}
 				if (util_read_file(path, SDL_MAX_FILE_SIZE,
-				    &files[nfiles].buf, &files[nfiles].len) == 0)
+				        &files[nfiles].buf,
+				        &files[nfiles].len) == 0)
 					files[nfiles++].name = strdup(path);
 			}
 		}
@@ -71,7 +78,8 @@ static void load_dir(const char *dir)
 	free(ents);
 }
 
-static double now(void)
+static double
+now(void)
 {
 	struct timespec ts;
 
@@ -79,7 +87,8 @@ static double now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static size_t yaml_only(const struct file *f)
+static size_t
+yaml_only(const struct file *f)
 {
 	yaml_parser_t p;
 	yaml_event_t ev;
@@ -97,7 +106,8 @@ static size_t yaml_only(const struct file *f)
 	return events;
 }
 
-int main(void)
+int
+main(void)
 {
 	const char *base = getenv("LODGE_SHARED");
 	char dir[PATH_MAX];
@@ -127,7 +137,7 @@ int main(void)
 			struct sdl_deployment *d = NULL;
 			uint8_t h[32];
 			if (sdl_parse_buffer(files[i].name, files[i].buf,
-			    files[i].len, &d, NULL) == 0 &&
+			        files[i].len, &d, NULL) == 0 &&
 			    sdl_manifest_hash(d, h) == 0) {
 				ok++;
 				sink += h[0];
@@ -138,9 +148,11 @@ int main(void)
 	} while ((t = now()) - t0 < 2.0);
 	rate = (double)(iters * nfiles) / (t - t0);
 	printf("sdl: parse+validate+manifest: %.0f files/s (%zu files, %zu "
-	    "iterations; %zu valid)\n", rate, nfiles, iters, ok);
+	       "iterations; %zu valid)\n",
+	    rate, nfiles, iters, ok);
 	printf("sdl: baseline libyaml events only: %.0f files/s (ratio "
-	    "%.2fx)\n", yrate, yrate / rate);
+	       "%.2fx)\n",
+	    yrate, yrate / rate);
 	for (size_t i = 0; i < nfiles; i++) {
 		free(files[i].name);
 		free(files[i].buf);

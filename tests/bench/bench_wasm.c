@@ -41,20 +41,23 @@
 
 static char dir[512];
 
-static int sh(const char *fmt, const char *a)
+static int
+sh(const char *fmt, const char *a)
 {
 	char cmd[2048];
 	snprintf(cmd, sizeof(cmd), fmt, a, a, a, a);
 	return system(cmd);
 }
 
-static int cmp_u64(const void *a, const void *b)
+static int
+cmp_u64(const void *a, const void *b)
 {
 	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
 	return x < y ? -1 : x > y;
 }
 
-static struct wasm_program *load(const char *path, int fuel)
+static struct wasm_program *
+load(const char *path, int fuel)
 {
 	char *buf;
 	size_t len;
@@ -76,7 +79,8 @@ static struct wasm_program *load(const char *path, int fuel)
 
 /* ---- 1. compute ---- */
 
-static double run_native(const char *exe)
+static double
+run_native(const char *exe)
 {
 	uint64_t t0 = util_mono_ns();
 	pid_t pid = fork();
@@ -91,11 +95,15 @@ static double run_native(const char *exe)
 	return (double)(util_mono_ns() - t0) / 1e6;
 }
 
-static double run_wasm(const struct wasm_program *p, uint64_t *fuel)
+static double
+run_wasm(const struct wasm_program *p, uint64_t *fuel)
 {
 	const char *argv[] = { "nbody", NBODY_STEPS };
-	struct wasm_io io = { .argc = 2, .argv = argv, .stdin_fd = -1,
-	    .stdout_fd = -1, .stderr_fd = 2 };
+	struct wasm_io io = { .argc = 2,
+		.argv = argv,
+		.stdin_fd = -1,
+		.stdout_fd = -1,
+		.stderr_fd = 2 };
 	struct wasm_run_limits l = { .fuel = -1 };
 	struct wasm_outcome oc;
 	struct wasm_usage u;
@@ -108,13 +116,15 @@ static double run_wasm(const struct wasm_program *p, uint64_t *fuel)
 	return (double)(util_mono_ns() - t0) / 1e6;
 }
 
-static double best3(double a, double b, double c)
+static double
+best3(double a, double b, double c)
 {
 	double m = a < b ? a : b;
 	return m < c ? m : c;
 }
 
-static void bench_compute(void)
+static void
+bench_compute(void)
 {
 	char exe[600], exe2[600], wasm[600];
 	uint64_t fuel = 0, f2;
@@ -123,20 +133,20 @@ static void bench_compute(void)
 	snprintf(wasm, sizeof(wasm), "%s/nbody.wasm", dir);
 	struct wasm_program *pf = load(wasm, 1), *pn = load(wasm, 0);
 	double n = best3(run_native(exe), run_native(exe), run_native(exe));
-	double nc = best3(run_native(exe2), run_native(exe2),
-	    run_native(exe2));
-	double wf = best3(run_wasm(pf, &fuel), run_wasm(pf, &f2),
-	    run_wasm(pf, &f2));
-	double wn = best3(run_wasm(pn, &f2), run_wasm(pn, &f2),
-	    run_wasm(pn, &f2));
+	double nc = best3(run_native(exe2), run_native(exe2), run_native(exe2));
+	double wf =
+	    best3(run_wasm(pf, &fuel), run_wasm(pf, &f2), run_wasm(pf, &f2));
+	double wn =
+	    best3(run_wasm(pn, &f2), run_wasm(pn, &f2), run_wasm(pn, &f2));
 	printf("-- compute: n-body %s steps (best of 3)\n", NBODY_STEPS);
 	printf("native cc -O2        %8.1f ms  (the baseline: wasm2c output "
-	    "is compiled by cc too)\n", n);
+	       "is compiled by cc too)\n",
+	    n);
 	printf("native clang -O2     %8.1f ms  %.2fx cc\n", nc, nc / n);
 	printf("wasm, fuel off       %8.1f ms  %.2fx native\n", wn, wn / n);
 	printf("wasm, fuel on        %8.1f ms  %.2fx native (goal <= 1.30), "
-	    "%.2fx clang, fuel %llu\n", wf, wf / n, wf / nc,
-	    (unsigned long long)fuel);
+	       "%.2fx clang, fuel %llu\n",
+	    wf, wf / n, wf / nc, (unsigned long long)fuel);
 	wasm_program_free(pf);
 	wasm_program_free(pn);
 }
@@ -145,27 +155,32 @@ static void bench_compute(void)
 
 static struct wasm_program *hello;
 
-static void invoke_hello(struct wasm_wagi_response *r)
+static void
+invoke_hello(struct wasm_wagi_response *r)
 {
 	struct wasm_wagi_header h[] = { { "User-Agent", "bench" } };
-	struct wasm_wagi_request q = { .method = "GET", .path = "/hello",
-	    .headers = h, .nheaders = 1 };
+	struct wasm_wagi_request q = { .method = "GET",
+		.path = "/hello",
+		.headers = h,
+		.nheaders = 1 };
 	struct wasm_run_limits l = { .fuel = 10000000,
-	    .memory_bytes = 16 << 20 };
+		.memory_bytes = 16 << 20 };
 	if (wasm_wagi_invoke(hello, &q, &l, r, NULL) < 0 || r->status != 200) {
 		fprintf(stderr, "bench_wasm: invoke failed (%d)\n", r->status);
 		exit(1);
 	}
 }
 
-static void percentiles(const char *name, uint64_t *ns, size_t n)
+static void
+percentiles(const char *name, uint64_t *ns, size_t n)
 {
 	qsort(ns, n, sizeof(*ns), cmp_u64);
 	printf("%-28s p50 %6.1f us  p99 %6.1f us  (%zu calls)\n", name,
 	    (double)ns[n / 2] / 1e3, (double)ns[n * 99 / 100] / 1e3, n);
 }
 
-static void bench_invoke(void)
+static void
+bench_invoke(void)
 {
 	char path[600];
 	uint64_t *ns = malloc(INVOCATIONS * sizeof(*ns));
@@ -184,7 +199,7 @@ static void bench_invoke(void)
 		ns[i] = util_mono_ns() - t0;
 	}
 	printf("-- fresh instance per invocation, in process (goal p50 <= "
-	    "50 us)\n");
+	       "50 us)\n");
 	percentiles("empty function", ns, INVOCATIONS);
 	for (int i = 0; i < INVOCATIONS; i++) {
 		struct wasm_wagi_response r;
@@ -200,18 +215,21 @@ static void bench_invoke(void)
 
 /* ---- 3. HTTP ---- */
 
-static void fixed_handler(void *ctx, const struct http_request *req,
+static void
+fixed_handler(void *ctx, const struct http_request *req,
     struct http_response *resp)
 {
 	(void)ctx;
 	(void)req;
 	resp->status = 200;
 	resp->content_type = "text/plain";
-	resp->body = strdup("hello from wasm: GET /hello (user agent: bench)\n");
+	resp->body =
+	    strdup("hello from wasm: GET /hello (user agent: bench)\n");
 	resp->body_len = strlen(resp->body);
 }
 
-static void wagi_handler(void *ctx, const struct http_request *req,
+static void
+wagi_handler(void *ctx, const struct http_request *req,
     struct http_response *resp)
 {
 	struct wasm_wagi_response r;
@@ -229,11 +247,13 @@ static void wagi_handler(void *ctx, const struct http_request *req,
 /* The daemon's path: gateway_wasm into a pool of sandboxed workers. */
 static struct wasm_pool *pool;
 
-static void pool_handler(void *ctx, const struct http_request *req,
+static void
+pool_handler(void *ctx, const struct http_request *req,
     struct http_response *resp)
 {
-	struct wasm_run_limits l = { .fuel = 1000000000, .memory_bytes =
-	    64u << 20, .wall_ms = 10000 };
+	struct wasm_run_limits l = { .fuel = 1000000000,
+		.memory_bytes = 64u << 20,
+		.wall_ms = 10000 };
 	struct wasm_usage u;
 	uint64_t egress;
 	(void)ctx;
@@ -241,25 +261,26 @@ static void pool_handler(void *ctx, const struct http_request *req,
 }
 
 /* Start `bin/provider wasm serve` in a sandbox, as the daemon does. */
-static struct sandbox *start_pool(const char *module)
+static struct sandbox *
+start_pool(const char *module)
 {
 	char root[600], *app = NULL;
 	int ctl[2];
 	struct sandbox_spec spec;
 	struct sandbox *sb = NULL;
 	static const char *const argv[] = { "/app/provider", "wasm", "serve",
-	    "/app/module.wasm", "--memory", "67108864", "--dir", "/data",
-	    NULL };
-	static const char *const env[] = { "PATH=/usr/bin:/bin",
-	    "HOME=/tmp", "LANG=C.UTF-8", "LODGE_WASM_CACHE=/app/.wasm-cache",
-	    NULL };
+		"/app/module.wasm", "--memory", "67108864", "--dir", "/data",
+		NULL };
+	static const char *const env[] = { "PATH=/usr/bin:/bin", "HOME=/tmp",
+		"LANG=C.UTF-8", "LODGE_WASM_CACHE=/app/.wasm-cache", NULL };
 
 	snprintf(root, sizeof(root), "%s/app", dir);
 	if (access("bin/provider", X_OK) != 0 ||
-	    wasm_app_prepare(module, root, "bin/provider", 64u << 20, &app) < 0 ||
+	    wasm_app_prepare(module, root, "bin/provider", 64u << 20, &app) <
+	        0 ||
 	    wasm_pool_control_pair(ctl) < 0) {
-		printf("sandboxed workers: skipped (%s)\n", app ? err_msg() :
-		    "needs bin/provider: make");
+		printf("sandboxed workers: skipped (%s)\n",
+		    app ? err_msg() : "needs bin/provider: make");
 		free(app);
 		return NULL;
 	}
@@ -294,7 +315,8 @@ struct client {
 	int errors;
 };
 
-static int connect_to(uint16_t port)
+static int
+connect_to(uint16_t port)
 {
 	struct sockaddr_in sa;
 	int fd = socket(AF_INET, SOCK_STREAM, 0), one = 1;
@@ -310,7 +332,8 @@ static int connect_to(uint16_t port)
 	return fd;
 }
 
-static int one_request(int fd, const char *req, size_t len)
+static int
+one_request(int fd, const char *req, size_t len)
 {
 	char buf[4096], *h, *cl;
 	size_t have = 0, need;
@@ -326,18 +349,19 @@ static int one_request(int fd, const char *req, size_t len)
 		if ((h = strstr(buf, "\r\n\r\n")) == NULL)
 			continue;
 		cl = strcasestr(buf, "content-length:");
-		need = (size_t)(h - buf) + 4 + (cl ? strtoul(cl + 15, NULL,
-		    10) : 0);
+		need = (size_t)(h - buf) + 4 +
+		    (cl ? strtoul(cl + 15, NULL, 10) : 0);
 		if (have >= need)
 			return strncmp(buf, "HTTP/1.1 200", 12) == 0 ? 0 : -1;
 	}
 }
 
-static void *client_run(void *arg)
+static void *
+client_run(void *arg)
 {
 	struct client *c = arg;
 	static const char req[] = "GET /hello HTTP/1.1\r\nHost: bench\r\n"
-	    "User-Agent: bench\r\n\r\n";
+	                          "User-Agent: bench\r\n\r\n";
 	int fd = connect_to(c->port);
 	while (fd >= 0 && (int64_t)util_mono_ns() < c->deadline_ns &&
 	    c->n < c->cap) {
@@ -355,7 +379,8 @@ static void *client_run(void *arg)
 	return NULL;
 }
 
-static double measure(const char *name, http_handler h)
+static double
+measure(const char *name, http_handler h)
 {
 	struct http_server_config hc;
 	struct http_server *srv;
@@ -396,14 +421,16 @@ static double measure(const char *name, http_handler h)
 	qsort(all, total, sizeof(uint64_t), cmp_u64);
 	double rps = (double)total / secs;
 	printf("%-16s %9.0f req/s  p50 %7.1f us  p99 %7.1f us  (%d clients, "
-	    "%d errors)\n", name, rps, total ? all[total / 2] / 1e3 : 0,
+	       "%d errors)\n",
+	    name, rps, total ? all[total / 2] / 1e3 : 0,
 	    total ? all[total * 99 / 100] / 1e3 : 0, CLIENTS, errors);
 	free(all);
 	http_server_free(srv);
 	return rps;
 }
 
-int main(int argc, char **argv)
+int
+main(int argc, char **argv)
 {
 	if (argc < 2) {
 		fprintf(stderr, "usage: bench_wasm SCRATCH_DIR\n");
@@ -411,17 +438,21 @@ int main(int argc, char **argv)
 	}
 	snprintf(dir, sizeof(dir), "%s/wasm", argv[1]);
 	if (sh("mkdir -p %s && clang --target=wasm32-wasi -O2 -o %s/nbody.wasm "
-	    "examples/wasm-job/nbody.c", dir) != 0 ||
-	    sh("cc -O2 -o %s/nbody-native examples/wasm-job/nbody.c -lm", dir)
-	    != 0 ||
+	       "examples/wasm-job/nbody.c",
+	        dir) != 0 ||
+	    sh("cc -O2 -o %s/nbody-native examples/wasm-job/nbody.c -lm",
+	        dir) != 0 ||
 	    sh("clang -O2 -o %s/nbody-native-clang examples/wasm-job/nbody.c "
-	    "-lm", dir) != 0 ||
+	       "-lm",
+	        dir) != 0 ||
 	    sh("clang --target=wasm32-wasi -O2 -o %s/hello.wasm "
-	    "examples/wasm-http/hello.c", dir) != 0 ||
+	       "examples/wasm-http/hello.c",
+	        dir) != 0 ||
 	    sh("printf '(module (func (export \"f\")))' > %s/empty.wat && "
-	    "wat2wasm %s/empty.wat -o %s/empty.wasm", dir) != 0) {
+	       "wat2wasm %s/empty.wat -o %s/empty.wasm",
+	        dir) != 0) {
 		printf("bench_wasm: skipped (needs clang wasm32-wasi and wabt: "
-		    "make deps)\n");
+		       "make deps)\n");
 		return 0;
 	}
 	bench_compute();
@@ -438,10 +469,11 @@ int main(int argc, char **argv)
 		double g = measure("WAGI sandboxed", pool_handler);
 		struct wasm_pool_stats st;
 		wasm_pool_stats(pool, &st);
-		printf("WAGI sandboxed (gateway -> 2 workers in a process "
+		printf(
+		    "WAGI sandboxed (gateway -> 2 workers in a process "
 		    "sandbox)/fixed: %.2f, %.0f req/s (goal >= 10000 req/s); "
-		    "%llu requests, %llu worker deaths\n", g / f, g,
-		    (unsigned long long)st.requests,
+		    "%llu requests, %llu worker deaths\n",
+		    g / f, g, (unsigned long long)st.requests,
 		    (unsigned long long)st.worker_deaths);
 		wasm_pool_close(pool);
 		wasm_pool_free(pool);

@@ -14,7 +14,8 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static const char vkey[] =
-    "example.com/ledger-test+13389fb3+AddamAGCsQq31Uv+08lkBzoO4XLz2qYjJa8CGmj3B1Ea";
+    "example.com/"
+    "ledger-test+13389fb3+AddamAGCsQq31Uv+08lkBzoO4XLz2qYjJa8CGmj3B1Ea";
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -40,12 +41,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			checkpoint_clear(&cp);
 		free(text);
 	} else if (text != NULL)
-		abort();	/* nothing handed over on failure */
+		abort(); /* nothing handed over on failure */
 	if (checkpoint_parse((const char *)data, size, &cp) == 0) {
 		char *again = NULL;
 
 		/* Whatever parses formats back to its first three lines. */
-		if (checkpoint_format(cp.origin, cp.size, cp.root, &again) < 0 ||
+		if (checkpoint_format(cp.origin, cp.size, cp.root, &again) <
+		        0 ||
 		    strncmp(again, (const char *)data, strlen(again)) != 0)
 			abort();
 		free(again);

@@ -11,7 +11,8 @@
 #include "common/cjson.h"
 #include "sdl/sdl.h"
 
-static void outputs(const struct sdl_deployment *d)
+static void
+outputs(const struct sdl_deployment *d)
 {
 	json_t *v = NULL;
 	uint8_t h[32];
@@ -33,7 +34,8 @@ static void outputs(const struct sdl_deployment *d)
 		json_decref(v);
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const unsigned modes[] = { 0, SDL_PARSE_AKASH_GO };
 
@@ -41,8 +43,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		struct sdl_deployment *d = NULL;
 		struct sdl_errors errs = { 0 };
 
-		if (sdl_parse_buffer_flags("fuzz.yaml", (const char *)data, size,
-		    modes[m], &d, &errs) == 0)
+		if (sdl_parse_buffer_flags("fuzz.yaml", (const char *)data,
+		        size, modes[m], &d, &errs) == 0)
 			outputs(d);
 		sdl_errors_free(&errs);
 		sdl_deployment_free(d);

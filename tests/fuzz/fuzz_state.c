@@ -18,11 +18,22 @@
 #include "ledger/state.h"
 
 static const char *const kinds[] = {
-	"account.deposit", "account.transfer", "provider.advertise",
-	"provider.withdraw", "provider.heartbeat", "provider.attest",
-	"provider.offline", "provider.online", "order.create", "order.close",
-	"order.expire", "deployment.deposit", "lease.create", "lease.started",
-	"lease.usage", "lease.close",
+	"account.deposit",
+	"account.transfer",
+	"provider.advertise",
+	"provider.withdraw",
+	"provider.heartbeat",
+	"provider.attest",
+	"provider.offline",
+	"provider.online",
+	"order.create",
+	"order.close",
+	"order.expire",
+	"deployment.deposit",
+	"lease.create",
+	"lease.started",
+	"lease.usage",
+	"lease.close",
 };
 #define NKINDS (sizeof(kinds) / sizeof(kinds[0]))
 #define NKEYS 6 /* treasury, market, tenant, p1, p2, auditor */
@@ -46,9 +57,10 @@ env(int who, const char *kind, json_t *body)
 	keyb(who, k);
 	key_pub_to_text(k, t);
 	snprintf(nb, sizeof(nb), "f%llu", (unsigned long long)nonce++);
-	if (e == NULL || (e->json = json_pack("{s:s,s:o,s:s,s:s,s:I,s:s}",
-	    "kind", kind, "body", body, "signer", t, "nonce", nb, "time",
-	    (json_int_t)now, "sig", "")) == NULL)
+	if (e == NULL ||
+	    (e->json = json_pack("{s:s,s:o,s:s,s:s,s:I,s:s}", "kind", kind,
+	         "body", body, "signer", t, "nonce", nb, "time",
+	         (json_int_t)now, "sig", "")) == NULL)
 		abort();
 	e->kind = json_string_value(json_object_get(e->json, "kind"));
 	e->body = json_object_get(e->json, "body");
@@ -104,8 +116,9 @@ settle(struct state *s)
 		/* the head must always be accepted */
 		json_t *d = json_array_get(l, 0);
 		if (apply(s, 1, json_string_value(json_object_get(d, "kind")),
-		    json_incref(json_object_get(d, "body"))) != 0) {
-			fprintf(stderr, "derived entry refused: %s\n", err_msg());
+		        json_incref(json_object_get(d, "body"))) != 0) {
+			fprintf(stderr, "derived entry refused: %s\n",
+			    err_msg());
 			abort();
 		}
 		json_decref(l);
@@ -153,17 +166,24 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	nonce = 0;
 	now = 1700000000000;
 	/* a small market: funds, one ask, one order with a started lease */
-	apply(s, 0, "account.deposit", parse("{\"to\":\"%s\",\"denom\":"
-	    "\"uakt\",\"amount\":1000000}", ktext[2]));
-	apply(s, 3, "provider.advertise", parse("{\"api_url\":\"u\","
-	    "\"attributes\":{\"region\":\"eu\"},\"capacity\":{\"cpu_millis\":"
-	    "4000,\"memory_bytes\":4000000000,\"storage_bytes\":0},"
-	    "\"runtimes\":[\"wasm\"],\"price\":{\"denom\":\"uakt\","
-	    "\"cpu_ms\":100000,\"request\":7}}"));
-	apply(s, 2, "order.create", parse("{\"resources\":[{\"count\":1,"
-	    "\"cpu_millis\":1000,\"memory_bytes\":1000000,\"storage_bytes\":0}],"
-	    "\"denom\":\"uakt\",\"max_price\":5000,\"manifest_hash\":\"h\","
-	    "\"deposit\":20000,\"ttl_ms\":60000}"));
+	apply(s, 0, "account.deposit",
+	    parse("{\"to\":\"%s\",\"denom\":"
+	          "\"uakt\",\"amount\":1000000}",
+	        ktext[2]));
+	apply(s, 3, "provider.advertise",
+	    parse("{\"api_url\":\"u\","
+	          "\"attributes\":{\"region\":\"eu\"},\"capacity\":{\"cpu_"
+	          "millis\":"
+	          "4000,\"memory_bytes\":4000000000,\"storage_bytes\":0},"
+	          "\"runtimes\":[\"wasm\"],\"price\":{\"denom\":\"uakt\","
+	          "\"cpu_ms\":100000,\"request\":7}}"));
+	apply(s, 2, "order.create",
+	    parse(
+	        "{\"resources\":[{\"count\":1,"
+	        "\"cpu_millis\":1000,\"memory_bytes\":1000000,\"storage_"
+	        "bytes\":0}],"
+	        "\"denom\":\"uakt\",\"max_price\":5000,\"manifest_hash\":\"h\","
+	        "\"deposit\":20000,\"ttl_ms\":60000}"));
 	settle(s);
 	apply(s, 3, "lease.started", parse("{\"lease\":\"l-4\"}"));
 	check(s);

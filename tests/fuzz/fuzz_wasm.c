@@ -10,7 +10,8 @@
 #include "wasm/decode.h"
 #include "wasm/instrument.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct wasm_module *m = NULL, *m2 = NULL;
 	if (wasm_module_decode(data, size, NULL, &m) != 0)

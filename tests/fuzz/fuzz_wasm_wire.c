@@ -14,12 +14,14 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static int same_str(const char *a, const char *b)
+static int
+same_str(const char *a, const char *b)
 {
 	return (!a && !b) || (a && b && strcmp(a, b) == 0);
 }
 
-static void request(const uint8_t *p, size_t len)
+static void
+request(const uint8_t *p, size_t len)
 {
 	struct wasm_wire_request a, b;
 	uint8_t *buf;
@@ -37,8 +39,8 @@ static void request(const uint8_t *p, size_t len)
 		abort();
 	if (a.seq != b.seq || a.limits.fuel != b.limits.fuel ||
 	    !same_str(a.q.method, b.q.method) ||
-	    !same_str(a.q.query, b.q.query) ||
-	    a.q.nheaders != b.q.nheaders || a.q.body_len != b.q.body_len)
+	    !same_str(a.q.query, b.q.query) || a.q.nheaders != b.q.nheaders ||
+	    a.q.body_len != b.q.body_len)
 		abort();
 	for (size_t i = 0; i < a.q.nheaders; i++)
 		if (!same_str(a.q.headers[i].name, b.q.headers[i].name) ||
@@ -49,7 +51,8 @@ static void request(const uint8_t *p, size_t len)
 	free(buf);
 }
 
-static void reply(const uint8_t *p, size_t len)
+static void
+reply(const uint8_t *p, size_t len)
 {
 	struct wasm_wire_reply a, b;
 	uint8_t *buf;
@@ -58,11 +61,12 @@ static void reply(const uint8_t *p, size_t len)
 	if (wasm_wire_reply_decode(p, len, &a) < 0)
 		return;
 	if (wasm_wire_reply_encode(a.seq, &a.oc, &a.u, a.out, a.out_len, &buf,
-	    &blen) < 0)
+	        &blen) < 0)
 		abort();
 	if (wasm_wire_reply_decode(buf + WASM_WIRE_HEADER,
-	    blen - WASM_WIRE_HEADER, &b) < 0 || a.seq != b.seq ||
-	    a.oc.trap != b.oc.trap || a.oc.exit_code != b.oc.exit_code ||
+	        blen - WASM_WIRE_HEADER, &b) < 0 ||
+	    a.seq != b.seq || a.oc.trap != b.oc.trap ||
+	    a.oc.exit_code != b.oc.exit_code ||
 	    strcmp(a.oc.message, b.oc.message) != 0 || a.u.fuel != b.u.fuel ||
 	    a.out_len != b.out_len ||
 	    (a.out_len && memcmp(a.out, b.out, a.out_len) != 0))
@@ -70,7 +74,8 @@ static void reply(const uint8_t *p, size_t len)
 	free(buf);
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	uint32_t type, plen;
 	int32_t st;

@@ -21,9 +21,38 @@
 #include "common/util.h"
 
 static const uint8_t seed1[32] = {
-	0x9d, 0x61, 0xb1, 0x9d, 0xef, 0xfd, 0x5a, 0x60, 0xba, 0x84, 0x4a, 0xf4,
-	0x92, 0xec, 0x2c, 0xc4, 0x44, 0x49, 0xc5, 0x69, 0x7b, 0x32, 0x69, 0x19,
-	0x70, 0x3b, 0xac, 0x03, 0x1c, 0xae, 0x7f, 0x60,
+	0x9d,
+	0x61,
+	0xb1,
+	0x9d,
+	0xef,
+	0xfd,
+	0x5a,
+	0x60,
+	0xba,
+	0x84,
+	0x4a,
+	0xf4,
+	0x92,
+	0xec,
+	0x2c,
+	0xc4,
+	0x44,
+	0x49,
+	0xc5,
+	0x69,
+	0x7b,
+	0x32,
+	0x69,
+	0x19,
+	0x70,
+	0x3b,
+	0xac,
+	0x03,
+	0x1c,
+	0xae,
+	0x7f,
+	0x60,
 };
 
 static void
@@ -45,11 +74,11 @@ static void
 test_base64_matches_rfc4648_vectors(void **state)
 {
 	static const char *plain[] = { "", "f", "fo", "foo", "foob", "fooba",
-	    "foobar" };
-	static const char *enc[] = { "", "Zg==", "Zm8=", "Zm9v", "Zm9vYg==",
-	    "Zm9vYmE=", "Zm9vYmFy" };
+		"foobar" };
+	static const char *enc[] = { "", "Zg==", "Zm8=", "Zm9v",
+		"Zm9vYg==", "Zm9vYmE=", "Zm9vYmFy" };
 	static const char *url[] = { "", "Zg", "Zm8", "Zm9v", "Zm9vYg",
-	    "Zm9vYmE", "Zm9vYmFy" };
+		"Zm9vYmE", "Zm9vYmFy" };
 	char buf[32];
 	uint8_t dec[16];
 	size_t n;
@@ -60,12 +89,14 @@ test_base64_matches_rfc4648_vectors(void **state)
 		assert_string_equal(buf, enc[i]);
 		b64url_encode((const uint8_t *)plain[i], strlen(plain[i]), buf);
 		assert_string_equal(buf, url[i]);
-		assert_int_equal(b64_decode(enc[i], strlen(enc[i]), dec,
-		    sizeof(dec), &n), 0);
+		assert_int_equal(
+		    b64_decode(enc[i], strlen(enc[i]), dec, sizeof(dec), &n),
+		    0);
 		assert_int_equal(n, strlen(plain[i]));
 		assert_memory_equal(dec, plain[i], n);
-		assert_int_equal(b64url_decode(url[i], strlen(url[i]), dec,
-		    sizeof(dec), &n), 0);
+		assert_int_equal(
+		    b64url_decode(url[i], strlen(url[i]), dec, sizeof(dec), &n),
+		    0);
 		assert_int_equal(n, strlen(plain[i]));
 	}
 }
@@ -194,12 +225,14 @@ test_cjson_dump_is_sorted_compact_utf8(void **state)
 	json_t *v;
 	char *out;
 	size_t n;
-	const char *in = "{ \"b\" : [1, 2, {\"z\":0, \"a\":-3}],\n \"a\":\"\xc3\xa9\\n\" }";
+	const char *in =
+	    "{ \"b\" : [1, 2, {\"z\":0, \"a\":-3}],\n \"a\":\"\xc3\xa9\\n\" }";
 
 	(void)state;
 	assert_int_equal(cjson_parse(in, strlen(in), &v), 0);
 	assert_int_equal(cjson_dump(v, &out, &n), 0);
-	assert_string_equal(out, "{\"a\":\"\xc3\xa9\\n\",\"b\":[1,2,{\"a\":-3,\"z\":0}]}");
+	assert_string_equal(out,
+	    "{\"a\":\"\xc3\xa9\\n\",\"b\":[1,2,{\"a\":-3,\"z\":0}]}");
 	assert_int_equal(n, strlen(out));
 	free(out);
 	json_decref(v);
@@ -213,15 +246,16 @@ test_envelope_sign_verify_and_tamper(void **state)
 {
 	struct envelope *e, *e2;
 	struct key *k;
-	json_t *body = json_pack("{s:I,s:s}", "amount", (json_int_t)5, "to",
-	    "x");
+	json_t *body =
+	    json_pack("{s:I,s:s}", "amount", (json_int_t)5, "to", "x");
 	char *bytes;
 	size_t n;
 
 	(void)state;
 	assert_int_equal(key_from_seed(seed1, &k), 0);
 	assert_int_equal(envelope_sign(k, "account.transfer", body, "n-1",
-	    1700000000000, &e), 0);
+	                     1700000000000, &e),
+	    0);
 	assert_string_equal(e->kind, "account.transfer");
 	assert_string_equal(e->nonce, "n-1");
 	assert_int_equal(e->time_ms, 1700000000000);
@@ -266,11 +300,11 @@ test_envelope_rejects_bad_shapes(void **state)
 		"[]",
 		"{\"kind\":\"a\"}",
 		"{\"body\":[],\"kind\":\"a\",\"nonce\":\"n\",\"sig\":\"x\","
-		    "\"signer\":\"ed25519:x\",\"time\":1}",
+		"\"signer\":\"ed25519:x\",\"time\":1}",
 		"{\"body\":{},\"kind\":\"A B\",\"nonce\":\"n\",\"sig\":\"x\","
-		    "\"signer\":\"ed25519:x\",\"time\":1}",
+		"\"signer\":\"ed25519:x\",\"time\":1}",
 		"{\"body\":{},\"extra\":1,\"kind\":\"a\",\"nonce\":\"n\","
-		    "\"sig\":\"x\",\"signer\":\"ed25519:x\",\"time\":1}",
+		"\"sig\":\"x\",\"signer\":\"ed25519:x\",\"time\":1}",
 	};
 	struct envelope *e;
 
@@ -330,10 +364,13 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_hex_round_trip_and_rejects_bad_digits),
 		cmocka_unit_test(test_base64_matches_rfc4648_vectors),
-		cmocka_unit_test(test_base64_rejects_noncanonical_and_bad_input),
+		cmocka_unit_test(
+		    test_base64_rejects_noncanonical_and_bad_input),
 		cmocka_unit_test(test_key_sign_verify_and_text_form),
-		cmocka_unit_test(test_key_save_is_0600_and_load_refuses_open_modes),
-		cmocka_unit_test(test_cjson_rejects_floats_duplicates_utf8_depth),
+		cmocka_unit_test(
+		    test_key_save_is_0600_and_load_refuses_open_modes),
+		cmocka_unit_test(
+		    test_cjson_rejects_floats_duplicates_utf8_depth),
 		cmocka_unit_test(test_cjson_dump_is_sorted_compact_utf8),
 		cmocka_unit_test(test_envelope_sign_verify_and_tamper),
 		cmocka_unit_test(test_envelope_rejects_bad_shapes),

@@ -31,7 +31,8 @@ load_json(const char *rel)
 	    root != NULL && *root ? root : "../shared", rel);
 	if ((j = json_load_file(path, 0, &e)) == NULL)
 		fail_msg("%s: %s (line %d); set LODGE_SHARED to the shared "
-		    "folder", path, e.text, e.line);
+		         "folder",
+		    path, e.text, e.line);
 	return j;
 }
 
@@ -62,8 +63,10 @@ test_rfc8032_sign_from_seed_gives_exact_signature_and_verifies(void **state)
 	size_t i, n = 0;
 
 	(void)state;
-	json_array_foreach(json_object_get(doc, "vectors"), i, v) {
-		const char *name = json_string_value(json_object_get(v, "test"));
+	json_array_foreach(json_object_get(doc, "vectors"), i, v)
+	{
+		const char *name =
+		    json_string_value(json_object_get(v, "test"));
 		size_t sl, pl, ml, gl;
 		uint8_t *seed = hex_member(v, "secret_key", &sl);
 		uint8_t *wpub = hex_member(v, "public_key", &pl);
@@ -100,27 +103,28 @@ test_rfc8032_sign_from_seed_gives_exact_signature_and_verifies(void **state)
 }
 
 static void
-test_wycheproof_valid_cases_verify_and_invalid_cases_are_refused(
-    void **state)
+test_wycheproof_valid_cases_verify_and_invalid_cases_are_refused(void **state)
 {
 	json_t *doc = load_json("corpus/ed25519/wycheproof_ed25519_test.json");
 	json_t *g, *t;
 	size_t gi, ti, n = 0, bad = 0;
 
 	(void)state;
-	json_array_foreach(json_object_get(doc, "testGroups"), gi, g) {
+	json_array_foreach(json_object_get(doc, "testGroups"), gi, g)
+	{
 		size_t pl;
-		uint8_t *pub = hex_member(json_object_get(g, "publicKey"), "pk",
-		    &pl);
+		uint8_t *pub =
+		    hex_member(json_object_get(g, "publicKey"), "pk", &pl);
 
 		assert_int_equal(pl, KEY_PUB_LEN);
-		json_array_foreach(json_object_get(g, "tests"), ti, t) {
-			const char *result = json_string_value(
-			    json_object_get(t, "result"));
-			const char *comment = json_string_value(
-			    json_object_get(t, "comment"));
-			long long id = json_integer_value(
-			    json_object_get(t, "tcId"));
+		json_array_foreach(json_object_get(g, "tests"), ti, t)
+		{
+			const char *result =
+			    json_string_value(json_object_get(t, "result"));
+			const char *comment =
+			    json_string_value(json_object_get(t, "comment"));
+			long long id =
+			    json_integer_value(json_object_get(t, "tcId"));
 			size_t ml, gl;
 			uint8_t *msg = hex_member(t, "msg", &ml);
 			uint8_t *sig = hex_member(t, "sig", &gl);
@@ -135,12 +139,12 @@ test_wycheproof_valid_cases_verify_and_invalid_cases_are_refused(
 			}
 			/* key_verify takes exactly 64 bytes: a signature
 			 * of another length is refused by its type. */
-			rc = gl == KEY_SIG_LEN ?
-			    key_verify(pub, msg, ml, sig) : ERR_SIG;
+			rc = gl == KEY_SIG_LEN ? key_verify(pub, msg, ml, sig) :
+			                         ERR_SIG;
 			if ((rc == 0) != want_ok) {
 				print_error("tcId %lld (%s): expected %s, "
-				    "key_verify returned %d\n", id, comment,
-				    result, rc);
+				            "key_verify returned %d\n",
+				    id, comment, result, rc);
 				bad++;
 			}
 			free(msg);

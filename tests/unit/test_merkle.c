@@ -41,7 +41,8 @@ load_json(const char *rel)
 	shared_path(path, sizeof(path), rel);
 	if ((j = json_load_file(path, 0, &e)) == NULL)
 		fail_msg("%s: %s (line %d); set LODGE_SHARED to the shared "
-		    "folder", path, e.text, e.line);
+		         "folder",
+		    path, e.text, e.line);
 	return j;
 }
 
@@ -90,7 +91,8 @@ hash_from_b64(const json_t *v, uint8_t out[H])
 	if (!json_is_string(v))
 		return -1;
 	if (b64_decode(json_string_value(v), json_string_length(v), buf,
-	    sizeof(buf), &n) < 0 || n != H)
+	        sizeof(buf), &n) < 0 ||
+	    n != H)
 		return -1;
 	memcpy(out, buf, n);
 	return 0;
@@ -107,9 +109,8 @@ proof_from_json(const json_t *arr, uint8_t proof[][H], size_t *len)
 		return 0;
 	if (json_array_size(arr) > MERKLE_MAX_PROOF)
 		return -1;
-	json_array_foreach(arr, i, v)
-		if (hash_from_b64(v, proof[(*len)++]) < 0)
-			return -1;
+	json_array_foreach(arr, i,
+	    v) if (hash_from_b64(v, proof[(*len)++]) < 0) return -1;
 	return 0;
 }
 
@@ -157,19 +158,19 @@ test_corpus_inclusion_probes_verify_iff_not_wantErr(void **state)
 	(void)state;
 	corpus_files("corpus/merkle/inclusion", &files, &n);
 	for (i = 0; i < n; i++) {
-		json_t *j = json_load_file(files[i],
-		    JSON_DECODE_INT_AS_REAL, &e);
+		json_t *j =
+		    json_load_file(files[i], JSON_DECODE_INT_AS_REAL, &e);
 		int want_err, rc;
 
 		assert_non_null(j);
 		want_err = json_is_true(json_object_get(j, "wantErr"));
 		if (hash_from_b64(json_object_get(j, "root"), root) < 0 ||
 		    hash_from_b64(json_object_get(j, "leafHash"), leaf) < 0 ||
-		    proof_from_json(json_object_get(j, "proof"), proof,
-		    &len) < 0)
-		{
+		    proof_from_json(json_object_get(j, "proof"), proof, &len) <
+		        0) {
 			if (!want_err) {
-				print_message("skipped %s: a hash in it is not "
+				print_message(
+				    "skipped %s: a hash in it is not "
 				    "32 bytes, which the API cannot take\n",
 				    files[i]);
 				skipped++;
@@ -177,15 +178,15 @@ test_corpus_inclusion_probes_verify_iff_not_wantErr(void **state)
 			json_decref(j);
 			free(files[i]);
 			continue;
-		}
-		else
+		} else
 			rc = merkle_verify_inclusion(get_u64(j, "leafIdx"),
 			    get_u64(j, "treeSize"), leaf,
-			    (const uint8_t (*)[H])proof, len, root);
+			    (const uint8_t(*)[H])proof, len, root);
 		if ((rc != 0) != want_err) {
 			print_error("%s: wantErr %s but verify returned %d "
-			    "(%s)\n", files[i], want_err ? "true" : "false",
-			    rc, err_msg());
+			            "(%s)\n",
+			    files[i], want_err ? "true" : "false", rc,
+			    err_msg());
 			bad++;
 		}
 		json_decref(j);
@@ -209,19 +210,19 @@ test_corpus_consistency_probes_verify_iff_not_wantErr(void **state)
 	(void)state;
 	corpus_files("corpus/merkle/consistency", &files, &n);
 	for (i = 0; i < n; i++) {
-		json_t *j = json_load_file(files[i],
-		    JSON_DECODE_INT_AS_REAL, &e);
+		json_t *j =
+		    json_load_file(files[i], JSON_DECODE_INT_AS_REAL, &e);
 		int want_err, rc;
 
 		assert_non_null(j);
 		want_err = json_is_true(json_object_get(j, "wantErr"));
 		if (hash_from_b64(json_object_get(j, "root1"), r1) < 0 ||
 		    hash_from_b64(json_object_get(j, "root2"), r2) < 0 ||
-		    proof_from_json(json_object_get(j, "proof"), proof,
-		    &len) < 0)
-		{
+		    proof_from_json(json_object_get(j, "proof"), proof, &len) <
+		        0) {
 			if (!want_err) {
-				print_message("skipped %s: a hash in it is not "
+				print_message(
+				    "skipped %s: a hash in it is not "
 				    "32 bytes, which the API cannot take\n",
 				    files[i]);
 				skipped++;
@@ -229,15 +230,15 @@ test_corpus_consistency_probes_verify_iff_not_wantErr(void **state)
 			json_decref(j);
 			free(files[i]);
 			continue;
-		}
-		else
+		} else
 			rc = merkle_verify_consistency(get_u64(j, "size1"),
 			    get_u64(j, "size2"), r1, r2,
-			    (const uint8_t (*)[H])proof, len);
+			    (const uint8_t(*)[H])proof, len);
 		if ((rc != 0) != want_err) {
 			print_error("%s: wantErr %s but verify returned %d "
-			    "(%s)\n", files[i], want_err ? "true" : "false",
-			    rc, err_msg());
+			            "(%s)\n",
+			    files[i], want_err ? "true" : "false", rc,
+			    err_msg());
 			bad++;
 		}
 		json_decref(j);
@@ -255,8 +256,8 @@ static void
 hex32(const json_t *v, uint8_t out[H])
 {
 	assert_true(json_is_string(v));
-	assert_int_equal(hex_decode(json_string_value(v),
-	    json_string_length(v), out, H), 0);
+	assert_int_equal(
+	    hex_decode(json_string_value(v), json_string_length(v), out, H), 0);
 }
 
 static void
@@ -266,8 +267,7 @@ hex_proof(const json_t *arr, uint8_t proof[][H], size_t *len)
 	json_t *v;
 
 	*len = json_array_size(arr);
-	json_array_foreach(arr, i, v)
-		hex32(v, proof[i]);
+	json_array_foreach(arr, i, v) hex32(v, proof[i]);
 }
 
 static void
@@ -297,7 +297,8 @@ reference_tree(json_t *ref)
 	for (i = 0; i < json_array_size(inputs); i++) {
 		const char *s = json_string_value(json_array_get(inputs, i));
 
-		assert_int_equal(hex_decode(s, strlen(s), in, strlen(s) / 2), 0);
+		assert_int_equal(hex_decode(s, strlen(s), in, strlen(s) / 2),
+		    0);
 		merkle_leaf_hash(in, strlen(s) / 2, lh);
 		hex32(json_array_get(hashes, i), want);
 		snprintf(what, sizeof(what), "leaf hash %zu", i);
@@ -347,30 +348,36 @@ test_reference_tree_generated_inclusion_proofs_equal_vectors(void **state)
 	(void)state;
 	merkle_mem_reader(m, &r);
 	assert_true(json_array_size(json_object_get(ref, "inclusion")) > 0);
-	json_array_foreach(json_object_get(ref, "inclusion"), i, v) {
+	json_array_foreach(json_object_get(ref, "inclusion"), i, v)
+	{
 		uint64_t idx = get_u64(v, "leaf_index");
 		uint64_t size = get_u64(v, "tree_size");
 
 		hex_proof(json_object_get(v, "proof"), want, &wlen);
 		hex32(json_object_get(v, "root"), root);
 		hex32(json_object_get(v, "leaf_hash"), leaf);
-		assert_int_equal(merkle_inclusion_proof(idx, size, &r, got,
-		    &glen), 0);
+		assert_int_equal(
+		    merkle_inclusion_proof(idx, size, &r, got, &glen), 0);
 		if (glen != wlen)
 			fail_msg("inclusion proof (%llu, %llu): %zu hashes, "
-			    "want %zu", (unsigned long long)idx,
-			    (unsigned long long)size, glen, wlen);
+			         "want %zu",
+			    (unsigned long long)idx, (unsigned long long)size,
+			    glen, wlen);
 		for (k = 0; k < glen; k++) {
-			snprintf(what, sizeof(what), "inclusion proof (%llu, "
-			    "%llu) hash %zu", (unsigned long long)idx,
-			    (unsigned long long)size, k);
+			snprintf(what, sizeof(what),
+			    "inclusion proof (%llu, "
+			    "%llu) hash %zu",
+			    (unsigned long long)idx, (unsigned long long)size,
+			    k);
 			assert_hash_eq(got[k], want[k], what);
 		}
 		if (merkle_verify_inclusion(idx, size, leaf,
-		    (const uint8_t (*)[H])got, glen, root) != 0)
-			fail_msg("inclusion proof (%llu, %llu) does not verify: "
-			    "%s", (unsigned long long)idx,
-			    (unsigned long long)size, err_msg());
+		        (const uint8_t(*)[H])got, glen, root) != 0)
+			fail_msg(
+			    "inclusion proof (%llu, %llu) does not verify: "
+			    "%s",
+			    (unsigned long long)idx, (unsigned long long)size,
+			    err_msg());
 	}
 	merkle_mem_free(m);
 	json_decref(ref);
@@ -391,29 +398,33 @@ test_reference_tree_generated_consistency_proofs_equal_vectors(void **state)
 	(void)state;
 	merkle_mem_reader(m, &r);
 	assert_true(json_array_size(json_object_get(ref, "consistency")) > 0);
-	json_array_foreach(json_object_get(ref, "consistency"), i, v) {
+	json_array_foreach(json_object_get(ref, "consistency"), i, v)
+	{
 		uint64_t s1 = get_u64(v, "size1"), s2 = get_u64(v, "size2");
 
 		hex_proof(json_object_get(v, "proof"), want, &wlen);
 		hex32(json_object_get(v, "root1"), r1);
 		hex32(json_object_get(v, "root2"), r2);
-		assert_int_equal(merkle_consistency_proof(s1, s2, &r, got,
-		    &glen), 0);
+		assert_int_equal(
+		    merkle_consistency_proof(s1, s2, &r, got, &glen), 0);
 		if (glen != wlen)
 			fail_msg("consistency proof %llu -> %llu: %zu hashes, "
-			    "want %zu", (unsigned long long)s1,
-			    (unsigned long long)s2, glen, wlen);
+			         "want %zu",
+			    (unsigned long long)s1, (unsigned long long)s2,
+			    glen, wlen);
 		for (k = 0; k < glen; k++) {
-			snprintf(what, sizeof(what), "consistency proof %llu "
-			    "-> %llu hash %zu", (unsigned long long)s1,
-			    (unsigned long long)s2, k);
+			snprintf(what, sizeof(what),
+			    "consistency proof %llu "
+			    "-> %llu hash %zu",
+			    (unsigned long long)s1, (unsigned long long)s2, k);
 			assert_hash_eq(got[k], want[k], what);
 		}
 		if (merkle_verify_consistency(s1, s2, r1, r2,
-		    (const uint8_t (*)[H])got, glen) != 0)
+		        (const uint8_t(*)[H])got, glen) != 0)
 			fail_msg("consistency proof %llu -> %llu does not "
-			    "verify: %s", (unsigned long long)s1,
-			    (unsigned long long)s2, err_msg());
+			         "verify: %s",
+			    (unsigned long long)s1, (unsigned long long)s2,
+			    err_msg());
 	}
 	merkle_mem_free(m);
 	json_decref(ref);
@@ -589,38 +600,45 @@ test_random_trees_every_inclusion_proof_verifies_and_rejects_flipped_bits(
 	merkle_mem_reader(f->m, &r);
 	for (n = 1; n <= NRAND; n++) {
 		for (idx = 0; idx < n; idx++) {
-			assert_int_equal(merkle_inclusion_proof(idx, n, &r,
-			    proof, &len), 0);
+			assert_int_equal(
+			    merkle_inclusion_proof(idx, n, &r, proof, &len), 0);
 			if (n <= NMODEL) {
 				mlen = 0;
 				model_path(idx, f->lh, n, model, &mlen);
-				if (mlen != len || memcmp(model, proof, len * H))
+				if (mlen != len ||
+				    memcmp(model, proof, len * H))
 					fail_msg("inclusion proof (%llu, %llu) "
-					    "differs from RFC 9162 PATH",
+					         "differs from RFC 9162 PATH",
 					    (unsigned long long)idx,
 					    (unsigned long long)n);
 			}
 			if (merkle_verify_inclusion(idx, n, f->lh[idx],
-			    (const uint8_t (*)[H])proof, len, f->roots[n]))
-				fail_msg("inclusion proof (%llu, %llu) does not "
-				    "verify: %s", (unsigned long long)idx,
+			        (const uint8_t(*)[H])proof, len, f->roots[n]))
+				fail_msg(
+				    "inclusion proof (%llu, %llu) does not "
+				    "verify: %s",
+				    (unsigned long long)idx,
 				    (unsigned long long)n, err_msg());
 			/* Flipped bits in proof, leaf and root. */
 			for (k = 0; k < len; k++) {
 				for (bit = 0; bit < 8 * H; bit++) {
-					unsigned b = n <= NFULL ? bit :
+					unsigned b = n <= NFULL ?
+					    bit :
 					    (unsigned)(rng() % (8 * H));
 
 					flip(proof[k], b);
 					if (merkle_verify_inclusion(idx, n,
-					    f->lh[idx],
-					    (const uint8_t (*)[H])proof, len,
-					    f->roots[n]) != ERR_SIG)
-						fail_msg("inclusion proof (%llu, "
-						    "%llu) accepted with bit %u of "
+					        f->lh[idx],
+					        (const uint8_t(*)[H])proof, len,
+					        f->roots[n]) != ERR_SIG)
+						fail_msg(
+						    "inclusion proof (%llu, "
+						    "%llu) accepted with bit "
+						    "%u of "
 						    "hash %zu flipped",
 						    (unsigned long long)idx,
-						    (unsigned long long)n, b, k);
+						    (unsigned long long)n, b,
+						    k);
 					flip(proof[k], b);
 					if (n > NFULL)
 						break;
@@ -632,33 +650,42 @@ test_random_trees_every_inclusion_proof_verifies_and_rejects_flipped_bits(
 			flip(leaf, bit);
 			flip(root, (bit + 1) % (8 * H));
 			if (merkle_verify_inclusion(idx, n, leaf,
-			    (const uint8_t (*)[H])proof, len, f->roots[n]) !=
-			    ERR_SIG || merkle_verify_inclusion(idx, n,
-			    f->lh[idx], (const uint8_t (*)[H])proof, len,
-			    root) != ERR_SIG)
-				fail_msg("inclusion proof (%llu, %llu) accepted "
+			        (const uint8_t(*)[H])proof, len,
+			        f->roots[n]) != ERR_SIG ||
+			    merkle_verify_inclusion(idx, n, f->lh[idx],
+			        (const uint8_t(*)[H])proof, len,
+			        root) != ERR_SIG)
+				fail_msg(
+				    "inclusion proof (%llu, %llu) accepted "
 				    "a flipped leaf or root",
 				    (unsigned long long)idx,
 				    (unsigned long long)n);
 			/* Wrong shape: one hash short or one too many.  (A
 			 * proof can fit another tree size; the signed
 			 * checkpoint is what binds size and root.) */
-			if (len > 0 && merkle_verify_inclusion(idx, n,
-			    f->lh[idx], (const uint8_t (*)[H])proof, len - 1,
-			    f->roots[n]) == 0)
-				fail_msg("inclusion proof (%llu, %llu) accepted "
-				    "truncated", (unsigned long long)idx,
+			if (len > 0 &&
+			    merkle_verify_inclusion(idx, n, f->lh[idx],
+			        (const uint8_t(*)[H])proof, len - 1,
+			        f->roots[n]) == 0)
+				fail_msg(
+				    "inclusion proof (%llu, %llu) accepted "
+				    "truncated",
+				    (unsigned long long)idx,
 				    (unsigned long long)n);
 			memcpy(proof[len], f->lh[idx], H);
 			if (merkle_verify_inclusion(idx, n, f->lh[idx],
-			    (const uint8_t (*)[H])proof, len + 1,
-			    f->roots[n]) == 0)
-				fail_msg("inclusion proof (%llu, %llu) accepted "
-				    "with an extra hash", (unsigned long long)idx,
+			        (const uint8_t(*)[H])proof, len + 1,
+			        f->roots[n]) == 0)
+				fail_msg(
+				    "inclusion proof (%llu, %llu) accepted "
+				    "with an extra hash",
+				    (unsigned long long)idx,
 				    (unsigned long long)n);
 		}
 		assert_int_equal(merkle_verify_inclusion(n, n, f->lh[0],
-		    (const uint8_t (*)[H])proof, 0, f->roots[n]), ERR_INVAL);
+		                     (const uint8_t(*)[H])proof, 0,
+		                     f->roots[n]),
+		    ERR_INVAL);
 		assert_int_equal(merkle_inclusion_proof(n, n, &r, proof, &len),
 		    ERR_INVAL);
 	}
@@ -679,37 +706,44 @@ test_random_trees_every_consistency_proof_verifies_and_rejects_flipped_bits(
 	merkle_mem_reader(f->m, &r);
 	for (n = 1; n <= NRAND; n++) {
 		for (m = 1; m <= n; m++) {
-			assert_int_equal(merkle_consistency_proof(m, n, &r,
-			    proof, &len), 0);
+			assert_int_equal(
+			    merkle_consistency_proof(m, n, &r, proof, &len), 0);
 			if (n <= NMODEL && m < n) {
 				mlen = 0;
 				model_subproof(m, f->lh, n, 1, model, &mlen);
-				if (mlen != len || memcmp(model, proof, len * H))
-					fail_msg("consistency proof %llu -> %llu "
+				if (mlen != len ||
+				    memcmp(model, proof, len * H))
+					fail_msg(
+					    "consistency proof %llu -> %llu "
 					    "differs from RFC 9162 PROOF",
 					    (unsigned long long)m,
 					    (unsigned long long)n);
 			}
 			if (merkle_verify_consistency(m, n, f->roots[m],
-			    f->roots[n], (const uint8_t (*)[H])proof, len))
+			        f->roots[n], (const uint8_t(*)[H])proof, len))
 				fail_msg("consistency proof %llu -> %llu does "
-				    "not verify: %s", (unsigned long long)m,
+				         "not verify: %s",
+				    (unsigned long long)m,
 				    (unsigned long long)n, err_msg());
 			for (k = 0; k < len; k++) {
 				for (bit = 0; bit < 8 * H; bit++) {
-					unsigned b = n <= NFULL ? bit :
+					unsigned b = n <= NFULL ?
+					    bit :
 					    (unsigned)(rng() % (8 * H));
 
 					flip(proof[k], b);
 					if (merkle_verify_consistency(m, n,
-					    f->roots[m], f->roots[n],
-					    (const uint8_t (*)[H])proof,
-					    len) != ERR_SIG)
-						fail_msg("consistency proof %llu "
-						    "-> %llu accepted with bit %u "
+					        f->roots[m], f->roots[n],
+					        (const uint8_t(*)[H])proof,
+					        len) != ERR_SIG)
+						fail_msg(
+						    "consistency proof %llu "
+						    "-> %llu accepted with bit "
+						    "%u "
 						    "of hash %zu flipped",
 						    (unsigned long long)m,
-						    (unsigned long long)n, b, k);
+						    (unsigned long long)n, b,
+						    k);
 					flip(proof[k], b);
 					if (n > NFULL)
 						break;
@@ -721,35 +755,41 @@ test_random_trees_every_consistency_proof_verifies_and_rejects_flipped_bits(
 			flip(r1, bit);
 			flip(r2, bit);
 			if (merkle_verify_consistency(m, n, r1, f->roots[n],
-			    (const uint8_t (*)[H])proof, len) != ERR_SIG ||
+			        (const uint8_t(*)[H])proof, len) != ERR_SIG ||
 			    merkle_verify_consistency(m, n, f->roots[m], r2,
-			    (const uint8_t (*)[H])proof, len) != ERR_SIG)
+			        (const uint8_t(*)[H])proof, len) != ERR_SIG)
 				fail_msg("consistency proof %llu -> %llu "
-				    "accepted a flipped root",
+				         "accepted a flipped root",
 				    (unsigned long long)m,
 				    (unsigned long long)n);
-			if (len > 0 && merkle_verify_consistency(m, n,
-			    f->roots[m], f->roots[n],
-			    (const uint8_t (*)[H])proof, len - 1) == 0)
+			if (len > 0 &&
+			    merkle_verify_consistency(m, n, f->roots[m],
+			        f->roots[n], (const uint8_t(*)[H])proof,
+			        len - 1) == 0)
 				fail_msg("consistency proof %llu -> %llu "
-				    "accepted truncated", (unsigned long long)m,
+				         "accepted truncated",
+				    (unsigned long long)m,
 				    (unsigned long long)n);
 			memcpy(proof[len], f->roots[m], H);
 			if (merkle_verify_consistency(m, n, f->roots[m],
-			    f->roots[n], (const uint8_t (*)[H])proof,
-			    len + 1) == 0)
+			        f->roots[n], (const uint8_t(*)[H])proof,
+			        len + 1) == 0)
 				fail_msg("consistency proof %llu -> %llu "
-				    "accepted with an extra hash",
+				         "accepted with an extra hash",
 				    (unsigned long long)m,
 				    (unsigned long long)n);
 		}
 		assert_int_equal(merkle_verify_consistency(n + 1, n,
-		    f->roots[n], f->roots[n], (const uint8_t (*)[H])proof, 0),
+		                     f->roots[n], f->roots[n],
+		                     (const uint8_t(*)[H])proof, 0),
 		    ERR_INVAL);
 		assert_int_equal(merkle_verify_consistency(0, n, f->roots[0],
-		    f->roots[n], (const uint8_t (*)[H])proof, 0), ERR_INVAL);
-		assert_int_equal(merkle_consistency_proof(n + 1, n, &r, proof,
-		    &len), ERR_INVAL);
+		                     f->roots[n], (const uint8_t(*)[H])proof,
+		                     0),
+		    ERR_INVAL);
+		assert_int_equal(
+		    merkle_consistency_proof(n + 1, n, &r, proof, &len),
+		    ERR_INVAL);
 	}
 }
 
@@ -775,8 +815,8 @@ test_proofs_read_O_log_n_stored_hashes(void **state)
 	struct counting c = { { NULL, NULL }, 0 };
 	struct merkle_reader r = { counting_get, &c };
 	uint8_t proof[MERKLE_MAX_PROOF][H], lh[H], root[H];
-	uint64_t i, n = 100003, sizes[] = { 1, 2, 3, 1000, 65536, 65537,
-	    99999, 100003 };
+	uint64_t i, n = 100003,
+	            sizes[] = { 1, 2, 3, 1000, 65536, 65537, 99999, 100003 };
 	size_t len, s;
 
 	(void)state;
@@ -793,10 +833,12 @@ test_proofs_read_O_log_n_stored_hashes(void **state)
 		bound = 2 * lg + 2;
 		for (i = 0; i < size; i += size / 97 + 1) {
 			c.gets = 0;
-			assert_int_equal(merkle_inclusion_proof(i, size, &r,
-			    proof, &len), 0);
+			assert_int_equal(
+			    merkle_inclusion_proof(i, size, &r, proof, &len),
+			    0);
 			if (c.gets > bound)
-				fail_msg("inclusion proof (%llu, %llu) read %lu "
+				fail_msg(
+				    "inclusion proof (%llu, %llu) read %lu "
 				    "hashes; expected at most %llu",
 				    (unsigned long long)i,
 				    (unsigned long long)size, c.gets,
@@ -804,15 +846,18 @@ test_proofs_read_O_log_n_stored_hashes(void **state)
 			assert_int_equal(merkle_root(size, &r, root), 0);
 			merkle_leaf_hash(&i, sizeof(i), lh);
 			assert_int_equal(merkle_verify_inclusion(i, size, lh,
-			    (const uint8_t (*)[H])proof, len, root), 0);
+			                     (const uint8_t(*)[H])proof, len,
+			                     root),
+			    0);
 			if (i == 0)
 				continue;
 			c.gets = 0;
-			assert_int_equal(merkle_consistency_proof(i, size, &r,
-			    proof, &len), 0);
+			assert_int_equal(
+			    merkle_consistency_proof(i, size, &r, proof, &len),
+			    0);
 			if (c.gets > bound + 1)
 				fail_msg("consistency proof %llu -> %llu read "
-				    "%lu hashes; expected at most %llu",
+				         "%lu hashes; expected at most %llu",
 				    (unsigned long long)i,
 				    (unsigned long long)size, c.gets,
 				    (unsigned long long)bound + 1);
@@ -834,8 +879,7 @@ test_append_hashes_reports_missing_sibling(void **state)
 	assert_int_equal(merkle_mem_new(&m), 0);
 	merkle_mem_reader(m, &r);
 	/* Leaf 3 of an empty store: its left siblings are not there. */
-	assert_int_equal(merkle_append_hashes(3, lh, &r, st, &n),
-	    ERR_NOTFOUND);
+	assert_int_equal(merkle_append_hashes(3, lh, &r, st, &n), ERR_NOTFOUND);
 	assert_non_null(strstr(err_msg(), "(0, 2)"));
 	assert_int_equal(merkle_append_hashes(4, lh, &r, st, &n), 0);
 	assert_int_equal(n, 1);
@@ -859,8 +903,8 @@ main(void)
 		cmocka_unit_test(
 		    test_reference_tree_generated_consistency_proofs_equal_vectors),
 		cmocka_unit_test_setup_teardown(
-		    test_random_tree_roots_equal_recursive_model,
-		    setup_random, teardown_random),
+		    test_random_tree_roots_equal_recursive_model, setup_random,
+		    teardown_random),
 		cmocka_unit_test_setup_teardown(
 		    test_random_trees_every_inclusion_proof_verifies_and_rejects_flipped_bits,
 		    setup_random, teardown_random),

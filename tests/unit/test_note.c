@@ -128,7 +128,7 @@ test_upstream_notes_verify_with_their_vkeys(void **state)
 
 	(void)state;
 	for (i = 0; i < json_array_size(json_object_get(vectors, "upstream"));
-	    i++) {
+	     i++) {
 		const json_t *u = vec("upstream", i);
 		const char *note = str(u, "signed_note");
 		const char *split = strstr(note, "\n\n");
@@ -172,7 +172,8 @@ test_go_private_key_signs_the_upstream_note_byte_exactly(void **state)
 	assert_int_equal(key_from_seed(raw + 1, &k), 0);
 	split = strstr(note, "\n\n");
 	assert_int_equal(note_sign(note, (size_t)(split - note + 1),
-	    "PeterNeumann", k, &out), 0);
+	                     "PeterNeumann", k, &out),
+	    0);
 	assert_str_eq(out, note, "signed note");
 	free(out);
 	{
@@ -208,11 +209,12 @@ test_checkpoint_signed_with_seed_equals_vector_byte_exactly(void **state)
 	free(vk);
 	/* The 8-leaf RFC 6962 reference tree's root. */
 	assert_int_equal(hex_decode(root_hex, 64, root, 32), 0);
-	assert_int_equal(checkpoint_format("example.com/ledger-test", 8, root,
-	    &text), 0);
+	assert_int_equal(
+	    checkpoint_format("example.com/ledger-test", 8, root, &text), 0);
 	assert_str_eq(text, body, "checkpoint body");
 	assert_int_equal(note_sign(text, strlen(text),
-	    "example.com/ledger-test", k, &signed_cp), 0);
+	                     "example.com/ledger-test", k, &signed_cp),
+	    0);
 	assert_str_eq(signed_cp, str(g, "signed_checkpoint"),
 	    "signed checkpoint");
 	assert_int_equal(note_vkey_parse(str(g, "vkey"), &v), 0);
@@ -249,36 +251,41 @@ test_cosignature_vector_verifies_and_is_reproduced(void **state)
 		fail_msg("cosigner vkey refused: %s", err_msg());
 	assert_int_equal(v[0].type, NOTE_SIG_COSIGNATURE);
 	if (note_cosignature_verify(&v[0], body, strlen(body), line,
-	    strlen(line), &t) != 0)
+	        strlen(line), &t) != 0)
 		fail_msg("cosignature vector refused: %s", err_msg());
 	assert_int_equal(t, 1700000000);
 
 	seed_key(g, &k);
 	key_public(k, pub);
 	assert_memory_equal(pub, v[0].pub, KEY_PUB_LEN);
-	assert_int_equal(v[0].id, note_key_id_type("witness.example/w-test",
-	    NOTE_SIG_COSIGNATURE, pub));
+	assert_int_equal(v[0].id,
+	    note_key_id_type("witness.example/w-test", NOTE_SIG_COSIGNATURE,
+	        pub));
 	assert_int_equal(note_cosign(body, strlen(body),
-	    "witness.example/w-test", k, 1700000000, &out), 0);
+	                     "witness.example/w-test", k, 1700000000, &out),
+	    0);
 	assert_str_eq(out, line, "cosignature line");
 	free(out);
 	key_free(k);
 
 	/* A cosigned checkpoint opens with the cosigner as the only known
 	 * key, and with both keys both lines count. */
-	assert_int_equal(asprintf(&note, "%s%s\n", str(cpv,
-	    "signed_checkpoint"), line) > 0, 1);
+	assert_int_equal(
+	    asprintf(&note, "%s%s\n", str(cpv, "signed_checkpoint"), line) > 0,
+	    1);
 	open_ok(note, &v[0], 1, 1, body);
 	assert_int_equal(note_vkey_parse(str(cpv, "vkey"), &v[1]), 0);
 	open_ok(note, v, 2, 2, body);
 	free(note);
 
 	/* Another time or body fails. */
-	assert_int_equal(note_cosignature_verify(&v[0], "x\n", 2, line,
-	    strlen(line), NULL), ERR_SIG);
+	assert_int_equal(
+	    note_cosignature_verify(&v[0], "x\n", 2, line, strlen(line), NULL),
+	    ERR_SIG);
 	/* A type 0x01 verifier is not a cosigner. */
 	assert_int_equal(note_cosignature_verify(&v[1], body, strlen(body),
-	    line, strlen(line), NULL), ERR_INVAL);
+	                     line, strlen(line), NULL),
+	    ERR_INVAL);
 }
 
 /* The signed checkpoint and its verifier, for the tamper tests. */
@@ -298,7 +305,7 @@ test_note_with_edited_text_is_refused(void **state)
 	char *n = strdup(good_note(&v));
 
 	(void)state;
-	n[0] = 'E';	/* "example.com" -> "Example.com" */
+	n[0] = 'E'; /* "example.com" -> "Example.com" */
 	open_fails(n, strlen(n), &v, 1, ERR_SIG, "edited text");
 	free(n);
 }
@@ -328,8 +335,8 @@ test_note_checked_against_wrong_key_is_refused(void **state)
 	(void)state;
 	/* Same name, other key: another key ID, so no known signature. */
 	memset(other, 7, sizeof(other));
-	assert_int_equal(note_verifier_init(&wrong, v.name, NOTE_SIG_ED25519,
-	    other), 0);
+	assert_int_equal(
+	    note_verifier_init(&wrong, v.name, NOTE_SIG_ED25519, other), 0);
 	open_fails(n, strlen(n), &wrong, 1, ERR_SIG, "wrong key");
 	/* Same name and key ID but another key: the line is claimed by a
 	 * known verifier and fails. */
@@ -345,8 +352,9 @@ test_note_signed_by_unknown_key_only_is_refused(void **state)
 	uint8_t pub[KEY_PUB_LEN] = { 1 };
 
 	(void)state;
-	assert_int_equal(note_verifier_init(&other, "someone.else",
-	    NOTE_SIG_ED25519, pub), 0);
+	assert_int_equal(
+	    note_verifier_init(&other, "someone.else", NOTE_SIG_ED25519, pub),
+	    0);
 	open_fails(n, strlen(n), &other, 1, ERR_SIG, "unknown signer only");
 	open_fails(n, strlen(n), NULL, 0, ERR_SIG, "no known keys");
 }
@@ -360,15 +368,21 @@ test_unknown_signers_are_ignored_beside_a_good_signature(void **state)
 
 	(void)state;
 	/* A foreign line (type unknown to us, 5+ bytes) before and after. */
-	assert_int_equal(asprintf(&more, "%.*s\xe2\x80\x94 other.example "
-	    "AAAAAAAAAAAA\n%s\xe2\x80\x94 third+x AAAA\n",
-	    (int)(strstr(n, "\n\n") - n + 2), n, strstr(n, "\n\n") + 2) > 0, 1);
+	assert_int_equal(asprintf(&more,
+	                     "%.*s\xe2\x80\x94 other.example "
+	                     "AAAAAAAAAAAA\n%s\xe2\x80\x94 third+x AAAA\n",
+	                     (int)(strstr(n, "\n\n") - n + 2), n,
+	                     strstr(n, "\n\n") + 2) > 0,
+	    1);
 	/* "third+x" is not a valid name: the note is malformed. */
 	open_fails(more, strlen(more), &v, 1, ERR_INVAL, "'+' in a name");
 	free(more);
-	assert_int_equal(asprintf(&more, "%.*s\xe2\x80\x94 other.example "
-	    "AAAAAAAAAAAA\n%s", (int)(strstr(n, "\n\n") - n + 2), n,
-	    strstr(n, "\n\n") + 2) > 0, 1);
+	assert_int_equal(asprintf(&more,
+	                     "%.*s\xe2\x80\x94 other.example "
+	                     "AAAAAAAAAAAA\n%s",
+	                     (int)(strstr(n, "\n\n") - n + 2), n,
+	                     strstr(n, "\n\n") + 2) > 0,
+	    1);
 	open_ok(more, &v, 1, 1, NULL);
 	free(more);
 	/* The same good line twice counts once. */
@@ -446,7 +460,10 @@ test_sign_refuses_text_the_spec_forbids(void **state)
 	assert_int_equal(note_sign("ok\n", 3, "", k, &out), ERR_INVAL);
 	assert_int_equal(note_sign("ok\n", 3, "a b", k, &out), ERR_INVAL);
 	assert_int_equal(note_sign("ok\n", 3, "a+b", k, &out), ERR_INVAL);
-	assert_int_equal(note_sign("ok\n", 3, "a\xc2\xa0" "b", k, &out),
+	assert_int_equal(note_sign("ok\n", 3,
+	                     "a\xc2\xa0"
+	                     "b",
+	                     k, &out),
 	    ERR_INVAL);
 	assert_int_equal(note_sign("ok\n", 3, "a", k, &out), 0);
 	if (strncmp(out, "ok\n\n\xe2\x80\x94 a ", 10) != 0 ||
@@ -465,12 +482,18 @@ test_vkey_parse_refuses_bad_keys(void **state)
 		"PeterNeumann",
 		"PeterNeumann+c74f20a3",
 		"+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW",
-		"PeterNeumann+c74f20a4+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW",
-		"PeterNeumann+c74f20+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW",
-		"PeterNeumann+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10T",
-		"PeterNeumann+c74f20a3+AhpcQcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW",
-		"PeterNeumann+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TWAA==",
-		"Peter Neumann+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW",
+		"PeterNeumann+c74f20a4+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/"
+		"LDE4izWy10TW",
+		"PeterNeumann+c74f20+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/"
+		"LDE4izWy10TW",
+		"PeterNeumann+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/"
+		"LDE4izWy10T",
+		"PeterNeumann+c74f20a3+AhpcQcUPDhMQegwxbzhKqiBfsVkmqq/"
+		"LDE4izWy10TW",
+		"PeterNeumann+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/"
+		"LDE4izWy10TWAA==",
+		"Peter "
+		"Neumann+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW",
 	};
 	size_t i;
 
@@ -478,9 +501,11 @@ test_vkey_parse_refuses_bad_keys(void **state)
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		if (note_vkey_parse(bad[i], &v) != ERR_INVAL)
 			fail_msg("vkey accepted: '%s'", bad[i]);
-	assert_int_equal(note_vkey_parse(
-	    "PeterNeumann+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW",
-	    &v), 0);
+	assert_int_equal(
+	    note_vkey_parse("PeterNeumann+c74f20a3+"
+	                    "ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW",
+	        &v),
+	    0);
 	assert_int_equal(v.id, 0xc74f20a3);
 	assert_string_equal(v.name, "PeterNeumann");
 }
@@ -496,18 +521,18 @@ test_checkpoint_round_trips_with_and_without_extensions(void **state)
 	(void)state;
 	for (i = 0; i < 32; i++)
 		root[i] = (uint8_t)(i * 37);
-	assert_int_equal(checkpoint_format("lodge.example/log", UINT64_MAX,
-	    root, &text), 0);
+	assert_int_equal(
+	    checkpoint_format("lodge.example/log", UINT64_MAX, root, &text), 0);
 	assert_int_equal(checkpoint_parse(text, strlen(text), &cp), 0);
 	assert_string_equal(cp.origin, "lodge.example/log");
 	assert_true(cp.size == UINT64_MAX);
 	assert_memory_equal(cp.root, root, 32);
 	assert_null(cp.extensions);
 	checkpoint_clear(&cp);
-	checkpoint_clear(&cp);	/* clearing twice is harmless */
+	checkpoint_clear(&cp); /* clearing twice is harmless */
 
-	assert_int_equal(asprintf(&ext, "%sext one\n\xe2\x80\x94 not a sig\n",
-	    text) > 0, 1);
+	assert_int_equal(
+	    asprintf(&ext, "%sext one\n\xe2\x80\x94 not a sig\n", text) > 0, 1);
 	assert_int_equal(checkpoint_parse(ext, strlen(ext), &cp), 0);
 	assert_string_equal(cp.extensions, "ext one\n\xe2\x80\x94 not a sig\n");
 	checkpoint_clear(&cp);
@@ -534,24 +559,40 @@ test_checkpoint_parse_refuses_bad_forms(void **state)
 		"",
 		"o\n",
 		"o\n8\n",
-		"\n8\n" "XcnaeacGWamtVZy3Ad7ZoqudgjqtL0lgz+Nw7/RgQyg=\n",
-		"o\n08\n" "XcnaeacGWamtVZy3Ad7ZoqudgjqtL0lgz+Nw7/RgQyg=\n",
-		"o\n+8\n" "XcnaeacGWamtVZy3Ad7ZoqudgjqtL0lgz+Nw7/RgQyg=\n",
-		"o\n-1\n" "XcnaeacGWamtVZy3Ad7ZoqudgjqtL0lgz+Nw7/RgQyg=\n",
-		"o\n\n" "XcnaeacGWamtVZy3Ad7ZoqudgjqtL0lgz+Nw7/RgQyg=\n",
-		"o\n 8\n" "XcnaeacGWamtVZy3Ad7ZoqudgjqtL0lgz+Nw7/RgQyg=\n",
-		"o\n0x8\n" "XcnaeacGWamtVZy3Ad7ZoqudgjqtL0lgz+Nw7/RgQyg=\n",
+		"\n8\n"
+		"XcnaeacGWamtVZy3Ad7ZoqudgjqtL0lgz+Nw7/RgQyg=\n",
+		"o\n08\n"
+		"XcnaeacGWamtVZy3Ad7ZoqudgjqtL0lgz+Nw7/RgQyg=\n",
+		"o\n+8\n"
+		"XcnaeacGWamtVZy3Ad7ZoqudgjqtL0lgz+Nw7/RgQyg=\n",
+		"o\n-1\n"
+		"XcnaeacGWamtVZy3Ad7ZoqudgjqtL0lgz+Nw7/RgQyg=\n",
+		"o\n\n"
+		"XcnaeacGWamtVZy3Ad7ZoqudgjqtL0lgz+Nw7/RgQyg=\n",
+		"o\n 8\n"
+		"XcnaeacGWamtVZy3Ad7ZoqudgjqtL0lgz+Nw7/RgQyg=\n",
+		"o\n0x8\n"
+		"XcnaeacGWamtVZy3Ad7ZoqudgjqtL0lgz+Nw7/RgQyg=\n",
 		"o\n18446744073709551616\n"
-		    "XcnaeacGWamtVZy3Ad7ZoqudgjqtL0lgz+Nw7/RgQyg=\n",
-		"o\n8\n" "XcnaeacGWamtVZy3Ad7ZoqudgjqtL0lgz+Nw7/RgQy=\n",
-		"o\n8\n" "XcnaeacGWamtVZy3Ad7ZoqudgjqtL0lgz+Nw7/RgQyg\n",
-		"o\n8\n" "XcnaeacGWamtVZy3Ad7ZoqudgjqtL0lgz+Nw7/RgQyh=\n",
-		"o\n8\n" "XcnaeacGWamtVZy3Ad7ZoqudgjqtL0lgz+Nw7/RgQyg=",
-		"o\n8\n" "XcnaeacGWamtVZy3Ad7ZoqudgjqtL0lgz+Nw7/RgQyg=\n\n",
-		"o\n8\n" "XcnaeacGWamtVZy3Ad7ZoqudgjqtL0lgz+Nw7/RgQyg=\next\n\n",
-		"o\n8\n" "XcnaeacGWamtVZy3Ad7ZoqudgjqtL0lgz+Nw7_RgQyg=\n",
-		"o\r\n8\n" "XcnaeacGWamtVZy3Ad7ZoqudgjqtL0lgz+Nw7/RgQyg=\n",
-		"o\n8\n" "XcnaeacGWamtVZy3Ad7ZoqudgjqtL0lgz+Nw7/RgQyg=AAAA\n",
+		"XcnaeacGWamtVZy3Ad7ZoqudgjqtL0lgz+Nw7/RgQyg=\n",
+		"o\n8\n"
+		"XcnaeacGWamtVZy3Ad7ZoqudgjqtL0lgz+Nw7/RgQy=\n",
+		"o\n8\n"
+		"XcnaeacGWamtVZy3Ad7ZoqudgjqtL0lgz+Nw7/RgQyg\n",
+		"o\n8\n"
+		"XcnaeacGWamtVZy3Ad7ZoqudgjqtL0lgz+Nw7/RgQyh=\n",
+		"o\n8\n"
+		"XcnaeacGWamtVZy3Ad7ZoqudgjqtL0lgz+Nw7/RgQyg=",
+		"o\n8\n"
+		"XcnaeacGWamtVZy3Ad7ZoqudgjqtL0lgz+Nw7/RgQyg=\n\n",
+		"o\n8\n"
+		"XcnaeacGWamtVZy3Ad7ZoqudgjqtL0lgz+Nw7/RgQyg=\next\n\n",
+		"o\n8\n"
+		"XcnaeacGWamtVZy3Ad7ZoqudgjqtL0lgz+Nw7_RgQyg=\n",
+		"o\r\n8\n"
+		"XcnaeacGWamtVZy3Ad7ZoqudgjqtL0lgz+Nw7/RgQyg=\n",
+		"o\n8\n"
+		"XcnaeacGWamtVZy3Ad7ZoqudgjqtL0lgz+Nw7/RgQyg=AAAA\n",
 	};
 	struct checkpoint cp;
 	char good[128];
@@ -563,7 +604,8 @@ test_checkpoint_parse_refuses_bad_forms(void **state)
 
 		if (rc != ERR_INVAL)
 			fail_msg("checkpoint %zu accepted or wrong code %d: "
-			    "'%s'", i, rc, bad[i]);
+			         "'%s'",
+			    i, rc, bad[i]);
 		assert_null(cp.origin);
 		assert_null(cp.extensions);
 	}
@@ -590,7 +632,8 @@ main(void)
 		    test_cosignature_vector_verifies_and_is_reproduced),
 		cmocka_unit_test(test_note_with_edited_text_is_refused),
 		cmocka_unit_test(test_note_with_edited_signature_is_refused),
-		cmocka_unit_test(test_note_checked_against_wrong_key_is_refused),
+		cmocka_unit_test(
+		    test_note_checked_against_wrong_key_is_refused),
 		cmocka_unit_test(
 		    test_note_signed_by_unknown_key_only_is_refused),
 		cmocka_unit_test(

@@ -42,33 +42,33 @@ test_gateway_routes_by_path_and_host(void **state)
 	struct gateway_route r;
 
 	(void)state;
-	assert_int_equal(gateway_route_parse(NULL, "/l/l-4/web/a/b", "x.io",
-	    &r), 1);
+	assert_int_equal(
+	    gateway_route_parse(NULL, "/l/l-4/web/a/b", "x.io", &r), 1);
 	assert_string_equal(r.lease, "l-4");
 	assert_string_equal(r.service, "web");
 	assert_string_equal(r.path, "/a/b");
 	assert_int_equal(gateway_route_parse(NULL, "/l/l-4/web", "x.io", &r),
 	    1);
 	assert_string_equal(r.path, "/");
-	assert_int_equal(gateway_route_parse("l-12-api.X.io:8080", "/v1/x",
-	    "x.io", &r), 1);
+	assert_int_equal(
+	    gateway_route_parse("l-12-api.X.io:8080", "/v1/x", "x.io", &r), 1);
 	assert_string_equal(r.lease, "l-12");
 	assert_string_equal(r.service, "api");
 	assert_string_equal(r.path, "/v1/x");
 	assert_true(r.by_host);
 	/* Not for the gateway: the API, other hosts, no lease prefix. */
-	assert_int_equal(gateway_route_parse("127.0.0.1:9", "/v1/leases",
-	    "x.io", &r), 0);
+	assert_int_equal(
+	    gateway_route_parse("127.0.0.1:9", "/v1/leases", "x.io", &r), 0);
 	assert_int_equal(gateway_route_parse("web.x.io", "/", "x.io", &r), 0);
 	assert_int_equal(gateway_route_parse("l-1-web.y.io", "/", "x.io", &r),
 	    0);
-	assert_int_equal(gateway_route_parse("l-1-web.evilx.io", "/", "x.io",
-	    &r), 0);
+	assert_int_equal(
+	    gateway_route_parse("l-1-web.evilx.io", "/", "x.io", &r), 0);
 	/* For the gateway but malformed. */
 	assert_int_equal(gateway_route_parse(NULL, "/l/l-4", "x.io", &r),
 	    ERR_INVAL);
-	assert_int_equal(gateway_route_parse(NULL, "/l/l-4/w%20b/", "x.io",
-	    &r), ERR_INVAL);
+	assert_int_equal(gateway_route_parse(NULL, "/l/l-4/w%20b/", "x.io", &r),
+	    ERR_INVAL);
 }
 
 struct leaves {
@@ -89,7 +89,8 @@ count_leaf(void *ctx, const json_t *leaf)
 static void
 test_follow_parser_handles_split_chunks_crlf_and_comments(void **state)
 {
-	const char *s = ": keep-alive\n\nid: 1\nevent: leaf\ndata: "
+	const char *s =
+	    ": keep-alive\n\nid: 1\nevent: leaf\ndata: "
 	    "{\"index\":1}\n\nid: 2\r\nevent: leaf\r\ndata: {\"index\":\r\n"
 	    "data: 2}\r\n\r\n";
 	struct follow_parser p;
@@ -100,14 +101,15 @@ test_follow_parser_handles_split_chunks_crlf_and_comments(void **state)
 	follow_parser_init(&p);
 	/* One byte at a time: events may be cut anywhere. */
 	for (i = 0; s[i]; i++)
-		assert_int_equal(follow_parser_feed(&p, s + i, 1, count_leaf,
-		    &l), 0);
+		assert_int_equal(
+		    follow_parser_feed(&p, s + i, 1, count_leaf, &l), 0);
 	assert_int_equal(l.n, 2);
 	assert_int_equal(l.last, 2);
 	follow_parser_clear(&p);
 	follow_parser_init(&p);
-	assert_int_equal(follow_parser_feed(&p, "data: {nope\n\n", 13,
-	    count_leaf, &l), ERR_INVAL);
+	assert_int_equal(
+	    follow_parser_feed(&p, "data: {nope\n\n", 13, count_leaf, &l),
+	    ERR_INVAL);
 	follow_parser_clear(&p);
 }
 
@@ -119,8 +121,10 @@ test_config_parses_price_and_attributes(void **state)
 
 	(void)state;
 	config_init(&c);
-	assert_int_equal(config_parse_price(&c, "denom=uact,cpu_ms=100,"
-	    "mem_mb_s=2,request=1000"), 0);
+	assert_int_equal(config_parse_price(&c,
+	                     "denom=uact,cpu_ms=100,"
+	                     "mem_mb_s=2,request=1000"),
+	    0);
 	assert_string_equal(c.denom, "uact");
 	assert_int_equal(c.price[PRICE_CPU_MS], 100);
 	assert_int_equal(c.price[PRICE_REQUEST], 1000);
@@ -129,15 +133,18 @@ test_config_parses_price_and_attributes(void **state)
 	assert_int_equal(config_parse_price(&c, "cpu_ms"), ERR_INVAL);
 	assert_int_equal(config_parse_attributes(&c, "region=eu,tier=2"), 0);
 	c.detected.cpu_millis = 4000;
-	c.reserved.cpu_millis = 5000;   /* more than there is: offers 0 */
+	c.reserved.cpu_millis = 5000; /* more than there is: offers 0 */
 	c.detected.memory_bytes = 1000;
 	assert_int_equal(config_advertise_body(&c, "http://p", &adv), 0);
-	assert_int_equal(json_integer_value(json_object_get(json_object_get(
-	    adv, "capacity"), "cpu_millis")), 0);
-	assert_string_equal(json_string_value(json_object_get(json_object_get(
-	    adv, "attributes"), "region")), "eu");
-	assert_string_equal(json_string_value(json_array_get(json_object_get(
-	    adv, "runtimes"), 0)), "process");
+	assert_int_equal(json_integer_value(json_object_get(
+	                     json_object_get(adv, "capacity"), "cpu_millis")),
+	    0);
+	assert_string_equal(json_string_value(json_object_get(
+	                        json_object_get(adv, "attributes"), "region")),
+	    "eu");
+	assert_string_equal(json_string_value(json_array_get(
+	                        json_object_get(adv, "runtimes"), 0)),
+	    "process");
 	json_decref(adv);
 	config_clear(&c);
 }
@@ -162,8 +169,11 @@ lease_for(const char *text, const char *placement)
 	assert_int_equal(cjson_parse(text, strlen(text), &m), 0);
 	assert_int_equal(cjson_hash(m, d), 0);
 	hex_encode(d, 32, hex);
-	assert_int_equal(lease_new("l-7", "o-6", "ed25519:AAAAAAAAAAAAAAAAAAAAA"
-	    "AAAAAAAAAAAAAAAAAAAAAA", hex, placement, &l), 0);
+	assert_int_equal(lease_new("l-7", "o-6",
+	                     "ed25519:AAAAAAAAAAAAAAAAAAAAA"
+	                     "AAAAAAAAAAAAAAAAAAAAAA",
+	                     hex, placement, &l),
+	    0);
 	json_decref(m);
 	return l;
 }
@@ -246,8 +256,9 @@ test_lease_wasm_function_runs_serve_with_its_limits(void **state)
 	for (i = 0; i < n && strcmp(r->argv[i], "G=1") != 0; i++)
 		;
 	assert_true(i < n && strcmp(r->argv[i - 1], "--env") == 0);
-	for (i = 0; r->env[i] && strcmp(r->env[i],
-	    "LODGE_WASM_CACHE=/app/.wasm-cache") != 0; i++)
+	for (i = 0; r->env[i] &&
+	     strcmp(r->env[i], "LODGE_WASM_CACHE=/app/.wasm-cache") != 0;
+	     i++)
 		;
 	assert_non_null(r->env[i]);
 	json_decref(m);
@@ -307,7 +318,7 @@ test_lease_counters_survive_restart_and_never_go_back(void **state)
 	assert_int_equal(c[USAGE_MEM_MB_S], 6);
 	assert_int_equal(c[USAGE_STORAGE_MB_S], 12);
 	assert_int_equal(c[USAGE_REQUESTS], 5);
-	l->reported[USAGE_CPU_MS] = 70;   /* e.g. read back from the ledger */
+	l->reported[USAGE_CPU_MS] = 70; /* e.g. read back from the ledger */
 	lease_counters(l, c);
 	assert_int_equal(c[USAGE_CPU_MS], 70);
 	assert_int_equal(lease_to_json(l, &saved), 0);
@@ -315,7 +326,7 @@ test_lease_counters_survive_restart_and_never_go_back(void **state)
 	assert_int_equal(lease_set_manifest(back, m), 0);
 	lease_add_time(back, 1000);
 	lease_counters(back, c);
-	assert_int_equal(c[USAGE_MEM_MB_S], 8);      /* 6 + 2 */
+	assert_int_equal(c[USAGE_MEM_MB_S], 8); /* 6 + 2 */
 	assert_int_equal(c[USAGE_REQUESTS], 5);
 	assert_int_equal(c[USAGE_CPU_MS], 70);
 	json_decref(saved);
@@ -344,8 +355,9 @@ test_artifact_blob_is_content_addressed(void **state)
 	assert_int_equal(artifact_blob_path(&c, sha, &path), 0);
 	free(path);
 	assert_int_equal(artifact_put_blob(&c, sha, "hello", 5, NULL), 0);
-	assert_int_equal(artifact_put_blob(&c, sha, "0123456789abcdefX", 17,
-	    NULL), ERR_LIMIT);
+	assert_int_equal(
+	    artifact_put_blob(&c, sha, "0123456789abcdefX", 17, NULL),
+	    ERR_LIMIT);
 	assert_int_equal(artifact_put_blob(&c, "../etc", "x", 1, NULL),
 	    ERR_INVAL);
 	assert_int_equal(artifact_git(&c, "/nonexistent", "abc", &path),
@@ -365,13 +377,15 @@ test_artifact_git_checks_out_the_exact_commit(void **state)
 
 	(void)state;
 	assert_non_null(mkdtemp(dir));
-	snprintf(cmd, sizeof(cmd), "cd %s && git init -q repo && cd repo && "
+	snprintf(cmd, sizeof(cmd),
+	    "cd %s && git init -q repo && cd repo && "
 	    "echo one > app.txt && git add app.txt && git -c user.name=t "
 	    "-c user.email=t@t commit -qm one && git rev-parse HEAD > "
 	    "../c1 && echo two > app.txt && git -c user.name=t -c "
-	    "user.email=t@t commit -qam two", dir);
+	    "user.email=t@t commit -qam two",
+	    dir);
 	if (system(cmd) != 0)
-		skip();   /* no git binary to make the fixture */
+		skip(); /* no git binary to make the fixture */
 	snprintf(path, sizeof(path), "%s/c1", dir);
 	assert_non_null(f = fopen(path, "r"));
 	assert_non_null(fgets(commit, sizeof(commit), f));
@@ -383,12 +397,13 @@ test_artifact_git_checks_out_the_exact_commit(void **state)
 	assert_int_equal(artifact_git(&c, path, commit, &out), 0);
 	snprintf(path, sizeof(path), "%s/app.txt", out);
 	assert_int_equal(util_read_file(path, 100, &text, &len), 0);
-	assert_string_equal(text, "one\n");   /* the first commit, not HEAD */
+	assert_string_equal(text, "one\n"); /* the first commit, not HEAD */
 	free(text);
 	free(out);
 	snprintf(path, sizeof(path), "file://%s/repo", dir);
 	assert_int_equal(artifact_git(&c, path,
-	    "0123456789012345678901234567890123456789", &out), ERR_NOTFOUND);
+	                     "0123456789012345678901234567890123456789", &out),
+	    ERR_NOTFOUND);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	assert_int_equal(system(cmd), 0);
 }
@@ -437,7 +452,7 @@ test_sandbox_start_while_threads_are_created(void **state)
 	 * instrumented build, not of the sandbox): test release builds only. */
 	skip();
 #endif
-	alarm(120);   /* a hang fails the test instead of the run */
+	alarm(120); /* a hang fails the test instead of the run */
 	churn_stop = 0;
 	pthread_create(&t[0], NULL, churn, NULL);
 	pthread_create(&t[1], NULL, churn, NULL);
@@ -453,8 +468,8 @@ test_sandbox_start_while_threads_are_created(void **state)
 			fail_msg("sandbox_start #%d: %s", i, err_msg());
 		exited = 0;
 		while (!exited)
-			assert_int_equal(sandbox_wait(sb, 1000, &exited,
-			    &status), 0);
+			assert_int_equal(
+			    sandbox_wait(sb, 1000, &exited, &status), 0);
 		sandbox_free(sb);
 	}
 	churn_stop = 1;
@@ -474,7 +489,8 @@ main(void)
 		cmocka_unit_test(
 		    test_lease_manifest_builds_replicas_and_refuses_mismatch),
 		cmocka_unit_test(test_lease_refuses_wasm_and_other_placements),
-		cmocka_unit_test(test_lease_wasm_function_runs_serve_with_its_limits),
+		cmocka_unit_test(
+		    test_lease_wasm_function_runs_serve_with_its_limits),
 		cmocka_unit_test(
 		    test_lease_counters_survive_restart_and_never_go_back),
 		cmocka_unit_test(test_artifact_blob_is_content_addressed),

@@ -58,10 +58,12 @@ test_reqsig_accepts_and_returns_signer(void **state)
 	uint8_t who[KEY_PUB_LEN], pub[KEY_PUB_LEN];
 	char *h;
 
-	assert_int_equal(reqsig_header(f->a, "POST", "/v1/leases/l-4/manifest",
-	    "{}", 2, &h), 0);
+	assert_int_equal(
+	    reqsig_header(f->a, "POST", "/v1/leases/l-4/manifest", "{}", 2, &h),
+	    0);
 	assert_int_equal(reqsig_verify(f->c, h, "POST",
-	    "/v1/leases/l-4/manifest", "{}", 2, f->now, who), 0);
+	                     "/v1/leases/l-4/manifest", "{}", 2, f->now, who),
+	    0);
 	key_public(f->a, pub);
 	assert_memory_equal(who, pub, KEY_PUB_LEN);
 	free(h);
@@ -75,20 +77,26 @@ test_reqsig_rejects_tampered_path_method_body(void **state)
 	char *h;
 
 	assert_int_equal(reqsig_header(f->a, "GET",
-	    "/v1/leases/l-4/logs?follow=1", NULL, 0, &h), 0);
+	                     "/v1/leases/l-4/logs?follow=1", NULL, 0, &h),
+	    0);
 	assert_int_equal(reqsig_verify(NULL, h, "GET",
-	    "/v1/leases/l-5/logs?follow=1", NULL, 0, f->now, who),
+	                     "/v1/leases/l-5/logs?follow=1", NULL, 0, f->now,
+	                     who),
 	    ERR_REJECT);
 	assert_non_null(strstr(err_msg(), "path"));
 	assert_int_equal(reqsig_verify(NULL, h, "POST",
-	    "/v1/leases/l-4/logs?follow=1", NULL, 0, f->now, who),
+	                     "/v1/leases/l-4/logs?follow=1", NULL, 0, f->now,
+	                     who),
 	    ERR_REJECT);
 	assert_int_equal(reqsig_verify(NULL, h, "GET",
-	    "/v1/leases/l-4/logs?follow=1", "x", 1, f->now, who),
+	                     "/v1/leases/l-4/logs?follow=1", "x", 1, f->now,
+	                     who),
 	    ERR_REJECT);
 	assert_non_null(strstr(err_msg(), "sha256"));
 	assert_int_equal(reqsig_verify(NULL, h, "GET",
-	    "/v1/leases/l-4/logs?follow=1", "", 0, f->now, who), 0);
+	                     "/v1/leases/l-4/logs?follow=1", "", 0, f->now,
+	                     who),
+	    0);
 	free(h);
 }
 
@@ -100,14 +108,18 @@ test_reqsig_rejects_old_and_future_times(void **state)
 	char *h;
 
 	assert_int_equal(reqsig_header_at(f->a, "GET", "/s", NULL, 0,
-	    f->now - REQSIG_SKEW_MS - 1000, &h), 0);
-	assert_int_equal(reqsig_verify(f->c, h, "GET", "/s", NULL, 0, f->now,
-	    who), ERR_REJECT);
+	                     f->now - REQSIG_SKEW_MS - 1000, &h),
+	    0);
+	assert_int_equal(
+	    reqsig_verify(f->c, h, "GET", "/s", NULL, 0, f->now, who),
+	    ERR_REJECT);
 	free(h);
 	assert_int_equal(reqsig_header_at(f->a, "GET", "/s", NULL, 0,
-	    f->now + REQSIG_SKEW_MS + 1000, &h), 0);
-	assert_int_equal(reqsig_verify(f->c, h, "GET", "/s", NULL, 0, f->now,
-	    who), ERR_REJECT);
+	                     f->now + REQSIG_SKEW_MS + 1000, &h),
+	    0);
+	assert_int_equal(
+	    reqsig_verify(f->c, h, "GET", "/s", NULL, 0, f->now, who),
+	    ERR_REJECT);
 	free(h);
 }
 
@@ -119,14 +131,16 @@ test_reqsig_refuses_replayed_nonce(void **state)
 	char *h;
 
 	assert_int_equal(reqsig_header(f->b, "GET", "/r", NULL, 0, &h), 0);
-	assert_int_equal(reqsig_verify(f->c, h, "GET", "/r", NULL, 0, f->now,
-	    who), 0);
-	assert_int_equal(reqsig_verify(f->c, h, "GET", "/r", NULL, 0,
-	    f->now + 1000, who), ERR_CONFLICT);
+	assert_int_equal(
+	    reqsig_verify(f->c, h, "GET", "/r", NULL, 0, f->now, who), 0);
+	assert_int_equal(
+	    reqsig_verify(f->c, h, "GET", "/r", NULL, 0, f->now + 1000, who),
+	    ERR_CONFLICT);
 	/* After the replay window the nonce is forgotten, but by then the
 	 * time check refuses the request anyway. */
 	assert_int_equal(reqsig_verify(f->c, h, "GET", "/r", NULL, 0,
-	    f->now + REQSIG_REPLAY_MS + 1, who), ERR_REJECT);
+	                     f->now + REQSIG_REPLAY_MS + 1, who),
+	    ERR_REJECT);
 	free(h);
 }
 
@@ -138,17 +152,19 @@ test_reqsig_rejects_flipped_signature_and_garbage(void **state)
 	char *h;
 	size_t n;
 
-	assert_int_equal(reqsig_verify(f->c, NULL, "GET", "/", NULL, 0,
-	    f->now, who), ERR_INVAL);
-	assert_int_equal(reqsig_verify(f->c, "!!!", "GET", "/", NULL, 0,
-	    f->now, who), ERR_INVAL);
+	assert_int_equal(
+	    reqsig_verify(f->c, NULL, "GET", "/", NULL, 0, f->now, who),
+	    ERR_INVAL);
+	assert_int_equal(
+	    reqsig_verify(f->c, "!!!", "GET", "/", NULL, 0, f->now, who),
+	    ERR_INVAL);
 	assert_int_equal(reqsig_header(f->a, "GET", "/x", NULL, 0, &h), 0);
 	n = strlen(h);
 	/* Flip a character well inside the base64 text (in the signed part
 	 * or the signature: either way it must not verify). */
 	h[n / 2] = h[n / 2] == 'A' ? 'B' : 'A';
-	assert_true(reqsig_verify(f->c, h, "GET", "/x", NULL, 0, f->now,
-	    who) < 0);
+	assert_true(
+	    reqsig_verify(f->c, h, "GET", "/x", NULL, 0, f->now, who) < 0);
 	free(h);
 }
 

@@ -86,7 +86,8 @@ test_usage_line_format(void **state)
 
 	(void)state;
 	sandbox_format_usage(&u, buf, sizeof(buf));
-	assert_string_equal(buf, "usage: cpu_ms=12 wall_ms=345 "
+	assert_string_equal(buf,
+	    "usage: cpu_ms=12 wall_ms=345 "
 	    "mem_peak_bytes=6789 oom=1 pids_peak=4 metering=cgroup1");
 	u.oom_kills = 0;
 	u.metering = SANDBOX_METER_RUSAGE;
@@ -108,10 +109,10 @@ static void
 test_cgroup_parse_keyed_files(void **state)
 {
 	const char *cpu_stat = "usage_usec 123456\nuser_usec 100000\n"
-	    "system_usec 23456\n";
+	                       "system_usec 23456\n";
 	const char *oom = "oom_kill_disable 0\nunder_oom 0\noom_kill 3\n";
 	const char *events = "low 0\nhigh 0\nmax 17\noom 2\noom_kill 2\n"
-	    "oom_group_kill 0\n";
+	                     "oom_group_kill 0\n";
 	uint64_t v;
 
 	(void)state;
@@ -124,8 +125,7 @@ test_cgroup_parse_keyed_files(void **state)
 	assert_int_equal(v, 2);
 	assert_int_equal(cgroup_parse_keyed(events, "oom", &v), 0);
 	assert_int_equal(v, 2);
-	assert_int_equal(cgroup_parse_keyed(events, "nope", &v),
-	    ERR_NOTFOUND);
+	assert_int_equal(cgroup_parse_keyed(events, "nope", &v), ERR_NOTFOUND);
 	assert_int_equal(cgroup_parse_value("max\n", &v), 0);
 	assert_true(v == UINT64_MAX);
 	assert_int_equal(cgroup_parse_value("67108864\n", &v), 0);
@@ -139,9 +139,10 @@ test_cgroup_controllers_and_cpu_max(void **state)
 	char buf[64];
 
 	(void)state;
-	assert_true(cgroup_has_controller("cpuset cpu io memory pids\n", "cpu"));
-	assert_true(cgroup_has_controller("cpuset cpu io memory pids\n",
-	    "pids"));
+	assert_true(
+	    cgroup_has_controller("cpuset cpu io memory pids\n", "cpu"));
+	assert_true(
+	    cgroup_has_controller("cpuset cpu io memory pids\n", "pids"));
 	assert_false(cgroup_has_controller("cpuset io memory\n", "cpu"));
 	assert_false(cgroup_has_controller("hugetlb\n", "memory"));
 	cgroup_format_cpu_max(500, buf, sizeof(buf));
@@ -229,8 +230,12 @@ static void
 test_cgroup_v2_writes_limits_and_reads_usage(void **state)
 {
 	static const char *const files[] = {
-		"cgroup.procs", "cpu.max", "memory.max", "memory.swap.max",
-		"pids.max", "cgroup.kill",
+		"cgroup.procs",
+		"cpu.max",
+		"memory.max",
+		"memory.swap.max",
+		"pids.max",
+		"cgroup.kill",
 	};
 	struct cgroup_config cfg = { CGROUP_V2, tmpdir, NULL };
 	struct cgroup_limits lim = { 1500, 64u << 20, 32 };
@@ -269,7 +274,8 @@ test_cgroup_v2_writes_limits_and_reads_usage(void **state)
 
 	put("lodge/lease1/cpu.stat", "usage_usec 2500000\nuser_usec 2000000\n");
 	put("lodge/lease1/memory.peak", "12345678\n");
-	put("lodge/lease1/memory.events", "low 0\nhigh 0\nmax 4\noom 1\n"
+	put("lodge/lease1/memory.events",
+	    "low 0\nhigh 0\nmax 4\noom 1\n"
 	    "oom_kill 1\noom_group_kill 0\n");
 	put("lodge/lease1/pids.peak", "17\n");
 	assert_int_equal(cgroup_read_usage(cg, &u), 0);
@@ -311,19 +317,30 @@ static void
 test_cgroup_v1_writes_limits_and_reads_usage(void **state)
 {
 	static const char *const files[] = {
-		"cpu/lodge/l1/cgroup.procs", "cpu/lodge/l1/cpu.cfs_period_us",
+		"cpu/lodge/l1/cgroup.procs",
+		"cpu/lodge/l1/cpu.cfs_period_us",
 		"cpu/lodge/l1/cpu.cfs_quota_us",
 		"cpuacct/lodge/l1/cgroup.procs",
 		"memory/lodge/l1/cgroup.procs",
 		"memory/lodge/l1/memory.limit_in_bytes",
 		"memory/lodge/l1/memory.memsw.limit_in_bytes",
 		"memory/lodge/l1/memory.max_usage_in_bytes",
-		"pids/lodge/l1/cgroup.procs", "pids/lodge/l1/pids.max",
+		"pids/lodge/l1/cgroup.procs",
+		"pids/lodge/l1/pids.max",
 	};
 	static const char *const dirs[] = {
-		"cpu", "cpu/lodge", "cpu/lodge/l1", "cpuacct", "cpuacct/lodge",
-		"cpuacct/lodge/l1", "memory", "memory/lodge", "memory/lodge/l1",
-		"pids", "pids/lodge", "pids/lodge/l1",
+		"cpu",
+		"cpu/lodge",
+		"cpu/lodge/l1",
+		"cpuacct",
+		"cpuacct/lodge",
+		"cpuacct/lodge/l1",
+		"memory",
+		"memory/lodge",
+		"memory/lodge/l1",
+		"pids",
+		"pids/lodge",
+		"pids/lodge/l1",
 	};
 	struct cgroup_config cfg = { CGROUP_V1, NULL, tmpdir };
 	struct cgroup_limits lim = { 500, 32u << 20, 8 };
@@ -352,7 +369,8 @@ test_cgroup_v1_writes_limits_and_reads_usage(void **state)
 
 	put("cpuacct/lodge/l1/cpuacct.usage", "1500000000\n");
 	put("memory/lodge/l1/memory.max_usage_in_bytes", "3000000\n");
-	put("memory/lodge/l1/memory.oom_control", "oom_kill_disable 0\n"
+	put("memory/lodge/l1/memory.oom_control",
+	    "oom_kill_disable 0\n"
 	    "under_oom 0\noom_kill 2\n");
 	put("pids/lodge/l1/pids.peak", "5\n");
 	assert_int_equal(cgroup_read_usage(cg, &u), 0);
@@ -421,8 +439,8 @@ main(void)
 		    test_cgroup_v2_writes_limits_and_reads_usage, setup_tmp,
 		    teardown_tmp),
 		cmocka_unit_test_setup_teardown(
-		    test_cgroup_v2_without_controllers_refuses_limits, setup_tmp,
-		    teardown_tmp),
+		    test_cgroup_v2_without_controllers_refuses_limits,
+		    setup_tmp, teardown_tmp),
 		cmocka_unit_test_setup_teardown(
 		    test_cgroup_v1_writes_limits_and_reads_usage, setup_tmp,
 		    teardown_tmp),

@@ -18,91 +18,91 @@
 #include "sdl/sdl.h"
 #include "sdl/units.h"
 
-static const char base[] =
-	"version: \"2.0\"\n"
-	"services:\n"
-	"  web:\n"
-	"    image: nginx:1.25\n"
-	"    command: [\"/bin/sh\", \"-c\"]\n"
-	"    args: [\"nginx -g 'daemon off;'\"]\n"
-	"    env:\n"
-	"      - A=1\n"
-	"      - SECRET=hunter2\n"
-	"    expose:\n"
-	"      - port: 80\n"
-	"        as: 80\n"
-	"        accept:\n"
-	"          - example.com\n"
-	"        to:\n"
-	"          - global: true\n"
-	"      - port: 9000\n"
-	"        proto: udp\n"
-	"        to:\n"
-	"          - service: db\n"
-	"    params:\n"
-	"      storage:\n"
-	"        data:\n"
-	"          mount: /var/data\n"
-	"          readOnly: false\n"
-	"    dependencies:\n"
-	"      - service: db\n"
-	"  db:\n"
-	"    image: postgres:14\n"
-	"    expose:\n"
-	"      - port: 5432\n"
-	"        to:\n"
-	"          - service: web\n"
-	"profiles:\n"
-	"  compute:\n"
-	"    web:\n"
-	"      resources:\n"
-	"        cpu:\n"
-	"          units: 0.5\n"
-	"        memory:\n"
-	"          size: 512Mi\n"
-	"        storage:\n"
-	"          - size: 1Gi\n"
-	"          - name: data\n"
-	"            size: 10Gi\n"
-	"            attributes:\n"
-	"              persistent: true\n"
-	"              class: beta2\n"
-	"    db:\n"
-	"      resources:\n"
-	"        cpu:\n"
-	"          units: \"250m\"\n"
-	"        memory:\n"
-	"          size: 1Gi\n"
-	"        storage:\n"
-	"          size: 2Gi\n"
-	"  placement:\n"
-	"    west:\n"
-	"      attributes:\n"
-	"        region: us-west\n"
-	"      signedBy:\n"
-	"        anyOf:\n"
-	"          - akash1aaa\n"
-	"        allOf:\n"
-	"          - akash1bbb\n"
-	"      pricing:\n"
-	"        web:\n"
-	"          denom: uakt\n"
-	"          amount: 100\n"
-	"        db:\n"
-	"          denom: uakt\n"
-	"          amount: \"0.5\"\n"
-	"deployment:\n"
-	"  web:\n"
-	"    west:\n"
-	"      profile: web\n"
-	"      count: 2\n"
-	"  db:\n"
-	"    west:\n"
-	"      profile: db\n"
-	"      count: 3\n";
+static const char base[] = "version: \"2.0\"\n"
+                           "services:\n"
+                           "  web:\n"
+                           "    image: nginx:1.25\n"
+                           "    command: [\"/bin/sh\", \"-c\"]\n"
+                           "    args: [\"nginx -g 'daemon off;'\"]\n"
+                           "    env:\n"
+                           "      - A=1\n"
+                           "      - SECRET=hunter2\n"
+                           "    expose:\n"
+                           "      - port: 80\n"
+                           "        as: 80\n"
+                           "        accept:\n"
+                           "          - example.com\n"
+                           "        to:\n"
+                           "          - global: true\n"
+                           "      - port: 9000\n"
+                           "        proto: udp\n"
+                           "        to:\n"
+                           "          - service: db\n"
+                           "    params:\n"
+                           "      storage:\n"
+                           "        data:\n"
+                           "          mount: /var/data\n"
+                           "          readOnly: false\n"
+                           "    dependencies:\n"
+                           "      - service: db\n"
+                           "  db:\n"
+                           "    image: postgres:14\n"
+                           "    expose:\n"
+                           "      - port: 5432\n"
+                           "        to:\n"
+                           "          - service: web\n"
+                           "profiles:\n"
+                           "  compute:\n"
+                           "    web:\n"
+                           "      resources:\n"
+                           "        cpu:\n"
+                           "          units: 0.5\n"
+                           "        memory:\n"
+                           "          size: 512Mi\n"
+                           "        storage:\n"
+                           "          - size: 1Gi\n"
+                           "          - name: data\n"
+                           "            size: 10Gi\n"
+                           "            attributes:\n"
+                           "              persistent: true\n"
+                           "              class: beta2\n"
+                           "    db:\n"
+                           "      resources:\n"
+                           "        cpu:\n"
+                           "          units: \"250m\"\n"
+                           "        memory:\n"
+                           "          size: 1Gi\n"
+                           "        storage:\n"
+                           "          size: 2Gi\n"
+                           "  placement:\n"
+                           "    west:\n"
+                           "      attributes:\n"
+                           "        region: us-west\n"
+                           "      signedBy:\n"
+                           "        anyOf:\n"
+                           "          - akash1aaa\n"
+                           "        allOf:\n"
+                           "          - akash1bbb\n"
+                           "      pricing:\n"
+                           "        web:\n"
+                           "          denom: uakt\n"
+                           "          amount: 100\n"
+                           "        db:\n"
+                           "          denom: uakt\n"
+                           "          amount: \"0.5\"\n"
+                           "deployment:\n"
+                           "  web:\n"
+                           "    west:\n"
+                           "      profile: web\n"
+                           "      count: 2\n"
+                           "  db:\n"
+                           "    west:\n"
+                           "      profile: db\n"
+                           "      count: 3\n";
 
 /* base with the first occurrence of from replaced by to (malloc'd). */
-static char *edit(const char *src, const char *from, const char *to)
+static char *
+edit(const char *src, const char *from, const char *to)
 {
 	const char *at = strstr(src, from);
 	size_t n;
@@ -119,7 +119,8 @@ static char *edit(const char *src, const char *from, const char *to)
 	return out;
 }
 
-static struct sdl_deployment *parse_ok(const char *yaml)
+static struct sdl_deployment *
+parse_ok(const char *yaml)
 {
 	struct sdl_deployment *d = NULL;
 	struct sdl_errors errs = { 0 };
@@ -136,7 +137,8 @@ static struct sdl_deployment *parse_ok(const char *yaml)
 
 /* yaml must be rejected with an error containing want; returns how many
  * errors were reported. */
-static size_t parse_err(const char *yaml, const char *want)
+static size_t
+parse_err(const char *yaml, const char *want)
 {
 	struct sdl_deployment *d = NULL;
 	struct sdl_errors errs = { 0 };
@@ -161,8 +163,8 @@ static size_t parse_err(const char *yaml, const char *want)
 	return n;
 }
 
-static void parse_err_edit(const char *from, const char *to,
-    const char *want)
+static void
+parse_err_edit(const char *from, const char *to, const char *want)
 {
 	char *y = edit(base, from, to);
 
@@ -170,7 +172,8 @@ static void parse_err_edit(const char *from, const char *to,
 	free(y);
 }
 
-static void test_fields_of_the_base_file(void **state)
+static void
+test_fields_of_the_base_file(void **state)
 {
 	struct sdl_deployment *d = parse_ok(base);
 	const struct sdl_service *web, *db;
@@ -240,64 +243,65 @@ static void test_fields_of_the_base_file(void **state)
 }
 
 static const char v21[] =
-	"version: \"2.1\"\n"
-	"services:\n"
-	"  app:\n"
-	"    image: ghcr.io/org/app@sha256:"
-	"e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855\n"
-	"    credentials:\n"
-	"      host: ghcr.io\n"
-	"      email: me@example.com\n"
-	"      username: me\n"
-	"      password: secret123\n"
-	"    expose:\n"
-	"      - port: 8080\n"
-	"        as: 80\n"
-	"        http_options:\n"
-	"          max_body_size: 2097152\n"
-	"          read_timeout: 5000\n"
-	"          send_timeout: 6000\n"
-	"          next_tries: 5\n"
-	"          next_timeout: 10\n"
-	"          next_cases: [\"error\", \"502\"]\n"
-	"          proxy_buffer_size: 8192\n"
-	"        to:\n"
-	"          - global: true\n"
-	"            ip: myip\n"
-	"    params:\n"
-	"      tee: cpu-gpu\n"
-	"      permissions:\n"
-	"        read: [logs, events]\n"
-	"profiles:\n"
-	"  compute:\n"
-	"    gpu:\n"
-	"      resources:\n"
-	"        cpu: {units: 2}\n"
-	"        memory: {size: 4G}\n"
-	"        storage: {size: 100Gi}\n"
-	"        gpu:\n"
-	"          units: 2\n"
-	"          attributes:\n"
-	"            vendor:\n"
-	"              nvidia:\n"
-	"                - model: h100\n"
-	"                  ram: 80Gi\n"
-	"                  interface: sxm\n"
-	"                - model: a100\n"
-	"  placement:\n"
-	"    dc:\n"
-	"      pricing:\n"
-	"        gpu: {denom: uakt, amount: 1000}\n"
-	"deployment:\n"
-	"  app:\n"
-	"    dc: {profile: gpu, count: 1}\n"
-	"endpoints:\n"
-	"  myip:\n"
-	"    kind: ip\n"
-	"reclamation:\n"
-	"  min_window: 2h\n";
+    "version: \"2.1\"\n"
+    "services:\n"
+    "  app:\n"
+    "    image: ghcr.io/org/app@sha256:"
+    "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855\n"
+    "    credentials:\n"
+    "      host: ghcr.io\n"
+    "      email: me@example.com\n"
+    "      username: me\n"
+    "      password: secret123\n"
+    "    expose:\n"
+    "      - port: 8080\n"
+    "        as: 80\n"
+    "        http_options:\n"
+    "          max_body_size: 2097152\n"
+    "          read_timeout: 5000\n"
+    "          send_timeout: 6000\n"
+    "          next_tries: 5\n"
+    "          next_timeout: 10\n"
+    "          next_cases: [\"error\", \"502\"]\n"
+    "          proxy_buffer_size: 8192\n"
+    "        to:\n"
+    "          - global: true\n"
+    "            ip: myip\n"
+    "    params:\n"
+    "      tee: cpu-gpu\n"
+    "      permissions:\n"
+    "        read: [logs, events]\n"
+    "profiles:\n"
+    "  compute:\n"
+    "    gpu:\n"
+    "      resources:\n"
+    "        cpu: {units: 2}\n"
+    "        memory: {size: 4G}\n"
+    "        storage: {size: 100Gi}\n"
+    "        gpu:\n"
+    "          units: 2\n"
+    "          attributes:\n"
+    "            vendor:\n"
+    "              nvidia:\n"
+    "                - model: h100\n"
+    "                  ram: 80Gi\n"
+    "                  interface: sxm\n"
+    "                - model: a100\n"
+    "  placement:\n"
+    "    dc:\n"
+    "      pricing:\n"
+    "        gpu: {denom: uakt, amount: 1000}\n"
+    "deployment:\n"
+    "  app:\n"
+    "    dc: {profile: gpu, count: 1}\n"
+    "endpoints:\n"
+    "  myip:\n"
+    "    kind: ip\n"
+    "reclamation:\n"
+    "  min_window: 2h\n";
 
-static void test_fields_of_v21_file(void **state)
+static void
+test_fields_of_v21_file(void **state)
 {
 	struct sdl_deployment *d = parse_ok(v21);
 	const struct sdl_service *s = &d->services[0];
@@ -337,20 +341,32 @@ static void test_fields_of_v21_file(void **state)
 	sdl_deployment_free(d);
 }
 
-static void test_size_units(void **state)
+static void
+test_size_units(void **state)
 {
 	static const struct {
 		const char *s;
 		uint64_t v;
 	} ok[] = {
-		{ "512", 512 }, { "1k", 1000 }, { "1Ki", 1024 },
-		{ "1M", 1000000 }, { "1Mi", 1 << 20 }, { "1G", 1000000000 },
-		{ "1Gi", 1ULL << 30 }, { "1T", 1000000000000ULL },
-		{ "1Ti", 1ULL << 40 }, { "1P", 1000000000000000ULL },
-		{ "1Pi", 1ULL << 50 }, { "1E", 1000000000000000000ULL },
-		{ "1Ei", 1ULL << 60 }, { "1.5Gi", 3ULL << 29 },
-		{ "0.5k", 500 }, { "1e3", 1000 }, { "2.5", 2 },
-		{ "128Mi", 134217728 }, { "0", 0 },
+		{ "512", 512 },
+		{ "1k", 1000 },
+		{ "1Ki", 1024 },
+		{ "1M", 1000000 },
+		{ "1Mi", 1 << 20 },
+		{ "1G", 1000000000 },
+		{ "1Gi", 1ULL << 30 },
+		{ "1T", 1000000000000ULL },
+		{ "1Ti", 1ULL << 40 },
+		{ "1P", 1000000000000000ULL },
+		{ "1Pi", 1ULL << 50 },
+		{ "1E", 1000000000000000000ULL },
+		{ "1Ei", 1ULL << 60 },
+		{ "1.5Gi", 3ULL << 29 },
+		{ "0.5k", 500 },
+		{ "1e3", 1000 },
+		{ "2.5", 2 },
+		{ "128Mi", 134217728 },
+		{ "0", 0 },
 	};
 	static const char *const bad[] = { "1GB", "1gi", "1Gb", "-1Gi", "abc",
 		"", "1.2.3", "Gi", "1 Gi", "99999999999Ei" };
@@ -370,7 +386,8 @@ static void test_size_units(void **state)
 	assert_int_not_equal(sdl_parse_size("80G", true, &v), 0);
 }
 
-static void test_cpu_units(void **state)
+static void
+test_cpu_units(void **state)
 {
 	static const struct {
 		const char *s;
@@ -392,7 +409,8 @@ static void test_cpu_units(void **state)
 			fail_msg("\"%s\" accepted as cpu", bad[i]);
 }
 
-static void test_decimal_and_duration(void **state)
+static void
+test_decimal_and_duration(void **state)
 {
 	uint64_t w, f, s;
 
@@ -402,8 +420,8 @@ static void test_decimal_and_duration(void **state)
 	assert_int_equal(f, 0);
 	assert_int_equal(sdl_parse_decimal("0.000000000000000001", &w, &f), 0);
 	assert_int_equal(f, 1);
-	assert_int_not_equal(sdl_parse_decimal("0.0000000000000000001", &w,
-	    &f), 0);
+	assert_int_not_equal(sdl_parse_decimal("0.0000000000000000001", &w, &f),
+	    0);
 	assert_int_not_equal(sdl_parse_decimal("-1", &w, &f), 0);
 	assert_int_not_equal(sdl_parse_decimal("1.", &w, &f), 0);
 	assert_int_not_equal(sdl_parse_decimal(".5", &w, &f), 0);
@@ -418,7 +436,8 @@ static void test_decimal_and_duration(void **state)
 	assert_int_not_equal(sdl_parse_duration("1d", &s), 0);
 }
 
-static void test_unit_forms_in_documents(void **state)
+static void
+test_unit_forms_in_documents(void **state)
 {
 	char *y1 = edit(base, "units: 0.5", "units: \"500m\"");
 	char *y2 = edit(base, "size: 512Mi", "size: \"536870912\"");
@@ -435,152 +454,187 @@ static void test_unit_forms_in_documents(void **state)
 	free(y2);
 }
 
-static void test_validation_errors(void **state)
+static void
+test_validation_errors(void **state)
 {
 	static const struct {
 		const char *from, *to, *want;
 	} cases[] = {
 		{ "version: \"2.0\"\n", "", "no version found" },
 		{ "version: \"2.0\"", "version: \"3.0\"",
-		  "unsupported version" },
+		    "unsupported version" },
 		{ "version: \"2.0\"", "version: 2.0", "unsupported version" },
 		{ "    image: nginx:1.25\n", "", "\"image\" is missing" },
 		{ "image: nginx:1.25", "image: \"\"", "image is empty" },
 		{ "image: nginx:1.25", "image: \"wasm+https://x/y.wasm\"",
-		  "sha256" },
+		    "sha256" },
 		{ "image: nginx:1.25", "image: \"git+https://x/y#abc\"",
-		  "40 hex" },
+		    "40 hex" },
 		{ "      - port: 80\n", "      - port: 70000\n",
-		  "services.web.expose[0].port: 70000 is out of range" },
+		    "services.web.expose[0].port: 70000 is out of range" },
 		{ "      - port: 80\n", "      - port: 0\n",
-		  "expose[0].port: 0 is out of range" },
+		    "expose[0].port: 0 is out of range" },
 		{ "        as: 80\n", "        as: 0\n", "expose[0].as" },
 		{ "      - port: 80\n", "      - port: \"80\"\n",
-		  "expected an integer" },
+		    "expected an integer" },
 		{ "        proto: udp", "        proto: sctp",
-		  "unknown protocol \"sctp\"" },
+		    "unknown protocol \"sctp\"" },
 		{ "          - example.com", "          - Bad_Host",
-		  "not a valid host name" },
+		    "not a valid host name" },
 		{ "          - global: true\n      - port: 9000",
-		  "          - global: true\n            ip: nope\n"
-		  "      - port: 9000", "no endpoint named \"nope\"" },
+		    "          - global: true\n            ip: nope\n"
+		    "      - port: 9000",
+		    "no endpoint named \"nope\"" },
 		{ "          - service: db\n    params",
-		  "          - ip: x\n    params", "needs global: true" },
+		    "          - ip: x\n    params", "needs global: true" },
 		{ "          mount: /var/data", "          mount: var/data",
-		  "not an absolute path" },
-		{ "        data:\n          mount", "        logs:\n          mount",
-		  "no volume named \"logs\"" },
-		{ "      count: 2", "      count: 0", "count: 0 is out of range" },
+		    "not an absolute path" },
+		{ "        data:\n          mount",
+		    "        logs:\n          mount",
+		    "no volume named \"logs\"" },
+		{ "      count: 2", "      count: 0",
+		    "count: 0 is out of range" },
 		{ "      count: 2", "      count: 51", "Lodge's limit" },
 		{ "      count: 2", "      count: -1", "negative" },
 		{ "      profile: web\n", "      profile: nope\n",
-		  "no compute profile named \"nope\"" },
+		    "no compute profile named \"nope\"" },
 		{ "deployment:\n  web:\n    west:",
-		  "deployment:\n  web:\n    east:",
-		  "no placement profile named \"east\"" },
+		    "deployment:\n  web:\n    east:",
+		    "no placement profile named \"east\"" },
 		{ "deployment:\n  web:", "deployment:\n  www:",
-		  "no service named \"www\"" },
-		{ "        web:\n          denom: uakt\n          amount: 100\n",
-		  "", "no pricing for profile \"web\"" },
+		    "no service named \"www\"" },
+		{ "        web:\n          denom: uakt\n          amount: "
+		  "100\n",
+		    "", "no pricing for profile \"web\"" },
 		{ "denom: uakt", "denom: btc", "unsupported denomination" },
 		{ "amount: 100", "amount: 0", "amount is zero" },
 		{ "amount: 100", "amount: -5", "not a non-negative decimal" },
 		{ "amount: 100", "amount: 10000001", "more than 10000000" },
 		{ "          units: 0.5", "          units: 0",
-		  "greater than zero" },
+		    "greater than zero" },
 		{ "          units: 0.5", "          units: -1",
-		  "is negative" },
+		    "is negative" },
 		{ "          units: 0.5", "          units: \"-100m\"",
-		  "not a CPU quantity" },
+		    "not a CPU quantity" },
 		{ "          units: 0.5", "          units: 0.005",
-		  "out of range" },
+		    "out of range" },
 		{ "          units: 0.5", "          units: 500",
-		  "out of range" },
+		    "out of range" },
 		{ "          size: 512Mi", "          size: 512MB",
-		  "is not a size" },
+		    "is not a size" },
 		{ "          size: 512Mi", "          size: 512Ki",
-		  "out of range" },
-		{ "          size: 512Mi", "          size: 3Ti", "out of range" },
+		    "out of range" },
+		{ "          size: 512Mi", "          size: 3Ti",
+		    "out of range" },
 		{ "          - size: 1Gi", "          - size: 1Ki",
-		  "out of range" },
+		    "out of range" },
 		{ "              class: beta2", "              class: gold",
-		  "unknown storage class" },
+		    "unknown storage class" },
 		{ "              persistent: true\n              class: beta2",
-		  "              persistent: false\n              class: beta2",
-		  "needs persistent: true" },
+		    "              persistent: false\n              class: "
+		    "beta2",
+		    "needs persistent: true" },
 		{ "              persistent: true\n              class: beta2",
-		  "              persistent: true\n              class: ram",
-		  "ram storage class cannot be persistent" },
-		{ "              persistent: true", "              persistent: 7",
-		  "expected true or false" },
+		    "              persistent: true\n              class: ram",
+		    "ram storage class cannot be persistent" },
+		{ "              persistent: true",
+		    "              persistent: 7", "expected true or false" },
 		{ "    params:\n      storage:\n        data:\n"
-		  "          mount: /var/data\n          readOnly: false\n", "",
-		  "persistent and must be mounted" },
-		{ "          - size: 1Gi\n", "          - size: 1Gi\n"
-		  "          - size: 2Gi\n", "duplicated volume name" },
+		  "          mount: /var/data\n          readOnly: false\n",
+		    "", "persistent and must be mounted" },
+		{ "          - size: 1Gi\n",
+		    "          - size: 1Gi\n"
+		    "          - size: 2Gi\n",
+		    "duplicated volume name" },
 		{ "    dependencies:", "    depends_on:",
-		  "unknown field \"depends_on\"" },
-		{ "profiles:\n", "extra: 1\nprofiles:\n", "unknown field \"extra\"" },
+		    "unknown field \"depends_on\"" },
+		{ "profiles:\n", "extra: 1\nprofiles:\n",
+		    "unknown field \"extra\"" },
 		{ "        cpu:\n          units: 0.5\n",
-		  "        cpu:\n          units: 0.5\n        gpu:\n"
-		  "          units: 1\n", "GPU attributes (vendor) are required" },
+		    "        cpu:\n          units: 0.5\n        gpu:\n"
+		    "          units: 1\n",
+		    "GPU attributes (vendor) are required" },
 		{ "        cpu:\n          units: 0.5\n",
-		  "        cpu:\n          units: 0.5\n        gpu:\n"
-		  "          units: 0\n          attributes:\n            vendor:\n"
-		  "              nvidia:\n", "need units > 0" },
+		    "        cpu:\n          units: 0.5\n        gpu:\n"
+		    "          units: 0\n          attributes:\n            "
+		    "vendor:\n"
+		    "              nvidia:\n",
+		    "need units > 0" },
 		{ "        cpu:\n          units: 0.5\n",
-		  "        cpu:\n          units: 0.5\n        gpu:\n"
-		  "          units: 30\n          attributes:\n            vendor:\n"
-		  "              nvidia:\n", "GPUs is out of range" },
+		    "        cpu:\n          units: 0.5\n        gpu:\n"
+		    "          units: 30\n          attributes:\n            "
+		    "vendor:\n"
+		    "              nvidia:\n",
+		    "GPUs is out of range" },
 		{ "        cpu:\n          units: 0.5\n",
-		  "        cpu:\n          units: 0.5\n          attributes:\n"
-		  "            color: red\n", "unknown field \"color\"" },
+		    "        cpu:\n          units: 0.5\n          "
+		    "attributes:\n"
+		    "            color: red\n",
+		    "unknown field \"color\"" },
 		{ "          - global: true\n      - port: 9000",
-		  "          - global: false\n      - port: 9000",
-		  "no service is exposed globally" },
+		    "          - global: false\n      - port: 9000",
+		    "no service is exposed globally" },
 		{ "    env:\n      - A=1", "    env:\n      - 1A=1",
-		  "invalid environment variable name" },
-		{ "          - example.com\n        to:\n          - global: true\n",
-		  "          - example.com\n        to:\n          - global: true\n"
-		  "          - global: true\n", "used more than once" },
-		{ "        as: 80\n", "        as: 80\n        http_options:\n"
-		  "          max_body_size: 104857601\n", "max_body_size" },
-		{ "        as: 80\n", "        as: 80\n        http_options:\n"
-		  "          read_timeout: 60001\n", "read_timeout" },
-		{ "        as: 80\n", "        as: 80\n        http_options:\n"
-		  "          next_cases: [off, error]\n", "no other case" },
-		{ "        as: 80\n", "        as: 80\n        http_options:\n"
-		  "          next_cases: [\"418\"]\n", "unknown next case" },
-		{ "  db:\n    image", "  db:\n    credentials: {host: h, "
-		  "username: u}\n    image", "credentials need \"password\"" },
-		{ "  db:\n    image", "  db:\n    credentials: {host: h, "
-		  "username: u, password: abc}\n    image", "password is shorter" },
+		    "invalid environment variable name" },
+		{ "          - example.com\n        to:\n          - global: "
+		  "true\n",
+		    "          - example.com\n        to:\n          - global: "
+		    "true\n"
+		    "          - global: true\n",
+		    "used more than once" },
+		{ "        as: 80\n",
+		    "        as: 80\n        http_options:\n"
+		    "          max_body_size: 104857601\n",
+		    "max_body_size" },
+		{ "        as: 80\n",
+		    "        as: 80\n        http_options:\n"
+		    "          read_timeout: 60001\n",
+		    "read_timeout" },
+		{ "        as: 80\n",
+		    "        as: 80\n        http_options:\n"
+		    "          next_cases: [off, error]\n",
+		    "no other case" },
+		{ "        as: 80\n",
+		    "        as: 80\n        http_options:\n"
+		    "          next_cases: [\"418\"]\n",
+		    "unknown next case" },
+		{ "  db:\n    image",
+		    "  db:\n    credentials: {host: h, "
+		    "username: u}\n    image",
+		    "credentials need \"password\"" },
+		{ "  db:\n    image",
+		    "  db:\n    credentials: {host: h, "
+		    "username: u, password: abc}\n    image",
+		    "password is shorter" },
 		{ "      signedBy:\n        anyOf:\n          - akash1aaa\n"
 		  "        allOf:\n          - akash1bbb\n",
-		  "      signedBy: []\n", "signedBy: expected a mapping" },
+		    "      signedBy: []\n", "signedBy: expected a mapping" },
 		{ "services:", "endpoints:\n  Bad: {kind: ip}\nservices:",
-		  "endpoint name \"Bad\" is not valid" },
+		    "endpoint name \"Bad\" is not valid" },
 		{ "services:", "endpoints:\n  ep: {kind: ip}\nservices:",
-		  "never used" },
+		    "never used" },
 		{ "services:", "endpoints:\n  ep: {kind: dns}\nservices:",
-		  "unknown endpoint kind" },
+		    "unknown endpoint kind" },
 		{ "services:", "reclamation:\n  min_window: 0s\nservices:",
-		  "min_window" },
-		{ "  db:\n    image", "  db:\n    params: {tee: sgx}\n    image",
-		  "unsupported tee type" },
-		{ "  db:\n    image", "  db:\n    params: {tee: cpu-gpu}\n"
-		  "    image", "requires gpu" },
+		    "min_window" },
+		{ "  db:\n    image",
+		    "  db:\n    params: {tee: sgx}\n    image",
+		    "unsupported tee type" },
+		{ "  db:\n    image",
+		    "  db:\n    params: {tee: cpu-gpu}\n"
+		    "    image",
+		    "requires gpu" },
 		{ "        web:\n          denom: uakt",
-		  "        web:\n          denom: uact",
-		  "one deployment pays in one denomination" },
+		    "        web:\n          denom: uact",
+		    "one deployment pays in one denomination" },
 		{ "      - A=1\n", "      - A=1\n      - 5\n",
-		  "expected a string" },
-		{ "    image: nginx:1.25", "    image: nginx:1.25\n    image: x",
-		  "duplicate key \"image\"" },
-		{ "    image: nginx:1.25", "    image: [nginx",
-		  "YAML syntax" },
+		    "expected a string" },
+		{ "    image: nginx:1.25",
+		    "    image: nginx:1.25\n    image: x",
+		    "duplicate key \"image\"" },
+		{ "    image: nginx:1.25", "    image: [nginx", "YAML syntax" },
 		{ "    image: nginx:1.25", "    image: *nope",
-		  "unknown anchor" },
+		    "unknown anchor" },
 	};
 
 	(void)state;
@@ -590,7 +644,8 @@ static void test_validation_errors(void **state)
 	}
 }
 
-static void test_service_name_must_be_a_dns_label(void **state)
+static void
+test_service_name_must_be_a_dns_label(void **state)
 {
 	char *a = edit(base, "  web:\n    image", "  Web_1:\n    image");
 	char *b = edit(a, "deployment:\n  web:", "deployment:\n  Web_1:");
@@ -601,7 +656,8 @@ static void test_service_name_must_be_a_dns_label(void **state)
 	free(b);
 }
 
-static void test_error_names_file_line_column_and_path(void **state)
+static void
+test_error_names_file_line_column_and_path(void **state)
 {
 	struct sdl_deployment *d = NULL;
 	struct sdl_errors errs = { 0 };
@@ -611,7 +667,8 @@ static void test_error_names_file_line_column_and_path(void **state)
 	assert_int_equal(sdl_parse_buffer("app.yaml", y, strlen(y), &d, &errs),
 	    ERR_INVAL);
 	assert_int_equal(errs.count, 1);
-	assert_string_equal(errs.items[0], "app.yaml:11:15: "
+	assert_string_equal(errs.items[0],
+	    "app.yaml:11:15: "
 	    "services.web.expose[0].port: 70000 is out of range (expected 1 "
 	    "to 65535)");
 	/* err_msg holds the summary */
@@ -622,7 +679,8 @@ static void test_error_names_file_line_column_and_path(void **state)
 	free(y);
 }
 
-static void test_all_errors_are_reported(void **state)
+static void
+test_all_errors_are_reported(void **state)
 {
 	char *a = edit(base, "      - port: 80\n", "      - port: 0\n");
 	char *b = edit(a, "units: 0.5", "units: abc");
@@ -637,7 +695,8 @@ static void test_all_errors_are_reported(void **state)
 	free(e);
 }
 
-static void test_parse_without_error_list(void **state)
+static void
+test_parse_without_error_list(void **state)
 {
 	struct sdl_deployment *d = NULL;
 
@@ -653,7 +712,8 @@ static void test_parse_without_error_list(void **state)
 	assert_null(d);
 }
 
-static void hash_of(const char *yaml, uint8_t h[32])
+static void
+hash_of(const char *yaml, uint8_t h[32])
 {
 	struct sdl_deployment *d = parse_ok(yaml);
 
@@ -662,47 +722,48 @@ static void hash_of(const char *yaml, uint8_t h[32])
 }
 
 static const char flow[] =
-	"# the same deployment as base, written differently\r\n"
-	"deployment: {db: {west: {count: 3, profile: db}}, "
-	"web: {west: {profile: web, count: 2}}}\r\n"
-	"profiles:\r\n"
-	"  placement:\r\n"
-	"    west:\r\n"
-	"      pricing: {db: {amount: 0.50, denom: uakt}, "
-	"web: {amount: '100', denom: \"uakt\"}}\r\n"
-	"      signedBy: {allOf: [akash1bbb], anyOf: [akash1aaa]}\r\n"
-	"      attributes: {region: \"us-west\"}\r\n"
-	"  compute:\r\n"
-	"    db:\r\n"
-	"      resources:\r\n"
-	"        storage: {size: 2048Mi}\r\n"
-	"        memory: {size: \"1073741824\"}\r\n"
-	"        cpu: {units: 0.25}\r\n"
-	"    web:\r\n"
-	"      resources:\r\n"
-	"        storage:\r\n"
-	"          - {name: data, size: 10240Mi, attributes: "
-	"{class: beta2, persistent: true}}\r\n"
-	"          - {size: 1024Mi}\r\n"
-	"        memory: {size: 0.5Gi}\r\n"
-	"        cpu: {units: 500m}\r\n"
-	"services:\r\n"
-	"  db: {image: \"docker.io/library/postgres:14\", expose: "
-	"[{port: 5432, to: [{service: web}]}]}\r\n"
-	"  web:\r\n"
-	"    dependencies: [{service: db}]\r\n"
-	"    params: {storage: {data: {readOnly: false, mount: /var/data}}}\r\n"
-	"    expose:\r\n"
-	"      - {port: 9000, proto: UDP, to: [{service: db}]}\r\n"
-	"      - {port: 80, accept: [example.com], to: [{global: true}], "
-	"http_options: {max_body_size: 1048576, next_cases: [timeout, error]}}\r\n"
-	"    env: [\"A=1\", \"SECRET=hunter2\"]\r\n"
-	"    args: [\"nginx -g 'daemon off;'\"]\r\n"
-	"    command: [/bin/sh, -c]\r\n"
-	"    image: index.docker.io/library/nginx:1.25\r\n"
-	"version: '2.0'\r\n";
+    "# the same deployment as base, written differently\r\n"
+    "deployment: {db: {west: {count: 3, profile: db}}, "
+    "web: {west: {profile: web, count: 2}}}\r\n"
+    "profiles:\r\n"
+    "  placement:\r\n"
+    "    west:\r\n"
+    "      pricing: {db: {amount: 0.50, denom: uakt}, "
+    "web: {amount: '100', denom: \"uakt\"}}\r\n"
+    "      signedBy: {allOf: [akash1bbb], anyOf: [akash1aaa]}\r\n"
+    "      attributes: {region: \"us-west\"}\r\n"
+    "  compute:\r\n"
+    "    db:\r\n"
+    "      resources:\r\n"
+    "        storage: {size: 2048Mi}\r\n"
+    "        memory: {size: \"1073741824\"}\r\n"
+    "        cpu: {units: 0.25}\r\n"
+    "    web:\r\n"
+    "      resources:\r\n"
+    "        storage:\r\n"
+    "          - {name: data, size: 10240Mi, attributes: "
+    "{class: beta2, persistent: true}}\r\n"
+    "          - {size: 1024Mi}\r\n"
+    "        memory: {size: 0.5Gi}\r\n"
+    "        cpu: {units: 500m}\r\n"
+    "services:\r\n"
+    "  db: {image: \"docker.io/library/postgres:14\", expose: "
+    "[{port: 5432, to: [{service: web}]}]}\r\n"
+    "  web:\r\n"
+    "    dependencies: [{service: db}]\r\n"
+    "    params: {storage: {data: {readOnly: false, mount: /var/data}}}\r\n"
+    "    expose:\r\n"
+    "      - {port: 9000, proto: UDP, to: [{service: db}]}\r\n"
+    "      - {port: 80, accept: [example.com], to: [{global: true}], "
+    "http_options: {max_body_size: 1048576, next_cases: [timeout, error]}}\r\n"
+    "    env: [\"A=1\", \"SECRET=hunter2\"]\r\n"
+    "    args: [\"nginx -g 'daemon off;'\"]\r\n"
+    "    command: [/bin/sh, -c]\r\n"
+    "    image: index.docker.io/library/nginx:1.25\r\n"
+    "version: '2.0'\r\n";
 
-static void test_manifest_hash_is_stable_for_equivalent_files(void **state)
+static void
+test_manifest_hash_is_stable_for_equivalent_files(void **state)
 {
 	uint8_t h1[32], h2[32], h3[32];
 	char *anch;
@@ -735,7 +796,8 @@ static void test_manifest_hash_is_stable_for_equivalent_files(void **state)
 	}
 }
 
-static void test_manifest_hash_changes_with_meaning(void **state)
+static void
+test_manifest_hash_changes_with_meaning(void **state)
 {
 	static const struct {
 		const char *from, *to;
@@ -768,7 +830,8 @@ static void test_manifest_hash_changes_with_meaning(void **state)
 	}
 }
 
-static void test_manifest_is_canonical_and_holds_env(void **state)
+static void
+test_manifest_is_canonical_and_holds_env(void **state)
 {
 	struct sdl_deployment *d = parse_ok(base);
 	json_t *m = NULL;
@@ -781,13 +844,14 @@ static void test_manifest_is_canonical_and_holds_env(void **state)
 	assert_non_null(strstr(s, "\"SECRET\":\"hunter2\""));
 	assert_non_null(strstr(s, "\"memory_bytes\":536870912"));
 	assert_non_null(strstr(s, "\"cpu_millis\":500"));
-	assert_non_null(strstr(s, "\"as\":9000"));  /* default filled in */
+	assert_non_null(strstr(s, "\"as\":9000")); /* default filled in */
 	free(s);
 	json_decref(m);
 	sdl_deployment_free(d);
 }
 
-static void test_orders(void **state)
+static void
+test_orders(void **state)
 {
 	struct sdl_deployment *d = parse_ok(base);
 	json_t *o = NULL, *g, *r;
@@ -809,16 +873,21 @@ static void test_orders(void **state)
 	    203);
 	r = json_object_get(g, "resources");
 	assert_int_equal(json_array_size(r), 2);
-	assert_string_equal(json_string_value(json_object_get(
-	    json_array_get(r, 0), "service")), "db");
-	assert_int_equal(json_integer_value(json_object_get(json_array_get(r,
-	    0), "price")), 1);
-	assert_int_equal(json_integer_value(json_object_get(json_array_get(r,
-	    1), "storage_bytes")), (1LL << 30) + (10LL << 30));
-	assert_int_equal(json_integer_value(json_object_get(json_array_get(r,
-	    1), "cpu_millis")), 500);
-	assert_string_equal(json_string_value(json_array_get(json_object_get(
-	    g, "runtimes"), 0)), "oci");
+	assert_string_equal(
+	    json_string_value(json_object_get(json_array_get(r, 0), "service")),
+	    "db");
+	assert_int_equal(
+	    json_integer_value(json_object_get(json_array_get(r, 0), "price")),
+	    1);
+	assert_int_equal(json_integer_value(json_object_get(
+	                     json_array_get(r, 1), "storage_bytes")),
+	    (1LL << 30) + (10LL << 30));
+	assert_int_equal(json_integer_value(json_object_get(
+	                     json_array_get(r, 1), "cpu_millis")),
+	    500);
+	assert_string_equal(json_string_value(json_array_get(
+	                        json_object_get(g, "runtimes"), 0)),
+	    "oci");
 	assert_int_equal(sdl_manifest_hash(d, h), 0);
 	{
 		static const char digits[] = "0123456789abcdef";
@@ -828,8 +897,8 @@ static void test_orders(void **state)
 		}
 		hex[64] = '\0';
 	}
-	assert_string_equal(json_string_value(json_object_get(g,
-	    "manifest_hash")), hex);
+	assert_string_equal(
+	    json_string_value(json_object_get(g, "manifest_hash")), hex);
 	assert_int_equal(cjson_dump(o, &s, &len), 0);
 	/* env values and commands stay out of what the market sees */
 	assert_null(strstr(s, "hunter2"));
@@ -839,7 +908,8 @@ static void test_orders(void **state)
 	sdl_deployment_free(d);
 }
 
-static void test_order_runtimes(void **state)
+static void
+test_order_runtimes(void **state)
 {
 	char *a = edit(base, "image: nginx:1.25", "image: host");
 	char *b = edit(a, "image: postgres:14", "image: \"wasm+file:db.wasm\"");
@@ -859,7 +929,8 @@ static void test_order_runtimes(void **state)
 	free(b);
 }
 
-static void test_image_forms(void **state)
+static void
+test_image_forms(void **state)
 {
 	static const struct {
 		const char *in;
@@ -867,31 +938,34 @@ static void test_image_forms(void **state)
 		const char *registry, *name, *tag, *digest;
 	} ok[] = {
 		{ "nginx", SDL_IMAGE_OCI, "docker.io", "library/nginx",
-		  "latest", NULL },
+		    "latest", NULL },
 		{ "nginx:1.25", SDL_IMAGE_OCI, "docker.io", "library/nginx",
-		  "1.25", NULL },
+		    "1.25", NULL },
 		{ "org/app:v2", SDL_IMAGE_OCI, "docker.io", "org/app", "v2",
-		  NULL },
+		    NULL },
 		{ "ghcr.io/org/app:1.0", SDL_IMAGE_OCI, "ghcr.io", "org/app",
-		  "1.0", NULL },
+		    "1.0", NULL },
 		{ "localhost:5000/a/b", SDL_IMAGE_OCI, "localhost:5000", "a/b",
-		  "latest", NULL },
+		    "latest", NULL },
 		{ "ghcr.io/org/app@sha256:e3b0c44298fc1c149afbf4c8996fb92427ae"
-		  "41e4649b934ca495991b7852b855", SDL_IMAGE_OCI, "ghcr.io",
-		  "org/app", NULL, "sha256:e3b0c44298fc1c149afbf4c8996fb92427"
-		  "ae41e4649b934ca495991b7852b855" },
+		  "41e4649b934ca495991b7852b855",
+		    SDL_IMAGE_OCI, "ghcr.io", "org/app", NULL,
+		    "sha256:e3b0c44298fc1c149afbf4c8996fb92427"
+		    "ae41e4649b934ca495991b7852b855" },
 		{ "quay.io/a/b:t@sha256:e3b0c44298fc1c149afbf4c8996fb92427ae"
-		  "41e4649b934ca495991b7852b855", SDL_IMAGE_OCI, "quay.io",
-		  "a/b", "t", "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e"
-		  "4649b934ca495991b7852b855" },
+		  "41e4649b934ca495991b7852b855",
+		    SDL_IMAGE_OCI, "quay.io", "a/b", "t",
+		    "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e"
+		    "4649b934ca495991b7852b855" },
 		{ "host", SDL_IMAGE_HOST, NULL, NULL, NULL, NULL },
 	};
 	static const char *const bad[] = { "", "Nginx", "nginx:", "a//b",
 		"nginx@sha256:abc", "wasm+https://x.org/m.wasm",
 		"wasm+https://x.org/m.wasm#sha256=zz",
 		"wasm+http://x.org/m.wasm#sha256=e3b0c44298fc1c149afbf4c8996fb9"
-		"2427ae41e4649b934ca495991b7852b855", "wasm+file:",
-		"git+https://github.com/a/b", "git+https://github.com/a/b#abc",
+		"2427ae41e4649b934ca495991b7852b855",
+		"wasm+file:", "git+https://github.com/a/b",
+		"git+https://github.com/a/b#abc",
 		"git+ftp://x/y#0123456789abcdef0123456789abcdef01234567",
 		"nginx:bad tag" };
 	struct sdl_image img;
@@ -902,8 +976,14 @@ static void test_image_forms(void **state)
 			fail_msg("%s: %s", ok[i].in, err_msg());
 		assert_int_equal(img.kind, ok[i].kind);
 		assert_string_equal(img.raw, ok[i].in);
-#define SAME(a, b) do { if ((a) || (b)) { assert_non_null(a); \
-	assert_non_null(b); assert_string_equal(a, b); } } while (0)
+#define SAME(a, b)                                 \
+	do {                                       \
+		if ((a) || (b)) {                  \
+			assert_non_null(a);        \
+			assert_non_null(b);        \
+			assert_string_equal(a, b); \
+		}                                  \
+	} while (0)
 		SAME(img.registry, ok[i].registry);
 		SAME(img.name, ok[i].name);
 		SAME(img.tag, ok[i].tag);
@@ -913,9 +993,14 @@ static void test_image_forms(void **state)
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		if (sdl_image_parse(bad[i], &img) == 0)
 			fail_msg("\"%s\" accepted as an image", bad[i]);
-	assert_int_equal(sdl_image_parse("wasm+https://cdn.example/f.wasm"
-	    "#sha256=E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B"
-	    "7852B855", &img), 0);
+	assert_int_equal(
+	    sdl_image_parse(
+	        "wasm+https://cdn.example/f.wasm"
+	        "#sha256="
+	        "E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B"
+	        "7852B855",
+	        &img),
+	    0);
 	assert_int_equal(img.kind, SDL_IMAGE_WASM_URL);
 	assert_string_equal(img.url, "https://cdn.example/f.wasm");
 	assert_memory_equal(img.sha256, "e3b0c442", 8);
@@ -925,8 +1010,11 @@ static void test_image_forms(void **state)
 	assert_int_equal(img.kind, SDL_IMAGE_WASM_FILE);
 	assert_string_equal(img.url, "fn/app.wasm");
 	sdl_image_clear(&img);
-	assert_int_equal(sdl_image_parse("git+https://github.com/a/b.git"
-	    "#0123456789ABCDEF0123456789abcdef01234567", &img), 0);
+	assert_int_equal(
+	    sdl_image_parse("git+https://github.com/a/b.git"
+	                    "#0123456789ABCDEF0123456789abcdef01234567",
+	        &img),
+	    0);
 	assert_int_equal(img.kind, SDL_IMAGE_GIT);
 	assert_string_equal(img.url, "https://github.com/a/b.git");
 	assert_string_equal(img.commit,
@@ -941,33 +1029,34 @@ static void test_image_forms(void **state)
 	sdl_image_clear(NULL);
 }
 
-static void test_yaml_forms(void **state)
+static void
+test_yaml_forms(void **state)
 {
 	/* anchors, merge keys, block scalars, quoted keys, comments */
 	static const char y[] =
-		"version: \"2.0\" # comment\n"
-		"services:\n"
-		"  a: &svc\n"
-		"    image: nginx\n"
-		"    command:\n"
-		"      - >-\n"
-		"        folded\n"
-		"        text\n"
-		"    expose: [{port: 80, to: [{global: true}]}]\n"
-		"  \"b\":\n"
-		"    <<: *svc\n"
-		"    image: 'redis'\n"
-		"profiles:\n"
-		"  compute:\n"
-		"    p: {resources: &r {cpu: {units: 1}, memory: {size: 1Gi},"
-		" storage: {size: 1Gi}}}\n"
-		"    q: {resources: *r}\n"
-		"  placement:\n"
-		"    x: {pricing: {p: {denom: uakt, amount: 1}, q: {denom: uakt,"
-		" amount: 2}}}\n"
-		"deployment:\n"
-		"  a: {x: {profile: p, count: 1}}\n"
-		"  b: {x: {profile: q, count: 1}}\n";
+	    "version: \"2.0\" # comment\n"
+	    "services:\n"
+	    "  a: &svc\n"
+	    "    image: nginx\n"
+	    "    command:\n"
+	    "      - >-\n"
+	    "        folded\n"
+	    "        text\n"
+	    "    expose: [{port: 80, to: [{global: true}]}]\n"
+	    "  \"b\":\n"
+	    "    <<: *svc\n"
+	    "    image: 'redis'\n"
+	    "profiles:\n"
+	    "  compute:\n"
+	    "    p: {resources: &r {cpu: {units: 1}, memory: {size: 1Gi},"
+	    " storage: {size: 1Gi}}}\n"
+	    "    q: {resources: *r}\n"
+	    "  placement:\n"
+	    "    x: {pricing: {p: {denom: uakt, amount: 1}, q: {denom: uakt,"
+	    " amount: 2}}}\n"
+	    "deployment:\n"
+	    "  a: {x: {profile: p, count: 1}}\n"
+	    "  b: {x: {profile: q, count: 1}}\n";
 	struct sdl_deployment *d = parse_ok(y);
 
 	(void)state;
@@ -978,7 +1067,8 @@ static void test_yaml_forms(void **state)
 	sdl_deployment_free(d);
 }
 
-static void test_limits(void **state)
+static void
+test_limits(void **state)
 {
 	struct sdl_deployment *d = NULL;
 	size_t n = SDL_MAX_FILE_SIZE + 1;
@@ -994,19 +1084,22 @@ static void test_limits(void **state)
 	/* a billion laughs is refused, not expanded */
 	p += sprintf(p, "a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
 	for (int i = 1; i < 10; i++)
-		p += sprintf(p, "a%d: &a%d [*a%d, *a%d, *a%d, *a%d, *a%d, *a%d,"
-		    " *a%d, *a%d, *a%d, *a%d]\n", i, i, i - 1, i - 1, i - 1,
-		    i - 1, i - 1, i - 1, i - 1, i - 1, i - 1, i - 1);
-	assert_int_not_equal(sdl_parse_buffer("lol.yaml", laughs,
-	    strlen(laughs), &d, NULL), 0);
+		p += sprintf(p,
+		    "a%d: &a%d [*a%d, *a%d, *a%d, *a%d, *a%d, *a%d,"
+		    " *a%d, *a%d, *a%d, *a%d]\n",
+		    i, i, i - 1, i - 1, i - 1, i - 1, i - 1, i - 1, i - 1,
+		    i - 1, i - 1, i - 1);
+	assert_int_not_equal(
+	    sdl_parse_buffer("lol.yaml", laughs, strlen(laughs), &d, NULL), 0);
 	assert_non_null(strstr(err_msg(), "too large"));
 	/* deep nesting */
 	{
 		char deep[512];
 		memset(deep, '[', 200);
 		deep[200] = '\0';
-		assert_int_not_equal(sdl_parse_buffer("deep.yaml", deep,
-		    strlen(deep), &d, NULL), 0);
+		assert_int_not_equal(
+		    sdl_parse_buffer("deep.yaml", deep, strlen(deep), &d, NULL),
+		    0);
 		assert_non_null(strstr(err_msg(), "nesting"));
 	}
 	/* a NUL byte */
@@ -1014,9 +1107,11 @@ static void test_limits(void **state)
 	    ERR_INVAL);
 }
 
-static void test_akash_go_mode_is_more_lenient(void **state)
+static void
+test_akash_go_mode_is_more_lenient(void **state)
 {
-	char *y = edit(base, "    dependencies:", "    depends_on: [db]\n"
+	char *y = edit(base, "    dependencies:",
+	    "    depends_on: [db]\n"
 	    "    dependencies:");
 	struct sdl_deployment *d = NULL;
 
@@ -1024,17 +1119,20 @@ static void test_akash_go_mode_is_more_lenient(void **state)
 	assert_int_equal(sdl_parse_buffer("t.yaml", y, strlen(y), &d, NULL),
 	    ERR_INVAL);
 	assert_int_equal(sdl_parse_buffer_flags("t.yaml", y, strlen(y),
-	    SDL_PARSE_AKASH_GO, &d, NULL), 0);
+	                     SDL_PARSE_AKASH_GO, &d, NULL),
+	    0);
 	sdl_deployment_free(d);
 	free(y);
 	/* Akash's Go parser's own checks still apply */
 	y = edit(base, "      count: 2", "      count: 0");
 	assert_int_equal(sdl_parse_buffer_flags("t.yaml", y, strlen(y),
-	    SDL_PARSE_AKASH_GO, &d, NULL), ERR_INVAL);
+	                     SDL_PARSE_AKASH_GO, &d, NULL),
+	    ERR_INVAL);
 	free(y);
 }
 
-static void test_akash_groups_merge_profiles_in_v21(void **state)
+static void
+test_akash_groups_merge_profiles_in_v21(void **state)
 {
 	char *y = edit(base, "version: \"2.0\"", "version: \"2.1\"");
 	char *z = edit(y, "      profile: db\n", "      profile: web\n");
@@ -1045,26 +1143,34 @@ static void test_akash_groups_merge_profiles_in_v21(void **state)
 	/* db now uses a profile with a persistent volume it does not mount:
 	 * Akash's Go parser lets that pass */
 	assert_int_equal(sdl_parse_buffer_flags("t.yaml", z, strlen(z),
-	    SDL_PARSE_AKASH_GO, &d21, NULL), 0);
+	                     SDL_PARSE_AKASH_GO, &d21, NULL),
+	    0);
 	free(z);
 	free(y);
 	y = edit(base, "      profile: db\n", "      profile: web\n");
 	/* v2.0: Akash wants the service to mount something */
-	z = edit(y, "    image: postgres:14\n", "    image: postgres:14\n"
+	z = edit(y, "    image: postgres:14\n",
+	    "    image: postgres:14\n"
 	    "    params:\n      storage:\n        data:\n"
 	    "          mount: /pg\n");
 	assert_int_equal(sdl_parse_buffer_flags("t.yaml", z, strlen(z),
-	    SDL_PARSE_AKASH_GO, &d20, NULL), 0);
+	                     SDL_PARSE_AKASH_GO, &d20, NULL),
+	    0);
 	assert_int_equal(sdl_akash_groups_json(d20, &g), 0);
-	assert_int_equal(json_array_size(json_object_get(json_array_get(g, 0),
-	    "resources")), 2);
+	assert_int_equal(
+	    json_array_size(json_object_get(json_array_get(g, 0), "resources")),
+	    2);
 	json_decref(g);
 	assert_int_equal(sdl_akash_groups_json(d21, &g), 0);
 	/* one resource unit, counts added: 3 + 2 */
-	assert_int_equal(json_array_size(json_object_get(json_array_get(g, 0),
-	    "resources")), 1);
-	assert_int_equal(json_integer_value(json_object_get(json_array_get(
-	    json_object_get(json_array_get(g, 0), "resources"), 0), "count")),
+	assert_int_equal(
+	    json_array_size(json_object_get(json_array_get(g, 0), "resources")),
+	    1);
+	assert_int_equal(
+	    json_integer_value(json_object_get(
+	        json_array_get(
+	            json_object_get(json_array_get(g, 0), "resources"), 0),
+	        "count")),
 	    5);
 	json_decref(g);
 	sdl_deployment_free(d20);
@@ -1073,7 +1179,8 @@ static void test_akash_groups_merge_profiles_in_v21(void **state)
 	free(z);
 }
 
-int main(void)
+int
+main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_fields_of_the_base_file),
@@ -1087,7 +1194,8 @@ int main(void)
 		cmocka_unit_test(test_error_names_file_line_column_and_path),
 		cmocka_unit_test(test_all_errors_are_reported),
 		cmocka_unit_test(test_parse_without_error_list),
-		cmocka_unit_test(test_manifest_hash_is_stable_for_equivalent_files),
+		cmocka_unit_test(
+		    test_manifest_hash_is_stable_for_equivalent_files),
 		cmocka_unit_test(test_manifest_hash_changes_with_meaning),
 		cmocka_unit_test(test_manifest_is_canonical_and_holds_env),
 		cmocka_unit_test(test_orders),

@@ -27,9 +27,10 @@ static char corpus[PATH_MAX];
 /* snprintf through a function: paths that do not fit are cut, and the
  * compiler's truncation warning does not apply */
 static void pathf(char *buf, size_t size, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
-static void pathf(char *buf, size_t size, const char *fmt, ...)
+static void
+pathf(char *buf, size_t size, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -38,7 +39,8 @@ static void pathf(char *buf, size_t size, const char *fmt, ...)
 	va_end(ap);
 }
 
-static int setup(void **state)
+static int
+setup(void **state)
 {
 	const char *base = getenv("LODGE_SHARED");
 
@@ -55,162 +57,121 @@ static const struct {
 	const char *message;
 	const char *rule;
 } exceptions[] = {
-	{ "Redash/Redash Queries/deploy.yaml",
-	  "unknown field \"depends_on\"",
-	  "schema: additionalProperties false (services)" },
-	{ "Redash/deploy.yaml",
-	  "unknown field \"depends_on\"",
-	  "schema: additionalProperties false (services)" },
-	{ "Venice-ElizaOS/deploy.yml",
-	  "expected a CPU quantity, found a list",
-	  "schema+Go: cpu.units is a number or string" },
-	{ "bancor/deploy.yaml",
-	  "\"2gi\" is not a size",
-	  "Go parser: size suffix not in k/Ki/M/Mi/G/Gi/T/Ti/P/Pi/E/Ei" },
-	{ "bark-small/deploy.yaml",
-	  "\"4GB\" is not a size",
-	  "Go parser: size suffix not in k/Ki/M/Mi/G/Gi/T/Ti/P/Pi/E/Ei" },
-	{ "big-dipper/deploy.yaml",
-	  "unknown field \"depends-on\"",
-	  "schema: additionalProperties false (services)" },
-	{ "bitbucket/deploy.yaml",
-	  "\"4gi\" is not a size",
-	  "Go parser: size suffix not in k/Ki/M/Mi/G/Gi/T/Ti/P/Pi/E/Ei" },
-	{ "botpress/deploy.yaml",
-	  "unknown field \"depends_on\"",
-	  "schema: additionalProperties false (services)" },
-	{ "centrifuge/deploy.yaml",
-	  "\"16GB\" is not a size",
-	  "Go parser: size suffix not in k/Ki/M/Mi/G/Gi/T/Ti/P/Pi/E/Ei" },
-	{ "chatchat/deploy.yaml",
-	  "unknown field \"depends_on\"",
-	  "schema: additionalProperties false (services)" },
-	{ "chromadb/deploy.yaml",
-	  "\"4Gb\" is not a size",
-	  "Go parser: size suffix not in k/Ki/M/Mi/G/Gi/T/Ti/P/Pi/E/Ei" },
-	{ "codex/deploy.yml",
-	  "max_body_size: 1073741824 is out of range",
-	  "schema+Go: http_options.max_body_size <= 104857600" },
+	{ "Redash/Redash Queries/deploy.yaml", "unknown field \"depends_on\"",
+	    "schema: additionalProperties false (services)" },
+	{ "Redash/deploy.yaml", "unknown field \"depends_on\"",
+	    "schema: additionalProperties false (services)" },
+	{ "Venice-ElizaOS/deploy.yml", "expected a CPU quantity, found a list",
+	    "schema+Go: cpu.units is a number or string" },
+	{ "bancor/deploy.yaml", "\"2gi\" is not a size",
+	    "Go parser: size suffix not in k/Ki/M/Mi/G/Gi/T/Ti/P/Pi/E/Ei" },
+	{ "bark-small/deploy.yaml", "\"4GB\" is not a size",
+	    "Go parser: size suffix not in k/Ki/M/Mi/G/Gi/T/Ti/P/Pi/E/Ei" },
+	{ "big-dipper/deploy.yaml", "unknown field \"depends-on\"",
+	    "schema: additionalProperties false (services)" },
+	{ "bitbucket/deploy.yaml", "\"4gi\" is not a size",
+	    "Go parser: size suffix not in k/Ki/M/Mi/G/Gi/T/Ti/P/Pi/E/Ei" },
+	{ "botpress/deploy.yaml", "unknown field \"depends_on\"",
+	    "schema: additionalProperties false (services)" },
+	{ "centrifuge/deploy.yaml", "\"16GB\" is not a size",
+	    "Go parser: size suffix not in k/Ki/M/Mi/G/Gi/T/Ti/P/Pi/E/Ei" },
+	{ "chatchat/deploy.yaml", "unknown field \"depends_on\"",
+	    "schema: additionalProperties false (services)" },
+	{ "chromadb/deploy.yaml", "\"4Gb\" is not a size",
+	    "Go parser: size suffix not in k/Ki/M/Mi/G/Gi/T/Ti/P/Pi/E/Ei" },
+	{ "codex/deploy.yml", "max_body_size: 1073741824 is out of range",
+	    "schema+Go: http_options.max_body_size <= 104857600" },
 	{ "dolly-v2-12b/deploy.yaml",
-	  "attributes: expected a mapping, found null",
-	  "schema: placement attributes must be an object" },
-	{ "elasticsearch/deploy.yaml",
-	  "\"8gb\" is not a size",
-	  "Go parser: size suffix not in k/Ki/M/Mi/G/Gi/T/Ti/P/Pi/E/Ei" },
-	{ "elasticsearch/deploy_with_kibana.yaml",
-	  "\"8gb\" is not a size",
-	  "Go parser: size suffix not in k/Ki/M/Mi/G/Gi/T/Ti/P/Pi/E/Ei" },
+	    "attributes: expected a mapping, found null",
+	    "schema: placement attributes must be an object" },
+	{ "elasticsearch/deploy.yaml", "\"8gb\" is not a size",
+	    "Go parser: size suffix not in k/Ki/M/Mi/G/Gi/T/Ti/P/Pi/E/Ei" },
+	{ "elasticsearch/deploy_with_kibana.yaml", "\"8gb\" is not a size",
+	    "Go parser: size suffix not in k/Ki/M/Mi/G/Gi/T/Ti/P/Pi/E/Ei" },
 	{ "faster-whisper-cpu/deploy.yaml",
-	  "attributes: expected a mapping, found null",
-	  "schema: placement attributes must be an object" },
+	    "attributes: expected a mapping, found null",
+	    "schema: placement attributes must be an object" },
 	{ "faster-whisper-gpu/deploy.yaml",
-	  "attributes: expected a mapping, found null",
-	  "schema: placement attributes must be an object" },
-	{ "ghrunner/deploy.yaml",
-	  "\"2gb\" is not a size",
-	  "Go parser: size suffix not in k/Ki/M/Mi/G/Gi/T/Ti/P/Pi/E/Ei" },
-	{ "gitea/deploy.yaml",
-	  "\"1gi\" is not a size",
-	  "Go parser: size suffix not in k/Ki/M/Mi/G/Gi/T/Ti/P/Pi/E/Ei" },
-	{ "gitea/deploy_postgres.yaml",
-	  "\"1gi\" is not a size",
-	  "Go parser: size suffix not in k/Ki/M/Mi/G/Gi/T/Ti/P/Pi/E/Ei" },
-	{ "gpt-neo/deploy.yaml",
-	  "attributes: expected a mapping, found null",
-	  "schema: placement attributes must be an object" },
+	    "attributes: expected a mapping, found null",
+	    "schema: placement attributes must be an object" },
+	{ "ghrunner/deploy.yaml", "\"2gb\" is not a size",
+	    "Go parser: size suffix not in k/Ki/M/Mi/G/Gi/T/Ti/P/Pi/E/Ei" },
+	{ "gitea/deploy.yaml", "\"1gi\" is not a size",
+	    "Go parser: size suffix not in k/Ki/M/Mi/G/Gi/T/Ti/P/Pi/E/Ei" },
+	{ "gitea/deploy_postgres.yaml", "\"1gi\" is not a size",
+	    "Go parser: size suffix not in k/Ki/M/Mi/G/Gi/T/Ti/P/Pi/E/Ei" },
+	{ "gpt-neo/deploy.yaml", "attributes: expected a mapping, found null",
+	    "schema: placement attributes must be an object" },
 	{ "gpustack-worker/deploy.yaml",
-	  "attributes: expected a mapping, found null",
-	  "schema: placement attributes must be an object" },
-	{ "gpustack/deploy.yaml",
-	  "attributes: expected a mapping, found null",
-	  "schema: placement attributes must be an object" },
-	{ "handshake/deploy.yaml",
-	  "\"2GB\" is not a size",
-	  "Go parser: size suffix not in k/Ki/M/Mi/G/Gi/T/Ti/P/Pi/E/Ei" },
-	{ "langflow/deploy.yaml",
-	  "unknown field \"depends_on\"",
-	  "schema: additionalProperties false (services)" },
-	{ "matomo/deploy.yaml",
-	  "unknown field \"servcie\"",
-	  "schema: additionalProperties false (services)" },
-	{ "minio/deploy.yml",
-	  "unknown field \"cmd\"",
-	  "schema: additionalProperties false (services)" },
-	{ "n8n/deploy.yml",
-	  "unsupported denomination",
-	  "schema: pricing denom enum [uakt, uact]" },
-	{ "onetimepad/deploy.yaml",
-	  "\"512mi\" is not a size",
-	  "Go parser: size suffix not in k/Ki/M/Mi/G/Gi/T/Ti/P/Pi/E/Ei" },
-	{ "open-webui-gpu/deploy.yaml",
-	  "unknown field \"depends_on\"",
-	  "schema: additionalProperties false (services)" },
+	    "attributes: expected a mapping, found null",
+	    "schema: placement attributes must be an object" },
+	{ "gpustack/deploy.yaml", "attributes: expected a mapping, found null",
+	    "schema: placement attributes must be an object" },
+	{ "handshake/deploy.yaml", "\"2GB\" is not a size",
+	    "Go parser: size suffix not in k/Ki/M/Mi/G/Gi/T/Ti/P/Pi/E/Ei" },
+	{ "langflow/deploy.yaml", "unknown field \"depends_on\"",
+	    "schema: additionalProperties false (services)" },
+	{ "matomo/deploy.yaml", "unknown field \"servcie\"",
+	    "schema: additionalProperties false (services)" },
+	{ "minio/deploy.yml", "unknown field \"cmd\"",
+	    "schema: additionalProperties false (services)" },
+	{ "n8n/deploy.yml", "unsupported denomination",
+	    "schema: pricing denom enum [uakt, uact]" },
+	{ "onetimepad/deploy.yaml", "\"512mi\" is not a size",
+	    "Go parser: size suffix not in k/Ki/M/Mi/G/Gi/T/Ti/P/Pi/E/Ei" },
+	{ "open-webui-gpu/deploy.yaml", "unknown field \"depends_on\"",
+	    "schema: additionalProperties false (services)" },
 	{ "osmosis-fe/deploy.yaml",
-	  "accept: expected a list of strings, found null",
-	  "schema: expose accept must be an array" },
-	{ "packetstream/deploy.yaml",
-	  "unknown field \"placement\"",
-	  "schema: additionalProperties false (profiles)" },
-	{ "paperclip/deploy.yaml",
-	  "\"1gi\" is not a size",
-	  "Go parser: size suffix not in k/Ki/M/Mi/G/Gi/T/Ti/P/Pi/E/Ei" },
+	    "accept: expected a list of strings, found null",
+	    "schema: expose accept must be an array" },
+	{ "packetstream/deploy.yaml", "unknown field \"placement\"",
+	    "schema: additionalProperties false (profiles)" },
+	{ "paperclip/deploy.yaml", "\"1gi\" is not a size",
+	    "Go parser: size suffix not in k/Ki/M/Mi/G/Gi/T/Ti/P/Pi/E/Ei" },
 	{ "persistent-storage-performance-testing/deploy.yaml",
-	  "attributes: expected a mapping, found null",
-	  "schema: placement attributes must be an object" },
-	{ "phoronix/deploy.yaml",
-	  "unknown field \"environment\"",
-	  "schema: additionalProperties false (services)" },
-	{ "postgres-restore/deploy.yaml",
-	  "unknown field \"depends_on\"",
-	  "schema: additionalProperties false (services)" },
-	{ "postgres-s3-backup/deploy.yaml",
-	  "no service is exposed globally",
-	  "Go manifest validation: zero global services" },
+	    "attributes: expected a mapping, found null",
+	    "schema: placement attributes must be an object" },
+	{ "phoronix/deploy.yaml", "unknown field \"environment\"",
+	    "schema: additionalProperties false (services)" },
+	{ "postgres-restore/deploy.yaml", "unknown field \"depends_on\"",
+	    "schema: additionalProperties false (services)" },
+	{ "postgres-s3-backup/deploy.yaml", "no service is exposed globally",
+	    "Go manifest validation: zero global services" },
 	{ "privategpt-cpu/deploy.yaml",
-	  "attributes: expected a mapping, found null",
-	  "schema: placement attributes must be an object" },
+	    "attributes: expected a mapping, found null",
+	    "schema: placement attributes must be an object" },
 	{ "privategpt-gpu/deploy.yaml",
-	  "attributes: expected a mapping, found null",
-	  "schema: placement attributes must be an object" },
-	{ "prysm-beacon/deploy.yaml",
-	  "unknown field \"placement\"",
-	  "schema: additionalProperties false (profiles)" },
-	{ "qbittorrent/deploy-ssh-tunnel.yaml",
-	  "unknown field \"depends_on\"",
-	  "schema: additionalProperties false (services)" },
-	{ "ray/deploy.yaml",
-	  "\"10Gb\" is not a size",
-	  "Go parser: size suffix not in k/Ki/M/Mi/G/Gi/T/Ti/P/Pi/E/Ei" },
-	{ "ray/ray-nightly-py310-gpu.yml",
-	  "\"10Gb\" is not a size",
-	  "Go parser: size suffix not in k/Ki/M/Mi/G/Gi/T/Ti/P/Pi/E/Ei" },
-	{ "redmine/deploy.yaml",
-	  "unknown field \"depends-on\"",
-	  "schema: additionalProperties false (services)" },
-	{ "supabase/deploy.yaml",
-	  "unknown field \"depends_on\"",
-	  "schema: additionalProperties false (services)" },
-	{ "tensorflow-jupyter-ezkl/deploy.yaml",
-	  "\"256GB\" is not a size",
-	  "Go parser: size suffix not in k/Ki/M/Mi/G/Gi/T/Ti/P/Pi/E/Ei" },
-	{ "tensorflow-webapp-mnist/deploy.yaml",
-	  "unknown field \"depends-on\"",
-	  "schema: additionalProperties false (services)" },
+	    "attributes: expected a mapping, found null",
+	    "schema: placement attributes must be an object" },
+	{ "prysm-beacon/deploy.yaml", "unknown field \"placement\"",
+	    "schema: additionalProperties false (profiles)" },
+	{ "qbittorrent/deploy-ssh-tunnel.yaml", "unknown field \"depends_on\"",
+	    "schema: additionalProperties false (services)" },
+	{ "ray/deploy.yaml", "\"10Gb\" is not a size",
+	    "Go parser: size suffix not in k/Ki/M/Mi/G/Gi/T/Ti/P/Pi/E/Ei" },
+	{ "ray/ray-nightly-py310-gpu.yml", "\"10Gb\" is not a size",
+	    "Go parser: size suffix not in k/Ki/M/Mi/G/Gi/T/Ti/P/Pi/E/Ei" },
+	{ "redmine/deploy.yaml", "unknown field \"depends-on\"",
+	    "schema: additionalProperties false (services)" },
+	{ "supabase/deploy.yaml", "unknown field \"depends_on\"",
+	    "schema: additionalProperties false (services)" },
+	{ "tensorflow-jupyter-ezkl/deploy.yaml", "\"256GB\" is not a size",
+	    "Go parser: size suffix not in k/Ki/M/Mi/G/Gi/T/Ti/P/Pi/E/Ei" },
+	{ "tensorflow-webapp-mnist/deploy.yaml", "unknown field \"depends-on\"",
+	    "schema: additionalProperties false (services)" },
 	{ "torchbench/torchbench_gpu_sdl_cuda11.7.yaml",
-	  "unknown field \"cmd\"",
-	  "schema: additionalProperties false (services)" },
-	{ "uptime-kuma/deploy.yaml",
-	  "\"512Mb\" is not a size",
-	  "Go parser: size suffix not in k/Ki/M/Mi/G/Gi/T/Ti/P/Pi/E/Ei" },
+	    "unknown field \"cmd\"",
+	    "schema: additionalProperties false (services)" },
+	{ "uptime-kuma/deploy.yaml", "\"512Mb\" is not a size",
+	    "Go parser: size suffix not in k/Ki/M/Mi/G/Gi/T/Ti/P/Pi/E/Ei" },
 	{ "whisper-gui-cpu/deploy.yaml",
-	  "attributes: expected a mapping, found null",
-	  "schema: placement attributes must be an object" },
+	    "attributes: expected a mapping, found null",
+	    "schema: placement attributes must be an object" },
 	{ "whoogle-search/deploy-ssh-tunnel.yaml",
-	  "unknown field \"depends_on\"",
-	  "schema: additionalProperties false (services)" },
-	{ "wordpress/deploy.yaml",
-	  "unknown field \"depends_on\"",
-	  "schema: additionalProperties false (services)" },
+	    "unknown field \"depends_on\"",
+	    "schema: additionalProperties false (services)" },
+	{ "wordpress/deploy.yaml", "unknown field \"depends_on\"",
+	    "schema: additionalProperties false (services)" },
 };
 
 #define NEXC (sizeof(exceptions) / sizeof(exceptions[0]))
@@ -222,8 +183,8 @@ struct walk {
 };
 
 /* Every Lodge output, to run all of the code over real files (ASan). */
-static void exercise(const struct sdl_deployment *d, const char *rel,
-    struct walk *w)
+static void
+exercise(const struct sdl_deployment *d, const char *rel, struct walk *w)
 {
 	json_t *v = NULL;
 	uint8_t h[32];
@@ -257,7 +218,8 @@ static void exercise(const struct sdl_deployment *d, const char *rel,
 	json_decref(v);
 }
 
-static void check_file(const char *path, const char *rel, struct walk *w)
+static void
+check_file(const char *path, const char *rel, struct walk *w)
 {
 	struct sdl_deployment *d = NULL;
 	struct sdl_errors errs = { 0 };
@@ -273,7 +235,8 @@ static void check_file(const char *path, const char *rel, struct walk *w)
 		w->accepted++;
 		if (k < NEXC) {
 			print_error("%s: accepted, but listed as an exception "
-			    "(%s)\n", rel, exceptions[k].rule);
+			            "(%s)\n",
+			    rel, exceptions[k].rule);
 			w->failures++;
 		}
 		exercise(d, rel, w);
@@ -281,13 +244,14 @@ static void check_file(const char *path, const char *rel, struct walk *w)
 		w->rejected++;
 		if (k == NEXC) {
 			print_error("%s: rejected by a rule that is not "
-			    "Akash's: %s\n", rel,
-			    errs.count ? errs.items[0] : err_msg());
+			            "Akash's: %s\n",
+			    rel, errs.count ? errs.items[0] : err_msg());
 			w->failures++;
 		} else if (!errs.count ||
 		    !strstr(errs.items[0], exceptions[k].message)) {
 			print_error("%s: rejected, but not for its listed rule "
-			    "(%s): %s\n", rel, exceptions[k].message,
+			            "(%s): %s\n",
+			    rel, exceptions[k].message,
 			    errs.count ? errs.items[0] : err_msg());
 			w->failures++;
 		} else {
@@ -298,7 +262,8 @@ static void check_file(const char *path, const char *rel, struct walk *w)
 	sdl_deployment_free(d);
 }
 
-static void walk_dir(const char *dir, const char *rel, struct walk *w)
+static void
+walk_dir(const char *dir, const char *rel, struct walk *w)
 {
 	struct dirent **ents = NULL;
 	int n = scandir(dir, &ents, NULL, alphasort);
@@ -326,7 +291,8 @@ static void walk_dir(const char *dir, const char *rel, struct walk *w)
 	free(ents);
 }
 
-static void test_awesome_akash_accepted_except_akash_rejects(void **state)
+static void
+test_awesome_akash_accepted_except_akash_rejects(void **state)
 {
 	struct walk w;
 	char dir[PATH_MAX];
@@ -338,18 +304,20 @@ static void test_awesome_akash_accepted_except_akash_rejects(void **state)
 	for (size_t k = 0; k < NEXC; k++)
 		if (!w.seen[k] && w.failures == 0) {
 			print_error("%s: listed exception not found or not "
-			    "rejected\n", exceptions[k].file);
+			            "rejected\n",
+			    exceptions[k].file);
 			w.failures++;
 		}
 	print_message("awesome-akash: %zu files, %zu accepted, %zu rejected "
-	    "(%zu listed exceptions)\n", w.files, w.accepted, w.rejected,
-	    NEXC);
+	              "(%zu listed exceptions)\n",
+	    w.files, w.accepted, w.rejected, NEXC);
 	assert_int_equal(w.files, 287);
 	assert_int_equal(w.failures, 0);
 	assert_int_equal(w.rejected, NEXC);
 }
 
-static json_t *load_json(const char *path)
+static json_t *
+load_json(const char *path)
 {
 	json_error_t e;
 	json_t *v = json_load_file(path, 0, &e);
@@ -359,7 +327,8 @@ static json_t *load_json(const char *path)
 	return v;
 }
 
-static void parity_version(const char *version, int *matched, int *total)
+static void
+parity_version(const char *version, int *matched, int *total)
 {
 	char dir[PATH_MAX];
 	struct dirent **ents = NULL;
@@ -387,20 +356,23 @@ static void parity_version(const char *version, int *matched, int *total)
 		}
 		/* the parity inputs also pass Akash's schema */
 		if (sdl_parse_file(in, &strict, NULL))
-			print_error("%s: rejected by the schema rules: %s\n", in,
-			    err_msg());
+			print_error("%s: rejected by the schema rules: %s\n",
+			    in, err_msg());
 		else
 			(*matched)++;
 		(*total)++;
 		sdl_deployment_free(strict);
 		for (int k = 0; k < 2; k++) {
-			pathf(want, sizeof(want), "%s/akash-parity/"
-			    "output-fixtures/%s/%s/%s", corpus, version, name,
+			pathf(want, sizeof(want),
+			    "%s/akash-parity/"
+			    "output-fixtures/%s/%s/%s",
+			    corpus, version, name,
 			    k ? "manifest.json" : "group-specs.json");
 			exp = load_json(want);
 			assert_non_null(exp);
 			assert_int_equal(k ? sdl_akash_manifest_json(d, &got) :
-			    sdl_akash_groups_json(d, &got), 0);
+			                     sdl_akash_groups_json(d, &got),
+			    0);
 			(*total)++;
 			if (json_equal(got, exp)) {
 				(*matched)++;
@@ -419,7 +391,8 @@ static void parity_version(const char *version, int *matched, int *total)
 	free(ents);
 }
 
-static void test_parity_fixtures_equal_as_json(void **state)
+static void
+test_parity_fixtures_equal_as_json(void **state)
 {
 	int matched = 0, total = 0;
 
@@ -453,7 +426,8 @@ static const struct {
 	{ "persistent-without-mount.yaml", "persistent and must be mounted" },
 	{ "port-too-high.yaml", ".port: 99999 is out of range" },
 	{ "port-zero.yaml", ".port: 0 is out of range" },
-	{ "ram-persistent-true.yaml", "ram storage class cannot be persistent" },
+	{ "ram-persistent-true.yaml",
+	    "ram storage class cannot be persistent" },
 	{ "unknown-field.yaml", "unknown field \"unknown_field\"" },
 	{ "v2.1-reclamation-bad-window.yaml", "min_window" },
 	{ "v2.1-tee-cpu-gpu-no-gpu.yaml", "requires gpu" },
@@ -465,7 +439,8 @@ static const struct {
 	{ "reclamation-compound-window.yaml", "min_window" },
 };
 
-static void invalid_dir(const char *sub, bool go_rejects, int *count)
+static void
+invalid_dir(const char *sub, bool go_rejects, int *count)
 {
 	char dir[PATH_MAX];
 	struct dirent **ents = NULL;
@@ -515,7 +490,8 @@ static void invalid_dir(const char *sub, bool go_rejects, int *count)
 	free(ents);
 }
 
-static void test_invalid_fixtures_rejected_for_their_reason(void **state)
+static void
+test_invalid_fixtures_rejected_for_their_reason(void **state)
 {
 	int n = 0;
 
@@ -529,21 +505,22 @@ static void test_invalid_fixtures_rejected_for_their_reason(void **state)
 
 /* _testdata files Akash's Go tests expect ReadFile to refuse. */
 static const char *const testdata_fail[] = {
-	"deployment-svc-mismatch.yaml",       /* v2_test.go */
-	"v2.1-deployment-svc-mismatch.yaml",  /* v2_1_test.go */
-	"v2.1-credentials-error.yaml",        /* v2_1_test.go */
-	"simple-reclamation-invalid.yaml",    /* reclamation_test.go */
+	"deployment-svc-mismatch.yaml", /* v2_test.go */
+	"v2.1-deployment-svc-mismatch.yaml", /* v2_1_test.go */
+	"v2.1-credentials-error.yaml", /* v2_1_test.go */
+	"simple-reclamation-invalid.yaml", /* reclamation_test.go */
 	"simple-reclamation-zero.yaml",
 	"v2.1-reclamation-invalid.yaml",
 	"v2.1-reclamation-zero.yaml",
-	"storageClass1.yaml",                 /* storage_test.go */
+	"storageClass1.yaml", /* storage_test.go */
 	"storageClass2.yaml",
 	"storageClass3.yaml",
 	"storageClass4.yaml",
 	"storageClass5.yaml",
 };
 
-static void testdata_dir(const char *dir, int *ok, int *refused)
+static void
+testdata_dir(const char *dir, int *ok, int *refused)
 {
 	struct dirent **ents = NULL;
 	int n = scandir(dir, &ents, NULL, alphasort);
@@ -562,10 +539,10 @@ static void testdata_dir(const char *dir, int *ok, int *refused)
 			continue;
 		}
 		pathf(path, sizeof(path), "%s/%s", dir, name);
-		for (size_t k = 0; k < sizeof(testdata_fail) /
-		    sizeof(testdata_fail[0]); k++)
-			if (!strcmp(testdata_fail[k], name) && !strstr(dir,
-			    "legacy"))
+		for (size_t k = 0;
+		     k < sizeof(testdata_fail) / sizeof(testdata_fail[0]); k++)
+			if (!strcmp(testdata_fail[k], name) &&
+			    !strstr(dir, "legacy"))
 				expect_fail = true;
 		rc = sdl_parse_file_flags(path, SDL_PARSE_AKASH_GO, &d, NULL);
 		if (expect_fail && rc == 0)
@@ -592,7 +569,8 @@ static void testdata_dir(const char *dir, int *ok, int *refused)
 	free(ents);
 }
 
-static void test_akash_testdata_as_akash_tests_expect(void **state)
+static void
+test_akash_testdata_as_akash_tests_expect(void **state)
 {
 	char dir[PATH_MAX];
 	int ok = 0, refused = 0;
@@ -609,31 +587,37 @@ static void test_akash_testdata_as_akash_tests_expect(void **state)
 	assert_int_equal(refused, 12);
 
 	/* TestV2ParseSimpleGPU: one unit with one nvidia a100 GPU */
-	pathf(dir, sizeof(dir), "%s/akash-testdata/simple-gpu.yaml",
-	    corpus);
-	assert_int_equal(sdl_parse_file_flags(dir, SDL_PARSE_AKASH_GO, &d,
-	    NULL), 0);
+	pathf(dir, sizeof(dir), "%s/akash-testdata/simple-gpu.yaml", corpus);
+	assert_int_equal(
+	    sdl_parse_file_flags(dir, SDL_PARSE_AKASH_GO, &d, NULL), 0);
 	assert_int_equal(sdl_akash_groups_json(d, &g), 0);
 	{
-		json_t *gpu = json_object_get(json_object_get(json_array_get(
-		    json_object_get(json_array_get(g, 0), "resources"), 0),
-		    "resource"), "gpu");
-		json_t *units = json_object_get(json_object_get(gpu, "units"),
-		    "val");
+		json_t *gpu = json_object_get(
+		    json_object_get(
+		        json_array_get(
+		            json_object_get(json_array_get(g, 0), "resources"),
+		            0),
+		        "resource"),
+		    "gpu");
+		json_t *units =
+		    json_object_get(json_object_get(gpu, "units"), "val");
 		assert_string_equal(json_string_value(units), "1");
-		assert_true(json_array_size(json_object_get(gpu,
-		    "attributes")) >= 1);
+		assert_true(
+		    json_array_size(json_object_get(gpu, "attributes")) >= 1);
 	}
 	json_decref(g);
 	sdl_deployment_free(d);
 }
 
-int main(void)
+int
+main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_awesome_akash_accepted_except_akash_rejects),
+		cmocka_unit_test(
+		    test_awesome_akash_accepted_except_akash_rejects),
 		cmocka_unit_test(test_parity_fixtures_equal_as_json),
-		cmocka_unit_test(test_invalid_fixtures_rejected_for_their_reason),
+		cmocka_unit_test(
+		    test_invalid_fixtures_rejected_for_their_reason),
 		cmocka_unit_test(test_akash_testdata_as_akash_tests_expect),
 	};
 

@@ -18,8 +18,17 @@
 #include "common/key.h"
 #include "ledger/state.h"
 
-enum { K_TREASURY, K_MARKET, K_TENANT, K_TENANT2, K_P1, K_P2, K_P3,
-	K_AUDITOR, K_NKEYS };
+enum {
+	K_TREASURY,
+	K_MARKET,
+	K_TENANT,
+	K_TENANT2,
+	K_P1,
+	K_P2,
+	K_P3,
+	K_AUDITOR,
+	K_NKEYS
+};
 
 struct logged {
 	struct envelope *e;
@@ -140,9 +149,10 @@ t_drain(struct t *t)
 	while (state_pending_count(t->s) > 0) {
 		assert_int_equal(state_pending(t->s, &p), 0);
 		d = json_array_get(p, 0);
-		int rc = t_apply_env(t, t_sign(t, K_MARKET,
-		    json_string_value(json_object_get(d, "kind")),
-		    json_incref(json_object_get(d, "body")), t->now));
+		int rc = t_apply_env(t,
+		    t_sign(t, K_MARKET,
+		        json_string_value(json_object_get(d, "kind")),
+		        json_incref(json_object_get(d, "body")), t->now));
 		if (rc != 0)
 			fail_msg("derived entry refused: %s", err_msg());
 		json_decref(p);
@@ -152,10 +162,18 @@ t_drain(struct t *t)
 	return n;
 }
 
-#define OK(x) do { int rc_ = (x); if (rc_ != 0) \
-	fail_msg("%s: %d %s", #x, rc_, err_msg()); } while (0)
-#define REJ(code, x) do { int rc_ = (x); if (rc_ != (code)) \
-	fail_msg("%s: expected %d, got %d (%s)", #x, code, rc_, err_msg()); \
+#define OK(x)                                                      \
+	do {                                                       \
+		int rc_ = (x);                                     \
+		if (rc_ != 0)                                      \
+			fail_msg("%s: %d %s", #x, rc_, err_msg()); \
+	} while (0)
+#define REJ(code, x)                                                       \
+	do {                                                               \
+		int rc_ = (x);                                             \
+		if (rc_ != (code))                                         \
+			fail_msg("%s: expected %d, got %d (%s)", #x, code, \
+			    rc_, err_msg());                               \
 	} while (0)
 
 static int64_t
@@ -165,8 +183,8 @@ balance(struct t *t, int who)
 	int64_t v;
 
 	OK(state_account_json(t->s, t->kt[who], &a));
-	v = json_integer_value(json_object_get(json_object_get(a, "balances"),
-	    "uakt"));
+	v = json_integer_value(
+	    json_object_get(json_object_get(a, "balances"), "uakt"));
 	json_decref(a);
 	return v;
 }
@@ -206,13 +224,14 @@ static int
 advertise(struct t *t, int who, int64_t cpu_price, const char *attrs,
     int64_t cpu_millis)
 {
-	return t_put(t, who, "provider.advertise", "{\"api_url\":"
+	return t_put(t, who, "provider.advertise",
+	    "{\"api_url\":"
 	    "\"https://p.example\",\"attributes\":%s,\"capacity\":{"
 	    "\"cpu_millis\":%lld,\"memory_bytes\":8000000000,"
 	    "\"storage_bytes\":100000000000},\"runtimes\":[\"process\","
 	    "\"wasm\"],\"price\":{\"denom\":\"uakt\",\"cpu_ms\":%lld,"
-	    "\"mem_mb_s\":0,\"request\":1000}}", attrs, (long long)cpu_millis,
-	    (long long)cpu_price);
+	    "\"mem_mb_s\":0,\"request\":1000}}",
+	    attrs, (long long)cpu_millis, (long long)cpu_price);
 }
 
 /* One service of 1 core x count; max price per epoch. */
@@ -220,21 +239,24 @@ static int
 create_order(struct t *t, int who, int count, int64_t max_price,
     int64_t deposit, const char *extra)
 {
-	return t_put(t, who, "order.create", "{\"placement\":\"dc\","
+	return t_put(t, who, "order.create",
+	    "{\"placement\":\"dc\","
 	    "\"resources\":[{\"profile\":\"web\",\"service\":\"web\","
 	    "\"count\":%d,\"cpu_millis\":1000,\"memory_bytes\":1000000,"
 	    "\"storage_bytes\":0,\"price\":%lld}],\"denom\":\"uakt\","
 	    "\"max_price\":%lld,\"manifest_hash\":\"ab\",\"deposit\":%lld,"
-	    "\"ttl_ms\":60000%s%s}", count, (long long)max_price,
-	    (long long)max_price, (long long)deposit, extra ? "," : "",
-	    extra ? extra : "");
+	    "\"ttl_ms\":60000%s%s}",
+	    count, (long long)max_price, (long long)max_price,
+	    (long long)deposit, extra ? "," : "", extra ? extra : "");
 }
 
 static void
 fund(struct t *t, int who, int64_t amt)
 {
-	OK(t_put(t, K_TREASURY, "account.deposit", "{\"to\":\"%s\","
-	    "\"denom\":\"uakt\",\"amount\":%lld}", t->kt[who], (long long)amt));
+	OK(t_put(t, K_TREASURY, "account.deposit",
+	    "{\"to\":\"%s\","
+	    "\"denom\":\"uakt\",\"amount\":%lld}",
+	    t->kt[who], (long long)amt));
 }
 
 /* ---- accounts ---------------------------------------------------------- */
@@ -247,19 +269,35 @@ test_deposit_only_by_treasury(void **st)
 	(void)st;
 	fund(t, K_TENANT, 5000);
 	assert_int_equal(balance(t, K_TENANT), 5000);
-	REJ(ERR_REJECT, t_put(t, K_TENANT, "account.deposit", "{\"to\":\"%s\","
-	    "\"denom\":\"uakt\",\"amount\":5}", t->kt[K_TENANT]));
-	REJ(ERR_REJECT, t_put(t, K_MARKET, "account.deposit", "{\"to\":\"%s\","
-	    "\"denom\":\"uakt\",\"amount\":5}", t->kt[K_TENANT]));
-	REJ(ERR_REJECT, t_put(t, K_TREASURY, "account.deposit", "{\"to\":"
-	    "\"%s\",\"denom\":\"uatom\",\"amount\":5}", t->kt[K_TENANT]));
-	REJ(ERR_INVAL, t_put(t, K_TREASURY, "account.deposit", "{\"to\":"
-	    "\"%s\",\"denom\":\"uakt\",\"amount\":0}", t->kt[K_TENANT]));
-	REJ(ERR_INVAL, t_put(t, K_TREASURY, "account.deposit", "{\"to\":"
-	    "\"nobody\",\"denom\":\"uakt\",\"amount\":3}"));
-	REJ(ERR_RANGE, t_put(t, K_TREASURY, "account.deposit", "{\"to\":"
-	    "\"%s\",\"denom\":\"uakt\",\"amount\":%lld}", t->kt[K_TENANT],
-	    (long long)INT64_MAX));
+	REJ(ERR_REJECT,
+	    t_put(t, K_TENANT, "account.deposit",
+	        "{\"to\":\"%s\","
+	        "\"denom\":\"uakt\",\"amount\":5}",
+	        t->kt[K_TENANT]));
+	REJ(ERR_REJECT,
+	    t_put(t, K_MARKET, "account.deposit",
+	        "{\"to\":\"%s\","
+	        "\"denom\":\"uakt\",\"amount\":5}",
+	        t->kt[K_TENANT]));
+	REJ(ERR_REJECT,
+	    t_put(t, K_TREASURY, "account.deposit",
+	        "{\"to\":"
+	        "\"%s\",\"denom\":\"uatom\",\"amount\":5}",
+	        t->kt[K_TENANT]));
+	REJ(ERR_INVAL,
+	    t_put(t, K_TREASURY, "account.deposit",
+	        "{\"to\":"
+	        "\"%s\",\"denom\":\"uakt\",\"amount\":0}",
+	        t->kt[K_TENANT]));
+	REJ(ERR_INVAL,
+	    t_put(t, K_TREASURY, "account.deposit",
+	        "{\"to\":"
+	        "\"nobody\",\"denom\":\"uakt\",\"amount\":3}"));
+	REJ(ERR_RANGE,
+	    t_put(t, K_TREASURY, "account.deposit",
+	        "{\"to\":"
+	        "\"%s\",\"denom\":\"uakt\",\"amount\":%lld}",
+	        t->kt[K_TENANT], (long long)INT64_MAX));
 	assert_int_equal(balance(t, K_TENANT), 5000);
 	t_free(t);
 }
@@ -271,16 +309,27 @@ test_transfer_and_insufficient_balance(void **st)
 
 	(void)st;
 	fund(t, K_TENANT, 100);
-	OK(t_put(t, K_TENANT, "account.transfer", "{\"to\":\"%s\",\"denom\":"
-	    "\"uakt\",\"amount\":40}", t->kt[K_TENANT2]));
+	OK(t_put(t, K_TENANT, "account.transfer",
+	    "{\"to\":\"%s\",\"denom\":"
+	    "\"uakt\",\"amount\":40}",
+	    t->kt[K_TENANT2]));
 	assert_int_equal(balance(t, K_TENANT), 60);
 	assert_int_equal(balance(t, K_TENANT2), 40);
-	REJ(ERR_REJECT, t_put(t, K_TENANT, "account.transfer", "{\"to\":"
-	    "\"%s\",\"denom\":\"uakt\",\"amount\":61}", t->kt[K_TENANT2]));
-	REJ(ERR_REJECT, t_put(t, K_P1, "account.transfer", "{\"to\":"
-	    "\"%s\",\"denom\":\"uakt\",\"amount\":1}", t->kt[K_TENANT2]));
-	REJ(ERR_REJECT, t_put(t, K_TENANT, "account.transfer", "{\"to\":"
-	    "\"%s\",\"denom\":\"uakt\",\"amount\":1}", t->kt[K_TENANT]));
+	REJ(ERR_REJECT,
+	    t_put(t, K_TENANT, "account.transfer",
+	        "{\"to\":"
+	        "\"%s\",\"denom\":\"uakt\",\"amount\":61}",
+	        t->kt[K_TENANT2]));
+	REJ(ERR_REJECT,
+	    t_put(t, K_P1, "account.transfer",
+	        "{\"to\":"
+	        "\"%s\",\"denom\":\"uakt\",\"amount\":1}",
+	        t->kt[K_TENANT2]));
+	REJ(ERR_REJECT,
+	    t_put(t, K_TENANT, "account.transfer",
+	        "{\"to\":"
+	        "\"%s\",\"denom\":\"uakt\",\"amount\":1}",
+	        t->kt[K_TENANT]));
 	assert_int_equal(balance(t, K_TENANT), 60);
 	t_free(t);
 }
@@ -300,18 +349,22 @@ test_nonce_replay_skew_and_order_of_leaves(void **st)
 	e = t->log[0].e;
 	REJ(ERR_CONFLICT, state_apply(t->s, e, t->idx, t->now, NULL));
 	/* signer clock too far from the sequencer's */
-	e = t_sign(t, K_TREASURY, "account.deposit", json_pack("{s:s,s:s,s:i}",
-	    "to", t->kt[K_TENANT], "denom", "uakt", "amount", 1),
+	e = t_sign(t, K_TREASURY, "account.deposit",
+	    json_pack("{s:s,s:s,s:i}", "to", t->kt[K_TENANT], "denom", "uakt",
+	        "amount", 1),
 	    t->now - t->cfg.skew_ms - 1);
 	REJ(ERR_REJECT, t_apply_env(t, e));
-	e = t_sign(t, K_TREASURY, "account.deposit", json_pack("{s:s,s:s,s:i}",
-	    "to", t->kt[K_TENANT], "denom", "uakt", "amount", 1),
+	e = t_sign(t, K_TREASURY, "account.deposit",
+	    json_pack("{s:s,s:s,s:i}", "to", t->kt[K_TENANT], "denom", "uakt",
+	        "amount", 1),
 	    t->now + t->cfg.skew_ms);
 	OK(t_apply_env(t, e));
 	/* index must increase and sequencer time must not go back */
 	OK(state_dump(t->s, &d1));
-	e = t_sign(t, K_TREASURY, "account.deposit", json_pack("{s:s,s:s,s:i}",
-	    "to", t->kt[K_TENANT], "denom", "uakt", "amount", 1), t->now);
+	e = t_sign(t, K_TREASURY, "account.deposit",
+	    json_pack("{s:s,s:s,s:i}", "to", t->kt[K_TENANT], "denom", "uakt",
+	        "amount", 1),
+	    t->now);
 	REJ(ERR_REJECT, state_apply(t->s, e, t->idx - 1, t->now, NULL));
 	REJ(ERR_REJECT, state_apply(t->s, e, t->idx, t->now - 1, NULL));
 	REJ(ERR_INVAL, t_put(t, K_TENANT, "account.steal", "{}"));
@@ -395,23 +448,32 @@ test_signed_by_requires_attest(void **st)
 	(void)st;
 	fund(t, K_TENANT, 1000000);
 	OK(advertise(t, K_P1, 10, "{\"tier\":\"1\"}", 4000));
-	snprintf(extra, sizeof(extra), "\"attributes\":{\"tier\":\"1\"},"
+	snprintf(extra, sizeof(extra),
+	    "\"attributes\":{\"tier\":\"1\"},"
 	    "\"signed_by\":{\"all_of\":[\"%s\"],\"any_of\":[]}",
 	    t->kt[K_AUDITOR]);
 	OK(create_order(t, K_TENANT, 1, 1000, 50000, extra));
 	assert_int_equal(state_pending_count(t->s), 0);
 	/* an attestation of other attributes does not count */
-	OK(t_put(t, K_AUDITOR, "provider.attest", "{\"provider\":\"%s\","
-	    "\"attributes\":{\"tier\":\"2\"}}", t->kt[K_P1]));
+	OK(t_put(t, K_AUDITOR, "provider.attest",
+	    "{\"provider\":\"%s\","
+	    "\"attributes\":{\"tier\":\"2\"}}",
+	    t->kt[K_P1]));
 	assert_int_equal(state_pending_count(t->s), 0);
-	REJ(ERR_REJECT, t_put(t, K_AUDITOR, "provider.attest", "{\"provider\":"
-	    "\"%s\",\"attributes\":{\"tier\":\"1\"}}", t->kt[K_P2]));
-	OK(t_put(t, K_AUDITOR, "provider.attest", "{\"provider\":\"%s\","
-	    "\"attributes\":{\"tier\":\"1\"}}", t->kt[K_P1]));
+	REJ(ERR_REJECT,
+	    t_put(t, K_AUDITOR, "provider.attest",
+	        "{\"provider\":"
+	        "\"%s\",\"attributes\":{\"tier\":\"1\"}}",
+	        t->kt[K_P2]));
+	OK(t_put(t, K_AUDITOR, "provider.attest",
+	    "{\"provider\":\"%s\","
+	    "\"attributes\":{\"tier\":\"1\"}}",
+	    t->kt[K_P1]));
 	OK(state_pending(t->s, &p));
 	assert_int_equal(json_array_size(p), 1);
-	assert_string_equal(jstr(json_object_get(json_array_get(p, 0), "body"),
-	    "provider"), t->kt[K_P1]);
+	assert_string_equal(
+	    jstr(json_object_get(json_array_get(p, 0), "body"), "provider"),
+	    t->kt[K_P1]);
 	json_decref(p);
 	t_drain(t);
 	t_free(t);
@@ -431,8 +493,9 @@ test_tie_goes_to_older_ask_then_lower_key(void **st)
 	OK(advertise(t, K_P1, 100000, "{}", 4000));
 	OK(create_order(t, K_TENANT, 1, 1000, 50000, NULL));
 	OK(state_pending(t->s, &p));
-	assert_string_equal(jstr(json_object_get(json_array_get(p, 0), "body"),
-	    "provider"), t->kt[K_P2]); /* older ask */
+	assert_string_equal(
+	    jstr(json_object_get(json_array_get(p, 0), "body"), "provider"),
+	    t->kt[K_P2]); /* older ask */
 	json_decref(p);
 	t_drain(t);
 	/* same ask time: the lower key wins */
@@ -448,16 +511,21 @@ test_tie_goes_to_older_ask_then_lower_key(void **st)
 	}
 	OK(create_order(t, K_TENANT, 1, 1000, 50000, NULL));
 	OK(state_pending(t->s, &p));
-	assert_string_equal(jstr(json_object_get(json_array_get(p, 0), "body"),
-	    "provider"), t->kt[lo]);
+	assert_string_equal(
+	    jstr(json_object_get(json_array_get(p, 0), "body"), "provider"),
+	    t->kt[lo]);
 	json_decref(p);
 	t_drain(t);
 	/* the loser at equal price and age is listed second in the story */
 	{
 		json_t *story;
 		OK(state_lease_story(t->s, t->last_id, &story));
-		assert_string_equal(jstr(json_array_get(json_object_get(
-		    json_object_get(story, "match"), "best"), 1), "provider"),
+		assert_string_equal(
+		    jstr(json_array_get(
+		             json_object_get(json_object_get(story, "match"),
+		                 "best"),
+		             1),
+		        "provider"),
 		    t->kt[hi]);
 		json_decref(story);
 	}
@@ -474,22 +542,27 @@ test_new_ask_rematches_in_arrival_order(void **st)
 	fund(t, K_TENANT, 1000000);
 	fund(t, K_TENANT2, 1000000);
 	OK(create_order(t, K_TENANT2, 2, 1000, 50000, NULL)); /* o-3 */
-	OK(create_order(t, K_TENANT, 2, 1000, 50000, NULL));  /* o-4 */
-	OK(create_order(t, K_TENANT, 3, 1000, 50000, NULL));  /* o-5 */
+	OK(create_order(t, K_TENANT, 2, 1000, 50000, NULL)); /* o-4 */
+	OK(create_order(t, K_TENANT, 3, 1000, 50000, NULL)); /* o-5 */
 	assert_int_equal(state_pending_count(t->s), 0);
 	/* room for 5 cores: o-3 then o-5 (o-4 no longer fits after o-3?
 	 * it does: 2 + 2 = 4 <= 5, then o-5 needs 3 > 1 left) */
 	OK(advertise(t, K_P1, 100, "{}", 5000));
 	OK(state_pending(t->s, &p));
 	assert_int_equal(json_array_size(p), 2);
-	assert_string_equal(jstr(json_object_get(json_array_get(p, 0), "body"),
-	    "order"), "o-3");
-	assert_string_equal(jstr(json_object_get(json_array_get(p, 1), "body"),
-	    "order"), "o-4");
+	assert_string_equal(
+	    jstr(json_object_get(json_array_get(p, 0), "body"), "order"),
+	    "o-3");
+	assert_string_equal(
+	    jstr(json_object_get(json_array_get(p, 1), "body"), "order"),
+	    "o-4");
 	json_decref(p);
 	/* a user entry while derivations are pending is a discrepancy */
-	REJ(ERR_REJECT, t_put(t, K_TREASURY, "account.deposit", "{\"to\":"
-	    "\"%s\",\"denom\":\"uakt\",\"amount\":1}", t->kt[K_TENANT]));
+	REJ(ERR_REJECT,
+	    t_put(t, K_TREASURY, "account.deposit",
+	        "{\"to\":"
+	        "\"%s\",\"denom\":\"uakt\",\"amount\":1}",
+	        t->kt[K_TENANT]));
 	assert_int_equal(t_drain(t), 2);
 	t_free(t);
 }
@@ -502,7 +575,8 @@ static void
 setup_lease(struct t *t, int64_t mp, int64_t deposit, char *lid)
 {
 	fund(t, K_TENANT, 1000000);
-	OK(t_put(t, K_P1, "provider.advertise", "{\"api_url\":\"https://p\","
+	OK(t_put(t, K_P1, "provider.advertise",
+	    "{\"api_url\":\"https://p\","
 	    "\"attributes\":{},\"capacity\":{\"cpu_millis\":4000,"
 	    "\"memory_bytes\":8000000000,\"storage_bytes\":0},\"runtimes\":"
 	    "[\"wasm\"],\"price\":{\"denom\":\"uakt\",\"cpu_ms\":1000000,"
@@ -515,9 +589,10 @@ setup_lease(struct t *t, int64_t mp, int64_t deposit, char *lid)
 static int
 usage(struct t *t, int who, const char *lid, int64_t cpu, int64_t req)
 {
-	return t_put(t, who, "lease.usage", "{\"lease\":\"%s\",\"usage\":{"
-	    "\"cpu_ms\":%lld,\"requests\":%lld}}", lid, (long long)cpu,
-	    (long long)req);
+	return t_put(t, who, "lease.usage",
+	    "{\"lease\":\"%s\",\"usage\":{"
+	    "\"cpu_ms\":%lld,\"requests\":%lld}}",
+	    lid, (long long)cpu, (long long)req);
 }
 
 static void
@@ -530,11 +605,11 @@ test_usage_charges_with_take_rate_carry_and_cap(void **st)
 	(void)st;
 	setup_lease(t, 6500, 100000, lid);
 	REJ(ERR_REJECT, usage(t, K_P1, lid, 1, 0)); /* not started */
-	REJ(ERR_REJECT, t_put(t, K_P2, "lease.started", "{\"lease\":\"%s\"}",
-	    lid));
+	REJ(ERR_REJECT,
+	    t_put(t, K_P2, "lease.started", "{\"lease\":\"%s\"}", lid));
 	OK(t_put(t, K_P1, "lease.started", "{\"lease\":\"%s\"}", lid));
-	REJ(ERR_REJECT, t_put(t, K_P1, "lease.started", "{\"lease\":\"%s\"}",
-	    lid));
+	REJ(ERR_REJECT,
+	    t_put(t, K_P1, "lease.started", "{\"lease\":\"%s\"}", lid));
 	t->now += 6000;
 	REJ(ERR_REJECT, usage(t, K_TENANT, lid, 6000, 1000)); /* not provider */
 	OK(usage(t, K_P1, lid, 6000, 1000)); /* 6000 + 1.5 */
@@ -565,12 +640,20 @@ test_usage_charges_with_take_rate_carry_and_cap(void **st)
 	assert_int_equal(jint(l, "charged"), 3 * 6500);
 	json_decref(l);
 	/* tenant closes: the rest of the escrow comes back */
-	REJ(ERR_REJECT, t_put(t, K_TENANT, "lease.close", "{\"lease\":\"%s\","
-	    "\"reason\":\"provider_closed\"}", lid));
-	REJ(ERR_INVAL, t_put(t, K_TENANT, "lease.close", "{\"lease\":\"%s\","
-	    "\"reason\":\"bored\"}", lid));
-	OK(t_put(t, K_TENANT, "lease.close", "{\"lease\":\"%s\",\"reason\":"
-	    "\"tenant_closed\"}", lid));
+	REJ(ERR_REJECT,
+	    t_put(t, K_TENANT, "lease.close",
+	        "{\"lease\":\"%s\","
+	        "\"reason\":\"provider_closed\"}",
+	        lid));
+	REJ(ERR_INVAL,
+	    t_put(t, K_TENANT, "lease.close",
+	        "{\"lease\":\"%s\","
+	        "\"reason\":\"bored\"}",
+	        lid));
+	OK(t_put(t, K_TENANT, "lease.close",
+	    "{\"lease\":\"%s\",\"reason\":"
+	    "\"tenant_closed\"}",
+	    lid));
 	assert_int_equal(balance(t, K_TENANT), 1000000 - 3 * 6500);
 	REJ(ERR_REJECT, usage(t, K_P1, lid, 200000, 2000)); /* closed */
 	l = lease(t, lid);
@@ -606,8 +689,11 @@ test_insufficient_funds_is_derived(void **st)
 	assert_int_equal(json_array_size(due), 0);
 	json_decref(due);
 	/* the market may not close a funded lease */
-	REJ(ERR_REJECT, t_put(t, K_MARKET, "lease.close", "{\"lease\":\"%s\","
-	    "\"reason\":\"insufficient_funds\"}", lid));
+	REJ(ERR_REJECT,
+	    t_put(t, K_MARKET, "lease.close",
+	        "{\"lease\":\"%s\","
+	        "\"reason\":\"insufficient_funds\"}",
+	        lid));
 	/* 8000 left pays one more epoch: due at start + 4 epochs */
 	OK(state_due(t->s, start + 4 * 6000 - 1, &due));
 	assert_int_equal(json_array_size(due), 0);
@@ -618,8 +704,10 @@ test_insufficient_funds_is_derived(void **st)
 	assert_string_equal(jstr(json_array_get(due, 0), "kind"),
 	    "lease.close");
 	json_decref(due);
-	OK(t_put(t, K_MARKET, "lease.close", "{\"lease\":\"%s\",\"reason\":"
-	    "\"insufficient_funds\"}", lid));
+	OK(t_put(t, K_MARKET, "lease.close",
+	    "{\"lease\":\"%s\",\"reason\":"
+	    "\"insufficient_funds\"}",
+	    lid));
 	l = lease(t, lid);
 	assert_string_equal(jstr(l, "reason"), "insufficient_funds");
 	assert_string_equal(jstr(l, "closed_by"), "market");
@@ -642,13 +730,16 @@ test_escrow_drained_by_usage_closes_at_once(void **st)
 	OK(usage(t, K_P1, lid, 6000, 0)); /* wants 6000, escrow 5000 */
 	OK(state_pending(t->s, &p));
 	assert_int_equal(json_array_size(p), 1);
-	assert_string_equal(jstr(json_object_get(json_array_get(p, 0), "body"),
-	    "reason"), "insufficient_funds");
+	assert_string_equal(
+	    jstr(json_object_get(json_array_get(p, 0), "body"), "reason"),
+	    "insufficient_funds");
 	json_decref(p);
 	/* deployment.deposit is a user entry: refused until derived ones are
 	 * appended */
-	REJ(ERR_REJECT, t_put(t, K_TENANT, "deployment.deposit", "{\"order\":"
-	    "\"o-3\",\"amount\":10}"));
+	REJ(ERR_REJECT,
+	    t_put(t, K_TENANT, "deployment.deposit",
+	        "{\"order\":"
+	        "\"o-3\",\"amount\":10}"));
 	assert_int_equal(t_drain(t), 1);
 	p = lease(t, lid);
 	assert_int_equal(jint(p, "charged"), 5000);
@@ -667,20 +758,29 @@ test_deployment_deposit_and_order_close_refund(void **st)
 	fund(t, K_TENANT2, 10000);
 	OK(create_order(t, K_TENANT, 1, 100, 4000, NULL)); /* waits */
 	REJ(ERR_REJECT, create_order(t, K_TENANT, 1, 100, 7000, NULL));
-	REJ(ERR_REJECT, t_put(t, K_TENANT, "order.close", "{\"order\":"
-	    "\"o-99\"}"));
-	OK(t_put(t, K_TENANT2, "deployment.deposit", "{\"order\":\"o-3\","
+	REJ(ERR_REJECT,
+	    t_put(t, K_TENANT, "order.close",
+	        "{\"order\":"
+	        "\"o-99\"}"));
+	OK(t_put(t, K_TENANT2, "deployment.deposit",
+	    "{\"order\":\"o-3\","
 	    "\"amount\":1000}"));
-	REJ(ERR_REJECT, t_put(t, K_TENANT2, "deployment.deposit", "{\"order\":"
-	    "\"o-3\",\"amount\":100000}"));
+	REJ(ERR_REJECT,
+	    t_put(t, K_TENANT2, "deployment.deposit",
+	        "{\"order\":"
+	        "\"o-3\",\"amount\":100000}"));
 	o = order(t, "o-3");
 	assert_int_equal(jint(o, "escrow"), 5000);
 	json_decref(o);
-	REJ(ERR_REJECT, t_put(t, K_TENANT2, "order.close", "{\"order\":"
-	    "\"o-3\"}"));
+	REJ(ERR_REJECT,
+	    t_put(t, K_TENANT2, "order.close",
+	        "{\"order\":"
+	        "\"o-3\"}"));
 	OK(t_put(t, K_TENANT, "order.close", "{\"order\":\"o-3\"}"));
-	REJ(ERR_REJECT, t_put(t, K_TENANT, "order.close", "{\"order\":"
-	    "\"o-3\"}"));
+	REJ(ERR_REJECT,
+	    t_put(t, K_TENANT, "order.close",
+	        "{\"order\":"
+	        "\"o-3\"}"));
 	assert_int_equal(balance(t, K_TENANT), 11000);
 	assert_int_equal(balance(t, K_TENANT2), 9000);
 	o = order(t, "o-3");
@@ -703,10 +803,14 @@ test_order_expires_after_ttl_only(void **st)
 	OK(state_due(t->s, t->now, &due));
 	assert_int_equal(json_array_size(due), 0);
 	json_decref(due);
-	REJ(ERR_REJECT, t_put(t, K_MARKET, "order.expire", "{\"order\":"
-	    "\"o-2\"}"));
-	REJ(ERR_REJECT, t_put(t, K_TENANT, "order.expire", "{\"order\":"
-	    "\"o-2\"}"));
+	REJ(ERR_REJECT,
+	    t_put(t, K_MARKET, "order.expire",
+	        "{\"order\":"
+	        "\"o-2\"}"));
+	REJ(ERR_REJECT,
+	    t_put(t, K_TENANT, "order.expire",
+	        "{\"order\":"
+	        "\"o-2\"}"));
 	t->now += 1;
 	/* an expired order no longer matches, even before order.expire */
 	OK(advertise(t, K_P1, 1, "{}", 4000));
@@ -734,8 +838,11 @@ test_offline_only_after_grace_and_back_online(void **st)
 	(void)st;
 	setup_lease(t, 6500, 100000, lid);
 	t->now += t->cfg.offline_grace_ms - 1; /* a blip */
-	REJ(ERR_REJECT, t_put(t, K_MARKET, "provider.offline", "{\"provider\":"
-	    "\"%s\"}", t->kt[K_P1]));
+	REJ(ERR_REJECT,
+	    t_put(t, K_MARKET, "provider.offline",
+	        "{\"provider\":"
+	        "\"%s\"}",
+	        t->kt[K_P1]));
 	OK(state_due(t->s, t->now, &due));
 	assert_int_equal(json_array_size(due), 0);
 	json_decref(due);
@@ -745,14 +852,20 @@ test_offline_only_after_grace_and_back_online(void **st)
 	OK(state_due(t->s, t->now, &due));
 	assert_int_equal(json_array_size(due), 1);
 	json_decref(due);
-	REJ(ERR_REJECT, t_put(t, K_TENANT, "provider.offline", "{\"provider\":"
-	    "\"%s\"}", t->kt[K_P1]));
+	REJ(ERR_REJECT,
+	    t_put(t, K_TENANT, "provider.offline",
+	        "{\"provider\":"
+	        "\"%s\"}",
+	        t->kt[K_P1]));
 	OK(t_put(t, K_MARKET, "provider.offline", "{\"provider\":\"%s\"}",
 	    t->kt[K_P1]));
 	assert_int_equal(state_pending_count(t->s), 1); /* its lease */
 	/* the market may not skip the derived close */
-	REJ(ERR_REJECT, t_put(t, K_MARKET, "provider.online", "{\"provider\":"
-	    "\"%s\"}", t->kt[K_P1]));
+	REJ(ERR_REJECT,
+	    t_put(t, K_MARKET, "provider.online",
+	        "{\"provider\":"
+	        "\"%s\"}",
+	        t->kt[K_P1]));
 	assert_int_equal(t_drain(t), 1);
 	l = lease(t, lid);
 	assert_string_equal(jstr(l, "reason"), "provider_offline");
@@ -780,23 +893,34 @@ test_forged_derived_entries_rejected(void **st)
 	OK(advertise(t, K_P1, 100, "{}", 4000));
 	OK(advertise(t, K_P2, 200, "{}", 4000));
 	/* a lease the rules did not produce */
-	REJ(ERR_REJECT, t_put(t, K_MARKET, "lease.create", "{\"order\":"
-	    "\"o-1\",\"price\":0,\"provider\":\"%s\"}", t->kt[K_P1]));
+	REJ(ERR_REJECT,
+	    t_put(t, K_MARKET, "lease.create",
+	        "{\"order\":"
+	        "\"o-1\",\"price\":0,\"provider\":\"%s\"}",
+	        t->kt[K_P1]));
 	OK(create_order(t, K_TENANT, 1, 1000, 5000, NULL));
 	/* favouring the dearer provider is caught */
-	REJ(ERR_REJECT, t_put(t, K_MARKET, "lease.create", "{\"order\":"
-	    "\"o-4\",\"price\":1,\"provider\":\"%s\"}", t->kt[K_P2]));
+	REJ(ERR_REJECT,
+	    t_put(t, K_MARKET, "lease.create",
+	        "{\"order\":"
+	        "\"o-4\",\"price\":1,\"provider\":\"%s\"}",
+	        t->kt[K_P2]));
 	assert_non_null(strstr(err_msg(), "discrepancy"));
 	/* nor may a tenant sign it */
 	OK(state_pending(t->s, &p));
-	REJ(ERR_REJECT, t_apply_env(t, t_sign(t, K_TENANT, "lease.create",
-	    json_incref(json_object_get(json_array_get(p, 0), "body")),
-	    t->now)));
+	REJ(ERR_REJECT,
+	    t_apply_env(t,
+	        t_sign(t, K_TENANT, "lease.create",
+	            json_incref(json_object_get(json_array_get(p, 0), "body")),
+	            t->now)));
 	json_decref(p);
 	assert_int_equal(t_drain(t), 1);
 	/* provider.online for an online provider was never derived */
-	REJ(ERR_REJECT, t_put(t, K_MARKET, "provider.online", "{\"provider\":"
-	    "\"%s\"}", t->kt[K_P2]));
+	REJ(ERR_REJECT,
+	    t_put(t, K_MARKET, "provider.online",
+	        "{\"provider\":"
+	        "\"%s\"}",
+	        t->kt[K_P2]));
 	t_free(t);
 }
 
@@ -813,16 +937,23 @@ test_withdraw_and_provider_close(void **st)
 	REJ(ERR_REJECT, t_put(t, K_P1, "provider.withdraw", "{}"));
 	OK(create_order(t, K_TENANT, 1, 6500, 1000, NULL));
 	assert_int_equal(state_pending_count(t->s), 0);
-	OK(t_put(t, K_P1, "lease.close", "{\"lease\":\"%s\",\"reason\":"
-	    "\"manifest_refused\"}", lid));
+	OK(t_put(t, K_P1, "lease.close",
+	    "{\"lease\":\"%s\",\"reason\":"
+	    "\"manifest_refused\"}",
+	    lid));
 	l = lease(t, lid);
 	assert_string_equal(jstr(l, "reason"), "manifest_refused");
 	assert_string_equal(jstr(l, "closed_by"), "provider");
 	json_decref(l);
-	REJ(ERR_REJECT, t_put(t, K_P1, "lease.close", "{\"lease\":\"%s\","
-	    "\"reason\":\"provider_closed\"}", lid));
-	REJ(ERR_REJECT, t_put(t, K_P1, "lease.close", "{\"lease\":\"l-999\","
-	    "\"reason\":\"provider_closed\"}"));
+	REJ(ERR_REJECT,
+	    t_put(t, K_P1, "lease.close",
+	        "{\"lease\":\"%s\","
+	        "\"reason\":\"provider_closed\"}",
+	        lid));
+	REJ(ERR_REJECT,
+	    t_put(t, K_P1, "lease.close",
+	        "{\"lease\":\"l-999\","
+	        "\"reason\":\"provider_closed\"}"));
 	t_free(t);
 }
 
@@ -839,11 +970,16 @@ test_provider_close_settles_final_usage(void **st)
 	t->now += 3000;
 	OK(usage(t, K_P1, lid, 3000, 0));
 	/* a final reading that goes back is refused with the close */
-	REJ(ERR_REJECT, t_put(t, K_P1, "lease.close", "{\"lease\":\"%s\","
-	    "\"reason\":\"provider_closed\",\"usage\":{\"cpu_ms\":1}}", lid));
+	REJ(ERR_REJECT,
+	    t_put(t, K_P1, "lease.close",
+	        "{\"lease\":\"%s\","
+	        "\"reason\":\"provider_closed\",\"usage\":{\"cpu_ms\":1}}",
+	        lid));
 	t->now += 2000;
-	OK(t_put(t, K_P1, "lease.close", "{\"lease\":\"%s\",\"reason\":"
-	    "\"provider_closed\",\"usage\":{\"cpu_ms\":5000}}", lid));
+	OK(t_put(t, K_P1, "lease.close",
+	    "{\"lease\":\"%s\",\"reason\":"
+	    "\"provider_closed\",\"usage\":{\"cpu_ms\":5000}}",
+	    lid));
 	l = lease(t, lid);
 	assert_int_equal(jint(l, "charged"), 5000);
 	assert_string_equal(jstr(l, "status"), "closed");
@@ -891,28 +1027,40 @@ test_malformed_bodies_rejected(void **st)
 	(void)st;
 	fund(t, K_TENANT, 100000);
 	/* no resources, zero count, negative ttl, float-free but wrong types */
-	REJ(ERR_INVAL, t_put(t, K_TENANT, "order.create", "{\"resources\":[],"
-	    "\"denom\":\"uakt\",\"max_price\":1,\"manifest_hash\":\"h\","
-	    "\"deposit\":1,\"ttl_ms\":1}"));
+	REJ(ERR_INVAL,
+	    t_put(t, K_TENANT, "order.create",
+	        "{\"resources\":[],"
+	        "\"denom\":\"uakt\",\"max_price\":1,\"manifest_hash\":\"h\","
+	        "\"deposit\":1,\"ttl_ms\":1}"));
 	REJ(ERR_INVAL, create_order(t, K_TENANT, 0, 100, 10, NULL));
-	REJ(ERR_INVAL, t_put(t, K_TENANT, "order.create", "{\"resources\":[{"
-	    "\"count\":1,\"cpu_millis\":1,\"memory_bytes\":1,"
-	    "\"storage_bytes\":1}],\"denom\":\"uakt\",\"max_price\":1,"
-	    "\"manifest_hash\":\"h\",\"deposit\":1,\"ttl_ms\":-5}"));
-	REJ(ERR_INVAL, create_order(t, K_TENANT, 1, 100, 10,
-	    "\"attributes\":{\"region\":7}"));
-	REJ(ERR_INVAL, create_order(t, K_TENANT, 1, 100, 10,
-	    "\"signed_by\":{\"all_of\":[\"bob\"]}"));
-	REJ(ERR_INVAL, t_put(t, K_P1, "provider.advertise", "{\"api_url\":"
-	    "\"u\"}"));
-	REJ(ERR_INVAL, t_put(t, K_P1, "provider.advertise", "{\"api_url\":"
-	    "\"u\",\"attributes\":{},\"capacity\":{\"cpu_millis\":-1,"
-	    "\"memory_bytes\":1,\"storage_bytes\":1},\"runtimes\":[],"
-	    "\"price\":{\"denom\":\"uakt\"}}"));
-	REJ(ERR_INVAL, t_put(t, K_P1, "provider.advertise", "{\"api_url\":"
-	    "\"u\",\"attributes\":{},\"capacity\":{\"cpu_millis\":1,"
-	    "\"memory_bytes\":1,\"storage_bytes\":1},\"runtimes\":[],"
-	    "\"price\":{\"denom\":\"uakt\",\"cpu_ms\":1099511627777}}"));
+	REJ(ERR_INVAL,
+	    t_put(t, K_TENANT, "order.create",
+	        "{\"resources\":[{"
+	        "\"count\":1,\"cpu_millis\":1,\"memory_bytes\":1,"
+	        "\"storage_bytes\":1}],\"denom\":\"uakt\",\"max_price\":1,"
+	        "\"manifest_hash\":\"h\",\"deposit\":1,\"ttl_ms\":-5}"));
+	REJ(ERR_INVAL,
+	    create_order(t, K_TENANT, 1, 100, 10,
+	        "\"attributes\":{\"region\":7}"));
+	REJ(ERR_INVAL,
+	    create_order(t, K_TENANT, 1, 100, 10,
+	        "\"signed_by\":{\"all_of\":[\"bob\"]}"));
+	REJ(ERR_INVAL,
+	    t_put(t, K_P1, "provider.advertise",
+	        "{\"api_url\":"
+	        "\"u\"}"));
+	REJ(ERR_INVAL,
+	    t_put(t, K_P1, "provider.advertise",
+	        "{\"api_url\":"
+	        "\"u\",\"attributes\":{},\"capacity\":{\"cpu_millis\":-1,"
+	        "\"memory_bytes\":1,\"storage_bytes\":1},\"runtimes\":[],"
+	        "\"price\":{\"denom\":\"uakt\"}}"));
+	REJ(ERR_INVAL,
+	    t_put(t, K_P1, "provider.advertise",
+	        "{\"api_url\":"
+	        "\"u\",\"attributes\":{},\"capacity\":{\"cpu_millis\":1,"
+	        "\"memory_bytes\":1,\"storage_bytes\":1},\"runtimes\":[],"
+	        "\"price\":{\"denom\":\"uakt\",\"cpu_ms\":1099511627777}}"));
 	REJ(ERR_INVAL, t_put(t, K_TENANT, "order.close", "{}"));
 	REJ(ERR_INVAL, t_put(t, K_TENANT, "lease.usage", "{\"lease\":5}"));
 	assert_int_equal(balance(t, K_TENANT), 100000);
@@ -978,28 +1126,34 @@ run_stream(uint64_t seed, int steps)
 			fund(t, who, 1 + rnd(100000));
 			break;
 		case 1:
-			rc = t_put(t, pv, "provider.advertise", "{\"api_url\":"
+			rc = t_put(t, pv, "provider.advertise",
+			    "{\"api_url\":"
 			    "\"https://p\",\"attributes\":{\"region\":\"%s\"},"
-			    "\"capacity\":{\"cpu_millis\":%lld,\"memory_bytes\":"
+			    "\"capacity\":{\"cpu_millis\":%lld,\"memory_"
+			    "bytes\":"
 			    "%lld,\"storage_bytes\":0},\"runtimes\":[\"%s\"],"
 			    "\"price\":{\"denom\":\"uakt\",\"cpu_ms\":%lld,"
 			    "\"mem_mb_s\":%lld,\"request\":%lld}}",
 			    rnd(2) ? "eu" : "us", 1000 + rnd(8000),
 			    (long long)(1 + rnd(8)) * 1000000000,
-			    rnd(3) ? "wasm" : "process", rnd(3000000),
-			    rnd(100), rnd(5000));
+			    rnd(3) ? "wasm" : "process", rnd(3000000), rnd(100),
+			    rnd(5000));
 			break;
 		case 2:
 		case 3:
-			rc = t_put(t, who, "order.create", "{\"resources\":[{"
-			    "\"count\":%lld,\"cpu_millis\":%lld,\"memory_bytes\":"
+			rc = t_put(t, who, "order.create",
+			    "{\"resources\":[{"
+			    "\"count\":%lld,\"cpu_millis\":%lld,\"memory_"
+			    "bytes\":"
 			    "%lld,\"storage_bytes\":0}],\"denom\":\"uakt\","
 			    "\"max_price\":%lld,\"manifest_hash\":\"h\","
-			    "\"deposit\":%lld,\"ttl_ms\":%lld%s}", 1 + rnd(3),
-			    250 + rnd(2000), rnd(2000000000), rnd(30000),
-			    1 + rnd(60000), 1000 + rnd(120000),
-			    rnd(3) == 0 ? ",\"attributes\":{\"region\":\"eu\"}" :
-			    rnd(2) ? ",\"runtimes\":[\"wasm\"]" : "");
+			    "\"deposit\":%lld,\"ttl_ms\":%lld%s}",
+			    1 + rnd(3), 250 + rnd(2000), rnd(2000000000),
+			    rnd(30000), 1 + rnd(60000), 1000 + rnd(120000),
+			    rnd(3) == 0 ?
+			        ",\"attributes\":{\"region\":\"eu\"}" :
+			        rnd(2) ? ",\"runtimes\":[\"wasm\"]" :
+			                 "");
 			if (rc == 0 && nids < 256)
 				memcpy(ids[nids++], t->last_id, STATE_ID_LEN);
 			break;
@@ -1009,8 +1163,8 @@ run_stream(uint64_t seed, int steps)
 			if (nl == 0)
 				break;
 			{
-				size_t li = nl - 1 - (size_t)rnd(nl < 4 ?
-				    (int64_t)nl : 4);
+				size_t li = nl - 1 -
+				    (size_t)rnd(nl < 4 ? (int64_t)nl : 4);
 				json_t *l = lease(t, lids[li]);
 				const char *pk = jstr(l, "provider");
 				int pw = K_P1;
@@ -1022,9 +1176,11 @@ run_stream(uint64_t seed, int steps)
 					    "{\"lease\":\"%s\"}", lids[li]);
 				} else {
 					cum[li] += rnd(20000);
-					rc = t_put(t, pw, "lease.usage", "{\"lease\":"
+					rc = t_put(t, pw, "lease.usage",
+					    "{\"lease\":"
 					    "\"%s\",\"usage\":{\"cpu_ms\":%lld,"
-					    "\"requests\":%lld,\"mem_mb_s\":%lld}}",
+					    "\"requests\":%lld,\"mem_mb_s\":%"
+					    "lld}}",
 					    lids[li], (long long)cum[li],
 					    (long long)cum[li] / 3,
 					    (long long)cum[li] * 2);
@@ -1037,31 +1193,39 @@ run_stream(uint64_t seed, int steps)
 				break;
 			{
 				size_t li = (size_t)rnd((int64_t)nl);
-				rc = t_put(t, who, "lease.close", "{\"lease\":\"%s\","
-				    "\"reason\":\"tenant_closed\"}", lids[li]);
+				rc = t_put(t, who, "lease.close",
+				    "{\"lease\":\"%s\","
+				    "\"reason\":\"tenant_closed\"}",
+				    lids[li]);
 				if (rc != 0)
-					rc = t_put(t, pv, "lease.close", "{\"lease\":"
-					    "\"%s\",\"reason\":\"provider_closed\"}",
+					rc = t_put(t, pv, "lease.close",
+					    "{\"lease\":"
+					    "\"%s\",\"reason\":\"provider_"
+					    "closed\"}",
 					    lids[li]);
 			}
 			break;
 		case 8:
 			if (nids == 0)
 				break;
-			rc = t_put(t, who, rnd(2) ? "order.close" :
-			    "deployment.deposit", "{\"order\":\"%s\",\"amount\":"
-			    "%lld}", ids[rnd((int64_t)nids)], 1 + rnd(5000));
+			rc = t_put(t, who,
+			    rnd(2) ? "order.close" : "deployment.deposit",
+			    "{\"order\":\"%s\",\"amount\":"
+			    "%lld}",
+			    ids[rnd((int64_t)nids)], 1 + rnd(5000));
 			break;
 		case 9:
 			rc = t_put(t, pv, "provider.heartbeat", "{}");
 			break;
 		case 10:
-			rc = t_put(t, who, "account.transfer", "{\"to\":\"%s\","
+			rc = t_put(t, who, "account.transfer",
+			    "{\"to\":\"%s\","
 			    "\"denom\":\"uakt\",\"amount\":%lld}",
 			    t->kt[tenants[rnd(3)]], 1 + rnd(50000));
 			break;
 		case 11:
-			rc = t_put(t, K_AUDITOR, "provider.attest", "{\"provider\":"
+			rc = t_put(t, K_AUDITOR, "provider.attest",
+			    "{\"provider\":"
 			    "\"%s\",\"attributes\":{\"region\":\"eu\"}}",
 			    t->kt[pv]);
 			break;
@@ -1071,9 +1235,10 @@ run_stream(uint64_t seed, int steps)
 			OK(state_due(t->s, t->now, &due));
 			for (i = 0; i < json_array_size(due); i++) {
 				json_t *d = json_array_get(due, i);
-				rc = t_apply_env(t, t_sign(t, K_MARKET,
-				    jstr(d, "kind"), json_incref(json_object_get(
-				    d, "body")), t->now));
+				rc = t_apply_env(t,
+				    t_sign(t, K_MARKET, jstr(d, "kind"),
+				        json_incref(json_object_get(d, "body")),
+				        t->now));
 				/* a due entry can be overtaken only by an
 				 * earlier one in the same batch (closes) */
 				if (rc != 0 && rc != ERR_REJECT)
@@ -1085,12 +1250,15 @@ run_stream(uint64_t seed, int steps)
 		}
 		}
 		if (rc != 0 && rc != ERR_REJECT && rc != ERR_INVAL)
-			fail_msg("step %d op %d: %d %s", step, op, rc, err_msg());
+			fail_msg("step %d op %d: %d %s", step, op, rc,
+			    err_msg());
 		if (rc != 0 && before != NULL) { /* a refusal changes nothing */
 			char *after = dump_bytes(t->s);
 			if (strcmp(before, after) != 0)
-				fail_msg("step %d: refused entry changed the state "
-				    "(%s)", step, err_msg());
+				fail_msg(
+				    "step %d: refused entry changed the state "
+				    "(%s)",
+				    step, err_msg());
 			free(after);
 		}
 		free(before);
@@ -1110,8 +1278,9 @@ run_stream(uint64_t seed, int steps)
 		json_t *h = json_object();
 		for (size_t i = 0; i < t->nlog; i++) {
 			const char *k = t->log[i].e->kind;
-			json_object_set_new(h, k, json_integer(json_integer_value(
-			    json_object_get(h, k)) + 1));
+			json_object_set_new(h, k,
+			    json_integer(
+			        json_integer_value(json_object_get(h, k)) + 1));
 		}
 		char *hs = json_dumps(h, JSON_SORT_KEYS);
 		printf("seed %llu: %zu entries %s\n", (unsigned long long)seed,
@@ -1123,13 +1292,14 @@ run_stream(uint64_t seed, int steps)
 	OK(state_new(&t->cfg, &r));
 	for (size_t i = 0; i < t->nlog; i++)
 		if (state_apply(r, t->log[i].e, t->log[i].index, t->log[i].time,
-		    NULL) != 0)
+		        NULL) != 0)
 			fail_msg("replay of index %llu: %s",
 			    (unsigned long long)t->log[i].index, err_msg());
 	a = dump_bytes(t->s);
 	b = dump_bytes(r);
 	if (strcmp(a, b) != 0)
-		fail_msg("replay differs (seed %llu)", (unsigned long long)seed);
+		fail_msg("replay differs (seed %llu)",
+		    (unsigned long long)seed);
 	assert_true(nl > 0);
 	free(a);
 	free(b);
@@ -1157,10 +1327,12 @@ main(void)
 		cmocka_unit_test(test_signed_by_requires_attest),
 		cmocka_unit_test(test_tie_goes_to_older_ask_then_lower_key),
 		cmocka_unit_test(test_new_ask_rematches_in_arrival_order),
-		cmocka_unit_test(test_usage_charges_with_take_rate_carry_and_cap),
+		cmocka_unit_test(
+		    test_usage_charges_with_take_rate_carry_and_cap),
 		cmocka_unit_test(test_insufficient_funds_is_derived),
 		cmocka_unit_test(test_escrow_drained_by_usage_closes_at_once),
-		cmocka_unit_test(test_deployment_deposit_and_order_close_refund),
+		cmocka_unit_test(
+		    test_deployment_deposit_and_order_close_refund),
 		cmocka_unit_test(test_order_expires_after_ttl_only),
 		cmocka_unit_test(test_offline_only_after_grace_and_back_online),
 		cmocka_unit_test(test_forged_derived_entries_rejected),
@@ -1168,7 +1340,8 @@ main(void)
 		cmocka_unit_test(test_provider_close_settles_final_usage),
 		cmocka_unit_test(test_views),
 		cmocka_unit_test(test_malformed_bodies_rejected),
-		cmocka_unit_test(test_random_streams_keep_invariants_and_replay),
+		cmocka_unit_test(
+		    test_random_streams_keep_invariants_and_replay),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -42,7 +42,8 @@ add_checkpoint(struct fixture *f)
 	int rc;
 
 	if ((rc = store_root(f->s, store_size(f->s), root)) < 0 ||
-	    (rc = checkpoint_format(ORIGIN, store_size(f->s), root, &body)) < 0 ||
+	    (rc = checkpoint_format(ORIGIN, store_size(f->s), root, &body)) <
+	        0 ||
 	    (rc = note_sign(body, strlen(body), ORIGIN, f->logkey, &note)) < 0)
 		goto out;
 	rc = store_checkpoint_add(f->s, store_size(f->s), 1, note);
@@ -63,9 +64,10 @@ append_n(struct fixture *f, int n)
 		snprintf(nonce, sizeof(nonce), "n%llu-%d",
 		    (unsigned long long)store_size(f->s), i);
 		assert_int_equal(envelope_sign(f->user, "test.entry", body,
-		    nonce, 1000 + i, &e), 0);
-		assert_int_equal(store_append(f->s, e, 5000 + i, NULL, NULL,
-		    NULL), 0);
+		                     nonce, 1000 + i, &e),
+		    0);
+		assert_int_equal(
+		    store_append(f->s, e, 5000 + i, NULL, NULL, NULL), 0);
 		envelope_free(e);
 		json_decref(body);
 	}
@@ -82,7 +84,8 @@ setup(void **state)
 	if (mkdtemp(f->dir) == NULL)
 		return -1;
 	snprintf(f->db, sizeof(f->db), "%s/log.db", f->dir);
-	if (key_from_seed(s1, &f->logkey) < 0 || key_from_seed(s2, &f->user) < 0)
+	if (key_from_seed(s1, &f->logkey) < 0 ||
+	    key_from_seed(s2, &f->user) < 0)
 		return -1;
 	key_public(f->logkey, pub);
 	if (note_verifier_init(&f->vk, ORIGIN, NOTE_SIG_ED25519, pub) < 0)
@@ -142,12 +145,14 @@ test_roots_and_proofs_match_the_in_memory_tree(void **state)
 		assert_int_equal(store_inclusion_proof(f->s, i, 77, proof, &n),
 		    0);
 		assert_int_equal(merkle_verify_inclusion(i, 77, lh,
-		    (const uint8_t (*)[32])proof, n, a), 0);
+		                     (const uint8_t(*)[32])proof, n, a),
+		    0);
 	}
 	assert_int_equal(store_root(f->s, 30, b), 0);
 	assert_int_equal(store_consistency_proof(f->s, 30, 77, proof, &n), 0);
 	assert_int_equal(merkle_verify_consistency(30, 77, b, a,
-	    (const uint8_t (*)[32])proof, n), 0);
+	                     (const uint8_t(*)[32])proof, n),
+	    0);
 	assert_int_equal(store_inclusion_proof(f->s, 77, 77, proof, &n),
 	    ERR_RANGE);
 	assert_int_equal(store_root(f->s, 78, a), ERR_RANGE);
@@ -172,8 +177,8 @@ test_reopen_keeps_everything_and_time_never_decreases(void **state)
 	assert_int_equal(store_root(f->s, 10, b), 0);
 	assert_memory_equal(a, b, 32);
 	/* the sequencer clock went back: the leaf keeps the last time */
-	assert_int_equal(envelope_sign(f->user, "test.entry", body, "x", 1,
-	    &e), 0);
+	assert_int_equal(envelope_sign(f->user, "test.entry", body, "x", 1, &e),
+	    0);
 	assert_int_equal(store_append(f->s, e, 1, NULL, &t, NULL), 0);
 	assert_int_equal(t, store_last_time(f->s));
 	assert_true(t >= 5009);
@@ -258,7 +263,8 @@ test_tamper_changed_entry_is_detected(void **state)
 	struct fixture *f = *state;
 
 	build_checkpointed(f, 20);
-	tamper(f, "UPDATE leaf SET data = replace(data, '\"n\":7', '\"n\":8') "
+	tamper(f,
+	    "UPDATE leaf SET data = replace(data, '\"n\":7', '\"n\":8') "
 	    "WHERE idx = 7");
 	expect_verify_fails(f, "index 7");
 }
@@ -279,7 +285,8 @@ test_tamper_removed_last_entry_is_detected(void **state)
 	struct fixture *f = *state;
 
 	build_checkpointed(f, 20);
-	tamper(f, "DELETE FROM leaf WHERE idx = 19; DELETE FROM node WHERE "
+	tamper(f,
+	    "DELETE FROM leaf WHERE idx = 19; DELETE FROM node WHERE "
 	    "level = 0 AND idx = 19");
 	expect_verify_fails(f, "entries");
 }
@@ -290,7 +297,8 @@ test_tamper_swapped_entries_are_detected(void **state)
 	struct fixture *f = *state;
 
 	build_checkpointed(f, 20);
-	tamper(f, "UPDATE leaf SET idx = -1 WHERE idx = 4;"
+	tamper(f,
+	    "UPDATE leaf SET idx = -1 WHERE idx = 4;"
 	    "UPDATE leaf SET idx = 4 WHERE idx = 5;"
 	    "UPDATE leaf SET idx = 5 WHERE idx = -1;");
 	expect_verify_fails(f, "index 4");
@@ -302,7 +310,8 @@ test_tamper_edited_checkpoint_is_detected(void **state)
 	struct fixture *f = *state;
 
 	build_checkpointed(f, 20);
-	tamper(f, "UPDATE checkpoint SET note = replace(note, '\n20\n', "
+	tamper(f,
+	    "UPDATE checkpoint SET note = replace(note, '\n20\n', "
 	    "'\n19\n')");
 	expect_verify_fails(f, "checkpoint");
 }
@@ -313,7 +322,8 @@ test_tamper_stored_hash_is_detected(void **state)
 	struct fixture *f = *state;
 
 	build_checkpointed(f, 20);
-	tamper(f, "UPDATE node SET hash = zeroblob(32) WHERE level = 2 AND "
+	tamper(f,
+	    "UPDATE node SET hash = zeroblob(32) WHERE level = 2 AND "
 	    "idx = 1");
 	expect_verify_fails(f, "level 2, index 1");
 }
@@ -330,8 +340,8 @@ test_verify_wants_a_checkpoint_by_the_right_key(void **state)
 	assert_int_equal(verify_store(f->s, &f->vk, &rep), ERR_CORRUPT);
 	assert_int_equal(add_checkpoint(f), 0);
 	key_public(f->user, pub);
-	assert_int_equal(note_verifier_init(&other, ORIGIN, NOTE_SIG_ED25519,
-	    pub), 0);
+	assert_int_equal(
+	    note_verifier_init(&other, ORIGIN, NOTE_SIG_ED25519, pub), 0);
 	assert_true(verify_store(f->s, &other, &rep) < 0);
 }
 

@@ -27,8 +27,8 @@ static json_t *
 order(json_int_t max_price, const char *region)
 {
 	json_t *o = json_pack("{s:{},s:s,s:I,s:[{s:i,s:i,s:I,s:I}],s:[s]}",
-	    "attributes", "denom", "uakt", "max_price", max_price,
-	    "resources", "count", 1, "cpu_millis", 500, "memory_bytes",
+	    "attributes", "denom", "uakt", "max_price", max_price, "resources",
+	    "count", 1, "cpu_millis", 500, "memory_bytes",
 	    (json_int_t)134217728, "storage_bytes", (json_int_t)67108864,
 	    "runtimes", "process");
 	assert_non_null(o);
@@ -43,18 +43,17 @@ static json_t *
 provider(const char *key, const char *region, json_int_t cpu_price,
     json_int_t cpu_cap, json_int_t cpu_used, int online)
 {
-	json_t *p = json_pack("{s:s,s:b,s:b,s:{s:{s:s},s:{s:s,s:I},s:[s]},"
+	json_t *p = json_pack(
+	    "{s:s,s:b,s:b,s:{s:{s:s},s:{s:s,s:I},s:[s]},"
 	    "s:{s:I,s:I,s:I,s:i},s:{s:I,s:I,s:I,s:i},s:{s:i,s:i,s:i,s:i}}",
-	    "key", key, "online", online, "withdrawn", 0,
-	    "ask", "attributes", "region", region, "price", "denom", "uakt",
-	    "cpu_ms", cpu_price, "runtimes", "process",
-	    "capacity", "cpu_millis", cpu_cap, "memory_bytes",
-	    (json_int_t)8000000000, "storage_bytes", (json_int_t)100000000000,
-	    "gpu_units", 0,
-	    "used", "cpu_millis", cpu_used, "memory_bytes", (json_int_t)0,
-	    "storage_bytes", (json_int_t)0, "gpu_units", 0,
-	    "pending", "cpu_millis", 0, "memory_bytes", 0, "storage_bytes", 0,
-	    "gpu_units", 0);
+	    "key", key, "online", online, "withdrawn", 0, "ask", "attributes",
+	    "region", region, "price", "denom", "uakt", "cpu_ms", cpu_price,
+	    "runtimes", "process", "capacity", "cpu_millis", cpu_cap,
+	    "memory_bytes", (json_int_t)8000000000, "storage_bytes",
+	    (json_int_t)100000000000, "gpu_units", 0, "used", "cpu_millis",
+	    cpu_used, "memory_bytes", (json_int_t)0, "storage_bytes",
+	    (json_int_t)0, "gpu_units", 0, "pending", "cpu_millis", 0,
+	    "memory_bytes", 0, "storage_bytes", 0, "gpu_units", 0);
 	assert_non_null(p);
 	return p;
 }
@@ -111,8 +110,8 @@ test_order_need_multiplies_counts(void **st)
 	struct tenant_need n;
 
 	(void)st;
-	json_object_set_new(json_array_get(json_object_get(o, "resources"),
-	    0), "count", json_integer(3));
+	json_object_set_new(json_array_get(json_object_get(o, "resources"), 0),
+	    "count", json_integer(3));
 	assert_int_equal(tenant_order_need(o, &n), 0);
 	assert_int_equal(n.cpu_millis, 1500);
 	assert_int_equal(n.memory_bytes, 3 * 134217728ull);
@@ -123,15 +122,16 @@ static void
 test_explain_no_provider_at_all(void **st)
 {
 	(void)st;
-	expect_reason(order(100, NULL), json_array(), "no provider is "
+	expect_reason(order(100, NULL), json_array(),
+	    "no provider is "
 	    "advertising");
 }
 
 static void
 test_explain_all_offline(void **st)
 {
-	json_t *ps = json_pack("[o]", provider("ed25519:a", "eu", 1, 4000, 0,
-	    0));
+	json_t *ps =
+	    json_pack("[o]", provider("ed25519:a", "eu", 1, 4000, 0, 0));
 
 	(void)st;
 	expect_reason(order(100000, NULL), ps, "no provider is online");
@@ -140,19 +140,21 @@ test_explain_all_offline(void **st)
 static void
 test_explain_missing_attribute_names_it(void **st)
 {
-	json_t *ps = json_pack("[o,o]", provider("ed25519:a", "eu", 1, 4000, 0,
-	    1), provider("ed25519:b", "us", 1, 4000, 0, 1));
+	json_t *ps =
+	    json_pack("[o,o]", provider("ed25519:a", "eu", 1, 4000, 0, 1),
+	        provider("ed25519:b", "us", 1, 4000, 0, 1));
 
 	(void)st;
-	expect_reason(order(100000, "mars"), ps, "attributes asked "
+	expect_reason(order(100000, "mars"), ps,
+	    "attributes asked "
 	    "(region=mars)");
 }
 
 static void
 test_explain_missing_runtime(void **st)
 {
-	json_t *ps = json_pack("[o]", provider("ed25519:a", "eu", 1, 4000, 0,
-	    1));
+	json_t *ps =
+	    json_pack("[o]", provider("ed25519:a", "eu", 1, 4000, 0, 1));
 	json_t *o = order(100000, NULL);
 
 	(void)st;
@@ -165,8 +167,8 @@ static void
 test_explain_capacity_full(void **st)
 {
 	/* 4000m advertised, 3800m used: 500m does not fit */
-	json_t *ps = json_pack("[o]", provider("ed25519:a", "eu", 1, 4000,
-	    3800, 1));
+	json_t *ps =
+	    json_pack("[o]", provider("ed25519:a", "eu", 1, 4000, 3800, 1));
 
 	(void)st;
 	expect_reason(order(100000, "eu"), ps, "resources free (cpu 500m");
@@ -183,7 +185,8 @@ test_explain_cheapest_fitting_ask_above_bid(void **st)
 	    provider("ed25519:full", "eu", 1, 4000, 4000, 1));
 
 	(void)st;
-	expect_reason(order(100, "eu"), ps, "cheapest fitting ask is 500 "
+	expect_reason(order(100, "eu"), ps,
+	    "cheapest fitting ask is 500 "
 	    "uakt/epoch (ed25519:cheap), above the bid of 100");
 }
 
@@ -192,10 +195,10 @@ test_explain_price_beats_capacity_as_the_closer_reason(void **st)
 {
 	/* one provider lacks the attribute, one is full, one is too
 	 * dear: the closest miss (price) is what the tenant hears */
-	json_t *ps = json_pack("[o,o,o]",
-	    provider("ed25519:us", "us", 1, 4000, 0, 1),
-	    provider("ed25519:full", "eu", 1, 4000, 4000, 1),
-	    provider("ed25519:dear", "eu", 4000000, 4000, 0, 1));
+	json_t *ps =
+	    json_pack("[o,o,o]", provider("ed25519:us", "us", 1, 4000, 0, 1),
+	        provider("ed25519:full", "eu", 1, 4000, 4000, 1),
+	        provider("ed25519:dear", "eu", 4000000, 4000, 0, 1));
 
 	(void)st;
 	expect_reason(order(100, "eu"), ps, "(ed25519:dear)");
@@ -263,7 +266,8 @@ test_records_round_trip_and_find_by_any_order(void **st)
 {
 	struct tenant_paths p;
 	json_t *rec = json_pack("{s:s,s:[s,s]}", "id", "o-7", "orders", "o-7",
-	    "o-9"), *got = NULL;
+	           "o-9"),
+	       *got = NULL;
 
 	(void)st;
 	assert_int_equal(tenant_paths_init(&p), 0);
@@ -298,7 +302,8 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_ask_price_follows_state_md_formula),
-		cmocka_unit_test(test_ask_price_refuses_out_of_range_components),
+		cmocka_unit_test(
+		    test_ask_price_refuses_out_of_range_components),
 		cmocka_unit_test(test_order_need_multiplies_counts),
 		cmocka_unit_test(test_explain_no_provider_at_all),
 		cmocka_unit_test(test_explain_all_offline),

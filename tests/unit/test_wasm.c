@@ -24,7 +24,8 @@
 
 static char tmpdir[256];
 
-static int setup(void **state)
+static int
+setup(void **state)
 {
 	(void)state;
 	snprintf(tmpdir, sizeof(tmpdir), "/tmp/lodge-test-wasm-XXXXXX");
@@ -33,7 +34,8 @@ static int setup(void **state)
 	return 0;
 }
 
-static int teardown(void **state)
+static int
+teardown(void **state)
 {
 	char cmd[512];
 	(void)state;
@@ -42,7 +44,8 @@ static int teardown(void **state)
 }
 
 /* Assemble wat text into *bin. */
-static void wat(const char *text, uint8_t **bin, size_t *len)
+static void
+wat(const char *text, uint8_t **bin, size_t *len)
 {
 	char in[512], out[512], cmd[1200];
 	static int n;
@@ -59,7 +62,8 @@ static void wat(const char *text, uint8_t **bin, size_t *len)
 	*bin = (uint8_t *)b;
 }
 
-static void load_opts(struct wasm_load_opts *o, int opt)
+static void
+load_opts(struct wasm_load_opts *o, int opt)
 {
 	static char cache[300];
 	wasm_load_opts_init(o);
@@ -69,43 +73,49 @@ static void load_opts(struct wasm_load_opts *o, int opt)
 }
 
 static const char loop_wat[] =
-	"(module\n"
-	" (import \"wasi_snapshot_preview1\" \"proc_exit\" (func $exit (param i32)))\n"
-	" (memory 1)\n"
-	" (global $n (mut i32) (i32.const 0))\n"
-	" (func $work (param $k i32) (result i32) (local $i i32) (local $s i32)\n"
-	"  (loop $l\n"
-	"   (local.set $s (i32.add (local.get $s) (i32.mul (local.get $i) (local.get $i))))\n"
-	"   (if (i32.and (local.get $i) (i32.const 1))\n"
-	"     (then (local.set $s (i32.xor (local.get $s) (i32.const 7)))))\n"
-	"   (i32.store (i32.and (local.get $i) (i32.const 1023)) (local.get $s))\n"
-	"   (local.set $i (i32.add (local.get $i) (i32.const 1)))\n"
-	"   (br_if $l (i32.lt_u (local.get $i) (local.get $k))))\n"
-	"  (memory.fill (i32.const 0) (i32.const 0) (i32.const 4096))\n"
-	"  (local.get $s))\n"
-	" (func $rec (param i32) (result i32) (call $rec (i32.add (local.get 0) (i32.const 1))))\n"
-	" (func (export \"_start\")\n"
-	"  (drop (memory.grow (i32.const 1)))\n"
-	"  (call $exit (i32.and (call $work (i32.const 100000)) (i32.const 127))))\n"
-	" (func (export \"spin\") (loop $l (br $l)))\n"
-	" (func (export \"deep\") (result i32) (call $rec (i32.const 0)))\n"
-	" (func (export \"oob\") (result i32) (i32.load (i32.const 0x7ffffff0)))\n"
-	")\n";
+    "(module\n"
+    " (import \"wasi_snapshot_preview1\" \"proc_exit\" (func $exit (param "
+    "i32)))\n"
+    " (memory 1)\n"
+    " (global $n (mut i32) (i32.const 0))\n"
+    " (func $work (param $k i32) (result i32) (local $i i32) (local $s i32)\n"
+    "  (loop $l\n"
+    "   (local.set $s (i32.add (local.get $s) (i32.mul (local.get $i) "
+    "(local.get $i))))\n"
+    "   (if (i32.and (local.get $i) (i32.const 1))\n"
+    "     (then (local.set $s (i32.xor (local.get $s) (i32.const 7)))))\n"
+    "   (i32.store (i32.and (local.get $i) (i32.const 1023)) (local.get $s))\n"
+    "   (local.set $i (i32.add (local.get $i) (i32.const 1)))\n"
+    "   (br_if $l (i32.lt_u (local.get $i) (local.get $k))))\n"
+    "  (memory.fill (i32.const 0) (i32.const 0) (i32.const 4096))\n"
+    "  (local.get $s))\n"
+    " (func $rec (param i32) (result i32) (call $rec (i32.add (local.get 0) "
+    "(i32.const 1))))\n"
+    " (func (export \"_start\")\n"
+    "  (drop (memory.grow (i32.const 1)))\n"
+    "  (call $exit (i32.and (call $work (i32.const 100000)) (i32.const "
+    "127))))\n"
+    " (func (export \"spin\") (loop $l (br $l)))\n"
+    " (func (export \"deep\") (result i32) (call $rec (i32.const 0)))\n"
+    " (func (export \"oob\") (result i32) (i32.load (i32.const 0x7ffffff0)))\n"
+    ")\n";
 
-static void test_wasm_decode_rejects_bad_header_and_simd(void **state)
+static void
+test_wasm_decode_rejects_bad_header_and_simd(void **state)
 {
 	static const uint8_t bad_magic[] = { 0, 'a', 's', 'n', 1, 0, 0, 0 };
 	static const uint8_t empty[] = { 0, 'a', 's', 'm', 1, 0, 0, 0 };
 	/* type section: one type () -> (v128) */
-	static const uint8_t simd[] = { 0, 'a', 's', 'm', 1, 0, 0, 0,
-	    1, 5, 1, 0x60, 0, 1, 0x7b };
+	static const uint8_t simd[] = { 0, 'a', 's', 'm', 1, 0, 0, 0, 1, 5, 1,
+		0x60, 0, 1, 0x7b };
 	/* type section whose size runs past the end */
-	static const uint8_t trunc[] = { 0, 'a', 's', 'm', 1, 0, 0, 0,
-	    1, 9, 1, 0x60 };
+	static const uint8_t trunc[] = { 0, 'a', 's', 'm', 1, 0, 0, 0, 1, 9, 1,
+		0x60 };
 	struct wasm_module *m = NULL;
 	(void)state;
-	assert_int_equal(wasm_module_decode(bad_magic, sizeof(bad_magic),
-	    NULL, &m), ERR_INVAL);
+	assert_int_equal(
+	    wasm_module_decode(bad_magic, sizeof(bad_magic), NULL, &m),
+	    ERR_INVAL);
 	assert_non_null(strstr(err_msg(), "magic"));
 	assert_int_equal(wasm_module_decode(empty, sizeof(empty), NULL, &m), 0);
 	wasm_module_free(m);
@@ -117,7 +127,8 @@ static void test_wasm_decode_rejects_bad_header_and_simd(void **state)
 	    ERR_INVAL);
 }
 
-static void test_wasm_decode_validates_types_and_limits(void **state)
+static void
+test_wasm_decode_validates_types_and_limits(void **state)
 {
 	uint8_t *b;
 	size_t n;
@@ -145,8 +156,8 @@ static void test_wasm_decode_validates_types_and_limits(void **state)
 	free(b);
 }
 
-static void test_wasm_instrument_output_validates_and_exports_fuel(
-    void **state)
+static void
+test_wasm_instrument_output_validates_and_exports_fuel(void **state)
 {
 	uint8_t *b, *out;
 	size_t n, outn;
@@ -180,15 +191,16 @@ static void test_wasm_instrument_output_validates_and_exports_fuel(
 	free(b);
 }
 
-static void run_start(const struct wasm_program *p, int64_t fuel,
-    uint64_t mem, struct wasm_outcome *oc, struct wasm_usage *u)
+static void
+run_start(const struct wasm_program *p, int64_t fuel, uint64_t mem,
+    struct wasm_outcome *oc, struct wasm_usage *u)
 {
 	struct wasm_run_limits l = { .fuel = fuel, .memory_bytes = mem };
 	assert_int_equal(wasm_program_run(p, NULL, &l, oc, u), 0);
 }
 
-static void test_wasm_fuel_is_deterministic_across_opt_and_memory(
-    void **state)
+static void
+test_wasm_fuel_is_deterministic_across_opt_and_memory(void **state)
 {
 	uint8_t *b;
 	size_t n;
@@ -230,8 +242,9 @@ static void test_wasm_fuel_is_deterministic_across_opt_and_memory(
 	free(b);
 }
 
-static int call_export(const struct wasm_program *p, const char *name,
-    int64_t fuel, int64_t *left)
+static int
+call_export(const struct wasm_program *p, const char *name, int64_t fuel,
+    int64_t *left)
 {
 	struct wasm_instance *in = NULL;
 	struct wasm_run_limits l = { .fuel = fuel };
@@ -247,7 +260,8 @@ static int call_export(const struct wasm_program *p, const char *name,
 	return trap;
 }
 
-static void test_wasm_traps_are_classified(void **state)
+static void
+test_wasm_traps_are_classified(void **state)
 {
 	uint8_t *b;
 	size_t n;
@@ -272,7 +286,8 @@ static void test_wasm_traps_are_classified(void **state)
 	free(b);
 }
 
-static void test_wasm_unknown_import_is_refused(void **state)
+static void
+test_wasm_unknown_import_is_refused(void **state)
 {
 	uint8_t *b;
 	size_t n;
@@ -287,20 +302,27 @@ static void test_wasm_unknown_import_is_refused(void **state)
 }
 
 static const char wagi_wat[] =
-	"(module\n"
-	" (import \"wasi_snapshot_preview1\" \"fd_write\" (func $w (param i32 i32 i32 i32) (result i32)))\n"
-	" (import \"wasi_snapshot_preview1\" \"environ_sizes_get\" (func $es (param i32 i32) (result i32)))\n"
-	" (import \"wasi_snapshot_preview1\" \"fd_prestat_get\" (func $ps (param i32 i32) (result i32)))\n"
-	" (memory (export \"memory\") 1)\n"
-	" (data (i32.const 100) \"Status: 201 Created\\r\\nContent-Type: text/plain\\r\\n\\r\\nhi\\n\")\n"
-	" (func (export \"_start\")\n"
-	"  (drop (call $es (i32.const 0) (i32.const 4)))\n"
-	"  (i32.store (i32.const 8) (i32.const 100))\n"
-	"  (i32.store (i32.const 12) (i32.const 52))\n"
-	"  (drop (call $w (i32.const 1) (i32.const 8) (i32.const 1) (i32.const 16)))\n"
-	"  (if (i32.ne (call $ps (i32.const 3) (i32.const 20)) (i32.const 8)) (then unreachable))))\n";
+    "(module\n"
+    " (import \"wasi_snapshot_preview1\" \"fd_write\" (func $w (param i32 i32 "
+    "i32 i32) (result i32)))\n"
+    " (import \"wasi_snapshot_preview1\" \"environ_sizes_get\" (func $es "
+    "(param i32 i32) (result i32)))\n"
+    " (import \"wasi_snapshot_preview1\" \"fd_prestat_get\" (func $ps (param "
+    "i32 i32) (result i32)))\n"
+    " (memory (export \"memory\") 1)\n"
+    " (data (i32.const 100) \"Status: 201 Created\\r\\nContent-Type: "
+    "text/plain\\r\\n\\r\\nhi\\n\")\n"
+    " (func (export \"_start\")\n"
+    "  (drop (call $es (i32.const 0) (i32.const 4)))\n"
+    "  (i32.store (i32.const 8) (i32.const 100))\n"
+    "  (i32.store (i32.const 12) (i32.const 52))\n"
+    "  (drop (call $w (i32.const 1) (i32.const 8) (i32.const 1) (i32.const "
+    "16)))\n"
+    "  (if (i32.ne (call $ps (i32.const 3) (i32.const 20)) (i32.const 8)) "
+    "(then unreachable))))\n";
 
-static void test_wasm_wagi_invoke_maps_status_headers_body(void **state)
+static void
+test_wasm_wagi_invoke_maps_status_headers_body(void **state)
 {
 	uint8_t *b;
 	size_t n;
@@ -309,8 +331,10 @@ static void test_wasm_wagi_invoke_maps_status_headers_body(void **state)
 	struct wasm_wagi_response r;
 	struct wasm_usage u;
 	struct wasm_wagi_header h[] = { { "User-Agent", "t" } };
-	struct wasm_wagi_request q = { .method = "GET", .path = "/x",
-	    .headers = h, .nheaders = 1 };
+	struct wasm_wagi_request q = { .method = "GET",
+		.path = "/x",
+		.headers = h,
+		.nheaders = 1 };
 	struct wasm_run_limits l = { .fuel = 1000000 };
 	(void)state;
 	wat(wagi_wat, &b, &n);
@@ -333,7 +357,8 @@ static void test_wasm_wagi_invoke_maps_status_headers_body(void **state)
 	free(b);
 }
 
-static void test_wasm_wagi_parse_rejects_missing_blank_line(void **state)
+static void
+test_wasm_wagi_parse_rejects_missing_blank_line(void **state)
 {
 	struct wasm_wagi_response r;
 	const char *ok = "Location: /there\n\n";
@@ -343,11 +368,12 @@ static void test_wasm_wagi_parse_rejects_missing_blank_line(void **state)
 	assert_int_equal(r.status, 302);
 	wasm_wagi_response_free(&r);
 	const char *bad = "Content-Type: text/plain\nbody";
-	assert_int_equal(wasm_wagi_parse((const uint8_t *)bad, strlen(bad),
-	    &r), ERR_INVAL);
+	assert_int_equal(wasm_wagi_parse((const uint8_t *)bad, strlen(bad), &r),
+	    ERR_INVAL);
 }
 
-int main(void)
+int
+main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_wasm_decode_rejects_bad_header_and_simd),
@@ -358,8 +384,10 @@ int main(void)
 		    test_wasm_fuel_is_deterministic_across_opt_and_memory),
 		cmocka_unit_test(test_wasm_traps_are_classified),
 		cmocka_unit_test(test_wasm_unknown_import_is_refused),
-		cmocka_unit_test(test_wasm_wagi_invoke_maps_status_headers_body),
-		cmocka_unit_test(test_wasm_wagi_parse_rejects_missing_blank_line),
+		cmocka_unit_test(
+		    test_wasm_wagi_invoke_maps_status_headers_body),
+		cmocka_unit_test(
+		    test_wasm_wagi_parse_rejects_missing_blank_line),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -33,23 +33,29 @@ static struct wasm_program *prog;
 /* stdin's first byte picks the behaviour: 'L' loops forever, 'T' traps,
  * anything else answers 201 "hi". */
 static const char fn_wat[] =
-	"(module\n"
-	" (import \"wasi_snapshot_preview1\" \"fd_read\" (func $r (param i32 i32 i32 i32) (result i32)))\n"
-	" (import \"wasi_snapshot_preview1\" \"fd_write\" (func $w (param i32 i32 i32 i32) (result i32)))\n"
-	" (memory (export \"memory\") 1)\n"
-	" (data (i32.const 100) \"Status: 201 Created\\r\\nContent-Type: text/plain\\r\\n\\r\\nhi\\n\")\n"
-	" (func (export \"_start\") (local $c i32)\n"
-	"  (i32.store (i32.const 0) (i32.const 64))\n"
-	"  (i32.store (i32.const 4) (i32.const 1))\n"
-	"  (drop (call $r (i32.const 0) (i32.const 0) (i32.const 1) (i32.const 16)))\n"
-	"  (local.set $c (i32.load8_u (i32.const 64)))\n"
-	"  (if (i32.eq (local.get $c) (i32.const 76)) (then (loop $l (br $l))))\n"
-	"  (if (i32.eq (local.get $c) (i32.const 84)) (then unreachable))\n"
-	"  (i32.store (i32.const 8) (i32.const 100))\n"
-	"  (i32.store (i32.const 12) (i32.const 52))\n"
-	"  (drop (call $w (i32.const 1) (i32.const 8) (i32.const 1) (i32.const 16)))))\n";
+    "(module\n"
+    " (import \"wasi_snapshot_preview1\" \"fd_read\" (func $r (param i32 i32 "
+    "i32 i32) (result i32)))\n"
+    " (import \"wasi_snapshot_preview1\" \"fd_write\" (func $w (param i32 i32 "
+    "i32 i32) (result i32)))\n"
+    " (memory (export \"memory\") 1)\n"
+    " (data (i32.const 100) \"Status: 201 Created\\r\\nContent-Type: "
+    "text/plain\\r\\n\\r\\nhi\\n\")\n"
+    " (func (export \"_start\") (local $c i32)\n"
+    "  (i32.store (i32.const 0) (i32.const 64))\n"
+    "  (i32.store (i32.const 4) (i32.const 1))\n"
+    "  (drop (call $r (i32.const 0) (i32.const 0) (i32.const 1) (i32.const "
+    "16)))\n"
+    "  (local.set $c (i32.load8_u (i32.const 64)))\n"
+    "  (if (i32.eq (local.get $c) (i32.const 76)) (then (loop $l (br $l))))\n"
+    "  (if (i32.eq (local.get $c) (i32.const 84)) (then unreachable))\n"
+    "  (i32.store (i32.const 8) (i32.const 100))\n"
+    "  (i32.store (i32.const 12) (i32.const 52))\n"
+    "  (drop (call $w (i32.const 1) (i32.const 8) (i32.const 1) (i32.const "
+    "16)))))\n";
 
-static int setup(void **state)
+static int
+setup(void **state)
 {
 	char in[300], out[300], cmd[700], cache[300];
 	char *bin = NULL;
@@ -81,7 +87,8 @@ static int setup(void **state)
 	return rc < 0 ? -1 : 0;
 }
 
-static int teardown(void **state)
+static int
+teardown(void **state)
 {
 	char cmd[512];
 	(void)state;
@@ -96,7 +103,8 @@ struct rig {
 	struct wasm_pool *pool;
 };
 
-static void rig_start(struct rig *r, unsigned n)
+static void
+rig_start(struct rig *r, unsigned n)
 {
 	int ctl[2];
 	assert_int_equal(wasm_pool_control_pair(ctl), 0);
@@ -112,7 +120,8 @@ static void rig_start(struct rig *r, unsigned n)
 }
 
 /* Close the pool: the supervisor ends its workers and exits 0. */
-static void rig_stop(struct rig *r)
+static void
+rig_stop(struct rig *r)
 {
 	int st = -1;
 	wasm_pool_close(r->pool);
@@ -122,13 +131,17 @@ static void rig_stop(struct rig *r)
 	assert_int_equal(WEXITSTATUS(st), 0);
 }
 
-static int call(struct wasm_pool *p, const char *body, int64_t fuel,
-    uint64_t wall_ms, struct wasm_usage *u, char *msg, size_t msglen)
+static int
+call(struct wasm_pool *p, const char *body, int64_t fuel, uint64_t wall_ms,
+    struct wasm_usage *u, char *msg, size_t msglen)
 {
 	struct wasm_wagi_header h[] = { { "User-Agent", "t" } };
-	struct wasm_wagi_request q = { .method = "POST", .path = "/x",
-	    .headers = h, .nheaders = 1, .body = (const uint8_t *)body,
-	    .body_len = strlen(body) };
+	struct wasm_wagi_request q = { .method = "POST",
+		.path = "/x",
+		.headers = h,
+		.nheaders = 1,
+		.body = (const uint8_t *)body,
+		.body_len = strlen(body) };
 	struct wasm_run_limits l = { .fuel = fuel, .wall_ms = wall_ms };
 	struct wasm_wagi_response r;
 	struct wasm_usage uu;
@@ -144,7 +157,8 @@ static int call(struct wasm_pool *p, const char *body, int64_t fuel,
 }
 
 /* The pids of the supervisor's children (its workers). */
-static size_t workers_of(pid_t sup, pid_t *out, size_t max)
+static size_t
+workers_of(pid_t sup, pid_t *out, size_t max)
 {
 	char path[64], *buf = NULL, *s, *end;
 	size_t len, n = 0;
@@ -163,7 +177,8 @@ static size_t workers_of(pid_t sup, pid_t *out, size_t max)
 }
 
 /* Workers start asynchronously: wait (up to 5 s) until there are n. */
-static size_t wait_workers(pid_t sup, pid_t *out, size_t n)
+static size_t
+wait_workers(pid_t sup, pid_t *out, size_t n)
 {
 	size_t got = 0;
 	for (int i = 0; i < 500 && (got = workers_of(sup, out, n)) != n; i++)
@@ -173,15 +188,22 @@ static size_t wait_workers(pid_t sup, pid_t *out, size_t n)
 
 /* ---- wire ---- */
 
-static void test_wire_request_round_trip(void **state)
+static void
+test_wire_request_round_trip(void **state)
 {
 	struct wasm_wagi_header h[] = { { "Accept", "*/*" }, { "X-A", "" } };
-	struct wasm_wagi_request q = { .method = "PUT", .path = "/a/b",
-	    .query = NULL, .script_name = "/l/x/fn", .server_port = "8443",
-	    .headers = h, .nheaders = 2, .body = (const uint8_t *)"b\0dy",
-	    .body_len = 4 };
-	struct wasm_run_limits l = { .fuel = 12345, .memory_bytes = 1 << 20,
-	    .wall_ms = 700 };
+	struct wasm_wagi_request q = { .method = "PUT",
+		.path = "/a/b",
+		.query = NULL,
+		.script_name = "/l/x/fn",
+		.server_port = "8443",
+		.headers = h,
+		.nheaders = 2,
+		.body = (const uint8_t *)"b\0dy",
+		.body_len = 4 };
+	struct wasm_run_limits l = { .fuel = 12345,
+		.memory_bytes = 1 << 20,
+		.wall_ms = 700 };
 	struct wasm_wire_request d;
 	uint8_t *buf;
 	size_t len;
@@ -191,8 +213,8 @@ static void test_wire_request_round_trip(void **state)
 	assert_int_equal(wasm_wire_header(buf, &type, &plen), 0);
 	assert_int_equal(type, WASM_WIRE_REQUEST);
 	assert_int_equal(plen, len - WASM_WIRE_HEADER);
-	assert_int_equal(wasm_wire_request_decode(buf + WASM_WIRE_HEADER, plen,
-	    &d), 0);
+	assert_int_equal(
+	    wasm_wire_request_decode(buf + WASM_WIRE_HEADER, plen, &d), 0);
 	assert_int_equal(d.seq, 9);
 	assert_int_equal(d.limits.fuel, 12345);
 	assert_int_equal(d.limits.memory_bytes, 1 << 20);
@@ -211,13 +233,14 @@ static void test_wire_request_round_trip(void **state)
 	/* Every truncation is refused, naming a field. */
 	for (size_t cut = 0; cut < plen; cut++) {
 		assert_true(wasm_wire_request_decode(buf + WASM_WIRE_HEADER,
-		    cut, &d) < 0);
+		                cut, &d) < 0);
 		assert_non_null(strstr(err_msg(), "wasm request frame"));
 	}
 	free(buf);
 }
 
-static void test_wire_rejects_bad_strings_and_headers(void **state)
+static void
+test_wire_rejects_bad_strings_and_headers(void **state)
 {
 	struct wasm_wagi_request q = { .method = "GET", .path = "/p" };
 	struct wasm_run_limits l = { .fuel = 1 };
@@ -231,12 +254,12 @@ static void test_wire_rejects_bad_strings_and_headers(void **state)
 	assert_memory_equal(m, "GET", 4);
 	m[3] = 'X';
 	assert_true(wasm_wire_request_decode(buf + WASM_WIRE_HEADER,
-	    len - WASM_WIRE_HEADER, &d) < 0);
+	                len - WASM_WIRE_HEADER, &d) < 0);
 	assert_non_null(strstr(err_msg(), "method"));
 	m[3] = 0;
-	m[1] = 0;  /* a NUL inside */
+	m[1] = 0; /* a NUL inside */
 	assert_true(wasm_wire_request_decode(buf + WASM_WIRE_HEADER,
-	    len - WASM_WIRE_HEADER, &d) < 0);
+	                len - WASM_WIRE_HEADER, &d) < 0);
 	free(buf);
 	uint8_t h[WASM_WIRE_HEADER] = { 'L', 'W', 'G', '2' };
 	uint32_t type, plen;
@@ -244,11 +267,13 @@ static void test_wire_rejects_bad_strings_and_headers(void **state)
 	assert_non_null(strstr(err_msg(), "magic"));
 }
 
-static void test_wire_reply_and_died_round_trip(void **state)
+static void
+test_wire_reply_and_died_round_trip(void **state)
 {
 	struct wasm_outcome oc = { .trap = 3, .exit_code = 134 };
-	struct wasm_usage u = { .fuel = 77, .mem_peak_bytes = 65536,
-	    .bytes_out = 5 };
+	struct wasm_usage u = { .fuel = 77,
+		.mem_peak_bytes = 65536,
+		.bytes_out = 5 };
 	struct wasm_wire_reply r;
 	uint8_t *buf, died[WASM_WIRE_DIED_FRAME];
 	size_t len;
@@ -258,9 +283,11 @@ static void test_wire_reply_and_died_round_trip(void **state)
 	(void)state;
 	snprintf(oc.message, sizeof(oc.message), "trap: unreachable");
 	assert_int_equal(wasm_wire_reply_encode(5, &oc, &u,
-	    (const uint8_t *)"hello", 5, &buf, &len), 0);
+	                     (const uint8_t *)"hello", 5, &buf, &len),
+	    0);
 	assert_int_equal(wasm_wire_reply_decode(buf + WASM_WIRE_HEADER,
-	    len - WASM_WIRE_HEADER, &r), 0);
+	                     len - WASM_WIRE_HEADER, &r),
+	    0);
 	assert_int_equal(r.seq, 5);
 	assert_int_equal(r.oc.trap, 3);
 	assert_int_equal(r.oc.exit_code, 134);
@@ -270,21 +297,22 @@ static void test_wire_reply_and_died_round_trip(void **state)
 	assert_int_equal(r.out_len, 5);
 	assert_memory_equal(r.out, "hello", 5);
 	/* trailing bytes are refused */
-	assert_true(wasm_wire_reply_decode(buf + WASM_WIRE_HEADER, len -
-	    WASM_WIRE_HEADER - 1, &r) < 0);
+	assert_true(wasm_wire_reply_decode(buf + WASM_WIRE_HEADER,
+	                len - WASM_WIRE_HEADER - 1, &r) < 0);
 	free(buf);
 	wasm_wire_died_encode(9, 0x100000002ull, died);
 	assert_int_equal(wasm_wire_header(died, &type, &plen), 0);
 	assert_int_equal(type, WASM_WIRE_DIED);
-	assert_int_equal(wasm_wire_died_decode(died + WASM_WIRE_HEADER, plen,
-	    &st, &seq), 0);
+	assert_int_equal(
+	    wasm_wire_died_decode(died + WASM_WIRE_HEADER, plen, &st, &seq), 0);
 	assert_int_equal(st, 9);
 	assert_true(seq == 0x100000002ull);
 }
 
 /* ---- pool ---- */
 
-static void test_pool_answers_requests_traps_and_fuel(void **state)
+static void
+test_pool_answers_requests_traps_and_fuel(void **state)
 {
 	struct rig r;
 	struct wasm_usage u;
@@ -292,16 +320,16 @@ static void test_pool_answers_requests_traps_and_fuel(void **state)
 	(void)state;
 	rig_start(&r, 2);
 	for (int i = 0; i < 20; i++) {
-		assert_int_equal(call(r.pool, "ok", 1000000, 5000, &u, NULL,
-		    0), 201);
+		assert_int_equal(call(r.pool, "ok", 1000000, 5000, &u, NULL, 0),
+		    201);
 		assert_true(u.fuel > 0);
 		assert_int_equal(u.requests, 1);
 		assert_int_equal(u.bytes_in, 2);
 	}
 	/* A trap answers 500 and costs no worker. */
 	char msg[128];
-	assert_int_equal(call(r.pool, "T", 1000000, 5000, NULL, msg,
-	    sizeof(msg)), 500);
+	assert_int_equal(
+	    call(r.pool, "T", 1000000, 5000, NULL, msg, sizeof(msg)), 500);
 	assert_non_null(strstr(msg, "unreachable"));
 	/* Out of fuel answers 503, charged the whole budget. */
 	assert_int_equal(call(r.pool, "L", 5000, 5000, &u, NULL, 0), 503);
@@ -314,7 +342,8 @@ static void test_pool_answers_requests_traps_and_fuel(void **state)
 	rig_stop(&r);
 }
 
-static void test_pool_deadline_kills_and_replaces_the_worker(void **state)
+static void
+test_pool_deadline_kills_and_replaces_the_worker(void **state)
 {
 	struct rig r;
 	struct wasm_usage u;
@@ -326,8 +355,9 @@ static void test_pool_deadline_kills_and_replaces_the_worker(void **state)
 	assert_int_equal(call(r.pool, "ok", 1000000, 5000, NULL, NULL, 0), 201);
 	assert_int_equal(wait_workers(r.sup, before, 2), 2);
 	uint64_t t0 = util_mono_ns();
-	assert_int_equal(call(r.pool, "L", 1000000000000000LL, 300, &u, msg,
-	    sizeof(msg)), 504);
+	assert_int_equal(
+	    call(r.pool, "L", 1000000000000000LL, 300, &u, msg, sizeof(msg)),
+	    504);
 	uint64_t ms = (util_mono_ns() - t0) / 1000000;
 	assert_true(ms >= 300);
 	assert_true(ms < 300 + WASM_POOL_KILL_WAIT_MS);
@@ -335,8 +365,8 @@ static void test_pool_deadline_kills_and_replaces_the_worker(void **state)
 	assert_int_equal(u.fuel, 1000000000000000LL);
 	/* Both workers answer again; one of them is new. */
 	for (int i = 0; i < 6; i++)
-		assert_int_equal(call(r.pool, "ok", 1000000, 5000, NULL, NULL,
-		    0), 201);
+		assert_int_equal(
+		    call(r.pool, "ok", 1000000, 5000, NULL, NULL, 0), 201);
 	assert_int_equal(wait_workers(r.sup, after, 2), 2);
 	assert_true(after[0] != before[0] || after[1] != before[1]);
 	wasm_pool_stats(r.pool, &st);
@@ -351,15 +381,16 @@ struct bg {
 	char msg[128];
 };
 
-static void *bg_call(void *arg)
+static void *
+bg_call(void *arg)
 {
 	struct bg *b = arg;
-	b->status = call(b->pool, "L", -1, 20000, NULL, b->msg,
-	    sizeof(b->msg));
+	b->status = call(b->pool, "L", -1, 20000, NULL, b->msg, sizeof(b->msg));
 	return NULL;
 }
 
-static void test_pool_worker_death_answers_500_and_is_replaced(void **state)
+static void
+test_pool_worker_death_answers_500_and_is_replaced(void **state)
 {
 	struct rig r;
 	struct bg b;
@@ -396,7 +427,8 @@ struct many {
 	int ok;
 };
 
-static void *many_calls(void *arg)
+static void *
+many_calls(void *arg)
 {
 	struct many *m = arg;
 	for (int i = 0; i < 25; i++)
@@ -405,7 +437,8 @@ static void *many_calls(void *arg)
 	return NULL;
 }
 
-static void test_pool_serves_concurrent_requests(void **state)
+static void
+test_pool_serves_concurrent_requests(void **state)
 {
 	struct rig r;
 	struct many m[4];
@@ -428,7 +461,8 @@ static void test_pool_serves_concurrent_requests(void **state)
 	rig_stop(&r);
 }
 
-static void test_pool_closed_answers_503(void **state)
+static void
+test_pool_closed_answers_503(void **state)
 {
 	struct rig r;
 	char msg[128];
@@ -437,8 +471,8 @@ static void test_pool_closed_answers_503(void **state)
 	rig_start(&r, 2);
 	wasm_pool_close(r.pool);
 	assert_false(wasm_pool_alive(r.pool));
-	assert_int_equal(call(r.pool, "ok", 1000000, 5000, NULL, msg,
-	    sizeof(msg)), 503);
+	assert_int_equal(
+	    call(r.pool, "ok", 1000000, 5000, NULL, msg, sizeof(msg)), 503);
 	assert_non_null(strstr(msg, "not running"));
 	wasm_pool_free(r.pool);
 	assert_int_equal(waitpid(r.sup, &st, 0), r.sup);
@@ -457,7 +491,8 @@ struct fake {
 };
 
 /* Receive one control message; the fd of an ADD into *fd. */
-static int fake_ctl(struct fake *f, int *fd, int timeout_ms)
+static int
+fake_ctl(struct fake *f, int *fd, int timeout_ms)
 {
 	struct wasm_ctl_msg m;
 	struct iovec iov = { &m, sizeof(m) };
@@ -487,7 +522,8 @@ static int fake_ctl(struct fake *f, int *fd, int timeout_ms)
 	return (int)m.op;
 }
 
-static void *fake_run(void *arg)
+static void *
+fake_run(void *arg)
 {
 	struct fake *f = arg;
 	int fd = -1, op;
@@ -515,8 +551,9 @@ static void *fake_run(void *arg)
 		const char out[] = "Status: 201\r\n\r\nhi\n";
 		uint8_t *buf;
 		size_t blen;
-		if (f->lie == LIE_FUEL && wasm_wire_reply_encode(rq.seq, &oc,
-		    &u, (const uint8_t *)out, strlen(out), &buf, &blen) == 0) {
+		if (f->lie == LIE_FUEL &&
+		    wasm_wire_reply_encode(rq.seq, &oc, &u,
+		        (const uint8_t *)out, strlen(out), &buf, &blen) == 0) {
 			(void)write(fd, buf, blen);
 			free(buf);
 		} else if (f->lie == LIE_GARBAGE) {
@@ -534,7 +571,8 @@ static void *fake_run(void *arg)
 	return NULL;
 }
 
-static void test_pool_holds_against_a_lying_worker(void **state)
+static void
+test_pool_holds_against_a_lying_worker(void **state)
 {
 	static const enum lie lies[] = { LIE_FUEL, LIE_GARBAGE, LIE_SILENT };
 	(void)state;
@@ -589,7 +627,8 @@ static void test_pool_holds_against_a_lying_worker(void **state)
 	}
 }
 
-static void test_pool_new_refuses_bad_worker_counts(void **state)
+static void
+test_pool_new_refuses_bad_worker_counts(void **state)
 {
 	struct wasm_pool *p = NULL;
 	int ctl[2];
@@ -609,7 +648,8 @@ static void test_pool_new_refuses_bad_worker_counts(void **state)
 	assert_null(p);
 }
 
-int main(void)
+int
+main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
 	const struct CMUnitTest tests[] = {
@@ -617,8 +657,10 @@ int main(void)
 		cmocka_unit_test(test_wire_rejects_bad_strings_and_headers),
 		cmocka_unit_test(test_wire_reply_and_died_round_trip),
 		cmocka_unit_test(test_pool_answers_requests_traps_and_fuel),
-		cmocka_unit_test(test_pool_deadline_kills_and_replaces_the_worker),
-		cmocka_unit_test(test_pool_worker_death_answers_500_and_is_replaced),
+		cmocka_unit_test(
+		    test_pool_deadline_kills_and_replaces_the_worker),
+		cmocka_unit_test(
+		    test_pool_worker_death_answers_500_and_is_replaced),
 		cmocka_unit_test(test_pool_serves_concurrent_requests),
 		cmocka_unit_test(test_pool_closed_answers_503),
 		cmocka_unit_test(test_pool_holds_against_a_lying_worker),

@@ -4,13 +4,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int cmp(const void *a, const void *b)
+static int
+cmp(const void *a, const void *b)
 {
 	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
 	return x < y ? -1 : x > y;
 }
 
-int main(void)
+int
+main(void)
 {
 	enum { N = 20000 };
 	static uint32_t v[N];

@@ -7,14 +7,16 @@
 
 volatile int sink;
 
-static int rec(int n)
+static int
+rec(int n)
 {
 	volatile char buf[64];
 	buf[0] = (char)n;
 	return n == -1 ? 0 : rec(n + 1) + buf[0];
 }
 
-int main(int argc, char **argv)
+int
+main(int argc, char **argv)
 {
 	const char *m = argc > 1 ? argv[1] : "";
 	if (!strcmp(m, "loop"))
