@@ -41,8 +41,11 @@ market_USES := ledger common
 provider_USES := wasm sandbox common
 tenant_USES := sdl common
 
+# A folder's binary is its main.c and one cmd_<name>.c per command (thin:
+# options in, library calls out); everything else is its library.
 define module_rules
-$(1)_SRCS := $$(filter-out $(1)/main.c,$$(wildcard $(1)/*.c))
+$(1)_CMDS := $$(wildcard $(1)/main.c $(1)/cmd_*.c)
+$(1)_SRCS := $$(filter-out $$($(1)_CMDS),$$(wildcard $(1)/*.c))
 $(1)_OBJS := $$(patsubst %.c,$(O)/%.o,$$($(1)_SRCS))
 $(O)/lib$(1).a: $$($(1)_OBJS)
 	@mkdir -p $$(@D)
@@ -59,7 +62,7 @@ BINS := $(foreach m,$(MODULES),$(if $(wildcard $(m)/main.c),bin/$(m)))
 src_folders = $(sort $(shell sed -n 's|^\#include "\([a-z]*\)/.*|\1|p' $(1)))
 lib_closure = $(sort $(foreach f,$(1),$(f) $($(f)_USES)))
 libs_of = $(foreach m,$(MODULES),$(if $(filter $(m),$(call lib_closure,$(1))),$(O)/lib$(m).a))
-$(foreach m,$(MODULES),$(eval bin/$(m): $(call libs_of,$(m))))
+$(foreach m,$(MODULES),$(eval bin/$(m): $(patsubst %.c,$(O)/%.o,$($(m)_CMDS)) $(call libs_of,$(m))))
 
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(O)/unit/%,$(UNIT_SRCS))
@@ -86,7 +89,7 @@ $(O)/%.o: %.c
 # rebuilds that object and relinks only what uses it.
 .SECONDARY:
 
-bin/%: $(O)/%/main.o
+bin/%:
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
 
