@@ -79,16 +79,39 @@ print_summary(json_t *summary)
 	}
 }
 
-/* A lease's story or an account, as JSON or for people. */
-static void
-print_object(json_t *o, int json)
+/* What was asked for once the audit passed: a lease's story (lease), an
+ * account (account), or the summary; as JSON or for people.  Takes
+ * summary. */
+static int
+print_result(const struct audit *a, json_t *summary, const char *lease,
+    const char *account, int json)
 {
-	if (json) {
-		cli_print_json(o);
-	} else {
-		cli_print_pretty(o);
-		json_decref(o);
+	json_t *o = NULL;
+	int rc = 0;
+
+	if (lease)
+		rc = state_lease_story(audit_state(a), lease, &o);
+	else if (account)
+		rc = state_account_json(audit_state(a), account, &o);
+	if (rc < 0) {
+		json_decref(summary);
+		return rc;
 	}
+	if (lease || account) {
+		if (json) {
+			cli_print_json(o);
+		} else {
+			cli_print_pretty(o);
+			json_decref(o);
+		}
+	} else if (json) {
+		cli_print_json(summary);
+		summary = NULL;
+	} else {
+		print_summary(summary);
+	}
+	json_decref(summary);
+	return 0;
 }
 
 int
@@ -102,7 +125,7 @@ cmd_audit(int argc, char **argv)
 	char *pos[1];
 	struct audit_key key = { .pinned = 0 };
 	struct audit *a = NULL;
-	json_t *summary = NULL, *o = NULL;
+	json_t *summary = NULL;
 	int npos, rc;
 
 	if (cli_parse_opts(argc, argv, names, vals, flags, set, pos, 1, &npos,
@@ -118,8 +141,7 @@ cmd_audit(int argc, char **argv)
 		}
 		key.pinned = 1;
 	}
-	rc = audit_run(vals[0], npos ? pos[0] : NULL, &key, &a);
-	if (rc == 0)
+	if ((rc = audit_run(vals[0], npos ? pos[0] : NULL, &key, &a)) == 0)
 		rc = audit_finish(a, &summary);
 	if (rc < 0) {
 		if (set[0])
@@ -128,24 +150,7 @@ cmd_audit(int argc, char **argv)
 		audit_free(a);
 		return cli_die("audit: DISCREPANCY");
 	}
-	if (vals[2])
-		rc = state_lease_story(audit_state(a), vals[2], &o);
-	else if (vals[3])
-		rc = state_account_json(audit_state(a), vals[3], &o);
-	if (rc < 0) {
-		json_decref(summary);
-		audit_free(a);
-		return cli_die("audit");
-	}
-	if (vals[2] || vals[3]) {
-		print_object(o, set[0]);
-	} else if (set[0]) {
-		cli_print_json(summary);
-		summary = NULL;
-	} else {
-		print_summary(summary);
-	}
-	json_decref(summary);
+	rc = print_result(a, summary, vals[2], vals[3], set[0]);
 	audit_free(a);
-	return 0;
+	return rc < 0 ? cli_die("audit") : 0;
 }
