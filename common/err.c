@@ -1,7 +1,9 @@
 /*
  * err: per-thread last-error message (see err.h).
  */
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "common/err.h"
@@ -54,6 +56,21 @@ void
 err_clear(void)
 {
 	err_buf[0] = '\0';
+}
+
+void
+err_abort(const char *fmt, ...)
+{
+	char msg[ERR_MSG_SIZE];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	/* one write, not interleaved with other threads' output */
+	fprintf(stderr, "%s: broken invariant: %s\n",
+	    program_invocation_short_name, msg);
+	abort();
 }
 
 const char *

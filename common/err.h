@@ -39,4 +39,10 @@ const char *err_name(int code);
 
 void err_clear(void);
 
+/* A broken invariant, where there is no error path or going on would be
+ * wrong: print "<program>: broken invariant: <message>" on stderr and
+ * abort().  The one place a library prints (STYLE.md, "Errors"). */
+void err_abort(const char *fmt, ...)
+    __attribute__((noreturn, format(printf, 1, 2)));
+
 #endif

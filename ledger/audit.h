@@ -37,4 +37,35 @@ int audit_finish(struct audit *a, json_t **summary);
 /* The replayed state (valid after the genesis leaf), borrowed. */
 const struct state *audit_state(const struct audit *a);
 
+/*
+ * Where a ledger is audited from (audit_source.c): each of these feeds a
+ * new audit every leaf up to the source's latest signed checkpoint and
+ * that checkpoint (from a store, every checkpoint it holds).  On success
+ * *out is ready for audit_finish and the caller frees it; on error *out
+ * is NULL.
+ */
+
+/* The key the checkpoints must be signed by.  With pinned set, vk is the
+ * caller's, the key the auditor trusts.  Otherwise the source's own key
+ * goes into vk and learned is set as soon as it does (even when the audit
+ * then fails): that proves the ledger consistent, not whose it is, and the
+ * caller should say so. */
+struct audit_key {
+	struct note_verifier vk;
+	int pinned;
+	int learned;
+};
+
+/* A running market at url (its /v1/ledger/checkpoint and
+ * /v1/ledger/entries; its own key from /v1/info). */
+int audit_from_market(const char *url, struct audit_key *key,
+    struct audit **out);
+/* A store file (its own key: the log's, store_log_pub). */
+int audit_from_store(const char *path, struct audit_key *key,
+    struct audit **out);
+/* A git mirror (mirror.h), which holds no key: key must be pinned,
+ * ERR_INVAL otherwise. */
+int audit_from_mirror(const char *dir, struct audit_key *key,
+    struct audit **out);
+
 #endif

@@ -29,13 +29,16 @@ merkle_leaf_hash(const void *leaf, size_t len, uint8_t out[MERKLE_HASH_LEN])
 		SHA256(buf, len + 1, out);
 		return;
 	}
-	/* No error path in this signature: out of memory here is fatal. */
+	/* No error path in this signature: SHA-256 cannot fail short of
+	 * memory, and a leaf without its hash must not go on. */
 	if ((c = EVP_MD_CTX_new()) == NULL ||
 	    EVP_DigestInit_ex(c, EVP_sha256(), NULL) != 1 ||
 	    EVP_DigestUpdate(c, &prefix, 1) != 1 ||
 	    EVP_DigestUpdate(c, leaf, len) != 1 ||
 	    EVP_DigestFinal_ex(c, out, NULL) != 1)
-		abort();
+		err_abort("merkle_leaf_hash: OpenSSL's SHA-256 failed on a "
+		          "%zu-byte leaf (out of memory?)",
+		    len);
 	EVP_MD_CTX_free(c);
 }
 
@@ -429,7 +432,11 @@ merkle_mem_append(struct merkle_mem *m,
 	for (i = 0; i < n; i++) {
 		lv = &m->lv[st[i].level];
 		if (st[i].idx != lv->len)
-			abort(); /* broken invariant: levels out of step */
+			err_abort("merkle_mem_append: at %llu leaves, level %u "
+			          "holds %llu hashes but the next one is hash "
+			          "%llu: levels out of step",
+			    (ull)m->size, st[i].level, (ull)lv->len,
+			    (ull)st[i].idx);
 		if (lv->len < lv->cap)
 			continue;
 		p = reallocarray(lv->h, lv->cap ? lv->cap * 2 : 16,

@@ -148,7 +148,10 @@ note_key_id_type(const char *name, uint8_t type, const uint8_t pub[KEY_PUB_LEN])
 		SHA256(stack, nlen + sizeof(tail), h);
 	} else {
 		if ((buf = malloc(nlen + sizeof(tail))) == NULL)
-			abort(); /* no error path in this signature */
+			err_abort("note_key_id_type: out of memory hashing a "
+			          "%zu-byte key name (this function has no "
+			          "error path)",
+			    nlen);
 		memcpy(buf, name, nlen);
 		memcpy(buf + nlen, tail, sizeof(tail));
 		SHA256(buf, nlen + sizeof(tail), h);

@@ -7,6 +7,7 @@
 
 #include "common/cjson.h"
 #include "common/err.h"
+#include "common/util.h"
 #include "ledger/verify.h"
 
 struct verifier {
@@ -321,5 +322,23 @@ verify_store(struct store *s, const struct note_verifier *vkey,
 	rc = merkle_root(rep->entries, &r, rep->root);
 out:
 	verifier_free(v);
+	return rc;
+}
+
+int
+verify_vkey_load(const char *arg, struct note_verifier *out)
+{
+	char *buf = NULL, *nl;
+	size_t len;
+	int rc;
+
+	if (strchr(arg, '+') != NULL)
+		return note_vkey_parse(arg, out);
+	if ((rc = util_read_file(arg, 4096, &buf, &len)) < 0)
+		return rc;
+	if ((nl = strchr(buf, '\n')) != NULL)
+		*nl = '\0';
+	rc = note_vkey_parse(buf, out);
+	free(buf);
 	return rc;
 }

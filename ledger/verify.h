@@ -41,6 +41,11 @@ void verifier_reader(struct verifier *v, struct merkle_reader *out);
 /* Number of (level, idx) hashes a tree of size n stores. */
 uint64_t verifier_expected_nodes(uint64_t n);
 
+/* The log's verifier key from arg: the key text <name>+<id>+<key>
+ * (note_vkey_parse) when arg holds a '+', else the first line of the
+ * file arg names. */
+int verify_vkey_load(const char *arg, struct note_verifier *out);
+
 struct verify_report {
 	uint64_t entries;
 	uint64_t checkpoints;

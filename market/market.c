@@ -18,6 +18,7 @@
 #include "common/util.h"
 #include "ledger/note.h"
 #include "ledger/replay.h"
+#include "ledger/signer.h"
 #include "market/market_internal.h"
 
 static void fatal_write(const char *what);
@@ -284,27 +285,15 @@ unlock : {
 static int
 checkpoint_now(struct market *m)
 {
-	uint8_t root[32];
-	char *body = NULL, *note = NULL;
+	char *note = NULL;
 	int rc;
 
-	if ((rc = store_root(m->store, m->committed, root)) < 0 ||
-	    (rc = checkpoint_format(store_origin(m->store), m->committed, root,
-	         &body)) < 0 ||
-	    (rc = note_sign(body, strlen(body), store_origin(m->store), m->key,
-	         &note)) < 0)
-		goto out;
-	if ((rc = store_checkpoint_add(m->store, m->committed, util_now_ms(),
-	         note)) < 0)
-		goto out;
+	if ((rc = signer_checkpoint(m->store, m->committed, m->key, &note)) < 0)
+		return rc;
 	free(m->checkpoint_note);
 	m->checkpoint_note = note;
-	note = NULL;
 	m->checkpointed = m->committed;
-out:
-	free(body);
-	free(note);
-	return rc;
+	return 0;
 }
 
 /* Time-based derivations (expiries, offline providers, exhausted

@@ -1,7 +1,9 @@
 /*
- * Unit tests for common/: codecs, keys, canonical JSON, envelopes, util.
+ * Unit tests for common/: codecs, keys, canonical JSON, envelopes, util,
+ * errors.
  */
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -9,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -358,6 +361,36 @@ test_err_prefix_keeps_message(void **state)
 	assert_string_equal(err_msg(), "outer 1: inner");
 }
 
+static void
+test_err_abort_names_the_invariant_then_aborts(void **state)
+{
+	char out[256] = { 0 };
+	int p[2], status;
+	ssize_t n;
+	pid_t pid;
+
+	(void)state;
+	assert_int_equal(pipe(p), 0);
+	if ((pid = fork()) == 0) {
+		/* the child dies by the signal, not in cmocka's handler */
+		signal(SIGABRT, SIG_DFL);
+		dup2(p[1], 2);
+		err_abort("levels out of step at %d", 7);
+	}
+	assert_true(pid > 0);
+	close(p[1]);
+	for (size_t got = 0;
+	     (n = read(p[0], out + got, sizeof(out) - 1 - got)) > 0;)
+		got += (size_t)n;
+	close(p[0]);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFSIGNALED(status));
+	assert_int_equal(WTERMSIG(status), SIGABRT);
+	if (strstr(out, ": broken invariant: levels out of step at 7\n") ==
+	    NULL)
+		fail_msg("stderr was '%s'", out);
+}
+
 int
 main(void)
 {
@@ -377,6 +410,8 @@ main(void)
 		cmocka_unit_test(test_util_parse_integers),
 		cmocka_unit_test(test_util_env_i64_falls_back_on_bad_values),
 		cmocka_unit_test(test_err_prefix_keeps_message),
+		cmocka_unit_test(
+		    test_err_abort_names_the_invariant_then_aborts),
 	};
 	return cmocka_run_group_tests_name("common", tests, NULL, NULL);
 }

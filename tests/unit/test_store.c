@@ -1,7 +1,8 @@
 /*
  * Unit tests for ledger/store, ledger/verify and ledger/mirror: appends,
  * roots and proofs against the in-memory tree, durability across reopen,
- * group commit and rollback, and tampering of every kind detected.
+ * group commit and rollback, tampering of every kind detected, and the
+ * verifier key given as text or a file.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -373,6 +374,35 @@ test_mirror_round_trip_and_incremental_commits(void **state)
 	assert_int_equal(vr.checkpoints, 3);
 }
 
+static void
+test_vkey_load_takes_text_or_a_file(void **state)
+{
+	struct fixture *f = *state;
+	struct note_verifier v;
+	char path[160], *text = NULL;
+	FILE *fp;
+
+	assert_int_equal(note_vkey_format(ORIGIN, f->vk.pub, &text), 0);
+	assert_int_equal(verify_vkey_load(text, &v), 0);
+	assert_int_equal(v.id, f->vk.id);
+	/* a file holding it, the first line counts */
+	snprintf(path, sizeof(path), "%s/vkey", f->dir);
+	fp = fopen(path, "w");
+	assert_non_null(fp);
+	fprintf(fp, "%s\nsomething else\n", text);
+	fclose(fp);
+	memset(&v, 0, sizeof(v));
+	assert_int_equal(verify_vkey_load(path, &v), 0);
+	assert_int_equal(v.id, f->vk.id);
+	assert_memory_equal(v.pub, f->vk.pub, KEY_PUB_LEN);
+	/* no such file; a key ID that does not match */
+	snprintf(path, sizeof(path), "%s/nothing", f->dir);
+	assert_true(verify_vkey_load(path, &v) < 0);
+	text[strlen(ORIGIN) + 1] ^= 1;
+	assert_int_equal(verify_vkey_load(text, &v), ERR_INVAL);
+	free(text);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int
@@ -391,6 +421,7 @@ main(void)
 		T(test_tamper_stored_hash_is_detected),
 		T(test_verify_wants_a_checkpoint_by_the_right_key),
 		T(test_mirror_round_trip_and_incremental_commits),
+		T(test_vkey_load_takes_text_or_a_file),
 	};
 	return cmocka_run_group_tests_name("store", tests, NULL, NULL);
 }
