@@ -951,49 +951,133 @@ build_volume(struct sdl_ctx *c, const struct ynode *n, const char *path,
 	}
 }
 
+/* gpu.units: a whole number of GPUs into cp->gpu_units; false when
+ * there is none or it is not one (told). */
+static bool
+build_gpu_units(struct sdl_ctx *c, const struct ynode *n, const char *path,
+    struct sdl_compute *cp)
+{
+	char p[SDL_PATH_MAX];
+	const struct ynode *u;
+	const char *t = NULL, *s;
+	uint64_t v = 0;
+	bool ok;
+
+	P(p, "%s.units", path);
+	if (!(u = ytree_get(n, "units")))
+		return false;
+	if (u->kind == YN_SCALAR &&
+	    (u->type == YS_STR || u->type == YS_INT || u->type == YS_FLOAT))
+		t = u->val;
+	if (!t) {
+		at(c, u, p, "expected a whole number of GPUs, found %s",
+		    kind_name(u));
+		return false;
+	}
+	for (s = t, ok = *s != '\0'; *s; s++) {
+		if (*s < '0' || *s > '9' || v > (UINT64_MAX - 9) / 10) {
+			ok = false;
+			break;
+		}
+		v = v * 10 + (uint64_t)(*s - '0');
+	}
+	if (!ok) {
+		at(c, u, p, "\"%.32s\" is not a whole number of GPUs", t);
+		return false;
+	}
+	cp->gpu_units = v;
+	return true;
+}
+
+/* One model of gpu.attributes.vendor.nvidia (item q) as the attribute
+ * "vendor/nvidia/model/<model>[/ram/<n>Gi][/interface/<if>]". */
+static void
+build_gpu_model(struct sdl_ctx *c, const struct ynode *m, const char *q,
+    struct sdl_compute *cp)
+{
+	static const char *const nk[] = { "interface", "model", "ram", NULL };
+	char r[SDL_PATH_MAX], key[600];
+	const char *model = "", *str;
+	const struct ynode *w;
+	size_t len;
+
+	if (!want_map(c, m, q, nk))
+		return;
+	P(r, "%s.model", q);
+	if ((w = ytree_get(m, "model")) && !(model = want_str(c, w, r)))
+		return;
+	sdl_fmt(key, sizeof(key), "vendor/nvidia/model/%.200s", model);
+	P(r, "%s.ram", q);
+	if ((w = ytree_get(m, "ram"))) {
+		uint64_t bytes;
+		if (!(str = want_str(c, w, r)))
+			return;
+		if (sdl_parse_size(str, true, &bytes)) {
+			at(c, w, r, "%s", err_msg());
+			return;
+		}
+		len = strlen(key);
+		sdl_fmt(key + len, sizeof(key) - len, "/ram/%lluGi",
+		    (unsigned long long)(bytes >> 30));
+	}
+	P(r, "%s.interface", q);
+	if ((w = ytree_get(m, "interface"))) {
+		if (!(str = want_str(c, w, r)))
+			return;
+		if (strcmp(str, "pcie") && strcmp(str, "sxm")) {
+			at(c, w, r,
+			    "invalid GPU interface "
+			    "\"%.32s\" (expected pcie or sxm)",
+			    str);
+			return;
+		}
+		len = strlen(key);
+		sdl_fmt(key + len, sizeof(key) - len, "/interface/%s", str);
+	}
+	if (attr_get(cp->gpu_attrs, cp->ngpu_attrs, key)) {
+		at(c, m, q, "duplicate GPU model \"%.200s\"", key);
+		return;
+	}
+	attr_add(c, &cp->gpu_attrs, &cp->ngpu_attrs, key, "true");
+}
+
+/* gpu.attributes.vendor.nvidia: a list of models (path p); false when it
+ * is not one (told). */
+static bool
+build_gpu_models(struct sdl_ctx *c, const struct ynode *nv, const char *p,
+    struct sdl_compute *cp)
+{
+	if (nv->kind != YN_SEQ) {
+		at(c, nv, p, "expected a list of models, found %s",
+		    kind_name(nv));
+		return false;
+	}
+	if (nv->n > SDL_MAX_LIST) {
+		at(c, nv, p, "more than %d models", SDL_MAX_LIST);
+		return false;
+	}
+	for (size_t i = 0; i < nv->n; i++) {
+		char q[SDL_PATH_MAX];
+		P(q, "%s[%zu]", p, i);
+		build_gpu_model(c, nv->items[i], q, cp);
+	}
+	return true;
+}
+
+/* resources.gpu: units, and the vendor's models as sorted attributes (any
+ * nvidia model when none is named). */
 static void
 build_gpu(struct sdl_ctx *c, const struct ynode *n, const char *path,
     struct sdl_compute *cp)
 {
 	static const char *const keys[] = { "attributes", "units", NULL };
-	static const char *const nk[] = { "interface", "model", "ram", NULL };
 	char p[SDL_PATH_MAX];
-	const struct ynode *u, *a, *vendor, *nv;
-	bool have_units = false;
+	const struct ynode *a, *vendor, *nv;
+	bool have_units;
 
 	if (!want_map_go(c, n, path, keys))
 		return;
-	P(p, "%s.units", path);
-	if ((u = ytree_get(n, "units"))) {
-		const char *t = NULL;
-		uint64_t v = 0;
-		if (u->kind == YN_SCALAR &&
-		    (u->type == YS_STR || u->type == YS_INT ||
-		        u->type == YS_FLOAT))
-			t = u->val;
-		if (!t) {
-			at(c, u, p, "expected a whole number of GPUs, found %s",
-			    kind_name(u));
-		} else {
-			const char *s = t;
-			bool ok = *s != '\0';
-			for (; *s; s++) {
-				if (*s < '0' || *s > '9' ||
-				    v > (UINT64_MAX - 9) / 10) {
-					ok = false;
-					break;
-				}
-				v = v * 10 + (uint64_t)(*s - '0');
-			}
-			if (!ok)
-				at(c, u, p,
-				    "\"%.32s\" is not a whole number of "
-				    "GPUs",
-				    t);
-			else
-				cp->gpu_units = v, have_units = true;
-		}
-	}
+	have_units = build_gpu_units(c, n, path, cp);
 	P(p, "%s.attributes", path);
 	a = ytree_get(n, "attributes");
 	if (!a) {
@@ -1016,76 +1100,12 @@ build_gpu(struct sdl_ctx *c, const struct ynode *n, const char *path,
 		at(c, vendor, p, "at least one GPU vendor must be set");
 		return;
 	}
-	if (have_units && cp->gpu_units == 0)
-		at(c, a, path, "GPU attributes need units > 0");
-	else if (!have_units)
+	if (!have_units || cp->gpu_units == 0)
 		at(c, a, path, "GPU attributes need units > 0");
 	P(p, "%s.attributes.vendor.nvidia", path);
 	nv = ytree_get(vendor, "nvidia");
-	if (nv && !is_null(nv)) {
-		if (nv->kind != YN_SEQ) {
-			at(c, nv, p, "expected a list of models, found %s",
-			    kind_name(nv));
-			return;
-		}
-		if (nv->n > SDL_MAX_LIST) {
-			at(c, nv, p, "more than %d models", SDL_MAX_LIST);
-			return;
-		}
-		for (size_t i = 0; i < nv->n; i++) {
-			const struct ynode *m = nv->items[i], *w;
-			char q[SDL_PATH_MAX], r[SDL_PATH_MAX];
-			char key[600];
-			const char *model = "", *str;
-			size_t len;
-
-			P(q, "%s[%zu]", p, i);
-			if (!want_map(c, m, q, nk))
-				continue;
-			P(r, "%s.model", q);
-			if ((w = ytree_get(m, "model")) &&
-			    !(model = want_str(c, w, r)))
-				continue;
-			sdl_fmt(key, sizeof(key), "vendor/nvidia/model/%.200s",
-			    model);
-			P(r, "%s.ram", q);
-			if ((w = ytree_get(m, "ram"))) {
-				uint64_t bytes;
-				if (!(str = want_str(c, w, r)))
-					continue;
-				if (sdl_parse_size(str, true, &bytes)) {
-					at(c, w, r, "%s", err_msg());
-					continue;
-				}
-				len = strlen(key);
-				sdl_fmt(key + len, sizeof(key) - len,
-				    "/ram/%lluGi",
-				    (unsigned long long)(bytes >> 30));
-			}
-			P(r, "%s.interface", q);
-			if ((w = ytree_get(m, "interface"))) {
-				if (!(str = want_str(c, w, r)))
-					continue;
-				if (strcmp(str, "pcie") && strcmp(str, "sxm")) {
-					at(c, w, r,
-					    "invalid GPU interface "
-					    "\"%.32s\" (expected pcie or sxm)",
-					    str);
-					continue;
-				}
-				len = strlen(key);
-				sdl_fmt(key + len, sizeof(key) - len,
-				    "/interface/%s", str);
-			}
-			if (attr_get(cp->gpu_attrs, cp->ngpu_attrs, key)) {
-				at(c, m, q, "duplicate GPU model \"%.200s\"",
-				    key);
-				continue;
-			}
-			attr_add(c, &cp->gpu_attrs, &cp->ngpu_attrs, key,
-			    "true");
-		}
-	}
+	if (nv && !is_null(nv) && !build_gpu_models(c, nv, p, cp))
+		return;
 	if (cp->ngpu_attrs == 0 && (!nv || is_null(nv) || nv->n == 0))
 		attr_add(c, &cp->gpu_attrs, &cp->ngpu_attrs,
 		    "vendor/nvidia/model/*", "true");
@@ -1117,6 +1137,142 @@ cpu_pattern(const char *s)
 	return *p == '\0';
 }
 
+/* resources.cpu: units (millicores) and attributes (arch). */
+static void
+build_cpu(struct sdl_ctx *c, const struct ynode *r, const char *path,
+    struct sdl_compute *cp)
+{
+	char p[SDL_PATH_MAX], q[SDL_PATH_MAX];
+	const struct ynode *v, *w;
+	const char *str;
+
+	P(p, "%s.cpu", path);
+	if (!(v = need(c, r, path, "cpu")) ||
+	    !want_map(c, v, p,
+	        (const char *const[]){ "attributes", "units", NULL }))
+		return;
+	P(q, "%s.units", p);
+	cp->bad |= SDL_BAD_CPU;
+	if ((w = need(c, v, p, "units"))) {
+		if (w->kind != YN_SCALAR ||
+		    (w->type != YS_STR && w->type != YS_INT &&
+		        w->type != YS_FLOAT)) {
+			at(c, w, q, "expected a CPU quantity, found %s",
+			    kind_name(w));
+		} else if (w->type == YS_STR && !cpu_pattern(w->val)) {
+			at(c, w, q,
+			    "\"%.32s\" is not a CPU quantity "
+			    "(cores such as 0.5 or 2, or millicores "
+			    "such as \"500m\")",
+			    w->val);
+		} else if (sdl_parse_cpu(w->val, &cp->cpu_millis)) {
+			at(c, w, q, "%s", err_msg());
+		} else if (cp->cpu_millis == 0) {
+			at(c, w, q,
+			    "cpu units must be greater than "
+			    "zero");
+		} else {
+			cp->bad &= ~SDL_BAD_CPU;
+		}
+	}
+	P(q, "%s.attributes", p);
+	if (!(w = ytree_get(v, "attributes")) ||
+	    !want_map_go(c, w, q, (const char *const[]){ "arch", NULL }))
+		return;
+	for (size_t i = 0; i < w->n; i++) {
+		char a[SDL_PATH_MAX];
+		P(a, "%s.arch", q);
+		if ((str = want_text(c, YMAP_VAL(w, i), a)))
+			attr_add(c, &cp->cpu_attrs, &cp->ncpu_attrs, "arch",
+			    str);
+	}
+}
+
+/* resources.memory: size in bytes. */
+static void
+build_memory(struct sdl_ctx *c, const struct ynode *r, const char *path,
+    struct sdl_compute *cp)
+{
+	char p[SDL_PATH_MAX], q[SDL_PATH_MAX];
+	const struct ynode *v, *w;
+	const char *str;
+
+	P(p, "%s.memory", path);
+	if (!(v = need(c, r, path, "memory")) ||
+	    !want_map(c, v, p, (const char *const[]){ "size", NULL }))
+		return;
+	P(q, "%s.size", p);
+	cp->bad |= SDL_BAD_MEMORY;
+	if ((w = need(c, v, p, "size")) && (str = want_str(c, w, q))) {
+		if (sdl_parse_size(str, false, &cp->memory))
+			at(c, w, q, "%s", err_msg());
+		else
+			cp->bad &= ~SDL_BAD_MEMORY;
+	}
+}
+
+/* resources.storage as a list (path p): each volume, names unique, then
+ * sorted as Akash sorts them. */
+static void
+build_volume_list(struct sdl_ctx *c, const struct ynode *v, const char *p,
+    struct sdl_compute *cp)
+{
+	char q[SDL_PATH_MAX];
+
+	if (v->n > SDL_MAX_VOLUMES) {
+		at(c, v, p, "more than %d volumes (Lodge's limit)",
+		    SDL_MAX_VOLUMES);
+		return;
+	}
+	if (v->n == 0) {
+		at(c, v, p, "at least one storage volume is required");
+		return;
+	}
+	if (!(cp->volumes = xcalloc(c, v->n, sizeof(*cp->volumes))))
+		return;
+	for (size_t i = 0; i < v->n; i++) {
+		P(q, "%s[%zu]", p, i);
+		build_volume(c, v->items[i], q, &cp->volumes[cp->nvolumes++],
+		    true);
+	}
+	for (size_t i = 0; i < cp->nvolumes; i++)
+		for (size_t j = 0; j < i; j++) {
+			if (strcmp(cp->volumes[i].name, cp->volumes[j].name))
+				continue;
+			P(q, "%s[%zu]", p, i);
+			at(c, v->items[i], q, "duplicated volume name \"%s\"",
+			    cp->volumes[i].name);
+		}
+	sdl_sort_volumes(cp->volumes, cp->nvolumes);
+}
+
+/* resources.storage: one volume or a list of them. */
+static void
+build_storage(struct sdl_ctx *c, const struct ynode *r, const char *path,
+    struct sdl_compute *cp)
+{
+	char p[SDL_PATH_MAX];
+	const struct ynode *v;
+
+	P(p, "%s.storage", path);
+	if (!(v = need(c, r, path, "storage")))
+		return;
+	if (v->kind == YN_MAP) {
+		if ((cp->volumes = xcalloc(c, 1, sizeof(*cp->volumes)))) {
+			cp->nvolumes = 1;
+			build_volume(c, v, p, &cp->volumes[0], false);
+		}
+	} else if (v->kind == YN_SEQ) {
+		build_volume_list(c, v, p, cp);
+	} else {
+		at(c, v, p,
+		    "expected a volume or a list of volumes, "
+		    "found %s",
+		    kind_name(v));
+	}
+}
+
+/* profiles.compute.<k>: its resources, cpu, memory, storage, gpu. */
 static void
 build_compute(struct sdl_ctx *c, const struct ynode *k, const struct ynode *n,
     struct sdl_compute *cp)
@@ -1124,8 +1280,7 @@ build_compute(struct sdl_ctx *c, const struct ynode *k, const struct ynode *n,
 	static const char *const rkeys[] = { "cpu", "gpu", "memory", "storage",
 		NULL };
 	char path[SDL_PATH_MAX], p[SDL_PATH_MAX];
-	const struct ynode *r, *v, *w;
-	const char *str;
+	const struct ynode *r, *v;
 
 	P(path, "profiles.compute.%s", k->val);
 	cp->name = xstrdup(c, k->val);
@@ -1138,112 +1293,9 @@ build_compute(struct sdl_ctx *c, const struct ynode *k, const struct ynode *n,
 	P(path, "profiles.compute.%s.resources", k->val);
 	if (!want_map(c, r, path, rkeys))
 		return;
-	/* cpu */
-	P(p, "%s.cpu", path);
-	if ((v = need(c, r, path, "cpu")) &&
-	    want_map(c, v, p,
-	        (const char *const[]){ "attributes", "units", NULL })) {
-		char q[SDL_PATH_MAX];
-		P(q, "%s.units", p);
-		cp->bad |= SDL_BAD_CPU;
-		if ((w = need(c, v, p, "units"))) {
-			if (w->kind != YN_SCALAR ||
-			    (w->type != YS_STR && w->type != YS_INT &&
-			        w->type != YS_FLOAT)) {
-				at(c, w, q, "expected a CPU quantity, found %s",
-				    kind_name(w));
-			} else if (w->type == YS_STR && !cpu_pattern(w->val)) {
-				at(c, w, q,
-				    "\"%.32s\" is not a CPU quantity "
-				    "(cores such as 0.5 or 2, or millicores "
-				    "such as \"500m\")",
-				    w->val);
-			} else if (sdl_parse_cpu(w->val, &cp->cpu_millis)) {
-				at(c, w, q, "%s", err_msg());
-			} else if (cp->cpu_millis == 0) {
-				at(c, w, q,
-				    "cpu units must be greater than "
-				    "zero");
-			} else {
-				cp->bad &= ~SDL_BAD_CPU;
-			}
-		}
-		P(q, "%s.attributes", p);
-		if ((w = ytree_get(v, "attributes")) &&
-		    want_map_go(c, w, q,
-		        (const char *const[]){ "arch", NULL })) {
-			for (size_t i = 0; i < w->n; i++) {
-				char a[SDL_PATH_MAX];
-				P(a, "%s.arch", q);
-				if ((str = want_text(c, YMAP_VAL(w, i), a)))
-					attr_add(c, &cp->cpu_attrs,
-					    &cp->ncpu_attrs, "arch", str);
-			}
-		}
-	}
-	/* memory */
-	P(p, "%s.memory", path);
-	if ((v = need(c, r, path, "memory")) &&
-	    want_map(c, v, p, (const char *const[]){ "size", NULL })) {
-		char q[SDL_PATH_MAX];
-		P(q, "%s.size", p);
-		cp->bad |= SDL_BAD_MEMORY;
-		if ((w = need(c, v, p, "size")) && (str = want_str(c, w, q))) {
-			if (sdl_parse_size(str, false, &cp->memory))
-				at(c, w, q, "%s", err_msg());
-			else
-				cp->bad &= ~SDL_BAD_MEMORY;
-		}
-	}
-	/* storage */
-	P(p, "%s.storage", path);
-	if ((v = need(c, r, path, "storage"))) {
-		if (v->kind == YN_MAP) {
-			if ((cp->volumes =
-			            xcalloc(c, 1, sizeof(*cp->volumes)))) {
-				cp->nvolumes = 1;
-				build_volume(c, v, p, &cp->volumes[0], false);
-			}
-		} else if (v->kind == YN_SEQ) {
-			if (v->n > SDL_MAX_VOLUMES) {
-				at(c, v, p,
-				    "more than %d volumes (Lodge's "
-				    "limit)",
-				    SDL_MAX_VOLUMES);
-			} else if (v->n == 0) {
-				at(c, v, p,
-				    "at least one storage volume is "
-				    "required");
-			} else if ((cp->volumes = xcalloc(c, v->n,
-			                sizeof(*cp->volumes)))) {
-				for (size_t i = 0; i < v->n; i++) {
-					char q[SDL_PATH_MAX];
-					P(q, "%s[%zu]", p, i);
-					build_volume(c, v->items[i], q,
-					    &cp->volumes[cp->nvolumes++], true);
-				}
-				for (size_t i = 0; i < cp->nvolumes; i++)
-					for (size_t j = 0; j < i; j++)
-						if (!strcmp(cp->volumes[i].name,
-						        cp->volumes[j].name)) {
-							char q[SDL_PATH_MAX];
-							P(q, "%s[%zu]", p, i);
-							at(c, v->items[i], q,
-							    "duplicated volume "
-							    "name \"%s\"",
-							    cp->volumes[i]
-							        .name);
-						}
-				sdl_sort_volumes(cp->volumes, cp->nvolumes);
-			}
-		} else {
-			at(c, v, p,
-			    "expected a volume or a list of volumes, "
-			    "found %s",
-			    kind_name(v));
-		}
-	}
-	/* gpu */
+	build_cpu(c, r, path, cp);
+	build_memory(c, r, path, cp);
+	build_storage(c, r, path, cp);
 	P(p, "%s.gpu", path);
 	if ((v = ytree_get(r, "gpu")))
 		build_gpu(c, v, p, cp);
@@ -1553,6 +1605,134 @@ build_endpoints(struct sdl_ctx *c, const struct ynode *n,
 	}
 }
 
+/* version: "2.0" or "2.1" (quoted; Akash's Go parser takes more). */
+static void
+build_version(struct sdl_ctx *c, const struct ynode *root,
+    struct sdl_deployment *d)
+{
+	const struct ynode *v;
+	const char *str;
+
+	if (!(v = ytree_get(root, "version"))) {
+		at(c, root, "version",
+		    "no version found (expected version: "
+		    "\"2.0\" or \"2.1\")");
+		return;
+	}
+	str = v->kind == YN_SCALAR ? v->val : "";
+	if (v->kind == YN_SCALAR && v->type == YS_STR && !strcmp(str, "2.0"))
+		d->version = 20;
+	else if (v->kind == YN_SCALAR && v->type == YS_STR &&
+	    !strcmp(str, "2.1"))
+		d->version = 21;
+	else if (!c->strict && v->kind == YN_SCALAR && go_version(str))
+		d->version = go_version(str);
+	else
+		at(c, v, "version",
+		    "unsupported version %s%.32s%s "
+		    "(expected \"2.0\" or \"2.1\", quoted)",
+		    v->kind == YN_SCALAR ? "\"" : "",
+		    v->kind == YN_SCALAR ? str : kind_name(v),
+		    v->kind == YN_SCALAR ? "\"" : "");
+}
+
+/* include: accepted and ignored, as Akash does; only its form checked. */
+static void
+build_include(struct sdl_ctx *c, const struct ynode *root)
+{
+	struct sdl_strlist l = { 0 };
+	const struct ynode *v;
+
+	if (!(v = ytree_get(root, "include")))
+		return;
+	want_strlist(c, v, "include", false, &l);
+	for (size_t i = 0; i < l.count; i++)
+		free(l.items[i]);
+	free(l.items);
+}
+
+static void
+build_services(struct sdl_ctx *c, const struct ynode *root,
+    struct sdl_deployment *d)
+{
+	const struct ynode *v;
+
+	if (!(v = need(c, root, "(document)", "services")) ||
+	    !want_map(c, v, "services", NULL))
+		return;
+	if (v->n > SDL_MAX_SERVICES)
+		at(c, v, "services", "more than %d services (Lodge's limit)",
+		    SDL_MAX_SERVICES);
+	else if ((d->services = xcalloc(c, v->n, sizeof(*d->services))))
+		for (size_t i = 0; i < v->n; i++)
+			build_service(c, YMAP_KEY(v, i), YMAP_VAL(v, i),
+			    &d->services[d->nservices++]);
+}
+
+/* profiles: compute and placement. */
+static void
+build_profiles(struct sdl_ctx *c, const struct ynode *root,
+    struct sdl_deployment *d)
+{
+	const struct ynode *v, *w;
+
+	if (!(v = need(c, root, "(document)", "profiles")) ||
+	    !want_map(c, v, "profiles",
+	        (const char *const[]){ "compute", "placement", NULL }))
+		return;
+	if ((w = need(c, v, "profiles", "compute")) &&
+	    want_map(c, w, "profiles.compute", NULL)) {
+		if (w->n > SDL_MAX_PROFILES)
+			at(c, w, "profiles.compute",
+			    "more than %d profiles (Lodge's limit)",
+			    SDL_MAX_PROFILES);
+		else if ((d->computes = xcalloc(c, w->n, sizeof(*d->computes))))
+			for (size_t i = 0; i < w->n; i++)
+				build_compute(c, YMAP_KEY(w, i), YMAP_VAL(w, i),
+				    &d->computes[d->ncomputes++]);
+	}
+	if ((w = need(c, v, "profiles", "placement")) &&
+	    want_map(c, w, "profiles.placement", NULL)) {
+		if (w->n > SDL_MAX_PROFILES)
+			at(c, w, "profiles.placement",
+			    "more than %d placements (Lodge's limit)",
+			    SDL_MAX_PROFILES);
+		else if ((d->placements =
+		                 xcalloc(c, w->n, sizeof(*d->placements))))
+			for (size_t i = 0; i < w->n; i++)
+				build_placement(c, YMAP_KEY(w, i),
+				    YMAP_VAL(w, i),
+				    &d->placements[d->nplacements++]);
+	}
+}
+
+/* reclamation.min_window: a duration. */
+static void
+build_reclamation(struct sdl_ctx *c, const struct ynode *root,
+    struct sdl_deployment *d)
+{
+	const struct ynode *v, *w;
+	const char *str;
+
+	if (!(v = ytree_get(root, "reclamation")) ||
+	    !want_map(c, v, "reclamation",
+	        (const char *const[]){ "min_window", NULL }) ||
+	    !(w = need(c, v, "reclamation", "min_window")) ||
+	    !(str = want_str(c, w, "reclamation.min_window")))
+		return;
+	if (!c->strict && go_duration(str, &d->reclamation_seconds)) {
+		d->has_reclamation = true;
+		d->reclamation_min_window = xstrdup(c, str);
+	} else if (sdl_parse_duration(str, &d->reclamation_seconds)) {
+		at(c, w, "reclamation.min_window",
+		    "invalid reclamation min_window: %s", err_msg());
+	} else {
+		d->has_reclamation = true;
+		d->reclamation_min_window = xstrdup(c, str);
+	}
+}
+
+/* The document, part by part, in the order the errors are reported. */
 struct sdl_deployment *
 sdl_build(struct sdl_ctx *c, const struct ynode *root)
 {
@@ -1560,8 +1740,7 @@ sdl_build(struct sdl_ctx *c, const struct ynode *root)
 		"include", "profiles", "reclamation", "services", "version",
 		NULL };
 	struct sdl_deployment *d;
-	const struct ynode *v, *w;
-	const char *str;
+	const struct ynode *v;
 
 	if (!(d = xcalloc(c, 1, sizeof(*d))))
 		return NULL;
@@ -1573,105 +1752,14 @@ sdl_build(struct sdl_ctx *c, const struct ynode *root)
 	if (!want_map_go(c, root, "(document)", keys))
 		if (root->kind != YN_MAP)
 			return d;
-	/* version */
-	if ((v = ytree_get(root, "version"))) {
-		str = v->kind == YN_SCALAR ? v->val : "";
-		if (v->kind == YN_SCALAR && v->type == YS_STR &&
-		    !strcmp(str, "2.0"))
-			d->version = 20;
-		else if (v->kind == YN_SCALAR && v->type == YS_STR &&
-		    !strcmp(str, "2.1"))
-			d->version = 21;
-		else if (!c->strict && v->kind == YN_SCALAR && go_version(str))
-			d->version = go_version(str);
-		else
-			at(c, v, "version",
-			    "unsupported version %s%.32s%s "
-			    "(expected \"2.0\" or \"2.1\", quoted)",
-			    v->kind == YN_SCALAR ? "\"" : "",
-			    v->kind == YN_SCALAR ? str : kind_name(v),
-			    v->kind == YN_SCALAR ? "\"" : "");
-	} else {
-		at(c, root, "version",
-		    "no version found (expected version: "
-		    "\"2.0\" or \"2.1\")");
-	}
-	/* include: accepted and ignored, as Akash does */
-	if ((v = ytree_get(root, "include"))) {
-		struct sdl_strlist l = { 0 };
-		want_strlist(c, v, "include", false, &l);
-		for (size_t i = 0; i < l.count; i++)
-			free(l.items[i]);
-		free(l.items);
-	}
-	/* services */
-	if ((v = need(c, root, "(document)", "services")) &&
-	    want_map(c, v, "services", NULL)) {
-		if (v->n > SDL_MAX_SERVICES)
-			at(c, v, "services",
-			    "more than %d services (Lodge's "
-			    "limit)",
-			    SDL_MAX_SERVICES);
-		else if ((d->services = xcalloc(c, v->n, sizeof(*d->services))))
-			for (size_t i = 0; i < v->n; i++)
-				build_service(c, YMAP_KEY(v, i), YMAP_VAL(v, i),
-				    &d->services[d->nservices++]);
-	}
-	/* profiles */
-	if ((v = need(c, root, "(document)", "profiles")) &&
-	    want_map(c, v, "profiles",
-	        (const char *const[]){ "compute", "placement", NULL })) {
-		if ((w = need(c, v, "profiles", "compute")) &&
-		    want_map(c, w, "profiles.compute", NULL)) {
-			if (w->n > SDL_MAX_PROFILES)
-				at(c, w, "profiles.compute",
-				    "more than %d "
-				    "profiles (Lodge's limit)",
-				    SDL_MAX_PROFILES);
-			else if ((d->computes = xcalloc(c, w->n,
-			              sizeof(*d->computes))))
-				for (size_t i = 0; i < w->n; i++)
-					build_compute(c, YMAP_KEY(w, i),
-					    YMAP_VAL(w, i),
-					    &d->computes[d->ncomputes++]);
-		}
-		if ((w = need(c, v, "profiles", "placement")) &&
-		    want_map(c, w, "profiles.placement", NULL)) {
-			if (w->n > SDL_MAX_PROFILES)
-				at(c, w, "profiles.placement",
-				    "more than %d "
-				    "placements (Lodge's limit)",
-				    SDL_MAX_PROFILES);
-			else if ((d->placements = xcalloc(c, w->n,
-			              sizeof(*d->placements))))
-				for (size_t i = 0; i < w->n; i++)
-					build_placement(c, YMAP_KEY(w, i),
-					    YMAP_VAL(w, i),
-					    &d->placements[d->nplacements++]);
-		}
-	}
-	/* deployment */
+	build_version(c, root, d);
+	build_include(c, root);
+	build_services(c, root, d);
+	build_profiles(c, root, d);
 	if ((v = need(c, root, "(document)", "deployment")))
 		build_deployment(c, v, d);
 	if ((v = ytree_get(root, "endpoints")))
 		build_endpoints(c, v, d);
-	if ((v = ytree_get(root, "reclamation")) &&
-	    want_map(c, v, "reclamation",
-	        (const char *const[]){ "min_window", NULL }) &&
-	    (w = need(c, v, "reclamation", "min_window")) &&
-	    (str = want_str(c, w, "reclamation.min_window"))) {
-		if (!c->strict && go_duration(str, &d->reclamation_seconds)) {
-			d->has_reclamation = true;
-			d->reclamation_min_window = xstrdup(c, str);
-		} else if (sdl_parse_duration(str, &d->reclamation_seconds))
-			at(c, w, "reclamation.min_window",
-			    "invalid "
-			    "reclamation min_window: %s",
-			    err_msg());
-		else {
-			d->has_reclamation = true;
-			d->reclamation_min_window = xstrdup(c, str);
-		}
-	}
+	build_reclamation(c, root, d);
 	return d;
 }

@@ -215,14 +215,47 @@ check_compute(struct sdl_ctx *c, const struct sdl_compute *cp)
 			    cp->gpu_attrs[i].key);
 }
 
+/* Whether deploy i names the same service as deploy i - 1: the
+ * service's checks were made for the first of them. */
+static bool
+repeats_service(const struct sdl_deployment *d, size_t i)
+{
+	return i > 0 &&
+	    strcmp(d->deploys[i].service, d->deploys[i - 1].service) == 0;
+}
+
+static bool
+endpoint_declared(const struct sdl_deployment *d, const char *name)
+{
+	bool found = false;
+
+	for (size_t x = 0; x < d->nendpoints; x++)
+		if (!strcmp(d->endpoints[x].name, name))
+			found = true;
+	return found;
+}
+
+/* The volume of the compute profile called name (the last one when
+ * names repeat), or NULL. */
+static const struct sdl_volume *
+volume_named(const struct sdl_compute *cp, const char *name)
+{
+	const struct sdl_volume *vol = NULL;
+
+	for (size_t v = 0; cp && v < cp->nvolumes; v++)
+		if (!strcmp(cp->volumes[v].name, name))
+			vol = &cp->volumes[v];
+	return vol;
+}
+
+/* ---- one service ------------------------------------------------------- */
+
+/* The service's name and its environment variable names. */
 static void
-check_service(struct sdl_ctx *c, const struct sdl_deployment *d,
-    const struct sdl_service *s, const struct sdl_compute *cp, bool first)
+check_service_names(struct sdl_ctx *c, const struct sdl_service *s)
 {
 	char path[SDL_PATH_MAX];
 
-	if (!first)
-		goto storage;
 	if (!service_name_ok(s->name)) {
 		P(path, "services.%s", s->name);
 		rep(c, s->pos, path,
@@ -233,51 +266,61 @@ check_service(struct sdl_ctx *c, const struct sdl_deployment *d,
 	for (size_t i = 0; i < s->env.count; i++) {
 		const char *e = s->env.items[i], *eq = strchr(e, '=');
 		size_t n = eq ? (size_t)(eq - e) : strlen(e);
-		if (!env_name_ok(e, n)) {
-			P(path, "services.%s.env[%zu]", s->name, i);
-			rep(c, s->pos, path,
-			    "invalid environment variable name "
-			    "\"%.*s\"",
-			    (int)(n > 100 ? 100 : n), e);
-		}
+		if (env_name_ok(e, n))
+			continue;
+		P(path, "services.%s.env[%zu]", s->name, i);
+		rep(c, s->pos, path,
+		    "invalid environment variable name "
+		    "\"%.*s\"",
+		    (int)(n > 100 ? 100 : n), e);
 	}
+}
+
+/* Each expose's accepted host names, and the IP endpoints it sends to
+ * are declared. */
+static void
+check_service_exposes(struct sdl_ctx *c, const struct sdl_deployment *d,
+    const struct sdl_service *s)
+{
+	char path[SDL_PATH_MAX];
+
 	for (size_t i = 0; i < s->nexpose; i++) {
 		const struct sdl_expose *e = &s->expose[i];
-		for (size_t k = 0; k < e->accept.count; k++)
-			if (!hostname_ok(e->accept.items[k])) {
-				P(path, "services.%s.expose[%zu].accept[%zu]",
-				    s->name, i, k);
-				rep(c, e->pos, path,
-				    "\"%.100s\" is not a valid "
-				    "host name (RFC 1123, lower case)",
-				    e->accept.items[k]);
-			}
+		for (size_t k = 0; k < e->accept.count; k++) {
+			if (hostname_ok(e->accept.items[k]))
+				continue;
+			P(path, "services.%s.expose[%zu].accept[%zu]", s->name,
+			    i, k);
+			rep(c, e->pos, path,
+			    "\"%.100s\" is not a valid "
+			    "host name (RFC 1123, lower case)",
+			    e->accept.items[k]);
+		}
 		for (size_t k = 0; k < e->nto; k++) {
 			const struct sdl_expose_to *t = &e->to[k];
-			bool found = false;
-			if (!*t->ip)
+			if (!*t->ip || endpoint_declared(d, t->ip))
 				continue;
-			for (size_t x = 0; x < d->nendpoints; x++)
-				if (!strcmp(d->endpoints[x].name, t->ip))
-					found = true;
-			if (!found) {
-				P(path, "services.%s.expose[%zu].to[%zu].ip",
-				    s->name, i, k);
-				rep(c, t->pos, path,
-				    "no endpoint named "
-				    "\"%.64s\" (declare it under endpoints)",
-				    t->ip);
-			}
+			P(path, "services.%s.expose[%zu].to[%zu].ip", s->name,
+			    i, k);
+			rep(c, t->pos, path,
+			    "no endpoint named "
+			    "\"%.64s\" (declare it under endpoints)",
+			    t->ip);
 		}
 	}
-storage:
-	/* storage parameters against the compute profile's volumes */
+}
+
+/* Storage parameters against the compute profile's volumes: the volume
+ * exists, no two share a mount point, a ram volume is not read-only. */
+static void
+check_service_storage(struct sdl_ctx *c, const struct sdl_service *s,
+    const struct sdl_compute *cp)
+{
+	char path[SDL_PATH_MAX];
+
 	for (size_t i = 0; i < s->nstorage; i++) {
 		const struct sdl_storage_param *sp = &s->storage[i];
-		const struct sdl_volume *vol = NULL;
-		for (size_t v = 0; cp && v < cp->nvolumes; v++)
-			if (!strcmp(cp->volumes[v].name, sp->volume))
-				vol = &cp->volumes[v];
+		const struct sdl_volume *vol = volume_named(cp, sp->volume);
 		P(path, "services.%s.params.storage.%s", s->name, sp->volume);
 		if (cp && !vol)
 			rep(c, sp->pos, path,
@@ -297,29 +340,38 @@ storage:
 			    "readOnly is not allowed for a "
 			    "ram volume");
 	}
-	/* a persistent volume must be mounted by the service */
+}
+
+/* A persistent volume must be mounted by the service.  Akash's Go parser
+ * only notices a service that mounts nothing at all, and only in v2.0;
+ * Lodge applies that v2.0 rule to v2.1 too. */
+static void
+check_persistent_mounted(struct sdl_ctx *c, const struct sdl_deployment *d,
+    const struct sdl_service *s, const struct sdl_compute *cp)
+{
+	char path[SDL_PATH_MAX];
+
+	if (s->nstorage > 0 || (!c->strict && d->version >= 21))
+		return;
 	for (size_t v = 0; cp && v < cp->nvolumes; v++) {
 		const struct sdl_volume *vol = &cp->volumes[v];
-		bool mounted = false;
 		if (!vol->persistent)
 			continue;
-		for (size_t i = 0; i < s->nstorage; i++)
-			if (!strcmp(s->storage[i].volume, vol->name) &&
-			    *s->storage[i].mount)
-				mounted = true;
-		/* Akash's Go parser only notices a service that mounts
-		 * nothing at all, and only in v2.0; Lodge applies that v2.0
-		 * rule to v2.1 too */
-		mounted = s->nstorage > 0 || (!c->strict && d->version >= 21);
-		if (!mounted) {
-			P(path, "services.%s.params.storage.%s.mount", s->name,
-			    vol->name);
-			rep(c, s->pos, path,
-			    "volume \"%s\" of profile \"%s\" is "
-			    "persistent and must be mounted (params.storage)",
-			    vol->name, cp->name);
-		}
+		P(path, "services.%s.params.storage.%s.mount", s->name,
+		    vol->name);
+		rep(c, s->pos, path,
+		    "volume \"%s\" of profile \"%s\" is "
+		    "persistent and must be mounted (params.storage)",
+		    vol->name, cp->name);
 	}
+}
+
+static void
+check_service_tee(struct sdl_ctx *c, const struct sdl_service *s,
+    const struct sdl_compute *cp)
+{
+	char path[SDL_PATH_MAX];
+
 	if (s->tee && !strcmp(s->tee, "cpu-gpu") && cp && cp->gpu_units == 0) {
 		P(path, "services.%s.params.tee", s->name);
 		rep(c, s->pos, path,
@@ -329,18 +381,169 @@ storage:
 	}
 }
 
-void
-sdl_validate(struct sdl_ctx *c, const struct sdl_deployment *d)
+/* Service s as deployed with profile cp (NULL when it has none).  What
+ * does not depend on the profile is checked at its first deploy only. */
+static void
+check_service(struct sdl_ctx *c, const struct sdl_deployment *d,
+    const struct sdl_service *s, const struct sdl_compute *cp, bool first)
+{
+	if (first) {
+		check_service_names(c, s);
+		check_service_exposes(c, d, s);
+	}
+	check_service_storage(c, s, cp);
+	check_persistent_mounted(c, d, s, cp);
+	check_service_tee(c, s, cp);
+}
+
+/* ---- one deploy (service x placement) ---------------------------------- */
+
+/* What the walk over the deploys gathers for the checks after it. */
+struct walk {
+	const char *denom; /* the first pricing's denomination */
+	size_t global; /* expose targets with global: true */
+	bool *used_ep; /* per endpoint: some service sends to it */
+};
+
+/* The deploy's compute profile, placement and pricing exist; returns the
+ * pricing (NULL when there is none). */
+static const struct sdl_price *
+check_deploy_refs(struct sdl_ctx *c, const struct sdl_deployment *d,
+    const struct sdl_deploy *dp, const struct sdl_compute *cp)
+{
+	const struct sdl_placement *pl = sdl_find_placement(d, dp->placement);
+	const struct sdl_price *pr = NULL;
+	char path[SDL_PATH_MAX];
+
+	P(path, "deployment.%s.%s.profile", dp->service, dp->placement);
+	if (!cp && *dp->profile)
+		rep(c, dp->pos, path,
+		    "no compute profile named "
+		    "\"%.64s\"",
+		    dp->profile);
+	P(path, "deployment.%s.%s", dp->service, dp->placement);
+	if (!pl)
+		rep(c, dp->pos, path,
+		    "no placement profile named "
+		    "\"%.64s\"",
+		    dp->placement);
+	else if (*dp->profile && !(pr = sdl_find_price(pl, dp->profile)))
+		rep(c, dp->pos, path,
+		    "no pricing for profile \"%.64s\" "
+		    "in placement \"%.64s\"",
+		    dp->profile, dp->placement);
+	return pr;
+}
+
+/* The price is within Akash's limit and in the deployment's one
+ * denomination (the first seen, kept in w). */
+static void
+check_price(struct sdl_ctx *c, const struct sdl_deploy *dp,
+    const struct sdl_price *pr, struct walk *w)
 {
 	char path[SDL_PATH_MAX];
-	const char *denom = NULL;
-	size_t global = 0;
-	bool *used_ep = NULL;
 
-	if (d->ndeploys == 0 && d->nservices > 0) {
-		struct sdl_pos p = { 1, 1 };
-		rep(c, p, "deployment", "no service is deployed");
+	P(path, "profiles.placement.%s.pricing.%s.amount", dp->placement,
+	    dp->profile);
+	if (price_gt(pr, AK_PRICE_MAX))
+		rep(c, pr->pos, path,
+		    "price is more than %llu "
+		    "per unit",
+		    AK_PRICE_MAX);
+	P(path, "profiles.placement.%s.pricing.%s.denom", dp->placement,
+	    dp->profile);
+	if (!w->denom)
+		w->denom = pr->denom;
+	else if (strcmp(w->denom, pr->denom))
+		rep(c, pr->pos, path,
+		    "denomination \"%s\" "
+		    "differs from \"%s\" used elsewhere; one "
+		    "deployment pays in one denomination",
+		    pr->denom, w->denom);
+}
+
+/* Count s's global expose targets and mark the endpoints it uses. */
+static void
+tally_exposes(const struct sdl_deployment *d, const struct sdl_service *s,
+    struct walk *w)
+{
+	for (size_t e = 0; e < s->nexpose; e++)
+		for (size_t t = 0; t < s->expose[e].nto; t++) {
+			const struct sdl_expose_to *to = &s->expose[e].to[t];
+			if (to->global)
+				w->global++;
+			for (size_t x = 0; x < d->nendpoints; x++)
+				if (*to->ip &&
+				    !strcmp(to->ip, d->endpoints[x].name))
+					w->used_ep[x] = true;
+		}
+}
+
+/* Tee types must agree within a placement group: s (deploy i) against
+ * the services deployed before it in the same placement. */
+static void
+check_group_tee(struct sdl_ctx *c, const struct sdl_deployment *d, size_t i,
+    const struct sdl_service *s)
+{
+	const struct sdl_deploy *dp = &d->deploys[i];
+	char path[SDL_PATH_MAX];
+
+	for (size_t j = 0; j < i; j++) {
+		const struct sdl_service *o;
+		if (strcmp(d->deploys[j].placement, dp->placement))
+			continue;
+		o = sdl_find_service(d, d->deploys[j].service);
+		if (o && o->tee && strcmp(o->tee, s->tee)) {
+			P(path, "services.%s.params.tee", s->name);
+			rep(c, s->pos, path,
+			    "group \"%s\" has "
+			    "conflicting tee types \"%s\" and "
+			    "\"%s\"",
+			    dp->placement, o->tee, s->tee);
+			return;
+		}
 	}
+}
+
+static void
+check_deploy(struct sdl_ctx *c, const struct sdl_deployment *d, size_t i,
+    struct walk *w)
+{
+	const struct sdl_deploy *dp = &d->deploys[i];
+	const struct sdl_compute *cp = sdl_find_compute(d, dp->profile);
+	const struct sdl_service *s = sdl_find_service(d, dp->service);
+	const struct sdl_price *pr = check_deploy_refs(c, d, dp, cp);
+	char path[SDL_PATH_MAX];
+
+	if (!s) {
+		P(path, "deployment.%s", dp->service);
+		rep(c, dp->pos, path, "no service named \"%.64s\"",
+		    dp->service);
+		return;
+	}
+	check_service(c, d, s, cp, !repeats_service(d, i));
+	if (pr)
+		check_price(c, dp, pr, w);
+	tally_exposes(d, s, w);
+	if (s->tee)
+		check_group_tee(c, d, i, s);
+}
+
+/* ---- the manifest as a whole ------------------------------------------ */
+
+static void
+check_something_deployed(struct sdl_ctx *c, const struct sdl_deployment *d)
+{
+	struct sdl_pos p = { 1, 1 };
+
+	if (d->ndeploys == 0 && d->nservices > 0)
+		rep(c, p, "deployment", "no service is deployed");
+}
+
+/* The compute profiles some deploy uses; the others are not checked. */
+static void
+check_used_computes(struct sdl_ctx *c, const struct sdl_deployment *d)
+{
 	for (size_t i = 0; i < d->ncomputes; i++) {
 		bool used = false;
 		for (size_t j = 0; j < d->ndeploys && !used; j++)
@@ -349,160 +552,72 @@ sdl_validate(struct sdl_ctx *c, const struct sdl_deployment *d)
 		if (used)
 			check_compute(c, &d->computes[i]);
 	}
-	if (d->nendpoints &&
-	    !(used_ep = calloc(d->nendpoints, sizeof(*used_ep)))) {
-		c->oom = 1;
-		return;
-	}
-	for (size_t i = 0; i < d->ndeploys; i++) {
-		const struct sdl_deploy *dp = &d->deploys[i];
-		const struct sdl_compute *cp = sdl_find_compute(d, dp->profile);
-		const struct sdl_placement *pl =
-		    sdl_find_placement(d, dp->placement);
-		const struct sdl_service *s = sdl_find_service(d, dp->service);
-		const struct sdl_price *pr = NULL;
+}
 
-		P(path, "deployment.%s.%s.profile", dp->service, dp->placement);
-		if (!cp && *dp->profile)
-			rep(c, dp->pos, path,
-			    "no compute profile named "
-			    "\"%.64s\"",
-			    dp->profile);
-		P(path, "deployment.%s.%s", dp->service, dp->placement);
-		if (!pl)
-			rep(c, dp->pos, path,
-			    "no placement profile named "
-			    "\"%.64s\"",
-			    dp->placement);
-		else if (*dp->profile &&
-		    !(pr = sdl_find_price(pl, dp->profile)))
-			rep(c, dp->pos, path,
-			    "no pricing for profile \"%.64s\" "
-			    "in placement \"%.64s\"",
-			    dp->profile, dp->placement);
-		P(path, "deployment.%s", dp->service);
-		if (!s) {
-			rep(c, dp->pos, path, "no service named \"%.64s\"",
-			    dp->service);
+/* Whether IP endpoint target t of s's expose e is already taken, same
+ * port and protocol, by a service deployed up to deploy i (by s itself,
+ * only by a target before (e, t)). */
+static bool
+ip_port_taken(const struct sdl_deployment *d, size_t i,
+    const struct sdl_service *s, size_t e, size_t t)
+{
+	const struct sdl_expose *ex = &s->expose[e];
+	const char *ip = ex->to[t].ip;
+
+	for (size_t j = 0; j <= i; j++) {
+		const struct sdl_service *o =
+		    sdl_find_service(d, d->deploys[j].service);
+		if (!o || repeats_service(d, j))
 			continue;
-		}
-		check_service(c, d, s, cp,
-		    i == 0 ||
-		        strcmp(dp->service, d->deploys[i - 1].service) != 0);
-		if (pr) {
-			P(path, "profiles.placement.%s.pricing.%s.amount",
-			    dp->placement, dp->profile);
-			if (price_gt(pr, AK_PRICE_MAX))
-				rep(c, pr->pos, path,
-				    "price is more than %llu "
-				    "per unit",
-				    AK_PRICE_MAX);
-			P(path, "profiles.placement.%s.pricing.%s.denom",
-			    dp->placement, dp->profile);
-			if (!denom)
-				denom = pr->denom;
-			else if (strcmp(denom, pr->denom))
-				rep(c, pr->pos, path,
-				    "denomination \"%s\" "
-				    "differs from \"%s\" used elsewhere; one "
-				    "deployment pays in one denomination",
-				    pr->denom, denom);
-		}
-		for (size_t e = 0; e < s->nexpose; e++)
-			for (size_t t = 0; t < s->expose[e].nto; t++) {
-				const struct sdl_expose_to *to =
-				    &s->expose[e].to[t];
-				if (to->global)
-					global++;
-				for (size_t x = 0; x < d->nendpoints; x++)
-					if (*to->ip &&
-					    !strcmp(to->ip,
-					        d->endpoints[x].name))
-						used_ep[x] = true;
-			}
-		/* tee types must agree within a placement group */
-		if (s->tee) {
-			for (size_t j = 0; j < i; j++) {
-				const struct sdl_service *o;
-				if (strcmp(d->deploys[j].placement,
-				        dp->placement))
-					continue;
-				o = sdl_find_service(d, d->deploys[j].service);
-				if (o && o->tee && strcmp(o->tee, s->tee)) {
-					P(path, "services.%s.params.tee",
-					    s->name);
-					rep(c, s->pos, path,
-					    "group \"%s\" has "
-					    "conflicting tee types \"%s\" and "
-					    "\"%s\"",
-					    dp->placement, o->tee, s->tee);
+		for (size_t e2 = 0; e2 < o->nexpose; e2++) {
+			const struct sdl_expose *ox = &o->expose[e2];
+			for (size_t t2 = 0; t2 < ox->nto; t2++) {
+				if (o == s && (e2 > e || (e2 == e && t2 >= t)))
 					break;
-				}
+				if (!strcmp(ox->to[t2].ip, ip) &&
+				    ox->as == ex->as && ox->proto == ex->proto)
+					return true;
 			}
 		}
 	}
-	/* IP endpoint ports are shared by all services using the endpoint */
+	return false;
+}
+
+/* IP endpoint ports are shared by all services using the endpoint: one
+ * port and protocol on an endpoint is one service's. */
+static void
+check_ip_ports(struct sdl_ctx *c, const struct sdl_deployment *d)
+{
+	char path[SDL_PATH_MAX];
+
 	for (size_t i = 0; i < d->ndeploys; i++) {
 		const struct sdl_service *s =
 		    sdl_find_service(d, d->deploys[i].service);
-		if (!s ||
-		    (i > 0 &&
-		        !strcmp(d->deploys[i].service,
-		            d->deploys[i - 1].service)))
+		if (!s || repeats_service(d, i))
 			continue;
 		for (size_t e = 0; e < s->nexpose; e++)
 			for (size_t t = 0; t < s->expose[e].nto; t++) {
 				const struct sdl_expose *ex = &s->expose[e];
 				const struct sdl_expose_to *to = &ex->to[t];
-				bool clash = false;
-				if (!*to->ip)
+				if (!*to->ip || !ip_port_taken(d, i, s, e, t))
 					continue;
-				for (size_t j = 0; j <= i && !clash; j++) {
-					const struct sdl_service *o =
-					    sdl_find_service(d,
-					        d->deploys[j].service);
-					if (!o ||
-					    (j > 0 &&
-					        !strcmp(d->deploys[j].service,
-					            d->deploys[j - 1].service)))
-						continue;
-					for (size_t e2 = 0;
-					     e2 < o->nexpose && !clash; e2++)
-						for (size_t t2 = 0;
-						     t2 < o->expose[e2].nto;
-						     t2++) {
-							if (o == s &&
-							    (e2 > e ||
-							        (e2 == e &&
-							            t2 >= t)))
-								break;
-							if (!strcmp(
-							        o->expose[e2]
-							            .to[t2]
-							            .ip,
-							        to->ip) &&
-							    o->expose[e2].as ==
-							        ex->as &&
-							    o->expose[e2]
-							            .proto ==
-							        ex->proto)
-								clash = true;
-						}
-				}
-				if (clash) {
-					P(path,
-					    "services.%s.expose[%zu].to[%zu]."
-					    "ip",
-					    s->name, e, t);
-					rep(c, to->pos, path,
-					    "IP endpoint \"%s\" "
-					    "port %u/%s is already in use",
-					    to->ip, ex->as,
-					    ex->proto == SDL_PROTO_UDP ? "udp" :
-					                                 "tcp");
-				}
+				P(path, "services.%s.expose[%zu].to[%zu].ip",
+				    s->name, e, t);
+				rep(c, to->pos, path,
+				    "IP endpoint \"%s\" "
+				    "port %u/%s is already in use",
+				    to->ip, ex->as,
+				    ex->proto == SDL_PROTO_UDP ? "udp" : "tcp");
 			}
 	}
+}
+
+static void
+check_endpoints_used(struct sdl_ctx *c, const struct sdl_deployment *d,
+    const bool *used_ep)
+{
+	char path[SDL_PATH_MAX];
+
 	for (size_t x = 0; x < d->nendpoints; x++)
 		if (!used_ep[x]) {
 			P(path, "endpoints.%s", d->endpoints[x].name);
@@ -510,82 +625,135 @@ sdl_validate(struct sdl_ctx *c, const struct sdl_deployment *d)
 			    "endpoint declared "
 			    "but never used");
 		}
-	free(used_ep);
-	/* group totals */
-	for (size_t i = 0; i < d->ndeploys; i++)
-		if (i == 0 ||
-		    strcmp(d->deploys[i].placement,
-		        d->deploys[i - 1].placement)) {
-			bool seen = false;
-			for (size_t j = 0; j < i && !seen; j++)
-				seen = !strcmp(d->deploys[j].placement,
-				    d->deploys[i].placement);
-			if (!seen)
-				check_group_resources(c, d,
-				    d->deploys[i].placement);
-		}
-	/* hostnames are unique across the manifest, per expose target */
-	{
-		const char **hosts = NULL;
-		size_t nh = 0, caph = 0;
-		for (size_t i = 0; i < d->ndeploys; i++) {
-			const struct sdl_service *s =
-			    sdl_find_service(d, d->deploys[i].service);
-			for (size_t e = 0; s && e < s->nexpose; e++) {
-				const struct sdl_expose *ex = &s->expose[e];
-				size_t reps = ex->nto ? ex->nto : 1;
-				for (size_t r = 0; r < reps; r++)
-					for (size_t k = 0; k < ex->accept.count;
-					     k++) {
-						const char *h =
-						    ex->accept.items[k];
-						bool dup = false;
-						for (size_t q = 0; q < nh; q++)
-							if (!strcmp(hosts[q],
-							        h))
-								dup = true;
-						if (dup) {
-							P(path,
-							    "services.%s."
-							    "expose[%zu].accept"
-							    "[%zu]",
-							    s->name, e, k);
-							rep(c, ex->pos, path,
-							    "host name "
-							    "\"%.100s\""
-							    " is used more "
-							    "than "
-							    "once",
-							    h);
-							continue;
-						}
-						if (nh == caph) {
-							size_t c2 = caph ?
-							    caph * 2 :
-							    16;
-							const char **nn =
-							    realloc(hosts,
-							        c2 *
-							            sizeof(
-							                *nn));
-							if (!nn) {
-								c->oom = 1;
-								free(hosts);
-								return;
-							}
-							hosts = nn;
-							caph = c2;
-						}
-						hosts[nh++] = h;
-					}
-			}
-		}
-		free(hosts);
+}
+
+/* The resource totals of each placement group, once per group. */
+static void
+check_group_totals(struct sdl_ctx *c, const struct sdl_deployment *d)
+{
+	for (size_t i = 0; i < d->ndeploys; i++) {
+		bool seen = false;
+		for (size_t j = 0; j < i && !seen; j++)
+			seen = !strcmp(d->deploys[j].placement,
+			    d->deploys[i].placement);
+		if (!seen)
+			check_group_resources(c, d, d->deploys[i].placement);
 	}
-	if (d->ndeploys > 0 && global == 0) {
-		struct sdl_pos p = d->deploys[0].pos;
-		rep(c, p, "deployment",
+}
+
+/* The host names seen so far (borrowed). */
+struct hosts {
+	const char **v;
+	size_t n, cap;
+};
+
+static bool
+hosts_have(const struct hosts *h, const char *name)
+{
+	bool dup = false;
+
+	for (size_t q = 0; q < h->n; q++)
+		if (!strcmp(h->v[q], name))
+			dup = true;
+	return dup;
+}
+
+static int
+hosts_add(struct hosts *h, const char *name)
+{
+	if (h->n == h->cap) {
+		size_t cap = h->cap ? h->cap * 2 : 16;
+		const char **v = realloc(h->v, cap * sizeof(*v));
+		if (!v)
+			return -1;
+		h->v = v;
+		h->cap = cap;
+	}
+	h->v[h->n++] = name;
+	return 0;
+}
+
+/* The accepted host names of s's expose e, once per target (a host name
+ * sent to two targets is two uses).  -1 when out of memory. */
+static int
+check_expose_hosts(struct sdl_ctx *c, const struct sdl_service *s, size_t e,
+    struct hosts *seen)
+{
+	const struct sdl_expose *ex = &s->expose[e];
+	size_t reps = ex->nto ? ex->nto : 1;
+	char path[SDL_PATH_MAX];
+
+	for (size_t r = 0; r < reps; r++)
+		for (size_t k = 0; k < ex->accept.count; k++) {
+			const char *h = ex->accept.items[k];
+			if (!hosts_have(seen, h)) {
+				if (hosts_add(seen, h))
+					return -1;
+				continue;
+			}
+			P(path, "services.%s.expose[%zu].accept[%zu]", s->name,
+			    e, k);
+			rep(c, ex->pos, path,
+			    "host name \"%.100s\" is used more than once", h);
+		}
+	return 0;
+}
+
+/* Host names are unique across the manifest, per expose target.  -1
+ * (c->oom set) when out of memory. */
+static int
+check_unique_hosts(struct sdl_ctx *c, const struct sdl_deployment *d)
+{
+	struct hosts seen = { NULL, 0, 0 };
+	int rc = 0;
+
+	for (size_t i = 0; i < d->ndeploys && rc == 0; i++) {
+		const struct sdl_service *s =
+		    sdl_find_service(d, d->deploys[i].service);
+		for (size_t e = 0; s && e < s->nexpose && rc == 0; e++)
+			rc = check_expose_hosts(c, s, e, &seen);
+	}
+	free(seen.v);
+	if (rc)
+		c->oom = 1;
+	return rc;
+}
+
+static void
+check_something_global(struct sdl_ctx *c, const struct sdl_deployment *d,
+    size_t global)
+{
+	if (d->ndeploys > 0 && global == 0)
+		rep(c, d->deploys[0].pos, "deployment",
 		    "no service is exposed globally "
 		    "(Akash needs at least one expose with global: true)");
+}
+
+/*
+ * The phases, in the order their findings are reported: something is
+ * deployed; the compute profiles in use; each deploy (its references,
+ * its service, its price, its tee group); IP endpoint ports; endpoints
+ * in use; group totals; unique host names; a global expose.
+ */
+void
+sdl_validate(struct sdl_ctx *c, const struct sdl_deployment *d)
+{
+	struct walk w = { NULL, 0, NULL };
+
+	check_something_deployed(c, d);
+	check_used_computes(c, d);
+	if (d->nendpoints &&
+	    !(w.used_ep = calloc(d->nendpoints, sizeof(*w.used_ep)))) {
+		c->oom = 1;
+		return;
 	}
+	for (size_t i = 0; i < d->ndeploys; i++)
+		check_deploy(c, d, i, &w);
+	check_ip_ports(c, d);
+	check_endpoints_used(c, d, w.used_ep);
+	free(w.used_ep);
+	check_group_totals(c, d);
+	if (check_unique_hosts(c, d) != 0)
+		return;
+	check_something_global(c, d, w.global);
 }

@@ -1,8 +1,9 @@
 /*
  * Unit tests for the tenant library: the "why nothing matched" account
  * (tenant/explain.c) against docs/state.md's matching rules and price
- * formula, and the config paths, key and deployment records
- * (tenant/config.c).
+ * formula, the config paths, key and deployment records
+ * (tenant/config.c), what `tenant ls` and `status` show (tenant/view.c)
+ * and how topup and close walk a deployment's orders (tenant/manage.c).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -11,6 +12,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -20,6 +24,8 @@
 #include "common/err.h"
 #include "tenant/config.h"
 #include "tenant/explain.h"
+#include "tenant/manage.h"
+#include "tenant/view.h"
 
 /* An order as `sdl orders` + deposit/ttl gives it: 500m CPU, 128 MiB,
  * 64 MiB, region=eu, process runtime, bid max_price. */
@@ -297,6 +303,315 @@ test_record_ids_cannot_escape_the_directory(void **st)
 	assert_int_equal(tenant_record_load(&p, "o-1/../x", &got), ERR_INVAL);
 }
 
+/* ---- view: what ls and status show ------------------------------------ */
+
+static void
+test_ids_are_a_kind_a_dash_and_digits(void **st)
+{
+	(void)st;
+	assert_true(tenant_is_id("o-3", 'o'));
+	assert_true(tenant_is_id("l-12", 'l'));
+	assert_false(tenant_is_id("o-3", 'l'));
+	assert_false(tenant_is_id("o-", 'o'));
+	assert_false(tenant_is_id("o-3x", 'o'));
+	assert_false(tenant_is_id("o3", 'o'));
+	assert_false(tenant_is_id(NULL, 'o'));
+}
+
+static void
+test_escrow_is_summed_per_denom_over_positive_escrows(void **st)
+{
+	json_t *orders = json_pack("[{s:s,s:i},{s:s,s:i},{s:s,s:i},{s:i},"
+	                           "{s:s,s:i}]",
+	           "denom", "uakt", "escrow", 500, "denom", "uakt", "escrow", 7,
+	           "denom", "uusd", "escrow", 3, "escrow", 100, "denom", "uakt",
+	           "escrow", 0),
+	       *e = NULL;
+
+	(void)st;
+	assert_int_equal(tenant_escrow_by_denom(orders, &e), 0);
+	assert_int_equal(json_object_size(e), 2);
+	assert_int_equal(json_integer_value(json_object_get(e, "uakt")), 507);
+	assert_int_equal(json_integer_value(json_object_get(e, "uusd")), 3);
+	json_decref(e);
+	/* no orders (the market could not be read): no escrow */
+	assert_int_equal(tenant_escrow_by_denom(NULL, &e), 0);
+	assert_int_equal(json_object_size(e), 0);
+	json_decref(e);
+	json_decref(orders);
+}
+
+/* An order as GET /v1/orders shows it. */
+static json_t *
+market_order(const char *id, const char *status, const char *lease,
+    json_int_t escrow)
+{
+	json_t *o = json_pack("{s:s,s:s,s:o,s:n,s:I,s:i,s:s}", "id", id,
+	    "status", status, "lease", lease ? json_string(lease) : json_null(),
+	    "reason", "escrow", escrow, "max_price", 100, "denom", "uakt");
+
+	assert_non_null(o);
+	return o;
+}
+
+static json_t *
+ls_rows(json_t *orders, json_t *leases, bool all)
+{
+	struct tenant_paths p;
+	json_t *rows = NULL;
+
+	assert_int_equal(tenant_paths_init(&p), 0);
+	assert_int_equal(tenant_ls_rows(orders, leases, &p, all, &rows), 0);
+	json_decref(orders);
+	json_decref(leases);
+	return rows;
+}
+
+static const char *
+row_str(const json_t *rows, size_t i, const char *k)
+{
+	return json_string_value(json_object_get(json_array_get(rows, i), k));
+}
+
+static json_int_t
+row_int(const json_t *rows, size_t i, const char *k)
+{
+	return json_integer_value(json_object_get(json_array_get(rows, i), k));
+}
+
+static void
+test_ls_joins_each_order_with_its_lease(void **st)
+{
+	json_t *leases = json_pack("[{s:s,s:s,s:s,s:i,s:i,s:i,s:s},"
+	                           "{s:s,s:s,s:s,s:i,s:i,s:i,s:n}]",
+	    "id", "l-2", "status", "closed", "provider", "ed25519:p", "price",
+	    40, "charged", 120, "escrow", 380, "reason", "insufficient_funds",
+	    "id", "l-9", "status", "active", "provider", "ed25519:q", "price",
+	    1, "charged", 0, "escrow", 1, "reason");
+	json_t *rows = ls_rows(json_pack("[o,o]",
+	                           market_order("o-1", "matched", "l-2", 500),
+	                           market_order("o-3", "open", NULL, 900)),
+	    leases, false);
+
+	(void)st;
+	assert_int_equal(json_array_size(rows), 2);
+	/* the lease's money and reason win over its order's */
+	assert_string_equal(row_str(rows, 0, "deployment"), "o-1");
+	assert_string_equal(row_str(rows, 0, "lease"), "l-2");
+	assert_string_equal(row_str(rows, 0, "lease_status"), "closed");
+	assert_string_equal(row_str(rows, 0, "provider"), "ed25519:p");
+	assert_int_equal(row_int(rows, 0, "price"), 40);
+	assert_int_equal(row_int(rows, 0, "charged"), 120);
+	assert_int_equal(row_int(rows, 0, "escrow"), 380);
+	assert_string_equal(row_str(rows, 0, "reason"), "insufficient_funds");
+	/* an order without a lease keeps its own escrow, no lease fields */
+	assert_string_equal(row_str(rows, 1, "order"), "o-3");
+	assert_int_equal(row_int(rows, 1, "escrow"), 900);
+	assert_true(
+	    json_is_null(json_object_get(json_array_get(rows, 1), "lease")));
+	assert_null(json_object_get(json_array_get(rows, 1), "provider"));
+	json_decref(rows);
+}
+
+static void
+test_ls_hides_closed_orders_unless_all(void **st)
+{
+	json_t *rows;
+
+	(void)st;
+	rows =
+	    ls_rows(json_pack("[o,o]", market_order("o-1", "closed", NULL, 0),
+	                market_order("o-2", "open", NULL, 5)),
+	        json_array(), false);
+	assert_int_equal(json_array_size(rows), 1);
+	assert_string_equal(row_str(rows, 0, "order"), "o-2");
+	json_decref(rows);
+	rows =
+	    ls_rows(json_pack("[o,o]", market_order("o-1", "closed", NULL, 0),
+	                market_order("o-2", "open", NULL, 5)),
+	        json_array(), true);
+	assert_int_equal(json_array_size(rows), 2);
+	assert_string_equal(row_str(rows, 0, "status"), "closed");
+	json_decref(rows);
+}
+
+static void
+test_ls_names_the_deployment_from_the_local_record(void **st)
+{
+	struct tenant_paths p;
+	json_t *rec =
+	    json_pack("{s:s,s:[s,s]}", "id", "o-4", "orders", "o-4", "o-6");
+	json_t *rows;
+
+	(void)st;
+	assert_int_equal(tenant_paths_init(&p), 0);
+	assert_int_equal(tenant_record_save(&p, rec), 0);
+	json_decref(rec);
+	rows = ls_rows(json_pack("[o,o]", market_order("o-6", "open", NULL, 1),
+	                   market_order("o-8", "open", NULL, 1)),
+	    json_array(), false);
+	assert_string_equal(row_str(rows, 0, "deployment"), "o-4");
+	/* without a record, an order is its own deployment */
+	assert_string_equal(row_str(rows, 1, "deployment"), "o-8");
+	json_decref(rows);
+}
+
+static void
+test_service_urls_are_global_exposes_through_the_gateway(void **st)
+{
+	json_t *ps = json_pack("{s:[{s:s,s:[{s:b},{s:b}]},{s:s,s:[{s:b}]},"
+	                       "{s:[{s:b}]}]}",
+	           "replicas", "service", "web", "expose", "global", 0,
+	           "global", 1, "service", "db", "expose", "global", 0,
+	           "expose", "global", 1),
+	       *urls = NULL;
+
+	(void)st;
+	assert_int_equal(
+	    tenant_service_urls(ps, "http://127.0.0.1:8443", "l-5", &urls), 0);
+	assert_int_equal(json_object_size(urls), 1);
+	assert_string_equal(json_string_value(json_object_get(urls, "web")),
+	    "http://127.0.0.1:8443/l/l-5/web/");
+	json_decref(urls);
+	json_decref(ps);
+}
+
+static void
+test_a_lease_id_resolves_to_itself_and_others_are_refused(void **st)
+{
+	struct tenant_client c = { 0 };
+	char lease[32];
+
+	(void)st;
+	assert_int_equal(tenant_resolve_lease(&c, "l-42", lease, sizeof(lease)),
+	    0);
+	assert_string_equal(lease, "l-42");
+	assert_int_equal(tenant_resolve_lease(&c, "x-1", lease, sizeof(lease)),
+	    ERR_INVAL);
+	assert_non_null(strstr(err_msg(), "\"x-1\" is neither a lease"));
+}
+
+/* ---- manage: topup and close ------------------------------------------ */
+
+static void
+test_deployment_orders_come_from_the_record_or_the_order_alone(void **st)
+{
+	struct tenant_client c = { 0 };
+	struct tenant_paths p;
+	json_t *rec = json_pack("{s:s,s:[s,s]}", "id", "o-4", "orders", "o-4",
+	           "o-6"),
+	       *ids = NULL;
+
+	(void)st;
+	assert_int_equal(tenant_paths_init(&p), 0);
+	assert_int_equal(tenant_record_save(&p, rec), 0);
+	assert_int_equal(tenant_deployment_orders(&c, &p, "o-4", &ids), 0);
+	assert_true(json_equal(ids, json_object_get(rec, "orders")));
+	json_decref(ids);
+	assert_int_equal(tenant_deployment_orders(&c, &p, "o-5", &ids), 0);
+	assert_int_equal(json_array_size(ids), 1);
+	assert_string_equal(json_string_value(json_array_get(ids, 0)), "o-5");
+	json_decref(ids);
+	assert_int_equal(tenant_deployment_orders(&c, &p, "d-1", &ids),
+	    ERR_INVAL);
+	assert_null(ids);
+	assert_non_null(strstr(err_msg(), "neither a deployment (o-N)"));
+	json_decref(rec);
+}
+
+struct told {
+	int failed, done;
+	char first[16];
+};
+
+static void
+count_change(void *ctx, const struct tenant_change *ch)
+{
+	struct told *t = ctx;
+
+	if (ch->rc != 0) {
+		if (t->failed++ == 0)
+			snprintf(t->first, sizeof(t->first), "%s", ch->order);
+		assert_true(err_msg()[0] != '\0');
+	} else {
+		t->done++;
+	}
+}
+
+static void
+test_close_and_topup_refuse_a_bad_id_before_any_entry(void **st)
+{
+	struct tenant_client c = { 0 };
+	struct tenant_paths p;
+	struct told t = { 0 };
+	json_t *rows = NULL;
+
+	(void)st;
+	assert_int_equal(tenant_paths_init(&p), 0);
+	assert_int_equal(tenant_close(&c, &p, "x-1", count_change, &t, &rows),
+	    ERR_INVAL);
+	assert_null(rows);
+	assert_int_equal(
+	    tenant_topup(&c, &p, "x-1", 5, count_change, &t, &rows), ERR_INVAL);
+	assert_int_equal(json_array_size(rows), 0);
+	json_decref(rows);
+	assert_int_equal(t.failed + t.done, 0);
+}
+
+/* A market URL nobody answers: a bound loopback port that never
+ * listens, so every request fails at once.  *fd is to be closed. */
+static void
+dead_market(char *url, size_t cap, int *fd)
+{
+	struct sockaddr_in a = { 0 };
+	socklen_t len = sizeof(a);
+
+	a.sin_family = AF_INET;
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_true((*fd = socket(AF_INET, SOCK_STREAM, 0)) >= 0);
+	assert_int_equal(bind(*fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(getsockname(*fd, (struct sockaddr *)&a, &len), 0);
+	snprintf(url, cap, "http://127.0.0.1:%d", ntohs(a.sin_port));
+}
+
+static void
+test_close_goes_on_past_a_failed_order_and_returns_the_first_code(void **st)
+{
+	struct tenant_client c;
+	struct tenant_paths p;
+	struct told t = { 0 };
+	json_t *rec = json_pack("{s:s,s:[s,s]}", "id", "o-4", "orders", "o-4",
+	           "o-6"),
+	       *rows = NULL;
+	char url[64];
+	int fd, rc;
+
+	(void)st;
+	dead_market(url, sizeof(url), &fd);
+	assert_int_equal(tenant_paths_init(&p), 0);
+	assert_int_equal(tenant_record_save(&p, rec), 0);
+	assert_int_equal(tenant_client_init(&c, url, NULL), 0);
+	rc = tenant_close(&c, &p, "o-4", count_change, &t, &rows);
+	assert_true(rc < 0);
+	/* both orders were tried, each failure told, none closed */
+	assert_int_equal(t.failed, 2);
+	assert_string_equal(t.first, "o-4");
+	assert_int_equal(t.done, 0);
+	assert_non_null(rows);
+	assert_int_equal(json_array_size(rows), 0);
+	json_decref(rows);
+	/* topup stops at the first refusal and tells nothing */
+	memset(&t, 0, sizeof(t));
+	assert_true(
+	    tenant_topup(&c, &p, "o-4", 5, count_change, &t, &rows) < 0);
+	assert_int_equal(t.failed + t.done, 0);
+	assert_int_equal(json_array_size(rows), 0);
+	json_decref(rows);
+	tenant_client_clear(&c);
+	json_decref(rec);
+	close(fd);
+}
+
 int
 main(void)
 {
@@ -324,6 +639,31 @@ main(void)
 		cmocka_unit_test_setup_teardown(
 		    test_record_ids_cannot_escape_the_directory, setup_home,
 		    teardown_home),
+		cmocka_unit_test(test_ids_are_a_kind_a_dash_and_digits),
+		cmocka_unit_test(
+		    test_escrow_is_summed_per_denom_over_positive_escrows),
+		cmocka_unit_test_setup_teardown(
+		    test_ls_joins_each_order_with_its_lease, setup_home,
+		    teardown_home),
+		cmocka_unit_test_setup_teardown(
+		    test_ls_hides_closed_orders_unless_all, setup_home,
+		    teardown_home),
+		cmocka_unit_test_setup_teardown(
+		    test_ls_names_the_deployment_from_the_local_record,
+		    setup_home, teardown_home),
+		cmocka_unit_test(
+		    test_service_urls_are_global_exposes_through_the_gateway),
+		cmocka_unit_test(
+		    test_a_lease_id_resolves_to_itself_and_others_are_refused),
+		cmocka_unit_test_setup_teardown(
+		    test_deployment_orders_come_from_the_record_or_the_order_alone,
+		    setup_home, teardown_home),
+		cmocka_unit_test_setup_teardown(
+		    test_close_and_topup_refuse_a_bad_id_before_any_entry,
+		    setup_home, teardown_home),
+		cmocka_unit_test_setup_teardown(
+		    test_close_goes_on_past_a_failed_order_and_returns_the_first_code,
+		    setup_home, teardown_home),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,135 @@
+/*
+ * cmd_common: the options of every tenant command, parsed once, and the
+ * helpers the commands share: usage and failure lines, JSON output, the
+ * key and market client, amounts.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/err.h"
+#include "common/util.h"
+#include "tenant/cmd.h"
+
+int
+cmd_opts_parse(int argc, char **argv, struct cmd_opts *o, int *cmd)
+{
+	static const struct option lopts[] = { { "market", required_argument,
+		                                   NULL, 'm' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "follow", no_argument, NULL, 'f' },
+		{ "no-wait", no_argument, NULL, 'n' },
+		{ "all", no_argument, NULL, 'a' },
+		{ "deposit", required_argument, NULL, 'd' },
+		{ "ttl", required_argument, NULL, 't' },
+		{ "timeout", required_argument, NULL, 'T' },
+		{ NULL, 0, NULL, 0 } };
+	int c;
+
+	memset(o, 0, sizeof(*o));
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "hf", lopts, NULL)) != -1) {
+		switch (c) {
+		case 'm':
+			o->market = optarg;
+			break;
+		case 'j':
+			o->json = true;
+			break;
+		case 'h':
+			o->help = true;
+			break;
+		case 'f':
+			o->follow = true;
+			break;
+		case 'n':
+			o->no_wait = true;
+			break;
+		case 'a':
+			o->all = true;
+			break;
+		case 'd':
+			o->deposit = optarg;
+			break;
+		case 't':
+			o->ttl = optarg;
+			break;
+		case 'T':
+			o->timeout = optarg;
+			break;
+		default:
+			fprintf(stderr,
+			    "tenant: unknown or incomplete option "
+			    "\"%s\"\n",
+			    argv[optind - 1]);
+			return EXIT_USAGE;
+		}
+	}
+	*cmd = optind;
+	return EXIT_OK;
+}
+
+int
+cmd_usage(const char *help)
+{
+	fputs(help, stderr);
+	return EXIT_USAGE;
+}
+
+int
+cmd_fail(const char *what)
+{
+	fprintf(stderr, "tenant: %s%s%s\n", what ? what : "", what ? ": " : "",
+	    err_msg());
+	return EXIT_FAIL;
+}
+
+void
+cmd_print_json(const json_t *v)
+{
+	char *s = json_dumps(v, JSON_INDENT(2) | JSON_SORT_KEYS);
+
+	if (s) {
+		puts(s);
+		free(s);
+	}
+}
+
+int
+cmd_open_client(const struct cmd_opts *o, struct tenant_paths *p,
+    struct tenant_client *c)
+{
+	struct key *k = NULL;
+	const char *m = o->market ? o->market : getenv("LODGE_MARKET");
+
+	memset(c, 0, sizeof(*c));
+	if (tenant_paths_init(p) || tenant_key_load(p, &k))
+		return cmd_fail(NULL);
+	if (m == NULL || m[0] == '\0') {
+		key_free(k);
+		fprintf(stderr,
+		    "tenant: no market: give --market URL or set "
+		    "LODGE_MARKET\n");
+		return EXIT_USAGE;
+	}
+	if (tenant_client_init(c, m, k)) {
+		tenant_client_clear(c);
+		return cmd_fail(NULL);
+	}
+	return EXIT_OK;
+}
+
+int
+cmd_parse_amount(const char *s, int64_t *out)
+{
+	if (util_parse_i64(s, "amount", out) || *out <= 0) {
+		fprintf(stderr,
+		    "tenant: amount \"%s\" is not a positive "
+		    "integer of micro-units\n",
+		    s);
+		return EXIT_USAGE;
+	}
+	return EXIT_OK;
+}
