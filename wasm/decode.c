@@ -792,203 +792,150 @@ memop(struct vstate *v, const struct wasm_instr *in, unsigned natural,
 	return unop(v, WASM_I32, t);
 }
 
+/* ---- instruction validation, one function per instruction family ---- */
+
+/* block, loop, if: pop the block's parameters (and if's condition), open
+ * a new control frame. */
 static int
-validate_instr(struct vstate *v, const struct wasm_instr *in,
-    const uint8_t *body)
+validate_block(struct vstate *v, const struct wasm_instr *in)
 {
-	const struct wasm_module *m = v->m;
 	const uint8_t *ts, *ts2;
 	uint32_t n, n2;
-	uint8_t t = 0, t2 = 0, et = 0, et2 = 0;
-	struct ctl c;
-	int rc = 0;
-	uint32_t op = in->op;
+	int rc;
 
-	if (op >= 0x45 && op <= 0xc4) {
-		static const uint8_t I = WASM_I32, L = WASM_I64, F = WASM_F32,
-		                     D = WASM_F64;
-		if (op == 0x45)
-			return unop(v, I, I);
-		if (op <= 0x4f)
-			return binop(v, I, I);
-		if (op == 0x50)
-			return unop(v, L, I);
-		if (op <= 0x5a)
-			return binop(v, L, I);
-		if (op <= 0x60)
-			return binop(v, F, I);
-		if (op <= 0x66)
-			return binop(v, D, I);
-		if (op <= 0x69)
-			return unop(v, I, I);
-		if (op <= 0x78)
-			return binop(v, I, I);
-		if (op <= 0x7b)
-			return unop(v, L, L);
-		if (op <= 0x8a)
-			return binop(v, L, L);
-		if (op <= 0x91)
-			return unop(v, F, F);
-		if (op <= 0x98)
-			return binop(v, F, F);
-		if (op <= 0x9f)
-			return unop(v, D, D);
-		if (op <= 0xa6)
-			return binop(v, D, D);
-		switch (op) {
-		case 0xa7:
-			return unop(v, L, I);
-		case 0xa8:
-		case 0xa9:
-			return unop(v, F, I);
-		case 0xaa:
-		case 0xab:
-			return unop(v, D, I);
-		case 0xac:
-		case 0xad:
-			return unop(v, I, L);
-		case 0xae:
-		case 0xaf:
-			return unop(v, F, L);
-		case 0xb0:
-		case 0xb1:
-			return unop(v, D, L);
-		case 0xb2:
-		case 0xb3:
-			return unop(v, I, F);
-		case 0xb4:
-		case 0xb5:
-			return unop(v, L, F);
-		case 0xb6:
-			return unop(v, D, F);
-		case 0xb7:
-		case 0xb8:
-			return unop(v, I, D);
-		case 0xb9:
-		case 0xba:
-			return unop(v, L, D);
-		case 0xbb:
-			return unop(v, F, D);
-		case 0xbc:
-			return unop(v, F, I);
-		case 0xbd:
-			return unop(v, D, L);
-		case 0xbe:
-			return unop(v, I, F);
-		case 0xbf:
-			return unop(v, L, D);
-		case 0xc0:
-		case 0xc1:
-			return unop(v, I, I);
-		default:
-			return unop(v, L, L);
-		}
-	}
-	switch (op) {
-	case 0x00:
-		set_unreachable(v);
-		return 0;
-	case 0x01:
-		return 0;
-	case 0x02:
-	case 0x03:
-		if ((rc = block_type(v, in, &ts, &n, &ts2, &n2)))
-			return rc;
-		if ((rc = pop_vals(v, ts, n)))
-			return rc;
-		return push_ctl(v, op, ts, n, ts2, n2);
-	case 0x04:
-		if ((rc = block_type(v, in, &ts, &n, &ts2, &n2)))
-			return rc;
-		if ((rc = pop_expect(v, WASM_I32, NULL)))
-			return rc;
-		if ((rc = pop_vals(v, ts, n)))
-			return rc;
-		return push_ctl(v, op, ts, n, ts2, n2);
-	case 0x05:
-		if (v->nctls == 0 || v->ctls[v->nctls - 1].op != 0x04)
-			return vfail(v, "else without if");
-		if ((rc = pop_ctl(v, &c)))
-			return rc;
-		return push_ctl(v, 0x05, c.in, c.nin, c.out, c.nout);
-	case 0x0b:
-		if ((rc = pop_ctl(v, &c)))
-			return rc;
-		if (c.op == 0x04 &&
-		    (c.nin != c.nout ||
-		        (c.nin && memcmp(c.in, c.out, c.nin) != 0)))
-			return vfail(v,
-			    "type mismatch: if without else must "
-			    "leave its parameters unchanged");
-		if (v->nctls == 0)
-			return 0; /* the function's end */
-		return push_vals(v, c.out, c.nout);
-	case 0x0c:
-		if (in->a >= v->nctls)
-			return vfail(v, "unknown label");
-		label_types(&v->ctls[v->nctls - 1 - in->a], &ts, &n);
-		if ((rc = pop_vals(v, ts, n)))
-			return rc;
-		set_unreachable(v);
-		return 0;
-	case 0x0d:
-		if (in->a >= v->nctls)
-			return vfail(v, "unknown label");
-		if ((rc = pop_expect(v, WASM_I32, NULL)))
-			return rc;
-		label_types(&v->ctls[v->nctls - 1 - in->a], &ts, &n);
-		if ((rc = pop_vals(v, ts, n)))
-			return rc;
+	if ((rc = block_type(v, in, &ts, &n, &ts2, &n2)))
+		return rc;
+	if (in->op == 0x04 && (rc = pop_expect(v, WASM_I32, NULL)))
+		return rc;
+	if ((rc = pop_vals(v, ts, n)))
+		return rc;
+	return push_ctl(v, in->op, ts, n, ts2, n2);
+}
+
+static int
+validate_else(struct vstate *v)
+{
+	struct ctl c;
+	int rc;
+
+	if (v->nctls == 0 || v->ctls[v->nctls - 1].op != 0x04)
+		return vfail(v, "else without if");
+	if ((rc = pop_ctl(v, &c)))
+		return rc;
+	return push_ctl(v, 0x05, c.in, c.nin, c.out, c.nout);
+}
+
+static int
+validate_end(struct vstate *v)
+{
+	struct ctl c;
+	int rc;
+
+	if ((rc = pop_ctl(v, &c)))
+		return rc;
+	if (c.op == 0x04 &&
+	    (c.nin != c.nout || (c.nin && memcmp(c.in, c.out, c.nin) != 0)))
+		return vfail(v,
+		    "type mismatch: if without else must "
+		    "leave its parameters unchanged");
+	if (v->nctls == 0)
+		return 0; /* the function's end */
+	return push_vals(v, c.out, c.nout);
+}
+
+/* br, br_if */
+static int
+validate_br(struct vstate *v, const struct wasm_instr *in)
+{
+	const uint8_t *ts;
+	uint32_t n;
+	int rc;
+
+	if (in->a >= v->nctls)
+		return vfail(v, "unknown label");
+	if (in->op == 0x0d && (rc = pop_expect(v, WASM_I32, NULL)))
+		return rc;
+	label_types(&v->ctls[v->nctls - 1 - in->a], &ts, &n);
+	if ((rc = pop_vals(v, ts, n)))
+		return rc;
+	if (in->op == 0x0d)
 		return push_vals(v, ts, n);
-	case 0x0e: {
-		if ((rc = pop_expect(v, WASM_I32, NULL)))
-			return rc;
-		if (in->b >= v->nctls)
+	set_unreachable(v);
+	return 0;
+}
+
+/* br_table: every target (read again from body) must take the default
+ * target's arity; in unreachable code the operands may be of unknown
+ * type, so each target is checked against what was popped. */
+static int
+validate_br_table(struct vstate *v, const struct wasm_instr *in,
+    const uint8_t *body)
+{
+	const uint8_t *ts, *ts2;
+	uint32_t n, n2;
+	uint8_t tmp[64];
+	size_t p = in->tbl;
+	int rc;
+
+	if ((rc = pop_expect(v, WASM_I32, NULL)))
+		return rc;
+	if (in->b >= v->nctls)
+		return vfail(v, "unknown label");
+	label_types(&v->ctls[v->nctls - 1 - in->b], &ts, &n);
+	for (uint32_t i = 0; i < in->a; i++) {
+		uint32_t l = 0;
+		wasm_read_u32(body, &p, (size_t)-1, &l);
+		if (l >= v->nctls)
 			return vfail(v, "unknown label");
-		label_types(&v->ctls[v->nctls - 1 - in->b], &ts, &n);
-		size_t p = in->tbl;
-		uint8_t tmp[64];
-		for (uint32_t i = 0; i < in->a; i++) {
-			uint32_t l = 0;
-			wasm_read_u32(body, &p, (size_t)-1, &l);
-			if (l >= v->nctls)
-				return vfail(v, "unknown label");
-			label_types(&v->ctls[v->nctls - 1 - l], &ts2, &n2);
-			if (n2 != n)
-				return vfail(v,
-				    "type mismatch: br_table "
-				    "targets of different arity");
-			if (n2 > sizeof(tmp))
-				return vfail(v, "br_table arity too large");
-			for (uint32_t k = n2; k-- > 0;) {
-				if ((rc = pop_expect(v, ts2[k], &tmp[k])))
-					return rc;
-			}
-			for (uint32_t k = 0; k < n2; k++)
-				if ((rc = push(v, tmp[k])))
-					return rc;
+		label_types(&v->ctls[v->nctls - 1 - l], &ts2, &n2);
+		if (n2 != n)
+			return vfail(v,
+			    "type mismatch: br_table "
+			    "targets of different arity");
+		if (n2 > sizeof(tmp))
+			return vfail(v, "br_table arity too large");
+		for (uint32_t k = n2; k-- > 0;) {
+			if ((rc = pop_expect(v, ts2[k], &tmp[k])))
+				return rc;
 		}
-		if ((rc = pop_vals(v, ts, n)))
-			return rc;
-		set_unreachable(v);
-		return 0;
+		for (uint32_t k = 0; k < n2; k++)
+			if ((rc = push(v, tmp[k])))
+				return rc;
 	}
-	case 0x0f:
-		label_types(&v->ctls[0], &ts, &n);
-		if ((rc = pop_vals(v, ts, n)))
-			return rc;
-		set_unreachable(v);
-		return 0;
-	case 0x10: {
+	if ((rc = pop_vals(v, ts, n)))
+		return rc;
+	set_unreachable(v);
+	return 0;
+}
+
+static int
+validate_return(struct vstate *v)
+{
+	const uint8_t *ts;
+	uint32_t n;
+	int rc;
+
+	label_types(&v->ctls[0], &ts, &n);
+	if ((rc = pop_vals(v, ts, n)))
+		return rc;
+	set_unreachable(v);
+	return 0;
+}
+
+/* call, call_indirect */
+static int
+validate_call(struct vstate *v, const struct wasm_instr *in)
+{
+	const struct wasm_module *m = v->m;
+	const struct wasm_functype *ft;
+	uint8_t et = 0;
+	int rc;
+
+	if (in->op == 0x10) {
 		if (in->a >= m->nfuncs)
 			return vfail(v, "unknown function");
-		const struct wasm_functype *ft =
-		    &m->types[m->func_types[in->a]];
-		if ((rc = pop_vals(v, ft->params, ft->nparams)))
-			return rc;
-		return push_vals(v, ft->results, ft->nresults);
-	}
-	case 0x11: {
+		ft = &m->types[m->func_types[in->a]];
+	} else {
 		if ((rc = need_table(v, in->b, &et)))
 			return rc;
 		if (et != WASM_FUNCREF)
@@ -997,13 +944,57 @@ validate_instr(struct vstate *v, const struct wasm_instr *in,
 			    "table of externref");
 		if (in->a >= m->ntypes)
 			return vfail(v, "unknown type");
-		const struct wasm_functype *ft = &m->types[in->a];
+		ft = &m->types[in->a];
 		if ((rc = pop_expect(v, WASM_I32, NULL)))
 			return rc;
-		if ((rc = pop_vals(v, ft->params, ft->nparams)))
-			return rc;
-		return push_vals(v, ft->results, ft->nresults);
 	}
+	if ((rc = pop_vals(v, ft->params, ft->nparams)))
+		return rc;
+	return push_vals(v, ft->results, ft->nresults);
+}
+
+/* Control instructions 0x00..0x11. */
+static int
+validate_control(struct vstate *v, const struct wasm_instr *in,
+    const uint8_t *body)
+{
+	switch (in->op) {
+	case 0x00:
+		set_unreachable(v);
+		return 0;
+	case 0x01:
+		return 0;
+	case 0x02:
+	case 0x03:
+	case 0x04:
+		return validate_block(v, in);
+	case 0x05:
+		return validate_else(v);
+	case 0x0b:
+		return validate_end(v);
+	case 0x0c:
+	case 0x0d:
+		return validate_br(v, in);
+	case 0x0e:
+		return validate_br_table(v, in, body);
+	case 0x0f:
+		return validate_return(v);
+	case 0x10:
+	case 0x11:
+		return validate_call(v, in);
+	default:
+		return vfail(v, "illegal opcode");
+	}
+}
+
+/* Parametric instructions: drop, select, select t. */
+static int
+validate_parametric(struct vstate *v, const struct wasm_instr *in)
+{
+	uint8_t t = 0, t2 = 0;
+	int rc;
+
+	switch (in->op) {
 	case 0x1a:
 		return pop(v, &t);
 	case 0x1b:
@@ -1028,6 +1019,18 @@ validate_instr(struct vstate *v, const struct wasm_instr *in,
 		    (rc = pop_expect(v, t, NULL)))
 			return rc;
 		return push(v, t);
+	default:
+		return vfail(v, "illegal opcode");
+	}
+}
+
+/* Variable instructions: local.get/set/tee, global.get/set. */
+static int
+validate_variable(struct vstate *v, const struct wasm_instr *in)
+{
+	const struct wasm_module *m = v->m;
+
+	switch (in->op) {
 	case 0x20:
 		if (in->a >= v->nlocals)
 			return vfail(v, "unknown local");
@@ -1050,6 +1053,21 @@ validate_instr(struct vstate *v, const struct wasm_instr *in,
 		if (!m->globals[in->a].mut)
 			return vfail(v, "global is immutable");
 		return pop_expect(v, m->globals[in->a].valtype, NULL);
+	default:
+		return vfail(v, "illegal opcode");
+	}
+}
+
+/* Table instructions: table.get/set, and after the 0xfc prefix
+ * table.init, elem.drop, table.copy/grow/size/fill. */
+static int
+validate_table(struct vstate *v, const struct wasm_instr *in)
+{
+	const struct wasm_module *m = v->m;
+	uint8_t et = 0, et2 = 0;
+	int rc;
+
+	switch (in->op) {
 	case 0x25:
 		if ((rc = need_table(v, in->a, &et)))
 			return rc;
@@ -1060,6 +1078,54 @@ validate_instr(struct vstate *v, const struct wasm_instr *in,
 		if ((rc = pop_expect(v, et, NULL)))
 			return rc;
 		return pop_expect(v, WASM_I32, NULL);
+	case 0xfc0c:
+		if ((rc = need_table(v, in->b, &et)))
+			return rc;
+		if (in->a >= m->nelems)
+			return vfail(v, "unknown elem segment");
+		if (v->elem_types[in->a] != et)
+			return vfail(v, "type mismatch: table.init");
+		return pop_vals(v, (const uint8_t *)"\x7f\x7f\x7f", 3);
+	case 0xfc0d:
+		if (in->a >= m->nelems)
+			return vfail(v, "unknown elem segment");
+		return 0;
+	case 0xfc0e:
+		if ((rc = need_table(v, in->a, &et)) ||
+		    (rc = need_table(v, in->b, &et2)))
+			return rc;
+		if (et != et2)
+			return vfail(v, "type mismatch: table.copy");
+		return pop_vals(v, (const uint8_t *)"\x7f\x7f\x7f", 3);
+	case 0xfc0f:
+		if ((rc = need_table(v, in->a, &et)))
+			return rc;
+		if ((rc = pop_expect(v, WASM_I32, NULL)) ||
+		    (rc = pop_expect(v, et, NULL)))
+			return rc;
+		return push(v, WASM_I32);
+	case 0xfc10:
+		if ((rc = need_table(v, in->a, &et)))
+			return rc;
+		return push(v, WASM_I32);
+	case 0xfc11:
+		if ((rc = need_table(v, in->a, &et)))
+			return rc;
+		if ((rc = pop_expect(v, WASM_I32, NULL)) ||
+		    (rc = pop_expect(v, et, NULL)) ||
+		    (rc = pop_expect(v, WASM_I32, NULL)))
+			return rc;
+		return 0;
+	default:
+		return vfail(v, "illegal opcode");
+	}
+}
+
+/* Loads and stores 0x28..0x3e: natural alignment and value type. */
+static int
+validate_load_store(struct vstate *v, const struct wasm_instr *in)
+{
+	switch (in->op) {
 	case 0x28:
 		return memop(v, in, 4, WASM_I32, 0);
 	case 0x29:
@@ -1101,6 +1167,22 @@ validate_instr(struct vstate *v, const struct wasm_instr *in,
 		return memop(v, in, 2, WASM_I64, 1);
 	case 0x3e:
 		return memop(v, in, 4, WASM_I64, 1);
+	default:
+		return vfail(v, "illegal opcode");
+	}
+}
+
+/* Memory instructions: loads, stores, memory.size/grow, and after the
+ * 0xfc prefix memory.init, data.drop, memory.copy/fill. */
+static int
+validate_memory(struct vstate *v, const struct wasm_instr *in)
+{
+	const struct wasm_module *m = v->m;
+	int rc;
+
+	if (in->op >= 0x28 && in->op <= 0x3e)
+		return validate_load_store(v, in);
+	switch (in->op) {
 	case 0x3f:
 		if ((rc = need_mem(v)))
 			return rc;
@@ -1109,14 +1191,150 @@ validate_instr(struct vstate *v, const struct wasm_instr *in,
 		if ((rc = need_mem(v)))
 			return rc;
 		return unop(v, WASM_I32, WASM_I32);
-	case 0x41:
-		return push(v, WASM_I32);
-	case 0x42:
-		return push(v, WASM_I64);
-	case 0x43:
-		return push(v, WASM_F32);
-	case 0x44:
-		return push(v, WASM_F64);
+	case 0xfc08:
+		if ((rc = need_mem(v)))
+			return rc;
+		if (!m->has_datacount)
+			return vfail(v, "data count section required");
+		if (in->a >= m->ndatas)
+			return vfail(v, "unknown data segment");
+		return pop_vals(v, (const uint8_t *)"\x7f\x7f\x7f", 3);
+	case 0xfc09:
+		if (!m->has_datacount)
+			return vfail(v, "data count section required");
+		if (in->a >= m->ndatas)
+			return vfail(v, "unknown data segment");
+		return 0;
+	case 0xfc0a:
+	case 0xfc0b:
+		if ((rc = need_mem(v)))
+			return rc;
+		return pop_vals(v, (const uint8_t *)"\x7f\x7f\x7f", 3);
+	default:
+		return vfail(v, "illegal opcode");
+	}
+}
+
+/* i32.const, i64.const, f32.const, f64.const (0x41..0x44). */
+static int
+validate_const(struct vstate *v, uint32_t op)
+{
+	static const uint8_t types[4] = { WASM_I32, WASM_I64, WASM_F32,
+		WASM_F64 };
+	return push(v, types[op - 0x41]);
+}
+
+/* Numeric tests, comparisons and arithmetic 0x45..0xa6, in the opcode
+ * table's runs of one signature. */
+static int
+validate_numeric(struct vstate *v, uint32_t op)
+{
+	static const uint8_t I = WASM_I32, L = WASM_I64, F = WASM_F32,
+	                     D = WASM_F64;
+
+	if (op == 0x45)
+		return unop(v, I, I);
+	if (op <= 0x4f)
+		return binop(v, I, I);
+	if (op == 0x50)
+		return unop(v, L, I);
+	if (op <= 0x5a)
+		return binop(v, L, I);
+	if (op <= 0x60)
+		return binop(v, F, I);
+	if (op <= 0x66)
+		return binop(v, D, I);
+	if (op <= 0x69)
+		return unop(v, I, I);
+	if (op <= 0x78)
+		return binop(v, I, I);
+	if (op <= 0x7b)
+		return unop(v, L, L);
+	if (op <= 0x8a)
+		return binop(v, L, L);
+	if (op <= 0x91)
+		return unop(v, F, F);
+	if (op <= 0x98)
+		return binop(v, F, F);
+	if (op <= 0x9f)
+		return unop(v, D, D);
+	return binop(v, D, D);
+}
+
+/* Conversions, reinterpretations and sign extensions 0xa7..0xc4. */
+static int
+validate_conversion(struct vstate *v, uint32_t op)
+{
+	static const uint8_t I = WASM_I32, L = WASM_I64, F = WASM_F32,
+	                     D = WASM_F64;
+
+	switch (op) {
+	case 0xa7:
+		return unop(v, L, I);
+	case 0xa8:
+	case 0xa9:
+		return unop(v, F, I);
+	case 0xaa:
+	case 0xab:
+		return unop(v, D, I);
+	case 0xac:
+	case 0xad:
+		return unop(v, I, L);
+	case 0xae:
+	case 0xaf:
+		return unop(v, F, L);
+	case 0xb0:
+	case 0xb1:
+		return unop(v, D, L);
+	case 0xb2:
+	case 0xb3:
+		return unop(v, I, F);
+	case 0xb4:
+	case 0xb5:
+		return unop(v, L, F);
+	case 0xb6:
+		return unop(v, D, F);
+	case 0xb7:
+	case 0xb8:
+		return unop(v, I, D);
+	case 0xb9:
+	case 0xba:
+		return unop(v, L, D);
+	case 0xbb:
+		return unop(v, F, D);
+	case 0xbc:
+		return unop(v, F, I);
+	case 0xbd:
+		return unop(v, D, L);
+	case 0xbe:
+		return unop(v, I, F);
+	case 0xbf:
+		return unop(v, L, D);
+	case 0xc0:
+	case 0xc1:
+		return unop(v, I, I);
+	default:
+		return unop(v, L, L);
+	}
+}
+
+/* i32/i64.trunc_sat_f32/f64_s/u: 0xfc 0..7. */
+static int
+validate_trunc_sat(struct vstate *v, uint32_t sub)
+{
+	static const uint8_t from[8] = { WASM_F32, WASM_F32, WASM_F64, WASM_F64,
+		WASM_F32, WASM_F32, WASM_F64, WASM_F64 };
+	return unop(v, from[sub], sub < 4 ? WASM_I32 : WASM_I64);
+}
+
+/* Reference instructions: ref.null, ref.is_null, ref.func. */
+static int
+validate_reference(struct vstate *v, const struct wasm_instr *in)
+{
+	uint8_t t = 0;
+	int rc;
+
+	switch (in->op) {
 	case 0xd0:
 		return push(v, (uint8_t)in->a);
 	case 0xd1:
@@ -1128,81 +1346,58 @@ validate_instr(struct vstate *v, const struct wasm_instr *in,
 			    "number");
 		return push(v, WASM_I32);
 	case 0xd2:
-		if (in->a >= m->nfuncs)
+		if (in->a >= v->m->nfuncs)
 			return vfail(v, "unknown function");
 		if (!v->refs[in->a])
 			return vfail(v, "undeclared function reference");
 		return push(v, WASM_FUNCREF);
 	default:
-		break;
+		return vfail(v, "illegal opcode");
 	}
-	/* 0xfc prefix */
-	uint32_t sub = op & 0xff;
-	if (sub <= 7) {
-		static const uint8_t from[8] = { WASM_F32, WASM_F32, WASM_F64,
-			WASM_F64, WASM_F32, WASM_F32, WASM_F64, WASM_F64 };
-		return unop(v, from[sub], sub < 4 ? WASM_I32 : WASM_I64);
-	}
-	switch (sub) {
-	case 8:
-		if ((rc = need_mem(v)))
-			return rc;
-		if (!m->has_datacount)
-			return vfail(v, "data count section required");
-		if (in->a >= m->ndatas)
-			return vfail(v, "unknown data segment");
-		return pop_vals(v, (const uint8_t *)"\x7f\x7f\x7f", 3);
-	case 9:
-		if (!m->has_datacount)
-			return vfail(v, "data count section required");
-		if (in->a >= m->ndatas)
-			return vfail(v, "unknown data segment");
-		return 0;
-	case 10:
-	case 11:
-		if ((rc = need_mem(v)))
-			return rc;
-		return pop_vals(v, (const uint8_t *)"\x7f\x7f\x7f", 3);
-	case 12:
-		if ((rc = need_table(v, in->b, &et)))
-			return rc;
-		if (in->a >= m->nelems)
-			return vfail(v, "unknown elem segment");
-		if (v->elem_types[in->a] != et)
-			return vfail(v, "type mismatch: table.init");
-		return pop_vals(v, (const uint8_t *)"\x7f\x7f\x7f", 3);
-	case 13:
-		if (in->a >= m->nelems)
-			return vfail(v, "unknown elem segment");
-		return 0;
-	case 14:
-		if ((rc = need_table(v, in->a, &et)) ||
-		    (rc = need_table(v, in->b, &et2)))
-			return rc;
-		if (et != et2)
-			return vfail(v, "type mismatch: table.copy");
-		return pop_vals(v, (const uint8_t *)"\x7f\x7f\x7f", 3);
-	case 15:
-		if ((rc = need_table(v, in->a, &et)))
-			return rc;
-		if ((rc = pop_expect(v, WASM_I32, NULL)) ||
-		    (rc = pop_expect(v, et, NULL)))
-			return rc;
-		return push(v, WASM_I32);
-	case 16:
-		if ((rc = need_table(v, in->a, &et)))
-			return rc;
-		return push(v, WASM_I32);
-	case 17:
-		if ((rc = need_table(v, in->a, &et)))
-			return rc;
-		if ((rc = pop_expect(v, WASM_I32, NULL)) ||
-		    (rc = pop_expect(v, et, NULL)) ||
-		    (rc = pop_expect(v, WASM_I32, NULL)))
-			return rc;
-		return 0;
-	}
+}
+
+/* The 0xfc prefix: saturating truncations, bulk memory, table ops. */
+static int
+validate_prefixed(struct vstate *v, const struct wasm_instr *in)
+{
+	uint32_t sub = in->op & 0xff;
+
+	if (sub <= 7)
+		return validate_trunc_sat(v, sub);
+	if (sub <= 11)
+		return validate_memory(v, in);
+	if (sub <= 17)
+		return validate_table(v, in);
 	return vfail(v, "illegal opcode");
+}
+
+/* Check one decoded instruction against the operand and control stacks;
+ * the opcode space is laid out by family (§5.4), so ranges dispatch. */
+static int
+validate_instr(struct vstate *v, const struct wasm_instr *in,
+    const uint8_t *body)
+{
+	uint32_t op = in->op;
+
+	if (op <= 0x11)
+		return validate_control(v, in, body);
+	if (op <= 0x1c)
+		return validate_parametric(v, in);
+	if (op <= 0x24)
+		return validate_variable(v, in);
+	if (op <= 0x26)
+		return validate_table(v, in);
+	if (op <= 0x40)
+		return validate_memory(v, in);
+	if (op <= 0x44)
+		return validate_const(v, op);
+	if (op <= 0xa6)
+		return validate_numeric(v, op);
+	if (op <= 0xc4)
+		return validate_conversion(v, op);
+	if (op <= 0xd2)
+		return validate_reference(v, in);
+	return validate_prefixed(v, in);
 }
 
 static int
