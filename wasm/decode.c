@@ -1594,41 +1594,668 @@ sec_rank(uint8_t id)
 	return rank[id];
 }
 
-#define GROW(arr, n, cap)                                                 \
-	do {                                                              \
-		if ((n) == (cap)) {                                       \
-			size_t nc_ = (cap) ? (cap)*2 : 8;                 \
-			void *np_ = realloc((arr), nc_ * sizeof(*(arr))); \
-			if (!np_) {                                       \
-				rc = err_set(ERR_NOMEM, "out of memory"); \
-				goto out;                                 \
-			}                                                 \
-			(arr) = np_;                                      \
-			(cap) = nc_;                                      \
-		}                                                         \
-	} while (0)
+/* What the section decoders share while one module is read. */
+struct decoder {
+	struct wasm_module *m;
+	const struct wasm_decode_limits *lim;
+	size_t sec_start; /* payload offset of the section being read */
+	int last_rank; /* sec_rank of the last non-custom section */
+	uint8_t *refs; /* per function: declared as referenced */
+	uint8_t *elem_types; /* per element segment: its reference type */
+	size_t cap_funcs, cap_tables, cap_globals;
+	uint32_t ndefined; /* entries of the function section */
+	int have_code;
+};
 
-int
-wasm_module_decode(const uint8_t *bytes, size_t len,
-    const struct wasm_decode_limits *limits, struct wasm_module **out)
+static int
+add_func(struct decoder *d, uint32_t type)
 {
-	struct wasm_decode_limits dl;
-	struct wasm_module *m = NULL;
-	uint8_t *refs = NULL, *elem_types = NULL;
-	uint32_t *code_types = NULL;
-	size_t cap_tables = 0, cap_globals = 0, cap_funcs = 0;
-	uint32_t ndefined = 0;
-	int rc = 0, last_rank = 0;
-	int have_code = 0, have_func = 0;
-
-	if (!single_types[WASM_I32])
-		for (int i = 0; i < 256; i++)
-			single_types[i] = (uint8_t)i;
-	if (!limits) {
-		wasm_decode_limits_default(&dl);
-		limits = &dl;
+	struct wasm_module *m = d->m;
+	if (m->nfuncs == d->cap_funcs) {
+		size_t n = d->cap_funcs ? d->cap_funcs * 2 : 8;
+		uint32_t *p = realloc(m->func_types, n * sizeof(*p));
+		if (!p)
+			return err_set(ERR_NOMEM, "out of memory");
+		m->func_types = p;
+		d->cap_funcs = n;
 	}
-	*out = NULL;
+	m->func_types[m->nfuncs++] = type;
+	return 0;
+}
+
+static int
+add_table(struct decoder *d, const struct wasm_table *tb)
+{
+	struct wasm_module *m = d->m;
+	if (m->ntables == d->cap_tables) {
+		size_t n = d->cap_tables ? d->cap_tables * 2 : 8;
+		struct wasm_table *p = realloc(m->tables, n * sizeof(*p));
+		if (!p)
+			return err_set(ERR_NOMEM, "out of memory");
+		m->tables = p;
+		d->cap_tables = n;
+	}
+	m->tables[m->ntables++] = *tb;
+	return 0;
+}
+
+static int
+add_global(struct decoder *d, const struct wasm_global *g)
+{
+	struct wasm_module *m = d->m;
+	if (m->nglobals == d->cap_globals) {
+		size_t n = d->cap_globals ? d->cap_globals * 2 : 8;
+		struct wasm_global *p = realloc(m->globals, n * sizeof(*p));
+		if (!p)
+			return err_set(ERR_NOMEM, "out of memory");
+		m->globals = p;
+		d->cap_globals = n;
+	}
+	m->globals[m->nglobals++] = *g;
+	return 0;
+}
+
+/* The declared-reference set, sized once the function count is final:
+ * every section that fills it comes after the function section. */
+static int
+need_refs(struct decoder *d)
+{
+	if (!d->refs && !(d->refs = calloc(d->m->nfuncs + 1, 1)))
+		return err_set(ERR_NOMEM, "oom");
+	return 0;
+}
+
+/* vec(valtype): *ts points into the module's bytes. */
+static int
+rd_resulttype(struct rd *r, const uint8_t **ts, uint32_t *n)
+{
+	uint32_t cnt;
+	int rc;
+	if ((rc = rd_u32(r, &cnt)))
+		return rc;
+	if (cnt > r->end - r->p)
+		return FAIL(r, "unexpected end");
+	*ts = r->b + r->p;
+	for (uint32_t j = 0; j < cnt; j++) {
+		uint8_t t = 0;
+		if ((rc = rd_valtype(r, &t)))
+			return rc;
+	}
+	*n = cnt;
+	return 0;
+}
+
+static int
+rd_functype(struct rd *r, struct wasm_functype *ft)
+{
+	uint8_t form = 0;
+	int rc;
+	if ((rc = rd_byte(r, &form)))
+		return rc;
+	if (form != 0x60)
+		return fail_at(r->sec, r->p - 1, ERR_INVAL,
+		    "malformed function type "
+		    "(integer representation too long"
+		    " or bad form)");
+	if ((rc = rd_resulttype(r, &ft->params, &ft->nparams)))
+		return rc;
+	return rd_resulttype(r, &ft->results, &ft->nresults);
+}
+
+static int
+rd_tabletype(struct rd *r, struct wasm_table *tb)
+{
+	int rc;
+	if ((rc = rd_byte(r, &tb->elemtype)))
+		return rc;
+	if (!is_reftype(tb->elemtype))
+		return FAIL(r, "malformed reference type");
+	return rd_limits(r, &tb->lim, 0xffffffffu, "table");
+}
+
+static int
+rd_globaltype(struct rd *r, uint8_t *valtype, uint8_t *mut)
+{
+	int rc;
+	if ((rc = rd_valtype(r, valtype)) || (rc = rd_byte(r, mut)))
+		return rc;
+	if (*mut > 1)
+		return FAIL(r, "malformed mutability");
+	return 0;
+}
+
+/* Section 1: vec(functype). */
+static int
+dec_type_section(struct decoder *d, struct rd *r)
+{
+	struct wasm_module *m = d->m;
+	uint32_t cnt;
+	int rc;
+	if ((rc = rd_u32(r, &cnt)))
+		return rc;
+	if (cnt > m->len)
+		return FAIL(r, "unexpected end");
+	m->types = calloc(cnt ? cnt : 1, sizeof(*m->types));
+	if (!m->types)
+		return err_set(ERR_NOMEM, "oom");
+	for (uint32_t i = 0; i < cnt; i++) {
+		if ((rc = rd_functype(r, &m->types[i])))
+			return rc;
+		m->ntypes = i + 1;
+	}
+	return 0;
+}
+
+/* One import's description; imported functions, tables, memories and
+ * globals come first in their index spaces. */
+static int
+dec_import_desc(struct decoder *d, struct rd *r, struct wasm_import *im)
+{
+	struct wasm_module *m = d->m;
+	struct wasm_table tb;
+	struct wasm_global g = { 0, 0, 0, 0 };
+	int rc;
+
+	switch (im->kind) {
+	case WASM_EXT_FUNC:
+		if ((rc = rd_u32(r, &im->type)))
+			return rc;
+		if (im->type >= m->ntypes)
+			return FAIL(r, "unknown type");
+		if ((rc = add_func(d, im->type)))
+			return rc;
+		m->nfunc_imports++;
+		return 0;
+	case WASM_EXT_TABLE:
+		if ((rc = rd_tabletype(r, &tb)))
+			return rc;
+		im->valtype = tb.elemtype;
+		im->lim = tb.lim;
+		if ((rc = add_table(d, &tb)))
+			return rc;
+		m->ntable_imports++;
+		return 0;
+	case WASM_EXT_MEMORY:
+		if ((rc = rd_limits(r, &im->lim, 65536, "memory")))
+			return rc;
+		if (m->nmems)
+			return fail_at(r->sec, r->p, ERR_INVAL,
+			    "multiple memories");
+		m->mem = im->lim;
+		m->nmems++;
+		m->nmem_imports++;
+		return 0;
+	case WASM_EXT_GLOBAL:
+		if ((rc = rd_globaltype(r, &im->valtype, &im->mut)))
+			return rc;
+		g.valtype = im->valtype;
+		g.mut = im->mut;
+		if ((rc = add_global(d, &g)))
+			return rc;
+		m->nglobal_imports++;
+		return 0;
+	default:
+		return fail_at(r->sec, r->p - 1, ERR_INVAL,
+		    "malformed import kind");
+	}
+}
+
+/* Section 2: vec(module name, name, importdesc). */
+static int
+dec_import_section(struct decoder *d, struct rd *r)
+{
+	struct wasm_module *m = d->m;
+	uint32_t cnt;
+	int rc;
+	if ((rc = rd_u32(r, &cnt)))
+		return rc;
+	if (cnt > m->len)
+		return FAIL(r, "unexpected end");
+	m->imports = calloc(cnt ? cnt : 1, sizeof(*m->imports));
+	if (!m->imports)
+		return err_set(ERR_NOMEM, "oom");
+	for (uint32_t i = 0; i < cnt; i++) {
+		struct wasm_import *im = &m->imports[i];
+		if ((rc = rd_name(r, &im->module)) ||
+		    (rc = rd_name(r, &im->name)) ||
+		    (rc = rd_byte(r, &im->kind)))
+			return rc;
+		m->nimports = i + 1;
+		if ((rc = dec_import_desc(d, r, im)))
+			return rc;
+	}
+	return 0;
+}
+
+/* Section 3: the type index of each defined function. */
+static int
+dec_function_section(struct decoder *d, struct rd *r)
+{
+	struct wasm_module *m = d->m;
+	uint32_t cnt, *ft;
+	int rc;
+	if ((rc = rd_u32(r, &cnt)))
+		return rc;
+	if (cnt > d->lim->max_funcs ||
+	    (uint64_t)cnt + m->nfuncs > d->lim->max_funcs)
+		return fail_at(r->sec, d->sec_start,
+		    cnt > m->len ? ERR_INVAL : ERR_LIMIT, "too many functions");
+	ft =
+	    realloc(m->func_types, ((size_t)m->nfuncs + cnt + 1) * sizeof(*ft));
+	if (!ft)
+		return err_set(ERR_NOMEM, "oom");
+	m->func_types = ft;
+	d->cap_funcs = (size_t)m->nfuncs + cnt + 1;
+	for (uint32_t i = 0; i < cnt; i++) {
+		uint32_t t;
+		if ((rc = rd_u32(r, &t)))
+			return rc;
+		if (t >= m->ntypes)
+			return FAIL(r, "unknown type");
+		m->func_types[m->nfuncs++] = t;
+	}
+	d->ndefined = cnt;
+	return 0;
+}
+
+/* Section 4: vec(tabletype). */
+static int
+dec_table_section(struct decoder *d, struct rd *r)
+{
+	uint32_t cnt;
+	int rc;
+	if ((rc = rd_u32(r, &cnt)))
+		return rc;
+	for (uint32_t i = 0; i < cnt; i++) {
+		struct wasm_table tb;
+		if ((rc = rd_tabletype(r, &tb)))
+			return rc;
+		if (tb.lim.min > d->lim->max_table_size)
+			return fail_at(r->sec, r->p, ERR_LIMIT,
+			    "table minimum above the limit");
+		if ((rc = add_table(d, &tb)))
+			return rc;
+	}
+	return 0;
+}
+
+/* Section 5: vec(memtype), at most one memory in all. */
+static int
+dec_memory_section(struct decoder *d, struct rd *r)
+{
+	struct wasm_module *m = d->m;
+	uint32_t cnt;
+	int rc;
+	if ((rc = rd_u32(r, &cnt)))
+		return rc;
+	for (uint32_t i = 0; i < cnt; i++) {
+		struct wasm_limits l;
+		if ((rc = rd_limits(r, &l, 65536, "memory")))
+			return rc;
+		if (m->nmems)
+			return FAIL(r, "multiple memories");
+		if (l.min > d->lim->max_memory_pages)
+			return fail_at(r->sec, r->p, ERR_LIMIT,
+			    "memory minimum above the limit");
+		m->mem = l;
+		m->nmems++;
+	}
+	return 0;
+}
+
+/* Section 6: vec(globaltype, constant initializer). */
+static int
+dec_global_section(struct decoder *d, struct rd *r)
+{
+	struct wasm_module *m = d->m;
+	uint32_t cnt;
+	int rc;
+	if ((rc = rd_u32(r, &cnt)))
+		return rc;
+	for (uint32_t i = 0; i < cnt; i++) {
+		struct wasm_global g;
+		if ((rc = rd_globaltype(r, &g.valtype, &g.mut)))
+			return rc;
+		g.init_off = r->p;
+		if ((rc = need_refs(d)) ||
+		    (rc = const_expr(m, r, g.valtype, m->nglobal_imports,
+		         d->refs, &g.init_len)) ||
+		    (rc = add_global(d, &g)))
+			return rc;
+	}
+	return 0;
+}
+
+/* One export: its kind and index are known, its name unique. */
+static int
+check_export(struct decoder *d, struct rd *r, uint32_t i)
+{
+	struct wasm_module *m = d->m;
+	const struct wasm_export *ex = &m->exports[i];
+	uint32_t lim = ex->kind == 0 ? m->nfuncs :
+	    ex->kind == 1            ? m->ntables :
+	    ex->kind == 2            ? m->nmems :
+	    ex->kind == 3            ? m->nglobals :
+	                               0;
+	if (ex->kind > 3)
+		return FAIL(r, "malformed export kind");
+	if (ex->index >= lim)
+		return FAIL(r, "unknown export target");
+	if (ex->kind == 0)
+		d->refs[ex->index] = 1;
+	for (uint32_t j = 0; j < i; j++)
+		if (m->exports[j].name.len == ex->name.len &&
+		    memcmp(m->exports[j].name.s, ex->name.s, ex->name.len) == 0)
+			return FAIL(r, "duplicate export name");
+	return 0;
+}
+
+/* Section 7: vec(name, exportdesc). */
+static int
+dec_export_section(struct decoder *d, struct rd *r)
+{
+	struct wasm_module *m = d->m;
+	uint32_t cnt;
+	int rc;
+	if ((rc = rd_u32(r, &cnt)))
+		return rc;
+	if (cnt > m->len)
+		return FAIL(r, "unexpected end");
+	m->exports = calloc(cnt ? cnt : 1, sizeof(*m->exports));
+	if (!m->exports)
+		return err_set(ERR_NOMEM, "oom");
+	if ((rc = need_refs(d)))
+		return rc;
+	for (uint32_t i = 0; i < cnt; i++) {
+		struct wasm_export *ex = &m->exports[i];
+		if ((rc = rd_name(r, &ex->name)) ||
+		    (rc = rd_byte(r, &ex->kind)) ||
+		    (rc = rd_u32(r, &ex->index)))
+			return rc;
+		if ((rc = check_export(d, r, i)))
+			return rc;
+		m->nexports = i + 1;
+	}
+	return 0;
+}
+
+/* Section 8: the start function, of type [] -> []. */
+static int
+dec_start_section(struct decoder *d, struct rd *r)
+{
+	struct wasm_module *m = d->m;
+	const struct wasm_functype *ft;
+	int rc;
+	if ((rc = rd_u32(r, &m->start)))
+		return rc;
+	if (m->start >= m->nfuncs)
+		return FAIL(r, "unknown function");
+	ft = &m->types[m->func_types[m->start]];
+	if (ft->nparams || ft->nresults)
+		return FAIL(r, "start function must be [] -> []");
+	m->has_start = 1;
+	return 0;
+}
+
+/* An element segment's function index (the forms without expressions). */
+static int
+rd_elem_func(struct decoder *d, struct rd *r)
+{
+	uint32_t f;
+	int rc;
+	if ((rc = rd_u32(r, &f)))
+		return rc;
+	if (f >= d->m->nfuncs)
+		return FAIL(r, "unknown function");
+	d->refs[f] = 1;
+	return 0;
+}
+
+/* One element segment; flags bit 0 passive or declarative, bit 1 an
+ * explicit table index or element kind, bit 2 expressions rather than
+ * function indices (§5.5.12).  *et: its reference type. */
+static int
+dec_elem_segment(struct decoder *d, struct rd *r, uint8_t *et_out)
+{
+	struct wasm_module *m = d->m;
+	uint32_t flags, tidx = 0, n;
+	uint8_t et = WASM_FUNCREF;
+	int rc;
+
+	if ((rc = rd_u32(r, &flags)))
+		return rc;
+	if (flags > 7)
+		return FAIL(r, "malformed elements segment kind");
+	int passive = flags & 1, explicit_tbl = flags & 2, exprs = flags & 4;
+	if (!passive) {
+		if (explicit_tbl && (rc = rd_u32(r, &tidx)))
+			return rc;
+		if (tidx >= m->ntables)
+			return FAIL(r, "unknown table");
+		if ((rc = const_expr(m, r, WASM_I32, m->nglobal_imports,
+		         d->refs, NULL)))
+			return rc;
+	}
+	if (passive || explicit_tbl) {
+		if ((rc = rd_byte(r, &et)))
+			return rc;
+		if (!exprs) {
+			if (et != 0x00)
+				return FAIL(r, "malformed element kind");
+			et = WASM_FUNCREF;
+		} else if (!is_reftype(et)) {
+			return FAIL(r, "malformed reference type");
+		}
+	}
+	if (!passive && m->tables[tidx].elemtype != et)
+		return FAIL(r, "type mismatch: element segment and table");
+	if ((rc = rd_u32(r, &n)))
+		return rc;
+	for (uint32_t j = 0; j < n; j++) {
+		rc = exprs ?
+		    const_expr(m, r, et, m->nglobal_imports, d->refs, NULL) :
+		    rd_elem_func(d, r);
+		if (rc)
+			return rc;
+	}
+	*et_out = et;
+	return 0;
+}
+
+/* Section 9: vec(elem). */
+static int
+dec_element_section(struct decoder *d, struct rd *r)
+{
+	struct wasm_module *m = d->m;
+	uint32_t cnt;
+	int rc;
+	if ((rc = rd_u32(r, &cnt)))
+		return rc;
+	if (cnt > m->len)
+		return FAIL(r, "unexpected end");
+	if ((rc = need_refs(d)))
+		return rc;
+	d->elem_types = calloc(cnt ? cnt : 1, 1);
+	if (!d->elem_types)
+		return err_set(ERR_NOMEM, "oom");
+	for (uint32_t i = 0; i < cnt; i++) {
+		if ((rc = dec_elem_segment(d, r, &d->elem_types[i])))
+			return rc;
+		m->nelems = i + 1;
+	}
+	return 0;
+}
+
+/* Section 10: vec(code), one per defined function, each validated. */
+static int
+dec_code_section(struct decoder *d, struct rd *r)
+{
+	struct wasm_module *m = d->m;
+	uint32_t cnt;
+	int rc;
+	if ((rc = rd_u32(r, &cnt)))
+		return rc;
+	d->have_code = 1;
+	if (cnt != d->ndefined)
+		return fail_at(r->sec, d->sec_start, ERR_INVAL,
+		    "function and "
+		    "code section have inconsistent lengths");
+	if ((rc = need_refs(d)))
+		return rc;
+	if (!d->elem_types && !(d->elem_types = calloc(1, 1)))
+		return err_set(ERR_NOMEM, "oom");
+	m->codes = calloc(cnt ? cnt : 1, sizeof(*m->codes));
+	if (!m->codes)
+		return err_set(ERR_NOMEM, "oom");
+	for (uint32_t i = 0; i < cnt; i++) {
+		uint32_t size;
+		if ((rc = rd_u32(r, &size)))
+			return rc;
+		if (size > r->end - r->p)
+			return FAIL(r, "unexpected end (function body)");
+		if (size > d->lim->max_body_bytes)
+			return fail_at(r->sec, r->p, ERR_LIMIT,
+			    "function body above the size "
+			    "limit");
+		m->codes[i].off = r->p;
+		m->codes[i].len = size;
+		r->p += size;
+		m->ncodes = i + 1;
+		if ((rc = validate_body(m, m->nfunc_imports + i, &m->codes[i],
+		         d->lim, d->refs, d->elem_types)))
+			return rc;
+	}
+	return 0;
+}
+
+/* One data segment; flags 0 active in memory 0, 1 passive, 2 active
+ * with an explicit memory index. */
+static int
+dec_data_segment(struct decoder *d, struct rd *r)
+{
+	struct wasm_module *m = d->m;
+	uint32_t flags, midx = 0, n;
+	int rc;
+	if ((rc = rd_u32(r, &flags)))
+		return rc;
+	if (flags > 2)
+		return FAIL(r, "malformed data segment kind");
+	if (flags != 1) {
+		if (flags == 2 && (rc = rd_u32(r, &midx)))
+			return rc;
+		if (midx >= m->nmems)
+			return FAIL(r, "unknown memory");
+		if ((rc = const_expr(m, r, WASM_I32, m->nglobal_imports, NULL,
+		         NULL)))
+			return rc;
+	}
+	if ((rc = rd_u32(r, &n)))
+		return rc;
+	if (n > r->end - r->p)
+		return FAIL(r,
+		    "unexpected end of section or "
+		    "function");
+	r->p += n;
+	return 0;
+}
+
+/* Section 11: vec(data). */
+static int
+dec_data_section(struct decoder *d, struct rd *r)
+{
+	struct wasm_module *m = d->m;
+	uint32_t cnt;
+	int rc;
+	if ((rc = rd_u32(r, &cnt)))
+		return rc;
+	if (m->has_datacount && cnt != m->ndatas)
+		return fail_at(r->sec, d->sec_start, ERR_INVAL,
+		    "data count and "
+		    "data section have inconsistent lengths");
+	for (uint32_t i = 0; i < cnt; i++)
+		if ((rc = dec_data_segment(d, r)))
+			return rc;
+	if (!m->has_datacount)
+		m->ndatas = cnt;
+	return 0;
+}
+
+/* Section 12: the number of data segments, for memory.init and
+ * data.drop in the code section before the data section. */
+static int
+dec_datacount_section(struct decoder *d, struct rd *r)
+{
+	int rc;
+	if ((rc = rd_u32(r, &d->m->ndatas)))
+		return rc;
+	d->m->has_datacount = 1;
+	return 0;
+}
+
+static int (*const sec_decoders[13])(struct decoder *, struct rd *) = {
+	[1] = dec_type_section,
+	[2] = dec_import_section,
+	[3] = dec_function_section,
+	[4] = dec_table_section,
+	[5] = dec_memory_section,
+	[6] = dec_global_section,
+	[7] = dec_export_section,
+	[8] = dec_start_section,
+	[9] = dec_element_section,
+	[10] = dec_code_section,
+	[11] = dec_data_section,
+	[12] = dec_datacount_section,
+};
+
+/* The section at *p: its id and size, its place in the order, then its
+ * payload, which must be read exactly.  *p moves past it. */
+static int
+dec_section(struct decoder *d, size_t *p)
+{
+	struct wasm_module *m = d->m;
+	uint8_t id = m->bytes[*p];
+	size_t sp = *p + 1;
+	uint32_t size;
+	int rc;
+
+	if (id > 12)
+		return err_set(ERR_INVAL,
+		    "offset %zu: malformed section "
+		    "id %u",
+		    *p, id);
+	if ((rc = wasm_read_u32(m->bytes, &sp, m->len, &size)))
+		return err_prefix(rc, "%s section header", sec_names[id]);
+	if (size > m->len - sp)
+		return err_set(ERR_INVAL,
+		    "%s section, offset %zu: "
+		    "section size %u runs past the end (unexpected "
+		    "end)",
+		    sec_names[id], *p, size);
+	struct rd r = { m->bytes, sp, sp + size, sec_names[id] };
+	*p = sp + size;
+	if (id == 0) {
+		struct wasm_name nm;
+		return rd_name(&r, &nm);
+	}
+	if (sec_rank(id) <= d->last_rank)
+		return fail_at(r.sec, sp, ERR_INVAL,
+		    "unexpected content "
+		    "after last section (junk or duplicate section)");
+	d->last_rank = sec_rank(id);
+	m->sec_off[id] = sp;
+	m->sec_len[id] = size;
+	d->sec_start = sp;
+	if ((rc = sec_decoders[id](d, &r)))
+		return rc;
+	if (r.p != r.end)
+		return fail_at(r.sec, r.p, ERR_INVAL, "section size mismatch");
+	return 0;
+}
+
+static int
+check_header(const uint8_t *bytes, size_t len,
+    const struct wasm_decode_limits *limits)
+{
 	if (len > limits->max_module_bytes)
 		return err_set(ERR_LIMIT,
 		    "module is %zu bytes, more than the "
@@ -1642,567 +2269,65 @@ wasm_module_decode(const uint8_t *bytes, size_t len,
 		return err_set(ERR_INVAL,
 		    "header, offset 4: unknown binary "
 		    "version");
-	m = calloc(1, sizeof(*m));
-	if (!m || !(m->bytes = malloc(len ? len : 1))) {
-		free(m);
-		return err_set(ERR_NOMEM, "out of memory");
-	}
-	memcpy(m->bytes, bytes, len);
-	m->len = len;
-	size_t p = 8;
-	while (p < len) {
-		uint8_t id = m->bytes[p];
-		size_t sp = p + 1;
-		uint32_t size;
-		if (id > 12) {
-			rc = err_set(ERR_INVAL,
-			    "offset %zu: malformed section "
-			    "id %u",
-			    p, id);
-			goto out;
-		}
-		if ((rc = wasm_read_u32(m->bytes, &sp, len, &size))) {
-			err_prefix(rc, "%s section header", sec_names[id]);
-			goto out;
-		}
-		if (size > len - sp) {
-			rc = err_set(ERR_INVAL,
-			    "%s section, offset %zu: "
-			    "section size %u runs past the end (unexpected "
-			    "end)",
-			    sec_names[id], p, size);
-			goto out;
-		}
-		struct rd r = { m->bytes, sp, sp + size, sec_names[id] };
-		p = sp + size;
-		if (id == 0) {
-			struct wasm_name nm;
-			if ((rc = rd_name(&r, &nm)))
-				goto out;
-			continue;
-		}
-		if (sec_rank(id) <= last_rank) {
-			rc = fail_at(r.sec, sp, ERR_INVAL,
-			    "unexpected content "
-			    "after last section (junk or duplicate section)");
-			goto out;
-		}
-		last_rank = sec_rank(id);
-		m->sec_off[id] = sp;
-		m->sec_len[id] = size;
-		uint32_t cnt = 0;
-		if (id != 8 && id != 12 && (rc = rd_u32(&r, &cnt)))
-			goto out;
-		switch (id) {
-		case 1:
-			if (cnt > len) {
-				rc = FAIL(&r, "unexpected end");
-				goto out;
-			}
-			m->types = calloc(cnt ? cnt : 1, sizeof(*m->types));
-			if (!m->types) {
-				rc = err_set(ERR_NOMEM, "oom");
-				goto out;
-			}
-			for (uint32_t i = 0; i < cnt; i++) {
-				uint8_t form = 0;
-				struct wasm_functype *ft = &m->types[i];
-				if ((rc = rd_byte(&r, &form)))
-					goto out;
-				if (form != 0x60) {
-					rc = fail_at(r.sec, r.p - 1, ERR_INVAL,
-					    "malformed function type "
-					    "(integer representation too long"
-					    " or bad form)");
-					goto out;
-				}
-				for (int k = 0; k < 2; k++) {
-					uint32_t n;
-					if ((rc = rd_u32(&r, &n)))
-						goto out;
-					if (n > r.end - r.p) {
-						rc = FAIL(&r, "unexpected end");
-						goto out;
-					}
-					const uint8_t *ts = r.b + r.p;
-					for (uint32_t j = 0; j < n; j++) {
-						uint8_t t;
-						if ((rc = rd_valtype(&r, &t)))
-							goto out;
-					}
-					if (k == 0) {
-						ft->params = ts;
-						ft->nparams = n;
-					} else {
-						ft->results = ts;
-						ft->nresults = n;
-					}
-				}
-				m->ntypes = i + 1;
-			}
-			break;
-		case 2:
-			if (cnt > len) {
-				rc = FAIL(&r, "unexpected end");
-				goto out;
-			}
-			m->imports = calloc(cnt ? cnt : 1, sizeof(*m->imports));
-			if (!m->imports) {
-				rc = err_set(ERR_NOMEM, "oom");
-				goto out;
-			}
-			for (uint32_t i = 0; i < cnt; i++) {
-				struct wasm_import *im = &m->imports[i];
-				if ((rc = rd_name(&r, &im->module)) ||
-				    (rc = rd_name(&r, &im->name)) ||
-				    (rc = rd_byte(&r, &im->kind)))
-					goto out;
-				m->nimports = i + 1;
-				switch (im->kind) {
-				case WASM_EXT_FUNC:
-					if ((rc = rd_u32(&r, &im->type)))
-						goto out;
-					if (im->type >= m->ntypes) {
-						rc = FAIL(&r, "unknown type");
-						goto out;
-					}
-					GROW(m->func_types, m->nfuncs,
-					    cap_funcs);
-					m->func_types[m->nfuncs++] = im->type;
-					m->nfunc_imports++;
-					break;
-				case WASM_EXT_TABLE:
-					if ((rc = rd_byte(&r, &im->valtype)))
-						goto out;
-					if (!is_reftype(im->valtype)) {
-						rc = FAIL(&r,
-						    "malformed reference type");
-						goto out;
-					}
-					if ((rc = rd_limits(&r, &im->lim,
-					         0xffffffffu, "table")))
-						goto out;
-					GROW(m->tables, m->ntables, cap_tables);
-					m->tables[m->ntables].elemtype =
-					    im->valtype;
-					m->tables[m->ntables++].lim = im->lim;
-					m->ntable_imports++;
-					break;
-				case WASM_EXT_MEMORY:
-					if ((rc = rd_limits(&r, &im->lim, 65536,
-					         "memory")))
-						goto out;
-					if (m->nmems) {
-						rc = fail_at(r.sec, r.p,
-						    ERR_INVAL,
-						    "multiple memories");
-						goto out;
-					}
-					m->mem = im->lim;
-					m->nmems++;
-					m->nmem_imports++;
-					break;
-				case WASM_EXT_GLOBAL:
-					if ((rc = rd_valtype(&r,
-					         &im->valtype)) ||
-					    (rc = rd_byte(&r, &im->mut)))
-						goto out;
-					if (im->mut > 1) {
-						rc = FAIL(&r,
-						    "malformed mutability");
-						goto out;
-					}
-					GROW(m->globals, m->nglobals,
-					    cap_globals);
-					m->globals[m->nglobals].valtype =
-					    im->valtype;
-					m->globals[m->nglobals].mut = im->mut;
-					m->globals[m->nglobals].init_off = 0;
-					m->globals[m->nglobals++].init_len = 0;
-					m->nglobal_imports++;
-					break;
-				default:
-					rc = fail_at(r.sec, r.p - 1, ERR_INVAL,
-					    "malformed import kind");
-					goto out;
-				}
-			}
-			break;
-		case 3:
-			have_func = 1;
-			if (cnt > limits->max_funcs ||
-			    (uint64_t)cnt + m->nfuncs > limits->max_funcs) {
-				rc = fail_at(r.sec, sp,
-				    cnt > len ? ERR_INVAL : ERR_LIMIT,
-				    "too many functions");
-				goto out;
-			}
-			{
-				uint32_t *ft = realloc(m->func_types,
-				    ((size_t)m->nfuncs + cnt + 1) *
-				        sizeof(*ft));
-				if (!ft) {
-					rc = err_set(ERR_NOMEM, "oom");
-					goto out;
-				}
-				m->func_types = ft;
-			}
-			for (uint32_t i = 0; i < cnt; i++) {
-				uint32_t t;
-				if ((rc = rd_u32(&r, &t)))
-					goto out;
-				if (t >= m->ntypes) {
-					rc = FAIL(&r, "unknown type");
-					goto out;
-				}
-				m->func_types[m->nfuncs++] = t;
-			}
-			ndefined = cnt;
-			break;
-		case 4:
-			for (uint32_t i = 0; i < cnt; i++) {
-				struct wasm_table tb;
-				if ((rc = rd_byte(&r, &tb.elemtype)))
-					goto out;
-				if (!is_reftype(tb.elemtype)) {
-					rc = FAIL(&r,
-					    "malformed reference type");
-					goto out;
-				}
-				if ((rc = rd_limits(&r, &tb.lim, 0xffffffffu,
-				         "table")))
-					goto out;
-				if (tb.lim.min > limits->max_table_size) {
-					rc = fail_at(r.sec, r.p, ERR_LIMIT,
-					    "table minimum above the limit");
-					goto out;
-				}
-				GROW(m->tables, m->ntables, cap_tables);
-				m->tables[m->ntables++] = tb;
-			}
-			break;
-		case 5:
-			for (uint32_t i = 0; i < cnt; i++) {
-				struct wasm_limits l;
-				if ((rc = rd_limits(&r, &l, 65536, "memory")))
-					goto out;
-				if (m->nmems) {
-					rc = FAIL(&r, "multiple memories");
-					goto out;
-				}
-				if (l.min > limits->max_memory_pages) {
-					rc = fail_at(r.sec, r.p, ERR_LIMIT,
-					    "memory minimum above the limit");
-					goto out;
-				}
-				m->mem = l;
-				m->nmems++;
-			}
-			break;
-		case 6:
-			for (uint32_t i = 0; i < cnt; i++) {
-				struct wasm_global g;
-				size_t elen;
-				if ((rc = rd_valtype(&r, &g.valtype)) ||
-				    (rc = rd_byte(&r, &g.mut)))
-					goto out;
-				if (g.mut > 1) {
-					rc = FAIL(&r, "malformed mutability");
-					goto out;
-				}
-				g.init_off = r.p;
-				if (!refs &&
-				    !(refs = calloc(m->nfuncs + 1, 1))) {
-					rc = err_set(ERR_NOMEM, "oom");
-					goto out;
-				}
-				if ((rc = const_expr(m, &r, g.valtype,
-				         m->nglobal_imports, refs, &elen)))
-					goto out;
-				g.init_len = elen;
-				GROW(m->globals, m->nglobals, cap_globals);
-				m->globals[m->nglobals++] = g;
-			}
-			break;
-		case 7:
-			if (cnt > len) {
-				rc = FAIL(&r, "unexpected end");
-				goto out;
-			}
-			m->exports = calloc(cnt ? cnt : 1, sizeof(*m->exports));
-			if (!m->exports) {
-				rc = err_set(ERR_NOMEM, "oom");
-				goto out;
-			}
-			if (!refs && !(refs = calloc(m->nfuncs + 1, 1))) {
-				rc = err_set(ERR_NOMEM, "oom");
-				goto out;
-			}
-			for (uint32_t i = 0; i < cnt; i++) {
-				struct wasm_export *ex = &m->exports[i];
-				if ((rc = rd_name(&r, &ex->name)) ||
-				    (rc = rd_byte(&r, &ex->kind)) ||
-				    (rc = rd_u32(&r, &ex->index)))
-					goto out;
-				uint32_t lim = ex->kind == 0 ? m->nfuncs :
-				    ex->kind == 1            ? m->ntables :
-				    ex->kind == 2            ? m->nmems :
-				    ex->kind == 3            ? m->nglobals :
-				                               0;
-				if (ex->kind > 3) {
-					rc = FAIL(&r, "malformed export kind");
-					goto out;
-				}
-				if (ex->index >= lim) {
-					rc = FAIL(&r, "unknown export target");
-					goto out;
-				}
-				if (ex->kind == 0)
-					refs[ex->index] = 1;
-				for (uint32_t j = 0; j < i; j++)
-					if (m->exports[j].name.len ==
-					        ex->name.len &&
-					    memcmp(m->exports[j].name.s,
-					        ex->name.s,
-					        ex->name.len) == 0) {
-						rc = FAIL(&r,
-						    "duplicate export name");
-						goto out;
-					}
-				m->nexports = i + 1;
-			}
-			break;
-		case 8: {
-			const struct wasm_functype *ft;
-			if ((rc = rd_u32(&r, &m->start)))
-				goto out;
-			if (m->start >= m->nfuncs) {
-				rc = FAIL(&r, "unknown function");
-				goto out;
-			}
-			ft = &m->types[m->func_types[m->start]];
-			if (ft->nparams || ft->nresults) {
-				rc =
-				    FAIL(&r, "start function must be [] -> []");
-				goto out;
-			}
-			m->has_start = 1;
-			break;
-		}
-		case 9:
-			if (cnt > len) {
-				rc = FAIL(&r, "unexpected end");
-				goto out;
-			}
-			if (!refs && !(refs = calloc(m->nfuncs + 1, 1))) {
-				rc = err_set(ERR_NOMEM, "oom");
-				goto out;
-			}
-			elem_types = calloc(cnt ? cnt : 1, 1);
-			if (!elem_types) {
-				rc = err_set(ERR_NOMEM, "oom");
-				goto out;
-			}
-			for (uint32_t i = 0; i < cnt; i++) {
-				uint32_t flags, tidx = 0, n;
-				uint8_t et = WASM_FUNCREF;
-				if ((rc = rd_u32(&r, &flags)))
-					goto out;
-				if (flags > 7) {
-					rc = FAIL(&r,
-					    "malformed elements segment kind");
-					goto out;
-				}
-				int passive = flags & 1,
-				    explicit_tbl = flags & 2, exprs = flags & 4;
-				if (!passive) {
-					if (explicit_tbl &&
-					    (rc = rd_u32(&r, &tidx)))
-						goto out;
-					if (tidx >= m->ntables) {
-						rc = FAIL(&r, "unknown table");
-						goto out;
-					}
-					if ((rc = const_expr(m, &r, WASM_I32,
-					         m->nglobal_imports, refs,
-					         NULL)))
-						goto out;
-				}
-				if (passive || explicit_tbl) {
-					if ((rc = rd_byte(&r, &et)))
-						goto out;
-					if (!exprs) {
-						if (et != 0x00) {
-							rc = FAIL(&r,
-							    "malformed element "
-							    "kind");
-							goto out;
-						}
-						et = WASM_FUNCREF;
-					} else if (!is_reftype(et)) {
-						rc = FAIL(&r,
-						    "malformed reference type");
-						goto out;
-					}
-				}
-				if (!passive &&
-				    m->tables[tidx].elemtype != et) {
-					rc = FAIL(&r,
-					    "type mismatch: element "
-					    "segment and table");
-					goto out;
-				}
-				if ((rc = rd_u32(&r, &n)))
-					goto out;
-				for (uint32_t j = 0; j < n; j++) {
-					if (exprs) {
-						if ((rc = const_expr(m, &r, et,
-						         m->nglobal_imports,
-						         refs, NULL)))
-							goto out;
-					} else {
-						uint32_t f;
-						if ((rc = rd_u32(&r, &f)))
-							goto out;
-						if (f >= m->nfuncs) {
-							rc = FAIL(&r,
-							    "unknown function");
-							goto out;
-						}
-						refs[f] = 1;
-					}
-				}
-				elem_types[i] = et;
-				m->nelems = i + 1;
-			}
-			break;
-		case 12:
-			if ((rc = rd_u32(&r, &m->ndatas)))
-				goto out;
-			m->has_datacount = 1;
-			break;
-		case 10:
-			have_code = 1;
-			if (cnt != ndefined) {
-				rc = fail_at(r.sec, sp, ERR_INVAL,
-				    "function and "
-				    "code section have inconsistent lengths");
-				goto out;
-			}
-			if (!refs && !(refs = calloc(m->nfuncs + 1, 1))) {
-				rc = err_set(ERR_NOMEM, "oom");
-				goto out;
-			}
-			if (!elem_types && !(elem_types = calloc(1, 1))) {
-				rc = err_set(ERR_NOMEM, "oom");
-				goto out;
-			}
-			m->codes = calloc(cnt ? cnt : 1, sizeof(*m->codes));
-			if (!m->codes) {
-				rc = err_set(ERR_NOMEM, "oom");
-				goto out;
-			}
-			for (uint32_t i = 0; i < cnt; i++) {
-				uint32_t size;
-				if ((rc = rd_u32(&r, &size)))
-					goto out;
-				if (size > r.end - r.p) {
-					rc = FAIL(&r,
-					    "unexpected end (function body)");
-					goto out;
-				}
-				if (size > limits->max_body_bytes) {
-					rc = fail_at(r.sec, r.p, ERR_LIMIT,
-					    "function body above the size "
-					    "limit");
-					goto out;
-				}
-				m->codes[i].off = r.p;
-				m->codes[i].len = size;
-				r.p += size;
-				m->ncodes = i + 1;
-				if ((rc = validate_body(m, m->nfunc_imports + i,
-				         &m->codes[i], limits, refs,
-				         elem_types)))
-					goto out;
-			}
-			break;
-		case 11:
-			if (m->has_datacount && cnt != m->ndatas) {
-				rc = fail_at(r.sec, sp, ERR_INVAL,
-				    "data count and "
-				    "data section have inconsistent lengths");
-				goto out;
-			}
-			for (uint32_t i = 0; i < cnt; i++) {
-				uint32_t flags, midx = 0, n;
-				if ((rc = rd_u32(&r, &flags)))
-					goto out;
-				if (flags > 2) {
-					rc = FAIL(&r,
-					    "malformed data segment kind");
-					goto out;
-				}
-				if (flags != 1) {
-					if (flags == 2 &&
-					    (rc = rd_u32(&r, &midx)))
-						goto out;
-					if (midx >= m->nmems) {
-						rc = FAIL(&r, "unknown memory");
-						goto out;
-					}
-					if ((rc = const_expr(m, &r, WASM_I32,
-					         m->nglobal_imports, NULL,
-					         NULL)))
-						goto out;
-				}
-				if ((rc = rd_u32(&r, &n)))
-					goto out;
-				if (n > r.end - r.p) {
-					rc = FAIL(&r,
-					    "unexpected end of section or "
-					    "function");
-					goto out;
-				}
-				r.p += n;
-			}
-			if (!m->has_datacount)
-				m->ndatas = cnt;
-			break;
-		}
-		if (r.p != r.end) {
-			rc = fail_at(r.sec, r.p, ERR_INVAL,
-			    "section size mismatch");
-			goto out;
-		}
-	}
-	if (ndefined && !have_code) {
-		rc = err_set(ERR_INVAL,
+	return 0;
+}
+
+/* What can only be checked once every section has been read. */
+static int
+check_sections_agree(const struct decoder *d)
+{
+	const struct wasm_module *m = d->m;
+	if (d->ndefined && !d->have_code)
+		return err_set(ERR_INVAL,
 		    "function and code section have "
 		    "inconsistent lengths");
-		goto out;
-	}
-	(void)have_func;
-	if (m->has_datacount && m->ndatas && !m->sec_len[11] &&
-	    !m->sec_off[11]) {
-		rc = err_set(ERR_INVAL,
+	if (m->has_datacount && m->ndatas && !m->sec_len[11] && !m->sec_off[11])
+		return err_set(ERR_INVAL,
 		    "data count and data section have "
 		    "inconsistent lengths");
-		goto out;
-	}
 	if (m->nmem_imports == 0 && m->nmems &&
-	    m->mem.min > limits->max_memory_pages) {
-		rc = err_set(ERR_LIMIT, "memory minimum above the limit");
-		goto out;
+	    m->mem.min > d->lim->max_memory_pages)
+		return err_set(ERR_LIMIT, "memory minimum above the limit");
+	return 0;
+}
+
+int
+wasm_module_decode(const uint8_t *bytes, size_t len,
+    const struct wasm_decode_limits *limits, struct wasm_module **out)
+{
+	struct wasm_decode_limits dl;
+	struct decoder d = { .m = NULL };
+	int rc;
+
+	if (!single_types[WASM_I32])
+		for (int i = 0; i < 256; i++)
+			single_types[i] = (uint8_t)i;
+	if (!limits) {
+		wasm_decode_limits_default(&dl);
+		limits = &dl;
 	}
-out:
-	free(refs);
-	free(elem_types);
-	free(code_types);
+	*out = NULL;
+	if ((rc = check_header(bytes, len, limits)))
+		return rc;
+	d.lim = limits;
+	d.m = calloc(1, sizeof(*d.m));
+	if (!d.m || !(d.m->bytes = malloc(len ? len : 1))) {
+		free(d.m);
+		return err_set(ERR_NOMEM, "out of memory");
+	}
+	memcpy(d.m->bytes, bytes, len);
+	d.m->len = len;
+	size_t p = 8;
+	while (p < len && !rc)
+		rc = dec_section(&d, &p);
+	if (!rc)
+		rc = check_sections_agree(&d);
+	free(d.refs);
+	free(d.elem_types);
 	if (rc) {
-		wasm_module_free(m);
+		wasm_module_free(d.m);
 		return rc;
 	}
-	*out = m;
+	*out = d.m;
 	return 0;
 }
