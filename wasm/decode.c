@@ -336,14 +336,190 @@ zero_byte(const uint8_t *b, size_t *p, size_t end)
 	return 0;
 }
 
+/* call_indirect (type, table), memarg (align, offset), and the 0xfc
+ * operators with two indices. */
+static int
+imm_two_u32(const uint8_t *b, size_t *p, size_t end, struct wasm_instr *in)
+{
+	int rc = wasm_read_u32(b, p, end, &in->a);
+	return rc ? rc : wasm_read_u32(b, p, end, &in->b);
+}
+
+/* br_table: the target count, the targets (left in the bytes, from
+ * in->tbl on) and the default target. */
+static int
+imm_br_table(const uint8_t *b, size_t *p, size_t end, struct wasm_instr *in)
+{
+	int rc;
+	if ((rc = wasm_read_u32(b, p, end, &in->a)))
+		return rc;
+	in->tbl = *p;
+	for (uint32_t i = 0; i < in->a && !rc; i++) {
+		uint32_t t;
+		rc = wasm_read_u32(b, p, end, &t);
+	}
+	if (!rc)
+		rc = wasm_read_u32(b, p, end, &in->b);
+	return rc;
+}
+
+/* select t*: the count, and the first type in in->b. */
+static int
+imm_select_types(const uint8_t *b, size_t *p, size_t end, struct wasm_instr *in)
+{
+	int rc;
+	if ((rc = wasm_read_u32(b, p, end, &in->a)))
+		return rc;
+	if (in->a > end - *p)
+		return err_set(ERR_INVAL, "offset %zu: unexpected end", *p);
+	in->b = in->a ? b[*p] : 0;
+	for (uint32_t i = 0; i < in->a; i++) {
+		if (b[*p + i] == WASM_V128)
+			return err_set(ERR_REJECT,
+			    "offset %zu: v128 "
+			    "(SIMD) is not supported",
+			    *p + i);
+		if (!is_valtype(b[*p + i]))
+			return err_set(ERR_INVAL,
+			    "offset %zu: "
+			    "malformed value type",
+			    *p + i);
+	}
+	*p += in->a;
+	return 0;
+}
+
+/* i32.const, i64.const (signed LEB128), f32.const, f64.const (raw
+ * little-endian bits); the value in in->i64. */
+static int
+imm_const(uint8_t op, const uint8_t *b, size_t *p, size_t end,
+    struct wasm_instr *in)
+{
+	int64_t s = 0;
+	int rc;
+	switch (op) {
+	case 0x41:
+	case 0x42:
+		rc = leb_s(b, p, end, op == 0x41 ? 32 : 64, &s);
+		in->i64 = (uint64_t)s;
+		return rc;
+	case 0x43:
+		if (end - *p < 4)
+			return err_set(ERR_INVAL, "offset %zu: unexpected end",
+			    *p);
+		memcpy(&in->b, b + *p, 4);
+		in->i64 = in->b;
+		*p += 4;
+		return 0;
+	default:
+		if (end - *p < 8)
+			return err_set(ERR_INVAL, "offset %zu: unexpected end",
+			    *p);
+		memcpy(&in->i64, b + *p, 8);
+		*p += 8;
+		return 0;
+	}
+}
+
+/* ref.null t: the reference type in in->a. */
+static int
+imm_reftype(const uint8_t *b, size_t *p, size_t end, struct wasm_instr *in)
+{
+	if (*p >= end)
+		return err_set(ERR_INVAL, "offset %zu: unexpected end", *p);
+	in->a = b[(*p)++];
+	if (!is_reftype((uint8_t)in->a))
+		return err_set(ERR_INVAL,
+		    "offset %zu: malformed "
+		    "reference type",
+		    *p - 1);
+	return 0;
+}
+
+/* The 0xfc prefix: the sub-opcode (op becomes 0xfc00|sub), then its
+ * immediates; off is the instruction's offset, for the message. */
+static int
+imm_prefixed(const uint8_t *b, size_t *p, size_t end, size_t off,
+    struct wasm_instr *in)
+{
+	uint64_t u;
+	int rc;
+	if ((rc = leb_u(b, p, end, 32, &u)))
+		return rc;
+	in->op = 0xfc00u | (uint32_t)(u & 0xff);
+	if (u > 17)
+		return err_set(ERR_INVAL,
+		    "offset %zu: illegal opcode "
+		    "0xfc %llu",
+		    off, (unsigned long long)u);
+	switch (u) {
+	case 8:
+		if ((rc = wasm_read_u32(b, p, end, &in->a)))
+			return rc;
+		return zero_byte(b, p, end);
+	case 9:
+	case 13:
+	case 15:
+	case 16:
+	case 17:
+		return wasm_read_u32(b, p, end, &in->a);
+	case 10:
+		if ((rc = zero_byte(b, p, end)))
+			return rc;
+		return zero_byte(b, p, end);
+	case 11:
+		return zero_byte(b, p, end);
+	case 12:
+	case 14:
+		return imm_two_u32(b, p, end, in);
+	default:
+		return 0;
+	}
+}
+
+/* Opcodes of proposals outside the supported set: ERR_REJECT naming the
+ * proposal, or 0 for any other opcode. */
+static int
+reject_proposal(uint8_t op, size_t off)
+{
+	switch (op) {
+	case 0xfd:
+		return err_set(ERR_REJECT,
+		    "offset %zu: SIMD instructions "
+		    "(0xfd) are not supported",
+		    off);
+	case 0xfe:
+		return err_set(ERR_REJECT,
+		    "offset %zu: atomic instructions "
+		    "(threads) are not supported",
+		    off);
+	case 0x06:
+	case 0x07:
+	case 0x08:
+	case 0x09:
+	case 0x18:
+	case 0x19:
+		return err_set(ERR_REJECT,
+		    "offset %zu: exception handling "
+		    "is not supported",
+		    off);
+	case 0x12:
+	case 0x13:
+		return err_set(ERR_REJECT,
+		    "offset %zu: tail calls are not "
+		    "supported",
+		    off);
+	default:
+		return 0;
+	}
+}
+
 int
 wasm_instr_decode(const uint8_t *b, size_t off, size_t end,
     struct wasm_instr *in)
 {
 	size_t p = off;
 	int rc = 0;
-	uint64_t u;
-	int64_t s;
 	memset(in, 0, sizeof(*in));
 	if (p >= end)
 		return err_set(ERR_INVAL, "offset %zu: unexpected end of code",
@@ -379,173 +555,39 @@ wasm_instr_decode(const uint8_t *b, size_t off, size_t end,
 		rc = wasm_read_u32(b, &p, end, &in->a);
 		break;
 	case 0x0e:
-		if ((rc = wasm_read_u32(b, &p, end, &in->a)))
-			break;
-		in->tbl = p;
-		for (uint32_t i = 0; i < in->a && !rc; i++) {
-			uint32_t t;
-			rc = wasm_read_u32(b, &p, end, &t);
-		}
-		if (!rc)
-			rc = wasm_read_u32(b, &p, end, &in->b);
+		rc = imm_br_table(b, &p, end, in);
 		break;
 	case 0x11:
-		if (!(rc = wasm_read_u32(b, &p, end, &in->a)))
-			rc = wasm_read_u32(b, &p, end, &in->b);
+		rc = imm_two_u32(b, &p, end, in);
 		break;
 	case 0x1c:
-		if ((rc = wasm_read_u32(b, &p, end, &in->a)))
-			break;
-		if (in->a > end - p) {
-			rc =
-			    err_set(ERR_INVAL, "offset %zu: unexpected end", p);
-			break;
-		}
-		in->b = in->a ? b[p] : 0;
-		for (uint32_t i = 0; i < in->a; i++) {
-			if (b[p + i] == WASM_V128)
-				return err_set(ERR_REJECT,
-				    "offset %zu: v128 "
-				    "(SIMD) is not supported",
-				    p + i);
-			if (!is_valtype(b[p + i]))
-				return err_set(ERR_INVAL,
-				    "offset %zu: "
-				    "malformed value type",
-				    p + i);
-		}
-		p += in->a;
-		break;
-	case 0x28:
-	case 0x29:
-	case 0x2a:
-	case 0x2b:
-	case 0x2c:
-	case 0x2d:
-	case 0x2e:
-	case 0x2f:
-	case 0x30:
-	case 0x31:
-	case 0x32:
-	case 0x33:
-	case 0x34:
-	case 0x35:
-	case 0x36:
-	case 0x37:
-	case 0x38:
-	case 0x39:
-	case 0x3a:
-	case 0x3b:
-	case 0x3c:
-	case 0x3d:
-	case 0x3e:
-		if (!(rc = wasm_read_u32(b, &p, end, &in->a)))
-			rc = wasm_read_u32(b, &p, end, &in->b);
+		rc = imm_select_types(b, &p, end, in);
 		break;
 	case 0x3f:
 	case 0x40:
 		rc = zero_byte(b, &p, end);
 		break;
 	case 0x41:
-		rc = leb_s(b, &p, end, 32, &s);
-		in->i64 = (uint64_t)s;
-		break;
 	case 0x42:
-		rc = leb_s(b, &p, end, 64, &s);
-		in->i64 = (uint64_t)s;
-		break;
 	case 0x43:
-		if (end - p < 4)
-			return err_set(ERR_INVAL, "offset %zu: unexpected end",
-			    p);
-		memcpy(&in->b, b + p, 4);
-		in->i64 = in->b;
-		p += 4;
-		break;
 	case 0x44:
-		if (end - p < 8)
-			return err_set(ERR_INVAL, "offset %zu: unexpected end",
-			    p);
-		memcpy(&in->i64, b + p, 8);
-		p += 8;
+		rc = imm_const(op, b, &p, end, in);
 		break;
 	case 0xd0:
-		if (p >= end)
-			return err_set(ERR_INVAL, "offset %zu: unexpected end",
-			    p);
-		in->a = b[p++];
-		if (!is_reftype((uint8_t)in->a))
-			return err_set(ERR_INVAL,
-			    "offset %zu: malformed "
-			    "reference type",
-			    p - 1);
+		rc = imm_reftype(b, &p, end, in);
 		break;
 	case 0xfc:
-		if ((rc = leb_u(b, &p, end, 32, &u)))
-			break;
-		in->op = 0xfc00u | (uint32_t)(u & 0xff);
-		if (u > 17)
-			return err_set(ERR_INVAL,
-			    "offset %zu: illegal opcode "
-			    "0xfc %llu",
-			    off, (unsigned long long)u);
-		switch (u) {
-		case 8:
-			if (!(rc = wasm_read_u32(b, &p, end, &in->a)))
-				rc = zero_byte(b, &p, end);
-			break;
-		case 9:
-		case 13:
-		case 15:
-		case 16:
-		case 17:
-			rc = wasm_read_u32(b, &p, end, &in->a);
-			break;
-		case 10:
-			if (!(rc = zero_byte(b, &p, end)))
-				rc = zero_byte(b, &p, end);
-			break;
-		case 11:
-			rc = zero_byte(b, &p, end);
-			break;
-		case 12:
-		case 14:
-			if (!(rc = wasm_read_u32(b, &p, end, &in->a)))
-				rc = wasm_read_u32(b, &p, end, &in->b);
-			break;
-		default:
+		rc = imm_prefixed(b, &p, end, off, in);
+		break;
+	default:
+		if (op >= 0x28 && op <= 0x3e) { /* loads and stores: memarg */
+			rc = imm_two_u32(b, &p, end, in);
 			break;
 		}
-		break;
-	case 0xfd:
-		return err_set(ERR_REJECT,
-		    "offset %zu: SIMD instructions "
-		    "(0xfd) are not supported",
-		    off);
-	case 0xfe:
-		return err_set(ERR_REJECT,
-		    "offset %zu: atomic instructions "
-		    "(threads) are not supported",
-		    off);
-	case 0x06:
-	case 0x07:
-	case 0x08:
-	case 0x09:
-	case 0x18:
-	case 0x19:
-		return err_set(ERR_REJECT,
-		    "offset %zu: exception handling "
-		    "is not supported",
-		    off);
-	case 0x12:
-	case 0x13:
-		return err_set(ERR_REJECT,
-		    "offset %zu: tail calls are not "
-		    "supported",
-		    off);
-	default:
-		if (op >= 0x45 && op <= 0xc4)
+		if (op >= 0x45 && op <= 0xc4) /* numeric: no immediate */
 			break;
+		if ((rc = reject_proposal(op, off)))
+			return rc;
 		return err_set(ERR_INVAL, "offset %zu: illegal opcode 0x%02x",
 		    off, op);
 	}
