@@ -339,28 +339,30 @@ static const char shim_prelude[] =
     "static inline wasm_rt_externref_t v_e(uint64_t x) { return "
     "(wasm_rt_externref_t)(uintptr_t)x; }\n";
 
-static int
-gen_shim(const struct wasm_module *m, FILE *f)
+static const char *
+table_kind(uint8_t elemtype)
 {
-	fputs(shim_prelude, f);
-	fputs(STR(WASM_ABI_DECLS), f);
+	return elemtype == WASM_FUNCREF ? "funcref" : "externref";
+}
+
+/* struct Z_h_instance_t (what wasm2c's imports point into: the imported
+ * memories, tables and globals) and struct lodge_inst around it. */
+static void
+gen_instance_struct(const struct wasm_module *m, FILE *f)
+{
 	fputs("\nstruct Z_h_instance_t {\n"
 	      "  struct wasm_abi_mem *mem;\n"
 	      "  const struct wasm_abi_host *host;\n",
 	    f);
-	int mem_import = -1;
 	for (uint32_t i = 0; i < m->nimports; i++) {
 		const struct wasm_import *im = &m->imports[i];
 		switch (im->kind) {
 		case WASM_EXT_MEMORY:
 			fprintf(f, "  wasm_rt_memory_t i%u;\n", i);
-			mem_import = (int)i;
 			break;
 		case WASM_EXT_TABLE:
 			fprintf(f, "  wasm_rt_%s_table_t i%u;\n",
-			    im->valtype == WASM_FUNCREF ? "funcref" :
-			                                  "externref",
-			    i);
+			    table_kind(im->valtype), i);
 			break;
 		case WASM_EXT_GLOBAL:
 			fprintf(f, "  %s i%u;\n", ctype(im->valtype), i);
@@ -373,54 +375,63 @@ gen_shim(const struct wasm_module *m, FILE *f)
 	      "struct lodge_inst { Z_m_instance_t m; struct Z_h_instance_t h; "
 	      "};\n",
 	    f);
-	/* imports */
+}
+
+/* An imported function i: marshal the arguments into u64 slots, call
+ * the host, trap if it says so, unmarshal the results. */
+static void
+gen_import_func(const struct wasm_module *m, uint32_t i, FILE *f)
+{
+	const struct wasm_functype *ft = &m->types[m->imports[i].type];
+	ret_type(f, ft);
+	fprintf(f, " Z_hZ_i%u(struct Z_h_instance_t *h", i);
+	for (uint32_t k = 0; k < ft->nparams; k++)
+		fprintf(f, ", %s p%u", ctype(ft->params[k]), k);
+	fprintf(f, ") {\n  uint64_t a[%u], r[%u];\n", ft->nparams + 1,
+	    ft->nresults + 1);
+	for (uint32_t k = 0; k < ft->nparams; k++)
+		fprintf(f, "  a[%u] = b_%c(p%u);\n", k, letter(ft->params[k]),
+		    k);
+	fprintf(f,
+	    "  int t = h->host->call(h->host->ctx, %u, a, "
+	    "r, h->mem);\n  if (t) lodge_trap(t);\n",
+	    i);
+	if (ft->nresults == 1) {
+		fprintf(f, "  return v_%c(r[0]);\n", letter(ft->results[0]));
+	} else if (ft->nresults > 1) {
+		fputs("  ", f);
+		ret_type(f, ft);
+		fputs(" x;\n", f);
+		for (uint32_t k = 0; k < ft->nresults; k++) {
+			char l = letter(ft->results[k]);
+			fprintf(f, "  x.%c%u = v_%c(r[%u]);\n", l, k, l, k);
+		}
+		fputs("  return x;\n", f);
+	} else {
+		fputs("  (void)r;\n", f);
+	}
+	fputs("}\n", f);
+}
+
+/* What wasm2c calls for each import: functions as above; memories,
+ * tables and globals by address in struct Z_h_instance_t. */
+static void
+gen_imports(const struct wasm_module *m, FILE *f)
+{
 	for (uint32_t i = 0; i < m->nimports; i++) {
 		const struct wasm_import *im = &m->imports[i];
 		if (im->kind == WASM_EXT_FUNC) {
-			const struct wasm_functype *ft = &m->types[im->type];
-			ret_type(f, ft);
-			fprintf(f, " Z_hZ_i%u(struct Z_h_instance_t *h", i);
-			for (uint32_t k = 0; k < ft->nparams; k++)
-				fprintf(f, ", %s p%u", ctype(ft->params[k]), k);
-			fprintf(f, ") {\n  uint64_t a[%u], r[%u];\n",
-			    ft->nparams + 1, ft->nresults + 1);
-			for (uint32_t k = 0; k < ft->nparams; k++)
-				fprintf(f, "  a[%u] = b_%c(p%u);\n", k,
-				    letter(ft->params[k]), k);
-			fprintf(f,
-			    "  int t = h->host->call(h->host->ctx, %u, a, "
-			    "r, h->mem);\n  if (t) lodge_trap(t);\n",
-			    i);
-			if (ft->nresults == 1) {
-				fprintf(f, "  return v_%c(r[0]);\n",
-				    letter(ft->results[0]));
-			} else if (ft->nresults > 1) {
-				fputs("  ", f);
-				ret_type(f, ft);
-				fputs(" x;\n", f);
-				for (uint32_t k = 0; k < ft->nresults; k++) {
-					char l = letter(ft->results[k]);
-					fprintf(f, "  x.%c%u = v_%c(r[%u]);\n",
-					    l, k, l, k);
-				}
-				fputs("  return x;\n", f);
-			} else {
-				fputs("  (void)r;\n", f);
-			}
-			fputs("}\n", f);
+			gen_import_func(m, i, f);
 		} else if (im->kind == WASM_EXT_MEMORY) {
 			fprintf(f,
 			    "wasm_rt_memory_t *Z_hZ_i%u(struct "
 			    "Z_h_instance_t *h) { return &h->i%u; }\n",
 			    i, i);
 		} else if (im->kind == WASM_EXT_TABLE) {
-			const char *k = im->valtype == WASM_FUNCREF ?
-			    "funcref" :
-			    "externref";
 			fprintf(f,
 			    "wasm_rt_%s_table_t *Z_hZ_i%u(struct "
 			    "Z_h_instance_t *h) { return &h->i%u; }\n",
-			    k, i, i);
+			    table_kind(im->valtype), i, i);
 		} else {
 			fprintf(f,
 			    "%s *Z_hZ_i%u(struct Z_h_instance_t *h) "
@@ -428,7 +439,15 @@ gen_shim(const struct wasm_module *m, FILE *f)
 			    ctype(im->valtype), i, i);
 		}
 	}
-	/* instantiate */
+}
+
+/* lodge_instantiate: allocate the imported memories and tables at the
+ * host's sizes, set the imported globals, instantiate, set the fuel, run
+ * the start function; a trap on the way is returned. */
+static void
+gen_instantiate(const struct wasm_module *m, FILE *f)
+{
+	int mem_import = -1;
 	fputs("static int lodge_instantiate(void *vi, const struct "
 	      "wasm_abi_host *host) {\n"
 	      "  struct lodge_inst *volatile I = vi;\n"
@@ -447,22 +466,22 @@ gen_shim(const struct wasm_module *m, FILE *f)
 	    f);
 	for (uint32_t i = 0; i < m->nimports; i++) {
 		const struct wasm_import *im = &m->imports[i];
-		if (im->kind == WASM_EXT_MEMORY)
+		if (im->kind == WASM_EXT_MEMORY) {
 			fprintf(f,
 			    "  wasm_rt_allocate_memory(&I->h.i%u, "
 			    "host->imports[%u].min, host->imports[%u].max);\n",
 			    i, i, i);
-		else if (im->kind == WASM_EXT_TABLE)
+			mem_import = (int)i;
+		} else if (im->kind == WASM_EXT_TABLE) {
 			fprintf(f,
 			    "  wasm_rt_allocate_%s_table(&I->h.i%u, "
 			    "host->imports[%u].min, host->imports[%u].max);\n",
-			    im->valtype == WASM_FUNCREF ? "funcref" :
-			                                  "externref",
-			    i, i, i);
-		else if (im->kind == WASM_EXT_GLOBAL)
+			    table_kind(im->valtype), i, i, i);
+		} else if (im->kind == WASM_EXT_GLOBAL) {
 			fprintf(f,
 			    "  I->h.i%u = v_%c(host->imports[%u].value);\n", i,
 			    letter(im->valtype), i);
+		}
 	}
 	if (mem_import >= 0)
 		fprintf(f, "  I->h.mem = (struct wasm_abi_mem *)&I->h.i%d;\n",
@@ -480,7 +499,13 @@ gen_shim(const struct wasm_module *m, FILE *f)
 	if (m->has_start)
 		fputs("  Z_mZ_lodge_start(&I->m);\n", f);
 	fputs("  lodge_jb = prev;\n  return 0;\n}\n", f);
-	/* release */
+}
+
+/* lodge_release: the module's own state, then the imported memories and
+ * tables the shim allocated. */
+static void
+gen_release(const struct wasm_module *m, FILE *f)
+{
 	fputs("static void lodge_release(void *vi) {\n"
 	      "  struct lodge_inst *I = vi;\n  Z_m_free(&I->m);\n",
 	    f);
@@ -490,12 +515,16 @@ gen_shim(const struct wasm_module *m, FILE *f)
 			fprintf(f, "  wasm_rt_free_memory(&I->h.i%u);\n", i);
 		else if (im->kind == WASM_EXT_TABLE)
 			fprintf(f, "  wasm_rt_free_%s_table(&I->h.i%u);\n",
-			    im->valtype == WASM_FUNCREF ? "funcref" :
-			                                  "externref",
-			    i);
+			    table_kind(im->valtype), i);
 	}
 	fputs("}\n", f);
-	/* call */
+}
+
+/* lodge_call: one case per exported function, by export index, with the
+ * arguments and results in u64 slots; a trap is returned. */
+static void
+gen_call(const struct wasm_module *m, FILE *f)
+{
 	fputs("static int lodge_call(void *vi, uint32_t idx, const uint64_t "
 	      "*a, uint64_t *r) {\n"
 	      "  struct lodge_inst *I = vi;\n"
@@ -537,7 +566,12 @@ gen_shim(const struct wasm_module *m, FILE *f)
 	fputs("  default: lodge_jb = prev; return 10;\n  }\n"
 	      "  lodge_jb = prev;\n  return 0;\n}\n",
 	    f);
-	/* globals */
+}
+
+/* lodge_global_get: one case per exported global, by export index. */
+static void
+gen_global_get(const struct wasm_module *m, FILE *f)
+{
 	fputs("static int lodge_global_get(void *vi, uint32_t idx, uint64_t "
 	      "*out) {\n  struct lodge_inst *I = vi;\n  (void)I; (void)out;\n"
 	      "  switch (idx) {\n",
@@ -552,6 +586,12 @@ gen_shim(const struct wasm_module *m, FILE *f)
 		    e, letter(t), e);
 	}
 	fputs("  default: return 10;\n  }\n}\n", f);
+}
+
+/* The exported struct wasm_abi_module (wasm/abi.h) the loader looks up. */
+static void
+gen_abi_module(FILE *f)
+{
 	fputs("static int64_t *lodge_fuel(void *vi) {\n"
 	      "  return (int64_t *)Z_mZ_lodge_fuel(&((struct lodge_inst "
 	      "*)vi)->m);"
@@ -572,6 +612,21 @@ gen_shim(const struct wasm_module *m, FILE *f)
 	      "  .memory = lodge_memory,\n"
 	      "  .release = lodge_release,\n};\n",
 	    f);
+}
+
+/* shim.c: the glue between wasm2c's m.c and struct wasm_abi_module. */
+static int
+gen_shim(const struct wasm_module *m, FILE *f)
+{
+	fputs(shim_prelude, f);
+	fputs(STR(WASM_ABI_DECLS), f);
+	gen_instance_struct(m, f);
+	gen_imports(m, f);
+	gen_instantiate(m, f);
+	gen_release(m, f);
+	gen_call(m, f);
+	gen_global_get(m, f);
+	gen_abi_module(f);
 	return ferror(f) ? err_set(ERR_IO, "writing the shim failed") : 0;
 }
 

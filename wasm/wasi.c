@@ -319,6 +319,40 @@ env_count(const char *const *e)
 	return n;
 }
 
+/* ---- the WASI functions: each takes the guest's arguments as u64 slots
+ * (a[0] the first) and returns the WASI errno ---- */
+
+/* args_sizes_get(argc_ptr, argv_buf_size_ptr) */
+static int
+do_args_sizes_get(struct wasi_ctx *c, struct wasm_abi_mem *m, const uint64_t *a)
+{
+	return strs_sizes(m, c->io->argv, c->io->argc, a[0], a[1]);
+}
+
+/* args_get(argv, argv_buf) */
+static int
+do_args_get(struct wasi_ctx *c, struct wasm_abi_mem *m, const uint64_t *a)
+{
+	return strs_get(m, c->io->argv, c->io->argc, a[0], a[1]);
+}
+
+/* environ_sizes_get(count_ptr, buf_size_ptr) */
+static int
+do_environ_sizes_get(struct wasi_ctx *c, struct wasm_abi_mem *m,
+    const uint64_t *a)
+{
+	const char *const *envp = c->io->envp;
+	return strs_sizes(m, envp, env_count(envp), a[0], a[1]);
+}
+
+/* environ_get(environ, environ_buf) */
+static int
+do_environ_get(struct wasi_ctx *c, struct wasm_abi_mem *m, const uint64_t *a)
+{
+	const char *const *envp = c->io->envp;
+	return strs_get(m, envp, env_count(envp), a[0], a[1]);
+}
+
 static int
 fd_ok(struct wasi_ctx *c, uint64_t fd)
 {
@@ -331,10 +365,12 @@ fd_ok(struct wasi_ctx *c, uint64_t fd)
 	return c->fds[fd] >= 0;
 }
 
+/* fd_write(fd, iovs, iovs_len, nwritten_ptr) */
 static int
-do_write(struct wasi_ctx *c, struct wasm_abi_mem *m, uint32_t fd, uint32_t iovs,
-    uint32_t n, uint32_t pout)
+do_fd_write(struct wasi_ctx *c, struct wasm_abi_mem *m, const uint64_t *a)
 {
+	uint32_t fd = (uint32_t)a[0], iovs = (uint32_t)a[1], n = (uint32_t)a[2],
+	         pout = (uint32_t)a[3];
 	uint64_t total = 0;
 	if (!fd_ok(c, fd) || fd == 0 || fd == 3)
 		return E_BADF;
@@ -370,10 +406,12 @@ do_write(struct wasi_ctx *c, struct wasm_abi_mem *m, uint32_t fd, uint32_t iovs,
 	return put32(m, pout, (uint32_t)total);
 }
 
+/* fd_read(fd, iovs, iovs_len, nread_ptr); stops at a short read */
 static int
-do_read(struct wasi_ctx *c, struct wasm_abi_mem *m, uint32_t fd, uint32_t iovs,
-    uint32_t n, uint32_t pout)
+do_fd_read(struct wasi_ctx *c, struct wasm_abi_mem *m, const uint64_t *a)
 {
+	uint32_t fd = (uint32_t)a[0], iovs = (uint32_t)a[1], n = (uint32_t)a[2],
+	         pout = (uint32_t)a[3];
 	uint64_t total = 0;
 	if (!fd_ok(c, fd) || fd == 1 || fd == 2 || fd == 3)
 		return E_BADF;
@@ -411,6 +449,74 @@ do_read(struct wasi_ctx *c, struct wasm_abi_mem *m, uint32_t fd, uint32_t iovs,
 	return put32(m, pout, (uint32_t)total);
 }
 
+/* fd_close(fd): stdio and the preopen stay open (closing stdio is a
+ * no-op that succeeds). */
+static int
+do_fd_close(struct wasi_ctx *c, struct wasm_abi_mem *m, const uint64_t *a)
+{
+	(void)m;
+	if (!fd_ok(c, a[0]) || a[0] <= 3)
+		return a[0] <= 2 && fd_ok(c, a[0]) ? E_OK : E_BADF;
+	close(c->fds[a[0]]);
+	c->fds[a[0]] = -1;
+	return 0;
+}
+
+/* Move fd's offset (WASI whence: 0 set, 1 cur, 2 end) and store the new
+ * one at pout; stdio and the preopen do not seek. */
+static int
+seek(struct wasi_ctx *c, struct wasm_abi_mem *m, uint32_t fd, off_t off, int wh,
+    uint32_t pout)
+{
+	if (!fd_ok(c, fd))
+		return E_BADF;
+	if (fd <= 3)
+		return E_SPIPE;
+	if (wh < 0 || wh > 2)
+		return E_INVAL;
+	off_t o = lseek(c->fds[fd], off,
+	    wh == 0     ? SEEK_SET :
+	        wh == 1 ? SEEK_CUR :
+	                  SEEK_END);
+	if (o < 0)
+		return werrno(errno);
+	return put64(m, pout, (uint64_t)o);
+}
+
+/* fd_seek(fd, offset, whence, newoffset_ptr) */
+static int
+do_fd_seek(struct wasi_ctx *c, struct wasm_abi_mem *m, const uint64_t *a)
+{
+	return seek(c, m, (uint32_t)a[0], (off_t)a[1], (int)a[2],
+	    (uint32_t)a[3]);
+}
+
+/* fd_tell(fd, offset_ptr) */
+static int
+do_fd_tell(struct wasi_ctx *c, struct wasm_abi_mem *m, const uint64_t *a)
+{
+	return seek(c, m, (uint32_t)a[0], 0, 1, (uint32_t)a[1]);
+}
+
+/* fd_sync(fd), fd_datasync(fd): no-ops on stdio and the preopen. */
+static int
+do_fd_sync(struct wasi_ctx *c, struct wasm_abi_mem *m, const uint64_t *a)
+{
+	(void)m;
+	if (!fd_ok(c, a[0]))
+		return E_BADF;
+	return a[0] > 3 && fsync(c->fds[a[0]]) < 0 ? werrno(errno) : 0;
+}
+
+/* fd_fdstat_set_flags(fd, flags): accepted, flags ignored. */
+static int
+do_fd_fdstat_set_flags(struct wasi_ctx *c, struct wasm_abi_mem *m,
+    const uint64_t *a)
+{
+	(void)m;
+	return fd_ok(c, a[0]) ? 0 : E_BADF;
+}
+
 static int
 filetype(mode_t mode)
 {
@@ -446,6 +552,82 @@ put_filestat(struct wasm_abi_mem *m, uint32_t p, const struct stat *st)
 	return 0;
 }
 
+/* fd_fdstat_get(fd, fdstat_ptr): the file type (captured stdio is a
+ * character device), no flags, every right. */
+static int
+do_fd_fdstat_get(struct wasi_ctx *c, struct wasm_abi_mem *m, const uint64_t *a)
+{
+	const struct wasm_io *io = c->io;
+	uint32_t fd = (uint32_t)a[0];
+	uint8_t *d = gp(m, (uint32_t)a[1], 24);
+	struct stat st;
+
+	if (!fd_ok(c, fd))
+		return E_BADF;
+	if (!d)
+		return E_FAULT;
+	memset(d, 0, 24);
+	if (fd <= 2 && (fd != 0 || !io->stdin_data) &&
+	    (fd != 1 || !io->stdout_buf) && fstat(c->fds[fd], &st) == 0)
+		d[0] = (uint8_t)filetype(st.st_mode);
+	else if (fd <= 2)
+		d[0] = 2;
+	else if (fstat(c->fds[fd], &st) == 0)
+		d[0] = (uint8_t)filetype(st.st_mode);
+	uint64_t all = ~0ull;
+	memcpy(d + 8, &all, 8);
+	memcpy(d + 16, &all, 8);
+	return 0;
+}
+
+/* fd_filestat_get(fd, filestat_ptr) */
+static int
+do_fd_filestat_get(struct wasi_ctx *c, struct wasm_abi_mem *m,
+    const uint64_t *a)
+{
+	const struct wasm_io *io = c->io;
+	uint32_t fd = (uint32_t)a[0];
+	struct stat st;
+
+	if (!fd_ok(c, fd))
+		return E_BADF;
+	if ((fd == 0 && io->stdin_data) || (fd == 1 && io->stdout_buf)) {
+		memset(&st, 0, sizeof(st));
+		st.st_mode = S_IFCHR;
+	} else if (fstat(c->fds[fd], &st) < 0) {
+		return werrno(errno);
+	}
+	return put_filestat(m, (uint32_t)a[1], &st);
+}
+
+/* fd_prestat_get(fd, prestat_ptr): fd 3 is the one preopen, a directory
+ * named "/data" (5 bytes). */
+static int
+do_fd_prestat_get(struct wasi_ctx *c, struct wasm_abi_mem *m, const uint64_t *a)
+{
+	if (a[0] != 3 || c->fds[3] < 0)
+		return E_BADF;
+	if (put32(m, (uint32_t)a[1], 0) || put32(m, (uint32_t)a[1] + 4, 5))
+		return E_FAULT;
+	return 0;
+}
+
+/* fd_prestat_dir_name(fd, path, path_len) */
+static int
+do_fd_prestat_dir_name(struct wasi_ctx *c, struct wasm_abi_mem *m,
+    const uint64_t *a)
+{
+	if (a[0] != 3 || c->fds[3] < 0)
+		return E_BADF;
+	uint8_t *d = gp(m, (uint32_t)a[1], (uint32_t)a[2]);
+	if (!d)
+		return E_FAULT;
+	if (a[2] < 5)
+		return E_NAMETOOLONG;
+	memcpy(d, "/data", 5);
+	return 0;
+}
+
 static uint8_t
 dirent_type(unsigned char t)
 {
@@ -473,7 +655,7 @@ dirent_type(unsigned char t)
  * the name; the last one may be cut, and bufused == buf_len tells the
  * guest to ask again from a later cookie. */
 static int
-do_readdir(struct wasi_ctx *c, struct wasm_abi_mem *m, const uint64_t *a)
+do_fd_readdir(struct wasi_ctx *c, struct wasm_abi_mem *m, const uint64_t *a)
 {
 	uint32_t fd = (uint32_t)a[0], len = (uint32_t)a[2];
 	uint64_t cookie = a[3], idx = 0;
@@ -588,6 +770,8 @@ split_parent(int dirfd, char *path, const char **leaf)
 	return open_beneath(dirfd, path, O_RDONLY | O_DIRECTORY, 0);
 }
 
+/* path_open(dirfd, dirflags, path, path_len, oflags, rights_base,
+ * rights_inheriting, fdflags, fd_ptr) */
 static int
 do_path_open(struct wasi_ctx *c, struct wasm_abi_mem *m, const uint64_t *a)
 {
@@ -634,10 +818,155 @@ do_path_open(struct wasi_ctx *c, struct wasm_abi_mem *m, const uint64_t *a)
 	return 0;
 }
 
+/* path_filestat_get(dirfd, lookupflags, path, path_len, filestat_ptr);
+ * lookupflags bit 0 follows a final symlink. */
 static int
-do_poll(struct wasm_abi_mem *m, uint32_t in, uint32_t out, uint32_t n,
-    uint32_t pn)
+do_path_filestat_get(struct wasi_ctx *c, struct wasm_abi_mem *m,
+    const uint64_t *a)
 {
+	char path[4096];
+	struct stat st;
+	int dfd = dir_fd(c, (uint32_t)a[0]), fd, r;
+
+	if (dfd < 0)
+		return E_BADF;
+	if ((r = get_path(m, (uint32_t)a[2], (uint32_t)a[3], path,
+	         sizeof(path))))
+		return r;
+	fd = open_beneath(dfd, path, O_PATH | ((a[1] & 1) ? 0 : O_NOFOLLOW), 0);
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		r = werrno(errno);
+		if (fd >= 0)
+			close(fd);
+		return r;
+	}
+	close(fd);
+	return put_filestat(m, (uint32_t)a[4], &st);
+}
+
+/* path_create_directory, path_unlink_file, path_remove_directory (dirfd,
+ * path, path_len): act on the last component, in its parent opened
+ * beneath dirfd; "." and ".." are refused. */
+static int
+path_change(struct wasi_ctx *c, struct wasm_abi_mem *m, const uint64_t *a,
+    int id)
+{
+	char path[4096];
+	const char *leaf;
+	int dfd = dir_fd(c, (uint32_t)a[0]), pfd, r;
+
+	if (dfd < 0)
+		return E_BADF;
+	if ((r = get_path(m, (uint32_t)a[1], (uint32_t)a[2], path,
+	         sizeof(path))))
+		return r;
+	pfd = split_parent(dfd, path, &leaf);
+	if (pfd < 0)
+		return werrno(errno);
+	if (!*leaf || strcmp(leaf, "..") == 0 || strcmp(leaf, ".") == 0) {
+		close(pfd);
+		return E_NOTCAPABLE;
+	}
+	int rc2 = id == W_PATH_CREATE_DIRECTORY ?
+	    mkdirat(pfd, leaf, 0755) :
+	    unlinkat(pfd, leaf,
+	        id == W_PATH_REMOVE_DIRECTORY ? AT_REMOVEDIR : 0);
+	r = rc2 < 0 ? werrno(errno) : 0;
+	close(pfd);
+	return r;
+}
+
+static int
+do_path_create_directory(struct wasi_ctx *c, struct wasm_abi_mem *m,
+    const uint64_t *a)
+{
+	return path_change(c, m, a, W_PATH_CREATE_DIRECTORY);
+}
+
+static int
+do_path_unlink_file(struct wasi_ctx *c, struct wasm_abi_mem *m,
+    const uint64_t *a)
+{
+	return path_change(c, m, a, W_PATH_UNLINK_FILE);
+}
+
+static int
+do_path_remove_directory(struct wasi_ctx *c, struct wasm_abi_mem *m,
+    const uint64_t *a)
+{
+	return path_change(c, m, a, W_PATH_REMOVE_DIRECTORY);
+}
+
+/* ---- clocks, randomness, scheduling ---- */
+
+static const clockid_t wasi_clocks[4] = { CLOCK_REALTIME, CLOCK_MONOTONIC,
+	CLOCK_PROCESS_CPUTIME_ID, CLOCK_THREAD_CPUTIME_ID };
+
+/* clock_res_get(clock_id, resolution_ptr) */
+static int
+do_clock_res_get(struct wasi_ctx *c, struct wasm_abi_mem *m, const uint64_t *a)
+{
+	struct timespec ts;
+	(void)c;
+	if (a[0] > 3)
+		return E_INVAL;
+	clock_getres(wasi_clocks[a[0]], &ts);
+	return put64(m, (uint32_t)a[1], ts.tv_sec * 1000000000ull + ts.tv_nsec);
+}
+
+/* clock_time_get(clock_id, precision, time_ptr) */
+static int
+do_clock_time_get(struct wasi_ctx *c, struct wasm_abi_mem *m, const uint64_t *a)
+{
+	struct timespec ts;
+	(void)c;
+	if (a[0] > 3)
+		return E_INVAL;
+	clock_gettime(wasi_clocks[a[0]], &ts);
+	return put64(m, (uint32_t)a[2], ts.tv_sec * 1000000000ull + ts.tv_nsec);
+}
+
+/* random_get(buf, buf_len) */
+static int
+do_random_get(struct wasi_ctx *c, struct wasm_abi_mem *m, const uint64_t *a)
+{
+	uint8_t *d = gp(m, (uint32_t)a[0], (uint32_t)a[1]);
+	size_t len = (uint32_t)a[1], off = 0;
+	(void)c;
+	if (!d)
+		return E_FAULT;
+	while (off < len) {
+		ssize_t g = getrandom(d + off, len - off, 0);
+		if (g < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		off += (size_t)g;
+	}
+	return off == len ? 0 : E_IO;
+}
+
+/* sched_yield() */
+static int
+do_sched_yield(struct wasi_ctx *c, struct wasm_abi_mem *m, const uint64_t *a)
+{
+	(void)c;
+	(void)m;
+	(void)a;
+	sched_yield();
+	return 0;
+}
+
+/* poll_oneoff(in, out, nsubscriptions, nevents_ptr): clock subscriptions
+ * alone sleep until the earliest and all fire; with an fd subscription
+ * among them nothing sleeps and only the fd events are reported. */
+static int
+do_poll_oneoff(struct wasi_ctx *c, struct wasm_abi_mem *m, const uint64_t *a)
+{
+	uint32_t in = (uint32_t)a[0], out = (uint32_t)a[1], n = (uint32_t)a[2],
+	         pn = (uint32_t)a[3];
+	(void)c;
 	uint8_t *subs = gp(m, in, 48ull * n), *evs = gp(m, out, 32ull * n);
 	if (!subs || !evs || n == 0)
 		return n == 0 ? E_INVAL : E_FAULT;
@@ -684,263 +1013,50 @@ do_poll(struct wasm_abi_mem *m, uint32_t in, uint32_t out, uint32_t n,
 	return put32(m, pn, k);
 }
 
+/* Indexed by binding id; proc_exit, which does not return, is apart. */
+static int (*const wasi_impl[W_ENOSYS])(struct wasi_ctx *,
+    struct wasm_abi_mem *, const uint64_t *) = {
+	[W_ARGS_GET] = do_args_get,
+	[W_ARGS_SIZES_GET] = do_args_sizes_get,
+	[W_ENVIRON_GET] = do_environ_get,
+	[W_ENVIRON_SIZES_GET] = do_environ_sizes_get,
+	[W_FD_WRITE] = do_fd_write,
+	[W_FD_READ] = do_fd_read,
+	[W_FD_CLOSE] = do_fd_close,
+	[W_FD_SEEK] = do_fd_seek,
+	[W_FD_TELL] = do_fd_tell,
+	[W_FD_FDSTAT_GET] = do_fd_fdstat_get,
+	[W_FD_FDSTAT_SET_FLAGS] = do_fd_fdstat_set_flags,
+	[W_FD_PRESTAT_GET] = do_fd_prestat_get,
+	[W_FD_PRESTAT_DIR_NAME] = do_fd_prestat_dir_name,
+	[W_PATH_OPEN] = do_path_open,
+	[W_FD_FILESTAT_GET] = do_fd_filestat_get,
+	[W_PATH_FILESTAT_GET] = do_path_filestat_get,
+	[W_PATH_CREATE_DIRECTORY] = do_path_create_directory,
+	[W_PATH_UNLINK_FILE] = do_path_unlink_file,
+	[W_PATH_REMOVE_DIRECTORY] = do_path_remove_directory,
+	[W_CLOCK_TIME_GET] = do_clock_time_get,
+	[W_CLOCK_RES_GET] = do_clock_res_get,
+	[W_RANDOM_GET] = do_random_get,
+	[W_SCHED_YIELD] = do_sched_yield,
+	[W_POLL_ONEOFF] = do_poll_oneoff,
+	[W_FD_SYNC] = do_fd_sync,
+	[W_FD_READDIR] = do_fd_readdir,
+};
+
 int
 wasi_call(struct wasi_ctx *c, int id, const uint64_t *a, uint64_t *res,
     struct wasm_abi_mem *m)
 {
 	int r = E_NOSYS;
-	const struct wasm_io *io = c->io;
-	struct stat st;
-	char path[4096];
 
-	switch (id) {
-	case W_ARGS_SIZES_GET:
-		r = strs_sizes(m, io->argv, io->argc, a[0], a[1]);
-		break;
-	case W_ARGS_GET:
-		r = strs_get(m, io->argv, io->argc, a[0], a[1]);
-		break;
-	case W_ENVIRON_SIZES_GET:
-		r = strs_sizes(m, io->envp, env_count(io->envp), a[0], a[1]);
-		break;
-	case W_ENVIRON_GET:
-		r = strs_get(m, io->envp, env_count(io->envp), a[0], a[1]);
-		break;
-	case W_FD_WRITE:
-		r = do_write(c, m, (uint32_t)a[0], (uint32_t)a[1],
-		    (uint32_t)a[2], (uint32_t)a[3]);
-		break;
-	case W_FD_READ:
-		r = do_read(c, m, (uint32_t)a[0], (uint32_t)a[1],
-		    (uint32_t)a[2], (uint32_t)a[3]);
-		break;
-	case W_FD_CLOSE:
-		if (!fd_ok(c, a[0]) || a[0] <= 3) {
-			r = a[0] <= 2 && fd_ok(c, a[0]) ? E_OK : E_BADF;
-			break;
-		}
-		close(c->fds[a[0]]);
-		c->fds[a[0]] = -1;
-		r = 0;
-		break;
-	case W_FD_SEEK:
-	case W_FD_TELL: {
-		uint32_t fd = (uint32_t)a[0];
-		if (!fd_ok(c, fd)) {
-			r = E_BADF;
-			break;
-		}
-		if (fd <= 3) {
-			r = E_SPIPE;
-			break;
-		}
-		int wh = id == W_FD_TELL ? SEEK_CUR : (int)a[2];
-		off_t off = id == W_FD_TELL ? 0 : (off_t)a[1];
-		if (wh < 0 || wh > 2) {
-			r = E_INVAL;
-			break;
-		}
-		off_t o = lseek(c->fds[fd], off,
-		    wh == 0     ? SEEK_SET :
-		        wh == 1 ? SEEK_CUR :
-		                  SEEK_END);
-		if (o < 0) {
-			r = werrno(errno);
-			break;
-		}
-		r = put64(m, (uint32_t)a[id == W_FD_TELL ? 1 : 3], (uint64_t)o);
-		break;
-	}
-	case W_FD_FDSTAT_GET: {
-		uint32_t fd = (uint32_t)a[0];
-		uint8_t *d = gp(m, (uint32_t)a[1], 24);
-		if (!fd_ok(c, fd)) {
-			r = E_BADF;
-			break;
-		}
-		if (!d) {
-			r = E_FAULT;
-			break;
-		}
-		memset(d, 0, 24);
-		if (fd <= 2 && (fd != 0 || !io->stdin_data) &&
-		    (fd != 1 || !io->stdout_buf) && fstat(c->fds[fd], &st) == 0)
-			d[0] = (uint8_t)filetype(st.st_mode);
-		else if (fd <= 2)
-			d[0] = 2;
-		else if (fstat(c->fds[fd], &st) == 0)
-			d[0] = (uint8_t)filetype(st.st_mode);
-		uint64_t all = ~0ull;
-		memcpy(d + 8, &all, 8);
-		memcpy(d + 16, &all, 8);
-		r = 0;
-		break;
-	}
-	case W_FD_FDSTAT_SET_FLAGS:
-		r = fd_ok(c, a[0]) ? 0 : E_BADF;
-		break;
-	case W_FD_PRESTAT_GET:
-		if (a[0] != 3 || c->fds[3] < 0) {
-			r = E_BADF;
-			break;
-		}
-		if (put32(m, (uint32_t)a[1], 0) ||
-		    put32(m, (uint32_t)a[1] + 4, 5)) {
-			r = E_FAULT;
-			break;
-		}
-		r = 0;
-		break;
-	case W_FD_PRESTAT_DIR_NAME: {
-		if (a[0] != 3 || c->fds[3] < 0) {
-			r = E_BADF;
-			break;
-		}
-		uint8_t *d = gp(m, (uint32_t)a[1], (uint32_t)a[2]);
-		if (!d) {
-			r = E_FAULT;
-			break;
-		}
-		if (a[2] < 5) {
-			r = E_NAMETOOLONG;
-			break;
-		}
-		memcpy(d, "/data", 5);
-		r = 0;
-		break;
-	}
-	case W_PATH_OPEN:
-		r = do_path_open(c, m, a);
-		break;
-	case W_FD_FILESTAT_GET: {
-		uint32_t fd = (uint32_t)a[0];
-		if (!fd_ok(c, fd)) {
-			r = E_BADF;
-			break;
-		}
-		if ((fd == 0 && io->stdin_data) ||
-		    (fd == 1 && io->stdout_buf)) {
-			memset(&st, 0, sizeof(st));
-			st.st_mode = S_IFCHR;
-		} else if (fstat(c->fds[fd], &st) < 0) {
-			r = werrno(errno);
-			break;
-		}
-		r = put_filestat(m, (uint32_t)a[1], &st);
-		break;
-	}
-	case W_PATH_FILESTAT_GET:
-	case W_PATH_CREATE_DIRECTORY:
-	case W_PATH_UNLINK_FILE:
-	case W_PATH_REMOVE_DIRECTORY: {
-		int pi = id == W_PATH_FILESTAT_GET ? 2 : 1;
-		int dfd = dir_fd(c, (uint32_t)a[0]);
-		const char *leaf;
-		if (dfd < 0) {
-			r = E_BADF;
-			break;
-		}
-		if ((r = get_path(m, (uint32_t)a[pi], (uint32_t)a[pi + 1], path,
-		         sizeof(path))))
-			break;
-		if (id == W_PATH_FILESTAT_GET) {
-			int fd = open_beneath(dfd, path,
-			    O_PATH | ((a[1] & 1) ? 0 : O_NOFOLLOW), 0);
-			if (fd < 0 || fstat(fd, &st) < 0) {
-				r = werrno(errno);
-				if (fd >= 0)
-					close(fd);
-				break;
-			}
-			close(fd);
-			r = put_filestat(m, (uint32_t)a[4], &st);
-			break;
-		}
-		int pfd = split_parent(dfd, path, &leaf);
-		if (pfd < 0) {
-			r = werrno(errno);
-			break;
-		}
-		if (!*leaf || strcmp(leaf, "..") == 0 ||
-		    strcmp(leaf, ".") == 0) {
-			close(pfd);
-			r = E_NOTCAPABLE;
-			break;
-		}
-		int rc2 = id == W_PATH_CREATE_DIRECTORY ?
-		    mkdirat(pfd, leaf, 0755) :
-		    unlinkat(pfd, leaf,
-		        id == W_PATH_REMOVE_DIRECTORY ? AT_REMOVEDIR : 0);
-		r = rc2 < 0 ? werrno(errno) : 0;
-		close(pfd);
-		break;
-	}
-	case W_CLOCK_TIME_GET:
-	case W_CLOCK_RES_GET: {
-		static const clockid_t ids[4] = { CLOCK_REALTIME,
-			CLOCK_MONOTONIC, CLOCK_PROCESS_CPUTIME_ID,
-			CLOCK_THREAD_CPUTIME_ID };
-		struct timespec ts;
-		if (a[0] > 3) {
-			r = E_INVAL;
-			break;
-		}
-		if (id == W_CLOCK_RES_GET) {
-			clock_getres(ids[a[0]], &ts);
-			r = put64(m, (uint32_t)a[1],
-			    ts.tv_sec * 1000000000ull + ts.tv_nsec);
-		} else {
-			clock_gettime(ids[a[0]], &ts);
-			r = put64(m, (uint32_t)a[2],
-			    ts.tv_sec * 1000000000ull + ts.tv_nsec);
-		}
-		break;
-	}
-	case W_RANDOM_GET: {
-		uint8_t *d = gp(m, (uint32_t)a[0], (uint32_t)a[1]);
-		size_t len = (uint32_t)a[1], off = 0;
-		if (!d) {
-			r = E_FAULT;
-			break;
-		}
-		while (off < len) {
-			ssize_t g = getrandom(d + off, len - off, 0);
-			if (g < 0) {
-				if (errno == EINTR)
-					continue;
-				break;
-			}
-			off += (size_t)g;
-		}
-		r = off == len ? 0 : E_IO;
-		break;
-	}
-	case W_PROC_EXIT:
+	if (id == W_PROC_EXIT) {
 		c->exit_code = (int)(uint32_t)a[0];
 		c->exited = 1;
 		return WASM_TRAP_EXIT;
-	case W_SCHED_YIELD:
-		sched_yield();
-		r = 0;
-		break;
-	case W_POLL_ONEOFF:
-		r = do_poll(m, (uint32_t)a[0], (uint32_t)a[1], (uint32_t)a[2],
-		    (uint32_t)a[3]);
-		break;
-	case W_FD_READDIR:
-		r = do_readdir(c, m, a);
-		break;
-	case W_FD_SYNC:
-		if (!fd_ok(c, a[0])) {
-			r = E_BADF;
-			break;
-		}
-		r = a[0] > 3 && fsync(c->fds[a[0]]) < 0 ? werrno(errno) : 0;
-		break;
-	default:
-		r = E_NOSYS;
-		break;
 	}
+	if (id > W_NONE && id < W_ENOSYS && wasi_impl[id])
+		r = wasi_impl[id](c, m, a);
 	res[0] = (uint32_t)r;
 	return 0;
 }
