@@ -6,8 +6,6 @@
 
 #include "common/err.h"
 
-#define ERR_MSG_SIZE 1024
-
 static _Thread_local char err_buf[ERR_MSG_SIZE];
 
 int
@@ -54,6 +52,18 @@ void
 err_clear(void)
 {
 	err_buf[0] = '\0';
+}
+
+void
+err_save(struct err_saved *s)
+{
+	memcpy(s->msg, err_buf, sizeof(s->msg));
+}
+
+void
+err_restore(const struct err_saved *s)
+{
+	memcpy(err_buf, s->msg, sizeof(err_buf));
 }
 
 const char *

@@ -596,8 +596,11 @@ kill_leftovers(const struct sandbox_spec *base, const char *name)
 {
 	struct cgroup_limits none = { 0, 0, 0 };
 	struct cgroup *cg = NULL;
+	struct err_saved saved;
 	char *why = NULL;
 
+	/* Best effort: what it meets is not the caller's error. */
+	err_save(&saved);
 	if (cgroup_new(&base->cgroup,
 	        base->cgroup_parent ? base->cgroup_parent : "lodge", name,
 	        &none, &cg, &why) == 0) {
@@ -606,7 +609,7 @@ kill_leftovers(const struct sandbox_spec *base, const char *name)
 		cgroup_free(cg);
 	}
 	free(why);
-	err_clear();
+	err_restore(&saved);
 }
 
 size_t
@@ -925,11 +928,18 @@ lease_from_json(const json_t *j, struct lease **out)
 	l->final_posted = json_is_true(json_object_get(j, "final_posted"));
 	l->created_ms = json_integer_value(json_object_get(j, "created_ms"));
 	{
+		/* A saved blob that no longer checks is dropped, quietly. */
 		const json_t *b = json_object_get(j, "blobs"), *v;
+		struct err_saved saved;
 		size_t i;
-		json_array_foreach(b, i, v) if (json_is_string(v))(void)
-		    lease_add_blob(l, json_string_value(v));
-		err_clear();
+
+		err_save(&saved);
+		json_array_foreach(b, i, v)
+		{
+			if (json_is_string(v))
+				(void)lease_add_blob(l, json_string_value(v));
+		}
+		err_restore(&saved);
 	}
 	*out = l;
 	return 0;

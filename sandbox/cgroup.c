@@ -619,17 +619,22 @@ static void
 read_counter(const char *dir, const char *file, const char *key, uint64_t scale,
     uint64_t *out)
 {
+	struct err_saved saved;
 	char buf[4096];
 	uint64_t v = 0;
+	int rc;
 
 	*out = 0;
 	if (dir == NULL || read_str(dir, file, buf, sizeof(buf)) < 0)
 		return;
-	if ((key ? cgroup_parse_keyed(buf, key, &v) :
-	           cgroup_parse_value(buf, &v)) < 0) {
-		err_clear();
+	/* A counter that does not parse reads as 0; its message must not
+	 * replace the caller's (this runs while a failed start unwinds). */
+	err_save(&saved);
+	rc = key ? cgroup_parse_keyed(buf, key, &v) :
+	           cgroup_parse_value(buf, &v);
+	err_restore(&saved);
+	if (rc < 0)
 		return;
-	}
 	*out = v == UINT64_MAX ? v : v / scale;
 }
 
@@ -711,13 +716,18 @@ cgroup_kill_all(struct cgroup *cg, int timeout_ms)
 void
 cgroup_free(struct cgroup *cg)
 {
+	struct err_saved saved;
+
 	if (cg == NULL)
 		return;
+	/* Best effort, and silent: the caller may be unwinding a failure
+	 * whose message must survive. */
+	err_save(&saved);
 	if (cg->mode != CGROUP_NONE && cg->mode != CGROUP_AUTO) {
-		if (cgroup_kill_all(cg, 2000) < 0)
-			err_clear();
+		(void)cgroup_kill_all(cg, 2000);
 		remove_dirs(cg);
 	}
 	release_dirs(cg);
 	free(cg);
+	err_restore(&saved);
 }

@@ -68,14 +68,16 @@ const char *cgroup_path(const struct cgroup *cg);
 /* Move pid into the cgroup (every hierarchy for v1). */
 int cgroup_attach(struct cgroup *cg, pid_t pid);
 
-/* Read the counters.  Counters a hierarchy lacks read as 0. */
+/* Read the counters.  Counters a hierarchy lacks, or that do not parse,
+ * read as 0; the error state is left as it was. */
 int cgroup_read_usage(const struct cgroup *cg, struct cgroup_usage *out);
 
 /* SIGKILL every process in the cgroup and wait (up to timeout_ms) until it
  * is empty.  Returns ERR_IO if processes remain. */
 int cgroup_kill_all(struct cgroup *cg, int timeout_ms);
 
-/* Kill what remains, remove the directories, free.  Accepts NULL. */
+/* Kill what remains, remove the directories, free.  Accepts NULL; leaves
+ * the error state (err.h) as it found it. */
 void cgroup_free(struct cgroup *cg);
 
 /* Pure helpers, exported for the tests. */

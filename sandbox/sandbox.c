@@ -1309,14 +1309,16 @@ sandbox_metering_note(const struct sandbox *sb)
 void
 sandbox_free(struct sandbox *sb)
 {
+	struct err_saved saved;
 	int i;
 
 	if (sb == NULL)
 		return;
-	if (sb->pid > 0 && !sb->exited) {
-		if (sandbox_stop(sb, 0, NULL) < 0)
-			err_clear();
-	}
+	/* sandbox_start's failures unwind through here: whatever the stop
+	 * meets must not replace their message. */
+	err_save(&saved);
+	if (sb->pid > 0 && !sb->exited)
+		(void)sandbox_stop(sb, 0, NULL);
 	for (i = 0; i < 2; i++) {
 		if (sb->relay[i].started)
 			pthread_join(sb->relay[i].thread, NULL);
@@ -1330,4 +1332,5 @@ sandbox_free(struct sandbox *sb)
 	cgroup_free(sb->cg);
 	free(sb->why_not);
 	free(sb);
+	err_restore(&saved);
 }

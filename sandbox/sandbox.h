@@ -112,7 +112,8 @@ int sandbox_userns_fd(const struct sandbox *sb);
 /* Why metering fell back from a better mode ("" when it did not). */
 const char *sandbox_metering_note(const struct sandbox *sb);
 
-/* Kill whatever is left, remove the cgroup, close, free.  Accepts NULL. */
+/* Kill whatever is left, remove the cgroup, close, free.  Accepts NULL;
+ * leaves the error state (err.h) as it found it. */
 void sandbox_free(struct sandbox *sb);
 
 /* ---- pure helpers ---- */

@@ -2,7 +2,8 @@
  * test_sandbox: the pure parts of the sandbox and its cgroup module: size
  * and CPU parsing, the usage line, cgroup file parsing, and the v2/v1
  * limit writes and usage reads against fake hierarchies in a temp dir
- * (the real v2 controllers are not available on every CI host).
+ * (the real v2 controllers are not available on every CI host), and a
+ * failed start's message surviving its cleanup.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -423,6 +424,47 @@ test_spec_is_checked(void **state)
 	assert_null(sb);
 }
 
+/* A start that fails once the child exists unwinds through sandbox_free:
+ * a kill, a wait and a last read of the counters.  Here the fake cgroup
+ * takes the limits but has no cgroup.procs (the attach fails) and a
+ * cpu.stat that does not parse (the counter read fails and swallows
+ * it): the caller still reads why the start failed. */
+static void
+test_failed_start_keeps_its_message_through_cleanup(void **state)
+{
+	static const char *const argv[] = { "/bin/true", NULL };
+	struct sandbox_spec spec;
+	struct sandbox *sb = NULL;
+	char name[64];
+
+	(void)state;
+	if (geteuid() != 0)
+		skip(); /* without root the clone needs a user namespace */
+	put("cgroup.controllers", "cpu memory pids\n");
+	put("cgroup.subtree_control", "");
+	mk("lodge");
+	put("lodge/cgroup.subtree_control", "");
+	snprintf(name, sizeof(name), "unit-unwind-%ld", (long)getpid());
+	sandbox_spec_init(&spec);
+	spec.name = name;
+	spec.argv = argv;
+	spec.cgroup.mode = CGROUP_V2;
+	spec.cgroup.v2_root = tmpdir;
+	spec.die_with_parent = 1;
+	{
+		char rel[128];
+		snprintf(rel, sizeof(rel), "lodge/%s", name);
+		mk(rel);
+		snprintf(rel, sizeof(rel), "lodge/%s/cpu.stat", name);
+		put(rel, "usage_usec lots\n");
+	}
+	assert_int_equal(sandbox_start(&spec, &sb), ERR_IO);
+	assert_null(sb);
+	if (strstr(err_msg(), "cgroup.procs") == NULL)
+		fail_msg("the start's failure was lost in cleanup: \"%s\"",
+		    err_msg());
+}
+
 int
 main(void)
 {
@@ -446,6 +488,9 @@ main(void)
 		    teardown_tmp),
 		cmocka_unit_test(test_seccomp_policy_compiles),
 		cmocka_unit_test(test_spec_is_checked),
+		cmocka_unit_test_setup_teardown(
+		    test_failed_start_keeps_its_message_through_cleanup,
+		    setup_tmp, teardown_tmp),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
