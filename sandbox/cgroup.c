@@ -259,6 +259,29 @@ cgroup_mode_name(enum cgroup_mode mode)
 	}
 }
 
+int
+cgroup_mode_parse(const char *s, const char *what, enum cgroup_mode *out)
+{
+	static const struct {
+		const char *name;
+		enum cgroup_mode mode;
+	} modes[] = {
+		{ "auto", CGROUP_AUTO },
+		{ "v2", CGROUP_V2 },
+		{ "v1", CGROUP_V1 },
+		{ "none", CGROUP_NONE },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(modes) / sizeof(modes[0]); i++)
+		if (strcmp(s, modes[i].name) == 0) {
+			*out = modes[i].mode;
+			return 0;
+		}
+	return err_set(ERR_INVAL, "%s: \"%s\" is not one of auto, v2, v1, none",
+	    what, s);
+}
+
 enum cgroup_mode
 cgroup_mode(const struct cgroup *cg)
 {

@@ -62,6 +62,10 @@ int cgroup_new(const struct cgroup_config *cfg, const char *parent,
 enum cgroup_mode cgroup_mode(const struct cgroup *cg);
 const char *cgroup_mode_name(enum cgroup_mode mode);
 
+/* A mode as the command line names it: "auto", "v2", "v1" or "none";
+ * ERR_INVAL naming what otherwise. */
+int cgroup_mode_parse(const char *s, const char *what, enum cgroup_mode *out);
+
 /* Directory of the cgroup (the memory one for v1); NULL in CGROUP_NONE. */
 const char *cgroup_path(const struct cgroup *cg);
 

@@ -158,6 +158,9 @@ sandbox_parse_size(const char *s, const char *what, uint64_t *out)
 		{ "B", 1 },
 		{ "k", 1ull << 10 },
 		{ "K", 1ull << 10 },
+		{ "m", 1ull << 20 },
+		{ "g", 1ull << 30 },
+		{ "t", 1ull << 40 },
 		{ "Ki", 1ull << 10 },
 		{ "KiB", 1ull << 10 },
 		{ "M", 1ull << 20 },
@@ -203,6 +206,21 @@ sandbox_parse_size(const char *s, const char *what, uint64_t *out)
 	    "%s: \"%s\": unknown unit \"%s\" (expected "
 	    "k, M, G, T, Ki, Mi, Gi, Ti, kB, MB, GB or none)",
 	    what, s, p);
+}
+
+int
+sandbox_parse_uid(const char *s, const char *what, uid_t *out)
+{
+	uint64_t v;
+	int rc;
+
+	if ((rc = util_parse_u64(s, what, &v)) < 0)
+		return rc;
+	if (v == 0 || v > 0xfffffffeu)
+		return err_set(ERR_RANGE, "%s: %s is not a non-root uid", what,
+		    s);
+	*out = (uid_t)v;
+	return 0;
 }
 
 int
@@ -1359,6 +1377,26 @@ sandbox_wait(struct sandbox *sb, int timeout_ms, int *exited, int *status)
 	*exited = 1;
 	if (status != NULL)
 		*status = sb->status;
+	return 0;
+}
+
+int
+sandbox_wait_forwarding(struct sandbox *sb, volatile sig_atomic_t *pending,
+    int *status)
+{
+	int exited = 0, sig, rc;
+
+	while (!exited) {
+		if ((sig = *pending) != 0) {
+			*pending = 0;
+			(void)sandbox_signal(sb, sig);
+		}
+		/* A signal interrupts the wait (it returns with exited 0),
+		 * so it is forwarded at once; 200 ms bounds the delay when
+		 * it lands just before the wait begins. */
+		if ((rc = sandbox_wait(sb, 200, &exited, status)) < 0)
+			return rc;
+	}
 	return 0;
 }
 

@@ -1,6 +1,7 @@
 /*
  * Unit tests for the provider's pure parts: gateway routing, the event
- * stream parser, price and attribute parsing, manifest checks against the
+ * stream parser, price and attribute parsing, the data dir `provider
+ * init` makes and `provider status` reads, manifest checks against the
  * lease, meters that never go backwards, allocation failures while a
  * manifest is read, a lease's stop, and the artifact cache.
  */
@@ -19,6 +20,7 @@
 #include "common/cjson.h"
 #include "common/codec.h"
 #include "common/err.h"
+#include "common/key.h"
 #include "common/reqsig.h"
 #include "common/util.h"
 #include "provider/artifact.h"
@@ -26,6 +28,7 @@
 #include "provider/follow.h"
 #include "provider/gateway.h"
 #include "provider/lease.h"
+#include "provider/status.h"
 #include "sandbox/sandbox.h"
 
 /* Debian's libgit2 leaks pcre2 match data it allocates per regex use
@@ -148,6 +151,56 @@ test_config_parses_price_and_attributes(void **state)
 	    "process");
 	json_decref(adv);
 	config_clear(&c);
+}
+
+/* `provider init` then `provider status`, without a market: the data dir
+ * made once (the key kept the second time), and a status whose account
+ * is null (unreachable), whose leases are null (no state saved yet). */
+static void
+test_init_data_dir_then_status_without_market(void **state)
+{
+	struct provider_config c;
+	struct key *k = NULL, *again = NULL;
+	char dir[] = "/tmp/test_provider_data.XXXXXX", data[128], cmd[200];
+	uint8_t pub[KEY_PUB_LEN];
+	char text[KEY_TEXT_SIZE];
+	json_t *st;
+	int created;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(data, sizeof(data), "%s/data", dir);
+	config_init(&c);
+	/* Nothing listens on port 1 of loopback: refused at once. */
+	snprintf(c.market, sizeof(c.market), "http://127.0.0.1:1");
+	c.reserved.memory_bytes = PROVIDER_RESERVE_MEMORY_DEFAULT;
+	assert_int_equal(config_setup(data, &c, &k, &created), 0);
+	assert_true(created);
+	assert_true(c.detected.cpu_millis >= 1000);
+	assert_int_equal(config_setup(data, &c, &again, &created), 0);
+	assert_false(created);
+	key_public(k, pub);
+	key_pub_to_text(pub, text);
+	assert_int_equal(provider_status_json(data, 2000, &st), 0);
+	assert_string_equal(json_string_value(json_object_get(st, "key")),
+	    text);
+	assert_string_equal(json_string_value(json_object_get(st, "market")),
+	    "http://127.0.0.1:1");
+	assert_true(json_is_null(json_object_get(st, "account")));
+	assert_true(json_is_null(json_object_get(st, "leases")));
+	assert_int_equal(json_integer_value(json_object_get(
+	                     json_object_get(st, "capacity"), "memory_bytes")),
+	    c.detected.memory_bytes - PROVIDER_RESERVE_MEMORY_DEFAULT);
+	json_decref(st);
+	/* No data dir: the error names provider.json. */
+	assert_true(provider_status_json(dir, 2000, &st) < 0);
+	assert_null(st);
+	assert_non_null(strstr(err_msg(), "provider.json"));
+	key_free(k);
+	key_free(again);
+	config_clear(&c);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
 }
 
 static const char manifest_text[] =
@@ -603,6 +656,7 @@ main(void)
 		cmocka_unit_test(
 		    test_follow_parser_handles_split_chunks_crlf_and_comments),
 		cmocka_unit_test(test_config_parses_price_and_attributes),
+		cmocka_unit_test(test_init_data_dir_then_status_without_market),
 		cmocka_unit_test(
 		    test_lease_manifest_builds_replicas_and_refuses_mismatch),
 		cmocka_unit_test(test_lease_refuses_wasm_and_other_placements),

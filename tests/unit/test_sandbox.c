@@ -40,6 +40,35 @@ test_parse_size_accepts_units(void **state)
 	assert_int_equal(v, 2000000);
 	assert_int_equal(sandbox_parse_size("3MiB", "x", &v), 0);
 	assert_int_equal(v, 3u << 20);
+	/* docker's lower-case units, as `provider wasm run --memory 64m` */
+	assert_int_equal(sandbox_parse_size("64m", "x", &v), 0);
+	assert_int_equal(v, 64u << 20);
+	assert_int_equal(sandbox_parse_size("2g", "x", &v), 0);
+	assert_int_equal(v, 2ull << 30);
+}
+
+static void
+test_parse_uid_and_cgroup_mode(void **state)
+{
+	enum cgroup_mode m;
+	uid_t uid;
+
+	(void)state;
+	assert_int_equal(sandbox_parse_uid("1000", "--uid", &uid), 0);
+	assert_int_equal(uid, 1000);
+	assert_int_equal(sandbox_parse_uid("0", "--uid", &uid), ERR_RANGE);
+	assert_non_null(strstr(err_msg(), "--uid: 0 is not a non-root uid"));
+	assert_int_equal(sandbox_parse_uid("4294967295", "--uid", &uid),
+	    ERR_RANGE);
+	assert_true(sandbox_parse_uid("12a", "--uid", &uid) < 0);
+	assert_int_equal(cgroup_mode_parse("v1", "--cgroup", &m), 0);
+	assert_int_equal(m, CGROUP_V1);
+	assert_int_equal(cgroup_mode_parse("none", "--cgroup", &m), 0);
+	assert_int_equal(m, CGROUP_NONE);
+	assert_int_equal(cgroup_mode_parse("auto", "--cgroup", &m), 0);
+	assert_int_equal(m, CGROUP_AUTO);
+	assert_int_equal(cgroup_mode_parse("v3", "--cgroup", &m), ERR_INVAL);
+	assert_non_null(strstr(err_msg(), "--cgroup: \"v3\""));
 }
 
 static void
@@ -471,6 +500,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parse_size_accepts_units),
 		cmocka_unit_test(test_parse_size_rejects_garbage_and_overflow),
+		cmocka_unit_test(test_parse_uid_and_cgroup_mode),
 		cmocka_unit_test(test_parse_cpu_units_and_millis),
 		cmocka_unit_test(test_usage_line_format),
 		cmocka_unit_test(test_exit_code_of_wait_status),
