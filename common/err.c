@@ -8,8 +8,6 @@
 
 #include "common/err.h"
 
-#define ERR_MSG_SIZE 1024
-
 static _Thread_local char err_buf[ERR_MSG_SIZE];
 
 int
@@ -71,6 +69,18 @@ err_abort(const char *fmt, ...)
 	fprintf(stderr, "%s: broken invariant: %s\n",
 	    program_invocation_short_name, msg);
 	abort();
+}
+
+void
+err_save(struct err_saved *s)
+{
+	memcpy(s->msg, err_buf, sizeof(s->msg));
+}
+
+void
+err_restore(const struct err_saved *s)
+{
+	memcpy(err_buf, s->msg, sizeof(err_buf));
 }
 
 const char *

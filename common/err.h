@@ -8,6 +8,8 @@
 
 #include <stdarg.h>
 
+#define ERR_MSG_SIZE 1024
+
 enum {
 	ERR_OK = 0,
 	ERR_INVAL = -1, /* malformed input */
@@ -44,5 +46,22 @@ void err_clear(void);
  * abort().  The one place a library prints (STYLE.md, "Errors"). */
 void err_abort(const char *fmt, ...)
     __attribute__((noreturn, format(printf, 1, 2)));
+
+/* This thread's error state, put aside while cleanup runs (libgit2's
+ * git_error_save / git_error_restore).  Unwinding a failure calls code
+ * that may set, prefix or clear the message (a stop that times out, a
+ * counter that does not parse); around it:
+ *	struct err_saved s;
+ *	err_save(&s);
+ *	sandbox_free(sb);
+ *	err_restore(&s);
+ * so the caller reads the failure, not what the cleanup met.  A _free
+ * function does this itself: freeing never touches the error state. */
+struct err_saved {
+	char msg[ERR_MSG_SIZE];
+};
+
+void err_save(struct err_saved *s);
+void err_restore(const struct err_saved *s);
 
 #endif

@@ -5,6 +5,7 @@
  * age and refuses replays with a small expiring nonce set.
  */
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -82,6 +83,37 @@ reqsig_header(const struct key *k, const char *method, const char *path,
     const void *body, size_t len, char **header_value)
 {
 	return reqsig_header_at(k, method, path, body, len, -1, header_value);
+}
+
+int
+reqsig_header_line(const struct key *k, const char *method, const char *path,
+    const void *body, size_t len, char **line)
+{
+	char *v = NULL;
+	int rc;
+
+	*line = NULL;
+	if ((rc = reqsig_header(k, method, path, body, len, &v)) < 0)
+		return rc;
+	if (asprintf(line, "%s: %s", REQSIG_HEADER, v) < 0) {
+		*line = NULL;
+		rc = err_set(ERR_NOMEM, "reqsig: out of memory");
+	}
+	free(v);
+	return rc;
+}
+
+int
+reqsig_url_target(const char *url, const char **target)
+{
+	const char *p;
+
+	*target = NULL;
+	if ((p = strstr(url, "://")) == NULL ||
+	    (p = strchr(p + 3, '/')) == NULL)
+		return err_set(ERR_INVAL, "%s: expected http://HOST/PATH", url);
+	*target = p;
+	return 0;
 }
 
 int

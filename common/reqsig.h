@@ -28,6 +28,17 @@ int reqsig_header_at(const struct key *k, const char *method, const char *path,
 int reqsig_header(const struct key *k, const char *method, const char *path,
     const void *body, size_t len, char **header_value);
 
+/* The same as a whole header line, "X-Lodge-Signature: VALUE" (for curl
+ * -H and libcurl's header lists); *line is malloc'd, owned by the
+ * caller. */
+int reqsig_header_line(const struct key *k, const char *method,
+    const char *path, const void *body, size_t len, char **line);
+
+/* The request target of url (http://HOST[:PORT]/PATH[?QUERY]): what a
+ * signature binds, *target pointing into url.  ERR_INVAL, naming url,
+ * when it has no path. */
+int reqsig_url_target(const char *url, const char **target);
+
 /* A thread-safe memory of recently seen (signer, nonce) pairs. */
 struct reqsig_cache;
 int reqsig_cache_new(struct reqsig_cache **out);

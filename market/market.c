@@ -537,8 +537,13 @@ market_start(struct market *m)
 void
 market_free(struct market *m)
 {
+	struct err_saved saved;
+
 	if (m == NULL)
 		return;
+	/* market_open's failures unwind through here: the last commit and
+	 * sync must not replace their message. */
+	err_save(&saved);
 	atomic_store(&m->stopping, 1);
 	pthread_mutex_lock(&m->mu);
 	pthread_cond_broadcast(&m->committed_cv);
@@ -563,4 +568,5 @@ market_free(struct market *m)
 	pthread_cond_destroy(&m->sync_cv);
 	pthread_mutex_destroy(&m->sync_mu);
 	free(m);
+	err_restore(&saved);
 }

@@ -38,7 +38,8 @@ int market_open(const struct market_options *o, struct market **out,
 int market_start(struct market *m);
 /* The port actually bound (when the listen port was 0). */
 uint16_t market_port(const struct market *m);
-/* Stop serving and free everything. */
+/* Stop serving and free everything.  Accepts NULL; leaves the error state
+ * (err.h) as it found it. */
 void market_free(struct market *m);
 
 /* Public identity, for printing: market and treasury keys, verifier

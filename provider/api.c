@@ -300,7 +300,7 @@ log_stream_read(void *ctx, char *buf, size_t max)
 			return (ssize_t)n;
 		}
 	pthread_mutex_lock(&s->pd->mu);
-	closed = s->l->status == LEASE_CLOSED || s->pd->stop;
+	closed = s->l->status == LEASE_CLOSED || atomic_load(&s->pd->stop);
 	pthread_mutex_unlock(&s->pd->mu);
 	if (closed)
 		return -1;

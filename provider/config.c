@@ -2,6 +2,7 @@
  * config: provider.json and the provider.advertise body.  Capacity is what
  * the machine has (sysconf, statvfs) less what the owner keeps back.
  */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,7 @@
 
 #include "common/cjson.h"
 #include "common/err.h"
+#include "common/key.h"
 #include "common/util.h"
 #include "provider/config.h"
 
@@ -236,6 +238,30 @@ config_save(const char *path, const struct provider_config *c)
 	rc = util_write_file(path, text, strlen(text), 0644);
 	free(text);
 	return rc;
+}
+
+int
+config_setup(const char *data, struct provider_config *c, struct key **key,
+    int *created)
+{
+	char path[PATH_MAX];
+	int rc;
+
+	*key = NULL;
+	*created = 0;
+	if ((rc = util_mkdirs(data, 0700)) < 0 ||
+	    (rc = config_detect(data, &c->detected)) < 0)
+		return rc;
+	snprintf(path, sizeof(path), "%.4000s/provider.key", data);
+	if ((rc = key_load_or_create(path, key, created)) < 0)
+		return rc;
+	snprintf(path, sizeof(path), "%.4000s/provider.json", data);
+	if ((rc = config_save(path, c)) < 0) {
+		key_free(*key);
+		*key = NULL;
+		return rc;
+	}
+	return 0;
 }
 
 static int

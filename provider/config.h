@@ -13,6 +13,11 @@
 #define PROVIDER_DATA_DEFAULT "/var/lib/lodge-provider"
 #define PROVIDER_DOMAIN_DEFAULT "lodge.localhost"
 #define PROVIDER_LISTEN_DEFAULT "127.0.0.1:8443"
+/* What `provider init` keeps back for the owner unless told otherwise. */
+#define PROVIDER_RESERVE_MEMORY_DEFAULT (256u << 20)
+#define PROVIDER_RESERVE_STORAGE_DEFAULT (1u << 30)
+
+struct key;
 
 /* Price components, in the order of state.h's provider.advertise. */
 enum provider_price {
@@ -74,6 +79,13 @@ json_t *config_runtimes_json(void);
 /* Load / save DATA/provider.json. */
 int config_load(const char *path, struct provider_config *c);
 int config_save(const char *path, const struct provider_config *c);
+
+/* What `provider init` does with c (market and options set): create
+ * data (0700), detect the machine into c->detected, load the provider
+ * key data/provider.key or create it (*created 1 then), and write
+ * data/provider.json.  On success *key is the caller's (key_free). */
+int config_setup(const char *data, struct provider_config *c, struct key **key,
+    int *created);
 
 /* The provider.advertise body (state.h); the caller owns *out. */
 int config_advertise_body(const struct provider_config *c, const char *api_url,

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -473,40 +474,19 @@ post_usage(struct pd *pd, struct lease *l, int force)
 	json_decref(body);
 }
 
-/* Take the lease's sandboxes away under the lock, stop them outside it
- * (the grace period must not block the gateway), fold their CPU back. */
+/* Stop the lease's sandboxes outside the lock (the grace period must not
+ * block the gateway); see lease_stop_take. */
 static void
 stop_sandboxes(struct pd *pd, struct lease *l)
 {
-	struct sandbox *sbs[LEASE_MAX_SERVICES * 4];
-	size_t idx[LEASE_MAX_SERVICES * 4], n = 0, i;
-	struct sandbox_usage u;
-	int status;
+	struct lease_stopping st;
 
 	pthread_mutex_lock(&pd->mu);
-	for (i = 0; i < l->nrep && n < sizeof(sbs) / sizeof(sbs[0]); i++) {
-		/* Requests in flight keep their reference to a function's
-		 * pool; the gateway finds none from now on. */
-		lease_replica_drop_pool(&l->rep[i]);
-		if (l->rep[i].sb) {
-			sbs[n] = l->rep[i].sb;
-			idx[n++] = i;
-			l->rep[i].sb = NULL;
-			l->rep[i].next_start_ms = INT64_MAX;
-		}
-	}
+	lease_stop_take(l, &st);
 	pthread_mutex_unlock(&pd->mu);
-	for (i = 0; i < n; i++)
-		(void)sandbox_stop(sbs[i], (int)pd->cfg.stop_grace_ms, &status);
+	lease_stop_run(&st, (int)pd->cfg.stop_grace_ms);
 	pthread_mutex_lock(&pd->mu);
-	for (i = 0; i < n; i++) {
-		struct lease_replica *r = &l->rep[idx[i]];
-		if (sandbox_usage(sbs[i], &u) == 0)
-			r->cpu_ms_done += u.cpu_ms;
-		r->last_exit = sandbox_exit_code(status);
-		sandbox_free(sbs[i]);
-		log_info("lease %s: %s stopped", l->id, r->name);
-	}
+	lease_stop_finish(l, &st);
 	pthread_mutex_unlock(&pd->mu);
 }
 
@@ -540,13 +520,59 @@ close_lease(struct pd *pd, struct lease *l)
 	pthread_mutex_unlock(&pd->mu);
 }
 
+/* What the main loop does next for a lease of its tick, decided under
+ * the lock: the API and the follower write pending_close and status
+ * under it; started_posted is the loop's own. */
+enum step {
+	STEP_NONE,
+	STEP_CLOSE, /* a close is pending */
+	STEP_POST_STARTED, /* running, lease.started not yet posted */
+	STEP_METER, /* running and started: usage is due each epoch */
+};
+
+static enum step
+next_step(struct pd *pd, struct lease *l)
+{
+	enum step s = STEP_NONE;
+
+	pthread_mutex_lock(&pd->mu);
+	if (l->pending_close[0])
+		s = STEP_CLOSE;
+	else if (!l->started_posted && l->nrep &&
+	    (lease_replica_running(&l->rep[0]) || l->rep[0].done))
+		s = STEP_POST_STARTED;
+	else if (l->status == LEASE_RUNNING && l->started_posted)
+		s = STEP_METER;
+	pthread_mutex_unlock(&pd->mu);
+	return s;
+}
+
+static void
+post_started(struct pd *pd, struct lease *l)
+{
+	json_t *b = json_pack("{s:s}", "lease", l->id);
+	int rc;
+
+	rc = post(pd, "lease.started", b, "lease.started");
+	json_decref(b);
+	/* Refused: the lease is already started, or closed; either way
+	 * there is nothing more to post. */
+	if (rc == 0 || rc == ERR_REJECT) {
+		pthread_mutex_lock(&pd->mu);
+		l->started_posted = 1;
+		pd->dirty = 1;
+		pthread_mutex_unlock(&pd->mu);
+		log_info("lease %s: started", l->id);
+	}
+}
+
 /* Start the replicas of l that are due, outside the lock: a sandbox start
  * takes tens of milliseconds and must not stall the API and the gateway. */
 static void
 start_due(struct pd *pd, struct lease *l, const struct sandbox_spec *base,
     int64_t now)
 {
-	size_t idx[LEASE_MAX_SERVICES * 4], n, k;
+	size_t idx[LEASE_MAX_REPLICAS], n, k;
 	struct sandbox *sb;
 	char ldir[PATH_MAX];
 
@@ -798,7 +824,7 @@ provider_daemon_run(const char *data, volatile sig_atomic_t *stop)
 	struct lease *l, *next, **work = NULL;
 	size_t workcap = 0;
 	int64_t now, last, next_usage, next_beat, next_prune;
-	int rc, have_ft = 0;
+	int rc, have_ft = 0, running;
 
 	if (pd == NULL)
 		return err_set(ERR_NOMEM, "out of memory");
@@ -845,32 +871,21 @@ provider_daemon_run(const char *data, volatile sig_atomic_t *stop)
 			start_due(pd, work[i], &base, now);
 
 		for (i = 0; i < nt; i++) {
-			l = work[i];
-			if (l->pending_close[0]) {
-				close_lease(pd, l);
-				continue;
-			}
-			if (!l->started_posted && l->nrep &&
-			    (lease_replica_running(&l->rep[0]) ||
-			        l->rep[0].done)) {
-				json_t *b = json_pack("{s:s}", "lease", l->id);
-				rc = post(pd, "lease.started", b,
-				    "lease.started");
-				json_decref(b);
-				if (rc == 0 || rc == ERR_REJECT) {
-					pthread_mutex_lock(&pd->mu);
-					l->started_posted = 1;
-					pd->dirty = 1;
-					pthread_mutex_unlock(&pd->mu);
-					log_info("lease %s: started", l->id);
-				}
+			switch (next_step(pd, work[i])) {
+			case STEP_CLOSE:
+				close_lease(pd, work[i]);
+				break;
+			case STEP_POST_STARTED:
+				post_started(pd, work[i]);
+				break;
+			default:
+				break;
 			}
 		}
 		if (now >= next_usage) {
 			next_usage = now + pd->epoch_ms;
 			for (i = 0; i < nt; i++)
-				if (work[i]->status == LEASE_RUNNING &&
-				    work[i]->started_posted)
+				if (next_step(pd, work[i]) == STEP_METER)
 					post_usage(pd, work[i], 0);
 		}
 		if (now >= next_prune) {
@@ -890,9 +905,17 @@ provider_daemon_run(const char *data, volatile sig_atomic_t *stop)
 		pthread_mutex_unlock(&pd->mu);
 	}
 	log_info("shutting down: stopping sandboxes");
-	pd->stop = 1;
-	for (l = pd->leases; l; l = l->next) {
-		if (l->status != LEASE_RUNNING)
+	atomic_store(&pd->stop, 1);
+	/* The follower may still prepend leases: walk from the head as it
+	 * is now (leases are never freed while it runs). */
+	pthread_mutex_lock(&pd->mu);
+	l = pd->leases;
+	pthread_mutex_unlock(&pd->mu);
+	for (; l; l = l->next) {
+		pthread_mutex_lock(&pd->mu);
+		running = l->status == LEASE_RUNNING;
+		pthread_mutex_unlock(&pd->mu);
+		if (!running)
 			continue;
 		stop_sandboxes(pd, l);
 		if (l->started_posted)
@@ -904,7 +927,7 @@ provider_daemon_run(const char *data, volatile sig_atomic_t *stop)
 	rc = 0;
 out:
 	free(work);
-	pd->stop = 1;
+	atomic_store(&pd->stop, 1);
 	if (pd->http)
 		http_server_free(pd->http);
 	if (have_ft) {

@@ -6,6 +6,7 @@
 
 #include <limits.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include "common/http.h"
@@ -36,7 +37,8 @@ struct pd {
 	struct http_server *http;
 	struct reqsig_cache *rc;
 	struct artifact_cache cache;
-	volatile int stop;
+	atomic_int stop; /* set by the main loop; read by the follower
+	                    and the log streams (no lock) */
 };
 
 /* The HTTP handler: /v1/... API and the gateway. */

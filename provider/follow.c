@@ -126,7 +126,7 @@ struct follow_ctx {
 	struct follow_parser parser;
 	follow_leaf_fn fn;
 	void *ctx;
-	volatile int *stop;
+	atomic_int *stop;
 	int got_event, failed;
 };
 
@@ -146,34 +146,34 @@ on_chunk(void *ctx, const char *data, size_t len)
 {
 	struct follow_ctx *f = ctx;
 
-	if (*f->stop)
+	if (atomic_load(f->stop))
 		return 1;
 	if (follow_parser_feed(&f->parser, data, len, count_leaf, f) < 0) {
 		f->failed = 1;
 		return 1;
 	}
-	return *f->stop ? 1 : 0;
+	return atomic_load(f->stop) ? 1 : 0;
 }
 
 static void
-sleep_ms(long ms, volatile int *stop)
+sleep_ms(long ms, atomic_int *stop)
 {
 	struct timespec ts = { 0, 50 * 1000000L };
 
-	for (; ms > 0 && !*stop; ms -= 50)
+	for (; ms > 0 && !atomic_load(stop); ms -= 50)
 		nanosleep(&ts, NULL);
 }
 
 void
 follow_run(const char *market, uint64_t (*next_fn)(void *ctx),
-    follow_leaf_fn fn, void *ctx, volatile int *stop)
+    follow_leaf_fn fn, void *ctx, atomic_int *stop)
 {
 	static const char *const hdrs[] = { "Accept: text/event-stream", NULL };
 	struct follow_ctx f;
 	char url[1024];
 	long backoff = 200;
 
-	while (!*stop) {
+	while (!atomic_load(stop)) {
 		memset(&f, 0, sizeof(f));
 		follow_parser_init(&f.parser);
 		f.fn = fn;
@@ -183,7 +183,7 @@ follow_run(const char *market, uint64_t (*next_fn)(void *ctx),
 		    (unsigned long long)next_fn(ctx));
 		(void)http_follow(url, hdrs, 5000, on_chunk, &f);
 		follow_parser_clear(&f.parser);
-		if (*stop)
+		if (atomic_load(stop))
 			break;
 		if (f.got_event && !f.failed)
 			backoff = 200;

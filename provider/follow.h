@@ -9,6 +9,7 @@
 #ifndef LODGE_PROVIDER_FOLLOW_H
 #define LODGE_PROVIDER_FOLLOW_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <jansson.h>
@@ -40,6 +41,6 @@ int follow_parser_feed(struct follow_parser *p, const char *data, size_t len,
  * non-zero; reconnects with backoff 0.2 s doubling to 10 s, reset after a
  * successful event.  next_fn returns the index to resume from. */
 void follow_run(const char *market, uint64_t (*next_fn)(void *ctx),
-    follow_leaf_fn fn, void *ctx, volatile int *stop);
+    follow_leaf_fn fn, void *ctx, atomic_int *stop);
 
 #endif

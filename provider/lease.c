@@ -9,6 +9,7 @@
  */
 #include <limits.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -155,102 +156,151 @@ fail:
 	return rc;
 }
 
-/* A NULL-terminated copy of a JSON array of strings. */
-static int
-strv_from_json(const json_t *a, const char *what, char ***out)
-{
+/* A NULL-terminated list of malloc'd strings being built.  An allocation
+ * that fails marks the list instead of leaving a NULL in it (which would
+ * end it there: an env or argv cut short, the rest leaked); strv_done
+ * reports it once. */
+struct strv {
 	char **v;
-	size_t i, n = json_array_size(a);
+	size_t n, cap;
+	int oom;
+};
 
-	if (!json_is_array(a))
-		return err_set(ERR_INVAL, "manifest: %s is not a list", what);
-	if ((v = calloc(n + 1, sizeof(*v))) == NULL)
-		return err_set(ERR_NOMEM, "out of memory");
-	for (i = 0; i < n; i++) {
-		const json_t *s = json_array_get(a, i);
-		if (!json_is_string(s) ||
-		    (v[i] = strdup(json_string_value(s))) == NULL) {
-			strv_free(v);
-			return err_set(ERR_INVAL,
-			    "manifest: %s[%zu] is not a "
-			    "string",
-			    what, i);
-		}
+/* Append item (owned from now on; NULL: its allocation failed). */
+static void
+strv_add(struct strv *l, char *item)
+{
+	char **nv;
+	size_t cap;
+
+	if (item == NULL || l->oom) {
+		free(item);
+		l->oom = 1;
+		return;
 	}
-	*out = v;
+	if (l->n + 2 > l->cap) {
+		cap = l->cap ? l->cap * 2 : 8;
+		if ((nv = realloc(l->v, cap * sizeof(*nv))) == NULL) {
+			free(item);
+			l->oom = 1;
+			return;
+		}
+		l->v = nv;
+		l->cap = cap;
+	}
+	l->v[l->n++] = item;
+	l->v[l->n] = NULL;
+}
+
+/* A malloc'd formatted string, or NULL. */
+__attribute__((format(printf, 1, 2))) static char *
+str_printf(const char *fmt, ...)
+{
+	va_list ap;
+	char *s;
+	int n;
+
+	va_start(ap, fmt);
+	n = vasprintf(&s, fmt, ap);
+	va_end(ap);
+	return n < 0 ? NULL : s;
+}
+
+/* Hand over the list (possibly empty, never NULL) to *out, or free it
+ * and fail with ERR_NOMEM when an allocation failed. */
+static int
+strv_done(struct strv *l, char ***out)
+{
+	*out = NULL;
+	if (!l->oom && l->v == NULL &&
+	    (l->v = calloc(1, sizeof(*l->v))) == NULL)
+		l->oom = 1;
+	if (l->oom) {
+		strv_free(l->v);
+		memset(l, 0, sizeof(*l));
+		return err_set(ERR_NOMEM, "out of memory");
+	}
+	*out = l->v;
+	memset(l, 0, sizeof(*l));
 	return 0;
 }
 
+/* Is a a JSON array of strings? */
+static int
+check_strings(const json_t *a, const char *svc, const char *what)
+{
+	const json_t *s;
+	size_t i;
+
+	if (!json_is_array(a))
+		return err_set(ERR_INVAL,
+		    "manifest: services.%s.%s is not a list", svc, what);
+	json_array_foreach(a, i, s)
+	{
+		if (!json_is_string(s))
+			return err_set(ERR_INVAL,
+			    "manifest: services.%s.%s[%zu] is not a string",
+			    svc, what, i);
+	}
+	return 0;
+}
+
+/* The sandbox's environment: PATH, HOME and LANG first (wasm_argv counts
+ * on it), then the service's env. */
 static int
 env_from_json(const json_t *o, const char *svc, char ***out)
 {
+	struct strv e = { 0 };
 	const char *k;
 	json_t *v;
-	char **e;
-	size_t n = json_object_size(o) + 3, i = 0;
 
+	*out = NULL;
 	if (o && !json_is_object(o))
 		return err_set(ERR_INVAL,
-		    "manifest: services.%s.env is not "
-		    "an object",
-		    svc);
-	if ((e = calloc(n + 1, sizeof(*e))) == NULL)
-		return err_set(ERR_NOMEM, "out of memory");
-	e[i++] = strdup("PATH=/usr/local/bin:/usr/bin:/bin");
-	e[i++] = strdup("HOME=/tmp");
-	e[i++] = strdup("LANG=C.UTF-8");
+		    "manifest: services.%s.env is not an object", svc);
 	json_object_foreach((json_t *)o, k, v)
 	{
-		if (!json_is_string(v) ||
-		    asprintf(&e[i++], "%s=%s", k, json_string_value(v)) < 0) {
-			e[i - 1] = NULL;
-			strv_free(e);
+		if (!json_is_string(v))
 			return err_set(ERR_INVAL,
-			    "manifest: services.%s.env.%s "
-			    "is not a string",
-			    svc, k);
-		}
+			    "manifest: services.%s.env.%s is not a string", svc,
+			    k);
 	}
-	*out = e;
-	return 0;
+	strv_add(&e, strdup("PATH=/usr/local/bin:/usr/bin:/bin"));
+	strv_add(&e, strdup("HOME=/tmp"));
+	strv_add(&e, strdup("LANG=C.UTF-8"));
+	json_object_foreach((json_t *)o, k, v)
+	{
+		strv_add(&e, str_printf("%s=%s", k, json_string_value(v)));
+	}
+	return strv_done(&e, out);
 }
 
-/* command ++ args of a service (Kubernetes' convention: command replaces
- * the entrypoint, args follow), possibly empty; *n gets the count.  The
- * caller owns the NULL-terminated *out. */
+/* command ++ args of service svc (Kubernetes' convention: command
+ * replaces the entrypoint, args follow), possibly empty; *n gets the
+ * count.  The caller owns the NULL-terminated *out. */
 static int
-command_args(const json_t *svc, char ***out, size_t *n)
+command_args(const json_t *svc, const char *name, char ***out, size_t *n)
 {
-	char **cmd = NULL, **args = NULL, **v;
-	size_t nc = 0, na = 0, i;
+	static const char *const keys[] = { "command", "args" };
+	struct strv v = { 0 };
+	const json_t *a, *s;
+	size_t k, i;
 	int rc;
 
-	if ((rc = strv_from_json(json_object_get(svc, "command"), "command",
-	         &cmd)) < 0)
-		return rc;
-	if ((rc = strv_from_json(json_object_get(svc, "args"), "args", &args)) <
-	    0) {
-		strv_free(cmd);
-		return rc;
+	*out = NULL;
+	for (k = 0; k < 2; k++)
+		if ((rc = check_strings(json_object_get(svc, keys[k]), name,
+		         keys[k])) < 0)
+			return rc;
+	for (k = 0; k < 2; k++) {
+		a = json_object_get(svc, keys[k]);
+		json_array_foreach(a, i, s)
+		{
+			strv_add(&v, strdup(json_string_value(s)));
+		}
 	}
-	while (cmd[nc])
-		nc++;
-	while (args[na])
-		na++;
-	if ((v = calloc(nc + na + 1, sizeof(*v))) == NULL) {
-		strv_free(cmd);
-		strv_free(args);
-		return err_set(ERR_NOMEM, "out of memory");
-	}
-	for (i = 0; i < nc; i++)
-		v[i] = cmd[i];
-	for (i = 0; i < na; i++)
-		v[nc + i] = args[i];
-	free(cmd);
-	free(args);
-	*out = v;
-	*n = nc + na;
-	return 0;
+	*n = v.n;
+	return strv_done(&v, out);
 }
 
 /* argv of a process service: command ++ args; a host image needs a
@@ -261,7 +311,7 @@ argv_from_json(const json_t *svc, const char *name, char ***out)
 	size_t n;
 	int rc;
 
-	if ((rc = command_args(svc, out, &n)) < 0)
+	if ((rc = command_args(svc, name, out, &n)) < 0)
 		return rc;
 	if (n == 0) {
 		strv_free(*out);
@@ -310,68 +360,65 @@ wasm_limits_from_env(const json_t *env, const char *svc,
  *   function: /app/provider wasm serve /app/module.wasm [--memory M]
  *             --dir /data [--env K=V]...  (control socket on stdin) */
 static int
-wasm_argv(const json_t *svc, struct lease_replica *r, int job)
+wasm_argv(const json_t *svc, const char *name, struct lease_replica *r, int job)
 {
-	char **user = NULL, **v, **e;
-	size_t nu = 0, ne = 0, n = 0, k;
+	struct strv v = { 0 }, e = { 0 };
+	char **user = NULL, **argv, **env;
+	size_t nu = 0, ne = 0, k;
 	int rc;
 
-	if (job && (rc = command_args(svc, &user, &nu)) < 0)
+	if (job && (rc = command_args(svc, name, &user, &nu)) < 0)
 		return rc;
 	while (r->env && r->env[ne])
 		ne++;
-	v = calloc(16 + 2 * ne + nu, sizeof(*v));
-	e = realloc(r->env, (ne + 2) * sizeof(*e));
-	if (e != NULL)
-		r->env = e;
-	if (v == NULL || e == NULL) {
-		free(v);
-		strv_free(user);
-		return err_set(ERR_NOMEM, "out of memory");
-	}
-	e[ne] = strdup("LODGE_WASM_CACHE=/app/.wasm-cache");
-	e[ne + 1] = NULL;
-	v[n++] = strdup("/app/provider");
-	v[n++] = strdup("wasm");
-	v[n++] = strdup(job ? "run" : "serve");
-	v[n++] = strdup("/app/module.wasm");
+	strv_add(&v, strdup("/app/provider"));
+	strv_add(&v, strdup("wasm"));
+	strv_add(&v, strdup(job ? "run" : "serve"));
+	strv_add(&v, strdup("/app/module.wasm"));
 	if (job) {
-		v[n++] = strdup("--fuel");
 		/* LODGE_JOB_FUEL, else lease.h's default. */
-		if (asprintf(&v[n++], "%lld",
+		strv_add(&v, strdup("--fuel"));
+		strv_add(&v,
+		    str_printf("%lld",
 		        (long long)util_env_i64("LODGE_JOB_FUEL", 1,
-		            LEASE_WASM_JOB_FUEL_DEFAULT)) < 0)
-			v[n - 1] = NULL;
+		            LEASE_WASM_JOB_FUEL_DEFAULT)));
 	}
 	if (r->memory_bytes > 0) {
-		v[n++] = strdup("--memory");
-		if (asprintf(&v[n++], "%llu",
-		        (unsigned long long)r->memory_bytes) < 0)
-			v[n - 1] = NULL;
+		strv_add(&v, strdup("--memory"));
+		strv_add(&v,
+		    str_printf("%llu", (unsigned long long)r->memory_bytes));
 	}
-	v[n++] = strdup("--dir");
-	v[n++] = strdup("/data");
+	strv_add(&v, strdup("--dir"));
+	strv_add(&v, strdup("/data"));
 	if (job)
-		v[n++] = strdup("--in-process");
+		strv_add(&v, strdup("--in-process"));
 	/* The tenant's env goes to the module (not PATH, HOME, LANG: the
 	 * first three entries are the sandbox's own). */
 	for (k = 3; k < ne; k++) {
-		v[n++] = strdup("--env");
-		v[n++] = strdup(r->env[k]);
+		strv_add(&v, strdup("--env"));
+		strv_add(&v, strdup(r->env[k]));
 	}
 	if (job) {
-		v[n++] = strdup("--");
+		strv_add(&v, strdup("--"));
 		for (k = 0; k < nu; k++)
-			v[n++] = user[k];
+			strv_add(&v, user[k]); /* moved */
+		free(user);
 	}
-	free(user);
+	for (k = 0; k < ne; k++)
+		strv_add(&e, strdup(r->env[k]));
+	strv_add(&e, strdup("LODGE_WASM_CACHE=/app/.wasm-cache"));
+	if ((rc = strv_done(&v, &argv)) < 0) {
+		strv_free(e.v);
+		return rc;
+	}
+	if ((rc = strv_done(&e, &env)) < 0) {
+		strv_free(argv);
+		return rc;
+	}
 	strv_free(r->argv);
-	r->argv = v;
-	for (k = 0; k < n; k++)
-		if (v[k] == NULL)
-			return err_set(ERR_NOMEM, "out of memory");
-	if (e[ne] == NULL)
-		return err_set(ERR_NOMEM, "out of memory");
+	strv_free(r->env);
+	r->argv = argv;
+	r->env = env;
 	return 0;
 }
 
@@ -440,10 +487,10 @@ build_replica(struct lease *l, const char *name, const json_t *svc,
 		    "manifest: service %s: image kind "
 		    "\"%s\" cannot run as a process here",
 		    name, kind);
-	else if (strcmp(kind, "git") == 0)
-		r->image = json_dumps(img, JSON_COMPACT | JSON_SORT_KEYS);
-	else
-		r->image = strdup("host");
+	else if ((r->image = strcmp(kind, "git") == 0 ?
+	                 json_dumps(img, JSON_COMPACT | JSON_SORT_KEYS) :
+	                 strdup("host")) == NULL)
+		return err_set(ERR_NOMEM, "out of memory");
 	if (!r->wasm && (rc = argv_from_json(svc, name, &r->argv)) < 0)
 		return rc;
 	if ((rc = env_from_json(json_object_get(svc, "env"), name, &r->env)) <
@@ -486,7 +533,7 @@ build_replica(struct lease *l, const char *name, const json_t *svc,
 		    json_array_size(json_object_get(svc, "args")) > 0) {
 			r->wasm_job = 1;
 		}
-		if ((rc = wasm_argv(svc, r, r->wasm_job)) < 0)
+		if ((rc = wasm_argv(svc, name, r, r->wasm_job)) < 0)
 			return rc;
 		if (!r->wasm_job &&
 		    (rc = wasm_limits_from_env(json_object_get(svc, "env"),
@@ -503,6 +550,7 @@ lease_set_manifest(struct lease *l, const json_t *m)
 	char hex[65];
 	const json_t *services, *deploy, *profiles, *svc, *dp, *prof;
 	struct lease_replica *reps = NULL;
+	json_t *copy;
 	const char *name;
 	size_t n = 0, cap = 0;
 	unsigned i, count;
@@ -546,7 +594,7 @@ lease_set_manifest(struct lease *l, const json_t *m)
 			if (n == cap) {
 				struct lease_replica *nr;
 				cap = cap ? cap * 2 : 4;
-				if (cap > LEASE_MAX_SERVICES * 4 ||
+				if (cap > LEASE_MAX_REPLICAS ||
 				    (nr = realloc(reps, cap * sizeof(*nr))) ==
 				        NULL) {
 					rc = err_set(ERR_LIMIT,
@@ -569,9 +617,13 @@ lease_set_manifest(struct lease *l, const json_t *m)
 		    l->placement);
 		goto fail;
 	}
+	if ((copy = json_deep_copy(m)) == NULL) {
+		rc = err_set(ERR_NOMEM, "out of memory");
+		goto fail;
+	}
 	replicas_free(l);
 	json_decref(l->manifest);
-	l->manifest = json_deep_copy(m);
+	l->manifest = copy;
 	l->rep = reps;
 	l->nrep = n;
 	l->mem_bytes = l->storage_bytes = 0;
@@ -596,8 +648,11 @@ kill_leftovers(const struct sandbox_spec *base, const char *name)
 {
 	struct cgroup_limits none = { 0, 0, 0 };
 	struct cgroup *cg = NULL;
+	struct err_saved saved;
 	char *why = NULL;
 
+	/* Best effort: what it meets is not the caller's error. */
+	err_save(&saved);
 	if (cgroup_new(&base->cgroup,
 	        base->cgroup_parent ? base->cgroup_parent : "lodge", name,
 	        &none, &cg, &why) == 0) {
@@ -606,7 +661,7 @@ kill_leftovers(const struct sandbox_spec *base, const char *name)
 		cgroup_free(cg);
 	}
 	free(why);
-	err_clear();
+	err_restore(&saved);
 }
 
 size_t
@@ -772,30 +827,59 @@ lease_reap(struct lease *l, int64_t now_ms)
 }
 
 void
-lease_stop(struct lease *l, int grace_ms, const char *reason)
+lease_stop_take(struct lease *l, struct lease_stopping *st)
 {
 	size_t i;
-	int status;
 
-	for (i = 0; i < l->nrep; i++) {
+	st->n = 0;
+	for (i = 0; i < l->nrep && st->n < LEASE_MAX_REPLICAS; i++) {
 		struct lease_replica *r = &l->rep[i];
+		/* Requests in flight keep their reference to a function's
+		 * pool; the gateway finds none from now on. */
 		lease_replica_drop_pool(r);
+		r->next_start_ms = INT64_MAX;
 		if (r->sb == NULL)
 			continue;
-		(void)sandbox_stop(r->sb, grace_ms, &status);
-		r->last_exit = sandbox_exit_code(status);
-		fold_usage(r);
-		sandbox_free(r->sb);
+		st->rep[st->n] = i;
+		st->sb[st->n] = r->sb;
+		st->status[st->n] = -1;
+		st->n++;
 		r->sb = NULL;
+	}
+}
+
+void
+lease_stop_run(struct lease_stopping *st, int grace_ms)
+{
+	size_t i;
+
+	for (i = 0; i < st->n; i++)
+		if (sandbox_stop(st->sb[i], grace_ms, &st->status[i]) < 0) {
+			log_warn("stopping sandbox %ld: %s",
+			    (long)sandbox_pid(st->sb[i]), err_msg());
+			st->status[i] = -1;
+		}
+}
+
+void
+lease_stop_finish(struct lease *l, struct lease_stopping *st)
+{
+	struct sandbox_usage u;
+	size_t i;
+
+	for (i = 0; i < st->n; i++) {
+		struct lease_replica *r = &l->rep[st->rep[i]];
+		r->last_exit =
+		    st->status[i] < 0 ? -1 : sandbox_exit_code(st->status[i]);
+		if (sandbox_usage(st->sb[i], &u) == 0)
+			r->cpu_ms_done += u.cpu_ms;
+		sandbox_free(st->sb[i]);
+		st->sb[i] = NULL;
 		if (r->wasm_job)
 			fold_fuel(l, r);
 		log_info("lease %s: %s stopped", l->id, r->name);
 	}
-	if (reason) {
-		l->status = LEASE_CLOSED;
-		snprintf(l->close_reason, sizeof(l->close_reason), "%s",
-		    reason);
-	}
+	st->n = 0;
 }
 
 void
@@ -845,6 +929,7 @@ lease_counters(struct lease *l, uint64_t out[USAGE_COUNT])
 			out[i] = l->reported[i];
 }
 
+/* {"cpu_ms":N,...}, or NULL when out of memory. */
 static json_t *
 counters_json(const uint64_t v[USAGE_COUNT])
 {
@@ -852,8 +937,11 @@ counters_json(const uint64_t v[USAGE_COUNT])
 	int i;
 
 	for (i = 0; o && i < USAGE_COUNT; i++)
-		json_object_set_new(o, counter_names[i],
-		    json_integer((json_int_t)v[i]));
+		if (json_object_set_new(o, counter_names[i],
+		        json_integer((json_int_t)v[i])) < 0) {
+			json_decref(o);
+			o = NULL;
+		}
 	return o;
 }
 
@@ -891,8 +979,16 @@ lease_to_json(struct lease *l, json_t **out)
 		json_t *b = json_array();
 		size_t i;
 		for (i = 0; b && i < l->nblobs; i++)
-			json_array_append_new(b, json_string(l->blobs[i]));
-		json_object_set_new(*out, "blobs", b);
+			if (json_array_append_new(b, json_string(l->blobs[i])) <
+			    0) {
+				json_decref(b);
+				b = NULL;
+			}
+		if (json_object_set_new(*out, "blobs", b) < 0) {
+			json_decref(*out);
+			*out = NULL;
+			return err_set(ERR_NOMEM, "out of memory");
+		}
 	}
 	return 0;
 }
@@ -925,14 +1021,47 @@ lease_from_json(const json_t *j, struct lease **out)
 	l->final_posted = json_is_true(json_object_get(j, "final_posted"));
 	l->created_ms = json_integer_value(json_object_get(j, "created_ms"));
 	{
+		/* A saved blob that no longer checks is dropped, quietly. */
 		const json_t *b = json_object_get(j, "blobs"), *v;
+		struct err_saved saved;
 		size_t i;
-		json_array_foreach(b, i, v) if (json_is_string(v))(void)
-		    lease_add_blob(l, json_string_value(v));
-		err_clear();
+
+		err_save(&saved);
+		json_array_foreach(b, i, v)
+		{
+			if (json_is_string(v))
+				(void)lease_add_blob(l, json_string_value(v));
+		}
+		err_restore(&saved);
 	}
 	*out = l;
 	return 0;
+}
+
+/* One replica's entry in lease_status_json, or NULL when out of memory. */
+static json_t *
+replica_status_json(const struct lease *l, const struct lease_replica *r)
+{
+	json_t *ports = json_array();
+	size_t k;
+
+	for (k = 0; ports && k < r->nexpose; k++)
+		if (json_array_append_new(ports,
+		        json_pack("{s:i,s:i,s:b}", "port", r->expose[k].port,
+		            "as", r->expose[k].as, "global",
+		            r->expose[k].global)) < 0) {
+			json_decref(ports);
+			ports = NULL;
+		}
+	return json_pack("{s:s,s:s,s:i,s:s,s:I,s:i,s:i,s:s,s:o}", "service",
+	    r->service, "name", r->name, "replica", (int)r->index, "state",
+	    lease_replica_running(r)      ? "running" :
+	        r->done                   ? "completed" :
+	        l->status == LEASE_CLOSED ? "stopped" :
+	                                    "restarting",
+	    "pid", (json_int_t)(r->sb ? sandbox_pid(r->sb) : 0), "restarts",
+	    (int)r->restarts, "last_exit", r->last_exit, "last_error",
+	    r->last_error, "expose", ports);
 }
 
 int
@@ -942,29 +1071,15 @@ lease_status_json(struct lease *l, json_t **out)
 	json_t *reps = json_array(), *o;
 	size_t i;
 
+	*out = NULL;
 	lease_counters(l, now);
-	for (i = 0; reps && i < l->nrep; i++) {
-		struct lease_replica *r = &l->rep[i];
-		json_t *ports = json_array();
-		size_t k;
-		for (k = 0; ports && k < r->nexpose; k++)
-			json_array_append_new(ports,
-			    json_pack("{s:i,s:i,s:b}", "port",
-			        r->expose[k].port, "as", r->expose[k].as,
-			        "global", r->expose[k].global));
-		json_array_append_new(reps,
-		    json_pack("{s:s,s:s,s:i,s:s,s:I,s:i,s:i,s:s,s:o}",
-		        "service", r->service, "name", r->name, "replica",
-		        (int)r->index, "state",
-		        lease_replica_running(r) ? "running" :
-		            r->done              ? "completed" :
-		                                   (l->status == LEASE_CLOSED ?
-		                                           "stopped" :
-		                                           "restarting"),
-		        "pid", (json_int_t)(r->sb ? sandbox_pid(r->sb) : 0),
-		        "restarts", (int)r->restarts, "last_exit", r->last_exit,
-		        "last_error", r->last_error, "expose", ports));
-	}
+	for (i = 0; reps && i < l->nrep; i++)
+		if (json_array_append_new(reps,
+		        replica_status_json(l, &l->rep[i])) < 0) {
+			json_decref(reps);
+			reps = NULL;
+		}
+	/* "o" takes reps and the counters, NULL or not, even on failure. */
 	o = json_pack("{s:s,s:s,s:s,s:s,s:o,s:o}", "lease", l->id, "order",
 	    l->order, "status", status_names[l->status], "close_reason",
 	    l->close_reason, "replicas", reps, "usage", counters_json(now));

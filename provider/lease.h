@@ -19,6 +19,7 @@
 #include "sandbox/sandbox.h"
 
 #define LEASE_MAX_SERVICES 64
+#define LEASE_MAX_REPLICAS (LEASE_MAX_SERVICES * 4)
 #define LEASE_MAX_EXPOSE 16
 #define LEASE_RESTART_MAX_MS 30000
 #define LEASE_MAX_BLOBS 16
@@ -172,9 +173,29 @@ void lease_spawned(struct lease *l, size_t i, struct sandbox *sb,
  * of its stderr log under logs_dir) is added to the lease's usage. */
 void lease_reap(struct lease *l, int64_t now_ms);
 
-/* Stop every replica (SIGTERM, grace, SIGKILL, cgroup emptied; wasm
- * programs dropped) and mark the lease closed with reason. */
-void lease_stop(struct lease *l, int grace_ms, const char *reason);
+/* Sandboxes taken from a lease to be stopped (lease_stop_*). */
+struct lease_stopping {
+	size_t n;
+	size_t rep[LEASE_MAX_REPLICAS]; /* the replica each was taken from */
+	struct sandbox *sb[LEASE_MAX_REPLICAS]; /* owned until finish */
+	int status[LEASE_MAX_REPLICAS]; /* each one's own wait status,
+	                                   -1 when its stop failed */
+};
+
+/* Stop every replica of l, in three steps so that the slow middle one
+ * runs without the daemon's lock (a grace period must not hold up the
+ * API and the gateway):
+ * lease_stop_take, under the lock: drop the function pools (requests in
+ * flight keep their reference), take every sandbox away into st and
+ * schedule no restart;
+ * lease_stop_run, without it: SIGTERM, up to grace_ms, SIGKILL and the
+ * cgroup emptied, for each, keeping each one's own exit status;
+ * lease_stop_finish, under it again: each replica's exit code, CPU time
+ * and (a wasm job) fuel into the lease; the sandboxes freed.  The lease's
+ * status is the caller's to set. */
+void lease_stop_take(struct lease *l, struct lease_stopping *st);
+void lease_stop_run(struct lease_stopping *st, int grace_ms);
+void lease_stop_finish(struct lease *l, struct lease_stopping *st);
 
 /* The cumulative counters now, given elapsed reserved time. */
 void lease_counters(struct lease *l, uint64_t out[USAGE_COUNT]);

@@ -259,6 +259,29 @@ cgroup_mode_name(enum cgroup_mode mode)
 	}
 }
 
+int
+cgroup_mode_parse(const char *s, const char *what, enum cgroup_mode *out)
+{
+	static const struct {
+		const char *name;
+		enum cgroup_mode mode;
+	} modes[] = {
+		{ "auto", CGROUP_AUTO },
+		{ "v2", CGROUP_V2 },
+		{ "v1", CGROUP_V1 },
+		{ "none", CGROUP_NONE },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(modes) / sizeof(modes[0]); i++)
+		if (strcmp(s, modes[i].name) == 0) {
+			*out = modes[i].mode;
+			return 0;
+		}
+	return err_set(ERR_INVAL, "%s: \"%s\" is not one of auto, v2, v1, none",
+	    what, s);
+}
+
 enum cgroup_mode
 cgroup_mode(const struct cgroup *cg)
 {
@@ -619,17 +642,22 @@ static void
 read_counter(const char *dir, const char *file, const char *key, uint64_t scale,
     uint64_t *out)
 {
+	struct err_saved saved;
 	char buf[4096];
 	uint64_t v = 0;
+	int rc;
 
 	*out = 0;
 	if (dir == NULL || read_str(dir, file, buf, sizeof(buf)) < 0)
 		return;
-	if ((key ? cgroup_parse_keyed(buf, key, &v) :
-	           cgroup_parse_value(buf, &v)) < 0) {
-		err_clear();
+	/* A counter that does not parse reads as 0; its message must not
+	 * replace the caller's (this runs while a failed start unwinds). */
+	err_save(&saved);
+	rc = key ? cgroup_parse_keyed(buf, key, &v) :
+	           cgroup_parse_value(buf, &v);
+	err_restore(&saved);
+	if (rc < 0)
 		return;
-	}
 	*out = v == UINT64_MAX ? v : v / scale;
 }
 
@@ -711,13 +739,18 @@ cgroup_kill_all(struct cgroup *cg, int timeout_ms)
 void
 cgroup_free(struct cgroup *cg)
 {
+	struct err_saved saved;
+
 	if (cg == NULL)
 		return;
+	/* Best effort, and silent: the caller may be unwinding a failure
+	 * whose message must survive. */
+	err_save(&saved);
 	if (cg->mode != CGROUP_NONE && cg->mode != CGROUP_AUTO) {
-		if (cgroup_kill_all(cg, 2000) < 0)
-			err_clear();
+		(void)cgroup_kill_all(cg, 2000);
 		remove_dirs(cg);
 	}
 	release_dirs(cg);
 	free(cg);
+	err_restore(&saved);
 }

@@ -62,20 +62,26 @@ int cgroup_new(const struct cgroup_config *cfg, const char *parent,
 enum cgroup_mode cgroup_mode(const struct cgroup *cg);
 const char *cgroup_mode_name(enum cgroup_mode mode);
 
+/* A mode as the command line names it: "auto", "v2", "v1" or "none";
+ * ERR_INVAL naming what otherwise. */
+int cgroup_mode_parse(const char *s, const char *what, enum cgroup_mode *out);
+
 /* Directory of the cgroup (the memory one for v1); NULL in CGROUP_NONE. */
 const char *cgroup_path(const struct cgroup *cg);
 
 /* Move pid into the cgroup (every hierarchy for v1). */
 int cgroup_attach(struct cgroup *cg, pid_t pid);
 
-/* Read the counters.  Counters a hierarchy lacks read as 0. */
+/* Read the counters.  Counters a hierarchy lacks, or that do not parse,
+ * read as 0; the error state is left as it was. */
 int cgroup_read_usage(const struct cgroup *cg, struct cgroup_usage *out);
 
 /* SIGKILL every process in the cgroup and wait (up to timeout_ms) until it
  * is empty.  Returns ERR_IO if processes remain. */
 int cgroup_kill_all(struct cgroup *cg, int timeout_ms);
 
-/* Kill what remains, remove the directories, free.  Accepts NULL. */
+/* Kill what remains, remove the directories, free.  Accepts NULL; leaves
+ * the error state (err.h) as it found it. */
 void cgroup_free(struct cgroup *cg);
 
 /* Pure helpers, exported for the tests. */

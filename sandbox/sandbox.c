@@ -158,6 +158,9 @@ sandbox_parse_size(const char *s, const char *what, uint64_t *out)
 		{ "B", 1 },
 		{ "k", 1ull << 10 },
 		{ "K", 1ull << 10 },
+		{ "m", 1ull << 20 },
+		{ "g", 1ull << 30 },
+		{ "t", 1ull << 40 },
 		{ "Ki", 1ull << 10 },
 		{ "KiB", 1ull << 10 },
 		{ "M", 1ull << 20 },
@@ -203,6 +206,21 @@ sandbox_parse_size(const char *s, const char *what, uint64_t *out)
 	    "%s: \"%s\": unknown unit \"%s\" (expected "
 	    "k, M, G, T, Ki, Mi, Gi, Ti, kB, MB, GB or none)",
 	    what, s, p);
+}
+
+int
+sandbox_parse_uid(const char *s, const char *what, uid_t *out)
+{
+	uint64_t v;
+	int rc;
+
+	if ((rc = util_parse_u64(s, what, &v)) < 0)
+		return rc;
+	if (v == 0 || v > 0xfffffffeu)
+		return err_set(ERR_RANGE, "%s: %s is not a non-root uid", what,
+		    s);
+	*out = (uid_t)v;
+	return 0;
 }
 
 int
@@ -905,6 +923,149 @@ check_spec(const struct sandbox_spec *spec)
 	return 0;
 }
 
+static void
+close_fd(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+}
+
+/* A start in progress: the sandbox being built, what its child gets, and
+ * the parent's ends of the pipes between them.  Every fd here is -1 or
+ * owned by the start (start_close); the child's copies go with clone(). */
+struct start {
+	const struct sandbox_spec *spec;
+	struct sandbox *sb;
+	struct child_args a;
+	char run_dir[PATH_MAX];
+	int devnull;
+	int cap_w[2]; /* write ends of the capture pipes (stdout, stderr) */
+	int sync_p[2]; /* parent writes a byte: the child may go on */
+	int err_p[2]; /* child's report: empty when the workload exec'd */
+	int st_p[2]; /* init writes the workload's wait status */
+};
+
+static void
+start_close(struct start *s)
+{
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		close_fd(&s->cap_w[i]);
+		close_fd(&s->sync_p[i]);
+		close_fd(&s->err_p[i]);
+		close_fd(&s->st_p[i]);
+	}
+	close_fd(&s->devnull);
+}
+
+/* The sandbox object, with nothing acquired yet. */
+static int
+start_new_sandbox(struct start *s)
+{
+	struct sandbox *sb;
+	int i;
+
+	if ((sb = calloc(1, sizeof(*sb))) == NULL)
+		return err_set(ERR_NOMEM, "sandbox: out of memory");
+	sb->pid = -1;
+	sb->pidfd = sb->netns_fd = sb->userns_fd = sb->status_fd = -1;
+	for (i = 0; i < 2; i++)
+		sb->relay[i].in_fd = sb->relay[i].out_fd = -1;
+	s->sb = sb;
+	return 0;
+}
+
+/* Everything the child needs, as text and numbers, since after clone()
+ * it can no longer format or allocate: the ids, the environment and its
+ * PATH, /etc/passwd and /etc/group, the tmpfs options, the seccomp
+ * filter. */
+static int
+start_child_args(struct start *s)
+{
+	const struct sandbox_spec *spec = s->spec;
+	struct child_args *a = &s->a;
+	size_t k;
+	int rc;
+
+	a->spec = spec;
+	if ((rc = seccomp_policy_get(&a->prog)) < 0)
+		return err_prefix(rc, "sandbox: seccomp policy");
+	a->userns = geteuid() != 0;
+	a->uid = spec->uid ? spec->uid : SANDBOX_UID_DEFAULT;
+	a->gid = spec->gid ? spec->gid : SANDBOX_UID_DEFAULT;
+	a->env = spec->env ? spec->env : default_env;
+	a->path = "/usr/local/bin:/usr/bin:/bin";
+	for (k = 0; a->env[k] != NULL; k++)
+		if (strncmp(a->env[k], "PATH=", 5) == 0)
+			a->path = a->env[k] + 5;
+	a->workdir = spec->workdir ? spec->workdir :
+	    spec->app_dir          ? "/app" :
+	                             "/";
+	snprintf(a->hostname, sizeof(a->hostname), "%s", spec->name);
+	snprintf(a->passwd, sizeof(a->passwd),
+	    "root:x:0:0:root:/root:/usr/sbin/nologin\n"
+	    "lodge:x:%u:%u:lodge:/tmp:/usr/sbin/nologin\n",
+	    (unsigned)a->uid, (unsigned)a->gid);
+	snprintf(a->group, sizeof(a->group), "root:x:0:\nlodge:x:%u:\n",
+	    (unsigned)a->gid);
+	snprintf(a->tmp_opts, sizeof(a->tmp_opts), "mode=1777,size=%" PRIu64,
+	    spec->tmp_bytes);
+	snprintf(a->shm_opts, sizeof(a->shm_opts), "mode=1777,size=%" PRIu64,
+	    spec->tmp_bytes < (16u << 20) ? spec->tmp_bytes :
+	                                    (uint64_t)(16u << 20));
+	snprintf(a->data_opts, sizeof(a->data_opts),
+	    "mode=0755,uid=%u,gid=%u,size=%" PRIu64, (unsigned)a->uid,
+	    (unsigned)a->gid, spec->data_bytes);
+	return 0;
+}
+
+/* The empty host directory the child stages its root in (inside its own
+ * mount namespace, so nothing shows on the host). */
+static int
+start_staging_dir(struct start *s)
+{
+	int rc;
+
+	if (s->spec->run_dir != NULL)
+		snprintf(s->run_dir, sizeof(s->run_dir), "%s",
+		    s->spec->run_dir);
+	else if (!s->a.userns)
+		snprintf(s->run_dir, sizeof(s->run_dir), "/run/lodge/sandbox");
+	else
+		snprintf(s->run_dir, sizeof(s->run_dir), "%s/lodge-sandbox-%u",
+		    getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp",
+		    (unsigned)geteuid());
+	if ((rc = util_mkdirs(s->run_dir, 0700)) < 0)
+		return err_prefix(rc, "sandbox: staging dir");
+	s->a.root = s->run_dir;
+	return 0;
+}
+
+/* The cgroup with the limits written, in the mode the spec asks for. */
+static int
+start_cgroup(struct start *s)
+{
+	const struct sandbox_spec *spec = s->spec;
+	struct cgroup_limits lim;
+	int rc;
+
+	lim.cpu_millis = spec->cpu_millis;
+	lim.memory_bytes = spec->memory_bytes;
+	lim.pids_max = spec->pids_max;
+	if ((rc = cgroup_new(&spec->cgroup,
+	         spec->cgroup_parent ? spec->cgroup_parent : "lodge",
+	         spec->name, &lim, &s->sb->cg, &s->sb->why_not)) < 0)
+		return err_prefix(rc, "sandbox: cgroup");
+	/* Without a cgroup the limits are best effort (docs/sandbox.md):
+	 * memory as RLIMIT_AS, pids as RLIMIT_NPROC, CPU not at all; the
+	 * usage line says metering=rusage. */
+	s->a.rlimit_fallback = cgroup_mode(s->sb->cg) == CGROUP_NONE;
+	return 0;
+}
+
+/* A capture file and the pipe its relay thread will drain into it. */
 static int
 open_capture(const char *path, int *pipe_w, struct relay *r, uint64_t max)
 {
@@ -912,21 +1073,143 @@ open_capture(const char *path, int *pipe_w, struct relay *r, uint64_t max)
 
 	if ((r->out_fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
 	         0640)) < 0)
-		return err_set(ERR_IO, "%s: %s", path, strerror(errno));
+		return err_set(ERR_IO, "sandbox: capture %s: %s", path,
+		    strerror(errno));
 	if (pipe2(p, O_CLOEXEC) < 0)
-		return err_set(ERR_IO, "pipe: %s", strerror(errno));
+		return err_set(ERR_IO, "sandbox: capture %s: pipe: %s", path,
+		    strerror(errno));
 	r->in_fd = p[0];
 	r->max = max ? max : LOG_MAX_DEFAULT;
 	*pipe_w = p[1];
 	return 0;
 }
 
-static void
-close_fd(int *fd)
+/* The workload's stdin, stdout and stderr: the caller's fds, /dev/null,
+ * or pipes to the capture files. */
+static int
+start_stdio(struct start *s)
 {
-	if (*fd >= 0)
-		close(*fd);
-	*fd = -1;
+	const struct sandbox_spec *spec = s->spec;
+	int rc;
+
+	if ((s->devnull = open("/dev/null", O_RDWR | O_CLOEXEC)) < 0)
+		return err_set(ERR_IO, "sandbox: /dev/null: %s",
+		    strerror(errno));
+	s->a.fd_in = spec->stdin_fd >= 0 ? spec->stdin_fd : s->devnull;
+	s->a.fd_out = spec->stdout_fd >= 0 ? spec->stdout_fd : s->devnull;
+	s->a.fd_err = spec->stderr_fd >= 0 ? spec->stderr_fd : s->devnull;
+	if (spec->stdout_path != NULL) {
+		if ((rc = open_capture(spec->stdout_path, &s->cap_w[0],
+		         &s->sb->relay[0], spec->log_max_bytes)) < 0)
+			return rc;
+		s->a.fd_out = s->cap_w[0];
+	}
+	if (spec->stderr_path != NULL) {
+		if ((rc = open_capture(spec->stderr_path, &s->cap_w[1],
+		         &s->sb->relay[1], spec->log_max_bytes)) < 0)
+			return rc;
+		s->a.fd_err = s->cap_w[1];
+	}
+	return 0;
+}
+
+/* The pipes between parent and child: go-ahead, report, exit status. */
+static int
+start_pipes(struct start *s)
+{
+	if (pipe2(s->sync_p, O_CLOEXEC) < 0 || pipe2(s->err_p, O_CLOEXEC) < 0 ||
+	    pipe2(s->st_p, O_CLOEXEC) < 0)
+		return err_set(ERR_IO, "sandbox: pipe: %s", strerror(errno));
+	s->a.sync_r = s->sync_p[0];
+	s->a.err_w = s->err_p[1];
+	s->a.status_w = s->st_p[1];
+	return 0;
+}
+
+/* Clone the child into its new namespaces.  It waits for the go-ahead;
+ * the parent keeps only its own ends of the pipes. */
+static int
+start_clone(struct start *s)
+{
+	struct sandbox *sb = s->sb;
+	int flags = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC |
+	    CLONE_NEWNET;
+
+	if (s->a.userns)
+		flags |= CLONE_NEWUSER;
+	sb->start_ns = util_mono_ns();
+	/* fork()-like clone: no new stack, the child runs on a copy. */
+	sb->pid = (pid_t)syscall(SYS_clone, (unsigned long)flags | SIGCHLD,
+	    NULL, NULL, NULL, NULL);
+	if (sb->pid < 0)
+		return err_set(ERR_IO, "sandbox: clone: %s", strerror(errno));
+	if (sb->pid == 0)
+		child_main(&s->a);
+	close_fd(&s->sync_p[0]);
+	close_fd(&s->err_p[1]);
+	close_fd(&s->st_p[1]);
+	close_fd(&s->cap_w[0]);
+	close_fd(&s->cap_w[1]);
+	close_fd(&s->devnull);
+	sb->status_fd = s->st_p[0];
+	s->st_p[0] = -1;
+	return 0;
+}
+
+/* Without root: map the sandbox uid and gid to the provider's own (the
+ * one mapping an unprivileged process may write). */
+static int
+start_id_maps(struct start *s)
+{
+	char map[64];
+	int rc;
+
+	if (!s->a.userns)
+		return 0;
+	if ((rc = write_proc(s->sb->pid, "setgroups", "deny")) < 0)
+		return err_prefix(rc, "sandbox: user namespace");
+	snprintf(map, sizeof(map), "%u %u 1\n", (unsigned)s->a.uid,
+	    (unsigned)geteuid());
+	if ((rc = write_proc(s->sb->pid, "uid_map", map)) < 0)
+		return err_prefix(rc, "sandbox: user namespace");
+	snprintf(map, sizeof(map), "%u %u 1\n", (unsigned)s->a.gid,
+	    (unsigned)getegid());
+	if ((rc = write_proc(s->sb->pid, "gid_map", map)) < 0)
+		return err_prefix(rc, "sandbox: user namespace");
+	return 0;
+}
+
+/* Into the cgroup before anything runs, so all of it is counted. */
+static int
+start_attach(struct start *s)
+{
+	int rc;
+
+	if (cgroup_mode(s->sb->cg) == CGROUP_NONE)
+		return 0;
+	if ((rc = cgroup_attach(s->sb->cg, s->sb->pid)) < 0)
+		return err_prefix(rc, "sandbox: cgroup attach");
+	return 0;
+}
+
+/* The namespaces' fds, while the child still waits: once it runs it is
+ * non-dumpable and its /proc/PID/ns is root's only, which a provider
+ * without root could then not open.  Best effort: a sandbox without them
+ * runs, only the gateway cannot reach into it. */
+static int
+start_ns_fds(struct start *s)
+{
+	struct sandbox *sb = s->sb;
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/%ld/ns/net", (long)sb->pid);
+	sb->netns_fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (s->a.userns) {
+		snprintf(path, sizeof(path), "/proc/%ld/ns/user",
+		    (long)sb->pid);
+		sb->userns_fd = open(path, O_RDONLY | O_CLOEXEC);
+	}
+	return 0;
 }
 
 /* Read the child's report: empty means the workload exec'd. */
@@ -952,194 +1235,84 @@ read_report(int fd)
 	    buf + 1);
 }
 
+/* Let the child go on, and wait until the workload has exec'd or the
+ * child has said which step failed. */
+static int
+start_release(struct start *s)
+{
+	int rc;
+
+	if (write(s->sync_p[1], "g", 1) != 1)
+		return err_set(ERR_IO, "sandbox: releasing the child: %s",
+		    strerror(errno));
+	close_fd(&s->sync_p[1]);
+	if ((rc = read_report(s->err_p[0])) < 0)
+		return rc;
+	close_fd(&s->err_p[0]);
+	return 0;
+}
+
+/* The threads that copy captured output into the log files. */
+static int
+start_relays(struct start *s)
+{
+	struct relay *r;
+	int i, e;
+
+	for (i = 0; i < 2; i++) {
+		r = &s->sb->relay[i];
+		if (r->in_fd < 0)
+			continue;
+		if ((e = pthread_create(&r->thread, NULL, relay_main, r)) != 0)
+			return err_set(ERR_IO, "sandbox: relay thread: %s",
+			    strerror(e));
+		r->started = 1;
+	}
+	return 0;
+}
+
+/* sandbox_start's phases, in order; each names its step in its message. */
+static int (*const start_phases[])(struct start *) = {
+	start_new_sandbox, /* the object, nothing acquired */
+	start_child_args, /* the child's text, ids and filter */
+	start_staging_dir, /* where the root is staged */
+	start_cgroup, /* limits written */
+	start_stdio, /* /dev/null, capture files */
+	start_pipes, /* go-ahead, report, status */
+	start_clone, /* the child, waiting in its namespaces */
+	start_id_maps, /* without root: its uid and gid */
+	start_attach, /* into the cgroup */
+	start_ns_fds, /* for the gateway */
+	start_release, /* go: exec'd, or the step that failed */
+	start_relays, /* logs copied */
+};
+
 int
 sandbox_start(const struct sandbox_spec *spec, struct sandbox **out)
 {
-	struct sandbox *sb = NULL;
-	struct child_args a;
-	struct cgroup_limits lim;
-	char run_dir[PATH_MAX], map[64];
-	int sync_p[2] = { -1, -1 }, err_p[2] = { -1, -1 };
-	int st_p[2] = { -1, -1 }, cap_w[2] = { -1, -1 }, devnull = -1;
-	int flags, rc, i;
-	size_t k;
+	struct start s;
+	size_t i;
+	int rc;
 
 	*out = NULL;
 	if ((rc = check_spec(spec)) < 0)
 		return rc;
-	memset(&a, 0, sizeof(a));
-	a.spec = spec;
-	if ((rc = seccomp_policy_get(&a.prog)) < 0)
-		return rc;
-	if ((sb = calloc(1, sizeof(*sb))) == NULL)
-		return err_set(ERR_NOMEM, "out of memory");
-	sb->pid = -1;
-	sb->pidfd = sb->netns_fd = sb->userns_fd = sb->status_fd = -1;
-	for (i = 0; i < 2; i++)
-		sb->relay[i].in_fd = sb->relay[i].out_fd = -1;
-
-	a.userns = geteuid() != 0;
-	a.uid = spec->uid ? spec->uid : SANDBOX_UID_DEFAULT;
-	a.gid = spec->gid ? spec->gid : SANDBOX_UID_DEFAULT;
-	a.env = spec->env ? spec->env : default_env;
-	a.path = "/usr/local/bin:/usr/bin:/bin";
-	for (k = 0; a.env[k] != NULL; k++)
-		if (strncmp(a.env[k], "PATH=", 5) == 0)
-			a.path = a.env[k] + 5;
-	a.workdir = spec->workdir ? spec->workdir :
-	    spec->app_dir         ? "/app" :
-	                            "/";
-	snprintf(a.hostname, sizeof(a.hostname), "%s", spec->name);
-	snprintf(a.passwd, sizeof(a.passwd),
-	    "root:x:0:0:root:/root:/usr/sbin/nologin\n"
-	    "lodge:x:%u:%u:lodge:/tmp:/usr/sbin/nologin\n",
-	    (unsigned)a.uid, (unsigned)a.gid);
-	snprintf(a.group, sizeof(a.group), "root:x:0:\nlodge:x:%u:\n",
-	    (unsigned)a.gid);
-	snprintf(a.tmp_opts, sizeof(a.tmp_opts), "mode=1777,size=%" PRIu64,
-	    spec->tmp_bytes);
-	snprintf(a.shm_opts, sizeof(a.shm_opts), "mode=1777,size=%" PRIu64,
-	    spec->tmp_bytes < (16u << 20) ? spec->tmp_bytes :
-	                                    (uint64_t)(16u << 20));
-	snprintf(a.data_opts, sizeof(a.data_opts),
-	    "mode=0755,uid=%u,gid=%u,size=%" PRIu64, (unsigned)a.uid,
-	    (unsigned)a.gid, spec->data_bytes);
-
-	if (spec->run_dir != NULL)
-		snprintf(run_dir, sizeof(run_dir), "%s", spec->run_dir);
-	else if (!a.userns)
-		snprintf(run_dir, sizeof(run_dir), "/run/lodge/sandbox");
-	else
-		snprintf(run_dir, sizeof(run_dir), "%s/lodge-sandbox-%u",
-		    getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp",
-		    (unsigned)geteuid());
-	if ((rc = util_mkdirs(run_dir, 0700)) < 0)
-		goto fail;
-	a.root = run_dir;
-
-	lim.cpu_millis = spec->cpu_millis;
-	lim.memory_bytes = spec->memory_bytes;
-	lim.pids_max = spec->pids_max;
-	if ((rc = cgroup_new(&spec->cgroup,
-	         spec->cgroup_parent ? spec->cgroup_parent : "lodge",
-	         spec->name, &lim, &sb->cg, &sb->why_not)) < 0)
-		goto fail;
-	/* Without a cgroup the limits are best effort (docs/sandbox.md):
-	 * memory as RLIMIT_AS, pids as RLIMIT_NPROC, CPU not at all; the
-	 * usage line says metering=rusage. */
-	a.rlimit_fallback = cgroup_mode(sb->cg) == CGROUP_NONE;
-
-	if ((devnull = open("/dev/null", O_RDWR | O_CLOEXEC)) < 0) {
-		rc = err_set(ERR_IO, "/dev/null: %s", strerror(errno));
-		goto fail;
-	}
-	a.fd_in = spec->stdin_fd >= 0 ? spec->stdin_fd : devnull;
-	a.fd_out = spec->stdout_fd >= 0 ? spec->stdout_fd : devnull;
-	a.fd_err = spec->stderr_fd >= 0 ? spec->stderr_fd : devnull;
-	if (spec->stdout_path != NULL) {
-		if ((rc = open_capture(spec->stdout_path, &cap_w[0],
-		         &sb->relay[0], spec->log_max_bytes)) < 0)
+	memset(&s, 0, sizeof(s));
+	s.spec = spec;
+	s.devnull = s.cap_w[0] = s.cap_w[1] = -1;
+	s.sync_p[0] = s.sync_p[1] = s.err_p[0] = s.err_p[1] = -1;
+	s.st_p[0] = s.st_p[1] = -1;
+	for (i = 0; i < sizeof(start_phases) / sizeof(start_phases[0]); i++)
+		if ((rc = start_phases[i](&s)) < 0)
 			goto fail;
-		a.fd_out = cap_w[0];
-	}
-	if (spec->stderr_path != NULL) {
-		if ((rc = open_capture(spec->stderr_path, &cap_w[1],
-		         &sb->relay[1], spec->log_max_bytes)) < 0)
-			goto fail;
-		a.fd_err = cap_w[1];
-	}
-	if (pipe2(sync_p, O_CLOEXEC) < 0 || pipe2(err_p, O_CLOEXEC) < 0 ||
-	    pipe2(st_p, O_CLOEXEC) < 0) {
-		rc = err_set(ERR_IO, "pipe: %s", strerror(errno));
-		goto fail;
-	}
-	a.sync_r = sync_p[0];
-	a.err_w = err_p[1];
-	a.status_w = st_p[1];
-
-	flags = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC |
-	    CLONE_NEWNET;
-	if (a.userns)
-		flags |= CLONE_NEWUSER;
-	sb->start_ns = util_mono_ns();
-	/* fork()-like clone: no new stack, the child runs on a copy. */
-	sb->pid = (pid_t)syscall(SYS_clone, (unsigned long)flags | SIGCHLD,
-	    NULL, NULL, NULL, NULL);
-	if (sb->pid < 0) {
-		rc = err_set(ERR_IO, "sandbox: clone: %s", strerror(errno));
-		goto fail;
-	}
-	if (sb->pid == 0)
-		child_main(&a);
-
-	close_fd(&sync_p[0]);
-	close_fd(&err_p[1]);
-	close_fd(&st_p[1]);
-	close_fd(&cap_w[0]);
-	close_fd(&cap_w[1]);
-	close_fd(&devnull);
-	sb->status_fd = st_p[0];
-	st_p[0] = -1;
-
-	if (a.userns) {
-		if ((rc = write_proc(sb->pid, "setgroups", "deny")) < 0)
-			goto fail;
-		snprintf(map, sizeof(map), "%u %u 1\n", (unsigned)a.uid,
-		    (unsigned)geteuid());
-		if ((rc = write_proc(sb->pid, "uid_map", map)) < 0)
-			goto fail;
-		snprintf(map, sizeof(map), "%u %u 1\n", (unsigned)a.gid,
-		    (unsigned)getegid());
-		if ((rc = write_proc(sb->pid, "gid_map", map)) < 0)
-			goto fail;
-	}
-	/* Into the cgroup before anything runs, so all of it is counted. */
-	if (cgroup_mode(sb->cg) != CGROUP_NONE &&
-	    (rc = cgroup_attach(sb->cg, sb->pid)) < 0)
-		goto fail;
-	/* The namespaces' fds, while the child still waits: once it runs it
-	 * is non-dumpable and its /proc/PID/ns is root's only, which a
-	 * provider without root could then not open. */
-	snprintf(map, sizeof(map), "/proc/%ld/ns/net", (long)sb->pid);
-	sb->netns_fd = open(map, O_RDONLY | O_CLOEXEC);
-	if (a.userns) {
-		snprintf(map, sizeof(map), "/proc/%ld/ns/user", (long)sb->pid);
-		sb->userns_fd = open(map, O_RDONLY | O_CLOEXEC);
-	}
-	if (write(sync_p[1], "g", 1) != 1) {
-		rc = err_set(ERR_IO, "sandbox: releasing the child: %s",
-		    strerror(errno));
-		goto fail;
-	}
-	close_fd(&sync_p[1]);
-	if ((rc = read_report(err_p[0])) < 0)
-		goto fail;
-	close_fd(&err_p[0]);
-
-	for (i = 0; i < 2; i++) {
-		if (sb->relay[i].in_fd < 0)
-			continue;
-		if (pthread_create(&sb->relay[i].thread, NULL, relay_main,
-		        &sb->relay[i]) != 0) {
-			rc = err_set(ERR_IO, "sandbox: relay thread");
-			goto fail;
-		}
-		sb->relay[i].started = 1;
-	}
-	sb->pidfd = (int)syscall(SYS_pidfd_open, sb->pid, 0);
-	*out = sb;
+	/* Without a pidfd, sandbox_wait polls wait4 instead. */
+	s.sb->pidfd = (int)syscall(SYS_pidfd_open, s.sb->pid, 0);
+	start_close(&s);
+	*out = s.sb;
 	return 0;
 fail:
-	close_fd(&sync_p[0]);
-	close_fd(&sync_p[1]);
-	close_fd(&err_p[0]);
-	close_fd(&err_p[1]);
-	close_fd(&st_p[0]);
-	close_fd(&st_p[1]);
-	close_fd(&cap_w[0]);
-	close_fd(&cap_w[1]);
-	close_fd(&devnull);
-	sandbox_free(sb);
+	start_close(&s);
+	sandbox_free(s.sb); /* kills the child; keeps this failure's message */
 	return rc;
 }
 
@@ -1204,6 +1377,26 @@ sandbox_wait(struct sandbox *sb, int timeout_ms, int *exited, int *status)
 	*exited = 1;
 	if (status != NULL)
 		*status = sb->status;
+	return 0;
+}
+
+int
+sandbox_wait_forwarding(struct sandbox *sb, volatile sig_atomic_t *pending,
+    int *status)
+{
+	int exited = 0, sig, rc;
+
+	while (!exited) {
+		if ((sig = *pending) != 0) {
+			*pending = 0;
+			(void)sandbox_signal(sb, sig);
+		}
+		/* A signal interrupts the wait (it returns with exited 0),
+		 * so it is forwarded at once; 200 ms bounds the delay when
+		 * it lands just before the wait begins. */
+		if ((rc = sandbox_wait(sb, 200, &exited, status)) < 0)
+			return rc;
+	}
 	return 0;
 }
 
@@ -1309,14 +1502,16 @@ sandbox_metering_note(const struct sandbox *sb)
 void
 sandbox_free(struct sandbox *sb)
 {
+	struct err_saved saved;
 	int i;
 
 	if (sb == NULL)
 		return;
-	if (sb->pid > 0 && !sb->exited) {
-		if (sandbox_stop(sb, 0, NULL) < 0)
-			err_clear();
-	}
+	/* sandbox_start's failures unwind through here: whatever the stop
+	 * meets must not replace their message. */
+	err_save(&saved);
+	if (sb->pid > 0 && !sb->exited)
+		(void)sandbox_stop(sb, 0, NULL);
 	for (i = 0; i < 2; i++) {
 		if (sb->relay[i].started)
 			pthread_join(sb->relay[i].thread, NULL);
@@ -1330,4 +1525,5 @@ sandbox_free(struct sandbox *sb)
 	cgroup_free(sb->cg);
 	free(sb->why_not);
 	free(sb);
+	err_restore(&saved);
 }

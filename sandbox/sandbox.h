@@ -9,6 +9,7 @@
 #ifndef LODGE_PROVIDER_SANDBOX_H
 #define LODGE_PROVIDER_SANDBOX_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -89,6 +90,12 @@ int sandbox_wait(struct sandbox *sb, int timeout_ms, int *exited, int *status);
  * *status (may be NULL) as for sandbox_wait. */
 int sandbox_stop(struct sandbox *sb, int grace_ms, int *status);
 
+/* Wait for the workload to end as a foreground supervisor does: each
+ * signal a handler stores in *pending is forwarded to it (and *pending
+ * reset to 0).  *status as for sandbox_wait. */
+int sandbox_wait_forwarding(struct sandbox *sb, volatile sig_atomic_t *pending,
+    int *status);
+
 /* Send sig to the workload (init forwards SIGTERM, SIGINT, SIGHUP, SIGQUIT,
  * SIGUSR1, SIGUSR2; SIGKILL ends the namespace). */
 int sandbox_signal(struct sandbox *sb, int sig);
@@ -112,7 +119,8 @@ int sandbox_userns_fd(const struct sandbox *sb);
 /* Why metering fell back from a better mode ("" when it did not). */
 const char *sandbox_metering_note(const struct sandbox *sb);
 
-/* Kill whatever is left, remove the cgroup, close, free.  Accepts NULL. */
+/* Kill whatever is left, remove the cgroup, close, free.  Accepts NULL;
+ * leaves the error state (err.h) as it found it. */
 void sandbox_free(struct sandbox *sb);
 
 /* ---- pure helpers ---- */
@@ -127,9 +135,13 @@ const char *sandbox_metering_name(enum sandbox_metering m);
  * pids_peak=N metering=M" (no newline) into buf. */
 void sandbox_format_usage(const struct sandbox_usage *u, char *buf, size_t len);
 
-/* Sizes: "1048576", "512k", "64M", "1G", "64Mi", "1Gi" (k/M/G/T are
- * binary, as in Kubernetes' Ki/Mi/Gi; "kB"/"MB"/"GB" are decimal). */
+/* Sizes: "1048576", "512k", "64M", "64m", "1G", "64Mi", "1Gi" (k/M/G/T,
+ * in either case, are binary, as in Kubernetes' Ki/Mi/Gi and docker's
+ * 512m; "kB"/"MB"/"GB" are decimal). */
 int sandbox_parse_size(const char *s, const char *what, uint64_t *out);
+
+/* A uid for the workload: a number, not 0 (root), at most 2^32 - 2. */
+int sandbox_parse_uid(const char *s, const char *what, uid_t *out);
 
 /* CPU units: "1", "0.5", "2.25", "250m" -> millicpus (1000 = one CPU). */
 int sandbox_parse_cpu(const char *s, const char *what, uint64_t *millis);

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -512,4 +513,99 @@ wasm_run_isolated(const struct wasm_program *p, const struct wasm_io *io,
 			u->mem_peak_bytes = (uint64_t)ru.ru_maxrss * 1024;
 	}
 	return 0;
+}
+
+/* ---- for commands: files, a deep stack ---- */
+
+void
+wasm_load_opts_cap_memory(struct wasm_load_opts *o, uint64_t bytes)
+{
+	if (bytes > 0 && bytes / 65536 < o->limits.max_memory_pages)
+		o->limits.max_memory_pages = (uint32_t)(bytes / 65536);
+}
+
+int
+wasm_program_load_file(const char *path, const struct wasm_load_opts *o,
+    struct wasm_program **out)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	int rc;
+
+	*out = NULL;
+	if ((rc = util_read_file(path, WASM_MODULE_FILE_MAX, &buf, &len)) < 0)
+		return rc;
+	if ((rc = wasm_program_load((const uint8_t *)buf, len, o, out)) < 0)
+		err_prefix(rc, "%s", path);
+	free(buf);
+	return rc;
+}
+
+int
+wasm_validate_file(const char *path)
+{
+	struct wasm_module *m = NULL;
+	char *buf = NULL;
+	size_t len = 0;
+	int rc;
+
+	if ((rc = util_read_file(path, WASM_MODULE_FILE_MAX, &buf, &len)) == 0)
+		rc = wasm_module_decode((const uint8_t *)buf, len, NULL, &m);
+	wasm_module_free(m);
+	free(buf);
+	return rc;
+}
+
+struct command_run {
+	const struct wasm_program *p;
+	const struct wasm_io *io;
+	const struct wasm_run_limits *l;
+	int isolated;
+	struct wasm_outcome *oc;
+	struct wasm_usage *u;
+	int rc;
+	struct err_saved err; /* the thread's error state, for the caller's */
+};
+
+static void *
+command_thread(void *arg)
+{
+	struct command_run *c = arg;
+
+	if (c->isolated)
+		c->rc = wasm_run_isolated(c->p, c->io, c->l, c->oc, c->u);
+	else
+		c->rc = wasm_program_run(c->p, c->io, c->l, c->oc, c->u);
+	err_save(&c->err);
+	return NULL;
+}
+
+int
+wasm_run_command(const struct wasm_program *p, const struct wasm_io *io,
+    const struct wasm_run_limits *l, int isolated, struct wasm_outcome *oc,
+    struct wasm_usage *u)
+{
+	struct command_run c = { .p = p,
+		.io = io,
+		.l = l,
+		.isolated = isolated,
+		.oc = oc,
+		.u = u };
+	pthread_attr_t a;
+	pthread_t t;
+	int started;
+
+	pthread_attr_init(&a);
+	pthread_attr_setstacksize(&a, WASM_COMMAND_STACK);
+	started = pthread_create(&t, &a, command_thread, &c) == 0;
+	pthread_attr_destroy(&a);
+	if (!started) {
+		/* No thread: run here, on whatever stack this one has. */
+		command_thread(&c);
+		return c.rc;
+	}
+	pthread_join(t, NULL);
+	/* Messages are per thread: bring the runner's to the caller. */
+	err_restore(&c.err);
+	return c.rc;
 }

@@ -121,4 +121,29 @@ int wasm_run_isolated(const struct wasm_program *p, const struct wasm_io *io,
     const struct wasm_run_limits *l, struct wasm_outcome *oc,
     struct wasm_usage *u);
 
+/* ---- for commands (`provider wasm ...`) ---- */
+
+#define WASM_MODULE_FILE_MAX (64u << 20) /* bytes of a module file */
+#define WASM_COMMAND_STACK (256u << 20) /* native stack of a command */
+
+/* Lower o's cap on a module's declared memory to bytes (0: no change): a
+ * module declaring more than its lease has cannot run. */
+void wasm_load_opts_cap_memory(struct wasm_load_opts *o, uint64_t bytes);
+
+/* wasm_program_load of the file at path (at most WASM_MODULE_FILE_MAX
+ * bytes); the message names path. */
+int wasm_program_load_file(const char *path, const struct wasm_load_opts *o,
+    struct wasm_program **out);
+
+/* Decode and validate the module in the file at path (no compile). */
+int wasm_validate_file(const char *path);
+
+/* Run p's _start as a command does: wasm_run_isolated, or (isolated 0)
+ * wasm_program_run, on a thread with a WASM_COMMAND_STACK native stack,
+ * since deep wasm recursion is deep native recursion.  Returns as they do;
+ * the error state comes back to the calling thread. */
+int wasm_run_command(const struct wasm_program *p, const struct wasm_io *io,
+    const struct wasm_run_limits *l, int isolated, struct wasm_outcome *oc,
+    struct wasm_usage *u);
+
 #endif

@@ -265,10 +265,20 @@ wasm_serve_run(int ctl, const struct wasm_program *p,
 	struct slot s[WASM_POOL_MAX_WORKERS];
 	const size_t n = WASM_POOL_MAX_WORKERS;
 	sigset_t set, old;
-	int sfd, rc = 0;
-	_Atomic uint64_t *cur = mmap(NULL, n * sizeof(*cur),
-	    PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	socklen_t tl = sizeof(int);
+	int sfd, type = 0, rc = 0;
+	_Atomic uint64_t *cur;
 
+	if (getsockopt(ctl, SOL_SOCKET, SO_TYPE, &type, &tl) < 0 ||
+	    type != SOCK_SEQPACKET)
+		return err_set(ERR_INVAL,
+		    "fd %d is not the provider's control socket (a "
+		    "SOCK_SEQPACKET socket)",
+		    ctl);
+	if (p->start_export < 0)
+		return err_set(ERR_NOTFOUND, "the module exports no _start");
+	cur = mmap(NULL, n * sizeof(*cur), PROT_READ | PROT_WRITE,
+	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (cur == MAP_FAILED)
 		return err_set(ERR_IO, "mmap: %s", strerror(errno));
 	for (size_t i = 0; i < n; i++) {

@@ -20,7 +20,9 @@ struct wasm_serve_opts {
 
 /* Serve until the control socket ctl closes (or SIGTERM): then kill the
  * workers and return 0.  < 0 when the supervisor cannot go on (its
- * message names the step).  p is loaded before: workers share it. */
+ * message names the step); ERR_INVAL when ctl is not a SOCK_SEQPACKET
+ * socket, ERR_NOTFOUND when p has no _start.  p is loaded before:
+ * workers share it. */
 int wasm_serve_run(int ctl, const struct wasm_program *p,
     const struct wasm_serve_opts *o);
 

@@ -391,6 +391,65 @@ test_err_abort_names_the_invariant_then_aborts(void **state)
 		fail_msg("stderr was '%s'", out);
 }
 
+/* A cleanup step that meets a failure of its own and swallows it, as a
+ * sandbox stop whose cgroup will not empty does. */
+static void
+cleanup_that_fails(void)
+{
+	(void)err_set(ERR_IO, "lodge/l1: 3 processes still there");
+	(void)err_prefix(ERR_IO, "sandbox stop");
+	err_clear();
+}
+
+/* Fail, then unwind through cleanup_that_fails, with or without putting
+ * the error state aside around it. */
+static int
+start_that_fails(int save)
+{
+	struct err_saved s;
+	int rc = err_set(ERR_NOTFOUND, "sandbox: exec /no/such: not found");
+
+	if (save)
+		err_save(&s);
+	cleanup_that_fails();
+	if (save)
+		err_restore(&s);
+	return rc;
+}
+
+static void
+test_err_save_restore_keeps_failure_across_cleanup(void **state)
+{
+	struct err_saved outer, inner;
+
+	(void)state;
+	/* Unguarded, the cleanup wipes what the caller needed to print. */
+	assert_int_equal(start_that_fails(0), ERR_NOTFOUND);
+	assert_string_equal(err_msg(), "");
+	/* Guarded, the failure's message survives, and prefixes onto it. */
+	assert_int_equal(start_that_fails(1), ERR_NOTFOUND);
+	assert_string_equal(err_msg(), "sandbox: exec /no/such: not found");
+	assert_int_equal(err_prefix(ERR_NOTFOUND, "lease l-1"), ERR_NOTFOUND);
+	assert_string_equal(err_msg(),
+	    "lease l-1: sandbox: exec /no/such: not found");
+	/* Nested: each restore puts back what its save saw. */
+	err_set(ERR_IO, "outer");
+	err_save(&outer);
+	err_set(ERR_IO, "inner");
+	err_save(&inner);
+	err_clear();
+	err_restore(&inner);
+	assert_string_equal(err_msg(), "inner");
+	err_restore(&outer);
+	assert_string_equal(err_msg(), "outer");
+	/* Saving an empty state restores an empty one. */
+	err_clear();
+	err_save(&outer);
+	err_set(ERR_IO, "during cleanup");
+	err_restore(&outer);
+	assert_string_equal(err_msg(), "");
+}
+
 int
 main(void)
 {
@@ -412,6 +471,8 @@ main(void)
 		cmocka_unit_test(test_err_prefix_keeps_message),
 		cmocka_unit_test(
 		    test_err_abort_names_the_invariant_then_aborts),
+		cmocka_unit_test(
+		    test_err_save_restore_keeps_failure_across_cleanup),
 	};
 	return cmocka_run_group_tests_name("common", tests, NULL, NULL);
 }

@@ -1,7 +1,9 @@
 /*
  * Unit tests for the provider's pure parts: gateway routing, the event
- * stream parser, price and attribute parsing, manifest checks against the
- * lease, meters that never go backwards, and the artifact cache.
+ * stream parser, price and attribute parsing, the data dir `provider
+ * init` makes and `provider status` reads, manifest checks against the
+ * lease, meters that never go backwards, allocation failures while a
+ * manifest is read, a lease's stop, and the artifact cache.
  */
 #include <pthread.h>
 #include <setjmp.h>
@@ -18,6 +20,7 @@
 #include "common/cjson.h"
 #include "common/codec.h"
 #include "common/err.h"
+#include "common/key.h"
 #include "common/reqsig.h"
 #include "common/util.h"
 #include "provider/artifact.h"
@@ -25,6 +28,7 @@
 #include "provider/follow.h"
 #include "provider/gateway.h"
 #include "provider/lease.h"
+#include "provider/status.h"
 #include "sandbox/sandbox.h"
 
 /* Debian's libgit2 leaks pcre2 match data it allocates per regex use
@@ -147,6 +151,56 @@ test_config_parses_price_and_attributes(void **state)
 	    "process");
 	json_decref(adv);
 	config_clear(&c);
+}
+
+/* `provider init` then `provider status`, without a market: the data dir
+ * made once (the key kept the second time), and a status whose account
+ * is null (unreachable), whose leases are null (no state saved yet). */
+static void
+test_init_data_dir_then_status_without_market(void **state)
+{
+	struct provider_config c;
+	struct key *k = NULL, *again = NULL;
+	char dir[] = "/tmp/test_provider_data.XXXXXX", data[128], cmd[200];
+	uint8_t pub[KEY_PUB_LEN];
+	char text[KEY_TEXT_SIZE];
+	json_t *st;
+	int created;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(data, sizeof(data), "%s/data", dir);
+	config_init(&c);
+	/* Nothing listens on port 1 of loopback: refused at once. */
+	snprintf(c.market, sizeof(c.market), "http://127.0.0.1:1");
+	c.reserved.memory_bytes = PROVIDER_RESERVE_MEMORY_DEFAULT;
+	assert_int_equal(config_setup(data, &c, &k, &created), 0);
+	assert_true(created);
+	assert_true(c.detected.cpu_millis >= 1000);
+	assert_int_equal(config_setup(data, &c, &again, &created), 0);
+	assert_false(created);
+	key_public(k, pub);
+	key_pub_to_text(pub, text);
+	assert_int_equal(provider_status_json(data, 2000, &st), 0);
+	assert_string_equal(json_string_value(json_object_get(st, "key")),
+	    text);
+	assert_string_equal(json_string_value(json_object_get(st, "market")),
+	    "http://127.0.0.1:1");
+	assert_true(json_is_null(json_object_get(st, "account")));
+	assert_true(json_is_null(json_object_get(st, "leases")));
+	assert_int_equal(json_integer_value(json_object_get(
+	                     json_object_get(st, "capacity"), "memory_bytes")),
+	    c.detected.memory_bytes - PROVIDER_RESERVE_MEMORY_DEFAULT);
+	json_decref(st);
+	/* No data dir: the error names provider.json. */
+	assert_true(provider_status_json(dir, 2000, &st) < 0);
+	assert_null(st);
+	assert_non_null(strstr(err_msg(), "provider.json"));
+	key_free(k);
+	key_free(again);
+	config_clear(&c);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
 }
 
 static const char manifest_text[] =
@@ -335,6 +389,122 @@ test_lease_counters_survive_restart_and_never_go_back(void **state)
 	lease_free(l);
 }
 
+/* Allocation failures, injected: this strdup replaces libc's in the whole
+ * test binary (lease.c builds every argv and env entry with it).  With
+ * strdup_fail_at = n the n-th call from strdup_calls = 0 fails; 0 never. */
+static int strdup_calls, strdup_fail_at;
+
+char *
+strdup(const char *s)
+{
+	size_t n = strlen(s) + 1;
+	char *d;
+
+	if (strdup_fail_at != 0 && ++strdup_calls == strdup_fail_at)
+		return NULL;
+	if ((d = malloc(n)) != NULL)
+		memcpy(d, s, n);
+	return d;
+}
+
+/* Every allocation the manifest needs, failed in turn: each failure is
+ * ERR_NOMEM, never a lease whose env or argv ends early (a NULL in the
+ * middle of a list ends it). */
+static void
+test_lease_allocation_failure_is_an_error_not_a_short_list(void **state)
+{
+	struct lease *l;
+	json_t *m;
+	int n, rc = -1;
+
+	(void)state;
+	assert_int_equal(cjson_parse(manifest_text, strlen(manifest_text), &m),
+	    0);
+	for (n = 1; n < 1000 && rc != 0; n++) {
+		l = lease_for(manifest_text, "here");
+		strdup_calls = 0;
+		strdup_fail_at = n;
+		rc = lease_set_manifest(l, m);
+		strdup_fail_at = 0;
+		if (rc != 0) {
+			assert_int_equal(rc, ERR_NOMEM);
+			assert_int_equal(l->nrep, 0);
+		} else {
+			/* n is past the last strdup: all of it is there. */
+			assert_int_equal(l->nrep, 2);
+			assert_string_equal(l->rep[1].env[0],
+			    "PATH=/usr/local/bin:/usr/bin:/bin");
+			assert_string_equal(l->rep[1].env[3], "A=1");
+			assert_null(l->rep[1].env[4]);
+			assert_string_equal(l->rep[1].argv[2], "sleep 1");
+		}
+		lease_free(l);
+	}
+	assert_true(n > 4); /* the failures were reached */
+	json_decref(m);
+}
+
+/* Two replicas ending with different codes, then the lease stopped: each
+ * keeps its own exit code (the daemon once gave all of them the last
+ * one's), and none is scheduled to start again. */
+static const char two_exits[] =
+    "{\"deployment\":{\"a\":{\"here\":{\"count\":1,\"profile\":\"p\"}},"
+    "\"b\":{\"here\":{\"count\":1,\"profile\":\"p\"}}},"
+    "\"profiles\":{\"p\":{\"cpu_millis\":100,\"memory_bytes\":0,"
+    "\"storage\":{}}},"
+    "\"services\":{\"a\":{\"args\":[\"-c\",\"exit 3\"],\"command\":"
+    "[\"sh\"],\"image\":{\"kind\":\"host\"},\"runtime\":\"process\"},"
+    "\"b\":{\"args\":[\"-c\",\"exit 5\"],\"command\":[\"sh\"],"
+    "\"image\":{\"kind\":\"host\"},\"runtime\":\"process\"}}}";
+
+static void
+test_lease_stop_keeps_each_replicas_exit_code(void **state)
+{
+	struct lease_stopping st;
+	struct sandbox_spec base;
+	struct sandbox *sb;
+	struct lease *l;
+	json_t *m;
+	char logs[] = "/tmp/test_provider_logs.XXXXXX", cmd[64];
+	size_t i, idx[4];
+	int exited;
+
+	(void)state;
+	if (geteuid() != 0)
+		skip(); /* sandboxes without root need a user namespace */
+	assert_non_null(mkdtemp(logs));
+	l = lease_for(two_exits, "here");
+	assert_int_equal(cjson_parse(two_exits, strlen(two_exits), &m), 0);
+	assert_int_equal(lease_set_manifest(l, m), 0);
+	assert_int_equal(l->nrep, 2);
+	sandbox_spec_init(&base);
+	base.cgroup.mode = CGROUP_NONE;
+	assert_int_equal(lease_due(l, 0, idx, 4), 2);
+	for (i = 0; i < 2; i++) {
+		if (lease_spawn(l, i, logs, &base, &sb) < 0)
+			fail_msg("lease_spawn %zu: %s", i, err_msg());
+		lease_spawned(l, i, sb, NULL, 0);
+	}
+	/* Both end on their own before the stop (then the stop only
+	 * collects them). */
+	for (i = 0; i < 2; i++)
+		for (exited = 0; !exited;)
+			assert_int_equal(
+			    sandbox_wait(l->rep[i].sb, 1000, &exited, NULL), 0);
+	lease_stop_take(l, &st);
+	assert_int_equal(st.n, 2);
+	assert_null(l->rep[0].sb);
+	lease_stop_run(&st, 1000);
+	lease_stop_finish(l, &st);
+	assert_int_equal(l->rep[0].last_exit, 3);
+	assert_int_equal(l->rep[1].last_exit, 5);
+	assert_int_equal(lease_due(l, INT64_MAX - 1, idx, 4), 0);
+	json_decref(m);
+	lease_free(l);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", logs);
+	assert_int_equal(system(cmd), 0);
+}
+
 static void
 test_artifact_blob_is_content_addressed(void **state)
 {
@@ -486,6 +656,7 @@ main(void)
 		cmocka_unit_test(
 		    test_follow_parser_handles_split_chunks_crlf_and_comments),
 		cmocka_unit_test(test_config_parses_price_and_attributes),
+		cmocka_unit_test(test_init_data_dir_then_status_without_market),
 		cmocka_unit_test(
 		    test_lease_manifest_builds_replicas_and_refuses_mismatch),
 		cmocka_unit_test(test_lease_refuses_wasm_and_other_placements),
@@ -493,6 +664,9 @@ main(void)
 		    test_lease_wasm_function_runs_serve_with_its_limits),
 		cmocka_unit_test(
 		    test_lease_counters_survive_restart_and_never_go_back),
+		cmocka_unit_test(
+		    test_lease_allocation_failure_is_an_error_not_a_short_list),
+		cmocka_unit_test(test_lease_stop_keeps_each_replicas_exit_code),
 		cmocka_unit_test(test_artifact_blob_is_content_addressed),
 		cmocka_unit_test(test_artifact_git_checks_out_the_exact_commit),
 		cmocka_unit_test(test_sandbox_start_while_threads_are_created),

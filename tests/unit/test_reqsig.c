@@ -69,6 +69,34 @@ test_reqsig_accepts_and_returns_signer(void **state)
 	free(h);
 }
 
+/* What `provider request` sends: the target cut from the URL, the whole
+ * header line; the value in it verifies as the target's. */
+static void
+test_reqsig_header_line_for_a_url(void **state)
+{
+	static const char url[] = "http://127.0.0.1:8443/v1/leases/l-4/logs?"
+	                          "follow=1";
+	struct fix *f = *state;
+	uint8_t who[KEY_PUB_LEN];
+	const char *target;
+	char *line;
+	size_t n = strlen(REQSIG_HEADER ": ");
+
+	assert_int_equal(reqsig_url_target(url, &target), 0);
+	assert_string_equal(target, "/v1/leases/l-4/logs?follow=1");
+	assert_int_equal(
+	    reqsig_header_line(f->a, "GET", target, NULL, 0, &line), 0);
+	assert_memory_equal(line, REQSIG_HEADER ": ", n);
+	assert_int_equal(
+	    reqsig_verify(f->c, line + n, "GET", target, NULL, 0, f->now, who),
+	    0);
+	free(line);
+	assert_int_equal(reqsig_url_target("http://127.0.0.1:8443", &target),
+	    ERR_INVAL);
+	assert_non_null(strstr(err_msg(), "http://127.0.0.1:8443"));
+	assert_int_equal(reqsig_url_target("/v1/leases", &target), ERR_INVAL);
+}
+
 static void
 test_reqsig_rejects_tampered_path_method_body(void **state)
 {
@@ -172,6 +200,8 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(
+		    test_reqsig_header_line_for_a_url, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_reqsig_accepts_and_returns_signer, setup, teardown),
 		cmocka_unit_test_setup_teardown(

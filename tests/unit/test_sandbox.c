@@ -2,7 +2,8 @@
  * test_sandbox: the pure parts of the sandbox and its cgroup module: size
  * and CPU parsing, the usage line, cgroup file parsing, and the v2/v1
  * limit writes and usage reads against fake hierarchies in a temp dir
- * (the real v2 controllers are not available on every CI host).
+ * (the real v2 controllers are not available on every CI host), and a
+ * failed start's message surviving its cleanup.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -39,6 +40,35 @@ test_parse_size_accepts_units(void **state)
 	assert_int_equal(v, 2000000);
 	assert_int_equal(sandbox_parse_size("3MiB", "x", &v), 0);
 	assert_int_equal(v, 3u << 20);
+	/* docker's lower-case units, as `provider wasm run --memory 64m` */
+	assert_int_equal(sandbox_parse_size("64m", "x", &v), 0);
+	assert_int_equal(v, 64u << 20);
+	assert_int_equal(sandbox_parse_size("2g", "x", &v), 0);
+	assert_int_equal(v, 2ull << 30);
+}
+
+static void
+test_parse_uid_and_cgroup_mode(void **state)
+{
+	enum cgroup_mode m;
+	uid_t uid;
+
+	(void)state;
+	assert_int_equal(sandbox_parse_uid("1000", "--uid", &uid), 0);
+	assert_int_equal(uid, 1000);
+	assert_int_equal(sandbox_parse_uid("0", "--uid", &uid), ERR_RANGE);
+	assert_non_null(strstr(err_msg(), "--uid: 0 is not a non-root uid"));
+	assert_int_equal(sandbox_parse_uid("4294967295", "--uid", &uid),
+	    ERR_RANGE);
+	assert_true(sandbox_parse_uid("12a", "--uid", &uid) < 0);
+	assert_int_equal(cgroup_mode_parse("v1", "--cgroup", &m), 0);
+	assert_int_equal(m, CGROUP_V1);
+	assert_int_equal(cgroup_mode_parse("none", "--cgroup", &m), 0);
+	assert_int_equal(m, CGROUP_NONE);
+	assert_int_equal(cgroup_mode_parse("auto", "--cgroup", &m), 0);
+	assert_int_equal(m, CGROUP_AUTO);
+	assert_int_equal(cgroup_mode_parse("v3", "--cgroup", &m), ERR_INVAL);
+	assert_non_null(strstr(err_msg(), "--cgroup: \"v3\""));
 }
 
 static void
@@ -423,12 +453,54 @@ test_spec_is_checked(void **state)
 	assert_null(sb);
 }
 
+/* A start that fails once the child exists unwinds through sandbox_free:
+ * a kill, a wait and a last read of the counters.  Here the fake cgroup
+ * takes the limits but has no cgroup.procs (the attach fails) and a
+ * cpu.stat that does not parse (the counter read fails and swallows
+ * it): the caller still reads why the start failed. */
+static void
+test_failed_start_keeps_its_message_through_cleanup(void **state)
+{
+	static const char *const argv[] = { "/bin/true", NULL };
+	struct sandbox_spec spec;
+	struct sandbox *sb = NULL;
+	char name[64];
+
+	(void)state;
+	if (geteuid() != 0)
+		skip(); /* without root the clone needs a user namespace */
+	put("cgroup.controllers", "cpu memory pids\n");
+	put("cgroup.subtree_control", "");
+	mk("lodge");
+	put("lodge/cgroup.subtree_control", "");
+	snprintf(name, sizeof(name), "unit-unwind-%ld", (long)getpid());
+	sandbox_spec_init(&spec);
+	spec.name = name;
+	spec.argv = argv;
+	spec.cgroup.mode = CGROUP_V2;
+	spec.cgroup.v2_root = tmpdir;
+	spec.die_with_parent = 1;
+	{
+		char rel[128];
+		snprintf(rel, sizeof(rel), "lodge/%s", name);
+		mk(rel);
+		snprintf(rel, sizeof(rel), "lodge/%s/cpu.stat", name);
+		put(rel, "usage_usec lots\n");
+	}
+	assert_int_equal(sandbox_start(&spec, &sb), ERR_IO);
+	assert_null(sb);
+	if (strstr(err_msg(), "cgroup.procs") == NULL)
+		fail_msg("the start's failure was lost in cleanup: \"%s\"",
+		    err_msg());
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parse_size_accepts_units),
 		cmocka_unit_test(test_parse_size_rejects_garbage_and_overflow),
+		cmocka_unit_test(test_parse_uid_and_cgroup_mode),
 		cmocka_unit_test(test_parse_cpu_units_and_millis),
 		cmocka_unit_test(test_usage_line_format),
 		cmocka_unit_test(test_exit_code_of_wait_status),
@@ -446,6 +518,9 @@ main(void)
 		    teardown_tmp),
 		cmocka_unit_test(test_seccomp_policy_compiles),
 		cmocka_unit_test(test_spec_is_checked),
+		cmocka_unit_test_setup_teardown(
+		    test_failed_start_keeps_its_message_through_cleanup,
+		    setup_tmp, teardown_tmp),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,6 +1,7 @@
 /*
  * Unit tests for the wasm sandbox: decoder/validator, fuel instrumentation,
- * compile cache, runner (traps, fuel determinism), WASI basics and WAGI.
+ * compile cache, runner (traps, fuel determinism), what the commands call
+ * (files, the deep-stack runner), WASI basics and WAGI.
  * Modules are written in the text format and assembled with wat2wasm.
  */
 #include <setjmp.h>
@@ -301,6 +302,72 @@ test_wasm_unknown_import_is_refused(void **state)
 	free(b);
 }
 
+/* Assemble text into the file tmpdir/name; its path into path. */
+static void
+wat_file(const char *text, const char *name, char *path, size_t cap)
+{
+	uint8_t *b;
+	size_t n;
+
+	wat(text, &b, &n);
+	snprintf(path, cap, "%s/%s", tmpdir, name);
+	assert_int_equal(util_write_file(path, b, n, 0644), 0);
+	free(b);
+}
+
+/* What `provider wasm run|validate` call: a module from a file, run on
+ * the command's deep-stack thread; its outcome, and on failure its
+ * message, come back to the calling thread. */
+static void
+test_wasm_command_runs_files_and_reports_on_the_callers_thread(void **state)
+{
+	static const char exit7[] =
+	    "(module\n"
+	    " (import \"wasi_snapshot_preview1\" \"proc_exit\" (func $exit "
+	    "(param i32)))\n"
+	    " (func (export \"_start\") (call $exit (i32.const 7))))\n";
+	struct wasm_run_limits lim = { .fuel = -1 };
+	struct wasm_io io = { .stdin_fd = -1,
+		.stdout_fd = -1,
+		.stderr_fd = -1 };
+	struct wasm_load_opts o;
+	struct wasm_program *p = NULL;
+	struct wasm_outcome oc;
+	struct wasm_usage u;
+	char path[512], junk[512];
+
+	(void)state;
+	load_opts(&o, 0);
+	wat_file(exit7, "exit7.wasm", path, sizeof(path));
+	assert_int_equal(wasm_validate_file(path), 0);
+	assert_int_equal(wasm_program_load_file(path, &o, &p), 0);
+	assert_int_equal(wasm_run_command(p, &io, &lim, 0, &oc, &u), 0);
+	assert_int_equal(oc.exit_code, 7);
+	assert_true(u.fuel > 0);
+	wasm_program_free(p);
+
+	/* No _start: the runner thread's message, here. */
+	wat_file("(module (func (export \"f\")))", "nostart.wasm", path,
+	    sizeof(path));
+	assert_int_equal(wasm_program_load_file(path, &o, &p), 0);
+	err_clear();
+	assert_int_equal(wasm_run_command(p, &io, &lim, 0, &oc, &u),
+	    ERR_NOTFOUND);
+	assert_non_null(strstr(err_msg(), "_start"));
+	wasm_program_free(p);
+
+	/* Files that are not modules: the message names the file. */
+	snprintf(junk, sizeof(junk), "%s/junk.wasm", tmpdir);
+	assert_int_equal(util_write_file(junk, "\0asm\2\0\0\0", 8, 0644), 0);
+	assert_true(wasm_validate_file(junk) < 0);
+	assert_true(wasm_program_load_file(junk, &o, &p) < 0);
+	assert_null(p);
+	assert_non_null(strstr(err_msg(), junk));
+	snprintf(junk, sizeof(junk), "%s/absent.wasm", tmpdir);
+	assert_true(wasm_program_load_file(junk, &o, &p) < 0);
+	assert_non_null(strstr(err_msg(), "absent.wasm"));
+}
+
 static const char wagi_wat[] =
     "(module\n"
     " (import \"wasi_snapshot_preview1\" \"fd_write\" (func $w (param i32 i32 "
@@ -384,6 +451,8 @@ main(void)
 		    test_wasm_fuel_is_deterministic_across_opt_and_memory),
 		cmocka_unit_test(test_wasm_traps_are_classified),
 		cmocka_unit_test(test_wasm_unknown_import_is_refused),
+		cmocka_unit_test(
+		    test_wasm_command_runs_files_and_reports_on_the_callers_thread),
 		cmocka_unit_test(
 		    test_wasm_wagi_invoke_maps_status_headers_body),
 		cmocka_unit_test(

@@ -1,0 +1,84 @@
+/*
+ * cmd_common: option handling, reporting and printing for every provider
+ * command (see cmd.h).
+ */
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/err.h"
+#include "provider/cmd.h"
+#include "provider/config.h"
+
+int
+cmd_getopt(const struct cmd *c, int argc, char **argv, const char *shortopts,
+    const struct option *longopts, int *status)
+{
+	int ch = getopt_long(argc, argv, shortopts, longopts, NULL);
+
+	if (ch == 'h') {
+		cmd_usage(c, stdout);
+		*status = CMD_OK;
+		return CMD_DONE;
+	}
+	if (ch == '?' || ch == ':') {
+		*status = cmd_misuse(c);
+		return CMD_DONE;
+	}
+	return ch;
+}
+
+void
+cmd_usage(const struct cmd *c, FILE *f)
+{
+	fputs(c->usage, f);
+}
+
+int
+cmd_misuse(const struct cmd *c)
+{
+	cmd_usage(c, stderr);
+	return CMD_USAGE;
+}
+
+int
+cmd_fail(int status)
+{
+	if (err_msg()[0] != '\0')
+		fprintf(stderr, "provider: %s\n", err_msg());
+	return status;
+}
+
+const char *
+cmd_data_dir(void)
+{
+	const char *d = getenv("LODGE_PROVIDER_DATA");
+
+	return d && *d ? d : PROVIDER_DATA_DEFAULT;
+}
+
+int
+cmd_print_json(const json_t *j)
+{
+	char *t = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS);
+
+	if (t == NULL) {
+		(void)err_set(ERR_NOMEM, "out of memory");
+		return CMD_FAIL;
+	}
+	printf("%s\n", t);
+	free(t);
+	return CMD_OK;
+}
+
+void
+cmd_on_signals(void (*handler)(int), const int *sigs)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = handler;
+	sigemptyset(&sa.sa_mask);
+	for (; *sigs != 0; sigs++)
+		sigaction(*sigs, &sa, NULL);
+}

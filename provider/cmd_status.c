@@ -1,0 +1,102 @@
+/*
+ * cmd_status: `provider status`, capacity, leases and earnings
+ * (provider/status.h) as text or JSON.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "provider/cmd.h"
+#include "provider/config.h"
+#include "provider/status.h"
+
+/* How long the market gets to say what this provider has earned. */
+#define STATUS_MARKET_MS 5000
+
+static const char *
+str(const json_t *o, const char *k)
+{
+	const char *s = json_string_value(json_object_get(o, k));
+
+	return s ? s : "?";
+}
+
+static unsigned long long
+num(const json_t *o, const char *k)
+{
+	return (unsigned long long)json_integer_value(json_object_get(o, k));
+}
+
+static void
+print_text(const json_t *st)
+{
+	const json_t *cap = json_object_get(st, "capacity");
+	const json_t *acct = json_object_get(st, "account"), *l;
+	char *t;
+	size_t i;
+
+	printf("provider %s (%s)\nmarket   %s\ncapacity %llu millicores, %llu "
+	       "MB memory, %llu MB storage\n",
+	    str(st, "key"), str(st, "name"), str(st, "market"),
+	    num(cap, "cpu_millis"), num(cap, "memory_bytes") / 1000000,
+	    num(cap, "storage_bytes") / 1000000);
+	json_array_foreach(json_object_get(st, "leases"), i, l)
+	{
+		printf("lease %-8s %-8s order %s tenant %s\n", str(l, "id"),
+		    str(l, "status"), str(l, "order"), str(l, "tenant"));
+	}
+	if (!json_is_object(acct)) {
+		printf("earnings (market unreachable)\n");
+		return;
+	}
+	t = json_dumps(json_object_get(acct, "balances") ?
+	        json_object_get(acct, "balances") :
+	        acct,
+	    JSON_COMPACT);
+	printf("earnings %s\n", t ? t : "?");
+	free(t);
+}
+
+static int
+status(const struct cmd *c, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "data", required_argument, NULL, 'd' },
+		{ "json", no_argument, NULL, 'j' },
+		CMD_OPTS_END,
+	};
+	const char *data = cmd_data_dir();
+	json_t *st = NULL;
+	int ch, as_json = 0, rc;
+
+	while ((ch = cmd_getopt(c, argc, argv, "h", opts, &rc)) != -1) {
+		if (ch == CMD_DONE)
+			return rc;
+		if (ch == 'd')
+			data = optarg;
+		else if (ch == 'j')
+			as_json = 1;
+	}
+	if (provider_status_json(data, STATUS_MARKET_MS, &st) < 0)
+		return cmd_fail(CMD_FAIL);
+	if (as_json)
+		rc = cmd_print_json(st);
+	else {
+		print_text(st);
+		rc = CMD_OK;
+	}
+	json_decref(st);
+	return rc;
+}
+
+const struct cmd cmd_status = {
+	.group = "status",
+	.run = status,
+	.help = "capacity, leases and earnings",
+	.usage = "usage: provider status [--data DIR] [--json]\n"
+	         "This provider's offered capacity, its leases as the daemon "
+	         "last saved them\n"
+	         "and its earnings on the market.\n"
+	         "  --data DIR  data dir (default $LODGE_PROVIDER_DATA "
+	         "or " PROVIDER_DATA_DEFAULT ")\n"
+	         "  --json      all of it as JSON\n",
+};
