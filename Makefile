@@ -6,7 +6,8 @@
 BUILD ?= release
 O := build/$(BUILD)
 
-PKGS := openssl jansson libcurl sqlite3 libgit2 yaml-0.1 libmicrohttpd libseccomp
+PKGS := openssl jansson libcurl sqlite3 libgit2 yaml-0.1 libmicrohttpd libseccomp \
+	libarchive
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
@@ -28,18 +29,19 @@ ALL_LDFLAGS := $(SAN) -Wl,--as-needed $(LDFLAGS)
 LDLIBS := $(PKG_LIBS) -lm -lpthread
 
 # Folders in link order: a library may use those after it, never before.
-MODULES := tenant provider market ledger sdl wasm sandbox common
+MODULES := tenant provider market ledger sdl image wasm sandbox common
 
 # What each folder's library uses, all of it (transitively): a binary or a
 # test links its own folders' libraries and these, nothing else.
 common_USES :=
 sandbox_USES := common
 wasm_USES := sandbox common
-sdl_USES := common
+sdl_USES := image common
+image_USES := common
 ledger_USES := common
 market_USES := ledger common
 provider_USES := wasm sandbox common
-tenant_USES := sdl common
+tenant_USES := sdl image common
 
 # A folder's binary is its main.c and one cmd_<name>.c per command (thin:
 # options in, library calls out); everything else is its library.
