@@ -72,9 +72,12 @@ FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(O)/fuzz/%,$(FUZZ_SRCS))
 BENCH_SRCS := $(wildcard tests/bench/bench_*.c)
 BENCH_BINS := $(patsubst tests/bench/%.c,$(O)/bench/%,$(BENCH_SRCS))
+# Programs the end-to-end tests and benches drive libraries with.
+DRV_SRCS := $(wildcard tests/e2e/drv_*.c)
+DRV_BINS := $(patsubst tests/e2e/%.c,$(O)/e2e/%,$(DRV_SRCS))
 
 .PHONY: all deps test unit-test asan-test fuzz-test e2e-test bench demo clean \
-	units fuzzers benches wasm-spec-O2 format format-check
+	units fuzzers benches drivers wasm-spec-O2 format format-check
 .DEFAULT_GOAL := all
 
 ifeq ($(BUILD),release)
@@ -101,6 +104,7 @@ endef
 $(foreach t,$(basename $(notdir $(wildcard tests/unit/test_*.c))),$(eval $(call test_rules,unit,$(t))))
 $(foreach t,$(basename $(notdir $(wildcard tests/fuzz/fuzz_*.c))),$(eval $(call test_rules,fuzz,$(t))))
 $(foreach t,$(basename $(notdir $(wildcard tests/bench/bench_*.c))),$(eval $(call test_rules,bench,$(t))))
+$(foreach t,$(basename $(notdir $(DRV_SRCS))),$(eval $(call test_rules,e2e,$(t))))
 
 $(O)/unit/%:
 	@mkdir -p $(@D)
@@ -114,9 +118,14 @@ $(O)/bench/%:
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
 
+$(O)/e2e/%:
+	@mkdir -p $(@D)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
+
 units: $(UNIT_BINS)
 fuzzers: $(FUZZ_BINS)
 benches: $(BENCH_BINS)
+drivers: $(DRV_BINS)
 
 # Debian 12 packages the build, the tests and the demo need.
 DEPS := build-essential pkg-config libssl-dev libjansson-dev \
@@ -148,11 +157,12 @@ fuzz-test:
 	@tests/run.sh fuzz $(patsubst $(O)/%,build/fuzz/%,$(FUZZ_BINS))
 
 e2e-test: all
+	@$(MAKE) --no-print-directory drivers
 	@tests/run.sh e2e $(sort $(wildcard tests/e2e/test_*.sh))
 
 # Every test; one closing line "N passed, N failed" for CI.
 test: all
-	@$(MAKE) --no-print-directory units
+	@$(MAKE) --no-print-directory units drivers
 	@$(MAKE) --no-print-directory BUILD=asan units
 	@$(MAKE) --no-print-directory BUILD=fuzz fuzzers
 	@FUZZ_SECONDS=$(FUZZ_SECONDS) tests/run.sh all \
@@ -170,7 +180,7 @@ format-check:
 	@tests/run.sh format tests/check_format.sh
 
 bench: all
-	@$(MAKE) --no-print-directory benches
+	@$(MAKE) --no-print-directory benches drivers
 	@tests/bench/run.sh $(BENCH_BINS)
 
 # The WebAssembly core test suite through the pipeline at -O2 (make test
