@@ -43,6 +43,8 @@ struct unpacker {
 	const struct image_unpack_limits *lim;
 	struct image_unpack_report *rep;
 	bool as_root; /* keep the archive's owners */
+	uid_t uid; /* who new inodes belong to */
+	gid_t gid;
 	bool trusted_xattr; /* still worth trying trusted.overlay.* */
 	char *cached_parent; /* the last parent resolved, and its fd */
 	int cached_fd;
@@ -364,10 +366,19 @@ entry_mtime(struct archive_entry *e)
 	return ts;
 }
 
+/* As root, the archive's owner, unless the new inode has it already. */
+static bool
+need_chown(const struct unpacker *u, struct archive_entry *e)
+{
+	return u->as_root &&
+	    ((uid_t)archive_entry_uid(e) != u->uid ||
+	        (gid_t)archive_entry_gid(e) != u->gid);
+}
+
 static int
 owner_at(struct unpacker *u, int pfd, const char *base, struct archive_entry *e)
 {
-	if (!u->as_root)
+	if (!need_chown(u, e))
 		return 0;
 	if (fchownat(pfd, base, (uid_t)archive_entry_uid(e),
 	        (gid_t)archive_entry_gid(e), AT_SYMLINK_NOFOLLOW) < 0)
@@ -384,7 +395,7 @@ write_file(struct unpacker *u, struct archive *a, struct archive_entry *e,
 	struct timespec ts[2];
 	const void *buf;
 	size_t len;
-	la_int64_t off;
+	la_int64_t off, end = 0;
 	int fd = -1, r, rc;
 
 	if (size < 0)
@@ -431,11 +442,13 @@ write_file(struct unpacker *u, struct archive *a, struct archive_entry *e,
 			len -= (size_t)w;
 			off += w;
 		}
+		if (off > end)
+			end = off;
 	}
 	u->data += (uint64_t)size;
 	/* sparse files end in a hole libarchive does not hand over */
-	if (ftruncate(fd, size) < 0 ||
-	    (u->as_root &&
+	if ((end < size && ftruncate(fd, size) < 0) ||
+	    (need_chown(u, e) &&
 	        fchown(fd, (uid_t)archive_entry_uid(e),
 	            (gid_t)archive_entry_gid(e)) < 0) ||
 	    fchmod(fd, entry_mode(u, e)) < 0) {
@@ -768,6 +781,8 @@ image_unpack_layer(const char *path, const char *dest,
 	memset(rep, 0, sizeof(*rep));
 	u.rep = rep;
 	u.as_root = geteuid() == 0;
+	u.uid = geteuid();
+	u.gid = getegid();
 	u.trusted_xattr = u.as_root;
 	if (!(rep->skipped =
 	            calloc(IMAGE_UNPACK_SKIPPED_MAX, sizeof(char *)))) {
