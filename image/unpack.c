@@ -391,7 +391,7 @@ write_file(struct unpacker *u, struct archive *a, struct archive_entry *e,
     int pfd, const char *base)
 {
 	int64_t size = archive_entry_size_is_set(e) ? archive_entry_size(e) : 0;
-	uint64_t max = u->lim ? u->lim->max_bytes : 0;
+	uint64_t max = u->lim ? u->lim->max_bytes : IMAGE_UNPACK_UNLIMITED;
 	struct timespec ts[2];
 	const void *buf;
 	size_t len;
@@ -400,7 +400,7 @@ write_file(struct unpacker *u, struct archive *a, struct archive_entry *e,
 
 	if (size < 0)
 		size = 0;
-	if (max && (uint64_t)size > max - u->data)
+	if ((uint64_t)size > max - u->data)
 		return err_set(ERR_LIMIT,
 		    "entry \"%.200s\": the layer unpacks "
 		    "to more than %llu bytes",
@@ -825,8 +825,7 @@ image_unpack_layer(const char *path, const char *dest,
 			goto out;
 		}
 		rep->entries++;
-		if (lim && lim->max_entries &&
-		    rep->entries > lim->max_entries) {
+		if (lim && rep->entries > lim->max_entries) {
 			rc = err_set(ERR_LIMIT, "more than %llu entries",
 			    (unsigned long long)lim->max_entries);
 			goto out;

@@ -35,9 +35,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* What the layer may use (a pull passes what is left of the image's
+ * budget, which may be 0); IMAGE_UNPACK_UNLIMITED for no limit. */
+#define IMAGE_UNPACK_UNLIMITED UINT64_MAX
 struct image_unpack_limits {
-	uint64_t max_bytes; /* file data, apparent size; 0: no limit */
-	uint64_t max_entries; /* archive entries; 0: no limit */
+	uint64_t max_bytes; /* file data, apparent size */
+	uint64_t max_entries; /* archive entries */
 };
 
 #define IMAGE_UNPACK_SKIPPED_MAX 64
@@ -59,7 +62,8 @@ struct image_unpack_report {
  * Unpack the archive file at path into dest, an existing empty directory.
  * ERR_INVAL names the entry that broke a rule, ERR_LIMIT the limit,
  * ERR_CORRUPT a damaged archive, ERR_IO a failed system call; dest is
- * then partly filled (the caller removes it).  rep may be NULL.
+ * then partly filled (the caller removes it).  lim NULL: no limits.
+ * rep may be NULL.
  */
 int image_unpack_layer(const char *path, const char *dest,
     const struct image_unpack_limits *lim, struct image_unpack_report *rep);

@@ -779,7 +779,8 @@ test_unpack_stops_a_decompression_bomb(void **state)
 		{ 'f', "b", 0644, "2", 0 },
 		{ 'f', "c", 0644, "3", 0 },
 	};
-	struct image_unpack_limits lim = { .max_bytes = 1u << 20 };
+	struct image_unpack_limits lim = { .max_bytes = 1u << 20,
+		.max_entries = IMAGE_UNPACK_UNLIMITED };
 	struct image_unpack_report rep;
 	char dest[512], file[600];
 	struct stat st;
@@ -796,7 +797,7 @@ test_unpack_stops_a_decompression_bomb(void **state)
 	assert_int_equal(stat(file, &st), 0);
 	assert_true(st.st_size < (1 << 20));
 	image_unpack_report_clear(&rep);
-	lim.max_bytes = 0;
+	lim.max_bytes = IMAGE_UNPACK_UNLIMITED;
 	lim.max_entries = 2;
 	assert_int_equal(
 	    unpack("inodes", "gzip", many, 3, &lim, &rep, dest, sizeof(dest)),
@@ -811,6 +812,19 @@ test_unpack_stops_a_decompression_bomb(void **state)
 	assert_true(exists_in(dest, "c", NULL));
 	assert_int_equal(rep.data_bytes, 3);
 	image_unpack_report_clear(&rep);
+	/* no budget left: a layer of directories still fits, data not */
+	{
+		const struct ent dirs[] = { { 'd', "a", 0755, NULL, 0 } };
+		lim.max_bytes = 0;
+		assert_int_equal(unpack("nobudget", "none", dirs, 1, &lim, &rep,
+		                     dest, sizeof(dest)),
+		    0);
+		image_unpack_report_clear(&rep);
+		assert_int_equal(unpack("nobudget2", "none", many, 1, &lim,
+		                     &rep, dest, sizeof(dest)),
+		    ERR_LIMIT);
+		image_unpack_report_clear(&rep);
+	}
 	assert_true(util_mono_ns() - t0 < 20ull * 1000000000ull);
 }
 
