@@ -219,8 +219,9 @@ cache_get_blob(struct image_cache *c, const char *digest, size_t max,
 		return rc;
 	if (access(p, F_OK) < 0)
 		return ERR_NOTFOUND;
-	if ((rc = util_read_file(p, max, out, len)))
-		return rc == ERR_LIMIT ? ERR_NOTFOUND : rc;
+	/* unreadable, too large or collected meanwhile: fetch it again */
+	if (util_read_file(p, max, out, len))
+		return ERR_NOTFOUND;
 	image_sha256(*out, *len, got);
 	if (strcmp(got, digest) != 0) {
 		/* damaged on disk: drop it, the registry has it */
