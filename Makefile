@@ -6,7 +6,8 @@
 BUILD ?= release
 O := build/$(BUILD)
 
-PKGS := openssl jansson libcurl sqlite3 libgit2 yaml-0.1 libmicrohttpd libseccomp
+PKGS := openssl jansson libcurl sqlite3 libgit2 yaml-0.1 libmicrohttpd libseccomp \
+	libarchive
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
@@ -28,18 +29,19 @@ ALL_LDFLAGS := $(SAN) -Wl,--as-needed $(LDFLAGS)
 LDLIBS := $(PKG_LIBS) -lm -lpthread
 
 # Folders in link order: a library may use those after it, never before.
-MODULES := tenant provider market ledger sdl wasm sandbox common
+MODULES := tenant provider market ledger sdl image wasm sandbox common
 
 # What each folder's library uses, all of it (transitively): a binary or a
 # test links its own folders' libraries and these, nothing else.
 common_USES :=
 sandbox_USES := common
 wasm_USES := sandbox common
-sdl_USES := common
+sdl_USES := image common
+image_USES := common
 ledger_USES := common
 market_USES := ledger common
 provider_USES := wasm sandbox common
-tenant_USES := sdl common
+tenant_USES := sdl image common
 
 # A folder's binary is its main.c and one cmd_<name>.c per command (thin:
 # options in, library calls out); everything else is its library.
@@ -70,9 +72,12 @@ FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(O)/fuzz/%,$(FUZZ_SRCS))
 BENCH_SRCS := $(wildcard tests/bench/bench_*.c)
 BENCH_BINS := $(patsubst tests/bench/%.c,$(O)/bench/%,$(BENCH_SRCS))
+# Programs the end-to-end tests and benches drive libraries with.
+DRV_SRCS := $(wildcard tests/e2e/drv_*.c)
+DRV_BINS := $(patsubst tests/e2e/%.c,$(O)/e2e/%,$(DRV_SRCS))
 
 .PHONY: all deps test unit-test asan-test fuzz-test e2e-test bench demo clean \
-	units fuzzers benches wasm-spec-O2 format format-check
+	units fuzzers benches drivers wasm-spec-O2 format format-check
 .DEFAULT_GOAL := all
 
 ifeq ($(BUILD),release)
@@ -99,6 +104,7 @@ endef
 $(foreach t,$(basename $(notdir $(wildcard tests/unit/test_*.c))),$(eval $(call test_rules,unit,$(t))))
 $(foreach t,$(basename $(notdir $(wildcard tests/fuzz/fuzz_*.c))),$(eval $(call test_rules,fuzz,$(t))))
 $(foreach t,$(basename $(notdir $(wildcard tests/bench/bench_*.c))),$(eval $(call test_rules,bench,$(t))))
+$(foreach t,$(basename $(notdir $(DRV_SRCS))),$(eval $(call test_rules,e2e,$(t))))
 
 $(O)/unit/%:
 	@mkdir -p $(@D)
@@ -112,16 +118,22 @@ $(O)/bench/%:
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
 
+$(O)/e2e/%:
+	@mkdir -p $(@D)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
+
 units: $(UNIT_BINS)
 fuzzers: $(FUZZ_BINS)
 benches: $(BENCH_BINS)
+drivers: $(DRV_BINS)
 
 # Debian 12 packages the build, the tests and the demo need.
 DEPS := build-essential pkg-config libssl-dev libjansson-dev \
 	libcurl4-openssl-dev libsqlite3-dev libgit2-dev libyaml-dev \
 	libmicrohttpd-dev libseccomp-dev libcmocka-dev clang lld \
 	libclang-rt-14-dev clang-format wabt wasi-libc libclang-rt-dev-wasm32 git curl \
-	sqlite3 openssl procps jq
+	sqlite3 openssl procps jq \
+	libarchive-dev docker-registry skopeo umoci apache2-utils python3
 deps:
 	@missing=$$(for p in $(DEPS); do \
 		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | \
@@ -145,11 +157,12 @@ fuzz-test:
 	@tests/run.sh fuzz $(patsubst $(O)/%,build/fuzz/%,$(FUZZ_BINS))
 
 e2e-test: all
+	@$(MAKE) --no-print-directory drivers
 	@tests/run.sh e2e $(sort $(wildcard tests/e2e/test_*.sh))
 
 # Every test; one closing line "N passed, N failed" for CI.
 test: all
-	@$(MAKE) --no-print-directory units
+	@$(MAKE) --no-print-directory units drivers
 	@$(MAKE) --no-print-directory BUILD=asan units
 	@$(MAKE) --no-print-directory BUILD=fuzz fuzzers
 	@FUZZ_SECONDS=$(FUZZ_SECONDS) tests/run.sh all \
@@ -167,7 +180,7 @@ format-check:
 	@tests/run.sh format tests/check_format.sh
 
 bench: all
-	@$(MAKE) --no-print-directory benches
+	@$(MAKE) --no-print-directory benches drivers
 	@tests/bench/run.sh $(BENCH_BINS)
 
 # The WebAssembly core test suite through the pipeline at -O2 (make test

@@ -1,7 +1,7 @@
 /*
- * image: parse image references.  OCI references follow the grammar of
- * github.com/distribution/reference (docker.io and library/ defaults,
- * tag "latest"); Lodge's schemes are wasm+https, wasm+file, git+ and host.
+ * image: parse image references.  OCI references are parsed by
+ * image/ref.c (Docker's grammar and defaults); Lodge's schemes are
+ * wasm+https, wasm+file, git+ and host.
  */
 #include "sdl/image.h"
 
@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "common/err.h"
+#include "image/ref.h"
 
 static char *
 dupn(const char *s, size_t n)
@@ -40,210 +41,20 @@ lower(char *s)
 		*s = (char)tolower((unsigned char)*s);
 }
 
-static bool
-alnum_lower(char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
-}
-
-/* path-component: [a-z0-9]+ (([._]|__|[-]+) [a-z0-9]+)* */
-static bool
-valid_component(const char *s, size_t n)
-{
-	size_t i = 0;
-
-	if (n == 0 || !alnum_lower(s[0]))
-		return false;
-	while (i < n) {
-		while (i < n && alnum_lower(s[i]))
-			i++;
-		if (i == n)
-			return true;
-		if (s[i] == '.') {
-			i++;
-		} else if (s[i] == '_') {
-			i++;
-			if (i < n && s[i] == '_')
-				i++;
-		} else if (s[i] == '-') {
-			while (i < n && s[i] == '-')
-				i++;
-		} else {
-			return false;
-		}
-		if (i == n || !alnum_lower(s[i]))
-			return false;
-	}
-	return true;
-}
-
-/* domain: host[:port], host made of DNS labels or a bracketed IPv6. */
-static bool
-valid_domain(const char *s, size_t n)
-{
-	size_t i = 0;
-
-	if (n == 0)
-		return false;
-	if (s[0] == '[') {
-		while (i < n && s[i] != ']')
-			i++;
-		if (i == n)
-			return false;
-		i++;
-	} else {
-		while (i < n && s[i] != ':') {
-			char c = s[i];
-			if (!(isalnum((unsigned char)c) || c == '-' ||
-			        c == '.'))
-				return false;
-			i++;
-		}
-		if (i == 0 || s[0] == '-' || s[0] == '.' || s[i - 1] == '-' ||
-		    s[i - 1] == '.')
-			return false;
-	}
-	if (i < n) {
-		if (s[i] != ':' || i + 1 == n)
-			return false;
-		for (i++; i < n; i++)
-			if (!isdigit((unsigned char)s[i]))
-				return false;
-	}
-	return true;
-}
-
-static bool
-valid_tag(const char *s, size_t n)
-{
-	if (n == 0 || n > 128)
-		return false;
-	if (!(isalnum((unsigned char)s[0]) || s[0] == '_'))
-		return false;
-	for (size_t i = 1; i < n; i++)
-		if (!(isalnum((unsigned char)s[i]) || s[i] == '_' ||
-		        s[i] == '.' || s[i] == '-'))
-			return false;
-	return true;
-}
-
+/* An OCI reference: image/ref.c holds the one parser of them. */
 static int
 parse_oci(const char *s, struct sdl_image *img, bool lenient)
 {
-	const char *at = strchr(s, '@');
-	size_t rest = at ? (size_t)(at - s) : strlen(s);
-	const char *slash, *colon = NULL;
-	size_t namelen;
+	struct image_ref ref;
+	int rc = lenient ? image_ref_parse_lenient(s, &ref) :
+	                   image_ref_parse(s, &ref);
 
-	if (at) {
-		const char *d = at + 1, *c = strchr(d, ':');
-		size_t hexlen;
-		if (!c || c == d)
-			return err_set(ERR_INVAL,
-			    "image digest must be "
-			    "<algorithm>:<hex>");
-		for (const char *q = d; q < c; q++)
-			if (!(isalnum((unsigned char)*q) || *q == '+' ||
-			        *q == '.' || *q == '_' || *q == '-'))
-				return err_set(ERR_INVAL,
-				    "image digest "
-				    "algorithm is not valid");
-		hexlen = strlen(c + 1);
-		if (hexlen < 32 || !is_hex(c + 1, hexlen) ||
-		    (strncmp(d, "sha256:", 7) == 0 && hexlen != 64))
-			return err_set(ERR_INVAL,
-			    "image digest must be "
-			    "sha256:<64 hex>");
-		if (!(img->digest = strdup(d)))
-			return ERR_NOMEM;
-		lower(img->digest);
-	}
-	/* a tag is a ':' after the last '/' */
-	slash = memrchr(s, '/', rest);
-	colon = memchr(slash ? slash : s, ':',
-	    rest - (size_t)((slash ? slash : s) - s));
-	namelen = colon ? (size_t)(colon - s) : rest;
-	if (colon) {
-		size_t taglen = rest - namelen - 1;
-		if (!valid_tag(colon + 1, taglen) && !(lenient && taglen))
-			return err_set(ERR_INVAL,
-			    "image tag \"%.*s\" is not "
-			    "valid ([A-Za-z0-9_][A-Za-z0-9_.-]{0,127})",
-			    (int)taglen, colon + 1);
-		if (!(img->tag = dupn(colon + 1, taglen)))
-			return ERR_NOMEM;
-	} else if (!at) {
-		if (!(img->tag = strdup("latest")))
-			return ERR_NOMEM;
-	}
-	if (namelen == 0 || namelen > 255)
-		return err_set(ERR_INVAL,
-		    "image name must be 1-255 "
-		    "characters");
-	{
-		const char *first_end = memchr(s, '/', namelen);
-		size_t flen = first_end ? (size_t)(first_end - s) : namelen;
-		const char *path = s;
-		size_t plen = namelen;
-		bool has_domain = false;
-
-		if (first_end &&
-		    (memchr(s, '.', flen) || memchr(s, ':', flen) ||
-		        (flen == 9 && memcmp(s, "localhost", 9) == 0) ||
-		        memchr(s, '[', flen))) {
-			has_domain = true;
-		} else if (first_end && !lenient) {
-			/* an upper-case first component is a domain too */
-			for (size_t i = 0; i < flen; i++)
-				if (isupper((unsigned char)s[i]))
-					has_domain = true;
-		}
-		if (has_domain) {
-			if (!valid_domain(s, flen) && !lenient)
-				return err_set(ERR_INVAL,
-				    "image registry "
-				    "\"%.*s\" is not a host[:port]",
-				    (int)flen, s);
-			img->registry = dupn(s, flen);
-			path = first_end + 1;
-			plen = namelen - flen - 1;
-		} else {
-			img->registry = strdup("docker.io");
-		}
-		if (!img->registry)
-			return ERR_NOMEM;
-		for (size_t i = 0, start = 0; i <= plen; i++) {
-			if (i == plen || path[i] == '/') {
-				if (!valid_component(path + start, i - start) &&
-				    !(lenient && i > start))
-					return err_set(ERR_INVAL,
-					    "image name "
-					    "component \"%.*s\" is not valid "
-					    "(lower-case letters, digits, "
-					    "separators . _ __ -)",
-					    (int)(i - start), path + start);
-				start = i + 1;
-			}
-		}
-		if (!has_domain || strcmp(img->registry, "docker.io") == 0 ||
-		    strcmp(img->registry, "index.docker.io") == 0) {
-			if (strcmp(img->registry, "index.docker.io") == 0) {
-				free(img->registry);
-				if (!(img->registry = strdup("docker.io")))
-					return ERR_NOMEM;
-			}
-			if (!memchr(path, '/', plen)) {
-				if (!(img->name = malloc(plen + 9)))
-					return ERR_NOMEM;
-				memcpy(img->name, "library/", 8);
-				memcpy(img->name + 8, path, plen);
-				img->name[plen + 8] = '\0';
-				return 0;
-			}
-		}
-		if (!(img->name = dupn(path, plen)))
-			return ERR_NOMEM;
-	}
+	if (rc)
+		return rc;
+	img->registry = ref.registry;
+	img->name = ref.repository;
+	img->tag = ref.tag;
+	img->digest = ref.digest;
 	return 0;
 }
 
