@@ -17,7 +17,7 @@ const char cmd_deploy_help[] =
     "usage: tenant deploy FILE [--deposit AMOUNT] "
     "[--ttl SECONDS] [--no-wait]\n"
     "                   [--timeout SECONDS] [--market URL] [--json]\n"
-    "Validate FILE (errors as `sdl check` prints them), post one "
+    "Validate FILE (`sdl check`'s errors and warnings), post one "
     "order per\nplacement group with AMOUNT of escrow each (default: "
     "max_price x 600\nepochs), wait for the match, send the manifest "
     "to the provider, wait\nuntil it runs and print each service's "
@@ -41,13 +41,33 @@ struct render {
 	FILE *f;
 	bool tty;
 	bool pending; /* an in-progress line is on screen */
+	const char *file; /* the SDL file */
+	const struct sdl_errors *errs; /* its warnings, once parsed */
+	bool warned; /* they are on stderr */
 };
+
+/* The SDL file's warnings (what only Akash's schema refuses) on stderr,
+ * as `sdl check` prints them, once. */
+static void
+print_warnings(struct render *r)
+{
+	if (r->warned)
+		return;
+	r->warned = true;
+	for (size_t i = 0; i < r->errs->nwarnings; i++)
+		fprintf(stderr, "%s\n", r->errs->warnings[i]);
+	if (r->errs->wdropped)
+		fprintf(stderr, "%s: ... and %zu more warnings\n", r->file,
+		    r->errs->wdropped);
+}
 
 static void
 render(void *ctx, const struct tenant_progress *p)
 {
 	struct render *r = ctx;
 
+	if (p->step == TENANT_STEP_VALIDATED && p->done)
+		print_warnings(r);
 	if (r->tty) {
 		/* one status line, rewritten; finished steps keep a ✓ */
 		if (p->done)
@@ -157,9 +177,13 @@ cmd_deploy(const struct cmd_opts *o, int argc, char **argv)
 	r.tty = isatty(fileno(r.f)) && getenv("TERM") &&
 	    strcmp(getenv("TERM"), "dumb") != 0;
 	r.pending = false;
+	r.file = d.file;
+	r.errs = &errs;
+	r.warned = false;
 	rc = tenant_deploy(&c, &p, &d, render, &r, &errs, &failure, &res);
 	if (r.pending)
 		fputs("\r\033[K", r.f);
+	print_warnings(&r);
 	if (rc)
 		report_failure(d.file, &errs, failure);
 	dep = json_string_value(json_object_get(res, "deployment"));

@@ -64,8 +64,9 @@ struct tenant_deploy_opts {
 };
 
 /*
- * Deploy opts->file.  SDL errors go to errs (caller-owned, free with
- * sdl_errors_free).  On return (success or not) *result, when not NULL,
+ * Deploy opts->file.  SDL errors and warnings go to errs (caller-owned,
+ * free with sdl_errors_free; the warnings are there once the step
+ * TENANT_STEP_VALIDATED is reported).  On return (success or not) *result, when not NULL,
  * is the deployment so far, caller-owned: {"deployment":"o-N",
  * "orders":[{"order","lease","provider","price","api_url","status",
  * "services":{name:url}}],"failed_step"?,"reason"?}.  *failure says how

@@ -71,10 +71,23 @@ $BIN/sdl check "$T/bad.yaml" 2> "$T/bad.sdl"
 check "its errors are printed as sdl check prints them" \
     sh -c "grep -F -f $T/bad.sdl $T/bad.tenant | grep -q ':[0-9]*:[0-9]*: '"
 check "a missing file exits 1" rc 1 $TN deploy "$T/nope.yaml"
+awk '/^    loopback:$/ { print; print "      signedBy:"
+	print "        anyOf: [akash1365yvmc4s7awdyj3n2sav7xfx76adc6dnmlx63]"; next }
+	{ print }' "$EX" > "$T/akash1.yaml"
+check "signedBy naming an Akash auditor exits 3" rc 3 $TN deploy "$T/akash1.yaml"
+check "... before anything is validated or posted, saying what a Lodge auditor is" \
+    sh -c "grep -q 'is an Akash address: .*Lodge auditors are ed25519 keys' $T/.rc &&
+        ! grep -Eq '^(validated|posted) ' $T/.rc"
 
 # ---- nothing matches ---------------------------------------------------
 check "with no provider: exit 4" rc 4 $TN deploy "$EX" --ttl 1
 check "... saying nobody advertises" grep -q "no provider is advertising" "$T/.rc"
+sed 's/^    image: host$/    image: host\n    depends_on: [db]/' "$EX" > "$T/schema.yaml"
+check "what only Akash's schema refuses does not stop a deploy (exit 4 here)" \
+    rc 4 $TN deploy "$T/schema.yaml" --ttl 1
+check "... it is a warning on stderr, before validated" \
+    sh -c "grep -q 'schema.yaml:10:5: services.web: warning: unknown field \"depends_on\"' $T/.rc &&
+        awk '/: warning: /{w=NR} /^validated /{v=NR} END{exit !(w && v && w < v)}' $T/.rc"
 check "dear provider advertises (price above the bid)" \
     advertise dear '{"region":"eu"}' 400000000
 check "a bid below every ask: exit 4" rc 4 $TN deploy "$EX" --ttl 1
