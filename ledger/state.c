@@ -381,6 +381,11 @@ state_pending_count(const struct state *s)
 {
 	return s->pq_n;
 }
+size_t
+state_nonces(const struct state *s)
+{
+	return s->nonces.n;
+}
 
 /* ---- derived-entry queue ------------------------------------------- */
 
@@ -996,9 +1001,10 @@ h_transfer(struct state *s, const struct ctx *c)
 	if (from == NULL || from->bal[d] < amt)
 		return err_set(ERR_REJECT,
 		    "account.transfer.amount: %lld %s "
-		    "exceeds the balance of %s (%lld)",
+		    "exceeds the balance of %s (%lld after the entry's fee): "
+		    "%s",
 		    (long long)amt, s->cfg.denoms[d], c->e->signer_text,
-		    from ? (long long)from->bal[d] : 0LL);
+		    from ? (long long)from->bal[d] : 0LL, fund_hint);
 	if ((rc = acct_get(s, to, &dst)) < 0)
 		return rc;
 	credit(s, from, d, -amt);
@@ -1426,10 +1432,12 @@ h_order_create(struct state *s, struct ctx *c)
 	if (tenant == NULL || tenant->bal[o->denom] < o->deposit) {
 		rc = err_set(ERR_REJECT,
 		    "order.create.deposit: %lld %s exceeds "
-		    "the balance of %s (%lld)",
+		    "the balance of %s (%lld after the entry's fee); the "
+		    "deposit moves from the balance into the order's escrow: "
+		    "%s",
 		    (long long)o->deposit, s->cfg.denoms[o->denom],
 		    c->e->signer_text,
-		    tenant ? (long long)tenant->bal[o->denom] : 0LL);
+		    tenant ? (long long)tenant->bal[o->denom] : 0LL, fund_hint);
 		goto fail;
 	}
 	o->body = json_incref((json_t *)b); /* bodies are never modified */
@@ -1524,9 +1532,10 @@ h_dep_deposit(struct state *s, const struct ctx *c)
 	if (a == NULL || a->bal[o->denom] < amt)
 		return err_set(ERR_REJECT,
 		    "deployment.deposit.amount: %lld %s "
-		    "exceeds the balance of %s (%lld)",
+		    "exceeds the balance of %s (%lld after the entry's fee): "
+		    "%s",
 		    (long long)amt, s->cfg.denoms[o->denom], c->e->signer_text,
-		    a ? (long long)a->bal[o->denom] : 0LL);
+		    a ? (long long)a->bal[o->denom] : 0LL, fund_hint);
 	credit(s, a, o->denom, -amt);
 	escrow_add(s, o, amt);
 	/* a larger escrow may reach the minimum lease an ask needs */

@@ -173,6 +173,9 @@ int state_bond_for(const struct state_config *c, int64_t cpu_millis,
  * owns *out (an array, maybe empty). */
 int state_pending(const struct state *s, json_t **out);
 size_t state_pending_count(const struct state *s);
+/* (signer, nonce) pairs remembered now (those the skew rule would still
+ * accept; older ones are forgotten). */
+size_t state_nonces(const struct state *s);
 
 /* Time-based derived entries due at now_ms (order.expire past TTL,
  * provider.offline past the grace period, lease.close insufficient_funds

@@ -343,7 +343,7 @@ get_metrics(struct market *m, struct http_response *resp)
 		"rate_limited" };
 	char *buf = malloc(8192);
 	size_t n = 0;
-	uint64_t size, committed, cp;
+	uint64_t size, committed, cp, nonces;
 
 	if (buf == NULL) {
 		http_respond_error(resp, 500, "out of memory");
@@ -353,6 +353,7 @@ get_metrics(struct market *m, struct http_response *resp)
 	size = store_size(m->store);
 	committed = m->committed;
 	cp = m->checkpointed;
+	nonces = state_nonces(m->state);
 	pthread_mutex_unlock(&m->mu);
 	n += (size_t)snprintf(buf + n, 8192 - n,
 	    "# HELP lodge_ledger_entries Entries durable in the ledger.\n"
@@ -382,6 +383,13 @@ get_metrics(struct market *m, struct http_response *resp)
 	    "# HELP lodge_event_streams Open /v1/events streams.\n"
 	    "# TYPE lodge_event_streams gauge\n"
 	    "lodge_event_streams %d\n"
+	    "# HELP lodge_nonces_remembered Nonces the skew window still "
+	    "needs.\n"
+	    "# TYPE lodge_nonces_remembered gauge\n"
+	    "lodge_nonces_remembered %" PRIu64 "\n"
+	    "# HELP lodge_ratelimit_keys Keys with a partly used bucket.\n"
+	    "# TYPE lodge_ratelimit_keys gauge\n"
+	    "lodge_ratelimit_keys %zu\n"
 	    "# HELP lodge_entries_rejected_total Submissions refused, by why.\n"
 	    "# TYPE lodge_entries_rejected_total counter\n",
 	    committed, size - committed, cp,
@@ -389,7 +397,7 @@ get_metrics(struct market *m, struct http_response *resp)
 	    (unsigned long long)atomic_load(&m->m_derived),
 	    (unsigned long long)atomic_load(&m->m_commits),
 	    (unsigned long long)atomic_load(&m->m_requests),
-	    atomic_load(&m->m_sse_clients));
+	    atomic_load(&m->m_sse_clients), nonces, ratelimit_keys(m->rl));
 	for (int i = 0; i < 7; i++)
 		n += (size_t)snprintf(buf + n, 8192 - n,
 		    "lodge_entries_rejected_total{reason=\"%s\"} %llu\n",
@@ -413,7 +421,7 @@ get_info(struct market *m, struct http_response *resp)
 	}
 	/* the genesis rules, and the market's own rate limit */
 	o = json_pack("{s:s,s:s,s:s,s:s,s:I,s:I,s:I,s:o,s:O,s:O,s:O,s:O,"
-	              "s:O,s:O,s:{s:f,s:f}}",
+	              "s:O,s:O,s:{s:I,s:I}}",
 	    "origin", store_origin(m->store), "vkey", m->vkey, "market_key",
 	    m->key_text, "treasury_key", m->treasury_text, "epoch_ms",
 	    (json_int_t)m->cfg.epoch_ms, "take_rate_ppm",
@@ -425,7 +433,7 @@ get_info(struct market *m, struct http_response *resp)
 	    json_object_get(rules, "manifest_window_ms"), "min_lease_epochs",
 	    json_object_get(rules, "min_lease_epochs"), "skew_ms",
 	    json_object_get(rules, "skew_ms"), "rate_limit", "per_second",
-	    m->rate_per_s, "burst", m->rate_burst);
+	    (json_int_t)m->rate_per_s, "burst", (json_int_t)m->rate_burst);
 	json_decref(rules);
 	respond_json(resp, 200, o);
 }
