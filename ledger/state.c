@@ -1742,8 +1742,8 @@ check_bound(const struct state *s, const struct lease *l, int i, int64_t v,
 		return 0;
 	return err_set(ERR_REJECT,
 	    "%s.usage.%s: %lld is past its physical "
-	    "bound %s for %s (%lld %s reserved x %lld ms since lease.started, "
-	    "%lld ms of skew allowed)",
+	    "bound %s for %s (%lld %s reserved x %lld ms: the time since "
+	    "lease.started plus %lld ms of skew allowance)",
 	    c->e->kind, st_usage_names[i], (long long)v,
 	    st_u128_str(
 	        (state_u128)(uint64_t)reserved * (uint64_t)elapsed / div, b1),

@@ -109,4 +109,11 @@ n2=$(nonces)
 check "the 5 expired nonces were forgotten ($n1 -> $n2)" [ "$n2" = $((n1 - 5 + 1)) ]
 check "a replay of a forgotten one is still refused (422, skew)" sh -c "[ \$(curl -s -o $T/rp -w '%{http_code}' -XPOST --data-binary @$T/old.0 $U/v1/entries) = 422 ] && grep -q skew $T/rp"
 check "the audit agrees with it all" wait_for "audit" $L audit --market "$U"
+
+# a dishonest operator writes the unfunded key's attest anyway
+env "$T/spammer.key" provider.attest "{\"provider\":\"$P\",\"attributes\":{\"tier\":\"gold\"}}" > "$T/forged.jsonl"
+sleep 1.2
+N=$(size)
+check "the unpaid attest goes into the ledger" tamper "$T/forged.jsonl"
+check_fails "ledger audit names the index and the missing fee" "index $N.*fee: provider.attest costs a fee of 100 uakt" $L audit "$MDIR/ledger.db"
 finish
