@@ -88,7 +88,7 @@ audit_finish(struct audit *a, json_t **summary)
 	struct merkle_reader r;
 	uint8_t root[32];
 	char b64[B64_ENCODED_SIZE(32)];
-	json_t *dump = NULL, *o;
+	json_t *dump = NULL, *o, *rules = NULL;
 	uint64_t n = verifier_size(a->v);
 	int rc;
 
@@ -122,12 +122,17 @@ audit_finish(struct audit *a, json_t **summary)
 	b64_encode(root, 32, b64);
 	if ((rc = state_dump(a->st, &dump)) < 0)
 		return rc;
-	o = json_pack("{s:b,s:I,s:s,s:O,s:O,s:O,s:O}", "ok", 1, "entries",
-	    (json_int_t)n, "root", b64, "accounts",
+	if ((rc = replay_genesis_body(&a->cfg, &rules)) < 0) {
+		json_decref(dump);
+		return rc;
+	}
+	o = json_pack("{s:b,s:I,s:s,s:o,s:O,s:O,s:O,s:O,s:O}", "ok", 1,
+	    "entries", (json_int_t)n, "root", b64, "rules", rules, "accounts",
 	    json_object_get(dump, "accounts"), "totals",
 	    json_object_get(dump, "totals"), "orders",
 	    json_object_get(dump, "orders"), "leases",
-	    json_object_get(dump, "leases"));
+	    json_object_get(dump, "leases"), "providers",
+	    json_object_get(dump, "providers"));
 	json_decref(dump);
 	if (o == NULL)
 		return err_set(ERR_NOMEM, "out of memory");

@@ -5,7 +5,10 @@
  * with the genesis rules (replay.h), invariants checked after every one.
  * A market that favoured a provider (a lease.create the matching rule did
  * not produce), charged above the agreed price or minted money is caught
- * here, at the first index where the rules disagree.
+ * here, at the first index where the rules disagree; so is usage past its
+ * physical bound, a lease billed without a manifest-delivery proof, an
+ * entry whose signer could not pay its fee and an ask without its bond
+ * (each refusal names the index, the field and the rule).
  */
 #ifndef LODGE_LEDGER_AUDIT_H
 #define LODGE_LEDGER_AUDIT_H
@@ -30,8 +33,9 @@ int audit_leaf(struct audit *a, uint64_t idx, int64_t time, const char *data,
 /* A signed checkpoint note; the latest one fed must cover every leaf. */
 int audit_checkpoint(struct audit *a, const char *note, size_t len);
 /* Final checks (a checkpoint covers everything, no derived entry left
- * missing); *summary (may be NULL) gets entries, checkpoint, root,
- * rules and final balances. */
+ * missing); *summary (may be NULL) gets entries, root, the genesis
+ * rules, final balances, totals (deposits, balances, escrows, bonds,
+ * entry fees), orders, leases and providers. */
 int audit_finish(struct audit *a, json_t **summary);
 
 /* The replayed state (valid after the genesis leaf), borrowed. */

@@ -4,10 +4,19 @@
 # charges and the take rate, an insufficient-funds close, a tenant's close
 # and refund, refusals (forged signature, replayed nonce, deposit not by
 # the treasury, malformed), kill -9 during submissions and restart, audit.
+# Providers fund their bonds and fees first; leases start with the
+# tenant's manifest-delivery proof (docs/state.md, "Money").
 . tests/e2e/lib.sh
 . tests/e2e/market_lib.sh
+FEE=100
+H0=$(printf '%064d' 0)
+# proof LEASE: the tenant-signed request that delivered LEASE's manifest
+proof() { $L envelope --key "$T/tenant.key" --kind http.request --body "{\"body_sha256\":\"$H0\",\"method\":\"POST\",\"path\":\"/v1/leases/$1/manifest\"}"; }
+# start_lease KEY LEASE: lease.started with that proof
+start_lease() { submit "$1" lease.started "{\"lease\":\"$2\",\"manifest_request\":$(proof "$2")}"; }
+bal() { curl -s "$U/v1/accounts/$1" | jq .balances.uakt; }
 
-check "market starts on a free port" start_market
+check "market starts on a free port" start_market --min-lease-epochs 3
 TEN=$(keygen tenant)
 P1=$(keygen p1)
 P2=$(keygen p2)
@@ -29,7 +38,12 @@ check "a float amount gets 400" sh -c "[ \$(curl -s -o /dev/null -w '%{http_code
 check "an oversized body gets 413" sh -c "head -c 400000 /dev/zero | tr '\\\\0' x > $T/big && [ \$(curl -s -o /dev/null -w '%{http_code}' -XPOST --data-binary @$T/big $U/v1/entries) = 413 ]"
 check "errors are JSON with a reason" sh -c "curl -s -XPOST --data-binary '{}' $U/v1/entries | jq -e .error"
 
-# matching: p1 eu expensive, p2 us cheap, p3 cheapest but small
+# matching: p1 eu expensive, p2 us cheap, p3 cheapest but small; each
+# funds its bond (and fees) first
+check "an unfunded provider cannot advertise (402)" [ "$(code "$T/p1.key" provider.advertise '{"api_url":"http://127.0.0.1:9","attributes":{},"capacity":{"cpu_millis":1000,"memory_bytes":1000000,"storage_bytes":0},"runtimes":["process"],"price":{"denom":"uakt","cpu_ms":1}}')" = 402 ]
+fund "$P1" 20000000
+fund "$P2" 20000000
+fund "$P3" 20000000
 check "p1 advertises" advertise "$T/p1.key" '{"region":"eu"}' 4000 2000000
 check "p2 advertises" advertise "$T/p2.key" '{"region":"us"}' 4000 1000000
 check "p3 advertises (small)" advertise "$T/p3.key" '{"region":"us"}' 200 100000
@@ -42,27 +56,36 @@ O2=$(order "$T/tenant.key" '{"region":"eu"}' 500 5000 100000)
 check "an attribute asked for beats a lower price (p1 wins)" sh -c "[ \$(curl -s $U/v1/leases/\$(curl -s $U/v1/orders/$O2 | jq -r .lease) | jq -r .provider) = $P1 ]"
 O3=$(order "$T/tenant.key" '{"region":"mars"}' 500 5000 100000)
 check "an order nobody fits waits open" sh -c "[ \$(curl -s $U/v1/orders/$O3 | jq -r .status) = open ]"
-check "the escrow left the tenant's balance" sh -c "[ \$(curl -s $U/v1/accounts/$TEN | jq .balances.uakt) = \$((10000000 - 1 - 300000)) ]"
+check "the escrow and the fees left the tenant's balance" [ "$(bal "$TEN")" = $((10000000 - 1 - 300000 - 4 * FEE)) ]
+check "a provider's bond is locked and shown" sh -c "[ \$(curl -s $U/v1/accounts/$P2 | jq .bonds.uakt) = 11450581 ] && [ \$(curl -s $U/v1/providers | jq '.[] | select(.key == \"$P2\") | .bond') = 11450581 ]"
 
 # charges with the take rate, then a tenant close with refund
-check "p2 starts the lease" submit "$T/p2.key" lease.started "{\"lease\":\"$L1\"}"
+check "a lease.started without the manifest-delivery proof gets 422" [ "$(code "$T/p2.key" lease.started "{\"lease\":\"$L1\"}")" = 422 ]
+check "p2 starts the lease with the tenant's proof" start_lease "$T/p2.key" "$L1"
 sleep 1.1
+p2=$(bal "$P2")
+m0=$(bal "$MKEY")
 check "p2 reports usage" submit "$T/p2.key" lease.usage "{\"lease\":\"$L1\",\"usage\":{\"cpu_ms\":500}}"
 check "usage was charged at the ask (500)" sh -c "[ \$(curl -s $U/v1/leases/$L1 | jq .charged) = 500 ]"
-check "the provider got the charge less 2%" sh -c "[ \$(curl -s $U/v1/accounts/$P2 | jq .balances.uakt) = 490 ]"
-check "the market got its 2%" sh -c "[ \$(curl -s $U/v1/accounts/$MKEY | jq .balances.uakt) = 10 ]"
+check "the provider got the charge less 2% and its usage fee (10)" [ "$(bal "$P2")" = $((p2 + 490 - 10)) ]
+check "the market got its 2% and the fee" [ "$(bal "$MKEY")" = $((m0 + 10 + 10)) ]
+env "$T/p2.key" lease.usage "{\"lease\":\"$L1\",\"usage\":{\"cpu_ms\":999999999999}}" > "$T/huge.json"
+check "usage past what 500 cpu_millis can do gets 422 naming the bound" sh -c "[ \$(curl -s -o $T/huge.out -w '%{http_code}' -XPOST --data-binary @$T/huge.json $U/v1/entries) = 422 ] && grep -q 'cpu_ms: 999999999999 is past its physical bound' $T/huge.out"
+
 check "usage going backwards gets 422" [ "$(code "$T/p2.key" lease.usage "{\"lease\":\"$L1\",\"usage\":{\"cpu_ms\":100}}")" = 422 ]
 check "another provider's usage report for it gets 422" [ "$(code "$T/p1.key" lease.usage "{\"lease\":\"$L1\",\"usage\":{\"cpu_ms\":900}}")" = 422 ]
 before=$(jget "/v1/accounts/$TEN" .balances.uakt)
 check "the tenant closes the lease" submit "$T/tenant.key" lease.close "{\"lease\":\"$L1\",\"reason\":\"tenant_closed\"}"
 check "the close carries reason tenant_closed" sh -c "[ \$(curl -s $U/v1/leases/$L1 | jq -r .reason) = tenant_closed ]"
-check "the rest of the escrow came back to the tenant" sh -c "[ \$(curl -s $U/v1/accounts/$TEN | jq .balances.uakt) = \$(($before + 100000 - 500)) ]"
+check "the rest of the escrow came back to the tenant" [ "$(bal "$TEN")" = $((before + 100000 - 500 - FEE)) ]
 
 # an escrow that runs dry: closed as insufficient_funds by the market
+O5=$(order "$T/tenant.key" '{}' 500 5000 1499)
+check "an escrow below 3 epochs of the agreed price (500) does not match" sh -c "[ \$(curl -s $U/v1/orders/$O5 | jq -r .status) = open ]"
 O4=$(order "$T/tenant.key" '{}' 500 5000 1500)
 L4=$(jget "/v1/orders/$O4" .lease)
 check "a small-deposit order matched" [ "$L4" != null ]
-check "its lease starts" submit "$T/p2.key" lease.started "{\"lease\":\"$L4\"}"
+check "its lease starts" start_lease "$T/p2.key" "$L4"
 check "the market closes it as insufficient_funds when the escrow is spent" wait_for "insufficient funds close" sh -c "[ \$(curl -s $U/v1/leases/$L4 | jq -r .reason) = insufficient_funds ]"
 check "the close is a market-signed ledger entry" sh -c "curl -s '$U/v1/ledger/entries?start=0' | jq -r '.entries[].leaf' | while read l; do echo \$l | base64 -d; echo; done | grep '\"kind\":\"lease.close\"' | grep -q '$MKEY'"
 
@@ -103,7 +126,7 @@ kill -9 "$MPID"
 wait "$feeder" 2>/dev/null
 acked=$(grep -c ' 201$' "$T/codes")
 check "some submissions were acknowledged before the kill" [ "$acked" -gt 0 ]
-check "the market restarts by replaying its ledger" start_market
+check "the market restarts by replaying its ledger" start_market --min-lease-epochs 3
 lost=0
 for n in $(grep ' 201$' "$T/codes" | cut -d' ' -f1); do
 	idx=$(jq .index "$T/ans.$n")
