@@ -8,8 +8,6 @@
 
 #include "common/err.h"
 
-#define ERR_MSG_SIZE 1024
-
 static _Thread_local char err_buf[ERR_MSG_SIZE];
 
 int
@@ -99,6 +97,8 @@ err_name(int code)
 		return "corrupt data";
 	case ERR_LIMIT:
 		return "limit exceeded";
+	case ERR_ALARM:
+		return "alarm";
 	}
 	return "error";
 }
