@@ -24,6 +24,7 @@ int cmd_proof(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 int cmd_mirror(int argc, char **argv);
 int cmd_audit(int argc, char **argv);
+int cmd_tiles(int argc, char **argv);
 
 /* Print "ledger: WHAT: <err_msg()>" on stderr; returns EXIT_FAIL. */
 int cli_die(const char *what);

@@ -1,6 +1,7 @@
 /*
  * ledger: command-line tool over the ledger library: create a log, sign
- * envelopes, append, checkpoint, show, prove, verify, mirror and audit.
+ * envelopes, append, checkpoint, show, prove, verify, mirror, tiles and
+ * audit.
  * This file only dispatches; each command is ledger/cmd_<name>.c.
  */
 #include <stdio.h>
@@ -22,6 +23,7 @@ static const char usage_main[] =
     "  proof consistency DB OLD NEW [--json]\n"
     "  verify DB|MIRROR_DIR --vkey VKEY [--json]\n"
     "  mirror DB DIR                         create or update a git mirror\n"
+    "  tiles DB OUTDIR                       write C2SP tlog-tiles\n"
     "  audit --market URL | DB | MIRROR_DIR [--vkey VKEY] [--lease ID]\n"
     "        [--account KEY] [--json]         replay and check everything\n"
     "\n"
@@ -42,6 +44,7 @@ static const struct {
 	{ "verify", cmd_verify },
 	{ "mirror", cmd_mirror },
 	{ "audit", cmd_audit },
+	{ "tiles", cmd_tiles },
 };
 
 int
