@@ -24,8 +24,12 @@ static const char usage_main[] =
     "  verify DB|MIRROR_DIR --vkey VKEY [--json]\n"
     "  mirror DB DIR                         create or update a git mirror\n"
     "  tiles DB OUTDIR                       write C2SP tlog-tiles\n"
+    "  tiles DB OUTDIR                       write C2SP tlog-tiles\n"
     "  audit --market URL | DB | MIRROR_DIR [--vkey VKEY] [--lease ID]\n"
     "        [--account KEY] [--json]         replay and check everything\n"
+    "  follow --market URL | --tiles URL | DB --since FILE [--vkey VKEY]\n"
+    "         [--policy FILE]                check a checkpoint against the\n"
+    "                                        remembered one, remember it\n"
     "\n"
     "Each command takes --help.  Exit status: 0 success, 1 failure (the\n"
     "reason on stderr), 2 usage error.\n";
@@ -44,6 +48,8 @@ static const struct {
 	{ "verify", cmd_verify },
 	{ "mirror", cmd_mirror },
 	{ "audit", cmd_audit },
+	{ "tiles", cmd_tiles },
+	{ "follow", cmd_follow },
 	{ "tiles", cmd_tiles },
 };
 
