@@ -26,6 +26,8 @@ int cmd_proof(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 int cmd_mirror(int argc, char **argv);
 int cmd_audit(int argc, char **argv);
+int cmd_witness(int argc, char **argv);
+int cmd_cosign(int argc, char **argv);
 int cmd_follow(int argc, char **argv);
 int cmd_tiles(int argc, char **argv);
 
