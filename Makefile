@@ -121,7 +121,7 @@ DEPS := build-essential pkg-config libssl-dev libjansson-dev \
 	libcurl4-openssl-dev libsqlite3-dev libgit2-dev libyaml-dev \
 	libmicrohttpd-dev libseccomp-dev libcmocka-dev clang lld \
 	libclang-rt-14-dev clang-format wabt wasi-libc libclang-rt-dev-wasm32 git curl \
-	sqlite3 openssl procps jq
+	sqlite3 openssl procps jq python3 python3-cryptography
 deps:
 	@missing=$$(for p in $(DEPS); do \
 		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | \
