@@ -3,7 +3,8 @@
  * verification with a quorum of witness cosignatures, and the memory of
  * the last verified checkpoint: first use, consistent growth, an older
  * checkpoint, and the alarm with both notes on a split view (same size
- * with another root, or growth that is not an extension).
+ * with another root, or growth that is not an extension), and following
+ * a stand-in market over HTTP.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -16,7 +17,11 @@
 
 #include <cmocka.h>
 
+#include <jansson.h>
+
+#include "common/cjson.h"
 #include "common/err.h"
+#include "common/http.h"
 #include "common/key.h"
 #include "common/util.h"
 #include "ledger/merkle.h"
@@ -402,6 +407,94 @@ test_memory_refuses_unverified_checkpoints_without_alarm(void **state)
 	free(bare);
 }
 
+/* ---- a stand-in market serving a tree's checkpoint and proofs ------ */
+
+struct market {
+	struct fx *f;
+	struct merkle_mem *m;
+	uint64_t size;
+	int proofs; /* consistency proofs served */
+};
+
+static void
+serve(void *ctx, const struct http_request *req, struct http_response *resp)
+{
+	struct market *mk = ctx;
+	uint8_t proof[MERKLE_MAX_PROOF][32];
+	struct merkle_reader r;
+	const char *o = http_query(req, "old"), *n = http_query(req, "new");
+	uint64_t a, b;
+	size_t np;
+	char *body;
+	json_t *j;
+
+	if (strcmp(req->path, "/v1/ledger/checkpoint") == 0) {
+		http_respond(resp, 200,
+		    note_at(mk->f, mk->m, mk->size, mk->f->w1, "w1.test"));
+		resp->content_type = "text/plain; charset=utf-8";
+		return;
+	}
+	if (strcmp(req->path, "/v1/ledger/proof/consistency") != 0 || !o ||
+	    !n || util_parse_u64(o, "old", &a) < 0 ||
+	    util_parse_u64(n, "new", &b) < 0) {
+		http_respond_error(resp, 404, "no");
+		return;
+	}
+	merkle_mem_reader(mk->m, &r);
+	if (merkle_consistency_proof(a, b, &r, proof, &np) < 0) {
+		http_respond_error(resp, 400, "%s", err_msg());
+		return;
+	}
+	mk->proofs++;
+	/* the market's form (the roots left out: the client has them) */
+	j = json_pack("{s:I,s:I,s:o}", "old", (json_int_t)a, "new",
+	    (json_int_t)b, "proof", cjson_hashes_b64(proof, np));
+	assert_int_equal(cjson_dump(j, &body, NULL), 0);
+	json_decref(j);
+	http_respond(resp, 200, body);
+}
+
+static void
+test_follow_a_market_over_http(void **state)
+{
+	struct fx *f = *state;
+	struct market mk = { f, f->a, 3, 0 };
+	struct http_server_config hc;
+	struct http_server *srv;
+	struct trust_memory *m;
+	char url[64];
+	uint64_t size = 0;
+	int adv = 0;
+
+	http_server_config_default(&hc);
+	hc.host = "127.0.0.1";
+	hc.port = 0;
+	assert_int_equal(http_server_start(&hc, serve, &mk, &srv), 0);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u",
+	    http_server_port(srv));
+	assert_int_equal(trust_memory_open(f->mem, &f->p, &m), 0);
+	assert_int_equal(trust_follow_market(m, url, &adv, &size), 0);
+	assert_int_equal(adv, 1);
+	assert_int_equal(size, 3);
+	assert_int_equal(mk.proofs, 0); /* first use needs none */
+	mk.size = 8;
+	assert_int_equal(trust_follow_market(m, url, &adv, &size), 0);
+	assert_int_equal(adv, 1);
+	assert_int_equal(mk.proofs, 1);
+	assert_int_equal(trust_memory_checkpoint(m)->size, 8);
+	/* the market now shows the other history */
+	mk.m = f->b;
+	mk.size = 9;
+	assert_int_equal(trust_follow_market(m, url, &adv, &size), ERR_ALARM);
+	assert_non_null(strstr(err_msg(), "ALARM: split view"));
+	assert_int_equal(trust_memory_checkpoint(m)->size, 8);
+	/* and an unreachable one is an ordinary error */
+	assert_int_equal(
+	    trust_follow_market(m, "http://127.0.0.1:1", &adv, &size), ERR_IO);
+	trust_memory_free(m);
+	http_server_free(srv);
+}
+
 int
 main(void)
 {
@@ -421,6 +514,8 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_memory_refuses_unverified_checkpoints_without_alarm,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_follow_a_market_over_http,
 		    setup, teardown),
 	};
 
