@@ -8,7 +8,6 @@
 
 #include <stdarg.h>
 
-#define ERR_MSG_SIZE 1024
 
 enum {
 	ERR_OK = 0,
