@@ -72,7 +72,8 @@ BENCH_SRCS := $(wildcard tests/bench/bench_*.c)
 BENCH_BINS := $(patsubst tests/bench/%.c,$(O)/bench/%,$(BENCH_SRCS))
 
 .PHONY: all deps test unit-test asan-test fuzz-test e2e-test bench demo clean \
-	units fuzzers benches wasm-spec-O2 format format-check
+	units fuzzers benches failallocs failalloc-test wasm-spec-O2 format \
+	format-check
 .DEFAULT_GOAL := all
 
 ifeq ($(BUILD),release)
@@ -112,9 +113,30 @@ $(O)/bench/%:
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
 
+# Allocation-failure runs (tests/failalloc/run.sh), in the ASan build: the
+# unit tests named here (PROG or PROG:GLOB, GLOB choosing its cmocka
+# tests) relinked against copies of their libraries whose allocation calls
+# go to tests/failalloc/failalloc.c, which fails the Nth one.
+FAILALLOC := test_common test_note test_reqsig test_sdl test_merkle \
+	test_state test_store test_wasm_pool:test_wire_*
+FAILALLOC_SECONDS ?= 120
+FA_TESTS := $(foreach t,$(FAILALLOC),$(firstword $(subst :, ,$(t))))
+FA_BINS := $(patsubst %,$(O)/failalloc/%,$(FA_TESTS))
+FA_SYMS := malloc calloc realloc reallocarray strdup strndup asprintf vasprintf
+$(O)/failalloc/lib%.a: $(O)/lib%.a
+	@mkdir -p $(@D)
+	objcopy $(foreach s,$(FA_SYMS),--redefine-sym $(s)=failalloc_$(s)) $< $@
+$(foreach t,$(FA_TESTS),$(eval $(O)/failalloc/$(t): $(O)/tests/unit/$(t).o \
+	$(O)/tests/failalloc/failalloc.o $(patsubst $(O)/%,$(O)/failalloc/%,\
+	$(call libs_of,$(call src_folders,tests/unit/$(t).c)))))
+$(O)/failalloc/%:
+	@mkdir -p $(@D)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+
 units: $(UNIT_BINS)
 fuzzers: $(FUZZ_BINS)
 benches: $(BENCH_BINS)
+failallocs: $(FA_BINS)
 
 # Debian 12 packages the build, the tests and the demo need.
 DEPS := build-essential pkg-config libssl-dev libjansson-dev \
@@ -147,14 +169,22 @@ fuzz-test:
 e2e-test: all
 	@tests/run.sh e2e $(sort $(wildcard tests/e2e/test_*.sh))
 
-# Every test; one closing line "N passed, N failed" for CI.
+failalloc-test:
+	@$(MAKE) --no-print-directory BUILD=asan failallocs
+	@FAILALLOC="$(FAILALLOC)" FAILALLOC_SECONDS=$(FAILALLOC_SECONDS) \
+		tests/run.sh failalloc tests/failalloc/run.sh
+
+# Every test; one closing line "N passed, N failed" for CI.  TESTS=PATTERN
+# runs only the tests whose path contains PATTERN (tests/run.sh --only).
 test: all
 	@$(MAKE) --no-print-directory units
-	@$(MAKE) --no-print-directory BUILD=asan units
+	@$(MAKE) --no-print-directory BUILD=asan units failallocs
 	@$(MAKE) --no-print-directory BUILD=fuzz fuzzers
-	@FUZZ_SECONDS=$(FUZZ_SECONDS) tests/run.sh all \
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) FAILALLOC="$(FAILALLOC)" \
+		FAILALLOC_SECONDS=$(FAILALLOC_SECONDS) tests/run.sh all \
 		$(UNIT_BINS) \
 		$(patsubst $(O)/%,build/asan/%,$(UNIT_BINS)) \
+		tests/failalloc/run.sh \
 		$(patsubst $(O)/%,build/fuzz/%,$(FUZZ_BINS)) \
 		tests/check_format.sh \
 		$(sort $(wildcard tests/e2e/test_*.sh))
