@@ -99,7 +99,12 @@ $(O)/$(1)/$(2): $(O)/tests/$(1)/$(2).o $(call libs_of,$(call src_folders,tests/$
 endef
 $(foreach t,$(basename $(notdir $(wildcard tests/unit/test_*.c))),$(eval $(call test_rules,unit,$(t))))
 $(foreach t,$(basename $(notdir $(wildcard tests/fuzz/fuzz_*.c))),$(eval $(call test_rules,fuzz,$(t))))
-$(foreach t,$(basename $(notdir $(wildcard tests/bench/bench_*.c))),$(eval $(call test_rules,bench,$(t))))
+# Each bench links tests/bench/benchlib.c (percentiles, the HTTP client
+# loop), before the libraries it and benchlib use.
+BENCH_LIB := $(O)/tests/bench/benchlib.o
+$(foreach t,$(basename $(notdir $(wildcard tests/bench/bench_*.c))),$(eval \
+	$(O)/bench/$(t): $(O)/tests/bench/$(t).o $(BENCH_LIB) $(call libs_of,\
+	$(call src_folders,tests/bench/$(t).c tests/bench/benchlib.c))))
 
 $(O)/unit/%:
 	@mkdir -p $(@D)
