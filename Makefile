@@ -143,20 +143,28 @@ fuzzers: $(FUZZ_BINS)
 benches: $(BENCH_BINS)
 failallocs: $(FA_BINS)
 
-# Debian 12 packages the build, the tests and the demo need.
-DEPS := build-essential pkg-config libssl-dev libjansson-dev \
+# Debian 12 packages, by what needs them: everything the build, every test,
+# the benches and the demo call that a minimal Debian (Essential and
+# required packages) lacks.  `make deps` installs what is missing, one
+# line per group (tools/deps.sh).
+DEPS_build := build-essential pkg-config libssl-dev libjansson-dev \
 	libcurl4-openssl-dev libsqlite3-dev libgit2-dev libyaml-dev \
-	libmicrohttpd-dev libseccomp-dev libcmocka-dev clang lld \
-	libclang-rt-14-dev clang-format wabt wasi-libc libclang-rt-dev-wasm32 git curl \
-	sqlite3 openssl procps jq
+	libmicrohttpd-dev libseccomp-dev
+DEPS_tests := libcmocka-dev clang lld libclang-rt-14-dev clang-format
+DEPS_wasm := wabt wasi-libc libclang-rt-dev-wasm32
+# git (tests, git+ artifacts, ledger mirror), curl and jq (e2e, demo),
+# sqlite3 (ledger tampering, demo), openssl, ps (procps: the cluster's
+# cleanup), setpriv (util-linux: non-root provider), perl and python3
+# (the hello-perl and hello-http workloads run the host's /usr/bin ones)
+DEPS_tools := git curl jq sqlite3 openssl procps util-linux perl-base \
+	python3
+DEPS := $(DEPS_build) $(DEPS_tests) $(DEPS_wasm) $(DEPS_tools)
 deps:
-	@missing=$$(for p in $(DEPS); do \
-		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | \
-		grep -q '^install ok installed' || echo $$p; done); \
-	if [ -z "$$missing" ]; then echo "deps: all present"; else \
-		echo "deps: installing $$missing"; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
-		apt-get install -y -qq --no-install-recommends $$missing; fi
+	@tools/deps.sh \
+		"build (compiler, libraries)" "$(DEPS_build)" \
+		"tests (cmocka, clang, sanitizers, clang-format)" "$(DEPS_tests)" \
+		"WebAssembly (wabt, wasi-libc)" "$(DEPS_wasm)" \
+		"tools the tests and the demo call" "$(DEPS_tools)"
 
 unit-test: all
 	@$(MAKE) --no-print-directory units
