@@ -124,7 +124,7 @@ $(O)/bench/%:
 # go to tests/failalloc/failalloc.c, which fails the Nth one.
 FAILALLOC := test_common test_note test_reqsig test_sdl test_merkle \
 	test_state test_store test_wasm_pool:test_wire_*
-FAILALLOC_SECONDS ?= 120
+FAILALLOC_SECONDS ?= 90
 FA_TESTS := $(foreach t,$(FAILALLOC),$(firstword $(subst :, ,$(t))))
 FA_BINS := $(patsubst %,$(O)/failalloc/%,$(FA_TESTS))
 FA_SYMS := malloc calloc realloc reallocarray strdup strndup asprintf vasprintf
