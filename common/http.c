@@ -488,7 +488,7 @@ http_result_clear(struct http_result *r)
 struct follow {
 	http_chunk_fn fn;
 	void *ctx;
-	volatile int *stop;
+	atomic_int *stop;
 };
 
 static size_t
@@ -511,12 +511,12 @@ follow_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow,
 	(void)dlnow;
 	(void)ultotal;
 	(void)ulnow;
-	return f->stop && *f->stop;
+	return f->stop && atomic_load(f->stop);
 }
 
 int
 http_follow(const char *url, const char *const *headers,
-    long connect_timeout_ms, http_chunk_fn fn, void *ctx, volatile int *stop)
+    long connect_timeout_ms, http_chunk_fn fn, void *ctx, atomic_int *stop)
 {
 	struct follow f = { fn, ctx, stop };
 	struct curl_slist *hl;

@@ -9,6 +9,7 @@
 #define LODGE_HTTP_H
 
 #include <stddef.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -99,6 +100,6 @@ void http_result_clear(struct http_result *r);
  * Returns 0 when the server ended it, 1 when fn or *stop ended it. */
 typedef int (*http_chunk_fn)(void *ctx, const char *data, size_t len);
 int http_follow(const char *url, const char *const *headers,
-    long connect_timeout_ms, http_chunk_fn fn, void *ctx, volatile int *stop);
+    long connect_timeout_ms, http_chunk_fn fn, void *ctx, atomic_int *stop);
 
 #endif
