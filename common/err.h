@@ -8,7 +8,6 @@
 
 #include <stdarg.h>
 
-
 enum {
 	ERR_OK = 0,
 	ERR_INVAL = -1, /* malformed input */
