@@ -34,7 +34,7 @@ static const char usage_run[] =
     "usage: market run --data DIR --listen HOST:PORT [--origin NAME]\n"
     "                  [--epoch SECONDS] [--take-rate PPM]\n"
     "                  [--offline-grace SECONDS] [--log-level LEVEL]\n"
-    "                  [--check-invariants]\n"
+    "                  [--denoms D1,D2...] [--check-invariants]\n"
     "Run the market.  On first start it creates in DIR the ledger\n"
     "(ledger.db), the market key and the treasury key, writes the rules\n"
     "(epoch, take rate in parts per million, default 20000 = 2%) into the\n"
@@ -42,7 +42,9 @@ static const char usage_run[] =
     "verifier key.  On restart it rebuilds its state by replaying the\n"
     "ledger.  SIGTERM or SIGINT stops it cleanly.  --check-invariants walks\n"
     "the whole state after every entry (no negative balance or escrow,\n"
-    "money conserved), for tests; `ledger audit` always does.\n";
+    "money conserved), for tests; `ledger audit` always does.  --denoms:\n"
+    "the denominations settled (default uakt; Akash's SDL files also use\n"
+    "uact), first start only.\n";
 
 static const char usage_deposit[] =
     "usage: market deposit --data DIR [--market URL] [--denom D] ACCOUNT "
@@ -101,11 +103,12 @@ static int
 cmd_run(int argc, char **argv)
 {
 	const char *data = NULL, *listen = NULL, *origin = NULL, *epoch = NULL,
-	           *take = NULL, *grace = NULL, *level = NULL;
+	           *take = NULL, *grace = NULL, *level = NULL, *denoms = NULL;
 	struct arg args[] = { { "data", &data }, { "listen", &listen },
 		{ "origin", &origin }, { "epoch", &epoch },
 		{ "take-rate", &take }, { "offline-grace", &grace },
-		{ "log-level", &level }, { NULL, NULL } };
+		{ "log-level", &level }, { "denoms", &denoms },
+		{ NULL, NULL } };
 	struct market_options o;
 	struct market *m = NULL;
 	enum log_level lv;
@@ -132,6 +135,7 @@ cmd_run(int argc, char **argv)
 	o.data_dir = data;
 	o.listen = listen;
 	o.check_invariants = flag_check_invariants;
+	o.denoms = denoms;
 	if (origin)
 		o.origin = origin;
 	if (epoch) {

@@ -23,6 +23,8 @@ struct market_options {
 	int64_t take_rate_ppm; /* < 0: default (first start only) */
 	int64_t offline_grace_ms; /* < 0: default */
 	int64_t checkpoint_ms; /* how often to sign checkpoints */
+	const char *denoms; /* "uakt,uact": the denominations settled,
+	                              first start only; NULL: uakt */
 	int check_invariants; /* full invariant walk after every
 	                              * apply (O(state)); tests turn it on */
 };
