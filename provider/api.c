@@ -154,9 +154,17 @@ post_manifest(struct pd *pd, const char *id, const struct http_request *req,
 		json_t *om = l->manifest;
 		struct lease_replica *orep = l->rep;
 		size_t onrep = l->nrep;
+		size_t k;
 		l->manifest = tmp->manifest;
 		l->rep = tmp->rep;
 		l->nrep = tmp->nrep;
+		/* A lease that was waiting never ran here, nor in an earlier
+		 * process (which would have loaded its manifest): its
+		 * replicas have no leftovers to clean before their first
+		 * start (lease_spawn), which saves a cgroup's creation and
+		 * removal. */
+		for (k = 0; k < l->nrep; k++)
+			l->rep[k].cleaned = 1;
 		l->mem_bytes = tmp->mem_bytes;
 		l->storage_bytes = tmp->storage_bytes;
 		l->status = LEASE_RUNNING;

@@ -69,8 +69,17 @@ struct job {
 	struct job *next;
 };
 
+/* A tag resolved by an earlier pull (Kubernetes' IfNotPresent). */
+#define TAGS_MAX 256
+struct tag_memo {
+	char *ref; /* "registry/repository:tag" */
+	char digest[80];
+};
+
 struct image_runner {
 	struct image_cache *cache;
+	struct tag_memo tags[TAGS_MAX];
+	size_t n_tags, next_tag;
 	char leases_dir[PATH_MAX];
 	uint64_t cache_max;
 	uint64_t id_base;
@@ -636,6 +645,49 @@ pin(struct image_runner *ir, const char *lease)
 	free(text);
 }
 
+/* The digest a tag resolved to, for the next job of the same reference
+ * (under ir->mu).  A tag other than "latest" already pulled is not asked
+ * again: Kubernetes' default pull policy (IfNotPresent), which Akash
+ * follows; "latest" and a digest reference are always resolved. */
+static void
+remember_tag(struct image_runner *ir, const struct job *j, const char *digest)
+{
+	struct tag_memo *t;
+	size_t i;
+
+	/* Only what anyone may pull: an image pulled with credentials is
+	 * private, and asking the registry again is what checks the next
+	 * tenant's. */
+	if (j->ref.tag == NULL || strcmp(j->ref.tag, "latest") == 0 ||
+	    strchr(j->ref_text, '@') != NULL || j->host != NULL)
+		return;
+	for (i = 0; i < ir->n_tags; i++)
+		if (strcmp(ir->tags[i].ref, j->ref_text) == 0) {
+			snprintf(ir->tags[i].digest, sizeof(ir->tags[i].digest),
+			    "%s", digest);
+			return;
+		}
+	t = &ir->tags[ir->n_tags < TAGS_MAX ? ir->n_tags++ :
+	                                      ir->next_tag++ % TAGS_MAX];
+	free(t->ref);
+	if ((t->ref = strdup(j->ref_text)) == NULL)
+		return;
+	snprintf(t->digest, sizeof(t->digest), "%s", digest);
+}
+
+/* A digest remembered for ref_text (malloc'd), or NULL.  Under ir->mu. */
+static char *
+known_tag(struct image_runner *ir, const char *ref_text)
+{
+	size_t i;
+
+	for (i = 0; i < ir->n_tags; i++)
+		if (ir->tags[i].ref != NULL &&
+		    strcmp(ir->tags[i].ref, ref_text) == 0)
+			return strdup(ir->tags[i].digest);
+	return NULL;
+}
+
 /* One pull, with retries when the network fails; the spec then. */
 static void
 run_job(struct image_runner *ir, struct job *j)
@@ -675,6 +727,7 @@ run_job(struct image_runner *ir, struct job *j)
 		image_result_clear(&res);
 	pthread_mutex_lock(&ir->mu);
 	if (rc == 0) {
+		remember_tag(ir, j, res.manifest_digest);
 		j->result = res;
 		j->spec = spec;
 		snprintf(j->digest, sizeof(j->digest), "%s",
@@ -853,6 +906,8 @@ image_runner_free(struct image_runner *ir)
 		next = j->next;
 		job_free(j);
 	}
+	for (i = 0; i < ir->n_tags; i++)
+		free(ir->tags[i].ref);
 	for (i = 0; ir->mirror_text != NULL && i < ir->n_mirror_text; i++)
 		free(ir->mirror_text[i]);
 	free(ir->mirror_text);
@@ -1013,10 +1068,6 @@ new_job(struct image_runner *ir, const struct lease *l, const char *service,
 		err_prefix(rc, "services.%s.image", service);
 		goto fail;
 	}
-	if ((pin = pinned(ir, l->id, service)) != NULL) {
-		free(j->ref.digest);
-		j->ref.digest = pin;
-	}
 	if (json_is_object(cr) &&
 	    json_string_value(json_object_get(cr, "username")) != NULL) {
 		const char *h = json_string_value(json_object_get(cr, "host"));
@@ -1031,6 +1082,17 @@ new_job(struct image_runner *ir, const struct lease *l, const char *service,
 			rc = err_set(ERR_NOMEM, "out of memory");
 			goto fail;
 		}
+	}
+	/* a digest pinned for the lease, or a public tag pulled before */
+	if ((pin = pinned(ir, l->id, service)) == NULL &&
+	    strchr(j->ref_text, '@') == NULL && j->host == NULL) {
+		pthread_mutex_lock(&ir->mu);
+		pin = known_tag(ir, j->ref_text);
+		pthread_mutex_unlock(&ir->mu);
+	}
+	if (pin != NULL) {
+		free(j->ref.digest);
+		j->ref.digest = pin;
 	}
 	if ((rc = strings_of(json_object_get(svc, "command"), &j->command,
 	         &j->n_command)) < 0 ||
