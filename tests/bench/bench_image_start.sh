@@ -4,7 +4,8 @@
 # "manifest accepted" and "started" lines, milliseconds) over N leases of
 # the same image, against `crun run -d` (returns once the container's
 # process runs) of the same root file system: the same cached layers
-# under overlayfs, in a user namespace with the same kind of id range.
+# under overlayfs, in a user namespace with the same kind of id range, in
+# cgroup v1 controllers as lodge's replica (and, for reference, in none).
 # Median of N each.  Goal: lodge/crun <= 1.0x.
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 BIN=$ROOT/bin
@@ -132,27 +133,35 @@ jq '.process.args = ["/bin/httpd", "-f", "-p", "80", "-h", "/etc"] | .process.te
     "$T/bundle/config.json" > "$T/config.json" &&
     mv "$T/config.json" "$T/bundle/config.json"
 # crun 1.8 refuses a hybrid cgroup host whose cgroup2 has controllers:
-# it runs here with the unified mount hidden and no cgroup manager
-unshare -m sh -c '
-	umount /sys/fs/cgroup/unified 2> /dev/null
-	i=0
-	while [ $i -le '"$N"' ]; do
-		s=$(date +%s%N)
-		crun --cgroup-manager=disabled run -d --bundle "'"$T"'/bundle" \
-		    lb$i > /dev/null 2>> "'"$T"'/crun.err" || exit 1
-		e=$(date +%s%N)
-		[ $i -gt 0 ] && echo $(( (e - s) / 1000000 )) >> "'"$T"'/crun.ms"
-		crun --cgroup-manager=disabled kill lb$i KILL
-		sleep 0.1
-		crun --cgroup-manager=disabled delete -f lb$i
-		i=$((i + 1))
-	done' || { echo "crun failed:"; cat "$T/crun.err"; exit 1; }
+# it runs here with the unified mount hidden (in its own mount
+# namespace), so that its cgroupfs manager uses the v1 controllers as
+# lodge's sandbox does; once more with no cgroup at all, for reference
+for mgr in cgroupfs disabled; do
+	unshare -m sh -c '
+		umount /sys/fs/cgroup/unified 2> /dev/null
+		i=0
+		while [ $i -le '"$N"' ]; do
+			s=$(date +%s%N)
+			crun --cgroup-manager='"$mgr"' run -d \
+			    --bundle "'"$T"'/bundle" lb$i > /dev/null \
+			    2>> "'"$T"'/crun.err" || exit 1
+			e=$(date +%s%N)
+			[ $i -gt 0 ] &&
+			    echo $(( (e - s) / 1000000 )) >> "'"$T"'/crun-'"$mgr"'.ms"
+			crun --cgroup-manager='"$mgr"' kill lb$i KILL
+			sleep 0.1
+			crun --cgroup-manager='"$mgr"' delete -f lb$i
+			i=$((i + 1))
+		done' || { echo "crun failed:"; cat "$T/crun.err"; exit 1; }
+done
 
-echo "  (lodge ms: $(sort -n "$T/lodge.ms" | tr "\n" " "); crun ms: $(sort -n "$T/crun.ms" | tr "\n" " "))"
+echo "  (lodge ms: $(sort -n "$T/lodge.ms" | tr "\n" " "); crun ms: $(sort -n "$T/crun-cgroupfs.ms" | tr "\n" " "); without cgroups: $(sort -n "$T/crun-disabled.ms" | tr "\n" " "))"
 l=$(median "$T/lodge.ms")
-c=$(median "$T/crun.ms")
+c=$(median "$T/crun-cgroupfs.ms")
+n=$(median "$T/crun-disabled.ms")
 [ "${c:-0}" -gt 0 ] || c=1
 echo "image start from the cache, manifest accepted -> process running"
-echo "  lodge (provider, idmapped layers + overlayfs + user namespace): p50 $l ms over $(wc -l < "$T/lodge.ms") leases"
-echo "  crun run -d (same layers, overlayfs, user namespace):          p50 $c ms"
+echo "  lodge (provider: idmapped layers, overlayfs, user namespace, cgroup v1): p50 $l ms over $(wc -l < "$T/lodge.ms") leases"
+echo "  crun run -d (same layers, overlayfs, user namespace, cgroup v1):       p50 $c ms"
+echo "  crun run -d without any cgroup (--cgroup-manager=disabled):            p50 $n ms"
 awk -v l="$l" -v c="$c" 'BEGIN { printf "  lodge / crun = %.2fx (goal <= 1.0x)\n", l / c }'
