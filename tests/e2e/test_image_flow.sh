@@ -124,6 +124,7 @@ EOF
 
 registry_start plain || { notok "registry starts"; finish; }
 R1=$REG
+R1_PID=$rs_pid
 ok "docker-registry listens on $R1"
 image_spec "$T/nginx.json" "$T/nginx-entry.sh" '["nginx", "-g", "daemon off;"]'
 check "push library/nginx:alpine (busybox root) to the local registry" \
@@ -327,4 +328,17 @@ check "the running leases' layers are spared" sh -c \
 check "and nginx still answers" [ "$(http_code "$URL")" = 200 ]
 check "ledger audit passes" until_ok 10 timeout 10 "$BIN/ledger" audit \
     --market "$MARKET"
+
+# ---- a restart runs the same bytes, from the cache ---------------------
+kill "$R1_PID" 2> /dev/null
+cluster_kill "$p1_PID"
+CLUSTER_RUN_ARGS="--insecure-registry $R1 --insecure-registry $R2 --id-base $ID_BASE"
+check "the provider restarts with its registry gone" cluster_provider_start p1
+CLUSTER_RUN_ARGS=
+check "nginx runs again, pinned to its digest, from the cache" until_ok 20 \
+    sh -c "[ \"\$(curl -s -m 5 -o /dev/null -w '%{http_code}' '$p1_URL/l/$L1/web/')\" = 200 ]"
+check "... and the provider did not pull (nothing fetched)" sh -c \
+    "grep 'lease $L1: web: .* is $NGINX_DIGEST' $CL/p1.log | tail -1 | grep -q '0 bytes fetched'"
+check "the digest pinned for the lease is the one that ran" sh -c \
+    "jq -e '.web == \"$NGINX_DIGEST\"' $CL/p1/leases/$L1/images.json"
 finish
