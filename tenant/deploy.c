@@ -333,7 +333,11 @@ show_images(struct run *r, const char *lease, const json_t *images,
 			json_object_set_new(seen, svc, json_true());
 			say(r, TENANT_STEP_FETCHED, true, NULL, lease,
 			    "image %s: %s %s (%s)", svc, ref, dig, total);
-		} else if (strcmp(st, "ready") != 0)
+		} else if (strcmp(st, "ready") != 0 &&
+		    json_integer_value(json_object_get(im, "total")) == 0)
+			say(r, TENANT_STEP_FETCHED, false, NULL, lease,
+			    "pulling %s for %s: resolving…", ref, svc);
+		else if (strcmp(st, "ready") != 0)
 			say(r, TENANT_STEP_FETCHED, false, NULL, lease,
 			    "pulling %s for %s: %s / %s", ref, svc, done,
 			    total);
