@@ -321,7 +321,7 @@ image_run_resolve_user(const char *user, const char *const *layers,
 {
 	char ubuf[256], *group, *text = NULL, *f[7] = { 0 };
 	unsigned long v;
-	int have_gid = 0, rc = 0;
+	int rc = 0;
 
 	*uid = 0;
 	*gid = 0;
@@ -362,7 +362,6 @@ image_run_resolve_user(const char *user, const char *const *layers,
 	if (group != NULL && *group != '\0') {
 		if (numeric(group, &v)) {
 			*gid = (gid_t)v;
-			have_gid = 1;
 		} else if ((rc = layers_read(layers, n_layers, "etc/group",
 		                &text)) < 0 ||
 		    colon_find(text, group, 0, f, 4) != 0) {
@@ -373,10 +372,8 @@ image_run_resolve_user(const char *user, const char *const *layers,
 			goto out;
 		} else {
 			*gid = (gid_t)strtoul(f[2], NULL, 10);
-			have_gid = 1;
 		}
 	}
-	(void)have_gid;
 	if (*uid >= IMAGE_RUN_IDS || *gid >= IMAGE_RUN_IDS)
 		rc = err_set(ERR_REJECT,
 		    "image user \"%s\" is %u:%u, outside the %u ids of a "
