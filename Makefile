@@ -133,7 +133,8 @@ DEPS := build-essential pkg-config libssl-dev libjansson-dev \
 	libmicrohttpd-dev libseccomp-dev libcmocka-dev clang lld \
 	libclang-rt-14-dev clang-format wabt wasi-libc libclang-rt-dev-wasm32 git curl \
 	sqlite3 openssl procps jq \
-	libarchive-dev docker-registry skopeo umoci apache2-utils python3
+	libarchive-dev docker-registry skopeo umoci apache2-utils python3 \
+	iproute2 nftables e2fsprogs
 deps:
 	@missing=$$(for p in $(DEPS); do \
 		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | \
