@@ -174,14 +174,18 @@ DEPS_tools := git curl jq sqlite3 openssl procps util-linux perl-base \
 # tests build and push images with (no Docker)
 DEPS_image := libarchive-dev docker-registry skopeo umoci apache2-utils \
 	crun busybox-static
-DEPS := $(DEPS_build) $(DEPS_tests) $(DEPS_wasm) $(DEPS_tools) $(DEPS_image)
+# deployment networks and volumes (sandbox/net, sandbox/volume)
+DEPS_net := iproute2 nftables e2fsprogs
+DEPS := $(DEPS_build) $(DEPS_tests) $(DEPS_wasm) $(DEPS_tools) $(DEPS_image) \
+	$(DEPS_net)
 deps:
 	@tools/deps.sh \
 		"build (compiler, libraries)" "$(DEPS_build)" \
 		"tests (cmocka, clang, sanitizers, clang-format)" "$(DEPS_tests)" \
 		"WebAssembly (wabt, wasi-libc)" "$(DEPS_wasm)" \
 		"tools the tests and the demo call" "$(DEPS_tools)" \
-		"OCI images (libarchive, registry, skopeo, umoci)" "$(DEPS_image)"
+		"OCI images (libarchive, registry, skopeo, umoci)" "$(DEPS_image)" \
+		"networks and volumes (iproute2, nftables, e2fsprogs)" "$(DEPS_net)"
 
 unit-test: all
 	@$(MAKE) --no-print-directory units drivers
