@@ -389,6 +389,58 @@ test_lease_counters_survive_restart_and_never_go_back(void **state)
 	lease_free(l);
 }
 
+/* What is reported is bounded by what the lease could physically use
+ * since its sequenced start (the market refuses more: docs/state.md),
+ * never below what was reported; before the start nothing reserved is
+ * reported.  The proof and the start survive a restart. */
+static void
+test_lease_usage_report_clamps_to_the_physical_bound(void **state)
+{
+	struct lease *l = lease_for(manifest_text, "here"), *back;
+	uint64_t c[USAGE_COUNT];
+	json_t *m, *saved, *proof;
+
+	(void)state;
+	assert_int_equal(cjson_parse(manifest_text, strlen(manifest_text), &m),
+	    0);
+	assert_int_equal(lease_set_manifest(l, m), 0);
+	/* 10 s of reserved time counted, 5 requests */
+	lease_add_time(l, 10000);
+	atomic_store(&l->requests, 5);
+	lease_usage_report(l, 1000000, c);
+	assert_int_equal(c[USAGE_MEM_MB_S], 0); /* not started */
+	assert_int_equal(c[USAGE_REQUESTS], 5);
+	/* started 3 s ago by the market's clock: 2 MB x 3 s, 4 MB x 3 s,
+	 * 2 x 500 millicores x 3 s */
+	l->started_at_ms = 997000;
+	lease_usage_report(l, 1000000, c);
+	assert_int_equal(c[USAGE_MEM_MB_S], 6);
+	assert_int_equal(c[USAGE_STORAGE_MB_S], 12);
+	assert_true(c[USAGE_CPU_MS] <= 3000);
+	/* a counter below its bound is left alone */
+	lease_usage_report(l, 1000000 + 60000, c);
+	assert_int_equal(c[USAGE_MEM_MB_S], 20);
+	/* never below what the market has */
+	l->reported[USAGE_MEM_MB_S] = 7;
+	lease_usage_report(l, 1000000, c);
+	assert_int_equal(c[USAGE_MEM_MB_S], 7);
+	/* a clock before the start bounds at 0, not below */
+	lease_usage_report(l, 900000, c);
+	assert_int_equal(c[USAGE_STORAGE_MB_S], 0);
+
+	proof = json_pack("{s:s}", "kind", "http.request");
+	lease_set_manifest_request(l, proof);
+	assert_int_equal(lease_to_json(l, &saved), 0);
+	assert_int_equal(lease_from_json(saved, &back), 0);
+	assert_int_equal(back->started_at_ms, 997000);
+	assert_non_null(back->manifest_request);
+	assert_true(json_equal(back->manifest_request, proof));
+	json_decref(saved);
+	json_decref(m);
+	lease_free(back);
+	lease_free(l);
+}
+
 /* Allocation failures, injected: this strdup replaces libc's in the whole
  * test binary (lease.c builds every argv and env entry with it).  With
  * strdup_fail_at = n the n-th call from strdup_calls = 0 fails; 0 never. */
@@ -664,6 +716,8 @@ main(void)
 		    test_lease_wasm_function_runs_serve_with_its_limits),
 		cmocka_unit_test(
 		    test_lease_counters_survive_restart_and_never_go_back),
+		cmocka_unit_test(
+		    test_lease_usage_report_clamps_to_the_physical_bound),
 		cmocka_unit_test(
 		    test_lease_allocation_failure_is_an_error_not_a_short_list),
 		cmocka_unit_test(test_lease_stop_keeps_each_replicas_exit_code),
