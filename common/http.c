@@ -419,7 +419,9 @@ make_headers(const char *const *headers)
 		l = n;
 	}
 	/* no "Expect: 100-continue" round trip for bodies */
-	return curl_slist_append(l, "Expect:");
+	if ((n = curl_slist_append(l, "Expect:")) == NULL)
+		curl_slist_free_all(l);
+	return n;
 }
 
 int
@@ -435,7 +437,11 @@ http_fetch(const char *method, const char *url, const char *const *headers,
 	pthread_once(&curl_once, curl_init_once);
 	if ((c = curl_easy_init()) == NULL)
 		return err_set(ERR_NOMEM, "curl: cannot create a handle");
-	hl = make_headers(headers);
+	if ((hl = make_headers(headers)) == NULL) {
+		curl_easy_cleanup(c);
+		return err_set(ERR_NOMEM, "%s %s: out of memory for headers",
+		    method, url);
+	}
 	curl_easy_setopt(c, CURLOPT_URL, url);
 	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
@@ -482,6 +488,7 @@ http_result_clear(struct http_result *r)
 struct follow {
 	http_chunk_fn fn;
 	void *ctx;
+	atomic_int *stop;
 };
 
 static size_t
@@ -492,11 +499,26 @@ follow_cb(char *p, size_t size, size_t n, void *ud)
 	return f->fn(f->ctx, p, size * n) == 0 ? size * n : 0;
 }
 
+/* libcurl calls this at least once a second, also while the stream is
+ * silent: a non-zero return aborts the transfer. */
+static int
+follow_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow,
+    curl_off_t ultotal, curl_off_t ulnow)
+{
+	struct follow *f = ud;
+
+	(void)dltotal;
+	(void)dlnow;
+	(void)ultotal;
+	(void)ulnow;
+	return f->stop && atomic_load(f->stop);
+}
+
 int
 http_follow(const char *url, const char *const *headers,
-    long connect_timeout_ms, http_chunk_fn fn, void *ctx)
+    long connect_timeout_ms, http_chunk_fn fn, void *ctx, atomic_int *stop)
 {
-	struct follow f = { fn, ctx };
+	struct follow f = { fn, ctx, stop };
 	struct curl_slist *hl;
 	CURLcode cc;
 	long status = 0;
@@ -505,11 +527,18 @@ http_follow(const char *url, const char *const *headers,
 	pthread_once(&curl_once, curl_init_once);
 	if ((c = curl_easy_init()) == NULL)
 		return err_set(ERR_NOMEM, "curl: cannot create a handle");
-	hl = make_headers(headers);
+	if ((hl = make_headers(headers)) == NULL) {
+		curl_easy_cleanup(c);
+		return err_set(ERR_NOMEM, "GET %s: out of memory for headers",
+		    url);
+	}
 	curl_easy_setopt(c, CURLOPT_URL, url);
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, follow_cb);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, &f);
+	curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, follow_progress);
+	curl_easy_setopt(c, CURLOPT_XFERINFODATA, &f);
+	curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, connect_timeout_ms);
 	/* a stream that stays silent past its keep-alives is dead */
@@ -519,8 +548,8 @@ http_follow(const char *url, const char *const *headers,
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
 	curl_slist_free_all(hl);
 	curl_easy_cleanup(c);
-	if (cc == CURLE_WRITE_ERROR)
-		return 1; /* fn asked to stop */
+	if (cc == CURLE_WRITE_ERROR || cc == CURLE_ABORTED_BY_CALLBACK)
+		return 1; /* fn or *stop asked to stop */
 	if (cc != CURLE_OK)
 		return err_set(ERR_IO, "GET %s: %s", url,
 		    curl_easy_strerror(cc));

@@ -9,6 +9,7 @@
 #define LODGE_HTTP_H
 
 #include <stddef.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -94,9 +95,11 @@ int http_fetch(const char *method, const char *url, const char *const *headers,
 void http_result_clear(struct http_result *r);
 
 /* Read a streaming response, calling fn with each chunk of body; fn
- * returning non-zero stops.  Returns 0 when the server ended it. */
+ * returning non-zero stops, and so does *stop (when not NULL) becoming
+ * non-zero, within about a second even while the stream is silent.
+ * Returns 0 when the server ended it, 1 when fn or *stop ended it. */
 typedef int (*http_chunk_fn)(void *ctx, const char *data, size_t len);
 int http_follow(const char *url, const char *const *headers,
-    long connect_timeout_ms, http_chunk_fn fn, void *ctx);
+    long connect_timeout_ms, http_chunk_fn fn, void *ctx, atomic_int *stop);
 
 #endif

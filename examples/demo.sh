@@ -31,20 +31,14 @@ step() {
 	fi
 }
 ms_since() { echo $(( ($(date +%s%N) - $1) / 1000000 )); }
-field() { curl -s "$MARKET$1" | jq -r "$2"; }
 
 tools() {
-	# jq reads the JSON answers; `make deps` does not list it yet, so
-	# install it here the same way when it is missing
-	if ! command -v jq > /dev/null && [ "$(id -u)" = 0 ] &&
-	    command -v apt-get > /dev/null; then
-		echo "    installing jq"
-		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
-		    apt-get install -y -qq --no-install-recommends jq; } \
-		    > /dev/null 2>&1
-	fi
-	for t in jq curl git perl sqlite3; do
-		command -v $t > /dev/null || { echo "    $t is missing"; return 1; }
+	# `make demo` installs them first (make deps)
+	for t in jq curl git perl sqlite3 ps; do
+		command -v $t > /dev/null || {
+			echo "    $t is missing (make deps installs it)"
+			return 1
+		}
 	done
 	echo "    market, provider, tenant, ledger from $BIN; perl for the service"
 }
@@ -88,7 +82,7 @@ charges() {
 		curl -s "$MARKET/v1/leases/$LEASE" | jq -r '"    t+\(.billed_epochs)s  charged \(.charged) uakt (fees \(.fees)), escrow \(.escrow), usage cpu_ms=\(.usage.cpu_ms) mem_mb_s=\(.usage.mem_mb_s) requests=\(.usage.requests)"'
 		i=$((i + 1))
 	done
-	[ "$(field "/v1/leases/$LEASE" .charged)" -gt 0 ]
+	[ "$(mget "/v1/leases/$LEASE" .charged)" -gt 0 ]
 }
 status() {
 	as alice status "$LEASE" | sed 's/^/    /'
@@ -100,10 +94,10 @@ close() {
 	as alice close "$DEP" --json > close.json &&
 	jq -r '.[] | "    \(.order) / \(.lease) closed (\(.reason)): charged \(.charged), refunded \(.refund)"' close.json &&
 	REFUND=$(jq '.[0].refund' close.json) && CHARGED=$(jq '.[0].charged' close.json) &&
-	PRICE=$(field "/v1/leases/$LEASE" .price) &&
-	EPOCHS=$(field "/v1/leases/$LEASE" .billed_epochs) &&
-	[ "$(field "/v1/leases/$LEASE" .reason)" = tenant_closed ] &&
-	cluster_wait 100 sh -c "[ \$(curl -s -o /dev/null -w '%{http_code}' '$URL') != 200 ]" &&
+	PRICE=$(mget "/v1/leases/$LEASE" .price) &&
+	EPOCHS=$(mget "/v1/leases/$LEASE" .billed_epochs) &&
+	[ "$(mget "/v1/leases/$LEASE" .reason)" = tenant_closed ] &&
+	until_ok 5 sh -c "[ \$(curl -s -o /dev/null -w '%{http_code}' '$URL') != 200 ]" &&
 	echo "    the gateway no longer serves $LEASE; the workload is stopped" &&
 	as alice balance | sed 's/^/    /'
 }
@@ -134,19 +128,19 @@ wasm() {
 	code=$(curl -s -o /dev/null -w '%{http_code}' "${WURL}spin")
 	[ "$code" = 503 ] || { echo "    /spin answered $code, not 503" >&2; return 1; }
 	echo "    GET ${WURL}spin -> 503 (an endless loop ran out of its fuel budget)"
-	cluster_wait 100 sh -c "curl -s '$MARKET/v1/leases/$WLEASE' | jq -e '.usage.fuel >= 1000000000 and .usage.requests >= 6'" || {
+	until_ok 5 sh -c "curl -s '$MARKET/v1/leases/$WLEASE' | jq -e '.usage.fuel >= 1000000000 and .usage.requests >= 6'" || {
 		echo "    the fuel of the requests is not in the usage" >&2; return 1; }
 	curl -s "$MARKET/v1/leases/$WLEASE" | jq -r '"    usage requests=\(.usage.requests) fuel=\(.usage.fuel) cpu_ms=\(.usage.cpu_ms); charged \(.charged) uakt"' &&
 	as alice close "$WDEP" > /dev/null &&
-	cluster_wait 100 sh -c "[ \$(curl -s -o /dev/null -w '%{http_code}' '${WURL}hello') = 404 ]" &&
+	until_ok 5 sh -c "[ \$(curl -s -o /dev/null -w '%{http_code}' '${WURL}hello') = 404 ]" &&
 	echo "    closed; the gateway answers 404 for it"
 }
 audit() {
 	VKEY=$(jq -r .vkey market/market.json)
 	# audit covers what the latest signed checkpoint covers: wait until
 	# it includes the close (the tenant's recomputed balance = market's)
-	want=$(field "/v1/accounts/$alice_ADDR" .balances.uakt)
-	cluster_wait 100 sh -c "[ \"\$('$L' audit --market '$MARKET' --vkey '$VKEY' --account '$alice_ADDR' --json 2>/dev/null | jq .balances.uakt)\" = '$want' ]" || {
+	want=$(mget "/v1/accounts/$alice_ADDR" .balances.uakt)
+	until_ok 5 sh -c "[ \"\$('$L' audit --market '$MARKET' --vkey '$VKEY' --account '$alice_ADDR' --json 2>/dev/null | jq .balances.uakt)\" = '$want' ]" || {
 		echo "    the audit never covered the close" >&2; return 1; }
 	"$L" audit --market "$MARKET" --vkey "$VKEY" > /dev/null &&
 	"$L" audit --market "$MARKET" --vkey "$VKEY" 2>&1 | tail -4 |

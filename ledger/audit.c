@@ -15,6 +15,7 @@ struct audit {
 	struct state_config cfg;
 	uint64_t checkpoint_size;
 	int have_checkpoint;
+	char *checkpoint_note; /* the largest fed */
 };
 
 int
@@ -40,6 +41,7 @@ audit_free(struct audit *a)
 		return;
 	verifier_free(a->v);
 	state_free(a->st);
+	free(a->checkpoint_note);
 	free(a);
 }
 
@@ -76,10 +78,29 @@ audit_checkpoint(struct audit *a, const char *note, size_t len)
 
 	if ((rc = verifier_checkpoint(a->v, note, len, &size)) < 0)
 		return rc;
-	if (!a->have_checkpoint || size >= a->checkpoint_size)
+	if (!a->have_checkpoint || size >= a->checkpoint_size) {
+		char *copy = strndup(note, len);
+
+		if (copy == NULL)
+			return err_set(ERR_NOMEM, "out of memory");
+		free(a->checkpoint_note);
+		a->checkpoint_note = copy;
 		a->checkpoint_size = size;
+	}
 	a->have_checkpoint = 1;
 	return 0;
+}
+
+const char *
+audit_checkpoint_note(const struct audit *a)
+{
+	return a->checkpoint_note;
+}
+
+void
+audit_reader(struct audit *a, struct merkle_reader *out)
+{
+	verifier_reader(a->v, out);
 }
 
 int

@@ -40,6 +40,10 @@ int audit_finish(struct audit *a, json_t **summary);
 
 /* The replayed state (valid after the genesis leaf), borrowed. */
 const struct state *audit_state(const struct audit *a);
+/* The largest checkpoint note fed (NULL before any), borrowed, and the
+ * tree rebuilt from the leaves, for proofs (valid while a lives). */
+const char *audit_checkpoint_note(const struct audit *a);
+void audit_reader(struct audit *a, struct merkle_reader *out);
 
 /*
  * Where a ledger is audited from (audit_source.c): each of these feeds a
@@ -70,6 +74,12 @@ int audit_from_store(const char *path, struct audit_key *key,
 /* A git mirror (mirror.h), which holds no key: key must be pinned,
  * ERR_INVAL otherwise. */
 int audit_from_mirror(const char *dir, struct audit_key *key,
+    struct audit **out);
+/* C2SP tlog-tiles at url (tiles.h: http(s), file:// or a directory),
+ * which hold no key either: key must be pinned.  Every tile of the
+ * checkpoint's tree is also checked against the tree rebuilt from the
+ * entries. */
+int audit_from_tiles(const char *url, struct audit_key *key,
     struct audit **out);
 
 #endif

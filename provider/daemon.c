@@ -1059,10 +1059,10 @@ out:
 	if (pd->http)
 		http_server_free(pd->http);
 	if (have_ft) {
-		/* The follower notices the stop at its next chunk: the entries
-		 * just posted, or the market's keep-alive (15 s).  Past a few
-		 * seconds the process is exiting anyway: leave it running and
-		 * its memory with it. */
+		/* The follower's transfer sees pd->stop within a second,
+		 * also while the stream is silent.  Should it hang past a few
+		 * seconds (a connect in progress), the process is exiting
+		 * anyway: leave it running and its memory with it. */
 		struct timespec dl;
 		clock_gettime(CLOCK_REALTIME, &dl);
 		dl.tv_sec += 3;

@@ -315,7 +315,10 @@ want_strlist(struct sdl_ctx *c, const struct ynode *n, const char *path,
 			ok = false;
 			continue;
 		}
-		out->items[out->count++] = xstrdup(c, s);
+		/* a list holds no NULL: out of memory ends it */
+		if ((out->items[out->count] = xstrdup(c, s)) == NULL)
+			return false;
+		out->count++;
 	}
 	return ok;
 }
@@ -824,12 +827,14 @@ build_service(struct sdl_ctx *c, const struct ynode *k, const struct ynode *n,
 				const struct ynode *w;
 				P(q, "%s[%zu]", p, i);
 				P(r, "%s.service", q);
+				char *dep;
 				if (want_map(c, v->items[i], q, dk) &&
 				    (w = ytree_get(v->items[i], "service")) &&
-				    (str = want_str(c, w, r)))
+				    (str = want_str(c, w, r)) &&
+				    (dep = xstrdup(c, str)))
 					s->dependencies
 					    .items[s->dependencies.count++] =
-					    xstrdup(c, str);
+					    dep;
 			}
 		}
 	}
@@ -863,6 +868,11 @@ attr_add(struct sdl_ctx *c, struct sdl_attr **list, size_t *n, const char *k,
 	*list = l;
 	l[*n].key = xstrdup(c, k);
 	l[*n].value = xstrdup(c, v);
+	if (!l[*n].key || !l[*n].value) {
+		free(l[*n].key);
+		free(l[*n].value);
+		return false;
+	}
 	(*n)++;
 	return true;
 }
@@ -1301,7 +1311,8 @@ build_volume_list(struct sdl_ctx *c, const struct ynode *v, const char *p,
 		build_volume(c, v->items[i], q, &cp->volumes[cp->nvolumes++],
 		    true);
 	}
-	for (size_t i = 0; i < cp->nvolumes; i++)
+	/* names may be NULL once out of memory */
+	for (size_t i = 0; !c->oom && i < cp->nvolumes; i++)
 		for (size_t j = 0; j < i; j++) {
 			if (strcmp(cp->volumes[i].name, cp->volumes[j].name))
 				continue;
@@ -1309,7 +1320,8 @@ build_volume_list(struct sdl_ctx *c, const struct ynode *v, const char *p,
 			at(c, v->items[i], q, "duplicated volume name \"%s\"",
 			    cp->volumes[i].name);
 		}
-	sdl_sort_volumes(cp->volumes, cp->nvolumes);
+	if (!c->oom)
+		sdl_sort_volumes(cp->volumes, cp->nvolumes);
 }
 
 /* resources.storage: one volume or a list of them. */

@@ -5,18 +5,18 @@ H0=$(printf '%064d' 0) # the manifest hash of every order here
 now_ms() { date +%s%3N; }
 
 # bal KEY / bond KEY: the market's view of an account, micro-units
-bal() { curl -s "$U/v1/accounts/$1" | jq .balances.uakt; }
-bond() { curl -s "$U/v1/accounts/$1" | jq .bonds.uakt; }
+bal() { curl -s "$MARKET/v1/accounts/$1" | jq .balances.uakt; }
+bond() { curl -s "$MARKET/v1/accounts/$1" | jq .bonds.uakt; }
 
 # post_file FILE: POST an envelope file; prints the status, the answer
 # goes to $T/.resp and its headers to $T/.hdr
 post_file() {
 	curl -s -D "$T/.hdr" -o "$T/.resp" -w '%{http_code}' -XPOST \
-	    --data-binary @"$1" "$U/v1/entries"
+	    --data-binary @"$1" "$MARKET/v1/entries"
 }
 # send KEY KIND BODY: sign and POST; prints the status (answer in $T/.resp)
 send() {
-	env "$1" "$2" "$3" > "$T/.env"
+	envelope "$1" "$2" "$3" > "$T/.env"
 	post_file "$T/.env"
 }
 
@@ -47,8 +47,8 @@ start_lease() {
 # line) to its ledger as a dishonest operator could, and sign a checkpoint
 # over them with the market's key
 tamper() {
-	kill "$MPID" 2>/dev/null
-	wait "$MPID" 2>/dev/null
-	$L append "$MDIR/ledger.db" "$1" > /dev/null &&
-	    $L checkpoint "$MDIR/ledger.db" --key "$MDIR/market.key" > /dev/null
+	kill "$MARKET_PID" 2>/dev/null
+	wait "$MARKET_PID" 2>/dev/null
+	$L append "$CL/market/ledger.db" "$1" > /dev/null &&
+	    $L checkpoint "$CL/market/ledger.db" --key "$CL/market/market.key" > /dev/null
 }

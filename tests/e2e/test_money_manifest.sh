@@ -13,8 +13,8 @@
 . tests/e2e/market_lib.sh
 . tests/e2e/money_lib.sh
 
-check "market starts with a 3 s manifest window" start_market --manifest-window 3
-check "the genesis says so" [ "$(jget /v1/info .manifest_window_ms)" = 3000 ]
+check "market starts with a 3 s manifest window" cluster_market --check-invariants --manifest-window 3
+check "the genesis says so" [ "$(mget /v1/info .manifest_window_ms)" = 3000 ]
 TEN=$(keygen tenant)
 SY=$(keygen sybil)
 OTHER=$(keygen other)
@@ -23,8 +23,8 @@ fund "$SY" 200000000
 # near-zero price, 64 cores and 64 GB
 check "the sybil advertises a near-zero price and huge capacity" adv "$T/sybil.key" 64000 64000000000 1
 O=$(ord "$T/tenant.key" 500 100000 1000000)
-LE=$(jget "/v1/orders/$O" .lease)
-check "it wins the order" [ "$(jget "/v1/leases/$LE" .provider)" = "$SY" ]
+LE=$(mget "/v1/orders/$O" .lease)
+check "it wins the order" [ "$(mget "/v1/leases/$LE" .provider)" = "$SY" ]
 check "the tenant paid the escrow and one fee" [ "$(bal "$TEN")" = $((10000000 - 1000000 - 100)) ]
 
 code=$(send "$T/sybil.key" lease.started "{\"lease\":\"$LE\"}")
@@ -40,33 +40,33 @@ code=$(send "$T/sybil.key" lease.started "$(started_body "$LE" "$(proof "$T/othe
 check "with a stranger's proof: 422" [ "$code" = 422 ]
 code=$(send "$T/sybil.key" lease.usage "{\"lease\":\"$LE\",\"usage\":{\"cpu_ms\":1,\"requests\":1000}}")
 check "usage on the unstarted lease: 422" sh -c "[ $code = 422 ] && grep -q 'not started' $T/.resp"
-check "the market closes it manifest_not_delivered after the window" until_ok 10 sh -c "[ \$(curl -s $U/v1/leases/$LE | jq -r .reason) = manifest_not_delivered ]"
-check "closed by the market, nothing charged" sh -c "[ \$(curl -s $U/v1/leases/$LE | jq -r .closed_by) = market ] && [ \$(curl -s $U/v1/leases/$LE | jq .charged) = 0 ]"
+check "the market closes it manifest_not_delivered after the window" until_ok 10 sh -c "[ \$(curl -s $MARKET/v1/leases/$LE | jq -r .reason) = manifest_not_delivered ]"
+check "closed by the market, nothing charged" sh -c "[ \$(curl -s $MARKET/v1/leases/$LE | jq -r .closed_by) = market ] && [ \$(curl -s $MARKET/v1/leases/$LE | jq .charged) = 0 ]"
 check "the whole escrow is back, to the unit" [ "$(bal "$TEN")" = $((10000000 - 100)) ]
 code=$(send "$T/sybil.key" lease.started "$(started_body "$LE" "$(proof "$T/tenant.key" "$LE")")")
 check "a genuine proof after the close: 422" [ "$code" = 422 ]
 
 # the tenant closes an undelivered lease itself
 O2=$(ord "$T/tenant.key" 500 100000 1000000)
-L2=$(jget "/v1/orders/$O2" .lease)
+L2=$(mget "/v1/orders/$O2" .lease)
 check "another provider key may not close with that reason" [ "$(send "$T/other.key" lease.close "{\"lease\":\"$L2\",\"reason\":\"manifest_not_delivered\"}")" != 201 ]
 check "the tenant closes it manifest_not_delivered" submit "$T/tenant.key" lease.close "{\"lease\":\"$L2\",\"reason\":\"manifest_not_delivered\"}"
 check "its escrow is back too (two more fees paid)" [ "$(bal "$TEN")" = $((10000000 - 300)) ]
 
 # a delivered manifest: the genuine proof starts the lease
 O3=$(ord "$T/tenant.key" 500 100000 1000000)
-L3=$(jget "/v1/orders/$O3" .lease)
+L3=$(mget "/v1/orders/$O3" .lease)
 check "the tenant's genuine proof starts the lease" start_lease "$T/sybil.key" "$L3"
-check "it is active and records the proof" sh -c "[ \$(curl -s $U/v1/leases/$L3 | jq -r .status) = active ] && [ \$(curl -s $U/v1/leases/$L3 | jq .manifest_request_time) -gt 0 ]"
+check "it is active and records the proof" sh -c "[ \$(curl -s $MARKET/v1/leases/$L3 | jq -r .status) = active ] && [ \$(curl -s $MARKET/v1/leases/$L3 | jq .manifest_request_time) -gt 0 ]"
 check "the tenant may not claim non-delivery now" [ "$(send "$T/tenant.key" lease.close "{\"lease\":\"$L3\",\"reason\":\"manifest_not_delivered\"}")" = 422 ]
-check "ledger audit passes and tells the story" wait_for "audit" sh -c "$L audit --market $U --lease $LE --json | jq -e '.close.reason == \"manifest_not_delivered\"'"
+check "ledger audit passes and tells the story" until_ok 10 sh -c "$L audit --market $MARKET --lease $LE --json | jq -e '.close.reason == \"manifest_not_delivered\"'"
 
 # a dishonest operator lets a lease start without proof
 O4=$(ord "$T/tenant.key" 500 100000 1000000)
-L4=$(jget "/v1/orders/$O4" .lease)
-env "$T/sybil.key" lease.started "{\"lease\":\"$L4\"}" > "$T/forged.jsonl"
+L4=$(mget "/v1/orders/$O4" .lease)
+envelope "$T/sybil.key" lease.started "{\"lease\":\"$L4\"}" > "$T/forged.jsonl"
 sleep 1.2
-N=$(curl -s "$U/v1/ledger/entries?start=0&end=0" | jq .size)
+N=$(curl -s "$MARKET/v1/ledger/entries?start=0&end=0" | jq .size)
 check "the proof-less lease.started goes into the ledger" tamper "$T/forged.jsonl"
-check_fails "ledger audit names the index and the missing proof" "index $N.*manifest_request: missing" $L audit "$MDIR/ledger.db"
+check_fails "ledger audit names the index and the missing proof" "index $N.*manifest_request: missing" $L audit "$CL/market/ledger.db"
 finish

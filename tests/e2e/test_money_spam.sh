@@ -11,21 +11,21 @@
 . tests/e2e/market_lib.sh
 . tests/e2e/money_lib.sh
 
-check "market starts with a rate limit of 1/s, burst 10" start_market --rate-limit 1 --rate-burst 10
-check "/v1/info states the limit and the fees" sh -c "curl -s $U/v1/info | jq -e '.rate_limit.per_second == 1 and .rate_limit.burst == 10 and .fees.default == 100'"
+check "market starts with a rate limit of 1/s, burst 10" cluster_market --check-invariants --rate-limit 1 --rate-burst 10
+check "/v1/info states the limit and the fees" sh -c "curl -s $MARKET/v1/info | jq -e '.rate_limit.per_second == 1 and .rate_limit.burst == 10 and .fees.default == 100'"
 S=$(keygen spammer)
 P=$(keygen prov)
 F=$(keygen funded)
 V=$(keygen victim)
 fund "$P" 20000000
 check "a provider to attest" adv "$T/prov.key" 1000 1000000000 1
-size() { curl -s "$U/v1/ledger/entries?start=0&end=0" | jq .size; }
+size() { curl -s "$MARKET/v1/ledger/entries?start=0&end=0" | jq .size; }
 sleep 1.2
 n0=$(size)
 
 i=0
 while [ $i -lt 300 ]; do
-	env "$T/spammer.key" provider.attest "{\"provider\":\"$P\",\"attributes\":{\"tier\":\"$i\"}}" > "$T/att.$i"
+	envelope "$T/spammer.key" provider.attest "{\"provider\":\"$P\",\"attributes\":{\"tier\":\"$i\"}}" > "$T/att.$i"
 	i=$((i + 1))
 done
 i=0
@@ -49,7 +49,7 @@ fund "$F" 1000000
 fund "$V" 1000000
 i=0
 while [ $i -lt 30 ]; do
-	env "$T/funded.key" account.transfer "{\"to\":\"$V\",\"denom\":\"uakt\",\"amount\":1}" > "$T/tr.$i"
+	envelope "$T/funded.key" account.transfer "{\"to\":\"$V\",\"denom\":\"uakt\",\"amount\":1}" > "$T/tr.$i"
 	i=$((i + 1))
 done
 i=0
@@ -80,7 +80,7 @@ check "Retry-After says when ($wait_s s)" [ "$wait_s" -ge 1 ]
 i=0
 : > "$T/forged.codes"
 while [ $i -lt 40 ]; do
-	env "$T/victim.key" account.transfer "{\"to\":\"$F\",\"denom\":\"uakt\",\"amount\":1}" | sed 's/"amount":1/"amount":9/' > "$T/fv"
+	envelope "$T/victim.key" account.transfer "{\"to\":\"$F\",\"denom\":\"uakt\",\"amount\":1}" | sed 's/"amount":1/"amount":9/' > "$T/fv"
 	post_file "$T/fv" >> "$T/forged.codes"
 	echo >> "$T/forged.codes"
 	i=$((i + 1))
@@ -92,8 +92,8 @@ check "after Retry-After the funded key is served again" [ "$(send "$T/funded.ke
 check "every accepted transfer paid its fee, to the unit" [ "$(bal "$F")" = $((1000000 - (ok201 + 1) * 101 + 1)) ]
 
 # nonces: remembered while the skew window could accept them, then forgotten
-TR=$MDIR/treasury.key
-nonces() { curl -s "$U/metrics" | sed -n 's/^lodge_nonces_remembered //p'; }
+TR=$CL/market/treasury.key
+nonces() { curl -s "$MARKET/metrics" | sed -n 's/^lodge_nonces_remembered //p'; }
 old=$(($(now_ms) - 299000))
 i=0
 while [ $i -lt 5 ]; do
@@ -107,13 +107,13 @@ sleep 2.5
 check "a fresh entry moves the sequencer time on" [ "$(send "$TR" account.deposit "{\"to\":\"$V\",\"denom\":\"uakt\",\"amount\":1}")" = 201 ]
 n2=$(nonces)
 check "the 5 expired nonces were forgotten ($n1 -> $n2)" [ "$n2" = $((n1 - 5 + 1)) ]
-check "a replay of a forgotten one is still refused (422, skew)" sh -c "[ \$(curl -s -o $T/rp -w '%{http_code}' -XPOST --data-binary @$T/old.0 $U/v1/entries) = 422 ] && grep -q skew $T/rp"
-check "the audit agrees with it all" wait_for "audit" $L audit --market "$U"
+check "a replay of a forgotten one is still refused (422, skew)" sh -c "[ \$(curl -s -o $T/rp -w '%{http_code}' -XPOST --data-binary @$T/old.0 $MARKET/v1/entries) = 422 ] && grep -q skew $T/rp"
+check "the audit agrees with it all" until_ok 10 $L audit --market "$MARKET"
 
 # a dishonest operator writes the unfunded key's attest anyway
-env "$T/spammer.key" provider.attest "{\"provider\":\"$P\",\"attributes\":{\"tier\":\"gold\"}}" > "$T/forged.jsonl"
+envelope "$T/spammer.key" provider.attest "{\"provider\":\"$P\",\"attributes\":{\"tier\":\"gold\"}}" > "$T/forged.jsonl"
 sleep 1.2
 N=$(size)
 check "the unpaid attest goes into the ledger" tamper "$T/forged.jsonl"
-check_fails "ledger audit names the index and the missing fee" "index $N.*fee: provider.attest costs a fee of 100 uakt" $L audit "$MDIR/ledger.db"
+check_fails "ledger audit names the index and the missing fee" "index $N.*fee: provider.attest costs a fee of 100 uakt" $L audit "$CL/market/ledger.db"
 finish

@@ -11,8 +11,8 @@
 . tests/e2e/market_lib.sh
 . tests/e2e/money_lib.sh
 
-check "market starts (1 s epochs, min lease 10 epochs)" start_market
-check "the genesis states the minimum lease" [ "$(jget /v1/info .min_lease_epochs)" = 10 ]
+check "market starts (1 s epochs, min lease 10 epochs)" cluster_market --check-invariants
+check "the genesis states the minimum lease" [ "$(mget /v1/info .min_lease_epochs)" = 10 ]
 NEW=$(keygen newcomer)
 TEN=$(keygen tenant)
 P=$(keygen prov)
@@ -30,23 +30,23 @@ check "and nothing was taken" [ "$(bal "$NEW")" = 100 ]
 
 fund "$TEN" 10000000
 O1=$(ord "$T/tenant.key" 500 64000 6399)
-check "a deposit below 10 epochs of the agreed price (6399 < 6400): the order waits" [ "$(jget "/v1/orders/$O1" .status)" = open ]
+check "a deposit below 10 epochs of the agreed price (6399 < 6400): the order waits" [ "$(mget "/v1/orders/$O1" .status)" = open ]
 check "a top-up of 1 reaches the minimum lease" submit "$T/tenant.key" deployment.deposit "{\"order\":\"$O1\",\"amount\":1}"
-L1=$(jget "/v1/orders/$O1" .lease)
-check "and matches at once, at 640" [ "$(jget "/v1/leases/$L1" .price)" = 640 ]
+L1=$(mget "/v1/orders/$O1" .lease)
+check "and matches at once, at 640" [ "$(mget "/v1/leases/$L1" .price)" = 640 ]
 check "its lease starts" start_lease "$T/prov.key" "$L1"
 O2=$(ord "$T/tenant.key" 500 64000 64000)
-L2=$(jget "/v1/orders/$O2" .lease)
+L2=$(mget "/v1/orders/$O2" .lease)
 check "a deposit of one epoch of the bid (64000) matches" [ "$L2" != null ]
 check "its lease starts" start_lease "$T/prov.key" "$L2"
 sleep 3
-check "3 s later it still runs: 64000 pays 100 epochs at the agreed 640" [ "$(jget "/v1/leases/$L2" .status)" = active ]
-check "so does the 6400 one (10 epochs)" [ "$(jget "/v1/leases/$L1" .status)" = active ]
-check "the 6400 one closes insufficient_funds once its 10 epochs are up" until_ok 15 sh -c "[ \$(curl -s $U/v1/leases/$L1 | jq -r .reason) = insufficient_funds ]"
-check "no earlier than 10 epochs after it started" sh -c "[ \$(( \$(curl -s $U/v1/leases/$L1 | jq '.closed - .started') )) -ge 10000 ]"
-check "the 64000 one still runs" [ "$(jget "/v1/leases/$L2" .status)" = active ]
+check "3 s later it still runs: 64000 pays 100 epochs at the agreed 640" [ "$(mget "/v1/leases/$L2" .status)" = active ]
+check "so does the 6400 one (10 epochs)" [ "$(mget "/v1/leases/$L1" .status)" = active ]
+check "the 6400 one closes insufficient_funds once its 10 epochs are up" until_ok 15 sh -c "[ \$(curl -s $MARKET/v1/leases/$L1 | jq -r .reason) = insufficient_funds ]"
+check "no earlier than 10 epochs after it started" sh -c "[ \$(( \$(curl -s $MARKET/v1/leases/$L1 | jq '.closed - .started') )) -ge 10000 ]"
+check "the 64000 one still runs" [ "$(mget "/v1/leases/$L2" .status)" = active ]
 code=$(send "$T/newcomer.key" lease.close "{\"lease\":\"$L2\",\"reason\":\"tenant_closed\"}")
 check "closing someone else's lease: 422" [ "$code" = 422 ]
-check "the lease is untouched" [ "$(jget "/v1/leases/$L2" .status)" = active ]
-check "ledger audit passes" wait_for "audit" $L audit --market "$U"
+check "the lease is untouched" [ "$(mget "/v1/leases/$L2" .status)" = active ]
+check "ledger audit passes" until_ok 10 $L audit --market "$MARKET"
 finish

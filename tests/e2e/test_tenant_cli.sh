@@ -6,9 +6,7 @@
 # records, multi-group deployments, top-up, close and refund, progress
 # on a terminal.
 . tests/e2e/lib.sh
-CL=$T
-. examples/local/cluster.sh
-trap 'cluster_stop; cleanup' EXIT
+. tests/e2e/market_lib.sh
 
 EX=$ROOT/examples/hello-http/deploy.yaml
 TN=$BIN/tenant
@@ -18,16 +16,8 @@ export XDG_CONFIG_HOME=$T/cfg
 # rc CODE CMD...: CMD must exit with CODE
 rc() { rc_want=$1; shift; "$@" > "$T/.rc" 2>&1; rc_got=$?
 	[ $rc_got = "$rc_want" ] || { cat "$T/.rc"; echo "exit $rc_got, want $rc_want"; return 1; }; }
-# advertise NAME ATTRS CPU_PRICE [CPU_MILLIS]: a provider that only asks
-advertise() {
-	$BIN/ledger keygen "$T/$1.key" > "$T/$1.pub"
-	$BIN/ledger envelope --key "$T/$1.key" --kind provider.advertise \
-	    --body "{\"api_url\":\"http://127.0.0.1:9\",\"attributes\":$2,\"capacity\":{\"cpu_millis\":${4:-4000},\"memory_bytes\":8000000000,\"storage_bytes\":100000000000},\"runtimes\":[\"process\"],\"price\":{\"denom\":\"uakt\",\"cpu_ms\":$3}}" |
-	curl -sf -XPOST --data-binary @- "$MARKET/v1/entries" > /dev/null
-}
 bal() { curl -s "$MARKET/v1/accounts/$ADDR" | jq '.balances.uakt // 0'; }
 oget() { curl -s "$MARKET/v1/orders/$1" | jq -r ".$2"; }
-# until_ok SECONDS CMD...: poll CMD every 100 ms for SECONDS of wall time
 
 # ---- usage ---------------------------------------------------------------
 check "no command: usage on stderr, exit 2" rc 2 $TN
