@@ -159,6 +159,24 @@ exit_status(enum tenant_failure failure)
 	}
 }
 
+/* Does an order of the deployment still hold escrow (not closed, as
+ * one whose manifest could not be delivered is)? */
+static bool
+holds_escrow(const json_t *res)
+{
+	const json_t *e;
+	size_t i;
+
+	json_array_foreach(json_object_get(res, "orders"), i, e)
+	{
+		const char *st =
+		    json_string_value(json_object_get(e, "status"));
+		if (st == NULL || strcmp(st, "closed") != 0)
+			return true;
+	}
+	return false;
+}
+
 int
 cmd_deploy(const struct cmd_opts *o, int argc, char **argv)
 {
@@ -194,7 +212,8 @@ cmd_deploy(const struct cmd_opts *o, int argc, char **argv)
 	if (rc)
 		report_failure(d.file, &errs, failure);
 	dep = json_string_value(json_object_get(res, "deployment"));
-	if (rc && failure != TENANT_FAIL_NOMATCH && dep && dep[0])
+	if (rc && failure != TENANT_FAIL_NOMATCH && dep && dep[0] &&
+	    holds_escrow(res))
 		fprintf(stderr,
 		    "tenant: deployment %s was posted; `tenant close "
 		    "%s` releases its escrow\n",

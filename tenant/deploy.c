@@ -480,10 +480,13 @@ service_urls(struct run *r, const json_t *manifest, const char *placement,
 
 /* The manifest could not be delivered (rc, err_msg() says why): close
  * the lease manifest_not_delivered, so the provider cannot bill it and
- * the whole escrow comes back, and say so.  Returns rc (ERR_REJECT for a
- * provider's refusal, else its own) with the message extended. */
+ * the whole escrow comes back, and say so (entry's "status" becomes
+ * "closed").  Returns ERR_REJECT (the
+ * provider could not take the deployment: TENANT_FAIL_PROVIDER) with the
+ * message extended; ERR_NOMEM stays itself. */
 static int
-undelivered(struct run *r, const char *lease, const char *where, int rc)
+undelivered(struct run *r, const char *lease, const char *where, int rc,
+    json_t *entry)
 {
 	char why[ERR_MSG_SIZE], closed[ERR_MSG_SIZE];
 	json_t *body;
@@ -496,7 +499,7 @@ undelivered(struct run *r, const char *lease, const char *where, int rc)
 	    tenant_market_submit(r->c, "lease.close", body, NULL, NULL, 0) :
 	    err_set(ERR_NOMEM, "out of memory");
 	json_decref(body);
-	if (crc == 0)
+	if (crc == 0 && set_str(entry, "status", "closed") == 0)
 		snprintf(closed, sizeof(closed),
 		    "lease %s is closed manifest_not_delivered: nothing is "
 		    "charged and its escrow is back in your balance",
@@ -505,8 +508,9 @@ undelivered(struct run *r, const char *lease, const char *where, int rc)
 		snprintf(closed, sizeof(closed),
 		    "closing lease %s as manifest_not_delivered failed: %s",
 		    lease, err_msg());
-	return err_set(rc, "the manifest could not be delivered to %s: %s; %s",
-	    where, why, closed);
+	return err_set(rc == ERR_NOMEM ? rc : ERR_REJECT,
+	    "the manifest could not be delivered to %s: %s; %s", where, why,
+	    closed);
 }
 
 /* Everything after the match for one order. */
@@ -522,7 +526,7 @@ bring_up(struct run *r, const struct tenant_deploy_opts *o,
 	int rc;
 
 	if ((rc = tenant_provider_url(r->c, prov, &api)) != 0)
-		return undelivered(r, lease, prov, rc);
+		return undelivered(r, lease, prov, rc, entry);
 	if ((rc = set_str(entry, "api_url", api)) != 0)
 		goto out;
 	say(r, TENANT_STEP_MANIFEST, false, order, lease,
@@ -534,7 +538,7 @@ bring_up(struct run *r, const struct tenant_deploy_opts *o,
 	         &nblobs, &blob_bytes)) != 0 ||
 	    (rc = provider_send(r, api, "POST", path, "application/json", mtext,
 	         mlen, "manifest", lease)) != 0) {
-		rc = undelivered(r, lease, api, rc);
+		rc = undelivered(r, lease, api, rc, entry);
 		goto out;
 	}
 	if (nblobs)
