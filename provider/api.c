@@ -84,6 +84,27 @@ authorize(struct pd *pd, const char *lease_id, const struct http_request *req,
 	return 0;
 }
 
+/* The manifest's bytes as sent must be its canonical JSON, whose sha256
+ * is the order's manifest_hash: the tenant's signature over them is the
+ * proof of delivery lease.started carries, and the market checks it
+ * against the hash (docs/state.md).  Other bytes of the same manifest
+ * would run and never be billed: refused (ERR_INVAL). */
+static int
+canonical_bytes(const struct http_request *req, const char *manifest_hash)
+{
+	char got[65];
+
+	reqsig_sha256_hex(req->body, req->body_len, got);
+	if (strcmp(got, manifest_hash) == 0)
+		return 0;
+	return err_set(ERR_INVAL,
+	    "manifest: send its canonical JSON bytes exactly (no "
+	    "newline, no spaces: sha256 %s, the order's manifest_hash; these "
+	    "bytes hash to %s): the signed request is the proof of delivery "
+	    "the market bills from",
+	    manifest_hash, got);
+}
+
 static void
 post_manifest(struct pd *pd, const char *id, const struct http_request *req,
     struct http_response *resp)
@@ -132,8 +153,12 @@ post_manifest(struct pd *pd, const char *id, const struct http_request *req,
 		http_respond_error(resp, 400, "manifest: %s", err_msg());
 		goto out;
 	}
-	if ((rc = lease_set_manifest(tmp, m)) < 0 ||
-	    (rc = pd_prepare_artifacts(pd, tmp)) < 0) {
+	if ((rc = lease_set_manifest(tmp, m)) == 0 &&
+	    (rc = canonical_bytes(req, tmp->manifest_hash)) < 0) {
+		http_respond_error(resp, 400, "%s", err_msg());
+		goto out;
+	}
+	if (rc < 0 || (rc = pd_prepare_artifacts(pd, tmp)) < 0) {
 		if (rc == ERR_CONFLICT || rc == ERR_INVAL)
 			http_respond_error(resp, status_of(rc), "%s",
 			    err_msg());
