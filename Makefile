@@ -40,7 +40,7 @@ sdl_USES := image common
 image_USES := common
 ledger_USES := common
 market_USES := ledger common
-provider_USES := wasm sandbox ledger common
+provider_USES := wasm sandbox image ledger common
 tenant_USES := sdl image common
 
 # A folder's binary is its main.c and one cmd_<name>.c per command (thin:
@@ -172,7 +172,8 @@ DEPS_tools := git curl jq sqlite3 openssl procps util-linux perl-base \
 	python3 python3-cryptography
 # OCI images: libarchive (unpacking), Debian's registry and the tools the
 # tests build and push images with (no Docker)
-DEPS_image := libarchive-dev docker-registry skopeo umoci apache2-utils
+DEPS_image := libarchive-dev docker-registry skopeo umoci apache2-utils \
+	crun busybox-static
 DEPS := $(DEPS_build) $(DEPS_tests) $(DEPS_wasm) $(DEPS_tools) $(DEPS_image)
 deps:
 	@tools/deps.sh \

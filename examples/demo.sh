@@ -8,7 +8,8 @@
 # replays the market's ledger; the ledger is then mirrored to git, cloned
 # and verified offline, and a tampered copy is caught.  A WebAssembly HTTP
 # function (examples/wasm-http) is deployed, called and closed before the
-# audit, so the audit covers its fuel charges too.  Every step is
+# audit, so the audit covers its fuel charges too; so is an OCI image
+# (examples/image-hello) from a docker-registry the demo starts.  Every step is
 # named; the first that fails stops the demo with a non-zero exit naming
 # it, and every process the demo started is ended on every path.
 set -u
@@ -18,7 +19,8 @@ L=$BIN/ledger
 EX=$ROOT/examples/hello-perl/deploy.yaml
 CL=$(mktemp -d /tmp/lodge-demo-XXXXXX)
 . "$ROOT/examples/local/cluster.sh"
-trap 'cluster_stop; rm -rf "$CL"' EXIT
+REG_PID=""
+trap 'cluster_stop; [ -n "$REG_PID" ] && kill "$REG_PID" 2> /dev/null; rm -rf "$CL"' EXIT
 trap 'exit 130' INT TERM
 cd "$CL" || exit 1
 start=$(date +%s%N)
@@ -46,6 +48,19 @@ tools() {
 market() {
 	cluster_market && echo "    market at $MARKET (epoch 1 s)"
 }
+registry() {
+	# Debian's docker-registry on a free loopback port, and an image
+	# built there without Docker (its root: the host's static busybox)
+	for t in docker-registry skopeo busybox python3; do
+		command -v $t > /dev/null || { echo "    $t is missing (make deps)"; return 1; }
+	done
+	T=$CL PIDS="" ROOT=$ROOT
+	. "$ROOT/tests/e2e/registry_lib.sh"
+	registry_start registry > /dev/null || return 1
+	REG_PID=$PIDS
+	sh "$ROOT/examples/image-hello/build.sh" "$REG" "$CL/registry" &&
+	echo "    docker-registry at $REG holds lodge/hello:1.0 ($(skopeo inspect --tls-verify=false "docker://$REG/lodge/hello:1.0" | jq -r .Digest | cut -c1-19)…)"
+}
 providers() {
 	# same machine, two owners: eu is cheaper, us asks twice as much.
 	# Advertising is not free: each key first holds the bond the genesis
@@ -53,7 +68,8 @@ providers() {
 	# it signs; `provider bond` computes what it lacks and the treasury
 	# deposits that (cluster_fund_provider)
 	cluster_provider eu region=eu,tier=standard \
-	    cpu_ms=1000000,mem_mb_s=1000000,storage_mb_s=100000 &&
+	    cpu_ms=1000000,mem_mb_s=1000000,storage_mb_s=100000 \
+	    --registry-mirror "docker.io=http://$REG" --insecure-registry "$REG" &&
 	cluster_provider us region=us,tier=premium \
 	    cpu_ms=2000000,mem_mb_s=2000000,storage_mb_s=200000 &&
 	echo "    each provider's key was funded before it advertised (bond and a day of fees, from \`provider bond\`): eu $eu_FUNDED, us $us_FUNDED uakt" &&
@@ -143,6 +159,27 @@ wasm() {
 	until_ok 5 sh -c "[ \$(curl -s -o /dev/null -w '%{http_code}' '${WURL}hello') = 404 ]" &&
 	echo "    closed; the gateway answers 404 for it"
 }
+image() {
+	# an OCI image named as Akash SDL files name them (lodge/hello:1.0 is
+	# docker.io's), pulled through the provider's docker.io mirror, run as
+	# root of a user namespace whose ids are unprivileged on the host
+	(cd "$ROOT" && as alice deploy examples/image-hello/deploy.yaml \
+	    --json > "$CL/image.json" 2> "$CL/image.progress") || {
+		sed 's/^/    /' image.progress; return 1; }
+	grep '^fetched   image' image.progress | sed 's/^/    /'
+	IDEP=$(jq -r .deployment image.json)
+	ILEASE=$(jq -r '.orders[0].lease' image.json)
+	IURL=$(jq -r '.orders[0].services.web' image.json)
+	out=$(curl -sf "$IURL") || return 1
+	echo "    GET $IURL -> $out"
+	as alice status "$ILEASE" --json > image.status &&
+	sb=$(jq -r '.provider.replicas[0].pid' image.status) &&
+	wl=$(cut -d' ' -f1 "/proc/$sb/task/$sb/children") &&
+	echo "    on the host the workload runs as uid $(awk '/^Uid:/ {print $2}' "/proc/$wl/status") (the lease's id range), not root" &&
+	cluster_wait 100 sh -c "'$BIN/ledger' show market/ledger.db --json | jq -e 'select(.entry.kind == \"lease.started\" and .entry.body.lease == \"$ILEASE\") | .entry.body.images.web' > /dev/null" &&
+	echo "    lease.started in the ledger: images.web = $("$BIN/ledger" show market/ledger.db --json | jq -r "select(.entry.kind == \"lease.started\" and .entry.body.lease == \"$ILEASE\") | .entry.body.images.web" | cut -c1-19)…" &&
+	as alice close "$IDEP" > /dev/null && echo "    closed"
+}
 audit() {
 	VKEY=$(jq -r .vkey market/market.json)
 	# audit covers what the latest signed checkpoint covers: wait until
@@ -197,6 +234,7 @@ tamper() {
 echo "Lodge demo in $CL"
 step "tools present" tools
 step "start the market on loopback" market
+step "start a docker-registry holding an image built here" registry
 step "start two providers (eu cheaper, us dearer)" providers
 step "create and fund a tenant" tenant
 step "deploy examples/hello-perl in one command" deploy
@@ -206,6 +244,7 @@ step "tenant status and logs" status
 step "read the workload's logs" logs
 step "close the deployment; the rest of the escrow is refunded" close
 step "deploy a WebAssembly HTTP function and call it (fuel metered)" wasm
+step "deploy an OCI image from the registry and call it" image
 step "ledger audit: replay every entry and recompute every charge" audit
 step "stop the daemons" stop
 step "mirror the ledger to git and clone it" mirror

@@ -29,7 +29,7 @@
 	"                  [--manifest-window SECONDS] "                       \
 	"[--min-lease-epochs N]\n"                                             \
 	"                  [--rate-limit PER_SECOND] [--rate-burst N]\n"       \
-	"                  [--check-invariants]\n"
+	"                  [--denoms D1,D2...] [--check-invariants]\n"
 
 static const char usage_main[] = RUN_OPTIONS
     "       market deposit --data DIR [--market URL] [--denom D] ACCOUNT "
@@ -58,6 +58,8 @@ static const char usage_run[] = RUN_OPTIONS
     "  --manifest-window   time a lease has to prove the manifest's\n"
     "                      delivery (lease.started) before it closes as\n"
     "                      manifest_not_delivered (default 300 s)\n"
+    "  --denoms            the denominations settled, comma-separated\n"
+    "                      (default uakt; Akash's SDL files also use uact)\n"
     "  --min-lease-epochs  an ask fits an order only if the escrow pays\n"
     "                      this many epochs of its price (default 10)\n"
     "Not rules, any start: --rate-limit / --rate-burst, entries per\n"
@@ -146,7 +148,8 @@ cmd_run(int argc, char **argv)
 	const char *data = NULL, *listen = NULL, *origin = NULL, *epoch = NULL,
 	           *take = NULL, *grace = NULL, *level = NULL, *uskew = NULL,
 	           *fee = NULL, *fee_kinds = NULL, *bcpu = NULL, *bgib = NULL,
-	           *window = NULL, *minep = NULL, *rate = NULL, *burst = NULL;
+	           *window = NULL, *minep = NULL, *rate = NULL, *burst = NULL,
+	           *denoms = NULL;
 	struct arg args[] = { { "data", &data }, { "listen", &listen },
 		{ "origin", &origin }, { "epoch", &epoch },
 		{ "take-rate", &take }, { "offline-grace", &grace },
@@ -155,7 +158,7 @@ cmd_run(int argc, char **argv)
 		{ "bond-per-cpu", &bcpu }, { "bond-per-gib", &bgib },
 		{ "manifest-window", &window }, { "min-lease-epochs", &minep },
 		{ "rate-limit", &rate }, { "rate-burst", &burst },
-		{ NULL, NULL } };
+		{ "denoms", &denoms }, { NULL, NULL } };
 	struct market_options o;
 	struct market *m = NULL;
 	enum log_level lv;
@@ -182,6 +185,7 @@ cmd_run(int argc, char **argv)
 	o.data_dir = data;
 	o.listen = listen;
 	o.check_invariants = flag_check_invariants;
+	o.denoms = denoms;
 	if (origin)
 		o.origin = origin;
 	if (epoch) {

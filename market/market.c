@@ -449,6 +449,32 @@ write_info(struct market *m)
 	return rc;
 }
 
+/* "uakt,uact" into the genesis rules (checked again by state_new). */
+static int
+parse_denoms(const char *s, struct state_config *c)
+{
+	const char *p = s, *e;
+	size_t n;
+
+	c->ndenoms = 0;
+	while (*p != '\0') {
+		e = strchr(p, ',');
+		n = e ? (size_t)(e - p) : strlen(p);
+		if (n == 0 || n >= STATE_DENOM_LEN ||
+		    c->ndenoms == STATE_DENOMS_MAX)
+			return err_set(ERR_INVAL,
+			    "--denoms \"%s\": expected 1 to %d names of 1 to "
+			    "%d characters, comma-separated",
+			    s, STATE_DENOMS_MAX, STATE_DENOM_LEN - 1);
+		memcpy(c->denoms[c->ndenoms], p, n);
+		c->denoms[c->ndenoms++][n] = '\0';
+		p += n + (e != NULL);
+	}
+	if (c->ndenoms == 0)
+		return err_set(ERR_INVAL, "--denoms: none given");
+	return 0;
+}
+
 /* "KIND=N,KIND=N" into c's per-kind fees. */
 static int
 parse_fee_kinds(const char *text, struct state_config *c)
@@ -620,7 +646,9 @@ market_open(const struct market_options *o, struct market **out, int *created)
 			m->cfg.take_rate_ppm = (uint32_t)o->take_rate_ppm;
 		if (o->offline_grace_ms >= 0)
 			m->cfg.offline_grace_ms = o->offline_grace_ms;
-		if ((rc = money_options(o, &m->cfg)) < 0)
+		if ((rc = money_options(o, &m->cfg)) < 0 ||
+		    (o->denoms != NULL &&
+		        (rc = parse_denoms(o->denoms, &m->cfg)) < 0))
 			goto fail;
 		m->cfg.check_invariants = o->check_invariants;
 		if ((rc = state_new(&m->cfg, &m->state)) < 0 ||

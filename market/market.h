@@ -37,6 +37,8 @@ struct market_options {
 	 * not limited. */
 	double rate_per_s, rate_burst;
 	int64_t checkpoint_ms; /* how often to sign checkpoints */
+	const char *denoms; /* "uakt,uact": the denominations settled,
+	                              first start only; NULL: uakt */
 	int check_invariants; /* full invariant walk after every
 	                              * apply (O(state)); tests turn it on */
 };

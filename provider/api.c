@@ -189,9 +189,17 @@ post_manifest(struct pd *pd, const char *id, const struct http_request *req,
 		json_t *om = l->manifest;
 		struct lease_replica *orep = l->rep;
 		size_t onrep = l->nrep;
+		size_t k;
 		l->manifest = tmp->manifest;
 		l->rep = tmp->rep;
 		l->nrep = tmp->nrep;
+		/* A lease that was waiting never ran here, nor in an earlier
+		 * process (which would have loaded its manifest): its
+		 * replicas have no leftovers to clean before their first
+		 * start (lease_spawn), which saves a cgroup's creation and
+		 * removal. */
+		for (k = 0; k < l->nrep; k++)
+			l->rep[k].cleaned = 1;
 		l->mem_bytes = tmp->mem_bytes;
 		l->storage_bytes = tmp->storage_bytes;
 		l->status = LEASE_RUNNING;
@@ -211,6 +219,7 @@ post_manifest(struct pd *pd, const char *id, const struct http_request *req,
 		goto out;
 	}
 	log_info("lease %s: manifest accepted (%zu replicas)", id, l->nrep);
+	pd_wake(pd); /* start it now, not at the next tick */
 	http_respond(resp, 202, strdup("{\"status\":\"accepted\"}"));
 out:
 	free(canon);
@@ -269,6 +278,12 @@ get_status(struct pd *pd, const char *id, const struct http_request *req,
 	if (rc < 0) {
 		http_respond_error(resp, 500, "%s", err_msg());
 		return;
+	}
+	/* Pull progress and digests of its images (the "oci" runtime). */
+	if (pd->images != NULL) {
+		json_t *im = image_run_status(pd->images, id);
+		if (im != NULL)
+			json_object_set_new(j, "images", im);
 	}
 	http_respond(resp, 200, json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS));
 	json_decref(j);
@@ -551,12 +566,24 @@ api_handle(void *ctx, const struct http_request *req,
 	}
 	if (strcmp(req->path, "/v1/info") == 0 &&
 	    strcmp(req->method, "GET") == 0) {
-		if (asprintf(&body,
-		        "{\"domain\":\"%s\",\"key\":\"%s\","
-		        "\"market\":\"%s\",\"runtimes\":[\"process\"%s]}",
-		        pd->cfg.domain, pd->key_text, pd->cfg.market,
-		        config_wasm_available() ? ",\"wasm\"" : "") < 0)
-			body = NULL;
+		json_t *rt = config_runtimes_json();
+		if (pd->images == NULL && rt != NULL) {
+			/* "oci" only when the runner started */
+			size_t k;
+			json_t *v;
+			json_array_foreach(rt, k,
+			    v) if (strcmp(json_string_value(v), "oci") == 0)
+			{
+				json_array_remove(rt, k);
+				break;
+			}
+		}
+		rt = json_pack("{s:s,s:s,s:s,s:o}", "domain", pd->cfg.domain,
+		    "key", pd->key_text, "market", pd->cfg.market, "runtimes",
+		    rt);
+		body =
+		    rt ? json_dumps(rt, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+		json_decref(rt);
 		http_respond(resp, 200, body);
 		return;
 	}

@@ -8,6 +8,7 @@
 #define LODGE_PROVIDER_CMD_H
 
 #include <getopt.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include <jansson.h>
@@ -65,6 +66,9 @@ int cmd_misuse(const struct cmd *c);
 /* "provider: MESSAGE" (err_msg(), when there is one) on stderr; returns
  * status. */
 int cmd_fail(int status);
+
+/* --id-base: a host uid that leaves at least one range of 65536 ids. */
+int cmd_parse_id_base(const char *s, uint64_t *out);
 
 /* The data dir: $LODGE_PROVIDER_DATA, else PROVIDER_DATA_DEFAULT. */
 const char *cmd_data_dir(void);

@@ -31,6 +31,10 @@ parse(const struct cmd *c, int argc, char **argv, struct provider_config *cfg,
 		{ "reserve-storage", required_argument, NULL, 's' },
 		{ "stop-grace", required_argument, NULL, 'g' },
 		{ "log-max", required_argument, NULL, 'L' },
+		{ "registry-mirror", required_argument, NULL, 'R' },
+		{ "insecure-registry", required_argument, NULL, 'I' },
+		{ "image-cache-max", required_argument, NULL, 'C' },
+		{ "id-base", required_argument, NULL, 'B' },
 		CMD_OPTS_END,
 	};
 	char host[128];
@@ -94,6 +98,19 @@ parse(const struct cmd *c, int argc, char **argv, struct provider_config *cfg,
 		case 'L':
 			rc = sandbox_parse_size(optarg, "--log-max",
 			    &cfg->log_max_bytes);
+			break;
+		case 'R':
+			rc = config_add_mirror(cfg, optarg);
+			break;
+		case 'I':
+			rc = config_add_insecure(cfg, optarg);
+			break;
+		case 'C':
+			rc = sandbox_parse_size(optarg, "--image-cache-max",
+			    &cfg->image_cache_max_bytes);
+			break;
+		case 'B':
+			rc = cmd_parse_id_base(optarg, &cfg->image_id_base);
 			break;
 		}
 		if (rc < 0) {
@@ -174,5 +191,16 @@ const struct cmd cmd_init = {
 	    "  --reserve-storage SIZE kept for the owner (default 1Gi)\n"
 	    "  --stop-grace MS        SIGTERM to SIGKILL (default 5000)\n"
 	    "  --log-max SIZE         cap of each captured log (default "
-	    "1Mi)\n",
+	    "1Mi)\n"
+	    "OCI images (the \"oci\" runtime, when run as root):\n"
+	    "  --registry-mirror REGISTRY=URL  ask URL first for REGISTRY\n"
+	    "                         (docker.io=http://127.0.0.1:5000; "
+	    "repeatable)\n"
+	    "  --insecure-registry HOST:PORT   plain HTTP to that registry\n"
+	    "                         (repeatable; HTTPS everywhere else)\n"
+	    "  --image-cache-max SIZE size of the image cache (default 16Gi)\n"
+	    "  --id-base UID          host id of the first lease's root; each\n"
+	    "                         lease maps 65536 ids from there "
+	    "(default\n"
+	    "                         1000000000)\n",
 };

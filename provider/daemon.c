@@ -205,6 +205,20 @@ pd_prepare_artifacts(struct pd *pd, struct lease *l)
 
 	if ((rc = lease_resolve_wasm_blobs(l)) < 0)
 		return rc;
+	/* ---- images (provider/image_run.h): pulled off the loop ---- */
+	for (i = 0; i < l->nrep && !l->rep[i].oci; i++)
+		;
+	if (i < l->nrep && pd->images == NULL) {
+		char why[256];
+		sandbox_image_supported(why, sizeof(why));
+		return err_set(ERR_REJECT,
+		    "manifest: service %s needs the \"oci\" runtime, which "
+		    "this provider does not offer: %s",
+		    l->rep[i].service, why[0] ? why : "no image cache");
+	}
+	if (i < l->nrep && (rc = image_run_queue(pd->images, l)) < 0)
+		return rc;
+	/* ---- */
 	for (i = 0; i < l->nrep; i++) {
 		struct lease_replica *r = &l->rep[i];
 		json_t *img;
@@ -222,7 +236,7 @@ pd_prepare_artifacts(struct pd *pd, struct lease *l)
 				return err_prefix(rc, "service %s", r->service);
 			continue;
 		}
-		if (r->wasm)
+		if (r->wasm || r->oci)
 			continue;
 		if (r->image == NULL || strcmp(r->image, "host") == 0 ||
 		    r->app_dir)
@@ -333,6 +347,80 @@ reconcile(struct pd *pd)
 		}
 		json_decref(j);
 	}
+}
+
+void
+pd_wake(struct pd *pd)
+{
+	pthread_mutex_lock(&pd->mu);
+	pthread_cond_signal(&pd->wake);
+	pthread_mutex_unlock(&pd->mu);
+}
+
+static void
+wake_loop(void *ctx)
+{
+	pd_wake(ctx);
+}
+
+/* The "oci" runtime, when this host can run images: its cache under
+ * DATA/cache/images, pulls in image_run's worker. */
+static int
+setup_images(struct pd *pd)
+{
+	struct image_run_config ic;
+	struct image_mirror *m = NULL;
+	const char **ins = NULL;
+	char cache[PATH_MAX + 32], leases[PATH_MAX + 32], why[256];
+	char **mtext = NULL;
+	size_t nm = json_array_size(pd->cfg.registry_mirrors), i;
+	size_t ni = json_array_size(pd->cfg.insecure_registries);
+	int rc = 0;
+
+	if (!sandbox_image_supported(why, sizeof(why))) {
+		log_info("no \"oci\" runtime: %s", why);
+		return 0;
+	}
+	memset(&ic, 0, sizeof(ic));
+	snprintf(cache, sizeof(cache), "%s/cache/images", pd->data);
+	snprintf(leases, sizeof(leases), "%s/leases", pd->data);
+	if ((nm &&
+	        ((m = calloc(nm, sizeof(*m))) == NULL ||
+	            (mtext = calloc(nm, sizeof(*mtext))) == NULL)) ||
+	    (ni && (ins = calloc(ni, sizeof(*ins))) == NULL)) {
+		rc = err_set(ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	for (i = 0; i < nm; i++) {
+		if ((mtext[i] = strdup(json_string_value(json_array_get(
+		         pd->cfg.registry_mirrors, i)))) == NULL) {
+			rc = err_set(ERR_NOMEM, "out of memory");
+			goto out;
+		}
+		if ((rc = image_run_parse_mirror(mtext[i], &m[i])) < 0)
+			goto out;
+	}
+	for (i = 0; i < ni; i++)
+		ins[i] = json_string_value(
+		    json_array_get(pd->cfg.insecure_registries, i));
+	ic.cache_dir = cache;
+	ic.leases_dir = leases;
+	ic.cache_max_bytes = pd->cfg.image_cache_max_bytes;
+	ic.id_base = pd->cfg.image_id_base;
+	ic.mirrors = m;
+	ic.n_mirrors = nm;
+	ic.insecure = ins;
+	ic.n_insecure = ni;
+	ic.wake = wake_loop;
+	ic.wake_ctx = pd;
+	rc = image_runner_new(&ic, &pd->images);
+out:
+	for (i = 0; mtext != NULL && i < nm; i++)
+		free(mtext[i]);
+	free(mtext);
+	free(m);
+	free(ins);
+	return rc;
 }
 
 /* ---- the event stream ---- */
@@ -534,6 +622,8 @@ close_lease(struct pd *pd, struct lease *l)
 	post_close = l->post_close;
 	pthread_mutex_unlock(&pd->mu);
 	stop_sandboxes(pd, l);
+	if (pd->images != NULL)
+		image_run_forget(pd->images, l->id);
 	/* The final usage settles what ran; the market refuses usage once it
 	 * has closed the lease, so it only goes before our own close. */
 	if (post_close && l->started_posted)
@@ -622,7 +712,7 @@ started_refused(struct pd *pd, struct lease *l, const char *reply)
 static void
 post_started(struct pd *pd, struct lease *l, int64_t now)
 {
-	json_t *b, *ans;
+	json_t *b, *ans, *im;
 	char *reply = NULL;
 	int rc;
 
@@ -635,6 +725,10 @@ post_started(struct pd *pd, struct lease *l, int64_t now)
 	                              "manifest_request", l->manifest_request) :
 	                          NULL;
 	pthread_mutex_unlock(&pd->mu);
+	/* An auditor learns the exact image each service runs. */
+	if (b != NULL && pd->images != NULL &&
+	    (im = image_run_digests(pd->images, l->id)) != NULL)
+		json_object_set_new(b, "images", im);
 	if (b == NULL) {
 		/* Nothing proves the delivery (a lease saved before proofs
 		 * were kept): it cannot be billed. */
@@ -833,7 +927,7 @@ heartbeat(struct pd *pd)
 }
 
 static int
-setup(struct pd *pd, const char *data)
+setup(struct pd *pd, const char *data, const struct provider_overrides *o)
 {
 	struct http_server_config hc;
 	char path[PATH_MAX + 32], host[128], ahost[REQSIG_HOST_MAX];
@@ -849,7 +943,8 @@ setup(struct pd *pd, const char *data)
 	    LEASE_WASM_DEADLINE_MS_DEFAULT);
 	config_init(&pd->cfg);
 	snprintf(path, sizeof(path), "%s/provider.json", data);
-	if ((rc = config_load(path, &pd->cfg)) < 0)
+	if ((rc = config_load(path, &pd->cfg)) < 0 ||
+	    (rc = config_apply_overrides(&pd->cfg, o)) < 0)
 		return rc;
 	snprintf(path, sizeof(path), "%s/provider.key", data);
 	if ((rc = key_load(path, &pd->key)) < 0)
@@ -866,7 +961,8 @@ setup(struct pd *pd, const char *data)
 	/* Requests signed before this start could be replays of ones the
 	 * last run saw (its nonces are gone): refused (common/reqsig.h). */
 	if ((rc = reqsig_cache_new(&pd->rc)) < 0 ||
-	    (rc = reqsig_cache_bind(pd->rc, NULL, start_ms)) < 0)
+	    (rc = reqsig_cache_bind(pd->rc, NULL, start_ms)) < 0 ||
+	    (rc = setup_images(pd)) < 0)
 		return rc;
 	if ((rc = market_get(pd, "/v1/info", &info)) < 0)
 		return err_prefix(rc, "market %s", pd->cfg.market);
@@ -946,6 +1042,13 @@ work_add(struct lease ***work, size_t *cap, size_t *n, struct lease *l)
 int
 provider_daemon_run(const char *data, volatile sig_atomic_t *stop)
 {
+	return provider_daemon_run_opts(data, NULL, stop);
+}
+
+int
+provider_daemon_run_opts(const char *data, const struct provider_overrides *o,
+    volatile sig_atomic_t *stop)
+{
 	struct pd *pd = calloc(1, sizeof(*pd));
 	struct sandbox_spec base;
 	pthread_t ft;
@@ -957,7 +1060,8 @@ provider_daemon_run(const char *data, volatile sig_atomic_t *stop)
 	if (pd == NULL)
 		return err_set(ERR_NOMEM, "out of memory");
 	pthread_mutex_init(&pd->mu, NULL);
-	if ((rc = setup(pd, data)) < 0)
+	pthread_cond_init(&pd->wake, NULL);
+	if ((rc = setup(pd, data, o)) < 0)
 		goto out;
 	sandbox_spec_init(&base);
 	base.log_max_bytes = pd->cfg.log_max_bytes;
@@ -970,15 +1074,26 @@ provider_daemon_run(const char *data, volatile sig_atomic_t *stop)
 	prune_wasm_apps(pd);
 	next_prune = last + PRUNE_EVERY_MS;
 	while (!*stop) {
-		struct timespec ts = { 0, LOOP_MS * 1000000L };
+		struct timespec ts;
 		size_t nt = 0, i;
 
-		nanosleep(&ts, NULL);
-		now = util_now_ms();
+		/* A tick, or earlier when woken (pd_wake). */
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += LOOP_MS * 1000000L;
+		ts.tv_sec += ts.tv_nsec / 1000000000L;
+		ts.tv_nsec %= 1000000000L;
 		pthread_mutex_lock(&pd->mu);
+		pthread_cond_timedwait(&pd->wake, &pd->mu, &ts);
+		now = util_now_ms();
 		for (l = pd->leases; l; l = l->next) {
 			if (l->status != LEASE_RUNNING)
 				continue;
+			/* images pulled (or not) since the last tick */
+			if (pd->images != NULL && !l->pending_close[0] &&
+			    image_run_attach(pd->images, l) < 0) {
+				log_warn("lease %s: %s", l->id, err_msg());
+				pd_request_close(pd, l, "manifest_refused", 1);
+			}
 			lease_reap(l, now);
 			lease_add_time(l, now - last);
 			if (work_add(&work, &workcap, &nt, l) < 0)
@@ -1058,6 +1173,8 @@ out:
 	atomic_store(&pd->stop, 1);
 	if (pd->http)
 		http_server_free(pd->http);
+	image_runner_free(pd->images);
+	pd->images = NULL;
 	if (have_ft) {
 		/* The follower's transfer sees pd->stop within a second,
 		 * also while the stream is silent.  Should it hang past a few

@@ -14,6 +14,7 @@
 #include "common/reqsig.h"
 #include "provider/artifact.h"
 #include "provider/config.h"
+#include "provider/image_run.h"
 #include "provider/lease.h"
 
 struct pd {
@@ -38,6 +39,8 @@ struct pd {
 	struct http_server *http;
 	struct reqsig_cache *rc;
 	struct artifact_cache cache;
+	struct image_runner *images; /* the "oci" runtime, or NULL */
+	pthread_cond_t wake; /* (with mu) the loop's tick ends early */
 	atomic_int stop; /* set by the main loop; read by the follower
 	                    and the log streams (no lock) */
 };
@@ -52,6 +55,10 @@ struct lease *pd_find_lease(struct pd *pd, const char *id);
 /* Fetch the artifacts of l's replicas (git checkouts into the cache) and
  * set their app_dir; l is not yet shared (no lock needed). */
 int pd_prepare_artifacts(struct pd *pd, struct lease *l);
+
+/* Wake the main loop before its next tick (a manifest accepted, a pull
+ * done), so a replica starts at once.  Without the lock. */
+void pd_wake(struct pd *pd);
 
 /* Ask the main loop to stop l with reason (under pd->mu); post_close:
  * also sign lease.close (the provider's own decision). */

@@ -27,6 +27,7 @@
 #include "common/util.h"
 #include "provider/artifact.h"
 #include "provider/config.h"
+#include "provider/image_run.h"
 #include "provider/lease.h"
 #include "wasm/pool.h"
 
@@ -84,6 +85,8 @@ replica_clear(struct lease_replica *r)
 		sandbox_free(r->sb);
 	r->sb = NULL;
 	lease_replica_drop_pool(r);
+	image_run_spec_unref(r->oci_spec);
+	r->oci_spec = NULL;
 	free(r->wasm_url);
 	free(r->wasm_path);
 	r->wasm_url = r->wasm_path = NULL;
@@ -477,11 +480,24 @@ build_replica(struct lease *l, const char *name, const json_t *svc,
 			return err_set(ERR_NOMEM, "out of memory");
 		if ((r->argv = calloc(1, sizeof(*r->argv))) == NULL)
 			return err_set(ERR_NOMEM, "out of memory");
+	} else if (strcmp(rt, "oci") == 0) {
+		/* The image is pulled, and its argv and env made, by
+		 * image_run (pd_prepare_artifacts queues it). */
+		if (strcmp(kind, "oci") != 0)
+			return err_set(ERR_REJECT,
+			    "manifest: service %s: image kind \"%s\" cannot "
+			    "run as oci",
+			    name, kind);
+		r->oci = 1;
+		if ((r->image = json_dumps(img,
+		         JSON_COMPACT | JSON_SORT_KEYS)) == NULL ||
+		    (r->argv = calloc(1, sizeof(*r->argv))) == NULL)
+			return err_set(ERR_NOMEM, "out of memory");
 	} else if (strcmp(rt, "process") != 0)
 		return err_set(ERR_REJECT,
 		    "manifest: service %s needs the "
-		    "\"%s\" runtime; this provider offers \"process\" and "
-		    "\"wasm\"",
+		    "\"%s\" runtime; this provider offers \"process\", "
+		    "\"wasm\" and \"oci\"",
 		    name, rt);
 	else if (strcmp(kind, "host") != 0 && strcmp(kind, "git") != 0)
 		return err_set(ERR_REJECT,
@@ -492,7 +508,8 @@ build_replica(struct lease *l, const char *name, const json_t *svc,
 	                 json_dumps(img, JSON_COMPACT | JSON_SORT_KEYS) :
 	                 strdup("host")) == NULL)
 		return err_set(ERR_NOMEM, "out of memory");
-	if (!r->wasm && (rc = argv_from_json(svc, name, &r->argv)) < 0)
+	if (!r->wasm && !r->oci &&
+	    (rc = argv_from_json(svc, name, &r->argv)) < 0)
 		return rc;
 	if ((rc = env_from_json(json_object_get(svc, "env"), name, &r->env)) <
 	    0)
@@ -674,6 +691,7 @@ lease_due(const struct lease *l, int64_t now_ms, size_t *idx, size_t max)
 		return 0;
 	for (i = 0; i < l->nrep && n < max; i++)
 		if (!lease_replica_running(&l->rep[i]) && !l->rep[i].done &&
+		    (!l->rep[i].oci || l->rep[i].oci_spec != NULL) &&
 		    now_ms >= l->rep[i].next_start_ms)
 			idx[n++] = i;
 	return n;
@@ -702,6 +720,8 @@ lease_spawn(const struct lease *l, size_t i, const char *logs_dir,
 	spec.stdout_path = outp;
 	spec.stderr_path = errp;
 	spec.die_with_parent = 1;
+	if (r->oci)
+		image_run_spec_apply(r->oci_spec, &spec);
 	if (!r->cleaned)
 		kill_leftovers(base, r->name);
 	return sandbox_start(&spec, out);

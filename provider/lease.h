@@ -60,6 +60,7 @@ enum lease_counter {
 #define LEASE_WASM_WORKERS_MAX 16
 
 struct wasm_pool;
+struct image_run_spec;
 
 struct lease_expose {
 	uint16_t port; /* inside the lease */
@@ -88,6 +89,10 @@ struct lease_replica {
 	uint64_t wasm_fuel; /* tenant's per-request fuel budget and */
 	uint64_t wasm_deadline_ms; /* deadline (env LODGE_FUEL,
 	                              LODGE_DEADLINE_MS); 0: the provider's */
+	int oci; /* runtime "oci": an image
+	                              (provider/image_run.h) */
+	struct image_run_spec *oci_spec; /* what it runs, once pulled;
+	                              NULL until then (not due) */
 	struct lease_expose expose[LEASE_MAX_EXPOSE];
 	size_t nexpose;
 	uint64_t cpu_millis, memory_bytes, storage_bytes;
@@ -152,7 +157,8 @@ void lease_free(struct lease *l);
  * the order's placement must be runnable here ("process" with a host or
  * git image; "wasm": an HTTP function when it has a global expose and
  * no command/args, else a job run by `provider wasm run` in the sandbox;
- * ERR_REJECT with the reason otherwise).  On success the lease holds
+ * "oci": an image, pulled by provider/image_run.h before its replicas
+ * are due; ERR_REJECT with the reason otherwise).  On success the lease holds
  * the manifest and its replicas (not yet started).  ERR_INVAL: malformed. */
 int lease_set_manifest(struct lease *l, const json_t *manifest);
 

@@ -287,6 +287,65 @@ send_blobs(struct run *r, const char *sdl_file, const json_t *manifest,
 	return 0;
 }
 
+/* "12.3 MB" (decimal units, as registries show sizes). */
+static void
+human(uint64_t b, char *buf, size_t cap)
+{
+	if (b >= 1000000)
+		snprintf(buf, cap, "%.1f MB", (double)b / 1e6);
+	else if (b >= 1000)
+		snprintf(buf, cap, "%.1f kB", (double)b / 1e3);
+	else
+		snprintf(buf, cap, "%llu B", (unsigned long long)b);
+}
+
+/* The images the provider pulls for the lease (its status' "images"):
+ * bytes / total while pulling, the digest once pulled (said once per
+ * service, remembered in seen).  ERR_REJECT when a pull failed. */
+static int
+show_images(struct run *r, const char *lease, const json_t *images,
+    json_t *seen)
+{
+	const char *svc, *st, *ref, *dig;
+	char done[32], total[32];
+	json_t *im;
+
+	json_object_foreach((json_t *)images, svc, im)
+	{
+		st = json_string_value(json_object_get(im, "state"));
+		ref = json_string_value(json_object_get(im, "reference"));
+		dig = json_string_value(json_object_get(im, "digest"));
+		human((uint64_t)json_integer_value(json_object_get(im, "done")),
+		    done, sizeof(done));
+		human(
+		    (uint64_t)json_integer_value(json_object_get(im, "total")),
+		    total, sizeof(total));
+		if (st == NULL || ref == NULL)
+			continue;
+		if (strcmp(st, "failed") == 0)
+			return err_set(ERR_REJECT,
+			    "lease %s: image %s of %s: %s", lease, ref, svc,
+			    json_string_value(json_object_get(im, "error")) ?
+			        json_string_value(
+			            json_object_get(im, "error")) :
+			        "pull failed");
+		if (strcmp(st, "ready") == 0 && dig != NULL &&
+		    json_object_get(seen, svc) == NULL) {
+			json_object_set_new(seen, svc, json_true());
+			say(r, TENANT_STEP_FETCHED, true, NULL, lease,
+			    "image %s: %s %s (%s)", svc, ref, dig, total);
+		} else if (strcmp(st, "ready") != 0 &&
+		    json_integer_value(json_object_get(im, "total")) == 0)
+			say(r, TENANT_STEP_FETCHED, false, NULL, lease,
+			    "pulling %s for %s: resolving…", ref, svc);
+		else if (strcmp(st, "ready") != 0)
+			say(r, TENANT_STEP_FETCHED, false, NULL, lease,
+			    "pulling %s for %s: %s / %s", ref, svc, done,
+			    total);
+	}
+	return 0;
+}
+
 /* Poll the provider's status until every replica runs. */
 static int
 wait_running(struct run *r, const char *api, const char *lease,
@@ -296,6 +355,7 @@ wait_running(struct run *r, const char *api, const char *lease,
 	char path[96], ebuf[512];
 	const char *why = "no status yet";
 	char whybuf[512];
+	json_t *seen = json_object();
 	int rc;
 
 	snprintf(path, sizeof(path), "/v1/leases/%s/status", lease);
@@ -317,6 +377,12 @@ wait_running(struct run *r, const char *api, const char *lease,
 		} else
 			err_clear();
 		http_result_clear(&res);
+		if ((rc = show_images(r, lease, json_object_get(s, "images"),
+		         seen)) != 0) {
+			json_decref(s);
+			json_decref(seen);
+			return rc;
+		}
 		st = json_string_value(json_object_get(s, "status"));
 		reps = json_object_get(s, "replicas");
 		nrep = json_array_size(reps);
@@ -343,22 +409,36 @@ wait_running(struct run *r, const char *api, const char *lease,
 				    (long long)restarts,
 				    le && le[0] ? ": " : "", le ? le : "");
 				json_decref(s);
+				json_decref(seen);
 				return rc;
 			}
 		}
 		if (st && strcmp(st, "closed") == 0) {
 			const char *cr = json_string_value(
 			    json_object_get(s, "close_reason"));
+			const char *le = NULL;
+			/* why, when a replica says (an image that could not
+			 * be pulled) */
+			json_array_foreach(reps, i, rep) if (le == NULL)
+			{
+				le = json_string_value(
+				    json_object_get(rep, "last_error"));
+				if (le != NULL && le[0] == '\0')
+					le = NULL;
+			}
 			rc = err_set(ERR_REJECT,
 			    "lease %s was closed on the "
-			    "provider (%s)",
-			    lease, cr && cr[0] ? cr : "?");
+			    "provider (%s)%s%s",
+			    lease, cr && cr[0] ? cr : "?", le ? ": " : "",
+			    le ? le : "");
 			json_decref(s);
+			json_decref(seen);
 			return rc;
 		}
 		if (st && strcmp(st, "running") == 0 && nrep > 0 &&
 		    nrun == nrep) {
 			json_decref(s);
+			json_decref(seen);
 			return 0;
 		}
 		if (st) {
@@ -369,11 +449,13 @@ wait_running(struct run *r, const char *api, const char *lease,
 			why = whybuf;
 		}
 		json_decref(s);
-		if (util_now_ms() > until)
+		if (util_now_ms() > until) {
+			json_decref(seen);
 			return err_set(ERR_REJECT,
 			    "lease %s did not run within "
 			    "%lld s (%s)",
 			    lease, (long long)(timeout_ms / 1000), why);
+		}
 		sleep_ms(TENANT_POLL_MS);
 	}
 }

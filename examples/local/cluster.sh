@@ -102,11 +102,13 @@ cluster_fund_provider() {
 	}
 }
 
-# cluster_provider_start NAME: (re)start an initialised provider.
+# cluster_provider_start NAME: (re)start an initialised provider, with
+# the options in CLUSTER_RUN_ARGS (split on spaces) if any.
 cluster_provider_start() {
 	cs_name=$1
 	rm -f "$CL/$cs_name/run.json"
-	${CLUSTER_AS:-} "$BIN/provider" run --data "$CL/$cs_name" \
+	# shellcheck disable=SC2086
+	${CLUSTER_AS:-} "$BIN/provider" run --data "$CL/$cs_name" ${CLUSTER_RUN_ARGS:-} \
 	    >> "$CL/$cs_name.log" 2>&1 &
 	eval "${cs_name}_PID=$!"
 	cluster_track $!

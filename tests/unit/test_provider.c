@@ -31,6 +31,7 @@
 #include "provider/config.h"
 #include "provider/follow.h"
 #include "provider/gateway.h"
+#include "provider/image_run.h"
 #include "provider/lease.h"
 #include "provider/status.h"
 #include "sandbox/sandbox.h"
@@ -824,6 +825,151 @@ test_sandbox_start_while_threads_are_created(void **state)
 	alarm(0);
 }
 
+/* ---- the oci runtime: users, mirrors, options ---- */
+
+static void
+put_file(const char *dir, const char *name, const char *text)
+{
+	char path[512];
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	assert_int_equal(util_write_file(path, text, strlen(text), 0644), 0);
+}
+
+/* The image's /etc/passwd and /etc/group, read through the layers as
+ * overlayfs stacks them: the top one that has the file wins. */
+static void
+test_image_user_resolves_names_through_the_layers(void **state)
+{
+	char tmpl[] = "/tmp/lodge-unit-layers-XXXXXX", l0[600], l1[600];
+	char path[700];
+	const char *layers[2] = { l0, l1 };
+	char *home = NULL;
+	uid_t uid;
+	gid_t gid;
+
+	(void)state;
+	assert_non_null(mkdtemp(tmpl));
+	snprintf(l0, sizeof(l0), "%s/0", tmpl);
+	snprintf(l1, sizeof(l1), "%s/1", tmpl);
+	snprintf(path, sizeof(path), "%s/etc", l0);
+	assert_int_equal(util_mkdirs(path, 0755), 0);
+	snprintf(path, sizeof(path), "%s/etc", l1);
+	assert_int_equal(util_mkdirs(path, 0755), 0);
+	put_file(l0, "etc/passwd", "root:x:0:0:root:/root:/bin/sh\n");
+	put_file(l1, "etc/passwd",
+	    "root:x:0:0:root:/root:/bin/sh\n"
+	    "nginx:x:101:102:nginx:/var/cache/nginx:/sbin/nologin\n");
+	put_file(l1, "etc/group", "root:x:0:\nnginx:x:102:\nweb:x:33:\n");
+	/* "" is root */
+	assert_int_equal(
+	    image_run_resolve_user("", layers, 2, &uid, &gid, &home), 0);
+	assert_int_equal(uid, 0);
+	assert_int_equal(gid, 0);
+	assert_string_equal(home, "/root");
+	free(home);
+	/* a name: uid, gid and home from the top layer's passwd */
+	assert_int_equal(
+	    image_run_resolve_user("nginx", layers, 2, &uid, &gid, &home), 0);
+	assert_int_equal(uid, 101);
+	assert_int_equal(gid, 102);
+	assert_string_equal(home, "/var/cache/nginx");
+	free(home);
+	/* name:group and uid:gid */
+	assert_int_equal(
+	    image_run_resolve_user("nginx:web", layers, 2, &uid, &gid, &home),
+	    0);
+	assert_int_equal(gid, 33);
+	free(home);
+	assert_int_equal(
+	    image_run_resolve_user("1000:2000", layers, 2, &uid, &gid, &home),
+	    0);
+	assert_int_equal(uid, 1000);
+	assert_int_equal(gid, 2000);
+	free(home);
+	/* unknown names, and ids outside a lease's range */
+	assert_int_equal(
+	    image_run_resolve_user("nobody", layers, 2, &uid, &gid, &home),
+	    ERR_NOTFOUND);
+	assert_non_null(strstr(err_msg(), "nobody"));
+	assert_int_equal(
+	    image_run_resolve_user("nginx:staff", layers, 2, &uid, &gid, &home),
+	    ERR_NOTFOUND);
+	assert_int_equal(
+	    image_run_resolve_user("70000", layers, 2, &uid, &gid, &home),
+	    ERR_REJECT);
+	/* only the bottom layer: nginx is not there */
+	assert_int_equal(
+	    image_run_resolve_user("nginx", layers, 1, &uid, &gid, &home),
+	    ERR_NOTFOUND);
+	util_rm_tree(tmpl);
+}
+
+static void
+test_image_options_are_checked(void **state)
+{
+	struct provider_config c;
+	struct image_mirror m;
+	char ok[] = "docker.io=http://127.0.0.1:5000", bad[] = "docker.io",
+	     bad2[] = "docker.io=ftp://x";
+	const char *mirrors[] = { "ghcr.io=https://mirror.example" };
+	const char *insecure[] = { "127.0.0.1:5000" };
+	struct provider_overrides o = { mirrors, 1, insecure, 1, 1u << 20,
+		2000000000u };
+
+	(void)state;
+	assert_int_equal(image_run_parse_mirror(ok, &m), 0);
+	assert_string_equal(m.registry, "docker.io");
+	assert_string_equal(m.url, "http://127.0.0.1:5000");
+	assert_int_equal(image_run_parse_mirror(bad, &m), ERR_INVAL);
+	assert_int_equal(image_run_parse_mirror(bad2, &m), ERR_INVAL);
+	config_init(&c);
+	assert_int_equal(config_add_mirror(&c, "docker.io=http://a:1"), 0);
+	assert_int_equal(config_add_mirror(&c, "nonsense"), ERR_INVAL);
+	assert_int_equal(config_add_insecure(&c, "http://a/b"), ERR_INVAL);
+	/* run's options replace init's lists */
+	assert_int_equal(config_apply_overrides(&c, &o), 0);
+	assert_int_equal(json_array_size(c.registry_mirrors), 1);
+	assert_string_equal(
+	    json_string_value(json_array_get(c.registry_mirrors, 0)),
+	    "ghcr.io=https://mirror.example");
+	assert_string_equal(
+	    json_string_value(json_array_get(c.insecure_registries, 0)),
+	    "127.0.0.1:5000");
+	assert_int_equal(c.image_cache_max_bytes, 1u << 20);
+	assert_int_equal(c.image_id_base, 2000000000u);
+	config_clear(&c);
+}
+
+/* An oci service: its replicas wait for their image (not due). */
+static const char oci_manifest[] =
+    "{\"deployment\":{\"web\":{\"here\":{\"count\":2,\"profile\":\"p\"}}},"
+    "\"profiles\":{\"p\":{\"cpu_millis\":100,\"memory_bytes\":"
+    "67108864,\"storage\":{\"default\":{\"size_bytes\":1000}}}},"
+    "\"services\":{\"web\":{\"args\":[],\"command\":[],\"env\":{},"
+    "\"expose\":[],\"image\":{\"kind\":\"oci\",\"name\":"
+    "\"library/nginx\",\"registry\":\"docker.io\",\"tag\":\"1.25\"},"
+    "\"runtime\":\"oci\"}}}";
+
+static void
+test_lease_oci_replicas_wait_for_their_image(void **state)
+{
+	struct lease *l = lease_for(oci_manifest, "here");
+	size_t idx[4];
+	json_t *m;
+
+	(void)state;
+	assert_int_equal(cjson_parse(oci_manifest, strlen(oci_manifest), &m),
+	    0);
+	assert_int_equal(lease_set_manifest(l, m), 0);
+	assert_int_equal(l->nrep, 2);
+	assert_true(l->rep[0].oci && l->rep[1].oci);
+	assert_null(l->rep[0].oci_spec);
+	assert_int_equal(lease_due(l, util_now_ms(), idx, 4), 0);
+	json_decref(m);
+	lease_free(l);
+}
+
 int
 main(void)
 {
@@ -849,6 +995,10 @@ main(void)
 		cmocka_unit_test(test_artifact_blob_is_content_addressed),
 		cmocka_unit_test(test_artifact_git_checks_out_the_exact_commit),
 		cmocka_unit_test(test_sandbox_start_while_threads_are_created),
+		cmocka_unit_test(
+		    test_image_user_resolves_names_through_the_layers),
+		cmocka_unit_test(test_image_options_are_checked),
+		cmocka_unit_test(test_lease_oci_replicas_wait_for_their_image),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
