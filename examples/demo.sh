@@ -176,7 +176,7 @@ image() {
 	sb=$(jq -r '.provider.replicas[0].pid' image.status) &&
 	wl=$(cut -d' ' -f1 "/proc/$sb/task/$sb/children") &&
 	echo "    on the host the workload runs as uid $(awk '/^Uid:/ {print $2}' "/proc/$wl/status") (the lease's id range), not root" &&
-	cluster_wait 100 sh -c "'$BIN/ledger' show market/ledger.db --json | jq -e 'select(.entry.kind == \"lease.started\" and .entry.body.lease == \"$ILEASE\") | .entry.body.images.web' > /dev/null" &&
+	until_ok 5 sh -c "'$BIN/ledger' show market/ledger.db --json | jq -e 'select(.entry.kind == \"lease.started\" and .entry.body.lease == \"$ILEASE\") | .entry.body.images.web' > /dev/null" &&
 	echo "    lease.started in the ledger: images.web = $("$BIN/ledger" show market/ledger.db --json | jq -r "select(.entry.kind == \"lease.started\" and .entry.body.lease == \"$ILEASE\") | .entry.body.images.web" | cut -c1-19)…" &&
 	as alice close "$IDEP" > /dev/null && echo "    closed"
 }
