@@ -38,7 +38,7 @@ usage(FILE *f, const char *group)
 	for (i = 0; i < NCOMMANDS; i++) {
 		c = commands[i];
 		if (group == NULL || strcmp(c->group, group) == 0)
-			fprintf(f, "  %-7s %-8s %s\n", c->group,
+			fprintf(f, "  %-8s %-8s %s\n", c->group,
 			    c->name ? c->name : "", c->help);
 	}
 }
