@@ -40,7 +40,7 @@ sdl_USES := image common
 image_USES := common
 ledger_USES := common
 market_USES := ledger common
-provider_USES := wasm sandbox image common
+provider_USES := wasm sandbox image ledger common
 tenant_USES := sdl image common
 
 # A folder's binary is its main.c and one cmd_<name>.c per command (thin:

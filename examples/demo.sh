@@ -1,7 +1,8 @@
 #!/bin/sh
 # make demo: the whole Lodge flow on loopback, in a temporary directory.
-# A market and two providers (different prices and attributes) start on
-# free ports; a funded tenant deploys examples/hello-perl in one command,
+# A market and two providers (different prices and attributes, each key
+# funded for its bond and fees first) start on free ports; a funded tenant
+# deploys examples/hello-perl in one command,
 # calls it through the provider's gateway, watches usage and charges
 # accrue, reads its logs and closes it for a refund; `ledger audit`
 # replays the market's ledger; the ledger is then mirrored to git, cloned
@@ -61,13 +62,18 @@ registry() {
 	echo "    docker-registry at $REG holds lodge/hello:1.0 ($(skopeo inspect --tls-verify=false "docker://$REG/lodge/hello:1.0" | jq -r .Digest | cut -c1-19)…)"
 }
 providers() {
-	# same machine, two owners: eu is cheaper, us asks twice as much
+	# same machine, two owners: eu is cheaper, us asks twice as much.
+	# Advertising is not free: each key first holds the bond the genesis
+	# rules lock for the capacity it offers, and the fees of the entries
+	# it signs; `provider bond` computes what it lacks and the treasury
+	# deposits that (cluster_fund_provider)
 	cluster_provider eu region=eu,tier=standard \
 	    cpu_ms=1000000,mem_mb_s=1000000,storage_mb_s=100000 \
 	    --registry-mirror "docker.io=http://$REG" --insecure-registry "$REG" &&
 	cluster_provider us region=us,tier=premium \
 	    cpu_ms=2000000,mem_mb_s=2000000,storage_mb_s=200000 &&
-	curl -s "$MARKET/v1/providers" | jq -r '.[] | "    \(.key[0:20])… \(.ask.api_url) \(.ask.attributes | to_entries | map("\(.key)=\(.value)") | join(",")) cpu_ms=\(.ask.price.cpu_ms) mem_mb_s=\(.ask.price.mem_mb_s) online=\(.online)"'
+	echo "    each provider's key was funded before it advertised (bond and a day of fees, from \`provider bond\`): eu $eu_FUNDED, us $us_FUNDED uakt" &&
+	curl -s "$MARKET/v1/providers" | jq -r '.[] | "    \(.key[0:20])… \(.ask.api_url) \(.ask.attributes | to_entries | map("\(.key)=\(.value)") | join(",")) cpu_ms=\(.ask.price.cpu_ms) mem_mb_s=\(.ask.price.mem_mb_s) online=\(.online) bond=\(.bond)"'
 }
 tenant() {
 	cluster_tenant alice 1000000000 &&
@@ -144,7 +150,9 @@ wasm() {
 	code=$(curl -s -o /dev/null -w '%{http_code}' "${WURL}spin")
 	[ "$code" = 503 ] || { echo "    /spin answered $code, not 503" >&2; return 1; }
 	echo "    GET ${WURL}spin -> 503 (an endless loop ran out of its fuel budget)"
-	until_ok 5 sh -c "curl -s '$MARKET/v1/leases/$WLEASE' | jq -e '.usage.fuel >= 1000000000 and .usage.requests >= 6'" || {
+	# the spin's fuel is billed; its 503 (answered by the runtime, not
+	# the function) is not counted as a request
+	until_ok 5 sh -c "curl -s '$MARKET/v1/leases/$WLEASE' | jq -e '.usage.fuel >= 1000000000 and .usage.requests >= 5'" || {
 		echo "    the fuel of the requests is not in the usage" >&2; return 1; }
 	curl -s "$MARKET/v1/leases/$WLEASE" | jq -r '"    usage requests=\(.usage.requests) fuel=\(.usage.fuel) cpu_ms=\(.usage.cpu_ms); charged \(.charged) uakt"' &&
 	as alice close "$WDEP" > /dev/null &&
@@ -168,7 +176,7 @@ image() {
 	sb=$(jq -r '.provider.replicas[0].pid' image.status) &&
 	wl=$(cut -d' ' -f1 "/proc/$sb/task/$sb/children") &&
 	echo "    on the host the workload runs as uid $(awk '/^Uid:/ {print $2}' "/proc/$wl/status") (the lease's id range), not root" &&
-	cluster_wait 100 sh -c "'$BIN/ledger' show market/ledger.db --json | jq -e 'select(.entry.kind == \"lease.started\" and .entry.body.lease == \"$ILEASE\") | .entry.body.images.web' > /dev/null" &&
+	until_ok 5 sh -c "'$BIN/ledger' show market/ledger.db --json | jq -e 'select(.entry.kind == \"lease.started\" and .entry.body.lease == \"$ILEASE\") | .entry.body.images.web' > /dev/null" &&
 	echo "    lease.started in the ledger: images.web = $("$BIN/ledger" show market/ledger.db --json | jq -r "select(.entry.kind == \"lease.started\" and .entry.body.lease == \"$ILEASE\") | .entry.body.images.web" | cut -c1-19)…" &&
 	as alice close "$IDEP" > /dev/null && echo "    closed"
 }
@@ -202,10 +210,13 @@ offline() {
 }
 proof() {
 	n=$(sqlite3 market/ledger.db 'SELECT max(size) FROM checkpoint')
-	"$L" proof inclusion market/ledger.db 4 --json | jq -c . | cut -c1-150 |
-	    sed 's/^/    inclusion of the order (leaf 4): /' &&
-	"$L" proof consistency market/ledger.db 5 "$n" --json | jq -c . |
-	    cut -c1-150 | sed "s/^/    consistency 5 -> $n: /"
+	oi=${DEP#o-} # an order's id is its ledger index
+	"$L" proof inclusion market/ledger.db "$oi" --json | jq -c . |
+	    cut -c1-150 |
+	    sed "s/^/    inclusion of the order (leaf $oi): /" &&
+	"$L" proof consistency market/ledger.db "$((oi + 1))" "$n" --json |
+	    jq -c . | cut -c1-150 |
+	    sed "s/^/    consistency $((oi + 1)) -> $n: /"
 }
 tamper() {
 	cp market/ledger.db tampered.db

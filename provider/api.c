@@ -84,18 +84,46 @@ authorize(struct pd *pd, const char *lease_id, const struct http_request *req,
 	return 0;
 }
 
+/* The manifest's bytes as sent must be its canonical JSON, whose sha256
+ * is the order's manifest_hash: the tenant's signature over them is the
+ * proof of delivery lease.started carries, and the market checks it
+ * against the hash (docs/state.md).  Other bytes of the same manifest
+ * would run and never be billed: refused (ERR_INVAL). */
+static int
+canonical_bytes(const struct http_request *req, const char *manifest_hash)
+{
+	char got[65];
+
+	reqsig_sha256_hex(req->body, req->body_len, got);
+	if (strcmp(got, manifest_hash) == 0)
+		return 0;
+	return err_set(ERR_INVAL,
+	    "manifest: send its canonical JSON bytes exactly (no "
+	    "newline, no spaces: sha256 %s, the order's manifest_hash; these "
+	    "bytes hash to %s): the signed request is the proof of delivery "
+	    "the market bills from",
+	    manifest_hash, got);
+}
+
 static void
 post_manifest(struct pd *pd, const char *id, const struct http_request *req,
     struct http_response *resp)
 {
 	struct lease *l, *tmp = NULL;
-	json_t *m = NULL;
+	json_t *m = NULL, *proof = NULL;
 	char path[PATH_MAX + 64], *canon = NULL;
 	size_t clen;
 	int rc, waiting;
 
 	if (authorize(pd, id, req, resp) < 0)
 		return;
+	/* The signed request is the proof that the manifest was delivered:
+	 * kept for lease.started (docs/state.md). */
+	if ((rc = reqsig_envelope_json(http_header(req, REQSIG_HEADER),
+	         &proof)) < 0) {
+		http_respond_error(resp, 500, "%s", err_msg());
+		return;
+	}
 	pthread_mutex_lock(&pd->mu);
 	l = pd_find_lease(pd, id);
 	waiting = l->status == LEASE_WAITING && !l->pending_close[0];
@@ -112,18 +140,25 @@ post_manifest(struct pd *pd, const char *id, const struct http_request *req,
 		    "lease %s already has its "
 		    "manifest or is closed",
 		    id);
+		json_decref(proof);
 		return;
 	}
 	if (rc < 0) {
 		http_respond_error(resp, 500, "%s", err_msg());
+		json_decref(proof);
 		return;
 	}
+	lease_set_manifest_request(tmp, proof);
 	if ((rc = cjson_parse(req->body, req->body_len, &m)) < 0) {
 		http_respond_error(resp, 400, "manifest: %s", err_msg());
 		goto out;
 	}
-	if ((rc = lease_set_manifest(tmp, m)) < 0 ||
-	    (rc = pd_prepare_artifacts(pd, tmp)) < 0) {
+	if ((rc = lease_set_manifest(tmp, m)) == 0 &&
+	    (rc = canonical_bytes(req, tmp->manifest_hash)) < 0) {
+		http_respond_error(resp, 400, "%s", err_msg());
+		goto out;
+	}
+	if (rc < 0 || (rc = pd_prepare_artifacts(pd, tmp)) < 0) {
 		if (rc == ERR_CONFLICT || rc == ERR_INVAL)
 			http_respond_error(resp, status_of(rc), "%s",
 			    err_msg());
@@ -168,6 +203,9 @@ post_manifest(struct pd *pd, const char *id, const struct http_request *req,
 		l->mem_bytes = tmp->mem_bytes;
 		l->storage_bytes = tmp->storage_bytes;
 		l->status = LEASE_RUNNING;
+		proof = l->manifest_request;
+		l->manifest_request = tmp->manifest_request;
+		tmp->manifest_request = proof;
 		tmp->manifest = om;
 		tmp->rep = orep;
 		tmp->nrep = onrep;
@@ -369,6 +407,16 @@ get_logs(struct pd *pd, const char *id, const struct http_request *req,
 
 /* ---- gateway ---- */
 
+/* Is a request answered with status billed?  Not when the gateway
+ * answered it itself (by_gateway) with 502, 503 or 504: the service was
+ * not there to serve it (issue 12, case 5). */
+static int
+billed(int status, int by_gateway)
+{
+	return !(
+	    by_gateway && (status == 502 || status == 503 || status == 504));
+}
+
 /* A wasm HTTP function: the reference to its pool taken under the lock
  * keeps the sockets open through the request even if the lease closes
  * meanwhile (the request then fails with 503). */
@@ -397,8 +445,13 @@ gateway_fn(const struct pd *pd, struct lease *l, struct wasm_pool *pool,
 		    rt->service);
 	gateway_wasm(req, pool, script, rt->path, &lim, resp, &egress, &u);
 	wasm_pool_free(pool);
-	atomic_fetch_add(&l->requests, 1);
-	atomic_fetch_add(&l->egress_bytes, egress);
+	/* The fuel burnt is billed; a request the runtime answered itself
+	 * (not running, busy, out of fuel, past its deadline: 503, 504) is
+	 * not. */
+	if (billed(resp->status, 1)) {
+		atomic_fetch_add(&l->requests, 1);
+		atomic_fetch_add(&l->egress_bytes, egress);
+	}
 	atomic_fetch_add(&l->fuel, u.fuel);
 }
 
@@ -466,8 +519,12 @@ gateway(struct pd *pd, const struct gateway_route *rt,
 	if (ufd >= 0)
 		close(ufd);
 	free(target);
-	atomic_fetch_add(&l->requests, 1);
-	atomic_fetch_add(&l->egress_bytes, egress);
+	/* Nothing came back from the service (egress 0) when the gateway
+	 * answered itself: unreachable 502, timed out 504. */
+	if (billed(resp->status, egress == 0)) {
+		atomic_fetch_add(&l->requests, 1);
+		atomic_fetch_add(&l->egress_bytes, egress);
+	}
 }
 
 /* "/v1/leases/<id>/<rest>": id into buf, rest returned. */

@@ -31,7 +31,7 @@
 #include "wasm/pool.h"
 
 #define LOOP_MS 100
-#define HEARTBEAT_MS 10000
+#define HEARTBEAT_MS PROVIDER_HEARTBEAT_MS
 #define PRUNE_EVERY_MS 3600000
 /* Unused wasm app dirs (a module, its .so) are kept this long, so a
  * tenant who redeploys does not wait for a compile again:
@@ -96,23 +96,43 @@ out:
 	return rc;
 }
 
+/* Post one entry; *reply (malloc'd, may be NULL) gets the market's
+ * answer.  0 on 201; ERR_REJECT when the rules refused it (422); ERR_IO
+ * otherwise: unreachable, rate-limited, or this key cannot pay the fee
+ * (402: the owner is told to fund the key), all worth a retry later. */
 static int
-post(struct pd *pd, const char *kind, json_t *body, const char *what)
+post_reply(struct pd *pd, const char *kind, json_t *body, const char *what,
+    char **reply)
 {
 	long status;
-	char *reply = NULL;
 	int rc;
 
 	rc = provider_post_entry(pd->cfg.market, pd->key, kind, body, &status,
-	    &reply);
+	    reply);
 	if (rc < 0) {
 		log_warn("%s: %s", what, err_msg());
+	} else if (status == 402) {
+		log_warn("%s: fund the key %s: %s (`provider bond` says how "
+		         "much: `market deposit` from the treasury, or an "
+		         "account.transfer from a funded key)",
+		    what, pd->key_text, *reply ? *reply : "");
+		rc = ERR_IO;
 	} else if (status != 201) {
 		log_warn("%s: market answered %ld %s", what, status,
-		    reply ? reply : "");
+		    *reply ? *reply : "");
 		rc = status == 422 ? ERR_REJECT : ERR_IO;
 	} else
 		log_debug("%s: posted", what);
+	return rc;
+}
+
+static int
+post(struct pd *pd, const char *kind, json_t *body, const char *what)
+{
+	char *reply = NULL;
+	int rc;
+
+	rc = post_reply(pd, kind, body, what, &reply);
 	free(reply);
 	return rc;
 }
@@ -312,8 +332,11 @@ reconcile(struct pd *pd)
 			if (l->reported[i] > l->base[i])
 				l->base[i] = l->reported[i];
 		}
-		if (json_integer_value(json_object_get(j, "started")) > 0)
+		if (json_integer_value(json_object_get(j, "started")) > 0) {
 			l->started_posted = 1;
+			l->started_at_ms =
+			    json_integer_value(json_object_get(j, "started"));
+		}
 		if (strcmp(json_string_value(json_object_get(j, "status")) ?
 		            json_string_value(json_object_get(j, "status")) :
 		            "",
@@ -494,6 +517,15 @@ on_leaf(void *ctx, const json_t *leaf)
 			pd_request_close(pd, l, r ? r : "closed", 0);
 		}
 		pthread_mutex_unlock(&pd->mu);
+	} else if (strcmp(e->kind, "provider.withdraw") == 0 &&
+	    strcmp(e->signer_text, pd->key_text) == 0) {
+		/* `provider withdraw`: no new leases; those running go on. */
+		pthread_mutex_lock(&pd->mu);
+		if (!pd->withdrawn)
+			log_info("withdrawn from the market: no new leases; "
+			         "restart to advertise again");
+		pd->withdrawn = 1;
+		pthread_mutex_unlock(&pd->mu);
 	} else if (strcmp(e->kind, "provider.offline") == 0) {
 		s = json_string_value(json_object_get(e->body, "provider"));
 		if (s && strcmp(s, pd->key_text) == 0) {
@@ -534,7 +566,7 @@ post_usage(struct pd *pd, struct lease *l, int force)
 	int i, changed = 0;
 
 	pthread_mutex_lock(&pd->mu);
-	lease_counters(l, now);
+	lease_usage_report(l, util_now_ms(), now);
 	for (i = 0; i < USAGE_COUNT; i++)
 		if (now[i] != l->reported[i])
 			changed = 1;
@@ -637,27 +669,99 @@ next_step(struct pd *pd, struct lease *l)
 	return s;
 }
 
+/* After lease.started was refused (422): the market's view decides.
+ * Started already (our earlier post got in, its answer was lost): note
+ * it.  Closed: stop it (the follower tells the reason too).  Still
+ * waiting for its start: the market refused the tenant's proof, so the
+ * lease cannot be billed: close it manifest_refused. */
 static void
-post_started(struct pd *pd, struct lease *l)
+started_refused(struct pd *pd, struct lease *l, const char *reply)
 {
-	json_t *b = json_pack("{s:s}", "lease", l->id), *im;
+	char path[64];
+	const char *st;
+	json_t *j = NULL;
+
+	snprintf(path, sizeof(path), "/v1/leases/%s", l->id);
+	if (market_get(pd, path, &j) < 0) {
+		log_warn("lease %s: %s", l->id, err_msg());
+		return; /* retried */
+	}
+	st = json_string_value(json_object_get(j, "status"));
+	pthread_mutex_lock(&pd->mu);
+	if (st && strcmp(st, "active") == 0) {
+		l->started_posted = 1;
+		l->started_at_ms =
+		    json_integer_value(json_object_get(j, "started"));
+	} else if (st && strcmp(st, "closed") == 0) {
+		const char *r = json_string_value(json_object_get(j, "reason"));
+		pd_request_close(pd, l, r ? r : "closed", 0);
+	} else {
+		log_warn("lease %s: the market refused its manifest-delivery "
+		         "proof (%s): closing it manifest_refused",
+		    l->id, reply ? reply : "?");
+		pd_request_close(pd, l, "manifest_refused", 1);
+	}
+	pd->dirty = 1;
+	pthread_mutex_unlock(&pd->mu);
+	json_decref(j);
+}
+
+/* lease.started with the tenant's manifest request as the proof that the
+ * manifest was delivered (docs/state.md); billing counts from the
+ * sequencer time the market answers with. */
+static void
+post_started(struct pd *pd, struct lease *l, int64_t now)
+{
+	json_t *b, *ans, *im;
+	char *reply = NULL;
 	int rc;
 
+	pthread_mutex_lock(&pd->mu);
+	if (now < l->started_retry_ms) {
+		pthread_mutex_unlock(&pd->mu);
+		return;
+	}
+	b = l->manifest_request ? json_pack("{s:s,s:O}", "lease", l->id,
+	                              "manifest_request", l->manifest_request) :
+	                          NULL;
+	pthread_mutex_unlock(&pd->mu);
 	/* An auditor learns the exact image each service runs. */
 	if (b != NULL && pd->images != NULL &&
 	    (im = image_run_digests(pd->images, l->id)) != NULL)
 		json_object_set_new(b, "images", im);
-	rc = post(pd, "lease.started", b, "lease.started");
+	if (b == NULL) {
+		/* Nothing proves the delivery (a lease saved before proofs
+		 * were kept): it cannot be billed. */
+		log_warn("lease %s: no manifest-delivery proof kept: closing "
+		         "it provider_closed",
+		    l->id);
+		pthread_mutex_lock(&pd->mu);
+		pd_request_close(pd, l, "provider_closed", 1);
+		pthread_mutex_unlock(&pd->mu);
+		return;
+	}
+	rc = post_reply(pd, "lease.started", b, "lease.started", &reply);
 	json_decref(b);
-	/* Refused: the lease is already started, or closed; either way
-	 * there is nothing more to post. */
-	if (rc == 0 || rc == ERR_REJECT) {
+	if (rc == 0) {
+		ans = reply ? json_loads(reply, 0, NULL) : NULL;
 		pthread_mutex_lock(&pd->mu);
 		l->started_posted = 1;
+		l->started_at_ms =
+		    json_integer_value(json_object_get(ans, "time"));
+		if (l->started_at_ms <= 0)
+			l->started_at_ms = now;
 		pd->dirty = 1;
 		pthread_mutex_unlock(&pd->mu);
+		json_decref(ans);
 		log_info("lease %s: started", l->id);
+	} else if (rc == ERR_REJECT) {
+		started_refused(pd, l, reply);
 	}
+	/* Unreachable, rate-limited or unfunded: again in a while. */
+	pthread_mutex_lock(&pd->mu);
+	l->started_retry_ms = now + (pd->epoch_ms > 1000 ? pd->epoch_ms : 1000);
+	pthread_mutex_unlock(&pd->mu);
+	free(reply);
 }
 
 /* Start the replicas of l that are due, outside the lock: a sandbox start
@@ -783,18 +887,34 @@ prune_wasm_apps(struct pd *pd)
 		    root);
 }
 
-static void
+/* 0 when the market took the ask.  A refusal (no funds for the bond or
+ * the fee) is logged with what to do; the main loop tries again at each
+ * heartbeat until it is taken.  A provider that withdrew does not
+ * advertise again until it is restarted. */
+static int
 advertise(struct pd *pd)
 {
 	json_t *body;
+	int rc, withdrawn;
 
-	if (config_advertise_body(&pd->cfg, pd->api_url, &body) < 0) {
+	pthread_mutex_lock(&pd->mu);
+	withdrawn = pd->withdrawn;
+	pthread_mutex_unlock(&pd->mu);
+	if (withdrawn)
+		return 0;
+	if ((rc = config_advertise_body(&pd->cfg, pd->api_url, &body)) < 0) {
 		log_error("advertise: %s", err_msg());
-		return;
+		return rc;
 	}
-	if (post(pd, "provider.advertise", body, "provider.advertise") == 0)
+	if ((rc = post(pd, "provider.advertise", body, "provider.advertise")) ==
+	    0)
 		log_info("advertised at %s", pd->api_url);
+	else
+		log_warn("not advertised: `provider bond` shows the bond "
+		         "and fees this key %s must hold; tried again in %d s",
+		    pd->key_text, HEARTBEAT_MS / 1000);
 	json_decref(body);
+	return rc;
 }
 
 static void
@@ -810,7 +930,8 @@ static int
 setup(struct pd *pd, const char *data, const struct provider_overrides *o)
 {
 	struct http_server_config hc;
-	char path[PATH_MAX + 32], host[128];
+	char path[PATH_MAX + 32], host[128], ahost[REQSIG_HOST_MAX];
+	int64_t start_ms = util_now_ms();
 	json_t *info;
 	const char *mk;
 	uint16_t port;
@@ -837,7 +958,11 @@ setup(struct pd *pd, const char *data, const struct provider_overrides *o)
 	if ((rc = artifact_cache_init(&pd->cache, path,
 	         pd->cfg.artifact_max_bytes)) < 0)
 		return rc;
-	if ((rc = reqsig_cache_new(&pd->rc)) < 0 || (rc = setup_images(pd)) < 0)
+	/* Requests signed before this start could be replays of ones the
+	 * last run saw (its nonces are gone): refused (common/reqsig.h). */
+	if ((rc = reqsig_cache_new(&pd->rc)) < 0 ||
+	    (rc = reqsig_cache_bind(pd->rc, NULL, start_ms)) < 0 ||
+	    (rc = setup_images(pd)) < 0)
 		return rc;
 	if ((rc = market_get(pd, "/v1/info", &info)) < 0)
 		return err_prefix(rc, "market %s", pd->cfg.market);
@@ -874,6 +999,10 @@ setup(struct pd *pd, const char *data, const struct provider_overrides *o)
 	else
 		snprintf(pd->api_url, sizeof(pd->api_url), "http://%s:%u", host,
 		    http_server_port(pd->http));
+	/* Signed requests must name the host tenants reach it by. */
+	if ((rc = reqsig_url_host(pd->api_url, ahost)) < 0 ||
+	    (rc = reqsig_cache_bind(pd->rc, ahost, start_ms)) < 0)
+		return err_prefix(rc, "api_url %s", pd->api_url);
 	/* Others (tests, the owner) find the actual port here. */
 	{
 		char text[400];
@@ -926,7 +1055,7 @@ provider_daemon_run_opts(const char *data, const struct provider_overrides *o,
 	struct lease *l, *next, **work = NULL;
 	size_t workcap = 0;
 	int64_t now, last, next_usage, next_beat, next_prune;
-	int rc, have_ft = 0, running;
+	int rc, have_ft = 0, running, advertised;
 
 	if (pd == NULL)
 		return err_set(ERR_NOMEM, "out of memory");
@@ -936,7 +1065,7 @@ provider_daemon_run_opts(const char *data, const struct provider_overrides *o,
 		goto out;
 	sandbox_spec_init(&base);
 	base.log_max_bytes = pd->cfg.log_max_bytes;
-	advertise(pd);
+	advertised = advertise(pd) == 0;
 	if (pthread_create(&ft, NULL, follow_thread, pd) == 0)
 		have_ft = 1;
 	last = util_now_ms();
@@ -990,7 +1119,7 @@ provider_daemon_run_opts(const char *data, const struct provider_overrides *o,
 				close_lease(pd, work[i]);
 				break;
 			case STEP_POST_STARTED:
-				post_started(pd, work[i]);
+				post_started(pd, work[i], now);
 				break;
 			default:
 				break;
@@ -1007,8 +1136,8 @@ provider_daemon_run_opts(const char *data, const struct provider_overrides *o,
 			next_prune = now + PRUNE_EVERY_MS;
 		}
 		if (now >= next_beat) {
-			if (next_beat == 0)
-				advertise(pd);
+			if (next_beat == 0 || !advertised)
+				advertised = advertise(pd) == 0;
 			else
 				heartbeat(pd);
 			next_beat = now + HEARTBEAT_MS;

@@ -12,6 +12,10 @@
 
 #include "common/key.h"
 
+/* A provider signs provider.heartbeat this often while idle (the market's
+ * offline grace should be several times longer). */
+#define PROVIDER_HEARTBEAT_MS 10000
+
 /* Run the daemon from data_dir (provider.json, provider.key) until *stop
  * is set (by a signal handler); then stop the sandboxes, post a last
  * usage and return 0, or a negative code when it could not start. */

@@ -34,6 +34,7 @@ struct pd {
 	uint64_t next_index; /* next ledger index to handle */
 	int dirty; /* state.json needs writing */
 	int readvertise;
+	int withdrawn; /* provider.withdraw seen: no more advertising */
 
 	struct http_server *http;
 	struct reqsig_cache *rc;

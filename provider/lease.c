@@ -117,6 +117,7 @@ lease_free(struct lease *l)
 		return;
 	replicas_free(l);
 	json_decref(l->manifest);
+	json_decref(l->manifest_request);
 	free(l);
 }
 
@@ -949,6 +950,50 @@ lease_counters(struct lease *l, uint64_t out[USAGE_COUNT])
 			out[i] = l->reported[i];
 }
 
+/* bytes x ms / 10^9 or millis x ms / 10^3, saturated. */
+static uint64_t
+bound_of(uint64_t reserved, int64_t ms, uint64_t div)
+{
+	unsigned __int128 v = (unsigned __int128)reserved * (uint64_t)ms / div;
+
+	return v > UINT64_MAX ? UINT64_MAX : (uint64_t)v;
+}
+
+void
+lease_usage_report(struct lease *l, int64_t now_ms, uint64_t out[USAGE_COUNT])
+{
+	uint64_t cpu = 0, bound[3];
+	int64_t ms;
+	size_t i;
+
+	lease_counters(l, out);
+	if (l->started_at_ms <= 0) {
+		/* Not started in the ledger: nothing can be billed yet. */
+		for (i = 0; i <= USAGE_STORAGE_MB_S; i++)
+			out[i] = l->reported[i];
+		return;
+	}
+	ms = now_ms > l->started_at_ms ? now_ms - l->started_at_ms : 0;
+	for (i = 0; i < l->nrep; i++)
+		cpu += l->rep[i].cpu_millis;
+	bound[USAGE_CPU_MS] = bound_of(cpu, ms, 1000);
+	bound[USAGE_MEM_MB_S] = bound_of(l->mem_bytes, ms, 1000000000);
+	bound[USAGE_STORAGE_MB_S] = bound_of(l->storage_bytes, ms, 1000000000);
+	for (i = 0; i <= USAGE_STORAGE_MB_S; i++) {
+		if (out[i] > bound[i])
+			out[i] = bound[i];
+		if (out[i] < l->reported[i])
+			out[i] = l->reported[i];
+	}
+}
+
+void
+lease_set_manifest_request(struct lease *l, json_t *proof)
+{
+	json_decref(l->manifest_request);
+	l->manifest_request = proof;
+}
+
 /* {"cpu_ms":N,...}, or NULL when out of memory. */
 static json_t *
 counters_json(const uint64_t v[USAGE_COUNT])
@@ -995,6 +1040,16 @@ lease_to_json(struct lease *l, json_t **out)
 	    (json_int_t)l->created_ms);
 	if (*out == NULL)
 		return err_set(ERR_NOMEM, "out of memory");
+	if ((l->manifest_request &&
+	        json_object_set(*out, "manifest_request", l->manifest_request) <
+	            0) ||
+	    (l->started_at_ms > 0 &&
+	        json_object_set_new(*out, "started_at",
+	            json_integer((json_int_t)l->started_at_ms)) < 0)) {
+		json_decref(*out);
+		*out = NULL;
+		return err_set(ERR_NOMEM, "out of memory");
+	}
 	if (l->nblobs) {
 		json_t *b = json_array();
 		size_t i;
@@ -1040,6 +1095,10 @@ lease_from_json(const json_t *j, struct lease **out)
 	l->started_posted = json_is_true(json_object_get(j, "started_posted"));
 	l->final_posted = json_is_true(json_object_get(j, "final_posted"));
 	l->created_ms = json_integer_value(json_object_get(j, "created_ms"));
+	l->started_at_ms = json_integer_value(json_object_get(j, "started_at"));
+	if (json_is_object(json_object_get(j, "manifest_request")))
+		l->manifest_request =
+		    json_incref(json_object_get(j, "manifest_request"));
 	{
 		/* A saved blob that no longer checks is dropped, quietly. */
 		const json_t *b = json_object_get(j, "blobs"), *v;

@@ -133,6 +133,13 @@ struct lease {
 	char blobs[LEASE_MAX_BLOBS][65]; /* uploaded, in order */
 	size_t nblobs;
 	int started_posted; /* lease.started is in the ledger */
+	json_t *manifest_request; /* the tenant's signed manifest POST
+	                              (reqsig envelope, decoded): the
+	                              proof lease.started carries; owned */
+	int64_t started_at_ms; /* sequencer time of lease.started
+	                              (0: not known yet) */
+	int64_t started_retry_ms; /* daemon: post lease.started again
+	                              no sooner than this */
 	int final_posted; /* final usage after stop sent */
 	int64_t created_ms;
 	char pending_close[32]; /* daemon: stop with this reason */
@@ -206,11 +213,27 @@ void lease_stop_finish(struct lease *l, struct lease_stopping *st);
 /* The cumulative counters now, given elapsed reserved time. */
 void lease_counters(struct lease *l, uint64_t out[USAGE_COUNT]);
 
+/* The counters to report at now_ms (provider clock): lease_counters,
+ * each reserved counter (cpu_ms, mem_mb_s, storage_mb_s) clamped to
+ * what the lease could physically use since its sequenced start
+ * (started_at_ms): cpu_millis x ms / 1000, bytes x ms / 10^9 over its
+ * replicas -- the market's bound (docs/state.md) without its skew
+ * allowance, so an honest report is never refused.  Never below what
+ * was reported.  Before the start is known they are the reported ones. */
+void lease_usage_report(struct lease *l, int64_t now_ms,
+    uint64_t out[USAGE_COUNT]);
+
+/* Keep proof (the decoded http.request envelope of the tenant's manifest
+ * POST, reqsig_envelope_json) for lease.started; the lease takes the
+ * reference.  Replaces an earlier one. */
+void lease_set_manifest_request(struct lease *l, json_t *proof);
+
 /* Add wall time to the reserved time while the lease runs. */
 void lease_add_time(struct lease *l, int64_t ms);
 
-/* Persisted form (no manifest; it is stored apart) and back.  After
- * lease_from_json the counters restart from the saved ones. */
+/* Persisted form (no manifest; it is stored apart; the manifest request
+ * and the start time are kept) and back.  After lease_from_json the
+ * counters restart from the saved ones. */
 int lease_to_json(struct lease *l, json_t **out);
 int lease_from_json(const json_t *j, struct lease **out);
 

@@ -53,12 +53,13 @@ cluster_market() {
 	until_ok 10 curl -sf "$MARKET/healthz"
 }
 
-# cluster_provider NAME ATTRS PRICE [extra init args]: init and run a
-# provider (ATTRS "region=eu,tier=1", PRICE "cpu_ms=N,mem_mb_s=N,...")
-# and wait until the market lists it online.  Sets <NAME>_URL,
-# <NAME>_KEY and <NAME>_PID; init's output is $CL/NAME.init, the log
-# $CL/NAME.log.  With CLUSTER_AS set (e.g. "setpriv --reuid 65534 ..."),
-# the provider runs through it.
+# cluster_provider NAME ATTRS PRICE [extra init args]: init a provider
+# (ATTRS "region=eu,tier=1", PRICE "cpu_ms=N,mem_mb_s=N,..."), fund its
+# key for the bond and fees (cluster_fund_provider), run it and wait until
+# the market lists it online.  Sets <NAME>_URL, <NAME>_KEY and
+# <NAME>_PID; init's output is $CL/NAME.init, the log $CL/NAME.log.  With
+# CLUSTER_AS set (e.g. "setpriv --reuid 65534 ..."), the provider runs
+# through it.
 cluster_provider() {
 	cp_name=$1; cp_attrs=$2; cp_price=$3; shift 3
 	${CLUSTER_AS:-} "$BIN/provider" init --market "$MARKET" \
@@ -69,7 +70,36 @@ cluster_provider() {
 		tail -5 "$CL/$cp_name.init" >&2
 		return 1
 	}
+	cluster_fund_provider "$cp_name" || return 1
 	cluster_provider_start "$cp_name"
+}
+
+# cluster_fund_provider NAME: a provider must lock a bond for the
+# capacity it offers and pay a fee for each entry it signs before the
+# market takes its ask (docs/state.md, "Bonds" and "Fees").  `provider
+# bond` computes what its key lacks from the market's genesis rules (the
+# bond of its capacity and a day of heartbeat fees; ~11.5M uakt for 4
+# cores and 8 GB with the defaults); the treasury deposits that much.
+# Sets <NAME>_FUNDED to the amount.
+cluster_fund_provider() {
+	cf_name=$1
+	cf_need=$(${CLUSTER_AS:-} "$BIN/provider" bond --data "$CL/$cf_name" \
+	    --json 2>> "$CL/$cf_name.init" | jq -r .to_fund) &&
+	    [ -n "$cf_need" ] && [ "$cf_need" != null ] || {
+		echo "provider bond $cf_name failed:" >&2
+		tail -5 "$CL/$cf_name.init" >&2
+		return 1
+	}
+	eval "${cf_name}_FUNDED=$cf_need"
+	[ "$cf_need" -gt 0 ] || return 0
+	cf_key=$(${CLUSTER_AS:-} "$BIN/provider" bond --data "$CL/$cf_name" \
+	    --json | jq -r .key)
+	"$BIN/market" deposit --data "$CL/market" "$cf_key" "$cf_need" \
+	    >> "$CL/$cf_name.init" 2>&1 || {
+		echo "funding provider $cf_name failed:" >&2
+		tail -5 "$CL/$cf_name.init" >&2
+		return 1
+	}
 }
 
 # cluster_provider_start NAME: (re)start an initialised provider, with

@@ -29,6 +29,23 @@ code() {
 keygen() { $L keygen "$T/$1.key" > "$T/$1.pub"; cat "$T/$1.pub"; }
 # fund ADDR AMOUNT: a treasury deposit
 fund() { $M deposit --data "$CL/market" "$1" "$2" > /dev/null; }
+# fee KIND: what an entry of KIND costs its signer (the genesis rules)
+fee() { curl -s "$MARKET/v1/info" | jq ".fees.kinds[\"$1\"] // .fees.default"; }
+# bond_for CPU_MILLIS MEMORY_BYTES: the bond an ask of that capacity
+# locks, from the genesis rules (docs/state.md, "Bonds": each term
+# rounded up)
+bond_for() {
+	bf_cpu=$(curl -s "$MARKET/v1/info" | jq .bond.per_cpu)
+	bf_gib=$(curl -s "$MARKET/v1/info" | jq .bond.per_gib)
+	echo $(( (bf_cpu * $1 + 999) / 1000 + (bf_gib * $2 + 1073741823) / 1073741824 ))
+}
+# fund_ask NAME [CPU_MILLIS]: fund $T/NAME.key (made if missing) with the
+# bond of advertise's ask and its fee
+fund_ask() {
+	[ -f "$T/$1.key" ] || keygen "$1" > /dev/null
+	fund "$(cat "$T/$1.pub")" \
+	    $(( $(bond_for "${2:-4000}" 8000000000) + $(fee provider.advertise) ))
+}
 # advertise NAME ATTRS CPU_PRICE [CPU_MILLIS]: a provider that only asks
 # (no daemon), with the key $T/NAME.key (made if missing)
 advertise() {

@@ -12,9 +12,11 @@ check "market starts" cluster_market --check-invariants
 TEN=$(keygen tenant)
 P1=$(keygen p1)
 fund "$TEN" 1000000
-advertise p1 '{"region":"eu"}' 1000000 > /dev/null
+fund_ask p1 # the bond and the fee of its ask
+check "a funded provider advertises" advertise p1 '{"region":"eu"}' 1000000
 O=$(order "$T/tenant.key" '{}' 500 5000 100000)
 LEASE=$(mget "/v1/orders/$O" .lease)
+check "the order is matched: a lease exists" sh -c "echo '$LEASE' | grep -q '^l-'"
 until_ok 10 sh -c "curl -s $MARKET/v1/ledger/checkpoint | sed -n 2p | grep -qv '^[01]\$'"
 
 # required properties of schema S (following one $ref) present in file F

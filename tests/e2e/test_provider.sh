@@ -35,7 +35,7 @@ usage() { mget "/v1/leases/$LID" ".usage.$1"; }
 check "market starts" cluster_market
 check "provider init and run (capacity detected, advertised)" \
     cluster_provider p region=test \
-    cpu_ms=1000000,mem_mb_s=100000,request=1000000 --stop-grace 1000
+    cpu_ms=100000,mem_mb_s=1000000,request=1000000 --stop-grace 1000
 check "provider init prints the advertisement with its capacity" sh -c \
     "grep -q '\"region\": \"test\"' $CL/p.init && grep -q millicores $CL/p.init && \
     test -f $CL/p/provider.key"
@@ -50,7 +50,7 @@ check "provider advertises itself" until_ok 5 sh -c \
 check "the tenant gets a key and funds" cluster_tenant alice 200000000
 TKEY=$CL/alice/lodge/tenant.key
 $BIN/ledger keygen "$T/other.key" >/dev/null
-$BIN/sdl manifest $SDL >"$T/manifest.json"
+$BIN/sdl manifest $SDL | tr -d "\n" >"$T/manifest.json" # its canonical bytes
 check "the order is matched to the provider" new_lease LID $SDL 50000000
 check "the provider sees its lease on the event stream" until_ok 5 \
     grep -q "lease $LID: created" "$CL/p.log"
@@ -127,7 +127,7 @@ check "no usage entry was refused by the market" sh -c \
 # "process" so that the market matches it): refused, closed in the ledger.
 sed 's|image: host|image: wasm+https://example.com/m.wasm#sha256=0000000000000000000000000000000000000000000000000000000000000000|' \
     $SDL >"$T/wasm.yaml"
-$BIN/sdl manifest "$T/wasm.yaml" >"$T/wasm.json"
+$BIN/sdl manifest "$T/wasm.yaml" | tr -d "\n" >"$T/wasm.json"
 check "an order for a wasm service is matched (it claims process)" \
     new_lease WID "$T/wasm.yaml" 1000000
 until_ok 5 grep -q "lease $WID: created" "$CL/p.log" >/dev/null
@@ -136,8 +136,13 @@ check_fails "a manifest needing the wasm runtime is refused (422)" "HTTP 422" \
 check "the refused lease is closed as manifest_refused" until_ok 5 sh -c \
     "curl -s $MARKET/v1/leases/$WID | grep -q '\"reason\":\"manifest_refused\"'"
 
-# A lease whose escrow runs dry: the market closes it, the provider stops it.
-check "an order with a small deposit is matched" new_lease FID $SDL 1500
+# A lease whose escrow runs dry: the market closes it, the provider stops
+# it.  The smallest escrow the market matches pays min_lease_epochs of the
+# agreed price; the price is mostly reserved memory (charged in full), so
+# it runs dry after about that many epochs.
+MINDEP=$(($(mget /v1/info .min_lease_epochs) * $(mget "/v1/leases/$LID" .price)))
+check "an order with the smallest deposit ($MINDEP) is matched" \
+    new_lease FID $SDL $MINDEP
 until_ok 5 grep -q "lease $FID: created" "$CL/p.log" >/dev/null
 req --key "$TKEY" --body "$T/manifest.json" POST $P/v1/leases/$FID/manifest >/dev/null
 check "insufficient funds close the lease and stop its sandbox" until_ok 20 sh -c \
@@ -153,7 +158,7 @@ echo two >"$T/repo/app.txt"
 git -C "$T/repo" -c user.name=t -c user.email=t@t commit -qam two
 sed -e "s|image: host|image: git+file://$T/repo#$C1|" -e 's|"/tmp"|"/app"|' \
     $SDL >"$T/git.yaml"
-$BIN/sdl manifest "$T/git.yaml" >"$T/git.json"
+$BIN/sdl manifest "$T/git.yaml" | tr -d "\n" >"$T/git.json"
 check "an order for a git+ service is matched" new_lease GID "$T/git.yaml" 50000000
 until_ok 5 grep -q "lease $GID: created" "$CL/p.log" >/dev/null
 check "a git+ manifest is accepted (clone and checkout)" \

@@ -24,7 +24,7 @@ check "the provider runs as uid 65534" \
 check "the tenant gets a key and funds" cluster_tenant alice 100000000
 TKEY=$CL/alice/lodge/tenant.key
 SDL=examples/hello-http/deploy.yaml
-$BIN/sdl manifest $SDL >"$T/manifest.json"
+$BIN/sdl manifest $SDL | tr -d "\n" >"$T/manifest.json" # its canonical bytes
 O=$($BIN/sdl orders $SDL | jq -c '.[0] + {deposit: 50000000, ttl_ms: 600000}')
 LID=$($BIN/ledger envelope --key "$TKEY" --kind order.create --body "$O" |
     curl -s -XPOST --data-binary @- "$MARKET/v1/entries" | jq -r '.id // empty')

@@ -2,8 +2,10 @@
  * Unit tests for the provider's pure parts: gateway routing, the event
  * stream parser, price and attribute parsing, the data dir `provider
  * init` makes and `provider status` reads, manifest checks against the
- * lease, meters that never go backwards, allocation failures while a
- * manifest is read, a lease's stop, and the artifact cache.
+ * lease, meters that never go backwards and stay within the market's
+ * physical bound, allocation failures while a manifest is read, a
+ * lease's stop, the artifact cache, and the bond advice against a
+ * stand-in market.
  */
 #include <pthread.h>
 #include <setjmp.h>
@@ -20,9 +22,11 @@
 #include "common/cjson.h"
 #include "common/codec.h"
 #include "common/err.h"
+#include "common/http.h"
 #include "common/key.h"
 #include "common/reqsig.h"
 #include "common/util.h"
+#include "provider/account.h"
 #include "provider/artifact.h"
 #include "provider/config.h"
 #include "provider/follow.h"
@@ -199,6 +203,125 @@ test_init_data_dir_then_status_without_market(void **state)
 	assert_non_null(strstr(err_msg(), "provider.json"));
 	key_free(k);
 	key_free(again);
+	config_clear(&c);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
+/* A stand-in market for the bond advice: /v1/info with its own bond
+ * rules and fees, an account, and this provider's entry (NULL: none).
+ * notmarket: every path answers 404, as another server would. */
+struct standin {
+	const char *account;
+	const char *providers;
+	int notmarket;
+};
+
+static void
+standin_handle(void *ctx, const struct http_request *req,
+    struct http_response *resp)
+{
+	const struct standin *m = ctx;
+
+	if (m->notmarket)
+		http_respond_error(resp, 404, "not here");
+	else if (strcmp(req->path, "/v1/info") == 0)
+		http_respond(resp, 200,
+		    strdup("{\"denoms\":[\"uakt\"],\"bond\":{\"per_cpu\":"
+		           "1000000,\"per_gib\":2000000},\"fees\":{\"default\":"
+		           "100,\"kinds\":{\"provider.heartbeat\":10}}}"));
+	else if (strcmp(req->path, "/v1/providers") == 0)
+		http_respond(resp, 200, strdup(m->providers));
+	else if (strncmp(req->path, "/v1/accounts/", 13) == 0)
+		http_respond(resp, 200, strdup(m->account));
+	else
+		http_respond_error(resp, 404, "no %s", req->path);
+}
+
+/* provider bond's figures are the genesis rules applied to the capacity
+ * offered (or to what leases hold, where more), to the unit; what the
+ * key lacks counts the bond not locked and a day of heartbeats; a URL
+ * that does not answer as a market is an error. */
+static void
+test_bond_advice_follows_the_markets_rules(void **state)
+{
+	struct standin m = { "{\"balances\":{\"uakt\":500},\"bonds\":{}}", "[]",
+		0 };
+	struct http_server_config hc;
+	struct http_server *srv = NULL;
+	struct provider_config c;
+	struct key *k = NULL;
+	char dir[] = "/tmp/test_provider_bond.XXXXXX", data[128], cmd[200];
+	char prov[600];
+	json_t *b = NULL;
+	int64_t off_cpu, off_mem, bond;
+	int created;
+
+	(void)state;
+	http_server_config_default(&hc);
+	hc.host = "127.0.0.1";
+	hc.port = 0;
+	assert_int_equal(http_server_start(&hc, standin_handle, &m, &srv), 0);
+	assert_non_null(mkdtemp(dir));
+	snprintf(data, sizeof(data), "%s/data", dir);
+	config_init(&c);
+	snprintf(c.market, sizeof(c.market), "http://127.0.0.1:%u",
+	    http_server_port(srv));
+	c.reserved.memory_bytes = PROVIDER_RESERVE_MEMORY_DEFAULT;
+	assert_int_equal(config_setup(data, &c, &k, &created), 0);
+	off_cpu = (int64_t)c.detected.cpu_millis;
+	off_mem = (int64_t)(c.detected.memory_bytes -
+	    PROVIDER_RESERVE_MEMORY_DEFAULT);
+	bond = (1000000 * off_cpu + 999) / 1000 +
+	    (int64_t)(((unsigned __int128)2000000 * (uint64_t)off_mem +
+	                  ((1u << 30) - 1)) >>
+	        30);
+	assert_int_equal(provider_bond_json(data, 5000, &b), 0);
+	assert_int_equal(json_integer_value(json_object_get(b, "bond_needed")),
+	    bond);
+	/* a day of heartbeats at 10 and the advertise fee (the default) */
+	assert_int_equal(json_integer_value(json_object_get(b, "fee_reserve")),
+	    8640 * 10 + 100);
+	assert_int_equal(json_integer_value(json_object_get(b, "to_fund")),
+	    bond + 86500 - 500);
+	assert_int_equal(json_integer_value(json_object_get(
+	                     json_object_get(b, "fees"), "lease.usage")),
+	    100);
+	json_decref(b);
+	/* advertised, its leases holding more cpu than it offers, the bond
+	 * locked and a day of fees held: nothing to fund */
+	{
+		uint8_t pub[KEY_PUB_LEN];
+		char text[KEY_TEXT_SIZE], acct[300];
+		key_public(k, pub);
+		key_pub_to_text(pub, text);
+		snprintf(prov, sizeof(prov),
+		    "[{\"key\":\"%s\",\"advertised\":true,\"withdrawn\":"
+		    "false,\"leases\":1,\"used\":{\"cpu_millis\":%lld,"
+		    "\"memory_bytes\":0},\"pending\":{\"cpu_millis\":1000}}]",
+		    text, (long long)off_cpu);
+		bond += 1000000; /* one more core held than offered */
+		snprintf(acct, sizeof(acct),
+		    "{\"balances\":{\"uakt\":86400},\"bonds\":{\"uakt\":"
+		    "%lld}}",
+		    (long long)bond);
+		m.providers = prov;
+		m.account = acct;
+		assert_int_equal(provider_bond_json(data, 5000, &b), 0);
+		assert_int_equal(
+		    json_integer_value(json_object_get(b, "bond_needed")),
+		    bond);
+		assert_int_equal(
+		    json_integer_value(json_object_get(b, "to_fund")), 0);
+		assert_true(json_is_true(json_object_get(b, "advertised")));
+		json_decref(b);
+	}
+	m.notmarket = 1;
+	assert_int_equal(provider_bond_json(data, 5000, &b), ERR_IO);
+	assert_non_null(strstr(err_msg(), "Lodge market"));
+	assert_null(b);
+	http_server_free(srv);
+	key_free(k);
 	config_clear(&c);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	assert_int_equal(system(cmd), 0);
@@ -384,6 +507,58 @@ test_lease_counters_survive_restart_and_never_go_back(void **state)
 	assert_int_equal(c[USAGE_MEM_MB_S], 8); /* 6 + 2 */
 	assert_int_equal(c[USAGE_REQUESTS], 5);
 	assert_int_equal(c[USAGE_CPU_MS], 70);
+	json_decref(saved);
+	json_decref(m);
+	lease_free(back);
+	lease_free(l);
+}
+
+/* What is reported is bounded by what the lease could physically use
+ * since its sequenced start (the market refuses more: docs/state.md),
+ * never below what was reported; before the start nothing reserved is
+ * reported.  The proof and the start survive a restart. */
+static void
+test_lease_usage_report_clamps_to_the_physical_bound(void **state)
+{
+	struct lease *l = lease_for(manifest_text, "here"), *back;
+	uint64_t c[USAGE_COUNT];
+	json_t *m, *saved, *proof;
+
+	(void)state;
+	assert_int_equal(cjson_parse(manifest_text, strlen(manifest_text), &m),
+	    0);
+	assert_int_equal(lease_set_manifest(l, m), 0);
+	/* 10 s of reserved time counted, 5 requests */
+	lease_add_time(l, 10000);
+	atomic_store(&l->requests, 5);
+	lease_usage_report(l, 1000000, c);
+	assert_int_equal(c[USAGE_MEM_MB_S], 0); /* not started */
+	assert_int_equal(c[USAGE_REQUESTS], 5);
+	/* started 3 s ago by the market's clock: 2 MB x 3 s, 4 MB x 3 s,
+	 * 2 x 500 millicores x 3 s */
+	l->started_at_ms = 997000;
+	lease_usage_report(l, 1000000, c);
+	assert_int_equal(c[USAGE_MEM_MB_S], 6);
+	assert_int_equal(c[USAGE_STORAGE_MB_S], 12);
+	assert_true(c[USAGE_CPU_MS] <= 3000);
+	/* a counter below its bound is left alone */
+	lease_usage_report(l, 1000000 + 60000, c);
+	assert_int_equal(c[USAGE_MEM_MB_S], 20);
+	/* never below what the market has */
+	l->reported[USAGE_MEM_MB_S] = 7;
+	lease_usage_report(l, 1000000, c);
+	assert_int_equal(c[USAGE_MEM_MB_S], 7);
+	/* a clock before the start bounds at 0, not below */
+	lease_usage_report(l, 900000, c);
+	assert_int_equal(c[USAGE_STORAGE_MB_S], 0);
+
+	proof = json_pack("{s:s}", "kind", "http.request");
+	lease_set_manifest_request(l, proof);
+	assert_int_equal(lease_to_json(l, &saved), 0);
+	assert_int_equal(lease_from_json(saved, &back), 0);
+	assert_int_equal(back->started_at_ms, 997000);
+	assert_non_null(back->manifest_request);
+	assert_true(json_equal(back->manifest_request, proof));
 	json_decref(saved);
 	json_decref(m);
 	lease_free(back);
@@ -811,6 +986,9 @@ main(void)
 		    test_lease_wasm_function_runs_serve_with_its_limits),
 		cmocka_unit_test(
 		    test_lease_counters_survive_restart_and_never_go_back),
+		cmocka_unit_test(
+		    test_lease_usage_report_clamps_to_the_physical_bound),
+		cmocka_unit_test(test_bond_advice_follows_the_markets_rules),
 		cmocka_unit_test(
 		    test_lease_allocation_failure_is_an_error_not_a_short_list),
 		cmocka_unit_test(test_lease_stop_keeps_each_replicas_exit_code),
