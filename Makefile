@@ -6,7 +6,7 @@
 BUILD ?= release
 O := build/$(BUILD)
 
-PKGS := openssl jansson libcurl sqlite3 libgit2 yaml-0.1 libmicrohttpd libseccomp
+PKGS := openssl jansson libcurl sqlite3 libgit2 yaml-0.1 libseccomp
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
@@ -119,7 +119,7 @@ benches: $(BENCH_BINS)
 # Debian 12 packages the build, the tests and the demo need.
 DEPS := build-essential pkg-config libssl-dev libjansson-dev \
 	libcurl4-openssl-dev libsqlite3-dev libgit2-dev libyaml-dev \
-	libmicrohttpd-dev libseccomp-dev libcmocka-dev clang lld \
+	libseccomp-dev libcmocka-dev clang lld \
 	libclang-rt-14-dev clang-format wabt wasi-libc libclang-rt-dev-wasm32 git curl \
 	sqlite3 openssl procps jq
 deps:
