@@ -73,13 +73,24 @@ enum conn_state {
 
 enum job { J_HOOK, J_SINK, J_HANDLE };
 
+/*
+ * A handler's connection comes back to the loop one of two ways.  The
+ * common one (whole response written, connection kept, nothing pending):
+ * the worker turns handoff from H_WORKER to H_BACK and is done; the loop
+ * takes it when its next event comes (it was armed at dispatch) or at a
+ * sweep.  If an event came first, the loop turned handoff to H_PENDING
+ * and forgot it; then the worker's exchange fails and it uses the done
+ * queue, which wakes the loop.  One compare-and-swap each way, no window.
+ */
+enum { H_WORKER, H_BACK, H_PENDING };
+
 /* Per client address (IPv4, or IPv6 /64): connections and bytes of
  * buffered bodies. */
 struct ipslot {
 	struct ipslot *next;
 	uint8_t key[9];
 	unsigned conns;
-	uint64_t inflight;
+	atomic_uint_least64_t inflight; /* a worker's fast path releases */
 };
 
 struct conn {
@@ -91,10 +102,13 @@ struct conn {
 	char peer[INET6_ADDRSTRLEN];
 	enum conn_state state;
 	enum job job;
-	uint32_t events; /* registered with epoll; 0: not registered */
+	uint32_t events; /* what epoll waits for, when armed */
+	int registered, armed; /* with epoll; EPOLLONESHOT disarms */
 	int read_wants_write; /* io->read said IO_AGAIN_WRITE */
 	int closed;
 	int busy; /* a worker's or a stream's now (loop's view) */
+	atomic_int handoff; /* H_*: how a busy connection comes back */
+	int arm_back; /* armed at dispatch: the worker may give it back */
 	int rd_eof; /* the client shut its side */
 	int idle; /* C_HEAD, no byte of the request yet */
 	uint64_t deadline; /* ms (util_mono), 0: none */
@@ -148,7 +162,7 @@ struct http_server {
 
 	int lfd, epfd, wakefd, reserve_fd;
 	pthread_t loop;
-	pthread_t *workers;
+	struct worker *workers;
 	unsigned nstarted;
 	atomic_int stopping;
 
@@ -160,14 +174,24 @@ struct http_server {
 	char scratch[READ_CHUNK];
 
 	pthread_mutex_t mu; /* guards the queues and nstreams */
-	pthread_cond_t job_cv, streams_cv;
-	struct conn *job_head, *job_tail;
+	pthread_cond_t streams_cv;
+	struct conn *job_head, *job_tail; /* when no worker is idle */
+	struct worker *idle; /* the last to go idle first: its cache is warm */
 	struct conn *done_head, *done_tail;
 	unsigned nstreams;
 
 	atomic_uint nconns;
 	atomic_uint_least64_t inflight, accepted, refused, evicted, timeouts,
 	    requests;
+};
+
+struct worker {
+	struct http_server *s;
+	pthread_t t;
+	pthread_cond_t cv;
+	struct conn *job; /* given directly, under s->mu */
+	struct worker *next_idle;
+	int is_idle;
 };
 
 /* Markers in epoll_event.data.ptr. */
@@ -300,7 +324,7 @@ ip_put(struct http_server *s, struct ipslot *ip)
 {
 	struct ipslot **pp;
 
-	if (ip->conns > 0 || ip->inflight > 0)
+	if (ip->conns > 0 || atomic_load(&ip->inflight) > 0)
 		return;
 	for (pp = &s->ips[ip_bucket(s, ip->key)]; *pp; pp = &(*pp)->next)
 		if (*pp == ip) {
@@ -315,10 +339,10 @@ reserve(struct conn *c, uint64_t n)
 {
 	struct http_server *s = c->s;
 
-	if (c->ip->inflight + n > s->max_inflight_per_ip ||
+	if (atomic_load(&c->ip->inflight) + n > s->max_inflight_per_ip ||
 	    atomic_load(&s->inflight) + n > s->max_inflight)
 		return -1;
-	c->ip->inflight += n;
+	atomic_fetch_add(&c->ip->inflight, n);
 	atomic_fetch_add(&s->inflight, n);
 	c->reserved += n;
 	return 0;
@@ -327,7 +351,7 @@ reserve(struct conn *c, uint64_t n)
 static void
 release(struct conn *c)
 {
-	c->ip->inflight -= c->reserved;
+	atomic_fetch_sub(&c->ip->inflight, c->reserved);
 	atomic_fetch_sub(&c->s->inflight, c->reserved);
 	c->reserved = 0;
 }
@@ -342,18 +366,29 @@ dispatch(struct conn *c, enum conn_state st, enum job j)
 {
 	struct http_server *s = c->s;
 
-	want(c, 0);
+	/* A handler's connection stays armed for the client's next
+	 * request (see H_BACK); the others wait unarmed. */
+	want(c, j == J_HANDLE ? EPOLLIN : 0);
+	c->arm_back = c->armed;
+	atomic_store(&c->handoff, H_WORKER);
 	c->busy = 1;
 	c->state = st;
 	c->job = j;
 	c->qnext = NULL;
 	pthread_mutex_lock(&s->mu);
-	if (s->job_tail)
-		s->job_tail->qnext = c;
-	else
-		s->job_head = c;
-	s->job_tail = c;
-	pthread_cond_signal(&s->job_cv);
+	if (s->idle) {
+		struct worker *w = s->idle;
+		s->idle = w->next_idle;
+		w->is_idle = 0;
+		w->job = c;
+		pthread_cond_signal(&w->cv);
+	} else {
+		if (s->job_tail)
+			s->job_tail->qnext = c;
+		else
+			s->job_head = c;
+		s->job_tail = c;
+	}
 	pthread_mutex_unlock(&s->mu);
 }
 
@@ -380,25 +415,34 @@ push_done(struct conn *c)
 
 /* ---- epoll interest (loop thread) ------------------------------------- */
 
+/* Connections are registered EPOLLONESHOT: an event disarms them, so a
+ * connection handed to a worker needs no epoll_ctl, and the loop re-arms
+ * it (one call) when it wants to hear from it again. */
 static void
 want(struct conn *c, uint32_t ev)
 {
 	struct epoll_event e;
-	int op;
 
-	if (ev == c->events)
+	if (c->armed && ev == c->events)
 		return;
 	if (ev == 0) {
-		(void)epoll_ctl(c->s->epfd, EPOLL_CTL_DEL, c->fd, NULL);
-		c->events = 0;
+		/* Out of epoll altogether: no event may come for a
+		 * connection a worker has (see claim). */
+		if (c->armed &&
+		    epoll_ctl(c->s->epfd, EPOLL_CTL_DEL, c->fd, NULL) == 0)
+			c->registered = 0;
+		c->armed = 0;
 		return;
 	}
-	op = c->events ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
 	memset(&e, 0, sizeof(e));
-	e.events = ev;
+	e.events = ev | EPOLLONESHOT;
 	e.data.ptr = c;
-	if (epoll_ctl(c->s->epfd, op, c->fd, &e) == 0)
-		c->events = ev;
+	if (epoll_ctl(c->s->epfd, c->registered ? EPOLL_CTL_MOD : EPOLL_CTL_ADD,
+	        c->fd, &e) < 0)
+		return;
+	c->registered = 1;
+	c->armed = ev != 0;
+	c->events = ev;
 }
 
 /* ---- responses -------------------------------------------------------- */
@@ -686,7 +730,7 @@ conn_close(struct conn *c)
 	c->closed = 1;
 	end_request(c);
 	free_output(c);
-	if (c->events)
+	if (c->registered)
 		(void)epoll_ctl(s->epfd, EPOLL_CTL_DEL, c->fd, NULL);
 	c->io->close(c);
 	close(c->fd);
@@ -1115,8 +1159,9 @@ conn_event(struct conn *c, uint32_t ev)
 	struct http_server *s = c->s;
 	int r;
 
-	if (c->closed)
+	if (c->closed || c->busy) /* a worker's: re-armed when it is back */
 		return;
+	c->armed = 0; /* EPOLLONESHOT */
 	switch (c->state) {
 	case C_HEAD:
 		r = conn_read(c, s->max_head);
@@ -1157,6 +1202,7 @@ conn_event(struct conn *c, uint32_t ev)
 static void
 conn_returned(struct conn *c)
 {
+	atomic_store(&c->handoff, H_WORKER);
 	c->busy = 0;
 	if (c->job == J_SINK) { /* the sink took a piece of c->in */
 		consume(c, c->sink_used);
@@ -1172,11 +1218,27 @@ conn_returned(struct conn *c)
 	case C_WRITE:
 		start_write(c);
 		return;
+	case C_HEAD: /* given back after an event came (H_PENDING) */
+		head_progress(c);
+		return;
 	case C_STREAM_DONE:
 	default:
 		conn_close(c);
 		return;
 	}
+}
+
+/* Is c the loop's?  Takes it back from a worker that gave it back (H_BACK)
+ * without the done queue. */
+static int
+claim(struct conn *c)
+{
+	int back = H_BACK;
+
+	if (c->busy &&
+	    atomic_compare_exchange_strong(&c->handoff, &back, H_WORKER))
+		c->busy = 0;
+	return !c->busy;
 }
 
 /* Make room at the global cap: close the connection that has waited
@@ -1188,7 +1250,7 @@ evict(struct http_server *s)
 	struct conn *c;
 
 	for (c = s->first; c; c = c->next)
-		if (!c->busy && c->state == C_HEAD) {
+		if (claim(c) && c->state == C_HEAD) {
 			conn_close(c);
 			atomic_fetch_add(&s->evicted, 1);
 			return 0;
@@ -1291,7 +1353,7 @@ accept_new(struct http_server *s)
 		c->idle = 1;
 		c->deadline = now_ms() + s->head_ms;
 		want(c, EPOLLIN);
-		if (c->events == 0)
+		if (!c->armed)
 			conn_close(c);
 	}
 }
@@ -1303,7 +1365,7 @@ sweep(struct http_server *s, uint64_t now)
 
 	for (c = s->first; c; c = next) {
 		next = c->next;
-		if (c->busy || c->deadline == 0 || now < c->deadline)
+		if (!claim(c) || c->deadline == 0 || now < c->deadline)
 			continue;
 		switch (c->state) {
 		case C_HEAD:
@@ -1348,6 +1410,23 @@ take_done(struct http_server *s)
 	}
 }
 
+/* An event for a connection a worker has (armed at dispatch): take it if
+ * the worker gave it back, else leave it H_PENDING for the done queue. */
+static void
+busy_event(struct conn *c, uint32_t ev)
+{
+	int w = H_WORKER;
+
+	c->armed = 0; /* EPOLLONESHOT */
+	if (atomic_compare_exchange_strong(&c->handoff, &w, H_PENDING))
+		return;
+	if (w == H_BACK) {
+		atomic_store(&c->handoff, H_WORKER);
+		c->busy = 0;
+		conn_event(c, ev);
+	}
+}
+
 static void *
 loop_main(void *arg)
 {
@@ -1362,13 +1441,15 @@ loop_main(void *arg)
 		timeout = next_sweep > now ? (int)(next_sweep - now) : 0;
 		n = epoll_wait(s->epfd, ev, 256, timeout);
 		for (i = 0; i < n; i++) {
-			void *p = ev[i].data.ptr;
-			if (p == &listen_mark)
+			struct conn *c = ev[i].data.ptr;
+			if (ev[i].data.ptr == &listen_mark)
 				accept_new(s);
-			else if (p == &wake_mark)
+			else if (ev[i].data.ptr == &wake_mark)
 				take_done(s);
+			else if (!c->closed && c->busy)
+				busy_event(c, ev[i].events);
 			else
-				conn_event(p, ev[i].events);
+				conn_event(c, ev[i].events);
 		}
 		now = now_ms();
 		if (now >= next_sweep) {
@@ -1388,14 +1469,16 @@ loop_main(void *arg)
 
 static void *stream_main(void *arg);
 
-/* The handler answered with a stream: give it a thread, or 503. */
-static void
+/* The handler answered with a stream: give it a thread (returns 1: the
+ * thread owns c from then on, and may be done with it already), or
+ * answer 503 (returns 0). */
+static int
 start_stream(struct conn *c, struct http_response *resp)
 {
 	struct http_server *s = c->s;
 	pthread_attr_t a;
 	pthread_t t;
-	int ok = 0;
+	int counted = 0;
 
 	c->stream = resp->stream;
 	c->stream_ctx = resp->stream_ctx;
@@ -1403,20 +1486,21 @@ start_stream(struct conn *c, struct http_response *resp)
 	pthread_mutex_lock(&s->mu);
 	if (s->nstreams < s->max_streams && !atomic_load(&s->stopping)) {
 		s->nstreams++;
-		ok = 1;
+		counted = 1;
 	}
 	pthread_mutex_unlock(&s->mu);
-	if (ok && build(c, resp, 1) == 0) {
+	if (counted && build(c, resp, 1) == 0) {
+		int started;
 		c->state = C_STREAM;
 		pthread_attr_init(&a);
 		pthread_attr_setstacksize(&a, STREAM_STACK);
 		pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
-		ok = pthread_create(&t, &a, stream_main, c) == 0;
+		started = pthread_create(&t, &a, stream_main, c) == 0;
 		pthread_attr_destroy(&a);
-		if (ok)
-			return;
+		if (started)
+			return 1;
 	}
-	if (ok) {
+	if (counted) {
 		pthread_mutex_lock(&s->mu);
 		s->nstreams--;
 		pthread_cond_broadcast(&s->streams_cv);
@@ -1429,6 +1513,37 @@ start_stream(struct conn *c, struct http_response *resp)
 	if (build_error(c, 503, "too many open streams; try again later") < 0)
 		c->keep = 0;
 	c->state = C_WRITE;
+	return 0;
+}
+
+/*
+ * The fast way back for the common case (the whole response written, the
+ * connection kept and armed, no byte of a next request read yet): what
+ * next_request would do, then H_BACK, so the loop is not woken for it.
+ * Only fields of c are touched (and atomics): the loop does not look at a
+ * busy connection.
+ */
+static void
+give_back(struct conn *c)
+{
+	struct http_server *s = c->s;
+	int w = H_WORKER;
+
+	free_output(c);
+	end_request(c);
+	atomic_fetch_add(&s->requests, 1);
+	c->state = C_HEAD;
+	c->idle = 1;
+	c->scan = 0;
+	c->deadline = now_ms() + s->idle_ms;
+	if (c->in_cap > 4096) {
+		free(c->in);
+		c->in = NULL;
+		c->in_cap = 0;
+	}
+	/* After this, c may be the loop's: nothing more touches it. */
+	if (!atomic_compare_exchange_strong(&c->handoff, &w, H_BACK))
+		push_done(c); /* an event came meanwhile (H_PENDING) */
 }
 
 static void
@@ -1486,43 +1601,66 @@ run_job(struct conn *c)
 		c->body = NULL;
 		c->req.body = "";
 		if (resp.stream) {
-			start_stream(c, &resp);
-			if (c->state == C_STREAM)
-				return;
+			if (start_stream(c, &resp))
+				return; /* c is the stream thread's now */
 		} else {
 			(void)build(c, &resp, 0);
 			c->state = C_WRITE;
 		}
 		break;
 	}
-	if (c->state == C_WRITE && c->out == NULL)
+	if (c->state == C_WRITE && c->out == NULL) {
 		c->state = C_STREAM_DONE; /* out of memory: close */
-	else if (c->state == C_WRITE)
-		(void)flush(c); /* the loop writes the rest */
-	push_done(c);
+	} else if (c->state == C_WRITE && flush(c) == 1 && c->arm_back &&
+	    c->keep && !c->rd_eof && c->in_len == 0 &&
+	    !atomic_load(&s->stopping)) {
+		give_back(c);
+		return;
+	}
+	push_done(c); /* the loop writes the rest, or goes on */
 }
 
 static void *
 worker_main(void *arg)
 {
-	struct http_server *s = arg;
+	struct worker *w = arg;
+	struct http_server *s = w->s;
 
 	for (;;) {
 		struct conn *c;
 		pthread_mutex_lock(&s->mu);
-		while (s->job_head == NULL && !atomic_load(&s->stopping))
-			pthread_cond_wait(&s->job_cv, &s->mu);
+		while (w->job == NULL && s->job_head == NULL &&
+		    !atomic_load(&s->stopping)) {
+			if (!w->is_idle) {
+				w->is_idle = 1;
+				w->next_idle = s->idle;
+				s->idle = w;
+			}
+			pthread_cond_wait(&w->cv, &s->mu);
+		}
 		if (atomic_load(&s->stopping)) {
 			pthread_mutex_unlock(&s->mu);
 			return NULL;
 		}
-		c = s->job_head;
-		s->job_head = c->qnext;
-		if (s->job_head == NULL)
-			s->job_tail = NULL;
+		if ((c = w->job) != NULL) {
+			w->job = NULL;
+		} else {
+			c = s->job_head;
+			s->job_head = c->qnext;
+			if (s->job_head == NULL)
+				s->job_tail = NULL;
+		}
 		pthread_mutex_unlock(&s->mu);
 		run_job(c);
 	}
+}
+
+/* Wake every worker to see s->stopping (under s->mu). */
+static void
+wake_workers(struct http_server *s)
+{
+	for (unsigned i = 0; i < s->nstarted; i++)
+		pthread_cond_signal(&s->workers[i].cv);
 }
 
 /* ---- streams ---------------------------------------------------------- */
@@ -1693,7 +1831,6 @@ http_server_start(const struct http_server_config *c, http_handler h, void *ctx,
 		return err_set(ERR_NOMEM, "out of memory");
 	s->lfd = s->epfd = s->wakefd = s->reserve_fd = -1;
 	pthread_mutex_init(&s->mu, NULL);
-	pthread_cond_init(&s->job_cv, NULL);
 	pthread_cond_init(&s->streams_cv, NULL);
 	s->handler = h;
 	s->ctx = ctx;
@@ -1746,12 +1883,17 @@ http_server_start(const struct http_server_config *c, http_handler h, void *ctx,
 		rc = err_set(ERR_IO, "epoll: %s", strerror(errno));
 		goto fail;
 	}
-	if ((s->workers = calloc(s->nworkers, sizeof(pthread_t))) == NULL) {
+	if ((s->workers = calloc(s->nworkers, sizeof(*s->workers))) == NULL) {
 		rc = err_set(ERR_NOMEM, "out of memory");
 		goto fail;
 	}
 	for (i = 0; i < s->nworkers; i++) {
-		if (pthread_create(&s->workers[i], NULL, worker_main, s) != 0) {
+		s->workers[i].s = s;
+		pthread_cond_init(&s->workers[i].cv, NULL);
+	}
+	for (i = 0; i < s->nworkers; i++) {
+		if (pthread_create(&s->workers[i].t, NULL, worker_main,
+		        &s->workers[i]) != 0) {
 			rc =
 			    err_set(ERR_IO, "cannot start HTTP worker threads");
 			goto fail;
@@ -1767,10 +1909,12 @@ http_server_start(const struct http_server_config *c, http_handler h, void *ctx,
 fail:
 	atomic_store(&s->stopping, 1);
 	pthread_mutex_lock(&s->mu);
-	pthread_cond_broadcast(&s->job_cv);
+	wake_workers(s);
 	pthread_mutex_unlock(&s->mu);
 	for (i = 0; i < s->nstarted; i++)
-		pthread_join(s->workers[i], NULL);
+		pthread_join(s->workers[i].t, NULL);
+	for (i = 0; s->workers && i < s->nworkers; i++)
+		pthread_cond_destroy(&s->workers[i].cv);
 	free(s->workers);
 	if (s->lfd >= 0)
 		close(s->lfd);
@@ -1820,10 +1964,10 @@ http_server_free(struct http_server *s)
 	pthread_join(s->loop, NULL);
 	close(s->lfd);
 	pthread_mutex_lock(&s->mu);
-	pthread_cond_broadcast(&s->job_cv);
+	wake_workers(s);
 	pthread_mutex_unlock(&s->mu);
 	for (i = 0; i < s->nstarted; i++)
-		pthread_join(s->workers[i], NULL);
+		pthread_join(s->workers[i].t, NULL);
 	pthread_mutex_lock(&s->mu);
 	while (s->nstreams > 0)
 		pthread_cond_wait(&s->streams_cv, &s->mu);
@@ -1844,13 +1988,14 @@ http_server_free(struct http_server *s)
 			s->ips[i] = p->next;
 			free(p);
 		}
+	for (i = 0; i < s->nworkers; i++)
+		pthread_cond_destroy(&s->workers[i].cv);
 	free(s->workers);
 	close(s->epfd);
 	close(s->wakefd);
 	if (s->reserve_fd >= 0)
 		close(s->reserve_fd);
 	pthread_mutex_destroy(&s->mu);
-	pthread_cond_destroy(&s->job_cv);
 	pthread_cond_destroy(&s->streams_cv);
 	free(s);
 }
