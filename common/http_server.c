@@ -856,7 +856,7 @@ write_progress(struct conn *c)
 static int
 conn_read(struct conn *c, size_t limit)
 {
-	size_t got = 0;
+	size_t got = 0, room;
 
 	c->read_wants_write = 0;
 	while (got < READ_PER_WAKEUP && c->in_len < limit) {
@@ -871,7 +871,8 @@ conn_read(struct conn *c, size_t limit)
 			c->in = p;
 			c->in_cap = nc;
 		}
-		n = c->io->read(c, c->in + c->in_len, c->in_cap - c->in_len);
+		room = c->in_cap - c->in_len;
+		n = c->io->read(c, c->in + c->in_len, room);
 		if (n == IO_AGAIN_READ)
 			break;
 		if (n == IO_AGAIN_WRITE) {
@@ -886,6 +887,11 @@ conn_read(struct conn *c, size_t limit)
 			return -1;
 		c->in_len += (size_t)n;
 		got += (size_t)n;
+		/* Less than asked for: the socket is drained, and another
+		 * read would only say so (a TLS layer, with bytes of its own
+		 * buffered, must report them as readable). */
+		if ((size_t)n < room)
+			break;
 	}
 	return got > 0;
 }
