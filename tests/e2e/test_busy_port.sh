@@ -8,7 +8,8 @@ port_of() { sed -n "s/.*\"$2\": *\([0-9]*\).*/\1/p" "$1"; }
 
 $BIN/market run --data "$T/m" --listen 127.0.0.1:0 --epoch 1 \
     >"$T/market.log" 2>&1 &
-PIDS="$PIDS $!"
+MPID=$!
+PIDS="$PIDS $MPID"
 check "a market starts" until_ok 10 test -s "$T/m/market.json"
 MPORT=$(port_of "$T/m/market.json" listen_port)
 M=http://127.0.0.1:$MPORT
@@ -33,6 +34,7 @@ same_key() {
 		[ "$(curl -s "$M/v1/info" | jq -r .market_key)" = "$KEY1" ] || return 1
 	done
 }
+check "the first market still runs" kill -0 $MPID
 check "every request still reaches the first market" same_key
 
 $BIN/provider init --market "$M" --data "$T/p" --listen 127.0.0.1:0 \
@@ -49,4 +51,5 @@ check "a second provider on the same port exits 1 naming 127.0.0.1:PORT" \
 PKEY=$(sed -n 's/.*"key":"\([^"]*\)".*/\1/p' "$T/p/run.json")
 check "the first provider still answers" sh -c \
     "curl -s -m 2 http://127.0.0.1:$PPORT/v1/info | grep -q '$PKEY'"
+[ "$FAILED" -eq 0 ] || sed 's/^/# market: /' "$T/market.log" | tail -20
 finish
