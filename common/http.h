@@ -118,7 +118,7 @@ struct http_server_config {
 	size_t max_inflight; /* 256 MiB of buffered bodies in all; 503 */
 	size_t max_inflight_per_ip; /* 64 MiB (at least max_body); 503 */
 	unsigned workers; /* 64 threads running handlers and hooks */
-	unsigned max_streams; /* 256 streams (a thread each); 503 beyond */
+	unsigned max_streams; /* 512 streams (a thread each); 503 beyond */
 	const struct http_hook *hooks; /* NULL, or a list ended by a NULL
 	                                  prefix; the first match is used */
 };

@@ -267,7 +267,7 @@ http_server_config_default(struct http_server_config *c)
 	c->max_inflight = 256u << 20;
 	c->max_inflight_per_ip = 64u << 20;
 	c->workers = 64;
-	c->max_streams = 256;
+	c->max_streams = 512;
 }
 
 /* ---- per-address accounting (loop thread) ----------------------------- */
@@ -1845,7 +1845,7 @@ http_server_start(const struct http_server_config *c, http_handler h, void *ctx,
 	s->max_head = c->max_head ? c->max_head : 16384;
 	s->body_min_rate = c->body_min_rate ? c->body_min_rate : 65536;
 	s->max_conns_per_ip = c->max_conns_per_ip ? c->max_conns_per_ip : 256;
-	s->max_streams = c->max_streams ? c->max_streams : 256;
+	s->max_streams = c->max_streams ? c->max_streams : 512;
 	s->nworkers = c->workers ? c->workers : 64;
 	s->idle_ms =
 	    (uint64_t)(c->idle_timeout_s ? c->idle_timeout_s : 30) * 1000;
