@@ -288,14 +288,15 @@ out:
 	return rc;
 }
 
-int
-reqsig_verify(struct reqsig_cache *cache, const char *header_value,
-    const char *method, const char *path, const void *body, size_t len,
-    int64_t now_ms, uint8_t signer[KEY_PUB_LEN])
+/* body_hash: the body's hash to compare, or NULL to hand the signed one
+ * back in signed_hash. */
+static int
+verify(struct reqsig_cache *cache, const char *header_value, const char *method,
+    const char *path, const char *body_hash, int64_t now_ms,
+    uint8_t signer[KEY_PUB_LEN], char signed_hash[65])
 {
 	struct envelope *e = NULL;
 	const char *m, *p, *h;
-	char hash[65];
 	uint8_t *raw = NULL;
 	size_t hlen, rawlen;
 	int64_t skew;
@@ -346,13 +347,21 @@ reqsig_verify(struct reqsig_cache *cache, const char *header_value,
 		    p, path);
 		goto out;
 	}
-	reqsig_sha256_hex(body, len, hash);
-	if (strcmp(h, hash) != 0) {
+	if (body_hash && strcmp(h, body_hash) != 0) {
 		rc = err_set(ERR_REJECT,
 		    "request signature is for a body "
 		    "with sha256 %s, this one has %s",
-		    h, hash);
+		    h, body_hash);
 		goto out;
+	}
+	if (body_hash == NULL) {
+		if (strlen(h) != 64 || strspn(h, "0123456789abcdef") != 64) {
+			rc = err_set(ERR_INVAL,
+			    "%s: body_sha256 is not 64 lower-case hex",
+			    REQSIG_HEADER);
+			goto out;
+		}
+		memcpy(signed_hash, h, 65);
 	}
 	skew = e->time_ms - now_ms;
 	if (skew > REQSIG_SKEW_MS || skew < -REQSIG_SKEW_MS) {
@@ -372,6 +381,27 @@ out:
 	envelope_free(e);
 	free(raw);
 	return rc;
+}
+
+int
+reqsig_verify(struct reqsig_cache *cache, const char *header_value,
+    const char *method, const char *path, const void *body, size_t len,
+    int64_t now_ms, uint8_t signer[KEY_PUB_LEN])
+{
+	char hash[65];
+
+	reqsig_sha256_hex(body, len, hash);
+	return verify(cache, header_value, method, path, hash, now_ms, signer,
+	    NULL);
+}
+
+int
+reqsig_verify_head(struct reqsig_cache *cache, const char *header_value,
+    const char *method, const char *path, int64_t now_ms,
+    uint8_t signer[KEY_PUB_LEN], char body_sha256[65])
+{
+	return verify(cache, header_value, method, path, NULL, now_ms, signer,
+	    body_sha256);
 }
 
 int

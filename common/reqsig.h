@@ -89,6 +89,14 @@ int reqsig_verify(struct reqsig_cache *cache, const char *header_value,
  * (docs/state.md).  The caller owns *out.  ERR_INVAL when malformed. */
 int reqsig_envelope_json(const char *header_value, json_t **out);
 
+/* The same checks before the body is read (from the request's head): all
+ * but the body's hash, which the signature names and *body_sha256
+ * receives (64 lower-case hex and a NUL) for the caller to compare with
+ * the body's once it has it.  The nonce is remembered at once. */
+int reqsig_verify_head(struct reqsig_cache *cache, const char *header_value,
+    const char *method, const char *path, int64_t now_ms,
+    uint8_t signer[KEY_PUB_LEN], char body_sha256[65]);
+
 /* Lower-case hex SHA-256 of data (65 bytes with the NUL). */
 void reqsig_sha256_hex(const void *data, size_t len, char out[65]);
 

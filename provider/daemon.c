@@ -991,6 +991,7 @@ setup(struct pd *pd, const char *data, const struct provider_overrides *o)
 	    (64u << 20);
 	hc.max_conns = 1024;
 	hc.max_conns_per_ip = 512;
+	hc.hooks = api_hooks;
 	if ((rc = http_server_start(&hc, api_handle, pd, &pd->http)) < 0)
 		return rc;
 	if (pd->cfg.api_url[0])

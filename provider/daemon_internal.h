@@ -45,9 +45,11 @@ struct pd {
 	                    and the log streams (no lock) */
 };
 
-/* The HTTP handler: /v1/... API and the gateway. */
+/* The HTTP handler: /v1/... API and the gateway; and the hooks that check
+ * requests with a body from their head (http_server_config.hooks). */
 void api_handle(void *ctx, const struct http_request *req,
     struct http_response *resp);
+extern const struct http_hook api_hooks[];
 
 /* Lease by id (under pd->mu). */
 struct lease *pd_find_lease(struct pd *pd, const char *id);

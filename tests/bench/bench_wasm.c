@@ -383,7 +383,8 @@ main(int argc, char **argv)
 	snprintf(path, sizeof(path), "%s/hello.wasm", dir);
 	hello = load(path, 1);
 	bench_invoke();
-	printf("-- HTTP, provider HTTP server (libmicrohttpd), keep-alive\n");
+	printf("-- HTTP, provider HTTP server (common/http_server.c), "
+	       "keep-alive\n");
 	double f = measure("fixed response", fixed_handler);
 	double w = measure("WAGI in process", wagi_handler);
 	printf("WAGI in process/fixed: %.2f\n", w / f);
