@@ -211,7 +211,7 @@ failalloc-test:
 # Every test; one closing line "N passed, N failed" for CI.  TESTS=PATTERN
 # runs only the tests whose path contains PATTERN (tests/run.sh --only).
 test: all
-	@$(MAKE) --no-print-directory units
+	@$(MAKE) --no-print-directory units drivers
 	@$(MAKE) --no-print-directory BUILD=asan units failallocs
 	@$(MAKE) --no-print-directory BUILD=fuzz fuzzers
 	@FUZZ_SECONDS=$(FUZZ_SECONDS) FAILALLOC="$(FAILALLOC)" \
