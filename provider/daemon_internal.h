@@ -15,6 +15,7 @@
 #include "provider/artifact.h"
 #include "provider/config.h"
 #include "provider/lease.h"
+#include "provider/logwatch.h"
 
 struct pd {
 	char data[PATH_MAX];
@@ -39,6 +40,7 @@ struct pd {
 	struct artifact_cache cache;
 	atomic_int stop; /* set by the main loop; read by the follower
 	                    and the log streams (no lock) */
+	struct logwatch watch; /* the market's checkpoints (follower) */
 };
 
 /* The HTTP handler: /v1/... API and the gateway. */
