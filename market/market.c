@@ -785,9 +785,28 @@ market_free(struct market *m)
 	http_server_free(m->http);
 	if (m->ticker_started)
 		pthread_join(m->ticker, NULL);
-	/* a round with a slow witness ends within its timeout */
-	if (m->publisher_started)
-		pthread_join(m->publisher, NULL);
+	if (m->publisher_started) {
+		struct timespec dl;
+
+		/* a witness that does not answer holds a round until its
+		 * timeout: stop without it, as the process is ending anyway,
+		 * leaving it what it uses */
+		clock_gettime(CLOCK_REALTIME, &dl);
+		dl.tv_sec += 3;
+		if (pthread_timedjoin_np(m->publisher, NULL, &dl) != 0) {
+			pthread_detach(m->publisher);
+			log_warn("stopping while a witness is being asked");
+			pthread_mutex_lock(&m->mu);
+			if (m->txn_open) {
+				m->txn_open = 0;
+				store_commit(m->store);
+			}
+			store_sync(m->store);
+			pthread_mutex_unlock(&m->mu);
+			err_restore(&saved);
+			return;
+		}
+	}
 	if (m->store) {
 		if (m->txn_open)
 			store_commit(m->store);

@@ -63,7 +63,9 @@ int market_start(struct market *m);
 /* The port actually bound (when the listen port was 0). */
 uint16_t market_port(const struct market *m);
 /* Stop serving and free everything.  Accepts NULL; leaves the error state
- * (err.h) as it found it. */
+ * (err.h) as it found it.  Should a witness hold the publisher past a few
+ * seconds, the ledger is committed and synced and m is left to it (the
+ * process is ending). */
 void market_free(struct market *m);
 
 /* Public identity, for printing: market and treasury keys, verifier
