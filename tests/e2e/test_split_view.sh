@@ -9,8 +9,9 @@
 # the common prefix.  Tenant ta sees A, tenant tb sees B; ta pointed at
 # B stops with an ALARM printing both notes; a provider that followed A
 # and is shown B raises the alarm and takes no new lease; `ledger audit
-# --since` catches B.  With its witness down, A keeps serving its last
-# cosigned checkpoint and accepting entries, and catches up after.
+# --since` catches B.  With its witness down, or silent, A keeps serving
+# its last cosigned checkpoint and accepting entries without waiting, and
+# catches up after.
 . tests/e2e/lib.sh
 L=$BIN/ledger
 M=$BIN/market
@@ -233,7 +234,7 @@ check "... and so does an audit of B's ledger file" sh -c \
 check "an audit of B alone (no memory) finds nothing wrong in the prefix" \
     $L audit --market "$B_URL" --vkey "$VKEY" --policy policy
 
-# ---- A with its witness down ------------------------------------------
+# ---- A with its witness down, then silent -----------------------------
 curl -s "$A_URL/v1/ledger/checkpoint" > before.cp
 kill "$WPID"
 wait "$WPID" 2> /dev/null
@@ -248,6 +249,38 @@ check "... which still verifies (independent verifier)" \
     $V note down.cp --log "$VKEY" --witness "$(cat wvkey)" --quorum 1
 check "... and its metrics count the rounds short of the quorum" sh -c \
     "curl -s $A_URL/metrics | awk '/^lodge_cosign_failed_total/ {exit !(\$2 > 0)}'"
+# a witness that takes the connection and never answers: a round hangs
+# (until its 30 s timeout) while submissions go on
+python3 -c 'import socket, sys
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1])))
+s.listen(16)
+print("silent", flush=True)
+held = []
+while True:
+    held.append(s.accept())
+    print("held", flush=True)' "${WURL##*:}" > silent.out 2>&1 &
+SPID=$!
+PIDS="$PIDS $SPID"
+until_ok 10 grep -q silent silent.out > /dev/null
+dep A "$TA" 3
+check "the market asks the silent witness" until_ok 40 grep -q held silent.out
+t0=$(date +%s%3N)
+dep A "$TA" 4 && dep A "$TA" 5 && dep A "$TA" 6
+t1=$(date +%s%3N)
+check "with a witness that never answers, submissions do not wait ($((t1 - t0)) ms for 3)" \
+    [ $((t1 - t0)) -lt 3000 ]
+check "... nor do reads of the published checkpoint" sh -c \
+    "curl -s -m 2 $A_URL/v1/ledger/checkpoint | cmp -s - before.cp"
+kill "$A_PID"
+check "... and A stops promptly on SIGTERM, mid-round" until_ok 6 \
+    sh -c "! kill -0 $A_PID 2> /dev/null"
+check "A restarts, its witness still silent" mstart A --witness "$W"
+check "restarted, A serves its last cosigned checkpoint at once" sh -c \
+    "curl -s $A_URL/v1/ledger/checkpoint | cmp -s - before.cp"
+kill "$SPID"
+wait "$SPID" 2> /dev/null
 $L witness serve w.db --listen "${WURL#http://}" > w2.out 2> w2.err &
 PIDS="$PIDS $!"
 check "the witness is back" until_ok 10 grep -q '^listening on' w2.out
