@@ -198,8 +198,17 @@ check "a provider follows A" sh -c \
 $BIN/provider run --data "$T/prov" >> prov.log 2>&1 &
 PPID_=$!
 PIDS="$PIDS $PPID_"
-# its advertisement grows A: wait for the checkpoint covering it
+# order KEYFILE URL: a small order any provider here fits
+order() {
+	$L envelope --key "$1" --kind order.create --body \
+	    "{\"placement\":\"dc\",\"attributes\":{},\"resources\":[{\"profile\":\"web\",\"service\":\"web\",\"count\":1,\"cpu_millis\":100,\"memory_bytes\":1048576,\"storage_bytes\":1048576,\"price\":5000}],\"denom\":\"uakt\",\"max_price\":5000,\"runtimes\":[\"process\"],\"manifest_hash\":\"$(printf '%064d' 0)\",\"deposit\":100000,\"ttl_ms\":600000}" |
+	    curl -s -XPOST --data-binary @- "$2/v1/entries"
+}
 until_ok 10 sh -c "curl -s $A_URL/v1/providers | grep -q p1" > /dev/null
+order "$T/ta/lodge/tenant.key" "$A_URL" > order-a.out
+check "following A's verified checkpoints, it takes A's lease" until_ok 15 \
+    grep -q 'lease l-[0-9]*: created' prov.log
+# its advertisement and the lease grow A: the checkpoint covering them
 until_ok 20 caught_up "$A_URL" > /dev/null
 check "it remembers A's cosigned checkpoint from the event stream" until_ok 15 \
     sh -c "[ \"\$(sed -n 2p $T/prov/logs/*.checkpoint 2>/dev/null)\" = $(cp_line "$A_URL" 2) ]"
@@ -217,10 +226,7 @@ check "... logging both notes" sh -c \
     "grep -q '$ROOT_PA\$' prov.log && grep -q '$ROOT_P\$' prov.log"
 check "... and keeps running" kill -0 "$PPID_"
 until_ok 10 sh -c "curl -s $B_URL/v1/providers | grep -q p1" > /dev/null
-H0=$(printf '%064d' 0)
-$L envelope --key "$T/tb/lodge/tenant.key" --kind order.create --body \
-    "{\"placement\":\"dc\",\"attributes\":{},\"resources\":[{\"profile\":\"web\",\"service\":\"web\",\"count\":1,\"cpu_millis\":100,\"memory_bytes\":1048576,\"storage_bytes\":1048576,\"price\":5000}],\"denom\":\"uakt\",\"max_price\":5000,\"runtimes\":[\"process\"],\"manifest_hash\":\"$H0\",\"deposit\":100000,\"ttl_ms\":600000}" |
-    curl -s -XPOST --data-binary @- "$B_URL/v1/entries" > order.out
+order "$T/tb/lodge/tenant.key" "$B_URL" > order.out
 check "... and takes no new lease from B" until_ok 15 \
     grep -q 'lease l-[0-9]*: not taken' prov.log
 
