@@ -131,7 +131,8 @@ check_checkpoint(const struct cmd_opts *o, const struct tenant_paths *p,
 		fprintf(stderr, "tenant: %s\n", err_msg());
 		return EXIT_FAIL;
 	}
-	return cmd_fail("the market's checkpoint");
+	return cmd_fail(
+	    rc == ERR_IO ? "the market" : "the market's checkpoint");
 }
 
 int
