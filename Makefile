@@ -40,7 +40,7 @@ image_USES := common
 ledger_USES := common
 market_USES := ledger common
 provider_USES := wasm sandbox image ledger common
-tenant_USES := sdl image common
+tenant_USES := ledger sdl image common
 
 # A folder's binary is its main.c and one cmd_<name>.c per command (thin:
 # options in, library calls out); everything else is its library.

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "common/cjson.h"
 #include "common/err.h"
@@ -35,9 +36,10 @@ static const char usage_audit[] =
     "--policy FILE (see `ledger follow`) requires its quorum of witness\n"
     "cosignatures on the latest checkpoint.\n"
     "--since FILE audits from a remembered checkpoint: the latest one must\n"
-    "be consistent with it (an RFC 9162 proof over the replayed tree), else\n"
-    "ALARM and both notes, the evidence of a split view; when it is, it is\n"
-    "remembered in FILE (a missing FILE: first use).\n"
+    "be consistent with it (an RFC 9162 proof over the replayed tree, or\n"
+    "from the market or store when the audited checkpoint is the older),\n"
+    "else ALARM and both notes, the evidence of a split view; when it is,\n"
+    "it is remembered in FILE (a missing FILE: first use).\n"
     "--lease ID tells that lease's story: the order, the asks that fitted\n"
     "and why the winner won, start, each usage with its charge, the close\n"
     "and the refund.  --account KEY prints that account.\n";
@@ -129,18 +131,27 @@ print_result(const struct audit *a, json_t *summary, const char *lease,
 	return 0;
 }
 
-/* The audited checkpoint against the policy's quorum and, with since,
- * against the remembered one; *since_size gets the remembered size. */
+/*
+ * The audited checkpoint against the policy's quorum and, with since,
+ * against the remembered one; *since_size gets the remembered size and
+ * *older is set when the audited checkpoint is the older of the two.
+ * An older one must be a prefix of the remembered one: the proof is
+ * computed over the replayed tree when it reaches the remembered size,
+ * else asked of the source (a market, a store holding more leaves than
+ * its checkpoint covers), as tenants do; a mirror or tiles cannot give
+ * one.
+ */
 static int
 check_trust(struct audit *a, struct trust_policy *p,
-    const struct audit_key *key, const char *since, uint64_t *since_size,
-    int *first)
+    const struct audit_key *key, const char *since, const char *market,
+    const char *path, uint64_t *since_size, int *first, int *older)
 {
 	uint8_t proof[MERKLE_MAX_PROOF][MERKLE_HASH_LEN];
 	const char *note = audit_checkpoint_note(a);
 	struct trust_memory *m = NULL;
 	struct merkle_reader r;
 	struct checkpoint cp;
+	struct stat st;
 	uint64_t from, to;
 	size_t n = 0;
 	int rc;
@@ -157,7 +168,18 @@ check_trust(struct audit *a, struct trust_policy *p,
 		goto out;
 	*first = trust_memory_checkpoint(m) == NULL;
 	*since_size = *first ? 0 : trust_memory_checkpoint(m)->size;
+	*older = !*first && *since_size > cp.size;
 	if (trust_proof_range(m, cp.size, &from, &to)) {
+		if (to > cp.size && market != NULL) {
+			rc = trust_follow_market_note(m, market, note,
+			    strlen(note), NULL, NULL);
+			goto out;
+		}
+		if (to > cp.size && path != NULL && stat(path, &st) == 0 &&
+		    S_ISREG(st.st_mode)) {
+			rc = trust_follow_store(m, path, NULL, NULL);
+			goto out;
+		}
 		if (to > cp.size) {
 			rc = err_set(ERR_REJECT,
 			    "the remembered checkpoint (%s, "
@@ -193,7 +215,7 @@ cmd_audit(int argc, char **argv)
 	struct audit *a = NULL;
 	json_t *summary = NULL;
 	uint64_t since_size = 0;
-	int npos, rc, first = 0;
+	int npos, rc, first = 0, older = 0;
 
 	if (cli_parse_opts(argc, argv, names, vals, flags, set, pos, 1, &npos,
 	        usage_audit) < 0)
@@ -211,7 +233,8 @@ cmd_audit(int argc, char **argv)
 	         &a)) == 0 &&
 	    (rc = audit_finish(a, &summary)) == 0 &&
 	    (vals[5] != NULL || vals[6] != NULL))
-		rc = check_trust(a, &p, &key, vals[5], &since_size, &first);
+		rc = check_trust(a, &p, &key, vals[5], vals[0],
+		    npos ? pos[0] : NULL, &since_size, &first, &older);
 	trust_policy_clear(&p);
 	if (rc < 0) {
 		if (set[0])
@@ -225,13 +248,21 @@ cmd_audit(int argc, char **argv)
 	if (vals[5] != NULL) {
 		if (set[0])
 			json_object_set_new(summary, "since",
-			    json_pack("{s:I,s:b}", "size",
-			        (json_int_t)since_size, "first_use", first));
+			    json_pack("{s:I,s:b,s:b}", "size",
+			        (json_int_t)since_size, "first_use", first,
+			        "older", older));
 		else if (first)
 			fprintf(stderr,
 			    "ledger: audit: first use: the checkpoint is "
 			    "remembered in %s\n",
 			    vals[5]);
+		else if (older)
+			fprintf(stderr,
+			    "ledger: audit: the audited checkpoint is older "
+			    "than the remembered one of size %llu (%s) and, as "
+			    "the source proves, a prefix of it; %s is "
+			    "unchanged\n",
+			    (unsigned long long)since_size, vals[5], vals[5]);
 		else
 			fprintf(stderr,
 			    "ledger: audit: consistent with the remembered "

@@ -212,6 +212,64 @@ out:
 	return rc;
 }
 
+int
+cosign_note(const struct trust_policy *p, const char *note,
+    const struct note_verifier *log, const struct merkle_reader *r,
+    uint64_t hints[], char **out, struct cosign_report *rep)
+{
+	struct trust_policy local = *p; /* shallow: the urls stay p's */
+	struct checkpoint cp = { 0 };
+	char *cur = NULL, *line = NULL, *next = NULL;
+	size_t off = 0, i, total = 0;
+	int rc;
+
+	memset(rep, 0, sizeof(*rep));
+	*out = NULL;
+	local.log = *log;
+	local.have_log = 1;
+	local.quorum = 0;
+	/* the log's own note, before anyone is asked */
+	if ((rc = trust_verify(&local, note, strlen(note), &cp, NULL)) < 0)
+		return rc;
+	rep->size = cp.size;
+	checkpoint_clear(&cp);
+	if ((cur = strdup(note)) == NULL)
+		return err_set(ERR_NOMEM, "out of memory");
+	for (i = 0; i < p->nw; i++) {
+		const struct trust_witness *w = &p->w[i];
+
+		if (w->url == NULL)
+			continue;
+		rep->asked++;
+		rc = cosign_ask(w, cur, log, r, &hints[i], &line);
+		if (rc == 0)
+			rc = cosign_attach(cur, line, &next);
+		free(line);
+		line = NULL;
+		if (rc == ERR_NOMEM)
+			goto fail;
+		if (rc < 0) {
+			if (off < sizeof(rep->failures))
+				off += (size_t)snprintf(rep->failures + off,
+				    sizeof(rep->failures) - off, "%s%s",
+				    off ? "\n" : "", err_msg());
+			continue;
+		}
+		free(cur);
+		cur = next;
+		next = NULL;
+		rep->cosigned++;
+	}
+	if ((rc = trust_verify(&local, cur, strlen(cur), NULL, &total)) < 0)
+		goto fail;
+	rep->total = total;
+	*out = cur;
+	return 0;
+fail:
+	free(cur);
+	return rc;
+}
+
 /* The metadata key keeping what w last cosigned. */
 static void
 hint_key(const struct trust_witness *w, char *buf, size_t cap)
@@ -220,96 +278,93 @@ hint_key(const struct trust_witness *w, char *buf, size_t cap)
 }
 
 int
+cosign_hints_load(struct store *s, const struct trust_policy *p,
+    uint64_t hints[])
+{
+	char key[320], *v = NULL;
+	int rc;
+
+	for (size_t i = 0; i < p->nw; i++) {
+		hints[i] = 0;
+		hint_key(&p->w[i], key, sizeof(key));
+		if ((rc = store_meta_get(s, key, &v)) < 0)
+			return rc;
+		if (v != NULL && util_parse_u64(v, key, &hints[i]) < 0) {
+			err_clear();
+			hints[i] = 0; /* a bad hint costs one 409 */
+		}
+		free(v);
+		v = NULL;
+	}
+	return 0;
+}
+
+int
+cosign_hints_save(struct store *s, const struct trust_policy *p,
+    const uint64_t hints[])
+{
+	char key[320], num[24];
+	int rc;
+
+	for (size_t i = 0; i < p->nw; i++) {
+		if (p->w[i].url == NULL || hints[i] == 0)
+			continue;
+		hint_key(&p->w[i], key, sizeof(key));
+		snprintf(num, sizeof(num), "%" PRIu64, hints[i]);
+		if ((rc = store_meta_set(s, key, num)) < 0)
+			return rc;
+	}
+	return 0;
+}
+
+int
 cosign_store(struct store *s, const struct trust_policy *p, char **note_out,
     struct cosign_report *rep)
 {
-	struct trust_policy local = *p; /* shallow: the urls stay p's */
+	uint64_t hints[TRUST_MAX_WITNESSES], size;
 	uint8_t pub[KEY_PUB_LEN];
+	struct note_verifier log;
 	struct merkle_reader r;
-	char *note = NULL, *line = NULL, *next = NULL, *v = NULL, key[320];
-	size_t off = 0, i, total = 0;
-	uint64_t size, hint;
-	int changed = 0, rc;
+	char *note = NULL, *cosigned = NULL;
+	int rc;
 
 	memset(rep, 0, sizeof(*rep));
 	if (note_out)
 		*note_out = NULL;
 	store_log_pub(s, pub);
-	if ((rc = note_verifier_init(&local.log, store_origin(s),
-	         NOTE_SIG_ED25519, pub)) < 0)
+	if ((rc = note_verifier_init(&log, store_origin(s), NOTE_SIG_ED25519,
+	         pub)) < 0)
 		return rc;
-	local.have_log = 1;
 	if ((rc = store_checkpoint_latest(s, &size, &note)) < 0)
 		return rc;
 	if (note == NULL)
 		return err_set(ERR_NOTFOUND, "the log has no checkpoint");
-	rep->size = size;
+	if ((rc = cosign_hints_load(s, p, hints)) < 0)
+		goto out;
 	store_reader(s, &r);
-	for (i = 0; i < p->nw; i++) {
-		const struct trust_witness *w = &p->w[i];
-
-		if (w->url == NULL)
-			continue;
-		rep->asked++;
-		hint_key(w, key, sizeof(key));
-		hint = 0;
-		if ((rc = store_meta_get(s, key, &v)) < 0)
-			goto out;
-		if (v != NULL && util_parse_u64(v, key, &hint) < 0)
-			hint = 0;
-		free(v);
-		v = NULL;
-		rc = cosign_ask(w, note, &local.log, &r, &hint, &line);
-		if (rc == 0)
-			rc = cosign_attach(note, line, &next);
-		if (rc == ERR_NOMEM)
-			goto out;
-		if (rc < 0) {
-			if (off < sizeof(rep->failures))
-				off += (size_t)snprintf(rep->failures + off,
-				    sizeof(rep->failures) - off, "%s%s",
-				    off ? "\n" : "", err_msg());
-		} else {
-			free(note);
-			note = next;
-			next = NULL;
-			changed = 1;
-			rep->cosigned++;
-		}
-		free(line);
-		line = NULL;
-		/* what the witness holds, even after a refusal (409) */
-		if (hint > 0) {
-			char num[24];
-
-			snprintf(num, sizeof(num), "%" PRIu64, hint);
-			if ((rc = store_meta_set(s, key, num)) < 0)
-				goto out;
-		}
-	}
-	if (changed &&
-	    (rc = store_checkpoint_add(s, size, util_now_ms(), note)) < 0)
+	if ((rc = cosign_note(p, note, &log, &r, hints, &cosigned, rep)) < 0)
 		goto out;
-	local.quorum = 0;
-	if ((rc = trust_verify(&local, note, strlen(note), NULL, &total)) < 0)
+	/* what each witness holds, even after a refusal (409) */
+	if ((rc = cosign_hints_save(s, p, hints)) < 0)
 		goto out;
-	rep->total = total;
-	if (total < p->quorum) {
+	if (rep->cosigned > 0 &&
+	    (rc = store_checkpoint_add(s, size, util_now_ms(), cosigned)) < 0)
+		goto out;
+	if (rep->total < p->quorum) {
 		rc = err_set(ERR_REJECT,
 		    "checkpoint %" PRIu64 " carries %zu of the "
 		    "%zu cosignatures required%s%s",
-		    size, total, p->quorum, off ? ":\n" : "", rep->failures);
+		    size, rep->total, p->quorum, rep->failures[0] ? ":\n" : "",
+		    rep->failures);
 		goto out;
 	}
 	rc = 0;
-out:
-	if (rc == 0 && note_out) {
-		*note_out = note;
-		note = NULL;
+	if (note_out) {
+		*note_out = cosigned;
+		cosigned = NULL;
 	}
-	free(next);
-	free(line);
-	free(v);
+out:
+	free(cosigned);
 	free(note);
 	return rc;
 }

@@ -45,6 +45,29 @@ struct cosign_report {
 };
 
 /*
+ * Ask every witness of p that has a URL to cosign note, a checkpoint
+ * signed by log of the tree r reads (cosign_ask, one after the other),
+ * hints[i] being the size p->w[i] is believed to have cosigned last
+ * (updated as cosign_ask does, even after a refusal), and attach the
+ * cosignatures.  *out (malloc'd) gets the note with them and *rep what
+ * happened; rep->total counts the cosignatures of p's witnesses *out
+ * carries.  A witness refusing is not an error here (rep->failures
+ * says), nor is a note short of p->quorum: compare rep->total.  Errors:
+ * a note the log did not sign (trust_verify's), ERR_NOMEM.
+ */
+int cosign_note(const struct trust_policy *p, const char *note,
+    const struct note_verifier *log, const struct merkle_reader *r,
+    uint64_t hints[], char **out, struct cosign_report *rep);
+
+/* The sizes each witness of p last cosigned, kept in s's metadata (0
+ * when unknown), into hints[0..p->nw); and back (those of the witnesses
+ * with a URL, when known). */
+int cosign_hints_load(struct store *s, const struct trust_policy *p,
+    uint64_t hints[]);
+int cosign_hints_save(struct store *s, const struct trust_policy *p,
+    const uint64_t hints[]);
+
+/*
  * Ask every witness of p that has a URL to cosign the latest checkpoint
  * stored in s (the log's key is s's own), attach the cosignatures and
  * store the note again.  Each witness's last cosigned size is kept in s's

@@ -27,7 +27,7 @@ replay_genesis_body(const struct state_config *c, json_t **out)
 		    json_integer(c->fee_kinds[i].fee));
 	key_pub_to_text(c->treasury_key, treasury);
 	o = json_pack("{s:i,s:s,s:I,s:I,s:I,s:I,s:o,s:I,s:{s:I,s:o},"
-	              "s:{s:I,s:I},s:I,s:I}",
+	              "s:{s:I,s:I},s:I,s:I,s:I}",
 	    "version", REPLAY_GENESIS_VERSION, "treasury", treasury,
 	    "take_rate_ppm", (json_int_t)c->take_rate_ppm, "epoch_ms",
 	    (json_int_t)c->epoch_ms, "skew_ms", (json_int_t)c->skew_ms,
@@ -36,7 +36,8 @@ replay_genesis_body(const struct state_config *c, json_t **out)
 	    "default", (json_int_t)c->fee, "kinds", kinds, "bond", "per_cpu",
 	    (json_int_t)c->bond_per_cpu, "per_gib", (json_int_t)c->bond_per_gib,
 	    "manifest_window_ms", (json_int_t)c->manifest_window_ms,
-	    "min_lease_epochs", (json_int_t)c->min_lease_epochs);
+	    "min_lease_epochs", (json_int_t)c->min_lease_epochs,
+	    "checkpoint_ms", (json_int_t)c->checkpoint_ms);
 	if (o == NULL)
 		return err_set(ERR_NOMEM, "out of memory");
 	*out = o;
@@ -116,6 +117,12 @@ replay_genesis_config(const struct envelope *e, struct state_config *c)
 	c->bond_per_gib = pgib;
 	c->manifest_window_ms = win;
 	c->min_lease_epochs = minep;
+	/* added to version 2 later: absent, it is the default */
+	if (json_object_get(e->body, "checkpoint_ms") != NULL) {
+		if ((rc = gint(e->body, "checkpoint_ms", "genesis", &v)) < 0)
+			return rc;
+		c->checkpoint_ms = v;
+	}
 	if (json_object_size(kinds) > STATE_FEE_KINDS_MAX)
 		return err_set(ERR_CORRUPT,
 		    "index 0: genesis.fees.kinds: at "

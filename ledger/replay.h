@@ -6,9 +6,11 @@
  *    "skew_ms":N,"offline_grace_ms":N,"denoms":[D...],
  *    "usage_skew_ms":N,"fees":{"default":N,"kinds":{KIND:N}},
  *    "bond":{"per_cpu":N,"per_gib":N},"manifest_window_ms":N,
- *    "min_lease_epochs":N}
+ *    "min_lease_epochs":N,"checkpoint_ms":N}
  * so an auditor holding only the ledger knows every rule's parameters; the
- * market key is the genesis signer.  Every later leaf goes to state_apply.
+ * market key is the genesis signer (checkpoint_ms, the checkpoint cadence,
+ * came later to version 2: a genesis without it means the default, 1000).
+ * Every later leaf goes to state_apply.
  * Version 1 (before fees, bonds, usage bounds and manifest proofs) and
  * unknown versions are refused with a message saying so.
  */

@@ -214,6 +214,7 @@ state_config_default(struct state_config *c)
 	c->bond_per_gib = 1000000;
 	c->manifest_window_ms = 300000;
 	c->min_lease_epochs = 10;
+	c->checkpoint_ms = STATE_CHECKPOINT_MS_DEFAULT;
 #ifdef NDEBUG
 	c->check_invariants = 0;
 #else
@@ -302,6 +303,11 @@ state_new(const struct state_config *c, struct state **out)
 	}
 	if ((rc = state_config_check_money(c)) < 0)
 		return rc;
+	if (c->checkpoint_ms < STATE_CHECKPOINT_MS_MIN ||
+	    c->checkpoint_ms > STATE_CHECKPOINT_MS_MAX)
+		return err_set(ERR_INVAL,
+		    "state config checkpoint_ms: expected %d-%d",
+		    STATE_CHECKPOINT_MS_MIN, STATE_CHECKPOINT_MS_MAX);
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		return err_set(ERR_NOMEM, "out of memory");
 	s->cfg = *c;

@@ -75,6 +75,10 @@
 #define STATE_ID_LEN 24 /* "o-18446744073709551615" + NUL */
 #define STATE_FEE_KINDS_MAX 32
 #define STATE_KIND_LEN (ENVELOPE_KIND_MAX + 1)
+/* The genesis checkpoint cadence: its default and range, in ms. */
+#define STATE_CHECKPOINT_MS_DEFAULT 1000
+#define STATE_CHECKPOINT_MS_MIN 100
+#define STATE_CHECKPOINT_MS_MAX 3600000
 
 /* A per-kind fee that replaces the default one. */
 struct state_fee_kind {
@@ -114,6 +118,10 @@ struct state_config {
 	int64_t bond_per_gib; /* bond per GiB (2^30 B) of memory */
 	int64_t manifest_window_ms; /* lease.create -> proof, at most */
 	int64_t min_lease_epochs; /* escrow >= this x agreed price */
+	/* How often the market signs (and, with witnesses, has cosigned)
+	 * a checkpoint of what it committed; 1000 ms when a version 2
+	 * genesis written before this rule leaves it out. */
+	int64_t checkpoint_ms;
 	/* Run state_check_invariants (O(n)) after every apply; on by
 	 * default unless NDEBUG.  The O(1) totals check always runs. */
 	int check_invariants;
@@ -134,7 +142,8 @@ struct state_effects {
 /* Defaults: take 2%, epoch 6 s, skew 5 min, grace 90 s, denoms {"uakt"},
  * usage skew 6 s (one default epoch), fee 100 (lease.usage and
  * provider.heartbeat 10), bond 1000000 per cpu and per GiB, manifest
- * window 5 min, min lease 10 epochs, keys all zero (set them). */
+ * window 5 min, min lease 10 epochs, a checkpoint every second, keys all
+ * zero (set them). */
 void state_config_default(struct state_config *c);
 
 /* New empty state; the config is copied.  ERR_INVAL on a bad config.

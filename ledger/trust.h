@@ -114,6 +114,10 @@ int trust_update(struct trust_memory *m, const char *note, size_t len,
  */
 int trust_follow_market(struct trust_memory *m, const char *url, int *advanced,
     uint64_t *size);
+/* The same for a note the market published elsewhere (its event
+ * stream): the proof from the market at url, then trust_update. */
+int trust_follow_market_note(struct trust_memory *m, const char *url,
+    const char *note, size_t len, int *advanced, uint64_t *size);
 int trust_follow_store(struct trust_memory *m, const char *path, int *advanced,
     uint64_t *size);
 int trust_follow_tiles(struct trust_memory *m, const char *url, int *advanced,

@@ -105,33 +105,50 @@ out:
 	return rc;
 }
 
-int
-trust_follow_market(struct trust_memory *m, const char *url, int *advanced,
-    uint64_t *size)
+/* note from the market at url, its verification errors prefixed with
+ * what (when not NULL). */
+static int
+follow_note(struct trust_memory *m, const char *url, const char *what,
+    const char *note, size_t len, int *advanced, uint64_t *size)
 {
 	uint8_t proof[MERKLE_MAX_PROOF][MERKLE_HASH_LEN];
-	struct http_result res = { 0 };
-	char u[URL_MAX];
 	uint64_t sz, from, to;
 	size_t n = 0;
 	int need, rc;
 
 	if (advanced)
 		*advanced = 0;
-	snprintf(u, sizeof(u), "%s/v1/ledger/checkpoint", url);
-	if ((rc = market_get(u, &res)) < 0)
-		return rc;
-	if ((rc = proof_range(m, trust_memory_policy(m), res.body, res.body_len,
-	         &sz, &from, &to, &need)) < 0) {
-		err_prefix(rc, "%s", u);
-		goto out;
-	}
+	if ((rc = proof_range(m, trust_memory_policy(m), note, len, &sz, &from,
+	         &to, &need)) < 0)
+		return what ? err_prefix(rc, "%s", what) : rc;
 	if (size)
 		*size = sz;
 	if (need && (rc = market_proof(url, from, to, proof, &n)) < 0)
-		goto out;
-	rc = trust_update(m, res.body, res.body_len, proof, n, advanced);
-out:
+		return rc;
+	return trust_update(m, note, len, proof, n, advanced);
+}
+
+int
+trust_follow_market_note(struct trust_memory *m, const char *url,
+    const char *note, size_t len, int *advanced, uint64_t *size)
+{
+	return follow_note(m, url, NULL, note, len, advanced, size);
+}
+
+int
+trust_follow_market(struct trust_memory *m, const char *url, int *advanced,
+    uint64_t *size)
+{
+	struct http_result res = { 0 };
+	char u[URL_MAX];
+	int rc;
+
+	if (advanced)
+		*advanced = 0;
+	snprintf(u, sizeof(u), "%s/v1/ledger/checkpoint", url);
+	if ((rc = market_get(u, &res)) < 0)
+		return rc;
+	rc = follow_note(m, url, u, res.body, res.body_len, advanced, size);
 	http_result_clear(&res);
 	return rc;
 }

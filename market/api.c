@@ -14,6 +14,7 @@
 #include "common/util.h"
 #include "ledger/merkle.h"
 #include "ledger/replay.h"
+#include "ledger/tiles.h"
 #include "market/market_internal.h"
 
 #define ENTRIES_PAGE 1000
@@ -107,6 +108,71 @@ page_cb(void *ctx, uint64_t idx, int64_t time, const char *data, size_t len)
 	return 0;
 }
 
+/* The published checkpoint (cosigned by the witnesses' quorum when the
+ * market has witnesses); 503 until there is one. */
+static void
+get_checkpoint(struct market *m, struct http_response *resp, const char *cache)
+{
+	char *note;
+
+	pthread_mutex_lock(&m->mu);
+	note = m->published ? strdup(m->published) : NULL;
+	pthread_mutex_unlock(&m->mu);
+	if (note == NULL) {
+		http_respond_error(resp, 503,
+		    "no checkpoint is published yet: %s",
+		    m->witnesses ? "the witnesses' quorum has not cosigned "
+		                   "one yet" :
+		                   "the first one is being signed");
+		snprintf(resp->extra_headers, sizeof(resp->extra_headers),
+		    "Retry-After: 1\r\n");
+		return;
+	}
+	http_respond(resp, 200, note);
+	resp->content_type = "text/plain; charset=utf-8";
+	snprintf(resp->extra_headers, sizeof(resp->extra_headers),
+	    "Cache-Control: %s\r\n", cache);
+}
+
+/*
+ * The ledger as C2SP tlog-tiles, from DATA/tiles (publish.c writes it
+ * as checkpoints are published, the checkpoint after its tiles):
+ * /checkpoint, short-lived; /tile/<L>/<N> and /tile/entries/<N>,
+ * immutable; their partial forms (.p/<W>), immutable too but garbage a
+ * static server may drop, kept a minute.  A tile's path is parsed
+ * strictly (tiles_path_parse) before it names a file.
+ */
+static void
+get_tile(struct market *m, const char *path, struct http_response *resp)
+{
+	char file[4096], *data = NULL;
+	unsigned width = 0;
+	uint64_t n;
+	size_t len;
+	int level, cp = strcmp(path, "checkpoint") == 0;
+
+	if (!cp && tiles_path_parse(path, &level, &n, &width) < 0) {
+		http_respond_error(resp, 404, "%s", err_msg());
+		return;
+	}
+	snprintf(file, sizeof(file), "%s/%s", m->tiles_dir, path);
+	if (util_read_file(file, (size_t)TILES_WIDTH * (TILES_MAX_ENTRY + 2),
+	        &data, &len) < 0) {
+		http_respond_error(resp, 404, "no %s here (yet)", path);
+		return;
+	}
+	resp->status = 200;
+	resp->body = data;
+	resp->body_len = len;
+	resp->content_type =
+	    cp ? "text/plain; charset=utf-8" : "application/octet-stream";
+	snprintf(resp->extra_headers, sizeof(resp->extra_headers),
+	    "Cache-Control: %s\r\n",
+	    cp                       ? "public, max-age=1" :
+	        width == TILES_WIDTH ? "public, max-age=31536000, immutable" :
+	                               "public, max-age=60");
+}
+
 static void
 get_ledger(struct market *m, const struct http_request *req,
     struct http_response *resp)
@@ -119,11 +185,7 @@ get_ledger(struct market *m, const struct http_request *req,
 	int rc;
 
 	if (strcmp(p, "checkpoint") == 0) {
-		pthread_mutex_lock(&m->mu);
-		data = m->checkpoint_note ? strdup(m->checkpoint_note) : NULL;
-		pthread_mutex_unlock(&m->mu);
-		http_respond(resp, 200, data);
-		resp->content_type = "text/plain; charset=utf-8";
+		get_checkpoint(m, resp, "no-cache");
 		return;
 	}
 	if (strcmp(p, "entries") == 0) {
@@ -219,25 +281,34 @@ struct sse {
 	struct market *m;
 	struct store *ro; /* this stream's own read-only connection */
 	uint64_t next;
+	uint64_t cp_gen; /* the published checkpoint last sent */
 	char *buf;
 	size_t len, off, cap;
 	uint64_t idle_ns;
 };
 
+/* Room for need more bytes in s->buf. */
+static int
+sse_room(struct sse *s, size_t need)
+{
+	if (s->len + need > s->cap) {
+		char *nb = realloc(s->buf, (s->len + need) * 2);
+		if (nb == NULL)
+			return err_set(ERR_NOMEM, "out of memory");
+		s->buf = nb;
+		s->cap = (s->len + need) * 2;
+	}
+	return 0;
+}
+
 static int
 sse_cb(void *ctx, uint64_t idx, int64_t time, const char *data, size_t len)
 {
 	struct sse *s = ctx;
-	size_t need = s->len + len + 64;
 
 	(void)time;
-	if (need > s->cap) {
-		char *nb = realloc(s->buf, need * 2);
-		if (nb == NULL)
-			return err_set(ERR_NOMEM, "out of memory");
-		s->buf = nb;
-		s->cap = need * 2;
-	}
+	if (sse_room(s, len + 64) < 0)
+		return ERR_NOMEM;
 	s->len += (size_t)snprintf(s->buf + s->len, s->cap - s->len,
 	    "id: %" PRIu64 "\nevent: leaf\ndata: ", idx);
 	memcpy(s->buf + s->len, data, len);
@@ -248,12 +319,38 @@ sse_cb(void *ctx, uint64_t idx, int64_t time, const char *data, size_t len)
 	return 0;
 }
 
+/* A "checkpoint" event: {"size":N,"note":TEXT}, the published note
+ * (cosigned when the market has witnesses).  No id: a client resuming
+ * with Last-Event-ID resumes after the last leaf, and gets the current
+ * checkpoint first anyway. */
+static int
+sse_checkpoint(struct sse *s, const char *note, uint64_t size)
+{
+	json_t *o =
+	    json_pack("{s:I,s:s}", "size", (json_int_t)size, "note", note);
+	char *text = NULL;
+	size_t len;
+	int rc;
+
+	if (o == NULL || cjson_dump(o, &text, &len) < 0) {
+		json_decref(o);
+		return err_set(ERR_NOMEM, "out of memory");
+	}
+	json_decref(o);
+	if ((rc = sse_room(s, len + 32)) == 0)
+		s->len += (size_t)snprintf(s->buf + s->len, s->cap - s->len,
+		    "event: checkpoint\ndata: %s\n\n", text);
+	free(text);
+	return rc;
+}
+
 static ssize_t
 sse_read(void *ctx, char *out, size_t max)
 {
 	struct sse *s = ctx;
 	struct market *m = s->m;
-	uint64_t committed;
+	uint64_t committed, cp_size = 0;
+	char *cp = NULL;
 	size_t n;
 
 	if (s->off == s->len) {
@@ -263,12 +360,28 @@ sse_read(void *ctx, char *out, size_t max)
 		pthread_mutex_lock(&m->mu);
 		clock_gettime(CLOCK_REALTIME, &ts);
 		ts.tv_sec += 1;
-		if (m->committed <= s->next && !atomic_load(&m->stopping))
+		if (m->committed <= s->next && m->published_gen == s->cp_gen &&
+		    !atomic_load(&m->stopping))
 			pthread_cond_timedwait(&m->committed_cv, &m->mu, &ts);
 		committed = m->committed;
+		if (m->published_gen != s->cp_gen && m->published != NULL) {
+			cp = strdup(m->published);
+			cp_size = m->published_size;
+			s->cp_gen = m->published_gen;
+		}
 		pthread_mutex_unlock(&m->mu);
-		if (atomic_load(&m->stopping))
+		if (atomic_load(&m->stopping)) {
+			free(cp);
 			return -1;
+		}
+		if (cp != NULL) {
+			int rc = sse_checkpoint(s, cp, cp_size);
+
+			free(cp);
+			if (rc < 0)
+				return -1;
+			s->idle_ns = 0;
+		}
 		if (committed > s->next) {
 			uint64_t end = committed < s->next + 256 ?
 			    committed :
@@ -276,6 +389,8 @@ sse_read(void *ctx, char *out, size_t max)
 			if (store_foreach(s->ro, s->next, end, sse_cb, s) < 0)
 				return -1;
 			s->idle_ns = 0;
+		} else if (s->len > 0) {
+			/* the checkpoint alone */
 		} else if ((s->idle_ns += 1000000000ull) >= 15000000000ull) {
 			static const char ka[] = ": keep-alive\n\n";
 			s->idle_ns = 0;
@@ -343,7 +458,7 @@ get_metrics(struct market *m, struct http_response *resp)
 		"rate_limited" };
 	char *buf = malloc(8192);
 	size_t n = 0;
-	uint64_t size, committed, cp, nonces;
+	uint64_t size, committed, cp, pub, nonces;
 
 	if (buf == NULL) {
 		http_respond_error(resp, 500, "out of memory");
@@ -353,6 +468,7 @@ get_metrics(struct market *m, struct http_response *resp)
 	size = store_size(m->store);
 	committed = m->committed;
 	cp = m->checkpointed;
+	pub = m->published_size;
 	nonces = state_nonces(m->state);
 	pthread_mutex_unlock(&m->mu);
 	n += (size_t)snprintf(buf + n, 8192 - n,
@@ -363,7 +479,7 @@ get_metrics(struct market *m, struct http_response *resp)
 	    "# TYPE lodge_ledger_pending gauge\n"
 	    "lodge_ledger_pending %" PRIu64 "\n"
 	    "# HELP lodge_ledger_checkpoint_size Size of the latest "
-	    "checkpoint.\n"
+	    "signed checkpoint.\n"
 	    "# TYPE lodge_ledger_checkpoint_size gauge\n"
 	    "lodge_ledger_checkpoint_size %" PRIu64 "\n"
 	    "# HELP lodge_entries_accepted_total Submitted envelopes "
@@ -403,8 +519,56 @@ get_metrics(struct market *m, struct http_response *resp)
 		    "lodge_entries_rejected_total{reason=\"%s\"} %llu\n",
 		    kinds[i],
 		    (unsigned long long)atomic_load(&m->m_rejected[i]));
+	n += (size_t)snprintf(buf + n, 8192 - n,
+	    "# HELP lodge_ledger_published_size Size of the published "
+	    "checkpoint (cosigned by the quorum, with witnesses).\n"
+	    "# TYPE lodge_ledger_published_size gauge\n"
+	    "lodge_ledger_published_size %" PRIu64 "\n"
+	    "# HELP lodge_cosign_rounds_total Rounds of asking the witnesses.\n"
+	    "# TYPE lodge_cosign_rounds_total counter\n"
+	    "lodge_cosign_rounds_total %llu\n"
+	    "# HELP lodge_cosign_failed_total Rounds short of the quorum.\n"
+	    "# TYPE lodge_cosign_failed_total counter\n"
+	    "lodge_cosign_failed_total %llu\n",
+	    pub, (unsigned long long)atomic_load(&m->m_cosign_rounds),
+	    (unsigned long long)atomic_load(&m->m_cosign_failed));
 	http_respond(resp, 200, buf);
 	resp->content_type = "text/plain; version=0.0.4";
+}
+
+/*
+ * What /v1/info says of the witnesses: {"keys":[vkey...],"quorum":N,
+ * "cosigned":bool,"checkpoints":TEXT}.  Clients without a policy of
+ * their own learn the keys and quorum from here on first use and pin
+ * them (ledger/trust_client.h).  Their URLs are the market's business.
+ */
+static json_t *
+witnesses_json(const struct market *m)
+{
+	const struct trust_policy *p = m->witnesses;
+	json_t *keys = json_array(), *o;
+	char text[160], *vk;
+
+	for (size_t i = 0; p != NULL && keys != NULL && i < p->nw; i++) {
+		const struct note_verifier *v = &p->w[i].v;
+
+		if (note_vkey_format_type(v->name, v->type, v->pub, &vk) < 0)
+			continue;
+		json_array_append_new(keys, json_string(vk));
+		free(vk);
+	}
+	if (p != NULL)
+		snprintf(text, sizeof(text),
+		    "published only when cosigned by %zu of these %zu "
+		    "witnesses",
+		    p->quorum, p->nw);
+	else
+		snprintf(text, sizeof(text),
+		    "signed by the market alone: no witness cosigns them");
+	o = json_pack("{s:o,s:I,s:b,s:s}", "keys", keys, "quorum",
+	    (json_int_t)(p ? p->quorum : 0), "cosigned", p != NULL,
+	    "checkpoints", text);
+	return o;
 }
 
 static void
@@ -421,7 +585,7 @@ get_info(struct market *m, struct http_response *resp)
 	}
 	/* the genesis rules, and the market's own rate limit */
 	o = json_pack("{s:s,s:s,s:s,s:s,s:I,s:I,s:I,s:o,s:O,s:O,s:O,s:O,"
-	              "s:O,s:O,s:{s:I,s:I}}",
+	              "s:O,s:O,s:O,s:{s:I,s:I}}",
 	    "origin", store_origin(m->store), "vkey", m->vkey, "market_key",
 	    m->key_text, "treasury_key", m->treasury_text, "epoch_ms",
 	    (json_int_t)m->cfg.epoch_ms, "take_rate_ppm",
@@ -431,10 +595,13 @@ get_info(struct market *m, struct http_response *resp)
 	    json_object_get(rules, "fees"), "bond",
 	    json_object_get(rules, "bond"), "manifest_window_ms",
 	    json_object_get(rules, "manifest_window_ms"), "min_lease_epochs",
-	    json_object_get(rules, "min_lease_epochs"), "skew_ms",
+	    json_object_get(rules, "min_lease_epochs"), "checkpoint_ms",
+	    json_object_get(rules, "checkpoint_ms"), "skew_ms",
 	    json_object_get(rules, "skew_ms"), "rate_limit", "per_second",
 	    (json_int_t)m->rate_per_s, "burst", (json_int_t)m->rate_burst);
 	json_decref(rules);
+	if (o != NULL)
+		json_object_set_new(o, "witnesses", witnesses_json(m));
 	respond_json(resp, 200, o);
 }
 
@@ -493,6 +660,10 @@ market_api_handle(void *ctx, const struct http_request *req,
 	}
 	if (strncmp(p, "/v1/ledger/", 11) == 0) {
 		get_ledger(m, req, resp);
+		return;
+	}
+	if (strcmp(p, "/checkpoint") == 0 || strncmp(p, "/tile/", 6) == 0) {
+		get_tile(m, p + 1, resp);
 		return;
 	}
 	pthread_mutex_lock(&m->mu);

@@ -18,6 +18,8 @@
 #include "common/key.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "ledger/note.h"
+#include "ledger/trust.h"
 #include "market/market.h"
 
 #define RUN_OPTIONS                                                            \
@@ -29,7 +31,9 @@
 	"                  [--manifest-window SECONDS] "                       \
 	"[--min-lease-epochs N]\n"                                             \
 	"                  [--rate-limit PER_SECOND] [--rate-burst N]\n"       \
-	"                  [--denoms D1,D2...] [--check-invariants]\n"
+	"                  [--denoms D1,D2...] [--checkpoint-interval MS]\n"   \
+	"                  [--witness VKEY=URL]... [--witness-policy FILE]\n"  \
+	"                  [--quorum N] [--check-invariants]\n"
 
 static const char usage_main[] = RUN_OPTIONS
     "       market deposit --data DIR [--market URL] [--denom D] ACCOUNT "
@@ -62,6 +66,19 @@ static const char usage_run[] = RUN_OPTIONS
     "                      (default uakt; Akash's SDL files also use uact)\n"
     "  --min-lease-epochs  an ask fits an order only if the escrow pays\n"
     "                      this many epochs of its price (default 10)\n"
+    "  --checkpoint-interval  how often a checkpoint of the ledger is\n"
+    "                      signed and, with witnesses, cosigned (default\n"
+    "                      1000 ms; 100-3600000)\n"
+    "Witnesses (C2SP tlog-witness; any start): --witness VKEY=URL, once\n"
+    "per witness (its cosigner key, as `ledger witness init` prints it,\n"
+    "and its URL), or --witness-policy FILE (lines \"witness VKEY URL\",\n"
+    "\"quorum N\"; see docs/witness.md); --quorum N of them must cosign\n"
+    "a checkpoint before it is published (default: all).  The witnesses\n"
+    "are asked in the background; until they answer, the last cosigned\n"
+    "checkpoint stays published and submissions go on.  Without\n"
+    "witnesses checkpoints are published signed by the market alone, as\n"
+    "/v1/info says.  The ledger is also served as C2SP tlog-tiles\n"
+    "(/checkpoint, /tile/...), written under DIR/tiles.\n"
     "Not rules, any start: --rate-limit / --rate-burst, entries per\n"
     "second and burst per signing key (default 50 and 200; 0 turns it\n"
     "off), answered 429 with Retry-After past it.  On restart the market\n"
@@ -85,6 +102,8 @@ struct arg {
 };
 
 static int flag_check_invariants;
+static const char *witness_args[TRUST_MAX_WITNESSES + 1];
+static int nwitness_args;
 
 static int
 parse(int argc, char **argv, struct arg *args, char **pos, int maxpos,
@@ -108,6 +127,11 @@ parse(int argc, char **argv, struct arg *args, char **pos, int maxpos,
 		}
 		if (strcmp(argv[i], "--check-invariants") == 0) {
 			flag_check_invariants = 1;
+			continue;
+		}
+		if (strcmp(argv[i], "--witness") == 0 && i + 1 < argc &&
+		    nwitness_args <= TRUST_MAX_WITNESSES) {
+			witness_args[nwitness_args++] = argv[++i];
 			continue;
 		}
 		for (a = args; a->name; a++)
@@ -142,6 +166,89 @@ nonneg(const char *text, const char *name, const char *unit, int64_t max,
 	return 0;
 }
 
+/*
+ * The witnesses of --witness-policy FILE and --witness VKEY=URL into p,
+ * and --quorum (default: the file's, else all of them).  Every witness
+ * needs a URL: the market asks it.  2 (usage) with a message on error.
+ */
+static int
+witness_policy(const char *file, const char *quorum, struct trust_policy *p)
+{
+	uint64_t q;
+	int i;
+
+	if (file != NULL && trust_policy_load(p, file) < 0) {
+		fprintf(stderr, "market: --witness-policy: %s\n", err_msg());
+		return 2;
+	}
+	for (i = 0; i < nwitness_args; i++) {
+		const char *a = witness_args[i], *eq = strstr(a, "=http");
+		char *vkey;
+		int rc;
+
+		if (eq == NULL ||
+		    (vkey = strndup(a, (size_t)(eq - a))) == NULL) {
+			fprintf(stderr,
+			    "market: --witness '%s': expected VKEY=URL "
+			    "(an http:// or https:// URL)\n",
+			    a);
+			return 2;
+		}
+		rc = trust_policy_add_witness(p, vkey, eq + 1);
+		free(vkey);
+		if (rc < 0) {
+			fprintf(stderr, "market: --witness: %s\n", err_msg());
+			return 2;
+		}
+	}
+	if (file == NULL)
+		p->quorum = p->nw;
+	if (quorum != NULL) {
+		if (util_parse_u64(quorum, "--quorum", &q) < 0 || q < 1 ||
+		    q > p->nw) {
+			fprintf(stderr,
+			    "market: --quorum: expected 1-%zu (the "
+			    "witnesses given)\n",
+			    p->nw);
+			return 2;
+		}
+		p->quorum = (size_t)q;
+	}
+	for (size_t j = 0; j < p->nw; j++)
+		if (p->w[j].url == NULL) {
+			fprintf(stderr,
+			    "market: witness %s has no URL: the market "
+			    "must know where to ask it\n",
+			    p->w[j].v.name);
+			return 2;
+		}
+	if (p->nw > 0 && p->quorum == 0) {
+		fprintf(stderr,
+		    "market: a quorum of 0 would publish what no witness "
+		    "cosigned; give --quorum 1-%zu\n",
+		    p->nw);
+		return 2;
+	}
+	return 0;
+}
+
+/* A --witness-policy's "log" line, when there is one, must be this
+ * market's ledger key. */
+static int
+policy_log_matches(const struct trust_policy *p, const struct market *m)
+{
+	char *vk = NULL;
+	int same;
+
+	if (!p->have_log)
+		return 1;
+	if (note_vkey_format(p->log.name, p->log.pub, &vk) < 0)
+		return 0;
+	same = strcmp(vk, market_vkey(m)) == 0;
+	free(vk);
+	return same;
+}
+
 static int
 cmd_run(int argc, char **argv)
 {
@@ -149,6 +256,7 @@ cmd_run(int argc, char **argv)
 	           *take = NULL, *grace = NULL, *level = NULL, *uskew = NULL,
 	           *fee = NULL, *fee_kinds = NULL, *bcpu = NULL, *bgib = NULL,
 	           *window = NULL, *minep = NULL, *rate = NULL, *burst = NULL,
+	           *cpint = NULL, *wpolicy = NULL, *quorum = NULL,
 	           *denoms = NULL;
 	struct arg args[] = { { "data", &data }, { "listen", &listen },
 		{ "origin", &origin }, { "epoch", &epoch },
@@ -158,16 +266,25 @@ cmd_run(int argc, char **argv)
 		{ "bond-per-cpu", &bcpu }, { "bond-per-gib", &bgib },
 		{ "manifest-window", &window }, { "min-lease-epochs", &minep },
 		{ "rate-limit", &rate }, { "rate-burst", &burst },
-		{ "denoms", &denoms }, { NULL, NULL } };
+		{ "denoms", &denoms }, { "checkpoint-interval", &cpint },
+		{ "witness-policy", &wpolicy }, { "quorum", &quorum },
+		{ NULL, NULL } };
+	struct trust_policy wp;
 	struct market_options o;
 	struct market *m = NULL;
 	enum log_level lv;
 	sigset_t set;
 	int64_t v;
-	int npos, created, sig;
+	int npos, created, sig, rc = 0;
 
+	trust_policy_init(&wp);
 	if (parse(argc, argv, args, NULL, 0, &npos, usage_run) < 0)
 		return 2;
+	if (nwitness_args > TRUST_MAX_WITNESSES) {
+		fprintf(stderr, "market: more than %d --witness\n",
+		    TRUST_MAX_WITNESSES);
+		return 2;
+	}
 	if (!data || !listen) {
 		fprintf(stderr, "market: run needs --data and --listen\n%s",
 		    usage_run);
@@ -239,6 +356,29 @@ cmd_run(int argc, char **argv)
 		o.manifest_window_ms *= 1000;
 	}
 	o.fee_kinds = fee_kinds;
+	if (cpint) {
+		if (util_parse_i64(cpint, "--checkpoint-interval", &v) < 0 ||
+		    v < STATE_CHECKPOINT_MS_MIN ||
+		    v > STATE_CHECKPOINT_MS_MAX) {
+			fprintf(stderr,
+			    "market: --checkpoint-interval: expected %d-%d "
+			    "milliseconds\n",
+			    STATE_CHECKPOINT_MS_MIN, STATE_CHECKPOINT_MS_MAX);
+			return 2;
+		}
+		o.checkpoint_ms = v;
+	}
+	if (quorum != NULL && wpolicy == NULL && nwitness_args == 0) {
+		fprintf(stderr,
+		    "market: --quorum without --witness or "
+		    "--witness-policy\n");
+		return 2;
+	}
+	if ((rc = witness_policy(wpolicy, quorum, &wp)) != 0) {
+		trust_policy_clear(&wp);
+		return rc;
+	}
+	o.witnesses = &wp;
 	if (rate) {
 		if (util_parse_i64(rate, "--rate-limit", &v) < 0 || v < 0 ||
 		    v > 1000000) {
@@ -265,13 +405,35 @@ cmd_run(int argc, char **argv)
 	sigaddset(&set, SIGINT);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	if (market_open(&o, &m, &created) < 0 || market_start(m) < 0) {
+	if (market_open(&o, &m, &created) < 0) {
+		fprintf(stderr, "market: %s\n", err_msg());
+		trust_policy_clear(&wp);
+		return 1;
+	}
+	if (!policy_log_matches(&wp, m)) {
+		fprintf(stderr,
+		    "market: --witness-policy %s: its \"log\" line is not "
+		    "this market's ledger key (%s)\n",
+		    wpolicy, market_vkey(m));
+		market_free(m);
+		trust_policy_clear(&wp);
+		return 2;
+	}
+	if (market_start(m) < 0) {
 		fprintf(stderr, "market: %s\n", err_msg());
 		market_free(m);
+		trust_policy_clear(&wp);
 		return 1;
 	}
 	if (created)
 		printf("market: created %s\n", data);
+	if (wp.nw > 0)
+		printf("witnesses:    %zu (quorum %zu): checkpoints are "
+		       "published once cosigned\n",
+		    wp.nw, wp.quorum);
+	else
+		printf("witnesses:    none: checkpoints are signed by the "
+		       "market alone\n");
 	printf("market key:   %s\ntreasury key: %s\nledger vkey:  %s\n"
 	       "listening on  http://%.*s:%u\n",
 	    market_key_text(m), market_treasury_text(m), market_vkey(m),
@@ -283,6 +445,7 @@ cmd_run(int argc, char **argv)
 	sigwait(&set, &sig);
 	log_info("signal %d: stopping", sig);
 	market_free(m);
+	trust_policy_clear(&wp);
 	return 0;
 }
 

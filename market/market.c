@@ -39,7 +39,7 @@ market_options_default(struct market_options *o)
 	o->min_lease_epochs = -1;
 	o->rate_per_s = 50;
 	o->rate_burst = 200;
-	o->checkpoint_ms = 1000;
+	o->checkpoint_ms = -1;
 }
 
 const char *
@@ -347,18 +347,42 @@ refused:
 	return rc;
 }
 
-/* Sign a checkpoint of everything committed; under mu. */
+/*
+ * Sign a checkpoint of everything committed; under mu.  Without witnesses
+ * it is stored and published at once; with them the publisher has it
+ * cosigned first (publish.c), and only cosigned checkpoints are stored.
+ */
 static int
 checkpoint_now(struct market *m)
 {
-	char *note = NULL;
+	uint8_t root[MERKLE_HASH_LEN];
+	char *body = NULL, *note = NULL;
 	int rc;
 
-	if ((rc = signer_checkpoint(m->store, m->committed, m->key, &note)) < 0)
-		return rc;
+	if (m->witnesses == NULL) {
+		if ((rc = signer_checkpoint(m->store, m->committed, m->key,
+		         &note)) < 0)
+			return rc;
+		if ((rc = market_publish_locked(m, note, m->committed)) < 0) {
+			free(note);
+			return rc;
+		}
+	} else {
+		rc = store_root(m->store, m->committed, root);
+		if (rc == 0)
+			rc = checkpoint_format(store_origin(m->store),
+			    m->committed, root, &body);
+		if (rc == 0)
+			rc = note_sign(body, strlen(body),
+			    store_origin(m->store), m->key, &note);
+		free(body);
+		if (rc < 0)
+			return rc;
+	}
 	free(m->checkpoint_note);
 	m->checkpoint_note = note;
 	m->checkpointed = m->committed;
+	pthread_cond_broadcast(&m->publish_cv);
 	return 0;
 }
 
@@ -530,6 +554,8 @@ money_options(const struct market_options *o, struct state_config *c)
 		c->manifest_window_ms = o->manifest_window_ms;
 	if (o->min_lease_epochs >= 0)
 		c->min_lease_epochs = o->min_lease_epochs;
+	if (o->checkpoint_ms > 0)
+		c->checkpoint_ms = o->checkpoint_ms;
 	return 0;
 }
 
@@ -575,15 +601,19 @@ money_options_match(const struct market_options *o,
 		bad = "--manifest-window";
 	else if (want.min_lease_epochs != c->min_lease_epochs)
 		bad = "--min-lease-epochs";
+	else if (want.checkpoint_ms != c->checkpoint_ms)
+		bad = "--checkpoint-interval";
 	if (bad == NULL)
 		return 0;
 	return err_set(ERR_INVAL,
 	    "%s differs from the ledger's genesis (fee %" PRId64
 	    ", bond %" PRId64 "/cpu %" PRId64 "/GiB, manifest window %" PRId64
 	    " ms, min lease %" PRId64 " epochs, usage skew %" PRId64
+	    " ms, checkpoint every %" PRId64
 	    " ms); a ledger's rules cannot change",
 	    bad, c->fee, c->bond_per_cpu, c->bond_per_gib,
-	    c->manifest_window_ms, c->min_lease_epochs, c->usage_skew_ms);
+	    c->manifest_window_ms, c->min_lease_epochs, c->usage_skew_ms,
+	    c->checkpoint_ms);
 }
 
 int
@@ -602,7 +632,9 @@ market_open(const struct market_options *o, struct market **out, int *created)
 	pthread_cond_init(&m->committed_cv, NULL);
 	pthread_mutex_init(&m->sync_mu, NULL);
 	pthread_cond_init(&m->sync_cv, NULL);
-	m->checkpoint_ms = o->checkpoint_ms > 0 ? o->checkpoint_ms : 1000;
+	pthread_cond_init(&m->publish_cv, NULL);
+	if (o->witnesses != NULL && o->witnesses->nw > 0)
+		m->witnesses = o->witnesses;
 	if ((rc = http_parse_listen(o->listen, m->listen_host,
 	         sizeof(m->listen_host), &m->listen_port)) < 0) {
 		err_prefix(rc, "--listen");
@@ -610,7 +642,9 @@ market_open(const struct market_options *o, struct market **out, int *created)
 	}
 	if ((rc = util_mkdirs(o->data_dir, 0700)) < 0)
 		goto fail;
-	if ((m->dir = strdup(o->data_dir)) == NULL) {
+	if ((m->dir = strdup(o->data_dir)) == NULL ||
+	    asprintf(&m->tiles_dir, "%s/tiles", o->data_dir) < 0) {
+		m->tiles_dir = NULL;
 		rc = err_set(ERR_NOMEM, "out of memory");
 		goto fail;
 	}
@@ -707,7 +741,11 @@ market_open(const struct market_options *o, struct market **out, int *created)
 	    (rc = store_sync(m->store)) < 0)
 		goto fail;
 	m->committed = m->durable = store_size(m->store);
-	if ((rc = note_vkey_format(store_origin(m->store), pub, &m->vkey)) < 0)
+	m->checkpoint_ms = m->cfg.checkpoint_ms;
+	if ((rc = note_vkey_format(store_origin(m->store), pub, &m->vkey)) <
+	        0 ||
+	    (rc = note_verifier_init(&m->logv, store_origin(m->store),
+	         NOTE_SIG_ED25519, pub)) < 0)
 		goto fail;
 	{
 		uint64_t size;
@@ -716,6 +754,14 @@ market_open(const struct market_options *o, struct market **out, int *created)
 			goto fail;
 		m->checkpoint_note = note;
 		m->checkpointed = note ? size : 0;
+		/* the latest stored one is published again, with witnesses
+		 * only when it carries their quorum (stored before they were
+		 * configured, it is asked for) */
+		if (note != NULL &&
+		    (m->witnesses == NULL || market_cosigned(m, note) == 0) &&
+		    (rc = market_publish_locked(m, note, size)) < 0)
+			goto fail;
+		err_clear();
 		if (note == NULL || size < m->committed) {
 			if ((rc = checkpoint_now(m)) < 0)
 				goto fail;
@@ -744,6 +790,8 @@ market_start(struct market *m)
 	if (pthread_create(&m->ticker, NULL, ticker_main, m) != 0)
 		return err_set(ERR_IO, "cannot start the ticker thread");
 	m->ticker_started = 1;
+	if ((rc = market_publisher_start(m)) < 0)
+		return rc;
 	return write_info(m);
 }
 
@@ -760,10 +808,33 @@ market_free(struct market *m)
 	atomic_store(&m->stopping, 1);
 	pthread_mutex_lock(&m->mu);
 	pthread_cond_broadcast(&m->committed_cv);
+	pthread_cond_broadcast(&m->publish_cv);
 	pthread_mutex_unlock(&m->mu);
 	http_server_free(m->http);
 	if (m->ticker_started)
 		pthread_join(m->ticker, NULL);
+	if (m->publisher_started) {
+		struct timespec dl;
+
+		/* a witness that does not answer holds a round until its
+		 * timeout: stop without it, as the process is ending anyway,
+		 * leaving it what it uses */
+		clock_gettime(CLOCK_REALTIME, &dl);
+		dl.tv_sec += 3;
+		if (pthread_timedjoin_np(m->publisher, NULL, &dl) != 0) {
+			pthread_detach(m->publisher);
+			log_warn("stopping while a witness is being asked");
+			pthread_mutex_lock(&m->mu);
+			if (m->txn_open) {
+				m->txn_open = 0;
+				store_commit(m->store);
+			}
+			store_sync(m->store);
+			pthread_mutex_unlock(&m->mu);
+			err_restore(&saved);
+			return;
+		}
+	}
 	if (m->store) {
 		if (m->txn_open)
 			store_commit(m->store);
@@ -774,10 +845,13 @@ market_free(struct market *m)
 	ratelimit_free(m->rl);
 	key_free(m->key);
 	free(m->checkpoint_note);
+	free(m->published);
+	free(m->tiles_dir);
 	free(m->vkey);
 	free(m->db_path);
 	free(m->dir);
 	pthread_cond_destroy(&m->committed_cv);
+	pthread_cond_destroy(&m->publish_cv);
 	pthread_mutex_destroy(&m->mu);
 	pthread_cond_destroy(&m->sync_cv);
 	pthread_mutex_destroy(&m->sync_mu);

@@ -12,6 +12,7 @@
 #include <jansson.h>
 
 #include "ledger/state.h"
+#include "ledger/trust.h"
 
 struct market;
 
@@ -36,7 +37,14 @@ struct market_options {
 	 * per second (0: off) and burst; the treasury and market keys are
 	 * not limited. */
 	double rate_per_s, rate_burst;
-	int64_t checkpoint_ms; /* how often to sign checkpoints */
+	/* How often to sign a checkpoint (ms), a genesis rule like the
+	 * money ones (<= 0: default, STATE_CHECKPOINT_MS_DEFAULT). */
+	int64_t checkpoint_ms;
+	/* The witnesses asked to cosign each checkpoint (with their URLs)
+	 * and the quorum a checkpoint needs before it is published;
+	 * borrowed, it must outlive the market.  NULL or none: checkpoints
+	 * are published signed by the market alone. */
+	const struct trust_policy *witnesses;
 	const char *denoms; /* "uakt,uact": the denominations settled,
 	                              first start only; NULL: uakt */
 	int check_invariants; /* full invariant walk after every
@@ -46,16 +54,20 @@ struct market_options {
 void market_options_default(struct market_options *o);
 
 /* Open (creating on first start) the market in o->data_dir: ledger.db,
- * market.key, treasury.key, market.json.  On restart the state is
- * rebuilt by replaying the ledger.  *created tells a first start. */
+ * market.key, treasury.key, market.json, tiles/ (the ledger as C2SP
+ * tlog-tiles).  On restart the state is rebuilt by replaying the
+ * ledger.  *created tells a first start. */
 int market_open(const struct market_options *o, struct market **out,
     int *created);
-/* Serve HTTP on o->listen and run the ticker (expiries, checkpoints). */
+/* Serve HTTP on o->listen and run the ticker (expiries, checkpoints)
+ * and the publisher (cosignatures, tiles: publish.c). */
 int market_start(struct market *m);
 /* The port actually bound (when the listen port was 0). */
 uint16_t market_port(const struct market *m);
 /* Stop serving and free everything.  Accepts NULL; leaves the error state
- * (err.h) as it found it. */
+ * (err.h) as it found it.  Should a witness hold the publisher past a few
+ * seconds, the ledger is committed and synced and m is left to it (the
+ * process is ending). */
 void market_free(struct market *m);
 
 /* Public identity, for printing: market and treasury keys, verifier

@@ -9,8 +9,10 @@
 
 #include "common/http.h"
 #include "common/key.h"
+#include "ledger/note.h"
 #include "ledger/state.h"
 #include "ledger/store.h"
+#include "ledger/trust.h"
 #include "market/market.h"
 #include "market/ratelimit.h"
 
@@ -43,6 +45,23 @@ struct market {
 	uint64_t checkpointed; /* size of the last checkpoint */
 	char *checkpoint_note; /* latest signed note */
 
+	/* What is published (/v1/ledger/checkpoint, the event stream,
+	 * tiles/, the store's checkpoints that mirrors copy): with
+	 * witnesses, the latest note the quorum cosigned; without, the
+	 * latest signed one.  NULL until there is one. */
+	char *published;
+	uint64_t published_size;
+	uint64_t published_gen; /* bumped on every new one */
+	const struct trust_policy *witnesses; /* NULL: none */
+	struct note_verifier logv; /* the ledger's verifier (0x01) */
+	pthread_cond_t publish_cv; /* checkpoint_note or published
+	                              changed: the publisher looks */
+	pthread_t publisher;
+	int publisher_started;
+	char *tiles_dir;
+	char cosign_error[512]; /* the last round's refusals ("" when
+	                         * the last round met the quorum) */
+
 	char key_text[KEY_TEXT_SIZE];
 	char treasury_text[KEY_TEXT_SIZE];
 	char *vkey;
@@ -59,7 +78,18 @@ struct market {
 	atomic_ullong m_accepted, m_derived, m_rejected[8], m_requests;
 	atomic_int m_sse_clients;
 	atomic_ullong m_commits;
+	atomic_ullong m_cosign_rounds, m_cosign_failed;
 };
+
+/* publish.c: start the publisher thread (cosignatures when m has
+ * witnesses, then tiles), which stops when m->stopping is set and
+ * publish_cv signalled; and make note (of size, signed by the market,
+ * stored) the published one, under mu. */
+int market_publisher_start(struct market *m);
+int market_publish_locked(struct market *m, const char *note, uint64_t size);
+/* 0 when note, signed by the market, carries the cosignatures of the
+ * quorum of m->witnesses (trust_verify's errors otherwise). */
+int market_cosigned(const struct market *m, const char *note);
 
 /* api.c: the request handler http_server_start is given. */
 void market_api_handle(void *ctx, const struct http_request *req,

@@ -2,17 +2,23 @@
  * cmd_init: `provider init`, the data dir of a new provider: its key, its
  * config (provider/config.h) and what it will advertise.
  */
+#include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "common/err.h"
 #include "common/http.h"
 #include "common/key.h"
 #include "common/util.h"
 #include "provider/cmd.h"
+#include "ledger/trust.h"
 #include "provider/config.h"
+#include "provider/logwatch.h"
 #include "sandbox/sandbox.h"
 
 /* The options into cfg and *data.  CMD_DONE with *status, or 0. */
+static const char *witness_policy; /* --witness-policy FILE */
+
 static int
 parse(const struct cmd *c, int argc, char **argv, struct provider_config *cfg,
     const char **data, int *status)
@@ -35,6 +41,7 @@ parse(const struct cmd *c, int argc, char **argv, struct provider_config *cfg,
 		{ "insecure-registry", required_argument, NULL, 'I' },
 		{ "image-cache-max", required_argument, NULL, 'C' },
 		{ "id-base", required_argument, NULL, 'B' },
+		{ "witness-policy", required_argument, NULL, 'W' },
 		CMD_OPTS_END,
 	};
 	char host[128];
@@ -112,6 +119,9 @@ parse(const struct cmd *c, int argc, char **argv, struct provider_config *cfg,
 		case 'B':
 			rc = cmd_parse_id_base(optarg, &cfg->image_id_base);
 			break;
+		case 'W':
+			witness_policy = optarg;
+			break;
 		}
 		if (rc < 0) {
 			*status = cmd_fail(CMD_USAGE);
@@ -123,6 +133,28 @@ parse(const struct cmd *c, int argc, char **argv, struct provider_config *cfg,
 		return CMD_DONE;
 	}
 	return 0;
+}
+
+/* --witness-policy FILE, checked, copied to DATA/witness-policy (the
+ * daemon's logwatch.h reads it there). */
+static int
+keep_witness_policy(const char *data)
+{
+	struct trust_policy p;
+	char path[PATH_MAX], *text = NULL;
+	size_t len;
+	int rc;
+
+	trust_policy_init(&p);
+	if ((rc = util_read_file(witness_policy, 256 * 1024, &text, &len)) ==
+	        0 &&
+	    (rc = trust_policy_parse(&p, text, len, witness_policy)) == 0) {
+		snprintf(path, sizeof(path), "%s/%s", data, LOGWATCH_POLICY);
+		rc = util_write_file(path, text, len, 0644);
+	}
+	free(text);
+	trust_policy_clear(&p);
+	return rc < 0 ? err_prefix(rc, "--witness-policy") : 0;
 }
 
 static int
@@ -142,6 +174,7 @@ init(const struct cmd *c, int argc, char **argv)
 	if (parse(c, argc, argv, &cfg, &data, &status) == CMD_DONE)
 		goto out;
 	if (config_setup(data, &cfg, &k, &created) < 0 ||
+	    (witness_policy && keep_witness_policy(data) < 0) ||
 	    config_advertise_body(&cfg,
 	        cfg.api_url[0] ? cfg.api_url : "http://<listen>", &adv) < 0) {
 		status = cmd_fail(CMD_FAIL);
@@ -202,5 +235,11 @@ const struct cmd cmd_init = {
 	    "  --id-base UID          host id of the first lease's root; each\n"
 	    "                         lease maps 65536 ids from there "
 	    "(default\n"
-	    "                         1000000000)\n",
+	    "                         1000000000)\n"
+	    "  --witness-policy FILE  the market's witnesses and quorum\n"
+	    "                         (docs/witness.md), kept as\n"
+	    "                         DATA/" LOGWATCH_POLICY "; without it, "
+	    "those the\n"
+	    "                         market names on first use are "
+	    "pinned\n",
 };

@@ -449,6 +449,12 @@ on_lease_create(struct pd *pd, const struct envelope *e, uint64_t index)
 	if (memcmp(e->signer, pd->market_key, KEY_PUB_LEN) != 0)
 		return 0; /* only the market creates leases */
 	snprintf(id, sizeof(id), "l-%llu", (unsigned long long)index);
+	if (!logwatch_accepting(&pd->watch)) { /* logwatch.h */
+		log_error("lease %s: not taken: the market's checkpoints do "
+		          "not verify (see the alarm above)",
+		    id);
+		return 0;
+	}
 	pthread_mutex_lock(&pd->mu);
 	l = pd_find_lease(pd, id);
 	pthread_mutex_unlock(&pd->mu);
@@ -546,12 +552,23 @@ out:
 	return rc;
 }
 
+/* A checkpoint in the stream: verified and proved consistent with the
+ * last one (logwatch.h). */
+static int
+on_checkpoint(void *ctx, const json_t *cp)
+{
+	struct pd *pd = ctx;
+
+	return logwatch_seen(&pd->watch, cp);
+}
+
 static void *
 follow_thread(void *arg)
 {
 	struct pd *pd = arg;
 
-	follow_run(pd->cfg.market, next_index, on_leaf, pd, &pd->stop);
+	follow_run(pd->cfg.market, next_index, on_leaf, on_checkpoint, pd,
+	    &pd->stop);
 	return NULL;
 }
 
@@ -962,7 +979,8 @@ setup(struct pd *pd, const char *data, const struct provider_overrides *o)
 	 * last run saw (its nonces are gone): refused (common/reqsig.h). */
 	if ((rc = reqsig_cache_new(&pd->rc)) < 0 ||
 	    (rc = reqsig_cache_bind(pd->rc, NULL, start_ms)) < 0 ||
-	    (rc = setup_images(pd)) < 0)
+	    (rc = setup_images(pd)) < 0 ||
+	    (rc = logwatch_init(&pd->watch, data, pd->cfg.market)) < 0)
 		return rc;
 	if ((rc = market_get(pd, "/v1/info", &info)) < 0)
 		return err_prefix(rc, "market %s", pd->cfg.market);
@@ -1195,6 +1213,7 @@ out:
 			lease_free(l);
 		}
 		reqsig_cache_free(pd->rc);
+		logwatch_clear(&pd->watch);
 		key_free(pd->key);
 		config_clear(&pd->cfg);
 		pthread_mutex_destroy(&pd->mu);

@@ -16,6 +16,7 @@
 #include "provider/config.h"
 #include "provider/image_run.h"
 #include "provider/lease.h"
+#include "provider/logwatch.h"
 
 struct pd {
 	char data[PATH_MAX];
@@ -43,6 +44,7 @@ struct pd {
 	pthread_cond_t wake; /* (with mu) the loop's tick ends early */
 	atomic_int stop; /* set by the main loop; read by the follower
 	                    and the log streams (no lock) */
+	struct logwatch watch; /* the market's checkpoints (follower) */
 };
 
 /* The HTTP handler: /v1/... API and the gateway; and the hooks that check

@@ -1,7 +1,8 @@
 /*
  * follow: Server-Sent Events from the market, parsed incrementally (lines
- * end in LF, CRLF or CR; "data:" lines of one event are joined with LF; a
- * blank line dispatches; comments and other fields are ignored).
+ * end in LF, CRLF or CR; "data:" lines of one event are joined with LF;
+ * "event:" names its type; a blank line dispatches; comments and other
+ * fields are ignored).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,15 +58,23 @@ static int
 dispatch(struct follow_parser *p, follow_leaf_fn fn, void *ctx)
 {
 	json_t *leaf = NULL;
+	follow_leaf_fn to = NULL;
 	int rc;
 
-	if (p->dlen == 0)
+	if (p->event[0] == '\0' || strcmp(p->event, "leaf") == 0)
+		to = fn;
+	else if (strcmp(p->event, "checkpoint") == 0)
+		to = p->on_checkpoint;
+	p->event[0] = '\0';
+	if (p->dlen == 0 || to == NULL) {
+		p->dlen = 0;
 		return 0;
+	}
 	rc = cjson_parse(p->data, p->dlen, &leaf);
 	p->dlen = 0;
 	if (rc < 0)
 		return err_prefix(ERR_INVAL, "event stream: data");
-	rc = fn(ctx, leaf);
+	rc = to(ctx, leaf);
 	json_decref(leaf);
 	return rc < 0 ? rc : 0;
 }
@@ -78,8 +87,24 @@ line(struct follow_parser *p, const char *s, size_t n, follow_leaf_fn fn,
 
 	if (n == 0)
 		return dispatch(p, fn, ctx);
+	if (n >= 6 && memcmp(s, "event:", 6) == 0) {
+		s += 6;
+		n -= 6;
+		if (n > 0 && *s == ' ') {
+			s++;
+			n--;
+		}
+		if (n >= sizeof(p->event)) {
+			/* too long to be one of ours: none of them */
+			snprintf(p->event, sizeof(p->event), "?");
+		} else {
+			memcpy(p->event, s, n);
+			p->event[n] = '\0';
+		}
+		return 0;
+	}
 	if (n < 5 || memcmp(s, "data:", 5) != 0)
-		return 0; /* comment, id:, event:, retry: */
+		return 0; /* comment, id:, retry: */
 	s += 5;
 	n -= 5;
 	if (n > 0 && *s == ' ') {
@@ -124,7 +149,7 @@ follow_parser_feed(struct follow_parser *p, const char *data, size_t len,
 
 struct follow_ctx {
 	struct follow_parser parser;
-	follow_leaf_fn fn;
+	follow_leaf_fn fn, checkpoint_fn;
 	void *ctx;
 	atomic_int *stop;
 	int got_event, failed;
@@ -139,6 +164,14 @@ count_leaf(void *ctx, const json_t *leaf)
 	if (rc == 0)
 		f->got_event = 1;
 	return rc;
+}
+
+static int
+pass_checkpoint(void *ctx, const json_t *cp)
+{
+	struct follow_ctx *f = ctx;
+
+	return f->checkpoint_fn(f->ctx, cp);
 }
 
 static int
@@ -166,7 +199,8 @@ sleep_ms(long ms, atomic_int *stop)
 
 void
 follow_run(const char *market, uint64_t (*next_fn)(void *ctx),
-    follow_leaf_fn fn, void *ctx, atomic_int *stop)
+    follow_leaf_fn fn, follow_leaf_fn checkpoint_fn, void *ctx,
+    atomic_int *stop)
 {
 	static const char *const hdrs[] = { "Accept: text/event-stream", NULL };
 	struct follow_ctx f;
@@ -176,7 +210,9 @@ follow_run(const char *market, uint64_t (*next_fn)(void *ctx),
 	while (!atomic_load(stop)) {
 		memset(&f, 0, sizeof(f));
 		follow_parser_init(&f.parser);
+		f.parser.on_checkpoint = checkpoint_fn ? pass_checkpoint : NULL;
 		f.fn = fn;
+		f.checkpoint_fn = checkpoint_fn;
 		f.ctx = ctx;
 		f.stop = stop;
 		snprintf(url, sizeof(url), "%s/v1/events?since=%llu", market,

@@ -26,11 +26,17 @@ struct follow_parser {
 	size_t len, cap;
 	char *data; /* the current event's data lines */
 	size_t dlen, dcap;
+	char event[32]; /* its "event:" type ("" when none) */
+	/* "checkpoint" events ({"size":N,"note":TEXT}, the market's
+	 * published checkpoint) go here, with the same ctx; NULL: ignored */
+	follow_leaf_fn on_checkpoint;
 };
 
 void follow_parser_init(struct follow_parser *p);
 void follow_parser_clear(struct follow_parser *p);
-/* Feed bytes; fn runs for every completed event whose data is JSON.
+/* Feed bytes; fn runs for every completed leaf event (type "leaf" or
+ * none) and p->on_checkpoint for every checkpoint event, when their data
+ * is JSON; events of other types are skipped.
  * Returns 0, fn's negative code, or ERR_LIMIT / ERR_INVAL (the stream is
  * unusable: reconnect). */
 int follow_parser_feed(struct follow_parser *p, const char *data, size_t len,
@@ -39,8 +45,10 @@ int follow_parser_feed(struct follow_parser *p, const char *data, size_t len,
 /* Follow market (base URL) from *next (the next index to handle, updated
  * by the caller's fn through its own bookkeeping) until *stop becomes
  * non-zero; reconnects with backoff 0.2 s doubling to 10 s, reset after a
- * successful event.  next_fn returns the index to resume from. */
+ * successful event.  next_fn returns the index to resume from.
+ * checkpoint_fn (may be NULL) gets the checkpoint events. */
 void follow_run(const char *market, uint64_t (*next_fn)(void *ctx),
-    follow_leaf_fn fn, void *ctx, atomic_int *stop);
+    follow_leaf_fn fn, follow_leaf_fn checkpoint_fn, void *ctx,
+    atomic_int *stop);
 
 #endif

@@ -34,6 +34,7 @@ struct cmd_opts {
 	const char *deposit; /* --deposit AMOUNT (deploy) */
 	const char *ttl; /* --ttl SECONDS (deploy) */
 	const char *timeout; /* --timeout SECONDS (deploy) */
+	const char *witness_policy; /* --witness-policy FILE */
 };
 
 /* A command: argc/argv are its arguments (options taken out); returns
@@ -69,9 +70,12 @@ int cmd_fail(const char *what);
 /* v on stdout, indented, keys sorted. */
 void cmd_print_json(const json_t *v);
 
-/* Load the key into c with the market of --market or $LODGE_MARKET;
- * EXIT_OK, or the exit status after saying why on stderr.  c is
- * cleared on failure, else the caller clears it. */
+/* Load the key into c with the market of --market or $LODGE_MARKET,
+ * and check the market's checkpoint against the one the tenant
+ * remembers (tenant/checkpoint.h; the policy of --witness-policy or
+ * $LODGE_WITNESS_POLICY); EXIT_OK, or the exit status after saying why
+ * on stderr (a split view: EXIT_FAIL and the alarm with both notes).  c
+ * is cleared on failure, else the caller clears it. */
 int cmd_open_client(const struct cmd_opts *o, struct tenant_paths *p,
     struct tenant_client *c);
 

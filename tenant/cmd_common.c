@@ -4,12 +4,14 @@
  * key and market client, amounts.
  */
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/err.h"
 #include "common/util.h"
+#include "tenant/checkpoint.h"
 #include "tenant/cmd.h"
 
 int
@@ -25,6 +27,7 @@ cmd_opts_parse(int argc, char **argv, struct cmd_opts *o, int *cmd)
 		{ "deposit", required_argument, NULL, 'd' },
 		{ "ttl", required_argument, NULL, 't' },
 		{ "timeout", required_argument, NULL, 'T' },
+		{ "witness-policy", required_argument, NULL, 'W' },
 		{ NULL, 0, NULL, 0 } };
 	int c;
 
@@ -58,6 +61,9 @@ cmd_opts_parse(int argc, char **argv, struct cmd_opts *o, int *cmd)
 			break;
 		case 'T':
 			o->timeout = optarg;
+			break;
+		case 'W':
+			o->witness_policy = optarg;
 			break;
 		default:
 			fprintf(stderr,
@@ -97,6 +103,38 @@ cmd_print_json(const json_t *v)
 	}
 }
 
+/* Once per command: the market's checkpoint against the remembered one
+ * (tenant/checkpoint.h).  On failure c is cleared. */
+static int
+check_checkpoint(const struct cmd_opts *o, const struct tenant_paths *p,
+    struct tenant_client *c)
+{
+	const char *policy = o->witness_policy ? o->witness_policy :
+	                                         getenv("LODGE_WITNESS_POLICY");
+	char pinned[PATH_MAX];
+	int rc;
+
+	if (policy != NULL && policy[0] == '\0')
+		policy = NULL;
+	rc = tenant_checkpoint_check(p, c->market, policy, pinned,
+	    sizeof(pinned));
+	if (rc == 0) {
+		if (pinned[0] != '\0')
+			fprintf(stderr,
+			    "tenant: first use of this market's log: its "
+			    "witnesses are pinned in %s\n",
+			    pinned);
+		return EXIT_OK;
+	}
+	tenant_client_clear(c);
+	if (rc == ERR_ALARM) {
+		fprintf(stderr, "tenant: %s\n", err_msg());
+		return EXIT_FAIL;
+	}
+	return cmd_fail(
+	    rc == ERR_IO ? "the market" : "the market's checkpoint");
+}
+
 int
 cmd_open_client(const struct cmd_opts *o, struct tenant_paths *p,
     struct tenant_client *c)
@@ -118,7 +156,7 @@ cmd_open_client(const struct cmd_opts *o, struct tenant_paths *p,
 		tenant_client_clear(c);
 		return cmd_fail(NULL);
 	}
-	return EXIT_OK;
+	return check_checkpoint(o, p, c);
 }
 
 int

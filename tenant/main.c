@@ -9,7 +9,8 @@
 #include "tenant/cmd.h"
 
 static const char usage_text[] =
-    "usage: tenant [--market URL] COMMAND [ARGS] [--json]\n"
+    "usage: tenant [--market URL] [--witness-policy FILE] COMMAND [ARGS]\n"
+    "              [--json]\n"
     "  keygen                      create the tenant's key\n"
     "  address                     print the tenant's account key\n"
     "  balance                     the account's balances\n"
@@ -24,6 +25,13 @@ static const char usage_text[] =
     "The market is --market URL or $LODGE_MARKET; the key lives in\n"
     "$XDG_CONFIG_HOME/lodge/tenant.key.  Amounts are integer micro-units\n"
     "(uakt).  `tenant COMMAND --help` for one command.\n"
+    "Each command that talks to the market first checks its checkpoint:\n"
+    "cosigned by the witnesses of --witness-policy FILE (or\n"
+    "$LODGE_WITNESS_POLICY, or $XDG_CONFIG_HOME/lodge/witness-policy;\n"
+    "else those the market named on first use, pinned) and consistent\n"
+    "with the last one seen (kept in $XDG_CONFIG_HOME/lodge/logs/).  A\n"
+    "market showing another history stops the command with an ALARM and\n"
+    "both signed notes.\n"
     "Exit status: 0 success, 1 failure, 2 usage error, 3 invalid SDL,\n"
     "4 nothing matched before the TTL, 5 the provider refused or could\n"
     "not run the deployment.\n";

@@ -21,7 +21,7 @@ $L init a.db --origin test.lodge/market --key log.key > vkey 2>/dev/null
 TREASURY=$($L keygen treasury.key)
 ALICE=$($L keygen alice.key)
 BOB=$($L keygen bob.key)
-G="{\"version\":2,\"treasury\":\"$TREASURY\",\"take_rate_ppm\":0,\"epoch_ms\":1000,\"skew_ms\":600000,\"offline_grace_ms\":0,\"denoms\":[\"uakt\"],\"usage_skew_ms\":1000,\"fees\":{\"default\":100,\"kinds\":{}},\"bond\":{\"per_cpu\":1000000,\"per_gib\":1000000},\"manifest_window_ms\":300000,\"min_lease_epochs\":10}"
+G="{\"version\":2,\"treasury\":\"$TREASURY\",\"take_rate_ppm\":0,\"epoch_ms\":1000,\"skew_ms\":600000,\"offline_grace_ms\":0,\"denoms\":[\"uakt\"],\"usage_skew_ms\":1000,\"fees\":{\"default\":0,\"kinds\":{}},\"bond\":{\"per_cpu\":0,\"per_gib\":0},\"manifest_window_ms\":300000,\"min_lease_epochs\":0}"
 n=0
 # deposit DB TO AMOUNT
 deposit() {

@@ -122,6 +122,45 @@ test_follow_parser_handles_split_chunks_crlf_and_comments(void **state)
 	follow_parser_clear(&p);
 }
 
+static int
+count_checkpoint(void *ctx, const json_t *cp)
+{
+	struct leaves *l = ctx;
+
+	l->n += 100;
+	l->last = json_integer_value(json_object_get(cp, "size"));
+	return 0;
+}
+
+/* Checkpoint events go to on_checkpoint (and nowhere without one),
+ * leaves to fn, unknown types nowhere; the type lasts one event. */
+static void
+test_follow_parser_routes_checkpoint_events(void **state)
+{
+	const char *s =
+	    "event: checkpoint\ndata: {\"size\":7,\"note\":\"x\"}\n\n"
+	    "id: 3\nevent: leaf\ndata: {\"index\":3}\n\n"
+	    "event: other\ndata: {\"index\":9}\n\n"
+	    "data: {\"index\":4}\n\n";
+	struct follow_parser p;
+	struct leaves l = { 0, 0 };
+
+	(void)state;
+	follow_parser_init(&p);
+	p.on_checkpoint = count_checkpoint;
+	assert_int_equal(follow_parser_feed(&p, s, strlen(s), count_leaf, &l),
+	    0);
+	assert_int_equal(l.n, 102);
+	assert_int_equal(l.last, 4);
+	follow_parser_clear(&p);
+	follow_parser_init(&p); /* no on_checkpoint: skipped */
+	l.n = 0;
+	assert_int_equal(follow_parser_feed(&p, s, strlen(s), count_leaf, &l),
+	    0);
+	assert_int_equal(l.n, 2);
+	follow_parser_clear(&p);
+}
+
 static void
 test_config_parses_price_and_attributes(void **state)
 {
@@ -977,6 +1016,7 @@ main(void)
 		cmocka_unit_test(test_gateway_routes_by_path_and_host),
 		cmocka_unit_test(
 		    test_follow_parser_handles_split_chunks_crlf_and_comments),
+		cmocka_unit_test(test_follow_parser_routes_checkpoint_events),
 		cmocka_unit_test(test_config_parses_price_and_attributes),
 		cmocka_unit_test(test_init_data_dir_then_status_without_market),
 		cmocka_unit_test(

@@ -1771,6 +1771,44 @@ test_genesis_v2_round_trip_v1_refused(void **st)
 	t_free(t);
 }
 
+/* The checkpoint cadence came to version 2 later: written, read back, a
+ * genesis without it means the default, and out of range is refused. */
+static void
+test_genesis_checkpoint_cadence(void **st)
+{
+	struct t *t = t_new_with(1);
+	struct state_config c;
+	struct envelope *e;
+	struct state *x;
+	json_t *b;
+
+	(void)st;
+	t->cfg.checkpoint_ms = 2500;
+	OK(replay_genesis_body(&t->cfg, &b));
+	assert_int_equal(jint(b, "checkpoint_ms"), 2500);
+	OK(envelope_sign(t->k[K_MARKET], REPLAY_GENESIS_KIND, b, "g", 1, &e));
+	OK(replay_genesis_config(e, &c));
+	assert_int_equal(c.checkpoint_ms, 2500);
+	envelope_free(e);
+	json_object_del(b, "checkpoint_ms");
+	OK(envelope_sign(t->k[K_MARKET], REPLAY_GENESIS_KIND, b, "g", 1, &e));
+	OK(replay_genesis_config(e, &c));
+	assert_int_equal(c.checkpoint_ms, STATE_CHECKPOINT_MS_DEFAULT);
+	envelope_free(e);
+	json_object_set_new(b, "checkpoint_ms", json_string("1s"));
+	OK(envelope_sign(t->k[K_MARKET], REPLAY_GENESIS_KIND, b, "g", 1, &e));
+	REJ(ERR_CORRUPT, replay_genesis_config(e, &c));
+	envelope_free(e);
+	json_decref(b);
+	c = t->cfg;
+	c.checkpoint_ms = STATE_CHECKPOINT_MS_MIN - 1;
+	REJ(ERR_INVAL, state_new(&c, &x));
+	assert_non_null(strstr(err_msg(), "checkpoint_ms"));
+	c.checkpoint_ms = STATE_CHECKPOINT_MS_MAX + 1;
+	REJ(ERR_INVAL, state_new(&c, &x));
+	t_free(t);
+}
+
 /* ---- property: random valid streams ----------------------------------- */
 
 static uint64_t rng_state;
@@ -2119,6 +2157,7 @@ main(void)
 		    test_min_lease_epochs_and_agreed_price_sufficiency),
 		cmocka_unit_test(test_nonces_pruned_after_skew_replays_refused),
 		cmocka_unit_test(test_genesis_v2_round_trip_v1_refused),
+		cmocka_unit_test(test_genesis_checkpoint_cadence),
 		cmocka_unit_test(
 		    test_random_streams_keep_invariants_and_replay),
 	};

@@ -4,7 +4,8 @@
  * the last verified checkpoint: first use, consistent growth, an older
  * checkpoint, and the alarm with both notes on a split view (same size
  * with another root, or growth that is not an extension), and following
- * a stand-in market over HTTP.
+ * a stand-in market over HTTP; a client's policy pinned on first use from
+ * the market's /v1/info (trust_client.h).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -27,6 +28,7 @@
 #include "ledger/merkle.h"
 #include "ledger/note.h"
 #include "ledger/trust.h"
+#include "ledger/trust_client.h"
 
 #define ORIGIN "test.lodge/log"
 #define PREFIX 3
@@ -414,6 +416,8 @@ struct market {
 	struct merkle_mem *m;
 	uint64_t size;
 	int proofs; /* consistency proofs served */
+	const char *wkey; /* the witness /v1/info names (NULL: w1) */
+	int infos; /* /v1/info requests */
 };
 
 static void
@@ -428,6 +432,16 @@ serve(void *ctx, const struct http_request *req, struct http_response *resp)
 	char *body;
 	json_t *j;
 
+	if (strcmp(req->path, "/v1/info") == 0) {
+		mk->infos++;
+		j = json_pack("{s:s,s:{s:[s],s:i}}", "vkey", mk->f->log_vkey,
+		    "witnesses", "keys", mk->wkey ? mk->wkey : mk->f->w1_vkey,
+		    "quorum", 1);
+		assert_int_equal(cjson_dump(j, &body, NULL), 0);
+		json_decref(j);
+		http_respond(resp, 200, body);
+		return;
+	}
 	if (strcmp(req->path, "/v1/ledger/checkpoint") == 0) {
 		http_respond(resp, 200,
 		    note_at(mk->f, mk->m, mk->size, mk->f->w1, "w1.test"));
@@ -458,7 +472,7 @@ static void
 test_follow_a_market_over_http(void **state)
 {
 	struct fx *f = *state;
-	struct market mk = { f, f->a, 3, 0 };
+	struct market mk = { f, f->a, 3, 0, NULL, 0 };
 	struct http_server_config hc;
 	struct http_server *srv;
 	struct trust_memory *m;
@@ -495,6 +509,153 @@ test_follow_a_market_over_http(void **state)
 	http_server_free(srv);
 }
 
+static struct http_server *
+start_market(struct market *mk, char *url, size_t cap)
+{
+	struct http_server_config hc;
+	struct http_server *srv;
+
+	http_server_config_default(&hc);
+	hc.host = "127.0.0.1";
+	hc.port = 0;
+	assert_int_equal(http_server_start(&hc, serve, mk, &srv), 0);
+	snprintf(url, cap, "http://127.0.0.1:%u/", http_server_port(srv));
+	return srv;
+}
+
+static int
+file_has(const char *path, const char *what)
+{
+	char *text = NULL;
+	size_t len;
+	int found;
+
+	if (util_read_file(path, 1 << 20, &text, &len) < 0)
+		return 0;
+	found = strstr(text, what) != NULL;
+	free(text);
+	return found;
+}
+
+/* A client with no policy of its own learns the log and its witnesses
+ * from /v1/info on first use and pins them; later opens compare; a
+ * market naming other witnesses is refused with the file to remove; a
+ * second market serving another history of the same log raises the
+ * alarm, the evidence beside the memory. */
+static void
+test_client_pins_on_first_use_and_catches_a_split_view(void **state)
+{
+	struct fx *f = *state;
+	struct market a = { f, f->a, 3, 0, NULL, 0 };
+	struct market b = { f, f->b, 9, 0, NULL, 0 };
+	struct http_server *sa, *sb;
+	struct trust_client *c;
+	char ua[64], ub[64], dir[128], stem[256], path[300];
+	uint64_t size = 0;
+	int adv = 0;
+
+	sa = start_market(&a, ua, sizeof(ua));
+	sb = start_market(&b, ub, sizeof(ub));
+	snprintf(dir, sizeof(dir), "%s/client/logs", f->dir);
+	assert_int_equal(trust_client_open(dir, ua, NULL, &c), 0);
+	assert_int_equal(trust_client_pinned_now(c), 1);
+	assert_int_equal(a.infos, 1);
+	/* named after the log: its origin with '/' as '_', and key ID */
+	snprintf(stem, sizeof(stem), "%s/test.lodge_log+%08x", dir,
+	    trust_client_policy(c)->log.id);
+	snprintf(path, sizeof(path), "%s.policy", stem);
+	assert_string_equal(trust_client_policy_path(c), path);
+	assert_true(file_has(path, f->w1_vkey));
+	assert_true(file_has(path, "quorum 1"));
+	assert_int_equal(trust_client_follow(c, &adv, &size), 0);
+	assert_int_equal(adv, 1);
+	assert_int_equal(size, 3);
+	trust_client_free(c);
+	/* again: the pin is compared, not rewritten; growth is proved */
+	a.size = 8;
+	assert_int_equal(trust_client_open(dir, ua, NULL, &c), 0);
+	assert_int_equal(trust_client_pinned_now(c), 0);
+	assert_int_equal(trust_client_follow(c, &adv, &size), 0);
+	assert_int_equal(adv, 1);
+	assert_int_equal(a.proofs, 1);
+	trust_client_free(c);
+	/* the market names another witness: refused, the pin named */
+	a.wkey = f->w2_vkey;
+	assert_int_equal(trust_client_open(dir, ua, NULL, &c), ERR_CONFLICT);
+	assert_non_null(strstr(err_msg(), "pinned on first use"));
+	assert_non_null(strstr(err_msg(), path));
+	assert_non_null(strstr(err_msg(), "w2.test+"));
+	a.wkey = NULL;
+	/* market B: same log, another history: the alarm, both notes */
+	assert_int_equal(trust_client_open(dir, ub, NULL, &c), 0);
+	assert_int_equal(trust_client_follow(c, &adv, &size), ERR_ALARM);
+	assert_non_null(strstr(err_msg(), "ALARM: split view"));
+	snprintf(path, sizeof(path), "%s.checkpoint.evidence", stem);
+	assert_int_equal(access(path, F_OK), 0);
+	assert_int_equal(trust_memory_checkpoint(trust_client_memory(c))->size,
+	    8);
+	/* a note from B's event stream: the same */
+	{
+		char *note = note_at(f, f->b, 9, f->w1, "w1.test");
+
+		assert_int_equal(
+		    trust_client_check(c, note, strlen(note), &adv, &size),
+		    ERR_ALARM);
+		free(note);
+		/* A's next one, with A's proof, is fine */
+		trust_client_free(c);
+		assert_int_equal(trust_client_open(dir, ua, NULL, &c), 0);
+		note = note_at(f, f->a, 9, f->w1, "w1.test");
+		assert_int_equal(
+		    trust_client_check(c, note, strlen(note), &adv, &size), 0);
+		assert_int_equal(adv, 1);
+		free(note);
+	}
+	trust_client_free(c);
+	http_server_free(sa);
+	http_server_free(sb);
+}
+
+/* A policy file is used as given; without a log line the market's key
+ * comes from /v1/info; its quorum is enforced. */
+static void
+test_client_with_a_policy_file(void **state)
+{
+	struct fx *f = *state;
+	struct market a = { f, f->a, 4, 0, NULL, 0 };
+	struct http_server *sa;
+	struct trust_client *c;
+	char ua[64], dir[128], pol[128], *text;
+	uint64_t size = 0;
+	int adv = 0;
+
+	sa = start_market(&a, ua, sizeof(ua));
+	snprintf(dir, sizeof(dir), "%s/client2", f->dir);
+	snprintf(pol, sizeof(pol), "%s/policy", f->dir);
+	assert_true(asprintf(&text, "witness %s\n", f->w1_vkey) > 0);
+	assert_int_equal(util_write_file(pol, text, strlen(text), 0644), 0);
+	free(text);
+	assert_int_equal(trust_client_open(dir, ua, pol, &c), 0);
+	assert_int_equal(a.infos, 1); /* for the log's key only */
+	assert_int_equal(trust_client_pinned_now(c), 0);
+	assert_string_equal(trust_client_policy_path(c), pol);
+	assert_int_equal(trust_client_follow(c, &adv, &size), 0);
+	assert_int_equal(size, 4);
+	trust_client_free(c);
+	/* a policy demanding w2, whom the market's notes lack: refused,
+	 * an ordinary error (no alarm) */
+	assert_true(asprintf(&text, "log %s\nwitness %s\n", f->log_vkey,
+	                f->w2_vkey) > 0);
+	assert_int_equal(util_write_file(pol, text, strlen(text), 0644), 0);
+	free(text);
+	assert_int_equal(trust_client_open(dir, ua, pol, &c), 0);
+	assert_int_equal(a.infos, 1); /* the policy names the log */
+	assert_int_equal(trust_client_follow(c, &adv, &size), ERR_REJECT);
+	assert_non_null(strstr(err_msg(), "cosignatures required"));
+	trust_client_free(c);
+	http_server_free(sa);
+}
+
 int
 main(void)
 {
@@ -516,6 +677,11 @@ main(void)
 		    test_memory_refuses_unverified_checkpoints_without_alarm,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_follow_a_market_over_http,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_client_pins_on_first_use_and_catches_a_split_view,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_client_with_a_policy_file,
 		    setup, teardown),
 	};
 
