@@ -12,12 +12,13 @@
 cc -O2 -Wall -o "$T/hostile" tests/e2e/hostile.c -lpthread || {
 	notok "build tests/e2e/hostile.c"; finish; }
 H=$T/hostile
-check "market starts on a free port" start_market
+check "market starts on a free port" cluster_market --check-invariants
+MPORT=${MARKET##*:}
 ALICE=$(keygen alice)
 deposit() { # deposit N: N treasury deposits, each must get 201
 	i=0
 	while [ $i -lt "$1" ]; do
-		submit "$MDIR/treasury.key" account.deposit \
+		submit "$CL/market/treasury.key" account.deposit \
 		    "{\"to\":\"$ALICE\",\"denom\":\"uakt\",\"amount\":1}" >/dev/null || return 1
 		i=$((i + 1))
 	done
@@ -43,7 +44,7 @@ check "2,000 slow connections are open at once" until_ok 15 open_slow
 check "with them: /healthz p99 < 100 ms, no failure" probe_ok 500 "$T/probe1"
 check "with them: 30 signed submissions succeed" deposit 30
 check "with them: the balance shows every submission" sh -c \
-    "[ \$(curl -s -m 5 $U/v1/accounts/$ALICE | jq .balances.uakt) = 30 ]"
+    "[ \$(curl -s -m 5 $MARKET/v1/accounts/$ALICE | jq .balances.uakt) = 30 ]"
 check "still 2,000 open after the submissions" open_slow
 sed 's/^/# /' "$T/probe0" "$T/probe1"
 
@@ -64,5 +65,5 @@ $H slowloris "$MPORT" 300 3 1000 127.0.0.20 >"$T/cap.out" 2>&1
 tail -1 "$T/cap.out" | sed 's/^/# /'
 check "300 connections from one address: those beyond 256 are refused" sh -c \
     "got=\$(tail -1 $T/cap.out | sed -n 's/.* refused=\([0-9]*\).*/\1/p') && [ \$got -ge 44 ]"
-check "the market answers after all this" sh -c "curl -sf -m 2 $U/healthz | grep -q ok"
+check "the market answers after all this" sh -c "curl -sf -m 2 $MARKET/healthz | grep -q ok"
 finish
