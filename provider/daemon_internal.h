@@ -15,6 +15,10 @@
 #include "provider/artifact.h"
 #include "provider/config.h"
 #include "provider/lease.h"
+#include "provider/netpolicy.h"
+
+struct prep;
+struct closing;
 
 struct pd {
 	char data[PATH_MAX];
@@ -27,6 +31,14 @@ struct pd {
 	int64_t wasm_fuel; /* per-request limits of wasm functions: */
 	int64_t wasm_deadline_ms; /* LODGE_FUEL, LODGE_DEADLINE_MS, read
 	                                once at start (lease.h's defaults) */
+	struct netpolicy policy; /* where tenants' artifacts may come from */
+	struct sandbox_spec base; /* what every sandbox shares */
+	char self[PATH_MAX]; /* this binary, run by preparation jobs */
+	/* The main loop's own (no lock): */
+	struct prep *preps; /* preparation jobs running */
+	size_t nprep, capprep;
+	unsigned prep_seq; /* names their cgroups */
+	struct closing *closing; /* leases whose sandboxes are stopping */
 
 	pthread_mutex_t mu; /* guards everything below */
 	struct lease *leases; /* never freed while running */
@@ -48,8 +60,12 @@ void api_handle(void *ctx, const struct http_request *req,
 /* Lease by id (under pd->mu). */
 struct lease *pd_find_lease(struct pd *pd, const char *id);
 
-/* Fetch the artifacts of l's replicas (git checkouts into the cache) and
- * set their app_dir; l is not yet shared (no lock needed). */
+/* Check a lease's replicas against this provider (process limits, where
+ * its artifacts may be fetched from: ERR_REJECT for a refused URL) and
+ * take what is at hand (uploaded blobs, checkouts already cached); what
+ * takes time (fetches, clones, compiles) is left to the main loop's
+ * preparation jobs, so this never waits on the network.  l is not yet
+ * shared (no lock needed). */
 int pd_prepare_artifacts(struct pd *pd, struct lease *l);
 
 /* Ask the main loop to stop l with reason (under pd->mu); post_close:

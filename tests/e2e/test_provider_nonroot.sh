@@ -2,7 +2,8 @@
 # A provider without root (uid 65534 via setpriv): its sandboxes get their
 # own user namespace, metering falls back to rusage, and the gateway
 # reaches the lease's loopback through its helper process (user namespace,
-# then network namespace, socket passed back).
+# then network namespace, socket passed back).  A restart re-adopts the
+# sandbox without root too.
 . tests/e2e/lib.sh
 [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null 2>&1 &&
     [ -x /usr/bin/python3 ] || {
@@ -52,5 +53,19 @@ SB=$($BIN/provider request --key "$T/tenant.key" GET $P/v1/leases/l-4/status 2>/
     python3 -c 'import json,sys; print(json.load(sys.stdin)["replicas"][0]["pid"])')
 check "SIGTERM stops the provider" sh -c \
     "kill -TERM $PPID_; for i in 1 2 3 4 5 6 7 8 9 10; do kill -0 $PPID_ 2>/dev/null || exit 0; sleep 0.3; done; exit 1"
-check "and its sandbox (pid $SB)" sh -c "[ -n '$SB' ] && ! kill -0 $SB 2>/dev/null"
+check "its sandbox (pid $SB) keeps running, for the next start" \
+    sh -c "[ -n '$SB' ] && kill -0 $SB"
+$AS $BIN/provider run --data "$T/p" --log-level debug >>"$T/provider.log" 2>&1 &
+PPID_=$!
+PIDS="$PIDS $PPID_"
+check "the restarted provider re-adopts it without root" wait_for 10 \
+    grep -q "re-adopted (pid $SB)" "$T/provider.log"
+P=http://127.0.0.1:$(port_of "$T/p/run.json" port)
+check "the gateway reaches the adopted service through its helper" \
+    wait_for 10 sh -c "curl -sf -m 2 $P/l/l-4/web/ | grep -q 'Directory listing'"
+$BIN/ledger envelope --key "$T/tenant.key" --kind lease.close \
+    --body '{"lease":"l-4","reason":"tenant_closed"}' |
+    curl -s -XPOST --data-binary @- $M/v1/entries >/dev/null
+check "closing the lease stops the adopted sandbox" wait_for 10 sh -c \
+    "! kill -0 $SB 2>/dev/null"
 finish
