@@ -348,10 +348,13 @@ wait_running(struct run *r, const char *api, const char *lease,
 		if (st && strcmp(st, "closed") == 0) {
 			const char *cr = json_string_value(
 			    json_object_get(s, "close_reason"));
+			const char *cd = json_string_value(
+			    json_object_get(s, "close_detail"));
 			rc = err_set(ERR_REJECT,
 			    "lease %s was closed on the "
-			    "provider (%s)",
-			    lease, cr && cr[0] ? cr : "?");
+			    "provider (%s)%s%s",
+			    lease, cr && cr[0] ? cr : "?",
+			    cd && cd[0] ? ": " : "", cd ? cd : "");
 			json_decref(s);
 			return rc;
 		}
