@@ -1013,7 +1013,7 @@ prep_done(struct pd *pd, struct prep *p, const struct job_result *res,
 		    (unsigned long long)(PROVIDER_PREPARE_MEMORY_FLOOR >> 20),
 		    (unsigned long long)(pd->cfg.prepare_memory_bytes >> 20));
 	else
-		snprintf(reason, sizeof(reason), "service %s: %s",
+		snprintf(reason, sizeof(reason), "service %.63s: %.180s",
 		    l->rep[p->rep].service,
 		    msg[0] ? msg : "the preparation failed");
 	for (i = 0; i < l->nrep; i++)
