@@ -1,9 +1,12 @@
 /*
  * daemon: the provider's main loop.  Threads: the libmicrohttpd threads
- * (API and gateway, api.c), one follower of the market's event stream, and
- * this loop, which alone starts, reaps and stops sandboxes (a sandbox's
- * die-with-parent signal is tied to the thread that started it) and posts
- * lease.started / lease.usage / lease.close, heartbeats and advertisements.
+ * (API and gateway, api.c), one follower of the market's event stream,
+ * one per closing lease while its sandboxes stop, and this loop, which
+ * starts and reaps sandboxes, runs the preparation jobs (fetches, clones,
+ * compiles: child processes, provider/job.h) and posts lease.started /
+ * lease.usage / lease.close, heartbeats and advertisements.  Nothing here
+ * waits for a tenant's work.  Sandboxes outlive the daemon: a restart
+ * re-adopts them.
  */
 #include <dirent.h>
 #include <errno.h>
