@@ -737,9 +737,7 @@ start_due(struct pd *pd, struct lease *l, const struct sandbox_spec *base,
 
 enum prep_kind { PREP_GIT, PREP_FETCH, PREP_WASM };
 
-static const char *const prep_what[] = { "git clone",
-	"fetch of the wasm "
-	"module",
+static const char *const prep_what[] = { "git clone", "module fetch",
 	"wasm compile" };
 
 /* How long a started lease waits before a failed preparation is tried
