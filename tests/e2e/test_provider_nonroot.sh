@@ -55,11 +55,13 @@ check "SIGTERM stops the provider" sh -c \
     "kill -TERM $PPID_; for i in 1 2 3 4 5 6 7 8 9 10; do kill -0 $PPID_ 2>/dev/null || exit 0; sleep 0.3; done; exit 1"
 check "its sandbox (pid $SB) keeps running, for the next start" \
     sh -c "[ -n '$SB' ] && kill -0 $SB"
+rm -f "$T/p/run.json"
 $AS $BIN/provider run --data "$T/p" --log-level debug >>"$T/provider.log" 2>&1 &
 PPID_=$!
 PIDS="$PIDS $PPID_"
 check "the restarted provider re-adopts it without root" wait_for 10 \
     grep -q "re-adopted (pid $SB)" "$T/provider.log"
+wait_for 10 test -s "$T/p/run.json"
 P=http://127.0.0.1:$(port_of "$T/p/run.json" port)
 check "the gateway reaches the adopted service through its helper" \
     wait_for 10 sh -c "curl -sf -m 2 $P/l/l-4/web/ | grep -q 'Directory listing'"
