@@ -250,6 +250,8 @@ pd_scope(struct pd *pd, struct lease *l)
 	snprintf(l->scope, sizeof(l->scope), "p%.8s-", pd->key_text + 8);
 }
 
+static void kill_job_leftovers(const struct lease *l);
+
 static int
 load_state(struct pd *pd)
 {
@@ -288,6 +290,7 @@ load_state(struct pd *pd)
 			/* The sandboxes the last process left running go on:
 			 * taken over, not restarted. */
 			if (l->status == LEASE_RUNNING) {
+				kill_job_leftovers(l);
 				snprintf(l->logs_dir, sizeof(l->logs_dir), "%s",
 				    ldir);
 				(void)lease_adopt(l, ldir, &pd->base,
@@ -813,6 +816,38 @@ prep_cancel(struct pd *pd, const struct lease *l)
 	}
 }
 
+/* The cgroup name of the preparation job of replica i of l. */
+static void
+job_name(const struct lease *l, size_t i, char *buf, size_t cap)
+{
+	snprintf(buf, cap, "%s%s-prep%zu", l->scope, l->id, i);
+}
+
+/* A provider killed while a job ran leaves its compiler running in the
+ * job's cgroup (the job dies with the provider, what it started does
+ * not): emptied and removed at start. */
+static void
+kill_job_leftovers(const struct lease *l)
+{
+	struct cgroup_config cc = { CGROUP_AUTO, NULL, NULL };
+	struct cgroup_limits none = { 0, 0, 0 };
+	struct cgroup *cg;
+	struct err_saved saved;
+	char name[96];
+	size_t i;
+
+	err_save(&saved);
+	for (i = 0; i < l->nrep; i++) {
+		job_name(l, i, name, sizeof(name));
+		cg = NULL;
+		if (cgroup_new(&cc, "lodge", name, &none, &cg, NULL) == 0 &&
+		    cgroup_mode(cg) != CGROUP_NONE)
+			(void)cgroup_kill_all(cg, 2000);
+		cgroup_free(cg);
+	}
+	err_restore(&saved);
+}
+
 static const char *
 str_or(const json_t *v)
 {
@@ -882,8 +917,8 @@ prep_start(struct pd *pd, struct lease *l, size_t i, enum prep_kind kind,
 	p = &pd->preps[pd->nprep];
 	memset(p, 0, sizeof(*p));
 	memset(&spec, 0, sizeof(spec));
-	snprintf(name, sizeof(name), "%s%s-prep%u", l->scope, l->id,
-	    ++pd->prep_seq);
+	/* One job at a time per replica: a name a restart can find. */
+	job_name(l, i, name, sizeof(name));
 	/* The lease's CPU; its memory, but at least what a C compiler
 	 * needs, and never above the provider's cap. */
 	spec.cpu_millis = r->cpu_millis;

@@ -37,7 +37,6 @@ struct pd {
 	/* The main loop's own (no lock): */
 	struct prep *preps; /* preparation jobs running */
 	size_t nprep, capprep;
-	unsigned prep_seq; /* names their cgroups */
 	struct closing *closing; /* leases whose sandboxes are stopping */
 
 	pthread_mutex_t mu; /* guards everything below */

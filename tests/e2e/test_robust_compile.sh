@@ -10,7 +10,9 @@
 #  - a greedy one (the C compiler wants ~900 MB): in a lease of 256 MiB
 #    the compile is killed by its cgroup and the lease refused for memory;
 #  - one whose lease the tenant closes mid-compile: the compile is killed
-#    (its processes and its cgroup gone).
+#    (its processes and its cgroup gone);
+#  - one whose provider is killed -9 mid-compile: the compiler left in
+#    the job's cgroup is killed when the provider starts again.
 . tests/e2e/lib.sh
 CL=$T
 . examples/local/cluster.sh
@@ -165,7 +167,32 @@ check "its process is gone" until_ok 5 sh -c "! kill -0 $JPID 2>/dev/null"
 check "and its cgroup with everything in it" until_ok 5 sh -c \
     "! ls -d /sys/fs/cgroup/*/lodge/p*-$LC-prep* 2>/dev/null | grep -q ."
 kill "$CAN" 2>/dev/null
-check "the watched lease still runs" \
-    [ "$(mget "/v1/leases/$LA" .status)" = active ]
+
+# A provider killed mid-compile: the job dies with it, the compiler it
+# started is killed by the next start (its cgroup emptied).
+gen 12 3000 9 crash
+sdl crash crash 512Mi
+as alice deploy "$T/crash.yaml" --timeout 90 --json >"$T/crash.json" \
+    2>"$T/crash.err" &
+CR=$!
+check "a fourth compile starts" until_ok 60 sh -c \
+    "[ \$(grep -c 'wasm compile started' $CL/p1.log) -ge 4 ]"
+LK=$(grep 'wasm compile started' "$CL/p1.log" | tail -1 |
+    sed -n 's/.*lease \(l-[0-9]*\):.*/\1/p')
+JCG=$(ls -d /sys/fs/cgroup/*/lodge/p*-$LK-prep0 2>/dev/null | head -1)
+until_ok 10 sh -c "grep -q . $JCG/cgroup.procs" >/dev/null
+LEFT=$(cat "$JCG/cgroup.procs" 2>/dev/null | tr "\n" " ")
+check "p1 is killed with -9 mid-compile" cluster_crash p1
+sleep 1
+check "its compiler outlives it, in the job's cgroup" sh -c \
+    "for p in $LEFT; do kill -0 \$p 2>/dev/null && exit 0; done; exit 1"
+check "p1 restarts" cluster_provider_start p1
+check "the leftover compiler is killed at the start" until_ok 10 sh -c \
+    "for p in $LEFT; do kill -0 \$p 2>/dev/null && exit 1; done; exit 0"
+kill "$CR" 2>/dev/null
+as alice close "$(curl -s "$MARKET/v1/leases/$LK" | jq -r .order)" \
+    >/dev/null 2>&1
+check "the watched lease still runs" until_ok 10 sh -c \
+    "[ \"\$(curl -s $MARKET/v1/leases/$LA | jq -r .status)\" = active ]"
 check "ledger audit passes" until_ok 10 "$BIN/ledger" audit --market "$MARKET"
 finish
