@@ -6,8 +6,7 @@
 BUILD ?= release
 O := build/$(BUILD)
 
-PKGS := openssl jansson libcurl sqlite3 libgit2 yaml-0.1 libmicrohttpd libseccomp \
-	libarchive
+PKGS := openssl jansson libcurl sqlite3 libgit2 yaml-0.1 libseccomp libarchive
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
@@ -40,7 +39,7 @@ sdl_USES := image common
 image_USES := common
 ledger_USES := common
 market_USES := ledger common
-provider_USES := wasm sandbox common
+provider_USES := wasm sandbox image ledger common
 tenant_USES := sdl image common
 
 # A folder's binary is its main.c and one cmd_<name>.c per command (thin:
@@ -77,7 +76,8 @@ DRV_SRCS := $(wildcard tests/e2e/drv_*.c)
 DRV_BINS := $(patsubst tests/e2e/%.c,$(O)/e2e/%,$(DRV_SRCS))
 
 .PHONY: all deps test unit-test asan-test fuzz-test e2e-test bench demo clean \
-	units fuzzers benches drivers wasm-spec-O2 format format-check
+	units fuzzers benches drivers failallocs failalloc-test wasm-spec-O2 format \
+	format-check
 .DEFAULT_GOAL := all
 
 ifeq ($(BUILD),release)
@@ -103,8 +103,12 @@ $(O)/$(1)/$(2): $(O)/tests/$(1)/$(2).o $(call libs_of,$(call src_folders,tests/$
 endef
 $(foreach t,$(basename $(notdir $(wildcard tests/unit/test_*.c))),$(eval $(call test_rules,unit,$(t))))
 $(foreach t,$(basename $(notdir $(wildcard tests/fuzz/fuzz_*.c))),$(eval $(call test_rules,fuzz,$(t))))
-$(foreach t,$(basename $(notdir $(wildcard tests/bench/bench_*.c))),$(eval $(call test_rules,bench,$(t))))
-$(foreach t,$(basename $(notdir $(DRV_SRCS))),$(eval $(call test_rules,e2e,$(t))))
+# Each bench links tests/bench/benchlib.c (percentiles, the HTTP client
+# loop), before the libraries it and benchlib use.
+BENCH_LIB := $(O)/tests/bench/benchlib.o
+$(foreach t,$(basename $(notdir $(wildcard tests/bench/bench_*.c))),$(eval \
+	$(O)/bench/$(t): $(O)/tests/bench/$(t).o $(BENCH_LIB) $(call libs_of,\
+	$(call src_folders,tests/bench/$(t).c tests/bench/benchlib.c))))
 
 $(O)/unit/%:
 	@mkdir -p $(@D)
@@ -114,37 +118,76 @@ $(O)/fuzz/%:
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
 
-$(O)/bench/%:
-	@mkdir -p $(@D)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
+$(foreach t,$(basename $(notdir $(DRV_SRCS))),$(eval $(call test_rules,e2e,$(t))))
 
 $(O)/e2e/%:
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
 
+$(O)/bench/%:
+	@mkdir -p $(@D)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# Allocation-failure runs (tests/failalloc/run.sh), in the ASan build: the
+# unit tests named here (PROG or PROG:GLOB, GLOB choosing its cmocka
+# tests) relinked against copies of their libraries whose allocation calls
+# go to tests/failalloc/failalloc.c, which fails the Nth one.
+FAILALLOC := test_common test_note test_reqsig test_sdl test_merkle \
+	test_state test_store test_wasm_pool:test_wire_*
+FAILALLOC_SECONDS ?= 90
+FA_TESTS := $(foreach t,$(FAILALLOC),$(firstword $(subst :, ,$(t))))
+FA_BINS := $(patsubst %,$(O)/failalloc/%,$(FA_TESTS))
+FA_SYMS := malloc calloc realloc reallocarray strdup strndup asprintf vasprintf
+$(O)/failalloc/lib%.a: $(O)/lib%.a
+	@mkdir -p $(@D)
+	objcopy $(foreach s,$(FA_SYMS),--redefine-sym $(s)=failalloc_$(s)) $< $@
+$(foreach t,$(FA_TESTS),$(eval $(O)/failalloc/$(t): $(O)/tests/unit/$(t).o \
+	$(O)/tests/failalloc/failalloc.o $(patsubst $(O)/%,$(O)/failalloc/%,\
+	$(call libs_of,$(call src_folders,tests/unit/$(t).c)))))
+$(O)/failalloc/%:
+	@mkdir -p $(@D)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+
 units: $(UNIT_BINS)
 fuzzers: $(FUZZ_BINS)
 benches: $(BENCH_BINS)
 drivers: $(DRV_BINS)
+failallocs: $(FA_BINS)
 
-# Debian 12 packages the build, the tests and the demo need.
-DEPS := build-essential pkg-config libssl-dev libjansson-dev \
+# Debian 12 packages, by what needs them: everything the build, every test,
+# the benches and the demo call that a minimal Debian (Essential and
+# required packages) lacks.  `make deps` installs what is missing, one
+# line per group (tools/deps.sh).
+DEPS_build := build-essential pkg-config libssl-dev libjansson-dev \
 	libcurl4-openssl-dev libsqlite3-dev libgit2-dev libyaml-dev \
-	libmicrohttpd-dev libseccomp-dev libcmocka-dev clang lld \
-	libclang-rt-14-dev clang-format wabt wasi-libc libclang-rt-dev-wasm32 git curl \
-	sqlite3 openssl procps jq \
-	libarchive-dev docker-registry skopeo umoci apache2-utils python3
+	libseccomp-dev
+DEPS_tests := libcmocka-dev clang lld libclang-rt-14-dev clang-format
+DEPS_wasm := wabt wasi-libc libclang-rt-dev-wasm32
+# git (tests, git+ artifacts, ledger mirror), curl and jq (e2e, demo),
+# sqlite3 (ledger tampering, demo), openssl, ps (procps: the cluster's
+# cleanup), setpriv (util-linux: non-root provider), perl and python3
+# (the hello-perl and hello-http workloads run the host's /usr/bin ones)
+DEPS_tools := git curl jq sqlite3 openssl procps util-linux perl-base \
+	python3 python3-cryptography
+# OCI images: libarchive (unpacking), Debian's registry and the tools the
+# tests build and push images with (no Docker)
+DEPS_image := libarchive-dev docker-registry skopeo umoci apache2-utils \
+	crun busybox-static
+# deployment networks and volumes (sandbox/net, sandbox/volume)
+DEPS_net := iproute2 nftables e2fsprogs
+DEPS := $(DEPS_build) $(DEPS_tests) $(DEPS_wasm) $(DEPS_tools) $(DEPS_image) \
+	$(DEPS_net)
 deps:
-	@missing=$$(for p in $(DEPS); do \
-		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | \
-		grep -q '^install ok installed' || echo $$p; done); \
-	if [ -z "$$missing" ]; then echo "deps: all present"; else \
-		echo "deps: installing $$missing"; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
-		apt-get install -y -qq --no-install-recommends $$missing; fi
+	@tools/deps.sh \
+		"build (compiler, libraries)" "$(DEPS_build)" \
+		"tests (cmocka, clang, sanitizers, clang-format)" "$(DEPS_tests)" \
+		"WebAssembly (wabt, wasi-libc)" "$(DEPS_wasm)" \
+		"tools the tests and the demo call" "$(DEPS_tools)" \
+		"OCI images (libarchive, registry, skopeo, umoci)" "$(DEPS_image)" \
+		"networks and volumes (iproute2, nftables, e2fsprogs)" "$(DEPS_net)"
 
 unit-test: all
-	@$(MAKE) --no-print-directory units
+	@$(MAKE) --no-print-directory units drivers
 	@tests/run.sh unit $(UNIT_BINS)
 
 asan-test:
@@ -160,14 +203,22 @@ e2e-test: all
 	@$(MAKE) --no-print-directory drivers
 	@tests/run.sh e2e $(sort $(wildcard tests/e2e/test_*.sh))
 
-# Every test; one closing line "N passed, N failed" for CI.
+failalloc-test:
+	@$(MAKE) --no-print-directory BUILD=asan failallocs
+	@FAILALLOC="$(FAILALLOC)" FAILALLOC_SECONDS=$(FAILALLOC_SECONDS) \
+		tests/run.sh failalloc tests/failalloc/run.sh
+
+# Every test; one closing line "N passed, N failed" for CI.  TESTS=PATTERN
+# runs only the tests whose path contains PATTERN (tests/run.sh --only).
 test: all
-	@$(MAKE) --no-print-directory units drivers
-	@$(MAKE) --no-print-directory BUILD=asan units
+	@$(MAKE) --no-print-directory units
+	@$(MAKE) --no-print-directory BUILD=asan units failallocs
 	@$(MAKE) --no-print-directory BUILD=fuzz fuzzers
-	@FUZZ_SECONDS=$(FUZZ_SECONDS) tests/run.sh all \
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) FAILALLOC="$(FAILALLOC)" \
+		FAILALLOC_SECONDS=$(FAILALLOC_SECONDS) tests/run.sh all \
 		$(UNIT_BINS) \
 		$(patsubst $(O)/%,build/asan/%,$(UNIT_BINS)) \
+		tests/failalloc/run.sh \
 		$(patsubst $(O)/%,build/fuzz/%,$(FUZZ_BINS)) \
 		tests/check_format.sh \
 		$(sort $(wildcard tests/e2e/test_*.sh))

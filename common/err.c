@@ -109,6 +109,8 @@ err_name(int code)
 		return "corrupt data";
 	case ERR_LIMIT:
 		return "limit exceeded";
+	case ERR_ALARM:
+		return "alarm";
 	}
 	return "error";
 }

@@ -8,8 +8,6 @@
 
 #include <stdarg.h>
 
-#define ERR_MSG_SIZE 1024
-
 enum {
 	ERR_OK = 0,
 	ERR_INVAL = -1, /* malformed input */
@@ -22,9 +20,15 @@ enum {
 	ERR_REJECT = -8, /* well-formed but refused by the rules */
 	ERR_CORRUPT = -9, /* stored data fails its own checks */
 	ERR_LIMIT = -10, /* a size or count limit was hit */
+	ERR_ALARM = -11, /* evidence of misbehaviour (a log's split view):
+			  * stop, the message holds the evidence */
 };
 
-/* Record a message for the current thread and return code (always < 0). */
+/* Record a message for the current thread and return code (always < 0).
+ * Messages are cut at ERR_MSG_SIZE - 1 bytes (room for an alarm's two
+ * signed notes). */
+#define ERR_MSG_SIZE 4096
+
 int err_set(int code, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 int err_setv(int code, const char *fmt, va_list ap);

@@ -1,14 +1,19 @@
 /*
- * http: the HTTP server (libmicrohttpd, one thread per connection) and
- * client (libcurl) every Lodge daemon and tool uses.  The server caps
- * request bodies, connections (in all and per client address) and idle
- * time, so a slow or malicious client cannot stall the others.  Handlers
- * answer either a whole body or a stream (Server-Sent Events, logs).
+ * http: the HTTP/1.1 server (http_server.c: one epoll thread for all
+ * connections, a pool of worker threads running handlers) and the client
+ * (libcurl) every Lodge daemon and tool uses.  The server gives each
+ * request a total deadline for its head and its body, caps connections in
+ * all and per client address, and bytes of buffered bodies in all and per
+ * address, so slow or hostile clients cannot stall the others.  Handlers
+ * answer either a whole body or a stream (Server-Sent Events, logs); a
+ * hook may look at a request's head before its body is read, to refuse it
+ * or to take the body chunk by chunk instead of buffered.
  */
 #ifndef LODGE_HTTP_H
 #define LODGE_HTTP_H
 
 #include <stddef.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -16,25 +21,29 @@ struct http_server;
 
 struct http_request {
 	const char *method;
-	const char *path; /* without the query string */
-	const char *body; /* NUL-terminated; "" when none */
+	const char *path; /* percent-decoded, without the query string */
+	const char *body; /* NUL-terminated; "" when none (and in a hook) */
 	size_t body_len;
+	int64_t content_length; /* declared; -1 when chunked or none */
 	const char *peer; /* client address, text */
-	void *conn; /* opaque; for http_query / http_header */
+	void *conn; /* opaque; for http_query, http_header and _each */
 };
 
 /*
- * A stream: fn is called again and again from the connection's own
- * thread and may block for a while (it should return within a few
- * seconds, writing a keep-alive if nothing happened).  It writes at most
- * max bytes into buf and returns how many; 0 is allowed (nothing yet),
- * -1 ends the stream.  free_fn(ctx) is called once when the client goes.
+ * A stream: fn is called again and again from the stream's own thread
+ * and may block for a while (it should return within a few seconds,
+ * writing a keep-alive if nothing happened).  It writes at most max bytes
+ * into buf and returns how many; 0 is allowed (nothing yet), -1 ends the
+ * stream.  free_fn(ctx) is called once when the stream ends or the client
+ * goes.  Beyond the server's max_streams the client gets 503.
  */
 typedef ssize_t (*http_stream_fn)(void *ctx, char *buf, size_t max);
 
 struct http_response {
 	int status;
-	const char *content_type; /* default application/json */
+	const char *content_type; /* default application/json; read before
+	                             the handler's thread handles another
+	                             request */
 	char *body; /* malloc'd; the server frees it */
 	size_t body_len;
 	http_stream_fn stream; /* instead of body, when set */
@@ -46,26 +55,108 @@ struct http_response {
 typedef void (*http_handler)(void *ctx, const struct http_request *req,
     struct http_response *resp);
 
+/*
+ * Where a hooked request's body goes instead of a buffer.  write gets the
+ * body in order, chunk by chunk (from a worker thread, one call at a
+ * time); it returns 0, or fills resp and returns -1 (the rest of the body
+ * is not read, the connection closes after resp).  done is called after
+ * the last byte (req->body_len is then the body's length) and fills resp.
+ * free is called once at the end in every case: after done, after a
+ * failed write, when the client goes or misses its deadline.
+ */
+struct http_body_sink {
+	int (*write)(void *ctx, const char *data, size_t len,
+	    struct http_response *resp);
+	void (*done)(void *ctx, const struct http_request *req,
+	    struct http_response *resp);
+	void (*free)(void *ctx);
+	void *ctx;
+};
+
+enum http_head_action {
+	HTTP_HEAD_BUFFER, /* read the body into memory, then the handler */
+	HTTP_HEAD_REFUSE, /* answer resp now; the body is never read */
+	HTTP_HEAD_SINK, /* give the body to *sink as it comes */
+};
+
+/* Called from a worker thread when a hooked request's head is complete,
+ * before any byte of its body is read (req->body is "", content_length
+ * is what the client declared).  ctx is the server's handler context. */
+typedef enum http_head_action (*http_head_fn)(void *ctx,
+    const struct http_request *req, struct http_response *resp,
+    struct http_body_sink *sink);
+
+struct http_hook {
+	const char *method; /* NULL: any */
+	const char *prefix; /* of the path; NULL ends a list of hooks */
+	http_head_fn head;
+	uint64_t max_body; /* this route's body limit; 0: the server's */
+};
+
+/* Limits, with http_server_config_default's values. */
 struct http_server_config {
 	const char *host; /* "127.0.0.1" */
 	uint16_t port; /* 0: any free port */
-	size_t max_body; /* bytes; larger bodies get 413 */
-	unsigned max_conns; /* all connections */
-	unsigned max_conns_per_ip;
-	unsigned idle_timeout_s; /* idle connections are closed */
+	size_t max_body; /* 1 MiB; a larger buffered body gets 413 */
+	unsigned max_conns; /* 8192 in all; at most RLIMIT_NOFILE less a
+	                       reserve (the soft limit is raised to the hard
+	                       one); at the cap, the connection that has
+	                       waited longest for a request head is closed */
+	unsigned max_conns_per_ip; /* 256; per IPv4 address or IPv6 /64;
+	                              beyond, closed at once with 503 */
+	unsigned idle_timeout_s; /* 30: keep-alive connections with no new
+	                            request are closed */
+	unsigned head_timeout_ms; /* 10000: a request head must be complete
+	                             this long after its first byte (or the
+	                             connection's accept); 408 */
+	unsigned body_timeout_ms; /* 10000: a body must be complete within
+	                             this plus its length at body_min_rate
+	                             (max_body for chunked); 408 */
+	size_t body_min_rate; /* 65536 bytes/s, see body_timeout_ms */
+	unsigned write_timeout_s; /* 30: a client that reads nothing of its
+	                             response for this long is closed */
+	size_t max_head; /* 16384 bytes of request line and fields; 431 */
+	size_t max_inflight; /* 256 MiB of buffered bodies in all; 503 */
+	size_t max_inflight_per_ip; /* 64 MiB (at least max_body); 503 */
+	unsigned workers; /* 64 threads running handlers and hooks */
+	unsigned max_streams; /* 512 streams (a thread each); 503 beyond */
+	const struct http_hook *hooks; /* NULL, or a list ended by a NULL
+	                                  prefix; the first match is used */
 };
 
 void http_server_config_default(struct http_server_config *c);
-/* Bind and start serving; the caller owns *out. */
+/* Bind (SO_REUSEADDR, never SO_REUSEPORT: an address in use is an error
+ * naming it) and start serving; the caller owns *out. */
 int http_server_start(const struct http_server_config *c, http_handler h,
     void *ctx, struct http_server **out);
 uint16_t http_server_port(const struct http_server *s);
-/* Stop accepting, close connections, free. */
+/* Stop accepting, wait for running handlers and streams (a stream ends
+ * when its fn next returns), close connections, free. */
 void http_server_free(struct http_server *s);
+
+/* Counters, for tests and metrics. */
+struct http_server_stats {
+	unsigned conns; /* open now */
+	unsigned streams; /* open now */
+	uint64_t inflight; /* bytes of buffered bodies reserved now */
+	uint64_t accepted; /* connections, since start */
+	uint64_t refused; /* closed at once: over a cap */
+	uint64_t evicted; /* closed to make room at the global cap */
+	uint64_t timeouts; /* closed by a deadline */
+	uint64_t requests; /* handled (handler or hook answer) */
+};
+void http_server_stats(struct http_server *s, struct http_server_stats *out);
 
 /* A query argument or header of the request being handled (or NULL). */
 const char *http_query(const struct http_request *r, const char *key);
 const char *http_header(const struct http_request *r, const char *name);
+
+/* Call fn on each header field (name as sent, value trimmed) or query
+ * argument (decoded; value NULL without '='), in order, until fn returns
+ * non-zero. */
+typedef int (*http_kv_fn)(void *ctx, const char *name, const char *value);
+void http_header_each(const struct http_request *r, http_kv_fn fn, void *ctx);
+void http_query_each(const struct http_request *r, http_kv_fn fn, void *ctx);
 
 /* Fill resp with JSON text (taking ownership of body) or an error body
  * {"error": msg}. */
@@ -94,9 +185,11 @@ int http_fetch(const char *method, const char *url, const char *const *headers,
 void http_result_clear(struct http_result *r);
 
 /* Read a streaming response, calling fn with each chunk of body; fn
- * returning non-zero stops.  Returns 0 when the server ended it. */
+ * returning non-zero stops, and so does *stop (when not NULL) becoming
+ * non-zero, within about a second even while the stream is silent.
+ * Returns 0 when the server ended it, 1 when fn or *stop ended it. */
 typedef int (*http_chunk_fn)(void *ctx, const char *data, size_t len);
 int http_follow(const char *url, const char *const *headers,
-    long connect_timeout_ms, http_chunk_fn fn, void *ctx);
+    long connect_timeout_ms, http_chunk_fn fn, void *ctx, atomic_int *stop);
 
 #endif

@@ -15,6 +15,7 @@ struct audit {
 	struct state_config cfg;
 	uint64_t checkpoint_size;
 	int have_checkpoint;
+	char *checkpoint_note; /* the largest fed */
 };
 
 int
@@ -40,6 +41,7 @@ audit_free(struct audit *a)
 		return;
 	verifier_free(a->v);
 	state_free(a->st);
+	free(a->checkpoint_note);
 	free(a);
 }
 
@@ -76,10 +78,29 @@ audit_checkpoint(struct audit *a, const char *note, size_t len)
 
 	if ((rc = verifier_checkpoint(a->v, note, len, &size)) < 0)
 		return rc;
-	if (!a->have_checkpoint || size >= a->checkpoint_size)
+	if (!a->have_checkpoint || size >= a->checkpoint_size) {
+		char *copy = strndup(note, len);
+
+		if (copy == NULL)
+			return err_set(ERR_NOMEM, "out of memory");
+		free(a->checkpoint_note);
+		a->checkpoint_note = copy;
 		a->checkpoint_size = size;
+	}
 	a->have_checkpoint = 1;
 	return 0;
+}
+
+const char *
+audit_checkpoint_note(const struct audit *a)
+{
+	return a->checkpoint_note;
+}
+
+void
+audit_reader(struct audit *a, struct merkle_reader *out)
+{
+	verifier_reader(a->v, out);
 }
 
 int
@@ -88,7 +109,7 @@ audit_finish(struct audit *a, json_t **summary)
 	struct merkle_reader r;
 	uint8_t root[32];
 	char b64[B64_ENCODED_SIZE(32)];
-	json_t *dump = NULL, *o;
+	json_t *dump = NULL, *o, *rules = NULL;
 	uint64_t n = verifier_size(a->v);
 	int rc;
 
@@ -122,12 +143,17 @@ audit_finish(struct audit *a, json_t **summary)
 	b64_encode(root, 32, b64);
 	if ((rc = state_dump(a->st, &dump)) < 0)
 		return rc;
-	o = json_pack("{s:b,s:I,s:s,s:O,s:O,s:O,s:O}", "ok", 1, "entries",
-	    (json_int_t)n, "root", b64, "accounts",
+	if ((rc = replay_genesis_body(&a->cfg, &rules)) < 0) {
+		json_decref(dump);
+		return rc;
+	}
+	o = json_pack("{s:b,s:I,s:s,s:o,s:O,s:O,s:O,s:O,s:O}", "ok", 1,
+	    "entries", (json_int_t)n, "root", b64, "rules", rules, "accounts",
 	    json_object_get(dump, "accounts"), "totals",
 	    json_object_get(dump, "totals"), "orders",
 	    json_object_get(dump, "orders"), "leases",
-	    json_object_get(dump, "leases"));
+	    json_object_get(dump, "leases"), "providers",
+	    json_object_get(dump, "providers"));
 	json_decref(dump);
 	if (o == NULL)
 		return err_set(ERR_NOMEM, "out of memory");

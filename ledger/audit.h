@@ -5,7 +5,10 @@
  * with the genesis rules (replay.h), invariants checked after every one.
  * A market that favoured a provider (a lease.create the matching rule did
  * not produce), charged above the agreed price or minted money is caught
- * here, at the first index where the rules disagree.
+ * here, at the first index where the rules disagree; so is usage past its
+ * physical bound, a lease billed without a manifest-delivery proof, an
+ * entry whose signer could not pay its fee and an ask without its bond
+ * (each refusal names the index, the field and the rule).
  */
 #ifndef LODGE_LEDGER_AUDIT_H
 #define LODGE_LEDGER_AUDIT_H
@@ -30,12 +33,17 @@ int audit_leaf(struct audit *a, uint64_t idx, int64_t time, const char *data,
 /* A signed checkpoint note; the latest one fed must cover every leaf. */
 int audit_checkpoint(struct audit *a, const char *note, size_t len);
 /* Final checks (a checkpoint covers everything, no derived entry left
- * missing); *summary (may be NULL) gets entries, checkpoint, root,
- * rules and final balances. */
+ * missing); *summary (may be NULL) gets entries, root, the genesis
+ * rules, final balances, totals (deposits, balances, escrows, bonds,
+ * entry fees), orders, leases and providers. */
 int audit_finish(struct audit *a, json_t **summary);
 
 /* The replayed state (valid after the genesis leaf), borrowed. */
 const struct state *audit_state(const struct audit *a);
+/* The largest checkpoint note fed (NULL before any), borrowed, and the
+ * tree rebuilt from the leaves, for proofs (valid while a lives). */
+const char *audit_checkpoint_note(const struct audit *a);
+void audit_reader(struct audit *a, struct merkle_reader *out);
 
 /*
  * Where a ledger is audited from (audit_source.c): each of these feeds a
@@ -66,6 +74,12 @@ int audit_from_store(const char *path, struct audit_key *key,
 /* A git mirror (mirror.h), which holds no key: key must be pinned,
  * ERR_INVAL otherwise. */
 int audit_from_mirror(const char *dir, struct audit_key *key,
+    struct audit **out);
+/* C2SP tlog-tiles at url (tiles.h: http(s), file:// or a directory),
+ * which hold no key either: key must be pinned.  Every tile of the
+ * checkpoint's tree is also checked against the tree rebuilt from the
+ * entries. */
+int audit_from_tiles(const char *url, struct audit_key *key,
     struct audit **out);
 
 #endif

@@ -1,6 +1,6 @@
 /*
  * audit_source: feeding an audit (audit.h) from where a ledger lives: a
- * running market's HTTP API, a store file or a git mirror.
+ * running market's HTTP API, a store file, a git mirror or C2SP tiles.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -15,6 +15,7 @@
 #include "ledger/audit.h"
 #include "ledger/mirror.h"
 #include "ledger/store.h"
+#include "ledger/tiles.h"
 
 #define URL_MAX 1024
 #define FETCH_MS 30000 /* checkpoint and info */
@@ -264,5 +265,42 @@ audit_from_mirror(const char *dir, struct audit_key *key, struct audit **out)
 out:
 	audit_free(f.a);
 	free(note);
+	return rc;
+}
+
+/* ---- C2SP tiles ----------------------------------------------------- */
+
+int
+audit_from_tiles(const char *url, struct audit_key *key, struct audit **out)
+{
+	struct feed f = { NULL, 0 };
+	struct merkle_reader r;
+	struct tiles *t = NULL;
+	char *note = NULL;
+	size_t len;
+	int rc;
+
+	*out = NULL;
+	if (!key->pinned)
+		return err_set(ERR_INVAL,
+		    "auditing tiles needs --vkey (tiles "
+		    "hold no key of their own)");
+	if ((rc = tiles_open(url, &t)) < 0)
+		return rc;
+	if ((rc = tiles_checkpoint(t, &note, &len)) < 0 ||
+	    (rc = note_size(note, &f.limit)) < 0 ||
+	    (rc = audit_new(&key->vk, &f.a)) < 0 ||
+	    (rc = tiles_foreach_entry(t, f.limit, feed_leaf, &f)) < 0 ||
+	    (rc = audit_checkpoint(f.a, note, len)) < 0)
+		goto out;
+	audit_reader(f.a, &r);
+	if ((rc = tiles_check(t, f.limit, &r)) < 0)
+		goto out;
+	*out = f.a;
+	f.a = NULL;
+out:
+	audit_free(f.a);
+	free(note);
+	tiles_free(t);
 	return rc;
 }

@@ -10,6 +10,8 @@
 #include <stdint.h>
 #include <jansson.h>
 
+#include "ledger/trust.h"
+
 #define EXIT_FAIL 1 /* the reason on stderr */
 #define EXIT_USAGE 2
 
@@ -24,6 +26,10 @@ int cmd_proof(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 int cmd_mirror(int argc, char **argv);
 int cmd_audit(int argc, char **argv);
+int cmd_witness(int argc, char **argv);
+int cmd_cosign(int argc, char **argv);
+int cmd_follow(int argc, char **argv);
+int cmd_tiles(int argc, char **argv);
 
 /* Print "ledger: WHAT: <err_msg()>" on stderr; returns EXIT_FAIL. */
 int cli_die(const char *what);
@@ -52,6 +58,12 @@ int cli_get_u64(const char *s, const char *what, uint64_t *out);
 int cli_print_json(json_t *o);
 /* Print o indented, keys sorted, for people. */
 void cli_print_pretty(const json_t *o);
+
+/* Fill p (initialised here) from a policy file (may be NULL) and a
+ * --vkey (may be NULL; the log's key, over the policy's); -1 with the
+ * message set on error.  The caller clears p (trust_policy_clear). */
+int cli_load_policy(const char *policy, const char *vkey,
+    struct trust_policy *p);
 
 /* 1 when path is a directory (a git mirror, for verify and audit). */
 int cli_is_dir(const char *path);

@@ -1,20 +1,24 @@
 /*
- * ledger audit: replay a whole ledger, from a running market, a store file
- * or a git mirror (audit.h), and print the verdict, a lease's story or an
- * account.
+ * ledger audit: replay a whole ledger, from a running market, a store file,
+ * a git mirror or C2SP tiles (audit.h), check its checkpoint against a
+ * policy and a remembered checkpoint (trust.h), and print the verdict, a
+ * lease's story or an account.
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "common/cjson.h"
 #include "common/err.h"
 #include "ledger/audit.h"
 #include "ledger/cmd.h"
 #include "ledger/state.h"
+#include "ledger/trust.h"
 #include "ledger/verify.h"
 
 static const char usage_audit[] =
-    "usage: ledger audit --market URL | DB | MIRROR_DIR [--vkey VKEY]\n"
+    "usage: ledger audit --market URL | --tiles URL | DB | MIRROR_DIR\n"
+    "                    [--vkey VKEY] [--policy FILE] [--since FILE]\n"
     "                    [--lease ID] [--account KEY] [--json]\n"
     "Replay the whole ledger with the market's rules (from its genesis\n"
     "entry): verify every envelope signature, every leaf and the Merkle\n"
@@ -24,7 +28,16 @@ static const char usage_audit[] =
     "checkpoint are not audited (they are not signed for yet).\n"
     "--vkey pins the log's verifier key; without it the key comes from\n"
     "the source itself (the market's /v1/info, or the database), which\n"
-    "proves consistency but not identity.\n"
+    "proves consistency but not identity; a mirror and tiles need it (or\n"
+    "a policy's \"log\" line).\n"
+    "--tiles URL reads a C2SP tlog-tiles log (http(s)://, file:// or a\n"
+    "directory, as `ledger tiles` writes it) and checks every tile too.\n"
+    "--policy FILE (see `ledger follow`) requires its quorum of witness\n"
+    "cosignatures on the latest checkpoint.\n"
+    "--since FILE audits from a remembered checkpoint: the latest one must\n"
+    "be consistent with it (an RFC 9162 proof over the replayed tree), else\n"
+    "ALARM and both notes, the evidence of a split view; when it is, it is\n"
+    "remembered in FILE (a missing FILE: first use).\n"
     "--lease ID tells that lease's story: the order, the asks that fitted\n"
     "and why the winner won, start, each usage with its charge, the close\n"
     "and the refund.  --account KEY prints that account.\n";
@@ -32,12 +45,14 @@ static const char usage_audit[] =
 /* Replay the ledger at url (a market) or path (a mirror directory or a
  * store file), saying where the key came from when it was not pinned. */
 static int
-audit_run(const char *url, const char *path, struct audit_key *key,
-    struct audit **a)
+audit_run(const char *url, const char *tiles, const char *path,
+    struct audit_key *key, struct audit **a)
 {
 	int rc;
 
-	if (url) {
+	if (tiles) {
+		rc = audit_from_tiles(tiles, key, a);
+	} else if (url) {
 		rc = audit_from_market(url, key, a);
 		if (key->learned)
 			fprintf(stderr,
@@ -114,41 +129,114 @@ print_result(const struct audit *a, json_t *summary, const char *lease,
 	return 0;
 }
 
+/* The audited checkpoint against the policy's quorum and, with since,
+ * against the remembered one; *since_size gets the remembered size. */
+static int
+check_trust(struct audit *a, struct trust_policy *p,
+    const struct audit_key *key, const char *since, uint64_t *since_size,
+    int *first)
+{
+	uint8_t proof[MERKLE_MAX_PROOF][MERKLE_HASH_LEN];
+	const char *note = audit_checkpoint_note(a);
+	struct trust_memory *m = NULL;
+	struct merkle_reader r;
+	struct checkpoint cp;
+	uint64_t from, to;
+	size_t n = 0;
+	int rc;
+
+	p->log = key->vk;
+	p->have_log = 1;
+	if ((rc = trust_verify(p, note, strlen(note), &cp, NULL)) < 0)
+		return rc;
+	if (since == NULL) {
+		checkpoint_clear(&cp);
+		return 0;
+	}
+	if ((rc = trust_memory_open(since, p, &m)) < 0)
+		goto out;
+	*first = trust_memory_checkpoint(m) == NULL;
+	*since_size = *first ? 0 : trust_memory_checkpoint(m)->size;
+	if (trust_proof_range(m, cp.size, &from, &to)) {
+		if (to > cp.size) {
+			rc = err_set(ERR_REJECT,
+			    "the remembered checkpoint (%s, "
+			    "size %llu) is beyond the audited one (size %llu): "
+			    "the source is behind, or rolled back",
+			    since, (unsigned long long)to,
+			    (unsigned long long)cp.size);
+			goto out;
+		}
+		audit_reader(a, &r);
+		if ((rc = merkle_consistency_proof(from, to, &r, proof, &n)) <
+		    0)
+			goto out;
+	}
+	rc = trust_update(m, note, strlen(note), proof, n, NULL);
+out:
+	checkpoint_clear(&cp);
+	trust_memory_free(m);
+	return rc;
+}
+
 int
 cmd_audit(int argc, char **argv)
 {
 	static const char *const names[] = { "market", "vkey", "lease",
-		"account", NULL };
+		"account", "tiles", "since", "policy", NULL };
 	static const char *const flags[] = { "json", NULL };
-	const char *vals[4] = { NULL };
+	const char *vals[7] = { NULL };
 	int set[1] = { 0 };
 	char *pos[1];
 	struct audit_key key = { .pinned = 0 };
+	struct trust_policy p;
 	struct audit *a = NULL;
 	json_t *summary = NULL;
-	int npos, rc;
+	uint64_t since_size = 0;
+	int npos, rc, first = 0;
 
 	if (cli_parse_opts(argc, argv, names, vals, flags, set, pos, 1, &npos,
 	        usage_audit) < 0)
 		return EXIT_USAGE;
-	if ((vals[0] == NULL) == (npos == 0))
+	if ((vals[0] != NULL) + (vals[4] != NULL) + (npos != 0) != 1)
 		return cli_usage_error(usage_audit, "%s",
-		    "expected --market URL, or DB, or MIRROR_DIR");
-	if (vals[1]) {
-		if (verify_vkey_load(vals[1], &key.vk) < 0) {
-			err_prefix(ERR_INVAL, "--vkey");
-			return cli_die("audit");
-		}
+		    "expected --market URL, --tiles URL, DB or MIRROR_DIR");
+	if (cli_load_policy(vals[6], vals[1], &p) < 0)
+		return cli_die("audit");
+	if (p.have_log) {
+		key.vk = p.log;
 		key.pinned = 1;
 	}
-	if ((rc = audit_run(vals[0], npos ? pos[0] : NULL, &key, &a)) == 0)
-		rc = audit_finish(a, &summary);
+	if ((rc = audit_run(vals[0], vals[4], npos ? pos[0] : NULL, &key,
+	         &a)) == 0 &&
+	    (rc = audit_finish(a, &summary)) == 0 &&
+	    (vals[5] != NULL || vals[6] != NULL))
+		rc = check_trust(a, &p, &key, vals[5], &since_size, &first);
+	trust_policy_clear(&p);
 	if (rc < 0) {
 		if (set[0])
-			cli_print_json(json_pack("{s:b,s:s}", "ok", 0, "error",
-			    err_msg()));
+			cli_print_json(json_pack("{s:b,s:s,s:b}", "ok", 0,
+			    "error", err_msg(), "alarm", rc == ERR_ALARM));
+		json_decref(summary);
 		audit_free(a);
-		return cli_die("audit: DISCREPANCY");
+		return cli_die(
+		    rc == ERR_ALARM ? "audit" : "audit: DISCREPANCY");
+	}
+	if (vals[5] != NULL) {
+		if (set[0])
+			json_object_set_new(summary, "since",
+			    json_pack("{s:I,s:b}", "size",
+			        (json_int_t)since_size, "first_use", first));
+		else if (first)
+			fprintf(stderr,
+			    "ledger: audit: first use: the checkpoint is "
+			    "remembered in %s\n",
+			    vals[5]);
+		else
+			fprintf(stderr,
+			    "ledger: audit: consistent with the remembered "
+			    "checkpoint of size %llu (%s), which it replaces\n",
+			    (unsigned long long)since_size, vals[5]);
 	}
 	rc = print_result(a, summary, vals[2], vals[3], set[0]);
 	audit_free(a);

@@ -11,6 +11,7 @@
 #include "common/err.h"
 #include "common/util.h"
 #include "ledger/cmd.h"
+#include "ledger/verify.h"
 
 int
 cli_die(const char *what)
@@ -129,4 +130,22 @@ cli_is_dir(const char *path)
 	struct stat st;
 
 	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+int
+cli_load_policy(const char *policy, const char *vkey, struct trust_policy *p)
+{
+	trust_policy_init(p);
+	if (policy && trust_policy_load(p, policy) < 0) {
+		err_prefix(ERR_INVAL, "--policy");
+		return -1;
+	}
+	if (vkey) {
+		if (verify_vkey_load(vkey, &p->log) < 0) {
+			err_prefix(ERR_INVAL, "--vkey");
+			return -1;
+		}
+		p->have_log = 1;
+	}
+	return 0;
 }

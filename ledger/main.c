@@ -1,6 +1,7 @@
 /*
  * ledger: command-line tool over the ledger library: create a log, sign
- * envelopes, append, checkpoint, show, prove, verify, mirror and audit.
+ * envelopes, append, checkpoint, show, prove, verify, mirror, tiles and
+ * audit; run a witness, collect cosignatures, follow a log.
  * This file only dispatches; each command is ledger/cmd_<name>.c.
  */
 #include <stdio.h>
@@ -22,8 +23,15 @@ static const char usage_main[] =
     "  proof consistency DB OLD NEW [--json]\n"
     "  verify DB|MIRROR_DIR --vkey VKEY [--json]\n"
     "  mirror DB DIR                         create or update a git mirror\n"
-    "  audit --market URL | DB | MIRROR_DIR [--vkey VKEY] [--lease ID]\n"
-    "        [--account KEY] [--json]         replay and check everything\n"
+    "  tiles DB OUTDIR                       write C2SP tlog-tiles\n"
+    "  audit --market URL | --tiles URL | DB | MIRROR_DIR [--vkey VKEY]\n"
+    "        [--policy FILE] [--since FILE] [--lease ID] [--account KEY]\n"
+    "        [--json]                        replay and check everything\n"
+    "  witness init|log|serve|state|evidence  a C2SP tlog-witness\n"
+    "  cosign DB --policy FILE               collect witness cosignatures\n"
+    "  follow --market URL | --tiles URL | DB --since FILE [--vkey VKEY]\n"
+    "         [--policy FILE]                check a checkpoint against the\n"
+    "                                        remembered one, remember it\n"
     "\n"
     "Each command takes --help.  Exit status: 0 success, 1 failure (the\n"
     "reason on stderr), 2 usage error.\n";
@@ -42,6 +50,10 @@ static const struct {
 	{ "verify", cmd_verify },
 	{ "mirror", cmd_mirror },
 	{ "audit", cmd_audit },
+	{ "tiles", cmd_tiles },
+	{ "witness", cmd_witness },
+	{ "cosign", cmd_cosign },
+	{ "follow", cmd_follow },
 };
 
 int

@@ -16,12 +16,14 @@ static const char readme[] =
     "This repository is a mirror of a Lodge ledger.\n"
     "\n"
     "checkpoint  the log's latest signed checkpoint (C2SP tlog-checkpoint,\n"
-    "            signed note, Ed25519): origin, size, base64 RFC 6962 root\n"
+    "            signed note, Ed25519): origin, size, base64 RFC 6962 root,\n"
+    "            and the witnesses' cosignatures (C2SP tlog-cosignature)\n"
     "entries/    the leaves, MIRROR_BUNDLE (1024) per file, one per line,\n"
     "            each the exact canonical JSON {\"entry\",\"index\",\"time\"}\n"
     "            whose SHA-256(0x00||line) is its RFC 6962 leaf hash\n"
     "\n"
-    "One commit per checkpoint.  Verify with the log's verifier key:\n"
+    "One commit per checkpoint, and one more when it gains cosignatures.\n"
+    "Verify with the log's verifier key:\n"
     "    ledger verify <this directory> --vkey '<name>+<id>+<key>'\n";
 
 static int
@@ -91,6 +93,17 @@ blob_from_tree(git_repository *repo, git_tree *tree, const char *path,
 	return 0;
 }
 
+/* 1 when two notes have the same text (the checkpoint body before the
+ * blank line), whatever their signatures. */
+static int
+same_body(const char *a, const char *b)
+{
+	const char *ea = strstr(a, "\n\n"), *eb = strstr(b, "\n\n");
+
+	return ea != NULL && eb != NULL && ea - a == eb - b &&
+	    memcmp(a, b, (size_t)(ea - a)) == 0;
+}
+
 struct cp_list {
 	uint64_t *sizes;
 	char **notes;
@@ -139,7 +152,8 @@ add_blob(git_repository *repo, git_treebuilder *tb, const char *name,
 
 static int
 commit_checkpoint(struct store *s, git_repository *repo, git_commit *parent,
-    uint64_t old_size, uint64_t size, const char *note, git_commit **out)
+    uint64_t old_size, uint64_t size, const char *note, int resigned,
+    git_commit **out)
 {
 	git_treebuilder *root = NULL, *entries = NULL;
 	git_tree *ptree = NULL, *pentries = NULL, *tree = NULL;
@@ -204,7 +218,8 @@ commit_checkpoint(struct store *s, git_repository *repo, git_commit *parent,
 		rc = git_fail("signature");
 		goto out;
 	}
-	snprintf(msg, sizeof(msg), "checkpoint %" PRIu64 "\n", size);
+	snprintf(msg, sizeof(msg), "checkpoint %" PRIu64 "%s\n", size,
+	    resigned ? ", with new signatures" : "");
 	if (git_commit_create_v(&commit_oid, repo, "refs/heads/main", sig, sig,
 	        NULL, msg, tree, parent ? 1 : 0, parent) != 0 ||
 	    git_commit_lookup(out, repo, &commit_oid) != 0) {
@@ -234,6 +249,7 @@ mirror_update(struct store *s, const char *dir, struct mirror_report *rep)
 	git_oid oid;
 	struct cp_list l = { 0 };
 	uint64_t have = 0;
+	char *head_note = NULL;
 	size_t i;
 	int rc;
 
@@ -266,15 +282,26 @@ mirror_update(struct store *s, const char *dir, struct mirror_report *rep)
 			rc = err_set(ERR_NOMEM, "out of memory");
 			goto out;
 		}
-		rc = note_size(text, &have);
-		free(text);
-		if (rc < 0)
+		head_note = text;
+		if ((rc = note_size(text, &have)) < 0)
 			goto out;
 	}
-	l.above = head ? (int64_t)have : -1;
+	/* the head's size too: its note may have gained cosignatures */
+	l.above = head ? (int64_t)have - 1 : -1;
 	if ((rc = store_foreach_checkpoint(s, cp_collect, &l)) < 0)
 		goto out;
 	for (i = 0; i < l.n; i++) {
+		int resigned = head_note != NULL && l.sizes[i] == have;
+
+		if (resigned && strcmp(l.notes[i], head_note) == 0)
+			continue;
+		if (resigned && !same_body(l.notes[i], head_note)) {
+			rc = err_set(ERR_CORRUPT,
+			    "the store's checkpoint of size %" PRIu64
+			    " is not the one the mirror holds at that size",
+			    have);
+			goto out;
+		}
 		if (l.sizes[i] > store_size(s)) {
 			rc = err_set(ERR_CORRUPT,
 			    "checkpoint at size %" PRIu64 " is beyond the log",
@@ -282,7 +309,7 @@ mirror_update(struct store *s, const char *dir, struct mirror_report *rep)
 			goto out;
 		}
 		if ((rc = commit_checkpoint(s, repo, head, have, l.sizes[i],
-		         l.notes[i], &next)) < 0)
+		         l.notes[i], resigned, &next)) < 0)
 			goto out;
 		git_commit_free(head);
 		head = next;
@@ -297,6 +324,7 @@ out:
 		free(l.notes[i]);
 	free(l.notes);
 	free(l.sizes);
+	free(head_note);
 	git_blob_free(blob);
 	git_tree_free(tree);
 	git_commit_free(head);

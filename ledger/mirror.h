@@ -2,7 +2,8 @@
  * mirror: a git repository (libgit2) that anyone can clone with plain git
  * and verify offline.  One commit per checkpoint on refs/heads/main; each
  * commit's tree holds
- *   checkpoint                 the signed C2SP checkpoint note
+ *   checkpoint                 the signed C2SP checkpoint note, with
+ *                              the witnesses' cosignatures it carries
  *   entries/<first index>.jsonl  bundles of MIRROR_BUNDLE leaves, one
  *                              leaf's exact bytes per line, names
  *                              zero-padded to 12 digits
@@ -26,7 +27,10 @@ struct mirror_report {
 };
 
 /* Create the repository at dir (bare) if needed, then add one commit
- * for each stored checkpoint larger than the mirror's latest. */
+ * for each stored checkpoint larger than the mirror's latest, and one
+ * when the stored note of the latest's size differs from the mirror's
+ * (it gained cosignatures; its text must be the same, ERR_CORRUPT
+ * otherwise). */
 int mirror_update(struct store *s, const char *dir, struct mirror_report *rep);
 
 /* Verify a mirror (bare, or a clone's work tree) from its git objects:

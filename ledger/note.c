@@ -211,7 +211,8 @@ get_be64(const uint8_t *p)
 }
 
 int
-note_vkey_format(const char *name, const uint8_t pub[KEY_PUB_LEN], char **out)
+note_vkey_format_type(const char *name, uint8_t type,
+    const uint8_t pub[KEY_PUB_LEN], char **out)
 {
 	uint8_t key[1 + KEY_PUB_LEN];
 	char b64[B64_ENCODED_SIZE(1 + KEY_PUB_LEN)];
@@ -221,15 +222,26 @@ note_vkey_format(const char *name, const uint8_t pub[KEY_PUB_LEN], char **out)
 	*out = NULL;
 	if ((rc = name_check(name, nlen)) < 0)
 		return rc;
-	key[0] = NOTE_SIG_ED25519;
+	if (type != NOTE_SIG_ED25519 && type != NOTE_SIG_COSIGNATURE)
+		return err_set(ERR_INVAL,
+		    "key type 0x%02x: expected 0x01 "
+		    "(Ed25519) or 0x04 (cosignature/v1)",
+		    type);
+	key[0] = type;
 	memcpy(key + 1, pub, KEY_PUB_LEN);
 	b64_encode(key, sizeof(key), b64);
-	if (asprintf(out, "%s+%08x+%s", name, note_key_id(name, pub), b64) <
-	    0) {
+	if (asprintf(out, "%s+%08x+%s", name, note_key_id_type(name, type, pub),
+	        b64) < 0) {
 		*out = NULL;
 		return err_set(ERR_NOMEM, "note_vkey_format: out of memory");
 	}
 	return 0;
+}
+
+int
+note_vkey_format(const char *name, const uint8_t pub[KEY_PUB_LEN], char **out)
+{
+	return note_vkey_format_type(name, NOTE_SIG_ED25519, pub, out);
 }
 
 int

@@ -42,6 +42,10 @@ int note_verifier_init(struct note_verifier *v, const char *name, uint8_t type,
  * The caller frees *out with free(). */
 int note_vkey_format(const char *name, const uint8_t pub[KEY_PUB_LEN],
     char **out);
+/* The same for a key of type NOTE_SIG_ED25519 or NOTE_SIG_COSIGNATURE
+ * (a witness's: "<name>+<id>+<base64(0x04 || pub)>"). */
+int note_vkey_format_type(const char *name, uint8_t type,
+    const uint8_t pub[KEY_PUB_LEN], char **out);
 /* Parse verifier key text (type 0x01 or 0x04), checking the name rules,
  * the key ID against name and key, and the key length.  ERR_INVAL with a
  * message otherwise. */

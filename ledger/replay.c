@@ -13,31 +13,54 @@ int
 replay_genesis_body(const struct state_config *c, json_t **out)
 {
 	char treasury[KEY_TEXT_SIZE];
-	json_t *denoms = json_array(), *o;
+	json_t *denoms = json_array(), *kinds = json_object(), *o;
 
-	if (denoms == NULL)
+	if (denoms == NULL || kinds == NULL) {
+		json_decref(denoms);
+		json_decref(kinds);
 		return err_set(ERR_NOMEM, "out of memory");
+	}
 	for (size_t i = 0; i < c->ndenoms; i++)
 		json_array_append_new(denoms, json_string(c->denoms[i]));
+	for (size_t i = 0; i < c->nfee_kinds; i++)
+		json_object_set_new(kinds, c->fee_kinds[i].kind,
+		    json_integer(c->fee_kinds[i].fee));
 	key_pub_to_text(c->treasury_key, treasury);
-	o = json_pack("{s:i,s:s,s:I,s:I,s:I,s:I,s:o}", "version", 1, "treasury",
-	    treasury, "take_rate_ppm", (json_int_t)c->take_rate_ppm, "epoch_ms",
+	o = json_pack("{s:i,s:s,s:I,s:I,s:I,s:I,s:o,s:I,s:{s:I,s:o},"
+	              "s:{s:I,s:I},s:I,s:I}",
+	    "version", REPLAY_GENESIS_VERSION, "treasury", treasury,
+	    "take_rate_ppm", (json_int_t)c->take_rate_ppm, "epoch_ms",
 	    (json_int_t)c->epoch_ms, "skew_ms", (json_int_t)c->skew_ms,
 	    "offline_grace_ms", (json_int_t)c->offline_grace_ms, "denoms",
-	    denoms);
+	    denoms, "usage_skew_ms", (json_int_t)c->usage_skew_ms, "fees",
+	    "default", (json_int_t)c->fee, "kinds", kinds, "bond", "per_cpu",
+	    (json_int_t)c->bond_per_cpu, "per_gib", (json_int_t)c->bond_per_gib,
+	    "manifest_window_ms", (json_int_t)c->manifest_window_ms,
+	    "min_lease_epochs", (json_int_t)c->min_lease_epochs);
 	if (o == NULL)
 		return err_set(ERR_NOMEM, "out of memory");
 	*out = o;
 	return 0;
 }
 
+/* An integer member of the genesis body, or ERR_CORRUPT naming it. */
+static int
+gint(const json_t *b, const char *key, const char *what, long long *v)
+{
+	if (cjson_get_int(b, key, what, v) < 0)
+		return err_prefix(ERR_CORRUPT, "index 0");
+	return 0;
+}
+
 int
 replay_genesis_config(const struct envelope *e, struct state_config *c)
 {
-	const char *treasury;
-	long long v, take, epoch, skew, grace;
-	json_t *denoms, *d;
+	const char *treasury, *k;
+	long long v, take, epoch, skew, grace, uskew, fee, pcpu, pgib, win,
+	    minep;
+	json_t *denoms, *d, *fees, *kinds, *bond;
 	size_t i;
+	int rc;
 
 	if (strcmp(e->kind, REPLAY_GENESIS_KIND) != 0)
 		return err_set(ERR_CORRUPT,
@@ -46,19 +69,37 @@ replay_genesis_config(const struct envelope *e, struct state_config *c)
 		    REPLAY_GENESIS_KIND, e->kind);
 	state_config_default(c);
 	memcpy(c->market_key, e->signer, KEY_PUB_LEN);
-	if (cjson_get_int(e->body, "version", "genesis", &v) < 0 ||
-	    cjson_get_str(e->body, "treasury", "genesis", &treasury) < 0 ||
-	    cjson_get_int(e->body, "take_rate_ppm", "genesis", &take) < 0 ||
-	    cjson_get_int(e->body, "epoch_ms", "genesis", &epoch) < 0 ||
-	    cjson_get_int(e->body, "skew_ms", "genesis", &skew) < 0 ||
-	    cjson_get_int(e->body, "offline_grace_ms", "genesis", &grace) < 0 ||
-	    cjson_get_arr(e->body, "denoms", "genesis", &denoms) < 0)
-		return err_prefix(ERR_CORRUPT, "index 0");
-	if (v != 1)
+	if ((rc = gint(e->body, "version", "genesis", &v)) < 0)
+		return rc;
+	if (v == 1)
+		return err_set(ERR_CORRUPT,
+		    "index 0: genesis version 1 predates "
+		    "the money rules (entry fees, provider bonds, usage "
+		    "bounds, manifest-delivery proofs) and this build does not "
+		    "replay it; start a new ledger (version %d)",
+		    REPLAY_GENESIS_VERSION);
+	if (v != REPLAY_GENESIS_VERSION)
 		return err_set(ERR_CORRUPT,
 		    "index 0: genesis version %lld is "
-		    "not 1",
-		    v);
+		    "unknown; this build knows version %d",
+		    v, REPLAY_GENESIS_VERSION);
+	if (cjson_get_str(e->body, "treasury", "genesis", &treasury) < 0 ||
+	    cjson_get_arr(e->body, "denoms", "genesis", &denoms) < 0 ||
+	    cjson_get_obj(e->body, "fees", "genesis", &fees) < 0 ||
+	    cjson_get_obj(fees, "kinds", "genesis.fees", &kinds) < 0 ||
+	    cjson_get_obj(e->body, "bond", "genesis", &bond) < 0)
+		return err_prefix(ERR_CORRUPT, "index 0");
+	if ((rc = gint(e->body, "take_rate_ppm", "genesis", &take)) < 0 ||
+	    (rc = gint(e->body, "epoch_ms", "genesis", &epoch)) < 0 ||
+	    (rc = gint(e->body, "skew_ms", "genesis", &skew)) < 0 ||
+	    (rc = gint(e->body, "offline_grace_ms", "genesis", &grace)) < 0 ||
+	    (rc = gint(e->body, "usage_skew_ms", "genesis", &uskew)) < 0 ||
+	    (rc = gint(fees, "default", "genesis.fees", &fee)) < 0 ||
+	    (rc = gint(bond, "per_cpu", "genesis.bond", &pcpu)) < 0 ||
+	    (rc = gint(bond, "per_gib", "genesis.bond", &pgib)) < 0 ||
+	    (rc = gint(e->body, "manifest_window_ms", "genesis", &win)) < 0 ||
+	    (rc = gint(e->body, "min_lease_epochs", "genesis", &minep)) < 0)
+		return rc;
 	if (key_pub_from_text(treasury, c->treasury_key) < 0)
 		return err_prefix(ERR_CORRUPT, "index 0: genesis.treasury");
 	if (take < 0 || take > 1000000 || epoch <= 0 || skew < 0 || grace < 0)
@@ -69,6 +110,30 @@ replay_genesis_config(const struct envelope *e, struct state_config *c)
 	c->epoch_ms = epoch;
 	c->skew_ms = skew;
 	c->offline_grace_ms = grace;
+	c->usage_skew_ms = uskew;
+	c->fee = fee;
+	c->bond_per_cpu = pcpu;
+	c->bond_per_gib = pgib;
+	c->manifest_window_ms = win;
+	c->min_lease_epochs = minep;
+	if (json_object_size(kinds) > STATE_FEE_KINDS_MAX)
+		return err_set(ERR_CORRUPT,
+		    "index 0: genesis.fees.kinds: at "
+		    "most %d kinds",
+		    STATE_FEE_KINDS_MAX);
+	c->nfee_kinds = 0;
+	json_object_foreach(kinds, k, d)
+	{
+		struct state_fee_kind *fk = &c->fee_kinds[c->nfee_kinds];
+		if (!json_is_integer(d) || strlen(k) >= sizeof(fk->kind))
+			return err_set(ERR_CORRUPT,
+			    "index 0: genesis.fees.kinds."
+			    "%.64s: expected an integer fee",
+			    k);
+		strcpy(fk->kind, k);
+		fk->fee = json_integer_value(d);
+		c->nfee_kinds++;
+	}
 	if (json_array_size(denoms) == 0 ||
 	    json_array_size(denoms) > STATE_DENOMS_MAX)
 		return err_set(ERR_CORRUPT,

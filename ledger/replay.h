@@ -2,10 +2,15 @@
  * replay: the market's configuration as the ledger's first entry, and the
  * replay of a whole ledger into the state machine.  Leaf 0 is a
  * "market.genesis" envelope signed by the market key:
- *   {"version":1,"treasury":KEY,"take_rate_ppm":N,"epoch_ms":N,
- *    "skew_ms":N,"offline_grace_ms":N,"denoms":[D...]}
+ *   {"version":2,"treasury":KEY,"take_rate_ppm":N,"epoch_ms":N,
+ *    "skew_ms":N,"offline_grace_ms":N,"denoms":[D...],
+ *    "usage_skew_ms":N,"fees":{"default":N,"kinds":{KIND:N}},
+ *    "bond":{"per_cpu":N,"per_gib":N},"manifest_window_ms":N,
+ *    "min_lease_epochs":N}
  * so an auditor holding only the ledger knows every rule's parameters; the
  * market key is the genesis signer.  Every later leaf goes to state_apply.
+ * Version 1 (before fees, bonds, usage bounds and manifest proofs) and
+ * unknown versions are refused with a message saying so.
  */
 #ifndef LODGE_LEDGER_REPLAY_H
 #define LODGE_LEDGER_REPLAY_H
@@ -19,11 +24,12 @@
 #include "ledger/store.h"
 
 #define REPLAY_GENESIS_KIND "market.genesis"
+#define REPLAY_GENESIS_VERSION 2
 
 /* The genesis body for c (market key aside: it is the signer). */
 int replay_genesis_body(const struct state_config *c, json_t **out);
 /* Read a genesis envelope into c (defaults first, then the body; the
- * market key is the signer). */
+ * market key is the signer).  Ranges are checked by state_new. */
 int replay_genesis_config(const struct envelope *e, struct state_config *c);
 
 /* A parsed leaf: the envelope and the sequencer's index and time. */

@@ -10,6 +10,7 @@
 
 #include "common/cjson.h"
 #include "common/err.h"
+#include "common/reqsig.h"
 #include "ledger/state_internal.h"
 
 const char *const st_price_names[ST_METERS] = { "cpu_ms", "mem_mb_s",
@@ -19,7 +20,8 @@ const char *const st_usage_names[ST_METERS] = { "cpu_ms", "mem_mb_s",
 
 static const char *const reason_names[STATE_REASON_COUNT] = { NULL,
 	"tenant_closed", "provider_closed", "insufficient_funds",
-	"provider_offline", "manifest_refused", "order_expired" };
+	"provider_offline", "manifest_refused", "order_expired",
+	"manifest_not_delivered" };
 
 const char *
 state_reason_name(enum state_reason r)
@@ -128,6 +130,39 @@ st_smap_put(struct smap *m, const char *key, void *val)
 }
 
 void
+st_smap_del(struct smap *m, const char *key)
+{
+	uint64_t h;
+	size_t i, j, mask;
+
+	if (m->cap == 0)
+		return;
+	mask = m->cap - 1;
+	h = st_smap_hash(key);
+	for (i = h & mask; m->keys[i] != NULL; i = (i + 1) & mask)
+		if (m->hashes[i] == h && strcmp(m->keys[i], key) == 0)
+			break;
+	if (m->keys[i] == NULL)
+		return;
+	free(m->keys[i]);
+	m->keys[i] = NULL;
+	m->n--;
+	/* backward shift: an entry of the run that follows moves into the
+	 * hole unless its home slot lies cyclically in (hole, its slot] */
+	for (j = (i + 1) & mask; m->keys[j] != NULL; j = (j + 1) & mask) {
+		size_t home = m->hashes[j] & mask;
+		if ((j > i && (home <= i || home > j)) ||
+		    (j < i && home <= i && home > j)) {
+			m->keys[i] = m->keys[j];
+			m->vals[i] = m->vals[j];
+			m->hashes[i] = m->hashes[j];
+			m->keys[j] = NULL;
+			i = j;
+		}
+	}
+}
+
+void
 st_smap_free(struct smap *m)
 {
 	for (size_t i = 0; i < m->cap; i++)
@@ -168,6 +203,17 @@ state_config_default(struct state_config *c)
 	c->offline_grace_ms = 90000;
 	c->ndenoms = 1;
 	strcpy(c->denoms[0], "uakt");
+	c->usage_skew_ms = 6000;
+	c->fee = 100;
+	c->nfee_kinds = 2;
+	strcpy(c->fee_kinds[0].kind, "lease.usage");
+	c->fee_kinds[0].fee = 10;
+	strcpy(c->fee_kinds[1].kind, "provider.heartbeat");
+	c->fee_kinds[1].fee = 10;
+	c->bond_per_cpu = 1000000;
+	c->bond_per_gib = 1000000;
+	c->manifest_window_ms = 300000;
+	c->min_lease_epochs = 10;
 #ifdef NDEBUG
 	c->check_invariants = 0;
 #else
@@ -175,10 +221,60 @@ state_config_default(struct state_config *c)
 #endif
 }
 
+static int is_kind(const char *name);
+
+/* The money rules of a config (genesis version 2) in range. */
+static int
+state_config_check_money(const struct state_config *c)
+{
+	if (c->usage_skew_ms < 0 || c->usage_skew_ms > 86400000)
+		return err_set(ERR_INVAL,
+		    "state config usage_skew_ms: "
+		    "expected 0-86400000");
+	if (c->fee < 0 || c->fee > ST_MAX_FEE)
+		return err_set(ERR_INVAL,
+		    "state config fee: expected 0-%lld "
+		    "micro-units",
+		    (long long)ST_MAX_FEE);
+	if (c->nfee_kinds > STATE_FEE_KINDS_MAX)
+		return err_set(ERR_INVAL,
+		    "state config fee_kinds: at most "
+		    "%d",
+		    STATE_FEE_KINDS_MAX);
+	for (size_t i = 0; i < c->nfee_kinds; i++) {
+		const struct state_fee_kind *k = &c->fee_kinds[i];
+		if (strnlen(k->kind, STATE_KIND_LEN) == STATE_KIND_LEN ||
+		    !is_kind(k->kind))
+			return err_set(ERR_INVAL,
+			    "state config fee_kinds[%zu]: "
+			    "'%.64s' is not an entry kind",
+			    i, k->kind);
+		if (k->fee < 0 || k->fee > ST_MAX_FEE)
+			return err_set(ERR_INVAL,
+			    "state config fee_kinds[%zu] "
+			    "(%s): expected 0-%lld micro-units",
+			    i, k->kind, (long long)ST_MAX_FEE);
+	}
+	if (c->bond_per_cpu < 0 || c->bond_per_gib < 0)
+		return err_set(ERR_INVAL,
+		    "state config bond_per_cpu, "
+		    "bond_per_gib: expected >= 0");
+	if (c->manifest_window_ms <= 0 || c->manifest_window_ms > 86400000)
+		return err_set(ERR_INVAL,
+		    "state config manifest_window_ms: "
+		    "expected 1-86400000");
+	if (c->min_lease_epochs < 0 || c->min_lease_epochs > 1000000)
+		return err_set(ERR_INVAL,
+		    "state config min_lease_epochs: "
+		    "expected 0-1000000");
+	return 0;
+}
+
 int
 state_new(const struct state_config *c, struct state **out)
 {
 	struct state *s;
+	int rc;
 
 	if (c->take_rate_ppm > 1000000)
 		return err_set(ERR_INVAL,
@@ -204,6 +300,8 @@ state_new(const struct state_config *c, struct state **out)
 			    "expected 1-%d characters",
 			    i, STATE_DENOM_LEN - 1);
 	}
+	if ((rc = state_config_check_money(c)) < 0)
+		return rc;
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		return err_set(ERR_NOMEM, "out of memory");
 	s->cfg = *c;
@@ -245,6 +343,9 @@ state_free(struct state *s)
 		json_decref(s->pq[s->pq_head + i].body);
 	for (size_t i = 0; i < s->nruntimes; i++)
 		free(s->runtime_names[i]);
+	for (size_t i = 0; i < s->nheap_n; i++)
+		free(s->nheap[i].key);
+	free(s->nheap);
 	st_smap_free(&s->accounts);
 	st_smap_free(&s->providers);
 	st_smap_free(&s->orders);
@@ -279,6 +380,11 @@ size_t
 state_pending_count(const struct state *s)
 {
 	return s->pq_n;
+}
+size_t
+state_nonces(const struct state *s)
+{
+	return s->nonces.n;
 }
 
 /* ---- derived-entry queue ------------------------------------------- */
@@ -574,6 +680,159 @@ refund(struct state *s, struct order *o)
 	return 0;
 }
 
+static int64_t
+sat_add(int64_t a, int64_t b)
+{
+	int64_t r;
+
+	if (__builtin_add_overflow(a, b, &r))
+		return b > 0 ? INT64_MAX : INT64_MIN;
+	return r;
+}
+
+const char *
+st_u128_str(state_u128 v, char buf[40])
+{
+	char *p = buf + 39;
+
+	*p = '\0';
+	do {
+		*--p = (char)('0' + (int)(v % 10));
+		v /= 10;
+	} while (v != 0 && p > buf);
+	return p;
+}
+
+/* ---- fees --------------------------------------------------------------- */
+
+int64_t
+state_fee_of(const struct state *s, const uint8_t signer[KEY_PUB_LEN],
+    const char *kind)
+{
+	if (memcmp(signer, s->cfg.market_key, KEY_PUB_LEN) == 0)
+		return 0; /* derived, time-based or the market's own */
+	if (memcmp(signer, s->cfg.treasury_key, KEY_PUB_LEN) == 0 &&
+	    strcmp(kind, "account.deposit") == 0)
+		return 0;
+	for (size_t i = 0; i < s->cfg.nfee_kinds; i++)
+		if (strcmp(s->cfg.fee_kinds[i].kind, kind) == 0)
+			return s->cfg.fee_kinds[i].fee;
+	return s->cfg.fee;
+}
+
+static const char fund_hint[] = "fund the key first: an account.deposit "
+                                "from the market's treasury, or an "
+                                "account.transfer from a funded key";
+
+int
+state_fee_check(const struct state *s, const uint8_t signer[KEY_PUB_LEN],
+    const char *kind)
+{
+	int64_t fee, bal;
+	struct account *a;
+	char t[KEY_TEXT_SIZE];
+
+	if (!is_kind(kind))
+		return 0; /* state_apply refuses it as an unknown kind */
+	if ((fee = state_fee_of(s, signer, kind)) == 0)
+		return 0;
+	key_pub_to_text(signer, t);
+	a = st_smap_get(&s->accounts, t);
+	bal = a ? a->bal[0] : 0;
+	if (bal >= fee)
+		return 0;
+	return err_set(ERR_REJECT,
+	    "%s costs a fee of %lld %s; %s holds %lld %s: "
+	    "%s",
+	    kind, (long long)fee, s->cfg.denoms[0], t, (long long)bal,
+	    s->cfg.denoms[0], fund_hint);
+}
+
+/* ---- bonds -------------------------------------------------------------- */
+
+int
+state_bond_for(const struct state_config *c, int64_t cpu, int64_t mem,
+    int64_t *out)
+{
+	state_u128 a, b;
+
+	if (cpu < 0 || mem < 0)
+		return err_set(ERR_RANGE, "bond: negative capacity");
+	/* each term rounded up: any capacity at all costs something */
+	a = ((state_u128)(uint64_t)c->bond_per_cpu * (uint64_t)cpu + 999) /
+	    1000;
+	b = ((state_u128)(uint64_t)c->bond_per_gib * (uint64_t)mem +
+	        ((UINT64_C(1) << 30) - 1)) >>
+	    30;
+	if (a + b > (state_u128)INT64_MAX)
+		return err_set(ERR_RANGE,
+		    "bond for %lld cpu_millis and %lld "
+		    "memory bytes does not fit in int64",
+		    (long long)cpu, (long long)mem);
+	*out = (int64_t)(a + b);
+	return 0;
+}
+
+static int64_t
+max64(int64_t a, int64_t b)
+{
+	return a > b ? a : b;
+}
+
+/* The bond of an ask of capacity cap while leases hold used + pend:
+ * each of cpu and memory counted at the larger of the two. */
+static int
+bond_held(const struct state *s, const struct res4 *cap,
+    const struct provider *p, int64_t *out)
+{
+	int64_t cpu = cap->cpu, mem = cap->mem;
+
+	if (p != NULL) {
+		cpu = max64(cpu, p->used.cpu + p->pend.cpu);
+		mem = max64(mem, p->used.mem + p->pend.mem);
+	}
+	return state_bond_for(&s->cfg, cpu, mem, out);
+}
+
+/* What p must keep locked: with an ask, the bond of its capacity (or of
+ * what its leases hold, where more); withdrawn, all of it while a lease
+ * lives, then nothing. */
+static int
+bond_target(const struct state *s, const struct provider *p, int64_t *out)
+{
+	if (p->withdrawn || !p->has_ask) {
+		*out = p->nleases > 0 ? p->bond : 0;
+		return 0;
+	}
+	return bond_held(s, &p->cap, p, out);
+}
+
+/* Move x from a's balance into p's bond (x < 0 releases). */
+static void
+bond_move(struct state *s, struct account *a, struct provider *p, int64_t x)
+{
+	a->bal[0] -= x;
+	s->balances[0] -= x;
+	p->bond += x;
+	s->bonds[0] += x;
+}
+
+/* Release what p no longer needs locked (after a withdraw or a close). */
+static int
+bond_settle(struct state *s, struct provider *p)
+{
+	struct account *a;
+	int64_t target;
+	int rc;
+
+	if (bond_target(s, p, &target) < 0 || target >= p->bond)
+		return 0; /* nothing to release */
+	if ((rc = acct_get(s, p->key, &a)) < 0)
+		return rc;
+	bond_move(s, a, p, target - p->bond);
+	return 0;
+}
+
 /* ---- lookup helpers -------------------------------------------------- */
 
 struct ctx {
@@ -666,6 +925,7 @@ close_lease(struct state *s, struct lease *l, enum state_reason r,
 {
 	struct provider *p = l->prov;
 	struct order *o = l->order;
+	int rc;
 
 	l->status = LEASE_CLOSED;
 	l->reason = r;
@@ -679,6 +939,9 @@ close_lease(struct state *s, struct lease *l, enum state_reason r,
 	p->nleases--;
 	close_order(o, r, c);
 	refund(s, o);
+	/* a withdrawn provider's bond comes back with its last lease */
+	if ((rc = bond_settle(s, p)) < 0)
+		return rc;
 	/* freed capacity is a changed ask: waiting orders may fit now */
 	return st_rematch(s, p);
 }
@@ -738,9 +1001,10 @@ h_transfer(struct state *s, const struct ctx *c)
 	if (from == NULL || from->bal[d] < amt)
 		return err_set(ERR_REJECT,
 		    "account.transfer.amount: %lld %s "
-		    "exceeds the balance of %s (%lld)",
+		    "exceeds the balance of %s (%lld after the entry's fee): "
+		    "%s",
 		    (long long)amt, s->cfg.denoms[d], c->e->signer_text,
-		    from ? (long long)from->bal[d] : 0LL);
+		    from ? (long long)from->bal[d] : 0LL, fund_hint);
 	if ((rc = acct_get(s, to, &dst)) < 0)
 		return rc;
 	credit(s, from, d, -amt);
@@ -761,6 +1025,8 @@ h_advertise(struct state *s, struct ctx *c)
 	uint32_t mask;
 	const char *url;
 	struct provider *p;
+	struct account *a;
+	int64_t bond, have;
 	int d, rc;
 
 	if ((rc = get_str(b, "api_url", w, 0, &url)) < 0 ||
@@ -786,10 +1052,32 @@ h_advertise(struct state *s, struct ctx *c)
 	if ((rc = parse_runtimes(s, rts, "provider.advertise.runtimes",
 	         &mask)) < 0)
 		return rc;
+	p = prov_find(s, c->e->signer);
+	/* the bond: of the new capacity, or of what running leases hold */
+	if ((rc = bond_held(s, &r, p, &bond)) < 0)
+		return err_prefix(rc, "provider.advertise.capacity");
+	have = p ? p->bond : 0;
+	a = acct_find(s, c->e->signer);
+	if (bond > have && (a == NULL || a->bal[0] < bond - have))
+		return err_set(ERR_REJECT,
+		    "provider.advertise: the bond for "
+		    "this capacity (%lld cpu_millis, %lld memory bytes) is "
+		    "%lld %s (%lld per 1000 cpu_millis, %lld per GiB), %lld "
+		    "locked already; %s holds %lld %s after the entry's fee: "
+		    "%s",
+		    (long long)r.cpu, (long long)r.mem, (long long)bond,
+		    s->cfg.denoms[0], (long long)s->cfg.bond_per_cpu,
+		    (long long)s->cfg.bond_per_gib, (long long)have,
+		    c->e->signer_text, a ? (long long)a->bal[0] : 0LL,
+		    s->cfg.denoms[0], fund_hint);
 	if ((rc = parse_attrs(s, attrs, "provider.advertise.attributes", &kv,
 	         &nkv)) < 0)
 		return rc;
-	if ((p = prov_find(s, c->e->signer)) == NULL) {
+	if (bond < have && (rc = acct_get(s, c->e->signer, &a)) < 0) {
+		free(kv);
+		return rc;
+	}
+	if (p == NULL) {
 		if ((rc = st_grow((void **)&s->provs, &s->provs_cap,
 		         s->nprovs + 1, sizeof(*s->provs))) < 0 ||
 		    (p = calloc(1, sizeof(*p))) == NULL) {
@@ -823,6 +1111,8 @@ h_advertise(struct state *s, struct ctx *c)
 	json_decref(p->ask);
 	p->ask = json_incref((json_t *)b); /* bodies are never modified */
 	p->last_seen = c->t;
+	if (bond != have) /* lock the top-up, or release the difference */
+		bond_move(s, a, p, bond - have);
 	return p->online ? st_rematch(s, p) : 0;
 }
 
@@ -837,7 +1127,8 @@ h_withdraw(struct state *s, const struct ctx *c)
 		    "to withdraw",
 		    c->e->signer_text);
 	p->withdrawn = 1;
-	return 0;
+	/* no lease: the bond comes back now; else with the last one */
+	return bond_settle(s, p);
 }
 
 static int
@@ -1002,6 +1293,35 @@ parse_keys(const json_t *sb, const char *key, uint8_t (**out)[KEY_PUB_LEN],
 	return 0;
 }
 
+/* "caps":{"requests"?,"egress_bytes"?,"fuel"?}: units per epoch. */
+static int
+parse_caps(const json_t *x, struct order *o)
+{
+	const char *k;
+	json_t *v;
+	int i, rc;
+
+	if (!json_is_object(x))
+		return err_set(ERR_INVAL,
+		    "order.create.caps: expected "
+		    "{\"requests\"?,\"egress_bytes\"?,\"fuel\"?}");
+	json_object_foreach((json_t *)x, k, v)
+	{
+		for (i = ST_REQUESTS; i < ST_METERS; i++)
+			if (strcmp(k, st_usage_names[i]) == 0)
+				break;
+		if (i == ST_METERS)
+			return err_set(ERR_INVAL,
+			    "order.create.caps.%.40s: not "
+			    "one of requests, egress_bytes, fuel",
+			    k);
+		if ((rc = get_i64(x, k, "order.create.caps", 0, ST_MAX_QTY, 0,
+		         &o->caps[i])) < 0)
+			return rc;
+	}
+	return 0;
+}
+
 static int
 h_order_create(struct state *s, struct ctx *c)
 {
@@ -1017,6 +1337,8 @@ h_order_create(struct state *s, struct ctx *c)
 
 	if ((o = calloc(1, sizeof(*o))) == NULL)
 		return err_set(ERR_NOMEM, "out of memory");
+	for (i = 0; i < ST_METERS; i++)
+		o->caps[i] = -1;
 	o->index = c->index;
 	o->created = c->t;
 	snprintf(o->id, sizeof(o->id), "o-%llu", (unsigned long long)c->index);
@@ -1098,6 +1420,9 @@ h_order_create(struct state *s, struct ctx *c)
 		    (rc = parse_keys(x, "any_of", &o->any_of, &o->nany)) < 0)
 			goto fail;
 	}
+	if ((x = json_object_get(b, "caps")) != NULL &&
+	    (rc = parse_caps(x, o)) < 0)
+		goto fail;
 	if ((x = json_object_get(b, "attributes")) != NULL &&
 	    (rc = parse_attrs(s, x, "order.create.attributes", &o->kv,
 	         &o->nkv)) < 0)
@@ -1107,10 +1432,12 @@ h_order_create(struct state *s, struct ctx *c)
 	if (tenant == NULL || tenant->bal[o->denom] < o->deposit) {
 		rc = err_set(ERR_REJECT,
 		    "order.create.deposit: %lld %s exceeds "
-		    "the balance of %s (%lld)",
+		    "the balance of %s (%lld after the entry's fee); the "
+		    "deposit moves from the balance into the order's escrow: "
+		    "%s",
 		    (long long)o->deposit, s->cfg.denoms[o->denom],
 		    c->e->signer_text,
-		    tenant ? (long long)tenant->bal[o->denom] : 0LL);
+		    tenant ? (long long)tenant->bal[o->denom] : 0LL, fund_hint);
 		goto fail;
 	}
 	o->body = json_incref((json_t *)b); /* bodies are never modified */
@@ -1205,11 +1532,15 @@ h_dep_deposit(struct state *s, const struct ctx *c)
 	if (a == NULL || a->bal[o->denom] < amt)
 		return err_set(ERR_REJECT,
 		    "deployment.deposit.amount: %lld %s "
-		    "exceeds the balance of %s (%lld)",
+		    "exceeds the balance of %s (%lld after the entry's fee): "
+		    "%s",
 		    (long long)amt, s->cfg.denoms[o->denom], c->e->signer_text,
-		    a ? (long long)a->bal[o->denom] : 0LL);
+		    a ? (long long)a->bal[o->denom] : 0LL, fund_hint);
 	credit(s, a, o->denom, -amt);
 	escrow_add(s, o, amt);
+	/* a larger escrow may reach the minimum lease an ask needs */
+	if (o->status == ORDER_OPEN && (rc = st_match_order(s, o)) < 0)
+		return rc;
 	return 0;
 }
 
@@ -1276,10 +1607,102 @@ lease_of_provider(const struct lease *l, const struct ctx *c)
 	return 0;
 }
 
+/* The end of l's manifest window: lease.create + manifest_window_ms. */
+static int64_t
+manifest_deadline(const struct state *s, const struct lease *l)
+{
+	return sat_add(l->created, s->cfg.manifest_window_ms);
+}
+
+/*
+ * The manifest-delivery proof of a lease.started: the http.request
+ * envelope (common/reqsig.h) the tenant signed for POST
+ * /v1/leases/<lease>/manifest, whose body hash is the order's
+ * manifest_hash (the manifest is sent as its canonical bytes, which is
+ * what manifest_hash hashes).  Pure: an Ed25519 verification of the
+ * canonical envelope.  The time binds it to this lease's life: not
+ * before lease.create (less the skew) nor after this leaf (plus it).
+ * A "host" member, when present, is not checked here.
+ */
+static int
+check_manifest_proof(const struct state *s, const struct lease *l,
+    const struct ctx *c, int64_t *ptime)
+{
+	static const char w[] = "lease.started.manifest_request";
+	const json_t *pj = json_object_get(c->e->body, "manifest_request");
+	const char *mh =
+	    json_string_value(json_object_get(l->order->body, "manifest_hash"));
+	const char *method, *path, *hash;
+	char want[STATE_ID_LEN + 32];
+	struct envelope *pe = NULL;
+	json_t *copy;
+	int rc;
+
+	if (pj == NULL)
+		return err_set(ERR_REJECT,
+		    "%s: missing; billing starts only "
+		    "with proof of the manifest delivery: the tenant-signed "
+		    "%s envelope of POST /v1/leases/%s/manifest that the "
+		    "provider received",
+		    w, REQSIG_KIND, l->id);
+	if (!json_is_object(pj))
+		return err_set(ERR_INVAL,
+		    "%s: expected the signed envelope "
+		    "(an object)",
+		    w);
+	if ((copy = json_deep_copy(pj)) == NULL)
+		return err_set(ERR_NOMEM, "out of memory");
+	if ((rc = envelope_from_json(copy, &pe)) < 0) {
+		if (rc == ERR_NOMEM)
+			return rc;
+		return err_prefix(ERR_REJECT, "%s: not a valid signed envelope",
+		    w);
+	}
+	snprintf(want, sizeof(want), "/v1/leases/%s/manifest", l->id);
+	if (strcmp(pe->kind, REQSIG_KIND) != 0) {
+		rc = err_set(ERR_REJECT, "%s: kind '%.64s', expected '%s'", w,
+		    pe->kind, REQSIG_KIND);
+	} else if (memcmp(pe->signer, l->order->tenant->key, KEY_PUB_LEN) !=
+	    0) {
+		rc = err_set(ERR_REJECT,
+		    "%s: signed by %s, not by the "
+		    "order's tenant %s",
+		    w, pe->signer_text, l->order->tenant->key_text);
+	} else if ((rc = cjson_get_str(pe->body, "method", w, &method)) < 0 ||
+	    (rc = cjson_get_str(pe->body, "path", w, &path)) < 0 ||
+	    (rc = cjson_get_str(pe->body, "body_sha256", w, &hash)) < 0) {
+		rc = ERR_REJECT;
+	} else if (strcmp(method, "POST") != 0 || strcmp(path, want) != 0) {
+		rc = err_set(ERR_REJECT,
+		    "%s: a request for %.16s %.80s, "
+		    "not for POST %s",
+		    w, method, path, want);
+	} else if (mh == NULL || strcmp(hash, mh) != 0) {
+		rc = err_set(ERR_REJECT,
+		    "%s: body_sha256 %.80s is not the "
+		    "order's manifest_hash %.80s",
+		    w, hash, mh ? mh : "(none)");
+	} else if (pe->time_ms < sat_add(l->created, -s->cfg.skew_ms) ||
+	    pe->time_ms > sat_add(c->t, s->cfg.skew_ms)) {
+		rc = err_set(ERR_REJECT,
+		    "%s: signed at %lld, outside %s's "
+		    "life (lease.create at %lld, this entry at %lld, skew "
+		    "%lld ms)",
+		    w, (long long)pe->time_ms, l->id, (long long)l->created,
+		    (long long)c->t, (long long)s->cfg.skew_ms);
+	} else {
+		*ptime = pe->time_ms;
+		rc = 0;
+	}
+	envelope_free(pe);
+	return rc;
+}
+
 static int
 h_lease_started(struct state *s, const struct ctx *c)
 {
 	struct lease *l;
+	int64_t ptime = 0;
 	int rc;
 
 	if ((rc = find_lease(s, c->e->body, "lease.started", &l)) < 0 ||
@@ -1288,27 +1711,75 @@ h_lease_started(struct state *s, const struct ctx *c)
 	if (l->status != LEASE_CREATED)
 		return err_set(ERR_REJECT, "lease.started: %s is %s", l->id,
 		    l->status == LEASE_ACTIVE ? "already started" : "closed");
+	if (c->t >= manifest_deadline(s, l))
+		return err_set(ERR_REJECT,
+		    "lease.started: the manifest window "
+		    "of %s (%lld ms after lease.create at %lld) closed at "
+		    "%lld; sequencer time %lld: the lease closes "
+		    "manifest_not_delivered",
+		    l->id, (long long)s->cfg.manifest_window_ms,
+		    (long long)l->created, (long long)manifest_deadline(s, l),
+		    (long long)c->t);
+	if ((rc = check_manifest_proof(s, l, c, &ptime)) < 0)
+		return rc;
 	l->status = LEASE_ACTIVE;
 	l->started = c->t;
+	l->started_index = c->index;
+	l->proof_time = ptime;
 	return 0;
 }
 
+/* Physical bound of a reserved-resource counter: value x div <= reserved
+ * x elapsed (cpu_ms: millicores x ms / 10^3; MB-s: bytes x ms / 10^9). */
+static int
+check_bound(const struct state *s, const struct lease *l, int i, int64_t v,
+    int64_t reserved, uint64_t div, int64_t elapsed, const struct ctx *c)
+{
+	char b1[40];
+
+	if ((state_u128)(uint64_t)v * div <=
+	    (state_u128)(uint64_t)reserved * (uint64_t)elapsed)
+		return 0;
+	return err_set(ERR_REJECT,
+	    "%s.usage.%s: %lld is past its physical "
+	    "bound %s for %s (%lld %s reserved x %lld ms: the time since "
+	    "lease.started plus %lld ms of skew allowance)",
+	    c->e->kind, st_usage_names[i], (long long)v,
+	    st_u128_str(
+	        (state_u128)(uint64_t)reserved * (uint64_t)elapsed / div, b1),
+	    l->id, (long long)reserved, i == ST_CPU_MS ? "cpu_millis" : "bytes",
+	    (long long)elapsed, (long long)s->cfg.usage_skew_ms);
+}
+
+static int64_t
+u128_clamp(state_u128 v)
+{
+	return v > (state_u128)INT64_MAX ? INT64_MAX : (int64_t)v;
+}
+
 /* The one rounding rule: a charge is the exact rational value of
- * price . delta / 10^6 plus the lease's carried remainder, rounded down to
- * a micro-unit; the remainder carries to the next usage, so over a lease's
- * life the total charged is the floor of the exact total.  The take is
- * floor(charge * take_rate_ppm / 10^6).  A charge cut by the cap drops
- * the carry (the excess was never owed). */
+ * price . delta / 10^6 plus the carried remainder, rounded down to a
+ * micro-unit; the remainder carries to the next usage, so over a lease's
+ * life the total charged is the floor of the exact total.  Reserved
+ * resources (cpu, memory, storage) and extras (requests, egress, fuel)
+ * are two groups, each with its carry and its cap: reserved at the
+ * agreed lease price x epochs, extras at (max_price - lease price) x
+ * epochs, both under the escrow; a group cut by its cap drops its carry
+ * (the excess was never owed).  Extras with a per-epoch cap in the order
+ * charge at most cap x epochs units.  Before any of it each reserved
+ * counter is held to what the lease could physically use since
+ * lease.started.  The take is floor(charge * take_rate_ppm / 10^6). */
 static int
 charge_usage(struct state *s, struct lease *l, const json_t *u,
     const struct ctx *c)
 {
-	int64_t cur[ST_METERS];
+	int64_t cur[ST_METERS], bill[ST_METERS] = { 0 };
 	struct order *o;
-	state_u128 num, cap128, want;
-	int64_t epochs, charge, fee, cap, carry;
+	state_u128 num_r, num_x, cap_r, cap_x, want_r, want_x, lim;
+	int64_t epochs, elapsed, charge_r, charge_x, charge, take, carry_r,
+	    carry_x;
 	struct account *pa, *ma;
-	json_t *ev;
+	json_t *ev, *bj;
 	int capped = 0, rc;
 
 	if (!json_is_object(u))
@@ -1316,9 +1787,10 @@ charge_usage(struct state *s, struct lease *l, const json_t *u,
 		    c->e->kind);
 	if (l->status != LEASE_ACTIVE)
 		return err_set(ERR_REJECT, "%s: %s is %s", c->e->kind, l->id,
-		    l->status == LEASE_CREATED ? "not started" : "closed");
+		    l->status == LEASE_CREATED ?
+		        "not started (no manifest-delivery proof yet)" :
+		        "closed");
 	o = l->order;
-	num = (state_u128)l->carry;
 	for (int i = 0; i < ST_METERS; i++) {
 		cur[i] = l->last[i];
 		if ((rc = get_i64(u, st_usage_names[i], "lease.usage.usage", 0,
@@ -1330,51 +1802,102 @@ charge_usage(struct state *s, struct lease *l, const json_t *u,
 			    "goes back from %lld (counters are cumulative)",
 			    st_usage_names[i], (long long)cur[i],
 			    (long long)l->last[i]);
-		/* price <= 2^40, delta < 2^63: six terms fit in 2^106 */
-		num += (state_u128)(uint64_t)l->prov->price[i] *
-		    (uint64_t)(cur[i] - l->last[i]);
 	}
+	elapsed = sat_add(c->t - l->started, s->cfg.usage_skew_ms);
+	if ((rc = check_bound(s, l, ST_CPU_MS, cur[ST_CPU_MS], o->need.cpu,
+	         1000, elapsed, c)) < 0 ||
+	    (rc = check_bound(s, l, ST_MEM_MB_S, cur[ST_MEM_MB_S], o->need.mem,
+	         1000000000, elapsed, c)) < 0 ||
+	    (rc = check_bound(s, l, ST_STORAGE_MB_S, cur[ST_STORAGE_MB_S],
+	         o->need.sto, 1000000000, elapsed, c)) < 0)
+		return rc;
 	epochs = st_epochs(s, l->started, c->t);
-	cap128 = (state_u128)(uint64_t)o->max_price * (uint64_t)epochs;
-	cap128 = cap128 > (state_u128)l->charged ?
-	    cap128 - (state_u128)l->charged :
-	    0;
-	if (cap128 > (state_u128)o->escrow)
-		cap128 = (state_u128)o->escrow;
-	cap = (int64_t)cap128;
-	want = num / ST_UNIT;
-	carry = (int64_t)(num % ST_UNIT);
-	if (want > (state_u128)cap) {
-		charge = cap;
-		carry = 0;
-		capped = 1;
-	} else {
-		charge = (int64_t)want;
+	/* price <= 2^40, delta < 2^63: three terms and a carry < 2^106 */
+	num_r = (state_u128)l->carry;
+	for (int i = ST_CPU_MS; i <= ST_STORAGE_MB_S; i++)
+		num_r += (state_u128)(uint64_t)l->prov->price[i] *
+		    (uint64_t)(cur[i] - l->last[i]);
+	num_x = (state_u128)l->carry_x;
+	for (int i = ST_REQUESTS; i < ST_METERS; i++) {
+		bill[i] = cur[i] - l->last[i];
+		if (o->caps[i] >= 0) {
+			lim =
+			    (state_u128)(uint64_t)o->caps[i] * (uint64_t)epochs;
+			lim = lim > (state_u128)l->billed[i] ?
+			    lim - (state_u128)l->billed[i] :
+			    0;
+			if ((state_u128)bill[i] > lim)
+				bill[i] = (int64_t)lim;
+		}
+		num_x +=
+		    (state_u128)(uint64_t)l->prov->price[i] * (uint64_t)bill[i];
 	}
-	fee = (int64_t)((state_u128)(uint64_t)charge * s->cfg.take_rate_ppm /
+	lim = (state_u128)(uint64_t)l->price * (uint64_t)epochs;
+	cap_r =
+	    lim > (state_u128)l->charged_r ? lim - (state_u128)l->charged_r : 0;
+	lim = (state_u128)(uint64_t)(o->max_price > l->price ?
+	              o->max_price - l->price :
+	              0) *
+	    (uint64_t)epochs;
+	cap_x =
+	    lim > (state_u128)l->charged_x ? lim - (state_u128)l->charged_x : 0;
+	want_r = num_r / ST_UNIT;
+	carry_r = (int64_t)(num_r % ST_UNIT);
+	if (want_r > cap_r || want_r > (state_u128)o->escrow) {
+		want_r = cap_r < (state_u128)o->escrow ? cap_r :
+		                                         (state_u128)o->escrow;
+		carry_r = 0;
+		capped = 1;
+	}
+	charge_r = (int64_t)want_r;
+	want_x = num_x / ST_UNIT;
+	carry_x = (int64_t)(num_x % ST_UNIT);
+	if (want_x > cap_x || want_x > (state_u128)(o->escrow - charge_r)) {
+		want_x = cap_x < (state_u128)(o->escrow - charge_r) ?
+		    cap_x :
+		    (state_u128)(o->escrow - charge_r);
+		carry_x = 0;
+		capped = 1;
+	}
+	charge_x = (int64_t)want_x;
+	charge = charge_r + charge_x;
+	take = (int64_t)((state_u128)(uint64_t)charge * s->cfg.take_rate_ppm /
 	    1000000u);
 	if ((rc = acct_get(s, l->prov->key, &pa)) < 0 ||
 	    (rc = acct_get(s, s->cfg.market_key, &ma)) < 0)
 		return rc;
-	ev = json_pack("{s:I,s:I,s:{},s:I,s:I,s:b,s:I}", "index",
-	    (json_int_t)c->index, "time", (json_int_t)c->t, "usage", "charge",
-	    (json_int_t)charge, "fee", (json_int_t)fee, "capped", capped,
-	    "epochs", (json_int_t)epochs);
+	ev = json_pack("{s:I,s:I,s:{},s:{},s:I,s:I,s:I,s:I,s:b,s:I,s:I,s:I}",
+	    "index", (json_int_t)c->index, "time", (json_int_t)c->t, "usage",
+	    "billed", "charge", (json_int_t)charge, "charge_reserved",
+	    (json_int_t)charge_r, "charge_extras", (json_int_t)charge_x, "fee",
+	    (json_int_t)take, "capped", capped, "epochs", (json_int_t)epochs,
+	    "cap_reserved", (json_int_t)u128_clamp(cap_r), "cap_extras",
+	    (json_int_t)u128_clamp(cap_x));
 	if (ev == NULL ||
 	    (l->usage == NULL && (l->usage = json_array()) == NULL)) {
 		json_decref(ev);
 		return err_set(ERR_NOMEM, "out of memory");
 	}
-	for (int i = 0; i < ST_METERS; i++)
+	bj = json_object_get(ev, "billed");
+	for (int i = 0; i < ST_METERS; i++) {
 		json_object_set_new(json_object_get(ev, "usage"),
 		    st_usage_names[i], json_integer(cur[i]));
+		if (i >= ST_REQUESTS && o->caps[i] >= 0)
+			json_object_set_new(bj, st_usage_names[i],
+			    json_integer(bill[i]));
+	}
 	escrow_add(s, o, -charge);
-	credit(s, pa, o->denom, charge - fee);
-	credit(s, ma, o->denom, fee);
+	credit(s, pa, o->denom, charge - take);
+	credit(s, ma, o->denom, take);
 	memcpy(l->last, cur, sizeof(cur));
-	l->carry = carry;
+	for (int i = ST_REQUESTS; i < ST_METERS; i++)
+		l->billed[i] += bill[i];
+	l->carry = carry_r;
+	l->carry_x = carry_x;
 	l->charged += charge;
-	l->fees += fee;
+	l->charged_r += charge_r;
+	l->charged_x += charge_x;
+	l->fees += take;
 	l->billed_epochs = epochs;
 	json_object_set_new(ev, "escrow_after", json_integer(o->escrow));
 	json_array_append_new(l->usage, ev);
@@ -1415,8 +1938,8 @@ h_lease_close(struct state *s, const struct ctx *c)
 		return err_set(ERR_INVAL,
 		    "lease.close.reason: '%.40s' is not "
 		    "one of tenant_closed, provider_closed, "
-		    "insufficient_funds, "
-		    "provider_offline, manifest_refused, order_expired",
+		    "insufficient_funds, provider_offline, manifest_refused, "
+		    "order_expired, manifest_not_delivered",
 		    rn);
 	if (l->status == LEASE_CLOSED)
 		return err_set(ERR_REJECT,
@@ -1425,7 +1948,8 @@ h_lease_close(struct state *s, const struct ctx *c)
 		    l->id, state_reason_name(l->reason));
 	if (c->is_market &&
 	    (r == STATE_REASON_INSUFFICIENT_FUNDS ||
-	        r == STATE_REASON_PROVIDER_OFFLINE)) {
+	        r == STATE_REASON_PROVIDER_OFFLINE ||
+	        r == STATE_REASON_MANIFEST_NOT_DELIVERED)) {
 		by = "market";
 		if (r == STATE_REASON_PROVIDER_OFFLINE && !c->from_queue)
 			return err_set(ERR_REJECT,
@@ -1438,10 +1962,31 @@ h_lease_close(struct state *s, const struct ctx *c)
 			    "sequencer time %lld (escrow %lld)",
 			    l->id, (long long)c->t,
 			    (long long)l->order->escrow);
+		if (r == STATE_REASON_MANIFEST_NOT_DELIVERED &&
+		    l->status != LEASE_CREATED)
+			return err_set(ERR_REJECT,
+			    "lease.close: %s started at %lld "
+			    "with a manifest-delivery proof",
+			    l->id, (long long)l->started);
+		if (r == STATE_REASON_MANIFEST_NOT_DELIVERED &&
+		    c->t < manifest_deadline(s, l))
+			return err_set(ERR_REJECT,
+			    "lease.close: %s's manifest window "
+			    "runs until %lld, sequencer time %lld",
+			    l->id, (long long)manifest_deadline(s, l),
+			    (long long)c->t);
 	} else if (memcmp(c->e->signer, l->order->tenant->key, KEY_PUB_LEN) ==
 	        0 &&
-	    r == STATE_REASON_TENANT_CLOSED) {
+	    (r == STATE_REASON_TENANT_CLOSED ||
+	        r == STATE_REASON_MANIFEST_NOT_DELIVERED)) {
 		by = "tenant";
+		if (r == STATE_REASON_MANIFEST_NOT_DELIVERED &&
+		    l->status != LEASE_CREATED)
+			return err_set(ERR_REJECT,
+			    "lease.close: %s started with a "
+			    "manifest-delivery proof; close it with "
+			    "tenant_closed",
+			    l->id);
 	} else if (memcmp(c->e->signer, l->prov->key, KEY_PUB_LEN) == 0 &&
 	    (r == STATE_REASON_PROVIDER_CLOSED ||
 	        r == STATE_REASON_MANIFEST_REFUSED)) {
@@ -1454,9 +1999,10 @@ h_lease_close(struct state *s, const struct ctx *c)
 	} else {
 		return err_set(ERR_REJECT,
 		    "lease.close: %s may not close %s "
-		    "with reason %s (tenant: tenant_closed; provider: "
-		    "provider_closed, manifest_refused; market: "
-		    "insufficient_funds, provider_offline)",
+		    "with reason %s (tenant: tenant_closed, "
+		    "manifest_not_delivered; provider: provider_closed, "
+		    "manifest_refused; market: insufficient_funds, "
+		    "provider_offline, manifest_not_delivered)",
 		    c->e->signer_text, l->id, rn);
 	}
 	return close_lease(s, l, r, by, c);
@@ -1487,21 +2033,90 @@ static const struct kind kinds[] = {
 	{ "lease.close", H(h_lease_close) },
 };
 
+static int
+is_kind(const char *name)
+{
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+		if (strcmp(kinds[i].name, name) == 0)
+			return 1;
+	return 0;
+}
+
 /* ---- apply ------------------------------------------------------------ */
 
 static int
 totals_ok(const struct state *s)
 {
 	for (size_t d = 0; d < s->cfg.ndenoms; d++)
-		if (s->balances[d] + s->escrows[d] != s->deposits[d] ||
-		    s->balances[d] < 0 || s->escrows[d] < 0)
+		if (s->balances[d] + s->escrows[d] + s->bonds[d] !=
+		        s->deposits[d] ||
+		    s->balances[d] < 0 || s->escrows[d] < 0 || s->bonds[d] < 0)
 			return err_set(ERR_CORRUPT,
 			    "state: %s balances %lld + "
-			    "escrows %lld != deposits %lld",
+			    "escrows %lld + bonds %lld != deposits %lld",
 			    s->cfg.denoms[d], (long long)s->balances[d],
-			    (long long)s->escrows[d],
+			    (long long)s->escrows[d], (long long)s->bonds[d],
 			    (long long)s->deposits[d]);
 	return 0;
+}
+
+/* ---- nonces: remembered while the skew rule would still accept them -- */
+
+static void
+nheap_swap(struct state *s, size_t i, size_t j)
+{
+	struct nonce_exp t = s->nheap[i];
+
+	s->nheap[i] = s->nheap[j];
+	s->nheap[j] = t;
+}
+
+/* Remember key (not yet in s->nonces) until exp; ERR_NOMEM leaves the
+ * state unusable, as everywhere. */
+static int
+nonce_remember(struct state *s, const char *key, int64_t exp)
+{
+	size_t i;
+	int rc;
+
+	if ((rc = st_grow((void **)&s->nheap, &s->nheap_cap, s->nheap_n + 1,
+	         sizeof(*s->nheap))) < 0)
+		return rc;
+	if ((s->nheap[s->nheap_n].key = strdup(key)) == NULL)
+		return err_set(ERR_NOMEM, "out of memory");
+	if ((rc = st_smap_put(&s->nonces, key, (void *)1)) < 0) {
+		free(s->nheap[s->nheap_n].key);
+		return rc;
+	}
+	s->nheap[s->nheap_n].exp = exp;
+	for (i = s->nheap_n++; i > 0 && s->nheap[(i - 1) / 2].exp > exp;
+	     i = (i - 1) / 2)
+		nheap_swap(s, i, (i - 1) / 2);
+	return 0;
+}
+
+/* Forget every nonce whose envelope the skew rule refuses at now: an
+ * envelope of time T is accepted only while now <= T + skew_ms. */
+static void
+nonce_prune(struct state *s, int64_t now)
+{
+	while (s->nheap_n > 0 && s->nheap[0].exp < now) {
+		size_t i = 0;
+		st_smap_del(&s->nonces, s->nheap[0].key);
+		free(s->nheap[0].key);
+		s->nheap[0] = s->nheap[--s->nheap_n];
+		for (;;) {
+			size_t l = 2 * i + 1, r = l + 1, m = i;
+			if (l < s->nheap_n && s->nheap[l].exp < s->nheap[m].exp)
+				m = l;
+			if (r < s->nheap_n && s->nheap[r].exp < s->nheap[m].exp)
+				m = r;
+			if (m == i)
+				break;
+			nheap_swap(s, i, m);
+			i = m;
+		}
+	}
 }
 
 int
@@ -1512,7 +2127,8 @@ state_apply(struct state *s, const struct envelope *e, uint64_t index,
 	struct ctx c = { e, index, seq_time_ms, 0, 0, fx };
 	char nkey[KEY_TEXT_SIZE + ENVELOPE_NONCE_MAX + 2];
 	struct provider *p;
-	int64_t skew;
+	struct account *payer = NULL, *ma;
+	int64_t skew, fee = 0;
 	int rc;
 
 	if (fx != NULL) {
@@ -1575,6 +2191,15 @@ state_apply(struct state *s, const struct envelope *e, uint64_t index,
 		    "ledger index %llu: unknown entry kind "
 		    "'%.64s'",
 		    (unsigned long long)index, e->kind);
+	/* the entry's fee, taken first so that the entry itself sees the
+	 * balance left; given back if the entry is refused */
+	if ((rc = state_fee_check(s, e->signer, e->kind)) < 0)
+		return err_prefix(rc, "ledger index %llu: fee",
+		    (unsigned long long)index);
+	if ((fee = state_fee_of(s, e->signer, e->kind)) > 0) {
+		payer = acct_find(s, e->signer);
+		credit(s, payer, 0, -fee);
+	}
 	s->now = seq_time_ms;
 	s->now_index = index;
 	if (c.from_queue) { /* pop first: the handler may push more */
@@ -1588,10 +2213,20 @@ state_apply(struct state *s, const struct envelope *e, uint64_t index,
 			s->pq_n++;
 			s->pq[s->pq_head].body = json_deep_copy(e->body);
 		}
+		if (payer != NULL)
+			credit(s, payer, 0, fee);
 		return err_prefix(rc, "ledger index %llu",
 		    (unsigned long long)index);
 	}
-	if ((rc = st_smap_put(&s->nonces, nkey, (void *)1)) < 0)
+	if (fee > 0) {
+		if ((rc = acct_get(s, s->cfg.market_key, &ma)) < 0)
+			return rc;
+		credit(s, ma, 0, fee);
+		s->entry_fees[0] += fee;
+	}
+	nonce_prune(s, seq_time_ms);
+	if ((rc = nonce_remember(s, nkey,
+	         sat_add(e->time_ms, s->cfg.skew_ms))) < 0)
 		return rc;
 	/* any entry a provider signs shows it alive */
 	if (!c.is_market && (p = prov_find(s, e->signer)) != NULL) {
@@ -1618,6 +2253,7 @@ int
 state_check_invariants(const struct state *s)
 {
 	int64_t bal[STATE_DENOMS_MAX] = { 0 }, esc[STATE_DENOMS_MAX] = { 0 };
+	int64_t bnd[STATE_DENOMS_MAX] = { 0 };
 
 	for (size_t i = 0; i < s->naccts; i++)
 		for (size_t d = 0; d < s->cfg.ndenoms; d++) {
@@ -1639,14 +2275,29 @@ state_check_invariants(const struct state *s)
 			    o->id, (long long)o->escrow, o->status);
 		esc[o->denom] += o->escrow;
 	}
+	for (size_t i = 0; i < s->nprovs; i++) {
+		if (s->provs[i]->bond < 0)
+			return err_set(ERR_CORRUPT,
+			    "state: provider %s has a "
+			    "negative bond",
+			    s->provs[i]->key_text);
+		bnd[0] += s->provs[i]->bond;
+	}
 	for (size_t d = 0; d < s->cfg.ndenoms; d++)
 		if (bal[d] != s->balances[d] || esc[d] != s->escrows[d] ||
-		    bal[d] + esc[d] != s->deposits[d])
+		    bnd[d] != s->bonds[d] ||
+		    bal[d] + esc[d] + bnd[d] != s->deposits[d])
 			return err_set(ERR_CORRUPT,
 			    "state: %s: balances %lld + "
-			    "escrows %lld != deposits %lld",
+			    "escrows %lld + bonds %lld != deposits %lld",
 			    s->cfg.denoms[d], (long long)bal[d],
-			    (long long)esc[d], (long long)s->deposits[d]);
+			    (long long)esc[d], (long long)bnd[d],
+			    (long long)s->deposits[d]);
+	if (s->nonces.n != s->nheap_n)
+		return err_set(ERR_CORRUPT,
+		    "state: %zu nonces remembered, %zu "
+		    "expiries",
+		    s->nonces.n, s->nheap_n);
 	for (size_t i = 0; i < s->nprovs; i++) {
 		const struct provider *p = s->provs[i];
 		if (p->used.cpu < 0 || p->used.mem < 0 || p->used.sto < 0 ||
@@ -1685,11 +2336,17 @@ state_due(const struct state *s, int64_t now, json_t **out)
 	}
 	for (size_t i = 0; i < s->nleases && rc == 0; i++) {
 		const struct lease *l = s->leases_v[i];
+		const char *why = NULL;
 		if (l->status == LEASE_ACTIVE && st_lease_unfunded(s, l, now))
+			why = "insufficient_funds";
+		else if (l->status == LEASE_CREATED &&
+		    now >= manifest_deadline(s, l))
+			why = "manifest_not_delivered";
+		if (why != NULL)
 			rc = json_array_append_new(a,
 			    json_pack("{s:s,s:{s:s,s:s}}", "kind",
 			        "lease.close", "body", "lease", l->id, "reason",
-			        "insufficient_funds"));
+			        why));
 	}
 	if (rc < 0) {
 		json_decref(a);

@@ -36,7 +36,11 @@
  *   deployment.deposit anyone    {"order":ID,"amount":N>0}
  *   lease.create       market    {"order":ID,"price":N,"provider":KEY}
  *                                                    (derived)
- *   lease.started      provider  {"lease":ID}
+ *   lease.started      provider  {"lease":ID,"manifest_request":ENV}
+ *                       ENV: the tenant-signed http.request envelope
+ *                       (common/reqsig.h) of the manifest delivery:
+ *                       body {"body_sha256":<the order's manifest_hash>,
+ *                       "method":"POST","path":"/v1/leases/ID/manifest"}
  *   lease.usage        provider  {"lease":ID,"usage":{"cpu_ms"?,"mem_mb_s"?,
  *                       "storage_mb_s"?,"requests"?,"egress_bytes"?,
  *                       "fuel"?}}   cumulative; an absent counter is
@@ -45,6 +49,16 @@
  *                       "usage"?:{...}}  (usage: the provider's final
  *                       cumulative readings, charged before the close)
  *   R is one of enum state_reason's names (state_reason_name).
+ *   order.create may add "caps":{"requests"?,"egress_bytes"?,"fuel"?}:
+ *   units per epoch above which those counters are not charged.
+ *
+ * Money rules (docs/state.md, "Money"): every signed entry except the
+ * treasury's account.deposit and the market's own pays its signer a fee
+ * (config fee / fee_kinds, in denoms[0]) to the market key; an ask locks
+ * a bond from the provider's balance; usage is bounded by what the
+ * reserved resources could do since lease.started; charges are capped at
+ * the agreed lease price (reserved) and the rest of the bid (extras);
+ * billing starts only with a manifest-delivery proof.
  */
 #ifndef LODGE_LEDGER_STATE_H
 #define LODGE_LEDGER_STATE_H
@@ -59,6 +73,14 @@
 #define STATE_DENOMS_MAX 8
 #define STATE_DENOM_LEN 16 /* including the NUL */
 #define STATE_ID_LEN 24 /* "o-18446744073709551615" + NUL */
+#define STATE_FEE_KINDS_MAX 32
+#define STATE_KIND_LEN (ENVELOPE_KIND_MAX + 1)
+
+/* A per-kind fee that replaces the default one. */
+struct state_fee_kind {
+	char kind[STATE_KIND_LEN];
+	int64_t fee;
+};
 
 /* The closed set of reasons a lease or an order ends with. */
 enum state_reason {
@@ -69,6 +91,7 @@ enum state_reason {
 	STATE_REASON_PROVIDER_OFFLINE, /* provider silent past its grace */
 	STATE_REASON_MANIFEST_REFUSED, /* provider refused the manifest */
 	STATE_REASON_ORDER_EXPIRED, /* no provider fitted before TTL */
+	STATE_REASON_MANIFEST_NOT_DELIVERED, /* no delivery proof in time */
 	STATE_REASON_COUNT
 };
 
@@ -81,6 +104,16 @@ struct state_config {
 	int64_t offline_grace_ms; /* silence before provider.offline */
 	size_t ndenoms;
 	char denoms[STATE_DENOMS_MAX][STATE_DENOM_LEN]; /* {"uakt"} */
+	/* Money rules (genesis version 2). */
+	int64_t usage_skew_ms; /* added to the time since lease.started
+	                        * for the physical bounds of usage */
+	int64_t fee; /* default fee per signed entry, denoms[0] */
+	size_t nfee_kinds;
+	struct state_fee_kind fee_kinds[STATE_FEE_KINDS_MAX];
+	int64_t bond_per_cpu; /* bond per 1000 cpu_millis advertised */
+	int64_t bond_per_gib; /* bond per GiB (2^30 B) of memory */
+	int64_t manifest_window_ms; /* lease.create -> proof, at most */
+	int64_t min_lease_epochs; /* escrow >= this x agreed price */
 	/* Run state_check_invariants (O(n)) after every apply; on by
 	 * default unless NDEBUG.  The O(1) totals check always runs. */
 	int check_invariants;
@@ -99,7 +132,9 @@ struct state_effects {
 };
 
 /* Defaults: take 2%, epoch 6 s, skew 5 min, grace 90 s, denoms {"uakt"},
- * keys all zero (set them). */
+ * usage skew 6 s (one default epoch), fee 100 (lease.usage and
+ * provider.heartbeat 10), bond 1000000 per cpu and per GiB, manifest
+ * window 5 min, min lease 10 epochs, keys all zero (set them). */
 void state_config_default(struct state_config *c);
 
 /* New empty state; the config is copied.  ERR_INVAL on a bad config.
@@ -120,14 +155,33 @@ void state_free(struct state *s);
 int state_apply(struct state *s, const struct envelope *e, uint64_t index,
     int64_t seq_time_ms, struct state_effects *fx);
 
+/* The fee an entry of kind signed by signer pays: 0 for the market key
+ * and for the treasury's account.deposit, else the kind's fee. */
+int64_t state_fee_of(const struct state *s, const uint8_t signer[KEY_PUB_LEN],
+    const char *kind);
+/* 0 when signer can pay the fee of kind (read only, for a market that
+ * answers 402 before verifying); else ERR_REJECT naming the fee, the
+ * balance and how to get funds.  state_apply applies the same rule. */
+int state_fee_check(const struct state *s, const uint8_t signer[KEY_PUB_LEN],
+    const char *kind);
+/* The bond an ask of this capacity locks (128-bit, rounded up per
+ * term); ERR_RANGE when it does not fit in int64. */
+int state_bond_for(const struct state_config *c, int64_t cpu_millis,
+    int64_t memory_bytes, int64_t *out);
+
 /* The pending derived entries, as in state_effects.derived; the caller
  * owns *out (an array, maybe empty). */
 int state_pending(const struct state *s, json_t **out);
 size_t state_pending_count(const struct state *s);
+/* (signer, nonce) pairs remembered now (those the skew rule would still
+ * accept; older ones are forgotten). */
+size_t state_nonces(const struct state *s);
 
 /* Time-based derived entries due at now_ms (order.expire past TTL,
  * provider.offline past the grace period, lease.close insufficient_funds
- * when escrow has not paid for the current epoch), as an array of
+ * when escrow has not paid for the current epoch, lease.close
+ * manifest_not_delivered for a lease not started within the manifest
+ * window), as an array of
  * {"kind","body"} for the market to sign and append with a sequencer time
  * >= now_ms.  Does not change the state.  The caller owns *out. */
 int state_due(const struct state *s, int64_t now_ms, json_t **out);
@@ -137,8 +191,9 @@ int state_due(const struct state *s, int64_t now_ms, json_t **out);
  * equal cjson_dump bytes.  The caller owns *out. */
 int state_dump(const struct state *s, json_t **out);
 
-/* No negative balance or escrow; per denom, the sum of balances and
- * escrows equals the sum of deposits; capacity accounting consistent.
+/* No negative balance, escrow or bond; per denom, the sum of balances,
+ * escrows and bonds equals the sum of deposits; capacity accounting
+ * consistent.
  * 0 or ERR_CORRUPT with the first violation. */
 int state_check_invariants(const struct state *s);
 

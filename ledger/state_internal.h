@@ -25,11 +25,13 @@ __extension__ typedef unsigned __int128 state_u128;
 #define ST_MAX_QTY (INT64_C(1) << 50) /* cpu millis, bytes, units */
 #define ST_MAX_COUNT 1000000
 #define ST_MAX_TTL_MS (INT64_C(365) * 24 * 3600 * 1000)
+#define ST_MAX_FEE (INT64_C(1) << 40) /* per entry */
 #define ST_STORY_CANDIDATES 5
 #define ST_UNIT 1000000 /* price components are per 10^6 units */
 
-/* A string-keyed hash map without deletion (ids, keys and nonces are
- * never forgotten: the ledger is append-only). */
+/* A string-keyed hash map (open addressing, linear probing).  Ids and
+ * keys are never forgotten; nonces are, once the skew rule refuses them
+ * anyway (st_smap_del, backward-shift deletion: no tombstones). */
 struct smap {
 	char **keys;
 	void **vals;
@@ -38,6 +40,7 @@ struct smap {
 };
 void *st_smap_get(const struct smap *m, const char *key);
 int st_smap_put(struct smap *m, const char *key, void *val); /* new key */
+void st_smap_del(struct smap *m, const char *key); /* no-op if absent */
 void st_smap_free(struct smap *m);
 
 struct account {
@@ -90,6 +93,7 @@ struct provider {
 	size_t natt;
 	json_t *ask; /* the advertise body, for views */
 	size_t nleases; /* live leases (created or active) */
+	int64_t bond; /* locked from its balance, denoms[0] */
 };
 
 enum order_status { ORDER_OPEN, ORDER_PENDING, ORDER_MATCHED, ORDER_CLOSED };
@@ -100,6 +104,7 @@ struct order {
 	struct account *tenant;
 	int denom;
 	int64_t max_price, deposit, escrow, ttl_ms, created;
+	int64_t caps[ST_METERS]; /* extras: units per epoch, -1 none */
 	struct res4 need; /* resources x count, summed */
 	state_u128 w_cpu, w_mem, w_sto; /* one epoch of full use, scaled */
 	int w_small; /* all w < 2^86: price sums cannot overflow */
@@ -139,9 +144,13 @@ struct lease {
 	int64_t price; /* winner's ask per epoch */
 	int64_t created, started;
 	enum lease_status status;
-	int64_t last[ST_METERS]; /* cumulative counters last charged */
-	int64_t carry; /* remainder below one micro-unit, x 10^6 */
-	int64_t charged, fees, billed_epochs;
+	int64_t last[ST_METERS]; /* cumulative counters last reported */
+	int64_t billed[ST_METERS]; /* extras: units charged (<= last) */
+	int64_t carry; /* reserved: remainder below 1 micro-unit, x 10^6 */
+	int64_t carry_x; /* extras: the same */
+	int64_t charged, charged_r, charged_x, fees, billed_epochs;
+	uint64_t started_index;
+	int64_t proof_time; /* signer time of the manifest request */
 	enum state_reason reason;
 	int64_t closed_time;
 	uint64_t closed_index;
@@ -153,6 +162,13 @@ struct lease {
 struct pending {
 	char kind[ENVELOPE_KIND_MAX + 1];
 	json_t *body;
+};
+
+/* A remembered nonce and when the skew rule starts refusing it anyway
+ * (envelope time + skew_ms); a min-heap on expiry. */
+struct nonce_exp {
+	int64_t exp;
+	char *key; /* owned; the same text as the smap key */
 };
 
 struct state {
@@ -178,9 +194,13 @@ struct state {
 	char *runtime_names[ST_MAX_RUNTIMES];
 	size_t nruntimes;
 	uint32_t nstrings;
+	struct nonce_exp *nheap;
+	size_t nheap_n, nheap_cap;
 	int64_t deposits[STATE_DENOMS_MAX];
 	int64_t balances[STATE_DENOMS_MAX];
 	int64_t escrows[STATE_DENOMS_MAX];
+	int64_t bonds[STATE_DENOMS_MAX];
+	int64_t entry_fees[STATE_DENOMS_MAX]; /* collected, informational */
 };
 
 /* state.c */
@@ -204,6 +224,9 @@ json_t *st_match_json(const struct order *o);
 int st_order_expired(const struct order *o, int64_t t);
 int64_t st_epochs(const struct state *s, int64_t from, int64_t to);
 int st_lease_unfunded(const struct state *s, const struct lease *l, int64_t t);
+
+/* Decimal text of a 128-bit value (for messages); buf of 40 bytes. */
+const char *st_u128_str(state_u128 v, char buf[40]);
 
 /* state_json.c */
 json_t *st_account_json(const struct state *s, const struct account *a);

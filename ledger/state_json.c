@@ -29,6 +29,19 @@ reason_json(enum state_reason r)
 	return n ? json_string(n) : json_null();
 }
 
+/* {denom: bond} of a key: what its ask locks (denoms[0]), 0 elsewhere. */
+static json_t *
+bonds_json(const struct state *s, const char *key_text)
+{
+	const struct provider *p = st_smap_get(&s->providers, key_text);
+	json_t *b = json_object();
+
+	for (size_t d = 0; b != NULL && d < s->cfg.ndenoms; d++)
+		json_object_set_new(b, s->cfg.denoms[d],
+		    json_integer(d == 0 && p ? p->bond : 0));
+	return b;
+}
+
 json_t *
 st_account_json(const struct state *s, const struct account *a)
 {
@@ -37,7 +50,8 @@ st_account_json(const struct state *s, const struct account *a)
 	for (size_t d = 0; b != NULL && d < s->cfg.ndenoms; d++)
 		json_object_set_new(b, s->cfg.denoms[d],
 		    json_integer(a->bal[d]));
-	return json_pack("{s:s,s:o}", "key", a->key_text, "balances", b);
+	return json_pack("{s:s,s:o,s:o}", "key", a->key_text, "balances", b,
+	    "bonds", bonds_json(s, a->key_text));
 }
 
 json_t *
@@ -63,22 +77,30 @@ st_lease_json(const struct state *s, const struct lease *l)
 {
 	json_t *u = json_object();
 
-	(void)s;
 	for (int i = 0; u != NULL && i < ST_METERS; i++)
 		json_object_set_new(u, st_usage_names[i],
 		    json_integer(l->last[i]));
 	return json_pack("{s:s,s:I,s:s,s:s,s:s,s:s,s:I,s:I,s:I,s:I,s:I,s:I,"
-	                 "s:I,s:o,s:I,s:o,s:I,s:s,s:I}",
+	                 "s:I,s:I,s:I,s:I,s:I,s:I,s:o,s:I,s:o,s:I,s:s,s:I,"
+	                 "s:I}",
 	    "id", l->id, "index", (json_int_t)l->index, "order", l->order->id,
 	    "provider", l->prov->key_text, "tenant", l->order->tenant->key_text,
 	    "status", lease_status_names[l->status], "price",
 	    (json_int_t)l->price, "created", (json_int_t)l->created, "started",
-	    (json_int_t)l->started, "charged", (json_int_t)l->charged, "fees",
-	    (json_int_t)l->fees, "billed_epochs", (json_int_t)l->billed_epochs,
-	    "carry", (json_int_t)l->carry, "usage", u, "escrow",
-	    (json_int_t)l->order->escrow, "reason", reason_json(l->reason),
-	    "closed", (json_int_t)l->closed_time, "closed_by", l->closed_by,
-	    "closed_index", (json_int_t)l->closed_index);
+	    (json_int_t)l->started, "started_index",
+	    (json_int_t)l->started_index, "manifest_request_time",
+	    (json_int_t)l->proof_time, "charged", (json_int_t)l->charged,
+	    "charged_reserved", (json_int_t)l->charged_r, "charged_extras",
+	    (json_int_t)l->charged_x, "fees", (json_int_t)l->fees,
+	    "billed_epochs", (json_int_t)l->billed_epochs, "carry",
+	    (json_int_t)l->carry, "carry_extras", (json_int_t)l->carry_x,
+	    "usage", u, "escrow", (json_int_t)l->order->escrow, "reason",
+	    reason_json(l->reason), "closed", (json_int_t)l->closed_time,
+	    "closed_by", l->closed_by, "closed_index",
+	    (json_int_t)l->closed_index, "manifest_deadline",
+	    (json_int_t)(l->created > INT64_MAX - s->cfg.manifest_window_ms ?
+	            INT64_MAX :
+	            l->created + s->cfg.manifest_window_ms));
 }
 
 json_t *
@@ -86,7 +108,6 @@ st_provider_json(const struct state *s, const struct provider *p)
 {
 	json_t *att = json_array();
 
-	(void)s;
 	for (size_t i = 0; att != NULL && i < p->natt; i++) {
 		char t[KEY_TEXT_SIZE];
 		key_pub_to_text(p->att[i].auditor, t);
@@ -95,14 +116,15 @@ st_provider_json(const struct state *s, const struct provider *p)
 		        p->att[i].attrs, "index", (json_int_t)p->att[i].index));
 	}
 	return json_pack("{s:s,s:b,s:b,s:b,s:I,s:I,s:I,s:o,s:o,s:o,s:O,s:o,"
-	                 "s:I}",
+	                 "s:I,s:I,s:s}",
 	    "key", p->key_text, "advertised", p->has_ask, "withdrawn",
 	    p->withdrawn, "online", p->online, "ask_index",
 	    (json_int_t)p->ask_index, "ask_time", (json_int_t)p->ask_time,
 	    "last_seen", (json_int_t)p->last_seen, "capacity",
 	    res_json(&p->cap), "used", res_json(&p->used), "pending",
 	    res_json(&p->pend), "ask", p->ask ? p->ask : json_null(),
-	    "attested_by", att, "leases", (json_int_t)p->nleases);
+	    "attested_by", att, "leases", (json_int_t)p->nleases, "bond",
+	    (json_int_t)p->bond, "bond_denom", s->cfg.denoms[0]);
 }
 
 static int
@@ -130,8 +152,10 @@ state_account_json(const struct state *s, const char *key_text, json_t **out)
 		return err_set(ERR_NOMEM, "out of memory");
 	for (size_t d = 0; d < s->cfg.ndenoms; d++)
 		json_object_set_new(b, s->cfg.denoms[d], json_integer(0));
-	return nomem_if_null(
-	    json_pack("{s:s,s:o}", "key", key_text, "balances", b), out);
+	return nomem_if_null(json_pack("{s:s,s:o,s:o}", "key", key_text,
+	                         "balances", b, "bonds",
+	                         bonds_json(s, key_text)),
+	    out);
 }
 
 int
@@ -217,11 +241,20 @@ int
 state_lease_story(const struct state *s, const char *id, json_t **out)
 {
 	const struct lease *l = st_smap_get(&s->leases, id);
-	json_t *close;
+	json_t *close, *started;
 
 	if (l == NULL)
 		return err_set(ERR_NOTFOUND, "lease '%.40s': no such lease",
 		    id);
+	if (l->started_index != 0) /* index 0 is the genesis */
+		started = json_pack("{s:I,s:I,s:I,s:s}", "index",
+		    (json_int_t)l->started_index, "time",
+		    (json_int_t)l->started, "manifest_request_time",
+		    (json_int_t)l->proof_time, "rule",
+		    "started with the tenant-signed request that delivered the "
+		    "manifest; billing counts from here");
+	else
+		started = json_null();
 	if (l->status == LEASE_CLOSED)
 		close = json_pack("{s:s,s:s,s:I,s:I,s:I}", "reason",
 		    state_reason_name(l->reason), "by", l->closed_by, "index",
@@ -231,9 +264,9 @@ state_lease_story(const struct state *s, const char *id, json_t **out)
 	else
 		close = json_null();
 	return nomem_if_null(
-	    json_pack("{s:o,s:o,s:o,s:o,s:o}", "lease", st_lease_json(s, l),
+	    json_pack("{s:o,s:o,s:o,s:o,s:o,s:o}", "lease", st_lease_json(s, l),
 	        "order", st_order_json(s, l->order), "match",
-	        st_match_json(l->order), "usage",
+	        st_match_json(l->order), "started", started, "usage",
 	        l->usage ? json_incref(l->usage) : json_array(), "close",
 	        close),
 	    out);
@@ -291,10 +324,12 @@ state_dump(const struct state *s, json_t **out)
 		    st_provider_json(s, s->provs[i]));
 	for (size_t d = 0; rc == 0 && d < s->cfg.ndenoms; d++)
 		rc = json_object_set_new(tot, s->cfg.denoms[d],
-		    json_pack("{s:I,s:I,s:I}", "deposits",
+		    json_pack("{s:I,s:I,s:I,s:I,s:I}", "deposits",
 		        (json_int_t)s->deposits[d], "balances",
 		        (json_int_t)s->balances[d], "escrows",
-		        (json_int_t)s->escrows[d]));
+		        (json_int_t)s->escrows[d], "bonds",
+		        (json_int_t)s->bonds[d], "entry_fees",
+		        (json_int_t)s->entry_fees[d]));
 	if (rc != 0) {
 		json_decref(root);
 		return err_set(ERR_NOMEM, "out of memory");

@@ -2,8 +2,9 @@
  * state_match: pricing and matching (DESIGN.md, "Matching").  An order
  * fits a provider when the provider is online, its attributes satisfy the
  * order's, the auditors of signedBy attest it, it offers the runtimes, its
- * free capacity holds resources x count and its price for one epoch of
- * full use is at most the order's max price.  The cheapest fitting ask
+ * free capacity holds resources x count, its price for one epoch of
+ * full use is at most the order's max price and the order's escrow pays
+ * min_lease_epochs of that price.  The cheapest fitting ask
  * wins; ties go to the older ask, then to the lower provider key.
  */
 #include <stdlib.h>
@@ -31,19 +32,21 @@ st_order_expired(const struct order *o, int64_t t)
 
 /* A started lease is unfunded at t when its escrow is empty, or when t
  * has reached the end of the epochs the escrow can still pay at the
- * order's max price beyond those already billed. */
+ * agreed lease price beyond those already billed. */
 int
 st_lease_unfunded(const struct state *s, const struct lease *l, int64_t t)
 {
 	const struct order *o = l->order;
 	state_u128 end;
 
-	if (l->status != LEASE_ACTIVE || o->max_price <= 0)
+	if (l->status != LEASE_ACTIVE)
 		return 0;
 	if (o->escrow == 0)
 		return 1;
+	if (l->price <= 0)
+		return 0;
 	end = ((state_u128)(uint64_t)l->billed_epochs +
-	          (uint64_t)(o->escrow / o->max_price)) *
+	          (uint64_t)(o->escrow / l->price)) *
 	        (uint64_t)s->cfg.epoch_ms +
 	    (uint64_t)l->started;
 	return (state_u128)(uint64_t)t >= end;
@@ -131,7 +134,6 @@ st_fits(const struct state *s, const struct provider *p, const struct order *o,
 {
 	int64_t pr;
 
-	(void)s;
 	if (!p->has_ask || p->withdrawn || !p->online || p->denom != o->denom ||
 	    (o->runtimes & ~p->runtimes) != 0 ||
 	    o->need.cpu > p->cap.cpu - p->used.cpu - p->pend.cpu ||
@@ -155,6 +157,10 @@ st_fits(const struct state *s, const struct provider *p, const struct order *o,
 			return 0;
 	}
 	if ((pr = st_ask_price(p, o)) < 0 || pr > o->max_price)
+		return 0;
+	/* the escrow must pay the minimum lease at this price */
+	if ((state_u128)(uint64_t)pr * (uint64_t)s->cfg.min_lease_epochs >
+	    (state_u128)(uint64_t)o->escrow)
 		return 0;
 	*price = pr;
 	return 1;
@@ -278,6 +284,7 @@ st_match_json(const struct order *o)
 	    (json_int_t)o->m.nfit, "best", cands, "winner",
 	    o->m.best[0].p->key_text, "price", (json_int_t)o->m.best[0].price,
 	    "rule",
-	    "cheapest ask for one epoch of full use; ties to the older "
+	    "cheapest ask for one epoch of full use among those whose "
+	    "price the escrow pays for min_lease_epochs; ties to the older "
 	    "ask (earlier ask time), then the lower provider key");
 }

@@ -13,6 +13,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "ledger/merkle.h"
+#include "ledger/replay.h"
 #include "market/market_internal.h"
 
 #define ENTRIES_PAGE 1000
@@ -69,20 +70,21 @@ static void
 post_entry(struct market *m, const struct http_request *req,
     struct http_response *resp)
 {
-	char id[STATE_ID_LEN] = "";
-	uint64_t index;
-	int64_t t;
-	int rc;
+	struct market_result r;
 
-	rc = market_submit(m, req->body, req->body_len, &index, &t, id);
-	if (rc < 0) {
-		http_respond_error(resp, market_status_for(rc), "%s",
-		    err_msg());
+	if (market_submit(m, req->body, req->body_len, &r) < 0) {
+		http_respond_error(resp, r.status, "%s", err_msg());
+		if (r.status == 429)
+			snprintf(resp->extra_headers,
+			    sizeof(resp->extra_headers),
+			    "Retry-After: %lld\r\n",
+			    (long long)(r.retry_after_s > 0 ? r.retry_after_s :
+			                                      1));
 		return;
 	}
 	respond_json(resp, 201,
-	    json_pack("{s:I,s:I,s:s}", "index", (json_int_t)index, "time",
-	        (json_int_t)t, "id", id));
+	    json_pack("{s:I,s:I,s:s}", "index", (json_int_t)r.index, "time",
+	        (json_int_t)r.time, "id", r.id));
 }
 
 struct page {
@@ -337,10 +339,11 @@ static void
 get_metrics(struct market *m, struct http_response *resp)
 {
 	static const char *kinds[] = { "malformed", "bad_signature",
-		"replayed_nonce", "rules", "other" };
+		"replayed_nonce", "rules", "other", "fee_unpaid",
+		"rate_limited" };
 	char *buf = malloc(8192);
 	size_t n = 0;
-	uint64_t size, committed, cp;
+	uint64_t size, committed, cp, nonces;
 
 	if (buf == NULL) {
 		http_respond_error(resp, 500, "out of memory");
@@ -350,6 +353,7 @@ get_metrics(struct market *m, struct http_response *resp)
 	size = store_size(m->store);
 	committed = m->committed;
 	cp = m->checkpointed;
+	nonces = state_nonces(m->state);
 	pthread_mutex_unlock(&m->mu);
 	n += (size_t)snprintf(buf + n, 8192 - n,
 	    "# HELP lodge_ledger_entries Entries durable in the ledger.\n"
@@ -379,6 +383,13 @@ get_metrics(struct market *m, struct http_response *resp)
 	    "# HELP lodge_event_streams Open /v1/events streams.\n"
 	    "# TYPE lodge_event_streams gauge\n"
 	    "lodge_event_streams %d\n"
+	    "# HELP lodge_nonces_remembered Nonces the skew window still "
+	    "needs.\n"
+	    "# TYPE lodge_nonces_remembered gauge\n"
+	    "lodge_nonces_remembered %" PRIu64 "\n"
+	    "# HELP lodge_ratelimit_keys Keys with a partly used bucket.\n"
+	    "# TYPE lodge_ratelimit_keys gauge\n"
+	    "lodge_ratelimit_keys %zu\n"
 	    "# HELP lodge_entries_rejected_total Submissions refused, by why.\n"
 	    "# TYPE lodge_entries_rejected_total counter\n",
 	    committed, size - committed, cp,
@@ -386,8 +397,8 @@ get_metrics(struct market *m, struct http_response *resp)
 	    (unsigned long long)atomic_load(&m->m_derived),
 	    (unsigned long long)atomic_load(&m->m_commits),
 	    (unsigned long long)atomic_load(&m->m_requests),
-	    atomic_load(&m->m_sse_clients));
-	for (int i = 0; i < 5; i++)
+	    atomic_load(&m->m_sse_clients), nonces, ratelimit_keys(m->rl));
+	for (int i = 0; i < 7; i++)
 		n += (size_t)snprintf(buf + n, 8192 - n,
 		    "lodge_entries_rejected_total{reason=\"%s\"} %llu\n",
 		    kinds[i],
@@ -399,17 +410,32 @@ get_metrics(struct market *m, struct http_response *resp)
 static void
 get_info(struct market *m, struct http_response *resp)
 {
-	json_t *denoms = json_array();
+	json_t *denoms = json_array(), *rules = NULL, *o;
 
 	for (size_t i = 0; i < m->cfg.ndenoms; i++)
 		json_array_append_new(denoms, json_string(m->cfg.denoms[i]));
-	respond_json(resp, 200,
-	    json_pack("{s:s,s:s,s:s,s:s,s:I,s:I,s:I,s:o}", "origin",
-	        store_origin(m->store), "vkey", m->vkey, "market_key",
-	        m->key_text, "treasury_key", m->treasury_text, "epoch_ms",
-	        (json_int_t)m->cfg.epoch_ms, "take_rate_ppm",
-	        (json_int_t)m->cfg.take_rate_ppm, "offline_grace_ms",
-	        (json_int_t)m->cfg.offline_grace_ms, "denoms", denoms));
+	if (replay_genesis_body(&m->cfg, &rules) < 0) {
+		json_decref(denoms);
+		http_respond_error(resp, 500, "%s", err_msg());
+		return;
+	}
+	/* the genesis rules, and the market's own rate limit */
+	o = json_pack("{s:s,s:s,s:s,s:s,s:I,s:I,s:I,s:o,s:O,s:O,s:O,s:O,"
+	              "s:O,s:O,s:{s:I,s:I}}",
+	    "origin", store_origin(m->store), "vkey", m->vkey, "market_key",
+	    m->key_text, "treasury_key", m->treasury_text, "epoch_ms",
+	    (json_int_t)m->cfg.epoch_ms, "take_rate_ppm",
+	    (json_int_t)m->cfg.take_rate_ppm, "offline_grace_ms",
+	    (json_int_t)m->cfg.offline_grace_ms, "denoms", denoms,
+	    "usage_skew_ms", json_object_get(rules, "usage_skew_ms"), "fees",
+	    json_object_get(rules, "fees"), "bond",
+	    json_object_get(rules, "bond"), "manifest_window_ms",
+	    json_object_get(rules, "manifest_window_ms"), "min_lease_epochs",
+	    json_object_get(rules, "min_lease_epochs"), "skew_ms",
+	    json_object_get(rules, "skew_ms"), "rate_limit", "per_second",
+	    (json_int_t)m->rate_per_s, "burst", (json_int_t)m->rate_burst);
+	json_decref(rules);
+	respond_json(resp, 200, o);
 }
 
 /* "/v1/orders/o-12" -> "o-12" when path starts with prefix and the rest is

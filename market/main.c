@@ -20,29 +20,56 @@
 #include "common/util.h"
 #include "market/market.h"
 
-static const char usage_main[] =
-    "usage: market run --data DIR --listen HOST:PORT [--origin NAME]\n"
-    "                  [--epoch SECONDS] [--take-rate PPM]\n"
-    "                  [--offline-grace SECONDS] [--log-level LEVEL]\n"
-    "                  [--check-invariants]\n"
+#define RUN_OPTIONS                                                            \
+	"usage: market run --data DIR --listen HOST:PORT [--origin NAME]\n"    \
+	"                  [--epoch SECONDS] [--take-rate PPM]\n"              \
+	"                  [--offline-grace SECONDS] [--log-level LEVEL]\n"    \
+	"                  [--usage-skew MS] [--fee N] [--fee-kind K=N,...]\n" \
+	"                  [--bond-per-cpu N] [--bond-per-gib N]\n"            \
+	"                  [--manifest-window SECONDS] "                       \
+	"[--min-lease-epochs N]\n"                                             \
+	"                  [--rate-limit PER_SECOND] [--rate-burst N]\n"       \
+	"                  [--denoms D1,D2...] [--check-invariants]\n"
+
+static const char usage_main[] = RUN_OPTIONS
     "       market deposit --data DIR [--market URL] [--denom D] ACCOUNT "
     "AMOUNT\n"
     "\n"
     "Exit status: 0 success, 1 failure (reason on stderr), 2 usage error.\n";
 
-static const char usage_run[] =
-    "usage: market run --data DIR --listen HOST:PORT [--origin NAME]\n"
-    "                  [--epoch SECONDS] [--take-rate PPM]\n"
-    "                  [--offline-grace SECONDS] [--log-level LEVEL]\n"
-    "                  [--check-invariants]\n"
+static const char usage_run[] = RUN_OPTIONS
     "Run the market.  On first start it creates in DIR the ledger\n"
     "(ledger.db), the market key and the treasury key, writes the rules\n"
-    "(epoch, take rate in parts per million, default 20000 = 2%) into the\n"
-    "ledger's genesis entry and prints the public keys and the ledger's\n"
-    "verifier key.  On restart it rebuilds its state by replaying the\n"
-    "ledger.  SIGTERM or SIGINT stops it cleanly.  --check-invariants walks\n"
-    "the whole state after every entry (no negative balance or escrow,\n"
-    "money conserved), for tests; `ledger audit` always does.\n";
+    "into the ledger's genesis entry and prints the public keys and the\n"
+    "ledger's verifier key.  The rules, fixed for the ledger's life:\n"
+    "  --epoch             billing epoch (default 6 s)\n"
+    "  --take-rate         market's cut in ppm (default 20000 = 2%)\n"
+    "  --usage-skew        ms added to a lease's age for the physical\n"
+    "                      bounds of its usage (default one epoch)\n"
+    "  --fee               fee per signed entry, micro-units of the first\n"
+    "                      denomination, to the market key (default 100;\n"
+    "                      the treasury's deposits and the market's own\n"
+    "                      entries pay none)\n"
+    "  --fee-kind          per-kind fees replacing the default ones\n"
+    "                      (default lease.usage=10,provider.heartbeat=10)\n"
+    "  --bond-per-cpu      bond an ask locks per 1000 cpu_millis\n"
+    "                      (default 1000000)\n"
+    "  --bond-per-gib      bond per GiB of memory (default 1000000)\n"
+    "  --manifest-window   time a lease has to prove the manifest's\n"
+    "                      delivery (lease.started) before it closes as\n"
+    "                      manifest_not_delivered (default 300 s)\n"
+    "  --denoms            the denominations settled, comma-separated\n"
+    "                      (default uakt; Akash's SDL files also use uact)\n"
+    "  --min-lease-epochs  an ask fits an order only if the escrow pays\n"
+    "                      this many epochs of its price (default 10)\n"
+    "Not rules, any start: --rate-limit / --rate-burst, entries per\n"
+    "second and burst per signing key (default 50 and 200; 0 turns it\n"
+    "off), answered 429 with Retry-After past it.  On restart the market\n"
+    "rebuilds its state by replaying the ledger; a rule given then must\n"
+    "equal the genesis.  SIGTERM or SIGINT stops it cleanly.\n"
+    "--check-invariants walks the whole state after every entry (no\n"
+    "negative balance or escrow, money conserved), for tests; `ledger\n"
+    "audit` always does.\n";
 
 static const char usage_deposit[] =
     "usage: market deposit --data DIR [--market URL] [--denom D] ACCOUNT "
@@ -97,15 +124,41 @@ bad:
 	return -1;
 }
 
+/* An optional integer option in 0..max (unit for the message). */
+static int
+nonneg(const char *text, const char *name, const char *unit, int64_t max,
+    int64_t *out)
+{
+	int64_t v;
+
+	if (text == NULL)
+		return 0;
+	if (util_parse_i64(text, name, &v) < 0 || v < 0 || v > max) {
+		fprintf(stderr, "market: %s: expected 0-%lld %s\n", name,
+		    (long long)max, unit);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
 static int
 cmd_run(int argc, char **argv)
 {
 	const char *data = NULL, *listen = NULL, *origin = NULL, *epoch = NULL,
-	           *take = NULL, *grace = NULL, *level = NULL;
+	           *take = NULL, *grace = NULL, *level = NULL, *uskew = NULL,
+	           *fee = NULL, *fee_kinds = NULL, *bcpu = NULL, *bgib = NULL,
+	           *window = NULL, *minep = NULL, *rate = NULL, *burst = NULL,
+	           *denoms = NULL;
 	struct arg args[] = { { "data", &data }, { "listen", &listen },
 		{ "origin", &origin }, { "epoch", &epoch },
 		{ "take-rate", &take }, { "offline-grace", &grace },
-		{ "log-level", &level }, { NULL, NULL } };
+		{ "log-level", &level }, { "usage-skew", &uskew },
+		{ "fee", &fee }, { "fee-kind", &fee_kinds },
+		{ "bond-per-cpu", &bcpu }, { "bond-per-gib", &bgib },
+		{ "manifest-window", &window }, { "min-lease-epochs", &minep },
+		{ "rate-limit", &rate }, { "rate-burst", &burst },
+		{ "denoms", &denoms }, { NULL, NULL } };
 	struct market_options o;
 	struct market *m = NULL;
 	enum log_level lv;
@@ -132,6 +185,7 @@ cmd_run(int argc, char **argv)
 	o.data_dir = data;
 	o.listen = listen;
 	o.check_invariants = flag_check_invariants;
+	o.denoms = denoms;
 	if (origin)
 		o.origin = origin;
 	if (epoch) {
@@ -162,6 +216,48 @@ cmd_run(int argc, char **argv)
 			return 2;
 		}
 		o.offline_grace_ms = v * 1000;
+	}
+	if (nonneg(uskew, "--usage-skew", "milliseconds", 86400000,
+	        &o.usage_skew_ms) < 0 ||
+	    nonneg(fee, "--fee", "micro-units", INT64_C(1) << 40, &o.fee) < 0 ||
+	    nonneg(bcpu, "--bond-per-cpu", "micro-units", INT64_MAX,
+	        &o.bond_per_cpu) < 0 ||
+	    nonneg(bgib, "--bond-per-gib", "micro-units", INT64_MAX,
+	        &o.bond_per_gib) < 0 ||
+	    nonneg(window, "--manifest-window", "seconds", 86400,
+	        &o.manifest_window_ms) < 0 ||
+	    nonneg(minep, "--min-lease-epochs", "epochs", 1000000,
+	        &o.min_lease_epochs) < 0)
+		return 2;
+	if (window) {
+		if (o.manifest_window_ms == 0) {
+			fprintf(stderr,
+			    "market: --manifest-window: expected "
+			    "1-86400 seconds\n");
+			return 2;
+		}
+		o.manifest_window_ms *= 1000;
+	}
+	o.fee_kinds = fee_kinds;
+	if (rate) {
+		if (util_parse_i64(rate, "--rate-limit", &v) < 0 || v < 0 ||
+		    v > 1000000) {
+			fprintf(stderr,
+			    "market: --rate-limit: expected 0-1000000 "
+			    "entries per second per key (0: off)\n");
+			return 2;
+		}
+		o.rate_per_s = (double)v;
+	}
+	if (burst) {
+		if (util_parse_i64(burst, "--rate-burst", &v) < 0 || v < 1 ||
+		    v > 1000000) {
+			fprintf(stderr,
+			    "market: --rate-burst: expected 1-1000000 "
+			    "entries\n");
+			return 2;
+		}
+		o.rate_burst = (double)v;
 	}
 	/* block the stop signals in every thread; main waits for them */
 	sigemptyset(&set);

@@ -31,6 +31,14 @@ market_options_default(struct market_options *o)
 	o->origin = "lodge.local/ledger";
 	o->take_rate_ppm = -1;
 	o->offline_grace_ms = -1;
+	o->usage_skew_ms = -1;
+	o->fee = -1;
+	o->bond_per_cpu = -1;
+	o->bond_per_gib = -1;
+	o->manifest_window_ms = -1;
+	o->min_lease_epochs = -1;
+	o->rate_per_s = 50;
+	o->rate_burst = 200;
 	o->checkpoint_ms = 1000;
 }
 
@@ -222,29 +230,86 @@ fatal_write(const char *what)
 	abort();
 }
 
+/* The signer of an envelope not verified yet (for the rate limit); 0 or
+ * -1 when it has none worth looking at (envelope_from_json will say). */
+static int
+peek_signer(const json_t *j, uint8_t signer[KEY_PUB_LEN])
+{
+	const char *t = json_string_value(json_object_get(j, "signer"));
+
+	return t != NULL && key_pub_from_text(t, signer) == 0 ? 0 : -1;
+}
+
+static int
+rate_exempt(const struct market *m, const uint8_t signer[KEY_PUB_LEN])
+{
+	return memcmp(signer, m->cfg.market_key, KEY_PUB_LEN) == 0 ||
+	    memcmp(signer, m->treasury, KEY_PUB_LEN) == 0;
+}
+
+static int
+rate_limited(struct market_result *r, int64_t wait_ms)
+{
+	r->status = 429;
+	r->retry_after_s = (wait_ms + 999) / 1000;
+	return err_set(ERR_LIMIT,
+	    "too many entries from this key: the "
+	    "limit is a burst then a steady rate per key; retry in %lld ms",
+	    (long long)wait_ms);
+}
+
 int
-market_submit(struct market *m, const char *body, size_t len, uint64_t *index,
-    int64_t *time, char id[STATE_ID_LEN])
+market_submit(struct market *m, const char *body, size_t len,
+    struct market_result *r)
 {
 	struct state_effects fx = { 0 };
 	struct envelope *e = NULL;
+	uint8_t signer[KEY_PUB_LEN];
 	uint64_t idx, upto;
-	int64_t t;
-	int rc;
+	json_t *j = NULL;
+	int64_t t, wait;
+	int rc, limited = 0, k;
 
-	/* verification runs outside the lock, on every core */
-	if ((rc = envelope_parse(body, len, &e)) < 0)
-		return rc == ERR_SIG ? ERR_SIG : ERR_INVAL;
+	memset(r, 0, sizeof(*r));
+	/* parsing and verification run outside the lock, on every core;
+	 * the signer's rate limit is looked at before the (costly)
+	 * signature check, a token taken only once it verified */
+	if ((rc = cjson_parse(body, len, &j)) < 0) {
+		rc = ERR_INVAL;
+		goto refused;
+	}
+	limited = peek_signer(j, signer) == 0 && !rate_exempt(m, signer);
+	if (limited &&
+	    (wait = ratelimit_peek(m->rl, signer, util_mono_ns() / 1000000)) >
+	        0) {
+		json_decref(j);
+		rc = rate_limited(r, wait);
+		goto refused;
+	}
+	if ((rc = envelope_from_json(j, &e)) < 0) {
+		rc = rc == ERR_SIG ? ERR_SIG : ERR_INVAL;
+		goto refused;
+	}
+	if (limited &&
+	    (wait = ratelimit_take(m->rl, e->signer,
+	         util_mono_ns() / 1000000)) > 0) {
+		rc = rate_limited(r, wait);
+		goto refused;
+	}
 	if (strcmp(e->kind, REPLAY_GENESIS_KIND) == 0) {
-		envelope_free(e);
-		return err_set(ERR_REJECT,
+		rc = err_set(ERR_REJECT,
 		    "%s is written by the market at "
 		    "index 0 only",
 		    REPLAY_GENESIS_KIND);
+		goto refused;
 	}
 	pthread_mutex_lock(&m->mu);
 	if ((rc = begin_if_needed(m)) < 0)
 		goto unlock;
+	if ((rc = state_fee_check(m->state, e->signer, e->kind)) < 0) {
+		r->status = 402;
+		goto unlock;
+	}
 	idx = store_size(m->store);
 	t = util_now_ms();
 	if (t < store_last_time(m->store))
@@ -261,22 +326,23 @@ market_submit(struct market *m, const char *body, size_t len, uint64_t *index,
 	/* the 201 waits for the fsync that covers this entry */
 	sync_upto(m, upto);
 	atomic_fetch_add(&m->m_accepted, 1);
-	if (index)
-		*index = idx;
-	if (time)
-		*time = t;
-	if (id)
-		memcpy(id, fx.id, STATE_ID_LEN);
+	r->index = idx;
+	r->time = t;
+	memcpy(r->id, fx.id, STATE_ID_LEN);
 	return 0;
-unlock : {
-	int k = rc == ERR_INVAL ? 0 :
-	    rc == ERR_SIG       ? 1 :
-	    rc == ERR_CONFLICT  ? 2 :
-	    rc == ERR_REJECT    ? 3 :
-	                          4;
-	atomic_fetch_add(&m->m_rejected[k], 1);
-}
+unlock:
 	pthread_mutex_unlock(&m->mu);
+refused:
+	if (r->status == 0)
+		r->status = market_status_for(rc);
+	k = r->status == 402   ? 5 :
+	    r->status == 429   ? 6 :
+	    rc == ERR_INVAL    ? 0 :
+	    rc == ERR_SIG      ? 1 :
+	    rc == ERR_CONFLICT ? 2 :
+	    rc == ERR_REJECT   ? 3 :
+	                         4;
+	atomic_fetch_add(&m->m_rejected[k], 1);
 	envelope_free(e);
 	return rc;
 }
@@ -383,6 +449,143 @@ write_info(struct market *m)
 	return rc;
 }
 
+/* "uakt,uact" into the genesis rules (checked again by state_new). */
+static int
+parse_denoms(const char *s, struct state_config *c)
+{
+	const char *p = s, *e;
+	size_t n;
+
+	c->ndenoms = 0;
+	while (*p != '\0') {
+		e = strchr(p, ',');
+		n = e ? (size_t)(e - p) : strlen(p);
+		if (n == 0 || n >= STATE_DENOM_LEN ||
+		    c->ndenoms == STATE_DENOMS_MAX)
+			return err_set(ERR_INVAL,
+			    "--denoms \"%s\": expected 1 to %d names of 1 to "
+			    "%d characters, comma-separated",
+			    s, STATE_DENOMS_MAX, STATE_DENOM_LEN - 1);
+		memcpy(c->denoms[c->ndenoms], p, n);
+		c->denoms[c->ndenoms++][n] = '\0';
+		p += n + (e != NULL);
+	}
+	if (c->ndenoms == 0)
+		return err_set(ERR_INVAL, "--denoms: none given");
+	return 0;
+}
+
+/* "KIND=N,KIND=N" into c's per-kind fees. */
+static int
+parse_fee_kinds(const char *text, struct state_config *c)
+{
+	const char *p = text;
+
+	c->nfee_kinds = 0;
+	while (*p != '\0') {
+		const char *eq = strchr(p, '='), *end = strchr(p, ',');
+		struct state_fee_kind *k;
+		char num[32];
+		int64_t v;
+
+		if (end == NULL)
+			end = p + strlen(p);
+		if (eq == NULL || eq > end || eq == p ||
+		    (size_t)(eq - p) >= sizeof(k->kind) ||
+		    (size_t)(end - eq - 1) >= sizeof(num) ||
+		    c->nfee_kinds == STATE_FEE_KINDS_MAX)
+			return err_set(ERR_INVAL,
+			    "--fee-kind: expected "
+			    "KIND=MICRO_UNITS[,KIND=MICRO_UNITS...] (at most "
+			    "%d), got '%.80s'",
+			    STATE_FEE_KINDS_MAX, text);
+		k = &c->fee_kinds[c->nfee_kinds++];
+		memcpy(k->kind, p, (size_t)(eq - p));
+		k->kind[eq - p] = '\0';
+		memcpy(num, eq + 1, (size_t)(end - eq - 1));
+		num[end - eq - 1] = '\0';
+		if (util_parse_i64(num, "--fee-kind", &v) < 0)
+			return err_prefix(ERR_INVAL, "--fee-kind %s", k->kind);
+		k->fee = v;
+		p = *end ? end + 1 : end;
+	}
+	return 0;
+}
+
+/* The money options of a first start into the genesis config. */
+static int
+money_options(const struct market_options *o, struct state_config *c)
+{
+	c->usage_skew_ms =
+	    o->usage_skew_ms >= 0 ? o->usage_skew_ms : c->epoch_ms;
+	if (o->fee >= 0)
+		c->fee = o->fee;
+	if (o->fee_kinds && parse_fee_kinds(o->fee_kinds, c) < 0)
+		return ERR_INVAL;
+	if (o->bond_per_cpu >= 0)
+		c->bond_per_cpu = o->bond_per_cpu;
+	if (o->bond_per_gib >= 0)
+		c->bond_per_gib = o->bond_per_gib;
+	if (o->manifest_window_ms >= 0)
+		c->manifest_window_ms = o->manifest_window_ms;
+	if (o->min_lease_epochs >= 0)
+		c->min_lease_epochs = o->min_lease_epochs;
+	return 0;
+}
+
+/* The same per-kind fees, in any order. */
+static int
+same_fee_kinds(const struct state_config *a, const struct state_config *b)
+{
+	if (a->nfee_kinds != b->nfee_kinds)
+		return 0;
+	for (size_t i = 0; i < a->nfee_kinds; i++) {
+		size_t j;
+		for (j = 0; j < b->nfee_kinds; j++)
+			if (strcmp(a->fee_kinds[i].kind,
+			        b->fee_kinds[j].kind) == 0 &&
+			    a->fee_kinds[i].fee == b->fee_kinds[j].fee)
+				break;
+		if (j == b->nfee_kinds)
+			return 0;
+	}
+	return 1;
+}
+
+/* On restart: every money option given must equal the genesis. */
+static int
+money_options_match(const struct market_options *o,
+    const struct state_config *c)
+{
+	struct state_config want = *c;
+	const char *bad = NULL;
+
+	if (money_options(o, &want) < 0)
+		return ERR_INVAL;
+	if (o->usage_skew_ms >= 0 && want.usage_skew_ms != c->usage_skew_ms)
+		bad = "--usage-skew";
+	else if (want.fee != c->fee)
+		bad = "--fee";
+	else if (o->fee_kinds && !same_fee_kinds(&want, c))
+		bad = "--fee-kind";
+	else if (want.bond_per_cpu != c->bond_per_cpu ||
+	    want.bond_per_gib != c->bond_per_gib)
+		bad = "--bond-per-cpu/--bond-per-gib";
+	else if (want.manifest_window_ms != c->manifest_window_ms)
+		bad = "--manifest-window";
+	else if (want.min_lease_epochs != c->min_lease_epochs)
+		bad = "--min-lease-epochs";
+	if (bad == NULL)
+		return 0;
+	return err_set(ERR_INVAL,
+	    "%s differs from the ledger's genesis (fee %" PRId64
+	    ", bond %" PRId64 "/cpu %" PRId64 "/GiB, manifest window %" PRId64
+	    " ms, min lease %" PRId64 " epochs, usage skew %" PRId64
+	    " ms); a ledger's rules cannot change",
+	    bad, c->fee, c->bond_per_cpu, c->bond_per_gib,
+	    c->manifest_window_ms, c->min_lease_epochs, c->usage_skew_ms);
+}
+
 int
 market_open(const struct market_options *o, struct market **out, int *created)
 {
@@ -443,6 +646,10 @@ market_open(const struct market_options *o, struct market **out, int *created)
 			m->cfg.take_rate_ppm = (uint32_t)o->take_rate_ppm;
 		if (o->offline_grace_ms >= 0)
 			m->cfg.offline_grace_ms = o->offline_grace_ms;
+		if ((rc = money_options(o, &m->cfg)) < 0 ||
+		    (o->denoms != NULL &&
+		        (rc = parse_denoms(o->denoms, &m->cfg)) < 0))
+			goto fail;
 		m->cfg.check_invariants = o->check_invariants;
 		if ((rc = state_new(&m->cfg, &m->state)) < 0 ||
 		    (rc = store_create(path, o->origin, pub, &m->store)) < 0 ||
@@ -483,6 +690,8 @@ market_open(const struct market_options *o, struct market **out, int *created)
 			    m->cfg.epoch_ms, m->cfg.take_rate_ppm);
 			goto fail;
 		}
+		if ((rc = money_options_match(o, &m->cfg)) < 0)
+			goto fail;
 		/* a crash between a cause and its derivation: finish it */
 		if (state_pending_count(m->state) > 0 &&
 		    ((rc = drain_pending(m)) < 0)) {
@@ -490,7 +699,11 @@ market_open(const struct market_options *o, struct market **out, int *created)
 			goto fail;
 		}
 	}
-	if ((rc = store_set_external_sync(m->store, 1)) < 0 ||
+	m->rate_per_s = o->rate_per_s > 0 ? o->rate_per_s : 0;
+	m->rate_burst = o->rate_burst;
+	if ((rc = ratelimit_new(o->rate_per_s, o->rate_burst, 100000, &m->rl)) <
+	        0 ||
+	    (rc = store_set_external_sync(m->store, 1)) < 0 ||
 	    (rc = store_sync(m->store)) < 0)
 		goto fail;
 	m->committed = m->durable = store_size(m->store);
@@ -558,6 +771,7 @@ market_free(struct market *m)
 	}
 	state_free(m->state);
 	store_free(m->store);
+	ratelimit_free(m->rl);
 	key_free(m->key);
 	free(m->checkpoint_note);
 	free(m->vkey);

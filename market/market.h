@@ -22,7 +22,23 @@ struct market_options {
 	int64_t epoch_ms; /* 0: default (first start only) */
 	int64_t take_rate_ppm; /* < 0: default (first start only) */
 	int64_t offline_grace_ms; /* < 0: default */
+	/* Money rules, written into the genesis at first start (< 0 or
+	 * NULL: default; on restart, a value given must equal the
+	 * ledger's). */
+	int64_t usage_skew_ms; /* < 0: one epoch */
+	int64_t fee; /* default fee per entry */
+	const char *fee_kinds; /* "KIND=N,KIND=N" (replaces the
+	                               * default overrides) */
+	int64_t bond_per_cpu, bond_per_gib;
+	int64_t manifest_window_ms;
+	int64_t min_lease_epochs;
+	/* Per-key token bucket on submissions (not a ledger rule): entries
+	 * per second (0: off) and burst; the treasury and market keys are
+	 * not limited. */
+	double rate_per_s, rate_burst;
 	int64_t checkpoint_ms; /* how often to sign checkpoints */
+	const char *denoms; /* "uakt,uact": the denominations settled,
+	                              first start only; NULL: uakt */
 	int check_invariants; /* full invariant walk after every
 	                              * apply (O(state)); tests turn it on */
 };
@@ -48,14 +64,28 @@ const char *market_key_text(const struct market *m);
 const char *market_treasury_text(const struct market *m);
 const char *market_vkey(const struct market *m);
 
+/* What a submission got: on success its ledger index, sequencer time and
+ * the id it created ("" when none); on a refusal the HTTP status to
+ * answer and, with 429, the seconds to wait (Retry-After). */
+struct market_result {
+	uint64_t index;
+	int64_t time;
+	char id[STATE_ID_LEN];
+	int status;
+	int64_t retry_after_s;
+};
+
 /*
- * Submit one envelope (JSON text).  On success *index is its ledger index
- * and it is durable.  Errors: ERR_INVAL (400), ERR_SIG (401),
- * ERR_CONFLICT (409, replayed nonce), ERR_REJECT (422), others (500);
- * err_msg() says why.  *id (may be NULL) receives the id the entry created.
+ * Submit one envelope (JSON text).  On success (0) r->index is its ledger
+ * index and it is durable.  Errors (r->status): ERR_INVAL (400), ERR_SIG
+ * (401), a signer that cannot pay the entry's fee (ERR_REJECT, 402),
+ * ERR_CONFLICT (409, replayed nonce), ERR_LIMIT (429: the signer's rate
+ * limit; r->retry_after_s), ERR_REJECT (422), others (500); err_msg()
+ * says why.  The rate limit is looked at before the signature is verified
+ * and a token taken only once it verified.
  */
 int market_submit(struct market *m, const char *body, size_t len,
-    uint64_t *index, int64_t *time, char id[STATE_ID_LEN]);
+    struct market_result *r);
 
 /* The HTTP status for a market_submit error code. */
 int market_status_for(int code);

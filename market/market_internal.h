@@ -12,6 +12,7 @@
 #include "ledger/state.h"
 #include "ledger/store.h"
 #include "market/market.h"
+#include "market/ratelimit.h"
 
 struct market {
 	char *dir;
@@ -46,13 +47,16 @@ struct market {
 	char treasury_text[KEY_TEXT_SIZE];
 	char *vkey;
 
+	struct ratelimit *rl; /* per-key submissions */
+	double rate_per_s, rate_burst; /* its settings, for /v1/info */
+
 	struct http_server *http;
 	pthread_t ticker;
 	int ticker_started;
 	atomic_int stopping;
 
 	/* metrics */
-	atomic_ullong m_accepted, m_derived, m_rejected[6], m_requests;
+	atomic_ullong m_accepted, m_derived, m_rejected[8], m_requests;
 	atomic_int m_sse_clients;
 	atomic_ullong m_commits;
 };

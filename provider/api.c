@@ -2,16 +2,21 @@
  * api: the provider's HTTP endpoints (docs/provider.md) and the entry to
  * the gateway.  Private endpoints answer only requests signed by the
  * lease's tenant (common/reqsig.h): 401 unsigned or badly signed, 403
- * signed by someone else, 404 unknown lease.
+ * signed by someone else, 404 unknown lease.  Requests with a body are
+ * checked from their head first (api_hooks): a blob is refused before a
+ * byte of it is read, or streamed to disk and hashed as it comes.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <openssl/evp.h>
 
 #include "common/cjson.h"
 #include "common/err.h"
@@ -42,10 +47,14 @@ status_of(int code)
 	}
 }
 
-/* Check the request's signature is the lease's tenant's.  Returns 0, or
- * fills resp and returns -1. */
+/* Check the request's signature is the lease's tenant's.  head_sha NULL:
+ * the body is in req and its hash is checked.  Otherwise only the head
+ * is (before the body is read): *head_sha gets the body hash the
+ * signature names, and the nonce is remembered only if remember.  Returns
+ * 0, or fills resp and returns -1. */
 static int
-authorize(struct pd *pd, const char *lease_id, const struct http_request *req,
+authorize_as(struct pd *pd, const char *lease_id,
+    const struct http_request *req, char head_sha[65], int remember,
     struct http_response *resp)
 {
 	uint8_t signer[KEY_PUB_LEN], tenant[KEY_PUB_LEN];
@@ -67,8 +76,14 @@ authorize(struct pd *pd, const char *lease_id, const struct http_request *req,
 		http_respond_error(resp, 500, "%s", err_msg());
 		return -1;
 	}
-	rc = reqsig_verify(pd->rc, http_header(req, REQSIG_HEADER), req->method,
-	    target, req->body, req->body_len, util_now_ms(), signer);
+	if (head_sha)
+		rc = reqsig_verify_head(remember ? pd->rc : NULL,
+		    http_header(req, REQSIG_HEADER), req->method, target,
+		    util_now_ms(), signer, head_sha);
+	else
+		rc = reqsig_verify(pd->rc, http_header(req, REQSIG_HEADER),
+		    req->method, target, req->body, req->body_len,
+		    util_now_ms(), signer);
 	free(target);
 	if (rc < 0) {
 		http_respond_error(resp, 401, "%s", err_msg());
@@ -84,18 +99,53 @@ authorize(struct pd *pd, const char *lease_id, const struct http_request *req,
 	return 0;
 }
 
+/* The manifest's bytes as sent must be its canonical JSON, whose sha256
+ * is the order's manifest_hash: the tenant's signature over them is the
+ * proof of delivery lease.started carries, and the market checks it
+ * against the hash (docs/state.md).  Other bytes of the same manifest
+ * would run and never be billed: refused (ERR_INVAL). */
+static int
+canonical_bytes(const struct http_request *req, const char *manifest_hash)
+{
+	char got[65];
+
+	reqsig_sha256_hex(req->body, req->body_len, got);
+	if (strcmp(got, manifest_hash) == 0)
+		return 0;
+	return err_set(ERR_INVAL,
+	    "manifest: send its canonical JSON bytes exactly (no "
+	    "newline, no spaces: sha256 %s, the order's manifest_hash; these "
+	    "bytes hash to %s): the signed request is the proof of delivery "
+	    "the market bills from",
+	    manifest_hash, got);
+}
+
+static int
+authorize(struct pd *pd, const char *lease_id, const struct http_request *req,
+    struct http_response *resp)
+{
+	return authorize_as(pd, lease_id, req, NULL, 0, resp);
+}
+
 static void
 post_manifest(struct pd *pd, const char *id, const struct http_request *req,
     struct http_response *resp)
 {
 	struct lease *l, *tmp = NULL;
-	json_t *m = NULL;
+	json_t *m = NULL, *proof = NULL;
 	char path[PATH_MAX + 64], *canon = NULL;
 	size_t clen;
 	int rc, waiting;
 
 	if (authorize(pd, id, req, resp) < 0)
 		return;
+	/* The signed request is the proof that the manifest was delivered:
+	 * kept for lease.started (docs/state.md). */
+	if ((rc = reqsig_envelope_json(http_header(req, REQSIG_HEADER),
+	         &proof)) < 0) {
+		http_respond_error(resp, 500, "%s", err_msg());
+		return;
+	}
 	pthread_mutex_lock(&pd->mu);
 	l = pd_find_lease(pd, id);
 	waiting = l->status == LEASE_WAITING && !l->pending_close[0];
@@ -112,18 +162,25 @@ post_manifest(struct pd *pd, const char *id, const struct http_request *req,
 		    "lease %s already has its "
 		    "manifest or is closed",
 		    id);
+		json_decref(proof);
 		return;
 	}
 	if (rc < 0) {
 		http_respond_error(resp, 500, "%s", err_msg());
+		json_decref(proof);
 		return;
 	}
+	lease_set_manifest_request(tmp, proof);
 	if ((rc = cjson_parse(req->body, req->body_len, &m)) < 0) {
 		http_respond_error(resp, 400, "manifest: %s", err_msg());
 		goto out;
 	}
-	if ((rc = lease_set_manifest(tmp, m)) < 0 ||
-	    (rc = pd_prepare_artifacts(pd, tmp)) < 0) {
+	if ((rc = lease_set_manifest(tmp, m)) == 0 &&
+	    (rc = canonical_bytes(req, tmp->manifest_hash)) < 0) {
+		http_respond_error(resp, 400, "%s", err_msg());
+		goto out;
+	}
+	if (rc < 0 || (rc = pd_prepare_artifacts(pd, tmp)) < 0) {
 		if (rc == ERR_CONFLICT || rc == ERR_INVAL)
 			http_respond_error(resp, status_of(rc), "%s",
 			    err_msg());
@@ -154,12 +211,23 @@ post_manifest(struct pd *pd, const char *id, const struct http_request *req,
 		json_t *om = l->manifest;
 		struct lease_replica *orep = l->rep;
 		size_t onrep = l->nrep;
+		size_t k;
 		l->manifest = tmp->manifest;
 		l->rep = tmp->rep;
 		l->nrep = tmp->nrep;
+		/* A lease that was waiting never ran here, nor in an earlier
+		 * process (which would have loaded its manifest): its
+		 * replicas have no leftovers to clean before their first
+		 * start (lease_spawn), which saves a cgroup's creation and
+		 * removal. */
+		for (k = 0; k < l->nrep; k++)
+			l->rep[k].cleaned = 1;
 		l->mem_bytes = tmp->mem_bytes;
 		l->storage_bytes = tmp->storage_bytes;
 		l->status = LEASE_RUNNING;
+		proof = l->manifest_request;
+		l->manifest_request = tmp->manifest_request;
+		tmp->manifest_request = proof;
 		tmp->manifest = om;
 		tmp->rep = orep;
 		tmp->nrep = onrep;
@@ -173,6 +241,7 @@ post_manifest(struct pd *pd, const char *id, const struct http_request *req,
 		goto out;
 	}
 	log_info("lease %s: manifest accepted (%zu replicas)", id, l->nrep);
+	pd_wake(pd); /* start it now, not at the next tick */
 	http_respond(resp, 202, strdup("{\"status\":\"accepted\"}"));
 out:
 	free(canon);
@@ -180,25 +249,88 @@ out:
 	lease_free(tmp);
 }
 
-static void
-put_blob(struct pd *pd, const char *id, const char *sha,
-    const struct http_request *req, struct http_response *resp)
-{
-	struct lease *l;
-	char *body;
-	int rc;
+/* ---- blobs: checked from the request's head, streamed to disk ---- */
 
-	if (authorize(pd, id, req, resp) < 0)
+struct blob_upload {
+	struct pd *pd;
+	char lease[32];
+	char sha[65];
+	char tmp[PATH_MAX];
+	int fd;
+	EVP_MD_CTX *md;
+	uint64_t len;
+};
+
+static int
+blob_write(void *ctx, const char *data, size_t len, struct http_response *resp)
+{
+	struct blob_upload *b = ctx;
+	size_t off = 0;
+
+	if (len > b->pd->cache.max_bytes - b->len) {
+		http_respond_error(resp, 413, "blob larger than %llu bytes",
+		    (unsigned long long)b->pd->cache.max_bytes);
+		return -1;
+	}
+	if (EVP_DigestUpdate(b->md, data, len) != 1) {
+		http_respond_error(resp, 500, "blob: sha256 failed");
+		return -1;
+	}
+	while (off < len) {
+		ssize_t w = write(b->fd, data + off, len - off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0) {
+			http_respond_error(resp, 500, "blob: %s: %s", b->tmp,
+			    strerror(errno));
+			return -1;
+		}
+		off += (size_t)w;
+	}
+	b->len += len;
+	return 0;
+}
+
+static void
+blob_done(void *ctx, const struct http_request *req, struct http_response *resp)
+{
+	struct blob_upload *b = ctx;
+	struct pd *pd = b->pd;
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	char got[65], final[PATH_MAX + 80], *body;
+	struct lease *l;
+	int rc = 0;
+
+	(void)req;
+	if (EVP_DigestFinal_ex(b->md, md, &mdlen) != 1 || mdlen != 32) {
+		http_respond_error(resp, 500, "blob: sha256 failed");
 		return;
-	if ((rc = artifact_put_blob(&pd->cache, sha, req->body, req->body_len,
-	         NULL)) < 0) {
-		http_respond_error(resp, status_of(rc), "%s", err_msg());
+	}
+	for (unsigned i = 0; i < 32; i++)
+		snprintf(got + 2 * i, 3, "%02x", md[i]);
+	if (strcmp(got, b->sha) != 0) {
+		/* The signature named b->sha: this body is not the one
+		 * signed. */
+		http_respond_error(resp, 401,
+		    "request signature is for a body with sha256 %s, this one "
+		    "has %s",
+		    b->sha, got);
 		return;
+	}
+	snprintf(final, sizeof(final), "%s/sha256/%s", pd->cache.dir, b->sha);
+	if (access(final, F_OK) != 0) {
+		if (fsync(b->fd) < 0 || rename(b->tmp, final) < 0) {
+			http_respond_error(resp, 500, "blob: %s: %s", final,
+			    strerror(errno));
+			return;
+		}
+		b->tmp[0] = '\0'; /* renamed: the name may be reused */
 	}
 	/* Remembered for the lease: its wasm+file modules resolve to it. */
 	pthread_mutex_lock(&pd->mu);
-	l = pd_find_lease(pd, id);
-	rc = l ? lease_add_blob(l, sha) : 0;
+	l = pd_find_lease(pd, b->lease);
+	rc = l ? lease_add_blob(l, b->sha) : 0;
 	if (l)
 		pd->dirty = 1;
 	pthread_mutex_unlock(&pd->mu);
@@ -206,13 +338,136 @@ put_blob(struct pd *pd, const char *id, const char *sha,
 		http_respond_error(resp, status_of(rc), "%s", err_msg());
 		return;
 	}
-	if (asprintf(&body, "{\"sha256\":\"%s\",\"size\":%zu}", sha,
-	        req->body_len) < 0) {
+	if (asprintf(&body, "{\"sha256\":\"%s\",\"size\":%llu}", b->sha,
+	        (unsigned long long)b->len) < 0) {
 		http_respond_error(resp, 500, "out of memory");
 		return;
 	}
 	http_respond(resp, 201, body);
 }
+
+static void
+blob_free(void *ctx)
+{
+	struct blob_upload *b = ctx;
+
+	if (b->fd >= 0)
+		close(b->fd);
+	if (b->fd >= 0 && b->tmp[0])
+		unlink(b->tmp);
+	EVP_MD_CTX_free(b->md);
+	free(b);
+}
+
+/* "/v1/leases/<id>/<rest>": id into buf, rest returned. */
+static const char *
+lease_path(const char *path, char *id, size_t cap)
+{
+	const char *p = path + strlen("/v1/leases/"), *q = strchr(p, '/');
+
+	if (q == NULL || q == p || (size_t)(q - p) >= cap)
+		return NULL;
+	memcpy(id, p, (size_t)(q - p));
+	id[q - p] = '\0';
+	return q + 1;
+}
+
+/* PUT /v1/leases/<l>/blobs/<sha256>: the lease, the size and the tenant's
+ * signature (whose body hash must be the blob's) are checked before any
+ * byte of the body is read; then the body goes to a temporary file,
+ * hashed on the way, and is renamed into the cache if its hash is right. */
+static enum http_head_action
+blob_head(void *ctx, const struct http_request *req, struct http_response *resp,
+    struct http_body_sink *sink)
+{
+	struct pd *pd = ctx;
+	struct blob_upload *b;
+	const char *rest, *sha;
+	char id[32], signed_sha[65];
+
+	rest = lease_path(req->path, id, sizeof(id));
+	if (rest == NULL || strncmp(rest, "blobs/", 6) != 0) {
+		http_respond_error(resp, 404, "no such endpoint: %s %s",
+		    req->method, req->path);
+		return HTTP_HEAD_REFUSE;
+	}
+	sha = rest + 6;
+	if (!artifact_is_sha256(sha)) {
+		http_respond_error(resp, 400,
+		    "\"%.80s\" is not a sha256 (64 lower-case hex)", sha);
+		return HTTP_HEAD_REFUSE;
+	}
+	if (req->content_length > 0 &&
+	    (uint64_t)req->content_length > pd->cache.max_bytes) {
+		http_respond_error(resp, 413,
+		    "blob of %lld bytes: the limit is %llu",
+		    (long long)req->content_length,
+		    (unsigned long long)pd->cache.max_bytes);
+		return HTTP_HEAD_REFUSE;
+	}
+	if (authorize_as(pd, id, req, signed_sha, 1, resp) < 0)
+		return HTTP_HEAD_REFUSE;
+	if (strcmp(signed_sha, sha) != 0) {
+		http_respond_error(resp, 409,
+		    "blob sha256 is %s (as signed), not %s", signed_sha, sha);
+		return HTTP_HEAD_REFUSE;
+	}
+	if ((b = calloc(1, sizeof(*b))) == NULL ||
+	    (b->md = EVP_MD_CTX_new()) == NULL ||
+	    EVP_DigestInit_ex(b->md, EVP_sha256(), NULL) != 1) {
+		if (b)
+			EVP_MD_CTX_free(b->md);
+		free(b);
+		http_respond_error(resp, 500, "out of memory");
+		return HTTP_HEAD_REFUSE;
+	}
+	b->pd = pd;
+	snprintf(b->lease, sizeof(b->lease), "%s", id);
+	snprintf(b->sha, sizeof(b->sha), "%s", sha);
+	snprintf(b->tmp, sizeof(b->tmp), "%.4000s/tmp/upload-XXXXXX",
+	    pd->cache.dir);
+	if ((b->fd = mkostemp(b->tmp, O_CLOEXEC)) < 0 ||
+	    fchmod(b->fd, 0644) < 0) {
+		http_respond_error(resp, 500, "blob: %s: %s", b->tmp,
+		    strerror(errno));
+		blob_free(b);
+		return HTTP_HEAD_REFUSE;
+	}
+	sink->write = blob_write;
+	sink->done = blob_done;
+	sink->free = blob_free;
+	sink->ctx = b;
+	return HTTP_HEAD_SINK;
+}
+
+/* POST /v1/leases/<l>/manifest: the lease and the signature are checked
+ * from the head (the nonce only once the body is in, by post_manifest)
+ * before the body is read into memory. */
+static enum http_head_action
+manifest_head(void *ctx, const struct http_request *req,
+    struct http_response *resp, struct http_body_sink *sink)
+{
+	struct pd *pd = ctx;
+	const char *rest;
+	char id[32], signed_sha[65];
+
+	(void)sink;
+	rest = lease_path(req->path, id, sizeof(id));
+	if (rest == NULL || strcmp(rest, "manifest") != 0) {
+		http_respond_error(resp, 404, "no such endpoint: %s %s",
+		    req->method, req->path);
+		return HTTP_HEAD_REFUSE;
+	}
+	if (authorize_as(pd, id, req, signed_sha, 0, resp) < 0)
+		return HTTP_HEAD_REFUSE;
+	return HTTP_HEAD_BUFFER;
+}
+
+const struct http_hook api_hooks[] = {
+	{ "PUT", "/v1/leases/", blob_head, 0 },
+	{ "POST", "/v1/leases/", manifest_head, 0 },
+	{ NULL, NULL, NULL, 0 },
+};
 
 static void
 get_status(struct pd *pd, const char *id, const struct http_request *req,
@@ -231,6 +486,12 @@ get_status(struct pd *pd, const char *id, const struct http_request *req,
 	if (rc < 0) {
 		http_respond_error(resp, 500, "%s", err_msg());
 		return;
+	}
+	/* Pull progress and digests of its images (the "oci" runtime). */
+	if (pd->images != NULL) {
+		json_t *im = image_run_status(pd->images, id);
+		if (im != NULL)
+			json_object_set_new(j, "images", im);
 	}
 	http_respond(resp, 200, json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS));
 	json_decref(j);
@@ -354,6 +615,16 @@ get_logs(struct pd *pd, const char *id, const struct http_request *req,
 
 /* ---- gateway ---- */
 
+/* Is a request answered with status billed?  Not when the gateway
+ * answered it itself (by_gateway) with 502, 503 or 504: the service was
+ * not there to serve it (issue 12, case 5). */
+static int
+billed(int status, int by_gateway)
+{
+	return !(
+	    by_gateway && (status == 502 || status == 503 || status == 504));
+}
+
 /* A wasm HTTP function: the reference to its pool taken under the lock
  * keeps the sockets open through the request even if the lease closes
  * meanwhile (the request then fails with 503). */
@@ -382,8 +653,13 @@ gateway_fn(const struct pd *pd, struct lease *l, struct wasm_pool *pool,
 		    rt->service);
 	gateway_wasm(req, pool, script, rt->path, &lim, resp, &egress, &u);
 	wasm_pool_free(pool);
-	atomic_fetch_add(&l->requests, 1);
-	atomic_fetch_add(&l->egress_bytes, egress);
+	/* The fuel burnt is billed; a request the runtime answered itself
+	 * (not running, busy, out of fuel, past its deadline: 503, 504) is
+	 * not. */
+	if (billed(resp->status, 1)) {
+		atomic_fetch_add(&l->requests, 1);
+		atomic_fetch_add(&l->egress_bytes, egress);
+	}
 	atomic_fetch_add(&l->fuel, u.fuel);
 }
 
@@ -451,21 +727,12 @@ gateway(struct pd *pd, const struct gateway_route *rt,
 	if (ufd >= 0)
 		close(ufd);
 	free(target);
-	atomic_fetch_add(&l->requests, 1);
-	atomic_fetch_add(&l->egress_bytes, egress);
-}
-
-/* "/v1/leases/<id>/<rest>": id into buf, rest returned. */
-static const char *
-lease_path(const char *path, char *id, size_t cap)
-{
-	const char *p = path + strlen("/v1/leases/"), *q = strchr(p, '/');
-
-	if (q == NULL || q == p || (size_t)(q - p) >= cap)
-		return NULL;
-	memcpy(id, p, (size_t)(q - p));
-	id[q - p] = '\0';
-	return q + 1;
+	/* Nothing came back from the service (egress 0) when the gateway
+	 * answered itself: unreachable 502, timed out 504. */
+	if (billed(resp->status, egress == 0)) {
+		atomic_fetch_add(&l->requests, 1);
+		atomic_fetch_add(&l->egress_bytes, egress);
+	}
 }
 
 void
@@ -494,12 +761,24 @@ api_handle(void *ctx, const struct http_request *req,
 	}
 	if (strcmp(req->path, "/v1/info") == 0 &&
 	    strcmp(req->method, "GET") == 0) {
-		if (asprintf(&body,
-		        "{\"domain\":\"%s\",\"key\":\"%s\","
-		        "\"market\":\"%s\",\"runtimes\":[\"process\"%s]}",
-		        pd->cfg.domain, pd->key_text, pd->cfg.market,
-		        config_wasm_available() ? ",\"wasm\"" : "") < 0)
-			body = NULL;
+		json_t *rt = config_runtimes_json();
+		if (pd->images == NULL && rt != NULL) {
+			/* "oci" only when the runner started */
+			size_t k;
+			json_t *v;
+			json_array_foreach(rt, k,
+			    v) if (strcmp(json_string_value(v), "oci") == 0)
+			{
+				json_array_remove(rt, k);
+				break;
+			}
+		}
+		rt = json_pack("{s:s,s:s,s:s,s:o}", "domain", pd->cfg.domain,
+		    "key", pd->key_text, "market", pd->cfg.market, "runtimes",
+		    rt);
+		body =
+		    rt ? json_dumps(rt, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+		json_decref(rt);
 		http_respond(resp, 200, body);
 		return;
 	}
@@ -508,9 +787,6 @@ api_handle(void *ctx, const struct http_request *req,
 		if (strcmp(rest, "manifest") == 0 &&
 		    strcmp(req->method, "POST") == 0)
 			post_manifest(pd, id, req, resp);
-		else if (strncmp(rest, "blobs/", 6) == 0 &&
-		    strcmp(req->method, "PUT") == 0)
-			put_blob(pd, id, rest + 6, req, resp);
 		else if (strcmp(rest, "status") == 0 &&
 		    strcmp(req->method, "GET") == 0)
 			get_status(pd, id, req, resp);

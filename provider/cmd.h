@@ -8,6 +8,7 @@
 #define LODGE_PROVIDER_CMD_H
 
 #include <getopt.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include <jansson.h>
@@ -31,6 +32,7 @@ struct cmd {
 
 /* The commands, one per cmd_<name>.c. */
 extern const struct cmd cmd_init, cmd_run, cmd_status, cmd_request;
+extern const struct cmd cmd_bond, cmd_withdraw, cmd_transfer;
 extern const struct cmd cmd_sandbox_run;
 extern const struct cmd cmd_prepare_git, cmd_prepare_fetch, cmd_prepare_wasm;
 extern const struct cmd cmd_wasm_run, cmd_wasm_serve, cmd_wasm_compile,
@@ -65,6 +67,9 @@ int cmd_misuse(const struct cmd *c);
 /* "provider: MESSAGE" (err_msg(), when there is one) on stderr; returns
  * status. */
 int cmd_fail(int status);
+
+/* --id-base: a host uid that leaves at least one range of 65536 ids. */
+int cmd_parse_id_base(const char *s, uint64_t *out);
 
 /* The data dir: $LODGE_PROVIDER_DATA, else PROVIDER_DATA_DEFAULT. */
 const char *cmd_data_dir(void);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "common/err.h"
+#include "common/util.h"
 #include "provider/cmd.h"
 #include "provider/config.h"
 
@@ -47,6 +48,19 @@ cmd_fail(int status)
 	if (err_msg()[0] != '\0')
 		fprintf(stderr, "provider: %s\n", err_msg());
 	return status;
+}
+
+int
+cmd_parse_id_base(const char *s, uint64_t *out)
+{
+	int rc;
+
+	if ((rc = util_parse_u64(s, "--id-base", out)) < 0)
+		return rc;
+	if (*out == 0 || *out + 65536 > 0xffffffffull)
+		return err_set(ERR_RANGE,
+		    "--id-base: %s leaves no range of 65536 host ids", s);
+	return 0;
 }
 
 const char *

@@ -16,11 +16,17 @@
 #include "provider/config.h"
 #include "sandbox/sandbox.h"
 
+#define INIT_MAX_LIST 16
+
 /* The options as given (NULL: not given), applied once the data dir's
  * existing config, if any, is loaded. */
 struct init_opts {
 	const char *data;
 	const char *v[128]; /* by option character */
+	/* The repeatable ones (--registry-mirror, --insecure-registry):
+	 * the lists given replace the config's. */
+	const char *mirrors[INIT_MAX_LIST], *insecure[INIT_MAX_LIST];
+	struct provider_overrides lists;
 };
 
 static const struct option init_options[] = {
@@ -43,6 +49,10 @@ static const struct option init_options[] = {
 	{ "prepare-memory", required_argument, NULL, 'y' },
 	{ "prepare-timeout", required_argument, NULL, 't' },
 	{ "allow-fetch", required_argument, NULL, 'f' },
+	{ "registry-mirror", required_argument, NULL, 'R' },
+	{ "insecure-registry", required_argument, NULL, 'I' },
+	{ "image-cache-max", required_argument, NULL, 'C' },
+	{ "id-base", required_argument, NULL, 'B' },
 	CMD_OPTS_END,
 };
 
@@ -139,6 +149,13 @@ apply(struct provider_config *cfg, int ch, const char *v)
 	case 'f':
 		rc = config_parse_fetch_allow(cfg, v);
 		break;
+	case 'C':
+		rc = sandbox_parse_size(v, "--image-cache-max",
+		    &cfg->image_cache_max_bytes);
+		break;
+	case 'B':
+		rc = cmd_parse_id_base(v, &cfg->image_id_base);
+		break;
 	}
 	return rc;
 }
@@ -156,7 +173,19 @@ parse(const struct cmd *c, int argc, char **argv, struct init_opts *o,
 			return CMD_DONE;
 		if (ch == 'd')
 			o->data = optarg;
-		else if (ch > 0 && ch < 128)
+		else if (ch == 'R' || ch == 'I') {
+			size_t *n = ch == 'R' ? &o->lists.n_mirrors :
+			                        &o->lists.n_insecure;
+			const char **v = ch == 'R' ? o->mirrors : o->insecure;
+			if (*n == INIT_MAX_LIST) {
+				err_set(ERR_LIMIT, "more than %d --%s",
+				    INIT_MAX_LIST, opt_name(ch));
+				*status = cmd_fail(CMD_USAGE);
+				return CMD_DONE;
+			}
+			v[(*n)++] = optarg;
+			o->v[ch] = optarg;
+		} else if (ch > 0 && ch < 128)
 			o->v[ch] = optarg;
 	}
 	if (optind != argc) {
@@ -180,6 +209,8 @@ init(const struct cmd *c, int argc, char **argv)
 
 	memset(&o, 0, sizeof(o));
 	o.data = cmd_data_dir();
+	o.lists.mirrors = o.mirrors;
+	o.lists.insecure = o.insecure;
 	config_init(&cfg);
 	cfg.reserved.memory_bytes = PROVIDER_RESERVE_MEMORY_DEFAULT;
 	cfg.reserved.storage_bytes = PROVIDER_RESERVE_STORAGE_DEFAULT;
@@ -200,7 +231,9 @@ init(const struct cmd *c, int argc, char **argv)
 	for (ch = 1; ch < 128; ch++) {
 		if (o.v[ch] == NULL)
 			continue;
-		if (apply(&cfg, ch, o.v[ch]) < 0) {
+		if (ch == 'R' || ch == 'I' ?
+		        config_apply_overrides(&cfg, &o.lists) < 0 :
+		        apply(&cfg, ch, o.v[ch]) < 0) {
 			status = cmd_fail(CMD_USAGE);
 			goto out;
 		}
@@ -279,5 +312,16 @@ const struct cmd cmd_init = {
 	    "300)\n"
 	    "  --allow-fetch H[:P],.. hosts tenants may fetch from over "
 	    "http and\n"
-	    "                         at private addresses (default none)\n",
+	    "                         at private addresses (default none)\n"
+	    "OCI images (the \"oci\" runtime, when run as root):\n"
+	    "  --registry-mirror REGISTRY=URL  ask URL first for REGISTRY\n"
+	    "                         (docker.io=http://127.0.0.1:5000; "
+	    "repeatable)\n"
+	    "  --insecure-registry HOST:PORT   plain HTTP to that registry\n"
+	    "                         (repeatable; HTTPS everywhere else)\n"
+	    "  --image-cache-max SIZE size of the image cache (default 16Gi)\n"
+	    "  --id-base UID          host id of the first lease's root; each\n"
+	    "                         lease maps 65536 ids from there "
+	    "(default\n"
+	    "                         1000000000)\n",
 };

@@ -30,6 +30,7 @@ request(const struct cmd *c, int argc, char **argv)
 	struct key *k = NULL;
 	char *body = NULL, *line = NULL;
 	const char *hdrs[3];
+	char host[REQSIG_HOST_MAX];
 	size_t blen = 0;
 	int ch, status, sign_only = 0;
 
@@ -48,13 +49,15 @@ request(const struct cmd *c, int argc, char **argv)
 	}
 	method = argv[optind];
 	url = argv[optind + 1];
-	if (reqsig_url_target(url, &target) < 0)
+	if (reqsig_url_target(url, &target) < 0 ||
+	    reqsig_url_host(url, host) < 0)
 		return cmd_fail(CMD_USAGE);
 	status = CMD_FAIL;
 	if (key_load(keyfile, &k) < 0 ||
 	    (bodyfile &&
 	        util_read_file(bodyfile, REQUEST_BODY_MAX, &body, &blen) < 0) ||
-	    reqsig_header_line(k, method, target, body, blen, &line) < 0) {
+	    reqsig_header_line(k, method, host, target, body, blen, &line) <
+	        0) {
 		status = cmd_fail(CMD_FAIL);
 		goto out;
 	}
@@ -91,8 +94,8 @@ const struct cmd cmd_request = {
 	.help = "send a request signed by KEY (tenant's view)",
 	.usage = "usage: provider request --key KEYFILE [--body FILE] "
 	         "[--sign-only] METHOD URL\n"
-	         "Send METHOD URL signed with KEYFILE's key; the answer's body "
-	         "on stdout,\n"
+	         "Send METHOD URL signed with KEYFILE's key for URL's host; "
+	         "the answer's body\non stdout, "
 	         "\"HTTP <status>\" on stderr; exit 0 for a 2xx.\n"
 	         "  --body FILE  the request body\n"
 	         "  --sign-only  print the X-Lodge-Signature header line, send "

@@ -3,6 +3,7 @@
  * the foreground (sandbox/sandbox.h), for operators and the tests.
  */
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -12,6 +13,14 @@
 #include "sandbox/sandbox.h"
 
 #define MAX_ENV 128
+#define MAX_LAYERS 64
+#define ID_BASE_DEFAULT 1000000000u
+
+/* An image root from --layer, --id-base and --user. */
+struct image_opts {
+	const char *layers[MAX_LAYERS];
+	struct sandbox_image im;
+};
 
 /* Exit statuses when the workload did not get to run (as docker run and
  * env(1) use them). */
@@ -30,7 +39,7 @@ on_signal(int sig)
  * command is argv[optind...].  CMD_DONE with *status, or 0. */
 static int
 parse(const struct cmd *c, int argc, char **argv, struct sandbox_spec *spec,
-    const char **env, int *status)
+    const char **env, struct image_opts *io, int *status)
 {
 	static const struct option opts[] = {
 		{ "cpu", required_argument, NULL, 'c' },
@@ -44,9 +53,14 @@ parse(const struct cmd *c, int argc, char **argv, struct sandbox_spec *spec,
 		{ "name", required_argument, NULL, 'n' },
 		{ "uid", required_argument, NULL, 'u' },
 		{ "cgroup", required_argument, NULL, 'g' },
+		{ "layer", required_argument, NULL, 'L' },
+		{ "id-base", required_argument, NULL, 'B' },
+		{ "user", required_argument, NULL, 'U' },
 		CMD_OPTS_END,
 	};
 	size_t nenv = 0;
+	uint64_t v;
+	char *end;
 	int ch, rc;
 
 	/* "+": options end at the command, whose own options are its. */
@@ -99,6 +113,32 @@ parse(const struct cmd *c, int argc, char **argv, struct sandbox_spec *spec,
 			rc = cgroup_mode_parse(optarg, "--cgroup",
 			    &spec->cgroup.mode);
 			break;
+		case 'L':
+			if (io->im.n_layers == MAX_LAYERS)
+				rc = err_set(ERR_LIMIT, "--layer: more than %d",
+				    MAX_LAYERS);
+			else
+				io->layers[io->im.n_layers++] = optarg;
+			break;
+		case 'B':
+			if ((rc = util_parse_u64(optarg, "--id-base", &v)) ==
+			        0 &&
+			    (v == 0 || v > 0xfffeffffu))
+				rc = err_set(ERR_RANGE,
+				    "--id-base: %s is not a host uid", optarg);
+			io->im.id_base = (uid_t)v;
+			break;
+		case 'U':
+			v = strtoul(optarg, &end, 10);
+			io->im.uid = io->im.gid = (uid_t)v;
+			if (*end == ':')
+				io->im.gid = (gid_t)strtoul(end + 1, &end, 10);
+			if (end == optarg || *end != '\0' || v >= 65536)
+				rc = err_set(ERR_INVAL,
+				    "--user: \"%s\" is not UID[:GID] below "
+				    "65536",
+				    optarg);
+			break;
 		}
 		if (rc < 0) {
 			*status = cmd_fail(CMD_USAGE);
@@ -113,6 +153,13 @@ parse(const struct cmd *c, int argc, char **argv, struct sandbox_spec *spec,
 		env[nenv] = NULL;
 		spec->env = env;
 	}
+	if (io->im.n_layers > 0) {
+		io->im.layers = io->layers;
+		io->im.upper_bytes = spec->data_bytes;
+		if (io->im.id_base == 0)
+			io->im.id_base = ID_BASE_DEFAULT;
+		spec->image = &io->im;
+	}
 	return 0;
 }
 
@@ -124,13 +171,15 @@ sandbox_run(const struct cmd *c, int argc, char **argv)
 	struct sandbox_usage usage;
 	struct sandbox *sb = NULL;
 	const char *env[MAX_ENV + 1];
+	struct image_opts io;
 	char name[64], line[256];
 	int rc, status = 0;
 
 	sandbox_spec_init(&spec);
 	snprintf(name, sizeof(name), "run-%ld", (long)getpid());
 	spec.name = name;
-	if (parse(c, argc, argv, &spec, env, &status) == CMD_DONE)
+	memset(&io, 0, sizeof(io));
+	if (parse(c, argc, argv, &spec, env, &io, &status) == CMD_DONE)
 		return status;
 	spec.argv = (const char *const *)(argv + optind);
 	spec.stdin_fd = 0;
@@ -184,5 +233,13 @@ const struct cmd cmd_sandbox_run = {
 	         "                    LANG)\n"
 	         "  --name NAME       sandbox name (default run-<pid>)\n"
 	         "  --uid N           uid inside (default 65534)\n"
-	         "  --cgroup MODE     auto, v2, v1 or none (rusage metering)\n",
+	         "  --cgroup MODE     auto, v2, v1 or none (rusage metering)\n"
+	         "  --layer DIR       an unpacked image layer (repeatable, "
+	         "bottom first):\n"
+	         "                    the image is the root (--storage sizes "
+	         "its\n"
+	         "                    writable layer), in a user namespace\n"
+	         "  --id-base N       host id of the image's root (default "
+	         "1000000000)\n"
+	         "  --user UID[:GID]  the image's user inside (default 0)\n",
 };

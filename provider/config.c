@@ -15,6 +15,8 @@
 #include "common/key.h"
 #include "common/util.h"
 #include "provider/config.h"
+#include "provider/image_run.h"
+#include "sandbox/sandbox.h"
 
 static const char *const price_names[PRICE_COUNT] = { "cpu_ms", "mem_mb_s",
 	"storage_mb_s", "request", "egress_byte", "fuel" };
@@ -46,6 +48,74 @@ config_init(struct provider_config *c)
 	c->prepare_memory_bytes = PROVIDER_PREPARE_MEMORY_DEFAULT;
 	c->prepare_timeout_ms = PROVIDER_PREPARE_TIMEOUT_MS_DEFAULT;
 	c->fetch_allow = json_array();
+	c->registry_mirrors = json_array();
+	c->insecure_registries = json_array();
+	c->image_cache_max_bytes = IMAGE_RUN_CACHE_MAX_DEFAULT;
+	c->image_id_base = IMAGE_RUN_ID_BASE_DEFAULT;
+}
+
+int
+config_oci_available(void)
+{
+	return sandbox_image_supported(NULL, 0);
+}
+
+int
+config_add_mirror(struct provider_config *c, const char *s)
+{
+	struct image_mirror m;
+	char *dup = strdup(s);
+	int rc;
+
+	if (dup == NULL)
+		return err_set(ERR_NOMEM, "out of memory");
+	rc = image_run_parse_mirror(dup, &m);
+	free(dup);
+	if (rc == 0 &&
+	    json_array_append_new(c->registry_mirrors, json_string(s)) < 0)
+		rc = err_set(ERR_INVAL,
+		    "--registry-mirror: \"%s\" is not "
+		    "UTF-8",
+		    s);
+	return rc;
+}
+
+int
+config_add_insecure(struct provider_config *c, const char *s)
+{
+	if (*s == '\0' || strchr(s, '/') != NULL ||
+	    json_array_append_new(c->insecure_registries, json_string(s)) < 0)
+		return err_set(ERR_INVAL,
+		    "--insecure-registry: \"%s\" is not HOST[:PORT]", s);
+	return 0;
+}
+
+int
+config_apply_overrides(struct provider_config *c,
+    const struct provider_overrides *o)
+{
+	size_t i;
+	int rc;
+
+	if (o == NULL)
+		return 0;
+	if (o->n_mirrors > 0) {
+		json_array_clear(c->registry_mirrors);
+		for (i = 0; i < o->n_mirrors; i++)
+			if ((rc = config_add_mirror(c, o->mirrors[i])) < 0)
+				return rc;
+	}
+	if (o->n_insecure > 0) {
+		json_array_clear(c->insecure_registries);
+		for (i = 0; i < o->n_insecure; i++)
+			if ((rc = config_add_insecure(c, o->insecure[i])) < 0)
+				return rc;
+	}
+	if (o->image_cache_max_bytes)
+		c->image_cache_max_bytes = o->image_cache_max_bytes;
+	if (o->image_id_base)
+		c->image_id_base = o->image_id_base;
+	return 0;
 }
 
 int
@@ -73,8 +143,13 @@ config_wasm_available(void)
 json_t *
 config_runtimes_json(void)
 {
-	return config_wasm_available() ? json_pack("[s,s]", "process", "wasm") :
-	                                 json_pack("[s]", "process");
+	json_t *a = json_pack("[s]", "process");
+
+	if (a != NULL && config_wasm_available())
+		json_array_append_new(a, json_string("wasm"));
+	if (a != NULL && config_oci_available())
+		json_array_append_new(a, json_string("oci"));
+	return a;
 }
 
 void
@@ -82,7 +157,10 @@ config_clear(struct provider_config *c)
 {
 	json_decref(c->attributes);
 	json_decref(c->fetch_allow);
+	json_decref(c->registry_mirrors);
+	json_decref(c->insecure_registries);
 	c->attributes = c->fetch_allow = NULL;
+	c->registry_mirrors = c->insecure_registries = NULL;
 }
 
 int
@@ -369,7 +447,7 @@ config_save(const char *path, const struct provider_config *c)
 	int rc;
 
 	j = json_pack("{s:s,s:s,s:s,s:s,s:s,s:o,s:o,s:O,s:o,s:o,s:I,s:I,s:I,"
-	              "s:I,s:I,s:I,s:I,s:I,s:O}",
+	              "s:I,s:I,s:I,s:I,s:I,s:O,s:O,s:O,s:I,s:I}",
 	    "market", c->market, "name", c->name, "listen", c->listen, "domain",
 	    c->domain, "api_url", c->api_url, "detected",
 	    resources_json(&c->detected), "reserved",
@@ -381,7 +459,11 @@ config_save(const char *path, const struct provider_config *c)
 	    (json_int_t)c->pids_per_cpu, "pids_max", (json_int_t)c->pids_max,
 	    "prepare_jobs", (json_int_t)c->prepare_jobs, "prepare_memory_bytes",
 	    (json_int_t)c->prepare_memory_bytes, "prepare_timeout_ms",
-	    (json_int_t)c->prepare_timeout_ms, "fetch_allow", c->fetch_allow);
+	    (json_int_t)c->prepare_timeout_ms, "fetch_allow", c->fetch_allow,
+	    "registry_mirrors", c->registry_mirrors, "insecure_registries",
+	    c->insecure_registries, "image_cache_max_bytes",
+	    (json_int_t)c->image_cache_max_bytes, "image_id_base",
+	    (json_int_t)c->image_id_base);
 	if (j == NULL)
 		return err_set(ERR_NOMEM, "%s: cannot build the config", path);
 	text = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS);
@@ -467,6 +549,7 @@ config_load(const char *path, struct provider_config *c)
 	json_error_t je;
 	uint64_t n;
 	int rc = ERR_INVAL, i;
+	size_t k;
 
 	if ((j = json_load_file(path, 0, &je)) == NULL)
 		return err_set(ERR_IO,
@@ -531,6 +614,32 @@ config_load(const char *path, struct provider_config *c)
 		}
 		json_decref(c->fetch_allow);
 		c->fetch_allow = json_incref(v);
+	}
+	if (get_u64(j, "image_cache_max_bytes", "config", &n) == 0 && n > 0)
+		c->image_cache_max_bytes = n;
+	if (get_u64(j, "image_id_base", "config", &n) == 0 && n > 0)
+		c->image_id_base = n;
+	json_array_foreach(json_object_get(j, "registry_mirrors"), k, v)
+	{
+		if (!json_is_string(v) ||
+		    config_add_mirror(c, json_string_value(v)) < 0) {
+			err_set(ERR_INVAL,
+			    "registry_mirrors[%zu]: expected "
+			    "\"REGISTRY=URL\"",
+			    k);
+			goto fail;
+		}
+	}
+	json_array_foreach(json_object_get(j, "insecure_registries"), k, v)
+	{
+		if (!json_is_string(v) ||
+		    config_add_insecure(c, json_string_value(v)) < 0) {
+			err_set(ERR_INVAL,
+			    "insecure_registries[%zu]: expected "
+			    "\"HOST:PORT\"",
+			    k);
+			goto fail;
+		}
 	}
 	err_clear();
 	rc = 0;

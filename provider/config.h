@@ -70,7 +70,31 @@ struct provider_config {
 	json_t *fetch_allow; /* array of "host" or "host:port": hosts the
 	                        owner lets tenants fetch from over plain
 	                        http and at private addresses; owned */
+	/* The "oci" runtime (provider/image_run.h): */
+	json_t *registry_mirrors; /* ["docker.io=http://...", ...]; owned */
+	json_t *insecure_registries; /* ["HOST:PORT", ...]; owned */
+	uint64_t image_cache_max_bytes; /* the image cache's size limit */
+	uint64_t image_id_base; /* host id of the first lease's root */
 };
+
+/* Options given to `provider run` over the saved config; NULL/0: keep. */
+struct provider_overrides {
+	const char *const *mirrors; /* "REGISTRY=URL" */
+	size_t n_mirrors;
+	const char *const *insecure; /* "HOST:PORT" */
+	size_t n_insecure;
+	uint64_t image_cache_max_bytes;
+	uint64_t image_id_base;
+};
+
+/* Apply o (may be NULL) to c: lists given replace c's.  ERR_INVAL names
+ * a malformed mirror. */
+int config_apply_overrides(struct provider_config *c,
+    const struct provider_overrides *o);
+
+/* Add one --registry-mirror (checked) or --insecure-registry to c. */
+int config_add_mirror(struct provider_config *c, const char *s);
+int config_add_insecure(struct provider_config *c, const char *s);
 
 /* Defaults (no market, nothing detected).  Pair with config_clear. */
 void config_init(struct provider_config *c);
@@ -107,8 +131,12 @@ int config_parse_attributes(struct provider_config *c, const char *s);
  * with it, so "wasm" is offered only then. */
 int config_wasm_available(void);
 
-/* The runtimes offered: ["process"] or ["process","wasm"]; the caller owns
- * the array (NULL when out of memory). */
+/* Can this provider run OCI images (sandbox_image_supported)? */
+int config_oci_available(void);
+
+/* The runtimes offered: "process", "wasm" when wasm2c is installed, "oci"
+ * when images can run here; the caller owns the array (NULL when out of
+ * memory). */
 json_t *config_runtimes_json(void);
 
 /* Load / save DATA/provider.json. */

@@ -35,7 +35,7 @@
 #include "wasm/pool.h"
 
 #define LOOP_MS 100
-#define HEARTBEAT_MS 10000
+#define HEARTBEAT_MS PROVIDER_HEARTBEAT_MS
 #define PRUNE_EVERY_MS 3600000
 /* Unused wasm app dirs (a module, its .so) are kept this long, so a
  * tenant who redeploys does not wait for a compile again:
@@ -100,23 +100,43 @@ out:
 	return rc;
 }
 
+/* Post one entry; *reply (malloc'd, may be NULL) gets the market's
+ * answer.  0 on 201; ERR_REJECT when the rules refused it (422); ERR_IO
+ * otherwise: unreachable, rate-limited, or this key cannot pay the fee
+ * (402: the owner is told to fund the key), all worth a retry later. */
 static int
-post(struct pd *pd, const char *kind, json_t *body, const char *what)
+post_reply(struct pd *pd, const char *kind, json_t *body, const char *what,
+    char **reply)
 {
 	long status;
-	char *reply = NULL;
 	int rc;
 
 	rc = provider_post_entry(pd->cfg.market, pd->key, kind, body, &status,
-	    &reply);
+	    reply);
 	if (rc < 0) {
 		log_warn("%s: %s", what, err_msg());
+	} else if (status == 402) {
+		log_warn("%s: fund the key %s: %s (`provider bond` says how "
+		         "much: `market deposit` from the treasury, or an "
+		         "account.transfer from a funded key)",
+		    what, pd->key_text, *reply ? *reply : "");
+		rc = ERR_IO;
 	} else if (status != 201) {
 		log_warn("%s: market answered %ld %s", what, status,
-		    reply ? reply : "");
+		    *reply ? *reply : "");
 		rc = status == 422 ? ERR_REJECT : ERR_IO;
 	} else
 		log_debug("%s: posted", what);
+	return rc;
+}
+
+static int
+post(struct pd *pd, const char *kind, json_t *body, const char *what)
+{
+	char *reply = NULL;
+	int rc;
+
+	rc = post_reply(pd, kind, body, what, &reply);
 	free(reply);
 	return rc;
 }
@@ -193,6 +213,20 @@ pd_prepare_artifacts(struct pd *pd, struct lease *l)
 	        0 ||
 	    (rc = lease_resolve_wasm_blobs(l)) < 0)
 		return rc;
+	/* ---- images (provider/image_run.h): pulled off the loop ---- */
+	for (i = 0; i < l->nrep && !l->rep[i].oci; i++)
+		;
+	if (i < l->nrep && pd->images == NULL) {
+		char why[256];
+		sandbox_image_supported(why, sizeof(why));
+		return err_set(ERR_REJECT,
+		    "manifest: service %s needs the \"oci\" runtime, which "
+		    "this provider does not offer: %s",
+		    l->rep[i].service, why[0] ? why : "no image cache");
+	}
+	if (i < l->nrep && (rc = image_run_queue(pd->images, l)) < 0)
+		return rc;
+	/* ---- */
 	for (i = 0; i < l->nrep; i++) {
 		struct lease_replica *r = &l->rep[i];
 		json_t *img;
@@ -212,6 +246,8 @@ pd_prepare_artifacts(struct pd *pd, struct lease *l)
 				return err_prefix(rc, "service %s", r->service);
 			continue;
 		}
+		if (r->oci)
+			continue;
 		if (r->image == NULL || strcmp(r->image, "host") == 0 ||
 		    r->app_dir)
 			continue;
@@ -331,8 +367,11 @@ reconcile(struct pd *pd)
 			if (l->reported[i] > l->base[i])
 				l->base[i] = l->reported[i];
 		}
-		if (json_integer_value(json_object_get(j, "started")) > 0)
+		if (json_integer_value(json_object_get(j, "started")) > 0) {
 			l->started_posted = 1;
+			l->started_at_ms =
+			    json_integer_value(json_object_get(j, "started"));
+		}
 		if (strcmp(json_string_value(json_object_get(j, "status")) ?
 		            json_string_value(json_object_get(j, "status")) :
 		            "",
@@ -343,6 +382,80 @@ reconcile(struct pd *pd)
 		}
 		json_decref(j);
 	}
+}
+
+void
+pd_wake(struct pd *pd)
+{
+	pthread_mutex_lock(&pd->mu);
+	pthread_cond_signal(&pd->wake);
+	pthread_mutex_unlock(&pd->mu);
+}
+
+static void
+wake_loop(void *ctx)
+{
+	pd_wake(ctx);
+}
+
+/* The "oci" runtime, when this host can run images: its cache under
+ * DATA/cache/images, pulls in image_run's worker. */
+static int
+setup_images(struct pd *pd)
+{
+	struct image_run_config ic;
+	struct image_mirror *m = NULL;
+	const char **ins = NULL;
+	char cache[PATH_MAX + 32], leases[PATH_MAX + 32], why[256];
+	char **mtext = NULL;
+	size_t nm = json_array_size(pd->cfg.registry_mirrors), i;
+	size_t ni = json_array_size(pd->cfg.insecure_registries);
+	int rc = 0;
+
+	if (!sandbox_image_supported(why, sizeof(why))) {
+		log_info("no \"oci\" runtime: %s", why);
+		return 0;
+	}
+	memset(&ic, 0, sizeof(ic));
+	snprintf(cache, sizeof(cache), "%s/cache/images", pd->data);
+	snprintf(leases, sizeof(leases), "%s/leases", pd->data);
+	if ((nm &&
+	        ((m = calloc(nm, sizeof(*m))) == NULL ||
+	            (mtext = calloc(nm, sizeof(*mtext))) == NULL)) ||
+	    (ni && (ins = calloc(ni, sizeof(*ins))) == NULL)) {
+		rc = err_set(ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	for (i = 0; i < nm; i++) {
+		if ((mtext[i] = strdup(json_string_value(json_array_get(
+		         pd->cfg.registry_mirrors, i)))) == NULL) {
+			rc = err_set(ERR_NOMEM, "out of memory");
+			goto out;
+		}
+		if ((rc = image_run_parse_mirror(mtext[i], &m[i])) < 0)
+			goto out;
+	}
+	for (i = 0; i < ni; i++)
+		ins[i] = json_string_value(
+		    json_array_get(pd->cfg.insecure_registries, i));
+	ic.cache_dir = cache;
+	ic.leases_dir = leases;
+	ic.cache_max_bytes = pd->cfg.image_cache_max_bytes;
+	ic.id_base = pd->cfg.image_id_base;
+	ic.mirrors = m;
+	ic.n_mirrors = nm;
+	ic.insecure = ins;
+	ic.n_insecure = ni;
+	ic.wake = wake_loop;
+	ic.wake_ctx = pd;
+	rc = image_runner_new(&ic, &pd->images);
+out:
+	for (i = 0; mtext != NULL && i < nm; i++)
+		free(mtext[i]);
+	free(mtext);
+	free(m);
+	free(ins);
+	return rc;
 }
 
 /* ---- the event stream ---- */
@@ -439,6 +552,18 @@ on_leaf(void *ctx, const json_t *leaf)
 			pd_request_close(pd, l, r ? r : "closed", 0);
 		}
 		pthread_mutex_unlock(&pd->mu);
+	} else if (strcmp(e->kind, "provider.withdraw") == 0 &&
+	    strcmp(e->signer_text, pd->key_text) == 0 &&
+	    e->time_ms >= pd->start_ms) {
+		/* `provider withdraw`: no new leases; those running go on.
+		 * One signed before this start (the last run's own, at its
+		 * planned exit, or one a restart answers) is over. */
+		pthread_mutex_lock(&pd->mu);
+		if (!pd->withdrawn)
+			log_info("withdrawn from the market: no new leases; "
+			         "restart to advertise again");
+		pd->withdrawn = 1;
+		pthread_mutex_unlock(&pd->mu);
 	} else if (strcmp(e->kind, "provider.offline") == 0) {
 		s = json_string_value(json_object_get(e->body, "provider"));
 		if (s && strcmp(s, pd->key_text) == 0) {
@@ -479,7 +604,7 @@ post_usage(struct pd *pd, struct lease *l, int force)
 	int i, changed = 0;
 
 	pthread_mutex_lock(&pd->mu);
-	lease_counters(l, now);
+	lease_usage_report(l, util_now_ms(), now);
 	for (i = 0; i < USAGE_COUNT; i++)
 		if (now[i] != l->reported[i])
 			changed = 1;
@@ -577,6 +702,8 @@ close_finish(struct pd *pd, struct lease *l, struct lease_stopping *st)
 	snprintf(reason, sizeof(reason), "%s", l->pending_close);
 	post_close = l->post_close;
 	pthread_mutex_unlock(&pd->mu);
+	if (pd->images != NULL)
+		image_run_forget(pd->images, l->id);
 	/* The final usage settles what ran; the market refuses usage once it
 	 * has closed the lease, so it only goes before our own close. */
 	if (post_close && l->started_posted)
@@ -642,23 +769,99 @@ next_step(struct pd *pd, struct lease *l)
 	return s;
 }
 
+/* After lease.started was refused (422): the market's view decides.
+ * Started already (our earlier post got in, its answer was lost): note
+ * it.  Closed: stop it (the follower tells the reason too).  Still
+ * waiting for its start: the market refused the tenant's proof, so the
+ * lease cannot be billed: close it manifest_refused. */
 static void
-post_started(struct pd *pd, struct lease *l)
+started_refused(struct pd *pd, struct lease *l, const char *reply)
 {
-	json_t *b = json_pack("{s:s}", "lease", l->id);
+	char path[64];
+	const char *st;
+	json_t *j = NULL;
+
+	snprintf(path, sizeof(path), "/v1/leases/%s", l->id);
+	if (market_get(pd, path, &j) < 0) {
+		log_warn("lease %s: %s", l->id, err_msg());
+		return; /* retried */
+	}
+	st = json_string_value(json_object_get(j, "status"));
+	pthread_mutex_lock(&pd->mu);
+	if (st && strcmp(st, "active") == 0) {
+		l->started_posted = 1;
+		l->started_at_ms =
+		    json_integer_value(json_object_get(j, "started"));
+	} else if (st && strcmp(st, "closed") == 0) {
+		const char *r = json_string_value(json_object_get(j, "reason"));
+		pd_request_close(pd, l, r ? r : "closed", 0);
+	} else {
+		log_warn("lease %s: the market refused its manifest-delivery "
+		         "proof (%s): closing it manifest_refused",
+		    l->id, reply ? reply : "?");
+		pd_request_close(pd, l, "manifest_refused", 1);
+	}
+	pd->dirty = 1;
+	pthread_mutex_unlock(&pd->mu);
+	json_decref(j);
+}
+
+/* lease.started with the tenant's manifest request as the proof that the
+ * manifest was delivered (docs/state.md); billing counts from the
+ * sequencer time the market answers with. */
+static void
+post_started(struct pd *pd, struct lease *l, int64_t now)
+{
+	json_t *b, *ans, *im;
+	char *reply = NULL;
 	int rc;
 
-	rc = post(pd, "lease.started", b, "lease.started");
+	pthread_mutex_lock(&pd->mu);
+	if (now < l->started_retry_ms) {
+		pthread_mutex_unlock(&pd->mu);
+		return;
+	}
+	b = l->manifest_request ? json_pack("{s:s,s:O}", "lease", l->id,
+	                              "manifest_request", l->manifest_request) :
+	                          NULL;
+	pthread_mutex_unlock(&pd->mu);
+	/* An auditor learns the exact image each service runs. */
+	if (b != NULL && pd->images != NULL &&
+	    (im = image_run_digests(pd->images, l->id)) != NULL)
+		json_object_set_new(b, "images", im);
+	if (b == NULL) {
+		/* Nothing proves the delivery (a lease saved before proofs
+		 * were kept): it cannot be billed. */
+		log_warn("lease %s: no manifest-delivery proof kept: closing "
+		         "it provider_closed",
+		    l->id);
+		pthread_mutex_lock(&pd->mu);
+		pd_request_close(pd, l, "provider_closed", 1);
+		pthread_mutex_unlock(&pd->mu);
+		return;
+	}
+	rc = post_reply(pd, "lease.started", b, "lease.started", &reply);
 	json_decref(b);
-	/* Refused: the lease is already started, or closed; either way
-	 * there is nothing more to post. */
-	if (rc == 0 || rc == ERR_REJECT) {
+	if (rc == 0) {
+		ans = reply ? json_loads(reply, 0, NULL) : NULL;
 		pthread_mutex_lock(&pd->mu);
 		l->started_posted = 1;
+		l->started_at_ms =
+		    json_integer_value(json_object_get(ans, "time"));
+		if (l->started_at_ms <= 0)
+			l->started_at_ms = now;
 		pd->dirty = 1;
 		pthread_mutex_unlock(&pd->mu);
+		json_decref(ans);
 		log_info("lease %s: started", l->id);
+	} else if (rc == ERR_REJECT) {
+		started_refused(pd, l, reply);
 	}
+	/* Unreachable, rate-limited or unfunded: again in a while. */
+	pthread_mutex_lock(&pd->mu);
+	l->started_retry_ms = now + (pd->epoch_ms > 1000 ? pd->epoch_ms : 1000);
+	pthread_mutex_unlock(&pd->mu);
+	free(reply);
 }
 
 /* Sandbox starts in one tick at most: a lease of many replicas, or many
@@ -766,7 +969,8 @@ replica_step(const struct lease_replica *r, enum prep_kind *kind, char *key,
 	json_t *img;
 	const char *commit;
 
-	if (lease_replica_ready(r))
+	/* Images are pulled by the image runner's thread, not a job. */
+	if (r->oci || lease_replica_ready(r))
 		return 0;
 	if (r->wasm) {
 		*kind = r->wasm_path ? PREP_WASM : PREP_FETCH;
@@ -1149,18 +1353,34 @@ prune_wasm_apps(struct pd *pd)
 		    root);
 }
 
-static void
+/* 0 when the market took the ask.  A refusal (no funds for the bond or
+ * the fee) is logged with what to do; the main loop tries again at each
+ * heartbeat until it is taken.  A provider that withdrew does not
+ * advertise again until it is restarted. */
+static int
 advertise(struct pd *pd)
 {
 	json_t *body;
+	int rc, withdrawn;
 
-	if (config_advertise_body(&pd->cfg, pd->api_url, &body) < 0) {
+	pthread_mutex_lock(&pd->mu);
+	withdrawn = pd->withdrawn;
+	pthread_mutex_unlock(&pd->mu);
+	if (withdrawn)
+		return 0;
+	if ((rc = config_advertise_body(&pd->cfg, pd->api_url, &body)) < 0) {
 		log_error("advertise: %s", err_msg());
-		return;
+		return rc;
 	}
-	if (post(pd, "provider.advertise", body, "provider.advertise") == 0)
+	if ((rc = post(pd, "provider.advertise", body, "provider.advertise")) ==
+	    0)
 		log_info("advertised at %s", pd->api_url);
+	else
+		log_warn("not advertised: `provider bond` shows the bond "
+		         "and fees this key %s must hold; tried again in %d s",
+		    pd->key_text, HEARTBEAT_MS / 1000);
 	json_decref(body);
+	return rc;
 }
 
 static void
@@ -1261,22 +1481,25 @@ say_sandbox_abilities(struct pd *pd)
 }
 
 static int
-setup(struct pd *pd, const char *data)
+setup(struct pd *pd, const char *data, const struct provider_overrides *o)
 {
 	struct http_server_config hc;
-	char path[PATH_MAX + 32], host[128];
+	char path[PATH_MAX + 32], host[128], ahost[REQSIG_HOST_MAX];
+	int64_t start_ms = util_now_ms();
 	json_t *info;
 	const char *mk;
 	uint16_t port;
 	int rc;
 
 	snprintf(pd->data, sizeof(pd->data), "%s", data);
+	pd->start_ms = start_ms;
 	pd->wasm_fuel = util_env_i64("LODGE_FUEL", 1, LEASE_WASM_FUEL_DEFAULT);
 	pd->wasm_deadline_ms = util_env_i64("LODGE_DEADLINE_MS", 1,
 	    LEASE_WASM_DEADLINE_MS_DEFAULT);
 	config_init(&pd->cfg);
 	snprintf(path, sizeof(path), "%s/provider.json", data);
-	if ((rc = config_load(path, &pd->cfg)) < 0)
+	if ((rc = config_load(path, &pd->cfg)) < 0 ||
+	    (rc = config_apply_overrides(&pd->cfg, o)) < 0)
 		return rc;
 	snprintf(path, sizeof(path), "%s/provider.key", data);
 	if ((rc = key_load(path, &pd->key)) < 0)
@@ -1301,7 +1524,11 @@ setup(struct pd *pd, const char *data)
 			    strerror(errno));
 		pd->self[n] = '\0';
 	}
-	if ((rc = reqsig_cache_new(&pd->rc)) < 0)
+	/* Requests signed before this start could be replays of ones the
+	 * last run saw (its nonces are gone): refused (common/reqsig.h). */
+	if ((rc = reqsig_cache_new(&pd->rc)) < 0 ||
+	    (rc = reqsig_cache_bind(pd->rc, NULL, start_ms)) < 0 ||
+	    (rc = setup_images(pd)) < 0)
 		return rc;
 	if ((rc = config_check(&pd->cfg)) < 0)
 		return err_prefix(rc, "%s/provider.json", data);
@@ -1339,6 +1566,7 @@ setup(struct pd *pd, const char *data)
 	    (64u << 20);
 	hc.max_conns = 1024;
 	hc.max_conns_per_ip = 512;
+	hc.hooks = api_hooks;
 	if ((rc = http_server_start(&hc, api_handle, pd, &pd->http)) < 0)
 		return rc;
 	if (pd->cfg.api_url[0])
@@ -1347,6 +1575,10 @@ setup(struct pd *pd, const char *data)
 	else
 		snprintf(pd->api_url, sizeof(pd->api_url), "http://%s:%u", host,
 		    http_server_port(pd->http));
+	/* Signed requests must name the host tenants reach it by. */
+	if ((rc = reqsig_url_host(pd->api_url, ahost)) < 0 ||
+	    (rc = reqsig_cache_bind(pd->rc, ahost, start_ms)) < 0)
+		return err_prefix(rc, "api_url %s", pd->api_url);
 	/* Others (tests, the owner) find the actual port here. */
 	{
 		char text[400];
@@ -1386,19 +1618,27 @@ work_add(struct lease ***work, size_t *cap, size_t *n, struct lease *l)
 int
 provider_daemon_run(const char *data, volatile sig_atomic_t *stop)
 {
+	return provider_daemon_run_opts(data, NULL, stop);
+}
+
+int
+provider_daemon_run_opts(const char *data, const struct provider_overrides *o,
+    volatile sig_atomic_t *stop)
+{
 	struct pd *pd = calloc(1, sizeof(*pd));
 	pthread_t ft;
 	struct lease *l, *next, *head, **work = NULL;
 	size_t workcap = 0;
 	int64_t now, last, next_usage, next_beat, next_prune;
-	int rc, have_ft = 0, running, budget;
+	int rc, have_ft = 0, running, budget, advertised;
 
 	if (pd == NULL)
 		return err_set(ERR_NOMEM, "out of memory");
 	pthread_mutex_init(&pd->mu, NULL);
-	if ((rc = setup(pd, data)) < 0)
+	pthread_cond_init(&pd->wake, NULL);
+	if ((rc = setup(pd, data, o)) < 0)
 		goto out;
-	advertise(pd);
+	advertised = advertise(pd) == 0;
 	if (pthread_create(&ft, NULL, follow_thread, pd) == 0)
 		have_ft = 1;
 	last = util_now_ms();
@@ -1407,15 +1647,26 @@ provider_daemon_run(const char *data, volatile sig_atomic_t *stop)
 	prune_wasm_apps(pd);
 	next_prune = last + PRUNE_EVERY_MS;
 	while (!*stop) {
-		struct timespec ts = { 0, LOOP_MS * 1000000L };
+		struct timespec ts;
 		size_t nt = 0, i;
 
-		nanosleep(&ts, NULL);
-		now = util_now_ms();
+		/* A tick, or earlier when woken (pd_wake). */
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += LOOP_MS * 1000000L;
+		ts.tv_sec += ts.tv_nsec / 1000000000L;
+		ts.tv_nsec %= 1000000000L;
 		pthread_mutex_lock(&pd->mu);
+		pthread_cond_timedwait(&pd->wake, &pd->mu, &ts);
+		now = util_now_ms();
 		for (l = pd->leases; l; l = l->next) {
 			if (l->status != LEASE_RUNNING)
 				continue;
+			/* images pulled (or not) since the last tick */
+			if (pd->images != NULL && !l->pending_close[0] &&
+			    image_run_attach(pd->images, l) < 0) {
+				log_warn("lease %s: %s", l->id, err_msg());
+				pd_request_close(pd, l, "manifest_refused", 1);
+			}
 			lease_reap(l, now);
 			lease_add_time(l, now - last);
 			if (work_add(&work, &workcap, &nt, l) < 0)
@@ -1446,7 +1697,7 @@ provider_daemon_run(const char *data, volatile sig_atomic_t *stop)
 				close_begin(pd, work[i]);
 				break;
 			case STEP_POST_STARTED:
-				post_started(pd, work[i]);
+				post_started(pd, work[i], now);
 				break;
 			default:
 				break;
@@ -1463,8 +1714,8 @@ provider_daemon_run(const char *data, volatile sig_atomic_t *stop)
 			next_prune = now + PRUNE_EVERY_MS;
 		}
 		if (now >= next_beat) {
-			if (next_beat == 0)
-				advertise(pd);
+			if (next_beat == 0 || !advertised)
+				advertised = advertise(pd) == 0;
 			else
 				heartbeat(pd);
 			next_beat = now + HEARTBEAT_MS;
@@ -1520,11 +1771,13 @@ out:
 	atomic_store(&pd->stop, 1);
 	if (pd->http)
 		http_server_free(pd->http);
+	image_runner_free(pd->images);
+	pd->images = NULL;
 	if (have_ft) {
-		/* The follower notices the stop at its next chunk: the entries
-		 * just posted, or the market's keep-alive (15 s).  Past a few
-		 * seconds the process is exiting anyway: leave it running and
-		 * its memory with it. */
+		/* The follower's transfer sees pd->stop within a second,
+		 * also while the stream is silent.  Should it hang past a few
+		 * seconds (a connect in progress), the process is exiting
+		 * anyway: leave it running and its memory with it. */
 		struct timespec dl;
 		clock_gettime(CLOCK_REALTIME, &dl);
 		dl.tv_sec += 3;

@@ -12,10 +12,21 @@
 
 #include "common/key.h"
 
+/* A provider signs provider.heartbeat this often while idle (the market's
+ * offline grace should be several times longer). */
+#define PROVIDER_HEARTBEAT_MS 10000
+
 /* Run the daemon from data_dir (provider.json, provider.key) until *stop
  * is set (by a signal handler); then stop the sandboxes, post a last
  * usage and return 0, or a negative code when it could not start. */
 int provider_daemon_run(const char *data_dir, volatile sig_atomic_t *stop);
+
+struct provider_overrides;
+
+/* As provider_daemon_run, with the options of `provider run` over the
+ * saved config (config.h; NULL: none). */
+int provider_daemon_run_opts(const char *data_dir,
+    const struct provider_overrides *o, volatile sig_atomic_t *stop);
 
 /* Post one signed envelope to market/v1/entries; *status gets the HTTP
  * status and *reply (may be NULL; malloc'd) the body. */

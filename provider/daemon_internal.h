@@ -14,6 +14,7 @@
 #include "common/reqsig.h"
 #include "provider/artifact.h"
 #include "provider/config.h"
+#include "provider/image_run.h"
 #include "provider/lease.h"
 #include "provider/netpolicy.h"
 
@@ -38,23 +39,29 @@ struct pd {
 	struct prep *preps; /* preparation jobs running */
 	size_t nprep, capprep;
 	struct closing *closing; /* leases whose sandboxes are stopping */
+	int64_t start_ms; /* when this process started (wall clock) */
 
 	pthread_mutex_t mu; /* guards everything below */
 	struct lease *leases; /* never freed while running */
 	uint64_t next_index; /* next ledger index to handle */
 	int dirty; /* state.json needs writing */
 	int readvertise;
+	int withdrawn; /* provider.withdraw seen: no more advertising */
 
 	struct http_server *http;
 	struct reqsig_cache *rc;
 	struct artifact_cache cache;
+	struct image_runner *images; /* the "oci" runtime, or NULL */
+	pthread_cond_t wake; /* (with mu) the loop's tick ends early */
 	atomic_int stop; /* set by the main loop; read by the follower
 	                    and the log streams (no lock) */
 };
 
-/* The HTTP handler: /v1/... API and the gateway. */
+/* The HTTP handler: /v1/... API and the gateway; and the hooks that check
+ * requests with a body from their head (http_server_config.hooks). */
 void api_handle(void *ctx, const struct http_request *req,
     struct http_response *resp);
+extern const struct http_hook api_hooks[];
 
 /* Lease by id (under pd->mu). */
 struct lease *pd_find_lease(struct pd *pd, const char *id);
@@ -66,6 +73,10 @@ struct lease *pd_find_lease(struct pd *pd, const char *id);
  * preparation jobs, so this never waits on the network.  l is not yet
  * shared (no lock needed). */
 int pd_prepare_artifacts(struct pd *pd, struct lease *l);
+
+/* Wake the main loop before its next tick (a manifest accepted, a pull
+ * done), so a replica starts at once.  Without the lock. */
+void pd_wake(struct pd *pd);
 
 /* Ask the main loop to stop l with reason (under pd->mu); post_close:
  * also sign lease.close (the provider's own decision). */

@@ -181,7 +181,7 @@ follow_run(const char *market, uint64_t (*next_fn)(void *ctx),
 		f.stop = stop;
 		snprintf(url, sizeof(url), "%s/v1/events?since=%llu", market,
 		    (unsigned long long)next_fn(ctx));
-		(void)http_follow(url, hdrs, 5000, on_chunk, &f);
+		(void)http_follow(url, hdrs, 5000, on_chunk, &f, stop);
 		follow_parser_clear(&f.parser);
 		if (atomic_load(stop))
 			break;

@@ -1,8 +1,8 @@
 /*
  * gateway: a small HTTP/1.1 reverse proxy for lease services.  Each
- * libmicrohttpd connection thread keeps its own upstream connection
- * (thread-local, closed by a key destructor when the thread ends), so a
- * keep-alive client costs one upstream connect, not one per request.
+ * worker thread of the HTTP server keeps its own upstream connection
+ * (thread-local, closed by a key destructor when the thread ends), so
+ * requests cost one upstream connect per worker, not one per request.
  * Connecting inside a lease: setns(CLONE_NEWNET) of this thread into the
  * lease's namespace, socket(), setns() back; the socket stays in the
  * lease's namespace and reaches its 127.0.0.1.
@@ -22,8 +22,6 @@
 #include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include <microhttpd.h>
 
 #include "common/err.h"
 #include "common/util.h"
@@ -215,19 +213,18 @@ struct args_ctx {
 	int n;
 };
 
-static enum MHD_Result
-add_arg(void *cls, enum MHD_ValueKind kind, const char *k, const char *v)
+static int
+add_arg(void *cls, const char *k, const char *v)
 {
 	struct args_ctx *a = cls;
 
-	(void)kind;
 	buf_str(a->b, a->n++ ? "&" : "?");
 	buf_escaped(a->b, k);
 	if (v) {
 		buf_str(a->b, "=");
 		buf_escaped(a->b, v);
 	}
-	return MHD_YES;
+	return 0;
 }
 
 int
@@ -237,9 +234,7 @@ gateway_target(const struct http_request *req, const char *path, char **out)
 	struct args_ctx a = { &b, 0 };
 
 	buf_escaped(&b, path);
-	if (req->conn)
-		MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND,
-		    add_arg, &a);
+	http_query_each(req, add_arg, &a);
 	if (b.failed || b.p == NULL) {
 		free(b.p);
 		return err_set(ERR_NOMEM, "out of memory");
@@ -393,19 +388,18 @@ skip_header(const char *k)
 	return 0;
 }
 
-static enum MHD_Result
-add_header(void *cls, enum MHD_ValueKind kind, const char *k, const char *v)
+static int
+add_header(void *cls, const char *k, const char *v)
 {
 	struct buf *b = cls;
 
-	(void)kind;
 	if (skip_header(k) || strpbrk(k, "\r\n") || (v && strpbrk(v, "\r\n")))
-		return MHD_YES;
+		return 0;
 	buf_str(b, k);
 	buf_str(b, ": ");
 	buf_str(b, v ? v : "");
 	buf_str(b, "\r\n");
-	return MHD_YES;
+	return 0;
 }
 
 struct reply {
@@ -640,9 +634,7 @@ gateway_forward(const struct http_request *req, int userns_fd, int netns_fd,
 	buf_str(&head, " HTTP/1.1\r\nHost: ");
 	buf_str(&head, host && !strpbrk(host, "\r\n") ? host : "localhost");
 	buf_str(&head, "\r\n");
-	if (req->conn)
-		MHD_get_connection_values(req->conn, MHD_HEADER_KIND,
-		    add_header, &head);
+	http_header_each(req, add_header, &head);
 	buf_str(&head, "X-Forwarded-For: ");
 	buf_str(&head, req->peer ? req->peer : "?");
 	snprintf(num, sizeof(num), "%zu", req->body_len);
@@ -706,8 +698,9 @@ gateway_forward(const struct http_request *req, int userns_fd, int netns_fd,
 	resp->status = rp.status;
 	resp->body = rp.body.p;
 	resp->body_len = rp.body.len;
-	/* The content type must outlive this call: the server sends the
-	 * response from this same thread right after the handler returns. */
+	/* The content type must outlive this call: the server writes the
+	 * response head in this same thread right after the handler
+	 * returns. */
 	snprintf(ctype_tls, sizeof(ctype_tls), "%s",
 	    rp.ctype[0] ? rp.ctype : "application/octet-stream");
 	resp->content_type = ctype_tls;
@@ -724,18 +717,17 @@ struct wasm_headers {
 	size_t n;
 };
 
-static enum MHD_Result
-collect_header(void *cls, enum MHD_ValueKind kind, const char *k, const char *v)
+static int
+collect_header(void *cls, const char *k, const char *v)
 {
 	struct wasm_headers *hs = cls;
 
-	(void)kind;
 	if (hs->n < WASM_MAX_HEADERS && !skip_header(k)) {
 		hs->h[hs->n].name = k;
 		hs->h[hs->n].value = v ? v : "";
 		hs->n++;
 	}
-	return MHD_YES;
+	return 0;
 }
 
 void
@@ -758,9 +750,7 @@ gateway_wasm(const struct http_request *req, struct wasm_pool *pool,
 	    host && *host ? host : "localhost");
 	if ((port = strrchr(server, ':')) != NULL && !strchr(port, ']'))
 		*port++ = '\0';
-	if (req->conn)
-		MHD_get_connection_values(req->conn, MHD_HEADER_KIND,
-		    collect_header, &hs);
+	http_header_each(req, collect_header, &hs);
 	/* The query string as it came (re-encoded), without its '?'. */
 	if (gateway_target(req, "/", &query) < 0) {
 		http_respond_error(resp, 500, "%s", err_msg());

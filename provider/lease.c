@@ -27,6 +27,7 @@
 #include "common/util.h"
 #include "provider/artifact.h"
 #include "provider/config.h"
+#include "provider/image_run.h"
 #include "provider/lease.h"
 #include "wasm/pool.h"
 
@@ -84,6 +85,8 @@ replica_clear(struct lease_replica *r)
 		sandbox_free(r->sb);
 	r->sb = NULL;
 	lease_replica_drop_pool(r);
+	image_run_spec_unref(r->oci_spec);
+	r->oci_spec = NULL;
 	free(r->wasm_url);
 	free(r->wasm_path);
 	r->wasm_url = r->wasm_path = NULL;
@@ -115,6 +118,7 @@ lease_free(struct lease *l)
 	replicas_free(l);
 	json_decref(l->manifest);
 	json_decref(l->saved_sandboxes);
+	json_decref(l->manifest_request);
 	free(l);
 }
 
@@ -531,11 +535,24 @@ build_replica(struct lease *l, const char *name, const json_t *svc,
 			return err_set(ERR_NOMEM, "out of memory");
 		if ((r->argv = calloc(1, sizeof(*r->argv))) == NULL)
 			return err_set(ERR_NOMEM, "out of memory");
+	} else if (strcmp(rt, "oci") == 0) {
+		/* The image is pulled, and its argv and env made, by
+		 * image_run (pd_prepare_artifacts queues it). */
+		if (strcmp(kind, "oci") != 0)
+			return err_set(ERR_REJECT,
+			    "manifest: service %s: image kind \"%s\" cannot "
+			    "run as oci",
+			    name, kind);
+		r->oci = 1;
+		if ((r->image = json_dumps(img,
+		         JSON_COMPACT | JSON_SORT_KEYS)) == NULL ||
+		    (r->argv = calloc(1, sizeof(*r->argv))) == NULL)
+			return err_set(ERR_NOMEM, "out of memory");
 	} else if (strcmp(rt, "process") != 0)
 		return err_set(ERR_REJECT,
 		    "manifest: service %s needs the "
-		    "\"%s\" runtime; this provider offers \"process\" and "
-		    "\"wasm\"",
+		    "\"%s\" runtime; this provider offers \"process\", "
+		    "\"wasm\" and \"oci\"",
 		    name, rt);
 	else if (strcmp(kind, "host") != 0 && strcmp(kind, "git") != 0)
 		return err_set(ERR_REJECT,
@@ -546,7 +563,8 @@ build_replica(struct lease *l, const char *name, const json_t *svc,
 	                 json_dumps(img, JSON_COMPACT | JSON_SORT_KEYS) :
 	                 strdup("host")) == NULL)
 		return err_set(ERR_NOMEM, "out of memory");
-	if (!r->wasm && (rc = argv_from_json(svc, name, &r->argv)) < 0)
+	if (!r->wasm && !r->oci &&
+	    (rc = argv_from_json(svc, name, &r->argv)) < 0)
 		return rc;
 	if ((rc = env_from_json(json_object_get(svc, "env"), name, &r->env)) <
 	    0)
@@ -728,6 +746,8 @@ kill_leftovers(const struct sandbox_spec *base, const char *name)
 int
 lease_replica_ready(const struct lease_replica *r)
 {
+	if (r->oci)
+		return r->oci_spec != NULL;
 	if (!r->wasm && (r->image == NULL || strcmp(r->image, "host") == 0))
 		return 1;
 	return r->app_dir != NULL;
@@ -776,6 +796,8 @@ lease_spawn(const struct lease *l, size_t i, const char *logs_dir,
 	 * status goes to a file the next process can read. */
 	spec.status_path = statp;
 	spec.die_with_parent = 0;
+	if (r->oci)
+		image_run_spec_apply(r->oci_spec, &spec);
 	if (!r->cleaned)
 		kill_leftovers(base, r->name);
 	return sandbox_start(&spec, out);
@@ -1106,6 +1128,50 @@ lease_counters(struct lease *l, uint64_t out[USAGE_COUNT])
 			out[i] = l->reported[i];
 }
 
+/* bytes x ms / 10^9 or millis x ms / 10^3, saturated. */
+static uint64_t
+bound_of(uint64_t reserved, int64_t ms, uint64_t div)
+{
+	unsigned __int128 v = (unsigned __int128)reserved * (uint64_t)ms / div;
+
+	return v > UINT64_MAX ? UINT64_MAX : (uint64_t)v;
+}
+
+void
+lease_usage_report(struct lease *l, int64_t now_ms, uint64_t out[USAGE_COUNT])
+{
+	uint64_t cpu = 0, bound[3];
+	int64_t ms;
+	size_t i;
+
+	lease_counters(l, out);
+	if (l->started_at_ms <= 0) {
+		/* Not started in the ledger: nothing can be billed yet. */
+		for (i = 0; i <= USAGE_STORAGE_MB_S; i++)
+			out[i] = l->reported[i];
+		return;
+	}
+	ms = now_ms > l->started_at_ms ? now_ms - l->started_at_ms : 0;
+	for (i = 0; i < l->nrep; i++)
+		cpu += l->rep[i].cpu_millis;
+	bound[USAGE_CPU_MS] = bound_of(cpu, ms, 1000);
+	bound[USAGE_MEM_MB_S] = bound_of(l->mem_bytes, ms, 1000000000);
+	bound[USAGE_STORAGE_MB_S] = bound_of(l->storage_bytes, ms, 1000000000);
+	for (i = 0; i <= USAGE_STORAGE_MB_S; i++) {
+		if (out[i] > bound[i])
+			out[i] = bound[i];
+		if (out[i] < l->reported[i])
+			out[i] = l->reported[i];
+	}
+}
+
+void
+lease_set_manifest_request(struct lease *l, json_t *proof)
+{
+	json_decref(l->manifest_request);
+	l->manifest_request = proof;
+}
+
 /* {"cpu_ms":N,...}, or NULL when out of memory. */
 static json_t *
 counters_json(const uint64_t v[USAGE_COUNT])
@@ -1187,7 +1253,13 @@ lease_to_json(struct lease *l, json_t **out)
 	if (l->close_detail[0])
 		json_object_set_new(*out, "close_detail",
 		    json_string(l->close_detail));
-	if (sandboxes_json(l, *out) < 0) {
+	if (sandboxes_json(l, *out) < 0 ||
+	    (l->manifest_request &&
+	        json_object_set(*out, "manifest_request", l->manifest_request) <
+	            0) ||
+	    (l->started_at_ms > 0 &&
+	        json_object_set_new(*out, "started_at",
+	            json_integer((json_int_t)l->started_at_ms)) < 0)) {
 		json_decref(*out);
 		*out = NULL;
 		return err_set(ERR_NOMEM, "out of memory");
@@ -1245,6 +1317,10 @@ lease_from_json(const json_t *j, struct lease **out)
 	    l->status != LEASE_CLOSED)
 		l->saved_sandboxes =
 		    json_incref(json_object_get(j, "sandboxes"));
+	l->started_at_ms = json_integer_value(json_object_get(j, "started_at"));
+	if (json_is_object(json_object_get(j, "manifest_request")))
+		l->manifest_request =
+		    json_incref(json_object_get(j, "manifest_request"));
 	{
 		/* A saved blob that no longer checks is dropped, quietly. */
 		const json_t *b = json_object_get(j, "blobs"), *v;

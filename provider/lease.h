@@ -60,6 +60,7 @@ enum lease_counter {
 #define LEASE_WASM_WORKERS_MAX 16
 
 struct wasm_pool;
+struct image_run_spec;
 
 struct lease_expose {
 	uint16_t port; /* inside the lease */
@@ -88,6 +89,10 @@ struct lease_replica {
 	uint64_t wasm_fuel; /* tenant's per-request fuel budget and */
 	uint64_t wasm_deadline_ms; /* deadline (env LODGE_FUEL,
 	                              LODGE_DEADLINE_MS); 0: the provider's */
+	int oci; /* runtime "oci": an image
+	                              (provider/image_run.h) */
+	struct image_run_spec *oci_spec; /* what it runs, once pulled;
+	                              NULL until then (not due) */
 	struct lease_expose expose[LEASE_MAX_EXPOSE];
 	size_t nexpose;
 	uint64_t cpu_millis, memory_bytes, storage_bytes;
@@ -139,6 +144,13 @@ struct lease {
 	json_t *saved_sandboxes; /* lease_from_json: those left running by
 	                            the last process, for lease_adopt */
 	int started_posted; /* lease.started is in the ledger */
+	json_t *manifest_request; /* the tenant's signed manifest POST
+	                              (reqsig envelope, decoded): the
+	                              proof lease.started carries; owned */
+	int64_t started_at_ms; /* sequencer time of lease.started
+	                              (0: not known yet) */
+	int64_t started_retry_ms; /* daemon: post lease.started again
+	                              no sooner than this */
 	int final_posted; /* final usage after stop sent */
 	int64_t created_ms;
 	char pending_close[32]; /* daemon: stop with this reason */
@@ -156,7 +168,8 @@ void lease_free(struct lease *l);
  * the order's placement must be runnable here ("process" with a host or
  * git image; "wasm": an HTTP function when it has a global expose and
  * no command/args, else a job run by `provider wasm run` in the sandbox;
- * ERR_REJECT with the reason otherwise).  On success the lease holds
+ * "oci": an image, pulled by provider/image_run.h before its replicas
+ * are due; ERR_REJECT with the reason otherwise).  On success the lease holds
  * the manifest and its replicas (not yet started).  ERR_INVAL: malformed. */
 int lease_set_manifest(struct lease *l, const json_t *manifest);
 
@@ -240,13 +253,28 @@ void lease_stop_finish(struct lease *l, struct lease_stopping *st);
 /* The cumulative counters now, given elapsed reserved time. */
 void lease_counters(struct lease *l, uint64_t out[USAGE_COUNT]);
 
+/* The counters to report at now_ms (provider clock): lease_counters,
+ * each reserved counter (cpu_ms, mem_mb_s, storage_mb_s) clamped to
+ * what the lease could physically use since its sequenced start
+ * (started_at_ms): cpu_millis x ms / 1000, bytes x ms / 10^9 over its
+ * replicas -- the market's bound (docs/state.md) without its skew
+ * allowance, so an honest report is never refused.  Never below what
+ * was reported.  Before the start is known they are the reported ones. */
+void lease_usage_report(struct lease *l, int64_t now_ms,
+    uint64_t out[USAGE_COUNT]);
+
+/* Keep proof (the decoded http.request envelope of the tenant's manifest
+ * POST, reqsig_envelope_json) for lease.started; the lease takes the
+ * reference.  Replaces an earlier one. */
+void lease_set_manifest_request(struct lease *l, json_t *proof);
+
 /* Add wall time to the reserved time while the lease runs. */
 void lease_add_time(struct lease *l, int64_t ms);
 
-/* Persisted form (no manifest; it is stored apart) and back, with the
- * running sandboxes' references (sandbox_ref) and the CPU the counters
- * hold of each.  After lease_from_json the counters restart from the
- * saved ones. */
+/* Persisted form (no manifest; it is stored apart; the manifest request
+ * and the start time are kept) and back, with the running sandboxes'
+ * references (sandbox_ref) and the CPU the counters hold of each.  After
+ * lease_from_json the counters restart from the saved ones. */
 int lease_to_json(struct lease *l, json_t **out);
 int lease_from_json(const json_t *j, struct lease **out);
 

@@ -12,6 +12,9 @@ static const struct cmd *const commands[] = {
 	&cmd_init,
 	&cmd_run,
 	&cmd_status,
+	&cmd_bond,
+	&cmd_withdraw,
+	&cmd_transfer,
 	&cmd_request,
 	&cmd_sandbox_run,
 	&cmd_prepare_git,
@@ -38,7 +41,7 @@ usage(FILE *f, const char *group)
 	for (i = 0; i < NCOMMANDS; i++) {
 		c = commands[i];
 		if (group == NULL || strcmp(c->group, group) == 0)
-			fprintf(f, "  %-7s %-8s %s\n", c->group,
+			fprintf(f, "  %-8s %-8s %s\n", c->group,
 			    c->name ? c->name : "", c->help);
 	}
 }

@@ -20,6 +20,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <linux/capability.h>
+#include <linux/openat2.h>
 #include <linux/seccomp.h>
 #include <net/if.h>
 #include <poll.h>
@@ -38,6 +39,8 @@
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
+#include <sys/utsname.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -57,6 +60,8 @@
 
 #define LOG_MAX_DEFAULT (1u << 20)
 #define ERRBUF 512
+/* Layer fds passed to the child per message (SCM_MAX_FD is 253). */
+#define FD_BATCH 250
 
 /* Signals init forwards to the workload. */
 static const int forwarded[] = { SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1,
@@ -103,7 +108,20 @@ struct child_args {
 	char tmp_opts[64];
 	char data_opts[128];
 	char shm_opts[64];
+	/* An image's root (spec->image): */
+	int image;
+	size_t n_layers; /* layer mounts the go-ahead brings */
+	const char *overlay_opts; /* lowerdir=l/N-1:...:l/0,upperdir=... */
+	char upper_opts[64];
+	const char (*vol_opts)[64]; /* one tmpfs option string per volume */
+	uint64_t caps; /* kept by an image's root: sandbox_image_caps */
 };
+
+/* Docker's default capabilities (moby's oci/caps/defaults.go). */
+static const int image_caps[] = { CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_FSETID,
+	CAP_FOWNER, CAP_MKNOD, CAP_NET_RAW, CAP_SETGID, CAP_SETUID, CAP_SETFCAP,
+	CAP_SETPCAP, CAP_NET_BIND_SERVICE, CAP_SYS_CHROOT, CAP_KILL,
+	CAP_AUDIT_WRITE };
 
 static const char *const default_env[] = { "PATH=/usr/local/bin:/usr/bin:/bin",
 	"HOME=/tmp", "LANG=C.UTF-8", NULL };
@@ -148,6 +166,59 @@ sandbox_format_usage(const struct sandbox_usage *u, char *buf, size_t len)
 	    " metering=%s",
 	    u->cpu_ms, u->wall_ms, u->mem_peak_bytes, u->oom_kills ? 1 : 0,
 	    u->pids_peak, sandbox_metering_name(u->metering));
+}
+
+uint64_t
+sandbox_image_caps(void)
+{
+	uint64_t m = 0;
+	size_t i;
+
+	for (i = 0; i < sizeof(image_caps) / sizeof(image_caps[0]); i++)
+		m |= 1ull << image_caps[i];
+	return m;
+}
+
+int
+sandbox_image_supported(char *why, size_t cap)
+{
+	struct utsname u;
+	unsigned major = 0, minor = 0;
+	char buf[4096];
+	ssize_t n;
+	int fd;
+
+	if (why != NULL && cap > 0)
+		why[0] = '\0';
+	if (geteuid() != 0) {
+		if (why != NULL)
+			snprintf(why, cap,
+			    "images need root (a range of ids for the user "
+			    "namespace, idmapped mounts)");
+		return 0;
+	}
+	/* overlayfs on idmapped layers: Linux 5.19 */
+	if (uname(&u) < 0 || sscanf(u.release, "%u.%u", &major, &minor) != 2 ||
+	    major < 5 || (major == 5 && minor < 19)) {
+		if (why != NULL)
+			snprintf(why, cap,
+			    "images need Linux >= 5.19 (overlayfs on "
+			    "idmapped mounts); this is %s",
+			    u.release);
+		return 0;
+	}
+	n = -1;
+	if ((fd = open("/proc/filesystems", O_RDONLY | O_CLOEXEC)) >= 0) {
+		n = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+	}
+	if (n <= 0 || (buf[n] = '\0', strstr(buf, "\toverlay\n") == NULL)) {
+		if (why != NULL)
+			snprintf(why, cap,
+			    "images need overlayfs (modprobe overlay)");
+		return 0;
+	}
+	return 1;
 }
 
 int
@@ -553,6 +624,319 @@ setup_root(const struct child_args *a, int err_fd)
 		child_fail(err_fd, "read-only", "/");
 }
 
+/* ---- an image's root (spec->image) ---------------------------------- */
+
+/* Decimal of v into buf (at least 21 bytes). */
+static void
+c_utoa(unsigned long v, char *buf)
+{
+	char t[24];
+	size_t n = 0, i;
+
+	do {
+		t[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v != 0);
+	for (i = 0; i < n; i++)
+		buf[i] = t[n - 1 - i];
+	buf[n] = '\0';
+}
+
+/* openat2 in the image's root: its symlinks and ".." resolve inside it,
+ * never to the host (the root is not pivoted into yet). */
+static int
+in_root(int rootfd, const char *path, int flags, mode_t mode)
+{
+	struct open_how how;
+
+	memset(&how, 0, sizeof(how));
+	how.flags = (uint64_t)(flags | O_CLOEXEC);
+	how.mode = mode;
+	how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
+	return (int)syscall(SYS_openat2, rootfd, path, &how, sizeof(how));
+}
+
+/* mkdir -p path in the image's root (root-owned, 0755, in the writable
+ * layer); an O_PATH fd of it. */
+static int
+in_root_dir(int err_fd, int rootfd, const char *path)
+{
+	char buf[PATH_MAX], save, *slash;
+	const char *name;
+	size_t n = 0, i;
+	int fd, pfd;
+
+	while (*path == '/')
+		path++;
+	c_append(buf, &n, sizeof(buf), *path ? path : ".");
+	for (i = 0; i <= n; i++) {
+		if (buf[i] != '/' && buf[i] != '\0')
+			continue;
+		save = buf[i];
+		buf[i] = '\0';
+		fd = in_root(rootfd, buf, O_PATH | O_DIRECTORY, 0);
+		if (fd < 0 && errno == ENOENT) {
+			name = buf;
+			if ((slash = strrchr(buf, '/')) != NULL) {
+				*slash = '\0';
+				pfd = in_root(rootfd, buf, O_PATH | O_DIRECTORY,
+				    0);
+				*slash = '/';
+				name = slash + 1;
+			} else
+				pfd = in_root(rootfd, ".", O_PATH | O_DIRECTORY,
+				    0);
+			if (pfd < 0)
+				child_fail(err_fd, "image: open", buf);
+			if (mkdirat(pfd, name, 0755) < 0 && errno != EEXIST)
+				child_fail(err_fd, "image: mkdir", buf);
+			close(pfd);
+			fd = in_root(rootfd, buf, O_PATH | O_DIRECTORY, 0);
+		}
+		if (fd < 0)
+			child_fail(err_fd, "image: directory", buf);
+		if (save == '\0')
+			return fd;
+		buf[i] = save;
+		close(fd);
+	}
+	child_fail(err_fd, "image: directory", path);
+}
+
+/* A regular file at path in the image's root, created (empty) when
+ * missing: an O_PATH fd to mount over. */
+static int
+in_root_file(int err_fd, int rootfd, const char *path)
+{
+	struct stat st;
+	int fd;
+
+	if ((fd = in_root(rootfd, path, O_PATH, 0)) < 0 && errno == ENOENT) {
+		if ((fd = in_root(rootfd, path, O_WRONLY | O_CREAT | O_NOCTTY,
+		         0644)) < 0)
+			child_fail(err_fd, "image: create", path);
+		close(fd);
+		fd = in_root(rootfd, path, O_PATH, 0);
+	}
+	if (fd < 0 || fstat(fd, &st) < 0)
+		child_fail(err_fd, "image: open", path);
+	if (!S_ISREG(st.st_mode)) {
+		errno = EISDIR;
+		child_fail(err_fd, "image: not a regular file:", path);
+	}
+	return fd;
+}
+
+/* Move the mount staged at "m" (cwd: the staging dir) onto target, an
+ * O_PATH fd in the image's root; target is closed. */
+static void
+attach_staged(int err_fd, int target, const char *what)
+{
+	if (syscall(SYS_move_mount, AT_FDCWD, "m", target, "",
+	        MOVE_MOUNT_T_EMPTY_PATH) < 0)
+		child_fail(err_fd, "image: mount", what);
+	close(target);
+}
+
+/* Bind src (a host or staging path) over target (closed). */
+static void
+bind_over(int err_fd, const char *src, int target, const char *what)
+{
+	int m = (int)syscall(SYS_open_tree, AT_FDCWD, src,
+	    OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+
+	if (m < 0)
+		child_fail(err_fd, "image: bind", src);
+	if (syscall(SYS_move_mount, m, "", target, "",
+	        MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+		child_fail(err_fd, "image: bind over", what);
+	close(m);
+	close(target);
+}
+
+/* The image's root: the layer mounts (idmapped by the parent, fds lfd)
+ * attached in the staging tmpfs, overlayfs over them with a tmpfs as its
+ * writable layer, then /proc, /dev, /tmp, the volumes and the /etc files
+ * mounted into it through fds opened inside it, and pivot_root. */
+static void
+setup_root_image(const struct child_args *a, int err_fd, const int *lfd)
+{
+	static const char *const dev_nodes[] = { "null", "zero", "full",
+		"random", "urandom" };
+	static const char *const proc_mask[] = { "kcore", "sysrq-trigger",
+		"timer_list", "sched_debug", "kallsyms" };
+	static const char *const proc_ro[] = { "sys", "irq", "bus", "fs" };
+	char name[64], host[PATH_MAX];
+	size_t i, n;
+	int rootfd, fd;
+
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+		child_fail(err_fd, "make / private", NULL);
+	if (mount("lodge", a->root, "tmpfs", MS_NOSUID | MS_NODEV,
+	        "mode=0755,size=4m") < 0)
+		child_fail(err_fd, "mount staging tmpfs on", a->root);
+	if (chdir(a->root) < 0)
+		child_fail(err_fd, "chdir", a->root);
+	if (mkdir("l", 0700) < 0)
+		child_fail(err_fd, "mkdir", "l");
+	for (i = 0; i < a->n_layers; i++) {
+		n = 0;
+		c_append(name, &n, sizeof(name), "l/");
+		c_utoa(i, name + n);
+		if (mkdir(name, 0700) < 0 ||
+		    syscall(SYS_move_mount, lfd[i], "", AT_FDCWD, name,
+		        MOVE_MOUNT_F_EMPTY_PATH) < 0)
+			child_fail(err_fd, "image: attach layer", name);
+		close(lfd[i]);
+	}
+	mount_tmpfs(err_fd, "rw", MS_NOSUID | MS_NODEV, a->upper_opts);
+	if (mkdir("rw/upper", 0755) < 0 || mkdir("rw/work", 0700) < 0 ||
+	    mkdir("root", 0755) < 0 || mkdir("m", 0755) < 0)
+		child_fail(err_fd, "mkdir", "rw/upper");
+	if (mount("overlay", "root", "overlay", MS_NOSUID | MS_NODEV,
+	        a->overlay_opts) < 0)
+		child_fail(err_fd, "image: mount overlay", NULL);
+	if ((rootfd = open("root", O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
+		child_fail(err_fd, "open", "root");
+
+	/* /proc of the new pid namespace, host-wide knobs masked. */
+	if (mount("proc", "m", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) <
+	    0)
+		child_fail(err_fd, "mount", "proc");
+	for (i = 0; i < sizeof(proc_mask) / sizeof(proc_mask[0]); i++) {
+		n = 0;
+		c_append(name, &n, sizeof(name), "m/");
+		c_append(name, &n, sizeof(name), proc_mask[i]);
+		if (access(name, F_OK) == 0 &&
+		    mount("/dev/null", name, NULL, MS_BIND, NULL) < 0)
+			child_fail(err_fd, "mask", name);
+	}
+	for (i = 0; i < sizeof(proc_ro) / sizeof(proc_ro[0]); i++) {
+		n = 0;
+		c_append(name, &n, sizeof(name), "m/");
+		c_append(name, &n, sizeof(name), proc_ro[i]);
+		if (access(name, F_OK) != 0)
+			continue;
+		if (mount(name, name, NULL, MS_BIND | MS_REC, NULL) < 0 ||
+		    mount(NULL, name, NULL,
+		        MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID |
+		            MS_NODEV | MS_NOEXEC,
+		        NULL) < 0)
+			child_fail(err_fd, "read-only", name);
+	}
+	attach_staged(err_fd, in_root_dir(err_fd, rootfd, "proc"), "/proc");
+
+	/* A minimal /dev, as the process sandbox's. */
+	mount_tmpfs(err_fd, "m", MS_NOSUID | MS_NOEXEC, "mode=0755,size=64k");
+	for (i = 0; i < sizeof(dev_nodes) / sizeof(dev_nodes[0]); i++) {
+		n = 0;
+		c_append(host, &n, sizeof(host), "/dev/");
+		c_append(host, &n, sizeof(host), dev_nodes[i]);
+		n = 0;
+		c_append(name, &n, sizeof(name), "m/");
+		c_append(name, &n, sizeof(name), dev_nodes[i]);
+		if ((fd = open(name, O_WRONLY | O_CREAT | O_CLOEXEC, 0666)) < 0)
+			child_fail(err_fd, "create", name);
+		close(fd);
+		if (mount(host, name, NULL, MS_BIND, NULL) < 0)
+			child_fail(err_fd, "bind", host);
+	}
+	if (symlink("/proc/self/fd", "m/fd") < 0 ||
+	    symlink("/proc/self/fd/0", "m/stdin") < 0 ||
+	    symlink("/proc/self/fd/1", "m/stdout") < 0 ||
+	    symlink("/proc/self/fd/2", "m/stderr") < 0)
+		child_fail(err_fd, "symlink", "dev/fd");
+	mount_tmpfs(err_fd, "m/shm", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+	    a->shm_opts);
+	if (mount(NULL, "m", NULL,
+	        MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NOEXEC,
+	        NULL) < 0)
+		child_fail(err_fd, "read-only", "dev");
+	attach_staged(err_fd, in_root_dir(err_fd, rootfd, "dev"), "/dev");
+
+	mount_tmpfs(err_fd, "m", MS_NOSUID | MS_NODEV, a->tmp_opts);
+	attach_staged(err_fd, in_root_dir(err_fd, rootfd, "tmp"), "/tmp");
+	for (i = 0; i < a->spec->image->n_volumes; i++) {
+		mount_tmpfs(err_fd, "m", MS_NOSUID | MS_NODEV, a->vol_opts[i]);
+		attach_staged(err_fd,
+		    in_root_dir(err_fd, rootfd,
+		        a->spec->image->volumes[i].path),
+		    a->spec->image->volumes[i].path);
+	}
+
+	/* /etc/hosts and /etc/hostname written here, /etc/resolv.conf the
+	 * host's, each bound over the image's own. */
+	write_small(err_fd, "hosts",
+	    "127.0.0.1\tlocalhost\n"
+	    "::1\tlocalhost ip6-localhost ip6-loopback\n");
+	n = 0;
+	c_append(host, &n, sizeof(host), a->hostname);
+	c_append(host, &n, sizeof(host), "\n");
+	write_small(err_fd, "hostname", host);
+	close(in_root_dir(err_fd, rootfd, "etc"));
+	bind_over(err_fd, "hosts", in_root_file(err_fd, rootfd, "etc/hosts"),
+	    "/etc/hosts");
+	bind_over(err_fd, "hostname",
+	    in_root_file(err_fd, rootfd, "etc/hostname"), "/etc/hostname");
+	if (access("/etc/resolv.conf", R_OK) == 0)
+		bind_over(err_fd, "/etc/resolv.conf",
+		    in_root_file(err_fd, rootfd, "etc/resolv.conf"),
+		    "/etc/resolv.conf");
+	/* Docker creates the WorkingDir an image names. */
+	close(in_root_dir(err_fd, rootfd, a->workdir));
+
+	if (fchdir(rootfd) < 0)
+		child_fail(err_fd, "chdir", "image root");
+	close(rootfd);
+	if (syscall(SYS_pivot_root, ".", ".") < 0)
+		child_fail(err_fd, "pivot_root", "image root");
+	if (umount2(".", MNT_DETACH) < 0)
+		child_fail(err_fd, "detach old root", NULL);
+	if (chdir("/") < 0)
+		child_fail(err_fd, "chdir", "/");
+}
+
+/* The go-ahead byte, and with an image the layer mounts (SCM_RIGHTS, in
+ * batches of FD_BATCH).  0, or -1 when the parent gave up. */
+static int
+recv_go(const struct child_args *a, int *lfd)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(int) * FD_BATCH)];
+		struct cmsghdr align;
+	} u;
+	struct cmsghdr *cm;
+	struct msghdr m;
+	struct iovec io;
+	size_t got = 0, k;
+	char c;
+
+	do {
+		memset(&m, 0, sizeof(m));
+		io.iov_base = &c;
+		io.iov_len = 1;
+		m.msg_iov = &io;
+		m.msg_iovlen = 1;
+		m.msg_control = u.buf;
+		m.msg_controllen = sizeof(u.buf);
+		if (recvmsg(3, &m, MSG_CMSG_CLOEXEC) != 1 ||
+		    (m.msg_flags & MSG_CTRUNC))
+			return -1;
+		for (cm = CMSG_FIRSTHDR(&m); cm != NULL;
+		     cm = CMSG_NXTHDR(&m, cm)) {
+			if (cm->cmsg_level != SOL_SOCKET ||
+			    cm->cmsg_type != SCM_RIGHTS)
+				continue;
+			k = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+			if (k > a->n_layers - got)
+				return -1;
+			memcpy(lfd + got, CMSG_DATA(cm), k * sizeof(int));
+			got += k;
+		}
+	} while (got < a->n_layers);
+	return 0;
+}
+
 static void
 loopback_up(int err_fd)
 {
@@ -619,7 +1003,9 @@ set_rlimits(const struct child_args *a, int err_fd)
 }
 
 /* Become the unprivileged uid with no capabilities at all, no way to gain
- * any (no_new_privs), and the seccomp filter. */
+ * any (no_new_privs), and the seccomp filter.  An image's root keeps the
+ * container default capabilities (sandbox_image_caps), in its user
+ * namespace only; an image's other users get none. */
 static void
 drop_privileges(const struct child_args *a, int err_fd)
 {
@@ -631,7 +1017,8 @@ drop_privileges(const struct child_args *a, int err_fd)
 
 	/* The bounding set needs CAP_SETPCAP, so before the uid change. */
 	for (cap = 0; cap <= 63; cap++)
-		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL)
+		if (!(a->image && (a->caps >> cap & 1)) &&
+		    prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL)
 			child_fail(err_fd, "drop bounding capability", NULL);
 	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 &&
 	    errno != EINVAL)
@@ -640,7 +1027,7 @@ drop_privileges(const struct child_args *a, int err_fd)
 	 * still believes the provider's threads exist and would broadcast the
 	 * change to them (__nptl_setxid), waiting forever on a thread that
 	 * was being created at clone time.  Here there is one thread. */
-	if (!a->userns && syscall(SYS_setgroups, 0, NULL) < 0)
+	if ((!a->userns || a->image) && syscall(SYS_setgroups, 0, NULL) < 0)
 		child_fail(err_fd, "setgroups", NULL);
 	if (syscall(SYS_setresgid, a->gid, a->gid, a->gid) < 0)
 		child_fail(err_fd, "setresgid", NULL);
@@ -652,6 +1039,11 @@ drop_privileges(const struct child_args *a, int err_fd)
 	if (a->spec->die_with_parent)
 		prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
 	memset(data, 0, sizeof(data));
+	if (a->image && a->uid == 0) {
+		data[0].permitted = data[0].effective = (uint32_t)a->caps;
+		data[1].permitted = data[1].effective =
+		    (uint32_t)(a->caps >> 32);
+	}
 	if (syscall(SYS_capset, &hdr, data) < 0)
 		child_fail(err_fd, "capset", NULL);
 	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
@@ -837,9 +1229,9 @@ init_loop(const struct child_args *a, const sigset_t *set, sigset_t *old)
 __attribute__((noreturn)) static void
 child_main(const struct child_args *a)
 {
+	int src[FD_COUNT], tmp[FD_COUNT], i, sig, lfd[SANDBOX_LAYERS_MAX];
 	sigset_t set, old;
 	char c;
-	int src[FD_COUNT], tmp[FD_COUNT], i, sig;
 
 	if (a->spec->die_with_parent)
 		prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
@@ -874,16 +1266,27 @@ child_main(const struct child_args *a)
 		if (src[i] >= 0)
 			fcntl(i, F_SETFD, FD_CLOEXEC);
 
-	if (read(3, &c, 1) != 1)
+	if (a->image ? recv_go(a, lfd) < 0 : read(3, &c, 1) != 1)
 		_exit(1); /* the parent gave up on us */
 	close(3);
+	/* Root of the image's user namespace (the parent wrote its maps):
+	 * what it creates belongs to the image's root, id_base on the host. */
+	if (a->image &&
+	    (syscall(SYS_setresgid, 0, 0, 0) < 0 ||
+	        syscall(SYS_setresuid, 0, 0, 0) < 0))
+		child_fail(4, "become root of the user namespace", NULL);
+	if (a->image && a->spec->die_with_parent)
+		prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
 
 	if (unshare(CLONE_NEWCGROUP) < 0)
 		child_fail(4, "unshare cgroup namespace", NULL);
 	if (sethostname(a->hostname, c_strlen(a->hostname)) < 0)
 		child_fail(4, "sethostname", NULL);
 	loopback_up(4);
-	setup_root(a, 4);
+	if (a->image)
+		setup_root_image(a, 4, lfd);
+	else
+		setup_root(a, 4);
 	set_rlimits(a, 4);
 	prctl(PR_SET_NAME, "lodge-init", 0, 0, 0);
 
@@ -978,6 +1381,60 @@ write_proc(pid_t pid, const char *file, const char *text)
 	return 0;
 }
 
+/* An image's part of the spec (sandbox_image's contract). */
+static int
+check_image(const struct sandbox_spec *spec)
+{
+	const struct sandbox_image *im = spec->image;
+	uint64_t count = im->id_count ? im->id_count : SANDBOX_IDS_DEFAULT;
+	const char *p;
+	size_t i;
+
+	if (spec->app_dir != NULL)
+		return err_set(ERR_INVAL, "sandbox: an image has no app dir");
+	if (im->n_layers == 0 || im->n_layers > SANDBOX_LAYERS_MAX ||
+	    im->layers == NULL)
+		return err_set(ERR_INVAL,
+		    "sandbox image: %zu layers (expected 1 to %d)",
+		    im->n_layers, SANDBOX_LAYERS_MAX);
+	for (i = 0; i < im->n_layers; i++)
+		if (im->layers[i] == NULL || im->layers[i][0] != '/')
+			return err_set(ERR_INVAL,
+			    "sandbox image: layer %zu is not an absolute "
+			    "path",
+			    i);
+	if (im->id_base == 0 || (uint64_t)im->id_base + count > 0xffffffffull)
+		return err_set(ERR_INVAL,
+		    "sandbox image: ids %u..+%llu are not a range of "
+		    "unprivileged host ids",
+		    (unsigned)im->id_base, (unsigned long long)count);
+	if (im->uid >= count || im->gid >= count)
+		return err_set(ERR_INVAL,
+		    "sandbox image: user %u:%u is outside the %llu ids "
+		    "mapped",
+		    (unsigned)im->uid, (unsigned)im->gid,
+		    (unsigned long long)count);
+	if (im->n_volumes > SANDBOX_VOLUMES_MAX)
+		return err_set(ERR_INVAL, "sandbox image: more than %d volumes",
+		    SANDBOX_VOLUMES_MAX);
+	for (i = 0; i < im->n_volumes; i++) {
+		p = im->volumes[i].path;
+		if (p == NULL || p[0] != '/' || p[1] == '\0' ||
+		    strlen(p) >= 1024 || strstr(p, "/../") != NULL ||
+		    (strlen(p) >= 3 && strcmp(p + strlen(p) - 3, "/..") == 0) ||
+		    im->volumes[i].bytes == 0)
+			return err_set(ERR_INVAL,
+			    "sandbox image: volume %zu \"%s\": expected an "
+			    "absolute path other than / without .. and a size",
+			    i, p ? p : "");
+	}
+	if (geteuid() != 0)
+		return err_set(ERR_REJECT,
+		    "sandbox: images need root (a range of ids for the user "
+		    "namespace, idmapped mounts)");
+	return 0;
+}
+
 static int
 check_spec(const struct sandbox_spec *spec)
 {
@@ -1028,6 +1485,8 @@ check_spec(const struct sandbox_spec *spec)
 			    "sandbox env[%zu] \"%s\": "
 			    "expected NAME=value",
 			    i, spec->env[i]);
+	if (spec->image != NULL)
+		return check_image(spec);
 	return 0;
 }
 
@@ -1054,12 +1513,18 @@ struct start {
 	int sync_p[2]; /* parent writes a byte: the child may go on */
 	int err_p[2]; /* child's report: empty when the workload exec'd */
 	int st_p[2]; /* init writes the workload's wait status */
+	int *layer_fds; /* an image's layers, idmapped (detached mounts) */
+	size_t n_layer_fds;
+	char *overlay_opts; /* the child's, malloc'd */
+	char (*vol_opts)[64];
 };
 
 static void
 start_close(struct start *s)
 {
 	int i;
+
+	size_t k;
 
 	for (i = 0; i < 2; i++) {
 		close_fd(&s->cap_w[i]);
@@ -1070,6 +1535,15 @@ start_close(struct start *s)
 		close_fd(&s->st_p[i]);
 	}
 	close_fd(&s->devnull);
+	for (k = 0; k < s->n_layer_fds; k++)
+		close_fd(&s->layer_fds[k]);
+	free(s->layer_fds);
+	s->layer_fds = NULL;
+	s->n_layer_fds = 0;
+	free(s->overlay_opts);
+	s->overlay_opts = NULL;
+	free(s->vol_opts);
+	s->vol_opts = NULL;
 }
 
 /* The sandbox object, with nothing acquired yet. */
@@ -1086,6 +1560,48 @@ start_new_sandbox(struct start *s)
 	for (i = 0; i < 2; i++)
 		s->a.cap_r[i] = s->a.cap_file[i] = -1;
 	s->sb = sb;
+	return 0;
+}
+
+/* An image's: its user namespace, user, overlay and tmpfs options.  The
+ * overlay names its layers relative to the staging dir (l/0 ...), which
+ * keeps 500 of them within the option page. */
+static int
+start_image_args(struct start *s)
+{
+	const struct sandbox_image *im = s->spec->image;
+	struct child_args *a = &s->a;
+	size_t i, len = 64 + im->n_layers * 8;
+	int n;
+
+	a->image = 1;
+	a->userns = 1;
+	a->uid = im->uid;
+	a->gid = im->gid;
+	a->caps = sandbox_image_caps();
+	a->n_layers = im->n_layers;
+	a->workdir = s->spec->workdir ? s->spec->workdir : "/";
+	if ((s->overlay_opts = malloc(len)) == NULL)
+		return err_set(ERR_NOMEM, "sandbox: out of memory");
+	n = snprintf(s->overlay_opts, len, "lowerdir=");
+	for (i = im->n_layers; i-- > 0;)
+		n += snprintf(s->overlay_opts + n, len - (size_t)n, "l/%zu%s",
+		    i, i ? ":" : "");
+	snprintf(s->overlay_opts + n, len - (size_t)n,
+	    ",upperdir=rw/upper,workdir=rw/work,userxattr");
+	a->overlay_opts = s->overlay_opts;
+	snprintf(a->upper_opts, sizeof(a->upper_opts),
+	    "mode=0755,size=%" PRIu64,
+	    im->upper_bytes ? im->upper_bytes : SANDBOX_DATA_DEFAULT);
+	if (im->n_volumes > 0) {
+		if ((s->vol_opts = calloc(im->n_volumes,
+		         sizeof(*s->vol_opts))) == NULL)
+			return err_set(ERR_NOMEM, "sandbox: out of memory");
+		for (i = 0; i < im->n_volumes; i++)
+			snprintf(s->vol_opts[i], sizeof(s->vol_opts[i]),
+			    "mode=0755,size=%" PRIu64, im->volumes[i].bytes);
+	}
+	a->vol_opts = (const char(*)[64])s->vol_opts;
 	return 0;
 }
 
@@ -1130,6 +1646,8 @@ start_child_args(struct start *s)
 	snprintf(a->data_opts, sizeof(a->data_opts),
 	    "mode=0755,uid=%u,gid=%u,size=%" PRIu64, (unsigned)a->uid,
 	    (unsigned)a->gid, spec->data_bytes);
+	if (spec->image != NULL)
+		return start_image_args(s);
 	return 0;
 }
 
@@ -1143,6 +1661,8 @@ start_staging_dir(struct start *s)
 	if (s->spec->run_dir != NULL)
 		snprintf(s->run_dir, sizeof(s->run_dir), "%s",
 		    s->spec->run_dir);
+	else if (s->a.image)
+		snprintf(s->run_dir, sizeof(s->run_dir), "/run/lodge/image");
 	else if (!s->a.userns)
 		snprintf(s->run_dir, sizeof(s->run_dir), "/run/lodge/sandbox");
 	else
@@ -1151,6 +1671,12 @@ start_staging_dir(struct start *s)
 		    (unsigned)geteuid());
 	if ((rc = util_mkdirs(s->run_dir, 0700)) < 0)
 		return err_prefix(rc, "sandbox: staging dir");
+	/* An image's child is root of its own user namespace only: host
+	 * root's 0700 dirs on the way would stop it (search only). */
+	if (s->a.image && s->spec->run_dir == NULL &&
+	    (chmod("/run/lodge", 0711) < 0 || chmod(s->run_dir, 0711) < 0))
+		return err_set(ERR_IO, "sandbox: staging dir %s: %s",
+		    s->run_dir, strerror(errno));
 	s->a.root = s->run_dir;
 	return 0;
 }
@@ -1235,7 +1761,9 @@ start_pipes(struct start *s)
 {
 	const char *sp = s->spec->status_path;
 
-	if (pipe2(s->sync_p, O_CLOEXEC) < 0 || pipe2(s->err_p, O_CLOEXEC) < 0)
+	/* A socket, so the go-ahead can carry an image's layer mounts. */
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, s->sync_p) < 0 ||
+	    pipe2(s->err_p, O_CLOEXEC) < 0)
 		return err_set(ERR_IO, "sandbox: pipe: %s", strerror(errno));
 	if (sp == NULL && pipe2(s->st_p, O_CLOEXEC) < 0)
 		return err_set(ERR_IO, "sandbox: pipe: %s", strerror(errno));
@@ -1296,6 +1824,19 @@ start_id_maps(struct start *s)
 
 	if (!s->a.userns)
 		return 0;
+	if (s->a.image) {
+		/* Root writes the whole range (/etc/subuid-style): ids
+		 * 0..count-1 inside are base.. on the host. */
+		snprintf(map, sizeof(map), "0 %u %u\n",
+		    (unsigned)s->spec->image->id_base,
+		    (unsigned)(s->spec->image->id_count ?
+		            s->spec->image->id_count :
+		            SANDBOX_IDS_DEFAULT));
+		if ((rc = write_proc(s->sb->pid, "uid_map", map)) < 0 ||
+		    (rc = write_proc(s->sb->pid, "gid_map", map)) < 0)
+			return err_prefix(rc, "sandbox: user namespace");
+		return 0;
+	}
 	if ((rc = write_proc(s->sb->pid, "setgroups", "deny")) < 0)
 		return err_prefix(rc, "sandbox: user namespace");
 	snprintf(map, sizeof(map), "%u %u 1\n", (unsigned)s->a.uid,
@@ -1307,6 +1848,55 @@ start_id_maps(struct start *s)
 	if ((rc = write_proc(s->sb->pid, "gid_map", map)) < 0)
 		return err_prefix(rc, "sandbox: user namespace");
 	return 0;
+}
+
+/* An image's layers as detached mounts idmapped to the child's user
+ * namespace: a file the layer's root owns is the namespace's root (the
+ * host's id_base), and one cached copy of a layer serves every lease,
+ * whatever its range.  They go to the child with the go-ahead. */
+static int
+start_layers(struct start *s)
+{
+	const struct sandbox_image *im = s->spec->image;
+	struct mount_attr attr;
+	char path[64];
+	int ufd, rc = 0;
+	size_t i;
+
+	if (!s->a.image)
+		return 0;
+	snprintf(path, sizeof(path), "/proc/%ld/ns/user", (long)s->sb->pid);
+	if ((ufd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return err_set(ERR_IO, "sandbox: %s: %s", path,
+		    strerror(errno));
+	if ((s->layer_fds = calloc(im->n_layers, sizeof(int))) == NULL) {
+		close(ufd);
+		return err_set(ERR_NOMEM, "sandbox: out of memory");
+	}
+	memset(&attr, 0, sizeof(attr));
+	attr.attr_set = MOUNT_ATTR_IDMAP | MOUNT_ATTR_RDONLY |
+	    MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
+	attr.userns_fd = (uint64_t)ufd;
+	for (i = 0; i < im->n_layers; i++) {
+		int fd = (int)syscall(SYS_open_tree, AT_FDCWD, im->layers[i],
+		    OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+		if (fd < 0) {
+			rc = err_set(ERR_IO, "sandbox: layer %s: %s",
+			    im->layers[i], strerror(errno));
+			break;
+		}
+		s->layer_fds[s->n_layer_fds++] = fd;
+		if (syscall(SYS_mount_setattr, fd, "", AT_EMPTY_PATH, &attr,
+		        sizeof(attr)) < 0) {
+			rc = err_set(ERR_IO,
+			    "sandbox: idmapped mount of layer %s: %s (its "
+			    "file system must support idmapped mounts)",
+			    im->layers[i], strerror(errno));
+			break;
+		}
+	}
+	close(ufd);
+	return rc;
 }
 
 /* Into the cgroup before anything runs, so all of it is counted. */
@@ -1334,7 +1924,8 @@ start_ns_fds(struct start *s)
 
 	snprintf(path, sizeof(path), "/proc/%ld/ns/net", (long)sb->pid);
 	sb->netns_fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (s->a.userns) {
+	/* Root reaches an image's network namespace from its own. */
+	if (s->a.userns && !s->a.image) {
 		snprintf(path, sizeof(path), "/proc/%ld/ns/user",
 		    (long)sb->pid);
 		sb->userns_fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -1367,12 +1958,52 @@ read_report(int fd)
 
 /* Let the child go on, and wait until the workload has exec'd or the
  * child has said which step failed. */
+/* The go-ahead: one byte, and an image's layer mounts (SCM_RIGHTS) in
+ * batches of FD_BATCH, a byte each. */
+static int
+send_go(int sock, const int *fds, size_t n)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(int) * FD_BATCH)];
+		struct cmsghdr align;
+	} u;
+	struct cmsghdr *cm;
+	struct msghdr m;
+	struct iovec io;
+	size_t off = 0, k;
+	char c = 'g';
+
+	do {
+		k = n - off > FD_BATCH ? FD_BATCH : n - off;
+		memset(&m, 0, sizeof(m));
+		memset(&u, 0, sizeof(u));
+		io.iov_base = &c;
+		io.iov_len = 1;
+		m.msg_iov = &io;
+		m.msg_iovlen = 1;
+		if (k > 0) {
+			m.msg_control = u.buf;
+			m.msg_controllen = CMSG_SPACE(sizeof(int) * k);
+			cm = CMSG_FIRSTHDR(&m);
+			cm->cmsg_level = SOL_SOCKET;
+			cm->cmsg_type = SCM_RIGHTS;
+			cm->cmsg_len = CMSG_LEN(sizeof(int) * k);
+			memcpy(CMSG_DATA(cm), fds + off, sizeof(int) * k);
+		}
+		if (sendmsg(sock, &m, MSG_NOSIGNAL) != 1)
+			return -1;
+		off += k;
+		c = 'f';
+	} while (off < n);
+	return 0;
+}
+
 static int
 start_release(struct start *s)
 {
 	int rc;
 
-	if (write(s->sync_p[1], "g", 1) != 1)
+	if (send_go(s->sync_p[1], s->layer_fds, s->n_layer_fds) < 0)
 		return err_set(ERR_IO, "sandbox: releasing the child: %s",
 		    strerror(errno));
 	close_fd(&s->sync_p[1]);
@@ -1391,7 +2022,8 @@ static int (*const start_phases[])(struct start *) = {
 	start_stdio, /* /dev/null, capture files */
 	start_pipes, /* go-ahead, report, status */
 	start_clone, /* the child, waiting in its namespaces */
-	start_id_maps, /* without root: its uid and gid */
+	start_id_maps, /* without root or with an image: its ids */
+	start_layers, /* an image's layers, idmapped */
 	start_attach, /* into the cgroup */
 	start_ns_fds, /* for the gateway */
 	start_release, /* go: exec'd, or the step that failed */

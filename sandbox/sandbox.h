@@ -19,6 +19,41 @@
 #define SANDBOX_UID_DEFAULT 65534u
 #define SANDBOX_TMP_DEFAULT (64u << 20)
 #define SANDBOX_DATA_DEFAULT (64u << 20)
+/* An image's user namespace maps this many ids (0..65535) by default, as
+ * one /etc/subuid line does. */
+#define SANDBOX_IDS_DEFAULT 65536u
+/* overlayfs stacks at most 500 lower layers. */
+#define SANDBOX_LAYERS_MAX 500
+#define SANDBOX_VOLUMES_MAX 16
+
+/* A named volume of an image's root: a tmpfs of bytes at path (inside,
+ * absolute), created when the image lacks it. */
+struct sandbox_volume {
+	const char *path;
+	uint64_t bytes;
+};
+
+/*
+ * An OCI image as the root file system (docs/sandbox.md, "Images"): the
+ * unpacked layers read-only, each through an idmapped mount, stacked by
+ * overlayfs under a writable tmpfs layer of upper_bytes, in a user
+ * namespace mapping ids 0..id_count-1 to id_base..: the image's root is
+ * root inside and id_base on the host, never the host's root.  Needs a
+ * root provider (a multi-id map, idmapped mounts: Linux >= 5.19).
+ * Borrowed for the duration of sandbox_start() only.
+ */
+struct sandbox_image {
+	const char *const *layers; /* unpacked layer dirs, bottom first */
+	size_t n_layers; /* 1..SANDBOX_LAYERS_MAX */
+	uint64_t upper_bytes; /* the writable layer; 0: SANDBOX_DATA_DEFAULT */
+	uid_t id_base; /* host uid and gid of root inside; not 0 */
+	uint32_t id_count; /* ids mapped; 0: SANDBOX_IDS_DEFAULT */
+	uid_t uid; /* the workload's ids inside (< id_count); */
+	gid_t gid; /* 0 is root of the namespace, with
+	                             the container default capabilities */
+	const struct sandbox_volume *volumes;
+	size_t n_volumes; /* at most SANDBOX_VOLUMES_MAX */
+};
 
 /* What to run and within which limits.  All pointers are borrowed for the
  * duration of sandbox_start() only.  Fill with sandbox_spec_init() first. */
@@ -28,7 +63,11 @@ struct sandbox_spec {
 	const char *name; /* [A-Za-z0-9._-]: hostname, cgroup name;
 	                             unique among live sandboxes */
 	const char *app_dir; /* host dir bound read-only at /app, or NULL */
-	const char *workdir; /* inside; default /app, or / without app */
+	const struct sandbox_image *image; /* an image as the root (then
+	                             no app_dir, /data, uid or gid), or
+	                             NULL: the host's read-only userland */
+	const char *workdir; /* inside; default /app, or / without app;
+	                             an image's is created when missing */
 	uint64_t data_bytes; /* size of /data (tmpfs) */
 	uint64_t tmp_bytes; /* size of /tmp (tmpfs) */
 	uint64_t cpu_millis; /* 1000 = one CPU; 0 = no limit */
@@ -89,8 +128,9 @@ void sandbox_spec_init(struct sandbox_spec *spec);
 /* Start the workload and return once it has exec'd (or failed to).  On
  * success *out is owned by the caller (sandbox_free).  Errors: ERR_INVAL
  * for a bad spec, ERR_REJECT for a limit the host cannot enforce in the
- * requested cgroup mode, ERR_NOTFOUND when argv[0] cannot be found inside,
- * ERR_IO for a failed system call (the message names the step). */
+ * requested cgroup mode (or an image without root), ERR_NOTFOUND when
+ * argv[0] cannot be found inside, ERR_IO for a failed system call (the
+ * message names the step). */
 int sandbox_start(const struct sandbox_spec *spec, struct sandbox **out);
 
 /* Wait up to timeout_ms (-1: forever, 0: poll) for the workload to end.
@@ -116,6 +156,17 @@ int sandbox_signal(struct sandbox *sb, int sig);
 
 /* Usage so far (live while running, final after exit). */
 int sandbox_usage(struct sandbox *sb, struct sandbox_usage *out);
+
+/* Container default capabilities (Docker's default set: chown,
+ * dac_override, fowner, fsetid, kill, setgid, setuid, setpcap,
+ * net_bind_service, net_raw, sys_chroot, mknod, audit_write, setfcap) as a
+ * bit mask of CAP_* numbers: what an image's root keeps inside its user
+ * namespace. */
+uint64_t sandbox_image_caps(void);
+
+/* Is this host able to run images (root, overlayfs, idmapped mounts)?
+ * 1, or 0 with the reason in why (may be NULL). */
+int sandbox_image_supported(char *why, size_t cap);
 
 /* Host pid of the sandbox's init (pid 1 inside), for setns() helpers. */
 pid_t sandbox_pid(const struct sandbox *sb);

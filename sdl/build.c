@@ -1,21 +1,26 @@
 /*
  * build: the YAML tree into the typed model.  Applies Akash's input schema
  * (sdl-input.schema.yaml: known fields only, types, required fields,
- * enums, ranges) and the decoding rules of Akash's Go parser (units,
- * storage attributes, GPU attributes, prices), reporting every error with
- * its position and path and carrying on.
+ * enums, ranges; its findings alone are warnings unless strict) and the
+ * decoding rules of Akash's Go parser (units, storage attributes, GPU
+ * attributes, prices), refuses what Lodge cannot honour (signedBy names
+ * that are not auditor keys, GPU vendors but nvidia), reporting every
+ * finding with its position and path and carrying on.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/err.h"
+#include "common/key.h"
 #include "sdl/internal.h"
 #include "sdl/units.h"
 
 #define P(buf, ...) sdl_fmt(buf, sizeof(buf), __VA_ARGS__)
 
 static bool denom_ok(const char *s);
+static void check_auditors(struct sdl_ctx *c, const struct ynode *w,
+    const char *q, const struct sdl_strlist *l);
 
 static void *
 xcalloc(struct sdl_ctx *c, size_t n, size_t size)
@@ -90,46 +95,50 @@ kind_name(const struct ynode *n)
 }
 
 /* A mapping whose keys are all in allowed (NULL-terminated).  Akash's
- * Go parser ignores unknown fields (its schema does not) except where
- * always is set, and decodes null as an empty mapping. */
+ * Go parser decodes null as an empty mapping and ignores unknown fields
+ * except where always is set; its schema refuses both (schema findings).
+ * Returns whether n is read as a mapping: an unknown field is reported,
+ * but the rest of the mapping is still read, so that one stray field does
+ * not hide (or falsely break) what is around it. */
 static bool
 check_map(struct sdl_ctx *c, const struct ynode *n, const char *path,
     const char *const *allowed, bool always)
 {
-	bool ok = true;
-
-	if (!c->strict && is_null(n))
-		return true;
-	if (!c->strict && !always)
-		allowed = NULL;
+	if (is_null(n)) {
+		sdl_schema(c, n->line, n->col, path, "read as an empty mapping",
+		    "expected a mapping, found null");
+		return !c->strict;
+	}
 	if (!n || n->kind != YN_MAP) {
 		at(c, n, path, "expected a mapping, found %s", kind_name(n));
 		return false;
 	}
-	if (!allowed)
-		return true;
-	for (size_t i = 0; i < n->n; i++) {
+	for (size_t i = 0; allowed && i < n->n; i++) {
 		const struct ynode *k = YMAP_KEY(n, i);
+		char list[256] = "";
 		size_t j;
+
 		for (j = 0; allowed[j]; j++)
 			if (strcmp(allowed[j], k->val) == 0)
 				break;
-		if (!allowed[j]) {
-			char list[256] = "";
-			for (j = 0; allowed[j]; j++) {
-				strncat(list, j ? ", " : "",
-				    sizeof(list) - strlen(list) - 1);
-				strncat(list, allowed[j],
-				    sizeof(list) - strlen(list) - 1);
-			}
-			at(c, k, path,
-			    "unknown field \"%.100s\" (expected "
-			    "one of: %s)",
-			    k->val, list);
-			ok = false;
+		if (allowed[j])
+			continue;
+		for (j = 0; allowed[j]; j++) {
+			strncat(list, j ? ", " : "",
+			    sizeof(list) - strlen(list) - 1);
+			strncat(list, allowed[j],
+			    sizeof(list) - strlen(list) - 1);
 		}
+		if (always)
+			at(c, k, path,
+			    "unknown field \"%.100s\" (expected one of: %s)",
+			    k->val, list);
+		else
+			sdl_schema(c, k->line, k->col, path, "ignored",
+			    "unknown field \"%.100s\" (expected one of: %s)",
+			    k->val, list);
 	}
-	return ok;
+	return true;
 }
 
 static bool
@@ -159,13 +168,20 @@ need(struct sdl_ctx *c, const struct ynode *map, const char *path,
 }
 
 /* A scalar the schema calls a string: quoted, or plain text that is not
- * null, a boolean or a number. */
+ * null, a boolean or a number.  Akash's Go parser takes any scalar as its
+ * text (null as ""): a schema finding. */
 static const char *
 want_str(struct sdl_ctx *c, const struct ynode *n, const char *path)
 {
-	if (!c->strict && n && n->kind == YN_SCALAR)
-		return n->type == YS_NULL ? "" : n->val;
-	if (!n || n->kind != YN_SCALAR || n->type != YS_STR) {
+	if (n && n->kind == YN_SCALAR && n->type != YS_STR) {
+		const char *text = n->type == YS_NULL ? "" : n->val;
+		char as[128];
+		P(as, "read as the text \"%.64s\"", text);
+		sdl_schema(c, n->line, n->col, path, as,
+		    "expected a string, found %s", kind_name(n));
+		return c->strict ? NULL : text;
+	}
+	if (!n || n->kind != YN_SCALAR) {
 		at(c, n, path, "expected a string, found %s", kind_name(n));
 		return NULL;
 	}
@@ -239,13 +255,25 @@ want_bool(struct sdl_ctx *c, const struct ynode *n, const char *path, bool *out)
 	static const char *const no[] = { "n", "N", "no", "No", "NO", "off",
 		"Off", "OFF", NULL };
 
-	if (!c->strict && n && n->kind == YN_SCALAR && n->plain) {
+	if (n && n->kind == YN_SCALAR && n->plain && n->type == YS_STR) {
+		int word = -1;
 		for (size_t i = 0; yes[i]; i++)
 			if (!strcmp(n->val, yes[i]))
-				return *out = true, true;
+				word = 1;
 		for (size_t i = 0; no[i]; i++)
 			if (!strcmp(n->val, no[i]))
-				return *out = false, true;
+				word = 0;
+		if (word >= 0) {
+			sdl_schema(c, n->line, n->col, path,
+			    word ? "read as true" : "read as false",
+			    "expected true or false, found \"%s\" (a string "
+			    "in YAML 1.2)",
+			    n->val);
+			if (c->strict)
+				return false;
+			*out = word == 1;
+			return true;
+		}
 	}
 	if (!n || n->kind != YN_SCALAR || n->type != YS_BOOL) {
 		at(c, n, path, "expected true or false, found %s",
@@ -287,7 +315,10 @@ want_strlist(struct sdl_ctx *c, const struct ynode *n, const char *path,
 			ok = false;
 			continue;
 		}
-		out->items[out->count++] = xstrdup(c, s);
+		/* a list holds no NULL: out of memory ends it */
+		if ((out->items[out->count] = xstrdup(c, s)) == NULL)
+			return false;
+		out->count++;
 	}
 	return ok;
 }
@@ -315,6 +346,73 @@ name_ok(struct sdl_ctx *c, const struct ynode *k, const char *path,
 static const char *const http_keys[] = { "max_body_size", "next_cases",
 	"next_timeout", "next_tries", "proxy_buffer_size", "read_timeout",
 	"send_timeout", NULL };
+
+/* http_options.next_cases (v, path p): a list of known cases, "off"
+ * alone.  A plain 500 is an integer in YAML; Akash's schema wants
+ * strings, its Go parser takes the text (a schema finding). */
+static void
+build_next_cases(struct sdl_ctx *c, const struct ynode *v, const char *p,
+    struct sdl_http_options *h)
+{
+	static const char *const cases[] = { "error", "timeout", "500", "502",
+		"503", "504", "403", "404", "429", "off", NULL };
+	static const char expected[] = "error, timeout, 500, 502, 503, 504, "
+	                               "403, 404, 429 or off";
+	struct sdl_strlist l = { 0 };
+	bool ok = true;
+
+	if (v->kind != YN_SEQ) {
+		at(c, v, p, "expected a list, found %s", kind_name(v));
+		return;
+	}
+	if (v->n > SDL_MAX_LIST) {
+		at(c, v, p, "more than %d items (Lodge's limit)", SDL_MAX_LIST);
+		return;
+	}
+	for (size_t i = 0; i < v->n; i++) {
+		const struct ynode *it = v->items[i];
+		char q[SDL_PATH_MAX];
+		size_t k;
+
+		P(q, "%s[%zu]", p, i);
+		if (it->kind != YN_SCALAR) {
+			at(c, it, q, "expected one of %s (quoted), found %s",
+			    expected, kind_name(it));
+			ok = false;
+			continue;
+		}
+		for (k = 0; cases[k]; k++)
+			if (!strcmp(cases[k], it->val))
+				break;
+		if (!cases[k]) {
+			at(c, it, q,
+			    "unknown next case \"%.64s\" (expected %s)",
+			    it->val, expected);
+			ok = false;
+			continue;
+		}
+		if (it->type != YS_STR) {
+			sdl_schema(c, it->line, it->col, q, "read as its text",
+			    "expected one of %s (quoted), found %s", expected,
+			    kind_name(it));
+			if (c->strict)
+				ok = false;
+		}
+		if (!strcmp(it->val, "off") && v->n != 1) {
+			at(c, it, q,
+			    "if \"off\" is given, no other case may be");
+			ok = false;
+		}
+	}
+	if (!ok || v->n == 0)
+		return;
+	if (!(l.items = xcalloc(c, v->n, sizeof(char *))))
+		return;
+	l.present = true;
+	for (size_t i = 0; i < v->n; i++)
+		l.items[l.count++] = xstrdup(c, v->items[i]->val);
+	h->next_cases = l;
+}
 
 static void
 build_http(struct sdl_ctx *c, const struct ynode *n, const char *path,
@@ -354,70 +452,8 @@ build_http(struct sdl_ctx *c, const struct ynode *n, const char *path,
 		    want_uint(c, v, p, 0, UINT32_MAX, &x))
 			h->next_timeout = (uint32_t)x;
 		P(p, "%s.next_cases", path);
-		if ((v = ytree_get(n, "next_cases")) && !is_null(v)) {
-			static const char *const cases[] = { "error", "timeout",
-				"500", "502", "503", "504", "403", "404", "429",
-				"off", NULL };
-			struct sdl_strlist l = { 0 };
-			bool ok = true;
-			/* plain 500 is an integer in YAML; Akash's schema
-			 * wants strings, but its Go parser takes the text */
-			if (v->kind == YN_SEQ) {
-				for (size_t i = 0; i < v->n; i++) {
-					const struct ynode *it = v->items[i];
-					char q[SDL_PATH_MAX];
-					size_t k;
-					P(q, "%s[%zu]", p, i);
-					if (it->kind != YN_SCALAR ||
-					    (c->strict && it->type != YS_STR &&
-					        !(it->type == YS_BOOL &&
-					            strcmp(it->val, "off") ==
-					                0))) {
-						at(c, it, q,
-						    "expected one of "
-						    "error, timeout, 500, 502, "
-						    "503, 504, 403, 404, 429, "
-						    "off (quoted), found %s",
-						    kind_name(it));
-						ok = false;
-						continue;
-					}
-					for (k = 0; cases[k]; k++)
-						if (!strcmp(cases[k], it->val))
-							break;
-					if (!cases[k]) {
-						at(c, it, q,
-						    "unknown next case "
-						    "\"%.64s\" (expected "
-						    "error, "
-						    "timeout, 500, 502, 503, "
-						    "504, 403, 404, 429 or "
-						    "off)",
-						    it->val);
-						ok = false;
-					} else if (!strcmp(it->val, "off") &&
-					    v->n != 1) {
-						at(c, it, q,
-						    "if \"off\" is "
-						    "given, no other case may "
-						    "be");
-						ok = false;
-					}
-				}
-				if (ok && want_strlist(c, v, p, false, &l) &&
-				    l.count) {
-					h->next_cases = l;
-					l.items = NULL;
-					l.count = 0;
-				}
-			} else {
-				at(c, v, p, "expected a list, found %s",
-				    kind_name(v));
-			}
-			for (size_t i = 0; i < l.count; i++)
-				free(l.items[i]);
-			free(l.items);
-		}
+		if ((v = ytree_get(n, "next_cases")) && !is_null(v))
+			build_next_cases(c, v, p, h);
 	}
 	if (!h->next_cases.present) {
 		h->next_cases.items = xcalloc(c, 2, sizeof(char *));
@@ -459,9 +495,12 @@ build_expose(struct sdl_ctx *c, const struct ynode *n, const char *path,
 	if ((v = need(c, n, path, "port")) && want_uint(c, v, p, 1, 65535, &x))
 		e->port = (uint32_t)x;
 	P(p, "%s.as", path);
-	if ((v = ytree_get(n, "as")) &&
-	    want_uint(c, v, p, c->strict ? 1 : 0, 65535, &x))
+	if ((v = ytree_get(n, "as")) && want_uint(c, v, p, 0, 65535, &x)) {
+		if (x == 0)
+			sdl_schema(c, v->line, v->col, p, "read as the port",
+			    "0 is out of range (expected 1 to 65535)");
 		e->as = (uint32_t)x;
+	}
 	P(p, "%s.proto", path);
 	if ((v = ytree_get(n, "proto"))) {
 		const char *s = want_str(c, v, p);
@@ -556,8 +595,11 @@ build_params(struct sdl_ctx *c, const struct ynode *n, const char *path,
 	char p[SDL_PATH_MAX];
 	const struct ynode *v;
 
-	if (!c->strict && is_null(n))
+	if (is_null(n)) {
+		sdl_schema(c, n->line, n->col, path, "read as no params",
+		    "expected a mapping, found null");
 		return;
+	}
 	s->has_params = true;
 	if (!want_map(c, n, path, keys))
 		return;
@@ -610,11 +652,11 @@ build_params(struct sdl_ctx *c, const struct ynode *n, const char *path,
 				for (size_t i = 0; i < s->permissions.count;
 				     i++) {
 					const char *x = s->permissions.items[i];
-					if (c->strict &&
-					    strcmp(x, "deployment") &&
+					if (strcmp(x, "deployment") &&
 					    strcmp(x, "logs") &&
 					    strcmp(x, "events"))
-						at(c, r->items[i], q,
+						sdl_schema(c, r->items[i]->line,
+						    r->items[i]->col, q, "kept",
 						    "unknown "
 						    "permission \"%.64s\" "
 						    "(expected deployment, "
@@ -680,10 +722,12 @@ build_credentials(struct sdl_ctx *c, const struct ynode *n, const char *path,
 		if (!(str = want_str(c, v, p)))
 			continue;
 		len = strlen(str);
-		if (c->strict && len < f[i].min) {
-			at(c, v, p, "%s is shorter than %zu characters",
-			    f[i].key, f[i].min);
-			continue;
+		if (len < f[i].min) {
+			sdl_schema(c, v->line, v->col, p, "kept",
+			    "%s is shorter than %zu characters", f[i].key,
+			    f[i].min);
+			if (c->strict)
+				continue;
 		}
 		/* Akash trims surrounding space; a blank value is missing */
 		while (b < len &&
@@ -732,7 +776,7 @@ build_service(struct sdl_ctx *c, const struct ynode *k, const struct ynode *n,
 			int rc = sdl_image_parse_lenient(str, &s->image);
 			if (rc == ERR_NOMEM)
 				c->oom = 1;
-			else if (rc && c->strict)
+			else if (rc && (c->strict || c->lodge))
 				at(c, v, p, "not a valid image (%s)",
 				    err_msg());
 			else if (rc) {
@@ -783,12 +827,14 @@ build_service(struct sdl_ctx *c, const struct ynode *k, const struct ynode *n,
 				const struct ynode *w;
 				P(q, "%s[%zu]", p, i);
 				P(r, "%s.service", q);
+				char *dep;
 				if (want_map(c, v->items[i], q, dk) &&
 				    (w = ytree_get(v->items[i], "service")) &&
-				    (str = want_str(c, w, r)))
+				    (str = want_str(c, w, r)) &&
+				    (dep = xstrdup(c, str)))
 					s->dependencies
 					    .items[s->dependencies.count++] =
-					    xstrdup(c, str);
+					    dep;
 			}
 		}
 	}
@@ -822,6 +868,11 @@ attr_add(struct sdl_ctx *c, struct sdl_attr **list, size_t *n, const char *k,
 	*list = l;
 	l[*n].key = xstrdup(c, k);
 	l[*n].value = xstrdup(c, v);
+	if (!l[*n].key || !l[*n].value) {
+		free(l[*n].key);
+		free(l[*n].value);
+		return false;
+	}
 	(*n)++;
 	return true;
 }
@@ -1064,6 +1115,25 @@ build_gpu_models(struct sdl_ctx *c, const struct ynode *nv, const char *p,
 	return true;
 }
 
+/* gpu.attributes.vendor (path p) names nvidia only: Akash's Go parser
+ * ignores another vendor and asks for any nvidia GPU instead, which is
+ * not what was written. */
+static void
+refuse_other_vendors(struct sdl_ctx *c, const struct ynode *vendor,
+    const char *p)
+{
+	for (size_t i = 0; vendor->kind == YN_MAP && i < vendor->n; i++) {
+		const struct ynode *k = YMAP_KEY(vendor, i);
+		if (strcmp(k->val, "nvidia"))
+			at(c, k, p,
+			    "unknown field \"%.64s\" (expected one of: "
+			    "nvidia); GPUs of another vendor cannot be asked "
+			    "for (Akash's Go parser would ignore it and ask "
+			    "for any nvidia GPU)",
+			    k->val);
+	}
+}
+
 /* resources.gpu: units, and the vendor's models as sorted attributes (any
  * nvidia model when none is named). */
 static void
@@ -1094,11 +1164,17 @@ build_gpu(struct sdl_ctx *c, const struct ynode *n, const char *path,
 		return;
 	}
 	P(p, "%s.attributes.vendor", path);
-	if (!want_map(c, vendor, p, (const char *const[]){ "nvidia", NULL }))
+	if (!want_map(c, vendor, p,
+	        c->lodge ? NULL : (const char *const[]){ "nvidia", NULL }))
 		return;
-	if (c->strict && vendor->n == 0) {
-		at(c, vendor, p, "at least one GPU vendor must be set");
-		return;
+	if (c->lodge)
+		refuse_other_vendors(c, vendor, p);
+	if (vendor->kind == YN_MAP && vendor->n == 0) {
+		sdl_schema(c, vendor->line, vendor->col, p,
+		    "read as any nvidia GPU",
+		    "at least one GPU vendor must be set");
+		if (c->strict)
+			return;
 	}
 	if (!have_units || cp->gpu_units == 0)
 		at(c, a, path, "GPU attributes need units > 0");
@@ -1235,7 +1311,8 @@ build_volume_list(struct sdl_ctx *c, const struct ynode *v, const char *p,
 		build_volume(c, v->items[i], q, &cp->volumes[cp->nvolumes++],
 		    true);
 	}
-	for (size_t i = 0; i < cp->nvolumes; i++)
+	/* names may be NULL once out of memory */
+	for (size_t i = 0; !c->oom && i < cp->nvolumes; i++)
 		for (size_t j = 0; j < i; j++) {
 			if (strcmp(cp->volumes[i].name, cp->volumes[j].name))
 				continue;
@@ -1243,7 +1320,8 @@ build_volume_list(struct sdl_ctx *c, const struct ynode *v, const char *p,
 			at(c, v->items[i], q, "duplicated volume name \"%s\"",
 			    cp->volumes[i].name);
 		}
-	sdl_sort_volumes(cp->volumes, cp->nvolumes);
+	if (!c->oom)
+		sdl_sort_volumes(cp->volumes, cp->nvolumes);
 }
 
 /* resources.storage: one volume or a list of them. */
@@ -1336,11 +1414,13 @@ build_placement(struct sdl_ctx *c, const struct ynode *k, const struct ynode *n,
 		const struct ynode *w;
 		char q[SDL_PATH_MAX];
 		P(q, "%s.allOf", p);
-		if ((w = ytree_get(v, "allOf")))
-			want_strlist(c, w, q, false, &pl->all_of);
+		if ((w = ytree_get(v, "allOf")) &&
+		    want_strlist(c, w, q, false, &pl->all_of) && c->lodge)
+			check_auditors(c, w, q, &pl->all_of);
 		P(q, "%s.anyOf", p);
-		if ((w = ytree_get(v, "anyOf")))
-			want_strlist(c, w, q, false, &pl->any_of);
+		if ((w = ytree_get(v, "anyOf")) &&
+		    want_strlist(c, w, q, false, &pl->any_of) && c->lodge)
+			check_auditors(c, w, q, &pl->any_of);
 	}
 	P(p, "%s.pricing", path);
 	if ((v = need(c, n, path, "pricing")) && want_map(c, v, p, NULL) &&
@@ -1363,12 +1443,20 @@ build_placement(struct sdl_ctx *c, const struct ynode *k, const struct ynode *n,
 			P(r, "%s.denom", q);
 			if ((w = need(c, pv, q, "denom")) &&
 			    (str = want_str(c, w, r))) {
-				if (c->strict ? strcmp(str, "uakt") &&
-				            strcmp(str, "uact") :
-				                !denom_ok(str))
+				if (!denom_ok(str))
 					at(c, w, r,
 					    "unsupported denomination "
-					    "\"%.64s\" (expected uakt or uact)",
+					    "\"%.64s\" (expected a Cosmos "
+					    "denomination: uakt, uact, "
+					    "ibc/<hash>...)",
+					    str);
+				else if (strcmp(str, "uakt") &&
+				    strcmp(str, "uact"))
+					sdl_schema(c, w->line, w->col, r,
+					    "kept (the market decides whether "
+					    "it settles it)",
+					    "unsupported denomination "
+					    "\"%.80s\" (expected uakt or uact)",
 					    str);
 				free(pr->denom);
 				pr->denom = xstrdup(c, str);
@@ -1393,6 +1481,52 @@ build_placement(struct sdl_ctx *c, const struct ynode *k, const struct ynode *n,
 	}
 }
 
+/* signedBy.allOf / anyOf (node w, path q, read into l): Lodge's
+ * auditors are ed25519 keys, whose provider.attest entries the ledger
+ * holds.  An Akash address names an Akash auditor, whose audits Lodge
+ * cannot see: matching could never honour it. */
+static void
+check_auditors(struct sdl_ctx *c, const struct ynode *w, const char *q,
+    const struct sdl_strlist *l)
+{
+	size_t distinct = 0;
+
+	for (size_t i = 0; i < l->count; i++) {
+		size_t j = 0;
+		while (j < i && strcmp(l->items[j], l->items[i]))
+			j++;
+		distinct += j == i;
+	}
+	if (distinct > SDL_MAX_AUDITORS)
+		at(c, w, q, "%zu auditors; an order names at most %d", distinct,
+		    SDL_MAX_AUDITORS);
+	for (size_t i = 0; i < l->count; i++) {
+		const char *k = l->items[i];
+		const struct ynode *it = w->items[i];
+		uint8_t pub[KEY_PUB_LEN];
+		char r[SDL_PATH_MAX];
+
+		if (key_pub_from_text(k, pub) == 0)
+			continue;
+		P(r, "%s[%zu]", q, i);
+		if (!strncmp(k, "akash1", 6))
+			at(c, it, r,
+			    "\"%.64s\" is an Akash address: Lodge cannot see "
+			    "Akash's audits.  Lodge auditors are ed25519 keys, "
+			    "named \"ed25519:<43 base64url characters>\" (the "
+			    "key the auditor's `ledger keygen` printed); or "
+			    "remove signedBy",
+			    k);
+		else
+			at(c, it, r,
+			    "\"%.64s\" is not an auditor key: Lodge auditors "
+			    "are ed25519 keys, named \"ed25519:<43 base64url "
+			    "characters>\" (the key the auditor's `ledger "
+			    "keygen` printed)",
+			    k);
+	}
+}
+
 /* Cosmos SDK denominations: [a-zA-Z][a-zA-Z0-9/:._-]{2,127} */
 static bool
 denom_ok(const char *s)
@@ -1411,9 +1545,10 @@ denom_ok(const char *s)
 }
 
 /* semver.ParseTolerant then Akash's choice: 2.0.0 is v2, >= 2.1.0 is
- * v2.1.  Returns 20, 21 or 0. */
+ * v2.1.  Returns 20, 21 or 0; *exact tells whether s was 2.0.0 or 2.1.0
+ * exactly (not 2.5 or 3.0, which Akash also reads as v2.1). */
 static int
-go_version(const char *s)
+go_version(const char *s, bool *exact)
 {
 	unsigned long v[3] = { 0, 0, 0 };
 	int k = 0;
@@ -1437,6 +1572,7 @@ go_version(const char *s)
 	}
 	if (*p && *p != '-' && *p != '+')
 		return 0;
+	*exact = v[0] == 2 && v[1] <= 1 && v[2] == 0 && !*p;
 	if (v[0] == 2 && v[1] == 0 && v[2] == 0 && !*p)
 		return 20;
 	if (v[0] > 2 || (v[0] == 2 && v[1] >= 1))
@@ -1605,13 +1741,17 @@ build_endpoints(struct sdl_ctx *c, const struct ynode *n,
 	}
 }
 
-/* version: "2.0" or "2.1" (quoted; Akash's Go parser takes more). */
+/* version: "2.0" or "2.1", quoted.  Akash's Go parser takes any scalar
+ * that semver.ParseTolerant reads (2.0 unquoted, "v2.1", "2.1.0"): a
+ * schema finding. */
 static void
 build_version(struct sdl_ctx *c, const struct ynode *root,
     struct sdl_deployment *d)
 {
 	const struct ynode *v;
 	const char *str;
+	bool number, exact = false;
+	int go;
 
 	if (!(v = ytree_get(root, "version"))) {
 		at(c, root, "version",
@@ -1619,21 +1759,52 @@ build_version(struct sdl_ctx *c, const struct ynode *root,
 		    "\"2.0\" or \"2.1\")");
 		return;
 	}
-	str = v->kind == YN_SCALAR ? v->val : "";
-	if (v->kind == YN_SCALAR && v->type == YS_STR && !strcmp(str, "2.0"))
+	if (v->kind != YN_SCALAR) {
+		at(c, v, "version",
+		    "unsupported version: %s (expected \"2.0\" or \"2.1\", "
+		    "quoted)",
+		    kind_name(v));
+		return;
+	}
+	str = v->val;
+	number = v->type == YS_FLOAT || v->type == YS_INT;
+	if (v->type == YS_STR && !strcmp(str, "2.0")) {
 		d->version = 20;
-	else if (v->kind == YN_SCALAR && v->type == YS_STR &&
-	    !strcmp(str, "2.1"))
+		return;
+	}
+	if (v->type == YS_STR && !strcmp(str, "2.1")) {
 		d->version = 21;
-	else if (!c->strict && v->kind == YN_SCALAR && go_version(str))
-		d->version = go_version(str);
+		return;
+	}
+	go = go_version(str, &exact);
+	if (go && !exact && c->lodge) {
+		/* a version Lodge does not know, not a way of writing one */
+		at(c, v, "version",
+		    "unsupported version %s%.32s%s (expected \"2.0\" or "
+		    "\"2.1\"; Akash's Go parser reads any later version as "
+		    "2.1)",
+		    number ? "" : "\"", str, number ? "" : "\"");
+		return;
+	}
+	if (number && go)
+		sdl_schema(c, v->line, v->col, "version",
+		    go == 20 ? "read as \"2.0\"" : "read as \"2.1\"",
+		    "version %.32s is a number in YAML; quote it: "
+		    "version: \"%s\"",
+		    str, go == 20 ? "2.0" : "2.1");
+	else if (go)
+		sdl_schema(c, v->line, v->col, "version",
+		    go == 20 ? "read as \"2.0\"" : "read as \"2.1\"",
+		    "unsupported version \"%.32s\" (expected \"2.0\" or "
+		    "\"2.1\")",
+		    str);
 	else
 		at(c, v, "version",
-		    "unsupported version %s%.32s%s "
-		    "(expected \"2.0\" or \"2.1\", quoted)",
-		    v->kind == YN_SCALAR ? "\"" : "",
-		    v->kind == YN_SCALAR ? str : kind_name(v),
-		    v->kind == YN_SCALAR ? "\"" : "");
+		    "unsupported version %s%.32s%s (expected \"2.0\" or "
+		    "\"2.1\", quoted)",
+		    number ? "" : "\"", str, number ? "" : "\"");
+	if (go && !c->strict)
+		d->version = go;
 }
 
 /* include: accepted and ignored, as Akash does; only its form checked. */
@@ -1713,6 +1884,7 @@ build_reclamation(struct sdl_ctx *c, const struct ynode *root,
 {
 	const struct ynode *v, *w;
 	const char *str;
+	uint64_t seconds, go_seconds;
 
 	if (!(v = ytree_get(root, "reclamation")) ||
 	    !want_map(c, v, "reclamation",
@@ -1720,16 +1892,24 @@ build_reclamation(struct sdl_ctx *c, const struct ynode *root,
 	    !(w = need(c, v, "reclamation", "min_window")) ||
 	    !(str = want_str(c, w, "reclamation.min_window")))
 		return;
-	if (!c->strict && go_duration(str, &d->reclamation_seconds)) {
-		d->has_reclamation = true;
-		d->reclamation_min_window = xstrdup(c, str);
-	} else if (sdl_parse_duration(str, &d->reclamation_seconds)) {
+	if (sdl_parse_duration(str, &seconds) == 0) {
+		/* Akash's Go parser reads it too, perhaps more finely */
+		if (!c->strict && go_duration(str, &go_seconds))
+			seconds = go_seconds;
+	} else if (go_duration(str, &seconds)) {
+		sdl_schema(c, w->line, w->col, "reclamation.min_window",
+		    "read as a Go duration",
+		    "invalid reclamation min_window: %s", err_msg());
+		if (c->strict)
+			return;
+	} else {
 		at(c, w, "reclamation.min_window",
 		    "invalid reclamation min_window: %s", err_msg());
-	} else {
-		d->has_reclamation = true;
-		d->reclamation_min_window = xstrdup(c, str);
+		return;
 	}
+	d->has_reclamation = true;
+	d->reclamation_seconds = seconds;
+	d->reclamation_min_window = xstrdup(c, str);
 }
 
 /* The document, part by part, in the order the errors are reported. */

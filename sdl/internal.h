@@ -17,8 +17,11 @@ struct sdl_ctx {
 	size_t nerr;
 	char first[512]; /* the first error, for err_set */
 	int oom; /* an allocation failed */
-	bool strict; /* Akash's schema too, not only its Go
-				    * parser (see SDL_PARSE_AKASH_GO) */
+	bool strict; /* the schema's findings are errors
+				    * (SDL_PARSE_STRICT) */
+	bool lodge; /* refuse what Lodge cannot honour (not
+				    * SDL_PARSE_AKASH_GO) */
+	size_t nwarn;
 };
 
 /* snprintf for paths and messages, truncating silently. */
@@ -29,6 +32,18 @@ void sdl_fmt(char *buf, size_t size, const char *fmt, ...)
 void sdl_report(struct sdl_ctx *c, uint32_t line, uint32_t col,
     const char *path, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
+
+/* Record the warning "file:line:col: path: warning: message". */
+void sdl_warn(struct sdl_ctx *c, uint32_t line, uint32_t col, const char *path,
+    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+/* A finding of Akash's input schema alone (Akash's Go parser accepts the
+ * file): an error under SDL_PARSE_STRICT, else a warning that says what
+ * was made of it, as Akash's Go parser does (read_as, e.g. "ignored";
+ * NULL for "accepted") and that --strict refuses it. */
+void sdl_schema(struct sdl_ctx *c, uint32_t line, uint32_t col,
+    const char *path, const char *read_as, const char *fmt, ...)
+    __attribute__((format(printf, 6, 7)));
 
 /* Tree into model (structure, types, values; Akash's schema and its
  * decoding rules).  Returns the deployment even when errors were

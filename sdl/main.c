@@ -17,7 +17,9 @@ enum { EXIT_OK = 0, EXIT_INVALID = 1, EXIT_USAGE = 2 };
 static const char usage[] =
     "usage: sdl <command> [args]\n"
     "\n"
-    "  check [--akash-go] FILE...  validate SDL files; errors on stderr\n"
+    "  check [--strict] [--akash-go] FILE...\n"
+    "                         validate SDL files; errors and warnings on "
+    "stderr\n"
     "  manifest FILE          print Lodge's canonical manifest (JSON)\n"
     "  hash FILE              print the manifest hash (SHA-256, hex)\n"
     "  orders FILE            print the market orders (JSON array)\n"
@@ -32,12 +34,17 @@ static const struct {
 	const char *help;
 } helps[] = {
 	{ "check",
-	    "usage: sdl check [--akash-go] FILE...\n"
+	    "usage: sdl check [--strict] [--akash-go] FILE...\n"
 	    "Parse and validate each SDL file (\"-\" is stdin).  Every error "
-	    "is printed\non stderr as FILE:LINE:COL: PATH: MESSAGE.  Exit 0 "
-	    "when all files are\nvalid, 1 otherwise.  --akash-go applies only "
-	    "the rules of Akash's Go\nparser (its schema is advisory there); "
-	    "by default Lodge applies Akash's\nschema as well.\n" },
+	    "is printed\non stderr as FILE:LINE:COL: PATH: MESSAGE, every "
+	    "warning as\nFILE:LINE:COL: PATH: warning: MESSAGE.  Exit 0 when "
+	    "all files are valid\n(warnings or not), 1 otherwise.\n"
+	    "By default a file is valid when Akash's Go parser accepts it and "
+	    "Lodge\ncan honour all of it; what only Akash's input schema "
+	    "refuses is a warning.\n--strict: Akash's schema findings are "
+	    "errors.\n--akash-go: Akash's rules only, without Lodge's refusals "
+	    "of what it\ncannot honour (signedBy keys, GPU vendors, images): "
+	    "would Akash accept it?\n" },
 	{ "manifest",
 	    "usage: sdl manifest FILE\n"
 	    "Print the canonical manifest of FILE: canonical JSON (sorted "
@@ -78,12 +85,19 @@ wants_help(int argc, char **argv)
 	return false;
 }
 
+/* Parse path; its warnings (and errors, when it is refused) on
+ * stderr. */
 static int
 load(const char *path, unsigned flags, struct sdl_deployment **d)
 {
 	struct sdl_errors errs = { 0 };
 	int rc = sdl_parse_file_flags(path, flags, d, &errs);
 
+	for (size_t i = 0; i < errs.nwarnings; i++)
+		fprintf(stderr, "%s\n", errs.warnings[i]);
+	if (errs.wdropped)
+		fprintf(stderr, "%s: ... and %zu more warnings\n", path,
+		    errs.wdropped);
 	if (rc) {
 		for (size_t i = 0; i < errs.count; i++)
 			fprintf(stderr, "%s\n", errs.items[i]);
@@ -125,9 +139,17 @@ cmd_check(int argc, char **argv)
 	int status = EXIT_OK;
 	unsigned flags = 0;
 
-	if (argc > 0 && !strcmp(argv[0], "--akash-go")) {
-		flags = SDL_PARSE_AKASH_GO;
-		argc--, argv++;
+	for (; argc > 0 && !strncmp(argv[0], "--", 2); argc--, argv++) {
+		if (!strcmp(argv[0], "--akash-go")) {
+			flags |= SDL_PARSE_AKASH_GO;
+		} else if (!strcmp(argv[0], "--strict")) {
+			flags |= SDL_PARSE_STRICT;
+		} else {
+			fprintf(stderr,
+			    "sdl: check: unknown option \"%s\"\n\n%s", argv[0],
+			    helps[0].help);
+			return EXIT_USAGE;
+		}
 	}
 	if (argc < 1) {
 		fputs(helps[0].help, stderr);

@@ -1,6 +1,6 @@
 /*
- * sdl: entry points (parse a file or a buffer), the error list, freeing,
- * lookups, and two orderings Akash defines (storage volumes, endpoint
+ * sdl: entry points (parse a file or a buffer, in a mode), the error and
+ * warning lists, freeing, lookups, and two orderings Akash defines (storage volumes, endpoint
  * sequence numbers) that both the model and the Akash JSON rely on.
  */
 #include "sdl/sdl.h"
@@ -23,47 +23,101 @@ sdl_fmt(char *buf, size_t size, const char *fmt, ...)
 	va_end(ap);
 }
 
-void
-sdl_report(struct sdl_ctx *c, uint32_t line, uint32_t col, const char *path,
-    const char *fmt, ...)
+/* Append full (taken) to the list items/count/cap, or count it in
+ * *dropped beyond SDL_MAX_ERRORS. */
+static void
+list_add(struct sdl_ctx *c, char ***items, size_t *count, size_t *cap,
+    size_t *dropped, char *full)
 {
-	char msg[512], *full = NULL;
-	va_list ap;
-	int n;
+	if (*count >= SDL_MAX_ERRORS) {
+		(*dropped)++;
+		free(full);
+		return;
+	}
+	if (*count == *cap) {
+		size_t n = *cap ? *cap * 2 : 8;
+		char **v = realloc(*items, n * sizeof(*v));
+		if (!v) {
+			free(full);
+			c->oom = 1;
+			return;
+		}
+		*items = v;
+		*cap = n;
+	}
+	(*items)[(*count)++] = full;
+}
 
-	va_start(ap, fmt);
+static void
+vreport(struct sdl_ctx *c, bool warning, uint32_t line, uint32_t col,
+    const char *path, const char *fmt, va_list ap)
+{
+	char msg[768], *full = NULL;
+	struct sdl_errors *e = c->errs;
+
 	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	n = asprintf(&full, "%s:%u:%u: %s: %s", c->file, line, col, path, msg);
-	if (n < 0) {
+	if (asprintf(&full, "%s:%u:%u: %s: %s%s", c->file, line, col, path,
+	        warning ? "warning: " : "", msg) < 0) {
 		c->oom = 1;
+		return;
+	}
+	if (warning) {
+		c->nwarn++;
+		if (e)
+			list_add(c, &e->warnings, &e->nwarnings, &e->wcap,
+			    &e->wdropped, full);
+		else
+			free(full);
 		return;
 	}
 	if (c->nerr == 0)
 		sdl_fmt(c->first, sizeof(c->first), "%s", full);
 	c->nerr++;
-	if (c->errs) {
-		struct sdl_errors *e = c->errs;
-		if (e->count >= SDL_MAX_ERRORS) {
-			e->dropped++;
-			free(full);
-			return;
-		}
-		if (e->count == e->cap) {
-			size_t cap = e->cap ? e->cap * 2 : 8;
-			char **items = realloc(e->items, cap * sizeof(*items));
-			if (!items) {
-				free(full);
-				c->oom = 1;
-				return;
-			}
-			e->items = items;
-			e->cap = cap;
-		}
-		e->items[e->count++] = full;
-		return;
-	}
-	free(full);
+	if (e)
+		list_add(c, &e->items, &e->count, &e->cap, &e->dropped, full);
+	else
+		free(full);
+}
+
+void
+sdl_report(struct sdl_ctx *c, uint32_t line, uint32_t col, const char *path,
+    const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vreport(c, false, line, col, path, fmt, ap);
+	va_end(ap);
+}
+
+void
+sdl_warn(struct sdl_ctx *c, uint32_t line, uint32_t col, const char *path,
+    const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vreport(c, true, line, col, path, fmt, ap);
+	va_end(ap);
+}
+
+void
+sdl_schema(struct sdl_ctx *c, uint32_t line, uint32_t col, const char *path,
+    const char *read_as, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (c->strict)
+		sdl_report(c, line, col, path, "%s", msg);
+	else
+		sdl_warn(c, line, col, path,
+		    "%s; %s, as Akash's Go parser does (Akash's schema and "
+		    "`sdl check --strict` refuse it)",
+		    msg, read_as ? read_as : "accepted");
 }
 
 int
@@ -87,7 +141,8 @@ sdl_parse_buffer_flags(const char *name, const char *buf, size_t len,
 	memset(&c, 0, sizeof(c));
 	c.file = name ? name : "(buffer)";
 	c.errs = errs;
-	c.strict = !(flags & SDL_PARSE_AKASH_GO);
+	c.strict = (flags & SDL_PARSE_STRICT) != 0;
+	c.lodge = !(flags & SDL_PARSE_AKASH_GO);
 	if (len > SDL_MAX_FILE_SIZE) {
 		sdl_report(&c, 0, 0, "(document)",
 		    "file is larger than %d "
@@ -174,6 +229,9 @@ sdl_errors_free(struct sdl_errors *errs)
 	for (size_t i = 0; i < errs->count; i++)
 		free(errs->items[i]);
 	free(errs->items);
+	for (size_t i = 0; i < errs->nwarnings; i++)
+		free(errs->warnings[i]);
+	free(errs->warnings);
 	memset(errs, 0, sizeof(*errs));
 }
 

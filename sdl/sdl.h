@@ -28,7 +28,8 @@
 #define SDL_MAX_LIST 1024 /* env, args, command, accept... */
 #define SDL_MAX_STRING 65536 /* any one scalar */
 #define SDL_MAX_VOLUMES 16 /* storage volumes per profile */
-#define SDL_MAX_ERRORS 100 /* errors collected per file */
+#define SDL_MAX_ERRORS 100 /* errors (and warnings) collected per file */
+#define SDL_MAX_AUDITORS 16 /* keys per signedBy list (ledger's) */
 
 /* Where a thing was written: 1-based line and column (0 when unknown). */
 struct sdl_pos {
@@ -194,26 +195,42 @@ struct sdl_deployment {
 	uint64_t reclamation_seconds;
 };
 
-/* Every error found in one file, each "file:line:col: path: message". */
+/* Every error found in one file, each "file:line:col: path: message",
+ * and every warning, each "file:line:col: path: warning: message". */
 struct sdl_errors {
 	char **items;
 	size_t count;
 	size_t cap;
 	size_t dropped; /* errors beyond SDL_MAX_ERRORS */
+	char **warnings;
+	size_t nwarnings;
+	size_t wcap;
+	size_t wdropped; /* warnings beyond SDL_MAX_ERRORS */
 };
 
-/* Flags for the _flags variants.  By default Lodge applies Akash's input
- * schema (sdl-input.schema.yaml) and the checks of Akash's Go parser, plus
- * its own limits.  SDL_PARSE_AKASH_GO applies only what Akash's Go parser
- * (pkg.akt.dev/go/sdl Read) enforces, which logs schema failures without
- * refusing the file; Lodge's limits still apply. */
+/*
+ * Flags for the _flags variants.  By default (0) Lodge accepts what
+ * Akash's Go parser (pkg.akt.dev/go/sdl Read) accepts, which treats
+ * Akash's input schema (sdl-input.schema.yaml) as advisory: a finding of
+ * the schema alone is a warning.  Lodge's limits apply, and so do its
+ * refusals of what it cannot honour (signedBy names that are not Lodge
+ * auditor keys, GPU vendors other than nvidia, images it cannot pull).
+ *
+ * SDL_PARSE_STRICT makes the schema's findings errors.
+ * SDL_PARSE_AKASH_GO applies Akash's rules only, without Lodge's refusals
+ * of what it cannot honour: what Akash itself would accept, for the
+ * Akash JSON of parity checks.  Both together: Akash's schema and its Go
+ * parser, as Akash's tooling applies them.
+ */
 #define SDL_PARSE_AKASH_GO 0x1u
+#define SDL_PARSE_STRICT 0x2u
 
-/* Parse and validate an SDL file (at most SDL_MAX_FILE_SIZE bytes).  On
- * success *out is a new deployment owned by the caller (free with
- * sdl_deployment_free).  On failure returns ERR_INVAL (invalid SDL; every
- * error appended to errs when errs is not NULL), ERR_IO, ERR_LIMIT or
- * ERR_NOMEM; err_msg() holds a summary naming the first error. */
+/* Parse and validate an SDL file (at most SDL_MAX_FILE_SIZE bytes) with
+ * the default rules (flags 0).  On success *out is a new deployment owned
+ * by the caller (free with sdl_deployment_free).  On failure returns
+ * ERR_INVAL (invalid SDL; every error appended to errs when errs is not
+ * NULL), ERR_IO, ERR_LIMIT or ERR_NOMEM; err_msg() holds a summary naming
+ * the first error.  Warnings go to errs->warnings either way. */
 int sdl_parse_file(const char *path, struct sdl_deployment **out,
     struct sdl_errors *errs);
 
@@ -228,7 +245,7 @@ int sdl_parse_buffer_flags(const char *name, const char *buf, size_t len,
 
 void sdl_deployment_free(struct sdl_deployment *d);
 
-/* Free the messages held by errs and zero it (errs itself is the
+/* Free the errors and warnings held by errs and zero it (errs itself is the
  * caller's); accepts NULL. */
 void sdl_errors_free(struct sdl_errors *errs);
 

@@ -344,14 +344,15 @@ check_service_storage(struct sdl_ctx *c, const struct sdl_service *s,
 
 /* A persistent volume must be mounted by the service.  Akash's Go parser
  * only notices a service that mounts nothing at all, and only in v2.0;
- * Lodge applies that v2.0 rule to v2.1 too. */
+ * Lodge applies that v2.0 rule to v2.1 too: an error under --strict, a
+ * warning by default (the volume is allocated, and nothing uses it). */
 static void
 check_persistent_mounted(struct sdl_ctx *c, const struct sdl_deployment *d,
     const struct sdl_service *s, const struct sdl_compute *cp)
 {
 	char path[SDL_PATH_MAX];
 
-	if (s->nstorage > 0 || (!c->strict && d->version >= 21))
+	if (s->nstorage > 0)
 		return;
 	for (size_t v = 0; cp && v < cp->nvolumes; v++) {
 		const struct sdl_volume *vol = &cp->volumes[v];
@@ -359,10 +360,19 @@ check_persistent_mounted(struct sdl_ctx *c, const struct sdl_deployment *d,
 			continue;
 		P(path, "services.%s.params.storage.%s.mount", s->name,
 		    vol->name);
-		rep(c, s->pos, path,
-		    "volume \"%s\" of profile \"%s\" is "
-		    "persistent and must be mounted (params.storage)",
-		    vol->name, cp->name);
+		if (d->version < 21 || c->strict)
+			rep(c, s->pos, path,
+			    "volume \"%s\" of profile \"%s\" is "
+			    "persistent and must be mounted (params.storage)",
+			    vol->name, cp->name);
+		else
+			sdl_warn(c, s->pos.line, s->pos.col, path,
+			    "volume \"%s\" of profile \"%s\" is "
+			    "persistent and is not mounted (params.storage): "
+			    "it is allocated and nothing uses it; accepted as "
+			    "Akash's Go parser accepts it in v2.1 files "
+			    "(--strict refuses it)",
+			    vol->name, cp->name);
 	}
 }
 

@@ -55,6 +55,18 @@ tenant_client_clear(struct tenant_client *c)
 }
 
 const char *
+tenant_fund_hint(const struct tenant_client *c, char *buf, size_t cap)
+{
+	snprintf(buf, cap,
+	    "To get funds: your key is %s (`tenant address`); the market's "
+	    "operator can deposit to it (`market deposit --data DIR %s "
+	    "AMOUNT`), or any funded key can send it an account.transfer.",
+	    c->address[0] ? c->address : "(none)",
+	    c->address[0] ? c->address : "KEY");
+	return buf;
+}
+
+const char *
 tenant_error_text(const char *body, char *buf, size_t cap)
 {
 	json_t *j = json_loads(body ? body : "", 0, NULL);
@@ -121,9 +133,14 @@ tenant_market_submit(struct tenant_client *c, const char *kind, json_t *body,
 	if ((rc = http_fetch("POST", url, hdr, text, len, c->timeout_ms, &r)))
 		goto out;
 	if (r.status != 201) {
+		char hint[512] = "";
+		if (r.status == 402) {
+			hint[0] = ' ';
+			tenant_fund_hint(c, hint + 1, sizeof(hint) - 1);
+		}
 		rc = err_set(r.status >= 500 ? ERR_IO : ERR_REJECT,
-		    "the market refused %s (HTTP %ld): %s", kind, r.status,
-		    tenant_error_text(r.body, ebuf, sizeof(ebuf)));
+		    "the market refused %s (HTTP %ld): %s%s", kind, r.status,
+		    tenant_error_text(r.body, ebuf, sizeof(ebuf)), hint);
 		goto out;
 	}
 	if ((ans = json_loadb(r.body, r.body_len, 0, NULL)) == NULL) {
@@ -178,18 +195,21 @@ tenant_provider_url(struct tenant_client *c, const char *provider_key,
 	    provider_key);
 }
 
-/* "X-Lodge-Signature: ..." for one request; caller frees. */
+/* "X-Lodge-Signature: ..." for one request to api_url's host; caller
+ * frees. */
 static int
-sign_header(struct tenant_client *c, const char *method, const char *path,
-    const void *body, size_t len, char **line)
+sign_header(struct tenant_client *c, const char *api_url, const char *method,
+    const char *path, const void *body, size_t len, char **line)
 {
-	char *v = NULL;
+	char *v = NULL, host[REQSIG_HOST_MAX];
 	int rc;
 
 	*line = NULL;
 	if (c->key == NULL)
 		return err_set(ERR_INVAL, "no tenant key loaded");
-	if ((rc = reqsig_header(c->key, method, path, body, len, &v)) != 0)
+	if ((rc = reqsig_url_host(api_url, host)) != 0 ||
+	    (rc = reqsig_header(c->key, method, host, path, body, len, &v)) !=
+	        0)
 		return rc;
 	if (asprintf(line, "%s: %s", REQSIG_HEADER, v) < 0) {
 		*line = NULL;
@@ -212,7 +232,7 @@ tenant_provider_call(struct tenant_client *c, const char *api_url,
 	if ((size_t)snprintf(url, sizeof(url), "%s%s", api_url, path) >=
 	    sizeof(url))
 		return err_set(ERR_LIMIT, "URL too long: %s", path);
-	if ((rc = sign_header(c, method, path, body, len, &sig)) != 0)
+	if ((rc = sign_header(c, api_url, method, path, body, len, &sig)) != 0)
 		return rc;
 	hdr[0] = sig;
 	if (content_type) {
@@ -278,7 +298,7 @@ tenant_provider_follow(struct tenant_client *c, const char *api_url,
 	if ((size_t)snprintf(url, sizeof(url), "%s%s", api_url, path) >=
 	    sizeof(url))
 		return err_set(ERR_LIMIT, "URL too long: %s", path);
-	if ((rc = sign_header(c, "GET", path, NULL, 0, &sig)) != 0)
+	if ((rc = sign_header(c, api_url, "GET", path, NULL, 0, &sig)) != 0)
 		return rc;
 	if ((f.curl = curl_easy_init()) == NULL) {
 		free(sig);

@@ -36,7 +36,8 @@ int tenant_market_get(struct tenant_client *c, const char *path, json_t **out);
 /* Sign {kind, body} with the tenant's key and POST it to /v1/entries.
  * On 201, *index gets the ledger index and id (may be NULL, STATE_ID_LEN
  * bytes) the created id ("o-12") or "".  A refusal is ERR_REJECT with
- * the market's reason.  body is borrowed. */
+ * the market's reason (and, for a fee the key cannot pay, 402, how to get
+ * funds: tenant_fund_hint).  body is borrowed. */
 int tenant_market_submit(struct tenant_client *c, const char *kind,
     json_t *body, uint64_t *index, char *id, size_t idlen);
 
@@ -57,6 +58,11 @@ int tenant_provider_call(struct tenant_client *c, const char *api_url,
  * with the provider's error in the message. */
 int tenant_provider_follow(struct tenant_client *c, const char *api_url,
     const char *path, http_chunk_fn fn, void *ctx);
+
+/* How the tenant's key gets funds, one sentence naming it (for the
+ * messages of refusals for lack of funds); returns buf. */
+const char *tenant_fund_hint(const struct tenant_client *c, char *buf,
+    size_t cap);
 
 /* The "error" member of a JSON error body, or the body itself (short). */
 const char *tenant_error_text(const char *body, char *buf, size_t cap);

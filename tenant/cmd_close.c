@@ -58,7 +58,9 @@ cmd_close(const struct cmd_opts *o, int argc, char **argv)
 		rc = cmd_fail("close");
 		goto done;
 	}
-	if (o->json)
+	/* A refused close prints nothing on stdout (its reason went to
+	 * stderr as it happened). */
+	if (o->json && (rc == 0 || json_array_size(rows) > 0))
 		cmd_print_json(rows);
 	rc = rc ? EXIT_FAIL : EXIT_OK;
 done:

@@ -17,13 +17,20 @@ const char cmd_deploy_help[] =
     "usage: tenant deploy FILE [--deposit AMOUNT] "
     "[--ttl SECONDS] [--no-wait]\n"
     "                   [--timeout SECONDS] [--market URL] [--json]\n"
-    "Validate FILE (errors as `sdl check` prints them), post one "
+    "Validate FILE (`sdl check`'s errors and warnings), post one "
     "order per\nplacement group with AMOUNT of escrow each (default: "
     "max_price x 600\nepochs), wait for the match, send the manifest "
     "to the provider, wait\nuntil it runs and print each service's "
-    "URL.  --ttl: how long the orders\nwait for a match (default "
-    "60).  --timeout: how long to wait for the\nworkload to run "
-    "(default 120).  --no-wait: stop after posting.\n"
+    "URL.  --deposit moves AMOUNT from\nthe balance into the order's "
+    "escrow; the provider is paid from it at the\nagreed price and "
+    "the rest comes back on close.  An AMOUNT below the market's\n"
+    "minimum lease (min_lease_epochs x the price of the cheapest "
+    "provider that\nfits now) is refused, naming the amount needed.  "
+    "A manifest that cannot be\ndelivered closes the lease "
+    "manifest_not_delivered (nothing charged).\n--ttl: how long the "
+    "orders wait for a match (default 60).  --timeout: how\nlong to "
+    "wait for the workload to run (default 120).  --no-wait: stop "
+    "after\nposting.\n"
     "Exit status 3: invalid SDL; 4: nothing matched (the reason is "
     "printed);\n5: the provider refused or could not run it.\n";
 
@@ -41,13 +48,33 @@ struct render {
 	FILE *f;
 	bool tty;
 	bool pending; /* an in-progress line is on screen */
+	const char *file; /* the SDL file */
+	const struct sdl_errors *errs; /* its warnings, once parsed */
+	bool warned; /* they are on stderr */
 };
+
+/* The SDL file's warnings (what only Akash's schema refuses) on stderr,
+ * as `sdl check` prints them, once. */
+static void
+print_warnings(struct render *r)
+{
+	if (r->warned)
+		return;
+	r->warned = true;
+	for (size_t i = 0; i < r->errs->nwarnings; i++)
+		fprintf(stderr, "%s\n", r->errs->warnings[i]);
+	if (r->errs->wdropped)
+		fprintf(stderr, "%s: ... and %zu more warnings\n", r->file,
+		    r->errs->wdropped);
+}
 
 static void
 render(void *ctx, const struct tenant_progress *p)
 {
 	struct render *r = ctx;
 
+	if (p->step == TENANT_STEP_VALIDATED && p->done)
+		print_warnings(r);
 	if (r->tty) {
 		/* one status line, rewritten; finished steps keep a ✓ */
 		if (p->done)
@@ -132,6 +159,24 @@ exit_status(enum tenant_failure failure)
 	}
 }
 
+/* Does an order of the deployment still hold escrow (not closed, as
+ * one whose manifest could not be delivered is)? */
+static bool
+holds_escrow(const json_t *res)
+{
+	const json_t *e;
+	size_t i;
+
+	json_array_foreach(json_object_get(res, "orders"), i, e)
+	{
+		const char *st =
+		    json_string_value(json_object_get(e, "status"));
+		if (st == NULL || strcmp(st, "closed") != 0)
+			return true;
+	}
+	return false;
+}
+
 int
 cmd_deploy(const struct cmd_opts *o, int argc, char **argv)
 {
@@ -157,13 +202,18 @@ cmd_deploy(const struct cmd_opts *o, int argc, char **argv)
 	r.tty = isatty(fileno(r.f)) && getenv("TERM") &&
 	    strcmp(getenv("TERM"), "dumb") != 0;
 	r.pending = false;
+	r.file = d.file;
+	r.errs = &errs;
+	r.warned = false;
 	rc = tenant_deploy(&c, &p, &d, render, &r, &errs, &failure, &res);
 	if (r.pending)
 		fputs("\r\033[K", r.f);
+	print_warnings(&r);
 	if (rc)
 		report_failure(d.file, &errs, failure);
 	dep = json_string_value(json_object_get(res, "deployment"));
-	if (rc && failure != TENANT_FAIL_NOMATCH && dep && dep[0])
+	if (rc && failure != TENANT_FAIL_NOMATCH && dep && dep[0] &&
+	    holds_escrow(res))
 		fprintf(stderr,
 		    "tenant: deployment %s was posted; `tenant close "
 		    "%s` releases its escrow\n",

@@ -68,6 +68,22 @@ print_workload(const json_t *ps, json_t *urls)
 		    num(rep, "restarts"), le && le[0] ? ": " : "",
 		    le ? le : "");
 	}
+	/* the "oci" runtime's images: the digest that runs, or the pull */
+	json_object_foreach(json_object_get(ps, "images"), k, v)
+	{
+		const char *dig =
+		    json_string_value(json_object_get(v, "digest"));
+		const char *er = json_string_value(json_object_get(v, "error"));
+		printf("  image     %s %s %s", k,
+		    json_string_value(json_object_get(v, "reference")),
+		    json_string_value(json_object_get(v, "state")));
+		if (dig != NULL)
+			printf(" %s", dig);
+		else
+			printf(" %lld / %lld bytes", num(v, "done"),
+			    num(v, "total"));
+		printf("%s%s\n", er ? ": " : "", er ? er : "");
+	}
 	json_object_foreach(urls, k, v)
 	    printf("  url       %s %s\n", k, json_string_value(v));
 }

@@ -22,6 +22,8 @@
 
 #define MANIFEST_RETRY_MS 15000 /* provider may lag the ledger */
 #define PROBE_MS 10000 /* first answer through the gateway */
+#define PROBE_FIRST_MS 50
+#define PROBE_MAX_WAIT_MS 1000
 #define RESTARTS_FATAL 3
 #define BLOB_MAX (64u << 20) /* the provider's body limit */
 
@@ -29,7 +31,7 @@ struct run {
 	struct tenant_client *c;
 	tenant_progress_fn fn;
 	void *ctx;
-	int64_t epoch_ms;
+	struct tenant_rules rules; /* the market's, from /v1/info */
 	const char *denom;
 };
 
@@ -118,8 +120,7 @@ wait_match(struct run *r, const char *order, const json_t *body, char *lease,
 			if ((rc = tenant_market_get(r->c, "/v1/providers",
 			         &ps)) != 0)
 				return rc;
-			rc =
-			    tenant_explain_nomatch(body, ps, r->epoch_ms, &why);
+			rc = tenant_explain_nomatch(body, ps, &r->rules, &why);
 			json_decref(ps);
 			if (rc)
 				return rc;
@@ -286,6 +287,65 @@ send_blobs(struct run *r, const char *sdl_file, const json_t *manifest,
 	return 0;
 }
 
+/* "12.3 MB" (decimal units, as registries show sizes). */
+static void
+human(uint64_t b, char *buf, size_t cap)
+{
+	if (b >= 1000000)
+		snprintf(buf, cap, "%.1f MB", (double)b / 1e6);
+	else if (b >= 1000)
+		snprintf(buf, cap, "%.1f kB", (double)b / 1e3);
+	else
+		snprintf(buf, cap, "%llu B", (unsigned long long)b);
+}
+
+/* The images the provider pulls for the lease (its status' "images"):
+ * bytes / total while pulling, the digest once pulled (said once per
+ * service, remembered in seen).  ERR_REJECT when a pull failed. */
+static int
+show_images(struct run *r, const char *lease, const json_t *images,
+    json_t *seen)
+{
+	const char *svc, *st, *ref, *dig;
+	char done[32], total[32];
+	json_t *im;
+
+	json_object_foreach((json_t *)images, svc, im)
+	{
+		st = json_string_value(json_object_get(im, "state"));
+		ref = json_string_value(json_object_get(im, "reference"));
+		dig = json_string_value(json_object_get(im, "digest"));
+		human((uint64_t)json_integer_value(json_object_get(im, "done")),
+		    done, sizeof(done));
+		human(
+		    (uint64_t)json_integer_value(json_object_get(im, "total")),
+		    total, sizeof(total));
+		if (st == NULL || ref == NULL)
+			continue;
+		if (strcmp(st, "failed") == 0)
+			return err_set(ERR_REJECT,
+			    "lease %s: image %s of %s: %s", lease, ref, svc,
+			    json_string_value(json_object_get(im, "error")) ?
+			        json_string_value(
+			            json_object_get(im, "error")) :
+			        "pull failed");
+		if (strcmp(st, "ready") == 0 && dig != NULL &&
+		    json_object_get(seen, svc) == NULL) {
+			json_object_set_new(seen, svc, json_true());
+			say(r, TENANT_STEP_FETCHED, true, NULL, lease,
+			    "image %s: %s %s (%s)", svc, ref, dig, total);
+		} else if (strcmp(st, "ready") != 0 &&
+		    json_integer_value(json_object_get(im, "total")) == 0)
+			say(r, TENANT_STEP_FETCHED, false, NULL, lease,
+			    "pulling %s for %s: resolving…", ref, svc);
+		else if (strcmp(st, "ready") != 0)
+			say(r, TENANT_STEP_FETCHED, false, NULL, lease,
+			    "pulling %s for %s: %s / %s", ref, svc, done,
+			    total);
+	}
+	return 0;
+}
+
 /* Poll the provider's status until every replica runs. */
 static int
 wait_running(struct run *r, const char *api, const char *lease,
@@ -295,6 +355,7 @@ wait_running(struct run *r, const char *api, const char *lease,
 	char path[96], ebuf[512];
 	const char *why = "no status yet";
 	char whybuf[512];
+	json_t *seen = json_object();
 	int rc;
 
 	snprintf(path, sizeof(path), "/v1/leases/%s/status", lease);
@@ -316,6 +377,12 @@ wait_running(struct run *r, const char *api, const char *lease,
 		} else
 			err_clear();
 		http_result_clear(&res);
+		if ((rc = show_images(r, lease, json_object_get(s, "images"),
+		         seen)) != 0) {
+			json_decref(s);
+			json_decref(seen);
+			return rc;
+		}
 		st = json_string_value(json_object_get(s, "status"));
 		reps = json_object_get(s, "replicas");
 		nrep = json_array_size(reps);
@@ -342,6 +409,7 @@ wait_running(struct run *r, const char *api, const char *lease,
 				    (long long)restarts,
 				    le && le[0] ? ": " : "", le ? le : "");
 				json_decref(s);
+				json_decref(seen);
 				return rc;
 			}
 		}
@@ -350,17 +418,32 @@ wait_running(struct run *r, const char *api, const char *lease,
 			    json_object_get(s, "close_reason"));
 			const char *cd = json_string_value(
 			    json_object_get(s, "close_detail"));
+			const char *le = NULL;
+			/* why, when a replica says (an image that could not
+			 * be pulled) */
+			json_array_foreach(reps, i, rep) if (le == NULL)
+			{
+				le = json_string_value(
+				    json_object_get(rep, "last_error"));
+				if (le != NULL && le[0] == '\0')
+					le = NULL;
+			}
+			/* the provider's close detail first */
+			if (cd != NULL && cd[0] != '\0')
+				le = cd;
 			rc = err_set(ERR_REJECT,
 			    "lease %s was closed on the "
 			    "provider (%s)%s%s",
-			    lease, cr && cr[0] ? cr : "?",
-			    cd && cd[0] ? ": " : "", cd ? cd : "");
+			    lease, cr && cr[0] ? cr : "?", le ? ": " : "",
+			    le ? le : "");
 			json_decref(s);
+			json_decref(seen);
 			return rc;
 		}
 		if (st && strcmp(st, "running") == 0 && nrep > 0 &&
 		    nrun == nrep) {
 			json_decref(s);
+			json_decref(seen);
 			return 0;
 		}
 		if (st) {
@@ -371,20 +454,26 @@ wait_running(struct run *r, const char *api, const char *lease,
 			why = whybuf;
 		}
 		json_decref(s);
-		if (util_now_ms() > until)
+		if (util_now_ms() > until) {
+			json_decref(seen);
 			return err_set(ERR_REJECT,
 			    "lease %s did not run within "
 			    "%lld s (%s)",
 			    lease, (long long)(timeout_ms / 1000), why);
+		}
 		sleep_ms(TENANT_POLL_MS);
 	}
 }
 
-/* First answer through the gateway that is not a gateway error. */
+/* First answer through the gateway that is not a gateway error.  The
+ * wait between tries doubles from PROBE_FIRST_MS to PROBE_MAX_WAIT_MS: a
+ * service that takes seconds to listen costs a dozen requests, not
+ * hundreds (those the gateway answers itself are not billed either). */
 static long
 probe(const char *url)
 {
 	int64_t until = util_now_ms() + PROBE_MS;
+	long wait = PROBE_FIRST_MS;
 
 	for (;;) {
 		struct http_result res;
@@ -396,9 +485,11 @@ probe(const char *url)
 				return st;
 		}
 		err_clear();
-		if (util_now_ms() > until)
+		if (util_now_ms() + wait > until)
 			return st;
-		sleep_ms(TENANT_POLL_MS);
+		sleep_ms(wait);
+		wait =
+		    wait * 2 > PROBE_MAX_WAIT_MS ? PROBE_MAX_WAIT_MS : wait * 2;
 	}
 }
 
@@ -474,6 +565,41 @@ service_urls(struct run *r, const json_t *manifest, const char *placement,
 	return 0;
 }
 
+/* The manifest could not be delivered (rc, err_msg() says why): close
+ * the lease manifest_not_delivered, so the provider cannot bill it and
+ * the whole escrow comes back, and say so (entry's "status" becomes
+ * "closed").  Returns ERR_REJECT (the
+ * provider could not take the deployment: TENANT_FAIL_PROVIDER) with the
+ * message extended; ERR_NOMEM stays itself. */
+static int
+undelivered(struct run *r, const char *lease, const char *where, int rc,
+    json_t *entry)
+{
+	char why[ERR_MSG_SIZE], closed[ERR_MSG_SIZE];
+	json_t *body;
+	int crc;
+
+	snprintf(why, sizeof(why), "%s", err_msg());
+	body = json_pack("{s:s,s:s}", "lease", lease, "reason",
+	    "manifest_not_delivered");
+	crc = body ?
+	    tenant_market_submit(r->c, "lease.close", body, NULL, NULL, 0) :
+	    err_set(ERR_NOMEM, "out of memory");
+	json_decref(body);
+	if (crc == 0 && set_str(entry, "status", "closed") == 0)
+		snprintf(closed, sizeof(closed),
+		    "lease %s is closed manifest_not_delivered: nothing is "
+		    "charged and its escrow is back in your balance",
+		    lease);
+	else
+		snprintf(closed, sizeof(closed),
+		    "closing lease %s as manifest_not_delivered failed: %s",
+		    lease, err_msg());
+	return err_set(rc == ERR_NOMEM ? rc : ERR_REJECT,
+	    "the manifest could not be delivered to %s: %s; %s", where, why,
+	    closed);
+}
+
 /* Everything after the match for one order. */
 static int
 bring_up(struct run *r, const struct tenant_deploy_opts *o,
@@ -487,20 +613,21 @@ bring_up(struct run *r, const struct tenant_deploy_opts *o,
 	int rc;
 
 	if ((rc = tenant_provider_url(r->c, prov, &api)) != 0)
-		return rc;
+		return undelivered(r, lease, prov, rc, entry);
 	if ((rc = set_str(entry, "api_url", api)) != 0)
 		goto out;
 	say(r, TENANT_STEP_MANIFEST, false, order, lease,
 	    "sending the "
 	    "manifest to %s…",
 	    api);
-	if ((rc = send_blobs(r, o->file, manifest, placement, api, lease,
-	         &nblobs, &blob_bytes)) != 0)
-		goto out;
 	snprintf(path, sizeof(path), "/v1/leases/%s/manifest", lease);
-	if ((rc = provider_send(r, api, "POST", path, "application/json", mtext,
-	         mlen, "manifest", lease)) != 0)
+	if ((rc = send_blobs(r, o->file, manifest, placement, api, lease,
+	         &nblobs, &blob_bytes)) != 0 ||
+	    (rc = provider_send(r, api, "POST", path, "application/json", mtext,
+	         mlen, "manifest", lease)) != 0) {
+		rc = undelivered(r, lease, api, rc, entry);
 		goto out;
+	}
 	if (nblobs)
 		say(r, TENANT_STEP_MANIFEST, true, order, lease,
 		    "sent to %s "
@@ -539,6 +666,104 @@ out:
 	return rc;
 }
 
+/* Add v to the amount of denom d in need (an object of integers). */
+static int
+need_add(json_t *need, const char *d, int64_t v)
+{
+	int64_t have = json_integer_value(json_object_get(need, d)), sum;
+
+	if (__builtin_add_overflow(have, v, &sum))
+		return err_set(ERR_RANGE, "the deposits overflow int64");
+	if (json_object_set_new(need, d, json_integer(sum)) != 0)
+		return err_set(ERR_NOMEM, "out of memory");
+	return 0;
+}
+
+/*
+ * Before any order is posted, the money traps (issue 12, case 7): a
+ * deposit that cannot pay min_lease_epochs of the cheapest provider that
+ * fits now (the market would take it and the order wait, or the lease die
+ * at once), and a balance that cannot pay the deposits and fees.  Each
+ * refusal names the amount needed.  explicit: the deposit came from
+ * --deposit.
+ */
+static int
+preflight(struct run *r, const json_t *groups, const json_t *info,
+    bool explicit)
+{
+	const char *fee_denom = json_string_value(
+	    json_array_get(json_object_get(info, "denoms"), 0));
+	int64_t fee = tenant_fee_of(info, "order.create");
+	json_t *ps = NULL, *acct = NULL, *need = json_object(), *g, *v;
+	char path[160], key[64], hint[512];
+	const char *d;
+	size_t i;
+	int rc;
+
+	if (need == NULL)
+		return err_set(ERR_NOMEM, "out of memory");
+	if ((rc = tenant_market_get(r->c, "/v1/providers", &ps)) != 0)
+		goto out;
+	json_array_foreach(groups, i, g)
+	{
+		int64_t dep = json_integer_value(json_object_get(g, "deposit"));
+		int64_t price, min;
+		const char *gd = json_string_value(json_object_get(g, "denom"));
+
+		if ((rc = need_add(need, gd ? gd : "", dep)) != 0 ||
+		    (rc = need_add(need, fee_denom ? fee_denom : "", fee)) != 0)
+			goto out;
+		if (tenant_cheapest_fit(g, ps, r->rules.epoch_ms, &price, key,
+		        sizeof(key)) != 0) {
+			err_clear(); /* nothing fits now: the order waits */
+			continue;
+		}
+		if (__builtin_mul_overflow(price, r->rules.min_lease_epochs,
+		        &min))
+			min = INT64_MAX;
+		if (dep >= min)
+			continue;
+		rc = err_set(ERR_REJECT,
+		    "%s %lld %s is below the minimum lease at the cheapest "
+		    "provider that fits now (%s: %lld %s/epoch x %lld epochs "
+		    "= %lld %s): give --deposit %lld or more.  --deposit "
+		    "moves that much from your balance into the order's "
+		    "escrow; the provider is paid from it at the agreed price "
+		    "and what is not spent comes back when it closes",
+		    explicit ? "--deposit" : "the default deposit",
+		    (long long)dep, gd ? gd : "", key, (long long)price,
+		    gd ? gd : "", (long long)r->rules.min_lease_epochs,
+		    (long long)min, gd ? gd : "", (long long)min);
+		goto out;
+	}
+	snprintf(path, sizeof(path), "/v1/accounts/%s", r->c->address);
+	if ((rc = tenant_market_get(r->c, path, &acct)) != 0)
+		goto out;
+	json_object_foreach(need, d, v)
+	{
+		int64_t want = json_integer_value(v);
+		int64_t have = json_integer_value(
+		    json_object_get(json_object_get(acct, "balances"), d));
+		if (have >= want)
+			continue;
+		rc = err_set(ERR_REJECT,
+		    "your balance is %lld %s; this deployment needs %lld %s "
+		    "(the escrow of its order%s, which --deposit sets: it "
+		    "moves from your balance into the order and what is not "
+		    "spent comes back on close; and %lld of fees per order). "
+		    "%s",
+		    (long long)have, d, (long long)want, d,
+		    json_array_size(groups) == 1 ? "" : "s", (long long)fee,
+		    tenant_fund_hint(r->c, hint, sizeof(hint)));
+		goto out;
+	}
+out:
+	json_decref(ps);
+	json_decref(acct);
+	json_decref(need);
+	return rc;
+}
+
 static int
 default_deposit(const json_t *group, int64_t *out)
 {
@@ -561,7 +786,7 @@ tenant_deploy(struct tenant_client *c, const struct tenant_paths *paths,
     const struct tenant_deploy_opts *o, tenant_progress_fn fn, void *ctx,
     struct sdl_errors *errs, enum tenant_failure *failure, json_t **result)
 {
-	struct run r = { c, fn, ctx, 0, "" };
+	struct run r = { c, fn, ctx, { 0, 0 }, "" };
 	struct sdl_deployment *d = NULL;
 	json_t *manifest = NULL, *groups = NULL, *info = NULL, *res = NULL;
 	json_t *orders, *rec = NULL, *ids, *g;
@@ -602,33 +827,37 @@ tenant_deploy(struct tenant_client *c, const struct tenant_paths *paths,
 	    "service%s in %zu placement group%s",
 	    o->file, d->nservices, d->nservices == 1 ? "" : "s",
 	    json_array_size(groups), json_array_size(groups) == 1 ? "" : "s");
-	if ((rc = tenant_market_get(c, "/v1/info", &info)) != 0)
+	if ((rc = tenant_market_get(c, "/v1/info", &info)) != 0 ||
+	    (rc = tenant_rules_from_info(info, &r.rules)) != 0)
 		goto out;
-	r.epoch_ms = json_integer_value(json_object_get(info, "epoch_ms"));
+	/* each order's escrow, checked before anything is spent */
+	json_array_foreach(groups, i, g)
+	{
+		int64_t dep = o->deposit;
+
+		if (dep <= 0 && (rc = default_deposit(g, &dep)) != 0)
+			goto out;
+		if (json_object_set_new(g, "deposit", json_integer(dep)) ||
+		    json_object_set_new(g, "ttl_ms", json_integer(ttl))) {
+			rc = err_set(ERR_NOMEM, "out of memory");
+			goto out;
+		}
+	}
+	if ((rc = preflight(&r, groups, info, o->deposit > 0)) != 0)
+		goto out;
 
 	/* post every order first: matching happens at once on the market */
 	json_array_foreach(groups, i, g)
 	{
-		json_t *body = json_deep_copy(g), *entry;
+		json_t *entry;
 		char id[32];
-		int64_t dep = o->deposit;
+		int64_t dep = json_integer_value(json_object_get(g, "deposit"));
 
-		if (body == NULL) {
-			rc = err_set(ERR_NOMEM, "out of memory");
-			goto out;
-		}
-		if (dep <= 0 && (rc = default_deposit(g, &dep)) != 0) {
-			json_decref(body);
-			goto out;
-		}
 		r.denom = json_string_value(json_object_get(g, "denom"));
 		if (r.denom == NULL)
 			r.denom = "";
-		json_object_set_new(body, "deposit", json_integer(dep));
-		json_object_set_new(body, "ttl_ms", json_integer(ttl));
-		rc = tenant_market_submit(c, "order.create", body, NULL, id,
+		rc = tenant_market_submit(c, "order.create", g, NULL, id,
 		    sizeof(id));
-		json_decref(body);
 		if (rc == 0 && id[0] == '\0')
 			rc = err_set(ERR_IO, "the market gave no order id");
 		if (rc)

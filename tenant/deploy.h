@@ -64,12 +64,18 @@ struct tenant_deploy_opts {
 };
 
 /*
- * Deploy opts->file.  SDL errors go to errs (caller-owned, free with
- * sdl_errors_free).  On return (success or not) *result, when not NULL,
+ * Deploy opts->file.  SDL errors and warnings go to errs (caller-owned,
+ * free with sdl_errors_free; the warnings are there once the step
+ * TENANT_STEP_VALIDATED is reported).  On return (success or not) *result, when not NULL,
  * is the deployment so far, caller-owned: {"deployment":"o-N",
- * "orders":[{"order","lease","provider","price","api_url","status",
- * "services":{name:url}}],"failed_step"?,"reason"?}.  *failure says how
- * it failed.  Returns 0 or a negative ERR_* with err_msg() set.
+ * "orders":[{"order","lease","provider","price","api_url","status"
+ * ("running", or "closed" when its manifest could not be delivered and
+ * the lease was closed manifest_not_delivered),"deposit",
+ * "services":{name:url}}],"failed_step"?,"reason"?}.  Before any order
+ * is posted, a deposit below min_lease_epochs x the price of the
+ * cheapest provider that fits now, or a balance short of the deposits
+ * and fees, is refused (ERR_REJECT naming the amount needed).  *failure
+ * says how it failed.  Returns 0 or a negative ERR_* with err_msg() set.
  */
 int tenant_deploy(struct tenant_client *c, const struct tenant_paths *paths,
     const struct tenant_deploy_opts *opts, tenant_progress_fn fn, void *ctx,

@@ -1,7 +1,8 @@
 /*
- * explain: the tenant's account of a failed match.  It re-runs the
- * market's fit test (docs/state.md, "Matching") on the public asks and
- * reports the first rule that stopped the closest providers.
+ * explain: the tenant's account of a failed match, and the cheapest ask
+ * that fits now.  It re-runs the market's fit test (docs/state.md,
+ * "Matching"; ledger/state_match.c) on the public asks and reports the
+ * first rule that stopped the closest providers.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -143,30 +144,250 @@ free_of(const json_t *p, const char *k)
 	return cap > used + pend ? cap - used - pend : 0;
 }
 
+/* Does p hold a current attestation by auditor whose attributes contain
+ * every k:v of the order's (want)?  state_match.c's rule: one
+ * attestation per auditor, the latest; {} revoked it. */
+static int
+attested(const json_t *p, const json_t *auditor, const json_t *want)
+{
+	const json_t *att = json_object_get(p, "attested_by");
+	const char *k = json_string_value(auditor);
+	char miss[256];
+	json_t *a;
+	size_t i;
+
+	if (k == NULL)
+		return 0;
+	json_array_foreach((json_t *)att, i, a)
+	{
+		const char *by =
+		    json_string_value(json_object_get(a, "auditor"));
+		if (by == NULL || strcmp(by, k) != 0)
+			continue;
+		return want == NULL ||
+		    attrs_hold(json_object_get(a, "attributes"), want, miss,
+		        sizeof(miss));
+	}
+	return 0;
+}
+
+/* The order's signedBy: every auditor of all_of, and one of any_of when
+ * it is not empty, attests p.  On a miss, an auditor missing goes to
+ * miss. */
+static int
+signed_hold(const json_t *p, const json_t *order, char *miss, size_t cap)
+{
+	const json_t *sb = json_object_get(order, "signed_by");
+	const json_t *want = json_object_get(order, "attributes");
+	const json_t *all = json_object_get(sb, "all_of");
+	const json_t *any = json_object_get(sb, "any_of");
+	json_t *k;
+	size_t i;
+
+	json_array_foreach((json_t *)all, i, k)
+	{
+		if (!attested(p, k, want)) {
+			snprintf(miss, cap, "%s",
+			    json_is_string(k) ? json_string_value(k) : "?");
+			return 0;
+		}
+	}
+	if (json_array_size(any) == 0)
+		return 1;
+	json_array_foreach((json_t *)any, i, k)
+	{
+		if (attested(p, k, want))
+			return 1;
+	}
+	snprintf(miss, cap, "one of %s%s",
+	    json_string_value(json_array_get(any, 0)) ?
+	        json_string_value(json_array_get(any, 0)) :
+	        "?",
+	    json_array_size(any) > 1 ? ", ..." : "");
+	return 0;
+}
+
 /* The rules, in the order the closest providers fail them. */
 enum stage {
 	ST_OFFLINE,
 	ST_DENOM,
 	ST_ATTRS,
+	ST_SIGNED,
 	ST_RUNTIME,
 	ST_CAPACITY,
 	ST_PRICE,
+	ST_ESCROW,
 	ST_FITS
 };
 
-int
-tenant_explain_nomatch(const json_t *order, const json_t *providers,
-    int64_t epoch_ms, char **out)
+/* How far provider p gets with order: the first rule it fails (or
+ * ST_FITS), its price for the order when that was computed (else -1),
+ * and what was missing for ST_ATTRS, ST_SIGNED and ST_RUNTIME.
+ * min_lease_epochs < 0: the escrow is not looked at. */
+static enum stage
+fit_of(const json_t *order, const json_t *p, const struct tenant_need *need,
+    int64_t epoch_ms, int64_t min_lease_epochs, int64_t *price, char *miss,
+    size_t cap)
 {
 	const char *denom = json_string_value(json_object_get(order, "denom"));
 	const json_t *want = json_object_get(order, "attributes");
 	const json_t *rts = json_object_get(order, "runtimes");
+	const json_t *ask = json_object_get(p, "ask");
+	const json_t *pr = json_object_get(ask, "price");
+	const char *pd = json_string_value(json_object_get(pr, "denom"));
 	json_int_t bid =
 	    json_integer_value(json_object_get(order, "max_price"));
+	const json_t *dep = json_object_get(order, "deposit");
+	unsigned __int128 lease;
+
+	*price = -1;
+	if (!json_is_true(json_object_get(p, "online")) ||
+	    json_is_true(json_object_get(p, "withdrawn")))
+		return ST_OFFLINE;
+	if (denom && (pd == NULL || strcmp(pd, denom) != 0))
+		return ST_DENOM;
+	if (want &&
+	    !attrs_hold(json_object_get(ask, "attributes"), want, miss, cap))
+		return ST_ATTRS;
+	if (!signed_hold(p, order, miss, cap))
+		return ST_SIGNED;
+	if (rts &&
+	    !runtimes_hold(json_object_get(ask, "runtimes"), rts, miss, cap))
+		return ST_RUNTIME;
+	if (free_of(p, "cpu_millis") < need->cpu_millis ||
+	    free_of(p, "memory_bytes") < need->memory_bytes ||
+	    free_of(p, "storage_bytes") < need->storage_bytes ||
+	    free_of(p, "gpu_units") < need->gpu_units)
+		return ST_CAPACITY;
+	if (tenant_ask_price(pr, need, epoch_ms, price) != 0) {
+		err_clear();
+		*price = -1;
+		return ST_PRICE;
+	}
+	if (*price > bid)
+		return ST_PRICE;
+	/* the escrow must pay the minimum lease at this price */
+	lease = (unsigned __int128)(uint64_t)*price *
+	    (uint64_t)(min_lease_epochs > 0 ? min_lease_epochs : 0);
+	if (min_lease_epochs >= 0 && json_is_integer(dep) &&
+	    lease > (unsigned __int128)(uint64_t)(json_integer_value(dep) > 0 ?
+	                    json_integer_value(dep) :
+	                    0))
+		return ST_ESCROW;
+	return ST_FITS;
+}
+
+/* price x epochs, saturated at INT64_MAX. */
+static int64_t
+min_lease(int64_t price, int64_t epochs)
+{
+	int64_t v;
+
+	if (__builtin_mul_overflow(price, epochs, &v))
+		return INT64_MAX;
+	return v;
+}
+
+/* Is candidate (price, p) ahead of the best so far in the market's
+ * order: cheaper, then the older ask, then the lower key? */
+static int
+ahead(int64_t price, const json_t *p, int64_t best_price, const json_t *best)
+{
+	json_int_t ta, tb;
+	const char *ka, *kb;
+
+	if (best == NULL || price != best_price)
+		return best == NULL || price < best_price;
+	ta = json_integer_value(json_object_get(p, "ask_time"));
+	tb = json_integer_value(json_object_get(best, "ask_time"));
+	if (ta != tb)
+		return ta < tb;
+	ka = json_string_value(json_object_get(p, "key"));
+	kb = json_string_value(json_object_get(best, "key"));
+	return ka && kb && strcmp(ka, kb) < 0;
+}
+
+int
+tenant_rules_from_info(const json_t *info, struct tenant_rules *out)
+{
+	const json_t *e = json_object_get(info, "epoch_ms");
+	const json_t *m = json_object_get(info, "min_lease_epochs");
+
+	memset(out, 0, sizeof(*out));
+	if (!json_is_integer(e) || json_integer_value(e) <= 0)
+		return err_set(ERR_INVAL,
+		    "market /v1/info: epoch_ms is not a "
+		    "positive integer (is it a Lodge market?)");
+	if (!json_is_integer(m) || json_integer_value(m) < 0)
+		return err_set(ERR_INVAL,
+		    "market /v1/info: min_lease_epochs is "
+		    "not a non-negative integer (a market before the money "
+		    "rules of genesis version 2?)");
+	out->epoch_ms = json_integer_value(e);
+	out->min_lease_epochs = json_integer_value(m);
+	return 0;
+}
+
+int64_t
+tenant_fee_of(const json_t *info, const char *kind)
+{
+	const json_t *fees = json_object_get(info, "fees");
+	const json_t *k = json_object_get(json_object_get(fees, "kinds"), kind);
+
+	return (int64_t)json_integer_value(
+	    k ? k : json_object_get(fees, "default"));
+}
+
+int
+tenant_cheapest_fit(const json_t *order, const json_t *providers,
+    int64_t epoch_ms, int64_t *price, char *key, size_t cap)
+{
+	const json_t *best = NULL;
+	int64_t best_price = -1, pr;
+	struct tenant_need need;
+	char miss[256];
+	json_t *p;
+	size_t i;
+
+	*price = -1;
+	if (cap)
+		key[0] = '\0';
+	if (tenant_order_need(order, &need) != 0)
+		return err_prefix(ERR_INVAL, "order");
+	json_array_foreach((json_t *)providers, i, p)
+	{
+		if (json_object_get(p, "ask") == NULL ||
+		    fit_of(order, p, &need, epoch_ms, -1, &pr, miss,
+		        sizeof(miss)) != ST_FITS)
+			continue;
+		if (ahead(pr, p, best_price, best)) {
+			best = p;
+			best_price = pr;
+		}
+	}
+	if (best == NULL)
+		return err_set(ERR_NOTFOUND, "no provider fits the order now");
+	*price = best_price;
+	snprintf(key, cap, "%s",
+	    json_string_value(json_object_get(best, "key")) ?
+	        json_string_value(json_object_get(best, "key")) :
+	        "?");
+	return 0;
+}
+
+int
+tenant_explain_nomatch(const json_t *order, const json_t *providers,
+    const struct tenant_rules *rules, char **out)
+{
+	const char *denom = json_string_value(json_object_get(order, "denom"));
+	json_int_t bid =
+	    json_integer_value(json_object_get(order, "max_price"));
+	json_int_t dep = json_integer_value(json_object_get(order, "deposit"));
 	struct tenant_need need;
 	enum stage best = ST_OFFLINE;
-	char attr_miss[256] = "", rt_miss[256] = "", cheapest_key[64] = "";
-	int64_t cheapest = -1;
+	char attr_miss[256] = "", rt_miss[256] = "", sig_miss[256] = "";
+	char cheapest_key[64] = "", escrow_key[64] = "";
+	int64_t cheapest = -1, escrow_price = -1;
 	int nprov = 0, n;
 	json_t *p;
 	size_t i;
@@ -177,54 +398,34 @@ tenant_explain_nomatch(const json_t *order, const json_t *providers,
 	err_clear();
 	json_array_foreach((json_t *)providers, i, p)
 	{
-		const json_t *ask = json_object_get(p, "ask");
-		const json_t *price = json_object_get(ask, "price");
-		const char *pd =
-		    json_string_value(json_object_get(price, "denom"));
+		const char *k = json_string_value(json_object_get(p, "key"));
 		enum stage st;
-		char miss[256];
+		char miss[256] = "";
 		int64_t pr;
 
-		if (ask == NULL)
+		if (json_object_get(p, "ask") == NULL)
 			continue;
 		nprov++;
-		if (!json_is_true(json_object_get(p, "online")) ||
-		    json_is_true(json_object_get(p, "withdrawn")))
-			st = ST_OFFLINE;
-		else if (denom && (pd == NULL || strcmp(pd, denom) != 0))
-			st = ST_DENOM;
-		else if (want &&
-		    !attrs_hold(json_object_get(ask, "attributes"), want, miss,
-		        sizeof(miss))) {
-			st = ST_ATTRS;
-			if (!attr_miss[0])
-				snprintf(attr_miss, sizeof(attr_miss), "%s",
-				    miss);
-		} else if (rts &&
-		    !runtimes_hold(json_object_get(ask, "runtimes"), rts, miss,
-		        sizeof(miss))) {
-			st = ST_RUNTIME;
-			if (!rt_miss[0])
-				snprintf(rt_miss, sizeof(rt_miss), "%s", miss);
-		} else if (free_of(p, "cpu_millis") < need.cpu_millis ||
-		    free_of(p, "memory_bytes") < need.memory_bytes ||
-		    free_of(p, "storage_bytes") < need.storage_bytes ||
-		    free_of(p, "gpu_units") < need.gpu_units)
-			st = ST_CAPACITY;
-		else if (tenant_ask_price(price, &need, epoch_ms, &pr) != 0) {
-			err_clear();
-			st = ST_PRICE;
-		} else if (pr > bid) {
-			st = ST_PRICE;
-			if (cheapest < 0 || pr < cheapest) {
-				const char *k = json_string_value(
-				    json_object_get(p, "key"));
-				cheapest = pr;
-				snprintf(cheapest_key, sizeof(cheapest_key),
-				    "%s", k ? k : "?");
-			}
-		} else
-			st = ST_FITS;
+		st = fit_of(order, p, &need, rules->epoch_ms,
+		    rules->min_lease_epochs, &pr, miss, sizeof(miss));
+		if (st == ST_ATTRS && !attr_miss[0])
+			snprintf(attr_miss, sizeof(attr_miss), "%s", miss);
+		if (st == ST_SIGNED && !sig_miss[0])
+			snprintf(sig_miss, sizeof(sig_miss), "%s", miss);
+		if (st == ST_RUNTIME && !rt_miss[0])
+			snprintf(rt_miss, sizeof(rt_miss), "%s", miss);
+		if (st == ST_PRICE && pr >= 0 &&
+		    (cheapest < 0 || pr < cheapest)) {
+			cheapest = pr;
+			snprintf(cheapest_key, sizeof(cheapest_key), "%s",
+			    k ? k : "?");
+		}
+		if (st == ST_ESCROW &&
+		    (escrow_price < 0 || pr < escrow_price)) {
+			escrow_price = pr;
+			snprintf(escrow_key, sizeof(escrow_key), "%s",
+			    k ? k : "?");
+		}
 		if (st > best)
 			best = st;
 	}
@@ -247,6 +448,13 @@ tenant_explain_nomatch(const json_t *order, const json_t *providers,
 			    "no provider has the attributes asked "
 			    "(%s)",
 			    attr_miss);
+			break;
+		case ST_SIGNED:
+			n = asprintf(out,
+			    "no provider with the attributes asked is "
+			    "attested as signedBy asks: no current "
+			    "provider.attest by %s with the order's attributes",
+			    sig_miss);
 			break;
 		case ST_RUNTIME:
 			n = asprintf(out,
@@ -276,6 +484,18 @@ tenant_explain_nomatch(const json_t *order, const json_t *providers,
 				    "every fitting ask is priced "
 				    "beyond range, above the bid of %lld",
 				    (long long)bid);
+			break;
+		case ST_ESCROW:
+			n = asprintf(out,
+			    "the cheapest fitting ask is %lld %s/epoch (%s), "
+			    "but the escrow of %lld pays fewer than the "
+			    "minimum lease of %lld epochs (%lld): deposit at "
+			    "least that much",
+			    (long long)escrow_price, denom ? denom : "",
+			    escrow_key, (long long)dep,
+			    (long long)rules->min_lease_epochs,
+			    (long long)min_lease(escrow_price,
+			        rules->min_lease_epochs));
 			break;
 		default:
 			n = asprintf(out,

@@ -192,7 +192,16 @@ close_order(struct tenant_client *c, const char *id, tenant_change_fn fn,
 		if ((rc = tenant_market_get(c, path, &ord)) != 0)
 			goto unread;
 	}
-	if ((row = close_row(c, id, ord)) != NULL) {
+	/* Only a closed order is reported closed: a refusal (someone
+	 * else's deployment) leaves nothing to show but its reason. */
+	st = json_string_value(json_object_get(ord, "status"));
+	if (st == NULL || strcmp(st, "closed") != 0) {
+		if (first == 0)
+			step_failed(fn, ctx, id,
+			    err_set(ERR_REJECT, "order %s is still %s", id,
+			        st ? st : "?"),
+			    &first);
+	} else if ((row = close_row(c, id, ord)) != NULL) {
 		json_array_append_new(rows, row);
 		tell(fn, ctx, id, 0, row, ord);
 	}

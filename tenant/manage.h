@@ -46,8 +46,9 @@ int tenant_topup(struct tenant_client *c, const struct tenant_paths *p,
  * (o-N, each of its orders).  For each order, its lease is closed first
  * (the entry providers follow to stop the workload), then the order,
  * unless the market shows them closed already.  *rows (caller owns) gets
- * {"order","lease","status","reason","refund","charged"?} per order, as
- * the market shows it after.  A failure before the orders (the id, the
+ * {"order","lease","status","reason","refund","charged"?} per order the
+ * market shows closed after (an order that is not, its close refused,
+ * is a failed step with no row).  A failure before the orders (the id, the
  * l-N's lease.close) is returned with *rows NULL and fn not called;
  * after that, a failing step is told to fn and the close goes on, and
  * the first such code is returned.

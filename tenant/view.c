@@ -78,11 +78,20 @@ tenant_balance(struct tenant_client *c, json_t **out)
 
 	*out = NULL;
 	snprintf(path, sizeof(path), "/v1/accounts/%s", c->address);
-	if ((rc = tenant_market_get(c, path, &acct)) == ERR_NOTFOUND) {
-		err_clear();
-		acct = json_pack("{s:s,s:{}}", "key", c->address, "balances");
-	} else if (rc) {
-		return rc;
+	/* A market answers every key, known or not, with its balances:
+	 * anything else (a 404, another server's JSON) is not a market. */
+	if ((rc = tenant_market_get(c, path, &acct)) != 0)
+		return err_prefix(rc == ERR_NOTFOUND ? ERR_IO : rc,
+		    "%s does not answer as a Lodge market", c->market);
+	if (!json_is_object(json_object_get(acct, "balances")) ||
+	    !json_is_string(json_object_get(acct, "key")) ||
+	    strcmp(json_string_value(json_object_get(acct, "key")),
+	        c->address) != 0) {
+		json_decref(acct);
+		return err_set(ERR_IO,
+		    "%s does not answer as a Lodge market: GET %s "
+		    "has no balances of %s",
+		    c->market, path, c->address);
 	}
 	snprintf(path, sizeof(path), "/v1/orders?tenant=%s", c->address);
 	if (tenant_market_get(c, path, &orders) != 0)

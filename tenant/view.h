@@ -29,10 +29,12 @@ int tenant_resolve_lease(struct tenant_client *c, const char *id, char *lease,
  * denomination or a positive escrow count for nothing.  ERR_NOMEM. */
 int tenant_escrow_by_denom(const json_t *orders, json_t **out);
 
-/* The tenant's account (GET /v1/accounts/<key>; a key the market has
- * never seen has no balances) with "escrow" from tenant_escrow_by_denom
- * of its orders (none when they cannot be read): {"key","balances":
- * {denom: n},"escrow":{denom: n}}.  Caller owns *out. */
+/* The tenant's account (GET /v1/accounts/<key>: a market answers every
+ * key, one it has never seen with zero balances) with "escrow" from
+ * tenant_escrow_by_denom of its orders (none when they cannot be read):
+ * {"key","balances":{denom: n},"escrow":{denom: n}}.  Caller owns *out.
+ * ERR_IO when the URL does not answer as a market (no account of this
+ * key, a 404, not JSON). */
 int tenant_balance(struct tenant_client *c, json_t **out);
 
 /*

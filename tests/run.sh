@@ -1,15 +1,55 @@
 #!/bin/sh
 # Run test programs and add up their results into one closing line
-# "N passed, N failed" that CI reads.  Understands cmocka's summary
-# ("[  PASSED  ] N test(s).", "[  FAILED  ] N test(s)"), libFuzzer
-# binaries (fuzz_*: one check each, run for FUZZ_SECONDS on their seed
-# corpus) and shell tests that print "ok - ..." / "not ok - ..." lines.
+# "LABEL: N passed, N failed" (", N skipped" when some were) that CI
+# reads.  Understands cmocka's summary ("[  PASSED  ] N test(s).",
+# "[  FAILED  ] N test(s)", "[  SKIPPED ] N test(s)"), libFuzzer binaries
+# (fuzz_*: one check each, run for FUZZ_SECONDS on their seed corpus) and
+# shell tests that print TAP lines: "ok - ...", "not ok - ...", and
+# "ok - ... # SKIP reason" for a check that cannot run on this host.
 # A program that dies without a summary counts as one failure.
-label=$1; shift
-passed=0; failed=0; failures=""
-log=$(mktemp); trap 'rm -f "$log"' EXIT INT TERM
+#
+# usage: tests/run.sh [--only PATTERN]... [LABEL] [PROG...]
+#   --only PATTERN  run only the programs whose path contains PATTERN
+#                   (several: any of them); TESTS="PATTERN..." does the
+#                   same, e.g. TESTS=test_flow make test
+#   LABEL           the closing line's first word (default: all)
+#   PROG            default: every test `make test` builds and runs
+# LODGE_KEEP_TMP=1 keeps a failing end-to-end test's temporary directory
+# and prints its path (tests/e2e/lib.sh).
 root=$(cd "$(dirname "$0")/.." && pwd)
+only=${TESTS:-}
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--only) [ $# -ge 2 ] || { echo "run.sh: --only needs a pattern" >&2; exit 2; }
+		only="$only $2"; shift 2;;
+	--only=*) only="$only ${1#--only=}"; shift;;
+	-h|--help) sed -n '2,18s/^# \{0,1\}//p' "$0"; exit 0;;
+	-*) echo "run.sh: unknown option $1 (see --help)" >&2; exit 2;;
+	*) break;;
+	esac
+done
+label=all
+case "${1:-}" in ''|*/*) ;; *) label=$1; shift;; esac
+if [ $# -eq 0 ]; then
+	cd "$root" || exit 1
+	set -- $(ls build/release/unit/test_* build/asan/unit/test_* \
+	    build/fuzz/fuzz/fuzz_* 2>/dev/null | grep -v '\.d$') \
+	    tests/check_format.sh tests/failalloc/run.sh tests/e2e/test_*.sh
+fi
+# selected PROG: whether PROG's path contains one of the patterns
+selected() {
+	[ -z "$only" ] && return 0
+	for pat in $only; do
+		case "$1" in *"$pat"*) return 0;; esac
+	done
+	return 1
+}
+
+passed=0; failed=0; skipped=0; ran=0; failures=""
+log=$(mktemp); trap 'rm -f "$log"' EXIT INT TERM
 for t in "$@"; do
+	selected "$t" || continue
+	ran=$((ran + 1))
 	name=$(basename "$t")
 	case "$t" in
 	*/fuzz/fuzz_*)
@@ -30,24 +70,38 @@ for t in "$@"; do
 	*.sh) sh "$t" >"$log" 2>&1; rc=$?;;
 	*) "$t" >"$log" 2>&1; rc=$?;;
 	esac
-	p=0; f=0
 	if grep -q '^\[==========\]' "$log"; then
 		p=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' "$log" | awk '{s+=$1} END {print s+0}')
 		f=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' "$log" | awk '{s+=$1} END {print s+0}')
+		s=$(sed -n 's/^\[  SKIPPED \] \([0-9]*\) test.*/\1/p' "$log" | awk '{s+=$1} END {print s+0}')
+		skips=$(grep '^\[  SKIPPED \] [a-z_]' "$log" | sort -u)
 	else
-		p=$(grep -c '^ok ' "$log")
+		s=$(grep -c '^ok .*# *SKIP' "$log")
+		p=$(($(grep -c '^ok ' "$log") - s))
 		f=$(grep -c '^not ok ' "$log")
+		skips=$(grep '^ok .*# *SKIP' "$log")
 	fi
 	if [ $rc -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
-	passed=$((passed + p)); failed=$((failed + f))
+	passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + s))
 	if [ "$f" -ne 0 ]; then
 		failures="$failures $t"
 		echo "FAIL $t ($p passed, $f failed, exit $rc)"
 		grep -v '^\[       OK \]\|^ok \|^\[ RUN      \]' "$log" | tail -60
+	elif [ "$s" -ne 0 ]; then
+		echo "PASS $t ($p passed, $s skipped)"
+		echo "$skips" | sed 's/^/  /'
 	else
 		echo "PASS $t ($p passed)"
 	fi
 done
+if [ $ran -eq 0 ]; then
+	echo "run.sh: no test matches:$only"
+	failed=1
+fi
 [ -n "$failures" ] && echo "failed:$failures"
-echo "$label: $passed passed, $failed failed"
+if [ $skipped -ne 0 ]; then
+	echo "$label: $passed passed, $failed failed, $skipped skipped"
+else
+	echo "$label: $passed passed, $failed failed"
+fi
 [ $failed -eq 0 ]

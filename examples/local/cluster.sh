@@ -1,67 +1,118 @@
-# A Lodge "cluster" on loopback for the demo, the end-to-end tests and the
-# deploy bench: a market, providers and tenants, each in its own directory
-# under $CL, on free ports (port 0, the bound port read back from the
-# daemon's file).  Sourced by sh; needs BIN (the bin/ dir) and CL (a fresh
-# temporary directory).  Every process started is remembered in
-# CLUSTER_PIDS; cluster_stop ends them and their sandboxes.
+# A Lodge "cluster" on loopback, the one set-up shared by the demo, the
+# end-to-end tests (through tests/e2e/lib.sh) and the deploy bench: a
+# market, providers and tenants, each in its own directory under $CL, on
+# free ports (port 0, the bound port read back from the daemon's file).
+# Sourced by sh; needs BIN (the bin/ dir) and CL (a fresh temporary
+# directory).  Every process started is remembered in CLUSTER_PIDS;
+# cluster_stop ends them and their sandboxes.
 CLUSTER_PIDS=""
 
 cluster_track() { CLUSTER_PIDS="$CLUSTER_PIDS $1"; }
 
-# cluster_wait TRIES CMD...: run CMD every 50 ms until it succeeds.
-cluster_wait() {
-	cw_n=$1; shift
-	while [ "$cw_n" -gt 0 ]; do
+# until_ok SECONDS CMD...: run CMD (quietly) every 100 ms until it
+# succeeds; after SECONDS of wall time, say so and fail.
+until_ok() {
+	uo_end=$(($(date +%s) + $1)); shift
+	while :; do
 		if "$@" > /dev/null 2>&1; then return 0; fi
-		sleep 0.05
-		cw_n=$((cw_n - 1))
+		[ "$(date +%s)" -ge $uo_end ] && break
+		sleep 0.1
 	done
+	echo "timed out: $*"
 	return 1
 }
 
-# cluster_market [extra market run args]: sets MARKET (URL), MARKET_PID.
+# mget PATH FILTER: GET the market's PATH through jq -r FILTER.
+mget() { curl -s -m 10 "$MARKET$1" | jq -r "$2"; }
+# http_code URL [curl args]: the status an HTTP GET gets.
+http_code() { curl -s -m 10 -o /dev/null -w '%{http_code}' "$@"; }
+
+# cluster_market [extra market run args]: start the market in
+# $CL/market, or start it again after a stop or a crash (same data, same
+# port).  Sets MARKET (URL), MARKET_PID.  Its log is $CL/market.log.
 cluster_market() {
-	"$BIN/market" run --data "$CL/market" --listen 127.0.0.1:0 \
+	cm_port=0
+	if [ -s "$CL/market/market.json" ]; then
+		cm_port=$(sed -n 's/.*"listen_port": *\([0-9]*\).*/\1/p' \
+		    "$CL/market/market.json")
+		rm -f "$CL/market/market.json"
+	fi
+	"$BIN/market" run --data "$CL/market" --listen "127.0.0.1:$cm_port" \
 	    --epoch "${CLUSTER_EPOCH:-1}" \
 	    --offline-grace "${CLUSTER_GRACE:-30}" "$@" \
-	    > "$CL/market.log" 2>&1 &
+	    >> "$CL/market.log" 2>&1 &
 	MARKET_PID=$!
 	cluster_track $MARKET_PID
-	if ! cluster_wait 200 test -s "$CL/market/market.json"; then
+	if ! until_ok 10 test -s "$CL/market/market.json" > /dev/null; then
 		echo "market did not start:" >&2
 		tail -5 "$CL/market.log" >&2
 		return 1
 	fi
 	MARKET=http://127.0.0.1:$(sed -n \
 	    's/.*"listen_port": *\([0-9]*\).*/\1/p' "$CL/market/market.json")
-	cluster_wait 200 curl -sf "$MARKET/healthz"
+	until_ok 10 curl -sf "$MARKET/healthz"
 }
 
-# cluster_provider NAME ATTRS PRICE [extra init args]: init and run a
-# provider (ATTRS "region=eu,tier=1", PRICE "cpu_ms=N,mem_mb_s=N,...")
-# and wait until the market lists it online.  Sets <NAME>_URL,
-# <NAME>_KEY and <NAME>_PID.
+# cluster_provider NAME ATTRS PRICE [extra init args]: init a provider
+# (ATTRS "region=eu,tier=1", PRICE "cpu_ms=N,mem_mb_s=N,..."), fund its
+# key for the bond and fees (cluster_fund_provider), run it and wait until
+# the market lists it online.  Sets <NAME>_URL, <NAME>_KEY and
+# <NAME>_PID; init's output is $CL/NAME.init, the log $CL/NAME.log.  With
+# CLUSTER_AS set (e.g. "setpriv --reuid 65534 ..."), the provider runs
+# through it.
 cluster_provider() {
 	cp_name=$1; cp_attrs=$2; cp_price=$3; shift 3
-	"$BIN/provider" init --market "$MARKET" --data "$CL/$cp_name" \
-	    --name "$cp_name" --attributes "$cp_attrs" \
+	${CLUSTER_AS:-} "$BIN/provider" init --market "$MARKET" \
+	    --data "$CL/$cp_name" --name "$cp_name" --attributes "$cp_attrs" \
 	    --price "denom=uakt,$cp_price" --listen 127.0.0.1:0 "$@" \
 	    > "$CL/$cp_name.init" 2>&1 || {
 		echo "provider init $cp_name failed:" >&2
 		tail -5 "$CL/$cp_name.init" >&2
 		return 1
 	}
+	cluster_fund_provider "$cp_name" || return 1
 	cluster_provider_start "$cp_name"
 }
 
-# cluster_provider_start NAME: (re)start an initialised provider.
+# cluster_fund_provider NAME: a provider must lock a bond for the
+# capacity it offers and pay a fee for each entry it signs before the
+# market takes its ask (docs/state.md, "Bonds" and "Fees").  `provider
+# bond` computes what its key lacks from the market's genesis rules (the
+# bond of its capacity and a day of heartbeat fees; ~11.5M uakt for 4
+# cores and 8 GB with the defaults); the treasury deposits that much.
+# Sets <NAME>_FUNDED to the amount.
+cluster_fund_provider() {
+	cf_name=$1
+	cf_need=$(${CLUSTER_AS:-} "$BIN/provider" bond --data "$CL/$cf_name" \
+	    --json 2>> "$CL/$cf_name.init" | jq -r .to_fund) &&
+	    [ -n "$cf_need" ] && [ "$cf_need" != null ] || {
+		echo "provider bond $cf_name failed:" >&2
+		tail -5 "$CL/$cf_name.init" >&2
+		return 1
+	}
+	eval "${cf_name}_FUNDED=$cf_need"
+	[ "$cf_need" -gt 0 ] || return 0
+	cf_key=$(${CLUSTER_AS:-} "$BIN/provider" bond --data "$CL/$cf_name" \
+	    --json | jq -r .key)
+	"$BIN/market" deposit --data "$CL/market" "$cf_key" "$cf_need" \
+	    >> "$CL/$cf_name.init" 2>&1 || {
+		echo "funding provider $cf_name failed:" >&2
+		tail -5 "$CL/$cf_name.init" >&2
+		return 1
+	}
+}
+
+# cluster_provider_start NAME: (re)start an initialised provider, with
+# the options in CLUSTER_RUN_ARGS (split on spaces) if any.
 cluster_provider_start() {
 	cs_name=$1
 	rm -f "$CL/$cs_name/run.json"
-	"$BIN/provider" run --data "$CL/$cs_name" >> "$CL/$cs_name.log" 2>&1 &
+	# shellcheck disable=SC2086
+	${CLUSTER_AS:-} "$BIN/provider" run --data "$CL/$cs_name" ${CLUSTER_RUN_ARGS:-} \
+	    >> "$CL/$cs_name.log" 2>&1 &
 	eval "${cs_name}_PID=$!"
 	cluster_track $!
-	if ! cluster_wait 200 test -s "$CL/$cs_name/run.json"; then
+	if ! until_ok 10 test -s "$CL/$cs_name/run.json" > /dev/null; then
 		echo "provider $cs_name did not start:" >&2
 		tail -5 "$CL/$cs_name.log" >&2
 		return 1
@@ -71,8 +122,8 @@ cluster_provider_start() {
 	cs_key=$(sed -n 's/.*"key":"\([^"]*\)".*/\1/p' "$CL/$cs_name/run.json")
 	eval "${cs_name}_URL=$cs_url"
 	eval "${cs_name}_KEY=$cs_key"
-	cluster_wait 200 sh -c "curl -s '$MARKET/v1/providers' | grep -q \
-	    '\"api_url\":\"$cs_url\"'" || {
+	until_ok 10 sh -c "curl -s '$MARKET/v1/providers' | grep -q \
+	    '\"api_url\":\"$cs_url\"'" > /dev/null || {
 		echo "provider $cs_name did not advertise:" >&2
 		tail -5 "$CL/$cs_name.log" >&2
 		return 1
@@ -80,7 +131,8 @@ cluster_provider_start() {
 }
 
 # cluster_tenant NAME AMOUNT: a tenant with its own config dir, funded by
-# the market's treasury.  Sets <NAME>_ADDR.
+# the market's treasury.  Sets <NAME>_ADDR; its key is
+# $CL/NAME/lodge/tenant.key.
 cluster_tenant() {
 	ct_name=$1; ct_amount=$2
 	mkdir -p "$CL/$ct_name"
@@ -120,7 +172,8 @@ cluster_descendants() {
 cluster_kill() {
 	ck_desc=$(cluster_descendants "$1")
 	kill "$1" 2>/dev/null
-	cluster_wait 60 sh -c "! kill -0 $1" || kill -9 "$1" 2>/dev/null
+	until_ok 3 sh -c "! kill -0 $1 2>/dev/null" > /dev/null ||
+	    kill -9 "$1" 2>/dev/null
 	for ck_p in $ck_desc; do kill -9 "$ck_p" 2>/dev/null; done
 	return 0
 }
@@ -140,5 +193,5 @@ cluster_crash() {
 		cluster_track "$cc_p"
 	done
 	kill -9 "$cc_pid" 2>/dev/null
-	cluster_wait 100 sh -c "! kill -0 $cc_pid"
+	until_ok 5 sh -c "! kill -0 $cc_pid 2>/dev/null"
 }

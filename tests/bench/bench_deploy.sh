@@ -17,7 +17,6 @@ trap 'exit 1' INT TERM
 now_us() { echo $(($(date +%s%N) / 1000)); }
 # p PCT FILE: the PCT-th percentile of the numbers in FILE
 p() { sort -n "$2" | awk -v q="$1" '{a[NR]=$1} END {i=int((NR-1)*q/100)+1; print a[i]}'; }
-code() { curl -s -o /dev/null -w '%{http_code}' "$1"; }
 
 cluster_market > /dev/null || exit 1
 cluster_provider p1 region=eu cpu_ms=1000000,mem_mb_s=1000000,storage_mb_s=100000 || exit 1
@@ -33,7 +32,7 @@ while [ $i -lt "$N" ]; do
 	t0=$(now_us)
 	GREETING=hi perl "$CL/s.pl" > /dev/null 2>&1 &
 	pid=$!
-	until [ "$(code "http://127.0.0.1:$port/")" = 200 ]; do
+	until [ "$(http_code "http://127.0.0.1:$port/")" = 200 ]; do
 		kill -0 $pid 2> /dev/null || break
 		sleep 0.005
 	done
@@ -50,7 +49,7 @@ while [ $i -lt "$N" ]; do
 		exit 1
 	fi
 	url=$(jq -r '.orders[0].services.web' "$CL/d.json")
-	until [ "$(code "$url")" = 200 ]; do sleep 0.005; done
+	until [ "$(http_code "$url")" = 200 ]; do sleep 0.005; done
 	echo $(( $(now_us) - t0 )) >> "$CL/lodge"
 	as alice close "$(jq -r .deployment "$CL/d.json")" > /dev/null || exit 1
 	i=$((i + 1))

@@ -20,6 +20,7 @@
 #include "common/http.h"
 #include "common/util.h"
 #include "provider/gateway.h"
+#include "tests/bench/benchlib.h"
 
 #define CLIENTS 4
 #define SECONDS 2
@@ -104,134 +105,45 @@ handler(void *ctx, const struct http_request *req, struct http_response *resp)
 	free(target);
 }
 
-struct client {
-	uint16_t port;
-	const char *path;
-	int64_t deadline_ns;
-	uint64_t *lat; /* ns per request */
-	size_t n, cap;
-	int errors;
-};
-
-static int
-connect_to(uint16_t port)
+/* The GET request for a path, built once per measure. */
+static const char *
+get_request(void *ctx, int c, size_t i, size_t *len)
 {
-	struct sockaddr_in sa;
-	int fd = socket(AF_INET, SOCK_STREAM, 0), one = 1;
+	const char *req = ctx;
 
-	memset(&sa, 0, sizeof(sa));
-	sa.sin_family = AF_INET;
-	sa.sin_port = htons(port);
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
-/* One request and its whole response (Content-Length framed). */
-static int
-one_request(int fd, const char *req, size_t len)
-{
-	char buf[4096], *h, *cl;
-	size_t have = 0, need;
-	ssize_t r;
-
-	if (send(fd, req, len, MSG_NOSIGNAL) != (ssize_t)len)
-		return -1;
-	for (;;) {
-		r = recv(fd, buf + have, sizeof(buf) - 1 - have, 0);
-		if (r <= 0)
-			return -1;
-		have += (size_t)r;
-		buf[have] = '\0';
-		if ((h = strstr(buf, "\r\n\r\n")) == NULL)
-			continue;
-		cl = strcasestr(buf, "content-length:");
-		need = (size_t)(h - buf) + 4 +
-		    (cl ? strtoul(cl + 15, NULL, 10) : 0);
-		if (have >= need)
-			return strncmp(buf, "HTTP/1.1 200", 12) == 0 ? 0 : -1;
-	}
-}
-
-static void *
-client_run(void *arg)
-{
-	struct client *c = arg;
-	char req[256];
-	int fd = connect_to(c->port), n;
-
-	n = snprintf(req, sizeof(req),
-	    "GET %s HTTP/1.1\r\nHost: bench\r\n"
-	    "\r\n",
-	    c->path);
-	while (fd >= 0 && (int64_t)util_mono_ns() < c->deadline_ns &&
-	    c->n < c->cap) {
-		uint64_t t0 = util_mono_ns();
-		if (one_request(fd, req, (size_t)n) < 0) {
-			c->errors++;
-			close(fd);
-			fd = connect_to(c->port);
-			continue;
-		}
-		c->lat[c->n++] = util_mono_ns() - t0;
-	}
-	if (fd >= 0)
-		close(fd);
-	return NULL;
-}
-
-static int
-cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return x < y ? -1 : x > y;
+	(void)c;
+	(void)i;
+	*len = strlen(req);
+	return req;
 }
 
 static void
 measure(const char *name, uint16_t port, const char *path, double *rps,
     double *p99_us)
 {
-	struct client c[CLIENTS];
-	pthread_t t[CLIENTS];
-	uint64_t *all;
-	size_t total = 0, i, k;
-	int errors = 0;
-	int64_t start = (int64_t)util_mono_ns();
+	char req[256];
+	struct bench_load l = { .port = port,
+		.clients = CLIENTS,
+		.seconds = SECONDS,
+		.per_client = MAX_SAMPLES / CLIENTS,
+		.want_status = 200,
+		.request = get_request,
+		.ctx = req };
+	struct bench_result r;
 
-	for (i = 0; i < CLIENTS; i++) {
-		memset(&c[i], 0, sizeof(c[i]));
-		c[i].port = port;
-		c[i].path = path;
-		c[i].deadline_ns = start + (int64_t)SECONDS * 1000000000;
-		c[i].cap = MAX_SAMPLES / CLIENTS;
-		c[i].lat = malloc(c[i].cap * sizeof(uint64_t));
-		pthread_create(&t[i], NULL, client_run, &c[i]);
+	snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: bench\r\n\r\n",
+	    path);
+	if (bench_load_run(&l, &r) < 0) {
+		fprintf(stderr, "bench_gateway: out of memory or threads\n");
+		exit(1);
 	}
-	for (i = 0; i < CLIENTS; i++) {
-		pthread_join(t[i], NULL);
-		total += c[i].n;
-		errors += c[i].errors;
-	}
-	all = malloc((total + 1) * sizeof(uint64_t));
-	for (i = 0, k = 0; i < CLIENTS; i++) {
-		memcpy(all + k, c[i].lat, c[i].n * sizeof(uint64_t));
-		k += c[i].n;
-		free(c[i].lat);
-	}
-	qsort(all, total, sizeof(uint64_t), cmp_u64);
-	*rps =
-	    (double)total / ((double)(util_mono_ns() - (uint64_t)start) / 1e9);
-	*p99_us = total ? (double)all[total * 99 / 100] / 1000.0 : 0;
+	*rps = (double)r.n / r.seconds;
+	*p99_us = (double)bench_pct(r.lat, r.n, 99) / 1000.0;
 	printf("%-8s %9.0f req/s  p50 %7.1f us  p99 %7.1f us  (%d clients, "
-	       "%zu requests, %d errors)\n",
-	    name, *rps, total ? (double)all[total / 2] / 1000.0 : 0, *p99_us,
-	    CLIENTS, total, errors);
-	free(all);
+	       "%zu requests, %zu errors)\n",
+	    name, *rps, (double)bench_pct(r.lat, r.n, 50) / 1000.0, *p99_us,
+	    CLIENTS, r.n, r.errors);
+	bench_result_free(&r);
 }
 
 int

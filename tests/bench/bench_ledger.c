@@ -22,6 +22,7 @@
 #include "ledger/note.h"
 #include "ledger/store.h"
 #include "ledger/verify.h"
+#include "tests/bench/benchlib.h"
 
 #define ORIGIN "bench.lodge/ledger"
 
@@ -32,14 +33,6 @@ die(const char *what)
 	exit(1);
 }
 
-static int
-cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-	return x < y ? -1 : x > y;
-}
-
-/* n signed envelopes shaped like market traffic, as canonical lines */
 static char **
 make_envelopes(struct key *k, size_t n, size_t **lens)
 {
@@ -286,12 +279,12 @@ main(int argc, char **argv)
 				die("proof");
 			lat[i] = util_mono_ns() - t0;
 		}
-		qsort(lat, probes, sizeof(*lat), cmp_u64);
+		bench_sort_u64(lat, probes);
 		printf("ledger: inclusion proof at %" PRIu64 " entries "
 		       "(SQLite-backed): p50 %.1f us, p99 %.1f us (goal < 50 "
 		       "us)\n",
-		    n, (double)lat[probes / 2] / 1e3,
-		    (double)lat[probes * 99 / 100] / 1e3);
+		    n, (double)bench_pct(lat, probes, 50) / 1e3,
+		    (double)bench_pct(lat, probes, 99) / 1e3);
 		free(lat);
 		store_free(s);
 	}

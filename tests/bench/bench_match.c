@@ -2,9 +2,11 @@
  * bench_match: matching speed of the market's state machine, in process:
  * 1,000 provider asks and 10,000 open orders that wait, then new orders
  * that match (order.create + its derived lease.create), against a
- * baseline of plain transfers applied in the same run.  Envelopes are
- * built unsigned (state_apply takes verified envelopes; signing is not
- * what is measured).
+ * baseline of plain transfers applied in the same run, with the default
+ * money rules on (every entry pays its fee, every ask locks its bond,
+ * every order's escrow covers the minimum lease).  Envelopes are built
+ * unsigned (state_apply takes verified envelopes; signing is not what is
+ * measured).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -96,7 +98,7 @@ order_body(int matching, int i)
 	    "resources", "count", 1 + i % 2, "cpu_millis", 100 + i % 400,
 	    "memory_bytes", 100000000, "storage_bytes", 1000000000, "denom",
 	    "uakt", "max_price", (json_int_t)1000000, "manifest_hash", "h",
-	    "deposit", 10, "ttl_ms", 86400000, "attributes", "region",
+	    "deposit", 1000000, "ttl_ms", 86400000, "attributes", "region",
 	    matching ? (i % 2 ? "eu" : "us") : "nowhere", "runtimes", "wasm");
 }
 
@@ -126,7 +128,14 @@ main(void)
 	        (json_int_t)1000000000000),
 	    market);
 	for (int i = 0; i < NPROV; i++) {
+		char pt[KEY_TEXT_SIZE];
 		key_n(1000 + i, pk);
+		key_pub_to_text(pk, pt);
+		/* its fees and the bond of 10^6 cores and 256 TiB */
+		apply(s, treasury, "account.deposit",
+		    json_pack("{s:s,s:s,s:I}", "to", pt, "denom", "uakt",
+		        "amount", (json_int_t)2000000000000),
+		    market);
 		apply(s, pk, "provider.advertise",
 		    json_pack(
 		        "{s:s,s:{s:s,s:s},"

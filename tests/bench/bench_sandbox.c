@@ -15,16 +15,9 @@
 #include "common/err.h"
 #include "common/util.h"
 #include "sandbox/sandbox.h"
+#include "tests/bench/benchlib.h"
 
 #define N 200
-
-static int
-cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return x < y ? -1 : x > y;
-}
 
 /* fork + execve, timed until the exec closes a CLOEXEC pipe. */
 static uint64_t
@@ -88,9 +81,9 @@ report(const char *what, uint64_t *v, double *p50_out)
 {
 	double p50, p99;
 
-	qsort(v, N, sizeof(v[0]), cmp_u64);
-	p50 = (double)v[N / 2] / 1e6;
-	p99 = (double)v[(N * 99) / 100] / 1e6;
+	bench_sort_u64(v, N);
+	p50 = (double)bench_pct(v, N, 50) / 1e6;
+	p99 = (double)bench_pct(v, N, 99) / 1e6;
 	printf("%-28s n=%d p50=%.3f ms p99=%.3f ms\n", what, N, p50, p99);
 	*p50_out = p50;
 }

@@ -29,6 +29,7 @@
 #include "common/util.h"
 #include "provider/gateway.h"
 #include "sandbox/sandbox.h"
+#include "tests/bench/benchlib.h"
 #include "wasm/pool.h"
 #include "wasm/run.h"
 #include "wasm/wagi.h"
@@ -47,13 +48,6 @@ sh(const char *fmt, const char *a)
 	char cmd[2048];
 	snprintf(cmd, sizeof(cmd), fmt, a, a, a, a);
 	return system(cmd);
-}
-
-static int
-cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-	return x < y ? -1 : x > y;
 }
 
 static struct wasm_program *
@@ -174,9 +168,10 @@ invoke_hello(struct wasm_wagi_response *r)
 static void
 percentiles(const char *name, uint64_t *ns, size_t n)
 {
-	qsort(ns, n, sizeof(*ns), cmp_u64);
+	bench_sort_u64(ns, n);
 	printf("%-28s p50 %6.1f us  p99 %6.1f us  (%zu calls)\n", name,
-	    (double)ns[n / 2] / 1e3, (double)ns[n * 99 / 100] / 1e3, n);
+	    (double)bench_pct(ns, n, 50) / 1e3,
+	    (double)bench_pct(ns, n, 99) / 1e3, n);
 }
 
 static void
@@ -307,76 +302,17 @@ start_pool(const char *module)
 	return sb;
 }
 
-struct client {
-	uint16_t port;
-	int64_t deadline_ns;
-	uint64_t *lat;
-	size_t n, cap;
-	int errors;
-};
-
-static int
-connect_to(uint16_t port)
+static const char *
+hello_request(void *ctx, int c, size_t i, size_t *len)
 {
-	struct sockaddr_in sa;
-	int fd = socket(AF_INET, SOCK_STREAM, 0), one = 1;
-	memset(&sa, 0, sizeof(sa));
-	sa.sin_family = AF_INET;
-	sa.sin_port = htons(port);
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
-static int
-one_request(int fd, const char *req, size_t len)
-{
-	char buf[4096], *h, *cl;
-	size_t have = 0, need;
-	ssize_t r;
-	if (send(fd, req, len, MSG_NOSIGNAL) != (ssize_t)len)
-		return -1;
-	for (;;) {
-		r = recv(fd, buf + have, sizeof(buf) - 1 - have, 0);
-		if (r <= 0)
-			return -1;
-		have += (size_t)r;
-		buf[have] = '\0';
-		if ((h = strstr(buf, "\r\n\r\n")) == NULL)
-			continue;
-		cl = strcasestr(buf, "content-length:");
-		need = (size_t)(h - buf) + 4 +
-		    (cl ? strtoul(cl + 15, NULL, 10) : 0);
-		if (have >= need)
-			return strncmp(buf, "HTTP/1.1 200", 12) == 0 ? 0 : -1;
-	}
-}
-
-static void *
-client_run(void *arg)
-{
-	struct client *c = arg;
 	static const char req[] = "GET /hello HTTP/1.1\r\nHost: bench\r\n"
 	                          "User-Agent: bench\r\n\r\n";
-	int fd = connect_to(c->port);
-	while (fd >= 0 && (int64_t)util_mono_ns() < c->deadline_ns &&
-	    c->n < c->cap) {
-		uint64_t t0 = util_mono_ns();
-		if (one_request(fd, req, sizeof(req) - 1) < 0) {
-			c->errors++;
-			close(fd);
-			fd = connect_to(c->port);
-			continue;
-		}
-		c->lat[c->n++] = util_mono_ns() - t0;
-	}
-	if (fd >= 0)
-		close(fd);
-	return NULL;
+
+	(void)ctx;
+	(void)c;
+	(void)i;
+	*len = sizeof(req) - 1;
+	return req;
 }
 
 static double
@@ -384,10 +320,14 @@ measure(const char *name, http_handler h)
 {
 	struct http_server_config hc;
 	struct http_server *srv;
-	struct client c[CLIENTS];
-	pthread_t t[CLIENTS];
-	size_t total = 0, k = 0;
-	int errors = 0;
+	struct bench_load l = { .clients = CLIENTS,
+		.seconds = SECONDS,
+		.per_client = MAX_SAMPLES / CLIENTS,
+		.want_status = 200,
+		.request = hello_request };
+	struct bench_result r;
+	double rps;
+
 	http_server_config_default(&hc);
 	hc.host = "127.0.0.1";
 	hc.port = 0;
@@ -397,34 +337,17 @@ measure(const char *name, http_handler h)
 		fprintf(stderr, "bench_wasm: server: %s\n", err_msg());
 		exit(1);
 	}
-	int64_t start = (int64_t)util_mono_ns();
-	for (int i = 0; i < CLIENTS; i++) {
-		memset(&c[i], 0, sizeof(c[i]));
-		c[i].port = http_server_port(srv);
-		c[i].deadline_ns = start + (int64_t)SECONDS * 1000000000;
-		c[i].cap = MAX_SAMPLES / CLIENTS;
-		c[i].lat = malloc(c[i].cap * sizeof(uint64_t));
-		pthread_create(&t[i], NULL, client_run, &c[i]);
+	l.port = http_server_port(srv);
+	if (bench_load_run(&l, &r) < 0) {
+		fprintf(stderr, "bench_wasm: out of memory or threads\n");
+		exit(1);
 	}
-	for (int i = 0; i < CLIENTS; i++) {
-		pthread_join(t[i], NULL);
-		total += c[i].n;
-		errors += c[i].errors;
-	}
-	double secs = (double)(util_mono_ns() - (uint64_t)start) / 1e9;
-	uint64_t *all = malloc((total + 1) * sizeof(uint64_t));
-	for (int i = 0; i < CLIENTS; i++) {
-		memcpy(all + k, c[i].lat, c[i].n * sizeof(uint64_t));
-		k += c[i].n;
-		free(c[i].lat);
-	}
-	qsort(all, total, sizeof(uint64_t), cmp_u64);
-	double rps = (double)total / secs;
+	rps = (double)r.n / r.seconds;
 	printf("%-16s %9.0f req/s  p50 %7.1f us  p99 %7.1f us  (%d clients, "
-	       "%d errors)\n",
-	    name, rps, total ? all[total / 2] / 1e3 : 0,
-	    total ? all[total * 99 / 100] / 1e3 : 0, CLIENTS, errors);
-	free(all);
+	       "%zu errors)\n",
+	    name, rps, (double)bench_pct(r.lat, r.n, 50) / 1e3,
+	    (double)bench_pct(r.lat, r.n, 99) / 1e3, CLIENTS, r.errors);
+	bench_result_free(&r);
 	http_server_free(srv);
 	return rps;
 }
@@ -460,7 +383,8 @@ main(int argc, char **argv)
 	snprintf(path, sizeof(path), "%s/hello.wasm", dir);
 	hello = load(path, 1);
 	bench_invoke();
-	printf("-- HTTP, provider HTTP server (libmicrohttpd), keep-alive\n");
+	printf("-- HTTP, provider HTTP server (common/http_server.c), "
+	       "keep-alive\n");
 	double f = measure("fixed response", fixed_handler);
 	double w = measure("WAGI in process", wagi_handler);
 	printf("WAGI in process/fixed: %.2f\n", w / f);

@@ -1,12 +1,19 @@
-# Sourced by the end-to-end tests: TAP-like "ok - ..." / "not ok - ..."
-# lines, a temporary directory removed on exit, and every process the test
-# started killed on exit, even when it fails.
+# Sourced by every end-to-end test, from the repository's root: TAP
+# lines ("ok - ...", "not ok - ...", "ok - ... # SKIP why"), a temporary
+# directory $T removed on exit, and every process the test started killed
+# on exit, even when it fails.  The market, providers and tenants come
+# from examples/local/cluster.sh (the demo's set-up), on $T.
+#
+# LODGE_KEEP_TMP=1 keeps the temporary directory of a test that failed
+# and prints its path (daemon logs, databases, outputs).
 ROOT=$(pwd)
 BIN=$ROOT/bin
 SHARED=${LODGE_SHARED:-$ROOT/../shared}
 T=$(mktemp -d /tmp/lodge-e2e-XXXXXX)
 PIDS=""
 FAILED=0
+CL=$T
+. "$ROOT/examples/local/cluster.sh"
 
 # sweep_sandboxes: kill what the providers under $T left running (a
 # provider's sandboxes outlive it, for its next start to adopt): every
@@ -44,10 +51,17 @@ sweep_sandboxes() {
 }
 
 cleanup() {
+	cu_rc=$?
+	cluster_stop
 	for p in $PIDS; do kill -9 "$p" 2>/dev/null; done
 	sweep_sandboxes
 	wait 2>/dev/null
-	rm -rf "$T"
+	if [ -n "${LODGE_KEEP_TMP:-}" ] &&
+	    { [ "$FAILED" -ne 0 ] || [ "$cu_rc" -ne 0 ]; }; then
+		echo "# LODGE_KEEP_TMP: kept $T"
+	else
+		rm -rf "$T"
+	fi
 }
 trap cleanup EXIT
 trap 'exit 1' INT TERM
@@ -57,6 +71,9 @@ notok() {
 	echo "not ok - $*"
 	FAILED=$((FAILED + 1))
 }
+# skip DESC WHY: a check that cannot run here, for a reason the README's
+# "Tests" section lists (never a missing tool or permission: see need)
+skip() { echo "ok - $1 # SKIP $2"; }
 # check DESC CMD...: CMD must succeed
 check() {
 	desc=$1; shift
@@ -73,19 +90,34 @@ check_fails() {
 		sed 's/^/#   /' "$T/.out" | tail -5
 	else ok "$desc"; fi
 }
+# need WHAT CMD...: what this test cannot go without; when CMD fails it
+# is a "not ok" naming WHAT, and the test ends there.
+need() {
+	nd_what=$1; shift
+	"$@" > /dev/null 2>&1 && return 0
+	notok "needs $nd_what"
+	finish
+}
+# need_tools TOOL...: each TOOL on PATH (`make deps` installs them)
+need_tools() {
+	for nt in "$@"; do
+		need "$nt (make deps installs it)" command -v "$nt"
+	done
+}
+need_root() { need "root (namespaces, cgroups): run as root" [ "$(id -u)" = 0 ]; }
+is_200() { [ "$(http_code "$1")" = 200 ]; }
+not_200() { [ "$(http_code "$1")" != 200 ]; }
+# lease_field LEASE FIELD: one field of the market's view of a lease
+lease_field() { mget "/v1/leases/$1" ".$2"; }
+# count_entries LEASE KIND: how many ledger entries of KIND are about LEASE
+count_entries() {
+	curl -s "$MARKET/v1/ledger/entries?start=0" | jq -r '.entries[].leaf' |
+	while read -r l; do echo "$l" | base64 -d; echo; done |
+	jq -c "select(.entry.kind == \"$2\" and .entry.body.lease == \"$1\")" |
+	wc -l
+}
 # to FILE CMD...: CMD's stdout to FILE, its stderr to FILE.err
 to() { to_f=$1; shift; "$@" > "$to_f" 2> "$to_f.err"; }
-# until_ok SECONDS CMD...: retry CMD (quietly) until it succeeds
-until_ok() {
-	uo_end=$(($(date +%s) + $1)); shift
-	while :; do
-		if "$@" > /dev/null 2>&1; then return 0; fi
-		[ "$(date +%s)" -ge $uo_end ] && break
-		sleep 0.1
-	done
-	echo "timed out: $*"
-	return 1
-}
 finish() {
 	[ "$FAILED" -eq 0 ]
 	exit $?

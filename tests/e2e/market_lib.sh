@@ -1,67 +1,58 @@
-# Sourced by market tests after lib.sh: start a market on a free loopback
-# port in $T/market and helpers to speak to it.
+# Sourced by tests that speak the market's protocol by hand, after
+# lib.sh (which starts the market: cluster_market): signed envelopes from
+# `ledger envelope`, posted with curl to $MARKET.
 L=$BIN/ledger
 M=$BIN/market
 
-# start_market [extra args]: sets MPID, U (base URL), MDIR
-start_market() {
-	MDIR=$T/market
-	$M run --data "$MDIR" --listen 127.0.0.1:${MPORT:-0} --epoch 1 \
-	    --offline-grace 30 --check-invariants "$@" > "$T/market.out" 2> "$T/market.err" &
-	MPID=$!
-	PIDS="$PIDS $MPID"
-	i=0
-	while [ $i -lt 100 ]; do
-		if [ -f "$MDIR/market.json" ] && curl -sf "http://127.0.0.1:$(mport)/healthz" > /dev/null 2>&1; then
-			MPORT=$(mport)
-			U=http://127.0.0.1:$MPORT
-			return 0
-		fi
-		sleep 0.05
-		i=$((i + 1))
-	done
-	echo "market did not start:"; cat "$T/market.err"
-	return 1
-}
-mport() { sed -n 's/.*"listen_port": *\([0-9]*\).*/\1/p' "$MDIR/market.json"; }
-
 # post: an envelope on stdin -> prints "STATUS BODY"
 post() {
-	curl -s -o "$T/.post" -w '%{http_code}' -XPOST --data-binary @- "$U/v1/entries"
+	curl -s -o "$T/.post" -w '%{http_code}' -XPOST --data-binary @- \
+	    "$MARKET/v1/entries"
 	printf ' '; cat "$T/.post"; echo
 }
-# env KEY KIND BODY
-env() { $L envelope --key "$1" --kind "$2" --body "$3"; }
+# envelope KEY KIND BODY: a signed envelope on stdout
+envelope() { $L envelope --key "$1" --kind "$2" --body "$3"; }
 # submit KEY KIND BODY: must be accepted; prints the body of the answer
 submit() {
-	out=$(env "$1" "$2" "$3" | post)
-	case "$out" in 201*) echo "${out#201 }";; *) echo "submit $2 failed: $out" >&2; return 1;; esac
-}
-# jget URL FILTER (jq)
-jget() { curl -s "$U$1" | jq -r "$2"; }
-# wait_for DESC CMD: poll CMD up to 10 s
-wait_for() {
-	wdesc=$1; shift
-	i=0
-	while [ $i -lt 200 ]; do
-		if "$@" > /dev/null 2>&1; then return 0; fi
-		sleep 0.05
-		i=$((i + 1))
-	done
-	echo "timed out waiting for: $wdesc" >&2
-	return 1
-}
-keygen() { $L keygen "$T/$1.key" > "$T/$1.pub"; cat "$T/$1.pub"; }
-fund() { $M deposit --data "$MDIR" "$1" "$2" > /dev/null; }
-# advertise KEY ATTRS CPU PRICE_CPU
-advertise() {
-	submit "$1" provider.advertise "{\"api_url\":\"http://127.0.0.1:9\",\"attributes\":$2,\"capacity\":{\"cpu_millis\":$3,\"memory_bytes\":8000000000,\"storage_bytes\":100000000000},\"runtimes\":[\"process\"],\"price\":{\"denom\":\"uakt\",\"cpu_ms\":$4}}"
-}
-# order KEY ATTRS CPU MAXPRICE DEPOSIT [TTL_MS]
-order() {
-	submit "$1" order.create "{\"placement\":\"dc\",\"attributes\":$2,\"resources\":[{\"profile\":\"web\",\"service\":\"web\",\"count\":1,\"cpu_millis\":$3,\"memory_bytes\":268435456,\"storage_bytes\":1073741824,\"price\":$4}],\"denom\":\"uakt\",\"max_price\":$4,\"runtimes\":[\"process\"],\"manifest_hash\":\"$(printf '%064d' 0)\",\"deposit\":$5,\"ttl_ms\":${6:-600000}}" | jq -r .id
+	out=$(envelope "$1" "$2" "$3" | post)
+	case "$out" in
+	201*) echo "${out#201 }";;
+	*) echo "submit $2 failed: $out" >&2; return 1;;
+	esac
 }
 # code KEY KIND BODY: the HTTP status a submission gets
 code() {
-	env "$1" "$2" "$3" | curl -s -o /dev/null -w '%{http_code}' -XPOST --data-binary @- "$U/v1/entries"
+	envelope "$1" "$2" "$3" | curl -s -o /dev/null -w '%{http_code}' \
+	    -XPOST --data-binary @- "$MARKET/v1/entries"
+}
+# keygen NAME: a key in $T/NAME.key; prints its public key
+keygen() { $L keygen "$T/$1.key" > "$T/$1.pub"; cat "$T/$1.pub"; }
+# fund ADDR AMOUNT: a treasury deposit
+fund() { $M deposit --data "$CL/market" "$1" "$2" > /dev/null; }
+# fee KIND: what an entry of KIND costs its signer (the genesis rules)
+fee() { curl -s "$MARKET/v1/info" | jq ".fees.kinds[\"$1\"] // .fees.default"; }
+# bond_for CPU_MILLIS MEMORY_BYTES: the bond an ask of that capacity
+# locks, from the genesis rules (docs/state.md, "Bonds": each term
+# rounded up)
+bond_for() {
+	bf_cpu=$(curl -s "$MARKET/v1/info" | jq .bond.per_cpu)
+	bf_gib=$(curl -s "$MARKET/v1/info" | jq .bond.per_gib)
+	echo $(( (bf_cpu * $1 + 999) / 1000 + (bf_gib * $2 + 1073741823) / 1073741824 ))
+}
+# fund_ask NAME [CPU_MILLIS]: fund $T/NAME.key (made if missing) with the
+# bond of advertise's ask and its fee
+fund_ask() {
+	[ -f "$T/$1.key" ] || keygen "$1" > /dev/null
+	fund "$(cat "$T/$1.pub")" \
+	    $(( $(bond_for "${2:-4000}" 8000000000) + $(fee provider.advertise) ))
+}
+# advertise NAME ATTRS CPU_PRICE [CPU_MILLIS]: a provider that only asks
+# (no daemon), with the key $T/NAME.key (made if missing)
+advertise() {
+	[ -f "$T/$1.key" ] || keygen "$1" > /dev/null
+	submit "$T/$1.key" provider.advertise "{\"api_url\":\"http://127.0.0.1:9\",\"attributes\":$2,\"capacity\":{\"cpu_millis\":${4:-4000},\"memory_bytes\":8000000000,\"storage_bytes\":100000000000},\"runtimes\":[\"process\"],\"price\":{\"denom\":\"uakt\",\"cpu_ms\":$3}}"
+}
+# order KEY ATTRS CPU MAXPRICE DEPOSIT [TTL_MS]: prints the order's id
+order() {
+	submit "$1" order.create "{\"placement\":\"dc\",\"attributes\":$2,\"resources\":[{\"profile\":\"web\",\"service\":\"web\",\"count\":1,\"cpu_millis\":$3,\"memory_bytes\":268435456,\"storage_bytes\":1073741824,\"price\":$4}],\"denom\":\"uakt\",\"max_price\":$4,\"runtimes\":[\"process\"],\"manifest_hash\":\"$(printf '%064d' 0)\",\"deposit\":$5,\"ttl_ms\":${6:-600000}}" | jq -r .id
 }

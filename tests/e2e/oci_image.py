@@ -21,6 +21,8 @@ ENTRY is a list:
   ["wh", dir, name]                 whiteout of dir/name (dir/.wh.name)
   ["opq", dir]                      opaque marker (dir/.wh..wh..opq)
   ["c", path, major, minor]         character device
+  ["host", path, host_path, mode]   file copied from the host (a static
+                                    busybox makes a root that really runs)
 A path is written as given ("../x" and "/x" too: hostile layers).
 """
 import gzip
@@ -69,6 +71,10 @@ def layer_tar(entries):
             elif kind == "zeros":
                 data = bytes(e[2])
                 info.mode = 0o644
+            elif kind == "host":
+                with open(e[2], "rb") as f:
+                    data = f.read()
+                info.mode = e[3]
             elif kind == "c":
                 info.type = tarfile.CHRTYPE
                 info.devmajor, info.devminor = e[2], e[3]

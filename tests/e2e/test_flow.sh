@@ -9,30 +9,12 @@
 # host userland: perl-base is Essential on Debian).  The provider killed
 # with -9 and restarted is test_flow_restart.sh.
 . tests/e2e/lib.sh
-CL=$T
-. examples/local/cluster.sh
-trap 'cluster_stop; cleanup' EXIT
 
 EX=$ROOT/examples/hello-perl/deploy.yaml
 FUND=1000000000
 P1PRICE=cpu_ms=1000000,mem_mb_s=1000000,storage_mb_s=100000
 P2PRICE=cpu_ms=2000000,mem_mb_s=2000000,storage_mb_s=200000
 P3PRICE=cpu_ms=500000,mem_mb_s=500000,storage_mb_s=50000
-
-# to OUT CMD...: stdout of CMD to OUT, stderr to OUT.err
-# until_ok SECONDS CMD...: poll CMD every 100 ms for SECONDS of wall time
-mget() { curl -s "$MARKET$1" | jq -r "$2"; }
-http_code() { curl -s -o /dev/null -w '%{http_code}' "$1"; }
-is_200() { [ "$(http_code "$1")" = 200 ]; }
-not_200() { [ "$(http_code "$1")" != 200 ]; }
-lease_field() { mget "/v1/leases/$1" ".$2"; }
-# kinds of ledger entries about lease $1 of kind $2
-count_entries() {
-	curl -s "$MARKET/v1/ledger/entries?start=0" | jq -r '.entries[].leaf' |
-	while read -r l; do echo "$l" | base64 -d; echo; done |
-	jq -c "select(.entry.kind == \"$2\" and .entry.body.lease == \"$1\")" |
-	wc -l
-}
 
 check "market starts on a free loopback port" cluster_market
 check "provider p1 (region=eu, cheaper) starts and advertises" \
@@ -105,28 +87,29 @@ check "the lease closed as tenant_closed" \
     [ "$(lease_field "$L1" reason)" = tenant_closed ]
 check "the refund is the deposit less what was charged" \
     [ "$refund" = $((DEP1 - charged)) ]
-check "the refund is back in alice's balance" \
-    [ "$(mget "/v1/accounts/$alice_ADDR" .balances.uakt)" = $((bal0 + refund)) ]
+FEE_CLOSE=$(mget /v1/info '.fees.kinds["lease.close"] // .fees.default')
+check "the refund is back in alice's balance, less the close's fee" \
+    [ "$(mget "/v1/accounts/$alice_ADDR" .balances.uakt)" = $((bal0 + refund - FEE_CLOSE)) ]
 check "the workload stops: the gateway no longer serves it" \
     until_ok 10 not_200 "$URL1"
 check "the provider reports the lease closed" until_ok 10 sh -c \
     "XDG_CONFIG_HOME=$CL/alice $BIN/tenant --market $MARKET status $L1 --json | jq -e '.provider.status == \"closed\" or (.provider_error // \"\" | test(\"HTTP 404\"))'"
 
 # ---- an escrow that runs dry ---------------------------------------------
-# the market closes a lease whose escrow cannot pay the coming epochs at
-# the bid: bid 1000/epoch (p1 asks 640), an escrow of 2500 lasts ~2 epochs
+# the market closes a lease whose escrow cannot pay the coming epoch at
+# the agreed price: bid 1000/epoch, p1 asks 640, and the smallest escrow
+# the market matches, min_lease_epochs of it, lasts that many epochs
 sed 's/amount: 100000/amount: 1000/' "$EX" > "$T/small.yaml"
-check "alice deploys with a small escrow" \
-    to "$T/d2.json" as alice deploy "$T/small.yaml" --deposit 2500 --timeout 20 --json
+MIN=$(($(mget /v1/info .min_lease_epochs) * 640))
+check_fails "a deposit below the minimum lease is refused, naming it" \
+    "give --deposit $MIN or more" \
+    as alice deploy "$T/small.yaml" --deposit $((MIN - 1)) --timeout 20
+check "alice deploys with the smallest escrow ($MIN)" \
+    to "$T/d2.json" as alice deploy "$T/small.yaml" --deposit $MIN --timeout 20 --json
 L2=$(jq -r '.orders[0].lease' "$T/d2.json")
 URL2=$(jq -r '.orders[0].services.web' "$T/d2.json")
-check "the market closes it as insufficient_funds" until_ok 40 sh -c \
-    "[ \$(curl -s $MARKET/v1/leases/$L2 | jq -r .reason) = insufficient_funds ]"
-check "its workload stops" until_ok 10 not_200 "$URL2"
-check "the provider reports it closed (or has forgotten it)" until_ok 10 \
-    sh -c "XDG_CONFIG_HOME=$CL/alice $BIN/tenant --market $MARKET status $L2 --json | jq -e '.provider.status == \"closed\" or (.provider_error // \"\" | test(\"HTTP 404\"))'"
-check "tenant ls --all shows the reason" \
-    sh -c "XDG_CONFIG_HOME=$CL/alice $BIN/tenant --market $MARKET ls --all | grep '$L2' | grep -q insufficient_funds"
+# (it runs dry while the next part runs: reserved use is charged at the
+# agreed price, the CPU at what was used, so it lasts beyond 10 epochs)
 
 # ---- two tenants, one provider's last capacity ---------------------------
 # p3 is the cheapest and has room for exactly one 500m service
@@ -152,6 +135,15 @@ check "both services answer through their gateways" sh -c \
 check "alice closes her deployment" as alice close "$(jq -r .deployment "$T/ra.json")"
 check "bob closes his by lease id" as bob close "$(jq -r '.orders[0].lease' "$T/rb.json")"
 
+# ---- the small escrow, run dry ------------------------------------------
+check "the market closes it as insufficient_funds" until_ok 90 sh -c \
+    "[ \$(curl -s $MARKET/v1/leases/$L2 | jq -r .reason) = insufficient_funds ]"
+check "its workload stops" until_ok 10 not_200 "$URL2"
+check "the provider reports it closed (or has forgotten it)" until_ok 10 \
+    sh -c "XDG_CONFIG_HOME=$CL/alice $BIN/tenant --market $MARKET status $L2 --json | jq -e '.provider.status == \"closed\" or (.provider_error // \"\" | test(\"HTTP 404\"))'"
+check "tenant ls --all shows the reason" \
+    sh -c "XDG_CONFIG_HOME=$CL/alice $BIN/tenant --market $MARKET ls --all | grep '$L2' | grep -q insufficient_funds"
+
 # ---- the audit ---------------------------------------------------------
 check "ledger audit of the whole run passes" until_ok 10 \
     "$BIN/ledger" audit --market "$MARKET"
@@ -162,6 +154,8 @@ for k in "$alice_ADDR" "$bob_ADDR" "$p1_KEY" "$p2_KEY" "$p3_KEY" "$MKEY"; do
 	total=$((total + b))
 done
 escrow=$(mget /v1/orders '[.[] | .escrow] | add')
-check "money is conserved: balances + escrows = deposits ($((2 * FUND)))" \
-    [ $((total + escrow)) = $((2 * FUND)) ]
+bonds=$(mget /v1/providers '[.[] | .bond] | add')
+DEPOSITS=$((2 * FUND + p1_FUNDED + p2_FUNDED + p3_FUNDED))
+check "money is conserved: balances + escrows + bonds = deposits ($DEPOSITS)" \
+    [ $((total + escrow + bonds)) = $DEPOSITS ]
 finish

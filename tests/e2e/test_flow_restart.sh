@@ -5,29 +5,11 @@
 # still stops the workload, and `ledger audit` passes.  The service is
 # examples/hello-perl.
 . tests/e2e/lib.sh
-CL=$T
-. examples/local/cluster.sh
-trap 'cluster_stop; cleanup' EXIT
 
 EX=$ROOT/examples/hello-perl/deploy.yaml
 FUND=1000000000
 P1PRICE=cpu_ms=1000000,mem_mb_s=1000000,storage_mb_s=100000
 
-
-# to OUT CMD...: stdout of CMD to OUT, stderr to OUT.err
-# until_ok SECONDS CMD...: poll CMD every 100 ms for SECONDS of wall time
-mget() { curl -s "$MARKET$1" | jq -r "$2"; }
-http_code() { curl -s -o /dev/null -w '%{http_code}' "$1"; }
-is_200() { [ "$(http_code "$1")" = 200 ]; }
-not_200() { [ "$(http_code "$1")" != 200 ]; }
-lease_field() { mget "/v1/leases/$1" ".$2"; }
-# kinds of ledger entries about lease $1 of kind $2
-count_entries() {
-	curl -s "$MARKET/v1/ledger/entries?start=0" | jq -r '.entries[].leaf' |
-	while read -r l; do echo "$l" | base64 -d; echo; done |
-	jq -c "select(.entry.kind == \"$2\" and .entry.body.lease == \"$1\")" |
-	wc -l
-}
 
 check "market starts on a free loopback port" cluster_market
 check "provider p1 starts and advertises" cluster_provider p1 region=eu $P1PRICE

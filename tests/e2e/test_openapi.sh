@@ -8,14 +8,16 @@
 SPEC=$ROOT/docs/openapi-market.json
 
 check "the document is OpenAPI 3 JSON" sh -c "jq -e '.openapi | startswith(\"3.\")' $SPEC"
-check "market starts" start_market
+check "market starts" cluster_market --check-invariants
 TEN=$(keygen tenant)
 P1=$(keygen p1)
 fund "$TEN" 1000000
-advertise "$T/p1.key" '{"region":"eu"}' 4000 1000000 > /dev/null
+fund_ask p1 # the bond and the fee of its ask
+check "a funded provider advertises" advertise p1 '{"region":"eu"}' 1000000
 O=$(order "$T/tenant.key" '{}' 500 5000 100000)
-LEASE=$(jget "/v1/orders/$O" .lease)
-wait_for "a checkpoint" sh -c "curl -s $U/v1/ledger/checkpoint | sed -n 2p | grep -qv '^[01]\$'"
+LEASE=$(mget "/v1/orders/$O" .lease)
+check "the order is matched: a lease exists" sh -c "echo '$LEASE' | grep -q '^l-'"
+until_ok 10 sh -c "curl -s $MARKET/v1/ledger/checkpoint | sed -n 2p | grep -qv '^[01]\$'"
 
 # required properties of schema S (following one $ref) present in file F
 has_required() {
@@ -44,15 +46,15 @@ while read -r method path; do
 	*/events) url="$url?since=0";;
 	esac
 	if [ "$method" = post ]; then
-		env "$T/tenant.key" account.transfer "{\"to\":\"$P1\",\"denom\":\"uakt\",\"amount\":1}" > "$T/body"
+		envelope "$T/tenant.key" account.transfer "{\"to\":\"$P1\",\"denom\":\"uakt\",\"amount\":1}" > "$T/body"
 	fi
 	if [ "$path" = /v1/events ]; then
-		timeout 2 curl -s -D "$T/hdr" -o /dev/null "$U$url"
+		timeout 2 curl -s -D "$T/hdr" -o /dev/null "$MARKET$url"
 		code=$(sed -n '1s/^HTTP[^ ]* \([0-9]*\).*/\1/p' "$T/hdr")
 	elif [ "$method" = post ]; then
-		code=$(curl -s -D "$T/hdr" -o "$T/resp" -w '%{http_code}' -XPOST --data-binary @"$T/body" "$U$url")
+		code=$(curl -s -D "$T/hdr" -o "$T/resp" -w '%{http_code}' -XPOST --data-binary @"$T/body" "$MARKET$url")
 	else
-		code=$(curl -s -D "$T/hdr" -o "$T/resp" -w '%{http_code}' "$U$url")
+		code=$(curl -s -D "$T/hdr" -o "$T/resp" -w '%{http_code}' "$MARKET$url")
 	fi
 	ctype=$(sed -n 's/^[Cc]ontent-[Tt]ype: *\([^;\r]*\).*/\1/p' "$T/hdr" | tr -d '\r')
 	resp=$(jq ".paths.\"$path\".$method.responses.\"$code\"" "$SPEC")
@@ -76,8 +78,8 @@ while read -r method path; do
 done < "$T/ops"
 
 # documented error answers
-check "POST /v1/entries with a bad body answers a documented 400" sh -c "[ \$(curl -s -o /dev/null -w '%{http_code}' -XPOST --data-binary 'x' $U/v1/entries) = 400 ] && jq -e '.paths.\"/v1/entries\".post.responses.\"400\"' $SPEC"
-check "GET an unknown order answers a documented 404" sh -c "[ \$(curl -s -o /dev/null -w '%{http_code}' $U/v1/orders/o-999) = 404 ]"
-check "an undocumented path answers 404" sh -c "[ \$(curl -s -o /dev/null -w '%{http_code}' $U/v1/nothing) = 404 ]"
+check "POST /v1/entries with a bad body answers a documented 400" sh -c "[ \$(curl -s -o /dev/null -w '%{http_code}' -XPOST --data-binary 'x' $MARKET/v1/entries) = 400 ] && jq -e '.paths.\"/v1/entries\".post.responses.\"400\"' $SPEC"
+check "GET an unknown order answers a documented 404" sh -c "[ \$(curl -s -o /dev/null -w '%{http_code}' $MARKET/v1/orders/o-999) = 404 ]"
+check "an undocumented path answers 404" sh -c "[ \$(curl -s -o /dev/null -w '%{http_code}' $MARKET/v1/nothing) = 404 ]"
 check "every route the server knows is documented" sh -c "for r in /v1/info /v1/providers /v1/orders /v1/leases /healthz /metrics; do jq -e \".paths.\\\"\$r\\\"\" $SPEC > /dev/null || exit 1; done"
 finish

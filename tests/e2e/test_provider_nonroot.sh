@@ -5,69 +5,60 @@
 # then network namespace, socket passed back).  A restart re-adopts the
 # sandbox without root too.
 . tests/e2e/lib.sh
-[ "$(id -u)" = 0 ] && command -v setpriv >/dev/null 2>&1 &&
-    [ -x /usr/bin/python3 ] || {
-	echo "ok - skipped: needs root (to drop it), setpriv and python3"
-	exit 0; }
+need "root (to drop it to uid 65534): run as root" [ "$(id -u)" = 0 ]
+need_tools setpriv jq curl
+need "/usr/bin/python3 for the example workload (make deps installs python3)" \
+    test -x /usr/bin/python3
 AS="setpriv --reuid 65534 --regid 65534 --clear-groups"
-$AS true 2>/dev/null || { echo "ok - skipped: setpriv cannot drop root"; exit 0; }
-port_of() { sed -n "s/.*\"$2\": *\([0-9]*\).*/\1/p" "$1"; }
-wait_for() {
-	end=$(($(date +%s) + $1)); shift
-	while [ "$(date +%s)" -le $end ]; do "$@" >/dev/null 2>&1 && return 0
-		sleep 0.1; done
-	return 1
-}
+need "setpriv to drop root to uid 65534" $AS true
+CLUSTER_AS=$AS
 chmod 755 "$T"
-$BIN/market run --data "$T/m" --listen 127.0.0.1:0 --epoch 1 \
-    >"$T/market.log" 2>&1 &
-PIDS="$PIDS $!"
-wait_for 10 test -s "$T/m/market.json"
-M=http://127.0.0.1:$(port_of "$T/m/market.json" listen_port)
-mkdir -p "$T/p" && chown 65534:65534 "$T/p"
-check "provider init without root" \
-    $AS $BIN/provider init --market $M --data "$T/p" --listen 127.0.0.1:0
-$AS $BIN/provider run --data "$T/p" --log-level debug >"$T/provider.log" 2>&1 &
-PPID_=$!
-PIDS="$PIDS $PPID_"
-wait_for 10 test -s "$T/p/run.json"
-P=http://127.0.0.1:$(port_of "$T/p/run.json" port)
 
-TEN=$($BIN/ledger keygen "$T/tenant.key")
-$BIN/market deposit --data "$T/m" "$TEN" 100000000 >/dev/null
+check "market starts" cluster_market
+mkdir -p "$CL/p" && chown 65534:65534 "$CL/p"
+check "provider init and run without root" cluster_provider p region=test \
+    cpu_ms=1000000,mem_mb_s=100000,request=1000000
+CLUSTER_AS=
+P=$p_URL
+check "the provider runs as uid 65534" \
+    grep -q '^Uid:[[:space:]]*65534' "/proc/$p_PID/status"
+
+check "the tenant gets a key and funds" cluster_tenant alice 100000000
+TKEY=$CL/alice/lodge/tenant.key
 SDL=examples/hello-http/deploy.yaml
-$BIN/sdl manifest $SDL >"$T/manifest.json"
-O=$($BIN/sdl orders $SDL | python3 -c 'import json,sys; o=json.load(sys.stdin)[0]; o["deposit"]=50000000; o["ttl_ms"]=600000; print(json.dumps(o))')
-$BIN/ledger envelope --key "$T/tenant.key" --kind order.create --body "$O" |
-    curl -s -XPOST --data-binary @- $M/v1/entries >/dev/null
-wait_for 5 grep -q "lease l-4: created" "$T/provider.log"
-check "the manifest is accepted" $BIN/provider request --key "$T/tenant.key" \
-    --body "$T/manifest.json" POST $P/v1/leases/l-4/manifest
-check "the gateway reaches the service through its helper" wait_for 10 \
-    sh -c "curl -sf -m 2 $P/l/l-4/web/ | grep -q 'Directory listing'"
+$BIN/sdl manifest $SDL | tr -d "\n" >"$T/manifest.json" # its canonical bytes
+O=$($BIN/sdl orders $SDL | jq -c '.[0] + {deposit: 50000000, ttl_ms: 600000}')
+LID=$($BIN/ledger envelope --key "$TKEY" --kind order.create --body "$O" |
+    curl -s -XPOST --data-binary @- "$MARKET/v1/entries" | jq -r '.id // empty')
+check "the order is matched to a lease" until_ok 5 sh -c \
+    "curl -sf $MARKET/v1/orders/$LID | grep -q '\"lease\":\"l-'"
+LID=$(mget "/v1/orders/$LID" .lease)
+until_ok 5 grep -q "lease $LID: created" "$CL/p.log" >/dev/null
+check "the manifest is accepted" $BIN/provider request --key "$TKEY" \
+    --body "$T/manifest.json" POST $P/v1/leases/$LID/manifest
+check "the gateway reaches the service through its helper" until_ok 10 \
+    sh -c "curl -sf -m 2 $P/l/$LID/web/ | grep -q 'Directory listing'"
 check "two requests on one client connection are both served" sh -c \
-    "test \$(curl -sf -m 2 $P/l/l-4/web/ $P/l/l-4/web/ | grep -c '<h1>') = 2"
-check "usage is reported, metered by rusage" wait_for 5 sh -c \
-    "curl -s $M/v1/leases/l-4 | grep -q '\"requests\":[1-9]'"
-SB=$($BIN/provider request --key "$T/tenant.key" GET $P/v1/leases/l-4/status 2>/dev/null |
-    python3 -c 'import json,sys; print(json.load(sys.stdin)["replicas"][0]["pid"])')
+    "test \$(curl -sf -m 2 $P/l/$LID/web/ $P/l/$LID/web/ | grep -c '<h1>') = 2"
+check "usage is reported, metered by rusage" until_ok 5 sh -c \
+    "curl -s $MARKET/v1/leases/$LID | grep -q '\"requests\":[1-9]'"
+SB=$($BIN/provider request --key "$TKEY" GET $P/v1/leases/$LID/status 2>/dev/null |
+    jq -r '.replicas[0].pid')
 check "SIGTERM stops the provider" sh -c \
-    "kill -TERM $PPID_; for i in 1 2 3 4 5 6 7 8 9 10; do kill -0 $PPID_ 2>/dev/null || exit 0; sleep 0.3; done; exit 1"
+    "kill -TERM $p_PID; for i in 1 2 3 4 5 6 7 8 9 10; do kill -0 $p_PID 2>/dev/null || exit 0; sleep 0.3; done; exit 1"
 check "its sandbox (pid $SB) keeps running, for the next start" \
     sh -c "[ -n '$SB' ] && kill -0 $SB"
-rm -f "$T/p/run.json"
-$AS $BIN/provider run --data "$T/p" --log-level debug >>"$T/provider.log" 2>&1 &
-PPID_=$!
-PIDS="$PIDS $PPID_"
-check "the restarted provider re-adopts it without root" wait_for 10 \
-    grep -q "re-adopted (pid $SB)" "$T/provider.log"
-wait_for 10 test -s "$T/p/run.json"
-P=http://127.0.0.1:$(port_of "$T/p/run.json" port)
+CLUSTER_AS=$AS
+check "the provider restarts without root" cluster_provider_start p
+CLUSTER_AS=
+P=$p_URL
+check "the restarted provider re-adopts it without root" until_ok 10 \
+    grep -q "re-adopted (pid $SB)" "$CL/p.log"
 check "the gateway reaches the adopted service through its helper" \
-    wait_for 10 sh -c "curl -sf -m 2 $P/l/l-4/web/ | grep -q 'Directory listing'"
-$BIN/ledger envelope --key "$T/tenant.key" --kind lease.close \
-    --body '{"lease":"l-4","reason":"tenant_closed"}' |
-    curl -s -XPOST --data-binary @- $M/v1/entries >/dev/null
-check "closing the lease stops the adopted sandbox" wait_for 10 sh -c \
+    until_ok 10 sh -c "curl -sf -m 2 $P/l/$LID/web/ | grep -q 'Directory listing'"
+$BIN/ledger envelope --key "$TKEY" --kind lease.close \
+    --body "{\"lease\":\"$LID\",\"reason\":\"tenant_closed\"}" |
+    curl -s -XPOST --data-binary @- $MARKET/v1/entries >/dev/null
+check "closing the lease stops the adopted sandbox" until_ok 10 sh -c \
     "! kill -0 $SB 2>/dev/null"
 finish

@@ -6,21 +6,13 @@
 # exercised with setpriv.  The hostile helper is C, compiled here.
 set -u
 cd "$(dirname "$0")/../.." || exit 1
+. tests/e2e/lib.sh
 P="$PWD/bin/provider"
-T=$(mktemp -d /tmp/lodge-sbtest.XXXXXX)
 chmod 755 "$T"
 APP="$T/app"
 ID=$$
-pass=0; fail=0
-cleanup() { rm -rf "$T"; }
-trap cleanup EXIT INT TERM
-
-ok() { pass=$((pass + 1)); echo "ok - $*"; }
-notok() { fail=$((fail + 1)); echo "not ok - $*"; }
-check() { # check DESCRIPTION EVIDENCE COMMAND...
-	d=$1; ev=$2; shift 2
-	if "$@"; then ok "$d ($ev)"; else notok "$d ($ev)"; fi
-}
+# evcheck DESCRIPTION EVIDENCE COMMAND...: check, with what was seen
+evcheck() { ec_d=$1; ec_ev=$2; shift 2; check "$ec_d ($ec_ev)" "$@"; }
 # run NAME ARGS... : one sandbox run, output in $T/NAME.{out,err,rc}
 run() {
 	n=$1; shift
@@ -43,14 +35,9 @@ start_neighbor() {
 neighbor_wait() { eval "wait \$nb_$1"; }
 neighbor_ok() { [ "$(rc "$1")" = 0 ] && [ "$(out "$1")" = alive ]; }
 
-if [ "$(id -u)" != 0 ]; then
-	echo "ok - sandbox tests need root # SKIP"
-	exit 0
-fi
-if [ ! -x "$P" ]; then
-	echo "not ok - $P missing (make first)"
-	exit 1
-fi
+need_root
+need "$P (make)" test -x "$P"
+need_tools gcc setpriv timeout
 mkdir -p "$APP"
 cat >"$T/hostile.c" <<'CEOF'
 /*
@@ -362,11 +349,7 @@ main(int argc, char **argv)
 	return 2;
 }
 CEOF
-if ! gcc -O2 -o "$APP/hostile" "$T/hostile.c" 2>"$T/gcc.err"; then
-	cat "$T/gcc.err"
-	echo "not ok - compile the hostile helper"
-	exit 1
-fi
+need "the hostile helper to compile" gcc -O2 -o "$APP/hostile" "$T/hostile.c"
 chmod 755 "$APP" "$APP/hostile"
 
 ctl=$(cat /sys/fs/cgroup/unified/cgroup.controllers 2>/dev/null ||
@@ -380,23 +363,23 @@ else expect_meter=rusage; fi
 
 # ---- healthy cases ----
 run echo -- /bin/echo hello
-check "echo runs and passes stdout through" "out=$(out echo) rc=$(rc echo)" \
+evcheck "echo runs and passes stdout through" "out=$(out echo) rc=$(rc echo)" \
     test "$(out echo)" = hello -a "$(rc echo)" = 0
-check "usage line format" "$(usage echo)" sh -c "tail -n 1 '$T/echo.err' |
+evcheck "usage line format" "$(usage echo)" sh -c "tail -n 1 '$T/echo.err' |
     grep -Eq '^usage: cpu_ms=[0-9]+ wall_ms=[0-9]+ mem_peak_bytes=[0-9]+ oom=[01] pids_peak=[0-9]+ metering=(cgroup2|cgroup1|rusage)\$'"
-check "metering is $expect_meter on this host" "$(usage echo)" \
+evcheck "metering is $expect_meter on this host" "$(usage echo)" \
     test "$(field echo metering)" = "$expect_meter"
 
 run exit7 -- /bin/sh -c 'exit 7'
-check "exit status passes through" "rc=$(rc exit7)" test "$(rc exit7)" = 7
+evcheck "exit status passes through" "rc=$(rc exit7)" test "$(rc exit7)" = 7
 run killed -- /bin/sh -c 'kill -TERM $$'
-check "killed by a signal exits 128+signal" "rc=$(rc killed)" \
+evcheck "killed by a signal exits 128+signal" "rc=$(rc killed)" \
     test "$(rc killed)" = 143
 echo stdin-data | timeout 20 "$P" sandbox run --name "t$ID-cat" -- /bin/cat \
     >"$T/cat.out" 2>"$T/cat.err"
-check "stdin passes through" "out=$(out cat)" test "$(out cat)" = stdin-data
+evcheck "stdin passes through" "out=$(out cat)" test "$(out cat)" = stdin-data
 run nocmd -- /no/such/command
-check "a missing command exits 127" "rc=$(rc nocmd): $(head -n 1 "$T/nocmd.err")" \
+evcheck "a missing command exits 127" "rc=$(rc nocmd): $(head -n 1 "$T/nocmd.err")" \
     test "$(rc nocmd)" = 127
 
 run ident --root "$APP" -- /bin/sh -c 'id -u; hostname;
@@ -406,15 +389,15 @@ run ident --root "$APP" -- /bin/sh -c 'id -u; hostname;
     touch /app/x 2>/dev/null && echo appwritable;
     touch /tmp/x /data/x && echo tmpdata-ok; ps -e | wc -l'
 id_out=$(out ident | tr '\n' ' ')
-check "inside: uid 65534, own hostname, no caps, no_new_privs, seccomp" "$id_out" \
+evcheck "inside: uid 65534, own hostname, no caps, no_new_privs, seccomp" "$id_out" \
     sh -c "out='$id_out'; case \"\$out\" in \"65534 t$ID-ident CapEff: 0000000000000000 CapBnd: 0000000000000000 NoNewPrivs: 1 Seccomp: 2 tmpdata-ok \"*) exit 0;; esac; exit 1"
-check "inside: /, /usr and /app read-only; /tmp and /data writable" "$id_out" \
+evcheck "inside: /, /usr and /app read-only; /tmp and /data writable" "$id_out" \
     sh -c "! grep -q writable '$T/ident.out' && grep -q tmpdata-ok '$T/ident.out'"
-check "inside: own pid namespace (init, sh, ps, wc)" "$(out ident | tail -n 1) lines" \
+evcheck "inside: own pid namespace (init, sh, ps, wc)" "$(out ident | tail -n 1) lines" \
     test "$(out ident | tail -n 1)" -le 6
 
 run loop --root "$APP" -- /app/hostile loopback
-check "a server and a client on the sandbox's own loopback" "$(out loop)" \
+evcheck "a server and a client on the sandbox's own loopback" "$(out loop)" \
     test "$(out loop)" = loopback=pong
 
 # ---- hostile: system calls ----
@@ -430,10 +413,10 @@ done
 grep -qx clone3=ENOSYS "$T/sys.out" || bad="$bad clone3"
 grep -qx vsock=EAFNOSUPPORT "$T/sys.out" || bad="$bad vsock"
 grep -qx fork=ALLOWED "$T/sys.out" || bad="$bad fork-broken"
-check "mount, ptrace, unshare, setns, keyctl and the rest fail with EPERM" \
+evcheck "mount, ptrace, unshare, setns, keyctl and the rest fail with EPERM" \
     "$(grep -E '^(mount|ptrace|unshare_user|setns|keyctl)=' "$T/sys.out" | tr '\n' ' ')${bad:+ wrong:$bad}" \
     test -z "$bad"
-check "host healthy after the syscall probe" "true runs" host_healthy
+evcheck "host healthy after the syscall probe" "true runs" host_healthy
 
 # ---- hostile: reading secrets ----
 mkdir -p "$T/keys"
@@ -441,11 +424,11 @@ echo "SECRET-KEY-$ID" >"$T/keys/provider.key"
 chmod 700 "$T/keys"; chmod 600 "$T/keys/provider.key"
 run secrets --root "$APP" -- /app/hostile read /etc/shadow \
     "$T/keys/provider.key" /proc/1/root/etc/shadow /proc/1/environ
-check "/etc/shadow, a host key file, and init's root are unreadable" \
+evcheck "/etc/shadow, a host key file, and init's root are unreadable" \
     "$(out secrets | tr '\n' ' ')" \
     sh -c "[ $(rc secrets) = 0 ] && ! grep -q '=ALLOWED' '$T/secrets.out'"
 run keybind --root "$T/keys" --workdir / -- /bin/cat /app/provider.key
-check "a key file bound in is unreadable by the sandbox uid" \
+evcheck "a key file bound in is unreadable by the sandbox uid" \
     "rc=$(rc keybind): $(head -n 1 "$T/keybind.err")" \
     sh -c "[ $(rc keybind) != 0 ] && ! grep -q SECRET '$T/keybind.out'"
 
@@ -454,7 +437,7 @@ a_pid=$!
 sleep 0.5
 run other_b -- /bin/sh -c 'cat /data/s /tmp/s /proc/*/root/data/s /proc/*/root/tmp/s 2>&1; ls /proc | grep -c "^[0-9]"'
 wait $a_pid
-check "another sandbox's /data and /tmp are invisible" \
+evcheck "another sandbox's /data and /tmp are invisible" \
     "b saw: $(out other_b | tr '\n' ' ')" \
     sh -c "! grep -q SECRET '$T/other_b.out' && grep -q SECRET '$T/other_a.out'"
 
@@ -467,7 +450,7 @@ run net --root "$APP" -- /app/hostile connect "$port"
 # the host side can reach its own listener (the test is meaningful)
 "$APP/hostile" connect "$port" >"$T/hostconn.out" 2>&1
 wait $l_pid
-check "a connect to the host's loopback listener fails" \
+evcheck "a connect to the host's loopback listener fails" \
     "inside: $(out net); host listener: $(cat "$T/listen.out") (1 = the host's own probe)" \
     sh -c "grep -qx connect=ECONNREFUSED '$T/net.out' && grep -qx accepted=1 '$T/listen.out'"
 
@@ -478,36 +461,36 @@ fb_pid=$!
 sleep 1
 host_healthy; fb_host=$?
 wait $fb_pid
-check "fork bomb stopped by pids.max" \
+evcheck "fork bomb stopped by pids.max" \
     "$(out forkbomb) pids_peak=$(field forkbomb pids_peak) rc=$(rc forkbomb)" \
     sh -c "[ $(rc forkbomb) = 0 ] && grep -q 'eagain=[1-9]' '$T/forkbomb.out' &&
         { [ '$expect_meter' = rusage ] || [ '$(field forkbomb pids_peak)' -le 32 ]; }"
-check "host forks during the fork bomb" "exit $fb_host" test $fb_host = 0
+evcheck "host forks during the fork bomb" "exit $fb_host" test $fb_host = 0
 neighbor_wait fb_nb
-check "neighbor sandbox healthy during the fork bomb" \
+evcheck "neighbor sandbox healthy during the fork bomb" \
     "rc=$(rc fb_nb) out=$(out fb_nb)" neighbor_ok fb_nb
 
 # ---- hostile: memory bomb ----
 start_neighbor mb_nb
 run membomb --memory 64M --root "$APP" -- /app/hostile membomb
-check "memory bomb killed by its limit and reported as OOM" \
+evcheck "memory bomb killed by its limit and reported as OOM" \
     "rc=$(rc membomb) $(usage membomb)" \
     sh -c "[ $(rc membomb) = 137 ] && [ '$(field membomb oom)' = 1 ] &&
         [ '$(field membomb mem_peak_bytes)' -le $((65 * 1048576)) ]"
-check "host healthy after the memory bomb" "true runs" host_healthy
+evcheck "host healthy after the memory bomb" "true runs" host_healthy
 neighbor_wait mb_nb
-check "neighbor sandbox healthy during the memory bomb" \
+evcheck "neighbor sandbox healthy during the memory bomb" \
     "rc=$(rc mb_nb) out=$(out mb_nb)" neighbor_ok mb_nb
 
 # ---- hostile: CPU hog ----
 start_neighbor cpu_nb
 run cpuhog --cpu 0.5 --root "$APP" -- /app/hostile cpuhog 2 2
 cpu=$(field cpuhog cpu_ms); wall=$(field cpuhog wall_ms)
-check "CPU hog (2 procs) held to 0.5 CPU" \
+evcheck "CPU hog (2 procs) held to 0.5 CPU" \
     "cpu_ms=$cpu wall_ms=$wall ratio=$(awk "BEGIN{printf \"%.2f\", $cpu/$wall}")" \
     awk "BEGIN{r=$cpu/$wall; exit !(r >= 0.20 && r <= 0.62)}"
 neighbor_wait cpu_nb
-check "neighbor sandbox healthy during the CPU hog" \
+evcheck "neighbor sandbox healthy during the CPU hog" \
     "rc=$(rc cpu_nb) out=$(out cpu_nb)" neighbor_ok cpu_nb
 run cpufree --root "$APP" -- /app/hostile cpuhog 2 1
 cpu=$(field cpufree cpu_ms); wall=$(field cpufree wall_ms)
@@ -518,15 +501,15 @@ echo "# control: the same hog without --cpu: cpu_ms=$cpu wall_ms=$wall (load $(c
 # ---- hostile: filling /data and /tmp ----
 start_neighbor fill_nb
 run fill --storage 8M --root "$APP" -- /app/hostile fill /data/f
-check "filling /data stops at its size (8 MiB)" "$(out fill)" \
+evcheck "filling /data stops at its size (8 MiB)" "$(out fill)" \
     sh -c "grep -q 'error=ENOSPC' '$T/fill.out' &&
         [ \$(sed -n 's/wrote=\([0-9]*\).*/\1/p' '$T/fill.out') -le 8388608 ]"
 run filltmp --tmp 4M --root "$APP" -- /app/hostile fill /tmp/f
-check "filling /tmp stops at its size (4 MiB)" "$(out filltmp)" \
+evcheck "filling /tmp stops at its size (4 MiB)" "$(out filltmp)" \
     sh -c "grep -q 'error=ENOSPC' '$T/filltmp.out' &&
         [ \$(sed -n 's/wrote=\([0-9]*\).*/\1/p' '$T/filltmp.out') -le 4194304 ]"
 neighbor_wait fill_nb
-check "neighbor sandbox healthy while /data fills" \
+evcheck "neighbor sandbox healthy while /data fills" \
     "rc=$(rc fill_nb) out=$(out fill_nb)" neighbor_ok fill_nb
 
 # ---- lifecycle: SIGTERM to `sandbox run` is forwarded ----
@@ -538,51 +521,61 @@ t0=$(date +%s)
 kill -TERM $t_pid
 wait $t_pid; t_rc=$?
 t1=$(date +%s)
-check "SIGTERM ends the workload (exit 143) promptly" \
+evcheck "SIGTERM ends the workload (exit 143) promptly" \
     "rc=$t_rc in $((t1 - t0))s" sh -c "[ $t_rc = 143 ] && [ $((t1 - t0)) -le 3 ]"
 
 # ---- metering modes ----
 busy='i=0; while [ $i -lt 300000 ]; do i=$((i+1)); done'
 run rus --cgroup none -- /bin/sh -c "$busy"
-check "rusage mode: metering=rusage with CPU time and peak RSS" "$(usage rus)" \
+evcheck "rusage mode: metering=rusage with CPU time and peak RSS" "$(usage rus)" \
     sh -c "[ '$(field rus metering)' = rusage ] && [ '$(field rus cpu_ms)' -gt 50 ] &&
         [ '$(field rus mem_peak_bytes)' -gt 0 ]"
 if [ -d /sys/fs/cgroup/memory ] && [ -d /sys/fs/cgroup/pids ]; then
 	run v1 --cgroup v1 --memory 32M --pids 8 --cpu 1 -- /bin/sh -c "$busy"
-	check "cgroup v1 mode: limits and metering" "$(usage v1)" \
+	evcheck "cgroup v1 mode: limits and metering" "$(usage v1)" \
 	    sh -c "[ '$(field v1 metering)' = cgroup1 ] && [ '$(field v1 cpu_ms)' -gt 50 ] &&
 	        [ '$(field v1 pids_peak)' -ge 1 ]"
+else
+	skip "cgroup v1 mode: limits and metering" \
+	    "no cgroup v1 memory and pids hierarchies on this host (cgroup v2 only)"
 fi
 if [ -n "$ctl" ] || [ -f /sys/fs/cgroup/unified/cgroup.procs ]; then
 	run v2 --cgroup v2 -- /bin/sh -c "$busy"
-	check "cgroup v2 mode: metering from cpu.stat" "$(usage v2)" \
+	evcheck "cgroup v2 mode: metering from cpu.stat" "$(usage v2)" \
 	    sh -c "[ '$(field v2 metering)' = cgroup2 ] && [ '$(field v2 cpu_ms)' -gt 50 ]"
 	if [ $v2_full = 1 ]; then
 		run v2oom --cgroup v2 --memory 64M --root "$APP" -- /app/hostile membomb
-		check "cgroup v2 mode: memory.max kills and memory.events counts" \
+		evcheck "cgroup v2 mode: memory.max kills and memory.events counts" \
 		    "rc=$(rc v2oom) $(usage v2oom)" \
 		    sh -c "[ $(rc v2oom) = 137 ] && [ '$(field v2oom oom)' = 1 ]"
+		skip "cgroup v2 without a memory controller refuses a memory limit" \
+		    "this host's cgroup v2 has the cpu, memory and pids controllers"
 	else
+		skip "cgroup v2 mode: memory.max kills and memory.events counts" \
+		    "this host's cgroup v2 lacks the cpu, memory or pids controller"
 		run v2mem --cgroup v2 --memory 64M -- /bin/true
-		check "cgroup v2 without a memory controller refuses a memory limit" \
+		evcheck "cgroup v2 without a memory controller refuses a memory limit" \
 		    "rc=$(rc v2mem): $(head -n 1 "$T/v2mem.err")" \
 		    sh -c "[ $(rc v2mem) = 125 ] && grep -q 'memory controller' '$T/v2mem.err'"
 	fi
+else
+	for c in "cgroup v2 mode: metering from cpu.stat" \
+	    "cgroup v2 mode: memory.max kills and memory.events counts" \
+	    "cgroup v2 without a memory controller refuses a memory limit"; do
+		skip "$c" "no cgroup v2 on this host"
+	done
 fi
-if command -v setpriv >/dev/null 2>&1; then
-	timeout 30 setpriv --reuid 65534 --regid 65534 --clear-groups "$P" sandbox run \
-	    --name "t$ID-userns" --root "$APP" -- /bin/sh -c \
-	    'cat /proc/self/uid_map | tr -s " "; /app/hostile syscalls | grep -E "^(mount|unshare_user|setns)="' \
-	    >"$T/userns.out" 2>"$T/userns.err" </dev/null
-	echo $? >"$T/userns.rc"
-	check "unprivileged provider: user namespace, syscalls denied, rusage" \
-	    "rc=$(rc userns) $(out userns | tr '\n' ' ') $(usage userns)" \
-	    sh -c "[ $(rc userns) = 0 ] && grep -qx mount=EPERM '$T/userns.out' &&
-	        grep -q ' 65534 65534 1' '$T/userns.out' && [ '$(field userns metering)' = rusage ]"
-fi
+timeout 30 setpriv --reuid 65534 --regid 65534 --clear-groups "$P" sandbox run \
+    --name "t$ID-userns" --root "$APP" -- /bin/sh -c \
+    'cat /proc/self/uid_map | tr -s " "; /app/hostile syscalls | grep -E "^(mount|unshare_user|setns)="' \
+    >"$T/userns.out" 2>"$T/userns.err" </dev/null
+echo $? >"$T/userns.rc"
+evcheck "unprivileged provider: user namespace, syscalls denied, rusage" \
+    "rc=$(rc userns) $(out userns | tr '\n' ' ') $(usage userns)" \
+    sh -c "[ $(rc userns) = 0 ] && grep -qx mount=EPERM '$T/userns.out' &&
+        grep -q ' 65534 65534 1' '$T/userns.out' && [ '$(field userns metering)' = rusage ]"
 
 left=$(ls -d /sys/fs/cgroup/*/lodge/t$ID-* /sys/fs/cgroup/unified/lodge/t$ID-* 2>/dev/null)
-check "every sandbox's cgroup removed" "${left:-none left}" test -z "$left"
+evcheck "every sandbox's cgroup removed" "${left:-none left}" test -z "$left"
 
-echo "# sandbox: $pass passed, $fail failed"
-[ $fail -eq 0 ]
+finish

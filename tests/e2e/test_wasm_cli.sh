@@ -5,10 +5,9 @@
 . tests/e2e/lib.sh
 . tests/wasm-spec/env.sh
 P=tests/wasm-spec/programs
-if ! wasicc -o "$T/sort.wasm" $P/sort.c 2>"$T/cc.err"; then
-	echo "ok - wasm CLI tests skipped (no wasm32-wasi clang: make deps)"
-	cat "$T/cc.err" | sed 's/^/# /'; finish
-fi
+need_tools clang wat2wasm wasm2c cc
+need "clang for wasm32-wasi (make deps installs wasi-libc and libclang-rt-dev-wasm32)" \
+    wasicc -o "$T/sort.wasm" $P/sort.c
 wasicc -o "$T/strings.wasm" $P/strings.c
 wasicc -o "$T/traps.wasm" $P/traps.c
 wasicc -o "$T/nbody.wasm" examples/wasm-job/nbody.c

@@ -8,16 +8,10 @@
 # exhaustion (503), fuel in the lease's usage, close (404) and `ledger
 # audit`.
 . tests/e2e/lib.sh
-CL=$T
-. examples/local/cluster.sh
-trap 'cluster_stop; cleanup' EXIT
 
 EX=$ROOT/examples/wasm-http/deploy.yaml
 FUND=1000000000
 PRICE=cpu_ms=1000,mem_mb_s=1000,storage_mb_s=100,request=1000,fuel=1000
-
-mget() { curl -s -m 5 "$MARKET$1" | jq -r "$2"; }
-http_code() { curl -s -m 10 -o /dev/null -w '%{http_code}' "$@"; }
 
 check "the example module builds (clang --target=wasm32-wasi)" \
     timeout 30 sh "$ROOT/examples/wasm-http/build.sh"

@@ -7,9 +7,6 @@
 # completed (not restarted), fuel in the lease's usage, close and
 # `ledger audit`.
 . tests/e2e/lib.sh
-CL=$T
-. examples/local/cluster.sh
-trap 'cluster_stop; cleanup' EXIT
 
 EX=$ROOT/examples/wasm-job/deploy.yaml
 FUND=1000000000

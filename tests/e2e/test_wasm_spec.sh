@@ -3,9 +3,9 @@
 # compiled at -O0, two at a time.  `tests/wasm-spec/run.sh -O2` runs the
 # same suite at -O2.
 . tests/e2e/lib.sh
-if ! command -v wast2json >/dev/null; then
-	echo "ok - wasm spec suite skipped (no wast2json: make deps)"; finish
-fi
+need_tools wast2json wasm2c cc
+need "the WebAssembly core test suite in $SHARED/corpus/wasm-spec" \
+    test -d "$SHARED/corpus/wasm-spec"
 LODGE_WASM_CACHE=$T/cache tests/wasm-spec/run.sh -O0 >"$T/spec.out" 2>&1
 rc=$?
 grep -v '^FAIL' "$T/spec.out" | grep 'wasm spec' | sed 's/^/# /'

@@ -4,9 +4,9 @@
 # suite itself expects (wabt 1.0.32 accepts a few invalid modules).
 . tests/e2e/lib.sh
 . tests/wasm-spec/env.sh
-if ! command -v wast2json >/dev/null || ! command -v wasm-validate >/dev/null; then
-	echo "ok - wasm validate skipped (no wabt: make deps)"; finish
-fi
+need_tools wast2json wasm-validate
+need "the WebAssembly core test suite in $SHARED/corpus/wasm-spec" \
+    test -d "$SHARED/corpus/wasm-spec"
 for w in "$SHARED"/corpus/wasm-spec/*.wast; do
 	b=$(basename "$w" .wast)
 	case $b in simd*) continue;; esac

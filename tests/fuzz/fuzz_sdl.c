@@ -1,8 +1,8 @@
 /*
- * fuzz_sdl: libFuzzer harness for the SDL parser.  Any input must give
- * either a deployment or a list of errors: never a crash, a hang or a
- * leak.  Accepted inputs also go through every output (manifest, hash,
- * orders, Akash JSON).
+ * fuzz_sdl: libFuzzer harness for the SDL parser, in each of its modes.
+ * Any input must give either a deployment or a list of errors (and
+ * warnings): never a crash, a hang or a leak.  Accepted inputs also go
+ * through every output (manifest, hash, orders, Akash JSON).
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -37,9 +37,10 @@ outputs(const struct sdl_deployment *d)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static const unsigned modes[] = { 0, SDL_PARSE_AKASH_GO };
+	static const unsigned modes[] = { 0, SDL_PARSE_STRICT,
+		SDL_PARSE_AKASH_GO, SDL_PARSE_AKASH_GO | SDL_PARSE_STRICT };
 
-	for (size_t m = 0; m < 2; m++) {
+	for (size_t m = 0; m < sizeof(modes) / sizeof(modes[0]); m++) {
 		struct sdl_deployment *d = NULL;
 		struct sdl_errors errs = { 0 };
 

@@ -2,9 +2,14 @@
  * fuzz_state: arbitrary entries into the market's state machine.  The
  * input is lines "<kind byte><signer byte><time byte><JSON body>\n"; each
  * becomes an (unsigned: state_apply trusts its caller to verify) envelope
- * applied on top of a small market with a running lease, followed by the
- * derived and due entries the market would append.  After every line the
- * invariants must hold; ASan/UBSan/LSan catch the rest.
+ * applied on top of a small market with the default money rules (fees,
+ * bonds, minimum lease, usage bounds) and a running lease, followed by the
+ * derived and due entries the market would append.  One kind byte past
+ * the real kinds means "lease.started carrying a valid manifest-delivery
+ * proof": the harness signs the tenant's request for body.lease (the
+ * proof inside a lease.started is a real Ed25519 signature, so the keys
+ * are real ones).  After every line the invariants must hold;
+ * ASan/UBSan/LSan catch the rest.
  */
 #include <stdarg.h>
 #include <stdint.h>
@@ -37,14 +42,22 @@ static const char *const kinds[] = {
 };
 #define NKINDS (sizeof(kinds) / sizeof(kinds[0]))
 #define NKEYS 6 /* treasury, market, tenant, p1, p2, auditor */
+#define K_TENANT 2
 
 static uint64_t idx, nonce;
 static int64_t now;
+static struct key *keys[NKEYS];
 
 static void
 keyb(int n, uint8_t k[KEY_PUB_LEN])
 {
-	memset(k, n + 1, KEY_PUB_LEN);
+	if (keys[n] == NULL) {
+		uint8_t seed[KEY_SEED_LEN];
+		memset(seed, 0x60 + n, sizeof(seed));
+		if (key_from_seed(seed, &keys[n]) != 0)
+			abort();
+	}
+	key_public(keys[n], k);
 }
 
 static struct envelope *
@@ -128,6 +141,39 @@ settle(struct state *s)
 
 static char ktext[NKEYS][KEY_TEXT_SIZE];
 
+/* body {"lease":ID,...} plus the tenant-signed manifest request for ID
+ * (when the lease and its order exist; else the body as it is). */
+static json_t *
+with_proof(struct state *s, json_t *body)
+{
+	const char *lid = json_string_value(json_object_get(body, "lease"));
+	json_t *l = NULL, *o = NULL, *b;
+	struct envelope *e;
+	char path[96];
+
+	if (lid == NULL || state_lease_json(s, lid, &l) != 0)
+		return body;
+	if (state_order_json(s, json_string_value(json_object_get(l, "order")),
+	        &o) != 0)
+		abort();
+	snprintf(path, sizeof(path), "/v1/leases/%s/manifest", lid);
+	b = json_pack("{s:s,s:s,s:s}", "body_sha256",
+	    json_string_value(
+	        json_object_get(json_object_get(o, "body"), "manifest_hash")),
+	    "method", "POST", "path", path);
+	/* the tenant of the harness signs; other tenants' proofs fail */
+	if (b == NULL ||
+	    envelope_sign(keys[K_TENANT], "http.request", b, NULL, now, &e) !=
+	        0)
+		abort();
+	json_object_set(body, "manifest_request", e->json);
+	envelope_free(e);
+	json_decref(b);
+	json_decref(l);
+	json_decref(o);
+	return body;
+}
+
 static json_t *
 parse(const char *fmt, ...)
 {
@@ -165,11 +211,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	idx = 1;
 	nonce = 0;
 	now = 1700000000000;
-	/* a small market: funds, one ask, one order with a started lease */
-	apply(s, 0, "account.deposit",
-	    parse("{\"to\":\"%s\",\"denom\":"
-	          "\"uakt\",\"amount\":1000000}",
-	        ktext[2]));
+	/* a small market: funds (the providers' cover their bonds), one
+	 * ask, one order with a lease started with its proof */
+	for (int i = 2; i < NKEYS; i++)
+		apply(s, 0, "account.deposit",
+		    parse("{\"to\":\"%s\",\"denom\":"
+		          "\"uakt\",\"amount\":%d}",
+		        ktext[i], i == 2 ? 1000000 : 50000000));
 	apply(s, 3, "provider.advertise",
 	    parse("{\"api_url\":\"u\","
 	          "\"attributes\":{\"region\":\"eu\"},\"capacity\":{\"cpu_"
@@ -185,7 +233,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	        "\"denom\":\"uakt\",\"max_price\":5000,\"manifest_hash\":\"h\","
 	        "\"deposit\":20000,\"ttl_ms\":60000}"));
 	settle(s);
-	apply(s, 3, "lease.started", parse("{\"lease\":\"l-4\"}"));
+	if (apply(s, 3, "lease.started",
+	        with_proof(s, parse("{\"lease\":\"l-7\"}"))) != 0) {
+		fprintf(stderr, "setup: %s\n", err_msg());
+		abort();
+	}
 	check(s);
 	while (off + 3 <= size) {
 		const uint8_t *line = data + off;
@@ -199,7 +251,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			json_decref(body);
 			continue;
 		}
-		apply(s, line[1] % NKEYS, kinds[line[0] % NKINDS], body);
+		if (line[0] % (NKINDS + 1) == NKINDS)
+			apply(s, line[1] % NKEYS, "lease.started",
+			    with_proof(s, body));
+		else
+			apply(s, line[1] % NKEYS, kinds[line[0] % (NKINDS + 1)],
+			    body);
 		check(s);
 		settle(s);
 		if (state_due(s, now, &due) != 0)

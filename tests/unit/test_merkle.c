@@ -532,7 +532,7 @@ setup_random(void **state)
 	uint64_t i, w;
 
 	if (f == NULL || merkle_mem_new(&f->m) < 0)
-		return -1;
+		goto fail;
 	rng_state = 0x9e3779b97f4a7c15ULL;
 	for (i = 0; i < NRAND; i++) {
 		uint8_t leaf[16];
@@ -543,14 +543,19 @@ setup_random(void **state)
 		memcpy(leaf + 8, &w, 8);
 		merkle_leaf_hash(leaf, sizeof(leaf), f->lh[i]);
 		if (merkle_mem_append(f->m, f->lh[i]) < 0)
-			return -1;
+			goto fail;
 	}
 	merkle_mem_reader(f->m, &r);
 	for (i = 0; i <= NRAND; i++)
 		if (merkle_root(i, &r, f->roots[i]) < 0)
-			return -1;
+			goto fail;
 	*state = f;
 	return 0;
+fail:
+	if (f != NULL)
+		merkle_mem_free(f->m);
+	free(f);
+	return -1;
 }
 
 static int

@@ -2,8 +2,10 @@
  * Unit tests for the provider's pure parts: gateway routing, the event
  * stream parser, price and attribute parsing, the data dir `provider
  * init` makes and `provider status` reads, manifest checks against the
- * lease, meters that never go backwards, allocation failures while a
- * manifest is read, a lease's stop, and the artifact cache.
+ * lease, meters that never go backwards and stay within the market's
+ * physical bound, allocation failures while a manifest is read, a
+ * lease's stop, the artifact cache, and the bond advice against a
+ * stand-in market.
  */
 #include <pthread.h>
 #include <setjmp.h>
@@ -20,13 +22,16 @@
 #include "common/cjson.h"
 #include "common/codec.h"
 #include "common/err.h"
+#include "common/http.h"
 #include "common/key.h"
 #include "common/reqsig.h"
 #include "common/util.h"
+#include "provider/account.h"
 #include "provider/artifact.h"
 #include "provider/config.h"
 #include "provider/follow.h"
 #include "provider/gateway.h"
+#include "provider/image_run.h"
 #include "provider/lease.h"
 #include "provider/status.h"
 #include "sandbox/sandbox.h"
@@ -198,6 +203,125 @@ test_init_data_dir_then_status_without_market(void **state)
 	assert_non_null(strstr(err_msg(), "provider.json"));
 	key_free(k);
 	key_free(again);
+	config_clear(&c);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
+/* A stand-in market for the bond advice: /v1/info with its own bond
+ * rules and fees, an account, and this provider's entry (NULL: none).
+ * notmarket: every path answers 404, as another server would. */
+struct standin {
+	const char *account;
+	const char *providers;
+	int notmarket;
+};
+
+static void
+standin_handle(void *ctx, const struct http_request *req,
+    struct http_response *resp)
+{
+	const struct standin *m = ctx;
+
+	if (m->notmarket)
+		http_respond_error(resp, 404, "not here");
+	else if (strcmp(req->path, "/v1/info") == 0)
+		http_respond(resp, 200,
+		    strdup("{\"denoms\":[\"uakt\"],\"bond\":{\"per_cpu\":"
+		           "1000000,\"per_gib\":2000000},\"fees\":{\"default\":"
+		           "100,\"kinds\":{\"provider.heartbeat\":10}}}"));
+	else if (strcmp(req->path, "/v1/providers") == 0)
+		http_respond(resp, 200, strdup(m->providers));
+	else if (strncmp(req->path, "/v1/accounts/", 13) == 0)
+		http_respond(resp, 200, strdup(m->account));
+	else
+		http_respond_error(resp, 404, "no %s", req->path);
+}
+
+/* provider bond's figures are the genesis rules applied to the capacity
+ * offered (or to what leases hold, where more), to the unit; what the
+ * key lacks counts the bond not locked and a day of heartbeats; a URL
+ * that does not answer as a market is an error. */
+static void
+test_bond_advice_follows_the_markets_rules(void **state)
+{
+	struct standin m = { "{\"balances\":{\"uakt\":500},\"bonds\":{}}", "[]",
+		0 };
+	struct http_server_config hc;
+	struct http_server *srv = NULL;
+	struct provider_config c;
+	struct key *k = NULL;
+	char dir[] = "/tmp/test_provider_bond.XXXXXX", data[128], cmd[200];
+	char prov[600];
+	json_t *b = NULL;
+	int64_t off_cpu, off_mem, bond;
+	int created;
+
+	(void)state;
+	http_server_config_default(&hc);
+	hc.host = "127.0.0.1";
+	hc.port = 0;
+	assert_int_equal(http_server_start(&hc, standin_handle, &m, &srv), 0);
+	assert_non_null(mkdtemp(dir));
+	snprintf(data, sizeof(data), "%s/data", dir);
+	config_init(&c);
+	snprintf(c.market, sizeof(c.market), "http://127.0.0.1:%u",
+	    http_server_port(srv));
+	c.reserved.memory_bytes = PROVIDER_RESERVE_MEMORY_DEFAULT;
+	assert_int_equal(config_setup(data, &c, &k, &created), 0);
+	off_cpu = (int64_t)c.detected.cpu_millis;
+	off_mem = (int64_t)(c.detected.memory_bytes -
+	    PROVIDER_RESERVE_MEMORY_DEFAULT);
+	bond = (1000000 * off_cpu + 999) / 1000 +
+	    (int64_t)(((unsigned __int128)2000000 * (uint64_t)off_mem +
+	                  ((1u << 30) - 1)) >>
+	        30);
+	assert_int_equal(provider_bond_json(data, 5000, &b), 0);
+	assert_int_equal(json_integer_value(json_object_get(b, "bond_needed")),
+	    bond);
+	/* a day of heartbeats at 10 and the advertise fee (the default) */
+	assert_int_equal(json_integer_value(json_object_get(b, "fee_reserve")),
+	    8640 * 10 + 100);
+	assert_int_equal(json_integer_value(json_object_get(b, "to_fund")),
+	    bond + 86500 - 500);
+	assert_int_equal(json_integer_value(json_object_get(
+	                     json_object_get(b, "fees"), "lease.usage")),
+	    100);
+	json_decref(b);
+	/* advertised, its leases holding more cpu than it offers, the bond
+	 * locked and a day of fees held: nothing to fund */
+	{
+		uint8_t pub[KEY_PUB_LEN];
+		char text[KEY_TEXT_SIZE], acct[300];
+		key_public(k, pub);
+		key_pub_to_text(pub, text);
+		snprintf(prov, sizeof(prov),
+		    "[{\"key\":\"%s\",\"advertised\":true,\"withdrawn\":"
+		    "false,\"leases\":1,\"used\":{\"cpu_millis\":%lld,"
+		    "\"memory_bytes\":0},\"pending\":{\"cpu_millis\":1000}}]",
+		    text, (long long)off_cpu);
+		bond += 1000000; /* one more core held than offered */
+		snprintf(acct, sizeof(acct),
+		    "{\"balances\":{\"uakt\":86400},\"bonds\":{\"uakt\":"
+		    "%lld}}",
+		    (long long)bond);
+		m.providers = prov;
+		m.account = acct;
+		assert_int_equal(provider_bond_json(data, 5000, &b), 0);
+		assert_int_equal(
+		    json_integer_value(json_object_get(b, "bond_needed")),
+		    bond);
+		assert_int_equal(
+		    json_integer_value(json_object_get(b, "to_fund")), 0);
+		assert_true(json_is_true(json_object_get(b, "advertised")));
+		json_decref(b);
+	}
+	m.notmarket = 1;
+	assert_int_equal(provider_bond_json(data, 5000, &b), ERR_IO);
+	assert_non_null(strstr(err_msg(), "Lodge market"));
+	assert_null(b);
+	http_server_free(srv);
+	key_free(k);
 	config_clear(&c);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	assert_int_equal(system(cmd), 0);
@@ -389,6 +513,58 @@ test_lease_counters_survive_restart_and_never_go_back(void **state)
 	lease_free(l);
 }
 
+/* What is reported is bounded by what the lease could physically use
+ * since its sequenced start (the market refuses more: docs/state.md),
+ * never below what was reported; before the start nothing reserved is
+ * reported.  The proof and the start survive a restart. */
+static void
+test_lease_usage_report_clamps_to_the_physical_bound(void **state)
+{
+	struct lease *l = lease_for(manifest_text, "here"), *back;
+	uint64_t c[USAGE_COUNT];
+	json_t *m, *saved, *proof;
+
+	(void)state;
+	assert_int_equal(cjson_parse(manifest_text, strlen(manifest_text), &m),
+	    0);
+	assert_int_equal(lease_set_manifest(l, m), 0);
+	/* 10 s of reserved time counted, 5 requests */
+	lease_add_time(l, 10000);
+	atomic_store(&l->requests, 5);
+	lease_usage_report(l, 1000000, c);
+	assert_int_equal(c[USAGE_MEM_MB_S], 0); /* not started */
+	assert_int_equal(c[USAGE_REQUESTS], 5);
+	/* started 3 s ago by the market's clock: 2 MB x 3 s, 4 MB x 3 s,
+	 * 2 x 500 millicores x 3 s */
+	l->started_at_ms = 997000;
+	lease_usage_report(l, 1000000, c);
+	assert_int_equal(c[USAGE_MEM_MB_S], 6);
+	assert_int_equal(c[USAGE_STORAGE_MB_S], 12);
+	assert_true(c[USAGE_CPU_MS] <= 3000);
+	/* a counter below its bound is left alone */
+	lease_usage_report(l, 1000000 + 60000, c);
+	assert_int_equal(c[USAGE_MEM_MB_S], 20);
+	/* never below what the market has */
+	l->reported[USAGE_MEM_MB_S] = 7;
+	lease_usage_report(l, 1000000, c);
+	assert_int_equal(c[USAGE_MEM_MB_S], 7);
+	/* a clock before the start bounds at 0, not below */
+	lease_usage_report(l, 900000, c);
+	assert_int_equal(c[USAGE_STORAGE_MB_S], 0);
+
+	proof = json_pack("{s:s}", "kind", "http.request");
+	lease_set_manifest_request(l, proof);
+	assert_int_equal(lease_to_json(l, &saved), 0);
+	assert_int_equal(lease_from_json(saved, &back), 0);
+	assert_int_equal(back->started_at_ms, 997000);
+	assert_non_null(back->manifest_request);
+	assert_true(json_equal(back->manifest_request, proof));
+	json_decref(saved);
+	json_decref(m);
+	lease_free(back);
+	lease_free(l);
+}
+
 /* Allocation failures, injected: this strdup replaces libc's in the whole
  * test binary (lease.c builds every argv and env entry with it).  With
  * strdup_fail_at = n the n-th call from strdup_calls = 0 fails; 0 never. */
@@ -562,7 +738,8 @@ test_artifact_git_checks_out_the_exact_commit(void **state)
 	    "user.email=t@t commit -qam two",
 	    dir);
 	if (system(cmd) != 0)
-		skip(); /* no git binary to make the fixture */
+		fail_msg("git could not make the fixture repository (make deps "
+		         "installs git)");
 	/* The owner's local use: a tenant's file:// is refused (below). */
 	assert_int_equal(netpolicy_init(&pol, NULL), 0);
 	snprintf(path, sizeof(path), "%s/c1", dir);
@@ -631,7 +808,7 @@ test_sandbox_start_while_threads_are_created(void **state)
 
 	(void)state;
 	if (geteuid() != 0)
-		skip();
+		fail_msg("needs root (a sandbox without a user namespace)");
 #if defined(__SANITIZE_ADDRESS__)
 	/* Under ASan the clone() child can block on the sanitizer's own
 	 * allocator lock held by a thread at clone time (an artifact of the
@@ -664,6 +841,151 @@ test_sandbox_start_while_threads_are_created(void **state)
 	alarm(0);
 }
 
+/* ---- the oci runtime: users, mirrors, options ---- */
+
+static void
+put_file(const char *dir, const char *name, const char *text)
+{
+	char path[512];
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	assert_int_equal(util_write_file(path, text, strlen(text), 0644), 0);
+}
+
+/* The image's /etc/passwd and /etc/group, read through the layers as
+ * overlayfs stacks them: the top one that has the file wins. */
+static void
+test_image_user_resolves_names_through_the_layers(void **state)
+{
+	char tmpl[] = "/tmp/lodge-unit-layers-XXXXXX", l0[600], l1[600];
+	char path[700];
+	const char *layers[2] = { l0, l1 };
+	char *home = NULL;
+	uid_t uid;
+	gid_t gid;
+
+	(void)state;
+	assert_non_null(mkdtemp(tmpl));
+	snprintf(l0, sizeof(l0), "%s/0", tmpl);
+	snprintf(l1, sizeof(l1), "%s/1", tmpl);
+	snprintf(path, sizeof(path), "%s/etc", l0);
+	assert_int_equal(util_mkdirs(path, 0755), 0);
+	snprintf(path, sizeof(path), "%s/etc", l1);
+	assert_int_equal(util_mkdirs(path, 0755), 0);
+	put_file(l0, "etc/passwd", "root:x:0:0:root:/root:/bin/sh\n");
+	put_file(l1, "etc/passwd",
+	    "root:x:0:0:root:/root:/bin/sh\n"
+	    "nginx:x:101:102:nginx:/var/cache/nginx:/sbin/nologin\n");
+	put_file(l1, "etc/group", "root:x:0:\nnginx:x:102:\nweb:x:33:\n");
+	/* "" is root */
+	assert_int_equal(
+	    image_run_resolve_user("", layers, 2, &uid, &gid, &home), 0);
+	assert_int_equal(uid, 0);
+	assert_int_equal(gid, 0);
+	assert_string_equal(home, "/root");
+	free(home);
+	/* a name: uid, gid and home from the top layer's passwd */
+	assert_int_equal(
+	    image_run_resolve_user("nginx", layers, 2, &uid, &gid, &home), 0);
+	assert_int_equal(uid, 101);
+	assert_int_equal(gid, 102);
+	assert_string_equal(home, "/var/cache/nginx");
+	free(home);
+	/* name:group and uid:gid */
+	assert_int_equal(
+	    image_run_resolve_user("nginx:web", layers, 2, &uid, &gid, &home),
+	    0);
+	assert_int_equal(gid, 33);
+	free(home);
+	assert_int_equal(
+	    image_run_resolve_user("1000:2000", layers, 2, &uid, &gid, &home),
+	    0);
+	assert_int_equal(uid, 1000);
+	assert_int_equal(gid, 2000);
+	free(home);
+	/* unknown names, and ids outside a lease's range */
+	assert_int_equal(
+	    image_run_resolve_user("nobody", layers, 2, &uid, &gid, &home),
+	    ERR_NOTFOUND);
+	assert_non_null(strstr(err_msg(), "nobody"));
+	assert_int_equal(
+	    image_run_resolve_user("nginx:staff", layers, 2, &uid, &gid, &home),
+	    ERR_NOTFOUND);
+	assert_int_equal(
+	    image_run_resolve_user("70000", layers, 2, &uid, &gid, &home),
+	    ERR_REJECT);
+	/* only the bottom layer: nginx is not there */
+	assert_int_equal(
+	    image_run_resolve_user("nginx", layers, 1, &uid, &gid, &home),
+	    ERR_NOTFOUND);
+	util_rm_tree(tmpl);
+}
+
+static void
+test_image_options_are_checked(void **state)
+{
+	struct provider_config c;
+	struct image_mirror m;
+	char ok[] = "docker.io=http://127.0.0.1:5000", bad[] = "docker.io",
+	     bad2[] = "docker.io=ftp://x";
+	const char *mirrors[] = { "ghcr.io=https://mirror.example" };
+	const char *insecure[] = { "127.0.0.1:5000" };
+	struct provider_overrides o = { mirrors, 1, insecure, 1, 1u << 20,
+		2000000000u };
+
+	(void)state;
+	assert_int_equal(image_run_parse_mirror(ok, &m), 0);
+	assert_string_equal(m.registry, "docker.io");
+	assert_string_equal(m.url, "http://127.0.0.1:5000");
+	assert_int_equal(image_run_parse_mirror(bad, &m), ERR_INVAL);
+	assert_int_equal(image_run_parse_mirror(bad2, &m), ERR_INVAL);
+	config_init(&c);
+	assert_int_equal(config_add_mirror(&c, "docker.io=http://a:1"), 0);
+	assert_int_equal(config_add_mirror(&c, "nonsense"), ERR_INVAL);
+	assert_int_equal(config_add_insecure(&c, "http://a/b"), ERR_INVAL);
+	/* run's options replace init's lists */
+	assert_int_equal(config_apply_overrides(&c, &o), 0);
+	assert_int_equal(json_array_size(c.registry_mirrors), 1);
+	assert_string_equal(
+	    json_string_value(json_array_get(c.registry_mirrors, 0)),
+	    "ghcr.io=https://mirror.example");
+	assert_string_equal(
+	    json_string_value(json_array_get(c.insecure_registries, 0)),
+	    "127.0.0.1:5000");
+	assert_int_equal(c.image_cache_max_bytes, 1u << 20);
+	assert_int_equal(c.image_id_base, 2000000000u);
+	config_clear(&c);
+}
+
+/* An oci service: its replicas wait for their image (not due). */
+static const char oci_manifest[] =
+    "{\"deployment\":{\"web\":{\"here\":{\"count\":2,\"profile\":\"p\"}}},"
+    "\"profiles\":{\"p\":{\"cpu_millis\":100,\"memory_bytes\":"
+    "67108864,\"storage\":{\"default\":{\"size_bytes\":1000}}}},"
+    "\"services\":{\"web\":{\"args\":[],\"command\":[],\"env\":{},"
+    "\"expose\":[],\"image\":{\"kind\":\"oci\",\"name\":"
+    "\"library/nginx\",\"registry\":\"docker.io\",\"tag\":\"1.25\"},"
+    "\"runtime\":\"oci\"}}}";
+
+static void
+test_lease_oci_replicas_wait_for_their_image(void **state)
+{
+	struct lease *l = lease_for(oci_manifest, "here");
+	size_t idx[4];
+	json_t *m;
+
+	(void)state;
+	assert_int_equal(cjson_parse(oci_manifest, strlen(oci_manifest), &m),
+	    0);
+	assert_int_equal(lease_set_manifest(l, m), 0);
+	assert_int_equal(l->nrep, 2);
+	assert_true(l->rep[0].oci && l->rep[1].oci);
+	assert_null(l->rep[0].oci_spec);
+	assert_int_equal(lease_due(l, util_now_ms(), idx, 4), 0);
+	json_decref(m);
+	lease_free(l);
+}
+
 int
 main(void)
 {
@@ -681,11 +1003,18 @@ main(void)
 		cmocka_unit_test(
 		    test_lease_counters_survive_restart_and_never_go_back),
 		cmocka_unit_test(
+		    test_lease_usage_report_clamps_to_the_physical_bound),
+		cmocka_unit_test(test_bond_advice_follows_the_markets_rules),
+		cmocka_unit_test(
 		    test_lease_allocation_failure_is_an_error_not_a_short_list),
 		cmocka_unit_test(test_lease_stop_keeps_each_replicas_exit_code),
 		cmocka_unit_test(test_artifact_blob_is_content_addressed),
 		cmocka_unit_test(test_artifact_git_checks_out_the_exact_commit),
 		cmocka_unit_test(test_sandbox_start_while_threads_are_created),
+		cmocka_unit_test(
+		    test_image_user_resolves_names_through_the_layers),
+		cmocka_unit_test(test_image_options_are_checked),
+		cmocka_unit_test(test_lease_oci_replicas_wait_for_their_image),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -453,6 +453,97 @@ test_spec_is_checked(void **state)
 	assert_null(sb);
 }
 
+/* An image's part of the spec is checked before anything starts. */
+static void
+test_image_spec_is_checked(void **state)
+{
+	static const char *const argv[] = { "/bin/sh", NULL };
+	const char *layers[] = { "/tmp", "relative" };
+	struct sandbox_volume vol = { "/", 1024 };
+	struct sandbox_image im;
+	struct sandbox_spec spec;
+	struct sandbox *sb = NULL;
+
+	(void)state;
+	sandbox_spec_init(&spec);
+	spec.argv = argv;
+	spec.name = "img";
+	spec.image = &im;
+	memset(&im, 0, sizeof(im));
+	im.id_base = 1000000000u;
+	assert_int_equal(sandbox_start(&spec, &sb), ERR_INVAL); /* no layer */
+	im.layers = layers;
+	im.n_layers = 2;
+	assert_int_equal(sandbox_start(&spec, &sb), ERR_INVAL);
+	assert_non_null(strstr(err_msg(), "layer 1"));
+	im.n_layers = 1;
+	im.uid = 65536; /* outside the ids mapped */
+	assert_int_equal(sandbox_start(&spec, &sb), ERR_INVAL);
+	im.uid = 0;
+	im.id_base = 0; /* host root is never the image's root */
+	assert_int_equal(sandbox_start(&spec, &sb), ERR_INVAL);
+	im.id_base = 1000000000u;
+	im.volumes = &vol;
+	im.n_volumes = 1;
+	assert_int_equal(sandbox_start(&spec, &sb), ERR_INVAL);
+	vol.path = "/data/../etc";
+	assert_int_equal(sandbox_start(&spec, &sb), ERR_INVAL);
+	im.n_volumes = 0;
+	spec.app_dir = "/tmp";
+	assert_int_equal(sandbox_start(&spec, &sb), ERR_INVAL);
+	assert_null(sb);
+	assert_int_equal(sandbox_image_caps() & (1ull << 21), 0); /* no
+	                                                             sys_admin */
+	assert_int_not_equal(sandbox_image_caps() & (1ull << 10), 0);
+}
+
+/* A root made of a layer with the host's static busybox: the workload
+ * is root inside, writes into the writable layer and a volume, and the
+ * layer on the host is untouched. */
+static void
+test_image_root_runs_as_root_of_its_namespace(void **state)
+{
+	static const char *const argv[] = { "/bin/busybox", "sh", "-c",
+		"test \"$(/bin/busybox id -u)\" = 0 && "
+		"echo hi > /new && echo v > /vol/f && "
+		"test \"$(/bin/busybox cat /etc/hostname)\" = img-run",
+		NULL };
+	char layer[512], cmd[1200];
+	const char *layers[1] = { layer };
+	struct sandbox_volume vol = { "/vol", 1 << 20 };
+	struct sandbox_image im;
+	struct sandbox_spec spec;
+	struct sandbox *sb = NULL;
+	int status = -1, exited = 0;
+
+	(void)state;
+	if (!sandbox_image_supported(NULL, 0) ||
+	    system("ldd /bin/busybox 2>&1 | grep -q 'not a dynamic'") != 0)
+		skip(); /* needs root, overlayfs and a static busybox */
+	snprintf(layer, sizeof(layer), "%s/layer", tmpdir);
+	snprintf(cmd, sizeof(cmd),
+	    "mkdir -p %s/bin && cp /bin/busybox %s/bin/busybox", layer, layer);
+	assert_int_equal(system(cmd), 0);
+	sandbox_spec_init(&spec);
+	memset(&im, 0, sizeof(im));
+	im.layers = layers;
+	im.n_layers = 1;
+	im.id_base = 1000000000u;
+	im.volumes = &vol;
+	im.n_volumes = 1;
+	spec.argv = argv;
+	spec.name = "img-run";
+	spec.image = &im;
+	spec.cgroup.mode = CGROUP_NONE;
+	assert_int_equal(sandbox_start(&spec, &sb), 0);
+	assert_int_equal(sandbox_wait(sb, -1, &exited, &status), 0);
+	assert_true(exited);
+	sandbox_free(sb);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	snprintf(cmd, sizeof(cmd), "%s/new", layer);
+	assert_int_not_equal(access(cmd, F_OK), 0);
+}
+
 /* A start that fails once the child exists unwinds through sandbox_free:
  * a kill, a wait and a last read of the counters.  Here the fake cgroup
  * takes the limits but has no cgroup.procs (the attach fails) and a
@@ -518,6 +609,10 @@ main(void)
 		    teardown_tmp),
 		cmocka_unit_test(test_seccomp_policy_compiles),
 		cmocka_unit_test(test_spec_is_checked),
+		cmocka_unit_test(test_image_spec_is_checked),
+		cmocka_unit_test_setup_teardown(
+		    test_image_root_runs_as_root_of_its_namespace, setup_tmp,
+		    teardown_tmp),
 		cmocka_unit_test_setup_teardown(
 		    test_failed_start_keeps_its_message_through_cleanup,
 		    setup_tmp, teardown_tmp),

@@ -1,7 +1,8 @@
 /*
  * test_sdl: the SDL library on small hand-written files: each field, each
- * unit form, each validation error (with its position and path), the
- * manifest hash's stability, orders, image forms and limits.
+ * unit form, each validation error (with its position and path) in each
+ * mode, warnings, the manifest hash's stability, orders, image forms and
+ * limits.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -17,6 +18,11 @@
 #include "sdl/image.h"
 #include "sdl/sdl.h"
 #include "sdl/units.h"
+
+/* Three auditor keys, as `ledger keygen` prints them. */
+#define AUD_A "ed25519:AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE"
+#define AUD_B "ed25519:AgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgI"
+#define AUD_C "ed25519:AwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwM"
 
 static const char base[] = "version: \"2.0\"\n"
                            "services:\n"
@@ -80,9 +86,9 @@ static const char base[] = "version: \"2.0\"\n"
                            "        region: us-west\n"
                            "      signedBy:\n"
                            "        anyOf:\n"
-                           "          - akash1aaa\n"
+                           "          - " AUD_A "\n"
                            "        allOf:\n"
-                           "          - akash1bbb\n"
+                           "          - " AUD_B "\n"
                            "      pricing:\n"
                            "        web:\n"
                            "          denom: uakt\n"
@@ -135,18 +141,20 @@ parse_ok(const char *yaml)
 	return d;
 }
 
-/* yaml must be rejected with an error containing want; returns how many
- * errors were reported. */
+/* yaml must be rejected under flags with an error containing want;
+ * returns how many errors were reported. */
 static size_t
-parse_err(const char *yaml, const char *want)
+parse_err_flags(const char *yaml, unsigned flags, const char *want)
 {
 	struct sdl_deployment *d = NULL;
 	struct sdl_errors errs = { 0 };
 	bool found = false;
 	size_t n;
 
-	if (sdl_parse_buffer("t.yaml", yaml, strlen(yaml), &d, &errs) == 0)
-		fail_msg("accepted, expected an error with \"%s\"", want);
+	if (sdl_parse_buffer_flags("t.yaml", yaml, strlen(yaml), flags, &d,
+	        &errs) == 0)
+		fail_msg("accepted (flags %u), expected an error with \"%s\"",
+		    flags, want);
 	assert_null(d);
 	for (size_t i = 0; i < errs.count; i++) {
 		assert_memory_equal(errs.items[i], "t.yaml:", 7);
@@ -156,20 +164,72 @@ parse_err(const char *yaml, const char *want)
 	if (!found) {
 		for (size_t i = 0; i < errs.count; i++)
 			print_error("  %s\n", errs.items[i]);
-		fail_msg("no error contains \"%s\"", want);
+		fail_msg("no error (flags %u) contains \"%s\"", flags, want);
 	}
 	n = errs.count;
 	sdl_errors_free(&errs);
 	return n;
 }
 
-static void
-parse_err_edit(const char *from, const char *to, const char *want)
+/* yaml must be rejected by default with an error containing want. */
+static size_t
+parse_err(const char *yaml, const char *want)
 {
-	char *y = edit(base, from, to);
+	return parse_err_flags(yaml, 0, want);
+}
 
-	parse_err(y, want);
-	free(y);
+/* 0 when yaml is accepted under flags, else the error code (errors
+ * printed). */
+static int
+parse_flags_ok(const char *yaml, unsigned flags)
+{
+	struct sdl_deployment *d = NULL;
+	struct sdl_errors errs = { 0 };
+	int rc = sdl_parse_buffer_flags("t.yaml", yaml, strlen(yaml), flags, &d,
+	    &errs);
+
+	for (size_t i = 0; i < errs.count; i++)
+		print_error("  %s\n", errs.items[i]);
+	sdl_errors_free(&errs);
+	sdl_deployment_free(d);
+	return rc;
+}
+
+/* yaml must be accepted by default with warnings, each labelled one,
+ * saying that --strict refuses it, and containing want once the label is
+ * taken out (the error --strict gives). */
+static void
+parse_warn(const char *yaml, const char *want)
+{
+	struct sdl_deployment *d = NULL;
+	struct sdl_errors errs = { 0 };
+
+	if (sdl_parse_buffer("t.yaml", yaml, strlen(yaml), &d, &errs)) {
+		for (size_t i = 0; i < errs.count; i++)
+			print_error("  %s\n", errs.items[i]);
+		fail_msg("rejected, expected a warning with \"%s\"", want);
+	}
+	assert_non_null(d);
+	assert_int_equal(errs.count, 0);
+	assert_true(errs.nwarnings > 0);
+	for (size_t i = 0; i < errs.nwarnings; i++) {
+		const char *w = errs.warnings[i],
+		           *label = strstr(w, "warning: ");
+		char *as_error; /* the text an error would have */
+		assert_non_null(label);
+		assert_memory_equal(w, "t.yaml:", 7);
+		assert_memory_equal(label - 2, ": ", 2);
+		assert_non_null(strstr(w, "--strict"));
+		as_error = strdup(w);
+		assert_non_null(as_error);
+		memmove(as_error + (label - w), label + 9,
+		    strlen(label + 9) + 1);
+		if (!strstr(as_error, want))
+			fail_msg("warning without \"%s\": %s", want, w);
+		free(as_error);
+	}
+	sdl_errors_free(&errs);
+	sdl_deployment_free(d);
 }
 
 static void
@@ -230,8 +290,8 @@ test_fields_of_the_base_file(void **state)
 	assert_non_null(pl);
 	assert_string_equal(pl->attrs[0].key, "region");
 	assert_string_equal(pl->attrs[0].value, "us-west");
-	assert_string_equal(pl->any_of.items[0], "akash1aaa");
-	assert_string_equal(pl->all_of.items[0], "akash1bbb");
+	assert_string_equal(pl->any_of.items[0], AUD_A);
+	assert_string_equal(pl->all_of.items[0], AUD_B);
 	assert_int_equal(sdl_find_price(pl, "web")->whole, 100);
 	assert_int_equal(sdl_find_price(pl, "db")->whole, 0);
 	assert_int_equal(sdl_find_price(pl, "db")->frac, 500000000000000000ULL);
@@ -454,193 +514,273 @@ test_unit_forms_in_documents(void **state)
 	free(y2);
 }
 
+/* base's two prices, in denomination d */
+#define DENOMS(d)                                            \
+	"denom: " d "\n          amount: 100\n        db:\n" \
+	"          denom: " d
+/* the ibc/ denomination n8n/deploy.yml pays in */
+#define IBC \
+	"ibc/170C677610AC31DF0904FFE09CD3B5C657492170E7E52372E48756B71E56F2F1"
+
 static void
 test_validation_errors(void **state)
 {
+	/* how: 'a' refused in every mode; 's' a finding of Akash's schema
+	 * alone: refused under SDL_PARSE_STRICT, a warning by default,
+	 * accepted by Akash's Go rules; 'l' refused by Lodge (it cannot
+	 * honour it) although Akash accepts it */
 	static const struct {
 		const char *from, *to, *want;
+		char how;
 	} cases[] = {
-		{ "version: \"2.0\"\n", "", "no version found" },
+		{ "version: \"2.0\"\n", "", "no version found", 'a' },
 		{ "version: \"2.0\"", "version: \"3.0\"",
-		    "unsupported version" },
-		{ "version: \"2.0\"", "version: 2.0", "unsupported version" },
-		{ "    image: nginx:1.25\n", "", "\"image\" is missing" },
-		{ "image: nginx:1.25", "image: \"\"", "image is empty" },
+		    "unsupported version \"3.0\"", 'l' },
+		{ "version: \"2.0\"", "version: \"v2.0\"",
+		    "unsupported version \"v2.0\"", 's' },
+		{ "version: \"2.0\"", "version: 2.0",
+		    "version 2.0 is a number in YAML; quote it: version: "
+		    "\"2.0\"",
+		    's' },
+		{ "version: \"2.0\"", "version: 1.0", "unsupported version 1.0",
+		    'a' },
+		{ "    image: nginx:1.25\n", "", "\"image\" is missing", 'a' },
+		{ "image: nginx:1.25", "image: \"\"", "image is empty", 'a' },
 		{ "image: nginx:1.25", "image: \"wasm+https://x/y.wasm\"",
-		    "sha256" },
+		    "sha256", 'l' },
 		{ "image: nginx:1.25", "image: \"git+https://x/y#abc\"",
-		    "40 hex" },
+		    "40 hex", 'l' },
 		{ "      - port: 80\n", "      - port: 70000\n",
-		    "services.web.expose[0].port: 70000 is out of range" },
+		    "services.web.expose[0].port: 70000 is out of range", 'a' },
 		{ "      - port: 80\n", "      - port: 0\n",
-		    "expose[0].port: 0 is out of range" },
-		{ "        as: 80\n", "        as: 0\n", "expose[0].as" },
+		    "expose[0].port: 0 is out of range", 'a' },
+		{ "        as: 80\n", "        as: 0\n", "expose[0].as", 's' },
 		{ "      - port: 80\n", "      - port: \"80\"\n",
-		    "expected an integer" },
+		    "expected an integer", 'a' },
 		{ "        proto: udp", "        proto: sctp",
-		    "unknown protocol \"sctp\"" },
+		    "unknown protocol \"sctp\"", 'a' },
 		{ "          - example.com", "          - Bad_Host",
-		    "not a valid host name" },
+		    "not a valid host name", 'a' },
 		{ "          - global: true\n      - port: 9000",
 		    "          - global: true\n            ip: nope\n"
 		    "      - port: 9000",
-		    "no endpoint named \"nope\"" },
+		    "no endpoint named \"nope\"", 'a' },
 		{ "          - service: db\n    params",
-		    "          - ip: x\n    params", "needs global: true" },
+		    "          - ip: x\n    params", "needs global: true",
+		    'a' },
 		{ "          mount: /var/data", "          mount: var/data",
-		    "not an absolute path" },
+		    "not an absolute path", 'a' },
 		{ "        data:\n          mount",
 		    "        logs:\n          mount",
-		    "no volume named \"logs\"" },
+		    "no volume named \"logs\"", 'a' },
 		{ "      count: 2", "      count: 0",
-		    "count: 0 is out of range" },
-		{ "      count: 2", "      count: 51", "Lodge's limit" },
-		{ "      count: 2", "      count: -1", "negative" },
+		    "count: 0 is out of range", 'a' },
+		{ "      count: 2", "      count: 51", "Lodge's limit", 'a' },
+		{ "      count: 2", "      count: -1", "negative", 'a' },
 		{ "      profile: web\n", "      profile: nope\n",
-		    "no compute profile named \"nope\"" },
+		    "no compute profile named \"nope\"", 'a' },
 		{ "deployment:\n  web:\n    west:",
 		    "deployment:\n  web:\n    east:",
-		    "no placement profile named \"east\"" },
+		    "no placement profile named \"east\"", 'a' },
 		{ "deployment:\n  web:", "deployment:\n  www:",
-		    "no service named \"www\"" },
+		    "no service named \"www\"", 'a' },
 		{ "        web:\n          denom: uakt\n          amount: "
 		  "100\n",
-		    "", "no pricing for profile \"web\"" },
-		{ "denom: uakt", "denom: btc", "unsupported denomination" },
-		{ "amount: 100", "amount: 0", "amount is zero" },
-		{ "amount: 100", "amount: -5", "not a non-negative decimal" },
-		{ "amount: 100", "amount: 10000001", "more than 10000000" },
+		    "", "no pricing for profile \"web\"", 'a' },
+		{ DENOMS("uakt"), DENOMS("btc"), "unsupported denomination",
+		    's' },
+		{ "amount: 100", "amount: 0", "amount is zero", 'a' },
+		{ "amount: 100", "amount: -5", "not a non-negative decimal",
+		    'a' },
+		{ "amount: 100", "amount: 10000001", "more than 10000000",
+		    'a' },
 		{ "          units: 0.5", "          units: 0",
-		    "greater than zero" },
-		{ "          units: 0.5", "          units: -1",
-		    "is negative" },
+		    "greater than zero", 'a' },
+		{ "          units: 0.5", "          units: -1", "is negative",
+		    'a' },
 		{ "          units: 0.5", "          units: \"-100m\"",
-		    "not a CPU quantity" },
+		    "not a CPU quantity", 'a' },
 		{ "          units: 0.5", "          units: 0.005",
-		    "out of range" },
+		    "out of range", 'a' },
 		{ "          units: 0.5", "          units: 500",
-		    "out of range" },
+		    "out of range", 'a' },
 		{ "          size: 512Mi", "          size: 512MB",
-		    "is not a size" },
+		    "is not a size", 'a' },
 		{ "          size: 512Mi", "          size: 512Ki",
-		    "out of range" },
+		    "out of range", 'a' },
 		{ "          size: 512Mi", "          size: 3Ti",
-		    "out of range" },
+		    "out of range", 'a' },
 		{ "          - size: 1Gi", "          - size: 1Ki",
-		    "out of range" },
+		    "out of range", 'a' },
 		{ "              class: beta2", "              class: gold",
-		    "unknown storage class" },
+		    "unknown storage class", 'a' },
 		{ "              persistent: true\n              class: beta2",
 		    "              persistent: false\n              class: "
 		    "beta2",
-		    "needs persistent: true" },
+		    "needs persistent: true", 'a' },
 		{ "              persistent: true\n              class: beta2",
 		    "              persistent: true\n              class: ram",
-		    "ram storage class cannot be persistent" },
+		    "ram storage class cannot be persistent", 'a' },
 		{ "              persistent: true",
-		    "              persistent: 7", "expected true or false" },
+		    "              persistent: 7", "expected true or false",
+		    'a' },
 		{ "    params:\n      storage:\n        data:\n"
 		  "          mount: /var/data\n          readOnly: false\n",
-		    "", "persistent and must be mounted" },
+		    "", "persistent and must be mounted", 'a' },
 		{ "          - size: 1Gi\n",
 		    "          - size: 1Gi\n"
 		    "          - size: 2Gi\n",
-		    "duplicated volume name" },
+		    "duplicated volume name", 'a' },
 		{ "    dependencies:", "    depends_on:",
-		    "unknown field \"depends_on\"" },
+		    "unknown field \"depends_on\"", 's' },
 		{ "profiles:\n", "extra: 1\nprofiles:\n",
-		    "unknown field \"extra\"" },
+		    "unknown field \"extra\"", 'a' },
 		{ "        cpu:\n          units: 0.5\n",
 		    "        cpu:\n          units: 0.5\n        gpu:\n"
 		    "          units: 1\n",
-		    "GPU attributes (vendor) are required" },
+		    "GPU attributes (vendor) are required", 'a' },
 		{ "        cpu:\n          units: 0.5\n",
 		    "        cpu:\n          units: 0.5\n        gpu:\n"
 		    "          units: 0\n          attributes:\n            "
 		    "vendor:\n"
 		    "              nvidia:\n",
-		    "need units > 0" },
+		    "need units > 0", 'a' },
 		{ "        cpu:\n          units: 0.5\n",
 		    "        cpu:\n          units: 0.5\n        gpu:\n"
 		    "          units: 30\n          attributes:\n            "
 		    "vendor:\n"
 		    "              nvidia:\n",
-		    "GPUs is out of range" },
+		    "GPUs is out of range", 'a' },
 		{ "        cpu:\n          units: 0.5\n",
 		    "        cpu:\n          units: 0.5\n          "
 		    "attributes:\n"
 		    "            color: red\n",
-		    "unknown field \"color\"" },
+		    "unknown field \"color\"", 'a' },
 		{ "          - global: true\n      - port: 9000",
 		    "          - global: false\n      - port: 9000",
-		    "no service is exposed globally" },
+		    "no service is exposed globally", 'a' },
 		{ "    env:\n      - A=1", "    env:\n      - 1A=1",
-		    "invalid environment variable name" },
+		    "invalid environment variable name", 'a' },
 		{ "          - example.com\n        to:\n          - global: "
 		  "true\n",
 		    "          - example.com\n        to:\n          - global: "
 		    "true\n"
 		    "          - global: true\n",
-		    "used more than once" },
+		    "used more than once", 'a' },
 		{ "        as: 80\n",
 		    "        as: 80\n        http_options:\n"
 		    "          max_body_size: 104857601\n",
-		    "max_body_size" },
+		    "max_body_size", 'a' },
 		{ "        as: 80\n",
 		    "        as: 80\n        http_options:\n"
 		    "          read_timeout: 60001\n",
-		    "read_timeout" },
+		    "read_timeout", 'a' },
 		{ "        as: 80\n",
 		    "        as: 80\n        http_options:\n"
 		    "          next_cases: [off, error]\n",
-		    "no other case" },
+		    "no other case", 'a' },
 		{ "        as: 80\n",
 		    "        as: 80\n        http_options:\n"
 		    "          next_cases: [\"418\"]\n",
-		    "unknown next case" },
+		    "unknown next case", 'a' },
 		{ "  db:\n    image",
 		    "  db:\n    credentials: {host: h, "
 		    "username: u}\n    image",
-		    "credentials need \"password\"" },
+		    "credentials need \"password\"", 'a' },
 		{ "  db:\n    image",
 		    "  db:\n    credentials: {host: h, "
 		    "username: u, password: abc}\n    image",
-		    "password is shorter" },
-		{ "      signedBy:\n        anyOf:\n          - akash1aaa\n"
-		  "        allOf:\n          - akash1bbb\n",
-		    "      signedBy: []\n", "signedBy: expected a mapping" },
+		    "password is shorter", 's' },
+		{ "      signedBy:\n        anyOf:\n          - " AUD_A "\n"
+		  "        allOf:\n          - " AUD_B "\n",
+		    "      signedBy: []\n", "signedBy: expected a mapping",
+		    'a' },
 		{ "services:", "endpoints:\n  Bad: {kind: ip}\nservices:",
-		    "endpoint name \"Bad\" is not valid" },
+		    "endpoint name \"Bad\" is not valid", 'a' },
 		{ "services:", "endpoints:\n  ep: {kind: ip}\nservices:",
-		    "never used" },
+		    "never used", 'a' },
 		{ "services:", "endpoints:\n  ep: {kind: dns}\nservices:",
-		    "unknown endpoint kind" },
+		    "unknown endpoint kind", 'a' },
 		{ "services:", "reclamation:\n  min_window: 0s\nservices:",
-		    "min_window" },
+		    "min_window", 'a' },
 		{ "  db:\n    image",
 		    "  db:\n    params: {tee: sgx}\n    image",
-		    "unsupported tee type" },
+		    "unsupported tee type", 'a' },
 		{ "  db:\n    image",
 		    "  db:\n    params: {tee: cpu-gpu}\n"
 		    "    image",
-		    "requires gpu" },
+		    "requires gpu", 'a' },
 		{ "        web:\n          denom: uakt",
 		    "        web:\n          denom: uact",
-		    "one deployment pays in one denomination" },
-		{ "      - A=1\n", "      - A=1\n      - 5\n",
-		    "expected a string" },
+		    "one deployment pays in one denomination", 'a' },
+		{ "args: [\"nginx", "args: [5, \"nginx",
+		    "args[0]: expected a string, found an integer", 's' },
 		{ "    image: nginx:1.25",
 		    "    image: nginx:1.25\n    image: x",
-		    "duplicate key \"image\"" },
-		{ "    image: nginx:1.25", "    image: [nginx", "YAML syntax" },
-		{ "    image: nginx:1.25", "    image: *nope",
-		    "unknown anchor" },
+		    "duplicate key \"image\"", 'a' },
+		{ "    image: nginx:1.25", "    image: [nginx", "YAML syntax",
+		    'a' },
+		{ "    image: nginx:1.25", "    image: *nope", "unknown anchor",
+		    'a' },
+		/* null placement attributes (dolly-v2-12b, gpt-neo, ...) */
+		{ "      attributes:\n        region: us-west\n",
+		    "      attributes:\n",
+		    "attributes: expected a mapping, "
+		    "found null",
+		    's' },
+		/* an integer where the schema wants a string */
+		{ "size: 512Mi", "size: 536870912",
+		    "memory.size: expected a string, found an integer", 's' },
+		/* an ibc/ denomination (n8n) */
+		{ DENOMS("uakt"), DENOMS(IBC),
+		    "unsupported denomination \"ibc/", 's' },
+		{ "denom: uakt", "denom: u$", "unsupported denomination", 'a' },
+		{ "        as: 80\n",
+		    "        as: 80\n        http_options:\n"
+		    "          next_cases: [error, 502]\n",
+		    "next_cases[1]: expected one of", 's' },
+		{ "          - global: true\n      - port: 9000",
+		    "          - global: yes\n      - port: 9000",
+		    "global: expected true or false, found \"yes\"", 's' },
+		{ "  db:\n    image", "  db:\n    params:\n    image",
+		    "params: expected a mapping, found null", 's' },
+		{ "services:", "reclamation:\n  min_window: 1h30m\nservices:",
+		    "min_window", 's' },
+		/* what Akash accepts and Lodge cannot honour */
+		{ "          - " AUD_A "\n",
+		    "          - "
+		    "akash1365yvmc4s7awdyj3n2sav7xfx76adc6dnmlx63\n",
+		    "is an Akash address: Lodge cannot see Akash's audits.  "
+		    "Lodge auditors are ed25519 keys, named \"ed25519:<43 "
+		    "base64url characters>\"",
+		    'l' },
+		{ "          - " AUD_B "\n", "          - bob\n",
+		    "allOf[0]: \"bob\" is not an auditor key", 'l' },
+		{ "        cpu:\n          units: 0.5\n",
+		    "        cpu:\n          units: 0.5\n        gpu:\n"
+		    "          units: 1\n          attributes:\n            "
+		    "vendor:\n              amd:\n",
+		    "GPUs of another vendor cannot be asked for", 'l' },
+		{ "image: nginx:1.25", "image: \"nginx:bad tag\"",
+		    "not a valid image", 'l' },
 	};
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		print_message("case %zu: %s\n", i, cases[i].want);
-		parse_err_edit(cases[i].from, cases[i].to, cases[i].want);
+		char *y = edit(base, cases[i].from, cases[i].to);
+		print_message("case %zu (%c): %s\n", i, cases[i].how,
+		    cases[i].want);
+		parse_err_flags(y, SDL_PARSE_STRICT, cases[i].want);
+		if (cases[i].how == 's')
+			parse_warn(y, cases[i].want);
+		else
+			parse_err(y, cases[i].want);
+		if (cases[i].how == 'a')
+			parse_err_flags(y, SDL_PARSE_AKASH_GO, cases[i].want);
+		else
+			assert_int_equal(parse_flags_ok(y, SDL_PARSE_AKASH_GO),
+			    0);
+		free(y);
 	}
 }
 
@@ -730,7 +870,7 @@ static const char flow[] =
     "    west:\r\n"
     "      pricing: {db: {amount: 0.50, denom: uakt}, "
     "web: {amount: '100', denom: \"uakt\"}}\r\n"
-    "      signedBy: {allOf: [akash1bbb], anyOf: [akash1aaa]}\r\n"
+    "      signedBy: {allOf: [" AUD_B "], anyOf: [" AUD_A "]}\r\n"
     "      attributes: {region: \"us-west\"}\r\n"
     "  compute:\r\n"
     "    db:\r\n"
@@ -811,7 +951,7 @@ test_manifest_hash_changes_with_meaning(void **state)
 		{ "units: 0.5", "units: 0.6" },
 		{ "size: 512Mi", "size: 513Mi" },
 		{ "readOnly: false", "readOnly: true" },
-		{ "          - akash1aaa", "          - akash1ccc" },
+		{ "          - " AUD_A, "          - " AUD_C },
 		{ "        proto: udp", "        proto: tcp" },
 		{ "          - example.com", "          - example.org" },
 		{ "args: [\"nginx", "args: [\"nginx2" },
@@ -1107,27 +1247,173 @@ test_limits(void **state)
 	    ERR_INVAL);
 }
 
+/* By default Lodge accepts what Akash's Go parser accepts and warns about
+ * what only Akash's schema refuses; SDL_PARSE_STRICT refuses it; the Go
+ * parser's own checks apply in every mode. */
 static void
-test_akash_go_mode_is_more_lenient(void **state)
+test_default_is_akash_go_with_warnings(void **state)
 {
 	char *y = edit(base, "    dependencies:",
 	    "    depends_on: [db]\n"
 	    "    dependencies:");
-	struct sdl_deployment *d = NULL;
 
 	(void)state;
-	assert_int_equal(sdl_parse_buffer("t.yaml", y, strlen(y), &d, NULL),
-	    ERR_INVAL);
-	assert_int_equal(sdl_parse_buffer_flags("t.yaml", y, strlen(y),
-	                     SDL_PARSE_AKASH_GO, &d, NULL),
-	    0);
-	sdl_deployment_free(d);
+	parse_warn(y,
+	    "services.web: unknown field \"depends_on\" (expected "
+	    "one of: args, command");
+	parse_err_flags(y, SDL_PARSE_STRICT, "unknown field \"depends_on\"");
+	assert_int_equal(parse_flags_ok(y, SDL_PARSE_AKASH_GO), 0);
 	free(y);
-	/* Akash's Go parser's own checks still apply */
 	y = edit(base, "      count: 2", "      count: 0");
-	assert_int_equal(sdl_parse_buffer_flags("t.yaml", y, strlen(y),
-	                     SDL_PARSE_AKASH_GO, &d, NULL),
+	parse_err(y, "count: 0 is out of range");
+	parse_err_flags(y, SDL_PARSE_AKASH_GO, "count: 0 is out of range");
+	free(y);
+}
+
+/* An unknown field in a service is reported (a warning by default, an
+ * error under --strict) and the rest of the service is still built and
+ * checked: no false "no service is exposed globally", "must be mounted"
+ * or "endpoint declared but never used" (as Redash, matomo, wordpress
+ * showed). */
+static void
+test_unknown_field_keeps_the_service(void **state)
+{
+	char *a =
+	    edit(base, "services:", "endpoints:\n  ep: {kind: ip}\nservices:");
+	char *b = edit(a, "          - global: true\n      - port: 9000",
+	    "          - global: true\n            ip: ep\n"
+	    "      - port: 9000");
+	char *y = edit(b, "  web:\n    image: nginx:1.25\n",
+	    "  web:\n    restart: always\n    image: nginx:1.25\n");
+	struct sdl_deployment *d = NULL;
+	struct sdl_errors errs = { 0 };
+	const struct sdl_service *web;
+
+	(void)state;
+	assert_int_equal(parse_err_flags(y, SDL_PARSE_STRICT,
+	                     "services.web: unknown field \"restart\""),
+	    1);
+	assert_int_equal(sdl_parse_buffer("t.yaml", y, strlen(y), &d, &errs),
+	    0);
+	assert_int_equal(errs.count, 0);
+	assert_int_equal(errs.nwarnings, 1);
+	assert_non_null(strstr(errs.warnings[0],
+	    "t.yaml:6:5: services.web: warning: unknown field \"restart\""));
+	assert_non_null(strstr(errs.warnings[0],
+	    "; ignored, as Akash's Go "
+	    "parser does"));
+	web = sdl_find_service(d, "web");
+	assert_string_equal(web->image.name, "library/nginx");
+	assert_int_equal(web->nexpose, 2);
+	assert_string_equal(web->expose[0].to[0].ip, "ep");
+	assert_int_equal(web->nstorage, 1);
+	assert_int_equal(web->env.count, 2);
+	sdl_errors_free(&errs);
+	sdl_deployment_free(d);
+	free(a);
+	free(b);
+	free(y);
+}
+
+/* signedBy names Lodge auditors, ed25519 keys; an Akash address is
+ * refused in every Lodge mode with how to name a Lodge auditor (the 139
+ * awesome-akash files that name akash1365yvmc4s7awdyj3n2sav7xfx76adc6dn
+ * mlx63, packetstream/deploy.yaml among them). */
+static void
+test_signed_by_akash_address(void **state)
+{
+	char *y = edit(base, "          - " AUD_A "\n",
+	    "          - akash1365yvmc4s7awdyj3n2sav7xfx76adc6dnmlx63\n");
+	struct sdl_deployment *d = NULL;
+	struct sdl_errors errs = { 0 };
+
+	(void)state;
+	assert_int_equal(sdl_parse_buffer("t.yaml", y, strlen(y), &d, &errs),
 	    ERR_INVAL);
+	assert_int_equal(errs.count, 1);
+	assert_string_equal(errs.items[0],
+	    "t.yaml:63:13: profiles.placement.west.signedBy.anyOf[0]: "
+	    "\"akash1365yvmc4s7awdyj3n2sav7xfx76adc6dnmlx63\" is an Akash "
+	    "address: Lodge cannot see Akash's audits.  Lodge auditors are "
+	    "ed25519 keys, named \"ed25519:<43 base64url characters>\" (the "
+	    "key the auditor's `ledger keygen` printed); or remove signedBy");
+	sdl_errors_free(&errs);
+	parse_err_flags(y, SDL_PARSE_STRICT, "is an Akash address");
+	/* what Akash makes of it, for parity */
+	assert_int_equal(parse_flags_ok(y, SDL_PARSE_AKASH_GO), 0);
+	free(y);
+	/* an order names at most 16 auditors (the ledger's limit) */
+	{
+		char keys[17 * 80] = "", *p = keys;
+		for (int i = 0; i < 17; i++)
+			p += sprintf(p, "          - ed25519:%c%042d\n",
+			    'A' + i, 0);
+		for (char *z = keys; *z; z++)
+			if (*z == '0')
+				*z = 'A';
+		y = edit(base, "          - " AUD_A "\n", keys);
+		parse_err(y, "anyOf: 17 auditors; an order names at most 16");
+		free(y);
+	}
+}
+
+/* uakt and uact need no word; another Cosmos denomination is the
+ * market's to settle or not: a warning (n8n/deploy.yml pays in ibc/...). */
+static void
+test_denominations(void **state)
+{
+	static const char *const quiet[] = { "uakt", "uact" };
+	char *y;
+
+	(void)state;
+	for (size_t i = 0; i < 2; i++) {
+		struct sdl_deployment *d = NULL;
+		struct sdl_errors errs = { 0 };
+		json_t *o = NULL;
+		y = edit(base, DENOMS("uakt"),
+		    i ? DENOMS("uact") : DENOMS("uakt"));
+		assert_int_equal(
+		    sdl_parse_buffer("t.yaml", y, strlen(y), &d, &errs), 0);
+		assert_int_equal(errs.nwarnings, 0);
+		assert_int_equal(parse_flags_ok(y, SDL_PARSE_STRICT), 0);
+		assert_int_equal(sdl_orders_json(d, &o), 0);
+		assert_string_equal(json_string_value(json_object_get(
+		                        json_array_get(o, 0), "denom")),
+		    quiet[i]);
+		json_decref(o);
+		sdl_errors_free(&errs);
+		sdl_deployment_free(d);
+		free(y);
+	}
+	y = edit(base, DENOMS("uakt"), DENOMS(IBC));
+	parse_warn(y,
+	    "unsupported denomination \"" IBC "\" (expected uakt or "
+	    "uact)");
+	free(y);
+}
+
+/* version: 2.0 and 2.1 unquoted are YAML numbers: the message says to
+ * quote them, and Akash's reading is kept. */
+static void
+test_unquoted_version(void **state)
+{
+	char *y = edit(base, "version: \"2.0\"", "version: 2.1");
+	struct sdl_deployment *d = NULL;
+	struct sdl_errors errs = { 0 };
+
+	(void)state;
+	assert_int_equal(sdl_parse_buffer("t.yaml", y, strlen(y), &d, &errs),
+	    0);
+	assert_int_equal(d->version, 21);
+	assert_int_equal(errs.nwarnings, 1);
+	assert_non_null(strstr(errs.warnings[0],
+	    "t.yaml:1:10: version: warning: version 2.1 is a number in YAML; "
+	    "quote it: version: \"2.1\"; read as \"2.1\""));
+	sdl_errors_free(&errs);
+	sdl_deployment_free(d);
+	parse_err_flags(y, SDL_PARSE_STRICT,
+	    "t.yaml:1:10: version: version 2.1 is a number in YAML; quote it: "
+	    "version: \"2.1\"");
 	free(y);
 }
 
@@ -1203,7 +1489,11 @@ main(void)
 		cmocka_unit_test(test_image_forms),
 		cmocka_unit_test(test_yaml_forms),
 		cmocka_unit_test(test_limits),
-		cmocka_unit_test(test_akash_go_mode_is_more_lenient),
+		cmocka_unit_test(test_default_is_akash_go_with_warnings),
+		cmocka_unit_test(test_unknown_field_keeps_the_service),
+		cmocka_unit_test(test_signed_by_akash_address),
+		cmocka_unit_test(test_denominations),
+		cmocka_unit_test(test_unquoted_version),
 		cmocka_unit_test(test_akash_groups_merge_profiles_in_v21),
 	};
 

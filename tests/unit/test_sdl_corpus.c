@@ -1,7 +1,9 @@
 /*
- * test_sdl_corpus: the public SDL corpora.  awesome-akash (every file
- * accepted unless Akash's own rules reject it, each exception listed with
- * its rule), Akash's parity fixtures (group specs and manifest equal as
+ * test_sdl_corpus: the public SDL corpora.  awesome-akash in each mode
+ * (every file accepted by default unless Akash's Go parser refuses it or
+ * it names Akash auditors; schema-only findings warned by default and
+ * refused by --strict; each exception listed with its rule; no false
+ * errors), Akash's parity fixtures (group specs and manifest equal as
  * JSON values), its invalid fixtures (rejected for the reason their name
  * gives) and its Go test data (accepted or refused as Akash's tests say).
  * The corpus is read from $LODGE_SHARED/corpus/sdl (default ../shared).
@@ -50,56 +52,87 @@ setup(void **state)
 	return 0;
 }
 
-/* Files awesome-akash holds that Akash itself would refuse, and why.  The
- * message is what Lodge's first error must contain. */
-static const struct {
+/* A file of awesome-akash, the message its error (or warning) must
+ * contain, and the rule behind it. */
+struct rule {
 	const char *file;
 	const char *message;
 	const char *rule;
-} exceptions[] = {
-	{ "Redash/Redash Queries/deploy.yaml", "unknown field \"depends_on\"",
-	    "schema: additionalProperties false (services)" },
-	{ "Redash/deploy.yaml", "unknown field \"depends_on\"",
-	    "schema: additionalProperties false (services)" },
+};
+
+/* Files Akash's Go parser refuses (so does Lodge, in every mode); the
+ * message is Akash's first error. */
+static const struct rule go_refused[] = {
 	{ "Venice-ElizaOS/deploy.yml", "expected a CPU quantity, found a list",
 	    "schema+Go: cpu.units is a number or string" },
 	{ "bancor/deploy.yaml", "\"2gi\" is not a size",
 	    "Go parser: size suffix not in k/Ki/M/Mi/G/Gi/T/Ti/P/Pi/E/Ei" },
 	{ "bark-small/deploy.yaml", "\"4GB\" is not a size",
 	    "Go parser: size suffix not in k/Ki/M/Mi/G/Gi/T/Ti/P/Pi/E/Ei" },
-	{ "big-dipper/deploy.yaml", "unknown field \"depends-on\"",
-	    "schema: additionalProperties false (services)" },
 	{ "bitbucket/deploy.yaml", "\"4gi\" is not a size",
 	    "Go parser: size suffix not in k/Ki/M/Mi/G/Gi/T/Ti/P/Pi/E/Ei" },
-	{ "botpress/deploy.yaml", "unknown field \"depends_on\"",
-	    "schema: additionalProperties false (services)" },
 	{ "centrifuge/deploy.yaml", "\"16GB\" is not a size",
 	    "Go parser: size suffix not in k/Ki/M/Mi/G/Gi/T/Ti/P/Pi/E/Ei" },
-	{ "chatchat/deploy.yaml", "unknown field \"depends_on\"",
-	    "schema: additionalProperties false (services)" },
 	{ "chromadb/deploy.yaml", "\"4Gb\" is not a size",
 	    "Go parser: size suffix not in k/Ki/M/Mi/G/Gi/T/Ti/P/Pi/E/Ei" },
 	{ "codex/deploy.yml", "max_body_size: 1073741824 is out of range",
 	    "schema+Go: http_options.max_body_size <= 104857600" },
-	{ "dolly-v2-12b/deploy.yaml",
-	    "attributes: expected a mapping, found null",
-	    "schema: placement attributes must be an object" },
 	{ "elasticsearch/deploy.yaml", "\"8gb\" is not a size",
 	    "Go parser: size suffix not in k/Ki/M/Mi/G/Gi/T/Ti/P/Pi/E/Ei" },
 	{ "elasticsearch/deploy_with_kibana.yaml", "\"8gb\" is not a size",
 	    "Go parser: size suffix not in k/Ki/M/Mi/G/Gi/T/Ti/P/Pi/E/Ei" },
-	{ "faster-whisper-cpu/deploy.yaml",
-	    "attributes: expected a mapping, found null",
-	    "schema: placement attributes must be an object" },
-	{ "faster-whisper-gpu/deploy.yaml",
-	    "attributes: expected a mapping, found null",
-	    "schema: placement attributes must be an object" },
 	{ "ghrunner/deploy.yaml", "\"2gb\" is not a size",
 	    "Go parser: size suffix not in k/Ki/M/Mi/G/Gi/T/Ti/P/Pi/E/Ei" },
 	{ "gitea/deploy.yaml", "\"1gi\" is not a size",
 	    "Go parser: size suffix not in k/Ki/M/Mi/G/Gi/T/Ti/P/Pi/E/Ei" },
 	{ "gitea/deploy_postgres.yaml", "\"1gi\" is not a size",
 	    "Go parser: size suffix not in k/Ki/M/Mi/G/Gi/T/Ti/P/Pi/E/Ei" },
+	{ "handshake/deploy.yaml", "\"2GB\" is not a size",
+	    "Go parser: size suffix not in k/Ki/M/Mi/G/Gi/T/Ti/P/Pi/E/Ei" },
+	{ "minio/deploy.yml", "to: expected a list, found a mapping",
+	    "schema+Go: expose to is a list" },
+	{ "onetimepad/deploy.yaml", "\"512mi\" is not a size",
+	    "Go parser: size suffix not in k/Ki/M/Mi/G/Gi/T/Ti/P/Pi/E/Ei" },
+	{ "osmosis-fe/deploy.yaml",
+	    "accept: expected a list of strings, found null",
+	    "schema+Go: expose accept must be a list" },
+	{ "paperclip/deploy.yaml", "\"1gi\" is not a size",
+	    "Go parser: size suffix not in k/Ki/M/Mi/G/Gi/T/Ti/P/Pi/E/Ei" },
+	{ "postgres-s3-backup/deploy.yaml", "no service is exposed globally",
+	    "Go manifest validation: zero global services" },
+	{ "ray/deploy.yaml", "\"10Gb\" is not a size",
+	    "Go parser: size suffix not in k/Ki/M/Mi/G/Gi/T/Ti/P/Pi/E/Ei" },
+	{ "ray/ray-nightly-py310-gpu.yml", "\"10Gb\" is not a size",
+	    "Go parser: size suffix not in k/Ki/M/Mi/G/Gi/T/Ti/P/Pi/E/Ei" },
+	{ "tensorflow-jupyter-ezkl/deploy.yaml", "\"256GB\" is not a size",
+	    "Go parser: size suffix not in k/Ki/M/Mi/G/Gi/T/Ti/P/Pi/E/Ei" },
+	{ "uptime-kuma/deploy.yaml", "\"512Mb\" is not a size",
+	    "Go parser: size suffix not in k/Ki/M/Mi/G/Gi/T/Ti/P/Pi/E/Ei" },
+};
+
+/* Files only Akash's input schema refuses: a warning by default (the
+ * file is accepted unless it names Akash auditors in signedBy), the first
+ * error under SDL_PARSE_STRICT. */
+static const struct rule schema_only[] = {
+	{ "Redash/Redash Queries/deploy.yaml", "unknown field \"depends_on\"",
+	    "schema: additionalProperties false (services)" },
+	{ "Redash/deploy.yaml", "unknown field \"depends_on\"",
+	    "schema: additionalProperties false (services)" },
+	{ "big-dipper/deploy.yaml", "unknown field \"depends-on\"",
+	    "schema: additionalProperties false (services)" },
+	{ "botpress/deploy.yaml", "unknown field \"depends_on\"",
+	    "schema: additionalProperties false (services)" },
+	{ "chatchat/deploy.yaml", "unknown field \"depends_on\"",
+	    "schema: additionalProperties false (services)" },
+	{ "dolly-v2-12b/deploy.yaml",
+	    "attributes: expected a mapping, found null",
+	    "schema: placement attributes must be an object" },
+	{ "faster-whisper-cpu/deploy.yaml",
+	    "attributes: expected a mapping, found null",
+	    "schema: placement attributes must be an object" },
+	{ "faster-whisper-gpu/deploy.yaml",
+	    "attributes: expected a mapping, found null",
+	    "schema: placement attributes must be an object" },
 	{ "gpt-neo/deploy.yaml", "attributes: expected a mapping, found null",
 	    "schema: placement attributes must be an object" },
 	{ "gpustack-worker/deploy.yaml",
@@ -107,27 +140,16 @@ static const struct {
 	    "schema: placement attributes must be an object" },
 	{ "gpustack/deploy.yaml", "attributes: expected a mapping, found null",
 	    "schema: placement attributes must be an object" },
-	{ "handshake/deploy.yaml", "\"2GB\" is not a size",
-	    "Go parser: size suffix not in k/Ki/M/Mi/G/Gi/T/Ti/P/Pi/E/Ei" },
 	{ "langflow/deploy.yaml", "unknown field \"depends_on\"",
 	    "schema: additionalProperties false (services)" },
 	{ "matomo/deploy.yaml", "unknown field \"servcie\"",
-	    "schema: additionalProperties false (services)" },
-	{ "minio/deploy.yml", "unknown field \"cmd\"",
-	    "schema: additionalProperties false (services)" },
-	{ "n8n/deploy.yml", "unsupported denomination",
+	    "schema: additionalProperties false (expose to)" },
+	{ "n8n/deploy.yml", "unsupported denomination \"ibc/",
 	    "schema: pricing denom enum [uakt, uact]" },
-	{ "onetimepad/deploy.yaml", "\"512mi\" is not a size",
-	    "Go parser: size suffix not in k/Ki/M/Mi/G/Gi/T/Ti/P/Pi/E/Ei" },
 	{ "open-webui-gpu/deploy.yaml", "unknown field \"depends_on\"",
 	    "schema: additionalProperties false (services)" },
-	{ "osmosis-fe/deploy.yaml",
-	    "accept: expected a list of strings, found null",
-	    "schema: expose accept must be an array" },
 	{ "packetstream/deploy.yaml", "unknown field \"placement\"",
-	    "schema: additionalProperties false (profiles)" },
-	{ "paperclip/deploy.yaml", "\"1gi\" is not a size",
-	    "Go parser: size suffix not in k/Ki/M/Mi/G/Gi/T/Ti/P/Pi/E/Ei" },
+	    "schema: additionalProperties false (placement)" },
 	{ "persistent-storage-performance-testing/deploy.yaml",
 	    "attributes: expected a mapping, found null",
 	    "schema: placement attributes must be an object" },
@@ -135,8 +157,6 @@ static const struct {
 	    "schema: additionalProperties false (services)" },
 	{ "postgres-restore/deploy.yaml", "unknown field \"depends_on\"",
 	    "schema: additionalProperties false (services)" },
-	{ "postgres-s3-backup/deploy.yaml", "no service is exposed globally",
-	    "Go manifest validation: zero global services" },
 	{ "privategpt-cpu/deploy.yaml",
 	    "attributes: expected a mapping, found null",
 	    "schema: placement attributes must be an object" },
@@ -144,26 +164,18 @@ static const struct {
 	    "attributes: expected a mapping, found null",
 	    "schema: placement attributes must be an object" },
 	{ "prysm-beacon/deploy.yaml", "unknown field \"placement\"",
-	    "schema: additionalProperties false (profiles)" },
+	    "schema: additionalProperties false (placement)" },
 	{ "qbittorrent/deploy-ssh-tunnel.yaml", "unknown field \"depends_on\"",
 	    "schema: additionalProperties false (services)" },
-	{ "ray/deploy.yaml", "\"10Gb\" is not a size",
-	    "Go parser: size suffix not in k/Ki/M/Mi/G/Gi/T/Ti/P/Pi/E/Ei" },
-	{ "ray/ray-nightly-py310-gpu.yml", "\"10Gb\" is not a size",
-	    "Go parser: size suffix not in k/Ki/M/Mi/G/Gi/T/Ti/P/Pi/E/Ei" },
 	{ "redmine/deploy.yaml", "unknown field \"depends-on\"",
 	    "schema: additionalProperties false (services)" },
 	{ "supabase/deploy.yaml", "unknown field \"depends_on\"",
 	    "schema: additionalProperties false (services)" },
-	{ "tensorflow-jupyter-ezkl/deploy.yaml", "\"256GB\" is not a size",
-	    "Go parser: size suffix not in k/Ki/M/Mi/G/Gi/T/Ti/P/Pi/E/Ei" },
 	{ "tensorflow-webapp-mnist/deploy.yaml", "unknown field \"depends-on\"",
 	    "schema: additionalProperties false (services)" },
 	{ "torchbench/torchbench_gpu_sdl_cuda11.7.yaml",
 	    "unknown field \"cmd\"",
 	    "schema: additionalProperties false (services)" },
-	{ "uptime-kuma/deploy.yaml", "\"512Mb\" is not a size",
-	    "Go parser: size suffix not in k/Ki/M/Mi/G/Gi/T/Ti/P/Pi/E/Ei" },
 	{ "whisper-gui-cpu/deploy.yaml",
 	    "attributes: expected a mapping, found null",
 	    "schema: placement attributes must be an object" },
@@ -174,13 +186,31 @@ static const struct {
 	    "schema: additionalProperties false (services)" },
 };
 
-#define NEXC (sizeof(exceptions) / sizeof(exceptions[0]))
+#define NGO (sizeof(go_refused) / sizeof(go_refused[0]))
+#define NSCHEMA (sizeof(schema_only) / sizeof(schema_only[0]))
 
+/* What the walk counts, by mode. */
 struct walk {
-	size_t files, accepted, rejected;
-	bool seen[NEXC];
+	size_t files;
+	size_t go_ok; /* accepted by Akash's Go rules (SDL_PARSE_AKASH_GO) */
+	size_t ok; /* accepted by default */
+	size_t warned; /* ... of which with warnings */
+	size_t auditors; /* refused by default only for Akash auditors */
+	size_t strict_ok; /* accepted under SDL_PARSE_STRICT */
+	bool seen_go[NGO], seen_schema[NSCHEMA];
 	int failures;
 };
+
+static size_t
+find_rule(const struct rule *list, size_t n, const char *rel)
+{
+	size_t k;
+
+	for (k = 0; k < n; k++)
+		if (!strcmp(list[k].file, rel))
+			break;
+	return k;
+}
 
 /* Every Lodge output, to run all of the code over real files (ASan). */
 static void
@@ -218,48 +248,184 @@ exercise(const struct sdl_deployment *d, const char *rel, struct walk *w)
 	json_decref(v);
 }
 
+/* The text of warning w as the error --strict would give: without its
+ * "warning: " label and from the "; " that says how it was read. */
+static char *
+as_error(const char *w)
+{
+	const char *label = strstr(w, ": warning: ");
+	char *e, *how;
+
+	if (!label || !(e = malloc(strlen(w) + 1)))
+		return NULL;
+	memcpy(e, w, (size_t)(label - w) + 2);
+	strcpy(e + (label - w) + 2, label + 11);
+	if ((how = strstr(e, "; ")) != NULL)
+		*how = '\0';
+	return e;
+}
+
+static bool
+has(const struct sdl_errors *e, const char *s, bool warnings)
+{
+	size_t n = warnings ? e->nwarnings : e->count;
+
+	for (size_t i = 0; i < n; i++) {
+		const char *item = warnings ? e->warnings[i] : e->items[i];
+		char *x = warnings ? as_error(item) : NULL;
+		bool hit =
+		    warnings ? x && strstr(x, s) : strstr(item, s) != NULL;
+		free(x);
+		if (hit)
+			return true;
+	}
+	return false;
+}
+
+/* Every error of --strict is one of Akash's Go parser, one of Lodge's
+ * refusals, or a default warning: none comes from a part dropped for
+ * one stray field. */
+static void
+no_false_errors(const char *rel, const struct sdl_errors *strict,
+    const struct sdl_errors *go, const struct sdl_errors *def, struct walk *w)
+{
+	for (size_t i = 0; i < strict->count; i++) {
+		const char *e = strict->items[i];
+		bool known = false;
+		for (size_t j = 0; j < go->count && !known; j++)
+			known = !strcmp(go->items[j], e);
+		for (size_t j = 0; j < def->count && !known; j++)
+			known = !strcmp(def->items[j], e);
+		for (size_t j = 0; j < def->nwarnings && !known; j++) {
+			char *x = as_error(def->warnings[j]);
+			known = x && !strcmp(x, e);
+			free(x);
+		}
+		if (!known) {
+			print_error("%s: --strict error not found in the other "
+			            "modes: %s\n",
+			    rel, e);
+			w->failures++;
+		}
+	}
+}
+
+/* Refused by default only for naming Akash auditors in signedBy. */
+static bool
+only_auditors(const struct sdl_errors *e)
+{
+	for (size_t i = 0; i < e->count; i++)
+		if (!strstr(e->items[i], ".signedBy.") ||
+		    !strstr(e->items[i],
+		        "is an Akash address: Lodge cannot "
+		        "see Akash's audits"))
+			return false;
+	return e->count > 0;
+}
+
+static void
+check_go_refused(const char *rel, size_t k, const struct sdl_errors *go,
+    int def_rc, int strict_rc, struct walk *w)
+{
+	if (k == NGO) {
+		print_error("%s: refused by Akash's Go rules, not listed: "
+		            "%s\n",
+		    rel, go->count ? go->items[0] : err_msg());
+		w->failures++;
+	} else if (!go->count || !strstr(go->items[0], go_refused[k].message)) {
+		print_error("%s: refused, but not for its listed rule (%s): "
+		            "%s\n",
+		    rel, go_refused[k].message,
+		    go->count ? go->items[0] : err_msg());
+		w->failures++;
+	} else if (def_rc == 0 || strict_rc == 0) {
+		print_error("%s: Akash refuses it, Lodge accepts it\n", rel);
+		w->failures++;
+	} else {
+		w->seen_go[k] = true;
+	}
+}
+
+/* A file Akash's Go parser accepts, by default and under --strict. */
+static void
+check_go_accepted(const char *rel, const struct sdl_errors *def, int def_rc,
+    const struct sdl_errors *strict, int strict_rc, struct walk *w)
+{
+	size_t k = find_rule(schema_only, NSCHEMA, rel);
+
+	if (def_rc == 0) {
+		w->ok++;
+		w->warned += def->nwarnings > 0;
+	} else if (only_auditors(def)) {
+		w->auditors++;
+	} else {
+		print_error("%s: refused by default: %s\n", rel,
+		    def->count ? def->items[0] : err_msg());
+		w->failures++;
+	}
+	if (strict_rc == 0)
+		w->strict_ok++;
+	if (k == NSCHEMA) {
+		if (strict_rc != 0 && !only_auditors(strict)) {
+			print_error("%s: refused under --strict, not listed: "
+			            "%s\n",
+			    rel, strict->count ? strict->items[0] : err_msg());
+			w->failures++;
+		}
+		if (def->nwarnings) {
+			print_error("%s: warned, not listed: %s\n", rel,
+			    def->warnings[0]);
+			w->failures++;
+		}
+		return;
+	}
+	if (strict_rc == 0 || !strict->count ||
+	    !strstr(strict->items[0], schema_only[k].message) ||
+	    !has(def, schema_only[k].message, true)) {
+		print_error("%s: not refused under --strict and warned by "
+		            "default for its listed rule (%s)\n",
+		    rel, schema_only[k].message);
+		w->failures++;
+		return;
+	}
+	w->seen_schema[k] = true;
+}
+
 static void
 check_file(const char *path, const char *rel, struct walk *w)
 {
-	struct sdl_deployment *d = NULL;
-	struct sdl_errors errs = { 0 };
-	size_t k;
-	int rc;
+	struct sdl_deployment *dgo = NULL, *d = NULL, *dstrict = NULL;
+	struct sdl_errors go = { 0 }, def = { 0 }, strict = { 0 };
+	int go_rc, def_rc, strict_rc;
 
-	for (k = 0; k < NEXC; k++)
-		if (!strcmp(exceptions[k].file, rel))
-			break;
 	w->files++;
-	rc = sdl_parse_file(path, &d, &errs);
-	if (rc == 0) {
-		w->accepted++;
-		if (k < NEXC) {
-			print_error("%s: accepted, but listed as an exception "
-			            "(%s)\n",
-			    rel, exceptions[k].rule);
-			w->failures++;
-		}
-		exercise(d, rel, w);
+	go_rc = sdl_parse_file_flags(path, SDL_PARSE_AKASH_GO, &dgo, &go);
+	def_rc = sdl_parse_file(path, &d, &def);
+	strict_rc =
+	    sdl_parse_file_flags(path, SDL_PARSE_STRICT, &dstrict, &strict);
+	if (go_rc) {
+		check_go_refused(rel, find_rule(go_refused, NGO, rel), &go,
+		    def_rc, strict_rc, w);
 	} else {
-		w->rejected++;
-		if (k == NEXC) {
-			print_error("%s: rejected by a rule that is not "
-			            "Akash's: %s\n",
-			    rel, errs.count ? errs.items[0] : err_msg());
+		w->go_ok++;
+		if (find_rule(go_refused, NGO, rel) < NGO) {
+			print_error("%s: accepted by Akash's Go rules, listed "
+			            "as refused\n",
+			    rel);
 			w->failures++;
-		} else if (!errs.count ||
-		    !strstr(errs.items[0], exceptions[k].message)) {
-			print_error("%s: rejected, but not for its listed rule "
-			            "(%s): %s\n",
-			    rel, exceptions[k].message,
-			    errs.count ? errs.items[0] : err_msg());
-			w->failures++;
-		} else {
-			w->seen[k] = true;
 		}
+		check_go_accepted(rel, &def, def_rc, &strict, strict_rc, w);
+		exercise(dgo, rel, w);
 	}
-	sdl_errors_free(&errs);
+	if (d)
+		exercise(d, rel, w);
+	no_false_errors(rel, &strict, &go, &def, w);
+	sdl_errors_free(&go);
+	sdl_errors_free(&def);
+	sdl_errors_free(&strict);
+	sdl_deployment_free(dgo);
 	sdl_deployment_free(d);
+	sdl_deployment_free(dstrict);
 }
 
 static void
@@ -291,8 +457,15 @@ walk_dir(const char *dir, const char *rel, struct walk *w)
 	free(ents);
 }
 
+/*
+ * Every file in three modes.  Akash's Go rules refuse exactly the files
+ * of go_refused, and Lodge refuses them too.  By default Lodge accepts
+ * every other file, warning about the schema-only findings, except those
+ * that name Akash auditors in signedBy (Lodge cannot honour them).
+ * --strict also refuses exactly the files of schema_only.
+ */
 static void
-test_awesome_akash_accepted_except_akash_rejects(void **state)
+test_awesome_akash_by_mode(void **state)
 {
 	struct walk w;
 	char dir[PATH_MAX];
@@ -301,19 +474,122 @@ test_awesome_akash_accepted_except_akash_rejects(void **state)
 	memset(&w, 0, sizeof(w));
 	pathf(dir, sizeof(dir), "%s/awesome-akash", corpus);
 	walk_dir(dir, "", &w);
-	for (size_t k = 0; k < NEXC; k++)
-		if (!w.seen[k] && w.failures == 0) {
-			print_error("%s: listed exception not found or not "
-			            "rejected\n",
-			    exceptions[k].file);
+	for (size_t k = 0; k < NGO && w.failures == 0; k++)
+		if (!w.seen_go[k]) {
+			print_error("%s: listed as refused by Akash, not "
+			            "found\n",
+			    go_refused[k].file);
 			w.failures++;
 		}
-	print_message("awesome-akash: %zu files, %zu accepted, %zu rejected "
-	              "(%zu listed exceptions)\n",
-	    w.files, w.accepted, w.rejected, NEXC);
-	assert_int_equal(w.files, 287);
+	for (size_t k = 0; k < NSCHEMA && w.failures == 0; k++)
+		if (!w.seen_schema[k]) {
+			print_error("%s: listed as schema-only, not found\n",
+			    schema_only[k].file);
+			w.failures++;
+		}
+	print_message("awesome-akash: %zu files; Akash's Go rules accept "
+	              "%zu; by default %zu accepted (%zu with warnings), "
+	              "%zu refused for Akash auditors in signedBy; --strict "
+	              "accepts %zu\n",
+	    w.files, w.go_ok, w.ok, w.warned, w.auditors, w.strict_ok);
 	assert_int_equal(w.failures, 0);
-	assert_int_equal(w.rejected, NEXC);
+	assert_int_equal(w.files, 287);
+	assert_int_equal(w.go_ok, 287 - NGO);
+	assert_int_equal(w.ok + w.auditors, w.go_ok);
+	assert_int_equal(w.ok, 126);
+	assert_int_equal(w.warned, 9);
+	assert_int_equal(w.auditors, 139);
+	assert_int_equal(w.strict_ok, 117);
+}
+
+/* The cases of issue 15, each on the corpus file that showed it. */
+static void
+test_awesome_akash_cases(void **state)
+{
+	static const struct {
+		const char *file;
+		bool ok; /* accepted by default */
+		const char *said; /* in a default warning, or error when !ok */
+		const char *never[3]; /* in no error of any mode */
+	} cases[] = {
+		/* one stray field drops nothing around it */
+		{ "Redash/deploy.yaml", true, "unknown field \"depends_on\"",
+		    { "no service is exposed globally", "must be mounted",
+		        "never used" } },
+		{ "wordpress/deploy.yaml", false, "is an Akash address",
+		    { "no service is exposed globally", "must be mounted",
+		        NULL } },
+		{ "matomo/deploy.yaml", false, "is an Akash address",
+		    { "no service is exposed globally", NULL, NULL } },
+		{ "langflow/deploy.yaml", false, "is an Akash address",
+		    { "no compute profile named", NULL, NULL } },
+		{ "packetstream/deploy.yaml", false,
+		    "ed25519 keys, named \"ed25519:<43 base64url characters>\"",
+		    { "no pricing for profile", NULL, NULL } },
+		{ "supabase/deploy.yaml", true, "unknown field \"depends_on\"",
+		    { "must be mounted", NULL, NULL } },
+		/* null placement attributes */
+		{ "dolly-v2-12b/deploy.yaml", true,
+		    "attributes: expected a mapping, found null",
+		    { NULL, NULL, NULL } },
+		/* an ibc/ denomination: the market decides */
+		{ "n8n/deploy.yml", true, "unsupported denomination \"ibc/",
+		    { NULL, NULL, NULL } },
+		/* a typo Akash ignores, and says so */
+		{ "phoronix/deploy.yaml", true, "unknown field \"environment\"",
+		    { NULL, NULL, NULL } },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		static const unsigned modes[] = { 0, SDL_PARSE_STRICT,
+			SDL_PARSE_AKASH_GO };
+		char path[PATH_MAX];
+		struct sdl_deployment *d = NULL;
+		struct sdl_errors e = { 0 };
+		int rc;
+
+		pathf(path, sizeof(path), "%s/awesome-akash/%s", corpus,
+		    cases[i].file);
+		rc = sdl_parse_file(path, &d, &e);
+		if ((rc == 0) != cases[i].ok)
+			fail_msg("%s: %s by default", cases[i].file,
+			    rc ? "refused" : "accepted");
+		if (!has(&e, cases[i].said, cases[i].ok))
+			fail_msg("%s: no %s says \"%s\"", cases[i].file,
+			    cases[i].ok ? "warning" : "error", cases[i].said);
+		if (!cases[i].ok)
+			assert_int_equal(e.nwarnings + e.count > 0, 1);
+		sdl_errors_free(&e);
+		sdl_deployment_free(d);
+		for (size_t m = 0; m < 3; m++) {
+			d = NULL;
+			sdl_parse_file_flags(path, modes[m], &d, &e);
+			for (size_t n = 0; n < 3 && cases[i].never[n]; n++)
+				if (has(&e, cases[i].never[n], false))
+					fail_msg("%s (flags %u): false error "
+					         "\"%s\"",
+					    cases[i].file, modes[m],
+					    cases[i].never[n]);
+			sdl_errors_free(&e);
+			sdl_deployment_free(d);
+		}
+	}
+	/* n8n's denomination reaches the orders as written */
+	{
+		char path[PATH_MAX];
+		struct sdl_deployment *d = NULL;
+		json_t *o = NULL;
+		pathf(path, sizeof(path), "%s/awesome-akash/n8n/deploy.yml",
+		    corpus);
+		assert_int_equal(sdl_parse_file(path, &d, NULL), 0);
+		assert_int_equal(sdl_orders_json(d, &o), 0);
+		assert_memory_equal(json_string_value(json_object_get(
+		                        json_array_get(o, 0), "denom")),
+		    "ibc/170C6776", 12);
+		json_decref(o);
+		sdl_deployment_free(d);
+	}
 }
 
 static json_t *
@@ -327,8 +603,31 @@ load_json(const char *path)
 	return v;
 }
 
+/* By default, the parity input in is accepted (counted in *lodge_ok) or
+ * refused only for its signedBy, which names Akash auditors (or plain
+ * numbers): Lodge cannot honour them. */
 static void
-parity_version(const char *version, int *matched, int *total)
+parity_default(const char *in, int *lodge_ok, int *failures)
+{
+	struct sdl_deployment *d = NULL;
+	struct sdl_errors e = { 0 };
+
+	if (sdl_parse_file(in, &d, &e) == 0)
+		(*lodge_ok)++;
+	for (size_t i = 0; i < e.count; i++)
+		if (!strstr(e.items[i], ".signedBy.") ||
+		    !strstr(e.items[i], "Lodge auditors are ed25519 keys")) {
+			print_error("%s: refused by default: %s\n", in,
+			    e.items[i]);
+			(*failures)++;
+		}
+	sdl_errors_free(&e);
+	sdl_deployment_free(d);
+}
+
+static void
+parity_version(const char *version, int *matched, int *total, int *lodge_ok,
+    int *failures)
 {
 	char dir[PATH_MAX];
 	struct dirent **ents = NULL;
@@ -355,13 +654,15 @@ parity_version(const char *version, int *matched, int *total)
 			continue;
 		}
 		/* the parity inputs also pass Akash's schema */
-		if (sdl_parse_file(in, &strict, NULL))
+		if (sdl_parse_file_flags(in,
+		        SDL_PARSE_AKASH_GO | SDL_PARSE_STRICT, &strict, NULL))
 			print_error("%s: rejected by the schema rules: %s\n",
 			    in, err_msg());
 		else
 			(*matched)++;
 		(*total)++;
 		sdl_deployment_free(strict);
+		parity_default(in, lodge_ok, failures);
 		for (int k = 0; k < 2; k++) {
 			pathf(want, sizeof(want),
 			    "%s/akash-parity/"
@@ -394,49 +695,58 @@ parity_version(const char *version, int *matched, int *total)
 static void
 test_parity_fixtures_equal_as_json(void **state)
 {
-	int matched = 0, total = 0;
+	int matched = 0, total = 0, lodge_ok = 0, failures = 0;
 
 	(void)state;
-	parity_version("v2.0", &matched, &total);
-	parity_version("v2.1", &matched, &total);
-	print_message("akash parity: %d of %d checks match\n", matched, total);
+	parity_version("v2.0", &matched, &total, &lodge_ok, &failures);
+	parity_version("v2.1", &matched, &total, &lodge_ok, &failures);
+	print_message("akash parity: %d of %d checks match; Lodge accepts %d "
+	              "of the 15 inputs by default, the others name Akash "
+	              "auditors in signedBy\n",
+	    matched, total, lodge_ok);
 	assert_int_equal(matched, total);
-	assert_true(total >= 45);
+	assert_int_equal(total, 45);
+	assert_int_equal(failures, 0);
+	assert_int_equal(lodge_ok, 3);
 }
 
-/* The reason a fixture's name gives, as words its error must contain. */
+/* The reason a fixture's name gives, as words its error must contain;
+ * whether Lodge refuses it by default although Akash's Go parser accepts
+ * it (it cannot honour it). */
 static const struct {
 	const char *name;
 	const char *reason;
+	bool lodge_refuses;
 } reasons[] = {
-	{ "count-zero.yaml", "count" },
-	{ "credentials-missing-host.yaml", "\"host\"" },
-	{ "empty-image.yaml", "image is empty" },
-	{ "endpoint-not-used.yaml", "never used" },
-	{ "invalid-endpoint-name.yaml", "endpoint name" },
-	{ "invalid-port.yaml", ".port: 99999 is out of range" },
-	{ "invalid-protocol.yaml", "unknown protocol" },
-	{ "ip-without-global.yaml", "global: true" },
-	{ "missing-deployment.yaml", "\"deployment\" is missing" },
-	{ "missing-image.yaml", "\"image\" is missing" },
-	{ "missing-memory-size.yaml", "memory" },
-	{ "missing-pricing.yaml", "\"pricing\" is missing" },
-	{ "missing-version.yaml", "no version" },
-	{ "negative-cpu.yaml", "cpu.units" },
-	{ "persistent-without-mount.yaml", "persistent and must be mounted" },
-	{ "port-too-high.yaml", ".port: 99999 is out of range" },
-	{ "port-zero.yaml", ".port: 0 is out of range" },
-	{ "ram-persistent-true.yaml",
-	    "ram storage class cannot be persistent" },
-	{ "unknown-field.yaml", "unknown field \"unknown_field\"" },
-	{ "v2.1-reclamation-bad-window.yaml", "min_window" },
-	{ "v2.1-tee-cpu-gpu-no-gpu.yaml", "requires gpu" },
-	{ "email-too-short.yaml", "email is shorter" },
-	{ "invalid-denom.yaml", "unsupported denomination" },
-	{ "invalid-gpu-vendor.yaml", "vendor: unknown field \"amd\"" },
-	{ "invalid-version.yaml", "unsupported version" },
-	{ "password-too-short.yaml", "password is shorter" },
-	{ "reclamation-compound-window.yaml", "min_window" },
+	{ "count-zero.yaml", "count", false },
+	{ "credentials-missing-host.yaml", "\"host\"", false },
+	{ "empty-image.yaml", "image is empty", false },
+	{ "endpoint-not-used.yaml", "never used", false },
+	{ "invalid-endpoint-name.yaml", "endpoint name", false },
+	{ "invalid-port.yaml", ".port: 99999 is out of range", false },
+	{ "invalid-protocol.yaml", "unknown protocol", false },
+	{ "ip-without-global.yaml", "global: true", false },
+	{ "missing-deployment.yaml", "\"deployment\" is missing", false },
+	{ "missing-image.yaml", "\"image\" is missing", false },
+	{ "missing-memory-size.yaml", "memory", false },
+	{ "missing-pricing.yaml", "\"pricing\" is missing", false },
+	{ "missing-version.yaml", "no version", false },
+	{ "negative-cpu.yaml", "cpu.units", false },
+	{ "persistent-without-mount.yaml", "persistent and must be mounted",
+	    false },
+	{ "port-too-high.yaml", ".port: 99999 is out of range", false },
+	{ "port-zero.yaml", ".port: 0 is out of range", false },
+	{ "ram-persistent-true.yaml", "ram storage class cannot be persistent",
+	    false },
+	{ "unknown-field.yaml", "unknown field \"unknown_field\"", false },
+	{ "v2.1-reclamation-bad-window.yaml", "min_window", false },
+	{ "v2.1-tee-cpu-gpu-no-gpu.yaml", "requires gpu", false },
+	{ "email-too-short.yaml", "email is shorter", false },
+	{ "invalid-denom.yaml", "unsupported denomination", false },
+	{ "invalid-gpu-vendor.yaml", "vendor: unknown field \"amd\"", true },
+	{ "invalid-version.yaml", "unsupported version \"3.0\"", true },
+	{ "password-too-short.yaml", "password is shorter", false },
+	{ "reclamation-compound-window.yaml", "min_window", false },
 };
 
 static void
@@ -467,7 +777,9 @@ invalid_dir(const char *sub, bool go_rejects, int *count)
 				break;
 		if (k == sizeof(reasons) / sizeof(reasons[0]))
 			fail_msg("%s: no reason known for this fixture", path);
-		rc = sdl_parse_file(path, &d, &errs);
+		/* Akash's rules, schema included */
+		rc = sdl_parse_file_flags(path,
+		    SDL_PARSE_AKASH_GO | SDL_PARSE_STRICT, &d, &errs);
 		if (rc == 0)
 			fail_msg("%s: accepted", path);
 		assert_true(errs.count > 0);
@@ -477,12 +789,34 @@ invalid_dir(const char *sub, bool go_rejects, int *count)
 		/* file:line:col: path: message */
 		assert_non_null(strstr(errs.items[0], name));
 		sdl_errors_free(&errs);
+		/* and Lodge's --strict */
+		rc = sdl_parse_file_flags(path, SDL_PARSE_STRICT, &d, &errs);
+		if (rc == 0 || !has(&errs, reasons[k].reason, false))
+			fail_msg("%s: --strict does not refuse it for its "
+			         "reason",
+			    path);
+		sdl_errors_free(&errs);
 		rc = sdl_parse_file_flags(path, SDL_PARSE_AKASH_GO, &d, NULL);
 		if (go_rejects && rc == 0)
 			fail_msg("%s: Akash's Go rules accept it", path);
 		if (!go_rejects && rc != 0)
 			fail_msg("%s: Akash's Go rules reject it: %s", path,
 			    err_msg());
+		sdl_deployment_free(d);
+		/* by default: refused when Akash's Go rules refuse it or
+		 * Lodge cannot honour it, else a warning gives the reason */
+		d = NULL;
+		rc = sdl_parse_file(path, &d, &errs);
+		if (go_rejects || reasons[k].lodge_refuses) {
+			if (rc == 0 || !has(&errs, reasons[k].reason, false))
+				fail_msg("%s: not refused by default for its "
+				         "reason",
+				    path);
+		} else if (rc != 0 || !has(&errs, reasons[k].reason, true)) {
+			fail_msg("%s: not accepted with a warning by default",
+			    path);
+		}
+		sdl_errors_free(&errs);
 		sdl_deployment_free(d);
 		(*count)++;
 		free(ents[i]);
@@ -613,8 +947,8 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(
-		    test_awesome_akash_accepted_except_akash_rejects),
+		cmocka_unit_test(test_awesome_akash_by_mode),
+		cmocka_unit_test(test_awesome_akash_cases),
 		cmocka_unit_test(test_parity_fixtures_equal_as_json),
 		cmocka_unit_test(
 		    test_invalid_fixtures_rejected_for_their_reason),

@@ -1,7 +1,9 @@
 /*
  * test_state: the market's state machine (ledger/state.h): every entry
  * kind and its rejections, matching, charging, derived entries and their
- * replay checks, and a property test over random valid streams.
+ * replay checks, the money rules (fees, bonds, usage bounds, charge caps,
+ * manifest-delivery proofs, nonce pruning), the genesis, and a property
+ * test over random valid streams.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,6 +18,7 @@
 #include "common/envelope.h"
 #include "common/err.h"
 #include "common/key.h"
+#include "ledger/replay.h"
 #include "ledger/state.h"
 
 enum {
@@ -49,8 +52,11 @@ struct t {
 	struct state_config cfg;
 };
 
+/* money: 1 keeps the default fees, bonds and minimum lease; 0 turns
+ * them off, so that tests of matching and charging count alone (usage
+ * bounds, charge caps and manifest proofs always apply). */
 static struct t *
-t_new(void)
+t_new_with(int money)
 {
 	struct t *t = calloc(1, sizeof(*t));
 	uint8_t seed[KEY_SEED_LEN], pub[KEY_PUB_LEN];
@@ -66,10 +72,23 @@ t_new(void)
 	key_public(t->k[K_TREASURY], t->cfg.treasury_key);
 	key_public(t->k[K_MARKET], t->cfg.market_key);
 	t->cfg.check_invariants = 1;
+	if (!money) {
+		t->cfg.fee = 0;
+		t->cfg.nfee_kinds = 0;
+		t->cfg.bond_per_cpu = 0;
+		t->cfg.bond_per_gib = 0;
+		t->cfg.min_lease_epochs = 0;
+	}
 	assert_int_equal(state_new(&t->cfg, &t->s), 0);
 	t->idx = 1;
 	t->now = 1700000000000;
 	return t;
+}
+
+static struct t *
+t_new(void)
+{
+	return t_new_with(0);
 }
 
 static void
@@ -257,6 +276,74 @@ fund(struct t *t, int who, int64_t amt)
 	    "{\"to\":\"%s\","
 	    "\"denom\":\"uakt\",\"amount\":%lld}",
 	    t->kt[who], (long long)amt));
+}
+
+/* The http.request envelope a tenant signs when it POSTs the manifest of
+ * lid (tenant/deploy.c), as canonical JSON text (malloc'd): signed by
+ * who, for method and lid, with body hash hash, at time tm. */
+static char *
+proof_text(struct t *t, int who, const char *method, const char *lid,
+    const char *hash, int64_t tm)
+{
+	char path[64], *txt;
+	struct envelope *e;
+	json_t *b;
+	size_t n;
+
+	snprintf(path, sizeof(path), "/v1/leases/%s/manifest", lid);
+	b = json_pack("{s:s,s:s,s:s}", "body_sha256", hash, "method", method,
+	    "path", path);
+	OK(envelope_sign(t->k[who], "http.request", b, NULL, tm, &e));
+	OK(envelope_dump(e, &txt, &n));
+	envelope_free(e);
+	json_decref(b);
+	return txt;
+}
+
+/* The key index whose text is kt. */
+static int
+who_is(struct t *t, const char *kt)
+{
+	for (int i = 0; i < K_NKEYS; i++)
+		if (strcmp(t->kt[i], kt) == 0)
+			return i;
+	fail_msg("unknown key %s", kt);
+	return -1;
+}
+
+/* lease.started by prov with proof text pr (not freed). */
+static int
+started_with(struct t *t, int prov, const char *lid, const char *pr)
+{
+	return t_put(t, prov, "lease.started",
+	    "{\"lease\":\"%s\","
+	    "\"manifest_request\":%s}",
+	    lid, pr);
+}
+
+/* lease.started by prov with the proof the lease's tenant signed now
+ * (orders here carry manifest_hash "ab" unless said otherwise). */
+static int
+started(struct t *t, int prov, const char *lid)
+{
+	json_t *l, *o;
+	char *pr;
+	int rc;
+
+	OK(state_lease_json(t->s, lid, &l));
+	OK(state_order_json(t->s,
+	    json_string_value(json_object_get(l, "order")), &o));
+	pr = proof_text(t,
+	    who_is(t, json_string_value(json_object_get(l, "tenant"))), "POST",
+	    lid,
+	    json_string_value(
+	        json_object_get(json_object_get(o, "body"), "manifest_hash")),
+	    t->now);
+	rc = started_with(t, prov, lid, pr);
+	free(pr);
+	json_decref(l);
+	json_decref(o);
+	return rc;
 }
 
 /* ---- accounts ---------------------------------------------------------- */
@@ -605,18 +692,17 @@ test_usage_charges_with_take_rate_carry_and_cap(void **st)
 	(void)st;
 	setup_lease(t, 6500, 100000, lid);
 	REJ(ERR_REJECT, usage(t, K_P1, lid, 1, 0)); /* not started */
-	REJ(ERR_REJECT,
-	    t_put(t, K_P2, "lease.started", "{\"lease\":\"%s\"}", lid));
-	OK(t_put(t, K_P1, "lease.started", "{\"lease\":\"%s\"}", lid));
-	REJ(ERR_REJECT,
-	    t_put(t, K_P1, "lease.started", "{\"lease\":\"%s\"}", lid));
+	REJ(ERR_REJECT, started(t, K_P2, lid));
+	OK(started(t, K_P1, lid));
+	REJ(ERR_REJECT, started(t, K_P1, lid));
 	t->now += 6000;
 	REJ(ERR_REJECT, usage(t, K_TENANT, lid, 6000, 1000)); /* not provider */
 	OK(usage(t, K_P1, lid, 6000, 1000)); /* 6000 + 1.5 */
 	l = lease(t, lid);
 	assert_int_equal(jint(l, "charged"), 6001);
 	assert_int_equal(jint(l, "fees"), 120);
-	assert_int_equal(jint(l, "carry"), 500000);
+	assert_int_equal(jint(l, "carry"), 0);
+	assert_int_equal(jint(l, "carry_extras"), 500000);
 	json_decref(l);
 	assert_int_equal(balance(t, K_P1), 6001 - 120);
 	assert_int_equal(balance(t, K_MARKET), 120);
@@ -624,18 +710,27 @@ test_usage_charges_with_take_rate_carry_and_cap(void **st)
 	OK(usage(t, K_P1, lid, 12000, 2000)); /* 6000 + 1.5 + 0.5 carried */
 	l = lease(t, lid);
 	assert_int_equal(jint(l, "charged"), 12003);
-	assert_int_equal(jint(l, "carry"), 0);
+	assert_int_equal(jint(l, "carry_extras"), 0);
 	json_decref(l);
 	REJ(ERR_REJECT, usage(t, K_P1, lid, 11999, 2000)); /* backwards */
-	/* epoch 3 began: at most 3 x 6500 in all, whatever is reported */
+	/* epoch 3 began, 13 s in: one core cannot have used more than
+	 * 13 000 + 6 000 (skew) cpu_ms */
 	t->now += 1000;
-	OK(usage(t, K_P1, lid, 100000, 2000));
+	REJ(ERR_REJECT, usage(t, K_P1, lid, 100000, 2000));
+	assert_non_null(strstr(err_msg(),
+	    "cpu_ms: 100000 is past its "
+	    "physical bound 19000"));
+	/* reserved at most 3 x the agreed 6000, extras at most 3 x the
+	 * 500 left of the bid, whatever is reported */
+	OK(usage(t, K_P1, lid, 19000, 1000000000000));
 	l = lease(t, lid);
+	assert_int_equal(jint(l, "charged_reserved"), 3 * 6000);
+	assert_int_equal(jint(l, "charged_extras"), 3 * 500);
 	assert_int_equal(jint(l, "charged"), 3 * 6500);
 	assert_int_equal(jint(l, "escrow"), 100000 - 3 * 6500);
 	json_decref(l);
 	/* a retry of the same cumulative reading charges nothing */
-	OK(usage(t, K_P1, lid, 100000, 2000));
+	OK(usage(t, K_P1, lid, 19000, 1000000000000));
 	l = lease(t, lid);
 	assert_int_equal(jint(l, "charged"), 3 * 6500);
 	json_decref(l);
@@ -681,7 +776,7 @@ test_insufficient_funds_is_derived(void **st)
 
 	(void)st;
 	setup_lease(t, 6500, 20000, lid); /* 3 epochs of max price */
-	OK(t_put(t, K_P1, "lease.started", "{\"lease\":\"%s\"}", lid));
+	OK(started(t, K_P1, lid));
 	start = t->now;
 	t->now += 13000;
 	OK(usage(t, K_P1, lid, 12000, 0)); /* 12000, epoch 3 */
@@ -725,7 +820,7 @@ test_escrow_drained_by_usage_closes_at_once(void **st)
 
 	(void)st;
 	setup_lease(t, 6500, 5000, lid);
-	OK(t_put(t, K_P1, "lease.started", "{\"lease\":\"%s\"}", lid));
+	OK(started(t, K_P1, lid));
 	t->now += 6000;
 	OK(usage(t, K_P1, lid, 6000, 0)); /* wants 6000, escrow 5000 */
 	OK(state_pending(t->s, &p));
@@ -966,7 +1061,7 @@ test_provider_close_settles_final_usage(void **st)
 
 	(void)st;
 	setup_lease(t, 6500, 100000, lid);
-	OK(t_put(t, K_P1, "lease.started", "{\"lease\":\"%s\"}", lid));
+	OK(started(t, K_P1, lid));
 	t->now += 3000;
 	OK(usage(t, K_P1, lid, 3000, 0));
 	/* a final reading that goes back is refused with the close */
@@ -1067,6 +1162,615 @@ test_malformed_bodies_rejected(void **st)
 	t_free(t);
 }
 
+/* ---- money rules: fees ------------------------------------------------ */
+
+static char *
+dump_text(struct state *s)
+{
+	json_t *d;
+	char *b;
+	size_t n;
+
+	OK(state_dump(s, &d));
+	OK(cjson_dump(d, &b, &n));
+	json_decref(d);
+	return b;
+}
+
+static void
+test_fee_paid_by_every_signer_refused_without_funds(void **st)
+{
+	struct t *t = t_new_with(1);
+	char *before, *after;
+	uint8_t pk[KEY_PUB_LEN];
+
+	(void)st;
+	/* a key that never held funds: nothing it signs is written */
+	before = dump_text(t->s);
+	REJ(ERR_REJECT,
+	    t_put(t, K_AUDITOR, "provider.attest",
+	        "{\"provider\":\"%s\",\"attributes\":{\"a\":\"b\"}}",
+	        t->kt[K_P1]));
+	assert_non_null(strstr(err_msg(), "fee of 100 uakt"));
+	assert_non_null(strstr(err_msg(), "account.deposit"));
+	REJ(ERR_REJECT, t_put(t, K_P1, "provider.heartbeat", "{}"));
+	assert_non_null(strstr(err_msg(), "fee of 10 uakt"));
+	after = dump_text(t->s);
+	assert_string_equal(before, after);
+	free(before);
+	free(after);
+	key_public(t->k[K_AUDITOR], pk);
+	REJ(ERR_REJECT, state_fee_check(t->s, pk, "provider.attest"));
+	OK(state_fee_check(t->s, pk, "no.such.kind"));
+	/* the treasury's deposits and the market's entries are free */
+	fund(t, K_TENANT, 1000);
+	assert_int_equal(balance(t, K_TENANT), 1000);
+	assert_int_equal(balance(t, K_MARKET), 0);
+	key_public(t->k[K_TREASURY], pk);
+	assert_int_equal(state_fee_of(t->s, pk, "account.deposit"), 0);
+	assert_int_equal(state_fee_of(t->s, pk, "account.transfer"), 100);
+	key_public(t->k[K_MARKET], pk);
+	assert_int_equal(state_fee_of(t->s, pk, "lease.close"), 0);
+	/* a transfer pays its fee to the market key */
+	OK(t_put(t, K_TENANT, "account.transfer",
+	    "{\"to\":\"%s\",\"denom\":\"uakt\",\"amount\":300}",
+	    t->kt[K_TENANT2]));
+	assert_int_equal(balance(t, K_TENANT), 600);
+	assert_int_equal(balance(t, K_TENANT2), 300);
+	assert_int_equal(balance(t, K_MARKET), 100);
+	/* the entry sees the balance left after its fee; a refused entry
+	 * costs nothing */
+	REJ(ERR_REJECT,
+	    t_put(t, K_TENANT, "account.transfer",
+	        "{\"to\":\"%s\",\"denom\":\"uakt\",\"amount\":600}",
+	        t->kt[K_TENANT2]));
+	assert_int_equal(balance(t, K_TENANT), 600);
+	assert_int_equal(balance(t, K_MARKET), 100);
+	OK(t_put(t, K_TENANT, "account.transfer",
+	    "{\"to\":\"%s\",\"denom\":\"uakt\",\"amount\":500}",
+	    t->kt[K_TENANT2]));
+	assert_int_equal(balance(t, K_TENANT), 0);
+	/* now it holds nothing: refused, naming the fee */
+	REJ(ERR_REJECT,
+	    t_put(t, K_TENANT, "order.close", "{\"order\":\"o-1\"}"));
+	assert_non_null(strstr(err_msg(), "fee"));
+	{
+		json_t *d;
+		OK(state_dump(t->s, &d));
+		assert_int_equal(
+		    jint(json_object_get(json_object_get(d, "totals"), "uakt"),
+		        "entry_fees"),
+		    200);
+		json_decref(d);
+	}
+	t_free(t);
+}
+
+/* ---- money rules: bonds ----------------------------------------------- */
+
+/* P1: 4 cores and 8 GB: bond 4 x 10^6 + ceil(8e9 / 2^30 x 10^6). */
+#define BOND_4C_8G (INT64_C(4000000) + INT64_C(7450581))
+
+static json_t *
+account(struct t *t, int who)
+{
+	json_t *a;
+
+	OK(state_account_json(t->s, t->kt[who], &a));
+	return a;
+}
+
+static int64_t
+bond_of(struct t *t, int who)
+{
+	json_t *a = account(t, who);
+	int64_t v = json_integer_value(
+	    json_object_get(json_object_get(a, "bonds"), "uakt"));
+
+	json_decref(a);
+	return v;
+}
+
+static void
+test_bond_locked_adjusted_released(void **st)
+{
+	struct t *t = t_new_with(1);
+	int64_t b, fee = 100;
+	char lid[STATE_ID_LEN];
+
+	(void)st;
+	OK(state_bond_for(&t->cfg, 4000, 8000000000, &b));
+	assert_int_equal(b, BOND_4C_8G);
+	/* no funds: cannot become a provider */
+	fund(t, K_P1, 100); /* the fee only */
+	REJ(ERR_REJECT, advertise(t, K_P1, 1000, "{}", 4000));
+	assert_non_null(strstr(err_msg(), "bond"));
+	assert_non_null(strstr(err_msg(), "11450581 uakt"));
+	assert_non_null(strstr(err_msg(), "account.deposit"));
+	assert_int_equal(balance(t, K_P1), 100);
+	{
+		json_t *v;
+		OK(state_providers_json(t->s, &v));
+		assert_int_equal(json_array_size(v), 0);
+		json_decref(v);
+	}
+	fund(t, K_P1, BOND_4C_8G + 10000);
+	OK(advertise(t, K_P1, 1000, "{}", 4000));
+	assert_int_equal(bond_of(t, K_P1), BOND_4C_8G);
+	assert_int_equal(balance(t, K_P1), 100 + 10000 - fee);
+	/* a larger ask tops up; a smaller one releases the difference */
+	REJ(ERR_REJECT, advertise(t, K_P1, 1000, "{}", 8000));
+	assert_non_null(strstr(err_msg(), "locked already"));
+	OK(advertise(t, K_P1, 1000, "{}", 4005));
+	assert_int_equal(bond_of(t, K_P1), BOND_4C_8G + 5000);
+	assert_int_equal(balance(t, K_P1), 10000 - fee - 5000);
+	OK(advertise(t, K_P1, 1000, "{}", 2000));
+	assert_int_equal(bond_of(t, K_P1), BOND_4C_8G - 2000000);
+	assert_int_equal(balance(t, K_P1),
+	    100 + 10000 - 3 * fee - 5000 + 2000000 + 5000);
+	/* a lease holds 1 core: re-advertising 0 cores keeps its bond */
+	fund(t, K_TENANT, 1000000);
+	OK(create_order(t, K_TENANT, 1, 6500, 100000, NULL));
+	assert_int_equal(t_drain(t), 1);
+	strcpy(lid, t->last_id);
+	OK(advertise(t, K_P1, 1000, "{}", 0));
+	OK(state_bond_for(&t->cfg, 1000, 8000000000, &b));
+	assert_int_equal(bond_of(t, K_P1), b); /* 1 core, 8 GB ask */
+	/* withdrawn while the lease runs: the bond stays until it ends */
+	OK(t_put(t, K_P1, "provider.withdraw", "{}"));
+	assert_int_equal(bond_of(t, K_P1), b);
+	{
+		int64_t bal = balance(t, K_P1);
+		OK(t_put(t, K_TENANT, "lease.close",
+		    "{\"lease\":\"%s\",\"reason\":\"tenant_closed\"}", lid));
+		assert_int_equal(bond_of(t, K_P1), 0);
+		assert_int_equal(balance(t, K_P1), bal + b);
+	}
+	/* no lease: a withdraw releases at once; money is conserved */
+	OK(advertise(t, K_P1, 1000, "{}", 1000));
+	assert_true(bond_of(t, K_P1) > 0);
+	OK(t_put(t, K_P1, "provider.withdraw", "{}"));
+	assert_int_equal(bond_of(t, K_P1), 0);
+	OK(state_check_invariants(t->s));
+	/* the view of a provider shows its bond */
+	{
+		json_t *v;
+		OK(state_providers_json(t->s, &v));
+		assert_non_null(json_object_get(json_array_get(v, 0), "bond"));
+		json_decref(v);
+	}
+	/* an impossible bond is a range error, not a wrap */
+	t->cfg.bond_per_cpu = INT64_MAX;
+	REJ(ERR_RANGE, state_bond_for(&t->cfg, 1 << 30, 0, &b));
+	t_free(t);
+}
+
+/* ---- money rules: usage bounds and charge caps ---------------------- */
+
+static void
+test_usage_past_physical_bounds_refused(void **st)
+{
+	struct t *t = t_new();
+	char lid[STATE_ID_LEN];
+	json_t *l;
+
+	(void)st;
+	/* one core, 1 MB of memory, no storage (create_order) */
+	setup_lease(t, 6500, 100000, lid);
+	REJ(ERR_REJECT, usage(t, K_P1, lid, 1, 0));
+	assert_non_null(strstr(err_msg(), "not started"));
+	OK(started(t, K_P1, lid));
+	t->now += 6000;
+	/* 6 s in + 6 s of skew: 12 000 cpu_ms, 12 MB-s of memory */
+	REJ(ERR_REJECT, usage(t, K_P1, lid, 12001, 0));
+	assert_non_null(strstr(err_msg(),
+	    "cpu_ms: 12001 is past its physical "
+	    "bound 12000"));
+	REJ(ERR_REJECT,
+	    t_put(t, K_P1, "lease.usage",
+	        "{\"lease\":\"%s\",\"usage\":{\"mem_mb_s\":13}}", lid));
+	assert_non_null(strstr(err_msg(), "mem_mb_s"));
+	REJ(ERR_REJECT,
+	    t_put(t, K_P1, "lease.usage",
+	        "{\"lease\":\"%s\",\"usage\":{\"storage_mb_s\":1}}", lid));
+	assert_non_null(strstr(err_msg(), "storage_mb_s"));
+	/* the issue's report: 999999999999 cpu_ms, 10^12 requests */
+	REJ(ERR_REJECT, usage(t, K_P1, lid, 999999999999, 1000000000000));
+	OK(t_put(t, K_P1, "lease.usage",
+	    "{\"lease\":\"%s\",\"usage\":{\"cpu_ms\":12000,\"mem_mb_s\":12}}",
+	    lid));
+	/* a provider's closing readings are held to the same bound */
+	REJ(ERR_REJECT,
+	    t_put(t, K_P1, "lease.close",
+	        "{\"lease\":\"%s\",\"reason\":\"provider_closed\","
+	        "\"usage\":{\"cpu_ms\":99999}}",
+	        lid));
+	l = lease(t, lid);
+	assert_string_equal(jstr(l, "status"), "active");
+	assert_int_equal(jint(l, "charged"), 6000);
+	json_decref(l);
+	t_free(t);
+}
+
+static void
+test_charge_caps_agreed_price_extras_and_order_caps(void **st)
+{
+	struct t *t = t_new();
+	char lid[STATE_ID_LEN];
+	json_t *l;
+
+	(void)st;
+	fund(t, K_TENANT, 1000000);
+	/* 1 per cpu_ms, 1 per request: price 6000 per epoch for 1 core */
+	OK(t_put(t, K_P1, "provider.advertise",
+	    "{\"api_url\":\"https://p\",\"attributes\":{},\"capacity\":{"
+	    "\"cpu_millis\":4000,\"memory_bytes\":8000000000,"
+	    "\"storage_bytes\":0},\"runtimes\":[\"wasm\"],\"price\":{"
+	    "\"denom\":\"uakt\",\"cpu_ms\":1000000,\"request\":1000000}}"));
+	/* bid 10 000: 4 000 per epoch for extras; but at most 100
+	 * requests per epoch */
+	OK(create_order(t, K_TENANT, 1, 10000, 500000,
+	    "\"caps\":{\"requests\":100}"));
+	assert_int_equal(t_drain(t), 1);
+	strcpy(lid, t->last_id);
+	REJ(ERR_INVAL,
+	    create_order(t, K_TENANT, 1, 10000, 500000,
+	        "\"caps\":{\"cpu_ms\":100}"));
+	REJ(ERR_INVAL,
+	    create_order(t, K_TENANT, 1, 10000, 500000,
+	        "\"caps\":{\"fuel\":-1}"));
+	OK(started(t, K_P1, lid));
+	t->now += 6000;
+	/* 5000 requests in epoch 1: 100 billed */
+	OK(usage(t, K_P1, lid, 6000, 5000));
+	l = lease(t, lid);
+	assert_int_equal(jint(l, "charged_reserved"), 6000);
+	assert_int_equal(jint(l, "charged_extras"), 100);
+	json_decref(l);
+	/* epoch 2: another 100 allowed, whatever was reported before */
+	t->now += 6000;
+	OK(usage(t, K_P1, lid, 12000, 5050));
+	l = lease(t, lid);
+	assert_int_equal(jint(l, "charged_extras"), 150);
+	json_decref(l);
+	t->now += 6000;
+	OK(usage(t, K_P1, lid, 18000, 100000));
+	l = lease(t, lid);
+	assert_int_equal(jint(l, "charged_extras"), 300);
+	assert_int_equal(jint(l, "charged_reserved"), 18000);
+	/* never above the agreed price per epoch for the reserved part */
+	assert_true(jint(l, "charged_reserved") <= 3 * jint(l, "price"));
+	json_decref(l);
+	{
+		json_t *story, *last;
+		OK(state_lease_story(t->s, lid, &story));
+		last = json_array_get(json_object_get(story, "usage"), 2);
+		assert_int_equal(
+		    jint(json_object_get(last, "billed"), "requests"), 150);
+		assert_int_equal(
+		    jint(json_object_get(story, "started"), "index"),
+		    jint(json_object_get(story, "lease"), "started_index"));
+		json_decref(story);
+	}
+	t_free(t);
+}
+
+/* ---- money rules: manifest-delivery proof ---------------------------- */
+
+/* Due lease.close entries with reason why at now. */
+static size_t
+due_closes(struct t *t, int64_t now, const char *why)
+{
+	json_t *due, *d;
+	size_t i, n = 0;
+
+	OK(state_due(t->s, now, &due));
+	json_array_foreach(due, i, d)
+	{
+		if (strcmp(jstr(d, "kind"), "lease.close") == 0 &&
+		    strcmp(jstr(json_object_get(d, "body"), "reason"), why) ==
+		        0)
+			n++;
+	}
+	json_decref(due);
+	return n;
+}
+
+static void
+test_lease_started_needs_manifest_proof(void **st)
+{
+	struct t *t = t_new();
+	char lid[STATE_ID_LEN], *pr, *forged, *p;
+	json_t *l;
+	int64_t created;
+
+	(void)st;
+	setup_lease(t, 6500, 100000, lid);
+	created = t->now;
+	/* without proof: refused, naming what is missing */
+	REJ(ERR_REJECT,
+	    t_put(t, K_P1, "lease.started", "{\"lease\":\"%s\"}", lid));
+	assert_non_null(strstr(err_msg(), "manifest_request: missing"));
+	REJ(ERR_INVAL,
+	    t_put(t, K_P1, "lease.started",
+	        "{\"lease\":\"%s\",\"manifest_request\":\"x\"}", lid));
+	/* a proof signed by the provider itself, not the tenant */
+	pr = proof_text(t, K_P1, "POST", lid, "ab", t->now);
+	REJ(ERR_REJECT, started_with(t, K_P1, lid, pr));
+	assert_non_null(strstr(err_msg(), "not by the order's tenant"));
+	free(pr);
+	/* the tenant's proof, altered: the signature fails */
+	pr = proof_text(t, K_TENANT, "POST", lid, "ab", t->now);
+	forged = strdup(pr);
+	p = strstr(forged, "\"ab\"");
+	p[1] = 'c';
+	REJ(ERR_REJECT, started_with(t, K_P1, lid, forged));
+	assert_non_null(strstr(err_msg(), "not a valid signed envelope"));
+	free(forged);
+	/* the right signature on the wrong request */
+	free(pr);
+	pr = proof_text(t, K_TENANT, "GET", lid, "ab", t->now);
+	REJ(ERR_REJECT, started_with(t, K_P1, lid, pr));
+	free(pr);
+	pr = proof_text(t, K_TENANT, "POST", "l-99", "ab", t->now);
+	REJ(ERR_REJECT, started_with(t, K_P1, lid, pr));
+	free(pr);
+	pr = proof_text(t, K_TENANT, "POST", lid, "cd", t->now);
+	REJ(ERR_REJECT, started_with(t, K_P1, lid, pr));
+	assert_non_null(strstr(err_msg(), "manifest_hash"));
+	free(pr);
+	/* signed long before the lease existed */
+	pr = proof_text(t, K_TENANT, "POST", lid, "ab",
+	    created - t->cfg.skew_ms - 1);
+	REJ(ERR_REJECT, started_with(t, K_P1, lid, pr));
+	free(pr);
+	/* another kind of envelope altogether */
+	{
+		struct envelope *e;
+		json_t *b = json_pack("{s:s,s:s,s:s}", "body_sha256", "ab",
+		    "method", "POST", "path", "/v1/leases/x/manifest");
+		size_t n;
+		OK(envelope_sign(t->k[K_TENANT], "account.transfer", b, NULL,
+		    t->now, &e));
+		OK(envelope_dump(e, &pr, &n));
+		envelope_free(e);
+		json_decref(b);
+		REJ(ERR_REJECT, started_with(t, K_P1, lid, pr));
+		free(pr);
+	}
+	/* the genuine proof, as the provider received it; a "host" member
+	 * (phase 2 of reqsig) is carried, not checked */
+	t->now += 1000;
+	OK(started(t, K_P1, lid));
+	l = lease(t, lid);
+	assert_string_equal(jstr(l, "status"), "active");
+	assert_int_equal(jint(l, "manifest_request_time"), t->now);
+	json_decref(l);
+	/* the tenant cannot claim non-delivery of a started lease */
+	REJ(ERR_REJECT,
+	    t_put(t, K_TENANT, "lease.close",
+	        "{\"lease\":\"%s\",\"reason\":\"manifest_not_delivered\"}",
+	        lid));
+	assert_int_equal(due_closes(t, created + t->cfg.manifest_window_ms,
+	                     "manifest_not_delivered"),
+	    0);
+	t_free(t);
+}
+
+static void
+test_manifest_not_delivered_closes_and_refunds(void **st)
+{
+	struct t *t = t_new();
+	char lid[STATE_ID_LEN];
+	json_t *l;
+	int64_t created;
+
+	(void)st;
+	setup_lease(t, 6500, 100000, lid);
+	created = t->now;
+	/* the market may not close it inside the window */
+	t->now = created + t->cfg.manifest_window_ms - 1;
+	assert_int_equal(due_closes(t, t->now, "manifest_not_delivered"), 0);
+	REJ(ERR_REJECT,
+	    t_put(t, K_MARKET, "lease.close",
+	        "{\"lease\":\"%s\",\"reason\":\"manifest_not_delivered\"}",
+	        lid));
+	REJ(ERR_REJECT,
+	    t_put(t, K_P1, "lease.close",
+	        "{\"lease\":\"%s\",\"reason\":\"manifest_not_delivered\"}",
+	        lid));
+	/* past it: a proof comes too late, the close is due */
+	t->now = created + t->cfg.manifest_window_ms;
+	REJ(ERR_REJECT, started(t, K_P1, lid));
+	assert_non_null(strstr(err_msg(), "manifest window"));
+	assert_int_equal(due_closes(t, t->now, "manifest_not_delivered"), 1);
+	OK(t_put(t, K_MARKET, "lease.close",
+	    "{\"lease\":\"%s\",\"reason\":\"manifest_not_delivered\"}", lid));
+	l = lease(t, lid);
+	assert_string_equal(jstr(l, "reason"), "manifest_not_delivered");
+	assert_int_equal(jint(l, "charged"), 0);
+	json_decref(l);
+	/* the whole escrow back, to the unit */
+	assert_int_equal(balance(t, K_TENANT), 1000000);
+	REJ(ERR_REJECT, usage(t, K_P1, lid, 1, 0));
+	/* the tenant may close an unstarted lease with that reason too */
+	OK(create_order(t, K_TENANT, 1, 6500, 100000, NULL));
+	assert_int_equal(t_drain(t), 1);
+	strcpy(lid, t->last_id);
+	REJ(ERR_REJECT,
+	    t_put(t, K_TENANT2, "lease.close",
+	        "{\"lease\":\"%s\",\"reason\":\"manifest_not_delivered\"}",
+	        lid));
+	OK(t_put(t, K_TENANT, "lease.close",
+	    "{\"lease\":\"%s\",\"reason\":\"manifest_not_delivered\"}", lid));
+	l = lease(t, lid);
+	assert_string_equal(jstr(l, "closed_by"), "tenant");
+	json_decref(l);
+	assert_int_equal(balance(t, K_TENANT), 1000000);
+	assert_string_equal(
+	    state_reason_name(STATE_REASON_MANIFEST_NOT_DELIVERED),
+	    "manifest_not_delivered");
+	t_free(t);
+}
+
+/* ---- money rules: minimum lease, agreed-price sufficiency ------------ */
+
+static void
+test_min_lease_epochs_and_agreed_price_sufficiency(void **st)
+{
+	struct t *t = t_new();
+	char lid[STATE_ID_LEN];
+	json_t *due, *o;
+	int64_t start;
+
+	(void)st;
+	t_free(t);
+	t = t_new();
+	state_free(t->s);
+	t->cfg.min_lease_epochs = 10;
+	OK(state_new(&t->cfg, &t->s));
+	fund(t, K_TENANT, 1000000);
+	OK(t_put(t, K_P1, "provider.advertise",
+	    "{\"api_url\":\"https://p\",\"attributes\":{},\"capacity\":{"
+	    "\"cpu_millis\":4000,\"memory_bytes\":8000000000,"
+	    "\"storage_bytes\":0},\"runtimes\":[\"wasm\"],\"price\":{"
+	    "\"denom\":\"uakt\",\"cpu_ms\":1000000}}"));
+	/* price 6000; escrow 59 999 < 10 x 6000: no fit, the order waits */
+	OK(create_order(t, K_TENANT, 1, 60000, 59999, NULL));
+	assert_int_equal(state_pending_count(t->s), 0);
+	/* a top-up to 10 epochs of the agreed price matches at once */
+	OK(t_put(t, K_TENANT, "deployment.deposit",
+	    "{\"order\":\"%s\",\"amount\":1}", t->last_id));
+	assert_int_equal(t_drain(t), 1);
+	strcpy(lid, t->last_id);
+	o = lease(t, lid);
+	assert_int_equal(jint(o, "price"), 6000);
+	json_decref(o);
+	OK(started(t, K_P1, lid));
+	start = t->now;
+	/* 60 000 pays 10 epochs at the agreed 6000 (1 at the bid of
+	 * 60 000): not due before start + 10 epochs */
+	OK(state_due(t->s, start + 9 * 6000, &due));
+	assert_int_equal(json_array_size(due), 0);
+	json_decref(due);
+	REJ(ERR_REJECT,
+	    t_put(t, K_MARKET, "lease.close",
+	        "{\"lease\":\"%s\",\"reason\":\"insufficient_funds\"}", lid));
+	OK(state_due(t->s, start + 10 * 6000, &due));
+	assert_int_equal(json_array_size(due), 1);
+	json_decref(due);
+	t_free(t);
+}
+
+/* ---- nonces ------------------------------------------------------------ */
+
+static int64_t
+dump_nonces(struct t *t)
+{
+	json_t *d;
+	int64_t n;
+
+	OK(state_dump(t->s, &d));
+	n = jint(d, "nonces");
+	json_decref(d);
+	return n;
+}
+
+static void
+test_nonces_pruned_after_skew_replays_refused(void **st)
+{
+	struct t *t = t_new();
+	struct envelope *old, *e;
+
+	(void)st;
+	/* many nonces: pruning deletes from the middle of probe runs */
+	for (int i = 0; i < 3000; i++) {
+		fund(t, K_TENANT, 1);
+		t->now += i % 7 == 0;
+	}
+	assert_int_equal(dump_nonces(t), 3000);
+	old = t->log[0].e;
+	REJ(ERR_CONFLICT, state_apply(t->s, old, t->idx, t->now, NULL));
+	/* past the skew window of the first ones: forgotten, and a replay
+	 * is refused by the skew rule instead */
+	t->now = t->log[0].time + t->cfg.skew_ms + 1;
+	fund(t, K_TENANT, 1);
+	assert_true(dump_nonces(t) < 3001);
+	assert_true(dump_nonces(t) > 1);
+	REJ(ERR_REJECT, state_apply(t->s, old, t->idx, t->now, NULL));
+	assert_non_null(strstr(err_msg(), "skew"));
+	/* a recent one is still remembered */
+	e = t->log[t->nlog - 2].e;
+	REJ(ERR_CONFLICT, state_apply(t->s, e, t->idx, t->now, NULL));
+	/* all of them go once time moves on; memory is bounded */
+	t->now += 2 * t->cfg.skew_ms + 1;
+	fund(t, K_TENANT, 1);
+	assert_int_equal(dump_nonces(t), 1);
+	OK(state_check_invariants(t->s));
+	assert_int_equal(balance(t, K_TENANT), 3002);
+	/* the same envelope signed anew with a fresh nonce is fine */
+	t_free(t);
+}
+
+/* ---- genesis ------------------------------------------------------------ */
+
+static void
+test_genesis_v2_round_trip_v1_refused(void **st)
+{
+	struct t *t = t_new_with(1);
+	struct state_config c;
+	struct envelope *e;
+	json_t *b;
+
+	(void)st;
+	t->cfg.usage_skew_ms = 1234;
+	t->cfg.manifest_window_ms = 4000;
+	t->cfg.min_lease_epochs = 7;
+	t->cfg.bond_per_gib = 5;
+	OK(replay_genesis_body(&t->cfg, &b));
+	assert_int_equal(jint(b, "version"), 2);
+	OK(envelope_sign(t->k[K_MARKET], REPLAY_GENESIS_KIND, b, "g", 1, &e));
+	OK(replay_genesis_config(e, &c));
+	assert_int_equal(c.usage_skew_ms, 1234);
+	assert_int_equal(c.manifest_window_ms, 4000);
+	assert_int_equal(c.min_lease_epochs, 7);
+	assert_int_equal(c.bond_per_gib, 5);
+	assert_int_equal(c.bond_per_cpu, t->cfg.bond_per_cpu);
+	assert_int_equal(c.fee, 100);
+	assert_int_equal(c.nfee_kinds, 2);
+	assert_int_equal(state_fee_of(t->s, t->cfg.market_key, "lease.usage"),
+	    0);
+	envelope_free(e);
+	/* version 1 (before these rules) and unknown versions: refused */
+	json_object_set_new(b, "version", json_integer(1));
+	OK(envelope_sign(t->k[K_MARKET], REPLAY_GENESIS_KIND, b, "g", 1, &e));
+	REJ(ERR_CORRUPT, replay_genesis_config(e, &c));
+	assert_non_null(strstr(err_msg(), "version 1 predates"));
+	envelope_free(e);
+	json_object_set_new(b, "version", json_integer(3));
+	OK(envelope_sign(t->k[K_MARKET], REPLAY_GENESIS_KIND, b, "g", 1, &e));
+	REJ(ERR_CORRUPT, replay_genesis_config(e, &c));
+	envelope_free(e);
+	/* a missing rule is corrupt too */
+	json_object_set_new(b, "version", json_integer(2));
+	json_object_del(b, "min_lease_epochs");
+	OK(envelope_sign(t->k[K_MARKET], REPLAY_GENESIS_KIND, b, "g", 1, &e));
+	REJ(ERR_CORRUPT, replay_genesis_config(e, &c));
+	envelope_free(e);
+	json_decref(b);
+	/* bad rules are refused by state_new */
+	c = t->cfg;
+	c.manifest_window_ms = 0;
+	{
+		struct state *x;
+		REJ(ERR_INVAL, state_new(&c, &x));
+		c = t->cfg;
+		strcpy(c.fee_kinds[0].kind, "lease.steal");
+		REJ(ERR_INVAL, state_new(&c, &x));
+	}
+	t_free(t);
+}
+
 /* ---- property: random valid streams ----------------------------------- */
 
 static uint64_t rng_state;
@@ -1100,30 +1804,65 @@ dump_bytes(struct state *s)
 	return b;
 }
 
+/* A usage report for lease lid that its provider could plausibly send
+ * now: readings near the physical bound (sometimes past it, which the
+ * rules refuse), never going back from the previous ones in cum. */
+static int
+stream_usage(struct t *t, int prov, const char *lid, int64_t cum[3])
+{
+	json_t *l = lease(t, lid), *o = order(t, jstr(l, "order"));
+	json_t *need = json_object_get(o, "need");
+	int64_t el = t->now - jint(l, "started") + rnd(7000);
+	int64_t cpu = jint(need, "cpu_millis") * el / 1000 -
+	    rnd(1 + jint(need, "cpu_millis"));
+	int64_t mem = jint(need, "memory_bytes") / 1000000 * el / 1000;
+	int rc;
+
+	cum[0] = cpu > cum[0] ? cpu : cum[0];
+	cum[1] = mem > cum[1] ? mem : cum[1];
+	cum[2] += rnd(5000);
+	rc = t_put(t, prov, rnd(10) == 0 ? "lease.close" : "lease.usage",
+	    "{\"lease\":\"%s\",\"reason\":\"provider_closed\",\"usage\":{"
+	    "\"cpu_ms\":%lld,\"mem_mb_s\":%lld,\"requests\":%lld,"
+	    "\"fuel\":%lld}}",
+	    lid, (long long)cum[0], (long long)cum[1], (long long)cum[2],
+	    (long long)cum[2] * 7);
+	json_decref(l);
+	json_decref(o);
+	return rc;
+}
+
 static void
 run_stream(uint64_t seed, int steps)
 {
 	static const int provs[] = { K_P1, K_P2, K_P3 };
 	static const int tenants[] = { K_TENANT, K_TENANT2, K_AUDITOR };
-	struct t *t = t_new();
+	struct t *t = t_new_with(1);
 	char ids[256][STATE_ID_LEN], lids[256][STATE_ID_LEN], *a, *b;
-	int64_t cum[256] = { 0 };
-	size_t nids = 0, nl = 0, applied = 0;
+	int64_t cum[256][3];
+	size_t nids = 0, nl = 0, applied = 0, nstarted = 0, nbounds = 0;
 	struct state *r;
 
+	memset(cum, 0, sizeof(cum));
+	/* a short manifest window, so that undelivered leases close */
+	state_free(t->s);
+	t->cfg.manifest_window_ms = 20000;
+	OK(state_new(&t->cfg, &t->s));
 	rng_state = seed;
-	for (int i = 0; i < 3; i++)
-		fund(t, tenants[i], 1000000);
+	for (int i = 0; i < 3; i++) {
+		fund(t, tenants[i], 5000000);
+		fund(t, provs[i], 40000000);
+	}
 	for (int step = 0; step < steps; step++) {
-		int op = (int)rnd(17), who = tenants[rnd(3)], rc = 0;
+		int op = (int)rnd(18), who = tenants[rnd(3)], rc = 0;
 		int pv = provs[rnd(3)];
 		char *before = step % 4 == 0 ? dump_bytes(t->s) : NULL;
-		if (op >= 13)
-			op = op == 16 ? 9 : 4; /* more usage and heartbeats */
+		if (op >= 14)
+			op = op == 17 ? 9 : 4; /* more usage and heartbeats */
 		t->now += rnd(8) == 0 ? rnd(30000) : rnd(2500);
 		switch (op) {
 		case 0:
-			fund(t, who, 1 + rnd(100000));
+			fund(t, rnd(2) ? who : pv, 1 + rnd(1000000));
 			break;
 		case 1:
 			rc = t_put(t, pv, "provider.advertise",
@@ -1133,11 +1872,12 @@ run_stream(uint64_t seed, int steps)
 			    "bytes\":"
 			    "%lld,\"storage_bytes\":0},\"runtimes\":[\"%s\"],"
 			    "\"price\":{\"denom\":\"uakt\",\"cpu_ms\":%lld,"
-			    "\"mem_mb_s\":%lld,\"request\":%lld}}",
+			    "\"mem_mb_s\":%lld,\"request\":%lld,\"fuel\":%lld}"
+			    "}",
 			    rnd(2) ? "eu" : "us", 1000 + rnd(8000),
 			    (long long)(1 + rnd(8)) * 1000000000,
-			    rnd(3) ? "wasm" : "process", rnd(3000000), rnd(100),
-			    rnd(5000));
+			    rnd(3) ? "wasm" : "process", rnd(300000), rnd(100),
+			    rnd(5000), rnd(50));
 			break;
 		case 2:
 		case 3:
@@ -1147,13 +1887,14 @@ run_stream(uint64_t seed, int steps)
 			    "bytes\":"
 			    "%lld,\"storage_bytes\":0}],\"denom\":\"uakt\","
 			    "\"max_price\":%lld,\"manifest_hash\":\"h\","
-			    "\"deposit\":%lld,\"ttl_ms\":%lld%s}",
+			    "\"deposit\":%lld,\"ttl_ms\":%lld%s%s}",
 			    1 + rnd(3), 250 + rnd(2000), rnd(2000000000),
-			    rnd(30000), 1 + rnd(60000), 1000 + rnd(120000),
+			    rnd(30000), 1 + rnd(600000), 1000 + rnd(120000),
 			    rnd(3) == 0 ?
 			        ",\"attributes\":{\"region\":\"eu\"}" :
 			        rnd(2) ? ",\"runtimes\":[\"wasm\"]" :
-			                 "");
+			                 "",
+			    rnd(3) == 0 ? ",\"caps\":{\"requests\":300}" : "");
 			if (rc == 0 && nids < 256)
 				memcpy(ids[nids++], t->last_id, STATE_ID_LEN);
 			break;
@@ -1166,24 +1907,32 @@ run_stream(uint64_t seed, int steps)
 				size_t li = nl - 1 -
 				    (size_t)rnd(nl < 4 ? (int64_t)nl : 4);
 				json_t *l = lease(t, lids[li]);
-				const char *pk = jstr(l, "provider");
-				int pw = K_P1;
-				for (int k = K_P1; k <= K_P3; k++)
-					if (strcmp(t->kt[k], pk) == 0)
-						pw = k;
+				int pw = who_is(t, jstr(l, "provider"));
 				if (strcmp(jstr(l, "status"), "created") == 0) {
-					rc = t_put(t, pw, "lease.started",
-					    "{\"lease\":\"%s\"}", lids[li]);
+					int64_t k = rnd(10);
+					if (k == 0) { /* no proof */
+						rc = t_put(t, pw,
+						    "lease.started",
+						    "{\"lease\":\"%s\"}",
+						    lids[li]);
+					} else if (k == 1) { /* not the
+							      * tenant's */
+						char *pr =
+						    proof_text(t, pw, "POST",
+						        lids[li], "h", t->now);
+						rc = started_with(t, pw,
+						    lids[li], pr);
+						free(pr);
+					} else {
+						rc = started(t, pw, lids[li]);
+						nstarted += rc == 0;
+					}
 				} else {
-					cum[li] += rnd(20000);
-					rc = t_put(t, pw, "lease.usage",
-					    "{\"lease\":"
-					    "\"%s\",\"usage\":{\"cpu_ms\":%lld,"
-					    "\"requests\":%lld,\"mem_mb_s\":%"
-					    "lld}}",
-					    lids[li], (long long)cum[li],
-					    (long long)cum[li] / 3,
-					    (long long)cum[li] * 2);
+					rc = stream_usage(t, pw, lids[li],
+					    cum[li]);
+					nbounds += rc == ERR_REJECT &&
+					    strstr(err_msg(),
+					        "physical bound") != NULL;
 				}
 				json_decref(l);
 			}
@@ -1195,8 +1944,10 @@ run_stream(uint64_t seed, int steps)
 				size_t li = (size_t)rnd((int64_t)nl);
 				rc = t_put(t, who, "lease.close",
 				    "{\"lease\":\"%s\","
-				    "\"reason\":\"tenant_closed\"}",
-				    lids[li]);
+				    "\"reason\":\"%s\"}",
+				    lids[li],
+				    rnd(4) ? "tenant_closed" :
+				             "manifest_not_delivered");
 				if (rc != 0)
 					rc = t_put(t, pv, "lease.close",
 					    "{\"lease\":"
@@ -1212,13 +1963,13 @@ run_stream(uint64_t seed, int steps)
 			    rnd(2) ? "order.close" : "deployment.deposit",
 			    "{\"order\":\"%s\",\"amount\":"
 			    "%lld}",
-			    ids[rnd((int64_t)nids)], 1 + rnd(5000));
+			    ids[rnd((int64_t)nids)], 1 + rnd(50000));
 			break;
 		case 9:
 			rc = t_put(t, pv, "provider.heartbeat", "{}");
 			break;
 		case 10:
-			rc = t_put(t, who, "account.transfer",
+			rc = t_put(t, rnd(3) ? who : pv, "account.transfer",
 			    "{\"to\":\"%s\","
 			    "\"denom\":\"uakt\",\"amount\":%lld}",
 			    t->kt[tenants[rnd(3)]], 1 + rnd(50000));
@@ -1228,6 +1979,11 @@ run_stream(uint64_t seed, int steps)
 			    "{\"provider\":"
 			    "\"%s\",\"attributes\":{\"region\":\"eu\"}}",
 			    t->kt[pv]);
+			break;
+		case 12:
+			rc = rnd(4) == 0 ?
+			    t_put(t, pv, "provider.withdraw", "{}") :
+			    0;
 			break;
 		default: {
 			json_t *due;
@@ -1278,13 +2034,22 @@ run_stream(uint64_t seed, int steps)
 		json_t *h = json_object();
 		for (size_t i = 0; i < t->nlog; i++) {
 			const char *k = t->log[i].e->kind;
-			json_object_set_new(h, k,
+			char key[96];
+			snprintf(key, sizeof(key), "%s%s%s", k,
+			    json_object_get(t->log[i].e->body, "reason") ? "/" :
+			                                                   "",
+			    json_object_get(t->log[i].e->body, "reason") ?
+			        json_string_value(json_object_get(
+			            t->log[i].e->body, "reason")) :
+			        "");
+			json_object_set_new(h, key,
 			    json_integer(
-			        json_integer_value(json_object_get(h, k)) + 1));
+			        json_integer_value(json_object_get(h, key)) +
+			        1));
 		}
 		char *hs = json_dumps(h, JSON_SORT_KEYS);
-		printf("seed %llu: %zu entries %s\n", (unsigned long long)seed,
-		    t->nlog, hs);
+		printf("seed %llu: %zu entries, %zu bounds refused %s\n",
+		    (unsigned long long)seed, t->nlog, nbounds, hs);
 		free(hs);
 		json_decref(h);
 	}
@@ -1301,6 +2066,7 @@ run_stream(uint64_t seed, int steps)
 		fail_msg("replay differs (seed %llu)",
 		    (unsigned long long)seed);
 	assert_true(nl > 0);
+	assert_true(nstarted > 0);
 	free(a);
 	free(b);
 	state_free(r);
@@ -1340,6 +2106,19 @@ main(void)
 		cmocka_unit_test(test_provider_close_settles_final_usage),
 		cmocka_unit_test(test_views),
 		cmocka_unit_test(test_malformed_bodies_rejected),
+		cmocka_unit_test(
+		    test_fee_paid_by_every_signer_refused_without_funds),
+		cmocka_unit_test(test_bond_locked_adjusted_released),
+		cmocka_unit_test(test_usage_past_physical_bounds_refused),
+		cmocka_unit_test(
+		    test_charge_caps_agreed_price_extras_and_order_caps),
+		cmocka_unit_test(test_lease_started_needs_manifest_proof),
+		cmocka_unit_test(
+		    test_manifest_not_delivered_closes_and_refunds),
+		cmocka_unit_test(
+		    test_min_lease_epochs_and_agreed_price_sufficiency),
+		cmocka_unit_test(test_nonces_pruned_after_skew_replays_refused),
+		cmocka_unit_test(test_genesis_v2_round_trip_v1_refused),
 		cmocka_unit_test(
 		    test_random_streams_keep_invariants_and_replay),
 	};

@@ -74,6 +74,8 @@ append_n(struct fixture *f, int n)
 	}
 }
 
+static int teardown(void **state);
+
 static int
 setup(void **state)
 {
@@ -81,20 +83,28 @@ setup(void **state)
 	struct fixture *f = calloc(1, sizeof(*f));
 	uint8_t pub[32];
 
-	strcpy(f->dir, "/tmp/lodge-store-XXXXXX");
-	if (mkdtemp(f->dir) == NULL)
+	if (f == NULL)
 		return -1;
+	strcpy(f->dir, "/tmp/lodge-store-XXXXXX");
+	if (mkdtemp(f->dir) == NULL) {
+		free(f);
+		return -1;
+	}
 	snprintf(f->db, sizeof(f->db), "%s/log.db", f->dir);
 	if (key_from_seed(s1, &f->logkey) < 0 ||
 	    key_from_seed(s2, &f->user) < 0)
-		return -1;
+		goto fail;
 	key_public(f->logkey, pub);
 	if (note_verifier_init(&f->vk, ORIGIN, NOTE_SIG_ED25519, pub) < 0)
-		return -1;
+		goto fail;
 	if (store_create(f->db, ORIGIN, pub, &f->s) < 0)
-		return -1;
+		goto fail;
 	*state = f;
 	return 0;
+fail:
+	*state = f;
+	teardown(state);
+	return -1;
 }
 
 static int
@@ -172,6 +182,7 @@ test_reopen_keeps_everything_and_time_never_decreases(void **state)
 	append_n(f, 10);
 	assert_int_equal(store_root(f->s, 10, a), 0);
 	store_free(f->s);
+	f->s = NULL; /* a failed open leaves it so: teardown frees it once */
 	assert_int_equal(store_open(f->db, 0, &f->s), 0);
 	assert_int_equal(store_size(f->s), 10);
 	assert_string_equal(store_origin(f->s), ORIGIN);

@@ -68,8 +68,9 @@ static void
 expect_reason(json_t *o, json_t *ps, const char *needle)
 {
 	char *why = NULL;
+	struct tenant_rules rules = { 1000, 10 };
 
-	assert_int_equal(tenant_explain_nomatch(o, ps, 1000, &why), 0);
+	assert_int_equal(tenant_explain_nomatch(o, ps, &rules, &why), 0);
 	assert_non_null(why);
 	if (strstr(why, needle) == NULL)
 		fail_msg("expected \"%s\" in \"%s\"", needle, why);
@@ -208,6 +209,129 @@ test_explain_price_beats_capacity_as_the_closer_reason(void **st)
 
 	(void)st;
 	expect_reason(order(100, "eu"), ps, "(ed25519:dear)");
+}
+
+/* signedBy naming an auditor who never attested: matching refuses every
+ * provider (ledger/state_match.c's attested), so must the explanation --
+ * never "a provider fits now". */
+static void
+test_explain_signed_by_unattested_auditor(void **st)
+{
+	json_t *ps =
+	    json_pack("[o]", provider("ed25519:a", "eu", 1, 4000, 0, 1));
+	json_t *o = order(100000, "eu");
+
+	(void)st;
+	json_object_set_new(o, "signed_by",
+	    json_pack("{s:[s]}", "all_of", "ed25519:auditor"));
+	expect_reason(o, ps, "no current provider.attest by ed25519:auditor");
+}
+
+/* An attestation counts only with the order's attributes in it, and only
+ * the auditor's own; any_of needs one of its auditors. */
+static void
+test_explain_signed_by_follows_the_attestation_rule(void **st)
+{
+	json_t *p = provider("ed25519:a", "eu", 1000000, 4000, 0, 1);
+	json_t *ps = json_pack("[o]", p), *o;
+	int64_t price;
+	char key[64];
+
+	(void)st;
+	json_object_set_new(p, "attested_by",
+	    json_pack("[{s:s,s:{s:s}}]", "auditor", "ed25519:aud", "attributes",
+	        "region", "us"));
+	o = order(100000, "eu");
+	json_object_set_new(o, "signed_by",
+	    json_pack("{s:[s]}", "all_of", "ed25519:aud"));
+	assert_int_equal(
+	    tenant_cheapest_fit(o, ps, 1000, &price, key, sizeof(key)),
+	    ERR_NOTFOUND);
+	/* attested with region=eu: it fits */
+	json_object_set_new(
+	    json_object_get(
+	        json_array_get(json_object_get(p, "attested_by"), 0),
+	        "attributes"),
+	    "region", json_string("eu"));
+	assert_int_equal(
+	    tenant_cheapest_fit(o, ps, 1000, &price, key, sizeof(key)), 0);
+	assert_int_equal(price, 500);
+	assert_string_equal(key, "ed25519:a");
+	/* any_of of two others: no */
+	json_object_set_new(o, "signed_by",
+	    json_pack("{s:[s,s]}", "any_of", "ed25519:x", "ed25519:y"));
+	assert_int_equal(
+	    tenant_cheapest_fit(o, ps, 1000, &price, key, sizeof(key)),
+	    ERR_NOTFOUND);
+	expect_reason(o, ps, "one of ed25519:x, ...");
+}
+
+/* The escrow must pay min_lease_epochs at the cheapest fitting price
+ * (what state_match.c requires); the explanation names the amount. */
+static void
+test_explain_escrow_below_minimum_lease(void **st)
+{
+	json_t *ps =
+	    json_pack("[o]", provider("ed25519:a", "eu", 1000000, 4000, 0, 1));
+	json_t *o = order(100000, "eu");
+	int64_t price;
+	char key[64];
+
+	(void)st;
+	json_object_set_new(o, "deposit", json_integer(4999));
+	/* the cheapest fit ignores the escrow: 500 per epoch */
+	assert_int_equal(
+	    tenant_cheapest_fit(o, ps, 1000, &price, key, sizeof(key)), 0);
+	assert_int_equal(price, 500);
+	expect_reason(o, ps, "minimum lease of 10 epochs (5000)");
+}
+
+/* Ties go as the market breaks them: the older ask, then the lower
+ * key. */
+static void
+test_cheapest_fit_breaks_ties_like_the_market(void **st)
+{
+	json_t *a = provider("ed25519:b", "eu", 1000000, 4000, 0, 1);
+	json_t *b = provider("ed25519:a", "eu", 1000000, 4000, 0, 1);
+	json_t *c = provider("ed25519:c", "eu", 2000000, 4000, 0, 1);
+	json_t *ps, *o = order(100000, "eu");
+	int64_t price;
+	char key[64];
+
+	(void)st;
+	json_object_set_new(a, "ask_time", json_integer(5));
+	json_object_set_new(b, "ask_time", json_integer(9));
+	json_object_set_new(c, "ask_time", json_integer(1));
+	ps = json_pack("[o,o,o]", c, b, a);
+	assert_int_equal(
+	    tenant_cheapest_fit(o, ps, 1000, &price, key, sizeof(key)), 0);
+	assert_string_equal(key, "ed25519:b"); /* older ask at 500 */
+	json_object_set_new(b, "ask_time", json_integer(5));
+	assert_int_equal(
+	    tenant_cheapest_fit(o, ps, 1000, &price, key, sizeof(key)), 0);
+	assert_string_equal(key, "ed25519:a"); /* same age: lower key */
+	json_decref(ps);
+	json_decref(o);
+}
+
+static void
+test_rules_and_fees_from_info(void **st)
+{
+	struct tenant_rules r;
+	json_t *info = json_pack("{s:i,s:i,s:{s:i,s:{s:i}}}", "epoch_ms", 6000,
+	    "min_lease_epochs", 10, "fees", "default", 100, "kinds",
+	    "lease.usage", 10);
+
+	(void)st;
+	assert_int_equal(tenant_rules_from_info(info, &r), 0);
+	assert_int_equal(r.epoch_ms, 6000);
+	assert_int_equal(r.min_lease_epochs, 10);
+	assert_int_equal(tenant_fee_of(info, "order.create"), 100);
+	assert_int_equal(tenant_fee_of(info, "lease.usage"), 10);
+	json_object_del(info, "min_lease_epochs");
+	assert_int_equal(tenant_rules_from_info(info, &r), ERR_INVAL);
+	assert_non_null(strstr(err_msg(), "min_lease_epochs"));
+	json_decref(info);
 }
 
 /* ---- config ---------------------------------------------------------- */
@@ -626,6 +750,12 @@ main(void)
 		cmocka_unit_test(test_explain_missing_runtime),
 		cmocka_unit_test(test_explain_capacity_full),
 		cmocka_unit_test(test_explain_cheapest_fitting_ask_above_bid),
+		cmocka_unit_test(test_explain_signed_by_unattested_auditor),
+		cmocka_unit_test(
+		    test_explain_signed_by_follows_the_attestation_rule),
+		cmocka_unit_test(test_explain_escrow_below_minimum_lease),
+		cmocka_unit_test(test_cheapest_fit_breaks_ties_like_the_market),
+		cmocka_unit_test(test_rules_and_fees_from_info),
 		cmocka_unit_test(
 		    test_explain_price_beats_capacity_as_the_closer_reason),
 		cmocka_unit_test_setup_teardown(

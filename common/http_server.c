@@ -1,0 +1,2051 @@
+/*
+ * http_server: the HTTP/1.1 server of http.h.  One thread runs an epoll
+ * loop over every connection: it accepts, reads and parses requests
+ * (http_parse.h), keeps their deadlines and the caps, and writes the
+ * responses, never blocking.  A pool of worker threads runs head hooks,
+ * body sinks and handlers, which may block; each stream has a thread of
+ * its own.  A connection belongs to one thread at a time: the loop hands
+ * it to a worker through the job queue and takes it back through the done
+ * queue (an eventfd wakes the loop), so its state needs no lock.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/err.h"
+#include "common/http.h"
+#include "common/http_parse.h"
+#include "common/util.h"
+
+#define READ_CHUNK 65536 /* bytes read per call; a body's buffer */
+#define READ_PER_WAKEUP (4 * READ_CHUNK) /* fairness between clients */
+#define INLINE_BODY 16384 /* bodies up to this go out with the head */
+#define LINGER_MS 2000 /* discarding an unread body before close */
+#define LINGER_BYTES (8u << 20)
+#define SWEEP_MS 200 /* how often deadlines are looked at */
+#define ACCEPT_BATCH 256
+#define STREAM_CHUNK 16384
+#define STREAM_STACK (512 * 1024)
+#define IP_BUCKETS 4096
+
+/* ---- connection I/O ---------------------------------------------------
+ * Every byte goes through c->io, so a TLS layer (issue 16) can give a
+ * connection SSL_read/SSL_write over the same nonblocking socket.  They
+ * return bytes (> 0), 0 at the peer's end, or one of these; the AGAIN
+ * codes say which readiness to wait for (TLS may need to write to read). */
+enum { IO_AGAIN_READ = -1, IO_AGAIN_WRITE = -2, IO_ERROR = -3 };
+
+struct conn;
+
+struct http_io {
+	ssize_t (*read)(struct conn *c, void *buf, size_t len);
+	ssize_t (*write)(struct conn *c, const void *buf, size_t len);
+	void (*shutdown)(struct conn *c); /* no more writes from us */
+	void (*close)(struct conn *c); /* the layer's state; not the fd */
+};
+
+enum conn_state {
+	C_HEAD, /* loop: reading a request head */
+	C_HOOK, /* worker: the head hook runs */
+	C_BODY, /* loop: reading the body */
+	C_SINK, /* worker: a piece of body goes to the sink */
+	C_WORK, /* worker: the handler runs */
+	C_WRITE, /* loop: writing the response */
+	C_STREAM, /* its stream thread owns it */
+	C_STREAM_DONE, /* stream over: the loop closes it */
+	C_LINGER, /* loop: answered; discarding the rest, then close */
+};
+
+enum job { J_HOOK, J_SINK, J_HANDLE };
+
+/*
+ * A handler's connection comes back to the loop one of two ways.  The
+ * common one (whole response written, connection kept, nothing pending):
+ * the worker turns handoff from H_WORKER to H_BACK and is done; the loop
+ * takes it when its next event comes (it was armed at dispatch) or at a
+ * sweep.  If an event came first, the loop turned handoff to H_PENDING
+ * and forgot it; then the worker's exchange fails and it uses the done
+ * queue, which wakes the loop.  One compare-and-swap each way, no window.
+ */
+enum { H_WORKER, H_BACK, H_PENDING };
+
+/* Per client address (IPv4, or IPv6 /64): connections and bytes of
+ * buffered bodies. */
+struct ipslot {
+	struct ipslot *next;
+	uint8_t key[9];
+	unsigned conns;
+	atomic_uint_least64_t inflight; /* a worker's fast path releases */
+};
+
+struct conn {
+	struct http_server *s;
+	int fd;
+	const struct http_io *io;
+	void *io_ctx; /* the TLS layer's, later */
+	struct ipslot *ip;
+	char peer[INET6_ADDRSTRLEN];
+	enum conn_state state;
+	enum job job;
+	uint32_t events; /* what epoll waits for, when armed */
+	int registered, armed; /* with epoll; EPOLLONESHOT disarms */
+	int read_wants_write; /* io->read said IO_AGAIN_WRITE */
+	int closed;
+	int busy; /* a worker's or a stream's now (loop's view) */
+	atomic_int handoff; /* H_*: how a busy connection comes back */
+	int arm_back; /* armed at dispatch: the worker may give it back */
+	int rd_eof; /* the client shut its side */
+	int idle; /* C_HEAD, no byte of the request yet */
+	uint64_t deadline; /* ms (util_mono), 0: none */
+
+	char *in; /* bytes read, not yet consumed */
+	size_t in_len, in_cap, scan;
+
+	/* The current request. */
+	char *head_mem;
+	struct http_head *head;
+	struct http_request req;
+	const struct http_hook *hook;
+	uint64_t body_max;
+	uint64_t body_left; /* with Content-Length */
+	int chunked;
+	struct http_chunked ch;
+	char *body;
+	size_t body_len, body_cap;
+	uint64_t reserved; /* counted in ip->inflight and s->inflight */
+	struct http_body_sink sink;
+	int sinking; /* sink set, its free not yet called */
+	size_t sink_len, sink_used; /* in[0..sink_len) data; sink_used
+	                               bytes of in consumed with it */
+	int sink_last;
+	int keep; /* keep the connection after this response */
+	int body_unread; /* the client may still send body bytes */
+	int continue_sent;
+
+	/* The response. */
+	char *out;
+	size_t out_len, out_off;
+	char *out_body;
+	size_t out_body_len, out_body_off;
+	http_stream_fn stream;
+	void *stream_ctx;
+	void (*stream_free)(void *);
+
+	struct conn *prev, *next; /* all connections, oldest first */
+	struct conn *qnext; /* job, done or graveyard queue */
+};
+
+struct http_server {
+	http_handler handler;
+	void *ctx;
+	const struct http_hook *hooks;
+	size_t max_body, max_head, body_min_rate;
+	unsigned max_conns, max_conns_per_ip, max_streams, nworkers;
+	uint64_t idle_ms, head_ms, body_ms, write_ms;
+	uint64_t max_inflight, max_inflight_per_ip;
+	uint16_t port;
+
+	int lfd, epfd, wakefd, reserve_fd;
+	pthread_t loop;
+	struct worker *workers;
+	unsigned nstarted;
+	atomic_int stopping;
+
+	/* Loop thread only. */
+	struct conn *first, *last;
+	struct conn *graveyard;
+	struct ipslot *ips[IP_BUCKETS];
+	uint32_t ip_seed;
+	char scratch[READ_CHUNK];
+
+	pthread_mutex_t mu; /* guards the queues and nstreams */
+	pthread_cond_t streams_cv;
+	struct conn *job_head, *job_tail; /* when no worker is idle */
+	struct worker *idle; /* the last to go idle first: its cache is warm */
+	struct conn *done_head, *done_tail;
+	unsigned nstreams;
+
+	atomic_uint nconns;
+	atomic_uint_least64_t inflight, accepted, refused, evicted, timeouts,
+	    requests;
+};
+
+struct worker {
+	struct http_server *s;
+	pthread_t t;
+	pthread_cond_t cv;
+	struct conn *job; /* given directly, under s->mu */
+	struct worker *next_idle;
+	int is_idle;
+};
+
+/* Markers in epoll_event.data.ptr. */
+static char listen_mark, wake_mark;
+
+static uint64_t
+now_ms(void)
+{
+	return util_mono_ns() / 1000000u;
+}
+
+/* ---- plain sockets ---------------------------------------------------- */
+
+static ssize_t
+plain_read(struct conn *c, void *buf, size_t len)
+{
+	ssize_t n;
+
+	do
+		n = recv(c->fd, buf, len, 0);
+	while (n < 0 && errno == EINTR);
+	if (n >= 0)
+		return n;
+	return errno == EAGAIN || errno == EWOULDBLOCK ? IO_AGAIN_READ :
+	                                                 IO_ERROR;
+}
+
+static ssize_t
+plain_write(struct conn *c, const void *buf, size_t len)
+{
+	ssize_t n;
+
+	do
+		n = send(c->fd, buf, len, MSG_NOSIGNAL);
+	while (n < 0 && errno == EINTR);
+	if (n >= 0)
+		return n;
+	return errno == EAGAIN || errno == EWOULDBLOCK ? IO_AGAIN_WRITE :
+	                                                 IO_ERROR;
+}
+
+static void
+plain_shutdown(struct conn *c)
+{
+	(void)shutdown(c->fd, SHUT_WR);
+}
+
+static void
+plain_close(struct conn *c)
+{
+	(void)c;
+}
+
+static const struct http_io plain_io = { plain_read, plain_write,
+	plain_shutdown, plain_close };
+
+/* ---- configuration ---------------------------------------------------- */
+
+void
+http_server_config_default(struct http_server_config *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->host = "127.0.0.1";
+	c->max_body = 1024 * 1024;
+	c->max_conns = 8192;
+	c->max_conns_per_ip = 256;
+	c->idle_timeout_s = 30;
+	c->head_timeout_ms = 10000;
+	c->body_timeout_ms = 10000;
+	c->body_min_rate = 65536;
+	c->write_timeout_s = 30;
+	c->max_head = 16384;
+	c->max_inflight = 256u << 20;
+	c->max_inflight_per_ip = 64u << 20;
+	c->workers = 64;
+	c->max_streams = 512;
+}
+
+/* ---- per-address accounting (loop thread) ----------------------------- */
+
+static void
+ip_key(const struct sockaddr_storage *ss, uint8_t key[9])
+{
+	memset(key, 0, 9);
+	if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *sin = (const void *)ss;
+		key[0] = 4;
+		memcpy(key + 1, &sin->sin_addr, 4);
+	} else if (ss->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *s6 = (const void *)ss;
+		if (IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr)) {
+			key[0] = 4;
+			memcpy(key + 1, s6->sin6_addr.s6_addr + 12, 4);
+		} else { /* one client, one /64 */
+			key[0] = 6;
+			memcpy(key + 1, s6->sin6_addr.s6_addr, 8);
+		}
+	}
+}
+
+static unsigned
+ip_bucket(const struct http_server *s, const uint8_t key[9])
+{
+	uint32_t h = 2166136261u ^ s->ip_seed;
+
+	for (int i = 0; i < 9; i++)
+		h = (h ^ key[i]) * 16777619u;
+	return h % IP_BUCKETS;
+}
+
+static struct ipslot *
+ip_get(struct http_server *s, const uint8_t key[9])
+{
+	unsigned b = ip_bucket(s, key);
+	struct ipslot *p;
+
+	for (p = s->ips[b]; p; p = p->next)
+		if (memcmp(p->key, key, 9) == 0)
+			return p;
+	if ((p = calloc(1, sizeof(*p))) == NULL)
+		return NULL;
+	memcpy(p->key, key, 9);
+	p->next = s->ips[b];
+	s->ips[b] = p;
+	return p;
+}
+
+static void
+ip_put(struct http_server *s, struct ipslot *ip)
+{
+	struct ipslot **pp;
+
+	if (ip->conns > 0 || atomic_load(&ip->inflight) > 0)
+		return;
+	for (pp = &s->ips[ip_bucket(s, ip->key)]; *pp; pp = &(*pp)->next)
+		if (*pp == ip) {
+			*pp = ip->next;
+			free(ip);
+			return;
+		}
+}
+
+static int
+reserve(struct conn *c, uint64_t n)
+{
+	struct http_server *s = c->s;
+
+	if (atomic_load(&c->ip->inflight) + n > s->max_inflight_per_ip ||
+	    atomic_load(&s->inflight) + n > s->max_inflight)
+		return -1;
+	atomic_fetch_add(&c->ip->inflight, n);
+	atomic_fetch_add(&s->inflight, n);
+	c->reserved += n;
+	return 0;
+}
+
+static void
+release(struct conn *c)
+{
+	atomic_fetch_sub(&c->ip->inflight, c->reserved);
+	atomic_fetch_sub(&c->s->inflight, c->reserved);
+	c->reserved = 0;
+}
+
+/* ---- queues ----------------------------------------------------------- */
+
+static void want(struct conn *c, uint32_t ev);
+
+/* Hand c to a worker (loop thread). */
+static void
+dispatch(struct conn *c, enum conn_state st, enum job j)
+{
+	struct http_server *s = c->s;
+
+	/* A handler's connection stays armed for the client's next
+	 * request (see H_BACK); the others wait unarmed. */
+	want(c, j == J_HANDLE ? EPOLLIN : 0);
+	c->arm_back = c->armed;
+	atomic_store(&c->handoff, H_WORKER);
+	c->busy = 1;
+	c->state = st;
+	c->job = j;
+	c->qnext = NULL;
+	pthread_mutex_lock(&s->mu);
+	if (s->idle) {
+		struct worker *w = s->idle;
+		s->idle = w->next_idle;
+		w->is_idle = 0;
+		w->job = c;
+		pthread_cond_signal(&w->cv);
+	} else {
+		if (s->job_tail)
+			s->job_tail->qnext = c;
+		else
+			s->job_head = c;
+		s->job_tail = c;
+	}
+	pthread_mutex_unlock(&s->mu);
+}
+
+/* Give c back to the loop (from a worker or a stream thread). */
+static void
+push_done(struct conn *c)
+{
+	struct http_server *s = c->s;
+	uint64_t one = 1;
+	int wake;
+
+	c->qnext = NULL;
+	pthread_mutex_lock(&s->mu);
+	wake = s->done_head == NULL;
+	if (s->done_tail)
+		s->done_tail->qnext = c;
+	else
+		s->done_head = c;
+	s->done_tail = c;
+	pthread_mutex_unlock(&s->mu);
+	if (wake)
+		(void)!write(s->wakefd, &one, sizeof(one));
+}
+
+/* ---- epoll interest (loop thread) ------------------------------------- */
+
+/* Connections are registered EPOLLONESHOT: an event disarms them, so a
+ * connection handed to a worker needs no epoll_ctl, and the loop re-arms
+ * it (one call) when it wants to hear from it again. */
+static void
+want(struct conn *c, uint32_t ev)
+{
+	struct epoll_event e;
+
+	if (c->armed && ev == c->events)
+		return;
+	if (ev == 0) {
+		/* Out of epoll altogether: no event may come for a
+		 * connection a worker has (see claim). */
+		if (c->armed &&
+		    epoll_ctl(c->s->epfd, EPOLL_CTL_DEL, c->fd, NULL) == 0)
+			c->registered = 0;
+		c->armed = 0;
+		return;
+	}
+	memset(&e, 0, sizeof(e));
+	e.events = ev | EPOLLONESHOT;
+	e.data.ptr = c;
+	if (epoll_ctl(c->s->epfd, c->registered ? EPOLL_CTL_MOD : EPOLL_CTL_ADD,
+	        c->fd, &e) < 0)
+		return;
+	c->registered = 1;
+	c->armed = ev != 0;
+	c->events = ev;
+}
+
+/* ---- responses -------------------------------------------------------- */
+
+static const char *
+reason(int status)
+{
+	switch (status) {
+	case 100:
+		return "Continue";
+	case 200:
+		return "OK";
+	case 201:
+		return "Created";
+	case 202:
+		return "Accepted";
+	case 204:
+		return "No Content";
+	case 206:
+		return "Partial Content";
+	case 301:
+		return "Moved Permanently";
+	case 302:
+		return "Found";
+	case 303:
+		return "See Other";
+	case 304:
+		return "Not Modified";
+	case 307:
+		return "Temporary Redirect";
+	case 308:
+		return "Permanent Redirect";
+	case 400:
+		return "Bad Request";
+	case 401:
+		return "Unauthorized";
+	case 403:
+		return "Forbidden";
+	case 404:
+		return "Not Found";
+	case 405:
+		return "Method Not Allowed";
+	case 408:
+		return "Request Timeout";
+	case 409:
+		return "Conflict";
+	case 411:
+		return "Length Required";
+	case 413:
+		return "Content Too Large";
+	case 414:
+		return "URI Too Long";
+	case 415:
+		return "Unsupported Media Type";
+	case 417:
+		return "Expectation Failed";
+	case 422:
+		return "Unprocessable Content";
+	case 429:
+		return "Too Many Requests";
+	case 431:
+		return "Request Header Fields Too Large";
+	case 500:
+		return "Internal Server Error";
+	case 501:
+		return "Not Implemented";
+	case 502:
+		return "Bad Gateway";
+	case 503:
+		return "Service Unavailable";
+	case 504:
+		return "Gateway Timeout";
+	case 505:
+		return "HTTP Version Not Supported";
+	default:
+		return "Status";
+	}
+}
+
+/* Copy the well-formed lines of a handler's extra headers, leaving out
+ * those the server writes itself. */
+static size_t
+extra_lines(const char *extra, char *out, size_t cap)
+{
+	static const char *const own[] = { "content-length",
+		"transfer-encoding", "connection", "content-type", "date",
+		NULL };
+	const char *p = extra;
+	size_t n = 0;
+
+	while (*p) {
+		size_t len = strcspn(p, "\r\n"), k = 0, i;
+		int ok = 1;
+		while (k < len && p[k] != ':' && p[k] > 0x20 && p[k] < 0x7f)
+			k++;
+		if (k == 0 || k == len || p[k] != ':')
+			ok = 0;
+		for (i = 0; ok && own[i]; i++)
+			if (strlen(own[i]) == k &&
+			    strncasecmp(p, own[i], k) == 0)
+				ok = 0;
+		for (i = k + 1; ok && i < len; i++)
+			if ((unsigned char)p[i] < 0x20 && p[i] != '\t')
+				ok = 0;
+		if (ok && n + len + 2 < cap) {
+			memcpy(out + n, p, len);
+			memcpy(out + n + len, "\r\n", 2);
+			n += len + 2;
+		}
+		p += len;
+		while (*p == '\r' || *p == '\n')
+			p++;
+	}
+	out[n] = '\0';
+	return n;
+}
+
+static int
+is_head_request(const struct conn *c)
+{
+	return c->head && strcmp(c->head->method, "HEAD") == 0;
+}
+
+/*
+ * Serialise resp into c->out (and c->out_body), taking resp->body.  With
+ * stream set: the head of a chunked (HTTP/1.1) or close-delimited (1.0)
+ * body.  Returns 0, or -1 out of memory (then the connection just closes).
+ */
+static int
+build(struct conn *c, struct http_response *resp, int stream)
+{
+	char date[64], extra[sizeof(resp->extra_headers) + 2];
+	const char *ctype =
+	    resp->content_type ? resp->content_type : "application/json";
+	int status = resp->status, no_body, n;
+	size_t cap, blen = resp->body ? resp->body_len : 0;
+	struct tm tm;
+	time_t t = time(NULL);
+
+	if (status < 200 || status > 999)
+		status = 500;
+	no_body = status == 204 || status == 304;
+	if (strpbrk(ctype, "\r\n"))
+		ctype = "application/octet-stream";
+	if (atomic_load(&c->s->stopping) || stream)
+		c->keep = 0;
+	gmtime_r(&t, &tm);
+	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+	extra_lines(resp->extra_headers, extra, sizeof(extra));
+	cap = 256 + strlen(ctype) + strlen(extra) +
+	    (blen <= INLINE_BODY ? blen : 0);
+	free(c->out);
+	c->out_off = c->out_len = 0;
+	if ((c->out = malloc(cap)) == NULL) {
+		free(resp->body);
+		resp->body = NULL;
+		return -1;
+	}
+	n = snprintf(c->out, cap, "HTTP/1.1 %d %s\r\nDate: %s\r\n", status,
+	    reason(status), date);
+	if (!no_body)
+		n += snprintf(c->out + n, cap - (size_t)n,
+		    "Content-Type: %s\r\n", ctype);
+	if (stream) {
+		n += snprintf(c->out + n, cap - (size_t)n, "%s",
+		    c->head->minor >= 1 ? "Cache-Control: no-cache\r\n"
+		                          "Transfer-Encoding: chunked\r\n" :
+		                          "Cache-Control: no-cache\r\n");
+	} else if (!no_body) {
+		n += snprintf(c->out + n, cap - (size_t)n,
+		    "Content-Length: %zu\r\n", blen);
+	}
+	if (!c->keep)
+		n += snprintf(c->out + n, cap - (size_t)n,
+		    "Connection: close\r\n");
+	else if (c->head && c->head->minor == 0)
+		n += snprintf(c->out + n, cap - (size_t)n,
+		    "Connection: keep-alive\r\n");
+	n += snprintf(c->out + n, cap - (size_t)n, "%s\r\n", extra);
+	c->out_len = (size_t)n;
+	if (no_body || is_head_request(c) || blen == 0) {
+		free(resp->body);
+	} else if (blen <= INLINE_BODY) {
+		memcpy(c->out + c->out_len, resp->body, blen);
+		c->out_len += blen;
+		free(resp->body);
+	} else {
+		c->out_body = resp->body;
+		c->out_body_len = blen;
+		c->out_body_off = 0;
+	}
+	resp->body = NULL;
+	return 0;
+}
+
+/* A response the server makes itself: {"error": msg}. */
+static int
+build_error(struct conn *c, int status, const char *msg)
+{
+	struct http_response r;
+
+	memset(&r, 0, sizeof(r));
+	http_respond_error(&r, status, "%s", msg);
+	return build(c, &r, 0);
+}
+
+/* Write what can be written now.  Returns 1 all written, 0 to be
+ * continued, -1 the client is gone. */
+static int
+flush(struct conn *c)
+{
+	for (;;) {
+		const char *p;
+		size_t len;
+		ssize_t n;
+
+		if (c->out_off < c->out_len) {
+			p = c->out + c->out_off;
+			len = c->out_len - c->out_off;
+		} else if (c->out_body && c->out_body_off < c->out_body_len) {
+			p = c->out_body + c->out_body_off;
+			len = c->out_body_len - c->out_body_off;
+		} else {
+			return 1;
+		}
+		n = c->io->write(c, p, len);
+		if (n == IO_AGAIN_WRITE || n == IO_AGAIN_READ)
+			return 0;
+		if (n <= 0)
+			return -1;
+		if (c->out_off < c->out_len)
+			c->out_off += (size_t)n;
+		else
+			c->out_body_off += (size_t)n;
+	}
+}
+
+static void
+free_output(struct conn *c)
+{
+	free(c->out);
+	free(c->out_body);
+	c->out = c->out_body = NULL;
+	c->out_len = c->out_off = c->out_body_len = c->out_body_off = 0;
+}
+
+/* ---- connections (loop thread) ---------------------------------------- */
+
+static void
+end_sink(struct conn *c)
+{
+	if (c->sinking) {
+		c->sinking = 0;
+		if (c->sink.free)
+			c->sink.free(c->sink.ctx);
+	}
+}
+
+static void
+end_request(struct conn *c)
+{
+	end_sink(c);
+	release(c);
+	free(c->head_mem);
+	free(c->head);
+	free(c->body);
+	c->head_mem = NULL;
+	c->head = NULL;
+	c->body = NULL;
+	c->body_len = c->body_cap = 0;
+	c->hook = NULL;
+	c->chunked = 0;
+	c->body_unread = 0;
+	c->continue_sent = 0;
+	memset(&c->req, 0, sizeof(c->req));
+}
+
+static void
+conn_close(struct conn *c)
+{
+	struct http_server *s = c->s;
+
+	if (c->closed)
+		return;
+	c->closed = 1;
+	end_request(c);
+	free_output(c);
+	if (c->registered)
+		(void)epoll_ctl(s->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+	c->io->close(c);
+	close(c->fd);
+	free(c->in);
+	c->in = NULL;
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		s->first = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	else
+		s->last = c->prev;
+	c->ip->conns--;
+	ip_put(s, c->ip);
+	atomic_fetch_sub(&s->nconns, 1);
+	/* Freed after the current batch of events, which may name it. */
+	c->qnext = s->graveyard;
+	s->graveyard = c;
+}
+
+/* Answer with one best-effort write, then close: for clients that missed
+ * a deadline, whose cooperation is not waited for. */
+static void
+conn_abort(struct conn *c, int status, const char *msg)
+{
+	if (status && build_error(c, status, msg) == 0)
+		(void)flush(c);
+	conn_close(c);
+}
+
+static void head_progress(struct conn *c);
+static void body_progress(struct conn *c);
+static void write_progress(struct conn *c);
+
+/* Start writing c->out; once written the connection goes on (keep-alive),
+ * lingers or closes. */
+static void
+start_write(struct conn *c)
+{
+	c->state = C_WRITE;
+	c->deadline = now_ms() + c->s->write_ms;
+	write_progress(c);
+}
+
+/* Answer an error the server found itself; the connection closes after. */
+static void
+fail(struct conn *c, int status, const char *msg)
+{
+	c->keep = 0;
+	c->body_unread = 1; /* whatever follows is not read: linger */
+	if (build_error(c, status, msg) < 0) {
+		conn_close(c);
+		return;
+	}
+	start_write(c);
+}
+
+static void
+linger(struct conn *c)
+{
+	c->io->shutdown(c);
+	c->state = C_LINGER;
+	c->deadline = now_ms() + LINGER_MS;
+	c->body_left = LINGER_BYTES;
+	c->in_len = 0;
+	want(c, EPOLLIN);
+}
+
+static void
+next_request(struct conn *c)
+{
+	struct http_server *s = c->s;
+	int unread = c->body_unread;
+
+	free_output(c);
+	end_request(c);
+	atomic_fetch_add(&s->requests, 1);
+	if (!c->keep || c->rd_eof) {
+		/* Bytes of a body never read would turn the close into a
+		 * reset that can destroy the response before the client
+		 * reads it: read and drop them for a while first. */
+		if (unread && !c->rd_eof)
+			linger(c);
+		else
+			conn_close(c);
+		return;
+	}
+	c->state = C_HEAD;
+	c->idle = 1;
+	c->scan = 0;
+	c->deadline = now_ms() + s->idle_ms;
+	if (c->in_len == 0 && c->in_cap > 4096) { /* idle: give it back */
+		free(c->in);
+		c->in = NULL;
+		c->in_cap = 0;
+	}
+	head_progress(c);
+}
+
+static void
+write_progress(struct conn *c)
+{
+	int rc = flush(c);
+
+	if (rc < 0) {
+		conn_close(c);
+		return;
+	}
+	if (rc == 0) {
+		c->deadline = now_ms() + c->s->write_ms; /* progress made */
+		want(c, EPOLLOUT);
+		return;
+	}
+	if (c->state == C_WRITE)
+		next_request(c);
+	else /* the 100 Continue of C_BODY is out */
+		want(c, EPOLLIN);
+}
+
+/* Read what is there into c->in (up to limit bytes in all).  Returns 1 on
+ * new bytes, 0 none, -1 the client is gone. */
+static int
+conn_read(struct conn *c, size_t limit)
+{
+	size_t got = 0, room;
+
+	c->read_wants_write = 0;
+	while (got < READ_PER_WAKEUP && c->in_len < limit) {
+		ssize_t n;
+		if (c->in_len == c->in_cap) {
+			size_t nc = c->in_cap ? c->in_cap * 2 : 1024;
+			char *p;
+			if (nc > limit)
+				nc = limit;
+			if ((p = realloc(c->in, nc)) == NULL)
+				return -1;
+			c->in = p;
+			c->in_cap = nc;
+		}
+		room = c->in_cap - c->in_len;
+		n = c->io->read(c, c->in + c->in_len, room);
+		if (n == IO_AGAIN_READ)
+			break;
+		if (n == IO_AGAIN_WRITE) {
+			c->read_wants_write = 1;
+			break;
+		}
+		if (n == 0) {
+			c->rd_eof = 1;
+			break;
+		}
+		if (n < 0)
+			return -1;
+		c->in_len += (size_t)n;
+		got += (size_t)n;
+		/* Less than asked for: the socket is drained, and another
+		 * read would only say so (a TLS layer, with bytes of its own
+		 * buffered, must report them as readable). */
+		if ((size_t)n < room)
+			break;
+	}
+	return got > 0;
+}
+
+static void
+consume(struct conn *c, size_t n)
+{
+	memmove(c->in, c->in + n, c->in_len - n);
+	c->in_len -= n;
+}
+
+static const struct http_hook *
+find_hook(const struct http_server *s, const char *method, const char *path)
+{
+	const struct http_hook *h;
+
+	for (h = s->hooks; h && h->prefix; h++)
+		if ((h->method == NULL || strcmp(h->method, method) == 0) &&
+		    strncmp(path, h->prefix, strlen(h->prefix)) == 0)
+			return h;
+	return NULL;
+}
+
+static int
+has_body(const struct conn *c)
+{
+	return c->chunked || c->head->content_length > 0;
+}
+
+/* The head is in (and the hook, if any, said buffer or sink): read the
+ * body, or go to the handler at once. */
+static void
+begin_body(struct conn *c)
+{
+	struct http_server *s = c->s;
+	uint64_t len;
+
+	if (!has_body(c)) {
+		c->body_unread = 0;
+		if (c->sinking) {
+			c->sink_len = c->sink_used = 0;
+			c->sink_last = 1;
+			dispatch(c, C_SINK, J_SINK);
+		} else {
+			c->req.body = "";
+			dispatch(c, C_WORK, J_HANDLE);
+		}
+		return;
+	}
+	len = c->chunked ? c->body_max : (uint64_t)c->head->content_length;
+	if (!c->sinking && !c->chunked && reserve(c, len) < 0) {
+		fail(c, 503,
+		    "too many bytes of request bodies in flight from this "
+		    "address or in all; try again later");
+		return;
+	}
+	c->state = C_BODY;
+	c->deadline = now_ms() + s->body_ms + len * 1000 / s->body_min_rate;
+	if (c->head->expect_continue && !c->continue_sent) {
+		static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+		c->continue_sent = 1;
+		if ((c->out = strdup(cont)) == NULL) {
+			conn_close(c);
+			return;
+		}
+		c->out_len = sizeof(cont) - 1;
+		c->out_off = 0;
+		if (flush(c) < 0) {
+			conn_close(c);
+			return;
+		}
+		if (c->out_off == c->out_len)
+			free_output(c);
+	}
+	body_progress(c);
+}
+
+/* A complete head of head_len bytes is at the front of c->in. */
+static void
+start_request(struct conn *c, size_t head_len)
+{
+	struct http_server *s = c->s;
+	int rc;
+
+	c->head_mem = malloc(head_len + 1);
+	c->head = malloc(sizeof(*c->head));
+	if (c->head_mem == NULL || c->head == NULL) {
+		conn_close(c);
+		return;
+	}
+	memcpy(c->head_mem, c->in, head_len);
+	c->head_mem[head_len] = '\0';
+	consume(c, head_len);
+	c->scan = 0;
+	if ((rc = http_parse_head(c->head_mem, head_len, c->head)) < 0) {
+		/* What follows cannot be framed: close after the answer. */
+		free(c->head);
+		c->head = NULL;
+		fail(c, -rc, err_msg());
+		return;
+	}
+	c->keep = c->head->keep_alive;
+	c->chunked = c->head->chunked;
+	c->body_left =
+	    c->head->content_length > 0 ? (uint64_t)c->head->content_length : 0;
+	c->req.method = c->head->method;
+	c->req.path = c->head->path;
+	c->req.body = "";
+	c->req.body_len = 0;
+	c->req.content_length = c->head->content_length;
+	c->req.peer = c->peer;
+	c->req.conn = c->head;
+	c->body_unread = has_body(c);
+	c->hook = find_hook(s, c->head->method, c->head->path);
+	c->body_max =
+	    c->hook && c->hook->max_body ? c->hook->max_body : s->max_body;
+	memset(&c->ch, 0, sizeof(c->ch));
+	c->ch.max = c->body_max;
+	if (!c->chunked && c->head->content_length >= 0 &&
+	    (uint64_t)c->head->content_length > c->body_max) {
+		char msg[96];
+		snprintf(msg, sizeof(msg),
+		    "request body larger than %llu bytes",
+		    (unsigned long long)c->body_max);
+		fail(c, 413, msg);
+		return;
+	}
+	if (c->hook) {
+		dispatch(c, C_HOOK, J_HOOK);
+		return;
+	}
+	begin_body(c);
+}
+
+static void
+head_progress(struct conn *c)
+{
+	struct http_server *s = c->s;
+	ssize_t end;
+	size_t skip = 0;
+
+	/* RFC 9112 §2.2: empty lines before a request line are ignored. */
+	while (skip + 1 < c->in_len && c->in[skip] == '\r' &&
+	    c->in[skip + 1] == '\n')
+		skip += 2;
+	if (skip)
+		consume(c, skip);
+	if (c->in_len > 0 && c->idle) {
+		c->idle = 0;
+		c->deadline = now_ms() + s->head_ms;
+	}
+	end = http_head_end(c->in, c->in_len, &c->scan);
+	if (end < 0) {
+		fail(c, (int)-end, err_msg());
+		return;
+	}
+	if (end > 0) {
+		start_request(c, (size_t)end);
+		return;
+	}
+	if (c->in_len >= s->max_head) {
+		char msg[96];
+		snprintf(msg, sizeof(msg), "request head larger than %zu bytes",
+		    s->max_head);
+		fail(c, 431, msg);
+		return;
+	}
+	if (c->rd_eof) {
+		conn_close(c);
+		return;
+	}
+	want(c, c->read_wants_write ? EPOLLOUT : EPOLLIN);
+}
+
+static void
+body_progress(struct conn *c)
+{
+	size_t data, used;
+	int last;
+
+	if (c->in_len > 0) {
+		if (c->chunked) {
+			ssize_t r = http_chunked_decode(&c->ch, c->in,
+			    c->in_len, &data);
+			if (r < 0) {
+				fail(c, (int)-r, err_msg());
+				return;
+			}
+			used = (size_t)r;
+		} else {
+			data = c->in_len < c->body_left ? c->in_len :
+			                                  (size_t)c->body_left;
+			used = data;
+			c->body_left -= data;
+		}
+		last = c->chunked ? c->ch.done : c->body_left == 0;
+		if (last)
+			c->body_unread = 0;
+		if (c->sinking) {
+			if (data > 0 || last) {
+				c->sink_len = data;
+				c->sink_used = used;
+				c->sink_last = last;
+				dispatch(c, C_SINK, J_SINK);
+				return;
+			}
+			consume(c, used);
+		} else {
+			if (c->body_len + data + 1 > c->body_cap) {
+				size_t nc = (c->body_len + data + 1) * 2;
+				char *p;
+				if (!c->chunked &&
+				    nc > (size_t)c->head->content_length + 1)
+					nc =
+					    (size_t)c->head->content_length + 1;
+				if (c->chunked &&
+				    reserve(c, nc - c->body_cap) < 0) {
+					fail(c, 503,
+					    "too many bytes of request bodies "
+					    "in flight from this address or "
+					    "in all; try again later");
+					return;
+				}
+				if ((p = realloc(c->body, nc)) == NULL) {
+					conn_close(c);
+					return;
+				}
+				c->body = p;
+				c->body_cap = nc;
+			}
+			memcpy(c->body + c->body_len, c->in, data);
+			c->body_len += data;
+			c->body[c->body_len] = '\0';
+			consume(c, used);
+			if (last) {
+				c->req.body = c->body ? c->body : "";
+				c->req.body_len = c->body_len;
+				dispatch(c, C_WORK, J_HANDLE);
+				return;
+			}
+		}
+	}
+	if (c->rd_eof) {
+		conn_close(c);
+		return;
+	}
+	want(c,
+	    (c->read_wants_write || c->out_off < c->out_len ? EPOLLOUT : 0) |
+	        EPOLLIN);
+}
+
+static void
+linger_progress(struct conn *c)
+{
+	for (;;) {
+		ssize_t n =
+		    c->io->read(c, c->s->scratch, sizeof(c->s->scratch));
+		if (n == IO_AGAIN_READ || n == IO_AGAIN_WRITE)
+			return;
+		if (n <= 0 || (uint64_t)n >= c->body_left) {
+			conn_close(c);
+			return;
+		}
+		c->body_left -= (uint64_t)n;
+	}
+}
+
+static void
+conn_event(struct conn *c, uint32_t ev)
+{
+	struct http_server *s = c->s;
+	int r;
+
+	if (c->closed || c->busy) /* a worker's: re-armed when it is back */
+		return;
+	c->armed = 0; /* EPOLLONESHOT */
+	switch (c->state) {
+	case C_HEAD:
+		r = conn_read(c, s->max_head);
+		if (r < 0 || (ev & EPOLLERR)) {
+			conn_close(c);
+			return;
+		}
+		head_progress(c);
+		return;
+	case C_BODY:
+		if ((ev & EPOLLOUT) && c->out_off < c->out_len) {
+			int w = flush(c);
+			if (w < 0) {
+				conn_close(c);
+				return;
+			}
+			if (w == 1)
+				free_output(c);
+		}
+		if (conn_read(c, READ_CHUNK) < 0 || (ev & EPOLLERR)) {
+			conn_close(c);
+			return;
+		}
+		body_progress(c);
+		return;
+	case C_WRITE:
+		write_progress(c);
+		return;
+	case C_LINGER:
+		linger_progress(c);
+		return;
+	default:
+		return; /* a worker's or a stream's: not registered */
+	}
+}
+
+/* A worker or a stream thread gave c back. */
+static void
+conn_returned(struct conn *c)
+{
+	atomic_store(&c->handoff, H_WORKER);
+	c->busy = 0;
+	if (c->job == J_SINK) { /* the sink took a piece of c->in */
+		consume(c, c->sink_used);
+		c->sink_used = c->sink_len = 0;
+	}
+	switch (c->state) {
+	case C_BODY:
+		if (c->job == J_SINK)
+			body_progress(c);
+		else /* the hook said buffer or sink */
+			begin_body(c);
+		return;
+	case C_WRITE:
+		start_write(c);
+		return;
+	case C_HEAD: /* given back after an event came (H_PENDING) */
+		head_progress(c);
+		return;
+	case C_STREAM_DONE:
+	default:
+		conn_close(c);
+		return;
+	}
+}
+
+/* Is c the loop's?  Takes it back from a worker that gave it back (H_BACK)
+ * without the done queue. */
+static int
+claim(struct conn *c)
+{
+	int back = H_BACK;
+
+	if (c->busy &&
+	    atomic_compare_exchange_strong(&c->handoff, &back, H_WORKER))
+		c->busy = 0;
+	return !c->busy;
+}
+
+/* Make room at the global cap: close the connection that has waited
+ * longest for a request head (idle keep-alive or slow).  Returns 0 if
+ * one was closed. */
+static int
+evict(struct http_server *s)
+{
+	struct conn *c;
+
+	for (c = s->first; c; c = c->next)
+		if (claim(c) && c->state == C_HEAD) {
+			conn_close(c);
+			atomic_fetch_add(&s->evicted, 1);
+			return 0;
+		}
+	return -1;
+}
+
+static void
+refuse(struct http_server *s, int fd, const char *why)
+{
+	char buf[256];
+	int n;
+
+	n = snprintf(buf, sizeof(buf),
+	    "HTTP/1.1 503 Service Unavailable\r\n"
+	    "Content-Type: application/json\r\nContent-Length: %zu\r\n"
+	    "Connection: close\r\n\r\n{\"error\":\"%s\"}",
+	    strlen(why) + 12, why);
+	(void)!send(fd, buf, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL);
+	close(fd);
+	atomic_fetch_add(&s->refused, 1);
+}
+
+static void
+accept_new(struct http_server *s)
+{
+	for (int i = 0; i < ACCEPT_BATCH; i++) {
+		struct sockaddr_storage ss;
+		socklen_t sl = sizeof(ss);
+		uint8_t key[9];
+		struct ipslot *ip;
+		struct conn *c;
+		int fd, one = 1;
+
+		fd = accept4(s->lfd, (struct sockaddr *)&ss, &sl,
+		    SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0) {
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			if ((errno == EMFILE || errno == ENFILE) &&
+			    s->reserve_fd >= 0) {
+				/* Out of descriptors: take the connection
+				 * with the spare one and close it, rather
+				 * than leave it (and the loop) spinning. */
+				close(s->reserve_fd);
+				fd = accept(s->lfd, NULL, NULL);
+				if (fd >= 0)
+					close(fd);
+				s->reserve_fd =
+				    open("/dev/null", O_RDONLY | O_CLOEXEC);
+				atomic_fetch_add(&s->refused, 1);
+				continue;
+			}
+			return;
+		}
+		atomic_fetch_add(&s->accepted, 1);
+		ip_key(&ss, key);
+		if ((ip = ip_get(s, key)) == NULL) {
+			close(fd);
+			continue;
+		}
+		if (ip->conns >= s->max_conns_per_ip) {
+			refuse(s, fd, "too many connections from this address");
+			ip_put(s, ip);
+			continue;
+		}
+		if (atomic_load(&s->nconns) >= s->max_conns && evict(s) < 0) {
+			refuse(s, fd, "too many connections");
+			ip_put(s, ip);
+			continue;
+		}
+		if ((c = calloc(1, sizeof(*c))) == NULL) {
+			close(fd);
+			ip_put(s, ip);
+			continue;
+		}
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		c->s = s;
+		c->fd = fd;
+		c->io = &plain_io;
+		c->ip = ip;
+		ip->conns++;
+		atomic_fetch_add(&s->nconns, 1);
+		if (ss.ss_family == AF_INET6)
+			inet_ntop(AF_INET6,
+			    &((struct sockaddr_in6 *)&ss)->sin6_addr, c->peer,
+			    sizeof(c->peer));
+		else
+			inet_ntop(AF_INET,
+			    &((struct sockaddr_in *)&ss)->sin_addr, c->peer,
+			    sizeof(c->peer));
+		c->prev = s->last;
+		if (s->last)
+			s->last->next = c;
+		else
+			s->first = c;
+		s->last = c;
+		/* The first request's head is due head_ms after the accept. */
+		c->state = C_HEAD;
+		c->idle = 1;
+		c->deadline = now_ms() + s->head_ms;
+		want(c, EPOLLIN);
+		if (!c->armed)
+			conn_close(c);
+	}
+}
+
+static void
+sweep(struct http_server *s, uint64_t now)
+{
+	struct conn *c, *next;
+
+	for (c = s->first; c; c = next) {
+		next = c->next;
+		if (!claim(c) || c->deadline == 0 || now < c->deadline)
+			continue;
+		switch (c->state) {
+		case C_HEAD:
+			atomic_fetch_add(&s->timeouts, 1);
+			if (c->idle) /* nothing asked: just close */
+				conn_close(c);
+			else
+				conn_abort(c, 408,
+				    "request head not complete in time");
+			break;
+		case C_BODY:
+			atomic_fetch_add(&s->timeouts, 1);
+			conn_abort(c, 408, "request body not complete in time");
+			break;
+		case C_WRITE:
+			atomic_fetch_add(&s->timeouts, 1);
+			conn_close(c);
+			break;
+		case C_LINGER:
+			conn_close(c);
+			break;
+		default:
+			break;
+		}
+	}
+}
+
+static void
+take_done(struct http_server *s)
+{
+	struct conn *c, *next;
+	uint64_t v;
+
+	(void)!read(s->wakefd, &v, sizeof(v));
+	pthread_mutex_lock(&s->mu);
+	c = s->done_head;
+	s->done_head = s->done_tail = NULL;
+	pthread_mutex_unlock(&s->mu);
+	for (; c; c = next) {
+		next = c->qnext;
+		conn_returned(c);
+	}
+}
+
+/* An event for a connection a worker has (armed at dispatch): take it if
+ * the worker gave it back, else leave it H_PENDING for the done queue. */
+static void
+busy_event(struct conn *c, uint32_t ev)
+{
+	int w = H_WORKER;
+
+	c->armed = 0; /* EPOLLONESHOT */
+	if (atomic_compare_exchange_strong(&c->handoff, &w, H_PENDING))
+		return;
+	if (w == H_BACK) {
+		atomic_store(&c->handoff, H_WORKER);
+		c->busy = 0;
+		conn_event(c, ev);
+	}
+}
+
+static void *
+loop_main(void *arg)
+{
+	struct http_server *s = arg;
+	struct epoll_event ev[256];
+	uint64_t next_sweep = now_ms() + SWEEP_MS;
+
+	while (!atomic_load(&s->stopping)) {
+		uint64_t now = now_ms();
+		int n, i, timeout;
+
+		timeout = next_sweep > now ? (int)(next_sweep - now) : 0;
+		n = epoll_wait(s->epfd, ev, 256, timeout);
+		for (i = 0; i < n; i++) {
+			struct conn *c = ev[i].data.ptr;
+			if (ev[i].data.ptr == &listen_mark)
+				accept_new(s);
+			else if (ev[i].data.ptr == &wake_mark)
+				take_done(s);
+			else if (!c->closed && c->busy)
+				busy_event(c, ev[i].events);
+			else
+				conn_event(c, ev[i].events);
+		}
+		now = now_ms();
+		if (now >= next_sweep) {
+			sweep(s, now);
+			next_sweep = now + SWEEP_MS;
+		}
+		while (s->graveyard) {
+			struct conn *c = s->graveyard;
+			s->graveyard = c->qnext;
+			free(c);
+		}
+	}
+	return NULL;
+}
+
+/* ---- workers ---------------------------------------------------------- */
+
+static void *stream_main(void *arg);
+
+/* The handler answered with a stream: give it a thread (returns 1: the
+ * thread owns c from then on, and may be done with it already), or
+ * answer 503 (returns 0). */
+static int
+start_stream(struct conn *c, struct http_response *resp)
+{
+	struct http_server *s = c->s;
+	pthread_attr_t a;
+	pthread_t t;
+	int counted = 0;
+
+	c->stream = resp->stream;
+	c->stream_ctx = resp->stream_ctx;
+	c->stream_free = resp->stream_free;
+	pthread_mutex_lock(&s->mu);
+	if (s->nstreams < s->max_streams && !atomic_load(&s->stopping)) {
+		s->nstreams++;
+		counted = 1;
+	}
+	pthread_mutex_unlock(&s->mu);
+	if (counted && build(c, resp, 1) == 0) {
+		int started;
+		c->state = C_STREAM;
+		pthread_attr_init(&a);
+		pthread_attr_setstacksize(&a, STREAM_STACK);
+		pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+		started = pthread_create(&t, &a, stream_main, c) == 0;
+		pthread_attr_destroy(&a);
+		if (started)
+			return 1;
+	}
+	if (counted) {
+		pthread_mutex_lock(&s->mu);
+		s->nstreams--;
+		pthread_cond_broadcast(&s->streams_cv);
+		pthread_mutex_unlock(&s->mu);
+	}
+	if (c->stream_free)
+		c->stream_free(c->stream_ctx);
+	c->stream = NULL;
+	memset(resp, 0, sizeof(*resp));
+	if (build_error(c, 503, "too many open streams; try again later") < 0)
+		c->keep = 0;
+	c->state = C_WRITE;
+	return 0;
+}
+
+/*
+ * The fast way back for the common case (the whole response written, the
+ * connection kept and armed, no byte of a next request read yet): what
+ * next_request would do, then H_BACK, so the loop is not woken for it.
+ * Only fields of c are touched (and atomics): the loop does not look at a
+ * busy connection.
+ */
+static void
+give_back(struct conn *c)
+{
+	struct http_server *s = c->s;
+	int w = H_WORKER;
+
+	free_output(c);
+	end_request(c);
+	atomic_fetch_add(&s->requests, 1);
+	c->state = C_HEAD;
+	c->idle = 1;
+	c->scan = 0;
+	c->deadline = now_ms() + s->idle_ms;
+	if (c->in_cap > 4096) {
+		free(c->in);
+		c->in = NULL;
+		c->in_cap = 0;
+	}
+	/* After this, c may be the loop's: nothing more touches it. */
+	if (!atomic_compare_exchange_strong(&c->handoff, &w, H_BACK))
+		push_done(c); /* an event came meanwhile (H_PENDING) */
+}
+
+static void
+run_job(struct conn *c)
+{
+	struct http_server *s = c->s;
+	struct http_response resp;
+	int rc;
+
+	memset(&resp, 0, sizeof(resp));
+	resp.status = 200;
+	switch (c->job) {
+	case J_HOOK: {
+		struct http_body_sink sink;
+		enum http_head_action a;
+		memset(&sink, 0, sizeof(sink));
+		a = c->hook->head(s->ctx, &c->req, &resp, &sink);
+		if (a == HTTP_HEAD_REFUSE) {
+			c->keep = c->keep && !c->body_unread;
+			(void)build(c, &resp, 0);
+			c->state = C_WRITE;
+			break;
+		}
+		free(resp.body);
+		if (a == HTTP_HEAD_SINK) {
+			c->sink = sink;
+			c->sinking = 1;
+		}
+		c->sink_used = 0;
+		c->state = C_BODY;
+		break;
+	}
+	case J_SINK:
+		rc = c->sink_len ?
+		    c->sink.write(c->sink.ctx, c->in, c->sink_len, &resp) :
+		    0;
+		if (rc < 0) {
+			c->keep = 0; /* the rest of the body stays unread */
+			(void)build(c, &resp, 0);
+			c->state = C_WRITE;
+			break;
+		}
+		c->req.body_len += c->sink_len;
+		if (!c->sink_last) {
+			c->state = C_BODY;
+			break;
+		}
+		c->sink.done(c->sink.ctx, &c->req, &resp);
+		(void)build(c, &resp, 0);
+		c->state = C_WRITE;
+		break;
+	case J_HANDLE:
+		s->handler(s->ctx, &c->req, &resp);
+		free(c->body); /* the loop releases its reservation */
+		c->body = NULL;
+		c->req.body = "";
+		if (resp.stream) {
+			if (start_stream(c, &resp))
+				return; /* c is the stream thread's now */
+		} else {
+			(void)build(c, &resp, 0);
+			c->state = C_WRITE;
+		}
+		break;
+	}
+	if (c->state == C_WRITE && c->out == NULL) {
+		c->state = C_STREAM_DONE; /* out of memory: close */
+	} else if (c->state == C_WRITE && flush(c) == 1 && c->arm_back &&
+	    c->keep && !c->rd_eof && c->in_len == 0 &&
+	    !atomic_load(&s->stopping)) {
+		give_back(c);
+		return;
+	}
+	push_done(c); /* the loop writes the rest, or goes on */
+}
+
+static void *
+worker_main(void *arg)
+{
+	struct worker *w = arg;
+	struct http_server *s = w->s;
+
+	for (;;) {
+		struct conn *c;
+		pthread_mutex_lock(&s->mu);
+		while (w->job == NULL && s->job_head == NULL &&
+		    !atomic_load(&s->stopping)) {
+			if (!w->is_idle) {
+				w->is_idle = 1;
+				w->next_idle = s->idle;
+				s->idle = w;
+			}
+			pthread_cond_wait(&w->cv, &s->mu);
+		}
+		if (atomic_load(&s->stopping)) {
+			pthread_mutex_unlock(&s->mu);
+			return NULL;
+		}
+		if ((c = w->job) != NULL) {
+			w->job = NULL;
+		} else {
+			c = s->job_head;
+			s->job_head = c->qnext;
+			if (s->job_head == NULL)
+				s->job_tail = NULL;
+		}
+		pthread_mutex_unlock(&s->mu);
+		run_job(c);
+	}
+}
+
+/* Wake every worker to see s->stopping (under s->mu). */
+static void
+wake_workers(struct http_server *s)
+{
+	for (unsigned i = 0; i < s->nstarted; i++)
+		pthread_cond_signal(&s->workers[i].cv);
+}
+
+/* ---- streams ---------------------------------------------------------- */
+
+/* Write all of p, waiting up to the write timeout for the client each
+ * time it is not ready. */
+static int
+stream_write(struct conn *c, const char *p, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = c->io->write(c, p, len);
+		if (n == IO_AGAIN_WRITE || n == IO_AGAIN_READ) {
+			struct pollfd pf = { c->fd,
+				n == IO_AGAIN_WRITE ? POLLOUT : POLLIN, 0 };
+			if (atomic_load(&c->s->stopping) ||
+			    poll(&pf, 1, (int)c->s->write_ms) <= 0)
+				return -1;
+			continue;
+		}
+		if (n <= 0)
+			return -1;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* Has the client gone (or sent something it should not have)? */
+static int
+stream_client_gone(struct conn *c)
+{
+	char buf[512];
+	ssize_t n = c->io->read(c, buf, sizeof(buf));
+
+	return n == 0 || n == IO_ERROR;
+}
+
+static void *
+stream_main(void *arg)
+{
+	struct conn *c = arg;
+	struct http_server *s = c->s;
+	int chunked = c->head->minor >= 1;
+	char *buf = malloc(STREAM_CHUNK + 32);
+
+	if (buf == NULL || stream_write(c, c->out, c->out_len) < 0)
+		goto out;
+	while (!atomic_load(&s->stopping) && !stream_client_gone(c)) {
+		ssize_t n = c->stream(c->stream_ctx, buf + 18, STREAM_CHUNK);
+		if (n < 0) {
+			if (chunked)
+				(void)stream_write(c, "0\r\n\r\n", 5);
+			break;
+		}
+		if (n == 0)
+			continue;
+		if (chunked) {
+			/* "<hex>\r\n" right before the data, "\r\n" after */
+			char size[18];
+			int k =
+			    snprintf(size, sizeof(size), "%zx\r\n", (size_t)n);
+			memcpy(buf + 18 - k, size, (size_t)k);
+			memcpy(buf + 18 + n, "\r\n", 2);
+			if (stream_write(c, buf + 18 - k,
+			        (size_t)k + (size_t)n + 2) < 0)
+				break;
+		} else if (stream_write(c, buf + 18, (size_t)n) < 0) {
+			break;
+		}
+	}
+out:
+	free(buf);
+	if (c->stream_free)
+		c->stream_free(c->stream_ctx);
+	c->stream = NULL;
+	c->state = C_STREAM_DONE;
+	push_done(c);
+	pthread_mutex_lock(&s->mu);
+	s->nstreams--;
+	pthread_cond_broadcast(&s->streams_cv);
+	pthread_mutex_unlock(&s->mu);
+	return NULL;
+}
+
+/* ---- start and stop --------------------------------------------------- */
+
+/* The descriptors this process may open: the soft limit raised to the
+ * hard one. */
+static unsigned
+fd_budget(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return 1024;
+	if (rl.rlim_cur < rl.rlim_max) {
+		struct rlimit want = rl;
+		want.rlim_cur =
+		    rl.rlim_max == RLIM_INFINITY ? 1u << 20 : rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &want) == 0)
+			rl = want;
+	}
+	return rl.rlim_cur > 1u << 30 ? 1u << 30 : (unsigned)rl.rlim_cur;
+}
+
+static int
+listen_on(const struct http_server_config *c, struct http_server *s)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	int one = 1, fd;
+
+	memset(&ss, 0, sizeof(ss));
+	if (inet_pton(AF_INET, c->host,
+	        &((struct sockaddr_in *)&ss)->sin_addr) == 1) {
+		struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons(c->port);
+		sl = sizeof(*sin);
+	} else if (inet_pton(AF_INET6, c->host,
+	               &((struct sockaddr_in6 *)&ss)->sin6_addr) == 1) {
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons(c->port);
+		sl = sizeof(*sin6);
+	} else {
+		return err_set(ERR_INVAL,
+		    "listen address '%s': expected an IPv4 or IPv6 address",
+		    c->host);
+	}
+	fd =
+	    socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return err_set(ERR_IO, "socket: %s", strerror(errno));
+	/* SO_REUSEADDR only (a restart may bind over TIME_WAIT); never
+	 * SO_REUSEPORT, which would let two daemons share the port. */
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&ss, sl) < 0 ||
+	    listen(fd, SOMAXCONN) < 0) {
+		int e = errno;
+		close(fd);
+		return err_set(ERR_IO, "cannot listen on %s%s%s:%u: %s%s",
+		    ss.ss_family == AF_INET6 ? "[" : "", c->host,
+		    ss.ss_family == AF_INET6 ? "]" : "", c->port, strerror(e),
+		    e == EADDRINUSE ? " (another process is listening there)" :
+		                      "");
+	}
+	sl = sizeof(ss);
+	if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0)
+		s->port = ntohs(ss.ss_family == AF_INET6 ?
+		        ((struct sockaddr_in6 *)&ss)->sin6_port :
+		        ((struct sockaddr_in *)&ss)->sin_port);
+	s->lfd = fd;
+	return 0;
+}
+
+int
+http_server_start(const struct http_server_config *c, http_handler h, void *ctx,
+    struct http_server **out)
+{
+	struct http_server *s;
+	struct epoll_event e;
+	unsigned budget, reserve_fds, i;
+	int rc;
+
+	*out = NULL;
+	if ((s = calloc(1, sizeof(*s))) == NULL)
+		return err_set(ERR_NOMEM, "out of memory");
+	s->lfd = s->epfd = s->wakefd = s->reserve_fd = -1;
+	pthread_mutex_init(&s->mu, NULL);
+	pthread_cond_init(&s->streams_cv, NULL);
+	s->handler = h;
+	s->ctx = ctx;
+	s->hooks = c->hooks;
+	s->max_body = c->max_body;
+	s->max_head = c->max_head ? c->max_head : 16384;
+	s->body_min_rate = c->body_min_rate ? c->body_min_rate : 65536;
+	s->max_conns_per_ip = c->max_conns_per_ip ? c->max_conns_per_ip : 256;
+	s->max_streams = c->max_streams ? c->max_streams : 512;
+	s->nworkers = c->workers ? c->workers : 64;
+	s->idle_ms =
+	    (uint64_t)(c->idle_timeout_s ? c->idle_timeout_s : 30) * 1000;
+	s->head_ms = c->head_timeout_ms ? c->head_timeout_ms : 10000;
+	s->body_ms = c->body_timeout_ms ? c->body_timeout_ms : 10000;
+	s->write_ms =
+	    (uint64_t)(c->write_timeout_s ? c->write_timeout_s : 30) * 1000;
+	s->max_inflight_per_ip = c->max_inflight_per_ip;
+	if (s->max_inflight_per_ip < s->max_body)
+		s->max_inflight_per_ip = s->max_body;
+	s->max_inflight = c->max_inflight;
+	if (s->max_inflight < s->max_inflight_per_ip)
+		s->max_inflight = s->max_inflight_per_ip;
+	/* Keep descriptors for the rest of the daemon (stores, sandboxes,
+	 * upstream sockets, logs). */
+	budget = fd_budget();
+	reserve_fds = budget / 8 < 64 ? 64 :
+	    budget / 8 > 4096         ? 4096 :
+	                                budget / 8;
+	s->max_conns = c->max_conns ? c->max_conns : 8192;
+	if (budget > reserve_fds + 16 && s->max_conns > budget - reserve_fds)
+		s->max_conns = budget - reserve_fds;
+	(void)util_random(&s->ip_seed, sizeof(s->ip_seed));
+	if ((rc = listen_on(c, s)) < 0)
+		goto fail;
+	s->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if ((s->epfd = epoll_create1(EPOLL_CLOEXEC)) < 0 ||
+	    (s->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0) {
+		rc = err_set(ERR_IO, "epoll: %s", strerror(errno));
+		goto fail;
+	}
+	memset(&e, 0, sizeof(e));
+	e.events = EPOLLIN;
+	e.data.ptr = &listen_mark;
+	if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->lfd, &e) < 0) {
+		rc = err_set(ERR_IO, "epoll: %s", strerror(errno));
+		goto fail;
+	}
+	e.data.ptr = &wake_mark;
+	if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->wakefd, &e) < 0) {
+		rc = err_set(ERR_IO, "epoll: %s", strerror(errno));
+		goto fail;
+	}
+	if ((s->workers = calloc(s->nworkers, sizeof(*s->workers))) == NULL) {
+		rc = err_set(ERR_NOMEM, "out of memory");
+		goto fail;
+	}
+	for (i = 0; i < s->nworkers; i++) {
+		s->workers[i].s = s;
+		pthread_cond_init(&s->workers[i].cv, NULL);
+	}
+	for (i = 0; i < s->nworkers; i++) {
+		if (pthread_create(&s->workers[i].t, NULL, worker_main,
+		        &s->workers[i]) != 0) {
+			rc =
+			    err_set(ERR_IO, "cannot start HTTP worker threads");
+			goto fail;
+		}
+		s->nstarted = i + 1;
+	}
+	if (pthread_create(&s->loop, NULL, loop_main, s) != 0) {
+		rc = err_set(ERR_IO, "cannot start the HTTP thread");
+		goto fail;
+	}
+	*out = s;
+	return 0;
+fail:
+	atomic_store(&s->stopping, 1);
+	pthread_mutex_lock(&s->mu);
+	wake_workers(s);
+	pthread_mutex_unlock(&s->mu);
+	for (i = 0; i < s->nstarted; i++)
+		pthread_join(s->workers[i].t, NULL);
+	for (i = 0; s->workers && i < s->nworkers; i++)
+		pthread_cond_destroy(&s->workers[i].cv);
+	free(s->workers);
+	if (s->lfd >= 0)
+		close(s->lfd);
+	if (s->epfd >= 0)
+		close(s->epfd);
+	if (s->wakefd >= 0)
+		close(s->wakefd);
+	if (s->reserve_fd >= 0)
+		close(s->reserve_fd);
+	free(s);
+	return rc;
+}
+
+uint16_t
+http_server_port(const struct http_server *s)
+{
+	return s->port;
+}
+
+void
+http_server_stats(struct http_server *s, struct http_server_stats *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->conns = atomic_load(&s->nconns);
+	pthread_mutex_lock(&s->mu);
+	out->streams = s->nstreams;
+	pthread_mutex_unlock(&s->mu);
+	out->inflight = atomic_load(&s->inflight);
+	out->accepted = atomic_load(&s->accepted);
+	out->refused = atomic_load(&s->refused);
+	out->evicted = atomic_load(&s->evicted);
+	out->timeouts = atomic_load(&s->timeouts);
+	out->requests = atomic_load(&s->requests);
+}
+
+void
+http_server_free(struct http_server *s)
+{
+	uint64_t one = 1;
+	struct conn *c, *next;
+	unsigned i;
+
+	if (s == NULL)
+		return;
+	atomic_store(&s->stopping, 1);
+	(void)!write(s->wakefd, &one, sizeof(one));
+	pthread_join(s->loop, NULL);
+	close(s->lfd);
+	pthread_mutex_lock(&s->mu);
+	wake_workers(s);
+	pthread_mutex_unlock(&s->mu);
+	for (i = 0; i < s->nstarted; i++)
+		pthread_join(s->workers[i].t, NULL);
+	pthread_mutex_lock(&s->mu);
+	while (s->nstreams > 0)
+		pthread_cond_wait(&s->streams_cv, &s->mu);
+	pthread_mutex_unlock(&s->mu);
+	/* Every thread is gone: what is left belongs to no one. */
+	for (c = s->first; c; c = next) {
+		next = c->next;
+		conn_close(c);
+	}
+	while (s->graveyard) {
+		c = s->graveyard;
+		s->graveyard = c->qnext;
+		free(c);
+	}
+	for (i = 0; i < IP_BUCKETS; i++)
+		while (s->ips[i]) {
+			struct ipslot *p = s->ips[i];
+			s->ips[i] = p->next;
+			free(p);
+		}
+	for (i = 0; i < s->nworkers; i++)
+		pthread_cond_destroy(&s->workers[i].cv);
+	free(s->workers);
+	close(s->epfd);
+	close(s->wakefd);
+	if (s->reserve_fd >= 0)
+		close(s->reserve_fd);
+	pthread_mutex_destroy(&s->mu);
+	pthread_cond_destroy(&s->streams_cv);
+	free(s);
+}
+
+/* ---- the request's fields and arguments ------------------------------- */
+
+const char *
+http_query(const struct http_request *r, const char *key)
+{
+	const struct http_head *h = r->conn;
+	size_t i;
+
+	if (h == NULL)
+		return NULL;
+	for (i = 0; i < h->nargs; i++)
+		if (strcmp(h->args[i].name, key) == 0)
+			return h->args[i].value; /* NULL without '=' */
+	return NULL;
+}
+
+const char *
+http_header(const struct http_request *r, const char *name)
+{
+	return r->conn ? http_head_field(r->conn, name) : NULL;
+}
+
+void
+http_header_each(const struct http_request *r, http_kv_fn fn, void *ctx)
+{
+	const struct http_head *h = r->conn;
+	size_t i;
+
+	for (i = 0; h && i < h->nfields; i++)
+		if (fn(ctx, h->fields[i].name, h->fields[i].value))
+			return;
+}
+
+void
+http_query_each(const struct http_request *r, http_kv_fn fn, void *ctx)
+{
+	const struct http_head *h = r->conn;
+	size_t i;
+
+	for (i = 0; h && i < h->nargs; i++)
+		if (fn(ctx, h->args[i].name, h->args[i].value))
+			return;
+}
