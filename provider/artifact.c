@@ -13,12 +13,15 @@
 #include <unistd.h>
 
 #include <git2.h>
+#include <openssl/evp.h>
 
 #include "common/err.h"
-#include "common/http.h"
+#include "common/log.h"
 #include "common/reqsig.h"
 #include "common/util.h"
 #include "provider/artifact.h"
+#include "provider/fetch.h"
+#include "provider/githttp.h"
 
 int
 artifact_is_sha256(const char *s)
@@ -123,53 +126,130 @@ artifact_put_blob(struct artifact_cache *c, const char *sha, const void *data,
 	return 0;
 }
 
-int
-artifact_fetch_url(struct artifact_cache *c, const char *url, const char *sha,
-    char **path)
+/* SHA-256 of the file fd, from its start, as hex. */
+static int
+hash_fd(int fd, char out[65])
 {
-	struct http_result r = { 0 };
-	int rc;
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	unsigned char buf[65536], d[32];
+	unsigned int dl = 0;
+	static const char hexd[] = "0123456789abcdef";
+	ssize_t n;
+	int i, rc = 0;
 
-	if (artifact_blob_path(c, sha, path) == 0)
-		return 0;
-	if (strncmp(url, "https://", 8) != 0 &&
-	    strncmp(url, "http://", 7) != 0 && strncmp(url, "file://", 7) != 0)
-		return err_set(ERR_INVAL, "artifact url %s: not https", url);
-	if ((rc = http_fetch("GET", url, NULL, NULL, 0, 120000, &r)) < 0)
-		return rc;
-	if (strncmp(url, "file://", 7) != 0 && r.status != 200) {
-		rc = err_set(ERR_IO, "artifact %s: HTTP %ld", url, r.status);
-		goto out;
+	if (md == NULL || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1) {
+		EVP_MD_CTX_free(md);
+		return err_set(ERR_NOMEM, "sha256: out of memory");
 	}
-	rc = artifact_put_blob(c, sha, r.body, r.body_len, path);
-	if (rc < 0)
-		err_prefix(rc, "artifact %s", url);
-out:
-	http_result_clear(&r);
+	if (lseek(fd, 0, SEEK_SET) < 0)
+		rc = err_set(ERR_IO, "sha256: %s", strerror(errno));
+	while (rc == 0 && (n = read(fd, buf, sizeof(buf))) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			rc = err_set(ERR_IO, "sha256: %s", strerror(errno));
+		else
+			EVP_DigestUpdate(md, buf, (size_t)n);
+	}
+	if (rc == 0 && EVP_DigestFinal_ex(md, d, &dl) != 1)
+		rc = err_set(ERR_IO, "sha256 failed");
+	EVP_MD_CTX_free(md);
+	for (i = 0; rc == 0 && i < 32; i++) {
+		out[2 * i] = hexd[d[i] >> 4];
+		out[2 * i + 1] = hexd[d[i] & 15];
+	}
+	out[64] = '\0';
 	return rc;
 }
 
+int
+artifact_fetch_url(struct artifact_cache *c, const struct netpolicy *p,
+    const char *url, const char *sha, char **path)
+{
+	struct fetch_req rq;
+	struct fetch_result res;
+	char tmp[PATH_MAX], got[65], *final = NULL;
+	int fd, rc;
+
+	*path = NULL;
+	if (artifact_blob_path(c, sha, path) == 0)
+		return 0;
+	err_clear();
+	/* c->dir is at most sizeof(c->dir) - 80 bytes (cache_init). */
+	snprintf(tmp, sizeof(tmp), "%.3900s/tmp/fetch-%.64s-%ld", c->dir, sha,
+	    (long)getpid());
+	if ((fd = open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) < 0)
+		return err_set(ERR_IO, "%s: %s", tmp, strerror(errno));
+	memset(&rq, 0, sizeof(rq));
+	rq.url = url;
+	rq.max_redirects = 5;
+	rq.max_bytes = c->max_bytes;
+	rq.out_fd = fd;
+	if ((rc = fetch_run(p, &rq, &res)) < 0)
+		goto out;
+	if (strncmp(url, "file://", 7) != 0 && res.status != 200) {
+		/* The remote's status is for the log: a tenant could
+		 * otherwise probe what answers where. */
+		log_warn("artifact %s: HTTP %ld", res.final_url, res.status);
+		rc = err_set(ERR_IO, "artifact %.200s: the fetch failed", url);
+		goto out;
+	}
+	if ((rc = hash_fd(fd, got)) < 0)
+		goto out;
+	if (strcmp(got, sha) != 0) {
+		rc = err_set(ERR_CONFLICT,
+		    "artifact %.200s: sha256 is %s, not %s", url, got, sha);
+		goto out;
+	}
+	if (asprintf(&final, "%s/sha256/%s", c->dir, sha) < 0) {
+		rc = err_set(ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	if (rename(tmp, final) < 0) {
+		rc = err_set(ERR_IO, "rename %s: %s", final, strerror(errno));
+		goto out;
+	}
+	*path = final;
+	final = NULL;
+out:
+	close(fd);
+	if (rc < 0)
+		unlink(tmp);
+	free(final);
+	return rc;
+}
+
+/* A failed clone: the policy's refusal as the transport said it, or a
+ * generic message; libgit2's (which may quote the remote) is logged. */
 static int
-git_fail(const char *what, const char *url)
+git_fail(const char *what, const char *url, const struct githttp *g)
 {
 	const git_error *e = git_error_last();
 
-	return err_set(ERR_IO, "git %s %s: %s", what, url,
+	log_warn("git %s %s: %s", what, url,
 	    e && e->message ? e->message : "failed");
+	if (g->rc == ERR_REJECT || g->rc == ERR_LIMIT)
+		return err_set(g->rc, "git %s: %s", what, g->msg);
+	return err_set(ERR_IO,
+	    "git %s %.200s: failed (the provider's log has "
+	    "the details)",
+	    what, url);
 }
 
 int
-artifact_git(struct artifact_cache *c, const char *url, const char *commit,
-    char **dir)
+artifact_git(struct artifact_cache *c, const struct netpolicy *p,
+    const char *url, const char *commit, char **dir)
 {
 	git_clone_options co;
 	git_checkout_options ck;
 	git_repository *repo = NULL;
 	git_commit *cm = NULL;
 	git_oid oid;
-	char tmp[PATH_MAX], gitdir[PATH_MAX + 8], *final = NULL;
+	struct githttp g;
+	char tmp[PATH_MAX], spool[PATH_MAX], gitdir[PATH_MAX + 8];
+	char *final = NULL;
 	struct stat st;
-	int rc;
+	int rc, trusted;
 
 	*dir = NULL;
 	if (!is_commit(commit))
@@ -177,6 +257,8 @@ artifact_git(struct artifact_cache *c, const char *url, const char *commit,
 		    "git commit \"%s\": expected 40 "
 		    "lower-case hex",
 		    commit);
+	if ((rc = netpolicy_check_url(p, url, &trusted)) < 0)
+		return err_prefix(rc, "git");
 	if (asprintf(&final, "%s/git/%s", c->dir, commit) < 0)
 		return err_set(ERR_NOMEM, "out of memory");
 	if (stat(final, &st) == 0 && S_ISDIR(st.st_mode)) {
@@ -190,22 +272,35 @@ artifact_git(struct artifact_cache *c, const char *url, const char *commit,
 	if (snprintf(tmp, sizeof(tmp), "%.3900s/tmp/git-%s-%ld", c->dir, commit,
 	        (long)getpid()) >= (int)sizeof(tmp))
 		abort();
+	snprintf(spool, sizeof(spool), "%.3900s/tmp", c->dir);
 	util_rm_tree(tmp);
+	memset(&g, 0, sizeof(g));
+	g.policy = p;
+	g.tmp_dir = spool;
+	g.max_bytes = c->max_bytes;
 	co.checkout_opts.checkout_strategy = GIT_CHECKOUT_NONE;
+	if (strncmp(url, "file://", 7) != 0) {
+		/* Every request through fetch.c, under the policy; never a
+		 * local clone (which would read the provider's disk). */
+		co.local = GIT_CLONE_NO_LOCAL;
+		co.fetch_opts.callbacks.transport = githttp_transport;
+		co.fetch_opts.callbacks.payload = &g;
+		co.fetch_opts.follow_redirects = GIT_REMOTE_REDIRECT_NONE;
+	}
 	if (git_clone(&repo, url, tmp, &co) < 0) {
-		rc = git_fail("clone", url);
+		rc = git_fail("clone", url, &g);
 		goto out;
 	}
 	if (git_oid_fromstr(&oid, commit) < 0 ||
 	    git_commit_lookup(&cm, repo, &oid) < 0) {
-		rc = err_set(ERR_NOTFOUND, "git %s: commit %s not found", url,
-		    commit);
+		rc = err_set(ERR_NOTFOUND, "git %.200s: commit %s not found",
+		    url, commit);
 		goto out;
 	}
 	ck.checkout_strategy = GIT_CHECKOUT_FORCE;
 	if (git_checkout_tree(repo, (const git_object *)cm, &ck) < 0 ||
 	    git_repository_set_head_detached(repo, &oid) < 0) {
-		rc = git_fail("checkout", url);
+		rc = git_fail("checkout", url, &g);
 		goto out;
 	}
 	git_commit_free(cm);

@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "provider/netpolicy.h"
+
 struct artifact_cache {
 	char dir[4096];
 	uint64_t max_bytes; /* per artifact */
@@ -31,15 +33,22 @@ int artifact_put_blob(struct artifact_cache *c, const char *sha256_hex,
 int artifact_blob_path(const struct artifact_cache *c, const char *sha256_hex,
     char **path);
 
-/* Fetch url (https, or file:// and http:// for tests) with libcurl, check
- * its SHA-256 and store it. */
-int artifact_fetch_url(struct artifact_cache *c, const char *url,
-    const char *sha256_hex, char **path);
+/* Fetch url under p (provider/fetch.h: https, http only to allowed
+ * hosts, no private or own address, redirects checked), at most the
+ * cache's size limit, check its SHA-256 (ERR_CONFLICT) and store it.
+ * Error messages are fit for the tenant: what the remote answered is
+ * logged, not returned.  *path is malloc'd. */
+int artifact_fetch_url(struct artifact_cache *c, const struct netpolicy *p,
+    const char *url, const char *sha256_hex, char **path);
 
 /* Clone url with libgit2 and check out exactly commit (40 hex), detached;
- * the checkout (without .git) is cache/git/<commit>.  *dir is malloc'd. */
-int artifact_git(struct artifact_cache *c, const char *url, const char *commit,
-    char **dir);
+ * the checkout (without .git) is cache/git/<commit>.  The clone speaks
+ * smart HTTP through provider/githttp.h under p; file:// (a local
+ * clone) only when p->local.  Errors are fit for the tenant (the
+ * policy's refusal, "commit not found", or a generic failure whose
+ * detail is logged).  *dir is malloc'd. */
+int artifact_git(struct artifact_cache *c, const struct netpolicy *p,
+    const char *url, const char *commit, char **dir);
 
 /* Is s 64 lower-case hex digits? */
 int artifact_is_sha256(const char *s);

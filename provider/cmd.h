@@ -34,6 +34,7 @@ struct cmd {
 extern const struct cmd cmd_init, cmd_run, cmd_status, cmd_request;
 extern const struct cmd cmd_bond, cmd_withdraw, cmd_transfer;
 extern const struct cmd cmd_sandbox_run;
+extern const struct cmd cmd_prepare_git, cmd_prepare_fetch, cmd_prepare_wasm;
 extern const struct cmd cmd_wasm_run, cmd_wasm_serve, cmd_wasm_compile,
     cmd_wasm_validate, cmd_wasm_spec;
 

@@ -2,6 +2,7 @@
  * config: provider.json and the provider.advertise body.  Capacity is what
  * the machine has (sysconf, statvfs) less what the owner keeps back.
  */
+#include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,6 +42,12 @@ config_init(struct provider_config *c)
 	c->log_max_bytes = 1u << 20;
 	c->artifact_max_bytes = 256u << 20;
 	c->stop_grace_ms = 5000;
+	c->pids_per_cpu = PROVIDER_PIDS_PER_CPU_DEFAULT;
+	c->pids_max = PROVIDER_PIDS_MAX_DEFAULT;
+	c->prepare_jobs = PROVIDER_PREPARE_JOBS_DEFAULT;
+	c->prepare_memory_bytes = PROVIDER_PREPARE_MEMORY_DEFAULT;
+	c->prepare_timeout_ms = PROVIDER_PREPARE_TIMEOUT_MS_DEFAULT;
+	c->fetch_allow = json_array();
 	c->registry_mirrors = json_array();
 	c->insecure_registries = json_array();
 	c->image_cache_max_bytes = IMAGE_RUN_CACHE_MAX_DEFAULT;
@@ -149,9 +156,11 @@ void
 config_clear(struct provider_config *c)
 {
 	json_decref(c->attributes);
+	json_decref(c->fetch_allow);
 	json_decref(c->registry_mirrors);
 	json_decref(c->insecure_registries);
-	c->attributes = c->registry_mirrors = c->insecure_registries = NULL;
+	c->attributes = c->fetch_allow = NULL;
+	c->registry_mirrors = c->insecure_registries = NULL;
 }
 
 int
@@ -185,6 +194,146 @@ config_offered(const struct provider_config *c, struct provider_resources *out)
 	    minus(c->detected.memory_bytes, c->reserved.memory_bytes);
 	out->storage_bytes =
 	    minus(c->detected.storage_bytes, c->reserved.storage_bytes);
+}
+
+/* One resource of config_check: ERR_INVAL when the reservation leaves
+ * nothing of it to offer. */
+static int
+check_left(uint64_t detected, uint64_t reserved, const char *option,
+    const char *unit, uint64_t scale)
+{
+	if (reserved < detected)
+		return 0;
+	return err_set(ERR_INVAL,
+	    "%s %.3f %s leaves nothing to offer: this machine has %.3f %s "
+	    "(reserve less, so that capacity stays above 0)",
+	    option, (double)reserved / (double)scale, unit,
+	    (double)detected / (double)scale, unit);
+}
+
+int
+config_check(const struct provider_config *c)
+{
+	int rc;
+
+	if ((rc = check_left(c->detected.cpu_millis, c->reserved.cpu_millis,
+	         "--reserve-cpu", "CPUs", 1000)) < 0 ||
+	    (rc = check_left(c->detected.memory_bytes, c->reserved.memory_bytes,
+	         "--reserve-memory", "GiB", 1u << 30)) < 0 ||
+	    (rc = check_left(c->detected.storage_bytes,
+	         c->reserved.storage_bytes, "--reserve-storage", "GiB",
+	         1u << 30)) < 0)
+		return rc;
+	if (c->pids_per_cpu == 0 || c->pids_max == 0)
+		return err_set(ERR_INVAL,
+		    "--pids-per-cpu %llu, --pids-max %llu: "
+		    "each must be at least 1",
+		    (unsigned long long)c->pids_per_cpu,
+		    (unsigned long long)c->pids_max);
+	if (c->prepare_jobs == 0 || c->prepare_jobs > 64)
+		return err_set(ERR_INVAL,
+		    "--prepare-jobs %llu: expected 1 to 64",
+		    (unsigned long long)c->prepare_jobs);
+	if (c->prepare_memory_bytes < PROVIDER_PREPARE_MEMORY_FLOOR)
+		return err_set(ERR_INVAL,
+		    "--prepare-memory %llu: expected at least %llu bytes (a "
+		    "C compiler's working set)",
+		    (unsigned long long)c->prepare_memory_bytes,
+		    (unsigned long long)PROVIDER_PREPARE_MEMORY_FLOOR);
+	if (c->prepare_timeout_ms < 1000)
+		return err_set(ERR_INVAL,
+		    "--prepare-timeout: %lld ms is below a second",
+		    (long long)c->prepare_timeout_ms);
+	return 0;
+}
+
+uint64_t
+config_pids_for(const struct provider_config *c, uint64_t cpu_millis)
+{
+	uint64_t cpus = (cpu_millis + 999) / 1000, n;
+
+	if (cpus == 0)
+		cpus = 1;
+	if (__builtin_mul_overflow(cpus, c->pids_per_cpu, &n) ||
+	    n > c->pids_max)
+		n = c->pids_max;
+	return n;
+}
+
+/* Is s one host of --allow-fetch: a name or an IPv4 address
+ * ([A-Za-z0-9.-]), or an IPv6 literal in brackets, then an optional
+ * ":port" (1-65535)? */
+static int
+fetch_host_ok(const char *s)
+{
+	const char *p = s, *port;
+	unsigned long v;
+	char *end;
+
+	if (*p == '[') {
+		for (p++; *p && *p != ']'; p++)
+			if (!(*p == ':' || *p == '.' ||
+			        (*p >= '0' && *p <= '9') ||
+			        (*p >= 'a' && *p <= 'f') ||
+			        (*p >= 'A' && *p <= 'F')))
+				return 0;
+		if (*p != ']' || p == s + 1)
+			return 0;
+		p++;
+	} else {
+		for (; *p && *p != ':'; p++)
+			if (!(*p == '.' || *p == '-' ||
+			        (*p >= '0' && *p <= '9') ||
+			        (*p >= 'a' && *p <= 'z') ||
+			        (*p >= 'A' && *p <= 'Z')))
+				return 0;
+		if (p == s)
+			return 0;
+	}
+	if (*p == '\0')
+		return 1;
+	if (*p != ':')
+		return 0;
+	port = p + 1;
+	errno = 0;
+	v = strtoul(port, &end, 10);
+	return *port >= '0' && *port <= '9' && *end == '\0' && errno == 0 &&
+	    v >= 1 && v <= 65535;
+}
+
+int
+config_parse_fetch_allow(struct provider_config *c, const char *s)
+{
+	char *dup = strdup(s), *save = NULL, *tok, *q;
+	json_t *arr = json_array();
+	int rc = 0;
+
+	if (dup == NULL || arr == NULL) {
+		free(dup);
+		json_decref(arr);
+		return err_set(ERR_NOMEM, "out of memory");
+	}
+	for (tok = strtok_r(dup, ",", &save); tok;
+	     tok = strtok_r(NULL, ",", &save)) {
+		if (!fetch_host_ok(tok)) {
+			rc = err_set(ERR_INVAL,
+			    "--allow-fetch: \"%s\" is not HOST or HOST:PORT",
+			    tok);
+			break;
+		}
+		for (q = tok; *q; q++)
+			if (*q >= 'A' && *q <= 'Z')
+				*q = (char)(*q - 'A' + 'a');
+		json_array_append_new(arr, json_string(tok));
+	}
+	free(dup);
+	if (rc < 0) {
+		json_decref(arr);
+		return rc;
+	}
+	json_decref(c->fetch_allow);
+	c->fetch_allow = arr;
+	return 0;
 }
 
 /* Call fn(ctx, key, value) for each "k=v" of a comma list. */
@@ -298,7 +447,7 @@ config_save(const char *path, const struct provider_config *c)
 	int rc;
 
 	j = json_pack("{s:s,s:s,s:s,s:s,s:s,s:o,s:o,s:O,s:o,s:o,s:I,s:I,s:I,"
-	              "s:O,s:O,s:I,s:I}",
+	              "s:I,s:I,s:I,s:I,s:I,s:O,s:O,s:O,s:I,s:I}",
 	    "market", c->market, "name", c->name, "listen", c->listen, "domain",
 	    c->domain, "api_url", c->api_url, "detected",
 	    resources_json(&c->detected), "reserved",
@@ -306,10 +455,15 @@ config_save(const char *path, const struct provider_config *c)
 	    price_json(c), "runtimes", config_runtimes_json(), "log_max_bytes",
 	    (json_int_t)c->log_max_bytes, "artifact_max_bytes",
 	    (json_int_t)c->artifact_max_bytes, "stop_grace_ms",
-	    (json_int_t)c->stop_grace_ms, "registry_mirrors",
-	    c->registry_mirrors, "insecure_registries", c->insecure_registries,
-	    "image_cache_max_bytes", (json_int_t)c->image_cache_max_bytes,
-	    "image_id_base", (json_int_t)c->image_id_base);
+	    (json_int_t)c->stop_grace_ms, "pids_per_cpu",
+	    (json_int_t)c->pids_per_cpu, "pids_max", (json_int_t)c->pids_max,
+	    "prepare_jobs", (json_int_t)c->prepare_jobs, "prepare_memory_bytes",
+	    (json_int_t)c->prepare_memory_bytes, "prepare_timeout_ms",
+	    (json_int_t)c->prepare_timeout_ms, "fetch_allow", c->fetch_allow,
+	    "registry_mirrors", c->registry_mirrors, "insecure_registries",
+	    c->insecure_registries, "image_cache_max_bytes",
+	    (json_int_t)c->image_cache_max_bytes, "image_id_base",
+	    (json_int_t)c->image_id_base);
 	if (j == NULL)
 		return err_set(ERR_NOMEM, "%s: cannot build the config", path);
 	text = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS);
@@ -331,7 +485,8 @@ config_setup(const char *data, struct provider_config *c, struct key **key,
 	*key = NULL;
 	*created = 0;
 	if ((rc = util_mkdirs(data, 0700)) < 0 ||
-	    (rc = config_detect(data, &c->detected)) < 0)
+	    (rc = config_detect(data, &c->detected)) < 0 ||
+	    (rc = config_check(c)) < 0)
 		return rc;
 	snprintf(path, sizeof(path), "%.4000s/provider.key", data);
 	if ((rc = key_load_or_create(path, key, created)) < 0)
@@ -430,6 +585,36 @@ config_load(const char *path, struct provider_config *c)
 		c->artifact_max_bytes = n;
 	if (get_u64(j, "stop_grace_ms", "config", &n) == 0)
 		c->stop_grace_ms = (int64_t)n;
+	if (get_u64(j, "pids_per_cpu", "config", &n) == 0)
+		c->pids_per_cpu = n;
+	if (get_u64(j, "pids_max", "config", &n) == 0)
+		c->pids_max = n;
+	if (get_u64(j, "prepare_jobs", "config", &n) == 0)
+		c->prepare_jobs = n;
+	if (get_u64(j, "prepare_memory_bytes", "config", &n) == 0)
+		c->prepare_memory_bytes = n;
+	if (get_u64(j, "prepare_timeout_ms", "config", &n) == 0)
+		c->prepare_timeout_ms = (int64_t)n;
+	if ((v = json_object_get(j, "fetch_allow")) != NULL) {
+		size_t k;
+		json_t *h;
+		if (!json_is_array(v)) {
+			err_set(ERR_INVAL, "fetch_allow: not an array");
+			goto fail;
+		}
+		json_array_foreach(v, k, h)
+		{
+			if (!json_is_string(h) ||
+			    !fetch_host_ok(json_string_value(h))) {
+				err_set(ERR_INVAL,
+				    "fetch_allow[%zu]: not HOST or HOST:PORT",
+				    k);
+				goto fail;
+			}
+		}
+		json_decref(c->fetch_allow);
+		c->fetch_allow = json_incref(v);
+	}
 	if (get_u64(j, "image_cache_max_bytes", "config", &n) == 0 && n > 0)
 		c->image_cache_max_bytes = n;
 	if (get_u64(j, "image_id_base", "config", &n) == 0 && n > 0)

@@ -16,6 +16,19 @@
 /* What `provider init` keeps back for the owner unless told otherwise. */
 #define PROVIDER_RESERVE_MEMORY_DEFAULT (256u << 20)
 #define PROVIDER_RESERVE_STORAGE_DEFAULT (1u << 30)
+/* Process limit of a sandbox: this many per CPU of its profile (rounded
+ * up, at least one CPU), never above the ceiling, which a service's
+ * LODGE_PIDS may not exceed either. */
+#define PROVIDER_PIDS_PER_CPU_DEFAULT 256u
+#define PROVIDER_PIDS_MAX_DEFAULT 4096u
+/* Preparation jobs (fetches, clones, wasm compiles; provider/job.h):
+ * how many run at once, the memory one may use (the lease's, at least
+ * PROVIDER_PREPARE_MEMORY_FLOOR, at most this cap) and its wall-clock
+ * limit. */
+#define PROVIDER_PREPARE_JOBS_DEFAULT 2u
+#define PROVIDER_PREPARE_MEMORY_DEFAULT (1ull << 30)
+#define PROVIDER_PREPARE_MEMORY_FLOOR (256ull << 20)
+#define PROVIDER_PREPARE_TIMEOUT_MS_DEFAULT 300000
 
 struct key;
 
@@ -49,6 +62,14 @@ struct provider_config {
 	uint64_t log_max_bytes; /* per captured stream */
 	uint64_t artifact_max_bytes; /* per artifact */
 	int64_t stop_grace_ms; /* SIGTERM to SIGKILL */
+	uint64_t pids_per_cpu; /* default process limit per CPU */
+	uint64_t pids_max; /* ceiling of any sandbox's process limit */
+	uint64_t prepare_jobs; /* preparation jobs running at once */
+	uint64_t prepare_memory_bytes; /* cap of one job's memory */
+	int64_t prepare_timeout_ms; /* wall clock of one job */
+	json_t *fetch_allow; /* array of "host" or "host:port": hosts the
+	                        owner lets tenants fetch from over plain
+	                        http and at private addresses; owned */
 	/* The "oci" runtime (provider/image_run.h): */
 	json_t *registry_mirrors; /* ["docker.io=http://...", ...]; owned */
 	json_t *insecure_registries; /* ["HOST:PORT", ...]; owned */
@@ -78,6 +99,20 @@ int config_add_insecure(struct provider_config *c, const char *s);
 /* Defaults (no market, nothing detected).  Pair with config_clear. */
 void config_init(struct provider_config *c);
 void config_clear(struct provider_config *c);
+
+/* Can the provider run with c: something left to offer once the owner's
+ * reservations are taken (ERR_INVAL naming the --reserve-* option, what
+ * the machine has and what is reserved), and limits that make sense
+ * (pids, preparation jobs). */
+int config_check(const struct provider_config *c);
+
+/* The process limit of a sandbox whose profile has cpu_millis: per CPU
+ * (rounded up, at least one) times c->pids_per_cpu, at most c->pids_max. */
+uint64_t config_pids_for(const struct provider_config *c, uint64_t cpu_millis);
+
+/* "host,host:port,[::1]:8080" into c->fetch_allow (replacing it; ""
+ * empties it): names and literal addresses, lower-cased. */
+int config_parse_fetch_allow(struct provider_config *c, const char *s);
 
 /* Detect cores (1000 millis each), memory and the free disk of dir. */
 int config_detect(const char *dir, struct provider_resources *out);
@@ -109,7 +144,8 @@ int config_load(const char *path, struct provider_config *c);
 int config_save(const char *path, const struct provider_config *c);
 
 /* What `provider init` does with c (market and options set): create
- * data (0700), detect the machine into c->detected, load the provider
+ * data (0700), detect the machine into c->detected, check c
+ * (config_check: ERR_INVAL, nothing written), load the provider
  * key data/provider.key or create it (*created 1 then), and write
  * data/provider.json.  On success *key is the caller's (key_free). */
 int config_setup(const char *data, struct provider_config *c, struct key **key,

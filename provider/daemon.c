@@ -1,9 +1,12 @@
 /*
  * daemon: the provider's main loop.  Threads: the libmicrohttpd threads
- * (API and gateway, api.c), one follower of the market's event stream, and
- * this loop, which alone starts, reaps and stops sandboxes (a sandbox's
- * die-with-parent signal is tied to the thread that started it) and posts
- * lease.started / lease.usage / lease.close, heartbeats and advertisements.
+ * (API and gateway, api.c), one follower of the market's event stream,
+ * one per closing lease while its sandboxes stop, and this loop, which
+ * starts and reaps sandboxes, runs the preparation jobs (fetches, clones,
+ * compiles: child processes, provider/job.h) and posts lease.started /
+ * lease.usage / lease.close, heartbeats and advertisements.  Nothing here
+ * waits for a tenant's work.  Sandboxes outlive the daemon: a restart
+ * re-adopts them.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -28,6 +31,7 @@
 #include "provider/artifact.h"
 #include "provider/daemon_internal.h"
 #include "provider/follow.h"
+#include "provider/job.h"
 #include "wasm/pool.h"
 
 #define LOOP_MS 100
@@ -200,10 +204,14 @@ lease_dir(struct pd *pd, const char *id, char *buf, size_t cap)
 int
 pd_prepare_artifacts(struct pd *pd, struct lease *l)
 {
+	char *dir = NULL;
+	struct stat st;
 	size_t i;
-	int rc;
+	int rc, trusted;
 
-	if ((rc = lease_resolve_wasm_blobs(l)) < 0)
+	if ((rc = lease_set_pids(l, pd->cfg.pids_per_cpu, pd->cfg.pids_max)) <
+	        0 ||
+	    (rc = lease_resolve_wasm_blobs(l)) < 0)
 		return rc;
 	/* ---- images (provider/image_run.h): pulled off the loop ---- */
 	for (i = 0; i < l->nrep && !l->rep[i].oci; i++)
@@ -223,33 +231,49 @@ pd_prepare_artifacts(struct pd *pd, struct lease *l)
 		struct lease_replica *r = &l->rep[i];
 		json_t *img;
 		json_error_t je;
-		if (r->wasm && r->wasm_path == NULL) {
-			/* wasm+file: the tenant's blob, already checked by its
-			 * hash; wasm+https: fetched and checked now. */
-			if (strcmp(r->wasm_kind, "wasm+file") == 0)
-				rc = artifact_blob_path(&pd->cache,
-				    r->wasm_sha256, &r->wasm_path);
-			else
-				rc = artifact_fetch_url(&pd->cache, r->wasm_url,
-				    r->wasm_sha256, &r->wasm_path);
-			if (rc < 0)
+		const char *url, *commit;
+		if (r->wasm) {
+			/* wasm+file: the tenant's blob, checked by its hash at
+			 * upload; wasm+https: only where it may come from. */
+			if (strcmp(r->wasm_kind, "wasm+file") == 0) {
+				if (r->wasm_path == NULL &&
+				    (rc = artifact_blob_path(&pd->cache,
+				         r->wasm_sha256, &r->wasm_path)) < 0)
+					return err_prefix(rc, "service %s",
+					    r->service);
+			} else if ((rc = netpolicy_check_url(&pd->policy,
+			                r->wasm_url, &trusted)) < 0)
 				return err_prefix(rc, "service %s", r->service);
 			continue;
 		}
-		if (r->wasm || r->oci)
+		if (r->oci)
 			continue;
 		if (r->image == NULL || strcmp(r->image, "host") == 0 ||
 		    r->app_dir)
 			continue;
 		if ((img = json_loads(r->image, 0, &je)) == NULL)
 			return err_set(ERR_INVAL, "image of %s", r->name);
-		rc = artifact_git(&pd->cache,
-		    json_string_value(json_object_get(img, "url")),
-		    json_string_value(json_object_get(img, "commit")),
-		    &r->app_dir);
+		url = json_string_value(json_object_get(img, "url"));
+		commit = json_string_value(json_object_get(img, "commit"));
+		rc = url && commit ?
+		    netpolicy_check_url(&pd->policy, url, &trusted) :
+		    err_set(ERR_INVAL,
+		        "service %s: git image without url "
+		        "and commit",
+		        r->service);
+		/* A commit checked out before needs no job. */
+		if (rc == 0 && strlen(commit) == 40 &&
+		    asprintf(&dir, "%s/git/%s", pd->cache.dir, commit) >= 0) {
+			if (stat(dir, &st) == 0 && S_ISDIR(st.st_mode)) {
+				r->app_dir = dir;
+				dir = NULL;
+			}
+			free(dir);
+			dir = NULL;
+		}
 		json_decref(img);
 		if (rc < 0)
-			return rc;
+			return err_prefix(rc, "service %s", r->service);
 	}
 	return 0;
 }
@@ -261,6 +285,8 @@ pd_scope(struct pd *pd, struct lease *l)
 {
 	snprintf(l->scope, sizeof(l->scope), "p%.8s-", pd->key_text + 8);
 }
+
+static void kill_job_leftovers(const struct lease *l);
 
 static int
 load_state(struct pd *pd)
@@ -296,6 +322,15 @@ load_state(struct pd *pd)
 					log_warn("lease %s: saved manifest: %s",
 					    l->id, err_msg());
 				json_decref(m);
+			}
+			/* The sandboxes the last process left running go on:
+			 * taken over, not restarted. */
+			if (l->status == LEASE_RUNNING) {
+				kill_job_leftovers(l);
+				snprintf(l->logs_dir, sizeof(l->logs_dir), "%s",
+				    ldir);
+				(void)lease_adopt(l, ldir, &pd->base,
+				    util_now_ms());
 			}
 		}
 		*tail = l;
@@ -524,8 +559,11 @@ on_leaf(void *ctx, const json_t *leaf)
 		}
 		pthread_mutex_unlock(&pd->mu);
 	} else if (strcmp(e->kind, "provider.withdraw") == 0 &&
-	    strcmp(e->signer_text, pd->key_text) == 0) {
-		/* `provider withdraw`: no new leases; those running go on. */
+	    strcmp(e->signer_text, pd->key_text) == 0 &&
+	    e->time_ms >= pd->start_ms) {
+		/* `provider withdraw`: no new leases; those running go on.
+		 * One signed before this start (the last run's own, at its
+		 * planned exit, or one a restart answers) is over. */
 		pthread_mutex_lock(&pd->mu);
 		if (!pd->withdrawn)
 			log_info("withdrawn from the market: no new leases; "
@@ -611,34 +649,76 @@ post_usage(struct pd *pd, struct lease *l, int force)
 	json_decref(body);
 }
 
-/* Stop the lease's sandboxes outside the lock (the grace period must not
- * block the gateway); see lease_stop_take. */
-static void
-stop_sandboxes(struct pd *pd, struct lease *l)
-{
+/* A lease whose sandboxes are being stopped by a thread of their own: a
+ * workload that ignores SIGTERM holds its own close up for the grace
+ * period, never the loop (heartbeats, other leases' usage). */
+struct closing {
+	struct lease *l;
 	struct lease_stopping st;
+	int grace_ms;
+	pthread_t thread;
+	int threaded;
+	atomic_int done;
+	struct closing *next;
+};
 
-	pthread_mutex_lock(&pd->mu);
-	lease_stop_take(l, &st);
-	pthread_mutex_unlock(&pd->mu);
-	lease_stop_run(&st, (int)pd->cfg.stop_grace_ms);
-	pthread_mutex_lock(&pd->mu);
-	lease_stop_finish(l, &st);
-	pthread_mutex_unlock(&pd->mu);
+static void *
+stopper(void *arg)
+{
+	struct closing *c = arg;
+
+	lease_stop_run(&c->st, c->grace_ms);
+	atomic_store(&c->done, 1);
+	return NULL;
 }
 
+static void prep_cancel(struct pd *pd, const struct lease *l);
+
+/* The first step of a close: its preparation jobs killed, its sandboxes
+ * taken and stopped in a thread (close_tick finishes it). */
 static void
-close_lease(struct pd *pd, struct lease *l)
+close_begin(struct pd *pd, struct lease *l)
+{
+	struct closing *c;
+
+	for (c = pd->closing; c; c = c->next)
+		if (c->l == l)
+			return;
+	prep_cancel(pd, l);
+	if ((c = calloc(1, sizeof(*c))) == NULL) {
+		log_error("lease %s: out of memory closing it", l->id);
+		return;
+	}
+	c->l = l;
+	c->grace_ms = (int)pd->cfg.stop_grace_ms;
+	pthread_mutex_lock(&pd->mu);
+	lease_stop_take(l, &c->st);
+	pthread_mutex_unlock(&pd->mu);
+	if (c->st.n == 0)
+		atomic_store(&c->done, 1);
+	else if (pthread_create(&c->thread, NULL, stopper, c) == 0)
+		c->threaded = 1;
+	else
+		stopper(c);
+	c->next = pd->closing;
+	pd->closing = c;
+}
+
+/* The last step of a close, once its sandboxes are stopped: their exit
+ * codes and CPU into the lease, a final usage and our own lease.close
+ * when it is our decision, the lease closed and saved. */
+static void
+close_finish(struct pd *pd, struct lease *l, struct lease_stopping *st)
 {
 	char reason[32], what[64];
 	int post_close;
 	json_t *body;
 
 	pthread_mutex_lock(&pd->mu);
+	lease_stop_finish(l, st);
 	snprintf(reason, sizeof(reason), "%s", l->pending_close);
 	post_close = l->post_close;
 	pthread_mutex_unlock(&pd->mu);
-	stop_sandboxes(pd, l);
 	if (pd->images != NULL)
 		image_run_forget(pd->images, l->id);
 	/* The final usage settles what ran; the market refuses usage once it
@@ -657,6 +737,26 @@ close_lease(struct pd *pd, struct lease *l)
 	l->pending_close[0] = '\0';
 	save_state(pd);
 	pthread_mutex_unlock(&pd->mu);
+}
+
+/* Finish the closes whose stops are done (all of them, waiting, when
+ * wait is set: the shutdown). */
+static void
+close_tick(struct pd *pd, int wait)
+{
+	struct closing **pp = &pd->closing, *c;
+
+	while ((c = *pp) != NULL) {
+		if (!wait && !atomic_load(&c->done)) {
+			pp = &c->next;
+			continue;
+		}
+		if (c->threaded)
+			pthread_join(c->thread, NULL);
+		*pp = c->next;
+		close_finish(pd, c->l, &c->st);
+		free(c);
+	}
 }
 
 /* What the main loop does next for a lease of its tick, decided under
@@ -781,21 +881,31 @@ post_started(struct pd *pd, struct lease *l, int64_t now)
 	free(reply);
 }
 
+/* Sandbox starts in one tick at most: a lease of many replicas, or many
+ * leases at once, start over several ticks, with heartbeats and usage
+ * between them. */
+#define STARTS_PER_TICK 8
+#define START_BUDGET_MS 250
+
 /* Start the replicas of l that are due, outside the lock: a sandbox start
- * takes tens of milliseconds and must not stall the API and the gateway. */
+ * takes tens of milliseconds and must not stall the API and the gateway.
+ * *budget counts the starts this tick may still make. */
 static void
 start_due(struct pd *pd, struct lease *l, const struct sandbox_spec *base,
-    int64_t now)
+    int64_t now, int *budget)
 {
 	size_t idx[LEASE_MAX_REPLICAS], n, k;
 	struct sandbox *sb;
 	char ldir[PATH_MAX];
 
+	if (*budget <= 0 || util_now_ms() - now > START_BUDGET_MS)
+		return;
 	pthread_mutex_lock(&pd->mu);
-	n = lease_due(l, now, idx, sizeof(idx) / sizeof(idx[0]));
+	n = lease_due(l, now, idx, (size_t)*budget);
 	pthread_mutex_unlock(&pd->mu);
 	if (n == 0)
 		return;
+	*budget -= (int)n;
 	lease_dir(pd, l->id, ldir, sizeof(ldir));
 	(void)util_mkdirs(ldir, 0750);
 	pthread_mutex_lock(&pd->mu);
@@ -807,26 +917,9 @@ start_due(struct pd *pd, struct lease *l, const struct sandbox_spec *base,
 		struct wasm_pool *pool = NULL;
 		int ctl[2] = { -1, -1 };
 
-		if (r->wasm) {
-			/* Module, compiled .so and provider binary in an app
-			 * dir, so the sandboxed `wasm run|serve` only
-			 * dlopens. */
-			char adir[PATH_MAX + 16], *app = NULL;
-			snprintf(adir, sizeof(adir), "%s/cache/wasm-app",
-			    pd->data);
-			if (lease_wasm_app_prepare(l, idx[k], adir, &app) < 0) {
-				pthread_mutex_lock(&pd->mu);
-				lease_spawned(l, idx[k], NULL, err_msg(), now);
-				pthread_mutex_unlock(&pd->mu);
-				continue;
-			}
-			pthread_mutex_lock(&pd->mu);
-			free(r->app_dir);
-			r->app_dir = app;
-			pthread_mutex_unlock(&pd->mu);
-		}
 		/* An HTTP function's workers take their sockets over a
-		 * control channel on the sandbox's stdin. */
+		 * control channel on the sandbox's stdin.  (Its app dir,
+		 * like a wasm job's, was made by a preparation job.) */
 		if (r->wasm && !r->wasm_job) {
 			if (wasm_pool_control_pair(ctl) < 0) {
 				pthread_mutex_lock(&pd->mu);
@@ -857,6 +950,379 @@ start_due(struct pd *pd, struct lease *l, const struct sandbox_spec *base,
 		pthread_mutex_lock(&pd->mu);
 		lease_spawned(l, idx[k], sb, sb ? NULL : why, now);
 		r->pool = pool;
+		/* Its reference on disk soon: a restart adopts it. */
+		pd->dirty = 1;
+		pthread_mutex_unlock(&pd->mu);
+	}
+}
+
+/* ---- preparation jobs: fetches, clones, compiles (provider/job.h) ---- */
+
+enum prep_kind { PREP_GIT, PREP_FETCH, PREP_WASM };
+
+static const char *const prep_what[] = { "git clone", "module fetch",
+	"wasm compile" };
+
+/* How long a started lease waits before a failed preparation is tried
+ * again (a lease not yet started is refused instead). */
+#define PREP_RETRY_MS 30000
+
+struct prep {
+	struct lease *l;
+	size_t rep; /* the replica it was started for */
+	enum prep_kind kind;
+	char key[160]; /* the artifact: replicas with the same key share it */
+	struct job *job;
+	int64_t started_ms;
+	uint64_t memory_bytes; /* its limit, for the message */
+};
+
+/* The step replica r needs next, and the key of its artifact; 0 when it
+ * needs none.  Under the lock. */
+static int
+replica_step(const struct lease_replica *r, enum prep_kind *kind, char *key,
+    size_t cap)
+{
+	json_t *img;
+	const char *commit;
+
+	/* Images are pulled by the image runner's thread, not a job. */
+	if (r->oci || lease_replica_ready(r))
+		return 0;
+	if (r->wasm) {
+		*kind = r->wasm_path ? PREP_WASM : PREP_FETCH;
+		if (*kind == PREP_FETCH)
+			snprintf(key, cap, "fetch:%s", r->wasm_sha256);
+		else
+			snprintf(key, cap, "wasm:%s:%llu", r->wasm_sha256,
+			    (unsigned long long)r->memory_bytes);
+		return 1;
+	}
+	if ((img = json_loads(r->image, 0, NULL)) == NULL)
+		return 0;
+	commit = json_string_value(json_object_get(img, "commit"));
+	*kind = PREP_GIT;
+	snprintf(key, cap, "git:%s", commit ? commit : "?");
+	json_decref(img);
+	return 1;
+}
+
+static int
+prep_running(const struct pd *pd, const struct lease *l, const char *key)
+{
+	size_t i;
+
+	for (i = 0; i < pd->nprep; i++)
+		if (pd->preps[i].l == l && strcmp(pd->preps[i].key, key) == 0)
+			return 1;
+	return 0;
+}
+
+/* Kill the preparation jobs of l (its lease closes). */
+static void
+prep_cancel(struct pd *pd, const struct lease *l)
+{
+	size_t i = 0;
+
+	while (i < pd->nprep) {
+		if (pd->preps[i].l != l) {
+			i++;
+			continue;
+		}
+		log_info("lease %s: %s cancelled (pid %ld)", l->id,
+		    prep_what[pd->preps[i].kind],
+		    (long)job_pid(pd->preps[i].job));
+		job_free(pd->preps[i].job);
+		pd->preps[i] = pd->preps[--pd->nprep];
+	}
+}
+
+/* The cgroup name of the preparation job of replica i of l. */
+static void
+job_name(const struct lease *l, size_t i, char *buf, size_t cap)
+{
+	snprintf(buf, cap, "%s%s-prep%zu", l->scope, l->id, i);
+}
+
+/* A provider killed while a job ran leaves its compiler running in the
+ * job's cgroup (the job dies with the provider, what it started does
+ * not): emptied and removed at start. */
+static void
+kill_job_leftovers(const struct lease *l)
+{
+	struct cgroup_config cc = { CGROUP_AUTO, NULL, NULL };
+	struct cgroup_limits none = { 0, 0, 0 };
+	struct cgroup *cg;
+	struct err_saved saved;
+	char name[96];
+	size_t i;
+
+	err_save(&saved);
+	for (i = 0; i < l->nrep; i++) {
+		job_name(l, i, name, sizeof(name));
+		cg = NULL;
+		if (cgroup_new(&cc, "lodge", name, &none, &cg, NULL) == 0 &&
+		    cgroup_mode(cg) != CGROUP_NONE)
+			(void)cgroup_kill_all(cg, 2000);
+		cgroup_free(cg);
+	}
+	err_restore(&saved);
+}
+
+static const char *
+str_or(const json_t *v)
+{
+	return json_is_string(v) ? json_string_value(v) : "";
+}
+
+/* The argv of the job for replica r's step; the strings are malloc'd
+ * into v (NULL-terminated).  Under the lock. */
+static int
+prep_argv(struct pd *pd, const struct lease_replica *r, enum prep_kind kind,
+    char *v[10])
+{
+	json_t *img = NULL;
+	int n = 0, rc = 0;
+
+	memset(v, 0, 10 * sizeof(*v));
+	v[n++] = strdup(pd->self);
+	v[n++] = strdup("prepare");
+	if (kind == PREP_GIT) {
+		img = json_loads(r->image, 0, NULL);
+		v[n++] = strdup("git");
+		v[n++] = strdup("--data");
+		v[n++] = strdup(pd->data);
+		v[n++] = strdup(str_or(json_object_get(img, "url")));
+		v[n++] = strdup(str_or(json_object_get(img, "commit")));
+		json_decref(img);
+	} else if (kind == PREP_FETCH) {
+		v[n++] = strdup("fetch");
+		v[n++] = strdup("--data");
+		v[n++] = strdup(pd->data);
+		v[n++] = strdup(r->wasm_url);
+		v[n++] = strdup(r->wasm_sha256);
+	} else {
+		v[n++] = strdup("wasm");
+		v[n++] = strdup("--data");
+		v[n++] = strdup(pd->data);
+		if (asprintf(&v[n++], "--memory=%llu",
+		        (unsigned long long)r->memory_bytes) < 0)
+			v[n - 1] = NULL;
+		v[n++] = strdup(r->wasm_path);
+	}
+	while (n-- > 0)
+		if (v[n] == NULL)
+			rc = err_set(ERR_NOMEM, "out of memory");
+	return rc;
+}
+
+/* Start the job of replica i of l for step kind (key). */
+static void
+prep_start(struct pd *pd, struct lease *l, size_t i, enum prep_kind kind,
+    const char *key, int64_t now)
+{
+	struct lease_replica *r = &l->rep[i];
+	struct job_spec spec;
+	struct prep *p, *np;
+	char *argv[10], name[96];
+	uint64_t cpus;
+	int k, rc;
+
+	if (pd->nprep == pd->capprep) {
+		size_t nc = pd->capprep ? pd->capprep * 2 : 8;
+		if ((np = realloc(pd->preps, nc * sizeof(*np))) == NULL)
+			return;
+		pd->preps = np;
+		pd->capprep = nc;
+	}
+	p = &pd->preps[pd->nprep];
+	memset(p, 0, sizeof(*p));
+	memset(&spec, 0, sizeof(spec));
+	/* One job at a time per replica: a name a restart can find. */
+	job_name(l, i, name, sizeof(name));
+	/* The lease's CPU; its memory, but at least what a C compiler
+	 * needs, and never above the provider's cap. */
+	spec.cpu_millis = r->cpu_millis;
+	spec.memory_bytes = r->memory_bytes;
+	if (spec.memory_bytes < PROVIDER_PREPARE_MEMORY_FLOOR)
+		spec.memory_bytes = PROVIDER_PREPARE_MEMORY_FLOOR;
+	if (spec.memory_bytes > pd->cfg.prepare_memory_bytes)
+		spec.memory_bytes = pd->cfg.prepare_memory_bytes;
+	spec.pids_max = 256;
+	cpus = (r->cpu_millis + 999) / 1000;
+	spec.cpu_seconds = (uint64_t)(pd->cfg.prepare_timeout_ms / 1000 + 1) *
+	    (cpus ? cpus : 1);
+	spec.timeout_ms = pd->cfg.prepare_timeout_ms;
+	spec.name = name;
+	spec.cgroup.mode = CGROUP_AUTO;
+	if ((rc = prep_argv(pd, r, kind, argv)) == 0) {
+		spec.argv = (const char *const *)argv;
+		rc = job_start(&spec, &p->job);
+	}
+	for (k = 0; k < 10; k++)
+		free(argv[k]);
+	if (rc < 0) {
+		/* The provider's own trouble (fork, cgroup): try again. */
+		log_warn("lease %s: %s: starting the %s: %s", l->id, r->name,
+		    prep_what[kind], err_msg());
+		r->prep_after_ms = now + 5000;
+		return;
+	}
+	p->l = l;
+	p->rep = i;
+	p->kind = kind;
+	p->started_ms = now;
+	p->memory_bytes = spec.memory_bytes;
+	snprintf(p->key, sizeof(p->key), "%s", key);
+	pd->nprep++;
+	log_info("lease %s: %s: %s started (pid %ld, %llu MiB, %llu "
+	         "millicores, %lld s)",
+	    l->id, r->service, prep_what[kind], (long)job_pid(p->job),
+	    (unsigned long long)(spec.memory_bytes >> 20),
+	    (unsigned long long)spec.cpu_millis,
+	    (long long)(spec.timeout_ms / 1000));
+}
+
+/* The last "provider: MESSAGE" line of a job's stderr (what it says to
+ * the tenant) into buf; the other lines are logged. */
+static void
+prep_message(const struct lease *l, const char *err, char *buf, size_t cap)
+{
+	const char *p = err, *e;
+	size_t n;
+
+	buf[0] = '\0';
+	while (*p) {
+		e = strchr(p, '\n');
+		n = e ? (size_t)(e - p) : strlen(p);
+		if (n > 10 && strncmp(p, "provider: ", 10) == 0)
+			snprintf(buf, cap, "%.*s", (int)(n - 10), p + 10);
+		else if (n > 0)
+			log_warn("lease %s: prepare: %.*s", l->id, (int)n, p);
+		p += n;
+		if (*p == '\n')
+			p++;
+	}
+}
+
+/* A job has ended: its result into the lease's replicas, or a refusal
+ * (a lease not started yet: manifest_refused, the reason for the
+ * tenant) or a retry later (a lease that ran before a restart). */
+static void
+prep_done(struct pd *pd, struct prep *p, const struct job_result *res,
+    int64_t now)
+{
+	struct lease *l = p->l;
+	char msg[512], reason[256], path[PATH_MAX], key[160], *nl;
+	enum prep_kind kind;
+	size_t i;
+	int ok;
+
+	prep_message(l, res->err, msg, sizeof(msg));
+	snprintf(path, sizeof(path), "%s", res->out);
+	if ((nl = strchr(path, '\n')) != NULL)
+		*nl = '\0';
+	ok = res->exit_code == 0 && !res->timed_out && path[0] == '/';
+	pthread_mutex_lock(&pd->mu);
+	if (l->status != LEASE_RUNNING || l->pending_close[0]) {
+		pthread_mutex_unlock(&pd->mu);
+		return;
+	}
+	if (ok) {
+		for (i = 0; i < l->nrep; i++) {
+			struct lease_replica *r = &l->rep[i];
+			char *d;
+			if (!replica_step(r, &kind, key, sizeof(key)) ||
+			    strcmp(key, p->key) != 0 ||
+			    (d = strdup(path)) == NULL)
+				continue;
+			if (kind == PREP_FETCH) {
+				free(r->wasm_path);
+				r->wasm_path = d;
+			} else {
+				free(r->app_dir);
+				r->app_dir = d;
+			}
+			r->last_error[0] = '\0';
+		}
+		pthread_mutex_unlock(&pd->mu);
+		log_info("lease %s: %s done in %lld ms (CPU %llu ms, memory "
+		         "peak %llu MiB): %s",
+		    l->id, prep_what[p->kind], (long long)(now - p->started_ms),
+		    (unsigned long long)res->cpu_ms,
+		    (unsigned long long)(res->mem_peak_bytes >> 20), path);
+		return;
+	}
+	if (res->timed_out)
+		snprintf(reason, sizeof(reason),
+		    "service %s: the %s did not finish within %lld s (this "
+		    "provider's limit)",
+		    l->rep[p->rep].service, prep_what[p->kind],
+		    (long long)(pd->cfg.prepare_timeout_ms / 1000));
+	else if (res->oom)
+		snprintf(reason, sizeof(reason),
+		    "service %s: the %s needs more than %llu MiB of memory "
+		    "(the "
+		    "lease's, at least %llu MiB, at most this provider's %llu "
+		    "MiB)",
+		    l->rep[p->rep].service, prep_what[p->kind],
+		    (unsigned long long)(p->memory_bytes >> 20),
+		    (unsigned long long)(PROVIDER_PREPARE_MEMORY_FLOOR >> 20),
+		    (unsigned long long)(pd->cfg.prepare_memory_bytes >> 20));
+	else
+		snprintf(reason, sizeof(reason), "service %.63s: %.180s",
+		    l->rep[p->rep].service,
+		    msg[0] ? msg : "the preparation failed");
+	for (i = 0; i < l->nrep; i++)
+		if (replica_step(&l->rep[i], &kind, key, sizeof(key)) &&
+		    strcmp(key, p->key) == 0) {
+			snprintf(l->rep[i].last_error,
+			    sizeof(l->rep[i].last_error), "%s", reason);
+			l->rep[i].prep_after_ms = now + PREP_RETRY_MS;
+		}
+	if (!l->started_posted) {
+		snprintf(l->close_detail, sizeof(l->close_detail), "%s",
+		    reason);
+		pd_request_close(pd, l, "manifest_refused", 1);
+	}
+	pthread_mutex_unlock(&pd->mu);
+	log_warn("lease %s: %s (exit %d%s): %s", l->id, prep_what[p->kind],
+	    res->exit_code, res->timed_out ? ", timed out" : "", reason);
+}
+
+/* Collect the jobs that ended, then start the steps that are due, as
+ * long as fewer than the provider's cap run. */
+static void
+prep_tick(struct pd *pd, struct lease **work, size_t nt, int64_t now)
+{
+	struct job_result res;
+	enum prep_kind kind;
+	char key[160];
+	size_t i, k;
+
+	for (i = 0; i < pd->nprep;) {
+		if (job_poll(pd->preps[i].job, &res) == 0) {
+			i++;
+			continue;
+		}
+		prep_done(pd, &pd->preps[i], &res, now);
+		job_free(pd->preps[i].job);
+		pd->preps[i] = pd->preps[--pd->nprep];
+	}
+	for (k = 0; k < nt && pd->nprep < pd->cfg.prepare_jobs; k++) {
+		struct lease *l = work[k];
+		pthread_mutex_lock(&pd->mu);
+		for (i = 0;
+		     l->status == LEASE_RUNNING && !l->pending_close[0] &&
+		     i < l->nrep && pd->nprep < pd->cfg.prepare_jobs;
+		     i++) {
+			if (l->rep[i].prep_after_ms > now ||
+			    !replica_step(&l->rep[i], &kind, key,
+			        sizeof(key)) ||
+			    prep_running(pd, l, key))
+				continue;
+			prep_start(pd, l, i, kind, key, now);
+		}
 		pthread_mutex_unlock(&pd->mu);
 	}
 }
@@ -935,12 +1401,100 @@ advertise(struct pd *pd)
 }
 
 static void
+withdraw(struct pd *pd)
+{
+	json_t *body = json_object();
+
+	if (post(pd, "provider.withdraw", body, "provider.withdraw") == 0)
+		log_info("ask withdrawn: no new leases until the next start");
+	json_decref(body);
+}
+
+static void
 heartbeat(struct pd *pd)
 {
 	json_t *body = json_object();
 
 	(void)post(pd, "provider.heartbeat", body, "provider.heartbeat");
 	json_decref(body);
+}
+
+/* A provider priced in a denomination the market does not settle would
+ * never be matched: refuse to start, naming the ones it settles (a market
+ * whose /v1/info lists none is not checked). */
+static int
+check_denom(struct pd *pd, const json_t *info)
+{
+	const json_t *ds = json_object_get(info, "denoms"), *d;
+	char list[512] = "";
+	size_t i, n = 0;
+
+	if (!json_is_array(ds) || json_array_size(ds) == 0)
+		return 0;
+	json_array_foreach(ds, i, d)
+	{
+		const char *s = json_string_value(d);
+		if (s && strcmp(s, pd->cfg.denom) == 0)
+			return 0;
+		if (s && n < sizeof(list))
+			n += (size_t)snprintf(list + n, sizeof(list) - n,
+			    "%s%s", n ? ", " : "", s);
+	}
+	return err_set(ERR_REJECT,
+	    "provider.json: price.denom \"%s\" is not settled by the market "
+	    "%s, which settles: %s (set it with `provider init --price "
+	    "denom=...`)",
+	    pd->cfg.denom, pd->cfg.market, list);
+}
+
+/* Say at start what the sandboxes can do here: as root, which cgroup
+ * mode limits and meters them; without root, what is lost (a probe
+ * cgroup tells whether any hierarchy is writable). */
+static void
+say_sandbox_abilities(struct pd *pd)
+{
+	struct cgroup_config cc = { CGROUP_AUTO, NULL, NULL };
+	struct cgroup_limits lim = { 1000, 64u << 20, 64 };
+	struct cgroup *cg = NULL;
+	struct err_saved saved;
+	enum cgroup_mode mode = CGROUP_NONE;
+	char name[64], *why = NULL;
+
+	err_save(&saved);
+	snprintf(name, sizeof(name), "p%.8s-probe", pd->key_text + 8);
+	if (cgroup_new(&cc, "lodge", name, &lim, &cg, &why) == 0)
+		mode = cgroup_mode(cg);
+	else
+		why = why ? why : strdup(err_msg());
+	cgroup_free(cg);
+	err_restore(&saved);
+	if (geteuid() == 0 && mode != CGROUP_NONE) {
+		log_info("sandboxes: limits (CPU, memory, processes) and "
+		         "metering by %s",
+		    cgroup_mode_name(mode));
+	} else if (geteuid() == 0) {
+		log_warn("sandboxes: no cgroup hierarchy is writable (%s): CPU "
+		         "is not limited, memory is limited by RLIMIT_AS and "
+		         "processes by RLIMIT_NPROC, metering is by rusage",
+		    why ? why : "?");
+	} else if (mode != CGROUP_NONE) {
+		log_warn("not running as root (uid %u): sandboxes run in their "
+		         "own user namespace (one uid mapped to this user); "
+		         "limits and metering by %s (delegated to this user)",
+		    (unsigned)geteuid(), cgroup_mode_name(mode));
+	} else {
+		log_warn("not running as root (uid %u): sandboxes run in their "
+		         "own user namespace (one uid mapped to this user) "
+		         "and no cgroup is writable (%s): CPU is not limited, "
+		         "memory is limited by RLIMIT_AS, processes by "
+		         "RLIMIT_NPROC (counted per user namespace), metering "
+		         "is by rusage (a replica's CPU time is known only "
+		         "when it ends; none for sandboxes re-adopted after a "
+		         "restart), and the gateway reaches services through a "
+		         "helper process",
+		    (unsigned)geteuid(), why ? why : "?");
+	}
+	free(why);
 }
 
 static int
@@ -955,6 +1509,7 @@ setup(struct pd *pd, const char *data, const struct provider_overrides *o)
 	int rc;
 
 	snprintf(pd->data, sizeof(pd->data), "%s", data);
+	pd->start_ms = start_ms;
 	pd->wasm_fuel = util_env_i64("LODGE_FUEL", 1, LEASE_WASM_FUEL_DEFAULT);
 	pd->wasm_deadline_ms = util_env_i64("LODGE_DEADLINE_MS", 1,
 	    LEASE_WASM_DEADLINE_MS_DEFAULT);
@@ -975,6 +1530,17 @@ setup(struct pd *pd, const char *data, const struct provider_overrides *o)
 	if ((rc = artifact_cache_init(&pd->cache, path,
 	         pd->cfg.artifact_max_bytes)) < 0)
 		return rc;
+	if ((rc = netpolicy_init(&pd->policy, pd->cfg.fetch_allow)) < 0)
+		return rc;
+	/* Preparation jobs run this very binary. */
+	{
+		ssize_t n =
+		    readlink("/proc/self/exe", pd->self, sizeof(pd->self) - 1);
+		if (n <= 0)
+			return err_set(ERR_IO, "/proc/self/exe: %s",
+			    strerror(errno));
+		pd->self[n] = '\0';
+	}
 	/* Requests signed before this start could be replays of ones the
 	 * last run saw (its nonces are gone): refused (common/reqsig.h). */
 	if ((rc = reqsig_cache_new(&pd->rc)) < 0 ||
@@ -982,8 +1548,14 @@ setup(struct pd *pd, const char *data, const struct provider_overrides *o)
 	    (rc = setup_images(pd)) < 0 ||
 	    (rc = logwatch_init(&pd->watch, data, pd->cfg.market)) < 0)
 		return rc;
+	if ((rc = config_check(&pd->cfg)) < 0)
+		return err_prefix(rc, "%s/provider.json", data);
 	if ((rc = market_get(pd, "/v1/info", &info)) < 0)
 		return err_prefix(rc, "market %s", pd->cfg.market);
+	if ((rc = check_denom(pd, info)) < 0) {
+		json_decref(info);
+		return rc;
+	}
 	pd->epoch_ms = json_integer_value(json_object_get(info, "epoch_ms"));
 	mk = json_string_value(json_object_get(info, "market_key"));
 	if (pd->epoch_ms <= 0 || mk == NULL ||
@@ -995,6 +1567,9 @@ setup(struct pd *pd, const char *data, const struct provider_overrides *o)
 		    pd->cfg.market);
 	}
 	json_decref(info);
+	say_sandbox_abilities(pd);
+	sandbox_spec_init(&pd->base);
+	pd->base.log_max_bytes = pd->cfg.log_max_bytes;
 	if ((rc = load_state(pd)) < 0)
 		return rc;
 	reconcile(pd);
@@ -1069,12 +1644,11 @@ provider_daemon_run_opts(const char *data, const struct provider_overrides *o,
     volatile sig_atomic_t *stop)
 {
 	struct pd *pd = calloc(1, sizeof(*pd));
-	struct sandbox_spec base;
 	pthread_t ft;
-	struct lease *l, *next, **work = NULL;
+	struct lease *l, *next, *head, **work = NULL;
 	size_t workcap = 0;
 	int64_t now, last, next_usage, next_beat, next_prune;
-	int rc, have_ft = 0, running, advertised;
+	int rc, have_ft = 0, running, budget, advertised;
 
 	if (pd == NULL)
 		return err_set(ERR_NOMEM, "out of memory");
@@ -1082,8 +1656,6 @@ provider_daemon_run_opts(const char *data, const struct provider_overrides *o,
 	pthread_cond_init(&pd->wake, NULL);
 	if ((rc = setup(pd, data, o)) < 0)
 		goto out;
-	sandbox_spec_init(&base);
-	base.log_max_bytes = pd->cfg.log_max_bytes;
 	advertised = advertise(pd) == 0;
 	if (pthread_create(&ft, NULL, follow_thread, pd) == 0)
 		have_ft = 1;
@@ -1129,13 +1701,18 @@ provider_daemon_run_opts(const char *data, const struct provider_overrides *o,
 				break;
 		pthread_mutex_unlock(&pd->mu);
 		last = now;
+		/* Nothing here waits for a tenant's work: fetches, clones and
+		 * compiles are jobs, sandbox starts have a budget per tick,
+		 * stops run in threads. */
+		prep_tick(pd, work, nt, now);
+		budget = STARTS_PER_TICK;
 		for (i = 0; i < nt; i++)
-			start_due(pd, work[i], &base, now);
+			start_due(pd, work[i], &pd->base, now, &budget);
 
 		for (i = 0; i < nt; i++) {
 			switch (next_step(pd, work[i])) {
 			case STEP_CLOSE:
-				close_lease(pd, work[i]);
+				close_begin(pd, work[i]);
 				break;
 			case STEP_POST_STARTED:
 				post_started(pd, work[i], now);
@@ -1161,30 +1738,50 @@ provider_daemon_run_opts(const char *data, const struct provider_overrides *o,
 				heartbeat(pd);
 			next_beat = now + HEARTBEAT_MS;
 		}
+		close_tick(pd, 0);
 		pthread_mutex_lock(&pd->mu);
 		if (pd->dirty)
 			save_state(pd);
 		pthread_mutex_unlock(&pd->mu);
 	}
-	log_info("shutting down: stopping sandboxes");
+	/* A planned exit, a restart most often: first no new leases (the
+	 * ask is withdrawn; the next start advertises again), then the
+	 * workloads are left running, for the next process to adopt; the
+	 * leases stay open in the market. */
+	withdraw(pd);
+	log_info("shutting down: sandboxes stay running for the next start");
 	atomic_store(&pd->stop, 1);
+	while (pd->nprep > 0)
+		prep_cancel(pd, pd->preps[0].l);
+	close_tick(pd, 1);
 	/* The follower may still prepend leases: walk from the head as it
 	 * is now (leases are never freed while it runs). */
 	pthread_mutex_lock(&pd->mu);
-	l = pd->leases;
+	head = pd->leases;
 	pthread_mutex_unlock(&pd->mu);
-	for (; l; l = l->next) {
+	for (l = head; l; l = l->next) {
+		struct lease_stopping st;
 		pthread_mutex_lock(&pd->mu);
 		running = l->status == LEASE_RUNNING;
+		/* wasm functions cannot be adopted: stopped now. */
+		if (running)
+			lease_stop_take_functions(l, &st);
 		pthread_mutex_unlock(&pd->mu);
 		if (!running)
 			continue;
-		stop_sandboxes(pd, l);
+		lease_stop_run(&st, (int)pd->cfg.stop_grace_ms);
+		pthread_mutex_lock(&pd->mu);
+		lease_stop_finish(l, &st);
+		pthread_mutex_unlock(&pd->mu);
 		if (l->started_posted)
 			post_usage(pd, l, 1);
 	}
+	/* Saved with the sandboxes' references, then let go. */
 	pthread_mutex_lock(&pd->mu);
 	save_state(pd);
+	for (l = head; l; l = l->next)
+		if (l->status == LEASE_RUNNING)
+			lease_release(l);
 	pthread_mutex_unlock(&pd->mu);
 	rc = 0;
 out:
@@ -1216,6 +1813,8 @@ out:
 		logwatch_clear(&pd->watch);
 		key_free(pd->key);
 		config_clear(&pd->cfg);
+		netpolicy_clear(&pd->policy);
+		free(pd->preps);
 		pthread_mutex_destroy(&pd->mu);
 		free(pd);
 	}

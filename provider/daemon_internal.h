@@ -17,6 +17,10 @@
 #include "provider/image_run.h"
 #include "provider/lease.h"
 #include "provider/logwatch.h"
+#include "provider/netpolicy.h"
+
+struct prep;
+struct closing;
 
 struct pd {
 	char data[PATH_MAX];
@@ -29,6 +33,14 @@ struct pd {
 	int64_t wasm_fuel; /* per-request limits of wasm functions: */
 	int64_t wasm_deadline_ms; /* LODGE_FUEL, LODGE_DEADLINE_MS, read
 	                                once at start (lease.h's defaults) */
+	struct netpolicy policy; /* where tenants' artifacts may come from */
+	struct sandbox_spec base; /* what every sandbox shares */
+	char self[PATH_MAX]; /* this binary, run by preparation jobs */
+	/* The main loop's own (no lock): */
+	struct prep *preps; /* preparation jobs running */
+	size_t nprep, capprep;
+	struct closing *closing; /* leases whose sandboxes are stopping */
+	int64_t start_ms; /* when this process started (wall clock) */
 
 	pthread_mutex_t mu; /* guards everything below */
 	struct lease *leases; /* never freed while running */
@@ -56,8 +68,12 @@ extern const struct http_hook api_hooks[];
 /* Lease by id (under pd->mu). */
 struct lease *pd_find_lease(struct pd *pd, const char *id);
 
-/* Fetch the artifacts of l's replicas (git checkouts into the cache) and
- * set their app_dir; l is not yet shared (no lock needed). */
+/* Check a lease's replicas against this provider (process limits, where
+ * its artifacts may be fetched from: ERR_REJECT for a refused URL) and
+ * take what is at hand (uploaded blobs, checkouts already cached); what
+ * takes time (fetches, clones, compiles) is left to the main loop's
+ * preparation jobs, so this never waits on the network.  l is not yet
+ * shared (no lock needed). */
 int pd_prepare_artifacts(struct pd *pd, struct lease *l);
 
 /* Wake the main loop before its next tick (a manifest accepted, a pull

@@ -117,6 +117,7 @@ lease_free(struct lease *l)
 		return;
 	replicas_free(l);
 	json_decref(l->manifest);
+	json_decref(l->saved_sandboxes);
 	json_decref(l->manifest_request);
 	free(l);
 }
@@ -356,6 +357,60 @@ wasm_limits_from_env(const json_t *env, const char *svc,
 	return 0;
 }
 
+/* The service's own process limit (env LODGE_PIDS), checked against the
+ * provider's ceiling by lease_set_pids. */
+static int
+pids_from_env(const json_t *env, const char *svc, struct lease_replica *r)
+{
+	const char *v = json_string_value(json_object_get(env, "LODGE_PIDS"));
+	char *end;
+
+	r->pids_req = 0;
+	if (v == NULL)
+		return 0;
+	errno = 0;
+	r->pids_req = strtoull(v, &end, 10);
+	if (errno || end == v || *end != '\0' || r->pids_req == 0 ||
+	    v[0] < '0' || v[0] > '9')
+		return err_set(ERR_INVAL,
+		    "manifest: services.%s.env.LODGE_PIDS: \"%.40s\" is not a "
+		    "positive integer",
+		    svc, v);
+	return 0;
+}
+
+static uint64_t
+pids_default(uint64_t cpu_millis, uint64_t per_cpu, uint64_t ceiling)
+{
+	uint64_t cpus = (cpu_millis + 999) / 1000, n;
+
+	if (cpus == 0)
+		cpus = 1;
+	if (__builtin_mul_overflow(cpus, per_cpu, &n) || n > ceiling)
+		n = ceiling;
+	return n;
+}
+
+int
+lease_set_pids(struct lease *l, uint64_t per_cpu, uint64_t ceiling)
+{
+	size_t i;
+
+	for (i = 0; i < l->nrep; i++) {
+		struct lease_replica *r = &l->rep[i];
+		if (r->pids_req > ceiling)
+			return err_set(ERR_REJECT,
+			    "manifest: services.%s.env.LODGE_PIDS: %llu is "
+			    "above this provider's process limit %llu",
+			    r->service, (unsigned long long)r->pids_req,
+			    (unsigned long long)ceiling);
+		r->pids_max = r->pids_req ?
+		    r->pids_req :
+		    pids_default(r->cpu_millis, per_cpu, ceiling);
+	}
+	return 0;
+}
+
 /* argv of a wasm replica, run by this provider's binary in the sandbox
  * (the sandbox env gets LODGE_WASM_CACHE=/app/.wasm-cache):
  *   job:      /app/provider wasm run /app/module.wasm --fuel N
@@ -541,6 +596,12 @@ build_replica(struct lease *l, const char *name, const json_t *svc,
 	st = json_object_get(profile, "storage");
 	json_object_foreach((json_t *)st, k, vol) r->storage_bytes +=
 	    (uint64_t)json_integer_value(json_object_get(vol, "size_bytes"));
+	if ((rc = pids_from_env(json_object_get(svc, "env"), name, r)) < 0)
+		return rc;
+	r->pids_max = r->pids_req ?
+	    r->pids_req :
+	    pids_default(r->cpu_millis, PROVIDER_PIDS_PER_CPU_DEFAULT,
+	        PROVIDER_PIDS_MAX_DEFAULT);
 	if (r->wasm) {
 		for (i = 0; i < r->nexpose && !r->expose[i].global; i++)
 			;
@@ -682,6 +743,16 @@ kill_leftovers(const struct sandbox_spec *base, const char *name)
 	err_restore(&saved);
 }
 
+int
+lease_replica_ready(const struct lease_replica *r)
+{
+	if (r->oci)
+		return r->oci_spec != NULL;
+	if (!r->wasm && (r->image == NULL || strcmp(r->image, "host") == 0))
+		return 1;
+	return r->app_dir != NULL;
+}
+
 size_t
 lease_due(const struct lease *l, int64_t now_ms, size_t *idx, size_t max)
 {
@@ -691,7 +762,7 @@ lease_due(const struct lease *l, int64_t now_ms, size_t *idx, size_t max)
 		return 0;
 	for (i = 0; i < l->nrep && n < max; i++)
 		if (!lease_replica_running(&l->rep[i]) && !l->rep[i].done &&
-		    (!l->rep[i].oci || l->rep[i].oci_spec != NULL) &&
+		    lease_replica_ready(&l->rep[i]) &&
 		    now_ms >= l->rep[i].next_start_ms)
 			idx[n++] = i;
 	return n;
@@ -703,7 +774,7 @@ lease_spawn(const struct lease *l, size_t i, const char *logs_dir,
 {
 	const struct lease_replica *r = &l->rep[i];
 	struct sandbox_spec spec = *base;
-	char outp[PATH_MAX], errp[PATH_MAX];
+	char outp[PATH_MAX], errp[PATH_MAX], statp[PATH_MAX];
 
 	snprintf(outp, sizeof(outp), "%.3900s/%s.stdout.log", logs_dir,
 	    r->name);
@@ -715,16 +786,98 @@ lease_spawn(const struct lease *l, size_t i, const char *logs_dir,
 	spec.app_dir = r->app_dir;
 	spec.cpu_millis = r->cpu_millis;
 	spec.memory_bytes = r->memory_bytes;
+	spec.pids_max = r->pids_max;
 	if (r->storage_bytes > 0)
 		spec.data_bytes = r->storage_bytes;
+	snprintf(statp, sizeof(statp), "%.3900s/%s.status", logs_dir, r->name);
 	spec.stdout_path = outp;
 	spec.stderr_path = errp;
-	spec.die_with_parent = 1;
+	/* The sandbox outlives this process (a restart adopts it); its exit
+	 * status goes to a file the next process can read. */
+	spec.status_path = statp;
+	spec.die_with_parent = 0;
 	if (r->oci)
 		image_run_spec_apply(r->oci_spec, &spec);
 	if (!r->cleaned)
 		kill_leftovers(base, r->name);
 	return sandbox_start(&spec, out);
+}
+
+/* The spec lease_spawn gives replica i, for sandbox_adopt. */
+static void
+adopt_spec(const struct lease *l, size_t i, const struct sandbox_spec *base,
+    char *statp, size_t cap, const char *logs_dir, struct sandbox_spec *spec)
+{
+	const struct lease_replica *r = &l->rep[i];
+
+	*spec = *base;
+	snprintf(statp, cap, "%.3900s/%s.status", logs_dir, r->name);
+	spec->name = r->name;
+	spec->cpu_millis = r->cpu_millis;
+	spec->memory_bytes = r->memory_bytes;
+	spec->pids_max = r->pids_max;
+	spec->status_path = statp;
+}
+
+size_t
+lease_adopt(struct lease *l, const char *logs_dir,
+    const struct sandbox_spec *base, int64_t now_ms)
+{
+	const json_t *e;
+	struct sandbox_spec spec;
+	struct sandbox_ref ref;
+	struct sandbox *sb;
+	char statp[PATH_MAX];
+	size_t k, i, n = 0;
+
+	json_array_foreach(l->saved_sandboxes, k, e)
+	{
+		const char *name =
+		    json_string_value(json_object_get(e, "name"));
+		for (i = 0; name && i < l->nrep; i++)
+			if (strcmp(l->rep[i].name, name) == 0)
+				break;
+		if (name == NULL || i == l->nrep || l->rep[i].sb ||
+		    (l->rep[i].wasm && !l->rep[i].wasm_job))
+			continue;
+		ref.pid = (pid_t)json_integer_value(json_object_get(e, "pid"));
+		ref.start_ticks =
+		    (uint64_t)json_integer_value(json_object_get(e, "start"));
+		adopt_spec(l, i, base, statp, sizeof(statp), logs_dir, &spec);
+		if (sandbox_adopt(&spec, &ref, &sb) < 0) {
+			log_warn("lease %s: %s ended while the provider was "
+			         "down (%s); it starts again",
+			    l->id, name, err_msg());
+			continue;
+		}
+		l->rep[i].sb = sb;
+		l->rep[i].cleaned = 1;
+		l->rep[i].started_ms = now_ms;
+		l->rep[i].cpu_ms_base =
+		    (uint64_t)json_integer_value(json_object_get(e, "cpu_ms"));
+		log_info("lease %s: %s re-adopted (pid %ld)", l->id, name,
+		    (long)ref.pid);
+		n++;
+	}
+	json_decref(l->saved_sandboxes);
+	l->saved_sandboxes = NULL;
+	return n;
+}
+
+void
+lease_release(struct lease *l)
+{
+	size_t i;
+
+	for (i = 0; i < l->nrep; i++) {
+		struct lease_replica *r = &l->rep[i];
+		if (r->sb == NULL)
+			continue;
+		log_info("lease %s: %s left running (pid %ld)", l->id, r->name,
+		    (long)sandbox_pid(r->sb));
+		sandbox_release(r->sb);
+		r->sb = NULL;
+	}
 }
 
 void
@@ -757,7 +910,9 @@ fold_usage(struct lease_replica *r)
 	struct sandbox_usage u;
 
 	if (r->sb && sandbox_usage(r->sb, &u) == 0)
-		r->cpu_ms_done += u.cpu_ms;
+		r->cpu_ms_done +=
+		    u.cpu_ms > r->cpu_ms_base ? u.cpu_ms - r->cpu_ms_base : 0;
+	r->cpu_ms_base = r->cpu_ms_live = 0;
 }
 
 /* Add the fuel of a wasm job's run that ended: the last "usage: fuel=N"
@@ -847,14 +1002,16 @@ lease_reap(struct lease *l, int64_t now_ms)
 	}
 }
 
-void
-lease_stop_take(struct lease *l, struct lease_stopping *st)
+static void
+stop_take(struct lease *l, struct lease_stopping *st, int functions_only)
 {
 	size_t i;
 
 	st->n = 0;
 	for (i = 0; i < l->nrep && st->n < LEASE_MAX_REPLICAS; i++) {
 		struct lease_replica *r = &l->rep[i];
+		if (functions_only && !(r->wasm && !r->wasm_job))
+			continue;
 		/* Requests in flight keep their reference to a function's
 		 * pool; the gateway finds none from now on. */
 		lease_replica_drop_pool(r);
@@ -867,6 +1024,18 @@ lease_stop_take(struct lease *l, struct lease_stopping *st)
 		st->n++;
 		r->sb = NULL;
 	}
+}
+
+void
+lease_stop_take(struct lease *l, struct lease_stopping *st)
+{
+	stop_take(l, st, 0);
+}
+
+void
+lease_stop_take_functions(struct lease *l, struct lease_stopping *st)
+{
+	stop_take(l, st, 1);
 }
 
 void
@@ -893,7 +1062,10 @@ lease_stop_finish(struct lease *l, struct lease_stopping *st)
 		r->last_exit =
 		    st->status[i] < 0 ? -1 : sandbox_exit_code(st->status[i]);
 		if (sandbox_usage(st->sb[i], &u) == 0)
-			r->cpu_ms_done += u.cpu_ms;
+			r->cpu_ms_done += u.cpu_ms > r->cpu_ms_base ?
+			    u.cpu_ms - r->cpu_ms_base :
+			    0;
+		r->cpu_ms_base = r->cpu_ms_live = 0;
 		sandbox_free(st->sb[i]);
 		st->sb[i] = NULL;
 		if (r->wasm_job)
@@ -927,9 +1099,15 @@ lease_counters(struct lease *l, uint64_t out[USAGE_COUNT])
 	size_t i;
 
 	for (i = 0; i < l->nrep; i++) {
-		cpu += l->rep[i].cpu_ms_done;
-		if (l->rep[i].sb && sandbox_usage(l->rep[i].sb, &u) == 0) {
-			cpu += u.cpu_ms;
+		struct lease_replica *r = &l->rep[i];
+		cpu += r->cpu_ms_done;
+		if (r->sb && sandbox_usage(r->sb, &u) == 0) {
+			/* An adopted sandbox's cgroup counts from its start:
+			 * the base already holds what was counted of it. */
+			r->cpu_ms_live = u.cpu_ms;
+			cpu += u.cpu_ms > r->cpu_ms_base ?
+			    u.cpu_ms - r->cpu_ms_base :
+			    0;
 			snprintf(l->metering, sizeof(l->metering), "%s",
 			    sandbox_metering_name(u.metering));
 		}
@@ -1024,6 +1202,38 @@ counters_from_json(const json_t *o, uint64_t v[USAGE_COUNT])
 
 static const char *const status_names[] = { "waiting", "running", "closed" };
 
+/* "sandboxes": what lease_adopt needs of each running sandbox (a wasm
+ * function's is restarted instead), with the CPU the counters just
+ * computed hold of it; kept as loaded when the lease has not been set up
+ * again yet (a restart before its manifest was read). */
+static int
+sandboxes_json(const struct lease *l, json_t *o)
+{
+	struct sandbox_ref ref;
+	json_t *arr;
+	size_t i;
+
+	if (l->saved_sandboxes)
+		return json_object_set(o, "sandboxes", l->saved_sandboxes);
+	if ((arr = json_array()) == NULL)
+		return -1;
+	for (i = 0; i < l->nrep; i++) {
+		const struct lease_replica *r = &l->rep[i];
+		if (r->sb == NULL || (r->wasm && !r->wasm_job) ||
+		    sandbox_ref(r->sb, &ref) < 0)
+			continue;
+		if (json_array_append_new(arr,
+		        json_pack("{s:s,s:I,s:I,s:I}", "name", r->name, "pid",
+		            (json_int_t)ref.pid, "start",
+		            (json_int_t)ref.start_ticks, "cpu_ms",
+		            (json_int_t)r->cpu_ms_live)) < 0) {
+			json_decref(arr);
+			return -1;
+		}
+	}
+	return json_object_set_new(o, "sandboxes", arr);
+}
+
 int
 lease_to_json(struct lease *l, json_t **out)
 {
@@ -1040,7 +1250,11 @@ lease_to_json(struct lease *l, json_t **out)
 	    (json_int_t)l->created_ms);
 	if (*out == NULL)
 		return err_set(ERR_NOMEM, "out of memory");
-	if ((l->manifest_request &&
+	if (l->close_detail[0])
+		json_object_set_new(*out, "close_detail",
+		    json_string(l->close_detail));
+	if (sandboxes_json(l, *out) < 0 ||
+	    (l->manifest_request &&
 	        json_object_set(*out, "manifest_request", l->manifest_request) <
 	            0) ||
 	    (l->started_at_ms > 0 &&
@@ -1095,6 +1309,14 @@ lease_from_json(const json_t *j, struct lease **out)
 	l->started_posted = json_is_true(json_object_get(j, "started_posted"));
 	l->final_posted = json_is_true(json_object_get(j, "final_posted"));
 	l->created_ms = json_integer_value(json_object_get(j, "created_ms"));
+	snprintf(l->close_detail, sizeof(l->close_detail), "%s",
+	    json_is_string(json_object_get(j, "close_detail")) ?
+	        json_string_value(json_object_get(j, "close_detail")) :
+	        "");
+	if (json_array_size(json_object_get(j, "sandboxes")) > 0 &&
+	    l->status != LEASE_CLOSED)
+		l->saved_sandboxes =
+		    json_incref(json_object_get(j, "sandboxes"));
 	l->started_at_ms = json_integer_value(json_object_get(j, "started_at"));
 	if (json_is_object(json_object_get(j, "manifest_request")))
 		l->manifest_request =
@@ -1137,6 +1359,7 @@ replica_status_json(const struct lease *l, const struct lease_replica *r)
 	    lease_replica_running(r)      ? "running" :
 	        r->done                   ? "completed" :
 	        l->status == LEASE_CLOSED ? "stopped" :
+	        !lease_replica_ready(r)   ? "preparing" :
 	                                    "restarting",
 	    "pid", (json_int_t)(r->sb ? sandbox_pid(r->sb) : 0), "restarts",
 	    (int)r->restarts, "last_exit", r->last_exit, "last_error",
@@ -1159,9 +1382,10 @@ lease_status_json(struct lease *l, json_t **out)
 			reps = NULL;
 		}
 	/* "o" takes reps and the counters, NULL or not, even on failure. */
-	o = json_pack("{s:s,s:s,s:s,s:s,s:o,s:o}", "lease", l->id, "order",
+	o = json_pack("{s:s,s:s,s:s,s:s,s:s,s:o,s:o}", "lease", l->id, "order",
 	    l->order, "status", status_names[l->status], "close_reason",
-	    l->close_reason, "replicas", reps, "usage", counters_json(now));
+	    l->close_reason, "close_detail", l->close_detail, "replicas", reps,
+	    "usage", counters_json(now));
 	if (o == NULL)
 		return err_set(ERR_NOMEM, "out of memory");
 	*out = o;

@@ -96,13 +96,21 @@ struct lease_replica {
 	struct lease_expose expose[LEASE_MAX_EXPOSE];
 	size_t nexpose;
 	uint64_t cpu_millis, memory_bytes, storage_bytes;
+	uint64_t pids_req; /* the service's LODGE_PIDS; 0: not given */
+	uint64_t pids_max; /* the sandbox's process limit (lease_set_pids;
+	                      until then the provider defaults') */
 	struct sandbox *sb; /* NULL when not running */
 	uint64_t cpu_ms_done; /* CPU of sandboxes that ended */
+	uint64_t cpu_ms_base; /* of an adopted sandbox's cgroup: what the
+	                         lease's base counters already hold */
+	uint64_t cpu_ms_live; /* its reading in the last lease_counters */
 	unsigned restarts;
 	int64_t next_start_ms; /* when to (re)start; 0: now */
 	int64_t started_ms;
 	int last_exit; /* shell-style exit code, -1 none */
 	int cleaned; /* leftovers of a past process gone */
+	int64_t prep_after_ms; /* daemon: retry a failed preparation
+	                          (fetch, clone, compile) from then */
 	char last_error[256];
 };
 
@@ -117,6 +125,7 @@ struct lease {
 	char manifest_hash[65];
 	enum lease_status status;
 	char close_reason[32];
+	char close_detail[256]; /* why, for the tenant (a refusal) */
 	json_t *manifest; /* canonical manifest; owned; or NULL */
 	struct lease_replica *rep;
 	size_t nrep;
@@ -132,6 +141,8 @@ struct lease {
 	_Atomic uint64_t fuel; /* wasm requests, jobs */
 	char blobs[LEASE_MAX_BLOBS][65]; /* uploaded, in order */
 	size_t nblobs;
+	json_t *saved_sandboxes; /* lease_from_json: those left running by
+	                            the last process, for lease_adopt */
 	int started_posted; /* lease.started is in the ledger */
 	json_t *manifest_request; /* the tenant's signed manifest POST
 	                              (reqsig envelope, decoded): the
@@ -162,7 +173,18 @@ void lease_free(struct lease *l);
  * the manifest and its replicas (not yet started).  ERR_INVAL: malformed. */
 int lease_set_manifest(struct lease *l, const json_t *manifest);
 
-/* Replicas due to (re)start at now_ms: the first start, and restarts
+/* The process limit of each replica: per_cpu per CPU of its profile
+ * (rounded up, at least one), at most ceiling; a service's LODGE_PIDS
+ * (a positive integer, checked by lease_set_manifest) replaces it, and
+ * one above ceiling refuses the lease (ERR_REJECT naming
+ * services.NAME.env.LODGE_PIDS and the ceiling). */
+int lease_set_pids(struct lease *l, uint64_t per_cpu, uint64_t ceiling);
+
+/* Has replica r what it needs to start: nothing for a host image, its
+ * app dir (a git checkout, a wasm module's compiled app dir) else. */
+int lease_replica_ready(const struct lease_replica *r);
+
+/* Replicas due to (re)start at now_ms (ready ones only): the first start, and restarts
  * after a crash with backoff 1 s doubling to LEASE_RESTART_MAX_MS.  Their
  * indexes go to idx (at most max); returns how many. */
 size_t lease_due(const struct lease *l, int64_t now_ms, size_t *idx,
@@ -175,6 +197,21 @@ size_t lease_due(const struct lease *l, int64_t now_ms, size_t *idx,
  * Returns sandbox_start's code. */
 int lease_spawn(const struct lease *l, size_t i, const char *logs_dir,
     const struct sandbox_spec *base, struct sandbox **out);
+
+/* After a restart (lease_from_json, lease_set_manifest): take over the
+ * sandboxes the last process left running (sandbox_adopt, with the spec
+ * lease_spawn would use), so that their workloads go on; their CPU is
+ * metered on from what the saved counters hold.  A wasm HTTP function's
+ * sandbox is not adopted (its workers' control channel ended with the
+ * last process): it is restarted.  Replicas whose sandbox ended meanwhile
+ * are left to start as usual.  Returns how many were adopted. */
+size_t lease_adopt(struct lease *l, const char *logs_dir,
+    const struct sandbox_spec *base, int64_t now_ms);
+
+/* Let go of l's sandboxes without stopping them (the daemon's planned
+ * exit: the next process adopts them).  Call lease_to_json first: it
+ * records what lease_adopt needs.  Under the daemon's lock. */
+void lease_release(struct lease *l);
 
 /* Record the outcome of lease_spawn: sb running (owned by the lease from
  * now on), or NULL with error (a restart is scheduled with backoff). */
@@ -207,6 +244,9 @@ struct lease_stopping {
  * and (a wasm job) fuel into the lease; the sandboxes freed.  The lease's
  * status is the caller's to set. */
 void lease_stop_take(struct lease *l, struct lease_stopping *st);
+/* The same for the wasm HTTP functions of l only (which lease_adopt
+ * cannot take over: they are stopped at a planned exit). */
+void lease_stop_take_functions(struct lease *l, struct lease_stopping *st);
 void lease_stop_run(struct lease_stopping *st, int grace_ms);
 void lease_stop_finish(struct lease *l, struct lease_stopping *st);
 
@@ -232,8 +272,9 @@ void lease_set_manifest_request(struct lease *l, json_t *proof);
 void lease_add_time(struct lease *l, int64_t ms);
 
 /* Persisted form (no manifest; it is stored apart; the manifest request
- * and the start time are kept) and back.  After lease_from_json the
- * counters restart from the saved ones. */
+ * and the start time are kept) and back, with the running sandboxes'
+ * references (sandbox_ref) and the CPU the counters hold of each.  After
+ * lease_from_json the counters restart from the saved ones. */
 int lease_to_json(struct lease *l, json_t **out);
 int lease_from_json(const json_t *j, struct lease **out);
 

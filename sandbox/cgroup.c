@@ -754,3 +754,12 @@ cgroup_free(struct cgroup *cg)
 	free(cg);
 	err_restore(&saved);
 }
+
+void
+cgroup_release(struct cgroup *cg)
+{
+	if (cg == NULL)
+		return;
+	release_dirs(cg);
+	free(cg);
+}

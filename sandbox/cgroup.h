@@ -84,6 +84,10 @@ int cgroup_kill_all(struct cgroup *cg, int timeout_ms);
  * the error state (err.h) as it found it. */
 void cgroup_free(struct cgroup *cg);
 
+/* Free the object only: the cgroup and what runs in it stay (a sandbox
+ * left running for a later process).  Accepts NULL. */
+void cgroup_release(struct cgroup *cg);
+
 /* Pure helpers, exported for the tests. */
 /* Parse "key value" lines (cpu.stat, memory.events, memory.oom_control)
  * and return the value of key; ERR_NOTFOUND when absent. */

@@ -7,7 +7,13 @@
  * below) runs between clone() and execve() in a copy of a possibly
  * multithreaded process, so it makes system calls only: no malloc, no
  * stdio, no locks.  Everything it needs is prepared in struct child_args.
+ *
+ * The sandbox does not need the process that started it: its init copies
+ * the workload's output into the capture files itself and writes the
+ * workload's exit status to a file, so a provider that exits (or is
+ * killed) leaves it running, and a later one adopts it (sandbox_adopt).
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -28,6 +34,7 @@
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -60,14 +67,6 @@
 static const int forwarded[] = { SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1,
 	SIGUSR2 };
 
-struct relay {
-	pthread_t thread;
-	int started;
-	int in_fd; /* read end of the workload's pipe */
-	int out_fd; /* the capture file */
-	uint64_t max;
-};
-
 struct sandbox {
 	pid_t pid; /* init, pid 1 inside */
 	int pidfd;
@@ -80,9 +79,10 @@ struct sandbox {
 	uint64_t end_ns;
 	int exited;
 	int status;
+	int adopted; /* started by an earlier process: not our child */
+	uint64_t start_ticks; /* of init, /proc/PID/stat (pid reuse) */
 	struct rusage ru;
 	struct cgroup_usage final;
-	struct relay relay[2];
 };
 
 /* Everything the child needs, prepared by the parent. */
@@ -93,6 +93,9 @@ struct child_args {
 	int rlimit_fallback; /* no cgroup: limits as rlimits */
 	int fd_in, fd_out, fd_err; /* workload stdio */
 	int sync_r, err_w, status_w;
+	int cap_r[2]; /* capture pipes' read ends (init relays them), -1 */
+	int cap_file[2]; /* the capture files, -1 */
+	uint64_t log_max; /* cap of each capture file */
 	uid_t uid;
 	gid_t gid;
 	const char *root; /* staging dir */
@@ -1095,16 +1098,61 @@ exit_code_of(int st)
 	return 255;
 }
 
-/* pid 1: fork the workload, forward signals, reap everything, and when the
- * workload ends kill the rest and report its status. */
+/* Fixed fds in the child (child_main): stdio, go-ahead, report, status,
+ * then each captured stream's pipe and file. */
+#define FD_CAP_R(i) (6 + 2 * (i))
+#define FD_CAP_FILE(i) (7 + 2 * (i))
+#define FD_COUNT 10
+
+/* Copy what the workload wrote on stream i's pipe into its file, up to
+ * the cap, then one note that the rest was dropped.  0 at end of file. */
+static int
+relay_once(const struct child_args *a, int i, uint64_t *total, int *noted)
+{
+	static const char note[] = "\n[lodge: output truncated]\n";
+	static char buf[16384];
+	ssize_t n, w;
+	size_t take, off;
+
+	n = read(FD_CAP_R(i), buf, sizeof(buf));
+	if (n < 0 && errno == EINTR)
+		return 1;
+	if (n <= 0)
+		return 0;
+	if (*total < a->log_max) {
+		take = (size_t)n;
+		if ((uint64_t)take > a->log_max - *total)
+			take = (size_t)(a->log_max - *total);
+		for (off = 0; off < take; off += (size_t)w)
+			if ((w = write(FD_CAP_FILE(i), buf + off,
+			         take - off)) <= 0)
+				break;
+	}
+	*total += (uint64_t)n;
+	if (*total > a->log_max && !*noted) {
+		*noted = 1;
+		if (write(FD_CAP_FILE(i), note, sizeof(note) - 1) < 0)
+			return 1;
+	}
+	return 1;
+}
+
+/* pid 1: fork the workload, forward signals, copy its output into the
+ * capture files, reap everything, and when the workload ends kill the
+ * rest and report its status. */
 __attribute__((noreturn)) static void
 init_loop(const struct child_args *a, const sigset_t *set, sigset_t *old)
 {
-	siginfo_t si;
+	struct signalfd_siginfo si;
+	struct pollfd pf[3];
+	uint64_t total[2] = { 0, 0 };
+	int noted[2] = { 0, 0 }, open_[2], sfd, np, k, ended = 0;
 	pid_t wl, p;
-	int st, wl_status = 0;
-	size_t i;
+	int st, wl_status = 0, i;
+	size_t n;
 
+	if ((sfd = signalfd(-1, set, SFD_CLOEXEC)) < 0)
+		child_fail(4, "signalfd", NULL);
 	wl = fork();
 	if (wl < 0)
 		child_fail(4, "fork workload", NULL);
@@ -1116,60 +1164,107 @@ init_loop(const struct child_args *a, const sigset_t *set, sigset_t *old)
 		exec_workload(a, 4);
 	}
 	close(4);
+	/* The workload (and what it starts) holds the write ends now: the
+	 * pipes end when the last of them does. */
+	for (i = 0; i < 2; i++) {
+		open_[i] = a->cap_r[i] >= 0;
+		if (open_[i])
+			close(1 + i);
+	}
 	for (;;) {
-		if (sigwaitinfo(set, &si) < 0)
-			continue;
-		if (si.si_signo != SIGCHLD) {
-			kill(wl, si.si_signo);
-			continue;
-		}
-		while ((p = waitpid(-1, &st, WNOHANG)) > 0) {
-			if (p != wl)
-				continue;
-			wl_status = st;
-			/* The workload is the lease: what it left behind
-			 * goes with it. */
-			kill(-1, SIGKILL);
-			while (waitpid(-1, NULL, 0) > 0 || errno == EINTR)
-				;
-			i = 0;
-			while (i < sizeof(wl_status)) {
-				ssize_t w = write(5, (char *)&wl_status + i,
-				    sizeof(wl_status) - i);
-				if (w <= 0)
-					break;
-				i += (size_t)w;
+		np = 0;
+		pf[np].fd = sfd;
+		pf[np++].events = POLLIN;
+		for (i = 0; i < 2; i++)
+			if (open_[i]) {
+				pf[np].fd = FD_CAP_R(i);
+				pf[np++].events = POLLIN;
 			}
-			_exit(exit_code_of(wl_status));
+		if (!ended && poll(pf, (nfds_t)np, -1) < 0)
+			continue;
+		for (k = 1; !ended && k < np; k++) {
+			i = pf[k].fd == FD_CAP_R(0) ? 0 : 1;
+			if ((pf[k].revents & (POLLIN | POLLHUP | POLLERR)) &&
+			    !relay_once(a, i, &total[i], &noted[i])) {
+				open_[i] = 0;
+				close(FD_CAP_R(i));
+			}
 		}
+		if (!ended && !(pf[0].revents & POLLIN))
+			continue;
+		if (!ended && read(sfd, &si, sizeof(si)) != sizeof(si))
+			continue;
+		if (!ended && si.ssi_signo != SIGCHLD) {
+			kill(wl, (int)si.ssi_signo);
+			continue;
+		}
+		while (!ended && (p = waitpid(-1, &st, WNOHANG)) > 0)
+			if (p == wl) {
+				wl_status = st;
+				ended = 1;
+			}
+		if (!ended)
+			continue;
+		/* The workload is the lease: what it left behind goes
+		 * with it; then the rest of its output, to the end. */
+		kill(-1, SIGKILL);
+		while (waitpid(-1, NULL, 0) > 0 || errno == EINTR)
+			;
+		for (i = 0; i < 2; i++)
+			while (
+			    open_[i] && relay_once(a, i, &total[i], &noted[i]))
+				;
+		n = 0;
+		while (n < sizeof(wl_status)) {
+			ssize_t w = write(5, (char *)&wl_status + n,
+			    sizeof(wl_status) - n);
+			if (w <= 0)
+				break;
+			n += (size_t)w;
+		}
+		_exit(exit_code_of(wl_status));
 	}
 }
 
 __attribute__((noreturn)) static void
 child_main(const struct child_args *a)
 {
-	int fds[6], i, sig, lfd[SANDBOX_LAYERS_MAX];
+	int src[FD_COUNT], tmp[FD_COUNT], i, sig, lfd[SANDBOX_LAYERS_MAX];
 	sigset_t set, old;
 	char c;
 
 	if (a->spec->die_with_parent)
 		prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-	/* Move what we keep to 0..5 and close everything else the provider
+	/* Move what we keep to 0..9 and close everything else the provider
 	 * had open (keys, databases, sockets). */
-	fds[0] = fcntl(a->fd_in, F_DUPFD, 100);
-	fds[1] = fcntl(a->fd_out, F_DUPFD, 100);
-	fds[2] = fcntl(a->fd_err, F_DUPFD, 100);
-	fds[3] = fcntl(a->sync_r, F_DUPFD, 100);
-	fds[4] = fcntl(a->err_w, F_DUPFD, 100);
-	fds[5] = fcntl(a->status_w, F_DUPFD, 100);
-	for (i = 0; i < 6; i++)
-		if (fds[i] < 0 || dup2(fds[i], i) < 0)
-			child_fail(a->err_w, "dup2", NULL);
-	if (syscall(SYS_close_range, 6, ~0U, 0) < 0)
-		for (i = 6; i < 65536; i++)
+	src[0] = a->fd_in;
+	src[1] = a->fd_out;
+	src[2] = a->fd_err;
+	src[3] = a->sync_r;
+	src[4] = a->err_w;
+	src[5] = a->status_w;
+	for (i = 0; i < 2; i++) {
+		src[FD_CAP_R(i)] = a->cap_r[i];
+		src[FD_CAP_FILE(i)] = a->cap_file[i];
+	}
+	for (i = 0; i < FD_COUNT; i++)
+		if ((tmp[i] = src[i] >= 0 ? fcntl(src[i], F_DUPFD, 100) : -1) <
+		        0 &&
+		    src[i] >= 0)
+			child_fail(a->err_w, "dup", NULL);
+	for (i = 0; i < FD_COUNT; i++) {
+		if (tmp[i] < 0)
 			close(i);
-	for (i = 3; i < 6; i++)
-		fcntl(i, F_SETFD, FD_CLOEXEC);
+		else if (dup2(tmp[i], i) < 0)
+			child_fail(a->err_w, "dup2", NULL);
+	}
+	if (syscall(SYS_close_range, FD_COUNT, ~0U, 0) < 0)
+		for (i = FD_COUNT; i < 65536; i++)
+			close(i);
+	/* Nothing past stdio reaches the workload's exec. */
+	for (i = 3; i < FD_COUNT; i++)
+		if (src[i] >= 0)
+			fcntl(i, F_SETFD, FD_CLOEXEC);
 
 	if (a->image ? recv_go(a, lfd) < 0 : read(3, &c, 1) != 1)
 		_exit(1); /* the parent gave up on us */
@@ -1217,40 +1312,53 @@ child_main(const struct child_args *a)
  * Parent half
  * ==================================================================== */
 
-static void *
-relay_main(void *arg)
+int
+sandbox_parse_proc_stat(const char *text, char *comm, size_t len,
+    uint64_t *start_ticks)
 {
-	struct relay *r = arg;
-	char buf[65536];
-	uint64_t written = 0;
-	int truncated = 0;
-	ssize_t n;
+	const char *open_ = strchr(text, '('), *close_ = strrchr(text, ')');
+	const char *p;
+	unsigned long long v;
+	int field;
 
-	for (;;) {
-		n = read(r->in_fd, buf, sizeof(buf));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		if (written < r->max) {
-			size_t take = (size_t)n;
-			if ((uint64_t)take > r->max - written)
-				take = (size_t)(r->max - written);
-			if (write(r->out_fd, buf, take) < 0)
-				written = r->max;
-			else
-				written += take;
-		}
-		if (written >= r->max && !truncated &&
-		    (uint64_t)n + written > r->max) {
-			static const char note[] =
-			    "\n[lodge: output truncated]\n";
-			if (write(r->out_fd, note, sizeof(note) - 1) < 0)
-				break;
-			truncated = 1;
-		}
+	if (open_ == NULL || close_ == NULL || close_ < open_)
+		return err_set(ERR_INVAL, "/proc/PID/stat: no (comm)");
+	if (comm != NULL && len > 0)
+		snprintf(comm, len, "%.*s", (int)(close_ - open_ - 1),
+		    open_ + 1);
+	/* After "(comm)" come field 3 (state) onwards; starttime is 22. */
+	p = close_ + 1;
+	for (field = 3; field < 22; field++) {
+		while (*p == ' ')
+			p++;
+		while (*p && *p != ' ')
+			p++;
+		if (*p == '\0')
+			return err_set(ERR_INVAL, "/proc/PID/stat: short");
 	}
-	return NULL;
+	if (sscanf(p, " %llu", &v) != 1)
+		return err_set(ERR_INVAL, "/proc/PID/stat: no start time");
+	*start_ticks = (uint64_t)v;
+	return 0;
+}
+
+/* pid's command name and start time (clock ticks after boot). */
+static int
+proc_stat(pid_t pid, char *comm, size_t len, uint64_t *start_ticks)
+{
+	char path[64], buf[1024];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return err_set(ERR_NOTFOUND, "%s: %s", path, strerror(errno));
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return err_set(ERR_NOTFOUND, "%s: unreadable", path);
+	buf[n] = '\0';
+	return sandbox_parse_proc_stat(buf, comm, len, start_ticks);
 }
 
 static int
@@ -1400,6 +1508,8 @@ struct start {
 	char run_dir[PATH_MAX];
 	int devnull;
 	int cap_w[2]; /* write ends of the capture pipes (stdout, stderr) */
+	int cap_r[2]; /* their read ends, for init */
+	int cap_file[2]; /* the capture files, for init */
 	int sync_p[2]; /* parent writes a byte: the child may go on */
 	int err_p[2]; /* child's report: empty when the workload exec'd */
 	int st_p[2]; /* init writes the workload's wait status */
@@ -1418,6 +1528,8 @@ start_close(struct start *s)
 
 	for (i = 0; i < 2; i++) {
 		close_fd(&s->cap_w[i]);
+		close_fd(&s->cap_r[i]);
+		close_fd(&s->cap_file[i]);
 		close_fd(&s->sync_p[i]);
 		close_fd(&s->err_p[i]);
 		close_fd(&s->st_p[i]);
@@ -1446,7 +1558,7 @@ start_new_sandbox(struct start *s)
 	sb->pid = -1;
 	sb->pidfd = sb->netns_fd = sb->userns_fd = sb->status_fd = -1;
 	for (i = 0; i < 2; i++)
-		sb->relay[i].in_fd = sb->relay[i].out_fd = -1;
+		s->a.cap_r[i] = s->a.cap_file[i] = -1;
 	s->sb = sb;
 	return 0;
 }
@@ -1591,22 +1703,25 @@ start_cgroup(struct start *s)
 	return 0;
 }
 
-/* A capture file and the pipe its relay thread will drain into it. */
+/* Capture stream i into path: the file and the pipe that the sandbox's
+ * init copies into it (so the copy goes on whoever the parent is). */
 static int
-open_capture(const char *path, int *pipe_w, struct relay *r, uint64_t max)
+open_capture(struct start *s, int i, const char *path)
 {
 	int p[2];
 
-	if ((r->out_fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-	         0640)) < 0)
+	if ((s->cap_file[i] = open(path,
+	         O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0640)) <
+	    0)
 		return err_set(ERR_IO, "sandbox: capture %s: %s", path,
 		    strerror(errno));
 	if (pipe2(p, O_CLOEXEC) < 0)
 		return err_set(ERR_IO, "sandbox: capture %s: pipe: %s", path,
 		    strerror(errno));
-	r->in_fd = p[0];
-	r->max = max ? max : LOG_MAX_DEFAULT;
-	*pipe_w = p[1];
+	s->cap_r[i] = p[0];
+	s->cap_w[i] = p[1];
+	s->a.cap_r[i] = p[0];
+	s->a.cap_file[i] = s->cap_file[i];
 	return 0;
 }
 
@@ -1624,29 +1739,40 @@ start_stdio(struct start *s)
 	s->a.fd_in = spec->stdin_fd >= 0 ? spec->stdin_fd : s->devnull;
 	s->a.fd_out = spec->stdout_fd >= 0 ? spec->stdout_fd : s->devnull;
 	s->a.fd_err = spec->stderr_fd >= 0 ? spec->stderr_fd : s->devnull;
+	s->a.log_max =
+	    spec->log_max_bytes ? spec->log_max_bytes : LOG_MAX_DEFAULT;
 	if (spec->stdout_path != NULL) {
-		if ((rc = open_capture(spec->stdout_path, &s->cap_w[0],
-		         &s->sb->relay[0], spec->log_max_bytes)) < 0)
+		if ((rc = open_capture(s, 0, spec->stdout_path)) < 0)
 			return rc;
 		s->a.fd_out = s->cap_w[0];
 	}
 	if (spec->stderr_path != NULL) {
-		if ((rc = open_capture(spec->stderr_path, &s->cap_w[1],
-		         &s->sb->relay[1], spec->log_max_bytes)) < 0)
+		if ((rc = open_capture(s, 1, spec->stderr_path)) < 0)
 			return rc;
 		s->a.fd_err = s->cap_w[1];
 	}
 	return 0;
 }
 
-/* The pipes between parent and child: go-ahead, report, exit status. */
+/* The pipes between parent and child: go-ahead, report, exit status (a
+ * file at status_path when given, which a later process can read). */
 static int
 start_pipes(struct start *s)
 {
+	const char *sp = s->spec->status_path;
+
 	/* A socket, so the go-ahead can carry an image's layer mounts. */
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, s->sync_p) < 0 ||
-	    pipe2(s->err_p, O_CLOEXEC) < 0 || pipe2(s->st_p, O_CLOEXEC) < 0)
+	    pipe2(s->err_p, O_CLOEXEC) < 0)
 		return err_set(ERR_IO, "sandbox: pipe: %s", strerror(errno));
+	if (sp == NULL && pipe2(s->st_p, O_CLOEXEC) < 0)
+		return err_set(ERR_IO, "sandbox: pipe: %s", strerror(errno));
+	if (sp != NULL &&
+	    ((s->st_p[1] = open(sp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+	          0600)) < 0 ||
+	        (s->st_p[0] = open(sp, O_RDONLY | O_CLOEXEC)) < 0))
+		return err_set(ERR_IO, "sandbox: status file %s: %s", sp,
+		    strerror(errno));
 	s->a.sync_r = s->sync_p[0];
 	s->a.err_w = s->err_p[1];
 	s->a.status_w = s->st_p[1];
@@ -1677,9 +1803,14 @@ start_clone(struct start *s)
 	close_fd(&s->st_p[1]);
 	close_fd(&s->cap_w[0]);
 	close_fd(&s->cap_w[1]);
+	close_fd(&s->cap_r[0]);
+	close_fd(&s->cap_r[1]);
+	close_fd(&s->cap_file[0]);
+	close_fd(&s->cap_file[1]);
 	close_fd(&s->devnull);
 	sb->status_fd = s->st_p[0];
 	s->st_p[0] = -1;
+	(void)proc_stat(sb->pid, NULL, 0, &sb->start_ticks);
 	return 0;
 }
 
@@ -1882,25 +2013,6 @@ start_release(struct start *s)
 	return 0;
 }
 
-/* The threads that copy captured output into the log files. */
-static int
-start_relays(struct start *s)
-{
-	struct relay *r;
-	int i, e;
-
-	for (i = 0; i < 2; i++) {
-		r = &s->sb->relay[i];
-		if (r->in_fd < 0)
-			continue;
-		if ((e = pthread_create(&r->thread, NULL, relay_main, r)) != 0)
-			return err_set(ERR_IO, "sandbox: relay thread: %s",
-			    strerror(e));
-		r->started = 1;
-	}
-	return 0;
-}
-
 /* sandbox_start's phases, in order; each names its step in its message. */
 static int (*const start_phases[])(struct start *) = {
 	start_new_sandbox, /* the object, nothing acquired */
@@ -1915,7 +2027,6 @@ static int (*const start_phases[])(struct start *) = {
 	start_attach, /* into the cgroup */
 	start_ns_fds, /* for the gateway */
 	start_release, /* go: exec'd, or the step that failed */
-	start_relays, /* logs copied */
 };
 
 int
@@ -1931,6 +2042,7 @@ sandbox_start(const struct sandbox_spec *spec, struct sandbox **out)
 	memset(&s, 0, sizeof(s));
 	s.spec = spec;
 	s.devnull = s.cap_w[0] = s.cap_w[1] = -1;
+	s.cap_r[0] = s.cap_r[1] = s.cap_file[0] = s.cap_file[1] = -1;
 	s.sync_p[0] = s.sync_p[1] = s.err_p[0] = s.err_p[1] = -1;
 	s.st_p[0] = s.st_p[1] = -1;
 	for (i = 0; i < sizeof(start_phases) / sizeof(start_phases[0]); i++)
@@ -1947,30 +2059,25 @@ fail:
 	return rc;
 }
 
-/* Reap init, collect the workload's status and the final counters. */
+/* Init has ended: the workload's status (what init reported, else
+ * init's own) and the final counters. */
 static void
 reaped(struct sandbox *sb, int init_status)
 {
 	int wl;
 	ssize_t n;
-	int i;
 
 	sb->end_ns = util_mono_ns();
 	sb->exited = 1;
 	sb->status = init_status;
-	n = read(sb->status_fd, &wl, sizeof(wl));
+	n = pread(sb->status_fd, &wl, sizeof(wl), 0);
+	if (n < 0 && errno == ESPIPE)
+		n = read(sb->status_fd, &wl, sizeof(wl));
 	if (n == (ssize_t)sizeof(wl))
 		sb->status = wl;
 	close_fd(&sb->status_fd);
 	if (sb->cg != NULL)
 		cgroup_read_usage(sb->cg, &sb->final);
-	for (i = 0; i < 2; i++) {
-		if (sb->relay[i].started)
-			pthread_join(sb->relay[i].thread, NULL);
-		sb->relay[i].started = 0;
-		close_fd(&sb->relay[i].in_fd);
-		close_fd(&sb->relay[i].out_fd);
-	}
 }
 
 int
@@ -1981,6 +2088,20 @@ sandbox_wait(struct sandbox *sb, int timeout_ms, int *exited, int *status)
 	pid_t p;
 
 	*exited = 0;
+	if (!sb->exited && sb->adopted) {
+		/* Not our child: its end shows on the pidfd, its status in
+		 * the status file (none: it was killed). */
+		pfd.fd = sb->pidfd;
+		pfd.events = POLLIN;
+		r = poll(&pfd, 1, timeout_ms);
+		if (r < 0 && errno == EINTR)
+			return 0;
+		if (r < 0)
+			return err_set(ERR_IO, "poll: %s", strerror(errno));
+		if (r == 0)
+			return 0;
+		reaped(sb, SIGKILL);
+	}
 	if (!sb->exited) {
 		if (sb->pidfd >= 0 && timeout_ms != -1) {
 			pfd.fd = sb->pidfd;
@@ -2036,6 +2157,16 @@ sandbox_signal(struct sandbox *sb, int sig)
 {
 	if (sb->exited)
 		return 0;
+	/* An adopted init is reached through its pidfd: its pid may have
+	 * been reused by the time a stale one would be signalled. */
+	if (sb->adopted) {
+		if (syscall(SYS_pidfd_send_signal, sb->pidfd, sig, NULL, 0) <
+		        0 &&
+		    errno != ESRCH)
+			return err_set(ERR_IO, "pidfd_send_signal %ld: %s",
+			    (long)sb->pid, strerror(errno));
+		return 0;
+	}
 	if (kill(sb->pid, sig) < 0 && errno != ESRCH)
 		return err_set(ERR_IO, "kill %ld: %s", (long)sb->pid,
 		    strerror(errno));
@@ -2130,11 +2261,199 @@ sandbox_metering_note(const struct sandbox *sb)
 	return sb->why_not ? sb->why_not : "";
 }
 
+int
+sandbox_ref(const struct sandbox *sb, struct sandbox_ref *out)
+{
+	if (sb->exited || sb->start_ticks == 0)
+		return err_set(ERR_NOTFOUND, "sandbox %ld: not running",
+		    (long)sb->pid);
+	out->pid = sb->pid;
+	out->start_ticks = sb->start_ticks;
+	return 0;
+}
+
+/* Is pid a member of the cgroup whose path ends in "/name"? */
+static int
+in_cgroup(pid_t pid, const char *name)
+{
+	char path[64], buf[4096], want[96], *line, *save = NULL;
+	ssize_t n;
+	size_t wl;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%ld/cgroup", (long)pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	snprintf(want, sizeof(want), "/%s", name);
+	wl = strlen(want);
+	for (line = strtok_r(buf, "\n", &save); line;
+	     line = strtok_r(NULL, "\n", &save))
+		if (strlen(line) >= wl &&
+		    strcmp(line + strlen(line) - wl, want) == 0)
+			return 1;
+	return 0;
+}
+
+/* A child of pid (its first one found in /proc), or -1. */
+static pid_t
+child_of(pid_t pid)
+{
+	char path[64], buf[512], *p;
+	struct dirent *de;
+	long ppid, c;
+	ssize_t n;
+	DIR *d;
+	int fd;
+
+	if ((d = opendir("/proc")) == NULL)
+		return -1;
+	while ((de = readdir(d)) != NULL) {
+		if ((c = strtol(de->d_name, &p, 10)) <= 0 || *p != '\0')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%ld/stat", c);
+		if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+			continue;
+		n = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+		if (n <= 0)
+			continue;
+		buf[n] = '\0';
+		/* "pid (comm) state ppid ..." */
+		if ((p = strrchr(buf, ')')) != NULL &&
+		    sscanf(p + 1, " %*c %ld", &ppid) == 1 && ppid == pid) {
+			closedir(d);
+			return (pid_t)c;
+		}
+	}
+	closedir(d);
+	return -1;
+}
+
+/* The namespaces of an adopted sandbox.  Its init is not ours to look
+ * into without root (non-dumpable, its memory of the provider's user
+ * namespace); its child, the workload, is (exec made it dumpable, in
+ * the sandbox's user namespace), and shares its namespaces (setns and
+ * unshare are denied inside). */
+static void
+adopt_ns_fds(struct sandbox *sb)
+{
+	char path[64];
+	pid_t p = sb->pid;
+	int i;
+
+	for (i = 0; i < 2 && p > 0; i++) {
+		snprintf(path, sizeof(path), "/proc/%ld/ns/net", (long)p);
+		sb->netns_fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (geteuid() != 0) {
+			snprintf(path, sizeof(path), "/proc/%ld/ns/user",
+			    (long)p);
+			sb->userns_fd = open(path, O_RDONLY | O_CLOEXEC);
+		}
+		if (sb->netns_fd >= 0 && (geteuid() == 0 || sb->userns_fd >= 0))
+			return;
+		close_fd(&sb->netns_fd);
+		close_fd(&sb->userns_fd);
+		p = child_of(sb->pid);
+	}
+}
+
+int
+sandbox_adopt(const struct sandbox_spec *spec, const struct sandbox_ref *ref,
+    struct sandbox **out)
+{
+	struct cgroup_limits lim;
+	struct sandbox *sb;
+	char comm[32];
+	uint64_t ticks, up_ms;
+	double up;
+	FILE *f;
+	int rc;
+
+	*out = NULL;
+	if (spec->name == NULL || ref->pid <= 0)
+		return err_set(ERR_INVAL, "sandbox adopt: no name or pid");
+	if ((sb = calloc(1, sizeof(*sb))) == NULL)
+		return err_set(ERR_NOMEM, "sandbox: out of memory");
+	sb->pid = ref->pid;
+	sb->adopted = 1;
+	sb->netns_fd = sb->userns_fd = sb->status_fd = -1;
+	/* The pidfd first, then the check: if the pid is still that init
+	 * after the pidfd is open, the pidfd is that init's. */
+	if ((sb->pidfd = (int)syscall(SYS_pidfd_open, ref->pid, 0)) < 0) {
+		rc = err_set(ERR_NOTFOUND, "sandbox %s: pid %ld: %s",
+		    spec->name, (long)ref->pid, strerror(errno));
+		goto fail;
+	}
+	if (proc_stat(ref->pid, comm, sizeof(comm), &ticks) < 0 ||
+	    ticks != ref->start_ticks || strcmp(comm, "lodge-init") != 0) {
+		rc = err_set(ERR_NOTFOUND,
+		    "sandbox %s: pid %ld is no longer its init", spec->name,
+		    (long)ref->pid);
+		goto fail;
+	}
+	sb->start_ticks = ticks;
+	lim.cpu_millis = spec->cpu_millis;
+	lim.memory_bytes = spec->memory_bytes;
+	lim.pids_max = spec->pids_max;
+	if ((rc = cgroup_new(&spec->cgroup,
+	         spec->cgroup_parent ? spec->cgroup_parent : "lodge",
+	         spec->name, &lim, &sb->cg, &sb->why_not)) < 0) {
+		err_prefix(rc, "sandbox %s: cgroup", spec->name);
+		goto fail;
+	}
+	if (cgroup_mode(sb->cg) != CGROUP_NONE &&
+	    !in_cgroup(ref->pid, spec->name)) {
+		rc = err_set(ERR_NOTFOUND,
+		    "sandbox %s: pid %ld is not in its cgroup", spec->name,
+		    (long)ref->pid);
+		goto fail;
+	}
+	adopt_ns_fds(sb);
+	if (spec->status_path)
+		sb->status_fd = open(spec->status_path, O_RDONLY | O_CLOEXEC);
+	/* Its age, from the boot clock: only wall_ms reads it. */
+	sb->start_ns = util_mono_ns();
+	if ((f = fopen("/proc/uptime", "r")) != NULL) {
+		if (fscanf(f, "%lf", &up) == 1 && up > 0) {
+			up_ms = (uint64_t)(up * 1000.0);
+			ticks = ticks * 1000u / (uint64_t)sysconf(_SC_CLK_TCK);
+			if (up_ms > ticks &&
+			    (up_ms - ticks) * 1000000u < sb->start_ns)
+				sb->start_ns -= (up_ms - ticks) * 1000000u;
+		}
+		fclose(f);
+	}
+	*out = sb;
+	return 0;
+fail:
+	/* Never stop what is not ours: release, not free. */
+	sandbox_release(sb);
+	return rc;
+}
+
+void
+sandbox_release(struct sandbox *sb)
+{
+	if (sb == NULL)
+		return;
+	close_fd(&sb->pidfd);
+	close_fd(&sb->netns_fd);
+	close_fd(&sb->userns_fd);
+	close_fd(&sb->status_fd);
+	cgroup_release(sb->cg);
+	free(sb->why_not);
+	free(sb);
+}
+
 void
 sandbox_free(struct sandbox *sb)
 {
 	struct err_saved saved;
-	int i;
 
 	if (sb == NULL)
 		return;
@@ -2143,12 +2462,6 @@ sandbox_free(struct sandbox *sb)
 	err_save(&saved);
 	if (sb->pid > 0 && !sb->exited)
 		(void)sandbox_stop(sb, 0, NULL);
-	for (i = 0; i < 2; i++) {
-		if (sb->relay[i].started)
-			pthread_join(sb->relay[i].thread, NULL);
-		close_fd(&sb->relay[i].in_fd);
-		close_fd(&sb->relay[i].out_fd);
-	}
 	close_fd(&sb->pidfd);
 	close_fd(&sb->netns_fd);
 	close_fd(&sb->userns_fd);

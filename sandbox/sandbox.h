@@ -88,7 +88,21 @@ struct sandbox_spec {
 	const char *stdout_path; /* capture to this file (created, 0640) */
 	const char *stderr_path;
 	uint64_t log_max_bytes; /* cap of each captured file; 0 = 1 MiB */
-	int die_with_parent; /* SIGKILL the sandbox if the caller dies */
+	const char *status_path; /* init writes the workload's wait status
+	                             here too (created, 0600), for a process
+	                             that adopts the sandbox; NULL: a pipe */
+	int die_with_parent; /* SIGKILL the sandbox if the caller dies;
+	                             0: it outlives the caller (its init
+	                             copies the captured output itself), for
+	                             a later process to adopt */
+};
+
+/* What names a running sandbox to a later process: its init's host pid
+ * and start time (clock ticks after boot, /proc/PID/stat field 22), so
+ * that a reused pid is never taken for it. */
+struct sandbox_ref {
+	pid_t pid;
+	uint64_t start_ticks;
 };
 
 enum sandbox_metering {
@@ -170,11 +184,35 @@ int sandbox_userns_fd(const struct sandbox *sb);
 /* Why metering fell back from a better mode ("" when it did not). */
 const char *sandbox_metering_note(const struct sandbox *sb);
 
+/* The reference of a running sandbox (ERR_NOTFOUND once it has ended). */
+int sandbox_ref(const struct sandbox *sb, struct sandbox_ref *out);
+
+/* Adopt a sandbox another process started (die_with_parent 0) and left
+ * running: spec as it was started (name, cgroup, limits, status_path;
+ * argv, stdio and capture paths are not used: its init goes on writing
+ * the capture files).  Checks that ref->pid is still that sandbox's init
+ * (start time, name, cgroup) and opens a pidfd, its namespaces and its
+ * cgroup.  ERR_NOTFOUND when it has ended.  The adopted sandbox is not
+ * this process's child: its end is seen on the pidfd, its status read
+ * from status_path (SIGKILL when none was written), its CPU metered by
+ * its cgroup only (nothing in rusage mode).  On success *out is the
+ * caller's, as from sandbox_start. */
+int sandbox_adopt(const struct sandbox_spec *spec,
+    const struct sandbox_ref *ref, struct sandbox **out);
+
+/* Let go of sb without stopping it: the workload and its cgroup stay, for
+ * a later process to adopt.  Accepts NULL. */
+void sandbox_release(struct sandbox *sb);
+
 /* Kill whatever is left, remove the cgroup, close, free.  Accepts NULL;
  * leaves the error state (err.h) as it found it. */
 void sandbox_free(struct sandbox *sb);
 
 /* ---- pure helpers ---- */
+
+/* The command name and start time (field 22) of a /proc/PID/stat text. */
+int sandbox_parse_proc_stat(const char *text, char *comm, size_t len,
+    uint64_t *start_ticks);
 
 /* Shell-style exit code of a wait status: the code, or 128+signal. */
 int sandbox_exit_code(int status);

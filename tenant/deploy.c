@@ -416,6 +416,8 @@ wait_running(struct run *r, const char *api, const char *lease,
 		if (st && strcmp(st, "closed") == 0) {
 			const char *cr = json_string_value(
 			    json_object_get(s, "close_reason"));
+			const char *cd = json_string_value(
+			    json_object_get(s, "close_detail"));
 			const char *le = NULL;
 			/* why, when a replica says (an image that could not
 			 * be pulled) */
@@ -426,6 +428,9 @@ wait_running(struct run *r, const char *api, const char *lease,
 				if (le != NULL && le[0] == '\0')
 					le = NULL;
 			}
+			/* the provider's close detail first */
+			if (cd != NULL && cd[0] != '\0')
+				le = cd;
 			rc = err_set(ERR_REJECT,
 			    "lease %s was closed on the "
 			    "provider (%s)%s%s",

@@ -15,10 +15,46 @@ FAILED=0
 CL=$T
 . "$ROOT/examples/local/cluster.sh"
 
+# sweep_sandboxes: kill what the providers under $T left running (a
+# provider's sandboxes outlive it, for its next start to adopt): every
+# process in a cgroup named after one of their keys (p<8 key chars>-...),
+# those cgroups, and, for a provider without cgroups, the inits its
+# state.json names.
+sweep_sandboxes() {
+	for sw_rj in $(find "$T" -maxdepth 3 -name run.json 2>/dev/null); do
+		sw_k=$(sed -n 's/.*"key":"ed25519:\(........\).*/\1/p' "$sw_rj")
+		[ -n "$sw_k" ] || continue
+		for sw_f in /sys/fs/cgroup/*/lodge/p$sw_k-*/cgroup.procs \
+		    /sys/fs/cgroup/lodge/p$sw_k-*/cgroup.procs; do
+			[ -f "$sw_f" ] || continue
+			for sw_p in $(cat "$sw_f"); do kill -9 "$sw_p" 2>/dev/null; done
+		done
+		# then their cgroups, once empty
+		for sw_i in 1 2 3 4 5 6 7 8 9 10; do
+			sw_left=0
+			for sw_d in /sys/fs/cgroup/*/lodge/p$sw_k-* \
+			    /sys/fs/cgroup/lodge/p$sw_k-*; do
+				[ -d "$sw_d" ] || continue
+				rmdir "$sw_d" 2>/dev/null || sw_left=1
+			done
+			[ $sw_left = 0 ] && break
+			sleep 0.1
+		done
+		sw_st=$(dirname "$sw_rj")/state.json
+		[ -f "$sw_st" ] || continue
+		for sw_p in $(jq -r '.leases[].sandboxes[]?.pid' "$sw_st" 2>/dev/null); do
+			[ "$(cat /proc/$sw_p/comm 2>/dev/null)" = lodge-init ] &&
+			    kill -9 "$sw_p" 2>/dev/null
+		done
+	done
+	return 0
+}
+
 cleanup() {
 	cu_rc=$?
 	cluster_stop
 	for p in $PIDS; do kill -9 "$p" 2>/dev/null; done
+	sweep_sandboxes
 	wait 2>/dev/null
 	if [ -n "${LODGE_KEEP_TMP:-}" ] &&
 	    { [ "$FAILED" -ne 0 ] || [ "$cu_rc" -ne 0 ]; }; then

@@ -2,14 +2,16 @@
 # A provider without root (uid 65534 via setpriv): its sandboxes get their
 # own user namespace, metering falls back to rusage, and the gateway
 # reaches the lease's loopback through its helper process (user namespace,
-# then network namespace, socket passed back).
+# then network namespace, socket passed back).  A restart re-adopts the
+# sandbox without root too.
 . tests/e2e/lib.sh
 need "root (to drop it to uid 65534): run as root" [ "$(id -u)" = 0 ]
 need_tools setpriv jq curl
 need "/usr/bin/python3 for the example workload (make deps installs python3)" \
     test -x /usr/bin/python3
-CLUSTER_AS="setpriv --reuid 65534 --regid 65534 --clear-groups"
-need "setpriv to drop root to uid 65534" $CLUSTER_AS true
+AS="setpriv --reuid 65534 --regid 65534 --clear-groups"
+need "setpriv to drop root to uid 65534" $AS true
+CLUSTER_AS=$AS
 chmod 755 "$T"
 
 check "market starts" cluster_market
@@ -44,5 +46,19 @@ SB=$($BIN/provider request --key "$TKEY" GET $P/v1/leases/$LID/status 2>/dev/nul
     jq -r '.replicas[0].pid')
 check "SIGTERM stops the provider" sh -c \
     "kill -TERM $p_PID; for i in 1 2 3 4 5 6 7 8 9 10; do kill -0 $p_PID 2>/dev/null || exit 0; sleep 0.3; done; exit 1"
-check "and its sandbox (pid $SB)" sh -c "[ -n '$SB' ] && ! kill -0 $SB 2>/dev/null"
+check "its sandbox (pid $SB) keeps running, for the next start" \
+    sh -c "[ -n '$SB' ] && kill -0 $SB"
+CLUSTER_AS=$AS
+check "the provider restarts without root" cluster_provider_start p
+CLUSTER_AS=
+P=$p_URL
+check "the restarted provider re-adopts it without root" until_ok 10 \
+    grep -q "re-adopted (pid $SB)" "$CL/p.log"
+check "the gateway reaches the adopted service through its helper" \
+    until_ok 10 sh -c "curl -sf -m 2 $P/l/$LID/web/ | grep -q 'Directory listing'"
+$BIN/ledger envelope --key "$TKEY" --kind lease.close \
+    --body "{\"lease\":\"$LID\",\"reason\":\"tenant_closed\"}" |
+    curl -s -XPOST --data-binary @- $MARKET/v1/entries >/dev/null
+check "closing the lease stops the adopted sandbox" until_ok 10 sh -c \
+    "! kill -0 $SB 2>/dev/null"
 finish

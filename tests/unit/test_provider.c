@@ -745,8 +745,14 @@ test_artifact_blob_is_content_addressed(void **state)
 	    ERR_LIMIT);
 	assert_int_equal(artifact_put_blob(&c, "../etc", "x", 1, NULL),
 	    ERR_INVAL);
-	assert_int_equal(artifact_git(&c, "/nonexistent", "abc", &path),
-	    ERR_INVAL);
+	{
+		struct netpolicy pol;
+		assert_int_equal(netpolicy_init(&pol, NULL), 0);
+		assert_int_equal(
+		    artifact_git(&c, &pol, "/nonexistent", "abc", &path),
+		    ERR_INVAL);
+		netpolicy_clear(&pol);
+	}
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	assert_int_equal(system(cmd), 0);
 }
@@ -755,6 +761,7 @@ static void
 test_artifact_git_checks_out_the_exact_commit(void **state)
 {
 	struct artifact_cache c;
+	struct netpolicy pol;
 	char dir[] = "/tmp/lodge-test-git-XXXXXX", cmd[1024], commit[64];
 	char *out = NULL, *text = NULL, path[1200];
 	size_t len;
@@ -772,6 +779,8 @@ test_artifact_git_checks_out_the_exact_commit(void **state)
 	if (system(cmd) != 0)
 		fail_msg("git could not make the fixture repository (make deps "
 		         "installs git)");
+	/* The owner's local use: a tenant's file:// is refused (below). */
+	assert_int_equal(netpolicy_init(&pol, NULL), 0);
 	snprintf(path, sizeof(path), "%s/c1", dir);
 	assert_non_null(f = fopen(path, "r"));
 	assert_non_null(fgets(commit, sizeof(commit), f));
@@ -780,16 +789,23 @@ test_artifact_git_checks_out_the_exact_commit(void **state)
 	snprintf(path, sizeof(path), "%s/cache", dir);
 	assert_int_equal(artifact_cache_init(&c, path, 1u << 20), 0);
 	snprintf(path, sizeof(path), "file://%s/repo", dir);
-	assert_int_equal(artifact_git(&c, path, commit, &out), 0);
+	pol.local = 0;
+	assert_int_equal(artifact_git(&c, &pol, path, commit, &out),
+	    ERR_REJECT);
+	assert_non_null(strstr(err_msg(), "file://"));
+	assert_null(out);
+	pol.local = 1;
+	assert_int_equal(artifact_git(&c, &pol, path, commit, &out), 0);
 	snprintf(path, sizeof(path), "%s/app.txt", out);
 	assert_int_equal(util_read_file(path, 100, &text, &len), 0);
 	assert_string_equal(text, "one\n"); /* the first commit, not HEAD */
 	free(text);
 	free(out);
 	snprintf(path, sizeof(path), "file://%s/repo", dir);
-	assert_int_equal(artifact_git(&c, path,
+	assert_int_equal(artifact_git(&c, &pol, path,
 	                     "0123456789012345678901234567890123456789", &out),
 	    ERR_NOTFOUND);
+	netpolicy_clear(&pol);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	assert_int_equal(system(cmd), 0);
 }
