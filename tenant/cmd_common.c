@@ -126,13 +126,21 @@ check_checkpoint(const struct cmd_opts *o, const struct tenant_paths *p,
 			    pinned);
 		return EXIT_OK;
 	}
-	tenant_client_clear(c);
 	if (rc == ERR_ALARM) {
 		fprintf(stderr, "tenant: %s\n", err_msg());
-		return EXIT_FAIL;
-	}
-	return cmd_fail(
-	    rc == ERR_IO ? "the market" : "the market's checkpoint");
+		rc = EXIT_FAIL;
+	} else if (rc == ERR_IO) {
+		/* No answer, or not a market's (a 404, another server's
+		 * page): the same words as every other non-market answer
+		 * (tenant/view.c). */
+		fprintf(stderr,
+		    "tenant: %s does not answer as a Lodge market: %s\n",
+		    c->market, err_msg());
+		rc = EXIT_FAIL;
+	} else
+		rc = cmd_fail("the market's checkpoint");
+	tenant_client_clear(c);
+	return rc;
 }
 
 int

@@ -87,7 +87,7 @@ if command -v python3 > /dev/null; then
 	WPORT=$(sed -n 's/.*port \([0-9]*\).*/\1/p' "$T/www.log" | head -1)
 	as alice balance --market "http://127.0.0.1:$WPORT" > "$T/b2.out" 2> "$T/b2.err"
 	check "balance against a server answering other JSON exits 1, nothing on stdout" \
-	    sh -c "[ $? = 1 ] && [ ! -s $T/b2.out ] && grep -q 'has no balances' $T/b2.err"
+	    sh -c "[ $? = 1 ] && [ ! -s $T/b2.out ] && grep -q 'does not answer as a Lodge market' $T/b2.err"
 fi
 
 # ---- signedBy naming an auditor who never attested ---------------------------
