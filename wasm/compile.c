@@ -149,6 +149,69 @@ wasm_toolchain_version(void)
 	return tool_version;
 }
 
+/* The file `name` resolves to through PATH, as execvp finds it, with
+ * symbolic links resolved: "path size mtime inode", or "name ?". */
+static void
+tool_signature(const char *name, char *out, size_t cap)
+{
+	const char *path = getenv("PATH");
+	char cand[4096], real[4096];
+	struct stat st;
+
+	snprintf(out, cap, "%s ?", name);
+	if (!path || !*path)
+		path = "/usr/local/bin:/usr/bin:/bin";
+	while (*path) {
+		size_t n = strcspn(path, ":");
+		if (snprintf(cand, sizeof(cand), "%.*s/%s", (int)n, path,
+		        name) < (int)sizeof(cand) &&
+		    access(cand, X_OK) == 0 && realpath(cand, real) &&
+		    stat(real, &st) == 0) {
+			int k = snprintf(out, cap, "%s %lld %lld.%09ld %llu",
+			    real, (long long)st.st_size,
+			    (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec,
+			    (unsigned long long)st.st_ino);
+			if (k < 0 || (size_t)k >= cap)
+				snprintf(out, cap, "%s ?", name);
+			return;
+		}
+		path += n;
+		if (*path == ':')
+			path++;
+	}
+}
+
+/* wasm_toolchain_version(), remembered in cache_dir under the tools'
+ * signatures, so that a run whose module is cached starts no process:
+ * the versions are asked again when wasm2c or cc is another file. */
+static void
+toolchain_version(const char *cache_dir, char *out, size_t cap)
+{
+	char sig[8400], a[4100], b[4100], hex[65], memo[1200], tmp[1300];
+	char *text = NULL;
+	size_t len = 0;
+
+	tool_signature("wasm2c", a, sizeof(a));
+	tool_signature("cc", b, sizeof(b));
+	snprintf(sig, sizeof(sig), "%s\n%s\nabi %d", a, b, WASM_ABI_VERSION);
+	wasm_sha256_hex(sig, strlen(sig), hex);
+	snprintf(memo, sizeof(memo), "%s/toolchain-%.32s", cache_dir, hex);
+	if (util_read_file(memo, 4096, &text, &len) == 0 && len > 0 &&
+	    len < cap && !memchr(text, 0, len)) {
+		memcpy(out, text, len);
+		out[len] = 0;
+		free(text);
+		return;
+	}
+	free(text);
+	snprintf(out, cap, "%s", wasm_toolchain_version());
+	/* best effort: a read-only cache asks every time */
+	snprintf(tmp, sizeof(tmp), "%s.%ld", memo, (long)getpid());
+	if (util_write_file(tmp, out, strlen(out), 0644) == 0 &&
+	    rename(tmp, memo) < 0)
+		unlink(tmp);
+}
+
 /* ---- the per-.so runtime (replaces wasm-rt-impl.c) ---- */
 
 static const char rt_source[] =
@@ -896,7 +959,10 @@ wasm_compile(const struct wasm_module *m, const struct wasm_compile_opts *o,
 		*cached = 0;
 	if (strlen(o->cache_dir) > 1000)
 		return err_set(ERR_LIMIT, "wasm cache dir: path too long");
-	const char *tv = wasm_toolchain_version();
+	if ((rc = util_mkdirs(o->cache_dir, 0700)))
+		return err_prefix(rc, "wasm cache %s", o->cache_dir);
+	char tv[600];
+	toolchain_version(o->cache_dir, tv, sizeof(tv));
 	size_t kl = m->len + strlen(tv) + 64;
 	if (!(keybuf = malloc(kl)))
 		return err_set(ERR_NOMEM, "out of memory");
@@ -908,8 +974,6 @@ wasm_compile(const struct wasm_module *m, const struct wasm_compile_opts *o,
 	wasm_sha256_hex(keybuf, m->len + (size_t)n, key);
 	free(keybuf);
 
-	if ((rc = util_mkdirs(o->cache_dir, 0700)))
-		return err_prefix(rc, "wasm cache %s", o->cache_dir);
 	snprintf(final, sizeof(final), "%s/%s.so", o->cache_dir, key);
 	if (access(final, R_OK) == 0) {
 		if (cached)
