@@ -9,10 +9,21 @@
 
 #include <stdint.h>
 
-#define WASM_ABI_VERSION 6
+#define WASM_ABI_VERSION 8
 #define WASM_ABI_SYMBOL "lodge_wasm_module"
 
-/* Trap codes returned by instantiate/call (1..7 are wasm2c's own). */
+/* Address space a guard-page memory reserves: every address a load or
+ * store can form (a 32-bit address plus a 32-bit offset) and the widest
+ * access (8 bytes) past it, rounded up to a 64 KiB page. */
+#define WASM_ABI_GUARD_RESERVE ((8ull << 30) + 65536)
+
+/* Trap codes returned by instantiate/call (1..7 are wasm2c's own).
+ * struct wasm_abi_module's guard_pages: 1 when the module's loads and
+ * stores are unchecked and each memory reserves WASM_ABI_GUARD_RESERVE
+ * bytes of which only its size is accessible: a fault in that range, on
+ * a thread inside instantiate or call, must be turned into a trap by
+ * calling trap(WASM_TRAP_OOB) from the signal handler (it longjmps, never
+ * returns); 0 when every access is checked. */
 #define WASM_ABI_DECLS                                                        \
 	enum wasm_abi_trap {                                                  \
 		WASM_TRAP_NONE = 0,                                           \
@@ -59,6 +70,8 @@
 		int64_t *(*fuel)(void *inst);                                 \
 		struct wasm_abi_mem *(*memory)(void *inst);                   \
 		void (*release)(void *inst);                                  \
+		int guard_pages;                                              \
+		void (*trap)(int code);                                       \
 	};
 
 WASM_ABI_DECLS

@@ -1,8 +1,9 @@
 /*
  * wasm_compile: instrument, wasm2c, cc -shared; cache by content hash.
  * Each .so carries its own small wasm2c runtime (thread-local trap state,
- * explicit bounds checks, call-depth counting so exhaustion is
- * deterministic) and a generated shim exporting struct wasm_abi_module.
+ * memories with guard pages or explicit bounds checks) and a generated
+ * shim exporting struct wasm_abi_module; the call depth is counted by the
+ * instrumentation, so exhaustion is deterministic.
  */
 #include "wasm/compile.h"
 
@@ -22,6 +23,7 @@
 #include "common/err.h"
 #include "common/util.h"
 #include "wasm/abi.h"
+#include "wasm/guard.h"
 #include "wasm/instrument.h"
 
 #define STR_(...) #__VA_ARGS__
@@ -55,6 +57,7 @@ wasm_compile_opts_init(struct wasm_compile_opts *o)
 	o->opt_level = 2;
 	o->fuel = 1;
 	o->max_call_depth = WASM_CALL_DEPTH_DEFAULT;
+	o->bounds = WASM_BOUNDS_AUTO;
 	o->cpu_seconds = 300;
 	o->mem_bytes = 4ull << 30;
 }
@@ -146,6 +149,69 @@ wasm_toolchain_version(void)
 	return tool_version;
 }
 
+/* The file `name` resolves to through PATH, as execvp finds it, with
+ * symbolic links resolved: "path size mtime inode", or "name ?". */
+static void
+tool_signature(const char *name, char *out, size_t cap)
+{
+	const char *path = getenv("PATH");
+	char cand[4096], real[4096];
+	struct stat st;
+
+	snprintf(out, cap, "%s ?", name);
+	if (!path || !*path)
+		path = "/usr/local/bin:/usr/bin:/bin";
+	while (*path) {
+		size_t n = strcspn(path, ":");
+		if (snprintf(cand, sizeof(cand), "%.*s/%s", (int)n, path,
+		        name) < (int)sizeof(cand) &&
+		    access(cand, X_OK) == 0 && realpath(cand, real) &&
+		    stat(real, &st) == 0) {
+			int k = snprintf(out, cap, "%s %lld %lld.%09ld %llu",
+			    real, (long long)st.st_size,
+			    (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec,
+			    (unsigned long long)st.st_ino);
+			if (k < 0 || (size_t)k >= cap)
+				snprintf(out, cap, "%s ?", name);
+			return;
+		}
+		path += n;
+		if (*path == ':')
+			path++;
+	}
+}
+
+/* wasm_toolchain_version(), remembered in cache_dir under the tools'
+ * signatures, so that a run whose module is cached starts no process:
+ * the versions are asked again when wasm2c or cc is another file. */
+static void
+toolchain_version(const char *cache_dir, char *out, size_t cap)
+{
+	char sig[8400], a[4100], b[4100], hex[65], memo[1200], tmp[1300];
+	char *text = NULL;
+	size_t len = 0;
+
+	tool_signature("wasm2c", a, sizeof(a));
+	tool_signature("cc", b, sizeof(b));
+	snprintf(sig, sizeof(sig), "%s\n%s\nabi %d", a, b, WASM_ABI_VERSION);
+	wasm_sha256_hex(sig, strlen(sig), hex);
+	snprintf(memo, sizeof(memo), "%s/toolchain-%.32s", cache_dir, hex);
+	if (util_read_file(memo, 4096, &text, &len) == 0 && len > 0 &&
+	    len < cap && !memchr(text, 0, len)) {
+		memcpy(out, text, len);
+		out[len] = 0;
+		free(text);
+		return;
+	}
+	free(text);
+	snprintf(out, cap, "%s", wasm_toolchain_version());
+	/* best effort: a read-only cache asks every time */
+	snprintf(tmp, sizeof(tmp), "%s.%ld", memo, (long)getpid());
+	if (util_write_file(tmp, out, strlen(out), 0644) == 0 &&
+	    rename(tmp, memo) < 0)
+		unlink(tmp);
+}
+
 /* ---- the per-.so runtime (replaces wasm-rt-impl.c) ---- */
 
 static const char rt_source[] =
@@ -155,20 +221,15 @@ static const char rt_source[] =
     "#include <stdbool.h>\n"
     "#include <stdlib.h>\n"
     "#include <string.h>\n"
+    "#include <sys/mman.h>\n"
     "#include \"wasm-rt.h\"\n"
-    "__thread uint32_t wasm_rt_call_stack_depth;\n"
     "__thread jmp_buf *lodge_jb;\n"
     "__thread uint32_t lodge_mem_limit = 65535, lodge_table_limit = 10000000;\n"
     "__attribute__((noreturn)) void lodge_trap(int code) {\n"
     "  if (!lodge_jb) abort();\n"
     "  longjmp(*lodge_jb, code);\n"
     "}\n"
-    "void wasm_rt_trap(wasm_rt_trap_t code) {\n"
-    "  int c = (int)code;\n"
-    "  if (code == WASM_RT_TRAP_OOB &&\n"
-    "      wasm_rt_call_stack_depth > WASM_RT_MAX_CALL_STACK_DEPTH) c = 8;\n"
-    "  lodge_trap(c);\n"
-    "}\n"
+    "void wasm_rt_trap(wasm_rt_trap_t code) { lodge_trap((int)code); }\n"
     "void wasm_rt_init(void) {}\n"
     "bool wasm_rt_is_initialized(void) { return true; }\n"
     "void wasm_rt_free(void) {}\n"
@@ -210,6 +271,92 @@ static const char rt_source[] =
     "uint32_t wasm_rt_exception_tag(void) { return 0; }\n"
     "uint32_t wasm_rt_exception_size(void) { return 0; }\n"
     "void *wasm_rt_exception(void) { return NULL; }\n"
+    "#if LODGE_GUARD\n"
+    /* Guard pages: the whole range a load or store can reach
+     * (LODGE_RESERVE bytes, WASM_ABI_GUARD_RESERVE) is reserved
+     * inaccessible, and only the memory's size is open, so any access past
+     * it faults.  A fresh instance per request would map and unmap 8 GiB
+     * each time (and take its first pages' faults again): a freed memory
+     * keeps up to LODGE_KEEP bytes open, zeroed, for the next one (at most
+     * LODGE_SPARES kept; a trylock, so a child forked while another thread
+     * held the lock just maps afresh). */
+    "#define LODGE_KEEP (1u << 20)\n"
+    "#define LODGE_SPARES 4\n"
+    "static pthread_mutex_t lodge_spare_lock = PTHREAD_MUTEX_INITIALIZER;\n"
+    "static struct { uint8_t *d; size_t open; } lodge_spare[LODGE_SPARES];\n"
+    "static int lodge_nspare;\n"
+    "static int lodge_protect(uint8_t *d, size_t from, size_t to, int prot) "
+    "{\n"
+    "  return to > from && mprotect(d + from, to - from, prot) != 0;\n"
+    "}\n"
+    /* A reservation with exactly [0, n) open, and zero. */
+    "static uint8_t *lodge_reserve(size_t n) {\n"
+    "  uint8_t *d = NULL; size_t open = 0;\n"
+    "  if (pthread_mutex_trylock(&lodge_spare_lock) == 0) {\n"
+    "    if (lodge_nspare > 0) { lodge_nspare--;\n"
+    "      d = lodge_spare[lodge_nspare].d; open = "
+    "lodge_spare[lodge_nspare].open; }\n"
+    "    pthread_mutex_unlock(&lodge_spare_lock);\n"
+    "  }\n"
+    "  if (!d) {\n"
+    "    void *p = mmap(NULL, LODGE_RESERVE, PROT_NONE,\n"
+    "      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);\n"
+    "    if (p == MAP_FAILED) return NULL;\n"
+    "    d = p;\n"
+    "  }\n"
+    "  if (lodge_protect(d, open, n, PROT_READ | PROT_WRITE) ||\n"
+    "      lodge_protect(d, n, open, PROT_NONE)) {\n"
+    "    munmap(d, LODGE_RESERVE); return NULL; }\n"
+    "  return d;\n"
+    "}\n"
+    /* Back to the spares: what stays open is zeroed, the rest given back
+     * to the kernel and closed. */
+    "static void lodge_unreserve(uint8_t *d, size_t open) {\n"
+    "  size_t keep = open < LODGE_KEEP ? open : LODGE_KEEP;\n"
+    "  if (open > keep && (madvise(d + keep, open - keep, MADV_DONTNEED) ||\n"
+    "      lodge_protect(d, keep, open, PROT_NONE))) {\n"
+    "    munmap(d, LODGE_RESERVE); return; }\n"
+    "  memset(d, 0, keep);\n"
+    "  if (pthread_mutex_trylock(&lodge_spare_lock) == 0) {\n"
+    "    if (lodge_nspare < LODGE_SPARES) {\n"
+    "      lodge_spare[lodge_nspare].d = d; lodge_spare[lodge_nspare].open = "
+    "keep;\n"
+    "      lodge_nspare++; d = NULL; }\n"
+    "    pthread_mutex_unlock(&lodge_spare_lock);\n"
+    "  }\n"
+    "  if (d) munmap(d, LODGE_RESERVE);\n"
+    "}\n"
+    "__attribute__((destructor)) static void lodge_spares_fini(void) {\n"
+    "  for (int i = 0; i < lodge_nspare; i++) munmap(lodge_spare[i].d, "
+    "LODGE_RESERVE);\n"
+    "  lodge_nspare = 0;\n"
+    "}\n"
+    "void wasm_rt_allocate_memory(wasm_rt_memory_t *m, uint32_t init, "
+    "uint32_t max) {\n"
+    "  if (init > lodge_mem_limit) lodge_trap(11);\n"
+    "  size_t n = (size_t)init * 65536;\n"
+    "  uint8_t *d = lodge_reserve(n);\n"
+    "  if (!d) lodge_trap(11);\n"
+    "  m->data = d;\n"
+    "  m->size = (uint32_t)n; m->pages = init; m->max_pages = max;\n"
+    "}\n"
+    "uint32_t wasm_rt_grow_memory(wasm_rt_memory_t *m, uint32_t delta) {\n"
+    "  uint64_t np = (uint64_t)m->pages + delta;\n"
+    "  uint32_t old = m->pages;\n"
+    "  if (np > m->max_pages || np > lodge_mem_limit || np > 65535) return "
+    "(uint32_t)-1;\n"
+    "  if (delta == 0) return old;\n"
+    "  if (lodge_protect(m->data, (size_t)old * 65536, (size_t)np * 65536,\n"
+    "      PROT_READ | PROT_WRITE))\n"
+    "    return (uint32_t)-1;\n"
+    "  m->pages = (uint32_t)np; m->size = (uint32_t)(np * 65536);\n"
+    "  return old;\n"
+    "}\n"
+    "void wasm_rt_free_memory(wasm_rt_memory_t *m) {\n"
+    "  if (m->data) lodge_unreserve(m->data, (size_t)m->pages * 65536);\n"
+    "  m->data = NULL;\n"
+    "}\n"
+    "#else\n"
     "void wasm_rt_allocate_memory(wasm_rt_memory_t *m, uint32_t init, uint32_t "
     "max) {\n"
     "  if (init > lodge_mem_limit) lodge_trap(11);\n"
@@ -233,6 +380,7 @@ static const char rt_source[] =
     "}\n"
     "void wasm_rt_free_memory(wasm_rt_memory_t *m) { free(m->data); m->data = "
     "NULL; }\n"
+    "#endif\n"
     "#define TABLE_OPS(type) \\\n"
     "void wasm_rt_allocate_##type##_table(wasm_rt_##type##_table_t *t, "
     "uint32_t n, uint32_t max) { \\\n"
@@ -441,11 +589,56 @@ gen_imports(const struct wasm_module *m, FILE *f)
 	}
 }
 
+/* How the instrumentation changed the defined functions' types
+ * (wasm/instrument.h): extra parameters fuel (i64) and depth (i32), extra
+ * result fuel (i64). */
+struct xform {
+	int fuel, depth;
+};
+
+/* "R x = " (R the C type of function fidx's results as called), or ""
+ * when it returns nothing: *multi says whether x is a struct. */
+static void
+call_result(const struct wasm_module *m, uint32_t fidx, const struct xform *x,
+    FILE *f, int *multi)
+{
+	const struct wasm_functype *ft = &m->types[m->func_types[fidx]];
+	int extra = fidx >= m->nfunc_imports && x->fuel;
+	uint32_t n = ft->nresults + (extra ? 1 : 0);
+	*multi = n > 1;
+	if (n == 0)
+		return;
+	if (n == 1) {
+		fputs(extra ? "u64" : ctype(ft->results[0]), f);
+	} else {
+		fputs("struct wasm_multi_", f);
+		for (uint32_t i = 0; i < ft->nresults; i++)
+			fputc(letter(ft->results[i]), f);
+		if (extra)
+			fputc('j', f);
+	}
+	fputs(" x = ", f);
+}
+
+/* The extra arguments of a call to function fidx from the host: the fuel
+ * the instance has, depth 0. */
+static void
+call_extra_args(const struct wasm_module *m, uint32_t fidx,
+    const struct xform *x, FILE *f)
+{
+	if (fidx < m->nfunc_imports)
+		return;
+	if (x->fuel)
+		fputs(", *(u64 *)Z_mZ_lodge_fuel(&I->m)", f);
+	if (x->depth)
+		fputs(", 0", f);
+}
+
 /* lodge_instantiate: allocate the imported memories and tables at the
  * host's sizes, set the imported globals, instantiate, set the fuel, run
  * the start function; a trap on the way is returned. */
 static void
-gen_instantiate(const struct wasm_module *m, FILE *f)
+gen_instantiate(const struct wasm_module *m, const struct xform *x, FILE *f)
 {
 	int mem_import = -1;
 	fputs("static int lodge_instantiate(void *vi, const struct "
@@ -455,14 +648,12 @@ gen_instantiate(const struct wasm_module *m, FILE *f)
 	      "  I->h.host = host;\n"
 	      "  lodge_mem_limit = host->mem_limit_pages;\n"
 	      "  lodge_table_limit = host->table_limit;\n"
-	      "  jmp_buf jb; jmp_buf *volatile prev = lodge_jb;\n"
-	      "  uint32_t depth = wasm_rt_call_stack_depth; int t;\n"
+	      "  jmp_buf jb; jmp_buf *volatile prev = lodge_jb; int t;\n"
 	      "  volatile int fuel_set = 0;\n"
 	      "  lodge_jb = &jb;\n"
-	      "  if ((t = setjmp(jb)) != 0) { lodge_jb = prev; "
-	      "wasm_rt_call_stack_depth = depth;\n"
+	      "  if ((t = setjmp(jb)) != 0) { lodge_jb = prev;\n"
 	      "    if (!fuel_set) *(int64_t *)Z_mZ_lodge_fuel(&I->m) = "
-	      "host->fuel;\n    return t; }\n",
+	      "host->fuel;\n    return lodge_trap_code(I, t); }\n",
 	    f);
 	for (uint32_t i = 0; i < m->nimports; i++) {
 		const struct wasm_import *im = &m->imports[i];
@@ -494,10 +685,14 @@ gen_instantiate(const struct wasm_module *m, FILE *f)
 	                    "  Z_m_instantiate(&I->m);\n",
 	    f);
 	fputs("  *(int64_t *)Z_mZ_lodge_fuel(&I->m) = host->fuel;\n"
+	      "  *Z_mZ_lodge_depth(&I->m) = 0;\n"
 	      "  fuel_set = 1;\n",
 	    f);
-	if (m->has_start)
-		fputs("  Z_mZ_lodge_start(&I->m);\n", f);
+	if (m->has_start) {
+		fputs("  Z_mZ_lodge_start(&I->m", f);
+		call_extra_args(m, m->start, x, f);
+		fputs(");\n", f);
+	}
 	fputs("  lodge_jb = prev;\n  return 0;\n}\n", f);
 }
 
@@ -523,44 +718,45 @@ gen_release(const struct wasm_module *m, FILE *f)
 /* lodge_call: one case per exported function, by export index, with the
  * arguments and results in u64 slots; a trap is returned. */
 static void
-gen_call(const struct wasm_module *m, FILE *f)
+gen_call(const struct wasm_module *m, const struct xform *x, FILE *f)
 {
 	fputs("static int lodge_call(void *vi, uint32_t idx, const uint64_t "
 	      "*a, uint64_t *r) {\n"
 	      "  struct lodge_inst *I = vi;\n"
 	      "  lodge_mem_limit = I->h.host->mem_limit_pages;\n"
 	      "  lodge_table_limit = I->h.host->table_limit;\n"
-	      "  jmp_buf jb; jmp_buf *volatile prev = lodge_jb;\n"
-	      "  uint32_t depth = wasm_rt_call_stack_depth; int t;\n"
+	      "  jmp_buf jb; jmp_buf *volatile prev = lodge_jb; int t;\n"
 	      "  lodge_jb = &jb;\n"
 	      "  if ((t = setjmp(jb)) != 0) { lodge_jb = prev; "
-	      "wasm_rt_call_stack_depth = depth; return t; }\n"
+	      "return lodge_trap_code(I, t); }\n"
+	      "  *Z_mZ_lodge_depth(&I->m) = 0;\n"
 	      "  (void)a; (void)r;\n"
 	      "  switch (idx) {\n",
 	    f);
 	for (uint32_t e = 0; e < m->nexports; e++) {
 		if (m->exports[e].kind != WASM_EXT_FUNC)
 			continue;
-		const struct wasm_functype *ft =
-		    &m->types[m->func_types[m->exports[e].index]];
+		uint32_t fidx = m->exports[e].index;
+		const struct wasm_functype *ft = &m->types[m->func_types[fidx]];
+		int multi;
 		fprintf(f, "  case %u: {\n    ", e);
-		if (ft->nresults) {
-			ret_type(f, ft);
-			fputs(" x = ", f);
-		}
+		call_result(m, fidx, x, f, &multi);
 		fprintf(f, "Z_mZ_e%u(&I->m", e);
 		for (uint32_t k = 0; k < ft->nparams; k++)
 			fprintf(f, ", v_%c(a[%u])", letter(ft->params[k]), k);
+		call_extra_args(m, fidx, x, f);
 		fputs(");\n", f);
-		if (ft->nresults == 1)
-			fprintf(f, "    r[0] = b_%c(x);\n",
-			    letter(ft->results[0]));
-		else
-			for (uint32_t k = 0; k < ft->nresults; k++) {
-				char l = letter(ft->results[k]);
+		for (uint32_t k = 0; k < ft->nresults; k++) {
+			char l = letter(ft->results[k]);
+			if (multi)
 				fprintf(f, "    r[%u] = b_%c(x.%c%u);\n", k, l,
 				    l, k);
-			}
+			else
+				fprintf(f, "    r[0] = b_%c(x);\n", l);
+		}
+		if (!multi && ft->nresults == 0 && fidx >= m->nfunc_imports &&
+		    x->fuel)
+			fputs("    (void)x;\n", f);
 		fputs("    break; }\n", f);
 	}
 	fputs("  default: lodge_jb = prev; return 10;\n  }\n"
@@ -610,27 +806,45 @@ gen_abi_module(FILE *f)
 	      "  .global_get = lodge_global_get,\n"
 	      "  .fuel = lodge_fuel,\n"
 	      "  .memory = lodge_memory,\n"
-	      "  .release = lodge_release,\n};\n",
+	      "  .release = lodge_release,\n"
+	      "  .guard_pages = LODGE_GUARD,\n"
+	      "  .trap = lodge_trap,\n};\n",
 	    f);
 }
 
 /* shim.c: the glue between wasm2c's m.c and struct wasm_abi_module. */
 static int
-gen_shim(const struct wasm_module *m, FILE *f)
+gen_shim(const struct wasm_module *m, int fuel, uint32_t max_depth, FILE *f)
 {
+	struct xform x = { fuel, max_depth != 0 };
 	fputs(shim_prelude, f);
 	fputs(STR(WASM_ABI_DECLS), f);
 	gen_instance_struct(m, f);
+	/* The depth rule traps with `unreachable` once past the limit. */
+	fprintf(f,
+	    "static int lodge_trap_code(struct lodge_inst *I, int t) {\n"
+	    "  if (t == WASM_TRAP_UNREACHABLE && %u && "
+	    "*Z_mZ_lodge_depth(&I->m) > %uu)\n"
+	    "    return WASM_TRAP_EXHAUSTION;\n"
+	    "  return t;\n}\n",
+	    max_depth, max_depth);
 	gen_imports(m, f);
-	gen_instantiate(m, f);
+	gen_instantiate(m, &x, f);
 	gen_release(m, f);
-	gen_call(m, f);
+	gen_call(m, &x, f);
 	gen_global_get(m, f);
 	gen_abi_module(f);
 	return ferror(f) ? err_set(ERR_IO, "writing the shim failed") : 0;
 }
 
-/* wasm-rt.h with the call depth thread-local, for one .so per thread. */
+/* The tail of wasm-rt.h (included by m.h, after m.c's <math.h>): isnan
+ * as the compiler's builtin, which -fsignaling-nans would otherwise turn
+ * into a call to libc's __isnan on every float operation that looks at a
+ * NaN (sqrt, min, max, abs, ...); it answers the same for every NaN. */
+static const char rt_header_tail[] = "\n#undef isnan\n"
+                                     "#define isnan(x) __builtin_isnan(x)\n";
+
+/* wasm-rt.h of wabt 1.0.32 (checked), with rt_header_tail. */
 static int
 write_rt_header(const char *dir)
 {
@@ -641,16 +855,14 @@ write_rt_header(const char *dir)
 		return err_prefix(rc,
 		    "wasm2c runtime header (is wabt "
 		    "installed?)");
-	const char *needle = "extern uint32_t wasm_rt_call_stack_depth;";
-	char *at = strstr(src, needle);
-	if (!at) {
+	if (!strstr(src, "extern uint32_t wasm_rt_call_stack_depth;") ||
+	    !strstr(src, "WASM_RT_MEMCHECK_SIGNAL_HANDLER")) {
 		free(src);
 		return err_set(ERR_IO,
 		    "%s: unexpected content (wabt version "
 		    "other than 1.0.32?)",
 		    WASM_RT_HEADER);
 	}
-	size_t pre = (size_t)(at - src);
 	FILE *f;
 	if (snprintf(path, sizeof(path), "%s/wasm-rt.h", dir) >=
 	        (int)sizeof(path) ||
@@ -658,9 +870,46 @@ write_rt_header(const char *dir)
 		free(src);
 		return err_set(ERR_IO, "%s: %s", path, strerror(errno));
 	}
-	fwrite(src, 1, pre, f);
-	fputs("extern __thread uint32_t wasm_rt_call_stack_depth;", f);
-	fputs(at + strlen(needle), f);
+	fwrite(src, 1, len, f);
+	fputs(rt_header_tail, f);
+	rc = fclose(f) ? err_set(ERR_IO, "%s: write failed", path) : 0;
+	free(src);
+	return rc;
+}
+
+/* Make the fuel global volatile in wasm2c's m.h.  The instrumentation
+ * writes it after every charge (wasm/instrument.c) but never reads it
+ * between calls; a faulting access (guard pages) is not something the C
+ * compiler accounts for, and without volatile it could drop a write that
+ * a later one overwrites, leaving a trap to read an older value at -O2
+ * than at -O0. */
+static int
+patch_fuel_volatile(const char *dir)
+{
+	static const char field[] = "  u64 w2c_" WASM_FUEL_EXPORT ";\n";
+	char path[4096], *src = NULL;
+	size_t len;
+	int rc;
+	if (snprintf(path, sizeof(path), "%s/m.h", dir) >= (int)sizeof(path))
+		return err_set(ERR_LIMIT, "%s: path too long", dir);
+	if ((rc = util_read_file(path, 64u << 20, &src, &len)))
+		return err_prefix(rc, "wasm2c output");
+	char *at = strstr(src, field);
+	if (!at || strstr(at + 1, field)) {
+		free(src);
+		return err_set(ERR_IO,
+		    "%s: the fuel global's field is not where wasm2c 1.0.32 "
+		    "puts it",
+		    path);
+	}
+	FILE *f = fopen(path, "w");
+	if (!f) {
+		free(src);
+		return err_set(ERR_IO, "%s: %s", path, strerror(errno));
+	}
+	fwrite(src, 1, (size_t)(at - src), f);
+	fputs("  volatile", f);
+	fputs(at + 1, f);
 	rc = fclose(f) ? err_set(ERR_IO, "%s: write failed", path) : 0;
 	free(src);
 	return rc;
@@ -701,7 +950,7 @@ wasm_compile(const struct wasm_module *m, const struct wasm_compile_opts *o,
 	size_t inst_len = 0;
 	char key[65], *keybuf = NULL, dir[1200] = "", final[4096];
 	char p1[4096], p2[4096], p3[4096], p4[4096], plog[4096], pso[4096];
-	char olevel[8], depth[64];
+	char olevel[8], memcheck[64], lguard[32], reserve[64];
 	int rc;
 	FILE *f = NULL;
 
@@ -710,25 +959,29 @@ wasm_compile(const struct wasm_module *m, const struct wasm_compile_opts *o,
 		*cached = 0;
 	if (strlen(o->cache_dir) > 1000)
 		return err_set(ERR_LIMIT, "wasm cache dir: path too long");
-	const char *tv = wasm_toolchain_version();
+	if ((rc = util_mkdirs(o->cache_dir, 0700)))
+		return err_prefix(rc, "wasm cache %s", o->cache_dir);
+	char tv[600];
+	toolchain_version(o->cache_dir, tv, sizeof(tv));
 	size_t kl = m->len + strlen(tv) + 64;
 	if (!(keybuf = malloc(kl)))
 		return err_set(ERR_NOMEM, "out of memory");
 	memcpy(keybuf, m->bytes, m->len);
-	int n = snprintf(keybuf + m->len, kl - m->len, "|%s|O%d|fuel%d|d%u", tv,
-	    o->opt_level, o->fuel ? 1 : 0, o->max_call_depth);
+	int bounds = wasm_bounds_resolve(o->bounds);
+	int n = snprintf(keybuf + m->len, kl - m->len, "|%s|O%d|fuel%d|d%u|%s",
+	    tv, o->opt_level, o->fuel ? 1 : 0, o->max_call_depth,
+	    wasm_bounds_name(bounds));
 	wasm_sha256_hex(keybuf, m->len + (size_t)n, key);
 	free(keybuf);
 
-	if ((rc = util_mkdirs(o->cache_dir, 0700)))
-		return err_prefix(rc, "wasm cache %s", o->cache_dir);
 	snprintf(final, sizeof(final), "%s/%s.so", o->cache_dir, key);
 	if (access(final, R_OK) == 0) {
 		if (cached)
 			*cached = 1;
 		goto found;
 	}
-	struct wasm_instrument_opts io = { .fuel = o->fuel };
+	struct wasm_instrument_opts io = { .fuel = o->fuel,
+		.max_depth = o->max_call_depth };
 	if ((rc = wasm_instrument(m, &io, &inst, &inst_len)))
 		goto out;
 	snprintf(dir, sizeof(dir), "%s/tmp-%.16s-XXXXXX", o->cache_dir, key);
@@ -746,7 +999,7 @@ wasm_compile(const struct wasm_module *m, const struct wasm_compile_opts *o,
 		rc = err_set(ERR_IO, "%s: %s", p1, strerror(errno));
 		goto out;
 	}
-	rc = gen_shim(m, f);
+	rc = gen_shim(m, o->fuel, o->max_call_depth, f);
 	if (fclose(f) && !rc)
 		rc = err_set(ERR_IO, "%s: write failed", p1);
 	f = NULL;
@@ -760,19 +1013,24 @@ wasm_compile(const struct wasm_module *m, const struct wasm_compile_opts *o,
 	snprintf(pso, sizeof(pso), "%s/m.so", dir);
 	const char *w2c[] = { "wasm2c", "--no-debug-names", "-n", "m", "-o", p2,
 		p1, NULL };
-	if ((rc = run_tool(w2c, plog, o)))
+	if ((rc = run_tool(w2c, plog, o)) || (rc = patch_fuel_volatile(dir)))
 		goto out;
 	snprintf(olevel, sizeof(olevel), "-O%d", o->opt_level);
-	snprintf(depth, sizeof(depth), "-DWASM_RT_MAX_CALL_STACK_DEPTH=%u",
-	    o->max_call_depth);
+	int guard = bounds == WASM_BOUNDS_GUARD;
+	snprintf(memcheck, sizeof(memcheck),
+	    "-DWASM_RT_MEMCHECK_SIGNAL_HANDLER=%d", guard);
+	snprintf(lguard, sizeof(lguard), "-DLODGE_GUARD=%d", guard);
+	snprintf(reserve, sizeof(reserve), "-DLODGE_RESERVE=%lluull",
+	    (unsigned long long)WASM_ABI_GUARD_RESERVE);
 	char inc[4200];
 	snprintf(inc, sizeof(inc), "-I%s", dir);
+	/* The depth is counted by the instrumentation, not by wasm2c. */
 	const char *cc[] = { "cc", olevel, "-shared", "-fPIC",
 		"-fvisibility=hidden", "-fno-strict-aliasing",
-		"-fsignaling-nans", "-ffp-contract=off", "-w", "-DNDEBUG",
-		"-DWASM_RT_MEMCHECK_SIGNAL_HANDLER=0", depth, inc,
-		"-Wl,-z,defs", "-o", pso, p2, p3, p4, "-lm", "-lpthread",
-		NULL };
+		"-fsignaling-nans", "-ffp-contract=off", "-fno-math-errno",
+		"-w", "-DNDEBUG", memcheck, lguard, reserve,
+		"-DWASM_RT_USE_STACK_DEPTH_COUNT=0", inc, "-Wl,-z,defs", "-o",
+		pso, p2, p3, p4, "-lm", "-lpthread", NULL };
 	if ((rc = run_tool(cc, plog, o)))
 		goto out;
 	if (rename(pso, final) < 0) {

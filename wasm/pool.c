@@ -25,6 +25,7 @@
 #include "common/err.h"
 #include "common/util.h"
 #include "wasm/compile.h"
+#include "wasm/guard.h"
 #include "wasm/wire.h"
 
 /* With no deadline, a request still waits at most this long for a free
@@ -699,15 +700,23 @@ wasm_app_prepare(const char *module_path, const char *root,
 	if (memory_bytes > 0 &&
 	    memory_bytes / 65536 < o.limits.max_memory_pages)
 		o.limits.max_memory_pages = (uint32_t)(memory_bytes / 65536);
-	if ((rc = wasm_program_load((const uint8_t *)data, len, &o, &prog)) <
-	    0) {
-		err_prefix(rc, "wasm module %.12s", hex);
-		goto out;
+	/* Both ways of checking bounds: the sandbox may not afford guard
+	 * pages (an RLIMIT_AS below the reservation when it has no memory
+	 * cgroup) and cannot compile the other on its own. */
+	static const int modes[] = { WASM_BOUNDS_EXPLICIT, WASM_BOUNDS_GUARD };
+	for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+		o.compile.bounds = modes[i];
+		if ((rc = wasm_program_load((const uint8_t *)data, len, &o,
+		         &prog)) < 0) {
+			err_prefix(rc, "wasm module %.12s", hex);
+			goto out;
+		}
+		start = prog->start_export;
+		if (prog->so_path)
+			(void)chmod(prog->so_path, 0644);
+		wasm_program_free(prog);
+		prog = NULL;
 	}
-	start = prog->start_export;
-	if (prog->so_path)
-		(void)chmod(prog->so_path, 0644);
-	wasm_program_free(prog);
 	if (start < 0) {
 		rc = err_set(ERR_REJECT, "wasm module %.12s exports no _start",
 		    hex);

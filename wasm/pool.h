@@ -70,7 +70,9 @@ void wasm_pool_stats(struct wasm_pool *p, struct wasm_pool_stats *out);
  * root/<sha256 of the module>/, module.wasm, "provider" (a hard link or
  * copy of provider_bin, NULL meaning this process's binary) and
  * .wasm-cache/ with the module compiled with `provider wasm run|serve`'s
- * defaults, so the sandboxed process only dlopens.  The module must
+ * defaults, once with guard pages and once with explicit bounds checks
+ * (whichever the sandbox can afford), so the sandboxed process only
+ * dlopens.  The module must
  * export _start, and its declared memory fit memory_bytes (0: no cap),
  * else ERR_REJECT / ERR_LIMIT say why.  *app_dir (owned by the caller)
  * is that directory. */

@@ -25,14 +25,22 @@
 #include "common/err.h"
 #include "common/util.h"
 #include "sandbox/seccomp_policy.h"
+#include "wasm/guard.h"
 
 #define SPECTEST_BIND -1
 
 void
 wasm_load_opts_init(struct wasm_load_opts *o)
 {
+	const char *b = getenv("LODGE_WASM_BOUNDS");
 	memset(o, 0, sizeof(*o));
 	wasm_compile_opts_init(&o->compile);
+	/* A bad value is refused by wasm_program_load, naming it. */
+	if (b && *b &&
+	    wasm_bounds_parse(b, "LODGE_WASM_BOUNDS", &o->compile.bounds) < 0) {
+		o->compile.bounds = -1;
+		err_clear();
+	}
 	wasm_decode_limits_default(&o->limits);
 	o->link = WASM_LINK_WASI;
 }
@@ -135,6 +143,15 @@ wasm_program_load(const uint8_t *bytes, size_t len,
 	*out = NULL;
 	if (!p)
 		return err_set(ERR_NOMEM, "out of memory");
+	if (o->compile.bounds < WASM_BOUNDS_AUTO ||
+	    o->compile.bounds > WASM_BOUNDS_GUARD) {
+		const char *b = getenv("LODGE_WASM_BOUNDS");
+		free(p);
+		return err_set(ERR_INVAL,
+		    "LODGE_WASM_BOUNDS: \"%s\": expected auto, guard or "
+		    "explicit",
+		    b ? b : "");
+	}
 	if ((rc = wasm_module_decode(bytes, len, &o->limits, &p->mod)))
 		goto fail;
 	struct wasm_module *m = p->mod;
@@ -168,7 +185,9 @@ wasm_program_load(const uint8_t *bytes, size_t len,
 		}
 	}
 	p->start_export = wasm_program_export(p, "_start", 6, WASM_EXT_FUNC);
-	if ((rc = wasm_compile(m, &o->compile, &p->so_path, &p->cached)))
+	struct wasm_compile_opts co = o->compile;
+	co.bounds = p->bounds = wasm_bounds_resolve(co.bounds);
+	if ((rc = wasm_compile(m, &co, &p->so_path, &p->cached)))
 		goto fail;
 	p->dl = dlopen(p->so_path, RTLD_NOW | RTLD_LOCAL);
 	if (!p->dl) {
@@ -176,7 +195,8 @@ wasm_program_load(const uint8_t *bytes, size_t len,
 		goto fail;
 	}
 	p->abi = dlsym(p->dl, WASM_ABI_SYMBOL);
-	if (!p->abi || p->abi->abi_version != WASM_ABI_VERSION) {
+	if (!p->abi || p->abi->abi_version != WASM_ABI_VERSION ||
+	    p->abi->guard_pages != (p->bounds == WASM_BOUNDS_GUARD)) {
 		rc = err_set(ERR_CORRUPT,
 		    "%s: not a Lodge wasm module of ABI "
 		    "%d",
@@ -221,7 +241,10 @@ wasm_instance_new(const struct wasm_program *p, const struct wasm_io *io,
 		return err_set(ERR_NOMEM, "out of memory");
 	}
 	in->p = p;
-	if ((rc = wasi_ctx_init(&in->wasi, io ? io : &no_io))) {
+	/* guard pages fault only in a memory */
+	if ((p->bounds == WASM_BOUNDS_GUARD && p->mod->nmems &&
+	        (rc = wasm_guard_install())) ||
+	    (rc = wasi_ctx_init(&in->wasi, io ? io : &no_io))) {
 		free(in->inst);
 		free(in);
 		return rc;
@@ -234,7 +257,10 @@ wasm_instance_new(const struct wasm_program *p, const struct wasm_io *io,
 	in->host.table_limit = 10000000;
 	in->budget = l && l->fuel >= 0 ? l->fuel : INT64_MAX;
 	in->host.fuel = in->budget;
+	struct wasm_guard_frame saved;
+	wasm_guard_enter(p->abi, in->inst, &saved);
 	*trap = p->abi->instantiate(in->inst, &in->host);
+	wasm_guard_leave(&saved);
 	in->live = 1;
 	*out = in;
 	return 0;
@@ -244,7 +270,11 @@ int
 wasm_instance_call(struct wasm_instance *in, uint32_t idx, const uint64_t *args,
     uint64_t *results)
 {
-	return in->p->abi->call(in->inst, idx, args, results);
+	struct wasm_guard_frame saved;
+	wasm_guard_enter(in->p->abi, in->inst, &saved);
+	int trap = in->p->abi->call(in->inst, idx, args, results);
+	wasm_guard_leave(&saved);
+	return trap;
 }
 
 int64_t
@@ -396,11 +426,15 @@ struct report {
 };
 
 static void
-confine(const struct wasm_run_limits *l)
+confine(const struct wasm_program *p, const struct wasm_run_limits *l)
 {
 	struct rlimit rl;
 	uint64_t mem = l && l->memory_bytes ? l->memory_bytes : (4ull << 30);
 	rl.rlim_cur = rl.rlim_max = mem + (512ull << 20);
+	/* A guard-page memory reserves its whole range up front, though
+	 * only the part under the cap can ever be made accessible. */
+	if (p->bounds == WASM_BOUNDS_GUARD)
+		rl.rlim_cur = rl.rlim_max += WASM_ABI_GUARD_RESERVE;
 	setrlimit(RLIMIT_AS, &rl);
 	rl.rlim_cur = rl.rlim_max = 0;
 	setrlimit(RLIMIT_CORE, &rl);
@@ -444,7 +478,7 @@ wasm_run_isolated(const struct wasm_program *p, const struct wasm_io *io,
 		struct report r;
 		memset(&r, 0, sizeof(r));
 		close(fds[0]);
-		confine(l);
+		confine(p, l);
 		r.rc = wasm_program_run(p, io, l, &r.oc, &r.u);
 		if (r.rc)
 			snprintf(r.err, sizeof(r.err), "%s", err_msg());

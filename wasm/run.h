@@ -26,6 +26,8 @@ struct wasm_load_opts {
 	int link; /* WASM_LINK_* mask; default WASI */
 };
 
+/* Defaults (wasm_compile_opts_init); compile.bounds from the environment's
+ * LODGE_WASM_BOUNDS (auto, guard or explicit) when set. */
 void wasm_load_opts_init(struct wasm_load_opts *o);
 
 struct wasm_program {
@@ -37,12 +39,17 @@ struct wasm_program {
 	int *bind; /* per import: WASI id, -1 no-op, 0 none */
 	int start_export; /* export index of "_start", or -1 */
 	int cached; /* the .so came from the cache */
+	int bounds; /* WASM_BOUNDS_GUARD or _EXPLICIT: how it was compiled */
 };
 
-/* Decode, validate, compile (or reuse the cache), load and link.  On
+/* Decode, validate, compile (or reuse the cache), load and link, with
+ * guard pages or explicit bounds checks (o->compile.bounds,
+ * WASM_BOUNDS_AUTO deciding by wasm_guard_usable(); the first instance of
+ * a guard-page program installs the fault handler, wasm/guard.h).  On
  * success *out is owned by the caller (wasm_program_free).  Errors as for
  * wasm_module_decode and wasm_compile; ERR_REJECT for an import that
- * cannot be satisfied (message names it). */
+ * cannot be satisfied (message names it); ERR_INVAL for a bad
+ * LODGE_WASM_BOUNDS. */
 int wasm_program_load(const uint8_t *bytes, size_t len,
     const struct wasm_load_opts *o, struct wasm_program **out);
 void wasm_program_free(struct wasm_program *p);

@@ -22,6 +22,7 @@
 
 #include "common/err.h"
 #include "common/util.h"
+#include "wasm/guard.h"
 #include "wasm/run.h"
 
 enum { SK_SIMD, SK_TEXT, SK_LINKING, SK_OTHER, SK_N };
@@ -755,9 +756,10 @@ wasm_spec_main(int argc, char **argv)
 		    (unsigned long long)total.skipped[k]);
 		first = 0;
 	}
-	printf(")\nwasm spec: -O%d, fuel %s, %d files, compile %.1f s, run "
-	       "%.1f s\n",
-	    o.lo.compile.opt_level, o.lo.compile.fuel ? "on" : "off", nfiles,
+	printf(")\nwasm spec: -O%d, fuel %s, bounds %s, %d files, compile %.1f "
+	       "s, run %.1f s\n",
+	    o.lo.compile.opt_level, o.lo.compile.fuel ? "on" : "off",
+	    wasm_bounds_name(wasm_bounds_resolve(o.lo.compile.bounds)), nfiles,
 	    (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9,
 	    (double)(t2.tv_sec - t1.tv_sec) + (t2.tv_nsec - t1.tv_nsec) / 1e9);
 	free(files);

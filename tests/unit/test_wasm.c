@@ -1,7 +1,8 @@
 /*
  * Unit tests for the wasm sandbox: decoder/validator, fuel instrumentation,
- * compile cache, runner (traps, fuel determinism), what the commands call
- * (files, the deep-stack runner), WASI basics and WAGI.
+ * compile cache, runner (traps, fuel determinism), bounds checks (guard
+ * pages and explicit), call depth, what the commands call (files, the
+ * deep-stack runner), WASI basics and WAGI.
  * Modules are written in the text format and assembled with wat2wasm.
  */
 #include <setjmp.h>
@@ -11,7 +12,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -19,6 +22,7 @@
 #include "common/err.h"
 #include "common/util.h"
 #include "wasm/decode.h"
+#include "wasm/guard.h"
 #include "wasm/instrument.h"
 #include "wasm/run.h"
 #include "wasm/wagi.h"
@@ -170,21 +174,27 @@ test_wasm_instrument_output_validates_and_exports_fuel(void **state)
 	assert_int_equal(wasm_instrument(m, &io, &out, &outn), 0);
 	assert_true(outn > n);
 	assert_int_equal(wasm_module_decode(out, outn, NULL, &m2), 0);
-	/* same functions, one more global, fuel and memory exported */
+	/* same functions, two more globals, fuel, depth and memory
+	 * exported */
 	assert_int_equal(m2->nfuncs, m->nfuncs);
-	assert_int_equal(m2->nglobals, m->nglobals + 1);
-	int fuel = 0, mem = 0;
+	assert_int_equal(m2->nglobals, m->nglobals + 2);
+	int fuel = 0, depth = 0, mem = 0;
 	for (uint32_t i = 0; i < m2->nexports; i++) {
 		const struct wasm_export *e = &m2->exports[i];
 		if (e->name.len == strlen(WASM_FUEL_EXPORT) &&
 		    !memcmp(e->name.s, WASM_FUEL_EXPORT, e->name.len))
 			fuel = e->kind == WASM_EXT_GLOBAL &&
 			    e->index == m->nglobals;
+		if (e->name.len == strlen(WASM_DEPTH_EXPORT) &&
+		    !memcmp(e->name.s, WASM_DEPTH_EXPORT, e->name.len))
+			depth = e->kind == WASM_EXT_GLOBAL &&
+			    e->index == m->nglobals + 1;
 		if (e->name.len == strlen(WASM_MEM_EXPORT) &&
 		    !memcmp(e->name.s, WASM_MEM_EXPORT, e->name.len))
 			mem = 1;
 	}
 	assert_true(fuel);
+	assert_true(depth);
 	assert_true(mem);
 	wasm_module_free(m);
 	wasm_module_free(m2);
@@ -368,6 +378,309 @@ test_wasm_command_runs_files_and_reports_on_the_callers_thread(void **state)
 	assert_non_null(strstr(err_msg(), "absent.wasm"));
 }
 
+/* ---- bounds checks: guard pages and explicit ---- */
+
+static const char bounds_wat[] =
+    "(module\n"
+    " (memory 1)\n"
+    " (func (export \"grow\") (param i32) (result i32)\n"
+    "  (memory.grow (local.get 0)))\n"
+    " (func (export \"peek\") (param i32) (result i32)\n"
+    "  (i32.load (local.get 0)))\n"
+    " (func (export \"poke64\") (param i32)\n"
+    "  (i64.store (local.get 0) (i64.const -1)))\n"
+    " (func (export \"size\") (result i32) (memory.size))\n"
+    " (func (export \"work_then_oob\") (result i32) (local $i i32)\n"
+    "  (loop $l\n"
+    "   (i32.store (i32.and (local.get $i) (i32.const 4092)) (local.get "
+    "$i))\n"
+    "   (local.set $i (i32.add (local.get $i) (i32.const 1)))\n"
+    "   (br_if $l (i32.lt_u (local.get $i) (i32.const 10000))))\n"
+    "  (i32.store (i32.const 8) (i32.const 5))\n"
+    "  (i32.load offset=8 (i32.const 0xfffffff0)))\n"
+    ")\n";
+
+/* An instance of p, kept across calls. */
+static struct wasm_instance *
+instance(const struct wasm_program *p, uint64_t mem)
+{
+	struct wasm_instance *in = NULL;
+	struct wasm_run_limits l = { .fuel = 1000000000, .memory_bytes = mem };
+	int trap;
+	assert_int_equal(wasm_instance_new(p, NULL, &l, &in, &trap), 0);
+	assert_int_equal(trap, 0);
+	return in;
+}
+
+/* Call export name with one i32 argument (or none: arg < 0); the trap,
+ * and the first result in *res. */
+static int
+call1(struct wasm_instance *in, const char *name, int64_t arg, uint32_t *res)
+{
+	uint64_t a[1] = { (uint64_t)arg }, r[2] = { 0, 0 };
+	int e = wasm_program_export(in->p, name, strlen(name), WASM_EXT_FUNC);
+	assert_true(e >= 0);
+	int trap = wasm_instance_call(in, (uint32_t)e, a, r);
+	if (res)
+		*res = (uint32_t)r[0];
+	return trap;
+}
+
+static struct wasm_program *
+load_bounds(const uint8_t *b, size_t n, int opt, int bounds)
+{
+	struct wasm_load_opts o;
+	struct wasm_program *p = NULL;
+	load_opts(&o, opt);
+	o.compile.bounds = bounds;
+	assert_int_equal(wasm_program_load(b, n, &o, &p), 0);
+	assert_int_equal(p->bounds, bounds);
+	return p;
+}
+
+/* Both ways of checking bounds, at -O0 and -O2: the same traps, the same
+ * fuel at a trap, nothing written by a store that traps, the lease's cap
+ * on memory.grow, and the process fine after each trap. */
+static void
+test_wasm_bounds_guard_and_explicit_agree(void **state)
+{
+	static const int modes[] = { WASM_BOUNDS_GUARD, WASM_BOUNDS_EXPLICIT };
+	uint8_t *b;
+	size_t n;
+	int64_t fuel_at_trap = -1;
+	(void)state;
+	wat(bounds_wat, &b, &n);
+	for (int opt = 0; opt <= 2; opt += 2)
+		for (size_t k = 0; k < 2; k++) {
+			struct wasm_program *p =
+			    load_bounds(b, n, opt, modes[k]);
+			/* a cap of 4 pages */
+			struct wasm_instance *in = instance(p, 4 * 65536);
+			uint32_t r;
+			assert_int_equal(call1(in, "grow", 2, &r), 0);
+			assert_int_equal(r, 1);
+			assert_int_equal(call1(in, "grow", 2, &r), 0);
+			assert_int_equal(r, (uint32_t)-1);
+			assert_int_equal(call1(in, "grow", 1, &r), 0);
+			assert_int_equal(r, 3);
+			assert_int_equal(call1(in, "size", -1, &r), 0);
+			assert_int_equal(r, 4);
+			assert_int_equal(call1(in, "peek", 4 * 65536 - 4, &r),
+			    0);
+			assert_int_equal(call1(in, "peek", 4 * 65536, &r),
+			    WASM_TRAP_OOB);
+			/* straddling the end: traps, writes nothing */
+			assert_int_equal(
+			    call1(in, "poke64", 4 * 65536 - 4, NULL),
+			    WASM_TRAP_OOB);
+			assert_int_equal(call1(in, "peek", 4 * 65536 - 4, &r),
+			    0);
+			assert_int_equal(r, 0);
+			wasm_instance_free(in);
+
+			in = instance(p, 0);
+			assert_int_equal(call1(in, "work_then_oob", -1, NULL),
+			    WASM_TRAP_OOB);
+			int64_t left = wasm_instance_fuel_left(in);
+			if (fuel_at_trap < 0)
+				fuel_at_trap = left;
+			assert_int_equal(left, fuel_at_trap);
+			assert_int_equal(call1(in, "peek", 8, &r), 0);
+			assert_int_equal(r, 5);
+			wasm_instance_free(in);
+			wasm_program_free(p);
+		}
+	free(b);
+}
+
+/* LODGE_WASM_BOUNDS picks the mode; a bad value is refused by name. */
+static void
+test_wasm_bounds_from_the_environment(void **state)
+{
+	uint8_t *b;
+	size_t n;
+	struct wasm_load_opts o;
+	struct wasm_program *p = NULL;
+	(void)state;
+	wat("(module (func (export \"f\")))", &b, &n);
+	setenv("LODGE_WASM_BOUNDS", "explicit", 1);
+	load_opts(&o, 0);
+	assert_int_equal(wasm_program_load(b, n, &o, &p), 0);
+	assert_int_equal(p->bounds, WASM_BOUNDS_EXPLICIT);
+	wasm_program_free(p);
+	p = NULL;
+	setenv("LODGE_WASM_BOUNDS", "fast", 1);
+	load_opts(&o, 0);
+	assert_int_equal(wasm_program_load(b, n, &o, &p), ERR_INVAL);
+	assert_non_null(strstr(err_msg(), "LODGE_WASM_BOUNDS"));
+	assert_null(p);
+	unsetenv("LODGE_WASM_BOUNDS");
+	free(b);
+}
+
+/* Under an RLIMIT_AS too low for the reservation, guard pages are not
+ * chosen and the module runs with explicit checks (from the cache). */
+static void
+test_wasm_bounds_fall_back_under_rlimit_as(void **state)
+{
+#if defined(__SANITIZE_ADDRESS__)
+	(void)state;
+	skip(); /* ASan's shadow memory does not live under RLIMIT_AS */
+#else
+	uint8_t *b;
+	size_t n;
+	(void)state;
+	wat(bounds_wat, &b, &n);
+	wasm_program_free(load_bounds(b, n, 0, WASM_BOUNDS_EXPLICIT));
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct rlimit rl = { 2ull << 30, 2ull << 30 };
+		struct wasm_load_opts o;
+		struct wasm_program *p = NULL;
+		uint32_t r = 0;
+		if (setrlimit(RLIMIT_AS, &rl) < 0 || wasm_guard_usable())
+			_exit(1);
+		load_opts(&o, 0);
+		if (wasm_program_load(b, n, &o, &p) < 0 || !p->cached ||
+		    p->bounds != WASM_BOUNDS_EXPLICIT)
+			_exit(2);
+		struct wasm_instance *in = instance(p, 0);
+		if (call1(in, "peek", 65536, &r) != WASM_TRAP_OOB)
+			_exit(3);
+		_exit(0);
+	}
+	int st;
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+	free(b);
+#endif
+}
+
+/* ---- call depth ---- */
+
+static const char depth_wat[] =
+    "(module\n"
+    " (type $t (func (param i32) (result i32)))\n"
+    " (import \"wasi_snapshot_preview1\" \"sched_yield\" (func $y (result "
+    "i32)))\n"
+    " (type $v (func (result i32)))\n"
+    " (table 3 funcref)\n"
+    " (elem (i32.const 0) $ind $leaf2 $y)\n"
+    " (func $rec (param i32) (result i32)\n"
+    "  (if (result i32) (i32.eqz (local.get 0)) (then (i32.const 0))\n"
+    "   (else (i32.add (i32.const 1)\n"
+    "    (call $rec (i32.sub (local.get 0) (i32.const 1)))))))\n"
+    " (func $a (param i32) (result i32) (call $b (local.get 0)))\n"
+    " (func $b (param i32) (result i32)\n"
+    "  (if (result i32) (local.get 0)\n"
+    "   (then (call $a (i32.sub (local.get 0) (i32.const 1))))\n"
+    "   (else (i32.const 0))))\n"
+    " (func $leaf (param i32) (result i32) (i32.add (local.get 0) "
+    "(i32.const 1)))\n"
+    " (func $chain (param i32) (result i32) (call $leaf (local.get 0)))\n"
+    " (func $ind (param i32) (result i32)\n"
+    "  (if (result i32) (local.get 0)\n"
+    "   (then (call_indirect (type $t) (i32.sub (local.get 0) (i32.const "
+    "1))\n"
+    "    (i32.const 0)))\n"
+    "   (else (i32.const 0))))\n"
+    " (func $leaf2 (param i32) (result i32) (local.get 0))\n"
+    " (func $mv (param i32) (result i32 i32)\n"
+    "  (if (i32.eq (local.get 0) (i32.const 5))\n"
+    "   (then (return (i32.const 1) (i32.const 2))))\n"
+    "  (if (result i32 i32) (local.get 0)\n"
+    "   (then (call $mv (i32.sub (local.get 0) (i32.const 1))) (drop)\n"
+    "    (local.get 0))\n"
+    "   (else (i32.const 7) (i32.const 8))))\n"
+    " (func (export \"rec\") (param i32) (result i32) (call $rec (local.get "
+    "0)))\n"
+    " (func (export \"mutual\") (param i32) (result i32) (call $a (local.get "
+    "0)))\n"
+    " (func (export \"ind\") (param i32) (result i32) (call $ind (local.get "
+    "0)))\n"
+    " (func (export \"chain\") (param i32) (result i32) (call $chain "
+    "(local.get 0)))\n"
+    " (func (export \"mv\") (param i32) (result i32 i32) (call $mv "
+    "(local.get 0)))\n"
+    " (func (export \"yield\") (result i32) (call_indirect (type $v) "
+    "(i32.const 2)))\n"
+    ")\n";
+
+/* Which functions can recurse: direct and mutual recursion, and through a
+ * table; not a chain of calls, nor what a table holds that calls
+ * nothing. */
+static void
+test_wasm_depth_counts_only_what_can_recurse(void **state)
+{
+	uint8_t *b, *rec = NULL;
+	size_t n;
+	struct wasm_module *m = NULL;
+	/* defined functions: rec a b leaf chain ind leaf2 mv, 6 exports */
+	static const uint8_t want[] = { 1, 1, 1, 0, 0, 1, 0, 1, 0, 0, 0, 0, 0,
+		0 };
+	(void)state;
+	wat(depth_wat, &b, &n);
+	assert_int_equal(wasm_module_decode(b, n, NULL, &m), 0);
+	assert_int_equal(m->ncodes, sizeof(want));
+	assert_int_equal(wasm_recursive_funcs(m, &rec), 0);
+	assert_memory_equal(rec, want, sizeof(want));
+	free(rec);
+	wasm_module_free(m);
+	free(b);
+}
+
+/* 4000 frames of functions that recurse, and not one more, whatever the
+ * recursion goes through; the trap comes with the same fuel at -O0 and
+ * -O2; multiple results and imports held in a table still work. */
+static void
+test_wasm_depth_is_exact_and_deterministic(void **state)
+{
+	static const char *const names[] = { "rec", "mutual", "ind" };
+	/* the deepest argument that fits 4000 counted frames */
+	static const int fits[] = { 3999, 1999, 3999 };
+	uint8_t *b;
+	size_t n;
+	int64_t left[3][2];
+	(void)state;
+	wat(depth_wat, &b, &n);
+	for (int opt = 0; opt <= 2; opt += 2) {
+		struct wasm_program *p = load_bounds(b, n, opt,
+		    opt ? WASM_BOUNDS_GUARD : WASM_BOUNDS_EXPLICIT);
+		struct wasm_instance *in = instance(p, 0);
+		uint32_t r;
+		for (int k = 0; k < 3; k++) {
+			assert_int_equal(call1(in, names[k], fits[k], &r), 0);
+			assert_int_equal(r, k == 0 ? (uint32_t)fits[k] : 0);
+			assert_int_equal(call1(in, names[k], fits[k] + 1, &r),
+			    WASM_TRAP_EXHAUSTION);
+			left[k][opt / 2] = wasm_instance_fuel_left(in);
+		}
+		/* not counted: any chain of calls that cannot recurse */
+		assert_int_equal(call1(in, "chain", 41, &r), 0);
+		assert_int_equal(r, 42);
+		uint64_t a[1] = { 3 }, res[2];
+		int e = wasm_program_export(p, "mv", 2, WASM_EXT_FUNC);
+		assert_int_equal(wasm_instance_call(in, (uint32_t)e, a, res),
+		    0);
+		assert_int_equal(res[0], 7);
+		assert_int_equal(res[1], 3);
+		a[0] = 7;
+		assert_int_equal(wasm_instance_call(in, (uint32_t)e, a, res),
+		    0);
+		assert_int_equal(res[0], 1);
+		assert_int_equal(res[1], 7);
+		assert_int_equal(call1(in, "yield", -1, &r), 0);
+		assert_int_equal(r, 0);
+		wasm_instance_free(in);
+		wasm_program_free(p);
+	}
+	for (int k = 0; k < 3; k++)
+		assert_int_equal(left[k][0], left[k][1]);
+	free(b);
+}
+
 static const char wagi_wat[] =
     "(module\n"
     " (import \"wasi_snapshot_preview1\" \"fd_write\" (func $w (param i32 i32 "
@@ -450,6 +763,11 @@ main(void)
 		cmocka_unit_test(
 		    test_wasm_fuel_is_deterministic_across_opt_and_memory),
 		cmocka_unit_test(test_wasm_traps_are_classified),
+		cmocka_unit_test(test_wasm_bounds_guard_and_explicit_agree),
+		cmocka_unit_test(test_wasm_bounds_from_the_environment),
+		cmocka_unit_test(test_wasm_bounds_fall_back_under_rlimit_as),
+		cmocka_unit_test(test_wasm_depth_counts_only_what_can_recurse),
+		cmocka_unit_test(test_wasm_depth_is_exact_and_deterministic),
 		cmocka_unit_test(test_wasm_unknown_import_is_refused),
 		cmocka_unit_test(
 		    test_wasm_command_runs_files_and_reports_on_the_callers_thread),

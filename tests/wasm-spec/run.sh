@@ -3,6 +3,8 @@
 #   tests/wasm-spec/run.sh [-O0|-O2] [--no-fuel] [WAST...]
 # converts each .wast (default: all of ../shared/corpus/wasm-spec) with
 # wast2json into a temporary directory, then runs `provider wasm spec`.
+# Modules use guard pages where the process can reserve them;
+# LODGE_WASM_BOUNDS=explicit runs the suite with explicit bounds checks.
 # Prints "wasm spec: N passed, M failed, K skipped (feature: n, ...)";
 # exits non-zero when a supported feature fails.
 set -u
