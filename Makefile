@@ -38,7 +38,7 @@ wasm_USES := sandbox common
 sdl_USES := image common
 image_USES := common
 ledger_USES := common
-market_USES := ledger common
+market_USES := sdl image ledger common
 provider_USES := wasm sandbox image ledger common
 tenant_USES := ledger sdl image common
 

@@ -630,6 +630,14 @@ market_api_handle(void *ctx, const struct http_request *req,
 	int rc;
 
 	atomic_fetch_add(&m->m_requests, 1);
+	if (strcmp(p, "/v1/sdl/check") == 0) {
+		if (strcmp(req->method, "POST") != 0) {
+			http_respond_error(resp, 405, "POST an SDL here");
+			return;
+		}
+		market_sdl_check(m, req, resp);
+		return;
+	}
 	if (strcmp(p, "/v1/entries") == 0) {
 		if (strcmp(req->method, "POST") != 0) {
 			http_respond_error(resp, 405, "POST an envelope here");
@@ -640,6 +648,10 @@ market_api_handle(void *ctx, const struct http_request *req,
 	}
 	if (!get) {
 		http_respond_error(resp, 405, "%s is read-only", p);
+		return;
+	}
+	if (strcmp(p, "/") == 0 || strncmp(p, "/console/", 9) == 0) {
+		market_console_serve(m, p, resp);
 		return;
 	}
 	if (strcmp(p, "/healthz") == 0) {

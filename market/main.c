@@ -33,7 +33,8 @@
 	"                  [--rate-limit PER_SECOND] [--rate-burst N]\n"       \
 	"                  [--denoms D1,D2...] [--checkpoint-interval MS]\n"   \
 	"                  [--witness VKEY=URL]... [--witness-policy FILE]\n"  \
-	"                  [--quorum N] [--check-invariants]\n"
+	"                  [--quorum N] [--check-invariants] [--console "      \
+	"DIR]\n"
 
 static const char usage_main[] = RUN_OPTIONS
     "       market deposit --data DIR [--market URL] [--denom D] ACCOUNT "
@@ -84,6 +85,8 @@ static const char usage_run[] = RUN_OPTIONS
     "off), answered 429 with Retry-After past it.  On restart the market\n"
     "rebuilds its state by replaying the ledger; a rule given then must\n"
     "equal the genesis.  SIGTERM or SIGINT stops it cleanly.\n"
+    "The Lodge Console (docs/console.md) is served at / from --console\n"
+    "DIR (default: console/ beside the binary's bin/, when it exists).\n"
     "--check-invariants walks the whole state after every entry (no\n"
     "negative balance or escrow, money conserved), for tests; `ledger\n"
     "audit` always does.\n";
@@ -257,7 +260,7 @@ cmd_run(int argc, char **argv)
 	           *fee = NULL, *fee_kinds = NULL, *bcpu = NULL, *bgib = NULL,
 	           *window = NULL, *minep = NULL, *rate = NULL, *burst = NULL,
 	           *cpint = NULL, *wpolicy = NULL, *quorum = NULL,
-	           *denoms = NULL;
+	           *denoms = NULL, *console = NULL;
 	struct arg args[] = { { "data", &data }, { "listen", &listen },
 		{ "origin", &origin }, { "epoch", &epoch },
 		{ "take-rate", &take }, { "offline-grace", &grace },
@@ -268,7 +271,7 @@ cmd_run(int argc, char **argv)
 		{ "rate-limit", &rate }, { "rate-burst", &burst },
 		{ "denoms", &denoms }, { "checkpoint-interval", &cpint },
 		{ "witness-policy", &wpolicy }, { "quorum", &quorum },
-		{ NULL, NULL } };
+		{ "console", &console }, { NULL, NULL } };
 	struct trust_policy wp;
 	struct market_options o;
 	struct market *m = NULL;
@@ -303,6 +306,7 @@ cmd_run(int argc, char **argv)
 	o.listen = listen;
 	o.check_invariants = flag_check_invariants;
 	o.denoms = denoms;
+	o.console_dir = console;
 	if (origin)
 		o.origin = origin;
 	if (epoch) {

@@ -648,6 +648,17 @@ market_open(const struct market_options *o, struct market **out, int *created)
 		rc = err_set(ERR_NOMEM, "out of memory");
 		goto fail;
 	}
+	if (o->console_dir != NULL) {
+		if ((m->console_dir = strdup(o->console_dir)) == NULL) {
+			rc = err_set(ERR_NOMEM, "out of memory");
+			goto fail;
+		}
+	} else if ((m->console_dir = market_console_default_dir()) != NULL &&
+	    snprintf(path, sizeof(path), "%s/index.html", m->console_dir) > 0 &&
+	    access(path, R_OK) != 0) {
+		free(m->console_dir);
+		m->console_dir = NULL;
+	}
 	if ((rc = path_in(m, "market.key", path, sizeof(path))) < 0 ||
 	    (rc = key_load_or_create(path, &m->key, NULL)) < 0 ||
 	    (rc = path_in(m, "treasury.key", path, sizeof(path))) < 0 ||
@@ -847,6 +858,7 @@ market_free(struct market *m)
 	free(m->checkpoint_note);
 	free(m->published);
 	free(m->tiles_dir);
+	free(m->console_dir);
 	free(m->vkey);
 	free(m->db_path);
 	free(m->dir);

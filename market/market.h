@@ -47,6 +47,9 @@ struct market_options {
 	const struct trust_policy *witnesses;
 	const char *denoms; /* "uakt,uact": the denominations settled,
 	                              first start only; NULL: uakt */
+	/* The console's static files (console/ of the repository); NULL:
+	 * console/ beside the binary's bin/ folder, when it exists. */
+	const char *console_dir;
 	int check_invariants; /* full invariant walk after every
 	                              * apply (O(state)); tests turn it on */
 };

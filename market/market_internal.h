@@ -59,6 +59,7 @@ struct market {
 	pthread_t publisher;
 	int publisher_started;
 	char *tiles_dir;
+	char *console_dir; /* the console's files; NULL: none served */
 	char cosign_error[512]; /* the last round's refusals ("" when
 	                         * the last round met the quorum) */
 
@@ -90,6 +91,23 @@ int market_publish_locked(struct market *m, const char *note, uint64_t size);
 /* 0 when note, signed by the market, carries the cosignatures of the
  * quorum of m->witnesses (trust_verify's errors otherwise). */
 int market_cosigned(const struct market *m, const char *note);
+
+/* console.c: the console's files (m->console_dir; "/" is index.html,
+ * "/console/NAME" the rest, NAME checked by market_console_name_ok);
+ * POST /v1/sdl/check: {"ok","errors","warnings"[,"manifest_hash",
+ * "orders"]}, the messages `sdl check` prints. */
+void market_console_serve(struct market *m, const char *path,
+    struct http_response *resp);
+void market_sdl_check(struct market *m, const struct http_request *req,
+    struct http_response *resp);
+/* 1 when name is a file the console may serve: letters, digits, '-',
+ * '_' and '.' (never first), at most one folder level, a known
+ * extension; so no "..", no absolute path, no hidden file. */
+int market_console_name_ok(const char *name);
+/* Its content type by extension, or NULL. */
+const char *market_console_type(const char *name);
+/* <folder of the running binary>/../console, malloc'd (NULL: unknown). */
+char *market_console_default_dir(void);
 
 /* api.c: the request handler http_server_start is given. */
 void market_api_handle(void *ctx, const struct http_request *req,
