@@ -305,6 +305,13 @@ export async function start() {
 		document.getElementById("main").replaceChildren(errorBox(e));
 		return;
 	}
+	// the published checkpoint now, before the event stream repeats it
+	try {
+		const r = await fetch("/v1/ledger/checkpoint");
+		if (r.ok) await onCheckpoint(await r.text());
+	} catch (e) {
+		S.cpError = e.message;
+	}
 	render();
 	connect();
 }

@@ -54,7 +54,7 @@ export function lineChart(o) {
 		const pts = s.values.map((v, i) => `${sx(o.x[i]).toFixed(1)},${sy(v).toFixed(1)}`);
 		if (pts.length === 1) pts.push(pts[0]);
 		root.append(svg("polyline", { points: pts.join(" "), class: `line s${k}`, fill: "none" }));
-		s.values.forEach((v, i) => root.append(svg("circle", { cx: sx(o.x[i]), cy: sy(v), r: 2.5, class: `dot s${k}` })));
+		if (s.values.length <= 60) s.values.forEach((v, i) => root.append(svg("circle", { cx: sx(o.x[i]), cy: sy(v), r: 2.5, class: `dot s${k}` })));
 	});
 	fig.append(root);
 	const cap = document.createElement("figcaption");
@@ -81,6 +81,7 @@ export function lineChart(o) {
 	for (let i = 0; i < n; i++) {
 		const r = tbl.insertRow();
 		r.dataset.x = o.x[i];
+		if (o.ids) r.dataset.id = o.ids[i];
 		r.insertCell().textContent = fmtX(o.x[i]);
 		o.series.forEach((s) => {
 			const c = r.insertCell();

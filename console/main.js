@@ -4,5 +4,6 @@
 
 import { start } from "./app.js";
 import "./ledger.js";
+import "./lease.js";
 
 start();
