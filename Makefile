@@ -175,8 +175,11 @@ DEPS_image := libarchive-dev docker-registry skopeo umoci apache2-utils \
 	crun busybox-static
 # deployment networks and volumes (sandbox/net, sandbox/volume)
 DEPS_net := iproute2 nftables e2fsprogs
+# the console's browser test: headless chromium driven over the DevTools
+# protocol from Debian's python3 (tests/e2e/test_console.sh)
+DEPS_console := chromium python3-websocket
 DEPS := $(DEPS_build) $(DEPS_tests) $(DEPS_wasm) $(DEPS_tools) $(DEPS_image) \
-	$(DEPS_net)
+	$(DEPS_net) $(DEPS_console)
 deps:
 	@tools/deps.sh \
 		"build (compiler, libraries)" "$(DEPS_build)" \
@@ -184,7 +187,8 @@ deps:
 		"WebAssembly (wabt, wasi-libc)" "$(DEPS_wasm)" \
 		"tools the tests and the demo call" "$(DEPS_tools)" \
 		"OCI images (libarchive, registry, skopeo, umoci)" "$(DEPS_image)" \
-		"networks and volumes (iproute2, nftables, e2fsprogs)" "$(DEPS_net)"
+		"networks and volumes (iproute2, nftables, e2fsprogs)" "$(DEPS_net)" \
+		"the console's browser test (chromium)" "$(DEPS_console)"
 
 unit-test: all
 	@$(MAKE) --no-print-directory units drivers

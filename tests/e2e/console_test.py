@@ -1,0 +1,291 @@
+#!/usr/bin/env python3
+"""The Lodge Console in Debian's headless chromium, against a running
+market (tests/e2e/test_console.sh starts it, with two providers and a
+tenant).  Prints TAP lines ("ok - ...", "not ok - ...") and "# figure"
+lines; saves a screenshot of each page in --shots.
+
+  console_test.py --market URL --shots DIR --trigger CMD --ledger BIN
+                  [--tenant-key-pem FILE]
+
+--trigger is a shell command that makes a new deployment (the live
+update the market page must show without a reload); --ledger is
+bin/ledger, for `ledger audit --lease --json`, which the lease page's
+chart points must match."""
+import argparse
+import base64
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from cdp import Browser, CDPError  # noqa: E402
+
+FAILED = 0
+
+
+def ok(cond, desc, detail=""):
+    global FAILED
+    if cond:
+        print("ok - %s" % desc)
+    else:
+        FAILED += 1
+        print("not ok - %s" % desc)
+        if detail:
+            for line in str(detail).splitlines()[:10]:
+                print("#   %s" % line)
+    sys.stdout.flush()
+    return cond
+
+
+def get(url):
+    return json.load(urllib.request.urlopen(url, timeout=10))
+
+
+def js(s):
+    return json.dumps(s)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--market", required=True)
+    ap.add_argument("--shots", required=True)
+    ap.add_argument("--trigger", required=True)
+    ap.add_argument("--ledger", required=True)
+    ap.add_argument("--deploy-sdl", default="")
+    ap.add_argument("--figures", default="")
+    a = ap.parse_args()
+    M = a.market.rstrip("/")
+    os.makedirs(a.shots, exist_ok=True)
+    shot = lambda p, name, full=True: p.screenshot(os.path.join(a.shots, name + ".png"), full)
+
+    b = Browser()
+    try:
+        p = b.page()
+        # ---- the market page ------------------------------------------------
+        t0 = time.time()
+        p.goto(M + "/")
+        n = p.wait("document.querySelectorAll('table.providers tbody tr').length >= 2 && document.querySelectorAll('table.providers tbody tr').length", 20)
+        filled = time.time() - t0
+        providers = get(M + "/v1/providers")
+        keys = sorted(x["key"] for x in providers)
+        shown = sorted(p.eval("[...document.querySelectorAll('table.providers tbody tr')].map(r => r.dataset.key)") or [])
+        ok(n == 2 and shown == keys, "market page lists the market's two providers", "shown %s, market %s" % (shown, keys))
+        ok(p.wait("[...document.querySelectorAll('table.providers tbody tr')].every(r => r.textContent.includes('online') && r.textContent.includes('AKT/CPU'))"),
+           "each provider shows online and its price in human units")
+        v = p.wait("document.getElementById('cp-badge').dataset.verdict === 'ok' && document.getElementById('cp-badge').textContent", 15)
+        ok(v and "verified" in v, "header shows the published checkpoint verified in the browser", v)
+        live = p.wait("document.getElementById('live').dataset.state === 'live'", 15)
+        ok(live, "the event stream (SSE) is connected")
+        perf = p.eval("""(() => {
+            const nav = performance.getEntriesByType('navigation')[0];
+            const res = performance.getEntriesByType('resource').filter(r => !r.name.includes('/v1/events'));
+            const fcp = performance.getEntriesByType('paint').find(e => e.name === 'first-contentful-paint');
+            return {bytes: (nav ? nav.transferSize : 0) + res.reduce((s, r) => s + r.transferSize, 0),
+                    decoded: (nav ? nav.decodedBodySize : 0) + res.reduce((s, r) => s + r.decodedBodySize, 0),
+                    fcp: fcp ? fcp.startTime : -1,
+                    filled: Number(document.getElementById('main').dataset.ready) - performance.timeOrigin,
+                    files: res.length + 1};
+        })()""")
+        print("# figure: console first contentful paint %.0f ms, filled market page %.0f ms, %d files, %d bytes transferred (%d decoded)"
+              % (perf["fcp"], perf["filled"], perf["files"], perf["bytes"], perf["decoded"]))
+        ok(perf["bytes"] < 300 * 1024, "the console loads less than 300 KB (%d bytes)" % perf["bytes"])
+        ok(0 < perf["filled"] < 1000, "the market page is filled in under a second (%.0f ms)" % perf["filled"])
+        if a.figures:
+            with open(a.figures, "a") as f:
+                f.write(json.dumps({"page": "market", "providers": len(providers),
+                                    "leases": len(get(M + "/v1/leases")), **perf}) + "\n")
+        shot(p, "market")
+
+        # ---- a live update after a new deployment --------------------------
+        before = set(p.eval("[...document.querySelectorAll('table.leases tbody tr')].map(r => r.dataset.id)") or [])
+        p.eval("window.__lodgeNoReload = 1")
+        trig = subprocess.Popen(a.trigger, shell=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        new = p.wait("(() => { const b = new Set(%s); const n = [...document.querySelectorAll('table.leases tbody tr')].map(r => r.dataset.id).filter(x => !b.has(x)); return n.length ? n[0] : null; })()" % js(sorted(before)), 40)
+        ok(new, "the market page shows the new deployment's lease live (SSE, no reload)", "leases before: %s" % sorted(before))
+        ok(p.eval("window.__lodgeNoReload === 1"), "... without reloading the page")
+        ok(p.wait("document.querySelectorAll('ol.recent li').length > 0"), "the latest entries list grows from the event stream")
+        try:
+            trig.wait(60)
+        except subprocess.TimeoutExpired:
+            trig.kill()
+        shot(p, "market-live")
+
+        # ---- a lease's story -------------------------------------------------
+        lease = new or (sorted(before)[0] if before else None)
+        if lease:
+            p.goto(M + "/#/lease/" + lease)
+            rows = p.wait("document.querySelectorAll('#lease-charts figure:first-child table.points tr[data-id]').length >= 3 && [...document.querySelectorAll('#lease-charts figure:first-child table.points tr[data-id]')].map(r => [Number(r.dataset.id), Number(r.dataset.x), Number(r.querySelector('td[data-v]').dataset.v)])", 30)
+            ok(p.eval("document.getElementById('match-why') && document.getElementById('match-why').textContent.includes('fitting ask')"),
+               "the lease page says how many asks fitted and why the winner won")
+            audit = subprocess.run([a.ledger, "audit", "--market", M, "--lease", lease, "--json"],
+                                   capture_output=True, text=True, timeout=60)
+            want = {}
+            if audit.returncode == 0:
+                total = 0
+                for u in json.loads(audit.stdout).get("usage", []):
+                    total += u["charge"]
+                    want[u["index"]] = (u["epochs"], total)
+            bad = [r for r in (rows or []) if want.get(r[0]) != (r[1], r[2])]
+            ok(rows and not bad, "the lease chart's %d points (epoch, cumulative charge) match `ledger audit --lease --json`" % len(rows or []),
+               "mismatched: %s; audit rc %s %s" % (bad[:5], audit.returncode, audit.stderr[-300:]))
+            shot(p, "lease")
+            # its provider's page
+            prov = p.eval("(document.querySelector('a[href^=\"#/provider/\"]') || {}).getAttribute && document.querySelector('a[href^=\"#/provider/\"]').getAttribute('href')")
+            p.goto(M + "/" + prov)
+            up = p.wait("document.getElementById('uptime') && document.getElementById('uptime').textContent", 20)
+            ok(up and "heartbeat" in up, "the provider page shows its uptime from heartbeats", up)
+            ok(p.eval("document.querySelectorAll('figure.chart').length >= 1 && document.querySelectorAll('table.leases tbody tr').length >= 1"),
+               "the provider page shows its earnings chart and its leases")
+            shot(p, "provider")
+        else:
+            ok(False, "a lease to open")
+
+        # ---- the ledger explorer -------------------------------------------
+        cp = p.eval("document.getElementById('cp-badge').textContent")
+        idx = 3
+        p.goto(M + "/#/ledger/%d" % idx)
+        inc = p.wait("(e => e && e.dataset.verdict !== 'pending' && e.dataset.verdict)(document.getElementById('v-inclusion'))", 20)
+        ok(inc == "ok", "entry %d's inclusion proof verifies in the browser against the signed checkpoint" % idx,
+           p.eval("(document.getElementById('v-inclusion') || {}).textContent"))
+        ok(p.eval("document.getElementById('v-envelope').dataset.verdict") == "ok",
+           "entry %d's envelope signature verifies (Ed25519, canonical JSON in JS)" % idx)
+        ok(p.eval("document.getElementById('v-checkpoint').dataset.verdict") == "ok",
+           "the checkpoint's signature verifies (WebCrypto Ed25519)")
+        shot(p, "ledger-entry")
+        p.goto(M + "/#/ledger")
+        ok(p.wait("document.querySelectorAll('table.entries tbody tr').length > 0"), "the ledger page lists the latest entries")
+        shot(p, "ledger")
+        p.goto(M + "/#/ledger?lease=" + (lease or "l-1"))
+        ok(p.wait("document.querySelectorAll('table.entries tbody tr').length >= 3 && [...document.querySelectorAll('table.entries tbody tr')].some(r => r.textContent.includes('lease.create'))", 20),
+           "the ledger page finds a lease's entries (lease.create among them)")
+
+        # the next visit checks consistency with the remembered checkpoint
+        p.send("Page.reload")
+        cons = p.wait("(e => e && e.dataset.verdict === 'ok' && e.textContent)(document.getElementById('v-consistency'))", 20)
+        ok(cons and ("consistent with" in cons or "same checkpoint" in cons),
+           "on the next visit the new checkpoint is proven consistent with the remembered one", cons)
+        # a remembered checkpoint the market's log does not extend: split view
+        origin = get(M + "/v1/info")["origin"]
+        p.eval("localStorage.setItem(%s, JSON.stringify({size: 2, root: btoa('x'.repeat(32)), note: '', at: Date.now()}))" % js("lodge.checkpoint." + origin))
+        p.send("Page.reload")
+        split = p.wait("(e => e && e.dataset.verdict === 'fail' && e.textContent)(document.getElementById('v-consistency'))", 20)
+        ok(split and "split view" in split, "a remembered checkpoint the log is not consistent with is reported as a split view", split)
+        ok(p.eval("document.getElementById('cp-badge').dataset.verdict") == "fail", "... and the header badge turns red")
+        p.eval("localStorage.removeItem(%s)" % js("lodge.checkpoint." + origin))
+
+        # ---- small viewport, dark theme, keyboard ----------------------------
+        p.viewport(390, 844, True)
+        p.goto(M + "/#/")
+        p.wait("document.querySelectorAll('table.providers tbody tr').length >= 2")
+        p.pump(0.3)
+        w = p.eval("[document.documentElement.scrollWidth, window.innerWidth]")
+        ok(w[0] <= w[1] + 1, "on a 390 px wide screen the page does not scroll sideways (tables scroll in place)", w)
+        ok(p.eval("[...document.querySelectorAll('nav a')].every(a => { const r = a.getBoundingClientRect(); return r.width > 0 && r.right <= innerWidth; })"),
+           "on a 390 px wide screen the navigation is on screen")
+        shot(p, "market-phone", False)
+        p.eval("document.getElementById('theme').click()")
+        bg = p.eval("getComputedStyle(document.body).backgroundColor")
+        p.eval("document.getElementById('theme').click()")
+        bg2 = p.eval("getComputedStyle(document.body).backgroundColor")
+        ok(bg != bg2, "the theme button switches between dark and light", "%s / %s" % (bg, bg2))
+        if p.eval("document.documentElement.dataset.theme") != "dark":
+            p.eval("document.getElementById('theme').click()")
+        shot(p, "market-phone-dark", False)
+        p.eval("document.getElementById('theme').click()")
+        p.viewport(1280, 900, False)
+        p.send("Input.dispatchKeyEvent", {"type": "keyDown", "key": "Tab", "code": "Tab", "windowsVirtualKeyCode": 9})
+        p.send("Input.dispatchKeyEvent", {"type": "keyUp", "key": "Tab", "code": "Tab", "windowsVirtualKeyCode": 9})
+        ok(p.eval("document.activeElement && document.activeElement.className") == "skip",
+           "the first Tab reaches the skip-to-content link (keyboard navigation)")
+
+        # ---- deploy from the browser -----------------------------------------
+        if a.deploy_sdl:
+            deploy_flow(p, M, a, shot)
+
+        ok(not p.errors, "no console errors or uncaught exceptions on any page", "\n".join(p.errors))
+        p.close()
+
+        # ---- tampered answers get a failed verdict (a page of their own) ----
+        t = b.page()
+        tampered = {"n": 0}
+
+        def on_paused(params):
+            url = params["request"]["url"]
+            rid = params["requestId"]
+            if "/v1/events" in url:
+                t.send("Fetch.failRequest", {"requestId": rid, "errorReason": "BlockedByClient"})
+                return
+            if "responseStatusCode" not in params:
+                t.send("Fetch.continueRequest", {"requestId": rid})
+                return
+            body = t.send("Fetch.getResponseBody", {"requestId": rid})
+            raw = base64.b64decode(body["body"]) if body.get("base64Encoded") else body["body"].encode()
+            if "/v1/ledger/proof/inclusion" in url:
+                j = json.loads(raw)
+                h = bytearray(base64.b64decode(j["proof"][0]))
+                h[0] ^= 1
+                j["proof"][0] = base64.b64encode(bytes(h)).decode()
+                raw = json.dumps(j).encode()
+                tampered["n"] += 1
+            elif "/v1/ledger/checkpoint" in url:
+                lines = raw.decode().split("\n")
+                r = bytearray(base64.b64decode(lines[2]))
+                r[0] ^= 1
+                lines[2] = base64.b64encode(bytes(r)).decode()
+                raw = "\n".join(lines).encode()
+                tampered["n"] += 1
+            t.send("Fetch.fulfillRequest", {"requestId": rid, "responseCode": params["responseStatusCode"],
+                                            "responseHeaders": params.get("responseHeaders", []),
+                                            "body": base64.b64encode(raw).decode()})
+
+        t.handlers["Fetch.requestPaused"] = on_paused
+        t.send("Fetch.enable", {"patterns": [
+            {"urlPattern": "*/v1/ledger/proof/inclusion*", "requestStage": "Response"},
+            {"urlPattern": "*/v1/events*", "requestStage": "Request"}]})
+        t.goto(M + "/#/ledger/%d" % idx)
+        inc = t.wait("(e => e && e.dataset.verdict !== 'pending' && e.dataset.verdict)(document.getElementById('v-inclusion'))", 20)
+        ok(inc == "fail" and tampered["n"] > 0, "a tampered inclusion proof gets a failed verdict in the page",
+           t.eval("(document.getElementById('v-inclusion') || {}).textContent"))
+        shot(t, "ledger-tampered-proof")
+        t.send("Fetch.enable", {"patterns": [
+            {"urlPattern": "*/v1/ledger/checkpoint*", "requestStage": "Response"},
+            {"urlPattern": "*/v1/events*", "requestStage": "Request"}]})
+        t.send("Page.reload")
+        v = t.wait("(e => e && e.dataset.verdict === 'fail' && e.textContent)(document.getElementById('cp-badge'))", 20)
+        ok(v, "a tampered checkpoint (root changed, signature kept) gets a failed verdict", v)
+        t.close()
+    finally:
+        b.close()
+    return 1 if FAILED else 0
+
+
+def deploy_flow(p, M, a, shot):
+    p.goto(M + "/#/deploy")
+    ok(p.wait("document.getElementById('key-generate')", 10), "the deploy page opens")
+    p.eval("document.getElementById('key-generate').click()")
+    key = p.wait("(e => e && e.textContent.startsWith('ed25519:') && e.textContent)(document.getElementById('tenant-key'))", 10)
+    ok(key, "the browser generates a tenant key (non-extractable, kept in IndexedDB)", key)
+    ok(p.eval("window.__lodgeKeyExtractable === false"), "the private key is not extractable")
+    # fund it with the treasury (the operator's step), then a bad SDL and a good one
+    subprocess.run(a.fund + [key], check=False, capture_output=True) if hasattr(a, "fund") else None
+    sdl = open(a.deploy_sdl).read()
+    p.eval("document.getElementById('sdl').value = %s" % js("version: \"2.0\"\nservices: {}\n"))
+    p.eval("document.getElementById('sdl-check').click()")
+    errs = p.wait("(e => e && e.dataset.ok === 'false' && e.textContent)(document.getElementById('sdl-result'))", 10)
+    ok(errs, "an invalid SDL is refused with the validator's messages", errs)
+    p.eval("document.getElementById('sdl').value = %s" % js(sdl))
+    p.eval("document.getElementById('sdl-check').click()")
+    good = p.wait("(e => e && e.dataset.ok === 'true' && e.textContent)(document.getElementById('sdl-result'))", 10)
+    ok(good, "the example SDL validates (the market's C validator)", good)
+    shot(p, "deploy")
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except CDPError as e:
+        print("not ok - the browser session: %s" % e)
+        sys.exit(1)

@@ -1,0 +1,90 @@
+#!/bin/sh
+# The Lodge Console (console/, served by the market at /): how the market
+# serves its files (content types, caching, a CSP without inline scripts,
+# paths outside console/ refused), POST /v1/sdl/check against `sdl
+# check`, then the pages in Debian's headless chromium driven over the
+# DevTools protocol (tests/e2e/console_test.py): the market page with two
+# providers, a live update over SSE after a new deployment, a lease's
+# story against `ledger audit --lease --json`, a provider's page, the
+# ledger explorer's in-browser verification (and tampered answers
+# refused), consistency with the remembered checkpoint, a phone-sized
+# screen, dark theme, no console errors.  Screenshots go to
+# build/console/ (a current set is committed under docs/console/).
+. tests/e2e/lib.sh
+
+PY=/usr/bin/python3
+EX=$ROOT/examples/hello-perl/deploy.yaml
+SHOTS=${LODGE_CONSOLE_SHOTS:-$ROOT/build/console}
+
+check "market starts on a free loopback port, serving console/" \
+    cluster_market --console "$ROOT/console"
+
+# ---- serving -----------------------------------------------------------
+curl -s -D "$T/h" -o "$T/index" "$MARKET/"
+check "GET / answers the console's index.html" \
+    sh -c "head -1 '$T/h' | grep -q ' 200 ' && grep -q 'Lodge Console' '$T/index'"
+check "... as text/html" grep -qi '^Content-Type: text/html; charset=utf-8' "$T/h"
+check "... with a CSP that allows scripts from the market only (no inline)" \
+    sh -c "grep -i '^Content-Security-Policy:' '$T/h' | grep -q \"default-src 'self'\" && ! grep -i '^Content-Security-Policy:' '$T/h' | grep -q unsafe"
+check "... nosniff and revalidated on each load (no-cache)" \
+    sh -c "grep -qi '^X-Content-Type-Options: nosniff' '$T/h' && grep -qi '^Cache-Control: no-cache' '$T/h'"
+check "index.html has no inline script (the CSP would block it)" \
+    sh -c "! grep -q '<script>' '$T/index' && ! grep -qi ' on[a-z]*=' '$T/index'"
+ctype() { curl -s -o /dev/null -w '%{content_type}' "$MARKET$1"; }
+check "a module is served as text/javascript" \
+    [ "$(ctype /console/app.js)" = "text/javascript; charset=utf-8" ]
+check "the stylesheet as text/css" \
+    [ "$(ctype /console/style.css)" = "text/css; charset=utf-8" ]
+for bad in "/console/../Makefile" "/console/%2e%2e/Makefile" \
+    "/console/..%2fmarket/main.c" "/console/.git/config" \
+    "/console/a/b/c.js" "/console//etc/passwd" "/console/%2fetc%2fpasswd.txt" \
+    "/console/main.c" "/console/README.md" "/console/x%00.js"; do
+	code=$(curl -s --path-as-is -o /dev/null -w '%{http_code}' "$MARKET$bad")
+	check "path outside the console refused: $bad ($code)" \
+	    sh -c "[ $code = 404 ] || [ $code = 400 ]"
+done
+check "POST to a console file is refused" \
+    [ "$(curl -s -o /dev/null -w '%{http_code}' -XPOST --data x "$MARKET/console/app.js")" = 405 ]
+
+# ---- POST /v1/sdl/check ------------------------------------------------
+curl -s -XPOST --data-binary @"$EX" "$MARKET/v1/sdl/check?name=deploy.yaml" > "$T/ok.json"
+check "sdl/check accepts the example SDL" jq -e '.ok == true and .errors == []' "$T/ok.json"
+check "... with the manifest hash \`sdl hash\` prints" \
+    [ "$(jq -r .manifest_hash "$T/ok.json")" = "$("$BIN/sdl" hash "$EX")" ]
+check "... and the orders \`sdl orders\` prints" \
+    sh -c "[ \"\$(jq -cS .orders '$T/ok.json')\" = \"\$('$BIN/sdl' orders '$EX' | jq -cS .)\" ]"
+sed 's/cpu:/cpux:/; s/units: *0*\.5/units: -1/' "$EX" > "$T/bad.yaml"
+"$BIN/sdl" check "$T/bad.yaml" 2> "$T/bad.cli" > /dev/null
+curl -s -XPOST --data-binary @"$T/bad.yaml" \
+    "$MARKET/v1/sdl/check?name=$T/bad.yaml" > "$T/bad.json"
+check "sdl/check refuses an invalid SDL" jq -e '.ok == false and (.errors | length) > 0' "$T/bad.json"
+check "... with the same messages as \`sdl check\`" \
+    sh -c "jq -r '.warnings[], .errors[]' '$T/bad.json' | diff - '$T/bad.cli'"
+
+# ---- the browser ---------------------------------------------------------
+if ! command -v chromium > /dev/null 2>&1 &&
+    ! apt-cache policy chromium 2>/dev/null | grep -q 'Candidate: [0-9]'; then
+	skip "the console in a browser" "Debian's chromium cannot be installed here"
+	finish
+fi
+need_tools chromium
+need "python3-websocket (make deps installs it)" $PY -c 'import websocket'
+
+check "provider p1 (region=eu) starts and advertises" \
+    cluster_provider p1 region=eu cpu_ms=1000000,mem_mb_s=1000000,storage_mb_s=100000
+check "provider p2 (region=us, dearer) starts and advertises" \
+    cluster_provider p2 region=us cpu_ms=2000000,mem_mb_s=2000000,storage_mb_s=200000
+check "tenant alice gets a key and funds" cluster_tenant alice 1000000000
+check "alice deploys the example" to "$T/d1.json" as alice deploy "$EX" --timeout 30 --json
+
+mkdir -p "$SHOTS"
+$PY "$ROOT/tests/e2e/console_test.py" --market "$MARKET" --shots "$SHOTS" \
+    --ledger "$BIN/ledger" --figures "$SHOTS/figures.jsonl" \
+    --trigger "XDG_CONFIG_HOME=$CL/alice LODGE_MARKET=$MARKET $BIN/tenant deploy $EX --timeout 30 --json" \
+    > "$T/browser.out" 2>&1
+rc=$?
+cat "$T/browser.out"
+FAILED=$((FAILED + $(grep -c '^not ok' "$T/browser.out")))
+[ $rc -eq 0 ] || [ "$(grep -c '^not ok' "$T/browser.out")" -gt 0 ] ||
+    notok "the browser test ran to its end (exit $rc)"
+finish
