@@ -91,6 +91,7 @@ function stateChanged(kind) {
 		pendingKinds = new Set();
 		try {
 			await loadState();
+			window.dispatchEvent(new Event("lodge:state"));
 		} catch (e) {
 			S.live = "error: " + e.message;
 		}

@@ -5,5 +5,6 @@
 import { start } from "./app.js";
 import "./ledger.js";
 import "./lease.js";
+import "./deploy.js";
 
 start();

@@ -18,14 +18,21 @@
 
 #define CONSOLE_MAX_FILE (4 * 1024 * 1024)
 
-/* The same policy on every answer of the console: scripts, styles,
- * images and connections from the market's own origin only (no inline
- * script or style, no eval), no plugins, no framing. */
-#define CONSOLE_HEADERS                                                       \
-	"Content-Security-Policy: default-src 'self'; img-src 'self' data:; " \
-	"object-src 'none'; base-uri 'none'; frame-ancestors 'none'\r\n"      \
-	"X-Content-Type-Options: nosniff\r\n"                                 \
+/* The same policy on every answer of the console: scripts, styles and
+ * images from the market's own origin only (no inline script or style,
+ * no eval), no plugins, no framing; connections also to providers (the
+ * deploy page delivers manifests and reads status and logs from them).
+ * Must fit extra_headers (256 bytes) with the Cache-Control line. */
+#define CONSOLE_HEADERS                                                  \
+	"Content-Security-Policy: default-src 'self'; "                  \
+	"connect-src 'self' http: https:; "                              \
+	"object-src 'none'; base-uri 'none'; frame-ancestors 'none'\r\n" \
+	"X-Content-Type-Options: nosniff\r\n"                            \
 	"Referrer-Policy: no-referrer\r\n"
+#define CONSOLE_CACHE "Cache-Control: no-cache\r\n"
+_Static_assert(sizeof(CONSOLE_CACHE CONSOLE_HEADERS) <=
+        sizeof(((struct http_response *)0)->extra_headers),
+    "the console's headers must fit extra_headers");
 
 static const struct {
 	const char *ext, *type;
@@ -136,7 +143,7 @@ market_console_serve(struct market *m, const char *path,
 	 * (no-cache), which costs a loopback round trip, not a transfer
 	 * budget worth an ETag scheme */
 	snprintf(resp->extra_headers, sizeof(resp->extra_headers),
-	    "Cache-Control: no-cache\r\n" CONSOLE_HEADERS);
+	    CONSOLE_CACHE CONSOLE_HEADERS);
 }
 
 static json_t *
@@ -162,7 +169,8 @@ market_sdl_check(struct market *m, const struct http_request *req,
 	const char *name = http_query(req, "name");
 	struct sdl_deployment *d = NULL;
 	struct sdl_errors errs = { 0 };
-	json_t *o, *orders = NULL;
+	json_t *o, *orders = NULL, *manifest = NULL;
+	char *mtext = NULL;
 	uint8_t h[32];
 	char hex[65] = "";
 	unsigned flags = 0;
@@ -176,7 +184,9 @@ market_sdl_check(struct market *m, const struct http_request *req,
 	rc = sdl_parse_buffer_flags(name, req->body, req->body_len, flags, &d,
 	    &errs);
 	if (rc == 0 &&
-	    (sdl_manifest_hash(d, h) < 0 || sdl_orders_json(d, &orders) < 0))
+	    (sdl_manifest_hash(d, h) < 0 || sdl_orders_json(d, &orders) < 0 ||
+	        sdl_manifest_json(d, &manifest) < 0 ||
+	        cjson_dump(manifest, &mtext, NULL) < 0))
 		rc = err_set(ERR_INVAL, "%s: %s", name, err_msg());
 	if (rc == 0)
 		hex_encode(h, 32, hex);
@@ -191,8 +201,12 @@ market_sdl_check(struct market *m, const struct http_request *req,
 	if (o != NULL && rc == 0) {
 		json_object_set_new(o, "manifest_hash", json_string(hex));
 		json_object_set(o, "orders", orders);
+		/* the exact bytes to deliver: their sha256 is manifest_hash */
+		json_object_set_new(o, "manifest_text", json_string(mtext));
 	}
 	json_decref(orders);
+	json_decref(manifest);
+	free(mtext);
 	sdl_deployment_free(d);
 	sdl_errors_free(&errs);
 	{

@@ -440,6 +440,26 @@ blob_head(void *ctx, const struct http_request *req, struct http_response *resp,
 	return HTTP_HEAD_SINK;
 }
 
+/*
+ * CORS for the tenant's endpoints (/v1/...), so that the Lodge Console
+ * (docs/console.md), served by the market, can deliver a manifest and
+ * read status and logs from the browser.  Any origin: the requests are
+ * authorised by their X-Lodge-Signature alone, never by cookies or the
+ * caller's address, so a page of another origin can do nothing a signed
+ * request could not.
+ */
+#define CORS_ALLOW "Access-Control-Allow-Origin: *\r\n"
+
+static void
+cors(const struct http_request *req, struct http_response *resp)
+{
+	size_t n = strlen(resp->extra_headers);
+
+	if (strncmp(req->path, "/v1/", 4) == 0 &&
+	    n + sizeof(CORS_ALLOW) <= sizeof(resp->extra_headers))
+		memcpy(resp->extra_headers + n, CORS_ALLOW, sizeof(CORS_ALLOW));
+}
+
 /* POST /v1/leases/<l>/manifest: the lease and the signature are checked
  * from the head (the nonce only once the body is in, by post_manifest)
  * before the body is read into memory. */
@@ -458,8 +478,10 @@ manifest_head(void *ctx, const struct http_request *req,
 		    req->method, req->path);
 		return HTTP_HEAD_REFUSE;
 	}
-	if (authorize_as(pd, id, req, signed_sha, 0, resp) < 0)
+	if (authorize_as(pd, id, req, signed_sha, 0, resp) < 0) {
+		cors(req, resp);
 		return HTTP_HEAD_REFUSE;
+	}
 	return HTTP_HEAD_BUFFER;
 }
 
@@ -735,9 +757,31 @@ gateway(struct pd *pd, const struct gateway_route *rt,
 	}
 }
 
+static void api_route(void *ctx, const struct http_request *req,
+    struct http_response *resp);
+
 void
 api_handle(void *ctx, const struct http_request *req,
     struct http_response *resp)
+{
+	if (strcmp(req->method, "OPTIONS") == 0 &&
+	    strncmp(req->path, "/v1/", 4) == 0) {
+		/* the preflight of a signed request */
+		resp->status = 204;
+		snprintf(resp->extra_headers, sizeof(resp->extra_headers),
+		    "Access-Control-Allow-Methods: GET, POST, PUT\r\n"
+		    "Access-Control-Allow-Headers: X-Lodge-Signature, "
+		    "Content-Type\r\n"
+		    "Access-Control-Max-Age: 600\r\n");
+		cors(req, resp);
+		return;
+	}
+	api_route(ctx, req, resp);
+	cors(req, resp);
+}
+
+static void
+api_route(void *ctx, const struct http_request *req, struct http_response *resp)
 {
 	struct pd *pd = ctx;
 	struct gateway_route rt;

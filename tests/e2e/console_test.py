@@ -55,6 +55,9 @@ def main():
     ap.add_argument("--trigger", required=True)
     ap.add_argument("--ledger", required=True)
     ap.add_argument("--deploy-sdl", default="")
+    ap.add_argument("--deploy-bad", default="")
+    ap.add_argument("--deploy-bad-cli", default="")
+    ap.add_argument("--fund", default="")
     ap.add_argument("--figures", default="")
     a = ap.parse_args()
     M = a.market.rstrip("/")
@@ -264,23 +267,67 @@ def main():
 
 def deploy_flow(p, M, a, shot):
     p.goto(M + "/#/deploy")
-    ok(p.wait("document.getElementById('key-generate')", 10), "the deploy page opens")
+    ok(p.wait("!!document.getElementById('key-generate')", 10), "the deploy page opens and offers to make a key")
     p.eval("document.getElementById('key-generate').click()")
     key = p.wait("(e => e && e.textContent.startsWith('ed25519:') && e.textContent)(document.getElementById('tenant-key'))", 10)
-    ok(key, "the browser generates a tenant key (non-extractable, kept in IndexedDB)", key)
-    ok(p.eval("window.__lodgeKeyExtractable === false"), "the private key is not extractable")
-    # fund it with the treasury (the operator's step), then a bad SDL and a good one
-    subprocess.run(a.fund + [key], check=False, capture_output=True) if hasattr(a, "fund") else None
-    sdl = open(a.deploy_sdl).read()
-    p.eval("document.getElementById('sdl').value = %s" % js("version: \"2.0\"\nservices: {}\n"))
+    ok(key, "the browser generates a tenant key and keeps it (IndexedDB)", key)
+    ok(p.eval("window.__lodgeKeyExtractable === false"), "... a private key WebCrypto will not export")
+    fund = subprocess.run(a.fund + " " + key + " 1000000000", shell=True, capture_output=True, text=True)
+    ok(fund.returncode == 0, "the operator funds the browser's key (market deposit)", fund.stderr)
+    p.send("Page.reload")
+    ok(p.wait("(e => e && e.textContent.includes('1,000'))(document.getElementById('balance'))", 10),
+       "the deploy page shows the key's balance")
+    p.eval("document.getElementById('sdl').value = %s" % js(open(a.deploy_bad).read()))
     p.eval("document.getElementById('sdl-check').click()")
-    errs = p.wait("(e => e && e.dataset.ok === 'false' && e.textContent)(document.getElementById('sdl-result'))", 10)
-    ok(errs, "an invalid SDL is refused with the validator's messages", errs)
-    p.eval("document.getElementById('sdl').value = %s" % js(sdl))
+    errs = p.wait("(e => e && e.dataset.ok === 'false' && [...e.querySelectorAll('li')].map(l => l.textContent))(document.getElementById('sdl-result'))", 10)
+    want = [l for l in open(a.deploy_bad_cli).read().splitlines() if l]
+    got = [e.replace("deploy.yaml", "FILE") for e in (errs or [])]
+    want = [w.replace(a.deploy_bad, "FILE") for w in want]
+    ok(errs and got == want, "an invalid SDL is refused in the page with the messages of `sdl check`",
+       "page: %s\ncli: %s" % (got, want))
+    p.eval("document.getElementById('sdl').value = %s" % js(open(a.deploy_sdl).read()))
     p.eval("document.getElementById('sdl-check').click()")
     good = p.wait("(e => e && e.dataset.ok === 'true' && e.textContent)(document.getElementById('sdl-result'))", 10)
-    ok(good, "the example SDL validates (the market's C validator)", good)
+    ok(good, "the example SDL validates (the market runs the C validator)", good)
+    ok(p.wait("!document.getElementById('deploy-go').disabled", 5), "the Deploy button is enabled")
     shot(p, "deploy")
+    p.eval("document.getElementById('deploy-go').click()")
+    dep = p.wait("location.hash.startsWith('#/deploy/') && location.hash.slice(9)", 15)
+    ok(dep, "the order, signed in the browser, is accepted by the market", p.eval("document.getElementById('deploy-steps').textContent"))
+    if not dep:
+        return
+    order = get(M + "/v1/orders/" + dep)
+    ok(order.get("tenant") == key, "the market's order is the browser key's")
+    running = p.wait("(e => e && e.textContent.includes('running') && e.textContent)(document.getElementById('deploy-steps'))", 60)
+    ok(running and "matched" in running and "manifest" in running,
+       "the page shows the match, the manifest delivered to the provider (signed request) and the workload running",
+       p.eval("document.getElementById('deploy-steps').textContent"))
+    lease = order.get("lease") or get(M + "/v1/orders/" + dep).get("lease")
+    ok(p.wait("(e => e && e.textContent === 'active')(document.getElementById('lease-status-%s'))" % dep, 20),
+       "the lease is active (lease.started: the provider proved delivery with the browser's signature)")
+    url = p.wait("(e => { const m = /url \\S+: (\\S+)/.exec(e.textContent); return m && m[1]; })(document.getElementById('deploy-steps'))", 5)
+    if url:
+        try:
+            body = urllib.request.urlopen(url, timeout=10).read().decode()
+        except Exception as e:
+            body = str(e)
+        ok("hello" in body, "the service answers through the provider's gateway", body[:200])
+    p.eval("document.getElementById('logs-btn-%s').click()" % dep)
+    logs = p.wait("(e => e && !e.hidden && e.textContent.length > 0 && e.textContent)(document.getElementById('logs-%s'))" % dep, 15)
+    ok(logs, "the page reads the lease's logs from the provider (signed request)", p.eval("document.getElementById('msg-%s').textContent" % dep))
+    esc0 = get(M + "/v1/orders/" + dep)["escrow"]
+    p.eval("document.getElementById('topup-%s').value = '5000000'" % dep)
+    p.eval("document.getElementById('topup-btn-%s').click()" % dep)
+    t = p.wait("(e => e && e.textContent.includes('topped up') && e.textContent)(document.getElementById('msg-%s'))" % dep, 10)
+    esc1 = get(M + "/v1/orders/" + dep)["escrow"]
+    ok(t and esc1 > esc0 + 4000000, "a top-up from the page reaches the order's escrow (%d -> %d)" % (esc0, esc1), t)
+    shot(p, "deployment")
+    p.eval("document.getElementById('close-btn-%s').click()" % dep)
+    c = p.wait("(e => e && e.textContent === 'closed')(document.getElementById('order-status-%s'))" % dep, 15)
+    o = get(M + "/v1/orders/" + dep)
+    ok(c and o["status"] == "closed" and o["refund"] > 0,
+       "closing from the page closes the order and refunds the escrow (%s)" % o.get("refund"), json.dumps(o)[:300])
+    shot(p, "deployment-closed")
 
 
 if __name__ == "__main__":

@@ -80,6 +80,8 @@ check "alice deploys the example" to "$T/d1.json" as alice deploy "$EX" --timeou
 mkdir -p "$SHOTS"
 $PY "$ROOT/tests/e2e/console_test.py" --market "$MARKET" --shots "$SHOTS" \
     --ledger "$BIN/ledger" --figures "$SHOTS/figures.jsonl" \
+    --deploy-sdl "$EX" --deploy-bad "$T/bad.yaml" --deploy-bad-cli "$T/bad.cli" \
+    --fund "$BIN/market deposit --data $CL/market" \
     --trigger "XDG_CONFIG_HOME=$CL/alice LODGE_MARKET=$MARKET $BIN/tenant deploy $EX --timeout 30 --json" \
     > "$T/browser.out" 2>&1
 rc=$?
