@@ -6,7 +6,8 @@
 BUILD ?= release
 O := build/$(BUILD)
 
-PKGS := openssl jansson libcurl sqlite3 libgit2 yaml-0.1 libseccomp libarchive
+PKGS := openssl jansson libcurl sqlite3 libgit2 yaml-0.1 libseccomp libarchive \
+	zlib
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
@@ -160,7 +161,7 @@ failallocs: $(FA_BINS)
 # line per group (tools/deps.sh).
 DEPS_build := build-essential pkg-config libssl-dev libjansson-dev \
 	libcurl4-openssl-dev libsqlite3-dev libgit2-dev libyaml-dev \
-	libseccomp-dev
+	libseccomp-dev zlib1g-dev
 DEPS_tests := libcmocka-dev clang lld libclang-rt-14-dev clang-format
 DEPS_wasm := wabt wasi-libc libclang-rt-dev-wasm32
 # git (tests, git+ artifacts, ledger mirror), curl and jq (e2e, demo),

@@ -49,7 +49,7 @@ struct http_response {
 	http_stream_fn stream; /* instead of body, when set */
 	void *stream_ctx;
 	void (*stream_free)(void *ctx);
-	char extra_headers[256]; /* "Name: value\r\n..." lines, optional */
+	char extra_headers[512]; /* "Name: value\r\n..." lines, optional */
 };
 
 typedef void (*http_handler)(void *ctx, const struct http_request *req,

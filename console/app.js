@@ -11,7 +11,7 @@ export { api };
 export const S = {
 	info: null,
 	providers: [],
-	orders: [],
+	orders: [], // the open ones
 	leases: [],
 	size: 0, // leaves seen (durable) so far
 	cp: null, // the published checkpoint's verification
@@ -75,7 +75,7 @@ function refreshView(kinds) {
 async function loadState() {
 	const [providers, orders, leases] = await Promise.all([
 		api("/v1/providers"),
-		api("/v1/orders"),
+		api("/v1/orders?state=open"), // the deploy page asks for its own
 		api("/v1/leases"),
 	]);
 	Object.assign(S, { providers, orders, leases, loadedAt: Date.now() });
@@ -224,9 +224,8 @@ function ordersTable(orders) {
 }
 
 export function leasesTable(leases) {
-	const byOrder = new Map(S.orders.map((o) => [o.id, o]));
+	const denom = (S.info && S.info.denoms && S.info.denoms[0]) || "uakt";
 	const rows = leases.map((l) => {
-		const denom = (byOrder.get(l.order) || {}).denom || "uakt";
 		return el("tr", { "data-id": l.id },
 			el("td", {}, el("a", { href: `#/lease/${l.id}` }, l.id)),
 			el("td", {}, el("span", { class: `st-${l.status}` }, l.status), l.reason ? ` (${l.reason})` : ""),
@@ -246,7 +245,7 @@ function card(label, value, extra) {
 function marketPage() {
 	const i = S.info || {};
 	const online = S.providers.filter((p) => p.online).length;
-	const open = S.orders.filter((o) => o.status === "open");
+	const open = S.orders;
 	const active = S.leases.filter((l) => l.status === "active");
 	const w = i.witnesses || {};
 	const showAll = location.hash.includes("all=1");

@@ -157,11 +157,11 @@ async function deploy(depositText) {
 async function progress() {
 	if (!watching) return;
 	for (const o of watching.orders) {
-		const order = S.orders.find((x) => x.id === o.order);
+		const order = await api(`/v1/orders/${o.order}`).catch(() => null);
 		if (!order) continue;
 		if (!o.lease && order.lease) {
 			o.lease = order.lease;
-			const l = S.leases.find((x) => x.id === o.lease);
+			const l = await api(`/v1/leases/${o.lease}`).catch(() => null);
 			say("matched", `order ${o.order} → lease ${o.lease} with ${l ? l.provider.slice(8, 16) : "?"}… at ${fmtAmount(l && l.price, order.denom)}/epoch`);
 		}
 		if (!o.lease && order.status !== "open" && !o.failed) {
@@ -170,10 +170,11 @@ async function progress() {
 		}
 		if (o.lease && !o.sent && !o.sending) {
 			o.sending = true;
-			const l = S.leases.find((x) => x.id === o.lease);
-			const p = S.providers.find((x) => x.key === l.provider);
-			o.api = p.ask.api_url;
 			try {
+				const l = await api(`/v1/leases/${o.lease}`);
+				const p = S.providers.find((x) => x.key === l.provider);
+				if (!p || !p.ask) throw new Error(`provider ${l.provider} has no ask on this market`);
+				o.api = p.ask.api_url;
 				await providerFetch(o.api, "POST", `/v1/leases/${o.lease}/manifest`, watching.manifest_text);
 				o.sent = true;
 				say("manifest", `sent to ${o.api} (signed in this browser)`);
@@ -304,8 +305,8 @@ async function deploymentPage(id) {
 		watching = { id, manifest_text: d.manifest_text, orders: d.orders.map((o) => ({ ...o })) };
 		// a visit after the manifest went: just watch
 		for (const o of watching.orders) {
-			const order = S.orders.find((x) => x.id === o.order);
-			const l = order && order.lease && S.leases.find((x) => x.id === order.lease);
+			const order = await api(`/v1/orders/${o.order}`).catch(() => null);
+			const l = order && order.lease && (await api(`/v1/leases/${order.lease}`).catch(() => null));
 			if (l && l.started) {
 				o.lease = l.id;
 				o.sent = true;
@@ -315,9 +316,11 @@ async function deploymentPage(id) {
 		}
 		progress();
 	}
-	const rows = watching.orders.map((o) => {
-		const order = S.orders.find((x) => x.id === o.order) || {};
-		const l = o.lease && S.leases.find((x) => x.id === o.lease);
+	const orders = await Promise.all(watching.orders.map((o) => api(`/v1/orders/${o.order}`).catch(() => ({}))));
+	const leases = await Promise.all(watching.orders.map((o) => (o.lease ? api(`/v1/leases/${o.lease}`).catch(() => null) : null)));
+	const rows = watching.orders.map((o, i) => {
+		const order = orders[i];
+		const l = leases[i];
 		const amount = el("input", { id: `topup-${o.order}`, inputmode: "numeric", "aria-label": `top-up amount for ${o.order}`, size: 10 });
 		const logs = el("pre", { id: `logs-${o.order}`, class: "log", hidden: true });
 		const msg = el("span", { id: `msg-${o.order}`, role: "status" });

@@ -618,11 +618,23 @@ tail(const char *path, const char *prefix)
 	return path + n;
 }
 
+static void api_route(struct market *m, const struct http_request *req,
+    struct http_response *resp);
+
 void
 market_api_handle(void *ctx, const struct http_request *req,
     struct http_response *resp)
 {
-	struct market *m = ctx;
+	api_route(ctx, req, resp);
+	/* the console's files and the state's JSON, gzipped for clients
+	 * that ask (a market page with 1,000 leases: 1.3 MB of JSON) */
+	market_gzip(req, resp);
+}
+
+static void
+api_route(struct market *m, const struct http_request *req,
+    struct http_response *resp)
+{
 	const char *p = req->path, *id;
 	int get =
 	    strcmp(req->method, "GET") == 0 || strcmp(req->method, "HEAD") == 0;

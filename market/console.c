@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "common/cjson.h"
 #include "common/codec.h"
@@ -22,15 +23,16 @@
  * images from the market's own origin only (no inline script or style,
  * no eval), no plugins, no framing; connections also to providers (the
  * deploy page delivers manifests and reads status and logs from them).
- * Must fit extra_headers (256 bytes) with the Cache-Control line. */
+ * Must fit extra_headers with the Cache-Control line and gzip's two. */
 #define CONSOLE_HEADERS                                                  \
 	"Content-Security-Policy: default-src 'self'; "                  \
 	"connect-src 'self' http: https:; "                              \
 	"object-src 'none'; base-uri 'none'; frame-ancestors 'none'\r\n" \
 	"X-Content-Type-Options: nosniff\r\n"                            \
 	"Referrer-Policy: no-referrer\r\n"
+#define GZIP_HEADERS "Content-Encoding: gzip\r\nVary: Accept-Encoding\r\n"
 #define CONSOLE_CACHE "Cache-Control: no-cache\r\n"
-_Static_assert(sizeof(CONSOLE_CACHE CONSOLE_HEADERS) <=
+_Static_assert(sizeof(CONSOLE_CACHE CONSOLE_HEADERS GZIP_HEADERS) <=
         sizeof(((struct http_response *)0)->extra_headers),
     "the console's headers must fit extra_headers");
 
@@ -220,4 +222,63 @@ market_sdl_check(struct market *m, const struct http_request *req,
 		json_decref(o);
 		http_respond(resp, 200, text);
 	}
+}
+
+/* Accept-Encoding lists gzip with a q other than 0. */
+static int
+accepts_gzip(const char *ae)
+{
+	const char *p = ae;
+
+	while (p != NULL && (p = strcasestr(p, "gzip")) != NULL) {
+		const char *e = p + 4;
+		if ((p == ae || p[-1] == ' ' || p[-1] == ',') &&
+		    (*e == '\0' || *e == ',' || *e == ';' || *e == ' ')) {
+			const char *q = strchr(e, ',');
+			const char *qv = strstr(e, "q=");
+			return !(qv != NULL && (q == NULL || qv < q) &&
+			    strtod(qv + 2, NULL) == 0.0);
+		}
+		p = e;
+	}
+	return 0;
+}
+
+void
+market_gzip(const struct http_request *req, struct http_response *resp)
+{
+	const char *ae = http_header(req, "Accept-Encoding");
+	size_t used = strlen(resp->extra_headers);
+	z_stream z = { 0 };
+	uLong cap;
+	char *out;
+
+	if (ae == NULL || resp->stream != NULL || resp->status != 200 ||
+	    resp->body == NULL || resp->body_len < 1024 ||
+	    used + sizeof(GZIP_HEADERS) > sizeof(resp->extra_headers) ||
+	    !accepts_gzip(ae))
+		return;
+	/* windowBits 15 + 16: a gzip wrapper */
+	if (deflateInit2(&z, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) !=
+	    Z_OK)
+		return;
+	cap = deflateBound(&z, resp->body_len);
+	if ((out = malloc(cap)) == NULL) {
+		deflateEnd(&z);
+		return;
+	}
+	z.next_in = (Bytef *)resp->body;
+	z.avail_in = (uInt)resp->body_len;
+	z.next_out = (Bytef *)out;
+	z.avail_out = (uInt)cap;
+	if (deflate(&z, Z_FINISH) != Z_STREAM_END) {
+		deflateEnd(&z);
+		free(out);
+		return;
+	}
+	free(resp->body);
+	resp->body = out;
+	resp->body_len = z.total_out;
+	deflateEnd(&z);
+	memcpy(resp->extra_headers + used, GZIP_HEADERS, sizeof(GZIP_HEADERS));
 }

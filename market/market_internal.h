@@ -106,6 +106,11 @@ void market_sdl_check(struct market *m, const struct http_request *req,
 int market_console_name_ok(const char *name);
 /* Its content type by extension, or NULL. */
 const char *market_console_type(const char *name);
+/* When req accepts gzip (Accept-Encoding) and resp is a whole body of
+ * 1 KiB or more with status 200, replace it by its gzip and add
+ * Content-Encoding and Vary; otherwise (or when compressing fails, or
+ * extra_headers is full) leave resp as it is. */
+void market_gzip(const struct http_request *req, struct http_response *resp);
 /* <folder of the running binary>/../console, malloc'd (NULL: unknown). */
 char *market_console_default_dir(void);
 

@@ -16,8 +16,9 @@ PY=/usr/bin/python3
 EX=$ROOT/examples/hello-perl/deploy.yaml
 SHOTS=${LODGE_CONSOLE_SHOTS:-$ROOT/build/console}
 
+# no rate limit: the figures fill the market with 1,000 orders
 check "market starts on a free loopback port, serving console/" \
-    cluster_market --console "$ROOT/console"
+    cluster_market --console "$ROOT/console" --rate-limit 0
 
 # ---- serving -----------------------------------------------------------
 curl -s -D "$T/h" -o "$T/index" "$MARKET/"
@@ -30,6 +31,11 @@ check "... nosniff and revalidated on each load (no-cache)" \
     sh -c "grep -qi '^X-Content-Type-Options: nosniff' '$T/h' && grep -qi '^Cache-Control: no-cache' '$T/h'"
 check "index.html has no inline script (the CSP would block it)" \
     sh -c "! grep -q '<script>' '$T/index' && ! grep -qi ' on[a-z]*=' '$T/index'"
+curl -s --compressed -D "$T/hz" -o "$T/app.js" "$MARKET/console/app.js"
+check "a client that asks for gzip gets the files gzipped" \
+    sh -c "grep -qi '^Content-Encoding: gzip' '$T/hz' && cmp -s '$T/app.js' '$ROOT/console/app.js'"
+check "... and one that does not, plain" \
+    sh -c "! curl -s -D - -o /dev/null '$MARKET/console/app.js' | grep -qi '^Content-Encoding'"
 ctype() { curl -s -o /dev/null -w '%{content_type}' "$MARKET$1"; }
 check "a module is served as text/javascript" \
     [ "$(ctype /console/app.js)" = "text/javascript; charset=utf-8" ]
@@ -78,6 +84,7 @@ check "tenant alice gets a key and funds" cluster_tenant alice 1000000000
 check "alice deploys the example" to "$T/d1.json" as alice deploy "$EX" --timeout 30 --json
 
 mkdir -p "$SHOTS"
+rm -f "$SHOTS/figures.jsonl"
 $PY "$ROOT/tests/e2e/console_test.py" --market "$MARKET" --shots "$SHOTS" \
     --ledger "$BIN/ledger" --figures "$SHOTS/figures.jsonl" \
     --deploy-sdl "$EX" --deploy-bad "$T/bad.yaml" --deploy-bad-cli "$T/bad.cli" \
@@ -89,4 +96,15 @@ cat "$T/browser.out"
 FAILED=$((FAILED + $(grep -c '^not ok' "$T/browser.out")))
 [ $rc -eq 0 ] || [ "$(grep -c '^not ok' "$T/browser.out")" -gt 0 ] ||
     notok "the browser test ran to its end (exit $rc)"
+
+# ---- figures: the market page with 1,000 leases ----------------------------
+N=${LODGE_CONSOLE_LEASES:-1000}
+check "$N small orders matched by an ask-only provider (leases for the figures)" \
+    $PY "$ROOT/tests/e2e/console_bulk.py" --market "$MARKET" \
+    --deposit-cmd "$BIN/market deposit --data $CL/market" "$N"
+$PY "$ROOT/tests/e2e/console_test.py" --market "$MARKET" --shots "$SHOTS" \
+    --ledger "$BIN/ledger" --figures "$SHOTS/figures.jsonl" --trigger true \
+    --only-figures "$N" > "$T/figures.out" 2>&1
+cat "$T/figures.out"
+FAILED=$((FAILED + $(grep -c '^not ok' "$T/figures.out")))
 finish
