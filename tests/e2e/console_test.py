@@ -137,8 +137,12 @@ def main():
                 for u in json.loads(audit.stdout).get("usage", []):
                     total += u["charge"]
                     want[u["index"]] = (u["epochs"], total)
-            bad = [r for r in (rows or []) if want.get(r[0]) != (r[1], r[2])]
-            ok(rows and not bad, "the lease chart's %d points (epoch, cumulative charge) match `ledger audit --lease --json`" % len(rows or []),
+            # the audit replays up to the published checkpoint: points the
+            # page drew from later entries are not audited yet
+            last = max(want) if want else -1
+            cmp = [r for r in (rows or []) if r[0] <= last]
+            bad = [r for r in cmp if want.get(r[0]) != (r[1], r[2])]
+            ok(len(cmp) >= 2 and not bad, "the lease chart's %d points (epoch, cumulative charge) match `ledger audit --lease --json`" % len(cmp),
                "mismatched (index, epochs, charged): page %s, audit %s; audit rc %s %s"
                % (bad[:5], [want.get(r[0]) for r in bad[:5]], audit.returncode, audit.stderr[-300:]))
             shot(p, "lease")
