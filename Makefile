@@ -177,8 +177,9 @@ DEPS_image := libarchive-dev docker-registry skopeo umoci apache2-utils \
 # deployment networks and volumes (sandbox/net, sandbox/volume)
 DEPS_net := iproute2 nftables e2fsprogs
 # the console's browser test: headless chromium driven over the DevTools
-# protocol from Debian's python3 (tests/e2e/test_console.sh)
-DEPS_console := chromium python3-websocket
+# protocol from Debian's python3 (tests/e2e/test_console.sh); node runs its
+# verification code on the public vectors (test_console_js.sh)
+DEPS_console := chromium python3-websocket nodejs
 DEPS := $(DEPS_build) $(DEPS_tests) $(DEPS_wasm) $(DEPS_tools) $(DEPS_image) \
 	$(DEPS_net) $(DEPS_console)
 deps:

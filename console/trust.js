@@ -43,7 +43,9 @@ export async function checkRemembered(info, cp) {
 	if (rem.size > size)
 		return { ok: false, old: rem, text: `split view: this browser verified size ${rem.size} before, the market now shows ${size}` };
 	let ok;
-	if (rem.size === size) {
+	if (rem.size === 0) {
+		ok = true; // nothing to be consistent with
+	} else if (rem.size === size) {
 		ok = equal(oldRoot, root);
 	} else {
 		const p = await api(`/v1/ledger/proof/consistency?old=${rem.size}&new=${size}`);

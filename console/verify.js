@@ -43,9 +43,12 @@ export async function rootFromInclusion(index, size, lh, proof) {
 // RFC 9162 §2.1.4.2: true when proof shows the tree of size first with
 // root firstRoot is a prefix of the one of size second with secondRoot.
 export async function verifyConsistency(first, second, firstRoot, secondRoot, proof) {
-	if (first > second) return false;
+	// every tree extends the empty one: a proof from size 0 proves
+	// nothing and is refused (as transparency-dev/merkle does); callers
+	// treat a remembered size 0 as no checkpoint
+	if (first === 0 || first > second) return false;
 	if (first === second) return proof.length === 0 && equal(firstRoot, secondRoot);
-	if (first === 0) return proof.length === 0;
+	if (proof.some((h) => h.length !== 32)) return false;
 	if (proof.length === 0) return false;
 	if (2 ** Math.round(Math.log2(first)) === first) proof = [firstRoot, ...proof];
 	let fn = first - 1, sn = second - 1;
