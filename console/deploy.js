@@ -113,6 +113,7 @@ const saveDeployments = (d) => localStorage.setItem(DEPLOYS, JSON.stringify(d));
 
 let checked = null; // the last sdl/check answer that was ok
 const log = []; // progress lines: [step, text, ok]
+const said = new Map(); // the buttons' messages and logs, by element id
 let watching = null; // {orders: [{order, lease, api, manifest_text, sent, running}]}
 
 function say(step, text, ok = true) {
@@ -322,14 +323,19 @@ async function deploymentPage(id) {
 		const order = orders[i];
 		const l = leases[i];
 		const amount = el("input", { id: `topup-${o.order}`, inputmode: "numeric", "aria-label": `top-up amount for ${o.order}`, size: 10 });
-		const logs = el("pre", { id: `logs-${o.order}`, class: "log", hidden: true });
-		const msg = el("span", { id: `msg-${o.order}`, role: "status" });
+		// what the buttons said survives the live re-renders
+		const logs = el("pre", { id: `logs-${o.order}`, class: "log", hidden: !said.has(`logs-${o.order}`) }, said.get(`logs-${o.order}`) || "");
+		const msg = el("span", { id: `msg-${o.order}`, role: "status" }, said.get(`msg-${o.order}`) || "");
 		const act = (fn) => async () => {
+			let text;
 			try {
-				msg.textContent = await fn();
+				text = await fn();
 			} catch (e) {
-				msg.textContent = e.message;
+				text = e.message;
 			}
+			said.set(`msg-${o.order}`, text);
+			const m = document.getElementById(`msg-${o.order}`);
+			if (m) m.textContent = text;
 		};
 		return el("article", { class: "panel", "data-order": o.order },
 			el("h2", {}, `Order ${o.order} `, el("small", { class: `st-${order.status}`, id: `order-status-${o.order}` }, order.status || "?"),
@@ -339,8 +345,13 @@ async function deploymentPage(id) {
 			el("div", { id: `status-${o.lease || o.order}` }, statusView(o)),
 			el("p", {},
 				el("button", { type: "button", id: `logs-btn-${o.order}`, disabled: !o.lease || !o.api, onclick: act(async () => {
-					logs.textContent = await providerFetch(o.api, "GET", `/v1/leases/${o.lease}/logs`);
-					logs.hidden = false;
+					const text = await providerFetch(o.api, "GET", `/v1/leases/${o.lease}/logs`);
+					said.set(`logs-${o.order}`, text);
+					const pre = document.getElementById(`logs-${o.order}`);
+					if (pre) {
+						pre.textContent = text;
+						pre.hidden = false;
+					}
 					return `logs read ${new Date().toISOString().slice(11, 19)}`;
 				}) }, "Logs"), " ",
 				amount, " ",

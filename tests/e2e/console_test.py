@@ -58,6 +58,8 @@ def main():
     ap.add_argument("--deploy-bad", default="")
     ap.add_argument("--deploy-bad-cli", default="")
     ap.add_argument("--fund", default="")
+    ap.add_argument("--wycheproof", default="",
+                    help="Wycheproof's Ed25519 vectors, run through the browser's WebCrypto")
     ap.add_argument("--only-figures", type=int, default=0,
                     help="only measure the market page with this many leases")
     ap.add_argument("--figures", default="")
@@ -214,6 +216,28 @@ def main():
         p.send("Input.dispatchKeyEvent", {"type": "keyUp", "key": "Tab", "code": "Tab", "windowsVirtualKeyCode": 9})
         ok(p.eval("document.activeElement && document.activeElement.className") == "skip",
            "the first Tab reaches the skip-to-content link (keyboard navigation)")
+
+        # ---- the browser's Ed25519 on Wycheproof's cases ---------------------
+        if a.wycheproof:
+            groups = json.load(open(a.wycheproof))["testGroups"]
+            res = p.eval("""(async (groups) => {
+                const h = (s) => new Uint8Array((s.match(/../g) || []).map((x) => parseInt(x, 16)));
+                const out = [];
+                for (const g of groups) {
+                    let key = null;
+                    try { key = await crypto.subtle.importKey('raw', h(g.publicKey.pk), {name: 'Ed25519'}, false, ['verify']); } catch (e) {}
+                    for (const t of g.tests) {
+                        let got = false;
+                        try { got = key !== null && await crypto.subtle.verify({name: 'Ed25519'}, key, h(t.sig), h(t.msg)); } catch (e) {}
+                        out.push([t.tcId, t.result, got]);
+                    }
+                }
+                return out;
+            })(%s)""" % json.dumps(groups))
+            wrong = [r for r in res if (r[1] == "valid") != r[2] and r[1] != "acceptable"]
+            ok(len(res) >= 150 and not wrong,
+               "the browser's WebCrypto Ed25519 agrees with Wycheproof's %d cases (valid accepted, invalid refused)" % len(res),
+               "disagreeing tcIds: %s" % wrong[:20])
 
         # ---- deploy from the browser -----------------------------------------
         if a.deploy_sdl:

@@ -89,6 +89,7 @@ $PY "$ROOT/tests/e2e/console_test.py" --market "$MARKET" --shots "$SHOTS" \
     --ledger "$BIN/ledger" --figures "$SHOTS/figures.jsonl" \
     --deploy-sdl "$EX" --deploy-bad "$T/bad.yaml" --deploy-bad-cli "$T/bad.cli" \
     --fund "$BIN/market deposit --data $CL/market" \
+    --wycheproof "$SHARED/corpus/ed25519/wycheproof_ed25519_test.json" \
     --trigger "XDG_CONFIG_HOME=$CL/alice LODGE_MARKET=$MARKET $BIN/tenant deploy $EX --timeout 30 --json" \
     > "$T/browser.out" 2>&1
 rc=$?
