@@ -60,6 +60,8 @@ def main():
     ap.add_argument("--fund", default="")
     ap.add_argument("--wycheproof", default="",
                     help="Wycheproof's Ed25519 vectors, run through the browser's WebCrypto")
+    ap.add_argument("--only-witness", default="",
+                    help="only check the cosignature of this witness in the page")
     ap.add_argument("--only-figures", type=int, default=0,
                     help="only measure the market page with this many leases")
     ap.add_argument("--figures", default="")
@@ -70,6 +72,8 @@ def main():
 
     if a.only_figures:
         return figures(M, a)
+    if a.only_witness:
+        return witness(M, a)
     b = Browser()
     try:
         p = b.page()
@@ -309,6 +313,50 @@ PERF = """(() => {
             filled: Number(document.getElementById('main').dataset.ready) - performance.timeOrigin,
             rows: document.querySelectorAll('table.leases tbody tr').length};
 })()"""
+
+
+def witness(M, a):
+    """A market with a witness (quorum 1): the page verifies the
+    cosignature; a checkpoint without it is short of the quorum."""
+    w = a.only_witness
+    b = Browser()
+    try:
+        p = b.page()
+        p.goto(M + "/#/ledger/3")
+        v = p.wait("(e => e.dataset.verdict === 'ok' && e.textContent.includes('1/1 cosigned') && e.textContent)(document.getElementById('cp-badge'))", 20)
+        ok(v, "the header shows the checkpoint verified and cosigned 1/1 in the browser", p.eval("document.getElementById('cp-badge').textContent"))
+        li = p.wait("[...document.querySelectorAll('ul.witnesses li.ok')].map(l => l.textContent).join(' | ')", 10)
+        ok(li and w in li, "the entry page shows %s's cosignature verified (cosignature/v1, Ed25519)" % w, li)
+        ok(p.eval("document.getElementById('v-inclusion').dataset.verdict") == "ok", "and the entry's inclusion proof against the cosigned checkpoint")
+        p.screenshot(os.path.join(a.shots, "ledger-witness.png"), False)
+        ok(not p.errors, "no console errors with a witness", "\n".join(p.errors))
+        p.close()
+        # the same checkpoint without its cosignature: short of the quorum
+        t = b.page()
+
+        def on_paused(params):
+            rid = params["requestId"]
+            if "/v1/events" in params["request"]["url"]:
+                t.send("Fetch.failRequest", {"requestId": rid, "errorReason": "BlockedByClient"})
+                return
+            body = t.send("Fetch.getResponseBody", {"requestId": rid})
+            raw = base64.b64decode(body["body"]) if body.get("base64Encoded") else body["body"].encode()
+            raw = b"".join(l for l in raw.splitlines(True) if w.encode() not in l)
+            t.send("Fetch.fulfillRequest", {"requestId": rid, "responseCode": params["responseStatusCode"],
+                                            "responseHeaders": params.get("responseHeaders", []),
+                                            "body": base64.b64encode(raw).decode()})
+
+        t.handlers["Fetch.requestPaused"] = on_paused
+        t.send("Fetch.enable", {"patterns": [
+            {"urlPattern": "*/v1/ledger/checkpoint*", "requestStage": "Response"},
+            {"urlPattern": "*/v1/events*", "requestStage": "Request"}]})
+        t.goto(M + "/#/ledger")
+        v = t.wait("(e => e.dataset.verdict === 'fail' && e.textContent)(document.getElementById('cp-badge'))", 20)
+        ok(v and "0/1" in v, "a checkpoint stripped of its cosignature is refused (0/1, short of the quorum)", v)
+        t.close()
+    finally:
+        b.close()
+    return 1 if FAILED else 0
 
 
 def figures(M, a):

@@ -108,4 +108,22 @@ $PY "$ROOT/tests/e2e/console_test.py" --market "$MARKET" --shots "$SHOTS" \
     --only-figures "$N" > "$T/figures.out" 2>&1
 cat "$T/figures.out"
 FAILED=$((FAILED + $(grep -c '^not ok' "$T/figures.out")))
+# ---- a witness: cosignatures verified in the browser ------------------------
+VKEY=$(curl -s "$MARKET/v1/info" | jq -r .vkey)
+(cd "$T" && $BIN/ledger witness init w.db --name witness.test/w1 --key w.key > wvkey 2> /dev/null &&
+    $BIN/ledger witness log w.db "$VKEY" > /dev/null)
+$BIN/ledger witness serve "$T/w.db" --listen 127.0.0.1:0 > "$T/w.out" 2> "$T/w.err" &
+PIDS="$PIDS $!"
+check "a witness serves on a loopback port" until_ok 10 grep -q '^listening on' "$T/w.out"
+cluster_kill "$MARKET_PID"
+check "the market restarts with the witness, quorum 1" cluster_market \
+    --console "$ROOT/console" --rate-limit 0 \
+    --witness "$(cat "$T/wvkey")=$(sed -n 's/^listening on //p' "$T/w.out")" --quorum 1
+check "its published checkpoint is cosigned" until_ok 15 sh -c \
+    "curl -s '$MARKET/v1/ledger/checkpoint' | grep -q '^— witness.test/w1 '"
+$PY "$ROOT/tests/e2e/console_test.py" --market "$MARKET" --shots "$SHOTS" \
+    --ledger "$BIN/ledger" --trigger true --only-witness witness.test/w1 \
+    > "$T/witness.out" 2>&1
+cat "$T/witness.out"
+FAILED=$((FAILED + $(grep -c '^not ok' "$T/witness.out")))
 finish
