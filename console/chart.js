@@ -30,7 +30,8 @@ export function lineChart(o) {
 	const sx = (x) => L + (xmax === xmin ? 0.5 : (x - xmin) / (xmax - xmin)) * (W - L - R);
 	const sy = (y) => T + (1 - y / ymax) * (H - T - B);
 	const root = svg("svg", { viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": o.title });
-	const fmtY = o.fmtY || String, fmtX = o.fmtX || String;
+	const compact = new Intl.NumberFormat("en", { notation: "compact", maximumFractionDigits: 2 });
+	const fmtY = o.fmtY || ((v) => compact.format(v)), fmtX = o.fmtX || String;
 	for (let i = 0; i <= 4; i++) {
 		const y = (ymax * i) / 4;
 		root.append(svg("line", { x1: L, x2: W - R, y1: sy(y), y2: sy(y), class: "grid" }));
