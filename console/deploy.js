@@ -85,7 +85,7 @@ async function submit(kind, body) {
 // A signed request to a provider: X-Lodge-Signature is the base64url of
 // the canonical JSON of an "http.request" envelope over method, host,
 // path (with query) and the body's SHA-256.
-async function providerFetch(base, method, path, body) {
+async function providerRequest(base, method, path, body, signal) {
 	const u = new URL(path, base);
 	const bytes = body === undefined ? new Uint8Array() : utf8(body);
 	const env = await envelope("http.request", {
@@ -93,7 +93,12 @@ async function providerFetch(base, method, path, body) {
 	});
 	const headers = { "X-Lodge-Signature": b64url(utf8(canonical(env))) };
 	if (body !== undefined) headers["Content-Type"] = "application/json";
-	const r = await fetch(u, { method, headers, body: body === undefined ? undefined : bytes });
+	return fetch(u, { method, headers, body: body === undefined ? undefined : bytes, signal });
+}
+
+async function providerFetch(base, method, path, body) {
+	const u = new URL(path, base);
+	const r = await providerRequest(base, method, path, body);
 	const text = await r.text();
 	if (!r.ok) {
 		let why = text;
@@ -207,6 +212,50 @@ async function pollStatus(o) {
 		}
 		await new Promise((r) => setTimeout(r, 1000));
 	}
+}
+
+// Follow a lease's logs (the provider's ?follow=1 stream) into its
+// <pre> until Stop, the lease's end or the page's.
+const following = new Map(); // order -> AbortController
+
+async function followLogs(o) {
+	const id = `logs-${o.order}`;
+	if (following.has(o.order)) {
+		following.get(o.order).abort();
+		following.delete(o.order);
+		const b = document.getElementById(`follow-btn-${o.order}`);
+		if (b) b.textContent = "Follow logs";
+		return "stopped following";
+	}
+	const ctl = new AbortController();
+	following.set(o.order, ctl);
+	const b = document.getElementById(`follow-btn-${o.order}`);
+	if (b) b.textContent = "Stop following";
+	const r = await providerRequest(o.api, "GET", `/v1/leases/${o.lease}/logs?follow=1`, undefined, ctl.signal);
+	if (!r.ok) {
+		following.delete(o.order);
+		throw new Error(`logs: ${r.status} ${await r.text()}`);
+	}
+	(async () => {
+		const reader = r.body.pipeThrough(new TextDecoderStream()).getReader();
+		try {
+			for (;;) {
+				const { value, done } = await reader.read();
+				if (done) break;
+				said.set(id, (said.get(id) || "") + value);
+				const pre = document.getElementById(id);
+				if (pre) {
+					pre.textContent = said.get(id);
+					pre.hidden = false;
+					pre.scrollTop = pre.scrollHeight;
+				}
+			}
+		} catch {
+			// aborted, or the provider went
+		}
+		following.delete(o.order);
+	})();
+	return "following the logs";
 }
 
 function statusView(o) {
@@ -354,6 +403,8 @@ async function deploymentPage(id) {
 					}
 					return `logs read ${new Date().toISOString().slice(11, 19)}`;
 				}) }, "Logs"), " ",
+				el("button", { type: "button", id: `follow-btn-${o.order}`, disabled: !o.lease || !o.api, onclick: act(() => followLogs(o)) },
+					following.has(o.order) ? "Stop following" : "Follow logs"), " ",
 				amount, " ",
 				el("button", { type: "button", id: `topup-btn-${o.order}`, onclick: act(async () => {
 					const n = Number(amount.value);

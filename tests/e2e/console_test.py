@@ -437,6 +437,17 @@ def deploy_flow(p, M, a, shot):
     p.eval("document.getElementById('logs-btn-%s').click()" % dep)
     logs = p.wait("(e => e && !e.hidden && e.textContent.length > 0 && e.textContent)(document.getElementById('logs-%s'))" % dep, 15)
     ok(logs, "the page reads the lease's logs from the provider (signed request)", p.eval("document.getElementById('msg-%s').textContent" % dep))
+    p.eval("document.getElementById('follow-btn-%s').click()" % dep)
+    ok(p.wait("(e => e && e.textContent.includes('following') && e.textContent)(document.getElementById('msg-%s'))" % dep, 10),
+       "the page follows the lease's logs (a signed streaming request)")
+    if url:
+        try:
+            urllib.request.urlopen(url + "followed-from-the-console", timeout=10).read()
+        except Exception:
+            pass
+        ok(p.wait("(e => e && e.textContent.includes('followed-from-the-console'))(document.getElementById('logs-%s'))" % dep, 15),
+           "a request to the service shows up in the followed logs")
+    p.eval("document.getElementById('follow-btn-%s').click()" % dep)
     esc0 = get(M + "/v1/orders/" + dep)["escrow"]
     p.eval("document.getElementById('topup-%s').value = '5000000'" % dep)
     p.eval("document.getElementById('topup-btn-%s').click()" % dep)
