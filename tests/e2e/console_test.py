@@ -60,6 +60,9 @@ def main():
     ap.add_argument("--fund", default="")
     ap.add_argument("--wycheproof", default="",
                     help="Wycheproof's Ed25519 vectors, run through the browser's WebCrypto")
+    ap.add_argument("--only-import", default="",
+                    help="only import this PEM key file on the deploy page")
+    ap.add_argument("--expect-key", default="")
     ap.add_argument("--only-witness", default="",
                     help="only check the cosignature of this witness in the page")
     ap.add_argument("--only-figures", type=int, default=0,
@@ -74,6 +77,8 @@ def main():
         return figures(M, a)
     if a.only_witness:
         return witness(M, a)
+    if a.only_import:
+        return import_key(M, a)
     b = Browser()
     try:
         p = b.page()
@@ -313,6 +318,26 @@ PERF = """(() => {
             filled: Number(document.getElementById('main').dataset.ready) - performance.timeOrigin,
             rows: document.querySelectorAll('table.leases tbody tr').length};
 })()"""
+
+
+def import_key(M, a):
+    """`tenant keygen`'s PEM file imported on the deploy page (a fresh
+    browser profile): the page must name the same key, not extractable."""
+    b = Browser()
+    try:
+        p = b.page()
+        p.goto(M + "/#/deploy")
+        ok(p.wait("!!document.getElementById('key-import')", 10), "a fresh browser's deploy page offers to import a key file")
+        doc = p.send("DOM.getDocument")
+        node = p.send("DOM.querySelector", {"nodeId": doc["root"]["nodeId"], "selector": "#key-import"})
+        p.send("DOM.setFileInputFiles", {"files": [os.path.abspath(a.only_import)], "nodeId": node["nodeId"]})
+        key = p.wait("(e => e && e.textContent)(document.getElementById('tenant-key'))", 15)
+        ok(key == a.expect_key, "the imported PEM key is the CLI's key (%s)" % key, "expected %s" % a.expect_key)
+        ok(p.eval("window.__lodgeKeyExtractable === false"), "... kept not extractable")
+        ok(not p.errors, "no console errors importing a key", "\n".join(p.errors))
+    finally:
+        b.close()
+    return 1 if FAILED else 0
 
 
 def witness(M, a):

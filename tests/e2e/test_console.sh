@@ -98,6 +98,14 @@ FAILED=$((FAILED + $(grep -c '^not ok' "$T/browser.out")))
 [ $rc -eq 0 ] || [ "$(grep -c '^not ok' "$T/browser.out")" -gt 0 ] ||
     notok "the browser test ran to its end (exit $rc)"
 
+# ---- alice's PEM key imported in a fresh browser --------------------------
+$PY "$ROOT/tests/e2e/console_test.py" --market "$MARKET" --shots "$SHOTS" \
+    --ledger "$BIN/ledger" --trigger true \
+    --only-import "$CL/alice/lodge/tenant.key" --expect-key "$alice_ADDR" \
+    > "$T/import.out" 2>&1
+cat "$T/import.out"
+FAILED=$((FAILED + $(grep -c '^not ok' "$T/import.out")))
+
 # ---- figures: the market page with 1,000 leases ----------------------------
 N=${LODGE_CONSOLE_LEASES:-1000}
 check "$N small orders matched by an ask-only provider (leases for the figures)" \
