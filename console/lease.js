@@ -18,7 +18,7 @@ export function storyPoints(story) {
 	let total = 0;
 	return (story.usage || []).map((u) => {
 		total += u.charge;
-		return { index: u.index, epochs: u.epochs, charged: total, escrow: u.escrow_after, charge: u.charge };
+		return { index: u.index, epochs: u.epochs, charged: total, escrow: u.escrow_after, charge: u.charge, usage: u.usage || {} };
 	});
 }
 
@@ -41,6 +41,8 @@ async function leasePage(id) {
 	const charts = pts.length ? [
 		lineChart({ title: "Charges per epoch (cumulative)", x: pts.map((p) => p.epochs), ids: pts.map((p) => p.index), xLabel: "epochs since start",
 			series: [{ name: `charged (${denom})`, values: pts.map((p) => p.charged) }] }),
+		lineChart({ title: "Usage reported (cumulative)", x: pts.map((p) => p.epochs), ids: pts.map((p) => p.index), xLabel: "epochs since start",
+			series: [{ name: "CPU (cpu_ms)", values: pts.map((p) => p.usage.cpu_ms || 0) }, { name: "requests", values: pts.map((p) => p.usage.requests || 0) }] }),
 		lineChart({ title: "Escrow left", x: pts.map((p) => p.epochs), ids: pts.map((p) => p.index), xLabel: "epochs since start",
 			series: [{ name: `escrow (${denom})`, values: pts.map((p) => p.escrow) }] }),
 	] : [el("p", { class: "empty" }, "No usage reported yet.")];
