@@ -144,6 +144,8 @@ check "provider p1 starts with no storage options" \
     cluster_provider p1 region=eu "$PRICE" --stop-grace 1000
 check "it advertises storage/default, storage/beta2 and storage/ram" sh -c \
     "curl -s $MARKET/v1/providers | jq -e '.[] | select(.key == \"$p1_KEY\") | .ask.capabilities == [\"storage/ram\",\"storage/default\",\"storage/beta2\"]'"
+check "its /v1/info lists them too" sh -c \
+    "curl -s -m 5 $p1_URL/v1/info | jq -e '.capabilities | index(\"storage/beta2\")'"
 check "tenant alice is funded" cluster_tenant alice 1000000000
 "$BIN/market" deposit --data "$CL/market" --denom uact "$alice_ADDR" \
     1000000000 > /dev/null
