@@ -330,12 +330,14 @@ state_free(struct state *s)
 		}
 		free(p->att);
 		free(p->kv);
+		st_capabilities_free(p->capv, p->ncap);
 		json_decref(p->ask);
 		free(p);
 	}
 	for (size_t i = 0; i < s->nords; i++) {
 		struct order *o = s->ords[i];
 		free(o->kv);
+		st_capabilities_free(o->capv, o->ncap);
 		free(o->all_of);
 		free(o->any_of);
 		json_decref(o->body);
@@ -1029,6 +1031,8 @@ h_advertise(struct state *s, struct ctx *c)
 	uint64_t *kv = NULL;
 	size_t nkv;
 	uint32_t mask;
+	char **capv = NULL;
+	size_t ncap = 0;
 	const char *url;
 	struct provider *p;
 	struct account *a;
@@ -1076,11 +1080,17 @@ h_advertise(struct state *s, struct ctx *c)
 		    (long long)s->cfg.bond_per_gib, (long long)have,
 		    c->e->signer_text, a ? (long long)a->bal[0] : 0LL,
 		    s->cfg.denoms[0], fund_hint);
-	if ((rc = parse_attrs(s, attrs, "provider.advertise.attributes", &kv,
-	         &nkv)) < 0)
+	if ((rc = st_capabilities_parse(json_object_get(b, "capabilities"),
+	         "provider.advertise.capabilities", &capv, &ncap)) < 0)
 		return rc;
+	if ((rc = parse_attrs(s, attrs, "provider.advertise.attributes", &kv,
+	         &nkv)) < 0) {
+		st_capabilities_free(capv, ncap);
+		return rc;
+	}
 	if (bond < have && (rc = acct_get(s, c->e->signer, &a)) < 0) {
 		free(kv);
+		st_capabilities_free(capv, ncap);
 		return rc;
 	}
 	if (p == NULL) {
@@ -1088,6 +1098,7 @@ h_advertise(struct state *s, struct ctx *c)
 		         s->nprovs + 1, sizeof(*s->provs))) < 0 ||
 		    (p = calloc(1, sizeof(*p))) == NULL) {
 			free(kv);
+			st_capabilities_free(capv, ncap);
 			return rc < 0 ? rc :
 			                err_set(ERR_NOMEM, "out of memory");
 		}
@@ -1097,6 +1108,7 @@ h_advertise(struct state *s, struct ctx *c)
 		p->online = 1;
 		if ((rc = st_smap_put(&s->providers, p->key_text, p)) < 0) {
 			free(kv);
+			st_capabilities_free(capv, ncap);
 			free(p);
 			return rc;
 		}
@@ -1113,6 +1125,9 @@ h_advertise(struct state *s, struct ctx *c)
 	p->cap = r;
 	p->denom = d;
 	p->runtimes = mask;
+	st_capabilities_free(p->capv, p->ncap);
+	p->capv = capv;
+	p->ncap = ncap;
 	memcpy(p->price, pv, sizeof(pv));
 	json_decref(p->ask);
 	p->ask = json_incref((json_t *)b); /* bodies are never modified */
@@ -1415,6 +1430,9 @@ h_order_create(struct state *s, struct ctx *c)
 	    (rc = parse_runtimes(s, x, "order.create.runtimes", &o->runtimes)) <
 	        0)
 		goto fail;
+	if ((rc = st_capabilities_parse(json_object_get(b, "capabilities"),
+	         "order.create.capabilities", &o->capv, &o->ncap)) < 0)
+		goto fail;
 	if ((x = json_object_get(b, "signed_by")) != NULL) {
 		if (!json_is_object(x)) {
 			rc = err_set(ERR_INVAL,
@@ -1465,6 +1483,7 @@ h_order_create(struct state *s, struct ctx *c)
 	return rc < 0 ? rc : 0;
 fail:
 	free(o->kv);
+	st_capabilities_free(o->capv, o->ncap);
 	free(o->all_of);
 	free(o->any_of);
 	json_decref(o->body);

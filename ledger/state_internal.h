@@ -19,6 +19,8 @@ __extension__ typedef unsigned __int128 state_u128;
 #define ST_MAX_ATTRS 64
 #define ST_MAX_STR 256
 #define ST_MAX_RUNTIMES 32 /* distinct runtime names, state-wide */
+#define ST_MAX_CAPABILITIES 32 /* per ask and per order */
+#define ST_CAPABILITY_LEN 64
 #define ST_MAX_RESOURCES 64
 #define ST_MAX_AUDITORS 16
 #define ST_MAX_PRICE (INT64_C(1) << 40) /* per price component */
@@ -85,6 +87,8 @@ struct provider {
 	struct res4 cap, used, pend;
 	int denom;
 	uint32_t runtimes; /* bit per interned runtime name */
+	char **capv; /* capabilities offered ("storage/beta2"), sorted */
+	size_t ncap;
 	int64_t price[ST_METERS];
 	uint64_t *kv; /* sorted attributes, interned */
 	size_t nkv;
@@ -109,6 +113,8 @@ struct order {
 	state_u128 w_cpu, w_mem, w_sto; /* one epoch of full use, scaled */
 	int w_small; /* all w < 2^86: price sums cannot overflow */
 	uint32_t runtimes;
+	char **capv; /* capabilities needed, sorted */
+	size_t ncap;
 	uint64_t *kv;
 	size_t nkv;
 	uint64_t kv_bloom;
@@ -212,6 +218,16 @@ uint64_t st_kv_bloom(const uint64_t *kv, size_t n);
 /* Price of one epoch of full use of o's resources under p's ask, or -1
  * when it does not fit in int64. */
 int64_t st_ask_price(const struct provider *p, const struct order *o);
+/* A "capabilities" array (absent: none) into a sorted, deduplicated
+ * list (ERR_INVAL naming what: 1-64 bytes of [a-z0-9._/-], at most
+ * ST_MAX_CAPABILITIES).  *out is the caller's (st_capabilities_free). */
+int st_capabilities_parse(const json_t *arr, const char *what, char ***out,
+    size_t *n);
+void st_capabilities_free(char **v, size_t n);
+/* Does the sorted list have hold every capability of want? */
+int st_capabilities_hold(char *const *have, size_t nhave, char *const *want,
+    size_t nwant);
+
 int st_fits(const struct state *s, const struct provider *p,
     const struct order *o, int64_t *price);
 /* Match one open order; on a winner, reserve capacity and queue the

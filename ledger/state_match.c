@@ -1,7 +1,8 @@
 /*
  * state_match: pricing and matching (DESIGN.md, "Matching").  An order
  * fits a provider when the provider is online, its attributes satisfy the
- * order's, the auditors of signedBy attest it, it offers the runtimes, its
+ * order's, the auditors of signedBy attest it, it offers the runtimes and
+ * the capabilities (storage classes, ...), its
  * free capacity holds resources x count, its price for one epoch of
  * full use is at most the order's max price and the order's escrow pays
  * min_lease_epochs of that price.  The cheapest fitting ask
@@ -140,7 +141,8 @@ st_fits(const struct state *s, const struct provider *p, const struct order *o,
 	    o->need.mem > p->cap.mem - p->used.mem - p->pend.mem ||
 	    o->need.sto > p->cap.sto - p->used.sto - p->pend.sto ||
 	    o->need.gpu > p->cap.gpu - p->used.gpu - p->pend.gpu ||
-	    (o->kv_bloom & ~p->kv_bloom) != 0)
+	    (o->kv_bloom & ~p->kv_bloom) != 0 ||
+	    !st_capabilities_hold(p->capv, p->ncap, o->capv, o->ncap))
 		return 0;
 	for (size_t i = 0; i < o->nkv; i++)
 		if (!has_kv(p->kv, p->nkv, o->kv[i]))

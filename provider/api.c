@@ -817,9 +817,10 @@ api_route(void *ctx, const struct http_request *req, struct http_response *resp)
 				break;
 			}
 		}
-		rt = json_pack("{s:s,s:s,s:s,s:o}", "domain", pd->cfg.domain,
-		    "key", pd->key_text, "market", pd->cfg.market, "runtimes",
-		    rt);
+		rt = json_pack("{s:s,s:s,s:s,s:o,s:o*}", "domain",
+		    pd->cfg.domain, "key", pd->key_text, "market",
+		    pd->cfg.market, "runtimes", rt, "capabilities",
+		    config_capabilities_json(&pd->cfg));
 		body =
 		    rt ? json_dumps(rt, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
 		json_decref(rt);

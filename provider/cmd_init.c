@@ -57,6 +57,7 @@ static const struct option init_options[] = {
 	{ "image-cache-max", required_argument, NULL, 'C' },
 	{ "id-base", required_argument, NULL, 'B' },
 	{ "witness-policy", required_argument, NULL, 'W' },
+	{ "storage-classes", required_argument, NULL, 'S' },
 	CMD_OPTS_END,
 };
 
@@ -180,6 +181,9 @@ apply(struct provider_config *cfg, int ch, const char *v)
 		break;
 	case 'B':
 		rc = cmd_parse_id_base(v, &cfg->image_id_base);
+		break;
+	case 'S':
+		rc = config_parse_storage_classes(cfg, v);
 		break;
 	}
 	return rc;
@@ -350,6 +354,12 @@ const struct cmd cmd_init = {
 	    "                         lease maps 65536 ids from there "
 	    "(default\n"
 	    "                         1000000000)\n"
+	    "  --storage-classes C,.. disk classes of volumes offered: "
+	    "default,\n"
+	    "                         beta1, beta2, beta3, or none (default\n"
+	    "                         default,beta2; ram is always offered; "
+	    "disk\n"
+	    "                         classes need root and loop devices)\n"
 	    "  --witness-policy FILE  the market's witnesses and quorum\n"
 	    "                         (docs/witness.md), kept as\n"
 	    "                         DATA/" LOGWATCH_POLICY "; without it, "

@@ -464,6 +464,12 @@ config_save(const char *path, const struct provider_config *c)
 	    c->insecure_registries, "image_cache_max_bytes",
 	    (json_int_t)c->image_cache_max_bytes, "image_id_base",
 	    (json_int_t)c->image_id_base);
+	if (j != NULL && c->storage_classes[0] &&
+	    json_object_set_new(j, "storage_classes",
+	        json_string(c->storage_classes))) {
+		json_decref(j);
+		j = NULL;
+	}
 	if (j == NULL)
 		return err_set(ERR_NOMEM, "%s: cannot build the config", path);
 	text = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS);
@@ -641,6 +647,13 @@ config_load(const char *path, struct provider_config *c)
 			goto fail;
 		}
 	}
+	if ((v = json_object_get(j, "storage_classes")) != NULL &&
+	    (!json_is_string(v) ||
+	        config_parse_storage_classes(c, json_string_value(v)) < 0)) {
+		err_set(ERR_INVAL,
+		    "storage_classes: expected \"default,beta2,...\"");
+		goto fail;
+	}
 	err_clear();
 	rc = 0;
 fail:
@@ -660,6 +673,12 @@ config_advertise_body(const struct provider_config *c, const char *api_url,
 	*out = json_pack("{s:s,s:O,s:o,s:o,s:o}", "api_url", api_url,
 	    "attributes", c->attributes, "capacity", resources_json(&r),
 	    "runtimes", config_runtimes_json(), "price", price_json(c));
+	if (*out != NULL &&
+	    json_object_set_new(*out, "capabilities",
+	        config_capabilities_json(c))) {
+		json_decref(*out);
+		*out = NULL;
+	}
 	if (*out == NULL)
 		return err_set(ERR_NOMEM, "cannot build the advertise body");
 	return 0;

@@ -75,6 +75,8 @@ struct provider_config {
 	json_t *insecure_registries; /* ["HOST:PORT", ...]; owned */
 	uint64_t image_cache_max_bytes; /* the image cache's size limit */
 	uint64_t image_id_base; /* host id of the first lease's root */
+	char storage_classes[96]; /* disk classes offered, "default,beta2";
+	                             "" = volume_default_classes(), "none" */
 };
 
 /* Options given to `provider run` over the saved config; NULL/0: keep. */
@@ -154,5 +156,27 @@ int config_setup(const char *data, struct provider_config *c, struct key **key,
 /* The provider.advertise body (state.h); the caller owns *out. */
 int config_advertise_body(const struct provider_config *c, const char *api_url,
     json_t **out);
+
+/* ---- capabilities (provider/config_caps.c; issue 15) ---- */
+
+/* Can disk volumes (ext4 images on loop devices) be made here: root,
+ * /dev/loop-control, mkfs.ext4?  1, or 0 with the reason in why (may be
+ * NULL). */
+int config_disk_volumes_available(char *why, size_t cap);
+
+/* The disk classes c offers (its storage_classes or the default). */
+const char *config_storage_classes(const struct provider_config *c);
+
+/* --storage-classes "default,beta2,beta3" (Akash's disk classes; "ram"
+ * is always offered and may be listed; "none" offers no disk class) into
+ * c.  ERR_INVAL naming an unknown class. */
+int config_parse_storage_classes(struct provider_config *c, const char *s);
+
+/* The capabilities advertised ("storage/ram", "storage/default", ...):
+ * only what this provider can honour.  The caller owns the array. */
+json_t *config_capabilities_json(const struct provider_config *c);
+
+/* Is capability advertised by c? */
+int config_offers(const struct provider_config *c, const char *capability);
 
 #endif

@@ -32,6 +32,7 @@
 #include "provider/daemon_internal.h"
 #include "provider/follow.h"
 #include "provider/job.h"
+#include "provider/lease_vol.h"
 #include "wasm/pool.h"
 
 #define LOOP_MS 100
@@ -213,6 +214,15 @@ pd_prepare_artifacts(struct pd *pd, struct lease *l)
 	        0 ||
 	    (rc = lease_resolve_wasm_blobs(l)) < 0)
 		return rc;
+	/* Volumes: only the storage classes advertised (issue 15). */
+	{
+		json_t *caps = config_capabilities_json(&pd->cfg);
+		rc = caps ? lease_vol_check(l, caps) :
+		            err_set(ERR_NOMEM, "out of memory");
+		json_decref(caps);
+		if (rc < 0)
+			return rc;
+	}
 	/* ---- images (provider/image_run.h): pulled off the loop ---- */
 	for (i = 0; i < l->nrep && !l->rep[i].oci; i++)
 		;
@@ -721,6 +731,13 @@ close_finish(struct pd *pd, struct lease *l, struct lease_stopping *st)
 	pthread_mutex_unlock(&pd->mu);
 	if (pd->images != NULL)
 		image_run_forget(pd->images, l->id);
+	{ /* its volumes go with it (the sandboxes are stopped) */
+		char ldir[PATH_MAX];
+		lease_dir(pd, l->id, ldir, sizeof(ldir));
+		if (lease_vol_delete_all(ldir) < 0)
+			log_warn("lease %s: deleting its volumes: %s", l->id,
+			    err_msg());
+	}
 	/* The final usage settles what ran; the market refuses usage once it
 	 * has closed the lease, so it only goes before our own close. */
 	if (post_close && l->started_posted)
@@ -1568,6 +1585,13 @@ setup(struct pd *pd, const char *data, const struct provider_overrides *o)
 	}
 	json_decref(info);
 	say_sandbox_abilities(pd);
+	{ /* loop devices a killed provider's replicas left unused (those
+	   * still mounted by a running sandbox stay, for adoption) */
+		char vdir[PATH_MAX];
+		snprintf(vdir, sizeof(vdir), "%.4000s/leases", pd->data);
+		if (volume_cleanup_all(vdir) < 0)
+			log_warn("volumes: %s", err_msg());
+	}
 	sandbox_spec_init(&pd->base);
 	pd->base.log_max_bytes = pd->cfg.log_max_bytes;
 	if ((rc = load_state(pd)) < 0)

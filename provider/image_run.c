@@ -975,7 +975,8 @@ ref_text_of(const json_t *img)
 }
 
 /* The service's storage: the profile's "default" volume is the writable
- * layer; each named volume the service mounts is a tmpfs there. */
+ * layer.  Each named volume the service mounts is a mount of its own
+ * (provider/lease_vol.h: a disk image or a tmpfs), not the image's. */
 static int
 job_storage(struct job *j, const json_t *m, const char *placement,
     const json_t *svc)
@@ -989,33 +990,10 @@ job_storage(struct job *j, const json_t *m, const char *placement,
 	                        pname ? pname : ""),
 	        "storage"),
 	    "default");
-	const json_t *params = json_object_get(json_object_get(svc, "params"),
-	                 "storage"),
-	             *vol;
-	const char *vname, *mount;
 
+	(void)svc;
 	j->upper_bytes =
 	    (uint64_t)json_integer_value(json_object_get(st, "size_bytes"));
-	json_object_foreach((json_t *)params, vname, vol)
-	{
-		mount = json_string_value(json_object_get(vol, "mount"));
-		st = json_object_get(
-		    json_object_get(
-		        json_object_get(json_object_get(m, "profiles"),
-		            pname ? pname : ""),
-		        "storage"),
-		    vname);
-		if (mount == NULL || st == NULL)
-			continue;
-		if (j->n_volumes == SANDBOX_VOLUMES_MAX)
-			return err_set(ERR_REJECT,
-			    "service %s mounts more than %d volumes",
-			    j->service, SANDBOX_VOLUMES_MAX);
-		if ((j->vol_path[j->n_volumes] = strdup(mount)) == NULL)
-			return err_set(ERR_NOMEM, "out of memory");
-		j->vol_bytes[j->n_volumes++] = (uint64_t)json_integer_value(
-		    json_object_get(st, "size_bytes"));
-	}
 	return 0;
 }
 

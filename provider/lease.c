@@ -29,6 +29,7 @@
 #include "provider/config.h"
 #include "provider/image_run.h"
 #include "provider/lease.h"
+#include "provider/lease_vol.h"
 #include "wasm/pool.h"
 
 static const char *const counter_names[USAGE_COUNT] = { "cpu_ms", "mem_mb_s",
@@ -800,7 +801,14 @@ lease_spawn(const struct lease *l, size_t i, const char *logs_dir,
 		image_run_spec_apply(r->oci_spec, &spec);
 	if (!r->cleaned)
 		kill_leftovers(base, r->name);
-	return sandbox_start(&spec, out);
+	/* Volumes at their mount paths (provider/lease_vol.h). */
+	struct lease_vol_start vs;
+	int rc;
+	if ((rc = lease_vol_start_prepare(l, i, logs_dir, &spec, &vs)) < 0)
+		return rc;
+	rc = sandbox_start(&spec, out);
+	lease_vol_start_done(&vs);
+	return rc;
 }
 
 /* The spec lease_spawn gives replica i, for sandbox_adopt. */

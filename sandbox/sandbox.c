@@ -115,6 +115,8 @@ struct child_args {
 	char upper_opts[64];
 	const char (*vol_opts)[64]; /* one tmpfs option string per volume */
 	uint64_t caps; /* kept by an image's root: sandbox_image_caps */
+	size_t n_mount_fds; /* spec->mounts the parent mounts (not tmpfs):
+	                       their fds follow the layers' */
 };
 
 /* Docker's default capabilities (moby's oci/caps/defaults.go). */
@@ -483,9 +485,42 @@ mount_tmpfs(int err_fd, const char *dst, unsigned long flags, const char *opts)
 		child_fail(err_fd, "mount tmpfs", dst);
 }
 
+/* spec->mounts inside the root rootfd, in order: a tmpfs mounted here,
+ * the others attached from the parent's detached mounts (mfd, in the
+ * same order). */
+static void
+mount_volumes(const struct child_args *a, int err_fd, int rootfd,
+    const int *mfd)
+{
+	const char *step;
+	size_t i, j = 0;
+	int rc;
+
+	for (i = 0; i < a->spec->n_mounts; i++) {
+		const struct sandbox_mount *v = &a->spec->mounts[i];
+		if (strcmp(v->m.fstype, "tmpfs") == 0)
+			rc =
+			    volume_mount_in_root(rootfd, v->path, &v->m, &step);
+		else
+			rc = volume_attach_in_root(rootfd, v->path, mfd[j++],
+			    &step);
+		if (rc != 0) {
+			errno = -rc;
+			child_fail(err_fd,
+			    strcmp(step, "exists") == 0 ?
+			        "volume: a component is not a directory "
+			        "inside the root:" :
+			        "volume: mount at",
+			    v->path);
+		}
+	}
+	for (j = 0; j < a->n_mount_fds; j++)
+		close(mfd[j]);
+}
+
 /* Build the lease root in a tmpfs at a->root, pivot into it. */
 static void
-setup_root(const struct child_args *a, int err_fd)
+setup_root(const struct child_args *a, int err_fd, const int *mfd)
 {
 	static const char *const top[] = { "usr", "bin", "sbin", "lib", "lib32",
 		"lib64", "libx32" };
@@ -609,6 +644,13 @@ setup_root(const struct child_args *a, int err_fd)
 	if (a->spec->app_dir != NULL &&
 	    bind_ro(a->spec->app_dir, "app", 1, MS_NODEV) < 0)
 		child_fail(err_fd, "bind app", a->spec->app_dir);
+	if (a->spec->n_mounts > 0) {
+		int rootfd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (rootfd < 0)
+			child_fail(err_fd, "open", a->root);
+		mount_volumes(a, err_fd, rootfd, mfd);
+		close(rootfd);
+	}
 
 	/* pivot_root(".", ".") stacks the old root under the new one; the
 	 * detach then drops it (see pivot_root(2), "NOTES"). */
@@ -884,6 +926,7 @@ setup_root_image(const struct child_args *a, int err_fd, const int *lfd)
 		    "/etc/resolv.conf");
 	/* Docker creates the WorkingDir an image names. */
 	close(in_root_dir(err_fd, rootfd, a->workdir));
+	mount_volumes(a, err_fd, rootfd, lfd + a->n_layers);
 
 	if (fchdir(rootfd) < 0)
 		child_fail(err_fd, "chdir", "image root");
@@ -928,12 +971,12 @@ recv_go(const struct child_args *a, int *lfd)
 			    cm->cmsg_type != SCM_RIGHTS)
 				continue;
 			k = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-			if (k > a->n_layers - got)
+			if (k > a->n_layers + a->n_mount_fds - got)
 				return -1;
 			memcpy(lfd + got, CMSG_DATA(cm), k * sizeof(int));
 			got += k;
 		}
-	} while (got < a->n_layers);
+	} while (got < a->n_layers + a->n_mount_fds);
 	return 0;
 }
 
@@ -1229,7 +1272,8 @@ init_loop(const struct child_args *a, const sigset_t *set, sigset_t *old)
 __attribute__((noreturn)) static void
 child_main(const struct child_args *a)
 {
-	int src[FD_COUNT], tmp[FD_COUNT], i, sig, lfd[SANDBOX_LAYERS_MAX];
+	int src[FD_COUNT], tmp[FD_COUNT], i, sig;
+	int lfd[SANDBOX_LAYERS_MAX + SANDBOX_MOUNTS_MAX];
 	sigset_t set, old;
 	char c;
 
@@ -1266,7 +1310,8 @@ child_main(const struct child_args *a)
 		if (src[i] >= 0)
 			fcntl(i, F_SETFD, FD_CLOEXEC);
 
-	if (a->image ? recv_go(a, lfd) < 0 : read(3, &c, 1) != 1)
+	if (a->image || a->n_mount_fds ? recv_go(a, lfd) < 0 :
+	                                 read(3, &c, 1) != 1)
 		_exit(1); /* the parent gave up on us */
 	close(3);
 	/* Root of the image's user namespace (the parent wrote its maps):
@@ -1286,7 +1331,7 @@ child_main(const struct child_args *a)
 	if (a->image)
 		setup_root_image(a, 4, lfd);
 	else
-		setup_root(a, 4);
+		setup_root(a, 4, lfd);
 	set_rlimits(a, 4);
 	prctl(PR_SET_NAME, "lodge-init", 0, 0, 0);
 
@@ -1485,6 +1530,18 @@ check_spec(const struct sandbox_spec *spec)
 			    "sandbox env[%zu] \"%s\": "
 			    "expected NAME=value",
 			    i, spec->env[i]);
+	if (spec->n_mounts > SANDBOX_MOUNTS_MAX ||
+	    (spec->n_mounts > 0 && spec->mounts == NULL))
+		return err_set(ERR_INVAL, "sandbox: more than %d volumes",
+		    SANDBOX_MOUNTS_MAX);
+	for (i = 0; i < spec->n_mounts; i++) {
+		const struct sandbox_mount *v = &spec->mounts[i];
+		if (v->m.fstype == NULL || v->m.source == NULL)
+			return err_set(ERR_INVAL,
+			    "sandbox: volume %zu: no file system", i);
+		if (volume_check_path(v->path, "sandbox volume") != 0)
+			return ERR_INVAL;
+	}
 	if (spec->image != NULL)
 		return check_image(spec);
 	return 0;
@@ -1517,6 +1574,9 @@ struct start {
 	size_t n_layer_fds;
 	char *overlay_opts; /* the child's, malloc'd */
 	char (*vol_opts)[64];
+	int mount_fds[SANDBOX_MOUNTS_MAX]; /* spec->mounts made here
+	                                      (detached), for the child */
+	size_t n_mount_fds;
 };
 
 static void
@@ -1544,6 +1604,9 @@ start_close(struct start *s)
 	s->overlay_opts = NULL;
 	free(s->vol_opts);
 	s->vol_opts = NULL;
+	for (k = 0; k < s->n_mount_fds; k++)
+		close_fd(&s->mount_fds[k]);
+	s->n_mount_fds = 0;
 }
 
 /* The sandbox object, with nothing acquired yet. */
@@ -1646,6 +1709,9 @@ start_child_args(struct start *s)
 	snprintf(a->data_opts, sizeof(a->data_opts),
 	    "mode=0755,uid=%u,gid=%u,size=%" PRIu64, (unsigned)a->uid,
 	    (unsigned)a->gid, spec->data_bytes);
+	for (k = 0; k < spec->n_mounts; k++)
+		if (strcmp(spec->mounts[k].m.fstype, "tmpfs") != 0)
+			a->n_mount_fds++;
 	if (spec->image != NULL)
 		return start_image_args(s);
 	return 0;
@@ -1899,6 +1965,42 @@ start_layers(struct start *s)
 	return rc;
 }
 
+/* The volumes the child may not mount itself (spec->mounts other than
+ * tmpfs: ext4 from a loop device) as detached mounts, idmapped into an
+ * image's user namespace.  They go to the child with the go-ahead. */
+static int
+start_mounts(struct start *s)
+{
+	const struct sandbox_spec *spec = s->spec;
+	char path[64];
+	size_t i;
+	int ufd = -1, rc = 0;
+
+	if (s->a.n_mount_fds == 0)
+		return 0;
+	if (s->a.image) {
+		snprintf(path, sizeof(path), "/proc/%ld/ns/user",
+		    (long)s->sb->pid);
+		if ((ufd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+			return err_set(ERR_IO, "sandbox: %s: %s", path,
+			    strerror(errno));
+	}
+	for (i = 0; i < spec->n_mounts && rc == 0; i++) {
+		if (strcmp(spec->mounts[i].m.fstype, "tmpfs") == 0)
+			continue;
+		rc = volume_fsmount(&spec->mounts[i].m, ufd,
+		    &s->mount_fds[s->n_mount_fds]);
+		if (rc == 0)
+			s->n_mount_fds++;
+		else
+			rc = err_prefix(rc, "sandbox: volume at %s",
+			    spec->mounts[i].path);
+	}
+	if (ufd >= 0)
+		close(ufd);
+	return rc;
+}
+
 /* Into the cgroup before anything runs, so all of it is counted. */
 static int
 start_attach(struct start *s)
@@ -2001,9 +2103,21 @@ send_go(int sock, const int *fds, size_t n)
 static int
 start_release(struct start *s)
 {
-	int rc;
+	int rc, *fds = s->layer_fds;
+	size_t n = s->n_layer_fds;
 
-	if (send_go(s->sync_p[1], s->layer_fds, s->n_layer_fds) < 0)
+	if (s->n_mount_fds > 0) { /* the layers', then the volumes' */
+		if ((fds = calloc(n + s->n_mount_fds, sizeof(int))) == NULL)
+			return err_set(ERR_NOMEM, "sandbox: out of memory");
+		if (n > 0)
+			memcpy(fds, s->layer_fds, n * sizeof(int));
+		memcpy(fds + n, s->mount_fds, s->n_mount_fds * sizeof(int));
+		n += s->n_mount_fds;
+	}
+	rc = send_go(s->sync_p[1], fds, n);
+	if (fds != s->layer_fds)
+		free(fds);
+	if (rc < 0)
 		return err_set(ERR_IO, "sandbox: releasing the child: %s",
 		    strerror(errno));
 	close_fd(&s->sync_p[1]);
@@ -2024,6 +2138,7 @@ static int (*const start_phases[])(struct start *) = {
 	start_clone, /* the child, waiting in its namespaces */
 	start_id_maps, /* without root or with an image: its ids */
 	start_layers, /* an image's layers, idmapped */
+	start_mounts, /* volumes the child may not mount */
 	start_attach, /* into the cgroup */
 	start_ns_fds, /* for the gateway */
 	start_release, /* go: exec'd, or the step that failed */

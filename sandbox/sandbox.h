@@ -15,6 +15,7 @@
 #include <sys/types.h>
 
 #include "sandbox/cgroup.h"
+#include "sandbox/volume.h"
 
 #define SANDBOX_UID_DEFAULT 65534u
 #define SANDBOX_TMP_DEFAULT (64u << 20)
@@ -25,6 +26,21 @@
 /* overlayfs stacks at most 500 lower layers. */
 #define SANDBOX_LAYERS_MAX 500
 #define SANDBOX_VOLUMES_MAX 16
+
+/* At most this many volumes mounted at their paths (spec->mounts). */
+#define SANDBOX_MOUNTS_MAX 16
+
+/* A volume at its mount path inside the root (sandbox/volume.h): a tmpfs
+ * is mounted by the sandbox's child; any other (ext4 from a loop device)
+ * by the caller's process as a detached mount (idmapped into an image's
+ * user namespace: ids on it are the namespace's) that the child moves
+ * into place.  Mounted after the root is built and before pivot_root,
+ * every path component resolved inside the root (a symlink cannot lead
+ * out); separate mounts, they stay writable under a read-only /. */
+struct sandbox_mount {
+	const char *path; /* absolute, inside; volume_check_path */
+	struct volume_mount m;
+};
 
 /* A named volume of an image's root: a tmpfs of bytes at path (inside,
  * absolute), created when the image lacks it. */
@@ -95,6 +111,10 @@ struct sandbox_spec {
 	                             0: it outlives the caller (its init
 	                             copies the captured output itself), for
 	                             a later process to adopt */
+	const struct sandbox_mount *mounts; /* volumes at their paths, in
+	                             order (a later one may sit in an
+	                             earlier one); borrowed */
+	size_t n_mounts; /* at most SANDBOX_MOUNTS_MAX */
 };
 
 /* What names a running sandbox to a later process: its init's host pid

@@ -624,15 +624,17 @@ fd_path(int fd, char *buf)
 	buf[sizeof(pre) - 1 + n] = 0;
 }
 
-int
-volume_mount_in_root(int root_fd, const char *mount_path,
-    const struct volume_mount *m, const char **step)
+/* Resolve mount_path inside root_fd (making missing directories): an
+ * O_PATH fd of the directory in *out, or -errno with *step named. */
+static int
+walk_in_root(int root_fd, const char *mount_path, int *out, const char **step)
 {
-	char prefix[MAX_MOUNT_PATH + 2], comp[256], target[40];
+	char prefix[MAX_MOUNT_PATH + 2], comp[256];
 	const char *p = mount_path;
 	size_t plen = 0;
 	int cur, fd, rc = 0;
 
+	*out = -1;
 	*step = "path";
 	if (p == NULL || p[0] != '/')
 		return -EINVAL;
@@ -698,14 +700,125 @@ volume_mount_in_root(int root_fd, const char *mount_path,
 		rc = -EINVAL;
 		goto out;
 	}
+	*out = cur;
+	return 0;
+out:
+	close(cur);
+	return rc;
+}
+
+int
+volume_mount_in_root(int root_fd, const char *mount_path,
+    const struct volume_mount *m, const char **step)
+{
+	char target[40];
+	int cur, rc;
+
+	if ((rc = walk_in_root(root_fd, mount_path, &cur, step)) != 0)
+		return rc;
 	fd_path(cur, target);
 	if (mount(m->source, target, m->fstype, m->flags, m->data) != 0) {
 		*step = "mount";
 		rc = -errno;
 	}
-out:
 	close(cur);
 	return rc;
+}
+
+int
+volume_attach_in_root(int root_fd, const char *mount_path, int mnt_fd,
+    const char **step)
+{
+	int cur, rc;
+
+	if ((rc = walk_in_root(root_fd, mount_path, &cur, step)) != 0)
+		return rc;
+	if (syscall(SYS_move_mount, mnt_fd, "", cur, "",
+	        MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) != 0) {
+		*step = "mount";
+		rc = -errno;
+	}
+	close(cur);
+	return rc;
+}
+
+/* fsconfig(2) of one "key" or "key=value" option. */
+static int
+fs_option(int fsfd, const char *opt, size_t len)
+{
+	char buf[256];
+	const char *eq;
+
+	if (len == 0)
+		return 0;
+	if (len >= sizeof(buf)) {
+		errno = E2BIG;
+		return -1;
+	}
+	memcpy(buf, opt, len);
+	buf[len] = 0;
+	if ((eq = strchr(buf, '=')) == NULL)
+		return (int)syscall(SYS_fsconfig, fsfd, FSCONFIG_SET_FLAG, buf,
+		    NULL, 0);
+	buf[eq - buf] = 0;
+	return (int)syscall(SYS_fsconfig, fsfd, FSCONFIG_SET_STRING, buf,
+	    eq + 1, 0);
+}
+
+int
+volume_fsmount(const struct volume_mount *m, int userns_fd, int *out)
+{
+	struct mount_attr attr;
+	unsigned int ma = 0;
+	const char *o, *e;
+	int fsfd, mfd = -1;
+
+	*out = -1;
+	if ((fsfd = (int)syscall(SYS_fsopen, m->fstype, FSOPEN_CLOEXEC)) < 0)
+		return err_set(ERR_IO, "volume %s: fsopen %s: %s", m->source,
+		    m->fstype, strerror(errno));
+	if (syscall(SYS_fsconfig, fsfd, FSCONFIG_SET_STRING, "source",
+	        m->source, 0) != 0)
+		goto fail;
+	for (o = m->data; o && *o; o = *e ? e + 1 : e) {
+		e = strchr(o, ',');
+		if (e == NULL)
+			e = o + strlen(o);
+		if (fs_option(fsfd, o, (size_t)(e - o)) != 0)
+			goto fail;
+	}
+	if (syscall(SYS_fsconfig, fsfd, FSCONFIG_CMD_CREATE, NULL, NULL, 0) !=
+	    0)
+		goto fail;
+	if (m->flags & MS_NOSUID)
+		ma |= MOUNT_ATTR_NOSUID;
+	if (m->flags & MS_NODEV)
+		ma |= MOUNT_ATTR_NODEV;
+	if (m->flags & MS_RDONLY)
+		ma |= MOUNT_ATTR_RDONLY;
+	if ((mfd = (int)syscall(SYS_fsmount, fsfd, FSMOUNT_CLOEXEC, ma)) < 0)
+		goto fail;
+	close(fsfd);
+	if (userns_fd >= 0) {
+		memset(&attr, 0, sizeof(attr));
+		attr.attr_set = MOUNT_ATTR_IDMAP;
+		attr.userns_fd = (uint64_t)userns_fd;
+		if (syscall(SYS_mount_setattr, mfd, "", AT_EMPTY_PATH, &attr,
+		        sizeof(attr)) != 0) {
+			int e2 = errno;
+			close(mfd);
+			return err_set(ERR_IO, "volume %s: idmapped mount: %s",
+			    m->source, strerror(e2));
+		}
+	}
+	*out = mfd;
+	return 0;
+fail : {
+	int e2 = errno;
+	close(fsfd);
+	return err_set(ERR_IO, "volume %s: mounting %s: %s", m->source,
+	    m->fstype, strerror(e2));
+}
 }
 
 int

@@ -102,6 +102,19 @@ int volume_check_path(const char *mount_path, const char *what);
 int volume_mount_in_root(int root_fd, const char *mount_path,
     const struct volume_mount *m, const char **step);
 
+/* As volume_mount_in_root for a detached mount (mnt_fd, from
+ * volume_fsmount), moved onto the resolved directory.  Async-signal-safe;
+ * mnt_fd stays the caller's. */
+int volume_attach_in_root(int root_fd, const char *mount_path, int mnt_fd,
+    const char **step);
+
+/* m as a detached mount (fsopen, fsconfig with m's source and its
+ * comma-separated data options, fsmount with its nosuid/nodev/rdonly),
+ * idmapped into the user namespace userns_fd when it is >= 0 (an image's:
+ * ids on the file system are the namespace's).  For a parent that mounts
+ * what a child in a user namespace may not.  *out is the caller's. */
+int volume_fsmount(const struct volume_mount *m, int userns_fd, int *out);
+
 /* The same from ordinary code, with a message naming the path: root is
  * a host directory. */
 int volume_mount(const char *root, const char *mount_path,

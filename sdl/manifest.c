@@ -293,6 +293,85 @@ nomem:
 	return NULL;
 }
 
+static int
+cmp_cstr(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* The keys of object o as a sorted array of strings, or NULL. */
+static json_t *
+sorted_keys(const json_t *o)
+{
+	const char *k, *keys[64];
+	json_t *v, *arr = json_array();
+	size_t n = 0;
+
+	json_object_foreach((json_t *)o, k, v)
+	{
+		if (n < sizeof(keys) / sizeof(keys[0]))
+			keys[n++] = k;
+	}
+	qsort(keys, n, sizeof(keys[0]), cmp_cstr);
+	for (size_t i = 0; arr && i < n; i++)
+		if (json_array_append_new(arr, json_string(keys[i]))) {
+			json_decref(arr);
+			return NULL;
+		}
+	return arr;
+}
+
+/* Add name to the set of capability names caps (a JSON object used as a
+ * set; its keys come out sorted). */
+static int
+cap_add(json_t *caps, const char *name)
+{
+	return json_object_set_new(caps, name, json_true()) ? ERR_NOMEM : 0;
+}
+
+/*
+ * What service s with profile cp needs of a provider beyond resources
+ * (issue 15; docs/state.md, "Matching"): "storage/CLASS" for each volume
+ * with a storage class or persistent ("default" then), "gpu" for GPUs,
+ * "ip" for an IP endpoint.  Class names are Akash's (checked by the
+ * parser); a name outside [a-z0-9._/-] is lower-cased and mapped to '-'.
+ */
+static int
+caps_of(const struct sdl_service *s, const struct sdl_compute *cp, json_t *caps)
+{
+	char name[80];
+
+	for (size_t v = 0; v < cp->nvolumes; v++) {
+		const struct sdl_volume *vo = &cp->volumes[v];
+		const char *c = vo->class_ ? vo->class_ :
+		    vo->persistent         ? "default" :
+		                             NULL;
+		size_t n;
+		if (c == NULL)
+			continue;
+		n = (size_t)snprintf(name, sizeof(name), "storage/%.60s", c);
+		for (size_t k = 8; k < n; k++) {
+			char ch = name[k];
+			if (ch >= 'A' && ch <= 'Z')
+				name[k] = (char)(ch - 'A' + 'a');
+			else if (!((ch >= 'a' && ch <= 'z') ||
+			             (ch >= '0' && ch <= '9') || ch == '.' ||
+			             ch == '_' || ch == '-'))
+				name[k] = '-';
+		}
+		if (cap_add(caps, name))
+			return ERR_NOMEM;
+	}
+	if (cp->gpu_units > 0 && cap_add(caps, "gpu"))
+		return ERR_NOMEM;
+	for (size_t e = 0; e < s->nexpose; e++)
+		for (size_t t = 0; t < s->expose[e].nto; t++)
+			if (s->expose[e].to[t].ip && s->expose[e].to[t].ip[0] &&
+			    cap_add(caps, "ip"))
+				return ERR_NOMEM;
+	return 0;
+}
+
 /* Exact decimal text of a price: "50", "0.5". */
 static void
 amount_text(const struct sdl_price *p, char *buf, size_t size)
@@ -431,10 +510,14 @@ sdl_orders_json(const struct sdl_deployment *d, json_t **out)
 		const char *denom = NULL, *tee = NULL;
 		int64_t max_price = 0;
 		bool rt[4] = { false };
-		json_t *res, *rts, *attrs;
+		json_t *res, *rts, *attrs, *caps;
 
 		o = NULL;
-		CHK(res = json_array());
+		CHK(caps = json_object());
+		if (!(res = json_array())) {
+			json_decref(caps);
+			goto nomem;
+		}
 		for (size_t i = 0; i < d->ndeploys; i++) {
 			const struct sdl_deploy *dp = &d->deploys[i];
 			const struct sdl_service *s;
@@ -450,6 +533,7 @@ sdl_orders_json(const struct sdl_deployment *d, json_t **out)
 			pr = sdl_find_price(pl, dp->profile);
 			if (!s || !cp || !pr) {
 				json_decref(res);
+				json_decref(caps);
 				rc = err_set(ERR_INVAL,
 				    "deployment %s.%s is not "
 				    "complete",
@@ -458,6 +542,7 @@ sdl_orders_json(const struct sdl_deployment *d, json_t **out)
 			}
 			if (denom && strcmp(denom, pr->denom)) {
 				json_decref(res);
+				json_decref(caps);
 				rc = err_set(ERR_INVAL,
 				    "placement %s mixes "
 				    "denominations %s and %s",
@@ -470,6 +555,7 @@ sdl_orders_json(const struct sdl_deployment *d, json_t **out)
 			/* whole units per block, a fraction rounds up */
 			if (pr->whole > INT64_MAX - 1) {
 				json_decref(res);
+				json_decref(caps);
 				rc = err_set(ERR_RANGE, "price overflows");
 				goto fail;
 			}
@@ -479,6 +565,7 @@ sdl_orders_json(const struct sdl_deployment *d, json_t **out)
 			    __builtin_add_overflow(max_price, total,
 			        &max_price)) {
 				json_decref(res);
+				json_decref(caps);
 				rc = err_set(ERR_RANGE,
 				    "max price of placement "
 				    "%s overflows",
@@ -488,6 +575,11 @@ sdl_orders_json(const struct sdl_deployment *d, json_t **out)
 			for (size_t v = 0; v < cp->nvolumes; v++)
 				storage += cp->volumes[v].size;
 			rt[sdl_image_runtime(&s->image)] = true;
+			if (caps_of(s, cp, caps)) {
+				json_decref(res);
+				json_decref(caps);
+				goto nomem;
+			}
 			if (json_array_append_new(res,
 			        json_pack("{s:s,s:s,s:I,s:I,s:I,s:I,s:I,s:I}",
 			            "profile", dp->profile, "service",
@@ -498,15 +590,18 @@ sdl_orders_json(const struct sdl_deployment *d, json_t **out)
 			            "gpu_units", (json_int_t)cp->gpu_units,
 			            "price", (json_int_t)price))) {
 				json_decref(res);
+				json_decref(caps);
 				goto nomem;
 			}
 		}
 		if (!denom) {
 			json_decref(res);
+			json_decref(caps);
 			continue;
 		}
 		if (!(rts = json_array())) {
 			json_decref(res);
+			json_decref(caps);
 			goto nomem;
 		}
 		/* sorted: oci < process < wasm */
@@ -526,6 +621,12 @@ sdl_orders_json(const struct sdl_deployment *d, json_t **out)
 		    sorted_set(&pl->any_of), "resources", res, "denom", denom,
 		    "max_price", (json_int_t)max_price, "runtimes", rts,
 		    "manifest_hash", hex);
+		if (o && json_object_size(caps) > 0 &&
+		    json_object_set_new(o, "capabilities", sorted_keys(caps))) {
+			json_decref(caps);
+			goto nomem;
+		}
+		json_decref(caps);
 		CHK(o);
 		CHK(!json_array_append_new(arr, o));
 		o = NULL;

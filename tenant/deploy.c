@@ -704,6 +704,23 @@ preflight(struct run *r, const json_t *groups, const json_t *info,
 		return err_set(ERR_NOMEM, "out of memory");
 	if ((rc = tenant_market_get(r->c, "/v1/providers", &ps)) != 0)
 		goto out;
+	/* what no provider offers can never match (issue 15) */
+	json_array_foreach(groups, i, g)
+	{
+		char miss[128], text[200];
+		if (!tenant_missing_capability(g, ps, miss, sizeof(miss)))
+			continue;
+		tenant_capability_text(miss, text, sizeof(text));
+		rc = err_set(ERR_REJECT,
+		    "placement %s needs %s (capability %s), which no provider "
+		    "on this market offers: the order could never match, so "
+		    "none was posted and nothing was spent",
+		    json_string_value(json_object_get(g, "placement")) ?
+		        json_string_value(json_object_get(g, "placement")) :
+		        "?",
+		    text, miss);
+		goto out;
+	}
 	json_array_foreach(groups, i, g)
 	{
 		int64_t dep = json_integer_value(json_object_get(g, "deposit"));

@@ -33,6 +33,7 @@
 #include "provider/gateway.h"
 #include "provider/image_run.h"
 #include "provider/lease.h"
+#include "provider/lease_vol.h"
 #include "provider/status.h"
 #include "sandbox/sandbox.h"
 
@@ -427,6 +428,62 @@ test_lease_manifest_builds_replicas_and_refuses_mismatch(void **state)
 	json_decref(m);
 	json_decref(other);
 	lease_free(l);
+}
+
+/* Volumes (provider/lease_vol.h): a class the provider does not offer,
+ * a persistent ram volume and a bad mount path are refused naming the
+ * volume; one it offers passes. */
+static const char vol_manifest[] =
+    "{\"deployment\":{\"db\":{\"here\":{\"count\":1,\"profile\":\"p\"}}},"
+    "\"profiles\":{\"p\":{\"cpu_millis\":500,\"memory_bytes\":1000000,"
+    "\"storage\":{\"default\":{\"persistent\":false,\"size_bytes\":"
+    "1000000},\"data\":{\"class\":\"%s\",\"persistent\":%s,"
+    "\"size_bytes\":8388608}}}},"
+    "\"services\":{\"db\":{\"args\":[],\"command\":[\"sleep\",\"9\"],"
+    "\"image\":{\"kind\":\"host\"},\"params\":{\"storage\":{\"data\":{"
+    "\"mount\":\"%s\",\"read_only\":false}}},\"runtime\":\"process\"}}}";
+
+static int
+vol_check(const char *class_, const char *persistent, const char *mount)
+{
+	char text[2048];
+	struct lease *l;
+	json_t *m,
+	    *caps = json_pack("[s,s,s]", "storage/ram", "storage/default",
+	        "storage/beta2");
+	int rc;
+
+	snprintf(text, sizeof(text), vol_manifest, class_, persistent, mount);
+	l = lease_for(text, "here");
+	assert_int_equal(cjson_parse(text, strlen(text), &m), 0);
+	assert_int_equal(lease_set_manifest(l, m), 0);
+	rc = lease_vol_check(l, caps);
+	json_decref(m);
+	json_decref(caps);
+	lease_free(l);
+	return rc;
+}
+
+static void
+test_lease_volumes_checked_against_the_classes_offered(void **state)
+{
+	char img[256];
+
+	(void)state;
+	assert_int_equal(vol_check("beta2", "true", "/var/lib/db"), 0);
+	assert_int_equal(vol_check("ram", "false", "/scratch"), 0);
+	assert_int_equal(vol_check("beta3", "true", "/var/lib/db"), ERR_REJECT);
+	assert_non_null(strstr(err_msg(),
+	    "services.db.params.storage.data: this provider does not offer "
+	    "the storage class beta3"));
+	assert_int_equal(vol_check("ram", "true", "/scratch"), ERR_REJECT);
+	assert_non_null(strstr(err_msg(), "ram is memory"));
+	assert_int_equal(vol_check("beta2", "true", "/var/../etc"), ERR_REJECT);
+	assert_non_null(strstr(err_msg(), "mount /var/../etc"));
+	assert_int_equal(lease_vol_image_path("/d/leases/l-1", "db", 2, "data",
+	                     1, img, sizeof(img)),
+	    0);
+	assert_string_equal(img, "/d/leases/l-1/volumes/db-2-data.img");
 }
 
 /* A wasm HTTP function whose env lowers its per-request limits. */
@@ -1037,6 +1094,8 @@ main(void)
 		cmocka_unit_test(test_init_data_dir_then_status_without_market),
 		cmocka_unit_test(
 		    test_lease_manifest_builds_replicas_and_refuses_mismatch),
+		cmocka_unit_test(
+		    test_lease_volumes_checked_against_the_classes_offered),
 		cmocka_unit_test(test_lease_refuses_wasm_and_other_placements),
 		cmocka_unit_test(
 		    test_lease_wasm_function_runs_serve_with_its_limits),

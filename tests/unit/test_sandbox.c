@@ -20,6 +20,7 @@
 #include "common/err.h"
 #include "sandbox/cgroup.h"
 #include "sandbox/sandbox.h"
+#include "sandbox/volume.h"
 #include "sandbox/seccomp_policy.h"
 
 static void
@@ -544,6 +545,69 @@ test_image_root_runs_as_root_of_its_namespace(void **state)
 	assert_int_not_equal(access(cmd, F_OK), 0);
 }
 
+/* spec.mounts in the process root: a tmpfs mounted by the child and an
+ * ext4 image attached from the parent's detached mount, both writable by
+ * the workload under the read-only /; a mount path through the root's
+ * /bin symlink (merged /usr) lands on the read-only bind and fails the
+ * start, naming the volume, with nothing made on the host. */
+static void
+test_mounts_at_their_paths(void **state)
+{
+	static const char *const argv[] = { "/bin/sh", "-c",
+		"echo a > /vol/ram/f && echo b > /vol/disk/f && "
+		"test -d /vol/disk/lost+found && ! touch /x 2>/dev/null",
+		NULL };
+	struct sandbox_mount mounts[2];
+	struct volume_spec vs = { NULL, 4u << 20, SANDBOX_UID_DEFAULT,
+		SANDBOX_UID_DEFAULT };
+	struct volume *v = NULL;
+	struct sandbox_spec spec;
+	struct sandbox *sb = NULL;
+	char img[600], data[64], path[64];
+	int status = -1, exited = 0;
+
+	(void)state;
+	if (geteuid() != 0 || access("/dev/loop-control", W_OK) != 0 ||
+	    access("/bin/sh", X_OK) != 0)
+		skip(); /* loop devices and mounts need root */
+	snprintf(img, sizeof(img), "%s/vol.img", tmpdir);
+	vs.image = img;
+	if (volume_open(&vs, &v) != 0)
+		skip(); /* no mkfs.ext4 */
+	assert_int_equal(volume_tmpfs_args(1u << 20, SANDBOX_UID_DEFAULT,
+	                     SANDBOX_UID_DEFAULT, data, sizeof(data),
+	                     &mounts[0].m),
+	    0);
+	mounts[0].path = "/vol/ram";
+	volume_mount_args(v, &mounts[1].m);
+	mounts[1].path = "/vol/disk";
+	sandbox_spec_init(&spec);
+	spec.argv = argv;
+	spec.name = "mounts";
+	spec.cgroup.mode = CGROUP_NONE;
+	spec.mounts = mounts;
+	spec.n_mounts = 2;
+	assert_int_equal(sandbox_start(&spec, &sb), 0);
+	assert_int_equal(sandbox_wait(sb, -1, &exited, &status), 0);
+	sandbox_free(sb);
+	sb = NULL;
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+
+	snprintf(path, sizeof(path), "/bin/lodge-mount-%d", (int)getpid());
+	mounts[0].path = path;
+	spec.n_mounts = 1;
+	assert_int_not_equal(sandbox_start(&spec, &sb), 0);
+	assert_null(sb);
+	assert_non_null(strstr(err_msg(), "volume"));
+	assert_non_null(strstr(err_msg(), path));
+	snprintf(img, sizeof(img), "/usr%s", path);
+	assert_int_not_equal(access(img, F_OK), 0);
+	assert_int_not_equal(access(path, F_OK), 0);
+	volume_close(v);
+	snprintf(img, sizeof(img), "%s/vol.img", tmpdir);
+	assert_int_equal(volume_delete(img), 0);
+}
+
 /* A start that fails once the child exists unwinds through sandbox_free:
  * a kill, a wait and a last read of the counters.  Here the fake cgroup
  * takes the limits but has no cgroup.procs (the attach fails) and a
@@ -613,6 +677,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(
 		    test_image_root_runs_as_root_of_its_namespace, setup_tmp,
 		    teardown_tmp),
+		cmocka_unit_test_setup_teardown(test_mounts_at_their_paths,
+		    setup_tmp, teardown_tmp),
 		cmocka_unit_test_setup_teardown(
 		    test_failed_start_keeps_its_message_through_cleanup,
 		    setup_tmp, teardown_tmp),

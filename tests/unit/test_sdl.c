@@ -1270,6 +1270,45 @@ test_default_is_akash_go_with_warnings(void **state)
 	free(y);
 }
 
+/* The capabilities an order needs (issue 15): the storage class of each
+ * persistent or classed volume, "ip" for an IP endpoint, sorted; none,
+ * and no "capabilities" member, for a deployment without them. */
+static void
+test_orders_capabilities(void **state)
+{
+	char *a =
+	    edit(base, "services:", "endpoints:\n  ep: {kind: ip}\nservices:");
+	char *y = edit(a, "          - global: true\n      - port: 9000",
+	    "          - global: true\n            ip: ep\n"
+	    "      - port: 9000");
+	struct sdl_deployment *d = parse_ok(y), *d2;
+	json_t *o = NULL, *caps;
+	char *plain;
+
+	(void)state;
+	assert_int_equal(sdl_orders_json(d, &o), 0);
+	caps = json_object_get(json_array_get(o, 0), "capabilities");
+	assert_int_equal(json_array_size(caps), 2);
+	assert_string_equal(json_string_value(json_array_get(caps, 0)), "ip");
+	assert_string_equal(json_string_value(json_array_get(caps, 1)),
+	    "storage/beta2");
+	json_decref(o);
+	sdl_deployment_free(d);
+	/* a volume that is neither persistent nor classed needs nothing */
+	plain = edit(base,
+	    "            attributes:\n              persistent: true\n"
+	    "              class: beta2\n",
+	    "");
+	d2 = parse_ok(plain);
+	assert_int_equal(sdl_orders_json(d2, &o), 0);
+	assert_null(json_object_get(json_array_get(o, 0), "capabilities"));
+	json_decref(o);
+	sdl_deployment_free(d2);
+	free(plain);
+	free(a);
+	free(y);
+}
+
 /* An unknown field in a service is reported (a warning by default, an
  * error under --strict) and the rest of the service is still built and
  * checked: no false "no service is exposed globally", "must be mounted"
@@ -1491,6 +1530,7 @@ main(void)
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_default_is_akash_go_with_warnings),
 		cmocka_unit_test(test_unknown_field_keeps_the_service),
+		cmocka_unit_test(test_orders_capabilities),
 		cmocka_unit_test(test_signed_by_akash_address),
 		cmocka_unit_test(test_denominations),
 		cmocka_unit_test(test_unquoted_version),

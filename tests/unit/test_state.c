@@ -525,6 +525,37 @@ test_mismatch_full_runtime_price_lose(void **st)
 	t_free(t);
 }
 
+/* Capabilities (issue 15): an order needing one no provider offers waits;
+ * a provider advertising it then takes it. */
+static void
+test_capabilities_must_be_offered(void **st)
+{
+	struct t *t = t_new();
+
+	(void)st;
+	fund(t, K_TENANT, 1000000);
+	OK(t_put(t, K_P1, "provider.advertise",
+	    "{\"api_url\":\"https://p.example\",\"attributes\":{},"
+	    "\"capacity\":{\"cpu_millis\":4000,\"memory_bytes\":8000000000,"
+	    "\"storage_bytes\":100000000000},\"runtimes\":[\"process\"],"
+	    "\"capabilities\":[\"storage/default\",\"storage/beta2\","
+	    "\"storage/ram\"],\"price\":{\"denom\":\"uakt\","
+	    "\"cpu_ms\":10}}"));
+	/* a malformed name is refused with the field named */
+	REJ(ERR_INVAL,
+	    create_order(t, K_TENANT, 1, 1000, 50000,
+	        "\"capabilities\":[\"Storage Beta2\"]"));
+	OK(create_order(t, K_TENANT, 1, 1000, 50000,
+	    "\"capabilities\":[\"storage/beta3\"]"));
+	OK(create_order(t, K_TENANT, 1, 1000, 50000,
+	    "\"capabilities\":[\"ip\",\"storage/beta2\"]"));
+	assert_int_equal(state_pending_count(t->s), 0);
+	OK(create_order(t, K_TENANT, 1, 1000, 50000,
+	    "\"capabilities\":[\"storage/beta2\",\"storage/beta2\"]"));
+	assert_int_equal(state_pending_count(t->s), 1);
+	t_free(t);
+}
+
 static void
 test_signed_by_requires_attest(void **st)
 {
@@ -2128,6 +2159,7 @@ main(void)
 		cmocka_unit_test(test_nonce_replay_skew_and_order_of_leaves),
 		cmocka_unit_test(test_cheaper_fitting_provider_wins),
 		cmocka_unit_test(test_mismatch_full_runtime_price_lose),
+		cmocka_unit_test(test_capabilities_must_be_offered),
 		cmocka_unit_test(test_signed_by_requires_attest),
 		cmocka_unit_test(test_tie_goes_to_older_ask_then_lower_key),
 		cmocka_unit_test(test_new_ask_rematches_in_arrival_order),

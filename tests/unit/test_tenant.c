@@ -170,6 +170,34 @@ test_explain_missing_runtime(void **st)
 	expect_reason(o, ps, "offers the wasm runtime");
 }
 
+/* A capability (issue 15): the first one no provider offers is named,
+ * by tenant_missing_capability (deploy's check before any order) and by
+ * the no-match explanation. */
+static void
+test_explain_missing_capability(void **st)
+{
+	json_t *ps =
+	    json_pack("[o]", provider("ed25519:a", "eu", 1, 4000, 0, 1));
+	json_t *o = order(100000, NULL);
+	char miss[64] = "";
+
+	(void)st;
+	json_object_set_new(json_object_get(json_array_get(ps, 0), "ask"),
+	    "capabilities",
+	    json_pack("[s,s]", "storage/default", "storage/beta2"));
+	json_object_set_new(o, "capabilities",
+	    json_pack("[s]", "storage/beta2"));
+	assert_int_equal(tenant_missing_capability(o, ps, miss, sizeof(miss)),
+	    0);
+	json_object_set_new(o, "capabilities",
+	    json_pack("[s,s]", "storage/beta2", "storage/beta3"));
+	assert_int_equal(tenant_missing_capability(o, ps, miss, sizeof(miss)),
+	    1);
+	assert_string_equal(miss, "storage/beta3");
+	expect_reason(o, ps,
+	    "offers the storage class beta3 (capability storage/beta3)");
+}
+
 static void
 test_explain_capacity_full(void **st)
 {
@@ -748,6 +776,7 @@ main(void)
 		cmocka_unit_test(test_explain_all_offline),
 		cmocka_unit_test(test_explain_missing_attribute_names_it),
 		cmocka_unit_test(test_explain_missing_runtime),
+		cmocka_unit_test(test_explain_missing_capability),
 		cmocka_unit_test(test_explain_capacity_full),
 		cmocka_unit_test(test_explain_cheapest_fitting_ask_above_bid),
 		cmocka_unit_test(test_explain_signed_by_unattested_auditor),
