@@ -104,6 +104,7 @@ struct child_args {
 	const char *path; /* PATH for the argv[0] search */
 	char passwd[256];
 	char group[128];
+	const char *hosts; /* /etc/hosts: localhost and hosts_extra */
 	char hostname[65];
 	char tmp_opts[64];
 	char data_opts[128];
@@ -358,6 +359,16 @@ c_strlen(const char *s)
 	return n;
 }
 
+static int
+c_streq(const char *a, const char *b)
+{
+	while (*a != '\0' && *a == *b) {
+		a++;
+		b++;
+	}
+	return *a == *b;
+}
+
 static void
 c_append(char *buf, size_t *n, size_t cap, const char *s)
 {
@@ -544,12 +555,14 @@ setup_root(const struct child_args *a, int err_fd)
 	for (i = 0; i < sizeof(etc_dirs) / sizeof(etc_dirs[0]); i++)
 		link_or_bind(err_fd, etc_dirs[i], etc_dirs[i] + 1);
 	for (i = 0; i < sizeof(etc_files) / sizeof(etc_files[0]); i++)
-		link_or_bind(err_fd, etc_files[i], etc_files[i] + 1);
+		if (a->spec->resolv_conf == NULL ||
+		    !c_streq(etc_files[i], "/etc/resolv.conf"))
+			link_or_bind(err_fd, etc_files[i], etc_files[i] + 1);
+	if (a->spec->resolv_conf != NULL)
+		write_small(err_fd, "etc/resolv.conf", a->spec->resolv_conf);
 	write_small(err_fd, "etc/passwd", a->passwd);
 	write_small(err_fd, "etc/group", a->group);
-	write_small(err_fd, "etc/hosts",
-	    "127.0.0.1\tlocalhost\n"
-	    "::1\tlocalhost ip6-localhost ip6-loopback\n");
+	write_small(err_fd, "etc/hosts", a->hosts);
 	n = 0;
 	c_append(dst, &n, sizeof(dst), a->hostname);
 	c_append(dst, &n, sizeof(dst), "\n");
@@ -866,9 +879,9 @@ setup_root_image(const struct child_args *a, int err_fd, const int *lfd)
 
 	/* /etc/hosts and /etc/hostname written here, /etc/resolv.conf the
 	 * host's, each bound over the image's own. */
-	write_small(err_fd, "hosts",
-	    "127.0.0.1\tlocalhost\n"
-	    "::1\tlocalhost ip6-localhost ip6-loopback\n");
+	write_small(err_fd, "hosts", a->hosts);
+	if (a->spec->resolv_conf != NULL)
+		write_small(err_fd, "resolv.conf", a->spec->resolv_conf);
 	n = 0;
 	c_append(host, &n, sizeof(host), a->hostname);
 	c_append(host, &n, sizeof(host), "\n");
@@ -878,7 +891,11 @@ setup_root_image(const struct child_args *a, int err_fd, const int *lfd)
 	    "/etc/hosts");
 	bind_over(err_fd, "hostname",
 	    in_root_file(err_fd, rootfd, "etc/hostname"), "/etc/hostname");
-	if (access("/etc/resolv.conf", R_OK) == 0)
+	if (a->spec->resolv_conf != NULL)
+		bind_over(err_fd, "resolv.conf",
+		    in_root_file(err_fd, rootfd, "etc/resolv.conf"),
+		    "/etc/resolv.conf");
+	else if (access("/etc/resolv.conf", R_OK) == 0)
 		bind_over(err_fd, "/etc/resolv.conf",
 		    in_root_file(err_fd, rootfd, "etc/resolv.conf"),
 		    "/etc/resolv.conf");
@@ -1517,6 +1534,7 @@ struct start {
 	size_t n_layer_fds;
 	char *overlay_opts; /* the child's, malloc'd */
 	char (*vol_opts)[64];
+	char *hosts; /* the child's /etc/hosts text, malloc'd */
 };
 
 static void
@@ -1544,6 +1562,8 @@ start_close(struct start *s)
 	s->overlay_opts = NULL;
 	free(s->vol_opts);
 	s->vol_opts = NULL;
+	free(s->hosts);
+	s->hosts = NULL;
 }
 
 /* The sandbox object, with nothing acquired yet. */
@@ -1638,6 +1658,14 @@ start_child_args(struct start *s)
 	    (unsigned)a->uid, (unsigned)a->gid);
 	snprintf(a->group, sizeof(a->group), "root:x:0:\nlodge:x:%u:\n",
 	    (unsigned)a->gid);
+	if (asprintf(&s->hosts,
+	        "127.0.0.1\tlocalhost\n"
+	        "::1\tlocalhost ip6-localhost ip6-loopback\n%s",
+	        spec->hosts_extra ? spec->hosts_extra : "") < 0) {
+		s->hosts = NULL;
+		return err_set(ERR_NOMEM, "sandbox: out of memory");
+	}
+	a->hosts = s->hosts;
 	snprintf(a->tmp_opts, sizeof(a->tmp_opts), "mode=1777,size=%" PRIu64,
 	    spec->tmp_bytes);
 	snprintf(a->shm_opts, sizeof(a->shm_opts), "mode=1777,size=%" PRIu64,
@@ -1933,6 +1961,24 @@ start_ns_fds(struct start *s)
 	return 0;
 }
 
+/* The deployment network's interface, while the child still waits: it
+ * exists before the workload's first instruction. */
+static int
+start_net(struct start *s)
+{
+	int rc;
+
+	if (s->spec->net_setup == NULL)
+		return 0;
+	if (s->sb->netns_fd < 0)
+		return err_set(ERR_IO,
+		    "sandbox: network setup: no handle on the network "
+		    "namespace");
+	if ((rc = s->spec->net_setup(s->spec->net_arg, s->sb->netns_fd)) < 0)
+		return err_prefix(rc, "sandbox: network setup");
+	return 0;
+}
+
 /* Read the child's report: empty means the workload exec'd. */
 static int
 read_report(int fd)
@@ -2026,6 +2072,7 @@ static int (*const start_phases[])(struct start *) = {
 	start_layers, /* an image's layers, idmapped */
 	start_attach, /* into the cgroup */
 	start_ns_fds, /* for the gateway */
+	start_net, /* its deployment network's interface */
 	start_release, /* go: exec'd, or the step that failed */
 };
 

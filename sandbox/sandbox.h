@@ -95,6 +95,17 @@ struct sandbox_spec {
 	                             0: it outlives the caller (its init
 	                             copies the captured output itself), for
 	                             a later process to adopt */
+	/* A deployment network (sandbox/net.h; docs/sandbox.md): */
+	const char *hosts_extra; /* lines appended to the generated
+	                             /etc/hosts (service names), or NULL */
+	const char *resolv_conf; /* /etc/resolv.conf's text instead of
+	                             the host's file, or NULL */
+	int (*net_setup)(void *arg, int netns_fd); /* called by the parent
+	                             once the child is cloned and before it
+	                             runs anything, with its network
+	                             namespace (e.g. net_replica_attach);
+	                             < 0 fails the start (err.h message) */
+	void *net_arg; /* net_setup's first argument */
 };
 
 /* What names a running sandbox to a later process: its init's host pid
