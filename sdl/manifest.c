@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/capability.h"
 #include "common/cjson.h"
 #include "common/codec.h"
 #include "common/err.h"
@@ -413,6 +414,38 @@ sdl_manifest_hash(const struct sdl_deployment *d, uint8_t out[32])
 	return rc;
 }
 
+/* Mark the capabilities (common/capability.h) service s needs: the
+ * private network when it exposes a port to another service, forwarded
+ * ports for a global expose that is not HTTP on 80 (TCP as 80: Akash's
+ * ingress; any other port or UDP gets a NodePort there). */
+static void
+service_needs(const struct sdl_service *s, bool need[CAPABILITY_COUNT])
+{
+	for (size_t i = 0; i < s->nexpose; i++) {
+		const struct sdl_expose *e = &s->expose[i];
+		uint32_t as = e->as ? e->as : e->port;
+		for (size_t r = 0; r < e->nto; r++) {
+			if (e->to[r].service && *e->to[r].service)
+				need[CAPABILITY_NETWORK] = true;
+			if (e->to[r].global && !*e->to[r].ip &&
+			    (e->proto != SDL_PROTO_TCP || as != 80))
+				need[CAPABILITY_PORTS] = true;
+		}
+	}
+}
+
+/* Add the capability attributes a placement's services need to attrs. */
+static int
+add_capabilities(json_t *attrs, const bool need[CAPABILITY_COUNT])
+{
+	for (int c = 0; c < CAPABILITY_COUNT; c++)
+		if (need[c] &&
+		    json_object_set_new(attrs, capability_attr(c),
+		        json_string(CAPABILITY_VALUE)) != 0)
+			return -1;
+	return 0;
+}
+
 int
 sdl_orders_json(const struct sdl_deployment *d, json_t **out)
 {
@@ -430,7 +463,7 @@ sdl_orders_json(const struct sdl_deployment *d, json_t **out)
 		const struct sdl_placement *pl = &d->placements[pi];
 		const char *denom = NULL, *tee = NULL;
 		int64_t max_price = 0;
-		bool rt[4] = { false };
+		bool rt[4] = { false }, need[CAPABILITY_COUNT] = { false };
 		json_t *res, *rts, *attrs;
 
 		o = NULL;
@@ -488,6 +521,7 @@ sdl_orders_json(const struct sdl_deployment *d, json_t **out)
 			for (size_t v = 0; v < cp->nvolumes; v++)
 				storage += cp->volumes[v].size;
 			rt[sdl_image_runtime(&s->image)] = true;
+			service_needs(s, need);
 			if (json_array_append_new(res,
 			        json_pack("{s:s,s:s,s:I,s:I,s:I,s:I,s:I,s:I}",
 			            "profile", dp->profile, "service",
@@ -520,6 +554,10 @@ sdl_orders_json(const struct sdl_deployment *d, json_t **out)
 		if (attrs && tee)
 			json_object_set_new(attrs, "tee/type",
 			    json_string(tee));
+		if (attrs && add_capabilities(attrs, need) != 0) {
+			json_decref(attrs);
+			attrs = NULL;
+		}
 		o = json_pack("{s:s,s:o,s:{s:o,s:o},s:o,s:s,s:I,s:o,s:s}",
 		    "placement", pl->name, "attributes", attrs, "signed_by",
 		    "all_of", sorted_set(&pl->all_of), "any_of",
