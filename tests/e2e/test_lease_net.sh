@@ -11,10 +11,12 @@
 # deployment where web reaches db by name; another tenant's lease cannot
 # reach it by name or address; outbound to the internet is allowed and
 # metered into lease usage, to the host (its addresses, the gateway, the
-# metadata address, another lease) refused; a TCP echo service through its
-# forwarded port, listed by `tenant status`, with the same port after a
-# provider restart; and at the end no veth, bridge, nft table of the test
-# is left, after the leases close and after the provider stops.
+# metadata address, another lease) refused; TCP and UDP echo services
+# through their forwarded ports, listed by `tenant status`, with the same
+# port after a provider restart; `--egress off` (no egress advertised, no
+# outbound, service names still); and at the end no veth, bridge, nft
+# table of the test is left, after the leases close and after the provider
+# stops.
 ROOT=$(pwd)
 [ "$(id -u)" = 0 ] || { echo "ok - deployment networks end to end # SKIP needs root"; exit 0; }
 for t in ip nft nsenter python3 jq curl; do
@@ -98,9 +100,15 @@ if kind == "ab":
                        "      - port: 5432\n        to:\n"
                        "          - service: web\n"), "db"
 else:
-    other, oname = svc(["-c", peer, "serve", "tcp", "7000"],
-                       "      - port: 7000\n        proto: tcp\n"
-                       "        to:\n          - global: true\n"), "echo"
+    # one echo on 7000/tcp and one on 7000/udp (sh's $0 is the source)
+    other = svc(["-c", 'python3 -c "$0" serve udp 7000 & '
+                 'exec python3 -c "$0" serve tcp 7000', peer],
+                "      - port: 7000\n        proto: tcp\n"
+                "        to:\n          - global: true\n"
+                "      - port: 7000\n        proto: udp\n"
+                "        to:\n          - global: true\n")
+    other = other.replace('command: ["python3"]', 'command: ["sh"]')
+    oname = "echo"
 prof = ("      resources:\n        cpu:\n          units: 0.25\n"
         "        memory:\n          size: 64Mi\n        storage:\n"
         "          size: 16Mi\n")
@@ -202,9 +210,10 @@ check "alice's web cannot reach bob's lease either" sh -c \
 
 # ---- the forwarded port ----
 as bob status "$LB" --json > "$T/bs.json" 2> "$T/bs.err"
-HP=$(jq -r '.forwarded_ports[0].host_port' "$T/bs.json")
-check "tenant status --json lists the forwarded port ($HP)" sh -c \
-    "jq -e '.forwarded_ports[0] | .service == \"echo\" and .port == 7000 and .proto == \"tcp\"' '$T/bs.json'"
+HP=$(jq -r '.forwarded_ports[] | select(.proto == "tcp") | .host_port' "$T/bs.json")
+HPU=$(jq -r '.forwarded_ports[] | select(.proto == "udp") | .host_port' "$T/bs.json")
+check "tenant status --json lists the forwarded ports (tcp $HP, udp $HPU)" sh -c \
+    "jq -e '[.forwarded_ports[] | select(.service == \"echo\" and .port == 7000)] | length == 2' '$T/bs.json'"
 check "the port is in the provider's range" sh -c "[ '$HP' -ge 31000 ] && [ '$HP' -le 31099 ]"
 check "tenant status prints host:port → service:port/proto" sh -c \
     "XDG_CONFIG_HOME=$CL/bob LODGE_MARKET=$MARKET $BIN/tenant status $LB | grep -q '127.0.0.1:$HP → echo:7000/tcp'"
@@ -212,6 +221,8 @@ check "the echo answers through the forwarded port (from the host)" \
     until_ok 10 sh -c "python3 '$PEER' echo tcp 127.0.0.1 $HP | grep -q echoed"
 check "the echo answers through the forwarded port (from the internet)" \
     from_internet 203.0.113.1 "$HP"
+check "the udp echo answers through its forwarded port (from the internet)" \
+    until_ok 10 sh -c "ip netns exec ${N}i python3 '$PEER' echo udp 203.0.113.1 $HPU | grep -q echoed"
 
 # ---- metering ----
 check "web sends 2 MB to the internet and gets them back" \
@@ -235,6 +246,18 @@ check "the echo answers through it again" until_ok 20 sh -c \
 UA=$net_URL/l/$LA/web/
 check "alice's web reaches db by name again" until_ok 20 echoed "$UA" db 5432
 check "and the internet again" echoed "$UA" 203.0.113.10 8080
+
+# ---- egress off ----
+kill -TERM "$net_PID"
+check "provider net stops again" until_ok 15 sh -c "! kill -0 $net_PID"
+check "provider init --egress off on its data dir" \
+    "$BIN/provider" init --data "$CL/net" --egress off
+check "provider net starts with egress off" cluster_provider_start net
+UA=$net_URL/l/$LA/web/
+check "its ask no longer offers egress (network and ports still)" sh -c \
+    "curl -s '$MARKET/v1/providers' | jq -e '.[] | select(.key == \"$net_KEY\") | .ask.attributes | (has(\"capabilities/egress\") | not) and .[\"capabilities/ports\"] == \"true\"'"
+check "web still reaches db by name" until_ok 20 echoed "$UA" db 5432
+check "web cannot reach the internet any more" refused "$UA" 203.0.113.10 8080
 
 # ---- close: nothing left ----
 check "alice closes her deployment" as alice close "$(jq -r .deployment "$T/a.json")"
