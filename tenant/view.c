@@ -268,11 +268,8 @@ provider_json(struct tenant_client *c, const json_t *l, const char *suffix,
 	return rc;
 }
 
-/* The provider's forwarded ports (its status' forwarded_ports) with the
- * host they are on (the API URL's) and the line Akash users read:
- * "host:port → service:port/proto".  NULL when there are none. */
-static json_t *
-forwarded_ports(const json_t *ps, const char *api)
+json_t *
+tenant_forwarded_ports(const json_t *ps, const char *api)
 {
 	const json_t *fp = json_object_get(ps, "forwarded_ports"), *e;
 	const char *h = api ? strstr(api, "://") : NULL;
@@ -329,7 +326,7 @@ tenant_lease_status(struct tenant_client *c, const char *id, char *lease,
 		json_object_set(*out, "provider", ps);
 		if (tenant_service_urls(ps, api, lease, &urls) == 0)
 			json_object_set(*out, "services", urls);
-		json_t *fp = forwarded_ports(ps, api);
+		json_t *fp = tenant_forwarded_ports(ps, api);
 		if (fp != NULL)
 			json_object_set_new(*out, "forwarded_ports", fp);
 	} else {

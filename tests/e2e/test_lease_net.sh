@@ -214,6 +214,9 @@ HP=$(jq -r '.forwarded_ports[] | select(.proto == "tcp") | .host_port' "$T/bs.js
 HPU=$(jq -r '.forwarded_ports[] | select(.proto == "udp") | .host_port' "$T/bs.json")
 check "tenant status --json lists the forwarded ports (tcp $HP, udp $HPU)" sh -c \
     "jq -e '[.forwarded_ports[] | select(.service == \"echo\" and .port == 7000)] | length == 2' '$T/bs.json'"
+check "tenant deploy printed the forwarded ports and put them in its --json" sh -c \
+    "grep -q '127.0.0.1:$HP → echo:7000/tcp (forwarded port)' '$T/b.json.err' &&
+     jq -e '.orders[0].forwarded_ports | length == 2' '$T/b.json'"
 check "the port is in the provider's range" sh -c "[ '$HP' -ge 31000 ] && [ '$HP' -le 31099 ]"
 check "tenant status prints host:port → service:port/proto" sh -c \
     "XDG_CONFIG_HOME=$CL/bob LODGE_MARKET=$MARKET $BIN/tenant status $LB | grep -q '127.0.0.1:$HP → echo:7000/tcp'"
