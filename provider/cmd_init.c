@@ -68,7 +68,7 @@ static const struct option init_options[] = {
 	{ "egress-allow", required_argument, NULL, 'A' },
 	{ "egress-deny", required_argument, NULL, 'Z' },
 	{ "port-range", required_argument, NULL, 'r' },
-	{ "dns", required_argument, NULL, 'S' },
+	{ "dns", required_argument, NULL, 'K' },
 	CMD_OPTS_END,
 };
 
@@ -294,7 +294,7 @@ parse(const struct cmd *c, int argc, char **argv, struct init_opts *o,
 			}
 			v[(*n)++] = optarg;
 			o->v[ch] = optarg;
-		} else if (ch == 'A' || ch == 'Z' || ch == 'S') {
+		} else if (ch == 'A' || ch == 'Z' || ch == 'K') {
 			size_t k = ch == 'A' ? 0 : ch == 'Z' ? 1 : 2;
 			if (o->n_net[k] == INIT_MAX_LIST) {
 				err_set(ERR_LIMIT, "more than %d --%s",
@@ -350,7 +350,7 @@ init(const struct cmd *c, int argc, char **argv)
 	for (ch = 1; ch < 128; ch++) {
 		if (o.v[ch] == NULL || ch == 'W')
 			continue;
-		if (ch == 'A' || ch == 'Z' || ch == 'S' ?
+		if (ch == 'A' || ch == 'Z' || ch == 'K' ?
 		        apply_net_lists(&cfg, &o) < 0 :
 		        ch == 'R' || ch == 'I' ?
 		        config_apply_overrides(&cfg, &o.lists) < 0 :

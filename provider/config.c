@@ -747,6 +747,31 @@ config_capabilities(const struct provider_config *c, int offered[])
 }
 
 int
+config_net_capabilities(const struct provider_config *c, json_t *out)
+{
+	int offered[CAPABILITY_COUNT];
+
+	config_capabilities(c, offered);
+	for (int i = 0; i < CAPABILITY_COUNT; i++)
+		if (offered[i] &&
+		    json_array_append_new(out, json_string(capability_name(i))))
+			return ERR_NOMEM;
+	return 0;
+}
+
+json_t *
+config_capabilities_json(const struct provider_config *c)
+{
+	json_t *out = json_array();
+
+	if (out != NULL && config_net_capabilities(c, out) != 0) {
+		json_decref(out);
+		out = NULL;
+	}
+	return out;
+}
+
+int
 config_load(const char *path, struct provider_config *c)
 {
 	json_t *j, *v, *p;
@@ -863,28 +888,16 @@ config_advertise_body(const struct provider_config *c, const char *api_url,
 {
 	struct provider_resources r;
 
-	int offered[CAPABILITY_COUNT];
-	json_t *attrs;
-
 	config_offered(c, &r);
-	config_capabilities(c, offered);
-	/* The owner's attributes, and the capabilities this provider
-	 * honours (an owner's own capabilities/... entry does not count). */
-	if ((attrs = json_deep_copy(c->attributes)) == NULL)
-		return err_set(ERR_NOMEM, "cannot build the advertise body");
-	for (int i = 0; i < CAPABILITY_COUNT; i++) {
-		json_object_del(attrs, capability_attr(i));
-		if (offered[i] &&
-		    json_object_set_new(attrs, capability_attr(i),
-		        json_string(CAPABILITY_VALUE)) != 0) {
-			json_decref(attrs);
-			return err_set(ERR_NOMEM,
-			    "cannot build the advertise body");
-		}
+	*out = json_pack("{s:s,s:O,s:o,s:o,s:o}", "api_url", api_url,
+	    "attributes", c->attributes, "capacity", resources_json(&r),
+	    "runtimes", config_runtimes_json(), "price", price_json(c));
+	if (*out != NULL &&
+	    json_object_set_new(*out, "capabilities",
+	        config_capabilities_json(c))) {
+		json_decref(*out);
+		*out = NULL;
 	}
-	*out = json_pack("{s:s,s:o,s:o,s:o,s:o}", "api_url", api_url,
-	    "attributes", attrs, "capacity", resources_json(&r), "runtimes",
-	    config_runtimes_json(), "price", price_json(c));
 	if (*out == NULL)
 		return err_set(ERR_NOMEM, "cannot build the advertise body");
 	return 0;

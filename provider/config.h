@@ -185,8 +185,18 @@ void config_net_config(const struct provider_config *c, const char *scope,
  * offered.  Networks need c->net_live. */
 void config_capabilities(const struct provider_config *c, int offered[]);
 
-/* The provider.advertise body (state.h); the caller owns *out.  Its
- * attributes are c's with the offered capabilities added. */
+/* Append the capabilities of c's deployment networks ("egress",
+ * "network", "ports": common/capability.h) that it offers to the array
+ * out.  ERR_NOMEM. */
+int config_net_capabilities(const struct provider_config *c, json_t *out);
+
+/* The capabilities advertised (config_net_capabilities): only what this
+ * provider can honour.  The caller owns the array; NULL when out of
+ * memory. */
+json_t *config_capabilities_json(const struct provider_config *c);
+
+/* The provider.advertise body (state.h), with c's "capabilities"; the
+ * caller owns *out. */
 int config_advertise_body(const struct provider_config *c, const char *api_url,
     json_t **out);
 

@@ -434,16 +434,26 @@ service_needs(const struct sdl_service *s, bool need[CAPABILITY_COUNT])
 	}
 }
 
-/* Add the capability attributes a placement's services need to attrs. */
+/* The capabilities a placement's services need, as the order's sorted
+ * "capabilities" (none: no such field). */
 static int
-add_capabilities(json_t *attrs, const bool need[CAPABILITY_COUNT])
+add_capabilities(json_t *o, const bool need[CAPABILITY_COUNT])
 {
-	for (int c = 0; c < CAPABILITY_COUNT; c++)
-		if (need[c] &&
-		    json_object_set_new(attrs, capability_attr(c),
-		        json_string(CAPABILITY_VALUE)) != 0)
-			return -1;
+	json_t *arr = NULL;
+
+	for (int c = 0; c < CAPABILITY_COUNT; c++) {
+		if (!need[c])
+			continue;
+		if ((arr == NULL && (arr = json_array()) == NULL) ||
+		    json_array_append_new(arr, json_string(capability_name(c))))
+			goto fail;
+	}
+	if (arr != NULL && json_object_set_new(o, "capabilities", arr) != 0)
+		return -1;
 	return 0;
+fail:
+	json_decref(arr);
+	return -1;
 }
 
 int
@@ -554,16 +564,16 @@ sdl_orders_json(const struct sdl_deployment *d, json_t **out)
 		if (attrs && tee)
 			json_object_set_new(attrs, "tee/type",
 			    json_string(tee));
-		if (attrs && add_capabilities(attrs, need) != 0) {
-			json_decref(attrs);
-			attrs = NULL;
-		}
 		o = json_pack("{s:s,s:o,s:{s:o,s:o},s:o,s:s,s:I,s:o,s:s}",
 		    "placement", pl->name, "attributes", attrs, "signed_by",
 		    "all_of", sorted_set(&pl->all_of), "any_of",
 		    sorted_set(&pl->any_of), "resources", res, "denom", denom,
 		    "max_price", (json_int_t)max_price, "runtimes", rts,
 		    "manifest_hash", hex);
+		if (o && add_capabilities(o, need) != 0) {
+			json_decref(o);
+			o = NULL;
+		}
 		CHK(o);
 		CHK(!json_array_append_new(arr, o));
 		o = NULL;

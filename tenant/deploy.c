@@ -14,7 +14,6 @@
 
 #include "common/cjson.h"
 #include "common/codec.h"
-#include "common/capability.h"
 #include "common/err.h"
 #include "common/reqsig.h"
 #include "common/util.h"
@@ -699,53 +698,6 @@ need_add(json_t *need, const char *d, int64_t v)
 	return 0;
 }
 
-/* Does an ask in providers (GET /v1/providers, not withdrawn) have
- * attribute key = value? */
-static bool
-some_ask_has(const json_t *ps, const char *key, const char *value)
-{
-	const json_t *p;
-	size_t i;
-
-	json_array_foreach((json_t *)ps, i, p)
-	{
-		const json_t *ask = json_object_get(p, "ask");
-		const char *v = json_string_value(
-		    json_object_get(json_object_get(ask, "attributes"), key));
-		if (ask != NULL &&
-		    !json_is_true(json_object_get(p, "withdrawn")) &&
-		    v != NULL && strcmp(v, value) == 0)
-			return true;
-	}
-	return false;
-}
-
-/* An order needing a capability (common/capability.h) that no provider
- * of the market offers would never match: refused before anything is
- * posted, naming it. */
-static int
-capabilities_offered(const json_t *g, const json_t *ps)
-{
-	const char *k;
-	json_t *v;
-
-	json_object_foreach(json_object_get(g, "attributes"), k, v)
-	{
-		int c = capability_from_attr(k);
-		if (c < 0 || !json_is_string(v) ||
-		    some_ask_has(ps, k, json_string_value(v)))
-			continue;
-		return err_set(ERR_REJECT,
-		    "placement %s needs the \"%s\" capability (%s): no "
-		    "provider on this market offers it (%s=%s); nothing was "
-		    "posted and no escrow spent",
-		    json_string_value(json_object_get(g, "placement")),
-		    capability_name(c), capability_what(c), k,
-		    json_string_value(v));
-	}
-	return 0;
-}
-
 /*
  * Before any order is posted, the money traps (issue 12, case 7): a
  * deposit that cannot pay min_lease_epochs of the cheapest provider that
@@ -771,14 +723,30 @@ preflight(struct run *r, const json_t *groups, const json_t *info,
 		return err_set(ERR_NOMEM, "out of memory");
 	if ((rc = tenant_market_get(r->c, "/v1/providers", &ps)) != 0)
 		goto out;
+	/* what no provider offers can never match (issue 15) */
+	json_array_foreach(groups, i, g)
+	{
+		char miss[128], text[200];
+		if (!tenant_missing_capability(g, ps, miss, sizeof(miss)))
+			continue;
+		tenant_capability_text(miss, text, sizeof(text));
+		rc = err_set(ERR_REJECT,
+		    "placement %s needs %s (capability %s), which no provider "
+		    "on this market offers: the order could never match, so "
+		    "none was posted and nothing was spent",
+		    json_string_value(json_object_get(g, "placement")) ?
+		        json_string_value(json_object_get(g, "placement")) :
+		        "?",
+		    text, miss);
+		goto out;
+	}
 	json_array_foreach(groups, i, g)
 	{
 		int64_t dep = json_integer_value(json_object_get(g, "deposit"));
 		int64_t price, min;
 		const char *gd = json_string_value(json_object_get(g, "denom"));
 
-		if ((rc = capabilities_offered(g, ps)) != 0 ||
-		    (rc = need_add(need, gd ? gd : "", dep)) != 0 ||
+		if ((rc = need_add(need, gd ? gd : "", dep)) != 0 ||
 		    (rc = need_add(need, fee_denom ? fee_denom : "", fee)) != 0)
 			goto out;
 		if (tenant_cheapest_fit(g, ps, r->rules.epoch_ms, &price, key,

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/capability.h"
 #include "common/err.h"
 #include "tenant/explain.h"
 
@@ -132,6 +133,53 @@ runtimes_hold(const json_t *have, const json_t *want, char *miss, size_t cap)
 	return 1;
 }
 
+void
+tenant_capability_text(const char *c, char *buf, size_t cap)
+{
+	if (strncmp(c, "storage/", 8) == 0)
+		snprintf(buf, cap, "the storage class %s", c + 8);
+	else if (strcmp(c, "gpu") == 0)
+		snprintf(buf, cap, "GPUs");
+	else if (strcmp(c, "ip") == 0)
+		snprintf(buf, cap, "IP endpoints");
+	else if (capability_from_name(c) >= 0) /* deployment networks */
+		snprintf(buf, cap, "%s",
+		    capability_what(capability_from_name(c)));
+	else
+		snprintf(buf, cap, "the capability %s", c);
+}
+
+int
+tenant_missing_capability(const json_t *order, const json_t *providers,
+    char *miss, size_t cap)
+{
+	const json_t *want = json_object_get(order, "capabilities");
+	char m[256];
+	json_t *w, *p;
+	size_t i, j;
+
+	json_array_foreach((json_t *)want, i, w)
+	{
+		json_t *one = json_pack("[O]", w);
+		int offered = 0;
+		json_array_foreach((json_t *)providers, j, p)
+		{
+			const json_t *ask = json_object_get(p, "ask");
+			if (ask && one &&
+			    runtimes_hold(json_object_get(ask, "capabilities"),
+			        one, m, sizeof(m)))
+				offered = 1;
+		}
+		json_decref(one);
+		if (!offered) {
+			snprintf(miss, cap, "%s",
+			    json_is_string(w) ? json_string_value(w) : "?");
+			return 1;
+		}
+	}
+	return 0;
+}
+
 static uint64_t
 free_of(const json_t *p, const char *k)
 {
@@ -214,6 +262,7 @@ enum stage {
 	ST_ATTRS,
 	ST_SIGNED,
 	ST_RUNTIME,
+	ST_CAPABILITY,
 	ST_CAPACITY,
 	ST_PRICE,
 	ST_ESCROW,
@@ -254,6 +303,10 @@ fit_of(const json_t *order, const json_t *p, const struct tenant_need *need,
 	if (rts &&
 	    !runtimes_hold(json_object_get(ask, "runtimes"), rts, miss, cap))
 		return ST_RUNTIME;
+	if (json_object_get(order, "capabilities") &&
+	    !runtimes_hold(json_object_get(ask, "capabilities"),
+	        json_object_get(order, "capabilities"), miss, cap))
+		return ST_CAPABILITY;
 	if (free_of(p, "cpu_millis") < need->cpu_millis ||
 	    free_of(p, "memory_bytes") < need->memory_bytes ||
 	    free_of(p, "storage_bytes") < need->storage_bytes ||
@@ -386,6 +439,7 @@ tenant_explain_nomatch(const json_t *order, const json_t *providers,
 	struct tenant_need need;
 	enum stage best = ST_OFFLINE;
 	char attr_miss[256] = "", rt_miss[256] = "", sig_miss[256] = "";
+	char cap_miss[256] = "", cap_text[300];
 	char cheapest_key[64] = "", escrow_key[64] = "";
 	int64_t cheapest = -1, escrow_price = -1;
 	int nprov = 0, n;
@@ -414,6 +468,8 @@ tenant_explain_nomatch(const json_t *order, const json_t *providers,
 			snprintf(sig_miss, sizeof(sig_miss), "%s", miss);
 		if (st == ST_RUNTIME && !rt_miss[0])
 			snprintf(rt_miss, sizeof(rt_miss), "%s", miss);
+		if (st == ST_CAPABILITY && !cap_miss[0])
+			snprintf(cap_miss, sizeof(cap_miss), "%s", miss);
 		if (st == ST_PRICE && pr >= 0 &&
 		    (cheapest < 0 || pr < cheapest)) {
 			cheapest = pr;
@@ -461,6 +517,14 @@ tenant_explain_nomatch(const json_t *order, const json_t *providers,
 			    "no provider with the attributes asked "
 			    "offers the %s runtime",
 			    rt_miss);
+			break;
+		case ST_CAPABILITY:
+			tenant_capability_text(cap_miss, cap_text,
+			    sizeof(cap_text));
+			n = asprintf(out,
+			    "no provider with the attributes asked offers %s "
+			    "(capability %s)",
+			    cap_text, cap_miss);
 			break;
 		case ST_CAPACITY:
 			n = asprintf(out,

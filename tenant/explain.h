@@ -66,4 +66,16 @@ int tenant_cheapest_fit(const json_t *order, const json_t *providers,
 int tenant_explain_nomatch(const json_t *order, const json_t *providers,
     const struct tenant_rules *rules, char **out);
 
+/* What capability "storage/beta3", "gpu" or "ip" means, for a message:
+ * "the storage class beta3", "GPUs", "IP endpoints"; "network",
+ * "egress", "ports" as common/capability.h says; else the name. */
+void tenant_capability_text(const char *capability, char *buf, size_t cap);
+
+/* The first capability the order needs ("capabilities": "storage/beta3",
+ * "gpu", "ip", ...) that no provider advertising on the market offers
+ * (whatever its state: an order needing it could never match), into
+ * miss.  1 when there is one, 0 when each is offered somewhere. */
+int tenant_missing_capability(const json_t *order, const json_t *providers,
+    char *miss, size_t cap);
+
 #endif

@@ -25,32 +25,43 @@
 #include "sdl/sdl.h"
 
 static void
-test_capability_table_names_attributes(void **state)
+test_capability_table_names_capabilities(void **state)
 {
 	(void)state;
 	assert_string_equal(capability_name(CAPABILITY_PORTS), "ports");
-	assert_string_equal(capability_attr(CAPABILITY_EGRESS),
-	    "capabilities/egress");
+	assert_string_equal(capability_name(CAPABILITY_EGRESS), "egress");
 	for (int c = 0; c < CAPABILITY_COUNT; c++) {
-		assert_int_equal(capability_from_attr(capability_attr(c)), c);
+		assert_int_equal(capability_from_name(capability_name(c)), c);
 		assert_non_null(strstr(capability_what(c), "--net on"));
+		/* sorted, as an order's and an ask's lists are */
+		if (c > 0)
+			assert_true(strcmp(capability_name(c - 1),
+			                capability_name(c)) < 0);
 	}
-	assert_int_equal(capability_from_attr("capabilities/gpu/x"), -1);
-	assert_int_equal(capability_from_attr("region"), -1);
+	assert_int_equal(capability_from_name("storage/beta2"), -1);
+	assert_int_equal(capability_from_name(""), -1);
 }
 
-static const char *
-adv_attr(const json_t *adv, const char *k)
+/* The advertisement's capabilities, joined by ",". */
+static void
+adv_caps(const json_t *adv, char *buf, size_t cap)
 {
-	return json_string_value(
-	    json_object_get(json_object_get(adv, "attributes"), k));
+	const json_t *v;
+	size_t i, n = 0;
+
+	buf[0] = '\0';
+	json_array_foreach(json_object_get(adv, "capabilities"), i, v)
+	{
+		n += (size_t)snprintf(buf + n, n < cap ? cap - n : 0, "%s%s",
+		    n ? "," : "", json_string_value(v));
+	}
 }
 
 static void
 test_config_net_options_checked_saved_and_advertised(void **state)
 {
 	struct provider_config c, back;
-	char dir[] = "/tmp/lodge-netcfg-XXXXXX", path[64], cmd[96];
+	char dir[] = "/tmp/lodge-netcfg-XXXXXX", path[64], cmd[96], caps[64];
 	const char *lists[3][17];
 	struct net_config nc;
 	json_t *adv;
@@ -112,23 +123,25 @@ test_config_net_options_checked_saved_and_advertised(void **state)
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	assert_int_equal(system(cmd), 0);
 
-	/* advertised: only what runs; an owner's claim does not count */
-	assert_int_equal(
-	    config_parse_attributes(&c, "region=eu,capabilities/ports=true"),
-	    0);
+	/* advertised: only what runs */
 	assert_int_equal(config_advertise_body(&c, "http://p", &adv), 0);
-	assert_string_equal(adv_attr(adv, "region"), "eu");
-	assert_null(adv_attr(adv, "capabilities/ports"));
+	adv_caps(adv, caps, sizeof(caps));
+	assert_string_equal(caps, ""); /* --net on, but not up */
 	json_decref(adv);
 	c.net_live = 1;
 	assert_int_equal(config_advertise_body(&c, "http://p", &adv), 0);
-	assert_string_equal(adv_attr(adv, "capabilities/ports"), "true");
-	assert_string_equal(adv_attr(adv, "capabilities/network"), "true");
-	assert_null(adv_attr(adv, "capabilities/egress")); /* --egress off */
+	adv_caps(adv, caps, sizeof(caps));
+	assert_string_equal(caps, "network,ports"); /* --egress off */
 	json_decref(adv);
 	c.egress_off = 0;
 	assert_int_equal(config_advertise_body(&c, "http://p", &adv), 0);
-	assert_string_equal(adv_attr(adv, "capabilities/egress"), "true");
+	adv_caps(adv, caps, sizeof(caps));
+	assert_string_equal(caps, "egress,network,ports");
+	json_decref(adv);
+	c.net_on = 0;
+	assert_int_equal(config_advertise_body(&c, "http://p", &adv), 0);
+	adv_caps(adv, caps, sizeof(caps));
+	assert_string_equal(caps, "");
 	json_decref(adv);
 	config_clear(&c);
 }
@@ -177,15 +190,16 @@ static const char two_services[] = "version: \"2.0\"\n"
                                    "      profile: p\n"
                                    "      count: 2\n";
 
-/* The attributes of the only order of yaml (two_services with extra
- * exposes of db spliced in). */
-static json_t *
-order_attrs(const char *extra)
+/* The capabilities of the only order of two_services with extra
+ * exposes of db spliced in, joined by ",". */
+static void
+order_caps(const char *extra, char *buf, size_t cap)
 {
 	struct sdl_deployment *d = NULL;
 	struct sdl_errors errs = { 0 };
 	char yaml[4096];
-	json_t *o = NULL, *a;
+	json_t *o = NULL, *v;
+	size_t i, n = 0;
 
 	snprintf(yaml, sizeof(yaml), two_services, extra);
 	if (sdl_parse_buffer("t.yaml", yaml, strlen(yaml), &d, &errs) != 0)
@@ -193,47 +207,47 @@ order_attrs(const char *extra)
 	sdl_errors_free(&errs);
 	assert_int_equal(sdl_orders_json(d, &o), 0);
 	assert_int_equal(json_array_size(o), 1);
-	a = json_incref(json_object_get(json_array_get(o, 0), "attributes"));
+	buf[0] = '\0';
+	json_array_foreach(
+	    json_object_get(json_array_get(o, 0), "capabilities"), i, v)
+	{
+		n += (size_t)snprintf(buf + n, n < cap ? cap - n : 0, "%s%s",
+		    n ? "," : "", json_string_value(v));
+	}
 	json_decref(o);
 	sdl_deployment_free(d);
-	return a;
 }
 
 static void
 test_orders_carry_the_capabilities_their_services_need(void **state)
 {
-	json_t *a;
+	char caps[128];
 
 	(void)state;
 	/* web on 80 through the gateway, db only to web: the network */
-	a = order_attrs("");
-	assert_string_equal(
-	    json_string_value(json_object_get(a, "capabilities/network")),
-	    "true");
-	assert_null(json_object_get(a, "capabilities/ports"));
-	assert_null(json_object_get(a, "capabilities/egress"));
-	json_decref(a);
+	order_caps("", caps, sizeof(caps));
+	assert_string_equal(caps, "network");
 	/* a global TCP port other than 80: ports */
-	a = order_attrs("      - port: 5432\n"
-	                "        to:\n"
-	                "          - global: true\n");
-	assert_non_null(json_object_get(a, "capabilities/ports"));
-	json_decref(a);
+	order_caps("      - port: 5432\n"
+	           "        to:\n"
+	           "          - global: true\n",
+	    caps, sizeof(caps));
+	assert_string_equal(caps, "network,ports");
 	/* UDP, even as 80: ports */
-	a = order_attrs("      - port: 53\n"
-	                "        as: 80\n"
-	                "        proto: udp\n"
-	                "        to:\n"
-	                "          - global: true\n");
-	assert_non_null(json_object_get(a, "capabilities/ports"));
-	json_decref(a);
+	order_caps("      - port: 53\n"
+	           "        as: 80\n"
+	           "        proto: udp\n"
+	           "        to:\n"
+	           "          - global: true\n",
+	    caps, sizeof(caps));
+	assert_string_equal(caps, "network,ports");
 	/* TCP as 80 is the gateway's */
-	a = order_attrs("      - port: 9000\n"
-	                "        as: 80\n"
-	                "        to:\n"
-	                "          - global: true\n");
-	assert_null(json_object_get(a, "capabilities/ports"));
-	json_decref(a);
+	order_caps("      - port: 9000\n"
+	           "        as: 80\n"
+	           "        to:\n"
+	           "          - global: true\n",
+	    caps, sizeof(caps));
+	assert_string_equal(caps, "network");
 }
 
 /* db (count 2) exposes 5432 to web and globally as tcp 15432, 53/udp
@@ -339,7 +353,7 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_capability_table_names_attributes),
+		cmocka_unit_test(test_capability_table_names_capabilities),
 		cmocka_unit_test(
 		    test_config_net_options_checked_saved_and_advertised),
 		cmocka_unit_test(
