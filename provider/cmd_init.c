@@ -57,11 +57,6 @@ static const struct option init_options[] = {
 	{ "prepare-memory", required_argument, NULL, 'y' },
 	{ "prepare-timeout", required_argument, NULL, 't' },
 	{ "allow-fetch", required_argument, NULL, 'f' },
-	{ "registry-mirror", required_argument, NULL, 'R' },
-	{ "insecure-registry", required_argument, NULL, 'I' },
-	{ "image-cache-max", required_argument, NULL, 'C' },
-	{ "id-base", required_argument, NULL, 'B' },
-	{ "witness-policy", required_argument, NULL, 'W' },
 	{ "net", required_argument, NULL, 'N' },
 	{ "net-pool", required_argument, NULL, 'O' },
 	{ "egress", required_argument, NULL, 'E' },
@@ -69,6 +64,11 @@ static const struct option init_options[] = {
 	{ "egress-deny", required_argument, NULL, 'Z' },
 	{ "port-range", required_argument, NULL, 'r' },
 	{ "dns", required_argument, NULL, 'K' },
+	{ "registry-mirror", required_argument, NULL, 'R' },
+	{ "insecure-registry", required_argument, NULL, 'I' },
+	{ "image-cache-max", required_argument, NULL, 'C' },
+	{ "id-base", required_argument, NULL, 'B' },
+	{ "witness-policy", required_argument, NULL, 'W' },
 	CMD_OPTS_END,
 };
 
@@ -186,13 +186,6 @@ apply(struct provider_config *cfg, int ch, const char *v)
 	case 'f':
 		rc = config_parse_fetch_allow(cfg, v);
 		break;
-	case 'C':
-		rc = sandbox_parse_size(v, "--image-cache-max",
-		    &cfg->image_cache_max_bytes);
-		break;
-	case 'B':
-		rc = cmd_parse_id_base(v, &cfg->image_id_base);
-		break;
 	case 'N':
 		rc = config_parse_net(cfg, v);
 		break;
@@ -207,6 +200,13 @@ apply(struct provider_config *cfg, int ch, const char *v)
 		break;
 	case 'r':
 		rc = config_parse_port_range(cfg, v);
+		break;
+	case 'C':
+		rc = sandbox_parse_size(v, "--image-cache-max",
+		    &cfg->image_cache_max_bytes);
+		break;
+	case 'B':
+		rc = cmd_parse_id_base(v, &cfg->image_id_base);
 		break;
 	}
 	return rc;
@@ -439,17 +439,6 @@ const struct cmd cmd_init = {
 	    "  --allow-fetch H[:P],.. hosts tenants may fetch from over "
 	    "http and\n"
 	    "                         at private addresses (default none)\n"
-	    "OCI images (the \"oci\" runtime, when run as root):\n"
-	    "  --registry-mirror REGISTRY=URL  ask URL first for REGISTRY\n"
-	    "                         (docker.io=http://127.0.0.1:5000; "
-	    "repeatable)\n"
-	    "  --insecure-registry HOST:PORT   plain HTTP to that registry\n"
-	    "                         (repeatable; HTTPS everywhere else)\n"
-	    "  --image-cache-max SIZE size of the image cache (default 16Gi)\n"
-	    "  --id-base UID          host id of the first lease's root; each\n"
-	    "                         lease maps 65536 ids from there "
-	    "(default\n"
-	    "                         1000000000)\n"
 	    "Deployment networks (as root, with ip and nft; docs/sandbox.md):\n"
 	    "  --net on|off           a private network per deployment, "
 	    "outbound\n"
@@ -466,6 +455,17 @@ const struct cmd cmd_init = {
 	    "                         (default 30000-32767)\n"
 	    "  --dns ADDR             the replicas' nameserver (repeatable;\n"
 	    "                         default: the host's resolv.conf)\n"
+	    "OCI images (the \"oci\" runtime, when run as root):\n"
+	    "  --registry-mirror REGISTRY=URL  ask URL first for REGISTRY\n"
+	    "                         (docker.io=http://127.0.0.1:5000; "
+	    "repeatable)\n"
+	    "  --insecure-registry HOST:PORT   plain HTTP to that registry\n"
+	    "                         (repeatable; HTTPS everywhere else)\n"
+	    "  --image-cache-max SIZE size of the image cache (default 16Gi)\n"
+	    "  --id-base UID          host id of the first lease's root; each\n"
+	    "                         lease maps 65536 ids from there "
+	    "(default\n"
+	    "                         1000000000)\n"
 	    "  --witness-policy FILE  the market's witnesses and quorum\n"
 	    "                         (docs/witness.md), kept as\n"
 	    "                         DATA/" LOGWATCH_POLICY "; without it, "

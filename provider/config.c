@@ -824,6 +824,9 @@ config_load(const char *path, struct provider_config *c)
 		c->prepare_memory_bytes = n;
 	if (get_u64(j, "prepare_timeout_ms", "config", &n) == 0)
 		c->prepare_timeout_ms = (int64_t)n;
+	if ((v = json_object_get(j, "net")) != NULL &&
+	    config_net_from_json(c, v) < 0)
+		goto fail;
 	if ((v = json_object_get(j, "fetch_allow")) != NULL) {
 		size_t k;
 		json_t *h;
@@ -870,9 +873,6 @@ config_load(const char *path, struct provider_config *c)
 			goto fail;
 		}
 	}
-	if ((v = json_object_get(j, "net")) != NULL &&
-	    config_net_from_json(c, v) < 0)
-		goto fail;
 	err_clear();
 	rc = 0;
 fail:

@@ -67,14 +67,6 @@ struct provider_config {
 	uint64_t prepare_jobs; /* preparation jobs running at once */
 	uint64_t prepare_memory_bytes; /* cap of one job's memory */
 	int64_t prepare_timeout_ms; /* wall clock of one job */
-	json_t *fetch_allow; /* array of "host" or "host:port": hosts the
-	                        owner lets tenants fetch from over plain
-	                        http and at private addresses; owned */
-	/* The "oci" runtime (provider/image_run.h): */
-	json_t *registry_mirrors; /* ["docker.io=http://...", ...]; owned */
-	json_t *insecure_registries; /* ["HOST:PORT", ...]; owned */
-	uint64_t image_cache_max_bytes; /* the image cache's size limit */
-	uint64_t image_id_base; /* host id of the first lease's root */
 	/* Deployment networks (sandbox/net.h; docs/sandbox.md): */
 	int net_on; /* --net on: a network per deployment */
 	char net_pool[32]; /* CIDR of the deployments' blocks;
@@ -88,6 +80,14 @@ struct provider_config {
 	/* Not saved: set by whoever knows what runs (the daemon once its
 	 * networks are up; `provider init` from a dry check). */
 	int net_live; /* networks work here: capabilities offered */
+	json_t *fetch_allow; /* array of "host" or "host:port": hosts the
+	                        owner lets tenants fetch from over plain
+	                        http and at private addresses; owned */
+	/* The "oci" runtime (provider/image_run.h): */
+	json_t *registry_mirrors; /* ["docker.io=http://...", ...]; owned */
+	json_t *insecure_registries; /* ["HOST:PORT", ...]; owned */
+	uint64_t image_cache_max_bytes; /* the image cache's size limit */
+	uint64_t image_id_base; /* host id of the first lease's root */
 };
 
 /* Options given to `provider run` over the saved config; NULL/0: keep. */

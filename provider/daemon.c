@@ -724,13 +724,13 @@ close_finish(struct pd *pd, struct lease *l, struct lease_stopping *st)
 	snprintf(reason, sizeof(reason), "%s", l->pending_close);
 	post_close = l->post_close;
 	pthread_mutex_unlock(&pd->mu);
-	if (pd->images != NULL)
-		image_run_forget(pd->images, l->id);
 	/* Its last egress bytes counted, then its network removed. */
 	if (pd->net != NULL) {
 		lease_net_meter(pd->net, l);
 		lease_net_down(pd->net, l);
 	}
+	if (pd->images != NULL)
+		image_run_forget(pd->images, l->id);
 	/* The final usage settles what ran; the market refuses usage once it
 	 * has closed the lease, so it only goes before our own close. */
 	if (post_close && l->started_posted)

@@ -1530,11 +1530,11 @@ struct start {
 	int sync_p[2]; /* parent writes a byte: the child may go on */
 	int err_p[2]; /* child's report: empty when the workload exec'd */
 	int st_p[2]; /* init writes the workload's wait status */
+	char *hosts; /* the child's /etc/hosts text, malloc'd */
 	int *layer_fds; /* an image's layers, idmapped (detached mounts) */
 	size_t n_layer_fds;
 	char *overlay_opts; /* the child's, malloc'd */
 	char (*vol_opts)[64];
-	char *hosts; /* the child's /etc/hosts text, malloc'd */
 };
 
 static void
@@ -1553,6 +1553,8 @@ start_close(struct start *s)
 		close_fd(&s->st_p[i]);
 	}
 	close_fd(&s->devnull);
+	free(s->hosts);
+	s->hosts = NULL;
 	for (k = 0; k < s->n_layer_fds; k++)
 		close_fd(&s->layer_fds[k]);
 	free(s->layer_fds);
@@ -1562,8 +1564,6 @@ start_close(struct start *s)
 	s->overlay_opts = NULL;
 	free(s->vol_opts);
 	s->vol_opts = NULL;
-	free(s->hosts);
-	s->hosts = NULL;
 }
 
 /* The sandbox object, with nothing acquired yet. */

@@ -88,13 +88,6 @@ struct sandbox_spec {
 	const char *stdout_path; /* capture to this file (created, 0640) */
 	const char *stderr_path;
 	uint64_t log_max_bytes; /* cap of each captured file; 0 = 1 MiB */
-	const char *status_path; /* init writes the workload's wait status
-	                             here too (created, 0600), for a process
-	                             that adopts the sandbox; NULL: a pipe */
-	int die_with_parent; /* SIGKILL the sandbox if the caller dies;
-	                             0: it outlives the caller (its init
-	                             copies the captured output itself), for
-	                             a later process to adopt */
 	/* A deployment network (sandbox/net.h; docs/sandbox.md): */
 	const char *hosts_extra; /* lines appended to the generated
 	                             /etc/hosts (service names), or NULL */
@@ -106,6 +99,13 @@ struct sandbox_spec {
 	                             namespace (e.g. net_replica_attach);
 	                             < 0 fails the start (err.h message) */
 	void *net_arg; /* net_setup's first argument */
+	const char *status_path; /* init writes the workload's wait status
+	                             here too (created, 0600), for a process
+	                             that adopts the sandbox; NULL: a pipe */
+	int die_with_parent; /* SIGKILL the sandbox if the caller dies;
+	                             0: it outlives the caller (its init
+	                             copies the captured output itself), for
+	                             a later process to adopt */
 };
 
 /* What names a running sandbox to a later process: its init's host pid

@@ -434,26 +434,46 @@ service_needs(const struct sdl_service *s, bool need[CAPABILITY_COUNT])
 	}
 }
 
-/* The capabilities a placement's services need, as the order's sorted
- * "capabilities" (none: no such field). */
+static int
+cmp_name(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Add the capabilities a placement's services need to the order o's
+ * "capabilities" (made when it has none; other capabilities kept), which
+ * stays sorted and without duplicates. */
 static int
 add_capabilities(json_t *o, const bool need[CAPABILITY_COUNT])
 {
-	json_t *arr = NULL;
+	const char *name[64];
+	json_t *v, *sorted;
+	size_t n = 0, i;
 
-	for (int c = 0; c < CAPABILITY_COUNT; c++) {
-		if (!need[c])
-			continue;
-		if ((arr == NULL && (arr = json_array()) == NULL) ||
-		    json_array_append_new(arr, json_string(capability_name(c))))
-			goto fail;
+	json_array_foreach(json_object_get(o, "capabilities"), i, v)
+	{
+		if (json_is_string(v) && n < 64 - CAPABILITY_COUNT)
+			name[n++] = json_string_value(v);
 	}
-	if (arr != NULL && json_object_set_new(o, "capabilities", arr) != 0)
+	for (int c = 0; c < CAPABILITY_COUNT; c++) {
+		for (i = 0; need[c] && i < n; i++)
+			if (strcmp(name[i], capability_name(c)) == 0)
+				break;
+		if (need[c] && i == n)
+			name[n++] = capability_name(c);
+	}
+	if (n == 0)
+		return 0;
+	qsort(name, n, sizeof(name[0]), cmp_name);
+	if ((sorted = json_array()) == NULL)
 		return -1;
-	return 0;
-fail:
-	json_decref(arr);
-	return -1;
+	for (i = 0; i < n; i++)
+		if (json_array_append_new(sorted, json_string(name[i])) != 0) {
+			json_decref(sorted);
+			return -1;
+		}
+	/* the old list (whose strings name[] borrows) goes only now */
+	return json_object_set_new(o, "capabilities", sorted) != 0 ? -1 : 0;
 }
 
 int
@@ -462,6 +482,7 @@ sdl_orders_json(const struct sdl_deployment *d, json_t **out)
 	uint8_t hash[32];
 	char hex[65];
 	json_t *arr = NULL, *o = NULL;
+	bool need[CAPABILITY_COUNT] = { false }; /* the placement's */
 	int rc;
 
 	*out = NULL;
@@ -473,7 +494,7 @@ sdl_orders_json(const struct sdl_deployment *d, json_t **out)
 		const struct sdl_placement *pl = &d->placements[pi];
 		const char *denom = NULL, *tee = NULL;
 		int64_t max_price = 0;
-		bool rt[4] = { false }, need[CAPABILITY_COUNT] = { false };
+		bool rt[4] = { false };
 		json_t *res, *rts, *attrs;
 
 		o = NULL;
@@ -508,6 +529,7 @@ sdl_orders_json(const struct sdl_deployment *d, json_t **out)
 				goto fail;
 			}
 			denom = pr->denom;
+			service_needs(s, need);
 			if (s->tee && !tee)
 				tee = s->tee;
 			/* whole units per block, a fraction rounds up */
@@ -531,7 +553,6 @@ sdl_orders_json(const struct sdl_deployment *d, json_t **out)
 			for (size_t v = 0; v < cp->nvolumes; v++)
 				storage += cp->volumes[v].size;
 			rt[sdl_image_runtime(&s->image)] = true;
-			service_needs(s, need);
 			if (json_array_append_new(res,
 			        json_pack("{s:s,s:s,s:I,s:I,s:I,s:I,s:I,s:I}",
 			            "profile", dp->profile, "service",
@@ -570,12 +591,10 @@ sdl_orders_json(const struct sdl_deployment *d, json_t **out)
 		    sorted_set(&pl->any_of), "resources", res, "denom", denom,
 		    "max_price", (json_int_t)max_price, "runtimes", rts,
 		    "manifest_hash", hex);
-		if (o && add_capabilities(o, need) != 0) {
-			json_decref(o);
-			o = NULL;
-		}
 		CHK(o);
 		CHK(!json_array_append_new(arr, o));
+		CHK(add_capabilities(o, need) == 0); /* o is arr's now */
+		memset(need, 0, sizeof(need));
 		o = NULL;
 	}
 	*out = arr;

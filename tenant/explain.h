@@ -67,8 +67,7 @@ int tenant_explain_nomatch(const json_t *order, const json_t *providers,
     const struct tenant_rules *rules, char **out);
 
 /* What capability "storage/beta3", "gpu" or "ip" means, for a message:
- * "the storage class beta3", "GPUs", "IP endpoints"; "network",
- * "egress", "ports" as common/capability.h says; else the name. */
+ * "the storage class beta3", "GPUs", "IP endpoints"; else the name. */
 void tenant_capability_text(const char *capability, char *buf, size_t cap);
 
 /* The first capability the order needs ("capabilities": "storage/beta3",

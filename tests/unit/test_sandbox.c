@@ -20,8 +20,8 @@
 #include "common/err.h"
 #include "sandbox/cgroup.h"
 #include "sandbox/sandbox.h"
-#include "sandbox/tool.h"
 #include "sandbox/seccomp_policy.h"
+#include "sandbox/tool.h"
 
 static void
 test_parse_size_accepts_units(void **state)
