@@ -224,6 +224,11 @@ post_manifest(struct pd *pd, const char *id, const struct http_request *req,
 			l->rep[k].cleaned = 1;
 		l->mem_bytes = tmp->mem_bytes;
 		l->storage_bytes = tmp->storage_bytes;
+		/* Its network, made by pd_prepare_artifacts. */
+		memcpy(l->ports, tmp->ports, sizeof(l->ports));
+		l->nports = tmp->nports;
+		l->net_up = tmp->net_up;
+		tmp->net_up = 0;
 		l->status = LEASE_RUNNING;
 		proof = l->manifest_request;
 		l->manifest_request = tmp->manifest_request;
@@ -244,6 +249,9 @@ post_manifest(struct pd *pd, const char *id, const struct http_request *req,
 	pd_wake(pd); /* start it now, not at the next tick */
 	http_respond(resp, 202, strdup("{\"status\":\"accepted\"}"));
 out:
+	/* A network made for a manifest that did not get in. */
+	if (tmp != NULL && tmp->net_up && pd->net != NULL)
+		lease_net_down(pd->net, tmp);
 	free(canon);
 	json_decref(m);
 	lease_free(tmp);

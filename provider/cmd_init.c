@@ -17,6 +17,7 @@
 #include "ledger/trust.h"
 #include "provider/config.h"
 #include "provider/logwatch.h"
+#include "sandbox/net.h"
 #include "sandbox/sandbox.h"
 
 #define INIT_MAX_LIST 16
@@ -30,6 +31,10 @@ struct init_opts {
 	 * the lists given replace the config's. */
 	const char *mirrors[INIT_MAX_LIST], *insecure[INIT_MAX_LIST];
 	struct provider_overrides lists;
+	/* --egress-allow, --egress-deny, --dns: the lists given replace
+	 * the config's. */
+	const char *net_lists[3][INIT_MAX_LIST];
+	size_t n_net[3];
 };
 
 static const struct option init_options[] = {
@@ -52,6 +57,13 @@ static const struct option init_options[] = {
 	{ "prepare-memory", required_argument, NULL, 'y' },
 	{ "prepare-timeout", required_argument, NULL, 't' },
 	{ "allow-fetch", required_argument, NULL, 'f' },
+	{ "net", required_argument, NULL, 'N' },
+	{ "net-pool", required_argument, NULL, 'O' },
+	{ "egress", required_argument, NULL, 'E' },
+	{ "egress-allow", required_argument, NULL, 'A' },
+	{ "egress-deny", required_argument, NULL, 'Z' },
+	{ "port-range", required_argument, NULL, 'r' },
+	{ "dns", required_argument, NULL, 'K' },
 	{ "registry-mirror", required_argument, NULL, 'R' },
 	{ "insecure-registry", required_argument, NULL, 'I' },
 	{ "image-cache-max", required_argument, NULL, 'C' },
@@ -175,6 +187,21 @@ apply(struct provider_config *cfg, int ch, const char *v)
 	case 'f':
 		rc = config_parse_fetch_allow(cfg, v);
 		break;
+	case 'N':
+		rc = config_parse_net(cfg, v);
+		break;
+	case 'O':
+		if (strlen(v) >= sizeof(cfg->net_pool))
+			rc = err_set(ERR_INVAL, "--net-pool %s: not a CIDR", v);
+		else
+			snprintf(cfg->net_pool, sizeof(cfg->net_pool), "%s", v);
+		break;
+	case 'E':
+		rc = config_parse_egress(cfg, v);
+		break;
+	case 'r':
+		rc = config_parse_port_range(cfg, v);
+		break;
 	case 'C':
 		rc = sandbox_parse_size(v, "--image-cache-max",
 		    &cfg->image_cache_max_bytes);
@@ -187,6 +214,63 @@ apply(struct provider_config *cfg, int ch, const char *v)
 		break;
 	}
 	return rc;
+}
+
+/* The repeatable network lists given replace the config's. */
+static int
+apply_net_lists(struct provider_config *cfg, const struct init_opts *o)
+{
+	json_t **dst[3] = { &cfg->egress_allow, &cfg->egress_deny, &cfg->dns };
+	size_t k, i;
+	int rc;
+
+	for (k = 0; k < 3; k++) {
+		if (o->n_net[k] == 0)
+			continue;
+		json_array_clear(*dst[k]);
+		for (i = 0; i < o->n_net[k]; i++) {
+			const char *v = o->net_lists[k][i];
+			rc = k == 2 ? config_add_dns(cfg, v) :
+			              config_add_egress(cfg, k == 1, v);
+			if (rc < 0)
+				return rc;
+		}
+	}
+	return 0;
+}
+
+/* With --net on, check the network settings as the daemon will
+ * (net_new: no kernel object is made): a bad CIDR or a pool the host
+ * already uses is a bad option; without root or ip/nft the provider
+ * runs without networks, and says so. */
+static int
+check_net(struct provider_config *cfg)
+{
+	const char *lists[3][17];
+	struct net_config nc;
+	struct net *n = NULL;
+	int rc;
+
+	cfg->net_live = 0;
+	if (!cfg->net_on)
+		return 0;
+	config_net_config(cfg, NULL, &nc, lists);
+	rc = net_new(&nc, &n);
+	net_free(n);
+	if (rc == 0) {
+		cfg->net_live = 1;
+		return 0;
+	}
+	if (rc == ERR_REJECT || rc == ERR_NOTFOUND) {
+		fprintf(stderr,
+		    "provider init: --net on, but %s: the provider will run "
+		    "without deployment networks and advertise no network, "
+		    "egress or ports capability\n",
+		    err_msg());
+		err_clear();
+		return 0;
+	}
+	return err_prefix(rc, "--net");
 }
 
 /* The options into o.  CMD_DONE with *status, or 0. */
@@ -213,6 +297,16 @@ parse(const struct cmd *c, int argc, char **argv, struct init_opts *o,
 				return CMD_DONE;
 			}
 			v[(*n)++] = optarg;
+			o->v[ch] = optarg;
+		} else if (ch == 'A' || ch == 'Z' || ch == 'K') {
+			size_t k = ch == 'A' ? 0 : ch == 'Z' ? 1 : 2;
+			if (o->n_net[k] == INIT_MAX_LIST) {
+				err_set(ERR_LIMIT, "more than %d --%s",
+				    INIT_MAX_LIST, opt_name(ch));
+				*status = cmd_fail(CMD_USAGE);
+				return CMD_DONE;
+			}
+			o->net_lists[k][o->n_net[k]++] = optarg;
 			o->v[ch] = optarg;
 		} else if (ch > 0 && ch < 128)
 			o->v[ch] = optarg;
@@ -260,7 +354,9 @@ init(const struct cmd *c, int argc, char **argv)
 	for (ch = 1; ch < 128; ch++) {
 		if (o.v[ch] == NULL || ch == 'W')
 			continue;
-		if (ch == 'R' || ch == 'I' ?
+		if (ch == 'A' || ch == 'Z' || ch == 'K' ?
+		        apply_net_lists(&cfg, &o) < 0 :
+		        ch == 'R' || ch == 'I' ?
 		        config_apply_overrides(&cfg, &o.lists) < 0 :
 		        apply(&cfg, ch, o.v[ch]) < 0) {
 			status = cmd_fail(CMD_USAGE);
@@ -271,6 +367,10 @@ init(const struct cmd *c, int argc, char **argv)
 		    n ? ", " : "", opt_name(ch));
 		if (n >= sizeof(changed))
 			n = sizeof(changed) - 1;
+	}
+	if (check_net(&cfg) < 0) {
+		status = cmd_fail(CMD_USAGE);
+		goto out;
 	}
 	/* A value that leaves nothing to offer is a bad option: 2. */
 	if ((rc = config_setup(o.data, &cfg, &k, &created)) < 0 ||
@@ -343,6 +443,22 @@ const struct cmd cmd_init = {
 	    "  --allow-fetch H[:P],.. hosts tenants may fetch from over "
 	    "http and\n"
 	    "                         at private addresses (default none)\n"
+	    "Deployment networks (as root, with ip and nft; docs/sandbox.md):\n"
+	    "  --net on|off           a private network per deployment, "
+	    "outbound\n"
+	    "                         traffic and forwarded ports (default "
+	    "off)\n"
+	    "  --net-pool CIDR        the deployments' addresses "
+	    "(default " NET_POOL_DEFAULT ")\n"
+	    "  --egress on|off        outbound traffic (default on)\n"
+	    "  --egress-allow CIDR    allow a destination the default policy "
+	    "denies\n"
+	    "  --egress-deny CIDR     deny one it allows (both repeatable)\n"
+	    "  --port-range A-B       host ports forwarded to tcp/udp "
+	    "exposes\n"
+	    "                         (default 30000-32767)\n"
+	    "  --dns ADDR             the replicas' nameserver (repeatable;\n"
+	    "                         default: the host's resolv.conf)\n"
 	    "OCI images (the \"oci\" runtime, when run as root):\n"
 	    "  --registry-mirror REGISTRY=URL  ask URL first for REGISTRY\n"
 	    "                         (docker.io=http://127.0.0.1:5000; "

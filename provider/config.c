@@ -10,12 +10,14 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include "common/capability.h"
 #include "common/cjson.h"
 #include "common/err.h"
 #include "common/key.h"
 #include "common/util.h"
 #include "provider/config.h"
 #include "provider/image_run.h"
+#include "sandbox/net.h"
 #include "sandbox/sandbox.h"
 
 static const char *const price_names[PRICE_COUNT] = { "cpu_ms", "mem_mb_s",
@@ -52,6 +54,11 @@ config_init(struct provider_config *c)
 	c->insecure_registries = json_array();
 	c->image_cache_max_bytes = IMAGE_RUN_CACHE_MAX_DEFAULT;
 	c->image_id_base = IMAGE_RUN_ID_BASE_DEFAULT;
+	c->egress_allow = json_array();
+	c->egress_deny = json_array();
+	c->dns = json_array();
+	c->port_min = NET_PORT_MIN_DEFAULT;
+	c->port_max = NET_PORT_MAX_DEFAULT;
 }
 
 int
@@ -161,6 +168,10 @@ config_clear(struct provider_config *c)
 	json_decref(c->insecure_registries);
 	c->attributes = c->fetch_allow = NULL;
 	c->registry_mirrors = c->insecure_registries = NULL;
+	json_decref(c->egress_allow);
+	json_decref(c->egress_deny);
+	json_decref(c->dns);
+	c->egress_allow = c->egress_deny = c->dns = NULL;
 }
 
 int
@@ -472,6 +483,15 @@ config_save(const char *path, const struct provider_config *c)
 	}
 	if (j == NULL)
 		return err_set(ERR_NOMEM, "%s: cannot build the config", path);
+	if (json_object_set_new(j, "net",
+	        json_pack("{s:b,s:s,s:b,s:O,s:O,s:O,s:i,s:i}", "on", c->net_on,
+	            "pool", c->net_pool[0] ? c->net_pool : NET_POOL_DEFAULT,
+	            "egress", !c->egress_off, "egress_allow", c->egress_allow,
+	            "egress_deny", c->egress_deny, "dns", c->dns, "port_min",
+	            (int)c->port_min, "port_max", (int)c->port_max)) != 0) {
+		json_decref(j);
+		return err_set(ERR_NOMEM, "%s: cannot build the config", path);
+	}
 	text = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS);
 	json_decref(j);
 	if (text == NULL)
@@ -548,6 +568,203 @@ get_text(const json_t *o, const char *k, char *buf, size_t cap)
 	return 0;
 }
 
+/* A list of strings of net.NAME into *dst (replacing it). */
+static int
+net_list_from_json(const json_t *net, const char *name, json_t **dst)
+{
+	const json_t *a = json_object_get(net, name), *v;
+	size_t i;
+
+	if (a == NULL)
+		return 0;
+	if (!json_is_array(a) || json_array_size(a) > 16)
+		return err_set(ERR_INVAL, "net.%s: expected at most 16 strings",
+		    name);
+	json_array_foreach(a, i, v)
+	{
+		if (!json_is_string(v))
+			return err_set(ERR_INVAL, "net.%s[%zu]: not a string",
+			    name, i);
+	}
+	json_decref(*dst);
+	*dst = json_incref((json_t *)a);
+	return 0;
+}
+
+/* The "net" object of provider.json. */
+static int
+config_net_from_json(struct provider_config *c, const json_t *net)
+{
+	const json_t *v;
+	json_int_t lo, hi;
+
+	if (!json_is_object(net))
+		return err_set(ERR_INVAL, "net: not an object");
+	c->net_on = json_is_true(json_object_get(net, "on"));
+	if ((v = json_object_get(net, "egress")) != NULL)
+		c->egress_off = json_is_false(v);
+	if ((v = json_object_get(net, "pool")) != NULL) {
+		if (!json_is_string(v) ||
+		    json_string_length(v) >= sizeof(c->net_pool))
+			return err_set(ERR_INVAL, "net.pool: not a CIDR");
+		snprintf(c->net_pool, sizeof(c->net_pool), "%s",
+		    json_string_value(v));
+	}
+	lo = json_integer_value(json_object_get(net, "port_min"));
+	hi = json_integer_value(json_object_get(net, "port_max"));
+	if (json_object_get(net, "port_min") ||
+	    json_object_get(net, "port_max")) {
+		if (lo < 1 || hi > 65535 || lo > hi)
+			return err_set(ERR_INVAL,
+			    "net.port_min, net.port_max: expected 1 <= min <= "
+			    "max <= 65535");
+		c->port_min = (uint16_t)lo;
+		c->port_max = (uint16_t)hi;
+	}
+	if (net_list_from_json(net, "egress_allow", &c->egress_allow) < 0 ||
+	    net_list_from_json(net, "egress_deny", &c->egress_deny) < 0 ||
+	    net_list_from_json(net, "dns", &c->dns) < 0)
+		return ERR_INVAL;
+	return 0;
+}
+
+static int
+on_off(const char *s, const char *what, int *on)
+{
+	if (strcmp(s, "on") == 0)
+		*on = 1;
+	else if (strcmp(s, "off") == 0)
+		*on = 0;
+	else
+		return err_set(ERR_INVAL, "%s %s: expected on or off", what, s);
+	return 0;
+}
+
+int
+config_parse_net(struct provider_config *c, const char *s)
+{
+	return on_off(s, "--net", &c->net_on);
+}
+
+int
+config_parse_egress(struct provider_config *c, const char *s)
+{
+	int on = 1, rc;
+
+	if ((rc = on_off(s, "--egress", &on)) < 0)
+		return rc;
+	c->egress_off = !on;
+	return 0;
+}
+
+int
+config_parse_port_range(struct provider_config *c, const char *s)
+{
+	unsigned long lo, hi;
+	char *end;
+
+	errno = 0;
+	lo = strtoul(s, &end, 10);
+	if (errno || end == s || *end != '-' || s[0] == '-')
+		goto bad;
+	s = end + 1;
+	hi = strtoul(s, &end, 10);
+	if (errno || end == s || *end != '\0' || s[0] == '-' || lo < 1 ||
+	    hi > 65535 || lo > hi)
+		goto bad;
+	c->port_min = (uint16_t)lo;
+	c->port_max = (uint16_t)hi;
+	return 0;
+bad:
+	return err_set(ERR_INVAL,
+	    "--port-range: expected A-B with 1 <= A <= B <= 65535 (e.g. "
+	    "30000-32767)");
+}
+
+static int
+list_add(json_t *list, const char *v, const char *what)
+{
+	struct net_cidr cidr;
+	int rc;
+
+	if (json_array_size(list) >= 16)
+		return err_set(ERR_LIMIT, "more than 16 %s", what);
+	if ((rc = net_cidr_parse(v, what, &cidr)) < 0)
+		return rc;
+	if (json_array_append_new(list, json_string(v)) != 0)
+		return err_set(ERR_NOMEM, "out of memory");
+	return 0;
+}
+
+int
+config_add_egress(struct provider_config *c, int deny, const char *cidr)
+{
+	return list_add(deny ? c->egress_deny : c->egress_allow, cidr,
+	    deny ? "--egress-deny" : "--egress-allow");
+}
+
+int
+config_add_dns(struct provider_config *c, const char *addr)
+{
+	return list_add(c->dns, addr, "--dns");
+}
+
+/* A NULL-terminated view of a list of strings (at most 16). */
+static const char *const *
+list_view(const json_t *a, const char *out[17])
+{
+	size_t i, n = 0;
+	const json_t *v;
+
+	json_array_foreach(a, i, v)
+	{
+		if (n < 16 && json_is_string(v))
+			out[n++] = json_string_value(v);
+	}
+	out[n] = NULL;
+	return out;
+}
+
+void
+config_net_config(const struct provider_config *c, const char *scope,
+    struct net_config *cfg, const char *lists[3][17])
+{
+	net_config_init(cfg);
+	cfg->scope = scope;
+	cfg->pool = c->net_pool[0] ? c->net_pool : NULL;
+	cfg->egress_off = c->egress_off;
+	cfg->egress_allow = list_view(c->egress_allow, lists[0]);
+	cfg->egress_deny = list_view(c->egress_deny, lists[1]);
+	cfg->dns = json_array_size(c->dns) ? list_view(c->dns, lists[2]) : NULL;
+	cfg->port_min = c->port_min;
+	cfg->port_max = c->port_max;
+}
+
+void
+config_capabilities(const struct provider_config *c, int offered[])
+{
+	for (int i = 0; i < CAPABILITY_COUNT; i++)
+		offered[i] = 0;
+	if (!c->net_on || !c->net_live)
+		return;
+	offered[CAPABILITY_NETWORK] = 1;
+	offered[CAPABILITY_PORTS] = 1;
+	offered[CAPABILITY_EGRESS] = !c->egress_off;
+}
+
+int
+config_net_capabilities(const struct provider_config *c, json_t *out)
+{
+	int offered[CAPABILITY_COUNT];
+
+	config_capabilities(c, offered);
+	for (int i = 0; i < CAPABILITY_COUNT; i++)
+		if (offered[i] &&
+		    json_array_append_new(out, json_string(capability_name(i))))
+			return ERR_NOMEM;
+	return 0;
+}
+
 int
 config_load(const char *path, struct provider_config *c)
 {
@@ -601,6 +818,9 @@ config_load(const char *path, struct provider_config *c)
 		c->prepare_memory_bytes = n;
 	if (get_u64(j, "prepare_timeout_ms", "config", &n) == 0)
 		c->prepare_timeout_ms = (int64_t)n;
+	if ((v = json_object_get(j, "net")) != NULL &&
+	    config_net_from_json(c, v) < 0)
+		goto fail;
 	if ((v = json_object_get(j, "fetch_allow")) != NULL) {
 		size_t k;
 		json_t *h;

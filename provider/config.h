@@ -67,6 +67,19 @@ struct provider_config {
 	uint64_t prepare_jobs; /* preparation jobs running at once */
 	uint64_t prepare_memory_bytes; /* cap of one job's memory */
 	int64_t prepare_timeout_ms; /* wall clock of one job */
+	/* Deployment networks (sandbox/net.h; docs/sandbox.md): */
+	int net_on; /* --net on: a network per deployment */
+	char net_pool[32]; /* CIDR of the deployments' blocks;
+	                          "": NET_POOL_DEFAULT */
+	int egress_off; /* --egress off: no outbound traffic */
+	json_t *egress_allow; /* ["CIDR", ...]: adjust the default */
+	json_t *egress_deny; /* egress policy; owned */
+	json_t *dns; /* ["ADDR", ...] for the replicas; owned;
+	                          []: the host's resolv.conf */
+	uint16_t port_min, port_max; /* forwarded host ports */
+	/* Not saved: set by whoever knows what runs (the daemon once its
+	 * networks are up; `provider init` from a dry check). */
+	int net_live; /* networks work here: capabilities offered */
 	json_t *fetch_allow; /* array of "host" or "host:port": hosts the
 	                        owner lets tenants fetch from over plain
 	                        http and at private addresses; owned */
@@ -153,7 +166,34 @@ int config_save(const char *path, const struct provider_config *c);
 int config_setup(const char *data, struct provider_config *c, struct key **key,
     int *created);
 
-/* The provider.advertise body (state.h); the caller owns *out. */
+/* --net on|off, --egress on|off, --port-range A-B, and the repeatable
+ * --egress-allow / --egress-deny / --dns (added to c's lists; the
+ * CIDRs are checked by config_net_config / net_new). */
+int config_parse_net(struct provider_config *c, const char *s);
+int config_parse_egress(struct provider_config *c, const char *s);
+int config_parse_port_range(struct provider_config *c, const char *s);
+int config_add_egress(struct provider_config *c, int deny, const char *cidr);
+int config_add_dns(struct provider_config *c, const char *addr);
+
+struct net_config;
+
+/* c's network settings into cfg (net_config_init first); the strings
+ * stay c's, the NULL-terminated lists go into lists (3 x 17 slots) and
+ * are borrowed from c. */
+void config_net_config(const struct provider_config *c, const char *scope,
+    struct net_config *cfg, const char *lists[3][17]);
+
+/* The capabilities c offers (common/capability.h), by index: 1 each
+ * offered.  Networks need c->net_live. */
+void config_capabilities(const struct provider_config *c, int offered[]);
+
+/* Append the capabilities of c's deployment networks ("egress",
+ * "network", "ports": common/capability.h) that it offers to the array
+ * out.  ERR_NOMEM. */
+int config_net_capabilities(const struct provider_config *c, json_t *out);
+
+/* The provider.advertise body (state.h), with c's "capabilities"; the
+ * caller owns *out. */
 int config_advertise_body(const struct provider_config *c, const char *api_url,
     json_t **out);
 

@@ -105,6 +105,7 @@ caps_storage(const struct provider_config *c, json_t *out)
  * give a lease) and "gpu" (no device is passed into a sandbox). */
 static int (*const cap_rows[])(const struct provider_config *, json_t *) = {
 	caps_storage,
+	config_net_capabilities,
 };
 
 json_t *

@@ -285,7 +285,8 @@ pd_prepare_artifacts(struct pd *pd, struct lease *l)
 		if (rc < 0)
 			return err_prefix(rc, "service %s", r->service);
 	}
-	return 0;
+	/* Its capabilities, its network and forwarded ports. */
+	return pd_net_lease(pd, l);
 }
 
 /* Sandbox names start with 8 characters of this provider's key, so two
@@ -341,6 +342,10 @@ load_state(struct pd *pd)
 				    ldir);
 				(void)lease_adopt(l, ldir, &pd->base,
 				    util_now_ms());
+				/* Their network was removed at the last
+				 * exit: an interface again. */
+				if (pd->net != NULL)
+					(void)lease_net_reattach(pd->net, l);
 			}
 		}
 		*tail = l;
@@ -729,6 +734,11 @@ close_finish(struct pd *pd, struct lease *l, struct lease_stopping *st)
 	snprintf(reason, sizeof(reason), "%s", l->pending_close);
 	post_close = l->post_close;
 	pthread_mutex_unlock(&pd->mu);
+	/* Its last egress bytes counted, then its network removed. */
+	if (pd->net != NULL) {
+		lease_net_meter(pd->net, l);
+		lease_net_down(pd->net, l);
+	}
 	if (pd->images != NULL)
 		image_run_forget(pd->images, l->id);
 	{ /* its volumes go with it (the sandboxes are stopped) */
@@ -933,12 +943,25 @@ start_due(struct pd *pd, struct lease *l, const struct sandbox_spec *base,
 		struct sandbox_spec spec = *base;
 		struct wasm_pool *pool = NULL;
 		int ctl[2] = { -1, -1 };
+		struct lease_net_attach att;
+		char *hosts = NULL, *resolv = NULL;
+
+		/* Its deployment network: names, DNS, its interface. */
+		if (pd_net_spec(pd, l, idx[k], &spec, &att, &hosts, &resolv) <
+		    0) {
+			pthread_mutex_lock(&pd->mu);
+			lease_spawned(l, idx[k], NULL, err_msg(), now);
+			pthread_mutex_unlock(&pd->mu);
+			continue;
+		}
 
 		/* An HTTP function's workers take their sockets over a
 		 * control channel on the sandbox's stdin.  (Its app dir,
 		 * like a wasm job's, was made by a preparation job.) */
 		if (r->wasm && !r->wasm_job) {
 			if (wasm_pool_control_pair(ctl) < 0) {
+				free(hosts);
+				free(resolv);
 				pthread_mutex_lock(&pd->mu);
 				lease_spawned(l, idx[k], NULL, err_msg(), now);
 				pthread_mutex_unlock(&pd->mu);
@@ -949,6 +972,8 @@ start_due(struct pd *pd, struct lease *l, const struct sandbox_spec *base,
 		sb = NULL;
 		if (lease_spawn(l, idx[k], ldir, &spec, &sb) < 0)
 			sb = NULL;
+		free(hosts);
+		free(resolv);
 		if (ctl[1] >= 0)
 			close(ctl[1]);
 		char why[256];
@@ -1594,7 +1619,7 @@ setup(struct pd *pd, const char *data, const struct provider_overrides *o)
 	}
 	sandbox_spec_init(&pd->base);
 	pd->base.log_max_bytes = pd->cfg.log_max_bytes;
-	if ((rc = load_state(pd)) < 0)
+	if ((rc = pd_net_start(pd)) < 0 || (rc = load_state(pd)) < 0)
 		return rc;
 	reconcile(pd);
 	if ((rc = http_parse_listen(pd->cfg.listen, host, sizeof(host),
@@ -1748,8 +1773,12 @@ provider_daemon_run_opts(const char *data, const struct provider_overrides *o,
 		if (now >= next_usage) {
 			next_usage = now + pd->epoch_ms;
 			for (i = 0; i < nt; i++)
-				if (next_step(pd, work[i]) == STEP_METER)
+				if (next_step(pd, work[i]) == STEP_METER) {
+					if (pd->net != NULL)
+						lease_net_meter(pd->net,
+						    work[i]);
 					post_usage(pd, work[i], 0);
+				}
 		}
 		if (now >= next_prune) {
 			prune_wasm_apps(pd);
@@ -1797,6 +1826,8 @@ provider_daemon_run_opts(const char *data, const struct provider_overrides *o,
 		pthread_mutex_lock(&pd->mu);
 		lease_stop_finish(l, &st);
 		pthread_mutex_unlock(&pd->mu);
+		if (pd->net != NULL)
+			lease_net_meter(pd->net, l);
 		if (l->started_posted)
 			post_usage(pd, l, 1);
 	}
@@ -1813,6 +1844,10 @@ out:
 	atomic_store(&pd->stop, 1);
 	if (pd->http)
 		http_server_free(pd->http);
+	/* Nothing of the networks is left behind (the API is stopped: no
+	 * manifest makes one now): the next start makes them again and
+	 * re-attaches the replicas it adopts. */
+	pd_net_stop(pd);
 	image_runner_free(pd->images);
 	pd->images = NULL;
 	if (have_ft) {

@@ -16,6 +16,7 @@
 #include "provider/config.h"
 #include "provider/image_run.h"
 #include "provider/lease.h"
+#include "provider/lease_net.h"
 #include "provider/logwatch.h"
 #include "provider/netpolicy.h"
 
@@ -57,6 +58,8 @@ struct pd {
 	atomic_int stop; /* set by the main loop; read by the follower
 	                    and the log streams (no lock) */
 	struct logwatch watch; /* the market's checkpoints (follower) */
+	struct net *net; /* deployment networks, or NULL (off) */
+	char net_scope[16]; /* their names' scope: this provider's */
 };
 
 /* The HTTP handler: /v1/... API and the gateway; and the hooks that check
@@ -84,5 +87,30 @@ void pd_wake(struct pd *pd);
  * also sign lease.close (the provider's own decision). */
 void pd_request_close(struct pd *pd, struct lease *l, const char *reason,
     int post_close);
+
+/* ---- deployment networks (provider/daemon_net.c) ---- */
+
+/* At start, before any lease is loaded: with --net on, remove what a
+ * killed provider of this key left (net_cleanup_all of its scope) and
+ * make pd->net; without root or ip/nft, run without networks (logged;
+ * no capability advertised).  A bad network config is fatal. */
+int pd_net_start(struct pd *pd);
+
+/* A lease's manifest is set (l not yet shared, or under the lock at
+ * load): refuse it (ERR_REJECT naming the capability) when it needs what
+ * this provider does not offer; else plan its forwarded ports and make
+ * its network when networks are on. */
+int pd_net_lease(struct pd *pd, struct lease *l);
+
+/* The spec of replica i's start: /etc/hosts names, resolv.conf and the
+ * net_setup callback (with *att as its argument); *hosts and *resolv
+ * are malloc'd (free after the start).  Nothing when l has no network. */
+int pd_net_spec(struct pd *pd, const struct lease *l, size_t i,
+    struct sandbox_spec *spec, struct lease_net_attach *att, char **hosts,
+    char **resolv);
+
+/* At the daemon's exit: every lease's network removed, the scope
+ * cleaned, pd->net freed. */
+void pd_net_stop(struct pd *pd);
 
 #endif

@@ -1127,8 +1127,8 @@ lease_counters(struct lease *l, uint64_t out[USAGE_COUNT])
 	    l->base[USAGE_STORAGE_MB_S] + mb_s(l->storage_bytes, l->run_ms);
 	out[USAGE_REQUESTS] =
 	    l->base[USAGE_REQUESTS] + atomic_load(&l->requests);
-	out[USAGE_EGRESS_BYTES] =
-	    l->base[USAGE_EGRESS_BYTES] + atomic_load(&l->egress_bytes);
+	out[USAGE_EGRESS_BYTES] = l->base[USAGE_EGRESS_BYTES] +
+	    atomic_load(&l->egress_bytes) + atomic_load(&l->net_egress);
 	out[USAGE_FUEL] = l->base[USAGE_FUEL] + atomic_load(&l->fuel);
 	/* Never below what was reported (a counter only grows). */
 	for (i = 0; i < USAGE_COUNT; i++)
@@ -1242,6 +1242,57 @@ sandboxes_json(const struct lease *l, json_t *o)
 	return json_object_set_new(o, "sandboxes", arr);
 }
 
+json_t *
+lease_ports_json(const struct lease *l)
+{
+	json_t *a = json_array();
+	size_t i;
+
+	for (i = 0; a && i < l->nports; i++) {
+		const struct lease_port *p = &l->ports[i];
+		if (json_array_append_new(a,
+		        json_pack("{s:s,s:i,s:s,s:i}", "service", p->service,
+		            "port", (int)p->port, "proto",
+		            p->udp ? "udp" : "tcp", "host_port",
+		            (int)p->host)) < 0) {
+			json_decref(a);
+			a = NULL;
+		}
+	}
+	return a;
+}
+
+/* The saved forwarded ports (their host ports are kept across a
+ * restart); malformed entries are skipped. */
+static void
+ports_from_json(struct lease *l, const json_t *a)
+{
+	const json_t *e;
+	size_t i;
+
+	json_array_foreach(a, i, e)
+	{
+		const char *svc =
+		    json_string_value(json_object_get(e, "service"));
+		const char *proto =
+		    json_string_value(json_object_get(e, "proto"));
+		json_int_t port =
+		    json_integer_value(json_object_get(e, "port"));
+		json_int_t host =
+		    json_integer_value(json_object_get(e, "host_port"));
+		struct lease_port *p;
+		if (l->nports == LEASE_MAX_PORTS || svc == NULL ||
+		    strlen(svc) >= sizeof(p->service) || proto == NULL ||
+		    port < 1 || port > 65535 || host < 0 || host > 65535)
+			continue;
+		p = &l->ports[l->nports++];
+		snprintf(p->service, sizeof(p->service), "%s", svc);
+		p->port = (uint16_t)port;
+		p->host = (uint16_t)host;
+		p->udp = strcmp(proto, "udp") == 0;
+	}
+}
+
 int
 lease_to_json(struct lease *l, json_t **out)
 {
@@ -1268,6 +1319,13 @@ lease_to_json(struct lease *l, json_t **out)
 	    (l->started_at_ms > 0 &&
 	        json_object_set_new(*out, "started_at",
 	            json_integer((json_int_t)l->started_at_ms)) < 0)) {
+		json_decref(*out);
+		*out = NULL;
+		return err_set(ERR_NOMEM, "out of memory");
+	}
+	if (l->nports &&
+	    json_object_set_new(*out, "forwarded_ports", lease_ports_json(l)) <
+	        0) {
 		json_decref(*out);
 		*out = NULL;
 		return err_set(ERR_NOMEM, "out of memory");
@@ -1326,6 +1384,7 @@ lease_from_json(const json_t *j, struct lease **out)
 		l->saved_sandboxes =
 		    json_incref(json_object_get(j, "sandboxes"));
 	l->started_at_ms = json_integer_value(json_object_get(j, "started_at"));
+	ports_from_json(l, json_object_get(j, "forwarded_ports"));
 	if (json_is_object(json_object_get(j, "manifest_request")))
 		l->manifest_request =
 		    json_incref(json_object_get(j, "manifest_request"));
@@ -1396,6 +1455,12 @@ lease_status_json(struct lease *l, json_t **out)
 	    "usage", counters_json(now));
 	if (o == NULL)
 		return err_set(ERR_NOMEM, "out of memory");
+	/* Akash's lease-status forwarded_ports. */
+	if (json_object_set_new(o, "forwarded_ports", lease_ports_json(l)) <
+	    0) {
+		json_decref(o);
+		return err_set(ERR_NOMEM, "out of memory");
+	}
 	*out = o;
 	return 0;
 }

@@ -62,6 +62,16 @@ enum lease_counter {
 struct wasm_pool;
 struct image_run_spec;
 
+/* A forwarded port (provider/lease_net.h): host port on the provider to
+ * port/proto of service, Akash's forwarded_ports. */
+#define LEASE_MAX_PORTS 64
+struct lease_port {
+	char service[64];
+	uint16_t port; /* the service's, inside the lease */
+	uint16_t host; /* on the provider; 0: none yet */
+	int udp; /* proto: 0 tcp, 1 udp */
+};
+
 struct lease_expose {
 	uint16_t port; /* inside the lease */
 	uint16_t as; /* advertised port (0: same) */
@@ -155,6 +165,13 @@ struct lease {
 	int64_t created_ms;
 	char pending_close[32]; /* daemon: stop with this reason */
 	int post_close; /* daemon: also sign lease.close */
+	/* The deployment network (provider/lease_net.h): */
+	struct lease_port ports[LEASE_MAX_PORTS]; /* forwarded; saved, so a
+	                             restart keeps the same host ports */
+	size_t nports;
+	int net_up; /* its network exists in this process */
+	_Atomic uint64_t net_egress; /* bytes out of its network, as
+	                             counted since this process made it */
 	struct lease *next;
 };
 
@@ -278,7 +295,12 @@ void lease_add_time(struct lease *l, int64_t ms);
 int lease_to_json(struct lease *l, json_t **out);
 int lease_from_json(const json_t *j, struct lease **out);
 
-/* Status for the tenant: replicas, state, restarts, exit codes, usage. */
+/* The forwarded ports as [{"service","port","proto","host_port"}], or
+ * NULL when out of memory. */
+json_t *lease_ports_json(const struct lease *l);
+
+/* Status for the tenant: replicas, state, restarts, exit codes, usage,
+ * forwarded_ports. */
 int lease_status_json(struct lease *l, json_t **out);
 
 /* The replica serving (service, port): the first global expose, or the

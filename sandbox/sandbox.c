@@ -104,6 +104,7 @@ struct child_args {
 	const char *path; /* PATH for the argv[0] search */
 	char passwd[256];
 	char group[128];
+	const char *hosts; /* /etc/hosts: localhost and hosts_extra */
 	char hostname[65];
 	char tmp_opts[64];
 	char data_opts[128];
@@ -360,6 +361,16 @@ c_strlen(const char *s)
 	return n;
 }
 
+static int
+c_streq(const char *a, const char *b)
+{
+	while (*a != '\0' && *a == *b) {
+		a++;
+		b++;
+	}
+	return *a == *b;
+}
+
 static void
 c_append(char *buf, size_t *n, size_t cap, const char *s)
 {
@@ -579,12 +590,14 @@ setup_root(const struct child_args *a, int err_fd, const int *mfd)
 	for (i = 0; i < sizeof(etc_dirs) / sizeof(etc_dirs[0]); i++)
 		link_or_bind(err_fd, etc_dirs[i], etc_dirs[i] + 1);
 	for (i = 0; i < sizeof(etc_files) / sizeof(etc_files[0]); i++)
-		link_or_bind(err_fd, etc_files[i], etc_files[i] + 1);
+		if (a->spec->resolv_conf == NULL ||
+		    !c_streq(etc_files[i], "/etc/resolv.conf"))
+			link_or_bind(err_fd, etc_files[i], etc_files[i] + 1);
+	if (a->spec->resolv_conf != NULL)
+		write_small(err_fd, "etc/resolv.conf", a->spec->resolv_conf);
 	write_small(err_fd, "etc/passwd", a->passwd);
 	write_small(err_fd, "etc/group", a->group);
-	write_small(err_fd, "etc/hosts",
-	    "127.0.0.1\tlocalhost\n"
-	    "::1\tlocalhost ip6-localhost ip6-loopback\n");
+	write_small(err_fd, "etc/hosts", a->hosts);
 	n = 0;
 	c_append(dst, &n, sizeof(dst), a->hostname);
 	c_append(dst, &n, sizeof(dst), "\n");
@@ -908,9 +921,9 @@ setup_root_image(const struct child_args *a, int err_fd, const int *lfd)
 
 	/* /etc/hosts and /etc/hostname written here, /etc/resolv.conf the
 	 * host's, each bound over the image's own. */
-	write_small(err_fd, "hosts",
-	    "127.0.0.1\tlocalhost\n"
-	    "::1\tlocalhost ip6-localhost ip6-loopback\n");
+	write_small(err_fd, "hosts", a->hosts);
+	if (a->spec->resolv_conf != NULL)
+		write_small(err_fd, "resolv.conf", a->spec->resolv_conf);
 	n = 0;
 	c_append(host, &n, sizeof(host), a->hostname);
 	c_append(host, &n, sizeof(host), "\n");
@@ -920,7 +933,11 @@ setup_root_image(const struct child_args *a, int err_fd, const int *lfd)
 	    "/etc/hosts");
 	bind_over(err_fd, "hostname",
 	    in_root_file(err_fd, rootfd, "etc/hostname"), "/etc/hostname");
-	if (access("/etc/resolv.conf", R_OK) == 0)
+	if (a->spec->resolv_conf != NULL)
+		bind_over(err_fd, "resolv.conf",
+		    in_root_file(err_fd, rootfd, "etc/resolv.conf"),
+		    "/etc/resolv.conf");
+	else if (access("/etc/resolv.conf", R_OK) == 0)
 		bind_over(err_fd, "/etc/resolv.conf",
 		    in_root_file(err_fd, rootfd, "etc/resolv.conf"),
 		    "/etc/resolv.conf");
@@ -1570,6 +1587,7 @@ struct start {
 	int sync_p[2]; /* parent writes a byte: the child may go on */
 	int err_p[2]; /* child's report: empty when the workload exec'd */
 	int st_p[2]; /* init writes the workload's wait status */
+	char *hosts; /* the child's /etc/hosts text, malloc'd */
 	int *layer_fds; /* an image's layers, idmapped (detached mounts) */
 	size_t n_layer_fds;
 	char *overlay_opts; /* the child's, malloc'd */
@@ -1595,6 +1613,8 @@ start_close(struct start *s)
 		close_fd(&s->st_p[i]);
 	}
 	close_fd(&s->devnull);
+	free(s->hosts);
+	s->hosts = NULL;
 	for (k = 0; k < s->n_layer_fds; k++)
 		close_fd(&s->layer_fds[k]);
 	free(s->layer_fds);
@@ -1701,6 +1721,14 @@ start_child_args(struct start *s)
 	    (unsigned)a->uid, (unsigned)a->gid);
 	snprintf(a->group, sizeof(a->group), "root:x:0:\nlodge:x:%u:\n",
 	    (unsigned)a->gid);
+	if (asprintf(&s->hosts,
+	        "127.0.0.1\tlocalhost\n"
+	        "::1\tlocalhost ip6-localhost ip6-loopback\n%s",
+	        spec->hosts_extra ? spec->hosts_extra : "") < 0) {
+		s->hosts = NULL;
+		return err_set(ERR_NOMEM, "sandbox: out of memory");
+	}
+	a->hosts = s->hosts;
 	snprintf(a->tmp_opts, sizeof(a->tmp_opts), "mode=1777,size=%" PRIu64,
 	    spec->tmp_bytes);
 	snprintf(a->shm_opts, sizeof(a->shm_opts), "mode=1777,size=%" PRIu64,
@@ -2035,6 +2063,24 @@ start_ns_fds(struct start *s)
 	return 0;
 }
 
+/* The deployment network's interface, while the child still waits: it
+ * exists before the workload's first instruction. */
+static int
+start_net(struct start *s)
+{
+	int rc;
+
+	if (s->spec->net_setup == NULL)
+		return 0;
+	if (s->sb->netns_fd < 0)
+		return err_set(ERR_IO,
+		    "sandbox: network setup: no handle on the network "
+		    "namespace");
+	if ((rc = s->spec->net_setup(s->spec->net_arg, s->sb->netns_fd)) < 0)
+		return err_prefix(rc, "sandbox: network setup");
+	return 0;
+}
+
 /* Read the child's report: empty means the workload exec'd. */
 static int
 read_report(int fd)
@@ -2141,6 +2187,7 @@ static int (*const start_phases[])(struct start *) = {
 	start_mounts, /* volumes the child may not mount */
 	start_attach, /* into the cgroup */
 	start_ns_fds, /* for the gateway */
+	start_net, /* its deployment network's interface */
 	start_release, /* go: exec'd, or the step that failed */
 };
 

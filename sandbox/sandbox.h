@@ -104,6 +104,17 @@ struct sandbox_spec {
 	const char *stdout_path; /* capture to this file (created, 0640) */
 	const char *stderr_path;
 	uint64_t log_max_bytes; /* cap of each captured file; 0 = 1 MiB */
+	/* A deployment network (sandbox/net.h; docs/sandbox.md): */
+	const char *hosts_extra; /* lines appended to the generated
+	                             /etc/hosts (service names), or NULL */
+	const char *resolv_conf; /* /etc/resolv.conf's text instead of
+	                             the host's file, or NULL */
+	int (*net_setup)(void *arg, int netns_fd); /* called by the parent
+	                             once the child is cloned and before it
+	                             runs anything, with its network
+	                             namespace (e.g. net_replica_attach);
+	                             < 0 fails the start (err.h message) */
+	void *net_arg; /* net_setup's first argument */
 	const char *status_path; /* init writes the workload's wait status
 	                             here too (created, 0600), for a process
 	                             that adopts the sandbox; NULL: a pipe */

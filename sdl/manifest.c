@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/capability.h"
 #include "common/cjson.h"
 #include "common/codec.h"
 #include "common/err.h"
@@ -492,12 +493,75 @@ sdl_manifest_hash(const struct sdl_deployment *d, uint8_t out[32])
 	return rc;
 }
 
+/* Mark the capabilities (common/capability.h) service s needs: the
+ * private network when it exposes a port to another service, forwarded
+ * ports for a global expose that is not HTTP on 80 (TCP as 80: Akash's
+ * ingress; any other port or UDP gets a NodePort there). */
+static void
+service_needs(const struct sdl_service *s, bool need[CAPABILITY_COUNT])
+{
+	for (size_t i = 0; i < s->nexpose; i++) {
+		const struct sdl_expose *e = &s->expose[i];
+		uint32_t as = e->as ? e->as : e->port;
+		for (size_t r = 0; r < e->nto; r++) {
+			if (e->to[r].service && *e->to[r].service)
+				need[CAPABILITY_NETWORK] = true;
+			if (e->to[r].global && !*e->to[r].ip &&
+			    (e->proto != SDL_PROTO_TCP || as != 80))
+				need[CAPABILITY_PORTS] = true;
+		}
+	}
+}
+
+static int
+cmp_name(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Add the capabilities a placement's services need to the order o's
+ * "capabilities" (made when it has none; other capabilities kept), which
+ * stays sorted and without duplicates. */
+static int
+add_capabilities(json_t *o, const bool need[CAPABILITY_COUNT])
+{
+	const char *name[64];
+	json_t *v, *sorted;
+	size_t n = 0, i;
+
+	json_array_foreach(json_object_get(o, "capabilities"), i, v)
+	{
+		if (json_is_string(v) && n < 64 - CAPABILITY_COUNT)
+			name[n++] = json_string_value(v);
+	}
+	for (int c = 0; c < CAPABILITY_COUNT; c++) {
+		for (i = 0; need[c] && i < n; i++)
+			if (strcmp(name[i], capability_name(c)) == 0)
+				break;
+		if (need[c] && i == n)
+			name[n++] = capability_name(c);
+	}
+	if (n == 0)
+		return 0;
+	qsort(name, n, sizeof(name[0]), cmp_name);
+	if ((sorted = json_array()) == NULL)
+		return -1;
+	for (i = 0; i < n; i++)
+		if (json_array_append_new(sorted, json_string(name[i])) != 0) {
+			json_decref(sorted);
+			return -1;
+		}
+	/* the old list (whose strings name[] borrows) goes only now */
+	return json_object_set_new(o, "capabilities", sorted) != 0 ? -1 : 0;
+}
+
 int
 sdl_orders_json(const struct sdl_deployment *d, json_t **out)
 {
 	uint8_t hash[32];
 	char hex[65];
 	json_t *arr = NULL, *o = NULL;
+	bool need[CAPABILITY_COUNT] = { false }; /* the placement's */
 	int rc;
 
 	*out = NULL;
@@ -550,6 +614,7 @@ sdl_orders_json(const struct sdl_deployment *d, json_t **out)
 				goto fail;
 			}
 			denom = pr->denom;
+			service_needs(s, need);
 			if (s->tee && !tee)
 				tee = s->tee;
 			/* whole units per block, a fraction rounds up */
@@ -629,6 +694,8 @@ sdl_orders_json(const struct sdl_deployment *d, json_t **out)
 		json_decref(caps);
 		CHK(o);
 		CHK(!json_array_append_new(arr, o));
+		CHK(add_capabilities(o, need) == 0); /* o is arr's now */
+		memset(need, 0, sizeof(need));
 		o = NULL;
 	}
 	*out = arr;

@@ -88,6 +88,20 @@ print_workload(const json_t *ps, json_t *urls)
 	    printf("  url       %s %s\n", k, json_string_value(v));
 }
 
+/* Akash's forwarded_ports: "host:port → service:port/proto". */
+static void
+print_ports(const json_t *fp)
+{
+	json_t *e;
+	size_t i;
+
+	json_array_foreach((json_t *)fp, i, e)
+	{
+		printf("  port      %s\n",
+		    json_string_value(json_object_get(e, "text")));
+	}
+}
+
 int
 cmd_status(const struct cmd_opts *o, int argc, char **argv)
 {
@@ -113,9 +127,10 @@ cmd_status(const struct cmd_opts *o, int argc, char **argv)
 	print_market(lease, json_object_get(out, "market"),
 	    json_string_value(json_object_get(out, "api_url")));
 	ps = json_object_get(out, "provider");
-	if (ps && !json_is_null(ps))
+	if (ps && !json_is_null(ps)) {
 		print_workload(ps, json_object_get(out, "services"));
-	else
+		print_ports(json_object_get(out, "forwarded_ports"));
+	} else
 		printf("  workload  unknown (%s)\n",
 		    json_string_value(json_object_get(out, "provider_error")));
 done:

@@ -19,6 +19,7 @@
 #include "common/util.h"
 #include "tenant/deploy.h"
 #include "tenant/explain.h"
+#include "tenant/view.h"
 
 #define MANIFEST_RETRY_MS 15000 /* provider may lag the ledger */
 #define PROBE_MS 10000 /* first answer through the gateway */
@@ -346,10 +347,11 @@ show_images(struct run *r, const char *lease, const json_t *images,
 	return 0;
 }
 
-/* Poll the provider's status until every replica runs. */
+/* Poll the provider's status until every replica runs; *ports gets its
+ * forwarded ports then (tenant_forwarded_ports; NULL: none). */
 static int
 wait_running(struct run *r, const char *api, const char *lease,
-    int64_t timeout_ms)
+    int64_t timeout_ms, json_t **ports)
 {
 	int64_t until = util_now_ms() + timeout_ms;
 	char path[96], ebuf[512];
@@ -442,6 +444,7 @@ wait_running(struct run *r, const char *api, const char *lease,
 		}
 		if (st && strcmp(st, "running") == 0 && nrep > 0 &&
 		    nrun == nrep) {
+			*ports = tenant_forwarded_ports(s, api);
 			json_decref(s);
 			json_decref(seen);
 			return 0;
@@ -609,6 +612,7 @@ bring_up(struct run *r, const struct tenant_deploy_opts *o,
 	const char *prov =
 	    json_string_value(json_object_get(entry, "provider"));
 	char *api = NULL, path[96];
+	json_t *ports = NULL;
 	size_t nblobs, blob_bytes;
 	int rc;
 
@@ -645,7 +649,8 @@ bring_up(struct run *r, const struct tenant_deploy_opts *o,
 	    lease);
 	if ((rc = wait_running(r, api, lease,
 	         o->run_timeout_ms > 0 ? o->run_timeout_ms :
-	                                 TENANT_DEFAULT_RUN_TIMEOUT_MS)) != 0)
+	                                 TENANT_DEFAULT_RUN_TIMEOUT_MS,
+	         &ports)) != 0)
 		goto out;
 	if (has_artifacts(manifest, placement))
 		say(r, TENANT_STEP_FETCHED, true, order, lease,
@@ -661,7 +666,21 @@ bring_up(struct run *r, const struct tenant_deploy_opts *o,
 	    lease);
 	(void)set_str(entry, "status", "running");
 	rc = service_urls(r, manifest, placement, api, order, lease, entry);
+	/* Akash's forwarded_ports: host:port → service:port/proto */
+	if (rc == 0 && ports != NULL) {
+		json_t *p;
+		size_t i;
+		json_array_foreach(ports, i, p)
+		{
+			say(r, TENANT_STEP_URL, true, order, lease,
+			    "%s (forwarded port)",
+			    json_string_value(json_object_get(p, "text")));
+		}
+		if (json_object_set(entry, "forwarded_ports", ports) != 0)
+			rc = err_set(ERR_NOMEM, "out of memory");
+	}
 out:
+	json_decref(ports);
 	free(api);
 	return rc;
 }

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/capability.h"
 #include "common/err.h"
 #include "tenant/explain.h"
 
@@ -141,6 +142,9 @@ tenant_capability_text(const char *c, char *buf, size_t cap)
 		snprintf(buf, cap, "GPUs");
 	else if (strcmp(c, "ip") == 0)
 		snprintf(buf, cap, "IP endpoints");
+	else if (capability_from_name(c) >= 0) /* deployment networks */
+		snprintf(buf, cap, "%s",
+		    capability_what(capability_from_name(c)));
 	else
 		snprintf(buf, cap, "the capability %s", c);
 }

@@ -268,6 +268,45 @@ provider_json(struct tenant_client *c, const json_t *l, const char *suffix,
 	return rc;
 }
 
+json_t *
+tenant_forwarded_ports(const json_t *ps, const char *api)
+{
+	const json_t *fp = json_object_get(ps, "forwarded_ports"), *e;
+	const char *h = api ? strstr(api, "://") : NULL;
+	char host[256];
+	json_t *arr;
+	size_t i, n;
+
+	if (json_array_size(fp) == 0)
+		return NULL;
+	h = h ? h + 3 : api ? api : "?";
+	n = h[0] == '[' ? strcspn(h, "]") + 1 : strcspn(h, ":/");
+	snprintf(host, sizeof(host), "%.*s", (int)(n < 255 ? n : 255), h);
+	if ((arr = json_array()) == NULL)
+		return NULL;
+	json_array_foreach(fp, i, e)
+	{
+		const char *svc =
+		    json_string_value(json_object_get(e, "service"));
+		const char *proto =
+		    json_string_value(json_object_get(e, "proto"));
+		json_int_t port =
+		    json_integer_value(json_object_get(e, "port"));
+		json_int_t hp =
+		    json_integer_value(json_object_get(e, "host_port"));
+		char line[512];
+		snprintf(line, sizeof(line), "%s:%lld \u2192 %s:%lld/%s", host,
+		    (long long)hp, svc ? svc : "?", (long long)port,
+		    proto ? proto : "?");
+		json_array_append_new(arr,
+		    json_pack("{s:s,s:I,s:s,s:I,s:s,s:s}", "host", host,
+		        "host_port", (json_int_t)hp, "service", svc ? svc : "?",
+		        "port", (json_int_t)port, "proto", proto ? proto : "?",
+		        "text", line));
+	}
+	return arr;
+}
+
 int
 tenant_lease_status(struct tenant_client *c, const char *id, char *lease,
     size_t cap, json_t **out)
@@ -287,6 +326,9 @@ tenant_lease_status(struct tenant_client *c, const char *id, char *lease,
 		json_object_set(*out, "provider", ps);
 		if (tenant_service_urls(ps, api, lease, &urls) == 0)
 			json_object_set(*out, "services", urls);
+		json_t *fp = tenant_forwarded_ports(ps, api);
+		if (fp != NULL)
+			json_object_set_new(*out, "forwarded_ports", fp);
 	} else {
 		/* the market's view is worth showing without the provider's */
 		json_object_set_new(*out, "provider", json_null());

@@ -62,6 +62,13 @@ int tenant_ls(struct tenant_client *c, const struct tenant_paths *p, bool all,
 int tenant_service_urls(const json_t *status, const char *api,
     const char *lease, json_t **out);
 
+/* The forwarded ports of a provider's lease status ("forwarded_ports":
+ * a global expose that is not TCP as 80, on a provider with networks)
+ * as [{"host","host_port","service","port","proto","text"}], host being
+ * the API URL's and text "host:port → service:port/proto" (Akash's
+ * forwarded_ports).  A new array, or NULL when there are none. */
+json_t *tenant_forwarded_ports(const json_t *status, const char *api);
+
 /*
  * `tenant status`: the lease of id (tenant_resolve_lease; its id goes to
  * lease) as {"market": the market's lease, "provider": the provider's

@@ -22,6 +22,7 @@
 #include "sandbox/sandbox.h"
 #include "sandbox/volume.h"
 #include "sandbox/seccomp_policy.h"
+#include "sandbox/tool.h"
 
 static void
 test_parse_size_accepts_units(void **state)
@@ -649,6 +650,74 @@ test_failed_start_keeps_its_message_through_cleanup(void **state)
 		    err_msg());
 }
 
+/* The deployment-network hook: called with the child's network
+ * namespace before it runs (an address added there is seen by the
+ * workload), the extra /etc/hosts lines and the resolv.conf text in
+ * place; a hook that fails fails the start with its message. */
+static int hook_calls;
+
+static int
+net_hook(void *arg, int netns_fd)
+{
+	const char *ip = arg;
+	const char *const add[] = { ip, "address", "add", "10.9.9.9/32", "dev",
+		"lo", NULL };
+
+	hook_calls++;
+	if (netns_fd < 0)
+		return err_set(ERR_INVAL, "no netns fd");
+	return tool_run(add, NULL, netns_fd, 5000, NULL);
+}
+
+static int
+failing_hook(void *arg, int netns_fd)
+{
+	(void)arg;
+	(void)netns_fd;
+	return err_set(ERR_IO, "veth refused");
+}
+
+static void
+test_network_hook_hosts_and_resolv_conf(void **state)
+{
+	static const char *const argv[] = { "/bin/sh", "-c",
+		"grep -q '^10.9.0.2	db$' /etc/hosts && "
+		"grep -q '^127.0.0.1	localhost$' /etc/hosts && "
+		"test \"$(cat /etc/resolv.conf)\" = 'nameserver 192.0.2.53' && "
+		"grep -q '10.9.9.9' /proc/net/fib_trie",
+		NULL };
+	struct sandbox_spec spec;
+	struct sandbox *sb = NULL;
+	int status = -1, exited = 0;
+	char ip[256];
+
+	(void)state;
+	if (geteuid() != 0 || tool_find("ip", "iproute2", ip, sizeof(ip)) != 0)
+		skip(); /* the hook's ip(8) needs root */
+	sandbox_spec_init(&spec);
+	spec.argv = argv;
+	spec.name = "unit-net-hook";
+	spec.cgroup.mode = CGROUP_NONE;
+	spec.die_with_parent = 1;
+	spec.hosts_extra = "10.9.0.2\tdb\n";
+	spec.resolv_conf = "nameserver 192.0.2.53\n";
+	spec.net_setup = net_hook;
+	spec.net_arg = ip;
+	hook_calls = 0;
+	if (sandbox_start(&spec, &sb) != 0)
+		fail_msg("start: %s", err_msg());
+	assert_int_equal(hook_calls, 1);
+	assert_int_equal(sandbox_wait(sb, -1, &exited, &status), 0);
+	assert_true(exited);
+	sandbox_free(sb);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+
+	spec.net_setup = failing_hook;
+	assert_int_equal(sandbox_start(&spec, &sb), ERR_IO);
+	assert_null(sb);
+	assert_non_null(strstr(err_msg(), "network setup: veth refused"));
+}
+
 int
 main(void)
 {
@@ -682,6 +751,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(
 		    test_failed_start_keeps_its_message_through_cleanup,
 		    setup_tmp, teardown_tmp),
+		cmocka_unit_test(test_network_hook_hosts_and_resolv_conf),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1271,8 +1271,8 @@ test_default_is_akash_go_with_warnings(void **state)
 }
 
 /* The capabilities an order needs (issue 15): the storage class of each
- * persistent or classed volume, "ip" for an IP endpoint, sorted; none,
- * and no "capabilities" member, for a deployment without them. */
+ * persistent or classed volume, "ip" for an IP endpoint, "network" for
+ * service-to-service traffic, sorted. */
 static void
 test_orders_capabilities(void **state)
 {
@@ -1288,9 +1288,12 @@ test_orders_capabilities(void **state)
 	(void)state;
 	assert_int_equal(sdl_orders_json(d, &o), 0);
 	caps = json_object_get(json_array_get(o, 0), "capabilities");
-	assert_int_equal(json_array_size(caps), 2);
+	/* "network": web exposes a port to db (deployment networks) */
+	assert_int_equal(json_array_size(caps), 3);
 	assert_string_equal(json_string_value(json_array_get(caps, 0)), "ip");
 	assert_string_equal(json_string_value(json_array_get(caps, 1)),
+	    "network");
+	assert_string_equal(json_string_value(json_array_get(caps, 2)),
 	    "storage/beta2");
 	json_decref(o);
 	sdl_deployment_free(d);
@@ -1301,7 +1304,10 @@ test_orders_capabilities(void **state)
 	    "");
 	d2 = parse_ok(plain);
 	assert_int_equal(sdl_orders_json(d2, &o), 0);
-	assert_null(json_object_get(json_array_get(o, 0), "capabilities"));
+	caps = json_object_get(json_array_get(o, 0), "capabilities");
+	assert_int_equal(json_array_size(caps), 1);
+	assert_string_equal(json_string_value(json_array_get(caps, 0)),
+	    "network");
 	json_decref(o);
 	sdl_deployment_free(d2);
 	free(plain);
