@@ -343,6 +343,7 @@ state_free(struct state *s)
 	}
 	for (size_t i = 0; i < s->nleases; i++) {
 		json_decref(s->leases_v[i]->usage);
+		json_decref(s->leases_v[i]->updates);
 		free(s->leases_v[i]);
 	}
 	for (size_t i = 0; i < s->pq_n; i++)
@@ -2014,6 +2015,152 @@ h_lease_close(struct state *s, const struct ctx *c)
 	return close_lease(s, l, r, by, c);
 }
 
+/* ---- lease.update: a new manifest for a running lease ----------------- */
+
+const char *
+st_lease_manifest_hash(const struct lease *l)
+{
+	size_t n = l->updates ? json_array_size(l->updates) : 0;
+
+	if (n > 0)
+		return json_string_value(json_object_get(
+		    json_array_get(l->updates, n - 1), "manifest_hash"));
+	return json_string_value(
+	    json_object_get(l->order->body, "manifest_hash"));
+}
+
+static int
+is_hex64(const char *h)
+{
+	size_t i;
+
+	for (i = 0; h[i]; i++)
+		if (!((h[i] >= '0' && h[i] <= '9') ||
+		        (h[i] >= 'a' && h[i] <= 'f')))
+			return 0;
+	return i == 64;
+}
+
+/* The first member of want (an order's resource) that got differs in, or
+ * NULL when they are equal. */
+static const char *
+resource_diff(const json_t *want, const json_t *got)
+{
+	static const char *const keys[] = { "service", "profile", "count",
+		"cpu_millis", "memory_bytes", "storage_bytes", "gpu_units",
+		"price" };
+	const char *k;
+	json_t *v;
+
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		const json_t *a = json_object_get(want, keys[i]);
+		const json_t *b = json_object_get(got, keys[i]);
+		if (!(a == NULL && b == NULL) &&
+		    (a == NULL || b == NULL || !json_equal(a, b)))
+			return keys[i];
+	}
+	json_object_foreach((json_t *)got, k,
+	    v) if (!json_object_get(want, k)) return k;
+	return NULL;
+}
+
+/*
+ * lease.update {"lease","manifest_hash", and the order's placement group
+ * as sdl orders gives it for the new file: "placement"?,"attributes"?,
+ * "signed_by"?,"resources","denom","max_price","runtimes"?}: the tenant
+ * moves a started lease to a new manifest.  Everything the lease was
+ * matched and priced on must be the order's exactly (what runs may
+ * change: images, env, command, ports); the manifest hash must be a new
+ * one.  The lease records it: the provider takes the manifest whose
+ * canonical bytes hash to it, from the tenant only.
+ */
+static int
+h_lease_update(struct state *s, const struct ctx *c)
+{
+	static const char w[] = "lease.update";
+	static const char *const same[] = { "placement", "attributes",
+		"signed_by", "denom", "max_price", "runtimes" };
+	const json_t *b = c->e->body, *ob, *res, *ores;
+	const char *mh, *cur, *name;
+	struct lease *l;
+	json_t *ev;
+	size_t i;
+	int rc;
+
+	if ((rc = find_lease(s, b, w, &l)) < 0 ||
+	    (rc = get_str(b, "manifest_hash", w, 0, &mh)) < 0)
+		return rc;
+	if (!is_hex64(mh))
+		return err_set(ERR_INVAL,
+		    "%s.manifest_hash: expected 64 lower-case hex digits "
+		    "(sha256 of the canonical manifest, sdl_manifest_hash)",
+		    w);
+	if (memcmp(l->order->tenant->key, c->e->signer, KEY_PUB_LEN) != 0)
+		return err_set(ERR_REJECT,
+		    "%s: only the tenant of %s (%s) may update it, not %s", w,
+		    l->id, l->order->tenant->key_text, c->e->signer_text);
+	if (l->status != LEASE_ACTIVE)
+		return err_set(ERR_REJECT,
+		    "%s: %s is %s: only a started lease is updated (%s)", w,
+		    l->id, l->status == LEASE_CLOSED ? "closed" : "not started",
+		    l->status == LEASE_CLOSED ? "deploy again for a new lease" :
+		                                "deliver its manifest first");
+	cur = st_lease_manifest_hash(l);
+	if (cur != NULL && strcmp(cur, mh) == 0)
+		return err_set(ERR_REJECT,
+		    "%s: %s already runs manifest %.64s: nothing to update", w,
+		    l->id, mh);
+	ob = l->order->body;
+	for (i = 0; i < sizeof(same) / sizeof(same[0]); i++) {
+		const json_t *a = json_object_get(ob, same[i]);
+		const json_t *v = json_object_get(b, same[i]);
+		if ((a == NULL && v == NULL) || (a && v && json_equal(a, v)))
+			continue;
+		return err_set(ERR_REJECT,
+		    "%s.%s: differs from order %s's: an update keeps what the "
+		    "lease was matched and priced on (placement, attributes, "
+		    "auditors, resources, price, runtimes); deploy a new "
+		    "deployment to change it",
+		    w, same[i], l->order->id);
+	}
+	if ((rc = cjson_get_arr(b, "resources", w, (json_t **)&res)) < 0)
+		return rc;
+	ores = json_object_get(ob, "resources");
+	if (json_array_size(res) != json_array_size(ores))
+		return err_set(ERR_REJECT,
+		    "%s.resources: %zu services, order %s has %zu: an update "
+		    "changes neither the services nor their resources",
+		    w, json_array_size(res), l->order->id,
+		    json_array_size(ores));
+	for (i = 0; i < json_array_size(res); i++) {
+		const json_t *want = json_array_get(ores, i);
+		const json_t *got = json_array_get(res, i);
+		if (!json_is_object(got))
+			return err_set(ERR_INVAL,
+			    "%s.resources[%zu]: expected an object", w, i);
+		if ((name = resource_diff(want, got)) == NULL)
+			continue;
+		return err_set(ERR_REJECT,
+		    "%s.resources[%zu].%s: differs from order %s's (service "
+		    "%.64s): cpu, memory, storage, gpu, count and price are "
+		    "fixed for the lease; deploy a new deployment to change "
+		    "them",
+		    w, i, name, l->order->id,
+		    json_string_value(json_object_get(want, "service")) ?
+		        json_string_value(json_object_get(want, "service")) :
+		        "?");
+	}
+	if (l->updates == NULL && (l->updates = json_array()) == NULL)
+		return err_set(ERR_NOMEM, "out of memory");
+	ev = json_pack("{s:I,s:I,s:s}", "index", (json_int_t)c->index, "time",
+	    (json_int_t)c->t, "manifest_hash", mh);
+	if (ev == NULL || json_array_append_new(l->updates, ev) < 0)
+		return err_set(ERR_NOMEM, "out of memory");
+	if (c->fx)
+		snprintf(c->fx->id, sizeof(c->fx->id), "%s", l->id);
+	return 0;
+}
+
 struct kind {
 	const char *name;
 	int (*fn)(struct state *, struct ctx *);
@@ -2037,6 +2184,7 @@ static const struct kind kinds[] = {
 	{ "lease.started", H(h_lease_started) },
 	{ "lease.usage", H(h_usage) },
 	{ "lease.close", H(h_lease_close) },
+	{ "lease.update", H(h_lease_update) },
 };
 
 static int
