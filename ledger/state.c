@@ -2041,29 +2041,6 @@ is_hex64(const char *h)
 	return i == 64;
 }
 
-/* The first member of want (an order's resource) that got differs in, or
- * NULL when they are equal. */
-static const char *
-resource_diff(const json_t *want, const json_t *got)
-{
-	static const char *const keys[] = { "service", "profile", "count",
-		"cpu_millis", "memory_bytes", "storage_bytes", "gpu_units",
-		"price" };
-	const char *k;
-	json_t *v;
-
-	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
-		const json_t *a = json_object_get(want, keys[i]);
-		const json_t *b = json_object_get(got, keys[i]);
-		if (!(a == NULL && b == NULL) &&
-		    (a == NULL || b == NULL || !json_equal(a, b)))
-			return keys[i];
-	}
-	json_object_foreach((json_t *)got, k,
-	    v) if (!json_object_get(want, k)) return k;
-	return NULL;
-}
-
 /*
  * lease.update {"lease","manifest_hash", and the order's placement group
  * as sdl orders gives it for the new file: "placement"?,"attributes"?,
@@ -2078,13 +2055,10 @@ static int
 h_lease_update(struct state *s, const struct ctx *c)
 {
 	static const char w[] = "lease.update";
-	static const char *const same[] = { "placement", "attributes",
-		"signed_by", "denom", "max_price", "runtimes" };
-	const json_t *b = c->e->body, *ob, *res, *ores;
-	const char *mh, *cur, *name;
+	const json_t *b = c->e->body;
+	const char *mh, *cur;
 	struct lease *l;
 	json_t *ev;
-	size_t i;
 	int rc;
 
 	if ((rc = find_lease(s, b, w, &l)) < 0 ||
@@ -2110,46 +2084,8 @@ h_lease_update(struct state *s, const struct ctx *c)
 		return err_set(ERR_REJECT,
 		    "%s: %s already runs manifest %.64s: nothing to update", w,
 		    l->id, mh);
-	ob = l->order->body;
-	for (i = 0; i < sizeof(same) / sizeof(same[0]); i++) {
-		const json_t *a = json_object_get(ob, same[i]);
-		const json_t *v = json_object_get(b, same[i]);
-		if ((a == NULL && v == NULL) || (a && v && json_equal(a, v)))
-			continue;
-		return err_set(ERR_REJECT,
-		    "%s.%s: differs from order %s's: an update keeps what the "
-		    "lease was matched and priced on (placement, attributes, "
-		    "auditors, resources, price, runtimes); deploy a new "
-		    "deployment to change it",
-		    w, same[i], l->order->id);
-	}
-	if ((rc = cjson_get_arr(b, "resources", w, (json_t **)&res)) < 0)
+	if ((rc = state_update_check(l->order->body, b, w)) < 0)
 		return rc;
-	ores = json_object_get(ob, "resources");
-	if (json_array_size(res) != json_array_size(ores))
-		return err_set(ERR_REJECT,
-		    "%s.resources: %zu services, order %s has %zu: an update "
-		    "changes neither the services nor their resources",
-		    w, json_array_size(res), l->order->id,
-		    json_array_size(ores));
-	for (i = 0; i < json_array_size(res); i++) {
-		const json_t *want = json_array_get(ores, i);
-		const json_t *got = json_array_get(res, i);
-		if (!json_is_object(got))
-			return err_set(ERR_INVAL,
-			    "%s.resources[%zu]: expected an object", w, i);
-		if ((name = resource_diff(want, got)) == NULL)
-			continue;
-		return err_set(ERR_REJECT,
-		    "%s.resources[%zu].%s: differs from order %s's (service "
-		    "%.64s): cpu, memory, storage, gpu, count and price are "
-		    "fixed for the lease; deploy a new deployment to change "
-		    "them",
-		    w, i, name, l->order->id,
-		    json_string_value(json_object_get(want, "service")) ?
-		        json_string_value(json_object_get(want, "service")) :
-		        "?");
-	}
 	if (l->updates == NULL && (l->updates = json_array()) == NULL)
 		return err_set(ERR_NOMEM, "out of memory");
 	ev = json_pack("{s:I,s:I,s:s}", "index", (json_int_t)c->index, "time",
