@@ -34,18 +34,14 @@ resource_diff(const json_t *want, const json_t *got)
 	return NULL;
 }
 
-int
-state_update_check(const json_t *ob, const json_t *b, const char *w)
+/* Are the members keys[0..n) of ob and b equal (or both absent)? */
+static int
+same_members(const json_t *ob, const json_t *b, const char *const *keys,
+    size_t n, const char *w)
 {
-	static const char *const same[] = { "placement", "attributes",
-		"signed_by", "denom", "max_price", "runtimes" };
-	const json_t *res, *ores;
-	const char *name, *svc;
-	size_t i;
-
-	for (i = 0; i < sizeof(same) / sizeof(same[0]); i++) {
-		const json_t *a = json_object_get(ob, same[i]);
-		const json_t *v = json_object_get(b, same[i]);
+	for (size_t i = 0; i < n; i++) {
+		const json_t *a = json_object_get(ob, keys[i]);
+		const json_t *v = json_object_get(b, keys[i]);
 		if ((a == NULL && v == NULL) || (a && v && json_equal(a, v)))
 			continue;
 		return err_set(ERR_REJECT,
@@ -53,8 +49,26 @@ state_update_check(const json_t *ob, const json_t *b, const char *w)
 		    "the lease was matched and priced on (placement, "
 		    "attributes, auditors, resources, price, runtimes); "
 		    "deploy a new deployment to change it",
-		    w, same[i]);
+		    w, keys[i]);
 	}
+	return 0;
+}
+
+int
+state_update_check(const json_t *ob, const json_t *b, const char *w)
+{
+	/* placement first, then resources (their message names the
+	 * service and field; max_price follows from them) */
+	static const char *const first[] = { "placement" };
+	static const char *const same[] = { "attributes", "signed_by", "denom",
+		"max_price", "runtimes" };
+	const json_t *res, *ores;
+	const char *name, *svc;
+	size_t i;
+	int rc;
+
+	if ((rc = same_members(ob, b, first, 1, w)) < 0)
+		return rc;
 	res = json_object_get(b, "resources");
 	ores = json_object_get(ob, "resources");
 	if (!json_is_array(res))
@@ -80,5 +94,5 @@ state_update_check(const json_t *ob, const json_t *b, const char *w)
 		    "change them",
 		    w, i, name, svc ? svc : "?", name);
 	}
-	return 0;
+	return same_members(ob, b, same, sizeof(same) / sizeof(same[0]), w);
 }

@@ -61,6 +61,7 @@ enum lease_counter {
 
 struct wasm_pool;
 struct image_run_spec;
+struct lease_rollout;
 
 struct lease_expose {
 	uint16_t port; /* inside the lease */
@@ -155,6 +156,8 @@ struct lease {
 	int64_t created_ms;
 	char pending_close[32]; /* daemon: stop with this reason */
 	int post_close; /* daemon: also sign lease.close */
+	struct lease_rollout *rollout; /* a tenant's update being rolled
+	                                  out (provider/lease_update.h) */
 	struct lease *next;
 };
 
