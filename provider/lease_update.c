@@ -388,17 +388,25 @@ pd_update_tick(struct pd *pd, struct lease *l, int64_t now)
 		return;
 	}
 	if (ro->phase == RO_STOPPING) {
-		if (!atomic_load(&ro->done)) {
+		if (!atomic_load(&ro->done) && !l->pending_close[0]) {
 			pthread_mutex_unlock(&pd->mu);
 			return;
 		}
-		if (ro->threaded)
+		if (ro->threaded) {
+			/* done, or the lease closes: its close does not see
+			 * this sandbox, so its stop is waited for here (the
+			 * grace at most) and its CPU counted */
+			pthread_mutex_unlock(&pd->mu);
 			pthread_join(ro->thread, NULL);
-		ro->threaded = 0;
+			pthread_mutex_lock(&pd->mu);
+			ro->threaded = 0;
+		}
 		lease_stop_finish(l, &ro->st);
-		swap_in(l, ro, now);
+		if (!l->pending_close[0] && l->status == LEASE_RUNNING) {
+			swap_in(l, ro, now);
+			wake = 1;
+		}
 		pd->dirty = 1;
-		wake = 1;
 	}
 	if (l->pending_close[0] || l->status != LEASE_RUNNING) {
 		/* Closing: what was replaced stays, the close stops it all. */
