@@ -32,6 +32,7 @@ struct lease_rollout {
 	enum rollout_phase phase;
 	int64_t since_ms; /* of RO_STARTING */
 	struct lease_stopping st;
+	int stopped_ok; /* the old replica's stop went through */
 	int grace_ms;
 	pthread_t thread;
 	int threaded;
@@ -370,6 +371,9 @@ swap_in(struct lease *l, struct lease_rollout *ro, int64_t now)
 	ro->next->rep[ro->i] = old;
 	l->rep[ro->i].cpu_ms_done = old.cpu_ms_done;
 	l->rep[ro->i].next_start_ms = 0;
+	/* a stop that went through emptied its cgroup: nothing to clean
+	 * before the new one starts under the same name */
+	l->rep[ro->i].cleaned = ro->stopped_ok;
 	ro->next->rep[ro->i].cpu_ms_done = 0;
 	ro->phase = RO_STARTING;
 	ro->since_ms = now;
@@ -401,6 +405,7 @@ pd_update_tick(struct pd *pd, struct lease *l, int64_t now)
 			pthread_mutex_lock(&pd->mu);
 			ro->threaded = 0;
 		}
+		ro->stopped_ok = ro->st.n == 1 && ro->st.status[0] != -1;
 		lease_stop_finish(l, &ro->st);
 		if (!l->pending_close[0] && l->status == LEASE_RUNNING) {
 			swap_in(l, ro, now);
@@ -451,6 +456,7 @@ pd_update_tick(struct pd *pd, struct lease *l, int64_t now)
 	lease_replica_drop_pool(r);
 	r->next_start_ms = INT64_MAX;
 	ro->st.n = 0;
+	ro->stopped_ok = 0;
 	if (r->sb == NULL) {
 		swap_in(l, ro, now);
 		wake = 1;

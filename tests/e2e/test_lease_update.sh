@@ -11,6 +11,18 @@
 # lease.
 . tests/e2e/lib.sh
 
+# show FILE CMD...: CMD's stdout to FILE, its stderr to FILE.err, shown
+# when it fails
+show() {
+	sh_f=$1; shift
+	"$@" > "$sh_f" 2> "$sh_f.err" || { cat "$sh_f.err"; return 1; }
+}
+# lease_is LEASE STATUS: the market shows it so, else what it shows
+lease_is() {
+	[ "$(lease_field "$1" status)" = "$2" ] ||
+	    { curl -s "$MARKET/v1/leases/$1"; return 1; }
+}
+
 EX=$ROOT/examples/hello-perl/deploy.yaml
 FUND=1000000000
 P1PRICE=cpu_ms=1000000,mem_mb_s=1000000,storage_mb_s=100000
@@ -23,7 +35,7 @@ check "tenant bob gets a key and funds" cluster_tenant bob $FUND
 
 # ---- an update that changes an env value ---------------------------------
 check "alice deploys the example" \
-    to "$T/d1.json" as alice deploy "$EX" --timeout 20 --json
+    show "$T/d1.json" as alice deploy "$EX" --timeout 20 --json
 D1=$(jq -r .deployment "$T/d1.json")
 L1=$(jq -r '.orders[0].lease' "$T/d1.json")
 URL1=$(jq -r '.orders[0].services.web' "$T/d1.json")
@@ -35,13 +47,12 @@ check "the market shows the order's manifest hash for the lease" \
 sed 's/GREETING=hello/GREETING=bonjour/' "$EX" > "$T/bonjour.yaml"
 HB=$($BIN/sdl hash "$T/bonjour.yaml" | awk '{print $NF}')
 check "alice updates the deployment to GREETING=bonjour (exit 0)" \
-    to "$T/u1.json" as alice update "$D1" "$T/bonjour.yaml" --timeout 30 --json
+    show "$T/u1.json" as alice update "$D1" "$T/bonjour.yaml" --timeout 30 --json
 check "the update names the same lease" \
     [ "$(jq -r '.leases[0].lease' "$T/u1.json")" = "$L1" ]
 check "the service answers with the new value" until_ok 10 \
     sh -c "curl -s '$URL1' | grep -q '^bonjour from a Lodge lease'"
-check "the lease is the same and still active" \
-    [ "$(lease_field "$L1" status)" = active ]
+check "the lease is the same and still active" lease_is "$L1" active
 check "no new order or lease was made" \
     [ "$(mget /v1/orders 'length')" = 1 ]
 check "the ledger records the new manifest hash for the lease" \
@@ -97,7 +108,7 @@ awk -v h="$HOST" '{print} /^        as: 80$/ {print "        accept:"; print "  
     "$EX" > "$T/accept.yaml"
 check "the accept file names the host" grep -q "$HOST" "$T/accept.yaml"
 check "alice deploys a service that accepts $HOST" \
-    to "$T/a1.json" as alice deploy "$T/accept.yaml" --timeout 20 --json
+    show "$T/a1.json" as alice deploy "$T/accept.yaml" --timeout 20 --json
 LA=$(jq -r '.orders[0].lease' "$T/a1.json")
 check "the gateway answers Host: $HOST with alice's service" \
     sh -c "curl -s -H 'Host: $HOST' '$p1_URL/some/path' | grep -q 'you asked for /some/path'"
@@ -122,7 +133,7 @@ check "alice closes the accepting deployment" as alice close "$LA"
 check "the host name is released: no answer for it" until_ok 10 \
     sh -c "[ \$(curl -s -o /dev/null -w '%{http_code}' -H 'Host: $HOST' '$p1_URL/') != 200 ]"
 check "bob can claim it now" \
-    to "$T/b2.json" as bob deploy "$T/accept.yaml" --timeout 20 --json
+    show "$T/b2.json" as bob deploy "$T/accept.yaml" --timeout 20 --json
 check "and it answers for bob" \
     sh -c "curl -s -H 'Host: $HOST' '$p1_URL/' | grep -q 'from a Lodge lease'"
 check "bob closes it" as bob close "$(jq -r .deployment "$T/b2.json")"
