@@ -2242,6 +2242,45 @@ test_lease_update_rule(void **st)
 	t_free(t);
 }
 
+/* state_update_check alone: the rule the tenant's pre-check shares. */
+static void
+test_state_update_check_fields(void **st)
+{
+	json_t *o, *u;
+
+	(void)st;
+	o = json_pack("{s:s,s:[{s:s,s:i,s:i}],s:s,s:i,s:[s]}", "placement",
+	    "dc", "resources", "service", "web", "count", 1, "cpu_millis", 500,
+	    "denom", "uakt", "max_price", 10, "runtimes", "process");
+	u = json_deep_copy(o);
+	OK(state_update_check(o, u, "u"));
+	/* a member the order has not (gpu_units) counts as a change */
+	json_object_set_new(json_array_get(json_object_get(u, "resources"), 0),
+	    "gpu_units", json_integer(1));
+	REJ(ERR_REJECT, state_update_check(o, u, "u"));
+	assert_non_null(strstr(err_msg(), "u.resources[0].gpu_units"));
+	json_decref(u);
+	/* runtimes, attributes added, placement dropped */
+	u = json_deep_copy(o);
+	json_object_set_new(u, "runtimes", json_pack("[s]", "oci"));
+	REJ(ERR_REJECT, state_update_check(o, u, "u"));
+	assert_non_null(strstr(err_msg(), "u.runtimes"));
+	json_object_set_new(u, "runtimes", json_pack("[s]", "process"));
+	json_object_set_new(u, "attributes", json_pack("{s:s}", "a", "b"));
+	REJ(ERR_REJECT, state_update_check(o, u, "u"));
+	assert_non_null(strstr(err_msg(), "u.attributes"));
+	json_object_del(u, "attributes");
+	json_object_del(u, "placement");
+	REJ(ERR_REJECT, state_update_check(o, u, "u"));
+	assert_non_null(strstr(err_msg(), "u.placement"));
+	/* resources not an array */
+	json_object_set_new(u, "placement", json_string("dc"));
+	json_object_set_new(u, "resources", json_string("x"));
+	REJ(ERR_INVAL, state_update_check(o, u, "u"));
+	json_decref(u);
+	json_decref(o);
+}
+
 static void
 test_random_streams_keep_invariants_and_replay(void **st)
 {
@@ -2289,6 +2328,7 @@ main(void)
 		cmocka_unit_test(test_nonces_pruned_after_skew_replays_refused),
 		cmocka_unit_test(test_genesis_v2_round_trip_v1_refused),
 		cmocka_unit_test(test_lease_update_rule),
+		cmocka_unit_test(test_state_update_check_fields),
 		cmocka_unit_test(test_genesis_checkpoint_cadence),
 		cmocka_unit_test(
 		    test_random_streams_keep_invariants_and_replay),
