@@ -215,8 +215,9 @@ accept_conflict(const struct lease *head, const struct lease *self,
 		const char *host =
 		    json_string_value(json_object_get(c, "host"));
 		for (o = head; o; o = o->next) {
-			/* a lease being closed has let its names go */
-			if (o == self || o->status == LEASE_CLOSED ||
+			/* a lease holds its names while it runs; one being
+			 * closed has let them go */
+			if (o == self || o->status != LEASE_RUNNING ||
 			    o->pending_close[0] || o->manifest == NULL ||
 			    strcmp(o->id, self->id) == 0)
 				continue;

@@ -42,8 +42,8 @@ int accept_host_of(const char *host, char *out, size_t cap);
 int accept_claims(const struct lease *l, const char *domain,
     const char *api_host, json_t **out);
 
-/* Does another live lease of the list head (not self, not closed, with a
- * manifest) claim one of claims' names?  0, or ERR_REJECT naming the
+/* Does another live lease of the list head (not self, running, not
+ * closing, with a manifest) claim one of claims' names?  0, or ERR_REJECT naming the
  * host (not the other lease: it is another tenant's). */
 int accept_conflict(const struct lease *head, const struct lease *self,
     const json_t *claims);

@@ -240,6 +240,9 @@ post_manifest(struct pd *pd, const char *id, const struct http_request *req,
 		rc = ERR_CONFLICT;
 	pthread_mutex_unlock(&pd->mu);
 	if (rc < 0) {
+		/* not the lease's: a restart must not load it (accept
+		 * names another lease took meanwhile, a close) */
+		(void)unlink(path);
 		http_respond_error(resp, 409, "lease %s changed meanwhile", id);
 		goto out;
 	}

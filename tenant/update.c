@@ -172,7 +172,7 @@ wait_rollout(struct tenant_client *c, const char *api, const char *lid,
 			nrep++;
 			if (rs &&
 			    (strcmp(rs, "running") == 0 ||
-			        strcmp(rs, "done") == 0))
+			        strcmp(rs, "completed") == 0))
 				nrun++;
 		}
 		if (up &&

@@ -518,6 +518,9 @@ test_accept_names_claims_and_routes(void **state)
 	a->pending_close[0] = '\0';
 	a->status = LEASE_CLOSED;
 	assert_int_equal(accept_conflict(a, b, claims), 0);
+	/* nor one whose manifest was not taken (waiting) */
+	a->status = LEASE_WAITING;
+	assert_int_equal(accept_conflict(a, b, claims), 0);
 	json_decref(claims);
 	/* routes: the running lease that accepts the Host, on its port */
 	a->status = LEASE_RUNNING;
