@@ -289,6 +289,21 @@ pd_post_update(struct pd *pd, const char *id, const struct http_request *req,
 		    id, nx->rep[i].service);
 		goto out;
 	}
+	for (i = 0; i < nx->nrep &&
+	     !(nx->rep[i].wasm &&
+	         strcmp(nx->rep[i].wasm_kind, "wasm+file") == 0);
+	     i++)
+		;
+	if (i < nx->nrep) {
+		http_respond_error(resp, 422,
+		    "lease %s: service %s runs a wasm+file module, which the "
+		    "manifest names by its path, not its hash, and which "
+		    "pairs with the lease's first uploads: an update cannot "
+		    "say which module to run; use wasm+https (with its "
+		    "sha256), or close the deployment and deploy the new file",
+		    id, nx->rep[i].service);
+		goto out;
+	}
 	pthread_mutex_lock(&pd->mu);
 	rc = lease_update_same_resources(l, nx);
 	pthread_mutex_unlock(&pd->mu);
