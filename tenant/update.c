@@ -60,12 +60,46 @@ group_for(const json_t *groups, const json_t *order_body)
 	return NULL;
 }
 
+/* A service of placement that a provider cannot replace in place: an
+ * OCI image, or a wasm+file module (named by path, paired with the
+ * lease's first uploads).  0 or ERR_REJECT. */
+static int
+replaceable(const json_t *manifest, const char *placement)
+{
+	const json_t *dep = json_object_get(manifest, "deployment");
+	const char *name, *rt, *kind;
+	json_t *svc;
+
+	json_object_foreach(json_object_get(manifest, "services"), name, svc)
+	{
+		if (placement &&
+		    json_object_get(json_object_get(dep, name), placement) ==
+		        NULL)
+			continue;
+		rt = json_string_value(json_object_get(svc, "runtime"));
+		kind = json_string_value(
+		    json_object_get(json_object_get(svc, "image"), "kind"));
+		if ((rt && strcmp(rt, "oci") == 0) ||
+		    (kind && strcmp(kind, "wasm+file") == 0))
+			return err_set(ERR_REJECT,
+			    "service %s runs %s: providers replace process "
+			    "and wasm+https replicas in place, not %s; close "
+			    "the deployment and deploy the new file",
+			    name,
+			    rt && strcmp(rt, "oci") == 0 ? "an OCI image" :
+			                                   "a wasm+file module",
+			    rt && strcmp(rt, "oci") == 0 ? "images" :
+			                                   "wasm+file modules");
+	}
+	return 0;
+}
+
 /* One lease of the plan: checked against the market's order and lease
  * before anything is signed.  *row gets {"order","lease","provider",
  * "group"}. */
 static int
 plan_one(struct tenant_client *c, const char *oid, const json_t *groups,
-    const char *hex, json_t **row)
+    const json_t *manifest, const char *hex, json_t **row)
 {
 	json_t *o = NULL, *l = NULL, *g;
 	const char *lid, *st, *cur;
@@ -114,6 +148,11 @@ plan_one(struct tenant_client *c, const char *oid, const json_t *groups,
 	if ((rc = state_update_check(json_object_get(o, "body"), g,
 	         "update")) != 0) {
 		err_prefix(rc, "lease %s (order %s)", lid, oid);
+		goto out;
+	}
+	if ((rc = replaceable(manifest,
+	         json_string_value(json_object_get(g, "placement")))) != 0) {
+		err_prefix(rc, "lease %s", lid);
 		goto out;
 	}
 	cur = json_string_value(json_object_get(l, "manifest_hash"));
@@ -301,8 +340,8 @@ tenant_update(struct tenant_client *c, const struct tenant_paths *p,
 	}
 	json_array_foreach(ids, i, v)
 	{
-		if ((rc = plan_one(c, json_string_value(v), groups, hex,
-		         &row)) != 0)
+		if ((rc = plan_one(c, json_string_value(v), groups, manifest,
+		         hex, &row)) != 0)
 			goto out;
 		json_array_append_new(plan, row);
 	}

@@ -27,7 +27,9 @@ typedef void (
  * file.  SDL findings go to errs.  Refused before anything is signed
  * (ERR_REJECT, the reason): an order whose lease is not active, a
  * placement the file adds or drops, a changed order (the message names
- * the field), a manifest the leases run already.  timeout_ms (0: two
+ * the field), a service run from an OCI image or a wasm+file module
+ * (providers do not replace those in place), a manifest the leases run
+ * already.  timeout_ms (0: two
  * minutes) bounds the wait for each provider's rollout.  *result (caller
  * owns, also on failure when not NULL): {"deployment","manifest_hash",
  * "leases":[{"lease","order","provider","index","status"}]}.  The
