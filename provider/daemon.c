@@ -338,6 +338,8 @@ load_state(struct pd *pd)
 				    ldir);
 				(void)lease_adopt(l, ldir, &pd->base,
 				    util_now_ms());
+				/* an update it was rolling out goes on */
+				pd_update_resume(pd, l);
 			}
 		}
 		*tail = l;

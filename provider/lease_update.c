@@ -25,7 +25,10 @@ enum rollout_phase { RO_NEXT, RO_STOPPING, RO_STARTING };
 
 struct lease_rollout {
 	struct lease *next; /* the new manifest's replicas; after each
-	                       swap it holds the replaced ones */
+	                       swap it holds the replaced ones.  NULL: a
+	                       rollout resumed after a restart, whose
+	                       replicas are the new manifest's already and
+	                       are restarted in place */
 	char hash[65];
 	size_t i; /* the replica being replaced */
 	size_t replaced;
@@ -139,6 +142,72 @@ pd_update_status(const struct lease *l)
 	return json_pack("{s:s,s:s,s:I,s:I}", "manifest_hash", ro->hash,
 	    "state", "rolling", "replaced", (json_int_t)ro->replaced,
 	    "replicas", (json_int_t)l->nrep);
+}
+
+/* DATA/leases/ID/rollout.json: the rollout's manifest and the first
+ * replica not yet replaced, for a restart to resume from (removed when
+ * it ends).  Best effort: a lost file leaves replicas on the old
+ * manifest until they restart, as before. */
+static void
+rollout_path(const struct pd *pd, const struct lease *l, char *buf, size_t cap)
+{
+	snprintf(buf, cap, "%.3800s/leases/%.32s/rollout.json", pd->data,
+	    l->id);
+}
+
+static void
+rollout_save(const struct pd *pd, const struct lease *l,
+    const struct lease_rollout *ro)
+{
+	char path[PATH_MAX], *text;
+
+	rollout_path(pd, l, path, sizeof(path));
+	if (ro == NULL) {
+		(void)unlink(path);
+		return;
+	}
+	if (asprintf(&text, "{\"manifest_hash\":\"%s\",\"next\":%zu}\n",
+	        ro->hash, ro->i) < 0)
+		return;
+	if (util_write_file(path, text, strlen(text), 0600) < 0)
+		log_warn("lease %s: %s", l->id, err_msg());
+	free(text);
+}
+
+void
+pd_update_resume(struct pd *pd, struct lease *l)
+{
+	char path[PATH_MAX];
+	struct lease_rollout *ro;
+	json_error_t je;
+	json_t *j;
+	const char *h;
+	json_int_t next;
+
+	rollout_path(pd, l, path, sizeof(path));
+	if ((j = json_load_file(path, 0, &je)) == NULL)
+		return;
+	h = json_string_value(json_object_get(j, "manifest_hash"));
+	next = json_integer_value(json_object_get(j, "next"));
+	if (l->status != LEASE_RUNNING || h == NULL ||
+	    strcmp(h, l->manifest_hash) != 0 || next < 0 ||
+	    (size_t)next >= l->nrep || l->rollout != NULL ||
+	    (ro = calloc(1, sizeof(*ro))) == NULL) {
+		json_decref(j);
+		(void)unlink(path);
+		return;
+	}
+	snprintf(ro->hash, sizeof(ro->hash), "%s", h);
+	ro->i = ro->replaced = (size_t)next;
+	ro->phase = RO_NEXT;
+	ro->grace_ms = (int)pd->cfg.stop_grace_ms;
+	json_decref(j);
+	pthread_mutex_lock(&pd->mu);
+	l->rollout = ro;
+	pthread_mutex_unlock(&pd->mu);
+	log_info("lease %s: resuming its update to manifest %.12s…: replicas "
+	         "%zu to %zu restart on it",
+	    l->id, ro->hash, ro->i + 1, l->nrep);
 }
 
 static void
@@ -341,6 +410,7 @@ pd_post_update(struct pd *pd, const char *id, const struct http_request *req,
 		ro->next = nx;
 		nx = NULL;
 		l->rollout = ro;
+		rollout_save(pd, l, ro);
 		ro = NULL;
 		pd->dirty = 1;
 	}
@@ -382,6 +452,14 @@ swap_in(struct lease *l, struct lease_rollout *ro, int64_t now)
 {
 	struct lease_replica old = l->rep[ro->i];
 
+	if (ro->next == NULL) {
+		/* resumed: the replica is the new manifest's already */
+		l->rep[ro->i].next_start_ms = 0;
+		l->rep[ro->i].cleaned = ro->stopped_ok;
+		ro->phase = RO_STARTING;
+		ro->since_ms = now;
+		return;
+	}
 	l->rep[ro->i] = ro->next->rep[ro->i];
 	ro->next->rep[ro->i] = old;
 	l->rep[ro->i].cpu_ms_done = old.cpu_ms_done;
@@ -434,6 +512,7 @@ pd_update_tick(struct pd *pd, struct lease *l, int64_t now)
 		         "%zu replicas",
 		    l->id, ro->replaced, l->nrep);
 		l->rollout = NULL;
+		rollout_save(pd, l, NULL);
 		pthread_mutex_unlock(&pd->mu);
 		rollout_free(ro);
 		return;
@@ -455,12 +534,15 @@ pd_update_tick(struct pd *pd, struct lease *l, int64_t now)
 		ro->replaced++;
 		ro->i++;
 		ro->phase = RO_NEXT;
+		if (ro->i < l->nrep)
+			rollout_save(pd, l, ro);
 	}
 	if (ro->i == l->nrep) {
 		log_info("lease %s: updated to manifest %.12s…: %zu replicas "
 		         "replaced",
 		    l->id, ro->hash, ro->replaced);
 		l->rollout = NULL;
+		rollout_save(pd, l, NULL);
 		pd->dirty = 1;
 		pthread_mutex_unlock(&pd->mu);
 		rollout_free(ro);

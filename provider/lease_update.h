@@ -40,6 +40,12 @@ void pd_post_update(struct pd *pd, const char *id,
  * lock. */
 void pd_update_tick(struct pd *pd, struct lease *l, int64_t now);
 
+/* After a restart (load_state, once l's sandboxes are adopted): an
+ * update the last process was rolling out goes on from the first replica
+ * it had not replaced (DATA/leases/ID/rollout.json), restarting the
+ * adopted ones that still run the old manifest. */
+void pd_update_resume(struct pd *pd, struct lease *l);
+
 /* {"manifest_hash","state":"rolling","replaced","replicas"} while l has a
  * rollout, else NULL.  Under the lock. */
 json_t *pd_update_status(const struct lease *l);

@@ -29,7 +29,8 @@ P1PRICE=cpu_ms=1000000,mem_mb_s=1000000,storage_mb_s=100000
 HOST=app.update-test.example
 
 check "market starts" cluster_market
-check "provider p1 starts and advertises" cluster_provider p1 region=eu $P1PRICE
+check "provider p1 starts and advertises" \
+    cluster_provider p1 region=eu $P1PRICE --stop-grace 3000
 check "tenant alice gets a key and funds" cluster_tenant alice $FUND
 check "tenant bob gets a key and funds" cluster_tenant bob $FUND
 
@@ -137,6 +138,32 @@ check "bob can claim it now" \
 check "and it answers for bob" \
     sh -c "curl -s -H 'Host: $HOST' '$p1_URL/' | grep -q 'from a Lodge lease'"
 check "bob closes it" as bob close "$(jq -r .deployment "$T/b2.json")"
+
+# ---- a provider killed in the middle of a rollout ---------------------------
+# two replicas that ignore SIGTERM, so each stop takes the provider's
+# stop grace (3 s): p1 is killed -9 while it replaces the first one
+sed -e 's/count: 1/count: 2/' \
+    -e 's/^        \$| = 1;$/        $| = 1; $SIG{TERM} = "IGNORE"; print "start $ENV{GREETING}\\n";/' \
+    "$EX" > "$T/slow1.yaml"
+sed 's/GREETING=hello/GREETING=two/' "$T/slow1.yaml" > "$T/slow2.yaml"
+check "the slow-stopping service's file is valid" $BIN/sdl check "$T/slow1.yaml"
+check "alice deploys two replicas that ignore SIGTERM" \
+    show "$T/s1.json" as alice deploy "$T/slow1.yaml" --timeout 20 --json
+LS=$(jq -r '.orders[0].lease' "$T/s1.json")
+check "both replicas started with the first value" until_ok 10 sh -c \
+    "[ \$(XDG_CONFIG_HOME=$CL/alice $BIN/tenant --market $MARKET logs $LS | grep -c '^start hello') = 2 ]"
+(XDG_CONFIG_HOME="$CL/alice" timeout 20 "$BIN/tenant" --market "$MARKET" \
+    update "$LS" "$T/slow2.yaml" --timeout 15 > "$T/s2.out" 2>&1 &)
+check "p1 takes the update and starts replacing the first replica" \
+    until_ok 10 grep -q "lease $LS: replacing .*-web-0 (1 of 2)" "$CL/p1.log"
+cluster_crash p1 > /dev/null 2>&1
+check "p1, killed -9 during the rollout, starts again" cluster_provider_start p1
+check "it resumes the update" \
+    until_ok 10 grep -q "lease $LS: resuming its update" "$CL/p1.log"
+check "both replicas end on the new value, none on the old" until_ok 30 sh -c \
+    "XDG_CONFIG_HOME=$CL/alice $BIN/tenant --market $MARKET logs $LS > $T/slow.logs; [ \$(grep -c '^start two' $T/slow.logs) = 2 ] && ! grep -q '^start hello' $T/slow.logs"
+check "the lease is still the same, active" lease_is "$LS" active
+check "alice closes it" as alice close "$LS"
 
 # ---- a closed lease is not updated ------------------------------------------
 check "alice closes the updated deployment" as alice close "$D1"
