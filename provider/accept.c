@@ -94,6 +94,25 @@ accept_host_of(const char *host, char *out, size_t cap)
 	return 1;
 }
 
+int
+accept_host_unclaimable(const char *name, const char *domain)
+{
+	const char *last = strrchr(name, '.');
+	size_t n = strlen(name), dl;
+
+	last = last ? last + 1 : name;
+	if (*last && strspn(last, "0123456789") == strlen(last))
+		return 1;
+	if (domain && *domain) {
+		dl = strlen(domain);
+		if (strcmp(name, domain) == 0 ||
+		    (n > dl && name[n - dl - 1] == '.' &&
+		        strcasecmp(name + n - dl, domain) == 0))
+			return 1;
+	}
+	return 0;
+}
+
 /* Is service svc one of l's replicas'? */
 static int
 has_service(const struct lease *l, const char *svc)

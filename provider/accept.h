@@ -34,6 +34,11 @@ int accept_check_name(const char *name, const char *domain,
  * literal, too long). */
 int accept_host_of(const char *host, char *out, size_t cap);
 
+/* Can no lease hold name (lower case, as accept_host_of gives it): an
+ * address (a last label of digits) or a name under domain?  Then a
+ * request for it need not look for a claim.  Does not set err. */
+int accept_host_unclaimable(const char *name, const char *domain);
+
 /* Every accepted name of l (its manifest set; the services of its
  * replicas), checked with accept_check_name, as [{"host","service",
  * "port"}] in *out (caller owns).  An accept on an expose that is not

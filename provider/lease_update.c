@@ -122,9 +122,12 @@ int
 pd_accept_route(struct pd *pd, const char *host, const char *path,
     struct gateway_route *rt)
 {
+	char low[ACCEPT_NAME_MAX + 1];
 	int r;
 
-	if (host == NULL || *host == '\0')
+	/* addresses and the provider's own names: no lock, no walk */
+	if (!accept_host_of(host, low, sizeof(low)) ||
+	    accept_host_unclaimable(low, pd->cfg.domain))
 		return 0;
 	pthread_mutex_lock(&pd->mu);
 	r = accept_route(pd->leases, host, path, rt);

@@ -494,6 +494,12 @@ test_accept_names_claims_and_routes(void **state)
 	    accept_host_of("App.Example.COM.:8443", host, sizeof(host)), 1);
 	assert_string_equal(host, "app.example.com");
 	assert_int_equal(accept_host_of("[::1]:80", host, sizeof(host)), 0);
+	assert_true(accept_host_unclaimable("127.0.0.1", "lodge.localhost"));
+	assert_true(accept_host_unclaimable("l-1-web.lodge.localhost",
+	    "lodge.localhost"));
+	assert_false(
+	    accept_host_unclaimable("shop.example.com", "lodge.localhost"));
+	assert_false(accept_host_unclaimable("x", NULL));
 	assert_int_equal(accept_host_of("", host, sizeof(host)), 0);
 
 	a = accept_lease("l-1",
