@@ -345,6 +345,7 @@ state_free(struct state *s)
 	}
 	for (size_t i = 0; i < s->nleases; i++) {
 		json_decref(s->leases_v[i]->usage);
+		json_decref(s->leases_v[i]->updates);
 		free(s->leases_v[i]);
 	}
 	for (size_t i = 0; i < s->pq_n; i++)
@@ -2033,6 +2034,88 @@ h_lease_close(struct state *s, const struct ctx *c)
 	return close_lease(s, l, r, by, c);
 }
 
+/* ---- lease.update: a new manifest for a running lease ----------------- */
+
+const char *
+st_lease_manifest_hash(const struct lease *l)
+{
+	size_t n = l->updates ? json_array_size(l->updates) : 0;
+
+	if (n > 0)
+		return json_string_value(json_object_get(
+		    json_array_get(l->updates, n - 1), "manifest_hash"));
+	return json_string_value(
+	    json_object_get(l->order->body, "manifest_hash"));
+}
+
+static int
+is_hex64(const char *h)
+{
+	size_t i;
+
+	for (i = 0; h[i]; i++)
+		if (!((h[i] >= '0' && h[i] <= '9') ||
+		        (h[i] >= 'a' && h[i] <= 'f')))
+			return 0;
+	return i == 64;
+}
+
+/*
+ * lease.update {"lease","manifest_hash", and the order's placement group
+ * as sdl orders gives it for the new file: "placement"?,"attributes"?,
+ * "signed_by"?,"resources","denom","max_price","runtimes"?}: the tenant
+ * moves a started lease to a new manifest.  Everything the lease was
+ * matched and priced on must be the order's exactly (what runs may
+ * change: images, env, command, ports); the manifest hash must be a new
+ * one.  The lease records it: the provider takes the manifest whose
+ * canonical bytes hash to it, from the tenant only.
+ */
+static int
+h_lease_update(struct state *s, const struct ctx *c)
+{
+	static const char w[] = "lease.update";
+	const json_t *b = c->e->body;
+	const char *mh, *cur;
+	struct lease *l;
+	json_t *ev;
+	int rc;
+
+	if ((rc = find_lease(s, b, w, &l)) < 0 ||
+	    (rc = get_str(b, "manifest_hash", w, 0, &mh)) < 0)
+		return rc;
+	if (!is_hex64(mh))
+		return err_set(ERR_INVAL,
+		    "%s.manifest_hash: expected 64 lower-case hex digits "
+		    "(sha256 of the canonical manifest, sdl_manifest_hash)",
+		    w);
+	if (memcmp(l->order->tenant->key, c->e->signer, KEY_PUB_LEN) != 0)
+		return err_set(ERR_REJECT,
+		    "%s: only the tenant of %s (%s) may update it, not %s", w,
+		    l->id, l->order->tenant->key_text, c->e->signer_text);
+	if (l->status != LEASE_ACTIVE)
+		return err_set(ERR_REJECT,
+		    "%s: %s is %s: only a started lease is updated (%s)", w,
+		    l->id, l->status == LEASE_CLOSED ? "closed" : "not started",
+		    l->status == LEASE_CLOSED ? "deploy again for a new lease" :
+		                                "deliver its manifest first");
+	cur = st_lease_manifest_hash(l);
+	if (cur != NULL && strcmp(cur, mh) == 0)
+		return err_set(ERR_REJECT,
+		    "%s: %s already runs manifest %.64s: nothing to update", w,
+		    l->id, mh);
+	if ((rc = state_update_check(l->order->body, b, w)) < 0)
+		return rc;
+	if (l->updates == NULL && (l->updates = json_array()) == NULL)
+		return err_set(ERR_NOMEM, "out of memory");
+	ev = json_pack("{s:I,s:I,s:s}", "index", (json_int_t)c->index, "time",
+	    (json_int_t)c->t, "manifest_hash", mh);
+	if (ev == NULL || json_array_append_new(l->updates, ev) < 0)
+		return err_set(ERR_NOMEM, "out of memory");
+	if (c->fx)
+		snprintf(c->fx->id, sizeof(c->fx->id), "%s", l->id);
+	return 0;
+}
+
 struct kind {
 	const char *name;
 	int (*fn)(struct state *, struct ctx *);
@@ -2056,6 +2139,7 @@ static const struct kind kinds[] = {
 	{ "lease.started", H(h_lease_started) },
 	{ "lease.usage", H(h_usage) },
 	{ "lease.close", H(h_lease_close) },
+	{ "lease.update", H(h_lease_update) },
 };
 
 static int

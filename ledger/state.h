@@ -229,6 +229,16 @@ int state_lease_story(const struct state *s, const char *lease_id,
 /* "tenant_closed", ... ; NULL outside the set. */
 const char *state_reason_name(enum state_reason r);
 
+/* The rule of lease.update on what may not change (pure; the state,
+ * `ledger audit` and the tenant's pre-check share it): update (a
+ * lease.update body, or the placement group sdl orders gives for a new
+ * file) must equal order_body (the order.create body) in "placement",
+ * "attributes", "signed_by", "denom", "max_price", "runtimes" and every
+ * member of each of its "resources".  0, or ERR_REJECT naming the first
+ * field that differs as "what.field" (ERR_INVAL: resources malformed). */
+int state_update_check(const json_t *order_body, const json_t *update,
+    const char *what);
+
 /* Sequencer time and index of the last applied leaf (0 when none). */
 int64_t state_time(const struct state *s);
 uint64_t state_last_index(const struct state *s);

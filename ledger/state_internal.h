@@ -163,7 +163,13 @@ struct lease {
 	char closed_by[16];
 	json_t *usage; /* story: every usage and its charge; NULL
 	                         until the first */
+	json_t *updates; /* lease.update: [{"index","time",
+	                    "manifest_hash"}], NULL until the first */
 };
+
+/* The manifest hash l runs now: the last lease.update's, else its
+ * order's (state.c). */
+const char *st_lease_manifest_hash(const struct lease *l);
 
 struct pending {
 	char kind[ENVELOPE_KIND_MAX + 1];

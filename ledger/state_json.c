@@ -75,14 +75,15 @@ st_order_json(const struct state *s, const struct order *o)
 json_t *
 st_lease_json(const struct state *s, const struct lease *l)
 {
-	json_t *u = json_object();
+	json_t *u = json_object(), *j;
+	const char *mh = st_lease_manifest_hash(l);
 
 	for (int i = 0; u != NULL && i < ST_METERS; i++)
 		json_object_set_new(u, st_usage_names[i],
 		    json_integer(l->last[i]));
-	return json_pack("{s:s,s:I,s:s,s:s,s:s,s:s,s:I,s:I,s:I,s:I,s:I,s:I,"
-	                 "s:I,s:I,s:I,s:I,s:I,s:I,s:o,s:I,s:o,s:I,s:s,s:I,"
-	                 "s:I}",
+	j = json_pack("{s:s,s:I,s:s,s:s,s:s,s:s,s:I,s:I,s:I,s:I,s:I,s:I,"
+	              "s:I,s:I,s:I,s:I,s:I,s:I,s:o,s:I,s:o,s:I,s:s,s:I,"
+	              "s:I}",
 	    "id", l->id, "index", (json_int_t)l->index, "order", l->order->id,
 	    "provider", l->prov->key_text, "tenant", l->order->tenant->key_text,
 	    "status", lease_status_names[l->status], "price",
@@ -101,6 +102,19 @@ st_lease_json(const struct state *s, const struct lease *l)
 	    (json_int_t)(l->created > INT64_MAX - s->cfg.manifest_window_ms ?
 	            INT64_MAX :
 	            l->created + s->cfg.manifest_window_ms));
+	/* The manifest it runs now (lease.update moves it) and how often
+	 * it was updated. */
+	if (j != NULL &&
+	    (json_object_set_new(j, "manifest_hash",
+	         mh ? json_string(mh) : json_null()) < 0 ||
+	        json_object_set_new(j, "updates",
+	            json_integer(l->updates ?
+	                    (json_int_t)json_array_size(l->updates) :
+	                    0)) < 0)) {
+		json_decref(j);
+		j = NULL;
+	}
+	return j;
 }
 
 json_t *
@@ -264,11 +278,11 @@ state_lease_story(const struct state *s, const char *id, json_t **out)
 	else
 		close = json_null();
 	return nomem_if_null(
-	    json_pack("{s:o,s:o,s:o,s:o,s:o,s:o}", "lease", st_lease_json(s, l),
-	        "order", st_order_json(s, l->order), "match",
-	        st_match_json(l->order), "started", started, "usage",
-	        l->usage ? json_incref(l->usage) : json_array(), "close",
-	        close),
+	    json_pack("{s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "lease",
+	        st_lease_json(s, l), "order", st_order_json(s, l->order),
+	        "match", st_match_json(l->order), "started", started, "usage",
+	        l->usage ? json_incref(l->usage) : json_array(), "close", close,
+	        "updates", l->updates ? json_incref(l->updates) : json_array()),
 	    out);
 }
 

@@ -24,6 +24,7 @@
 #include "common/util.h"
 #include "provider/daemon_internal.h"
 #include "provider/gateway.h"
+#include "provider/lease_update.h"
 #include "wasm/pool.h"
 
 #define LOG_READ_MAX (4u << 20)
@@ -180,7 +181,8 @@ post_manifest(struct pd *pd, const char *id, const struct http_request *req,
 		http_respond_error(resp, 400, "%s", err_msg());
 		goto out;
 	}
-	if (rc < 0 || (rc = pd_prepare_artifacts(pd, tmp)) < 0) {
+	if (rc < 0 || (rc = pd_prepare_artifacts(pd, tmp)) < 0 ||
+	    (rc = pd_accept_check(pd, l, tmp, 0)) < 0) {
 		if (rc == ERR_CONFLICT || rc == ERR_INVAL)
 			http_respond_error(resp, status_of(rc), "%s",
 			    err_msg());
@@ -206,7 +208,8 @@ post_manifest(struct pd *pd, const char *id, const struct http_request *req,
 		goto out;
 	}
 	pthread_mutex_lock(&pd->mu);
-	if (l->status == LEASE_WAITING && !l->pending_close[0]) {
+	if (l->status == LEASE_WAITING && !l->pending_close[0] &&
+	    pd_accept_check(pd, l, tmp, 1) == 0) {
 		/* Swap the checked manifest and replicas into the lease. */
 		json_t *om = l->manifest;
 		struct lease_replica *orep = l->rep;
@@ -242,6 +245,9 @@ post_manifest(struct pd *pd, const char *id, const struct http_request *req,
 		rc = ERR_CONFLICT;
 	pthread_mutex_unlock(&pd->mu);
 	if (rc < 0) {
+		/* not the lease's: a restart must not load it (accept
+		 * names another lease took meanwhile, a close) */
+		(void)unlink(path);
 		http_respond_error(resp, 409, "lease %s changed meanwhile", id);
 		goto out;
 	}
@@ -481,7 +487,8 @@ manifest_head(void *ctx, const struct http_request *req,
 
 	(void)sink;
 	rest = lease_path(req->path, id, sizeof(id));
-	if (rest == NULL || strcmp(rest, "manifest") != 0) {
+	if (rest == NULL ||
+	    (strcmp(rest, "manifest") != 0 && strcmp(rest, "update") != 0)) {
 		http_respond_error(resp, 404, "no such endpoint: %s %s",
 		    req->method, req->path);
 		return HTTP_HEAD_REFUSE;
@@ -512,6 +519,13 @@ get_status(struct pd *pd, const char *id, const struct http_request *req,
 	pthread_mutex_lock(&pd->mu);
 	l = pd_find_lease(pd, id);
 	rc = lease_status_json(l, &j);
+	/* the manifest it runs, and a tenant's update being rolled out
+	 * (provider/lease_update.h) */
+	if (rc == 0)
+		json_object_set_new(j, "manifest_hash",
+		    json_string(l->manifest_hash));
+	if (rc == 0 && l->rollout != NULL)
+		json_object_set_new(j, "update", pd_update_status(l));
 	pthread_mutex_unlock(&pd->mu);
 	if (rc < 0) {
 		http_respond_error(resp, 500, "%s", err_msg());
@@ -700,7 +714,7 @@ gateway(struct pd *pd, const struct gateway_route *rt,
 	struct lease *l;
 	struct lease_replica *r = NULL;
 	struct stat st;
-	uint16_t port = 0;
+	uint16_t port = rt->port;
 	uint64_t egress = 0, key;
 	struct wasm_run_limits want = { 0, 0, 0 };
 	struct wasm_pool *pool = NULL;
@@ -797,6 +811,12 @@ api_route(void *ctx, const struct http_request *req, struct http_response *resp)
 	char id[32], *body;
 	int r;
 
+	/* A host name a lease accepts (provider/accept.h) */
+	if (pd_accept_route(pd, http_header(req, "Host"), req->path, &rt) ==
+	    1) {
+		gateway(pd, &rt, req, resp);
+		return;
+	}
 	r = gateway_route_parse(http_header(req, "Host"), req->path,
 	    pd->cfg.domain, &rt);
 	if (r == 1 && (rt.by_host || strncmp(req->path, "/l/", 3) == 0)) {
@@ -840,6 +860,9 @@ api_route(void *ctx, const struct http_request *req, struct http_response *resp)
 		if (strcmp(rest, "manifest") == 0 &&
 		    strcmp(req->method, "POST") == 0)
 			post_manifest(pd, id, req, resp);
+		else if (strcmp(rest, "update") == 0 &&
+		    strcmp(req->method, "POST") == 0)
+			pd_post_update(pd, id, req, resp);
 		else if (strcmp(rest, "status") == 0 &&
 		    strcmp(req->method, "GET") == 0)
 			get_status(pd, id, req, resp);

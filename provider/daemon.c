@@ -30,6 +30,7 @@
 #include "provider/daemon.h"
 #include "provider/artifact.h"
 #include "provider/daemon_internal.h"
+#include "provider/lease_update.h"
 #include "provider/follow.h"
 #include "provider/job.h"
 #include "provider/lease_vol.h"
@@ -99,6 +100,12 @@ market_get(struct pd *pd, const char *path, json_t **out)
 out:
 	http_result_clear(&r);
 	return rc;
+}
+
+int
+pd_market_get(struct pd *pd, const char *path, json_t **out)
+{
+	return market_get(pd, path, out);
 }
 
 /* Post one entry; *reply (malloc'd, may be NULL) gets the market's
@@ -346,6 +353,8 @@ load_state(struct pd *pd)
 				 * exit: an interface again. */
 				if (pd->net != NULL)
 					(void)lease_net_reattach(pd->net, l);
+				/* an update it was rolling out goes on */
+				pd_update_resume(pd, l);
 			}
 		}
 		*tail = l;
@@ -1757,6 +1766,9 @@ provider_daemon_run_opts(const char *data, const struct provider_overrides *o,
 		budget = STARTS_PER_TICK;
 		for (i = 0; i < nt; i++)
 			start_due(pd, work[i], &pd->base, now, &budget);
+		/* tenant updates: replicas replaced one at a time */
+		for (i = 0; i < nt; i++)
+			pd_update_tick(pd, work[i], now);
 
 		for (i = 0; i < nt; i++) {
 			switch (next_step(pd, work[i])) {

@@ -26,6 +26,8 @@ struct gateway_route {
 	char service[64];
 	char path[2048];
 	int by_host;
+	uint16_t port; /* the expose's port (accept host names); 0: the
+	                  service's first global one */
 };
 
 /* Match a request to a route: by path "/l/<lease>/<service>[/rest]", or

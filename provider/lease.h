@@ -61,6 +61,7 @@ enum lease_counter {
 
 struct wasm_pool;
 struct image_run_spec;
+struct lease_rollout;
 
 /* A forwarded port (provider/lease_net.h): host port on the provider to
  * port/proto of service, Akash's forwarded_ports. */
@@ -172,6 +173,8 @@ struct lease {
 	int net_up; /* its network exists in this process */
 	_Atomic uint64_t net_egress; /* bytes out of its network, as
 	                             counted since this process made it */
+	struct lease_rollout *rollout; /* a tenant's update being rolled
+	                                  out (provider/lease_update.h) */
 	struct lease *next;
 };
 

@@ -22,6 +22,7 @@ static const char usage_text[] =
     "  logs LEASE [-f]             the workload's logs (-f: follow)\n"
     "  topup DEPLOYMENT AMOUNT     add AMOUNT to each order's escrow\n"
     "  close DEPLOYMENT|LEASE      close it; the escrow left is refunded\n"
+    "  update DEPLOYMENT FILE      run a new file on the same leases\n"
     "The market is --market URL or $LODGE_MARKET; the key lives in\n"
     "$XDG_CONFIG_HOME/lodge/tenant.key.  Amounts are integer micro-units\n"
     "(uakt).  `tenant COMMAND --help` for one command.\n"
@@ -50,6 +51,7 @@ static const struct {
 	{ "logs", cmd_logs, cmd_logs_help },
 	{ "topup", cmd_topup, cmd_topup_help },
 	{ "close", cmd_close, cmd_close_help },
+	{ "update", cmd_update, cmd_update_help },
 };
 
 /* The command called name, or -1. */

@@ -39,6 +39,7 @@ static const char *const kinds[] = {
 	"lease.started",
 	"lease.usage",
 	"lease.close",
+	"lease.update",
 };
 #define NKINDS (sizeof(kinds) / sizeof(kinds[0]))
 #define NKEYS 6 /* treasury, market, tenant, p1, p2, auditor */

@@ -26,6 +26,7 @@
 #include "common/key.h"
 #include "common/reqsig.h"
 #include "common/util.h"
+#include "provider/accept.h"
 #include "provider/account.h"
 #include "provider/artifact.h"
 #include "provider/config.h"
@@ -34,6 +35,7 @@
 #include "provider/image_run.h"
 #include "provider/lease.h"
 #include "provider/lease_vol.h"
+#include "provider/lease_update.h"
 #include "provider/status.h"
 #include "sandbox/sandbox.h"
 
@@ -484,6 +486,154 @@ test_lease_volumes_checked_against_the_classes_offered(void **state)
 	                     1, img, sizeof(img)),
 	    0);
 	assert_string_equal(img, "/d/leases/l-1/volumes/db-2-data.img");
+}
+
+/* A manifest like manifest_text whose expose accepts host (a JSON
+ * fragment of members of the expose), with cpu millis. */
+static struct lease *
+accept_lease(const char *id, const char *expose_extra, int cpu)
+{
+	char text[2048];
+	struct lease *l;
+	json_t *m;
+
+	snprintf(text, sizeof(text),
+	    "{\"deployment\":{\"web\":{\"here\":{\"count\":2,\"profile\":"
+	    "\"p\"}}},\"profiles\":{\"p\":{\"cpu_millis\":%d,"
+	    "\"memory_bytes\":1000000,\"storage\":{}}},\"services\":{\"web\":{"
+	    "\"args\":[\"-c\",\"sleep 1\"],\"command\":[\"sh\"],\"env\":{},"
+	    "\"expose\":[{\"as\":80,\"port\":8080,\"proto\":\"tcp\"%s}],"
+	    "\"image\":{\"kind\":\"host\"},\"runtime\":\"process\"}}}",
+	    cpu, expose_extra);
+	l = lease_for(text, "here");
+	snprintf(l->id, sizeof(l->id), "%s", id);
+	assert_int_equal(cjson_parse(text, strlen(text), &m), 0);
+	assert_int_equal(lease_set_manifest(l, m), 0);
+	json_decref(m);
+	l->status = LEASE_RUNNING;
+	return l;
+}
+
+static void
+test_accept_names_claims_and_routes(void **state)
+{
+	static const char *const bad[] = { "", "-a.example", "a-.example",
+		"a..example", "a_b.example", "*.example.com", "10.0.0.1",
+		"localhost", "lodge.localhost", "l-1-web.lodge.localhost",
+		"api.example.org", "a.example.", NULL };
+	static const char *const good[] = { "example.com", "App.Example.COM",
+		"a-b.c-d.example", "1a.example", "x", NULL };
+	struct lease *a, *b, *c;
+	struct gateway_route rt;
+	json_t *claims;
+	char big[300], host[256];
+
+	(void)state;
+	for (size_t i = 0; bad[i]; i++)
+		if (accept_check_name(bad[i], "lodge.localhost",
+		        "api.example.org") != ERR_REJECT)
+			fail_msg("%s accepted", bad[i]);
+	for (size_t i = 0; good[i]; i++)
+		if (accept_check_name(good[i], "lodge.localhost",
+		        "api.example.org") != 0)
+			fail_msg("%s refused: %s", good[i], err_msg());
+	memset(big, 'a', 64);
+	big[64] = '\0';
+	assert_int_equal(accept_check_name(big, NULL, NULL), ERR_REJECT);
+	memset(big, 'a', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	for (size_t i = 50; i < sizeof(big) - 1; i += 51)
+		big[i] = '.';
+	assert_int_equal(accept_check_name(big, NULL, NULL), ERR_REJECT);
+	assert_non_null(strstr(err_msg(), "1-253"));
+	/* Host headers: port and trailing dot dropped, lower case */
+	assert_int_equal(
+	    accept_host_of("App.Example.COM.:8443", host, sizeof(host)), 1);
+	assert_string_equal(host, "app.example.com");
+	assert_int_equal(accept_host_of("[::1]:80", host, sizeof(host)), 0);
+	assert_true(accept_host_unclaimable("127.0.0.1", "lodge.localhost"));
+	assert_true(accept_host_unclaimable("l-1-web.lodge.localhost",
+	    "lodge.localhost"));
+	assert_false(
+	    accept_host_unclaimable("shop.example.com", "lodge.localhost"));
+	assert_false(accept_host_unclaimable("x", NULL));
+	assert_int_equal(accept_host_of("", host, sizeof(host)), 0);
+
+	a = accept_lease("l-1",
+	    ",\"global\":true,\"accept\":[\"Shop.Example.com\"]", 500);
+	b = accept_lease("l-2",
+	    ",\"global\":true,\"accept\":[\"shop.example.com\"]", 500);
+	a->next = b;
+	/* a's claim, in lower case, to its service and port */
+	assert_int_equal(accept_claims(a, "lodge.localhost", NULL, &claims), 0);
+	assert_int_equal(json_array_size(claims), 1);
+	assert_string_equal(json_string_value(json_object_get(
+	                        json_array_get(claims, 0), "host")),
+	    "shop.example.com");
+	json_decref(claims);
+	/* b claims what a holds: refused (b is in the list too) */
+	assert_int_equal(accept_claims(b, "lodge.localhost", NULL, &claims), 0);
+	assert_int_equal(accept_conflict(a, b, claims), ERR_REJECT);
+	assert_non_null(strstr(err_msg(), "taken by another lease"));
+	/* a closing or closed lease holds no name */
+	snprintf(a->pending_close, sizeof(a->pending_close), "tenant_closed");
+	assert_int_equal(accept_conflict(a, b, claims), 0);
+	a->pending_close[0] = '\0';
+	a->status = LEASE_CLOSED;
+	assert_int_equal(accept_conflict(a, b, claims), 0);
+	/* nor one whose manifest was not taken (waiting) */
+	a->status = LEASE_WAITING;
+	assert_int_equal(accept_conflict(a, b, claims), 0);
+	json_decref(claims);
+	/* routes: the running lease that accepts the Host, on its port */
+	a->status = LEASE_RUNNING;
+	a->next = NULL;
+	assert_int_equal(accept_route(a, "SHOP.example.com:80", "/x?y=1", &rt),
+	    1);
+	assert_string_equal(rt.lease, "l-1");
+	assert_string_equal(rt.service, "web");
+	assert_string_equal(rt.path, "/x?y=1");
+	assert_int_equal(rt.port, 8080);
+	assert_true(rt.by_host);
+	assert_int_equal(accept_route(a, "other.example.com", "/", &rt), 0);
+	a->status = LEASE_CLOSED;
+	assert_int_equal(accept_route(a, "shop.example.com", "/", &rt), 0);
+	/* an accept on an expose that is not global is refused */
+	c = accept_lease("l-3", ",\"accept\":[\"c.example.com\"]", 500);
+	assert_int_equal(accept_claims(c, NULL, NULL, &claims), ERR_REJECT);
+	assert_non_null(strstr(err_msg(), "not global"));
+	lease_free(c);
+	/* a name under the provider's domain, through a manifest */
+	c = accept_lease("l-4",
+	    ",\"global\":true,\"accept\":[\"l-1-web.lodge.localhost\"]", 500);
+	assert_int_equal(accept_claims(c, "lodge.localhost", NULL, &claims),
+	    ERR_REJECT);
+	assert_non_null(strstr(err_msg(), "services.web.expose[0].accept[0]"));
+	lease_free(c);
+	lease_free(a);
+	lease_free(b);
+}
+
+static void
+test_lease_update_same_resources(void **state)
+{
+	struct lease *a = accept_lease("l-1", ",\"global\":true", 500);
+	struct lease *b = accept_lease("l-1",
+	    ",\"global\":true,\"accept\":[\"new.example.com\"]", 500);
+	struct lease *c = accept_lease("l-1", ",\"global\":true", 1000);
+
+	(void)state;
+	/* what runs may change (here: the exposes), not the resources */
+	assert_int_equal(lease_update_same_resources(a, b), 0);
+	assert_int_equal(lease_update_same_resources(a, c), ERR_REJECT);
+	assert_non_null(strstr(err_msg(), "cpu_millis 1000"));
+	c->nrep = 1;
+	assert_int_equal(lease_update_same_resources(a, c), ERR_REJECT);
+	assert_non_null(strstr(err_msg(), "1 replicas"));
+	c->nrep = 2;
+	lease_free(a);
+	lease_free(b);
+	lease_free(c);
 }
 
 /* A wasm HTTP function whose env lowers its per-request limits. */
@@ -1087,6 +1237,8 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_gateway_routes_by_path_and_host),
+		cmocka_unit_test(test_accept_names_claims_and_routes),
+		cmocka_unit_test(test_lease_update_same_resources),
 		cmocka_unit_test(
 		    test_follow_parser_handles_split_chunks_crlf_and_comments),
 		cmocka_unit_test(test_follow_parser_routes_checkpoint_events),

@@ -2142,6 +2142,176 @@ run_stream(uint64_t seed, int steps)
 	t_free(t);
 }
 
+/* lease.update {"lease","manifest_hash",<the order's group>}, by tenant
+ * who: the order of setup_lease (one service "web", 1 core x 1, max
+ * price mp) with a member changed by extra (a JSON text of members
+ * replacing the group's, or NULL). */
+static int
+update(struct t *t, int who, const char *lid, const char *hash, int64_t mp,
+    const char *res)
+{
+	return t_put(t, who, "lease.update",
+	    "{\"lease\":\"%s\",\"manifest_hash\":\"%s\",\"placement\":\"dc\","
+	    "\"resources\":[%s],\"denom\":\"uakt\",\"max_price\":%lld}",
+	    lid, hash,
+	    res ? res :
+	          "{\"profile\":\"web\",\"service\":\"web\",\"count\":1,"
+	          "\"cpu_millis\":1000,\"memory_bytes\":1000000,\"storage_"
+	          "bytes\":0,"
+	          "\"price\":6500}",
+	    (long long)mp);
+}
+
+static void
+test_lease_update_rule(void **st)
+{
+	struct t *t = t_new_with(1);
+	char lid[STATE_ID_LEN], h1[65], h2[65], *a, *b;
+	json_t *l, *story;
+	struct state *r;
+	struct envelope *old;
+
+	(void)st;
+	memset(h1, '1', 64);
+	h1[64] = '\0';
+	memset(h2, '2', 64);
+	h2[64] = '\0';
+	fund(t, K_P1, 40000000);
+	fund(t, K_TENANT2, 1000000);
+	setup_lease(t, 6500, 100000, lid);
+	/* not started yet: deliver the manifest first */
+	REJ(ERR_REJECT, update(t, K_TENANT, lid, h1, 6500, NULL));
+	assert_non_null(strstr(err_msg(), "not started"));
+	OK(started(t, K_P1, lid));
+	l = lease(t, lid);
+	assert_string_equal(jstr(l, "manifest_hash"), "ab");
+	assert_int_equal(jint(l, "updates"), 0);
+	json_decref(l);
+	/* signed by another key: the provider, another tenant */
+	REJ(ERR_REJECT, update(t, K_TENANT2, lid, h1, 6500, NULL));
+	assert_non_null(strstr(err_msg(), "only the tenant"));
+	REJ(ERR_REJECT, update(t, K_P1, lid, h1, 6500, NULL));
+	/* a malformed hash, an unknown lease */
+	REJ(ERR_INVAL, update(t, K_TENANT, lid, "AB", 6500, NULL));
+	REJ(ERR_REJECT, update(t, K_TENANT, "l-999", h1, 6500, NULL));
+	/* resources: cpu, count, price, another service; the bid */
+	REJ(ERR_REJECT,
+	    update(t, K_TENANT, lid, h1, 6500,
+	        "{\"profile\":\"web\",\"service\":\"web\",\"count\":1,"
+	        "\"cpu_millis\":2000,\"memory_bytes\":1000000,"
+	        "\"storage_bytes\":0,\"price\":6500}"));
+	assert_non_null(strstr(err_msg(), "resources[0].cpu_millis"));
+	REJ(ERR_REJECT,
+	    update(t, K_TENANT, lid, h1, 6500,
+	        "{\"profile\":\"web\",\"service\":\"web\",\"count\":2,"
+	        "\"cpu_millis\":1000,\"memory_bytes\":1000000,"
+	        "\"storage_bytes\":0,\"price\":6500}"));
+	assert_non_null(strstr(err_msg(), "resources[0].count"));
+	REJ(ERR_REJECT,
+	    update(t, K_TENANT, lid, h1, 6500,
+	        "{\"profile\":\"web\",\"service\":\"web\",\"count\":1,"
+	        "\"cpu_millis\":1000,\"memory_bytes\":1000000,"
+	        "\"storage_bytes\":0,\"price\":6500},{\"profile\":\"web\","
+	        "\"service\":\"db\",\"count\":1,\"cpu_millis\":1000,"
+	        "\"memory_bytes\":1000000,\"storage_bytes\":0,\"price\":1}"));
+	assert_non_null(strstr(err_msg(), "services"));
+	REJ(ERR_REJECT, update(t, K_TENANT, lid, h1, 9000, NULL));
+	assert_non_null(strstr(err_msg(), "max_price"));
+	REJ(ERR_REJECT,
+	    t_put(t, K_TENANT, "lease.update",
+	        "{\"lease\":\"%s\",\"manifest_hash\":\"%s\",\"placement\":"
+	        "\"other\",\"resources\":[{\"profile\":\"web\",\"service\":"
+	        "\"web\",\"count\":1,\"cpu_millis\":1000,\"memory_bytes\":"
+	        "1000000,\"storage_bytes\":0,\"price\":6500}],\"denom\":"
+	        "\"uakt\",\"max_price\":6500}",
+	        lid, h1));
+	assert_non_null(strstr(err_msg(), "placement"));
+	l = lease(t, lid);
+	assert_string_equal(jstr(l, "manifest_hash"), "ab");
+	json_decref(l);
+	/* a good one: recorded, the lease and its price unchanged */
+	t->now += 1000;
+	OK(update(t, K_TENANT, lid, h1, 6500, NULL));
+	assert_string_equal(t->last_id, lid);
+	old = t->log[t->nlog - 1].e;
+	l = lease(t, lid);
+	assert_string_equal(jstr(l, "manifest_hash"), h1);
+	assert_string_equal(jstr(l, "status"), "active");
+	assert_int_equal(jint(l, "updates"), 1);
+	json_decref(l);
+	/* its replay: the nonce is spent */
+	REJ(ERR_CONFLICT, state_apply(t->s, old, t->idx, t->now, NULL));
+	/* the same manifest again: nothing to update */
+	REJ(ERR_REJECT, update(t, K_TENANT, lid, h1, 6500, NULL));
+	assert_non_null(strstr(err_msg(), "nothing to update"));
+	/* a second update, then back to the first manifest: both fine */
+	t->now += 1000;
+	OK(update(t, K_TENANT, lid, h2, 6500, NULL));
+	OK(update(t, K_TENANT, lid, h1, 6500, NULL));
+	OK(state_lease_story(t->s, lid, &story));
+	assert_int_equal(json_array_size(json_object_get(story, "updates")), 3);
+	json_decref(story);
+	/* closed: refused */
+	OK(t_put(t, K_TENANT, "lease.close",
+	    "{\"lease\":\"%s\",\"reason\":\"tenant_closed\"}", lid));
+	REJ(ERR_REJECT, update(t, K_TENANT, lid, h2, 6500, NULL));
+	assert_non_null(strstr(err_msg(), "closed"));
+	OK(state_check_invariants(t->s));
+	/* `ledger audit` replays the same rule: the same bytes */
+	OK(state_new(&t->cfg, &r));
+	for (size_t i = 0; i < t->nlog; i++)
+		if (state_apply(r, t->log[i].e, t->log[i].index, t->log[i].time,
+		        NULL) != 0)
+			fail_msg("replay of index %llu: %s",
+			    (unsigned long long)t->log[i].index, err_msg());
+	a = dump_bytes(t->s);
+	b = dump_bytes(r);
+	assert_string_equal(a, b);
+	free(a);
+	free(b);
+	state_free(r);
+	t_free(t);
+}
+
+/* state_update_check alone: the rule the tenant's pre-check shares. */
+static void
+test_state_update_check_fields(void **st)
+{
+	json_t *o, *u;
+
+	(void)st;
+	o = json_pack("{s:s,s:[{s:s,s:i,s:i}],s:s,s:i,s:[s]}", "placement",
+	    "dc", "resources", "service", "web", "count", 1, "cpu_millis", 500,
+	    "denom", "uakt", "max_price", 10, "runtimes", "process");
+	u = json_deep_copy(o);
+	OK(state_update_check(o, u, "u"));
+	/* a member the order has not (gpu_units) counts as a change */
+	json_object_set_new(json_array_get(json_object_get(u, "resources"), 0),
+	    "gpu_units", json_integer(1));
+	REJ(ERR_REJECT, state_update_check(o, u, "u"));
+	assert_non_null(strstr(err_msg(), "u.resources[0].gpu_units"));
+	json_decref(u);
+	/* runtimes, attributes added, placement dropped */
+	u = json_deep_copy(o);
+	json_object_set_new(u, "runtimes", json_pack("[s]", "oci"));
+	REJ(ERR_REJECT, state_update_check(o, u, "u"));
+	assert_non_null(strstr(err_msg(), "u.runtimes"));
+	json_object_set_new(u, "runtimes", json_pack("[s]", "process"));
+	json_object_set_new(u, "attributes", json_pack("{s:s}", "a", "b"));
+	REJ(ERR_REJECT, state_update_check(o, u, "u"));
+	assert_non_null(strstr(err_msg(), "u.attributes"));
+	json_object_del(u, "attributes");
+	json_object_del(u, "placement");
+	REJ(ERR_REJECT, state_update_check(o, u, "u"));
+	assert_non_null(strstr(err_msg(), "u.placement"));
+	/* resources not an array */
+	json_object_set_new(u, "placement", json_string("dc"));
+	json_object_set_new(u, "resources", json_string("x"));
+	REJ(ERR_INVAL, state_update_check(o, u, "u"));
+	json_decref(u);
+	json_decref(o);
+}
+
 static void
 test_random_streams_keep_invariants_and_replay(void **st)
 {
@@ -2189,6 +2359,8 @@ main(void)
 		    test_min_lease_epochs_and_agreed_price_sufficiency),
 		cmocka_unit_test(test_nonces_pruned_after_skew_replays_refused),
 		cmocka_unit_test(test_genesis_v2_round_trip_v1_refused),
+		cmocka_unit_test(test_lease_update_rule),
+		cmocka_unit_test(test_state_update_check_fields),
 		cmocka_unit_test(test_genesis_checkpoint_cadence),
 		cmocka_unit_test(
 		    test_random_streams_keep_invariants_and_replay),
