@@ -12,6 +12,7 @@
 #include "common/err.h"
 #include "common/http.h"
 #include "common/key.h"
+#include "common/units.h"
 #include "common/util.h"
 #include "provider/cmd.h"
 #include "ledger/trust.h"
@@ -221,6 +222,41 @@ advertised_url(const struct provider_config *cfg, char *url, size_t size,
 		        "give --api-url for others";
 }
 
+/* The advertised price (micro-units per 10^6 units of each meter) for
+ * people: per core-hour, GiB-month, million requests, GiB out. */
+static void
+print_prices(const json_t *price)
+{
+	static const struct {
+		const char *key, *per;
+		long double mult; /* units of the meter in one "per" */
+	} m[] = {
+		{ "cpu_ms", "core-hour", 3600000.0L },
+		{ "mem_mb_s", "GiB-month of memory", 1024.0L * 2592000 },
+		{ "storage_mb_s", "GiB-month of storage", 1024.0L * 2592000 },
+		{ "request", "million requests", 1e6L },
+		{ "egress_byte", "GiB of egress", 1073741824.0L },
+		{ "fuel", "10^9 WebAssembly fuel", 1e9L },
+	};
+	const char *denom = json_string_value(json_object_get(price, "denom"));
+	char buf[96];
+	long double v;
+	size_t i;
+
+	printf("prices, for people (the meters above are micro-units per "
+	       "10^6 units):\n");
+	for (i = 0; i < sizeof(m) / sizeof(m[0]); i++) {
+		if (!json_is_integer(json_object_get(price, m[i].key)))
+			continue;
+		v = (long double)json_integer_value(
+		        json_object_get(price, m[i].key)) *
+		    m[i].mult / 1e6L;
+		units_fmt_amount(v >= 9.2e18L ? INT64_MAX : (int64_t)(v + 0.5L),
+		    denom, buf, sizeof(buf));
+		printf("  %-13s %s per %s\n", m[i].key, buf, m[i].per);
+	}
+}
+
 /* The options into o.  CMD_DONE with *status, or 0. */
 static int
 parse(const struct cmd *c, int argc, char **argv, struct init_opts *o,
@@ -327,6 +363,7 @@ init(const struct cmd *c, int argc, char **argv)
 	    (unsigned long long)cfg.detected.storage_bytes);
 	if ((status = cmd_print_json(adv)) != CMD_OK)
 		goto out;
+	print_prices(json_object_get(adv, "price"));
 	printf("API URL: %s\n", url);
 	if (note[0])
 		printf("  (%s)\n", note);
@@ -360,7 +397,10 @@ const struct cmd cmd_init = {
 	    "  --price K=V,...        denom=uakt,cpu_ms=N,mem_mb_s=N,\n"
 	    "                         storage_mb_s=N,request=N,"
 	    "egress_byte=N\n"
-	    "                         (micro-units per 10^6 units)\n"
+	    "                         (micro-units per 10^6 units: "
+	    "cpu_ms=1000 is\n"
+	    "                         0.0036 AKT per core-hour; 1 AKT = "
+	    "10^6 uakt)\n"
 	    "  --listen HOST:PORT     API and gateway "
 	    "(default " PROVIDER_LISTEN_DEFAULT ")\n"
 	    "  --api-url URL          the URL tenants reach the API at, "

@@ -4,8 +4,12 @@
  * restarts), with the service URLs (tenant_lease_status, tenant/view.h).
  */
 #include <stdio.h>
+#include <string.h>
 
+#include "common/err.h"
+#include "common/units.h"
 #include "tenant/cmd.h"
+#include "tenant/money.h"
 #include "tenant/view.h"
 
 const char cmd_status_help[] =
@@ -13,7 +17,11 @@ const char cmd_status_help[] =
     "[--json]\n"
     "Show a lease as the market sees it (price, charges, escrow, "
     "usage) and\nas its provider runs it (replicas, restarts), "
-    "with the service URLs.\n";
+    "with the service URLs.\n"
+    "Prices per epoch, hour and month (30 days) and the escrow left are "
+    "in tokens\n(1 AKT = 1000000 uakt) with the raw micro-units; "
+    "\"lasts\" is how long the\nescrow pays the lease at its price.  "
+    "--json adds them as \"money\".\n";
 
 static long long
 num(const json_t *o, const char *key)
@@ -21,9 +29,37 @@ num(const json_t *o, const char *key)
 	return (long long)json_integer_value(json_object_get(o, key));
 }
 
+/* The lease's price and escrow for people (money: tenant_money_json,
+ * or NULL when the market's rules could not be read). */
+static void
+print_money(const json_t *l, const json_t *money)
+{
+	const json_t *h = json_object_get(money, "human");
+	const char *st = json_string_value(json_object_get(l, "status"));
+	char ep[32];
+
+#define H(k) json_string_value(json_object_get(h, k))
+	if (money == NULL) {
+		printf("  price     %lld per epoch; escrow %lld\n",
+		    num(l, "price"), num(l, "escrow"));
+		return;
+	}
+	units_fmt_duration(num(money, "epoch_ms"), ep, sizeof(ep));
+	printf("  price     %s per epoch (%s)\n", H("per_epoch"), ep);
+	printf("            %s per hour, %s per month\n", H("per_hour"),
+	    H("per_month"));
+	if (st != NULL && strcmp(st, "active") == 0)
+		printf("  escrow    %s left, lasts %s at this price\n",
+		    H("escrow"), H("lasts"));
+	else
+		printf("  escrow    %s left\n", H("escrow"));
+#undef H
+}
+
 /* The market's side of the lease. */
 static void
-print_market(const char *lease, const json_t *l, const char *api)
+print_market(const char *lease, const json_t *l, const char *api,
+    const json_t *money)
 {
 	const char *reason = json_string_value(json_object_get(l, "reason"));
 	const char *k;
@@ -37,9 +73,8 @@ print_market(const char *lease, const json_t *l, const char *api)
 	printf("  provider  %s%s%s\n",
 	    json_string_value(json_object_get(l, "provider")),
 	    api ? " at " : "", api ? api : "");
-	printf("  price     %lld per epoch; charged %lld; escrow %lld; "
-	       "fees %lld\n",
-	    num(l, "price"), num(l, "charged"), num(l, "escrow"),
+	print_money(l, money);
+	printf("  charged   %lld; fees %lld (micro-units)\n", num(l, "charged"),
 	    num(l, "fees"));
 	printf("  usage    ");
 	json_object_foreach(json_object_get(l, "usage"), k, v)
@@ -93,8 +128,9 @@ cmd_status(const struct cmd_opts *o, int argc, char **argv)
 {
 	struct tenant_paths p;
 	struct tenant_client c;
-	json_t *out = NULL, *ps;
+	json_t *out = NULL, *ps, *money = NULL;
 	char lease[32];
+	int64_t epoch_ms;
 	int rc;
 
 	if (argc != 1)
@@ -106,12 +142,20 @@ cmd_status(const struct cmd_opts *o, int argc, char **argv)
 		goto done;
 	}
 	rc = EXIT_OK;
+	/* price per hour and month, escrow left: a nicety, not an error */
+	if (tenant_market_epoch_ms(&c, &epoch_ms) != 0 ||
+	    tenant_lease_money(&c, json_object_get(out, "market"), epoch_ms,
+	        &money) != 0)
+		err_clear();
+	else
+		json_object_set_new(out, "money", money);
 	if (o->json) {
 		cmd_print_json(out);
 		goto done;
 	}
 	print_market(lease, json_object_get(out, "market"),
-	    json_string_value(json_object_get(out, "api_url")));
+	    json_string_value(json_object_get(out, "api_url")),
+	    json_object_get(out, "money"));
 	ps = json_object_get(out, "provider");
 	if (ps && !json_is_null(ps))
 		print_workload(ps, json_object_get(out, "services"));
