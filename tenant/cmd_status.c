@@ -4,6 +4,7 @@
  * restarts), with the service URLs (tenant_lease_status, tenant/view.h).
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "common/err.h"
@@ -82,6 +83,55 @@ print_market(const char *lease, const json_t *l, const char *api,
 	printf("\n");
 }
 
+/* What o has beyond the keys of known (NULL-terminated), one line each
+ * after indent: a provider newer than this tenant (forwarded ports,
+ * ...) is shown, not hidden.  Strings as they are, the rest as JSON. */
+static void
+print_extra(const json_t *o, const char *const *known, const char *indent)
+{
+	const char *const *kn;
+	const char *k;
+	json_t *v;
+	char *text;
+
+	json_object_foreach((json_t *)o, k, v)
+	{
+		for (kn = known; *kn && strcmp(*kn, k) != 0; kn++)
+			;
+		if (*kn || json_is_null(v) ||
+		    (json_is_string(v) && json_string_length(v) == 0) ||
+		    (json_is_array(v) && json_array_size(v) == 0) ||
+		    (json_is_object(v) && json_object_size(v) == 0))
+			continue;
+		if (json_is_string(v)) {
+			printf("%s%-9s %s\n", indent, k, json_string_value(v));
+			continue;
+		}
+		if ((text = json_dumps(v,
+		         JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY)) ==
+		    NULL)
+			continue;
+		printf("%s%-9s %s\n", indent, k, text);
+		free(text);
+	}
+}
+
+/* A replica's exposed ports: "8080 as 80 (global)". */
+static void
+print_expose(const json_t *rep)
+{
+	json_t *e;
+	size_t i;
+
+	if (json_array_size(json_object_get(rep, "expose")) == 0)
+		return;
+	printf("      ports");
+	json_array_foreach(json_object_get(rep, "expose"), i, e) printf(
+	    "%s %lld as %lld%s", i ? "," : "", num(e, "port"), num(e, "as"),
+	    json_is_true(json_object_get(e, "global")) ? " (global)" : "");
+	printf("\n");
+}
+
 /* The provider's side: its replicas and the service URLs. */
 static void
 print_workload(const json_t *ps, json_t *urls)
@@ -96,12 +146,17 @@ print_workload(const json_t *ps, json_t *urls)
 	{
 		const char *le =
 		    json_string_value(json_object_get(rep, "last_error"));
+		static const char *const known[] = { "service", "name",
+			"replica", "state", "pid", "restarts", "last_exit",
+			"last_error", "expose", NULL };
 		printf("    %s#%lld %s, %lld restarts%s%s\n",
 		    json_string_value(json_object_get(rep, "service")),
 		    num(rep, "replica"),
 		    json_string_value(json_object_get(rep, "state")),
 		    num(rep, "restarts"), le && le[0] ? ": " : "",
 		    le ? le : "");
+		print_expose(rep);
+		print_extra(rep, known, "      ");
 	}
 	/* the "oci" runtime's images: the digest that runs, or the pull */
 	json_object_foreach(json_object_get(ps, "images"), k, v)
@@ -121,6 +176,12 @@ print_workload(const json_t *ps, json_t *urls)
 	}
 	json_object_foreach(urls, k, v)
 	    printf("  url       %s %s\n", k, json_string_value(v));
+	{
+		static const char *const known[] = { "lease", "order", "status",
+			"close_reason", "close_detail", "replicas", "usage",
+			"images", NULL };
+		print_extra(ps, known, "  ");
+	}
 }
 
 int

@@ -20,6 +20,8 @@ static const char usage_text[] =
     "  ls [--all]                  deployments, orders and leases\n"
     "  status LEASE|ORDER          a lease on the market and its provider\n"
     "  logs LEASE [-f]             the workload's logs (-f: follow)\n"
+    "  events LEASE [-f]           the lease's life: ledger and provider "
+    "events\n"
     "  topup DEPLOYMENT AMOUNT     add AMOUNT to each order's escrow\n"
     "  close DEPLOYMENT|LEASE      close it; the escrow left is refunded\n"
     "The market is --market URL or $LODGE_MARKET; the key lives in\n"
@@ -50,6 +52,7 @@ static const struct {
 	{ "logs", cmd_logs, cmd_logs_help },
 	{ "topup", cmd_topup, cmd_topup_help },
 	{ "close", cmd_close, cmd_close_help },
+	{ "events", cmd_events, cmd_events_help },
 };
 
 /* The command called name, or -1. */
