@@ -24,6 +24,7 @@
 #include "common/util.h"
 #include "provider/daemon_internal.h"
 #include "provider/events.h"
+#include "provider/exec.h"
 #include "provider/gateway.h"
 #include "wasm/pool.h"
 
@@ -462,6 +463,11 @@ manifest_head(void *ctx, const struct http_request *req,
 
 	(void)sink;
 	rest = lease_path(req->path, id, sizeof(id));
+	/* exec sessions and their input: small bodies, checked by the
+	 * handler (provider/exec.c) */
+	if (rest != NULL && strncmp(rest, "exec", 4) == 0 &&
+	    (rest[4] == '\0' || rest[4] == '/'))
+		return HTTP_HEAD_BUFFER;
 	if (rest == NULL || strcmp(rest, "manifest") != 0) {
 		http_respond_error(resp, 404, "no such endpoint: %s %s",
 		    req->method, req->path);
@@ -853,7 +859,11 @@ api_handle(void *ctx, const struct http_request *req,
 		else if (strcmp(rest, "events") == 0 &&
 		    strcmp(req->method, "GET") == 0)
 			get_events(pd, id, req, resp);
-		else
+		else if (strncmp(rest, "exec", 4) == 0 &&
+		    (rest[4] == '\0' || rest[4] == '/')) {
+			if (authorize(pd, id, req, resp) == 0)
+				exec_handle(pd, id, rest, req, resp);
+		} else
 			http_respond_error(resp, 404,
 			    "no such endpoint: %s "
 			    "%s",

@@ -22,6 +22,9 @@ static const char usage_text[] =
     "  logs LEASE [-f]             the workload's logs (-f: follow)\n"
     "  events LEASE [-f]           the lease's life: ledger and provider "
     "events\n"
+    "  shell LEASE [SERVICE]       a terminal in a running replica\n"
+    "  exec LEASE SERVICE [--tty] -- CMD...\n"
+    "                              one command in a running replica\n"
     "  topup DEPLOYMENT AMOUNT     add AMOUNT to each order's escrow\n"
     "  close DEPLOYMENT|LEASE      close it; the escrow left is refunded\n"
     "The market is --market URL or $LODGE_MARKET; the key lives in\n"
@@ -53,6 +56,8 @@ static const struct {
 	{ "topup", cmd_topup, cmd_topup_help },
 	{ "close", cmd_close, cmd_close_help },
 	{ "events", cmd_events, cmd_events_help },
+	{ "shell", cmd_shell, cmd_shell_help },
+	{ "exec", cmd_exec, cmd_exec_help },
 };
 
 /* The command called name, or -1. */

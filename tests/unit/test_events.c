@@ -19,6 +19,7 @@
 #include "common/util.h"
 #include "provider/events.h"
 #include "tenant/events.h"
+#include "tenant/exec.h"
 
 static json_t *
 ev(json_int_t time, const char *source, const char *id)
@@ -176,6 +177,65 @@ test_provider_events_file(void **st)
 	rmdir(dir);
 }
 
+/* A frame: type, 4-byte length, payload. */
+static size_t
+put(char *b, char type, const char *payload)
+{
+	size_t n = strlen(payload);
+
+	b[0] = type;
+	b[1] = (char)(n >> 24);
+	b[2] = (char)(n >> 16);
+	b[3] = (char)(n >> 8);
+	b[4] = (char)n;
+	memcpy(b + 5, payload, n);
+	return n + 5;
+}
+
+static void
+test_exec_frames(void **st)
+{
+	char stream[256], out[64] = "", err[64] = "", *buf = NULL;
+	int po[2], pe[2], code = -1, rc = 0;
+	size_t n = 0, len = 0, i;
+	ssize_t r;
+
+	(void)st;
+	assert_int_equal(pipe(po), 0);
+	assert_int_equal(pipe(pe), 0);
+	n += put(stream + n, 'o', "hello ");
+	n += put(stream + n, 'k', "");
+	n += put(stream + n, 'e', "oops");
+	n += put(stream + n, 'o', "world");
+	n += put(stream + n, 'x', "42");
+	/* fed one byte at a time: frames are cut anywhere */
+	for (i = 0; i < n && rc == 0; i++)
+		rc = tenant_exec_frames(&buf, &len, stream + i, 1, po[1], pe[1],
+		    &code);
+	assert_int_equal(rc, 1);
+	assert_int_equal(i, n);
+	assert_int_equal(code, 42);
+	close(po[1]);
+	close(pe[1]);
+	r = read(po[0], out, sizeof(out) - 1);
+	assert_true(r > 0);
+	assert_string_equal(out, "hello world");
+	r = read(pe[0], err, sizeof(err) - 1);
+	assert_true(r > 0);
+	assert_string_equal(err, "oops");
+	close(po[0]);
+	close(pe[0]);
+	/* an unknown type, or an absurd length, is a broken stream */
+	len = 0;
+	assert_int_equal(
+	    tenant_exec_frames(&buf, &len, "?\0\0\0\0", 5, -1, -1, &code), -1);
+	len = 0;
+	assert_int_equal(
+	    tenant_exec_frames(&buf, &len, "o\x7f\0\0\0", 5, -1, -1, &code),
+	    -1);
+	free(buf);
+}
+
 int
 main(void)
 {
@@ -184,6 +244,7 @@ main(void)
 		cmocka_unit_test(test_parse_lines),
 		cmocka_unit_test(test_format),
 		cmocka_unit_test(test_provider_events_file),
+		cmocka_unit_test(test_exec_frames),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -32,7 +32,7 @@ _lodge()
 		case $cmd in
 		market) words="run deposit" ;;
 		provider) words="init run status bond withdraw transfer request sandbox prepare wasm" ;;
-		tenant) words="keygen address balance deploy ls status logs events topup close help --market --witness-policy --json" ;;
+		tenant) words="keygen address balance deploy ls status logs events shell exec topup close help --market --witness-policy --json" ;;
 		ledger) words="init keygen envelope append checkpoint show proof verify mirror audit tiles witness cosign follow attest" ;;
 		sdl) words="check manifest hash orders akash" ;;
 		esac
@@ -40,7 +40,7 @@ _lodge()
 		return
 	fi
 	case $cmd:$sub in
-	provider:sandbox) [ "$COMP_CWORD" = $((i + 1)) ] && words="run" ;;
+	provider:sandbox) [ "$COMP_CWORD" = $((i + 1)) ] && words="run enter" ;;
 	provider:prepare) [ "$COMP_CWORD" = $((i + 1)) ] && words="git fetch wasm" ;;
 	provider:wasm) [ "$COMP_CWORD" = $((i + 1)) ] && words="run serve compile validate spec" ;;
 	sdl:akash) [ "$COMP_CWORD" = $((i + 1)) ] && words="groups manifest" ;;
