@@ -141,4 +141,14 @@ check "  having shown the ledger's close and the provider's" sh -c "
 	grep -q 'provider  lease.closed' $T/f.txt && grep -q rc=0 $T/f.txt"
 check "  and the replicas stopped" grep -q 'replica.stopped' "$T/f.txt"
 check "  each event once" sh -c "[ \$(grep -c 'order.create' $T/f.txt) = 1 ]"
+
+# a manifest this provider refuses (an app from a private address it does
+# not fetch from): the refusal, in the lease's events
+sed 's|image: host|image: git+http://10.255.255.1/app.git#0123456789abcdef0123456789abcdef01234567|' \
+    "$ROOT/examples/hello-perl/deploy.yaml" > "$T/refused.yaml"
+$A deploy "$T/refused.yaml" --timeout 20 > "$T/r.out" 2>&1
+check "a refused manifest ends deploy with exit 5" [ $? = 5 ]
+LR=$($A ls --all --json | jq -r '[.[] | select(.reason == "manifest_not_delivered")][0].lease')
+check "its events show the refusal and why" sh -c "
+	$A events $LR | grep 'provider  manifest.refused' | grep -q '10.255.255.1'"
 finish
