@@ -395,9 +395,16 @@ sandbox_enter_run(pid_t init_pid, const struct sandbox_enter *e, int *status)
 		    "pid %ld is not a running sandbox's init", (long)init_pid);
 	if ((rc = seccomp_policy_get(&prog)) < 0)
 		return rc;
+	/* The workload's namespaces are its init's, and they are the ones a
+	 * provider without root may open: the init never exec'd, so only
+	 * the host's root may look into it; the workload did, in the
+	 * sandbox's user namespace, which that provider owns. */
+	if ((wl = first_child(init_pid)) <= 0)
+		return err_set(ERR_NOTFOUND,
+		    "the sandbox runs no workload now (restarting?)");
 	/* every namespace first, while /proc is the host's */
 	for (i = 0; i < 6; i++) {
-		snprintf(path, sizeof(path), "/proc/%ld/ns/%s", (long)init_pid,
+		snprintf(path, sizeof(path), "/proc/%ld/ns/%s", (long)wl,
 		    nss[i].name);
 		if ((nsfd[i] = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
 			rc = err_set(ERR_NOTFOUND, "%s: %s", path,
@@ -405,23 +412,18 @@ sandbox_enter_run(pid_t init_pid, const struct sandbox_enter *e, int *status)
 			goto out;
 		}
 	}
-	snprintf(path, sizeof(path), "/proc/%ld/ns/user", (long)init_pid);
+	snprintf(path, sizeof(path), "/proc/%ld/ns/user", (long)wl);
 	if (stat(path, &a) == 0 && stat("/proc/self/ns/user", &b) == 0 &&
 	    a.st_ino != b.st_ino &&
 	    (userfd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
 		rc = err_set(ERR_IO, "%s: %s", path, strerror(errno));
 		goto out;
 	}
-	if ((rc = join_cgroups(init_pid)) < 0)
+	if ((rc = join_cgroups(wl)) < 0)
 		goto out;
 	/* in its user namespace, the workload's ids read as it has them */
 	if (userfd >= 0 && setns(userfd, CLONE_NEWUSER) < 0) {
 		rc = err_set(ERR_IO, "setns user: %s", strerror(errno));
-		goto out;
-	}
-	if ((wl = first_child(init_pid)) <= 0) {
-		rc = err_set(ERR_NOTFOUND,
-		    "the sandbox runs no workload now (restarting?)");
 		goto out;
 	}
 	snprintf(path, sizeof(path), "/proc/%ld/status", (long)wl);
