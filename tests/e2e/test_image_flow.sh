@@ -202,6 +202,8 @@ XDG_CONFIG_HOME=$CL/alice $BIN/tenant --market "$MARKET" exec "$L1" web -- \
 WL=$(workload_pid)
 check "tenant exec in an image: root of its user namespace, the image's files" \
     sh -c "[ \"\$(head -1 $T/exec.out)\" = 0 ] && grep -q '^version=1.25.5' $T/exec.out"
+check "tenant events shows the image's pull" sh -c \
+    "XDG_CONFIG_HOME=$CL/alice $BIN/tenant --market $MARKET events $L1 | grep 'provider  image.pulled' | grep -q '$NGINX_DIGEST'"
 check "  with exactly the workload's capabilities" sh -c "
 	[ -n '$WL' ] &&
 	[ \"\$(grep '^CapEff:' $T/exec.out)\" = \"\$(grep '^CapEff:' /proc/$WL/status)\" ] &&
