@@ -75,8 +75,16 @@ print_market(const char *lease, const json_t *l, const char *api,
 	    json_string_value(json_object_get(l, "provider")),
 	    api ? " at " : "", api ? api : "");
 	print_money(l, money);
-	printf("  charged   %lld; fees %lld (micro-units)\n", num(l, "charged"),
-	    num(l, "fees"));
+	if (money != NULL) {
+		char ch[96], fe[96];
+		const char *d =
+		    json_string_value(json_object_get(money, "denom"));
+		units_fmt_amount(num(l, "charged"), d, ch, sizeof(ch));
+		units_fmt_amount(num(l, "fees"), d, fe, sizeof(fe));
+		printf("  charged   %s; fees %s\n", ch, fe);
+	} else
+		printf("  charged   %lld; fees %lld (micro-units)\n",
+		    num(l, "charged"), num(l, "fees"));
 	printf("  usage    ");
 	json_object_foreach(json_object_get(l, "usage"), k, v)
 	    printf(" %s=%lld", k, (long long)json_integer_value(v));

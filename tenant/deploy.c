@@ -147,7 +147,7 @@ show_match(struct run *r, const char *order, const char *lease, json_int_t bid,
     json_t *entry)
 {
 	json_t *l = NULL, *story = NULL;
-	char path[96], kb[64], month[64];
+	char path[96], kb[64], month[64], hour[64];
 	const char *prov;
 	json_int_t price, fitting;
 	int rc;
@@ -171,11 +171,13 @@ show_match(struct run *r, const char *order, const char *lease, json_int_t bid,
 	units_fmt_tokens(
 	    units_rate_per(price, r->rules.epoch_ms, UNITS_MONTH_MS), r->denom,
 	    month, sizeof(month));
+	units_fmt_tokens(units_rate_per(price, r->rules.epoch_ms, 3600000),
+	    r->denom, hour, sizeof(hour));
 	say(r, TENANT_STEP_MATCHED, true, order, lease,
-	    "%s → lease %s on %s at %lld %s/epoch, %s/month (cheapest of "
-	    "%lld fitting ask%s; bid %lld)",
+	    "%s → lease %s on %s at %lld %s/epoch, %s/hour, %s/month "
+	    "(cheapest of %lld fitting ask%s; bid %lld)",
 	    order, lease, short_key(prov, kb, sizeof(kb)), (long long)price,
-	    r->denom, month, (long long)(fitting ? fitting : 1),
+	    r->denom, hour, month, (long long)(fitting ? fitting : 1),
 	    fitting == 1 ? "" : "s", (long long)bid);
 out:
 	json_decref(l);
