@@ -13,12 +13,33 @@ ports=$(python3 -c 'import socket
 ss = [socket.socket() for _ in range(3)]
 for s in ss: s.bind(("127.0.0.1", 0))
 print(" ".join(str(s.getsockname()[1]) for s in ss))')
-set -- $ports
+set -- $ports; MP=$1 P1=$2 P2=$3
 python3 tests/e2e/readme_blocks.py README.md \
-    "### From nothing to a running deployment" "$T/lodge" "$1" "$2" "$3" \
+    "### From nothing to a running deployment" "$T/lodge" "$MP" "$P1" "$P2" \
     > "$T/readme.sh"
 check "the README's walk-through has its blocks" \
     [ "$(grep -c '^echo .ok - README block' "$T/readme.sh")" -ge 8 ]
+# The other blocks of "Using Lodge" name placeholder hosts (a
+# market.example): each command they run must exist and take the options
+# they give it, as its --help says.
+python3 tests/e2e/readme_blocks.py --commands README.md "## Using Lodge" |
+    sort -u > "$T/commands"
+check "the README's other blocks run Lodge's commands" \
+    [ "$(wc -l < "$T/commands")" -ge 20 ]
+: > "$T/drift"
+while IFS='|' read -r cmd opts; do
+	set -- $cmd
+	help=$("$BIN/$1" ${2:+"$2"} ${3:+"$3"} --help 2>&1) ||
+	    { echo "$cmd: no such command" >> "$T/drift"; continue; }
+	[ "$1" = tenant ] && help="$help $("$BIN/tenant" --help 2>&1)"
+	for o in $opts; do
+		printf '%s\n' "$help" | grep -q -- "$o\([^a-z-]\|\$\)" ||
+		    echo "$cmd: no option $o in its --help" >> "$T/drift"
+	done
+done < "$T/commands"
+check "every command and option they use exists (no drift)" \
+    sh -c "! grep . $T/drift"
+
 PATH=$BIN:$PATH
 export PATH
 # the script's daemons, for the cleanup when it stops half-way
