@@ -232,8 +232,10 @@ print_prices(const json_t *price)
 		long double mult; /* units of the meter in one "per" */
 	} m[] = {
 		{ "cpu_ms", "core-hour", 3600000.0L },
-		{ "mem_mb_s", "GiB-month of memory", 1024.0L * 2592000 },
-		{ "storage_mb_s", "GiB-month of storage", 1024.0L * 2592000 },
+		/* MB = 10^6 bytes (ledger/state.h): a GiB is 1073.741824 */
+		{ "mem_mb_s", "GiB-month of memory", 1073.741824L * 2592000 },
+		{ "storage_mb_s", "GiB-month of storage",
+		    1073.741824L * 2592000 },
 		{ "request", "million requests", 1e6L },
 		{ "egress_byte", "GiB of egress", 1073741824.0L },
 		{ "fuel", "10^9 WebAssembly fuel", 1e9L },

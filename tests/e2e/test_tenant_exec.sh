@@ -69,10 +69,14 @@ check "  with the workload's environment and working directory" sh -c "
 ( $A exec "$L" web -- sh -c 'echo started; exec sleep 20' < /dev/null > "$T/long.out" 2>&1 ) &
 PIDS="$PIDS $!"
 until_ok 10 grep -q started "$T/long.out" > /dev/null
-SL=$(pgrep -x sleep -P "$(pgrep -f "sandbox enter --pid $INIT" | head -1)" 2>/dev/null | head -1)
-[ -z "$SL" ] && SL=$(for p in $(pgrep -x sleep); do grep -q "$(sed -n 's/.*pids:\(.*\)/\1/p' /proc/$INIT/cgroup)" /proc/$p/cgroup 2>/dev/null && echo $p; done | head -1)
-check "  its processes are in the replica's cgroup (the lease's usage)" sh -c "
-	[ -n '$SL' ] && grep pids /proc/$SL/cgroup | grep -q \"\$(grep pids /proc/$INIT/cgroup | cut -d: -f3)\$\""
+# the replica's cgroups (v1 or v2), and a sleep of ours that is in them
+INITCG=$(grep 'lodge/' "/proc/$INIT/cgroup" 2>/dev/null | sort)
+SL=$(for p in $(pgrep -x sleep); do
+	[ "$(grep 'lodge/' /proc/$p/cgroup 2>/dev/null | sort)" = "$INITCG" ] &&
+	    grep -q '^sleep' /proc/$p/comm && echo $p
+done | head -1)
+check "  its processes are in the replica's cgroups (the lease's usage)" \
+    sh -c "[ -n '$INITCG' ] && [ -n '$SL' ] && [ \"\$(tr '\\0' ' ' < /proc/$SL/cmdline)\" = 'sleep 20 ' ]"
 
 # ---- Ctrl-C without a terminal ------------------------------------------
 ( $A exec "$L" web -- sh -c 'trap "echo got-int; exit 42" INT; echo ready; while :; do sleep 0.2; done' \
