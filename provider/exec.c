@@ -632,7 +632,12 @@ input(const char *lease, const char *id, const struct http_request *req,
 			    sig);
 			return;
 		}
-		kill(pid, signo); /* the helper forwards it */
+		/* the helper forwards it; under the lock, so that a helper
+		 * reaped meanwhile (its pid free again) is not signalled */
+		pthread_mutex_lock(&exec_mu);
+		if (find(lease, id) == s && !s->exited)
+			kill(pid, signo);
+		pthread_mutex_unlock(&exec_mu);
 	}
 	while (off < req->body_len) {
 		pf.fd = fd;
