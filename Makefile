@@ -167,9 +167,10 @@ DEPS_wasm := wabt wasi-libc libclang-rt-dev-wasm32
 # sqlite3 (ledger tampering, demo), openssl, ps (procps: the cluster's
 # cleanup), setpriv (util-linux: non-root provider), perl and python3
 # (the hello-perl and hello-http workloads run the host's /usr/bin ones),
-# mandoc (the man pages' lint)
+# mandoc and man-db (the man pages' lint, man reading the installed
+# ones), systemd (systemd-analyze verify of examples/systemd)
 DEPS_tools := git curl jq sqlite3 openssl procps util-linux perl-base \
-	python3 python3-cryptography mandoc
+	python3 python3-cryptography mandoc man-db systemd
 # OCI images: libarchive (unpacking), Debian's registry and the tools the
 # tests build and push images with (no Docker)
 DEPS_image := libarchive-dev docker-registry skopeo umoci apache2-utils \

@@ -7,7 +7,7 @@
 # own; `provider init` names the URL it advertises; `ledger attest`
 # signs an auditor's provider.attest.
 . tests/e2e/lib.sh
-need_tools mandoc man bash jq curl
+need_tools mandoc man bash jq curl systemd-analyze
 D=$T/stage
 P=/opt/lodge-test
 
@@ -62,16 +62,12 @@ make -s uninstall DESTDIR="$D" PREFIX=$P > "$T/uninstall.out" 2>&1
 check "make uninstall leaves no file" sh -c \
     "[ -z \"\$(find $D -type f)\" ]"
 
-if command -v systemd-analyze > /dev/null; then
-	for u in examples/systemd/*.service; do
-		sed "s|/usr/local/bin/|$BIN/|" "$u" > "$T/$(basename "$u")"
-		check "systemd-analyze verify $(basename "$u")" sh -c \
-		    "systemd-analyze verify --man=no $T/$(basename "$u") 2>&1 |
-		     { ! grep .; }"
-	done
-else
-	skip "systemd-analyze verify" "systemd is not installed"
-fi
+for u in examples/systemd/*.service; do
+	sed "s|/usr/local/bin/|$BIN/|" "$u" > "$T/$(basename "$u")"
+	check "systemd-analyze verify $(basename "$u")" sh -c \
+	    "systemd-analyze verify --man=no $T/$(basename "$u") 2>&1 |
+	     { ! grep .; }"
+done
 
 # logs: with stderr the journal's stream, "<6>INFO ..." and no time
 check "market starts" cluster_market
