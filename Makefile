@@ -76,7 +76,7 @@ BENCH_BINS := $(patsubst tests/bench/%.c,$(O)/bench/%,$(BENCH_SRCS))
 DRV_SRCS := $(wildcard tests/e2e/drv_*.c)
 DRV_BINS := $(patsubst tests/e2e/%.c,$(O)/e2e/%,$(DRV_SRCS))
 
-.PHONY: all deps test unit-test asan-test fuzz-test e2e-test bench demo clean \
+.PHONY: install uninstall all deps test unit-test asan-test fuzz-test e2e-test bench demo clean \
 	units fuzzers benches drivers failallocs failalloc-test wasm-spec-O2 format \
 	format-check
 .DEFAULT_GOAL := all
@@ -167,9 +167,11 @@ DEPS_wasm := wabt wasi-libc libclang-rt-dev-wasm32
 # git (tests, git+ artifacts, ledger mirror), curl and jq (e2e, demo),
 # sqlite3 (ledger tampering, demo), openssl, ps (procps: the cluster's
 # cleanup), setpriv (util-linux: non-root provider), perl and python3
-# (the hello-perl and hello-http workloads run the host's /usr/bin ones)
+# (the hello-perl and hello-http workloads run the host's /usr/bin ones),
+# mandoc and man-db (the man pages' lint, man reading the installed
+# ones), systemd (systemd-analyze verify of examples/systemd)
 DEPS_tools := git curl jq sqlite3 openssl procps util-linux perl-base \
-	python3 python3-cryptography
+	python3 python3-cryptography mandoc man-db systemd
 # OCI images: libarchive (unpacking), Debian's registry and the tools the
 # tests build and push images with (no Docker)
 DEPS_image := libarchive-dev docker-registry skopeo umoci apache2-utils \
@@ -251,5 +253,40 @@ demo: deps
 
 clean:
 	rm -rf build bin
+
+# Install as the GNU conventions expect: PREFIX (or prefix, bindir,
+# mandir, man1dir...) says where, DESTDIR stages it (packaging).  The
+# binaries, their man pages (docs/man) and bash completion, one copy of
+# tools/completion/lodge.bash per command.
+PREFIX ?= /usr/local
+prefix ?= $(PREFIX)
+exec_prefix ?= $(prefix)
+bindir ?= $(exec_prefix)/bin
+datarootdir ?= $(prefix)/share
+mandir ?= $(datarootdir)/man
+man1dir ?= $(mandir)/man1
+bashcompdir ?= $(datarootdir)/bash-completion/completions
+INSTALL ?= install
+INSTALL_PROGRAM ?= $(INSTALL)
+INSTALL_DATA ?= $(INSTALL) -m 644
+INSTALL_BINS := market provider tenant ledger sdl
+MAN_PAGES := $(patsubst %,docs/man/%.1,$(INSTALL_BINS))
+
+install: all
+	$(INSTALL) -d $(DESTDIR)$(bindir) $(DESTDIR)$(man1dir) \
+		$(DESTDIR)$(bashcompdir)
+	$(INSTALL_PROGRAM) $(patsubst %,bin/%,$(INSTALL_BINS)) \
+		$(DESTDIR)$(bindir)/
+	$(INSTALL_DATA) $(MAN_PAGES) $(DESTDIR)$(man1dir)/
+	for b in $(INSTALL_BINS); do \
+		$(INSTALL_DATA) tools/completion/lodge.bash \
+			$(DESTDIR)$(bashcompdir)/$$b || exit 1; \
+	done
+
+uninstall:
+	for b in $(INSTALL_BINS); do \
+		rm -f $(DESTDIR)$(bindir)/$$b $(DESTDIR)$(man1dir)/$$b.1 \
+			$(DESTDIR)$(bashcompdir)/$$b; \
+	done
 
 -include $(shell find build/$(BUILD) -name '*.d' 2>/dev/null)

@@ -1,9 +1,13 @@
 /*
- * log: one line per message on stderr, "2026-11-23T11:08:45.123Z name LEVEL msg".
+ * log: one line per message on stderr, "2026-11-23T11:08:45.123Z name LEVEL msg";
+ * under systemd-journald (stderr is the stream $JOURNAL_STREAM names),
+ * "<PRIORITY>LEVEL msg": the journal adds the time and the name itself.
  */
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "common/err.h"
@@ -42,10 +46,34 @@ log_level_parse(const char *s, enum log_level *out)
 	    s);
 }
 
+int
+log_to_journal(void)
+{
+	static int cached = -1;
+	const char *v;
+	unsigned long long dev, ino;
+	struct stat st;
+
+	if (cached >= 0)
+		return cached;
+	cached = 0;
+	/* "DEV:INO" of the journal's stream; only when stderr is it still
+	 * (a redirected stderr of a child of the service is not). */
+	if ((v = getenv("JOURNAL_STREAM")) != NULL &&
+	    sscanf(v, "%llu:%llu", &dev, &ino) == 2 &&
+	    fstat(fileno(stderr), &st) == 0 &&
+	    (unsigned long long)st.st_dev == dev &&
+	    (unsigned long long)st.st_ino == ino)
+		cached = 1;
+	return cached;
+}
+
 void
 log_msg(enum log_level level, const char *fmt, ...)
 {
 	static const char *tags[] = { "DEBUG", "INFO", "WARN", "ERROR" };
+	/* syslog priorities: debug, info, warning, err */
+	static const int prio[] = { 7, 6, 4, 3 };
 	char line[2048], stamp[32];
 	struct timespec ts;
 	struct tm tm;
@@ -54,11 +82,16 @@ log_msg(enum log_level level, const char *fmt, ...)
 
 	if (level < log_level || level >= LOG_OFF)
 		return;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
-	n = snprintf(line, sizeof(line), "%s.%03ldZ %s %s ", stamp,
-	    ts.tv_nsec / 1000000, log_name, tags[level]);
+	if (log_to_journal()) {
+		n = snprintf(line, sizeof(line), "<%d>%s ", prio[level],
+		    tags[level]);
+	} else {
+		clock_gettime(CLOCK_REALTIME, &ts);
+		gmtime_r(&ts.tv_sec, &tm);
+		strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
+		n = snprintf(line, sizeof(line), "%s.%03ldZ %s %s ", stamp,
+		    ts.tv_nsec / 1000000, log_name, tags[level]);
+	}
 	va_start(ap, fmt);
 	if (n > 0 && (size_t)n < sizeof(line))
 		vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);

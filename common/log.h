@@ -12,6 +12,10 @@ void log_set_level(enum log_level level);
 int log_level_parse(const char *s, enum log_level *out);
 /* Set the name printed after the timestamp ("market", "provider"). */
 void log_set_name(const char *name);
+/* Whether stderr is systemd-journald's stream ($JOURNAL_STREAM names its
+ * device and inode): lines then carry a "<N>" syslog priority and no
+ * time or name, which the journal records itself.  Decided once. */
+int log_to_journal(void);
 void log_msg(enum log_level level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 

@@ -30,6 +30,7 @@ int cmd_witness(int argc, char **argv);
 int cmd_cosign(int argc, char **argv);
 int cmd_follow(int argc, char **argv);
 int cmd_tiles(int argc, char **argv);
+int cmd_attest(int argc, char **argv);
 
 /* Print "ledger: WHAT: <err_msg()>" on stderr; returns EXIT_FAIL. */
 int cli_die(const char *what);

@@ -32,6 +32,8 @@ static const char usage_main[] =
     "  follow --market URL | --tiles URL | DB --since FILE [--vkey VKEY]\n"
     "         [--policy FILE]                check a checkpoint against the\n"
     "                                        remembered one, remember it\n"
+    "  attest --key KEYFILE --market URL PROVIDER K=V,...|--revoke\n"
+    "                                        an auditor's provider.attest\n"
     "\n"
     "Each command takes --help.  Exit status: 0 success, 1 failure (the\n"
     "reason on stderr), 2 usage error.\n";
@@ -54,6 +56,7 @@ static const struct {
 	{ "witness", cmd_witness },
 	{ "cosign", cmd_cosign },
 	{ "follow", cmd_follow },
+	{ "attest", cmd_attest },
 };
 
 int

@@ -23,6 +23,8 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "provider/daemon_internal.h"
+#include "provider/events.h"
+#include "provider/exec.h"
 #include "provider/gateway.h"
 #include "provider/lease_update.h"
 #include "wasm/pool.h"
@@ -193,6 +195,10 @@ post_manifest(struct pd *pd, const char *id, const struct http_request *req,
 			    err_msg());
 			log_warn("lease %s: manifest refused: %s", id,
 			    err_msg());
+			snprintf(path, sizeof(path), "%.3800s/leases/%.32s",
+			    pd->data, id);
+			(void)provider_event(path, "manifest.refused", NULL,
+			    NULL, PROVIDER_EVENT_NO_EXIT, "%s", err_msg());
 			pthread_mutex_lock(&pd->mu);
 			pd_request_close(pd, l, "manifest_refused", 1);
 			pthread_mutex_unlock(&pd->mu);
@@ -252,6 +258,10 @@ post_manifest(struct pd *pd, const char *id, const struct http_request *req,
 		goto out;
 	}
 	log_info("lease %s: manifest accepted (%zu replicas)", id, l->nrep);
+	snprintf(path, sizeof(path), "%.3800s/leases/%.32s", pd->data, id);
+	(void)provider_event(path, "manifest.accepted", NULL, NULL,
+	    PROVIDER_EVENT_NO_EXIT, "manifest accepted (%zu replicas)",
+	    l->nrep);
 	pd_wake(pd); /* start it now, not at the next tick */
 	http_respond(resp, 202, strdup("{\"status\":\"accepted\"}"));
 out:
@@ -487,6 +497,11 @@ manifest_head(void *ctx, const struct http_request *req,
 
 	(void)sink;
 	rest = lease_path(req->path, id, sizeof(id));
+	/* exec sessions and their input: small bodies, checked by the
+	 * handler (provider/exec.c) */
+	if (rest != NULL && strncmp(rest, "exec", 4) == 0 &&
+	    (rest[4] == '\0' || rest[4] == '/'))
+		return HTTP_HEAD_BUFFER;
 	if (rest == NULL ||
 	    (strcmp(rest, "manifest") != 0 && strcmp(rest, "update") != 0)) {
 		http_respond_error(resp, 404, "no such endpoint: %s %s",
@@ -650,6 +665,54 @@ get_logs(struct pd *pd, const char *id, const struct http_request *req,
 		while (len < LOG_READ_MAX &&
 		    (n = read_new(s, i, out + len, LOG_READ_MAX - len)) > 0)
 			len += n;
+	out[len] = '\0';
+	free(s);
+	resp->status = 200;
+	resp->body = out;
+	resp->body_len = len;
+}
+
+/* GET /v1/leases/<l>/events[?follow=1]: the lease's events file
+ * (provider/events.h), JSON lines; follow streams new ones until the
+ * lease closes, as logs do. */
+static void
+get_events(struct pd *pd, const char *id, const struct http_request *req,
+    struct http_response *resp)
+{
+	struct log_stream *s;
+	const char *follow = http_query(req, "follow");
+	char *out = NULL;
+	size_t len = 0, n;
+
+	if (authorize(pd, id, req, resp) < 0)
+		return;
+	if ((s = calloc(1, sizeof(*s))) == NULL) {
+		http_respond_error(resp, 500, "out of memory");
+		return;
+	}
+	s->pd = pd;
+	pthread_mutex_lock(&pd->mu);
+	s->l = pd_find_lease(pd, id);
+	pthread_mutex_unlock(&pd->mu);
+	s->n = 1;
+	snprintf(s->path[0], PATH_MAX, "%.3000s/leases/%.32s/%s", pd->data, id,
+	    PROVIDER_EVENTS_FILE);
+	resp->content_type = "application/x-ndjson";
+	if (follow && strcmp(follow, "0") != 0) {
+		resp->status = 200;
+		resp->stream = log_stream_read;
+		resp->stream_ctx = s;
+		resp->stream_free = free;
+		return;
+	}
+	if ((out = malloc(PROVIDER_EVENTS_MAX + 1)) == NULL) {
+		free(s);
+		http_respond_error(resp, 500, "out of memory");
+		return;
+	}
+	while (len < PROVIDER_EVENTS_MAX &&
+	    (n = read_new(s, 0, out + len, PROVIDER_EVENTS_MAX - len)) > 0)
+		len += n;
 	out[len] = '\0';
 	free(s);
 	resp->status = 200;
@@ -869,7 +932,14 @@ api_route(void *ctx, const struct http_request *req, struct http_response *resp)
 		else if (strcmp(rest, "logs") == 0 &&
 		    strcmp(req->method, "GET") == 0)
 			get_logs(pd, id, req, resp);
-		else
+		else if (strcmp(rest, "events") == 0 &&
+		    strcmp(req->method, "GET") == 0)
+			get_events(pd, id, req, resp);
+		else if (strncmp(rest, "exec", 4) == 0 &&
+		    (rest[4] == '\0' || rest[4] == '/')) {
+			if (authorize(pd, id, req, resp) == 0)
+				exec_handle(pd, id, rest, req, resp);
+		} else
 			http_respond_error(resp, 404,
 			    "no such endpoint: %s "
 			    "%s",

@@ -33,7 +33,7 @@ struct cmd {
 /* The commands, one per cmd_<name>.c. */
 extern const struct cmd cmd_init, cmd_run, cmd_status, cmd_request;
 extern const struct cmd cmd_bond, cmd_withdraw, cmd_transfer;
-extern const struct cmd cmd_sandbox_run;
+extern const struct cmd cmd_sandbox_run, cmd_sandbox_enter;
 extern const struct cmd cmd_prepare_git, cmd_prepare_fetch, cmd_prepare_wasm;
 extern const struct cmd cmd_wasm_run, cmd_wasm_serve, cmd_wasm_compile,
     cmd_wasm_validate, cmd_wasm_spec;

@@ -5,6 +5,7 @@
  */
 #include <stdio.h>
 
+#include "common/units.h"
 #include "provider/account.h"
 #include "provider/cmd.h"
 #include "provider/config.h"
@@ -34,6 +35,7 @@ print_text(const json_t *b)
 	const json_t *fees = json_object_get(b, "fees");
 	const char *d = str(b, "denom"), *k;
 	json_t *v;
+	char h[64], h2[64];
 	int first = 1;
 
 	printf("provider %s\nmarket   %s%s\n", str(b, "key"), str(b, "market"),
@@ -42,13 +44,16 @@ print_text(const json_t *b)
 	        json_is_true(json_object_get(b, "advertised")) ?
 	        " (advertising)" :
 	        " (not advertising)");
-	printf("bond     %lld %s for %lld millicores and %lld bytes of memory "
-	       "(%lld per 1000 millicores, %lld per GiB)\n",
-	    num(b, "bond_needed"), d, num(cap, "cpu_millis"),
+	units_fmt_tokens(num(b, "bond_needed"), d, h, sizeof(h));
+	printf("bond     %lld %s (%s) for %lld millicores and %lld bytes of "
+	       "memory (%lld per 1000 millicores, %lld per GiB)\n",
+	    num(b, "bond_needed"), d, h, num(cap, "cpu_millis"),
 	    num(cap, "memory_bytes"), num(rules, "per_cpu"),
 	    num(rules, "per_gib"));
-	printf("locked   %lld %s\nbalance  %lld %s\nfees    ",
-	    num(b, "bond_locked"), d, num(b, "balance"), d);
+	units_fmt_tokens(num(b, "bond_locked"), d, h, sizeof(h));
+	units_fmt_tokens(num(b, "balance"), d, h2, sizeof(h2));
+	printf("locked   %lld %s (%s)\nbalance  %lld %s (%s)\nfees    ",
+	    num(b, "bond_locked"), d, h, num(b, "balance"), d, h2);
 	json_object_foreach((json_t *)fees, k, v)
 	{
 		printf("%s %s %lld", first ? "" : ",", k,
@@ -62,13 +67,14 @@ print_text(const json_t *b)
 		    num(b, "fee_reserve"), d);
 		return;
 	}
-	printf("to fund  %lld %s: the bond not yet locked and a day of fees "
-	       "(%lld %s)\n"
+	units_fmt_tokens(num(b, "to_fund"), d, h, sizeof(h));
+	printf("to fund  %lld %s (%s): the bond not yet locked and a day of "
+	       "fees (%lld %s)\n"
 	       "  from the market's treasury (its operator): market deposit "
 	       "--data MARKET_DIR %s %lld\n"
 	       "  or from any funded key: an account.transfer of %lld %s to "
 	       "%s\n",
-	    num(b, "to_fund"), d, num(b, "fee_reserve"), d, str(b, "key"),
+	    num(b, "to_fund"), d, h, num(b, "fee_reserve"), d, str(b, "key"),
 	    num(b, "to_fund"), num(b, "to_fund"), d, str(b, "key"));
 }
 

@@ -12,6 +12,7 @@
 #include "common/err.h"
 #include "common/http.h"
 #include "common/key.h"
+#include "common/units.h"
 #include "common/util.h"
 #include "provider/cmd.h"
 #include "ledger/trust.h"
@@ -273,6 +274,79 @@ check_net(struct provider_config *cfg)
 	return err_prefix(rc, "--net");
 }
 
+/* The URL `provider run` will advertise for cfg (its api_url, else
+ * http://HOST:PORT of --listen) into url; *note gets a warning when
+ * tenants elsewhere could not reach it (a wildcard or loopback host, a
+ * port chosen at run time), else "". */
+static void
+advertised_url(const struct provider_config *cfg, char *url, size_t size,
+    const char **note)
+{
+	char host[128];
+	uint16_t port = 0;
+
+	*note = "";
+	if (cfg->api_url[0]) {
+		snprintf(url, size, "%s", cfg->api_url);
+		return;
+	}
+	if (http_parse_listen(cfg->listen, host, sizeof(host), &port) < 0)
+		snprintf(host, sizeof(host), "%s", cfg->listen);
+	if (port == 0) {
+		snprintf(url, size, "http://%s:<port chosen at start>", host);
+		*note = "the port is chosen when `provider run` starts; give "
+		        "--api-url or a fixed --listen port";
+		return;
+	}
+	snprintf(url, size, "%s%s%s:%u",
+	    strchr(host, ':') ? "http://[" : "http://", host,
+	    strchr(host, ':') ? "]" : "", port);
+	if (strcmp(host, "0.0.0.0") == 0 || strcmp(host, "::") == 0)
+		*note = "a wildcard address is no address for tenants: give "
+		        "--api-url http://NAME:PORT";
+	else if (strncmp(host, "127.", 4) == 0 ||
+	    strcmp(host, "localhost") == 0 || strcmp(host, "::1") == 0)
+		*note = "loopback: only tenants on this machine reach it; "
+		        "give --api-url for others";
+}
+
+/* The advertised price (micro-units per 10^6 units of each meter) for
+ * people: per core-hour, GiB-month, million requests, GiB out. */
+static void
+print_prices(const json_t *price)
+{
+	static const struct {
+		const char *key, *per;
+		long double mult; /* units of the meter in one "per" */
+	} m[] = {
+		{ "cpu_ms", "core-hour", 3600000.0L },
+		/* MB = 10^6 bytes (ledger/state.h): a GiB is 1073.741824 */
+		{ "mem_mb_s", "GiB-month of memory", 1073.741824L * 2592000 },
+		{ "storage_mb_s", "GiB-month of storage",
+		    1073.741824L * 2592000 },
+		{ "request", "million requests", 1e6L },
+		{ "egress_byte", "GiB of egress", 1073741824.0L },
+		{ "fuel", "10^9 WebAssembly fuel", 1e9L },
+	};
+	const char *denom = json_string_value(json_object_get(price, "denom"));
+	char buf[96];
+	long double v;
+	size_t i;
+
+	printf("prices, for people (the meters above are micro-units per "
+	       "10^6 units):\n");
+	for (i = 0; i < sizeof(m) / sizeof(m[0]); i++) {
+		if (!json_is_integer(json_object_get(price, m[i].key)))
+			continue;
+		v = (long double)json_integer_value(
+		        json_object_get(price, m[i].key)) *
+		    m[i].mult / 1e6L;
+		units_fmt_amount(v >= 9.2e18L ? INT64_MAX : (int64_t)(v + 0.5L),
+		    denom, buf, sizeof(buf));
+		printf("  %-13s %s per %s\n", m[i].key, buf, m[i].per);
+	}
+}
+
 /* The options into o.  CMD_DONE with *status, or 0. */
 static int
 parse(const struct cmd *c, int argc, char **argv, struct init_opts *o,
@@ -325,6 +399,8 @@ init(const struct cmd *c, int argc, char **argv)
 	struct init_opts o;
 	struct key *k = NULL;
 	char keytext[KEY_TEXT_SIZE], path[PATH_MAX], changed[512] = "";
+	char url[400];
+	const char *note;
 	uint8_t pub[KEY_PUB_LEN];
 	json_t *adv = NULL;
 	int created, existing, ch, rc, status = CMD_FAIL;
@@ -375,8 +451,8 @@ init(const struct cmd *c, int argc, char **argv)
 	/* A value that leaves nothing to offer is a bad option: 2. */
 	if ((rc = config_setup(o.data, &cfg, &k, &created)) < 0 ||
 	    (o.v['W'] && (rc = keep_witness_policy(o.data, o.v['W'])) < 0) ||
-	    (rc = config_advertise_body(&cfg,
-	         cfg.api_url[0] ? cfg.api_url : "http://<listen>", &adv)) < 0) {
+	    (advertised_url(&cfg, url, sizeof(url), &note),
+	        rc = config_advertise_body(&cfg, url, &adv)) < 0) {
 		status = cmd_fail(rc == ERR_INVAL ? CMD_USAGE : CMD_FAIL);
 		goto out;
 	}
@@ -391,7 +467,16 @@ init(const struct cmd *c, int argc, char **argv)
 	    (unsigned long long)cfg.detected.cpu_millis,
 	    (unsigned long long)cfg.detected.memory_bytes,
 	    (unsigned long long)cfg.detected.storage_bytes);
-	status = cmd_print_json(adv);
+	if ((status = cmd_print_json(adv)) != CMD_OK)
+		goto out;
+	print_prices(json_object_get(adv, "price"));
+	printf("API URL: %s\n", url);
+	if (note[0])
+		printf("  (%s)\n", note);
+	printf("deployments: http://<lease>-<service>.%s (a wildcard DNS "
+	       "record *.%s must point at this machine), or "
+	       "%s/l/<lease>/<service>/\n",
+	    cfg.domain, cfg.domain, url);
 out:
 	json_decref(adv);
 	key_free(k);
@@ -418,12 +503,27 @@ const struct cmd cmd_init = {
 	    "  --price K=V,...        denom=uakt,cpu_ms=N,mem_mb_s=N,\n"
 	    "                         storage_mb_s=N,request=N,"
 	    "egress_byte=N\n"
-	    "                         (micro-units per 10^6 units)\n"
+	    "                         (micro-units per 10^6 units: "
+	    "cpu_ms=1000 is\n"
+	    "                         0.0036 AKT per core-hour; 1 AKT = "
+	    "10^6 uakt)\n"
 	    "  --listen HOST:PORT     API and gateway "
 	    "(default " PROVIDER_LISTEN_DEFAULT ")\n"
-	    "  --api-url URL          advertised URL (default "
-	    "http://listen)\n"
-	    "  --domain DOMAIN        gateway hosts <lease>-<svc>.DOMAIN\n"
+	    "  --api-url URL          the URL tenants reach the API at, "
+	    "advertised on\n"
+	    "                         the market (default http://HOST:PORT "
+	    "of --listen;\n"
+	    "                         give it when HOST is 0.0.0.0 or "
+	    "behind NAT)\n"
+	    "  --domain DOMAIN        the gateway serves a deployment's "
+	    "service at\n"
+	    "                         http://<lease>-<service>.DOMAIN; "
+	    "needs a wildcard\n"
+	    "                         DNS record *.DOMAIN pointing at this "
+	    "machine\n"
+	    "                         (default " PROVIDER_DOMAIN_DEFAULT
+	    ", which resolves\n"
+	    "                         to loopback)\n"
 	    "  --reserve-cpu UNITS    kept for the owner (default 0)\n"
 	    "  --reserve-memory SIZE  kept for the owner (default 256Mi)\n"
 	    "  --reserve-storage SIZE kept for the owner (default 1Gi)\n"

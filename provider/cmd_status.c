@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "common/units.h"
 #include "provider/cmd.h"
 #include "provider/config.h"
 #include "provider/status.h"
@@ -48,12 +49,28 @@ print_text(const json_t *st)
 		printf("earnings (market unreachable)\n");
 		return;
 	}
-	t = json_dumps(json_object_get(acct, "balances") ?
-	        json_object_get(acct, "balances") :
-	        acct,
-	    JSON_COMPACT);
-	printf("earnings %s\n", t ? t : "?");
-	free(t);
+	if (!json_is_object(json_object_get(acct, "balances"))) {
+		t = json_dumps(acct, JSON_COMPACT);
+		printf("earnings %s\n", t ? t : "?");
+		free(t);
+		return;
+	}
+	/* the balance: earnings and what funded the key, less the fees */
+	printf("earnings");
+	{
+		const char *denom;
+		json_t *v;
+		char h[96];
+		int first = 1;
+		json_object_foreach(json_object_get(acct, "balances"), denom, v)
+		{
+			units_fmt_amount(json_integer_value(v), denom, h,
+			    sizeof(h));
+			printf("%s %s", first ? "" : ",", h);
+			first = 0;
+		}
+		printf("%s\n", first ? " none" : "");
+	}
 }
 
 static int

@@ -31,6 +31,7 @@
 #include "provider/artifact.h"
 #include "provider/daemon_internal.h"
 #include "provider/lease_update.h"
+#include "provider/events.h"
 #include "provider/follow.h"
 #include "provider/job.h"
 #include "provider/lease_vol.h"
@@ -734,7 +735,7 @@ close_begin(struct pd *pd, struct lease *l)
 static void
 close_finish(struct pd *pd, struct lease *l, struct lease_stopping *st)
 {
-	char reason[32], what[64];
+	char reason[32], what[64], ldir[PATH_MAX];
 	int post_close;
 	json_t *body;
 
@@ -773,6 +774,10 @@ close_finish(struct pd *pd, struct lease *l, struct lease_stopping *st)
 	l->pending_close[0] = '\0';
 	save_state(pd);
 	pthread_mutex_unlock(&pd->mu);
+	lease_dir(pd, l->id, ldir, sizeof(ldir));
+	(void)provider_event(ldir, "lease.closed", NULL, NULL,
+	    PROVIDER_EVENT_NO_EXIT, "closed: %s%s%s", reason,
+	    l->close_detail[0] ? ": " : "", l->close_detail);
 }
 
 /* Finish the closes whose stops are done (all of them, waiting, when
@@ -1337,6 +1342,13 @@ prep_done(struct pd *pd, struct prep *p, const struct job_result *res,
 		pd_request_close(pd, l, "manifest_refused", 1);
 	}
 	pthread_mutex_unlock(&pd->mu);
+	{
+		char ldir[PATH_MAX];
+		lease_dir(pd, l->id, ldir, sizeof(ldir));
+		(void)provider_event(ldir, "prepare.failed",
+		    l->rep[p->rep].service, NULL, res->exit_code, "%s: %s",
+		    prep_what[p->kind], reason);
+	}
 	log_warn("lease %s: %s (exit %d%s): %s", l->id, prep_what[p->kind],
 	    res->exit_code, res->timed_out ? ", timed out" : "", reason);
 }

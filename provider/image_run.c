@@ -23,6 +23,7 @@
 #include "image/cache.h"
 #include "image/pull.h"
 #include "image/ref.h"
+#include "provider/events.h"
 #include "provider/image_run.h"
 #include "provider/lease.h"
 
@@ -695,6 +696,7 @@ run_job(struct image_runner *ir, struct job *j)
 	struct progress_ctx pc = { ir, j };
 	struct image_result res;
 	struct image_run_spec *spec = NULL;
+	char ldir[PATH_MAX];
 	int rc = 0, try;
 	int64_t t0 = util_now_ms();
 
@@ -704,6 +706,9 @@ run_job(struct image_runner *ir, struct job *j)
 	opts.insecure = (const char *const *)ir->insecure;
 	opts.n_insecure = ir->n_insecure;
 	memset(&res, 0, sizeof(res));
+	snprintf(ldir, sizeof(ldir), "%.3800s/%.32s", ir->leases_dir, j->lease);
+	(void)provider_event(ldir, "image.pulling", j->service, NULL,
+	    PROVIDER_EVENT_NO_EXIT, "pulling %s", j->ref_text);
 	for (try = 1; try <= IMAGE_RUN_TRIES; try++) {
 		rc = image_pull(ir->cache, &j->ref, NULL, &auth, &opts,
 		    on_progress, &pc, &res);
@@ -742,9 +747,18 @@ run_job(struct image_runner *ir, struct job *j)
 		    j->lease, j->service, j->ref_text, j->digest, res.n_layers,
 		    (unsigned long long)res.bytes_downloaded,
 		    (long long)(util_now_ms() - t0));
+		(void)provider_event(ldir, "image.pulled", j->service, NULL,
+		    PROVIDER_EVENT_NO_EXIT,
+		    "%s is %s (%zu layers, %llu bytes fetched, %lld ms)",
+		    j->ref_text, j->digest, res.n_layers,
+		    (unsigned long long)res.bytes_downloaded,
+		    (long long)(util_now_ms() - t0));
 		pin(ir, j->lease);
-	} else
+	} else {
 		log_warn("lease %s: %s: %s", j->lease, j->service, j->error);
+		(void)provider_event(ldir, "image.failed", j->service, NULL,
+		    PROVIDER_EVENT_NO_EXIT, "%s: %s", j->ref_text, j->error);
+	}
 }
 
 static void *

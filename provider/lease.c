@@ -28,6 +28,7 @@
 #include "provider/artifact.h"
 #include "provider/config.h"
 #include "provider/image_run.h"
+#include "provider/events.h"
 #include "provider/lease.h"
 #include "provider/lease_vol.h"
 #include "wasm/pool.h"
@@ -888,11 +889,20 @@ lease_release(struct lease *l)
 	}
 }
 
+/* "web#0": a replica as the tenant's SDL names it, for its events. */
+static const char *
+rep_label(const struct lease_replica *r, char *buf, size_t cap)
+{
+	snprintf(buf, cap, "%s#%u", r->service, (unsigned)r->index);
+	return buf;
+}
+
 void
 lease_spawned(struct lease *l, size_t i, struct sandbox *sb, const char *error,
     int64_t now_ms)
 {
 	struct lease_replica *r = &l->rep[i];
+	char label[96];
 
 	r->cleaned = 1;
 	if (sb == NULL) {
@@ -903,6 +913,10 @@ lease_spawned(struct lease *l, size_t i, struct sandbox *sb, const char *error,
 		r->next_start_ms = now_ms +
 		    (r->restarts > 5 ? LEASE_RESTART_MAX_MS :
 		                       1000 << (r->restarts - 1));
+		(void)provider_event(l->logs_dir, "replica.start_failed",
+		    r->service, rep_label(r, label, sizeof(label)),
+		    PROVIDER_EVENT_NO_EXIT, "%s; again in %lld ms",
+		    r->last_error, (long long)(r->next_start_ms - now_ms));
 		return;
 	}
 	r->sb = sb;
@@ -910,6 +924,9 @@ lease_spawned(struct lease *l, size_t i, struct sandbox *sb, const char *error,
 	r->started_ms = now_ms;
 	log_info("lease %s: %s started (pid %ld)", l->id, r->name,
 	    (long)sandbox_pid(sb));
+	(void)provider_event(l->logs_dir, "replica.started", r->service,
+	    rep_label(r, label, sizeof(label)), PROVIDER_EVENT_NO_EXIT, "%s",
+	    r->restarts ? "started again" : "started");
 }
 
 static void
@@ -966,7 +983,10 @@ lease_reap(struct lease *l, int64_t now_ms)
 
 	for (i = 0; i < l->nrep; i++) {
 		struct lease_replica *r = &l->rep[i];
+		struct sandbox_usage u;
+		char what[96], label[96];
 		unsigned shift;
+		int oom;
 		if (r->sb == NULL)
 			continue;
 		/* A function whose supervisor stopped answering: end the
@@ -982,6 +1002,8 @@ lease_reap(struct lease *l, int64_t now_ms)
 		if (sandbox_wait(r->sb, 0, &exited, &status) < 0 || !exited)
 			continue;
 		r->last_exit = sandbox_exit_code(status);
+		/* killed by the kernel for memory: its cgroup says so */
+		oom = sandbox_usage(r->sb, &u) == 0 && u.oom_kills > 0;
 		fold_usage(r);
 		sandbox_free(r->sb);
 		r->sb = NULL;
@@ -992,6 +1014,10 @@ lease_reap(struct lease *l, int64_t now_ms)
 				r->done = 1;
 				log_info("lease %s: %s completed", l->id,
 				    r->name);
+				(void)provider_event(l->logs_dir,
+				    "replica.completed", r->service,
+				    rep_label(r, label, sizeof(label)), 0,
+				    "completed");
 				continue;
 			}
 		}
@@ -1006,6 +1032,23 @@ lease_reap(struct lease *l, int64_t now_ms)
 		            LEASE_RESTART_MAX_MS);
 		log_warn("lease %s: %s exited with %d; restart %u in %lld ms",
 		    l->id, r->name, r->last_exit, r->restarts,
+		    (long long)(r->next_start_ms - now_ms));
+		if (oom)
+			snprintf(what, sizeof(what),
+			    "killed for memory (OOM: the lease's limit), exit "
+			    "%d",
+			    r->last_exit);
+		else if (r->last_exit > 128)
+			snprintf(what, sizeof(what),
+			    "killed by signal %d (exit %d)", r->last_exit - 128,
+			    r->last_exit);
+		else
+			snprintf(what, sizeof(what), "exited with %d",
+			    r->last_exit);
+		(void)provider_event(l->logs_dir,
+		    oom ? "replica.oom_killed" : "replica.exited", r->service,
+		    rep_label(r, label, sizeof(label)), r->last_exit,
+		    "%s; restart %u in %lld ms", what, r->restarts,
 		    (long long)(r->next_start_ms - now_ms));
 	}
 }
@@ -1063,6 +1106,7 @@ void
 lease_stop_finish(struct lease *l, struct lease_stopping *st)
 {
 	struct sandbox_usage u;
+	char label[96];
 	size_t i;
 
 	for (i = 0; i < st->n; i++) {
@@ -1079,6 +1123,9 @@ lease_stop_finish(struct lease *l, struct lease_stopping *st)
 		if (r->wasm_job)
 			fold_fuel(l, r);
 		log_info("lease %s: %s stopped", l->id, r->name);
+		(void)provider_event(l->logs_dir, "replica.stopped", r->service,
+		    rep_label(r, label, sizeof(label)), r->last_exit,
+		    "stopped (the lease is closing)");
 	}
 	st->n = 0;
 }

@@ -17,6 +17,7 @@ static const struct cmd *const commands[] = {
 	&cmd_transfer,
 	&cmd_request,
 	&cmd_sandbox_run,
+	&cmd_sandbox_enter,
 	&cmd_prepare_git,
 	&cmd_prepare_fetch,
 	&cmd_prepare_wasm,

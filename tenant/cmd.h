@@ -35,6 +35,7 @@ struct cmd_opts {
 	const char *ttl; /* --ttl SECONDS (deploy) */
 	const char *timeout; /* --timeout SECONDS (deploy) */
 	const char *witness_policy; /* --witness-policy FILE */
+	bool tty; /* --tty (exec) */
 };
 
 /* A command: argc/argv are its arguments (options taken out); returns
@@ -51,11 +52,15 @@ int cmd_logs(const struct cmd_opts *o, int argc, char **argv);
 int cmd_topup(const struct cmd_opts *o, int argc, char **argv);
 int cmd_close(const struct cmd_opts *o, int argc, char **argv);
 int cmd_update(const struct cmd_opts *o, int argc, char **argv);
+int cmd_events(const struct cmd_opts *o, int argc, char **argv);
+int cmd_shell(const struct cmd_opts *o, int argc, char **argv);
+int cmd_exec(const struct cmd_opts *o, int argc, char **argv);
 
 /* Each command's `--help` text, "usage: tenant NAME ...\n..." */
 extern const char cmd_keygen_help[], cmd_address_help[], cmd_balance_help[],
     cmd_deploy_help[], cmd_ls_help[], cmd_status_help[], cmd_logs_help[],
     cmd_topup_help[], cmd_close_help[], cmd_update_help[];
+extern const char cmd_events_help[], cmd_shell_help[], cmd_exec_help[];
 
 /* Parse the options wherever they are (GNU permutation) into o; *cmd is
  * the index of the first argument left (the command), argc when none.

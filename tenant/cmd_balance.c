@@ -4,6 +4,7 @@
  */
 #include <stdio.h>
 
+#include "common/units.h"
 #include "tenant/cmd.h"
 #include "tenant/view.h"
 
@@ -41,9 +42,16 @@ cmd_balance(const struct cmd_opts *o, int argc, char **argv)
 	if (json_object_size(bal) == 0)
 		printf("  (no balance)\n");
 	json_object_foreach(bal, denom, v)
-	    printf("  %-8s %lld available, %lld in escrow\n", denom,
-	        (long long)json_integer_value(v),
-	        (long long)json_integer_value(json_object_get(escrow, denom)));
+	{
+		char a[64], e[64];
+		json_int_t held =
+		    json_integer_value(json_object_get(escrow, denom));
+		units_fmt_tokens(json_integer_value(v), denom, a, sizeof(a));
+		units_fmt_tokens(held, denom, e, sizeof(e));
+		printf("  %-8s %lld available, %lld in escrow (%s, %s)\n",
+		    denom, (long long)json_integer_value(v), (long long)held, a,
+		    e);
+	}
 	rc = EXIT_OK;
 done:
 	json_decref(acct);

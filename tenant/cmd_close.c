@@ -5,6 +5,7 @@
  */
 #include <stdio.h>
 
+#include "common/units.h"
 #include "tenant/cmd.h"
 #include "tenant/manage.h"
 
@@ -22,6 +23,7 @@ show(void *ctx, const struct tenant_change *ch)
 {
 	const bool *json = ctx;
 	const char *lease, *reason;
+	char h[64];
 
 	if (ch->rc != 0) {
 		cmd_fail("close");
@@ -31,12 +33,14 @@ show(void *ctx, const struct tenant_change *ch)
 		return;
 	lease = json_string_value(json_object_get(ch->row, "lease"));
 	reason = json_string_value(json_object_get(ch->row, "reason"));
-	printf("%s%s%s closed (%s): charged %lld, refunded %lld %s\n",
+	units_fmt_tokens(json_integer_value(json_object_get(ch->row, "refund")),
+	    ch->denom, h, sizeof(h));
+	printf("%s%s%s closed (%s): charged %lld, refunded %lld %s (%s)\n",
 	    ch->order, lease ? " / " : "", lease ? lease : "",
 	    reason ? reason : "?",
 	    (long long)json_integer_value(json_object_get(ch->row, "charged")),
 	    (long long)json_integer_value(json_object_get(ch->row, "refund")),
-	    ch->denom);
+	    ch->denom, h);
 }
 
 int

@@ -28,7 +28,7 @@ cmd_opts_parse(int argc, char **argv, struct cmd_opts *o, int *cmd)
 		{ "ttl", required_argument, NULL, 't' },
 		{ "timeout", required_argument, NULL, 'T' },
 		{ "witness-policy", required_argument, NULL, 'W' },
-		{ NULL, 0, NULL, 0 } };
+		{ "tty", no_argument, NULL, 'Y' }, { NULL, 0, NULL, 0 } };
 	int c;
 
 	memset(o, 0, sizeof(*o));
@@ -64,6 +64,9 @@ cmd_opts_parse(int argc, char **argv, struct cmd_opts *o, int *cmd)
 			break;
 		case 'W':
 			o->witness_policy = optarg;
+			break;
+		case 'Y':
+			o->tty = true;
 			break;
 		default:
 			fprintf(stderr,

@@ -4,14 +4,23 @@
  * table or as JSON.
  */
 #include <stdio.h>
+#include <string.h>
 
+#include "common/err.h"
+#include "common/units.h"
 #include "tenant/cmd.h"
+#include "tenant/money.h"
 #include "tenant/view.h"
 
 const char cmd_ls_help[] =
     "usage: tenant ls [--all] [--market URL] [--json]\n"
     "List the tenant's orders with their deployment, lease, provider, "
-    "price,\ncharges and escrow.  Closed ones only with --all.\n";
+    "price,\ncharges and escrow.  Closed ones only with --all.\n"
+    "PRICE is the lease's price per epoch in micro-units (uakt), /MONTH "
+    "the same\nfor 30 days in tokens (1 AKT = 1000000 uakt), ESCROW "
+    "what is left (tokens,\nthen micro-units), LASTS how long it pays "
+    "at that price.  --json adds them\nto each leased row as "
+    "\"money\".\n";
 
 static const char *
 str(const json_t *row, const char *key, const char *none)
@@ -27,27 +36,73 @@ num(const json_t *row, const char *key)
 	return (long long)json_integer_value(json_object_get(row, key));
 }
 
+/* The money of each leased row (tenant_money_json, as "money"), at the
+ * market's epoch; rows stay as they are when it cannot be read. */
+static void
+add_money(struct tenant_client *c, json_t *rows)
+{
+	int64_t epoch_ms;
+	json_t *row;
+	size_t i;
+
+	if (tenant_market_epoch_ms(c, &epoch_ms) != 0) {
+		err_clear();
+		return;
+	}
+	json_array_foreach(rows, i, row)
+	{
+		if (json_object_get(row, "lease") == NULL)
+			continue;
+		json_object_set_new(row, "money",
+		    tenant_money_json(num(row, "price"), num(row, "escrow"),
+		        str(row, "denom", NULL), epoch_ms));
+	}
+}
+
 static void
 print_table(const json_t *rows, bool all)
 {
+	const json_t *h;
 	json_t *row;
+	char month[48], escrow[64], price[40];
 	size_t i;
 
 	if (json_array_size(rows) == 0)
 		printf("no %sorders (ls --all shows closed ones)\n",
 		    all ? "" : "open ");
 	else
-		printf("%-11s %-9s %-8s %-9s %-8s %-14s %9s %9s %11s %s\n",
+		printf("%-11s %-9s %-8s %-9s %-8s %-14s %14s %12s %9s %-22s "
+		       "%-8s %s\n",
 		    "DEPLOYMENT", "ORDER", "ORDER-ST", "LEASE", "LEASE-ST",
-		    "PROVIDER", "PRICE", "CHARGED", "ESCROW", "REASON");
+		    "PROVIDER", "PRICE", "/MONTH", "CHARGED", "ESCROW", "LASTS",
+		    "REASON");
 	json_array_foreach(rows, i, row)
-	    printf("%-11s %-9s %-8s %-9s %-8s %-14.14s %9lld %9lld %11lld "
-	           "%s\n",
-	        str(row, "deployment", NULL), str(row, "order", NULL),
-	        str(row, "status", NULL), str(row, "lease", "-"),
-	        str(row, "lease_status", "-"), str(row, "provider", "-"),
-	        num(row, "price"), num(row, "charged"), num(row, "escrow"),
-	        str(row, "reason", ""));
+	{
+		const char *denom = str(row, "denom", "uakt");
+		const char *st = str(row, "lease_status", "-");
+		h = json_object_get(json_object_get(row, "money"), "human");
+		snprintf(price, sizeof(price), "%lld %s", num(row, "price"),
+		    denom);
+		units_fmt_tokens(num(row, "escrow"), denom, month,
+		    sizeof(month));
+		snprintf(escrow, sizeof(escrow), "%s (%lld)", month,
+		    num(row, "escrow"));
+		if (h != NULL)
+			units_fmt_tokens(
+			    num(json_object_get(row, "money"), "per_month"),
+			    denom, month, sizeof(month));
+		printf("%-11s %-9s %-8s %-9s %-8s %-14.14s %14s %12s %9lld "
+		       "%-22s %-8s %s\n",
+		    str(row, "deployment", NULL), str(row, "order", NULL),
+		    str(row, "status", NULL), str(row, "lease", "-"), st,
+		    str(row, "provider", "-"),
+		    json_object_get(row, "lease") ? price : "-",
+		    h ? month : "-", num(row, "charged"), escrow,
+		    h && strcmp(st, "active") == 0 ?
+		        json_string_value(json_object_get(h, "lasts")) :
+		        "-",
+		    str(row, "reason", ""));
+	}
 }
 
 int
@@ -67,6 +122,7 @@ cmd_ls(const struct cmd_opts *o, int argc, char **argv)
 		rc = cmd_fail("ls");
 		goto done;
 	}
+	add_money(&c, rows);
 	if (o->json)
 		cmd_print_json(rows);
 	else

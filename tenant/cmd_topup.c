@@ -4,6 +4,7 @@
  */
 #include <stdio.h>
 
+#include "common/units.h"
 #include "tenant/cmd.h"
 #include "tenant/manage.h"
 
@@ -21,10 +22,14 @@ show(void *ctx, const struct tenant_change *ch)
 
 	if (*json || ch->rc != 0)
 		return;
-	printf("%s: +%lld, escrow now %lld %s\n", ch->order,
+	char h[64];
+
+	units_fmt_tokens(json_integer_value(json_object_get(ch->row, "escrow")),
+	    ch->denom, h, sizeof(h));
+	printf("%s: +%lld, escrow now %lld %s (%s)\n", ch->order,
 	    (long long)json_integer_value(json_object_get(ch->row, "added")),
 	    (long long)json_integer_value(json_object_get(ch->row, "escrow")),
-	    ch->denom);
+	    ch->denom, h);
 }
 
 int

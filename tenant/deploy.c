@@ -16,6 +16,7 @@
 #include "common/codec.h"
 #include "common/err.h"
 #include "common/reqsig.h"
+#include "common/units.h"
 #include "common/util.h"
 #include "tenant/deploy.h"
 #include "tenant/explain.h"
@@ -147,7 +148,7 @@ show_match(struct run *r, const char *order, const char *lease, json_int_t bid,
     json_t *entry)
 {
 	json_t *l = NULL, *story = NULL;
-	char path[96], kb[64];
+	char path[96], kb[64], month[64], hour[64];
 	const char *prov;
 	json_int_t price, fitting;
 	int rc;
@@ -168,11 +169,16 @@ show_match(struct run *r, const char *order, const char *lease, json_int_t bid,
 		rc = ERR_NOMEM;
 		goto out;
 	}
+	units_fmt_tokens(
+	    units_rate_per(price, r->rules.epoch_ms, UNITS_MONTH_MS), r->denom,
+	    month, sizeof(month));
+	units_fmt_tokens(units_rate_per(price, r->rules.epoch_ms, 3600000),
+	    r->denom, hour, sizeof(hour));
 	say(r, TENANT_STEP_MATCHED, true, order, lease,
-	    "%s → lease %s on %s at %lld %s/epoch (cheapest of %lld "
-	    "fitting ask%s; bid %lld)",
+	    "%s → lease %s on %s at %lld %s/epoch, %s/hour, %s/month "
+	    "(cheapest of %lld fitting ask%s; bid %lld)",
 	    order, lease, short_key(prov, kb, sizeof(kb)), (long long)price,
-	    r->denom, (long long)(fitting ? fitting : 1),
+	    r->denom, hour, month, (long long)(fitting ? fitting : 1),
 	    fitting == 1 ? "" : "s", (long long)bid);
 out:
 	json_decref(l);
@@ -826,7 +832,7 @@ tenant_deploy(struct tenant_client *c, const struct tenant_paths *paths,
 	struct sdl_deployment *d = NULL;
 	json_t *manifest = NULL, *groups = NULL, *info = NULL, *res = NULL;
 	json_t *orders, *rec = NULL, *ids, *g;
-	char *mtext = NULL, hex[65];
+	char *mtext = NULL, hex[65], dep_h[64];
 	uint8_t h[32];
 	size_t mlen, i;
 	int64_t ttl = o->ttl_ms > 0 ? o->ttl_ms : TENANT_DEFAULT_TTL_MS;
@@ -913,13 +919,15 @@ tenant_deploy(struct tenant_client *c, const struct tenant_paths *paths,
 			set_str(res, "deployment", id);
 			set_str(rec, "id", id);
 		}
+		units_fmt_tokens(dep, r.denom, dep_h, sizeof(dep_h));
 		say(&r, TENANT_STEP_POSTED, true, id, NULL,
 		    "order %s: "
-		    "bid up to %lld %s/epoch, escrow %lld %s, ttl %lld s",
+		    "bid up to %lld %s/epoch, escrow %s (%lld %s), ttl %lld s",
 		    id,
 		    (long long)json_integer_value(
 		        json_object_get(g, "max_price")),
-		    r.denom, (long long)dep, r.denom, (long long)(ttl / 1000));
+		    r.denom, dep_h, (long long)dep, r.denom,
+		    (long long)(ttl / 1000));
 	}
 	if (json_object_set(rec, "manifest", manifest) ||
 	    json_object_set_new(rec, "manifest_hash", json_string(hex))) {

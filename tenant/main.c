@@ -20,12 +20,18 @@ static const char usage_text[] =
     "  ls [--all]                  deployments, orders and leases\n"
     "  status LEASE|ORDER          a lease on the market and its provider\n"
     "  logs LEASE [-f]             the workload's logs (-f: follow)\n"
+    "  events LEASE [-f]           the lease's life: ledger and provider "
+    "events\n"
+    "  shell LEASE [SERVICE]       a terminal in a running replica\n"
+    "  exec LEASE SERVICE [--tty] -- CMD...\n"
+    "                              one command in a running replica\n"
     "  topup DEPLOYMENT AMOUNT     add AMOUNT to each order's escrow\n"
     "  close DEPLOYMENT|LEASE      close it; the escrow left is refunded\n"
     "  update DEPLOYMENT FILE      run a new file on the same leases\n"
     "The market is --market URL or $LODGE_MARKET; the key lives in\n"
     "$XDG_CONFIG_HOME/lodge/tenant.key.  Amounts are integer micro-units\n"
-    "(uakt).  `tenant COMMAND --help` for one command.\n"
+    "(uakt; 1 AKT = 1000000 uakt: what is shown gives both).\n"
+    "`tenant COMMAND --help` for one command.\n"
     "Each command that talks to the market first checks its checkpoint:\n"
     "cosigned by the witnesses of --witness-policy FILE (or\n"
     "$LODGE_WITNESS_POLICY, or $XDG_CONFIG_HOME/lodge/witness-policy;\n"
@@ -52,6 +58,9 @@ static const struct {
 	{ "topup", cmd_topup, cmd_topup_help },
 	{ "close", cmd_close, cmd_close_help },
 	{ "update", cmd_update, cmd_update_help },
+	{ "events", cmd_events, cmd_events_help },
+	{ "shell", cmd_shell, cmd_shell_help },
+	{ "exec", cmd_exec, cmd_exec_help },
 };
 
 /* The command called name, or -1. */

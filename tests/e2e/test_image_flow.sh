@@ -194,8 +194,22 @@ check "tenant status prints the image and its digest" sh -c \
     "XDG_CONFIG_HOME=$CL/alice $BIN/tenant --market $MARKET status $L1 | grep 'image' | grep -q '$NGINX_DIGEST'"
 check "deploy showed the image pulled" grep -q "docker.io/library/nginx:alpine" \
     "$T/d.json.err"
+# tenant exec in an image: its root, its user namespace, the workload's
+# capabilities (an image's root keeps the container default set), no more
+XDG_CONFIG_HOME=$CL/alice $BIN/tenant --market "$MARKET" exec "$L1" web -- \
+    sh -c 'id -u; cat /usr/share/nginx/html/whoami.txt; grep -E "^(CapEff|CapBnd):" /proc/self/status' \
+    < /dev/null > "$T/exec.out" 2>&1
+WL=$(workload_pid)
+check "tenant exec in an image: root of its user namespace, the image's files" \
+    sh -c "[ \"\$(head -1 $T/exec.out)\" = 0 ] && grep -q '^version=1.25.5' $T/exec.out"
+check "tenant events shows the image's pull" sh -c \
+    "XDG_CONFIG_HOME=$CL/alice $BIN/tenant --market $MARKET events $L1 | grep 'provider  image.pulled' | grep -q '$NGINX_DIGEST'"
+check "  with exactly the workload's capabilities" sh -c "
+	[ -n '$WL' ] &&
+	[ \"\$(grep '^CapEff:' $T/exec.out)\" = \"\$(grep '^CapEff:' /proc/$WL/status)\" ] &&
+	[ \"\$(grep '^CapBnd:' $T/exec.out)\" = \"\$(grep '^CapBnd:' /proc/$WL/status)\" ]"
 check "lease.started in the ledger names the digest" sh -c \
-    "$BIN/ledger show $CL/market/ledger.db --json | jq -e 'select(.entry.kind == \"lease.started\" and .entry.body.lease == \"$L1\") | .entry.body.images.web == \"$NGINX_DIGEST\"'"
+    "$BIN/ledger show $CL/market/ledger.db --json | jq -se 'any(.[]; .entry.kind == \"lease.started\" and .entry.body.lease == \"$L1\" and .entry.body.images.web == \"$NGINX_DIGEST\")'"
 check "the mirror served it: the registry's log has the manifest request" \
     grep -q 'library/nginx/manifests/alpine' "$T/plain/log"
 

@@ -154,7 +154,7 @@ check "provider net (--net on, a private pool and port range) starts" \
     cluster_provider net region=x $PRICE --net on --net-pool $POOL \
     --port-range $PORTS --dns 203.0.113.10
 check "provider init lists the capabilities it advertises" sh -c \
-    "sed -n '/^{/,\$p' '$CL/net.init' | jq -e -s '.[0].capabilities | index(\"egress\") != null and index(\"network\") != null and index(\"ports\") != null'"
+    "sed -n '/^{/,/^}/p' '$CL/net.init' | jq -e -s '.[0].capabilities | index(\"egress\") != null and index(\"network\") != null and index(\"ports\") != null'"
 check "the market lists net's capabilities in its ask" sh -c \
     "curl -s '$MARKET/v1/providers' | jq -e '.[] | select(.key == \"$net_KEY\") | .ask.capabilities | index(\"ports\") != null'"
 

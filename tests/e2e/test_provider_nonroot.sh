@@ -38,6 +38,13 @@ check "the manifest is accepted" $BIN/provider request --key "$TKEY" \
     --body "$T/manifest.json" POST $P/v1/leases/$LID/manifest
 check "the gateway reaches the service through its helper" until_ok 10 \
     sh -c "curl -sf -m 2 $P/l/$LID/web/ | grep -q 'Directory listing'"
+XDG_CONFIG_HOME=$CL/alice $BIN/tenant --market "$MARKET" exec "$LID" web -- \
+    sh -c 'cat /proc/1/comm; grep -E "^(CapEff|NoNewPrivs):" /proc/self/status; exit 3' \
+    < /dev/null > "$T/exec.out" 2>&1
+check "tenant exec without root: inside the sandbox, its status (3)" sh -c "
+	[ $? = 3 ] && grep -qx lodge-init $T/exec.out &&
+	grep -q '^CapEff:.0000000000000000' $T/exec.out &&
+	grep -q '^NoNewPrivs:.1' $T/exec.out" || cat "$T/exec.out"
 check "two requests on one client connection are both served" sh -c \
     "test \$(curl -sf -m 2 $P/l/$LID/web/ $P/l/$LID/web/ | grep -c '<h1>') = 2"
 check "usage is reported, metered by rusage" until_ok 5 sh -c \
