@@ -175,8 +175,11 @@ DEPS_image := libarchive-dev docker-registry skopeo umoci apache2-utils \
 	crun busybox-static
 # deployment networks and volumes (sandbox/net, sandbox/volume)
 DEPS_net := iproute2 nftables e2fsprogs
+# what the benches compare against or load with: wrk (event-driven load
+# generator), bubblewrap and crun (sandbox start), nginx (the gateway)
+DEPS_bench := wrk bubblewrap crun nginx
 DEPS := $(DEPS_build) $(DEPS_tests) $(DEPS_wasm) $(DEPS_tools) $(DEPS_image) \
-	$(DEPS_net)
+	$(DEPS_net) $(DEPS_bench)
 deps:
 	@tools/deps.sh \
 		"build (compiler, libraries)" "$(DEPS_build)" \
@@ -184,7 +187,8 @@ deps:
 		"WebAssembly (wabt, wasi-libc)" "$(DEPS_wasm)" \
 		"tools the tests and the demo call" "$(DEPS_tools)" \
 		"OCI images (libarchive, registry, skopeo, umoci)" "$(DEPS_image)" \
-		"networks and volumes (iproute2, nftables, e2fsprogs)" "$(DEPS_net)"
+		"networks and volumes (iproute2, nftables, e2fsprogs)" "$(DEPS_net)" \
+		"benches (wrk, bubblewrap, crun, nginx)" "$(DEPS_bench)"
 
 unit-test: all
 	@$(MAKE) --no-print-directory units drivers
