@@ -170,7 +170,7 @@ start_nginx(const char *dir, uint16_t port)
 	    " fastcgi_temp_path %s/fcgi;\n uwsgi_temp_path %s/uwsgi;\n"
 	    " scgi_temp_path %s/scgi;\n keepalive_requests 100000000;\n"
 	    " upstream up { server 127.0.0.1:%u; keepalive 1024; }\n"
-	    " server {\n  listen 127.0.0.1:%u;\n"
+	    " server {\n  listen 127.0.0.1:%u backlog=4096;\n"
 	    "  location / { proxy_pass http://up; proxy_http_version 1.1; "
 	    "proxy_set_header Connection \"\"; }\n }\n}\n",
 	    dir, dir, dir, dir, dir, dir, dir, upstream_port, port);
