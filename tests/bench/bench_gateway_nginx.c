@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -69,6 +70,17 @@ struct uconn {
 	char buf[4096];
 };
 
+/* Out of epoll before the close: a fork (wrk's popen, nginx) may hold a
+ * copy of the socket for a moment, which would keep it registered and
+ * its events coming with c freed. */
+static void
+drop(int ep, struct uconn *c)
+{
+	epoll_ctl(ep, EPOLL_CTL_DEL, c->fd, NULL);
+	close(c->fd);
+	free(c);
+}
+
 static void *
 upstream(void *arg)
 {
@@ -106,8 +118,7 @@ upstream(void *arg)
 			if (r <= 0) {
 				if (r < 0 && errno == EAGAIN)
 					continue;
-				close(c->fd);
-				free(c);
+				drop(ep, c);
 				continue;
 			}
 			c->have += (size_t)r;
@@ -123,10 +134,8 @@ upstream(void *arg)
 				c->have -= used;
 				c->buf[c->have] = '\0';
 			}
-			if (bad || c->have >= sizeof(c->buf) - 1) {
-				close(c->fd);
-				free(c);
-			}
+			if (bad || c->have >= sizeof(c->buf) - 1)
+				drop(ep, c);
 		}
 	}
 	return NULL;
@@ -179,6 +188,7 @@ start_nginx(const char *dir, uint16_t port)
 	fputs(text, f);
 	fclose(f);
 	if ((pid = fork()) == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGTERM); /* not outliving the bench */
 		/* Debian's is in /usr/sbin, often not on a user's PATH. */
 		execl("/usr/sbin/nginx", "nginx", "-q", "-p", dir, "-c", conf,
 		    (char *)NULL);
@@ -281,6 +291,11 @@ main(int argc, char **argv)
 					    conns[k]);
 					w.rps = w.p99_us = 0;
 				}
+				printf("  %s, %d connections: %.0f req/s, p99 "
+				       "%.2f ms\n",
+				    who == GW ? "gateway" : "nginx", conns[k],
+				    w.rps, w.p99_us / 1e3);
+				fflush(stdout);
 				rps[who][k][r] = w.rps;
 				p99[who][k][r] = w.p99_us;
 				errs[who][k] += w.sock_errors;
