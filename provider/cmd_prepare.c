@@ -191,7 +191,7 @@ const struct cmd cmd_prepare_wasm = {
 	.usage = "usage: provider prepare wasm [--data DIR] [--memory SIZE] "
 	         "MODULE\n"
 	         "Make MODULE's app dir DIR/cache/wasm-app/SHA256 (module, "
-	         "this binary,\n"
+	         "the provider's front binary,\n"
 	         "the module compiled with fuel): what a wasm lease's sandbox "
 	         "runs; print\n"
 	         "the directory.\n"
