@@ -47,7 +47,7 @@ tenant_USES := ledger sdl image common
 # options in, library calls out); everything else is its library.
 define module_rules
 $(1)_CMDS := $$(wildcard $(1)/main.c $(1)/cmd_*.c)
-$(1)_SRCS := $$(filter-out $$($(1)_CMDS),$$(wildcard $(1)/*.c))
+$(1)_SRCS := $$(filter-out $$($(1)_CMDS) $(1)/front.c,$$(wildcard $(1)/*.c))
 $(1)_OBJS := $$(patsubst %.c,$(O)/%.o,$$($(1)_SRCS))
 $(O)/lib$(1).a: $$($(1)_OBJS)
 	@mkdir -p $$(@D)
@@ -57,14 +57,28 @@ endef
 $(foreach m,$(MODULES),$(eval $(call module_rules,$(m))))
 
 LIBS := $(foreach m,$(MODULES),$(if $($(m)_SRCS),$(O)/lib$(m).a))
-BINS := $(foreach m,$(MODULES),$(if $(wildcard $(m)/main.c),bin/$(m)))
+# A folder with a front.c has two programs: bin/<folder>, its front.c and
+# the commands named in <folder>_FRONT_CMDS, linked with only what those
+# use; and bin/<folder>-full, main.c with every command, which the front
+# execs for the others.  The provider's front runs the commands that
+# start workloads, so a sandbox or a wasm worker does not first load
+# libcurl, libgit2, libarchive and SQLite with their ~35 dependencies
+# (~7 ms of CPU per start).
+provider_FRONT_CMDS := provider/cmd_common.c provider/cmd_sandbox.c \
+	provider/cmd_wasm.c
+main_bin = $(if $(wildcard $(1)/front.c),bin/$(1)-full,bin/$(1))
+BINS := $(foreach m,$(MODULES),$(if $(wildcard $(m)/main.c),\
+	$(call main_bin,$(m)) $(if $(wildcard $(m)/front.c),bin/$(m))))
 
 # The libraries a source file needs: the folders it includes from, with
 # what they use, in link order.
 src_folders = $(sort $(shell sed -n 's|^\#include "\([a-z]*\)/.*|\1|p' $(1)))
 lib_closure = $(sort $(foreach f,$(1),$(f) $($(f)_USES)))
 libs_of = $(foreach m,$(MODULES),$(if $(filter $(m),$(call lib_closure,$(1))),$(O)/lib$(m).a))
-$(foreach m,$(MODULES),$(eval bin/$(m): $(patsubst %.c,$(O)/%.o,$($(m)_CMDS)) $(call libs_of,$(m))))
+$(foreach m,$(MODULES),$(eval $(call main_bin,$(m)): $(patsubst %.c,$(O)/%.o,$($(m)_CMDS)) $(call libs_of,$(m))))
+$(foreach m,$(MODULES),$(if $(wildcard $(m)/front.c),$(eval bin/$(m): \
+	$(patsubst %.c,$(O)/%.o,$(m)/front.c $($(m)_FRONT_CMDS)) \
+	$(call libs_of,$(call src_folders,$(m)/front.c $($(m)_FRONT_CMDS))))))
 
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(O)/unit/%,$(UNIT_SRCS))
@@ -182,8 +196,11 @@ DEPS_net := iproute2 nftables e2fsprogs
 # protocol from Debian's python3 (tests/e2e/test_console.sh); node runs its
 # verification code on the public vectors (test_console_js.sh)
 DEPS_console := chromium python3-websocket nodejs
+# what the benches compare against or load with: wrk (event-driven load
+# generator), bubblewrap and crun (sandbox start), nginx (the gateway)
+DEPS_bench := wrk bubblewrap crun nginx
 DEPS := $(DEPS_build) $(DEPS_tests) $(DEPS_wasm) $(DEPS_tools) $(DEPS_image) \
-	$(DEPS_net) $(DEPS_console)
+	$(DEPS_net) $(DEPS_console) $(DEPS_bench)
 deps:
 	@tools/deps.sh \
 		"build (compiler, libraries)" "$(DEPS_build)" \
@@ -192,7 +209,8 @@ deps:
 		"tools the tests and the demo call" "$(DEPS_tools)" \
 		"OCI images (libarchive, registry, skopeo, umoci)" "$(DEPS_image)" \
 		"networks and volumes (iproute2, nftables, e2fsprogs)" "$(DEPS_net)" \
-		"the console's browser test (chromium)" "$(DEPS_console)"
+		"the console's browser test (chromium)" "$(DEPS_console)" \
+		"benches (wrk, bubblewrap, crun, nginx)" "$(DEPS_bench)"
 
 unit-test: all
 	@$(MAKE) --no-print-directory units drivers
@@ -271,12 +289,15 @@ INSTALL_PROGRAM ?= $(INSTALL)
 INSTALL_DATA ?= $(INSTALL) -m 644
 INSTALL_BINS := market provider tenant ledger sdl
 MAN_PAGES := $(patsubst %,docs/man/%.1,$(INSTALL_BINS))
+CONSOLE_FILES := $(filter-out console/README.md,$(wildcard console/*.*))
 
 install: all
 	$(INSTALL) -d $(DESTDIR)$(bindir) $(DESTDIR)$(man1dir) \
 		$(DESTDIR)$(bashcompdir)
-	$(INSTALL_PROGRAM) $(patsubst %,bin/%,$(INSTALL_BINS)) \
+	$(INSTALL_PROGRAM) $(patsubst %,bin/%,$(INSTALL_BINS) provider-full) \
 		$(DESTDIR)$(bindir)/
+	$(INSTALL) -d $(DESTDIR)$(datarootdir)/lodge/console
+	$(INSTALL_DATA) $(CONSOLE_FILES) $(DESTDIR)$(datarootdir)/lodge/console/
 	$(INSTALL_DATA) $(MAN_PAGES) $(DESTDIR)$(man1dir)/
 	for b in $(INSTALL_BINS); do \
 		$(INSTALL_DATA) tools/completion/lodge.bash \
@@ -288,5 +309,7 @@ uninstall:
 		rm -f $(DESTDIR)$(bindir)/$$b $(DESTDIR)$(man1dir)/$$b.1 \
 			$(DESTDIR)$(bashcompdir)/$$b; \
 	done
+	rm -f $(DESTDIR)$(bindir)/provider-full
+	rm -rf $(DESTDIR)$(datarootdir)/lodge
 
 -include $(shell find build/$(BUILD) -name '*.d' 2>/dev/null)

@@ -96,14 +96,24 @@ market_console_default_dir(void)
 	if (n <= 0)
 		return NULL;
 	exe[n] = '\0';
-	/* bin/market -> console/ beside bin/ */
+	/* bin/market -> console/ beside bin/ (the source tree), else
+	 * share/lodge/console beside bin/ (`make install`) */
 	for (int i = 0; i < 2; i++) {
 		if ((slash = strrchr(exe, '/')) == NULL)
 			return NULL;
 		*slash = '\0';
 	}
-	if (asprintf(&dir, "%s/console", exe) < 0)
-		return NULL;
+	for (int i = 0; i < 2; i++) {
+		char index[PATH_MAX + 32];
+
+		free(dir);
+		if (asprintf(&dir, "%s/%s", exe,
+		        i == 0 ? "console" : "share/lodge/console") < 0)
+			return NULL;
+		snprintf(index, sizeof(index), "%s/index.html", dir);
+		if (access(index, R_OK) == 0)
+			return dir;
+	}
 	return dir;
 }
 

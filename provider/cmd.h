@@ -71,6 +71,10 @@ int cmd_fail(int status);
 /* --id-base: a host uid that leaves at least one range of 65536 ids. */
 int cmd_parse_id_base(const char *s, uint64_t *out);
 
+/* The front binary (`provider`, provider/front.c) beside this one when
+ * this is provider-full and it is there, into buf; else NULL. */
+const char *cmd_front_binary(char *buf, size_t len);
+
 /* The data dir: $LODGE_PROVIDER_DATA, else PROVIDER_DATA_DEFAULT. */
 const char *cmd_data_dir(void);
 

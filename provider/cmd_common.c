@@ -2,9 +2,11 @@
  * cmd_common: option handling, reporting and printing for every provider
  * command (see cmd.h).
  */
+#include <limits.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/err.h"
 #include "common/util.h"
@@ -95,4 +97,23 @@ cmd_on_signals(void (*handler)(int), const int *sigs)
 	sigemptyset(&sa.sa_mask);
 	for (; *sigs != 0; sigs++)
 		sigaction(*sigs, &sa, NULL);
+}
+
+const char *
+cmd_front_binary(char *buf, size_t len)
+{
+	char self[PATH_MAX], *slash;
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+
+	if (n <= 0)
+		return NULL;
+	self[n] = '\0';
+	if ((slash = strrchr(self, '/')) == NULL ||
+	    strcmp(slash + 1, "provider-full") != 0)
+		return NULL;
+	*slash = '\0';
+	if ((size_t)snprintf(buf, len, "%s/provider", self) >= len ||
+	    access(buf, X_OK) != 0)
+		return NULL;
+	return buf;
 }

@@ -129,14 +129,17 @@ static int
 wasm_main(const struct cmd *c, int argc, char **argv)
 {
 	struct prep_opts o;
-	char root[PATH_MAX], *app = NULL;
+	char root[PATH_MAX], front[PATH_MAX], *app = NULL;
 	int status, rc;
 
 	log_set_name("provider prepare");
 	if (parse(c, argc, argv, &o, 1, &status) == CMD_DONE)
 		return status;
 	snprintf(root, sizeof(root), "%.4000s/cache/wasm-app", o.data);
-	if ((rc = wasm_app_prepare(argv[optind], root, NULL, o.memory_bytes,
+	/* The sandbox gets the front (`provider wasm serve` runs there
+	 * without loading libcurl, libgit2...), this binary without one. */
+	if ((rc = wasm_app_prepare(argv[optind], root,
+	         cmd_front_binary(front, sizeof(front)), o.memory_bytes,
 	         &app)) < 0)
 		return cmd_fail(CMD_FAIL);
 	printf("%s\n", app);
@@ -188,7 +191,7 @@ const struct cmd cmd_prepare_wasm = {
 	.usage = "usage: provider prepare wasm [--data DIR] [--memory SIZE] "
 	         "MODULE\n"
 	         "Make MODULE's app dir DIR/cache/wasm-app/SHA256 (module, "
-	         "this binary,\n"
+	         "the provider's front binary,\n"
 	         "the module compiled with fuel): what a wasm lease's sandbox "
 	         "runs; print\n"
 	         "the directory.\n"

@@ -11,12 +11,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "common/err.h"
+#include "common/util.h"
 #include "sandbox/cgroup.h"
 
 #ifndef CGROUP2_SUPER_MAGIC
@@ -297,6 +299,105 @@ cgroup_path(const struct cgroup *cg)
 		return cg->dirs[V1_MEMORY] ? cg->dirs[V1_MEMORY] :
 		                             cg->dirs[V1_PIDS];
 	return NULL;
+}
+
+/* ---- the attach stall ---- */
+
+int
+cgroup_mount_superopts(const char *mountinfo, const char *mount_point,
+    const char *fstype, char *opts, size_t len)
+{
+	const char *line = mountinfo, *eol;
+	size_t mpl = strlen(mount_point), fl = strlen(fstype);
+	int found = 0;
+
+	/* "ID PARENT MAJ:MIN ROOT MOUNT_POINT OPTS [TAGS...] - FSTYPE
+	 * SOURCE SUPER_OPTS" (proc(5)); the last match is the one on top. */
+	for (; *line; line = *eol ? eol + 1 : eol) {
+		const char *f = line, *dash;
+		int i;
+
+		eol = line + strcspn(line, "\n");
+		for (i = 0; i < 4 && f < eol; i++)
+			f += strcspn(f, " ") + 1;
+		if (f >= eol || (size_t)(eol - f) <= mpl ||
+		    strncmp(f, mount_point, mpl) != 0 || f[mpl] != ' ')
+			continue;
+		if ((dash = strstr(f, " - ")) == NULL || dash > eol)
+			continue;
+		f = dash + 3;
+		if ((size_t)(eol - f) <= fl || strncmp(f, fstype, fl) != 0 ||
+		    f[fl] != ' ')
+			continue;
+		f += fl + 1;
+		f += strcspn(f, " ") + 1; /* the source */
+		if (f > eol)
+			continue;
+		snprintf(opts, len, "%.*s", (int)(eol - f), f);
+		found = 1;
+	}
+	return found ?
+	    0 :
+	    err_set(ERR_NOTFOUND, "no %s mounted at %s", fstype, mount_point);
+}
+
+int
+cgroup_has_option(const char *opts, const char *opt)
+{
+	size_t n = strlen(opt);
+
+	for (const char *p = opts;;) {
+		size_t k = strcspn(p, ",");
+		if (k == n && strncmp(p, opt, n) == 0)
+			return 1;
+		if (p[k] == '\0')
+			return 0;
+		p += k + 1;
+	}
+}
+
+/* Moving a process into a cgroup (cgroup.procs) takes the kernel's
+ * threadgroup lock for writing, and its first writer after a quiet spell
+ * waits for an RCU grace period: 7-15 ms per sandbox start here.  With
+ * favordynmods on the cgroup2 mount (Linux >= 6.0; a property of the
+ * whole kernel, so it serves the v1 hierarchies as well) that lock stays
+ * in the mode where writers do not wait, at a small cost to fork and exit
+ * (Documentation/admin-guide/cgroup-v2.rst, "favordynmods").  The option
+ * is added by reconfiguring the mount with the options it has (fspick,
+ * fsconfig: the mount's own flags are left alone).  Best effort, once
+ * per process: without root, a cgroup2 mount or the option, starts keep
+ * the stall. */
+static void
+favor_dynmods(const char *v2_root)
+{
+	static int tried;
+	char *mi = NULL, opts[512], *tok, *save;
+	size_t len;
+	int fd = -1;
+
+	if (tried || v2_root == NULL)
+		return;
+	tried = 1;
+	if (util_read_file("/proc/self/mountinfo", 1u << 20, &mi, &len) < 0 ||
+	    cgroup_mount_superopts(mi, v2_root, "cgroup2", opts, sizeof(opts)) <
+	        0 ||
+	    cgroup_has_option(opts, "favordynmods"))
+		goto out;
+	if ((fd = fspick(AT_FDCWD, v2_root,
+	         FSPICK_CLOEXEC | FSPICK_NO_AUTOMOUNT)) < 0)
+		goto out;
+	for (tok = strtok_r(opts, ",", &save); tok;
+	     tok = strtok_r(NULL, ",", &save))
+		if (strcmp(tok, "rw") != 0 && strcmp(tok, "ro") != 0 &&
+		    fsconfig(fd, FSCONFIG_SET_FLAG, tok, NULL, 0) < 0)
+			goto out; /* an option we cannot carry over */
+	if (fsconfig(fd, FSCONFIG_SET_FLAG, "favordynmods", NULL, 0) == 0)
+		(void)fsconfig(fd, FSCONFIG_CMD_RECONFIGURE, NULL, NULL, 0);
+out:
+	if (fd >= 0)
+		close(fd);
+	err_clear();
+	free(mi);
 }
 
 /* ---- v2 ---- */
@@ -581,6 +682,9 @@ cgroup_new(const struct cgroup_config *cfg, const char *parent,
 	if ((cg = calloc(1, sizeof(*cg))) == NULL)
 		return err_set(ERR_NOMEM, "out of memory");
 
+	/* On the host's hierarchies only (tests use directories). */
+	if (mode != CGROUP_NONE && cfg->v2_root == NULL && cfg->v1_root == NULL)
+		favor_dynmods(v2_default_root());
 	if (mode == CGROUP_AUTO || mode == CGROUP_V2) {
 		rc = v2_new(cfg, parent, name, lim, mode == CGROUP_AUTO, cg);
 		if (rc == 0) {

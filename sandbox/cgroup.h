@@ -100,5 +100,12 @@ int cgroup_has_controller(const char *controllers, const char *controller);
 void cgroup_format_cpu_max(uint64_t cpu_millis, char *buf, size_t len);
 /* Check a cgroup name/parent: non-empty, [A-Za-z0-9._-/] only, no "..". */
 int cgroup_check_name(const char *name, const char *what);
+/* The super options ("rw,nsdelegate") of the fstype mount at mount_point
+ * in mountinfo (the text of /proc/self/mountinfo; the last such mount),
+ * into opts; ERR_NOTFOUND when there is none. */
+int cgroup_mount_superopts(const char *mountinfo, const char *mount_point,
+    const char *fstype, char *opts, size_t len);
+/* Does the comma-separated list opts hold opt? */
+int cgroup_has_option(const char *opts, const char *opt);
 
 #endif

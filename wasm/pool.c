@@ -42,9 +42,19 @@ struct worker {
 	                              touch fd) */
 };
 
+/* A request waiting for a worker, on its own thread's stack.  release()
+ * hands a freed worker straight to the oldest waiter (slot set under mu)
+ * and wakes that thread alone: one wake-up per request whatever the
+ * number waiting, and first come, first served. */
+struct waiter {
+	pthread_cond_t cv;
+	int slot; /* -1 until handed one */
+	struct waiter *next;
+};
+
 struct wasm_pool {
 	pthread_mutex_t mu;
-	pthread_cond_t cv;
+	struct waiter *head, *tail; /* FIFO of waiting requests */
 	_Atomic unsigned refs;
 	int ctl;
 	int closed; /* no new requests */
@@ -160,7 +170,6 @@ int
 wasm_pool_new(int ctl_fd, unsigned workers, struct wasm_pool **out)
 {
 	struct wasm_pool *p;
-	pthread_condattr_t ca;
 	unsigned i;
 	int rc;
 
@@ -175,10 +184,6 @@ wasm_pool_new(int ctl_fd, unsigned workers, struct wasm_pool **out)
 		return err_set(ERR_NOMEM, "out of memory");
 	}
 	pthread_mutex_init(&p->mu, NULL);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&p->cv, &ca);
-	pthread_condattr_destroy(&ca);
 	atomic_init(&p->refs, 1);
 	p->ctl = ctl_fd;
 	p->n = workers;
@@ -212,19 +217,20 @@ wasm_pool_free(struct wasm_pool *p)
 			close(p->w[i].fd);
 	if (p->ctl >= 0)
 		close(p->ctl);
-	pthread_cond_destroy(&p->cv);
 	pthread_mutex_destroy(&p->mu);
 	free(p);
 }
 
-/* Under mu.  The supervisor reads EOF on the control socket and ends. */
+/* Under mu.  The supervisor reads EOF on the control socket and ends;
+ * every waiter wakes and sees the pool closed. */
 static void
 shut_locked(struct wasm_pool *p)
 {
 	p->closed = 1;
 	if (p->ctl >= 0)
 		shutdown(p->ctl, SHUT_RDWR);
-	pthread_cond_broadcast(&p->cv);
+	for (struct waiter *w = p->head; w; w = w->next)
+		pthread_cond_signal(&w->cv);
 }
 
 void
@@ -254,23 +260,57 @@ wasm_pool_stats(struct wasm_pool *p, struct wasm_pool_stats *out)
 	pthread_mutex_unlock(&p->mu);
 }
 
-/* An idle worker, or -1 (closed, or none free before deadline). */
-static int
-acquire(struct wasm_pool *p, uint64_t deadline)
+/* Under mu: w out of the FIFO (it gave up waiting). */
+static void
+unlink_waiter(struct wasm_pool *p, struct waiter *w)
 {
+	struct waiter **pp = &p->head, *prev = NULL;
+
+	while (*pp && *pp != w) {
+		prev = *pp;
+		pp = &(*pp)->next;
+	}
+	if (*pp == NULL)
+		return;
+	*pp = w->next;
+	if (p->tail == w)
+		p->tail = prev;
+}
+
+/* An idle worker (and *seq, the request's number), or -1 (closed, or
+ * none free before deadline).  A free worker goes to a new request only
+ * when nobody waits; otherwise the request queues behind the others. */
+static int
+acquire(struct wasm_pool *p, uint64_t deadline, uint64_t *seq)
+{
+	struct waiter w;
+	pthread_condattr_t ca;
 	int slot = -1;
+
 	pthread_mutex_lock(&p->mu);
-	while (!p->closed && !p->broken) {
-		unsigned i;
-		for (i = 0; i < p->n && p->w[i].busy; i++)
-			;
-		if (i < p->n) {
-			p->w[i].busy = 1;
-			slot = (int)i;
-			break;
-		}
+	if (p->closed || p->broken)
+		goto out;
+	if (p->head == NULL)
+		for (unsigned i = 0; i < p->n; i++)
+			if (!p->w[i].busy) {
+				p->w[i].busy = 1;
+				slot = (int)i;
+				goto out;
+			}
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&w.cv, &ca);
+	pthread_condattr_destroy(&ca);
+	w.slot = -1;
+	w.next = NULL;
+	if (p->tail)
+		p->tail->next = &w;
+	else
+		p->head = &w;
+	p->tail = &w;
+	for (;;) {
 		uint64_t now = now_ms();
-		if (now >= deadline)
+		if (w.slot >= 0 || p->closed || p->broken || now >= deadline)
 			break;
 		struct timespec ts;
 		clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -279,26 +319,50 @@ acquire(struct wasm_pool *p, uint64_t deadline)
 		ts.tv_sec +=
 		    (time_t)((deadline - now) / 1000 + ns / 1000000000);
 		ts.tv_nsec = (long)(ns % 1000000000);
-		pthread_cond_timedwait(&p->cv, &p->mu, &ts);
+		pthread_cond_timedwait(&w.cv, &p->mu, &ts);
 	}
-	if (slot >= 0)
+	/* Handed a worker: release() already took w off the FIFO. */
+	if (w.slot >= 0)
+		slot = w.slot;
+	else
+		unlink_waiter(p, &w);
+	pthread_cond_destroy(&w.cv);
+	/* A worker handed over just as the pool closed goes back. */
+	if (slot >= 0 && (p->closed || p->broken)) {
+		p->w[slot].busy = 0;
+		slot = -1;
+	}
+out:
+	if (slot >= 0) {
 		p->st.requests++;
+		*seq = ++p->seq;
+	}
 	pthread_mutex_unlock(&p->mu);
 	return slot;
 }
 
-/* Give the worker back; a supervisor that stopped answering breaks the
- * whole pool (the daemon then restarts the sandbox). */
+/* Give the worker back (to the oldest waiter, if any); a supervisor that
+ * stopped answering breaks the whole pool (the daemon then restarts the
+ * sandbox). */
 static void
 release(struct wasm_pool *p, int slot, int broken)
 {
+	struct waiter *w;
+
 	pthread_mutex_lock(&p->mu);
 	p->w[slot].busy = 0;
 	if (broken) {
 		p->broken = 1;
 		shut_locked(p);
+	} else if ((w = p->head) != NULL) {
+		p->head = w->next;
+		if (p->head == NULL)
+			p->tail = NULL;
+		w->next = NULL;
+		p->w[slot].busy = 1;
+		w->slot = slot;
+		pthread_cond_signal(&w->cv);
 	}
-	pthread_cond_broadcast(&p->cv);
 	pthread_mutex_unlock(&p->mu);
 }
 
@@ -490,7 +554,7 @@ wasm_pool_invoke(struct wasm_pool *p, const struct wasm_wagi_request *req,
     const struct wasm_run_limits *l, struct wasm_wagi_response *resp,
     struct wasm_usage *u)
 {
-	uint64_t t0 = now_ms(), budget_fuel;
+	uint64_t t0 = now_ms(), budget_fuel, seq = 0;
 	uint8_t *frame = NULL, *pl = NULL;
 	size_t flen;
 	uint32_t plen = 0;
@@ -506,16 +570,14 @@ wasm_pool_invoke(struct wasm_pool *p, const struct wasm_wagi_request *req,
 	u->bytes_in = req->body_len;
 	budget_fuel = l->fuel >= 0 ? (uint64_t)l->fuel : 0;
 	if ((slot = acquire(p,
-	         t0 + (l->wall_ms ? l->wall_ms : QUEUE_WAIT_MAX_MS))) < 0) {
+	         t0 + (l->wall_ms ? l->wall_ms : QUEUE_WAIT_MAX_MS), &seq)) <
+	    0) {
 		rc = fail_resp(resp, 503,
 		    wasm_pool_alive(p) ?
 		        "function busy: no free worker before the deadline" :
 		        "function is not running (restarting)");
 		goto out;
 	}
-	pthread_mutex_lock(&p->mu);
-	uint64_t seq = ++p->seq;
-	pthread_mutex_unlock(&p->mu);
 	if ((rc = wasm_wire_request_encode(seq, req, l, &frame, &flen)) < 0) {
 		release(p, slot, 0);
 		if (rc == ERR_NOMEM)

@@ -10,8 +10,12 @@
  *     instance per request) in process, and through the gateway's path
  *     (gateway_wasm -> wasm_pool -> `provider wasm serve` workers in a
  *     process sandbox, as the daemon runs it), 4 keep-alive clients
- *     (goal >= 10,000 req/s).
- * Usage: bench_wasm SCRATCH_DIR (needs clang for wasm32-wasi and wabt).
+ *     (goal >= 10,000 req/s);
+ *  4. the same sandboxed WAGI path at 32, 256 and 1,000 keep-alive
+ *     connections (wrk), req/s as ratios to 32 (goal >= 0.8 at 1,000),
+ *     p99 and connection resets; medians of rounds in rotated order.
+ * Usage: bench_wasm SCRATCH_DIR [scale] (needs clang for wasm32-wasi and
+ * wabt; "scale": only part 4).
  */
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -302,6 +306,78 @@ start_pool(const char *module)
 	return sb;
 }
 
+/* ---- 4. WAGI at scale ---- */
+
+#define SCALE_ROUNDS 3
+#define SCALE_SECONDS 3
+
+static void
+bench_scale(const char *name, http_handler h)
+{
+	static const int conns[] = { 32, 256, 1000 };
+	enum { NC = sizeof(conns) / sizeof(conns[0]) };
+	double rps[NC][SCALE_ROUNDS], p99[NC][SCALE_ROUNDS], med[NC];
+	unsigned long resets[NC] = { 0 }, errs[NC] = { 0 }, bad[NC] = { 0 };
+	struct http_server_config hc;
+	struct http_server *srv;
+	struct wasm_pool_stats st;
+	char url[128];
+	int r, k;
+
+	if (!bench_wrk_available()) {
+		printf("WAGI at 32/256/1000 connections: skipped (needs wrk: "
+		       "make deps)\n");
+		return;
+	}
+	http_server_config_default(&hc);
+	hc.host = "127.0.0.1";
+	hc.port = 0;
+	hc.max_conns = 4096;
+	hc.max_conns_per_ip = 4096;
+	if (http_server_start(&hc, h, NULL, &srv) < 0) {
+		fprintf(stderr, "bench_wasm: server: %s\n", err_msg());
+		exit(1);
+	}
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u/hello",
+	    http_server_port(srv));
+	for (r = 0; r < SCALE_ROUNDS; r++)
+		for (int j = 0; j < NC; j++) {
+			struct bench_wrk w;
+			k = (j + r) % NC; /* each level first once */
+			if (bench_wrk_run(url, conns[k], SCALE_SECONDS, &w) <
+			    0) {
+				printf("WAGI at scale: wrk failed at %d "
+				       "connections\n",
+				    conns[k]);
+				w.rps = w.p99_us = 0;
+			}
+			rps[k][r] = w.rps;
+			p99[k][r] = w.p99_us;
+			resets[k] += w.resets;
+			errs[k] += w.sock_errors;
+			bad[k] += w.non2xx;
+		}
+	for (k = 0; k < NC; k++)
+		med[k] = bench_median(rps[k], SCALE_ROUNDS);
+	for (k = 0; k < NC; k++)
+		printf("%s, %4d connections: %7.0f req/s (%.2fx of "
+		       "32; goal at 1000 >= 0.80), p99 %6.1f ms, %lu socket "
+		       "errors (%lu resets), %lu non-2xx\n",
+		    name, conns[k], med[k], med[0] > 0 ? med[k] / med[0] : 0,
+		    bench_median(p99[k], SCALE_ROUNDS) / 1e3, errs[k],
+		    resets[k], bad[k]);
+	if (h != pool_handler) {
+		http_server_free(srv);
+		return;
+	}
+	wasm_pool_stats(pool, &st);
+	printf("WAGI at scale: medians of %d rounds of %d s (wrk -t2), %llu "
+	       "requests, %llu worker deaths\n",
+	    SCALE_ROUNDS, SCALE_SECONDS, (unsigned long long)st.requests,
+	    (unsigned long long)st.worker_deaths);
+	http_server_free(srv);
+}
+
 static const char *
 hello_request(void *ctx, int c, size_t i, size_t *len)
 {
@@ -378,18 +454,26 @@ main(int argc, char **argv)
 		       "make deps)\n");
 		return 0;
 	}
-	bench_compute();
+	int scale_only = argc > 2 && strcmp(argv[2], "scale") == 0;
 	char path[600];
 	snprintf(path, sizeof(path), "%s/hello.wasm", dir);
 	hello = load(path, 1);
-	bench_invoke();
-	printf("-- HTTP, provider HTTP server (common/http_server.c), "
-	       "keep-alive\n");
-	double f = measure("fixed response", fixed_handler);
-	double w = measure("WAGI in process", wagi_handler);
-	printf("WAGI in process/fixed: %.2f\n", w / f);
+	double f = 1;
+	if (!scale_only) {
+		bench_compute();
+		bench_invoke();
+		printf("-- HTTP, provider HTTP server "
+		       "(common/http_server.c), keep-alive\n");
+		f = measure("fixed response", fixed_handler);
+		double w = measure("WAGI in process", wagi_handler);
+		printf("WAGI in process/fixed: %.2f\n", w / f);
+	}
 	struct sandbox *sb = start_pool(path);
-	if (sb) {
+	if (scale_only && getenv("BENCH_SCALE_FIXED"))
+		bench_scale("fixed response", fixed_handler);
+	if (sb && scale_only)
+		bench_scale("WAGI sandboxed", pool_handler);
+	else if (sb) {
 		double g = measure("WAGI sandboxed", pool_handler);
 		struct wasm_pool_stats st;
 		wasm_pool_stats(pool, &st);
@@ -399,6 +483,9 @@ main(int argc, char **argv)
 		    "%llu requests, %llu worker deaths\n",
 		    g / f, g, (unsigned long long)st.requests,
 		    (unsigned long long)st.worker_deaths);
+		bench_scale("WAGI sandboxed", pool_handler);
+	}
+	if (sb) {
 		wasm_pool_close(pool);
 		wasm_pool_free(pool);
 		(void)sandbox_stop(sb, 1000, NULL);

@@ -7,6 +7,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -170,4 +171,84 @@ bench_result_free(struct bench_result *r)
 {
 	free(r->lat);
 	memset(r, 0, sizeof(*r));
+}
+
+int
+bench_wrk_available(void)
+{
+	return system("command -v wrk >/dev/null 2>&1") == 0;
+}
+
+/* "1.23ms", "456.78us", "2.00s" in microseconds. */
+static double
+wrk_time_us(const char *s)
+{
+	char *end;
+	double v = strtod(s, &end);
+
+	if (strncmp(end, "us", 2) == 0)
+		return v;
+	if (strncmp(end, "ms", 2) == 0)
+		return v * 1e3;
+	if (strncmp(end, "s", 1) == 0)
+		return v * 1e6;
+	if (strncmp(end, "m", 1) == 0)
+		return v * 60e6;
+	return v;
+}
+
+int
+bench_wrk_run(const char *url, int conns, double seconds, struct bench_wrk *out)
+{
+	char cmd[1024], line[512];
+	unsigned long c = 0, r = 0, w = 0, t = 0;
+	int threads = conns < 2 ? 1 : 2, got = 0;
+	FILE *f;
+
+	memset(out, 0, sizeof(*out));
+	snprintf(cmd, sizeof(cmd),
+	    "wrk -t%d -c%d -d%.0fs --timeout 10s --latency '%s' 2>&1", threads,
+	    conns, seconds < 1 ? 1 : seconds, url);
+	if ((f = popen(cmd, "r")) == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		const char *p = line + strspn(line, " \t");
+		if (strncmp(p, "50%", 3) == 0)
+			out->p50_us = wrk_time_us(p + 3 + strspn(p + 3, " \t"));
+		else if (strncmp(p, "99%", 3) == 0)
+			out->p99_us = wrk_time_us(p + 3 + strspn(p + 3, " \t"));
+		else if (sscanf(p, "%lu requests in", &out->requests) == 1)
+			;
+		else if (sscanf(p,
+		             "Socket errors: connect %lu, read %lu, write %lu, "
+		             "timeout %lu",
+		             &c, &r, &w, &t) == 4) {
+			out->sock_errors = c + r + w + t;
+			out->resets = r;
+		} else if (sscanf(p, "Non-2xx or 3xx responses: %lu",
+		               &out->non2xx) == 1)
+			;
+		else if (sscanf(p, "Requests/sec: %lf", &out->rps) == 1)
+			got = 1;
+	}
+	if (pclose(f) != 0 || !got)
+		return -1;
+	return 0;
+}
+
+static int
+cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+double
+bench_median(double *v, size_t n)
+{
+	if (n == 0)
+		return 0;
+	qsort(v, n, sizeof(*v), cmp_double);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }

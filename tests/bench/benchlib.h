@@ -50,3 +50,27 @@ int bench_load_run(const struct bench_load *l, struct bench_result *r);
 void bench_result_free(struct bench_result *r);
 
 #endif
+
+/* One run of wrk (Debian's wrk, an event-driven load generator: two
+ * threads whatever the connection count, so 1,000 connections cost the
+ * machine what 32 do) against url with `conns` keep-alive connections
+ * for `seconds`. */
+struct bench_wrk {
+	double rps; /* answered requests per second */
+	double p50_us, p99_us; /* latency percentiles (wrk --latency) */
+	unsigned long requests; /* answered */
+	unsigned long sock_errors; /* connect + read + write + timeout */
+	unsigned long resets; /* read errors: connections reset or cut */
+	unsigned long non2xx; /* answers other than 2xx/3xx */
+};
+
+/* 1 when wrk is installed, else 0. */
+int bench_wrk_available(void);
+
+/* Run wrk; 0 with *out filled, -1 when wrk could not run or its output
+ * had no Requests/sec line. */
+int bench_wrk_run(const char *url, int conns, double seconds,
+    struct bench_wrk *out);
+
+/* The median of v[0..n) (v is reordered). */
+double bench_median(double *v, size_t n);

@@ -26,6 +26,17 @@ check "the installed binaries run" sh -c "
 	$D$P/bin/provider --help | grep -q 'usage: provider' &&
 	$D$P/bin/ledger --help 2>&1 | grep -q 'usage: ledger' &&
 	$D$P/bin/market --help 2>&1 | grep -q 'usage: market'"
+check "the installed provider's front finds provider-full beside it" sh -c "
+	$D$P/bin/provider init --help 2>&1 | grep -q 'usage: provider init'"
+check "the console is installed where the installed market looks" \
+    test -f "$D$P/share/lodge/console/index.html" -a \
+    -f "$D$P/share/lodge/console/verify.js"
+ti_bin=$BIN; ti_cl=$CL; BIN=$D$P/bin; CL=$T/installed; mkdir -p "$CL"
+check "the installed market starts" cluster_market
+check "the installed market serves the installed console at /" sh -c \
+    "curl -sf $MARKET/ | grep -qi '<html'"
+kill "$MARKET_PID"; wait "$MARKET_PID" 2>/dev/null
+BIN=$ti_bin; CL=$ti_cl
 check "man finds the installed pages" sh -c "
 	MANPATH=$D$P/share/man MANWIDTH=80 man -P cat tenant 2>/dev/null |
 	    grep -q 'deploy SDL files' &&

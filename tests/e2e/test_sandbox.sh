@@ -575,6 +575,17 @@ evcheck "unprivileged provider: user namespace, syscalls denied, rusage" \
     sh -c "[ $(rc userns) = 0 ] && grep -qx mount=EPERM '$T/userns.out' &&
         grep -q ' 65534 65534 1' '$T/userns.out' && [ '$(field userns metering)' = rusage ]"
 
+# bin/provider is the front: the commands that start workloads without
+# the provider's heavy libraries; the rest run in bin/provider-full.
+needed=$(readelf -d "$P" 2>/dev/null | sed -n 's/.*Shared library: \[\(.*\)\]/\1/p' | tr '\n' ' ')
+evcheck "bin/provider loads neither libcurl, libgit2, libarchive nor SQLite" \
+    "NEEDED: $needed" sh -c "readelf -d '$P' | grep -q 'Shared library' &&
+        ! readelf -d '$P' | grep -Eq 'libcurl|libgit2|libarchive|libsqlite3'"
+check "provider --help (run by provider-full) lists every command" \
+    sh -c "'$P' --help | grep -q '^  init ' && '$P' --help | grep -q '^  sandbox  run '"
+check_fails "provider with an unknown command says so (provider-full)" \
+    'unknown command "nosuch"' "$P" nosuch
+
 left=$(ls -d /sys/fs/cgroup/*/lodge/t$ID-* /sys/fs/cgroup/unified/lodge/t$ID-* 2>/dev/null)
 evcheck "every sandbox's cgroup removed" "${left:-none left}" test -z "$left"
 

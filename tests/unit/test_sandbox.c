@@ -165,6 +165,46 @@ test_cgroup_parse_keyed_files(void **state)
 	assert_int_equal(cgroup_parse_value("x", &v), ERR_INVAL);
 }
 
+/* favordynmods is added to the cgroup2 mount with the options it has:
+ * they are read from mountinfo, the last mount at a point winning. */
+static void
+test_cgroup_mount_superopts_from_mountinfo(void **state)
+{
+	static const char mi[] =
+	    "25 1 0:23 / /sys rw,nosuid - sysfs sysfs rw\n"
+	    "31 25 0:27 / /sys/fs/cgroup ro,nosuid shared:9 - tmpfs tmpfs "
+	    "ro,mode=755\n"
+	    "32 31 0:28 / /sys/fs/cgroup/unified rw,nosuid,nodev shared:10 - "
+	    "cgroup2 cgroup2 rw,nsdelegate\n"
+	    "33 31 0:29 / /sys/fs/cgroup/cpu rw - cgroup cgroup rw,cpu\n"
+	    "40 32 0:28 / /sys/fs/cgroup/unified rw - cgroup2 none "
+	    "rw,nsdelegate,memory_recursiveprot\n"
+	    "41 25 0:30 / /sys/fs/cgroup/unifiedx rw - cgroup2 cgroup2 rw";
+	char opts[128];
+
+	(void)state;
+	assert_int_equal(cgroup_mount_superopts(mi, "/sys/fs/cgroup/unified",
+	                     "cgroup2", opts, sizeof(opts)),
+	    0);
+	assert_string_equal(opts, "rw,nsdelegate,memory_recursiveprot");
+	assert_int_equal(cgroup_mount_superopts(mi, "/sys/fs/cgroup/cpu",
+	                     "cgroup", opts, sizeof(opts)),
+	    0);
+	assert_string_equal(opts, "rw,cpu");
+	assert_int_equal(cgroup_mount_superopts(mi, "/sys/fs/cgroup", "cgroup2",
+	                     opts, sizeof(opts)),
+	    ERR_NOTFOUND);
+	assert_int_equal(
+	    cgroup_mount_superopts(mi, "/sys/fs", "sysfs", opts, sizeof(opts)),
+	    ERR_NOTFOUND);
+	assert_true(
+	    cgroup_has_option("rw,nsdelegate,favordynmods", "favordynmods"));
+	assert_true(cgroup_has_option("favordynmods", "favordynmods"));
+	assert_false(cgroup_has_option("rw,nofavordynmods", "favordynmods"));
+	assert_false(cgroup_has_option("rw,favordynmodsx", "favordynmods"));
+	assert_false(cgroup_has_option("", "favordynmods"));
+}
+
 static void
 test_cgroup_controllers_and_cpu_max(void **state)
 {
@@ -730,6 +770,7 @@ main(void)
 		cmocka_unit_test(test_exit_code_of_wait_status),
 		cmocka_unit_test(test_cgroup_parse_keyed_files),
 		cmocka_unit_test(test_cgroup_controllers_and_cpu_max),
+		cmocka_unit_test(test_cgroup_mount_superopts_from_mountinfo),
 		cmocka_unit_test(test_cgroup_names_are_checked),
 		cmocka_unit_test_setup_teardown(
 		    test_cgroup_v2_writes_limits_and_reads_usage, setup_tmp,

@@ -461,6 +461,87 @@ test_pool_serves_concurrent_requests(void **state)
 	rig_stop(&r);
 }
 
+struct queued {
+	struct wasm_pool *pool;
+	const char *body;
+	uint64_t wall_ms, delay_ms, took_ms;
+	int status;
+	char msg[128];
+};
+
+static void *
+queued_call(void *arg)
+{
+	struct queued *q = arg;
+	usleep((useconds_t)(q->delay_ms * 1000));
+	uint64_t t0 = util_mono_ns();
+	q->status = call(q->pool, q->body, 1000000000000000LL, q->wall_ms, NULL,
+	    q->msg, sizeof(q->msg));
+	q->took_ms = (util_mono_ns() - t0) / 1000000;
+	return NULL;
+}
+
+/* With the only worker held, a queued request whose deadline comes first
+ * gives up alone (503, at its deadline) and the one behind it still gets
+ * the worker when it is freed. */
+static void
+test_pool_queue_gives_up_at_the_deadline_and_serves_the_rest(void **state)
+{
+	struct rig r;
+	struct queued q[3] = {
+		{ .body = "L", .wall_ms = 700, .delay_ms = 0 },
+		{ .body = "ok", .wall_ms = 200, .delay_ms = 100 },
+		{ .body = "ok", .wall_ms = 5000, .delay_ms = 150 },
+	};
+	pthread_t t[3];
+	(void)state;
+	rig_start(&r, 1);
+	for (int i = 0; i < 3; i++) {
+		q[i].pool = r.pool;
+		assert_int_equal(
+		    pthread_create(&t[i], NULL, queued_call, &q[i]), 0);
+	}
+	for (int i = 0; i < 3; i++)
+		pthread_join(t[i], NULL);
+	assert_int_equal(q[0].status, 504);
+	assert_int_equal(q[1].status, 503);
+	assert_non_null(strstr(q[1].msg, "no free worker"));
+	assert_true(q[1].took_ms >= 200 && q[1].took_ms < 600);
+	assert_int_equal(q[2].status, 201);
+	assert_true(q[2].took_ms >= 400);
+	assert_int_equal(call(r.pool, "ok", 1000000, 5000, NULL, NULL, 0), 201);
+	rig_stop(&r);
+}
+
+/* Closing the pool wakes a request queued for a worker at once. */
+static void
+test_pool_close_wakes_queued_requests(void **state)
+{
+	struct rig r;
+	struct queued q[2] = {
+		{ .body = "L", .wall_ms = 3000, .delay_ms = 0 },
+		{ .body = "ok", .wall_ms = 20000, .delay_ms = 100 },
+	};
+	pthread_t t[2];
+	(void)state;
+	rig_start(&r, 1);
+	for (int i = 0; i < 2; i++) {
+		q[i].pool = r.pool;
+		assert_int_equal(
+		    pthread_create(&t[i], NULL, queued_call, &q[i]), 0);
+	}
+	usleep(300000);
+	wasm_pool_close(r.pool);
+	pthread_join(t[1], NULL);
+	assert_int_equal(q[1].status, 503);
+	assert_true(q[1].took_ms < 1000);
+	pthread_join(t[0], NULL);
+	assert_int_not_equal(q[0].status, 201);
+	wasm_pool_free(r.pool);
+	int st = -1;
+	assert_int_equal(waitpid(r.sup, &st, 0), r.sup);
+}
+
 static void
 test_pool_closed_answers_503(void **state)
 {
@@ -663,6 +744,9 @@ main(void)
 		    test_pool_worker_death_answers_500_and_is_replaced),
 		cmocka_unit_test(test_pool_serves_concurrent_requests),
 		cmocka_unit_test(test_pool_closed_answers_503),
+		cmocka_unit_test(
+		    test_pool_queue_gives_up_at_the_deadline_and_serves_the_rest),
+		cmocka_unit_test(test_pool_close_wakes_queued_requests),
 		cmocka_unit_test(test_pool_holds_against_a_lying_worker),
 		cmocka_unit_test(test_pool_new_refuses_bad_worker_counts),
 	};

@@ -1,0 +1,328 @@
+/*
+ * bench_gateway_nginx: the provider's gateway (gateway_forward in the
+ * provider's HTTP server, as the daemon runs it) next to what an operator
+ * would put there instead: nginx as a reverse proxy with a keep-alive
+ * upstream pool, both in front of the same upstream (an epoll server
+ * here answering at once, the worst case for a proxy; nginx keeps up to
+ * 1,024 idle upstream connections and listens with the same backlog as
+ * the gateway, 4,096, so neither churns connections), loaded by wrk at
+ * 32, 256 and 1,000 keep-alive connections, gateway and nginx alternated,
+ * medians of rounds.  Prints req/s and p99 as ratios to nginx's (goals:
+ * >= 0.9x req/s, <= 1.5x p99) and each one's socket errors (resets) and
+ * non-2xx answers (goal: none).  Needs nginx and wrk (make deps).
+ * Usage: bench_gateway_nginx SCRATCH_DIR
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common/err.h"
+#include "common/http.h"
+#include "common/util.h"
+#include "provider/gateway.h"
+#include "tests/bench/benchlib.h"
+
+#define ROUNDS 3
+#define SECONDS 3
+
+static const char reply[] = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
+                            "Content-Length: 13\r\n\r\nhello, lodge\n";
+static uint16_t upstream_port;
+
+/* A listening socket on 127.0.0.1 (port 0: any). */
+static int
+listen_on(uint16_t port, uint16_t *bound)
+{
+	struct sockaddr_in sa;
+	socklen_t sl = sizeof(sa);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
+
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_port = htons(port);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    listen(fd, 4096) < 0 ||
+	    getsockname(fd, (struct sockaddr *)&sa, &sl) < 0) {
+		close(fd);
+		return -1;
+	}
+	*bound = ntohs(sa.sin_port);
+	return fd;
+}
+
+/* The upstream: one epoll thread, a fixed answer per request head. */
+struct uconn {
+	int fd;
+	size_t have;
+	char buf[4096];
+};
+
+/* Out of epoll before the close: a fork (wrk's popen, nginx) may hold a
+ * copy of the socket for a moment, which would keep it registered and
+ * its events coming with c freed. */
+static void
+drop(int ep, struct uconn *c)
+{
+	epoll_ctl(ep, EPOLL_CTL_DEL, c->fd, NULL);
+	close(c->fd);
+	free(c);
+}
+
+static void *
+upstream(void *arg)
+{
+	int ls = (int)(intptr_t)arg, ep = epoll_create1(EPOLL_CLOEXEC);
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = NULL },
+	                   evs[256];
+
+	epoll_ctl(ep, EPOLL_CTL_ADD, ls, &ev);
+	for (;;) {
+		int n = epoll_wait(ep, evs, 256, -1);
+		for (int i = 0; i < n; i++) {
+			struct uconn *c = evs[i].data.ptr;
+			if (c == NULL) {
+				int fd, one = 1;
+				while (
+				    (fd = accept4(ls, NULL, NULL,
+				         SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
+					setsockopt(fd, IPPROTO_TCP, TCP_NODELAY,
+					    &one, sizeof(one));
+					if ((c = calloc(1, sizeof(*c))) ==
+					    NULL) {
+						close(fd);
+						continue;
+					}
+					c->fd = fd;
+					struct epoll_event e = { .events =
+						                     EPOLLIN,
+						.data.ptr = c };
+					epoll_ctl(ep, EPOLL_CTL_ADD, fd, &e);
+				}
+				continue;
+			}
+			ssize_t r = recv(c->fd, c->buf + c->have,
+			    sizeof(c->buf) - 1 - c->have, 0);
+			if (r <= 0) {
+				if (r < 0 && errno == EAGAIN)
+					continue;
+				drop(ep, c);
+				continue;
+			}
+			c->have += (size_t)r;
+			c->buf[c->have] = '\0';
+			char *end;
+			int bad = 0;
+			while ((end = strstr(c->buf, "\r\n\r\n")) != NULL) {
+				size_t used = (size_t)(end - c->buf) + 4;
+				if (send(c->fd, reply, sizeof(reply) - 1,
+				        MSG_NOSIGNAL) != sizeof(reply) - 1)
+					bad = 1;
+				memmove(c->buf, c->buf + used, c->have - used);
+				c->have -= used;
+				c->buf[c->have] = '\0';
+			}
+			if (bad || c->have >= sizeof(c->buf) - 1)
+				drop(ep, c);
+		}
+	}
+	return NULL;
+}
+
+static void
+handler(void *ctx, const struct http_request *req, struct http_response *resp)
+{
+	struct gateway_route rt;
+	uint64_t egress;
+	char *target;
+
+	(void)ctx;
+	if (gateway_route_parse(http_header(req, "Host"), req->path,
+	        "bench.localhost", &rt) != 1 ||
+	    gateway_target(req, rt.path, &target) < 0) {
+		http_respond_error(resp, 404, "no route");
+		return;
+	}
+	gateway_forward(req, -1, -1, 1, upstream_port, target, resp, &egress);
+	free(target);
+}
+
+/* nginx in the foreground on port, proxying to the upstream with a
+ * keep-alive pool; its pid, or -1. */
+static pid_t
+start_nginx(const char *dir, uint16_t port)
+{
+	char conf[700], text[8192];
+	FILE *f;
+	pid_t pid;
+
+	snprintf(conf, sizeof(conf), "%s/nginx.conf", dir);
+	snprintf(text, sizeof(text),
+	    "daemon off;\nworker_processes auto;\n"
+	    "worker_rlimit_nofile 16384;\npid %s/nginx.pid;\n"
+	    "error_log %s/nginx-error.log warn;\n"
+	    "events { worker_connections 8192; }\n"
+	    "http {\n access_log off;\n"
+	    " client_body_temp_path %s/body;\n proxy_temp_path %s/proxy;\n"
+	    " fastcgi_temp_path %s/fcgi;\n uwsgi_temp_path %s/uwsgi;\n"
+	    " scgi_temp_path %s/scgi;\n keepalive_requests 100000000;\n"
+	    " upstream up { server 127.0.0.1:%u; keepalive 1024; }\n"
+	    " server {\n  listen 127.0.0.1:%u backlog=4096;\n"
+	    "  location / { proxy_pass http://up; proxy_http_version 1.1; "
+	    "proxy_set_header Connection \"\"; }\n }\n}\n",
+	    dir, dir, dir, dir, dir, dir, dir, upstream_port, port);
+	if ((f = fopen(conf, "w")) == NULL)
+		return -1;
+	fputs(text, f);
+	fclose(f);
+	if ((pid = fork()) == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGTERM); /* not outliving the bench */
+		/* Debian's is in /usr/sbin, often not on a user's PATH. */
+		execl("/usr/sbin/nginx", "nginx", "-q", "-p", dir, "-c", conf,
+		    (char *)NULL);
+		execlp("nginx", "nginx", "-q", "-p", dir, "-c", conf,
+		    (char *)NULL);
+		_exit(127);
+	}
+	/* Up once it answers. */
+	for (int i = 0; i < 100; i++) {
+		int fd = bench_connect(port);
+		if (fd >= 0) {
+			static const char q[] =
+			    "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+			int st = bench_http_exchange(fd, q, sizeof(q) - 1);
+			close(fd);
+			if (st == 200)
+				return pid;
+		}
+		usleep(50000);
+	}
+	kill(pid, SIGTERM);
+	waitpid(pid, NULL, 0);
+	return -1;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const int conns[] = { 32, 256, 1000 };
+	enum { NC = sizeof(conns) / sizeof(conns[0]), GW = 0, NG = 1 };
+	double rps[2][NC][ROUNDS], p99[2][NC][ROUNDS];
+	unsigned long errs[2][NC] = { { 0 } }, resets[2][NC] = { { 0 } },
+	              bad[2][NC] = { { 0 } };
+	struct http_server_config hc;
+	struct http_server *srv;
+	char dir[600], url[2][128];
+	uint16_t nport = 0;
+	pthread_t ut;
+	pid_t ng;
+	int ls, fd, r, k, j;
+
+	if (argc < 2) {
+		fprintf(stderr, "usage: bench_gateway_nginx SCRATCH_DIR\n");
+		return 2;
+	}
+	if (!bench_wrk_available() ||
+	    system("command -v nginx >/dev/null 2>&1 || "
+	           "test -x /usr/sbin/nginx") != 0) {
+		printf("bench_gateway_nginx: skipped (needs nginx and wrk: "
+		       "make deps)\n");
+		return 0;
+	}
+	snprintf(dir, sizeof(dir), "%s/gateway-nginx", argv[1]);
+	if (util_mkdirs(dir, 0755) < 0) {
+		fprintf(stderr, "bench_gateway_nginx: %s\n", err_msg());
+		return 1;
+	}
+	if ((ls = listen_on(0, &upstream_port)) < 0) {
+		perror("bench_gateway_nginx: upstream");
+		return 1;
+	}
+	fcntl(ls, F_SETFL, O_NONBLOCK); /* accepted until EAGAIN */
+	pthread_create(&ut, NULL, upstream, (void *)(intptr_t)ls);
+	pthread_detach(ut);
+	http_server_config_default(&hc);
+	hc.host = "127.0.0.1";
+	hc.port = 0;
+	hc.max_conns = 4096;
+	hc.max_conns_per_ip = 4096;
+	if (http_server_start(&hc, handler, NULL, &srv) < 0) {
+		fprintf(stderr, "bench_gateway_nginx: server: %s\n", err_msg());
+		return 1;
+	}
+	/* A free port for nginx. */
+	if ((fd = listen_on(0, &nport)) < 0)
+		return 1;
+	close(fd);
+	if ((ng = start_nginx(dir, nport)) < 0) {
+		printf("bench_gateway_nginx: skipped (nginx did not start; "
+		       "%s/nginx-error.log)\n",
+		    dir);
+		http_server_free(srv);
+		return 0;
+	}
+	snprintf(url[GW], sizeof(url[GW]), "http://127.0.0.1:%u/l/l-1/web/",
+	    http_server_port(srv));
+	snprintf(url[NG], sizeof(url[NG]), "http://127.0.0.1:%u/l/l-1/web/",
+	    nport);
+	for (r = 0; r < ROUNDS; r++)
+		for (k = 0; k < NC; k++)
+			for (j = 0; j < 2; j++) {
+				/* gateway first in even rounds, nginx in odd */
+				int who = (j + r) % 2;
+				struct bench_wrk w;
+				if (bench_wrk_run(url[who], conns[k], SECONDS,
+				        &w) < 0) {
+					printf("wrk failed (%s, %d "
+					       "connections)\n",
+					    who == GW ? "gateway" : "nginx",
+					    conns[k]);
+					w.rps = w.p99_us = 0;
+				}
+				printf("  %s, %d connections: %.0f req/s, p99 "
+				       "%.2f ms\n",
+				    who == GW ? "gateway" : "nginx", conns[k],
+				    w.rps, w.p99_us / 1e3);
+				fflush(stdout);
+				rps[who][k][r] = w.rps;
+				p99[who][k][r] = w.p99_us;
+				errs[who][k] += w.sock_errors;
+				resets[who][k] += w.resets;
+				bad[who][k] += w.non2xx;
+			}
+	for (k = 0; k < NC; k++) {
+		double g = bench_median(rps[GW][k], ROUNDS),
+		       n = bench_median(rps[NG][k], ROUNDS),
+		       gp = bench_median(p99[GW][k], ROUNDS),
+		       np = bench_median(p99[NG][k], ROUNDS);
+		printf("%4d connections: gateway %7.0f req/s p99 %7.2f ms | "
+		       "nginx %7.0f req/s p99 %7.2f ms | req/s %.2fx (goal >= "
+		       "0.9), p99 %.1fx (goal <= 1.5)\n",
+		    conns[k], g, gp / 1e3, n, np / 1e3, n > 0 ? g / n : 0,
+		    np > 0 ? gp / np : 0);
+		printf("     socket errors (resets): gateway %lu (%lu), nginx "
+		       "%lu (%lu); non-2xx: gateway %lu, nginx %lu (goal: "
+		       "none)\n",
+		    errs[GW][k], resets[GW][k], errs[NG][k], resets[NG][k],
+		    bad[GW][k], bad[NG][k]);
+	}
+	printf("gateway vs nginx (keep-alive upstream pool), upstream "
+	       "answering at once: medians of %d rounds of %d s, wrk -t2\n",
+	    ROUNDS, SECONDS);
+	kill(ng, SIGQUIT);
+	waitpid(ng, NULL, 0);
+	http_server_free(srv);
+	return 0;
+}
