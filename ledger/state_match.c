@@ -300,6 +300,10 @@ candidates(struct state *s, const struct order *o, size_t *n)
 	*n = s->nprovs;
 	if (o->nkv == 0 || st_match_index_off || (x = index_get(s)) == NULL)
 		return v;
+	if (x->cap == 0) { /* no provider holds any attribute */
+		*n = 0;
+		return v;
+	}
 	for (size_t i = 0; i < o->nkv; i++) {
 		const struct plist *l = &x->t[kv_slot(x, o->kv[i])];
 		if (!l->used) {
