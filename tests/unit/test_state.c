@@ -1870,6 +1870,64 @@ stream_usage(struct t *t, int prov, const char *lid, int64_t cum[3])
 	return rc;
 }
 
+/* A state snapshot at several points of t's log, decoded and carried on
+ * with the rest of the log, ends in want (the dump of the whole replay);
+ * the snapshot of a decoded state is the same bytes; a nonce used just
+ * before the cut is still refused after it; a cut-short snapshot is
+ * refused. */
+static void
+snapshot_check(struct t *t, const char *want, uint64_t seed)
+{
+	for (size_t cut = 1; cut < t->nlog; cut += t->nlog / 5 + 1) {
+		struct state *r, *back;
+		char *buf, *buf2, *got;
+		size_t len, len2;
+
+		OK(state_new(&t->cfg, &r));
+		for (size_t i = 0; i < cut; i++)
+			OK(state_apply(r, t->log[i].e, t->log[i].index,
+			    t->log[i].time, NULL));
+		OK(state_snapshot_encode(r, &buf, &len));
+		OK(state_snapshot_decode(&t->cfg, buf, len, &back));
+		OK(state_snapshot_encode(back, &buf2, &len2));
+		if (len != len2 || memcmp(buf, buf2, len) != 0)
+			fail_msg("seed %llu cut %zu: the snapshot of a decoded "
+			         "snapshot differs",
+			    (unsigned long long)seed, cut);
+		for (size_t k = 0; k < len; k += len / 50 + 1) {
+			struct state *bad = NULL;
+			if (state_snapshot_decode(&t->cfg, buf, k, &bad) !=
+			    ERR_CORRUPT)
+				fail_msg("a snapshot cut at %zu of %zu bytes "
+				         "was taken",
+				    k, len);
+		}
+		if (t->log[cut].time - t->log[cut - 1].e->time_ms <=
+		    t->cfg.skew_ms)
+			REJ(ERR_CONFLICT,
+			    state_apply(back, t->log[cut - 1].e,
+			        t->log[cut].index, t->log[cut].time, NULL));
+		for (size_t i = cut; i < t->nlog; i++)
+			if (state_apply(back, t->log[i].e, t->log[i].index,
+			        t->log[i].time, NULL) != 0)
+				fail_msg("seed %llu: after a snapshot at %zu, "
+				         "index %llu: %s",
+				    (unsigned long long)seed, cut,
+				    (unsigned long long)t->log[i].index,
+				    err_msg());
+		got = dump_bytes(back);
+		if (strcmp(got, want) != 0)
+			fail_msg("seed %llu: a snapshot at %zu then the rest "
+			         "differs from the replay",
+			    (unsigned long long)seed, cut);
+		free(got);
+		free(buf);
+		free(buf2);
+		state_free(back);
+		state_free(r);
+	}
+}
+
 static void
 run_stream(uint64_t seed, int steps)
 {
@@ -2103,6 +2161,7 @@ run_stream(uint64_t seed, int steps)
 	if (strcmp(a, b) != 0)
 		fail_msg("replay differs (seed %llu)",
 		    (unsigned long long)seed);
+	snapshot_check(t, a, seed);
 	assert_true(nl > 0);
 	assert_true(nstarted > 0);
 	free(a);
