@@ -27,7 +27,7 @@ struct wbuf {
 static void
 w_bytes(struct wbuf *w, const void *v, size_t len)
 {
-	if (w->failed)
+	if (w->failed || len == 0)
 		return;
 	if (w->n + len > w->cap) {
 		size_t cap = w->cap ? w->cap : 1 << 16;
@@ -358,6 +358,8 @@ r_fail(struct rbuf *r, const char *why)
 static int
 r_bytes(struct rbuf *r, void *v, size_t len)
 {
+	if (len == 0)
+		return r->bad != NULL ? -1 : 0;
 	if (r->bad != NULL || len > r->n - r->off) {
 		r_fail(r, "truncated");
 		memset(v, 0, len);
