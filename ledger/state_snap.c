@@ -855,6 +855,49 @@ r_state(struct rbuf *r, struct state *s)
 		r_fail(r, "bytes after the end");
 }
 
+/* Every amount non-negative and the sums per denomination, overflow
+ * checked, equal to the totals and to the deposits: what
+ * state_check_invariants assumes of a state the rules built (its sums
+ * cannot overflow then), checked before it runs. */
+static const char *
+amounts_ok(const struct state *s)
+{
+	int64_t sum[3][STATE_DENOMS_MAX] = { { 0 } };
+
+	for (size_t d = 0; d < STATE_DENOMS_MAX; d++)
+		if (s->deposits[d] < 0 || s->balances[d] < 0 ||
+		    s->escrows[d] < 0 || s->bonds[d] < 0 ||
+		    s->entry_fees[d] < 0)
+			return "a negative total";
+	for (size_t i = 0; i < s->naccts; i++)
+		for (size_t d = 0; d < STATE_DENOMS_MAX; d++)
+			if (s->accts[i]->bal[d] < 0 ||
+			    __builtin_add_overflow(sum[0][d],
+			        s->accts[i]->bal[d], &sum[0][d]))
+				return "an account balance out of range";
+	for (size_t i = 0; i < s->nords; i++)
+		if (s->ords[i]->escrow < 0 ||
+		    __builtin_add_overflow(sum[1][s->ords[i]->denom],
+		        s->ords[i]->escrow, &sum[1][s->ords[i]->denom]))
+			return "an escrow out of range";
+	for (size_t i = 0; i < s->nprovs; i++)
+		if (s->provs[i]->bond < 0 ||
+		    __builtin_add_overflow(sum[2][0], s->provs[i]->bond,
+		        &sum[2][0]))
+			return "a bond out of range";
+	for (size_t d = 0; d < STATE_DENOMS_MAX; d++) {
+		int64_t all;
+		if (sum[0][d] != s->balances[d] || sum[1][d] != s->escrows[d] ||
+		    sum[2][d] != s->bonds[d] ||
+		    __builtin_add_overflow(sum[0][d], sum[1][d], &all) ||
+		    __builtin_add_overflow(all, sum[2][d], &all) ||
+		    all != s->deposits[d])
+			return "balances, escrows and bonds that are not the "
+			       "deposits";
+	}
+	return NULL;
+}
+
 int
 state_snapshot_decode(const struct state_config *c, const char *buf, size_t len,
     struct state **out)
@@ -867,6 +910,8 @@ state_snapshot_decode(const struct state_config *c, const char *buf, size_t len,
 		return rc;
 	r_state(&r, s);
 	s->kv_gen = 1; /* the match index is built on first use */
+	if (r.bad == NULL)
+		r.bad = amounts_ok(s);
 	if (r.bad == NULL && (rc = state_check_invariants(s)) < 0) {
 		state_free(s);
 		return err_prefix(ERR_CORRUPT, "state snapshot");

@@ -88,7 +88,7 @@ struct gen {
 		int p, tn;
 	} * lz;
 	size_t nlz, caplz;
-	int pending_order_tenant; /* the tenant of the order being matched */
+	uint64_t sign_ns, apply_ns; /* where the generation's time went */
 };
 
 static uint32_t
@@ -194,12 +194,16 @@ run_plan(struct gen *g)
 {
 	pthread_t th;
 
+	uint64_t t0 = util_mono_ns();
+
 	atomic_store(&g->next, 0);
 	g->nonce++;
 	if (pthread_create(&th, NULL, sign_worker, g) != 0)
 		die("thread");
 	sign_worker(g);
 	pthread_join(th, NULL);
+	g->sign_ns += util_mono_ns() - t0;
+	t0 = util_mono_ns();
 	for (size_t i = 0; i < g->nsp; i++) {
 		struct state_effects fx = { 0 };
 		struct envelope *e = g->sp[i].e;
@@ -253,6 +257,7 @@ run_plan(struct gen *g)
 		json_decref(g->sp[i].body);
 	}
 	g->nsp = 0;
+	g->apply_ns += util_mono_ns() - t0;
 }
 
 /* Transfers and heartbeats, n of them. */
@@ -296,6 +301,7 @@ generate(const char *dir, uint64_t n, int np, int nt)
 	size_t len;
 	json_t *body;
 	struct envelope *e;
+	uint64_t enc_ns;
 
 	if (g == NULL || util_mkdirs(dir, 0700) < 0)
 		die("setup");
@@ -411,9 +417,11 @@ generate(const char *dir, uint64_t n, int np, int nt)
 	if (store_commit(g->store) < 0)
 		die("commit");
 	/* the snapshot the market takes at a checkpoint, then the tail */
+	enc_ns = util_mono_ns();
 	if (store_root(g->store, store_size(g->store), root) < 0 ||
 	    state_snapshot_encode(g->st, &buf, &len) < 0)
 		die("snapshot");
+	enc_ns = util_mono_ns() - enc_ns;
 	snprintf(path, sizeof(path), "%s/state.snap", dir);
 	if (snapshot_write(path, store_size(g->store), root, buf, len, hash) <
 	        0 ||
@@ -430,8 +438,12 @@ generate(const char *dir, uint64_t n, int np, int nt)
 		die("checkpoint");
 	free(note);
 	printf("restart: generated %" PRIu64 " entries (%zu byte snapshot, "
-	       "%zu nonces remembered)\n",
-	    store_size(g->store), len, state_nonces(g->st));
+	       "encoded in %.0f ms: the time a market holds its sequencer "
+	       "for one; %zu nonces remembered; %.0f s signing on 2 "
+	       "threads, %.0f s applying and appending)\n",
+	    store_size(g->store), len, (double)enc_ns / 1e6,
+	    state_nonces(g->st), (double)g->sign_ns / 1e9,
+	    (double)g->apply_ns / 1e9);
 	store_free(g->store);
 	state_free(g->st);
 	key_free(g->market);
