@@ -6,12 +6,14 @@
  * proof), report usage and close, and transfers; one entry every 10 ms of
  * sequencer time (100 entries/s for 2.8 hours: the nonces of 5 minutes
  * are remembered).  The state snapshot the market would have taken at its
- * last checkpoint is written, then 2,000 more entries (the tail).  The
+ * last checkpoint is written, then 10,000 more entries (the tail: the
+ * most a market with the default --snapshot-every replays).  The
  * figure is `market_open` of that directory in a fresh process: its time
  * (goal < 5 s) and its resident memory (goal < 300 MB), each as a ratio
  * to the same of a 10,000-entry market generated alike, in the same run.
- * Generating the million takes a minute or two on 2 cores: it is kept in
- * build/bench-cache (LODGE_BENCH_CACHE) for the next run.
+ * Generating the million takes minutes (signing a million envelopes; ~6
+ * on the shared 2-core VM): it is kept in build/bench-cache
+ * (LODGE_BENCH_CACHE) for the next runs.
  * Usage: bench_restart DIR
  */
 #include <inttypes.h>
@@ -39,10 +41,10 @@
 #define NPROV 1000
 #define NTEN 10000
 #define STEP_MS 10
-#define TAIL 2000
+#define TAIL 10000 /* the default --snapshot-every: the longest tail */
 #define ROUND 2000 /* orders per round */
 #define USAGES 3
-#define STAMP "bench_restart v1"
+#define STAMP "bench_restart v2"
 
 static void
 die(const char *what)
@@ -332,8 +334,15 @@ generate(const char *dir, uint64_t n, int np, int nt)
 	c.check_invariants = 0;
 	key_public(g->market, c.market_key);
 	key_public(g->treasury, c.treasury_key);
+	/* a fresh directory: no stamp, snapshot or database (with its WAL)
+	 * of an earlier generation */
+	for (size_t i = 0; i < 5; i++) {
+		static const char *const old[] = { "complete", "state.snap",
+			"ledger.db-wal", "ledger.db-shm", "ledger.db" };
+		snprintf(path, sizeof(path), "%s/%s", dir, old[i]);
+		unlink(path);
+	}
 	snprintf(path, sizeof(path), "%s/ledger.db", dir);
-	unlink(path);
 	if (store_create(path, "lodge.local/ledger", c.market_key, &g->store) <
 	        0 ||
 	    state_new(&c, &g->st) < 0 || replay_genesis_body(&c, &body) < 0 ||
@@ -483,7 +492,14 @@ restart_child(const char *dir)
 {
 	struct market_options o;
 	struct market *m;
-	uint64_t t0;
+	struct store *s;
+	struct state *st;
+	struct state_config c;
+	char path[4200], *buf;
+	size_t len;
+	uint64_t t0, from;
+	long rss, hwm;
+	double ms;
 	int created;
 
 	log_set_level(LOG_WARN);
@@ -494,16 +510,31 @@ restart_child(const char *dir)
 	t0 = util_mono_ns();
 	if (market_open(&o, &m, &created) < 0)
 		die("market_open");
-	printf("%.1f %ld %ld\n", (double)(util_mono_ns() - t0) / 1e6,
-	    status_kb("VmRSS:"), status_kb("VmHWM:"));
-	fflush(stdout);
+	ms = (double)(util_mono_ns() - t0) / 1e6;
+	rss = status_kb("VmRSS:");
+	hwm = status_kb("VmHWM:");
 	market_free(m);
+	/* what a market's sequencer waits for while a snapshot of this
+	 * state is encoded */
+	snprintf(path, sizeof(path), "%s/ledger.db", dir);
+	if (store_open(path, 1, &s) < 0 ||
+	    snapshot_replay(s, NULL, 0, &st, &c, &from, NULL) < 0)
+		die("replay");
+	t0 = util_mono_ns();
+	if (state_snapshot_encode(st, &buf, &len) < 0)
+		die("encode");
+	printf("%.1f %ld %ld %.1f\n", ms, rss, hwm,
+	    (double)(util_mono_ns() - t0) / 1e6);
+	free(buf);
+	state_free(st);
+	store_free(s);
 	return 0;
 }
 
 struct measure {
 	double ms;
 	long rss_kb, hwm_kb;
+	double enc_ms;
 };
 
 static void
@@ -515,7 +546,8 @@ measure(const char *dir, struct measure *out)
 	snprintf(cmd, sizeof(cmd), "/proc/%d/exe --restart '%s'", (int)getpid(),
 	    dir);
 	if ((p = popen(cmd, "r")) == NULL ||
-	    fscanf(p, "%lf %ld %ld", &out->ms, &out->rss_kb, &out->hwm_kb) != 3)
+	    fscanf(p, "%lf %ld %ld %lf", &out->ms, &out->rss_kb, &out->hwm_kb,
+	        &out->enc_ms) != 4)
 		die("restart child");
 	if (pclose(p) != 0)
 		die("restart child status");
@@ -542,7 +574,8 @@ main(int argc, char **argv)
 {
 	const char *cache = getenv("LODGE_BENCH_CACHE");
 	char big[2048], small[2048];
-	struct measure mb, ms, best_b = { 1e18, 0, 0 }, best_s = { 1e18, 0, 0 };
+	struct measure mb, ms, best_b = { 1e18, 0, 0, 0 },
+	                       best_s = { 1e18, 0, 0, 0 };
 	uint64_t t0;
 
 	if (argc == 3 && strcmp(argv[1], "--restart") == 0)
@@ -580,5 +613,9 @@ main(int argc, char **argv)
 	    best_b.rss_kb / 1024.0, best_b.hwm_kb / 1024.0,
 	    (double)best_b.rss_kb / (double)best_s.rss_kb,
 	    best_s.rss_kb / 1024.0);
+	printf("a snapshot of the 1,000,000-entry state encodes in %.0f ms "
+	       "(the sequencer waits that long at each snapshot; the write "
+	       "and the hash are outside its lock)\n",
+	    best_b.enc_ms);
 	return best_b.ms < 5000 && best_b.rss_kb < 300 * 1024 ? 0 : 2;
 }
