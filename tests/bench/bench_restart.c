@@ -517,8 +517,10 @@ restart_child(const char *dir)
 	/* what a market's sequencer waits for while a snapshot of this
 	 * state is encoded */
 	snprintf(path, sizeof(path), "%s/ledger.db", dir);
-	if (store_open(path, 1, &s) < 0 ||
-	    snapshot_replay(s, NULL, 0, &st, &c, &from, NULL) < 0)
+	if (store_open(path, 1, &s) < 0)
+		die("open");
+	snprintf(path, sizeof(path), "%s/state.snap", dir);
+	if (snapshot_replay(s, path, 0, &st, &c, &from, NULL) < 0)
 		die("replay");
 	t0 = util_mono_ns();
 	if (state_snapshot_encode(st, &buf, &len) < 0)
