@@ -14,6 +14,37 @@
 #include "ledger/state_internal.h"
 
 #define SNAP_MAGIC "lodge-state-1\n"
+
+/*
+ * Every field of these structures is written and read below.  A field
+ * added to one of them must be added here too, or a restart from a
+ * snapshot would silently lose it: these sizes (of this x86-64 build)
+ * stop the build until whoever adds a field has done so and updated the
+ * size.  (The property test in test_state checks the round trip and the
+ * replay after it, for the kinds its random streams use.)
+ */
+#if defined(__x86_64__) && defined(__LP64__)
+_Static_assert(sizeof(struct state) == 3928,
+    "struct state changed: snapshot it in state_snap.c, then fix this size");
+_Static_assert(sizeof(struct account) == 160,
+    "struct account changed: snapshot it in state_snap.c, then fix this "
+    "size");
+_Static_assert(sizeof(struct provider) == 352,
+    "struct provider changed: snapshot it in state_snap.c, then fix this "
+    "size");
+_Static_assert(sizeof(struct order) == 528,
+    "struct order changed: snapshot it in state_snap.c, then fix this size");
+_Static_assert(sizeof(struct lease) == 296,
+    "struct lease changed: snapshot it in state_snap.c, then fix this size");
+_Static_assert(sizeof(struct attest) == 64,
+    "struct attest changed: snapshot it in state_snap.c, then fix this size");
+_Static_assert(sizeof(struct pending) == 80,
+    "struct pending changed: snapshot it in state_snap.c, then fix this "
+    "size");
+_Static_assert(sizeof(struct nonce_exp) == 16,
+    "struct nonce_exp changed: snapshot it in state_snap.c, then fix this "
+    "size");
+#endif
 #define NONE UINT64_MAX
 
 /* ---- writing ------------------------------------------------------- */
