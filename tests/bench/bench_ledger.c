@@ -166,6 +166,16 @@ build_million(const char *path, uint64_t n)
 	merkle_mem_free(mem);
 }
 
+/* The 1-minute load average (how many jobs wanted the cores). */
+static double
+load(void)
+{
+	double l[1] = { -1 };
+
+	getloadavg(l, 1);
+	return l[0];
+}
+
 /* A replayable ledger: the genesis, deposits from the treasury to 100
  * accounts, then transfers between them, each paying its fee. */
 static void
@@ -287,8 +297,9 @@ audit_rates(const char *dir, struct key *logkey, const struct note_verifier *vk)
 		}
 	printf("ledger: audit (verify + replay) of %zu deposits and "
 	       "transfers: one thread %.0f entries/s; %d threads %.0f "
-	       "entries/s = %.2f x one thread (goal >= 1.6 on 2 cores)\n",
-	    n, best[0], cores, best[1], best[1] / best[0]);
+	       "entries/s = %.2f x one thread (goal >= 1.6 on 2 cores; "
+	       "load average %.1f)\n",
+	    n, best[0], cores, best[1], best[1] / best[0], load());
 }
 
 int
@@ -397,9 +408,10 @@ main(int argc, char **argv)
 		printf("ledger: full verify of %" PRIu64 " entries: one "
 		       "thread %.0f entries/s = %.2f x raw verify; %d threads "
 		       "%.0f entries/s = %.2f x one thread (goal >= 1.6 on 2 "
-		       "cores)\n",
+		       "cores; load average %.1f: other jobs on the cores "
+		       "take their share)\n",
 		    rep.entries, best[0], best[0] / raw, cores, best[1],
-		    best[1] / best[0]);
+		    best[1] / best[0], load());
 	}
 	store_free(s);
 	audit_rates(argv[1], logkey, &vk);
