@@ -9,8 +9,24 @@
 #include "common/err.h"
 #include "ledger/audit.h"
 
+/* Leaves gathered a batch at a time: their signatures checked and hashes
+ * computed on the other cores (verify_leaves_start) while this thread
+ * replays the batch before, then verified in order and replayed from the
+ * envelopes already checked. */
+#define AUDIT_BATCH 1024
+
+struct abatch {
+	struct verify_leaf *l; /* AUDIT_BATCH; data owned */
+	size_t n;
+	struct verify_job *job; /* being checked, or NULL */
+};
+
 struct audit {
 	struct verifier *v;
+	int threads;
+	struct abatch b[2]; /* b[cur]: being filled; the other: checked
+	                     * or being checked, waiting to be replayed */
+	int cur;
 	struct state *st;
 	struct state_config cfg;
 	uint64_t checkpoint_size;
@@ -30,8 +46,27 @@ audit_new(const struct note_verifier *vkey, struct audit **out)
 		free(a);
 		return rc;
 	}
+	a->threads = verify_threads(0);
 	*out = a;
 	return 0;
+}
+
+void
+audit_set_threads(struct audit *a, int threads)
+{
+	a->threads = verify_threads(threads);
+}
+
+static void
+batch_clear(struct abatch *b)
+{
+	verify_leaves_wait(b->job);
+	b->job = NULL;
+	for (size_t i = 0; i < b->n; i++) {
+		verify_leaf_clear(&b->l[i]);
+		free((char *)b->l[i].data);
+	}
+	b->n = 0;
 }
 
 void
@@ -39,6 +74,10 @@ audit_free(struct audit *a)
 {
 	if (a == NULL)
 		return;
+	for (int i = 0; i < 2; i++) {
+		batch_clear(&a->b[i]);
+		free(a->b[i].l);
+	}
 	verifier_free(a->v);
 	state_free(a->st);
 	free(a->checkpoint_note);
@@ -51,22 +90,97 @@ audit_state(const struct audit *a)
 	return a->st;
 }
 
-int
-audit_leaf(struct audit *a, uint64_t idx, int64_t time, const char *data,
-    size_t len)
+/* One checked leaf: its place in the tree, then the state machine. */
+static int
+replay_checked(struct audit *a, const struct verify_leaf *vl)
 {
 	struct replay_leaf l;
 	int rc;
 
-	if ((rc = verifier_leaf(a->v, idx, time, data, len)) < 0)
+	if ((rc = verifier_leaf_checked(a->v, vl)) < 0)
 		return rc;
-	if ((rc = replay_parse_leaf(data, len, &l)) < 0)
-		return rc;
-	rc = replay_leaf(&a->st, &a->cfg, 1, &l);
-	envelope_free(l.e);
-	if (rc < 0)
-		return err_prefix(rc, "index %" PRIu64 " (%s)", idx,
+	l.e = vl->e;
+	l.index = vl->idx;
+	l.time = vl->ltime;
+	if ((rc = replay_leaf(&a->st, &a->cfg, 1, &l)) < 0)
+		return err_prefix(rc, "index %" PRIu64 " (%s)", vl->idx,
 		    err_name(rc));
+	return 0;
+}
+
+/* Start checking b on every core but this thread's. */
+static int
+batch_start(struct audit *a, struct abatch *b)
+{
+	if (b->n == 0)
+		return 0;
+	return verify_leaves_start(b->l, b->n, a->threads - 1, 1, &b->job);
+}
+
+/* Replay b (its check finished first, this thread helping); the first
+ * failure, the lowest index, is the one reported. */
+static int
+batch_replay(struct audit *a, struct abatch *b)
+{
+	int rc = 0;
+
+	verify_leaves_wait(b->job);
+	b->job = NULL;
+	for (size_t i = 0; i < b->n; i++)
+		if ((rc = replay_checked(a, &b->l[i])) < 0)
+			break;
+	batch_clear(b);
+	return rc;
+}
+
+/* The batch being filled is full (or all is fed): start checking it,
+ * replay the one before meanwhile; with all set, replay it too. */
+static int
+batch_rotate(struct audit *a, int all)
+{
+	struct abatch *cur = &a->b[a->cur], *prev = &a->b[!a->cur];
+	int rc;
+
+	if ((rc = batch_start(a, cur)) < 0 ||
+	    (rc = batch_replay(a, prev)) < 0) {
+		batch_clear(cur);
+		return rc;
+	}
+	a->cur = !a->cur;
+	if (all && (rc = batch_replay(a, cur)) < 0)
+		return rc;
+	return 0;
+}
+
+static int
+batch_flush(struct audit *a)
+{
+	return batch_rotate(a, 1);
+}
+
+int
+audit_leaf(struct audit *a, uint64_t idx, int64_t time, const char *data,
+    size_t len)
+{
+	struct abatch *b = &a->b[a->cur];
+	struct verify_leaf *l;
+	char *copy;
+
+	if (b->l == NULL && (b->l = calloc(AUDIT_BATCH, sizeof(*b->l))) == NULL)
+		return err_set(ERR_NOMEM, "out of memory");
+	if ((copy = malloc(len ? len : 1)) == NULL)
+		return err_set(ERR_NOMEM, "out of memory");
+	memcpy(copy, data, len);
+	l = &b->l[b->n++];
+	memset(l, 0, sizeof(*l));
+	l->idx = idx;
+	l->time = time;
+	l->data = copy;
+	l->len = len;
+	if (a->threads == 1)
+		return batch_flush(a);
+	if (b->n == AUDIT_BATCH)
+		return batch_rotate(a, 0);
 	return 0;
 }
 
@@ -76,6 +190,8 @@ audit_checkpoint(struct audit *a, const char *note, size_t len)
 	uint64_t size;
 	int rc;
 
+	if ((rc = batch_flush(a)) < 0)
+		return rc;
 	if ((rc = verifier_checkpoint(a->v, note, len, &size)) < 0)
 		return rc;
 	if (!a->have_checkpoint || size >= a->checkpoint_size) {
@@ -110,9 +226,12 @@ audit_finish(struct audit *a, json_t **summary)
 	uint8_t root[32];
 	char b64[B64_ENCODED_SIZE(32)];
 	json_t *dump = NULL, *o, *rules = NULL;
-	uint64_t n = verifier_size(a->v);
+	uint64_t n;
 	int rc;
 
+	if ((rc = batch_flush(a)) < 0)
+		return rc;
+	n = verifier_size(a->v);
 	if (!a->have_checkpoint)
 		return err_set(ERR_CORRUPT,
 		    "no signed checkpoint to check the "

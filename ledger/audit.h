@@ -27,7 +27,15 @@ struct audit;
 int audit_new(const struct note_verifier *vkey, struct audit **out);
 void audit_free(struct audit *a);
 
-/* Feed leaves in ledger order (time < 0 when not stored apart). */
+/* Check leaves on up to threads threads (0, the default: every online
+ * core; 1: this thread only, each leaf checked as it is fed).  The
+ * verdict and the index a failure names do not depend on it. */
+void audit_set_threads(struct audit *a, int threads);
+
+/* Feed leaves in ledger order (time < 0 when not stored apart).  Leaves
+ * are checked a batch at a time: a bad leaf may be reported by a later
+ * audit_leaf, or by audit_checkpoint or audit_finish, which check what
+ * was fed first; the message names its index either way. */
 int audit_leaf(struct audit *a, uint64_t idx, int64_t time, const char *data,
     size_t len);
 /* A signed checkpoint note; the latest one fed must cover every leaf. */

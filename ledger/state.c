@@ -360,6 +360,7 @@ state_free(struct state *s)
 	st_smap_free(&s->orders);
 	st_smap_free(&s->leases);
 	st_smap_free(&s->nonces);
+	st_match_index_free(s->midx);
 	st_smap_free(&s->strings);
 	free(s->accts);
 	free(s->provs);
@@ -1119,6 +1120,7 @@ h_advertise(struct state *s, struct ctx *c)
 	p->kv = kv;
 	p->nkv = nkv;
 	p->kv_bloom = st_kv_bloom(kv, nkv);
+	s->kv_gen++;
 	p->has_ask = 1;
 	p->withdrawn = 0;
 	p->ask_index = c->index;

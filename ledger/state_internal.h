@@ -183,6 +183,11 @@ struct nonce_exp {
 	char *key; /* owned; the same text as the smap key */
 };
 
+/* state_match.c: providers by attribute pair, so that matching an order
+ * that names attributes visits only the providers holding the rarest of
+ * them (rebuilt when kv_gen moves). */
+struct st_match_index;
+
 struct state {
 	struct state_config cfg;
 	uint64_t last_index;
@@ -213,6 +218,8 @@ struct state {
 	int64_t escrows[STATE_DENOMS_MAX];
 	int64_t bonds[STATE_DENOMS_MAX];
 	int64_t entry_fees[STATE_DENOMS_MAX]; /* collected, informational */
+	uint64_t kv_gen; /* bumped when a provider's attributes change */
+	struct st_match_index *midx; /* NULL until the first match */
 };
 
 /* state.c */
@@ -236,6 +243,10 @@ int st_capabilities_hold(char *const *have, size_t nhave, char *const *want,
 
 int st_fits(const struct state *s, const struct provider *p,
     const struct order *o, int64_t *price);
+void st_match_index_free(struct st_match_index *x);
+/* Tests only: set, matching scans every provider (the oracle the
+ * attribute index is checked against); results are the same. */
+extern int st_match_index_off;
 /* Match one open order; on a winner, reserve capacity and queue the
  * lease.create.  Returns 1 when matched, 0 when it waits, < 0 on error. */
 int st_match_order(struct state *s, struct order *o);

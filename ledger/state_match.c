@@ -173,6 +173,153 @@ struct cand {
 	int64_t price;
 };
 
+/*
+ * The attribute index.  An order fits only providers whose attributes
+ * hold every k:v the order names (st_fits), so the providers listed under
+ * any one of its pairs are a superset of those that fit; matching runs
+ * st_fits over the shortest such list instead of every provider.  The
+ * winner and the story (the count of fitting asks, the best five) do not
+ * depend on the order providers are visited in (better() is a total
+ * order), so the result is the scan's.  Rebuilt whole when an ask's
+ * attributes change (an advertise already re-runs matching over every
+ * open order, so this costs it little); without memory for it matching
+ * scans, as before.
+ */
+struct plist {
+	uint64_t kv;
+	int used;
+	struct provider **v;
+	size_t n, cap;
+};
+
+struct st_match_index {
+	uint64_t gen; /* s->kv_gen it was built at */
+	struct plist *t; /* open addressing, cap a power of two */
+	size_t cap, n;
+};
+
+int st_match_index_off;
+
+static size_t
+kv_slot(const struct st_match_index *x, uint64_t kv)
+{
+	size_t i = (size_t)((kv * 0x9e3779b97f4a7c15ULL) >> 20) & (x->cap - 1);
+
+	while (x->t[i].used && x->t[i].kv != kv)
+		i = (i + 1) & (x->cap - 1);
+	return i;
+}
+
+static void
+index_clear(struct st_match_index *x)
+{
+	for (size_t i = 0; i < x->cap; i++)
+		free(x->t[i].v);
+	free(x->t);
+	x->t = NULL;
+	x->cap = x->n = 0;
+}
+
+void
+st_match_index_free(struct st_match_index *x)
+{
+	if (x == NULL)
+		return;
+	index_clear(x);
+	free(x);
+}
+
+static int
+index_add(struct st_match_index *x, uint64_t kv, struct provider *p)
+{
+	struct plist *l;
+
+	if ((x->n + 1) * 2 > x->cap) {
+		struct st_match_index bigger = { 0 };
+
+		bigger.cap = x->cap ? x->cap * 2 : 64;
+		if ((bigger.t = calloc(bigger.cap, sizeof(*bigger.t))) == NULL)
+			return ERR_NOMEM;
+		for (size_t i = 0; i < x->cap; i++)
+			if (x->t[i].used)
+				bigger.t[kv_slot(&bigger, x->t[i].kv)] =
+				    x->t[i];
+		free(x->t);
+		x->t = bigger.t;
+		x->cap = bigger.cap;
+	}
+	l = &x->t[kv_slot(x, kv)];
+	if (!l->used) {
+		l->used = 1;
+		l->kv = kv;
+		x->n++;
+	}
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 4;
+		struct provider **v = realloc(l->v, cap * sizeof(*v));
+		if (v == NULL)
+			return ERR_NOMEM;
+		l->v = v;
+		l->cap = cap;
+	}
+	l->v[l->n++] = p;
+	return 0;
+}
+
+/* The index for the providers as they are now; NULL when there is no
+ * memory for it (the caller scans). */
+static struct st_match_index *
+index_get(struct state *s)
+{
+	struct st_match_index *x = s->midx;
+
+	if (x != NULL && x->gen == s->kv_gen)
+		return x;
+	if (x == NULL && (x = s->midx = calloc(1, sizeof(*x))) == NULL)
+		return NULL;
+	index_clear(x);
+	for (size_t i = 0; i < s->nprovs; i++) {
+		struct provider *p = s->provs[i];
+		for (size_t j = 0; j < p->nkv; j++)
+			if (index_add(x, p->kv[j], p) < 0) {
+				index_clear(x);
+				x->gen = s->kv_gen - 1; /* try again later */
+				return NULL;
+			}
+	}
+	x->gen = s->kv_gen;
+	return x;
+}
+
+/* The providers to run st_fits over for o: every one, or those under
+ * the order's rarest attribute pair (none when a pair is held by none). */
+static struct provider *const *
+candidates(struct state *s, const struct order *o, size_t *n)
+{
+	struct provider *const *v = s->provs;
+	struct st_match_index *x;
+
+	*n = s->nprovs;
+	if (o->nkv == 0 || st_match_index_off || (x = index_get(s)) == NULL)
+		return v;
+	if (x->cap == 0) { /* no provider holds any attribute */
+		*n = 0;
+		return v;
+	}
+	for (size_t i = 0; i < o->nkv; i++) {
+		const struct plist *l = &x->t[kv_slot(x, o->kv[i])];
+		if (!l->used) {
+			*n = 0;
+			return v;
+		}
+		if (l->n < *n) {
+			v = l->v;
+			*n = l->n;
+		}
+	}
+	return v;
+}
+
 /* The matching order: cheaper, then older ask, then lower key. */
 static int
 better(const struct cand *a, const struct cand *b)
@@ -188,16 +335,18 @@ int
 st_match_order(struct state *s, struct order *o)
 {
 	struct cand top[ST_STORY_CANDIDATES], c;
-	size_t ntop = 0, nfit = 0;
+	size_t ntop = 0, nfit = 0, ncand;
+	struct provider *const *cand;
 	struct provider *w;
 	json_t *body;
 	int rc;
 
 	if (o->status != ORDER_OPEN || st_order_expired(o, s->now))
 		return 0;
-	for (size_t i = 0; i < s->nprovs; i++) {
+	cand = candidates(s, o, &ncand);
+	for (size_t i = 0; i < ncand; i++) {
 		size_t j;
-		c.p = s->provs[i];
+		c.p = cand[i];
 		if (!st_fits(s, c.p, o, &c.price))
 			continue;
 		nfit++;

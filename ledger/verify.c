@@ -2,8 +2,11 @@
  * verify: rebuild and check a ledger from its leaves (see verify.h).
  */
 #include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/cjson.h"
 #include "common/err.h"
@@ -72,84 +75,233 @@ verifier_expected_nodes(uint64_t n)
 	return total;
 }
 
-int
-verifier_leaf(struct verifier *v, uint64_t idx, int64_t time, const char *data,
-    size_t len)
+/* A failure of the first half: its code and message, kept for the
+ * second half to report in ledger order. */
+static void
+leaf_fail(struct verify_leaf *l, int rc, int late)
+{
+	l->rc = rc;
+	l->late = late;
+	l->msg = strdup(err_msg());
+}
+
+/* The first half of verifier_leaf for one leaf (see verify.h). */
+static void
+leaf_check(struct verify_leaf *l, int keep)
 {
 	struct envelope *e = NULL;
 	json_t *leaf = NULL, *entry;
 	long long lidx, ltime;
 	char *canon = NULL;
 	size_t canonlen;
-	uint8_t lh[32];
+	uint64_t idx = l->idx;
 	int rc;
 
-	if (idx != merkle_mem_size(v->tree))
-		return err_set(ERR_CORRUPT,
-		    "index %" PRIu64 ": expected entry "
-		    "%" PRIu64 " next (an entry is missing or out of order)",
-		    idx, merkle_mem_size(v->tree));
-	if ((rc = cjson_parse(data, len, &leaf)) < 0) {
-		rc = err_prefix(ERR_CORRUPT,
-		    "index %" PRIu64 ": leaf is not "
-		    "valid JSON",
-		    idx);
-		goto fail;
+	l->rc = 0;
+	l->msg = NULL;
+	l->late = 0;
+	l->e = NULL;
+	if ((rc = cjson_parse(l->data, l->len, &leaf)) < 0) {
+		leaf_fail(l,
+		    err_prefix(ERR_CORRUPT,
+		        "index %" PRIu64 ": leaf is not "
+		        "valid JSON",
+		        idx),
+		    0);
+		goto out;
 	}
 	if (!json_is_object(leaf) || json_object_size(leaf) != 3 ||
 	    cjson_get_int(leaf, "index", "leaf", &lidx) < 0 ||
 	    cjson_get_int(leaf, "time", "leaf", &ltime) < 0 ||
 	    (entry = json_object_get(leaf, "entry")) == NULL) {
-		rc = err_set(ERR_CORRUPT,
-		    "index %" PRIu64 ": leaf is not "
-		    "{\"entry\",\"index\",\"time\"}",
-		    idx);
-		goto fail;
+		leaf_fail(l,
+		    err_set(ERR_CORRUPT,
+		        "index %" PRIu64 ": leaf is not "
+		        "{\"entry\",\"index\",\"time\"}",
+		        idx),
+		    0);
+		goto out;
 	}
 	if ((uint64_t)lidx != idx || lidx < 0) {
-		rc = err_set(ERR_CORRUPT,
-		    "index %" PRIu64 ": leaf says it is "
-		    "index %lld (entries swapped or moved)",
-		    idx, lidx);
-		goto fail;
+		leaf_fail(l,
+		    err_set(ERR_CORRUPT,
+		        "index %" PRIu64 ": leaf says it is "
+		        "index %lld (entries swapped or moved)",
+		        idx, lidx),
+		    0);
+		goto out;
 	}
-	if (time >= 0 && ltime != time) {
-		rc = err_set(ERR_CORRUPT,
-		    "index %" PRIu64 ": leaf time %lld "
-		    "differs from stored time %" PRId64,
-		    idx, ltime, time);
-		goto fail;
+	if (l->time >= 0 && ltime != l->time) {
+		leaf_fail(l,
+		    err_set(ERR_CORRUPT,
+		        "index %" PRIu64 ": leaf time %lld "
+		        "differs from stored time %" PRId64,
+		        idx, ltime, l->time),
+		    0);
+		goto out;
 	}
-	if (ltime < v->last_time) {
-		rc = err_set(ERR_CORRUPT,
-		    "index %" PRIu64 ": time %lld is "
-		    "before the previous entry's %" PRId64,
-		    idx, ltime, v->last_time);
-		goto fail;
-	}
+	l->ltime = ltime;
 	json_incref(entry);
 	if ((rc = envelope_from_json(entry, &e)) < 0) {
-		rc = err_prefix(ERR_CORRUPT, "index %" PRIu64, idx);
-		goto fail;
+		leaf_fail(l, err_prefix(ERR_CORRUPT, "index %" PRIu64, idx), 1);
+		goto out;
 	}
-	if ((rc = store_leaf_bytes(e, idx, ltime, &canon, &canonlen)) < 0)
-		goto fail;
-	if (canonlen != len || memcmp(canon, data, len) != 0) {
-		rc = err_set(ERR_CORRUPT,
-		    "index %" PRIu64 ": leaf bytes are "
-		    "not canonical JSON",
-		    idx);
-		goto fail;
+	if ((rc = store_leaf_bytes(e, idx, ltime, &canon, &canonlen)) < 0) {
+		leaf_fail(l, rc, 1);
+		goto out;
 	}
-	merkle_leaf_hash(data, len, lh);
-	if ((rc = merkle_mem_append(v->tree, lh)) < 0)
-		goto fail;
-	v->last_time = ltime;
-	rc = 0;
-fail:
+	if (canonlen != l->len || memcmp(canon, l->data, l->len) != 0) {
+		leaf_fail(l,
+		    err_set(ERR_CORRUPT,
+		        "index %" PRIu64 ": leaf bytes are "
+		        "not canonical JSON",
+		        idx),
+		    1);
+		goto out;
+	}
+	merkle_leaf_hash(l->data, l->len, l->hash);
+	if (keep) {
+		l->e = e;
+		e = NULL;
+	}
+out:
 	free(canon);
 	envelope_free(e);
 	json_decref(leaf);
+}
+
+void
+verify_leaf_clear(struct verify_leaf *l)
+{
+	free(l->msg);
+	l->msg = NULL;
+	envelope_free(l->e);
+	l->e = NULL;
+}
+
+int
+verify_threads(int threads)
+{
+	long n;
+
+	if (threads > 0)
+		return threads;
+	n = sysconf(_SC_NPROCESSORS_ONLN);
+	return n < 1 ? 1 : n > 64 ? 64 : (int)n;
+}
+
+struct verify_job {
+	struct verify_leaf *l;
+	size_t n;
+	int keep;
+	atomic_size_t next;
+	pthread_t th[64];
+	int started;
+};
+
+static void *
+leaves_worker(void *arg)
+{
+	struct verify_job *j = arg;
+	size_t i;
+
+	/* leaves one at a time: their costs differ (a lease.started holds a
+	 * second signature), so a static split would leave a core idle */
+	while ((i = atomic_fetch_add(&j->next, 1)) < j->n)
+		leaf_check(&j->l[i], j->keep);
+	return NULL;
+}
+
+int
+verify_leaves_start(struct verify_leaf *l, size_t n, int workers, int keep,
+    struct verify_job **out)
+{
+	struct verify_job *j;
+
+	if ((j = calloc(1, sizeof(*j))) == NULL)
+		return err_set(ERR_NOMEM, "out of memory");
+	j->l = l;
+	j->n = n;
+	j->keep = keep;
+	atomic_init(&j->next, 0);
+	if (workers > 64)
+		workers = 64;
+	/* with no thread started, verify_leaves_wait does it all */
+	for (int t = 0; t < workers && (size_t)t < n; t++) {
+		if (pthread_create(&j->th[j->started], NULL, leaves_worker,
+		        j) != 0)
+			break;
+		j->started++;
+	}
+	*out = j;
+	return 0;
+}
+
+void
+verify_leaves_wait(struct verify_job *j)
+{
+	if (j == NULL)
+		return;
+	leaves_worker(j); /* the calling thread takes what is left */
+	for (int t = 0; t < j->started; t++)
+		pthread_join(j->th[t], NULL);
+	free(j);
+}
+
+int
+verify_leaves(struct verify_leaf *l, size_t n, int threads, int keep)
+{
+	struct verify_job *j;
+	int rc;
+
+	if ((rc = verify_leaves_start(l, n, verify_threads(threads) - 1, keep,
+	         &j)) < 0)
+		return rc;
+	verify_leaves_wait(j);
+	return 0;
+}
+
+int
+verifier_leaf_checked(struct verifier *v, const struct verify_leaf *l)
+{
+	int rc;
+
+	if (l->idx != merkle_mem_size(v->tree))
+		return err_set(ERR_CORRUPT,
+		    "index %" PRIu64 ": expected entry "
+		    "%" PRIu64 " next (an entry is missing or out of order)",
+		    l->idx, merkle_mem_size(v->tree));
+	if (l->rc < 0 && !l->late)
+		return err_set(l->rc, "%s", l->msg ? l->msg : "out of memory");
+	if (l->ltime < v->last_time)
+		return err_set(ERR_CORRUPT,
+		    "index %" PRIu64 ": time %" PRId64 " is "
+		    "before the previous entry's %" PRId64,
+		    l->idx, l->ltime, v->last_time);
+	if (l->rc < 0)
+		return err_set(l->rc, "%s", l->msg ? l->msg : "out of memory");
+	if ((rc = merkle_mem_append(v->tree, l->hash)) < 0)
+		return rc;
+	v->last_time = l->ltime;
+	return 0;
+}
+
+int
+verifier_leaf(struct verifier *v, uint64_t idx, int64_t time, const char *data,
+    size_t len)
+{
+	struct verify_leaf l = { .idx = idx,
+		.time = time,
+		.data = data,
+		.len = len };
+	int rc;
+
+	/* the order of the checks (and so the message) of the two halves */
+	if (idx != merkle_mem_size(v->tree))
+		return verifier_leaf_checked(v, &l);
+	leaf_check(&l, 0);
+	rc = verifier_leaf_checked(v, &l);
+	verify_leaf_clear(&l);
 	return rc;
 }
 
@@ -236,10 +388,57 @@ verifier_node(struct verifier *v, unsigned level, uint64_t idx,
 	return 0;
 }
 
+/* Leaves gathered from the store a batch at a time, checked on every
+ * core, then fed to the verifier in order. */
+#define VERIFY_BATCH 2048
+
+struct leaf_batch {
+	struct verifier *v;
+	int threads;
+	struct verify_leaf l[VERIFY_BATCH];
+	char *data[VERIFY_BATCH];
+	size_t n;
+};
+
+static int
+batch_flush(struct leaf_batch *b)
+{
+	int rc = 0;
+	size_t i;
+
+	if ((rc = verify_leaves(b->l, b->n, b->threads, 0)) < 0)
+		b->n = 0; /* nothing checked: free below, report rc */
+	for (i = 0; i < b->n; i++)
+		if ((rc = verifier_leaf_checked(b->v, &b->l[i])) < 0)
+			break;
+	for (i = 0; i < VERIFY_BATCH && b->data[i] != NULL; i++) {
+		verify_leaf_clear(&b->l[i]);
+		free(b->data[i]);
+		b->data[i] = NULL;
+	}
+	b->n = 0;
+	return rc;
+}
+
 static int
 leaf_cb(void *ctx, uint64_t idx, int64_t time, const char *data, size_t len)
 {
-	return verifier_leaf(ctx, idx, time, data, len);
+	struct leaf_batch *b = ctx;
+	struct verify_leaf *l = &b->l[b->n];
+
+	if (b->threads == 1)
+		return verifier_leaf(b->v, idx, time, data, len);
+	if ((b->data[b->n] = malloc(len ? len : 1)) == NULL)
+		return err_set(ERR_NOMEM, "out of memory");
+	memcpy(b->data[b->n], data, len);
+	memset(l, 0, sizeof(*l));
+	l->idx = idx;
+	l->time = time;
+	l->data = b->data[b->n];
+	l->len = len;
+	if (++b->n == VERIFY_BATCH)
+		return batch_flush(b);
+	return 0;
 }
 
 static int
@@ -276,6 +475,14 @@ int
 verify_store(struct store *s, const struct note_verifier *vkey,
     struct verify_report *rep)
 {
+	return verify_store_mt(s, vkey, 0, rep);
+}
+
+int
+verify_store_mt(struct store *s, const struct note_verifier *vkey, int threads,
+    struct verify_report *rep)
+{
+	struct leaf_batch *b = NULL;
 	struct verifier *v = NULL;
 	struct merkle_reader r;
 	struct cp_ctx cc;
@@ -287,7 +494,26 @@ verify_store(struct store *s, const struct note_verifier *vkey,
 		return rc;
 	if ((rc = verifier_new(vkey, store_origin(s), &v)) < 0)
 		return rc;
-	if ((rc = store_foreach(s, 0, UINT64_MAX, leaf_cb, v)) < 0)
+	if ((b = calloc(1, sizeof(*b))) == NULL) {
+		rc = err_set(ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	b->v = v;
+	b->threads = verify_threads(threads);
+	if ((rc = store_foreach(s, 0, UINT64_MAX, leaf_cb, b)) < 0) {
+		/* a leaf gathered before the failure may be bad: its index
+		 * is the lower, so it is the one to name */
+		struct err_saved es;
+		int frc;
+
+		err_save(&es);
+		if ((frc = batch_flush(b)) < 0)
+			rc = frc;
+		else
+			err_restore(&es);
+		goto out;
+	}
+	if ((rc = batch_flush(b)) < 0)
 		goto out;
 	if (verifier_size(v) != store_size(s)) {
 		rc = err_set(ERR_CORRUPT,
@@ -321,6 +547,7 @@ verify_store(struct store *s, const struct note_verifier *vkey,
 	verifier_reader(v, &r);
 	rc = merkle_root(rep->entries, &r, rep->root);
 out:
+	free(b);
 	verifier_free(v);
 	return rc;
 }

@@ -28,6 +28,49 @@ void verifier_free(struct verifier *v);
  * bad leaf returns ERR_CORRUPT with a message naming the index. */
 int verifier_leaf(struct verifier *v, uint64_t idx, int64_t time,
     const char *data, size_t len);
+/*
+ * The same check in two halves, so that many leaves can be checked on
+ * every core and then fed in order (verify_store, audit): the first half
+ * needs no earlier leaf (parse, its own index and stored time, the
+ * envelope's signature, canonical bytes, the leaf hash) and runs on
+ * threads; the second (index is next, time does not go back, append to
+ * the tree) runs in ledger order and reports exactly what verifier_leaf
+ * would, so the first bad index is named whatever the threads did.
+ */
+struct verify_leaf {
+	/* in (data borrowed until the leaf is fed) */
+	uint64_t idx;
+	int64_t time; /* < 0: not stored separately */
+	const char *data;
+	size_t len;
+	/* out of verify_leaves */
+	int rc; /* 0, or the code of the first failed check */
+	char *msg; /* its message (malloc'd) or NULL */
+	int late; /* failed after the time check would run */
+	int64_t ltime; /* the leaf's time, when parsed */
+	uint8_t hash[MERKLE_HASH_LEN]; /* leaf hash, when rc == 0 */
+	struct envelope *e; /* the verified envelope when keep was set */
+};
+/* The first half for l[0..n) on up to threads threads (0: every online
+ * core); keep keeps each verified envelope in l[i].e.  Returns 0, or
+ * ERR_NOMEM; per-leaf failures are in l[i].rc. */
+int verify_leaves(struct verify_leaf *l, size_t n, int threads, int keep);
+/* The same in the background: workers threads start on l[0..n) (0: none)
+ * and verify_leaves_wait, which must be called once, has the calling
+ * thread check what they have not claimed yet, waits for them and frees
+ * *out.  Meanwhile the caller may do other work, not touching l. */
+struct verify_job;
+int verify_leaves_start(struct verify_leaf *l, size_t n, int workers, int keep,
+    struct verify_job **out);
+void verify_leaves_wait(struct verify_job *j);
+/* The second half for one leaf checked by verify_leaves; the same
+ * results and messages as verifier_leaf. */
+int verifier_leaf_checked(struct verifier *v, const struct verify_leaf *l);
+/* Free what verify_leaves left in l (msg, e) and clear them. */
+void verify_leaf_clear(struct verify_leaf *l);
+/* The number of threads 0 means: the online cores (at least 1). */
+int verify_threads(int threads);
+
 /* Check one signed checkpoint note against the leaves fed so far. */
 int verifier_checkpoint(struct verifier *v, const char *note, size_t len,
     uint64_t *size);
@@ -58,5 +101,9 @@ struct verify_report {
  * that the stored hashes are exactly those of the rebuilt tree. */
 int verify_store(struct store *s, const struct note_verifier *vkey,
     struct verify_report *report);
+/* The same on up to threads threads (0: every online core; 1: this one
+ * only); the result and the first bad index named do not depend on it. */
+int verify_store_mt(struct store *s, const struct note_verifier *vkey,
+    int threads, struct verify_report *report);
 
 #endif

@@ -34,7 +34,8 @@
 	"                  [--denoms D1,D2...] [--checkpoint-interval MS]\n"   \
 	"                  [--witness VKEY=URL]... [--witness-policy FILE]\n"  \
 	"                  [--quorum N] [--check-invariants] [--console "      \
-	"DIR]\n"
+	"DIR]\n"                                                               \
+	"                  [--snapshot-every N]\n"
 
 static const char usage_main[] = RUN_OPTIONS
     "       market deposit --data DIR [--market URL] [--denom D] ACCOUNT "
@@ -70,6 +71,11 @@ static const char usage_run[] = RUN_OPTIONS
     "  --checkpoint-interval  how often a checkpoint of the ledger is\n"
     "                      signed and, with witnesses, cosigned (default\n"
     "                      1000 ms; 100-3600000)\n"
+    "Any start: --snapshot-every N saves the state (DIR/state.snap, its\n"
+    "SHA-256 in the ledger's database) at the first checkpoint after N\n"
+    "new entries (default 10000; 0: never), so that a restart replays\n"
+    "only the entries after it; a snapshot that does not match the\n"
+    "ledger is not used (logged) and the whole ledger is replayed.\n"
     "Witnesses (C2SP tlog-witness; any start): --witness VKEY=URL, once\n"
     "per witness (its cosigner key, as `ledger witness init` prints it,\n"
     "and its URL), or --witness-policy FILE (lines \"witness VKEY URL\",\n"
@@ -260,7 +266,7 @@ cmd_run(int argc, char **argv)
 	           *fee = NULL, *fee_kinds = NULL, *bcpu = NULL, *bgib = NULL,
 	           *window = NULL, *minep = NULL, *rate = NULL, *burst = NULL,
 	           *cpint = NULL, *wpolicy = NULL, *quorum = NULL,
-	           *denoms = NULL, *console = NULL;
+	           *denoms = NULL, *console = NULL, *snapev = NULL;
 	struct arg args[] = { { "data", &data }, { "listen", &listen },
 		{ "origin", &origin }, { "epoch", &epoch },
 		{ "take-rate", &take }, { "offline-grace", &grace },
@@ -271,7 +277,8 @@ cmd_run(int argc, char **argv)
 		{ "rate-limit", &rate }, { "rate-burst", &burst },
 		{ "denoms", &denoms }, { "checkpoint-interval", &cpint },
 		{ "witness-policy", &wpolicy }, { "quorum", &quorum },
-		{ "console", &console }, { NULL, NULL } };
+		{ "console", &console }, { "snapshot-every", &snapev },
+		{ NULL, NULL } };
 	struct trust_policy wp;
 	struct market_options o;
 	struct market *m = NULL;
@@ -371,6 +378,16 @@ cmd_run(int argc, char **argv)
 			return 2;
 		}
 		o.checkpoint_ms = v;
+	}
+	if (snapev) {
+		if (util_parse_i64(snapev, "--snapshot-every", &v) < 0 ||
+		    v < 0) {
+			fprintf(stderr,
+			    "market: --snapshot-every: expected a number of "
+			    "entries >= 0 (0: no snapshots)\n");
+			return 2;
+		}
+		o.snapshot_every = v;
 	}
 	if (quorum != NULL && wpolicy == NULL && nwitness_args == 0) {
 		fprintf(stderr,

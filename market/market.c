@@ -19,6 +19,7 @@
 #include "ledger/note.h"
 #include "ledger/replay.h"
 #include "ledger/signer.h"
+#include "ledger/snapshot.h"
 #include "market/market_internal.h"
 
 static void fatal_write(const char *what);
@@ -40,6 +41,7 @@ market_options_default(struct market_options *o)
 	o->rate_per_s = 50;
 	o->rate_burst = 200;
 	o->checkpoint_ms = -1;
+	o->snapshot_every = -1;
 }
 
 const char *
@@ -386,6 +388,45 @@ checkpoint_now(struct market *m)
 	return 0;
 }
 
+/*
+ * A state snapshot (ledger/snapshot.h); called and returns under mu.  The
+ * state is encoded under mu (it is the state of exactly store_size
+ * leaves, committed just before), written and hashed outside it while the
+ * sequencer goes on, then recorded in the store.  A failure costs only a
+ * longer replay at the next restart: it is logged.
+ */
+static void
+snapshot_take(struct market *m)
+{
+	uint8_t root[MERKLE_HASH_LEN];
+	char *buf = NULL, hash[65];
+	uint64_t size = store_size(m->store), t0 = util_mono_ns(), t1;
+	size_t len = 0;
+	int rc;
+
+	if ((rc = store_root(m->store, size, root)) < 0 ||
+	    (rc = state_snapshot_encode(m->state, &buf, &len)) < 0) {
+		log_warn("state snapshot at %" PRIu64 " entries: %s", size,
+		    err_msg());
+		return;
+	}
+	t1 = util_mono_ns();
+	pthread_mutex_unlock(&m->mu);
+	rc = snapshot_write(m->snap_path, size, root, buf, len, hash);
+	free(buf);
+	pthread_mutex_lock(&m->mu);
+	if (rc == 0 && (rc = snapshot_record(m->store, size, hash)) == 0) {
+		m->snap_size = size;
+		log_info("state snapshot at %" PRIu64 " entries: %zu bytes, "
+		         "%.0f ms encoding (sequencer held), %.0f ms writing",
+		    size, len, (double)(t1 - t0) / 1e6,
+		    (double)(util_mono_ns() - t1) / 1e6);
+	}
+	if (rc < 0)
+		log_warn("state snapshot at %" PRIu64 " entries: %s", size,
+		    err_msg());
+}
+
 /* Time-based derivations (expiries, offline providers, exhausted
  * escrow) and checkpoints. */
 static void *
@@ -443,6 +484,10 @@ ticker_main(void *arg)
 				if (store_commit(m->store) < 0)
 					fatal_write("ledger commit failed");
 			}
+			if (m->snapshot_every > 0 &&
+			    store_size(m->store) - m->snap_size >=
+			        (uint64_t)m->snapshot_every)
+				snapshot_take(m); /* unlocks and locks mu */
 		}
 		pthread_mutex_unlock(&m->mu);
 		sync_upto(m, upto);
@@ -675,6 +720,12 @@ market_open(const struct market_options *o, struct market **out, int *created)
 		rc = rc < 0 ? rc : err_set(ERR_NOMEM, "out of memory");
 		goto fail;
 	}
+	if (asprintf(&m->snap_path, "%s/state.snap", o->data_dir) < 0) {
+		m->snap_path = NULL;
+		rc = err_set(ERR_NOMEM, "out of memory");
+		goto fail;
+	}
+	m->snapshot_every = o->snapshot_every < 0 ? 10000 : o->snapshot_every;
 	fresh = access(path, F_OK) != 0;
 	if (fresh) {
 		json_t *body = NULL;
@@ -712,12 +763,28 @@ market_open(const struct market_options *o, struct market **out, int *created)
 			goto fail;
 		*created = 1;
 	} else {
+		char *fallback = NULL;
+		uint64_t from = 0, t0 = util_mono_ns();
+
 		if ((rc = store_open(path, 0, &m->store)) < 0 ||
-		    (rc = replay_store(m->store, o->check_invariants, &m->state,
-		         &m->cfg)) < 0) {
+		    (rc = snapshot_replay(m->store, m->snap_path,
+		         o->check_invariants, &m->state, &m->cfg, &from,
+		         &fallback)) < 0) {
+			free(fallback);
 			err_prefix(rc, "replaying %s", path);
 			goto fail;
 		}
+		if (fallback != NULL)
+			log_warn("state snapshot not used, the whole ledger "
+			         "replayed instead: %s",
+			    fallback);
+		free(fallback);
+		m->snap_size = from;
+		log_info("state of %" PRIu64 " entries: %s%" PRIu64
+		         " replayed in %.0f ms",
+		    store_size(m->store), from ? "from the snapshot, " : "",
+		    store_size(m->store) - from,
+		    (double)(util_mono_ns() - t0) / 1e6);
 		if (memcmp(m->cfg.market_key, pub, KEY_PUB_LEN) != 0) {
 			rc = err_set(ERR_INVAL,
 			    "%s/market.key is not the key "
@@ -861,6 +928,7 @@ market_free(struct market *m)
 	free(m->console_dir);
 	free(m->vkey);
 	free(m->db_path);
+	free(m->snap_path);
 	free(m->dir);
 	pthread_cond_destroy(&m->committed_cv);
 	pthread_cond_destroy(&m->publish_cv);

@@ -52,6 +52,10 @@ struct market_options {
 	const char *console_dir;
 	int check_invariants; /* full invariant walk after every
 	                              * apply (O(state)); tests turn it on */
+	/* A state snapshot (state.snap, its hash in the store) at the
+	 * first checkpoint after this many new entries, so a restart
+	 * replays only what came after it; 0: none; < 0: 10000. */
+	int64_t snapshot_every;
 };
 
 void market_options_default(struct market_options *o);

@@ -67,6 +67,11 @@ struct market {
 	char treasury_text[KEY_TEXT_SIZE];
 	char *vkey;
 
+	/* state snapshots (ledger/snapshot.h), taken by the ticker */
+	char *snap_path; /* <dir>/state.snap */
+	int64_t snapshot_every; /* entries between them; 0: none */
+	uint64_t snap_size; /* tree size of the latest one */
+
 	struct ratelimit *rl; /* per-key submissions */
 	double rate_per_s, rate_burst; /* its settings, for /v1/info */
 

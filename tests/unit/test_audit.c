@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -338,6 +339,131 @@ test_market_that_errs_is_named(void **state)
 	assert_string_equal(err_msg(), want);
 }
 
+/* Genesis and n deposits; the one at bad_rule is signed by a key that
+ * may not mint (refused by the state machine, in order), the one at
+ * bad_sig has its amount changed after signing (refused on a worker
+ * thread). */
+static void
+build_long_ledger(struct fixture *f, int n, int bad_rule, int bad_sig)
+{
+	struct state_config cfg;
+	struct store *s;
+	uint8_t pub[KEY_PUB_LEN];
+	char to[KEY_TEXT_SIZE], nonce[32], *note;
+	json_t *body;
+
+	state_config_default(&cfg);
+	key_public(f->market, cfg.market_key);
+	key_public(f->treasury, cfg.treasury_key);
+	key_public(f->other, pub);
+	key_pub_to_text(pub, to);
+	assert_int_equal(store_create(f->db, ORIGIN, cfg.market_key, &s), 0);
+	assert_int_equal(replay_genesis_body(&cfg, &body), 0);
+	append_signed(s, f->market, REPLAY_GENESIS_KIND, body, "market-0", T0);
+	assert_int_equal(store_begin(s), 0);
+	for (int i = 1; i <= n; i++) {
+		struct envelope *e;
+		char *amount;
+
+		snprintf(nonce, sizeof(nonce), "deposit-%d", i);
+		body = json_pack("{s:s,s:s,s:i}", "to", to, "denom", "uakt",
+		    "amount", 1000);
+		assert_int_equal(
+		    envelope_sign(i == bad_rule ? f->other : f->treasury,
+		        "account.deposit", body, nonce, T0, &e),
+		    0);
+		json_decref(body);
+		if (i == bad_sig) {
+			amount = strstr(e->canon, "\"amount\":1000");
+			assert_non_null(amount);
+			amount[9] = '2';
+		}
+		assert_int_equal(store_append(s, e, T0, NULL, NULL, NULL), 0);
+		envelope_free(e);
+	}
+	assert_int_equal(store_commit(s), 0);
+	assert_int_equal(signer_checkpoint(s, store_size(s), f->market, &note),
+	    0);
+	free(note);
+	store_free(s);
+}
+
+static int
+feed_leaf_cb(void *ctx, uint64_t idx, int64_t time, const char *data,
+    size_t len)
+{
+	return audit_leaf(ctx, idx, time, data, len);
+}
+
+static int
+feed_cp_cb(void *ctx, uint64_t size, const char *note)
+{
+	(void)size;
+	return audit_checkpoint(ctx, note, strlen(note));
+}
+
+/* The audit of f->db on threads threads: its code, the message in msg. */
+static int
+audit_threads(struct fixture *f, int threads, char *msg, size_t len)
+{
+	struct store *s;
+	struct audit *a;
+	int rc;
+
+	assert_int_equal(store_open(f->db, 1, &s), 0);
+	assert_int_equal(audit_new(&f->vk, &a), 0);
+	audit_set_threads(a, threads);
+	rc = store_foreach(s, 0, UINT64_MAX, feed_leaf_cb, a);
+	if (rc == 0)
+		rc = store_foreach_checkpoint(s, feed_cp_cb, a);
+	if (rc == 0)
+		rc = audit_finish(a, NULL);
+	snprintf(msg, len, "%s", rc < 0 ? err_msg() : "");
+	audit_free(a);
+	store_free(s);
+	return rc;
+}
+
+/* Leaves are checked on worker threads a batch at a time, yet the first
+ * bad index is named, with the same words, whatever the thread count;
+ * a signature failure checked early on a worker does not hide an
+ * earlier rule failure found in order. */
+static void
+test_parallel_audit_names_the_lowest_bad_index(void **state)
+{
+	struct fixture *f = *state;
+	static const int threads[] = { 1, 2, 3 };
+	char first[ERR_MSG_SIZE], msg[ERR_MSG_SIZE];
+
+	build_long_ledger(f, 2600, 0, 0);
+	for (size_t i = 0; i < 3; i++)
+		if (audit_threads(f, threads[i], msg, sizeof(msg)) != 0)
+			fail_msg("%d threads: clean ledger refused: %s",
+			    threads[i], msg);
+	unlink(f->db);
+	build_long_ledger(f, 2600, 1500, 2100);
+	for (size_t i = 0; i < 3; i++) {
+		assert_true(audit_threads(f, threads[i], msg, sizeof(msg)) < 0);
+		if (strstr(msg, "index 1500") == NULL)
+			fail_msg("%d threads: '%s' does not name index 1500",
+			    threads[i], msg);
+		if (i == 0)
+			snprintf(first, sizeof(first), "%s", msg);
+		else if (strcmp(first, msg) != 0)
+			fail_msg("%d threads said '%s', one thread '%s'",
+			    threads[i], msg, first);
+	}
+	unlink(f->db);
+	build_long_ledger(f, 2600, 0, 2100);
+	for (size_t i = 0; i < 3; i++) {
+		assert_int_equal(audit_threads(f, threads[i], msg, sizeof(msg)),
+		    ERR_CORRUPT);
+		if (strstr(msg, "index 2100") == NULL)
+			fail_msg("%d threads: '%s' does not name index 2100",
+			    threads[i], msg);
+	}
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int
@@ -350,6 +476,7 @@ main(void)
 		T(test_mirror_needs_a_pinned_key),
 		T(test_market_served_a_page_at_a_time),
 		T(test_market_that_errs_is_named),
+		T(test_parallel_audit_names_the_lowest_bad_index),
 	};
 	return cmocka_run_group_tests_name("audit", tests, NULL, NULL);
 }

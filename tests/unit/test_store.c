@@ -316,6 +316,58 @@ test_tamper_swapped_entries_are_detected(void **state)
 	expect_verify_fails(f, "index 4");
 }
 
+/* Two bad leaves in the second batch of 2048, the lower one a signature
+ * (checked on a worker), the higher an edited index: whatever the
+ * number of threads, the lower index is named, with the same words. */
+static void
+test_parallel_verify_names_the_lowest_bad_index(void **state)
+{
+	struct fixture *f = *state;
+	struct verify_report rep;
+	char first[ERR_MSG_SIZE];
+	static const int threads[] = { 1, 2, 3, 8 };
+
+	append_n(f, 3000);
+	assert_int_equal(add_checkpoint(f), 0);
+	for (size_t i = 0; i < sizeof(threads) / sizeof(threads[0]); i++) {
+		assert_int_equal(
+		    verify_store_mt(f->s, &f->vk, threads[i], &rep), 0);
+		assert_int_equal(rep.entries, 3000);
+	}
+	tamper(f,
+	    "UPDATE leaf SET data = replace(data, '\"n\":2900', "
+	    "'\"n\":2901') WHERE idx = 2900;"
+	    "UPDATE leaf SET data = replace(data, '\"index\":2999', "
+	    "'\"index\":2998') WHERE idx = 2999;"
+	    "UPDATE leaf SET data = replace(data, '\"n\":2100', "
+	    "'\"n\":2101') WHERE idx = 2100;");
+	for (size_t i = 0; i < sizeof(threads) / sizeof(threads[0]); i++) {
+		assert_int_equal(
+		    verify_store_mt(f->s, &f->vk, threads[i], &rep),
+		    ERR_CORRUPT);
+		if (strstr(err_msg(), "index 2100") == NULL)
+			fail_msg("%d threads: '%s' does not name index 2100",
+			    threads[i], err_msg());
+		if (i == 0)
+			snprintf(first, sizeof(first), "%s", err_msg());
+		else if (strcmp(first, err_msg()) != 0)
+			fail_msg("%d threads said '%s', one thread '%s'",
+			    threads[i], err_msg(), first);
+	}
+	/* with the lower one repaired, the next one is named */
+	tamper(f,
+	    "UPDATE leaf SET data = replace(data, '\"n\":2101', "
+	    "'\"n\":2100') WHERE idx = 2100;");
+	for (size_t i = 0; i < sizeof(threads) / sizeof(threads[0]); i++) {
+		assert_int_equal(
+		    verify_store_mt(f->s, &f->vk, threads[i], &rep),
+		    ERR_CORRUPT);
+		if (strstr(err_msg(), "index 2900") == NULL)
+			fail_msg("%d threads: '%s' does not name index 2900",
+			    threads[i], err_msg());
+	}
+}
+
 static void
 test_tamper_edited_checkpoint_is_detected(void **state)
 {
@@ -429,6 +481,7 @@ main(void)
 		T(test_tamper_removed_last_entry_is_detected),
 		T(test_tamper_swapped_entries_are_detected),
 		T(test_tamper_edited_checkpoint_is_detected),
+		T(test_parallel_verify_names_the_lowest_bad_index),
 		T(test_tamper_stored_hash_is_detected),
 		T(test_verify_wants_a_checkpoint_by_the_right_key),
 		T(test_mirror_round_trip_and_incremental_commits),

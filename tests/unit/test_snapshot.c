@@ -1,0 +1,260 @@
+/*
+ * Unit tests for ledger/snapshot: a state snapshot file and its record in
+ * the store.  A restart takes a matching snapshot and replays only the
+ * tail, reaching the state a full replay reaches; a changed byte, a root
+ * of another ledger, a size past the ledger, a missing file are each
+ * refused with a sentence saying why, and the whole ledger is replayed to
+ * the same state; with no snapshot recorded nothing is said.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "common/cjson.h"
+#include "common/envelope.h"
+#include "common/err.h"
+#include "common/key.h"
+#include "ledger/replay.h"
+#include "ledger/snapshot.h"
+#include "ledger/store.h"
+
+#define ORIGIN "test.lodge/snapshot"
+#define T0 1700000000000LL
+#define N 40 /* deposits after the genesis */
+#define CUT 25 /* the snapshot is of the first CUT leaves */
+
+struct fixture {
+	char dir[64], db[128], snap[128];
+	struct store *s;
+	char *full; /* the dump of the whole replay */
+};
+
+static char *
+dump_text(const struct state *st)
+{
+	json_t *d;
+	char *t;
+
+	assert_int_equal(state_dump(st, &d), 0);
+	assert_int_equal(cjson_dump(d, &t, NULL), 0);
+	json_decref(d);
+	return t;
+}
+
+static int
+setup(void **state)
+{
+	static const uint8_t s1[32] = { 1 }, s2[32] = { 2 }, s3[32] = { 3 };
+	struct fixture *f = calloc(1, sizeof(*f));
+	struct key *market, *treasury, *user;
+	struct state_config cfg;
+	struct state *st;
+	uint8_t pub[KEY_PUB_LEN];
+	char to[KEY_TEXT_SIZE], nonce[32];
+	uint64_t from;
+	json_t *body;
+
+	if (f == NULL)
+		return -1;
+	strcpy(f->dir, "/tmp/lodge-snap-XXXXXX");
+	if (mkdtemp(f->dir) == NULL)
+		return -1;
+	snprintf(f->db, sizeof(f->db), "%s/log.db", f->dir);
+	snprintf(f->snap, sizeof(f->snap), "%s/state.snap", f->dir);
+	if (key_from_seed(s1, &market) < 0 ||
+	    key_from_seed(s2, &treasury) < 0 || key_from_seed(s3, &user) < 0)
+		return -1;
+	state_config_default(&cfg);
+	key_public(market, cfg.market_key);
+	key_public(treasury, cfg.treasury_key);
+	key_public(user, pub);
+	key_pub_to_text(pub, to);
+	if (store_create(f->db, ORIGIN, cfg.market_key, &f->s) < 0 ||
+	    replay_genesis_body(&cfg, &body) < 0)
+		return -1;
+	for (int i = 0; i <= N; i++) {
+		struct envelope *e;
+
+		snprintf(nonce, sizeof(nonce), "n-%d", i);
+		if (envelope_sign(i ? treasury : market,
+		        i ? "account.deposit" : REPLAY_GENESIS_KIND, body,
+		        nonce, T0 + i, &e) < 0 ||
+		    store_append(f->s, e, T0 + i, NULL, NULL, NULL) < 0)
+			return -1;
+		envelope_free(e);
+		json_decref(body);
+		body = json_pack("{s:s,s:s,s:i}", "to", to, "denom", "uakt",
+		    "amount", 1000 + i);
+	}
+	json_decref(body);
+	key_free(market);
+	key_free(treasury);
+	key_free(user);
+	if (snapshot_replay(f->s, NULL, 1, &st, NULL, &from, NULL) < 0)
+		return -1;
+	f->full = dump_text(st);
+	state_free(st);
+	*state = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fixture *f = *state;
+	char cmd[200];
+
+	store_free(f->s);
+	free(f->full);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
+	if (system(cmd) != 0)
+		return -1;
+	free(f);
+	return 0;
+}
+
+/* The state of the first n leaves (a replay that stops there). */
+static struct state *
+state_at(struct fixture *f, uint64_t n)
+{
+	struct state_config cfg;
+	struct state *st = NULL;
+
+	for (uint64_t i = 0; i < n; i++) {
+		struct replay_leaf l;
+		char *data;
+		size_t len;
+		int64_t t;
+
+		assert_int_equal(store_leaf(f->s, i, &data, &len, &t), 0);
+		assert_int_equal(replay_parse_leaf(data, len, &l), 0);
+		free(data);
+		assert_int_equal(replay_leaf(&st, &cfg, 1, &l), 0);
+		envelope_free(l.e);
+	}
+	return st;
+}
+
+/* Write the snapshot of the first n leaves, claiming root (NULL: the
+ * ledger's own root at n) and size, and record it. */
+static void
+take(struct fixture *f, uint64_t n, const uint8_t *root, uint64_t size)
+{
+	struct state *st = state_at(f, n);
+	uint8_t own[32];
+	char *buf, hash[65];
+	size_t len;
+
+	assert_int_equal(store_root(f->s, n, own), 0);
+	assert_int_equal(state_snapshot_encode(st, &buf, &len), 0);
+	assert_int_equal(
+	    snapshot_write(f->snap, size, root ? root : own, buf, len, hash),
+	    0);
+	assert_int_equal(snapshot_record(f->s, size, hash), 0);
+	free(buf);
+	state_free(st);
+}
+
+/* Restart: the state must be the full replay's; from and the fallback
+ * sentence (NULL, or one holding want) are checked. */
+static void
+restart(struct fixture *f, uint64_t want_from, const char *want)
+{
+	struct state *st;
+	char *fallback, *got;
+	uint64_t from;
+
+	assert_int_equal(
+	    snapshot_replay(f->s, f->snap, 1, &st, NULL, &from, &fallback), 0);
+	assert_int_equal(from, want_from);
+	if (want == NULL && fallback != NULL)
+		fail_msg("unexpected fallback: %s", fallback);
+	if (want != NULL &&
+	    (fallback == NULL || strstr(fallback, want) == NULL))
+		fail_msg("fallback '%s' does not say '%s'",
+		    fallback ? fallback : "(none)", want);
+	got = dump_text(st);
+	assert_string_equal(got, f->full);
+	free(got);
+	free(fallback);
+	state_free(st);
+}
+
+static void
+test_no_snapshot_replays_everything_silently(void **state)
+{
+	restart(*state, 0, NULL);
+}
+
+static void
+test_matching_snapshot_replays_only_the_tail(void **state)
+{
+	struct fixture *f = *state;
+
+	take(f, CUT, NULL, CUT);
+	restart(f, CUT, NULL);
+}
+
+static void
+test_changed_byte_is_refused_by_the_hash(void **state)
+{
+	struct fixture *f = *state;
+	FILE *fp;
+
+	take(f, CUT, NULL, CUT);
+	fp = fopen(f->snap, "r+");
+	assert_non_null(fp);
+	fseek(fp, -20, SEEK_END);
+	fputc('!', fp);
+	fclose(fp);
+	restart(f, 0, "SHA-256");
+}
+
+static void
+test_root_of_another_ledger_is_refused(void **state)
+{
+	static const uint8_t other[32] = { 0xee };
+
+	take(*state, CUT, other, CUT);
+	restart(*state, 0, "root");
+}
+
+static void
+test_size_past_the_ledger_is_refused(void **state)
+{
+	take(*state, CUT, NULL, N + 5);
+	restart(*state, 0, "ledger holds");
+}
+
+static void
+test_missing_file_is_said(void **state)
+{
+	struct fixture *f = *state;
+
+	take(f, CUT, NULL, CUT);
+	unlink(f->snap);
+	restart(f, 0, "no such file");
+}
+
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		T(test_no_snapshot_replays_everything_silently),
+		T(test_matching_snapshot_replays_only_the_tail),
+		T(test_changed_byte_is_refused_by_the_hash),
+		T(test_root_of_another_ledger_is_refused),
+		T(test_size_past_the_ledger_is_refused),
+		T(test_missing_file_is_said),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
