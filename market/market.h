@@ -49,6 +49,9 @@ struct market_options {
 	                              first start only; NULL: uakt */
 	int check_invariants; /* full invariant walk after every
 	                              * apply (O(state)); tests turn it on */
+	int insecure_http; /* serve plain HTTP (loopback development);
+	                      0: TLS 1.3 with a certificate self-signed
+	                      by the market key (common/tls.h) */
 };
 
 void market_options_default(struct market_options *o);

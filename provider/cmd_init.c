@@ -3,6 +3,7 @@
  * config (provider/config.h) and what it will advertise.  On a data dir
  * that has a config already, only the options given change it.
  */
+#include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,6 +58,11 @@ static const struct option init_options[] = {
 	{ "image-cache-max", required_argument, NULL, 'C' },
 	{ "id-base", required_argument, NULL, 'B' },
 	{ "witness-policy", required_argument, NULL, 'W' },
+	{ "insecure-http", no_argument, NULL, '1' },
+	{ "market-key", required_argument, NULL, '2' },
+	{ "tls-cert", required_argument, NULL, '3' },
+	{ "tls-key", required_argument, NULL, '4' },
+	{ "tls-certs-dir", required_argument, NULL, '5' },
 	CMD_OPTS_END,
 };
 
@@ -91,6 +97,57 @@ opt_name(int ch)
 		if (o->val == ch)
 			return o->name;
 	return "?";
+}
+
+/* The TLS options (README "TLS"): --insecure-http, --market-key,
+ * --tls-cert, --tls-key, --tls-certs-dir. */
+static int
+apply_tls(struct provider_config *cfg, int ch, const char *v)
+{
+	uint8_t pub[KEY_PUB_LEN];
+	char *dst = NULL;
+	size_t cap = 0;
+
+	switch (ch) {
+	case '1':
+		cfg->insecure_http = 1;
+		return 0;
+	case '2':
+		if (v[0] != '\0' && key_pub_from_text(v, pub) < 0)
+			return err_prefix(ERR_INVAL, "--market-key");
+		snprintf(cfg->market_key, sizeof(cfg->market_key), "%s", v);
+		return 0;
+	case '3':
+		dst = cfg->tls_cert, cap = sizeof(cfg->tls_cert);
+		break;
+	case '4':
+		dst = cfg->tls_key, cap = sizeof(cfg->tls_key);
+		break;
+	case '5':
+		dst = cfg->tls_certs_dir, cap = sizeof(cfg->tls_certs_dir);
+		break;
+	default:
+		return 0;
+	}
+	if (v[0] != '\0' && access(v, R_OK) != 0)
+		return err_set(ERR_INVAL, "--%s %s: %s", opt_name(ch), v,
+		    strerror(errno));
+	if (v[0] != '\0' && v[0] != '/') { /* the daemon may run elsewhere */
+		char abs[PATH_MAX];
+		if (realpath(v, abs) == NULL)
+			return err_set(ERR_INVAL, "--%s %s: %s", opt_name(ch),
+			    v, strerror(errno));
+		v = abs;
+		if (strlen(v) >= cap)
+			return err_set(ERR_LIMIT, "--%s: path too long",
+			    opt_name(ch));
+		snprintf(dst, cap, "%s", v);
+		return 0;
+	}
+	if (strlen(v) >= cap)
+		return err_set(ERR_LIMIT, "--%s: path too long", opt_name(ch));
+	snprintf(dst, cap, "%s", v);
+	return 0;
 }
 
 /* Apply the option ch with value v to cfg. */
@@ -181,6 +238,9 @@ apply(struct provider_config *cfg, int ch, const char *v)
 	case 'B':
 		rc = cmd_parse_id_base(v, &cfg->image_id_base);
 		break;
+	default:
+		rc = apply_tls(cfg, ch, v);
+		break;
 	}
 	return rc;
 }
@@ -210,7 +270,9 @@ parse(const struct cmd *c, int argc, char **argv, struct init_opts *o,
 			}
 			v[(*n)++] = optarg;
 			o->v[ch] = optarg;
-		} else if (ch > 0 && ch < 128)
+		} else if (ch == '1')
+			o->v[ch] = "1"; /* a flag */
+		else if (ch > 0 && ch < 128)
 			o->v[ch] = optarg;
 	}
 	if (optind != argc) {
@@ -268,11 +330,19 @@ init(const struct cmd *c, int argc, char **argv)
 		if (n >= sizeof(changed))
 			n = sizeof(changed) - 1;
 	}
+	if ((cfg.tls_cert[0] == '\0') != (cfg.tls_key[0] == '\0')) {
+		err_set(ERR_INVAL, "--tls-cert and --tls-key go together");
+		status = cmd_fail(CMD_USAGE);
+		goto out;
+	}
 	/* A value that leaves nothing to offer is a bad option: 2. */
 	if ((rc = config_setup(o.data, &cfg, &k, &created)) < 0 ||
 	    (o.v['W'] && (rc = keep_witness_policy(o.data, o.v['W'])) < 0) ||
 	    (rc = config_advertise_body(&cfg,
-	         cfg.api_url[0] ? cfg.api_url : "http://<listen>", &adv)) < 0) {
+	         cfg.api_url[0]        ? cfg.api_url :
+	             cfg.insecure_http ? "http://<listen>" :
+	                                 "https://<listen>",
+	         &adv)) < 0) {
 		status = cmd_fail(rc == ERR_INVAL ? CMD_USAGE : CMD_FAIL);
 		goto out;
 	}
@@ -318,7 +388,8 @@ const struct cmd cmd_init = {
 	    "  --listen HOST:PORT     API and gateway "
 	    "(default " PROVIDER_LISTEN_DEFAULT ")\n"
 	    "  --api-url URL          advertised URL (default "
-	    "http://listen)\n"
+	    "https://listen;\n"
+	    "                         http://listen with --insecure-http)\n"
 	    "  --domain DOMAIN        gateway hosts <lease>-<svc>.DOMAIN\n"
 	    "  --reserve-cpu UNITS    kept for the owner (default 0)\n"
 	    "  --reserve-memory SIZE  kept for the owner (default 256Mi)\n"

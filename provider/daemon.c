@@ -26,6 +26,7 @@
 #include "common/err.h"
 #include "common/http.h"
 #include "common/log.h"
+#include "common/tls.h"
 #include "common/util.h"
 #include "provider/daemon.h"
 #include "provider/artifact.h"
@@ -1497,6 +1498,42 @@ say_sandbox_abilities(struct pd *pd)
 	free(why);
 }
 
+/* TLS 1.3 with the provider key's self-signed certificate for the API;
+ * the gateway's public names (*.domain, accept hosts) get the operator's
+ * certificates when there are some, TLS 1.2 allowed (README "TLS"). */
+static int
+setup_tls(struct pd *pd)
+{
+	const struct provider_config *c = &pd->cfg;
+	size_t n = 0;
+	int rc;
+
+	if (c->insecure_http || util_insecure_http_env()) {
+		log_warn("plain HTTP (--insecure-http): manifests, env values "
+		         "and logs cross the network in clear");
+		return 0;
+	}
+	if ((rc = tls_server_new(pd->key, "lodge provider", &pd->tls)) < 0 ||
+	    (rc = tls_server_set_public_domain(pd->tls, c->domain)) < 0)
+		return err_prefix(rc, "TLS");
+	if (c->tls_cert[0] &&
+	    (rc = tls_server_add_cert(pd->tls, c->tls_cert, c->tls_key)) < 0)
+		return err_prefix(rc, "gateway certificate (--tls-cert)");
+	if (c->tls_certs_dir[0] &&
+	    (rc = tls_server_add_dir(pd->tls, c->tls_certs_dir, &n)) < 0)
+		return err_prefix(rc, "gateway certificates (--tls-certs-dir)");
+	if (c->tls_cert[0] == '\0')
+		log_warn("gateway: no certificate for *.%s (provider init "
+		         "--tls-cert FILE --tls-key FILE): its names get the "
+		         "self-signed certificate of the provider key, which "
+		         "browsers do not trust",
+		    c->domain);
+	if (c->tls_certs_dir[0])
+		log_info("gateway: %zu certificate(s) for accept hosts from %s",
+		    n, c->tls_certs_dir);
+	return 0;
+}
+
 static int
 setup(struct pd *pd, const char *data, const struct provider_overrides *o)
 {
@@ -1550,6 +1587,15 @@ setup(struct pd *pd, const char *data, const struct provider_overrides *o)
 		return rc;
 	if ((rc = config_check(&pd->cfg)) < 0)
 		return err_prefix(rc, "%s/provider.json", data);
+	{
+		int learned = 0;
+		if ((rc = config_pin_market(data, &pd->cfg, &learned)) < 0)
+			return rc;
+		if (learned)
+			log_info("market %s: first use, its TLS key is "
+			         "remembered in %s/" CONFIG_KNOWN_MARKETS,
+			    pd->cfg.market, data);
+	}
 	if ((rc = market_get(pd, "/v1/info", &info)) < 0)
 		return err_prefix(rc, "market %s", pd->cfg.market);
 	if ((rc = check_denom(pd, info)) < 0) {
@@ -1585,13 +1631,17 @@ setup(struct pd *pd, const char *data, const struct provider_overrides *o)
 	hc.max_conns = 1024;
 	hc.max_conns_per_ip = 512;
 	hc.hooks = api_hooks;
+	if ((rc = setup_tls(pd)) < 0)
+		return rc;
+	hc.tls = pd->tls;
 	if ((rc = http_server_start(&hc, api_handle, pd, &pd->http)) < 0)
 		return rc;
 	if (pd->cfg.api_url[0])
 		snprintf(pd->api_url, sizeof(pd->api_url), "%s",
 		    pd->cfg.api_url);
 	else
-		snprintf(pd->api_url, sizeof(pd->api_url), "http://%s:%u", host,
+		snprintf(pd->api_url, sizeof(pd->api_url), "%s://%s:%u",
+		    pd->tls ? "https" : "http", host,
 		    http_server_port(pd->http));
 	/* Signed requests must name the host tenants reach it by. */
 	if ((rc = reqsig_url_host(pd->api_url, ahost)) < 0 ||
@@ -1789,6 +1839,9 @@ out:
 	atomic_store(&pd->stop, 1);
 	if (pd->http)
 		http_server_free(pd->http);
+	pd->http = NULL;
+	tls_server_free(pd->tls);
+	pd->tls = NULL;
 	image_runner_free(pd->images);
 	pd->images = NULL;
 	if (have_ft) {

@@ -48,7 +48,8 @@ provider_status_json(const char *data, int timeout_ms, json_t **out)
 	*out = NULL;
 	config_init(&cfg);
 	snprintf(path, sizeof(path), "%.4000s/provider.json", data);
-	if ((rc = config_load(path, &cfg)) < 0)
+	if ((rc = config_load(path, &cfg)) < 0 ||
+	    (rc = config_pin_market(data, &cfg, NULL)) < 0)
 		goto out;
 	snprintf(path, sizeof(path), "%.4000s/provider.key", data);
 	if ((rc = key_load(path, &k)) < 0)

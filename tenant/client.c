@@ -180,6 +180,26 @@ tenant_provider_url(struct tenant_client *c, const char *provider_key,
 		    json_object_get(json_object_get(p, "ask"), "api_url"));
 		if (k && u && strcmp(k, provider_key) == 0) {
 			size_t n = strlen(u);
+			uint8_t pub[KEY_PUB_LEN];
+			if (strncmp(u, "https://", 8) == 0) {
+				/* The certificate must hold the key the
+				 * ledger knows for this provider. */
+				if ((rc = key_pub_from_text(k, pub)) != 0 ||
+				    (rc = http_pin(u, pub)) != 0) {
+					json_decref(ps);
+					return rc;
+				}
+			} else if (!c->insecure_http) {
+				rc = err_set(ERR_REJECT,
+				    "provider %s advertises %s, plain HTTP: "
+				    "the manifest and its env values would "
+				    "cross the network in clear; refused "
+				    "(--insecure-http for loopback "
+				    "development)",
+				    provider_key, u);
+				json_decref(ps);
+				return rc;
+			}
 			if ((*url = strdup(u)) == NULL) {
 				json_decref(ps);
 				return err_set(ERR_NOMEM, "out of memory");

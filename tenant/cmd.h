@@ -35,6 +35,8 @@ struct cmd_opts {
 	const char *ttl; /* --ttl SECONDS (deploy) */
 	const char *timeout; /* --timeout SECONDS (deploy) */
 	const char *witness_policy; /* --witness-policy FILE */
+	bool insecure_http; /* --insecure-http (or $LODGE_INSECURE_HTTP=1) */
+	const char *market_key; /* --market-key KEY (or $LODGE_MARKET_KEY) */
 };
 
 /* A command: argc/argv are its arguments (options taken out); returns

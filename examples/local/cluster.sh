@@ -6,6 +6,12 @@
 # directory).  Every process started is remembered in CLUSTER_PIDS;
 # cluster_stop ends them and their sandboxes.
 CLUSTER_PIDS=""
+# Plain HTTP on loopback (README "TLS"): the daemons and the tenant take
+# $LODGE_INSECURE_HTTP=1 as --insecure-http, so that curl can read the
+# market as it is in these scripts.  A script that wants TLS sets
+# LODGE_INSECURE_HTTP= (empty) before sourcing this (tests/e2e/test_tls.sh).
+LODGE_INSECURE_HTTP=${LODGE_INSECURE_HTTP-1}
+export LODGE_INSECURE_HTTP
 
 cluster_track() { CLUSTER_PIDS="$CLUSTER_PIDS $1"; }
 
@@ -48,9 +54,9 @@ cluster_market() {
 		tail -5 "$CL/market.log" >&2
 		return 1
 	fi
-	MARKET=http://127.0.0.1:$(sed -n \
-	    's/.*"listen_port": *\([0-9]*\).*/\1/p' "$CL/market/market.json")
-	until_ok 10 curl -sf "$MARKET/healthz"
+	MARKET=$(sed -n 's/.*"url": *"\([^"]*\)".*/\1/p' \
+	    "$CL/market/market.json")
+	until_ok 10 curl -sfk "$MARKET/healthz"
 }
 
 # cluster_provider NAME ATTRS PRICE [extra init args]: init a provider
