@@ -1,0 +1,300 @@
+/*
+ * Unit tests for common/tls (self-signed Ed25519 certificates, pins, the
+ * known-markets file, URL origins) and TLS in common/http_server driven by
+ * the libcurl client of common/http.h on loopback: a pinned key let in, a
+ * wrong one refused naming both keys, bodies larger than a TLS record,
+ * plain HTTP on a TLS port answered.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "common/err.h"
+#include "common/http.h"
+#include "common/key.h"
+#include "common/tls.h"
+#include "common/util.h"
+
+static struct key *
+seeded(uint8_t b)
+{
+	uint8_t seed[KEY_SEED_LEN];
+	struct key *k = NULL;
+
+	memset(seed, b, sizeof(seed));
+	assert_int_equal(key_from_seed(seed, &k), 0);
+	return k;
+}
+
+static void
+test_self_signed_cert_holds_the_key(void **state)
+{
+	struct key *k = seeded(1);
+	uint8_t pub[KEY_PUB_LEN], got[KEY_PUB_LEN], *der = NULL;
+	size_t len = 0;
+
+	(void)state;
+	key_public(k, pub);
+	assert_int_equal(tls_cert_self_signed(k, "lodge test", &der, &len), 0);
+	assert_true(len > 100);
+	assert_int_equal(tls_cert_public(der, len, got), 0);
+	assert_memory_equal(got, pub, KEY_PUB_LEN);
+	/* a flipped byte in the DER is not a certificate any more */
+	der[1] ^= 0xff;
+	assert_int_not_equal(tls_cert_public(der, len, got), 0);
+	free(der);
+	key_free(k);
+}
+
+static void
+test_pin_text_is_sha256_of_the_spki(void **state)
+{
+	/* RFC 8410 §10.1's example key; its SPKI's SHA-256, computed with
+	 * `openssl pkey -pubin -outform der | openssl dgst -sha256 -binary
+	 * | base64`. */
+	static const uint8_t pub[KEY_PUB_LEN] = { 0x19, 0xbf, 0x44, 0x09, 0x69,
+		0x84, 0xcd, 0xfe, 0x85, 0x41, 0xba, 0xc1, 0x67, 0xdc, 0x3b,
+		0x96, 0xc8, 0x50, 0x86, 0xaa, 0x30, 0xb6, 0xb6, 0xcb, 0x0c,
+		0x5c, 0x38, 0xad, 0x70, 0x31, 0x66, 0xe1 };
+	char pin[TLS_PIN_SIZE], other[TLS_PIN_SIZE];
+	uint8_t pub2[KEY_PUB_LEN];
+
+	(void)state;
+	tls_pin_text(pub, pin);
+	assert_string_equal(pin,
+	    "sha256//oekVYFTgT6yJmunydRMs3Ael28TqLCrTof/G4NJTaB8=");
+	memcpy(pub2, pub, sizeof(pub2));
+	pub2[31] ^= 1;
+	tls_pin_text(pub2, other);
+	assert_string_not_equal(pin, other);
+}
+
+static void
+test_url_origin(void **state)
+{
+	char o[TLS_ORIGIN_SIZE];
+
+	(void)state;
+	assert_int_equal(tls_url_origin("https://Example.COM/v1/x", o), 0);
+	assert_string_equal(o, "https://example.com:443");
+	assert_int_equal(tls_url_origin("http://127.0.0.1:8080", o), 0);
+	assert_string_equal(o, "http://127.0.0.1:8080");
+	assert_int_equal(tls_url_origin("https://[::1]:9/a?b", o), 0);
+	assert_string_equal(o, "https://[::1]:9");
+	assert_int_equal(tls_url_origin("ftp://x", o), ERR_INVAL);
+	assert_int_equal(tls_url_origin("https://:80/", o), ERR_INVAL);
+	assert_int_equal(tls_url_origin("https://h:8x/", o), ERR_INVAL);
+}
+
+static void
+test_known_markets_learn_keep_and_alarm_on_change(void **state)
+{
+	char dir[] = "/tmp/lodge-tls-XXXXXX", path[256];
+	uint8_t a[KEY_PUB_LEN], b[KEY_PUB_LEN], got[KEY_PUB_LEN];
+	char at[KEY_TEXT_SIZE], bt[KEY_TEXT_SIZE];
+	int learned = -1;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/known_markets", dir);
+	memset(a, 1, sizeof(a));
+	memset(b, 2, sizeof(b));
+	key_pub_to_text(a, at);
+	key_pub_to_text(b, bt);
+	assert_int_equal(tls_known_get(path, "https://m:1", got), ERR_NOTFOUND);
+	/* first use: learned */
+	assert_int_equal(tls_known_check(path, "https://m:1", a, &learned), 0);
+	assert_int_equal(learned, 1);
+	assert_int_equal(tls_known_get(path, "https://m:1", got), 0);
+	assert_memory_equal(got, a, KEY_PUB_LEN);
+	/* the same key again: nothing new */
+	assert_int_equal(tls_known_check(path, "https://m:1", a, &learned), 0);
+	assert_int_equal(learned, 0);
+	/* another origin is another line */
+	assert_int_equal(tls_known_check(path, "https://m:2", b, &learned), 0);
+	assert_int_equal(learned, 1);
+	/* a changed key: an alarm naming the file and both keys */
+	assert_int_equal(tls_known_check(path, "https://m:1", b, &learned),
+	    ERR_ALARM);
+	assert_non_null(strstr(err_msg(), "CHANGED"));
+	assert_non_null(strstr(err_msg(), at));
+	assert_non_null(strstr(err_msg(), bt));
+	assert_non_null(strstr(err_msg(), path));
+	/* the remembered key is still the first */
+	assert_int_equal(tls_known_get(path, "https://m:1", got), 0);
+	assert_memory_equal(got, a, KEY_PUB_LEN);
+	/* a damaged file is named with its line */
+	assert_int_equal(
+	    util_write_file(path, "https://m:1 nonsense\n", 21, 0600), 0);
+	assert_int_equal(tls_known_check(path, "https://m:1", a, &learned),
+	    ERR_CORRUPT);
+	assert_non_null(strstr(err_msg(), ":1:"));
+	unlink(path);
+	rmdir(dir);
+}
+
+/* ---- the server over TLS ---------------------------------------------- */
+
+static void
+handler(void *ctx, const struct http_request *req, struct http_response *resp)
+{
+	char *b = malloc(64);
+
+	(void)ctx;
+	snprintf(b, 64, "{\"len\":%zu}", req->body_len);
+	http_respond(resp, 200, b);
+}
+
+struct srv {
+	struct key *k;
+	struct tls_server *tls;
+	struct http_server *s;
+	char url[64];
+};
+
+static void
+srv_start(struct srv *v)
+{
+	struct http_server_config c;
+
+	memset(v, 0, sizeof(*v));
+	v->k = seeded(7);
+	assert_int_equal(tls_server_new(v->k, "lodge test", &v->tls), 0);
+	http_server_config_default(&c);
+	c.max_body = 8u << 20;
+	c.tls = v->tls;
+	assert_int_equal(http_server_start(&c, handler, NULL, &v->s), 0);
+	snprintf(v->url, sizeof(v->url), "https://127.0.0.1:%u",
+	    http_server_port(v->s));
+}
+
+static void
+srv_stop(struct srv *v)
+{
+	http_server_free(v->s);
+	tls_server_free(v->tls);
+	key_free(v->k);
+}
+
+static void
+test_pinned_key_accepted_wrong_key_refused(void **state)
+{
+	struct srv v;
+	struct http_result r;
+	uint8_t pub[KEY_PUB_LEN], wrong[KEY_PUB_LEN], seen[KEY_PUB_LEN];
+	char url[128], pt[KEY_TEXT_SIZE], wt[KEY_TEXT_SIZE];
+
+	(void)state;
+	srv_start(&v);
+	key_public(v.k, pub);
+	key_pub_to_text(pub, pt);
+	memset(wrong, 9, sizeof(wrong));
+	key_pub_to_text(wrong, wt);
+	snprintf(url, sizeof(url), "%s/x", v.url);
+	/* the key a server shows, without trusting it */
+	assert_int_equal(http_peer_key(v.url, 5000, seen), 0);
+	assert_memory_equal(seen, pub, KEY_PUB_LEN);
+	/* pinned to the right key: served */
+	assert_int_equal(http_pin(v.url, pub), 0);
+	assert_int_equal(http_fetch("GET", url, NULL, NULL, 0, 5000, &r), 0);
+	assert_int_equal(r.status, 200);
+	http_result_clear(&r);
+	/* pinned to another key: refused, both keys named */
+	assert_int_equal(http_pin(v.url, wrong), 0);
+	assert_int_equal(http_fetch("GET", url, NULL, NULL, 0, 5000, &r),
+	    ERR_REJECT);
+	assert_non_null(strstr(err_msg(), pt));
+	assert_non_null(strstr(err_msg(), wt));
+	assert_non_null(strstr(err_msg(), "pinned"));
+	/* http_pin_known with a given wrong key refuses too */
+	assert_int_equal(
+	    http_pin_known(v.url, wt, "/nonexistent/k", 5000, NULL),
+	    ERR_REJECT);
+	srv_stop(&v);
+}
+
+static void
+test_bodies_larger_than_a_record_and_keep_alive(void **state)
+{
+	static const char *const hdr[] = { "Content-Type: text/plain", NULL };
+	struct srv v;
+	struct http_result r;
+	uint8_t pub[KEY_PUB_LEN];
+	char url[128], want[64];
+	size_t sizes[] = { 0, 1, 16383, 16384, 16385, 100000, 3000000 };
+	char *body = malloc(3000000);
+
+	(void)state;
+	memset(body, 'x', 3000000);
+	srv_start(&v);
+	key_public(v.k, pub);
+	assert_int_equal(http_pin(v.url, pub), 0);
+	snprintf(url, sizeof(url), "%s/echo", v.url);
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		assert_int_equal(
+		    http_fetch("POST", url, hdr, body, sizes[i], 10000, &r), 0);
+		assert_int_equal(r.status, 200);
+		snprintf(want, sizeof(want), "{\"len\":%zu}", sizes[i]);
+		assert_string_equal(r.body, want);
+		http_result_clear(&r);
+	}
+	free(body);
+	srv_stop(&v);
+}
+
+static void
+test_plain_http_on_a_tls_port_is_answered(void **state)
+{
+	struct srv v;
+	struct sockaddr_in sa;
+	char buf[512];
+	const char *req = "PUT /v1/leases/l-1/manifest HTTP/1.1\r\n"
+	                  "Host: x\r\nContent-Length: 2\r\n\r\n{}";
+	ssize_t n, got = 0;
+	int fd;
+
+	(void)state;
+	srv_start(&v);
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_port = htons(http_server_port(v.s));
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(send(fd, req, strlen(req), 0), (ssize_t)strlen(req));
+	while ((n = recv(fd, buf + got, sizeof(buf) - 1 - (size_t)got, 0)) > 0)
+		got += n;
+	buf[got] = '\0';
+	close(fd);
+	assert_non_null(strstr(buf, "HTTP/1.1 400"));
+	assert_non_null(strstr(buf, "use https://"));
+	srv_stop(&v);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_self_signed_cert_holds_the_key),
+		cmocka_unit_test(test_pin_text_is_sha256_of_the_spki),
+		cmocka_unit_test(test_url_origin),
+		cmocka_unit_test(
+		    test_known_markets_learn_keep_and_alarm_on_change),
+		cmocka_unit_test(test_pinned_key_accepted_wrong_key_refused),
+		cmocka_unit_test(
+		    test_bodies_larger_than_a_record_and_keep_alive),
+		cmocka_unit_test(test_plain_http_on_a_tls_port_is_answered),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
