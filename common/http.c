@@ -229,6 +229,25 @@ transfer_error(const char *method, const char *url, CURLcode cc, int pinned,
 }
 
 int
+http_curl_pin(void *curl, const char *url)
+{
+	uint8_t pub[KEY_PUB_LEN];
+	int pinned;
+
+	apply_pin(curl, url, pub, &pinned);
+	return pinned;
+}
+
+int
+http_curl_error(const char *method, const char *url, int cc)
+{
+	uint8_t pub[KEY_PUB_LEN];
+	int pinned = pin_of(url, pub);
+
+	return transfer_error(method, url, (CURLcode)cc, pinned, pub);
+}
+
+int
 http_peer_key(const char *url, long timeout_ms, uint8_t pub[KEY_PUB_LEN])
 {
 	CURLcode cc;

@@ -189,6 +189,14 @@ int http_pin(const char *url, const uint8_t pub[32]);
  * Ed25519. */
 int http_peer_key(const char *url, long timeout_ms, uint8_t pub[32]);
 
+/* For a caller with a libcurl handle of its own (curl is a CURL *):
+ * apply url's pin as http_fetch does; returns 1 when pinned, else 0.
+ * After a failed transfer (cc a CURLcode), http_curl_error sets the
+ * message (a pin mismatch names both keys, ERR_REJECT; else ERR_IO) and
+ * returns the code; call it from the thread that ran the transfer. */
+int http_curl_pin(void *curl, const char *url);
+int http_curl_error(const char *method, const char *url, int cc);
+
 /* Pin a market's key for url: given (an "ed25519:..." text, may be
  * NULL), else the one known_path remembers for its origin, else the one
  * it shows now, remembered there (*learned = 1; tls_known_check).  The

@@ -335,6 +335,7 @@ tenant_provider_follow(struct tenant_client *c, const char *api_url,
 	curl_easy_setopt(f.curl, CURLOPT_CONNECTTIMEOUT_MS, c->timeout_ms);
 	curl_easy_setopt(f.curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
 	curl_easy_setopt(f.curl, CURLOPT_LOW_SPEED_TIME, 120L);
+	(void)http_curl_pin(f.curl, url);
 	cc = curl_easy_perform(f.curl);
 	if (f.status == 0)
 		curl_easy_getinfo(f.curl, CURLINFO_RESPONSE_CODE, &f.status);
@@ -348,7 +349,6 @@ tenant_provider_follow(struct tenant_client *c, const char *api_url,
 		    "GET %s: HTTP %ld: %s", url, f.status,
 		    tenant_error_text(f.err, ebuf, sizeof(ebuf)));
 	if (cc != CURLE_OK)
-		return err_set(ERR_IO, "GET %s: %s", url,
-		    curl_easy_strerror(cc));
+		return http_curl_error("GET", url, (int)cc);
 	return 0;
 }

@@ -28,10 +28,12 @@ until_ok() {
 	return 1
 }
 
-# mget PATH FILTER: GET the market's PATH through jq -r FILTER.
-mget() { curl -s -m 10 "$MARKET$1" | jq -r "$2"; }
+# mget PATH FILTER: GET the market's PATH through jq -r FILTER.  (-k:
+# over TLS, the market's certificate is self-signed by its key, which the
+# Lodge tools pin; curl here only reads.)
+mget() { curl -sk -m 10 "$MARKET$1" | jq -r "$2"; }
 # http_code URL [curl args]: the status an HTTP GET gets.
-http_code() { curl -s -m 10 -o /dev/null -w '%{http_code}' "$@"; }
+http_code() { curl -sk -m 10 -o /dev/null -w '%{http_code}' "$@"; }
 
 # cluster_market [extra market run args]: start the market in
 # $CL/market, or start it again after a stop or a crash (same data, same
@@ -128,7 +130,7 @@ cluster_provider_start() {
 	cs_key=$(sed -n 's/.*"key":"\([^"]*\)".*/\1/p' "$CL/$cs_name/run.json")
 	eval "${cs_name}_URL=$cs_url"
 	eval "${cs_name}_KEY=$cs_key"
-	until_ok 10 sh -c "curl -s '$MARKET/v1/providers' | grep -q \
+	until_ok 10 sh -c "curl -sk '$MARKET/v1/providers' | grep -q \
 	    '\"api_url\":\"$cs_url\"'" > /dev/null || {
 		echo "provider $cs_name did not advertise:" >&2
 		tail -5 "$CL/$cs_name.log" >&2

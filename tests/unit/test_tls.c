@@ -187,6 +187,15 @@ srv_stop(struct srv *v)
 	key_free(v->k);
 }
 
+static int
+count_chunk(void *ctx, const char *data, size_t len)
+{
+	(void)data;
+	(void)len;
+	(*(int *)ctx)++;
+	return 0;
+}
+
 static void
 test_pinned_key_accepted_wrong_key_refused(void **state)
 {
@@ -194,6 +203,7 @@ test_pinned_key_accepted_wrong_key_refused(void **state)
 	struct http_result r;
 	uint8_t pub[KEY_PUB_LEN], wrong[KEY_PUB_LEN], seen[KEY_PUB_LEN];
 	char url[128], pt[KEY_TEXT_SIZE], wt[KEY_TEXT_SIZE];
+	int chunks = 0;
 
 	(void)state;
 	srv_start(&v);
@@ -210,6 +220,10 @@ test_pinned_key_accepted_wrong_key_refused(void **state)
 	assert_int_equal(http_fetch("GET", url, NULL, NULL, 0, 5000, &r), 0);
 	assert_int_equal(r.status, 200);
 	http_result_clear(&r);
+	/* a streaming read is pinned as well */
+	assert_int_equal(
+	    http_follow(url, NULL, 5000, count_chunk, &chunks, NULL), 0);
+	assert_true(chunks > 0);
 	/* pinned to another key: refused, both keys named */
 	assert_int_equal(http_pin(v.url, wrong), 0);
 	assert_int_equal(http_fetch("GET", url, NULL, NULL, 0, 5000, &r),
@@ -217,6 +231,10 @@ test_pinned_key_accepted_wrong_key_refused(void **state)
 	assert_non_null(strstr(err_msg(), pt));
 	assert_non_null(strstr(err_msg(), wt));
 	assert_non_null(strstr(err_msg(), "pinned"));
+	assert_int_equal(
+	    http_follow(url, NULL, 5000, count_chunk, &chunks, NULL),
+	    ERR_REJECT);
+	assert_non_null(strstr(err_msg(), wt));
 	/* http_pin_known with a given wrong key refuses too */
 	assert_int_equal(
 	    http_pin_known(v.url, wt, "/nonexistent/k", 5000, NULL),
