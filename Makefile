@@ -166,9 +166,10 @@ DEPS_wasm := wabt wasi-libc libclang-rt-dev-wasm32
 # git (tests, git+ artifacts, ledger mirror), curl and jq (e2e, demo),
 # sqlite3 (ledger tampering, demo), openssl, ps (procps: the cluster's
 # cleanup), setpriv (util-linux: non-root provider), perl and python3
-# (the hello-perl and hello-http workloads run the host's /usr/bin ones)
+# (the hello-perl and hello-http workloads run the host's /usr/bin ones),
+# nginx (bench_tls's baseline for TLS handshakes)
 DEPS_tools := git curl jq sqlite3 openssl procps util-linux perl-base \
-	python3 python3-cryptography
+	python3 python3-cryptography nginx
 # OCI images: libarchive (unpacking), Debian's registry and the tools the
 # tests build and push images with (no Docker)
 DEPS_image := libarchive-dev docker-registry skopeo umoci apache2-utils \
