@@ -9,6 +9,7 @@
 
 #include "common/cjson.h"
 #include "common/err.h"
+#include "common/http.h"
 #include "common/util.h"
 #include "ledger/cmd.h"
 #include "ledger/verify.h"
@@ -146,6 +147,18 @@ cli_load_policy(const char *policy, const char *vkey, struct trust_policy *p)
 			return -1;
 		}
 		p->have_log = 1;
+	}
+	return 0;
+}
+
+int
+cli_pin_market(const char *url, const struct trust_policy *p)
+{
+	if (url == NULL || !p->have_log || strncmp(url, "https://", 8) != 0)
+		return 0;
+	if (http_pin(url, p->log.pub) < 0) {
+		err_prefix(ERR_INVAL, "--market");
+		return -1;
 	}
 	return 0;
 }

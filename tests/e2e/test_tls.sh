@@ -171,6 +171,17 @@ check_fails "a provider showing another key than its ledger key is refused" \
 check_fails "... naming the provider's key" "$p1_KEY" as alice logs "$L1"
 echo "$P1PORT" > "$T/x1.target"
 
+# ---- the other clients ---------------------------------------------------------
+VKEY=$(jq -r .vkey "$CL/market/market.json")
+check "ledger audit --market https://... --vkey pins the market key" \
+    $BIN/ledger audit --market "$MARKET" --vkey "$VKEY"
+check "provider request --provider-key reaches p1 over TLS" \
+    $BIN/provider request --key "$CL/alice/lodge/tenant.key" \
+    --provider-key "$p1_KEY" GET "https://127.0.0.1:$x1_PORT/v1/leases/$L1/status"
+check_fails "provider request with another --provider-key is refused" \
+    "not the pinned key" $BIN/provider request --key "$CL/alice/lodge/tenant.key" \
+    --provider-key "$MKEY" GET "https://127.0.0.1:$x1_PORT/v1/leases/$L1/status"
+
 # ---- a manifest over plain HTTP to a TLS provider ---------------------------
 $BIN/sdl manifest "$T/tls.yaml" > "$T/manifest.json"
 check "a manifest sent over plain HTTP to p1 is refused (400: use https)" \
