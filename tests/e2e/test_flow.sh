@@ -74,6 +74,7 @@ check_fails "bob cannot read alice's lease status from the provider" \
 $BIN/sdl manifest "$EX" > "$T/manifest.json"
 check_fails "bob cannot post a manifest for alice's lease" "HTTP 40[13]" \
     $BIN/provider request --key "$CL/bob/lodge/tenant.key" \
+    --provider-key "$p1_KEY" \
     --body "$T/manifest.json" POST "$p1_URL/v1/leases/$L1/manifest"
 check "an unsigned request for the logs is refused (401)" \
     [ "$(http_code "$p1_URL/v1/leases/$L1/logs")" = 401 ]
