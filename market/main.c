@@ -87,14 +87,19 @@ static const char usage_run[] = RUN_OPTIONS
     "equal the genesis.  SIGTERM or SIGINT stops it cleanly.\n"
     "--check-invariants walks the whole state after every entry (no\n"
     "negative balance or escrow, money conserved), for tests; `ledger\n"
-    "audit` always does.\n";
+    "audit` always does.\n"
+    "The API speaks TLS 1.3 with a certificate self-signed by the market\n"
+    "key, which clients pin (README \"TLS\"); --insecure-http (or\n"
+    "LODGE_INSECURE_HTTP=1) serves plain HTTP instead, for loopback\n"
+    "development only.  DIR/market.json holds the URL (\"url\").\n";
 
 static const char usage_deposit[] =
     "usage: market deposit --data DIR [--market URL] [--denom D] ACCOUNT "
     "AMOUNT\n"
     "Sign an account.deposit of AMOUNT micro-units (default denom uakt) to\n"
     "ACCOUNT (ed25519:...) with the treasury key in DIR and submit it to the\n"
-    "market (its address read from DIR/market.json unless --market).\n"
+    "market (its address read from DIR/market.json unless --market; over\n"
+    "TLS its key, pinned, from the same file).\n"
     "Prints the ledger index.\n";
 
 struct arg {
