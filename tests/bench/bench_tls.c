@@ -47,6 +47,8 @@
 #define HS_CLIENTS 4
 #define HS_SECONDS 3
 
+static void die(const char *what) __attribute__((noreturn));
+
 static void
 die(const char *what)
 {
