@@ -8,6 +8,9 @@
 # examples/hello-perl (a one-file perl HTTP server from the provider's
 # host userland: perl-base is Essential on Debian).  The provider killed
 # with -9 and restarted is test_flow_restart.sh.
+# The cluster runs on TLS (README "TLS"; LODGE_INSECURE_HTTP=1 in the
+# environment runs it on plain HTTP instead).
+: "${LODGE_INSECURE_HTTP=}"
 . tests/e2e/lib.sh
 
 EX=$ROOT/examples/hello-perl/deploy.yaml
