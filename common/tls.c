@@ -7,11 +7,13 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/err.h>
@@ -27,13 +29,17 @@
 struct tls_cert {
 	SSL_CTX *ctx;
 	X509 *x; /* borrowed from ctx */
+	char file[PATH_MAX]; /* "" for --tls-cert; else the dir's file */
+	struct timespec mtime; /* of file when loaded */
 };
 
 struct tls_server {
 	SSL_CTX *base; /* the self-signed certificate of the daemon's key */
-	struct tls_cert *certs;
+	struct tls_cert *certs; /* newest first: a renewal wins */
 	size_t ncerts;
 	char domain[256];
+	char dir[PATH_MAX]; /* --tls-certs-dir, looked at again */
+	uint64_t rescan_ms, next_scan; /* util_mono_ns ms */
 };
 
 static int
@@ -227,6 +233,9 @@ is_public(const struct tls_server *t, const char *name)
 	return name[n - d - 1] == '.' && strcmp(name + n - d, t->domain) == 0;
 }
 
+static int scan_dir(struct tls_server *t, const char *dir, int strict,
+    size_t *count);
+
 static int
 hello_cb(SSL *ssl, int *al, void *arg)
 {
@@ -235,6 +244,16 @@ hello_cb(SSL *ssl, int *al, void *arg)
 
 	(void)al;
 	hello_name(ssl, name, sizeof(name));
+	if (name[0] != '\0' && t->dir[0] != '\0') {
+		/* Certificates dropped into the directory since: in the
+		 * event loop's thread, the only one that shakes hands. */
+		uint64_t now = util_mono_ns() / 1000000;
+		if (now >= t->next_scan) {
+			t->next_scan = now + t->rescan_ms;
+			(void)scan_dir(t, t->dir, 0, NULL);
+			err_clear();
+		}
+	}
 	if (name[0] != '\0') {
 		/* Exact names first, wildcards after. */
 		for (int pass = 0; pass < 2; pass++)
@@ -282,6 +301,7 @@ tls_server_new(const struct key *k, const char *cn, struct tls_server **out)
 		goto fail;
 	}
 	SSL_CTX_set_client_hello_cb(t->base, hello_cb, t);
+	t->rescan_ms = TLS_RESCAN_MS;
 	X509_free(x);
 	EVP_PKEY_free(pk);
 	*out = t;
@@ -305,9 +325,11 @@ tls_server_free(struct tls_server *t)
 	free(t);
 }
 
-int
-tls_server_add_cert(struct tls_server *t, const char *cert_file,
-    const char *key_file)
+/* Load a pair; put it first (newest first).  file/mtime say which file
+ * of the directory it came from (NULL: not the directory's). */
+static int
+add_cert(struct tls_server *t, const char *cert_file, const char *key_file,
+    const char *file, const struct timespec *mtime)
 {
 	struct tls_cert *nc;
 	SSL_CTX *ctx;
@@ -331,8 +353,14 @@ tls_server_add_cert(struct tls_server *t, const char *cert_file,
 		return err_set(ERR_NOMEM, "out of memory");
 	}
 	t->certs = nc;
-	nc[t->ncerts].ctx = ctx;
-	nc[t->ncerts].x = SSL_CTX_get0_certificate(ctx);
+	memmove(nc + 1, nc, t->ncerts * sizeof(*nc));
+	memset(&nc[0], 0, sizeof(nc[0]));
+	nc[0].ctx = ctx;
+	nc[0].x = SSL_CTX_get0_certificate(ctx);
+	if (file) {
+		snprintf(nc[0].file, sizeof(nc[0].file), "%s", file);
+		nc[0].mtime = *mtime;
+	}
 	t->ncerts++;
 	return 0;
 fail:
@@ -341,20 +369,44 @@ fail:
 }
 
 int
-tls_server_add_dir(struct tls_server *t, const char *dir, size_t *count)
+tls_server_add_cert(struct tls_server *t, const char *cert_file,
+    const char *key_file)
+{
+	return add_cert(t, cert_file, key_file, NULL, NULL);
+}
+
+/* Was this version of file loaded already? */
+static int
+loaded(const struct tls_server *t, const char *file,
+    const struct timespec *mtime)
+{
+	for (size_t i = 0; i < t->ncerts; i++)
+		if (strcmp(t->certs[i].file, file) == 0 &&
+		    t->certs[i].mtime.tv_sec == mtime->tv_sec &&
+		    t->certs[i].mtime.tv_nsec == mtime->tv_nsec)
+			return 1;
+	return 0;
+}
+
+/* Load the pairs of dir not loaded yet (new files, or newer versions);
+ * strict: the first that does not load is the error, else it is left
+ * for the next look (the operator may be writing it). */
+static int
+scan_dir(struct tls_server *t, const char *dir, int strict, size_t *count)
 {
 	struct dirent *de;
 	size_t n = 0;
 	DIR *d;
 	int rc = 0;
 
-	if (count)
-		*count = 0;
 	if ((d = opendir(dir)) == NULL)
-		return err_set(ERR_IO, "%s: %s", dir, strerror(errno));
+		return strict ?
+		    err_set(ERR_IO, "%s: %s", dir, strerror(errno)) :
+		    0;
 	while ((de = readdir(d)) != NULL) {
 		char cert[PATH_MAX], key[PATH_MAX];
 		size_t len = strlen(de->d_name);
+		struct stat st;
 		if (len <= 4 || de->d_name[0] == '.' ||
 		    (strcmp(de->d_name + len - 4, ".crt") != 0 &&
 		        strcmp(de->d_name + len - 4, ".pem") != 0))
@@ -363,25 +415,59 @@ tls_server_add_dir(struct tls_server *t, const char *dir, size_t *count)
 		        de->d_name) >= sizeof(cert) ||
 		    (size_t)snprintf(key, sizeof(key), "%s/%.*s.key", dir,
 		        (int)(len - 4), de->d_name) >= sizeof(key)) {
+			if (!strict)
+				continue;
 			rc = err_set(ERR_LIMIT, "%s/%s: path too long", dir,
 			    de->d_name);
 			break;
 		}
+		if (stat(cert, &st) != 0 || loaded(t, cert, &st.st_mtim))
+			continue;
 		if (access(key, R_OK) != 0) {
+			if (!strict)
+				continue;
 			rc = err_set(ERR_NOTFOUND,
 			    "%s: no private key %s beside it (NAME.crt "
 			    "needs NAME.key)",
 			    cert, key);
 			break;
 		}
-		if ((rc = tls_server_add_cert(t, cert, key)) < 0)
-			break;
+		if ((rc = add_cert(t, cert, key, cert, &st.st_mtim)) < 0) {
+			if (strict)
+				break;
+			ERR_clear_error();
+			rc = 0;
+			continue;
+		}
 		n++;
 	}
 	closedir(d);
 	if (count)
 		*count = n;
 	return rc;
+}
+
+int
+tls_server_add_dir(struct tls_server *t, const char *dir, size_t *count)
+{
+	int rc;
+
+	if (count)
+		*count = 0;
+	if (strlen(dir) >= sizeof(t->dir))
+		return err_set(ERR_LIMIT, "%s: path too long", dir);
+	if ((rc = scan_dir(t, dir, 1, count)) < 0)
+		return rc;
+	snprintf(t->dir, sizeof(t->dir), "%s", dir);
+	t->next_scan = util_mono_ns() / 1000000 + t->rescan_ms;
+	return 0;
+}
+
+void
+tls_server_set_rescan_ms(struct tls_server *t, unsigned ms)
+{
+	t->rescan_ms = ms;
+	t->next_scan = util_mono_ns() / 1000000 + ms;
 }
 
 int

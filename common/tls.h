@@ -46,8 +46,15 @@ int tls_server_add_cert(struct tls_server *t, const char *cert_file,
 
 /* Every NAME.crt (or NAME.pem) in dir with a NAME.key beside it, as
  * tls_server_add_cert; *count gets how many (may be NULL).  A missing
- * dir is an error; a pair that does not load is an error naming it. */
+ * dir is an error; a pair that does not load is an error naming it.
+ * The directory is looked at again, at most every TLS_RESCAN_MS, when a
+ * client names a server: pairs added or renewed there since are served
+ * from then on (a renewal before the old one; a pair that does not load
+ * yet is tried again the next time). */
+#define TLS_RESCAN_MS 2000
 int tls_server_add_dir(struct tls_server *t, const char *dir, size_t *count);
+/* How often the directory is looked at again, in ms (tests). */
+void tls_server_set_rescan_ms(struct tls_server *t, unsigned ms);
 
 /* Names equal to domain or ending in ".domain" are public (TLS 1.2
  * allowed) even without a certificate of their own: they get the

@@ -195,6 +195,11 @@ check "SNI <lease>-web.tls.test gets the operator's wildcard certificate" \
     sh -c "openssl s_client -connect 127.0.0.1:$P1PORT -servername $L1-web.tls.test </dev/null 2>/dev/null | openssl x509 -noout -subject | grep -q 'tls.test'"
 check "SNI app.example.com gets its certificate from --tls-certs-dir" \
     sh -c "openssl s_client -connect 127.0.0.1:$P1PORT -servername app.example.com </dev/null 2>/dev/null | openssl x509 -noout -subject | grep -q 'app.example.com'"
+openssl req -x509 -newkey ed25519 -nodes -keyout "$T/certs/late.example.org.key" \
+    -out "$T/certs/late.example.org.crt" -days 2 -subj "/CN=late.example.org" \
+    -addext "subjectAltName=DNS:late.example.org" 2>/dev/null
+check "a certificate dropped into --tls-certs-dir while running is served" \
+    until_ok 10 sh -c "openssl s_client -connect 127.0.0.1:$P1PORT -servername late.example.org </dev/null 2>/dev/null | openssl x509 -noout -subject | grep -q 'late.example.org'"
 check "no SNI (the API) gets the provider key's self-signed certificate" \
     sh -c "openssl s_client -connect 127.0.0.1:$P1PORT </dev/null 2>/dev/null | openssl x509 -noout -subject | grep -q 'lodge provider'"
 check "the gateway's names take TLS 1.2" sh -c \

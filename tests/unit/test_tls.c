@@ -20,6 +20,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+
 #include "common/err.h"
 #include "common/http.h"
 #include "common/key.h"
@@ -300,6 +305,118 @@ test_plain_http_on_a_tls_port_is_answered(void **state)
 	srv_stop(&v);
 }
 
+/* NAME.crt and NAME.key in dir: k's certificate for CN=name. */
+static void
+drop_pair(const char *dir, const char *name, const struct key *k)
+{
+	uint8_t *der, seed[KEY_SEED_LEN];
+	const unsigned char *p;
+	char path[512];
+	size_t len;
+	EVP_PKEY *pk;
+	X509 *x;
+	FILE *f;
+
+	assert_int_equal(tls_cert_self_signed(k, name, &der, &len), 0);
+	assert_int_equal(key_seed(k, seed), 0);
+	p = der;
+	assert_non_null(x = d2i_X509(NULL, &p, (long)len));
+	assert_non_null(pk = EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519,
+	                    NULL, seed, sizeof(seed)));
+	/* the key first: the server may look between the two */
+	snprintf(path, sizeof(path), "%s/%s.key", dir, name);
+	assert_non_null(f = fopen(path, "w"));
+	PEM_write_PrivateKey(f, pk, NULL, NULL, 0, NULL, NULL);
+	fclose(f);
+	snprintf(path, sizeof(path), "%s/%s.crt", dir, name);
+	assert_non_null(f = fopen(path, "w"));
+	PEM_write_X509(f, x);
+	fclose(f);
+	X509_free(x);
+	EVP_PKEY_free(pk);
+	free(der);
+}
+
+/* Shake hands with 127.0.0.1:port naming sni (NULL: none); the key of
+ * the certificate shown into pub. */
+static void
+shown_key(uint16_t port, const char *sni, uint8_t pub[KEY_PUB_LEN])
+{
+	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+	struct sockaddr_in sa;
+	size_t n = KEY_PUB_LEN;
+	SSL *ssl;
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_port = htons(port);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_non_null(ssl = SSL_new(ctx));
+	SSL_set_fd(ssl, fd);
+	if (sni)
+		SSL_set_tlsext_host_name(ssl, sni);
+	assert_int_equal(SSL_connect(ssl), 1);
+	assert_int_equal(
+	    EVP_PKEY_get_raw_public_key(
+	        X509_get0_pubkey(SSL_get0_peer_certificate(ssl)), pub, &n),
+	    1);
+	SSL_free(ssl);
+	SSL_CTX_free(ctx);
+	close(fd);
+}
+
+static void
+test_certs_dir_chosen_by_sni_and_looked_at_again(void **state)
+{
+	char dir[] = "/tmp/lodge-certs-XXXXXX";
+	struct http_server_config c;
+	struct http_server *s;
+	struct tls_server *t;
+	struct key *k = seeded(3), *a = seeded(4), *b = seeded(5);
+	uint8_t kp[KEY_PUB_LEN], ap[KEY_PUB_LEN], bp[KEY_PUB_LEN],
+	    got[KEY_PUB_LEN];
+	size_t n = 9;
+
+	(void)state;
+	key_public(k, kp);
+	key_public(a, ap);
+	key_public(b, bp);
+	assert_non_null(mkdtemp(dir));
+	drop_pair(dir, "a.example", a);
+	assert_int_equal(tls_server_new(k, "lodge test", &t), 0);
+	assert_int_equal(tls_server_add_dir(t, dir, &n), 0);
+	assert_int_equal(n, 1);
+	tls_server_set_rescan_ms(t, 0);
+	http_server_config_default(&c);
+	c.tls = t;
+	assert_int_equal(http_server_start(&c, handler, NULL, &s), 0);
+	/* SNI picks the directory's certificate; no SNI, the key's */
+	shown_key(http_server_port(s), "a.example", got);
+	assert_memory_equal(got, ap, KEY_PUB_LEN);
+	shown_key(http_server_port(s), NULL, got);
+	assert_memory_equal(got, kp, KEY_PUB_LEN);
+	shown_key(http_server_port(s), "b.example", got);
+	assert_memory_equal(got, kp, KEY_PUB_LEN);
+	/* dropped in while serving: taken at the next handshake naming a
+	 * server */
+	drop_pair(dir, "b.example", b);
+	shown_key(http_server_port(s), "b.example", got);
+	assert_memory_equal(got, bp, KEY_PUB_LEN);
+	/* a renewal (a.example now with b's key) wins over the old one */
+	sleep(1); /* another mtime */
+	drop_pair(dir, "a.example", b);
+	shown_key(http_server_port(s), "a.example", got);
+	assert_memory_equal(got, bp, KEY_PUB_LEN);
+	http_server_free(s);
+	tls_server_free(t);
+	key_free(k);
+	key_free(a);
+	key_free(b);
+	util_rm_tree(dir);
+}
+
 int
 main(void)
 {
@@ -313,6 +430,8 @@ main(void)
 		cmocka_unit_test(
 		    test_bodies_larger_than_a_record_and_keep_alive),
 		cmocka_unit_test(test_plain_http_on_a_tls_port_is_answered),
+		cmocka_unit_test(
+		    test_certs_dir_chosen_by_sni_and_looked_at_again),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
