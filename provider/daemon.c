@@ -1643,6 +1643,17 @@ setup(struct pd *pd, const char *data, const struct provider_overrides *o)
 		snprintf(pd->api_url, sizeof(pd->api_url), "%s://%s:%u",
 		    pd->tls ? "https" : "http", host,
 		    http_server_port(pd->http));
+	/* An http:// URL in front of a TLS server reaches nobody. */
+	if (pd->tls && strncmp(pd->api_url, "http://", 7) == 0)
+		return err_set(ERR_INVAL,
+		    "api_url %s is plain http:// but the server speaks TLS: "
+		    "give an https:// --api-url, or --insecure-http",
+		    pd->api_url);
+	if (!pd->tls && strncmp(pd->api_url, "https://", 8) == 0)
+		log_warn("api_url %s is https:// but the server speaks plain "
+		         "HTTP (--insecure-http): only a TLS proxy in front "
+		         "makes it reachable",
+		    pd->api_url);
 	/* Signed requests must name the host tenants reach it by. */
 	if ((rc = reqsig_url_host(pd->api_url, ahost)) < 0 ||
 	    (rc = reqsig_cache_bind(pd->rc, ahost, start_ms)) < 0)
