@@ -334,8 +334,10 @@ tls_read(struct conn *c, void *buf, size_t len)
 		}
 		c->io_ctx = ssl;
 	}
-	/* Up to len bytes, record after record: less than len means SSL
-	 * holds none and wants the socket (conn_read relies on it). */
+	/* Up to len bytes, record after record until the socket is empty:
+	 * less than len means SSL holds none and wants the socket
+	 * (conn_read relies on it), and records that came together (a
+	 * head and its body) are taken in one wake-up. */
 	while (got < len) {
 		size_t n = 0;
 		int r;
