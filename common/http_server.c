@@ -312,9 +312,18 @@ tls_sniff(struct conn *c)
 		return 0;
 	if (b == 22)
 		return 1;
-	if (b >= 'A' && b <= 'Z')
+	if (b >= 'A' && b <= 'Z') {
+		char drop[4096];
 		(void)!send(c->fd, msg, sizeof(msg) - 1,
 		    MSG_DONTWAIT | MSG_NOSIGNAL);
+		/* What the request sent already is read, so that the close
+		 * is not a reset that destroys the answer in flight. */
+		for (int i = 0; i < 16 &&
+		     recv(c->fd, drop, sizeof(drop), MSG_DONTWAIT) > 0;
+		     i++)
+			;
+		(void)shutdown(c->fd, SHUT_WR);
+	}
 	return IO_ERROR;
 }
 
