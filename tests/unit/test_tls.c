@@ -17,6 +17,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -154,9 +155,19 @@ test_known_markets_learn_keep_and_alarm_on_change(void **state)
 static void
 handler(void *ctx, const struct http_request *req, struct http_response *resp)
 {
-	char *b = malloc(64);
+	char *b;
 
 	(void)ctx;
+	if (strcmp(req->path, "/big") == 0) { /* 8 MiB of JSON string */
+		size_t n = 8u << 20;
+		b = malloc(n + 1);
+		memset(b, 'x', n);
+		b[0] = b[n - 1] = '"';
+		b[n] = '\0';
+		http_respond(resp, 200, b);
+		return;
+	}
+	b = malloc(64);
 	snprintf(b, 64, "{\"len\":%zu}", req->body_len);
 	http_respond(resp, 200, b);
 }
@@ -417,6 +428,59 @@ test_certs_dir_chosen_by_sni_and_looked_at_again(void **state)
 	util_rm_tree(dir);
 }
 
+/* A client gone while its answer is written: an error to the server,
+ * not a SIGPIPE to this process (which does not ignore it). */
+static void
+test_client_gone_mid_answer_is_no_sigpipe(void **state)
+{
+	static const char req[] =
+	    "GET /big HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+	struct srv v;
+	struct http_result r;
+	uint8_t pub[KEY_PUB_LEN];
+	char url[128];
+
+	(void)state;
+	signal(SIGPIPE, SIG_DFL);
+	srv_start(&v);
+	for (int i = 0; i < 5; i++) {
+		SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+		struct sockaddr_in sa;
+		SSL *ssl;
+		char buf[100];
+		int fd = socket(AF_INET, SOCK_STREAM, 0);
+		memset(&sa, 0, sizeof(sa));
+		sa.sin_family = AF_INET;
+		sa.sin_port = htons(http_server_port(v.s));
+		sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		assert_int_equal(
+		    connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+		ssl = SSL_new(ctx);
+		SSL_set_fd(ssl, fd);
+		assert_int_equal(SSL_connect(ssl), 1);
+		assert_int_equal(SSL_write(ssl, req, sizeof(req) - 1),
+		    (int)sizeof(req) - 1);
+		assert_true(SSL_read(ssl, buf, sizeof(buf)) > 0);
+		/* gone with megabytes of the answer still to come: a reset */
+		{
+			struct linger lg = { 1, 0 };
+			setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+		}
+		close(fd);
+		SSL_free(ssl);
+		SSL_CTX_free(ctx);
+	}
+	usleep(300000);
+	/* still alive, still serving */
+	key_public(v.k, pub);
+	assert_int_equal(http_pin(v.url, pub), 0);
+	snprintf(url, sizeof(url), "%s/x", v.url);
+	assert_int_equal(http_fetch("GET", url, NULL, NULL, 0, 5000, &r), 0);
+	assert_int_equal(r.status, 200);
+	http_result_clear(&r);
+	srv_stop(&v);
+}
+
 int
 main(void)
 {
@@ -432,6 +496,7 @@ main(void)
 		cmocka_unit_test(test_plain_http_on_a_tls_port_is_answered),
 		cmocka_unit_test(
 		    test_certs_dir_chosen_by_sni_and_looked_at_again),
+		cmocka_unit_test(test_client_gone_mid_answer_is_no_sigpipe),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
