@@ -224,6 +224,13 @@ transfer_error(const char *method, const char *url, CURLcode cc, int pinned,
 		    "pinned key %s",
 		    method, url, seen_set ? got : "not an Ed25519 key", want);
 	}
+	if (!pinned && cc == CURLE_PEER_FAILED_VERIFICATION)
+		return err_set(ERR_IO,
+		    "%s %s: %s (no key is pinned for this server, so its "
+		    "certificate was checked against the system's CAs; a "
+		    "Lodge daemon's is self-signed by its ledger key, which "
+		    "the client pins: README \"TLS\")",
+		    method, url, curl_easy_strerror(cc));
 	return err_set(ERR_IO, "%s %s: %s", method, url,
 	    curl_easy_strerror(cc));
 }

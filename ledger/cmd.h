@@ -69,6 +69,10 @@ int cli_load_policy(const char *policy, const char *vkey,
  * (trusted as far as the key the market names itself); nothing for
  * http:// or NULL.  -1 with the message set on failure. */
 int cli_pin_market(const char *url, const struct trust_policy *p);
+/* An https:// tiles URL whose certificate holds the log's key (the
+ * market serving its own tiles) is pinned to it; any other is left to
+ * the system's CAs.  -1 with the message set on failure. */
+int cli_pin_tiles(const char *url, const struct trust_policy *p);
 
 /* 1 when path is a directory (a git mirror, for verify and audit). */
 int cli_is_dir(const char *path);

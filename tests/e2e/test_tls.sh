@@ -177,6 +177,8 @@ check "ledger audit --market https://... --vkey pins the market key" \
     $BIN/ledger audit --market "$MARKET" --vkey "$VKEY"
 check "ledger audit --market https://... without --vkey takes the key shown" \
     $BIN/ledger audit --market "$MARKET"
+check "ledger audit --tiles https://... (the market's own) pins the --vkey key" \
+    $BIN/ledger audit --tiles "$MARKET" --vkey "$VKEY"
 check "provider request --provider-key reaches p1 over TLS" \
     $BIN/provider request --key "$CL/alice/lodge/tenant.key" \
     --provider-key "$p1_KEY" GET "https://127.0.0.1:$x1_PORT/v1/leases/$L1/status"
