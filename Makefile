@@ -183,9 +183,10 @@ DEPS_wasm := wabt wasi-libc libclang-rt-dev-wasm32
 # cleanup), setpriv (util-linux: non-root provider), perl and python3
 # (the hello-perl and hello-http workloads run the host's /usr/bin ones),
 # mandoc and man-db (the man pages' lint, man reading the installed
-# ones), systemd (systemd-analyze verify of examples/systemd)
+# ones), systemd (systemd-analyze verify of examples/systemd), nginx
+# (bench_tls's baseline for TLS handshakes)
 DEPS_tools := git curl jq sqlite3 openssl procps util-linux perl-base \
-	python3 python3-cryptography mandoc man-db systemd
+	python3 python3-cryptography mandoc man-db systemd nginx
 # OCI images: libarchive (unpacking), Debian's registry and the tools the
 # tests build and push images with (no Docker)
 DEPS_image := libarchive-dev docker-registry skopeo umoci apache2-utils \

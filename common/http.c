@@ -10,13 +10,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 
 #include <curl/curl.h>
 #include <jansson.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
 
 #include "common/err.h"
 #include "common/http.h"
+#include "common/key.h"
+#include "common/tls.h"
 
 void
 http_respond(struct http_response *resp, int status, char *body)
@@ -95,6 +100,227 @@ struct buf {
 	size_t len, cap;
 };
 
+/* ---- pins --------------------------------------------------------------- */
+
+struct pin {
+	char origin[TLS_ORIGIN_SIZE];
+	uint8_t pub[KEY_PUB_LEN];
+};
+
+static pthread_mutex_t pins_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct pin *pins;
+static size_t npins;
+
+/* The key the server of the transfer running in this thread showed
+ * (curl calls the verify callback in the thread of curl_easy_perform). */
+static __thread uint8_t seen_pub[KEY_PUB_LEN];
+static __thread int seen_set;
+
+int
+http_pin(const char *url, const uint8_t pub[KEY_PUB_LEN])
+{
+	char origin[TLS_ORIGIN_SIZE];
+	struct pin *np;
+	int rc;
+
+	if ((rc = tls_url_origin(url, origin)) < 0)
+		return rc;
+	pthread_mutex_lock(&pins_mu);
+	for (size_t i = 0; i < npins; i++)
+		if (strcmp(pins[i].origin, origin) == 0) {
+			memcpy(pins[i].pub, pub, KEY_PUB_LEN);
+			pthread_mutex_unlock(&pins_mu);
+			return 0;
+		}
+	if ((np = realloc(pins, (npins + 1) * sizeof(*np))) == NULL) {
+		pthread_mutex_unlock(&pins_mu);
+		return err_set(ERR_NOMEM, "out of memory");
+	}
+	pins = np;
+	memcpy(pins[npins].origin, origin, sizeof(origin));
+	memcpy(pins[npins].pub, pub, KEY_PUB_LEN);
+	npins++;
+	pthread_mutex_unlock(&pins_mu);
+	return 0;
+}
+
+/* The pinned key of url's origin: 1 found, 0 none. */
+static int
+pin_of(const char *url, uint8_t pub[KEY_PUB_LEN])
+{
+	char origin[TLS_ORIGIN_SIZE];
+	int found = 0;
+
+	if (strncasecmp(url, "https://", 8) != 0 ||
+	    tls_url_origin(url, origin) < 0)
+		return 0;
+	pthread_mutex_lock(&pins_mu);
+	for (size_t i = 0; i < npins && !found; i++)
+		if (strcmp(pins[i].origin, origin) == 0) {
+			memcpy(pub, pins[i].pub, KEY_PUB_LEN);
+			found = 1;
+		}
+	pthread_mutex_unlock(&pins_mu);
+	return found;
+}
+
+/* Records the leaf certificate's key; trust is the pin's business. */
+static int
+record_peer(int preverify, X509_STORE_CTX *st)
+{
+	X509 *x = X509_STORE_CTX_get_current_cert(st);
+	EVP_PKEY *pk = x ? X509_get0_pubkey(x) : NULL;
+	size_t n = KEY_PUB_LEN;
+
+	(void)preverify;
+	if (X509_STORE_CTX_get_error_depth(st) == 0 && pk &&
+	    EVP_PKEY_get_id(pk) == EVP_PKEY_ED25519 &&
+	    EVP_PKEY_get_raw_public_key(pk, seen_pub, &n) == 1 &&
+	    n == KEY_PUB_LEN)
+		seen_set = 1;
+	return 1;
+}
+
+static CURLcode
+ssl_ctx_cb(CURL *curl, void *sslctx, void *parm)
+{
+	(void)curl;
+	(void)parm;
+	SSL_CTX_set_verify(sslctx, SSL_VERIFY_PEER, record_peer);
+	return CURLE_OK;
+}
+
+/* Trust only the pinned key, if url's origin has one. */
+static void
+apply_pin(CURL *c, const char *url, uint8_t pub[KEY_PUB_LEN], int *pinned)
+{
+	char pin[TLS_PIN_SIZE];
+
+	seen_set = 0;
+	*pinned = pin_of(url, pub);
+	if (!*pinned)
+		return;
+	tls_pin_text(pub, pin);
+	curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
+	curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
+	curl_easy_setopt(c, CURLOPT_PINNEDPUBLICKEY, pin);
+	curl_easy_setopt(c, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_3);
+	curl_easy_setopt(c, CURLOPT_SSL_CTX_FUNCTION, ssl_ctx_cb);
+}
+
+/* The message of a failed transfer; a pin mismatch names both keys. */
+static int
+transfer_error(const char *method, const char *url, CURLcode cc, int pinned,
+    const uint8_t pub[KEY_PUB_LEN])
+{
+	char want[KEY_TEXT_SIZE], got[KEY_TEXT_SIZE];
+
+	if (pinned && cc == CURLE_SSL_PINNEDPUBKEYNOTMATCH) {
+		key_pub_to_text(pub, want);
+		if (seen_set)
+			key_pub_to_text(seen_pub, got);
+		return err_set(ERR_REJECT,
+		    "%s %s: refused: the server's TLS key is %s, not the "
+		    "pinned key %s",
+		    method, url, seen_set ? got : "not an Ed25519 key", want);
+	}
+	if (!pinned && cc == CURLE_PEER_FAILED_VERIFICATION)
+		return err_set(ERR_IO,
+		    "%s %s: %s (no key is pinned for this server, so its "
+		    "certificate was checked against the system's CAs; a "
+		    "Lodge daemon's is self-signed by its ledger key, which "
+		    "the client pins: README \"TLS\")",
+		    method, url, curl_easy_strerror(cc));
+	return err_set(ERR_IO, "%s %s: %s", method, url,
+	    curl_easy_strerror(cc));
+}
+
+int
+http_curl_pin(void *curl, const char *url)
+{
+	uint8_t pub[KEY_PUB_LEN];
+	int pinned;
+
+	apply_pin(curl, url, pub, &pinned);
+	return pinned;
+}
+
+int
+http_curl_error(const char *method, const char *url, int cc)
+{
+	uint8_t pub[KEY_PUB_LEN];
+	int pinned = pin_of(url, pub);
+
+	return transfer_error(method, url, (CURLcode)cc, pinned, pub);
+}
+
+int
+http_peer_key(const char *url, long timeout_ms, uint8_t pub[KEY_PUB_LEN])
+{
+	CURLcode cc;
+	CURL *c;
+
+	if (strncasecmp(url, "https://", 8) != 0)
+		return err_set(ERR_INVAL, "%s: not an https:// URL", url);
+	pthread_once(&curl_once, curl_init_once);
+	if ((c = curl_easy_init()) == NULL)
+		return err_set(ERR_NOMEM, "curl: cannot create a handle");
+	seen_set = 0;
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_CONNECT_ONLY, 1L);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms);
+	curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
+	curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
+	curl_easy_setopt(c, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_3);
+	curl_easy_setopt(c, CURLOPT_SSL_CTX_FUNCTION, ssl_ctx_cb);
+	cc = curl_easy_perform(c);
+	curl_easy_cleanup(c);
+	if (cc != CURLE_OK)
+		return err_set(ERR_IO, "%s: %s", url, curl_easy_strerror(cc));
+	if (!seen_set)
+		return err_set(ERR_INVAL,
+		    "%s: its TLS certificate does not hold an Ed25519 key",
+		    url);
+	memcpy(pub, seen_pub, KEY_PUB_LEN);
+	return 0;
+}
+
+int
+http_pin_known(const char *url, const char *given, const char *known_path,
+    long timeout_ms, int *learned)
+{
+	char origin[TLS_ORIGIN_SIZE], want[KEY_TEXT_SIZE], got[KEY_TEXT_SIZE];
+	uint8_t pub[KEY_PUB_LEN], seen[KEY_PUB_LEN];
+	int rc;
+
+	if (learned)
+		*learned = 0;
+	if (strncasecmp(url, "https://", 8) != 0)
+		return 0;
+	if ((rc = tls_url_origin(url, origin)) < 0)
+		return rc;
+	if ((rc = http_peer_key(url, timeout_ms, seen)) < 0)
+		return rc;
+	if (given && given[0]) {
+		if ((rc = key_pub_from_text(given, pub)) < 0)
+			return err_prefix(rc, "the market key \"%s\"", given);
+		if (memcmp(pub, seen, KEY_PUB_LEN) != 0) {
+			key_pub_to_text(pub, want);
+			key_pub_to_text(seen, got);
+			return err_set(ERR_REJECT,
+			    "%s: refused: the server's TLS key is %s, not the "
+			    "given key %s",
+			    origin, got, want);
+		}
+	} else if ((rc = tls_known_check(known_path, origin, seen, learned)) <
+	    0) {
+		return rc;
+	}
+	return http_pin(url, seen);
+}
+
 static size_t
 write_cb(char *p, size_t size, size_t n, void *ud)
 {
@@ -141,6 +367,8 @@ http_fetch(const char *method, const char *url, const char *const *headers,
 {
 	struct curl_slist *hl;
 	struct buf b = { 0 };
+	uint8_t pub[KEY_PUB_LEN];
+	int pinned;
 	CURLcode cc;
 	CURL *c;
 
@@ -168,13 +396,13 @@ http_fetch(const char *method, const char *url, const char *const *headers,
 	} else if (strcmp(method, "GET") == 0) {
 		curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
 	}
+	apply_pin(c, url, pub, &pinned);
 	cc = curl_easy_perform(c);
 	if (cc != CURLE_OK) {
 		free(b.data);
 		curl_slist_free_all(hl);
 		curl_easy_cleanup(c);
-		return err_set(ERR_IO, "%s %s: %s", method, url,
-		    curl_easy_strerror(cc));
+		return transfer_error(method, url, cc, pinned, pub);
 	}
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &out->status);
 	if (b.data == NULL && (b.data = calloc(1, 1)) == NULL) {
@@ -231,6 +459,8 @@ http_follow(const char *url, const char *const *headers,
 {
 	struct follow f = { fn, ctx, stop };
 	struct curl_slist *hl;
+	uint8_t pub[KEY_PUB_LEN];
+	int pinned;
 	CURLcode cc;
 	long status = 0;
 	CURL *c;
@@ -255,6 +485,7 @@ http_follow(const char *url, const char *const *headers,
 	/* a stream that stays silent past its keep-alives is dead */
 	curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
 	curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, 60L);
+	apply_pin(c, url, pub, &pinned);
 	cc = curl_easy_perform(c);
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
 	curl_slist_free_all(hl);
@@ -262,8 +493,7 @@ http_follow(const char *url, const char *const *headers,
 	if (cc == CURLE_WRITE_ERROR || cc == CURLE_ABORTED_BY_CALLBACK)
 		return 1; /* fn or *stop asked to stop */
 	if (cc != CURLE_OK)
-		return err_set(ERR_IO, "GET %s: %s", url,
-		    curl_easy_strerror(cc));
+		return transfer_error("GET", url, cc, pinned, pub);
 	if (status != 200)
 		return err_set(ERR_IO, "GET %s: HTTP %ld", url, status);
 	return 0;

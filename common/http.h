@@ -18,6 +18,7 @@
 #include <sys/types.h>
 
 struct http_server;
+struct tls_server;
 
 struct http_request {
 	const char *method;
@@ -122,6 +123,10 @@ struct http_server_config {
 	unsigned max_streams; /* 512 streams (a thread each); 503 beyond */
 	const struct http_hook *hooks; /* NULL, or a list ended by a NULL
 	                                  prefix; the first match is used */
+	struct tls_server *tls; /* NULL: plain HTTP; else every connection
+	                           speaks TLS (common/tls.h), the handshake
+	                           within head_timeout_ms; borrowed, it
+	                           must outlive the server */
 };
 
 void http_server_config_default(struct http_server_config *c);
@@ -168,7 +173,37 @@ void http_respond_error(struct http_response *resp, int status, const char *fmt,
 int http_parse_listen(const char *s, char *host, size_t hostlen,
     uint16_t *port);
 
-/* ---- client ---------------------------------------------------------- */
+/* ---- client ----------------------------------------------------------
+ * https:// URLs: an origin with a pinned key (http_pin) is trusted when,
+ * and only when, its certificate's public key is that key (no CA, TLS 1.3);
+ * other https:// origins are checked against the system's CAs as usual. */
+
+/* Pin the Ed25519 key of url's origin (scheme://host:port) for every
+ * later request of this process; a new pin for the origin replaces the
+ * old one. */
+int http_pin(const char *url, const uint8_t pub[32]);
+
+/* The Ed25519 key in the certificate an https:// server shows (a TLS
+ * handshake, no request, no trust): for learning a key on first use.
+ * ERR_IO when it cannot be reached, ERR_INVAL when its key is not
+ * Ed25519. */
+int http_peer_key(const char *url, long timeout_ms, uint8_t pub[32]);
+
+/* For a caller with a libcurl handle of its own (curl is a CURL *):
+ * apply url's pin as http_fetch does; returns 1 when pinned, else 0.
+ * After a failed transfer (cc a CURLcode), http_curl_error sets the
+ * message (a pin mismatch names both keys, ERR_REJECT; else ERR_IO) and
+ * returns the code; call it from the thread that ran the transfer. */
+int http_curl_pin(void *curl, const char *url);
+int http_curl_error(const char *method, const char *url, int cc);
+
+/* Pin a market's key for url: given (an "ed25519:..." text, may be
+ * NULL), else the one known_path remembers for its origin, else the one
+ * it shows now, remembered there (*learned = 1; tls_known_check).  The
+ * key the server shows is checked against the pin at once: a change is
+ * ERR_ALARM naming both keys.  Nothing for an http:// url. */
+int http_pin_known(const char *url, const char *given, const char *known_path,
+    long timeout_ms, int *learned);
 
 struct http_result {
 	long status;

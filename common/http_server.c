@@ -30,7 +30,11 @@
 #include "common/err.h"
 #include "common/http.h"
 #include "common/http_parse.h"
+#include "common/tls.h"
 #include "common/util.h"
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 
 #define READ_CHUNK 65536 /* bytes read per call; a body's buffer */
 #define READ_PER_WAKEUP (4 * READ_CHUNK) /* fairness between clients */
@@ -57,6 +61,8 @@ struct http_io {
 	ssize_t (*write)(struct conn *c, const void *buf, size_t len);
 	void (*shutdown)(struct conn *c); /* no more writes from us */
 	void (*close)(struct conn *c); /* the layer's state; not the fd */
+	int (*pending)(struct conn *c); /* bytes read from the socket and
+	                                   not yet returned by read */
 };
 
 enum conn_state {
@@ -97,7 +103,9 @@ struct conn {
 	struct http_server *s;
 	int fd;
 	const struct http_io *io;
-	void *io_ctx; /* the TLS layer's, later */
+	void *io_ctx; /* the TLS layer's SSL, once the first byte came */
+	int kicked; /* in the loop's list of connections whose layer
+	               holds bytes that no epoll event will announce */
 	struct ipslot *ip;
 	char peer[INET6_ADDRSTRLEN];
 	enum conn_state state;
@@ -154,6 +162,8 @@ struct http_server {
 	http_handler handler;
 	void *ctx;
 	const struct http_hook *hooks;
+	struct tls_server *tls;
+	unsigned nkicked; /* loop thread: connections with kicked set */
 	size_t max_body, max_head, body_min_rate;
 	unsigned max_conns, max_conns_per_ip, max_streams, nworkers;
 	uint64_t idle_ms, head_ms, body_ms, write_ms;
@@ -245,8 +255,157 @@ plain_close(struct conn *c)
 	(void)c;
 }
 
+static int
+plain_pending(struct conn *c)
+{
+	(void)c;
+	return 0;
+}
+
 static const struct http_io plain_io = { plain_read, plain_write,
-	plain_shutdown, plain_close };
+	plain_shutdown, plain_close, plain_pending };
+
+/* ---- TLS ----------------------------------------------------------------
+ * The same nonblocking socket through SSL_read/SSL_write; the handshake
+ * runs inside the first reads, under the request head's deadline, so a
+ * client slow to shake hands is closed like one slow to send its head. */
+
+/* What an SSL call that did not succeed means for the loop. */
+static ssize_t
+tls_again(SSL *ssl, int r)
+{
+	switch (SSL_get_error(ssl, r)) {
+	case SSL_ERROR_WANT_READ:
+		return IO_AGAIN_READ;
+	case SSL_ERROR_WANT_WRITE:
+		return IO_AGAIN_WRITE;
+	case SSL_ERROR_ZERO_RETURN:
+		return 0; /* close_notify: the client's end */
+	default:
+		ERR_clear_error();
+		return IO_ERROR;
+	}
+}
+
+/* The first bytes on a TLS port are a handshake record (22); a plain
+ * HTTP request gets a plain answer saying so (as nginx's 497), anything
+ * else is closed.  Returns 1 to go on with TLS, or an IO_* code / 0. */
+static ssize_t
+tls_sniff(struct conn *c)
+{
+	static const char msg[] =
+	    "HTTP/1.1 400 Bad Request\r\n"
+	    "Content-Type: application/json\r\nContent-Length: 95\r\n"
+	    "Connection: close\r\n\r\n"
+	    "{\"error\":\"plain HTTP sent to a TLS port: use https:// "
+	    "(this server does not speak plain HTTP)\"}";
+	unsigned char b;
+	ssize_t n;
+
+	do
+		n = recv(c->fd, &b, 1, MSG_PEEK);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return errno == EAGAIN || errno == EWOULDBLOCK ? IO_AGAIN_READ :
+		                                                 IO_ERROR;
+	if (n == 0)
+		return 0;
+	if (b == 22)
+		return 1;
+	if (b >= 'A' && b <= 'Z') {
+		char drop[4096];
+		(void)!send(c->fd, msg, sizeof(msg) - 1,
+		    MSG_DONTWAIT | MSG_NOSIGNAL);
+		/* What the request sent already is read, so that the close
+		 * is not a reset that destroys the answer in flight. */
+		for (int i = 0; i < 16 &&
+		     recv(c->fd, drop, sizeof(drop), MSG_DONTWAIT) > 0;
+		     i++)
+			;
+		(void)shutdown(c->fd, SHUT_WR);
+	}
+	return IO_ERROR;
+}
+
+static ssize_t
+tls_read(struct conn *c, void *buf, size_t len)
+{
+	SSL *ssl = c->io_ctx;
+	size_t got = 0;
+
+	if (ssl == NULL) {
+		ssize_t r = tls_sniff(c);
+		if (r != 1)
+			return r;
+		if ((ssl = tls_server_ssl(c->s->tls, c->fd)) == NULL) {
+			ERR_clear_error();
+			return IO_ERROR;
+		}
+		c->io_ctx = ssl;
+	}
+	/* Up to len bytes, record after record until the socket is empty:
+	 * less than len means SSL holds none and wants the socket
+	 * (conn_read relies on it), and records that came together (a
+	 * head and its body) are taken in one wake-up. */
+	while (got < len) {
+		size_t n = 0;
+		int r;
+		ERR_clear_error();
+		r = SSL_read_ex(ssl, (char *)buf + got, len - got, &n);
+		if (r == 1) {
+			got += n;
+			continue;
+		}
+		if (got > 0)
+			break;
+		return tls_again(ssl, r);
+	}
+	return (ssize_t)got;
+}
+
+static ssize_t
+tls_write(struct conn *c, const void *buf, size_t len)
+{
+	SSL *ssl = c->io_ctx;
+	size_t n = 0;
+	int r;
+
+	if (ssl == NULL)
+		return IO_ERROR; /* nothing is answered before a handshake */
+	ERR_clear_error();
+	r = SSL_write_ex(ssl, buf, len, &n);
+	if (r == 1)
+		return (ssize_t)n;
+	r = (int)tls_again(ssl, r);
+	return r == 0 ? IO_ERROR : r;
+}
+
+static void
+tls_shutdown(struct conn *c)
+{
+	if (c->io_ctx && SSL_is_init_finished((SSL *)c->io_ctx)) {
+		ERR_clear_error();
+		(void)SSL_shutdown(c->io_ctx); /* close_notify, best effort */
+		ERR_clear_error();
+	}
+	(void)shutdown(c->fd, SHUT_WR);
+}
+
+static void
+tls_close(struct conn *c)
+{
+	SSL_free(c->io_ctx);
+	c->io_ctx = NULL;
+}
+
+static int
+tls_pending(struct conn *c)
+{
+	return c->io_ctx && SSL_pending((SSL *)c->io_ctx) > 0;
+}
+
+static const struct http_io tls_io = { tls_read, tls_write, tls_shutdown,
+	tls_close, tls_pending };
 
 /* ---- configuration ---------------------------------------------------- */
 
@@ -423,6 +582,12 @@ want(struct conn *c, uint32_t ev)
 {
 	struct epoll_event e;
 
+	/* Bytes the TLS layer holds make no epoll event: the loop looks at
+	 * this connection again after the current batch. */
+	if ((ev & EPOLLIN) && !c->kicked && c->io->pending(c)) {
+		c->kicked = 1;
+		c->s->nkicked++;
+	}
 	if (c->armed && ev == c->events)
 		return;
 	if (ev == 0) {
@@ -728,6 +893,10 @@ conn_close(struct conn *c)
 	if (c->closed)
 		return;
 	c->closed = 1;
+	if (c->kicked) {
+		c->kicked = 0;
+		s->nkicked--;
+	}
 	end_request(c);
 	free_output(c);
 	if (c->registered)
@@ -1336,7 +1505,7 @@ accept_new(struct http_server *s)
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		c->s = s;
 		c->fd = fd;
-		c->io = &plain_io;
+		c->io = s->tls ? &tls_io : &plain_io;
 		c->ip = ip;
 		ip->conns++;
 		atomic_fetch_add(&s->nconns, 1);
@@ -1433,6 +1602,23 @@ busy_event(struct conn *c, uint32_t ev)
 	}
 }
 
+/* Connections whose TLS layer holds bytes: as if epoll said readable. */
+static void
+kick(struct http_server *s)
+{
+	struct conn *c, *next;
+
+	for (c = s->first; c && s->nkicked > 0; c = next) {
+		next = c->next;
+		if (!c->kicked)
+			continue;
+		c->kicked = 0;
+		s->nkicked--;
+		if (!c->closed && !c->busy && c->armed && (c->events & EPOLLIN))
+			conn_event(c, EPOLLIN);
+	}
+}
+
 static void *
 loop_main(void *arg)
 {
@@ -1445,6 +1631,8 @@ loop_main(void *arg)
 		int n, i, timeout;
 
 		timeout = next_sweep > now ? (int)(next_sweep - now) : 0;
+		if (s->nkicked > 0)
+			timeout = 0;
 		n = epoll_wait(s->epfd, ev, 256, timeout);
 		for (i = 0; i < n; i++) {
 			struct conn *c = ev[i].data.ptr;
@@ -1457,6 +1645,8 @@ loop_main(void *arg)
 			else
 				conn_event(c, ev[i].events);
 		}
+		if (s->nkicked > 0)
+			kick(s);
 		now = now_ms();
 		if (now >= next_sweep) {
 			sweep(s, now);
@@ -1618,7 +1808,7 @@ run_job(struct conn *c)
 	if (c->state == C_WRITE && c->out == NULL) {
 		c->state = C_STREAM_DONE; /* out of memory: close */
 	} else if (c->state == C_WRITE && flush(c) == 1 && c->arm_back &&
-	    c->keep && !c->rd_eof && c->in_len == 0 &&
+	    c->keep && !c->rd_eof && c->in_len == 0 && !c->io->pending(c) &&
 	    !atomic_load(&s->stopping)) {
 		give_back(c);
 		return;
@@ -1841,6 +2031,7 @@ http_server_start(const struct http_server_config *c, http_handler h, void *ctx,
 	s->handler = h;
 	s->ctx = ctx;
 	s->hooks = c->hooks;
+	s->tls = c->tls;
 	s->max_body = c->max_body;
 	s->max_head = c->max_head ? c->max_head : 16384;
 	s->body_min_rate = c->body_min_rate ? c->body_min_rate : 65536;

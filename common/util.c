@@ -279,3 +279,11 @@ util_random(void *buf, size_t len)
 	}
 	return 0;
 }
+
+int
+util_insecure_http_env(void)
+{
+	const char *v = getenv("LODGE_INSECURE_HTTP");
+
+	return v != NULL && strcmp(v, "1") == 0;
+}

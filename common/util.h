@@ -15,6 +15,10 @@ uint64_t util_mono_ns(void);
 /* Read a whole file ("-" is stdin) into a malloc'd NUL-terminated buffer;
  * refuses files larger than max bytes (ERR_LIMIT). */
 int util_read_file(const char *path, size_t max, char **out, size_t *len);
+/* 1 when $LODGE_INSECURE_HTTP is "1": the environment's way of giving
+ * --insecure-http (plain HTTP for loopback development) to every Lodge
+ * daemon and tool at once; 0 otherwise. */
+int util_insecure_http_env(void);
 /* Write data to path atomically (temp file, fsync, rename) with mode. */
 int util_write_file(const char *path, const void *data, size_t len, int mode);
 /* mkdir -p with mode for the created components. */

@@ -46,7 +46,10 @@ tools() {
 	echo "    market, provider, tenant, ledger from $BIN; perl for the service"
 }
 market() {
-	cluster_market && echo "    market at $MARKET (epoch 1 s)"
+	cluster_market && echo "    market at $MARKET (epoch 1 s)" &&
+	    if [ -n "$LODGE_INSECURE_HTTP" ]; then
+		echo "    plain HTTP on loopback (LODGE_INSECURE_HTTP=1, as --insecure-http); without it every daemon speaks TLS with its ledger key (README \"TLS\")"
+	    fi
 }
 registry() {
 	# Debian's docker-registry on a free loopback port, and an image

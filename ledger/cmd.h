@@ -65,6 +65,15 @@ void cli_print_pretty(const json_t *o);
  * message set on error.  The caller clears p (trust_policy_clear). */
 int cli_load_policy(const char *policy, const char *vkey,
     struct trust_policy *p);
+/* A market URL on https:// is pinned to the log's key (the market key,
+ * README "TLS") when p has one, else to the key its certificate shows now
+ * (trusted as far as the key the market names itself); nothing for
+ * http:// or NULL.  -1 with the message set on failure. */
+int cli_pin_market(const char *url, const struct trust_policy *p);
+/* An https:// tiles URL whose certificate holds the log's key (the
+ * market serving its own tiles) is pinned to it; any other is left to
+ * the system's CAs.  -1 with the message set on failure. */
+int cli_pin_tiles(const char *url, const struct trust_policy *p);
 
 /* 1 when path is a directory (a git mirror, for verify and audit). */
 int cli_is_dir(const char *path);

@@ -223,7 +223,8 @@ cmd_audit(int argc, char **argv)
 	if ((vals[0] != NULL) + (vals[4] != NULL) + (npos != 0) != 1)
 		return cli_usage_error(usage_audit, "%s",
 		    "expected --market URL, --tiles URL, DB or MIRROR_DIR");
-	if (cli_load_policy(vals[6], vals[1], &p) < 0)
+	if (cli_load_policy(vals[6], vals[1], &p) < 0 ||
+	    cli_pin_market(vals[0], &p) < 0 || cli_pin_tiles(vals[4], &p) < 0)
 		return cli_die("audit");
 	if (p.have_log) {
 		key.vk = p.log;

@@ -86,7 +86,8 @@ cmd_follow(int argc, char **argv)
 		    "\"log\" line");
 		goto out;
 	}
-	if (trust_memory_open(vals[2], &p, &m) < 0) {
+	if (cli_pin_market(vals[0], &p) < 0 || cli_pin_tiles(vals[1], &p) < 0 ||
+	    trust_memory_open(vals[2], &p, &m) < 0) {
 		cli_die("follow");
 		goto out;
 	}

@@ -35,7 +35,7 @@
 	"                  [--witness VKEY=URL]... [--witness-policy FILE]\n"  \
 	"                  [--quorum N] [--check-invariants] [--console "      \
 	"DIR]\n"                                                               \
-	"                  [--snapshot-every N]\n"
+	"                  [--snapshot-every N] [--insecure-http]\n"
 
 static const char usage_main[] = RUN_OPTIONS
     "       market deposit --data DIR [--market URL] [--denom D] ACCOUNT "
@@ -95,14 +95,19 @@ static const char usage_run[] = RUN_OPTIONS
     "DIR (default: console/ beside the binary's bin/, when it exists).\n"
     "--check-invariants walks the whole state after every entry (no\n"
     "negative balance or escrow, money conserved), for tests; `ledger\n"
-    "audit` always does.\n";
+    "audit` always does.\n"
+    "The API speaks TLS 1.3 with a certificate self-signed by the market\n"
+    "key, which clients pin (README \"TLS\"); --insecure-http (or\n"
+    "LODGE_INSECURE_HTTP=1) serves plain HTTP instead, for loopback\n"
+    "development only.  DIR/market.json holds the URL (\"url\").\n";
 
 static const char usage_deposit[] =
     "usage: market deposit --data DIR [--market URL] [--denom D] ACCOUNT "
     "AMOUNT\n"
     "Sign an account.deposit of AMOUNT micro-units (default denom uakt) to\n"
     "ACCOUNT (ed25519:...) with the treasury key in DIR and submit it to the\n"
-    "market (its address read from DIR/market.json unless --market).\n"
+    "market (its address read from DIR/market.json unless --market; over\n"
+    "TLS its key, pinned, from the same file).\n"
     "Prints the ledger index.\n";
 
 struct arg {
@@ -110,7 +115,7 @@ struct arg {
 	const char **val; /* NULL: a flag without value, see flag_set */
 };
 
-static int flag_check_invariants;
+static int flag_check_invariants, flag_insecure_http;
 static const char *witness_args[TRUST_MAX_WITNESSES + 1];
 static int nwitness_args;
 
@@ -136,6 +141,10 @@ parse(int argc, char **argv, struct arg *args, char **pos, int maxpos,
 		}
 		if (strcmp(argv[i], "--check-invariants") == 0) {
 			flag_check_invariants = 1;
+			continue;
+		}
+		if (strcmp(argv[i], "--insecure-http") == 0) {
+			flag_insecure_http = 1;
 			continue;
 		}
 		if (strcmp(argv[i], "--witness") == 0 && i + 1 < argc &&
@@ -312,6 +321,7 @@ cmd_run(int argc, char **argv)
 	o.data_dir = data;
 	o.listen = listen;
 	o.check_invariants = flag_check_invariants;
+	o.insecure_http = flag_insecure_http || util_insecure_http_env();
 	o.denoms = denoms;
 	o.console_dir = console;
 	if (origin)
@@ -456,11 +466,14 @@ cmd_run(int argc, char **argv)
 		printf("witnesses:    none: checkpoints are signed by the "
 		       "market alone\n");
 	printf("market key:   %s\ntreasury key: %s\nledger vkey:  %s\n"
-	       "listening on  http://%.*s:%u\n",
+	       "listening on  %s://%.*s:%u%s\n",
 	    market_key_text(m), market_treasury_text(m), market_vkey(m),
+	    o.insecure_http ? "http" : "https",
 	    (int)(strchr(listen, ':') ? strrchr(listen, ':') - listen :
 	                                (long)strlen(listen)),
-	    listen, market_port(m));
+	    listen, market_port(m),
+	    o.insecure_http ? " (plain HTTP: --insecure-http)" :
+	                      " (TLS 1.3, certificate of the market key)");
 	fflush(stdout);
 	log_info("serving on port %u", market_port(m));
 	sigwait(&set, &sig);
@@ -477,7 +490,7 @@ cmd_deposit(int argc, char **argv)
 	struct arg args[] = { { "data", &data }, { "market", &url },
 		{ "denom", &denom }, { NULL, NULL } };
 	char *pos[2], path[PATH_MAX], urlbuf[512], *info = NULL, *text = NULL;
-	uint8_t to[KEY_PUB_LEN];
+	uint8_t to[KEY_PUB_LEN], mk[KEY_PUB_LEN];
 	struct envelope *e = NULL;
 	struct http_result res = { 0 };
 	struct key *k = NULL;
@@ -506,8 +519,11 @@ cmd_deposit(int argc, char **argv)
 		fprintf(stderr, "market: deposit: AMOUNT must be positive\n");
 		return 2;
 	}
-	if (url == NULL) {
-		snprintf(path, sizeof(path), "%s/market.json", data);
+	snprintf(path, sizeof(path), "%s/market.json", data);
+	if (url != NULL) {
+		if (util_read_file(path, 65536, &info, &len) == 0)
+			(void)cjson_parse(info, len, &j);
+	} else {
 		if (util_read_file(path, 65536, &info, &len) < 0 ||
 		    cjson_parse(info, len, &j) < 0) {
 			fprintf(stderr,
@@ -516,11 +532,24 @@ cmd_deposit(int argc, char **argv)
 			    err_msg());
 			goto out;
 		}
-		snprintf(urlbuf, sizeof(urlbuf), "http://%s:%lld",
-		    json_string_value(json_object_get(j, "listen_host")),
-		    (long long)json_integer_value(
-		        json_object_get(j, "listen_port")));
+		if (json_is_string(json_object_get(j, "url")))
+			snprintf(urlbuf, sizeof(urlbuf), "%s",
+			    json_string_value(json_object_get(j, "url")));
+		else
+			snprintf(urlbuf, sizeof(urlbuf), "http://%s:%lld",
+			    json_string_value(
+			        json_object_get(j, "listen_host")),
+			    (long long)json_integer_value(
+			        json_object_get(j, "listen_port")));
 		url = urlbuf;
+	}
+	/* Our own market (TLS): its key is in its market.json. */
+	if (j != NULL && json_is_string(json_object_get(j, "market_key")) &&
+	    key_pub_from_text(
+	        json_string_value(json_object_get(j, "market_key")), mk) == 0 &&
+	    http_pin(url, mk) < 0) {
+		fprintf(stderr, "market: deposit: %s\n", err_msg());
+		goto out;
 	}
 	snprintf(path, sizeof(path), "%s/treasury.key", data);
 	body = json_pack("{s:s,s:s,s:I}", "to", pos[0], "denom", denom,

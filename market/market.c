@@ -15,6 +15,7 @@
 #include "common/cjson.h"
 #include "common/err.h"
 #include "common/log.h"
+#include "common/tls.h"
 #include "common/util.h"
 #include "ledger/note.h"
 #include "ledger/replay.h"
@@ -502,10 +503,16 @@ write_info(struct market *m)
 	json_t *o;
 	int rc;
 
-	o = json_pack("{s:s,s:i,s:s,s:s,s:s,s:s}", "listen_host",
+	char url[300];
+
+	snprintf(url, sizeof(url), "%s://%s%s%s:%u", m->tls ? "https" : "http",
+	    strchr(m->listen_host, ':') ? "[" : "", m->listen_host,
+	    strchr(m->listen_host, ':') ? "]" : "", market_port(m));
+	o = json_pack("{s:s,s:i,s:s,s:s,s:s,s:s,s:s,s:b}", "listen_host",
 	    m->listen_host, "listen_port", (int)market_port(m), "origin",
 	    store_origin(m->store), "market_key", m->key_text, "treasury_key",
-	    m->treasury_text, "vkey", m->vkey);
+	    m->treasury_text, "vkey", m->vkey, "url", url, "tls",
+	    m->tls != NULL);
 	if (o == NULL)
 		return err_set(ERR_NOMEM, "out of memory");
 	text = json_dumps(o, JSON_INDENT(2) | JSON_SORT_KEYS);
@@ -680,6 +687,7 @@ market_open(const struct market_options *o, struct market **out, int *created)
 	pthread_cond_init(&m->publish_cv, NULL);
 	if (o->witnesses != NULL && o->witnesses->nw > 0)
 		m->witnesses = o->witnesses;
+	m->insecure_http = o->insecure_http;
 	if ((rc = http_parse_listen(o->listen, m->listen_host,
 	         sizeof(m->listen_host), &m->listen_port)) < 0) {
 		err_prefix(rc, "--listen");
@@ -863,6 +871,11 @@ market_start(struct market *m)
 	hc.host = m->listen_host;
 	hc.port = m->listen_port;
 	hc.max_body = 256 * 1024;
+	if (!m->insecure_http) {
+		if ((rc = tls_server_new(m->key, "lodge market", &m->tls)) < 0)
+			return err_prefix(rc, "TLS");
+		hc.tls = m->tls;
+	}
 	if ((rc = http_server_start(&hc, market_api_handle, m, &m->http)) < 0)
 		return rc;
 	if (pthread_create(&m->ticker, NULL, ticker_main, m) != 0)
@@ -889,6 +902,9 @@ market_free(struct market *m)
 	pthread_cond_broadcast(&m->publish_cv);
 	pthread_mutex_unlock(&m->mu);
 	http_server_free(m->http);
+	m->http = NULL;
+	tls_server_free(m->tls);
+	m->tls = NULL;
 	if (m->ticker_started)
 		pthread_join(m->ticker, NULL);
 	if (m->publisher_started) {

@@ -56,6 +56,9 @@ struct market_options {
 	 * first checkpoint after this many new entries, so a restart
 	 * replays only what came after it; 0: none; < 0: 10000. */
 	int64_t snapshot_every;
+	int insecure_http; /* serve plain HTTP (loopback development);
+	                      0: TLS 1.3 with a certificate self-signed
+	                      by the market key (common/tls.h) */
 };
 
 void market_options_default(struct market_options *o);

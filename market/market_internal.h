@@ -76,6 +76,8 @@ struct market {
 	double rate_per_s, rate_burst; /* its settings, for /v1/info */
 
 	struct http_server *http;
+	struct tls_server *tls; /* NULL: plain HTTP (--insecure-http) */
+	int insecure_http;
 	pthread_t ticker;
 	int ticker_started;
 	atomic_int stopping;

@@ -39,7 +39,8 @@ acct_open(const char *data, struct acct *a)
 	config_init(&a->cfg);
 	a->key = NULL;
 	snprintf(path, sizeof(path), "%.4000s/provider.json", data);
-	if ((rc = config_load(path, &a->cfg)) < 0)
+	if ((rc = config_load(path, &a->cfg)) < 0 ||
+	    (rc = config_pin_market(data, &a->cfg, NULL)) < 0)
 		return rc;
 	snprintf(path, sizeof(path), "%.4000s/provider.key", data);
 	if ((rc = key_load(path, &a->key)) < 0)

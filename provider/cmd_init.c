@@ -3,6 +3,7 @@
  * config (provider/config.h) and what it will advertise.  On a data dir
  * that has a config already, only the options given change it.
  */
+#include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -71,6 +72,11 @@ static const struct option init_options[] = {
 	{ "id-base", required_argument, NULL, 'B' },
 	{ "witness-policy", required_argument, NULL, 'W' },
 	{ "storage-classes", required_argument, NULL, 'S' },
+	{ "insecure-http", no_argument, NULL, '1' },
+	{ "market-key", required_argument, NULL, '2' },
+	{ "tls-cert", required_argument, NULL, '3' },
+	{ "tls-key", required_argument, NULL, '4' },
+	{ "tls-certs-dir", required_argument, NULL, '5' },
 	CMD_OPTS_END,
 };
 
@@ -105,6 +111,57 @@ opt_name(int ch)
 		if (o->val == ch)
 			return o->name;
 	return "?";
+}
+
+/* The TLS options (README "TLS"): --insecure-http, --market-key,
+ * --tls-cert, --tls-key, --tls-certs-dir. */
+static int
+apply_tls(struct provider_config *cfg, int ch, const char *v)
+{
+	uint8_t pub[KEY_PUB_LEN];
+	char *dst = NULL;
+	size_t cap = 0;
+
+	switch (ch) {
+	case '1':
+		cfg->insecure_http = 1;
+		return 0;
+	case '2':
+		if (v[0] != '\0' && key_pub_from_text(v, pub) < 0)
+			return err_prefix(ERR_INVAL, "--market-key");
+		snprintf(cfg->market_key, sizeof(cfg->market_key), "%s", v);
+		return 0;
+	case '3':
+		dst = cfg->tls_cert, cap = sizeof(cfg->tls_cert);
+		break;
+	case '4':
+		dst = cfg->tls_key, cap = sizeof(cfg->tls_key);
+		break;
+	case '5':
+		dst = cfg->tls_certs_dir, cap = sizeof(cfg->tls_certs_dir);
+		break;
+	default:
+		return 0;
+	}
+	if (v[0] != '\0' && access(v, R_OK) != 0)
+		return err_set(ERR_INVAL, "--%s %s: %s", opt_name(ch), v,
+		    strerror(errno));
+	if (v[0] != '\0' && v[0] != '/') { /* the daemon may run elsewhere */
+		char abs[PATH_MAX];
+		if (realpath(v, abs) == NULL)
+			return err_set(ERR_INVAL, "--%s %s: %s", opt_name(ch),
+			    v, strerror(errno));
+		v = abs;
+		if (strlen(v) >= cap)
+			return err_set(ERR_LIMIT, "--%s: path too long",
+			    opt_name(ch));
+		snprintf(dst, cap, "%s", v);
+		return 0;
+	}
+	if (strlen(v) >= cap)
+		return err_set(ERR_LIMIT, "--%s: path too long", opt_name(ch));
+	snprintf(dst, cap, "%s", v);
+	return 0;
 }
 
 /* Apply the option ch with value v to cfg. */
@@ -213,6 +270,9 @@ apply(struct provider_config *cfg, int ch, const char *v)
 	case 'S':
 		rc = config_parse_storage_classes(cfg, v);
 		break;
+	default:
+		rc = apply_tls(cfg, ch, v);
+		break;
 	}
 	return rc;
 }
@@ -275,13 +335,15 @@ check_net(struct provider_config *cfg)
 }
 
 /* The URL `provider run` will advertise for cfg (its api_url, else
- * http://HOST:PORT of --listen) into url; *note gets a warning when
- * tenants elsewhere could not reach it (a wildcard or loopback host, a
- * port chosen at run time), else "". */
+ * https://HOST:PORT of --listen, http:// with --insecure-http) into url;
+ * *note gets a warning when tenants elsewhere could not reach it (a
+ * wildcard or loopback host, a port chosen at run time), else "". */
 static void
 advertised_url(const struct provider_config *cfg, char *url, size_t size,
     const char **note)
 {
+	const char *scheme =
+	    cfg->insecure_http || util_insecure_http_env() ? "http" : "https";
 	char host[128];
 	uint16_t port = 0;
 
@@ -293,17 +355,18 @@ advertised_url(const struct provider_config *cfg, char *url, size_t size,
 	if (http_parse_listen(cfg->listen, host, sizeof(host), &port) < 0)
 		snprintf(host, sizeof(host), "%s", cfg->listen);
 	if (port == 0) {
-		snprintf(url, size, "http://%s:<port chosen at start>", host);
+		snprintf(url, size, "%s://%s:<port chosen at start>", scheme,
+		    host);
 		*note = "the port is chosen when `provider run` starts; give "
 		        "--api-url or a fixed --listen port";
 		return;
 	}
-	snprintf(url, size, "%s%s%s:%u",
-	    strchr(host, ':') ? "http://[" : "http://", host,
-	    strchr(host, ':') ? "]" : "", port);
+	snprintf(url, size, "%s://%s%s%s:%u", scheme,
+	    strchr(host, ':') ? "[" : "", host, strchr(host, ':') ? "]" : "",
+	    port);
 	if (strcmp(host, "0.0.0.0") == 0 || strcmp(host, "::") == 0)
 		*note = "a wildcard address is no address for tenants: give "
-		        "--api-url http://NAME:PORT";
+		        "--api-url https://NAME:PORT";
 	else if (strncmp(host, "127.", 4) == 0 ||
 	    strcmp(host, "localhost") == 0 || strcmp(host, "::1") == 0)
 		*note = "loopback: only tenants on this machine reach it; "
@@ -382,7 +445,9 @@ parse(const struct cmd *c, int argc, char **argv, struct init_opts *o,
 			}
 			o->net_lists[k][o->n_net[k]++] = optarg;
 			o->v[ch] = optarg;
-		} else if (ch > 0 && ch < 128)
+		} else if (ch == '1')
+			o->v[ch] = "1"; /* a flag */
+		else if (ch > 0 && ch < 128)
 			o->v[ch] = optarg;
 	}
 	if (optind != argc) {
@@ -445,6 +510,11 @@ init(const struct cmd *c, int argc, char **argv)
 			n = sizeof(changed) - 1;
 	}
 	if (check_net(&cfg) < 0) {
+		status = cmd_fail(CMD_USAGE);
+		goto out;
+	}
+	if ((cfg.tls_cert[0] == '\0') != (cfg.tls_key[0] == '\0')) {
+		err_set(ERR_INVAL, "--tls-cert and --tls-key go together");
 		status = cmd_fail(CMD_USAGE);
 		goto out;
 	}
@@ -511,10 +581,11 @@ const struct cmd cmd_init = {
 	    "(default " PROVIDER_LISTEN_DEFAULT ")\n"
 	    "  --api-url URL          the URL tenants reach the API at, "
 	    "advertised on\n"
-	    "                         the market (default http://HOST:PORT "
-	    "of --listen;\n"
-	    "                         give it when HOST is 0.0.0.0 or "
-	    "behind NAT)\n"
+	    "                         the market (default https://HOST:PORT "
+	    "of --listen,\n"
+	    "                         http:// with --insecure-http; give it "
+	    "when HOST\n"
+	    "                         is 0.0.0.0 or behind NAT)\n"
 	    "  --domain DOMAIN        the gateway serves a deployment's "
 	    "service at\n"
 	    "                         http://<lease>-<service>.DOMAIN; "
@@ -559,6 +630,18 @@ const struct cmd cmd_init = {
 	    "                         (default 30000-32767)\n"
 	    "  --dns ADDR             the replicas' nameserver (repeatable;\n"
 	    "                         default: the host's resolv.conf)\n"
+	    "TLS (README \"TLS\"; certificates self-signed with the provider "
+	    "key by default):\n"
+	    "  --tls-cert FILE        the gateway's certificate for "
+	    "*.DOMAIN (PEM)\n"
+	    "  --tls-key FILE         its private key (PEM; with --tls-cert)\n"
+	    "  --tls-certs-dir DIR    NAME.crt + NAME.key per accept hostname "
+	    "(SNI)\n"
+	    "  --market-key KEY       pin the market's TLS key (default: "
+	    "learned on\n"
+	    "                         first use into DATA/known_markets)\n"
+	    "  --insecure-http        plain HTTP, loopback development only\n"
+	    "                         (or LODGE_INSECURE_HTTP=1)\n"
 	    "OCI images (the \"oci\" runtime, when run as root):\n"
 	    "  --registry-mirror REGISTRY=URL  ask URL first for REGISTRY\n"
 	    "                         (docker.io=http://127.0.0.1:5000; "

@@ -23,9 +23,12 @@ request(const struct cmd *c, int argc, char **argv)
 		{ "key", required_argument, NULL, 'k' },
 		{ "body", required_argument, NULL, 'b' },
 		{ "sign-only", no_argument, NULL, 's' },
+		{ "provider-key", required_argument, NULL, 'P' },
 		CMD_OPTS_END,
 	};
 	const char *keyfile = NULL, *bodyfile = NULL, *method, *url, *target;
+	const char *pkey = NULL;
+	uint8_t pub[KEY_PUB_LEN];
 	struct http_result r = { 0 };
 	struct key *k = NULL;
 	char *body = NULL, *line = NULL;
@@ -43,6 +46,8 @@ request(const struct cmd *c, int argc, char **argv)
 			bodyfile = optarg;
 		else if (ch == 's')
 			sign_only = 1;
+		else if (ch == 'P')
+			pkey = optarg;
 	}
 	if (keyfile == NULL || argc - optind != 2) {
 		return cmd_misuse(c);
@@ -51,6 +56,10 @@ request(const struct cmd *c, int argc, char **argv)
 	url = argv[optind + 1];
 	if (reqsig_url_target(url, &target) < 0 ||
 	    reqsig_url_host(url, host) < 0)
+		return cmd_fail(CMD_USAGE);
+	/* https://: the certificate must hold the provider's key */
+	if (pkey &&
+	    (key_pub_from_text(pkey, pub) < 0 || http_pin(url, pub) < 0))
 		return cmd_fail(CMD_USAGE);
 	status = CMD_FAIL;
 	if (key_load(keyfile, &k) < 0 ||
@@ -99,5 +108,9 @@ const struct cmd cmd_request = {
 	         "\"HTTP <status>\" on stderr; exit 0 for a 2xx.\n"
 	         "  --body FILE  the request body\n"
 	         "  --sign-only  print the X-Lodge-Signature header line, send "
-	         "nothing\n",
+	         "nothing\n"
+	         "  --provider-key KEY  for an https:// URL: the provider's "
+	         "ed25519: key,\n"
+	         "               which its certificate must hold (else the "
+	         "system's CAs)\n",
 };

@@ -33,6 +33,7 @@ run(const struct cmd *c, int argc, char **argv)
 		{ "insecure-registry", required_argument, NULL, 'I' },
 		{ "image-cache-max", required_argument, NULL, 'C' },
 		{ "id-base", required_argument, NULL, 'B' },
+		{ "insecure-http", no_argument, NULL, '1' },
 		CMD_OPTS_END,
 	};
 	static const int stops[] = { SIGINT, SIGTERM, 0 };
@@ -72,6 +73,8 @@ run(const struct cmd *c, int argc, char **argv)
 		} else if (ch == 'B') {
 			if (cmd_parse_id_base(optarg, &o.image_id_base) < 0)
 				return cmd_fail(CMD_USAGE);
+		} else if (ch == '1') {
+			o.insecure_http = 1;
 		}
 	}
 	log_set_name("provider");
@@ -97,5 +100,6 @@ const struct cmd cmd_run = {
 	         "  --registry-mirror REGISTRY=URL (repeatable)\n"
 	         "  --insecure-registry HOST:PORT (repeatable)\n"
 	         "  --image-cache-max SIZE\n"
-	         "  --id-base UID\n",
+	         "  --id-base UID\n"
+	         "  --insecure-http (plain HTTP: loopback development only)\n",
 };

@@ -13,6 +13,7 @@
 #include "common/capability.h"
 #include "common/cjson.h"
 #include "common/err.h"
+#include "common/http.h"
 #include "common/key.h"
 #include "common/util.h"
 #include "provider/config.h"
@@ -122,6 +123,34 @@ config_apply_overrides(struct provider_config *c,
 		c->image_cache_max_bytes = o->image_cache_max_bytes;
 	if (o->image_id_base)
 		c->image_id_base = o->image_id_base;
+	if (o->insecure_http)
+		c->insecure_http = 1;
+	return 0;
+}
+
+int
+config_pin_market(const char *data, const struct provider_config *c,
+    int *learned)
+{
+	char path[PATH_MAX];
+	int rc;
+
+	if (learned)
+		*learned = 0;
+	if (strncmp(c->market, "http://", 7) == 0) {
+		if (c->insecure_http || util_insecure_http_env())
+			return 0;
+		return err_set(ERR_REJECT,
+		    "market %s is plain http://: give its https:// URL "
+		    "(provider init --market), or --insecure-http for "
+		    "loopback development",
+		    c->market);
+	}
+	snprintf(path, sizeof(path), "%.4000s/%s", data, CONFIG_KNOWN_MARKETS);
+	if ((rc = http_pin_known(c->market,
+	         c->market_key[0] ? c->market_key : NULL, path, 10000,
+	         learned)) < 0)
+		return err_prefix(rc, "market %s", c->market);
 	return 0;
 }
 
@@ -481,6 +510,20 @@ config_save(const char *path, const struct provider_config *c)
 		json_decref(j);
 		j = NULL;
 	}
+	if (j != NULL &&
+	    (json_object_set_new(j, "insecure_http",
+	         json_boolean(c->insecure_http)) < 0 ||
+	        json_object_set_new(j, "market_key",
+	            json_string(c->market_key)) < 0 ||
+	        json_object_set_new(j, "tls_cert", json_string(c->tls_cert)) <
+	            0 ||
+	        json_object_set_new(j, "tls_key", json_string(c->tls_key)) <
+	            0 ||
+	        json_object_set_new(j, "tls_certs_dir",
+	            json_string(c->tls_certs_dir)) < 0)) {
+		json_decref(j);
+		j = NULL;
+	}
 	if (j == NULL)
 		return err_set(ERR_NOMEM, "%s: cannot build the config", path);
 	if (json_object_set_new(j, "net",
@@ -765,6 +808,22 @@ config_net_capabilities(const struct provider_config *c, json_t *out)
 	return 0;
 }
 
+/* An optional string member into buf ("" when absent). */
+static int
+get_opt_text(json_t *j, const char *name, char *buf, size_t cap)
+{
+	json_t *v = json_object_get(j, name);
+
+	buf[0] = '\0';
+	if (v == NULL || json_is_null(v))
+		return 0;
+	if (!json_is_string(v) || strlen(json_string_value(v)) >= cap)
+		return err_set(ERR_INVAL,
+		    "%s: expected a string under %zu bytes", name, cap);
+	snprintf(buf, cap, "%s", json_string_value(v));
+	return 0;
+}
+
 int
 config_load(const char *path, struct provider_config *c)
 {
@@ -843,6 +902,14 @@ config_load(const char *path, struct provider_config *c)
 	}
 	if (get_u64(j, "image_cache_max_bytes", "config", &n) == 0 && n > 0)
 		c->image_cache_max_bytes = n;
+	c->insecure_http = json_is_true(json_object_get(j, "insecure_http"));
+	if ((get_opt_text(j, "market_key", c->market_key,
+	         sizeof(c->market_key)) < 0) ||
+	    get_opt_text(j, "tls_cert", c->tls_cert, sizeof(c->tls_cert)) < 0 ||
+	    get_opt_text(j, "tls_key", c->tls_key, sizeof(c->tls_key)) < 0 ||
+	    get_opt_text(j, "tls_certs_dir", c->tls_certs_dir,
+	        sizeof(c->tls_certs_dir)) < 0)
+		goto fail;
 	if (get_u64(j, "image_id_base", "config", &n) == 0 && n > 0)
 		c->image_id_base = n;
 	json_array_foreach(json_object_get(j, "registry_mirrors"), k, v)

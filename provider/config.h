@@ -90,6 +90,13 @@ struct provider_config {
 	uint64_t image_id_base; /* host id of the first lease's root */
 	char storage_classes[96]; /* disk classes offered, "default,beta2";
 	                             "" = volume_default_classes(), "none" */
+	/* TLS (common/tls.h; README "TLS"): */
+	int insecure_http; /* plain HTTP served and to the market */
+	char market_key[64]; /* the market's pinned key; "": learned on
+	                        first use into DATA/known_markets */
+	char tls_cert[512], tls_key[512]; /* the gateway's certificate for
+	                                     *.domain (PEM files) */
+	char tls_certs_dir[512]; /* NAME.crt + NAME.key for accept hosts */
 };
 
 /* Options given to `provider run` over the saved config; NULL/0: keep. */
@@ -100,12 +107,21 @@ struct provider_overrides {
 	size_t n_insecure;
 	uint64_t image_cache_max_bytes;
 	uint64_t image_id_base;
+	int insecure_http; /* --insecure-http */
 };
 
 /* Apply o (may be NULL) to c: lists given replace c's.  ERR_INVAL names
  * a malformed mirror. */
 int config_apply_overrides(struct provider_config *c,
     const struct provider_overrides *o);
+
+/* Pin the market's TLS key for c->market (common/http.h http_pin_known):
+ * c->market_key, else the one DATA/known_markets remembers, else the one
+ * it shows now, remembered (*learned = 1, may be NULL).  A plain http://
+ * market is refused unless c->insecure_http or $LODGE_INSECURE_HTTP. */
+#define CONFIG_KNOWN_MARKETS "known_markets"
+int config_pin_market(const char *data, const struct provider_config *c,
+    int *learned);
 
 /* Add one --registry-mirror (checked) or --insecure-registry to c. */
 int config_add_mirror(struct provider_config *c, const char *s);

@@ -26,6 +26,7 @@
 #include "common/err.h"
 #include "common/http.h"
 #include "common/log.h"
+#include "common/tls.h"
 #include "common/util.h"
 #include "provider/daemon.h"
 #include "provider/artifact.h"
@@ -1560,6 +1561,42 @@ say_sandbox_abilities(struct pd *pd)
 	free(why);
 }
 
+/* TLS 1.3 with the provider key's self-signed certificate for the API;
+ * the gateway's public names (*.domain, accept hosts) get the operator's
+ * certificates when there are some, TLS 1.2 allowed (README "TLS"). */
+static int
+setup_tls(struct pd *pd)
+{
+	const struct provider_config *c = &pd->cfg;
+	size_t n = 0;
+	int rc;
+
+	if (c->insecure_http || util_insecure_http_env()) {
+		log_warn("plain HTTP (--insecure-http): manifests, env values "
+		         "and logs cross the network in clear");
+		return 0;
+	}
+	if ((rc = tls_server_new(pd->key, "lodge provider", &pd->tls)) < 0 ||
+	    (rc = tls_server_set_public_domain(pd->tls, c->domain)) < 0)
+		return err_prefix(rc, "TLS");
+	if (c->tls_cert[0] &&
+	    (rc = tls_server_add_cert(pd->tls, c->tls_cert, c->tls_key)) < 0)
+		return err_prefix(rc, "gateway certificate (--tls-cert)");
+	if (c->tls_certs_dir[0] &&
+	    (rc = tls_server_add_dir(pd->tls, c->tls_certs_dir, &n)) < 0)
+		return err_prefix(rc, "gateway certificates (--tls-certs-dir)");
+	if (c->tls_cert[0] == '\0')
+		log_warn("gateway: no certificate for *.%s (provider init "
+		         "--tls-cert FILE --tls-key FILE): its names get the "
+		         "self-signed certificate of the provider key, which "
+		         "browsers do not trust",
+		    c->domain);
+	if (c->tls_certs_dir[0])
+		log_info("gateway: %zu certificate(s) for accept hosts from %s",
+		    n, c->tls_certs_dir);
+	return 0;
+}
+
 static int
 setup(struct pd *pd, const char *data, const struct provider_overrides *o)
 {
@@ -1613,6 +1650,15 @@ setup(struct pd *pd, const char *data, const struct provider_overrides *o)
 		return rc;
 	if ((rc = config_check(&pd->cfg)) < 0)
 		return err_prefix(rc, "%s/provider.json", data);
+	{
+		int learned = 0;
+		if ((rc = config_pin_market(data, &pd->cfg, &learned)) < 0)
+			return rc;
+		if (learned)
+			log_info("market %s: first use, its TLS key is "
+			         "remembered in %s/" CONFIG_KNOWN_MARKETS,
+			    pd->cfg.market, data);
+	}
 	if ((rc = market_get(pd, "/v1/info", &info)) < 0)
 		return err_prefix(rc, "market %s", pd->cfg.market);
 	if ((rc = check_denom(pd, info)) < 0) {
@@ -1655,14 +1701,29 @@ setup(struct pd *pd, const char *data, const struct provider_overrides *o)
 	hc.max_conns = 1024;
 	hc.max_conns_per_ip = 512;
 	hc.hooks = api_hooks;
+	if ((rc = setup_tls(pd)) < 0)
+		return rc;
+	hc.tls = pd->tls;
 	if ((rc = http_server_start(&hc, api_handle, pd, &pd->http)) < 0)
 		return rc;
 	if (pd->cfg.api_url[0])
 		snprintf(pd->api_url, sizeof(pd->api_url), "%s",
 		    pd->cfg.api_url);
 	else
-		snprintf(pd->api_url, sizeof(pd->api_url), "http://%s:%u", host,
+		snprintf(pd->api_url, sizeof(pd->api_url), "%s://%s:%u",
+		    pd->tls ? "https" : "http", host,
 		    http_server_port(pd->http));
+	/* An http:// URL in front of a TLS server reaches nobody. */
+	if (pd->tls && strncmp(pd->api_url, "http://", 7) == 0)
+		return err_set(ERR_INVAL,
+		    "api_url %s is plain http:// but the server speaks TLS: "
+		    "give an https:// --api-url, or --insecure-http",
+		    pd->api_url);
+	if (!pd->tls && strncmp(pd->api_url, "https://", 8) == 0)
+		log_warn("api_url %s is https:// but the server speaks plain "
+		         "HTTP (--insecure-http): only a TLS proxy in front "
+		         "makes it reachable",
+		    pd->api_url);
 	/* Signed requests must name the host tenants reach it by. */
 	if ((rc = reqsig_url_host(pd->api_url, ahost)) < 0 ||
 	    (rc = reqsig_cache_bind(pd->rc, ahost, start_ms)) < 0)
@@ -1872,6 +1933,9 @@ out:
 	 * manifest makes one now): the next start makes them again and
 	 * re-attaches the replicas it adopts. */
 	pd_net_stop(pd);
+	pd->http = NULL;
+	tls_server_free(pd->tls);
+	pd->tls = NULL;
 	image_runner_free(pd->images);
 	pd->images = NULL;
 	if (have_ft) {

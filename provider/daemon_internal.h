@@ -51,6 +51,7 @@ struct pd {
 	int withdrawn; /* provider.withdraw seen: no more advertising */
 
 	struct http_server *http;
+	struct tls_server *tls; /* NULL: plain HTTP (--insecure-http) */
 	struct reqsig_cache *rc;
 	struct artifact_cache cache;
 	struct image_runner *images; /* the "oci" runtime, or NULL */

@@ -43,13 +43,18 @@ provider_status_json(const char *data, int timeout_ms, json_t **out)
 	uint8_t pub[KEY_PUB_LEN];
 	json_t *state, *leases, *acct;
 	json_error_t je;
-	int rc;
+	int rc, pinned;
 
 	*out = NULL;
 	config_init(&cfg);
 	snprintf(path, sizeof(path), "%.4000s/provider.json", data);
 	if ((rc = config_load(path, &cfg)) < 0)
 		goto out;
+	/* The status shows what is local even when the market cannot be
+	 * reached or its key is not the pinned one: no account then. */
+	pinned = config_pin_market(data, &cfg, NULL) == 0;
+	if (!pinned)
+		err_clear();
 	snprintf(path, sizeof(path), "%.4000s/provider.key", data);
 	if ((rc = key_load(path, &k)) < 0)
 		goto out;
@@ -58,7 +63,7 @@ provider_status_json(const char *data, int timeout_ms, json_t **out)
 	snprintf(path, sizeof(path), "%.4000s/state.json", data);
 	state = json_load_file(path, 0, &je);
 	leases = state ? json_object_get(state, "leases") : NULL;
-	acct = account_json(cfg.market, key_text, timeout_ms);
+	acct = pinned ? account_json(cfg.market, key_text, timeout_ms) : NULL;
 	config_offered(&cfg, &off);
 	*out = json_pack("{s:s,s:s,s:s,s:{s:I,s:I,s:I},s:O,s:o}", "key",
 	    key_text, "name", cfg.name, "market", cfg.market, "capacity",

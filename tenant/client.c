@@ -180,6 +180,26 @@ tenant_provider_url(struct tenant_client *c, const char *provider_key,
 		    json_object_get(json_object_get(p, "ask"), "api_url"));
 		if (k && u && strcmp(k, provider_key) == 0) {
 			size_t n = strlen(u);
+			uint8_t pub[KEY_PUB_LEN];
+			if (strncmp(u, "https://", 8) == 0) {
+				/* The certificate must hold the key the
+				 * ledger knows for this provider. */
+				if ((rc = key_pub_from_text(k, pub)) != 0 ||
+				    (rc = http_pin(u, pub)) != 0) {
+					json_decref(ps);
+					return rc;
+				}
+			} else if (!c->insecure_http) {
+				rc = err_set(ERR_REJECT,
+				    "provider %s advertises %s, plain HTTP: "
+				    "the manifest and its env values would "
+				    "cross the network in clear; refused "
+				    "(--insecure-http for loopback "
+				    "development)",
+				    provider_key, u);
+				json_decref(ps);
+				return rc;
+			}
 			if ((*url = strdup(u)) == NULL) {
 				json_decref(ps);
 				return err_set(ERR_NOMEM, "out of memory");
@@ -315,6 +335,7 @@ tenant_provider_follow(struct tenant_client *c, const char *api_url,
 	curl_easy_setopt(f.curl, CURLOPT_CONNECTTIMEOUT_MS, c->timeout_ms);
 	curl_easy_setopt(f.curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
 	curl_easy_setopt(f.curl, CURLOPT_LOW_SPEED_TIME, 120L);
+	(void)http_curl_pin(f.curl, url);
 	cc = curl_easy_perform(f.curl);
 	if (f.status == 0)
 		curl_easy_getinfo(f.curl, CURLINFO_RESPONSE_CODE, &f.status);
@@ -328,7 +349,6 @@ tenant_provider_follow(struct tenant_client *c, const char *api_url,
 		    "GET %s: HTTP %ld: %s", url, f.status,
 		    tenant_error_text(f.err, ebuf, sizeof(ebuf)));
 	if (cc != CURLE_OK)
-		return err_set(ERR_IO, "GET %s: %s", url,
-		    curl_easy_strerror(cc));
+		return http_curl_error("GET", url, (int)cc);
 	return 0;
 }

@@ -20,6 +20,9 @@ struct tenant_client {
 	struct key *key; /* owned; NULL for read-only use */
 	char address[KEY_TEXT_SIZE]; /* the key's "ed25519:..." */
 	long timeout_ms;
+	int insecure_http; /* plain http:// providers allowed (loopback
+	                      development); else only https://, pinned to
+	                      the provider's key */
 };
 
 /* market is copied; key is taken over (freed by tenant_client_clear,
@@ -42,7 +45,9 @@ int tenant_market_submit(struct tenant_client *c, const char *kind,
     json_t *body, uint64_t *index, char *id, size_t idlen);
 
 /* The provider's advertised API URL (malloc'd, caller frees); ERR_NOTFOUND
- * when the market knows no ask of that key. */
+ * when the market knows no ask of that key.  An https:// URL is pinned to
+ * the provider's key (common/http.h); a plain http:// one is ERR_REJECT
+ * unless c->insecure_http. */
 int tenant_provider_url(struct tenant_client *c, const char *provider_key,
     char **url);
 

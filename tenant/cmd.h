@@ -36,6 +36,8 @@ struct cmd_opts {
 	const char *timeout; /* --timeout SECONDS (deploy) */
 	const char *witness_policy; /* --witness-policy FILE */
 	bool tty; /* --tty (exec) */
+	bool insecure_http; /* --insecure-http (or $LODGE_INSECURE_HTTP=1) */
+	const char *market_key; /* --market-key KEY (or $LODGE_MARKET_KEY) */
 };
 
 /* A command: argc/argv are its arguments (options taken out); returns

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "common/err.h"
+#include "common/http.h"
 #include "common/util.h"
 #include "tenant/checkpoint.h"
 #include "tenant/cmd.h"
@@ -28,7 +29,10 @@ cmd_opts_parse(int argc, char **argv, struct cmd_opts *o, int *cmd)
 		{ "ttl", required_argument, NULL, 't' },
 		{ "timeout", required_argument, NULL, 'T' },
 		{ "witness-policy", required_argument, NULL, 'W' },
-		{ "tty", no_argument, NULL, 'Y' }, { NULL, 0, NULL, 0 } };
+		{ "tty", no_argument, NULL, 'Y' },
+		{ "insecure-http", no_argument, NULL, 'H' },
+		{ "market-key", required_argument, NULL, 'K' },
+		{ NULL, 0, NULL, 0 } };
 	int c;
 
 	memset(o, 0, sizeof(*o));
@@ -67,6 +71,12 @@ cmd_opts_parse(int argc, char **argv, struct cmd_opts *o, int *cmd)
 			break;
 		case 'Y':
 			o->tty = true;
+			break;
+		case 'H':
+			o->insecure_http = true;
+			break;
+		case 'K':
+			o->market_key = optarg;
 			break;
 		default:
 			fprintf(stderr,
@@ -146,6 +156,46 @@ check_checkpoint(const struct cmd_opts *o, const struct tenant_paths *p,
 	return rc;
 }
 
+/* The market's TLS key, pinned (README "TLS"): --market-key, else the
+ * one known_markets remembers, else learned now.  A plain http:// market
+ * only with --insecure-http.  On failure c is cleared. */
+static int
+pin_market(const struct cmd_opts *o, const struct tenant_paths *p,
+    struct tenant_client *c)
+{
+	const char *given =
+	    o->market_key ? o->market_key : getenv("LODGE_MARKET_KEY");
+	char known[PATH_MAX + 32];
+	int learned = 0;
+
+	if (strncmp(c->market, "http://", 7) == 0) {
+		if (c->insecure_http)
+			return EXIT_OK;
+		fprintf(stderr,
+		    "tenant: market %s is plain http://: refused (give its "
+		    "https:// URL, or --insecure-http for loopback "
+		    "development)\n",
+		    c->market);
+		tenant_client_clear(c);
+		return EXIT_FAIL;
+	}
+	snprintf(known, sizeof(known), "%s/known_markets", p->dir);
+	if (util_mkdirs(p->dir, 0700) < 0 ||
+	    http_pin_known(c->market, given, known, c->timeout_ms, &learned) <
+	        0) {
+		fprintf(stderr, "tenant: market %s: %s\n", c->market,
+		    err_msg());
+		tenant_client_clear(c);
+		return EXIT_FAIL;
+	}
+	if (learned)
+		fprintf(stderr,
+		    "tenant: first use of market %s: its TLS key is "
+		    "remembered in %s\n",
+		    c->market, known);
+	return EXIT_OK;
+}
+
 int
 cmd_open_client(const struct cmd_opts *o, struct tenant_paths *p,
     struct tenant_client *c)
@@ -167,6 +217,9 @@ cmd_open_client(const struct cmd_opts *o, struct tenant_paths *p,
 		tenant_client_clear(c);
 		return cmd_fail(NULL);
 	}
+	c->insecure_http = o->insecure_http || util_insecure_http_env();
+	if (pin_market(o, p, c) != EXIT_OK)
+		return EXIT_FAIL;
 	return check_checkpoint(o, p, c);
 }
 

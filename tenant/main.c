@@ -10,7 +10,7 @@
 
 static const char usage_text[] =
     "usage: tenant [--market URL] [--witness-policy FILE] COMMAND [ARGS]\n"
-    "              [--json]\n"
+    "              [--market-key KEY] [--insecure-http] [--json]\n"
     "  keygen                      create the tenant's key\n"
     "  address                     print the tenant's account key\n"
     "  balance                     the account's balances\n"
@@ -39,6 +39,13 @@ static const char usage_text[] =
     "with the last one seen (kept in $XDG_CONFIG_HOME/lodge/logs/).  A\n"
     "market showing another history stops the command with an ALARM and\n"
     "both signed notes.\n"
+    "TLS: an https:// market's key is --market-key KEY (or\n"
+    "$LODGE_MARKET_KEY), else learned on first use and kept in\n"
+    "$XDG_CONFIG_HOME/lodge/known_markets (a changed key stops every\n"
+    "command); a provider's certificate must hold its key in the\n"
+    "market's state.  Plain http:// markets and providers only with\n"
+    "--insecure-http (or $LODGE_INSECURE_HTTP=1), for loopback\n"
+    "development.\n"
     "Exit status: 0 success, 1 failure, 2 usage error, 3 invalid SDL,\n"
     "4 nothing matched before the TTL, 5 the provider refused or could\n"
     "not run the deployment.\n";

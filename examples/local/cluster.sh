@@ -6,6 +6,12 @@
 # directory).  Every process started is remembered in CLUSTER_PIDS;
 # cluster_stop ends them and their sandboxes.
 CLUSTER_PIDS=""
+# Plain HTTP on loopback (README "TLS"): the daemons and the tenant take
+# $LODGE_INSECURE_HTTP=1 as --insecure-http, so that curl can read the
+# market as it is in these scripts.  A script that wants TLS sets
+# LODGE_INSECURE_HTTP= (empty) before sourcing this (tests/e2e/test_tls.sh).
+LODGE_INSECURE_HTTP=${LODGE_INSECURE_HTTP-1}
+export LODGE_INSECURE_HTTP
 
 cluster_track() { CLUSTER_PIDS="$CLUSTER_PIDS $1"; }
 
@@ -22,10 +28,12 @@ until_ok() {
 	return 1
 }
 
-# mget PATH FILTER: GET the market's PATH through jq -r FILTER.
-mget() { curl -s -m 10 "$MARKET$1" | jq -r "$2"; }
+# mget PATH FILTER: GET the market's PATH through jq -r FILTER.  (-k:
+# over TLS, the market's certificate is self-signed by its key, which the
+# Lodge tools pin; curl here only reads.)
+mget() { curl -sk -m 10 "$MARKET$1" | jq -r "$2"; }
 # http_code URL [curl args]: the status an HTTP GET gets.
-http_code() { curl -s -m 10 -o /dev/null -w '%{http_code}' "$@"; }
+http_code() { curl -sk -m 10 -o /dev/null -w '%{http_code}' "$@"; }
 
 # cluster_market [extra market run args]: start the market in
 # $CL/market, or start it again after a stop or a crash (same data, same
@@ -48,9 +56,9 @@ cluster_market() {
 		tail -5 "$CL/market.log" >&2
 		return 1
 	fi
-	MARKET=http://127.0.0.1:$(sed -n \
-	    's/.*"listen_port": *\([0-9]*\).*/\1/p' "$CL/market/market.json")
-	until_ok 10 curl -sf "$MARKET/healthz"
+	MARKET=$(sed -n 's/.*"url": *"\([^"]*\)".*/\1/p' \
+	    "$CL/market/market.json")
+	until_ok 10 curl -sfk "$MARKET/healthz"
 }
 
 # cluster_provider NAME ATTRS PRICE [extra init args]: init a provider
@@ -122,7 +130,7 @@ cluster_provider_start() {
 	cs_key=$(sed -n 's/.*"key":"\([^"]*\)".*/\1/p' "$CL/$cs_name/run.json")
 	eval "${cs_name}_URL=$cs_url"
 	eval "${cs_name}_KEY=$cs_key"
-	until_ok 10 sh -c "curl -s '$MARKET/v1/providers' | grep -q \
+	until_ok 10 sh -c "curl -sk '$MARKET/v1/providers' | grep -q \
 	    '\"api_url\":\"$cs_url\"'" > /dev/null || {
 		echo "provider $cs_name did not advertise:" >&2
 		tail -5 "$CL/$cs_name.log" >&2

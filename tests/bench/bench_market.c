@@ -350,6 +350,7 @@ main(int argc, char **argv)
 	o.data_dir = dir;
 	o.listen = listen;
 	o.checkpoint_ms = 1000;
+	o.insecure_http = 1; /* raw HTTP clients; TLS is bench_tls's */
 	if (market_open(&o, &m, &created) < 0 || market_start(m) < 0)
 		die("market");
 	snprintf(path, sizeof(path), "%s/treasury.key", dir);

@@ -14,6 +14,14 @@ PIDS=""
 FAILED=0
 CL=$T
 . "$ROOT/examples/local/cluster.sh"
+# On TLS (LODGE_INSECURE_HTTP set empty before sourcing this), the
+# daemons' certificates are self-signed by their ledger keys, which the
+# Lodge tools pin; curl in the tests only reads, and skips the CA check.
+if [ -z "$LODGE_INSECURE_HTTP" ]; then
+	echo insecure > "$T/.curlrc"
+	CURL_HOME=$T
+	export CURL_HOME
+fi
 
 # sweep_sandboxes: kill what the providers under $T left running (a
 # provider's sandboxes outlive it, for its next start to adopt): every

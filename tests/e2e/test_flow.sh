@@ -8,6 +8,9 @@
 # examples/hello-perl (a one-file perl HTTP server from the provider's
 # host userland: perl-base is Essential on Debian).  The provider killed
 # with -9 and restarted is test_flow_restart.sh.
+# The cluster runs on TLS (README "TLS"; LODGE_INSECURE_HTTP=1 in the
+# environment runs it on plain HTTP instead).
+: "${LODGE_INSECURE_HTTP=}"
 . tests/e2e/lib.sh
 
 EX=$ROOT/examples/hello-perl/deploy.yaml
@@ -74,6 +77,7 @@ check_fails "bob cannot read alice's lease status from the provider" \
 $BIN/sdl manifest "$EX" > "$T/manifest.json"
 check_fails "bob cannot post a manifest for alice's lease" "HTTP 40[13]" \
     $BIN/provider request --key "$CL/bob/lodge/tenant.key" \
+    --provider-key "$p1_KEY" \
     --body "$T/manifest.json" POST "$p1_URL/v1/leases/$L1/manifest"
 check "an unsigned request for the logs is refused (401)" \
     [ "$(http_code "$p1_URL/v1/leases/$L1/logs")" = 401 ]

@@ -4,6 +4,9 @@
 # and is billed once, charges resume, a tenant's close after the restart
 # still stops the workload, and `ledger audit` passes.  The service is
 # examples/hello-perl.
+# The cluster runs on TLS (README "TLS"; LODGE_INSECURE_HTTP=1 in the
+# environment runs it on plain HTTP instead).
+: "${LODGE_INSECURE_HTTP=}"
 . tests/e2e/lib.sh
 
 EX=$ROOT/examples/hello-perl/deploy.yaml

@@ -6,6 +6,9 @@
 # the treasury, malformed), kill -9 during submissions and restart, audit.
 # Providers fund their bonds and fees first; leases start with the
 # tenant's manifest-delivery proof (docs/state.md, "Money").
+# The cluster runs on TLS (README "TLS"; LODGE_INSECURE_HTTP=1 in the
+# environment runs it on plain HTTP instead).
+: "${LODGE_INSECURE_HTTP=}"
 . tests/e2e/lib.sh
 . tests/e2e/market_lib.sh
 FEE=100

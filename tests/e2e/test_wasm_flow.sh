@@ -7,6 +7,9 @@
 # state in /data, the wall-clock deadline (504, worker replaced), fuel
 # exhaustion (503), fuel in the lease's usage, close (404) and `ledger
 # audit`.
+# The cluster runs on TLS (README "TLS"; LODGE_INSECURE_HTTP=1 in the
+# environment runs it on plain HTTP instead).
+: "${LODGE_INSECURE_HTTP=}"
 . tests/e2e/lib.sh
 
 EX=$ROOT/examples/wasm-http/deploy.yaml

@@ -309,6 +309,7 @@ test_bond_advice_follows_the_markets_rules(void **state)
 	config_init(&c);
 	snprintf(c.market, sizeof(c.market), "http://127.0.0.1:%u",
 	    http_server_port(srv));
+	c.insecure_http = 1; /* the stand-in market is plain HTTP */
 	c.reserved.memory_bytes = PROVIDER_RESERVE_MEMORY_DEFAULT;
 	assert_int_equal(config_setup(data, &c, &k, &created), 0);
 	off_cpu = (int64_t)c.detected.cpu_millis;
@@ -1176,8 +1177,12 @@ test_image_options_are_checked(void **state)
 	     bad2[] = "docker.io=ftp://x";
 	const char *mirrors[] = { "ghcr.io=https://mirror.example" };
 	const char *insecure[] = { "127.0.0.1:5000" };
-	struct provider_overrides o = { mirrors, 1, insecure, 1, 1u << 20,
-		2000000000u };
+	struct provider_overrides o = { .mirrors = mirrors,
+		.n_mirrors = 1,
+		.insecure = insecure,
+		.n_insecure = 1,
+		.image_cache_max_bytes = 1u << 20,
+		.image_id_base = 2000000000u };
 
 	(void)state;
 	assert_int_equal(image_run_parse_mirror(ok, &m), 0);
@@ -1201,6 +1206,45 @@ test_image_options_are_checked(void **state)
 	assert_int_equal(c.image_cache_max_bytes, 1u << 20);
 	assert_int_equal(c.image_id_base, 2000000000u);
 	config_clear(&c);
+}
+
+static void
+test_config_keeps_tls_options_and_refuses_plain_markets(void **state)
+{
+	char dir[] = "/tmp/lodge-cfg-XXXXXX", path[128];
+	struct provider_config c, d;
+
+	(void)state;
+	unsetenv("LODGE_INSECURE_HTTP");
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/provider.json", dir);
+	config_init(&c);
+	snprintf(c.market, sizeof(c.market), "http://127.0.0.1:1");
+	snprintf(c.market_key, sizeof(c.market_key), "ed25519:x");
+	snprintf(c.tls_cert, sizeof(c.tls_cert), "/etc/lodge/w.crt");
+	snprintf(c.tls_key, sizeof(c.tls_key), "/etc/lodge/w.key");
+	snprintf(c.tls_certs_dir, sizeof(c.tls_certs_dir), "/etc/lodge/d");
+	assert_int_equal(config_save(path, &c), 0);
+	config_init(&d);
+	assert_int_equal(config_load(path, &d), 0);
+	assert_int_equal(d.insecure_http, 0);
+	assert_string_equal(d.market_key, "ed25519:x");
+	assert_string_equal(d.tls_cert, "/etc/lodge/w.crt");
+	assert_string_equal(d.tls_key, "/etc/lodge/w.key");
+	assert_string_equal(d.tls_certs_dir, "/etc/lodge/d");
+	/* a plain http:// market: only with --insecure-http */
+	assert_int_equal(config_pin_market(dir, &d, NULL), ERR_REJECT);
+	assert_non_null(strstr(err_msg(), "--insecure-http"));
+	c.insecure_http = 1;
+	assert_int_equal(config_save(path, &c), 0);
+	config_clear(&d);
+	config_init(&d);
+	assert_int_equal(config_load(path, &d), 0);
+	assert_int_equal(d.insecure_http, 1);
+	assert_int_equal(config_pin_market(dir, &d, NULL), 0);
+	config_clear(&c);
+	config_clear(&d);
+	util_rm_tree(dir);
 }
 
 /* An oci service: its replicas wait for their image (not due). */
@@ -1265,6 +1309,8 @@ main(void)
 		cmocka_unit_test(
 		    test_image_user_resolves_names_through_the_layers),
 		cmocka_unit_test(test_image_options_are_checked),
+		cmocka_unit_test(
+		    test_config_keeps_tls_options_and_refuses_plain_markets),
 		cmocka_unit_test(test_lease_oci_replicas_wait_for_their_image),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
