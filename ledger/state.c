@@ -330,6 +330,8 @@ state_free(struct state *s)
 		}
 		free(p->att);
 		free(p->kv);
+		free(p->allow);
+		free(p->deny);
 		json_decref(p->ask);
 		free(p);
 	}
@@ -523,6 +525,10 @@ intern(struct state *s, const char *str, uint32_t *id)
 		*id = (uint32_t)((uintptr_t)v - 1);
 		return 0;
 	}
+	if (s->read_only) { /* a quote: a string nobody has, no new id */
+		*id = UINT32_MAX;
+		return 0;
+	}
 	*id = s->nstrings;
 	if ((rc = st_smap_put(&s->strings, str,
 	         (void *)(uintptr_t)(s->nstrings + 1))) < 0)
@@ -608,6 +614,10 @@ parse_runtimes(struct state *s, const json_t *arr, const char *what,
 		for (j = 0; j < s->nruntimes; j++)
 			if (strcmp(s->runtime_names[j], n) == 0)
 				break;
+		if (j == s->nruntimes && s->read_only) {
+			s->ro_unknown_runtime = 1; /* no ask offers it */
+			continue;
+		}
 		if (j == s->nruntimes) {
 			if (j == ST_MAX_RUNTIMES)
 				return err_set(ERR_LIMIT,
@@ -1018,12 +1028,15 @@ h_transfer(struct state *s, const struct ctx *c)
 	return 0;
 }
 
+static int parse_policy(const json_t *pol, struct provider *tmp);
+
 static int
 h_advertise(struct state *s, struct ctx *c)
 {
 	const char *w = "provider.advertise";
 	const json_t *b = c->e->body;
-	json_t *cap, *price, *attrs, *rts;
+	json_t *cap, *price, *attrs, *rts, *x;
+	struct provider pol; /* the policy's fields only */
 	struct res4 r = { 0, 0, 0, 0 };
 	int64_t pv[ST_METERS] = { 0 };
 	uint64_t *kv = NULL;
@@ -1035,6 +1048,7 @@ h_advertise(struct state *s, struct ctx *c)
 	int64_t bond, have;
 	int d, rc;
 
+	memset(&pol, 0, sizeof(pol));
 	if ((rc = get_str(b, "api_url", w, 0, &url)) < 0 ||
 	    (rc = cjson_get_obj(b, "capacity", w, &cap)) < 0 ||
 	    (rc = cjson_get_obj(b, "price", w, &price)) < 0 ||
@@ -1076,11 +1090,19 @@ h_advertise(struct state *s, struct ctx *c)
 		    (long long)s->cfg.bond_per_gib, (long long)have,
 		    c->e->signer_text, a ? (long long)a->bal[0] : 0LL,
 		    s->cfg.denoms[0], fund_hint);
-	if ((rc = parse_attrs(s, attrs, "provider.advertise.attributes", &kv,
-	         &nkv)) < 0)
+	if ((x = json_object_get(b, "policy")) != NULL &&
+	    (rc = parse_policy(x, &pol)) < 0)
 		return rc;
+	if ((rc = parse_attrs(s, attrs, "provider.advertise.attributes", &kv,
+	         &nkv)) < 0) {
+		free(pol.allow);
+		free(pol.deny);
+		return rc;
+	}
 	if (bond < have && (rc = acct_get(s, c->e->signer, &a)) < 0) {
 		free(kv);
+		free(pol.allow);
+		free(pol.deny);
 		return rc;
 	}
 	if (p == NULL) {
@@ -1088,6 +1110,8 @@ h_advertise(struct state *s, struct ctx *c)
 		         s->nprovs + 1, sizeof(*s->provs))) < 0 ||
 		    (p = calloc(1, sizeof(*p))) == NULL) {
 			free(kv);
+			free(pol.allow);
+			free(pol.deny);
 			return rc < 0 ? rc :
 			                err_set(ERR_NOMEM, "out of memory");
 		}
@@ -1097,6 +1121,8 @@ h_advertise(struct state *s, struct ctx *c)
 		p->online = 1;
 		if ((rc = st_smap_put(&s->providers, p->key_text, p)) < 0) {
 			free(kv);
+			free(pol.allow);
+			free(pol.deny);
 			free(p);
 			return rc;
 		}
@@ -1105,6 +1131,13 @@ h_advertise(struct state *s, struct ctx *c)
 	free(p->kv);
 	p->kv = kv;
 	p->nkv = nkv;
+	free(p->allow);
+	free(p->deny);
+	p->allow = pol.allow;
+	p->nallow = pol.nallow;
+	p->deny = pol.deny;
+	p->ndeny = pol.ndeny;
+	p->min_lease_epochs = pol.min_lease_epochs;
 	p->kv_bloom = st_kv_bloom(kv, nkv);
 	p->has_ask = 1;
 	p->withdrawn = 0;
@@ -1263,9 +1296,68 @@ h_online(struct state *s, const struct ctx *c)
 	return st_rematch(s, p);
 }
 
+static int parse_keys_max(const json_t *sb, const char *what, const char *key,
+    size_t max, uint8_t (**out)[KEY_PUB_LEN], size_t *n);
+
 static int
 parse_keys(const json_t *sb, const char *key, uint8_t (**out)[KEY_PUB_LEN],
     size_t *n)
+{
+	return parse_keys_max(sb, "order.create.signed_by", key,
+	    ST_MAX_AUDITORS, out, n);
+}
+
+static int
+cmp_key(const void *a, const void *b)
+{
+	return memcmp(a, b, KEY_PUB_LEN);
+}
+
+/* "policy":{"allow"?:[KEY],"deny"?:[KEY],"min_lease_epochs"?:N} of
+ * provider.advertise (added to genesis version 2 later: an ask without
+ * it takes every tenant).  Key lists come back sorted. */
+static int
+parse_policy(const json_t *pol, struct provider *tmp)
+{
+	const char *w = "provider.advertise.policy", *k;
+	json_t *v;
+	int rc;
+
+	if (!json_is_object(pol))
+		return err_set(ERR_INVAL,
+		    "%s: expected {\"allow\"?:[KEY],"
+		    "\"deny\"?:[KEY],\"min_lease_epochs\"?:N}",
+		    w);
+	json_object_foreach((json_t *)pol, k, v)
+	{
+		if (strcmp(k, "allow") != 0 && strcmp(k, "deny") != 0 &&
+		    strcmp(k, "min_lease_epochs") != 0)
+			return err_set(ERR_INVAL,
+			    "%s.%.40s: not one of allow, deny, "
+			    "min_lease_epochs",
+			    w, k);
+	}
+	if ((rc = parse_keys_max(pol, w, "allow", ST_MAX_POLICY_KEYS,
+	         &tmp->allow, &tmp->nallow)) < 0 ||
+	    (rc = parse_keys_max(pol, w, "deny", ST_MAX_POLICY_KEYS, &tmp->deny,
+	         &tmp->ndeny)) < 0 ||
+	    (rc = get_i64(pol, "min_lease_epochs", w, 0, ST_MAX_POLICY_EPOCHS,
+	         1, &tmp->min_lease_epochs)) < 0) {
+		free(tmp->allow);
+		free(tmp->deny);
+		tmp->allow = tmp->deny = NULL;
+		return rc;
+	}
+	if (tmp->nallow > 1)
+		qsort(tmp->allow, tmp->nallow, KEY_PUB_LEN, cmp_key);
+	if (tmp->ndeny > 1)
+		qsort(tmp->deny, tmp->ndeny, KEY_PUB_LEN, cmp_key);
+	return 0;
+}
+
+static int
+parse_keys_max(const json_t *sb, const char *what, const char *key, size_t max,
+    uint8_t (**out)[KEY_PUB_LEN], size_t *n)
 {
 	json_t *arr = json_object_get(sb, key), *v;
 	size_t i;
@@ -1274,11 +1366,11 @@ parse_keys(const json_t *sb, const char *key, uint8_t (**out)[KEY_PUB_LEN],
 	*n = 0;
 	if (arr == NULL)
 		return 0;
-	if (!json_is_array(arr) || json_array_size(arr) > ST_MAX_AUDITORS)
+	if (!json_is_array(arr) || json_array_size(arr) > max)
 		return err_set(ERR_INVAL,
-		    "order.create.signed_by.%s: expected "
-		    "an array of at most %d keys",
-		    key, ST_MAX_AUDITORS);
+		    "%s.%s: expected "
+		    "an array of at most %zu keys",
+		    what, key, max);
 	if (json_array_size(arr) == 0)
 		return 0;
 	if ((*out = calloc(json_array_size(arr), KEY_PUB_LEN)) == NULL)
@@ -1290,9 +1382,9 @@ parse_keys(const json_t *sb, const char *key, uint8_t (**out)[KEY_PUB_LEN],
 			free(*out);
 			*out = NULL;
 			return err_set(ERR_INVAL,
-			    "order.create.signed_by.%s[%zu]: "
+			    "%s.%s[%zu]: "
 			    "expected an ed25519: key",
-			    key, i);
+			    what, key, i);
 		}
 	}
 	*n = json_array_size(arr);
@@ -1328,26 +1420,21 @@ parse_caps(const json_t *x, struct order *o)
 	return 0;
 }
 
-static int
-h_order_create(struct state *s, struct ctx *c)
+/* Read an order.create body into o (calloc'd by the caller, caps at -1):
+ * denomination, bid, deposit, TTL, resources, runtimes, signedBy, caps,
+ * attributes.  With s->read_only (a quote) no string is interned: one
+ * the state never saw matches nothing.  On error o's arrays are freed. */
+int
+st_order_parse(struct state *s, const json_t *b, struct order *o)
 {
 	const char *w = "order.create";
-	const json_t *b = c->e->body;
-	struct order *o = NULL;
 	json_t *res, *v, *x;
-	struct account *tenant;
 	const char *str;
 	int64_t T = s->cfg.epoch_ms;
 	size_t i;
 	int rc;
 
-	if ((o = calloc(1, sizeof(*o))) == NULL)
-		return err_set(ERR_NOMEM, "out of memory");
-	for (i = 0; i < ST_METERS; i++)
-		o->caps[i] = -1;
-	o->index = c->index;
-	o->created = c->t;
-	snprintf(o->id, sizeof(o->id), "o-%llu", (unsigned long long)c->index);
+	s->ro_unknown_runtime = 0;
 	if ((rc = get_denom(s, b, w, &o->denom)) < 0 ||
 	    (rc = get_i64(b, "max_price", w, 0, INT64_MAX, 0, &o->max_price)) <
 	        0 ||
@@ -1434,6 +1521,35 @@ h_order_create(struct state *s, struct ctx *c)
 	         &o->nkv)) < 0)
 		goto fail;
 	o->kv_bloom = st_kv_bloom(o->kv, o->nkv);
+	o->unknown_runtime = s->ro_unknown_runtime;
+	return 0;
+fail:
+	free(o->kv);
+	free(o->all_of);
+	free(o->any_of);
+	o->kv = NULL;
+	o->all_of = o->any_of = NULL;
+	return rc;
+}
+
+static int
+h_order_create(struct state *s, struct ctx *c)
+{
+	const json_t *b = c->e->body;
+	struct order *o = NULL;
+	struct account *tenant;
+	size_t i;
+	int rc;
+
+	if ((o = calloc(1, sizeof(*o))) == NULL)
+		return err_set(ERR_NOMEM, "out of memory");
+	for (i = 0; i < ST_METERS; i++)
+		o->caps[i] = -1;
+	o->index = c->index;
+	o->created = c->t;
+	snprintf(o->id, sizeof(o->id), "o-%llu", (unsigned long long)c->index);
+	if ((rc = st_order_parse(s, b, o)) < 0)
+		goto fail;
 	tenant = acct_find(s, c->e->signer);
 	if (tenant == NULL || tenant->bal[o->denom] < o->deposit) {
 		rc = err_set(ERR_REJECT,

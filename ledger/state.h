@@ -226,6 +226,27 @@ int state_leases_json(const struct state *s, const char *provider,
 int state_lease_story(const struct state *s, const char *lease_id,
     json_t **out);
 
+/* What matching would do now if tenant (key text) posted orders (an
+ * array of order.create bodies, posted in this order; "deposit" is each
+ * escrow): per group the asks that fit, by matching's order, with their
+ * price per epoch and per 30-day month, the winner and its price (each
+ * group's winner reserves its capacity for the later groups, as the
+ * posted orders would), and for every other ask the first rule it fails
+ * ("reason", one of state_nofit_name's, and "detail" for people):
+ *   {"tenant","index","time","epoch_ms","fee_per_order","balance",
+ *    "needed","groups":[{"placement","denom","max_price","escrow",
+ *    "winner":KEY|null,"price"?,"per_month"?,"fitting":[{"provider",
+ *    "price","per_month","ask_time"}],"not_fitting":[{"provider",
+ *    "reason","detail"}]}]}
+ * The same predicate as matching (st_fit_reason): unchanged state, the
+ * order.create that follows matches the quoted winner at the quoted
+ * price.  s is restored before return.  ERR_INVAL names the bad order. */
+int state_quote(struct state *s, const char *tenant, const json_t *orders,
+    json_t **out);
+/* "fits", "offline", "cpu", "price", "policy_deny", ... (the reasons of
+ * state_quote); NULL outside the set. */
+const char *state_nofit_name(int reason);
+
 /* "tenant_closed", ... ; NULL outside the set. */
 const char *state_reason_name(enum state_reason r);
 

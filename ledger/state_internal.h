@@ -27,6 +27,8 @@ __extension__ typedef unsigned __int128 state_u128;
 #define ST_MAX_TTL_MS (INT64_C(365) * 24 * 3600 * 1000)
 #define ST_MAX_FEE (INT64_C(1) << 40) /* per entry */
 #define ST_STORY_CANDIDATES 5
+#define ST_MAX_POLICY_KEYS 256 /* per allow / deny list of an ask */
+#define ST_MAX_POLICY_EPOCHS (INT64_C(1) << 32) /* an ask's min lease */
 #define ST_UNIT 1000000 /* price components are per 10^6 units */
 
 /* A string-keyed hash map (open addressing, linear probing).  Ids and
@@ -94,6 +96,13 @@ struct provider {
 	json_t *ask; /* the advertise body, for views */
 	size_t nleases; /* live leases (created or active) */
 	int64_t bond; /* locked from its balance, denoms[0] */
+	/* The ask's bid policy ("policy" of provider.advertise): tenant
+	 * keys it takes only / never (sorted), and the minimum lease, in
+	 * epochs, the order's escrow must pay at its price (0: none). */
+	uint8_t (*allow)[KEY_PUB_LEN];
+	uint8_t (*deny)[KEY_PUB_LEN];
+	size_t nallow, ndeny;
+	int64_t min_lease_epochs;
 };
 
 enum order_status { ORDER_OPEN, ORDER_PENDING, ORDER_MATCHED, ORDER_CLOSED };
@@ -109,6 +118,7 @@ struct order {
 	state_u128 w_cpu, w_mem, w_sto; /* one epoch of full use, scaled */
 	int w_small; /* all w < 2^86: price sums cannot overflow */
 	uint32_t runtimes;
+	int unknown_runtime; /* a quote's order names a runtime no ask has */
 	uint64_t *kv;
 	size_t nkv;
 	uint64_t kv_bloom;
@@ -201,9 +211,13 @@ struct state {
 	int64_t escrows[STATE_DENOMS_MAX];
 	int64_t bonds[STATE_DENOMS_MAX];
 	int64_t entry_fees[STATE_DENOMS_MAX]; /* collected, informational */
+	/* While a quote parses an order (state_quote): nothing is
+	 * interned, an unknown runtime is noted instead.  Not state. */
+	int read_only, ro_unknown_runtime;
 };
 
 /* state.c */
+int st_order_parse(struct state *s, const json_t *b, struct order *o);
 int st_push(struct state *s, const char *kind, json_t *body); /* steals */
 int st_grow(void **arr, size_t *cap, size_t need, size_t elem);
 
@@ -212,6 +226,35 @@ uint64_t st_kv_bloom(const uint64_t *kv, size_t n);
 /* Price of one epoch of full use of o's resources under p's ask, or -1
  * when it does not fit in int64. */
 int64_t st_ask_price(const struct provider *p, const struct order *o);
+/* Why p's ask does not fit o, the first failing rule in this order
+ * (ST_FIT, and *price set, when it fits): the one predicate matching,
+ * quotes and any index share. */
+enum st_nofit {
+	ST_FIT = 0,
+	ST_NOFIT_NO_ASK, /* no ask, or withdrawn */
+	ST_NOFIT_OFFLINE,
+	ST_NOFIT_DENOM,
+	ST_NOFIT_RUNTIMES,
+	ST_NOFIT_CPU, /* free capacity short */
+	ST_NOFIT_MEM,
+	ST_NOFIT_STORAGE,
+	ST_NOFIT_GPU,
+	ST_NOFIT_ATTRIBUTES,
+	ST_NOFIT_SIGNED_BY,
+	ST_NOFIT_POLICY_DENY, /* the tenant is on the ask's deny list */
+	ST_NOFIT_POLICY_ALLOW, /* the ask has an allow list without it */
+	ST_NOFIT_PRICE, /* one epoch of full use above max_price */
+	ST_NOFIT_ESCROW, /* escrow < min_lease_epochs x price */
+	ST_NOFIT_POLICY_MIN_LEASE, /* escrow < the ask's minimum lease */
+	ST_NOFIT_COUNT
+};
+enum st_nofit st_fit_reason(const struct state *s, const struct provider *p,
+    const struct order *o, int64_t *price);
+/* Whether ask pa at price a beats pb at b in matching's order: cheaper,
+ * then older ask, then lower key. */
+int st_better(const struct provider *pa, int64_t a, const struct provider *pb,
+    int64_t b);
+/* st_fit_reason(...) == ST_FIT */
 int st_fits(const struct state *s, const struct provider *p,
     const struct order *o, int64_t *price);
 /* Match one open order; on a winner, reserve capacity and queue the

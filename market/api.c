@@ -650,6 +650,15 @@ api_route(struct market *m, const struct http_request *req,
 		market_sdl_check(m, req, resp);
 		return;
 	}
+	if (strcmp(p, "/v1/quote") == 0) {
+		if (strcmp(req->method, "POST") != 0) {
+			http_respond_error(resp, 405,
+			    "POST {\"tenant\",\"orders\"} here");
+			return;
+		}
+		market_quote(m, req, resp);
+		return;
+	}
 	if (strcmp(p, "/v1/entries") == 0) {
 		if (strcmp(req->method, "POST") != 0) {
 			http_respond_error(resp, 405, "POST an envelope here");

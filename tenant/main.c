@@ -22,6 +22,8 @@ static const char usage_text[] =
     "  logs LEASE [-f]             the workload's logs (-f: follow)\n"
     "  topup DEPLOYMENT AMOUNT     add AMOUNT to each order's escrow\n"
     "  close DEPLOYMENT|LEASE      close it; the escrow left is refunded\n"
+    "  quote FILE                  who would win, at what price, and why\n"
+    "                              the others do not fit (posts nothing)\n"
     "The market is --market URL or $LODGE_MARKET; the key lives in\n"
     "$XDG_CONFIG_HOME/lodge/tenant.key.  Amounts are integer micro-units\n"
     "(uakt).  `tenant COMMAND --help` for one command.\n"
@@ -50,6 +52,7 @@ static const struct {
 	{ "logs", cmd_logs, cmd_logs_help },
 	{ "topup", cmd_topup, cmd_topup_help },
 	{ "close", cmd_close, cmd_close_help },
+	{ "quote", cmd_quote, cmd_quote_help },
 };
 
 /* The command called name, or -1. */
