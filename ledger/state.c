@@ -332,6 +332,7 @@ state_free(struct state *s)
 		free(p->kv);
 		free(p->allow);
 		free(p->deny);
+		st_rec_free(p);
 		json_decref(p->ask);
 		free(p);
 	}
@@ -831,6 +832,9 @@ bond_move(struct state *s, struct account *a, struct provider *p, int64_t x)
 	s->balances[0] -= x;
 	p->bond += x;
 	s->bonds[0] += x;
+	p->rec.bond_changes++;
+	if (p->bond > p->rec.bond_max)
+		p->rec.bond_max = p->bond;
 }
 
 /* Release what p no longer needs locked (after a withdraw or a close). */
@@ -953,6 +957,7 @@ close_lease(struct state *s, struct lease *l, enum state_reason r,
 	p->used.sto -= o->need.sto;
 	p->used.gpu -= o->need.gpu;
 	p->nleases--;
+	p->rec.ended[r]++;
 	close_order(o, r, c);
 	refund(s, o);
 	/* a withdrawn provider's bond comes back with its last lease */
@@ -1119,6 +1124,8 @@ h_advertise(struct state *s, struct ctx *c)
 		key_pub_to_text(p->key, p->key_text);
 		p->seq = s->nprovs;
 		p->online = 1;
+		p->rec.first_time = c->t;
+		p->rec.first_index = c->index;
 		if ((rc = st_smap_put(&s->providers, p->key_text, p)) < 0) {
 			free(kv);
 			free(pol.allow);
@@ -1178,6 +1185,7 @@ h_heartbeat(struct state *s, const struct ctx *c)
 		    "provider.heartbeat: %s never "
 		    "advertised",
 		    c->e->signer_text);
+	prov_find(s, c->e->signer)->rec.heartbeats++;
 	return 0; /* last_seen and provider.online: see state_apply */
 }
 
@@ -1265,6 +1273,8 @@ h_offline(struct state *s, const struct ctx *c)
 		    "seen at %lld, within the grace period of %lld ms of %lld",
 		    (long long)p->last_seen, (long long)s->cfg.offline_grace_ms,
 		    (long long)c->t);
+	if ((rc = st_rec_offline(p, c->t)) < 0)
+		return rc;
 	p->online = 0;
 	for (size_t i = 0; i < s->nleases; i++) {
 		struct lease *l = s->leases_v[i];
@@ -1293,6 +1303,7 @@ h_online(struct state *s, const struct ctx *c)
 		    "provider.online.provider: not an "
 		    "offline provider");
 	p->online = 1;
+	st_rec_online(p, c->t);
 	return st_rematch(s, p);
 }
 
@@ -1715,6 +1726,7 @@ h_lease_create(struct state *s, struct ctx *c)
 	p->used.sto += o->need.sto;
 	p->used.gpu += o->need.gpu;
 	p->nleases++;
+	p->rec.won++;
 	if (c->fx)
 		snprintf(c->fx->id, sizeof(c->fx->id), "%s", l->id);
 	return 0;
@@ -1848,6 +1860,7 @@ h_lease_started(struct state *s, const struct ctx *c)
 	l->started = c->t;
 	l->started_index = c->index;
 	l->proof_time = ptime;
+	l->prov->rec.started++;
 	return 0;
 }
 
@@ -2037,6 +2050,7 @@ h_usage(struct state *s, struct ctx *c)
 	    (rc = lease_of_provider(l, c)) < 0 ||
 	    (rc = charge_usage(s, l, json_object_get(b, "usage"), c)) < 0)
 		return rc;
+	l->prov->rec.usage_reports++;
 	if (st_lease_unfunded(s, l, c->t))
 		return st_push(s, "lease.close",
 		    json_pack("{s:s,s:s}", "lease", l->id, "reason",

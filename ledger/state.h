@@ -247,6 +247,20 @@ int state_quote(struct state *s, const char *tenant, const json_t *orders,
  * state_quote); NULL outside the set. */
 const char *state_nofit_name(int reason);
 
+/* A provider's record, a pure function of the ledger up to the state's
+ * last leaf (docs/state.md, "Reputation"): {"provider","index","time",
+ * "first_ask":{"index","time"},"key_age_ms","leases":{"won","started",
+ * "live","ended":{REASON:N}},"manifests_refused","usage_reports",
+ * "heartbeats","last_seen","online","offline_marks","online_ms",
+ * "offline_ms","uptime_7d_ppm","uptime_30d_ppm","completion_rate_ppm"
+ * (null while undefined),"bond":{"now","max","changes"},
+ * "attestations":[{"auditor","index"}]}.  ERR_NOTFOUND for a key that
+ * never advertised. */
+int state_provider_record(const struct state *s, const char *key_text,
+    json_t **out);
+/* Every provider's record, in order of first ask. */
+int state_provider_records(const struct state *s, json_t **out);
+
 /* "tenant_closed", ... ; NULL outside the set. */
 const char *state_reason_name(enum state_reason r);
 

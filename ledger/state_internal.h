@@ -77,6 +77,24 @@ struct attest {
 	json_t *attrs; /* as signed, for views */
 };
 
+/* A provider's record, counted as its entries apply (docs/state.md,
+ * "Reputation"): a pure function of the ledger. */
+struct st_offline {
+	int64_t from, to; /* provider.offline, provider.online (-1: open) */
+};
+struct st_record {
+	int64_t first_time; /* its first provider.advertise */
+	uint64_t first_index;
+	int64_t won, started, usage_reports, heartbeats, offline_marks;
+	int64_t ended[STATE_REASON_COUNT]; /* its leases, by close reason */
+	int64_t bond_max, bond_changes;
+	int64_t offline_ms; /* closed offline intervals, in all */
+	struct st_offline *off; /* offline intervals ending in the last
+	                         * ST_RECORD_WINDOW_MS (or open) */
+	size_t noff, off_cap;
+};
+#define ST_RECORD_WINDOW_MS (INT64_C(30) * 24 * 3600 * 1000)
+
 struct provider {
 	uint8_t key[KEY_PUB_LEN];
 	char key_text[KEY_TEXT_SIZE];
@@ -103,6 +121,7 @@ struct provider {
 	uint8_t (*deny)[KEY_PUB_LEN];
 	size_t nallow, ndeny;
 	int64_t min_lease_epochs;
+	struct st_record rec; /* its record (state_reputation.c) */
 };
 
 enum order_status { ORDER_OPEN, ORDER_PENDING, ORDER_MATCHED, ORDER_CLOSED };
@@ -270,6 +289,20 @@ int st_lease_unfunded(const struct state *s, const struct lease *l, int64_t t);
 
 /* Decimal text of a 128-bit value (for messages); buf of 40 bytes. */
 const char *st_u128_str(state_u128 v, char buf[40]);
+
+/* state_reputation.c: the record's hooks, called once an entry is
+ * accepted (they cannot fail but for ERR_NOMEM, on offline). */
+int st_rec_offline(struct provider *p, int64_t t);
+void st_rec_online(struct provider *p, int64_t t);
+void st_rec_free(struct provider *p);
+/* Uptime over the last w ms before T (or since the first ask when
+ * younger), in ppm; -1 when no time has passed. */
+int64_t st_rec_uptime_ppm(const struct provider *p, int64_t T, int64_t w);
+/* Leases ended without the provider's fault, in ppm of those ended (but
+ * manifest_not_delivered); -1 when none. */
+int64_t st_rec_completion_ppm(const struct provider *p);
+/* The record as state_provider_record gives it (NULL: no memory). */
+json_t *st_record_json(const struct state *s, const struct provider *p);
 
 /* state_json.c */
 json_t *st_account_json(const struct state *s, const struct account *a);

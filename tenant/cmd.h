@@ -51,11 +51,12 @@ int cmd_logs(const struct cmd_opts *o, int argc, char **argv);
 int cmd_topup(const struct cmd_opts *o, int argc, char **argv);
 int cmd_close(const struct cmd_opts *o, int argc, char **argv);
 int cmd_quote(const struct cmd_opts *o, int argc, char **argv);
+int cmd_providers(const struct cmd_opts *o, int argc, char **argv);
 
 /* Each command's `--help` text, "usage: tenant NAME ...\n..." */
 extern const char cmd_keygen_help[], cmd_address_help[], cmd_balance_help[],
     cmd_deploy_help[], cmd_ls_help[], cmd_status_help[], cmd_logs_help[],
-    cmd_topup_help[], cmd_close_help[], cmd_quote_help[];
+    cmd_topup_help[], cmd_close_help[], cmd_quote_help[], cmd_providers_help[];
 
 /* Parse the options wherever they are (GNU permutation) into o; *cmd is
  * the index of the first argument left (the command), argc when none.

@@ -24,6 +24,7 @@ static const char usage_text[] =
     "  close DEPLOYMENT|LEASE      close it; the escrow left is refunded\n"
     "  quote FILE                  who would win, at what price, and why\n"
     "                              the others do not fit (posts nothing)\n"
+    "  providers                   every provider and its record\n"
     "The market is --market URL or $LODGE_MARKET; the key lives in\n"
     "$XDG_CONFIG_HOME/lodge/tenant.key.  Amounts are integer micro-units\n"
     "(uakt).  `tenant COMMAND --help` for one command.\n"
@@ -53,6 +54,7 @@ static const struct {
 	{ "topup", cmd_topup, cmd_topup_help },
 	{ "close", cmd_close, cmd_close_help },
 	{ "quote", cmd_quote, cmd_quote_help },
+	{ "providers", cmd_providers, cmd_providers_help },
 };
 
 /* The command called name, or -1. */

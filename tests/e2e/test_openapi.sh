@@ -38,7 +38,7 @@ has_required() {
 
 jq -r '.paths | to_entries[] | .key as $p | .value | keys[] | "\(.) \($p)"' "$SPEC" > "$T/ops"
 while read -r method path; do
-	url=$(echo "$path" | sed "s|{id}|$( echo "$path" | grep -q orders && echo "$O" || echo "$LEASE")|; s|{key}|$TEN|")
+	url=$(echo "$path" | sed "s|{id}|$( echo "$path" | grep -q orders && echo "$O" || echo "$LEASE")|; s|{key}|$(echo "$path" | grep -q providers && echo "$P1" || echo "$TEN")|")
 	case "$path" in
 	*/inclusion) url="$url?index=1";;
 	*/consistency) url="$url?old=1&new=2";;

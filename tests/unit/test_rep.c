@@ -1,8 +1,9 @@
 /*
  * test_rep: quotes and bid policies (ledger/state.h, state_quote): the
  * reason each ask does not fit, the quoted winner equal to the match that
- * follows, a quote that changes nothing, and asks' allow/deny lists and
- * minimum leases applied by matching.
+ * follows, a quote that changes nothing, asks' allow/deny lists and
+ * minimum leases applied by matching, and a provider's record (leases won,
+ * started, ended by reason, offline time and uptime, completion rate).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -417,6 +418,125 @@ test_bid_policy_allow_deny_min_lease(void **st)
 	t_free(t);
 }
 
+/* lease.started for lid by prov, with the proof tenant who signs now
+ * (manifest_hash "ab"). */
+static int
+start(struct t *t, int prov, int who, const char *lid)
+{
+	char path[64], *txt;
+	struct envelope *e;
+	json_t *b;
+	size_t n;
+	int rc;
+
+	snprintf(path, sizeof(path), "/v1/leases/%s/manifest", lid);
+	b = json_pack("{s:s,s:s,s:s}", "body_sha256", "ab", "method", "POST",
+	    "path", path);
+	OK(envelope_sign(t->k[who], "http.request", b, NULL, t->now, &e));
+	OK(envelope_dump(e, &txt, &n));
+	envelope_free(e);
+	json_decref(b);
+	rc = t_put(t, prov, "lease.started",
+	    "{\"lease\":\"%s\",\"manifest_request\":%s}", lid, txt);
+	free(txt);
+	return rc;
+}
+
+static json_t *
+record(struct t *t, int who)
+{
+	json_t *r;
+
+	OK(state_provider_record(t->s, t->kt[who], &r));
+	return r;
+}
+
+static int64_t
+rint_(json_t *r, const char *a, const char *b)
+{
+	json_t *v = json_object_get(r, a);
+
+	if (b != NULL)
+		v = json_object_get(v, b);
+	return json_integer_value(v);
+}
+
+#define DAY (INT64_C(24) * 3600 * 1000)
+
+static void
+test_record_counts_leases_offline_and_uptime(void **st)
+{
+	struct t *t = t_new();
+	json_t *r, *b;
+	char lid[STATE_ID_LEN];
+
+	(void)st;
+	fund(t, K_TENANT, 100000000);
+	OK(advertise(t, K_P1, 1000, "{}", 8000, NULL));
+	/* lease 1: started, then closed by the tenant (completed) */
+	b = order_body(1, 100, 100000, NULL);
+	OK(post(t, K_TENANT, b));
+	t_drain(t);
+	snprintf(lid, sizeof(lid), "%s", t->last_id);
+	OK(start(t, K_P1, K_TENANT, lid));
+	t->now += 1000;
+	OK(t_put(t, K_TENANT, "lease.close",
+	    "{\"lease\":\"%s\",\"reason\":\"tenant_closed\"}", lid));
+	t_drain(t);
+	/* lease 2: the provider refuses the manifest */
+	OK(post(t, K_TENANT, b));
+	t_drain(t);
+	snprintf(lid, sizeof(lid), "%s", t->last_id);
+	OK(t_put(t, K_P1, "lease.close",
+	    "{\"lease\":\"%s\",\"reason\":\"manifest_refused\"}", lid));
+	t_drain(t);
+	/* lease 3: started, then the provider goes silent: offline */
+	OK(post(t, K_TENANT, b));
+	t_drain(t);
+	snprintf(lid, sizeof(lid), "%s", t->last_id);
+	OK(start(t, K_P1, K_TENANT, lid));
+	OK(t_put(t, K_P1, "provider.heartbeat", "{}"));
+	t->now += DAY; /* silent a day */
+	OK(t_put(t, K_MARKET, "provider.offline", "{\"provider\":\"%s\"}",
+	    t->kt[K_P1]));
+	t_drain(t);
+	t->now += DAY; /* offline a day, then back */
+	OK(t_put(t, K_P1, "provider.heartbeat", "{}"));
+	t_drain(t);
+	t->now += 5 * DAY; /* a week after the first ask, plus 1 s */
+	OK(t_put(t, K_P1, "provider.heartbeat", "{}"));
+	r = record(t, K_P1);
+	assert_int_equal(rint_(r, "leases", "won"), 3);
+	assert_int_equal(rint_(r, "leases", "started"), 2);
+	assert_int_equal(rint_(r, "leases", "live"), 0);
+	assert_int_equal(
+	    json_integer_value(json_object_get(
+	        json_object_get(json_object_get(r, "leases"), "ended"),
+	        "provider_offline")),
+	    1);
+	assert_int_equal(rint_(r, "manifests_refused", NULL), 1);
+	assert_int_equal(rint_(r, "heartbeats", NULL), 3);
+	assert_int_equal(rint_(r, "offline_marks", NULL), 1);
+	/* the provider came back online with its first entry after the
+	 * mark: offline exactly one day */
+	assert_int_equal(rint_(r, "offline_ms", NULL), DAY);
+	assert_int_equal(rint_(r, "key_age_ms", NULL), 7 * DAY + 1000);
+	assert_int_equal(rint_(r, "online_ms", NULL), 6 * DAY + 1000);
+	/* one of three ended leases completed */
+	assert_int_equal(rint_(r, "completion_rate_ppm", NULL), 333333);
+	/* 7 days: one offline -> 6/7; 30 days: since the first ask */
+	assert_int_equal(rint_(r, "uptime_7d_ppm", NULL),
+	    (7 * DAY - DAY) * 1000000 / (7 * DAY));
+	assert_int_equal(rint_(r, "uptime_30d_ppm", NULL),
+	    (7 * DAY + 1000 - DAY) * 1000000 / (7 * DAY + 1000));
+	assert_true(json_is_true(json_object_get(r, "online")));
+	json_decref(r);
+	json_decref(b);
+	assert_int_equal(state_provider_record(t->s, t->kt[K_TENANT], &r),
+	    ERR_NOTFOUND);
+	t_free(t);
+}
+
 int
 main(void)
 {
@@ -425,6 +545,7 @@ main(void)
 		cmocka_unit_test(test_quote_price_escrow_unknown_strings),
 		cmocka_unit_test(test_quote_groups_reserve_like_posting),
 		cmocka_unit_test(test_bid_policy_allow_deny_min_lease),
+		cmocka_unit_test(test_record_counts_leases_offline_and_uptime),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
