@@ -1402,6 +1402,39 @@ parse_keys_max(const json_t *sb, const char *what, const char *key, size_t max,
 	return 0;
 }
 
+/* "min_reputation":{"completion_rate_ppm"?,"uptime_7d_ppm"?,
+ * "uptime_30d_ppm"?:0-10^6,"leases_started"?:N} (SDL placement's
+ * x-lodge-min-reputation; came later to genesis version 2: an order
+ * without it asks nothing of the record). */
+static int
+parse_min_rep(const json_t *x, struct order *o)
+{
+	const char *w = "order.create.min_reputation", *k;
+	json_t *v;
+	int i, rc;
+
+	if (!json_is_object(x))
+		return err_set(ERR_INVAL, "%s: expected an object", w);
+	json_object_foreach((json_t *)x, k, v)
+	{
+		for (i = 0; i < ST_REP_N; i++)
+			if (strcmp(k, st_rep_names[i]) == 0)
+				break;
+		if (i == ST_REP_N)
+			return err_set(ERR_INVAL,
+			    "%s.%.40s: not one of "
+			    "completion_rate_ppm, uptime_7d_ppm, "
+			    "uptime_30d_ppm, leases_started",
+			    w, k);
+		if ((rc = get_i64(x, k, w, 0,
+		         i == ST_REP_STARTED ? ST_MAX_QTY : 1000000, 0,
+		         &o->min_rep[i])) < 0)
+			return rc;
+		o->has_min_rep = 1;
+	}
+	return 0;
+}
+
 /* "caps":{"requests"?,"egress_bytes"?,"fuel"?}: units per epoch. */
 static int
 parse_caps(const json_t *x, struct order *o)
@@ -1526,6 +1559,11 @@ st_order_parse(struct state *s, const json_t *b, struct order *o)
 	}
 	if ((x = json_object_get(b, "caps")) != NULL &&
 	    (rc = parse_caps(x, o)) < 0)
+		goto fail;
+	for (i = 0; i < ST_REP_N; i++)
+		o->min_rep[i] = -1;
+	if ((x = json_object_get(b, "min_reputation")) != NULL &&
+	    (rc = parse_min_rep(x, o)) < 0)
 		goto fail;
 	if ((x = json_object_get(b, "attributes")) != NULL &&
 	    (rc = parse_attrs(s, x, "order.create.attributes", &o->kv,

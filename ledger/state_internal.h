@@ -126,6 +126,16 @@ struct provider {
 
 enum order_status { ORDER_OPEN, ORDER_PENDING, ORDER_MATCHED, ORDER_CLOSED };
 
+/* The figures an order's "min_reputation" may ask a minimum of. */
+enum {
+	ST_REP_COMPLETION,
+	ST_REP_UPTIME_7D,
+	ST_REP_UPTIME_30D,
+	ST_REP_STARTED,
+	ST_REP_N
+};
+extern const char *const st_rep_names[ST_REP_N];
+
 struct order {
 	uint64_t index;
 	char id[STATE_ID_LEN];
@@ -138,6 +148,9 @@ struct order {
 	int w_small; /* all w < 2^86: price sums cannot overflow */
 	uint32_t runtimes;
 	int unknown_runtime; /* a quote's order names a runtime no ask has */
+	/* "min_reputation": the minimum record (ST_REP_*), -1 unset */
+	int has_min_rep;
+	int64_t min_rep[ST_REP_N];
 	uint64_t *kv;
 	size_t nkv;
 	uint64_t kv_bloom;
@@ -260,6 +273,7 @@ enum st_nofit {
 	ST_NOFIT_GPU,
 	ST_NOFIT_ATTRIBUTES,
 	ST_NOFIT_SIGNED_BY,
+	ST_NOFIT_REPUTATION, /* below the order's min_reputation */
 	ST_NOFIT_POLICY_DENY, /* the tenant is on the ask's deny list */
 	ST_NOFIT_POLICY_ALLOW, /* the ask has an allow list without it */
 	ST_NOFIT_PRICE, /* one epoch of full use above max_price */
@@ -303,6 +317,10 @@ int64_t st_rec_uptime_ppm(const struct provider *p, int64_t T, int64_t w);
 int64_t st_rec_completion_ppm(const struct provider *p);
 /* The record as state_provider_record gives it (NULL: no memory). */
 json_t *st_record_json(const struct state *s, const struct provider *p);
+/* The first figure of o's min_reputation p's record is below at time T
+ * (an undefined figure is below any minimum), or -1 when it meets all. */
+int st_rec_below(const struct provider *p, const struct order *o, int64_t T,
+    int64_t *have);
 
 /* state_json.c */
 json_t *st_account_json(const struct state *s, const struct account *a);

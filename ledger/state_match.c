@@ -186,6 +186,8 @@ st_fit_reason(const struct state *s, const struct provider *p,
 		if (o->nany > 0 && i == o->nany)
 			return ST_NOFIT_SIGNED_BY;
 	}
+	if (o->has_min_rep && st_rec_below(p, o, s->now, NULL) >= 0)
+		return ST_NOFIT_REPUTATION;
 	/* the provider's bid policy (tenants it takes) */
 	if (p->ndeny > 0 && has_key(p->deny, p->ndeny, o->tenant->key))
 		return ST_NOFIT_POLICY_DENY;

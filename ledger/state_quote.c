@@ -15,8 +15,8 @@
 
 static const char *const nofit_names[ST_NOFIT_COUNT] = { "fits", "no_ask",
 	"offline", "denom", "runtimes", "cpu", "memory", "storage", "gpu",
-	"attributes", "signed_by", "policy_deny", "policy_allow", "price",
-	"escrow", "policy_min_lease" };
+	"attributes", "signed_by", "reputation", "policy_deny", "policy_allow",
+	"price", "escrow", "policy_min_lease" };
 
 const char *
 state_nofit_name(int reason)
@@ -75,6 +75,24 @@ nofit_text(const struct state *s, const struct provider *p,
 		snprintf(buf, cap,
 		    "not attested by the auditors signedBy asks");
 		break;
+	case ST_NOFIT_REPUTATION: {
+		int64_t have = -1;
+		int i = st_rec_below(p, o, s->now, &have);
+		if (i < 0)
+			i = 0;
+		if (have < 0)
+			snprintf(buf, cap,
+			    "its record has no %s yet; the order asks at "
+			    "least %lld",
+			    st_rep_names[i], (long long)o->min_rep[i]);
+		else
+			snprintf(buf, cap,
+			    "its record's %s is %lld, below the %lld "
+			    "the order asks",
+			    st_rep_names[i], (long long)have,
+			    (long long)o->min_rep[i]);
+		break;
+	}
 	case ST_NOFIT_POLICY_DENY:
 		snprintf(buf, cap, "its bid policy denies this tenant");
 		break;
@@ -202,7 +220,7 @@ state_quote(struct state *s, const char *tenant, const json_t *orders,
 	struct order *os = NULL;
 	struct provider **won = NULL;
 	json_t *res = NULL, *groups, *b;
-	int64_t fee, need = 0;
+	int64_t fee, need = 0, saved_now = s->now;
 	size_t n, i, parsed = 0;
 	int rc = 0;
 
@@ -224,6 +242,8 @@ state_quote(struct state *s, const char *tenant, const json_t *orders,
 		rc = err_set(ERR_NOMEM, "out of memory");
 		goto out;
 	}
+	saved_now = s->now;
+	s->now = s->time; /* time-dependent figures as of the last leaf */
 	s->read_only = 1;
 	json_array_foreach(orders, i, b)
 	{
@@ -298,5 +318,6 @@ out:
 	free(os);
 	free(won);
 	json_decref(res);
+	s->now = saved_now;
 	return rc;
 }

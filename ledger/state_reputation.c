@@ -102,6 +102,40 @@ st_rec_completion_ppm(const struct provider *p)
 	return (n - failed) * 1000000 / n;
 }
 
+const char *const st_rep_names[ST_REP_N] = { "completion_rate_ppm",
+	"uptime_7d_ppm", "uptime_30d_ppm", "leases_started" };
+
+int
+st_rec_below(const struct provider *p, const struct order *o, int64_t T,
+    int64_t *have)
+{
+	for (int i = 0; i < ST_REP_N; i++) {
+		int64_t v;
+		if (o->min_rep[i] < 0)
+			continue;
+		switch (i) {
+		case ST_REP_COMPLETION:
+			v = st_rec_completion_ppm(p);
+			break;
+		case ST_REP_UPTIME_7D:
+			v = st_rec_uptime_ppm(p, T, 7 * DAY_MS);
+			break;
+		case ST_REP_UPTIME_30D:
+			v = st_rec_uptime_ppm(p, T, 30 * DAY_MS);
+			break;
+		default:
+			v = p->rec.started;
+			break;
+		}
+		if (v < o->min_rep[i]) {
+			if (have)
+				*have = v;
+			return i;
+		}
+	}
+	return -1;
+}
+
 /* An integer, or null for -1 ("not defined yet"). */
 static json_t *
 ppm(int64_t v)

@@ -14,7 +14,7 @@
 need_tools jq curl
 
 EX=$T/deploy.yaml # the hello-http example, placed in region eu
-sed 's/^    loopback:$/    loopback:\n      attributes:\n        region: eu/' \
+sed '0,/^    loopback:$/s//    loopback:\n      attributes:\n        region: eu/' \
     "$ROOT/examples/hello-http/deploy.yaml" > "$EX"
 
 # providers that only advertise go offline 10 s after their last entry
@@ -94,6 +94,18 @@ check "tenant providers lists each with its record" sh -c \
     "XDG_CONFIG_HOME=$CL/alice LODGE_MARKET=$MARKET $BIN/tenant providers > $T/p.txt && grep -q '^$(key cheap) online' $T/p.txt && grep -q 'manifests refused 1' $T/p.txt && grep -q 'offline 1 times' $T/p.txt"
 check "tenant providers --json: six records" sh -c \
     "[ \$(XDG_CONFIG_HOME=$CL/alice LODGE_MARKET=$MARKET $BIN/tenant providers --json | jq length) = 6 ]"
+# a placement asking a minimum record (x-lodge-min-reputation)
+sed '0,/^    loopback:$/s//    loopback:\n      x-lodge-min-reputation:\n        completion_rate: 0.5/' \
+    "$EX" > "$T/minrep.yaml"
+check "sdl check accepts x-lodge-min-reputation without a warning" sh -c \
+    "$BIN/sdl check $T/minrep.yaml 2> $T/mr.err && ! grep -q warning $T/mr.err"
+check "... and --strict reports it as Akash's schema would" sh -c \
+    "! $BIN/sdl check --strict $T/minrep.yaml 2> $T/mrs.err && grep -q 'a Lodge extension' $T/mrs.err"
+beat
+as alice quote "$T/minrep.yaml" --json > "$T/mq.json"
+check "a minimum completion rate of 50%: nothing fits (exit 4)" [ $? = 4 ]
+check "... cheap (0%) and the others (no record yet) fail on reputation" \
+    sh -c "[ \$(jq '[.groups[0].not_fitting[] | select(.reason == \"reputation\")] | length' $T/mq.json) -ge 4 ] && jq -e '.groups[0].not_fitting[] | select(.provider == \"$(key cheap)\") | .detail | test(\"completion_rate_ppm is 0\")' $T/mq.json > /dev/null"
 # a quiet market: the checkpoint covers every leaf, the records agree
 until_ok 10 sh -c "[ \$(curl -s $MARKET/v1/ledger/checkpoint | sed -n 2p) = \$(( \$(curl -s $MARKET/v1/providers/$(key dear)/record | jq .index) + 1 )) ]"
 for n in cheap dear; do

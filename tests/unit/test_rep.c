@@ -467,7 +467,9 @@ static void
 test_record_counts_leases_offline_and_uptime(void **st)
 {
 	struct t *t = t_new();
-	json_t *r, *b;
+	json_t *r, *b, *q;
+	const char *prov;
+	int64_t price;
 	char lid[STATE_ID_LEN];
 
 	(void)st;
@@ -531,6 +533,32 @@ test_record_counts_leases_offline_and_uptime(void **st)
 	    (7 * DAY + 1000 - DAY) * 1000000 / (7 * DAY + 1000));
 	assert_true(json_is_true(json_object_get(r, "online")));
 	json_decref(r);
+	json_decref(b);
+	/* a minimum record: P2 is cheaper but has none; P1 has 2 leases
+	 * started, a completion rate of 33% */
+	OK(advertise(t, K_P2, 10, "{}", 8000, NULL));
+	b = order_body(1, 100, 100000,
+	    "\"min_reputation\":{\"leases_started\":2}");
+	q = quote(t, K_TENANT, json_pack("[O]", b));
+	assert_string_equal(reason_of(t, q, 0, K_P2), "reputation");
+	assert_string_equal(reason_of(t, q, 0, K_P1), "fits");
+	json_decref(q);
+	OK(post(t, K_TENANT, b));
+	pending_match(t, &prov, &price, 0);
+	assert_string_equal(prov, t->kt[K_P1]);
+	t_drain(t);
+	json_decref(b);
+	b = order_body(1, 100, 100000,
+	    "\"min_reputation\":{\"completion_rate_ppm\":500000}");
+	q = quote(t, K_TENANT, json_pack("[O]", b));
+	assert_string_equal(reason_of(t, q, 0, K_P2), "reputation");
+	assert_string_equal(reason_of(t, q, 0, K_P1), "reputation");
+	json_decref(q);
+	OK(post(t, K_TENANT, b));
+	assert_int_equal(state_pending_count(t->s), 0);
+	json_decref(b);
+	b = order_body(1, 100, 100000, "\"min_reputation\":{\"trust\":1}");
+	assert_int_equal(post(t, K_TENANT, b), ERR_INVAL);
 	json_decref(b);
 	assert_int_equal(state_provider_record(t->s, t->kt[K_TENANT], &r),
 	    ERR_NOTFOUND);
