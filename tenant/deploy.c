@@ -19,6 +19,7 @@
 #include "common/util.h"
 #include "tenant/deploy.h"
 #include "tenant/explain.h"
+#include "tenant/quote.h"
 
 #define MANIFEST_RETRY_MS 15000 /* provider may lag the ledger */
 #define PROBE_MS 10000 /* first answer through the gateway */
@@ -120,15 +121,23 @@ wait_match(struct run *r, const char *order, const json_t *body, char *lease,
 			if ((rc = tenant_market_get(r->c, "/v1/providers",
 			         &ps)) != 0)
 				return rc;
+			char *mwhy = NULL;
 			rc = tenant_explain_nomatch(body, ps, &r->rules, &why);
 			json_decref(ps);
 			if (rc)
 				return rc;
+			/* the market's own predicate also knows bid policies
+			 * and minimum records (a market without quotes: no
+			 * more said) */
+			if (tenant_quote_why(r->c, body, &mwhy) != 0)
+				err_clear();
 			rc = err_set(ERR_NOTFOUND,
 			    "order %s: nothing matched "
-			    "before its TTL: %s",
-			    order, why);
+			    "before its TTL: %s%s%s%s",
+			    order, why, mwhy && *mwhy ? " (" : "",
+			    mwhy ? mwhy : "", mwhy && *mwhy ? ")" : "");
 			free(why);
+			free(mwhy);
 			return rc;
 		}
 		if (!said) {

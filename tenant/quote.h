@@ -21,6 +21,12 @@
 int tenant_quote(struct tenant_client *c, const char *file, int64_t deposit,
     struct sdl_errors *errs, int *sdl_bad, json_t **out);
 
+/* Why order (an order.create body) would not match now, by the market's
+ * own predicate (POST /v1/quote): one line counting the first failing
+ * rule of each provider, "the market's own rules: cpu 2, reputation 1"
+ * (*out malloc'd; "" when it would match).  Returns 0 or ERR_*. */
+int tenant_quote_why(struct tenant_client *c, const json_t *order, char **out);
+
 /* "1.234567 uakt" style: micro-units v as whole units and a fraction,
  * with the denomination without its leading 'u' when it has one ("12
  * uakt" -> "0.000012 akt").  buf of at least 64 bytes. */

@@ -106,6 +106,11 @@ as alice quote "$T/minrep.yaml" --json > "$T/mq.json"
 check "a minimum completion rate of 50%: nothing fits (exit 4)" [ $? = 4 ]
 check "... cheap (0%) and the others (no record yet) fail on reputation" \
     sh -c "[ \$(jq '[.groups[0].not_fitting[] | select(.reason == \"reputation\")] | length' $T/mq.json) -ge 4 ] && jq -e '.groups[0].not_fitting[] | select(.provider == \"$(key cheap)\") | .detail | test(\"completion_rate_ppm is 0\")' $T/mq.json > /dev/null"
+beat
+as alice deploy "$T/minrep.yaml" --ttl 1 > "$T/md.out" 2> "$T/md.err"
+check "deploying it: nothing matches before the TTL (exit 4)" [ $? = 4 ]
+check "... and the reason counts the market's own rules, reputation among them" \
+    grep -q "(the market's own rules, per provider:.* reputation [0-9]" "$T/md.err"
 # a quiet market: the checkpoint covers every leaf, the records agree
 until_ok 10 sh -c "[ \$(curl -s $MARKET/v1/ledger/checkpoint | sed -n 2p) = \$(( \$(curl -s $MARKET/v1/providers/$(key dear)/record | jq .index) + 1 )) ]"
 for n in cheap dear; do
