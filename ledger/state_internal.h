@@ -300,6 +300,10 @@ json_t *st_match_json(const struct order *o);
 int st_order_expired(const struct order *o, int64_t t);
 int64_t st_epochs(const struct state *s, int64_t from, int64_t to);
 int st_lease_unfunded(const struct state *s, const struct lease *l, int64_t t);
+/* The time from which an active lease is unfunded if nothing changes
+ * (st_lease_unfunded's end: the escrow's last paid epoch), -1 when it
+ * does not run dry with time (not active, or free). */
+int64_t st_lease_paid_until(const struct state *s, const struct lease *l);
 
 /* Decimal text of a 128-bit value (for messages); buf of 40 bytes. */
 const char *st_u128_str(state_u128 v, char buf[40]);

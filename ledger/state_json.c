@@ -72,8 +72,27 @@ st_order_json(const struct state *s, const struct order *o)
 	return j;
 }
 
+/* The lease view with "paid_until" (st_lease_paid_until; null when it
+ * does not run dry with time). */
+static json_t *lease_json(const struct state *s, const struct lease *l);
+
 json_t *
 st_lease_json(const struct state *s, const struct lease *l)
+{
+	json_t *j = lease_json(s, l);
+	int64_t pu = st_lease_paid_until(s, l);
+
+	if (j != NULL &&
+	    json_object_set_new(j, "paid_until",
+	        pu < 0 ? json_null() : json_integer(pu)) < 0) {
+		json_decref(j);
+		return NULL;
+	}
+	return j;
+}
+
+static json_t *
+lease_json(const struct state *s, const struct lease *l)
 {
 	json_t *u = json_object();
 

@@ -52,6 +52,23 @@ st_lease_unfunded(const struct state *s, const struct lease *l, int64_t t)
 	return (state_u128)(uint64_t)t >= end;
 }
 
+int64_t
+st_lease_paid_until(const struct state *s, const struct lease *l)
+{
+	const struct order *o = l->order;
+	state_u128 end;
+
+	if (l->status != LEASE_ACTIVE || l->price <= 0)
+		return -1;
+	if (o->escrow == 0)
+		return l->started;
+	end = ((state_u128)(uint64_t)l->billed_epochs +
+	          (uint64_t)(o->escrow / l->price)) *
+	        (uint64_t)s->cfg.epoch_ms +
+	    (uint64_t)l->started;
+	return end > (state_u128)INT64_MAX ? INT64_MAX : (int64_t)end;
+}
+
 /* Price of one epoch of full use: E * (p_cpu * cpu * 10^6 + p_mem * mem +
  * p_sto * sto) / 10^15, rounded down (prices are per 10^6 of cpu_ms and
  * MB-s; cpu_ms = millicores * E / 10^3, MB-s = bytes * E / 10^9). */

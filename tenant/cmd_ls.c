@@ -5,7 +5,9 @@
  */
 #include <stdio.h>
 
+#include "common/util.h"
 #include "tenant/cmd.h"
+#include "tenant/runway.h"
 #include "tenant/view.h"
 
 const char cmd_ls_help[] =
@@ -48,6 +50,20 @@ print_table(const json_t *rows, bool all)
 	        str(row, "lease_status", "-"), str(row, "provider", "-"),
 	        num(row, "price"), num(row, "charged"), num(row, "escrow"),
 	        str(row, "reason", ""));
+	/* leases whose escrow runs dry soon at the agreed price */
+	json_array_foreach(rows, i, row)
+	{
+		int64_t left = tenant_runway_ms(row, util_now_ms());
+		char d[48];
+		if (left < 0 || left >= TENANT_RUNWAY_WARN_MS)
+			continue;
+		printf("warning: lease %s: the escrow pays %s more at %lld "
+		       "%s/epoch, then the market closes it "
+		       "insufficient_funds: tenant topup %s AMOUNT\n",
+		    str(row, "lease", "-"), tenant_duration(left, d, sizeof(d)),
+		    num(row, "price"), str(row, "denom", ""),
+		    str(row, "deployment", NULL));
+	}
 }
 
 int

@@ -5,7 +5,9 @@
  */
 #include <stdio.h>
 
+#include "common/util.h"
 #include "tenant/cmd.h"
+#include "tenant/runway.h"
 #include "tenant/view.h"
 
 const char cmd_status_help[] =
@@ -28,6 +30,7 @@ print_market(const char *lease, const json_t *l, const char *api)
 	const char *reason = json_string_value(json_object_get(l, "reason"));
 	const char *k;
 	json_t *v;
+	int64_t left;
 
 	printf("lease %s (order %s)\n", lease,
 	    json_string_value(json_object_get(l, "order")));
@@ -41,6 +44,15 @@ print_market(const char *lease, const json_t *l, const char *api)
 	       "fees %lld\n",
 	    num(l, "price"), num(l, "charged"), num(l, "escrow"),
 	    num(l, "fees"));
+	if ((left = tenant_runway_ms(l, util_now_ms())) >= 0) {
+		char d[48];
+		printf("  runway    the escrow pays %s more at this price%s\n",
+		    tenant_duration(left, d, sizeof(d)),
+		    left < TENANT_RUNWAY_WARN_MS ?
+		        " (warning: then the market closes it "
+		        "insufficient_funds; tenant topup adds to it)" :
+		        "");
+	}
 	printf("  usage    ");
 	json_object_foreach(json_object_get(l, "usage"), k, v)
 	    printf(" %s=%lld", k, (long long)json_integer_value(v));

@@ -11,6 +11,7 @@
 # recomputes each record from the ledger and finds the market's equal.
 . tests/e2e/lib.sh
 . tests/e2e/market_lib.sh
+. tests/e2e/money_lib.sh
 need_tools jq curl
 
 EX=$T/deploy.yaml # the hello-http example, placed in region eu
@@ -111,6 +112,24 @@ as alice deploy "$T/minrep.yaml" --ttl 1 > "$T/md.out" 2> "$T/md.err"
 check "deploying it: nothing matches before the TTL (exit 4)" [ $? = 4 ]
 check "... and the reason counts the market's own rules, reputation among them" \
     grep -q "(the market's own rules, per provider:.* reputation [0-9]" "$T/md.err"
+# ---- the escrow's runway ----------------------------------------------------
+# alice's order at cheap (640/epoch, 1 s epochs) with 20 epochs of escrow,
+# started with her genuine manifest proof
+beat
+AK=$CL/alice/lodge/tenant.key
+check "alice orders with 20 epochs of escrow" to "$T/ro.json" \
+    submit "$AK" order.create "{\"placement\":\"dc\",\"attributes\":{\"region\":\"eu\"},\"resources\":[{\"profile\":\"web\",\"service\":\"web\",\"count\":1,\"cpu_millis\":500,\"memory_bytes\":268435456,\"storage_bytes\":0,\"price\":640}],\"denom\":\"uakt\",\"max_price\":640,\"runtimes\":[\"process\"],\"manifest_hash\":\"$H0\",\"deposit\":12800,\"ttl_ms\":60000}"
+RO=$(jq -r .id "$T/ro.json")
+RL=$(mget "/v1/orders/$RO" .lease)
+check "... matched at cheap and started" start_lease "$T/cheap.key" "$RL" "$AK"
+check "the market says until when the escrow pays (20 epochs after the start)" \
+    [ "$(mget "/v1/leases/$RL" '.paid_until - .started')" = 20000 ]
+check "tenant status shows the runway, with a warning" sh -c \
+    "XDG_CONFIG_HOME=$CL/alice LODGE_MARKET=$MARKET $BIN/tenant status $RL | grep -q 'runway    the escrow pays [0-9]* s more at this price (warning: then the market closes it insufficient_funds'"
+check "tenant ls warns of it" sh -c \
+    "XDG_CONFIG_HOME=$CL/alice LODGE_MARKET=$MARKET $BIN/tenant ls | grep -q 'warning: lease $RL: the escrow pays [0-9]* s more at 640 uakt/epoch, then the market closes it insufficient_funds: tenant topup $RO AMOUNT'"
+check "... and the market closes it insufficient_funds when it runs dry (cheap beats)" \
+    until_ok 40 sh -c "$L envelope --key $T/cheap.key --kind provider.heartbeat --body '{}' | curl -s -o /dev/null -XPOST --data-binary @- $MARKET/v1/entries; [ \$(curl -s $MARKET/v1/leases/$RL | jq -r .reason) = insufficient_funds ]"
 # a quiet market: the checkpoint covers every leaf, the records agree
 until_ok 10 sh -c "[ \$(curl -s $MARKET/v1/ledger/checkpoint | sed -n 2p) = \$(( \$(curl -s $MARKET/v1/providers/$(key dear)/record | jq .index) + 1 )) ]"
 for n in cheap dear; do

@@ -3,7 +3,8 @@
  * reason each ask does not fit, the quoted winner equal to the match that
  * follows, a quote that changes nothing, asks' allow/deny lists and
  * minimum leases applied by matching, and a provider's record (leases won,
- * started, ended by reason, offline time and uptime, completion rate).
+ * started, ended by reason, offline time and uptime, completion rate),
+ * and a lease's "paid_until" where the market closes it.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -565,6 +566,57 @@ test_record_counts_leases_offline_and_uptime(void **st)
 	t_free(t);
 }
 
+/* Whether state_due at t derives lease.close insufficient_funds. */
+static int
+due_unfunded(struct t *t, int64_t at)
+{
+	json_t *d, *v;
+	size_t i;
+	int found = 0;
+
+	OK(state_due(t->s, at, &d));
+	json_array_foreach(d, i, v)
+	{
+		const char *r = json_string_value(
+		    json_object_get(json_object_get(v, "body"), "reason"));
+		if (r != NULL && strcmp(r, "insufficient_funds") == 0)
+			found = 1;
+	}
+	json_decref(d);
+	return found;
+}
+
+/* "paid_until" of the lease view is where the market closes it. */
+static void
+test_paid_until_is_where_escrow_runs_dry(void **st)
+{
+	struct t *t = t_new();
+	json_t *b, *l;
+	char lid[STATE_ID_LEN];
+	int64_t pu;
+
+	(void)st;
+	fund(t, K_TENANT, 100000000);
+	OK(advertise(t, K_P1, 1000, "{}", 8000, NULL));
+	/* 6 per epoch of 6 s; 100 epochs of escrow */
+	b = order_body(1, 100, 600, NULL);
+	OK(post(t, K_TENANT, b));
+	t_drain(t);
+	snprintf(lid, sizeof(lid), "%s", t->last_id);
+	OK(state_lease_json(t->s, lid, &l));
+	assert_true(json_is_null(json_object_get(l, "paid_until")));
+	json_decref(l);
+	OK(start(t, K_P1, K_TENANT, lid));
+	OK(state_lease_json(t->s, lid, &l));
+	pu = json_integer_value(json_object_get(l, "paid_until"));
+	assert_int_equal(pu, t->now + 100 * 6000);
+	json_decref(l);
+	assert_false(due_unfunded(t, pu - 1));
+	assert_true(due_unfunded(t, pu));
+	json_decref(b);
+	t_free(t);
+}
+
 int
 main(void)
 {
@@ -574,6 +626,7 @@ main(void)
 		cmocka_unit_test(test_quote_groups_reserve_like_posting),
 		cmocka_unit_test(test_bid_policy_allow_deny_min_lease),
 		cmocka_unit_test(test_record_counts_leases_offline_and_uptime),
+		cmocka_unit_test(test_paid_until_is_where_escrow_runs_dry),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
