@@ -18,6 +18,8 @@
  *                       "price":{"denom":D,"cpu_ms"?,"mem_mb_s"?,
  *                       "storage_mb_s"?,"request"?,"egress_byte"?,"fuel"?}}
  *                       price components: micro-units per 10^6 units.
+ *                       optional "policy":{"allow"?:[KEY],"deny"?:[KEY],
+ *                       "min_lease_epochs"?:N}: the ask's bid policy
  *   provider.withdraw  provider  {}
  *   provider.heartbeat provider  {}
  *   provider.attest    auditor   {"provider":KEY,"attributes":{k:v}}
@@ -51,6 +53,9 @@
  *   R is one of enum state_reason's names (state_reason_name).
  *   order.create may add "caps":{"requests"?,"egress_bytes"?,"fuel"?}:
  *   units per epoch above which those counters are not charged.
+ *   order.create may add "min_reputation":{"completion_rate_ppm"?,
+ *   "uptime_7d_ppm"?,"uptime_30d_ppm"?,"leases_started"?}: the minimum
+ *   record (state_provider_record) a provider must have to match.
  *
  * Money rules (docs/state.md, "Money"): every signed entry except the
  * treasury's account.deposit and the market's own pays its signer a fee
