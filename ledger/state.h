@@ -201,8 +201,8 @@ size_t state_nonces(const struct state *s);
 int state_due(const struct state *s, int64_t now_ms, json_t **out);
 
 /* Canonical JSON of the whole state (accounts, orders, leases, providers,
- * pending, nonce count, totals, last index and time): equal states give
- * equal cjson_dump bytes.  The caller owns *out. */
+ * their records, pending, nonce count, totals, last index and time):
+ * equal states give equal cjson_dump bytes.  The caller owns *out. */
 int state_dump(const struct state *s, json_t **out);
 
 /* No negative balance, escrow or bond; per denom, the sum of balances,

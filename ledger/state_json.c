@@ -341,6 +341,15 @@ state_dump(const struct state *s, json_t **out)
 	for (size_t i = 0; rc == 0 && i < s->nprovs; i++)
 		rc = json_object_set_new(provs, s->provs[i]->key_text,
 		    st_provider_json(s, s->provs[i]));
+	/* each provider's record (state_reputation.c), so that equal dumps
+	 * mean equal records too (a restored snapshot must keep them) */
+	if (rc == 0) {
+		json_t *recs = json_object();
+		rc = json_object_set_new(root, "records", recs);
+		for (size_t i = 0; rc == 0 && i < s->nprovs; i++)
+			rc = json_object_set_new(recs, s->provs[i]->key_text,
+			    st_record_json(s, s->provs[i]));
+	}
 	for (size_t d = 0; rc == 0 && d < s->cfg.ndenoms; d++)
 		rc = json_object_set_new(tot, s->cfg.denoms[d],
 		    json_pack("{s:I,s:I,s:I,s:I,s:I}", "deposits",
