@@ -240,9 +240,11 @@ int state_lease_story(const struct state *s, const char *lease_id,
  * ("reason", one of state_nofit_name's, and "detail" for people):
  *   {"tenant","index","time","epoch_ms","fee_per_order","balance",
  *    "needed","groups":[{"placement","denom","max_price","escrow",
- *    "winner":KEY|null,"price"?,"per_month"?,"fitting":[{"provider",
- *    "price","per_month","ask_time"}],"not_fitting":[{"provider",
- *    "reason","detail"}]}]}
+ *    "winner":KEY|null,"price"?,"per_month"?,"min_lease_epochs"?,
+ *    "fitting":[{"provider","price","per_month","ask_time",
+ *    "min_lease_epochs"}],"not_fitting":[{"provider","reason",
+ *    "detail"}]}]}   (min_lease_epochs: the epochs of its price the
+ *    escrow must pay at that ask, the market's or its policy's)
  * The same predicate as matching (st_fit_reason): unchanged state, the
  * order.create that follows matches the quoted winner at the quoted
  * price.  s is restored before return.  ERR_INVAL names the bad order. */

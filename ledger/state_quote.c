@@ -139,6 +139,16 @@ per_month(const struct state *s, int64_t price)
 	return m > (state_u128)INT64_MAX ? INT64_MAX : (int64_t)m;
 }
 
+/* The epochs of its price the escrow must pay at p: the market's
+ * minimum lease, or the ask's policy's when longer. */
+static int64_t
+min_lease(const struct state *s, const struct provider *p)
+{
+	return p->min_lease_epochs > s->cfg.min_lease_epochs ?
+	    p->min_lease_epochs :
+	    s->cfg.min_lease_epochs;
+}
+
 struct qcand {
 	struct provider *p;
 	int64_t price;
@@ -190,16 +200,19 @@ quote_one(struct state *s, struct order *o, const char *placement,
 	}
 	for (size_t i = 0; i < nc; i++)
 		json_array_append_new(fit,
-		    json_pack("{s:s,s:I,s:I,s:I}", "provider", c[i].p->key_text,
-		        "price", (json_int_t)c[i].price, "per_month",
-		        (json_int_t)per_month(s, c[i].price), "ask_time",
-		        (json_int_t)c[i].p->ask_time));
+		    json_pack("{s:s,s:I,s:I,s:I,s:I}", "provider",
+		        c[i].p->key_text, "price", (json_int_t)c[i].price,
+		        "per_month", (json_int_t)per_month(s, c[i].price),
+		        "ask_time", (json_int_t)c[i].p->ask_time,
+		        "min_lease_epochs", (json_int_t)min_lease(s, c[i].p)));
 	if (nc > 0) {
 		struct provider *w = c[0].p;
 		json_object_set_new(g, "winner", json_string(w->key_text));
 		json_object_set_new(g, "price", json_integer(c[0].price));
 		json_object_set_new(g, "per_month",
 		    json_integer(per_month(s, c[0].price)));
+		json_object_set_new(g, "min_lease_epochs",
+		    json_integer(min_lease(s, w)));
 		w->pend.cpu += o->need.cpu;
 		w->pend.mem += o->need.mem;
 		w->pend.sto += o->need.sto;

@@ -60,6 +60,21 @@ out:
 }
 
 int
+tenant_quote_orders(struct tenant_client *c, const json_t *orders, json_t **out)
+{
+	json_t *req =
+	    json_pack("{s:s,s:O}", "tenant", c->address, "orders", orders);
+	int rc;
+
+	*out = NULL;
+	if (req == NULL)
+		return err_set(ERR_NOMEM, "out of memory");
+	rc = post_quote(c, req, out);
+	json_decref(req);
+	return rc;
+}
+
+int
 tenant_quote_why(struct tenant_client *c, const json_t *order, char **out)
 {
 	json_t *req, *q = NULL, *g, *v, *count;

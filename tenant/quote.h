@@ -21,6 +21,11 @@
 int tenant_quote(struct tenant_client *c, const char *file, int64_t deposit,
     struct sdl_errors *errs, int *sdl_bad, json_t **out);
 
+/* The market's quote (state_quote) of orders, an array of order.create
+ * bodies as they would be posted, for this tenant; *out caller-owned. */
+int tenant_quote_orders(struct tenant_client *c, const json_t *orders,
+    json_t **out);
+
 /* Why order (an order.create body) would not match now, by the market's
  * own predicate (POST /v1/quote): one line counting the first failing
  * rule of each provider, "the market's own rules: cpu 2, reputation 1"

@@ -62,6 +62,11 @@ check "... minlease: policy_min_lease" [ "$(reason minlease)" = policy_min_lease
 check "... and nothing was posted" [ "$(orders)" = "$N0" ]
 check "tenant quote (human) names the winner, price and month in units" \
     sh -c "as() { XDG_CONFIG_HOME=$CL/alice LODGE_MARKET=$MARKET $BIN/tenant \"\$@\"; }; as quote $EX > $T/q.txt && grep -q 'winner $(key cheap)' $T/q.txt && grep -q '640 uakt/epoch (0.000640 akt), 1658880000 uakt per 30-day month (1658.880000 akt)' $T/q.txt && grep -q 'does not fit $(key deny): policy_deny: its bid policy denies this tenant' $T/q.txt"
+as alice deploy "$EX" --deposit 640 > "$T/low.out" 2> "$T/low.err"
+check "deploy --deposit 640: refused before posting (deny, cheaper, denies alice)" [ $? = 1 ]
+check "... naming cheap's minimum lease (10 x 640), from the market's own quote" \
+    grep -q "fits now ($(key cheap): 640 uakt/epoch x 10 epochs = 6400 uakt): give --deposit 6400 or more" "$T/low.err"
+check "... and nothing was posted" [ "$(orders)" = "$N0" ]
 beat
 check "the deploy that follows matches the quoted winner" \
     to "$T/d.json" as alice deploy "$EX" --no-wait --json
