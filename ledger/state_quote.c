@@ -12,6 +12,7 @@
 #include "ledger/state_internal.h"
 
 #define MONTH_MS (INT64_C(30) * 24 * 3600 * 1000)
+#define QUOTE_MAX_ORDERS 1024 /* placement groups in one quote */
 
 static const char *const nofit_names[ST_NOFIT_COUNT] = { "fits", "no_ask",
 	"offline", "denom", "runtimes", "cpu", "memory", "storage", "gpu",
@@ -244,10 +245,10 @@ state_quote(struct state *s, const char *tenant, const json_t *orders,
 		    "quote.tenant: expected an ed25519: "
 		    "key (the tenant that would post)");
 	if (!json_is_array(orders) || (n = json_array_size(orders)) == 0 ||
-	    n > ST_MAX_RESOURCES)
+	    n > QUOTE_MAX_ORDERS)
 		return err_set(ERR_INVAL,
 		    "quote.orders: expected 1-%d order.create bodies",
-		    ST_MAX_RESOURCES);
+		    QUOTE_MAX_ORDERS);
 	key_pub_to_text(who.key, who.key_text);
 	a = st_smap_get(&s->accounts, who.key_text);
 	if ((os = calloc(n, sizeof(*os))) == NULL ||
