@@ -11,6 +11,7 @@
 
 #include "common/cjson.h"
 #include "common/err.h"
+#include "common/http.h"
 #include "ledger/audit.h"
 #include "ledger/cmd.h"
 #include "ledger/state.h"
@@ -20,7 +21,8 @@
 static const char usage_audit[] =
     "usage: ledger audit --market URL | --tiles URL | DB | MIRROR_DIR\n"
     "                    [--vkey VKEY] [--policy FILE] [--since FILE]\n"
-    "                    [--lease ID] [--account KEY] [--json]\n"
+    "                    [--lease ID] [--account KEY] [--provider KEY]\n"
+    "                    [--json]\n"
     "Replay the whole ledger with the market's rules (from its genesis\n"
     "entry): verify every envelope signature, every leaf and the Merkle\n"
     "tree against the latest signed checkpoint, recompute every match,\n"
@@ -42,7 +44,11 @@ static const char usage_audit[] =
     "it is remembered in FILE (a missing FILE: first use).\n"
     "--lease ID tells that lease's story: the order, the asks that fitted\n"
     "and why the winner won, start, each usage with its charge, the close\n"
-    "and the refund.  --account KEY prints that account.\n";
+    "and the refund.  --account KEY prints that account.\n"
+    "--provider KEY prints that provider's record (docs/state.md,\n"
+    "\"Reputation\"), recomputed from the ledger; with --market, the\n"
+    "market's own (/v1/providers/KEY/record) must equal it when both are\n"
+    "at the same index (else DISCREPANCY; \"market_agrees\" in --json).\n";
 
 /* Replay the ledger at url (a market) or path (a mirror directory or a
  * store file), saying where the key came from when it was not pinned. */
@@ -96,12 +102,66 @@ print_summary(json_t *summary)
 	}
 }
 
+/* Compare the recomputed record rec with the market's at url: 1 equal,
+ * 0 not compared (the market is at another index: said on stderr),
+ * ERR_REJECT naming the first differing member. */
+static int
+compare_record(const char *url, const char *key, const json_t *rec)
+{
+	struct http_result r = { 0 };
+	json_t *m = NULL, *v;
+	char u[2048];
+	const char *k;
+	int rc;
+
+	snprintf(u, sizeof(u), "%s/v1/providers/%s/record", url, key);
+	if ((rc = http_fetch("GET", u, NULL, NULL, 0, 30000, &r)) < 0)
+		return rc;
+	if (r.status != 200 ||
+	    (m = json_loadb(r.body, r.body_len, 0, NULL)) == NULL) {
+		rc = err_set(ERR_IO, "%s: HTTP %ld, not a record", u, r.status);
+		goto out;
+	}
+	if (!json_equal(json_object_get(m, "index"),
+	        json_object_get(rec, "index"))) {
+		fprintf(stderr,
+		    "ledger: audit: the market's record is at index %lld, "
+		    "the audit at %lld: not compared\n",
+		    (long long)json_integer_value(json_object_get(m, "index")),
+		    (long long)json_integer_value(
+		        json_object_get(rec, "index")));
+		rc = 0;
+		goto out;
+	}
+	rc = 1;
+	json_object_foreach((json_t *)rec, k, v)
+	{
+		if (!json_equal(v, json_object_get(m, k))) {
+			rc = err_set(ERR_REJECT,
+			    "the market's record of %s differs "
+			    "from the one the ledger gives in \"%s\"",
+			    key, k);
+			break;
+		}
+	}
+	if (rc == 1 && json_object_size(m) != json_object_size(rec))
+		rc = err_set(ERR_REJECT,
+		    "the market's record of %s has "
+		    "members the ledger's lacks",
+		    key);
+out:
+	json_decref(m);
+	http_result_clear(&r);
+	return rc;
+}
+
 /* What was asked for once the audit passed: a lease's story (lease), an
- * account (account), or the summary; as JSON or for people.  Takes
- * summary. */
+ * account (account), a provider's record (provider, compared with the
+ * market's at url when given), or the summary; as JSON or for people.
+ * Takes summary. */
 static int
 print_result(const struct audit *a, json_t *summary, const char *lease,
-    const char *account, int json)
+    const char *account, const char *provider, const char *url, int json)
 {
 	json_t *o = NULL;
 	int rc = 0;
@@ -110,11 +170,21 @@ print_result(const struct audit *a, json_t *summary, const char *lease,
 		rc = state_lease_story(audit_state(a), lease, &o);
 	else if (account)
 		rc = state_account_json(audit_state(a), account, &o);
+	else if (provider)
+		rc = state_provider_record(audit_state(a), provider, &o);
+	if (rc == 0 && provider && url) {
+		if ((rc = compare_record(url, provider, o)) >= 0) {
+			json_object_set_new(o, "market_agrees",
+			    rc == 1 ? json_true() : json_null());
+			rc = 0;
+		}
+	}
 	if (rc < 0) {
+		json_decref(o);
 		json_decref(summary);
 		return rc;
 	}
-	if (lease || account) {
+	if (lease || account || provider) {
 		if (json) {
 			cli_print_json(o);
 		} else {
@@ -205,9 +275,9 @@ int
 cmd_audit(int argc, char **argv)
 {
 	static const char *const names[] = { "market", "vkey", "lease",
-		"account", "tiles", "since", "policy", NULL };
+		"account", "tiles", "since", "policy", "provider", NULL };
 	static const char *const flags[] = { "json", NULL };
-	const char *vals[7] = { NULL };
+	const char *vals[8] = { NULL };
 	int set[1] = { 0 };
 	char *pos[1];
 	struct audit_key key = { .pinned = 0 };
@@ -270,7 +340,10 @@ cmd_audit(int argc, char **argv)
 			    "checkpoint of size %llu (%s), which it replaces\n",
 			    (unsigned long long)since_size, vals[5]);
 	}
-	rc = print_result(a, summary, vals[2], vals[3], set[0]);
+	rc = print_result(a, summary, vals[2], vals[3], vals[7], vals[0],
+	    set[0]);
 	audit_free(a);
+	if (rc == ERR_REJECT)
+		return cli_die("audit: DISCREPANCY");
 	return rc < 0 ? cli_die("audit") : 0;
 }

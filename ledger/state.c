@@ -331,6 +331,9 @@ state_free(struct state *s)
 		free(p->att);
 		free(p->kv);
 		st_capabilities_free(p->capv, p->ncap);
+		free(p->allow);
+		free(p->deny);
+		st_rec_free(p);
 		json_decref(p->ask);
 		free(p);
 	}
@@ -527,6 +530,10 @@ intern(struct state *s, const char *str, uint32_t *id)
 		*id = (uint32_t)((uintptr_t)v - 1);
 		return 0;
 	}
+	if (s->read_only) { /* a quote: a string nobody has, no new id */
+		*id = UINT32_MAX;
+		return 0;
+	}
 	*id = s->nstrings;
 	if ((rc = st_smap_put(&s->strings, str,
 	         (void *)(uintptr_t)(s->nstrings + 1))) < 0)
@@ -612,6 +619,10 @@ parse_runtimes(struct state *s, const json_t *arr, const char *what,
 		for (j = 0; j < s->nruntimes; j++)
 			if (strcmp(s->runtime_names[j], n) == 0)
 				break;
+		if (j == s->nruntimes && s->read_only) {
+			s->ro_unknown_runtime = 1; /* no ask offers it */
+			continue;
+		}
 		if (j == s->nruntimes) {
 			if (j == ST_MAX_RUNTIMES)
 				return err_set(ERR_LIMIT,
@@ -825,6 +836,9 @@ bond_move(struct state *s, struct account *a, struct provider *p, int64_t x)
 	s->balances[0] -= x;
 	p->bond += x;
 	s->bonds[0] += x;
+	p->rec.bond_changes++;
+	if (p->bond > p->rec.bond_max)
+		p->rec.bond_max = p->bond;
 }
 
 /* Release what p no longer needs locked (after a withdraw or a close). */
@@ -947,6 +961,7 @@ close_lease(struct state *s, struct lease *l, enum state_reason r,
 	p->used.sto -= o->need.sto;
 	p->used.gpu -= o->need.gpu;
 	p->nleases--;
+	p->rec.ended[r]++;
 	close_order(o, r, c);
 	refund(s, o);
 	/* a withdrawn provider's bond comes back with its last lease */
@@ -1022,12 +1037,15 @@ h_transfer(struct state *s, const struct ctx *c)
 	return 0;
 }
 
+static int parse_policy(const json_t *pol, struct provider *tmp);
+
 static int
 h_advertise(struct state *s, struct ctx *c)
 {
 	const char *w = "provider.advertise";
 	const json_t *b = c->e->body;
-	json_t *cap, *price, *attrs, *rts;
+	json_t *cap, *price, *attrs, *rts, *x;
+	struct provider pol; /* the policy's fields only */
 	struct res4 r = { 0, 0, 0, 0 };
 	int64_t pv[ST_METERS] = { 0 };
 	uint64_t *kv = NULL;
@@ -1041,6 +1059,7 @@ h_advertise(struct state *s, struct ctx *c)
 	int64_t bond, have;
 	int d, rc;
 
+	memset(&pol, 0, sizeof(pol));
 	if ((rc = get_str(b, "api_url", w, 0, &url)) < 0 ||
 	    (rc = cjson_get_obj(b, "capacity", w, &cap)) < 0 ||
 	    (rc = cjson_get_obj(b, "price", w, &price)) < 0 ||
@@ -1085,14 +1104,23 @@ h_advertise(struct state *s, struct ctx *c)
 	if ((rc = st_capabilities_parse(json_object_get(b, "capabilities"),
 	         "provider.advertise.capabilities", &capv, &ncap)) < 0)
 		return rc;
+	if ((x = json_object_get(b, "policy")) != NULL &&
+	    (rc = parse_policy(x, &pol)) < 0) {
+		st_capabilities_free(capv, ncap);
+		return rc;
+	}
 	if ((rc = parse_attrs(s, attrs, "provider.advertise.attributes", &kv,
 	         &nkv)) < 0) {
 		st_capabilities_free(capv, ncap);
+		free(pol.allow);
+		free(pol.deny);
 		return rc;
 	}
 	if (bond < have && (rc = acct_get(s, c->e->signer, &a)) < 0) {
 		free(kv);
 		st_capabilities_free(capv, ncap);
+		free(pol.allow);
+		free(pol.deny);
 		return rc;
 	}
 	if (p == NULL) {
@@ -1101,6 +1129,8 @@ h_advertise(struct state *s, struct ctx *c)
 		    (p = calloc(1, sizeof(*p))) == NULL) {
 			free(kv);
 			st_capabilities_free(capv, ncap);
+			free(pol.allow);
+			free(pol.deny);
 			return rc < 0 ? rc :
 			                err_set(ERR_NOMEM, "out of memory");
 		}
@@ -1108,9 +1138,13 @@ h_advertise(struct state *s, struct ctx *c)
 		key_pub_to_text(p->key, p->key_text);
 		p->seq = s->nprovs;
 		p->online = 1;
+		p->rec.first_time = c->t;
+		p->rec.first_index = c->index;
 		if ((rc = st_smap_put(&s->providers, p->key_text, p)) < 0) {
 			free(kv);
 			st_capabilities_free(capv, ncap);
+			free(pol.allow);
+			free(pol.deny);
 			free(p);
 			return rc;
 		}
@@ -1119,6 +1153,13 @@ h_advertise(struct state *s, struct ctx *c)
 	free(p->kv);
 	p->kv = kv;
 	p->nkv = nkv;
+	free(p->allow);
+	free(p->deny);
+	p->allow = pol.allow;
+	p->nallow = pol.nallow;
+	p->deny = pol.deny;
+	p->ndeny = pol.ndeny;
+	p->min_lease_epochs = pol.min_lease_epochs;
 	p->kv_bloom = st_kv_bloom(kv, nkv);
 	s->kv_gen++;
 	p->has_ask = 1;
@@ -1163,6 +1204,7 @@ h_heartbeat(struct state *s, const struct ctx *c)
 		    "provider.heartbeat: %s never "
 		    "advertised",
 		    c->e->signer_text);
+	prov_find(s, c->e->signer)->rec.heartbeats++;
 	return 0; /* last_seen and provider.online: see state_apply */
 }
 
@@ -1250,6 +1292,8 @@ h_offline(struct state *s, const struct ctx *c)
 		    "seen at %lld, within the grace period of %lld ms of %lld",
 		    (long long)p->last_seen, (long long)s->cfg.offline_grace_ms,
 		    (long long)c->t);
+	if ((rc = st_rec_offline(p, c->t)) < 0)
+		return rc;
 	p->online = 0;
 	for (size_t i = 0; i < s->nleases; i++) {
 		struct lease *l = s->leases_v[i];
@@ -1278,12 +1322,72 @@ h_online(struct state *s, const struct ctx *c)
 		    "provider.online.provider: not an "
 		    "offline provider");
 	p->online = 1;
+	st_rec_online(p, c->t);
 	return st_rematch(s, p);
 }
+
+static int parse_keys_max(const json_t *sb, const char *what, const char *key,
+    size_t max, uint8_t (**out)[KEY_PUB_LEN], size_t *n);
 
 static int
 parse_keys(const json_t *sb, const char *key, uint8_t (**out)[KEY_PUB_LEN],
     size_t *n)
+{
+	return parse_keys_max(sb, "order.create.signed_by", key,
+	    ST_MAX_AUDITORS, out, n);
+}
+
+static int
+cmp_key(const void *a, const void *b)
+{
+	return memcmp(a, b, KEY_PUB_LEN);
+}
+
+/* "policy":{"allow"?:[KEY],"deny"?:[KEY],"min_lease_epochs"?:N} of
+ * provider.advertise (added to genesis version 2 later: an ask without
+ * it takes every tenant).  Key lists come back sorted. */
+static int
+parse_policy(const json_t *pol, struct provider *tmp)
+{
+	const char *w = "provider.advertise.policy", *k;
+	json_t *v;
+	int rc;
+
+	if (!json_is_object(pol))
+		return err_set(ERR_INVAL,
+		    "%s: expected {\"allow\"?:[KEY],"
+		    "\"deny\"?:[KEY],\"min_lease_epochs\"?:N}",
+		    w);
+	json_object_foreach((json_t *)pol, k, v)
+	{
+		if (strcmp(k, "allow") != 0 && strcmp(k, "deny") != 0 &&
+		    strcmp(k, "min_lease_epochs") != 0)
+			return err_set(ERR_INVAL,
+			    "%s.%.40s: not one of allow, deny, "
+			    "min_lease_epochs",
+			    w, k);
+	}
+	if ((rc = parse_keys_max(pol, w, "allow", ST_MAX_POLICY_KEYS,
+	         &tmp->allow, &tmp->nallow)) < 0 ||
+	    (rc = parse_keys_max(pol, w, "deny", ST_MAX_POLICY_KEYS, &tmp->deny,
+	         &tmp->ndeny)) < 0 ||
+	    (rc = get_i64(pol, "min_lease_epochs", w, 0, ST_MAX_POLICY_EPOCHS,
+	         1, &tmp->min_lease_epochs)) < 0) {
+		free(tmp->allow);
+		free(tmp->deny);
+		tmp->allow = tmp->deny = NULL;
+		return rc;
+	}
+	if (tmp->nallow > 1)
+		qsort(tmp->allow, tmp->nallow, KEY_PUB_LEN, cmp_key);
+	if (tmp->ndeny > 1)
+		qsort(tmp->deny, tmp->ndeny, KEY_PUB_LEN, cmp_key);
+	return 0;
+}
+
+static int
+parse_keys_max(const json_t *sb, const char *what, const char *key, size_t max,
+    uint8_t (**out)[KEY_PUB_LEN], size_t *n)
 {
 	json_t *arr = json_object_get(sb, key), *v;
 	size_t i;
@@ -1292,11 +1396,11 @@ parse_keys(const json_t *sb, const char *key, uint8_t (**out)[KEY_PUB_LEN],
 	*n = 0;
 	if (arr == NULL)
 		return 0;
-	if (!json_is_array(arr) || json_array_size(arr) > ST_MAX_AUDITORS)
+	if (!json_is_array(arr) || json_array_size(arr) > max)
 		return err_set(ERR_INVAL,
-		    "order.create.signed_by.%s: expected "
-		    "an array of at most %d keys",
-		    key, ST_MAX_AUDITORS);
+		    "%s.%s: expected "
+		    "an array of at most %zu keys",
+		    what, key, max);
 	if (json_array_size(arr) == 0)
 		return 0;
 	if ((*out = calloc(json_array_size(arr), KEY_PUB_LEN)) == NULL)
@@ -1308,12 +1412,45 @@ parse_keys(const json_t *sb, const char *key, uint8_t (**out)[KEY_PUB_LEN],
 			free(*out);
 			*out = NULL;
 			return err_set(ERR_INVAL,
-			    "order.create.signed_by.%s[%zu]: "
+			    "%s.%s[%zu]: "
 			    "expected an ed25519: key",
-			    key, i);
+			    what, key, i);
 		}
 	}
 	*n = json_array_size(arr);
+	return 0;
+}
+
+/* "min_reputation":{"completion_rate_ppm"?,"uptime_7d_ppm"?,
+ * "uptime_30d_ppm"?:0-10^6,"leases_started"?:N} (SDL placement's
+ * x-lodge-min-reputation; came later to genesis version 2: an order
+ * without it asks nothing of the record). */
+static int
+parse_min_rep(const json_t *x, struct order *o)
+{
+	const char *w = "order.create.min_reputation", *k;
+	json_t *v;
+	int i, rc;
+
+	if (!json_is_object(x))
+		return err_set(ERR_INVAL, "%s: expected an object", w);
+	json_object_foreach((json_t *)x, k, v)
+	{
+		for (i = 0; i < ST_REP_N; i++)
+			if (strcmp(k, st_rep_names[i]) == 0)
+				break;
+		if (i == ST_REP_N)
+			return err_set(ERR_INVAL,
+			    "%s.%.40s: not one of "
+			    "completion_rate_ppm, uptime_7d_ppm, "
+			    "uptime_30d_ppm, leases_started",
+			    w, k);
+		if ((rc = get_i64(x, k, w, 0,
+		         i == ST_REP_STARTED ? ST_MAX_QTY : 1000000, 0,
+		         &o->min_rep[i])) < 0)
+			return rc;
+		o->has_min_rep = 1;
+	}
 	return 0;
 }
 
@@ -1346,26 +1483,21 @@ parse_caps(const json_t *x, struct order *o)
 	return 0;
 }
 
-static int
-h_order_create(struct state *s, struct ctx *c)
+/* Read an order.create body into o (calloc'd by the caller, caps at -1):
+ * denomination, bid, deposit, TTL, resources, runtimes, signedBy, caps,
+ * attributes.  With s->read_only (a quote) no string is interned: one
+ * the state never saw matches nothing.  On error o's arrays are freed. */
+int
+st_order_parse(struct state *s, const json_t *b, struct order *o)
 {
 	const char *w = "order.create";
-	const json_t *b = c->e->body;
-	struct order *o = NULL;
 	json_t *res, *v, *x;
-	struct account *tenant;
 	const char *str;
 	int64_t T = s->cfg.epoch_ms;
 	size_t i;
 	int rc;
 
-	if ((o = calloc(1, sizeof(*o))) == NULL)
-		return err_set(ERR_NOMEM, "out of memory");
-	for (i = 0; i < ST_METERS; i++)
-		o->caps[i] = -1;
-	o->index = c->index;
-	o->created = c->t;
-	snprintf(o->id, sizeof(o->id), "o-%llu", (unsigned long long)c->index);
+	s->ro_unknown_runtime = 0;
 	if ((rc = get_denom(s, b, w, &o->denom)) < 0 ||
 	    (rc = get_i64(b, "max_price", w, 0, INT64_MAX, 0, &o->max_price)) <
 	        0 ||
@@ -1450,11 +1582,48 @@ h_order_create(struct state *s, struct ctx *c)
 	if ((x = json_object_get(b, "caps")) != NULL &&
 	    (rc = parse_caps(x, o)) < 0)
 		goto fail;
+	for (i = 0; i < ST_REP_N; i++)
+		o->min_rep[i] = -1;
+	if ((x = json_object_get(b, "min_reputation")) != NULL &&
+	    (rc = parse_min_rep(x, o)) < 0)
+		goto fail;
 	if ((x = json_object_get(b, "attributes")) != NULL &&
 	    (rc = parse_attrs(s, x, "order.create.attributes", &o->kv,
 	         &o->nkv)) < 0)
 		goto fail;
 	o->kv_bloom = st_kv_bloom(o->kv, o->nkv);
+	o->unknown_runtime = s->ro_unknown_runtime;
+	return 0;
+fail:
+	free(o->kv);
+	free(o->all_of);
+	free(o->any_of);
+	st_capabilities_free(o->capv, o->ncap);
+	o->kv = NULL;
+	o->all_of = o->any_of = NULL;
+	o->capv = NULL;
+	o->ncap = 0;
+	return rc;
+}
+
+static int
+h_order_create(struct state *s, struct ctx *c)
+{
+	const json_t *b = c->e->body;
+	struct order *o = NULL;
+	struct account *tenant;
+	size_t i;
+	int rc;
+
+	if ((o = calloc(1, sizeof(*o))) == NULL)
+		return err_set(ERR_NOMEM, "out of memory");
+	for (i = 0; i < ST_METERS; i++)
+		o->caps[i] = -1;
+	o->index = c->index;
+	o->created = c->t;
+	snprintf(o->id, sizeof(o->id), "o-%llu", (unsigned long long)c->index);
+	if ((rc = st_order_parse(s, b, o)) < 0)
+		goto fail;
 	tenant = acct_find(s, c->e->signer);
 	if (tenant == NULL || tenant->bal[o->denom] < o->deposit) {
 		rc = err_set(ERR_REJECT,
@@ -1621,6 +1790,7 @@ h_lease_create(struct state *s, struct ctx *c)
 	p->used.sto += o->need.sto;
 	p->used.gpu += o->need.gpu;
 	p->nleases++;
+	p->rec.won++;
 	if (c->fx)
 		snprintf(c->fx->id, sizeof(c->fx->id), "%s", l->id);
 	return 0;
@@ -1754,6 +1924,7 @@ h_lease_started(struct state *s, const struct ctx *c)
 	l->started = c->t;
 	l->started_index = c->index;
 	l->proof_time = ptime;
+	l->prov->rec.started++;
 	return 0;
 }
 
@@ -1943,6 +2114,7 @@ h_usage(struct state *s, struct ctx *c)
 	    (rc = lease_of_provider(l, c)) < 0 ||
 	    (rc = charge_usage(s, l, json_object_get(b, "usage"), c)) < 0)
 		return rc;
+	l->prov->rec.usage_reports++;
 	if (st_lease_unfunded(s, l, c->t))
 		return st_push(s, "lease.close",
 		    json_pack("{s:s,s:s}", "lease", l->id, "reason",

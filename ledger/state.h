@@ -18,6 +18,8 @@
  *                       "price":{"denom":D,"cpu_ms"?,"mem_mb_s"?,
  *                       "storage_mb_s"?,"request"?,"egress_byte"?,"fuel"?}}
  *                       price components: micro-units per 10^6 units.
+ *                       optional "policy":{"allow"?:[KEY],"deny"?:[KEY],
+ *                       "min_lease_epochs"?:N}: the ask's bid policy
  *   provider.withdraw  provider  {}
  *   provider.heartbeat provider  {}
  *   provider.attest    auditor   {"provider":KEY,"attributes":{k:v}}
@@ -51,6 +53,9 @@
  *   R is one of enum state_reason's names (state_reason_name).
  *   order.create may add "caps":{"requests"?,"egress_bytes"?,"fuel"?}:
  *   units per epoch above which those counters are not charged.
+ *   order.create may add "min_reputation":{"completion_rate_ppm"?,
+ *   "uptime_7d_ppm"?,"uptime_30d_ppm"?,"leases_started"?}: the minimum
+ *   record (state_provider_record) a provider must have to match.
  *
  * Money rules (docs/state.md, "Money"): every signed entry except the
  * treasury's account.deposit and the market's own pays its signer a fee
@@ -196,8 +201,8 @@ size_t state_nonces(const struct state *s);
 int state_due(const struct state *s, int64_t now_ms, json_t **out);
 
 /* Canonical JSON of the whole state (accounts, orders, leases, providers,
- * pending, nonce count, totals, last index and time): equal states give
- * equal cjson_dump bytes.  The caller owns *out. */
+ * their records, pending, nonce count, totals, last index and time):
+ * equal states give equal cjson_dump bytes.  The caller owns *out. */
 int state_dump(const struct state *s, json_t **out);
 
 /* No negative balance, escrow or bond; per denom, the sum of balances,
@@ -225,6 +230,43 @@ int state_leases_json(const struct state *s, const char *provider,
  * reason and the refund. */
 int state_lease_story(const struct state *s, const char *lease_id,
     json_t **out);
+
+/* What matching would do now if tenant (key text) posted orders (an
+ * array of order.create bodies, posted in this order; "deposit" is each
+ * escrow): per group the asks that fit, by matching's order, with their
+ * price per epoch and per 30-day month, the winner and its price (each
+ * group's winner reserves its capacity for the later groups, as the
+ * posted orders would), and for every other ask the first rule it fails
+ * ("reason", one of state_nofit_name's, and "detail" for people):
+ *   {"tenant","index","time","epoch_ms","fee_per_order","balance",
+ *    "needed","groups":[{"placement","denom","max_price","escrow",
+ *    "winner":KEY|null,"price"?,"per_month"?,"min_lease_epochs"?,
+ *    "fitting":[{"provider","price","per_month","ask_time",
+ *    "min_lease_epochs"}],"not_fitting":[{"provider","reason",
+ *    "detail"}]}]}   (min_lease_epochs: the epochs of its price the
+ *    escrow must pay at that ask, the market's or its policy's)
+ * The same predicate as matching (st_fit_reason): unchanged state, the
+ * order.create that follows matches the quoted winner at the quoted
+ * price.  s is restored before return.  ERR_INVAL names the bad order. */
+int state_quote(struct state *s, const char *tenant, const json_t *orders,
+    json_t **out);
+/* "fits", "offline", "cpu", "price", "policy_deny", ... (the reasons of
+ * state_quote); NULL outside the set. */
+const char *state_nofit_name(int reason);
+
+/* A provider's record, a pure function of the ledger up to the state's
+ * last leaf (docs/state.md, "Reputation"): {"provider","index","time",
+ * "first_ask":{"index","time"},"key_age_ms","leases":{"won","started",
+ * "live","ended":{REASON:N}},"manifests_refused","usage_reports",
+ * "heartbeats","last_seen","online","offline_marks","online_ms",
+ * "offline_ms","uptime_7d_ppm","uptime_30d_ppm","completion_rate_ppm"
+ * (null while undefined),"bond":{"now","max","changes"},
+ * "attestations":[{"auditor","index"}]}.  ERR_NOTFOUND for a key that
+ * never advertised. */
+int state_provider_record(const struct state *s, const char *key_text,
+    json_t **out);
+/* Every provider's record, in order of first ask. */
+int state_provider_records(const struct state *s, json_t **out);
 
 /* "tenant_closed", ... ; NULL outside the set. */
 const char *state_reason_name(enum state_reason r);

@@ -29,6 +29,8 @@ __extension__ typedef unsigned __int128 state_u128;
 #define ST_MAX_TTL_MS (INT64_C(365) * 24 * 3600 * 1000)
 #define ST_MAX_FEE (INT64_C(1) << 40) /* per entry */
 #define ST_STORY_CANDIDATES 5
+#define ST_MAX_POLICY_KEYS 256 /* per allow / deny list of an ask */
+#define ST_MAX_POLICY_EPOCHS (INT64_C(1) << 32) /* an ask's min lease */
 #define ST_UNIT 1000000 /* price components are per 10^6 units */
 
 /* A string-keyed hash map (open addressing, linear probing).  Ids and
@@ -77,6 +79,24 @@ struct attest {
 	json_t *attrs; /* as signed, for views */
 };
 
+/* A provider's record, counted as its entries apply (docs/state.md,
+ * "Reputation"): a pure function of the ledger. */
+struct st_offline {
+	int64_t from, to; /* provider.offline, provider.online (-1: open) */
+};
+struct st_record {
+	int64_t first_time; /* its first provider.advertise */
+	uint64_t first_index;
+	int64_t won, started, usage_reports, heartbeats, offline_marks;
+	int64_t ended[STATE_REASON_COUNT]; /* its leases, by close reason */
+	int64_t bond_max, bond_changes;
+	int64_t offline_ms; /* closed offline intervals, in all */
+	struct st_offline *off; /* offline intervals ending in the last
+	                         * ST_RECORD_WINDOW_MS (or open) */
+	size_t noff, off_cap;
+};
+#define ST_RECORD_WINDOW_MS (INT64_C(30) * 24 * 3600 * 1000)
+
 struct provider {
 	uint8_t key[KEY_PUB_LEN];
 	char key_text[KEY_TEXT_SIZE];
@@ -98,9 +118,27 @@ struct provider {
 	json_t *ask; /* the advertise body, for views */
 	size_t nleases; /* live leases (created or active) */
 	int64_t bond; /* locked from its balance, denoms[0] */
+	/* The ask's bid policy ("policy" of provider.advertise): tenant
+	 * keys it takes only / never (sorted), and the minimum lease, in
+	 * epochs, the order's escrow must pay at its price (0: none). */
+	uint8_t (*allow)[KEY_PUB_LEN];
+	uint8_t (*deny)[KEY_PUB_LEN];
+	size_t nallow, ndeny;
+	int64_t min_lease_epochs;
+	struct st_record rec; /* its record (state_reputation.c) */
 };
 
 enum order_status { ORDER_OPEN, ORDER_PENDING, ORDER_MATCHED, ORDER_CLOSED };
+
+/* The figures an order's "min_reputation" may ask a minimum of. */
+enum {
+	ST_REP_COMPLETION,
+	ST_REP_UPTIME_7D,
+	ST_REP_UPTIME_30D,
+	ST_REP_STARTED,
+	ST_REP_N
+};
+extern const char *const st_rep_names[ST_REP_N];
 
 struct order {
 	uint64_t index;
@@ -115,6 +153,10 @@ struct order {
 	uint32_t runtimes;
 	char **capv; /* capabilities needed, sorted */
 	size_t ncap;
+	int unknown_runtime; /* a quote's order names a runtime no ask has */
+	/* "min_reputation": the minimum record (ST_REP_*), -1 unset */
+	int has_min_rep;
+	int64_t min_rep[ST_REP_N];
 	uint64_t *kv;
 	size_t nkv;
 	uint64_t kv_bloom;
@@ -220,9 +262,13 @@ struct state {
 	int64_t entry_fees[STATE_DENOMS_MAX]; /* collected, informational */
 	uint64_t kv_gen; /* bumped when a provider's attributes change */
 	struct st_match_index *midx; /* NULL until the first match */
+	/* While a quote parses an order (state_quote): nothing is
+	 * interned, an unknown runtime is noted instead.  Not state. */
+	int read_only, ro_unknown_runtime;
 };
 
 /* state.c */
+int st_order_parse(struct state *s, const json_t *b, struct order *o);
 int st_push(struct state *s, const char *kind, json_t *body); /* steals */
 int st_grow(void **arr, size_t *cap, size_t need, size_t elem);
 
@@ -241,6 +287,37 @@ void st_capabilities_free(char **v, size_t n);
 int st_capabilities_hold(char *const *have, size_t nhave, char *const *want,
     size_t nwant);
 
+/* Why p's ask does not fit o, the first failing rule in this order
+ * (ST_FIT, and *price set, when it fits): the one predicate matching,
+ * quotes and any index share. */
+enum st_nofit {
+	ST_FIT = 0,
+	ST_NOFIT_NO_ASK, /* no ask, or withdrawn */
+	ST_NOFIT_OFFLINE,
+	ST_NOFIT_DENOM,
+	ST_NOFIT_RUNTIMES,
+	ST_NOFIT_CPU, /* free capacity short */
+	ST_NOFIT_MEM,
+	ST_NOFIT_STORAGE,
+	ST_NOFIT_GPU,
+	ST_NOFIT_ATTRIBUTES,
+	ST_NOFIT_SIGNED_BY,
+	ST_NOFIT_REPUTATION, /* below the order's min_reputation */
+	ST_NOFIT_POLICY_DENY, /* the tenant is on the ask's deny list */
+	ST_NOFIT_POLICY_ALLOW, /* the ask has an allow list without it */
+	ST_NOFIT_PRICE, /* one epoch of full use above max_price */
+	ST_NOFIT_ESCROW, /* escrow < min_lease_epochs x price */
+	ST_NOFIT_POLICY_MIN_LEASE, /* escrow < the ask's minimum lease */
+	ST_NOFIT_CAPABILITIES, /* a capability the order needs is not offered */
+	ST_NOFIT_COUNT
+};
+enum st_nofit st_fit_reason(const struct state *s, const struct provider *p,
+    const struct order *o, int64_t *price);
+/* Whether ask pa at price a beats pb at b in matching's order: cheaper,
+ * then older ask, then lower key. */
+int st_better(const struct provider *pa, int64_t a, const struct provider *pb,
+    int64_t b);
+/* st_fit_reason(...) == ST_FIT */
 int st_fits(const struct state *s, const struct provider *p,
     const struct order *o, int64_t *price);
 void st_match_index_free(struct st_match_index *x);
@@ -257,9 +334,31 @@ json_t *st_match_json(const struct order *o);
 int st_order_expired(const struct order *o, int64_t t);
 int64_t st_epochs(const struct state *s, int64_t from, int64_t to);
 int st_lease_unfunded(const struct state *s, const struct lease *l, int64_t t);
+/* The time from which an active lease is unfunded if nothing changes
+ * (st_lease_unfunded's end: the escrow's last paid epoch), -1 when it
+ * does not run dry with time (not active, or free). */
+int64_t st_lease_paid_until(const struct state *s, const struct lease *l);
 
 /* Decimal text of a 128-bit value (for messages); buf of 40 bytes. */
 const char *st_u128_str(state_u128 v, char buf[40]);
+
+/* state_reputation.c: the record's hooks, called once an entry is
+ * accepted (they cannot fail but for ERR_NOMEM, on offline). */
+int st_rec_offline(struct provider *p, int64_t t);
+void st_rec_online(struct provider *p, int64_t t);
+void st_rec_free(struct provider *p);
+/* Uptime over the last w ms before T (or since the first ask when
+ * younger), in ppm; -1 when no time has passed. */
+int64_t st_rec_uptime_ppm(const struct provider *p, int64_t T, int64_t w);
+/* Leases ended without the provider's fault, in ppm of those ended (but
+ * manifest_not_delivered); -1 when none. */
+int64_t st_rec_completion_ppm(const struct provider *p);
+/* The record as state_provider_record gives it (NULL: no memory). */
+json_t *st_record_json(const struct state *s, const struct provider *p);
+/* The first figure of o's min_reputation p's record is below at time T
+ * (an undefined figure is below any minimum), or -1 when it meets all. */
+int st_rec_below(const struct provider *p, const struct order *o, int64_t T,
+    int64_t *have);
 
 /* state_json.c */
 json_t *st_account_json(const struct state *s, const struct account *a);

@@ -72,8 +72,27 @@ st_order_json(const struct state *s, const struct order *o)
 	return j;
 }
 
+/* The lease view with "paid_until" (st_lease_paid_until; null when it
+ * does not run dry with time). */
+static json_t *lease_json(const struct state *s, const struct lease *l);
+
 json_t *
 st_lease_json(const struct state *s, const struct lease *l)
+{
+	json_t *j = lease_json(s, l);
+	int64_t pu = st_lease_paid_until(s, l);
+
+	if (j != NULL &&
+	    json_object_set_new(j, "paid_until",
+	        pu < 0 ? json_null() : json_integer(pu)) < 0) {
+		json_decref(j);
+		return NULL;
+	}
+	return j;
+}
+
+static json_t *
+lease_json(const struct state *s, const struct lease *l)
 {
 	json_t *u = json_object(), *j;
 	const char *mh = st_lease_manifest_hash(l);
@@ -336,6 +355,15 @@ state_dump(const struct state *s, json_t **out)
 	for (size_t i = 0; rc == 0 && i < s->nprovs; i++)
 		rc = json_object_set_new(provs, s->provs[i]->key_text,
 		    st_provider_json(s, s->provs[i]));
+	/* each provider's record (state_reputation.c), so that equal dumps
+	 * mean equal records too (a restored snapshot must keep them) */
+	if (rc == 0) {
+		json_t *recs = json_object();
+		rc = json_object_set_new(root, "records", recs);
+		for (size_t i = 0; rc == 0 && i < s->nprovs; i++)
+			rc = json_object_set_new(recs, s->provs[i]->key_text,
+			    st_record_json(s, s->provs[i]));
+	}
 	for (size_t d = 0; rc == 0 && d < s->cfg.ndenoms; d++)
 		rc = json_object_set_new(tot, s->cfg.denoms[d],
 		    json_pack("{s:I,s:I,s:I,s:I,s:I}", "deposits",

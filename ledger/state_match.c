@@ -53,6 +53,23 @@ st_lease_unfunded(const struct state *s, const struct lease *l, int64_t t)
 	return (state_u128)(uint64_t)t >= end;
 }
 
+int64_t
+st_lease_paid_until(const struct state *s, const struct lease *l)
+{
+	const struct order *o = l->order;
+	state_u128 end;
+
+	if (l->status != LEASE_ACTIVE || l->price <= 0)
+		return -1;
+	if (o->escrow == 0)
+		return l->started;
+	end = ((state_u128)(uint64_t)l->billed_epochs +
+	          (uint64_t)(o->escrow / l->price)) *
+	        (uint64_t)s->cfg.epoch_ms +
+	    (uint64_t)l->started;
+	return end > (state_u128)INT64_MAX ? INT64_MAX : (int64_t)end;
+}
+
 /* Price of one epoch of full use: E * (p_cpu * cpu * 10^6 + p_mem * mem +
  * p_sto * sto) / 10^15, rounded down (prices are per 10^6 of cpu_ms and
  * MB-s; cpu_ms = millicores * E / 10^3, MB-s = bytes * E / 10^9). */
@@ -129,43 +146,95 @@ attested(const struct provider *p, const uint8_t auditor[KEY_PUB_LEN],
 	return 0;
 }
 
-int
-st_fits(const struct state *s, const struct provider *p, const struct order *o,
-    int64_t *price)
+/* Whether key is in the sorted array keys[n]. */
+static int
+has_key(const uint8_t (*keys)[KEY_PUB_LEN], size_t n,
+    const uint8_t key[KEY_PUB_LEN])
 {
-	int64_t pr;
+	size_t lo = 0, hi = n;
 
-	if (!p->has_ask || p->withdrawn || !p->online || p->denom != o->denom ||
-	    (o->runtimes & ~p->runtimes) != 0 ||
-	    o->need.cpu > p->cap.cpu - p->used.cpu - p->pend.cpu ||
-	    o->need.mem > p->cap.mem - p->used.mem - p->pend.mem ||
-	    o->need.sto > p->cap.sto - p->used.sto - p->pend.sto ||
-	    o->need.gpu > p->cap.gpu - p->used.gpu - p->pend.gpu ||
-	    (o->kv_bloom & ~p->kv_bloom) != 0 ||
-	    !st_capabilities_hold(p->capv, p->ncap, o->capv, o->ncap))
-		return 0;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		int c = memcmp(keys[mid], key, KEY_PUB_LEN);
+		if (c == 0)
+			return 1;
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return 0;
+}
+
+enum st_nofit
+st_fit_reason(const struct state *s, const struct provider *p,
+    const struct order *o, int64_t *price)
+{
+	int64_t pr, epochs;
+
+	if (!p->has_ask || p->withdrawn)
+		return ST_NOFIT_NO_ASK;
+	if (!p->online)
+		return ST_NOFIT_OFFLINE;
+	if (p->denom != o->denom)
+		return ST_NOFIT_DENOM;
+	if ((o->runtimes & ~p->runtimes) != 0 || o->unknown_runtime)
+		return ST_NOFIT_RUNTIMES;
+	if (o->need.cpu > p->cap.cpu - p->used.cpu - p->pend.cpu)
+		return ST_NOFIT_CPU;
+	if (o->need.mem > p->cap.mem - p->used.mem - p->pend.mem)
+		return ST_NOFIT_MEM;
+	if (o->need.sto > p->cap.sto - p->used.sto - p->pend.sto)
+		return ST_NOFIT_STORAGE;
+	if (o->need.gpu > p->cap.gpu - p->used.gpu - p->pend.gpu)
+		return ST_NOFIT_GPU;
+	if (!st_capabilities_hold(p->capv, p->ncap, o->capv, o->ncap))
+		return ST_NOFIT_CAPABILITIES;
+	if ((o->kv_bloom & ~p->kv_bloom) != 0)
+		return ST_NOFIT_ATTRIBUTES;
 	for (size_t i = 0; i < o->nkv; i++)
 		if (!has_kv(p->kv, p->nkv, o->kv[i]))
-			return 0;
+			return ST_NOFIT_ATTRIBUTES;
 	if (o->nall > 0 || o->nany > 0) {
 		size_t i;
 		for (i = 0; i < o->nall; i++)
 			if (!attested(p, o->all_of[i], o))
-				return 0;
+				return ST_NOFIT_SIGNED_BY;
 		for (i = 0; i < o->nany; i++)
 			if (attested(p, o->any_of[i], o))
 				break;
 		if (o->nany > 0 && i == o->nany)
-			return 0;
+			return ST_NOFIT_SIGNED_BY;
 	}
+	if (o->has_min_rep && st_rec_below(p, o, s->now, NULL) >= 0)
+		return ST_NOFIT_REPUTATION;
+	/* the provider's bid policy (tenants it takes) */
+	if (p->ndeny > 0 && has_key(p->deny, p->ndeny, o->tenant->key))
+		return ST_NOFIT_POLICY_DENY;
+	if (p->nallow > 0 && !has_key(p->allow, p->nallow, o->tenant->key))
+		return ST_NOFIT_POLICY_ALLOW;
 	if ((pr = st_ask_price(p, o)) < 0 || pr > o->max_price)
-		return 0;
-	/* the escrow must pay the minimum lease at this price */
+		return ST_NOFIT_PRICE;
+	/* the escrow must pay the minimum lease at this price: the
+	 * market's, or the provider's own when its policy asks more */
+	epochs = s->cfg.min_lease_epochs;
+	if (p->min_lease_epochs > epochs)
+		epochs = p->min_lease_epochs;
 	if ((state_u128)(uint64_t)pr * (uint64_t)s->cfg.min_lease_epochs >
 	    (state_u128)(uint64_t)o->escrow)
-		return 0;
+		return ST_NOFIT_ESCROW;
+	if ((state_u128)(uint64_t)pr * (uint64_t)epochs >
+	    (state_u128)(uint64_t)o->escrow)
+		return ST_NOFIT_POLICY_MIN_LEASE;
 	*price = pr;
-	return 1;
+	return ST_FIT;
+}
+
+int
+st_fits(const struct state *s, const struct provider *p, const struct order *o,
+    int64_t *price)
+{
+	return st_fit_reason(s, p, o, price) == ST_FIT;
 }
 
 struct cand {
@@ -321,14 +390,21 @@ candidates(struct state *s, const struct order *o, size_t *n)
 }
 
 /* The matching order: cheaper, then older ask, then lower key. */
+int
+st_better(const struct provider *pa, int64_t a, const struct provider *pb,
+    int64_t b)
+{
+	if (a != b)
+		return a < b;
+	if (pa->ask_time != pb->ask_time)
+		return pa->ask_time < pb->ask_time;
+	return memcmp(pa->key, pb->key, KEY_PUB_LEN) < 0;
+}
+
 static int
 better(const struct cand *a, const struct cand *b)
 {
-	if (a->price != b->price)
-		return a->price < b->price;
-	if (a->p->ask_time != b->p->ask_time)
-		return a->p->ask_time < b->p->ask_time;
-	return memcmp(a->p->key, b->p->key, KEY_PUB_LEN) < 0;
+	return st_better(a->p, a->price, b->p, b->price);
 }
 
 int

@@ -13,7 +13,7 @@
 #include "common/err.h"
 #include "ledger/state_internal.h"
 
-#define SNAP_MAGIC "lodge-state-2\n"
+#define SNAP_MAGIC "lodge-state-3\n"
 
 /*
  * Every field of these structures is written and read below.  A field
@@ -24,15 +24,15 @@
  * replay after it, for the kinds its random streams use.)
  */
 #if defined(__x86_64__) && defined(__LP64__)
-_Static_assert(sizeof(struct state) == 3928,
+_Static_assert(sizeof(struct state) == 3936,
     "struct state changed: snapshot it in state_snap.c, then fix this size");
 _Static_assert(sizeof(struct account) == 160,
     "struct account changed: snapshot it in state_snap.c, then fix this "
     "size");
-_Static_assert(sizeof(struct provider) == 368,
+_Static_assert(sizeof(struct provider) == 576,
     "struct provider changed: snapshot it in state_snap.c, then fix this "
     "size");
-_Static_assert(sizeof(struct order) == 544,
+_Static_assert(sizeof(struct order) == 592,
     "struct order changed: snapshot it in state_snap.c, then fix this size");
 _Static_assert(sizeof(struct lease) == 304,
     "struct lease changed: snapshot it in state_snap.c, then fix this size");
@@ -207,6 +207,29 @@ w_provider(struct wbuf *w, const struct provider *p)
 	w_u64(w, p->nleases);
 	w_i64(w, p->bond);
 	w_caps(w, p->capv, p->ncap);
+	/* the ask's bid policy */
+	w_u64(w, p->nallow);
+	w_bytes(w, p->allow, p->nallow * KEY_PUB_LEN);
+	w_u64(w, p->ndeny);
+	w_bytes(w, p->deny, p->ndeny * KEY_PUB_LEN);
+	w_i64(w, p->min_lease_epochs);
+	/* its record (state_reputation.c) */
+	w_i64(w, p->rec.first_time);
+	w_u64(w, p->rec.first_index);
+	w_i64(w, p->rec.won);
+	w_i64(w, p->rec.started);
+	w_i64(w, p->rec.usage_reports);
+	w_i64(w, p->rec.heartbeats);
+	w_i64(w, p->rec.offline_marks);
+	w_i64s(w, p->rec.ended, STATE_REASON_COUNT);
+	w_i64(w, p->rec.bond_max);
+	w_i64(w, p->rec.bond_changes);
+	w_i64(w, p->rec.offline_ms);
+	w_u64(w, p->rec.noff);
+	for (size_t i = 0; i < p->rec.noff; i++) {
+		w_i64(w, p->rec.off[i].from);
+		w_i64(w, p->rec.off[i].to);
+	}
 }
 
 static void
@@ -235,6 +258,8 @@ w_order(struct wbuf *w, const struct order *o)
 	w_bytes(w, o->any_of, o->nany * KEY_PUB_LEN);
 	w_json(w, o->body);
 	w_caps(w, o->capv, o->ncap);
+	w_u64(w, (uint64_t)o->has_min_rep);
+	w_i64s(w, o->min_rep, ST_REP_N);
 	w_u64(w, (uint64_t)o->status);
 	w_u64(w, (uint64_t)o->reason);
 	w_i64(w, o->closed_time);
@@ -599,6 +624,26 @@ put_in(void ***arr, size_t *n, size_t *cap, struct smap *m, const char *key,
 	return 0;
 }
 
+static void
+r_keys_max(struct rbuf *r, uint8_t (**out)[KEY_PUB_LEN], size_t *n, size_t max)
+{
+	*n = r_count(r, KEY_PUB_LEN, max);
+	if (r->bad || *n == 0)
+		return;
+	if ((*out = calloc(*n, KEY_PUB_LEN)) == NULL) {
+		*n = 0;
+		r_fail(r, "out of memory");
+		return;
+	}
+	r_bytes(r, *out, *n * KEY_PUB_LEN);
+}
+
+static void
+r_keys(struct rbuf *r, uint8_t (**out)[KEY_PUB_LEN], size_t *n)
+{
+	r_keys_max(r, out, n, ST_MAX_AUDITORS);
+}
+
 /* w_caps's list, checked as the state checks an entry's. */
 static void
 r_caps(struct rbuf *r, const char *what, char ***v, size_t *n)
@@ -650,20 +695,35 @@ r_provider(struct rbuf *r, struct state *s, struct provider *p)
 	p->nleases = (size_t)r_u64(r);
 	p->bond = r_i64(r);
 	r_caps(r, "provider capabilities", &p->capv, &p->ncap);
-}
-
-static void
-r_keys(struct rbuf *r, uint8_t (**out)[KEY_PUB_LEN], size_t *n)
-{
-	*n = r_count(r, KEY_PUB_LEN, ST_MAX_AUDITORS);
-	if (r->bad || *n == 0)
+	r_keys_max(r, &p->allow, &p->nallow, ST_MAX_POLICY_KEYS);
+	r_keys_max(r, &p->deny, &p->ndeny, ST_MAX_POLICY_KEYS);
+	p->min_lease_epochs = r_i64(r);
+	p->rec.first_time = r_i64(r);
+	p->rec.first_index = r_u64(r);
+	p->rec.won = r_i64(r);
+	p->rec.started = r_i64(r);
+	p->rec.usage_reports = r_i64(r);
+	p->rec.heartbeats = r_i64(r);
+	p->rec.offline_marks = r_i64(r);
+	r_i64s(r, p->rec.ended, STATE_REASON_COUNT);
+	p->rec.bond_max = r_i64(r);
+	p->rec.bond_changes = r_i64(r);
+	p->rec.offline_ms = r_i64(r);
+	p->rec.noff = r_count(r, 16, SIZE_MAX);
+	if (r->bad || p->rec.noff == 0) {
+		p->rec.noff = 0;
 		return;
-	if ((*out = calloc(*n, KEY_PUB_LEN)) == NULL) {
-		*n = 0;
+	}
+	if ((p->rec.off = calloc(p->rec.noff, sizeof(*p->rec.off))) == NULL) {
+		p->rec.noff = 0;
 		r_fail(r, "out of memory");
 		return;
 	}
-	r_bytes(r, *out, *n * KEY_PUB_LEN);
+	p->rec.off_cap = p->rec.noff;
+	for (size_t i = 0; i < p->rec.noff; i++) {
+		p->rec.off[i].from = r_i64(r);
+		p->rec.off[i].to = r_i64(r);
+	}
 }
 
 static void
@@ -694,6 +754,8 @@ r_order(struct rbuf *r, struct state *s, struct order *o)
 	r_keys(r, &o->any_of, &o->nany);
 	o->body = r_json(r, 1);
 	r_caps(r, "order capabilities", &o->capv, &o->ncap);
+	o->has_min_rep = r_enum(r, 2);
+	r_i64s(r, o->min_rep, ST_REP_N);
 	o->status = (enum order_status)r_enum(r, ORDER_CLOSED + 1);
 	o->reason = (enum state_reason)r_enum(r, STATE_REASON_COUNT);
 	o->closed_time = r_i64(r);
@@ -834,6 +896,9 @@ r_state(struct rbuf *r, struct state *s)
 			free(p->kv);
 			json_decref(p->ask);
 			st_capabilities_free(p->capv, p->ncap);
+			free(p->allow);
+			free(p->deny);
+			st_rec_free(p);
 			free(p);
 		}
 	}

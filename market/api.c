@@ -650,6 +650,15 @@ api_route(struct market *m, const struct http_request *req,
 		market_sdl_check(m, req, resp);
 		return;
 	}
+	if (strcmp(p, "/v1/quote") == 0) {
+		if (strcmp(req->method, "POST") != 0) {
+			http_respond_error(resp, 405,
+			    "POST {\"tenant\",\"orders\"} here");
+			return;
+		}
+		market_quote(m, req, resp);
+		return;
+	}
 	if (strcmp(p, "/v1/entries") == 0) {
 		if (strcmp(req->method, "POST") != 0) {
 			http_respond_error(resp, 405, "POST an envelope here");
@@ -713,6 +722,17 @@ api_route(struct market *m, const struct http_request *req,
 			memcpy(lid, p + 11, n);
 			lid[n] = '\0';
 			rc = state_lease_story(m->state, lid, &o);
+		}
+	} else if (strncmp(p, "/v1/providers/", 14) == 0 && strlen(p) > 21 &&
+	    strcmp(p + strlen(p) - 7, "/record") == 0) {
+		char key[KEY_TEXT_SIZE];
+		size_t n = strlen(p) - 7 - 14;
+		if (n >= sizeof(key)) {
+			rc = err_set(ERR_NOTFOUND, "no such provider");
+		} else {
+			memcpy(key, p + 14, n);
+			key[n] = '\0';
+			rc = state_provider_record(m->state, key, &o);
 		}
 	} else if ((id = tail(p, "/v1/accounts/")) != NULL) {
 		rc = state_account_json(m->state, id, &o);

@@ -99,6 +99,11 @@ int market_publish_locked(struct market *m, const char *note, uint64_t size);
  * quorum of m->witnesses (trust_verify's errors otherwise). */
 int market_cosigned(const struct market *m, const char *note);
 
+/* quote.c: POST /v1/quote {"tenant":KEY,"orders":[order.create body]}:
+ * state_quote's answer (200), 400 naming the bad field. */
+void market_quote(struct market *m, const struct http_request *req,
+    struct http_response *resp);
+
 /* console.c: the console's files (m->console_dir; "/" is index.html,
  * "/console/NAME" the rest, NAME checked by market_console_name_ok);
  * POST /v1/sdl/check: {"ok","errors","warnings"[,"manifest_hash",

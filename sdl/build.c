@@ -1381,21 +1381,76 @@ build_compute(struct sdl_ctx *c, const struct ynode *k, const struct ynode *n,
 
 /* ---- profiles.placement ---- */
 
+const char *const sdl_min_rep_keys[SDL_MIN_REP_N] = { "completion_rate",
+	"uptime_7d", "uptime_30d", "leases_started" };
+const char *const sdl_min_rep_members[SDL_MIN_REP_N] = { "completion_rate_ppm",
+	"uptime_7d_ppm", "uptime_30d_ppm", "leases_started" };
+
+/* x-lodge-min-reputation: {completion_rate?, uptime_7d?, uptime_30d?:
+ * a fraction 0-1; leases_started?: an integer}.  Akash's Go parser
+ * ignores the key (v2ProfilePlacement has no such field and the file is
+ * decoded without KnownFields); its schema does not know it, so --strict
+ * reports it as Akash's schema would. */
+static void
+build_min_rep(struct sdl_ctx *c, const struct ynode *n, const char *path,
+    struct sdl_placement *pl)
+{
+	static const char *const keys[] = { "completion_rate", "uptime_7d",
+		"uptime_30d", "leases_started", NULL };
+	char q[SDL_PATH_MAX];
+
+	if (c->strict)
+		sdl_schema(c, n->line, n->col, path, "ignored",
+		    "a Lodge extension Akash's schema does not know");
+	if (!want_map_go(c, n, path, keys))
+		return;
+	for (int i = 0; i < SDL_MIN_REP_N; i++) {
+		const struct ynode *v = ytree_get(n, sdl_min_rep_keys[i]);
+		uint64_t whole, frac, x;
+		P(q, "%s.%s", path, sdl_min_rep_keys[i]);
+		if (v == NULL)
+			continue;
+		if (i == SDL_MIN_REP_STARTED) {
+			if (want_uint(c, v, q, 0, 1000000000, &x))
+				pl->min_rep[i] = (int64_t)x;
+			continue;
+		}
+		if (v->kind != YN_SCALAR ||
+		    (v->type != YS_INT && v->type != YS_FLOAT) ||
+		    sdl_parse_decimal(v->val, &whole, &frac) < 0 || whole > 1 ||
+		    (whole == 1 && frac != 0)) {
+			at(c, v, q,
+			    "expected a fraction from 0 to 1 (0.99: 99%%), "
+			    "found %s",
+			    v->kind == YN_SCALAR ? v->val : kind_name(v));
+			continue;
+		}
+		/* ppm, rounded up: a minimum is never loosened */
+		pl->min_rep[i] = (int64_t)(whole * 1000000 +
+		    frac / 1000000000000u + (frac % 1000000000000u != 0));
+	}
+}
+
 static void
 build_placement(struct sdl_ctx *c, const struct ynode *k, const struct ynode *n,
     struct sdl_placement *pl)
 {
 	static const char *const keys[] = { "attributes", "pricing", "signedBy",
-		NULL };
+		"x-lodge-min-reputation", NULL };
 	char path[SDL_PATH_MAX], p[SDL_PATH_MAX];
 	const struct ynode *v;
 
 	P(path, "profiles.placement.%s", k->val);
 	pl->name = xstrdup(c, k->val);
 	pl->pos = pos_of(k);
+	for (int i = 0; i < SDL_MIN_REP_N; i++)
+		pl->min_rep[i] = -1;
 	name_ok(c, k, path, "placement");
 	if (!want_map(c, n, path, keys))
 		return;
+	P(p, "%s.x-lodge-min-reputation", path);
+	if ((v = ytree_get(n, "x-lodge-min-reputation")))
+		build_min_rep(c, v, p, pl);
 	P(p, "%s.attributes", path);
 	if ((v = ytree_get(n, "attributes")) && want_map(c, v, p, NULL)) {
 		for (size_t i = 0; i < v->n; i++) {

@@ -693,6 +693,23 @@ sdl_orders_json(const struct sdl_deployment *d, json_t **out)
 		}
 		json_decref(caps);
 		CHK(o);
+		/* x-lodge-min-reputation, only when the placement has it */
+		for (int k = 0; k < SDL_MIN_REP_N; k++) {
+			json_t *mr = json_object_get(o, "min_reputation");
+			if (pl->min_rep[k] < 0)
+				continue;
+			if (mr == NULL &&
+			    json_object_set_new(o, "min_reputation",
+			        mr = json_object()) < 0) {
+				json_decref(o);
+				goto nomem;
+			}
+			if (json_object_set_new(mr, sdl_min_rep_members[k],
+			        json_integer(pl->min_rep[k])) < 0) {
+				json_decref(o);
+				goto nomem;
+			}
+		}
 		CHK(!json_array_append_new(arr, o));
 		CHK(add_capabilities(o, need) == 0); /* o is arr's now */
 		memset(need, 0, sizeof(need));

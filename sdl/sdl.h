@@ -150,6 +150,18 @@ struct sdl_price {
 	struct sdl_pos pos;
 };
 
+enum {
+	SDL_MIN_REP_COMPLETION,
+	SDL_MIN_REP_UPTIME_7D,
+	SDL_MIN_REP_UPTIME_30D,
+	SDL_MIN_REP_STARTED,
+	SDL_MIN_REP_N
+};
+/* The x-lodge-min-reputation keys, in that order, and the order.create
+ * "min_reputation" members they become. */
+extern const char *const sdl_min_rep_keys[SDL_MIN_REP_N];
+extern const char *const sdl_min_rep_members[SDL_MIN_REP_N];
+
 struct sdl_placement {
 	char *name;
 	struct sdl_attr *attrs;
@@ -158,6 +170,10 @@ struct sdl_placement {
 	struct sdl_price *pricing; /* sorted by profile */
 	size_t npricing;
 	struct sdl_pos pos;
+	/* x-lodge-min-reputation (a Lodge extension Akash's parser
+	 * ignores): the minimum record a provider must have, -1 unset;
+	 * completion rate, uptime 7d and 30d in ppm, leases started. */
+	int64_t min_rep[SDL_MIN_REP_N];
 };
 
 /* One deployment entry: service S runs in placement P with profile. */

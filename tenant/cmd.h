@@ -57,11 +57,14 @@ int cmd_update(const struct cmd_opts *o, int argc, char **argv);
 int cmd_events(const struct cmd_opts *o, int argc, char **argv);
 int cmd_shell(const struct cmd_opts *o, int argc, char **argv);
 int cmd_exec(const struct cmd_opts *o, int argc, char **argv);
+int cmd_quote(const struct cmd_opts *o, int argc, char **argv);
+int cmd_providers(const struct cmd_opts *o, int argc, char **argv);
 
 /* Each command's `--help` text, "usage: tenant NAME ...\n..." */
 extern const char cmd_keygen_help[], cmd_address_help[], cmd_balance_help[],
     cmd_deploy_help[], cmd_ls_help[], cmd_status_help[], cmd_logs_help[],
-    cmd_topup_help[], cmd_close_help[], cmd_update_help[];
+    cmd_topup_help[], cmd_close_help[], cmd_update_help[], cmd_quote_help[],
+    cmd_providers_help[];
 extern const char cmd_events_help[], cmd_shell_help[], cmd_exec_help[];
 
 /* Parse the options wherever they are (GNU permutation) into o; *cmd is

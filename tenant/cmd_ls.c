@@ -8,8 +8,10 @@
 
 #include "common/err.h"
 #include "common/units.h"
+#include "common/util.h"
 #include "tenant/cmd.h"
 #include "tenant/money.h"
+#include "tenant/runway.h"
 #include "tenant/view.h"
 
 const char cmd_ls_help[] =
@@ -102,6 +104,20 @@ print_table(const json_t *rows, bool all)
 		        json_string_value(json_object_get(h, "lasts")) :
 		        "-",
 		    str(row, "reason", ""));
+	}
+	/* leases whose escrow runs dry soon at the agreed price */
+	json_array_foreach(rows, i, row)
+	{
+		int64_t left = tenant_runway_ms(row, util_now_ms());
+		char d[48];
+		if (left < 0 || left >= TENANT_RUNWAY_WARN_MS)
+			continue;
+		printf("warning: lease %s: the escrow pays %s more at %lld "
+		       "%s/epoch, then the market closes it "
+		       "insufficient_funds: tenant topup %s AMOUNT\n",
+		    str(row, "lease", "-"), tenant_duration(left, d, sizeof(d)),
+		    num(row, "price"), str(row, "denom", ""),
+		    str(row, "deployment", NULL));
 	}
 }
 

@@ -9,8 +9,10 @@
 
 #include "common/err.h"
 #include "common/units.h"
+#include "common/util.h"
 #include "tenant/cmd.h"
 #include "tenant/money.h"
+#include "tenant/runway.h"
 #include "tenant/view.h"
 
 const char cmd_status_help[] =
@@ -65,6 +67,7 @@ print_market(const char *lease, const json_t *l, const char *api,
 	const char *reason = json_string_value(json_object_get(l, "reason"));
 	const char *k;
 	json_t *v;
+	int64_t left;
 
 	printf("lease %s (order %s)\n", lease,
 	    json_string_value(json_object_get(l, "order")));
@@ -85,6 +88,15 @@ print_market(const char *lease, const json_t *l, const char *api,
 	} else
 		printf("  charged   %lld; fees %lld (micro-units)\n",
 		    num(l, "charged"), num(l, "fees"));
+	if ((left = tenant_runway_ms(l, util_now_ms())) >= 0) {
+		char d[48];
+		printf("  runway    the escrow pays %s more at this price%s\n",
+		    tenant_duration(left, d, sizeof(d)),
+		    left < TENANT_RUNWAY_WARN_MS ?
+		        " (warning: then the market closes it "
+		        "insufficient_funds; tenant topup adds to it)" :
+		        "");
+	}
 	printf("  usage    ");
 	json_object_foreach(json_object_get(l, "usage"), k, v)
 	    printf(" %s=%lld", k, (long long)json_integer_value(v));

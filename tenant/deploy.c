@@ -21,6 +21,7 @@
 #include "tenant/deploy.h"
 #include "tenant/explain.h"
 #include "tenant/view.h"
+#include "tenant/quote.h"
 
 #define MANIFEST_RETRY_MS 15000 /* provider may lag the ledger */
 #define PROBE_MS 10000 /* first answer through the gateway */
@@ -122,15 +123,23 @@ wait_match(struct run *r, const char *order, const json_t *body, char *lease,
 			if ((rc = tenant_market_get(r->c, "/v1/providers",
 			         &ps)) != 0)
 				return rc;
+			char *mwhy = NULL;
 			rc = tenant_explain_nomatch(body, ps, &r->rules, &why);
 			json_decref(ps);
 			if (rc)
 				return rc;
+			/* the market's own predicate also knows bid policies
+			 * and minimum records (a market without quotes: no
+			 * more said) */
+			if (tenant_quote_why(r->c, body, &mwhy) != 0)
+				err_clear();
 			rc = err_set(ERR_NOTFOUND,
 			    "order %s: nothing matched "
-			    "before its TTL: %s",
-			    order, why);
+			    "before its TTL: %s%s%s%s",
+			    order, why, mwhy && *mwhy ? " (" : "",
+			    mwhy ? mwhy : "", mwhy && *mwhy ? ")" : "");
 			free(why);
+			free(mwhy);
 			return rc;
 		}
 		if (!said) {
@@ -706,9 +715,11 @@ need_add(json_t *need, const char *d, int64_t v)
 
 /*
  * Before any order is posted, the money traps (issue 12, case 7): a
- * deposit that cannot pay min_lease_epochs of the cheapest provider that
- * fits now (the market would take it and the order wait, or the lease die
- * at once), and a balance that cannot pay the deposits and fees.  Each
+ * deposit no provider takes now (the market's quote) though one would
+ * with more escrow: the least deposit that would do is named (the
+ * minimum lease, the market's or the ask's policy's, x its price; the
+ * market would hold the order unmatched), and a
+ * balance that cannot pay the deposits and fees.  Each
  * refusal names the amount needed.  explicit: the deposit came from
  * --deposit.
  */
@@ -719,7 +730,8 @@ preflight(struct run *r, const json_t *groups, const json_t *info,
 	const char *fee_denom = json_string_value(
 	    json_array_get(json_object_get(info, "denoms"), 0));
 	int64_t fee = tenant_fee_of(info, "order.create");
-	json_t *ps = NULL, *acct = NULL, *need = json_object(), *g, *v;
+	json_t *acct = NULL, *need = json_object(), *g, *v;
+	json_t *q = NULL, *qin = NULL, *qun = NULL, *ps = NULL;
 	char path[160], key[64], hint[512];
 	const char *d;
 	size_t i;
@@ -727,6 +739,12 @@ preflight(struct run *r, const json_t *groups, const json_t *info,
 
 	if (need == NULL)
 		return err_set(ERR_NOMEM, "out of memory");
+	/* the market's own quote (bid policies, minimum records and the
+	 * earlier groups' reservations included): with the deposits as
+	 * given, and for a group nobody takes, with its escrow unbounded,
+	 * whose fitting asks say the least deposit that would do */
+	if ((rc = tenant_quote_orders(r->c, groups, &q)) != 0)
+		goto out;
 	if ((rc = tenant_market_get(r->c, "/v1/providers", &ps)) != 0)
 		goto out;
 	/* what no provider offers can never match (issue 15) */
@@ -746,23 +764,50 @@ preflight(struct run *r, const json_t *groups, const json_t *info,
 		    text, miss);
 		goto out;
 	}
+	if ((qin = json_deep_copy(groups)) == NULL) {
+		rc = err_set(ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	json_array_foreach(qin, i, g)
+	    json_object_set_new(g, "deposit", json_integer(INT64_MAX));
 	json_array_foreach(groups, i, g)
 	{
 		int64_t dep = json_integer_value(json_object_get(g, "deposit"));
-		int64_t price, min;
+		int64_t price = 0, min = INT64_MAX, epochs = 0;
 		const char *gd = json_string_value(json_object_get(g, "denom"));
+		json_t *qg = json_array_get(json_object_get(q, "groups"), i);
+		json_t *f;
+		size_t k;
 
 		if ((rc = need_add(need, gd ? gd : "", dep)) != 0 ||
 		    (rc = need_add(need, fee_denom ? fee_denom : "", fee)) != 0)
 			goto out;
-		if (tenant_cheapest_fit(g, ps, r->rules.epoch_ms, &price, key,
-		        sizeof(key)) != 0) {
-			err_clear(); /* nothing fits now: the order waits */
-			continue;
+		if (json_is_string(json_object_get(qg, "winner")))
+			continue; /* this deposit is taken */
+		if (qun == NULL &&
+		    (rc = tenant_quote_orders(r->c, qin, &qun)) != 0)
+			goto out;
+		qg = json_array_get(json_object_get(qun, "groups"), i);
+		json_array_foreach(json_object_get(qg, "fitting"), k, f)
+		{
+			int64_t p =
+			    json_integer_value(json_object_get(f, "price"));
+			int64_t e = json_integer_value(
+			    json_object_get(f, "min_lease_epochs"));
+			int64_t m;
+			if (__builtin_mul_overflow(p, e, &m))
+				m = INT64_MAX;
+			if (m < min || epochs == 0) {
+				min = m;
+				price = p;
+				epochs = e;
+				snprintf(key, sizeof(key), "%s",
+				    json_string_value(
+				        json_object_get(f, "provider")));
+			}
 		}
-		if (__builtin_mul_overflow(price, r->rules.min_lease_epochs,
-		        &min))
-			min = INT64_MAX;
+		if (epochs == 0)
+			continue; /* nothing fits now: the order waits */
 		if (dep >= min)
 			continue;
 		rc = err_set(ERR_REJECT,
@@ -774,8 +819,8 @@ preflight(struct run *r, const json_t *groups, const json_t *info,
 		    "and what is not spent comes back when it closes",
 		    explicit ? "--deposit" : "the default deposit",
 		    (long long)dep, gd ? gd : "", key, (long long)price,
-		    gd ? gd : "", (long long)r->rules.min_lease_epochs,
-		    (long long)min, gd ? gd : "", (long long)min);
+		    gd ? gd : "", (long long)epochs, (long long)min,
+		    gd ? gd : "", (long long)min);
 		goto out;
 	}
 	snprintf(path, sizeof(path), "/v1/accounts/%s", r->c->address);
@@ -801,6 +846,9 @@ preflight(struct run *r, const json_t *groups, const json_t *info,
 	}
 out:
 	json_decref(ps);
+	json_decref(q);
+	json_decref(qun);
+	json_decref(qin);
 	json_decref(acct);
 	json_decref(need);
 	return rc;

@@ -72,8 +72,9 @@ struct tenant_deploy_opts {
  * ("running", or "closed" when its manifest could not be delivered and
  * the lease was closed manifest_not_delivered),"deposit",
  * "services":{name:url}}],"failed_step"?,"reason"?}.  Before any order
- * is posted, a deposit below min_lease_epochs x the price of the
- * cheapest provider that fits now, or a balance short of the deposits
+ * is posted, a deposit below the minimum lease x the price of the
+ * provider the market's quote (POST /v1/quote) picks now, or a balance
+ * short of the deposits
  * and fees, is refused (ERR_REJECT naming the amount needed).  *failure
  * says how it failed.  Returns 0 or a negative ERR_* with err_msg() set.
  */

@@ -28,6 +28,9 @@ static const char usage_text[] =
     "  topup DEPLOYMENT AMOUNT     add AMOUNT to each order's escrow\n"
     "  close DEPLOYMENT|LEASE      close it; the escrow left is refunded\n"
     "  update DEPLOYMENT FILE      run a new file on the same leases\n"
+    "  quote FILE                  who would win, at what price, and why\n"
+    "                              the others do not fit (posts nothing)\n"
+    "  providers                   every provider and its record\n"
     "The market is --market URL or $LODGE_MARKET; the key lives in\n"
     "$XDG_CONFIG_HOME/lodge/tenant.key.  Amounts are integer micro-units\n"
     "(uakt; 1 AKT = 1000000 uakt: what is shown gives both).\n"
@@ -68,6 +71,8 @@ static const struct {
 	{ "events", cmd_events, cmd_events_help },
 	{ "shell", cmd_shell, cmd_shell_help },
 	{ "exec", cmd_exec, cmd_exec_help },
+	{ "quote", cmd_quote, cmd_quote_help },
+	{ "providers", cmd_providers, cmd_providers_help },
 };
 
 /* The command called name, or -1. */

@@ -161,6 +161,9 @@ ls_row(const json_t *ord, const json_t *leases, const struct tenant_paths *p)
 		    json_object_get(lease, "charged"));
 		json_object_set(row, "escrow",
 		    json_object_get(lease, "escrow"));
+		if (json_object_get(lease, "paid_until") != NULL)
+			json_object_set(row, "paid_until",
+			    json_object_get(lease, "paid_until"));
 		if (json_is_string(json_object_get(lease, "reason")))
 			json_object_set(row, "reason",
 			    json_object_get(lease, "reason"));

@@ -38,14 +38,16 @@ has_required() {
 
 jq -r '.paths | to_entries[] | .key as $p | .value | keys[] | "\(.) \($p)"' "$SPEC" > "$T/ops"
 while read -r method path; do
-	url=$(echo "$path" | sed "s|{id}|$( echo "$path" | grep -q orders && echo "$O" || echo "$LEASE")|; s|{key}|$TEN|")
+	url=$(echo "$path" | sed "s|{id}|$( echo "$path" | grep -q orders && echo "$O" || echo "$LEASE")|; s|{key}|$(echo "$path" | grep -q providers && echo "$P1" || echo "$TEN")|")
 	case "$path" in
 	*/inclusion) url="$url?index=1";;
 	*/consistency) url="$url?old=1&new=2";;
 	*/entries) [ "$method" = get ] && url="$url?start=0&end=3";;
 	*/events) url="$url?since=0";;
 	esac
-	if [ "$method" = post ]; then
+	if [ "$path" = /v1/quote ]; then
+		curl -s "$MARKET/v1/orders/$O" | jq -c "{tenant:\"$TEN\",orders:[.body]}" > "$T/body"
+	elif [ "$method" = post ]; then
 		envelope "$T/tenant.key" account.transfer "{\"to\":\"$P1\",\"denom\":\"uakt\",\"amount\":1}" > "$T/body"
 	fi
 	if [ "$path" = /v1/events ]; then
@@ -79,7 +81,8 @@ done < "$T/ops"
 
 # documented error answers
 check "POST /v1/entries with a bad body answers a documented 400" sh -c "[ \$(curl -s -o /dev/null -w '%{http_code}' -XPOST --data-binary 'x' $MARKET/v1/entries) = 400 ] && jq -e '.paths.\"/v1/entries\".post.responses.\"400\"' $SPEC"
+check "POST /v1/quote with a bad body answers a documented 400" sh -c "[ \$(curl -s -o /dev/null -w '%{http_code}' -XPOST --data-binary '{\"tenant\":1}' $MARKET/v1/quote) = 400 ] && jq -e '.paths.\"/v1/quote\".post.responses.\"400\"' $SPEC"
 check "GET an unknown order answers a documented 404" sh -c "[ \$(curl -s -o /dev/null -w '%{http_code}' $MARKET/v1/orders/o-999) = 404 ]"
 check "an undocumented path answers 404" sh -c "[ \$(curl -s -o /dev/null -w '%{http_code}' $MARKET/v1/nothing) = 404 ]"
-check "every route the server knows is documented" sh -c "for r in /v1/info /v1/providers /v1/orders /v1/leases /healthz /metrics; do jq -e \".paths.\\\"\$r\\\"\" $SPEC > /dev/null || exit 1; done"
+check "every route the server knows is documented" sh -c "for r in /v1/info /v1/providers /v1/orders /v1/leases /v1/quote /healthz /metrics; do jq -e \".paths.\\\"\$r\\\"\" $SPEC > /dev/null || exit 1; done"
 finish
