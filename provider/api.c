@@ -25,6 +25,7 @@
 #include "provider/daemon_internal.h"
 #include "provider/events.h"
 #include "provider/exec.h"
+#include "provider/streamcap.h"
 #include "provider/gateway.h"
 #include "provider/lease_update.h"
 #include "wasm/pool.h"
@@ -567,7 +568,35 @@ struct log_stream {
 	char path[LOG_FILES_MAX][PATH_MAX];
 	off_t off[LOG_FILES_MAX];
 	int idle_rounds;
+	int capped; /* counted in streamcap for tenant */
+	uint8_t tenant[KEY_PUB_LEN];
 };
+
+/* A followed stream counts against its tenant's streams
+ * (provider/streamcap.h): 0, or 429 answered. */
+static int
+log_stream_cap(struct log_stream *s, struct http_response *resp)
+{
+	pthread_mutex_lock(&s->pd->mu);
+	memcpy(s->tenant, s->l->tenant, KEY_PUB_LEN);
+	pthread_mutex_unlock(&s->pd->mu);
+	if (streamcap_take(s->tenant) < 0) {
+		http_respond_error(resp, 429, "%s", err_msg());
+		return -1;
+	}
+	s->capped = 1;
+	return 0;
+}
+
+static void
+log_stream_free(void *ctx)
+{
+	struct log_stream *s = ctx;
+
+	if (s->capped)
+		streamcap_give(s->tenant);
+	free(s);
+}
 
 static size_t
 log_files(struct pd *pd, struct lease *l, struct log_stream *s)
@@ -650,10 +679,14 @@ get_logs(struct pd *pd, const char *id, const struct http_request *req,
 	s->n = log_files(pd, s->l, s);
 	resp->content_type = "text/plain; charset=utf-8";
 	if (follow && strcmp(follow, "0") != 0) {
+		if (log_stream_cap(s, resp) < 0) {
+			free(s);
+			return;
+		}
 		resp->status = 200;
 		resp->stream = log_stream_read;
 		resp->stream_ctx = s;
-		resp->stream_free = free;
+		resp->stream_free = log_stream_free;
 		return;
 	}
 	if ((out = malloc(LOG_READ_MAX + 1)) == NULL) {
@@ -699,10 +732,14 @@ get_events(struct pd *pd, const char *id, const struct http_request *req,
 	    PROVIDER_EVENTS_FILE);
 	resp->content_type = "application/x-ndjson";
 	if (follow && strcmp(follow, "0") != 0) {
+		if (log_stream_cap(s, resp) < 0) {
+			free(s);
+			return;
+		}
 		resp->status = 200;
 		resp->stream = log_stream_read;
 		resp->stream_ctx = s;
-		resp->stream_free = free;
+		resp->stream_free = log_stream_free;
 		return;
 	}
 	if ((out = malloc(PROVIDER_EVENTS_MAX + 1)) == NULL) {

@@ -1,0 +1,62 @@
+#!/bin/sh
+# A hostile tenant against a provider it shares with others: what it
+# can hold open or start (followed streams, exec sessions) is bounded
+# per tenant, so another tenant's logs and exec still work; the exec
+# helper cannot be read or written by the workload it enters.
+. tests/e2e/lib.sh
+need_root
+need_tools jq curl
+
+EX=$ROOT/examples/hello-perl/deploy.yaml
+FUND=1000000000
+check "market starts" cluster_market
+check "provider p1 starts" cluster_provider p1 region=eu \
+    cpu_ms=1000000,mem_mb_s=1000000,storage_mb_s=100000
+check "tenant alice is funded" cluster_tenant alice $FUND
+check "tenant bob is funded" cluster_tenant bob $FUND
+for n in alice bob; do
+	printf '#!/bin/sh\nXDG_CONFIG_HOME=%s LODGE_MARKET=%s exec %s "$@"\n' \
+	    "$CL/$n" "$MARKET" "$BIN/tenant" > "$T/tn-$n"
+	chmod +x "$T/tn-$n"
+done
+A=$T/tn-alice
+B=$T/tn-bob
+check "alice deploys hello-perl" to "$T/a.json" $A deploy "$EX" --timeout 30 --json
+check "bob deploys hello-perl" to "$T/b.json" $B deploy "$EX" --timeout 30 --json
+LA=$(jq -r '.orders[0].lease' "$T/a.json")
+LB=$(jq -r '.orders[0].lease' "$T/b.json")
+[ -n "$LA" ] && [ "$LA" != null ] && [ -n "$LB" ] && [ "$LB" != null ] ||
+    { notok "no leases"; cat "$T/a.json.err" "$T/b.json.err"; finish; }
+
+# ---- followed streams: bounded per tenant ---------------------------------
+# (the API server has 512 streams for everyone: one tenant holding them
+# all would stop every other tenant's logs -f, events -f and exec)
+FPIDS=""
+for i in $(seq 1 16); do
+	$A logs "$LA" -f > /dev/null 2> "$T/f$i.err" &
+	FPIDS="$FPIDS $!"
+done
+PIDS="$PIDS $FPIDS"
+sleep 2
+$A logs "$LA" -f > /dev/null 2> "$T/f17.err" &
+F17=$!
+PIDS="$PIDS $F17"
+check "a tenant's 17th followed stream is refused (429)" until_ok 10 sh -c \
+    "! kill -0 $F17 2>/dev/null && grep -q '429\|close one first' $T/f17.err"
+check "  while its 16 others stay open" sh -c \
+    "n=0; for p in $FPIDS; do kill -0 \$p 2>/dev/null && n=\$((n+1)); done; [ \$n = 16 ]"
+$B logs "$LB" -f > "$T/bf.out" 2> "$T/bf.err" &
+BF=$!
+PIDS="$PIDS $BF"
+check "  and another tenant still follows its own logs" until_ok 10 \
+    grep -q listening "$T/bf.out"
+kill $FPIDS $BF 2>/dev/null
+wait $FPIDS $BF 2>/dev/null
+$A logs "$LA" -f > "$T/af.out" 2> /dev/null &
+AF=$!
+PIDS="$PIDS $AF"
+check "  streams closed are given back (alice follows again)" until_ok 10 \
+    grep -q listening "$T/af.out"
+kill $AF 2>/dev/null
+
+finish
