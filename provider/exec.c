@@ -290,7 +290,7 @@ create(struct pd *pd, const char *lease, const struct http_request *req,
 	uint8_t rnd[16];
 	int fds[3] = { -1, -1, -1 }, p_in[2] = { -1, -1 },
 	    p_out[2] = { -1, -1 }, p_err[2] = { -1, -1 }, slave = -1, n = 0,
-	    status = 0;
+	    t = 0, status = 0;
 	json_int_t want;
 	size_t i;
 
@@ -352,18 +352,6 @@ create(struct pd *pd, const char *lease, const struct http_request *req,
 		                        "(starting or restarting): try again");
 		goto fail;
 	}
-	pthread_mutex_lock(&exec_mu);
-	sweep(util_now_ms());
-	for (o = sessions, i = 0; o; o = o->next, i++)
-		if (strcmp(o->lease, lease) == 0)
-			n++;
-	pthread_mutex_unlock(&exec_mu);
-	if (n >= EXEC_MAX_PER_LEASE || i >= EXEC_MAX) {
-		http_respond_error(resp, 429,
-		    "exec: too many sessions (%d a lease, %d in all)",
-		    EXEC_MAX_PER_LEASE, EXEC_MAX);
-		goto fail;
-	}
 	if (s->tty) {
 		json_int_t rows =
 		    json_integer_value(json_object_get(body, "rows"));
@@ -406,7 +394,27 @@ create(struct pd *pd, const char *lease, const struct http_request *req,
 	snprintf(s->ldir, sizeof(s->ldir), "%.3800s/leases/%.32s", pd->data,
 	    lease);
 	s->created_ms = s->last_out_ms = util_now_ms();
+	/* counted and started under one hold of exec_mu, so that requests
+	 * at the same time cannot all pass the count */
+	pthread_mutex_lock(&exec_mu);
+	sweep(util_now_ms());
+	for (o = sessions, i = 0; o; o = o->next, i++) {
+		if (strcmp(o->lease, lease) == 0)
+			n++;
+		if (strcmp(o->who, s->who) == 0)
+			t++;
+	}
+	if (n >= EXEC_MAX_PER_LEASE || t >= EXEC_MAX_PER_TENANT ||
+	    i >= EXEC_MAX) {
+		pthread_mutex_unlock(&exec_mu);
+		http_respond_error(resp, 429,
+		    "exec: too many sessions (%d a lease, %d a tenant, %d in "
+		    "all)",
+		    EXEC_MAX_PER_LEASE, EXEC_MAX_PER_TENANT, EXEC_MAX);
+		goto fail;
+	}
 	if (spawn_helper(s, init, term, argv, fds) < 0) {
+		pthread_mutex_unlock(&exec_mu);
 		http_respond_error(resp, 500, "%s", err_msg());
 		goto fail;
 	}
@@ -420,7 +428,6 @@ create(struct pd *pd, const char *lease, const struct http_request *req,
 	(void)provider_event(s->ldir, "exec.started", service, NULL,
 	    PROVIDER_EVENT_NO_EXIT, "session %s by %s%s: %s", s->id, s->who,
 	    s->tty ? " (terminal)" : "", s->what);
-	pthread_mutex_lock(&exec_mu);
 	s->refs = 2; /* the table and the reaper */
 	s->next = sessions;
 	sessions = s;

@@ -52,11 +52,31 @@ check "  and another tenant still follows its own logs" until_ok 10 \
     grep -q listening "$T/bf.out"
 kill $FPIDS $BF 2>/dev/null
 wait $FPIDS $BF 2>/dev/null
-$A logs "$LA" -f > "$T/af.out" 2> /dev/null &
-AF=$!
-PIDS="$PIDS $AF"
-check "  streams closed are given back (alice follows again)" until_ok 10 \
-    grep -q listening "$T/af.out"
-kill $AF 2>/dev/null
+check "  streams closed are given back (alice follows again)" until_ok 15 \
+    sh -c "timeout 3 $A logs $LA -f 2>/dev/null | grep -q listening"
+
+# ---- exec sessions: 8 a lease even when asked at once, 16 a tenant ------
+xs() { # xs TAG LEASE SECONDS: one session in the background
+	( $A exec "$2" web -- sleep "$3" < /dev/null > /dev/null 2> "$T/x$1.err"
+	  echo $? > "$T/x$1.rc" ) &
+	PIDS="$PIDS $!"
+}
+for i in $(seq 1 12); do xs r$i "$LA" 6; done
+check "12 sessions asked at once all answer" until_ok 30 sh -c \
+    "[ \$(ls $T/xr*.rc 2>/dev/null | wc -l) = 12 ]"
+check "  8 run, 4 are refused (429, 8 a lease)" sh -c "
+	[ \$(grep -l 'too many sessions' $T/xr*.err | wc -l) = 4 ] &&
+	[ \$(grep -lx 0 $T/xr*.rc | wc -l) = 8 ]"
+check "alice deploys a second lease" to "$T/a2.json" $A deploy "$EX" --timeout 30 --json
+check "alice deploys a third lease" to "$T/a3.json" $A deploy "$EX" --timeout 30 --json
+LA2=$(jq -r '.orders[0].lease' "$T/a2.json")
+LA3=$(jq -r '.orders[0].lease' "$T/a3.json")
+for i in $(seq 1 8); do xs t$i "$LA" 20; xs u$i "$LA2" 20; done
+sleep 4
+$A exec "$LA3" web -- true < /dev/null > /dev/null 2> "$T/t17.err"
+check "a tenant's 17th session (on a third lease) is refused (16 a tenant)" \
+    sh -c "[ $? != 0 ] && grep -q 'too many sessions' $T/t17.err"
+check "  while another tenant still gets one" sh -c \
+    "[ \"\$($B exec $LB web -- echo bob-in < /dev/null)\" = bob-in ]"
 
 finish
