@@ -395,6 +395,14 @@ sandbox_enter_run(pid_t init_pid, const struct sandbox_enter *e, int *status)
 		    "pid %ld is not a running sandbox's init", (long)init_pid);
 	if ((rc = seccomp_policy_get(&prog)) < 0)
 		return rc;
+	/* Not dumpable from here on, and so neither the child until its
+	 * exec: between the fork and its seccomp filter it holds every
+	 * capability of the workload's user namespace, under the
+	 * workload's uid when the provider has no root, and the workload,
+	 * seeing it in its pid namespace, could otherwise write its memory
+	 * (/proc/PID/mem) and run code there outside the filter. */
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+		return err_set(ERR_IO, "PR_SET_DUMPABLE: %s", strerror(errno));
 	/* The workload's namespaces are its init's, and they are the ones a
 	 * provider without root may open: the init never exec'd, so only
 	 * the host's root may look into it; the workload did, in the
