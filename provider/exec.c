@@ -213,25 +213,33 @@ open_pty(int rows, int cols, int *master, int *slave)
 
 /* Start the helper for s: the command's stdio are fds[0..2]. */
 static int
-spawn_helper(struct session *s, pid_t init, const char *term,
-    const char *const *argv, const int *fds)
+spawn_helper(struct session *s, const struct sandbox_ref *init,
+    const char *term, const char *const *argv, const int *fds)
 {
 	const char *args[EXEC_ARGS_MAX + 16];
 	static char *const env[] = { "PATH=/usr/sbin:/usr/bin:/sbin:/bin",
 		NULL };
-	char pidtext[24], termenv[96];
+	char pidtext[24], ticks[24], termenv[96];
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t at;
 	sigset_t none, all;
 	size_t n = 0, i;
 	int rc;
 
-	snprintf(pidtext, sizeof(pidtext), "%ld", (long)init);
+	snprintf(pidtext, sizeof(pidtext), "%ld", (long)init->pid);
+	snprintf(ticks, sizeof(ticks), "%llu",
+	    (unsigned long long)init->start_ticks);
 	args[n++] = "provider";
 	args[n++] = "sandbox";
 	args[n++] = "enter";
 	args[n++] = "--pid";
 	args[n++] = pidtext;
+	/* the init the lease had when asked: never another one that took
+	 * its pid meanwhile (another tenant's) */
+	if (init->start_ticks != 0) {
+		args[n++] = "--start";
+		args[n++] = ticks;
+	}
 	if (s->tty) {
 		args[n++] = "--tty";
 		snprintf(termenv, sizeof(termenv), "TERM=%.80s",
@@ -286,7 +294,7 @@ create(struct pd *pd, const char *lease, const struct http_request *req,
 	struct lease *l;
 	json_t *body;
 	pthread_t th;
-	pid_t init = 0;
+	struct sandbox_ref ref = { 0, 0 };
 	uint8_t rnd[16];
 	int fds[3] = { -1, -1, -1 }, p_in[2] = { -1, -1 },
 	    p_out[2] = { -1, -1 }, p_err[2] = { -1, -1 }, slave = -1, n = 0,
@@ -334,9 +342,8 @@ create(struct pd *pd, const char *lease, const struct http_request *req,
 			    (want >= 0 && (json_int_t)r->index != want))
 				continue;
 			status = 503;
-			if (r->sb == NULL)
+			if (r->sb == NULL || sandbox_ref(r->sb, &ref) < 0)
 				continue;
-			init = sandbox_pid(r->sb);
 			status = 0;
 			break;
 		}
@@ -413,7 +420,7 @@ create(struct pd *pd, const char *lease, const struct http_request *req,
 		    EXEC_MAX_PER_LEASE, EXEC_MAX_PER_TENANT, EXEC_MAX);
 		goto fail;
 	}
-	if (spawn_helper(s, init, term, argv, fds) < 0) {
+	if (spawn_helper(s, &ref, term, argv, fds) < 0) {
 		pthread_mutex_unlock(&exec_mu);
 		http_respond_error(resp, 500, "%s", err_msg());
 		goto fail;

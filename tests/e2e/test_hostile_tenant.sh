@@ -2,7 +2,8 @@
 # A hostile tenant against a provider it shares with others: what it
 # can hold open or start (followed streams, exec sessions) is bounded
 # per tenant, so another tenant's logs and exec still work; the exec
-# helper cannot be read or written by the workload it enters.
+# helper enters the lease's own sandbox, never one that took its init's
+# pid.
 . tests/e2e/lib.sh
 need_root
 need_tools jq curl
@@ -78,5 +79,17 @@ check "a tenant's 17th session (on a third lease) is refused (16 a tenant)" \
     sh -c "[ $? != 0 ] && grep -q 'too many sessions' $T/t17.err"
 check "  while another tenant still gets one" sh -c \
     "[ \"\$($B exec $LB web -- echo bob-in < /dev/null)\" = bob-in ]"
+
+# ---- the init entered is the lease's, never one that took its pid ------
+INIT=$(jq -r '.leases[] | select(.id == "'"$LB"'") | .sandboxes[0].pid' "$CL/p1/state.json")
+TICKS=$(awk '{print $22}' "/proc/$INIT/stat" 2>/dev/null)
+$BIN/provider sandbox enter --pid "$INIT" --start 1 -- true > "$T/en1.out" 2>&1
+check "sandbox enter refuses an init started at another time (a reused pid)" \
+    sh -c "[ $? = 127 ] && grep -q \"another sandbox's init\" $T/en1.out"
+check "  and enters the one started at the time given" sh -c \
+    "[ -n '$TICKS' ] && [ \"\$($BIN/provider sandbox enter --pid $INIT --start $TICKS -- cat /proc/1/comm)\" = lodge-init ]"
+check "the provider names its start time to the exec helper" sh -c \
+    "$B exec $LB web -- sleep 3 < /dev/null > /dev/null 2>&1 & sleep 1.5;
+	pgrep -af 'sandbox enter --pid $INIT --start $TICKS ' > /dev/null"
 
 finish
