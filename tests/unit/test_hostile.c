@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -17,9 +18,11 @@
 #include "common/codec.h"
 #include "common/err.h"
 #include "common/key.h"
+#include "common/log.h"
 #include "provider/lease.h"
 #include "provider/lease_vol.h"
 #include "provider/streamcap.h"
+#include "sandbox/net.h"
 
 /* One tenant holds at most STREAMCAP_PER_TENANT followed streams; the
  * others still get theirs, and a stream given back can be taken again. */
@@ -116,12 +119,78 @@ test_volume_images_never_shared(void **state)
 	    0);
 }
 
+/* A deployment's network cannot fill the host's conntrack table: new
+ * connections past NET_CONNS_MAX, out of the block or into the host,
+ * are refused, before anything else in the chain accepts them. */
+static void
+test_network_connections_bounded(void **state)
+{
+	struct net_policy p;
+	struct net_ruleset r = { .table = "lodge_0000abcd",
+		.bridge = "lodgeb0000abcd",
+		.policy = &p };
+	char *text = NULL, want[256];
+	const char *fwd, *in;
+
+	(void)state;
+	assert_int_equal(net_cidr_parse("10.213.7.0/24", "subnet", &r.subnet),
+	    0);
+	assert_int_equal(net_policy_compile(NULL, 0, NULL, 0, NULL, 0, &p), 0);
+	assert_int_equal(net_ruleset_text(&r, &text), 0);
+	snprintf(want, sizeof(want),
+	    "policy accept;\n\t\tiifname \"lodgeb0000abcd\" ct state new "
+	    "ct count over %d ",
+	    NET_CONNS_MAX);
+	fwd = strstr(text, "chain forward {");
+	in = strstr(text, "chain input {");
+	assert_non_null(fwd);
+	assert_non_null(in);
+	assert_non_null(strstr(fwd, want));
+	assert_true(strstr(fwd, want) < strstr(fwd, "accept\n"));
+	assert_true(strstr(in, want) != NULL &&
+	    strstr(in, want) < strstr(in, "established,related accept"));
+	free(text);
+}
+
+/* A log record is one line whatever its message carries: a tenant's
+ * exec command with a newline cannot forge a line of the provider's log
+ * (the session's "who"), nor send a terminal its escapes. */
+static void
+test_log_record_is_one_line(void **state)
+{
+	char path[] = "/tmp/lodge-test-log-XXXXXX", buf[4096];
+	int fd = mkstemp(path), saved = dup(2);
+	ssize_t n;
+
+	(void)state;
+	assert_true(fd >= 0 && saved >= 0);
+	fflush(stderr);
+	assert_int_equal(dup2(fd, 2), 2);
+	log_msg(LOG_INFO, "exec session s1 by ed25519:AAA: %s",
+	    "sh\n2026-01-01T00:00:00.000Z provider INFO lease l-2: exec "
+	    "session s2 by ed25519:BBB\r\x1b[2J");
+	fflush(stderr);
+	assert_int_equal(dup2(saved, 2), 2);
+	close(saved);
+	n = pread(fd, buf, sizeof(buf) - 1, 0);
+	close(fd);
+	unlink(path);
+	assert_true(n > 0);
+	buf[n] = '\0';
+	assert_non_null(strstr(buf, "by ed25519:AAA: sh 2026-01-01"));
+	assert_non_null(strstr(buf, "?[2J"));
+	assert_ptr_equal(strchr(buf, '\n'), buf + n - 1);
+	assert_null(strchr(buf, '\x1b'));
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_streams_capped_per_tenant),
 		cmocka_unit_test(test_volume_images_never_shared),
+		cmocka_unit_test(test_network_connections_bounded),
+		cmocka_unit_test(test_log_record_is_one_line),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
