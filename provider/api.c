@@ -819,12 +819,15 @@ gateway(struct pd *pd, const struct gateway_route *rt,
 	struct wasm_run_limits want = { 0, 0, 0 };
 	struct wasm_pool *pool = NULL;
 	char *target = NULL;
+	uint8_t tenant[KEY_PUB_LEN];
 	int fd = -1, ufd = -1;
 
 	pthread_mutex_lock(&pd->mu);
 	l = pd_find_lease(pd, rt->lease);
 	if (l && l->status == LEASE_RUNNING)
 		r = lease_find_service(l, rt->service, &port);
+	if (r)
+		memcpy(tenant, l->tenant, KEY_PUB_LEN);
 	if (r && r->pool) {
 		pool = wasm_pool_ref(r->pool);
 		want.memory_bytes = r->memory_bytes;
@@ -847,8 +850,21 @@ gateway(struct pd *pd, const struct gateway_route *rt,
 		    rt->lease, rt->service);
 		return;
 	}
+	/* a request waits for the service on one of the server's workers:
+	 * one tenant's slow services may not hold them all */
+	if ((pool || fd >= 0) && streamcap_busy_take(tenant) < 0) {
+		if (pool)
+			wasm_pool_free(pool);
+		if (fd >= 0)
+			close(fd);
+		if (ufd >= 0)
+			close(ufd);
+		http_respond_error(resp, 503, "gateway: %s", err_msg());
+		return;
+	}
 	if (pool) {
 		gateway_fn(pd, l, pool, &want, rt, req, resp);
+		streamcap_busy_give(tenant);
 		return;
 	}
 	if (fd < 0) {
@@ -863,10 +879,12 @@ gateway(struct pd *pd, const struct gateway_route *rt,
 		close(fd);
 		if (ufd >= 0)
 			close(ufd);
+		streamcap_busy_give(tenant);
 		http_respond_error(resp, 500, "%s", err_msg());
 		return;
 	}
 	gateway_forward(req, ufd, fd, key, port, target, resp, &egress);
+	streamcap_busy_give(tenant);
 	close(fd);
 	if (ufd >= 0)
 		close(ufd);
@@ -881,6 +899,39 @@ gateway(struct pd *pd, const struct gateway_route *rt,
 
 static void api_route(void *ctx, const struct http_request *req,
     struct http_response *resp);
+
+/* An exec session's input (which may wait 5 s on a command that does
+ * not read it) counts as one of its tenant's requests in progress. */
+static void
+exec_busy(struct pd *pd, const char *id, const char *rest,
+    const struct http_request *req, struct http_response *resp)
+{
+	uint8_t tenant[KEY_PUB_LEN];
+	size_t n = strlen(rest);
+	int input = n > 6 && strcmp(rest + n - 6, "/input") == 0;
+	struct lease *l;
+
+	pthread_mutex_lock(&pd->mu);
+	l = pd_find_lease(pd, id);
+	if (l)
+		memcpy(tenant, l->tenant, KEY_PUB_LEN);
+	pthread_mutex_unlock(&pd->mu);
+	if (l == NULL) {
+		http_respond_error(resp, 404, "no lease %s on this provider",
+		    id);
+		return;
+	}
+	if (!input) {
+		exec_handle(pd, id, rest, req, resp);
+		return;
+	}
+	if (streamcap_busy_take(tenant) < 0) {
+		http_respond_error(resp, 503, "exec: %s", err_msg());
+		return;
+	}
+	exec_handle(pd, id, rest, req, resp);
+	streamcap_busy_give(tenant);
+}
 
 void
 api_handle(void *ctx, const struct http_request *req,
@@ -975,7 +1026,7 @@ api_route(void *ctx, const struct http_request *req, struct http_response *resp)
 		else if (strncmp(rest, "exec", 4) == 0 &&
 		    (rest[4] == '\0' || rest[4] == '/')) {
 			if (authorize(pd, id, req, resp) == 0)
-				exec_handle(pd, id, rest, req, resp);
+				exec_busy(pd, id, rest, req, resp);
 		} else
 			http_respond_error(resp, 404,
 			    "no such endpoint: %s "

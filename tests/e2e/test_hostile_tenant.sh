@@ -1,7 +1,8 @@
 #!/bin/sh
 # A hostile tenant against a provider it shares with others: what it
-# can hold open or start (followed streams, exec sessions) is bounded
-# per tenant, so another tenant's logs and exec still work; the exec
+# can hold open or start (followed streams, exec sessions, requests its
+# slow services keep waiting) is bounded per tenant, so another tenant's
+# logs, exec and gateway still work; the exec
 # helper enters the lease's own sandbox, never one that took its init's
 # pid.
 . tests/e2e/lib.sh
@@ -79,6 +80,27 @@ check "a tenant's 17th session (on a third lease) is refused (16 a tenant)" \
     sh -c "[ $? != 0 ] && grep -q 'too many sessions' $T/t17.err"
 check "  while another tenant still gets one" sh -c \
     "[ \"\$($B exec $LB web -- echo bob-in < /dev/null)\" = bob-in ]"
+
+# ---- the gateway: one tenant's slow service holds at most 16 workers -----
+# (the API server answers everyone on 64 worker threads; a gateway
+# request waits up to 60 s for its service)
+$A close "$(jq -r .deployment "$T/a2.json")" > /dev/null 2>&1
+$A close "$(jq -r .deployment "$T/a3.json")" > /dev/null 2>&1
+sed 's/my \$b = /sleep 30; my $b = /' "$EX" > "$T/slow.yaml"
+check "alice deploys a service that answers after 30 s" \
+    to "$T/a4.json" $A deploy "$T/slow.yaml" --timeout 30 --json
+LA4=$(jq -r '.orders[0].lease' "$T/a4.json")
+for i in $(seq 1 70); do
+	curl -s -o /dev/null -w '%{http_code}\n' -m 40 "$p1_URL/l/$LA4/web/" \
+	    > "$T/slow$i.code" 2>/dev/null &
+	PIDS="$PIDS $!"
+done
+sleep 3
+check "  70 requests to it at once: another tenant's service still answers at once" \
+    sh -c "curl -sf -m 5 $p1_URL/l/$LB/web/ | grep -q 'hello from a Lodge lease'"
+check "  and the provider's API too" sh -c "curl -sf -m 5 $p1_URL/healthz"
+check "  the slow tenant's requests past 16 get 503 at once" sh -c \
+    "[ \$(cat $T/slow*.code | grep -c 503) -ge 50 ]"
 
 # ---- the init entered is the lease's, never one that took its pid ------
 INIT=$(jq -r '.leases[] | select(.id == "'"$LB"'") | .sandboxes[0].pid' "$CL/p1/state.json")

@@ -52,6 +52,19 @@ test_streams_capped_per_tenant(void **state)
 	/* a give with nothing held does not go below zero */
 	streamcap_give(b);
 	assert_int_equal(streamcap_held(b), 0);
+	/* requests in progress: their own count, their own limit */
+	for (i = 0; i < STREAMCAP_BUSY_PER_TENANT; i++)
+		assert_int_equal(streamcap_busy_take(a), 0);
+	assert_int_equal(streamcap_busy_take(a), ERR_LIMIT);
+	assert_non_null(strstr(err_msg(), "requests in progress"));
+	assert_int_equal(streamcap_held(a), 0);
+	assert_int_equal(streamcap_take(a), 0);
+	assert_int_equal(streamcap_busy_take(b), 0);
+	streamcap_busy_give(b);
+	streamcap_give(a);
+	for (i = 0; i < STREAMCAP_BUSY_PER_TENANT; i++)
+		streamcap_busy_give(a);
+	assert_int_equal(streamcap_busy_held(a), 0);
 }
 
 /* The volumes of manifest text (services a and b, b of 2 replicas, each
