@@ -2,7 +2,8 @@
 # A hostile tenant against a provider it shares with others: what it
 # can hold open or start (followed streams, exec sessions, requests its
 # slow services keep waiting) is bounded per tenant, so another tenant's
-# logs, exec and gateway still work; the exec
+# logs, exec and gateway still work; a client address holds at most 32
+# of the market's event streams; the exec
 # helper enters the lease's own sandbox, never one that took its init's
 # pid.
 . tests/e2e/lib.sh
@@ -101,6 +102,18 @@ check "  70 requests to it at once: another tenant's service still answers at on
 check "  and the provider's API too" sh -c "curl -sf -m 5 $p1_URL/healthz"
 check "  the slow tenant's requests past 16 get 503 at once" sh -c \
     "[ \$(cat $T/slow*.code | grep -c 503) -ge 50 ]"
+
+# ---- the market's event streams: 32 an address -------------------------
+# (its server has 512 streams; the providers follow the ledger on them)
+for i in $(seq 1 32); do
+	curl -sN --interface 127.0.0.2 "$MARKET/v1/events" > /dev/null 2>&1 &
+	PIDS="$PIDS $!"
+done
+sleep 2
+check "an address's 33rd event stream of the market is refused (429)" sh -c \
+    "[ \"\$(curl -s -m 5 -o /dev/null -w '%{http_code}' --interface 127.0.0.2 $MARKET/v1/events)\" = 429 ]"
+check "  while another address still follows the ledger" sh -c \
+    "curl -sN -m 2 --interface 127.0.0.3 $MARKET/v1/events | grep -q '^data:'"
 
 # ---- the init entered is the lease's, never one that took its pid ------
 INIT=$(jq -r '.leases[] | select(.id == "'"$LB"'") | .sandboxes[0].pid' "$CL/p1/state.json")

@@ -19,6 +19,7 @@
 #include "common/err.h"
 #include "common/key.h"
 #include "common/log.h"
+#include "market/ssecap.h"
 #include "provider/lease.h"
 #include "provider/lease_vol.h"
 #include "provider/streamcap.h"
@@ -196,6 +197,43 @@ test_log_record_is_one_line(void **state)
 	assert_null(strchr(buf, '\x1b'));
 }
 
+/* The market's event streams: 32 an address (an IPv6 /64 is one), none
+ * counted for the loopback's own 127.0.0.1 and ::1. */
+static void
+test_market_streams_capped_per_address(void **state)
+{
+	int i;
+
+	(void)state;
+	for (i = 0; i < MARKET_SSE_PER_ADDR; i++)
+		assert_int_equal(market_sse_take("203.0.113.7"), 0);
+	assert_int_equal(market_sse_take("203.0.113.7"), ERR_LIMIT);
+	assert_non_null(strstr(err_msg(), "203.0.113.7 holds 32 event"));
+	assert_int_equal(market_sse_take("203.0.113.8"), 0);
+	market_sse_give("203.0.113.8");
+	/* another address of the same /64 is the same client */
+	for (i = 0; i < MARKET_SSE_PER_ADDR; i++)
+		assert_int_equal(market_sse_take("2001:db8:1:2::1"), 0);
+	assert_int_equal(market_sse_take("2001:db8:1:2:ffff::9"), ERR_LIMIT);
+	assert_int_equal(market_sse_take("2001:db8:1:3::1"), 0);
+	market_sse_give("2001:db8:1:3::1");
+	for (i = 0; i < 100; i++) {
+		assert_int_equal(market_sse_take("127.0.0.1"), 0);
+		assert_int_equal(market_sse_take("::1"), 0);
+	}
+	assert_int_equal(market_sse_held("127.0.0.1"), 0);
+	market_sse_give("203.0.113.7");
+	assert_int_equal(market_sse_held("203.0.113.7"),
+	    MARKET_SSE_PER_ADDR - 1);
+	assert_int_equal(market_sse_take("203.0.113.7"), 0);
+	for (i = 0; i < MARKET_SSE_PER_ADDR; i++) {
+		market_sse_give("203.0.113.7");
+		market_sse_give("2001:db8:1:2::5");
+	}
+	assert_int_equal(market_sse_held("203.0.113.7"), 0);
+	assert_int_equal(market_sse_held("2001:db8:1:2::1"), 0);
+}
+
 int
 main(void)
 {
@@ -204,6 +242,7 @@ main(void)
 		cmocka_unit_test(test_volume_images_never_shared),
 		cmocka_unit_test(test_network_connections_bounded),
 		cmocka_unit_test(test_log_record_is_one_line),
+		cmocka_unit_test(test_market_streams_capped_per_address),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
