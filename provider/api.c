@@ -25,9 +25,10 @@
 #include "provider/daemon_internal.h"
 #include "provider/events.h"
 #include "provider/exec.h"
+#include "provider/lease_fit.h"
+#include "provider/lease_update.h"
 #include "provider/streamcap.h"
 #include "provider/gateway.h"
-#include "provider/lease_update.h"
 #include "wasm/pool.h"
 
 #define LOG_READ_MAX (4u << 20)
@@ -183,6 +184,21 @@ post_manifest(struct pd *pd, const char *id, const struct http_request *req,
 	    (rc = canonical_bytes(req, tmp->manifest_hash)) < 0) {
 		http_respond_error(resp, 400, "%s", err_msg());
 		goto out;
+	}
+	/* no more than the order the market matched and bills */
+	if (rc == 0) {
+		json_t *o = NULL;
+		snprintf(path, sizeof(path), "/v1/orders/%.64s", tmp->order);
+		if (pd_market_get(pd, path, &o) < 0) {
+			http_respond_error(resp, 503,
+			    "lease %s: the market cannot be asked for its "
+			    "order %s: %s",
+			    id, tmp->order, err_msg());
+			goto out;
+		}
+		rc = lease_fits_order(tmp,
+		    json_object_get(json_object_get(o, "body"), "resources"));
+		json_decref(o);
 	}
 	if (rc < 0 || (rc = pd_prepare_artifacts(pd, tmp)) < 0 ||
 	    (rc = pd_accept_check(pd, l, tmp, 0)) < 0) {

@@ -3,7 +3,8 @@
 # can hold open or start (followed streams, exec sessions, requests its
 # slow services keep waiting) is bounded per tenant, so another tenant's
 # logs, exec and gateway still work; a client address holds at most 32
-# of the market's event streams; the exec
+# of the market's event streams; a manifest asks no more than its
+# order; the exec
 # helper enters the lease's own sandbox, never one that took its init's
 # pid.
 . tests/e2e/lib.sh
@@ -114,6 +115,25 @@ check "an address's 33rd event stream of the market is refused (429)" sh -c \
     "[ \"\$(curl -s -m 5 -o /dev/null -w '%{http_code}' --interface 127.0.0.2 $MARKET/v1/events)\" = 429 ]"
 check "  while another address still follows the ledger" sh -c \
     "curl -sN -m 2 --interface 127.0.0.3 $MARKET/v1/events | grep -q '^data:'"
+
+# ---- a manifest asks no more than its order (matched, billed) ----------
+# an order written by hand: hello-perl's manifest hash, 1 MB of memory
+TKEY=$CL/alice/lodge/tenant.key
+$BIN/sdl manifest "$EX" | tr -d "\n" > "$T/hp.json"
+O=$($BIN/sdl orders "$EX" | jq -c '.[0] | .resources[0].memory_bytes = 1000000 |
+	. + {deposit: 50000000, ttl_ms: 600000}')
+OID=$($BIN/ledger envelope --key "$TKEY" --kind order.create --body "$O" |
+    curl -s -XPOST --data-binary @- "$MARKET/v1/entries" | jq -r '.id // empty')
+check "a tiny order for hello-perl's manifest is matched" until_ok 20 sh -c \
+    "curl -sf $MARKET/v1/orders/$OID | grep -q '\"lease\":\"l-'"
+LT=$(curl -sf "$MARKET/v1/orders/$OID" | jq -r .lease)
+until_ok 10 grep -q "lease $LT: created" "$CL/p1.log" > /dev/null
+$BIN/provider request --key "$TKEY" --body "$T/hp.json" \
+    POST "$p1_URL/v1/leases/$LT/manifest" > "$T/fit.out" 2>&1
+check "  its manifest (128 MiB) is refused: more than the order asked" sh -c \
+    "grep -q '422' $T/fit.out && grep -q 'ask 134217728 memory_bytes in all, its order 1000000' $T/fit.out"
+check "  and nothing of it runs" sh -c \
+    "! $A status $LT 2>/dev/null | grep -q running"
 
 # ---- the init entered is the lease's, never one that took its pid ------
 INIT=$(jq -r '.leases[] | select(.id == "'"$LB"'") | .sandboxes[0].pid' "$CL/p1/state.json")

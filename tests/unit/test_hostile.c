@@ -21,6 +21,7 @@
 #include "common/log.h"
 #include "market/ssecap.h"
 #include "provider/lease.h"
+#include "provider/lease_fit.h"
 #include "provider/lease_vol.h"
 #include "provider/streamcap.h"
 #include "sandbox/net.h"
@@ -234,6 +235,87 @@ test_market_streams_capped_per_address(void **state)
 	assert_int_equal(market_sse_held("2001:db8:1:2::1"), 0);
 }
 
+/* A manifest runs no more than its order asked (and the market bills):
+ * the volumes' lease of vol_names is 3 replicas of 100 millis, 1000000
+ * bytes of memory and 1000000 + 8388608 * 2 bytes of storage each. */
+static void
+test_manifest_fits_its_order(void **state)
+{
+	static const char fmt[] =
+	    "{\"deployment\":{\"a\":{\"here\":{\"count\":1,\"profile\":"
+	    "\"p\"}},\"b\":{\"here\":{\"count\":2,\"profile\":\"p\"}}},"
+	    "\"profiles\":{\"p\":{\"cpu_millis\":100,\"memory_bytes\":"
+	    "1000000,\"storage\":{\"default\":{\"persistent\":false,"
+	    "\"size_bytes\":%s}}}},\"services\":{\"a\":{\"args\":[],"
+	    "\"command\":[\"true\"],\"image\":{\"kind\":\"host\"},"
+	    "\"runtime\":\"process\"},\"b\":{\"args\":[],\"command\":"
+	    "[\"true\"],\"image\":{\"kind\":\"host\"},\"runtime\":"
+	    "\"process\"}}}";
+	char text[2048], hex[65];
+	unsigned char d[32];
+	struct lease *l;
+	json_t *m, *res;
+
+	(void)state;
+	snprintf(text, sizeof(text), fmt, "1000000");
+	assert_int_equal(cjson_parse(text, strlen(text), &m), 0);
+	assert_int_equal(cjson_hash(m, d), 0);
+	hex_encode(d, 32, hex);
+	assert_int_equal(
+	    lease_new("l-7", "o-6",
+	        "ed25519:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", hex,
+	        "here", &l),
+	    0);
+	assert_int_equal(lease_set_manifest(l, m), 0);
+	json_decref(m);
+	/* as `sdl orders` gives it: one entry a service */
+	res = json_pack("[{s:i,s:i,s:i,s:i},{s:i,s:i,s:i,s:i}]", "count", 1,
+	    "cpu_millis", 100, "memory_bytes", 1000000, "storage_bytes",
+	    1000000, "count", 2, "cpu_millis", 100, "memory_bytes", 1000000,
+	    "storage_bytes", 1000000);
+	assert_int_equal(lease_fits_order(l, res), 0);
+	json_decref(res);
+	/* a tiny order for the same manifest */
+	res = json_pack("[{s:i,s:i,s:i,s:i}]", "count", 3, "cpu_millis", 100,
+	    "memory_bytes", 1000, "storage_bytes", 1000000);
+	assert_int_equal(lease_fits_order(l, res), ERR_REJECT);
+	assert_non_null(strstr(err_msg(),
+	    "its replicas ask 3000000 memory_bytes in all, its order 3000"));
+	json_decref(res);
+	res = json_pack("[{s:i,s:i,s:i,s:i}]", "count", 2, "cpu_millis", 1000,
+	    "memory_bytes", 10000000, "storage_bytes", 10000000);
+	assert_int_equal(lease_fits_order(l, res), ERR_REJECT);
+	assert_non_null(strstr(err_msg(), "ask 3 replicas"));
+	json_decref(res);
+	/* products that overflow saturate (a huge order, billed so),
+	 * never wrap to a small one: 2^62 x 4 is not 0 */
+	res = json_pack("[{s:I,s:i,s:i,s:i}]", "count", (json_int_t)1 << 62,
+	    "cpu_millis", 4, "memory_bytes", 4, "storage_bytes", 4);
+	assert_int_equal(lease_fits_order(l, res), 0);
+	json_decref(res);
+	assert_int_equal(lease_fits_order(l, NULL), ERR_REJECT);
+	lease_free(l);
+	/* a negative volume size is not a small one */
+	snprintf(text, sizeof(text), fmt, "-1");
+	assert_int_equal(cjson_parse(text, strlen(text), &m), 0);
+	assert_int_equal(cjson_hash(m, d), 0);
+	hex_encode(d, 32, hex);
+	assert_int_equal(
+	    lease_new("l-8", "o-6",
+	        "ed25519:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", hex,
+	        "here", &l),
+	    0);
+	if (lease_set_manifest(l, m) == 0) {
+		res = json_pack("[{s:i,s:i,s:i,s:i}]", "count", 3, "cpu_millis",
+		    100, "memory_bytes", 1000000, "storage_bytes", 1000000);
+		assert_int_equal(lease_fits_order(l, res), ERR_REJECT);
+		assert_non_null(strstr(err_msg(), "storage_bytes"));
+		json_decref(res);
+	}
+	json_decref(m);
+	lease_free(l);
+}
+
 int
 main(void)
 {
@@ -243,6 +325,7 @@ main(void)
 		cmocka_unit_test(test_network_connections_bounded),
 		cmocka_unit_test(test_log_record_is_one_line),
 		cmocka_unit_test(test_market_streams_capped_per_address),
+		cmocka_unit_test(test_manifest_fits_its_order),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
