@@ -165,6 +165,7 @@ test_network_connections_bounded(void **state)
 	assert_true(strstr(in, want) != NULL &&
 	    strstr(in, want) < strstr(in, "established,related accept"));
 	free(text);
+	net_policy_free(&p);
 }
 
 /* A log record is one line whatever its message carries: a tenant's
