@@ -96,6 +96,16 @@ log_msg(enum log_level level, const char *fmt, ...)
 	if (n > 0 && (size_t)n < sizeof(line))
 		vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
 	va_end(ap);
+	/* One record, one line: what a message carries from outside (a
+	 * tenant's exec command, a host name) cannot start a forged line
+	 * (nor, to the journal, a "<N>" priority) or drive a terminal. */
+	for (char *c = line + (n > 0 ? n : 0); *c; c++)
+		if (*c == '\n' || *c == '\r')
+			*c = ' ';
+		else if ((unsigned char)*c < 0x20 && *c != '\t')
+			*c = '?';
+		else if (*c == 0x7f)
+			*c = '?';
 	/* one write per line, so lines of concurrent threads don't mix */
 	fprintf(stderr, "%s\n", line);
 }

@@ -16,6 +16,7 @@
 #include "ledger/replay.h"
 #include "ledger/tiles.h"
 #include "market/market_internal.h"
+#include "market/ssecap.h"
 
 #define ENTRIES_PAGE 1000
 
@@ -285,6 +286,7 @@ struct sse {
 	char *buf;
 	size_t len, off, cap;
 	uint64_t idle_ns;
+	char peer[64]; /* counted in ssecap */
 };
 
 /* Room for need more bytes in s->buf. */
@@ -413,6 +415,7 @@ sse_free(void *ctx)
 	struct sse *s = ctx;
 
 	atomic_fetch_sub(&s->m->m_sse_clients, 1);
+	market_sse_give(s->peer);
 	store_free(s->ro);
 	free(s->buf);
 	free(s);
@@ -431,11 +434,18 @@ get_events(struct market *m, const struct http_request *req,
 	if (last && http_query(req, "since") == NULL &&
 	    util_parse_u64(last, "Last-Event-ID", &since) == 0)
 		since++;
+	if (market_sse_take(req->peer) < 0) {
+		http_respond_error(resp, 429, "%s", err_msg());
+		return;
+	}
 	if ((s = calloc(1, sizeof(*s))) == NULL) {
+		market_sse_give(req->peer);
 		http_respond_error(resp, 500, "out of memory");
 		return;
 	}
+	snprintf(s->peer, sizeof(s->peer), "%s", req->peer ? req->peer : "");
 	if (store_open(m->db_path, 1, &s->ro) < 0) {
+		market_sse_give(s->peer);
 		free(s);
 		http_respond_error(resp, 500, "%s", err_msg());
 		return;

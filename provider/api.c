@@ -25,8 +25,10 @@
 #include "provider/daemon_internal.h"
 #include "provider/events.h"
 #include "provider/exec.h"
-#include "provider/gateway.h"
+#include "provider/lease_fit.h"
 #include "provider/lease_update.h"
+#include "provider/streamcap.h"
+#include "provider/gateway.h"
 #include "wasm/pool.h"
 
 #define LOG_READ_MAX (4u << 20)
@@ -182,6 +184,21 @@ post_manifest(struct pd *pd, const char *id, const struct http_request *req,
 	    (rc = canonical_bytes(req, tmp->manifest_hash)) < 0) {
 		http_respond_error(resp, 400, "%s", err_msg());
 		goto out;
+	}
+	/* no more than the order the market matched and bills */
+	if (rc == 0) {
+		json_t *o = NULL;
+		snprintf(path, sizeof(path), "/v1/orders/%.64s", tmp->order);
+		if (pd_market_get(pd, path, &o) < 0) {
+			http_respond_error(resp, 503,
+			    "lease %s: the market cannot be asked for its "
+			    "order %s: %s",
+			    id, tmp->order, err_msg());
+			goto out;
+		}
+		rc = lease_fits_order(tmp,
+		    json_object_get(json_object_get(o, "body"), "resources"));
+		json_decref(o);
 	}
 	if (rc < 0 || (rc = pd_prepare_artifacts(pd, tmp)) < 0 ||
 	    (rc = pd_accept_check(pd, l, tmp, 0)) < 0) {
@@ -567,7 +584,35 @@ struct log_stream {
 	char path[LOG_FILES_MAX][PATH_MAX];
 	off_t off[LOG_FILES_MAX];
 	int idle_rounds;
+	int capped; /* counted in streamcap for tenant */
+	uint8_t tenant[KEY_PUB_LEN];
 };
+
+/* A followed stream counts against its tenant's streams
+ * (provider/streamcap.h): 0, or 429 answered. */
+static int
+log_stream_cap(struct log_stream *s, struct http_response *resp)
+{
+	pthread_mutex_lock(&s->pd->mu);
+	memcpy(s->tenant, s->l->tenant, KEY_PUB_LEN);
+	pthread_mutex_unlock(&s->pd->mu);
+	if (streamcap_take(s->tenant) < 0) {
+		http_respond_error(resp, 429, "%s", err_msg());
+		return -1;
+	}
+	s->capped = 1;
+	return 0;
+}
+
+static void
+log_stream_free(void *ctx)
+{
+	struct log_stream *s = ctx;
+
+	if (s->capped)
+		streamcap_give(s->tenant);
+	free(s);
+}
 
 static size_t
 log_files(struct pd *pd, struct lease *l, struct log_stream *s)
@@ -650,10 +695,14 @@ get_logs(struct pd *pd, const char *id, const struct http_request *req,
 	s->n = log_files(pd, s->l, s);
 	resp->content_type = "text/plain; charset=utf-8";
 	if (follow && strcmp(follow, "0") != 0) {
+		if (log_stream_cap(s, resp) < 0) {
+			free(s);
+			return;
+		}
 		resp->status = 200;
 		resp->stream = log_stream_read;
 		resp->stream_ctx = s;
-		resp->stream_free = free;
+		resp->stream_free = log_stream_free;
 		return;
 	}
 	if ((out = malloc(LOG_READ_MAX + 1)) == NULL) {
@@ -699,10 +748,14 @@ get_events(struct pd *pd, const char *id, const struct http_request *req,
 	    PROVIDER_EVENTS_FILE);
 	resp->content_type = "application/x-ndjson";
 	if (follow && strcmp(follow, "0") != 0) {
+		if (log_stream_cap(s, resp) < 0) {
+			free(s);
+			return;
+		}
 		resp->status = 200;
 		resp->stream = log_stream_read;
 		resp->stream_ctx = s;
-		resp->stream_free = free;
+		resp->stream_free = log_stream_free;
 		return;
 	}
 	if ((out = malloc(PROVIDER_EVENTS_MAX + 1)) == NULL) {
@@ -782,12 +835,15 @@ gateway(struct pd *pd, const struct gateway_route *rt,
 	struct wasm_run_limits want = { 0, 0, 0 };
 	struct wasm_pool *pool = NULL;
 	char *target = NULL;
+	uint8_t tenant[KEY_PUB_LEN];
 	int fd = -1, ufd = -1;
 
 	pthread_mutex_lock(&pd->mu);
 	l = pd_find_lease(pd, rt->lease);
 	if (l && l->status == LEASE_RUNNING)
 		r = lease_find_service(l, rt->service, &port);
+	if (r)
+		memcpy(tenant, l->tenant, KEY_PUB_LEN);
 	if (r && r->pool) {
 		pool = wasm_pool_ref(r->pool);
 		want.memory_bytes = r->memory_bytes;
@@ -810,8 +866,21 @@ gateway(struct pd *pd, const struct gateway_route *rt,
 		    rt->lease, rt->service);
 		return;
 	}
+	/* a request waits for the service on one of the server's workers:
+	 * one tenant's slow services may not hold them all */
+	if ((pool || fd >= 0) && streamcap_busy_take(tenant) < 0) {
+		if (pool)
+			wasm_pool_free(pool);
+		if (fd >= 0)
+			close(fd);
+		if (ufd >= 0)
+			close(ufd);
+		http_respond_error(resp, 503, "gateway: %s", err_msg());
+		return;
+	}
 	if (pool) {
 		gateway_fn(pd, l, pool, &want, rt, req, resp);
+		streamcap_busy_give(tenant);
 		return;
 	}
 	if (fd < 0) {
@@ -826,10 +895,12 @@ gateway(struct pd *pd, const struct gateway_route *rt,
 		close(fd);
 		if (ufd >= 0)
 			close(ufd);
+		streamcap_busy_give(tenant);
 		http_respond_error(resp, 500, "%s", err_msg());
 		return;
 	}
 	gateway_forward(req, ufd, fd, key, port, target, resp, &egress);
+	streamcap_busy_give(tenant);
 	close(fd);
 	if (ufd >= 0)
 		close(ufd);
@@ -844,6 +915,39 @@ gateway(struct pd *pd, const struct gateway_route *rt,
 
 static void api_route(void *ctx, const struct http_request *req,
     struct http_response *resp);
+
+/* An exec session's input (which may wait 5 s on a command that does
+ * not read it) counts as one of its tenant's requests in progress. */
+static void
+exec_busy(struct pd *pd, const char *id, const char *rest,
+    const struct http_request *req, struct http_response *resp)
+{
+	uint8_t tenant[KEY_PUB_LEN];
+	size_t n = strlen(rest);
+	int input = n > 6 && strcmp(rest + n - 6, "/input") == 0;
+	struct lease *l;
+
+	pthread_mutex_lock(&pd->mu);
+	l = pd_find_lease(pd, id);
+	if (l)
+		memcpy(tenant, l->tenant, KEY_PUB_LEN);
+	pthread_mutex_unlock(&pd->mu);
+	if (l == NULL) {
+		http_respond_error(resp, 404, "no lease %s on this provider",
+		    id);
+		return;
+	}
+	if (!input) {
+		exec_handle(pd, id, rest, req, resp);
+		return;
+	}
+	if (streamcap_busy_take(tenant) < 0) {
+		http_respond_error(resp, 503, "exec: %s", err_msg());
+		return;
+	}
+	exec_handle(pd, id, rest, req, resp);
+	streamcap_busy_give(tenant);
+}
 
 void
 api_handle(void *ctx, const struct http_request *req,
@@ -938,7 +1042,7 @@ api_route(void *ctx, const struct http_request *req, struct http_response *resp)
 		else if (strncmp(rest, "exec", 4) == 0 &&
 		    (rest[4] == '\0' || rest[4] == '/')) {
 			if (authorize(pd, id, req, resp) == 0)
-				exec_handle(pd, id, rest, req, resp);
+				exec_busy(pd, id, rest, req, resp);
 		} else
 			http_respond_error(resp, 404,
 			    "no such endpoint: %s "

@@ -24,12 +24,13 @@ enter(const struct cmd *c, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "pid", required_argument, NULL, 'p' },
+		{ "start", required_argument, NULL, 's' },
 		{ "tty", no_argument, NULL, 't' },
 		{ "env", required_argument, NULL, 'e' },
 		CMD_OPTS_END,
 	};
 	const char *env[ENTER_MAX_ENV + 1];
-	struct sandbox_enter e = { NULL, env, 0 };
+	struct sandbox_enter e = { NULL, env, 0, 0 };
 	int64_t pid = 0;
 	size_t nenv = 0;
 	int ch, rc, status;
@@ -39,6 +40,9 @@ enter(const struct cmd *c, int argc, char **argv)
 		if (ch == CMD_DONE)
 			return rc;
 		if (ch == 'p' && util_parse_i64(optarg, "--pid", &pid) < 0)
+			return cmd_fail(CMD_USAGE);
+		if (ch == 's' &&
+		    util_parse_u64(optarg, "--start", &e.start_ticks) < 0)
 			return cmd_fail(CMD_USAGE);
 		if (ch == 't')
 			e.tty = 1;
@@ -71,8 +75,8 @@ const struct cmd cmd_sandbox_enter = {
 	.run = enter,
 	.help = "run a command inside a running sandbox",
 	.usage =
-	    "usage: provider sandbox enter --pid PID [--tty] [--env K=V]... "
-	    "-- CMD [ARG...]\n"
+	    "usage: provider sandbox enter --pid PID [--start TICKS] [--tty] "
+	    "[--env K=V]... -- CMD [ARG...]\n"
 	    "Run CMD inside the running sandbox whose init is PID: its "
 	    "cgroups and\n"
 	    "namespaces, its workload's uid, groups, capabilities, "
@@ -86,5 +90,8 @@ const struct cmd cmd_sandbox_enter = {
 	    "could not be started, 127 when CMD is not found inside.  "
 	    "As root (or as\n"
 	    "the user that started the sandbox).  The daemon runs it for "
-	    "`tenant exec`.\n",
+	    "`tenant exec`.\n"
+	    "--start TICKS: PID must have started then (/proc/PID/stat "
+	    "field 22), so a\n"
+	    "pid another sandbox's init took meanwhile is refused (127).\n",
 };

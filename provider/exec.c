@@ -213,25 +213,33 @@ open_pty(int rows, int cols, int *master, int *slave)
 
 /* Start the helper for s: the command's stdio are fds[0..2]. */
 static int
-spawn_helper(struct session *s, pid_t init, const char *term,
-    const char *const *argv, const int *fds)
+spawn_helper(struct session *s, const struct sandbox_ref *init,
+    const char *term, const char *const *argv, const int *fds)
 {
 	const char *args[EXEC_ARGS_MAX + 16];
 	static char *const env[] = { "PATH=/usr/sbin:/usr/bin:/sbin:/bin",
 		NULL };
-	char pidtext[24], termenv[96];
+	char pidtext[24], ticks[24], termenv[96];
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t at;
 	sigset_t none, all;
 	size_t n = 0, i;
 	int rc;
 
-	snprintf(pidtext, sizeof(pidtext), "%ld", (long)init);
+	snprintf(pidtext, sizeof(pidtext), "%ld", (long)init->pid);
+	snprintf(ticks, sizeof(ticks), "%llu",
+	    (unsigned long long)init->start_ticks);
 	args[n++] = "provider";
 	args[n++] = "sandbox";
 	args[n++] = "enter";
 	args[n++] = "--pid";
 	args[n++] = pidtext;
+	/* the init the lease had when asked: never another one that took
+	 * its pid meanwhile (another tenant's) */
+	if (init->start_ticks != 0) {
+		args[n++] = "--start";
+		args[n++] = ticks;
+	}
 	if (s->tty) {
 		args[n++] = "--tty";
 		snprintf(termenv, sizeof(termenv), "TERM=%.80s",
@@ -286,11 +294,11 @@ create(struct pd *pd, const char *lease, const struct http_request *req,
 	struct lease *l;
 	json_t *body;
 	pthread_t th;
-	pid_t init = 0;
+	struct sandbox_ref ref = { 0, 0 };
 	uint8_t rnd[16];
 	int fds[3] = { -1, -1, -1 }, p_in[2] = { -1, -1 },
 	    p_out[2] = { -1, -1 }, p_err[2] = { -1, -1 }, slave = -1, n = 0,
-	    status = 0;
+	    t = 0, status = 0;
 	json_int_t want;
 	size_t i;
 
@@ -334,9 +342,8 @@ create(struct pd *pd, const char *lease, const struct http_request *req,
 			    (want >= 0 && (json_int_t)r->index != want))
 				continue;
 			status = 503;
-			if (r->sb == NULL)
+			if (r->sb == NULL || sandbox_ref(r->sb, &ref) < 0)
 				continue;
-			init = sandbox_pid(r->sb);
 			status = 0;
 			break;
 		}
@@ -350,18 +357,6 @@ create(struct pd *pd, const char *lease, const struct http_request *req,
 		                        "this lease" :
 		                        "exec: the replica is not running now "
 		                        "(starting or restarting): try again");
-		goto fail;
-	}
-	pthread_mutex_lock(&exec_mu);
-	sweep(util_now_ms());
-	for (o = sessions, i = 0; o; o = o->next, i++)
-		if (strcmp(o->lease, lease) == 0)
-			n++;
-	pthread_mutex_unlock(&exec_mu);
-	if (n >= EXEC_MAX_PER_LEASE || i >= EXEC_MAX) {
-		http_respond_error(resp, 429,
-		    "exec: too many sessions (%d a lease, %d in all)",
-		    EXEC_MAX_PER_LEASE, EXEC_MAX);
 		goto fail;
 	}
 	if (s->tty) {
@@ -406,7 +401,27 @@ create(struct pd *pd, const char *lease, const struct http_request *req,
 	snprintf(s->ldir, sizeof(s->ldir), "%.3800s/leases/%.32s", pd->data,
 	    lease);
 	s->created_ms = s->last_out_ms = util_now_ms();
-	if (spawn_helper(s, init, term, argv, fds) < 0) {
+	/* counted and started under one hold of exec_mu, so that requests
+	 * at the same time cannot all pass the count */
+	pthread_mutex_lock(&exec_mu);
+	sweep(util_now_ms());
+	for (o = sessions, i = 0; o; o = o->next, i++) {
+		if (strcmp(o->lease, lease) == 0)
+			n++;
+		if (strcmp(o->who, s->who) == 0)
+			t++;
+	}
+	if (n >= EXEC_MAX_PER_LEASE || t >= EXEC_MAX_PER_TENANT ||
+	    i >= EXEC_MAX) {
+		pthread_mutex_unlock(&exec_mu);
+		http_respond_error(resp, 429,
+		    "exec: too many sessions (%d a lease, %d a tenant, %d in "
+		    "all)",
+		    EXEC_MAX_PER_LEASE, EXEC_MAX_PER_TENANT, EXEC_MAX);
+		goto fail;
+	}
+	if (spawn_helper(s, &ref, term, argv, fds) < 0) {
+		pthread_mutex_unlock(&exec_mu);
 		http_respond_error(resp, 500, "%s", err_msg());
 		goto fail;
 	}
@@ -420,7 +435,6 @@ create(struct pd *pd, const char *lease, const struct http_request *req,
 	(void)provider_event(s->ldir, "exec.started", service, NULL,
 	    PROVIDER_EVENT_NO_EXIT, "session %s by %s%s: %s", s->id, s->who,
 	    s->tty ? " (terminal)" : "", s->what);
-	pthread_mutex_lock(&exec_mu);
 	s->refs = 2; /* the table and the reaper */
 	s->next = sessions;
 	sessions = s;

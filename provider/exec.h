@@ -24,6 +24,9 @@ struct pd;
 /* Sessions at once: per lease, and in all. */
 #define EXEC_MAX_PER_LEASE 8
 #define EXEC_MAX 64
+/* Sessions of one tenant at once, over all its leases: no tenant
+ * takes every session of the provider from the others. */
+#define EXEC_MAX_PER_TENANT 16
 /* A session whose output nobody reads for this long is ended. */
 #define EXEC_UNREAD_MS 30000
 

@@ -125,6 +125,8 @@ vol_at(const struct lease *l, const char *service, size_t k,
 	return 0;
 }
 
+static int images_apart(const struct lease *l);
+
 int
 lease_vol_check(const struct lease *l, const json_t *caps)
 {
@@ -166,7 +168,59 @@ lease_vol_check(const struct lease *l, const json_t *caps)
 		if (rc < 0)
 			return rc;
 	}
-	return 0;
+	return images_apart(l);
+}
+
+/* Every disk volume of every replica has an image file of its own: the
+ * file name joins service, index and volume name with "-" (and
+ * ".ephemeral"), so "web" volume "a-1-b" and "web-0-a" replica 1 volume
+ * "b" would be one file, mounted by two replicas at once (ext4 twice
+ * through two loop devices: corrupted, the host's kernel reading it). */
+static int
+images_apart(const struct lease *l)
+{
+	struct vol_info v;
+	char(*paths)[PATH_MAX] = NULL, path[PATH_MAX];
+	size_t i, k, j, n = 0, cap = 0;
+	int rc = 0;
+
+	for (i = 0; i < l->nrep && rc == 0; i++) {
+		const struct lease_replica *r = &l->rep[i];
+		for (k = 0; rc == 0 && vol_at(l, r->service, k, &v) == 1; k++) {
+			if (v.kind == VOLUME_RAM)
+				continue;
+			if (lease_vol_image_path("", r->service, r->index,
+			        v.name, v.kind == VOLUME_PERSISTENT, path,
+			        sizeof(path)) != 0)
+				continue;
+			for (j = 0; j < n; j++)
+				if (strcmp(paths[j], path) == 0)
+					break;
+			if (j < n) {
+				rc = err_set(ERR_REJECT,
+				    "manifest: services.%s.params.storage.%s "
+				    "(replica %u): its image file %s is "
+				    "another volume's too: rename the volume "
+				    "or the service",
+				    r->service, v.name, r->index, path + 9);
+				break;
+			}
+			if (n == cap) {
+				size_t nc = cap ? 2 * cap : 8;
+				void *np = realloc(paths, nc * sizeof(*paths));
+				if (np == NULL) {
+					rc =
+					    err_set(ERR_NOMEM, "out of memory");
+					break;
+				}
+				paths = np;
+				cap = nc;
+			}
+			memcpy(paths[n++], path, sizeof(path));
+		}
+	}
+	free(paths);
+	return rc;
 }
 
 int

@@ -136,6 +136,24 @@ first_child(pid_t pid)
 	return (pid_t)c;
 }
 
+/* Is pid a child of parent (field 4 of its /proc/PID/stat)? */
+static int
+child_of(pid_t pid, pid_t parent)
+{
+	char path[96], buf[1024], comm[64];
+	const char *p;
+	uint64_t ticks;
+	long pp;
+
+	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+	if (slurp(path, buf, sizeof(buf)) <= 0 ||
+	    sandbox_parse_proc_stat(buf, comm, sizeof(comm), &ticks) < 0 ||
+	    (p = strrchr(buf, ')')) == NULL ||
+	    sscanf(p + 1, " %*c %ld", &pp) != 1)
+		return 0;
+	return pp == (long)parent;
+}
+
 /* Is line (len bytes) one of ours (the same cgroup)? */
 static int
 same_as_ours(const char *ours, const char *line, size_t len)
@@ -377,7 +395,8 @@ sandbox_enter_run(pid_t init_pid, const struct sandbox_enter *e, int *status)
 	struct sigaction sa;
 	char path[128], comm[64], text[4096], msg[512], *block = NULL;
 	char **envp = NULL;
-	int nsfd[6], userfd = -1, cwd = -1, pfd[2] = { -1, -1 }, rc, st;
+	int nsfd[6], userfd = -1, cwd = -1, pfd[2] = { -1, -1 }, rc, st,
+	             wlfd = -1, initfd = -1;
 	uint64_t ticks;
 	size_t i;
 	ssize_t n;
@@ -387,21 +406,54 @@ sandbox_enter_run(pid_t init_pid, const struct sandbox_enter *e, int *status)
 		nsfd[i] = -1;
 	if (e == NULL || e->argv == NULL || e->argv[0] == NULL)
 		return err_set(ERR_INVAL, "enter: no command");
+	/* held from here: while the init lives, its pid names it alone */
+	if ((initfd = (int)syscall(SYS_pidfd_open, init_pid, 0)) < 0)
+		return err_set(ERR_NOTFOUND,
+		    "pid %ld is not a running sandbox's init", (long)init_pid);
 	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)init_pid);
 	if (slurp(path, text, sizeof(text)) <= 0 ||
 	    sandbox_parse_proc_stat(text, comm, sizeof(comm), &ticks) < 0 ||
-	    strcmp(comm, "lodge-init") != 0)
-		return err_set(ERR_NOTFOUND,
+	    strcmp(comm, "lodge-init") != 0) {
+		rc = err_set(ERR_NOTFOUND,
 		    "pid %ld is not a running sandbox's init", (long)init_pid);
+		goto out;
+	}
+	if (e->start_ticks != 0 && ticks != e->start_ticks) {
+		rc = err_set(ERR_NOTFOUND,
+		    "pid %ld is another sandbox's init (started at %llu, not "
+		    "%llu): the one asked for has ended",
+		    (long)init_pid, (unsigned long long)ticks,
+		    (unsigned long long)e->start_ticks);
+		goto out;
+	}
 	if ((rc = seccomp_policy_get(&prog)) < 0)
-		return rc;
+		goto out;
+	/* Not dumpable from here on, and so neither the child until its
+	 * exec: between the fork and its seccomp filter it holds every
+	 * capability of the workload's user namespace, under the
+	 * workload's uid when the provider has no root, and the workload,
+	 * seeing it in its pid namespace, could otherwise write its memory
+	 * (/proc/PID/mem) and run code there outside the filter. */
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) {
+		rc = err_set(ERR_IO, "PR_SET_DUMPABLE: %s", strerror(errno));
+		goto out;
+	}
 	/* The workload's namespaces are its init's, and they are the ones a
 	 * provider without root may open: the init never exec'd, so only
 	 * the host's root may look into it; the workload did, in the
 	 * sandbox's user namespace, which that provider owns. */
-	if ((wl = first_child(init_pid)) <= 0)
-		return err_set(ERR_NOTFOUND,
+	if ((wl = first_child(init_pid)) <= 0 ||
+	    (wlfd = (int)syscall(SYS_pidfd_open, wl, 0)) < 0) {
+		rc = err_set(ERR_NOTFOUND,
 		    "the sandbox runs no workload now (restarting?)");
+		goto out;
+	}
+	/* held from here: while it is alive, its pid names it alone */
+	if (!child_of(wl, init_pid)) {
+		rc = err_set(ERR_NOTFOUND,
+		    "the sandbox runs no workload now (restarting?)");
+		goto out;
+	}
 	/* every namespace first, while /proc is the host's */
 	for (i = 0; i < 6; i++) {
 		snprintf(path, sizeof(path), "/proc/%ld/ns/%s", (long)wl,
@@ -440,6 +492,14 @@ sandbox_enter_run(pid_t init_pid, const struct sandbox_enter *e, int *status)
 	snprintf(path, sizeof(path), "/proc/%ld/cwd", (long)wl);
 	if ((cwd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0) {
 		rc = err_set(ERR_IO, "%s: %s", path, strerror(errno));
+		goto out;
+	}
+	/* everything read above was of that workload: still alive (a dead
+	 * one's pid could have been another sandbox's process by now) */
+	if (syscall(SYS_pidfd_send_signal, wlfd, 0, NULL, 0) < 0 ||
+	    syscall(SYS_pidfd_send_signal, initfd, 0, NULL, 0) < 0) {
+		rc = err_set(ERR_NOTFOUND,
+		    "the sandbox's workload ended meanwhile (restarting?)");
 		goto out;
 	}
 	for (i = 0; i < 6; i++)
@@ -497,6 +557,10 @@ out:
 		close(userfd);
 	if (cwd >= 0)
 		close(cwd);
+	if (wlfd >= 0)
+		close(wlfd);
+	if (initfd >= 0)
+		close(initfd);
 	if (pfd[0] >= 0)
 		close(pfd[0]);
 	if (pfd[1] >= 0)

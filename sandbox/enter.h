@@ -9,6 +9,7 @@
 #ifndef LODGE_SANDBOX_ENTER_H
 #define LODGE_SANDBOX_ENTER_H
 
+#include <stdint.h>
 #include <sys/types.h>
 
 /* What to run: argv (argv[0] a path, or looked up in the workload's
@@ -19,10 +20,16 @@ struct sandbox_enter {
 	const char *const *argv;
 	const char *const *env;
 	int tty;
+	/* the init's start time (/proc/PID/stat field 22, as struct
+	 * sandbox_ref has it), 0: not checked.  A pid the sandbox's init
+	 * left and another sandbox's init took is then never entered. */
+	uint64_t start_ticks;
 };
 
 /* Join the sandbox whose init is init_pid (its command name must be
  * "lodge-init", and it must run a workload): this process moves into its
+ * (and, when e->start_ticks is not 0, must have started then), this
+ * process moves into its
  * cgroups and its user (when it has its own), ipc, uts, net, cgroup, pid
  * and mount namespaces and takes its rlimits; a child then takes the
  * workload's identity (read from the workload and its init: uids, gids,

@@ -485,16 +485,23 @@ net_ruleset_text(const struct net_ruleset *r, char **out)
 	 * into it only replies and forwarded ports; out of it the egress
 	 * policy, except that another deployment's forwarded port (reached
 	 * on a host address) is open to it as to the internet. */
+	/* The host's connection tracking table is everyone's: a deployment
+	 * opening connections without end (to anywhere, or to the host)
+	 * would fill it, and then the host drops every new connection,
+	 * the provider's and other tenants'.  New ones past NET_CONNS_MAX
+	 * tracked at once (closed TCP ones not counted) are refused. */
 	fprintf(f,
 	    "\tchain forward {\n"
 	    "\t\ttype filter hook forward priority filter; policy accept;\n"
+	    "\t\tiifname \"%s\" ct state new ct count over %d counter "
+	    "reject with icmpx admin-prohibited\n"
 	    "\t\tiifname \"%s\" oifname \"%s\" accept\n"
 	    "\t\toifname \"%s\" ct state established,related accept\n"
 	    "\t\toifname \"%s\" ct status dnat accept\n"
 	    "\t\toifname \"%s\" reject with icmpx admin-prohibited\n"
 	    "\t\tiifname \"%s\" jump egress\n"
 	    "\t}\n",
-	    b, b, b, b, b, b);
+	    b, NET_CONNS_MAX, b, b, b, b, b, b);
 	fprintf(f,
 	    "\tchain egress {\n"
 	    "\t\tct state established,related counter name egress accept\n");
@@ -518,8 +525,10 @@ net_ruleset_text(const struct net_ruleset *r, char **out)
 	fprintf(f,
 	    "\tchain input {\n"
 	    "\t\ttype filter hook input priority filter; policy accept;\n"
+	    "\t\tiifname \"%s\" ct state new ct count over %d "
+	    "reject with icmpx admin-prohibited\n"
 	    "\t\tiifname \"%s\" ct state established,related accept\n",
-	    b);
+	    b, NET_CONNS_MAX, b);
 	if (!r->egress_off)
 		fprintf(f,
 		    "\t\tiifname \"%s\" ip daddr @dns4 udp dport 53 accept\n"

@@ -203,6 +203,12 @@ int net_subnet_pick(const struct net_cidr *pool, unsigned prefix,
     const char *id, const struct net_cidr *taken, size_t ntaken,
     struct net_cidr *out);
 
+/* Connections one deployment may have tracked at once by the host's
+ * conntrack table (into other hosts, and into the host itself, each):
+ * past them new ones are refused, so that no deployment fills the table
+ * every connection of the host needs (nf_conntrack_max, 262144 here). */
+#define NET_CONNS_MAX 8192
+
 /* What the nft table of one deployment is made of. */
 struct net_ruleset {
 	const char *table, *bridge;

@@ -185,6 +185,8 @@ until_ok 5 from_internet 203.0.113.1 9091 > /dev/null
 check "(the host's server at 203.0.113.1:9091 answers the internet)" \
     from_internet 203.0.113.1 9091
 check "web cannot reach the provider's host address" refused "$UA" 203.0.113.1 9091
+check "the deployment's tracked connections are bounded (the host's conntrack table is everyone's)" \
+    sh -c "[ \$(nft list ruleset | grep -c 'ct state new ct count over 8192') -ge 2 ]"
 check "web cannot reach the provider through its gateway address" refused "$UA" "$GW" 9091
 check "web's loopback is its own (the provider's 127.0.0.1:9091 is not)" \
     refused "$UA" 127.0.0.1 9091

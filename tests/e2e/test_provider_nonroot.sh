@@ -45,6 +45,23 @@ check "tenant exec without root: inside the sandbox, its status (3)" sh -c "
 	[ $? = 3 ] && grep -qx lodge-init $T/exec.out &&
 	grep -q '^CapEff:.0000000000000000' $T/exec.out &&
 	grep -q '^NoNewPrivs:.1' $T/exec.out" || cat "$T/exec.out"
+# The exec helper (and so its child until the command's exec, before its
+# seccomp filter) is not dumpable: the workload, of the same uid, cannot
+# open its /proc/PID/mem (a non-dumpable process's /proc files are root's)
+( XDG_CONFIG_HOME=$CL/alice $BIN/tenant --market "$MARKET" exec "$LID" web -- \
+    sleep 4 < /dev/null > /dev/null 2>&1 ) &
+PIDS="$PIDS $!"
+until_ok 5 pgrep -P "$p_PID" -f "sandbox enter --pid" > /dev/null
+EH=$(pgrep -P "$p_PID" -f "sandbox enter --pid" | head -1)
+check "the exec helper runs as uid 65534 and is not dumpable" sh -c "
+	[ -n '$EH' ] && grep -q '^Uid:[[:space:]]*65534' /proc/$EH/status &&
+	[ \$(stat -c %u /proc/$EH/mem) = 0 ]"
+XDG_CONFIG_HOME=$CL/alice $BIN/tenant --market "$MARKET" exec "$LID" web -- \
+    sh -c 'cat /proc/1/environ | tr "\0" "\n"; cat /proc/1/maps | head -3' \
+    < /dev/null > "$T/initenv.out" 2>&1
+check "the workload cannot read its init's environment or memory map (the provider's)" sh -c "
+	grep -q 'Permission denied' $T/initenv.out &&
+	! grep -q '^PATH=\|^HOME=\|^XDG\|/provider' $T/initenv.out" || cat "$T/initenv.out"
 check "two requests on one client connection are both served" sh -c \
     "test \$(curl -sf -m 2 $P/l/$LID/web/ $P/l/$LID/web/ | grep -c '<h1>') = 2"
 check "usage is reported, metered by rusage" until_ok 5 sh -c \
