@@ -78,6 +78,13 @@ const char *cmd_front_binary(char *buf, size_t len);
 /* The data dir: $LODGE_PROVIDER_DATA, else PROVIDER_DATA_DEFAULT. */
 const char *cmd_data_dir(void);
 
+/* The options of a command that reads the data dir and may print JSON:
+ * --data DIR into *data (default cmd_data_dir()) and --json into
+ * *as_json.  0 with optind at the first operand, or CMD_DONE when the
+ * command is to return *status at once (cmd_getopt). */
+int cmd_data_json_opts(const struct cmd *c, int argc, char **argv,
+    const char **data, int *as_json, int *status);
+
 /* j on stdout, indented, keys sorted: CMD_OK, or CMD_FAIL (the message
  * set) when it cannot be formatted. */
 int cmd_print_json(const json_t *j);

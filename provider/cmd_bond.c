@@ -81,23 +81,12 @@ print_text(const json_t *b)
 static int
 bond(const struct cmd *c, int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "data", required_argument, NULL, 'd' },
-		{ "json", no_argument, NULL, 'j' },
-		CMD_OPTS_END,
-	};
-	const char *data = cmd_data_dir();
+	const char *data;
 	json_t *b = NULL;
-	int ch, as_json = 0, rc;
+	int as_json, rc;
 
-	while ((ch = cmd_getopt(c, argc, argv, "h", opts, &rc)) != -1) {
-		if (ch == CMD_DONE)
-			return rc;
-		if (ch == 'd')
-			data = optarg;
-		else if (ch == 'j')
-			as_json = 1;
-	}
+	if (cmd_data_json_opts(c, argc, argv, &data, &as_json, &rc) == CMD_DONE)
+		return rc;
 	if (optind != argc)
 		return cmd_misuse(c);
 	if (provider_bond_json(data, BOND_MARKET_MS, &b) < 0)

@@ -74,6 +74,30 @@ cmd_data_dir(void)
 }
 
 int
+cmd_data_json_opts(const struct cmd *c, int argc, char **argv,
+    const char **data, int *as_json, int *status)
+{
+	static const struct option opts[] = {
+		{ "data", required_argument, NULL, 'd' },
+		{ "json", no_argument, NULL, 'j' },
+		CMD_OPTS_END,
+	};
+	int ch;
+
+	*data = cmd_data_dir();
+	*as_json = 0;
+	while ((ch = cmd_getopt(c, argc, argv, "h", opts, status)) != -1) {
+		if (ch == CMD_DONE)
+			return CMD_DONE;
+		if (ch == 'd')
+			*data = optarg;
+		else if (ch == 'j')
+			*as_json = 1;
+	}
+	return 0;
+}
+
+int
 cmd_print_json(const json_t *j)
 {
 	char *t = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS);

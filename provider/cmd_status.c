@@ -76,23 +76,12 @@ print_text(const json_t *st)
 static int
 status(const struct cmd *c, int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "data", required_argument, NULL, 'd' },
-		{ "json", no_argument, NULL, 'j' },
-		CMD_OPTS_END,
-	};
-	const char *data = cmd_data_dir();
+	const char *data;
 	json_t *st = NULL;
-	int ch, as_json = 0, rc;
+	int as_json, rc;
 
-	while ((ch = cmd_getopt(c, argc, argv, "h", opts, &rc)) != -1) {
-		if (ch == CMD_DONE)
-			return rc;
-		if (ch == 'd')
-			data = optarg;
-		else if (ch == 'j')
-			as_json = 1;
-	}
+	if (cmd_data_json_opts(c, argc, argv, &data, &as_json, &rc) == CMD_DONE)
+		return rc;
 	if (provider_status_json(data, STATUS_MARKET_MS, &st) < 0)
 		return cmd_fail(CMD_FAIL);
 	if (as_json)

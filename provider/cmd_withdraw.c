@@ -14,24 +14,13 @@
 static int
 withdraw(const struct cmd *c, int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "data", required_argument, NULL, 'd' },
-		{ "json", no_argument, NULL, 'j' },
-		CMD_OPTS_END,
-	};
-	const char *data = cmd_data_dir();
+	const char *data;
 	json_t *w = NULL;
-	int ch, as_json = 0, rc;
+	int as_json, rc;
 	long long leases, bond;
 
-	while ((ch = cmd_getopt(c, argc, argv, "h", opts, &rc)) != -1) {
-		if (ch == CMD_DONE)
-			return rc;
-		if (ch == 'd')
-			data = optarg;
-		else if (ch == 'j')
-			as_json = 1;
-	}
+	if (cmd_data_json_opts(c, argc, argv, &data, &as_json, &rc) == CMD_DONE)
+		return rc;
 	if (optind != argc)
 		return cmd_misuse(c);
 	if (provider_withdraw(data, WITHDRAW_MARKET_MS, &w) < 0)
