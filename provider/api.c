@@ -673,27 +673,16 @@ log_stream_read(void *ctx, char *buf, size_t max)
 	return 0;
 }
 
+/* Answer with s's files: with follow (not "0") a stream of what they
+ * gain until the lease closes; else what they hold now, at most max
+ * bytes.  s is the answer's or freed. */
 static void
-get_logs(struct pd *pd, const char *id, const struct http_request *req,
+log_answer(struct log_stream *s, const char *follow, size_t max,
     struct http_response *resp)
 {
-	struct log_stream *s;
-	const char *follow = http_query(req, "follow");
-	char *out = NULL;
+	char *out;
 	size_t len = 0, i, n;
 
-	if (authorize(pd, id, req, resp) < 0)
-		return;
-	if ((s = calloc(1, sizeof(*s))) == NULL) {
-		http_respond_error(resp, 500, "out of memory");
-		return;
-	}
-	s->pd = pd;
-	pthread_mutex_lock(&pd->mu);
-	s->l = pd_find_lease(pd, id);
-	pthread_mutex_unlock(&pd->mu);
-	s->n = log_files(pd, s->l, s);
-	resp->content_type = "text/plain; charset=utf-8";
 	if (follow && strcmp(follow, "0") != 0) {
 		if (log_stream_cap(s, resp) < 0) {
 			free(s);
@@ -705,20 +694,52 @@ get_logs(struct pd *pd, const char *id, const struct http_request *req,
 		resp->stream_free = log_stream_free;
 		return;
 	}
-	if ((out = malloc(LOG_READ_MAX + 1)) == NULL) {
+	if ((out = malloc(max + 1)) == NULL) {
 		free(s);
 		http_respond_error(resp, 500, "out of memory");
 		return;
 	}
-	for (i = 0; i < s->n && len < LOG_READ_MAX; i++)
-		while (len < LOG_READ_MAX &&
-		    (n = read_new(s, i, out + len, LOG_READ_MAX - len)) > 0)
+	for (i = 0; i < s->n && len < max; i++)
+		while (
+		    len < max && (n = read_new(s, i, out + len, max - len)) > 0)
 			len += n;
 	out[len] = '\0';
 	free(s);
 	resp->status = 200;
 	resp->body = out;
 	resp->body_len = len;
+}
+
+/* A log stream of lease id's files for an authorized request; NULL
+ * (the answer set) when out of memory. */
+static struct log_stream *
+log_stream_new(struct pd *pd, const char *id, struct http_response *resp)
+{
+	struct log_stream *s = calloc(1, sizeof(*s));
+
+	if (s == NULL) {
+		http_respond_error(resp, 500, "out of memory");
+		return NULL;
+	}
+	s->pd = pd;
+	pthread_mutex_lock(&pd->mu);
+	s->l = pd_find_lease(pd, id);
+	pthread_mutex_unlock(&pd->mu);
+	return s;
+}
+
+static void
+get_logs(struct pd *pd, const char *id, const struct http_request *req,
+    struct http_response *resp)
+{
+	struct log_stream *s;
+
+	if (authorize(pd, id, req, resp) < 0 ||
+	    (s = log_stream_new(pd, id, resp)) == NULL)
+		return;
+	s->n = log_files(pd, s->l, s);
+	resp->content_type = "text/plain; charset=utf-8";
+	log_answer(s, http_query(req, "follow"), LOG_READ_MAX, resp);
 }
 
 /* GET /v1/leases/<l>/events[?follow=1]: the lease's events file
@@ -729,48 +750,15 @@ get_events(struct pd *pd, const char *id, const struct http_request *req,
     struct http_response *resp)
 {
 	struct log_stream *s;
-	const char *follow = http_query(req, "follow");
-	char *out = NULL;
-	size_t len = 0, n;
 
-	if (authorize(pd, id, req, resp) < 0)
+	if (authorize(pd, id, req, resp) < 0 ||
+	    (s = log_stream_new(pd, id, resp)) == NULL)
 		return;
-	if ((s = calloc(1, sizeof(*s))) == NULL) {
-		http_respond_error(resp, 500, "out of memory");
-		return;
-	}
-	s->pd = pd;
-	pthread_mutex_lock(&pd->mu);
-	s->l = pd_find_lease(pd, id);
-	pthread_mutex_unlock(&pd->mu);
 	s->n = 1;
 	snprintf(s->path[0], PATH_MAX, "%.3000s/leases/%.32s/%s", pd->data, id,
 	    PROVIDER_EVENTS_FILE);
 	resp->content_type = "application/x-ndjson";
-	if (follow && strcmp(follow, "0") != 0) {
-		if (log_stream_cap(s, resp) < 0) {
-			free(s);
-			return;
-		}
-		resp->status = 200;
-		resp->stream = log_stream_read;
-		resp->stream_ctx = s;
-		resp->stream_free = log_stream_free;
-		return;
-	}
-	if ((out = malloc(PROVIDER_EVENTS_MAX + 1)) == NULL) {
-		free(s);
-		http_respond_error(resp, 500, "out of memory");
-		return;
-	}
-	while (len < PROVIDER_EVENTS_MAX &&
-	    (n = read_new(s, 0, out + len, PROVIDER_EVENTS_MAX - len)) > 0)
-		len += n;
-	out[len] = '\0';
-	free(s);
-	resp->status = 200;
-	resp->body = out;
-	resp->body_len = len;
+	log_answer(s, http_query(req, "follow"), PROVIDER_EVENTS_MAX, resp);
 }
 
 /* ---- gateway ---- */
