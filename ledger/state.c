@@ -316,41 +316,60 @@ state_new(const struct state_config *c, struct state **out)
 }
 
 void
+st_provider_free(struct provider *p)
+{
+	if (p == NULL)
+		return;
+	for (size_t j = 0; j < p->natt; j++) {
+		free(p->att[j].kv);
+		json_decref(p->att[j].attrs);
+	}
+	free(p->att);
+	free(p->kv);
+	st_capabilities_free(p->capv, p->ncap);
+	free(p->allow);
+	free(p->deny);
+	st_rec_free(p);
+	json_decref(p->ask);
+	free(p);
+}
+
+void
+st_order_free(struct order *o)
+{
+	if (o == NULL)
+		return;
+	free(o->kv);
+	st_capabilities_free(o->capv, o->ncap);
+	free(o->all_of);
+	free(o->any_of);
+	json_decref(o->body);
+	free(o);
+}
+
+void
+st_lease_free(struct lease *l)
+{
+	if (l == NULL)
+		return;
+	json_decref(l->usage);
+	json_decref(l->updates);
+	free(l);
+}
+
+void
 state_free(struct state *s)
 {
 	if (s == NULL)
 		return;
 	for (size_t i = 0; i < s->naccts; i++)
 		free(s->accts[i]);
-	for (size_t i = 0; i < s->nprovs; i++) {
-		struct provider *p = s->provs[i];
-		for (size_t j = 0; j < p->natt; j++) {
-			free(p->att[j].kv);
-			json_decref(p->att[j].attrs);
-		}
-		free(p->att);
-		free(p->kv);
-		st_capabilities_free(p->capv, p->ncap);
-		free(p->allow);
-		free(p->deny);
-		st_rec_free(p);
-		json_decref(p->ask);
-		free(p);
-	}
-	for (size_t i = 0; i < s->nords; i++) {
-		struct order *o = s->ords[i];
-		free(o->kv);
-		st_capabilities_free(o->capv, o->ncap);
-		free(o->all_of);
-		free(o->any_of);
-		json_decref(o->body);
-		free(o);
-	}
-	for (size_t i = 0; i < s->nleases; i++) {
-		json_decref(s->leases_v[i]->usage);
-		json_decref(s->leases_v[i]->updates);
-		free(s->leases_v[i]);
-	}
+	for (size_t i = 0; i < s->nprovs; i++)
+		st_provider_free(s->provs[i]);
+	for (size_t i = 0; i < s->nords; i++)
+		st_order_free(s->ords[i]);
+	for (size_t i = 0; i < s->nleases; i++)
+		st_lease_free(s->leases_v[i]);
 	for (size_t i = 0; i < s->pq_n; i++)
 		json_decref(s->pq[s->pq_head + i].body);
 	for (size_t i = 0; i < s->nruntimes; i++)
@@ -1654,12 +1673,7 @@ h_order_create(struct state *s, struct ctx *c)
 	rc = st_match_order(s, o);
 	return rc < 0 ? rc : 0;
 fail:
-	free(o->kv);
-	st_capabilities_free(o->capv, o->ncap);
-	free(o->all_of);
-	free(o->any_of);
-	json_decref(o->body);
-	free(o);
+	st_order_free(o);
 	return rc;
 }
 

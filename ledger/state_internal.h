@@ -347,6 +347,12 @@ const char *st_u128_str(state_u128 v, char buf[40]);
 int st_rec_offline(struct provider *p, int64_t t);
 void st_rec_online(struct provider *p, int64_t t);
 void st_rec_free(struct provider *p);
+
+/* Free one provider, order or lease and everything it owns (NULL:
+ * nothing); the state's arrays and maps are the caller's to fix. */
+void st_provider_free(struct provider *p);
+void st_order_free(struct order *o);
+void st_lease_free(struct lease *l);
 /* Uptime over the last w ms before T (or since the first ask when
  * younger), in ppm; -1 when no time has passed. */
 int64_t st_rec_uptime_ppm(const struct provider *p, int64_t T, int64_t w);

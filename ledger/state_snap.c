@@ -888,18 +888,7 @@ r_state(struct rbuf *r, struct state *s)
 		        &s->providers, p->key_text, p) < 0) {
 			r_fail(r, "a provider twice, or no memory");
 			/* the state frees what it holds; p is not in it */
-			for (size_t j = 0; j < p->natt; j++) {
-				free(p->att[j].kv);
-				json_decref(p->att[j].attrs);
-			}
-			free(p->att);
-			free(p->kv);
-			json_decref(p->ask);
-			st_capabilities_free(p->capv, p->ncap);
-			free(p->allow);
-			free(p->deny);
-			st_rec_free(p);
-			free(p);
+			st_provider_free(p);
 		}
 	}
 	n = r_count(r, 8, SIZE_MAX);
@@ -916,12 +905,7 @@ r_state(struct rbuf *r, struct state *s)
 		if (put_in((void ***)&s->ords, &s->nords, &s->ords_cap,
 		        &s->orders, o->id, o) < 0) {
 			r_fail(r, "an order twice, or no memory");
-			free(o->kv);
-			free(o->all_of);
-			free(o->any_of);
-			json_decref(o->body);
-			st_capabilities_free(o->capv, o->ncap);
-			free(o);
+			st_order_free(o);
 		}
 	}
 	n = r_count(r, 8, SIZE_MAX);
@@ -949,9 +933,7 @@ r_state(struct rbuf *r, struct state *s)
 			r_fail(r, "a lease twice, or no memory");
 			if (l->order != NULL && l->order->lease == l)
 				l->order->lease = NULL;
-			json_decref(l->usage);
-			json_decref(l->updates);
-			free(l);
+			st_lease_free(l);
 		}
 	}
 	n = r_count(r, 16, SIZE_MAX);
