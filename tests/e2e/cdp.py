@@ -69,6 +69,9 @@ class Page:
         self.events = []
         self.errors = []  # console errors and uncaught exceptions
         self.handlers = {}  # method -> fn(params), for Fetch interception
+        # answers read by a nested send (a handler's call made while an
+        # outer send waits): kept here for the send they belong to
+        self.answers = {}
         self.send("Runtime.enable")
         self.send("Log.enable")
         self.send("Page.enable")
@@ -98,11 +101,16 @@ class Page:
         self.ws.send(json.dumps({"id": mid, "method": method, "params": params or {}}))
         end = time.time() + timeout
         while True:
-            self.ws.settimeout(max(0.1, end - time.time()))
-            try:
-                msg = json.loads(self.ws.recv())
-            except websocket.WebSocketTimeoutException:
-                raise CDPError("%s: no answer in %ss" % (method, timeout))
+            msg = self.answers.pop(mid, None)
+            if msg is None:
+                self.ws.settimeout(max(0.1, end - time.time()))
+                try:
+                    msg = json.loads(self.ws.recv())
+                except websocket.WebSocketTimeoutException:
+                    raise CDPError("%s: no answer in %ss" % (method, timeout))
+            if "id" in msg and msg["id"] != mid:
+                self.answers[msg["id"]] = msg
+                continue
             if msg.get("id") == mid:
                 if "error" in msg:
                     raise CDPError("%s: %s" % (method, msg["error"]))

@@ -295,7 +295,8 @@ def main():
         t.goto(M + "/#/ledger/%d" % idx)
         inc = t.wait("(e => e && e.dataset.verdict !== 'pending' && e.dataset.verdict)(document.getElementById('v-inclusion'))", 20)
         ok(inc == "fail" and tampered["n"] > 0, "a tampered inclusion proof gets a failed verdict in the page",
-           t.eval("(document.getElementById('v-inclusion') || {}).textContent"))
+           "verdict %r after %d tampered answers: %s" % (inc, tampered["n"],
+               t.eval("(document.getElementById('v-inclusion') || {}).textContent")))
         shot(t, "ledger-tampered-proof")
         t.send("Fetch.enable", {"patterns": [
             {"urlPattern": "*/v1/ledger/checkpoint*", "requestStage": "Response"},
