@@ -35,7 +35,9 @@
 	"                  [--witness VKEY=URL]... [--witness-policy FILE]\n"  \
 	"                  [--quorum N] [--check-invariants] [--console "      \
 	"DIR]\n"                                                               \
-	"                  [--snapshot-every N] [--insecure-http]\n"
+	"                  [--snapshot-every N] [--insecure-http]\n"           \
+	"                  [--tls-cert FILE --tls-key FILE] "                  \
+	"[--tls-certs-dir DIR]\n"
 
 static const char usage_main[] = RUN_OPTIONS
     "       market deposit --data DIR [--market URL] [--denom D] ACCOUNT "
@@ -99,7 +101,12 @@ static const char usage_run[] = RUN_OPTIONS
     "The API speaks TLS 1.3 with a certificate self-signed by the market\n"
     "key, which clients pin (README \"TLS\"); --insecure-http (or\n"
     "LODGE_INSECURE_HTTP=1) serves plain HTTP instead, for loopback\n"
-    "development only.  DIR/market.json holds the URL (\"url\").\n";
+    "development only.  DIR/market.json holds the URL (\"url\").\n"
+    "--tls-cert FILE --tls-key FILE (PEM chain and its key) add a public\n"
+    "certificate, for browsers opening the console under a domain name:\n"
+    "served to clients whose SNI names it (TLS 1.2 allowed for them),\n"
+    "the others keep the key-pinned one; --tls-certs-dir DIR adds every\n"
+    "NAME.crt + NAME.key pair there and looks again for renewals.\n";
 
 static const char usage_deposit[] =
     "usage: market deposit --data DIR [--market URL] [--denom D] ACCOUNT "
@@ -275,7 +282,8 @@ cmd_run(int argc, char **argv)
 	           *fee = NULL, *fee_kinds = NULL, *bcpu = NULL, *bgib = NULL,
 	           *window = NULL, *minep = NULL, *rate = NULL, *burst = NULL,
 	           *cpint = NULL, *wpolicy = NULL, *quorum = NULL,
-	           *denoms = NULL, *console = NULL, *snapev = NULL;
+	           *denoms = NULL, *console = NULL, *snapev = NULL,
+	           *tls_cert = NULL, *tls_key = NULL, *tls_dir = NULL;
 	struct arg args[] = { { "data", &data }, { "listen", &listen },
 		{ "origin", &origin }, { "epoch", &epoch },
 		{ "take-rate", &take }, { "offline-grace", &grace },
@@ -287,7 +295,8 @@ cmd_run(int argc, char **argv)
 		{ "denoms", &denoms }, { "checkpoint-interval", &cpint },
 		{ "witness-policy", &wpolicy }, { "quorum", &quorum },
 		{ "console", &console }, { "snapshot-every", &snapev },
-		{ NULL, NULL } };
+		{ "tls-cert", &tls_cert }, { "tls-key", &tls_key },
+		{ "tls-certs-dir", &tls_dir }, { NULL, NULL } };
 	struct trust_policy wp;
 	struct market_options o;
 	struct market *m = NULL;
@@ -324,6 +333,9 @@ cmd_run(int argc, char **argv)
 	o.insecure_http = flag_insecure_http || util_insecure_http_env();
 	o.denoms = denoms;
 	o.console_dir = console;
+	o.tls_cert = tls_cert;
+	o.tls_key = tls_key;
+	o.tls_certs_dir = tls_dir;
 	if (origin)
 		o.origin = origin;
 	if (epoch) {

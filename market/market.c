@@ -668,6 +668,42 @@ money_options_match(const struct market_options *o,
 	    c->checkpoint_ms);
 }
 
+/*
+ * The API's TLS context (before the ledger is created, so that a
+ * certificate that does not load leaves nothing behind): the certificate
+ * self-signed by the market key, and the operator's public ones, if any.
+ */
+static int
+tls_setup(struct market *m, const struct market_options *o)
+{
+	size_t n = 0;
+	int rc;
+
+	if (m->insecure_http) {
+		if (o->tls_cert || o->tls_key || o->tls_certs_dir)
+			return err_set(ERR_INVAL,
+			    "--tls-cert, --tls-key and --tls-certs-dir need "
+			    "TLS: not with --insecure-http");
+		return 0;
+	}
+	if ((o->tls_cert == NULL) != (o->tls_key == NULL))
+		return err_set(ERR_INVAL,
+		    "--tls-cert and --tls-key go together");
+	if ((rc = tls_server_new(m->key, "lodge market", &m->tls)) < 0)
+		return err_prefix(rc, "TLS");
+	if (o->tls_cert &&
+	    (rc = tls_server_add_cert(m->tls, o->tls_cert, o->tls_key)) < 0)
+		return err_prefix(rc, "--tls-cert");
+	if (o->tls_certs_dir &&
+	    (rc = tls_server_add_dir(m->tls, o->tls_certs_dir, &n)) < 0)
+		return err_prefix(rc, "--tls-certs-dir");
+	if (o->tls_cert || o->tls_certs_dir)
+		log_info("TLS: %zu public certificate(s) for the names they "
+		         "carry; other clients get the key-pinned one",
+		    tls_server_cert_count(m->tls));
+	return 0;
+}
+
 int
 market_open(const struct market_options *o, struct market **out, int *created)
 {
@@ -720,6 +756,8 @@ market_open(const struct market_options *o, struct market **out, int *created)
 	key_public(treasury, m->treasury);
 	key_free(treasury);
 	treasury = NULL;
+	if ((rc = tls_setup(m, o)) < 0)
+		goto fail;
 	key_public(m->key, pub);
 	key_pub_to_text(pub, m->key_text);
 	key_pub_to_text(m->treasury, m->treasury_text);
@@ -871,11 +909,7 @@ market_start(struct market *m)
 	hc.host = m->listen_host;
 	hc.port = m->listen_port;
 	hc.max_body = 256 * 1024;
-	if (!m->insecure_http) {
-		if ((rc = tls_server_new(m->key, "lodge market", &m->tls)) < 0)
-			return err_prefix(rc, "TLS");
-		hc.tls = m->tls;
-	}
+	hc.tls = m->tls;
 	if ((rc = http_server_start(&hc, market_api_handle, m, &m->http)) < 0)
 		return rc;
 	if (pthread_create(&m->ticker, NULL, ticker_main, m) != 0)

@@ -59,6 +59,13 @@ struct market_options {
 	int insecure_http; /* serve plain HTTP (loopback development);
 	                      0: TLS 1.3 with a certificate self-signed
 	                      by the market key (common/tls.h) */
+	/* Certificates for public names (a CA-issued one, so that browsers
+	 * open the console), served to clients whose SNI names them; the
+	 * others, Lodge's clients pinning the market key, get the
+	 * self-signed one.  PEM files, both or neither; a directory of
+	 * NAME.crt + NAME.key pairs, looked at again for renewals.  NULL:
+	 * none.  Refused with insecure_http. */
+	const char *tls_cert, *tls_key, *tls_certs_dir;
 };
 
 void market_options_default(struct market_options *o);

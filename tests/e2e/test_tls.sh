@@ -274,4 +274,36 @@ check "garbage instead of a ClientHello is closed; others served" \
 check "a huge ClientHello is cut off; others served" \
     sh -c "python3 $T/hostile.py $MPORT huge | grep -qx ok"
 check "the market still answers over TLS" is_200 "$MARKET/healthz"
+# ---- the market's console under a public name (--tls-cert) ------------------
+# A CA and a certificate it issued for console.tls.test: a browser (curl
+# with that CA as its only trust) opens the console by name; Lodge's
+# clients, by address, keep the market key pinned.
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+    -keyout "$T/ca.key" -out "$T/ca.crt" -days 2 -subj "/CN=Lodge test CA" 2>/dev/null
+openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+    -keyout "$T/console.key" -out "$T/console.csr" -subj "/CN=console.tls.test" 2>/dev/null
+printf 'subjectAltName=DNS:console.tls.test\n' > "$T/console.ext"
+openssl x509 -req -in "$T/console.csr" -CA "$T/ca.crt" -CAkey "$T/ca.key" \
+    -CAcreateserial -days 2 -extfile "$T/console.ext" -out "$T/console.crt" 2>/dev/null
+M2PORT=$(freeport)
+$BIN/market run --data "$T/m2" --listen "127.0.0.1:$M2PORT" \
+    --tls-cert "$T/console.crt" --tls-key "$T/console.key" > "$T/m2.log" 2>&1 &
+PIDS="$PIDS $!"
+check "a market with --tls-cert starts and logs its public certificate" \
+    until_ok 10 grep -q "1 public certificate(s)" "$T/m2.log"
+check "a browser trusting only the CA opens the console by name" sh -c \
+    "curl -q -sf --cacert $T/ca.crt --resolve console.tls.test:$M2PORT:127.0.0.1 https://console.tls.test:$M2PORT/v1/info | jq -e .market_key >/dev/null"
+check "by address the certificate is still the market key's" sh -c \
+    "openssl s_client -connect 127.0.0.1:$M2PORT </dev/null 2>/dev/null | openssl x509 -pubkey -noout | openssl pkey -pubin -outform der | tail -c 32 | base64 | tr '+/' '-_' | tr -d '=' | grep -qx \"\$(jq -r .market_key $T/m2/market.json | sed 's/^ed25519://')\""
+check "a name the certificate does not carry gets the key-pinned one (CA check fails)" sh -c \
+    "! curl -q -sf --cacert $T/ca.crt --resolve other.tls.test:$M2PORT:127.0.0.1 https://other.tls.test:$M2PORT/v1/info"
+check_fails "--tls-cert without --tls-key is refused" "go together" \
+    $BIN/market run --data "$T/m3" --listen 127.0.0.1:0 --tls-cert "$T/console.crt"
+check_fails "a certificate file that does not exist is refused, naming it" "$T/nope.crt" \
+    $BIN/market run --data "$T/m4" --listen 127.0.0.1:0 --tls-cert "$T/nope.crt" --tls-key "$T/console.key"
+check "... and no ledger was created" test ! -e "$T/m4/ledger.db"
+check_fails "a key that is not the certificate's is refused" "tls-cert" \
+    $BIN/market run --data "$T/m5" --listen 127.0.0.1:0 --tls-cert "$T/console.crt" --tls-key "$T/ca.key"
+check_fails "--tls-cert with --insecure-http is refused" "not with --insecure-http" \
+    $BIN/market run --data "$T/m6" --listen 127.0.0.1:0 --insecure-http --tls-cert "$T/console.crt" --tls-key "$T/console.key"
 finish
