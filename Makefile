@@ -226,6 +226,11 @@ fuzz-test:
 	@$(MAKE) --no-print-directory BUILD=fuzz fuzzers
 	@tests/run.sh fuzz $(patsubst $(O)/%,build/fuzz/%,$(FUZZ_BINS))
 
+# End-to-end scripts run E2E_JOBS at a time (tests/run.sh; those marked
+# "# e2e: alone" by themselves).
+E2E_JOBS ?= 3
+export E2E_JOBS
+
 e2e-test: all
 	@$(MAKE) --no-print-directory drivers
 	@tests/run.sh e2e $(sort $(wildcard tests/e2e/test_*.sh))

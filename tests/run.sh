@@ -16,6 +16,10 @@
 #   PROG            default: every test `make test` builds and runs
 # LODGE_KEEP_TMP=1 keeps a failing end-to-end test's temporary directory
 # and prints its path (tests/e2e/lib.sh).
+# E2E_JOBS=N runs up to N end-to-end scripts (tests/e2e/test_*.sh) at
+# once, after every other program (each picks free ports and its own
+# temporary directory); a script with a line "# e2e: alone" in its first
+# 20 lines runs after them, by itself.  Results print in the order given.
 root=$(cd "$(dirname "$0")/.." && pwd)
 only=${TESTS:-}
 while [ $# -gt 0 ]; do
@@ -45,12 +49,53 @@ selected() {
 	return 1
 }
 
+# Parallel end-to-end scripts: the selected ones, in a pool of E2E_JOBS
+# started in the background when the first of them is reached; their
+# logs and exit codes land in $pool/N.log and $pool/N.rc.
+jobs=${E2E_JOBS:-1}
+case "$jobs" in ''|*[!0-9]*) echo "run.sh: E2E_JOBS: expected a number" >&2; exit 2;; esac
+pool=$(mktemp -d); pool_pid=
+is_e2e() { case "$1" in */e2e/test_*.sh) return 0;; esac; return 1; }
+alone() { head -20 "$1" | grep -q '^# e2e: alone'; }
+parallel() { [ "$jobs" -gt 1 ] && is_e2e "$1" && ! alone "$1"; }
+# The order run: everything else, the parallel scripts, the lone ones.
+order=$(mktemp)
+for t in "$@"; do is_e2e "$t" || echo "$t"; done > "$order"
+for t in "$@"; do parallel "$t" && echo "$t"; done >> "$order"
+for t in "$@"; do is_e2e "$t" && ! parallel "$t" && echo "$t"; done >> "$order"
+n=0
+for t in $(cat "$order"); do
+	parallel "$t" && selected "$t" && { n=$((n + 1)); echo "$n $t"; }
+done > "$pool/list"
+start_pool() {
+	[ -n "$pool_pid" ] && return
+	(
+		started=0
+		while read -r i t; do
+			while [ $((started - $(ls "$pool" | grep -c '\.rc$'))) -ge "$jobs" ]; do
+				sleep 0.2
+			done
+			( sh "$t" >"$pool/$i.log" 2>&1; echo $? >"$pool/$i.rc.tmp"
+			  mv "$pool/$i.rc.tmp" "$pool/$i.rc" ) &
+			started=$((started + 1))
+		done < "$pool/list"
+		wait
+	) &
+	pool_pid=$!
+}
+
 passed=0; failed=0; skipped=0; ran=0; failures=""
-log=$(mktemp); trap 'rm -f "$log"' EXIT INT TERM
-for t in "$@"; do
+log=$(mktemp); trap 'rm -f "$log" "$order"; rm -rf "$pool"' EXIT INT TERM
+for t in $(cat "$order"); do
 	selected "$t" || continue
 	ran=$((ran + 1))
 	name=$(basename "$t")
+	if parallel "$t"; then
+		start_pool
+		i=$(sed -n "s|^\([0-9]*\) $t\$|\1|p" "$pool/list")
+		while [ ! -f "$pool/$i.rc" ]; do sleep 0.2; done
+		rc=$(cat "$pool/$i.rc"); mv "$pool/$i.log" "$log"
+	else
 	case "$t" in
 	*/fuzz/fuzz_*)
 		corpus="$root/tests/fuzz/corpus/${name#fuzz_}"
@@ -70,6 +115,7 @@ for t in "$@"; do
 	*.sh) sh "$t" >"$log" 2>&1; rc=$?;;
 	*) "$t" >"$log" 2>&1; rc=$?;;
 	esac
+	fi
 	if grep -q '^\[==========\]' "$log"; then
 		p=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' "$log" | awk '{s+=$1} END {print s+0}')
 		f=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' "$log" | awk '{s+=$1} END {print s+0}')
@@ -94,6 +140,7 @@ for t in "$@"; do
 		echo "PASS $t ($p passed)"
 	fi
 done
+[ -n "$pool_pid" ] && wait "$pool_pid"
 if [ $ran -eq 0 ]; then
 	echo "run.sh: no test matches:$only"
 	failed=1
