@@ -2147,9 +2147,26 @@ run_stream(uint64_t seed, int steps)
 			    t->kt[pv]);
 			break;
 		case 12:
-			rc = rnd(4) == 0 ?
-			    t_put(t, pv, "provider.withdraw", "{}") :
-			    0;
+			if (rnd(4) == 0) {
+				rc = t_put(t, pv, "provider.withdraw", "{}");
+			} else if (nl >
+			    0) { /* standing top-ups, some refused */
+				size_t li = nl - 1 -
+				    (size_t)rnd(nl < 4 ? (int64_t)nl : 4);
+				json_t *l = lease(t, lids[li]);
+				int tw = rnd(4) ? who_is(t, jstr(l, "tenant")) :
+				    rnd(2)      ? who :
+				                  pv;
+				json_decref(l);
+				rc = rnd(6) == 0 ?
+				    t_put(t, tw, "lease.autotopup",
+				        "{\"lease\":\"%s\",\"off\":true}",
+				        lids[li]) :
+				    t_put(t, tw, "lease.autotopup",
+				        "{\"lease\":\"%s\",\"amount\":%lld,"
+				        "\"below_epochs\":%lld}",
+				        lids[li], rnd(300000), rnd(3000));
+			}
 			break;
 		default: {
 			json_t *due;
@@ -2213,9 +2230,19 @@ run_stream(uint64_t seed, int steps)
 			        json_integer_value(json_object_get(h, key)) +
 			        1));
 		}
+		int64_t tops = 0, shorts = 0;
+		for (size_t i = 0; i < nl; i++) {
+			json_t *l = lease(t, lids[i]), *at;
+			at = json_object_get(l, "auto_topup");
+			tops += jint(at, "applied");
+			shorts += jint(at, "shortfalls");
+			json_decref(l);
+		}
 		char *hs = json_dumps(h, JSON_SORT_KEYS);
-		printf("seed %llu: %zu entries, %zu bounds refused %s\n",
-		    (unsigned long long)seed, t->nlog, nbounds, hs);
+		printf("seed %llu: %zu entries, %zu bounds refused, %lld "
+		       "standing top-ups made, %lld short %s\n",
+		    (unsigned long long)seed, t->nlog, nbounds, (long long)tops,
+		    (long long)shorts, hs);
 		free(hs);
 		json_decref(h);
 	}
