@@ -36,7 +36,7 @@ auto_topup(const struct cmd_opts *o, int argc, char **argv)
 	struct tenant_paths p;
 	struct tenant_client c;
 	json_t *l = NULL;
-	int64_t amount = 0, below = 0;
+	int64_t amount = 0, below = 0, price;
 	char line[512];
 	int rc;
 
@@ -69,9 +69,18 @@ auto_topup(const struct cmd_opts *o, int argc, char **argv)
 	}
 	if ((rc = cmd_open_client(o, &p, &c)) != EXIT_OK)
 		return rc;
-	if (tenant_autotopup(&c, argv[0], amount, below, &l) != 0)
+	if (tenant_autotopup(&c, argv[0], amount, below, &l) != 0) {
 		rc = cmd_fail("topup --auto");
-	else if (o->json)
+		goto done;
+	}
+	price = json_integer_value(json_object_get(l, "price"));
+	if (amount > 0 && amount < price)
+		fprintf(stderr,
+		    "tenant: topup: note: %lld is less than one epoch at "
+		    "the lease's price (%lld): each top-up pays less than "
+		    "an epoch, so the escrow still runs down\n",
+		    (long long)amount, (long long)price);
+	if (o->json)
 		cmd_print_json(json_object_get(l, "auto_topup"));
 	else
 		printf("%s: standing top-up %s\n",
@@ -79,6 +88,7 @@ auto_topup(const struct cmd_opts *o, int argc, char **argv)
 		    tenant_autotopup_describe(l, NULL, line, sizeof(line)) ?
 		        line :
 		        "not shown by the market");
+done:
 	json_decref(l);
 	tenant_client_clear(&c);
 	return rc;

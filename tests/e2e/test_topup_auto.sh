@@ -65,8 +65,10 @@ envelope "$AK" lease.autotopup "{\"lease\":\"$L1\",\"amount\":5,\"below_epochs\"
 check "an instruction signed by hand is accepted (201)" [ "$(post_file "$T/old.env")" = 201 ]
 check "... and its replay refused (409)" [ "$(post_file "$T/old.env")" = 409 ]
 for a in 11 12 13; do
-	as alice topup --auto $a --below 4 "$L1" > /dev/null 2>&1
+	as alice topup --auto $a --below 4 "$L1" > /dev/null 2> "$T/small.err"
 done
+check "an AMOUNT below one epoch's price is taken, with a note saying so" \
+    grep -q "note: 13 is less than one epoch at the lease's price (640)" "$T/small.err"
 check "alice sets 3200 below 8 epochs" to "$T/set.out" as alice topup --auto 3200 --below 8 "$L1"
 check "... told back as the market holds it" \
     grep -q "^$L1: standing top-up 0.0032 AKT (3200 uakt) when the escrow pays fewer than 8 epochs" "$T/set.out"
