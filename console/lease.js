@@ -1,12 +1,14 @@
 // lease: a lease's story (the order, the asks that fitted and why the
 // winner won, the start, usage and charges per epoch, the close and the
 // refund: what `ledger audit --lease` tells, from /v1/leases/ID/story)
-// and a provider's page (its leases, earnings over time, uptime from its
-// heartbeats and the market's offline/online entries).
+// with its standing top-up, and a provider's page (its record from the
+// ledger, its leases, earnings over time, uptime from its heartbeats and
+// the market's offline/online entries).
 
 import { api } from "./api.js";
 import { S, errorBox, keyLink, leasesTable, route } from "./app.js";
 import { lineChart } from "./chart.js";
+import { autoTopupText, recordRows } from "./record.js";
 import { b64decode, el, fmtAmount, fmtBytes, fmtCpu, fmtTime, fromUtf8, shortKey } from "./util.js";
 
 const dl = (pairs) => el("dl", {}, pairs.filter(Boolean).map(([k, v]) => [el("dt", {}, k), el("dd", {}, v)]));
@@ -68,7 +70,8 @@ async function leasePage(id) {
 			el("p", {}, `Not started: the provider must prove the manifest's delivery by ${fmtTime(l.manifest_deadline)}.`),
 		el("h2", {}, "4. Usage and charges"),
 		dl([["price", amt(l.price) + " per epoch"], ["billed epochs", String(l.billed_epochs)], ["charged", amt(l.charged)],
-			["escrow left", amt(l.escrow)], ["fees", amt(l.fees)]]),
+			["escrow left", amt(l.escrow)], ["fees", amt(l.fees)],
+			l.auto_topup ? ["standing top-up", el("span", { id: "auto-topup" }, autoTopupText(l.auto_topup, denom))] : null]),
 		el("div", { id: "lease-charts" }, charts),
 		el("h2", {}, "5. The close"),
 		c ? dl(Object.entries(c).map(([k, v]) => [k, k === "index" ? entryLink(v) : k.includes("time") ? fmtTime(v) :
@@ -118,6 +121,14 @@ async function providerPage(key) {
 	}
 	const mins = [...perMin.keys()].sort((a, b) => a - b);
 	const denom = (p.ask && p.ask.price && p.ask.price.denom) || "uakt";
+	// its record, recomputable by anyone (`ledger audit --provider KEY`)
+	let record;
+	try {
+		const r = await api(`/v1/providers/${encodeURIComponent(key)}/record`);
+		record = el("dl", { id: "record" }, recordRows(r, p.bond_denom || denom).map(([k, v]) => [el("dt", {}, k), el("dd", {}, v)]));
+	} catch (e) {
+		record = el("p", { class: "bad" }, `Its record could not be read: ${e.message}`);
+	}
 	const fmtT = (t) => new Date(t).toISOString().slice(11, 19);
 	return el("section", { "aria-labelledby": "h-provider" },
 		el("h1", { id: "h-provider" }, "Provider ", el("small", { class: "key" }, key)),
@@ -126,6 +137,9 @@ async function providerPage(key) {
 			["runtimes", ((p.ask && p.ask.runtimes) || []).join(", ")], ["capacity", `${fmtCpu(p.capacity.cpu_millis)}, ${fmtBytes(p.capacity.memory_bytes)} memory, ${fmtBytes(p.capacity.storage_bytes)} disk`],
 			["used", `${fmtCpu(p.used.cpu_millis)}, ${fmtBytes(p.used.memory_bytes)} memory`], ["bond", fmtAmount(p.bond, p.bond_denom)],
 			["attested by", (p.attested_by || []).join(", ") || "nobody"], ["ask", entryLink(p.ask_index)]]),
+		el("h2", {}, "Record"),
+		el("p", {}, "From the ledger alone: anyone recomputes it with ", el("code", {}, `ledger audit --provider ${key}`), "."),
+		record,
 		el("h2", {}, "Earnings"),
 		ex.length ? lineChart({ title: `Earnings after the market's take (${take / 1e4}%)`, x: ex, xLabel: "time (UTC)", fmtX: fmtT,
 			series: [{ name: `earned (${denom})`, values: ey }] }) : el("p", { class: "empty" }, "Nothing earned yet."),
@@ -139,6 +153,7 @@ async function providerPage(key) {
 		leasesTable(leases.slice().reverse()));
 }
 
-const leaseKinds = (k) => k.has("lease.usage") || k.has("lease.close") || k.has("lease.started") || k.has("order.close") || k.has("deployment.deposit");
+const leaseKinds = (k) => k.has("lease.usage") || k.has("lease.close") || k.has("lease.started") || k.has("order.close") || k.has("deployment.deposit") ||
+	k.has("lease.autotopup");
 route(/^\/lease\/([^/?]+)$/, leasePage, leaseKinds);
 route(/^\/provider\/([^/?]+)$/, providerPage, (k) => k.has("lease.create") || k.has("lease.close") || k.has("provider.offline") || k.has("provider.online"));

@@ -2117,6 +2117,47 @@ charge_usage(struct state *s, struct lease *l, const json_t *u,
 	return 0;
 }
 
+/*
+ * The lease's standing top-up (lease.autotopup), once a usage is billed:
+ * when the escrow pays fewer than `below` epochs at the lease price,
+ * `amount` moves from the tenant's balance (the order's denomination)
+ * into the escrow, all of it or, when the balance holds less, nothing
+ * (counted as a shortfall; the dry-escrow rules then apply as without
+ * an instruction).  One top-up per billing.  The usage's story entry
+ * (ev, the last of l->usage) tells which: "topup" or "topup_short".
+ */
+static void
+auto_topup(struct state *s, struct lease *l)
+{
+	struct st_autotopup *a = &l->auto_topup;
+	struct order *o = l->order;
+	struct account *t = o->tenant;
+	json_t *ev;
+	const char *what;
+
+	if (a->amount <= 0 || l->price <= 0 || l->status != LEASE_ACTIVE ||
+	    o->escrow / l->price >= a->below)
+		return;
+	if (t->bal[o->denom] >= a->amount) {
+		credit(s, t, o->denom, -a->amount);
+		escrow_add(s, o, a->amount);
+		a->applied++;
+		a->moved = sat_add(a->moved, a->amount);
+		what = "topup";
+	} else {
+		a->shortfalls++;
+		what = "topup_short";
+	}
+	ev = l->usage ?
+	    json_array_get(l->usage, json_array_size(l->usage) - 1) :
+	    NULL;
+	if (ev != NULL) {
+		json_object_set_new(ev, what, json_integer(a->amount));
+		json_object_set_new(ev, "escrow_after",
+		    json_integer(o->escrow));
+	}
+}
+
 static int
 h_usage(struct state *s, struct ctx *c)
 {
@@ -2129,6 +2170,7 @@ h_usage(struct state *s, struct ctx *c)
 	    (rc = charge_usage(s, l, json_object_get(b, "usage"), c)) < 0)
 		return rc;
 	l->prov->rec.usage_reports++;
+	auto_topup(s, l);
 	if (st_lease_unfunded(s, l, c->t))
 		return st_push(s, "lease.close",
 		    json_pack("{s:s,s:s}", "lease", l->id, "reason",
@@ -2304,6 +2346,72 @@ h_lease_update(struct state *s, const struct ctx *c)
 	return 0;
 }
 
+/*
+ * lease.autotopup {"lease","amount":1..INT64_MAX,"below_epochs":1..2^32}
+ * or {"lease","off":true}: the lease's tenant sets (or cancels) its
+ * standing top-up instruction; the last accepted is in force
+ * (auto_topup applies it at each billing).  Only for a lease not closed;
+ * nothing else is accepted in the body.
+ */
+static int
+h_lease_autotopup(struct state *s, const struct ctx *c)
+{
+	static const char w[] = "lease.autotopup";
+	const json_t *b = c->e->body, *v;
+	struct st_autotopup *a;
+	int64_t amount = 0, below = 0;
+	struct lease *l;
+	const char *k;
+	int rc;
+
+	if (!json_is_object(b))
+		return err_set(ERR_INVAL, "%s: expected an object", w);
+	json_object_foreach((json_t *)b, k, v)
+	{
+		if (strcmp(k, "lease") != 0 && strcmp(k, "amount") != 0 &&
+		    strcmp(k, "below_epochs") != 0 && strcmp(k, "off") != 0)
+			return err_set(ERR_INVAL,
+			    "%s.%.40s: unknown member (lease, amount, "
+			    "below_epochs, off)",
+			    w, k);
+	}
+	if ((rc = find_lease(s, b, w, &l)) < 0)
+		return rc;
+	if ((v = json_object_get(b, "off")) != NULL) {
+		if (!json_is_true(v) || json_object_get(b, "amount") != NULL ||
+		    json_object_get(b, "below_epochs") != NULL)
+			return err_set(ERR_INVAL,
+			    "%s.off: expected true, alone (cancel), or "
+			    "\"amount\" and \"below_epochs\" without it (set)",
+			    w);
+	} else if ((rc = get_i64(b, "amount", w, 1, INT64_MAX, 0, &amount)) <
+	        0 ||
+	    (rc = get_i64(b, "below_epochs", w, 1, ST_AUTOTOPUP_MAX_EPOCHS, 0,
+	         &below)) < 0)
+		return rc;
+	if (memcmp(l->order->tenant->key, c->e->signer, KEY_PUB_LEN) != 0)
+		return err_set(ERR_REJECT,
+		    "%s: only the tenant of %s (%s) may instruct its top-ups, "
+		    "not %s",
+		    w, l->id, l->order->tenant->key_text, c->e->signer_text);
+	if (l->status == LEASE_CLOSED)
+		return err_set(ERR_REJECT,
+		    "%s: %s is closed (%s): deploy again for a new lease", w,
+		    l->id, state_reason_name(l->reason));
+	a = &l->auto_topup;
+	if (amount == 0 && a->amount == 0)
+		return err_set(ERR_REJECT,
+		    "%s: %s has no standing top-up to cancel", w, l->id);
+	a->amount = amount;
+	a->below = below;
+	a->index = c->index;
+	a->time = c->t;
+	a->instructions++;
+	if (c->fx)
+		snprintf(c->fx->id, sizeof(c->fx->id), "%s", l->id);
+	return 0;
+}
+
 struct kind {
 	const char *name;
 	int (*fn)(struct state *, struct ctx *);
@@ -2328,6 +2436,7 @@ static const struct kind kinds[] = {
 	{ "lease.usage", H(h_usage) },
 	{ "lease.close", H(h_lease_close) },
 	{ "lease.update", H(h_lease_update) },
+	{ "lease.autotopup", H(h_lease_autotopup) },
 };
 
 static int

@@ -50,6 +50,14 @@
  *   lease.close        tenant|provider|market {"lease":ID,"reason":R,
  *                       "usage"?:{...}}  (usage: the provider's final
  *                       cumulative readings, charged before the close)
+ *   lease.autotopup    tenant    {"lease":ID,"amount":N>0,
+ *                       "below_epochs":1..2^32} | {"lease":ID,"off":true}
+ *                       the lease's standing top-up (the last one is in
+ *                       force): at each lease.usage, once billed, when
+ *                       the escrow pays fewer than below_epochs epochs at
+ *                       the lease price, amount moves from the tenant's
+ *                       balance into the escrow (nothing if it holds
+ *                       less)
  *   R is one of enum state_reason's names (state_reason_name).
  *   order.create may add "caps":{"requests"?,"egress_bytes"?,"fuel"?}:
  *   units per epoch above which those counters are not charged.

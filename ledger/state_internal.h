@@ -184,6 +184,23 @@ struct order {
 
 enum lease_status { LEASE_CREATED, LEASE_ACTIVE, LEASE_CLOSED };
 
+/* A lease's standing top-up instruction (lease.autotopup, signed by its
+ * tenant; the last one accepted is in force) and what it did: at each
+ * lease.usage, once charged, when the escrow pays fewer than below
+ * epochs at the lease price, amount moves from the tenant's balance into
+ * the escrow, or nothing when the balance holds less (short). */
+#define ST_AUTOTOPUP_MAX_EPOCHS (INT64_C(1) << 32)
+struct st_autotopup {
+	int64_t amount; /* 0: none in force (never set, or cancelled) */
+	int64_t below; /* epochs; 0 when none in force */
+	uint64_t index; /* leaf of the last lease.autotopup accepted */
+	int64_t time; /* its sequencer time */
+	int64_t instructions; /* lease.autotopup entries accepted */
+	int64_t applied; /* top-ups made */
+	int64_t moved; /* their sum (saturating) */
+	int64_t shortfalls; /* billings that wanted one the balance lacked */
+};
+
 struct lease {
 	uint64_t index;
 	char id[STATE_ID_LEN];
@@ -207,6 +224,7 @@ struct lease {
 	                         until the first */
 	json_t *updates; /* lease.update: [{"index","time",
 	                    "manifest_hash"}], NULL until the first */
+	struct st_autotopup auto_topup; /* lease.autotopup (state.c) */
 };
 
 /* The manifest hash l runs now: the last lease.update's, else its

@@ -91,6 +91,21 @@ st_lease_json(const struct state *s, const struct lease *l)
 	return j;
 }
 
+/* A lease's standing top-up: the instruction in force (amount and
+ * below_epochs 0 once cancelled) and what it did. */
+static json_t *
+autotopup_json(const struct lease *l)
+{
+	const struct st_autotopup *a = &l->auto_topup;
+
+	return json_pack("{s:b,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "on",
+	    a->amount > 0, "amount", (json_int_t)a->amount, "below_epochs",
+	    (json_int_t)a->below, "index", (json_int_t)a->index, "time",
+	    (json_int_t)a->time, "instructions", (json_int_t)a->instructions,
+	    "applied", (json_int_t)a->applied, "moved", (json_int_t)a->moved,
+	    "shortfalls", (json_int_t)a->shortfalls);
+}
+
 static json_t *
 lease_json(const struct state *s, const struct lease *l)
 {
@@ -130,6 +145,12 @@ lease_json(const struct state *s, const struct lease *l)
 	            json_integer(l->updates ?
 	                    (json_int_t)json_array_size(l->updates) :
 	                    0)) < 0)) {
+		json_decref(j);
+		j = NULL;
+	}
+	/* its standing top-up, once its tenant has signed one */
+	if (j != NULL && l->auto_topup.instructions > 0 &&
+	    json_object_set_new(j, "auto_topup", autotopup_json(l)) < 0) {
 		json_decref(j);
 		j = NULL;
 	}

@@ -13,7 +13,7 @@
 #include "common/err.h"
 #include "ledger/state_internal.h"
 
-#define SNAP_MAGIC "lodge-state-3\n"
+#define SNAP_MAGIC "lodge-state-4\n"
 
 /*
  * Every field of these structures is written and read below.  A field
@@ -34,7 +34,7 @@ _Static_assert(sizeof(struct provider) == 576,
     "size");
 _Static_assert(sizeof(struct order) == 592,
     "struct order changed: snapshot it in state_snap.c, then fix this size");
-_Static_assert(sizeof(struct lease) == 304,
+_Static_assert(sizeof(struct lease) == 368,
     "struct lease changed: snapshot it in state_snap.c, then fix this size");
 _Static_assert(sizeof(struct attest) == 64,
     "struct attest changed: snapshot it in state_snap.c, then fix this size");
@@ -307,6 +307,14 @@ w_lease(struct wbuf *w, const struct lease *l, uint64_t order_pos)
 	w_str(w, l->closed_by);
 	w_json(w, l->usage);
 	w_json(w, l->updates);
+	w_i64(w, l->auto_topup.amount);
+	w_i64(w, l->auto_topup.below);
+	w_u64(w, l->auto_topup.index);
+	w_i64(w, l->auto_topup.time);
+	w_i64(w, l->auto_topup.instructions);
+	w_i64(w, l->auto_topup.applied);
+	w_i64(w, l->auto_topup.moved);
+	w_i64(w, l->auto_topup.shortfalls);
 }
 
 /* Position of o in s->ords (for the leases and the open list). */
@@ -817,6 +825,20 @@ r_lease(struct rbuf *r, struct state *s, struct lease *l)
 	l->updates = r_json(r, 1);
 	if (l->updates != NULL && !json_is_array(l->updates))
 		r_fail(r, "a lease's updates are not an array");
+	l->auto_topup.amount = r_i64(r);
+	l->auto_topup.below = r_i64(r);
+	l->auto_topup.index = r_u64(r);
+	l->auto_topup.time = r_i64(r);
+	l->auto_topup.instructions = r_i64(r);
+	l->auto_topup.applied = r_i64(r);
+	l->auto_topup.moved = r_i64(r);
+	l->auto_topup.shortfalls = r_i64(r);
+	if (l->auto_topup.amount < 0 || l->auto_topup.below < 0 ||
+	    l->auto_topup.below > ST_AUTOTOPUP_MAX_EPOCHS ||
+	    (l->auto_topup.amount > 0) != (l->auto_topup.below > 0) ||
+	    l->auto_topup.instructions < 0 || l->auto_topup.applied < 0 ||
+	    l->auto_topup.moved < 0 || l->auto_topup.shortfalls < 0)
+		r_fail(r, "a lease's standing top-up is out of range");
 }
 
 static void

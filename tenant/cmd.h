@@ -38,6 +38,8 @@ struct cmd_opts {
 	bool tty; /* --tty (exec) */
 	bool insecure_http; /* --insecure-http (or $LODGE_INSECURE_HTTP=1) */
 	const char *market_key; /* --market-key KEY (or $LODGE_MARKET_KEY) */
+	const char *auto_topup; /* --auto AMOUNT|off (topup) */
+	const char *below; /* --below EPOCHS (topup --auto) */
 };
 
 /* A command: argc/argv are its arguments (options taken out); returns

@@ -18,8 +18,8 @@
 int
 cmd_opts_parse(int argc, char **argv, struct cmd_opts *o, int *cmd)
 {
-	static const struct option lopts[] = { { "market", required_argument,
-		                                   NULL, 'm' },
+	static const struct option lopts[] = {
+		{ "market", required_argument, NULL, 'm' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "follow", no_argument, NULL, 'f' },
@@ -32,7 +32,9 @@ cmd_opts_parse(int argc, char **argv, struct cmd_opts *o, int *cmd)
 		{ "tty", no_argument, NULL, 'Y' },
 		{ "insecure-http", no_argument, NULL, 'H' },
 		{ "market-key", required_argument, NULL, 'K' },
-		{ NULL, 0, NULL, 0 } };
+		{ "auto", required_argument, NULL, 'A' },
+		{ "below", required_argument, NULL, 'B' }, { NULL, 0, NULL, 0 }
+	};
 	int c;
 
 	memset(o, 0, sizeof(*o));
@@ -77,6 +79,12 @@ cmd_opts_parse(int argc, char **argv, struct cmd_opts *o, int *cmd)
 			break;
 		case 'K':
 			o->market_key = optarg;
+			break;
+		case 'A':
+			o->auto_topup = optarg;
+			break;
+		case 'B':
+			o->below = optarg;
 			break;
 		default:
 			fprintf(stderr,

@@ -9,8 +9,10 @@
 #include <time.h>
 
 #include "common/err.h"
+#include "common/util.h"
 #include "tenant/cmd.h"
 #include "tenant/events.h"
+#include "tenant/runway.h"
 #include "tenant/view.h"
 
 /* How often -f asks again, and for how many rounds after the market's
@@ -34,7 +36,9 @@ const char cmd_events_help[] =
     "line with -f.\n"
     "A provider that does not answer is said on stderr; the ledger's "
     "events still\n"
-    "show.\n";
+    "show.  A lease whose escrow pays less than an hour more at its "
+    "price gets a\n"
+    "warning line after the events (as in tenant ls and status).\n";
 
 /* Print the events of all not printed yet (seen: source+id -> true). */
 static void
@@ -65,6 +69,30 @@ print_new(const json_t *all, json_t *seen, bool json, bool follow)
 	fflush(stdout);
 }
 
+/* The warning `tenant ls` and `tenant status` give, for the lease view
+ * l: its escrow pays less than TENANT_RUNWAY_WARN_MS more at its price
+ * (tenant/runway.h).  Said once, after the first events. */
+static void
+print_runway_warning(const json_t *l)
+{
+	int64_t left = tenant_runway_ms(l, util_now_ms());
+	const json_t *a = json_object_get(l, "auto_topup");
+	const char *id = json_string_value(json_object_get(l, "id"));
+	char d[48];
+
+	if (left < 0 || left >= TENANT_RUNWAY_WARN_MS)
+		return;
+	printf("warning: lease %s: the escrow pays %s more at %lld "
+	       "per epoch, then the market closes it insufficient_funds: "
+	       "tenant topup %s AMOUNT%s\n",
+	    id, tenant_duration(left, d, sizeof(d)),
+	    (long long)json_integer_value(json_object_get(l, "price")), id,
+	    json_is_true(json_object_get(a, "on")) ?
+	        " (its standing top-up adds to it at each billing while "
+	        "your balance holds it)" :
+	        ", or tenant topup --auto AMOUNT --below EPOCHS");
+}
+
 /* Has the provider recorded the lease's close? */
 static bool
 provider_closed(const json_t *pev)
@@ -91,7 +119,7 @@ cmd_events(const struct cmd_opts *o, int argc, char **argv)
 	json_t *l = NULL, *mev = NULL, *pev = NULL, *all = NULL,
 	       *seen = json_object();
 	char lease[32], path[96], *api = NULL, last_err[256] = "";
-	bool closed = false;
+	bool closed = false, warned = false;
 	int rc, rounds = 0;
 
 	if (argc != 1)
@@ -142,6 +170,11 @@ cmd_events(const struct cmd_opts *o, int argc, char **argv)
 			cmd_print_json(all);
 		else
 			print_new(all, seen, o->json, o->follow);
+		if (!o->json && !warned) {
+			print_runway_warning(l);
+			fflush(stdout);
+			warned = true;
+		}
 		if (!o->follow ||
 		    (closed &&
 		        (provider_closed(pev) ||

@@ -10,6 +10,7 @@
 #include "common/err.h"
 #include "common/units.h"
 #include "common/util.h"
+#include "tenant/autotopup.h"
 #include "tenant/cmd.h"
 #include "tenant/money.h"
 #include "tenant/runway.h"
@@ -23,7 +24,8 @@ const char cmd_status_help[] =
     "with the service URLs.\n"
     "Prices per epoch, hour and month (30 days) and the escrow left are "
     "in tokens\n(1 AKT = 1000000 uakt) with the raw micro-units; "
-    "\"lasts\" is how long the\nescrow pays the lease at its price.  "
+    "\"lasts\" is how long the\nescrow pays the lease at its price; "
+    "\"auto\" its standing top-up (tenant topup\n--auto).  "
     "--json adds them as \"money\".\n";
 
 static long long
@@ -68,6 +70,7 @@ print_market(const char *lease, const json_t *l, const char *api,
 	const char *k;
 	json_t *v;
 	int64_t left;
+	char at[512];
 
 	printf("lease %s (order %s)\n", lease,
 	    json_string_value(json_object_get(l, "order")));
@@ -97,6 +100,11 @@ print_market(const char *lease, const json_t *l, const char *api,
 		        "insufficient_funds; tenant topup adds to it)" :
 		        "");
 	}
+	/* the standing top-up (tenant topup --auto), once one was signed */
+	if (tenant_autotopup_describe(l,
+	        json_string_value(json_object_get(money, "denom")), at,
+	        sizeof(at)) != NULL)
+		printf("  auto      standing top-up %s\n", at);
 	printf("  usage    ");
 	json_object_foreach(json_object_get(l, "usage"), k, v)
 	    printf(" %s=%lld", k, (long long)json_integer_value(v));

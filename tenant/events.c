@@ -57,10 +57,30 @@ str(const json_t *o, const char *k)
 	return s ? s : "";
 }
 
-/* The deployment.deposit entries naming order, from index from on. */
+/* The lease.autotopup entry body (of the ledger leaf at index, time)
+ * as an event. */
+static int
+add_autotopup(json_t *arr, const json_t *e, const json_t *body,
+    const char *denom)
+{
+	char id[32], amount[96];
+
+	snprintf(id, sizeof(id), "m%lld", (long long)num(e, "index"));
+	if (json_is_true(json_object_get(body, "off")))
+		return add(arr, num(e, "time"), "market", "lease.autotopup", id,
+		    "standing top-up cancelled");
+	units_fmt_amount(num(body, "amount"), denom, amount, sizeof(amount));
+	return add(arr, num(e, "time"), "market", "lease.autotopup", id,
+	    "standing top-up set: %s from the balance at each billing that "
+	    "leaves the escrow paying fewer than %lld epochs",
+	    amount, (long long)num(body, "below_epochs"));
+}
+
+/* The deployment.deposit entries naming order, and the lease.autotopup
+ * entries naming lease, from index from on. */
 static int
 add_topups(struct tenant_client *c, json_t *arr, const char *order,
-    json_int_t from, const char *denom)
+    const char *lease, json_int_t from, const char *denom)
 {
 	json_t *page = NULL, *e, *leaf;
 	char path[128], id[32], amount[96];
@@ -111,7 +131,11 @@ add_topups(struct tenant_client *c, json_t *arr, const char *order,
 				    "deployment.deposit", id,
 				    "top-up of %s into %s's escrow", amount,
 				    order);
-			}
+			} else if (strcmp(str(json_object_get(leaf, "entry"),
+			                      "kind"),
+			               "lease.autotopup") == 0 &&
+			    strcmp(str(body, "lease"), lease) == 0)
+				rc = add_autotopup(arr, e, body, denom);
 			json_decref(leaf);
 			if (rc != 0)
 				goto out;
@@ -176,13 +200,30 @@ tenant_market_events(struct tenant_client *c, const char *lease, json_t **out,
 	{
 		units_fmt_amount(num(u, "charge"), denom, a1, sizeof(a1));
 		units_fmt_amount(num(u, "escrow_after"), denom, a2, sizeof(a2));
+		/* the standing top-up this billing made, or wanted */
+		a3[0] = '\0';
+		if (json_object_get(u, "topup") != NULL)
+			units_fmt_amount(num(u, "topup"), denom, a3,
+			    sizeof(a3));
+		else if (json_object_get(u, "topup_short") != NULL)
+			units_fmt_amount(num(u, "topup_short"), denom, a3,
+			    sizeof(a3));
 		snprintf(id, sizeof(id), "m%lld", (long long)num(u, "index"));
 		if ((rc = add(arr, num(u, "time"), "market", "lease.usage", id,
-		         "usage over %lld epochs: charged %s, escrow left %s",
-		         (long long)num(u, "epochs"), a1, a2)) != 0)
+		         "usage over %lld epochs: charged %s, escrow left "
+		         "%s%s%s%s",
+		         (long long)num(u, "epochs"), a1, a2,
+		         a3[0] == '\0' ? "" :
+		             json_object_get(u, "topup") != NULL ?
+		                         " after a standing top-up of " :
+		                         "; the standing top-up of ",
+		         a3,
+		         json_object_get(u, "topup_short") != NULL ?
+		             " was not made: the balance holds less" :
+		             "")) != 0)
 			goto fail;
 	}
-	if ((rc = add_topups(c, arr, str(o, "id"), num(o, "index") + 1,
+	if ((rc = add_topups(c, arr, str(o, "id"), lease, num(o, "index") + 1,
 	         denom)) != 0)
 		goto fail;
 	if (json_is_object(cl = json_object_get(st, "close"))) {

@@ -18,6 +18,7 @@ import os
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -68,6 +69,9 @@ def main():
     ap.add_argument("--only-figures", type=int, default=0,
                     help="only measure the market page with this many leases")
     ap.add_argument("--figures", default="")
+    ap.add_argument("--autotopup", default="",
+                    help="a command that, given a lease id as its last word, "
+                    "sets that lease's standing top-up of 3200 below 8 epochs")
     a = ap.parse_args()
     M = a.market.rstrip("/")
     os.makedirs(a.shots, exist_ok=True)
@@ -135,6 +139,9 @@ def main():
 
         # ---- a lease's story -------------------------------------------------
         lease = new or (sorted(before)[0] if before else None)
+        if lease and a.autotopup:
+            r = subprocess.run(a.autotopup + " " + lease, shell=True, capture_output=True, text=True, timeout=60)
+            ok(r.returncode == 0, "the tenant sets a standing top-up on %s (tenant topup --auto)" % lease, r.stderr[-300:])
         if lease:
             p.goto(M + "/#/lease/" + lease)
             rows = p.wait("document.querySelectorAll('#lease-charts figure:first-child table.points tr[data-id]').length >= 3 && [...document.querySelectorAll('#lease-charts figure:first-child table.points tr[data-id]')].map(r => [Number(r.dataset.id), Number(r.dataset.x), Number(r.querySelector('td[data-v]').dataset.v)])", 30)
@@ -156,6 +163,12 @@ def main():
             ok(len(cmp) >= 2 and not bad, "the lease chart's %d points (epoch, cumulative charge) match `ledger audit --lease --json`" % len(cmp),
                "mismatched (index, epochs, charged): page %s, audit %s; audit rc %s %s"
                % (bad[:5], [want.get(r[0]) for r in bad[:5]], audit.returncode, audit.stderr[-300:]))
+            if a.autotopup:
+                want = get(M + "/v1/leases/" + lease).get("auto_topup") or {}
+                got = p.wait("(e => e && e.textContent)(document.getElementById('auto-topup'))", 20)
+                ok(got and want.get("on") and "0.0032 AKT from the tenant's balance" in got
+                   and "fewer than 8 epochs" in got and ("set at ledger index %d" % want.get("index", -1)) in got,
+                   "the lease page shows its standing top-up as the market holds it", "page %r, market %r" % (got, want))
             shot(p, "lease")
             # its provider's page
             prov = p.eval("(document.querySelector('a[href^=\"#/provider/\"]') || {}).getAttribute && document.querySelector('a[href^=\"#/provider/\"]').getAttribute('href')")
@@ -164,6 +177,15 @@ def main():
             ok(up and "heartbeat" in up, "the provider page shows its uptime from heartbeats", up)
             ok(p.eval("document.querySelectorAll('figure.chart').length >= 1 && document.querySelectorAll('table.leases tbody tr').length >= 1"),
                "the provider page shows its earnings chart and its leases")
+            pkey = urllib.parse.unquote(prov.split("/")[-1]) if prov else ""
+            rec = get(M + "/v1/providers/" + urllib.parse.quote(pkey, safe="") + "/record") if pkey else {}
+            shown = p.wait("(e => e && [...e.querySelectorAll('dt')].map(d => [d.textContent, d.nextElementSibling.textContent]))(document.getElementById('record'))", 20) or []
+            rows = dict(shown)
+            L = rec.get("leases", {})
+            ok(rows.get("leases") == "won %d, started %d, live %d" % (L.get("won", -1), L.get("started", -1), L.get("live", -1))
+               and "completion rate" in rows and "uptime" in rows and rows.get("reports", "").endswith("heartbeat(s)"),
+               "the provider page shows its record from /v1/providers/KEY/record (leases won, started, live; completion, uptime)",
+               "page %r, market %r" % (rows, rec))
             shot(p, "provider")
         else:
             ok(False, "a lease to open")

@@ -5,7 +5,8 @@
 # check`, then the pages in Debian's headless chromium driven over the
 # DevTools protocol (tests/e2e/console_test.py): the market page with two
 # providers, a live update over SSE after a new deployment, a lease's
-# story against `ledger audit --lease --json`, a provider's page, the
+# story against `ledger audit --lease --json` with its standing top-up
+# (tenant topup --auto), a provider's page with its record, the
 # ledger explorer's in-browser verification (and tampered answers
 # refused), consistency with the remembered checkpoint, a phone-sized
 # screen, dark theme, no console errors.  Screenshots go to
@@ -91,6 +92,7 @@ $PY "$ROOT/tests/e2e/console_test.py" --market "$MARKET" --shots "$SHOTS" \
     --fund "$BIN/market deposit --data $CL/market" \
     --wycheproof "$SHARED/corpus/ed25519/wycheproof_ed25519_test.json" \
     --trigger "XDG_CONFIG_HOME=$CL/alice LODGE_MARKET=$MARKET $BIN/tenant deploy $EX --timeout 30 --json" \
+    --autotopup "XDG_CONFIG_HOME=$CL/alice LODGE_MARKET=$MARKET $BIN/tenant topup --auto 3200 --below 8" \
     > "$T/browser.out" 2>&1
 rc=$?
 cat "$T/browser.out"

@@ -2,8 +2,9 @@
 # The console's verification code (console/verify.js, util.js) under
 # node's test runner (tests/js/): RFC 6962 and transparency-dev proof
 # vectors, Go/C2SP signed notes and a cosignature from ../shared/corpus,
-# and canonical JSON byte for byte against `ledger envelope`.  The same
-# modules run in the browser (test_console.sh).
+# and canonical JSON byte for byte against `ledger envelope`; the words
+# for a provider's record and a lease's standing top-up (record.js).  The
+# same modules run in the browser (test_console.sh).
 . tests/e2e/lib.sh
 
 need_tools node

@@ -40,6 +40,7 @@ static const char *const kinds[] = {
 	"lease.usage",
 	"lease.close",
 	"lease.update",
+	"lease.autotopup",
 };
 #define NKINDS (sizeof(kinds) / sizeof(kinds[0]))
 #define NKEYS 6 /* treasury, market, tenant, p1, p2, auditor */

@@ -2147,9 +2147,26 @@ run_stream(uint64_t seed, int steps)
 			    t->kt[pv]);
 			break;
 		case 12:
-			rc = rnd(4) == 0 ?
-			    t_put(t, pv, "provider.withdraw", "{}") :
-			    0;
+			if (rnd(4) == 0) {
+				rc = t_put(t, pv, "provider.withdraw", "{}");
+			} else if (nl >
+			    0) { /* standing top-ups, some refused */
+				size_t li = nl - 1 -
+				    (size_t)rnd(nl < 4 ? (int64_t)nl : 4);
+				json_t *l = lease(t, lids[li]);
+				int tw = rnd(4) ? who_is(t, jstr(l, "tenant")) :
+				    rnd(2)      ? who :
+				                  pv;
+				json_decref(l);
+				rc = rnd(6) == 0 ?
+				    t_put(t, tw, "lease.autotopup",
+				        "{\"lease\":\"%s\",\"off\":true}",
+				        lids[li]) :
+				    t_put(t, tw, "lease.autotopup",
+				        "{\"lease\":\"%s\",\"amount\":%lld,"
+				        "\"below_epochs\":%lld}",
+				        lids[li], rnd(300000), rnd(3000));
+			}
 			break;
 		default: {
 			json_t *due;
@@ -2213,9 +2230,19 @@ run_stream(uint64_t seed, int steps)
 			        json_integer_value(json_object_get(h, key)) +
 			        1));
 		}
+		int64_t tops = 0, shorts = 0;
+		for (size_t i = 0; i < nl; i++) {
+			json_t *l = lease(t, lids[i]), *at;
+			at = json_object_get(l, "auto_topup");
+			tops += jint(at, "applied");
+			shorts += jint(at, "shortfalls");
+			json_decref(l);
+		}
 		char *hs = json_dumps(h, JSON_SORT_KEYS);
-		printf("seed %llu: %zu entries, %zu bounds refused %s\n",
-		    (unsigned long long)seed, t->nlog, nbounds, hs);
+		printf("seed %llu: %zu entries, %zu bounds refused, %lld "
+		       "standing top-ups made, %lld short %s\n",
+		    (unsigned long long)seed, t->nlog, nbounds, (long long)tops,
+		    (long long)shorts, hs);
 		free(hs);
 		json_decref(h);
 	}
@@ -2372,6 +2399,201 @@ test_lease_update_rule(void **st)
 	t_free(t);
 }
 
+/* lease.autotopup by who: body is the JSON text of the members after
+ * "lease". */
+static int
+autotopup(struct t *t, int who, const char *lid, const char *members)
+{
+	return t_put(t, who, "lease.autotopup", "{\"lease\":\"%s\"%s%s}", lid,
+	    members[0] ? "," : "", members);
+}
+
+/* The lease's "auto_topup" member k (a new reference to the view is
+ * dropped first). */
+static int64_t
+auto_int(struct t *t, const char *lid, const char *k)
+{
+	json_t *l = lease(t, lid);
+	int64_t v = jint(json_object_get(l, "auto_topup"), k);
+
+	json_decref(l);
+	return v;
+}
+
+/* The last usage of lid's story: member k, or -1 when absent. */
+static int64_t
+last_usage_int(struct t *t, const char *lid, const char *k)
+{
+	json_t *story, *u, *v;
+	int64_t r;
+
+	OK(state_lease_story(t->s, lid, &story));
+	u = json_object_get(story, "usage");
+	v = json_object_get(json_array_get(u, json_array_size(u) - 1), k);
+	r = v ? json_integer_value(v) : -1;
+	json_decref(story);
+	return r;
+}
+
+static void
+test_auto_topup_standing_instruction(void **st)
+{
+	struct t *t = t_new_with(1);
+	char lid[STATE_ID_LEN], m[96], *a, *b;
+	struct envelope *old;
+	struct state *r;
+	int64_t b0, applied;
+	int epoch = 0;
+	json_t *l;
+
+	(void)st;
+	fund(t, K_P1, 40000000);
+	fund(t, K_TENANT2, 1000000);
+	setup_lease(t, 6500, 60000, lid); /* price 6000: 10 epochs */
+	l = lease(t, lid);
+	assert_null(json_object_get(l, "auto_topup")); /* none yet */
+	json_decref(l);
+	/* abuse: another key, a malformed or out-of-range body */
+	REJ(ERR_REJECT,
+	    autotopup(t, K_TENANT2, lid, "\"amount\":1,\"below_epochs\":2"));
+	assert_non_null(strstr(err_msg(), "only the tenant"));
+	REJ(ERR_REJECT,
+	    autotopup(t, K_P1, lid, "\"amount\":1,\"below_epochs\":2"));
+	REJ(ERR_REJECT,
+	    autotopup(t, K_TENANT, "l-999", "\"amount\":1,\"below_epochs\":2"));
+	REJ(ERR_INVAL,
+	    autotopup(t, K_TENANT, lid, "\"amount\":0,\"below_epochs\":2"));
+	assert_non_null(strstr(err_msg(), "lease.autotopup.amount"));
+	REJ(ERR_INVAL,
+	    autotopup(t, K_TENANT, lid, "\"amount\":-5,\"below_epochs\":2"));
+	REJ(ERR_INVAL,
+	    autotopup(t, K_TENANT, lid,
+	        "\"amount\":\"100\",\"below_epochs\":2"));
+	REJ(ERR_INVAL,
+	    autotopup(t, K_TENANT, lid, "\"amount\":1,\"below_epochs\":0"));
+	assert_non_null(strstr(err_msg(), "below_epochs"));
+	REJ(ERR_INVAL,
+	    autotopup(t, K_TENANT, lid,
+	        "\"amount\":1,\"below_epochs\":4294967297"));
+	REJ(ERR_INVAL, autotopup(t, K_TENANT, lid, "\"amount\":1"));
+	REJ(ERR_INVAL,
+	    autotopup(t, K_TENANT, lid,
+	        "\"amount\":1,\"below_epochs\":2,\"to\":\"x\""));
+	assert_non_null(strstr(err_msg(), "unknown member"));
+	REJ(ERR_INVAL, autotopup(t, K_TENANT, lid, "\"off\":false"));
+	REJ(ERR_INVAL,
+	    autotopup(t, K_TENANT, lid, "\"off\":true,\"amount\":1"));
+	REJ(ERR_REJECT, autotopup(t, K_TENANT, lid, "\"off\":true"));
+	assert_non_null(strstr(err_msg(), "no standing top-up"));
+	/* the largest amount and epochs are taken (never met, no overflow) */
+	OK(autotopup(t, K_TENANT, lid,
+	    "\"amount\":9223372036854775807,\"below_epochs\":4294967296"));
+	/* many instructions: the last one is in force, the state bounded */
+	for (int i = 0; i < 40; i++) {
+		snprintf(m, sizeof(m), "\"amount\":%d,\"below_epochs\":%d",
+		    1000 + i, 1 + i);
+		OK(autotopup(t, K_TENANT, lid, m));
+	}
+	OK(autotopup(t, K_TENANT, lid, "\"amount\":30000,\"below_epochs\":8"));
+	assert_string_equal(t->last_id, lid);
+	old = t->log[t->nlog - 1].e;
+	assert_int_equal(auto_int(t, lid, "instructions"), 42);
+	assert_int_equal(auto_int(t, lid, "amount"), 30000);
+	assert_int_equal(auto_int(t, lid, "below_epochs"), 8);
+	assert_int_equal(auto_int(t, lid, "applied"), 0);
+	/* its replay: the nonce is spent */
+	REJ(ERR_CONFLICT, state_apply(t->s, old, t->idx, t->now, NULL));
+	OK(started(t, K_P1, lid));
+	/* each billing: 6000 out; below 8 epochs (48000) 30000 comes in,
+	 * at epochs 3 (42000 left) and 8 */
+	b0 = balance(t, K_TENANT);
+	for (epoch = 1; epoch <= 12; epoch++) {
+		t->now += 6000;
+		OK(usage(t, K_P1, lid, epoch * 6000, 0));
+		applied = auto_int(t, lid, "applied");
+		assert_int_equal(balance(t, K_TENANT), b0 - applied * 30000);
+		if (epoch == 3 || epoch == 8) {
+			assert_int_equal(last_usage_int(t, lid, "topup"),
+			    30000);
+			assert_int_equal(last_usage_int(t, lid, "escrow_after"),
+			    72000);
+		} else {
+			if (last_usage_int(t, lid, "topup") != -1)
+				fail_msg("a top-up at epoch %d", epoch);
+		}
+	}
+	assert_int_equal(auto_int(t, lid, "applied"), 2);
+	assert_int_equal(auto_int(t, lid, "moved"), 60000);
+	l = lease(t, lid);
+	assert_int_equal(jint(l, "escrow"), 48000);
+	assert_string_equal(jstr(l, "status"), "active");
+	json_decref(l);
+	/* cancelled: below the threshold, nothing moves */
+	OK(autotopup(t, K_TENANT, lid, "\"off\":true"));
+	l = lease(t, lid);
+	assert_false(json_is_true(
+	    json_object_get(json_object_get(l, "auto_topup"), "on")));
+	json_decref(l);
+	b0 = balance(t, K_TENANT);
+	for (; epoch <= 17; epoch++) {
+		t->now += 6000;
+		OK(usage(t, K_P1, lid, epoch * 6000, 0));
+	}
+	assert_int_equal(auto_int(t, lid, "applied"), 2);
+	assert_int_equal(balance(t, K_TENANT), b0);
+	/* an amount the balance lacks: nothing moves, a shortfall */
+	OK(autotopup(t, K_TENANT, lid,
+	    "\"amount\":9223372036854775807,\"below_epochs\":8"));
+	b0 = balance(t, K_TENANT);
+	t->now += 6000;
+	OK(usage(t, K_P1, lid, epoch++ * 6000, 0));
+	assert_int_equal(balance(t, K_TENANT), b0);
+	assert_int_equal(auto_int(t, lid, "shortfalls"), 1);
+	assert_int_equal(last_usage_int(t, lid, "topup_short"), INT64_MAX);
+	/* the balance holds part of the amount: still nothing moves */
+	OK(autotopup(t, K_TENANT, lid, "\"amount\":30000,\"below_epochs\":8"));
+	OK(t_put(t, K_TENANT, "account.transfer",
+	    "{\"to\":\"%s\",\"denom\":\"uakt\",\"amount\":%lld}",
+	    t->kt[K_TENANT2], (long long)(balance(t, K_TENANT) - 100 - 20000)));
+	assert_int_equal(balance(t, K_TENANT), 20000);
+	/* then the escrow runs dry as without an instruction: derived close */
+	while (state_pending_count(t->s) == 0) {
+		t->now += 6000;
+		OK(usage(t, K_P1, lid, epoch++ * 6000, 0));
+		assert_int_equal(balance(t, K_TENANT), 20000);
+	}
+	assert_int_equal(auto_int(t, lid, "shortfalls"), 3);
+	assert_int_equal(t_drain(t), 1);
+	l = lease(t, lid);
+	assert_string_equal(jstr(l, "status"), "closed");
+	assert_string_equal(jstr(l, "reason"), "insufficient_funds");
+	assert_int_equal(jint(l, "escrow"), 0);
+	json_decref(l);
+	/* a closed lease takes no instruction */
+	REJ(ERR_REJECT,
+	    autotopup(t, K_TENANT, lid, "\"amount\":10,\"below_epochs\":2"));
+	assert_non_null(strstr(err_msg(), "closed"));
+	/* the old instruction past the skew window: refused by time */
+	t->now += t->cfg.skew_ms + 1;
+	REJ(ERR_REJECT, state_apply(t->s, old, t->idx, t->now, NULL));
+	OK(state_check_invariants(t->s));
+	/* `ledger audit` replays the same rule: the same bytes */
+	OK(state_new(&t->cfg, &r));
+	for (size_t i = 0; i < t->nlog; i++)
+		if (state_apply(r, t->log[i].e, t->log[i].index, t->log[i].time,
+		        NULL) != 0)
+			fail_msg("replay of index %llu: %s",
+			    (unsigned long long)t->log[i].index, err_msg());
+	a = dump_bytes(t->s);
+	b = dump_bytes(r);
+	assert_string_equal(a, b);
+	free(a);
+	free(b);
+	state_free(r);
+	snapshot_same(t); /* the standing top-up too */
+	t_free(t);
+}
+
 /* state_update_check alone: the rule the tenant's pre-check shares. */
 static void
 test_state_update_check_fields(void **st)
@@ -2461,6 +2683,7 @@ main(void)
 		cmocka_unit_test(test_lease_update_rule),
 		cmocka_unit_test(test_state_update_check_fields),
 		cmocka_unit_test(test_genesis_checkpoint_cadence),
+		cmocka_unit_test(test_auto_topup_standing_instruction),
 		cmocka_unit_test(
 		    test_random_streams_keep_invariants_and_replay),
 	};

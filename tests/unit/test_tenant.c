@@ -22,6 +22,7 @@
 #include <jansson.h>
 
 #include "common/err.h"
+#include "tenant/autotopup.h"
 #include "tenant/config.h"
 #include "tenant/explain.h"
 #include "tenant/manage.h"
@@ -710,6 +711,47 @@ test_close_and_topup_refuse_a_bad_id_before_any_entry(void **st)
 	assert_int_equal(t.failed + t.done, 0);
 }
 
+/* topup --auto: bad amounts, epochs and ids are refused before anything
+ * is signed (the client has no key and no market: reaching them would
+ * fail otherwise); a lease's standing top-up is told as the market
+ * holds it, on and off, and not at all before one was signed. */
+static void
+test_autotopup_checks_and_describes(void **st)
+{
+	struct tenant_client c = { 0 };
+	json_t *l = NULL;
+	char buf[512];
+
+	(void)st;
+	assert_int_equal(tenant_autotopup(&c, "l-3", -1, 5, &l), ERR_INVAL);
+	assert_int_equal(tenant_autotopup(&c, "l-3", 100, 0, &l), ERR_INVAL);
+	assert_non_null(strstr(err_msg(), "--below"));
+	assert_int_equal(tenant_autotopup(&c, "l-3", 100,
+	                     TENANT_AUTOTOPUP_MAX_EPOCHS + 1, &l),
+	    ERR_INVAL);
+	assert_int_equal(tenant_autotopup(&c, "x-3", 100, 5, &l), ERR_INVAL);
+	assert_null(l);
+	l = json_pack("{s:s}", "id", "l-3");
+	assert_null(tenant_autotopup_describe(l, "uakt", buf, sizeof(buf)));
+	json_object_set_new(l, "auto_topup",
+	    json_pack("{s:b,s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:i}", "on", 1,
+	        "amount", 3200, "below_epochs", 8, "index", 42, "time", 1,
+	        "instructions", 5, "applied", 3, "moved", 9600, "shortfalls",
+	        1));
+	assert_string_equal(
+	    tenant_autotopup_describe(l, "uakt", buf, sizeof(buf)),
+	    "0.0032 AKT (3200 uakt) when the escrow pays fewer than 8 epochs "
+	    "(set at ledger index 42); 3 made (0.0096 AKT (9600 uakt)), 1 "
+	    "short");
+	json_object_set_new(json_object_get(l, "auto_topup"), "on",
+	    json_false());
+	assert_string_equal(
+	    tenant_autotopup_describe(l, NULL, buf, sizeof(buf)),
+	    "off (cancelled at ledger index 42); 3 made (0.0096 AKT (9600 "
+	    "uakt)), 1 short");
+	json_decref(l);
+}
+
 /* A market URL nobody answers: a bound loopback port that never
  * listens, so every request fails at once.  *fd is to be closed. */
 static void
@@ -823,6 +865,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(
 		    test_close_goes_on_past_a_failed_order_and_returns_the_first_code,
 		    setup_home, teardown_home),
+		cmocka_unit_test(test_autotopup_checks_and_describes),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -17,7 +17,7 @@ _lodge()
 	# the first word that is not an option (and not an option's value)
 	for ((i = 1; i < COMP_CWORD; i++)); do
 		case ${COMP_WORDS[i]} in
-		--market|--witness-policy|--data|--key|--deposit|--ttl|--timeout) ((i++)) ;;
+		--market|--witness-policy|--data|--key|--deposit|--ttl|--timeout|--auto|--below) ((i++)) ;;
 		-*) ;;
 		*) sub=${COMP_WORDS[i]}; break ;;
 		esac
@@ -27,6 +27,7 @@ _lodge()
 	--key|--policy|--witness-policy|--body)
 		COMPREPLY=($(compgen -f -- "$cur")); return ;;
 	--log-level) COMPREPLY=($(compgen -W "debug info warn error off" -- "$cur")); return ;;
+	--auto) COMPREPLY=($(compgen -W "off" -- "$cur")); return ;; # or an amount
 	esac
 	if [ -z "$sub" ]; then
 		case $cmd in

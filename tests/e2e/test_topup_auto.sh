@@ -1,0 +1,157 @@
+#!/bin/sh
+# Issue 21, standing top-ups: `tenant topup --auto AMOUNT --below EPOCHS
+# LEASE` signs a lease.autotopup into the ledger and the market's rules
+# apply it at each billing: a lease billed every epoch by a provider
+# (played by hand with signed lease.usage entries) stays funded, the
+# tenant's balance going down by AMOUNT steps exactly when the escrow
+# pays fewer than EPOCHS epochs; `tenant status` shows the instruction,
+# `tenant events` its entries, the top-ups and the runway warning;
+# `--auto off` cancels it; bad amounts and epochs are usage errors;
+# another key's instruction, a replayed one and one for a closed lease
+# are refused; `ledger audit` recomputes the same lease.
+. tests/e2e/lib.sh
+. tests/e2e/market_lib.sh
+. tests/e2e/money_lib.sh
+need_tools jq curl
+
+FUND=100000000
+check "market starts" cluster_market --check-invariants
+MIN=$(mget /v1/info .min_lease_epochs)
+check "tenant alice gets a key and funds" cluster_tenant alice $FUND
+check "tenant bob too" cluster_tenant bob 1000000
+AK=$(ls "$CL"/alice/*/tenant.key | head -1)
+BK=$(ls "$CL"/bob/*/tenant.key | head -1)
+# half a core at 1.28 per cpu_ms: 640 per (1 s) epoch
+fund_ask prov
+check "a provider asks 640 per epoch" advertise prov '{}' 1280000
+fund "$(cat "$T/prov.pub")" 100000 # the fees of its usage reports
+O=$(ord "$AK" 500 640 $((MIN * 640)))
+L1=$(mget "/v1/orders/$O" .lease)
+check "alice's order matched at 640 ($O, $L1)" [ "$(mget "/v1/leases/$L1" .price)" = 640 ]
+check "the lease starts with alice's manifest-delivery proof" start_lease "$T/prov.key" "$L1" "$AK"
+EXP=$(bal "$alice_ADDR")
+
+# ---- bad arguments: usage errors, nothing posted --------------------------
+usage_err() {
+	as alice topup "$@" "$L1" > "$T/u.out" 2> "$T/u.err"
+	[ $? = 2 ] && [ ! -s "$T/u.out" ]
+}
+check "--auto 0 is a usage error" usage_err --auto 0 --below 3
+check "--auto -5 is a usage error" usage_err --auto -5 --below 3
+check "--auto past int64 is a usage error" usage_err --auto 99999999999999999999 --below 3
+check "--auto 1.5 is a usage error" usage_err --auto 1.5 --below 3
+check "--below 0 is a usage error" usage_err --auto 1000 --below 0
+check "--below past 2^32 is a usage error" usage_err --auto 1000 --below 4294967297
+check "--auto without --below is a usage error" usage_err --auto 1000
+check "... saying --below is needed" grep -q "needs --below EPOCHS" "$T/u.err"
+check "--below without --auto is a usage error" usage_err 100 --below 3
+check "--auto off with --below is a usage error" usage_err --auto off --below 3
+check "nothing was posted: no lease.autotopup, alice's balance whole" sh -c \
+    "[ \"\$(curl -s $MARKET/v1/leases/$L1 | jq .auto_topup)\" = null ] && [ $(bal "$alice_ADDR") = $EXP ]"
+
+# ---- another key's instruction --------------------------------------------
+as bob topup --auto 1000 --below 3 "$L1" > "$T/b.out" 2> "$T/b.err"
+check "bob's standing top-up for alice's lease exits 1" [ $? = 1 ]
+check "... the market says only the tenant may" grep -q "only the tenant of $L1" "$T/b.err"
+c=$(send "$T/prov.key" lease.autotopup "{\"lease\":\"$L1\",\"amount\":1000,\"below_epochs\":3}")
+check "the provider's, signed by hand: 422" [ "$c" = 422 ]
+c=$(send "$AK" lease.autotopup "{\"lease\":\"$L1\",\"amount\":1000,\"below_epochs\":3,\"to\":\"$bob_ADDR\"}")
+check "a body with another member: 400 naming it" sh -c "[ $c = 400 ] && grep -q 'lease.autotopup.to: unknown member' $T/.resp"
+c=$(send "$AK" lease.autotopup "{\"lease\":\"$L1\",\"off\":true}")
+check "cancelling when none is set: 422" sh -c "[ $c = 422 ] && grep -q 'no standing top-up to cancel' $T/.resp"
+
+# ---- many instructions, the last in force; a replay --------------------------
+envelope "$AK" lease.autotopup "{\"lease\":\"$L1\",\"amount\":5,\"below_epochs\":2}" > "$T/old.env"
+check "an instruction signed by hand is accepted (201)" [ "$(post_file "$T/old.env")" = 201 ]
+check "... and its replay refused (409)" [ "$(post_file "$T/old.env")" = 409 ]
+for a in 11 12 13; do
+	as alice topup --auto $a --below 4 "$L1" > /dev/null 2> "$T/small.err"
+done
+check "an AMOUNT below one epoch's price is taken, with a note saying so" \
+    grep -q "note: 13 is less than one epoch at the lease's price (640)" "$T/small.err"
+check "alice sets 3200 below 8 epochs" to "$T/set.out" as alice topup --auto 3200 --below 8 "$L1"
+check "... told back as the market holds it" \
+    grep -q "^$L1: standing top-up 0.0032 AKT (3200 uakt) when the escrow pays fewer than 8 epochs" "$T/set.out"
+check "the last of 5 instructions is in force" sh -c \
+    "curl -s $MARKET/v1/leases/$L1 | jq -e '.auto_topup | .on and .amount == 3200 and .below_epochs == 8 and .instructions == 5 and .applied == 0'"
+F=$(fee lease.autotopup)
+EXP=$((EXP - 5 * F))
+check "alice paid 5 entry fees and nothing else" [ "$(bal "$alice_ADDR")" = $EXP ]
+
+# ---- billing every epoch: kept funded, the balance down by 3200 steps ------
+START=$(mget "/v1/leases/$L1" .started)
+# bill K: the provider's cumulative usage after K epochs (500 cpu_ms an
+# epoch), posted once K epochs have passed since the start
+bill() {
+	while [ $(($(now_ms) - START)) -le $(($1 * 1000 + 50)) ]; do
+		sleep 0.1
+	done
+	submit "$T/prov.key" lease.usage "{\"lease\":\"$L1\",\"usage\":{\"cpu_ms\":$(($1 * 500))}}" > /dev/null
+}
+applied() { mget "/v1/leases/$L1" .auto_topup.applied; }
+steps_ok=1
+esc=$((MIN * 640))
+n=0
+for k in $(seq 1 13); do
+	bill "$k" || steps_ok=0
+	esc=$((esc - 640))
+	if [ $((esc / 640)) -lt 8 ]; then
+		esc=$((esc + 3200))
+		n=$((n + 1))
+	fi
+	[ "$(mget "/v1/leases/$L1" .escrow)" = $esc ] || steps_ok=0
+	[ "$(applied)" = $n ] || steps_ok=0
+	[ "$(bal "$alice_ADDR")" = $((EXP - n * 3200)) ] || steps_ok=0
+done
+check "13 epochs billed: escrow and balance as the rule says after each" [ $steps_ok = 1 ]
+check "... 3 top-ups of 3200 (at epochs 3, 8 and 13), 9600 moved" sh -c \
+    "curl -s $MARKET/v1/leases/$L1 | jq -e '.auto_topup | .applied == 3 and .moved == 9600 and .shortfalls == 0'"
+check "... the lease still active, alice's balance down by 3 x 3200" sh -c \
+    "[ $(lease_field "$L1" status) = active ] && [ $(bal "$alice_ADDR") = $((EXP - 9600)) ]"
+EXP=$((EXP - 9600))
+
+# ---- what the tenant sees ---------------------------------------------------
+check "tenant status shows the standing top-up" sh -c \
+    "XDG_CONFIG_HOME=$CL/alice LODGE_MARKET=$MARKET $BIN/tenant status $L1 2>/dev/null | grep -q 'auto      standing top-up 0.0032 AKT (3200 uakt) when the escrow pays fewer than 8 epochs (set at ledger index [0-9]*); 3 made (0.0096 AKT (9600 uakt)), 0 short'"
+as alice events "$L1" > "$T/ev.out" 2> "$T/ev.err"
+check "tenant events lists the instructions" sh -c \
+    "[ \$(grep -c 'lease.autotopup.*standing top-up set' $T/ev.out) = 5 ]"
+check "... and each billing's top-up" sh -c \
+    "[ \$(grep -c 'after a standing top-up of 0.0032 AKT' $T/ev.out) = 3 ]"
+check "... and warns that the escrow runs dry within the hour" \
+    grep -q "^warning: lease $L1: the escrow pays .* more at 640 per epoch, then the market closes it insufficient_funds: tenant topup $L1 AMOUNT (its standing top-up adds to it" "$T/ev.out"
+check "tenant events --json has no warning line (JSON only)" sh -c \
+    "XDG_CONFIG_HOME=$CL/alice LODGE_MARKET=$MARKET $BIN/tenant events $L1 --json 2>/dev/null | jq -e 'length > 0' > /dev/null"
+
+# ---- the balance lacks it: nothing moves, the lease runs dry as before -----
+check "alice sends all but 1000 of her balance to bob" \
+    submit "$AK" account.transfer "{\"to\":\"$bob_ADDR\",\"denom\":\"uakt\",\"amount\":$((EXP - F - 1000))}"
+EXP=1000
+short_ok=1
+for k in $(seq 14 20); do
+	bill "$k" || short_ok=0
+	[ "$(bal "$alice_ADDR")" = 1000 ] || short_ok=0
+done
+check "7 more billings, the last 3 under the threshold: the balance stays 1000" [ $short_ok = 1 ]
+check "... those 3 counted short, no top-up made" sh -c \
+    "curl -s $MARKET/v1/leases/$L1 | jq -e '.auto_topup | .applied == 3 and .shortfalls == 3 and .moved == 9600'"
+check "... the escrow billed down to 5 x 640 as without an instruction" \
+    [ "$(mget "/v1/leases/$L1" .escrow)" = $((5 * 640)) ]
+check "... and tenant events says why" sh -c \
+    "XDG_CONFIG_HOME=$CL/alice LODGE_MARKET=$MARKET $BIN/tenant events $L1 2>/dev/null | grep -q 'the standing top-up of 0.0032 AKT (3200 uakt) was not made: the balance holds less'"
+
+# ---- cancel, then close -----------------------------------------------------
+check "alice cancels it (--auto off)" to "$T/off.out" as alice topup --auto off "$L1"
+check "... told off" grep -q "^$L1: standing top-up off (cancelled at ledger index" "$T/off.out"
+check "the market shows it off" sh -c \
+    "curl -s $MARKET/v1/leases/$L1 | jq -e '.auto_topup | (.on | not) and .amount == 0 and .instructions == 6'"
+check "alice closes the lease" as alice close "$L1"
+as alice topup --auto 100 --below 2 "$L1" > "$T/c.out" 2> "$T/c.err"
+check "a standing top-up for the closed lease exits 1, saying closed" sh -c \
+    "[ $? = 1 ] && grep -q 'is closed' $T/c.err"
+
+# ---- ledger audit recomputes the same ---------------------------------------
+check "ledger audit of the whole run passes" until_ok 10 $L audit --market "$MARKET"
+check "... and recomputes the lease's standing top-up as the market shows it" until_ok 10 sh -c \
+    "[ \"\$($L audit --market $MARKET --lease $L1 --json | jq -c .lease.auto_topup)\" = \"\$(curl -s $MARKET/v1/leases/$L1 | jq -c .auto_topup)\" ]"
+finish
