@@ -33,7 +33,7 @@ _lodge()
 		case $cmd in
 		market) words="run deposit" ;;
 		provider) words="init run status bond withdraw transfer request sandbox prepare wasm" ;;
-		tenant) words="keygen address balance deploy ls status logs events shell exec topup close help --market --witness-policy --json" ;;
+		tenant) words="keygen address balance deploy ls status logs events shell exec topup close update quote providers help --market --witness-policy --json" ;;
 		ledger) words="init keygen envelope append checkpoint show proof verify mirror audit tiles witness cosign follow attest" ;;
 		sdl) words="check manifest hash orders akash" ;;
 		esac
