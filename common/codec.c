@@ -52,6 +52,15 @@ hex_decode(const char *in, size_t inlen, uint8_t *out, size_t outlen)
 	return 0;
 }
 
+int
+hex_valid(const char *in, size_t inlen)
+{
+	for (size_t i = 0; i < inlen; i++)
+		if (hexval(in[i]) < 0)
+			return 0;
+	return 1;
+}
+
 static void
 b64_enc(const char *alpha, int pad, const uint8_t *in, size_t len, char *out)
 {

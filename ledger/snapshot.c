@@ -16,6 +16,7 @@
 
 #include <openssl/evp.h>
 
+#include "common/codec.h"
 #include "common/err.h"
 #include "common/reqsig.h"
 #include "common/util.h"
@@ -26,18 +27,6 @@
 #define HEAD_MAGIC "lodge-state-snapshot"
 #define HEAD_MAX 160
 #define SNAPSHOT_MAX ((size_t)16 << 30) /* a file larger is refused */
-
-static void
-hex(const uint8_t *b, size_t n, char *out)
-{
-	static const char d[] = "0123456789abcdef";
-
-	for (size_t i = 0; i < n; i++) {
-		out[2 * i] = d[b[i] >> 4];
-		out[2 * i + 1] = d[b[i] & 15];
-	}
-	out[2 * n] = '\0';
-}
 
 static int
 write_all(int fd, const char *p, size_t n)
@@ -64,7 +53,7 @@ snapshot_write(const char *path, uint64_t size,
 	EVP_MD_CTX *mc;
 	int fd, n, ok;
 
-	hex(root, MERKLE_HASH_LEN, roothex);
+	hex_encode(root, MERKLE_HASH_LEN, roothex);
 	n = snprintf(head, sizeof(head), "%s %" PRIu64 " %s\n", HEAD_MAGIC,
 	    size, roothex);
 	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
@@ -94,7 +83,7 @@ snapshot_write(const char *path, uint64_t size,
 	EVP_MD_CTX_free(mc);
 	if (!ok)
 		return err_set(ERR_NOMEM, "SHA-256 of %s failed", path);
-	hex(digest, sizeof(digest), hash);
+	hex_encode(digest, sizeof(digest), hash);
 	return 0;
 }
 
@@ -141,7 +130,7 @@ job_child(int wr, pid_t parent, const char *path, const struct state *s,
 	close_range(4, ~0U, 0);
 	/* background work: the sequencer's core comes first */
 	(void)setpriority(PRIO_PROCESS, 0, 10);
-	hex(root, MERKLE_HASH_LEN, roothex);
+	hex_encode(root, MERKLE_HASH_LEN, roothex);
 	n = snprintf(head, sizeof(head), "%s %" PRIu64 " %s\n", HEAD_MAGIC,
 	    size, roothex);
 	snprintf(newer, sizeof(newer), "%s.new", path);
@@ -238,7 +227,7 @@ file_sha256(const char *path, char hash[65])
 		rc = err_set(ERR_NOMEM, "SHA-256 of %s failed", path);
 		goto out;
 	}
-	hex(digest, sizeof(digest), hash);
+	hex_encode(digest, sizeof(digest), hash);
 out:
 	EVP_MD_CTX_free(mc);
 	free(b);
@@ -415,7 +404,7 @@ snapshot_load(struct store *s, const char *path, const struct state_config *c,
 	}
 	if ((rc = store_root(s, hsize, root)) < 0)
 		goto out;
-	hex(root, MERKLE_HASH_LEN, got);
+	hex_encode(root, MERKLE_HASH_LEN, got);
 	if (strcmp(got, rhex) != 0) {
 		rc = err_set(ERR_CORRUPT,
 		    "%s: its tree root at %" PRIu64 " entries is not the "

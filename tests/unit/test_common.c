@@ -71,6 +71,10 @@ test_hex_round_trip_and_rejects_bad_digits(void **state)
 	assert_memory_equal(in, out, 5);
 	assert_int_equal(hex_decode("0001abcdfg", 10, out, 5), ERR_INVAL);
 	assert_int_equal(hex_decode("0001abcd", 8, out, 5), ERR_INVAL);
+	assert_int_equal(hex_valid("09afAF", 6), 1);
+	assert_int_equal(hex_valid("09afAg", 6), 0);
+	assert_int_equal(hex_valid("09af:", 5), 0);
+	assert_int_equal(hex_valid("", 0), 1);
 }
 
 static void
