@@ -2368,6 +2368,13 @@ sandbox_stop(struct sandbox *sb, int grace_ms, int *status)
 	return 0;
 }
 
+enum sandbox_metering
+sandbox_metering(const struct sandbox *sb)
+{
+	return (enum sandbox_metering)(
+	    sb->cg ? cgroup_mode(sb->cg) : CGROUP_NONE);
+}
+
 int
 sandbox_usage(struct sandbox *sb, struct sandbox_usage *out)
 {
