@@ -837,7 +837,7 @@ lease_adopt(struct lease *l, const char *logs_dir,
 	struct sandbox_ref ref;
 	struct sandbox *sb;
 	char statp[PATH_MAX];
-	size_t k, i, n = 0;
+	size_t k, i, n = 0, saved = 0;
 
 	json_array_foreach(l->saved_sandboxes, k, e)
 	{
@@ -849,6 +849,7 @@ lease_adopt(struct lease *l, const char *logs_dir,
 		if (name == NULL || i == l->nrep || l->rep[i].sb ||
 		    (l->rep[i].wasm && !l->rep[i].wasm_job))
 			continue;
+		saved++;
 		ref.pid = (pid_t)json_integer_value(json_object_get(e, "pid"));
 		ref.start_ticks =
 		    (uint64_t)json_integer_value(json_object_get(e, "start"));
@@ -870,7 +871,25 @@ lease_adopt(struct lease *l, const char *logs_dir,
 	}
 	json_decref(l->saved_sandboxes);
 	l->saved_sandboxes = NULL;
+	if (lease_bill_downtime(l, saved, n, now_ms) > 0)
+		log_info("lease %s: %lld ms since the saved counters billed as "
+		         "reserved time (every replica ran on)",
+		    l->id, (long long)(now_ms - l->base_at_ms));
 	return n;
+}
+
+int64_t
+lease_bill_downtime(struct lease *l, size_t saved, size_t adopted,
+    int64_t now_ms)
+{
+	int64_t gap;
+
+	if (saved == 0 || adopted != saved || l->base_at_ms <= 0 ||
+	    now_ms <= l->base_at_ms)
+		return 0;
+	gap = now_ms - l->base_at_ms;
+	l->run_ms += gap;
+	return gap;
 }
 
 void
@@ -1354,6 +1373,13 @@ lease_to_json(struct lease *l, json_t **out)
 	    counters_json(l->reported), "started_posted", l->started_posted,
 	    "final_posted", l->final_posted, "created_ms",
 	    (json_int_t)l->created_ms);
+	/* when the counters above were read (lease_bill_downtime) */
+	if (*out != NULL &&
+	    json_object_set_new(*out, "counters_at",
+	        json_integer((json_int_t)util_now_ms())) < 0) {
+		json_decref(*out);
+		*out = NULL;
+	}
 	if (*out == NULL)
 		return err_set(ERR_NOMEM, "out of memory");
 	if (l->close_detail[0])
@@ -1422,6 +1448,7 @@ lease_from_json(const json_t *j, struct lease **out)
 	l->started_posted = json_is_true(json_object_get(j, "started_posted"));
 	l->final_posted = json_is_true(json_object_get(j, "final_posted"));
 	l->created_ms = json_integer_value(json_object_get(j, "created_ms"));
+	l->base_at_ms = json_integer_value(json_object_get(j, "counters_at"));
 	snprintf(l->close_detail, sizeof(l->close_detail), "%s",
 	    json_is_string(json_object_get(j, "close_detail")) ?
 	        json_string_value(json_object_get(j, "close_detail")) :

@@ -760,6 +760,50 @@ test_lease_counters_survive_restart_and_never_go_back(void **state)
 	lease_free(l);
 }
 
+/* A restart that adopted every sandbox the last process left running
+ * bills the time since the saved counters as reserved time (the
+ * workloads held their memory and storage all along); one that found a
+ * replica gone, none to adopt, or a clock gone back, bills none of it. */
+static void
+test_lease_downtime_billed_when_every_replica_ran_on(void **state)
+{
+	struct lease *l = lease_for(manifest_text, "here"), *back;
+	uint64_t c[USAGE_COUNT];
+	int64_t t0 = util_now_ms(), at;
+	json_t *m, *saved;
+
+	(void)state;
+	assert_int_equal(cjson_parse(manifest_text, strlen(manifest_text), &m),
+	    0);
+	assert_int_equal(lease_set_manifest(l, m), 0);
+	lease_add_time(l, 3000);
+	assert_int_equal(lease_to_json(l, &saved), 0);
+	at = json_integer_value(json_object_get(saved, "counters_at"));
+	assert_true(at >= t0 && at <= util_now_ms());
+	assert_int_equal(lease_from_json(saved, &back), 0);
+	assert_int_equal(back->base_at_ms, at);
+	assert_int_equal(lease_set_manifest(back, m), 0);
+	back->base_at_ms = 1000000;
+	/* a replica ended while the provider was down */
+	assert_int_equal(lease_bill_downtime(back, 2, 1, 1005000), 0);
+	/* nothing was left running */
+	assert_int_equal(lease_bill_downtime(back, 0, 0, 1005000), 0);
+	/* the clock went back */
+	assert_int_equal(lease_bill_downtime(back, 2, 2, 999000), 0);
+	lease_counters(back, c);
+	assert_int_equal(c[USAGE_MEM_MB_S], 6);
+	assert_int_equal(c[USAGE_STORAGE_MB_S], 12);
+	/* both ran on: 5 s more of 2 MB and 4 MB */
+	assert_int_equal(lease_bill_downtime(back, 2, 2, 1005000), 5000);
+	lease_counters(back, c);
+	assert_int_equal(c[USAGE_MEM_MB_S], 16);
+	assert_int_equal(c[USAGE_STORAGE_MB_S], 32);
+	json_decref(saved);
+	json_decref(m);
+	lease_free(back);
+	lease_free(l);
+}
+
 /* What is reported is bounded by what the lease could physically use
  * since its sequenced start (the market refuses more: docs/state.md),
  * never below what was reported; before the start nothing reserved is
@@ -1297,6 +1341,8 @@ main(void)
 		    test_lease_wasm_function_runs_serve_with_its_limits),
 		cmocka_unit_test(
 		    test_lease_counters_survive_restart_and_never_go_back),
+		cmocka_unit_test(
+		    test_lease_downtime_billed_when_every_replica_ran_on),
 		cmocka_unit_test(
 		    test_lease_usage_report_clamps_to_the_physical_bound),
 		cmocka_unit_test(test_bond_advice_follows_the_markets_rules),
