@@ -24,6 +24,7 @@
 #include "common/err.h"
 #include "common/key.h"
 #include "common/log.h"
+#include "common/strv.h"
 #include "common/util.h"
 #include "provider/artifact.h"
 #include "provider/config.h"
@@ -40,16 +41,6 @@ const char *
 lease_counter_name(enum lease_counter c)
 {
 	return c < USAGE_COUNT ? counter_names[c] : "?";
-}
-
-static void
-strv_free(char **v)
-{
-	size_t i;
-
-	for (i = 0; v && v[i]; i++)
-		free(v[i]);
-	free(v);
 }
 
 void
@@ -163,42 +154,6 @@ fail:
 	return rc;
 }
 
-/* A NULL-terminated list of malloc'd strings being built.  An allocation
- * that fails marks the list instead of leaving a NULL in it (which would
- * end it there: an env or argv cut short, the rest leaked); strv_done
- * reports it once. */
-struct strv {
-	char **v;
-	size_t n, cap;
-	int oom;
-};
-
-/* Append item (owned from now on; NULL: its allocation failed). */
-static void
-strv_add(struct strv *l, char *item)
-{
-	char **nv;
-	size_t cap;
-
-	if (item == NULL || l->oom) {
-		free(item);
-		l->oom = 1;
-		return;
-	}
-	if (l->n + 2 > l->cap) {
-		cap = l->cap ? l->cap * 2 : 8;
-		if ((nv = realloc(l->v, cap * sizeof(*nv))) == NULL) {
-			free(item);
-			l->oom = 1;
-			return;
-		}
-		l->v = nv;
-		l->cap = cap;
-	}
-	l->v[l->n++] = item;
-	l->v[l->n] = NULL;
-}
-
 /* A malloc'd formatted string, or NULL. */
 __attribute__((format(printf, 1, 2))) static char *
 str_printf(const char *fmt, ...)
@@ -211,25 +166,6 @@ str_printf(const char *fmt, ...)
 	n = vasprintf(&s, fmt, ap);
 	va_end(ap);
 	return n < 0 ? NULL : s;
-}
-
-/* Hand over the list (possibly empty, never NULL) to *out, or free it
- * and fail with ERR_NOMEM when an allocation failed. */
-static int
-strv_done(struct strv *l, char ***out)
-{
-	*out = NULL;
-	if (!l->oom && l->v == NULL &&
-	    (l->v = calloc(1, sizeof(*l->v))) == NULL)
-		l->oom = 1;
-	if (l->oom) {
-		strv_free(l->v);
-		memset(l, 0, sizeof(*l));
-		return err_set(ERR_NOMEM, "out of memory");
-	}
-	*out = l->v;
-	memset(l, 0, sizeof(*l));
-	return 0;
 }
 
 /* Is a a JSON array of strings? */
