@@ -595,7 +595,7 @@ main(int argc, char **argv)
 	char big[2048], small[2048];
 	struct measure mb, ms, best_b = { 1e18, 0, 0, 0, 0, 0 },
 	                       best_s = { 1e18, 0, 0, 0, 0, 0 };
-	double held[3];
+	double held[3], med, lo;
 	uint64_t t0;
 
 	if (argc == 3 && strcmp(argv[1], "--restart") == 0)
@@ -634,11 +634,16 @@ main(int argc, char **argv)
 	    best_b.rss_kb / 1024.0, best_b.hwm_kb / 1024.0,
 	    (double)best_b.rss_kb / (double)best_s.rss_kb,
 	    best_s.rss_kb / 1024.0);
-	printf("a snapshot of the 1,000,000-entry state holds the sequencer "
-	       "%.1f ms (%.1f, %.1f, %.1f: the fork of a copy-on-write "
-	       "child, which encodes and writes it in %.0f ms) = %.4fx the "
-	       "%.0f ms of encoding it under the lock (before)\n",
-	    best_b.held_ms, held[0], held[1], held[2], best_b.child_ms,
-	    best_b.held_ms / best_b.enc_ms, best_b.enc_ms);
+	/* the median of the three holds */
+	med = held[0] > held[1] ? held[0] : held[1];
+	lo = held[0] > held[1] ? held[1] : held[0];
+	med = held[2] > med ? med : (held[2] < lo ? lo : held[2]);
+	printf(
+	    "a snapshot of the 1,000,000-entry state holds the sequencer "
+	    "%.1f ms (median of %.1f, %.1f, %.1f: the fork of a copy-on-write "
+	    "child, which encodes and writes it in %.0f ms) = %.4fx the "
+	    "%.0f ms of encoding it under the lock (before)\n",
+	    med, held[0], held[1], held[2], best_b.child_ms,
+	    med / best_b.enc_ms, best_b.enc_ms);
 	return best_b.ms < 5000 && best_b.rss_kb < 300 * 1024 ? 0 : 2;
 }
