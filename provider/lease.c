@@ -748,6 +748,16 @@ lease_spawn(const struct lease *l, size_t i, const char *logs_dir,
 	return rc;
 }
 
+/* bytes x ms / 10^9, saturated: MB-s of a reservation. */
+static uint64_t
+mb_s(uint64_t bytes, int64_t ms)
+{
+	unsigned __int128 v = (unsigned __int128)bytes * (uint64_t)ms;
+
+	v /= 1000000000u;
+	return v > UINT64_MAX ? UINT64_MAX : (uint64_t)v;
+}
+
 /* The spec lease_spawn gives replica i, for sandbox_adopt. */
 static void
 adopt_spec(const struct lease *l, size_t i, const struct sandbox_spec *base,
@@ -773,7 +783,8 @@ lease_adopt(struct lease *l, const char *logs_dir,
 	struct sandbox_ref ref;
 	struct sandbox *sb;
 	char statp[PATH_MAX];
-	size_t k, i, n = 0, saved = 0;
+	uint64_t mem = 0, sto = 0;
+	size_t k, i, n = 0;
 
 	json_array_foreach(l->saved_sandboxes, k, e)
 	{
@@ -785,7 +796,6 @@ lease_adopt(struct lease *l, const char *logs_dir,
 		if (name == NULL || i == l->nrep || l->rep[i].sb ||
 		    (l->rep[i].wasm && !l->rep[i].wasm_job))
 			continue;
-		saved++;
 		ref.pid = (pid_t)json_integer_value(json_object_get(e, "pid"));
 		ref.start_ticks =
 		    (uint64_t)json_integer_value(json_object_get(e, "start"));
@@ -803,28 +813,33 @@ lease_adopt(struct lease *l, const char *logs_dir,
 		    (uint64_t)json_integer_value(json_object_get(e, "cpu_ms"));
 		log_info("lease %s: %s re-adopted (pid %ld)", l->id, name,
 		    (long)ref.pid);
+		mem += l->rep[i].memory_bytes;
+		sto += l->rep[i].storage_bytes;
 		n++;
 	}
 	json_decref(l->saved_sandboxes);
 	l->saved_sandboxes = NULL;
-	if (lease_bill_downtime(l, saved, n, now_ms) > 0)
+	if (lease_bill_downtime(l, mem, sto, now_ms) > 0)
 		log_info("lease %s: %lld ms since the saved counters billed as "
-		         "reserved time (every replica ran on)",
-		    l->id, (long long)(now_ms - l->base_at_ms));
+		         "reserved time for the %zu replica(s) that ran on "
+		         "(%llu memory bytes, %llu storage bytes)",
+		    l->id, (long long)(now_ms - l->base_at_ms), n,
+		    (unsigned long long)mem, (unsigned long long)sto);
 	return n;
 }
 
 int64_t
-lease_bill_downtime(struct lease *l, size_t saved, size_t adopted,
+lease_bill_downtime(struct lease *l, uint64_t mem_bytes, uint64_t storage_bytes,
     int64_t now_ms)
 {
 	int64_t gap;
 
-	if (saved == 0 || adopted != saved || l->base_at_ms <= 0 ||
+	if ((mem_bytes == 0 && storage_bytes == 0) || l->base_at_ms <= 0 ||
 	    now_ms <= l->base_at_ms)
 		return 0;
 	gap = now_ms - l->base_at_ms;
-	l->run_ms += gap;
+	l->base[USAGE_MEM_MB_S] += mb_s(mem_bytes, gap);
+	l->base[USAGE_STORAGE_MB_S] += mb_s(storage_bytes, gap);
 	return gap;
 }
 
@@ -1090,15 +1105,6 @@ lease_add_time(struct lease *l, int64_t ms)
 {
 	if (l->status == LEASE_RUNNING && ms > 0)
 		l->run_ms += ms;
-}
-
-static uint64_t
-mb_s(uint64_t bytes, int64_t ms)
-{
-	unsigned __int128 v = (unsigned __int128)bytes * (uint64_t)ms;
-
-	v /= 1000000000u;
-	return v > UINT64_MAX ? UINT64_MAX : (uint64_t)v;
 }
 
 void

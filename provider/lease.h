@@ -225,21 +225,21 @@ int lease_spawn(const struct lease *l, size_t i, const char *logs_dir,
  * metered on from what the saved counters hold.  A wasm HTTP function's
  * sandbox is not adopted (its workers' control channel ended with the
  * last process): it is restarted.  Replicas whose sandbox ended meanwhile
- * are left to start as usual.  When every saved sandbox is adopted (the
- * workloads ran on while no provider process was there), the time since
- * the saved counters (lease_bill_downtime) counts as reserved time: their
- * memory and storage stayed held.  Returns how many were adopted. */
+ * are left to start as usual.  The replicas adopted ran on while no
+ * provider process was there: the time since the saved counters is billed
+ * as their reserved memory and storage (lease_bill_downtime).  Returns
+ * how many were adopted. */
 size_t lease_adopt(struct lease *l, const char *logs_dir,
     const struct sandbox_spec *base, int64_t now_ms);
-/* The reserved time a restart at now_ms adds when adopted of the saved
- * sandboxes were adopted: now_ms - base_at_ms when all of them were (and
- * there were some), else 0 (a workload that ended while the provider was
- * down is not billed for that time; neither is a clock that went back).
- * Added to run_ms, so mem_mb_s and storage_mb_s cover it; what is
- * reported stays within the physical bound since lease.started
- * (lease_usage_report).  Returns the ms added. */
-int64_t lease_bill_downtime(struct lease *l, size_t saved, size_t adopted,
-    int64_t now_ms);
+/* Bill the time from the saved counters (base_at_ms) to now_ms as
+ * mem_bytes and storage_bytes reserved (the replicas that ran on: a
+ * replica that ended while the provider was down is not billed for that
+ * time): mem_mb_s and storage_mb_s of the base grow by bytes x ms /
+ * 10^9.  Nothing when both are 0, the saved time is unknown or the clock
+ * went back.  What is reported stays within the physical bound since
+ * lease.started (lease_usage_report).  Returns the ms billed. */
+int64_t lease_bill_downtime(struct lease *l, uint64_t mem_bytes,
+    uint64_t storage_bytes, int64_t now_ms);
 
 /* Let go of l's sandboxes without stopping them (the daemon's planned
  * exit: the next process adopts them).  Call lease_to_json first: it

@@ -5,14 +5,14 @@
 #  - kill -9 of the provider: the sandbox keeps running, the restarted
 #    provider re-adopts it (same pid), the count goes on, its logs go on,
 #    metering goes on from its cgroup without counting anything twice,
-#    and the time it was down is billed as reserved memory and storage
-#    (every replica ran on);
+#    and the time it was down is billed as its reserved memory and
+#    storage;
 #  - SIGTERM (a planned restart): the ask is withdrawn first (an order
 #    placed meanwhile is not matched to the stopped provider), the lease
 #    stays open, the workload runs on; the next start advertises again
 #    (the waiting order is matched then) and re-adopts the workload;
 #  - a replica that died while the provider was down is the only one
-#    restarted, and its lease is not billed for that time.
+#    restarted, and not billed for that time.
 . tests/e2e/lib.sh
 CL=$T
 . examples/local/cluster.sh

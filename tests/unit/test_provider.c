@@ -760,12 +760,11 @@ test_lease_counters_survive_restart_and_never_go_back(void **state)
 	lease_free(l);
 }
 
-/* A restart that adopted every sandbox the last process left running
- * bills the time since the saved counters as reserved time (the
- * workloads held their memory and storage all along); one that found a
- * replica gone, none to adopt, or a clock gone back, bills none of it. */
+/* A restart bills the time since the saved counters as the reserved
+ * memory and storage of the replicas it re-adopted (they ran on); none of
+ * it when none was, or when the clock went back. */
 static void
-test_lease_downtime_billed_when_every_replica_ran_on(void **state)
+test_lease_downtime_billed_for_the_replicas_that_ran_on(void **state)
 {
 	struct lease *l = lease_for(manifest_text, "here"), *back;
 	uint64_t c[USAGE_COUNT];
@@ -784,20 +783,33 @@ test_lease_downtime_billed_when_every_replica_ran_on(void **state)
 	assert_int_equal(back->base_at_ms, at);
 	assert_int_equal(lease_set_manifest(back, m), 0);
 	back->base_at_ms = 1000000;
-	/* a replica ended while the provider was down */
-	assert_int_equal(lease_bill_downtime(back, 2, 1, 1005000), 0);
-	/* nothing was left running */
+	/* nothing ran on */
 	assert_int_equal(lease_bill_downtime(back, 0, 0, 1005000), 0);
 	/* the clock went back */
-	assert_int_equal(lease_bill_downtime(back, 2, 2, 999000), 0);
+	assert_int_equal(lease_bill_downtime(back, 2000000, 4000000, 999000),
+	    0);
 	lease_counters(back, c);
 	assert_int_equal(c[USAGE_MEM_MB_S], 6);
 	assert_int_equal(c[USAGE_STORAGE_MB_S], 12);
-	/* both ran on: 5 s more of 2 MB and 4 MB */
-	assert_int_equal(lease_bill_downtime(back, 2, 2, 1005000), 5000);
+	/* 5 s more of the whole lease's 2 MB and 4 MB */
+	assert_int_equal(lease_bill_downtime(back, back->mem_bytes,
+	                     back->storage_bytes, 1005000),
+	    5000);
 	lease_counters(back, c);
 	assert_int_equal(c[USAGE_MEM_MB_S], 16);
 	assert_int_equal(c[USAGE_STORAGE_MB_S], 32);
+	/* and the time this process runs adds on top */
+	lease_add_time(back, 1000);
+	lease_counters(back, c);
+	assert_int_equal(c[USAGE_MEM_MB_S], 18);
+	/* half of it ran on for 4 s more (another restart) */
+	back->base_at_ms = 2000000;
+	assert_int_equal(lease_bill_downtime(back, back->mem_bytes / 2,
+	                     back->storage_bytes / 2, 2004000),
+	    4000);
+	lease_counters(back, c);
+	assert_int_equal(c[USAGE_MEM_MB_S], 22);
+	assert_int_equal(c[USAGE_STORAGE_MB_S], 44);
 	json_decref(saved);
 	json_decref(m);
 	lease_free(back);
@@ -1342,7 +1354,7 @@ main(void)
 		cmocka_unit_test(
 		    test_lease_counters_survive_restart_and_never_go_back),
 		cmocka_unit_test(
-		    test_lease_downtime_billed_when_every_replica_ran_on),
+		    test_lease_downtime_billed_for_the_replicas_that_ran_on),
 		cmocka_unit_test(
 		    test_lease_usage_report_clamps_to_the_physical_bound),
 		cmocka_unit_test(test_bond_advice_follows_the_markets_rules),
