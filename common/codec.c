@@ -22,8 +22,8 @@ hex_encode(const uint8_t *in, size_t len, char *out)
 	out[2 * len] = '\0';
 }
 
-static int
-hexval(char c)
+int
+hex_digit(int c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';
@@ -41,7 +41,7 @@ hex_decode(const char *in, size_t inlen, uint8_t *out, size_t outlen)
 		return err_set(ERR_INVAL, "hex: expected %zu digits, got %zu",
 		    2 * outlen, inlen);
 	for (size_t i = 0; i < outlen; i++) {
-		int hi = hexval(in[2 * i]), lo = hexval(in[2 * i + 1]);
+		int hi = hex_digit(in[2 * i]), lo = hex_digit(in[2 * i + 1]);
 		if (hi < 0 || lo < 0)
 			return err_set(ERR_INVAL,
 			    "hex: bad digit at offset "
@@ -50,6 +50,15 @@ hex_decode(const char *in, size_t inlen, uint8_t *out, size_t outlen)
 		out[i] = (uint8_t)(hi << 4 | lo);
 	}
 	return 0;
+}
+
+int
+hex_valid(const char *in, size_t inlen)
+{
+	for (size_t i = 0; i < inlen; i++)
+		if (hex_digit(in[i]) < 0)
+			return 0;
+	return 1;
 }
 
 static void

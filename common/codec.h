@@ -14,6 +14,10 @@ void hex_encode(const uint8_t *in, size_t len, char *out);
 /* Decode exactly outlen bytes from a string of 2*outlen hex digits.
  * Returns 0 or ERR_INVAL. */
 int hex_decode(const char *in, size_t inlen, uint8_t *out, size_t outlen);
+/* The value of hex digit c (either case), or -1. */
+int hex_digit(int c);
+/* 1 when in[0..inlen) are all hex digits (either case), else 0. */
+int hex_valid(const char *in, size_t inlen);
 
 /* Size of the text b64_encode writes, including the NUL. */
 #define B64_ENCODED_SIZE(n) ((((n) + 2) / 3) * 4 + 1)

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "common/codec.h"
 #include "common/err.h"
 #include "common/http_parse.h"
 
@@ -23,18 +24,6 @@ static int
 is_value_char(unsigned char c)
 {
 	return c == '\t' || (c >= 0x20 && c != 0x7f);
-}
-
-static int
-hex_value(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
 }
 
 ssize_t
@@ -84,8 +73,8 @@ decode(char *s, int plus, const char *what)
 
 	while (*r) {
 		if (*r == '%') {
-			int hi = hex_value((unsigned char)r[1]), lo;
-			lo = hi < 0 ? -1 : hex_value((unsigned char)r[2]);
+			int hi = hex_digit((unsigned char)r[1]), lo;
+			lo = hi < 0 ? -1 : hex_digit((unsigned char)r[2]);
 			if (lo < 0)
 				return err_set(ERR_INVAL,
 				    "%s: '%%' not followed by two hex digits",
@@ -456,7 +445,7 @@ http_chunked_decode(struct http_chunked *c, char *buf, size_t len, size_t *out)
 		switch (c->state) {
 		case CH_SIZE:
 		case CH_SIZE_MORE:
-			if ((d = hex_value(b)) >= 0) {
+			if ((d = hex_digit(b)) >= 0) {
 				if (c->digits++ == 15) {
 					err_set(ERR_LIMIT,
 					    "chunked body: chunk size of more "

@@ -11,28 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/codec.h"
 #include "common/err.h"
-
-static char *
-dupn(const char *s, size_t n)
-{
-	char *p = malloc(n + 1);
-
-	if (p) {
-		memcpy(p, s, n);
-		p[n] = '\0';
-	}
-	return p;
-}
-
-static bool
-is_hex(const char *s, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (!isxdigit((unsigned char)s[i]))
-			return false;
-	return true;
-}
 
 static bool
 alnum_lower(char c)
@@ -136,7 +116,7 @@ parse_digest(const char *d, struct image_ref *ref)
 			return err_set(ERR_INVAL,
 			    "image digest algorithm is not valid");
 	hexlen = strlen(c + 1);
-	if (hexlen < 32 || !is_hex(c + 1, hexlen) ||
+	if (hexlen < 32 || !hex_valid(c + 1, hexlen) ||
 	    (strncmp(d, "sha256:", 7) == 0 && hexlen != 64))
 		return err_set(ERR_INVAL,
 		    "image digest must be sha256:<64 hex>");
@@ -173,7 +153,7 @@ parse_name(const char *s, size_t namelen, struct image_ref *ref, bool lenient)
 			return err_set(ERR_INVAL,
 			    "image registry \"%.*s\" is not a host[:port]",
 			    (int)flen, s);
-		ref->registry = dupn(s, flen);
+		ref->registry = strndup(s, flen);
 		path = first_end + 1;
 		plen = namelen - flen - 1;
 	} else {
@@ -207,7 +187,7 @@ parse_name(const char *s, size_t namelen, struct image_ref *ref, bool lenient)
 		ref->repository[plen + 8] = '\0';
 		return 0;
 	}
-	if (!(ref->repository = dupn(path, plen)))
+	if (!(ref->repository = strndup(path, plen)))
 		return ERR_NOMEM;
 	return 0;
 }
@@ -240,7 +220,7 @@ parse(const char *s, struct image_ref *ref, bool lenient)
 			    (int)taglen, colon + 1);
 			goto fail;
 		}
-		if (!(ref->tag = dupn(colon + 1, taglen))) {
+		if (!(ref->tag = strndup(colon + 1, taglen))) {
 			rc = ERR_NOMEM;
 			goto fail;
 		}

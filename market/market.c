@@ -391,41 +391,63 @@ checkpoint_now(struct market *m)
 
 /*
  * A state snapshot (ledger/snapshot.h); called and returns under mu.  The
- * state is encoded under mu (it is the state of exactly store_size
- * leaves, committed just before), written and hashed outside it while the
- * sequencer goes on, then recorded in the store.  A failure costs only a
- * longer replay at the next restart: it is logged.
+ * sequencer is held only for the fork: a copy-on-write child encodes the
+ * state of exactly store_size leaves (committed just before) and writes
+ * it, while the sequencer goes on; snapshot_reap records it.  A failure
+ * costs only a longer replay at the next restart: it is logged.
  */
 static void
 snapshot_take(struct market *m)
 {
 	uint8_t root[MERKLE_HASH_LEN];
-	char *buf = NULL, hash[65];
-	uint64_t size = store_size(m->store), t0 = util_mono_ns(), t1;
-	size_t len = 0;
-	int rc;
+	uint64_t size = store_size(m->store), t0 = util_mono_ns();
 
-	if ((rc = store_root(m->store, size, root)) < 0 ||
-	    (rc = state_snapshot_encode(m->state, &buf, &len)) < 0) {
+	if (store_root(m->store, size, root) < 0 ||
+	    snapshot_start(m->snap_path, m->state, size, root, &m->snap_job) <
+	        0) {
 		log_warn("state snapshot at %" PRIu64 " entries: %s", size,
 		    err_msg());
 		return;
 	}
-	t1 = util_mono_ns();
-	pthread_mutex_unlock(&m->mu);
-	rc = snapshot_write(m->snap_path, size, root, buf, len, hash);
-	free(buf);
-	pthread_mutex_lock(&m->mu);
-	if (rc == 0 && (rc = snapshot_record(m->store, size, hash)) == 0) {
-		m->snap_size = size;
-		log_info("state snapshot at %" PRIu64 " entries: %zu bytes, "
-		         "%.0f ms encoding (sequencer held), %.0f ms writing",
-		    size, len, (double)(t1 - t0) / 1e6,
-		    (double)(util_mono_ns() - t1) / 1e6);
+	m->snap_held_ms = (double)(util_mono_ns() - t0) / 1e6;
+}
+
+/* The ticker, outside mu: once the snapshot's child is done (wait: wait
+ * for it), record the file's hash in the store, then put the file in
+ * place. */
+static void
+snapshot_reap(struct market *m, int wait)
+{
+	uint64_t size;
+	char hash[65];
+	double ms;
+	int rc;
+
+	if ((rc = snapshot_poll(&m->snap_job, wait, &size, hash, &ms)) == 0)
+		return;
+	if (rc > 0) {
+		pthread_mutex_lock(&m->mu);
+		/* the record is committed before the rename */
+		if (m->txn_open) {
+			m->txn_open = 0;
+			if (store_commit(m->store) < 0)
+				fatal_write("ledger commit failed");
+		}
+		if ((rc = snapshot_record(m->store, size, hash)) == 0)
+			m->snap_size = size;
+		pthread_mutex_unlock(&m->mu);
+		/* the record durable before the rename (a failed fsync
+		 * cannot be retried, as in sync_upto) */
+		if (rc == 0 && store_sync(m->store) < 0)
+			fatal_write("ledger fsync failed");
 	}
+	if (rc >= 0 && (rc = snapshot_install(m->snap_path)) == 0)
+		log_info("state snapshot at %" PRIu64 " entries: %.1f ms "
+		         "forking (sequencer held), %.0f ms encoding and "
+		         "writing in a child",
+		    size, m->snap_held_ms, ms);
 	if (rc < 0)
-		log_warn("state snapshot at %" PRIu64 " entries: %s", size,
-		    err_msg());
+		log_warn("state snapshot: %s", err_msg());
 }
 
 /* Time-based derivations (expiries, offline providers, exhausted
@@ -485,14 +507,18 @@ ticker_main(void *arg)
 				if (store_commit(m->store) < 0)
 					fatal_write("ledger commit failed");
 			}
-			if (m->snapshot_every > 0 &&
+			if (m->snapshot_every > 0 && m->snap_job == NULL &&
 			    store_size(m->store) - m->snap_size >=
 			        (uint64_t)m->snapshot_every)
-				snapshot_take(m); /* unlocks and locks mu */
+				snapshot_take(m);
 		}
 		pthread_mutex_unlock(&m->mu);
 		sync_upto(m, upto);
+		if (m->snap_job != NULL)
+			snapshot_reap(m, 0);
 	}
+	if (m->snap_job != NULL)
+		snapshot_reap(m, 1);
 	return NULL;
 }
 

@@ -10,6 +10,7 @@
 #include "common/http.h"
 #include "common/key.h"
 #include "ledger/note.h"
+#include "ledger/snapshot.h"
 #include "ledger/state.h"
 #include "ledger/store.h"
 #include "ledger/trust.h"
@@ -71,6 +72,8 @@ struct market {
 	char *snap_path; /* <dir>/state.snap */
 	int64_t snapshot_every; /* entries between them; 0: none */
 	uint64_t snap_size; /* tree size of the latest one */
+	struct snapshot_job *snap_job; /* the one being written, or NULL */
+	double snap_held_ms; /* how long its fork held the sequencer */
 
 	struct ratelimit *rl; /* per-key submissions */
 	double rate_per_s, rate_burst; /* its settings, for /v1/info */

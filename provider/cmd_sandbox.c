@@ -193,8 +193,7 @@ sandbox_run(const struct cmd *c, int argc, char **argv)
 		return cmd_fail(
 		    rc == ERR_NOTFOUND ? EXIT_NOTFOUND : EXIT_SETUP);
 	if (spec.cgroup.mode == CGROUP_AUTO && sandbox_metering_note(sb)[0] &&
-	    sandbox_usage(sb, &usage) == 0 &&
-	    usage.metering == SANDBOX_METER_RUSAGE)
+	    sandbox_metering(sb) == SANDBOX_METER_RUSAGE)
 		fprintf(stderr, "provider: metering falls back: %s\n",
 		    sandbox_metering_note(sb));
 	if (sandbox_wait_forwarding(sb, &pending_signal, &status) < 0) {

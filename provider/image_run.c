@@ -19,6 +19,7 @@
 
 #include "common/err.h"
 #include "common/log.h"
+#include "common/strv.h"
 #include "common/util.h"
 #include "image/cache.h"
 #include "image/pull.h"
@@ -104,16 +105,6 @@ struct image_runner {
 };
 
 static void
-strv_free(char **v)
-{
-	size_t i;
-
-	for (i = 0; v != NULL && v[i] != NULL; i++)
-		free(v[i]);
-	free(v);
-}
-
-static void
 secret_free(char *s)
 {
 	if (s != NULL) {
@@ -172,54 +163,6 @@ job_free(struct job *j)
 	free(j);
 }
 
-/* ---- a list of strings ------------------------------------------------ */
-
-struct strv {
-	char **v;
-	size_t n, cap;
-	int oom;
-};
-
-static void
-sv_add(struct strv *l, char *item)
-{
-	char **nv;
-
-	if (item == NULL || l->oom) {
-		free(item);
-		l->oom = 1;
-		return;
-	}
-	if (l->n + 2 > l->cap) {
-		size_t cap = l->cap ? l->cap * 2 : 8;
-		if ((nv = realloc(l->v, cap * sizeof(*nv))) == NULL) {
-			free(item);
-			l->oom = 1;
-			return;
-		}
-		l->v = nv;
-		l->cap = cap;
-	}
-	l->v[l->n++] = item;
-	l->v[l->n] = NULL;
-}
-
-static int
-sv_done(struct strv *l, char ***out)
-{
-	if (!l->oom && l->v == NULL &&
-	    (l->v = calloc(1, sizeof(char *))) == NULL)
-		l->oom = 1;
-	if (l->oom) {
-		strv_free(l->v);
-		memset(l, 0, sizeof(*l));
-		return err_set(ERR_NOMEM, "out of memory");
-	}
-	*out = l->v;
-	memset(l, 0, sizeof(*l));
-	return 0;
-}
-
 /* A JSON array of strings as a NULL-terminated list. */
 static int
 strings_of(const json_t *a, char ***out, size_t *n)
@@ -231,11 +174,11 @@ strings_of(const json_t *a, char ***out, size_t *n)
 	json_array_foreach(a, i, s)
 	{
 		if (json_is_string(s))
-			sv_add(&v, strdup(json_string_value(s)));
+			strv_add(&v, strdup(json_string_value(s)));
 	}
 	if (n != NULL)
 		*n = v.n;
-	return sv_done(&v, out);
+	return strv_done(&v, out);
 }
 
 /* ---- the image's /etc/passwd and /etc/group ---------------------------- */
@@ -415,7 +358,7 @@ make_env(const struct job *j, const struct image_config *c, const char *home,
 	size_t i;
 
 	for (i = 0; i < c->n_env; i++)
-		sv_add(&v, strdup(c->env[i]));
+		strv_add(&v, strdup(c->env[i]));
 	for (i = 0; j->env != NULL && j->env[i] != NULL; i++) {
 		eq = strchr(j->env[i], '=');
 		if (eq == NULL)
@@ -432,17 +375,17 @@ make_env(const struct job *j, const struct image_config *c, const char *home,
 			free(v.v[k]);
 			v.v[k] = d;
 		} else
-			sv_add(&v, strdup(j->env[i]));
+			strv_add(&v, strdup(j->env[i]));
 	}
 	if (!v.oom && env_find(v.v, v.n, "PATH", 4) < 0)
-		sv_add(&v, strdup("PATH=" DEFAULT_PATH));
+		strv_add(&v, strdup("PATH=" DEFAULT_PATH));
 	if (!v.oom && env_find(v.v, v.n, "HOME", 4) < 0) {
 		char *h = NULL;
 		if (asprintf(&h, "HOME=%s", home && *home ? home : "/") < 0)
 			h = NULL;
-		sv_add(&v, h);
+		strv_add(&v, h);
 	}
-	return sv_done(&v, out);
+	return strv_done(&v, out);
 }
 
 /* argv as Kubernetes (and so Akash) builds it: the SDL's command
@@ -457,11 +400,11 @@ make_argv(const struct job *j, const struct image_config *c, char ***out)
 	size_t i;
 
 	for (i = 0; ep != NULL && ep[i] != NULL; i++)
-		sv_add(&v, strdup(ep[i]));
+		strv_add(&v, strdup(ep[i]));
 	for (i = 0; cmd != NULL && cmd[i] != NULL; i++)
-		sv_add(&v, strdup(cmd[i]));
+		strv_add(&v, strdup(cmd[i]));
 	if (!v.oom && v.n == 0) {
-		sv_done(&v, out);
+		strv_done(&v, out);
 		strv_free(*out);
 		*out = NULL;
 		return err_set(ERR_REJECT,
@@ -469,7 +412,7 @@ make_argv(const struct job *j, const struct image_config *c, char ***out)
 		    "no command",
 		    j->ref_text, j->service);
 	}
-	return sv_done(&v, out);
+	return strv_done(&v, out);
 }
 
 static int
@@ -487,8 +430,8 @@ make_spec(const struct job *j, const struct image_result *r,
 		return err_set(ERR_NOMEM, "out of memory");
 	atomic_init(&s->refs, 1);
 	for (i = 0; i < r->n_layers; i++)
-		sv_add(&lv, strdup(r->layers[i].dir));
-	if ((rc = sv_done(&lv, &s->layers)) < 0)
+		strv_add(&lv, strdup(r->layers[i].dir));
+	if ((rc = strv_done(&lv, &s->layers)) < 0)
 		goto fail;
 	if ((rc = image_run_resolve_user(r->config.user,
 	         (const char *const *)s->layers, r->n_layers, &s->im.uid,
@@ -1100,9 +1043,9 @@ new_job(struct image_runner *ir, const struct lease *l, const char *service,
 			    asprintf(&e, "%s=%s", k, json_string_value(v)) < 0)
 				e = NULL;
 			if (json_is_string(v))
-				sv_add(&ev, e);
+				strv_add(&ev, e);
 		}
-		if ((rc = sv_done(&ev, &j->env)) < 0)
+		if ((rc = strv_done(&ev, &j->env)) < 0)
 			goto fail;
 	}
 	j->state = JOB_QUEUED;

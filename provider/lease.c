@@ -24,6 +24,7 @@
 #include "common/err.h"
 #include "common/key.h"
 #include "common/log.h"
+#include "common/strv.h"
 #include "common/util.h"
 #include "provider/artifact.h"
 #include "provider/config.h"
@@ -40,16 +41,6 @@ const char *
 lease_counter_name(enum lease_counter c)
 {
 	return c < USAGE_COUNT ? counter_names[c] : "?";
-}
-
-static void
-strv_free(char **v)
-{
-	size_t i;
-
-	for (i = 0; v && v[i]; i++)
-		free(v[i]);
-	free(v);
 }
 
 void
@@ -163,42 +154,6 @@ fail:
 	return rc;
 }
 
-/* A NULL-terminated list of malloc'd strings being built.  An allocation
- * that fails marks the list instead of leaving a NULL in it (which would
- * end it there: an env or argv cut short, the rest leaked); strv_done
- * reports it once. */
-struct strv {
-	char **v;
-	size_t n, cap;
-	int oom;
-};
-
-/* Append item (owned from now on; NULL: its allocation failed). */
-static void
-strv_add(struct strv *l, char *item)
-{
-	char **nv;
-	size_t cap;
-
-	if (item == NULL || l->oom) {
-		free(item);
-		l->oom = 1;
-		return;
-	}
-	if (l->n + 2 > l->cap) {
-		cap = l->cap ? l->cap * 2 : 8;
-		if ((nv = realloc(l->v, cap * sizeof(*nv))) == NULL) {
-			free(item);
-			l->oom = 1;
-			return;
-		}
-		l->v = nv;
-		l->cap = cap;
-	}
-	l->v[l->n++] = item;
-	l->v[l->n] = NULL;
-}
-
 /* A malloc'd formatted string, or NULL. */
 __attribute__((format(printf, 1, 2))) static char *
 str_printf(const char *fmt, ...)
@@ -211,25 +166,6 @@ str_printf(const char *fmt, ...)
 	n = vasprintf(&s, fmt, ap);
 	va_end(ap);
 	return n < 0 ? NULL : s;
-}
-
-/* Hand over the list (possibly empty, never NULL) to *out, or free it
- * and fail with ERR_NOMEM when an allocation failed. */
-static int
-strv_done(struct strv *l, char ***out)
-{
-	*out = NULL;
-	if (!l->oom && l->v == NULL &&
-	    (l->v = calloc(1, sizeof(*l->v))) == NULL)
-		l->oom = 1;
-	if (l->oom) {
-		strv_free(l->v);
-		memset(l, 0, sizeof(*l));
-		return err_set(ERR_NOMEM, "out of memory");
-	}
-	*out = l->v;
-	memset(l, 0, sizeof(*l));
-	return 0;
 }
 
 /* Is a a JSON array of strings? */
@@ -812,6 +748,16 @@ lease_spawn(const struct lease *l, size_t i, const char *logs_dir,
 	return rc;
 }
 
+/* bytes x ms / 10^9, saturated: MB-s of a reservation. */
+static uint64_t
+mb_s(uint64_t bytes, int64_t ms)
+{
+	unsigned __int128 v = (unsigned __int128)bytes * (uint64_t)ms;
+
+	v /= 1000000000u;
+	return v > UINT64_MAX ? UINT64_MAX : (uint64_t)v;
+}
+
 /* The spec lease_spawn gives replica i, for sandbox_adopt. */
 static void
 adopt_spec(const struct lease *l, size_t i, const struct sandbox_spec *base,
@@ -837,6 +783,7 @@ lease_adopt(struct lease *l, const char *logs_dir,
 	struct sandbox_ref ref;
 	struct sandbox *sb;
 	char statp[PATH_MAX];
+	uint64_t mem = 0, sto = 0;
 	size_t k, i, n = 0;
 
 	json_array_foreach(l->saved_sandboxes, k, e)
@@ -866,11 +813,34 @@ lease_adopt(struct lease *l, const char *logs_dir,
 		    (uint64_t)json_integer_value(json_object_get(e, "cpu_ms"));
 		log_info("lease %s: %s re-adopted (pid %ld)", l->id, name,
 		    (long)ref.pid);
+		mem += l->rep[i].memory_bytes;
+		sto += l->rep[i].storage_bytes;
 		n++;
 	}
 	json_decref(l->saved_sandboxes);
 	l->saved_sandboxes = NULL;
+	if (lease_bill_downtime(l, mem, sto, now_ms) > 0)
+		log_info("lease %s: %lld ms since the saved counters billed as "
+		         "reserved time for the %zu replica(s) that ran on "
+		         "(%llu memory bytes, %llu storage bytes)",
+		    l->id, (long long)(now_ms - l->base_at_ms), n,
+		    (unsigned long long)mem, (unsigned long long)sto);
 	return n;
+}
+
+int64_t
+lease_bill_downtime(struct lease *l, uint64_t mem_bytes, uint64_t storage_bytes,
+    int64_t now_ms)
+{
+	int64_t gap;
+
+	if ((mem_bytes == 0 && storage_bytes == 0) || l->base_at_ms <= 0 ||
+	    now_ms <= l->base_at_ms)
+		return 0;
+	gap = now_ms - l->base_at_ms;
+	l->base[USAGE_MEM_MB_S] += mb_s(mem_bytes, gap);
+	l->base[USAGE_STORAGE_MB_S] += mb_s(storage_bytes, gap);
+	return gap;
 }
 
 void
@@ -1137,15 +1107,6 @@ lease_add_time(struct lease *l, int64_t ms)
 		l->run_ms += ms;
 }
 
-static uint64_t
-mb_s(uint64_t bytes, int64_t ms)
-{
-	unsigned __int128 v = (unsigned __int128)bytes * (uint64_t)ms;
-
-	v /= 1000000000u;
-	return v > UINT64_MAX ? UINT64_MAX : (uint64_t)v;
-}
-
 void
 lease_counters(struct lease *l, uint64_t out[USAGE_COUNT])
 {
@@ -1354,6 +1315,13 @@ lease_to_json(struct lease *l, json_t **out)
 	    counters_json(l->reported), "started_posted", l->started_posted,
 	    "final_posted", l->final_posted, "created_ms",
 	    (json_int_t)l->created_ms);
+	/* when the counters above were read (lease_bill_downtime) */
+	if (*out != NULL &&
+	    json_object_set_new(*out, "counters_at",
+	        json_integer((json_int_t)util_now_ms())) < 0) {
+		json_decref(*out);
+		*out = NULL;
+	}
 	if (*out == NULL)
 		return err_set(ERR_NOMEM, "out of memory");
 	if (l->close_detail[0])
@@ -1422,6 +1390,7 @@ lease_from_json(const json_t *j, struct lease **out)
 	l->started_posted = json_is_true(json_object_get(j, "started_posted"));
 	l->final_posted = json_is_true(json_object_get(j, "final_posted"));
 	l->created_ms = json_integer_value(json_object_get(j, "created_ms"));
+	l->base_at_ms = json_integer_value(json_object_get(j, "counters_at"));
 	snprintf(l->close_detail, sizeof(l->close_detail), "%s",
 	    json_is_string(json_object_get(j, "close_detail")) ?
 	        json_string_value(json_object_get(j, "close_detail")) :

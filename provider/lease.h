@@ -144,6 +144,7 @@ struct lease {
 	uint64_t base[USAGE_COUNT]; /* loaded at (re)start */
 	uint64_t reported[USAGE_COUNT]; /* last sent in lease.usage */
 	int64_t run_ms; /* reserved time since base */
+	int64_t base_at_ms; /* wall clock base was saved at (0: unknown) */
 	_Atomic uint64_t requests, egress_bytes; /* gateway, since base */
 	uint64_t mem_bytes, storage_bytes; /* reserved, all replicas */
 	char metering[16]; /* "cgroup2", "cgroup1", "rusage" */
@@ -224,9 +225,21 @@ int lease_spawn(const struct lease *l, size_t i, const char *logs_dir,
  * metered on from what the saved counters hold.  A wasm HTTP function's
  * sandbox is not adopted (its workers' control channel ended with the
  * last process): it is restarted.  Replicas whose sandbox ended meanwhile
- * are left to start as usual.  Returns how many were adopted. */
+ * are left to start as usual.  The replicas adopted ran on while no
+ * provider process was there: the time since the saved counters is billed
+ * as their reserved memory and storage (lease_bill_downtime).  Returns
+ * how many were adopted. */
 size_t lease_adopt(struct lease *l, const char *logs_dir,
     const struct sandbox_spec *base, int64_t now_ms);
+/* Bill the time from the saved counters (base_at_ms) to now_ms as
+ * mem_bytes and storage_bytes reserved (the replicas that ran on: a
+ * replica that ended while the provider was down is not billed for that
+ * time): mem_mb_s and storage_mb_s of the base grow by bytes x ms /
+ * 10^9.  Nothing when both are 0, the saved time is unknown or the clock
+ * went back.  What is reported stays within the physical bound since
+ * lease.started (lease_usage_report).  Returns the ms billed. */
+int64_t lease_bill_downtime(struct lease *l, uint64_t mem_bytes,
+    uint64_t storage_bytes, int64_t now_ms);
 
 /* Let go of l's sandboxes without stopping them (the daemon's planned
  * exit: the next process adopts them).  Call lease_to_json first: it

@@ -118,6 +118,12 @@ mkdir_p(const char *path)
 
 	if (n >= sizeof(tmp))
 		return -ENAMETOOLONG;
+	/* the parent is there but at the first start: one path walk, not
+	 * one a component (each a kernfs lookup under its lock) */
+	if (mkdir(path, 0755) == 0 || errno == EEXIST)
+		return 0;
+	if (errno != ENOENT)
+		return -errno;
 	memcpy(tmp, path, n + 1);
 	for (i = 1; i <= n; i++) {
 		if (tmp[i] != '/' && tmp[i] != '\0')

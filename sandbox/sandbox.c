@@ -529,6 +529,85 @@ mount_volumes(const struct child_args *a, int err_fd, int rootfd,
 		close(mfd[j]);
 }
 
+/* dir/name into buf (cap bytes, cut to fit). */
+static void
+c_join(char *buf, size_t cap, const char *dir, const char *name)
+{
+	size_t n = 0;
+
+	c_append(buf, &n, cap, dir);
+	c_append(buf, &n, cap, "/");
+	c_append(buf, &n, cap, name);
+}
+
+/* The host-wide knobs of the /proc mounted at dir ("proc", or the staging
+ * "m" of an image) masked (/dev/null over them) or made read-only. */
+static void
+mask_proc(int err_fd, const char *dir)
+{
+	static const char *const mask[] = { "kcore", "sysrq-trigger",
+		"timer_list", "sched_debug", "kallsyms" };
+	static const char *const ro[] = { "sys", "irq", "bus", "fs" };
+	char name[64];
+	size_t i;
+
+	for (i = 0; i < sizeof(mask) / sizeof(mask[0]); i++) {
+		c_join(name, sizeof(name), dir, mask[i]);
+		if (access(name, F_OK) == 0 &&
+		    mount("/dev/null", name, NULL, MS_BIND, NULL) < 0)
+			child_fail(err_fd, "mask", name);
+	}
+	for (i = 0; i < sizeof(ro) / sizeof(ro[0]); i++) {
+		c_join(name, sizeof(name), dir, ro[i]);
+		if (access(name, F_OK) != 0)
+			continue;
+		if (mount(name, name, NULL, MS_BIND | MS_REC, NULL) < 0 ||
+		    mount(NULL, name, NULL,
+		        MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID |
+		            MS_NODEV | MS_NOEXEC,
+		        NULL) < 0)
+			child_fail(err_fd, "read-only", name);
+	}
+}
+
+/* A minimal /dev at dir ("dev", or the staging "m" of an image): a
+ * tmpfs with the harmless character devices bound from the host, the fd
+ * links and a small shm (shm_opts), then made read-only. */
+static void
+build_dev(int err_fd, const char *dir, const char *shm_opts)
+{
+	static const char *const nodes[] = { "null", "zero", "full", "random",
+		"urandom" };
+	static const char *const links[][2] = { { "fd", "/proc/self/fd" },
+		{ "stdin", "/proc/self/fd/0" }, { "stdout", "/proc/self/fd/1" },
+		{ "stderr", "/proc/self/fd/2" } };
+	char host[64], name[64];
+	size_t i;
+	int fd;
+
+	mount_tmpfs(err_fd, dir, MS_NOSUID | MS_NOEXEC, "mode=0755,size=64k");
+	for (i = 0; i < sizeof(nodes) / sizeof(nodes[0]); i++) {
+		c_join(host, sizeof(host), "/dev", nodes[i]);
+		c_join(name, sizeof(name), dir, nodes[i]);
+		if ((fd = open(name, O_WRONLY | O_CREAT | O_CLOEXEC, 0666)) < 0)
+			child_fail(err_fd, "create", name);
+		close(fd);
+		if (mount(host, name, NULL, MS_BIND, NULL) < 0)
+			child_fail(err_fd, "bind", host);
+	}
+	for (i = 0; i < sizeof(links) / sizeof(links[0]); i++) {
+		c_join(name, sizeof(name), dir, links[i][0]);
+		if (symlink(links[i][1], name) < 0)
+			child_fail(err_fd, "symlink", name);
+	}
+	c_join(name, sizeof(name), dir, "shm");
+	mount_tmpfs(err_fd, name, MS_NOSUID | MS_NODEV | MS_NOEXEC, shm_opts);
+	if (mount(NULL, dir, NULL,
+	        MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NOEXEC,
+	        NULL) < 0)
+		child_fail(err_fd, "read-only", "dev");
+}
+
 /* Build the lease root in a tmpfs at a->root, pivot into it. */
 static void
 setup_root(const struct child_args *a, int err_fd, const int *mfd)
@@ -551,21 +630,6 @@ setup_root(const struct child_args *a, int err_fd, const int *mfd)
 		"/etc/mime.types",
 		"/etc/protocols",
 		"/etc/services",
-	};
-	static const char *const dev_nodes[] = { "null", "zero", "full",
-		"random", "urandom" };
-	static const char *const proc_mask[] = {
-		"proc/kcore",
-		"proc/sysrq-trigger",
-		"proc/timer_list",
-		"proc/sched_debug",
-		"proc/kallsyms",
-	};
-	static const char *const proc_ro[] = {
-		"proc/sys",
-		"proc/irq",
-		"proc/bus",
-		"proc/fs",
 	};
 	char host[PATH_MAX], dst[PATH_MAX];
 	size_t i, n;
@@ -609,48 +673,11 @@ setup_root(const struct child_args *a, int err_fd, const int *mfd)
 	if (mount("proc", "proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC,
 	        NULL) < 0)
 		child_fail(err_fd, "mount", "proc");
-	for (i = 0; i < sizeof(proc_mask) / sizeof(proc_mask[0]); i++)
-		if (access(proc_mask[i], F_OK) == 0 &&
-		    mount("/dev/null", proc_mask[i], NULL, MS_BIND, NULL) < 0)
-			child_fail(err_fd, "mask", proc_mask[i]);
-	for (i = 0; i < sizeof(proc_ro) / sizeof(proc_ro[0]); i++) {
-		if (access(proc_ro[i], F_OK) != 0)
-			continue;
-		if (mount(proc_ro[i], proc_ro[i], NULL, MS_BIND | MS_REC,
-		        NULL) < 0 ||
-		    mount(NULL, proc_ro[i], NULL,
-		        MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID |
-		            MS_NODEV | MS_NOEXEC,
-		        NULL) < 0)
-			child_fail(err_fd, "read-only", proc_ro[i]);
-	}
+	mask_proc(err_fd, "proc");
 
 	/* A minimal /dev: the harmless character devices bound from the
 	 * host, fd links, a small /dev/shm. */
-	mount_tmpfs(err_fd, "dev", MS_NOSUID | MS_NOEXEC, "mode=0755,size=64k");
-	for (i = 0; i < sizeof(dev_nodes) / sizeof(dev_nodes[0]); i++) {
-		int fd;
-		n = 0;
-		c_append(host, &n, sizeof(host), "/dev/");
-		c_append(host, &n, sizeof(host), dev_nodes[i]);
-		fd = open(host + 1, O_WRONLY | O_CREAT | O_CLOEXEC, 0666);
-		if (fd < 0)
-			child_fail(err_fd, "create", host + 1);
-		close(fd);
-		if (mount(host, host + 1, NULL, MS_BIND, NULL) < 0)
-			child_fail(err_fd, "bind", host);
-	}
-	if (symlink("/proc/self/fd", "dev/fd") < 0 ||
-	    symlink("/proc/self/fd/0", "dev/stdin") < 0 ||
-	    symlink("/proc/self/fd/1", "dev/stdout") < 0 ||
-	    symlink("/proc/self/fd/2", "dev/stderr") < 0)
-		child_fail(err_fd, "symlink", "dev/fd");
-	mount_tmpfs(err_fd, "dev/shm", MS_NOSUID | MS_NODEV | MS_NOEXEC,
-	    a->shm_opts);
-	if (mount(NULL, "dev", NULL,
-	        MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NOEXEC,
-	        NULL) < 0)
-		child_fail(err_fd, "read-only", "dev");
+	build_dev(err_fd, "dev", a->shm_opts);
 
 	mount_tmpfs(err_fd, "tmp", MS_NOSUID | MS_NODEV, a->tmp_opts);
 	mount_tmpfs(err_fd, "data", MS_NOSUID | MS_NODEV, a->data_opts);
@@ -816,14 +843,9 @@ bind_over(int err_fd, const char *src, int target, const char *what)
 static void
 setup_root_image(const struct child_args *a, int err_fd, const int *lfd)
 {
-	static const char *const dev_nodes[] = { "null", "zero", "full",
-		"random", "urandom" };
-	static const char *const proc_mask[] = { "kcore", "sysrq-trigger",
-		"timer_list", "sched_debug", "kallsyms" };
-	static const char *const proc_ro[] = { "sys", "irq", "bus", "fs" };
 	char name[64], host[PATH_MAX];
 	size_t i, n;
-	int rootfd, fd;
+	int rootfd;
 
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
 		child_fail(err_fd, "make / private", NULL);
@@ -858,55 +880,11 @@ setup_root_image(const struct child_args *a, int err_fd, const int *lfd)
 	if (mount("proc", "m", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) <
 	    0)
 		child_fail(err_fd, "mount", "proc");
-	for (i = 0; i < sizeof(proc_mask) / sizeof(proc_mask[0]); i++) {
-		n = 0;
-		c_append(name, &n, sizeof(name), "m/");
-		c_append(name, &n, sizeof(name), proc_mask[i]);
-		if (access(name, F_OK) == 0 &&
-		    mount("/dev/null", name, NULL, MS_BIND, NULL) < 0)
-			child_fail(err_fd, "mask", name);
-	}
-	for (i = 0; i < sizeof(proc_ro) / sizeof(proc_ro[0]); i++) {
-		n = 0;
-		c_append(name, &n, sizeof(name), "m/");
-		c_append(name, &n, sizeof(name), proc_ro[i]);
-		if (access(name, F_OK) != 0)
-			continue;
-		if (mount(name, name, NULL, MS_BIND | MS_REC, NULL) < 0 ||
-		    mount(NULL, name, NULL,
-		        MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID |
-		            MS_NODEV | MS_NOEXEC,
-		        NULL) < 0)
-			child_fail(err_fd, "read-only", name);
-	}
+	mask_proc(err_fd, "m");
 	attach_staged(err_fd, in_root_dir(err_fd, rootfd, "proc"), "/proc");
 
 	/* A minimal /dev, as the process sandbox's. */
-	mount_tmpfs(err_fd, "m", MS_NOSUID | MS_NOEXEC, "mode=0755,size=64k");
-	for (i = 0; i < sizeof(dev_nodes) / sizeof(dev_nodes[0]); i++) {
-		n = 0;
-		c_append(host, &n, sizeof(host), "/dev/");
-		c_append(host, &n, sizeof(host), dev_nodes[i]);
-		n = 0;
-		c_append(name, &n, sizeof(name), "m/");
-		c_append(name, &n, sizeof(name), dev_nodes[i]);
-		if ((fd = open(name, O_WRONLY | O_CREAT | O_CLOEXEC, 0666)) < 0)
-			child_fail(err_fd, "create", name);
-		close(fd);
-		if (mount(host, name, NULL, MS_BIND, NULL) < 0)
-			child_fail(err_fd, "bind", host);
-	}
-	if (symlink("/proc/self/fd", "m/fd") < 0 ||
-	    symlink("/proc/self/fd/0", "m/stdin") < 0 ||
-	    symlink("/proc/self/fd/1", "m/stdout") < 0 ||
-	    symlink("/proc/self/fd/2", "m/stderr") < 0)
-		child_fail(err_fd, "symlink", "dev/fd");
-	mount_tmpfs(err_fd, "m/shm", MS_NOSUID | MS_NODEV | MS_NOEXEC,
-	    a->shm_opts);
-	if (mount(NULL, "m", NULL,
-	        MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NOEXEC,
-	        NULL) < 0)
-		child_fail(err_fd, "read-only", "dev");
+	build_dev(err_fd, "m", a->shm_opts);
 	attach_staged(err_fd, in_root_dir(err_fd, rootfd, "dev"), "/dev");
 
 	mount_tmpfs(err_fd, "m", MS_NOSUID | MS_NODEV, a->tmp_opts);
@@ -2366,6 +2344,13 @@ sandbox_stop(struct sandbox *sb, int grace_ms, int *status)
 	if (status != NULL)
 		*status = sb->status;
 	return 0;
+}
+
+enum sandbox_metering
+sandbox_metering(const struct sandbox *sb)
+{
+	return (enum sandbox_metering)(
+	    sb->cg ? cgroup_mode(sb->cg) : CGROUP_NONE);
 }
 
 int

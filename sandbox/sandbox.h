@@ -214,6 +214,9 @@ int sandbox_userns_fd(const struct sandbox *sb);
 
 /* Why metering fell back from a better mode ("" when it did not). */
 const char *sandbox_metering_note(const struct sandbox *sb);
+/* How sb is metered (what sandbox_usage's metering says), without
+ * reading its counters. */
+enum sandbox_metering sandbox_metering(const struct sandbox *sb);
 
 /* The reference of a running sandbox (ERR_NOTFOUND once it has ended). */
 int sandbox_ref(const struct sandbox *sb, struct sandbox_ref *out);

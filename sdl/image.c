@@ -10,52 +10,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/codec.h"
 #include "common/err.h"
-#include "image/ref.h"
-
-static char *
-dupn(const char *s, size_t n)
-{
-	char *p = malloc(n + 1);
-
-	if (p) {
-		memcpy(p, s, n);
-		p[n] = '\0';
-	}
-	return p;
-}
-
-static bool
-is_hex(const char *s, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (!isxdigit((unsigned char)s[i]))
-			return false;
-	return true;
-}
 
 static void
 lower(char *s)
 {
 	for (; *s; s++)
 		*s = (char)tolower((unsigned char)*s);
-}
-
-/* An OCI reference: image/ref.c holds the one parser of them. */
-static int
-parse_oci(const char *s, struct sdl_image *img, bool lenient)
-{
-	struct image_ref ref;
-	int rc = lenient ? image_ref_parse_lenient(s, &ref) :
-	                   image_ref_parse(s, &ref);
-
-	if (rc)
-		return rc;
-	img->registry = ref.registry;
-	img->name = ref.repository;
-	img->tag = ref.tag;
-	img->digest = ref.digest;
-	return 0;
 }
 
 static int
@@ -67,7 +29,7 @@ parse_wasm_url(const char *s, struct sdl_image *img)
 	if (strncmp(s, "https://", 8) != 0)
 		return err_set(ERR_INVAL, "wasm+ URL must be https://");
 	if (!hash || strncmp(hash, "#sha256=", 8) != 0 ||
-	    strlen(hash + 8) != 64 || !is_hex(hash + 8, 64))
+	    strlen(hash + 8) != 64 || !hex_valid(hash + 8, 64))
 		return err_set(ERR_INVAL,
 		    "wasm+https image needs "
 		    "#sha256=<64 hex> naming the module's hash");
@@ -79,7 +41,7 @@ parse_wasm_url(const char *s, struct sdl_image *img)
 			    "wasm+https URL contains a "
 			    "space or control character");
 	img->kind = SDL_IMAGE_WASM_URL;
-	if (!(img->url = dupn(s, (size_t)(hash - s))) ||
+	if (!(img->url = strndup(s, (size_t)(hash - s))) ||
 	    !(img->sha256 = strdup(hash + 8)))
 		return ERR_NOMEM;
 	lower(img->sha256);
@@ -102,7 +64,7 @@ parse_git(const char *s, struct sdl_image *img)
 		return err_set(ERR_INVAL,
 		    "git+ image needs a URL "
 		    "(https://, http://, ssh://, git:// or file://)");
-	if (!hash || strlen(hash + 1) != 40 || !is_hex(hash + 1, 40))
+	if (!hash || strlen(hash + 1) != 40 || !hex_valid(hash + 1, 40))
 		return err_set(ERR_INVAL, "git+ image needs #<40 hex commit>");
 	for (const char *q = s; q < hash; q++)
 		if ((unsigned char)*q <= ' ' || *q == 0x7f)
@@ -110,7 +72,7 @@ parse_git(const char *s, struct sdl_image *img)
 			    "git+ URL contains a space or "
 			    "control character");
 	img->kind = SDL_IMAGE_GIT;
-	if (!(img->url = dupn(s, (size_t)(hash - s))) ||
+	if (!(img->url = strndup(s, (size_t)(hash - s))) ||
 	    !(img->commit = strdup(hash + 1)))
 		return ERR_NOMEM;
 	lower(img->commit);
@@ -148,8 +110,10 @@ image_parse(const char *s, struct sdl_image *img, bool lenient)
 	else if (strncmp(s, "git+", 4) == 0)
 		rc = parse_git(s + 4, img);
 	else {
+		/* image/ref.c holds the one parser of OCI references */
 		img->kind = SDL_IMAGE_OCI;
-		rc = parse_oci(s, img, lenient);
+		rc = lenient ? image_ref_parse_lenient(s, &img->oci) :
+		               image_ref_parse(s, &img->oci);
 	}
 	if (rc == 0)
 		return 0;
@@ -169,14 +133,6 @@ sdl_image_parse(const char *s, struct sdl_image *img)
 int
 sdl_image_parse_lenient(const char *s, struct sdl_image *img)
 {
-	int rc = image_parse(s, img, false);
-
-	if (rc != ERR_INVAL || !s || !*s || strncmp(s, "wasm+", 5) == 0 ||
-	    strncmp(s, "git+", 4) == 0)
-		return rc;
-	for (const char *p = s; *p; p++)
-		if ((unsigned char)*p <= ' ' || *p == 0x7f)
-			return rc;
 	return image_parse(s, img, true);
 }
 
@@ -186,10 +142,7 @@ sdl_image_clear(struct sdl_image *img)
 	if (!img)
 		return;
 	free(img->raw);
-	free(img->registry);
-	free(img->name);
-	free(img->tag);
-	free(img->digest);
+	image_ref_clear(&img->oci);
 	free(img->url);
 	free(img->sha256);
 	free(img->commit);
@@ -210,12 +163,8 @@ sdl_image_copy(struct sdl_image *dst, const struct sdl_image *src)
 {
 	memset(dst, 0, sizeof(*dst));
 	dst->kind = src->kind;
-	if (dup_field(&dst->raw, src->raw) ||
-	    dup_field(&dst->registry, src->registry) ||
-	    dup_field(&dst->name, src->name) ||
-	    dup_field(&dst->tag, src->tag) ||
-	    dup_field(&dst->digest, src->digest) ||
-	    dup_field(&dst->url, src->url) ||
+	if (image_ref_copy(&dst->oci, &src->oci) ||
+	    dup_field(&dst->raw, src->raw) || dup_field(&dst->url, src->url) ||
 	    dup_field(&dst->sha256, src->sha256) ||
 	    dup_field(&dst->commit, src->commit)) {
 		sdl_image_clear(dst);

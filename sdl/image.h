@@ -9,6 +9,8 @@
 
 #include <stddef.h>
 
+#include "image/ref.h"
+
 enum sdl_image_kind {
 	SDL_IMAGE_OCI = 1, /* registry/name[:tag][@digest] */
 	SDL_IMAGE_WASM_URL, /* wasm+https://host/path#sha256=<64 hex> */
@@ -27,13 +29,13 @@ enum sdl_runtime {
 struct sdl_image {
 	enum sdl_image_kind kind;
 	char *raw; /* the text as written */
-	/* SDL_IMAGE_OCI: registry ("docker.io" by default), name (with
-	 * "library/" for official images), tag ("latest" unless a digest
-	 * alone is given; NULL then), digest ("sha256:<hex>" or NULL). */
-	char *registry;
-	char *name;
-	char *tag;
-	char *digest;
+	/* SDL_IMAGE_OCI: the reference as image_ref_parse gives it (the
+	 * one parser of OCI references, image/ref.h): registry
+	 * ("docker.io" by default), repository (with "library/" for
+	 * official images), tag ("latest" unless a digest alone is given;
+	 * NULL then), digest ("sha256:<hex>" or NULL).  All NULL for the
+	 * other kinds. */
+	struct image_ref oci;
 	/* SDL_IMAGE_WASM_URL / SDL_IMAGE_GIT: url without the scheme prefix
 	 * and fragment ("https://..."); SDL_IMAGE_WASM_FILE: path in url. */
 	char *url;
@@ -46,10 +48,10 @@ struct sdl_image {
  * expected, or ERR_NOMEM.  img is cleared on error. */
 int sdl_image_parse(const char *s, struct sdl_image *img);
 
-/* As sdl_image_parse, but an OCI reference outside Docker's grammar
- * (upper case, odd separators: Akash accepts any non-empty name) is still
- * split into registry/name/tag/digest by the same positions, as long as it
- * has no space or control character.  Lodge's schemes stay strict. */
+/* As sdl_image_parse, but an OCI reference is parsed by
+ * image_ref_parse_lenient (outside Docker's grammar, still split by the
+ * same positions when it has no space or control character).  Lodge's
+ * schemes stay strict. */
 int sdl_image_parse_lenient(const char *s, struct sdl_image *img);
 
 /* Free the fields of img (not img itself); accepts NULL. */

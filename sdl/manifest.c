@@ -75,10 +75,10 @@ image_json(const struct sdl_image *img)
 	const struct {
 		const char *k, *v;
 	} f[] = {
-		{ "registry", img->registry },
-		{ "name", img->name },
-		{ "tag", img->tag },
-		{ "digest", img->digest },
+		{ "registry", img->oci.registry },
+		{ "name", img->oci.repository },
+		{ "tag", img->oci.tag },
+		{ "digest", img->oci.digest },
 		{ "url", img->url },
 		{ "sha256", img->sha256 },
 		{ "commit", img->commit },

@@ -1649,18 +1649,33 @@ struct decoder {
 	int have_code;
 };
 
+/* p (n elements of size bytes, room for *cap) with room for one more:
+ * p itself, or p grown (doubled, 8 at first; *cap updated), or NULL when
+ * out of memory (p untouched). */
+static void *
+grow(void *p, size_t n, size_t *cap, size_t size)
+{
+	size_t c;
+	void *q;
+
+	if (n < *cap)
+		return p;
+	c = *cap ? *cap * 2 : 8;
+	if ((q = reallocarray(p, c, size)) == NULL)
+		return NULL;
+	*cap = c;
+	return q;
+}
+
 static int
 add_func(struct decoder *d, uint32_t type)
 {
 	struct wasm_module *m = d->m;
-	if (m->nfuncs == d->cap_funcs) {
-		size_t n = d->cap_funcs ? d->cap_funcs * 2 : 8;
-		uint32_t *p = realloc(m->func_types, n * sizeof(*p));
-		if (!p)
-			return err_set(ERR_NOMEM, "out of memory");
-		m->func_types = p;
-		d->cap_funcs = n;
-	}
+	uint32_t *p = grow(m->func_types, m->nfuncs, &d->cap_funcs, sizeof(*p));
+
+	if (p == NULL)
+		return err_set(ERR_NOMEM, "out of memory");
+	m->func_types = p;
 	m->func_types[m->nfuncs++] = type;
 	return 0;
 }
@@ -1669,14 +1684,12 @@ static int
 add_table(struct decoder *d, const struct wasm_table *tb)
 {
 	struct wasm_module *m = d->m;
-	if (m->ntables == d->cap_tables) {
-		size_t n = d->cap_tables ? d->cap_tables * 2 : 8;
-		struct wasm_table *p = realloc(m->tables, n * sizeof(*p));
-		if (!p)
-			return err_set(ERR_NOMEM, "out of memory");
-		m->tables = p;
-		d->cap_tables = n;
-	}
+	struct wasm_table *p =
+	    grow(m->tables, m->ntables, &d->cap_tables, sizeof(*p));
+
+	if (p == NULL)
+		return err_set(ERR_NOMEM, "out of memory");
+	m->tables = p;
 	m->tables[m->ntables++] = *tb;
 	return 0;
 }
@@ -1685,14 +1698,12 @@ static int
 add_global(struct decoder *d, const struct wasm_global *g)
 {
 	struct wasm_module *m = d->m;
-	if (m->nglobals == d->cap_globals) {
-		size_t n = d->cap_globals ? d->cap_globals * 2 : 8;
-		struct wasm_global *p = realloc(m->globals, n * sizeof(*p));
-		if (!p)
-			return err_set(ERR_NOMEM, "out of memory");
-		m->globals = p;
-		d->cap_globals = n;
-	}
+	struct wasm_global *p =
+	    grow(m->globals, m->nglobals, &d->cap_globals, sizeof(*p));
+
+	if (p == NULL)
+		return err_set(ERR_NOMEM, "out of memory");
+	m->globals = p;
 	m->globals[m->nglobals++] = *g;
 	return 0;
 }

@@ -11,6 +11,9 @@
  * figure is `market_open` of that directory in a fresh process: its time
  * (goal < 5 s) and its resident memory (goal < 300 MB), each as a ratio
  * to the same of a 10,000-entry market generated alike, in the same run.
+ * A snapshot of the million holds the sequencer for the fork of the
+ * child that encodes and writes it, printed next to the encoding it held
+ * it for before (the same state, in the same run).
  * Generating the million takes minutes (signing a million envelopes; ~6
  * on the shared 2-core VM): it is kept in build/bench-cache
  * (LODGE_BENCH_CACHE) for the next runs.
@@ -447,8 +450,7 @@ generate(const char *dir, uint64_t n, int np, int nt)
 		die("checkpoint");
 	free(note);
 	printf("restart: generated %" PRIu64 " entries (%zu byte snapshot, "
-	       "encoded in %.0f ms: the time a market holds its sequencer "
-	       "for one; %zu nonces remembered; %.0f s signing on 2 "
+	       "encoded in %.0f ms; %zu nonces remembered; %.0f s signing on 2 "
 	       "threads, %.0f s applying and appending)\n",
 	    store_size(g->store), len, (double)enc_ns / 1e6,
 	    state_nonces(g->st), (double)g->sign_ns / 1e9,
@@ -498,8 +500,11 @@ restart_child(const char *dir)
 	char path[4200], *buf;
 	size_t len;
 	uint64_t t0, from;
+	uint8_t root[MERKLE_HASH_LEN];
+	struct snapshot_job *job;
+	char hash[65];
 	long rss, hwm;
-	double ms;
+	double ms, enc, held, child;
 	int created;
 
 	log_set_level(LOG_WARN);
@@ -525,9 +530,21 @@ restart_child(const char *dir)
 	t0 = util_mono_ns();
 	if (state_snapshot_encode(st, &buf, &len) < 0)
 		die("encode");
-	printf("%.1f %ld %ld %.1f\n", ms, rss, hwm,
-	    (double)(util_mono_ns() - t0) / 1e6);
+	enc = (double)(util_mono_ns() - t0) / 1e6;
 	free(buf);
+	/* what it waits for now: the market's snapshot_take, a fork whose
+	 * child encodes and writes (into a file of its own here) */
+	snprintf(path, sizeof(path), "%s/bench-fork.snap", dir);
+	t0 = util_mono_ns();
+	if (store_root(s, from, root) < 0 ||
+	    snapshot_start(path, st, from, root, &job) < 0)
+		die("snapshot_start");
+	held = (double)(util_mono_ns() - t0) / 1e6;
+	if (snapshot_poll(&job, 1, &from, hash, &child) != 1)
+		die("snapshot_poll");
+	snprintf(path, sizeof(path), "%s/bench-fork.snap.new", dir);
+	unlink(path);
+	printf("%.1f %ld %ld %.1f %.2f %.1f\n", ms, rss, hwm, enc, held, child);
 	state_free(st);
 	store_free(s);
 	return 0;
@@ -536,7 +553,7 @@ restart_child(const char *dir)
 struct measure {
 	double ms;
 	long rss_kb, hwm_kb;
-	double enc_ms;
+	double enc_ms, held_ms, child_ms;
 };
 
 static void
@@ -548,8 +565,8 @@ measure(const char *dir, struct measure *out)
 	snprintf(cmd, sizeof(cmd), "/proc/%d/exe --restart '%s'", (int)getpid(),
 	    dir);
 	if ((p = popen(cmd, "r")) == NULL ||
-	    fscanf(p, "%lf %ld %ld %lf", &out->ms, &out->rss_kb, &out->hwm_kb,
-	        &out->enc_ms) != 4)
+	    fscanf(p, "%lf %ld %ld %lf %lf %lf", &out->ms, &out->rss_kb,
+	        &out->hwm_kb, &out->enc_ms, &out->held_ms, &out->child_ms) != 6)
 		die("restart child");
 	if (pclose(p) != 0)
 		die("restart child status");
@@ -576,8 +593,9 @@ main(int argc, char **argv)
 {
 	const char *cache = getenv("LODGE_BENCH_CACHE");
 	char big[2048], small[2048];
-	struct measure mb, ms, best_b = { 1e18, 0, 0, 0 },
-	                       best_s = { 1e18, 0, 0, 0 };
+	struct measure mb, ms, best_b = { 1e18, 0, 0, 0, 0, 0 },
+	                       best_s = { 1e18, 0, 0, 0, 0, 0 };
+	double held[3], med, lo;
 	uint64_t t0;
 
 	if (argc == 3 && strcmp(argv[1], "--restart") == 0)
@@ -601,6 +619,7 @@ main(int argc, char **argv)
 	for (int i = 0; i < 3; i++) {
 		measure(small, &ms);
 		measure(big, &mb);
+		held[i] = mb.held_ms;
 		if (ms.ms < best_s.ms)
 			best_s = ms;
 		if (mb.ms < best_b.ms)
@@ -615,9 +634,16 @@ main(int argc, char **argv)
 	    best_b.rss_kb / 1024.0, best_b.hwm_kb / 1024.0,
 	    (double)best_b.rss_kb / (double)best_s.rss_kb,
 	    best_s.rss_kb / 1024.0);
-	printf("a snapshot of the 1,000,000-entry state encodes in %.0f ms "
-	       "(the sequencer waits that long at each snapshot; the write "
-	       "and the hash are outside its lock)\n",
-	    best_b.enc_ms);
+	/* the median of the three holds */
+	med = held[0] > held[1] ? held[0] : held[1];
+	lo = held[0] > held[1] ? held[1] : held[0];
+	med = held[2] > med ? med : (held[2] < lo ? lo : held[2]);
+	printf(
+	    "a snapshot of the 1,000,000-entry state holds the sequencer "
+	    "%.1f ms (median of %.1f, %.1f, %.1f: the fork of a copy-on-write "
+	    "child, which encodes and writes it in %.0f ms) = %.4fx the "
+	    "%.0f ms of encoding it under the lock (before)\n",
+	    med, held[0], held[1], held[2], best_b.child_ms,
+	    med / best_b.enc_ms, best_b.enc_ms);
 	return best_b.ms < 5000 && best_b.rss_kb < 300 * 1024 ? 0 : 2;
 }

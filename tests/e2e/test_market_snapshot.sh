@@ -80,4 +80,52 @@ check "the foreign snapshot is refused and the log says so" grep -q "state snaps
 views > "$T/after3"
 check "same state again" cmp "$T/before" "$T/after3"
 check "ledger audit of the store replays from the genesis and passes" $L audit "$CL/market/ledger.db"
+
+# kill -9 while snapshots are written: with --snapshot-every 1 a
+# copy-on-write child writes one at every checkpoint while transfers come
+# in; the market is killed as soon as such a writer is seen running.
+# Whatever the moment, the restart takes the last recorded snapshot
+# (never refused), and reaches the state a full replay from the genesis
+# reaches; the writer dies with the market.
+check "stopped a fourth time" stop_market
+caught=0
+for round in 1 2 3; do
+	mv "$CL/market.log" "$CL/market.log.k$round"
+	check "round $round: the market starts, snapshot at every checkpoint" cluster_market --snapshot-every 1
+	( j=0; while [ $j -lt 60 ]; do
+		submit "$T/tenant.key" account.transfer "{\"to\":\"$P1\",\"denom\":\"uakt\",\"amount\":$round$j}" > /dev/null 2>&1 || exit 0
+		j=$((j + 1)); done ) &
+	LOAD=$!
+	check "round $round: a snapshot is written by a child" until_ok 20 grep -q "state snapshot at.*in a child" "$CL/market.log"
+	# the first writer seen running (pgrep -P: the market's children)
+	child=
+	end=$(($(date +%s) + 8))
+	while [ -z "$child" ] && [ "$(date +%s)" -lt $end ]; do
+		child=$(pgrep -P "$MARKET_PID" | head -1)
+	done
+	kill -9 "$MARKET_PID"
+	wait "$LOAD" 2>/dev/null
+	if [ -n "$child" ]; then
+		caught=$((caught + 1))
+		check "round $round: the writer (pid $child) died with the market" until_ok 5 sh -c "! grep -qs '^State:.*[RSD]' /proc/$child/status"
+	fi
+	mv "$CL/market.log" "$CL/market.log.k${round}a"
+	check "round $round: it restarts after kill -9" cluster_market --snapshot-every 0
+	check "round $round: the restart used the snapshot" grep -q "from the snapshot" "$CL/market.log"
+	check "round $round: no snapshot was refused" sh -c "! grep -q 'state snapshot not used' '$CL/market.log'"
+	views > "$T/k$round"
+	check "round $round: stopped" stop_market
+	mv "$CL/market.log" "$CL/market.log.k${round}b"
+	mkdir -p "$T/aside"
+	mv "$CL/market/state.snap" "$T/aside/"
+	rm -f "$CL/market/state.snap.new"
+	check "round $round: restarts with no snapshot file" cluster_market --snapshot-every 0
+	check "round $round: that replay was from the genesis" sh -c "! grep -q 'from the snapshot' '$CL/market.log'"
+	views > "$T/k${round}full"
+	check "round $round: same state as the full replay" cmp "$T/k$round" "$T/k${round}full"
+	check "round $round: stopped again" stop_market
+	mv "$T/aside/state.snap" "$CL/market/state.snap"
+done
+echo "# killed while a snapshot writer ran in $caught of 3 rounds"
+check "ledger audit after the kills" $L audit "$CL/market/ledger.db"
 finish

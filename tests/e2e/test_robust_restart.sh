@@ -4,13 +4,15 @@
 # process's memory: it only keeps counting if the very process survives.
 #  - kill -9 of the provider: the sandbox keeps running, the restarted
 #    provider re-adopts it (same pid), the count goes on, its logs go on,
-#    metering goes on from its cgroup without counting anything twice;
+#    metering goes on from its cgroup without counting anything twice,
+#    and the time it was down is billed as its reserved memory and
+#    storage;
 #  - SIGTERM (a planned restart): the ask is withdrawn first (an order
 #    placed meanwhile is not matched to the stopped provider), the lease
 #    stays open, the workload runs on; the next start advertises again
 #    (the waiting order is matched then) and re-adopts the workload;
 #  - a replica that died while the provider was down is the only one
-#    restarted.
+#    restarted, and not billed for that time.
 . tests/e2e/lib.sh
 CL=$T
 . examples/local/cluster.sh
@@ -69,6 +71,9 @@ URL=$(as alice status "$L1" --json | jq -r .services.web)
 check "p1 re-adopts the sandbox (logged)" \
     until_ok 10 grep -q "lease $L1: .* re-adopted (pid $PID1)" "$CL/p1.log"
 check "the status shows the same pid" [ "$(rep_pid "$L1")" = "$PID1" ]
+check "the time it was down is billed as reserved time (logged)" grep -q \
+    "lease $L1: [0-9]* ms since the saved counters billed as reserved time" \
+    "$CL/p1.log"
 check "the gateway reaches the adopted workload" until_ok 10 sh -c \
     "curl -sf -m 3 '$URL' >/dev/null"
 check "its in-memory count went on (request $((N0 + 3)), not 1)" \
@@ -136,6 +141,9 @@ check "the live one is adopted and counts on (request $((N0 + 5)))" \
 check "the dead one is restarted (new pid, count from 1)" until_ok 15 sh -c \
     "[ \"\$($T/countof '$URL2')\" = 1 ]"
 check "its new pid differs" [ "$(rep_pid "$L2")" != "$PID2" ]
+check "the dead one's downtime is not billed, the live one's is" sh -c \
+    "! grep -q 'lease $L2: .*billed as reserved time' $CL/p1.log &&
+     [ \$(grep -c 'lease $L1: .*billed as reserved time' $CL/p1.log) -ge 3 ]"
 
 check "alice closes the first deployment: the adopted workload stops" \
     as alice close "$D1"

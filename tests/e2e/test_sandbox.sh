@@ -589,4 +589,19 @@ check_fails "provider with an unknown command says so (provider-full)" \
 left=$(ls -d /sys/fs/cgroup/*/lodge/t$ID-* /sys/fs/cgroup/unified/lodge/t$ID-* 2>/dev/null)
 evcheck "every sandbox's cgroup removed" "${left:-none left}" test -z "$left"
 
+# /proc's host-wide knobs and /dev as the workload sees them
+run procdev -- /bin/sh -c '
+	for f in kallsyms timer_list; do
+		[ "$(head -c 1 /proc/$f | wc -c)" = 0 ] || echo "$f-readable"
+	done
+	echo 1 > /proc/sys/kernel/sysrq 2>/dev/null && echo sys-writable
+	for d in null zero full random urandom; do
+		[ -c /dev/$d ] || echo "no-$d"; done
+	[ "$(readlink /dev/fd)" = /proc/self/fd ] || echo no-fd-link
+	[ "$(readlink /dev/stderr)" = /proc/self/fd/2 ] || echo no-stderr-link
+	echo x > /dev/shm/x || echo shm-not-writable
+	touch /dev/new 2>/dev/null && echo dev-writable
+	head -c 4 /dev/zero | od -An -tx1 | tr -d " \n"; echo'
+check "/proc masked and read-only, /dev minimal and read-only with a writable shm" \
+    [ "$(out procdev)" = 00000000 ]
 finish

@@ -21,6 +21,7 @@
 #include "common/envelope.h"
 #include "common/err.h"
 #include "common/key.h"
+#include "common/strv.h"
 #include "common/util.h"
 
 static const uint8_t seed1[32] = {
@@ -58,6 +59,37 @@ static const uint8_t seed1[32] = {
 	0x60,
 };
 
+/* A list is handed over NULL-terminated (empty: a list of none, not
+ * NULL); one failed allocation fails the whole list once, not a list cut
+ * short at the hole. */
+static void
+test_strv_builds_lists_and_reports_a_failed_item(void **state)
+{
+	struct strv l = { 0 };
+	char **v = NULL;
+	int i;
+
+	(void)state;
+	assert_int_equal(strv_done(&l, &v), 0);
+	assert_non_null(v);
+	assert_null(v[0]);
+	strv_free(v);
+	for (i = 0; i < 20; i++)
+		strv_add(&l, strdup(i % 2 ? "b" : "a"));
+	assert_int_equal(strv_done(&l, &v), 0);
+	assert_string_equal(v[0], "a");
+	assert_string_equal(v[19], "b");
+	assert_null(v[20]);
+	assert_int_equal(l.n, 0); /* reset */
+	strv_free(v);
+	strv_add(&l, strdup("a"));
+	strv_add(&l, NULL);
+	strv_add(&l, strdup("c"));
+	assert_int_equal(strv_done(&l, &v), ERR_NOMEM);
+	assert_null(v);
+	strv_free(NULL);
+}
+
 static void
 test_hex_round_trip_and_rejects_bad_digits(void **state)
 {
@@ -71,6 +103,10 @@ test_hex_round_trip_and_rejects_bad_digits(void **state)
 	assert_memory_equal(in, out, 5);
 	assert_int_equal(hex_decode("0001abcdfg", 10, out, 5), ERR_INVAL);
 	assert_int_equal(hex_decode("0001abcd", 8, out, 5), ERR_INVAL);
+	assert_int_equal(hex_valid("09afAF", 6), 1);
+	assert_int_equal(hex_valid("09afAg", 6), 0);
+	assert_int_equal(hex_valid("09af:", 5), 0);
+	assert_int_equal(hex_valid("", 0), 1);
 }
 
 static void
@@ -455,6 +491,8 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_hex_round_trip_and_rejects_bad_digits),
+		cmocka_unit_test(
+		    test_strv_builds_lists_and_reports_a_failed_item),
 		cmocka_unit_test(test_base64_matches_rfc4648_vectors),
 		cmocka_unit_test(
 		    test_base64_rejects_noncanonical_and_bad_input),

@@ -760,6 +760,62 @@ test_lease_counters_survive_restart_and_never_go_back(void **state)
 	lease_free(l);
 }
 
+/* A restart bills the time since the saved counters as the reserved
+ * memory and storage of the replicas it re-adopted (they ran on); none of
+ * it when none was, or when the clock went back. */
+static void
+test_lease_downtime_billed_for_the_replicas_that_ran_on(void **state)
+{
+	struct lease *l = lease_for(manifest_text, "here"), *back;
+	uint64_t c[USAGE_COUNT];
+	int64_t t0 = util_now_ms(), at;
+	json_t *m, *saved;
+
+	(void)state;
+	assert_int_equal(cjson_parse(manifest_text, strlen(manifest_text), &m),
+	    0);
+	assert_int_equal(lease_set_manifest(l, m), 0);
+	lease_add_time(l, 3000);
+	assert_int_equal(lease_to_json(l, &saved), 0);
+	at = json_integer_value(json_object_get(saved, "counters_at"));
+	assert_true(at >= t0 && at <= util_now_ms());
+	assert_int_equal(lease_from_json(saved, &back), 0);
+	assert_int_equal(back->base_at_ms, at);
+	assert_int_equal(lease_set_manifest(back, m), 0);
+	back->base_at_ms = 1000000;
+	/* nothing ran on */
+	assert_int_equal(lease_bill_downtime(back, 0, 0, 1005000), 0);
+	/* the clock went back */
+	assert_int_equal(lease_bill_downtime(back, 2000000, 4000000, 999000),
+	    0);
+	lease_counters(back, c);
+	assert_int_equal(c[USAGE_MEM_MB_S], 6);
+	assert_int_equal(c[USAGE_STORAGE_MB_S], 12);
+	/* 5 s more of the whole lease's 2 MB and 4 MB */
+	assert_int_equal(lease_bill_downtime(back, back->mem_bytes,
+	                     back->storage_bytes, 1005000),
+	    5000);
+	lease_counters(back, c);
+	assert_int_equal(c[USAGE_MEM_MB_S], 16);
+	assert_int_equal(c[USAGE_STORAGE_MB_S], 32);
+	/* and the time this process runs adds on top */
+	lease_add_time(back, 1000);
+	lease_counters(back, c);
+	assert_int_equal(c[USAGE_MEM_MB_S], 18);
+	/* half of it ran on for 4 s more (another restart) */
+	back->base_at_ms = 2000000;
+	assert_int_equal(lease_bill_downtime(back, back->mem_bytes / 2,
+	                     back->storage_bytes / 2, 2004000),
+	    4000);
+	lease_counters(back, c);
+	assert_int_equal(c[USAGE_MEM_MB_S], 22);
+	assert_int_equal(c[USAGE_STORAGE_MB_S], 44);
+	json_decref(saved);
+	json_decref(m);
+	lease_free(back);
+	lease_free(l);
+}
+
 /* What is reported is bounded by what the lease could physically use
  * since its sequenced start (the market refuses more: docs/state.md),
  * never below what was reported; before the start nothing reserved is
@@ -1297,6 +1353,8 @@ main(void)
 		    test_lease_wasm_function_runs_serve_with_its_limits),
 		cmocka_unit_test(
 		    test_lease_counters_survive_restart_and_never_go_back),
+		cmocka_unit_test(
+		    test_lease_downtime_billed_for_the_replicas_that_ran_on),
 		cmocka_unit_test(
 		    test_lease_usage_report_clamps_to_the_physical_bound),
 		cmocka_unit_test(test_bond_advice_follows_the_markets_rules),

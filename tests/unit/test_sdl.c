@@ -249,9 +249,9 @@ test_fields_of_the_base_file(void **state)
 	assert_string_equal(db->name, "db");
 	assert_string_equal(web->name, "web");
 	assert_int_equal(web->image.kind, SDL_IMAGE_OCI);
-	assert_string_equal(web->image.registry, "docker.io");
-	assert_string_equal(web->image.name, "library/nginx");
-	assert_string_equal(web->image.tag, "1.25");
+	assert_string_equal(web->image.oci.registry, "docker.io");
+	assert_string_equal(web->image.oci.repository, "library/nginx");
+	assert_string_equal(web->image.oci.tag, "1.25");
 	assert_int_equal(web->command.count, 2);
 	assert_string_equal(web->command.items[1], "-c");
 	assert_int_equal(web->args.count, 1);
@@ -370,10 +370,10 @@ test_fields_of_v21_file(void **state)
 
 	(void)state;
 	assert_int_equal(d->version, 21);
-	assert_string_equal(s->image.registry, "ghcr.io");
-	assert_string_equal(s->image.name, "org/app");
-	assert_null(s->image.tag);
-	assert_memory_equal(s->image.digest, "sha256:e3b0", 11);
+	assert_string_equal(s->image.oci.registry, "ghcr.io");
+	assert_string_equal(s->image.oci.repository, "org/app");
+	assert_null(s->image.oci.tag);
+	assert_memory_equal(s->image.oci.digest, "sha256:e3b0", 11);
 	assert_non_null(s->credentials);
 	assert_string_equal(s->credentials->email, "me@example.com");
 	assert_string_equal(s->credentials->password, "secret123");
@@ -1124,10 +1124,10 @@ test_image_forms(void **state)
 			assert_string_equal(a, b); \
 		}                                  \
 	} while (0)
-		SAME(img.registry, ok[i].registry);
-		SAME(img.name, ok[i].name);
-		SAME(img.tag, ok[i].tag);
-		SAME(img.digest, ok[i].digest);
+		SAME(img.oci.registry, ok[i].registry);
+		SAME(img.oci.repository, ok[i].name);
+		SAME(img.oci.tag, ok[i].tag);
+		SAME(img.oci.digest, ok[i].digest);
 		sdl_image_clear(&img);
 	}
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
@@ -1163,8 +1163,8 @@ test_image_forms(void **state)
 	sdl_image_clear(&img);
 	/* Akash accepts any name; Lodge keeps an odd one, split loosely */
 	assert_int_equal(sdl_image_parse_lenient("MyUser/App:1", &img), 0);
-	assert_string_equal(img.name, "MyUser/App");
-	assert_string_equal(img.tag, "1");
+	assert_string_equal(img.oci.repository, "MyUser/App");
+	assert_string_equal(img.oci.tag, "1");
 	sdl_image_clear(&img);
 	sdl_image_clear(NULL);
 }
@@ -1201,7 +1201,8 @@ test_yaml_forms(void **state)
 
 	(void)state;
 	assert_string_equal(d->services[0].command.items[0], "folded text");
-	assert_string_equal(d->services[1].image.name, "library/redis");
+	assert_string_equal(d->services[1].image.oci.repository,
+	    "library/redis");
 	assert_int_equal(d->services[1].nexpose, 1);
 	assert_int_equal(d->computes[1].memory, 1ULL << 30);
 	sdl_deployment_free(d);
@@ -1348,7 +1349,7 @@ test_unknown_field_keeps_the_service(void **state)
 	    "; ignored, as Akash's Go "
 	    "parser does"));
 	web = sdl_find_service(d, "web");
-	assert_string_equal(web->image.name, "library/nginx");
+	assert_string_equal(web->image.oci.repository, "library/nginx");
 	assert_int_equal(web->nexpose, 2);
 	assert_string_equal(web->expose[0].to[0].ip, "ep");
 	assert_int_equal(web->nstorage, 1);

@@ -4,7 +4,11 @@
  * tail, reaching the state a full replay reaches; a changed byte, a root
  * of another ledger, a size past the ledger, a missing file are each
  * refused with a sentence saying why, and the whole ledger is replayed to
- * the same state; with no snapshot recorded nothing is said.
+ * the same state; with no snapshot recorded nothing is said.  A snapshot
+ * written by a forked child (snapshot_start) is the one snapshot_write
+ * writes; a child killed while writing leaves the previous snapshot in
+ * use; a crash between the record and the rename into place leaves
+ * state.snap.new, which a restart takes and puts in place.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -13,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -21,6 +26,7 @@
 #include "common/envelope.h"
 #include "common/err.h"
 #include "common/key.h"
+#include "common/util.h"
 #include "ledger/replay.h"
 #include "ledger/snapshot.h"
 #include "ledger/store.h"
@@ -243,6 +249,133 @@ test_missing_file_is_said(void **state)
 	restart(f, 0, "no such file");
 }
 
+/* A job of the first n leaves, as the market starts one. */
+static struct snapshot_job *
+start_job(struct fixture *f, uint64_t n, struct state **st)
+{
+	struct snapshot_job *j;
+	uint8_t root[32];
+
+	*st = state_at(f, n);
+	assert_int_equal(store_root(f->s, n, root), 0);
+	assert_int_equal(snapshot_start(f->snap, *st, n, root, &j), 0);
+	return j;
+}
+
+static char *
+read_text(const char *path)
+{
+	char *b = NULL;
+	size_t len;
+
+	assert_int_equal(util_read_file(path, 1 << 20, &b, &len), 0);
+	return b;
+}
+
+static void
+test_forked_writer_writes_what_snapshot_write_does(void **state)
+{
+	struct fixture *f = *state;
+	struct snapshot_job *j;
+	struct state *st;
+	char hash[65], newer[160], *forked, *direct;
+	uint64_t size = 0;
+	double ms = -1;
+
+	j = start_job(f, CUT, &st);
+	/* the caller goes on changing its state: the child has its own */
+	state_free(st);
+	assert_int_equal(snapshot_poll(&j, 1, &size, hash, &ms), 1);
+	assert_null(j);
+	assert_int_equal(size, CUT);
+	assert_true(ms >= 0);
+	snprintf(newer, sizeof(newer), "%s.new", f->snap);
+	forked = read_text(newer);
+	take(f, CUT, NULL, CUT); /* snapshot_write's file at state.snap */
+	direct = read_text(f->snap);
+	assert_string_equal(forked, direct);
+	free(forked);
+	free(direct);
+	assert_int_equal(snapshot_record(f->s, size, hash), 0);
+	assert_int_equal(snapshot_install(f->snap), 0);
+	assert_int_not_equal(access(newer, F_OK), 0);
+	restart(f, CUT, NULL);
+}
+
+static void
+test_killed_writer_leaves_the_previous_snapshot(void **state)
+{
+	struct fixture *f = *state;
+	struct snapshot_job *j;
+	struct state *st;
+	char hash[65], newer[160];
+	uint64_t size;
+	FILE *fp;
+	int rc;
+
+	take(f, 10, NULL, 10); /* the previous snapshot */
+	j = start_job(f, CUT, &st);
+	kill(snapshot_job_pid(j), SIGKILL);
+	rc = snapshot_poll(&j, 1, &size, hash, NULL);
+	state_free(st);
+	assert_null(j);
+	/* killed before it finished (it may, rarely, have finished first:
+	 * then it is simply not recorded, as after a crash of the market) */
+	if (rc < 0)
+		assert_non_null(strstr(err_msg(), "signal 9"));
+	else
+		assert_int_equal(rc, 1);
+	/* and a torn file left behind by a writer killed mid-way */
+	snprintf(newer, sizeof(newer), "%s.new", f->snap);
+	fp = fopen(newer, "w");
+	assert_non_null(fp);
+	fputs("lodge-state-snapshot 25 torn", fp);
+	fclose(fp);
+	restart(f, 10, NULL);
+}
+
+static void
+test_crash_between_record_and_rename(void **state)
+{
+	struct fixture *f = *state;
+	struct snapshot_job *j;
+	struct state *st;
+	char hash[65], newer[160];
+	uint64_t size;
+
+	take(f, 10, NULL, 10);
+	j = start_job(f, CUT, &st);
+	state_free(st);
+	assert_int_equal(snapshot_poll(&j, 1, &size, hash, NULL), 1);
+	assert_int_equal(snapshot_record(f->s, size, hash), 0);
+	/* no snapshot_install: state.snap is the previous one */
+	restart(f, CUT, NULL);
+	snprintf(newer, sizeof(newer), "%s.new", f->snap);
+	assert_int_not_equal(access(newer, F_OK), 0);
+	restart(f, CUT, NULL); /* from state.snap, now in place */
+}
+
+static void
+test_failing_writer_says_why(void **state)
+{
+	struct fixture *f = *state;
+	struct snapshot_job *j;
+	struct state *st;
+	char hash[65], bad[200];
+	uint64_t size;
+	uint8_t root[32];
+
+	st = state_at(f, CUT);
+	assert_int_equal(store_root(f->s, CUT, root), 0);
+	snprintf(bad, sizeof(bad), "%s/no-such-dir/state.snap", f->dir);
+	assert_int_equal(snapshot_start(bad, st, CUT, root, &j), 0);
+	state_free(st);
+	assert_true(snapshot_poll(&j, 1, &size, hash, NULL) < 0);
+	assert_null(j);
+	assert_non_null(strstr(err_msg(), "no-such-dir/state.snap.new"));
+	assert_non_null(strstr(err_msg(), "No such file"));
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int
@@ -255,6 +388,10 @@ main(void)
 		T(test_root_of_another_ledger_is_refused),
 		T(test_size_past_the_ledger_is_refused),
 		T(test_missing_file_is_said),
+		T(test_forked_writer_writes_what_snapshot_write_does),
+		T(test_killed_writer_leaves_the_previous_snapshot),
+		T(test_crash_between_record_and_rename),
+		T(test_failing_writer_says_why),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
