@@ -2164,13 +2164,18 @@ pause_end(const struct state *s, const struct lease *l)
 }
 
 /* l (paused) would be funded if it resumed at t: its billing clock moves
- * on by the pause, so what decides is the time it had run when paused. */
+ * on by the pause, so what decides is the time it had run when paused;
+ * and its escrow pays at least one whole epoch at the lease price (a
+ * crumb of a top-up does not restart a workload for a moment, nor start
+ * a new grace when it pauses again). */
 static int
 pause_funded(const struct state *s, struct lease *l, int64_t t)
 {
 	int64_t at = l->paused_ms;
 	int ok;
 
+	if (l->price > 0 && l->order->escrow < l->price)
+		return 0;
 	l->status = LEASE_ACTIVE;
 	l->paused_ms += t - l->paused_at;
 	ok = !st_lease_unfunded(s, l, t);

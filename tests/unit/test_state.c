@@ -2014,6 +2014,22 @@ test_pause_derived_by_usage_and_tenant_close(void **st)
 	assert_int_equal(t_drain(t), 1);
 	p = lease(t, lid);
 	assert_string_equal(jstr(p, "status"), "paused");
+	assert_int_equal(jint(p, "escrow"), 0);
+	json_decref(p);
+	/* its usage billed the epoch it was in (capped by the escrow): a
+	 * crumb that pays no whole epoch leaves it paused */
+	t->now += 500;
+	OK(t_put(t, K_TENANT, "deployment.deposit",
+	    "{\"order\":\"o-3\",\"amount\":1}"));
+	assert_int_equal(state_pending_count(t->s), 0);
+	OK(t_put(t, K_TENANT, "deployment.deposit",
+	    "{\"order\":\"o-3\",\"amount\":5998}"));
+	assert_int_equal(state_pending_count(t->s), 0);
+	OK(t_put(t, K_TENANT, "deployment.deposit",
+	    "{\"order\":\"o-3\",\"amount\":1}"));
+	assert_int_equal(t_drain(t), 1);
+	p = lease(t, lid);
+	assert_string_equal(jstr(p, "status"), "active");
 	json_decref(p);
 	OK(t_put(t, K_TENANT, "lease.close",
 	    "{\"lease\":\"%s\",\"reason\":\"tenant_closed\"}", lid));
@@ -2084,6 +2100,86 @@ test_no_pause_grace_closes_at_once(void **st)
 	REJ(ERR_REJECT,
 	    t_put(t, K_MARKET, "lease.pause", "{\"lease\":\"%s\"}", lid));
 	assert_non_null(strstr(err_msg(), "pause_grace_ms 0"));
+	t_free(t);
+}
+
+static char *dump_bytes(struct state *s);
+
+/* Abuse around a pause: a lease.resume signed by the tenant or the
+ * provider, or by the market without a derivation; a deposit of 0; the
+ * resume entry replayed; a pause of a closed lease.  Then the whole log
+ * replayed into a fresh state (what `ledger audit` does) is the same
+ * state, byte for byte. */
+static void
+test_pause_abuse_and_replay(void **st)
+{
+	struct t *t = t_new_pause(60000);
+	char lid[STATE_ID_LEN];
+	struct state_effects fx;
+	struct state *r;
+	struct envelope *resume;
+	int64_t start;
+	char *a, *b;
+	json_t *l;
+
+	(void)st;
+	paused_lease(t, lid, &start);
+	t->now += 2000;
+	REJ(ERR_REJECT,
+	    t_put(t, K_TENANT, "lease.resume", "{\"lease\":\"%s\"}", lid));
+	REJ(ERR_REJECT,
+	    t_put(t, K_P1, "lease.resume", "{\"lease\":\"%s\"}", lid));
+	REJ(ERR_REJECT,
+	    t_put(t, K_MARKET, "lease.resume", "{\"lease\":\"%s\"}", lid));
+	/* only the market pauses, and a paused lease is not paused again */
+	REJ(ERR_REJECT,
+	    t_put(t, K_P1, "lease.pause", "{\"lease\":\"%s\"}", lid));
+	REJ(ERR_REJECT,
+	    t_put(t, K_MARKET, "lease.pause", "{\"lease\":\"%s\"}", lid));
+	assert_int_not_equal(t_put(t, K_TENANT, "deployment.deposit",
+	                         "{\"order\":\"o-3\",\"amount\":0}"),
+	    0);
+	assert_int_equal(state_pending_count(t->s), 0);
+	l = lease(t, lid);
+	assert_string_equal(jstr(l, "status"), "paused");
+	json_decref(l);
+	/* a deposit that pays: resumed (derived, market-signed) */
+	OK(t_put(t, K_TENANT, "deployment.deposit",
+	    "{\"order\":\"o-3\",\"amount\":60000}"));
+	assert_int_equal(t_drain(t), 1);
+	resume = t->log[t->nlog - 1].e;
+	assert_string_equal(resume->kind, "lease.resume");
+	/* the same resume again: refused (its nonce, and not paused) */
+	t->idx++;
+	assert_int_not_equal(state_apply(t->s, resume, t->idx, t->now, &fx), 0);
+	assert_null(fx.derived);
+	t->idx--;
+	l = lease(t, lid);
+	assert_string_equal(jstr(l, "status"), "active");
+	assert_int_equal(jint(l, "pauses"), 1);
+	json_decref(l);
+	/* closed: no pause any more */
+	t->now += 1000;
+	OK(t_put(t, K_TENANT, "lease.close",
+	    "{\"lease\":\"%s\",\"reason\":\"tenant_closed\"}", lid));
+	REJ(ERR_REJECT,
+	    t_put(t, K_MARKET, "lease.pause", "{\"lease\":\"%s\"}", lid));
+	REJ(ERR_REJECT,
+	    t_put(t, K_MARKET, "lease.resume", "{\"lease\":\"%s\"}", lid));
+	/* the audit's replay: the same state */
+	OK(state_new(&t->cfg, &r));
+	for (size_t i = 0; i < t->nlog; i++)
+		if (state_apply(r, t->log[i].e, t->log[i].index, t->log[i].time,
+		        NULL) != 0)
+			fail_msg("replay of index %llu: %s",
+			    (unsigned long long)t->log[i].index, err_msg());
+	a = dump_bytes(t->s);
+	b = dump_bytes(r);
+	assert_string_equal(a, b);
+	free(a);
+	free(b);
+	state_free(r);
+	snapshot_same(t);
 	t_free(t);
 }
 
@@ -2682,6 +2778,7 @@ main(void)
 		cmocka_unit_test(
 		    test_pause_grace_end_closes_insufficient_funds),
 		cmocka_unit_test(test_pause_derived_by_usage_and_tenant_close),
+		cmocka_unit_test(test_pause_abuse_and_replay),
 		cmocka_unit_test(test_genesis_pause_grace),
 		cmocka_unit_test(test_no_pause_grace_closes_at_once),
 		cmocka_unit_test(test_escrow_drained_by_usage_closes_at_once),
