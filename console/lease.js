@@ -70,6 +70,9 @@ async function leasePage(id) {
 		dl([["price", amt(l.price) + " per epoch"], ["billed epochs", String(l.billed_epochs)], ["charged", amt(l.charged)],
 			["escrow left", amt(l.escrow)], ["fees", amt(l.fees)]]),
 		el("div", { id: "lease-charts" }, charts),
+		l.status === "paused" ? el("p", { id: "lease-paused", class: "st-paused" },
+			`Paused since ${fmtTime(l.paused_at)}: its escrow ran dry; the workload is stopped, its volumes kept. ` +
+			`A top-up that pays an epoch resumes it; otherwise it closes insufficient_funds at ${fmtTime(l.grace_until)}.`) : null,
 		el("h2", {}, "5. The close"),
 		c ? dl(Object.entries(c).map(([k, v]) => [k, k === "index" ? entryLink(v) : k.includes("time") ? fmtTime(v) :
 			typeof v === "number" && /refund|charge|amount|escrow/.test(k) ? amt(v) : typeof v === "object" ? JSON.stringify(v) : String(v)])) :
