@@ -345,13 +345,19 @@ load_state(struct pd *pd)
 			}
 			/* The sandboxes the last process left running go on:
 			 * taken over, not restarted. */
+			/* A paused lease has none, unless the last process
+			 * died while stopping them: taken over, then stopped
+			 * again (STEP_PAUSE). */
 			if (l->status == LEASE_RUNNING &&
-			    l->pause == LEASE_PAUSE_NONE) {
+			    (l->pause == LEASE_PAUSE_NONE ||
+			        l->saved_sandboxes != NULL)) {
 				kill_job_leftovers(l);
 				snprintf(l->logs_dir, sizeof(l->logs_dir), "%s",
 				    ldir);
-				(void)lease_adopt(l, ldir, &pd->base,
-				    util_now_ms());
+				if (lease_adopt(l, ldir, &pd->base,
+				        util_now_ms()) > 0 &&
+				    l->pause != LEASE_PAUSE_NONE)
+					l->pause = LEASE_PAUSE_STOPPING;
 				/* Their network was removed at the last
 				 * exit: an interface again. */
 				if (pd->net != NULL)
@@ -1515,8 +1521,8 @@ prep_tick(struct pd *pd, struct lease **work, size_t nt, int64_t now)
 	for (k = 0; k < nt && pd->nprep < pd->cfg.prepare_jobs; k++) {
 		struct lease *l = work[k];
 		pthread_mutex_lock(&pd->mu);
-		for (i = 0;
-		     l->status == LEASE_RUNNING && !l->pending_close[0] &&
+		for (i = 0; l->status == LEASE_RUNNING &&
+		     !l->pending_close[0] && l->pause == LEASE_PAUSE_NONE &&
 		     i < l->nrep && pd->nprep < pd->cfg.prepare_jobs;
 		     i++) {
 			if (l->rep[i].prep_after_ms > now ||
