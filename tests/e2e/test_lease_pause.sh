@@ -25,7 +25,7 @@ if [ ! -w /dev/loop-control ] || ! command -v mkfs.ext4 >/dev/null 2>&1 &&
 fi
 need_tools jq curl losetup perl
 
-GRACE=25
+GRACE=30
 # reserved memory and storage, charged in full, make the price: the
 # escrow of the smallest deposit runs dry after min_lease_epochs
 PRICE=denom=uakt,cpu_ms=1000,mem_mb_s=2000000,storage_mb_s=2000000
@@ -134,7 +134,7 @@ check "the workload writes its persistent volume" \
     [ "$(curl -s -m 5 "${URL}write/first")" = wrote ]
 PID1=$(rep_pid "$L1")
 check "tenant status warns that the market then pauses it" sh -c \
-    "XDG_CONFIG_HOME=$CL/alice LODGE_MARKET=$MARKET $BIN/tenant status $L1 | grep -q 'warning: then the market pauses it, keeping its volumes 25 s before it closes insufficient_funds'"
+    "XDG_CONFIG_HOME=$CL/alice LODGE_MARKET=$MARKET $BIN/tenant status $L1 | grep -q 'warning: then the market pauses it, keeping its volumes 30 s before it closes insufficient_funds'"
 check "tenant ls warns of it" sh -c \
     "XDG_CONFIG_HOME=$CL/alice LODGE_MARKET=$MARKET $BIN/tenant ls | grep -q 'warning: lease $L1: the escrow pays .* then the market pauses it'"
 check "tenant events has a warning line before the escrow runs dry" sh -c \
@@ -211,8 +211,13 @@ check "... it does not start the paused lease" sh -c \
 check "... nor delete its volume" test -f "$IMG2"
 URL2=$(as alice status "$L2" --json | jq -r .services.web)
 check "... and its gateway still says paused" [ "$(gw_code "$URL2" read)" = 503 ]
+check "p1 is killed with -9 while the lease is paused" cluster_crash p1
+check "p1 starts again" cluster_provider_start p1
+sleep 2
+check "... it still does not start it, nor delete its volume" sh -c \
+    "XDG_CONFIG_HOME=$CL/alice LODGE_MARKET=$MARKET $BIN/tenant status $L2 --json | jq -e '.provider.status == \"paused\" and .provider.replicas[0].pid == 0' && test -f $IMG2"
 URL=$(as alice status "$L1" --json | jq -r .services.web)
-check "the running lease goes on across the restart" until_ok 10 sh -c \
+check "the running lease goes on across the restarts" until_ok 10 sh -c \
     "[ \"\$(curl -s -m 3 ${URL}read)\" = first ]"
 check "the grace running out closes it insufficient_funds" until_ok $((GRACE + 20)) sh -c \
     "[ \"\$(curl -s $MARKET/v1/leases/$L2 | jq -r .reason)\" = insufficient_funds ]"
