@@ -344,10 +344,9 @@ load_state(struct pd *pd)
 				json_decref(m);
 			}
 			/* The sandboxes the last process left running go on:
-			 * taken over, not restarted. */
-			/* A paused lease has none, unless the last process
-			 * died while stopping them: taken over, then stopped
-			 * again (STEP_PAUSE). */
+			 * taken over, not restarted.  A paused lease has
+			 * none, unless the last process died while stopping
+			 * them: taken over, then stopped again (STEP_PAUSE). */
 			if (l->status == LEASE_RUNNING &&
 			    (l->pause == LEASE_PAUSE_NONE ||
 			        l->saved_sandboxes != NULL)) {
@@ -612,6 +611,11 @@ on_lease_pause(struct pd *pd, const struct envelope *e)
 		pthread_mutex_unlock(&pd->mu);
 		return 0;
 	}
+	/* the usage bound needs the market's paused_ms, paused here or not */
+	if (paused_ms > l->paused_ms) {
+		l->paused_ms = paused_ms;
+		pd->dirty = 1;
+	}
 	if (!resume && l->pause == LEASE_PAUSE_NONE) {
 		l->pause = LEASE_PAUSE_STOPPING;
 		l->resume_after = 0;
@@ -620,8 +624,6 @@ on_lease_pause(struct pd *pd, const struct envelope *e)
 		         "grace's end",
 		    id);
 	} else if (resume && l->pause != LEASE_PAUSE_NONE) {
-		if (paused_ms > l->paused_ms)
-			l->paused_ms = paused_ms;
 		if (l->pause == LEASE_PAUSE_STOPPING)
 			l->resume_after = 1; /* pause_finish resumes it */
 		else
