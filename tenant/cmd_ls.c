@@ -84,11 +84,9 @@ dry_text(int64_t grace, char *buf, size_t cap)
 static void
 print_table(const json_t *rows, bool all, int64_t grace)
 {
-	char dry[160];
-
 	const json_t *h;
 	json_t *row;
-	char month[48], escrow[64], price[40];
+	char month[48], escrow[64], price[40], dry[160];
 	size_t i;
 
 	if (json_array_size(rows) == 0)
