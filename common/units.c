@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "common/err.h"
 #include "common/units.h"
 
 void
@@ -93,6 +94,59 @@ units_fmt_duration(int64_t ms, char *buf, size_t cap)
 	else
 		snprintf(buf, cap, "%lld%s %lld%s", (long long)a, u[i].tag,
 		    (long long)b, u[i + 1].tag);
+}
+
+int
+units_parse_duration(const char *s, const char *what, int64_t max_ms,
+    int64_t *ms)
+{
+	static const struct {
+		const char *tag;
+		int64_t ms;
+	} u[] = { { "ms", 1 }, { "d", 86400000 }, { "h", 3600000 },
+		{ "m", 60000 }, { "s", 1000 } };
+	const char *p = s;
+	int64_t total = 0, last = INT64_MAX;
+
+	if (s == NULL || *s == '\0')
+		goto bad;
+	while (*p) {
+		int64_t v = 0, mul = 1000;
+		size_t i, n = 0;
+		if (!isdigit((unsigned char)*p))
+			goto bad;
+		for (; isdigit((unsigned char)*p); p++, n++) {
+			if (v > (INT64_MAX - 9) / 10)
+				goto range;
+			v = v * 10 + (*p - '0');
+		}
+		if (*p == '\0' && p - n == s) /* a bare number: seconds */
+			mul = 1000;
+		else {
+			for (i = 0; i < sizeof(u) / sizeof(u[0]); i++)
+				if (strncmp(p, u[i].tag, strlen(u[i].tag)) == 0)
+					break;
+			if (i == sizeof(u) / sizeof(u[0]) || u[i].ms >= last)
+				goto bad;
+			mul = last = u[i].ms;
+			p += strlen(u[i].tag);
+		}
+		if (v > (INT64_MAX - total) / mul)
+			goto range;
+		total += v * mul;
+	}
+	if (total > max_ms)
+		goto range;
+	*ms = total;
+	return 0;
+range:
+	return err_set(ERR_RANGE, "%s: \"%.40s\" is longer than %lld s", what,
+	    s ? s : "", (long long)(max_ms / 1000));
+bad:
+	return err_set(ERR_INVAL,
+	    "%s: \"%.40s\" is not a duration (expected e.g. 24h, 90m, 30s, "
+	    "1h30m, 500ms or a number of seconds)",
+	    what, s ? s : "");
 }
 
 int64_t

@@ -30,6 +30,13 @@ void units_fmt_amount(int64_t micro, const char *denom, char *buf, size_t cap);
  * negative ms is "forever". */
 void units_fmt_duration(int64_t ms, char *buf, size_t cap);
 
+/* A duration as people write it into *ms: a whole number followed by
+ * "ms", "s", "m", "h" or "d", or several of them ("1h30m", the largest
+ * first); a bare number is seconds.  "0" is 0.  ERR_INVAL naming what
+ * (e.g. "--pause-grace") on anything else, ERR_RANGE above max_ms. */
+int units_parse_duration(const char *s, const char *what, int64_t max_ms,
+    int64_t *ms);
+
 /* A price per epoch of epoch_ms as a price per period_ms, rounded to the
  * nearest micro-unit, INT64_MAX when it does not fit; 0 when epoch_ms
  * is not positive. */

@@ -73,6 +73,9 @@ async function leasePage(id) {
 			["escrow left", amt(l.escrow)], ["fees", amt(l.fees)],
 			l.auto_topup ? ["standing top-up", el("span", { id: "auto-topup" }, autoTopupText(l.auto_topup, denom))] : null]),
 		el("div", { id: "lease-charts" }, charts),
+		l.status === "paused" ? el("p", { id: "lease-paused", class: "st-paused" },
+			`Paused since ${fmtTime(l.paused_at)}: its escrow ran dry; the workload is stopped, its volumes kept. ` +
+			`A top-up that pays an epoch resumes it; otherwise it closes insufficient_funds at ${fmtTime(l.grace_until)}.`) : null,
 		el("h2", {}, "5. The close"),
 		c ? dl(Object.entries(c).map(([k, v]) => [k, k === "index" ? entryLink(v) : k.includes("time") ? fmtTime(v) :
 			typeof v === "number" && /refund|charge|amount|escrow/.test(k) ? amt(v) : typeof v === "object" ? JSON.stringify(v) : String(v)])) :
@@ -154,6 +157,6 @@ async function providerPage(key) {
 }
 
 const leaseKinds = (k) => k.has("lease.usage") || k.has("lease.close") || k.has("lease.started") || k.has("order.close") || k.has("deployment.deposit") ||
-	k.has("lease.autotopup");
+	k.has("lease.autotopup") || k.has("lease.pause") || k.has("lease.resume");
 route(/^\/lease\/([^/?]+)$/, leasePage, leaseKinds);
 route(/^\/provider\/([^/?]+)$/, providerPage, (k) => k.has("lease.create") || k.has("lease.close") || k.has("provider.offline") || k.has("provider.online"));

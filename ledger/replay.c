@@ -27,7 +27,7 @@ replay_genesis_body(const struct state_config *c, json_t **out)
 		    json_integer(c->fee_kinds[i].fee));
 	key_pub_to_text(c->treasury_key, treasury);
 	o = json_pack("{s:i,s:s,s:I,s:I,s:I,s:I,s:o,s:I,s:{s:I,s:o},"
-	              "s:{s:I,s:I},s:I,s:I,s:I}",
+	              "s:{s:I,s:I},s:I,s:I,s:I,s:I}",
 	    "version", REPLAY_GENESIS_VERSION, "treasury", treasury,
 	    "take_rate_ppm", (json_int_t)c->take_rate_ppm, "epoch_ms",
 	    (json_int_t)c->epoch_ms, "skew_ms", (json_int_t)c->skew_ms,
@@ -37,7 +37,8 @@ replay_genesis_body(const struct state_config *c, json_t **out)
 	    (json_int_t)c->bond_per_cpu, "per_gib", (json_int_t)c->bond_per_gib,
 	    "manifest_window_ms", (json_int_t)c->manifest_window_ms,
 	    "min_lease_epochs", (json_int_t)c->min_lease_epochs,
-	    "checkpoint_ms", (json_int_t)c->checkpoint_ms);
+	    "checkpoint_ms", (json_int_t)c->checkpoint_ms, "pause_grace_ms",
+	    (json_int_t)c->pause_grace_ms);
 	if (o == NULL)
 		return err_set(ERR_NOMEM, "out of memory");
 	*out = o;
@@ -122,6 +123,13 @@ replay_genesis_config(const struct envelope *e, struct state_config *c)
 		if ((rc = gint(e->body, "checkpoint_ms", "genesis", &v)) < 0)
 			return rc;
 		c->checkpoint_ms = v;
+	}
+	/* added later too: absent, unfunded leases close at once (0) */
+	c->pause_grace_ms = 0;
+	if (json_object_get(e->body, "pause_grace_ms") != NULL) {
+		if ((rc = gint(e->body, "pause_grace_ms", "genesis", &v)) < 0)
+			return rc;
+		c->pause_grace_ms = v;
 	}
 	if (json_object_size(kinds) > STATE_FEE_KINDS_MAX)
 		return err_set(ERR_CORRUPT,

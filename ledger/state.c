@@ -308,6 +308,11 @@ state_new(const struct state_config *c, struct state **out)
 		return err_set(ERR_INVAL,
 		    "state config checkpoint_ms: expected %d-%d",
 		    STATE_CHECKPOINT_MS_MIN, STATE_CHECKPOINT_MS_MAX);
+	if (c->pause_grace_ms < 0 ||
+	    c->pause_grace_ms > INT64_C(365) * 24 * 3600 * 1000)
+		return err_set(ERR_INVAL,
+		    "state config pause_grace_ms: expected 0-%lld",
+		    (long long)(INT64_C(365) * 24 * 3600 * 1000));
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		return err_set(ERR_NOMEM, "out of memory");
 	s->cfg = *c;
@@ -1724,6 +1729,8 @@ h_order_expire(struct state *s, const struct ctx *c)
 	return refund(s, o);
 }
 
+static int pause_funded(const struct state *s, struct lease *l, int64_t t);
+
 static int
 h_dep_deposit(struct state *s, const struct ctx *c)
 {
@@ -1749,6 +1756,11 @@ h_dep_deposit(struct state *s, const struct ctx *c)
 		    a ? (long long)a->bal[o->denom] : 0LL, fund_hint);
 	credit(s, a, o->denom, -amt);
 	escrow_add(s, o, amt);
+	/* a paused lease the escrow pays again resumes */
+	if (o->lease != NULL && o->lease->status == LEASE_PAUSED &&
+	    pause_funded(s, o->lease, c->t))
+		return st_push(s, "lease.resume",
+		    json_pack("{s:s}", "lease", o->lease->id));
 	/* a larger escrow may reach the minimum lease an ask needs */
 	if (o->status == ORDER_OPEN && (rc = st_match_order(s, o)) < 0)
 		return rc;
@@ -2002,6 +2014,9 @@ charge_usage(struct state *s, struct lease *l, const json_t *u,
 		return err_set(ERR_REJECT, "%s: %s is %s", c->e->kind, l->id,
 		    l->status == LEASE_CREATED ?
 		        "not started (no manifest-delivery proof yet)" :
+		        l->status == LEASE_PAUSED ?
+		        "paused (escrow dry; nothing is billed until a "
+		        "deployment.deposit resumes it)" :
 		        "closed");
 	o = l->order;
 	for (int i = 0; i < ST_METERS; i++) {
@@ -2016,7 +2031,7 @@ charge_usage(struct state *s, struct lease *l, const json_t *u,
 			    st_usage_names[i], (long long)cur[i],
 			    (long long)l->last[i]);
 	}
-	elapsed = sat_add(c->t - l->started, s->cfg.usage_skew_ms);
+	elapsed = sat_add(c->t - st_lease_clock(l), s->cfg.usage_skew_ms);
 	if ((rc = check_bound(s, l, ST_CPU_MS, cur[ST_CPU_MS], o->need.cpu,
 	         1000, elapsed, c)) < 0 ||
 	    (rc = check_bound(s, l, ST_MEM_MB_S, cur[ST_MEM_MB_S], o->need.mem,
@@ -2024,7 +2039,7 @@ charge_usage(struct state *s, struct lease *l, const json_t *u,
 	    (rc = check_bound(s, l, ST_STORAGE_MB_S, cur[ST_STORAGE_MB_S],
 	         o->need.sto, 1000000000, elapsed, c)) < 0)
 		return rc;
-	epochs = st_epochs(s, l->started, c->t);
+	epochs = st_epochs(s, st_lease_clock(l), c->t);
 	/* price <= 2^40, delta < 2^63: three terms and a carry < 2^106 */
 	num_r = (state_u128)l->carry;
 	for (int i = ST_CPU_MS; i <= ST_STORAGE_MB_S; i++)
@@ -2172,9 +2187,100 @@ h_usage(struct state *s, struct ctx *c)
 	l->prov->rec.usage_reports++;
 	auto_topup(s, l);
 	if (st_lease_unfunded(s, l, c->t))
-		return st_push(s, "lease.close",
-		    json_pack("{s:s,s:s}", "lease", l->id, "reason",
-		        "insufficient_funds"));
+		return s->cfg.pause_grace_ms > 0 ?
+		    st_push(s, "lease.pause",
+		        json_pack("{s:s}", "lease", l->id)) :
+		    st_push(s, "lease.close",
+		        json_pack("{s:s,s:s}", "lease", l->id, "reason",
+		            "insufficient_funds"));
+	return 0;
+}
+
+/* The end of l's pause grace (l paused). */
+static int64_t
+pause_end(const struct state *s, const struct lease *l)
+{
+	return l->paused_at > INT64_MAX - s->cfg.pause_grace_ms ?
+	    INT64_MAX :
+	    l->paused_at + s->cfg.pause_grace_ms;
+}
+
+/* l (paused) would be funded if it resumed at t: its billing clock moves
+ * on by the pause, so what decides is the time it had run when paused;
+ * and its escrow pays at least one whole epoch at the lease price (a
+ * crumb of a top-up does not restart a workload for a moment, nor start
+ * a new grace when it pauses again). */
+static int
+pause_funded(const struct state *s, struct lease *l, int64_t t)
+{
+	int64_t at = l->paused_ms;
+	int ok;
+
+	if (l->price > 0 && l->order->escrow < l->price)
+		return 0;
+	l->status = LEASE_ACTIVE;
+	l->paused_ms += t - l->paused_at;
+	ok = !st_lease_unfunded(s, l, t);
+	l->paused_ms = at;
+	l->status = LEASE_PAUSED;
+	return ok;
+}
+
+/*
+ * lease.pause {"lease"} (market): a started lease whose escrow cannot pay
+ * the epoch it is in stops being billed and keeps its capacity (and the
+ * provider its volumes) for the genesis's pause grace.  Derived after a
+ * lease.usage, or time-based like the insufficient_funds close it
+ * replaces when pause_grace_ms > 0.
+ */
+static int
+h_lease_pause(struct state *s, const struct ctx *c)
+{
+	struct lease *l;
+	int rc;
+
+	if ((rc = market_only(c)) < 0 ||
+	    (rc = find_lease(s, c->e->body, "lease.pause", &l)) < 0)
+		return rc;
+	if (s->cfg.pause_grace_ms == 0)
+		return err_set(ERR_REJECT,
+		    "lease.pause: the genesis has no pause grace "
+		    "(pause_grace_ms 0): an unfunded lease closes "
+		    "insufficient_funds");
+	if (l->status != LEASE_ACTIVE)
+		return err_set(ERR_REJECT, "lease.pause: %s is not active",
+		    l->id);
+	if (!c->from_queue && !st_lease_unfunded(s, l, c->t))
+		return err_set(ERR_REJECT,
+		    "lease.pause: %s is funded at sequencer time %lld "
+		    "(escrow %lld)",
+		    l->id, (long long)c->t, (long long)l->order->escrow);
+	l->status = LEASE_PAUSED;
+	l->paused_at = c->t;
+	l->pauses++;
+	return 0;
+}
+
+/*
+ * lease.resume {"lease"} (market, derived from the deployment.deposit
+ * that funds a paused lease again): billing's clock moves on by the time
+ * paused, the lease is active again.
+ */
+static int
+h_lease_resume(struct state *s, const struct ctx *c)
+{
+	struct lease *l;
+	int rc;
+
+	if ((rc = derived_only(c)) < 0 ||
+	    (rc = find_lease(s, c->e->body, "lease.resume", &l)) < 0)
+		return rc;
+	if (l->status != LEASE_PAUSED)
+		return err_set(ERR_REJECT, "lease.resume: %s is not paused",
+		    l->id);
+	l->paused_ms += c->t - l->paused_at;
+	l->paused_at = 0;
+	l->status = LEASE_ACTIVE;
 	return 0;
 }
 
@@ -2211,8 +2317,22 @@ h_lease_close(struct state *s, const struct ctx *c)
 			return err_set(ERR_REJECT,
 			    "lease.close: provider_offline "
 			    "is derived from provider.offline only");
+		if (r == STATE_REASON_INSUFFICIENT_FUNDS &&
+		    l->status == LEASE_PAUSED) {
+			if (!c->from_queue && c->t < pause_end(s, l))
+				return err_set(ERR_REJECT,
+				    "lease.close: %s is paused until %lld "
+				    "(its grace), sequencer time %lld",
+				    l->id, (long long)pause_end(s, l),
+				    (long long)c->t);
+		} else if (r == STATE_REASON_INSUFFICIENT_FUNDS &&
+		    s->cfg.pause_grace_ms > 0 && !c->from_queue)
+			return err_set(ERR_REJECT,
+			    "lease.close: %s: an unfunded lease is paused "
+			    "first (lease.pause, grace %lld ms)",
+			    l->id, (long long)s->cfg.pause_grace_ms);
 		if (r == STATE_REASON_INSUFFICIENT_FUNDS && !c->from_queue &&
-		    !st_lease_unfunded(s, l, c->t))
+		    l->status != LEASE_PAUSED && !st_lease_unfunded(s, l, c->t))
 			return err_set(ERR_REJECT,
 			    "lease.close: %s is funded at "
 			    "sequencer time %lld (escrow %lld)",
@@ -2437,6 +2557,8 @@ static const struct kind kinds[] = {
 	{ "lease.close", H(h_lease_close) },
 	{ "lease.update", H(h_lease_update) },
 	{ "lease.autotopup", H(h_lease_autotopup) },
+	{ "lease.pause", H(h_lease_pause) },
+	{ "lease.resume", H(h_lease_resume) },
 };
 
 static int
@@ -2743,7 +2865,16 @@ state_due(const struct state *s, int64_t now, json_t **out)
 	for (size_t i = 0; i < s->nleases && rc == 0; i++) {
 		const struct lease *l = s->leases_v[i];
 		const char *why = NULL;
+		if (l->status == LEASE_ACTIVE && st_lease_unfunded(s, l, now) &&
+		    s->cfg.pause_grace_ms > 0) {
+			rc = json_array_append_new(a,
+			    json_pack("{s:s,s:{s:s}}", "kind", "lease.pause",
+			        "body", "lease", l->id));
+			continue;
+		}
 		if (l->status == LEASE_ACTIVE && st_lease_unfunded(s, l, now))
+			why = "insufficient_funds";
+		else if (l->status == LEASE_PAUSED && now >= pause_end(s, l))
 			why = "insufficient_funds";
 		else if (l->status == LEASE_CREATED &&
 		    now >= manifest_deadline(s, l))

@@ -47,6 +47,11 @@
  *                       "storage_mb_s"?,"requests"?,"egress_bytes"?,
  *                       "fuel"?}}   cumulative; an absent counter is
  *                       unchanged
+ *   lease.pause        market    {"lease":ID}  (genesis pause_grace_ms > 0:
+ *                       in place of lease.close insufficient_funds;
+ *                       derived or time-based, checked)
+ *   lease.resume       market    {"lease":ID}  (derived from the
+ *                       deployment.deposit that funds a paused lease)
  *   lease.close        tenant|provider|market {"lease":ID,"reason":R,
  *                       "usage"?:{...}}  (usage: the provider's final
  *                       cumulative readings, charged before the close)
@@ -92,6 +97,8 @@
 #define STATE_CHECKPOINT_MS_DEFAULT 1000
 #define STATE_CHECKPOINT_MS_MIN 100
 #define STATE_CHECKPOINT_MS_MAX 3600000
+/* The pause grace a new genesis gets unless told otherwise (24 h). */
+#define STATE_PAUSE_GRACE_MS_DEFAULT (INT64_C(24) * 3600 * 1000)
 
 /* A per-kind fee that replaces the default one. */
 struct state_fee_kind {
@@ -135,6 +142,11 @@ struct state_config {
 	 * a checkpoint of what it committed; 1000 ms when a version 2
 	 * genesis written before this rule leaves it out. */
 	int64_t checkpoint_ms;
+	/* How long a lease whose escrow cannot pay the next epoch stays
+	 * paused (lease.pause) before it closes insufficient_funds; 0
+	 * closes it at once (a version 2 genesis written before this rule
+	 * leaves it out: 0). */
+	int64_t pause_grace_ms;
 	/* Run state_check_invariants (O(n)) after every apply; on by
 	 * default unless NDEBUG.  The O(1) totals check always runs. */
 	int check_invariants;
@@ -201,7 +213,9 @@ size_t state_nonces(const struct state *s);
 
 /* Time-based derived entries due at now_ms (order.expire past TTL,
  * provider.offline past the grace period, lease.close insufficient_funds
- * when escrow has not paid for the current epoch, lease.close
+ * when escrow has not paid for the current epoch (lease.pause instead
+ * under a pause grace; the close when a paused lease's grace ends),
+ * lease.close
  * manifest_not_delivered for a lease not started within the manifest
  * window), as an array of
  * {"kind","body"} for the market to sign and append with a sequencer time

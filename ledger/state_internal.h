@@ -182,7 +182,8 @@ struct order {
 	} m;
 };
 
-enum lease_status { LEASE_CREATED, LEASE_ACTIVE, LEASE_CLOSED };
+/* LEASE_PAUSED comes last so that older snapshots keep their values. */
+enum lease_status { LEASE_CREATED, LEASE_ACTIVE, LEASE_CLOSED, LEASE_PAUSED };
 
 /* A lease's standing top-up instruction (lease.autotopup, signed by its
  * tenant; the last one accepted is in force) and what it did: at each
@@ -225,7 +226,15 @@ struct lease {
 	json_t *updates; /* lease.update: [{"index","time",
 	                    "manifest_hash"}], NULL until the first */
 	struct st_autotopup auto_topup; /* lease.autotopup (state.c) */
+	/* lease.pause / lease.resume: when the current pause began (0 when
+	 * not paused), the time paused before it (billing's clock runs from
+	 * started + paused_ms) and how many pauses there were. */
+	int64_t paused_at, paused_ms, pauses;
 };
+
+/* Where l's billing clock starts: lease.started's time plus the time it
+ * spent paused (state_match.c). */
+int64_t st_lease_clock(const struct lease *l);
 
 /* The manifest hash l runs now: the last lease.update's, else its
  * order's (state.c). */

@@ -10,8 +10,8 @@
 
 static const char *const order_status_names[] = { "open", "open", "matched",
 	"closed" };
-static const char *const lease_status_names[] = { "created", "active",
-	"closed" };
+static const char *const lease_status_names[] = { "created", "active", "closed",
+	"paused" };
 
 static json_t *
 res_json(const struct res4 *r)
@@ -151,6 +151,25 @@ lease_json(const struct state *s, const struct lease *l)
 	/* its standing top-up, once its tenant has signed one */
 	if (j != NULL && l->auto_topup.instructions > 0 &&
 	    json_object_set_new(j, "auto_topup", autotopup_json(l)) < 0) {
+		json_decref(j);
+		j = NULL;
+	}
+	/* Pauses: when this one began and its grace ends (null when not
+	 * paused), the time paused before and how many. */
+	if (j != NULL &&
+	    json_object_update_new(j,
+	        json_pack("{s:o,s:o,s:I,s:I}", "paused_at",
+	            l->status == LEASE_PAUSED ? json_integer(l->paused_at) :
+	                                        json_null(),
+	            "grace_until",
+	            l->status == LEASE_PAUSED ?
+	                json_integer(
+	                    l->paused_at > INT64_MAX - s->cfg.pause_grace_ms ?
+	                        INT64_MAX :
+	                        l->paused_at + s->cfg.pause_grace_ms) :
+	                json_null(),
+	            "paused_ms", (json_int_t)l->paused_ms, "pauses",
+	            (json_int_t)l->pauses)) < 0) {
 		json_decref(j);
 		j = NULL;
 	}

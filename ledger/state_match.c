@@ -31,6 +31,13 @@ st_order_expired(const struct order *o, int64_t t)
 	return t - o->created >= o->ttl_ms;
 }
 
+int64_t
+st_lease_clock(const struct lease *l)
+{
+	/* paused_ms <= the time since started: no overflow */
+	return l->started + l->paused_ms;
+}
+
 /* A started lease is unfunded at t when its escrow is empty, or when t
  * has reached the end of the epochs the escrow can still pay at the
  * agreed lease price beyond those already billed. */
@@ -49,7 +56,7 @@ st_lease_unfunded(const struct state *s, const struct lease *l, int64_t t)
 	end = ((state_u128)(uint64_t)l->billed_epochs +
 	          (uint64_t)(o->escrow / l->price)) *
 	        (uint64_t)s->cfg.epoch_ms +
-	    (uint64_t)l->started;
+	    (uint64_t)st_lease_clock(l);
 	return (state_u128)(uint64_t)t >= end;
 }
 
@@ -62,11 +69,11 @@ st_lease_paid_until(const struct state *s, const struct lease *l)
 	if (l->status != LEASE_ACTIVE || l->price <= 0)
 		return -1;
 	if (o->escrow == 0)
-		return l->started;
+		return st_lease_clock(l);
 	end = ((state_u128)(uint64_t)l->billed_epochs +
 	          (uint64_t)(o->escrow / l->price)) *
 	        (uint64_t)s->cfg.epoch_ms +
-	    (uint64_t)l->started;
+	    (uint64_t)st_lease_clock(l);
 	return end > (state_u128)INT64_MAX ? INT64_MAX : (int64_t)end;
 }
 

@@ -13,7 +13,7 @@
 #include "common/err.h"
 #include "ledger/state_internal.h"
 
-#define SNAP_MAGIC "lodge-state-4\n"
+#define SNAP_MAGIC "lodge-state-5\n"
 
 /*
  * Every field of these structures is written and read below.  A field
@@ -24,7 +24,7 @@
  * replay after it, for the kinds its random streams use.)
  */
 #if defined(__x86_64__) && defined(__LP64__)
-_Static_assert(sizeof(struct state) == 3936,
+_Static_assert(sizeof(struct state) == 3944,
     "struct state changed: snapshot it in state_snap.c, then fix this size");
 _Static_assert(sizeof(struct account) == 160,
     "struct account changed: snapshot it in state_snap.c, then fix this "
@@ -34,7 +34,7 @@ _Static_assert(sizeof(struct provider) == 576,
     "size");
 _Static_assert(sizeof(struct order) == 592,
     "struct order changed: snapshot it in state_snap.c, then fix this size");
-_Static_assert(sizeof(struct lease) == 368,
+_Static_assert(sizeof(struct lease) == 392,
     "struct lease changed: snapshot it in state_snap.c, then fix this size");
 _Static_assert(sizeof(struct attest) == 64,
     "struct attest changed: snapshot it in state_snap.c, then fix this size");
@@ -315,6 +315,9 @@ w_lease(struct wbuf *w, const struct lease *l, uint64_t order_pos)
 	w_i64(w, l->auto_topup.applied);
 	w_i64(w, l->auto_topup.moved);
 	w_i64(w, l->auto_topup.shortfalls);
+	w_i64(w, l->paused_at);
+	w_i64(w, l->paused_ms);
+	w_i64(w, l->pauses);
 }
 
 /* Position of o in s->ords (for the leases and the open list). */
@@ -805,7 +808,7 @@ r_lease(struct rbuf *r, struct state *s, struct lease *l)
 	l->price = r_i64(r);
 	l->created = r_i64(r);
 	l->started = r_i64(r);
-	l->status = (enum lease_status)r_enum(r, LEASE_CLOSED + 1);
+	l->status = (enum lease_status)r_enum(r, LEASE_PAUSED + 1);
 	r_i64s(r, l->last, ST_METERS);
 	r_i64s(r, l->billed, ST_METERS);
 	l->carry = r_i64(r);
@@ -839,6 +842,12 @@ r_lease(struct rbuf *r, struct state *s, struct lease *l)
 	    l->auto_topup.instructions < 0 || l->auto_topup.applied < 0 ||
 	    l->auto_topup.moved < 0 || l->auto_topup.shortfalls < 0)
 		r_fail(r, "a lease's standing top-up is out of range");
+	l->paused_at = r_i64(r);
+	l->paused_ms = r_i64(r);
+	l->pauses = r_i64(r);
+	if (l->paused_ms < 0 || l->pauses < 0 ||
+	    (l->status == LEASE_PAUSED) != (l->paused_at != 0))
+		r_fail(r, "a lease's pause fields are inconsistent");
 }
 
 static void

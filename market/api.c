@@ -609,6 +609,9 @@ get_info(struct market *m, struct http_response *resp)
 	    json_object_get(rules, "checkpoint_ms"), "skew_ms",
 	    json_object_get(rules, "skew_ms"), "rate_limit", "per_second",
 	    (json_int_t)m->rate_per_s, "burst", (json_int_t)m->rate_burst);
+	if (o != NULL)
+		json_object_set(o, "pause_grace_ms",
+		    json_object_get(rules, "pause_grace_ms"));
 	json_decref(rules);
 	if (o != NULL)
 		json_object_set_new(o, "witnesses", witnesses_json(m));

@@ -17,6 +17,7 @@
 #include "common/http.h"
 #include "common/key.h"
 #include "common/log.h"
+#include "common/units.h"
 #include "common/util.h"
 #include "ledger/note.h"
 #include "ledger/trust.h"
@@ -30,6 +31,7 @@
 	"                  [--bond-per-cpu N] [--bond-per-gib N]\n"            \
 	"                  [--manifest-window SECONDS] "                       \
 	"[--min-lease-epochs N]\n"                                             \
+	"                  [--pause-grace DURATION]\n"                         \
 	"                  [--rate-limit PER_SECOND] [--rate-burst N]\n"       \
 	"                  [--denoms D1,D2...] [--checkpoint-interval MS]\n"   \
 	"                  [--witness VKEY=URL]... [--witness-policy FILE]\n"  \
@@ -283,7 +285,8 @@ cmd_run(int argc, char **argv)
 	           *window = NULL, *minep = NULL, *rate = NULL, *burst = NULL,
 	           *cpint = NULL, *wpolicy = NULL, *quorum = NULL,
 	           *denoms = NULL, *console = NULL, *snapev = NULL,
-	           *tls_cert = NULL, *tls_key = NULL, *tls_dir = NULL;
+	           *tls_cert = NULL, *tls_key = NULL, *tls_dir = NULL,
+	           *pgrace = NULL;
 	struct arg args[] = { { "data", &data }, { "listen", &listen },
 		{ "origin", &origin }, { "epoch", &epoch },
 		{ "take-rate", &take }, { "offline-grace", &grace },
@@ -296,7 +299,8 @@ cmd_run(int argc, char **argv)
 		{ "witness-policy", &wpolicy }, { "quorum", &quorum },
 		{ "console", &console }, { "snapshot-every", &snapev },
 		{ "tls-cert", &tls_cert }, { "tls-key", &tls_key },
-		{ "tls-certs-dir", &tls_dir }, { NULL, NULL } };
+		{ "tls-certs-dir", &tls_dir }, { "pause-grace", &pgrace },
+		{ NULL, NULL } };
 	struct trust_policy wp;
 	struct market_options o;
 	struct market *m = NULL;
@@ -389,6 +393,12 @@ cmd_run(int argc, char **argv)
 		o.manifest_window_ms *= 1000;
 	}
 	o.fee_kinds = fee_kinds;
+	if (pgrace != NULL &&
+	    units_parse_duration(pgrace, "--pause-grace",
+	        INT64_C(365) * 86400 * 1000, &o.pause_grace_ms) < 0) {
+		fprintf(stderr, "market: %s\n", err_msg());
+		return 2;
+	}
 	if (cpint) {
 		if (util_parse_i64(cpint, "--checkpoint-interval", &v) < 0 ||
 		    v < STATE_CHECKPOINT_MS_MIN ||

@@ -43,6 +43,7 @@ market_options_default(struct market_options *o)
 	o->rate_burst = 200;
 	o->checkpoint_ms = -1;
 	o->snapshot_every = -1;
+	o->pause_grace_ms = -1;
 }
 
 const char *
@@ -634,6 +635,8 @@ money_options(const struct market_options *o, struct state_config *c)
 		c->min_lease_epochs = o->min_lease_epochs;
 	if (o->checkpoint_ms > 0)
 		c->checkpoint_ms = o->checkpoint_ms;
+	if (o->pause_grace_ms >= 0)
+		c->pause_grace_ms = o->pause_grace_ms;
 	return 0;
 }
 
@@ -681,17 +684,19 @@ money_options_match(const struct market_options *o,
 		bad = "--min-lease-epochs";
 	else if (want.checkpoint_ms != c->checkpoint_ms)
 		bad = "--checkpoint-interval";
+	else if (want.pause_grace_ms != c->pause_grace_ms)
+		bad = "--pause-grace";
 	if (bad == NULL)
 		return 0;
 	return err_set(ERR_INVAL,
 	    "%s differs from the ledger's genesis (fee %" PRId64
 	    ", bond %" PRId64 "/cpu %" PRId64 "/GiB, manifest window %" PRId64
 	    " ms, min lease %" PRId64 " epochs, usage skew %" PRId64
-	    " ms, checkpoint every %" PRId64
+	    " ms, checkpoint every %" PRId64 " ms, pause grace %" PRId64
 	    " ms); a ledger's rules cannot change",
 	    bad, c->fee, c->bond_per_cpu, c->bond_per_gib,
 	    c->manifest_window_ms, c->min_lease_epochs, c->usage_skew_ms,
-	    c->checkpoint_ms);
+	    c->checkpoint_ms, c->pause_grace_ms);
 }
 
 /*
@@ -814,6 +819,8 @@ market_open(const struct market_options *o, struct market **out, int *created)
 			m->cfg.take_rate_ppm = (uint32_t)o->take_rate_ppm;
 		if (o->offline_grace_ms >= 0)
 			m->cfg.offline_grace_ms = o->offline_grace_ms;
+		/* a new ledger pauses unfunded leases (docs/state.md) */
+		m->cfg.pause_grace_ms = STATE_PAUSE_GRACE_MS_DEFAULT;
 		if ((rc = money_options(o, &m->cfg)) < 0 ||
 		    (o->denoms != NULL &&
 		        (rc = parse_denoms(o->denoms, &m->cfg)) < 0))

@@ -33,6 +33,10 @@ struct market_options {
 	int64_t bond_per_cpu, bond_per_gib;
 	int64_t manifest_window_ms;
 	int64_t min_lease_epochs;
+	/* How long an unfunded lease stays paused before it closes
+	 * (genesis pause_grace_ms); < 0: STATE_PAUSE_GRACE_MS_DEFAULT in a
+	 * new genesis, whatever the ledger says on restart. */
+	int64_t pause_grace_ms;
 	/* Per-key token bucket on submissions (not a ledger rule): entries
 	 * per second (0: off) and burst; the treasury and market keys are
 	 * not limited. */

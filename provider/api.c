@@ -824,11 +824,13 @@ gateway(struct pd *pd, const struct gateway_route *rt,
 	struct wasm_pool *pool = NULL;
 	char *target = NULL;
 	uint8_t tenant[KEY_PUB_LEN];
-	int fd = -1, ufd = -1;
+	int fd = -1, ufd = -1, paused = 0;
 
 	pthread_mutex_lock(&pd->mu);
 	l = pd_find_lease(pd, rt->lease);
-	if (l && l->status == LEASE_RUNNING)
+	if (l && l->status == LEASE_RUNNING && l->pause != LEASE_PAUSE_NONE)
+		paused = 1;
+	else if (l && l->status == LEASE_RUNNING)
 		r = lease_find_service(l, rt->service, &port);
 	if (r)
 		memcpy(tenant, l->tenant, KEY_PUB_LEN);
@@ -847,6 +849,14 @@ gateway(struct pd *pd, const struct gateway_route *rt,
 			    fcntl(sandbox_userns_fd(r->sb), F_DUPFD_CLOEXEC, 3);
 	}
 	pthread_mutex_unlock(&pd->mu);
+	if (paused) {
+		/* not billed (billed(): 503 by the gateway) */
+		http_respond_error(resp, 503,
+		    "gateway: lease %s is paused: its escrow ran dry; a "
+		    "top-up (tenant topup) resumes it",
+		    rt->lease);
+		return;
+	}
 	if (r == NULL) {
 		http_respond_error(resp, 404,
 		    "gateway: no running lease %s "

@@ -344,13 +344,19 @@ load_state(struct pd *pd)
 				json_decref(m);
 			}
 			/* The sandboxes the last process left running go on:
-			 * taken over, not restarted. */
-			if (l->status == LEASE_RUNNING) {
+			 * taken over, not restarted.  A paused lease has
+			 * none, unless the last process died while stopping
+			 * them: taken over, then stopped again (STEP_PAUSE). */
+			if (l->status == LEASE_RUNNING &&
+			    (l->pause == LEASE_PAUSE_NONE ||
+			        l->saved_sandboxes != NULL)) {
 				kill_job_leftovers(l);
 				snprintf(l->logs_dir, sizeof(l->logs_dir), "%s",
 				    ldir);
-				(void)lease_adopt(l, ldir, &pd->base,
-				    util_now_ms());
+				if (lease_adopt(l, ldir, &pd->base,
+				        util_now_ms()) > 0 &&
+				    l->pause != LEASE_PAUSE_NONE)
+					l->pause = LEASE_PAUSE_STOPPING;
 				/* Their network was removed at the last
 				 * exit: an interface again. */
 				if (pd->net != NULL)
@@ -405,6 +411,24 @@ reconcile(struct pd *pd)
 			const char *r =
 			    json_string_value(json_object_get(j, "reason"));
 			pd_request_close(pd, l, r ? r : "closed", 0);
+		}
+		/* paused or resumed while this provider was down */
+		if (json_integer_value(json_object_get(j, "paused_ms")) >
+		    l->paused_ms)
+			l->paused_ms =
+			    json_integer_value(json_object_get(j, "paused_ms"));
+		if (json_is_string(json_object_get(j, "status"))) {
+			const char *st =
+			    json_string_value(json_object_get(j, "status"));
+			if (strcmp(st, "paused") == 0 &&
+			    l->pause == LEASE_PAUSE_NONE) {
+				l->pause = LEASE_PAUSE_STOPPING;
+				pd->dirty = 1;
+			} else if (strcmp(st, "active") == 0 &&
+			    l->pause == LEASE_PAUSE_STOPPED) {
+				lease_resume(l);
+				pd->dirty = 1;
+			}
 		}
 		json_decref(j);
 	}
@@ -552,6 +576,77 @@ on_lease_create(struct pd *pd, const struct envelope *e, uint64_t index)
 	return 0;
 }
 
+/* lease.pause: stop the workload, keep its volumes, ports and network
+ * (the main loop stops it: STEP_PAUSE).  lease.resume: start it again,
+ * its usage bound told the market's paused_ms.  Only the market's. */
+static int
+on_lease_pause(struct pd *pd, const struct envelope *e)
+{
+	const char *id = json_string_value(json_object_get(e->body, "lease"));
+	int resume = strcmp(e->kind, "lease.resume") == 0;
+	char path[96], ldir[PATH_MAX];
+	json_int_t paused_ms = -1;
+	struct lease *l;
+	json_t *j = NULL;
+	int rc;
+
+	if (id == NULL || memcmp(e->signer, pd->market_key, KEY_PUB_LEN) != 0)
+		return 0;
+	pthread_mutex_lock(&pd->mu);
+	l = pd_find_lease(pd, id);
+	pthread_mutex_unlock(&pd->mu);
+	if (l == NULL)
+		return 0;
+	if (resume) {
+		snprintf(path, sizeof(path), "/v1/leases/%.40s", id);
+		if ((rc = market_get(pd, path, &j)) < 0) {
+			log_warn("lease %s: resume: %s", id, err_msg());
+			return rc; /* retried after reconnecting */
+		}
+		paused_ms = json_integer_value(json_object_get(j, "paused_ms"));
+		json_decref(j);
+	}
+	pthread_mutex_lock(&pd->mu);
+	if (l->status == LEASE_CLOSED || l->pending_close[0]) {
+		pthread_mutex_unlock(&pd->mu);
+		return 0;
+	}
+	/* the usage bound needs the market's paused_ms, paused here or not */
+	if (paused_ms > l->paused_ms) {
+		l->paused_ms = paused_ms;
+		pd->dirty = 1;
+	}
+	if (!resume && l->pause == LEASE_PAUSE_NONE) {
+		l->pause = LEASE_PAUSE_STOPPING;
+		l->resume_after = 0;
+		log_info("lease %s: paused (its escrow ran dry): stopping its "
+		         "workload, keeping its volumes until a top-up or the "
+		         "grace's end",
+		    id);
+	} else if (resume && l->pause != LEASE_PAUSE_NONE) {
+		if (l->pause == LEASE_PAUSE_STOPPING)
+			l->resume_after = 1; /* pause_finish resumes it */
+		else
+			lease_resume(l);
+		log_info("lease %s: resumed (topped up): starting it again",
+		    id);
+	} else {
+		pthread_mutex_unlock(&pd->mu);
+		return 0;
+	}
+	pd->dirty = 1;
+	pthread_cond_signal(&pd->wake);
+	pthread_mutex_unlock(&pd->mu);
+	if (resume) {
+		lease_dir(pd, id, ldir, sizeof(ldir));
+		(void)provider_event(ldir, "lease.resumed", NULL, NULL,
+		    PROVIDER_EVENT_NO_EXIT,
+		    "resumed: the escrow was topped up; its replicas start "
+		    "again");
+	}
+	return 0;
+}
+
 static int
 on_leaf(void *ctx, const json_t *leaf)
 {
@@ -584,6 +679,10 @@ on_leaf(void *ctx, const json_t *leaf)
 			pd_request_close(pd, l, r ? r : "closed", 0);
 		}
 		pthread_mutex_unlock(&pd->mu);
+	} else if (strcmp(e->kind, "lease.pause") == 0 ||
+	    strcmp(e->kind, "lease.resume") == 0) {
+		if ((rc = on_lease_pause(pd, e)) < 0)
+			goto out;
 	} else if (strcmp(e->kind, "provider.withdraw") == 0 &&
 	    strcmp(e->signer_text, pd->key_text) == 0 &&
 	    e->time_ms >= pd->start_ms) {
@@ -685,6 +784,7 @@ struct closing {
 	pthread_t thread;
 	int threaded;
 	atomic_int done;
+	int pause; /* a lease.pause's stop: pause_finish, not a close */
 	struct closing *next;
 };
 
@@ -703,7 +803,7 @@ static void prep_cancel(struct pd *pd, const struct lease *l);
 /* The first step of a close: its preparation jobs killed, its sandboxes
  * taken and stopped in a thread (close_tick finishes it). */
 static void
-close_begin(struct pd *pd, struct lease *l)
+stop_begin(struct pd *pd, struct lease *l, int pause)
 {
 	struct closing *c;
 
@@ -712,10 +812,11 @@ close_begin(struct pd *pd, struct lease *l)
 			return;
 	prep_cancel(pd, l);
 	if ((c = calloc(1, sizeof(*c))) == NULL) {
-		log_error("lease %s: out of memory closing it", l->id);
+		log_error("lease %s: out of memory stopping it", l->id);
 		return;
 	}
 	c->l = l;
+	c->pause = pause;
 	c->grace_ms = (int)pd->cfg.stop_grace_ms;
 	pthread_mutex_lock(&pd->mu);
 	lease_stop_take(l, &c->st);
@@ -728,6 +829,44 @@ close_begin(struct pd *pd, struct lease *l)
 		stopper(c);
 	c->next = pd->closing;
 	pd->closing = c;
+}
+
+static void
+close_begin(struct pd *pd, struct lease *l)
+{
+	stop_begin(pd, l, 0);
+}
+
+/* The last step of a pause, once its sandboxes are stopped: their exit
+ * codes and CPU into the lease, its egress read; its volumes, network
+ * and forwarded ports stay for the resume (or go at the close).  A
+ * lease.resume seen meanwhile starts it again at once. */
+static void
+pause_finish(struct pd *pd, struct lease *l, struct lease_stopping *st)
+{
+	char ldir[PATH_MAX];
+	int resumed;
+
+	pthread_mutex_lock(&pd->mu);
+	lease_stop_finish(l, st);
+	pthread_mutex_unlock(&pd->mu);
+	if (pd->net != NULL)
+		lease_net_meter(pd->net, l);
+	pthread_mutex_lock(&pd->mu);
+	resumed = l->resume_after;
+	if (resumed)
+		lease_resume(l);
+	else if (l->pause == LEASE_PAUSE_STOPPING)
+		l->pause = LEASE_PAUSE_STOPPED;
+	save_state(pd);
+	pthread_mutex_unlock(&pd->mu);
+	lease_dir(pd, l->id, ldir, sizeof(ldir));
+	if (!resumed)
+		(void)provider_event(ldir, "lease.paused", NULL, NULL,
+		    PROVIDER_EVENT_NO_EXIT,
+		    "paused: the escrow cannot pay the next epoch; the "
+		    "workload is stopped, its volumes kept until a top-up "
+		    "(tenant topup) or the grace's end");
 }
 
 /* The last step of a close, once its sandboxes are stopped: their exit
@@ -761,7 +900,7 @@ close_finish(struct pd *pd, struct lease *l, struct lease_stopping *st)
 	}
 	/* The final usage settles what ran; the market refuses usage once it
 	 * has closed the lease, so it only goes before our own close. */
-	if (post_close && l->started_posted)
+	if (post_close && l->started_posted && l->pause == LEASE_PAUSE_NONE)
 		post_usage(pd, l, 1);
 	if (post_close) {
 		body = json_pack("{s:s,s:s}", "lease", l->id, "reason", reason);
@@ -796,7 +935,10 @@ close_tick(struct pd *pd, int wait)
 		if (c->threaded)
 			pthread_join(c->thread, NULL);
 		*pp = c->next;
-		close_finish(pd, c->l, &c->st);
+		if (c->pause)
+			pause_finish(pd, c->l, &c->st);
+		else
+			close_finish(pd, c->l, &c->st);
 		free(c);
 	}
 }
@@ -807,6 +949,7 @@ close_tick(struct pd *pd, int wait)
 enum step {
 	STEP_NONE,
 	STEP_CLOSE, /* a close is pending */
+	STEP_PAUSE, /* lease.pause seen: its replicas to stop */
 	STEP_POST_STARTED, /* running, lease.started not yet posted */
 	STEP_METER, /* running and started: usage is due each epoch */
 };
@@ -819,6 +962,10 @@ next_step(struct pd *pd, struct lease *l)
 	pthread_mutex_lock(&pd->mu);
 	if (l->pending_close[0])
 		s = STEP_CLOSE;
+	else if (l->pause == LEASE_PAUSE_STOPPING)
+		s = STEP_PAUSE;
+	else if (l->pause != LEASE_PAUSE_NONE)
+		s = STEP_NONE;
 	else if (!l->started_posted && l->nrep &&
 	    (lease_replica_running(&l->rep[0]) || l->rep[0].done))
 		s = STEP_POST_STARTED;
@@ -1376,8 +1523,8 @@ prep_tick(struct pd *pd, struct lease **work, size_t nt, int64_t now)
 	for (k = 0; k < nt && pd->nprep < pd->cfg.prepare_jobs; k++) {
 		struct lease *l = work[k];
 		pthread_mutex_lock(&pd->mu);
-		for (i = 0;
-		     l->status == LEASE_RUNNING && !l->pending_close[0] &&
+		for (i = 0; l->status == LEASE_RUNNING &&
+		     !l->pending_close[0] && l->pause == LEASE_PAUSE_NONE &&
 		     i < l->nrep && pd->nprep < pd->cfg.prepare_jobs;
 		     i++) {
 			if (l->rep[i].prep_after_ms > now ||
@@ -1810,6 +1957,15 @@ provider_daemon_run_opts(const char *data, const struct provider_overrides *o,
 		for (l = pd->leases; l; l = l->next) {
 			if (l->status != LEASE_RUNNING)
 				continue;
+			/* paused: nothing starts, nothing is metered; only its
+			 * stop and its close are served */
+			if (l->pause != LEASE_PAUSE_NONE) {
+				if ((l->pause == LEASE_PAUSE_STOPPING ||
+				        l->pending_close[0]) &&
+				    work_add(&work, &workcap, &nt, l) < 0)
+					break;
+				continue;
+			}
 			/* images pulled (or not) since the last tick */
 			if (pd->images != NULL && !l->pending_close[0] &&
 			    image_run_attach(pd->images, l) < 0) {
@@ -1847,6 +2003,9 @@ provider_daemon_run_opts(const char *data, const struct provider_overrides *o,
 			switch (next_step(pd, work[i])) {
 			case STEP_CLOSE:
 				close_begin(pd, work[i]);
+				break;
+			case STEP_PAUSE:
+				stop_begin(pd, work[i], 1);
 				break;
 			case STEP_POST_STARTED:
 				post_started(pd, work[i], now);
@@ -1913,7 +2072,8 @@ provider_daemon_run_opts(const char *data, const struct provider_overrides *o,
 		pthread_mutex_unlock(&pd->mu);
 		if (pd->net != NULL)
 			lease_net_meter(pd->net, l);
-		if (l->started_posted)
+		/* the market refuses the usage of a paused lease */
+		if (l->started_posted && l->pause == LEASE_PAUSE_NONE)
 			post_usage(pd, l, 1);
 	}
 	/* Saved with the sandboxes' references, then let go. */

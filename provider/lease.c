@@ -696,7 +696,8 @@ lease_due(const struct lease *l, int64_t now_ms, size_t *idx, size_t max)
 {
 	size_t i, n = 0;
 
-	if (l->status != LEASE_RUNNING || l->pending_close[0])
+	if (l->status != LEASE_RUNNING || l->pending_close[0] ||
+	    l->pause != LEASE_PAUSE_NONE)
 		return 0;
 	for (i = 0; i < l->nrep && n < max; i++)
 		if (!lease_replica_running(&l->rep[i]) && !l->rep[i].done &&
@@ -1095,15 +1096,30 @@ lease_stop_finish(struct lease *l, struct lease_stopping *st)
 		log_info("lease %s: %s stopped", l->id, r->name);
 		(void)provider_event(l->logs_dir, "replica.stopped", r->service,
 		    rep_label(r, label, sizeof(label)), r->last_exit,
-		    "stopped (the lease is closing)");
+		    l->pause != LEASE_PAUSE_NONE && !l->pending_close[0] ?
+		        "stopped (the lease is paused: its escrow ran dry)" :
+		        "stopped (the lease is closing)");
 	}
 	st->n = 0;
 }
 
 void
+lease_resume(struct lease *l)
+{
+	size_t i;
+
+	l->pause = LEASE_PAUSE_NONE;
+	l->resume_after = 0;
+	for (i = 0; i < l->nrep; i++)
+		if (!l->rep[i].done)
+			l->rep[i].next_start_ms = 0;
+}
+
+void
 lease_add_time(struct lease *l, int64_t ms)
 {
-	if (l->status == LEASE_RUNNING && ms > 0)
+	if (l->status == LEASE_RUNNING && l->pause == LEASE_PAUSE_NONE &&
+	    ms > 0)
 		l->run_ms += ms;
 }
 
@@ -1168,6 +1184,7 @@ lease_usage_report(struct lease *l, int64_t now_ms, uint64_t out[USAGE_COUNT])
 		return;
 	}
 	ms = now_ms > l->started_at_ms ? now_ms - l->started_at_ms : 0;
+	ms = ms > l->paused_ms ? ms - l->paused_ms : 0;
 	for (i = 0; i < l->nrep; i++)
 		cpu += l->rep[i].cpu_millis;
 	bound[USAGE_CPU_MS] = bound_of(cpu, ms, 1000);
@@ -1327,6 +1344,17 @@ lease_to_json(struct lease *l, json_t **out)
 	if (l->close_detail[0])
 		json_object_set_new(*out, "close_detail",
 		    json_string(l->close_detail));
+	/* A pause being stopped is saved as paused: the stop ends before
+	 * the daemon's last save (its shutdown waits for it). */
+	if ((l->pause != LEASE_PAUSE_NONE &&
+	        json_object_set_new(*out, "paused", json_true()) < 0) ||
+	    (l->paused_ms > 0 &&
+	        json_object_set_new(*out, "paused_ms",
+	            json_integer((json_int_t)l->paused_ms)) < 0)) {
+		json_decref(*out);
+		*out = NULL;
+		return err_set(ERR_NOMEM, "out of memory");
+	}
 	if (sandboxes_json(l, *out) < 0 ||
 	    (l->manifest_request &&
 	        json_object_set(*out, "manifest_request", l->manifest_request) <
@@ -1400,6 +1428,12 @@ lease_from_json(const json_t *j, struct lease **out)
 		l->saved_sandboxes =
 		    json_incref(json_object_get(j, "sandboxes"));
 	l->started_at_ms = json_integer_value(json_object_get(j, "started_at"));
+	if (json_is_true(json_object_get(j, "paused")) &&
+	    l->status != LEASE_CLOSED)
+		l->pause = LEASE_PAUSE_STOPPED;
+	if (json_integer_value(json_object_get(j, "paused_ms")) > 0)
+		l->paused_ms =
+		    json_integer_value(json_object_get(j, "paused_ms"));
 	ports_from_json(l, json_object_get(j, "forwarded_ports"));
 	if (json_is_object(json_object_get(j, "manifest_request")))
 		l->manifest_request =
@@ -1439,11 +1473,12 @@ replica_status_json(const struct lease *l, const struct lease_replica *r)
 		}
 	return json_pack("{s:s,s:s,s:i,s:s,s:I,s:i,s:i,s:s,s:o}", "service",
 	    r->service, "name", r->name, "replica", (int)r->index, "state",
-	    lease_replica_running(r)      ? "running" :
-	        r->done                   ? "completed" :
-	        l->status == LEASE_CLOSED ? "stopped" :
-	        !lease_replica_ready(r)   ? "preparing" :
-	                                    "restarting",
+	    lease_replica_running(r)         ? "running" :
+	        r->done                      ? "completed" :
+	        l->status == LEASE_CLOSED    ? "stopped" :
+	        l->pause != LEASE_PAUSE_NONE ? "paused" :
+	        !lease_replica_ready(r)      ? "preparing" :
+	                                       "restarting",
 	    "pid", (json_int_t)(r->sb ? sandbox_pid(r->sb) : 0), "restarts",
 	    (int)r->restarts, "last_exit", r->last_exit, "last_error",
 	    r->last_error, "expose", ports);
@@ -1466,9 +1501,12 @@ lease_status_json(struct lease *l, json_t **out)
 		}
 	/* "o" takes reps and the counters, NULL or not, even on failure. */
 	o = json_pack("{s:s,s:s,s:s,s:s,s:s,s:o,s:o}", "lease", l->id, "order",
-	    l->order, "status", status_names[l->status], "close_reason",
-	    l->close_reason, "close_detail", l->close_detail, "replicas", reps,
-	    "usage", counters_json(now));
+	    l->order, "status",
+	    l->status != LEASE_CLOSED && l->pause != LEASE_PAUSE_NONE ?
+	        "paused" :
+	        status_names[l->status],
+	    "close_reason", l->close_reason, "close_detail", l->close_detail,
+	    "replicas", reps, "usage", counters_json(now));
 	if (o == NULL)
 		return err_set(ERR_NOMEM, "out of memory");
 	/* Akash's lease-status forwarded_ports. */

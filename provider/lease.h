@@ -30,6 +30,13 @@ enum lease_status {
 	LEASE_CLOSED, /* stopped; kept for status until forgotten */
 };
 
+/* Where a lease is in a pause (lease.pause / lease.resume). */
+enum lease_pause {
+	LEASE_PAUSE_NONE = 0, /* not paused */
+	LEASE_PAUSE_STOPPING, /* lease.pause seen, its replicas stopping */
+	LEASE_PAUSE_STOPPED, /* stopped; nothing starts, nothing metered */
+};
+
 /* The usage vector of state.h's lease.usage, cumulative. */
 enum lease_counter {
 	USAGE_CPU_MS,
@@ -176,6 +183,13 @@ struct lease {
 	                             counted since this process made it */
 	struct lease_rollout *rollout; /* a tenant's update being rolled
 	                                  out (provider/lease_update.h) */
+	/* lease.pause (its escrow ran dry, docs/state.md "Pause"): the
+	 * workload stopped, its volumes, forwarded ports and network kept
+	 * until lease.resume or the close.  Saved. */
+	enum lease_pause pause;
+	int resume_after; /* daemon: lease.resume seen while stopping */
+	int64_t paused_ms; /* the market's paused_ms: time paused before,
+	                      left out of the usage bound */
 	struct lease *next;
 };
 
@@ -289,7 +303,7 @@ void lease_counters(struct lease *l, uint64_t out[USAGE_COUNT]);
 /* The counters to report at now_ms (provider clock): lease_counters,
  * each reserved counter (cpu_ms, mem_mb_s, storage_mb_s) clamped to
  * what the lease could physically use since its sequenced start
- * (started_at_ms): cpu_millis x ms / 1000, bytes x ms / 10^9 over its
+ * (started_at_ms), the time it was paused (paused_ms) left out: cpu_millis x ms / 1000, bytes x ms / 10^9 over its
  * replicas -- the market's bound (docs/state.md) without its skew
  * allowance, so an honest report is never refused.  Never below what
  * was reported.  Before the start is known they are the reported ones. */
@@ -301,7 +315,12 @@ void lease_usage_report(struct lease *l, int64_t now_ms,
  * reference.  Replaces an earlier one. */
 void lease_set_manifest_request(struct lease *l, json_t *proof);
 
-/* Add wall time to the reserved time while the lease runs. */
+/* lease.resume: the pause is over; every replica but a finished job is
+ * due to start at once (same lease, same volumes, ports and names). */
+void lease_resume(struct lease *l);
+
+/* Add wall time to the reserved time while the lease runs (not while it
+ * is paused). */
 void lease_add_time(struct lease *l, int64_t ms);
 
 /* Persisted form (no manifest; it is stored apart; the manifest request

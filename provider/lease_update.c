@@ -261,6 +261,8 @@ not_updatable(const struct lease *l)
 	if (l->status != LEASE_RUNNING || !l->started_posted)
 		return "has not started yet: its manifest is still being "
 		       "delivered";
+	if (l->pause != LEASE_PAUSE_NONE)
+		return "is paused (its escrow ran dry): top it up first";
 	if (l->rollout)
 		return "is being updated already: wait for that update to "
 		       "finish";
@@ -483,7 +485,10 @@ pd_update_tick(struct pd *pd, struct lease *l, int64_t now)
 	int wake = 0;
 
 	pthread_mutex_lock(&pd->mu);
-	if ((ro = l->rollout) == NULL) {
+	/* a pause holds a rollout where it is until the resume (a close
+	 * does not) */
+	if ((ro = l->rollout) == NULL ||
+	    (l->pause != LEASE_PAUSE_NONE && !l->pending_close[0])) {
 		pthread_mutex_unlock(&pd->mu);
 		return;
 	}

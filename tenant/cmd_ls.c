@@ -21,8 +21,12 @@ const char cmd_ls_help[] =
     "PRICE is the lease's price per epoch in micro-units (uakt), /MONTH "
     "the same\nfor 30 days in tokens (1 AKT = 1000000 uakt), ESCROW "
     "what is left (tokens,\nthen micro-units), LASTS how long it pays "
-    "at that price.  --json adds them\nto each leased row as "
-    "\"money\".\n";
+    "at that price (\"paused\": the escrow ran dry, see below).  --json "
+    "adds them\nto each leased row as \"money\".\n"
+    "A warning line follows for each lease whose escrow pays less than an "
+    "hour\nmore, and for each paused lease (its workload stopped, its "
+    "volumes kept) with\nthe time left before it closes insufficient_funds; "
+    "`tenant topup` resumes it.\n";
 
 static const char *
 str(const json_t *row, const char *key, const char *none)
@@ -61,12 +65,28 @@ add_money(struct tenant_client *c, json_t *rows)
 	}
 }
 
+/* What the market does when an escrow runs dry, for the warnings. */
 static void
-print_table(const json_t *rows, bool all)
+dry_text(int64_t grace, char *buf, size_t cap)
+{
+	char d[48];
+
+	if (grace > 0)
+		snprintf(buf, cap,
+		    "then the market pauses it (workload stopped, volumes "
+		    "kept %s, then closed insufficient_funds)",
+		    tenant_duration(grace, d, sizeof(d)));
+	else
+		snprintf(buf, cap,
+		    "then the market closes it insufficient_funds");
+}
+
+static void
+print_table(const json_t *rows, bool all, int64_t grace)
 {
 	const json_t *h;
 	json_t *row;
-	char month[48], escrow[64], price[40];
+	char month[48], escrow[64], price[40], dry[160];
 	size_t i;
 
 	if (json_array_size(rows) == 0)
@@ -102,10 +122,12 @@ print_table(const json_t *rows, bool all)
 		    h ? month : "-", num(row, "charged"), escrow,
 		    h && strcmp(st, "active") == 0 ?
 		        json_string_value(json_object_get(h, "lasts")) :
-		        "-",
+		        strcmp(st, "paused") == 0 ? "paused" :
+		                                    "-",
 		    str(row, "reason", ""));
 	}
 	/* leases whose escrow runs dry soon at the agreed price */
+	dry_text(grace, dry, sizeof(dry));
 	json_array_foreach(rows, i, row)
 	{
 		int64_t left = tenant_runway_ms(row, util_now_ms());
@@ -113,10 +135,23 @@ print_table(const json_t *rows, bool all)
 		if (left < 0 || left >= TENANT_RUNWAY_WARN_MS)
 			continue;
 		printf("warning: lease %s: the escrow pays %s more at %lld "
-		       "%s/epoch, then the market closes it "
-		       "insufficient_funds: tenant topup %s AMOUNT\n",
+		       "%s/epoch, %s: tenant topup %s AMOUNT\n",
 		    str(row, "lease", "-"), tenant_duration(left, d, sizeof(d)),
-		    num(row, "price"), str(row, "denom", ""),
+		    num(row, "price"), str(row, "denom", ""), dry,
+		    str(row, "deployment", NULL));
+	}
+	/* paused leases: closed when their grace ends */
+	json_array_foreach(rows, i, row)
+	{
+		int64_t left = tenant_grace_ms(row, util_now_ms());
+		char d[48];
+		if (left < 0)
+			continue;
+		printf("warning: lease %s is paused (its escrow ran dry; "
+		       "workload stopped, volumes kept): it closes "
+		       "insufficient_funds in %s unless topped up: tenant "
+		       "topup %s AMOUNT\n",
+		    str(row, "lease", "-"), tenant_duration(left, d, sizeof(d)),
 		    str(row, "deployment", NULL));
 	}
 }
@@ -141,8 +176,12 @@ cmd_ls(const struct cmd_opts *o, int argc, char **argv)
 	add_money(&c, rows);
 	if (o->json)
 		cmd_print_json(rows);
-	else
-		print_table(rows, o->all);
+	else {
+		int64_t grace = 0;
+		if (tenant_market_pause_grace_ms(&c, &grace) != 0)
+			err_clear(); /* the warnings say "closes" then */
+		print_table(rows, o->all, grace);
+	}
 	rc = EXIT_OK;
 done:
 	json_decref(rows);

@@ -25,7 +25,9 @@ const char cmd_status_help[] =
     "Prices per epoch, hour and month (30 days) and the escrow left are "
     "in tokens\n(1 AKT = 1000000 uakt) with the raw micro-units; "
     "\"lasts\" is how long the\nescrow pays the lease at its price; "
-    "\"auto\" its standing top-up (tenant topup\n--auto).  "
+    "\"auto\" its standing top-up (tenant topup\n--auto); a lease "
+    "whose escrow ran dry is \"paused\"\n(workload stopped, volumes kept) "
+    "until `tenant topup` or its grace's end.  "
     "--json adds them as \"money\".\n";
 
 static long long
@@ -56,6 +58,10 @@ print_money(const json_t *l, const json_t *money)
 	if (st != NULL && strcmp(st, "active") == 0)
 		printf("  escrow    %s left, lasts %s at this price\n",
 		    H("escrow"), H("lasts"));
+	else if (st != NULL && strcmp(st, "paused") == 0)
+		printf("  escrow    %s left (not enough for the next epoch; "
+		       "nothing is billed while paused)\n",
+		    H("escrow"));
 	else
 		printf("  escrow    %s left\n", H("escrow"));
 #undef H
@@ -64,7 +70,7 @@ print_money(const json_t *l, const json_t *money)
 /* The market's side of the lease. */
 static void
 print_market(const char *lease, const json_t *l, const char *api,
-    const json_t *money)
+    const json_t *money, int64_t grace)
 {
 	const char *reason = json_string_value(json_object_get(l, "reason"));
 	const char *k;
@@ -92,13 +98,29 @@ print_market(const char *lease, const json_t *l, const char *api,
 		printf("  charged   %lld; fees %lld (micro-units)\n",
 		    num(l, "charged"), num(l, "fees"));
 	if ((left = tenant_runway_ms(l, util_now_ms())) >= 0) {
-		char d[48];
+		char d[48], g[48], warn[192] = "";
+		if (left < TENANT_RUNWAY_WARN_MS && grace > 0)
+			snprintf(warn, sizeof(warn),
+			    " (warning: then the market pauses it, keeping its "
+			    "volumes %s before it closes insufficient_funds; "
+			    "tenant topup adds to it)",
+			    tenant_duration(grace, g, sizeof(g)));
+		else if (left < TENANT_RUNWAY_WARN_MS)
+			snprintf(warn, sizeof(warn),
+			    " (warning: then the market closes it "
+			    "insufficient_funds; tenant topup adds to it)");
 		printf("  runway    the escrow pays %s more at this price%s\n",
+		    tenant_duration(left, d, sizeof(d)), warn);
+	}
+	if ((left = tenant_grace_ms(l, util_now_ms())) >= 0) {
+		char d[48];
+		printf(
+		    "  paused    the escrow ran dry: the workload is stopped, "
+		    "its volumes kept;\n"
+		    "            it closes insufficient_funds in %s unless "
+		    "topped up (tenant topup %s AMOUNT resumes it)\n",
 		    tenant_duration(left, d, sizeof(d)),
-		    left < TENANT_RUNWAY_WARN_MS ?
-		        " (warning: then the market closes it "
-		        "insufficient_funds; tenant topup adds to it)" :
-		        "");
+		    json_string_value(json_object_get(l, "order")));
 	}
 	/* the standing top-up (tenant topup --auto), once one was signed */
 	if (tenant_autotopup_describe(l,
@@ -256,9 +278,14 @@ cmd_status(const struct cmd_opts *o, int argc, char **argv)
 		cmd_print_json(out);
 		goto done;
 	}
-	print_market(lease, json_object_get(out, "market"),
-	    json_string_value(json_object_get(out, "api_url")),
-	    json_object_get(out, "money"));
+	{
+		int64_t grace = 0;
+		if (tenant_market_pause_grace_ms(&c, &grace) != 0)
+			err_clear(); /* "closes" then */
+		print_market(lease, json_object_get(out, "market"),
+		    json_string_value(json_object_get(out, "api_url")),
+		    json_object_get(out, "money"), grace);
+	}
 	ps = json_object_get(out, "provider");
 	if (ps && !json_is_null(ps)) {
 		print_workload(ps, json_object_get(out, "services"));

@@ -11,7 +11,9 @@
 #include "common/codec.h"
 #include "common/err.h"
 #include "common/units.h"
+#include "common/util.h"
 #include "tenant/events.h"
+#include "tenant/runway.h"
 
 /* Ledger entries read per request while looking for top-ups (the market
  * answers at most its page). */
@@ -76,8 +78,8 @@ add_autotopup(json_t *arr, const json_t *e, const json_t *body,
 	    amount, (long long)num(body, "below_epochs"));
 }
 
-/* The deployment.deposit entries naming order, and the lease.autotopup
- * entries naming lease, from index from on. */
+/* The deployment.deposit entries naming order, and the lease.autotopup,
+ * lease.pause and lease.resume entries naming lease, from index from on. */
 static int
 add_topups(struct tenant_client *c, json_t *arr, const char *order,
     const char *lease, json_int_t from, const char *denom)
@@ -133,6 +135,28 @@ add_topups(struct tenant_client *c, json_t *arr, const char *order,
 				    order);
 			} else if (strcmp(str(json_object_get(leaf, "entry"),
 			                      "kind"),
+			               "lease.pause") == 0 &&
+			    strcmp(str(body, "lease"), lease) == 0) {
+				snprintf(id, sizeof(id), "m%lld",
+				    (long long)num(e, "index"));
+				rc = add(arr, num(e, "time"), "market",
+				    "lease.pause", id,
+				    "paused: the escrow cannot pay the next "
+				    "epoch; the workload stops, its volumes "
+				    "are kept; a top-up resumes it");
+			} else if (strcmp(str(json_object_get(leaf, "entry"),
+			                      "kind"),
+			               "lease.resume") == 0 &&
+			    strcmp(str(body, "lease"), lease) == 0) {
+				snprintf(id, sizeof(id), "m%lld",
+				    (long long)num(e, "index"));
+				rc = add(arr, num(e, "time"), "market",
+				    "lease.resume", id,
+				    "resumed: the top-up pays it again; the "
+				    "workload starts again (same lease, same "
+				    "URL)");
+			} else if (strcmp(str(json_object_get(leaf, "entry"),
+			                      "kind"),
 			               "lease.autotopup") == 0 &&
 			    strcmp(str(body, "lease"), lease) == 0)
 				rc = add_autotopup(arr, e, body, denom);
@@ -149,6 +173,41 @@ out:
 	json_decref(page);
 	free(buf);
 	return rc;
+}
+
+/* A warning, at the time of asking, for a lease whose escrow runs dry
+ * within TENANT_RUNWAY_WARN_MS (its "paid_until") or that is paused
+ * (its "grace_until"); nothing else.  Its id names what it warns of, so
+ * a follower prints each warning once. */
+static int
+add_warning(json_t *arr, const json_t *l, const char *denom)
+{
+	int64_t now = util_now_ms(), left;
+	char d[48], id[64], a[96];
+
+	if (strcmp(str(l, "status"), "paused") == 0 &&
+	    json_is_integer(json_object_get(l, "grace_until"))) {
+		left = num(l, "grace_until") - now;
+		snprintf(id, sizeof(id), "w%lld",
+		    (long long)num(l, "paused_at"));
+		return add(arr, now, "market", "warning", id,
+		    "lease %s is paused: it closes insufficient_funds %s%s "
+		    "(its volumes deleted) unless a top-up resumes it: tenant "
+		    "topup %s AMOUNT",
+		    str(l, "id"), left > 0 ? "in " : "now",
+		    left > 0 ? tenant_duration(left, d, sizeof(d)) : "",
+		    str(l, "order"));
+	}
+	if ((left = tenant_runway_ms(l, now)) < 0 ||
+	    left >= TENANT_RUNWAY_WARN_MS)
+		return 0;
+	units_fmt_amount(num(l, "price"), denom, a, sizeof(a));
+	snprintf(id, sizeof(id), "w%lld", (long long)num(l, "paid_until"));
+	return add(arr, now, "market", "warning", id,
+	    "the escrow of lease %s pays %s more at %s/epoch, then it runs "
+	    "dry: tenant topup %s AMOUNT",
+	    str(l, "id"), tenant_duration(left, d, sizeof(d)), a,
+	    str(l, "order"));
 }
 
 int
@@ -225,6 +284,8 @@ tenant_market_events(struct tenant_client *c, const char *lease, json_t **out,
 	}
 	if ((rc = add_topups(c, arr, str(o, "id"), lease, num(o, "index") + 1,
 	         denom)) != 0)
+		goto fail;
+	if ((rc = add_warning(arr, l, denom)) != 0)
 		goto fail;
 	if (json_is_object(cl = json_object_get(st, "close"))) {
 		units_fmt_amount(num(cl, "refund"), denom, a1, sizeof(a1));

@@ -23,6 +23,21 @@ tenant_market_epoch_ms(struct tenant_client *c, int64_t *out)
 }
 
 int
+tenant_market_pause_grace_ms(struct tenant_client *c, int64_t *out)
+{
+	json_t *info = NULL;
+	int rc;
+
+	*out = 0;
+	if ((rc = tenant_market_get(c, "/v1/info", &info)) == 0 &&
+	    json_is_integer(json_object_get(info, "pause_grace_ms")))
+		*out =
+		    json_integer_value(json_object_get(info, "pause_grace_ms"));
+	json_decref(info);
+	return rc;
+}
+
+int
 tenant_lease_money(struct tenant_client *c, const json_t *lease,
     int64_t epoch_ms, json_t **out)
 {

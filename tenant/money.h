@@ -25,6 +25,11 @@ json_t *tenant_money_json(int64_t per_epoch, int64_t escrow, const char *denom,
  * is not a market's, the client's errors otherwise. */
 int tenant_market_epoch_ms(struct tenant_client *c, int64_t *out);
 
+/* The market's pause grace (/v1/info "pause_grace_ms": how long a lease
+ * whose escrow ran dry stays paused before it closes insufficient_funds;
+ * 0 when the market has none, or predates it).  The client's errors. */
+int tenant_market_pause_grace_ms(struct tenant_client *c, int64_t *out);
+
 /* tenant_money_json of the market's lease (a GET /v1/leases/<id>
  * answer, borrowed): its price, its order's escrow and denomination (GET
  * /v1/orders/<order>; "uakt" when the order cannot be read), the epoch

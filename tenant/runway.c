@@ -17,6 +17,18 @@ tenant_runway_ms(const json_t *obj, int64_t now_ms)
 	return json_integer_value(pu) - now_ms;
 }
 
+int64_t
+tenant_grace_ms(const json_t *obj, int64_t now_ms)
+{
+	const json_t *g = json_object_get(obj, "grace_until");
+
+	if (!json_is_integer(g))
+		return -1;
+	if (json_integer_value(g) <= now_ms)
+		return 0;
+	return json_integer_value(g) - now_ms;
+}
+
 const char *
 tenant_duration(int64_t ms, char *buf, size_t cap)
 {

@@ -18,6 +18,11 @@
  * ls` row), 0 when past it; -1 when it has none (not active, or free). */
 int64_t tenant_runway_ms(const json_t *obj, int64_t now_ms);
 
+/* ms left at now_ms before obj's "grace_until" (a paused lease's view or
+ * `tenant ls` row: when the market closes it insufficient_funds unless a
+ * top-up resumes it), 0 when past it; -1 when it is not paused. */
+int64_t tenant_grace_ms(const json_t *obj, int64_t now_ms);
+
 /* "2 d 3 h", "2 h 5 min", "4 min 10 s", "40 s" into buf. */
 const char *tenant_duration(int64_t ms, char *buf, size_t cap);
 

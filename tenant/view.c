@@ -167,6 +167,10 @@ ls_row(const json_t *ord, const json_t *leases, const struct tenant_paths *p)
 		if (json_is_string(json_object_get(lease, "reason")))
 			json_object_set(row, "reason",
 			    json_object_get(lease, "reason"));
+		/* paused: when the grace ends (docs/state.md "Pause") */
+		if (json_is_integer(json_object_get(lease, "grace_until")))
+			json_object_set(row, "grace_until",
+			    json_object_get(lease, "grace_until"));
 	}
 	return row;
 }

@@ -19,7 +19,7 @@ P1PRICE=cpu_ms=1000000,mem_mb_s=1000000,storage_mb_s=100000
 P2PRICE=cpu_ms=2000000,mem_mb_s=2000000,storage_mb_s=200000
 P3PRICE=cpu_ms=500000,mem_mb_s=500000,storage_mb_s=50000
 
-check "market starts on a free loopback port" cluster_market
+check "market starts on a free loopback port (no pause grace: dry escrows close at once)" cluster_market --pause-grace 0
 check "provider p1 (region=eu, cheaper) starts and advertises" \
     cluster_provider p1 region=eu $P1PRICE
 check "provider p2 (region=us, twice p1's price) starts and advertises" \

@@ -19,7 +19,7 @@ proof() { $L envelope --key "$T/tenant.key" --kind http.request --body "{\"body_
 start_lease() { submit "$1" lease.started "{\"lease\":\"$2\",\"manifest_request\":$(proof "$2")}"; }
 bal() { curl -s "$MARKET/v1/accounts/$1" | jq .balances.uakt; }
 
-check "market starts on a free port" cluster_market --check-invariants --min-lease-epochs 3
+check "market starts on a free port" cluster_market --check-invariants --min-lease-epochs 3 --pause-grace 0
 TEN=$(keygen tenant)
 P1=$(keygen p1)
 P2=$(keygen p2)
@@ -129,7 +129,7 @@ kill -9 "$MARKET_PID"
 wait "$feeder" 2>/dev/null
 acked=$(grep -c ' 201$' "$T/codes")
 check "some submissions were acknowledged before the kill" [ "$acked" -gt 0 ]
-check "the market restarts by replaying its ledger" cluster_market --check-invariants --min-lease-epochs 3
+check "the market restarts by replaying its ledger" cluster_market --check-invariants --min-lease-epochs 3 --pause-grace 0
 lost=0
 for n in $(grep ' 201$' "$T/codes" | cut -d' ' -f1); do
 	idx=$(jq .index "$T/ans.$n")

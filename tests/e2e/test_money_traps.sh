@@ -11,7 +11,7 @@
 . tests/e2e/market_lib.sh
 . tests/e2e/money_lib.sh
 
-check "market starts (1 s epochs, min lease 10 epochs)" cluster_market --check-invariants
+check "market starts (1 s epochs, min lease 10 epochs, no pause grace)" cluster_market --check-invariants --pause-grace 0
 check "the genesis states the minimum lease" [ "$(mget /v1/info .min_lease_epochs)" = 10 ]
 NEW=$(keygen newcomer)
 TEN=$(keygen tenant)

@@ -42,7 +42,7 @@ PIDS="$PIDS $!"
 until_ok 10 test -s "$T/git.port" >/dev/null
 GITPORT=$(cut -d' ' -f1 "$T/git.port")
 
-check "market starts" cluster_market
+check "market starts (no pause grace: a dry escrow closes at once)" cluster_market --pause-grace 0
 check "provider init and run (capacity detected, advertised)" \
     cluster_provider p region=test \
     cpu_ms=100000,mem_mb_s=1000000,request=1000000 --stop-grace 1000 \

@@ -20,7 +20,7 @@ sed '0,/^    loopback:$/s//    loopback:\n      attributes:\n        region: eu/
 
 # providers that only advertise go offline 10 s after their last entry
 CLUSTER_GRACE=10
-check "market starts" cluster_market --check-invariants
+check "market starts (no pause grace)" cluster_market --check-invariants --pause-grace 0
 check "tenant alice gets a key" sh -c \
     "mkdir -p $CL/alice && XDG_CONFIG_HOME=$CL/alice $BIN/tenant keygen > $T/alice.addr"
 ALICE=$(cat "$T/alice.addr")

@@ -4,7 +4,8 @@
  * becomes an (unsigned: state_apply trusts its caller to verify) envelope
  * applied on top of a small market with the default money rules (fees,
  * bonds, minimum lease, usage bounds) and a running lease, followed by the
- * derived and due entries the market would append.  One kind byte past
+ * derived and due entries the market would append (odd-sized inputs
+ * under a pause grace: pauses, resumes and grace closes among them).  One kind byte past
  * the real kinds means "lease.started carrying a valid manifest-delivery
  * proof": the harness signs the tenant's request for body.lease (the
  * proof inside a lease.started is a real Ed25519 signature, so the keys
@@ -201,6 +202,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	state_config_default(&c);
 	c.check_invariants = 1;
+	/* odd-sized inputs run under a pause grace (docs/state.md "Pause"):
+	 * unfunded leases are paused, resumed by deposits, closed at the
+	 * grace's end */
+	c.pause_grace_ms = size % 2 ? 60000 : 0;
 	keyb(0, c.treasury_key);
 	keyb(1, c.market_key);
 	for (int i = 0; i < NKEYS; i++) {

@@ -868,6 +868,70 @@ test_lease_usage_report_clamps_to_the_physical_bound(void **state)
 	lease_free(l);
 }
 
+/* A paused lease (lease.pause): nothing is due to start, no reserved
+ * time is counted, the usage bound leaves the market's paused_ms out,
+ * the pause and paused_ms survive a restart, and lease_resume makes
+ * every replica due at once. */
+static void
+test_lease_pause_stops_starts_and_meters(void **state)
+{
+	struct lease *l = lease_for(manifest_text, "here"), *back;
+	uint64_t c[USAGE_COUNT];
+	size_t idx[LEASE_MAX_REPLICAS];
+	json_t *m, *saved, *st;
+
+	(void)state;
+	assert_int_equal(cjson_parse(manifest_text, strlen(manifest_text), &m),
+	    0);
+	assert_int_equal(lease_set_manifest(l, m), 0);
+	assert_true(lease_due(l, 0, idx, LEASE_MAX_REPLICAS) > 0);
+	lease_add_time(l, 3000);
+	l->pause = LEASE_PAUSE_STOPPED;
+	assert_int_equal(lease_due(l, 0, idx, LEASE_MAX_REPLICAS), 0);
+	lease_add_time(l, 50000); /* paused: not counted */
+	lease_counters(l, c);
+	assert_int_equal(c[USAGE_MEM_MB_S], 6); /* 2 MB x 3 s only */
+	assert_int_equal(lease_status_json(l, &st), 0);
+	assert_string_equal(json_string_value(json_object_get(st, "status")),
+	    "paused");
+	assert_string_equal(
+	    json_string_value(json_object_get(
+	        json_array_get(json_object_get(st, "replicas"), 0), "state")),
+	    "paused");
+	json_decref(st);
+	/* started 63 s ago, 60 s of it paused: bounded by 3 s even when
+	 * the provider counted more */
+	l->started_at_ms = 937000;
+	l->paused_ms = 60000;
+	l->pause = LEASE_PAUSE_NONE;
+	lease_add_time(l, 10000);
+	l->pause = LEASE_PAUSE_STOPPED;
+	lease_usage_report(l, 1000000, c);
+	assert_int_equal(c[USAGE_MEM_MB_S], 6);
+	assert_int_equal(c[USAGE_STORAGE_MB_S], 12);
+	/* a restart keeps the pause: nothing starts */
+	assert_int_equal(lease_to_json(l, &saved), 0);
+	assert_true(json_is_true(json_object_get(saved, "paused")));
+	assert_int_equal(lease_from_json(saved, &back), 0);
+	assert_int_equal(lease_set_manifest(back, m), 0);
+	assert_int_equal(back->pause, LEASE_PAUSE_STOPPED);
+	assert_int_equal(back->paused_ms, 60000);
+	assert_int_equal(lease_due(back, 0, idx, LEASE_MAX_REPLICAS), 0);
+	/* resumed: every replica due now, metering again */
+	back->rep[0].next_start_ms = INT64_MAX;
+	lease_resume(back);
+	assert_int_equal(back->pause, LEASE_PAUSE_NONE);
+	assert_int_equal(lease_due(back, 0, idx, LEASE_MAX_REPLICAS),
+	    back->nrep);
+	json_decref(saved);
+	assert_int_equal(lease_to_json(back, &saved), 0);
+	assert_null(json_object_get(saved, "paused"));
+	json_decref(saved);
+	json_decref(m);
+	lease_free(back);
+	lease_free(l);
+}
+
 /* Allocation failures, injected: this strdup replaces libc's in the whole
  * test binary (lease.c builds every argv and env entry with it).  With
  * strdup_fail_at = n the n-th call from strdup_calls = 0 fails; 0 never. */
@@ -1357,6 +1421,7 @@ main(void)
 		    test_lease_downtime_billed_for_the_replicas_that_ran_on),
 		cmocka_unit_test(
 		    test_lease_usage_report_clamps_to_the_physical_bound),
+		cmocka_unit_test(test_lease_pause_stops_starts_and_meters),
 		cmocka_unit_test(test_bond_advice_follows_the_markets_rules),
 		cmocka_unit_test(
 		    test_lease_allocation_failure_is_an_error_not_a_short_list),

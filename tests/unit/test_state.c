@@ -1845,6 +1845,344 @@ test_genesis_checkpoint_cadence(void **st)
 	t_free(t);
 }
 
+/* ---- pause instead of close ------------------------------------------- */
+
+/* t with a pause grace of grace ms (and no money rules). */
+static struct t *
+t_new_pause(int64_t grace)
+{
+	struct t *t = t_new();
+
+	state_free(t->s);
+	t->cfg.pause_grace_ms = grace;
+	OK(state_new(&t->cfg, &t->s));
+	return t;
+}
+
+/* A lease of price 6000 whose 20000 escrow paid 12000 at epoch 3, paused
+ * by the time-based lease.pause at start + 4 epochs; *start set. */
+static void
+paused_lease(struct t *t, char *lid, int64_t *start)
+{
+	json_t *due, *l;
+
+	setup_lease(t, 6500, 20000, lid);
+	OK(started(t, K_P1, lid));
+	*start = t->now;
+	t->now += 13000;
+	OK(usage(t, K_P1, lid, 12000, 0));
+	/* the market may not pause a funded lease */
+	REJ(ERR_REJECT,
+	    t_put(t, K_MARKET, "lease.pause", "{\"lease\":\"%s\"}", lid));
+	t->now = *start + 4 * 6000;
+	OK(state_due(t->s, t->now, &due));
+	assert_int_equal(json_array_size(due), 1);
+	assert_string_equal(jstr(json_array_get(due, 0), "kind"),
+	    "lease.pause");
+	json_decref(due);
+	/* with a grace, an unfunded lease is paused first, not closed */
+	REJ(ERR_REJECT,
+	    t_put(t, K_MARKET, "lease.close",
+	        "{\"lease\":\"%s\",\"reason\":\"insufficient_funds\"}", lid));
+	/* only the market pauses */
+	REJ(ERR_REJECT,
+	    t_put(t, K_TENANT, "lease.pause", "{\"lease\":\"%s\"}", lid));
+	OK(t_put(t, K_MARKET, "lease.pause", "{\"lease\":\"%s\"}", lid));
+	l = lease(t, lid);
+	assert_string_equal(jstr(l, "status"), "paused");
+	assert_int_equal(jint(l, "paused_at"), t->now);
+	assert_int_equal(jint(l, "grace_until"), t->now + 60000);
+	assert_int_equal(jint(l, "escrow"), 8000);
+	assert_true(json_is_null(json_object_get(l, "paid_until")));
+	json_decref(l);
+}
+
+static void
+test_pause_at_dry_escrow_no_billing_resume_on_deposit(void **st)
+{
+	struct t *t = t_new_pause(60000);
+	char lid[STATE_ID_LEN];
+	int64_t start, paused_at, clock;
+	json_t *due, *l;
+
+	(void)st;
+	paused_lease(t, lid, &start);
+	paused_at = t->now;
+	snapshot_same(t); /* the pause fields round-trip */
+	/* nothing is billed while paused: usage is refused */
+	t->now += 5000;
+	REJ(ERR_REJECT, usage(t, K_P1, lid, 13000, 0));
+	assert_non_null(strstr(err_msg(), "paused"));
+	REJ(ERR_REJECT,
+	    t_put(t, K_MARKET, "lease.pause", "{\"lease\":\"%s\"}", lid));
+	OK(state_due(t->s, t->now, &due));
+	assert_int_equal(json_array_size(due), 0);
+	json_decref(due);
+	/* 9000 pays 1 epoch: 3 billed + 1 = 4 epochs, what it had run when
+	 * paused, not beyond: still paused */
+	OK(t_put(t, K_TENANT, "deployment.deposit",
+	    "{\"order\":\"o-3\",\"amount\":1000}"));
+	assert_int_equal(state_pending_count(t->s), 0);
+	/* the resume is derived only */
+	REJ(ERR_REJECT,
+	    t_put(t, K_MARKET, "lease.resume", "{\"lease\":\"%s\"}", lid));
+	t->now += 5000;
+	/* 14000 pays 2: the lease resumes, its clock on by the pause */
+	OK(t_put(t, K_TENANT, "deployment.deposit",
+	    "{\"order\":\"o-3\",\"amount\":5000}"));
+	assert_int_equal(state_pending_count(t->s), 1);
+	assert_int_equal(t_drain(t), 1);
+	l = lease(t, lid);
+	assert_string_equal(jstr(l, "status"), "active");
+	assert_int_equal(jint(l, "paused_ms"), t->now - paused_at);
+	assert_int_equal(jint(l, "pauses"), 1);
+	assert_true(json_is_null(json_object_get(l, "paused_at")));
+	clock = start + (t->now - paused_at);
+	assert_int_equal(jint(l, "paid_until"), clock + (3 + 2) * 6000);
+	assert_int_equal(jint(l, "escrow"), 14000);
+	assert_int_equal(jint(l, "charged"), 12000);
+	json_decref(l);
+	/* billing goes on from where it stopped: 6000 more in epoch 5 of
+	 * the running time (the pause not counted) */
+	t->now += 1000;
+	OK(usage(t, K_P1, lid, 18000, 0));
+	l = lease(t, lid);
+	assert_int_equal(jint(l, "charged"), 18000);
+	assert_int_equal(jint(l, "billed_epochs"), 5);
+	json_decref(l);
+	snapshot_same(t);
+	t_free(t);
+}
+
+static void
+test_pause_grace_end_closes_insufficient_funds(void **st)
+{
+	struct t *t = t_new_pause(60000);
+	char lid[STATE_ID_LEN];
+	int64_t start, paused_at;
+	json_t *due, *l;
+
+	(void)st;
+	paused_lease(t, lid, &start);
+	paused_at = t->now;
+	t->now = paused_at + 60000 - 1;
+	OK(state_due(t->s, t->now, &due));
+	assert_int_equal(json_array_size(due), 0);
+	json_decref(due);
+	REJ(ERR_REJECT,
+	    t_put(t, K_MARKET, "lease.close",
+	        "{\"lease\":\"%s\",\"reason\":\"insufficient_funds\"}", lid));
+	t->now = paused_at + 60000;
+	OK(state_due(t->s, t->now, &due));
+	assert_int_equal(json_array_size(due), 1);
+	assert_string_equal(jstr(json_array_get(due, 0), "kind"),
+	    "lease.close");
+	assert_string_equal(
+	    jstr(json_object_get(json_array_get(due, 0), "body"), "reason"),
+	    "insufficient_funds");
+	json_decref(due);
+	OK(t_put(t, K_MARKET, "lease.close",
+	    "{\"lease\":\"%s\",\"reason\":\"insufficient_funds\"}", lid));
+	l = lease(t, lid);
+	assert_string_equal(jstr(l, "status"), "closed");
+	assert_string_equal(jstr(l, "reason"), "insufficient_funds");
+	assert_int_equal(jint(l, "charged"), 12000);
+	json_decref(l);
+	/* the unpaid rest comes back: nothing was billed while paused */
+	assert_int_equal(balance(t, K_TENANT), 1000000 - 12000);
+	t_free(t);
+}
+
+/* A paused lease's usage from the provider pushes nothing; the tenant
+ * may close it; and a lease drained by usage is paused at once. */
+static void
+test_pause_derived_by_usage_and_tenant_close(void **st)
+{
+	struct t *t = t_new_pause(60000);
+	char lid[STATE_ID_LEN];
+	json_t *p;
+
+	(void)st;
+	setup_lease(t, 6500, 5000, lid);
+	OK(started(t, K_P1, lid));
+	t->now += 6000;
+	OK(usage(t, K_P1, lid, 6000, 0)); /* wants 6000, escrow 5000 */
+	OK(state_pending(t->s, &p));
+	assert_int_equal(json_array_size(p), 1);
+	assert_string_equal(jstr(json_array_get(p, 0), "kind"), "lease.pause");
+	json_decref(p);
+	assert_int_equal(t_drain(t), 1);
+	p = lease(t, lid);
+	assert_string_equal(jstr(p, "status"), "paused");
+	assert_int_equal(jint(p, "escrow"), 0);
+	json_decref(p);
+	/* its usage billed the epoch it was in (capped by the escrow): a
+	 * crumb that pays no whole epoch leaves it paused */
+	t->now += 500;
+	OK(t_put(t, K_TENANT, "deployment.deposit",
+	    "{\"order\":\"o-3\",\"amount\":1}"));
+	assert_int_equal(state_pending_count(t->s), 0);
+	OK(t_put(t, K_TENANT, "deployment.deposit",
+	    "{\"order\":\"o-3\",\"amount\":5998}"));
+	assert_int_equal(state_pending_count(t->s), 0);
+	OK(t_put(t, K_TENANT, "deployment.deposit",
+	    "{\"order\":\"o-3\",\"amount\":1}"));
+	assert_int_equal(t_drain(t), 1);
+	p = lease(t, lid);
+	assert_string_equal(jstr(p, "status"), "active");
+	json_decref(p);
+	OK(t_put(t, K_TENANT, "lease.close",
+	    "{\"lease\":\"%s\",\"reason\":\"tenant_closed\"}", lid));
+	p = lease(t, lid);
+	assert_string_equal(jstr(p, "status"), "closed");
+	assert_string_equal(jstr(p, "reason"), "tenant_closed");
+	json_decref(p);
+	t_free(t);
+}
+
+/* The pause grace came to version 2 later: written, read back, and a
+ * genesis without it closes unfunded leases at once (0); lease.pause is
+ * refused under it. */
+static void
+test_genesis_pause_grace(void **st)
+{
+	struct t *t = t_new_with(1);
+	struct state_config c;
+	struct envelope *e;
+	struct state *x;
+	json_t *b;
+
+	(void)st;
+	t->cfg.pause_grace_ms = 86400000;
+	OK(replay_genesis_body(&t->cfg, &b));
+	assert_int_equal(jint(b, "pause_grace_ms"), 86400000);
+	OK(envelope_sign(t->k[K_MARKET], REPLAY_GENESIS_KIND, b, "g", 1, &e));
+	OK(replay_genesis_config(e, &c));
+	assert_int_equal(c.pause_grace_ms, 86400000);
+	envelope_free(e);
+	json_object_del(b, "pause_grace_ms");
+	OK(envelope_sign(t->k[K_MARKET], REPLAY_GENESIS_KIND, b, "g", 1, &e));
+	OK(replay_genesis_config(e, &c));
+	assert_int_equal(c.pause_grace_ms, 0);
+	envelope_free(e);
+	json_object_set_new(b, "pause_grace_ms", json_string("1d"));
+	OK(envelope_sign(t->k[K_MARKET], REPLAY_GENESIS_KIND, b, "g", 1, &e));
+	REJ(ERR_CORRUPT, replay_genesis_config(e, &c));
+	envelope_free(e);
+	json_decref(b);
+	c = t->cfg;
+	c.pause_grace_ms = -1;
+	REJ(ERR_INVAL, state_new(&c, &x));
+	assert_non_null(strstr(err_msg(), "pause_grace_ms"));
+	t_free(t);
+}
+
+static void
+test_no_pause_grace_closes_at_once(void **st)
+{
+	struct t *t = t_new(); /* pause_grace_ms 0, as an old genesis */
+	char lid[STATE_ID_LEN];
+	json_t *due;
+	int64_t start;
+
+	(void)st;
+	setup_lease(t, 6500, 20000, lid);
+	OK(started(t, K_P1, lid));
+	start = t->now;
+	t->now += 13000;
+	OK(usage(t, K_P1, lid, 12000, 0));
+	t->now = start + 4 * 6000;
+	OK(state_due(t->s, t->now, &due));
+	assert_int_equal(json_array_size(due), 1);
+	assert_string_equal(jstr(json_array_get(due, 0), "kind"),
+	    "lease.close");
+	json_decref(due);
+	REJ(ERR_REJECT,
+	    t_put(t, K_MARKET, "lease.pause", "{\"lease\":\"%s\"}", lid));
+	assert_non_null(strstr(err_msg(), "pause_grace_ms 0"));
+	t_free(t);
+}
+
+static char *dump_bytes(struct state *s);
+
+/* Abuse around a pause: a lease.resume signed by the tenant or the
+ * provider, or by the market without a derivation; a deposit of 0; the
+ * resume entry replayed; a pause of a closed lease.  Then the whole log
+ * replayed into a fresh state (what `ledger audit` does) is the same
+ * state, byte for byte. */
+static void
+test_pause_abuse_and_replay(void **st)
+{
+	struct t *t = t_new_pause(60000);
+	char lid[STATE_ID_LEN];
+	struct state_effects fx;
+	struct state *r;
+	struct envelope *resume;
+	int64_t start;
+	char *a, *b;
+	json_t *l;
+
+	(void)st;
+	paused_lease(t, lid, &start);
+	t->now += 2000;
+	REJ(ERR_REJECT,
+	    t_put(t, K_TENANT, "lease.resume", "{\"lease\":\"%s\"}", lid));
+	REJ(ERR_REJECT,
+	    t_put(t, K_P1, "lease.resume", "{\"lease\":\"%s\"}", lid));
+	REJ(ERR_REJECT,
+	    t_put(t, K_MARKET, "lease.resume", "{\"lease\":\"%s\"}", lid));
+	/* only the market pauses, and a paused lease is not paused again */
+	REJ(ERR_REJECT,
+	    t_put(t, K_P1, "lease.pause", "{\"lease\":\"%s\"}", lid));
+	REJ(ERR_REJECT,
+	    t_put(t, K_MARKET, "lease.pause", "{\"lease\":\"%s\"}", lid));
+	assert_int_not_equal(t_put(t, K_TENANT, "deployment.deposit",
+	                         "{\"order\":\"o-3\",\"amount\":0}"),
+	    0);
+	assert_int_equal(state_pending_count(t->s), 0);
+	l = lease(t, lid);
+	assert_string_equal(jstr(l, "status"), "paused");
+	json_decref(l);
+	/* a deposit that pays: resumed (derived, market-signed) */
+	OK(t_put(t, K_TENANT, "deployment.deposit",
+	    "{\"order\":\"o-3\",\"amount\":60000}"));
+	assert_int_equal(t_drain(t), 1);
+	resume = t->log[t->nlog - 1].e;
+	assert_string_equal(resume->kind, "lease.resume");
+	/* the same resume again: refused (its nonce, and not paused) */
+	t->idx++;
+	assert_int_not_equal(state_apply(t->s, resume, t->idx, t->now, &fx), 0);
+	assert_null(fx.derived);
+	t->idx--;
+	l = lease(t, lid);
+	assert_string_equal(jstr(l, "status"), "active");
+	assert_int_equal(jint(l, "pauses"), 1);
+	json_decref(l);
+	/* closed: no pause any more */
+	t->now += 1000;
+	OK(t_put(t, K_TENANT, "lease.close",
+	    "{\"lease\":\"%s\",\"reason\":\"tenant_closed\"}", lid));
+	REJ(ERR_REJECT,
+	    t_put(t, K_MARKET, "lease.pause", "{\"lease\":\"%s\"}", lid));
+	REJ(ERR_REJECT,
+	    t_put(t, K_MARKET, "lease.resume", "{\"lease\":\"%s\"}", lid));
+	/* the audit's replay: the same state */
+	OK(state_new(&t->cfg, &r));
+	for (size_t i = 0; i < t->nlog; i++)
+		if (state_apply(r, t->log[i].e, t->log[i].index, t->log[i].time,
+		        NULL) != 0)
+			fail_msg("replay of index %llu: %s",
+			    (unsigned long long)t->log[i].index, err_msg());
+	a = dump_bytes(t->s);
+	b = dump_bytes(r);
+	assert_string_equal(a, b);
+	free(a);
+	free(b);
+	state_free(r);
+	snapshot_same(t);
+	t_free(t);
+}
+
 /* ---- property: random valid streams ----------------------------------- */
 
 static uint64_t rng_state;
@@ -2657,6 +2995,14 @@ main(void)
 		cmocka_unit_test(
 		    test_usage_charges_with_take_rate_carry_and_cap),
 		cmocka_unit_test(test_insufficient_funds_is_derived),
+		cmocka_unit_test(
+		    test_pause_at_dry_escrow_no_billing_resume_on_deposit),
+		cmocka_unit_test(
+		    test_pause_grace_end_closes_insufficient_funds),
+		cmocka_unit_test(test_pause_derived_by_usage_and_tenant_close),
+		cmocka_unit_test(test_pause_abuse_and_replay),
+		cmocka_unit_test(test_genesis_pause_grace),
+		cmocka_unit_test(test_no_pause_grace_closes_at_once),
 		cmocka_unit_test(test_escrow_drained_by_usage_closes_at_once),
 		cmocka_unit_test(
 		    test_deployment_deposit_and_order_close_refund),

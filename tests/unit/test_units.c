@@ -12,6 +12,7 @@
 #include <cmocka.h>
 #include <jansson.h>
 
+#include "common/err.h"
 #include "common/units.h"
 #include "tenant/money.h"
 
@@ -65,6 +66,47 @@ expect_duration(int64_t ms, const char *want)
 
 	units_fmt_duration(ms, buf, sizeof(buf));
 	assert_string_equal(buf, want);
+}
+
+static void
+test_parse_duration(void **st)
+{
+	int64_t ms = -1;
+
+	(void)st;
+	assert_int_equal(units_parse_duration("24h", "x", INT64_MAX, &ms), 0);
+	assert_int_equal(ms, 86400000);
+	assert_int_equal(units_parse_duration("90", "x", INT64_MAX, &ms), 0);
+	assert_int_equal(ms, 90000);
+	assert_int_equal(units_parse_duration("0", "x", INT64_MAX, &ms), 0);
+	assert_int_equal(ms, 0);
+	assert_int_equal(units_parse_duration("1h30m", "x", INT64_MAX, &ms), 0);
+	assert_int_equal(ms, 5400000);
+	assert_int_equal(units_parse_duration("2d", "x", INT64_MAX, &ms), 0);
+	assert_int_equal(ms, 2 * 86400000LL);
+	assert_int_equal(units_parse_duration("1500ms", "x", INT64_MAX, &ms),
+	    0);
+	assert_int_equal(ms, 1500);
+	assert_int_equal(units_parse_duration("20s", "x", INT64_MAX, &ms), 0);
+	assert_int_equal(ms, 20000);
+	ms = 7;
+	assert_int_equal(units_parse_duration("", "--g", INT64_MAX, &ms),
+	    ERR_INVAL);
+	assert_int_equal(units_parse_duration("1x", "--g", INT64_MAX, &ms),
+	    ERR_INVAL);
+	assert_non_null(strstr(err_msg(), "--g"));
+	assert_int_equal(units_parse_duration("-1h", "--g", INT64_MAX, &ms),
+	    ERR_INVAL);
+	assert_int_equal(units_parse_duration("1m1h", "--g", INT64_MAX, &ms),
+	    ERR_INVAL);
+	assert_int_equal(units_parse_duration("h", "--g", INT64_MAX, &ms),
+	    ERR_INVAL);
+	assert_int_equal(units_parse_duration("2d", "--g", 86400000, &ms),
+	    ERR_RANGE);
+	assert_int_equal(units_parse_duration("99999999999999999999d", "--g",
+	                     INT64_MAX, &ms),
+	    ERR_RANGE);
+	assert_int_equal(ms, 7);
 }
 
 static void
@@ -147,6 +189,7 @@ main(void)
 		cmocka_unit_test(test_tokens),
 		cmocka_unit_test(test_amount),
 		cmocka_unit_test(test_duration),
+		cmocka_unit_test(test_parse_duration),
 		cmocka_unit_test(test_rates),
 		cmocka_unit_test(test_money_json),
 	};
