@@ -84,7 +84,10 @@ dupstr(char **dst, const char *src)
 }
 
 /* The manifest named by reference: from the cache when it is a digest
- * held there, else from the registry (and then kept by digest). */
+ * held there and the caller proved access to it before
+ * (opts.cache_proven), else from the registry with the caller's auth (and
+ * then kept by digest).  Asking the registry is what keeps one caller's
+ * private image from another who only knows its digest. */
 static int
 get_manifest(struct pull *p, const char *reference, char **body, size_t *len,
     char **ct, char digest[72])
@@ -92,7 +95,7 @@ get_manifest(struct pull *p, const char *reference, char **body, size_t *len,
 	int rc;
 
 	*ct = NULL;
-	if (image_digest_valid(reference)) {
+	if (p->o.cache_proven && image_digest_valid(reference)) {
 		rc = cache_get_blob(p->cache, reference, IMAGE_MANIFEST_MAX,
 		    body, len);
 		if (rc == 0) {

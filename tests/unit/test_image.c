@@ -1241,6 +1241,7 @@ struct puller {
 	char msg[512];
 	int progress_calls;
 	int cancel_at; /* cancel at this phase */
+	int proven; /* image_pull_options.cache_proven */
 };
 
 static const struct image_platform amd64 = { "linux", "amd64", NULL };
@@ -1264,7 +1265,8 @@ do_pull(void *arg)
 	const char *insecure[] = { host };
 	struct image_pull_options o = { .insecure = insecure,
 		.n_insecure = 1,
-		.timeout_s = 10 };
+		.timeout_s = 10,
+		.cache_proven = pl->proven };
 	struct image_auth auth = { pl->cred, pl->cred ? 1 : 0 };
 
 	if (pl->mirror) {
@@ -1352,7 +1354,8 @@ test_pull_resolves_index_and_unpacks(void **state)
 			fail_msg("blob %zu fetched %d times", i,
 			    f.blobs[i].hits);
 	image_result_clear(&pl.res);
-	/* by digest, with the registry gone: all from the cache */
+	/* by digest, with the registry gone: all from the cache when the
+	 * caller proved access before, else the registry is asked */
 	{
 		int port = f.port;
 		char digest[72];
@@ -1362,6 +1365,10 @@ test_pull_resolves_index_and_unpacks(void **state)
 		pl.cache = c;
 		snprintf(pl.ref, sizeof(pl.ref), "127.0.0.1:%d/lodge/app@%s",
 		    port, digest);
+		do_pull(&pl);
+		assert_int_equal(pl.rc, ERR_IO);
+		memset(&pl.res, 0, sizeof(pl.res));
+		pl.proven = 1;
 		do_pull(&pl);
 		if (pl.rc)
 			fail_msg("%s", pl.msg);
@@ -1407,7 +1414,32 @@ test_pull_authenticates(void **state)
 		do_pull(&pl);
 		if (pl.rc)
 			fail_msg("mode %d: %s", mode, pl.msg);
-		image_result_clear(&pl.res);
+		/* the attack: another caller names the digest now in the
+		 * cache, without credentials: the registry is asked and
+		 * refuses, the cache hands nothing out */
+		{
+			char dg[72];
+			snprintf(dg, sizeof(dg), "%s",
+			    pl.res.index_digest ? pl.res.index_digest :
+			                          pl.res.manifest_digest);
+			image_result_clear(&pl.res);
+			memset(&pl, 0, sizeof(pl));
+			pl.cache = c;
+			snprintf(pl.ref, sizeof(pl.ref),
+			    "127.0.0.1:%d/lodge/app@%s", f.port, dg);
+			do_pull(&pl);
+			assert_int_equal(pl.rc, ERR_REJECT);
+			if (!strstr(pl.msg,
+			        mode == 1 ? "refused an anonymous" :
+			                    "no credentials"))
+				fail_msg("mode %d, by digest: %s", mode,
+				    pl.msg);
+			snprintf(dg, sizeof(dg), "%s", f.manifest_digest);
+			snprintf(pl.ref, sizeof(pl.ref),
+			    "127.0.0.1:%d/lodge/app@%s", f.port, dg);
+			do_pull(&pl);
+			assert_int_equal(pl.rc, ERR_REJECT);
+		}
 		fake_stop(&f);
 	}
 	image_cache_free(c);
