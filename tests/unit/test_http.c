@@ -154,11 +154,26 @@ test_parse_absolute_form_and_asterisk(void **state)
 	assert_string_equal(h.args[0].value, "1");
 	free(mem);
 	assert_int_equal(parse("GET HTTP://example.com?q=2 HTTP/1.1\r\n"
-	                       "Host: e\r\n\r\n",
+	                       "Host: EXAMPLE.com\r\n\r\n",
 	                     &h, &mem),
 	    0);
 	assert_string_equal(h.path, "/");
 	assert_string_equal(h.args[0].value, "2");
+	assert_string_equal(h.authority, "example.com");
+	free(mem);
+	/* a target naming one lease's host, a Host naming another's: the
+	 * gateway routes by Host, a proxy or cache in front by the target;
+	 * refused so they cannot disagree */
+	assert_int_equal(parse("GET http://l-5-web.lodge.test/ HTTP/1.1\r\n"
+	                       "Host: l-3-web.lodge.test\r\n\r\n",
+	                     &h, &mem),
+	    -400);
+	assert_non_null(strstr(err_msg(), "names host l-5-web.lodge.test"));
+	free(mem);
+	assert_int_equal(parse("GET http://l-5-web.lodge.test:80/ HTTP/1.1\r\n"
+	                       "Host: l-5-web.lodge.test\r\n\r\n",
+	                     &h, &mem),
+	    -400);
 	free(mem);
 	assert_int_equal(
 	    parse("OPTIONS * HTTP/1.1\r\nHost: e\r\n\r\n", &h, &mem), 0);
