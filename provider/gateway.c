@@ -125,6 +125,8 @@ gateway_route_parse(const char *host, const char *path, const char *domain,
 	/* "<lease>-<service>.<domain>[:port]"; lease ids are "l-<n>". */
 	dl = strlen(domain);
 	n = strcspn(host, ":");
+	if (n > 0 && host[n - 1] == '.') /* the root's dot: the same name */
+		n--;
 	if (n <= dl + 1 || host[n - dl - 1] != '.' ||
 	    !lower_eq(host + n - dl, domain, dl))
 		return 0;

@@ -68,6 +68,24 @@ test_gateway_routes_by_path_and_host(void **state)
 	assert_string_equal(r.service, "api");
 	assert_string_equal(r.path, "/v1/x");
 	assert_true(r.by_host);
+	/* Host tricks: the root's trailing dot and upper case name the same
+	 * lease; a port is not part of the name; nothing else reaches it */
+	assert_int_equal(
+	    gateway_route_parse("L-12-api.X.IO.:443", "/", "x.io", &r), 1);
+	assert_string_equal(r.lease, "l-12");
+	assert_string_equal(r.service, "api");
+	assert_int_equal(gateway_route_parse("l-12-api.x.io.", "/", "x.io", &r),
+	    1);
+	assert_string_equal(r.lease, "l-12");
+	assert_int_equal(
+	    gateway_route_parse("l-12-api.x.io..", "/", "x.io", &r), 0);
+	assert_int_equal(
+	    gateway_route_parse("l-12-api.evil.x.io", "/", "x.io", &r), 0);
+	assert_int_equal(
+	    gateway_route_parse("l-12-api.x.io@l-3-web.x.io", "/", "x.io", &r),
+	    0);
+	assert_int_equal(gateway_route_parse(".", "/", "x.io", &r), 0);
+	assert_int_equal(gateway_route_parse(":x.io", "/", "x.io", &r), 0);
 	/* Not for the gateway: the API, other hosts, no lease prefix. */
 	assert_int_equal(
 	    gateway_route_parse("127.0.0.1:9", "/v1/leases", "x.io", &r), 0);
