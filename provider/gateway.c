@@ -93,36 +93,18 @@ valid_id(const char *s, size_t n)
 	return 1;
 }
 
-int
-gateway_route_parse(const char *host, const char *path, const char *domain,
+/* "<lease>-<service>.<domain>[.][:port]": 1 and out filled, or 0. */
+static int
+route_by_host(const char *host, const char *path, const char *domain,
     struct gateway_route *out)
 {
-	const char *p, *q, *dot;
+	const char *p, *dot;
 	size_t n, dl;
 
 	memset(out, 0, sizeof(*out));
-	if (path && strncmp(path, "/l/", 3) == 0) {
-		p = path + 3;
-		if ((q = strchr(p, '/')) == NULL || q - p >= 24 ||
-		    !valid_id(p, (size_t)(q - p)))
-			return err_set(ERR_INVAL,
-			    "gateway: expected "
-			    "/l/<lease>/<service>/...");
-		memcpy(out->lease, p, (size_t)(q - p));
-		p = q + 1;
-		q = strchr(p, '/');
-		n = q ? (size_t)(q - p) : strlen(p);
-		if (n >= sizeof(out->service) || !valid_id(p, n))
-			return err_set(ERR_INVAL,
-			    "gateway: expected "
-			    "/l/<lease>/<service>/...");
-		memcpy(out->service, p, n);
-		snprintf(out->path, sizeof(out->path), "%s", q ? q : "/");
-		return 1;
-	}
 	if (host == NULL || domain == NULL || *domain == '\0')
 		return 0;
-	/* "<lease>-<service>.<domain>[:port]"; lease ids are "l-<n>". */
+	/* lease ids are "l-<n>" */
 	dl = strlen(domain);
 	n = strcspn(host, ":");
 	if (n > 0 && host[n - 1] == '.') /* the root's dot: the same name */
@@ -149,6 +131,41 @@ gateway_route_parse(const char *host, const char *path, const char *domain,
 	snprintf(out->path, sizeof(out->path), "%s", path ? path : "/");
 	out->by_host = 1;
 	return 1;
+}
+
+int
+gateway_route_parse(const char *host, const char *path, const char *domain,
+    struct gateway_route *out)
+{
+	const char *p, *q;
+	size_t n;
+
+	/* A lease's own host name routes to that lease whatever the path:
+	 * "/l/<other lease>/..." under it would serve another tenant's
+	 * service from this lease's origin (its cookies, its scripts). */
+	if (route_by_host(host, path, domain, out) == 1)
+		return 1;
+	memset(out, 0, sizeof(*out));
+	if (path && strncmp(path, "/l/", 3) == 0) {
+		p = path + 3;
+		if ((q = strchr(p, '/')) == NULL || q - p >= 24 ||
+		    !valid_id(p, (size_t)(q - p)))
+			return err_set(ERR_INVAL,
+			    "gateway: expected "
+			    "/l/<lease>/<service>/...");
+		memcpy(out->lease, p, (size_t)(q - p));
+		p = q + 1;
+		q = strchr(p, '/');
+		n = q ? (size_t)(q - p) : strlen(p);
+		if (n >= sizeof(out->service) || !valid_id(p, n))
+			return err_set(ERR_INVAL,
+			    "gateway: expected "
+			    "/l/<lease>/<service>/...");
+		memcpy(out->service, p, n);
+		snprintf(out->path, sizeof(out->path), "%s", q ? q : "/");
+		return 1;
+	}
+	return 0;
 }
 
 /* ---- target with query ---- */

@@ -85,6 +85,16 @@ test_gateway_routes_by_path_and_host(void **state)
 	    gateway_route_parse("l-12-api.x.io@l-3-web.x.io", "/", "x.io", &r),
 	    0);
 	assert_int_equal(gateway_route_parse(".", "/", "x.io", &r), 0);
+	/* under a lease's host, a path naming another lease stays with the
+	 * host's lease (else lease 4's service would run in lease 12's
+	 * origin, with its cookies) */
+	assert_int_equal(
+	    gateway_route_parse("l-12-api.x.io", "/l/l-4/web/a", "x.io", &r),
+	    1);
+	assert_string_equal(r.lease, "l-12");
+	assert_string_equal(r.service, "api");
+	assert_string_equal(r.path, "/l/l-4/web/a");
+	assert_true(r.by_host);
 	assert_int_equal(gateway_route_parse(":x.io", "/", "x.io", &r), 0);
 	/* Not for the gateway: the API, other hosts, no lease prefix. */
 	assert_int_equal(
