@@ -7,6 +7,7 @@
  * lease's namespace, socket(), setns() back; the socket stays in the
  * lease's namespace and reaches its 127.0.0.1.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -127,7 +128,9 @@ route_by_host(const char *host, const char *path, const char *domain,
 		return 0;
 	memcpy(out->lease, host, (size_t)(p - host));
 	out->lease[0] = 'l';
-	memcpy(out->service, dot, (size_t)(host + n - dot));
+	/* host names have no case; service names are lower case (SDL) */
+	for (size_t i = 0; i < (size_t)(host + n - dot); i++)
+		out->service[i] = (char)tolower((unsigned char)dot[i]);
 	snprintf(out->path, sizeof(out->path), "%s", path ? path : "/");
 	out->by_host = 1;
 	return 1;

@@ -71,7 +71,7 @@ test_gateway_routes_by_path_and_host(void **state)
 	/* Host tricks: the root's trailing dot and upper case name the same
 	 * lease; a port is not part of the name; nothing else reaches it */
 	assert_int_equal(
-	    gateway_route_parse("L-12-api.X.IO.:443", "/", "x.io", &r), 1);
+	    gateway_route_parse("L-12-API.X.IO.:443", "/", "x.io", &r), 1);
 	assert_string_equal(r.lease, "l-12");
 	assert_string_equal(r.service, "api");
 	assert_int_equal(gateway_route_parse("l-12-api.x.io.", "/", "x.io", &r),
