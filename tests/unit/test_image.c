@@ -1343,13 +1343,15 @@ test_pull_resolves_index_and_unpacks(void **state)
 	assert_int_equal(n, 5);
 	free(dg);
 	image_result_clear(&pl.res);
-	/* again: every layer from the cache, no blob fetched */
+	/* again: every layer from the cache, no layer blob fetched (the
+	 * config, blob 0, is asked of the registry again, as manifests are) */
 	pull_as(&f, &pl, c, "v1");
 	do_pull(&pl);
 	assert_int_equal(pl.rc, 0);
 	assert_true(pl.res.layers[0].cached && pl.res.layers[1].cached);
 	assert_int_equal(pl.res.bytes_downloaded, 0);
-	for (size_t i = 0; i < f.n_blobs; i++)
+	assert_int_equal(f.blobs[0].hits, 2);
+	for (size_t i = 1; i < f.n_blobs; i++)
 		if (f.blobs[i].hits > 1)
 			fail_msg("blob %zu fetched %d times", i,
 			    f.blobs[i].hits);
@@ -1442,6 +1444,57 @@ test_pull_authenticates(void **state)
 		}
 		fake_stop(&f);
 	}
+	image_cache_free(c);
+}
+
+/* Layers in the cache are keyed by digest alone: another registry (one
+ * the attacker runs) serving a manifest that names them, without having
+ * their bytes, gets nothing from the cache; one that has them re-proves
+ * each layer once (downloaded and verified, not unpacked again). */
+static void
+test_pull_cached_layers_need_their_registry(void **state)
+{
+	struct fake_registry f, g;
+	struct puller pl;
+	struct image_cache *c = fresh_cache("pull-origin");
+	char mdig[72];
+
+	(void)state;
+	fake_start(&f, false);
+	pull_as(&f, &pl, c, "v1");
+	do_pull(&pl);
+	if (pl.rc)
+		fail_msg("%s", pl.msg);
+	snprintf(mdig, sizeof(mdig), "%s", pl.res.manifest_digest);
+	image_result_clear(&pl.res);
+	fake_stop(&f);
+	/* the attacker's registry: the same manifest and config, no layer
+	 * bytes (their digests renamed away) */
+	fake_start(&g, false);
+	assert_string_equal(g.manifest_digest, mdig);
+	for (size_t i = 1; i < g.n_blobs; i++)
+		snprintf(g.blobs[i].digest, sizeof(g.blobs[i].digest), "gone");
+	pull_as(&g, &pl, c, "v1");
+	do_pull(&pl);
+	assert_int_equal(pl.rc, ERR_NOTFOUND);
+	assert_non_null(strstr(pl.msg, "fetched again from this repository"));
+	fake_stop(&g);
+	/* a registry that has the bytes: each layer downloaded once more,
+	 * used from the cache, and after that not downloaded again */
+	fake_start(&g, false);
+	pull_as(&g, &pl, c, "v1");
+	do_pull(&pl);
+	if (pl.rc)
+		fail_msg("%s", pl.msg);
+	assert_true(pl.res.layers[0].cached && pl.res.layers[1].cached);
+	assert_true(pl.res.bytes_downloaded > 0);
+	image_result_clear(&pl.res);
+	pull_as(&g, &pl, c, "v1");
+	do_pull(&pl);
+	assert_int_equal(pl.rc, 0);
+	assert_int_equal(pl.res.bytes_downloaded, 0);
+	image_result_clear(&pl.res);
+	fake_stop(&g);
 	image_cache_free(c);
 }
 
@@ -1652,6 +1705,7 @@ main(void)
 		cmocka_unit_test(test_cache_collects_least_recently_used),
 		cmocka_unit_test(test_pull_resolves_index_and_unpacks),
 		cmocka_unit_test(test_pull_authenticates),
+		cmocka_unit_test(test_pull_cached_layers_need_their_registry),
 		cmocka_unit_test(test_pull_refuses_a_corrupted_blob),
 		cmocka_unit_test(test_pull_limits_and_cancel),
 		cmocka_unit_test(test_pull_tries_the_mirror_first),
