@@ -523,7 +523,7 @@ ensure_layer(struct pull *p, size_t i, const struct image_descriptor *d)
 {
 	struct image_layer *l = &p->res->layers[i];
 	char dir[PATH_MAX];
-	bool fetched = false;
+	bool fetched = false, hit;
 	int lock, rc;
 
 	if ((rc = dupstr(&l->digest, d->digest)) ||
@@ -536,18 +536,19 @@ ensure_layer(struct pull *p, size_t i, const struct image_descriptor *d)
 	if ((rc = cache_lock(p->cache, d->digest, LOCK_SH, &lock)))
 		return rc;
 	rc = use_cached(p, i, d, dir);
-	if (rc == 0)
+	hit = rc == 0;
+	if (hit)
 		rc = prove_layer(p, i, d, dir);
 	cache_unlock(lock);
-	if (rc == ERR_NOTFOUND) {
+	if (!hit && rc == ERR_NOTFOUND) {
 		/* exclusive: one puller fetches it, the others wait for it
 		 * and then find it */
 		if ((rc = cache_lock(p->cache, d->digest, LOCK_EX, &lock)))
 			return rc;
 		rc = use_cached(p, i, d, dir);
-		if (rc == 0)
+		if (rc == 0) {
 			rc = prove_layer(p, i, d, dir);
-		else if (rc == ERR_NOTFOUND) {
+		} else if (rc == ERR_NOTFOUND) {
 			rc = fetch_layer(p, i, d, dir);
 			fetched = true;
 		}
