@@ -660,6 +660,10 @@ test_lease_update_same_resources(void **state)
 	assert_int_equal(lease_update_same_resources(a, c), ERR_REJECT);
 	assert_non_null(strstr(err_msg(), "1 replicas"));
 	c->nrep = 2;
+	/* an update asking GPUs the lease's order never had */
+	b->rep[0].gpu_units = 1;
+	assert_int_equal(lease_update_same_resources(a, b), ERR_REJECT);
+	assert_non_null(strstr(err_msg(), "gpu_units 1"));
 	lease_free(a);
 	lease_free(b);
 	lease_free(c);
