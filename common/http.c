@@ -32,16 +32,53 @@ http_respond(struct http_response *resp, int status, char *body)
 	resp->body_len = body ? strlen(body) : 0;
 }
 
+/* Length of the valid UTF-8 sequence at s (RFC 3629: no overlong forms,
+ * surrogates or code points past U+10FFFF), or 0. */
+static size_t
+utf8_seq(const unsigned char *s)
+{
+	unsigned c = s[0], cp, n, i;
+
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf)
+		n = 2, cp = c & 0x1f;
+	else if (c >= 0xe0 && c <= 0xef)
+		n = 3, cp = c & 0x0f;
+	else if (c >= 0xf0 && c <= 0xf4)
+		n = 4, cp = c & 0x07;
+	else
+		return 0;
+	for (i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (s[i] & 0x3f);
+	}
+	if ((n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) ||
+	    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
+		return 0;
+	return n;
+}
+
 void
 http_respond_error(struct http_response *resp, int status, const char *fmt, ...)
 {
 	char msg[1024];
 	json_t *o;
 	va_list ap;
+	size_t i, n;
 
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	/* a message quoting a client's bytes (a path, a key; or cut in the
+	 * middle of a character by a %.80s) is still a JSON string: each
+	 * byte of an invalid sequence becomes '?', never an empty answer */
+	for (i = 0; msg[i] != '\0'; i += n)
+		if ((n = utf8_seq((const unsigned char *)msg + i)) == 0) {
+			msg[i] = '?';
+			n = 1;
+		}
 	o = json_pack("{s:s}", "error", msg);
 	http_respond(resp, status, o ? json_dumps(o, JSON_COMPACT) : NULL);
 	json_decref(o);

@@ -164,7 +164,7 @@ void http_header_each(const struct http_request *r, http_kv_fn fn, void *ctx);
 void http_query_each(const struct http_request *r, http_kv_fn fn, void *ctx);
 
 /* Fill resp with JSON text (taking ownership of body) or an error body
- * {"error": msg}. */
+ * {"error": msg} (bytes of msg that are not UTF-8 become '?'). */
 void http_respond(struct http_response *resp, int status, char *body);
 void http_respond_error(struct http_response *resp, int status, const char *fmt,
     ...) __attribute__((format(printf, 3, 4)));

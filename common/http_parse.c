@@ -127,8 +127,9 @@ parse_query(char *q, struct http_head *h)
 	return 0;
 }
 
-/* The request-target (RFC 9112 §3.2): origin-form, absolute-form (the
- * authority is ignored; Host says it) or "*" for OPTIONS. */
+/* The request-target (RFC 9112 §3.2): origin-form, absolute-form (its
+ * authority kept in h->authority: the Host field must agree with it) or
+ * "*" for OPTIONS. */
 static int
 parse_target(char *t, struct http_head *h)
 {
@@ -156,10 +157,13 @@ parse_target(char *t, struct http_head *h)
 	    strncasecmp(t, "https://", 8) == 0) {
 		char *a = strstr(t, "://") + 3;
 		size_t n = strcspn(a, "/?");
-		if (n == 0) {
-			err_set(ERR_INVAL, "request target: no authority");
+		if (n == 0 || n >= sizeof(h->authority)) {
+			err_set(ERR_INVAL, "request target: %s authority",
+			    n ? "too long an" : "no");
 			return -400;
 		}
+		memcpy(h->authority, a, n);
+		h->authority[n] = '\0';
 		if (a[n] == '/') {
 			t = a + n;
 		} else { /* "http://host" or "http://host?q": path "/" */
@@ -295,6 +299,19 @@ head_semantics(struct http_head *h)
 			h->chunked = 1;
 		} else if (strcasecmp(k, "Host") == 0) {
 			hosts++;
+			/* RFC 9112 §3.2.2 has a server take the target's
+			 * authority over Host; refusing a request whose two
+			 * differ keeps a proxy in front (which follows the
+			 * target) and the gateway (which routes by Host)
+			 * from serving one lease's answer as another's */
+			if (h->authority[0] &&
+			    strcasecmp(v, h->authority) != 0) {
+				err_set(ERR_INVAL,
+				    "the request target names host %.100s, "
+				    "the Host field %.100s",
+				    h->authority, v);
+				return -400;
+			}
 		} else if (strcasecmp(k, "Connection") == 0) {
 			if (list_has(v, "close"))
 				h->keep_alive = 0;

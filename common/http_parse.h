@@ -43,6 +43,10 @@ struct http_head {
 	int chunked; /* Transfer-Encoding: chunked */
 	int keep_alive; /* the client may send another request after */
 	int expect_continue; /* Expect: 100-continue */
+	/* An absolute-form target's authority ("host[:port]"), or "": the
+	 * Host field must then name the same (without case), else 400, so
+	 * what routes by Host and what reads the target agree. */
+	char authority[256];
 };
 
 /*

@@ -38,6 +38,7 @@ struct pull {
 	uint64_t layer_base; /* pr.done before the current layer */
 	uint64_t data_used, entries_used; /* of the unpack limits */
 	struct image_result *res;
+	char origin[512]; /* "registry/repository" being pulled */
 };
 
 static int
@@ -84,7 +85,10 @@ dupstr(char **dst, const char *src)
 }
 
 /* The manifest named by reference: from the cache when it is a digest
- * held there, else from the registry (and then kept by digest). */
+ * held there and the caller proved access to it before
+ * (opts.cache_proven), else from the registry with the caller's auth (and
+ * then kept by digest).  Asking the registry is what keeps one caller's
+ * private image from another who only knows its digest. */
 static int
 get_manifest(struct pull *p, const char *reference, char **body, size_t *len,
     char **ct, char digest[72])
@@ -92,7 +96,7 @@ get_manifest(struct pull *p, const char *reference, char **body, size_t *len,
 	int rc;
 
 	*ct = NULL;
-	if (image_digest_valid(reference)) {
+	if (p->o.cache_proven && image_digest_valid(reference)) {
 		rc = cache_get_blob(p->cache, reference, IMAGE_MANIFEST_MAX,
 		    body, len);
 		if (rc == 0) {
@@ -201,7 +205,12 @@ get_config(struct pull *p, const struct image_manifest *m,
 		    "%s: not a container image (its "
 		    "config is %.100s)",
 		    p->res->reference, d->media_type);
-	rc = cache_get_blob(p->cache, d->digest, IMAGE_CONFIG_MAX, &body, &len);
+	/* like manifests, a config (its Env may hold secrets) comes from the
+	 * registry, with the caller's auth, unless the caller proved access
+	 * before: a manifest of the caller's own may name another's config */
+	rc = p->o.cache_proven ?
+	    cache_get_blob(p->cache, d->digest, IMAGE_CONFIG_MAX, &body, &len) :
+	    ERR_NOTFOUND;
 	if (rc == ERR_NOTFOUND) {
 		if ((rc = registry_get_small_blob(p->reg, d, IMAGE_CONFIG_MAX,
 		         &body, &len)))
@@ -366,6 +375,76 @@ write_meta(const char *dir, const struct image_descriptor *d,
 	return rc;
 }
 
+/* Has the layer in dir been fetched from p->origin (its "origins" file,
+ * one "registry/repository" a line)? */
+static bool
+origin_known(const struct pull *p, const char *dir)
+{
+	char path[PATH_MAX], *buf = NULL, *line, *save = NULL;
+	size_t len;
+	bool found = false;
+
+	if (join(path, sizeof(path), dir, "origins") ||
+	    util_read_file(path, 1 << 16, &buf, &len))
+		return false;
+	for (line = strtok_r(buf, "\n", &save); line && !found;
+	     line = strtok_r(NULL, "\n", &save))
+		found = strcmp(line, p->origin) == 0;
+	free(buf);
+	return found;
+}
+
+/* Record p->origin in dir's "origins" (best effort: unrecorded, it is
+ * proven again next time). */
+static void
+origin_add(const struct pull *p, const char *dir)
+{
+	char path[PATH_MAX];
+	int fd;
+
+	if (join(path, sizeof(path), dir, "origins"))
+		return;
+	fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return;
+	if (dprintf(fd, "%s\n", p->origin) < 0)
+		(void)ftruncate(fd, 0);
+	close(fd);
+}
+
+/* A cached layer first reached from another registry or repository than
+ * the ones it was fetched from: its blob is downloaded again, with the
+ * caller's auth, and verified (then dropped), so a manifest naming
+ * another's private layers (from a registry of the caller's own) gets
+ * nothing that registry does not itself serve.  The caller holds the
+ * layer's lock. */
+static int
+prove_layer(struct pull *p, size_t i, const struct image_descriptor *d,
+    const char *dir)
+{
+	char blob[PATH_MAX];
+	int fd, rc;
+
+	if (p->o.cache_proven || origin_known(p, dir))
+		return 0;
+	if ((rc = cache_tmp_path(p->cache, "blob", blob, sizeof(blob))))
+		return rc;
+	if ((fd = open(blob, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) < 0)
+		return err_set(ERR_IO, "%s: %s", blob, strerror(errno));
+	if ((rc = report(p, IMAGE_PHASE_DOWNLOAD, d->digest, i)) == 0)
+		rc = registry_get_blob(p->reg, d, p->o.max_layer_bytes, fd,
+		    blob_progress, p, &p->res->bytes_downloaded);
+	close(fd);
+	unlink(blob);
+	if (rc)
+		return err_prefix(rc,
+		    "%s: layer %s (in the cache, fetched "
+		    "again from this repository)",
+		    p->res->reference, d->digest);
+	origin_add(p, dir);
+	return 0;
+}
+
 /* Download, verify and unpack layer i into tmp/, then rename it into
  * place; the caller holds the layer's lock. */
 static int
@@ -413,6 +492,7 @@ fetch_layer(struct pull *p, size_t i, const struct image_descriptor *d,
 	}
 	if ((rc = write_meta(tmp, d, &rep)))
 		goto out;
+	origin_add(p, tmp);
 	if (rename(tmp, dir) < 0) {
 		rc = err_set(ERR_IO, "%s: %s", dir, strerror(errno));
 		goto out;
@@ -443,7 +523,7 @@ ensure_layer(struct pull *p, size_t i, const struct image_descriptor *d)
 {
 	struct image_layer *l = &p->res->layers[i];
 	char dir[PATH_MAX];
-	bool fetched = false;
+	bool fetched = false, hit;
 	int lock, rc;
 
 	if ((rc = dupstr(&l->digest, d->digest)) ||
@@ -456,14 +536,19 @@ ensure_layer(struct pull *p, size_t i, const struct image_descriptor *d)
 	if ((rc = cache_lock(p->cache, d->digest, LOCK_SH, &lock)))
 		return rc;
 	rc = use_cached(p, i, d, dir);
+	hit = rc == 0;
+	if (hit)
+		rc = prove_layer(p, i, d, dir);
 	cache_unlock(lock);
-	if (rc == ERR_NOTFOUND) {
+	if (!hit && rc == ERR_NOTFOUND) {
 		/* exclusive: one puller fetches it, the others wait for it
 		 * and then find it */
 		if ((rc = cache_lock(p->cache, d->digest, LOCK_EX, &lock)))
 			return rc;
 		rc = use_cached(p, i, d, dir);
-		if (rc == ERR_NOTFOUND) {
+		if (rc == 0) {
+			rc = prove_layer(p, i, d, dir);
+		} else if (rc == ERR_NOTFOUND) {
 			rc = fetch_layer(p, i, d, dir);
 			fetched = true;
 		}
@@ -513,6 +598,11 @@ image_pull(struct image_cache *cache, const struct image_ref *ref,
 		return err_set(ERR_INVAL, "image reference incomplete");
 	if (!(out->reference = image_ref_string(ref))) {
 		rc = err_set(ERR_NOMEM, "out of memory");
+		goto fail;
+	}
+	if (snprintf(p.origin, sizeof(p.origin), "%s/%s", ref->registry,
+	        ref->repository) >= (int)sizeof(p.origin)) {
+		rc = err_set(ERR_INVAL, "%s: name too long", out->reference);
 		goto fail;
 	}
 	if ((rc = registry_open(ref, auth, &p.o, &p.reg)))

@@ -48,6 +48,14 @@ struct image_pull_options {
 	uint64_t max_entries; /* tar entries of the layers together */
 	long timeout_s; /* connect timeout, and a transfer that moves
 	                   nothing for this long is abandoned */
+	/* Non-zero when this caller already proved it may read ref's digest
+	 * (a lease starting again what it pulled): manifests held in the
+	 * cache are then used without asking the registry.  Zero (the
+	 * default): every manifest is fetched from the registry with auth
+	 * and checked against its digest even when the cache holds it, so a
+	 * private image another caller pulled is not handed to whoever
+	 * names its digest (digests are public: the ledger records them). */
+	int cache_proven;
 };
 
 /* Credentials to try, borrowed; the one whose host matches the

@@ -7,6 +7,7 @@
  * lease's namespace, socket(), setns() back; the socket stays in the
  * lease's namespace and reaches its 127.0.0.1.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -93,13 +94,60 @@ valid_id(const char *s, size_t n)
 	return 1;
 }
 
+/* "<lease>-<service>.<domain>[.][:port]": 1 and out filled, or 0. */
+static int
+route_by_host(const char *host, const char *path, const char *domain,
+    struct gateway_route *out)
+{
+	const char *p, *dot;
+	size_t n, dl;
+
+	memset(out, 0, sizeof(*out));
+	if (host == NULL || domain == NULL || *domain == '\0')
+		return 0;
+	/* lease ids are "l-<n>" */
+	dl = strlen(domain);
+	n = strcspn(host, ":");
+	if (n > 0 && host[n - 1] == '.') /* the root's dot: the same name */
+		n--;
+	if (n <= dl + 1 || host[n - dl - 1] != '.' ||
+	    !lower_eq(host + n - dl, domain, dl))
+		return 0;
+	n -= dl + 1; /* the label before the domain */
+	if (n < 4 || !lower_eq(host, "l-", 2))
+		return 0;
+	p = host + 2;
+	while (p < host + n && *p >= '0' && *p <= '9')
+		p++;
+	if (p == host + 2 || p >= host + n || *p != '-')
+		return 0;
+	dot = p + 1;
+	if ((size_t)(p - host) >= sizeof(out->lease) ||
+	    (size_t)(host + n - dot) >= sizeof(out->service) ||
+	    !valid_id(dot, (size_t)(host + n - dot)))
+		return 0;
+	memcpy(out->lease, host, (size_t)(p - host));
+	out->lease[0] = 'l';
+	/* host names have no case; service names are lower case (SDL) */
+	for (size_t i = 0; i < (size_t)(host + n - dot); i++)
+		out->service[i] = (char)tolower((unsigned char)dot[i]);
+	snprintf(out->path, sizeof(out->path), "%s", path ? path : "/");
+	out->by_host = 1;
+	return 1;
+}
+
 int
 gateway_route_parse(const char *host, const char *path, const char *domain,
     struct gateway_route *out)
 {
-	const char *p, *q, *dot;
-	size_t n, dl;
+	const char *p, *q;
+	size_t n;
 
+	/* A lease's own host name routes to that lease whatever the path:
+	 * "/l/<other lease>/..." under it would serve another tenant's
+	 * service from this lease's origin (its cookies, its scripts). */
+	if (route_by_host(host, path, domain, out) == 1)
+		return 1;
 	memset(out, 0, sizeof(*out));
 	if (path && strncmp(path, "/l/", 3) == 0) {
 		p = path + 3;
@@ -120,33 +168,7 @@ gateway_route_parse(const char *host, const char *path, const char *domain,
 		snprintf(out->path, sizeof(out->path), "%s", q ? q : "/");
 		return 1;
 	}
-	if (host == NULL || domain == NULL || *domain == '\0')
-		return 0;
-	/* "<lease>-<service>.<domain>[:port]"; lease ids are "l-<n>". */
-	dl = strlen(domain);
-	n = strcspn(host, ":");
-	if (n <= dl + 1 || host[n - dl - 1] != '.' ||
-	    !lower_eq(host + n - dl, domain, dl))
-		return 0;
-	n -= dl + 1; /* the label before the domain */
-	if (n < 4 || !lower_eq(host, "l-", 2))
-		return 0;
-	p = host + 2;
-	while (p < host + n && *p >= '0' && *p <= '9')
-		p++;
-	if (p == host + 2 || p >= host + n || *p != '-')
-		return 0;
-	dot = p + 1;
-	if ((size_t)(p - host) >= sizeof(out->lease) ||
-	    (size_t)(host + n - dot) >= sizeof(out->service) ||
-	    !valid_id(dot, (size_t)(host + n - dot)))
-		return 0;
-	memcpy(out->lease, host, (size_t)(p - host));
-	out->lease[0] = 'l';
-	memcpy(out->service, dot, (size_t)(host + n - dot));
-	snprintf(out->path, sizeof(out->path), "%s", path ? path : "/");
-	out->by_host = 1;
-	return 1;
+	return 0;
 }
 
 /* ---- target with query ---- */

@@ -30,8 +30,9 @@ struct gateway_route {
 	                  service's first global one */
 };
 
-/* Match a request to a route: by path "/l/<lease>/<service>[/rest]", or
- * by host "<lease>-<service>.<domain>[:port]" (case-insensitive domain).
+/* Match a request to a route: by host "<lease>-<service>.<domain>[.][:port]"
+ * (case-insensitive), whatever the path (a lease's origin never serves
+ * another lease), else by path "/l/<lease>/<service>[/rest]".
  * Returns 1 when routed, 0 when the request is not for the gateway,
  * ERR_INVAL when it is but malformed.  Pure. */
 int gateway_route_parse(const char *host, const char *path, const char *domain,

@@ -53,6 +53,8 @@ struct job {
 	char *ref_text; /* as the manifest names it */
 	struct image_ref ref; /* what is pulled (a pinned digest) */
 	char *host, *user, *pass; /* SDL credentials, or NULL */
+	int proven; /* ref.digest was pulled before for this lease, or is a
+	               public tag's: the cached manifest may be used */
 	char **command, **args, **env; /* SDL's; NULL-terminated */
 	size_t n_command, n_args;
 	uint64_t upper_bytes;
@@ -648,6 +650,7 @@ run_job(struct image_runner *ir, struct job *j)
 	opts.n_mirrors = ir->n_mirrors;
 	opts.insecure = (const char *const *)ir->insecure;
 	opts.n_insecure = ir->n_insecure;
+	opts.cache_proven = j->proven;
 	memset(&res, 0, sizeof(res));
 	snprintf(ldir, sizeof(ldir), "%.3800s/%.32s", ir->leases_dir, j->lease);
 	(void)provider_event(ldir, "image.pulling", j->service, NULL,
@@ -1015,7 +1018,10 @@ new_job(struct image_runner *ir, const struct lease *l, const char *service,
 			goto fail;
 		}
 	}
-	/* a digest pinned for the lease, or a public tag pulled before */
+	/* a digest pinned for the lease, or a public tag pulled before:
+	 * access proven, so the cache answers without the registry.  Any
+	 * other reference (a digest another lease pulled included) asks the
+	 * registry with this lease's credentials. */
 	if ((pin = pinned(ir, l->id, service)) == NULL &&
 	    strchr(j->ref_text, '@') == NULL && j->host == NULL) {
 		pthread_mutex_lock(&ir->mu);
@@ -1025,6 +1031,7 @@ new_job(struct image_runner *ir, const struct lease *l, const char *service,
 	if (pin != NULL) {
 		free(j->ref.digest);
 		j->ref.digest = pin;
+		j->proven = 1;
 	}
 	if ((rc = strings_of(json_object_get(svc, "command"), &j->command,
 	         &j->n_command)) < 0 ||

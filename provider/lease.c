@@ -531,6 +531,8 @@ build_replica(struct lease *l, const char *name, const json_t *svc,
 	    json_object_get(profile, "cpu_millis"));
 	r->memory_bytes = (uint64_t)json_integer_value(
 	    json_object_get(profile, "memory_bytes"));
+	r->gpu_units =
+	    (uint64_t)json_integer_value(json_object_get(profile, "gpu_units"));
 	st = json_object_get(profile, "storage");
 	json_object_foreach((json_t *)st, k, vol) r->storage_bytes +=
 	    (uint64_t)json_integer_value(json_object_get(vol, "size_bytes"));

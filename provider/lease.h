@@ -114,6 +114,7 @@ struct lease_replica {
 	struct lease_expose expose[LEASE_MAX_EXPOSE];
 	size_t nexpose;
 	uint64_t cpu_millis, memory_bytes, storage_bytes;
+	uint64_t gpu_units; /* the profile's; checked against the order */
 	uint64_t pids_req; /* the service's LODGE_PIDS; 0: not given */
 	uint64_t pids_max; /* the sandbox's process limit (lease_set_pids;
 	                      until then the provider defaults') */

@@ -36,8 +36,8 @@ int
 lease_fits_order(const struct lease *l, const json_t *resources)
 {
 	static const char *const what[] = { "replicas", "cpu_millis",
-		"memory_bytes", "storage_bytes" };
-	uint64_t want[4] = { 0 }, have[4] = { 0 };
+		"memory_bytes", "storage_bytes", "gpu_units" };
+	uint64_t want[5] = { 0 }, have[5] = { 0 };
 	const json_t *r;
 	size_t i, k;
 
@@ -48,16 +48,22 @@ lease_fits_order(const struct lease *l, const json_t *resources)
 	json_array_foreach(resources, i, r)
 	{
 		int64_t n = member(r, "count"),
-		        v[3] = { member(r, "cpu_millis"),
+		        v[4] = { member(r, "cpu_millis"),
 			        member(r, "memory_bytes"),
-			        member(r, "storage_bytes") };
-		if (n < 0 || v[0] < 0 || v[1] < 0 || v[2] < 0)
+			        member(r, "storage_bytes"),
+			        member(r, "gpu_units") };
+		/* gpu_units is optional in an order (the ledger's rule):
+		 * absent is none, anything else must be a count */
+		if (v[3] < 0 && json_object_get(r, "gpu_units") == NULL)
+			v[3] = 0;
+		if (n < 0 || v[0] < 0 || v[1] < 0 || v[2] < 0 || v[3] < 0)
 			return err_set(ERR_REJECT,
 			    "the order's resources[%zu]: expected count, "
-			    "cpu_millis, memory_bytes and storage_bytes",
+			    "cpu_millis, memory_bytes and storage_bytes (and "
+			    "gpu_units, if any, a count)",
 			    i);
 		have[0] = add_sat(have[0], (uint64_t)n);
-		for (k = 0; k < 3; k++)
+		for (k = 0; k < 4; k++)
 			have[k + 1] = add_sat(have[k + 1],
 			    mul_sat((uint64_t)n, (uint64_t)v[k]));
 	}
@@ -66,8 +72,9 @@ lease_fits_order(const struct lease *l, const json_t *resources)
 		want[1] = add_sat(want[1], l->rep[i].cpu_millis);
 		want[2] = add_sat(want[2], l->rep[i].memory_bytes);
 		want[3] = add_sat(want[3], l->rep[i].storage_bytes);
+		want[4] = add_sat(want[4], l->rep[i].gpu_units);
 	}
-	for (k = 0; k < 4; k++)
+	for (k = 0; k < 5; k++)
 		if (want[k] > have[k])
 			return err_set(ERR_REJECT,
 			    "manifest: its replicas ask %llu %s in all, its "

@@ -12,8 +12,9 @@
 #include "provider/lease.h"
 
 /* 0 when l's replicas (after lease_set_manifest) ask, in all, no more
- * replicas, cpu_millis, memory_bytes and storage_bytes than the order's
- * "resources" array (each entry times its "count"); ERR_REJECT naming
+ * replicas, cpu_millis, memory_bytes, storage_bytes and gpu_units (absent
+ * in an entry: none) than the order's "resources" array (each entry times
+ * its "count"); ERR_REJECT naming
  * what is over, and by how much, otherwise (also for a malformed
  * resources array). */
 int lease_fits_order(const struct lease *l, const json_t *resources);

@@ -71,6 +71,9 @@ lease_update_same_resources(const struct lease *cur, const struct lease *nx)
 		else if (a->storage_bytes != b->storage_bytes)
 			what = "storage_bytes", was = a->storage_bytes,
 			now = b->storage_bytes;
+		else if (a->gpu_units != b->gpu_units)
+			what = "gpu_units", was = a->gpu_units,
+			now = b->gpu_units;
 		if (what)
 			return err_set(ERR_REJECT,
 			    "resources changed: service %s %s %llu, the lease "

@@ -19,7 +19,7 @@
 #define LEASE_UPDATE_START_WAIT_MS 60000
 
 /* Do the replicas of next need what those of cur hold: the same
- * services, replica for replica, with the same cpu, memory and storage?
+ * services, replica for replica, with the same cpu, memory, storage and GPUs?
  * 0, or ERR_REJECT naming the first difference. */
 int lease_update_same_resources(const struct lease *cur,
     const struct lease *next);

@@ -322,6 +322,20 @@ else
 	ok "the password appears in no output"
 fi
 unset DRV_IMAGE_PASSWORD
+# the attack: the private image is now in the cache; another caller
+# names its digest (the ledger publishes it) without credentials, or
+# under a public repository: the registry is asked, nothing is handed out
+pdig=$(field .manifest_digest)
+check_fails "Basic: the cached private image by digest, anonymous, is refused" \
+    "no credentials are given" \
+    "$DRV" pull --cache "$T/c6" --insecure "$R2" "$R2/private/app@$pdig"
+check_fails "the cached private digest under a public repository is refused" \
+    "lodge/multi" \
+    "$DRV" pull --cache "$T/c6" --insecure "$R1" "$R1/lodge/multi@$pdig"
+export DRV_IMAGE_PASSWORD=b4sic-s3cret
+check "Basic: by digest with the credentials it runs" pull "$T/c6" \
+    "$R2/private/app@$pdig" --insecure "$R2" --cred "$R2=alice"
+unset DRV_IMAGE_PASSWORD
 
 # ---- Bearer: a token server --------------------------------------------
 openssl req -x509 -newkey rsa:2048 -nodes -keyout "$T/tok.key" \

@@ -315,6 +315,51 @@ test_manifest_fits_its_order(void **state)
 	}
 	json_decref(m);
 	lease_free(l);
+	/* GPUs count too: a profile asking 2 GPUs under an order that
+	 * asked none (or 1 per replica of 3) is refused */
+	snprintf(text, sizeof(text), "%s", fmt);
+	{
+		char *p = strstr(text, "\"cpu_millis\":100,");
+		char with[2048];
+		assert_non_null(p);
+		snprintf(with, sizeof(with), "%.*s\"gpu_units\":2,%s",
+		    (int)(p - text), text, p);
+		snprintf(text, sizeof(text), with, "1000000");
+	}
+	assert_int_equal(cjson_parse(text, strlen(text), &m), 0);
+	assert_int_equal(cjson_hash(m, d), 0);
+	hex_encode(d, 32, hex);
+	assert_int_equal(
+	    lease_new("l-9", "o-6",
+	        "ed25519:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", hex,
+	        "here", &l),
+	    0);
+	assert_int_equal(lease_set_manifest(l, m), 0);
+	json_decref(m);
+	res = json_pack("[{s:i,s:i,s:i,s:i}]", "count", 3, "cpu_millis", 100,
+	    "memory_bytes", 1000000, "storage_bytes", 1000000);
+	assert_int_equal(lease_fits_order(l, res), ERR_REJECT);
+	assert_non_null(strstr(err_msg(),
+	    "its replicas ask 6 gpu_units in all, its order 0"));
+	json_decref(res);
+	res = json_pack("[{s:i,s:i,s:i,s:i,s:i}]", "count", 3, "cpu_millis",
+	    100, "memory_bytes", 1000000, "storage_bytes", 1000000, "gpu_units",
+	    1);
+	assert_int_equal(lease_fits_order(l, res), ERR_REJECT);
+	assert_non_null(
+	    strstr(err_msg(), "ask 6 gpu_units in all, its order 3"));
+	json_decref(res);
+	res = json_pack("[{s:i,s:i,s:i,s:i,s:i}]", "count", 3, "cpu_millis",
+	    100, "memory_bytes", 1000000, "storage_bytes", 1000000, "gpu_units",
+	    2);
+	assert_int_equal(lease_fits_order(l, res), 0);
+	json_decref(res);
+	res = json_pack("[{s:i,s:i,s:i,s:i,s:s}]", "count", 3, "cpu_millis",
+	    100, "memory_bytes", 1000000, "storage_bytes", 1000000, "gpu_units",
+	    "many");
+	assert_int_equal(lease_fits_order(l, res), ERR_REJECT);
+	json_decref(res);
+	lease_free(l);
 }
 
 int

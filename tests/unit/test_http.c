@@ -14,6 +14,8 @@
 
 #include <cmocka.h>
 
+#include <jansson.h>
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -152,11 +154,26 @@ test_parse_absolute_form_and_asterisk(void **state)
 	assert_string_equal(h.args[0].value, "1");
 	free(mem);
 	assert_int_equal(parse("GET HTTP://example.com?q=2 HTTP/1.1\r\n"
-	                       "Host: e\r\n\r\n",
+	                       "Host: EXAMPLE.com\r\n\r\n",
 	                     &h, &mem),
 	    0);
 	assert_string_equal(h.path, "/");
 	assert_string_equal(h.args[0].value, "2");
+	assert_string_equal(h.authority, "example.com");
+	free(mem);
+	/* a target naming one lease's host, a Host naming another's: the
+	 * gateway routes by Host, a proxy or cache in front by the target;
+	 * refused so they cannot disagree */
+	assert_int_equal(parse("GET http://l-5-web.lodge.test/ HTTP/1.1\r\n"
+	                       "Host: l-3-web.lodge.test\r\n\r\n",
+	                     &h, &mem),
+	    -400);
+	assert_non_null(strstr(err_msg(), "names host l-5-web.lodge.test"));
+	free(mem);
+	assert_int_equal(parse("GET http://l-5-web.lodge.test:80/ HTTP/1.1\r\n"
+	                       "Host: l-5-web.lodge.test\r\n\r\n",
+	                     &h, &mem),
+	    -400);
 	free(mem);
 	assert_int_equal(
 	    parse("OPTIONS * HTTP/1.1\r\nHost: e\r\n\r\n", &h, &mem), 0);
@@ -1205,10 +1222,50 @@ test_server_port_in_use_is_an_error(void **state)
 	http_server_free(v.s);
 }
 
+/* An error quoting a client's bytes that are not UTF-8 (a percent-decoded
+ * path, a key cut by %.80s in the middle of a character) is still a JSON
+ * body naming what it can, not an empty answer. */
+static void
+test_error_body_survives_bytes_not_utf8(void **state)
+{
+	static const char *const bad[] = { "\xff", "ed25519:\xc3", "\xe2\x82",
+		"\xed\xa0\x80", "\xc0\xaf", "\xf4\x90\x80\x80",
+		"a\xf0\x9f\x98" };
+	struct http_response r;
+	json_t *o;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		memset(&r, 0, sizeof(r));
+		http_respond_error(&r, 404, "no provider %s", bad[i]);
+		assert_int_equal(r.status, 404);
+		assert_non_null(r.body);
+		o = json_loads(r.body, 0, NULL);
+		assert_non_null(o);
+		assert_non_null(
+		    strstr(json_string_value(json_object_get(o, "error")),
+		        "no provider "));
+		assert_non_null(strchr(r.body, '?'));
+		json_decref(o);
+		free(r.body);
+	}
+	/* valid UTF-8 is kept as it is */
+	memset(&r, 0, sizeof(r));
+	http_respond_error(&r, 404, "no provider %s",
+	    "\xc3\xa9\xf0\x9f\x98\x80");
+	o = json_loads(r.body, 0, NULL);
+	assert_string_equal(json_string_value(json_object_get(o, "error")),
+	    "no provider \xc3\xa9\xf0\x9f\x98\x80");
+	json_decref(o);
+	free(r.body);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_error_body_survives_bytes_not_utf8),
 		cmocka_unit_test(test_head_end_found_one_byte_at_a_time),
 		cmocka_unit_test(test_head_end_refuses_bare_lf_cr_and_nul),
 		cmocka_unit_test(test_parse_simple_get),

@@ -467,6 +467,11 @@ make_layer(const char *file, const char *filter, const struct ent *e, size_t n)
 		assert_int_equal(archive_write_add_filter_gzip(a), 0);
 		archive_write_set_filter_option(a, "gzip", "compression-level",
 		    "1");
+		/* no time in the gzip header: the same layer made twice is
+		 * the same blob (two registries serving one image) */
+		assert_int_equal(archive_write_set_filter_option(a, "gzip",
+		                     "timestamp", NULL),
+		    ARCHIVE_OK);
 	} else if (strcmp(filter, "zstd") == 0) {
 		assert_int_equal(archive_write_add_filter_zstd(a), 0);
 	}
@@ -1241,6 +1246,7 @@ struct puller {
 	char msg[512];
 	int progress_calls;
 	int cancel_at; /* cancel at this phase */
+	int proven; /* image_pull_options.cache_proven */
 };
 
 static const struct image_platform amd64 = { "linux", "amd64", NULL };
@@ -1264,7 +1270,8 @@ do_pull(void *arg)
 	const char *insecure[] = { host };
 	struct image_pull_options o = { .insecure = insecure,
 		.n_insecure = 1,
-		.timeout_s = 10 };
+		.timeout_s = 10,
+		.cache_proven = pl->proven };
 	struct image_auth auth = { pl->cred, pl->cred ? 1 : 0 };
 
 	if (pl->mirror) {
@@ -1341,18 +1348,21 @@ test_pull_resolves_index_and_unpacks(void **state)
 	assert_int_equal(n, 5);
 	free(dg);
 	image_result_clear(&pl.res);
-	/* again: every layer from the cache, no blob fetched */
+	/* again: every layer from the cache, no layer blob fetched (the
+	 * config, blob 0, is asked of the registry again, as manifests are) */
 	pull_as(&f, &pl, c, "v1");
 	do_pull(&pl);
 	assert_int_equal(pl.rc, 0);
 	assert_true(pl.res.layers[0].cached && pl.res.layers[1].cached);
 	assert_int_equal(pl.res.bytes_downloaded, 0);
-	for (size_t i = 0; i < f.n_blobs; i++)
+	assert_int_equal(f.blobs[0].hits, 2);
+	for (size_t i = 1; i < f.n_blobs; i++)
 		if (f.blobs[i].hits > 1)
 			fail_msg("blob %zu fetched %d times", i,
 			    f.blobs[i].hits);
 	image_result_clear(&pl.res);
-	/* by digest, with the registry gone: all from the cache */
+	/* by digest, with the registry gone: all from the cache when the
+	 * caller proved access before, else the registry is asked */
 	{
 		int port = f.port;
 		char digest[72];
@@ -1362,6 +1372,10 @@ test_pull_resolves_index_and_unpacks(void **state)
 		pl.cache = c;
 		snprintf(pl.ref, sizeof(pl.ref), "127.0.0.1:%d/lodge/app@%s",
 		    port, digest);
+		do_pull(&pl);
+		assert_int_equal(pl.rc, ERR_IO);
+		memset(&pl.res, 0, sizeof(pl.res));
+		pl.proven = 1;
 		do_pull(&pl);
 		if (pl.rc)
 			fail_msg("%s", pl.msg);
@@ -1407,9 +1421,85 @@ test_pull_authenticates(void **state)
 		do_pull(&pl);
 		if (pl.rc)
 			fail_msg("mode %d: %s", mode, pl.msg);
-		image_result_clear(&pl.res);
+		/* the attack: another caller names the digest now in the
+		 * cache, without credentials: the registry is asked and
+		 * refuses, the cache hands nothing out */
+		{
+			char dg[72];
+			snprintf(dg, sizeof(dg), "%s",
+			    pl.res.index_digest ? pl.res.index_digest :
+			                          pl.res.manifest_digest);
+			image_result_clear(&pl.res);
+			memset(&pl, 0, sizeof(pl));
+			pl.cache = c;
+			snprintf(pl.ref, sizeof(pl.ref),
+			    "127.0.0.1:%d/lodge/app@%s", f.port, dg);
+			do_pull(&pl);
+			assert_int_equal(pl.rc, ERR_REJECT);
+			if (!strstr(pl.msg,
+			        mode == 1 ? "refused an anonymous" :
+			                    "no credentials"))
+				fail_msg("mode %d, by digest: %s", mode,
+				    pl.msg);
+			snprintf(dg, sizeof(dg), "%s", f.manifest_digest);
+			snprintf(pl.ref, sizeof(pl.ref),
+			    "127.0.0.1:%d/lodge/app@%s", f.port, dg);
+			do_pull(&pl);
+			assert_int_equal(pl.rc, ERR_REJECT);
+		}
 		fake_stop(&f);
 	}
+	image_cache_free(c);
+}
+
+/* Layers in the cache are keyed by digest alone: another registry (one
+ * the attacker runs) serving a manifest that names them, without having
+ * their bytes, gets nothing from the cache; one that has them re-proves
+ * each layer once (downloaded and verified, not unpacked again). */
+static void
+test_pull_cached_layers_need_their_registry(void **state)
+{
+	struct fake_registry f, g;
+	struct puller pl;
+	struct image_cache *c = fresh_cache("pull-origin");
+	char mdig[72];
+
+	(void)state;
+	fake_start(&f, false);
+	pull_as(&f, &pl, c, "v1");
+	do_pull(&pl);
+	if (pl.rc)
+		fail_msg("%s", pl.msg);
+	snprintf(mdig, sizeof(mdig), "%s", pl.res.manifest_digest);
+	image_result_clear(&pl.res);
+	fake_stop(&f);
+	/* the attacker's registry: the same manifest and config, no layer
+	 * bytes (their digests renamed away) */
+	fake_start(&g, false);
+	assert_string_equal(g.manifest_digest, mdig);
+	for (size_t i = 1; i < g.n_blobs; i++)
+		snprintf(g.blobs[i].digest, sizeof(g.blobs[i].digest), "gone");
+	pull_as(&g, &pl, c, "v1");
+	do_pull(&pl);
+	assert_int_equal(pl.rc, ERR_NOTFOUND);
+	assert_non_null(strstr(pl.msg, "fetched again from this repository"));
+	fake_stop(&g);
+	/* a registry that has the bytes: each layer downloaded once more,
+	 * used from the cache, and after that not downloaded again */
+	fake_start(&g, false);
+	pull_as(&g, &pl, c, "v1");
+	do_pull(&pl);
+	if (pl.rc)
+		fail_msg("%s", pl.msg);
+	assert_true(pl.res.layers[0].cached && pl.res.layers[1].cached);
+	assert_true(pl.res.bytes_downloaded > 0);
+	image_result_clear(&pl.res);
+	pull_as(&g, &pl, c, "v1");
+	do_pull(&pl);
+	assert_int_equal(pl.rc, 0);
+	assert_int_equal(pl.res.bytes_downloaded, 0);
+	image_result_clear(&pl.res);
+	fake_stop(&g);
 	image_cache_free(c);
 }
 
@@ -1620,6 +1710,7 @@ main(void)
 		cmocka_unit_test(test_cache_collects_least_recently_used),
 		cmocka_unit_test(test_pull_resolves_index_and_unpacks),
 		cmocka_unit_test(test_pull_authenticates),
+		cmocka_unit_test(test_pull_cached_layers_need_their_registry),
 		cmocka_unit_test(test_pull_refuses_a_corrupted_blob),
 		cmocka_unit_test(test_pull_limits_and_cancel),
 		cmocka_unit_test(test_pull_tries_the_mirror_first),

@@ -68,6 +68,34 @@ test_gateway_routes_by_path_and_host(void **state)
 	assert_string_equal(r.service, "api");
 	assert_string_equal(r.path, "/v1/x");
 	assert_true(r.by_host);
+	/* Host tricks: the root's trailing dot and upper case name the same
+	 * lease; a port is not part of the name; nothing else reaches it */
+	assert_int_equal(
+	    gateway_route_parse("L-12-API.X.IO.:443", "/", "x.io", &r), 1);
+	assert_string_equal(r.lease, "l-12");
+	assert_string_equal(r.service, "api");
+	assert_int_equal(gateway_route_parse("l-12-api.x.io.", "/", "x.io", &r),
+	    1);
+	assert_string_equal(r.lease, "l-12");
+	assert_int_equal(
+	    gateway_route_parse("l-12-api.x.io..", "/", "x.io", &r), 0);
+	assert_int_equal(
+	    gateway_route_parse("l-12-api.evil.x.io", "/", "x.io", &r), 0);
+	assert_int_equal(
+	    gateway_route_parse("l-12-api.x.io@l-3-web.x.io", "/", "x.io", &r),
+	    0);
+	assert_int_equal(gateway_route_parse(".", "/", "x.io", &r), 0);
+	/* under a lease's host, a path naming another lease stays with the
+	 * host's lease (else lease 4's service would run in lease 12's
+	 * origin, with its cookies) */
+	assert_int_equal(
+	    gateway_route_parse("l-12-api.x.io", "/l/l-4/web/a", "x.io", &r),
+	    1);
+	assert_string_equal(r.lease, "l-12");
+	assert_string_equal(r.service, "api");
+	assert_string_equal(r.path, "/l/l-4/web/a");
+	assert_true(r.by_host);
+	assert_int_equal(gateway_route_parse(":x.io", "/", "x.io", &r), 0);
 	/* Not for the gateway: the API, other hosts, no lease prefix. */
 	assert_int_equal(
 	    gateway_route_parse("127.0.0.1:9", "/v1/leases", "x.io", &r), 0);
@@ -632,6 +660,10 @@ test_lease_update_same_resources(void **state)
 	assert_int_equal(lease_update_same_resources(a, c), ERR_REJECT);
 	assert_non_null(strstr(err_msg(), "1 replicas"));
 	c->nrep = 2;
+	/* an update asking GPUs the lease's order never had */
+	b->rep[0].gpu_units = 1;
+	assert_int_equal(lease_update_same_resources(a, b), ERR_REJECT);
+	assert_non_null(strstr(err_msg(), "gpu_units 1"));
 	lease_free(a);
 	lease_free(b);
 	lease_free(c);
