@@ -7,6 +7,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <openssl/sha.h>
+
 #include "common/cjson.h"
 #include "common/codec.h"
 #include "common/err.h"
@@ -16,6 +18,7 @@
 #include "ledger/replay.h"
 #include "ledger/tiles.h"
 #include "market/market_internal.h"
+#include "market/ratelimit.h"
 #include "market/ssecap.h"
 
 #define ENTRIES_PAGE 1000
@@ -644,6 +647,50 @@ market_api_handle(void *ctx, const struct http_request *req,
 	market_gzip(req, resp);
 }
 
+/*
+ * Admission of a quote or an SDL check: the client address's bucket
+ * (keyed by the SHA-256 of its text), then a slot among
+ * MARKET_COMPUTE_INFLIGHT.  0: admitted, release with compute_done();
+ * else answered (429 or 503, Retry-After).
+ */
+static int
+compute_admit(struct market *m, const struct http_request *req,
+    struct http_response *resp)
+{
+	uint8_t key[KEY_PUB_LEN];
+	const char *peer = req->peer ? req->peer : "";
+	int64_t wait;
+
+	SHA256((const unsigned char *)peer, strlen(peer), key);
+	if ((wait = ratelimit_take(m->rl_compute, key,
+	         util_mono_ns() / 1000000)) > 0) {
+		http_respond_error(resp, 429,
+		    "%s: at most %.0f quotes and SDL checks a second per "
+		    "address; try again in %lld ms",
+		    req->path, MARKET_COMPUTE_RATE, (long long)wait);
+		snprintf(resp->extra_headers, sizeof(resp->extra_headers),
+		    "Retry-After: %lld\r\n", (long long)(wait + 999) / 1000);
+		return -1;
+	}
+	if (atomic_fetch_add(&m->compute_inflight, 1) >=
+	    MARKET_COMPUTE_INFLIGHT) {
+		atomic_fetch_sub(&m->compute_inflight, 1);
+		http_respond_error(resp, 503,
+		    "%s: %d quotes and SDL checks already running; try again",
+		    req->path, MARKET_COMPUTE_INFLIGHT);
+		snprintf(resp->extra_headers, sizeof(resp->extra_headers),
+		    "Retry-After: 1\r\n");
+		return -1;
+	}
+	return 0;
+}
+
+static void
+compute_done(struct market *m)
+{
+	atomic_fetch_sub(&m->compute_inflight, 1);
+}
+
 static void
 api_route(struct market *m, const struct http_request *req,
     struct http_response *resp)
@@ -660,7 +707,10 @@ api_route(struct market *m, const struct http_request *req,
 			http_respond_error(resp, 405, "POST an SDL here");
 			return;
 		}
-		market_sdl_check(m, req, resp);
+		if (compute_admit(m, req, resp) == 0) {
+			market_sdl_check(m, req, resp);
+			compute_done(m);
+		}
 		return;
 	}
 	if (strcmp(p, "/v1/quote") == 0) {
@@ -669,7 +719,10 @@ api_route(struct market *m, const struct http_request *req,
 			    "POST {\"tenant\",\"orders\"} here");
 			return;
 		}
-		market_quote(m, req, resp);
+		if (compute_admit(m, req, resp) == 0) {
+			market_quote(m, req, resp);
+			compute_done(m);
+		}
 		return;
 	}
 	if (strcmp(p, "/v1/entries") == 0) {

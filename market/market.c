@@ -894,6 +894,8 @@ market_open(const struct market_options *o, struct market **out, int *created)
 	m->rate_burst = o->rate_burst;
 	if ((rc = ratelimit_new(o->rate_per_s, o->rate_burst, 100000, &m->rl)) <
 	        0 ||
+	    (rc = ratelimit_new(MARKET_COMPUTE_RATE, MARKET_COMPUTE_BURST,
+	         100000, &m->rl_compute)) < 0 ||
 	    (rc = store_set_external_sync(m->store, 1)) < 0 ||
 	    (rc = store_sync(m->store)) < 0)
 		goto fail;
@@ -1004,6 +1006,7 @@ market_free(struct market *m)
 	state_free(m->state);
 	store_free(m->store);
 	ratelimit_free(m->rl);
+	ratelimit_free(m->rl_compute);
 	key_free(m->key);
 	free(m->checkpoint_note);
 	free(m->published);

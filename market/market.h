@@ -72,6 +72,15 @@ struct market_options {
 	const char *tls_cert, *tls_key, *tls_certs_dir;
 };
 
+/* POST /v1/quote and /v1/sdl/check cost CPU (a quote also holds the
+ * sequencer's lock): each client address may ask MARKET_COMPUTE_RATE a
+ * second (MARKET_COMPUTE_BURST at once), and at most
+ * MARKET_COMPUTE_INFLIGHT run at a time; past either, 429 or 503 with
+ * Retry-After. */
+#define MARKET_COMPUTE_RATE 10.0
+#define MARKET_COMPUTE_BURST 20.0
+#define MARKET_COMPUTE_INFLIGHT 4
+
 void market_options_default(struct market_options *o);
 
 /* Open (creating on first start) the market in o->data_dir: ledger.db,

@@ -76,6 +76,10 @@ struct market {
 	double snap_held_ms; /* how long its fork held the sequencer */
 
 	struct ratelimit *rl; /* per-key submissions */
+	/* Quotes and SDL checks (CPU, and a quote holds mu): a token bucket
+	 * per client address and a cap on those in flight (api.c). */
+	struct ratelimit *rl_compute;
+	atomic_int compute_inflight;
 	double rate_per_s, rate_burst; /* its settings, for /v1/info */
 
 	struct http_server *http;

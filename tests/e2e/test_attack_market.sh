@@ -119,6 +119,21 @@ check "under a flood of 780-group quotes /healthz answers within 500 ms (worst $
     [ "$worst" -lt 500 ]
 check "  and a signed submission within 3 s ($(( (s1 - s0) / 1000000 )) ms)" \
     sh -c "[ $src = 0 ] && [ $(( (s1 - s0) / 1000000 )) -lt 3000 ]"
+# quotes and SDL checks per address: 10 a second, 20 at once, 429 past
+# it with Retry-After; another address is not held by it
+echo "{\"tenant\":\"$A\",\"orders\":[$order1]}" > "$T/qsmall"
+sleep 3 # the flood's bucket refills
+: > "$T/codes"
+for i in $(seq 1 40); do
+	curl -s -m 10 -o /dev/null -D "$T/.h$i" -w '%{http_code}\n' \
+	    --data-binary @"$T/qsmall" "$MARKET/v1/quote" >> "$T/codes"
+done
+check "40 quotes at once from one address: the first ones answered, then 429 ($(sort "$T/codes" | uniq -c | tr '\n' ' '))" \
+    sh -c "head -1 $T/codes | grep -qx 200 && grep -qx 429 $T/codes"
+check "  a 429 says when to come back (Retry-After)" sh -c \
+    "grep -l '^HTTP/1.1 429' $T/.h* | head -1 | xargs grep -qi '^Retry-After: [0-9]'"
+check "  meanwhile another address (127.0.0.2) is answered" sh -c \
+    "curl -s -m 10 -o /dev/null -w '%{http_code}' --interface 127.0.0.2 --data-binary @$T/qsmall $MARKET/v1/quote | grep -qx 200"
 
 # ---- POST /v1/sdl/check --------------------------------------------------
 python3 -c 'print("a: " + "[" * 100000 + "]" * 100000)' > "$T/deep.yaml"
