@@ -21,23 +21,13 @@ pd_net_start(struct pd *pd)
 {
 	const char *lists[3][17];
 	struct net_config nc;
-	size_t i;
 	int rc;
 
 	pd->cfg.net_live = 0;
 	if (!pd->cfg.net_on)
 		return 0;
-	/* The sandbox scope without its '-': 'p' and 8 characters of the
-	 * key, mapped into [a-z0-9]. */
-	snprintf(pd->net_scope, sizeof(pd->net_scope), "p%.8s",
-	    pd->key_text + 8);
-	for (i = 1; pd->net_scope[i]; i++) {
-		char c = pd->net_scope[i];
-		if (c >= 'A' && c <= 'Z')
-			pd->net_scope[i] = (char)(c - 'A' + 'a');
-		else if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')))
-			pd->net_scope[i] = '0';
-	}
+	/* The sandbox scope without its '-'. */
+	config_net_scope(pd->key_text, pd->net_scope, sizeof(pd->net_scope));
 	if (geteuid() != 0) {
 		log_warn("--net on, but not running as root: no deployment "
 		         "networks; network, egress and ports are not "
