@@ -2197,6 +2197,42 @@ bridge_check(struct net *n, struct dep *d)
 	return 0;
 }
 
+/* Are the interfaces on d's bridge only its replicas' veths?  (One put
+ * there by someone else would see, or forge, the deployment's
+ * traffic.) */
+static int
+bridge_ports_check(struct net *n, const struct dep *d)
+{
+	const char *argv[] = { n->ip, "-o", "link", "show", "master", d->bridge,
+		NULL };
+	char *text = NULL, *save = NULL;
+	int rc = 0;
+
+	if ((rc = tool_run(argv, NULL, -1, TOOL_TIMEOUT_MS, &text)) != 0)
+		return err_prefix(rc, "bridge %s: its ports", d->bridge);
+	for (char *line = strtok_r(text, "\n", &save); line && rc == 0;
+	     line = strtok_r(NULL, "\n", &save)) {
+		const char *alias;
+		char *name;
+		int ours = 0;
+		if (!link_line(line, &name, &alias))
+			continue;
+		for (size_t i = 0; i < d->nreps && !ours; i++) {
+			char v[NET_IFNAME_SIZE];
+			net_veth_name(n->scope, d->id, (unsigned)i, v,
+			    sizeof(v));
+			ours = strcmp(v, name) == 0;
+		}
+		if (!ours)
+			rc = err_set(ERR_CORRUPT,
+			    "bridge %s: interface %s on it is not one of its "
+			    "replicas'",
+			    d->bridge, name);
+	}
+	free(text);
+	return rc;
+}
+
 int
 net_deployment_adopt(struct net *n, const char *id,
     const struct net_service *svcs, size_t nsvcs,
@@ -2234,7 +2270,8 @@ net_deployment_adopt(struct net *n, const char *id,
 		goto fail;
 	}
 	if ((rc = bridge_check(n, d)) != 0 ||
-	    (rc = reps_fill(d, svcs, nsvcs)) != 0)
+	    (rc = reps_fill(d, svcs, nsvcs)) != 0 ||
+	    (rc = bridge_ports_check(n, d)) != 0)
 		goto fail;
 	for (size_t i = 0; i < nports; i++) {
 		const struct net_port_spec *p = &ports[i];

@@ -128,7 +128,8 @@ struct net_port_spec {
  * stopped) left it in the kernel, without touching it: its bridge (alias
  * naming this scope and id, up, one address: the gateway of a block of
  * the pool at the configured prefix that no other deployment holds,
- * route_localnet on) and its nft table, which must be exactly the one
+ * route_localnet on, no interface on it but its replicas' veths) and its
+ * nft table, which must be exactly the one
  * net_deployment_add and net_port_add would make now for these services
  * and forwarded ports (compared, counter values aside, with the same
  * script loaded in a scratch network namespace): an added or changed

@@ -156,6 +156,19 @@ test_adopt_takes_an_intact_network_and_refuses_a_tampered_one(void **state)
 	assert_int_equal(net_deployment_adopt(n, "l-1", svcs, 2, &port, 1),
 	    ERR_CORRUPT);
 	svcs[0].replicas = 1;
+	/* an interface someone put on its bridge: not adopted */
+	net_bridge_name("ut", "l-1", bridge, sizeof(bridge));
+	snprintf(cmd, sizeof(cmd),
+	    "ip link add lodgetap type veth peer name lodgetap1 && "
+	    "ip link set lodgetap master %s",
+	    bridge);
+	assert_int_equal(sh(cmd), 0);
+	assert_int_equal(net_deployment_adopt(n, "l-1", svcs, 2, &port, 1),
+	    ERR_CORRUPT);
+	assert_msg("interface lodgetap on it is not one of its replicas'");
+	assert_int_equal(sh("ip link del lodgetap"), 0);
+	assert_int_equal(net_deployment_adopt(n, "l-1", svcs, 2, &port, 1), 0);
+	assert_int_equal(net_deployment_forget(n, "l-1"), 0);
 	/* a rule added by hand is a mismatch: not adopted as it is */
 	net_table_name("ut", "l-1", table, sizeof(table));
 	snprintf(cmd, sizeof(cmd),
@@ -165,7 +178,6 @@ test_adopt_takes_an_intact_network_and_refuses_a_tampered_one(void **state)
 	    ERR_CORRUPT);
 	assert_msg("a rule added or changed");
 	/* nor a bridge given another address */
-	net_bridge_name("ut", "l-1", bridge, sizeof(bridge));
 	snprintf(cmd, sizeof(cmd), "ip address add 192.0.2.1/24 dev %s",
 	    bridge);
 	assert_int_equal(sh(cmd), 0);
