@@ -302,20 +302,33 @@ apply_net_lists(struct provider_config *cfg, const struct init_opts *o)
 
 /* With --net on, check the network settings as the daemon will
  * (net_new: no kernel object is made): a bad CIDR or a pool the host
- * already uses is a bad option; without root or ip/nft the provider
- * runs without networks, and says so. */
+ * already uses (but by this provider's networks, kept for its running
+ * leases) is a bad option; without root or ip/nft the provider runs
+ * without networks, and says so. */
 static int
-check_net(struct provider_config *cfg)
+check_net(struct provider_config *cfg, const char *data)
 {
+	char path[PATH_MAX], scope[16] = "";
 	const char *lists[3][17];
 	struct net_config nc;
 	struct net *n = NULL;
+	struct key *k = NULL;
 	int rc;
 
 	cfg->net_live = 0;
 	if (!cfg->net_on)
 		return 0;
-	config_net_config(cfg, NULL, &nc, lists);
+	snprintf(path, sizeof(path), "%.4000s/provider.key", data);
+	if (access(path, F_OK) == 0 && key_load(path, &k) == 0) {
+		uint8_t pub[KEY_PUB_LEN];
+		char text[KEY_TEXT_SIZE];
+		key_public(k, pub);
+		key_pub_to_text(pub, text);
+		config_net_scope(text, scope, sizeof(scope));
+		key_free(k);
+	}
+	err_clear();
+	config_net_config(cfg, scope[0] ? scope : NULL, &nc, lists);
 	rc = net_new(&nc, &n);
 	net_free(n);
 	if (rc == 0) {
@@ -509,7 +522,7 @@ init(const struct cmd *c, int argc, char **argv)
 		if (n >= sizeof(changed))
 			n = sizeof(changed) - 1;
 	}
-	if (check_net(&cfg) < 0) {
+	if (check_net(&cfg, o.data) < 0) {
 		status = cmd_fail(CMD_USAGE);
 		goto out;
 	}

@@ -769,6 +769,20 @@ list_view(const json_t *a, const char *out[17])
 }
 
 void
+config_net_scope(const char *key_text, char *buf, size_t len)
+{
+	snprintf(buf, len, "p%.8s", strlen(key_text) > 8 ? key_text + 8 : "");
+	for (size_t i = 1; buf[i]; i++) {
+		char ch = buf[i];
+		if (ch >= 'A' && ch <= 'Z')
+			buf[i] = (char)(ch - 'A' + 'a');
+		else if (!((ch >= 'a' && ch <= 'z') ||
+		             (ch >= '0' && ch <= '9')))
+			buf[i] = '0';
+	}
+}
+
+void
 config_net_config(const struct provider_config *c, const char *scope,
     struct net_config *cfg, const char *lists[3][17])
 {

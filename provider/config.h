@@ -193,6 +193,11 @@ int config_add_dns(struct provider_config *c, const char *addr);
 
 struct net_config;
 
+/* The scope of the deployment networks of the provider whose key text is
+ * key_text (NET_SCOPE_MAX fits): 'p' and 8 characters of the key mapped
+ * into [a-z0-9], as its sandboxes' names without their '-'. */
+void config_net_scope(const char *key_text, char *buf, size_t len);
+
 /* c's network settings into cfg (net_config_init first); the strings
  * stay c's, the NULL-terminated lists go into lists (3 x 17 slots) and
  * are borrowed from c. */

@@ -357,8 +357,8 @@ load_state(struct pd *pd)
 				        util_now_ms()) > 0 &&
 				    l->pause != LEASE_PAUSE_NONE)
 					l->pause = LEASE_PAUSE_STOPPING;
-				/* Their network was removed at the last
-				 * exit: an interface again. */
+				/* Their interfaces, kept when intact (the
+				 * network adopted), else made again. */
 				if (pd->net != NULL)
 					(void)lease_net_reattach(pd->net, l);
 				/* an update it was rolling out goes on */
@@ -1835,6 +1835,7 @@ setup(struct pd *pd, const char *data, const struct provider_overrides *o)
 	pd->base.log_max_bytes = pd->cfg.log_max_bytes;
 	if ((rc = pd_net_start(pd)) < 0 || (rc = load_state(pd)) < 0)
 		return rc;
+	pd_net_sweep(pd);
 	reconcile(pd);
 	if ((rc = http_parse_listen(pd->cfg.listen, host, sizeof(host),
 	         &port)) < 0)
@@ -2089,9 +2090,9 @@ out:
 	atomic_store(&pd->stop, 1);
 	if (pd->http)
 		http_server_free(pd->http);
-	/* Nothing of the networks is left behind (the API is stopped: no
-	 * manifest makes one now): the next start makes them again and
-	 * re-attaches the replicas it adopts. */
+	/* The networks of running leases stay with their sandboxes, for the
+	 * next start to adopt; the others are removed (the API is stopped:
+	 * no manifest makes one now). */
 	pd_net_stop(pd);
 	pd->http = NULL;
 	tls_server_free(pd->tls);

@@ -91,11 +91,16 @@ void pd_request_close(struct pd *pd, struct lease *l, const char *reason,
 
 /* ---- deployment networks (provider/daemon_net.c) ---- */
 
-/* At start, before any lease is loaded: with --net on, remove what a
- * killed provider of this key left (net_cleanup_all of its scope) and
- * make pd->net; without root or ip/nft, run without networks (logged;
- * no capability advertised).  A bad network config is fatal. */
+/* At start, before any lease is loaded: with --net on, make pd->net
+ * (what the last process of this key left stays, for the leases that
+ * adopt it); without root or ip/nft, run without networks (logged; no
+ * capability advertised).  A bad network config is fatal. */
 int pd_net_start(struct pd *pd);
+
+/* Once the leases are loaded (their networks adopted or made): remove
+ * the networks of this key's scope that no lease holds (net_cleanup_
+ * stale: leases closed, or gone, while no provider ran). */
+void pd_net_sweep(struct pd *pd);
 
 /* A lease's manifest is set (l not yet shared, or under the lock at
  * load): refuse it (ERR_REJECT naming the capability) when it needs what
@@ -110,8 +115,9 @@ int pd_net_spec(struct pd *pd, const struct lease *l, size_t i,
     struct sandbox_spec *spec, struct lease_net_attach *att, char **hosts,
     char **resolv);
 
-/* At the daemon's exit: every lease's network removed, the scope
- * cleaned, pd->net freed. */
+/* At the daemon's exit: the networks of running leases (whose sandboxes
+ * stay, for the next process to adopt) left in the kernel, the others
+ * removed, pd->net freed. */
 void pd_net_stop(struct pd *pd);
 
 #endif

@@ -1,8 +1,9 @@
 /*
  * daemon_net: the daemon's deployment networks (sandbox/net.h through
- * provider/lease_net.h): made at start after cleaning what a killed
- * provider of the same key left, one per lease with a manifest, given to
- * each replica's start, removed when a lease closes and at exit.
+ * provider/lease_net.h): one per lease with a manifest, given to each
+ * replica's start, removed when a lease closes; those of running leases
+ * outlive the process (a stop or a kill) and are adopted by the next,
+ * which removes the ones no lease holds.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,33 +21,22 @@ pd_net_start(struct pd *pd)
 {
 	const char *lists[3][17];
 	struct net_config nc;
-	size_t i;
 	int rc;
 
 	pd->cfg.net_live = 0;
 	if (!pd->cfg.net_on)
 		return 0;
-	/* The sandbox scope without its '-': 'p' and 8 characters of the
-	 * key, mapped into [a-z0-9]. */
-	snprintf(pd->net_scope, sizeof(pd->net_scope), "p%.8s",
-	    pd->key_text + 8);
-	for (i = 1; pd->net_scope[i]; i++) {
-		char c = pd->net_scope[i];
-		if (c >= 'A' && c <= 'Z')
-			pd->net_scope[i] = (char)(c - 'A' + 'a');
-		else if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')))
-			pd->net_scope[i] = '0';
-	}
+	/* The sandbox scope without its '-'. */
+	config_net_scope(pd->key_text, pd->net_scope, sizeof(pd->net_scope));
 	if (geteuid() != 0) {
 		log_warn("--net on, but not running as root: no deployment "
 		         "networks; network, egress and ports are not "
 		         "advertised");
 		return 0;
 	}
-	/* Leftovers of a killed provider of this key (its sandboxes' veths
-	 * died with them or are re-attached below). */
-	if ((rc = net_cleanup_all(pd->net_scope)) < 0)
-		log_warn("cleaning up the last run's networks: %s", err_msg());
+	/* What the last process of this key left stays: the leases it
+	 * left running adopt their networks as they load, pd_net_sweep
+	 * removes the rest. */
 	config_net_config(&pd->cfg, pd->net_scope, &nc, lists);
 	if ((rc = net_new(&nc, &pd->net)) < 0) {
 		if (rc == ERR_NOTFOUND || rc == ERR_REJECT) {
@@ -120,18 +110,39 @@ pd_net_spec(struct pd *pd, const struct lease *l, size_t i,
 }
 
 void
+pd_net_sweep(struct pd *pd)
+{
+	if (pd->net == NULL)
+		return;
+	if (net_cleanup_stale(pd->net) < 0) {
+		log_warn("removing networks no lease holds: %s", err_msg());
+		err_clear();
+	}
+}
+
+void
 pd_net_stop(struct pd *pd)
 {
 	struct lease *l;
+	size_t kept = 0;
 
 	if (pd->net == NULL)
 		return;
-	for (l = pd->leases; l; l = l->next)
-		lease_net_down(pd->net, l);
-	if (net_cleanup_all(pd->net_scope) < 0)
-		log_warn("cleaning up networks: %s", err_msg());
+	/* A running lease's sandboxes stay: its network with them (its
+	 * service-to-service traffic, forwarded ports and egress go on,
+	 * its counter with them), for the next start to adopt. */
+	for (l = pd->leases; l; l = l->next) {
+		if (l->status == LEASE_RUNNING && l->net_up) {
+			lease_net_keep(pd->net, l);
+			kept++;
+		} else {
+			lease_net_down(pd->net, l);
+		}
+	}
 	net_free(pd->net);
 	pd->net = NULL;
 	pd->cfg.net_live = 0;
-	log_info("deployment networks removed");
+	log_info("deployment networks: %zu left for the next start, the "
+	         "others removed",
+	    kept);
 }

@@ -1368,6 +1368,16 @@ lease_to_json(struct lease *l, json_t **out)
 		*out = NULL;
 		return err_set(ERR_NOMEM, "out of memory");
 	}
+	/* The kernel counter value that "counters" holds (a restart that
+	 * adopts the network counts on from there). */
+	if (l->net_up &&
+	    json_object_set_new(*out, "net_counter",
+	        json_integer((json_int_t)(l->net_egress_at +
+	            atomic_load(&l->net_egress)))) < 0) {
+		json_decref(*out);
+		*out = NULL;
+		return err_set(ERR_NOMEM, "out of memory");
+	}
 	if (l->nports &&
 	    json_object_set_new(*out, "forwarded_ports", lease_ports_json(l)) <
 	        0) {
@@ -1437,6 +1447,9 @@ lease_from_json(const json_t *j, struct lease **out)
 		l->paused_ms =
 		    json_integer_value(json_object_get(j, "paused_ms"));
 	ports_from_json(l, json_object_get(j, "forwarded_ports"));
+	if (json_integer_value(json_object_get(j, "net_counter")) > 0)
+		l->net_egress_at = (uint64_t)json_integer_value(
+		    json_object_get(j, "net_counter"));
 	if (json_is_object(json_object_get(j, "manifest_request")))
 		l->manifest_request =
 		    json_incref(json_object_get(j, "manifest_request"));

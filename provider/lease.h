@@ -181,7 +181,10 @@ struct lease {
 	size_t nports;
 	int net_up; /* its network exists in this process */
 	_Atomic uint64_t net_egress; /* bytes out of its network, as
-	                             counted since this process made it */
+	                             counted since base */
+	uint64_t net_egress_at; /* its kernel counter's value that base
+	                             holds already (an adopted network's
+	                             counter goes on; 0 for a new one) */
 	struct lease_rollout *rollout; /* a tenant's update being rolled
 	                                  out (provider/lease_update.h) */
 	/* lease.pause (its escrow ran dry, docs/state.md "Pause"): the

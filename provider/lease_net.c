@@ -163,6 +163,52 @@ lease_net_up(struct net *n, struct lease *l)
 		}
 		svcs[k].replicas++;
 	}
+	/* Replicas left running by the last process: their network too,
+	 * when it is intact (no gap in their traffic, the egress counter
+	 * going on); else it is made again. */
+	if (l->saved_sandboxes != NULL) {
+		struct net_port_spec ps[LEASE_MAX_PORTS];
+		size_t np = 0;
+		for (i = 0; i < l->nports; i++)
+			if (l->ports[i].host != 0)
+				ps[np++] = (struct net_port_spec){
+					.service = l->ports[i].service,
+					.port = l->ports[i].port,
+					.proto =
+					    l->ports[i].udp ? NET_UDP : NET_TCP,
+					.host_port = l->ports[i].host
+				};
+		rc = net_deployment_adopt(n, l->id, svcs, ns, ps, np);
+		if (rc == 0 && np == l->nports) {
+			log_info("lease %s: its network adopted as the last "
+			         "process left it",
+			    l->id);
+			l->net_up = 1;
+			return 0;
+		}
+		if (rc == 0) /* a port without a host port yet: made anew */
+			(void)net_deployment_forget(n, l->id);
+		if (rc != 0 && rc != ERR_NOTFOUND)
+			log_warn("lease %s: its network is not adopted: %s; "
+			         "making it again",
+			    l->id, err_msg());
+		else if (rc != 0)
+			log_warn("lease %s: no network left by the last "
+			         "process; making it again",
+			    l->id);
+		err_clear();
+	}
+	/* A table the last process left, replaced now: what it counted
+	 * past the saved state is metered before it goes. */
+	if (l->saved_sandboxes != NULL || l->net_egress_at > 0) {
+		uint64_t left;
+		if (net_leftover_egress(n, l->id, &left) == 0 &&
+		    left > l->net_egress_at) {
+			l->base[USAGE_EGRESS_BYTES] += left - l->net_egress_at;
+			l->net_egress_at = left; /* counted once */
+		}
+		err_clear();
+	}
 	if ((rc = net_deployment_add(n, l->id, svcs, ns)) < 0)
 		return err_prefix(rc, "network");
 	for (i = 0; i < l->nports; i++) {
@@ -194,6 +240,7 @@ lease_net_up(struct net *n, struct lease *l)
 	}
 	l->net_up = 1;
 	atomic_store(&l->net_egress, 0);
+	l->net_egress_at = 0; /* a new counter */
 	return 0;
 }
 
@@ -233,8 +280,8 @@ lease_net_reattach(struct net *n, struct lease *l)
 		struct lease_replica *r = &l->rep[i];
 		if (r->sb == NULL)
 			continue;
-		if (net_replica_attach(n, l->id, r->service, r->index,
-		        sandbox_netns_fd(r->sb)) < 0) {
+		if (net_replica_adopt(n, l->id, r->service, r->index,
+		        sandbox_netns_fd(r->sb), NULL) < 0) {
 			log_warn("lease %s: %s: its network interface: %s; "
 			         "restarting it",
 			    l->id, r->name, err_msg());
@@ -257,6 +304,18 @@ lease_net_meter(struct net *n, struct lease *l)
 		log_warn("lease %s: egress counter: %s", l->id, err_msg());
 		return;
 	}
-	if (bytes > atomic_load(&l->net_egress))
-		atomic_store(&l->net_egress, bytes);
+	/* An adopted counter holds what base has already. */
+	if (bytes >= l->net_egress_at &&
+	    bytes - l->net_egress_at > atomic_load(&l->net_egress))
+		atomic_store(&l->net_egress, bytes - l->net_egress_at);
+}
+
+void
+lease_net_keep(struct net *n, struct lease *l)
+{
+	if (!l->net_up)
+		return;
+	(void)net_deployment_forget(n, l->id);
+	err_clear();
+	l->net_up = 0;
 }

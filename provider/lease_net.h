@@ -30,7 +30,12 @@ int lease_net_plan_ports(struct lease *l);
 /* Make l's network: net_deployment_add with its services (in replica
  * order, with their counts), then forward each of l->ports (the saved
  * host port when it is still free, else the lowest free one; written
- * back).  On failure nothing of it is left.  Sets l->net_up. */
+ * back).  On failure nothing of it is left.  Sets l->net_up.  For a
+ * lease whose sandboxes the last process left running
+ * (l->saved_sandboxes), its network is adopted instead when it is intact
+ * with the saved ports (net_deployment_adopt; l->net_egress_at, loaded
+ * with the lease, keeps the egress count exact); otherwise, with a log
+ * line, made again as above. */
 int lease_net_up(struct net *n, struct lease *l);
 
 /* Remove l's network (net_deployment_remove; what is gone already is no
@@ -49,12 +54,19 @@ struct lease_net_attach {
 int lease_net_setup(void *arg, int netns_fd);
 
 /* Give the running replicas of l (re-adopted after a restart) their
- * interface again; a failure is logged and the replica killed, so it
- * restarts with one.  Returns how many were attached. */
+ * interface: kept when intact (net_replica_adopt), else made again; a
+ * failure is logged and the replica killed, so it restarts with one.
+ * Returns how many have one. */
 size_t lease_net_reattach(struct net *n, struct lease *l);
 
 /* Read l's egress counter into l->net_egress (lease_counters adds it to
- * egress_bytes).  Errors are logged, the last value kept. */
+ * egress_bytes): what it counted past l->net_egress_at.  Errors are
+ * logged, the last value kept. */
 void lease_net_meter(struct net *n, struct lease *l);
+
+/* At the provider's exit, for a lease whose sandboxes stay running: its
+ * network stays in the kernel for the next process to adopt (forgotten
+ * by n), and l->net_up is cleared. */
+void lease_net_keep(struct net *n, struct lease *l);
 
 #endif

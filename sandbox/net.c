@@ -6,10 +6,12 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <ifaddrs.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -654,9 +656,62 @@ parse_list(const char *const *list, const char *what, struct net_cidr **out,
 	return 0;
 }
 
-/* The host's IPv4 addresses as /32 blocks (malloc'd). */
+static int lodge_link(const char *name);
+
+/* What `ip -o link show dev name` says of interface name, in this
+ * thread's network namespace (/sys/class/net may be another's): its
+ * alias ("" when none), its master ("" when none), whether it is up.
+ * -1 when there is no such interface. */
 static int
-host_addresses(struct net_cidr **out, size_t *n)
+link_info(const char *ip, const char *name, char *alias, size_t alen,
+    char *master, size_t mlen, int *up)
+{
+	const char *argv[] = { ip, "-o", "link", "show", "dev", name, NULL };
+	char *text = NULL, *p;
+
+	alias[0] = master[0] = 0;
+	*up = 0;
+	if (tool_run(argv, NULL, -1, TOOL_TIMEOUT_MS, &text) != 0) {
+		err_clear();
+		free(text);
+		return -1;
+	}
+	text[strcspn(text, "\n")] = 0;
+	if ((p = strstr(text, "\\    alias ")) != NULL)
+		snprintf(alias, alen, "%s", p + 11);
+	if ((p = strstr(text, " master ")) != NULL)
+		snprintf(master, mlen, "%.*s", (int)strcspn(p + 8, " "), p + 8);
+	*up =
+	    strstr(text, "<UP") || strstr(text, ",UP,") || strstr(text, ",UP>");
+	free(text);
+	return 0;
+}
+
+/* 1 when name is a bridge this module made for scope ("" or NULL: none):
+ * "lodgeb" + 8 hex digits with the alias "lodge:SCOPE:ID". */
+static int
+scope_bridge(const char *scope, const char *name)
+{
+	char alias[256], prefix[64], ip[64], master[32];
+	int up;
+
+	if (!lodge_link(name) || name[5] != 'b')
+		return 0;
+	if (tool_find("ip", "iproute2", ip, sizeof(ip)) != 0) {
+		err_clear();
+		return 0;
+	}
+	if (link_info(ip, name, alias, sizeof(alias), master, sizeof(master),
+	        &up) != 0)
+		return 0;
+	snprintf(prefix, sizeof(prefix), "lodge:%s:", scope ? scope : "");
+	return strncmp(alias, prefix, strlen(prefix)) == 0;
+}
+
+/* The host's IPv4 addresses as /32 blocks (malloc'd), but those of
+ * scope's bridges (left by a previous process, for adoption). */
+static int
+host_addresses(const char *scope, struct net_cidr **out, size_t *n)
 {
 	struct ifaddrs *ifa, *i;
 	size_t k = 0, cap = 0;
@@ -666,7 +721,8 @@ host_addresses(struct net_cidr **out, size_t *n)
 	if (getifaddrs(&ifa) != 0)
 		return err_set(ERR_IO, "getifaddrs: %s", strerror(errno));
 	for (i = ifa; i; i = i->ifa_next) {
-		if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET)
+		if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET ||
+		    scope_bridge(scope, i->ifa_name))
 			continue;
 		if (k == cap) {
 			size_t nc = cap ? cap * 2 : 8;
@@ -857,7 +913,7 @@ net_new(const struct net_config *cfg, struct net **out)
 		                                      "/etc/resolv.conf",
 		    n->dns, &n->ndns);
 	}
-	if ((rc = host_addresses(&always, &nhost)) != 0)
+	if ((rc = host_addresses(n->scope, &always, &nhost)) != 0)
 		goto fail;
 	for (size_t i = 0; i < nhost; i++) {
 		if (overlaps(&always[i], &n->pool)) {
@@ -1162,14 +1218,12 @@ fail:
 	return rc;
 }
 
-int
-net_deployment_add(struct net *n, const char *id,
-    const struct net_service *svcs, size_t nsvcs)
+/* Check id and the services, and count their replicas into *total. */
+static int
+services_check(struct net *n, const char *id, const struct net_service *svcs,
+    size_t nsvcs, size_t *total_out)
 {
-	struct net_cidr *taken = NULL;
-	size_t ntaken = 0, total = 0, cap;
-	struct dep *d = NULL;
-	int rc;
+	size_t total = 0, cap;
 
 	if (id == NULL || !valid_id(id))
 		return err_set(ERR_INVAL,
@@ -1202,6 +1256,74 @@ net_deployment_add(struct net *n, const char *id,
 		    "deployment %s: %zu replicas do not fit in a /%u block "
 		    "(at most %zu)",
 		    id, total, n->prefix, cap);
+	*total_out = total;
+	return 0;
+}
+
+/* The replicas of svcs into d->reps (allocated for all of them), with
+ * their addresses in d->subnet. */
+static int
+reps_fill(struct dep *d, const struct net_service *svcs, size_t nsvcs)
+{
+	for (size_t i = 0; i < nsvcs; i++) {
+		for (unsigned r = 0; r < svcs[i].replicas; r++) {
+			struct replica *p = &d->reps[d->nreps];
+			if ((p->service = strdup(svcs[i].name)) == NULL)
+				return err_set(ERR_NOMEM, "out of memory");
+			p->replica = r;
+			p->addr = d->subnet.addr + 2 + (uint32_t)d->nreps;
+			d->nreps++;
+		}
+	}
+	return 0;
+}
+
+/* The blocks of the pool that bridges of the host other than except hold
+ * (left for adoption, or not removed yet), appended to *taken. */
+static int
+held_blocks(struct net *n, const char *except, struct net_cidr **taken,
+    size_t *ntaken)
+{
+	struct ifaddrs *ifa, *i;
+
+	if (getifaddrs(&ifa) != 0)
+		return err_set(ERR_IO, "getifaddrs: %s", strerror(errno));
+	for (i = ifa; i; i = i->ifa_next) {
+		struct net_cidr c;
+		struct net_cidr *p;
+		if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET ||
+		    !lodge_link(i->ifa_name) || i->ifa_name[5] != 'b' ||
+		    strcmp(i->ifa_name, except) == 0)
+			continue;
+		c.addr = ntohl(((struct sockaddr_in *)(void *)i->ifa_addr)
+		                   ->sin_addr.s_addr) &
+		    mask_of(n->prefix);
+		c.prefix = n->prefix;
+		if (!overlaps(&c, &n->pool))
+			continue;
+		if ((p = realloc(*taken, (*ntaken + 1) * sizeof(*p))) == NULL) {
+			freeifaddrs(ifa);
+			return err_set(ERR_NOMEM, "out of memory");
+		}
+		*taken = p;
+		p[(*ntaken)++] = c;
+	}
+	freeifaddrs(ifa);
+	return 0;
+}
+
+int
+net_deployment_add(struct net *n, const char *id,
+    const struct net_service *svcs, size_t nsvcs)
+{
+	struct net_cidr *taken = NULL;
+	size_t ntaken = 0, total = 0;
+	struct dep *d = NULL;
+	char bridge[NET_IFNAME_SIZE];
+	int rc;
+
+	if ((rc = services_check(n, id, svcs, nsvcs, &total)) != 0)
+		return rc;
 	pthread_mutex_lock(&n->mu);
 	if (find_dep(n, id)) {
 		rc = err_set(ERR_CONFLICT, "deployment %s: has a network", id);
@@ -1216,6 +1338,10 @@ net_deployment_add(struct net *n, const char *id,
 	ntaken = 0;
 	for (struct dep *e = n->deps; e; e = e->next)
 		taken[ntaken++] = e->subnet;
+	/* Nor a block a leftover bridge still holds (its own is replaced). */
+	net_bridge_name(n->scope, id, bridge, sizeof(bridge));
+	if ((rc = held_blocks(n, bridge, &taken, &ntaken)) != 0)
+		goto fail;
 	if ((d = calloc(1, sizeof(*d))) == NULL ||
 	    (d->id = strdup(id)) == NULL ||
 	    (d->reps = calloc(total, sizeof(*d->reps))) == NULL) {
@@ -1258,18 +1384,8 @@ net_deployment_add(struct net *n, const char *id,
 			}
 		}
 	}
-	for (size_t i = 0; i < nsvcs; i++) {
-		for (unsigned r = 0; r < svcs[i].replicas; r++) {
-			struct replica *p = &d->reps[d->nreps];
-			if ((p->service = strdup(svcs[i].name)) == NULL) {
-				rc = err_set(ERR_NOMEM, "out of memory");
-				goto fail;
-			}
-			p->replica = r;
-			p->addr = d->subnet.addr + 2 + (uint32_t)d->nreps;
-			d->nreps++;
-		}
-	}
+	if ((rc = reps_fill(d, svcs, nsvcs)) != 0)
+		goto fail;
 	if ((rc = dep_setup(n, d)) != 0) {
 		err_prefix(rc, "deployment %s", id);
 		goto fail;
@@ -1484,16 +1600,16 @@ port_forwarded(struct net *n, uint16_t host_port, enum net_proto proto)
 	return 0;
 }
 
-/* Load d's forwarded ports into its table's ports chain. */
+/* The nft script that sets d's forwarded ports (malloc'd). */
 static int
-ports_apply(struct net *n, struct dep *d)
+ports_script(const struct dep *d, char **script)
 {
 	struct net_forward *fw = NULL;
 	uint32_t *targets = NULL;
-	char *script = NULL;
 	size_t k = 0;
 	int rc;
 
+	*script = NULL;
 	if ((d->nports && (fw = calloc(d->nports, sizeof(*fw))) == NULL) ||
 	    (targets = calloc(d->nports * d->nreps + 1, sizeof(*targets))) ==
 	        NULL) {
@@ -1514,13 +1630,24 @@ ports_apply(struct net *n, struct dep *d)
 			}
 		}
 	}
-	if ((rc = net_ports_text(d->table, fw, d->nports, &script)) != 0)
-		goto fail;
-	if ((rc = run_nft(n->nft, script, NULL)) != 0)
-		err_prefix(rc, "forwarding ports in table inet %s", d->table);
+	rc = net_ports_text(d->table, fw, d->nports, script);
 fail:
 	free(fw);
 	free(targets);
+	return rc;
+}
+
+/* Load d's forwarded ports into its table's ports chain. */
+static int
+ports_apply(struct net *n, struct dep *d)
+{
+	char *script = NULL;
+	int rc;
+
+	if ((rc = ports_script(d, &script)) != 0)
+		return rc;
+	if ((rc = run_nft(n->nft, script, NULL)) != 0)
+		err_prefix(rc, "forwarding ports in table inet %s", d->table);
 	free(script);
 	return rc;
 }
@@ -1640,23 +1767,15 @@ out:
 	return rc;
 }
 
-int
-net_egress_bytes(struct net *n, const char *id, uint64_t *bytes)
+/* The egress counter of table (deployment id's). */
+static int
+counter_read(struct net *n, const char *table, const char *id, uint64_t *bytes)
 {
-	const char *argv[] = { n->nft, "list", "counter", "inet", NULL,
+	const char *argv[] = { n->nft, "list", "counter", "inet", table,
 		"egress", NULL };
-	char table[NET_TABLE_SIZE], *text = NULL, *p;
-	struct dep *d;
+	char *text = NULL, *p;
 	int rc;
 
-	pthread_mutex_lock(&n->mu);
-	d = find_dep(n, id);
-	if (d)
-		snprintf(table, sizeof(table), "%s", d->table);
-	pthread_mutex_unlock(&n->mu);
-	if (d == NULL)
-		return err_set(ERR_NOTFOUND, "deployment %s: no network", id);
-	argv[4] = table;
 	if ((rc = tool_run(argv, NULL, -1, TOOL_TIMEOUT_MS, &text)) != 0)
 		return err_prefix(rc, "deployment %s: egress counter", id);
 	if ((p = strstr(text, " bytes ")) == NULL ||
@@ -1668,6 +1787,38 @@ net_egress_bytes(struct net *n, const char *id, uint64_t *bytes)
 	}
 	free(text);
 	return rc;
+}
+
+int
+net_egress_bytes(struct net *n, const char *id, uint64_t *bytes)
+{
+	char table[NET_TABLE_SIZE];
+	struct dep *d;
+
+	pthread_mutex_lock(&n->mu);
+	d = find_dep(n, id);
+	if (d)
+		snprintf(table, sizeof(table), "%s", d->table);
+	pthread_mutex_unlock(&n->mu);
+	if (d == NULL)
+		return err_set(ERR_NOTFOUND, "deployment %s: no network", id);
+	return counter_read(n, table, id, bytes);
+}
+
+int
+net_leftover_egress(struct net *n, const char *id, uint64_t *bytes)
+{
+	char table[NET_TABLE_SIZE];
+
+	pthread_mutex_lock(&n->mu);
+	if (find_dep(n, id)) {
+		pthread_mutex_unlock(&n->mu);
+		return err_set(ERR_CONFLICT, "deployment %s: has a network",
+		    id);
+	}
+	pthread_mutex_unlock(&n->mu);
+	net_table_name(n->scope, id, table, sizeof(table));
+	return counter_read(n, table, id, bytes);
 }
 
 /* "lodgeb" + 8 hex digits or "lodgev" + 9: the names this module makes. */
@@ -1707,8 +1858,31 @@ link_line(char *line, char **name, const char **alias)
 	return 1;
 }
 
-int
-net_cleanup_all(const char *scope)
+/* 1 when name (a table or link) is one of n's deployments'. */
+static int
+kept_name(struct net *n, const char *name)
+{
+	int kept = 0;
+
+	pthread_mutex_lock(&n->mu);
+	for (struct dep *d = n->deps; d && !kept; d = d->next) {
+		kept =
+		    strcmp(d->table, name) == 0 || strcmp(d->bridge, name) == 0;
+		for (size_t i = 0; i < d->nreps && !kept; i++) {
+			char v[NET_IFNAME_SIZE];
+			net_veth_name(n->scope, d->id, (unsigned)i, v,
+			    sizeof(v));
+			kept = strcmp(v, name) == 0;
+		}
+	}
+	pthread_mutex_unlock(&n->mu);
+	return kept;
+}
+
+/* net_cleanup_all(scope), or, with keep, net_cleanup_stale(keep) (scope
+ * is then keep's, "" meaning the scope-less names only). */
+static int
+cleanup(const char *scope, struct net *keep)
 {
 	char ip[64], nft[64], *text = NULL, *save = NULL, prefix[64];
 	const char *tables[] = { nft, "list", "tables", NULL };
@@ -1720,14 +1894,14 @@ net_cleanup_all(const char *scope)
 		return err_set(ERR_INVAL,
 		    "scope \"%s\": expected 1-%d of [a-z0-9]", scope,
 		    NET_SCOPE_MAX);
-	if (scope && !*scope)
+	if (scope && !*scope && !keep)
 		scope = NULL;
 	if ((r = tool_find("ip", "iproute2", ip, sizeof(ip))) != 0 ||
 	    (r = tool_find("nft", "nftables", nft, sizeof(nft))) != 0)
 		return r;
 	if ((r = tool_run(tables, NULL, -1, TOOL_TIMEOUT_MS, &text)) != 0)
 		return err_prefix(r, "listing nft tables");
-	if (scope)
+	if (scope && *scope)
 		snprintf(prefix, sizeof(prefix), "lodge_%s_", scope);
 	else
 		snprintf(prefix, sizeof(prefix), "lodge_");
@@ -1736,6 +1910,11 @@ net_cleanup_all(const char *scope)
 		char name[64];
 		if (sscanf(line, "table inet %63s", name) != 1 ||
 		    strncmp(name, prefix, strlen(prefix)) != 0)
+			continue;
+		/* scope-less: "lodge_" + 8 hex digits, no scope in it */
+		if (keep && scope && !*scope && strlen(name) != 14)
+			continue;
+		if (keep && kept_name(keep, name))
 			continue;
 		if ((r = table_del(nft, name)) != 0 && rc == 0) {
 			rc = r;
@@ -1771,6 +1950,8 @@ net_cleanup_all(const char *scope)
 			if (scope &&
 			    strncmp(alias, prefix, strlen(prefix)) != 0)
 				continue;
+			if (keep && kept_name(keep, name))
+				continue;
 			if ((r = link_del(ip, name)) != 0 && rc == 0) {
 				rc = r;
 				err_save(&first);
@@ -1783,4 +1964,430 @@ out:
 	if (rc != 0)
 		err_restore(&first);
 	return rc;
+}
+
+int
+net_cleanup_all(const char *scope)
+{
+	return cleanup(scope, NULL);
+}
+
+int
+net_cleanup_stale(struct net *n)
+{
+	return cleanup(n->scope, n);
+}
+
+void
+net_listing_normalize(char *text)
+{
+	char *r = text, *w = text;
+
+	while (*r) {
+		if (strncmp(r, "packets ", 8) == 0 && r[8] >= '0' &&
+		    r[8] <= '9') {
+			char *p = r + 8;
+			while (*p >= '0' && *p <= '9')
+				p++;
+			if (strncmp(p, " bytes ", 7) == 0 && p[7] >= '0' &&
+			    p[7] <= '9') {
+				p += 7;
+				while (*p >= '0' && *p <= '9')
+					p++;
+				memcpy(w, "packets 0 bytes 0", 17);
+				w += 17;
+				r = p;
+				continue;
+			}
+		}
+		*w++ = *r++;
+	}
+	*w = 0;
+}
+
+int
+net_deployment_forget(struct net *n, const char *id)
+{
+	struct dep **pp, *d = NULL;
+
+	pthread_mutex_lock(&n->mu);
+	for (pp = &n->deps; *pp; pp = &(*pp)->next) {
+		if (strcmp((*pp)->id, id) == 0) {
+			d = *pp;
+			*pp = d->next;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&n->mu);
+	if (d == NULL)
+		return err_set(ERR_NOTFOUND, "deployment %s: no network", id);
+	dep_free(d);
+	return 0;
+}
+
+static void *
+scratch_thread(void *arg)
+{
+	int *fd = arg;
+
+	/* A network namespace is per thread: only this one moves. */
+	if (unshare(CLONE_NEWNET) != 0)
+		*fd = -errno;
+	else if ((*fd = open("/proc/thread-self/ns/net",
+	              O_RDONLY | O_CLOEXEC)) < 0)
+		*fd = -errno;
+	return NULL;
+}
+
+/* A new, empty network namespace, held by *fd (the caller closes it). */
+static int
+scratch_netns(int *fd)
+{
+	pthread_t t;
+	int e;
+
+	*fd = -1;
+	if ((e = pthread_create(&t, NULL, scratch_thread, fd)) != 0)
+		return err_set(ERR_IO, "pthread_create: %s", strerror(e));
+	pthread_join(t, NULL);
+	if (*fd < 0) {
+		e = -*fd;
+		*fd = -1;
+		return err_set(ERR_IO, "a scratch network namespace: %s",
+		    strerror(e));
+	}
+	return 0;
+}
+
+/* `nft list table inet table` in netns_fd (-1: this one), normalized. */
+static int
+table_listing(const char *nft, const char *table, int netns_fd, char **out)
+{
+	const char *argv[] = { nft, "list", "table", "inet", table, NULL };
+	int rc;
+
+	*out = NULL;
+	if ((rc = tool_run(argv, NULL, netns_fd, TOOL_TIMEOUT_MS, out)) != 0)
+		return rc;
+	net_listing_normalize(*out);
+	return 0;
+}
+
+/* Is d's table in the kernel the one this process would make?  The same
+ * script is loaded in a scratch namespace and both listings compared. */
+static int
+table_check(struct net *n, const struct dep *d)
+{
+	struct net_ruleset rs = { .table = d->table,
+		.bridge = d->bridge,
+		.subnet = d->subnet,
+		.egress_off = n->egress_off,
+		.policy = &n->policy,
+		.dns = n->dns,
+		.ndns = n->ndns };
+	const char *argv[] = { n->nft, "-f", "-", NULL };
+	char *rules = NULL, *ports = NULL, *script = NULL, *want = NULL,
+	     *have = NULL;
+	int rc, fd = -1;
+
+	if ((rc = table_listing(n->nft, d->table, -1, &have)) != 0) {
+		err_clear();
+		rc = err_set(ERR_CORRUPT, "table inet %s is missing", d->table);
+		goto out;
+	}
+	if ((rc = net_ruleset_text(&rs, &rules)) != 0 ||
+	    (rc = ports_script(d, &ports)) != 0)
+		goto out;
+	if (asprintf(&script, "%s%s", rules, ports) < 0) {
+		script = NULL;
+		rc = err_set(ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	if ((rc = scratch_netns(&fd)) != 0)
+		goto out;
+	if ((rc = tool_run(argv, script, fd, TOOL_TIMEOUT_MS, NULL)) != 0 ||
+	    (rc = table_listing(n->nft, d->table, fd, &want)) != 0) {
+		err_prefix(rc, "table inet %s as it would be made", d->table);
+		goto out;
+	}
+	if (strcmp(have, want) != 0)
+		rc = err_set(ERR_CORRUPT,
+		    "table inet %s differs from the one this provider would "
+		    "make (a rule added or changed, or the configuration "
+		    "changed since)",
+		    d->table);
+out:
+	if (fd >= 0)
+		close(fd);
+	free(rules);
+	free(ports);
+	free(script);
+	free(want);
+	free(have);
+	return rc;
+}
+
+/* Is d's bridge in the kernel as dep_setup made it?  Sets d->subnet
+ * from its address. */
+static int
+bridge_check(struct net *n, struct dep *d)
+{
+	char alias[256], want[128], path[160], master[32], *v = NULL;
+	struct ifaddrs *ifa, *i;
+	size_t naddr = 0, len;
+	uint32_t a = 0, mask = 0;
+	int up = 0;
+
+	if (link_info(n->ip, d->bridge, alias, sizeof(alias), master,
+	        sizeof(master), &up) != 0)
+		return err_set(ERR_CORRUPT, "bridge %s is missing", d->bridge);
+	snprintf(want, sizeof(want), "lodge:%s:%s", n->scope, d->id);
+	if (strcmp(alias, want) != 0)
+		return err_set(ERR_CORRUPT,
+		    "bridge %s: alias \"%s\", expected \"%s\"", d->bridge,
+		    alias, want);
+	if (getifaddrs(&ifa) != 0)
+		return err_set(ERR_IO, "getifaddrs: %s", strerror(errno));
+	for (i = ifa; i; i = i->ifa_next) {
+		if (strcmp(i->ifa_name, d->bridge) != 0)
+			continue;
+		if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET)
+			continue;
+		naddr++;
+		a = ntohl(((struct sockaddr_in *)(void *)i->ifa_addr)
+		              ->sin_addr.s_addr);
+		mask = i->ifa_netmask ?
+		    ntohl(((struct sockaddr_in *)(void *)i->ifa_netmask)
+		              ->sin_addr.s_addr) :
+		    0;
+	}
+	freeifaddrs(ifa);
+	if (!up)
+		return err_set(ERR_CORRUPT, "bridge %s is down", d->bridge);
+	if (naddr != 1)
+		return err_set(ERR_CORRUPT,
+		    "bridge %s: %zu IPv4 addresses, expected its gateway's",
+		    d->bridge, naddr);
+	d->subnet.addr = (a - 1) & mask_of(n->prefix);
+	d->subnet.prefix = n->prefix;
+	if (mask != mask_of(n->prefix) || a != d->subnet.addr + 1 ||
+	    d->subnet.prefix < n->pool.prefix ||
+	    !overlaps(&d->subnet, &n->pool)) {
+		char t[16];
+		addr_text(a, t, sizeof(t));
+		return err_set(ERR_CORRUPT,
+		    "bridge %s: address %s is not the gateway of a /%u block "
+		    "of the pool",
+		    d->bridge, t, n->prefix);
+	}
+	for (struct dep *e = n->deps; e; e = e->next)
+		if (overlaps(&e->subnet, &d->subnet))
+			return err_set(ERR_CORRUPT,
+			    "bridge %s: its block is deployment %s's",
+			    d->bridge, e->id);
+	snprintf(path, sizeof(path),
+	    "/proc/sys/net/ipv4/conf/%s/route_localnet", d->bridge);
+	if (util_read_file(path, 64, &v, &len) != 0 || v[0] != '1') {
+		free(v);
+		err_clear();
+		return err_set(ERR_CORRUPT, "bridge %s: route_localnet is off",
+		    d->bridge);
+	}
+	free(v);
+	return 0;
+}
+
+/* Are the interfaces on d's bridge only its replicas' veths?  (One put
+ * there by someone else would see, or forge, the deployment's
+ * traffic.) */
+static int
+bridge_ports_check(struct net *n, const struct dep *d)
+{
+	const char *argv[] = { n->ip, "-o", "link", "show", "master", d->bridge,
+		NULL };
+	char *text = NULL, *save = NULL;
+	int rc = 0;
+
+	if ((rc = tool_run(argv, NULL, -1, TOOL_TIMEOUT_MS, &text)) != 0)
+		return err_prefix(rc, "bridge %s: its ports", d->bridge);
+	for (char *line = strtok_r(text, "\n", &save); line && rc == 0;
+	     line = strtok_r(NULL, "\n", &save)) {
+		const char *alias;
+		char *name;
+		int ours = 0;
+		if (!link_line(line, &name, &alias))
+			continue;
+		for (size_t i = 0; i < d->nreps && !ours; i++) {
+			char v[NET_IFNAME_SIZE];
+			net_veth_name(n->scope, d->id, (unsigned)i, v,
+			    sizeof(v));
+			ours = strcmp(v, name) == 0;
+		}
+		if (!ours)
+			rc = err_set(ERR_CORRUPT,
+			    "bridge %s: interface %s on it is not one of its "
+			    "replicas'",
+			    d->bridge, name);
+	}
+	free(text);
+	return rc;
+}
+
+int
+net_deployment_adopt(struct net *n, const char *id,
+    const struct net_service *svcs, size_t nsvcs,
+    const struct net_port_spec *ports, size_t nports)
+{
+	struct dep *d = NULL;
+	size_t total = 0;
+	int rc;
+
+	if ((rc = services_check(n, id, svcs, nsvcs, &total)) != 0)
+		return rc;
+	pthread_mutex_lock(&n->mu);
+	if (find_dep(n, id)) {
+		rc = err_set(ERR_CONFLICT, "deployment %s: has a network", id);
+		goto fail;
+	}
+	if ((d = calloc(1, sizeof(*d))) == NULL ||
+	    (d->id = strdup(id)) == NULL ||
+	    (d->reps = calloc(total, sizeof(*d->reps))) == NULL ||
+	    (nports &&
+	        (d->ports = calloc(nports, sizeof(*d->ports))) == NULL)) {
+		rc = err_set(ERR_NOMEM, "out of memory");
+		goto fail;
+	}
+	net_bridge_name(n->scope, id, d->bridge, sizeof(d->bridge));
+	net_table_name(n->scope, id, d->table, sizeof(d->table));
+	if (if_nametoindex(d->bridge) == 0) {
+		char *t = NULL;
+		if (table_listing(n->nft, d->table, -1, &t) == 0)
+			rc = err_set(ERR_CORRUPT, "bridge %s is missing",
+			    d->bridge);
+		else
+			rc = err_set(ERR_NOTFOUND, "no network to adopt");
+		free(t);
+		goto fail;
+	}
+	if ((rc = bridge_check(n, d)) != 0 ||
+	    (rc = reps_fill(d, svcs, nsvcs)) != 0 ||
+	    (rc = bridge_ports_check(n, d)) != 0)
+		goto fail;
+	for (size_t i = 0; i < nports; i++) {
+		const struct net_port_spec *p = &ports[i];
+		int known = 0;
+		for (size_t r = 0; r < d->nreps && !known; r++)
+			known = strcmp(d->reps[r].service, p->service) == 0;
+		if (!known || p->port == 0 || p->host_port < n->port_min ||
+		    p->host_port > n->port_max ||
+		    port_forwarded(n, p->host_port, p->proto)) {
+			rc = err_set(ERR_CORRUPT,
+			    "forwarded port %u/%s -> %s:%u: not in the range "
+			    "%u-%u, or taken",
+			    p->host_port, proto_name(p->proto), p->service,
+			    p->port, n->port_min, n->port_max);
+			goto fail;
+		}
+		d->ports[d->nports] = (struct port){ .host_port = p->host_port,
+			.port = p->port,
+			.proto = p->proto,
+			.service = strdup(p->service) };
+		if (d->ports[d->nports].service == NULL) {
+			rc = err_set(ERR_NOMEM, "out of memory");
+			goto fail;
+		}
+		d->nports++;
+	}
+	if ((rc = table_check(n, d)) != 0)
+		goto fail;
+	d->next = n->deps;
+	n->deps = d;
+	d = NULL;
+	rc = 0;
+fail:
+	if (rc != 0)
+		err_prefix(rc, "deployment %s", id);
+	pthread_mutex_unlock(&n->mu);
+	dep_free(d);
+	return rc;
+}
+
+/* Does the text hold needle? */
+static int
+has(const char *text, const char *needle)
+{
+	return text && strstr(text, needle) != NULL;
+}
+
+/* Is replica i of d's interface as net_replica_attach made it? */
+static int
+replica_intact(struct net *n, const struct dep *d, size_t i, int netns_fd)
+{
+	const char *link[] = { n->ip, "-o", "link", "show", "dev",
+		NET_REPLICA_IFNAME, NULL };
+	const char *addr[] = { n->ip, "-o", "-4", "address", "show", "dev",
+		NET_REPLICA_IFNAME, NULL };
+	const char *route[] = { n->ip, "-4", "route", "show", "default", NULL };
+	char v[NET_IFNAME_SIZE], alias[256], want[160], a[16], gw[16],
+	    master[32], *out = NULL;
+	unsigned idx;
+	int ok, up;
+
+	net_veth_name(n->scope, d->id, (unsigned)i, v, sizeof(v));
+	if ((idx = if_nametoindex(v)) == 0 ||
+	    link_info(n->ip, v, alias, sizeof(alias), master, sizeof(master),
+	        &up) != 0)
+		return 0;
+	snprintf(want, sizeof(want), "lodge:%s:%s:%zu", n->scope, d->id, i);
+	if (strcmp(alias, want) != 0 || strcmp(master, d->bridge) != 0 || !up)
+		return 0;
+	/* Inside: its peer (eth0@ifIDX), up, its address, the route. */
+	snprintf(want, sizeof(want), "%s@if%u:", NET_REPLICA_IFNAME, idx);
+	ok = tool_run(link, NULL, netns_fd, TOOL_TIMEOUT_MS, &out) == 0 &&
+	    has(out, want) && has(out, ",UP");
+	free(out);
+	out = NULL;
+	addr_text(d->reps[i].addr, a, sizeof(a));
+	snprintf(want, sizeof(want), "inet %s/%u ", a, d->subnet.prefix);
+	ok = ok && tool_run(addr, NULL, netns_fd, TOOL_TIMEOUT_MS, &out) == 0 &&
+	    has(out, want);
+	free(out);
+	out = NULL;
+	addr_text(d->subnet.addr + 1, gw, sizeof(gw));
+	snprintf(want, sizeof(want), "default via %s dev %s", gw,
+	    NET_REPLICA_IFNAME);
+	ok = ok &&
+	    tool_run(route, NULL, netns_fd, TOOL_TIMEOUT_MS, &out) == 0 &&
+	    has(out, want);
+	free(out);
+	err_clear();
+	return ok;
+}
+
+int
+net_replica_adopt(struct net *n, const char *id, const char *service,
+    unsigned replica, int netns_fd, int *kept)
+{
+	struct dep *d;
+	size_t i;
+	int rc, ok;
+
+	if (kept)
+		*kept = 0;
+	if (netns_fd < 0)
+		return err_set(ERR_INVAL, "replica %s.%u: no network namespace",
+		    service, replica);
+	pthread_mutex_lock(&n->mu);
+	if ((rc = find_replica(n, id, service, replica, &d, &i)) != 0) {
+		pthread_mutex_unlock(&n->mu);
+		return rc;
+	}
+	ok = replica_intact(n, d, i, netns_fd);
+	pthread_mutex_unlock(&n->mu);
+	if (ok) {
+		if (kept)
+			*kept = 1;
+		return 0;
+	}
+	return net_replica_attach(n, id, service, replica, netns_fd);
 }

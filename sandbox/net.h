@@ -94,12 +94,14 @@ void net_config_init(struct net_config *cfg);
  * 10.0.0.1/8: host bits set"), compile the egress policy with the host's
  * own addresses, and find ip and nft.  The kernel is not touched.
  * ERR_INVAL / ERR_RANGE for a bad config, ERR_CONFLICT when the pool
- * overlaps an address of the host, ERR_NOTFOUND for a missing tool,
+ * overlaps an address of the host (the gateways of this scope's bridges,
+ * left for adoption, aside), ERR_NOTFOUND for a missing tool,
  * ERR_REJECT when not root.  *out is owned by the caller (net_free). */
 int net_new(const struct net_config *cfg, struct net **out);
 
 /* Free the memory.  The kernel objects stay: remove deployments first
- * (net_deployment_remove), or call net_cleanup_all(). */
+ * (net_deployment_remove), or call net_cleanup_all(); those left are for
+ * a next process to adopt (net_deployment_adopt). */
 void net_free(struct net *n);
 
 /* The compiled policy (borrowed). */
@@ -114,6 +116,39 @@ const struct net_policy *net_egress_policy(const struct net *n);
 int net_deployment_add(struct net *n, const char *id,
     const struct net_service *svcs, size_t nsvcs);
 
+/* A forwarded port as saved by the caller, for net_deployment_adopt. */
+struct net_port_spec {
+	const char *service;
+	uint16_t port;
+	enum net_proto proto;
+	uint16_t host_port;
+};
+
+/* Take over deployment id's network as a previous process (killed or
+ * stopped) left it in the kernel, without touching it: its bridge (alias
+ * naming this scope and id, up, one address: the gateway of a block of
+ * the pool at the configured prefix that no other deployment holds,
+ * route_localnet on, no interface on it but its replicas' veths) and its
+ * nft table, which must be exactly the one
+ * net_deployment_add and net_port_add would make now for these services
+ * and forwarded ports (compared, counter values aside, with the same
+ * script loaded in a scratch network namespace): an added or changed
+ * rule, or a configuration changed since, is a mismatch.  The egress
+ * counter goes on counting from where it was.  Replica addresses follow
+ * the services as in net_deployment_add.  ERR_NOTFOUND when neither the
+ * bridge nor the table exists, ERR_CORRUPT (naming what differs) when
+ * something does not match: then the caller removes and makes the
+ * network again (net_deployment_add replaces leftovers).  Nothing is
+ * changed in the kernel either way. */
+int net_deployment_adopt(struct net *n, const char *id,
+    const struct net_service *svcs, size_t nsvcs,
+    const struct net_port_spec *ports, size_t nports);
+
+/* Forget deployment id without touching the kernel: its bridge, veths and
+ * table stay for a next process to adopt (net_deployment_adopt).
+ * ERR_NOTFOUND when id is unknown to n. */
+int net_deployment_forget(struct net *n, const char *id);
+
 /* Remove everything of deployment id: table (rules, forwards, counter),
  * veths, bridge.  Idempotent in the kernel: what is already gone is not
  * an error.  ERR_NOTFOUND when id is unknown to n. */
@@ -126,6 +161,15 @@ int net_deployment_remove(struct net *n, const char *id);
  * Attaching again (a restarted replica) replaces the previous veth. */
 int net_replica_attach(struct net *n, const char *id, const char *service,
     unsigned replica, int netns_fd);
+
+/* For a replica that outlived a previous process (adopted): keep its
+ * interface when it is intact -- the host end with its alias on the
+ * deployment's bridge and up, its peer NET_REPLICA_IFNAME in netns_fd
+ * with the replica's address and the default route through the gateway
+ * -- so its connections go on; otherwise net_replica_attach.  *kept
+ * (may be NULL) is 1 when it was kept. */
+int net_replica_adopt(struct net *n, const char *id, const char *service,
+    unsigned replica, int netns_fd, int *kept);
 
 /* Remove a replica's veth (gone already when its namespace ended). */
 int net_replica_detach(struct net *n, const char *id, const char *service,
@@ -160,13 +204,31 @@ int net_port_remove(struct net *n, const char *id, uint16_t host_port,
  * (to the internet, DNS, replies on forwarded ports). */
 int net_egress_bytes(struct net *n, const char *id, uint64_t *bytes);
 
+/* The egress counter of the table a previous process left for
+ * deployment id, which n does not have (one not adopted, read before
+ * net_deployment_add replaces it, so that its last bytes are still
+ * metered).  ERR_IO when there is no such table, ERR_CONFLICT when id
+ * is n's. */
+int net_leftover_egress(struct net *n, const char *id, uint64_t *bytes);
+
 /* Remove the Lodge bridges, veths and nft tables on the host (names as
  * above) of scope, or all of them for a NULL or "" scope: for the
- * provider's start (before net_new(), which refuses a pool that leftovers
- * still use) after a crash, and for tests.  Idempotent. */
+ * tests (the provider adopts its own, then net_cleanup_stale()).
+ * Idempotent. */
 int net_cleanup_all(const char *scope);
 
+/* Remove the Lodge bridges, veths and nft tables of n's scope that are
+ * not n's deployments' (those of leases that ended while no provider
+ * ran): for the provider's start, once it adopted or made the networks
+ * of its leases.  Idempotent. */
+int net_cleanup_stale(struct net *n);
+
 /* ---- pure helpers ---- */
+
+/* An `nft list table` text with every "packets N bytes M" zeroed, in
+ * place: two listings of the same rules compare equal whatever they
+ * counted. */
+void net_listing_normalize(char *text);
 
 /* "a.b.c.d/n" (or "a.b.c.d" for /32) into out; what names the field in
  * messages.  ERR_INVAL for anything else, ERR_REJECT for IPv6. */

@@ -8,11 +8,22 @@ lease and says what happened.
                                  "failed: <reason>" (H may be a name,
                                  looked up through /etc/hosts)
   GET /hosts, GET /resolv        /etc/hosts, /etc/resolv.conf
+  GET /loop?host=H&port=P&n=N&ms=M&secs=S&delay=D&id=K
+                                 in D seconds, start echoing N bytes to
+                                 H:P every M ms for S seconds in the
+                                 background (a client that must go on
+                                 while the provider restarts):
+                                 "started K"
+  GET /loopresult?id=K           "running|done ok A failed B" and the
+                                 first failure's reason
 """
 import http.server
 import socket
 import threading
+import time
 import urllib.parse
+
+loops = {}
 
 
 def echo(host, port, n):
@@ -40,6 +51,21 @@ def echo(host, port, n):
     return "echoed %d" % n
 
 
+def loop(k, host, port, n, ms, secs, delay):
+    st = loops[k]
+    time.sleep(delay)
+    end = time.time() + secs
+    while time.time() < end:
+        r = echo(host, port, n)
+        if r.startswith("echoed"):
+            st["ok"] += 1
+        else:
+            st["failed"] += 1
+            st["first"] = st["first"] or r
+        time.sleep(ms / 1000.0)
+    st["done"] = True
+
+
 class Handler(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
         u = urllib.parse.urlparse(self.path)
@@ -47,6 +73,20 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if u.path.endswith("/echo"):
             body = echo(q.get("host", ""), int(q.get("port", "0")),
                         int(q.get("n", "64")))
+        elif u.path.endswith("/loopresult"):
+            st = loops.get(q.get("id", ""))
+            body = ("%s ok %d failed %d %s" % (
+                "done" if st["done"] else "running", st["ok"],
+                st["failed"], st["first"]) if st else "no such loop")
+        elif u.path.endswith("/loop"):
+            k = q.get("id", "")
+            loops[k] = {"ok": 0, "failed": 0, "first": "", "done": False}
+            threading.Thread(target=loop, daemon=True, args=(
+                k, q.get("host", ""), int(q.get("port", "0")),
+                int(q.get("n", "64")), int(q.get("ms", "100")),
+                float(q.get("secs", "10")),
+                float(q.get("delay", "0")))).start()
+            body = "started %s" % k
         elif u.path.endswith("/hosts"):
             body = open("/etc/hosts").read()
         elif u.path.endswith("/resolv"):

@@ -352,6 +352,50 @@ test_lease_plans_its_forwarded_ports_and_keeps_saved_ones(void **state)
 	lease_free(l);
 }
 
+/* An adopted network's egress counter goes on: the saved lease says
+ * which of its values its counters hold, so the next process counts only
+ * past it (no byte lost when killed, none counted twice). */
+static void
+test_lease_saves_the_egress_counter_its_counters_hold(void **state)
+{
+	struct lease *l = lease_with(net_manifest), *back;
+	uint64_t now[USAGE_COUNT];
+	char scope[16];
+	json_t *j;
+
+	(void)state;
+	l->base[USAGE_EGRESS_BYTES] = 100;
+	l->net_up = 1;
+	l->net_egress_at = 1000; /* the counter at the last start */
+	atomic_store(&l->net_egress, 500); /* it read 1500 since */
+	assert_int_equal(lease_to_json(l, &j), 0);
+	assert_int_equal(json_integer_value(json_object_get(j, "net_counter")),
+	    1500);
+	assert_int_equal(json_integer_value(json_object_get(
+	                     json_object_get(j, "counters"), "egress_bytes")),
+	    600);
+	assert_int_equal(lease_from_json(j, &back), 0);
+	json_decref(j);
+	assert_int_equal(back->base[USAGE_EGRESS_BYTES], 600);
+	assert_int_equal(back->net_egress_at, 1500);
+	/* the counter read 1800 after the restart: 300 more, not 1800 */
+	atomic_store(&back->net_egress, 1800 - back->net_egress_at);
+	lease_counters(back, now);
+	assert_int_equal(now[USAGE_EGRESS_BYTES], 900);
+	/* without a network, nothing is saved of it */
+	l->net_up = 0;
+	assert_int_equal(lease_to_json(l, &j), 0);
+	assert_null(json_object_get(j, "net_counter"));
+	json_decref(j);
+	lease_free(back);
+	lease_free(l);
+	/* the networks' scope is the sandboxes' ('p' + 8 of the key) */
+	config_net_scope("akash1Ab-Cd9xyz0123", scope, sizeof(scope));
+	assert_string_equal(scope, "p0cd9xyz0");
+	config_net_scope("short", scope, sizeof(scope));
+	assert_string_equal(scope, "p");
+}
+
 int
 main(void)
 {
@@ -363,6 +407,8 @@ main(void)
 		    test_orders_carry_the_capabilities_their_services_need),
 		cmocka_unit_test(
 		    test_lease_plans_its_forwarded_ports_and_keeps_saved_ones),
+		cmocka_unit_test(
+		    test_lease_saves_the_egress_counter_its_counters_hold),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
