@@ -35,7 +35,9 @@
 	"                  [--witness VKEY=URL]... [--witness-policy FILE]\n"  \
 	"                  [--quorum N] [--check-invariants] [--console "      \
 	"DIR]\n"                                                               \
-	"                  [--snapshot-every N] [--insecure-http]\n"
+	"                  [--snapshot-every N] [--insecure-http]\n"           \
+	"                  [--etcd URL[,URL...] --replica NAME "               \
+	"[--advertise URL]]\n"
 
 static const char usage_main[] = RUN_OPTIONS
     "       market deposit --data DIR [--market URL] [--denom D] ACCOUNT "
@@ -99,7 +101,13 @@ static const char usage_run[] = RUN_OPTIONS
     "The API speaks TLS 1.3 with a certificate self-signed by the market\n"
     "key, which clients pin (README \"TLS\"); --insecure-http (or\n"
     "LODGE_INSECURE_HTTP=1) serves plain HTTP instead, for loopback\n"
-    "development only.  DIR/market.json holds the URL (\"url\").\n";
+    "development only.  DIR/market.json holds the URL (\"url\").\n"
+    "Replicas (docs/market-ha.md): --etcd URL[,URL...] (an etcd cluster's\n"
+    "client URLs) and --replica NAME (unique per replica) run this market\n"
+    "as one replica of a ledger ordered by etcd; every replica holds the\n"
+    "same market.key and treasury.key (copy DIR's), serves every read,\n"
+    "and forwards submissions to the one elected sequencer, found at its\n"
+    "--advertise URL (default: the --listen address).\n";
 
 static const char usage_deposit[] =
     "usage: market deposit --data DIR [--market URL] [--denom D] ACCOUNT "
@@ -275,7 +283,8 @@ cmd_run(int argc, char **argv)
 	           *fee = NULL, *fee_kinds = NULL, *bcpu = NULL, *bgib = NULL,
 	           *window = NULL, *minep = NULL, *rate = NULL, *burst = NULL,
 	           *cpint = NULL, *wpolicy = NULL, *quorum = NULL,
-	           *denoms = NULL, *console = NULL, *snapev = NULL;
+	           *denoms = NULL, *console = NULL, *snapev = NULL,
+	           *etcd = NULL, *replica = NULL, *advertise = NULL;
 	struct arg args[] = { { "data", &data }, { "listen", &listen },
 		{ "origin", &origin }, { "epoch", &epoch },
 		{ "take-rate", &take }, { "offline-grace", &grace },
@@ -287,7 +296,8 @@ cmd_run(int argc, char **argv)
 		{ "denoms", &denoms }, { "checkpoint-interval", &cpint },
 		{ "witness-policy", &wpolicy }, { "quorum", &quorum },
 		{ "console", &console }, { "snapshot-every", &snapev },
-		{ NULL, NULL } };
+		{ "etcd", &etcd }, { "replica", &replica },
+		{ "advertise", &advertise }, { NULL, NULL } };
 	struct trust_policy wp;
 	struct market_options o;
 	struct market *m = NULL;
@@ -324,6 +334,16 @@ cmd_run(int argc, char **argv)
 	o.insecure_http = flag_insecure_http || util_insecure_http_env();
 	o.denoms = denoms;
 	o.console_dir = console;
+	if ((etcd != NULL) != (replica != NULL) ||
+	    (advertise != NULL && etcd == NULL)) {
+		fprintf(stderr,
+		    "market: --etcd and --replica go together (and "
+		    "--advertise with them)\n");
+		return 2;
+	}
+	o.etcd = etcd;
+	o.replica = replica;
+	o.advertise = advertise;
 	if (origin)
 		o.origin = origin;
 	if (epoch) {
