@@ -347,6 +347,16 @@ call(struct etcd *c, const char *path, const json_t *req, json_t **ans)
 		    url, ETCD_MAX_ANSWER);
 		goto out;
 	}
+	if (cc == CURLE_COULDNT_CONNECT || cc == CURLE_COULDNT_RESOLVE_HOST ||
+	    (cc == CURLE_OPERATION_TIMEDOUT && c->n > 1 &&
+	        strcmp(path, "/v3/kv/range") == 0)) {
+		/* every member was tried */
+		rc = err_set(ERR_IO,
+		    "etcd: none of its %zu members answered (the last, %s: "
+		    "%s): the cluster is down or has lost its quorum",
+		    c->n, url, curl_easy_strerror(cc));
+		goto out;
+	}
 	if (cc != CURLE_OK) {
 		rc = err_set(ERR_IO, "etcd %s: %s", url,
 		    cc == CURLE_OPERATION_TIMEDOUT ?

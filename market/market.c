@@ -534,9 +534,12 @@ ticker_main(void *arg)
 				if (store_commit(m->store) < 0)
 					fatal_write("ledger commit failed");
 			}
+			/* a replica's sequencer applies ahead of etcd: a
+			 * snapshot waits for a moment with nothing in flight */
 			if (m->snapshot_every > 0 &&
 			    store_size(m->store) - m->snap_size >=
-			        (uint64_t)m->snapshot_every)
+			        (uint64_t)m->snapshot_every &&
+			    (m->ha == NULL || market_ha_settled(m)))
 				snapshot_take(m); /* unlocks and locks mu */
 		}
 		pthread_mutex_unlock(&m->mu);

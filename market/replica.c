@@ -398,6 +398,11 @@ market_ha_last_time(const struct market *m)
 {
 	return m->ha->last_time;
 }
+int
+market_ha_settled(const struct market *m)
+{
+	return !m->ha->sequencing || m->ha->next == store_size(m->store);
+}
 uint64_t
 market_ha_term(const struct market *m)
 {
@@ -766,7 +771,6 @@ loop_main(void *arg)
 	struct watch_ctx w = { .m = m };
 	char end[KEY_MAX];
 	size_t el = etcd_prefix_end(h->prefix, h->prefix_len, end);
-	int64_t last_ok = mono_ns();
 
 	w.lkl = (size_t)snprintf(w.lkey, sizeof(w.lkey), "%sleader", h->prefix);
 	while (!atomic_load(&m->stopping)) {
@@ -779,15 +783,15 @@ loop_main(void *arg)
 		pthread_mutex_unlock(&m->mu);
 		if (seq) {
 			/* a third of the lease between refreshes */
+			/* Only an expired lease ends the term here: while
+			 * etcd cannot be reached nobody else can be elected
+			 * either (a new Raft leader extends every lease),
+			 * and the fence in every write is what keeps a
+			 * deposed sequencer from appending. */
 			rc = etcd_lease_keepalive(h->ec, h->lease, &ttl);
-			if (rc == 0) {
-				last_ok = mono_ns();
-			} else {
+			if (rc < 0) {
 				set_etcd_error(h, err_msg());
-				if (rc == ERR_NOTFOUND ||
-				    mono_ns() - last_ok >
-				        (MARKET_HA_LEASE_S * 1000 - 700) *
-				            1000000LL) {
+				if (rc == ERR_NOTFOUND) {
 					char why[600];
 					snprintf(why, sizeof(why),
 					    "the election lease could not be "
@@ -822,7 +826,6 @@ loop_main(void *arg)
 		}
 		if (rc == 1) {
 			set_etcd_error(h, "");
-			last_ok = mono_ns();
 			continue;
 		}
 		set_etcd_error(h, "");
@@ -902,8 +905,11 @@ market_ha_open(struct market *m, const struct market_options *o,
 	pthread_mutex_init(&h->lmu, NULL);
 	pthread_cond_init(&h->q_cv, NULL);
 	snprintf(h->name, sizeof(h->name), "%s", o->replica);
+	/* the writer waits past etcd's own proposal timeout (5 s and two
+	 * election timeouts), so that a slow commit (a member lost, a new
+	 * Raft leader) is answered by etcd rather than left unknown */
 	if ((rc = etcd_new(o->etcd, 3000, &h->ec)) < 0 ||
-	    (rc = etcd_new(o->etcd, 3000, &h->wc)) < 0)
+	    (rc = etcd_new(o->etcd, 8000, &h->wc)) < 0)
 		return err_prefix(rc, "--etcd");
 	key_public(m->key, pub);
 	if (access(m->db_path, F_OK) != 0) {
