@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "common/cjson.h"
+#include "common/codec.h"
 #include "common/err.h"
 #include "common/etcd.h"
 #include "common/log.h"
@@ -294,7 +295,13 @@ apply_kvs(struct market *m, const struct etcd_kv *kvs, size_t n)
 	return stopped;
 }
 
-/* Read every entry from the local size on; *rev gets etcd's revision. */
+static int bootstrap_from_peer(struct market *m, struct etcd *ec,
+    uint64_t upto);
+static int read_number(struct market_ha *h, struct etcd *ec, const char *name,
+    uint64_t *out);
+
+/* Read every entry from the local size on (those compacted from etcd
+ * from another replica); *rev gets etcd's revision. */
 static int
 catch_up(struct market *m, struct etcd *ec, int serializable, int64_t *rev)
 {
@@ -304,7 +311,7 @@ catch_up(struct market *m, struct etcd *ec, int serializable, int64_t *rev)
 
 	for (;;) {
 		struct etcd_range r;
-		uint64_t from;
+		uint64_t from, first = 0;
 		size_t kl;
 		int rc, more, stopped;
 
@@ -316,6 +323,21 @@ catch_up(struct market *m, struct etcd *ec, int serializable, int64_t *rev)
 		         &r)) < 0)
 			return rc;
 		*rev = r.revision;
+		if (r.n == 0 ||
+		    key_index(h, r.kvs[0].key, r.kvs[0].key_len, &first) < 0 ||
+		    first > from) {
+			uint64_t compacted = 0;
+
+			etcd_range_clear(&r);
+			if ((rc = read_number(h, ec, "compacted", &compacted)) <
+			    0)
+				return rc;
+			if (compacted <= from)
+				return 0; /* nothing new (yet) */
+			if ((rc = bootstrap_from_peer(m, ec, compacted)) < 0)
+				return rc;
+			continue;
+		}
 		more = r.more;
 		stopped = r.n > 0 && apply_kvs(m, r.kvs, r.n);
 		etcd_range_clear(&r);
@@ -591,6 +613,257 @@ leader_clear(struct market_ha *h)
 	pthread_mutex_unlock(&h->lmu);
 }
 
+/* ---- bootstrap from another replica, compaction ---------------------- */
+
+/* <prefix>NAME's value as a number (0 when absent). */
+static int
+read_number(struct market_ha *h, struct etcd *ec, const char *name,
+    uint64_t *out)
+{
+	char key[KEY_MAX];
+	size_t kl = (size_t)snprintf(key, sizeof(key), "%s%s", h->prefix, name);
+	struct etcd_range r;
+	int rc;
+
+	*out = 0;
+	if ((rc = etcd_range(ec, key, kl, NULL, 0, 0, 1, &r)) < 0)
+		return rc;
+	if (r.n > 0 && util_parse_u64(r.kvs[0].value, name, out) < 0)
+		rc = err_prefix(ERR_CORRUPT, "etcd key %s", key);
+	etcd_range_clear(&r);
+	return rc;
+}
+
+/* GET url into *out; anything but 200 is ERR_IO. */
+static int
+peer_get(const char *url, struct http_result *out)
+{
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if ((rc = http_fetch("GET", url, NULL, NULL, 0, 20000, out)) < 0)
+		return rc;
+	if (out->status != 200) {
+		rc = err_set(ERR_IO, "%s: HTTP %ld", url, out->status);
+		http_result_clear(out);
+	}
+	return rc;
+}
+
+/* Apply the entries of one page of /v1/ledger/entries; under mu. */
+static int
+apply_page(struct market *m, const char *url, const json_t *ents)
+{
+	int rc = 0;
+
+	for (size_t i = 0; i < json_array_size(ents) && rc == 0; i++) {
+		json_t *e = json_array_get(ents, i);
+		const char *b64 = json_string_value(json_object_get(e, "leaf"));
+		json_int_t idx =
+		    json_integer_value(json_object_get(e, "index"));
+		size_t cap = b64 ? strlen(b64) : 0, len = 0;
+		char *leaf = malloc(cap + 1);
+
+		if (leaf == NULL || b64 == NULL || idx < 0 ||
+		    b64_decode(b64, strlen(b64), (uint8_t *)leaf, cap, &len) <
+		        0)
+			rc = err_set(ERR_CORRUPT,
+			    "%s: entries[%zu]: expected \"leaf\" in base64 and "
+			    "an \"index\"",
+			    url, i);
+		else
+			rc = apply_leaf(m, (uint64_t)idx, leaf, len);
+		free(leaf);
+	}
+	return rc;
+}
+
+/*
+ * Entries below what etcd still holds (compacted away) from the
+ * sequencer's copy: its checkpoint (signed by the market key, checked),
+ * then every entry up to that size, each verified and applied as one from
+ * etcd, then the local root at that size compared with the checkpoint's.
+ */
+static int
+bootstrap_from_peer(struct market *m, struct etcd *ec, uint64_t upto)
+{
+	struct market_ha *h = m->ha;
+	struct note_verifier v;
+	struct checkpoint cp = { 0 };
+	struct http_result res = { 0 };
+	struct etcd_range r;
+	uint8_t pub[KEY_PUB_LEN], root[MERKLE_HASH_LEN];
+	char base[320], url[400], lkey[KEY_MAX], *text = NULL;
+	size_t lkl =
+	    (size_t)snprintf(lkey, sizeof(lkey), "%sleader", h->prefix);
+	uint64_t size;
+	int rc;
+
+	/* the sequencer's address, from the election key */
+	if ((rc = etcd_range(ec, lkey, lkl, NULL, 0, 0, 1, &r)) < 0)
+		return rc;
+	if (r.n > 0)
+		leader_from_value(h, &r.kvs[0]);
+	pthread_mutex_lock(&h->lmu);
+	snprintf(base, sizeof(base), "%s", r.n > 0 ? h->leader_url : "");
+	pthread_mutex_unlock(&h->lmu);
+	etcd_range_clear(&r);
+	if (base[0] == '\0' || strcmp(base, h->url) == 0)
+		return err_set(ERR_NOTFOUND,
+		    "entries below %" PRIu64 " were compacted from etcd and "
+		    "no other replica is known to copy them from (yet)",
+		    upto);
+	key_public(m->key, pub);
+	if (strncmp(base, "https://", 8) == 0)
+		http_pin(base, pub);
+	if ((rc = note_verifier_init(&v, store_origin(m->store),
+	         NOTE_SIG_ED25519, pub)) < 0)
+		return rc;
+	snprintf(url, sizeof(url), "%s/v1/ledger/checkpoint", base);
+	if ((rc = peer_get(url, &res)) < 0)
+		return rc;
+	rc = note_open(res.body, res.body_len, &v, 1, &text, NULL);
+	http_result_clear(&res);
+	if (rc < 0 || (rc = checkpoint_parse(text, strlen(text), &cp)) < 0) {
+		free(text);
+		return err_prefix(rc, "%s", url);
+	}
+	free(text);
+	if (cp.size < upto) {
+		checkpoint_clear(&cp);
+		return err_set(ERR_NOTFOUND,
+		    "%s: its checkpoint (%" PRIu64 ") is below the %" PRIu64
+		    " entries compacted from etcd; later",
+		    url, cp.size, upto);
+	}
+	log_info("copying entries %" PRIu64 "-%" PRIu64 " from %s (compacted "
+	         "from etcd below %" PRIu64 ")",
+	    store_size(m->store), cp.size, base, upto);
+	for (;;) {
+		json_t *j = NULL, *ents;
+
+		pthread_mutex_lock(&m->mu);
+		size = store_size(m->store);
+		pthread_mutex_unlock(&m->mu);
+		if (size >= cp.size)
+			break;
+		snprintf(url, sizeof(url),
+		    "%s/v1/ledger/entries?start=%" PRIu64 "&end=%" PRIu64, base,
+		    size, cp.size);
+		if ((rc = peer_get(url, &res)) < 0)
+			goto out;
+		rc = cjson_parse(res.body, res.body_len, &j);
+		http_result_clear(&res);
+		ents = json_object_get(j, "entries");
+		if (rc < 0 || json_array_size(ents) == 0) {
+			json_decref(j);
+			rc = err_set(ERR_CORRUPT, "%s: no entries", url);
+			goto out;
+		}
+		pthread_mutex_lock(&m->mu);
+		if (store_begin(m->store) < 0)
+			abort();
+		if ((rc = apply_page(m, url, ents)) < 0) {
+			err_prefix(rc, "copied from %s", base);
+			halt_locked(m, store_size(m->store));
+		}
+		if (store_commit(m->store) < 0)
+			abort();
+		m->committed = store_size(m->store);
+		pthread_cond_broadcast(&m->committed_cv);
+		pthread_mutex_unlock(&m->mu);
+		json_decref(j);
+		if (rc < 0)
+			goto out;
+	}
+	pthread_mutex_lock(&m->mu);
+	rc = store_root(m->store, cp.size, root);
+	if (rc == 0 && memcmp(root, cp.root, sizeof(root)) != 0) {
+		rc = err_set(ERR_ALARM,
+		    "the copy from %s does not have the root of its own "
+		    "signed checkpoint at %" PRIu64,
+		    base, cp.size);
+		halt_locked(m, cp.size);
+	}
+	pthread_mutex_unlock(&m->mu);
+	if (rc == 0)
+		log_info("copied %" PRIu64 " entries from %s, verified each "
+		         "and the root of its signed checkpoint",
+		    cp.size, base);
+out:
+	checkpoint_clear(&cp);
+	return rc;
+}
+
+/*
+ * Compaction, by the sequencer: the entries every replica reports it
+ * holds (applied/<name>) and a published (with witnesses: cosigned)
+ * checkpoint covers are deleted from etcd, and etcd's history before
+ * that compacted.  <prefix>compacted says where etcd's entries start.
+ */
+static void
+compact(struct market *m)
+{
+	struct market_ha *h = m->ha;
+	char key[KEY_MAX], end[KEY_MAX], lkey[KEY_MAX], val[32];
+	size_t kl = (size_t)snprintf(key, sizeof(key), "%sapplied/", h->prefix);
+	size_t el = etcd_prefix_end(key, kl, end), ekl;
+	struct etcd_cmp cmp;
+	struct etcd_put put;
+	struct etcd_range r;
+	uint64_t min = UINT64_MAX, published, done;
+	int64_t rev = 0;
+	int ok = 0;
+
+	if (etcd_range(h->ec, key, kl, end, el, 0, 0, &r) < 0)
+		return;
+	for (size_t i = 0; i < r.n; i++) {
+		uint64_t v;
+		if (util_parse_u64(r.kvs[i].value, "applied", &v) == 0 &&
+		    v < min)
+			min = v;
+	}
+	if (r.n == 0)
+		min = 0;
+	etcd_range_clear(&r);
+	pthread_mutex_lock(&m->mu);
+	published = m->published_size;
+	cmp.create_revision = h->leader_rev;
+	pthread_mutex_unlock(&m->mu);
+	if (published < min)
+		min = published;
+	if (read_number(h, h->ec, "compacted", &done) < 0 || min <= done)
+		return;
+	/* fenced like every write: only the sequencer compacts */
+	cmp.key = lkey;
+	cmp.key_len =
+	    (size_t)snprintf(lkey, sizeof(lkey), "%sleader", h->prefix);
+	put.key = key;
+	put.key_len =
+	    (size_t)snprintf(key, sizeof(key), "%scompacted", h->prefix);
+	put.value = val;
+	put.value_len = (size_t)snprintf(val, sizeof(val), "%" PRIu64, min);
+	put.lease = 0;
+	if (etcd_txn(h->ec, &cmp, 1, &put, 1, NULL, 0, &ok, NULL, NULL) < 0 ||
+	    !ok)
+		return;
+	kl = entry_key(h, 0, key);
+	ekl = entry_key(h, min, end);
+	if (etcd_delete(h->ec, key, kl, end, ekl, NULL) < 0)
+		return;
+	/* the revision now: history before it goes too */
+	if (etcd_range(h->ec, end, ekl, NULL, 0, 1, 0, &r) == 0) {
+		rev = r.revision;
+		etcd_range_clear(&r);
+	}
+	if (rev > 0 && etcd_compact(h->ec, rev) < 0)
+		log_warn("etcd compaction at revision %" PRId64 ": %s", rev,
+		    err_msg());
+	log_info("etcd compacted: entries below %" PRIu64 " deleted (held "
+	         "by every replica, under a published checkpoint)",
+	    min);
+}
+
 /* Won the election: catch up with everything etcd holds (a linearizable
  * read: no entry the last sequencer had committed is missed), then
  * sequence from there, first the derived entries a predecessor left
@@ -772,6 +1045,8 @@ loop_main(void *arg)
 	char end[KEY_MAX];
 	size_t el = etcd_prefix_end(h->prefix, h->prefix_len, end);
 
+	int64_t last_compact = mono_ns();
+
 	w.lkl = (size_t)snprintf(w.lkey, sizeof(w.lkey), "%sleader", h->prefix);
 	while (!atomic_load(&m->stopping)) {
 		int64_t rev = 0, ttl;
@@ -806,6 +1081,10 @@ loop_main(void *arg)
 				}
 			}
 			report_applied(m);
+			if (mono_ns() - last_compact > 3000000000LL) {
+				compact(m);
+				last_compact = mono_ns();
+			}
 			nap(m, MARKET_HA_LEASE_S * 1000 / 3);
 			continue;
 		}
@@ -859,9 +1138,14 @@ offer_genesis(struct market *m, const struct state_config *cfg)
 	struct market_ha *h = m->ha;
 	struct envelope *e = NULL;
 	json_t *body = NULL;
-	char key[KEY_MAX], *leaf = NULL;
+	char key[KEY_MAX], ckey[KEY_MAX], *leaf = NULL;
 	size_t kl = entry_key(h, 0, key), len = 0;
-	struct etcd_cmp cmp = { key, kl, 0 };
+	/* absent, and never compacted away (a ledger that is older) */
+	struct etcd_cmp cmp[2] = { { key, kl, 0 },
+		{ ckey,
+		    (size_t)snprintf(ckey, sizeof(ckey), "%scompacted",
+		        h->prefix),
+		    0 } };
 	struct etcd_put put;
 	int ok = 0, rc;
 
@@ -871,7 +1155,7 @@ offer_genesis(struct market *m, const struct state_config *cfg)
 	    (rc = store_leaf_bytes(e, 0, e->time_ms, &leaf, &len)) < 0)
 		goto out;
 	put = (struct etcd_put){ key, leaf, kl, len, 0 };
-	if ((rc = etcd_txn(h->ec, &cmp, 1, &put, 1, NULL, 0, &ok, NULL, NULL)) <
+	if ((rc = etcd_txn(h->ec, cmp, 2, &put, 1, NULL, 0, &ok, NULL, NULL)) <
 	    0)
 		goto out;
 	if (ok)

@@ -134,6 +134,13 @@ for i in 1 2 3; do
 	check "ledger audit passes on r$i" $L audit --market "$(replica_url $i)"
 done
 
+# ---- compaction --------------------------------------------------------
+origin=$(replica_info 1 | jq -r .origin)
+compacted() { ETCDCTL_API=3 etcdctl --endpoints="$ETCD_URLS" get "/lodge/$origin/compacted" --print-value-only; }
+in_etcd() { ETCDCTL_API=3 etcdctl --endpoints="$ETCD_URLS" get --prefix --keys-only "/lodge/$origin/e/" | grep -c e/; }
+check "etcd is compacted: entries every replica holds under a checkpoint are deleted" until_ok 20 sh -c "[ \"\$(ETCDCTL_API=3 etcdctl --endpoints=$ETCD_URLS get /lodge/$origin/compacted --print-value-only)\" -gt $((N / 2)) ]"
+check "etcd holds fewer entries ($(in_etcd)) than the ledger ($(replica_applied 1)), from $(compacted) on" [ "$(in_etcd)" -lt "$(replica_applied 1)" ]
+
 # ---- etcd members lost and back -------------------------------------
 S=$(sequencer)
 F=$(( S % 3 + 1 ))
@@ -156,6 +163,7 @@ for k in 1 2 3; do
 done
 check "two members killed: submissions refused 503 naming the lost quorum ($nq_ok of 3)" [ $nq_ok = 3 ]
 sed 's/^/#   /' "$T/nq.out"
+echo
 for i in 1 2 3; do
 	check "two members killed: r$i still serves reads" sh -c "[ \$(curl -s -m 5 -o /dev/null -w '%{http_code}' $(replica_url $i)/v1/accounts/$(cat "$T/acct2.pub")) = 200 ]"
 done
@@ -180,6 +188,7 @@ check "follower r$F restarted from an empty folder" replica_start $F --offline-g
 check "it caught up" same_applied 1 2 3
 check "its checkpoint is the others'" same_root 1 2 3
 check "ledger audit passes on the rebuilt r$F" $L audit --market "$(replica_url $F)"
+check "it copied what etcd no longer holds from another replica, verified against its signed checkpoint" grep -q "verified each and the root of its signed checkpoint" "$T/r$F.log"
 
 # ---- a deployment made before a failover, billed, topped up, closed after
 MARKET=$(replica_url $(( $(sequencer) % 3 + 1 )))
