@@ -333,8 +333,10 @@ market_submit(struct market *m, const char *body, size_t len,
 	pthread_mutex_lock(&m->mu);
 	if (m->ha != NULL && !market_ha_sequencing(m)) {
 		rc = err_set(ERR_IO,
-		    "this replica stopped sequencing; retry (another "
-		    "replica takes over within seconds)");
+		    "this replica stopped sequencing (%s); retry (another "
+		    "replica takes over within seconds once etcd has a "
+		    "quorum)",
+		    market_ha_why(m));
 		r->status = 503;
 		goto unlock;
 	}

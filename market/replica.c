@@ -51,7 +51,8 @@ struct market_ha {
 	pthread_cond_t q_cv;
 	int halted;
 	char halt_msg[1024];
-	char fail_msg[600]; /* why the last term ended */
+	char fail_msg[800]; /* what waiting submitters are told */
+	char why[600]; /* why the last term ended */
 
 	/* under lmu: what the follower knows of the election */
 	pthread_mutex_t lmu;
@@ -384,6 +385,7 @@ step_down_locked(struct market *m, const char *why)
 		return;
 	h->sequencing = 0;
 	h->term++;
+	snprintf(h->why, sizeof(h->why), "%s", why);
 	snprintf(h->fail_msg, sizeof(h->fail_msg),
 	    "the sequencer stopped before etcd committed this entry (%s); "
 	    "it may or may not be in the ledger: look it up, or retry",
@@ -419,6 +421,11 @@ int64_t
 market_ha_last_time(const struct market *m)
 {
 	return m->ha->last_time;
+}
+const char *
+market_ha_why(const struct market *m)
+{
+	return m->ha->why[0] ? m->ha->why : "it does not sequence";
 }
 int
 market_ha_settled(const struct market *m)
@@ -1329,7 +1336,9 @@ market_ha_forward(struct market *m, const struct http_request *req,
 	if (http_fetch("POST", url, hdrs, req->body, req->body_len, 10000,
 	        &res) < 0) {
 		http_respond_error(resp, 503,
-		    "the sequencer (replica %s) did not answer: %s; retry",
+		    "the sequencer (replica %s) did not answer: %s; retry "
+		    "(when etcd has lost its quorum, nothing can be "
+		    "sequenced until it is back)",
 		    name, err_msg());
 		snprintf(resp->extra_headers, sizeof(resp->extra_headers),
 		    "Retry-After: 1\r\n");

@@ -59,6 +59,8 @@ int market_ha_sequencing(const struct market *m);
 uint64_t market_ha_next(const struct market *m);
 int64_t market_ha_last_time(const struct market *m);
 uint64_t market_ha_term(const struct market *m);
+/* Under m->mu: why the last term ended ("" before any). */
+const char *market_ha_why(const struct market *m);
 /* Under m->mu: 1 when the state is that of the local copy's entries
  * exactly (nothing applied ahead of etcd), as a snapshot needs. */
 int market_ha_settled(const struct market *m);

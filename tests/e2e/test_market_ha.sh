@@ -159,7 +159,11 @@ envelope "$T/keys/treasury.key" account.deposit "{\"to\":\"$(cat "$T/acct1.pub")
 nq_ok=0
 for k in 1 2 3; do
 	c=$(curl -s -m 20 -o "$T/nq.out" -w '%{http_code}' -XPOST --data-binary @"$T/nq.json" "$MARKET/v1/entries")
-	[ "$c" = 503 ] && grep -q quorum "$T/nq.out" && nq_ok=$((nq_ok + 1))
+	if [ "$c" = 503 ] && grep -q quorum "$T/nq.out"; then
+		nq_ok=$((nq_ok + 1))
+	else
+		echo "# $c $(cat "$T/nq.out")"
+	fi
 done
 check "two members killed: submissions refused 503 naming the lost quorum ($nq_ok of 3)" [ $nq_ok = 3 ]
 sed 's/^/#   /' "$T/nq.out"
