@@ -285,6 +285,7 @@ etcd_error(const char *url, long status, const json_t *ans)
 		return err_set(ERR_NOTFOUND, "etcd %s: %.300s", url, msg);
 	if (code == 14 || code == 4 || status == 503 ||
 	    strstr(msg, "timed out") != NULL ||
+	    strstr(msg, "deadline exceeded") != NULL ||
 	    strstr(msg, "no leader") != NULL)
 		return err_set(ERR_IO,
 		    "etcd %s: %.300s (the cluster has no quorum or no "

@@ -3,6 +3,7 @@
  * follow loop and sequencer election (one thread), the etcd writer (one
  * thread), verification of every leaf read from etcd, forwarding.
  */
+#include <curl/curl.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
@@ -488,6 +489,57 @@ market_ha_wait(struct market *m, uint64_t upto, uint64_t term)
 }
 
 /*
+ * A write whose outcome is unknown (the member answering it went away,
+ * or did not answer in time): read the keys back from the quorum.  All
+ * there with these bytes: it was committed (1).  None there: send it
+ * again, with the same compares (a late commit of the first send makes
+ * the second fail, and the next read finds it).  Anything else, or still
+ * unknown after a few tries: 0 (the term ends).
+ */
+static int
+resolve_unknown(struct market_ha *h, const struct etcd_cmp *cmp, size_t ncmp,
+    const struct etcd_put *put, size_t n, uint64_t last)
+{
+	char end[KEY_MAX];
+	size_t el = entry_key(h, last + 1, end);
+
+	int64_t t0 = mono_ns();
+
+	/* within a few seconds: submitters are waiting */
+	while (mono_ns() - t0 < 6000000000LL) {
+		struct etcd_range r;
+		size_t same = 0;
+		int ok = 0;
+
+		if (etcd_range(h->wc, put[0].key, put[0].key_len, end, el, 0, 0,
+		        &r) < 0) {
+			struct timespec ts = { 0, 500 * 1000000 };
+			nanosleep(&ts, NULL);
+			continue;
+		}
+		for (size_t i = 0; i < r.n && i < n; i++)
+			if (r.kvs[i].value_len == put[i].value_len &&
+			    memcmp(r.kvs[i].value, put[i].value,
+			        put[i].value_len) == 0)
+				same++;
+		if (r.n == n && same == n) {
+			etcd_range_clear(&r);
+			return 1;
+		}
+		if (r.n != 0) {
+			etcd_range_clear(&r);
+			return 0;
+		}
+		etcd_range_clear(&r);
+		if (etcd_txn(h->wc, cmp, ncmp, put, n, NULL, 0, &ok, NULL,
+		        NULL) == 0 &&
+		    ok)
+			return 1;
+	}
+	return 0;
+}
+
+/*
  * The etcd writer: sends queued entries in transactions of at most
  * MARKET_HA_BATCH, each put guarded by "this key is absent" and the
  * whole by "the election key is still ours" (so a sequencer that lost
@@ -537,8 +589,21 @@ writer_main(void *arg)
 		}
 		rc = etcd_txn(h->wc, cmp, n + 1, put, n, NULL, 0, &ok, NULL,
 		    NULL);
-		if (rc < 0)
+		if (rc == ERR_IO) {
+			char why[600];
+
+			snprintf(why, sizeof(why), "%s", err_msg());
+			set_etcd_error(h, why);
+			if (resolve_unknown(h, cmp, n + 1, put, n,
+			        batch[n - 1].idx)) {
+				rc = 0;
+				ok = 1;
+			} else {
+				err_set(ERR_IO, "%s", why);
+			}
+		} else if (rc < 0) {
 			set_etcd_error(h, err_msg());
+		}
 		pthread_mutex_lock(&m->mu);
 		if (h->term != term) {
 			/* the term ended meanwhile; following tells */
@@ -1196,11 +1261,10 @@ market_ha_open(struct market *m, const struct market_options *o,
 	pthread_mutex_init(&h->lmu, NULL);
 	pthread_cond_init(&h->q_cv, NULL);
 	snprintf(h->name, sizeof(h->name), "%s", o->replica);
-	/* the writer waits past etcd's own proposal timeout (5 s and two
-	 * election timeouts), so that a slow commit (a member lost, a new
-	 * Raft leader) is answered by etcd rather than left unknown */
+	/* a write not answered in 5 s (a member lost, a new Raft leader)
+	 * is resolved by reading it back (resolve_unknown) */
 	if ((rc = etcd_new(o->etcd, 3000, &h->ec)) < 0 ||
-	    (rc = etcd_new(o->etcd, 8000, &h->wc)) < 0)
+	    (rc = etcd_new(o->etcd, 5000, &h->wc)) < 0)
 		return err_prefix(rc, "--etcd");
 	key_public(m->key, pub);
 	if (access(m->db_path, F_OK) != 0) {
@@ -1292,15 +1356,99 @@ market_ha_free(struct market *m)
 
 /* ---- the API's part --------------------------------------------------- */
 
+/* Forwarding keeps one libcurl handle per HTTP worker thread, so its
+ * connection to the sequencer (and TLS session) is reused: a new one per
+ * submission cost more than the submission. */
+static pthread_once_t fwd_once = PTHREAD_ONCE_INIT;
+static pthread_key_t fwd_key;
+
+static void
+fwd_free(void *c)
+{
+	curl_easy_cleanup(c);
+}
+
+static void
+fwd_init(void)
+{
+	pthread_key_create(&fwd_key, fwd_free);
+}
+
+struct fwd_buf {
+	char *p;
+	size_t len;
+};
+
+static size_t
+fwd_write(char *data, size_t size, size_t n, void *ctx)
+{
+	struct fwd_buf *b = ctx;
+	size_t len = size * n;
+	char *p;
+
+	if (b->len + len > 1024 * 1024 ||
+	    (p = realloc(b->p, b->len + len + 1)) == NULL)
+		return 0; /* an answer to a submission is small */
+	memcpy(p + b->len, data, len);
+	b->len += len;
+	p[b->len] = '\0';
+	b->p = p;
+	return len;
+}
+
+/* POST body to url on this thread's handle: the status, or -1 (err_msg
+ * says why). *answer is malloc'd. */
+static long
+fwd_post(const char *url, const char *body, size_t len, char **answer)
+{
+	struct curl_slist *hl = NULL;
+	struct fwd_buf b = { NULL, 0 };
+	long status = -1;
+	CURLcode cc;
+	CURL *c;
+
+	*answer = NULL;
+	pthread_once(&fwd_once, fwd_init);
+	if ((c = pthread_getspecific(fwd_key)) == NULL) {
+		if ((c = curl_easy_init()) == NULL) {
+			err_set(ERR_NOMEM, "curl: cannot create a handle");
+			return -1;
+		}
+		pthread_setspecific(fwd_key, c);
+	} else {
+		curl_easy_reset(c);
+	}
+	hl = curl_slist_append(hl, "Content-Type: application/json");
+	hl = curl_slist_append(hl, "X-Lodge-Forwarded: 1");
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
+	curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+	curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, fwd_write);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 10000L);
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 2000L);
+	http_curl_pin(c, url);
+	cc = curl_easy_perform(c);
+	curl_slist_free_all(hl);
+	if (cc != CURLE_OK) {
+		http_curl_error("POST", url, (int)cc);
+		free(b.p);
+		return -1;
+	}
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+	*answer = b.p ? b.p : strdup("");
+	return status;
+}
+
 void
 market_ha_forward(struct market *m, const struct http_request *req,
     struct http_response *resp)
 {
 	struct market_ha *h = m->ha;
-	static const char *const hdrs[] = { "Content-Type: application/json",
-		"X-Lodge-Forwarded: 1", NULL };
-	struct http_result res = { 0 };
-	char url[400], name[64], why[600];
+	char url[400], name[64], why[600], *answer = NULL;
+	long status;
 
 	if (http_header(req, "X-Lodge-Forwarded") != NULL) {
 		http_respond_error(resp, 503,
@@ -1333,8 +1481,7 @@ market_ha_forward(struct market *m, const struct http_request *req,
 		    "Retry-After: 1\r\n");
 		return;
 	}
-	if (http_fetch("POST", url, hdrs, req->body, req->body_len, 10000,
-	        &res) < 0) {
+	if ((status = fwd_post(url, req->body, req->body_len, &answer)) < 0) {
 		http_respond_error(resp, 503,
 		    "the sequencer (replica %s) did not answer: %s; retry "
 		    "(when etcd has lost its quorum, nothing can be "
@@ -1344,12 +1491,10 @@ market_ha_forward(struct market *m, const struct http_request *req,
 		    "Retry-After: 1\r\n");
 		return;
 	}
-	if (res.status == 429 || res.status == 503)
+	if (status == 429 || status == 503)
 		snprintf(resp->extra_headers, sizeof(resp->extra_headers),
 		    "Retry-After: 1\r\n");
-	http_respond(resp, (int)res.status, res.body);
-	res.body = NULL;
-	http_result_clear(&res);
+	http_respond(resp, (int)status, answer);
 }
 
 json_t *

@@ -7,7 +7,9 @@
  * to the next 201, p50/p99 over KILLS kills (goal < 3 s); /v1/leases
  * reads (wrk) on three replicas at once as a ratio to one.  Members and
  * markets are the real binaries (etcd, bin/market) on loopback ports.
- * Usage: bench_market_ha DIR (skipped, saying why, without etcd)
+ * Usage: bench_market_ha DIR (skipped, saying why, without etcd);
+ * HA_KILLS=N kills (default 10), HA_DIRECT=1 every client on the
+ * sequencer (no forwarding), to see what forwarding costs.
  */
 #include <inttypes.h>
 #include <pthread.h>
@@ -32,8 +34,8 @@
 #include "tests/bench/benchlib.h"
 
 #define ETCD_BIN "/usr/bin/etcd"
-#define CLIENTS 24
-#define PER_CLIENT 100
+#define CLIENTS 96
+#define PER_CLIENT 50
 #define KILLS_DEFAULT 10
 
 static char dir[256], market_bin[600], etcd_urls[256];
@@ -426,6 +428,11 @@ main(int argc, char **argv)
 	}
 	if (sequencer() < 0)
 		die("no sequencer elected");
+	if (getenv("HA_DIRECT") != NULL) {
+		/* every client on the sequencer: no forwarding */
+		int q = sequencer();
+		ports[0] = ports[1] = ports[2] = rep_port[q];
+	}
 	ha = submit_rate(ports, 3, &errs, &p50, &p99);
 	printf("market, 3 replicas over 3 etcd members: %.0f submissions/s "
 	       "(%d clients over the 3), p50 %.1f ms, p99 %.1f ms, %zu "
