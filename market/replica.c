@@ -1442,6 +1442,29 @@ fwd_post(const char *url, const char *body, size_t len, char **answer)
 	return status;
 }
 
+/* Read your writes: a 201 relayed by a follower waits (up to 5 s) until
+ * the follower has applied the entry, so that a client reading from the
+ * replica it submitted to sees what it submitted. */
+static void
+wait_applied(struct market *m, const char *answer)
+{
+	json_t *j = NULL;
+	json_int_t idx;
+	struct timespec dl;
+
+	if (cjson_parse(answer, strlen(answer), &j) < 0)
+		return;
+	idx = json_integer_value(json_object_get(j, "index"));
+	json_decref(j);
+	clock_gettime(CLOCK_REALTIME, &dl);
+	dl.tv_sec += 5;
+	pthread_mutex_lock(&m->mu);
+	while (m->committed <= (uint64_t)idx && !atomic_load(&m->stopping) &&
+	    pthread_cond_timedwait(&m->committed_cv, &m->mu, &dl) == 0)
+		;
+	pthread_mutex_unlock(&m->mu);
+}
+
 void
 market_ha_forward(struct market *m, const struct http_request *req,
     struct http_response *resp)
@@ -1494,6 +1517,8 @@ market_ha_forward(struct market *m, const struct http_request *req,
 	if (status == 429 || status == 503)
 		snprintf(resp->extra_headers, sizeof(resp->extra_headers),
 		    "Retry-After: 1\r\n");
+	if (status == 201)
+		wait_applied(m, answer);
 	http_respond(resp, (int)status, answer);
 }
 

@@ -86,7 +86,8 @@ replica_start() {
 	rs_scheme=https
 	[ -n "$LODGE_INSECURE_HTTP" ] && rs_scheme=http
 	eval "REPLICA_$rs_i=$rs_scheme://127.0.0.1:$rs_port"
-	for rs_t in $(seq 1 100); do
+	# (a replica copies and verifies what it lacks before it serves)
+	for rs_t in $(seq 1 300); do
 		curl -s -m 1 "$rs_scheme://127.0.0.1:$rs_port/healthz" > /dev/null &&
 		    return 0
 		kill -0 "$!" 2>/dev/null || break
