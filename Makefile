@@ -200,8 +200,11 @@ DEPS_console := chromium python3-websocket nodejs
 # what the benches compare against or load with: wrk (event-driven load
 # generator), bubblewrap and crun (sandbox start), nginx (the gateway)
 DEPS_bench := wrk bubblewrap crun nginx
+# market replicas over etcd (market run --etcd): the members the HA tests
+# and benches start, and etcdctl for looking at them
+DEPS_ha := etcd-server etcd-client
 DEPS := $(DEPS_build) $(DEPS_tests) $(DEPS_wasm) $(DEPS_tools) $(DEPS_image) \
-	$(DEPS_net) $(DEPS_console) $(DEPS_bench)
+	$(DEPS_net) $(DEPS_console) $(DEPS_bench) $(DEPS_ha)
 deps:
 	@tools/deps.sh \
 		"build (compiler, libraries)" "$(DEPS_build)" \
@@ -211,7 +214,8 @@ deps:
 		"OCI images (libarchive, registry, skopeo, umoci)" "$(DEPS_image)" \
 		"networks and volumes (iproute2, nftables, e2fsprogs)" "$(DEPS_net)" \
 		"the console's browser test (chromium)" "$(DEPS_console)" \
-		"benches (wrk, bubblewrap, crun, nginx)" "$(DEPS_bench)"
+		"benches (wrk, bubblewrap, crun, nginx)" "$(DEPS_bench)" \
+		"market replicas (etcd)" "$(DEPS_ha)"
 
 unit-test: all
 	@$(MAKE) --no-print-directory units drivers

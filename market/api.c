@@ -19,6 +19,7 @@
 #include "ledger/tiles.h"
 #include "market/market_internal.h"
 #include "market/ratelimit.h"
+#include "market/replica.h"
 #include "market/ssecap.h"
 
 #define ENTRIES_PAGE 1000
@@ -76,7 +77,17 @@ post_entry(struct market *m, const struct http_request *req,
     struct http_response *resp)
 {
 	struct market_result r;
+	int seq = 1;
 
+	if (m->ha != NULL) {
+		pthread_mutex_lock(&m->mu);
+		seq = market_ha_sequencing(m);
+		pthread_mutex_unlock(&m->mu);
+	}
+	if (!seq) {
+		market_ha_forward(m, req, resp);
+		return;
+	}
 	if (market_submit(m, req->body, req->body_len, &r) < 0) {
 		http_respond_error(resp, r.status, "%s", err_msg());
 		if (r.status == 429)
@@ -618,6 +629,8 @@ get_info(struct market *m, struct http_response *resp)
 	json_decref(rules);
 	if (o != NULL)
 		json_object_set_new(o, "witnesses", witnesses_json(m));
+	if (o != NULL && m->ha != NULL)
+		json_object_set_new(o, "replica", market_ha_info(m));
 	respond_json(resp, 200, o);
 }
 

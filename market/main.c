@@ -39,7 +39,9 @@
 	"DIR]\n"                                                               \
 	"                  [--snapshot-every N] [--insecure-http]\n"           \
 	"                  [--tls-cert FILE --tls-key FILE] "                  \
-	"[--tls-certs-dir DIR]\n"
+	"[--tls-certs-dir DIR]\n"                                              \
+	"                  [--etcd URL[,URL...] --replica NAME "               \
+	"[--advertise URL]]\n"
 
 static const char usage_main[] = RUN_OPTIONS
     "       market deposit --data DIR [--market URL] [--denom D] ACCOUNT "
@@ -108,7 +110,13 @@ static const char usage_run[] = RUN_OPTIONS
     "certificate, for browsers opening the console under a domain name:\n"
     "served to clients whose SNI names it (TLS 1.2 allowed for them),\n"
     "the others keep the key-pinned one; --tls-certs-dir DIR adds every\n"
-    "NAME.crt + NAME.key pair there and looks again for renewals.\n";
+    "NAME.crt + NAME.key pair there and looks again for renewals.\n"
+    "Replicas (docs/market-ha.md): --etcd URL[,URL...] (an etcd cluster's\n"
+    "client URLs) and --replica NAME (unique per replica) run this market\n"
+    "as one replica of a ledger ordered by etcd; every replica holds the\n"
+    "same market.key and treasury.key (copy DIR's), serves every read,\n"
+    "and forwards submissions to the one elected sequencer, found at its\n"
+    "--advertise URL (default: the --listen address).\n";
 
 static const char usage_deposit[] =
     "usage: market deposit --data DIR [--market URL] [--denom D] ACCOUNT "
@@ -286,7 +294,8 @@ cmd_run(int argc, char **argv)
 	           *cpint = NULL, *wpolicy = NULL, *quorum = NULL,
 	           *denoms = NULL, *console = NULL, *snapev = NULL,
 	           *tls_cert = NULL, *tls_key = NULL, *tls_dir = NULL,
-	           *pgrace = NULL;
+	           *pgrace = NULL, *etcd = NULL, *replica = NULL,
+	           *advertise = NULL;
 	struct arg args[] = { { "data", &data }, { "listen", &listen },
 		{ "origin", &origin }, { "epoch", &epoch },
 		{ "take-rate", &take }, { "offline-grace", &grace },
@@ -300,7 +309,8 @@ cmd_run(int argc, char **argv)
 		{ "console", &console }, { "snapshot-every", &snapev },
 		{ "tls-cert", &tls_cert }, { "tls-key", &tls_key },
 		{ "tls-certs-dir", &tls_dir }, { "pause-grace", &pgrace },
-		{ NULL, NULL } };
+		{ "etcd", &etcd }, { "replica", &replica },
+		{ "advertise", &advertise }, { NULL, NULL } };
 	struct trust_policy wp;
 	struct market_options o;
 	struct market *m = NULL;
@@ -340,6 +350,16 @@ cmd_run(int argc, char **argv)
 	o.tls_cert = tls_cert;
 	o.tls_key = tls_key;
 	o.tls_certs_dir = tls_dir;
+	if ((etcd != NULL) != (replica != NULL) ||
+	    (advertise != NULL && etcd == NULL)) {
+		fprintf(stderr,
+		    "market: --etcd and --replica go together (and "
+		    "--advertise with them)\n");
+		return 2;
+	}
+	o.etcd = etcd;
+	o.replica = replica;
+	o.advertise = advertise;
 	if (origin)
 		o.origin = origin;
 	if (epoch) {

@@ -22,6 +22,7 @@
 #include "ledger/signer.h"
 #include "ledger/snapshot.h"
 #include "market/market_internal.h"
+#include "market/replica.h"
 
 static void fatal_write(const char *what);
 
@@ -96,6 +97,21 @@ path_in(const struct market *m, const char *name, char *out, size_t len)
 	return 0;
 }
 
+/* The index the next entry takes and the time of the last one: the local
+ * store's, or with replicas the sequencer's (ahead of the store by what
+ * etcd has not committed yet); under m->mu. */
+static uint64_t
+next_index(const struct market *m)
+{
+	return m->ha ? market_ha_next(m) : store_size(m->store);
+}
+
+static int64_t
+last_time(const struct market *m)
+{
+	return m->ha ? market_ha_last_time(m) : store_last_time(m->store);
+}
+
 /* Sign kind/body as the market, apply and append it; under m->mu. */
 static int
 append_market_entry(struct market *m, const char *kind, json_t *body)
@@ -104,11 +120,11 @@ append_market_entry(struct market *m, const char *kind, json_t *body)
 	struct state_effects fx = { 0 };
 	char nonce[40];
 	int64_t t = util_now_ms();
-	uint64_t idx = store_size(m->store);
+	uint64_t idx = next_index(m);
 	int rc;
 
-	if (t < store_last_time(m->store))
-		t = store_last_time(m->store);
+	if (t < last_time(m))
+		t = last_time(m);
 	/* the ledger index the entry takes is unique: a natural nonce */
 	snprintf(nonce, sizeof(nonce), "market-%" PRIu64, idx);
 	if ((rc = envelope_sign(m->key, kind, body, nonce, t, &e)) < 0)
@@ -116,6 +132,14 @@ append_market_entry(struct market *m, const char *kind, json_t *body)
 	if (m->state && (rc = state_apply(m->state, e, idx, t, &fx)) < 0)
 		goto out;
 	json_decref(fx.derived);
+	if (m->ha != NULL) {
+		/* the queue owns e now; etcd says whether it is committed */
+		if ((rc = market_ha_queue(m, e, t)) < 0)
+			fatal_write(
+			    "queueing a derived entry failed after apply");
+		atomic_fetch_add(&m->m_derived, 1);
+		return 0;
+	}
 	if ((rc = store_append(m->store, e, t, NULL, NULL, NULL)) < 0) {
 		if (m->state) /* the state already took it */
 			fatal_write("ledger write failed after apply");
@@ -129,8 +153,8 @@ out:
 
 /* Append every pending derived entry (lease.create after an order, and
  * so on) right after its cause; under m->mu. */
-static int
-drain_pending(struct market *m)
+int
+market_drain_pending_locked(struct market *m)
 {
 	json_t *pending = NULL, *item;
 	int rc = 0;
@@ -160,8 +184,8 @@ begin_if_needed(struct market *m)
 {
 	int rc;
 
-	if (m->txn_open)
-		return 0;
+	if (m->txn_open || m->ha != NULL)
+		return 0; /* replicas: the etcd writer's transactions */
 	if ((rc = store_begin(m->store)) < 0)
 		return rc;
 	m->txn_open = 1;
@@ -308,27 +332,52 @@ market_submit(struct market *m, const char *body, size_t len,
 		goto refused;
 	}
 	pthread_mutex_lock(&m->mu);
+	if (m->ha != NULL && !market_ha_sequencing(m)) {
+		rc = err_set(ERR_IO,
+		    "this replica stopped sequencing (%s); retry (another "
+		    "replica takes over within seconds once etcd has a "
+		    "quorum)",
+		    market_ha_why(m));
+		r->status = 503;
+		goto unlock;
+	}
 	if ((rc = begin_if_needed(m)) < 0)
 		goto unlock;
 	if ((rc = state_fee_check(m->state, e->signer, e->kind)) < 0) {
 		r->status = 402;
 		goto unlock;
 	}
-	idx = store_size(m->store);
+	idx = next_index(m);
 	t = util_now_ms();
-	if (t < store_last_time(m->store))
-		t = store_last_time(m->store);
+	if (t < last_time(m))
+		t = last_time(m);
 	if ((rc = state_apply(m->state, e, idx, t, &fx)) < 0)
 		goto unlock; /* nothing of it was written */
 	json_decref(fx.derived);
+	if (m->ha != NULL) {
+		uint64_t term = market_ha_term(m);
+
+		if (market_ha_queue(m, e, t) < 0 ||
+		    market_drain_pending_locked(m) < 0)
+			fatal_write("queueing failed after apply");
+		e = NULL; /* the queue's */
+		pthread_mutex_unlock(&m->mu);
+		/* the 201 waits for etcd's commit (a quorum's fsync) */
+		if ((rc = market_ha_wait(m, idx + 1, term)) < 0) {
+			r->status = 503;
+			goto refused;
+		}
+		goto accepted;
+	}
 	if (store_append(m->store, e, t, NULL, NULL, NULL) < 0 ||
-	    drain_pending(m) < 0)
+	    market_drain_pending_locked(m) < 0)
 		fatal_write("ledger write failed after apply");
 	upto = store_size(m->store);
 	pthread_mutex_unlock(&m->mu);
 	envelope_free(e);
 	/* the 201 waits for the fsync that covers this entry */
 	sync_upto(m, upto);
+accepted:
 	atomic_fetch_add(&m->m_accepted, 1);
 	r->index = idx;
 	r->time = t;
@@ -472,7 +521,9 @@ ticker_main(void *arg)
 		 * applying one (a provider going offline closes its leases)
 		 * changes what is due next.  A refused one changed nothing and
 		 * is skipped. */
-		for (int n = 0, skip = 0; n < 256; n++) {
+		for (int n = 0, skip = 0;
+		     n < 256 && (m->ha == NULL || market_ha_sequencing(m));
+		     n++) {
 			json_decref(due);
 			due = NULL;
 			if (state_due(m->state, now, &due) < 0 ||
@@ -490,7 +541,7 @@ ticker_main(void *arg)
 				skip++;
 				continue;
 			}
-			if (drain_pending(m) < 0)
+			if (market_drain_pending_locked(m) < 0)
 				fatal_write("appending derived entries failed");
 		}
 		json_decref(due);
@@ -508,9 +559,12 @@ ticker_main(void *arg)
 				if (store_commit(m->store) < 0)
 					fatal_write("ledger commit failed");
 			}
+			/* a replica's sequencer applies ahead of etcd: a
+			 * snapshot waits for a moment with nothing in flight */
 			if (m->snapshot_every > 0 && m->snap_job == NULL &&
 			    store_size(m->store) - m->snap_size >=
-			        (uint64_t)m->snapshot_every)
+			        (uint64_t)m->snapshot_every &&
+			    (m->ha == NULL || market_ha_settled(m)))
 				snapshot_take(m);
 		}
 		pthread_mutex_unlock(&m->mu);
@@ -735,6 +789,53 @@ tls_setup(struct market *m, const struct market_options *o)
 	return 0;
 }
 
+/* The genesis rules of a first start from its options. */
+static int
+genesis_from_options(const struct market *m, const struct market_options *o,
+    const uint8_t pub[KEY_PUB_LEN], struct state_config *c)
+{
+	int rc;
+
+	state_config_default(c);
+	memcpy(c->market_key, pub, KEY_PUB_LEN);
+	memcpy(c->treasury_key, m->treasury, KEY_PUB_LEN);
+	if (o->epoch_ms > 0)
+		c->epoch_ms = o->epoch_ms;
+	if (o->take_rate_ppm >= 0)
+		c->take_rate_ppm = (uint32_t)o->take_rate_ppm;
+	if (o->offline_grace_ms >= 0)
+		c->offline_grace_ms = o->offline_grace_ms;
+	/* a new ledger pauses unfunded leases (docs/state.md) */
+	c->pause_grace_ms = STATE_PAUSE_GRACE_MS_DEFAULT;
+	if ((rc = money_options(o, c)) < 0 ||
+	    (o->denoms != NULL && (rc = parse_denoms(o->denoms, c)) < 0))
+		return rc;
+	c->check_invariants = o->check_invariants;
+	return 0;
+}
+
+/* On restart (or joining replicas): the options given must be the
+ * ledger's genesis rules, and market.key its signer. */
+static int
+genesis_matches(const struct market *m, const struct market_options *o,
+    const uint8_t pub[KEY_PUB_LEN])
+{
+	if (memcmp(m->cfg.market_key, pub, KEY_PUB_LEN) != 0)
+		return err_set(ERR_INVAL,
+		    "%s/market.key is not the key "
+		    "that signed this ledger's genesis",
+		    m->dir);
+	if ((o->epoch_ms > 0 && o->epoch_ms != m->cfg.epoch_ms) ||
+	    (o->take_rate_ppm >= 0 &&
+	        (uint32_t)o->take_rate_ppm != m->cfg.take_rate_ppm))
+		return err_set(ERR_INVAL,
+		    "--epoch/--take-rate differ from "
+		    "the ledger's genesis (epoch %" PRId64 " ms, take "
+		    "%u ppm); a ledger's rules cannot change",
+		    m->cfg.epoch_ms, m->cfg.take_rate_ppm);
+	return money_options_match(o, &m->cfg);
+}
+
 int
 market_open(const struct market_options *o, struct market **out, int *created)
 {
@@ -755,6 +856,11 @@ market_open(const struct market_options *o, struct market **out, int *created)
 	if (o->witnesses != NULL && o->witnesses->nw > 0)
 		m->witnesses = o->witnesses;
 	m->insecure_http = o->insecure_http;
+	if (o->advertise != NULL &&
+	    (m->advertise = strdup(o->advertise)) == NULL) {
+		rc = err_set(ERR_NOMEM, "out of memory");
+		goto fail;
+	}
 	if ((rc = http_parse_listen(o->listen, m->listen_host,
 	         sizeof(m->listen_host), &m->listen_port)) < 0) {
 		err_prefix(rc, "--listen");
@@ -804,28 +910,23 @@ market_open(const struct market_options *o, struct market **out, int *created)
 	}
 	m->snapshot_every = o->snapshot_every < 0 ? 10000 : o->snapshot_every;
 	fresh = access(path, F_OK) != 0;
-	if (fresh) {
+	if (o->etcd != NULL) {
+		struct state_config c;
+
+		m->cfg.check_invariants = o->check_invariants;
+		if ((rc = genesis_from_options(m, o, pub, &c)) < 0 ||
+		    (rc = market_ha_open(m, o, &c)) < 0 ||
+		    (rc = genesis_matches(m, o, pub)) < 0)
+			goto fail;
+		*created = fresh;
+	} else if (fresh) {
 		json_t *body = NULL;
 		if (note_name_check(o->origin) < 0) {
 			rc = err_prefix(ERR_INVAL, "--origin");
 			goto fail;
 		}
-		state_config_default(&m->cfg);
-		memcpy(m->cfg.market_key, pub, KEY_PUB_LEN);
-		memcpy(m->cfg.treasury_key, m->treasury, KEY_PUB_LEN);
-		if (o->epoch_ms > 0)
-			m->cfg.epoch_ms = o->epoch_ms;
-		if (o->take_rate_ppm >= 0)
-			m->cfg.take_rate_ppm = (uint32_t)o->take_rate_ppm;
-		if (o->offline_grace_ms >= 0)
-			m->cfg.offline_grace_ms = o->offline_grace_ms;
-		/* a new ledger pauses unfunded leases (docs/state.md) */
-		m->cfg.pause_grace_ms = STATE_PAUSE_GRACE_MS_DEFAULT;
-		if ((rc = money_options(o, &m->cfg)) < 0 ||
-		    (o->denoms != NULL &&
-		        (rc = parse_denoms(o->denoms, &m->cfg)) < 0))
+		if ((rc = genesis_from_options(m, o, pub, &m->cfg)) < 0)
 			goto fail;
-		m->cfg.check_invariants = o->check_invariants;
 		if ((rc = state_new(&m->cfg, &m->state)) < 0 ||
 		    (rc = store_create(path, o->origin, pub, &m->store)) < 0 ||
 		    (rc = replay_genesis_body(&m->cfg, &body)) < 0)
@@ -864,28 +965,11 @@ market_open(const struct market_options *o, struct market **out, int *created)
 		    store_size(m->store), from ? "from the snapshot, " : "",
 		    store_size(m->store) - from,
 		    (double)(util_mono_ns() - t0) / 1e6);
-		if (memcmp(m->cfg.market_key, pub, KEY_PUB_LEN) != 0) {
-			rc = err_set(ERR_INVAL,
-			    "%s/market.key is not the key "
-			    "that signed this ledger's genesis",
-			    m->dir);
-			goto fail;
-		}
-		if ((o->epoch_ms > 0 && o->epoch_ms != m->cfg.epoch_ms) ||
-		    (o->take_rate_ppm >= 0 &&
-		        (uint32_t)o->take_rate_ppm != m->cfg.take_rate_ppm)) {
-			rc = err_set(ERR_INVAL,
-			    "--epoch/--take-rate differ from "
-			    "the ledger's genesis (epoch %" PRId64 " ms, take "
-			    "%u ppm); a ledger's rules cannot change",
-			    m->cfg.epoch_ms, m->cfg.take_rate_ppm);
-			goto fail;
-		}
-		if ((rc = money_options_match(o, &m->cfg)) < 0)
+		if ((rc = genesis_matches(m, o, pub)) < 0)
 			goto fail;
 		/* a crash between a cause and its derivation: finish it */
 		if (state_pending_count(m->state) > 0 &&
-		    ((rc = drain_pending(m)) < 0)) {
+		    ((rc = market_drain_pending_locked(m)) < 0)) {
 			err_prefix(rc, "completing derived entries");
 			goto fail;
 		}
@@ -952,6 +1036,8 @@ market_start(struct market *m)
 	m->ticker_started = 1;
 	if ((rc = market_publisher_start(m)) < 0)
 		return rc;
+	if (m->ha != NULL && (rc = market_ha_start(m)) < 0)
+		return rc;
 	return write_info(m);
 }
 
@@ -976,6 +1062,8 @@ market_free(struct market *m)
 	m->tls = NULL;
 	if (m->ticker_started)
 		pthread_join(m->ticker, NULL);
+	m->ticker_started = 0;
+	market_ha_free(m);
 	if (m->publisher_started) {
 		struct timespec dl;
 
@@ -1015,6 +1103,7 @@ market_free(struct market *m)
 	free(m->vkey);
 	free(m->db_path);
 	free(m->snap_path);
+	free(m->advertise);
 	free(m->dir);
 	pthread_cond_destroy(&m->committed_cv);
 	pthread_cond_destroy(&m->publish_cv);

@@ -60,6 +60,14 @@ struct market_options {
 	 * first checkpoint after this many new entries, so a restart
 	 * replays only what came after it; 0: none; < 0: 10000. */
 	int64_t snapshot_every;
+	/* Replicas over etcd (market run --etcd; docs/market-ha.md):
+	 * the members' client URLs, comma-separated, and this replica's
+	 * name; NULL: the single-process market.  advertise: the URL the
+	 * other replicas forward submissions to (NULL: the listen
+	 * address). */
+	const char *etcd;
+	const char *replica;
+	const char *advertise;
 	int insecure_http; /* serve plain HTTP (loopback development);
 	                      0: TLS 1.3 with a certificate self-signed
 	                      by the market key (common/tls.h) */

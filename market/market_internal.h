@@ -94,7 +94,15 @@ struct market {
 	atomic_int m_sse_clients;
 	atomic_ullong m_commits;
 	atomic_ullong m_cosign_rounds, m_cosign_failed;
+
+	/* replicas over etcd (replica.h); NULL: the single-process
+	 * market, its SQLite store the order of the ledger */
+	struct market_ha *ha;
+	char *advertise; /* the API URL other replicas forward to */
 };
+
+/* market.c: sign and append every pending derived entry; under mu. */
+int market_drain_pending_locked(struct market *m);
 
 /* publish.c: start the publisher thread (cosignatures when m has
  * witnesses, then tiles), which stops when m->stopping is set and
