@@ -22,6 +22,7 @@
 #include "common/err.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "provider/accept.h"
 #include "provider/daemon_internal.h"
 #include "provider/events.h"
 #include "provider/exec.h"
@@ -903,6 +904,146 @@ gateway(struct pd *pd, const struct gateway_route *rt,
 
 static void api_route(void *ctx, const struct http_request *req,
     struct http_response *resp);
+
+/* ---- the gateway in the server's loop (http_upstream) ---- */
+
+struct fwd {
+	struct pd *pd;
+	struct lease *l; /* leases live until the daemon's end */
+	char lease[24], service[64];
+	uint16_t port;
+};
+
+/* A new connection to the service: its network namespace looked up again
+ * (the replica may have restarted since the route was taken). */
+static int
+fwd_connect(void *ctx)
+{
+	struct fwd *f = ctx;
+	struct pd *pd = f->pd;
+	struct lease *l;
+	struct lease_replica *r = NULL;
+	uint16_t port = f->port;
+	int fd = -1, ufd = -1, rc;
+
+	pthread_mutex_lock(&pd->mu);
+	l = pd_find_lease(pd, f->lease);
+	if (l && l->status == LEASE_RUNNING)
+		r = lease_find_service(l, f->service, &port);
+	if (r && r->sb && !r->wasm && r->pool == NULL) {
+		fd = fcntl(sandbox_netns_fd(r->sb), F_DUPFD_CLOEXEC, 3);
+		if (sandbox_userns_fd(r->sb) >= 0)
+			ufd =
+			    fcntl(sandbox_userns_fd(r->sb), F_DUPFD_CLOEXEC, 3);
+	}
+	pthread_mutex_unlock(&pd->mu);
+	if (fd < 0)
+		return -ECONNREFUSED; /* not running (restarting) */
+	rc = gateway_connect(ufd, fd, f->port);
+	close(fd);
+	if (ufd >= 0)
+		close(ufd);
+	return rc;
+}
+
+static void
+fwd_done(void *ctx, int status, int by_server, uint64_t out, uint64_t in)
+{
+	struct fwd *f = ctx;
+
+	(void)in;
+	/* Nothing came back from the service when the gateway answered
+	 * itself (unreachable 502, timed out 504, too many waiting 503). */
+	if (status != 0 && billed(status, by_server)) {
+		atomic_fetch_add(&f->l->requests, 1);
+		atomic_fetch_add(&f->l->egress_bytes, out);
+	}
+}
+
+static uint64_t
+fnv64(const uint8_t *p, size_t n)
+{
+	uint64_t h = 14695981039346656037ULL;
+
+	while (n--)
+		h = (h ^ *p++) * 1099511628211ULL;
+	return h;
+}
+
+int
+api_route_upstream(void *ctx, const struct http_request *req,
+    struct http_upstream *up)
+{
+	struct pd *pd = ctx;
+	struct gateway_route rt;
+	struct lease *l;
+	struct lease_replica *r = NULL;
+	struct stat st;
+	struct fwd *f;
+	const char *host = http_header(req, "Host");
+	char low[ACCEPT_NAME_MAX + 1], *target = NULL, *head = NULL;
+	uint8_t tenant[KEY_PUB_LEN];
+	uint64_t ino = 0;
+	uint16_t port;
+	int routed = 0, upgrade = 0;
+
+	if (strcmp(req->method, "OPTIONS") == 0 &&
+	    strncmp(req->path, "/v1/", 4) == 0)
+		return 0;
+	/* Routing is a lookup under the daemon's lock: when another
+	 * thread holds it, the request goes the worker's way instead
+	 * (api_route, gateway_forward) rather than stall the loop. */
+	if (pthread_mutex_trylock(&pd->mu) != 0)
+		return 0;
+	if (accept_host_of(host, low, sizeof(low)) &&
+	    !accept_host_unclaimable(low, pd->cfg.domain) &&
+	    accept_route(pd->leases, host, req->path, &rt) == 1)
+		routed = 1;
+	else if (gateway_route_parse(host, req->path, pd->cfg.domain, &rt) ==
+	        1 &&
+	    (rt.by_host || strncmp(req->path, "/l/", 3) == 0))
+		routed = 1;
+	l = routed ? pd_find_lease(pd, rt.lease) : NULL;
+	port = rt.port;
+	if (l && l->status == LEASE_RUNNING)
+		r = lease_find_service(l, rt.service, &port);
+	/* wasm functions, services not running, unknown ones: answered
+	 * by the handler as before */
+	if (r == NULL || r->pool || r->sb == NULL || r->wasm) {
+		pthread_mutex_unlock(&pd->mu);
+		return 0;
+	}
+	if (fstat(sandbox_netns_fd(r->sb), &st) == 0)
+		ino = (uint64_t)st.st_ino;
+	memcpy(tenant, l->tenant, KEY_PUB_LEN);
+	pthread_mutex_unlock(&pd->mu);
+	if ((f = calloc(1, sizeof(*f))) == NULL ||
+	    gateway_target(req, rt.path, &target) < 0 ||
+	    gateway_upstream_head(req, target, &upgrade, &head) < 0) {
+		free(f);
+		free(target);
+		return 0; /* the handler answers (500) */
+	}
+	free(target);
+	f->pd = pd;
+	f->l = l;
+	snprintf(f->lease, sizeof(f->lease), "%s", rt.lease);
+	snprintf(f->service, sizeof(f->service), "%s", rt.service);
+	f->port = port;
+	up->head = head;
+	/* pooled per network namespace and port; one tenant's services
+	 * share GATEWAY_MAX_PER_TENANT connections in use */
+	up->key = ino * 65537u ^ port;
+	up->group = fnv64(tenant, KEY_PUB_LEN);
+	up->max_per_group = GATEWAY_MAX_PER_TENANT;
+	up->upgrade = upgrade;
+	up->timeout_ms = GATEWAY_TIMEOUT_MS;
+	up->connect = fwd_connect;
+	up->done = fwd_done;
+	up->free = free;
+	up->ctx = f;
+	return 1;
+}
 
 /* An exec session's input (which may wait 5 s on a command that does
  * not read it) counts as one of its tenant's requests in progress. */

@@ -1701,6 +1701,7 @@ setup(struct pd *pd, const char *data, const struct provider_overrides *o)
 	hc.max_conns = 1024;
 	hc.max_conns_per_ip = 512;
 	hc.hooks = api_hooks;
+	hc.route = api_route_upstream;
 	if ((rc = setup_tls(pd)) < 0)
 		return rc;
 	hc.tls = pd->tls;

@@ -18,6 +18,9 @@
 
 #define GATEWAY_MAX_RESPONSE (64u << 20) /* bytes of upstream body */
 #define GATEWAY_TIMEOUT_MS 60000
+/* Connections to one tenant's services in use at once (forwarded in the
+ * server's loop); more requests wait for one, in order. */
+#define GATEWAY_MAX_PER_TENANT 256
 
 /* Where the request goes: route parsing gives lease, service and the
  * path to send upstream (starting with '/'). */
@@ -48,6 +51,20 @@ int gateway_route_parse(const char *host, const char *path, const char *domain,
 void gateway_forward(const struct http_request *req, int userns_fd,
     int netns_fd, uint64_t key, uint16_t port, const char *path_and_query,
     struct http_response *resp, uint64_t *egress);
+
+/* For forwarding in the server's loop (common/http.h, http_upstream):
+ * the head of req as sent upstream (request line with path_and_query,
+ * Host, the end-to-end fields, X-Forwarded-For/-Proto, Connection), each
+ * line ending in CRLF, without framing fields or the empty line; *upgrade
+ * says whether req asks for a protocol switch (WebSocket), whose Upgrade
+ * and Connection fields are then passed on.  *out is malloc'd. */
+int gateway_upstream_head(const struct http_request *req,
+    const char *path_and_query, int *upgrade, char **out);
+
+/* A non-blocking socket to 127.0.0.1:port inside netns_fd (through a
+ * helper joining userns_fd first when >= 0, as gateway_forward), its
+ * connect started; or -errno. */
+int gateway_connect(int userns_fd, int netns_fd, uint16_t port);
 
 struct wasm_pool;
 struct wasm_run_limits;
