@@ -137,11 +137,13 @@ struct http_upstream {
 	void *ctx;
 };
 
-/* Called from the loop thread (it must not block) for each request
- * head: 1 with *up filled: the server forwards the request; 0: handled
- * as usual (hooks, handler). */
+/* Called for each request head: 1 with *up filled: the server forwards
+ * the request; 0: handled as usual (hooks, handler).  First from the loop
+ * thread with may_block 0: it must not block, and returns -1 when it
+ * would (a lock held elsewhere): it is then called again from a worker
+ * thread with may_block 1, and the request goes back to the loop. */
 typedef int (*http_route_fn)(void *ctx, const struct http_request *req,
-    struct http_upstream *up);
+    int may_block, struct http_upstream *up);
 
 /* Limits, with http_server_config_default's values. */
 struct http_server_config {

@@ -76,6 +76,7 @@ struct http_io {
 enum conn_state {
 	C_HEAD, /* loop: reading a request head */
 	C_HOOK, /* worker: the head hook runs */
+	C_ROUTE, /* worker: the route hook runs, free to block */
 	C_BODY, /* loop: reading the body */
 	C_SINK, /* worker: a piece of body goes to the sink */
 	C_WORK, /* worker: the handler runs */
@@ -86,7 +87,7 @@ enum conn_state {
 	C_PROXY, /* loop: forwarded to an upstream (struct proxy) */
 };
 
-enum job { J_HOOK, J_SINK, J_HANDLE };
+enum job { J_HOOK, J_SINK, J_HANDLE, J_ROUTE };
 
 /*
  * A handler's connection comes back to the loop one of two ways.  The
@@ -164,6 +165,8 @@ struct conn {
 	void (*stream_free)(void *);
 
 	struct proxy *px; /* C_PROXY: the forwarding's state */
+	struct http_upstream *routed; /* C_ROUTE: what the route said */
+	int route_rc;
 
 	struct conn *prev, *next; /* all connections, oldest first */
 	struct conn *qnext; /* job, done or graveyard queue */
@@ -1022,6 +1025,7 @@ static void head_progress(struct conn *c);
 static void body_progress(struct conn *c);
 static void write_progress(struct conn *c);
 static void proxy_start(struct conn *c, struct http_upstream *up);
+static void not_routed(struct conn *c);
 
 /* Start writing c->out; once written the connection goes on (keep-alive),
  * lingers or closes. */
@@ -1265,11 +1269,25 @@ start_request(struct conn *c, size_t head_len)
 	if (s->route) {
 		struct http_upstream up;
 		memset(&up, 0, sizeof(up));
-		if (s->route(s->ctx, &c->req, &up) == 1) {
+		rc = s->route(s->ctx, &c->req, 0, &up);
+		if (rc == 1) {
 			proxy_start(c, &up);
 			return;
 		}
+		if (rc < 0) { /* it would block: again from a worker */
+			dispatch(c, C_ROUTE, J_ROUTE);
+			return;
+		}
 	}
+	not_routed(c);
+}
+
+/* The route did not take the request: hooks, body, handler. */
+static void
+not_routed(struct conn *c)
+{
+	struct http_server *s = c->s;
+
 	c->hook = find_hook(s, c->head->method, c->head->path);
 	c->body_max =
 	    c->hook && c->hook->max_body ? c->hook->max_body : s->max_body;
@@ -2616,6 +2634,20 @@ conn_returned(struct conn *c)
 {
 	atomic_store(&c->handoff, H_WORKER);
 	c->busy = 0;
+	if (c->job == J_ROUTE) {
+		struct http_upstream *up = c->routed;
+		c->routed = NULL;
+		if (c->route_rc == 1 && up) {
+			proxy_start(c, up);
+			free(up);
+		} else if (up == NULL) {
+			conn_close(c); /* out of memory */
+		} else {
+			free(up);
+			not_routed(c);
+		}
+		return;
+	}
 	if (c->job == J_SINK) { /* the sink took a piece of c->in */
 		consume(c, c->sink_used);
 		c->sink_used = c->sink_len = 0;
@@ -3005,6 +3037,11 @@ run_job(struct conn *c)
 	memset(&resp, 0, sizeof(resp));
 	resp.status = 200;
 	switch (c->job) {
+	case J_ROUTE:
+		if ((c->routed = calloc(1, sizeof(*c->routed))) != NULL)
+			c->route_rc = s->route(s->ctx, &c->req, 1, c->routed);
+		push_done(c);
+		return;
 	case J_HOOK: {
 		struct http_body_sink sink;
 		enum http_head_action a;

@@ -971,7 +971,7 @@ fnv64(const uint8_t *p, size_t n)
 }
 
 int
-api_route_upstream(void *ctx, const struct http_request *req,
+api_route_upstream(void *ctx, const struct http_request *req, int may_block,
     struct http_upstream *up)
 {
 	struct pd *pd = ctx;
@@ -991,10 +991,12 @@ api_route_upstream(void *ctx, const struct http_request *req,
 	    strncmp(req->path, "/v1/", 4) == 0)
 		return 0;
 	/* Routing is a lookup under the daemon's lock: when another
-	 * thread holds it, the request goes the worker's way instead
-	 * (api_route, gateway_forward) rather than stall the loop. */
-	if (pthread_mutex_trylock(&pd->mu) != 0)
-		return 0;
+	 * thread holds it, the loop asks again from a worker rather than
+	 * stall. */
+	if (!may_block && pthread_mutex_trylock(&pd->mu) != 0)
+		return -1;
+	if (may_block)
+		pthread_mutex_lock(&pd->mu);
 	if (accept_host_of(host, low, sizeof(low)) &&
 	    !accept_host_unclaimable(low, pd->cfg.domain) &&
 	    accept_route(pd->leases, host, req->path, &rt) == 1)

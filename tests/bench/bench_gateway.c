@@ -115,13 +115,15 @@ fwd_connect(void *ctx)
 }
 
 static int
-route(void *ctx, const struct http_request *req, struct http_upstream *up)
+route(void *ctx, const struct http_request *req, int may_block,
+    struct http_upstream *up)
 {
 	struct gateway_route rt;
 	char *target;
 	int upgrade;
 
 	(void)ctx;
+	(void)may_block;
 	if (gateway_route_parse(http_header(req, "Host"), req->path,
 	        "bench.localhost", &rt) != 1 ||
 	    gateway_target(req, rt.path, &target) < 0)

@@ -325,7 +325,8 @@ up_done(void *ctx, int status, int by_server, uint64_t out, uint64_t in)
 /* /down/...: a port nobody listens on; X-Group: the group; the rest to
  * the upstream, with "Upgrade" passed on. */
 static int
-route(void *ctx, const struct http_request *req, struct http_upstream *up)
+route(void *ctx, const struct http_request *req, int may_block,
+    struct http_upstream *up)
 {
 	const char *g = http_header(req, "X-Group"),
 	           *u = http_header(req, "Upgrade");
@@ -335,6 +336,8 @@ route(void *ctx, const struct http_request *req, struct http_upstream *up)
 	(void)ctx;
 	if (strcmp(req->path, "/local") == 0)
 		return 0;
+	if (http_header(req, "X-Block") && !may_block)
+		return -1; /* again from a worker */
 	if (asprintf(&head, "%s %s%s%s HTTP/1.1\r\nHost: up\r\n%s%s%s",
 	        req->method, req->path, http_query(req, "n") ? "?n=" : "",
 	        http_query(req, "n") ? http_query(req, "n") : "",
@@ -569,6 +572,12 @@ test_proxy_keepalive_reuses_one_upstream(void **state)
 		assert_non_null(strstr(body, "path=/a method=GET body=0"));
 		free(body);
 	}
+	/* a route that would block is asked again from a worker */
+	send_str(fd, "GET /w HTTP/1.1\r\nHost: x\r\nX-Block: 1\r\n\r\n");
+	assert_int_equal(read_response(fd, head, sizeof(head), &body, &blen),
+	    0);
+	assert_non_null(strstr(body, "path=/w method=GET"));
+	free(body);
 	/* the handler still answers what the route leaves */
 	send_str(fd, "GET /local HTTP/1.1\r\nHost: x\r\n\r\n");
 	assert_int_equal(read_response(fd, head, sizeof(head), &body, &blen),
@@ -578,8 +587,8 @@ test_proxy_keepalive_reuses_one_upstream(void **state)
 	close(fd);
 	assert_int_equal(atomic_load(&up_accepted) - before, 1);
 	http_server_stats(s, &st);
-	assert_true(st.upstream_reuses >= 4);
-	assert_true(wait_done(5, 2000));
+	assert_true(st.upstream_reuses >= 5);
+	assert_true(wait_done(6, 2000));
 	pthread_mutex_lock(&g_mu);
 	assert_int_equal(g_status, 200);
 	assert_int_equal(g_by_server, 0);
