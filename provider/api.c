@@ -908,42 +908,32 @@ static void api_route(void *ctx, const struct http_request *req,
 /* ---- the gateway in the server's loop (http_upstream) ---- */
 
 struct fwd {
-	struct pd *pd;
 	struct lease *l; /* leases live until the daemon's end */
-	char lease[24], service[64];
+	int netns_fd, userns_fd; /* the replica's, taken with the route */
 	uint16_t port;
 };
 
-/* A new connection to the service: its network namespace looked up again
- * (the replica may have restarted since the route was taken). */
+/* A new connection to the service (called from the loop: no lock). */
 static int
 fwd_connect(void *ctx)
 {
 	struct fwd *f = ctx;
-	struct pd *pd = f->pd;
-	struct lease *l;
-	struct lease_replica *r = NULL;
-	uint16_t port = f->port;
-	int fd = -1, ufd = -1, rc;
 
-	pthread_mutex_lock(&pd->mu);
-	l = pd_find_lease(pd, f->lease);
-	if (l && l->status == LEASE_RUNNING)
-		r = lease_find_service(l, f->service, &port);
-	if (r && r->sb && !r->wasm && r->pool == NULL) {
-		fd = fcntl(sandbox_netns_fd(r->sb), F_DUPFD_CLOEXEC, 3);
-		if (sandbox_userns_fd(r->sb) >= 0)
-			ufd =
-			    fcntl(sandbox_userns_fd(r->sb), F_DUPFD_CLOEXEC, 3);
-	}
-	pthread_mutex_unlock(&pd->mu);
-	if (fd < 0)
-		return -ECONNREFUSED; /* not running (restarting) */
-	rc = gateway_connect(ufd, fd, f->port);
-	close(fd);
-	if (ufd >= 0)
-		close(ufd);
-	return rc;
+	if (f->netns_fd < 0)
+		return -EMFILE;
+	return gateway_connect(f->userns_fd, f->netns_fd, f->port);
+}
+
+static void
+fwd_free(void *ctx)
+{
+	struct fwd *f = ctx;
+
+	if (f->netns_fd >= 0)
+		close(f->netns_fd);
+	if (f->userns_fd >= 0)
+		close(f->userns_fd);
+	free(f);
 }
 
 static void
@@ -985,7 +975,7 @@ api_route_upstream(void *ctx, const struct http_request *req, int may_block,
 	uint8_t tenant[KEY_PUB_LEN];
 	uint64_t ino = 0;
 	uint16_t port;
-	int routed = 0, upgrade = 0;
+	int routed = 0, upgrade = 0, nfd, ufd = -1;
 
 	if (strcmp(req->method, "OPTIONS") == 0 &&
 	    strncmp(req->path, "/v1/", 4) == 0)
@@ -1017,6 +1007,10 @@ api_route_upstream(void *ctx, const struct http_request *req, int may_block,
 	}
 	if (fstat(sandbox_netns_fd(r->sb), &st) == 0)
 		ino = (uint64_t)st.st_ino;
+	/* the namespaces outlive a restart of the replica meanwhile */
+	nfd = fcntl(sandbox_netns_fd(r->sb), F_DUPFD_CLOEXEC, 3);
+	if (sandbox_userns_fd(r->sb) >= 0)
+		ufd = fcntl(sandbox_userns_fd(r->sb), F_DUPFD_CLOEXEC, 3);
 	memcpy(tenant, l->tenant, KEY_PUB_LEN);
 	pthread_mutex_unlock(&pd->mu);
 	if ((f = calloc(1, sizeof(*f))) == NULL ||
@@ -1024,13 +1018,16 @@ api_route_upstream(void *ctx, const struct http_request *req, int may_block,
 	    gateway_upstream_head(req, target, &upgrade, &head) < 0) {
 		free(f);
 		free(target);
+		if (nfd >= 0)
+			close(nfd);
+		if (ufd >= 0)
+			close(ufd);
 		return 0; /* the handler answers (500) */
 	}
 	free(target);
-	f->pd = pd;
 	f->l = l;
-	snprintf(f->lease, sizeof(f->lease), "%s", rt.lease);
-	snprintf(f->service, sizeof(f->service), "%s", rt.service);
+	f->netns_fd = nfd;
+	f->userns_fd = ufd;
 	f->port = port;
 	up->head = head;
 	/* pooled per network namespace and port; one tenant's services
@@ -1042,7 +1039,7 @@ api_route_upstream(void *ctx, const struct http_request *req, int may_block,
 	up->timeout_ms = GATEWAY_TIMEOUT_MS;
 	up->connect = fwd_connect;
 	up->done = fwd_done;
-	up->free = free;
+	up->free = fwd_free;
 	up->ctx = f;
 	return 1;
 }
