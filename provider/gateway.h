@@ -4,9 +4,12 @@
  * go to a wasm HTTP function (run by a worker in the lease's sandbox,
  * wasm/pool.h), or are forwarded to the service's port on the
  * lease's own loopback, the connection made from inside the lease's
- * network namespace (setns in the serving thread, or a helper without
- * root).  Upstream connections are kept per serving thread and reused
- * while the upstream allows it.
+ * network namespace (setns in the calling thread, or a helper without
+ * root).  The daemon forwards in the HTTP server's event loop
+ * (gateway_upstream_head and gateway_connect for http_upstream,
+ * common/http.h: pooled connections, streamed bodies, WebSocket);
+ * gateway_forward, a blocking exchange on a worker thread with whole
+ * bodies, is what is left for a request the loop did not take.
  */
 #ifndef LODGE_PROVIDER_GATEWAY_H
 #define LODGE_PROVIDER_GATEWAY_H

@@ -160,6 +160,14 @@ up_conn(void *arg)
 			send_all(fd, r, sizeof(r) - 1);
 			continue;
 		}
+		if (strcmp(h->path, "/once") == 0) {
+			/* keep-alive said, then closed a moment later */
+			static const char r[] = "HTTP/1.1 200 OK\r\n"
+			                        "Content-Length: 4\r\n\r\nonce";
+			send_all(fd, r, sizeof(r) - 1);
+			usleep(20000);
+			goto out;
+		}
 		if (strcmp(h->path, "/close") == 0) {
 			static const char r[] = "HTTP/1.1 200 OK\r\n"
 			                        "Connection: close\r\n\r\n"
@@ -598,6 +606,37 @@ test_proxy_keepalive_reuses_one_upstream(void **state)
 }
 
 static void
+test_proxy_kept_connection_closed_by_the_upstream(void **state)
+{
+	struct http_server *s = start(0);
+	char head[2048], *body;
+	size_t blen;
+	int fd, i;
+
+	(void)state;
+	fd = dial(http_server_port(s));
+	/* closed while idle (noticed, or retried once on a new one when
+	 * the request goes out on it first): never a 502 */
+	for (i = 0; i < 20; i++) {
+		send_str(fd, "GET /once HTTP/1.1\r\nHost: x\r\n\r\n");
+		assert_int_equal(
+		    read_response(fd, head, sizeof(head), &body, &blen), 0);
+		assert_string_equal(body, "once");
+		free(body);
+		if (i % 2)
+			usleep(40000);
+		send_str(fd, "GET /a HTTP/1.1\r\nHost: x\r\n\r\n");
+		assert_int_equal(
+		    read_response(fd, head, sizeof(head), &body, &blen), 0);
+		assert_non_null(strstr(head, "HTTP/1.1 200 OK"));
+		assert_non_null(strstr(body, "path=/a"));
+		free(body);
+	}
+	close(fd);
+	http_server_free(s);
+}
+
+static void
 test_proxy_streams_request_bodies(void **state)
 {
 	struct http_server *s = start(0);
@@ -922,6 +961,8 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_proxy_keepalive_reuses_one_upstream),
+		cmocka_unit_test(
+		    test_proxy_kept_connection_closed_by_the_upstream),
 		cmocka_unit_test(test_proxy_streams_request_bodies),
 		cmocka_unit_test(test_proxy_response_framings),
 		cmocka_unit_test(test_proxy_slow_client_bounded_memory),
