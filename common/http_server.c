@@ -2156,7 +2156,9 @@ proxy_response_head(struct conn *c, size_t len)
 {
 	struct proxy *px = c->px;
 	struct http_status_head *h = malloc(sizeof(*h));
-	char line[256], date[64];
+	static __thread char date[64];
+	static __thread time_t date_t;
+	char line[256];
 	const char *conn_f, *upg = NULL;
 	struct tm tm;
 	time_t t = time(NULL);
@@ -2218,8 +2220,11 @@ proxy_response_head(struct conn *c, size_t len)
 		c->keep = 0; /* an HTTP/1.0 client: the close frames it */
 	if (h->status == 101)
 		c->keep = 0;
-	gmtime_r(&t, &tm);
-	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+	if (t != date_t) { /* once a second */
+		gmtime_r(&t, &tm);
+		strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+		date_t = t;
+	}
 	snprintf(line, sizeof(line), "HTTP/1.1 %d %.80s\r\nDate: %s\r\n",
 	    h->status, h->reason[0] ? h->reason : reason(h->status), date);
 	if (cb_add(px, line, strlen(line)) < 0)
