@@ -975,10 +975,18 @@ api_route_upstream(void *ctx, const struct http_request *req, int may_block,
 	uint8_t tenant[KEY_PUB_LEN];
 	uint64_t ino = 0;
 	uint16_t port;
-	int routed = 0, upgrade = 0, nfd, ufd = -1;
+	int routed = 0, upgrade = 0, nfd, ufd = -1, claimable;
 
 	if (strcmp(req->method, "OPTIONS") == 0 &&
 	    strncmp(req->path, "/v1/", 4) == 0)
+		return 0;
+	/* Neither a name a lease may accept nor a gateway route (the API,
+	 * addresses, the provider's own names): no lock. */
+	claimable = accept_host_of(host, low, sizeof(low)) &&
+	    !accept_host_unclaimable(low, pd->cfg.domain);
+	if (!claimable &&
+	    !(gateway_route_parse(host, req->path, pd->cfg.domain, &rt) == 1 &&
+	        (rt.by_host || strncmp(req->path, "/l/", 3) == 0)))
 		return 0;
 	/* Routing is a lookup under the daemon's lock: when another
 	 * thread holds it, the loop asks again from a worker rather than
@@ -987,9 +995,7 @@ api_route_upstream(void *ctx, const struct http_request *req, int may_block,
 		return -1;
 	if (may_block)
 		pthread_mutex_lock(&pd->mu);
-	if (accept_host_of(host, low, sizeof(low)) &&
-	    !accept_host_unclaimable(low, pd->cfg.domain) &&
-	    accept_route(pd->leases, host, req->path, &rt) == 1)
+	if (claimable && accept_route(pd->leases, host, req->path, &rt) == 1)
 		routed = 1;
 	else if (gateway_route_parse(host, req->path, pd->cfg.domain, &rt) ==
 	        1 &&
