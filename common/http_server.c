@@ -2051,6 +2051,8 @@ proxy_up_failed(struct conn *c, const char *why)
 	    !px->body_started && px->tries++ == 0) {
 		up_close(px->u);
 		px->u = NULL;
+		px->up_eof = 0;
+		px->rs_len = px->rs_scan = 0;
 		if (proxy_head(c) < 0) {
 			proxy_fail(c, 500, "out of memory");
 			return;
