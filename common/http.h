@@ -7,7 +7,9 @@
  * address, so slow or hostile clients cannot stall the others.  Handlers
  * answer either a whole body or a stream (Server-Sent Events, logs); a
  * hook may look at a request's head before its body is read, to refuse it
- * or to take the body chunk by chunk instead of buffered.
+ * or to take the body chunk by chunk instead of buffered; a route may
+ * have the loop itself forward a request to an upstream server (a reverse
+ * proxy: bodies streamed, upstream connections pooled, WebSocket).
  */
 #ifndef LODGE_HTTP_H
 #define LODGE_HTTP_H
@@ -94,6 +96,55 @@ struct http_hook {
 	uint64_t max_body; /* this route's body limit; 0: the server's */
 };
 
+/*
+ * Forwarding in the loop (a reverse proxy's requests, provider/gateway.h):
+ * a route hook, called from the loop thread for each request head, may
+ * take a request to forward it to an upstream HTTP/1.1 server without a
+ * worker thread.  The loop writes the head the hook built, streams the
+ * body (Content-Length or chunked) through a bounded buffer, and streams
+ * the upstream's answer back (its framing rewritten as the client can
+ * take it, hop-by-hop fields dropped), reading from one side only as fast
+ * as the other takes.  Upstream connections are pooled per key and
+ * reused; at most max_per_group are in use per group (requests beyond
+ * wait, first come first served, until one is free or the deadline).
+ * After an answer 101 to an upgrade request the loop splices bytes both
+ * ways until either side closes or nothing moves for idle_ms.
+ */
+struct http_upstream {
+	char *head; /* malloc'd: request line and fields, each ending in
+	               CRLF, without framing fields and the empty line;
+	               the server frees it */
+	uint64_t key; /* the upstream's identity: the pool it reuses */
+	uint64_t group; /* whose (e.g. a tenant): the fairness unit */
+	unsigned max_per_group; /* upstream connections in use; 0: 64 */
+	int upgrade; /* an Upgrade request: a 101 switches to splicing */
+	unsigned timeout_ms; /* no progress for this long: 504 (or close
+	                        once answering); 0: 60000 */
+	unsigned idle_ms; /* an upgraded connection with nothing moving
+	                     either way for this long is closed; 0: 300000 */
+	/* A new non-blocking socket to the upstream, its connect started
+	 * (EINPROGRESS is fine), or -errno.  Called from the loop thread:
+	 * it must not block. */
+	int (*connect)(void *ctx);
+	/* Called once from the loop thread when the exchange ends: the
+	 * status the client got (0: none, the client or the upstream went
+	 * first), whether the server made the answer itself (unreachable
+	 * 502, timed out 504, too many waiting 503), the bytes sent to the
+	 * client (head and body, or spliced) and received from it. */
+	void (*done)(void *ctx, int status, int by_server, uint64_t out,
+	    uint64_t in);
+	void (*free)(void *ctx); /* after done, or when never started */
+	void *ctx;
+};
+
+/* Called for each request head: 1 with *up filled: the server forwards
+ * the request; 0: handled as usual (hooks, handler).  First from the loop
+ * thread with may_block 0: it must not block, and returns -1 when it
+ * would (a lock held elsewhere): it is then called again from a worker
+ * thread with may_block 1, and the request goes back to the loop. */
+typedef int (*http_route_fn)(void *ctx, const struct http_request *req,
+    int may_block, struct http_upstream *up);
+
 /* Limits, with http_server_config_default's values. */
 struct http_server_config {
 	const char *host; /* "127.0.0.1" */
@@ -123,6 +174,9 @@ struct http_server_config {
 	unsigned max_streams; /* 512 streams (a thread each); 503 beyond */
 	const struct http_hook *hooks; /* NULL, or a list ended by a NULL
 	                                  prefix; the first match is used */
+	http_route_fn route; /* NULL, or forwarding in the loop (above) */
+	unsigned max_waiting_per_group; /* 1024 requests waiting for an
+	                                   upstream connection; 503 beyond */
 	struct tls_server *tls; /* NULL: plain HTTP; else every connection
 	                           speaks TLS (common/tls.h), the handshake
 	                           within head_timeout_ms; borrowed, it
@@ -149,6 +203,13 @@ struct http_server_stats {
 	uint64_t evicted; /* closed to make room at the global cap */
 	uint64_t timeouts; /* closed by a deadline */
 	uint64_t requests; /* handled (handler or hook answer) */
+	unsigned forwarding; /* requests being forwarded now */
+	unsigned waiting; /* of those, waiting for an upstream connection */
+	unsigned upstreams; /* upstream connections open now */
+	unsigned upstreams_idle; /* of those, kept idle for reuse */
+	uint64_t upstream_connects; /* since start */
+	uint64_t upstream_reuses; /* requests on a kept connection */
+	uint64_t upgrades; /* connections spliced after a 101 */
 };
 void http_server_stats(struct http_server *s, struct http_server_stats *out);
 

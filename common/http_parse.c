@@ -351,31 +351,20 @@ bad_length:
 	return -400;
 }
 
-int
-http_parse_head(char *buf, size_t len, struct http_head *h)
+/* The field lines from line up to the final CRLF at end - 2, each ending
+ * in CRLF: NUL-terminated in place into fields[*n]. */
+static int
+parse_fields(char *line, char *end, struct http_field *fields, size_t *n)
 {
-	char *line, *end = buf + len, *eol;
-	int rc;
+	char *eol;
 
-	memset(h, 0, sizeof(*h));
-	if (len < 4 || memcmp(end - 4, "\r\n\r\n", 4) != 0 ||
-	    memchr(buf, '\0', len) != NULL) {
-		err_set(ERR_INVAL, "request head: not ending in CRLF CRLF");
-		return -400;
-	}
-	/* Every line ends in CRLF (the last one at end - 2), so memmem
-	 * always finds one; NULs end the lines for the rest. */
-	eol = memmem(buf, len, "\r\n", 2);
-	*eol = '\0';
-	if ((rc = parse_request_line(buf, h)) < 0)
-		return rc;
-	for (line = eol + 2; line < end - 2; line = eol + 2) {
+	for (; line < end - 2; line = eol + 2) {
 		char *colon, *v, *ve;
 		eol = memmem(line, (size_t)(end - line), "\r\n", 2);
 		*eol = '\0';
 		if (*line == ' ' || *line == '\t') {
 			err_set(ERR_INVAL, "field %zu: folded line (obs-fold)",
-			    h->nfields + 1);
+			    *n + 1);
 			return -400;
 		}
 		for (colon = line; is_tchar((unsigned char)*colon); colon++)
@@ -384,7 +373,7 @@ http_parse_head(char *buf, size_t len, struct http_head *h)
 			err_set(ERR_INVAL,
 			    "field %zu: expected NAME: VALUE (no space before "
 			    "the colon)",
-			    h->nfields + 1);
+			    *n + 1);
 			return -400;
 		}
 		*colon = '\0';
@@ -401,16 +390,124 @@ http_parse_head(char *buf, size_t len, struct http_head *h)
 		while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t'))
 			ve--;
 		*ve = '\0';
-		if (h->nfields == HTTP_MAX_FIELDS) {
+		if (*n == HTTP_MAX_FIELDS) {
 			err_set(ERR_LIMIT, "more than %d header fields",
 			    HTTP_MAX_FIELDS);
 			return -431;
 		}
-		h->fields[h->nfields].name = line;
-		h->fields[h->nfields].value = v;
-		h->nfields++;
+		fields[*n].name = line;
+		fields[*n].value = v;
+		(*n)++;
 	}
+	return 0;
+}
+
+int
+http_parse_head(char *buf, size_t len, struct http_head *h)
+{
+	char *end = buf + len, *eol;
+	int rc;
+
+	memset(h, 0, sizeof(*h));
+	if (len < 4 || memcmp(end - 4, "\r\n\r\n", 4) != 0 ||
+	    memchr(buf, '\0', len) != NULL) {
+		err_set(ERR_INVAL, "request head: not ending in CRLF CRLF");
+		return -400;
+	}
+	/* Every line ends in CRLF (the last one at end - 2), so memmem
+	 * always finds one; NULs end the lines for the rest. */
+	eol = memmem(buf, len, "\r\n", 2);
+	*eol = '\0';
+	if ((rc = parse_request_line(buf, h)) < 0)
+		return rc;
+	if ((rc = parse_fields(eol + 2, end, h->fields, &h->nfields)) < 0)
+		return rc;
 	return head_semantics(h);
+}
+
+int
+http_parse_status(char *buf, size_t len, struct http_status_head *h)
+{
+	char *end = buf + len, *eol, *p;
+	size_t i;
+	int rc, tes = 0;
+
+	memset(h, 0, sizeof(*h));
+	h->content_length = -1;
+	if (len < 4 || memcmp(end - 4, "\r\n\r\n", 4) != 0 ||
+	    memchr(buf, '\0', len) != NULL)
+		return err_set(ERR_INVAL,
+		    "response head: not ending in CRLF CRLF");
+	eol = memmem(buf, len, "\r\n", 2);
+	*eol = '\0';
+	/* "HTTP/1.x SP 3DIGIT SP reason" (RFC 9112 §4; the reason may be
+	 * empty, its SP missing) */
+	if (strncmp(buf, "HTTP/1.", 7) != 0 || buf[7] < '0' || buf[7] > '9' ||
+	    buf[8] != ' ' || buf[9] < '1' || buf[9] > '9' || buf[10] < '0' ||
+	    buf[10] > '9' || buf[11] < '0' || buf[11] > '9' ||
+	    (buf[12] != ' ' && buf[12] != '\0'))
+		return err_set(ERR_INVAL,
+		    "response head: expected HTTP/1.x NNN REASON, got "
+		    "\"%.40s\"",
+		    buf);
+	h->minor = buf[7] == '0' ? 0 : 1;
+	h->status =
+	    (buf[9] - '0') * 100 + (buf[10] - '0') * 10 + (buf[11] - '0');
+	h->reason = buf[12] ? buf + 13 : "";
+	for (p = (char *)h->reason; *p; p++)
+		if (!is_value_char((unsigned char)*p))
+			return err_set(ERR_INVAL,
+			    "response head: control byte in the reason");
+	if ((rc = parse_fields(eol + 2, end, h->fields, &h->nfields)) < 0)
+		return err_set(ERR_INVAL, "response head: %s", err_msg());
+	h->keep_alive = h->minor >= 1;
+	for (i = 0; i < h->nfields; i++) {
+		const char *k = h->fields[i].name, *v = h->fields[i].value;
+		if (strcasecmp(k, "Content-Length") == 0) {
+			int64_t n = 0;
+			if (*v == '\0')
+				return err_set(ERR_INVAL,
+				    "response head: empty Content-Length");
+			for (p = (char *)v; *p; p++) {
+				if (*p < '0' || *p > '9' ||
+				    n > (INT64_MAX - 9) / 10)
+					return err_set(ERR_INVAL,
+					    "response head: Content-Length "
+					    "\"%.24s\"",
+					    v);
+				n = n * 10 + (*p - '0');
+			}
+			if (h->content_length >= 0 && h->content_length != n)
+				return err_set(ERR_INVAL,
+				    "response head: two different "
+				    "Content-Length fields");
+			h->content_length = n;
+		} else if (strcasecmp(k, "Transfer-Encoding") == 0) {
+			/* chunked last: chunked framing; else (or chunked
+			 * twice) the body runs to the close */
+			const char *last = strrchr(v, ',');
+			last = last ? last + 1 : v;
+			while (*last == ' ' || *last == '\t')
+				last++;
+			h->has_te = 1;
+			h->chunked =
+			    tes++ == 0 && strcasecmp(last, "chunked") == 0;
+		} else if (strcasecmp(k, "Connection") == 0) {
+			if (list_has(v, "close"))
+				h->keep_alive = 0;
+			else if (list_has(v, "keep-alive"))
+				h->keep_alive = 1;
+			if (list_has(v, "upgrade"))
+				h->upgrade = 1;
+		}
+	}
+	if (h->has_te) { /* RFC 9112 §6.3: Transfer-Encoding wins, and the
+	                   connection cannot be trusted after */
+		h->content_length = -1;
+		if (!h->chunked)
+			h->keep_alive = 0;
+	}
+	return 0;
 }
 
 const char *

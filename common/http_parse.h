@@ -69,6 +69,30 @@ ssize_t http_head_end(const char *buf, size_t len, size_t *scan);
  */
 int http_parse_head(char *buf, size_t len, struct http_head *h);
 
+/* One parsed response head (an upstream's answer to the server's
+ * forwarding); strings point into the buffer given to http_parse_status. */
+struct http_status_head {
+	int minor; /* HTTP/1.<minor>: 0 or 1 */
+	int status; /* 100-999 */
+	const char *reason;
+	struct http_field fields[HTTP_MAX_FIELDS];
+	size_t nfields;
+	int64_t content_length; /* -1: absent (or overridden by chunked) */
+	int chunked; /* Transfer-Encoding ending in chunked */
+	int has_te; /* any Transfer-Encoding: without chunked last, the
+	               body runs to the connection's close */
+	int keep_alive; /* the connection may carry another request */
+	int upgrade; /* Connection lists "upgrade" */
+};
+
+/*
+ * Parse a complete response head buf[0..len) (ending in its empty line,
+ * as found by http_head_end) in place, as http_parse_head does a
+ * request's.  Returns 0, or ERR_INVAL with err_msg() saying what was
+ * malformed (status line, a field, Content-Length).
+ */
+int http_parse_status(char *buf, size_t len, struct http_status_head *h);
+
 /* The first field named name (without case), or NULL. */
 const char *http_head_field(const struct http_head *h, const char *name);
 

@@ -6,7 +6,10 @@
  * body sinks and handlers, which may block; each stream has a thread of
  * its own.  A connection belongs to one thread at a time: the loop hands
  * it to a worker through the job queue and takes it back through the done
- * queue (an eventfd wakes the loop), so its state needs no lock.
+ * queue (an eventfd wakes the loop), so its state needs no lock.  A
+ * request the route hook forwards never leaves the loop: its upstream
+ * connection (pooled, edge-triggered in the same epoll) and both bodies
+ * are driven there (struct proxy).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -46,6 +49,11 @@
 #define STREAM_CHUNK 16384
 #define STREAM_STACK (512 * 1024)
 #define IP_BUCKETS 4096
+#define PX_BUF 65536 /* bytes a forwarded request buffers each way */
+#define PX_HEAD_MAX 65536 /* bytes of an upstream's response head */
+#define UP_BUCKETS 256
+#define UP_IDLE_MS 30000 /* an idle upstream connection is closed */
+#define UP_MAX_DEFAULT 64 /* upstream connections in use per group */
 
 /* ---- connection I/O ---------------------------------------------------
  * Every byte goes through c->io, so a TLS layer (issue 16) can give a
@@ -68,6 +76,7 @@ struct http_io {
 enum conn_state {
 	C_HEAD, /* loop: reading a request head */
 	C_HOOK, /* worker: the head hook runs */
+	C_ROUTE, /* worker: the route hook runs, free to block */
 	C_BODY, /* loop: reading the body */
 	C_SINK, /* worker: a piece of body goes to the sink */
 	C_WORK, /* worker: the handler runs */
@@ -75,9 +84,10 @@ enum conn_state {
 	C_STREAM, /* its stream thread owns it */
 	C_STREAM_DONE, /* stream over: the loop closes it */
 	C_LINGER, /* loop: answered; discarding the rest, then close */
+	C_PROXY, /* loop: forwarded to an upstream (struct proxy) */
 };
 
-enum job { J_HOOK, J_SINK, J_HANDLE };
+enum job { J_HOOK, J_SINK, J_HANDLE, J_ROUTE };
 
 /*
  * A handler's connection comes back to the loop one of two ways.  The
@@ -154,8 +164,74 @@ struct conn {
 	void *stream_ctx;
 	void (*stream_free)(void *);
 
+	struct proxy *px; /* C_PROXY: the forwarding's state */
+	struct http_upstream *routed; /* C_ROUTE: what the route said */
+	int route_rc;
+
 	struct conn *prev, *next; /* all connections, oldest first */
 	struct conn *qnext; /* job, done or graveyard queue */
+};
+
+/* ---- forwarding (loop thread only) --------------------------------------
+ * An upstream connection: in use by one forwarded request (c), or idle in
+ * its pool for reuse.  Registered edge-triggered once, for reading and
+ * writing; can_read/can_write remember readiness not used up yet. */
+struct upconn {
+	struct http_server *s;
+	struct uppool *pool;
+	int fd;
+	int can_read, can_write;
+	int hup; /* the upstream's end was seen: read to it */
+	int connecting;
+	int closed;
+	struct conn *c; /* NULL: idle */
+	struct upconn *prev, *next; /* the pool's idle list, newest first */
+	uint64_t since; /* idle since, ms */
+	struct upconn *gnext; /* graveyard */
+};
+
+/* The connections to one upstream (one key). */
+struct uppool {
+	struct uppool *next;
+	uint64_t key;
+	struct upconn *idle;
+	unsigned nidle, nopen;
+};
+
+/* One group's (a tenant's) upstream connections in use, and the requests
+ * waiting for one, first come first served. */
+struct upgroup {
+	struct upgroup *next;
+	uint64_t group;
+	unsigned busy, max, nwait;
+	struct conn *wait_head, *wait_tail;
+};
+
+enum { PX_NONE, PX_LEN, PX_CHUNKED, PX_CLOSE };
+
+struct proxy {
+	struct http_upstream up;
+	struct upgroup *g;
+	struct upconn *u;
+	int has_slot, waiting, ready, tries, reused;
+	struct conn *wnext; /* the group's wait list; the ready list */
+	int c_readable, c_writable; /* the client, as far as known */
+	/* client -> upstream */
+	char *rq;
+	size_t rq_len, rq_off, rq_cap;
+	uint64_t body_left;
+	int body_chunked, body_done, body_started;
+	struct http_chunked bch;
+	/* upstream -> client */
+	char *rs;
+	size_t rs_len, rs_cap, rs_scan;
+	int head_done, status, mode, rechunk, resp_done, up_keep, up_eof;
+	uint64_t resp_left;
+	struct http_chunked ch;
+	char *cb;
+	size_t cb_len, cb_off, cb_cap;
+	int answered, upgraded;
+	uint64_t out_bytes, in_bytes;
 };
 
 struct http_server {
@@ -193,6 +269,16 @@ struct http_server {
 	atomic_uint nconns;
 	atomic_uint_least64_t inflight, accepted, refused, evicted, timeouts,
 	    requests;
+
+	/* Forwarding: loop thread only, but for the counters. */
+	http_route_fn route;
+	unsigned max_waiting;
+	struct uppool *pools[UP_BUCKETS];
+	struct upgroup *groups[UP_BUCKETS];
+	struct conn *ready_head, *ready_tail; /* given a connection slot */
+	struct upconn *up_graveyard;
+	atomic_uint nforwarding, nwaiting, nup, nup_idle;
+	atomic_uint_least64_t up_connects, up_reuses, upgrades;
 };
 
 struct worker {
@@ -885,6 +971,8 @@ end_request(struct conn *c)
 	memset(&c->req, 0, sizeof(c->req));
 }
 
+static void proxy_close(struct conn *c);
+
 static void
 conn_close(struct conn *c)
 {
@@ -892,6 +980,8 @@ conn_close(struct conn *c)
 
 	if (c->closed)
 		return;
+	if (c->px)
+		proxy_close(c);
 	c->closed = 1;
 	if (c->kicked) {
 		c->kicked = 0;
@@ -934,6 +1024,8 @@ conn_abort(struct conn *c, int status, const char *msg)
 static void head_progress(struct conn *c);
 static void body_progress(struct conn *c);
 static void write_progress(struct conn *c);
+static void proxy_start(struct conn *c, struct http_upstream *up);
+static void not_routed(struct conn *c);
 
 /* Start writing c->out; once written the connection goes on (keep-alive),
  * lingers or closes. */
@@ -1174,6 +1266,28 @@ start_request(struct conn *c, size_t head_len)
 	c->req.peer = c->peer;
 	c->req.conn = c->head;
 	c->body_unread = has_body(c);
+	if (s->route) {
+		struct http_upstream up;
+		memset(&up, 0, sizeof(up));
+		rc = s->route(s->ctx, &c->req, 0, &up);
+		if (rc == 1) {
+			proxy_start(c, &up);
+			return;
+		}
+		if (rc < 0) { /* it would block: again from a worker */
+			dispatch(c, C_ROUTE, J_ROUTE);
+			return;
+		}
+	}
+	not_routed(c);
+}
+
+/* The route did not take the request: hooks, body, handler. */
+static void
+not_routed(struct conn *c)
+{
+	struct http_server *s = c->s;
+
 	c->hook = find_hook(s, c->head->method, c->head->path);
 	c->body_max =
 	    c->hook && c->hook->max_body ? c->hook->max_body : s->max_body;
@@ -1328,6 +1442,1151 @@ linger_progress(struct conn *c)
 	}
 }
 
+/* ---- forwarding in the loop (http_upstream) ----------------------------
+ * A forwarded request's bytes go through three bounded buffers: rq (to
+ * the upstream: the head, then the body as it comes), rs (read from the
+ * upstream, not yet looked at) and cb (to the client).  A side is read
+ * only while the buffer it fills has room, so a slow client holds up the
+ * upstream and a slow upstream the client, never memory. */
+
+static void proxy_pump(struct conn *c);
+static void proxy_fail(struct conn *c, int status, const char *msg);
+
+static unsigned
+up_hash(uint64_t k)
+{
+	k ^= k >> 33;
+	k *= 0xff51afd7ed558ccdULL;
+	k ^= k >> 33;
+	return (unsigned)(k % UP_BUCKETS);
+}
+
+static struct uppool *
+pool_get(struct http_server *s, uint64_t key)
+{
+	struct uppool *p;
+	unsigned b = up_hash(key);
+
+	for (p = s->pools[b]; p; p = p->next)
+		if (p->key == key)
+			return p;
+	if ((p = calloc(1, sizeof(*p))) == NULL)
+		return NULL;
+	p->key = key;
+	p->next = s->pools[b];
+	s->pools[b] = p;
+	return p;
+}
+
+static void
+pool_put(struct http_server *s, struct uppool *p)
+{
+	struct uppool **pp;
+
+	if (p->nopen > 0)
+		return;
+	for (pp = &s->pools[up_hash(p->key)]; *pp; pp = &(*pp)->next)
+		if (*pp == p) {
+			*pp = p->next;
+			free(p);
+			return;
+		}
+}
+
+static struct upgroup *
+group_get(struct http_server *s, uint64_t group)
+{
+	struct upgroup *g;
+	unsigned b = up_hash(group);
+
+	for (g = s->groups[b]; g; g = g->next)
+		if (g->group == group)
+			return g;
+	if ((g = calloc(1, sizeof(*g))) == NULL)
+		return NULL;
+	g->group = group;
+	g->next = s->groups[b];
+	s->groups[b] = g;
+	return g;
+}
+
+static void
+group_put(struct http_server *s, struct upgroup *g)
+{
+	struct upgroup **pp;
+
+	if (g->busy > 0 || g->nwait > 0)
+		return;
+	for (pp = &s->groups[up_hash(g->group)]; *pp; pp = &(*pp)->next)
+		if (*pp == g) {
+			*pp = g->next;
+			free(g);
+			return;
+		}
+}
+
+static void
+idle_unlink(struct upconn *u)
+{
+	struct uppool *p = u->pool;
+
+	if (u->prev)
+		u->prev->next = u->next;
+	else
+		p->idle = u->next;
+	if (u->next)
+		u->next->prev = u->prev;
+	u->prev = u->next = NULL;
+	p->nidle--;
+	atomic_fetch_sub(&u->s->nup_idle, 1);
+}
+
+/* Close an upstream connection (idle or not); freed after the batch. */
+static void
+up_close(struct upconn *u)
+{
+	struct http_server *s = u->s;
+
+	if (u->closed)
+		return;
+	u->closed = 1;
+	if (u->c == NULL)
+		idle_unlink(u);
+	u->c = NULL;
+	(void)epoll_ctl(s->epfd, EPOLL_CTL_DEL, u->fd, NULL);
+	close(u->fd);
+	u->fd = -1;
+	u->pool->nopen--;
+	pool_put(s, u->pool);
+	atomic_fetch_sub(&s->nup, 1);
+	u->gnext = s->up_graveyard;
+	s->up_graveyard = u;
+}
+
+static void
+up_bury(struct http_server *s)
+{
+	while (s->up_graveyard) {
+		struct upconn *u = s->up_graveyard;
+		s->up_graveyard = u->gnext;
+		free(u);
+	}
+}
+
+/* Keep u for the next request to its upstream; at most max of the
+ * group idle per pool (beyond: closed). */
+static void
+up_keep(struct upconn *u, unsigned max)
+{
+	struct uppool *p = u->pool;
+
+	u->c = NULL;
+	if (p->nidle >= max || atomic_load(&u->s->stopping)) {
+		p->nidle++; /* up_close unlinks an idle one */
+		atomic_fetch_add(&u->s->nup_idle, 1);
+		u->prev = NULL;
+		u->next = p->idle;
+		if (p->idle)
+			p->idle->prev = u;
+		p->idle = u;
+		up_close(u);
+		return;
+	}
+	u->since = now_ms();
+	u->prev = NULL;
+	u->next = p->idle;
+	if (p->idle)
+		p->idle->prev = u;
+	p->idle = u;
+	p->nidle++;
+	atomic_fetch_add(&u->s->nup_idle, 1);
+}
+
+/* Close idle connections kept too long (oldest at the tail). */
+static void
+up_sweep(struct http_server *s, uint64_t now)
+{
+	for (unsigned b = 0; b < UP_BUCKETS; b++) {
+		struct uppool *p, *pn;
+		for (p = s->pools[b]; p; p = pn) {
+			struct upconn *u, *un;
+			pn = p->next;
+			for (u = p->idle; u; u = un) {
+				un = u->next;
+				if (now >= u->since + UP_IDLE_MS)
+					up_close(u); /* may free p: last */
+			}
+		}
+	}
+}
+
+static void
+up_free_all(struct http_server *s)
+{
+	for (unsigned b = 0; b < UP_BUCKETS; b++) {
+		while (s->pools[b] && s->pools[b]->idle)
+			up_close(s->pools[b]->idle);
+		while (s->groups[b]) {
+			struct upgroup *g = s->groups[b];
+			s->groups[b] = g->next;
+			free(g);
+		}
+	}
+	up_bury(s);
+	for (unsigned b = 0; b < UP_BUCKETS; b++)
+		while (s->pools[b]) { /* none: every one was closed */
+			struct uppool *p = s->pools[b];
+			s->pools[b] = p->next;
+			free(p);
+		}
+}
+
+/* ---- buffers ---- */
+
+static int
+px_add(char **b, size_t *len, size_t *cap, const char *p, size_t n)
+{
+	if (*len + n > *cap) {
+		size_t nc = *cap ? *cap : 1024;
+		char *q;
+		while (nc < *len + n)
+			nc *= 2;
+		if ((q = realloc(*b, nc)) == NULL)
+			return -1;
+		*b = q;
+		*cap = nc;
+	}
+	memcpy(*b + *len, p, n);
+	*len += n;
+	return 0;
+}
+
+static int
+cb_add(struct proxy *px, const char *p, size_t n)
+{
+	if (px->cb_off > 0 && px->cb_off == px->cb_len)
+		px->cb_off = px->cb_len = 0;
+	return px_add(&px->cb, &px->cb_len, &px->cb_cap, p, n);
+}
+
+static int
+rq_add(struct proxy *px, const char *p, size_t n)
+{
+	if (px->rq_off > 0 && px->rq_off == px->rq_len)
+		px->rq_off = px->rq_len = 0;
+	return px_add(&px->rq, &px->rq_len, &px->rq_cap, p, n);
+}
+
+/* Data for the client, framed as a chunk when re-chunking. */
+static int
+cb_data(struct proxy *px, const char *p, size_t n)
+{
+	char size[24];
+
+	if (n == 0)
+		return 0;
+	if (!px->rechunk)
+		return cb_add(px, p, n);
+	snprintf(size, sizeof(size), "%zx\r\n", n);
+	return cb_add(px, size, strlen(size)) < 0 || cb_add(px, p, n) < 0 ||
+	        cb_add(px, "\r\n", 2) < 0 ?
+	    -1 :
+	    0;
+}
+
+/* ---- upstream connections ---- */
+
+static void
+proxy_release_slot(struct conn *c)
+{
+	struct proxy *px = c->px;
+	struct http_server *s = c->s;
+	struct upgroup *g = px->g;
+
+	if (g == NULL)
+		return;
+	if (px->waiting) { /* unlink from the wait list */
+		struct conn **pp, *prev = NULL;
+		for (pp = &g->wait_head; *pp;
+		     prev = *pp, pp = &(*pp)->px->wnext)
+			if (*pp == c) {
+				*pp = px->wnext;
+				if (g->wait_tail == c)
+					g->wait_tail = prev;
+				break;
+			}
+		px->waiting = 0;
+		g->nwait--;
+		atomic_fetch_sub(&s->nwaiting, 1);
+	}
+	if (px->ready) { /* given a slot, not taken up yet */
+		struct conn **pp, *prev = NULL;
+		for (pp = &s->ready_head; *pp;
+		     prev = *pp, pp = &(*pp)->px->wnext)
+			if (*pp == c) {
+				*pp = px->wnext;
+				if (s->ready_tail == c)
+					s->ready_tail = prev;
+				break;
+			}
+		px->ready = 0;
+	}
+	if (px->has_slot) {
+		px->has_slot = 0;
+		if (g->wait_head) {
+			/* the slot goes to the first waiter, taken up after
+			 * this batch (proxy_ready) */
+			struct conn *w = g->wait_head;
+			g->wait_head = w->px->wnext;
+			if (g->wait_head == NULL)
+				g->wait_tail = NULL;
+			g->nwait--;
+			atomic_fetch_sub(&s->nwaiting, 1);
+			w->px->waiting = 0;
+			w->px->has_slot = 1;
+			w->px->ready = 1;
+			w->px->wnext = NULL;
+			if (s->ready_tail)
+				s->ready_tail->px->wnext = w;
+			else
+				s->ready_head = w;
+			s->ready_tail = w;
+		} else {
+			g->busy--;
+		}
+	}
+	px->g = NULL;
+	group_put(s, g);
+}
+
+/* Put c's request on an upstream connection: a kept one of its pool,
+ * else a new one.  Returns 0, or -1 (answered 502). */
+static int
+proxy_connect(struct conn *c, int fresh)
+{
+	struct http_server *s = c->s;
+	struct proxy *px = c->px;
+	struct uppool *p = pool_get(s, px->up.key);
+	struct upconn *u;
+	struct epoll_event e;
+	int fd;
+
+	if (p == NULL) {
+		proxy_fail(c, 500, "out of memory");
+		return -1;
+	}
+	if (!fresh && p->idle) {
+		u = p->idle;
+		idle_unlink(u);
+		u->c = c;
+		u->can_write = 1;
+		px->u = u;
+		px->reused = 1;
+		atomic_fetch_add(&s->up_reuses, 1);
+		return 0;
+	}
+	if ((u = calloc(1, sizeof(*u))) == NULL) {
+		pool_put(s, p);
+		proxy_fail(c, 500, "out of memory");
+		return -1;
+	}
+	if ((fd = px->up.connect(px->up.ctx)) < 0) {
+		char msg[160];
+		free(u);
+		pool_put(s, p);
+		snprintf(msg, sizeof(msg), "gateway: upstream: %s",
+		    strerror(-fd));
+		proxy_fail(c, 502, msg);
+		return -1;
+	}
+	(void)fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+	u->s = s;
+	u->pool = p;
+	u->fd = fd;
+	u->c = c;
+	u->connecting = 1;
+	memset(&e, 0, sizeof(e));
+	e.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+	e.data.ptr = (void *)((uintptr_t)u | 1);
+	if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &e) < 0) {
+		close(fd);
+		free(u);
+		pool_put(s, p);
+		proxy_fail(c, 502,
+		    "gateway: upstream: cannot watch its socket");
+		return -1;
+	}
+	p->nopen++;
+	atomic_fetch_add(&s->nup, 1);
+	atomic_fetch_add(&s->up_connects, 1);
+	px->u = u;
+	px->reused = 0;
+	return 0;
+}
+
+/* The request head with its framing, into rq (again, for a retry). */
+static int
+proxy_head(struct conn *c)
+{
+	struct proxy *px = c->px;
+	char fr[64];
+
+	px->rq_len = px->rq_off = 0;
+	if (px->up.upgrade)
+		fr[0] = '\0';
+	else if (c->chunked)
+		snprintf(fr, sizeof(fr), "Transfer-Encoding: chunked\r\n");
+	else
+		snprintf(fr, sizeof(fr), "Content-Length: %llu\r\n",
+		    (unsigned long long)(c->head->content_length > 0 ?
+		            c->head->content_length :
+		            0));
+	return rq_add(px, px->up.head, strlen(px->up.head)) < 0 ||
+	        rq_add(px, fr, strlen(fr)) < 0 || rq_add(px, "\r\n", 2) < 0 ?
+	    -1 :
+	    0;
+}
+
+/* Given a slot: a connection, and on. */
+static void
+proxy_go(struct conn *c)
+{
+	if (proxy_connect(c, 0) < 0)
+		return;
+	proxy_pump(c);
+}
+
+/* Requests given a slot by another's release. */
+static void
+proxy_ready(struct http_server *s)
+{
+	while (s->ready_head) {
+		struct conn *c = s->ready_head;
+		s->ready_head = c->px->wnext;
+		if (s->ready_head == NULL)
+			s->ready_tail = NULL;
+		c->px->wnext = NULL;
+		c->px->ready = 0;
+		proxy_go(c);
+	}
+}
+
+static void
+proxy_start(struct conn *c, struct http_upstream *up)
+{
+	struct http_server *s = c->s;
+	struct proxy *px = calloc(1, sizeof(*px));
+	struct upgroup *g;
+
+	if (px == NULL) {
+		free(up->head);
+		if (up->free)
+			up->free(up->ctx);
+		conn_close(c);
+		return;
+	}
+	px->up = *up;
+	c->px = px;
+	c->state = C_PROXY;
+	atomic_fetch_add(&s->nforwarding, 1);
+	if (px->up.timeout_ms == 0)
+		px->up.timeout_ms = 60000;
+	if (px->up.idle_ms == 0)
+		px->up.idle_ms = 300000;
+	if (px->up.max_per_group == 0)
+		px->up.max_per_group = UP_MAX_DEFAULT;
+	c->deadline = now_ms() + px->up.timeout_ms;
+	px->body_chunked = c->chunked;
+	px->body_left =
+	    c->head->content_length > 0 ? (uint64_t)c->head->content_length : 0;
+	px->body_done = !has_body(c);
+	px->bch.max = UINT64_MAX / 2;
+	px->ch.max = UINT64_MAX / 2;
+	px->c_writable = 1;
+	px->c_readable = c->in_len > 0;
+	if (px->up.head == NULL || proxy_head(c) < 0) {
+		proxy_fail(c, 500, "out of memory");
+		return;
+	}
+	if (c->head->expect_continue && !px->body_done) {
+		static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+		if (cb_add(px, cont, sizeof(cont) - 1) < 0) {
+			proxy_fail(c, 500, "out of memory");
+			return;
+		}
+	}
+	if ((g = group_get(s, px->up.group)) == NULL) {
+		proxy_fail(c, 500, "out of memory");
+		return;
+	}
+	px->g = g;
+	g->max = px->up.max_per_group;
+	if (g->busy < g->max) {
+		g->busy++;
+		px->has_slot = 1;
+		proxy_go(c);
+		return;
+	}
+	if (g->nwait >= s->max_waiting) {
+		proxy_fail(c, 503,
+		    "gateway: too many requests waiting for this service; "
+		    "try again later");
+		return;
+	}
+	px->waiting = 1;
+	px->wnext = NULL;
+	if (g->wait_tail)
+		g->wait_tail->px->wnext = c;
+	else
+		g->wait_head = c;
+	g->wait_tail = c;
+	g->nwait++;
+	atomic_fetch_add(&s->nwaiting, 1);
+	want(c, 0);
+}
+
+/* The exchange is over: the upstream connection kept or closed, the
+ * slot given on, done called, the state freed. */
+static void
+proxy_end(struct conn *c, int keep_upstream, int status, int by_server)
+{
+	struct proxy *px = c->px;
+	struct http_server *s = c->s;
+
+	if (px->u) {
+		if (keep_upstream)
+			up_keep(px->u, px->up.max_per_group);
+		else
+			up_close(px->u);
+		px->u = NULL;
+	}
+	proxy_release_slot(c);
+	if (px->up.done)
+		px->up.done(px->up.ctx, status, by_server, px->out_bytes,
+		    px->in_bytes);
+	if (px->up.free)
+		px->up.free(px->up.ctx);
+	free(px->up.head);
+	free(px->rq);
+	free(px->rs);
+	free(px->cb);
+	free(px);
+	c->px = NULL;
+	atomic_fetch_sub(&s->nforwarding, 1);
+}
+
+/* The connection is closing under a forwarded request. */
+static void
+proxy_close(struct conn *c)
+{
+	struct proxy *px = c->px;
+
+	proxy_end(c, 0, px->answered ? px->status : 0, 0);
+}
+
+/* The server answers itself (nothing was sent yet), or closes. */
+static void
+proxy_fail(struct conn *c, int status, const char *msg)
+{
+	struct proxy *px = c->px;
+	int body_done = px->body_done;
+
+	if (px->answered) {
+		conn_close(c);
+		return;
+	}
+	proxy_end(c, 0, status, 1);
+	c->state = C_WRITE;
+	c->body_unread = !body_done;
+	if (!body_done)
+		c->keep = 0;
+	if (build_error(c, status, msg) < 0) {
+		conn_close(c);
+		return;
+	}
+	start_write(c);
+}
+
+/* From the sweep: a request waiting for its answer (or for a
+ * connection) longer than a sweep has its client watched for a close,
+ * which is not done at once for every request (an epoll_ctl each). */
+static void
+proxy_watch(struct conn *c)
+{
+	struct proxy *px = c->px;
+
+	if (px->upgraded || c->armed || c->rd_eof ||
+	    !(px->waiting || (px->body_done && !px->answered)))
+		return;
+	want(c, EPOLLRDHUP);
+}
+
+static void
+proxy_timeout(struct conn *c)
+{
+	struct proxy *px = c->px;
+
+	if (px->upgraded || px->answered) {
+		conn_close(c);
+		return;
+	}
+	proxy_fail(c, 504,
+	    px->waiting ? "gateway: no connection to the upstream free "
+	                  "in time (too many requests to this tenant's "
+	                  "services at once)" :
+	                  "gateway: the upstream did not answer in time");
+}
+
+/* The upstream connection failed or closed before the answer was
+ * complete. */
+static void
+proxy_up_failed(struct conn *c, const char *why)
+{
+	struct proxy *px = c->px;
+	char msg[160];
+
+	/* A kept connection the upstream closed meanwhile: once more on a
+	 * new one, when nothing of the request's body was taken yet. */
+	if (px->reused && !px->head_done && px->rs_len == 0 &&
+	    !px->body_started && px->tries++ == 0) {
+		up_close(px->u);
+		px->u = NULL;
+		px->up_eof = 0;
+		px->rs_len = px->rs_scan = 0;
+		if (proxy_head(c) < 0) {
+			proxy_fail(c, 500, "out of memory");
+			return;
+		}
+		if (proxy_connect(c, 1) == 0)
+			proxy_pump(c);
+		return;
+	}
+	snprintf(msg, sizeof(msg), "gateway: upstream: %s", why);
+	proxy_fail(c, 502, msg);
+}
+
+static void
+up_event(struct upconn *u, uint32_t ev)
+{
+	struct conn *c = u->c;
+
+	if (u->closed)
+		return;
+	if (c == NULL) { /* idle: closed by the upstream, or talking? */
+		char b;
+		ssize_t n = recv(u->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+		if (!(n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)))
+			up_close(u);
+		return;
+	}
+	if (ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+		u->can_read = 1;
+	if (ev & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+		u->hup = 1;
+	if (ev & (EPOLLOUT | EPOLLERR | EPOLLHUP))
+		u->can_write = 1;
+	if (u->connecting && (ev & (EPOLLOUT | EPOLLERR | EPOLLHUP))) {
+		int e = 0;
+		socklen_t el = sizeof(e);
+		if (getsockopt(u->fd, SOL_SOCKET, SO_ERROR, &e, &el) < 0)
+			e = errno;
+		if (e != 0) {
+			proxy_up_failed(c, strerror(e));
+			return;
+		}
+		u->connecting = 0;
+	}
+	if (!c->closed && c->px)
+		proxy_pump(c);
+}
+
+static void
+proxy_event(struct conn *c, uint32_t ev)
+{
+	struct proxy *px = c->px;
+
+	/* The client gone while its answer is awaited (proxy_watch): its
+	 * request is dropped, its connection to the upstream closed. */
+	if ((ev & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) && !px->upgraded &&
+	    (px->waiting || (px->body_done && !px->answered))) {
+		conn_close(c);
+		return;
+	}
+	if (ev & (EPOLLIN | EPOLLHUP | EPOLLERR))
+		px->c_readable = 1;
+	if (ev & (EPOLLOUT | EPOLLERR))
+		px->c_writable = 1;
+	if (c->read_wants_write && (ev & EPOLLOUT))
+		px->c_readable = 1;
+	if (px->waiting) /* taken up when given a connection */
+		return;
+	proxy_pump(c);
+}
+
+/* ---- the response head ---- */
+
+/* Is field k one the proxy writes itself or that is hop-by-hop (RFC 9110
+ * §7.6.1), or named in the upstream's Connection field conn? */
+static int
+hop_field(const char *k, const char *conn)
+{
+	static const char *const hop[] = { "connection", "keep-alive",
+		"proxy-connection", "te", "trailer", "transfer-encoding",
+		"upgrade", "content-length", "date", NULL };
+	size_t kl = strlen(k);
+
+	for (int i = 0; hop[i]; i++)
+		if (strcasecmp(k, hop[i]) == 0)
+			return 1;
+	while (conn && *conn) {
+		size_t n;
+		while (*conn == ' ' || *conn == ',' || *conn == '\t')
+			conn++;
+		n = strcspn(conn, ", \t");
+		if (n == kl && strncasecmp(conn, k, n) == 0)
+			return 1;
+		conn += n;
+	}
+	return 0;
+}
+
+/* A complete response head of len bytes is at the front of rs: parse it
+ * and write the client's.  Returns 0, 1 (a 1xx skipped: look again), or
+ * -1 (answered or closed). */
+static int
+proxy_response_head(struct conn *c, size_t len)
+{
+	struct proxy *px = c->px;
+	struct http_status_head *h = malloc(sizeof(*h));
+	static __thread char date[64];
+	static __thread time_t date_t;
+	char line[256];
+	const char *conn_f, *upg = NULL;
+	struct tm tm;
+	time_t t = time(NULL);
+	int rc = -1, no_body;
+	size_t i;
+
+	if (h == NULL) {
+		proxy_fail(c, 500, "out of memory");
+		return -1;
+	}
+	if (http_parse_status(px->rs, len, h) < 0) {
+		char msg[200];
+		snprintf(msg, sizeof(msg), "gateway: upstream: %s", err_msg());
+		free(h);
+		proxy_fail(c, 502, msg);
+		return -1;
+	}
+	if (h->status < 200 && h->status != 101) {
+		/* 100 Continue, 103 Early Hints: not passed on */
+		memmove(px->rs, px->rs + len, px->rs_len - len);
+		px->rs_len -= len;
+		px->rs_scan = 0;
+		free(h);
+		return 1;
+	}
+	conn_f = NULL;
+	for (i = 0; i < h->nfields; i++)
+		if (strcasecmp(h->fields[i].name, "Connection") == 0)
+			conn_f = h->fields[i].value;
+		else if (strcasecmp(h->fields[i].name, "Upgrade") == 0)
+			upg = h->fields[i].value;
+	if (h->status == 101 && (!px->up.upgrade || !h->upgrade || !upg)) {
+		free(h);
+		proxy_fail(c, 502,
+		    "gateway: upstream: 101 Switching Protocols to a request "
+		    "that did not ask for it (or without Upgrade)");
+		return -1;
+	}
+	px->status = h->status;
+	px->up_keep = h->keep_alive;
+	no_body = is_head_request(c) || h->status == 204 || h->status == 304 ||
+	    h->status == 101;
+	if (no_body)
+		px->mode = PX_NONE;
+	else if (h->chunked)
+		px->mode = PX_CHUNKED;
+	else if (h->has_te || h->content_length < 0)
+		px->mode = PX_CLOSE;
+	else
+		px->mode = PX_LEN;
+	px->resp_left = h->content_length > 0 ? (uint64_t)h->content_length : 0;
+	if (px->mode == PX_CLOSE)
+		px->up_keep = 0;
+	if (atomic_load(&c->s->stopping))
+		c->keep = 0;
+	px->rechunk = (px->mode == PX_CHUNKED || px->mode == PX_CLOSE) &&
+	    c->head->minor >= 1;
+	if ((px->mode == PX_CHUNKED || px->mode == PX_CLOSE) && !px->rechunk)
+		c->keep = 0; /* an HTTP/1.0 client: the close frames it */
+	if (h->status == 101)
+		c->keep = 0;
+	if (t != date_t) { /* once a second */
+		gmtime_r(&t, &tm);
+		strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+		date_t = t;
+	}
+	snprintf(line, sizeof(line), "HTTP/1.1 %d %.80s\r\nDate: %s\r\n",
+	    h->status, h->reason[0] ? h->reason : reason(h->status), date);
+	if (cb_add(px, line, strlen(line)) < 0)
+		goto oom;
+	for (i = 0; i < h->nfields; i++) {
+		const char *k = h->fields[i].name, *v = h->fields[i].value;
+		if (hop_field(k, conn_f))
+			continue;
+		if (cb_add(px, k, strlen(k)) < 0 || cb_add(px, ": ", 2) < 0 ||
+		    cb_add(px, v, strlen(v)) < 0 || cb_add(px, "\r\n", 2) < 0)
+			goto oom;
+	}
+	if (h->status == 101)
+		snprintf(line, sizeof(line),
+		    "Connection: Upgrade\r\nUpgrade: %.100s\r\n", upg);
+	else if (px->mode == PX_LEN ||
+	    (px->mode == PX_NONE && h->content_length >= 0 && h->status != 204))
+		snprintf(line, sizeof(line), "Content-Length: %lld\r\n",
+		    (long long)h->content_length);
+	else if (px->rechunk)
+		snprintf(line, sizeof(line), "Transfer-Encoding: chunked\r\n");
+	else
+		line[0] = '\0';
+	if (cb_add(px, line, strlen(line)) < 0)
+		goto oom;
+	if (h->status != 101 && !c->keep)
+		snprintf(line, sizeof(line), "Connection: close\r\n\r\n");
+	else if (h->status != 101 && c->head->minor == 0)
+		snprintf(line, sizeof(line), "Connection: keep-alive\r\n\r\n");
+	else
+		snprintf(line, sizeof(line), "\r\n");
+	if (cb_add(px, line, strlen(line)) < 0)
+		goto oom;
+	memmove(px->rs, px->rs + len, px->rs_len - len);
+	px->rs_len -= len;
+	px->head_done = px->answered = 1;
+	if (h->status == 101) {
+		px->upgraded = 1;
+		atomic_fetch_add(&c->s->upgrades, 1);
+		c->deadline = now_ms() + px->up.idle_ms;
+	}
+	if (px->mode == PX_NONE && !px->upgraded)
+		px->resp_done = 1;
+	rc = 0;
+	free(h);
+	return rc;
+oom:
+	free(h);
+	proxy_fail(c, 500, "out of memory");
+	return -1;
+}
+
+/* Body bytes at the front of rs into cb, as the framing says.  Returns
+ * 0, or -1 (closed). */
+static int
+proxy_response_body(struct conn *c)
+{
+	struct proxy *px = c->px;
+	size_t data = 0, used = 0;
+
+	if (px->rs_len == 0)
+		return 0;
+	if (px->upgraded || px->mode == PX_CLOSE) {
+		data = used = px->rs_len;
+	} else if (px->mode == PX_LEN) {
+		data = used = px->rs_len < px->resp_left ?
+		    px->rs_len :
+		    (size_t)px->resp_left;
+		px->resp_left -= data;
+		if (px->resp_left == 0)
+			px->resp_done = 1;
+	} else if (px->mode == PX_CHUNKED) {
+		ssize_t r =
+		    http_chunked_decode(&px->ch, px->rs, px->rs_len, &data);
+		if (r < 0) {
+			conn_close(c); /* answered already: cut */
+			return -1;
+		}
+		used = (size_t)r;
+		if (px->ch.done)
+			px->resp_done = 1;
+	} else { /* PX_NONE: bytes after a bodiless answer */
+		px->up_keep = 0;
+		px->rs_len = 0;
+		return 0;
+	}
+	if ((px->upgraded ? cb_add(px, px->rs, data) :
+	                    cb_data(px, px->rs, data)) < 0) {
+		conn_close(c);
+		return -1;
+	}
+	memmove(px->rs, px->rs + used, px->rs_len - used);
+	px->rs_len -= used;
+	if (px->resp_done && px->rs_len > 0)
+		px->up_keep = 0; /* more than the answer: not reused */
+	return 0;
+}
+
+/* Request body bytes at the front of c->in into rq.  Returns 1 when
+ * some moved, 0 none, -1 out of memory, or minus the status to answer
+ * (a malformed chunked body). */
+static int
+proxy_request_body(struct conn *c)
+{
+	struct proxy *px = c->px;
+	size_t data, used;
+
+	if (c->in_len == 0)
+		return 0;
+	if (px->upgraded) {
+		px->in_bytes += c->in_len;
+		if (rq_add(px, c->in, c->in_len) < 0)
+			return -1;
+		c->in_len = 0;
+		return 1;
+	}
+	if (px->body_done)
+		return 0;
+	if (px->body_chunked) {
+		ssize_t r =
+		    http_chunked_decode(&px->bch, c->in, c->in_len, &data);
+		if (r < 0)
+			return (int)r;
+		used = (size_t)r;
+		if (data > 0) {
+			char size[24];
+			snprintf(size, sizeof(size), "%zx\r\n", data);
+			if (rq_add(px, size, strlen(size)) < 0 ||
+			    rq_add(px, c->in, data) < 0 ||
+			    rq_add(px, "\r\n", 2) < 0)
+				return -1;
+		}
+		if (px->bch.done) {
+			px->body_done = 1;
+			if (rq_add(px, "0\r\n\r\n", 5) < 0)
+				return -1;
+		}
+	} else {
+		data = used = c->in_len < px->body_left ? c->in_len :
+		                                          (size_t)px->body_left;
+		if (rq_add(px, c->in, data) < 0)
+			return -1;
+		px->body_left -= data;
+		if (px->body_left == 0)
+			px->body_done = 1;
+	}
+	px->in_bytes += data;
+	if (used > 0)
+		px->body_started = 1;
+	consume(c, used);
+	if (px->body_done)
+		c->body_unread = 0;
+	return used > 0;
+}
+
+/* Move every byte that can move now; then wait for what is needed. */
+static void
+proxy_pump(struct conn *c)
+{
+	struct proxy *px = c->px;
+	struct upconn *u;
+	int progress, moved = 0;
+	uint32_t ev;
+
+	do {
+		progress = 0;
+		u = px->u;
+		/* client -> rq */
+		if ((px->upgraded || (!px->body_done && !px->resp_done)) &&
+		    px->rq_len - px->rq_off < PX_BUF) {
+			if (c->in_len == 0 && px->c_readable && !c->rd_eof) {
+				int r = conn_read(c, READ_CHUNK);
+				if (r < 0) {
+					conn_close(c);
+					return;
+				}
+				if (c->in_len < READ_CHUNK)
+					px->c_readable = 0;
+			}
+			if (c->in_len > 0) {
+				int r = proxy_request_body(c);
+				if (r < 0) {
+					if (r == -1 || px->answered) {
+						conn_close(c);
+						return;
+					}
+					proxy_fail(c, -r, err_msg());
+					return;
+				}
+				if (r > 0)
+					progress = 1;
+			}
+			if (c->rd_eof && !px->body_done && !px->upgraded) {
+				conn_close(c); /* the body will not come */
+				return;
+			}
+		}
+		/* rq -> upstream */
+		if (u && !u->connecting && u->can_write &&
+		    px->rq_off < px->rq_len) {
+			ssize_t n;
+			do
+				n = send(u->fd, px->rq + px->rq_off,
+				    px->rq_len - px->rq_off, MSG_NOSIGNAL);
+			while (n < 0 && errno == EINTR);
+			if (n > 0) {
+				px->rq_off += (size_t)n;
+				progress = 1;
+			} else if (n < 0 &&
+			    (errno == EAGAIN || errno == EWOULDBLOCK)) {
+				u->can_write = 0;
+			} else {
+				proxy_up_failed(c, strerror(errno));
+				return;
+			}
+		}
+		/* an upgraded client gone: the upstream is told once its
+		 * bytes are out */
+		if (px->upgraded && c->rd_eof && c->in_len == 0 && u &&
+		    px->rq_off == px->rq_len) {
+			conn_close(c);
+			return;
+		}
+		/* upstream -> rs */
+		if (u && !u->connecting && u->can_read && !px->up_eof &&
+		    !px->resp_done && px->cb_len - px->cb_off < PX_BUF &&
+		    (px->rs_len < px->rs_cap || px->rs_cap < PX_HEAD_MAX)) {
+			ssize_t n;
+			size_t room;
+			if (px->rs_len == px->rs_cap) {
+				/* 16 KiB, more only for a long head */
+				size_t nc = px->rs_cap ? px->rs_cap * 2 : 16384;
+				char *p = realloc(px->rs, nc);
+				if (p == NULL) {
+					proxy_fail(c, 500, "out of memory");
+					return;
+				}
+				px->rs = p;
+				px->rs_cap = nc;
+			}
+			room = px->rs_cap - px->rs_len;
+			do
+				n = recv(u->fd, px->rs + px->rs_len, room, 0);
+			while (n < 0 && errno == EINTR);
+			if (n > 0) {
+				px->rs_len += (size_t)n;
+				progress = 1;
+				/* less than room: drained (its end, when it
+				 * came with the bytes, needs one more read) */
+				if ((size_t)n < room && !u->hup)
+					u->can_read = 0;
+			} else if (n == 0) {
+				px->up_eof = 1;
+				progress = 1;
+			} else if (errno == EAGAIN || errno == EWOULDBLOCK) {
+				u->can_read = 0;
+			} else if (!px->head_done) {
+				proxy_up_failed(c, strerror(errno));
+				return;
+			} else {
+				px->up_eof = 1; /* a reset after the answer */
+				px->up_keep = 0;
+				progress = 1;
+			}
+		}
+		/* rs -> cb */
+		while (!px->head_done && px->rs_len > 0) {
+			ssize_t end =
+			    http_head_end(px->rs, px->rs_len, &px->rs_scan);
+			int r;
+			if (end < 0 ||
+			    (end == 0 && px->rs_len >= PX_HEAD_MAX)) {
+				proxy_fail(c, 502,
+				    "gateway: upstream: malformed or too "
+				    "large response head");
+				return;
+			}
+			if (end == 0)
+				break;
+			if ((r = proxy_response_head(c, (size_t)end)) < 0)
+				return;
+			progress = 1;
+		}
+		if (px->head_done && !px->resp_done && px->rs_len > 0 &&
+		    px->cb_len - px->cb_off < PX_BUF) {
+			if (proxy_response_body(c) < 0)
+				return;
+			progress = 1;
+		}
+		if (px->up_eof && px->rs_len == 0 && !px->resp_done) {
+			if (!px->head_done) {
+				proxy_up_failed(c, "closed before answering");
+				return;
+			}
+			if (px->mode == PX_CLOSE) {
+				px->resp_done = 1;
+			} else if (!px->upgraded) {
+				conn_close(c); /* cut short: so is the client */
+				return;
+			}
+		}
+		if (px->resp_done && px->rechunk && px->mode != PX_NONE) {
+			/* the last chunk: once */
+			if (cb_add(px, "0\r\n\r\n", 5) < 0) {
+				conn_close(c);
+				return;
+			}
+			px->rechunk = 0;
+			progress = 1;
+		}
+		/* cb -> client */
+		if (px->c_writable && px->cb_off < px->cb_len) {
+			ssize_t n = c->io->write(c, px->cb + px->cb_off,
+			    px->cb_len - px->cb_off);
+			if (n > 0) {
+				px->cb_off += (size_t)n;
+				px->out_bytes += (uint64_t)n;
+				progress = 1;
+				if (px->cb_off == px->cb_len)
+					px->cb_off = px->cb_len = 0;
+			} else if (n == IO_AGAIN_WRITE || n == IO_AGAIN_READ) {
+				px->c_writable = 0;
+			} else {
+				conn_close(c);
+				return;
+			}
+		}
+		/* an upgraded upstream gone: the client is told once its
+		 * bytes are out */
+		if (px->upgraded && px->up_eof && px->rs_len == 0 &&
+		    px->cb_off == px->cb_len) {
+			conn_close(c);
+			return;
+		}
+		moved |= progress;
+	} while (progress);
+	if (px->resp_done && px->cb_off == px->cb_len && !px->upgraded) {
+		/* answered: the next request, or a close */
+		int keep_up = px->up_keep && px->body_done &&
+		    px->rq_off == px->rq_len && px->rs_len == 0 && !px->up_eof;
+		if (!px->body_done)
+			c->keep = 0;
+		proxy_end(c, keep_up, px->status, 0);
+		c->state = C_WRITE;
+		next_request(c);
+		return;
+	}
+	if (moved)
+		c->deadline = now_ms() +
+		    (px->upgraded ? px->up.idle_ms : px->up.timeout_ms);
+	ev = 0;
+	if (px->cb_off < px->cb_len && !px->c_writable)
+		ev |= EPOLLOUT;
+	if ((px->upgraded || !px->body_done) && !px->c_readable &&
+	    c->in_len == 0 && !c->rd_eof && px->rq_len - px->rq_off < PX_BUF)
+		ev |= c->read_wants_write ? EPOLLOUT : EPOLLIN;
+	if (ev)
+		want(c, ev); /* else: left as it is (one wake-up at most) */
+}
+
 static void
 conn_event(struct conn *c, uint32_t ev)
 {
@@ -1368,6 +2627,9 @@ conn_event(struct conn *c, uint32_t ev)
 	case C_LINGER:
 		linger_progress(c);
 		return;
+	case C_PROXY:
+		proxy_event(c, ev);
+		return;
 	default:
 		return; /* a worker's or a stream's: not registered */
 	}
@@ -1379,6 +2641,20 @@ conn_returned(struct conn *c)
 {
 	atomic_store(&c->handoff, H_WORKER);
 	c->busy = 0;
+	if (c->job == J_ROUTE) {
+		struct http_upstream *up = c->routed;
+		c->routed = NULL;
+		if (c->route_rc == 1 && up) {
+			proxy_start(c, up);
+			free(up);
+		} else if (up == NULL) {
+			conn_close(c); /* out of memory */
+		} else {
+			free(up);
+			not_routed(c);
+		}
+		return;
+	}
 	if (c->job == J_SINK) { /* the sink took a piece of c->in */
 		consume(c, c->sink_used);
 		c->sink_used = c->sink_len = 0;
@@ -1540,7 +2816,13 @@ sweep(struct http_server *s, uint64_t now)
 
 	for (c = s->first; c; c = next) {
 		next = c->next;
-		if (!claim(c) || c->deadline == 0 || now < c->deadline)
+		if (!claim(c) || c->deadline == 0)
+			continue;
+		if (c->state == C_PROXY && now < c->deadline) {
+			proxy_watch(c);
+			continue;
+		}
+		if (now < c->deadline)
 			continue;
 		switch (c->state) {
 		case C_HEAD:
@@ -1562,10 +2844,15 @@ sweep(struct http_server *s, uint64_t now)
 		case C_LINGER:
 			conn_close(c);
 			break;
+		case C_PROXY:
+			atomic_fetch_add(&s->timeouts, 1);
+			proxy_timeout(c);
+			break;
 		default:
 			break;
 		}
 	}
+	up_sweep(s, now);
 }
 
 static void
@@ -1640,6 +2927,9 @@ loop_main(void *arg)
 				accept_new(s);
 			else if (ev[i].data.ptr == &wake_mark)
 				take_done(s);
+			else if ((uintptr_t)ev[i].data.ptr & 1) /* upstream */
+				up_event((struct upconn *)((uintptr_t)c - 1),
+				    ev[i].events);
 			else if (!c->closed && c->busy)
 				busy_event(c, ev[i].events);
 			else
@@ -1647,6 +2937,7 @@ loop_main(void *arg)
 		}
 		if (s->nkicked > 0)
 			kick(s);
+		proxy_ready(s);
 		now = now_ms();
 		if (now >= next_sweep) {
 			sweep(s, now);
@@ -1657,6 +2948,7 @@ loop_main(void *arg)
 			s->graveyard = c->qnext;
 			free(c);
 		}
+		up_bury(s);
 	}
 	return NULL;
 }
@@ -1752,6 +3044,11 @@ run_job(struct conn *c)
 	memset(&resp, 0, sizeof(resp));
 	resp.status = 200;
 	switch (c->job) {
+	case J_ROUTE:
+		if ((c->routed = calloc(1, sizeof(*c->routed))) != NULL)
+			c->route_rc = s->route(s->ctx, &c->req, 1, c->routed);
+		push_done(c);
+		return;
 	case J_HOOK: {
 		struct http_body_sink sink;
 		enum http_head_action a;
@@ -2032,6 +3329,9 @@ http_server_start(const struct http_server_config *c, http_handler h, void *ctx,
 	s->ctx = ctx;
 	s->hooks = c->hooks;
 	s->tls = c->tls;
+	s->route = c->route;
+	s->max_waiting =
+	    c->max_waiting_per_group ? c->max_waiting_per_group : 1024;
 	s->max_body = c->max_body;
 	s->max_head = c->max_head ? c->max_head : 16384;
 	s->body_min_rate = c->body_min_rate ? c->body_min_rate : 65536;
@@ -2145,6 +3445,13 @@ http_server_stats(struct http_server *s, struct http_server_stats *out)
 	out->evicted = atomic_load(&s->evicted);
 	out->timeouts = atomic_load(&s->timeouts);
 	out->requests = atomic_load(&s->requests);
+	out->forwarding = atomic_load(&s->nforwarding);
+	out->waiting = atomic_load(&s->nwaiting);
+	out->upstreams = atomic_load(&s->nup);
+	out->upstreams_idle = atomic_load(&s->nup_idle);
+	out->upstream_connects = atomic_load(&s->up_connects);
+	out->upstream_reuses = atomic_load(&s->up_reuses);
+	out->upgrades = atomic_load(&s->upgrades);
 }
 
 void
@@ -2179,6 +3486,7 @@ http_server_free(struct http_server *s)
 		s->graveyard = c->qnext;
 		free(c);
 	}
+	up_free_all(s);
 	for (i = 0; i < IP_BUCKETS; i++)
 		while (s->ips[i]) {
 			struct ipslot *p = s->ips[i];

@@ -22,6 +22,7 @@
 #include "common/err.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "provider/accept.h"
 #include "provider/daemon_internal.h"
 #include "provider/events.h"
 #include "provider/exec.h"
@@ -913,6 +914,151 @@ gateway(struct pd *pd, const struct gateway_route *rt,
 
 static void api_route(void *ctx, const struct http_request *req,
     struct http_response *resp);
+
+/* ---- the gateway in the server's loop (http_upstream) ---- */
+
+struct fwd {
+	struct lease *l; /* leases live until the daemon's end */
+	int netns_fd, userns_fd; /* the replica's, taken with the route */
+	uint16_t port;
+};
+
+/* A new connection to the service (called from the loop: no lock). */
+static int
+fwd_connect(void *ctx)
+{
+	struct fwd *f = ctx;
+
+	if (f->netns_fd < 0)
+		return -EMFILE;
+	return gateway_connect(f->userns_fd, f->netns_fd, f->port);
+}
+
+static void
+fwd_free(void *ctx)
+{
+	struct fwd *f = ctx;
+
+	if (f->netns_fd >= 0)
+		close(f->netns_fd);
+	if (f->userns_fd >= 0)
+		close(f->userns_fd);
+	free(f);
+}
+
+static void
+fwd_done(void *ctx, int status, int by_server, uint64_t out, uint64_t in)
+{
+	struct fwd *f = ctx;
+
+	(void)in;
+	/* Nothing came back from the service when the gateway answered
+	 * itself (unreachable 502, timed out 504, too many waiting 503). */
+	if (status != 0 && billed(status, by_server)) {
+		atomic_fetch_add(&f->l->requests, 1);
+		atomic_fetch_add(&f->l->egress_bytes, out);
+	}
+}
+
+static uint64_t
+fnv64(const uint8_t *p, size_t n)
+{
+	uint64_t h = 14695981039346656037ULL;
+
+	while (n--)
+		h = (h ^ *p++) * 1099511628211ULL;
+	return h;
+}
+
+int
+api_route_upstream(void *ctx, const struct http_request *req, int may_block,
+    struct http_upstream *up)
+{
+	struct pd *pd = ctx;
+	struct gateway_route rt;
+	struct lease *l;
+	struct lease_replica *r = NULL;
+	struct stat st;
+	struct fwd *f;
+	const char *host = http_header(req, "Host");
+	char low[ACCEPT_NAME_MAX + 1], *target = NULL, *head = NULL;
+	uint8_t tenant[KEY_PUB_LEN];
+	uint64_t ino = 0;
+	uint16_t port;
+	int routed = 0, upgrade = 0, nfd, ufd = -1, claimable;
+
+	if (strcmp(req->method, "OPTIONS") == 0 &&
+	    strncmp(req->path, "/v1/", 4) == 0)
+		return 0;
+	/* Neither a name a lease may accept nor a gateway route (the API,
+	 * addresses, the provider's own names): no lock. */
+	claimable = accept_host_of(host, low, sizeof(low)) &&
+	    !accept_host_unclaimable(low, pd->cfg.domain);
+	if (!claimable &&
+	    !(gateway_route_parse(host, req->path, pd->cfg.domain, &rt) == 1 &&
+	        (rt.by_host || strncmp(req->path, "/l/", 3) == 0)))
+		return 0;
+	/* Routing is a lookup under the daemon's lock: when another
+	 * thread holds it, the loop asks again from a worker rather than
+	 * stall. */
+	if (!may_block && pthread_mutex_trylock(&pd->mu) != 0)
+		return -1;
+	if (may_block)
+		pthread_mutex_lock(&pd->mu);
+	if (claimable && accept_route(pd->leases, host, req->path, &rt) == 1)
+		routed = 1;
+	else if (gateway_route_parse(host, req->path, pd->cfg.domain, &rt) ==
+	        1 &&
+	    (rt.by_host || strncmp(req->path, "/l/", 3) == 0))
+		routed = 1;
+	l = routed ? pd_find_lease(pd, rt.lease) : NULL;
+	port = rt.port;
+	if (l && l->status == LEASE_RUNNING)
+		r = lease_find_service(l, rt.service, &port);
+	/* wasm functions, services not running, unknown ones: answered
+	 * by the handler as before */
+	if (r == NULL || r->pool || r->sb == NULL || r->wasm) {
+		pthread_mutex_unlock(&pd->mu);
+		return 0;
+	}
+	if (fstat(sandbox_netns_fd(r->sb), &st) == 0)
+		ino = (uint64_t)st.st_ino;
+	/* the namespaces outlive a restart of the replica meanwhile */
+	nfd = fcntl(sandbox_netns_fd(r->sb), F_DUPFD_CLOEXEC, 3);
+	if (sandbox_userns_fd(r->sb) >= 0)
+		ufd = fcntl(sandbox_userns_fd(r->sb), F_DUPFD_CLOEXEC, 3);
+	memcpy(tenant, l->tenant, KEY_PUB_LEN);
+	pthread_mutex_unlock(&pd->mu);
+	if ((f = calloc(1, sizeof(*f))) == NULL ||
+	    gateway_target(req, rt.path, &target) < 0 ||
+	    gateway_upstream_head(req, target, &upgrade, &head) < 0) {
+		free(f);
+		free(target);
+		if (nfd >= 0)
+			close(nfd);
+		if (ufd >= 0)
+			close(ufd);
+		return 0; /* the handler answers (500) */
+	}
+	free(target);
+	f->l = l;
+	f->netns_fd = nfd;
+	f->userns_fd = ufd;
+	f->port = port;
+	up->head = head;
+	/* pooled per network namespace and port; one tenant's services
+	 * share GATEWAY_MAX_PER_TENANT connections in use */
+	up->key = ino * 65537u ^ port;
+	up->group = fnv64(tenant, KEY_PUB_LEN);
+	up->max_per_group = GATEWAY_MAX_PER_TENANT;
+	up->upgrade = upgrade;
+	up->timeout_ms = GATEWAY_TIMEOUT_MS;
+	up->connect = fwd_connect;
+	up->done = fwd_done;
+	up->free = fwd_free;
+	up->ctx = f;
+	return 1;
+}
 
 /* An exec session's input (which may wait 5 s on a command that does
  * not read it) counts as one of its tenant's requests in progress. */

@@ -1846,9 +1846,13 @@ setup(struct pd *pd, const char *data, const struct provider_overrides *o)
 	hc.max_body = pd->cfg.artifact_max_bytes < (64u << 20) ?
 	    pd->cfg.artifact_max_bytes :
 	    (64u << 20);
-	hc.max_conns = 1024;
+	/* An idle keep-alive connection costs the loop ~1.6 KiB and no
+	 * thread (bench_gateway_nginx holds 10,000): the gateway's clients
+	 * may be many; the descriptors bound it (http_server_start). */
+	hc.max_conns = 16384;
 	hc.max_conns_per_ip = 512;
 	hc.hooks = api_hooks;
+	hc.route = api_route_upstream;
 	if ((rc = setup_tls(pd)) < 0)
 		return rc;
 	hc.tls = pd->tls;

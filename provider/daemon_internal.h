@@ -68,6 +68,11 @@ struct pd {
 void api_handle(void *ctx, const struct http_request *req,
     struct http_response *resp);
 extern const struct http_hook api_hooks[];
+/* The gateway's requests to a lease's services, forwarded in the HTTP
+ * server's loop (http_server_config.route); wasm functions and answers
+ * the gateway makes itself (404, 503) go to api_handle. */
+int api_route_upstream(void *ctx, const struct http_request *req, int may_block,
+    struct http_upstream *up);
 
 /* Lease by id (under pd->mu). */
 struct lease *pd_find_lease(struct pd *pd, const char *id);

@@ -283,7 +283,7 @@ loopback(uint16_t port, struct sockaddr_in *sa)
  * (async-signal-safe after fork in a threaded process), connects, and
  * passes the socket back over a socketpair.  Returns the fd or -errno. */
 static int
-connect_via_helper(int userns_fd, int netns_fd, uint16_t port)
+connect_via_helper(int userns_fd, int netns_fd, uint16_t port, int nonblock)
 {
 	struct sockaddr_in sa;
 	union {
@@ -309,8 +309,12 @@ connect_via_helper(int userns_fd, int netns_fd, uint16_t port)
 		close(sp[0]);
 		if (setns(userns_fd, CLONE_NEWUSER) < 0 ||
 		    setns(netns_fd, CLONE_NEWNET) < 0 ||
-		    (fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0 ||
-		    connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		    (fd = socket(AF_INET,
+		         SOCK_STREAM | SOCK_CLOEXEC |
+		             (nonblock ? SOCK_NONBLOCK : 0),
+		         0)) < 0 ||
+		    (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 &&
+		        !(nonblock && errno == EINPROGRESS)))
 			e = errno;
 		memset(&msg, 0, sizeof(msg));
 		memset(&cm, 0, sizeof(cm));
@@ -353,14 +357,16 @@ connect_via_helper(int userns_fd, int netns_fd, uint16_t port)
 }
 
 static int
-connect_in(int userns_fd, int netns_fd, uint16_t port, struct upstream *u)
+connect_in(int userns_fd, int netns_fd, uint16_t port, struct upstream *u,
+    int nonblock)
 {
 	struct sockaddr_in sa;
 	struct timeval tv = { GATEWAY_TIMEOUT_MS / 1000, 0 };
 	int fd, one = 1, e;
 
 	if (userns_fd >= 0) {
-		if ((fd = connect_via_helper(userns_fd, netns_fd, port)) < 0)
+		if ((fd = connect_via_helper(userns_fd, netns_fd, port,
+		         nonblock)) < 0)
 			return fd;
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
@@ -375,7 +381,8 @@ connect_in(int userns_fd, int netns_fd, uint16_t port, struct upstream *u)
 		if (setns(netns_fd, CLONE_NEWNET) < 0)
 			return -errno;
 	}
-	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	fd = socket(AF_INET,
+	    SOCK_STREAM | SOCK_CLOEXEC | (nonblock ? SOCK_NONBLOCK : 0), 0);
 	e = errno;
 	if (netns_fd >= 0 && setns(u->own_netns, CLONE_NEWNET) < 0)
 		abort(); /* a thread stuck in a lease's netns: never */
@@ -385,12 +392,23 @@ connect_in(int userns_fd, int netns_fd, uint16_t port, struct upstream *u)
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 &&
+	    !(nonblock && errno == EINPROGRESS)) {
 		e = errno;
 		close(fd);
 		return -e;
 	}
 	return fd;
+}
+
+int
+gateway_connect(int userns_fd, int netns_fd, uint16_t port)
+{
+	struct upstream *u = tls_get();
+
+	if (u == NULL)
+		return -ENOMEM;
+	return connect_in(userns_fd, netns_fd, port, u, 1);
 }
 
 /* Hop-by-hop and framing headers are the proxy's own (RFC 9110 §7.6.1);
@@ -633,6 +651,52 @@ out:
 	return rc;
 }
 
+/* Does req ask for a protocol switch (RFC 9110 §7.8: a GET with Upgrade,
+ * and Connection naming it)? */
+static int
+wants_upgrade(const struct http_request *req)
+{
+	const char *up = http_header(req, "Upgrade"),
+	           *conn = http_header(req, "Connection");
+
+	return up && *up && !strpbrk(up, "\r\n") && conn &&
+	    strcasestr(conn, "upgrade") && strcmp(req->method, "GET") == 0 &&
+	    req->content_length <= 0;
+}
+
+int
+gateway_upstream_head(const struct http_request *req,
+    const char *path_and_query, int *upgrade, char **out)
+{
+	struct buf head = { 0 };
+	const char *host = http_header(req, "Host");
+
+	*upgrade = wants_upgrade(req);
+	buf_str(&head, req->method);
+	buf_str(&head, " ");
+	buf_str(&head, path_and_query);
+	buf_str(&head, " HTTP/1.1\r\nHost: ");
+	buf_str(&head, host && !strpbrk(host, "\r\n") ? host : "localhost");
+	buf_str(&head, "\r\n");
+	http_header_each(req, add_header, &head);
+	buf_str(&head, "X-Forwarded-For: ");
+	buf_str(&head, req->peer ? req->peer : "?");
+	buf_str(&head, "\r\nX-Forwarded-Proto: http\r\n");
+	if (*upgrade) {
+		buf_str(&head, "Connection: Upgrade\r\nUpgrade: ");
+		buf_str(&head, http_header(req, "Upgrade"));
+		buf_str(&head, "\r\n");
+	} else {
+		buf_str(&head, "Connection: keep-alive\r\n");
+	}
+	if (head.failed) {
+		free(head.p);
+		return err_set(ERR_NOMEM, "out of memory");
+	}
+	*out = head.p;
+	return 0;
+}
+
 void
 gateway_forward(const struct http_request *req, int userns_fd, int netns_fd,
     uint64_t key, uint16_t port, const char *path_and_query,
@@ -677,7 +741,7 @@ gateway_forward(const struct http_request *req, int userns_fd, int netns_fd,
 		if (!reused) {
 			if (u->fd >= 0)
 				close(u->fd);
-			u->fd = connect_in(userns_fd, netns_fd, port, u);
+			u->fd = connect_in(userns_fd, netns_fd, port, u, 0);
 			if (u->fd < 0) {
 				rc = u->fd;
 				u->fd = -1;

@@ -4,9 +4,12 @@
  * go to a wasm HTTP function (run by a worker in the lease's sandbox,
  * wasm/pool.h), or are forwarded to the service's port on the
  * lease's own loopback, the connection made from inside the lease's
- * network namespace (setns in the serving thread, or a helper without
- * root).  Upstream connections are kept per serving thread and reused
- * while the upstream allows it.
+ * network namespace (setns in the calling thread, or a helper without
+ * root).  The daemon forwards in the HTTP server's event loop
+ * (gateway_upstream_head and gateway_connect for http_upstream,
+ * common/http.h: pooled connections, streamed bodies, WebSocket);
+ * gateway_forward, a blocking exchange on a worker thread with whole
+ * bodies, is what is left for a request the loop did not take.
  */
 #ifndef LODGE_PROVIDER_GATEWAY_H
 #define LODGE_PROVIDER_GATEWAY_H
@@ -18,6 +21,9 @@
 
 #define GATEWAY_MAX_RESPONSE (64u << 20) /* bytes of upstream body */
 #define GATEWAY_TIMEOUT_MS 60000
+/* Connections to one tenant's services in use at once (forwarded in the
+ * server's loop); more requests wait for one, in order. */
+#define GATEWAY_MAX_PER_TENANT 256
 
 /* Where the request goes: route parsing gives lease, service and the
  * path to send upstream (starting with '/'). */
@@ -49,6 +55,20 @@ int gateway_route_parse(const char *host, const char *path, const char *domain,
 void gateway_forward(const struct http_request *req, int userns_fd,
     int netns_fd, uint64_t key, uint16_t port, const char *path_and_query,
     struct http_response *resp, uint64_t *egress);
+
+/* For forwarding in the server's loop (common/http.h, http_upstream):
+ * the head of req as sent upstream (request line with path_and_query,
+ * Host, the end-to-end fields, X-Forwarded-For/-Proto, Connection), each
+ * line ending in CRLF, without framing fields or the empty line; *upgrade
+ * says whether req asks for a protocol switch (WebSocket), whose Upgrade
+ * and Connection fields are then passed on.  *out is malloc'd. */
+int gateway_upstream_head(const struct http_request *req,
+    const char *path_and_query, int *upgrade, char **out);
+
+/* A non-blocking socket to 127.0.0.1:port inside netns_fd (through a
+ * helper joining userns_fd first when >= 0, as gateway_forward), its
+ * connect started; or -errno. */
+int gateway_connect(int userns_fd, int netns_fd, uint16_t port);
 
 struct wasm_pool;
 struct wasm_run_limits;

@@ -14,9 +14,10 @@
 
 /* Streams one tenant (by key) may hold at once, over all its leases. */
 #define STREAMCAP_PER_TENANT 16
-/* Requests to one tenant's leases in progress at once (the API server
- * answers on 64 worker threads; a gateway request waits up to 60 s for
- * the service). */
+/* Requests to one tenant's leases in progress at once on the API
+ * server's 64 worker threads: wasm functions and exec input (requests to
+ * a lease's services are forwarded in the server's loop instead, bounded
+ * by GATEWAY_MAX_PER_TENANT connections, provider/gateway.h). */
 #define STREAMCAP_BUSY_PER_TENANT 16
 /* Tenants holding streams at once (the API server holds 512 streams). */
 #define STREAMCAP_TENANTS 512

@@ -105,6 +105,42 @@ handler(void *ctx, const struct http_request *req, struct http_response *resp)
 	free(target);
 }
 
+/* The daemon's way (api_route_upstream): forwarded in the server's loop,
+ * one tenant's connections capped at GATEWAY_MAX_PER_TENANT. */
+static int
+fwd_connect(void *ctx)
+{
+	(void)ctx;
+	return gateway_connect(-1, -1, upstream_port);
+}
+
+static int
+route(void *ctx, const struct http_request *req, int may_block,
+    struct http_upstream *up)
+{
+	struct gateway_route rt;
+	char *target;
+	int upgrade;
+
+	(void)ctx;
+	(void)may_block;
+	if (gateway_route_parse(http_header(req, "Host"), req->path,
+	        "bench.localhost", &rt) != 1 ||
+	    gateway_target(req, rt.path, &target) < 0)
+		return 0;
+	if (gateway_upstream_head(req, target, &upgrade, &up->head) < 0) {
+		free(target);
+		return 0;
+	}
+	free(target);
+	up->key = 1;
+	up->group = 1;
+	up->max_per_group = GATEWAY_MAX_PER_TENANT;
+	up->upgrade = upgrade;
+	up->connect = fwd_connect;
+	return 1;
+}
+
 /* The GET request for a path, built once per measure. */
 static const char *
 get_request(void *ctx, int c, size_t i, size_t *len)
@@ -178,6 +214,7 @@ main(int argc, char **argv)
 	hc.port = 0;
 	hc.max_conns = 256;
 	hc.max_conns_per_ip = 256;
+	hc.route = route;
 	if (http_server_start(&hc, handler, NULL, &srv) < 0) {
 		fprintf(stderr, "bench_gateway: server failed\n");
 		return 1;

@@ -9,7 +9,12 @@
  * 32, 256 and 1,000 keep-alive connections, gateway and nginx alternated,
  * medians of rounds.  Prints req/s and p99 as ratios to nginx's (goals:
  * >= 0.9x req/s, <= 1.5x p99) and each one's socket errors (resets) and
- * non-2xx answers (goal: none).  Needs nginx and wrk (make deps).
+ * non-2xx answers (goal: none).  First, 10,000 idle keep-alive
+ * connections (each one request, then silent, from 40 loopback
+ * addresses, opened by a child process with descriptors of its own) are
+ * held by the gateway: its RSS growth per connection, and a second
+ * request on every one of them after a pause (goal: all answered, no
+ * reset).  Needs nginx and wrk (make deps).
  * Usage: bench_gateway_nginx SCRATCH_DIR
  */
 #include <errno.h>
@@ -23,6 +28,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -35,6 +41,8 @@
 
 #define ROUNDS 3
 #define SECONDS 3
+#define IDLE_CONNS 10000
+#define IDLE_PER_ADDR 250
 
 static const char reply[] = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
                             "Content-Length: 13\r\n\r\nhello, lodge\n";
@@ -159,6 +167,164 @@ handler(void *ctx, const struct http_request *req, struct http_response *resp)
 	free(target);
 }
 
+/* The daemon's way (api_route_upstream): forwarded in the server's loop,
+ * one tenant's connections capped at GATEWAY_MAX_PER_TENANT. */
+static int
+fwd_connect(void *ctx)
+{
+	(void)ctx;
+	return gateway_connect(-1, -1, upstream_port);
+}
+
+static int
+route(void *ctx, const struct http_request *req, int may_block,
+    struct http_upstream *up)
+{
+	struct gateway_route rt;
+	char *target;
+	int upgrade;
+
+	(void)ctx;
+	(void)may_block;
+	if (gateway_route_parse(http_header(req, "Host"), req->path,
+	        "bench.localhost", &rt) != 1 ||
+	    gateway_target(req, rt.path, &target) < 0)
+		return 0;
+	if (gateway_upstream_head(req, target, &upgrade, &up->head) < 0) {
+		free(target);
+		return 0;
+	}
+	free(target);
+	up->key = 1;
+	up->group = 1;
+	up->max_per_group = GATEWAY_MAX_PER_TENANT;
+	up->upgrade = upgrade;
+	up->connect = fwd_connect;
+	return 1;
+}
+
+static long
+rss_kb(void)
+{
+	FILE *f = fopen("/proc/self/status", "r");
+	char line[256];
+	long kb = -1;
+
+	while (f && fgets(line, sizeof(line), f))
+		if (strncmp(line, "VmRSS:", 6) == 0)
+			kb = atol(line + 6);
+	if (f)
+		fclose(f);
+	return kb;
+}
+
+/* The child's side of the idle phase: IDLE_CONNS connections from
+ * 127.0.0.2, .3, ... each with one request; "1" on out when they are
+ * open, then (after a byte on in) one more request on each; the counts
+ * on out. */
+static void
+idle_clients(uint16_t port, int in, int out)
+{
+	static const char q[] = "GET /l/l-1/web/ HTTP/1.1\r\nHost: x\r\n\r\n";
+	static int fds[IDLE_CONNS];
+	struct rlimit rl = { IDLE_CONNS + 256, IDLE_CONNS + 256 };
+	unsigned opened = 0, failed = 0, ok2 = 0, failed2 = 0;
+	char go, msg[128];
+
+	(void)setrlimit(RLIMIT_NOFILE, &rl);
+	for (int i = 0; i < IDLE_CONNS; i++) {
+		struct sockaddr_in sa;
+		int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0),
+		    one = 1;
+		fds[i] = -1;
+		if (fd < 0) {
+			failed++;
+			continue;
+		}
+		memset(&sa, 0, sizeof(sa));
+		sa.sin_family = AF_INET;
+		sa.sin_addr.s_addr =
+		    htonl(0x7f000002u + (uint32_t)(i / IDLE_PER_ADDR));
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+			close(fd);
+			failed++;
+			continue;
+		}
+		sa.sin_port = htons(port);
+		sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+		    bench_http_exchange(fd, q, sizeof(q) - 1) != 200) {
+			close(fd);
+			failed++;
+			continue;
+		}
+		fds[i] = fd;
+		opened++;
+	}
+	(void)!write(out, "1", 1);
+	if (read(in, &go, 1) != 1)
+		_exit(1);
+	for (int i = 0; i < IDLE_CONNS; i++) {
+		if (fds[i] < 0)
+			continue;
+		if (bench_http_exchange(fds[i], q, sizeof(q) - 1) == 200)
+			ok2++;
+		else
+			failed2++;
+		close(fds[i]);
+	}
+	snprintf(msg, sizeof(msg), "%u %u %u %u", opened, failed, ok2, failed2);
+	(void)!write(out, msg, strlen(msg));
+	_exit(0);
+}
+
+/* The gateway (srv, in this process) holding IDLE_CONNS idle keep-alive
+ * connections: RSS before and with them, then a request on each. */
+static void
+idle_phase(struct http_server *srv)
+{
+	struct http_server_stats st;
+	int to[2], from[2];
+	unsigned opened = 0, failed = 0, ok2 = 0, failed2 = 0;
+	long before, held;
+	char c, msg[128] = "";
+	ssize_t n;
+	pid_t pid;
+
+	if (pipe(to) < 0 || pipe(from) < 0)
+		return;
+	before = rss_kb();
+	if ((pid = fork()) == 0) {
+		close(to[1]);
+		close(from[0]);
+		idle_clients(http_server_port(srv), to[0], from[1]);
+	}
+	close(to[0]);
+	close(from[1]);
+	if (pid < 0 || read(from[0], &c, 1) != 1) {
+		printf("idle connections: the client failed\n");
+		return;
+	}
+	sleep(3); /* idle */
+	held = rss_kb();
+	http_server_stats(srv, &st);
+	(void)!write(to[1], "g", 1);
+	n = read(from[0], msg, sizeof(msg) - 1);
+	msg[n > 0 ? n : 0] = '\0';
+	sscanf(msg, "%u %u %u %u", &opened, &failed, &ok2, &failed2);
+	waitpid(pid, NULL, 0);
+	close(to[1]);
+	close(from[0]);
+	printf("%u idle keep-alive connections held (%u failed to open; "
+	       "server: %u open): gateway RSS %ld -> %ld KiB, %.1f KiB per "
+	       "connection; after 3 s idle, a request on each: %u answered, "
+	       "%u failed or reset (goal: none)\n",
+	    opened, failed, st.conns, before, held,
+	    opened ? (double)(held - before) / opened : 0.0, ok2, failed2);
+	fflush(stdout);
+}
+
 /* nginx in the foreground on port, proxying to the upstream with a
  * keep-alive pool; its pid, or -1. */
 static pid_t
@@ -256,8 +422,13 @@ main(int argc, char **argv)
 	http_server_config_default(&hc);
 	hc.host = "127.0.0.1";
 	hc.port = 0;
-	hc.max_conns = 4096;
+	{ /* room for the idle phase's connections (root may raise it) */
+		struct rlimit rl = { 65536, 65536 };
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	hc.max_conns = 16384; /* at most the descriptors allow */
 	hc.max_conns_per_ip = 4096;
+	hc.route = route;
 	if (http_server_start(&hc, handler, NULL, &srv) < 0) {
 		fprintf(stderr, "bench_gateway_nginx: server: %s\n", err_msg());
 		return 1;
@@ -273,6 +444,7 @@ main(int argc, char **argv)
 		http_server_free(srv);
 		return 0;
 	}
+	idle_phase(srv);
 	snprintf(url[GW], sizeof(url[GW]), "http://127.0.0.1:%u/l/l-1/web/",
 	    http_server_port(srv));
 	snprintf(url[NG], sizeof(url[NG]), "http://127.0.0.1:%u/l/l-1/web/",

@@ -83,26 +83,37 @@ check "a tenant's 17th session (on a third lease) is refused (16 a tenant)" \
 check "  while another tenant still gets one" sh -c \
     "[ \"\$($B exec $LB web -- echo bob-in < /dev/null)\" = bob-in ]"
 
-# ---- the gateway: one tenant's slow service holds at most 16 workers -----
-# (the API server answers everyone on 64 worker threads; a gateway
-# request waits up to 60 s for its service)
+# ---- the gateway: one tenant's slow service holds at most 256 connections
+# (requests are forwarded in the API server's event loop, no thread each;
+# a tenant's requests past GATEWAY_MAX_PER_TENANT wait for one of its
+# connections, in order, instead of taking more)
 $A close "$(jq -r .deployment "$T/a2.json")" > /dev/null 2>&1
 $A close "$(jq -r .deployment "$T/a3.json")" > /dev/null 2>&1
 sed 's/my \$b = /sleep 30; my $b = /' "$EX" > "$T/slow.yaml"
 check "alice deploys a service that answers after 30 s" \
     to "$T/a4.json" $A deploy "$T/slow.yaml" --timeout 30 --json
 LA4=$(jq -r '.orders[0].lease' "$T/a4.json")
-for i in $(seq 1 70); do
-	curl -s -o /dev/null -w '%{http_code}\n' -m 40 "$p1_URL/l/$LA4/web/" \
-	    > "$T/slow$i.code" 2>/dev/null &
-	PIDS="$PIDS $!"
-done
-sleep 3
-check "  70 requests to it at once: another tenant's service still answers at once" \
+PPORT=${p1_URL##*:}
+socks() { ls -l "/proc/$p1_PID/fd" 2>/dev/null | grep -c 'socket:'; }
+S0=$(socks)
+python3 tests/e2e/gw_flood.py "$PPORT" "/l/$LA4/web/" 300 12 > "$T/flood.out" 2>&1 &
+FLOOD=$!
+PIDS="$PIDS $FLOOD"
+until_ok 10 grep -q '^sent=300$' "$T/flood.out" > /dev/null
+sleep 2
+check "  300 requests to it at once: another tenant's service still answers at once" \
     sh -c "curl -sf -m 5 $p1_URL/l/$LB/web/ | grep -q 'hello from a Lodge lease'"
 check "  and the provider's API too" sh -c "curl -sf -m 5 $p1_URL/healthz"
-check "  the slow tenant's requests past 16 get 503 at once" sh -c \
-    "[ \$(cat $T/slow*.code | grep -c 503) -ge 50 ]"
+S1=$(socks)
+echo "# provider sockets: $S0 before, $S1 with 300 requests waiting"
+# 300 client connections, and at most 256 to the service (a few more
+# for bob's request and the API's)
+check "  the provider holds 300 client and at most 256 service connections" \
+    sh -c "[ \$(( $S1 - $S0 )) -ge 540 ] && [ \$(( $S1 - $S0 )) -le 566 ]"
+wait $FLOOD
+sed 's/^/# /' "$T/flood.out"
+check "  the requests past 256 waited: none was refused (503)" \
+    grep -q 'answered=0 refused503=0' "$T/flood.out"
 
 # ---- the market's event streams: 32 an address -------------------------
 # (its server has 512 streams; the providers follow the ledger on them)

@@ -1,7 +1,8 @@
 /*
  * fuzz_http: arbitrary bytes as what a client sends the HTTP server: the
  * head found and parsed (common/http_parse.h), then the body decoded as
- * chunked, once whole and once in pieces, which must agree.  Built by
+ * chunked, once whole and once in pieces, which must agree; and the same
+ * head parsed as an upstream's response head (http_parse_status).  Built by
  * `make BUILD=fuzz fuzzers`; seeds in tests/fuzz/corpus/http/.
  */
 #include <stddef.h>
@@ -69,6 +70,24 @@ check_head(const struct http_head *h)
 			abort();
 }
 
+static void
+check_status(const struct http_status_head *h)
+{
+	size_t i;
+
+	if (h->status < 100 || h->status > 999 ||
+	    (h->minor != 0 && h->minor != 1) || h->reason == NULL ||
+	    h->content_length < -1 || (h->chunked && h->content_length >= 0) ||
+	    (h->has_te && h->content_length >= 0) ||
+	    (h->has_te && !h->chunked && h->keep_alive) ||
+	    h->nfields > HTTP_MAX_FIELDS)
+		abort();
+	for (i = 0; i < h->nfields; i++)
+		if (h->fields[i].name[0] == '\0' ||
+		    strpbrk(h->fields[i].value, "\r\n") != NULL)
+			abort();
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -92,10 +111,15 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 	}
 	if (end > 0) {
-		if ((size_t)end > size)
+		struct http_status_head *sh = malloc(sizeof(*sh));
+		if ((size_t)end > size || sh == NULL)
 			abort();
 		if (http_parse_head(buf, (size_t)end, h) == 0)
 			check_head(h);
+		memcpy(buf, data, (size_t)end); /* parsed in place */
+		if (http_parse_status(buf, (size_t)end, sh) == 0)
+			check_status(sh);
+		free(sh);
 	}
 	/* Whatever follows the head, as a chunked body. */
 	if (end < 0)
