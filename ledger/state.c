@@ -705,6 +705,44 @@ credit(struct state *s, struct account *a, int d, int64_t x)
 {
 	a->bal[d] += x;
 	s->balances[d] += x;
+	/* funds for a paused lease's standing top-up (credit_topups) */
+	if (x > 0 && a->npaused_auto > 0) {
+		if (a->cred_gen != s->cred_gen) {
+			a->cred_gen = s->cred_gen;
+			a->cred_mask = 0;
+		}
+		a->cred_mask |= UINT32_C(1) << d;
+		s->cred_any = 1;
+	}
+}
+
+/* Is l paused with a standing top-up in force?  Its tenant's
+ * npaused_auto counts those; pa_track keeps it after a change to l. */
+static int
+lease_pa(const struct lease *l)
+{
+	return l->status == LEASE_PAUSED && l->auto_topup.amount > 0;
+}
+
+void
+st_paused_auto_recount(struct state *s)
+{
+	for (size_t i = 0; i < s->naccts; i++)
+		s->accts[i]->npaused_auto = 0;
+	for (size_t i = 0; i < s->nleases; i++)
+		if (lease_pa(s->leases_v[i]))
+			s->leases_v[i]->order->tenant->npaused_auto++;
+}
+
+static void
+pa_track(struct lease *l, int was)
+{
+	int now = lease_pa(l);
+
+	if (now && !was)
+		l->order->tenant->npaused_auto++;
+	else if (was && !now)
+		l->order->tenant->npaused_auto--;
 }
 
 static void
@@ -973,9 +1011,10 @@ close_lease(struct state *s, struct lease *l, enum state_reason r,
 {
 	struct provider *p = l->prov;
 	struct order *o = l->order;
-	int rc;
+	int was = lease_pa(l), rc;
 
 	l->status = LEASE_CLOSED;
+	pa_track(l, was);
 	l->reason = r;
 	l->closed_time = c->t;
 	l->closed_index = c->index;
@@ -2258,6 +2297,7 @@ h_lease_pause(struct state *s, const struct ctx *c)
 	l->status = LEASE_PAUSED;
 	l->paused_at = c->t;
 	l->pauses++;
+	pa_track(l, 0);
 	return 0;
 }
 
@@ -2270,7 +2310,7 @@ static int
 h_lease_resume(struct state *s, const struct ctx *c)
 {
 	struct lease *l;
-	int rc;
+	int was, rc;
 
 	if ((rc = derived_only(c)) < 0 ||
 	    (rc = find_lease(s, c->e->body, "lease.resume", &l)) < 0)
@@ -2280,7 +2320,51 @@ h_lease_resume(struct state *s, const struct ctx *c)
 		    l->id);
 	l->paused_ms += c->t - l->paused_at;
 	l->paused_at = 0;
+	was = lease_pa(l);
 	l->status = LEASE_ACTIVE;
+	pa_track(l, was);
+	return 0;
+}
+
+/*
+ * The credit rule of standing top-ups: after an entry that credited the
+ * balance of a tenant (in a denomination) while one of its leases in
+ * that denomination is paused with a standing top-up in force, each
+ * such lease in creation (id) order, once per entry: when its escrow
+ * does not fund it already (a lease.resume of it is pending) and the
+ * balance holds the instruction's amount, the amount moves into the
+ * escrow (all or nothing, as at billing), and when the lease is then
+ * funded a lease.resume is derived, as after a deployment.deposit.
+ */
+static int
+credit_topups(struct state *s, const struct ctx *c)
+{
+	int rc;
+
+	if (!s->cred_any)
+		return 0;
+	s->cred_any = 0;
+	for (size_t i = 0; i < s->nleases; i++) {
+		struct lease *l = s->leases_v[i];
+		struct order *o = l->order;
+		struct account *t = o->tenant;
+		struct st_autotopup *a = &l->auto_topup;
+
+		if (!lease_pa(l) || t->cred_gen != s->cred_gen ||
+		    !(t->cred_mask & (UINT32_C(1) << o->denom)) ||
+		    pause_funded(s, l, c->t) || t->bal[o->denom] < a->amount)
+			continue;
+		credit(s, t, o->denom, -a->amount);
+		escrow_add(s, o, a->amount);
+		a->applied++;
+		a->moved = sat_add(a->moved, a->amount);
+		a->on_credit++;
+		a->credit_index = c->index;
+		if (pause_funded(s, l, c->t) &&
+		    (rc = st_push(s, "lease.resume",
+		         json_pack("{s:s}", "lease", l->id))) < 0)
+			return rc;
+	}
 	return 0;
 }
 
@@ -2482,7 +2566,7 @@ h_lease_autotopup(struct state *s, const struct ctx *c)
 	int64_t amount = 0, below = 0;
 	struct lease *l;
 	const char *k;
-	int rc;
+	int was, rc;
 
 	if (!json_is_object(b))
 		return err_set(ERR_INVAL, "%s: expected an object", w);
@@ -2522,11 +2606,13 @@ h_lease_autotopup(struct state *s, const struct ctx *c)
 	if (amount == 0 && a->amount == 0)
 		return err_set(ERR_REJECT,
 		    "%s: %s has no standing top-up to cancel", w, l->id);
+	was = lease_pa(l);
 	a->amount = amount;
 	a->below = below;
 	a->index = c->index;
 	a->time = c->t;
 	a->instructions++;
+	pa_track(l, was);
 	if (c->fx)
 		snprintf(c->fx->id, sizeof(c->fx->id), "%s", l->id);
 	return 0;
@@ -2663,6 +2749,8 @@ state_apply(struct state *s, const struct envelope *e, uint64_t index,
 		fx->derived = NULL;
 		fx->id[0] = '\0';
 	}
+	s->cred_gen++; /* credits marked by an earlier call no longer count */
+	s->cred_any = 0;
 	if (s->applied > 0 && index <= s->last_index)
 		return err_set(ERR_REJECT,
 		    "ledger index %llu: not after the "
@@ -2752,6 +2840,8 @@ state_apply(struct state *s, const struct envelope *e, uint64_t index,
 		credit(s, ma, 0, fee);
 		s->entry_fees[0] += fee;
 	}
+	if ((rc = credit_topups(s, &c)) < 0)
+		return rc;
 	nonce_prune(s, seq_time_ms);
 	if ((rc = nonce_remember(s, nkey,
 	         sat_add(e->time_ms, s->cfg.skew_ms))) < 0)
@@ -2835,6 +2925,24 @@ state_check_invariants(const struct state *s)
 			    "state: provider %s has "
 			    "negative used capacity",
 			    p->key_text);
+	}
+	{
+		uint64_t npa = 0, nl = 0;
+
+		for (size_t i = 0; i < s->naccts; i++)
+			npa += s->accts[i]->npaused_auto;
+		for (size_t i = 0; i < s->nleases; i++)
+			if (lease_pa(s->leases_v[i])) {
+				nl++;
+				if (s->leases_v[i]
+				        ->order->tenant->npaused_auto == 0)
+					npa = UINT64_MAX;
+			}
+		if (npa != nl)
+			return err_set(ERR_CORRUPT,
+			    "state: %llu paused leases with a standing top-up, "
+			    "their tenants count %llu",
+			    (unsigned long long)nl, (unsigned long long)npa);
 	}
 	return totals_ok(s);
 }
