@@ -2266,6 +2266,69 @@ pause_funded(const struct state *s, struct lease *l, int64_t t)
 }
 
 /*
+ * Does l's standing top-up fund it at t, where nothing else would?  l is
+ * active and unfunded at t (its escrow pays no further epoch: the
+ * time-based pause is due), an instruction is in force, the tenant's
+ * balance holds its amount, and with it the escrow pays the epoch l is
+ * in.  The time-based lease.topup is then due instead of lease.pause.
+ */
+static int
+topup_due(const struct state *s, const struct lease *l, int64_t t)
+{
+	const struct st_autotopup *a = &l->auto_topup;
+	struct order *o = l->order;
+	int ok;
+
+	if (s->cfg.pause_grace_ms == 0 || a->amount <= 0 || l->price <= 0 ||
+	    !st_lease_unfunded(s, l, t) ||
+	    o->tenant->bal[o->denom] < a->amount ||
+	    o->escrow > INT64_MAX - a->amount)
+		return 0;
+	o->escrow += a->amount; /* undone below: a what-if */
+	ok = !st_lease_unfunded(s, l, t);
+	o->escrow -= a->amount;
+	return ok;
+}
+
+/*
+ * lease.topup {"lease"} (market, time-based): the escrow of an active
+ * lease ran out before a billing applied its standing top-up (its
+ * provider's report comes later, or the balance was funded after the
+ * last billing's shortfall); when the top-up alone funds it again
+ * (topup_due), the amount moves now, and the lease is not paused.
+ */
+static int
+h_lease_topup(struct state *s, const struct ctx *c)
+{
+	struct st_autotopup *a;
+	struct lease *l;
+	struct order *o;
+	int rc;
+
+	if ((rc = market_only(c)) < 0 ||
+	    (rc = find_lease(s, c->e->body, "lease.topup", &l)) < 0)
+		return rc;
+	if (!topup_due(s, l, c->t))
+		return err_set(ERR_REJECT,
+		    "lease.topup: %s's standing top-up is not due at "
+		    "sequencer time %lld (it is due when the lease is "
+		    "active, its escrow pays no further epoch, the "
+		    "instruction is in force and its amount, from the "
+		    "tenant's balance, pays the epoch)",
+		    l->id, (long long)c->t);
+	a = &l->auto_topup;
+	o = l->order;
+	credit(s, o->tenant, o->denom, -a->amount);
+	escrow_add(s, o, a->amount);
+	a->applied++;
+	a->moved = sat_add(a->moved, a->amount);
+	a->on_due++;
+	if (c->fx)
+		snprintf(c->fx->id, sizeof(c->fx->id), "%s", l->id);
+	return 0;
+}
+
+/*
  * lease.pause {"lease"} (market): a started lease whose escrow cannot pay
  * the epoch it is in stops being billed and keeps its capacity (and the
  * provider its volumes) for the genesis's pause grace.  Derived after a
@@ -2294,6 +2357,11 @@ h_lease_pause(struct state *s, const struct ctx *c)
 		    "lease.pause: %s is funded at sequencer time %lld "
 		    "(escrow %lld)",
 		    l->id, (long long)c->t, (long long)l->order->escrow);
+	if (!c->from_queue && topup_due(s, l, c->t))
+		return err_set(ERR_REJECT,
+		    "lease.pause: %s's standing top-up funds it at sequencer "
+		    "time %lld (lease.topup first)",
+		    l->id, (long long)c->t);
 	l->status = LEASE_PAUSED;
 	l->paused_at = c->t;
 	l->pauses++;
@@ -2645,6 +2713,7 @@ static const struct kind kinds[] = {
 	{ "lease.autotopup", H(h_lease_autotopup) },
 	{ "lease.pause", H(h_lease_pause) },
 	{ "lease.resume", H(h_lease_resume) },
+	{ "lease.topup", H(h_lease_topup) },
 };
 
 static int
@@ -2976,7 +3045,9 @@ state_due(const struct state *s, int64_t now, json_t **out)
 		if (l->status == LEASE_ACTIVE && st_lease_unfunded(s, l, now) &&
 		    s->cfg.pause_grace_ms > 0) {
 			rc = json_array_append_new(a,
-			    json_pack("{s:s,s:{s:s}}", "kind", "lease.pause",
+			    json_pack("{s:s,s:{s:s}}", "kind",
+			        topup_due(s, l, now) ? "lease.topup" :
+			                               "lease.pause",
 			        "body", "lease", l->id));
 			continue;
 		}

@@ -211,6 +211,9 @@ struct st_autotopup {
 	 * credited (included in applied/moved), and the leaf of the last */
 	int64_t on_credit;
 	uint64_t credit_index;
+	/* top-ups made by a time-based lease.topup (included in applied and
+	 * moved): the escrow ran out before a billing could make one */
+	int64_t on_due;
 };
 
 struct lease {

@@ -34,7 +34,7 @@ _Static_assert(sizeof(struct provider) == 576,
     "size");
 _Static_assert(sizeof(struct order) == 592,
     "struct order changed: snapshot it in state_snap.c, then fix this size");
-_Static_assert(sizeof(struct lease) == 408,
+_Static_assert(sizeof(struct lease) == 416,
     "struct lease changed: snapshot it in state_snap.c, then fix this size");
 _Static_assert(sizeof(struct attest) == 64,
     "struct attest changed: snapshot it in state_snap.c, then fix this size");
@@ -317,6 +317,7 @@ w_lease(struct wbuf *w, const struct lease *l, uint64_t order_pos)
 	w_i64(w, l->auto_topup.shortfalls);
 	w_i64(w, l->auto_topup.on_credit);
 	w_u64(w, l->auto_topup.credit_index);
+	w_i64(w, l->auto_topup.on_due);
 	w_i64(w, l->paused_at);
 	w_i64(w, l->paused_ms);
 	w_i64(w, l->pauses);
@@ -840,8 +841,10 @@ r_lease(struct rbuf *r, struct state *s, struct lease *l)
 	l->auto_topup.shortfalls = r_i64(r);
 	l->auto_topup.on_credit = r_i64(r);
 	l->auto_topup.credit_index = r_u64(r);
-	if (l->auto_topup.on_credit < 0 ||
-	    l->auto_topup.on_credit > l->auto_topup.applied)
+	l->auto_topup.on_due = r_i64(r);
+	if (l->auto_topup.on_credit < 0 || l->auto_topup.on_due < 0 ||
+	    l->auto_topup.on_credit >
+	        l->auto_topup.applied - l->auto_topup.on_due)
 		r_fail(r, "a lease's top-ups on credit are out of range");
 	if (l->auto_topup.amount < 0 || l->auto_topup.below < 0 ||
 	    l->auto_topup.below > ST_AUTOTOPUP_MAX_EPOCHS ||

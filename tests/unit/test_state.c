@@ -3129,6 +3129,77 @@ test_auto_topup_on_credit_lease_order_and_cancel(void **st)
 	t_free(t);
 }
 
+/* The escrow runs out before a billing could top it up (no usage
+ * reported): the time-based lease.topup comes instead of lease.pause when
+ * the instruction's amount pays the epoch; else the pause, as before. */
+static void
+test_auto_topup_due_before_time_based_pause(void **st)
+{
+	struct t *t = t_new_pause(60000);
+	char lid[STATE_ID_LEN];
+	int64_t start;
+	json_t *due, *l;
+
+	(void)st;
+	setup_lease(t, 6500, 20000, lid);
+	OK(autotopup(t, K_TENANT, lid, "\"amount\":6000,\"below_epochs\":1"));
+	OK(started(t, K_P1, lid));
+	start = t->now;
+	t->now += 13000;
+	OK(usage(t, K_P1, lid, 12000, 0)); /* 8000 left: 1 epoch, no top-up */
+	assert_int_equal(auto_int(t, lid, "applied"), 0);
+	/* not due while funded */
+	t->now = start + 4 * 6000 - 1;
+	REJ(ERR_REJECT,
+	    t_put(t, K_MARKET, "lease.topup", "{\"lease\":\"%s\"}", lid));
+	t->now = start + 4 * 6000;
+	OK(state_due(t->s, t->now, &due));
+	assert_int_equal(json_array_size(due), 1);
+	assert_string_equal(jstr(json_array_get(due, 0), "kind"),
+	    "lease.topup");
+	json_decref(due);
+	/* the market may not pause it first, nobody else tops it up */
+	REJ(ERR_REJECT,
+	    t_put(t, K_MARKET, "lease.pause", "{\"lease\":\"%s\"}", lid));
+	assert_non_null(strstr(err_msg(), "lease.topup first"));
+	REJ(ERR_REJECT,
+	    t_put(t, K_TENANT, "lease.topup", "{\"lease\":\"%s\"}", lid));
+	OK(t_put(t, K_MARKET, "lease.topup", "{\"lease\":\"%s\"}", lid));
+	assert_int_equal(state_pending_count(t->s), 0);
+	l = lease(t, lid);
+	assert_string_equal(jstr(l, "status"), "active");
+	assert_int_equal(jint(l, "escrow"), 14000);
+	assert_int_equal(jint(l, "paid_until"), start + 5 * 6000);
+	json_decref(l);
+	assert_int_equal(auto_int(t, lid, "applied"), 1);
+	assert_int_equal(auto_int(t, lid, "on_due"), 1);
+	/* once only: funded now */
+	REJ(ERR_REJECT,
+	    t_put(t, K_MARKET, "lease.topup", "{\"lease\":\"%s\"}", lid));
+	snapshot_same(t);
+	/* an amount that does not pay the epoch: the pause, nothing moves */
+	OK(autotopup(t, K_TENANT, lid, "\"amount\":1000,\"below_epochs\":1"));
+	t->now = start + 5 * 6000;
+	OK(state_due(t->s, t->now, &due));
+	assert_int_equal(json_array_size(due), 1);
+	assert_string_equal(jstr(json_array_get(due, 0), "kind"),
+	    "lease.pause");
+	json_decref(due);
+	REJ(ERR_REJECT,
+	    t_put(t, K_MARKET, "lease.topup", "{\"lease\":\"%s\"}", lid));
+	/* a balance short of the amount: the pause too */
+	OK(autotopup(t, K_TENANT, lid, "\"amount\":6000,\"below_epochs\":1"));
+	empty_balance(t, K_TENANT);
+	REJ(ERR_REJECT,
+	    t_put(t, K_MARKET, "lease.topup", "{\"lease\":\"%s\"}", lid));
+	OK(t_put(t, K_MARKET, "lease.pause", "{\"lease\":\"%s\"}", lid));
+	assert_int_equal(auto_int(t, lid, "applied"), 1);
+	OK(state_check_invariants(t->s));
+	replay_same(t);
+	snapshot_same(t);
+	t_free(t);
+}
+
 /* state_update_check alone: the rule the tenant's pre-check shares. */
 static void
 test_state_update_check_fields(void **st)
@@ -3229,6 +3300,7 @@ main(void)
 		cmocka_unit_test(test_auto_topup_standing_instruction),
 		cmocka_unit_test(
 		    test_auto_topup_resumes_paused_lease_on_credit),
+		cmocka_unit_test(test_auto_topup_due_before_time_based_pause),
 		cmocka_unit_test(
 		    test_auto_topup_on_credit_lease_order_and_cancel),
 		cmocka_unit_test(
