@@ -12,6 +12,7 @@
 #include "tenant/autotopup.h"
 #include "tenant/cmd.h"
 #include "tenant/manage.h"
+#include "tenant/runway.h"
 
 const char cmd_topup_help[] =
     "usage: tenant topup DEPLOYMENT|LEASE AMOUNT "
@@ -102,7 +103,7 @@ show(void *ctx, const struct tenant_change *ch)
 
 	if (*json || ch->rc != 0)
 		return;
-	char h[64];
+	char h[64], left[64];
 
 	units_fmt_tokens(json_integer_value(json_object_get(ch->row, "escrow")),
 	    ch->denom, h, sizeof(h));
@@ -110,6 +111,39 @@ show(void *ctx, const struct tenant_change *ch)
 	    (long long)json_integer_value(json_object_get(ch->row, "added")),
 	    (long long)json_integer_value(json_object_get(ch->row, "escrow")),
 	    ch->denom, h);
+	if (json_object_get(ch->row, "resumed") == NULL)
+		return;
+	if (json_is_true(json_object_get(ch->row, "resumed")))
+		printf("%s: resumed: the escrow pays a whole epoch again; the "
+		       "provider starts it again (same lease, same URL)\n",
+		    json_string_value(json_object_get(ch->row, "lease")));
+	else if (strcmp(json_string_value(
+	                    json_object_get(ch->row, "lease_status")),
+	             "paused") == 0) {
+		int64_t g = tenant_grace_ms(ch->row, util_now_ms());
+
+		units_fmt_tokens(
+		    json_integer_value(json_object_get(ch->row, "price")),
+		    ch->denom, h, sizeof(h));
+		left[0] = '\0';
+		if (g >= 0) {
+			char d[48];
+			snprintf(left, sizeof(left), " (in %s)",
+			    tenant_duration(g, d, sizeof(d)));
+		}
+		printf("%s: still paused: to resume, the escrow must pay a "
+		       "whole epoch at the lease price (%lld %s, %s) past the "
+		       "time the lease had run when paused; top up more before "
+		       "the grace ends%s\n",
+		    json_string_value(json_object_get(ch->row, "lease")),
+		    (long long)json_integer_value(
+		        json_object_get(ch->row, "price")),
+		    ch->denom, h, left);
+	} else
+		printf("%s: %s\n",
+		    json_string_value(json_object_get(ch->row, "lease")),
+		    json_string_value(
+		        json_object_get(ch->row, "lease_status")));
 }
 
 int
