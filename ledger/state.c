@@ -698,13 +698,12 @@ acct_get(struct state *s, const uint8_t key[KEY_PUB_LEN], struct account **out)
 	return 0;
 }
 
-/* Balances never exceed the total deposited, which is overflow-checked
- * at deposit time, so these sums cannot overflow. */
+/* x (> 0) credited to a's balance in denomination d: noted for the
+ * standing top-ups of a's paused leases (credit_topups), in this
+ * state_apply call only. */
 static void
-credit(struct state *s, struct account *a, int d, int64_t x)
+mark_credit(struct state *s, struct account *a, int d, int64_t x)
 {
-	a->bal[d] += x;
-	s->balances[d] += x;
 	/* funds for a paused lease's standing top-up (credit_topups) */
 	if (x > 0 && a->npaused_auto > 0) {
 		if (a->cred_gen != s->cred_gen) {
@@ -714,6 +713,16 @@ credit(struct state *s, struct account *a, int d, int64_t x)
 		a->cred_mask |= UINT32_C(1) << d;
 		s->cred_any = 1;
 	}
+}
+
+/* Balances never exceed the total deposited, which is overflow-checked
+ * at deposit time, so these sums cannot overflow. */
+static void
+credit(struct state *s, struct account *a, int d, int64_t x)
+{
+	a->bal[d] += x;
+	s->balances[d] += x;
+	mark_credit(s, a, d, x);
 }
 
 /* Is l paused with a standing top-up in force?  Its tenant's
@@ -896,6 +905,7 @@ bond_move(struct state *s, struct account *a, struct provider *p, int64_t x)
 {
 	a->bal[0] -= x;
 	s->balances[0] -= x;
+	mark_credit(s, a, 0, -x); /* a release credits the balance */
 	p->bond += x;
 	s->bonds[0] += x;
 	p->rec.bond_changes++;
