@@ -27,8 +27,13 @@ const char cmd_topup_help[] =
     "paying fewer than\nEPOCHS epochs at the lease price, the market's "
     "rules move AMOUNT from your\nbalance into the escrow (nothing when "
     "the balance holds less than AMOUNT:\nthe lease then runs dry as "
-    "without it).  The last instruction is in\nforce; --auto off "
-    "cancels it.  EPOCHS is 1 to 4294967296.\n";
+    "without it).  When the escrow runs out before a\nbilling, the "
+    "market tops it up instead of pausing it if AMOUNT pays the\n"
+    "epoch; a paused lease takes AMOUNT at the next credit to your "
+    "balance and\nresumes once its escrow pays an epoch.  The last "
+    "instruction is in\nforce; --auto off cancels it.  EPOCHS is 1 to "
+    "4294967296.\n"
+    "A top-up of a paused lease says whether it resumed it.\n";
 
 /* `tenant topup --auto AMOUNT|off [--below EPOCHS] LEASE` */
 static int
