@@ -855,8 +855,11 @@ r_lease(struct rbuf *r, struct state *s, struct lease *l)
 	l->paused_at = r_i64(r);
 	l->paused_ms = r_i64(r);
 	l->pauses = r_i64(r);
+	/* a lease closed while paused keeps the paused_at of that pause */
 	if (l->paused_ms < 0 || l->pauses < 0 ||
-	    (l->status == LEASE_PAUSED) != (l->paused_at != 0))
+	    (l->status == LEASE_PAUSED && l->paused_at == 0) ||
+	    ((l->status == LEASE_ACTIVE || l->status == LEASE_CREATED) &&
+	        l->paused_at != 0))
 		r_fail(r, "a lease's pause fields are inconsistent");
 }
 

@@ -2337,7 +2337,7 @@ snapshot_check(struct t *t, const char *want, uint64_t seed)
 }
 
 static void
-run_stream(uint64_t seed, int steps)
+run_stream_grace(uint64_t seed, int steps, int64_t grace)
 {
 	static const int provs[] = { K_P1, K_P2, K_P3 };
 	static const int tenants[] = { K_TENANT, K_TENANT2, K_AUDITOR };
@@ -2351,10 +2351,13 @@ run_stream(uint64_t seed, int steps)
 	/* a short manifest window, so that undelivered leases close */
 	state_free(t->s);
 	t->cfg.manifest_window_ms = 20000;
+	t->cfg.pause_grace_ms = grace;
 	OK(state_new(&t->cfg, &t->s));
 	rng_state = seed;
 	for (int i = 0; i < 3; i++) {
-		fund(t, tenants[i], 5000000);
+		/* under a grace, tenants short of money: escrows run dry,
+		 * balances fall short of standing top-ups, deposits refill */
+		fund(t, tenants[i], grace > 0 ? 300000 : 5000000);
 		fund(t, provs[i], 40000000);
 	}
 	for (int step = 0; step < steps; step++) {
@@ -2568,19 +2571,21 @@ run_stream(uint64_t seed, int steps)
 			        json_integer_value(json_object_get(h, key)) +
 			        1));
 		}
-		int64_t tops = 0, shorts = 0;
+		int64_t tops = 0, shorts = 0, oncred = 0;
 		for (size_t i = 0; i < nl; i++) {
 			json_t *l = lease(t, lids[i]), *at;
 			at = json_object_get(l, "auto_topup");
 			tops += jint(at, "applied");
 			shorts += jint(at, "shortfalls");
+			oncred += jint(at, "on_credit");
 			json_decref(l);
 		}
 		char *hs = json_dumps(h, JSON_SORT_KEYS);
 		printf("seed %llu: %zu entries, %zu bounds refused, %lld "
-		       "standing top-ups made, %lld short %s\n",
+		       "standing top-ups made (%lld at a credit), %lld short "
+		       "%s\n",
 		    (unsigned long long)seed, t->nlog, nbounds, (long long)tops,
-		    (long long)shorts, hs);
+		    (long long)oncred, (long long)shorts, hs);
 		free(hs);
 		json_decref(h);
 	}
@@ -2603,6 +2608,12 @@ run_stream(uint64_t seed, int steps)
 	free(b);
 	state_free(r);
 	t_free(t);
+}
+
+static void
+run_stream(uint64_t seed, int steps)
+{
+	run_stream_grace(seed, steps, 0);
 }
 
 /* lease.update {"lease","manifest_hash",<the order's group>}, by tenant
@@ -3247,6 +3258,17 @@ test_random_streams_keep_invariants_and_replay(void **st)
 		run_stream(seed, 1000);
 }
 
+/* The same streams under a pause grace: pauses, resumes (by deposits and
+ * by standing top-ups at credits), lease.topup and grace closes among
+ * them, the same invariants, replay and snapshot. */
+static void
+test_random_streams_under_pause_grace(void **st)
+{
+	(void)st;
+	for (uint64_t seed = 21; seed <= 26; seed++)
+		run_stream_grace(seed, 1000, 40000);
+}
+
 int
 main(void)
 {
@@ -3305,6 +3327,7 @@ main(void)
 		    test_auto_topup_on_credit_lease_order_and_cancel),
 		cmocka_unit_test(
 		    test_random_streams_keep_invariants_and_replay),
+		cmocka_unit_test(test_random_streams_under_pause_grace),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
