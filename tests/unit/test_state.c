@@ -3211,6 +3211,63 @@ test_auto_topup_due_before_time_based_pause(void **st)
 	t_free(t);
 }
 
+/* A bond released to a balance is a credit too: a tenant that is also a
+ * provider withdraws its ask, and the bond that comes back pays the
+ * standing top-up of its paused lease. */
+static void
+test_auto_topup_on_credit_bond_release(void **st)
+{
+	struct t *t = t_new_with(1);
+	char lid[STATE_ID_LEN];
+	int64_t start;
+	json_t *due, *l;
+
+	(void)st;
+	state_free(t->s);
+	t->cfg.pause_grace_ms = 60000;
+	OK(state_new(&t->cfg, &t->s));
+	fund(t, K_P1, 40000000);
+	fund(t, K_TENANT, 3000000);
+	/* the tenant's own ask, too dear for its order: a bond locked */
+	OK(t_put(t, K_TENANT, "provider.advertise",
+	    "{\"api_url\":\"https://t\",\"attributes\":{},\"capacity\":"
+	    "{\"cpu_millis\":1000,\"memory_bytes\":1000000000,"
+	    "\"storage_bytes\":0},\"runtimes\":[\"wasm\"],\"price\":"
+	    "{\"denom\":\"uakt\",\"cpu_ms\":90000000}}"));
+	setup_lease(t, 6500, 60000, lid); /* price 6000: 10 epochs */
+	l = lease(t, lid);
+	assert_string_equal(jstr(l, "provider"), t->kt[K_P1]);
+	json_decref(l);
+	OK(started(t, K_P1, lid));
+	start = t->now;
+	OK(autotopup(t, K_TENANT, lid, "\"amount\":60000,\"below_epochs\":1"));
+	/* its balance down to the fee of one more entry */
+	OK(t_put(t, K_TENANT, "account.transfer",
+	    "{\"to\":\"%s\",\"denom\":\"uakt\",\"amount\":%lld}",
+	    t->kt[K_TENANT2], (long long)(balance(t, K_TENANT) - 200)));
+	assert_int_equal(balance(t, K_TENANT), 100);
+	t->now = start + 10 * 6000;
+	OK(state_due(t->s, t->now, &due));
+	assert_int_equal(json_array_size(due), 1);
+	assert_string_equal(jstr(json_array_get(due, 0), "kind"),
+	    "lease.pause");
+	json_decref(due);
+	OK(t_put(t, K_MARKET, "lease.pause", "{\"lease\":\"%s\"}", lid));
+	/* the withdrawal's fee leaves 0, then its bond comes back */
+	OK(t_put(t, K_TENANT, "provider.withdraw", "{}"));
+	assert_int_equal(auto_int(t, lid, "on_credit"), 1);
+	assert_int_equal(state_pending_count(t->s), 1);
+	assert_int_equal(t_drain(t), 1);
+	l = lease(t, lid);
+	assert_string_equal(jstr(l, "status"), "active");
+	assert_int_equal(jint(l, "escrow"), 120000);
+	json_decref(l);
+	OK(state_check_invariants(t->s));
+	replay_same(t);
+	snapshot_same(t);
+	t_free(t);
+}
+
 /* state_update_check alone: the rule the tenant's pre-check shares. */
 static void
 test_state_update_check_fields(void **st)
@@ -3323,6 +3380,7 @@ main(void)
 		cmocka_unit_test(
 		    test_auto_topup_resumes_paused_lease_on_credit),
 		cmocka_unit_test(test_auto_topup_due_before_time_based_pause),
+		cmocka_unit_test(test_auto_topup_on_credit_bond_release),
 		cmocka_unit_test(
 		    test_auto_topup_on_credit_lease_order_and_cancel),
 		cmocka_unit_test(
