@@ -426,4 +426,4 @@ async function deploymentPage(id) {
 }
 
 route(/^\/deploy$/, deployPage, () => false);
-route(/^\/deploy\/([^/?]+)$/, deploymentPage, (k) => k.has("lease.create") || k.has("lease.started") || k.has("lease.close") || k.has("order.close") || k.has("order.expire") || k.has("deployment.deposit") || k.has("lease.pause") || k.has("lease.resume"));
+route(/^\/deploy\/([^/?]+)$/, deploymentPage, (k) => k.has("lease.create") || k.has("lease.started") || k.has("lease.close") || k.has("order.close") || k.has("order.expire") || k.has("deployment.deposit") || k.has("lease.pause") || k.has("lease.resume") || k.has("lease.topup"));

@@ -157,6 +157,6 @@ async function providerPage(key) {
 }
 
 const leaseKinds = (k) => k.has("lease.usage") || k.has("lease.close") || k.has("lease.started") || k.has("order.close") || k.has("deployment.deposit") ||
-	k.has("lease.autotopup") || k.has("lease.pause") || k.has("lease.resume");
+	k.has("lease.autotopup") || k.has("lease.pause") || k.has("lease.resume") || k.has("lease.topup");
 route(/^\/lease\/([^/?]+)$/, leasePage, leaseKinds);
 route(/^\/provider\/([^/?]+)$/, providerPage, (k) => k.has("lease.create") || k.has("lease.close") || k.has("provider.offline") || k.has("provider.online"));

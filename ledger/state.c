@@ -698,6 +698,23 @@ acct_get(struct state *s, const uint8_t key[KEY_PUB_LEN], struct account **out)
 	return 0;
 }
 
+/* x (> 0) credited to a's balance in denomination d: noted for the
+ * standing top-ups of a's paused leases (credit_topups), in this
+ * state_apply call only. */
+static void
+mark_credit(struct state *s, struct account *a, int d, int64_t x)
+{
+	/* funds for a paused lease's standing top-up (credit_topups) */
+	if (x > 0 && a->npaused_auto > 0) {
+		if (a->cred_gen != s->cred_gen) {
+			a->cred_gen = s->cred_gen;
+			a->cred_mask = 0;
+		}
+		a->cred_mask |= UINT32_C(1) << d;
+		s->cred_any = 1;
+	}
+}
+
 /* Balances never exceed the total deposited, which is overflow-checked
  * at deposit time, so these sums cannot overflow. */
 static void
@@ -705,6 +722,36 @@ credit(struct state *s, struct account *a, int d, int64_t x)
 {
 	a->bal[d] += x;
 	s->balances[d] += x;
+	mark_credit(s, a, d, x);
+}
+
+/* Is l paused with a standing top-up in force?  Its tenant's
+ * npaused_auto counts those; pa_track keeps it after a change to l. */
+static int
+lease_pa(const struct lease *l)
+{
+	return l->status == LEASE_PAUSED && l->auto_topup.amount > 0;
+}
+
+void
+st_paused_auto_recount(struct state *s)
+{
+	for (size_t i = 0; i < s->naccts; i++)
+		s->accts[i]->npaused_auto = 0;
+	for (size_t i = 0; i < s->nleases; i++)
+		if (lease_pa(s->leases_v[i]))
+			s->leases_v[i]->order->tenant->npaused_auto++;
+}
+
+static void
+pa_track(struct lease *l, int was)
+{
+	int now = lease_pa(l);
+
+	if (now && !was)
+		l->order->tenant->npaused_auto++;
+	else if (was && !now)
+		l->order->tenant->npaused_auto--;
 }
 
 static void
@@ -858,6 +905,7 @@ bond_move(struct state *s, struct account *a, struct provider *p, int64_t x)
 {
 	a->bal[0] -= x;
 	s->balances[0] -= x;
+	mark_credit(s, a, 0, -x); /* a release credits the balance */
 	p->bond += x;
 	s->bonds[0] += x;
 	p->rec.bond_changes++;
@@ -973,9 +1021,10 @@ close_lease(struct state *s, struct lease *l, enum state_reason r,
 {
 	struct provider *p = l->prov;
 	struct order *o = l->order;
-	int rc;
+	int was = lease_pa(l), rc;
 
 	l->status = LEASE_CLOSED;
+	pa_track(l, was);
 	l->reason = r;
 	l->closed_time = c->t;
 	l->closed_index = c->index;
@@ -2227,6 +2276,69 @@ pause_funded(const struct state *s, struct lease *l, int64_t t)
 }
 
 /*
+ * Does l's standing top-up fund it at t, where nothing else would?  l is
+ * active and unfunded at t (its escrow pays no further epoch: the
+ * time-based pause is due), an instruction is in force, the tenant's
+ * balance holds its amount, and with it the escrow pays the epoch l is
+ * in.  The time-based lease.topup is then due instead of lease.pause.
+ */
+static int
+topup_due(const struct state *s, const struct lease *l, int64_t t)
+{
+	const struct st_autotopup *a = &l->auto_topup;
+	struct order *o = l->order;
+	int ok;
+
+	if (s->cfg.pause_grace_ms == 0 || a->amount <= 0 || l->price <= 0 ||
+	    !st_lease_unfunded(s, l, t) ||
+	    o->tenant->bal[o->denom] < a->amount ||
+	    o->escrow > INT64_MAX - a->amount)
+		return 0;
+	o->escrow += a->amount; /* undone below: a what-if */
+	ok = !st_lease_unfunded(s, l, t);
+	o->escrow -= a->amount;
+	return ok;
+}
+
+/*
+ * lease.topup {"lease"} (market, time-based): the escrow of an active
+ * lease ran out before a billing applied its standing top-up (its
+ * provider's report comes later, or the balance was funded after the
+ * last billing's shortfall); when the top-up alone funds it again
+ * (topup_due), the amount moves now, and the lease is not paused.
+ */
+static int
+h_lease_topup(struct state *s, const struct ctx *c)
+{
+	struct st_autotopup *a;
+	struct lease *l;
+	struct order *o;
+	int rc;
+
+	if ((rc = market_only(c)) < 0 ||
+	    (rc = find_lease(s, c->e->body, "lease.topup", &l)) < 0)
+		return rc;
+	if (!topup_due(s, l, c->t))
+		return err_set(ERR_REJECT,
+		    "lease.topup: %s's standing top-up is not due at "
+		    "sequencer time %lld (it is due when the lease is "
+		    "active, its escrow pays no further epoch, the "
+		    "instruction is in force and its amount, from the "
+		    "tenant's balance, pays the epoch)",
+		    l->id, (long long)c->t);
+	a = &l->auto_topup;
+	o = l->order;
+	credit(s, o->tenant, o->denom, -a->amount);
+	escrow_add(s, o, a->amount);
+	a->applied++;
+	a->moved = sat_add(a->moved, a->amount);
+	a->on_due++;
+	if (c->fx)
+		snprintf(c->fx->id, sizeof(c->fx->id), "%s", l->id);
+	return 0;
+}
+
+/*
  * lease.pause {"lease"} (market): a started lease whose escrow cannot pay
  * the epoch it is in stops being billed and keeps its capacity (and the
  * provider its volumes) for the genesis's pause grace.  Derived after a
@@ -2255,9 +2367,15 @@ h_lease_pause(struct state *s, const struct ctx *c)
 		    "lease.pause: %s is funded at sequencer time %lld "
 		    "(escrow %lld)",
 		    l->id, (long long)c->t, (long long)l->order->escrow);
+	if (!c->from_queue && topup_due(s, l, c->t))
+		return err_set(ERR_REJECT,
+		    "lease.pause: %s's standing top-up funds it at sequencer "
+		    "time %lld (lease.topup first)",
+		    l->id, (long long)c->t);
 	l->status = LEASE_PAUSED;
 	l->paused_at = c->t;
 	l->pauses++;
+	pa_track(l, 0);
 	return 0;
 }
 
@@ -2270,7 +2388,7 @@ static int
 h_lease_resume(struct state *s, const struct ctx *c)
 {
 	struct lease *l;
-	int rc;
+	int was, rc;
 
 	if ((rc = derived_only(c)) < 0 ||
 	    (rc = find_lease(s, c->e->body, "lease.resume", &l)) < 0)
@@ -2280,7 +2398,51 @@ h_lease_resume(struct state *s, const struct ctx *c)
 		    l->id);
 	l->paused_ms += c->t - l->paused_at;
 	l->paused_at = 0;
+	was = lease_pa(l);
 	l->status = LEASE_ACTIVE;
+	pa_track(l, was);
+	return 0;
+}
+
+/*
+ * The credit rule of standing top-ups: after an entry that credited the
+ * balance of a tenant (in a denomination) while one of its leases in
+ * that denomination is paused with a standing top-up in force, each
+ * such lease in creation (id) order, once per entry: when its escrow
+ * does not fund it already (a lease.resume of it is pending) and the
+ * balance holds the instruction's amount, the amount moves into the
+ * escrow (all or nothing, as at billing), and when the lease is then
+ * funded a lease.resume is derived, as after a deployment.deposit.
+ */
+static int
+credit_topups(struct state *s, const struct ctx *c)
+{
+	int rc;
+
+	if (!s->cred_any)
+		return 0;
+	s->cred_any = 0;
+	for (size_t i = 0; i < s->nleases; i++) {
+		struct lease *l = s->leases_v[i];
+		struct order *o = l->order;
+		struct account *t = o->tenant;
+		struct st_autotopup *a = &l->auto_topup;
+
+		if (!lease_pa(l) || t->cred_gen != s->cred_gen ||
+		    !(t->cred_mask & (UINT32_C(1) << o->denom)) ||
+		    pause_funded(s, l, c->t) || t->bal[o->denom] < a->amount)
+			continue;
+		credit(s, t, o->denom, -a->amount);
+		escrow_add(s, o, a->amount);
+		a->applied++;
+		a->moved = sat_add(a->moved, a->amount);
+		a->on_credit++;
+		a->credit_index = c->index;
+		if (pause_funded(s, l, c->t) &&
+		    (rc = st_push(s, "lease.resume",
+		         json_pack("{s:s}", "lease", l->id))) < 0)
+			return rc;
+	}
 	return 0;
 }
 
@@ -2482,7 +2644,7 @@ h_lease_autotopup(struct state *s, const struct ctx *c)
 	int64_t amount = 0, below = 0;
 	struct lease *l;
 	const char *k;
-	int rc;
+	int was, rc;
 
 	if (!json_is_object(b))
 		return err_set(ERR_INVAL, "%s: expected an object", w);
@@ -2522,11 +2684,13 @@ h_lease_autotopup(struct state *s, const struct ctx *c)
 	if (amount == 0 && a->amount == 0)
 		return err_set(ERR_REJECT,
 		    "%s: %s has no standing top-up to cancel", w, l->id);
+	was = lease_pa(l);
 	a->amount = amount;
 	a->below = below;
 	a->index = c->index;
 	a->time = c->t;
 	a->instructions++;
+	pa_track(l, was);
 	if (c->fx)
 		snprintf(c->fx->id, sizeof(c->fx->id), "%s", l->id);
 	return 0;
@@ -2559,6 +2723,7 @@ static const struct kind kinds[] = {
 	{ "lease.autotopup", H(h_lease_autotopup) },
 	{ "lease.pause", H(h_lease_pause) },
 	{ "lease.resume", H(h_lease_resume) },
+	{ "lease.topup", H(h_lease_topup) },
 };
 
 static int
@@ -2663,6 +2828,8 @@ state_apply(struct state *s, const struct envelope *e, uint64_t index,
 		fx->derived = NULL;
 		fx->id[0] = '\0';
 	}
+	s->cred_gen++; /* credits marked by an earlier call no longer count */
+	s->cred_any = 0;
 	if (s->applied > 0 && index <= s->last_index)
 		return err_set(ERR_REJECT,
 		    "ledger index %llu: not after the "
@@ -2752,6 +2919,8 @@ state_apply(struct state *s, const struct envelope *e, uint64_t index,
 		credit(s, ma, 0, fee);
 		s->entry_fees[0] += fee;
 	}
+	if ((rc = credit_topups(s, &c)) < 0)
+		return rc;
 	nonce_prune(s, seq_time_ms);
 	if ((rc = nonce_remember(s, nkey,
 	         sat_add(e->time_ms, s->cfg.skew_ms))) < 0)
@@ -2836,6 +3005,24 @@ state_check_invariants(const struct state *s)
 			    "negative used capacity",
 			    p->key_text);
 	}
+	{
+		uint64_t npa = 0, nl = 0;
+
+		for (size_t i = 0; i < s->naccts; i++)
+			npa += s->accts[i]->npaused_auto;
+		for (size_t i = 0; i < s->nleases; i++)
+			if (lease_pa(s->leases_v[i])) {
+				nl++;
+				if (s->leases_v[i]
+				        ->order->tenant->npaused_auto == 0)
+					npa = UINT64_MAX;
+			}
+		if (npa != nl)
+			return err_set(ERR_CORRUPT,
+			    "state: %llu paused leases with a standing top-up, "
+			    "their tenants count %llu",
+			    (unsigned long long)nl, (unsigned long long)npa);
+	}
 	return totals_ok(s);
 }
 
@@ -2868,7 +3055,9 @@ state_due(const struct state *s, int64_t now, json_t **out)
 		if (l->status == LEASE_ACTIVE && st_lease_unfunded(s, l, now) &&
 		    s->cfg.pause_grace_ms > 0) {
 			rc = json_array_append_new(a,
-			    json_pack("{s:s,s:{s:s}}", "kind", "lease.pause",
+			    json_pack("{s:s,s:{s:s}}", "kind",
+			        topup_due(s, l, now) ? "lease.topup" :
+			                               "lease.pause",
 			        "body", "lease", l->id));
 			continue;
 		}

@@ -51,7 +51,13 @@
  *                       in place of lease.close insufficient_funds;
  *                       derived or time-based, checked)
  *   lease.resume       market    {"lease":ID}  (derived from the
- *                       deployment.deposit that funds a paused lease)
+ *                       deployment.deposit that funds a paused lease,
+ *                       or from a credit to its tenant's balance that
+ *                       its standing top-up moved into the escrow)
+ *   lease.topup        market    {"lease":ID}  (time-based, checked: an
+ *                       active lease's escrow ran out before a billing,
+ *                       and its standing top-up's amount, from the
+ *                       balance, pays the epoch: moved, no pause)
  *   lease.close        tenant|provider|market {"lease":ID,"reason":R,
  *                       "usage"?:{...}}  (usage: the provider's final
  *                       cumulative readings, charged before the close)
@@ -62,7 +68,8 @@
  *                       the escrow pays fewer than below_epochs epochs at
  *                       the lease price, amount moves from the tenant's
  *                       balance into the escrow (nothing if it holds
- *                       less)
+ *                       less); for a paused lease, after each entry
+ *                       that credits that balance (docs/state.md)
  *   R is one of enum state_reason's names (state_reason_name).
  *   order.create may add "caps":{"requests"?,"egress_bytes"?,"fuel"?}:
  *   units per epoch above which those counters are not charged.

@@ -52,6 +52,13 @@ struct account {
 	char key_text[KEY_TEXT_SIZE];
 	int64_t bal[STATE_DENOMS_MAX];
 	size_t seq; /* creation order */
+	/* Derived, not snapshotted (recomputed at decode): how many of this
+	 * tenant's leases are paused with a standing top-up in force.  And,
+	 * transient: the denominations (bits) credited by the state_apply
+	 * call numbered cred_gen (state.c, credit_topups). */
+	uint32_t npaused_auto;
+	uint32_t cred_mask;
+	uint64_t cred_gen;
 };
 
 /* Price vector: micro-units per 10^6 metered units. */
@@ -200,6 +207,13 @@ struct st_autotopup {
 	int64_t applied; /* top-ups made */
 	int64_t moved; /* their sum (saturating) */
 	int64_t shortfalls; /* billings that wanted one the balance lacked */
+	/* top-ups made for the lease paused, when its tenant's balance was
+	 * credited (included in applied/moved), and the leaf of the last */
+	int64_t on_credit;
+	uint64_t credit_index;
+	/* top-ups made by a time-based lease.topup (included in applied and
+	 * moved): the escrow ran out before a billing could make one */
+	int64_t on_due;
 };
 
 struct lease {
@@ -275,6 +289,11 @@ struct state {
 	size_t nopen, open_cap;
 	struct lease **leases_v; /* all leases, creation order */
 	size_t nleases, leases_cap;
+	/* Transient, not state: state_apply calls so far, and whether the
+	 * current one credited an account that has a paused lease with a
+	 * standing top-up (state.c, credit_topups). */
+	uint64_t cred_gen;
+	int cred_any;
 	struct pending *pq; /* derived entries queue */
 	size_t pq_head, pq_n, pq_cap;
 	char *runtime_names[ST_MAX_RUNTIMES];
@@ -295,6 +314,8 @@ struct state {
 };
 
 /* state.c */
+/* Set each account's npaused_auto from the leases (after a decode). */
+void st_paused_auto_recount(struct state *s);
 int st_order_parse(struct state *s, const json_t *b, struct order *o);
 int st_push(struct state *s, const char *kind, json_t *body); /* steals */
 int st_grow(void **arr, size_t *cap, size_t need, size_t elem);

@@ -98,12 +98,15 @@ autotopup_json(const struct lease *l)
 {
 	const struct st_autotopup *a = &l->auto_topup;
 
-	return json_pack("{s:b,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "on",
-	    a->amount > 0, "amount", (json_int_t)a->amount, "below_epochs",
-	    (json_int_t)a->below, "index", (json_int_t)a->index, "time",
-	    (json_int_t)a->time, "instructions", (json_int_t)a->instructions,
-	    "applied", (json_int_t)a->applied, "moved", (json_int_t)a->moved,
-	    "shortfalls", (json_int_t)a->shortfalls);
+	return json_pack("{s:b,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}",
+	    "on", a->amount > 0, "amount", (json_int_t)a->amount,
+	    "below_epochs", (json_int_t)a->below, "index", (json_int_t)a->index,
+	    "time", (json_int_t)a->time, "instructions",
+	    (json_int_t)a->instructions, "applied", (json_int_t)a->applied,
+	    "moved", (json_int_t)a->moved, "shortfalls",
+	    (json_int_t)a->shortfalls, "on_credit", (json_int_t)a->on_credit,
+	    "credit_index", (json_int_t)a->credit_index, "on_due",
+	    (json_int_t)a->on_due);
 }
 
 static json_t *

@@ -13,7 +13,7 @@
 #include "common/err.h"
 #include "ledger/state_internal.h"
 
-#define SNAP_MAGIC "lodge-state-5\n"
+#define SNAP_MAGIC "lodge-state-6\n"
 
 /*
  * Every field of these structures is written and read below.  A field
@@ -24,9 +24,9 @@
  * replay after it, for the kinds its random streams use.)
  */
 #if defined(__x86_64__) && defined(__LP64__)
-_Static_assert(sizeof(struct state) == 3944,
+_Static_assert(sizeof(struct state) == 3960,
     "struct state changed: snapshot it in state_snap.c, then fix this size");
-_Static_assert(sizeof(struct account) == 160,
+_Static_assert(sizeof(struct account) == 176,
     "struct account changed: snapshot it in state_snap.c, then fix this "
     "size");
 _Static_assert(sizeof(struct provider) == 576,
@@ -34,7 +34,7 @@ _Static_assert(sizeof(struct provider) == 576,
     "size");
 _Static_assert(sizeof(struct order) == 592,
     "struct order changed: snapshot it in state_snap.c, then fix this size");
-_Static_assert(sizeof(struct lease) == 392,
+_Static_assert(sizeof(struct lease) == 416,
     "struct lease changed: snapshot it in state_snap.c, then fix this size");
 _Static_assert(sizeof(struct attest) == 64,
     "struct attest changed: snapshot it in state_snap.c, then fix this size");
@@ -315,6 +315,9 @@ w_lease(struct wbuf *w, const struct lease *l, uint64_t order_pos)
 	w_i64(w, l->auto_topup.applied);
 	w_i64(w, l->auto_topup.moved);
 	w_i64(w, l->auto_topup.shortfalls);
+	w_i64(w, l->auto_topup.on_credit);
+	w_u64(w, l->auto_topup.credit_index);
+	w_i64(w, l->auto_topup.on_due);
 	w_i64(w, l->paused_at);
 	w_i64(w, l->paused_ms);
 	w_i64(w, l->pauses);
@@ -836,6 +839,13 @@ r_lease(struct rbuf *r, struct state *s, struct lease *l)
 	l->auto_topup.applied = r_i64(r);
 	l->auto_topup.moved = r_i64(r);
 	l->auto_topup.shortfalls = r_i64(r);
+	l->auto_topup.on_credit = r_i64(r);
+	l->auto_topup.credit_index = r_u64(r);
+	l->auto_topup.on_due = r_i64(r);
+	if (l->auto_topup.on_credit < 0 || l->auto_topup.on_due < 0 ||
+	    l->auto_topup.on_credit >
+	        l->auto_topup.applied - l->auto_topup.on_due)
+		r_fail(r, "a lease's top-ups on credit are out of range");
 	if (l->auto_topup.amount < 0 || l->auto_topup.below < 0 ||
 	    l->auto_topup.below > ST_AUTOTOPUP_MAX_EPOCHS ||
 	    (l->auto_topup.amount > 0) != (l->auto_topup.below > 0) ||
@@ -845,8 +855,11 @@ r_lease(struct rbuf *r, struct state *s, struct lease *l)
 	l->paused_at = r_i64(r);
 	l->paused_ms = r_i64(r);
 	l->pauses = r_i64(r);
+	/* a lease closed while paused keeps the paused_at of that pause */
 	if (l->paused_ms < 0 || l->pauses < 0 ||
-	    (l->status == LEASE_PAUSED) != (l->paused_at != 0))
+	    (l->status == LEASE_PAUSED && l->paused_at == 0) ||
+	    ((l->status == LEASE_ACTIVE || l->status == LEASE_CREATED) &&
+	        l->paused_at != 0))
 		r_fail(r, "a lease's pause fields are inconsistent");
 }
 
@@ -1063,6 +1076,8 @@ state_snapshot_decode(const struct state_config *c, const char *buf, size_t len,
 		return rc;
 	r_state(&r, s);
 	s->kv_gen = 1; /* the match index is built on first use */
+	if (r.bad == NULL)
+		st_paused_auto_recount(s); /* derived, not in the snapshot */
 	if (r.bad == NULL)
 		r.bad = amounts_ok(s);
 	if (r.bad == NULL && (rc = state_check_invariants(s)) < 0) {

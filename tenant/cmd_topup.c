@@ -12,6 +12,7 @@
 #include "tenant/autotopup.h"
 #include "tenant/cmd.h"
 #include "tenant/manage.h"
+#include "tenant/runway.h"
 
 const char cmd_topup_help[] =
     "usage: tenant topup DEPLOYMENT|LEASE AMOUNT "
@@ -26,8 +27,13 @@ const char cmd_topup_help[] =
     "paying fewer than\nEPOCHS epochs at the lease price, the market's "
     "rules move AMOUNT from your\nbalance into the escrow (nothing when "
     "the balance holds less than AMOUNT:\nthe lease then runs dry as "
-    "without it).  The last instruction is in\nforce; --auto off "
-    "cancels it.  EPOCHS is 1 to 4294967296.\n";
+    "without it).  When the escrow runs out before a\nbilling, the "
+    "market tops it up instead of pausing it if AMOUNT pays the\n"
+    "epoch; a paused lease takes AMOUNT at the next credit to your "
+    "balance and\nresumes once its escrow pays an epoch.  The last "
+    "instruction is in\nforce; --auto off cancels it.  EPOCHS is 1 to "
+    "4294967296.\n"
+    "A top-up of a paused lease says whether it resumed it.\n";
 
 /* `tenant topup --auto AMOUNT|off [--below EPOCHS] LEASE` */
 static int
@@ -102,7 +108,7 @@ show(void *ctx, const struct tenant_change *ch)
 
 	if (*json || ch->rc != 0)
 		return;
-	char h[64];
+	char h[64], left[64];
 
 	units_fmt_tokens(json_integer_value(json_object_get(ch->row, "escrow")),
 	    ch->denom, h, sizeof(h));
@@ -110,6 +116,39 @@ show(void *ctx, const struct tenant_change *ch)
 	    (long long)json_integer_value(json_object_get(ch->row, "added")),
 	    (long long)json_integer_value(json_object_get(ch->row, "escrow")),
 	    ch->denom, h);
+	if (json_object_get(ch->row, "resumed") == NULL)
+		return;
+	if (json_is_true(json_object_get(ch->row, "resumed")))
+		printf("%s: resumed: the escrow pays a whole epoch again; the "
+		       "provider starts it again (same lease, same URL)\n",
+		    json_string_value(json_object_get(ch->row, "lease")));
+	else if (strcmp(json_string_value(
+	                    json_object_get(ch->row, "lease_status")),
+	             "paused") == 0) {
+		int64_t g = tenant_grace_ms(ch->row, util_now_ms());
+
+		units_fmt_tokens(
+		    json_integer_value(json_object_get(ch->row, "price")),
+		    ch->denom, h, sizeof(h));
+		left[0] = '\0';
+		if (g >= 0) {
+			char d[48];
+			snprintf(left, sizeof(left), " (in %s)",
+			    tenant_duration(g, d, sizeof(d)));
+		}
+		printf("%s: still paused: to resume, the escrow must pay a "
+		       "whole epoch at the lease price (%lld %s, %s) past the "
+		       "time the lease had run when paused; top up more before "
+		       "the grace ends%s\n",
+		    json_string_value(json_object_get(ch->row, "lease")),
+		    (long long)json_integer_value(
+		        json_object_get(ch->row, "price")),
+		    ch->denom, h, left);
+	} else
+		printf("%s: %s\n",
+		    json_string_value(json_object_get(ch->row, "lease")),
+		    json_string_value(
+		        json_object_get(ch->row, "lease_status")));
 }
 
 int

@@ -79,7 +79,8 @@ add_autotopup(json_t *arr, const json_t *e, const json_t *body,
 }
 
 /* The deployment.deposit entries naming order, and the lease.autotopup,
- * lease.pause and lease.resume entries naming lease, from index from on. */
+ * lease.pause, lease.resume and lease.topup entries naming lease, from
+ * index from on. */
 static int
 add_topups(struct tenant_client *c, json_t *arr, const char *order,
     const char *lease, json_int_t from, const char *denom)
@@ -155,6 +156,18 @@ add_topups(struct tenant_client *c, json_t *arr, const char *order,
 				    "resumed: the top-up pays it again; the "
 				    "workload starts again (same lease, same "
 				    "URL)");
+			} else if (strcmp(str(json_object_get(leaf, "entry"),
+			                      "kind"),
+			               "lease.topup") == 0 &&
+			    strcmp(str(body, "lease"), lease) == 0) {
+				snprintf(id, sizeof(id), "m%lld",
+				    (long long)num(e, "index"));
+				rc = add(arr, num(e, "time"), "market",
+				    "lease.topup", id,
+				    "standing top-up: the escrow ran out "
+				    "before "
+				    "a billing; the instruction's amount moved "
+				    "from your balance, the lease runs on");
 			} else if (strcmp(str(json_object_get(leaf, "entry"),
 			                      "kind"),
 			               "lease.autotopup") == 0 &&

@@ -55,6 +55,61 @@ tell(tenant_change_fn fn, void *ctx, const char *order, int rc,
 		fn(ctx, &ch);
 }
 
+/* The lease of order oid when the market shows it paused: its id into
+ * lid (lid[0] '\0' otherwise, also when it cannot be read). */
+static void
+paused_lease_of(struct tenant_client *c, const char *oid, char *lid, size_t n)
+{
+	json_t *ord = NULL, *l = NULL;
+	const char *id, *st;
+	char path[96];
+
+	lid[0] = '\0';
+	snprintf(path, sizeof(path), "/v1/orders/%s", oid);
+	if (tenant_market_get(c, path, &ord) == 0 &&
+	    (id = json_string_value(json_object_get(ord, "lease"))) != NULL) {
+		snprintf(path, sizeof(path), "/v1/leases/%s", id);
+		if (tenant_market_get(c, path, &l) == 0 &&
+		    (st = json_string_value(json_object_get(l, "status"))) !=
+		        NULL &&
+		    strcmp(st, "paused") == 0)
+			snprintf(lid, n, "%s", id);
+	}
+	err_clear();
+	json_decref(ord);
+	json_decref(l);
+}
+
+/* What a deposit did to lid, paused before it: row gets "lease",
+ * "resumed" and, still paused, "lease_status" "paused", "price" and
+ * "grace_until" (the escrow must pay a whole epoch at the price, past
+ * the time the lease had run when paused, docs/state.md "Pause"). */
+static void
+note_resume(struct tenant_client *c, const char *lid, json_t *row)
+{
+	json_t *l = NULL;
+	const char *st;
+	char path[96];
+
+	snprintf(path, sizeof(path), "/v1/leases/%s", lid);
+	if (tenant_market_get(c, path, &l) != 0 ||
+	    (st = json_string_value(json_object_get(l, "status"))) == NULL) {
+		err_clear();
+		json_decref(l);
+		return;
+	}
+	json_object_set_new(row, "lease", json_string(lid));
+	json_object_set_new(row, "lease_status", json_string(st));
+	json_object_set_new(row, "resumed",
+	    json_boolean(strcmp(st, "active") == 0));
+	if (strcmp(st, "paused") == 0) {
+		json_object_set(row, "price", json_object_get(l, "price"));
+		json_object_set(row, "grace_until",
+		    json_object_get(l, "grace_until"));
+	}
+	json_decref(l);
+}
+
 int
 tenant_topup(struct tenant_client *c, const struct tenant_paths *p,
     const char *id, int64_t amount, tenant_change_fn fn, void *ctx,
@@ -74,8 +129,9 @@ tenant_topup(struct tenant_client *c, const struct tenant_paths *p,
 		json_t *body = json_pack("{s:s,s:I}", "order", oid, "amount",
 		           (json_int_t)amount),
 		       *ord = NULL;
-		char path[96];
+		char path[96], lid[32];
 
+		paused_lease_of(c, oid, lid, sizeof(lid));
 		rc = tenant_market_submit(c, "deployment.deposit", body, NULL,
 		    NULL, 0);
 		json_decref(body);
@@ -87,6 +143,8 @@ tenant_topup(struct tenant_client *c, const struct tenant_paths *p,
 			    "added", (json_int_t)amount, "escrow",
 			    json_object_get(ord, "escrow"));
 			if (row) {
+				if (lid[0] != '\0')
+					note_resume(c, lid, row);
 				json_array_append_new(*rows, row);
 				tell(fn, ctx, oid, 0, row, ord);
 			}

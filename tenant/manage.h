@@ -35,7 +35,11 @@ typedef void (*tenant_change_fn)(void *ctx, const struct tenant_change *ch);
  * (tenant_deployment_orders), in order, stopping at the first refusal.
  * *rows (caller owns, also on failure) gets {"order","added","escrow"}
  * per order done, escrow as the market shows it after; an order that
- * cannot be read back has no row.  fn (may be NULL) hears of each row.
+ * cannot be read back has no row.  An order whose lease was paused
+ * before its deposit adds "lease", "lease_status" (after), "resumed"
+ * (the deposit resumed it) and, still paused, "price" and "grace_until"
+ * (to resume, the escrow must pay a whole epoch at the price past the
+ * time the lease had run).  fn (may be NULL) hears of each row.
  */
 int tenant_topup(struct tenant_client *c, const struct tenant_paths *p,
     const char *id, int64_t amount, tenant_change_fn fn, void *ctx,

@@ -7,7 +7,10 @@
 # say so); a top-up resumes it at the same URL with the file intact.
 # Another lease left paused is not started again by a provider restarted
 # meanwhile, keeps its volume until the grace ends, then closes
-# insufficient_funds and its volume is deleted.  Abuse: a lease.resume signed by the tenant or not
+# insufficient_funds and its volume is deleted.  A third lease with a
+# standing top-up, paused with an empty balance, is resumed by a deposit
+# into the balance (not by one to another account) and restarted with its
+# file intact.  Abuse: a lease.resume signed by the tenant or not
 # derived, a top-up of 0, a pause of a closed lease, an old lease.resume
 # replayed.  `ledger audit` replays it all.
 . tests/e2e/lib.sh
@@ -226,6 +229,35 @@ check "a lease.pause of the closed lease is refused" \
     [ "$(code "$MK" lease.pause "{\"lease\":\"$L2\"}")" = 422 ]
 check "the first lease still serves its file" \
     [ "$(curl -s -m 5 "${URL}read")" = first ]
+
+# ---- a standing top-up resumes a paused lease at a deposit --------------
+check "alice deploys a third one with the smallest escrow" \
+    to "$T/d3.json" as alice deploy "$T/vol.yaml" --deposit $DEP \
+    --timeout 60 --json
+L3=$(jq -r '.orders[0].lease' "$T/d3.json")
+URL3=$(jq -r '.orders[0].services.web' "$T/d3.json")
+check "its workload writes its persistent volume" \
+    [ "$(curl -s -m 5 "${URL3}write/third")" = wrote ]
+check "alice sets a standing top-up of 300 epochs' price on it" \
+    as alice topup --auto $((300 * P)) --below 2 "$L3"
+SINK=$($L keygen "$T/sink.key")
+ab() { mget "/v1/accounts/$alice_ADDR" .balances.uakt; }
+check "alice empties her balance" submit "$AK" account.transfer \
+    "{\"to\":\"$SINK\",\"denom\":\"uakt\",\"amount\":$(($(ab) - $(fee account.transfer)))}"
+PID3=$(rep_pid "$L3")
+check "its escrow runs dry, the balance empty: paused" until_ok 40 sh -c \
+    "[ \"\$(curl -s $MARKET/v1/leases/$L3 | jq -r .status)\" = paused ]"
+check "the provider stops its workload (pid $PID3)" until_ok 15 dead "$PID3"
+fund "$SINK" 1000000
+sleep 2
+check "a deposit to another account leaves it paused" \
+    [ "$(lease_st "$L3")" = paused ]
+fund "$alice_ADDR" $((300 * P + 1000000))
+check "a deposit to alice's balance: the instruction moves $((300 * P)), the market resumes it" \
+    until_ok 10 sh -c "curl -s $MARKET/v1/leases/$L3 | jq -e '.status == \"active\" and .auto_topup.on_credit == 1' > /dev/null"
+check "the provider starts it again at the same URL, the file intact" \
+    until_ok 30 sh -c "[ \"\$(curl -s -m 3 ${URL3}read)\" = third ]"
+check "alice closes the third deployment" as alice close "$L3"
 check "ledger audit replays it all (pauses, resume, grace close)" \
     until_ok 10 $L audit --market "$MARKET"
 check "alice closes the first deployment" as alice close "$D1"

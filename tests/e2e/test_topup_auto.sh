@@ -8,7 +8,12 @@
 # `tenant events` its entries, the top-ups and the runway warning;
 # `--auto off` cancels it; bad amounts and epochs are usage errors;
 # another key's instruction, a replayed one and one for a closed lease
-# are refused; `ledger audit` recomputes the same lease.
+# are refused.  A lease paused with a standing top-up and an empty balance
+# resumes when a deposit into the balance lets the instruction pay (not a
+# deposit to another account, not once cancelled); `tenant topup` on a
+# paused lease says whether it resumed; an escrow running out unbilled
+# with the balance funded is topped up by the market (lease.topup), not
+# paused.  `ledger audit` recomputes the same leases.
 . tests/e2e/lib.sh
 . tests/e2e/market_lib.sh
 . tests/e2e/money_lib.sh
@@ -150,8 +155,82 @@ as alice topup --auto 100 --below 2 "$L1" > "$T/c.out" 2> "$T/c.err"
 check "a standing top-up for the closed lease exits 1, saying closed" sh -c \
     "[ $? = 1 ] && grep -q 'is closed' $T/c.err"
 
+# ---- a paused lease resumed by its standing top-up at a deposit -----------
+# lease L2 of 640 per epoch, not billed (its provider reports nothing), with
+# a standing top-up of 3200 and an empty balance: the escrow runs out and
+# the market pauses it (24 h grace); credits to alice's balance then apply
+# the instruction.
+l2() { mget "/v1/leases/$L2" "$1"; }
+fund "$alice_ADDR" $((MIN * 640 + 100000))
+O2=$(ord "$AK" 500 640 $((MIN * 640)))
+L2=$(mget "/v1/orders/$O2" .lease)
+check "alice's second order matched at 640 ($O2, $L2)" [ "$(l2 .price)" = 640 ]
+check "... and started" start_lease "$T/prov.key" "$L2" "$AK"
+check "alice sets a standing top-up of 3200 below 2 epochs on it" \
+    as alice topup --auto 3200 --below 2 "$L2"
+B=$(bal "$alice_ADDR")
+check "alice empties her balance (to bob)" submit "$AK" account.transfer \
+    "{\"to\":\"$bob_ADDR\",\"denom\":\"uakt\",\"amount\":$((B - $(fee account.transfer)))}"
+check "... to 0" [ "$(bal "$alice_ADDR")" = 0 ]
+check "the escrow runs out, the balance empty: the market pauses it" \
+    until_ok $((MIN + 20)) sh -c "[ \"\$(curl -s $MARKET/v1/leases/$L2 | jq -r .status)\" = paused ]"
+check "... no top-up made" [ "$(l2 .auto_topup.applied)" = 0 ]
+ESC=$(l2 .escrow)
+fund "$bob_ADDR" 100000
+sleep 1
+check "a deposit to bob's balance does not resume it" sh -c \
+    "curl -s $MARKET/v1/leases/$L2 | jq -e '.status == \"paused\" and .auto_topup.applied == 0 and .escrow == $ESC'"
+fund "$alice_ADDR" 3000
+sleep 1
+check "a deposit of 3000 (less than the amount) moves nothing" sh -c \
+    "curl -s $MARKET/v1/leases/$L2 | jq -e '.status == \"paused\" and .auto_topup.applied == 0 and .escrow == $ESC' > /dev/null && [ $(bal "$alice_ADDR") = 3000 ]"
+fund "$alice_ADDR" 1000
+check "a deposit bringing the balance to 4000: 3200 moves, the lease resumes" \
+    until_ok 10 sh -c "curl -s $MARKET/v1/leases/$L2 | jq -e '.status == \"active\" and .pauses == 1 and .escrow == $((ESC + 3200))' > /dev/null"
+check "... one top-up, made on a credit; alice's balance 800" sh -c \
+    "curl -s $MARKET/v1/leases/$L2 | jq -e '.auto_topup | .applied == 1 and .on_credit == 1 and .moved == 3200 and .shortfalls == 0' > /dev/null && [ $(bal "$alice_ADDR") = 800 ]"
+RN=$(curl -s "$MARKET/v1/ledger/entries?start=0" | jq -r "[.entries[] | select((.leaf | @base64d | fromjson | .entry) as \$e | \$e.kind == \"lease.resume\" and \$e.body.lease == \"$L2\")][0].index")
+CI=$(l2 .auto_topup.credit_index)
+check "... by a market-signed lease.resume right after the deposit (index $CI)" \
+    [ "$RN" = $((CI + 1)) ]
+check "the provider's usage is billed again after the resume" \
+    submit "$T/prov.key" lease.usage "{\"lease\":\"$L2\",\"usage\":{\"cpu_ms\":$((MIN * 500))}}"
+check "... charged $((MIN * 640))" [ "$(l2 .charged)" = $((MIN * 640)) ]
+check "the escrow runs out again (alice's 800 pays no top-up): paused again" \
+    until_ok 20 sh -c "[ \"\$(curl -s $MARKET/v1/leases/$L2 | jq -r .status)\" = paused ]"
+check "alice cancels the standing top-up while it is paused" \
+    as alice topup --auto off "$L2"
+ESC=$(l2 .escrow)
+fund "$alice_ADDR" 100000
+sleep 1
+check "a deposit after the cancel does nothing: still paused, escrow $ESC" sh -c \
+    "curl -s $MARKET/v1/leases/$L2 | jq -e '.status == \"paused\" and .pauses == 2 and .auto_topup.applied == 1 and .escrow == $ESC'"
+
+# ---- tenant topup on a paused lease says whether it resumed ---------------
+check "tenant topup of 1: the deposit is made" to "$T/tp1.out" as alice topup "$O2" 1
+check "... and it says the lease is still paused, and why" \
+    grep -q "^$L2: still paused: to resume, the escrow must pay a whole epoch at the lease price (640 uakt" "$T/tp1.out"
+check "... --json: resumed false, paused, with the price" sh -c \
+    "XDG_CONFIG_HOME=$CL/alice LODGE_MARKET=$MARKET $BIN/tenant topup $O2 1 --json | jq -e '.[0] | .lease == \"$L2\" and .resumed == false and .lease_status == \"paused\" and .price == 640 and (.grace_until | type) == \"number\"'"
+check "tenant topup of 3200 resumes it, and says so" to "$T/tp2.out" as alice topup "$O2" 3200
+check "... resumed" grep -q "^$L2: resumed: the escrow pays a whole epoch again" "$T/tp2.out"
+check "... as the market shows" [ "$(l2 .status)" = active ]
+
+# ---- the escrow running out with the balance funded: lease.topup, no pause -
+check "alice sets 3200 below 1 epoch again, her balance funded" \
+    as alice topup --auto 3200 --below 1 "$L2"
+check "unbilled, the escrow runs out: the market tops it up (lease.topup) instead of pausing" \
+    until_ok 20 sh -c "curl -s $MARKET/v1/leases/$L2 | jq -e '.auto_topup.on_due >= 1' > /dev/null"
+check "... the lease still active, paused twice only" sh -c \
+    "curl -s $MARKET/v1/leases/$L2 | jq -e '.status == \"active\" and .pauses == 2'"
+check "tenant events shows the market's top-up" sh -c \
+    "XDG_CONFIG_HOME=$CL/alice LODGE_MARKET=$MARKET $BIN/tenant events $L2 2>/dev/null | grep -q 'lease.topup .*standing top-up: the escrow ran out before a billing'"
+check "alice closes it" as alice close "$L2"
+
 # ---- ledger audit recomputes the same ---------------------------------------
 check "ledger audit of the whole run passes" until_ok 10 $L audit --market "$MARKET"
 check "... and recomputes the lease's standing top-up as the market shows it" until_ok 10 sh -c \
     "[ \"\$($L audit --market $MARKET --lease $L1 --json | jq -c .lease.auto_topup)\" = \"\$(curl -s $MARKET/v1/leases/$L1 | jq -c .auto_topup)\" ]"
+check "... and the paused lease's, resumed by credits and topped up by time" until_ok 10 sh -c \
+    "[ \"\$($L audit --market $MARKET --lease $L2 --json | jq -c .lease.auto_topup)\" = \"\$(curl -s $MARKET/v1/leases/$L2 | jq -c .auto_topup)\" ]"
 finish

@@ -2337,7 +2337,7 @@ snapshot_check(struct t *t, const char *want, uint64_t seed)
 }
 
 static void
-run_stream(uint64_t seed, int steps)
+run_stream_grace(uint64_t seed, int steps, int64_t grace)
 {
 	static const int provs[] = { K_P1, K_P2, K_P3 };
 	static const int tenants[] = { K_TENANT, K_TENANT2, K_AUDITOR };
@@ -2351,10 +2351,13 @@ run_stream(uint64_t seed, int steps)
 	/* a short manifest window, so that undelivered leases close */
 	state_free(t->s);
 	t->cfg.manifest_window_ms = 20000;
+	t->cfg.pause_grace_ms = grace;
 	OK(state_new(&t->cfg, &t->s));
 	rng_state = seed;
 	for (int i = 0; i < 3; i++) {
-		fund(t, tenants[i], 5000000);
+		/* under a grace, tenants short of money: escrows run dry,
+		 * balances fall short of standing top-ups, deposits refill */
+		fund(t, tenants[i], grace > 0 ? 300000 : 5000000);
 		fund(t, provs[i], 40000000);
 	}
 	for (int step = 0; step < steps; step++) {
@@ -2568,19 +2571,21 @@ run_stream(uint64_t seed, int steps)
 			        json_integer_value(json_object_get(h, key)) +
 			        1));
 		}
-		int64_t tops = 0, shorts = 0;
+		int64_t tops = 0, shorts = 0, oncred = 0;
 		for (size_t i = 0; i < nl; i++) {
 			json_t *l = lease(t, lids[i]), *at;
 			at = json_object_get(l, "auto_topup");
 			tops += jint(at, "applied");
 			shorts += jint(at, "shortfalls");
+			oncred += jint(at, "on_credit");
 			json_decref(l);
 		}
 		char *hs = json_dumps(h, JSON_SORT_KEYS);
 		printf("seed %llu: %zu entries, %zu bounds refused, %lld "
-		       "standing top-ups made, %lld short %s\n",
+		       "standing top-ups made (%lld at a credit), %lld short "
+		       "%s\n",
 		    (unsigned long long)seed, t->nlog, nbounds, (long long)tops,
-		    (long long)shorts, hs);
+		    (long long)oncred, (long long)shorts, hs);
 		free(hs);
 		json_decref(h);
 	}
@@ -2603,6 +2608,12 @@ run_stream(uint64_t seed, int steps)
 	free(b);
 	state_free(r);
 	t_free(t);
+}
+
+static void
+run_stream(uint64_t seed, int steps)
+{
+	run_stream_grace(seed, steps, 0);
 }
 
 /* lease.update {"lease","manifest_hash",<the order's group>}, by tenant
@@ -2932,6 +2943,331 @@ test_auto_topup_standing_instruction(void **st)
 	t_free(t);
 }
 
+/* A fresh state replaying t's log ends byte for byte as t (`ledger
+ * audit` recomputes the same). */
+static void
+replay_same(struct t *t)
+{
+	struct state *r;
+	char *a, *b;
+
+	OK(state_new(&t->cfg, &r));
+	for (size_t i = 0; i < t->nlog; i++)
+		if (state_apply(r, t->log[i].e, t->log[i].index, t->log[i].time,
+		        NULL) != 0)
+			fail_msg("replay of index %llu: %s",
+			    (unsigned long long)t->log[i].index, err_msg());
+	a = dump_bytes(t->s);
+	b = dump_bytes(r);
+	assert_string_equal(a, b);
+	free(a);
+	free(b);
+	state_free(r);
+}
+
+/* Move all of who's balance to K_TENANT2. */
+static void
+empty_balance(struct t *t, int who)
+{
+	int64_t b = balance(t, who);
+
+	if (b > 0)
+		OK(t_put(t, who, "account.transfer",
+		    "{\"to\":\"%s\",\"denom\":\"uakt\",\"amount\":%lld}",
+		    t->kt[K_TENANT2], (long long)b));
+}
+
+/* A paused lease's standing top-up applies when its tenant's balance is
+ * credited: all of the amount or nothing, and the lease resumes once the
+ * escrow pays it again, as after a deployment.deposit. */
+static void
+test_auto_topup_resumes_paused_lease_on_credit(void **st)
+{
+	struct t *t = t_new_pause(60000);
+	char lid[STATE_ID_LEN];
+	int64_t start;
+	uint64_t at;
+	json_t *l;
+
+	(void)st;
+	paused_lease(t, lid, &start); /* escrow 8000: 12000 resumes it */
+	/* set while paused, with a funded balance: nothing until a credit */
+	OK(autotopup(t, K_TENANT, lid, "\"amount\":2000,\"below_epochs\":2"));
+	assert_int_equal(auto_int(t, lid, "applied"), 0);
+	empty_balance(t, K_TENANT);
+	assert_int_equal(balance(t, K_TENANT), 0);
+	snapshot_same(t); /* the count of paused leases is rebuilt */
+	/* a deposit to another account does nothing */
+	fund(t, K_TENANT2, 50000);
+	assert_int_equal(auto_int(t, lid, "applied"), 0);
+	assert_int_equal(state_pending_count(t->s), 0);
+	/* a credit the amount does not fit in: nothing moves */
+	t->now += 1000;
+	fund(t, K_TENANT, 1000);
+	assert_int_equal(balance(t, K_TENANT), 1000);
+	assert_int_equal(auto_int(t, lid, "applied"), 0);
+	assert_int_equal(auto_int(t, lid, "shortfalls"), 0);
+	/* 2500: 2000 moves once (one top-up per credit); 10000 pays no
+	 * epoch past the 4 it had run: still paused */
+	fund(t, K_TENANT, 1500);
+	at = t->idx - 1;
+	assert_int_equal(balance(t, K_TENANT), 500);
+	assert_int_equal(state_pending_count(t->s), 0);
+	l = lease(t, lid);
+	assert_string_equal(jstr(l, "status"), "paused");
+	assert_int_equal(jint(l, "escrow"), 10000);
+	json_decref(l);
+	assert_int_equal(auto_int(t, lid, "on_credit"), 1);
+	assert_int_equal(auto_int(t, lid, "credit_index"), (int64_t)at);
+	snapshot_same(t);
+	/* a transfer into the balance is a credit too: 12000 resumes it */
+	t->now += 1000;
+	OK(t_put(t, K_TENANT2, "account.transfer",
+	    "{\"to\":\"%s\",\"denom\":\"uakt\",\"amount\":2000}",
+	    t->kt[K_TENANT]));
+	assert_int_equal(balance(t, K_TENANT), 500);
+	assert_int_equal(state_pending_count(t->s), 1);
+	/* the resume is derived: nothing else may come first */
+	REJ(ERR_REJECT,
+	    t_put(t, K_TENANT, "deployment.deposit",
+	        "{\"order\":\"o-3\",\"amount\":1}"));
+	assert_int_equal(t_drain(t), 1);
+	l = lease(t, lid);
+	assert_string_equal(jstr(l, "status"), "active");
+	assert_int_equal(jint(l, "escrow"), 12000);
+	assert_int_equal(jint(l, "pauses"), 1);
+	json_decref(l);
+	assert_int_equal(auto_int(t, lid, "applied"), 2);
+	assert_int_equal(auto_int(t, lid, "moved"), 4000);
+	assert_int_equal(auto_int(t, lid, "on_credit"), 2);
+	/* active again: a credit does nothing (billing applies it) */
+	fund(t, K_TENANT, 5000);
+	assert_int_equal(balance(t, K_TENANT), 5500);
+	assert_int_equal(auto_int(t, lid, "applied"), 2);
+	OK(state_check_invariants(t->s));
+	replay_same(t);
+	snapshot_same(t);
+	t_free(t);
+}
+
+/* A paused lease of o-N drained by its usage (price 6000, escrow 5000):
+ * 6000 in its escrow resumes it. */
+static void
+drained_lease(struct t *t, char *lid)
+{
+	json_t *l;
+
+	OK(create_order(t, K_TENANT, 1, 6500, 5000, NULL));
+	assert_int_equal(t_drain(t), 1);
+	strcpy(lid, t->last_id);
+	OK(started(t, K_P1, lid));
+	t->now += 6000;
+	OK(usage(t, K_P1, lid, 6000, 0));
+	assert_int_equal(t_drain(t), 1); /* lease.pause */
+	l = lease(t, lid);
+	assert_string_equal(jstr(l, "status"), "paused");
+	assert_int_equal(jint(l, "escrow"), 0);
+	json_decref(l);
+}
+
+/* Several paused leases of one tenant: lease id order, each once per
+ * credit, a cancelled instruction does nothing, a closed lease neither. */
+static void
+test_auto_topup_on_credit_lease_order_and_cancel(void **st)
+{
+	struct t *t = t_new_pause(60000);
+	char a[STATE_ID_LEN], b[STATE_ID_LEN], c[STATE_ID_LEN];
+	json_t *p;
+
+	(void)st;
+	setup_lease(t, 6500, 5000, a);
+	OK(started(t, K_P1, a));
+	t->now += 6000;
+	OK(usage(t, K_P1, a, 6000, 0));
+	assert_int_equal(t_drain(t), 1);
+	drained_lease(t, b);
+	drained_lease(t, c);
+	/* instructions signed in the reverse order: lease order rules */
+	OK(autotopup(t, K_TENANT, c, "\"amount\":6000,\"below_epochs\":1"));
+	OK(autotopup(t, K_TENANT, b, "\"amount\":6000,\"below_epochs\":1"));
+	OK(autotopup(t, K_TENANT, a, "\"amount\":6000,\"below_epochs\":1"));
+	/* cancelled while paused: nothing on a credit */
+	OK(autotopup(t, K_TENANT, c, "\"off\":true"));
+	empty_balance(t, K_TENANT);
+	/* 9000: a takes 6000 and resumes; 3000 is left, b takes nothing */
+	t->now += 1000;
+	fund(t, K_TENANT, 9000);
+	OK(state_pending(t->s, &p));
+	assert_int_equal(json_array_size(p), 1);
+	assert_string_equal(
+	    jstr(json_object_get(json_array_get(p, 0), "body"), "lease"), a);
+	json_decref(p);
+	assert_int_equal(t_drain(t), 1);
+	assert_int_equal(balance(t, K_TENANT), 3000);
+	assert_int_equal(auto_int(t, a, "applied"), 1);
+	assert_int_equal(auto_int(t, b, "applied"), 0);
+	/* 3000 more: b's turn (a is active, c cancelled) */
+	fund(t, K_TENANT, 3000);
+	assert_int_equal(t_drain(t), 1);
+	assert_int_equal(balance(t, K_TENANT), 0);
+	p = lease(t, b);
+	assert_string_equal(jstr(p, "status"), "active");
+	json_decref(p);
+	/* a large credit: c, cancelled, takes nothing and stays paused */
+	fund(t, K_TENANT, 100000);
+	assert_int_equal(state_pending_count(t->s), 0);
+	assert_int_equal(balance(t, K_TENANT), 100000);
+	assert_int_equal(auto_int(t, c, "applied"), 0);
+	p = lease(t, c);
+	assert_string_equal(jstr(p, "status"), "paused");
+	json_decref(p);
+	/* an amount below what resumes it: one move per credit */
+	OK(autotopup(t, K_TENANT, c, "\"amount\":3000,\"below_epochs\":1"));
+	fund(t, K_TENANT, 100000);
+	assert_int_equal(auto_int(t, c, "applied"), 1);
+	assert_int_equal(state_pending_count(t->s), 0);
+	/* a refund is a credit too: closing a's order brings its escrow
+	 * back, and c's 3000 more resumes c */
+	OK(t_put(t, K_TENANT, "order.close", "{\"order\":\"o-3\"}"));
+	assert_int_equal(auto_int(t, c, "applied"), 2);
+	assert_int_equal(t_drain(t), 1);
+	p = lease(t, c);
+	assert_string_equal(jstr(p, "status"), "active");
+	json_decref(p);
+	OK(state_check_invariants(t->s));
+	replay_same(t);
+	snapshot_same(t);
+	t_free(t);
+}
+
+/* The escrow runs out before a billing could top it up (no usage
+ * reported): the time-based lease.topup comes instead of lease.pause when
+ * the instruction's amount pays the epoch; else the pause, as before. */
+static void
+test_auto_topup_due_before_time_based_pause(void **st)
+{
+	struct t *t = t_new_pause(60000);
+	char lid[STATE_ID_LEN];
+	int64_t start;
+	json_t *due, *l;
+
+	(void)st;
+	setup_lease(t, 6500, 20000, lid);
+	OK(autotopup(t, K_TENANT, lid, "\"amount\":6000,\"below_epochs\":1"));
+	OK(started(t, K_P1, lid));
+	start = t->now;
+	t->now += 13000;
+	OK(usage(t, K_P1, lid, 12000, 0)); /* 8000 left: 1 epoch, no top-up */
+	assert_int_equal(auto_int(t, lid, "applied"), 0);
+	/* not due while funded */
+	t->now = start + 4 * 6000 - 1;
+	REJ(ERR_REJECT,
+	    t_put(t, K_MARKET, "lease.topup", "{\"lease\":\"%s\"}", lid));
+	t->now = start + 4 * 6000;
+	OK(state_due(t->s, t->now, &due));
+	assert_int_equal(json_array_size(due), 1);
+	assert_string_equal(jstr(json_array_get(due, 0), "kind"),
+	    "lease.topup");
+	json_decref(due);
+	/* the market may not pause it first, nobody else tops it up */
+	REJ(ERR_REJECT,
+	    t_put(t, K_MARKET, "lease.pause", "{\"lease\":\"%s\"}", lid));
+	assert_non_null(strstr(err_msg(), "lease.topup first"));
+	REJ(ERR_REJECT,
+	    t_put(t, K_TENANT, "lease.topup", "{\"lease\":\"%s\"}", lid));
+	OK(t_put(t, K_MARKET, "lease.topup", "{\"lease\":\"%s\"}", lid));
+	assert_int_equal(state_pending_count(t->s), 0);
+	l = lease(t, lid);
+	assert_string_equal(jstr(l, "status"), "active");
+	assert_int_equal(jint(l, "escrow"), 14000);
+	assert_int_equal(jint(l, "paid_until"), start + 5 * 6000);
+	json_decref(l);
+	assert_int_equal(auto_int(t, lid, "applied"), 1);
+	assert_int_equal(auto_int(t, lid, "on_due"), 1);
+	/* once only: funded now */
+	REJ(ERR_REJECT,
+	    t_put(t, K_MARKET, "lease.topup", "{\"lease\":\"%s\"}", lid));
+	snapshot_same(t);
+	/* an amount that does not pay the epoch: the pause, nothing moves */
+	OK(autotopup(t, K_TENANT, lid, "\"amount\":1000,\"below_epochs\":1"));
+	t->now = start + 5 * 6000;
+	OK(state_due(t->s, t->now, &due));
+	assert_int_equal(json_array_size(due), 1);
+	assert_string_equal(jstr(json_array_get(due, 0), "kind"),
+	    "lease.pause");
+	json_decref(due);
+	REJ(ERR_REJECT,
+	    t_put(t, K_MARKET, "lease.topup", "{\"lease\":\"%s\"}", lid));
+	/* a balance short of the amount: the pause too */
+	OK(autotopup(t, K_TENANT, lid, "\"amount\":6000,\"below_epochs\":1"));
+	empty_balance(t, K_TENANT);
+	REJ(ERR_REJECT,
+	    t_put(t, K_MARKET, "lease.topup", "{\"lease\":\"%s\"}", lid));
+	OK(t_put(t, K_MARKET, "lease.pause", "{\"lease\":\"%s\"}", lid));
+	assert_int_equal(auto_int(t, lid, "applied"), 1);
+	OK(state_check_invariants(t->s));
+	replay_same(t);
+	snapshot_same(t);
+	t_free(t);
+}
+
+/* A bond released to a balance is a credit too: a tenant that is also a
+ * provider withdraws its ask, and the bond that comes back pays the
+ * standing top-up of its paused lease. */
+static void
+test_auto_topup_on_credit_bond_release(void **st)
+{
+	struct t *t = t_new_with(1);
+	char lid[STATE_ID_LEN];
+	int64_t start;
+	json_t *due, *l;
+
+	(void)st;
+	state_free(t->s);
+	t->cfg.pause_grace_ms = 60000;
+	OK(state_new(&t->cfg, &t->s));
+	fund(t, K_P1, 40000000);
+	fund(t, K_TENANT, 3000000);
+	/* the tenant's own ask, too dear for its order: a bond locked */
+	OK(t_put(t, K_TENANT, "provider.advertise",
+	    "{\"api_url\":\"https://t\",\"attributes\":{},\"capacity\":"
+	    "{\"cpu_millis\":1000,\"memory_bytes\":1000000000,"
+	    "\"storage_bytes\":0},\"runtimes\":[\"wasm\"],\"price\":"
+	    "{\"denom\":\"uakt\",\"cpu_ms\":90000000}}"));
+	setup_lease(t, 6500, 60000, lid); /* price 6000: 10 epochs */
+	l = lease(t, lid);
+	assert_string_equal(jstr(l, "provider"), t->kt[K_P1]);
+	json_decref(l);
+	OK(started(t, K_P1, lid));
+	start = t->now;
+	OK(autotopup(t, K_TENANT, lid, "\"amount\":60000,\"below_epochs\":1"));
+	/* its balance down to the fee of one more entry */
+	OK(t_put(t, K_TENANT, "account.transfer",
+	    "{\"to\":\"%s\",\"denom\":\"uakt\",\"amount\":%lld}",
+	    t->kt[K_TENANT2], (long long)(balance(t, K_TENANT) - 200)));
+	assert_int_equal(balance(t, K_TENANT), 100);
+	t->now = start + 10 * 6000;
+	OK(state_due(t->s, t->now, &due));
+	assert_int_equal(json_array_size(due), 1);
+	assert_string_equal(jstr(json_array_get(due, 0), "kind"),
+	    "lease.pause");
+	json_decref(due);
+	OK(t_put(t, K_MARKET, "lease.pause", "{\"lease\":\"%s\"}", lid));
+	/* the withdrawal's fee leaves 0, then its bond comes back */
+	OK(t_put(t, K_TENANT, "provider.withdraw", "{}"));
+	assert_int_equal(auto_int(t, lid, "on_credit"), 1);
+	assert_int_equal(state_pending_count(t->s), 1);
+	assert_int_equal(t_drain(t), 1);
+	l = lease(t, lid);
+	assert_string_equal(jstr(l, "status"), "active");
+	assert_int_equal(jint(l, "escrow"), 120000);
+	json_decref(l);
+	OK(state_check_invariants(t->s));
+	replay_same(t);
+	snapshot_same(t);
+	t_free(t);
+}
+
 /* state_update_check alone: the rule the tenant's pre-check shares. */
 static void
 test_state_update_check_fields(void **st)
@@ -2977,6 +3313,17 @@ test_random_streams_keep_invariants_and_replay(void **st)
 	(void)st;
 	for (uint64_t seed = 1; seed <= 8; seed++)
 		run_stream(seed, 1000);
+}
+
+/* The same streams under a pause grace: pauses, resumes (by deposits and
+ * by standing top-ups at credits), lease.topup and grace closes among
+ * them, the same invariants, replay and snapshot. */
+static void
+test_random_streams_under_pause_grace(void **st)
+{
+	(void)st;
+	for (uint64_t seed = 21; seed <= 26; seed++)
+		run_stream_grace(seed, 1000, 40000);
 }
 
 int
@@ -3031,7 +3378,14 @@ main(void)
 		cmocka_unit_test(test_genesis_checkpoint_cadence),
 		cmocka_unit_test(test_auto_topup_standing_instruction),
 		cmocka_unit_test(
+		    test_auto_topup_resumes_paused_lease_on_credit),
+		cmocka_unit_test(test_auto_topup_due_before_time_based_pause),
+		cmocka_unit_test(test_auto_topup_on_credit_bond_release),
+		cmocka_unit_test(
+		    test_auto_topup_on_credit_lease_order_and_cancel),
+		cmocka_unit_test(
 		    test_random_streams_keep_invariants_and_replay),
+		cmocka_unit_test(test_random_streams_under_pause_grace),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
