@@ -78,6 +78,47 @@ add_autotopup(json_t *arr, const json_t *e, const json_t *body,
 	    amount, (long long)num(body, "below_epochs"));
 }
 
+/* The entries of a lease told as events, and what each tells; a NULL
+ * detail: add_autotopup tells it. */
+static const struct {
+	const char *kind;
+	const char *detail;
+} lease_kinds[] = {
+	{ "lease.pause",
+	    "paused: the escrow cannot pay the next epoch; the workload "
+	    "stops, its volumes are kept; a top-up resumes it" },
+	{ "lease.resume",
+	    "resumed: the top-up pays it again; the workload starts again "
+	    "(same lease, same URL)" },
+	{ "lease.topup",
+	    "standing top-up: the escrow ran out before a billing; the "
+	    "instruction's amount moved from your balance, the lease runs "
+	    "on" },
+	{ "lease.autotopup", NULL },
+};
+
+/* The ledger leaf e (entry body, of kind kind) naming the tenant's lease
+ * as an event when kind is one of lease_kinds; 0 and nothing added for
+ * any other kind. */
+static int
+add_lease_entry(json_t *arr, const json_t *e, const json_t *body,
+    const char *kind, const char *denom)
+{
+	char id[32];
+	size_t i;
+
+	for (i = 0; i < sizeof(lease_kinds) / sizeof(lease_kinds[0]); i++) {
+		if (strcmp(kind, lease_kinds[i].kind) != 0)
+			continue;
+		if (lease_kinds[i].detail == NULL)
+			return add_autotopup(arr, e, body, denom);
+		snprintf(id, sizeof(id), "m%lld", (long long)num(e, "index"));
+		return add(arr, num(e, "time"), "market", lease_kinds[i].kind,
+		    id, "%s", lease_kinds[i].detail);
+	}
+	return 0;
+}
+
 /* The deployment.deposit entries naming order, and the lease.autotopup,
  * lease.pause, lease.resume and lease.topup entries naming lease, from
  * index from on. */
@@ -134,45 +175,10 @@ add_topups(struct tenant_client *c, json_t *arr, const char *order,
 				    "deployment.deposit", id,
 				    "top-up of %s into %s's escrow", amount,
 				    order);
-			} else if (strcmp(str(json_object_get(leaf, "entry"),
-			                      "kind"),
-			               "lease.pause") == 0 &&
-			    strcmp(str(body, "lease"), lease) == 0) {
-				snprintf(id, sizeof(id), "m%lld",
-				    (long long)num(e, "index"));
-				rc = add(arr, num(e, "time"), "market",
-				    "lease.pause", id,
-				    "paused: the escrow cannot pay the next "
-				    "epoch; the workload stops, its volumes "
-				    "are kept; a top-up resumes it");
-			} else if (strcmp(str(json_object_get(leaf, "entry"),
-			                      "kind"),
-			               "lease.resume") == 0 &&
-			    strcmp(str(body, "lease"), lease) == 0) {
-				snprintf(id, sizeof(id), "m%lld",
-				    (long long)num(e, "index"));
-				rc = add(arr, num(e, "time"), "market",
-				    "lease.resume", id,
-				    "resumed: the top-up pays it again; the "
-				    "workload starts again (same lease, same "
-				    "URL)");
-			} else if (strcmp(str(json_object_get(leaf, "entry"),
-			                      "kind"),
-			               "lease.topup") == 0 &&
-			    strcmp(str(body, "lease"), lease) == 0) {
-				snprintf(id, sizeof(id), "m%lld",
-				    (long long)num(e, "index"));
-				rc = add(arr, num(e, "time"), "market",
-				    "lease.topup", id,
-				    "standing top-up: the escrow ran out "
-				    "before "
-				    "a billing; the instruction's amount moved "
-				    "from your balance, the lease runs on");
-			} else if (strcmp(str(json_object_get(leaf, "entry"),
-			                      "kind"),
-			               "lease.autotopup") == 0 &&
-			    strcmp(str(body, "lease"), lease) == 0)
-				rc = add_autotopup(arr, e, body, denom);
+			} else if (strcmp(str(body, "lease"), lease) == 0)
+				rc = add_lease_entry(arr, e, body,
+				    str(json_object_get(leaf, "entry"), "kind"),
+				    denom);
 			json_decref(leaf);
 			if (rc != 0)
 				goto out;
