@@ -399,6 +399,22 @@ etcd_range_clear(struct etcd_range *r)
 	memset(r, 0, sizeof(*r));
 }
 
+/* call with the request {name: v}. */
+static int
+call_int(struct etcd *c, const char *path, const char *name, int64_t v,
+    json_t **ans)
+{
+	json_t *req = json_pack("{s:I}", name, (json_int_t)v);
+	int rc;
+
+	*ans = NULL;
+	if (req == NULL)
+		return err_set(ERR_NOMEM, "out of memory");
+	rc = call(c, path, req, ans);
+	json_decref(req);
+	return rc;
+}
+
 static int
 parse_range(const json_t *ans, struct etcd_range *out)
 {
@@ -568,14 +584,10 @@ etcd_delete(struct etcd *c, const char *key, size_t key_len, const char *end,
 int
 etcd_compact(struct etcd *c, int64_t revision)
 {
-	json_t *req = json_pack("{s:I}", "revision", (json_int_t)revision);
 	json_t *ans = NULL;
 	int rc;
 
-	if (req == NULL)
-		return err_set(ERR_NOMEM, "out of memory");
-	rc = call(c, "/v3/kv/compaction", req, &ans);
-	json_decref(req);
+	rc = call_int(c, "/v3/kv/compaction", "revision", revision, &ans);
 	json_decref(ans);
 	return rc;
 }
@@ -583,15 +595,11 @@ etcd_compact(struct etcd *c, int64_t revision)
 int
 etcd_lease_grant(struct etcd *c, int64_t ttl_s, int64_t *id)
 {
-	json_t *req = json_pack("{s:I}", "TTL", (json_int_t)ttl_s);
 	json_t *ans = NULL;
 	int rc;
 
 	*id = 0;
-	if (req == NULL)
-		return err_set(ERR_NOMEM, "out of memory");
-	rc = call(c, "/v3/lease/grant", req, &ans);
-	json_decref(req);
+	rc = call_int(c, "/v3/lease/grant", "TTL", ttl_s, &ans);
 	if (rc == 0 && (rc = get_i64(ans, "ID", id)) == 0 && *id == 0)
 		rc = err_set(ERR_CORRUPT, "etcd answer: lease grant: no ID");
 	json_decref(ans);
@@ -601,15 +609,11 @@ etcd_lease_grant(struct etcd *c, int64_t ttl_s, int64_t *id)
 int
 etcd_lease_keepalive(struct etcd *c, int64_t id, int64_t *ttl_s)
 {
-	json_t *req = json_pack("{s:I}", "ID", (json_int_t)id);
 	json_t *ans = NULL, *r;
 	int rc;
 
 	*ttl_s = 0;
-	if (req == NULL)
-		return err_set(ERR_NOMEM, "out of memory");
-	rc = call(c, "/v3/lease/keepalive", req, &ans);
-	json_decref(req);
+	rc = call_int(c, "/v3/lease/keepalive", "ID", id, &ans);
 	if (rc < 0)
 		return rc;
 	/* a stream of one answer: {"result":{...,"TTL":"N"}} */
@@ -628,14 +632,10 @@ etcd_lease_keepalive(struct etcd *c, int64_t id, int64_t *ttl_s)
 int
 etcd_lease_revoke(struct etcd *c, int64_t id)
 {
-	json_t *req = json_pack("{s:I}", "ID", (json_int_t)id);
 	json_t *ans = NULL;
 	int rc;
 
-	if (req == NULL)
-		return err_set(ERR_NOMEM, "out of memory");
-	rc = call(c, "/v3/lease/revoke", req, &ans);
-	json_decref(req);
+	rc = call_int(c, "/v3/lease/revoke", "ID", id, &ans);
 	json_decref(ans);
 	return rc;
 }
