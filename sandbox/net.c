@@ -1401,11 +1401,12 @@ fail:
 	return rc;
 }
 
-int
-net_deployment_remove(struct net *n, const char *id)
+/* Deployment id's network taken out of n's list (for the caller to tear
+ * down or forget and free), or NULL with ERR_NOTFOUND set. */
+static struct dep *
+dep_take(struct net *n, const char *id)
 {
 	struct dep **pp, *d = NULL;
-	int rc;
 
 	pthread_mutex_lock(&n->mu);
 	for (pp = &n->deps; *pp; pp = &(*pp)->next) {
@@ -1417,7 +1418,18 @@ net_deployment_remove(struct net *n, const char *id)
 	}
 	pthread_mutex_unlock(&n->mu);
 	if (d == NULL)
-		return err_set(ERR_NOTFOUND, "deployment %s: no network", id);
+		err_set(ERR_NOTFOUND, "deployment %s: no network", id);
+	return d;
+}
+
+int
+net_deployment_remove(struct net *n, const char *id)
+{
+	struct dep *d;
+	int rc;
+
+	if ((d = dep_take(n, id)) == NULL)
+		return ERR_NOTFOUND;
 	rc = dep_teardown(n, d);
 	if (rc != 0)
 		err_prefix(rc, "deployment %s", id);
@@ -2008,19 +2020,10 @@ net_listing_normalize(char *text)
 int
 net_deployment_forget(struct net *n, const char *id)
 {
-	struct dep **pp, *d = NULL;
+	struct dep *d;
 
-	pthread_mutex_lock(&n->mu);
-	for (pp = &n->deps; *pp; pp = &(*pp)->next) {
-		if (strcmp((*pp)->id, id) == 0) {
-			d = *pp;
-			*pp = d->next;
-			break;
-		}
-	}
-	pthread_mutex_unlock(&n->mu);
-	if (d == NULL)
-		return err_set(ERR_NOTFOUND, "deployment %s: no network", id);
+	if ((d = dep_take(n, id)) == NULL)
+		return ERR_NOTFOUND;
 	dep_free(d);
 	return 0;
 }
