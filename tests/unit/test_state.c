@@ -1750,6 +1750,22 @@ test_nonces_pruned_after_skew_replays_refused(void **st)
 
 /* ---- genesis ------------------------------------------------------------ */
 
+/* b signed as the market's genesis and read back into *c, the envelope
+ * freed: replay_genesis_config's result. */
+static int
+genesis_config(struct t *t, json_t *b, struct state_config *c)
+{
+	struct envelope *e;
+	int rc;
+
+	if ((rc = envelope_sign(t->k[K_MARKET], REPLAY_GENESIS_KIND, b, "g", 1,
+	         &e)) != 0)
+		return rc;
+	rc = replay_genesis_config(e, c);
+	envelope_free(e);
+	return rc;
+}
+
 static void
 test_genesis_v2_round_trip_v1_refused(void **st)
 {
@@ -1779,20 +1795,14 @@ test_genesis_v2_round_trip_v1_refused(void **st)
 	envelope_free(e);
 	/* version 1 (before these rules) and unknown versions: refused */
 	json_object_set_new(b, "version", json_integer(1));
-	OK(envelope_sign(t->k[K_MARKET], REPLAY_GENESIS_KIND, b, "g", 1, &e));
-	REJ(ERR_CORRUPT, replay_genesis_config(e, &c));
+	REJ(ERR_CORRUPT, genesis_config(t, b, &c));
 	assert_non_null(strstr(err_msg(), "version 1 predates"));
-	envelope_free(e);
 	json_object_set_new(b, "version", json_integer(3));
-	OK(envelope_sign(t->k[K_MARKET], REPLAY_GENESIS_KIND, b, "g", 1, &e));
-	REJ(ERR_CORRUPT, replay_genesis_config(e, &c));
-	envelope_free(e);
+	REJ(ERR_CORRUPT, genesis_config(t, b, &c));
 	/* a missing rule is corrupt too */
 	json_object_set_new(b, "version", json_integer(2));
 	json_object_del(b, "min_lease_epochs");
-	OK(envelope_sign(t->k[K_MARKET], REPLAY_GENESIS_KIND, b, "g", 1, &e));
-	REJ(ERR_CORRUPT, replay_genesis_config(e, &c));
-	envelope_free(e);
+	REJ(ERR_CORRUPT, genesis_config(t, b, &c));
 	json_decref(b);
 	/* bad rules are refused by state_new */
 	c = t->cfg;
@@ -1814,7 +1824,6 @@ test_genesis_checkpoint_cadence(void **st)
 {
 	struct t *t = t_new_with(1);
 	struct state_config c;
-	struct envelope *e;
 	struct state *x;
 	json_t *b;
 
@@ -1822,19 +1831,13 @@ test_genesis_checkpoint_cadence(void **st)
 	t->cfg.checkpoint_ms = 2500;
 	OK(replay_genesis_body(&t->cfg, &b));
 	assert_int_equal(jint(b, "checkpoint_ms"), 2500);
-	OK(envelope_sign(t->k[K_MARKET], REPLAY_GENESIS_KIND, b, "g", 1, &e));
-	OK(replay_genesis_config(e, &c));
+	OK(genesis_config(t, b, &c));
 	assert_int_equal(c.checkpoint_ms, 2500);
-	envelope_free(e);
 	json_object_del(b, "checkpoint_ms");
-	OK(envelope_sign(t->k[K_MARKET], REPLAY_GENESIS_KIND, b, "g", 1, &e));
-	OK(replay_genesis_config(e, &c));
+	OK(genesis_config(t, b, &c));
 	assert_int_equal(c.checkpoint_ms, STATE_CHECKPOINT_MS_DEFAULT);
-	envelope_free(e);
 	json_object_set_new(b, "checkpoint_ms", json_string("1s"));
-	OK(envelope_sign(t->k[K_MARKET], REPLAY_GENESIS_KIND, b, "g", 1, &e));
-	REJ(ERR_CORRUPT, replay_genesis_config(e, &c));
-	envelope_free(e);
+	REJ(ERR_CORRUPT, genesis_config(t, b, &c));
 	json_decref(b);
 	c = t->cfg;
 	c.checkpoint_ms = STATE_CHECKPOINT_MS_MIN - 1;
@@ -2048,7 +2051,6 @@ test_genesis_pause_grace(void **st)
 {
 	struct t *t = t_new_with(1);
 	struct state_config c;
-	struct envelope *e;
 	struct state *x;
 	json_t *b;
 
@@ -2056,19 +2058,13 @@ test_genesis_pause_grace(void **st)
 	t->cfg.pause_grace_ms = 86400000;
 	OK(replay_genesis_body(&t->cfg, &b));
 	assert_int_equal(jint(b, "pause_grace_ms"), 86400000);
-	OK(envelope_sign(t->k[K_MARKET], REPLAY_GENESIS_KIND, b, "g", 1, &e));
-	OK(replay_genesis_config(e, &c));
+	OK(genesis_config(t, b, &c));
 	assert_int_equal(c.pause_grace_ms, 86400000);
-	envelope_free(e);
 	json_object_del(b, "pause_grace_ms");
-	OK(envelope_sign(t->k[K_MARKET], REPLAY_GENESIS_KIND, b, "g", 1, &e));
-	OK(replay_genesis_config(e, &c));
+	OK(genesis_config(t, b, &c));
 	assert_int_equal(c.pause_grace_ms, 0);
-	envelope_free(e);
 	json_object_set_new(b, "pause_grace_ms", json_string("1d"));
-	OK(envelope_sign(t->k[K_MARKET], REPLAY_GENESIS_KIND, b, "g", 1, &e));
-	REJ(ERR_CORRUPT, replay_genesis_config(e, &c));
-	envelope_free(e);
+	REJ(ERR_CORRUPT, genesis_config(t, b, &c));
 	json_decref(b);
 	c = t->cfg;
 	c.pause_grace_ms = -1;
