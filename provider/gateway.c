@@ -664,24 +664,35 @@ wants_upgrade(const struct http_request *req)
 	    req->content_length <= 0;
 }
 
+/* The start of req's head to the upstream, to path_and_query, on head:
+ * its request line, Host, its headers that pass on, X-Forwarded-For and
+ * X-Forwarded-Proto. */
+static void
+head_begin(struct buf *head, const struct http_request *req,
+    const char *path_and_query)
+{
+	const char *host = http_header(req, "Host");
+
+	buf_str(head, req->method);
+	buf_str(head, " ");
+	buf_str(head, path_and_query);
+	buf_str(head, " HTTP/1.1\r\nHost: ");
+	buf_str(head, host && !strpbrk(host, "\r\n") ? host : "localhost");
+	buf_str(head, "\r\n");
+	http_header_each(req, add_header, head);
+	buf_str(head, "X-Forwarded-For: ");
+	buf_str(head, req->peer ? req->peer : "?");
+	buf_str(head, "\r\nX-Forwarded-Proto: http\r\n");
+}
+
 int
 gateway_upstream_head(const struct http_request *req,
     const char *path_and_query, int *upgrade, char **out)
 {
 	struct buf head = { 0 };
-	const char *host = http_header(req, "Host");
 
 	*upgrade = wants_upgrade(req);
-	buf_str(&head, req->method);
-	buf_str(&head, " ");
-	buf_str(&head, path_and_query);
-	buf_str(&head, " HTTP/1.1\r\nHost: ");
-	buf_str(&head, host && !strpbrk(host, "\r\n") ? host : "localhost");
-	buf_str(&head, "\r\n");
-	http_header_each(req, add_header, &head);
-	buf_str(&head, "X-Forwarded-For: ");
-	buf_str(&head, req->peer ? req->peer : "?");
-	buf_str(&head, "\r\nX-Forwarded-Proto: http\r\n");
+	head_begin(&head, req, path_and_query);
 	if (*upgrade) {
 		buf_str(&head, "Connection: Upgrade\r\nUpgrade: ");
 		buf_str(&head, http_header(req, "Upgrade"));
@@ -705,7 +716,6 @@ gateway_forward(const struct http_request *req, int userns_fd, int netns_fd,
 	struct upstream *u = tls_get();
 	struct buf head = { 0 };
 	struct reply rp;
-	const char *host = http_header(req, "Host");
 	char num[32];
 	int attempt, rc = 0, head_only = strcmp(req->method, "HEAD") == 0;
 
@@ -714,17 +724,9 @@ gateway_forward(const struct http_request *req, int userns_fd, int netns_fd,
 		http_respond_error(resp, 500, "out of memory");
 		return;
 	}
-	buf_str(&head, req->method);
-	buf_str(&head, " ");
-	buf_str(&head, path_and_query);
-	buf_str(&head, " HTTP/1.1\r\nHost: ");
-	buf_str(&head, host && !strpbrk(host, "\r\n") ? host : "localhost");
-	buf_str(&head, "\r\n");
-	http_header_each(req, add_header, &head);
-	buf_str(&head, "X-Forwarded-For: ");
-	buf_str(&head, req->peer ? req->peer : "?");
+	head_begin(&head, req, path_and_query);
 	snprintf(num, sizeof(num), "%zu", req->body_len);
-	buf_str(&head, "\r\nX-Forwarded-Proto: http\r\nContent-Length: ");
+	buf_str(&head, "Content-Length: ");
 	buf_str(&head, num);
 	buf_str(&head, "\r\nConnection: keep-alive\r\n\r\n");
 	buf_add(&head, req->body, req->body_len);
