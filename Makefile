@@ -118,6 +118,11 @@ $(O)/$(1)/$(2): $(O)/tests/$(1)/$(2).o $(call libs_of,$(call src_folders,tests/$
 endef
 $(foreach t,$(basename $(notdir $(wildcard tests/unit/test_*.c))),$(eval $(call test_rules,unit,$(t))))
 $(foreach t,$(basename $(notdir $(wildcard tests/fuzz/fuzz_*.c))),$(eval $(call test_rules,fuzz,$(t))))
+# The gateway benches also link tests/bench/benchgw.c (the gateway's
+# handler and route as the daemon runs them), first; their own
+# provider/gateway.h include brings libprovider.
+$(O)/bench/bench_gateway $(O)/bench/bench_gateway_nginx: \
+	$(O)/tests/bench/benchgw.o
 # Each bench links tests/bench/benchlib.c (percentiles, the HTTP client
 # loop), before the libraries it and benchlib use.
 BENCH_LIB := $(O)/tests/bench/benchlib.o

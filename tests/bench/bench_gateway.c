@@ -20,6 +20,7 @@
 #include "common/http.h"
 #include "common/util.h"
 #include "provider/gateway.h"
+#include "tests/bench/benchgw.h"
 #include "tests/bench/benchlib.h"
 
 #define CLIENTS 4
@@ -28,7 +29,6 @@
 
 static const char reply[] = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
                             "Content-Length: 13\r\n\r\nhello, lodge\n";
-static uint16_t upstream_port;
 
 static void *
 serve_conn(void *arg)
@@ -85,60 +85,6 @@ upstream(void *arg)
 			close(fd);
 	}
 	return NULL;
-}
-
-static void
-handler(void *ctx, const struct http_request *req, struct http_response *resp)
-{
-	struct gateway_route rt;
-	uint64_t egress;
-	char *target;
-
-	(void)ctx;
-	if (gateway_route_parse(http_header(req, "Host"), req->path,
-	        "bench.localhost", &rt) != 1 ||
-	    gateway_target(req, rt.path, &target) < 0) {
-		http_respond_error(resp, 404, "no route");
-		return;
-	}
-	gateway_forward(req, -1, -1, 1, upstream_port, target, resp, &egress);
-	free(target);
-}
-
-/* The daemon's way (api_route_upstream): forwarded in the server's loop,
- * one tenant's connections capped at GATEWAY_MAX_PER_TENANT. */
-static int
-fwd_connect(void *ctx)
-{
-	(void)ctx;
-	return gateway_connect(-1, -1, upstream_port);
-}
-
-static int
-route(void *ctx, const struct http_request *req, int may_block,
-    struct http_upstream *up)
-{
-	struct gateway_route rt;
-	char *target;
-	int upgrade;
-
-	(void)ctx;
-	(void)may_block;
-	if (gateway_route_parse(http_header(req, "Host"), req->path,
-	        "bench.localhost", &rt) != 1 ||
-	    gateway_target(req, rt.path, &target) < 0)
-		return 0;
-	if (gateway_upstream_head(req, target, &upgrade, &up->head) < 0) {
-		free(target);
-		return 0;
-	}
-	free(target);
-	up->key = 1;
-	up->group = 1;
-	up->max_per_group = GATEWAY_MAX_PER_TENANT;
-	up->upgrade = upgrade;
-	up->connect = fwd_connect;
-	return 1;
 }
 
 /* The GET request for a path, built once per measure. */
@@ -206,7 +152,7 @@ main(int argc, char **argv)
 		perror("bench_gateway: upstream");
 		return 1;
 	}
-	upstream_port = ntohs(sa.sin_port);
+	benchgw_upstream_port = ntohs(sa.sin_port);
 	pthread_create(&ut, NULL, upstream, (void *)(intptr_t)ls);
 	pthread_detach(ut);
 	http_server_config_default(&hc);
@@ -214,18 +160,18 @@ main(int argc, char **argv)
 	hc.port = 0;
 	hc.max_conns = 256;
 	hc.max_conns_per_ip = 256;
-	hc.route = route;
-	if (http_server_start(&hc, handler, NULL, &srv) < 0) {
+	hc.route = benchgw_route;
+	if (http_server_start(&hc, benchgw_handler, NULL, &srv) < 0) {
 		fprintf(stderr, "bench_gateway: server failed\n");
 		return 1;
 	}
 	printf("-- upstream answering at once (worst case for a proxy)\n");
-	measure("direct", upstream_port, "/", &drps, &dp99);
+	measure("direct", benchgw_upstream_port, "/", &drps, &dp99);
 	measure("gateway", http_server_port(srv), "/l/l-1/web/", &grps, &gp99);
 	printf("gateway/direct: %.2f of the requests per second, p99 %.1fx\n",
 	    grps / drps, dp99 > 0 ? gp99 / dp99 : 0);
 	printf("-- upstream spending 200 us per request\n");
-	measure("direct", upstream_port, "/work", &drps, &dp99);
+	measure("direct", benchgw_upstream_port, "/work", &drps, &dp99);
 	measure("gateway", http_server_port(srv), "/l/l-1/web/work", &grps,
 	    &gp99);
 	printf("gateway/direct: %.2f of the requests per second (goal >= "

@@ -37,6 +37,7 @@
 #include "common/http.h"
 #include "common/util.h"
 #include "provider/gateway.h"
+#include "tests/bench/benchgw.h"
 #include "tests/bench/benchlib.h"
 
 #define ROUNDS 3
@@ -46,7 +47,6 @@
 
 static const char reply[] = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
                             "Content-Length: 13\r\n\r\nhello, lodge\n";
-static uint16_t upstream_port;
 
 /* A listening socket on 127.0.0.1 (port 0: any). */
 static int
@@ -147,60 +147,6 @@ upstream(void *arg)
 		}
 	}
 	return NULL;
-}
-
-static void
-handler(void *ctx, const struct http_request *req, struct http_response *resp)
-{
-	struct gateway_route rt;
-	uint64_t egress;
-	char *target;
-
-	(void)ctx;
-	if (gateway_route_parse(http_header(req, "Host"), req->path,
-	        "bench.localhost", &rt) != 1 ||
-	    gateway_target(req, rt.path, &target) < 0) {
-		http_respond_error(resp, 404, "no route");
-		return;
-	}
-	gateway_forward(req, -1, -1, 1, upstream_port, target, resp, &egress);
-	free(target);
-}
-
-/* The daemon's way (api_route_upstream): forwarded in the server's loop,
- * one tenant's connections capped at GATEWAY_MAX_PER_TENANT. */
-static int
-fwd_connect(void *ctx)
-{
-	(void)ctx;
-	return gateway_connect(-1, -1, upstream_port);
-}
-
-static int
-route(void *ctx, const struct http_request *req, int may_block,
-    struct http_upstream *up)
-{
-	struct gateway_route rt;
-	char *target;
-	int upgrade;
-
-	(void)ctx;
-	(void)may_block;
-	if (gateway_route_parse(http_header(req, "Host"), req->path,
-	        "bench.localhost", &rt) != 1 ||
-	    gateway_target(req, rt.path, &target) < 0)
-		return 0;
-	if (gateway_upstream_head(req, target, &upgrade, &up->head) < 0) {
-		free(target);
-		return 0;
-	}
-	free(target);
-	up->key = 1;
-	up->group = 1;
-	up->max_per_group = GATEWAY_MAX_PER_TENANT;
-	up->upgrade = upgrade;
-	up->connect = fwd_connect;
-	return 1;
 }
 
 static long
@@ -348,7 +294,7 @@ start_nginx(const char *dir, uint16_t port)
 	    " server {\n  listen 127.0.0.1:%u backlog=4096;\n"
 	    "  location / { proxy_pass http://up; proxy_http_version 1.1; "
 	    "proxy_set_header Connection \"\"; }\n }\n}\n",
-	    dir, dir, dir, dir, dir, dir, dir, upstream_port, port);
+	    dir, dir, dir, dir, dir, dir, dir, benchgw_upstream_port, port);
 	if ((f = fopen(conf, "w")) == NULL)
 		return -1;
 	fputs(text, f);
@@ -412,7 +358,7 @@ main(int argc, char **argv)
 		fprintf(stderr, "bench_gateway_nginx: %s\n", err_msg());
 		return 1;
 	}
-	if ((ls = listen_on(0, &upstream_port)) < 0) {
+	if ((ls = listen_on(0, &benchgw_upstream_port)) < 0) {
 		perror("bench_gateway_nginx: upstream");
 		return 1;
 	}
@@ -428,8 +374,8 @@ main(int argc, char **argv)
 	}
 	hc.max_conns = 16384; /* at most the descriptors allow */
 	hc.max_conns_per_ip = 4096;
-	hc.route = route;
-	if (http_server_start(&hc, handler, NULL, &srv) < 0) {
+	hc.route = benchgw_route;
+	if (http_server_start(&hc, benchgw_handler, NULL, &srv) < 0) {
 		fprintf(stderr, "bench_gateway_nginx: server: %s\n", err_msg());
 		return 1;
 	}
