@@ -530,6 +530,8 @@ test_mismatch_full_runtime_price_lose(void **st)
 /* t's state through a snapshot and back is the same state: the same
  * dump, and the decoded state's snapshot is the same bytes (below). */
 static void snapshot_same(struct t *t);
+/* A fresh state replaying t's log ends byte for byte as t (below). */
+static void replay_same(struct t *t);
 
 static void
 test_capabilities_must_be_offered(void **st)
@@ -2112,10 +2114,8 @@ test_pause_abuse_and_replay(void **st)
 	struct t *t = t_new_pause(60000);
 	char lid[STATE_ID_LEN];
 	struct state_effects fx;
-	struct state *r;
 	struct envelope *resume;
 	int64_t start;
-	char *a, *b;
 	json_t *l;
 
 	(void)st;
@@ -2163,18 +2163,7 @@ test_pause_abuse_and_replay(void **st)
 	REJ(ERR_REJECT,
 	    t_put(t, K_MARKET, "lease.resume", "{\"lease\":\"%s\"}", lid));
 	/* the audit's replay: the same state */
-	OK(state_new(&t->cfg, &r));
-	for (size_t i = 0; i < t->nlog; i++)
-		if (state_apply(r, t->log[i].e, t->log[i].index, t->log[i].time,
-		        NULL) != 0)
-			fail_msg("replay of index %llu: %s",
-			    (unsigned long long)t->log[i].index, err_msg());
-	a = dump_bytes(t->s);
-	b = dump_bytes(r);
-	assert_string_equal(a, b);
-	free(a);
-	free(b);
-	state_free(r);
+	replay_same(t);
 	snapshot_same(t);
 	t_free(t);
 }
@@ -2636,9 +2625,8 @@ static void
 test_lease_update_rule(void **st)
 {
 	struct t *t = t_new_with(1);
-	char lid[STATE_ID_LEN], h1[65], h2[65], *a, *b;
+	char lid[STATE_ID_LEN], h1[65], h2[65];
 	json_t *l, *story;
-	struct state *r;
 	struct envelope *old;
 
 	(void)st;
@@ -2728,18 +2716,7 @@ test_lease_update_rule(void **st)
 	assert_non_null(strstr(err_msg(), "closed"));
 	OK(state_check_invariants(t->s));
 	/* `ledger audit` replays the same rule: the same bytes */
-	OK(state_new(&t->cfg, &r));
-	for (size_t i = 0; i < t->nlog; i++)
-		if (state_apply(r, t->log[i].e, t->log[i].index, t->log[i].time,
-		        NULL) != 0)
-			fail_msg("replay of index %llu: %s",
-			    (unsigned long long)t->log[i].index, err_msg());
-	a = dump_bytes(t->s);
-	b = dump_bytes(r);
-	assert_string_equal(a, b);
-	free(a);
-	free(b);
-	state_free(r);
+	replay_same(t);
 	snapshot_same(t); /* the lease's updates too */
 	t_free(t);
 }
@@ -2784,9 +2761,8 @@ static void
 test_auto_topup_standing_instruction(void **st)
 {
 	struct t *t = t_new_with(1);
-	char lid[STATE_ID_LEN], m[96], *a, *b;
+	char lid[STATE_ID_LEN], m[96];
 	struct envelope *old;
-	struct state *r;
 	int64_t b0, applied;
 	int epoch = 0;
 	json_t *l;
@@ -2923,18 +2899,7 @@ test_auto_topup_standing_instruction(void **st)
 	REJ(ERR_REJECT, state_apply(t->s, old, t->idx, t->now, NULL));
 	OK(state_check_invariants(t->s));
 	/* `ledger audit` replays the same rule: the same bytes */
-	OK(state_new(&t->cfg, &r));
-	for (size_t i = 0; i < t->nlog; i++)
-		if (state_apply(r, t->log[i].e, t->log[i].index, t->log[i].time,
-		        NULL) != 0)
-			fail_msg("replay of index %llu: %s",
-			    (unsigned long long)t->log[i].index, err_msg());
-	a = dump_bytes(t->s);
-	b = dump_bytes(r);
-	assert_string_equal(a, b);
-	free(a);
-	free(b);
-	state_free(r);
+	replay_same(t);
 	snapshot_same(t); /* the standing top-up too */
 	t_free(t);
 }
