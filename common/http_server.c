@@ -1832,7 +1832,7 @@ proxy_head(struct conn *c)
 	char fr[64];
 
 	px->rq_len = px->rq_off = 0;
-	if (px->up.upgrade)
+	if (px->up.upgrade && !has_body(c))
 		fr[0] = '\0';
 	else if (c->chunked)
 		snprintf(fr, sizeof(fr), "Transfer-Encoding: chunked\r\n");
@@ -1886,6 +1886,9 @@ proxy_start(struct conn *c, struct http_upstream *up)
 		return;
 	}
 	px->up = *up;
+	/* a body is framed and forwarded as one; never spliced */
+	if (has_body(c))
+		px->up.upgrade = 0;
 	c->px = px;
 	c->state = C_PROXY;
 	atomic_fetch_add(&s->nforwarding, 1);

@@ -957,6 +957,31 @@ test_proxy_websocket_splice(void **state)
 	http_server_free(s);
 }
 
+/* An upgrade request with a chunked body goes with its framing: sent
+ * without it, the upstream would read the body as the next request on a
+ * connection the pool then gives another client. */
+static void
+test_proxy_upgrade_with_body_is_framed(void **state)
+{
+	struct http_server *s = start(0);
+	char head[2048], *body;
+	size_t blen;
+	int fd;
+
+	(void)state;
+	fd = dial(http_server_port(s));
+	send_str(fd,
+	    "GET /a HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+	    "Connection: Upgrade\r\nTransfer-Encoding: chunked\r\n\r\n"
+	    "5\r\nhello\r\n0\r\n\r\n");
+	assert_int_equal(read_response(fd, head, sizeof(head), &body, &blen),
+	    0);
+	assert_non_null(strstr(head, "HTTP/1.1 200 OK"));
+	assert_non_null(strstr(body, "body=5 "));
+	free(body);
+	close(fd);
+	http_server_free(s);
+}
 int
 main(void)
 {
@@ -970,6 +995,7 @@ main(void)
 		cmocka_unit_test(test_proxy_unreachable_and_timeout),
 		cmocka_unit_test(test_proxy_one_group_cannot_starve_another),
 		cmocka_unit_test(test_proxy_websocket_splice),
+		cmocka_unit_test(test_proxy_upgrade_with_body_is_framed),
 	};
 
 	return cmocka_run_group_tests(tests, up_start, NULL);
