@@ -2271,7 +2271,10 @@ proxy_response_head(struct conn *c, size_t len)
 		atomic_fetch_add(&c->s->upgrades, 1);
 		c->deadline = now_ms() + px->up.idle_ms;
 	}
-	if (px->mode == PX_NONE && !px->upgraded)
+	/* Content-Length: 0 is complete at its head too */
+	if ((px->mode == PX_NONE ||
+	        (px->mode == PX_LEN && px->resp_left == 0)) &&
+	    !px->upgraded)
 		px->resp_done = 1;
 	rc = 0;
 	free(h);

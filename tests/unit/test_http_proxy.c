@@ -160,6 +160,12 @@ up_conn(void *arg)
 			send_all(fd, r, sizeof(r) - 1);
 			continue;
 		}
+		if (strcmp(h->path, "/empty") == 0) {
+			static const char r[] = "HTTP/1.1 200 OK\r\n"
+			                        "Content-Length: 0\r\n\r\n";
+			send_all(fd, r, sizeof(r) - 1);
+			continue;
+		}
 		if (strcmp(h->path, "/once") == 0) {
 			/* keep-alive said, then closed a moment later */
 			static const char r[] = "HTTP/1.1 200 OK\r\n"
@@ -957,6 +963,40 @@ test_proxy_websocket_splice(void **state)
 	http_server_free(s);
 }
 
+/* An answer of Content-Length: 0 is complete at its head: the client's
+ * next request on the connection is taken at once (it waited for the
+ * timeout, the upstream's slot held meanwhile). */
+static void
+test_proxy_empty_answer_ends_the_exchange(void **state)
+{
+	struct http_server *s = start(0);
+	char head[2048], *body;
+	size_t blen;
+	int fd;
+
+	(void)state;
+	g_timeout_ms = 3000;
+	fd = dial(http_server_port(s));
+	send_str(fd, "GET /empty HTTP/1.1\r\nHost: x\r\n\r\n");
+	assert_int_equal(read_response(fd, head, sizeof(head), &body, &blen),
+	    0);
+	assert_non_null(strstr(head, "HTTP/1.1 200 OK\r\n"));
+	assert_int_equal(blen, 0);
+	free(body);
+	assert_true(wait_done(1, 1000));
+	send_str(fd, "GET /a HTTP/1.1\r\nHost: x\r\n\r\n");
+	{
+		struct pollfd p = { fd, POLLIN, 0 };
+		assert_int_equal(poll(&p, 1, 1000), 1);
+	}
+	assert_int_equal(read_response(fd, head, sizeof(head), &body, &blen),
+	    0);
+	assert_non_null(strstr(body, "path=/a method=GET"));
+	free(body);
+	close(fd);
+	http_server_free(s);
+}
+
 /* An upgrade request with a chunked body goes with its framing: sent
  * without it, the upstream would read the body as the next request on a
  * connection the pool then gives another client. */
@@ -996,6 +1036,7 @@ main(void)
 		cmocka_unit_test(test_proxy_one_group_cannot_starve_another),
 		cmocka_unit_test(test_proxy_websocket_splice),
 		cmocka_unit_test(test_proxy_upgrade_with_body_is_framed),
+		cmocka_unit_test(test_proxy_empty_answer_ends_the_exchange),
 	};
 
 	return cmocka_run_group_tests(tests, up_start, NULL);
