@@ -982,6 +982,13 @@ conn_close(struct conn *c)
 		return;
 	if (c->px)
 		proxy_close(c);
+	if (c->routed) { /* a route's answer never taken (the server stops) */
+		free(c->routed->head);
+		if (c->routed->free)
+			c->routed->free(c->routed->ctx);
+		free(c->routed);
+		c->routed = NULL;
+	}
 	c->closed = 1;
 	if (c->kicked) {
 		c->kicked = 0;

@@ -352,6 +352,8 @@ route(void *ctx, const struct http_request *req, int may_block,
 		return 0;
 	if (http_header(req, "X-Block") && !may_block)
 		return -1; /* again from a worker */
+	if (http_header(req, "X-Slow") && may_block)
+		usleep(300000);
 	if (asprintf(&head, "%s %s%s%s HTTP/1.1\r\nHost: up\r\n%s%s%s",
 	        req->method, req->path, http_query(req, "n") ? "?n=" : "",
 	        http_query(req, "n") ? http_query(req, "n") : "",
@@ -997,6 +999,24 @@ test_proxy_empty_answer_ends_the_exchange(void **state)
 	http_server_free(s);
 }
 
+/* A route answered from a worker while the server stops: what it gave
+ * (the head, the context) is freed with the connection. */
+static void
+test_proxy_route_done_at_stop_freed(void **state)
+{
+	struct http_server *s = start(0);
+	int fd;
+
+	(void)state;
+	fd = dial(http_server_port(s));
+	send_str(fd,
+	    "GET /a HTTP/1.1\r\nHost: x\r\nX-Block: 1\r\nX-Slow: 1\r\n"
+	    "\r\n");
+	usleep(100000); /* the worker has it */
+	http_server_free(s);
+	close(fd);
+}
+
 /* An upgrade request with a chunked body goes with its framing: sent
  * without it, the upstream would read the body as the next request on a
  * connection the pool then gives another client. */
@@ -1037,6 +1057,7 @@ main(void)
 		cmocka_unit_test(test_proxy_websocket_splice),
 		cmocka_unit_test(test_proxy_upgrade_with_body_is_framed),
 		cmocka_unit_test(test_proxy_empty_answer_ends_the_exchange),
+		cmocka_unit_test(test_proxy_route_done_at_stop_freed),
 	};
 
 	return cmocka_run_group_tests(tests, up_start, NULL);
