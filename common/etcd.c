@@ -359,6 +359,9 @@ call(struct etcd *c, const char *path, const json_t *req, json_t **ans)
 		goto out;
 	}
 	if (cc != CURLE_OK) {
+		/* not retried (a write may still commit), but the next
+		 * request asks another member */
+		c->cur = (c->cur + 1) % c->n;
 		rc = err_set(ERR_IO, "etcd %s: %s", url,
 		    cc == CURLE_OPERATION_TIMEDOUT ?
 		        "no answer in time (the cluster may have no quorum; "
@@ -376,7 +379,10 @@ call(struct etcd *c, const char *path, const json_t *req, json_t **ans)
 		goto out;
 	}
 	if (status != 200 || json_object_get(*ans, "error") != NULL) {
-		rc = etcd_error(url, status, *ans);
+		/* a member that cannot serve now (no leader: the minority
+		 * side of a partition): the next request asks another */
+		if ((rc = etcd_error(url, status, *ans)) == ERR_IO)
+			c->cur = (c->cur + 1) % c->n;
 		goto out;
 	}
 out:

@@ -982,6 +982,13 @@ conn_close(struct conn *c)
 		return;
 	if (c->px)
 		proxy_close(c);
+	if (c->routed) { /* a route's answer never taken (the server stops) */
+		free(c->routed->head);
+		if (c->routed->free)
+			c->routed->free(c->routed->ctx);
+		free(c->routed);
+		c->routed = NULL;
+	}
 	c->closed = 1;
 	if (c->kicked) {
 		c->kicked = 0;
@@ -1832,7 +1839,7 @@ proxy_head(struct conn *c)
 	char fr[64];
 
 	px->rq_len = px->rq_off = 0;
-	if (px->up.upgrade)
+	if (px->up.upgrade && !has_body(c))
 		fr[0] = '\0';
 	else if (c->chunked)
 		snprintf(fr, sizeof(fr), "Transfer-Encoding: chunked\r\n");
@@ -1886,6 +1893,9 @@ proxy_start(struct conn *c, struct http_upstream *up)
 		return;
 	}
 	px->up = *up;
+	/* a body is framed and forwarded as one; never spliced */
+	if (has_body(c))
+		px->up.upgrade = 0;
 	c->px = px;
 	c->state = C_PROXY;
 	atomic_fetch_add(&s->nforwarding, 1);
@@ -2268,7 +2278,10 @@ proxy_response_head(struct conn *c, size_t len)
 		atomic_fetch_add(&c->s->upgrades, 1);
 		c->deadline = now_ms() + px->up.idle_ms;
 	}
-	if (px->mode == PX_NONE && !px->upgraded)
+	/* Content-Length: 0 is complete at its head too */
+	if ((px->mode == PX_NONE ||
+	        (px->mode == PX_LEN && px->resp_left == 0)) &&
+	    !px->upgraded)
 		px->resp_done = 1;
 	rc = 0;
 	free(h);

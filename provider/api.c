@@ -1013,7 +1013,9 @@ api_route_upstream(void *ctx, const struct http_request *req, int may_block,
 		routed = 1;
 	l = routed ? pd_find_lease(pd, rt.lease) : NULL;
 	port = rt.port;
-	if (l && l->status == LEASE_RUNNING)
+	/* a paused lease's replicas run until the main loop stops them:
+	 * the handler answers 503 "paused" (not billed) meanwhile */
+	if (l && l->status == LEASE_RUNNING && l->pause == LEASE_PAUSE_NONE)
 		r = lease_find_service(l, rt.service, &port);
 	/* wasm functions, services not running, unknown ones: answered
 	 * by the handler as before */

@@ -431,6 +431,57 @@ test_garbage_answers_refused(void **state)
 	assert_non_null(strstr(msg, "no quorum"));
 }
 
+/* A member that answers it cannot serve now (no leader: a minority side
+ * of a partition), or does not answer a write in time, is left for the
+ * next request: a replica talking to it would never refresh its lease
+ * nor campaign again while the rest of the cluster serves. */
+static void
+test_unavailable_member_left(void **state)
+{
+	struct fake f = { .answer = "{\"error\":\"etcdserver: no leader\","
+		                    "\"code\":14}" };
+	struct sockaddr_in a = { 0 };
+	socklen_t al = sizeof(a);
+	struct etcd *c = NULL;
+	struct etcd_range r;
+	struct etcd_put p = { "k", "v", 1, 1, 0 };
+	pthread_t th;
+	char urls[200], first[64], second[64];
+	int ok, mute;
+
+	(void)state;
+	signal(SIGPIPE, SIG_IGN);
+	a.sin_family = AF_INET;
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	f.fd = socket(AF_INET, SOCK_STREAM, 0);
+	assert_int_equal(bind(f.fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(listen(f.fd, 1), 0);
+	getsockname(f.fd, (struct sockaddr *)&a, &al);
+	snprintf(first, sizeof(first), "http://127.0.0.1:%d",
+	    ntohs(a.sin_port));
+	/* a member that takes connections and never answers */
+	a.sin_port = 0;
+	mute = socket(AF_INET, SOCK_STREAM, 0);
+	assert_int_equal(bind(mute, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(listen(mute, 8), 0);
+	al = sizeof(a);
+	getsockname(mute, (struct sockaddr *)&a, &al);
+	snprintf(second, sizeof(second), "http://127.0.0.1:%d",
+	    ntohs(a.sin_port));
+	snprintf(urls, sizeof(urls), "%s,%s", first, second);
+	pthread_create(&th, NULL, fake_main, &f);
+	assert_int_equal(etcd_new(urls, 500, &c), 0);
+	assert_int_equal(etcd_range(c, "k", 1, NULL, 0, 0, 0, &r), ERR_IO);
+	pthread_join(th, NULL);
+	assert_string_equal(etcd_endpoint(c), second);
+	assert_int_equal(etcd_txn(c, NULL, 0, &p, 1, NULL, 0, &ok, NULL, NULL),
+	    ERR_IO);
+	assert_string_equal(etcd_endpoint(c), first);
+	etcd_free(c);
+	close(f.fd);
+	close(mute);
+}
+
 static void
 test_endless_answer_refused(void **state)
 {
@@ -454,6 +505,7 @@ main(void)
 		cmocka_unit_test(test_dead_member_skipped),
 		cmocka_unit_test(test_garbage_answers_refused),
 		cmocka_unit_test(test_endless_answer_refused),
+		cmocka_unit_test(test_unavailable_member_left),
 	};
 	return cmocka_run_group_tests(tests, start_etcd, stop_etcd);
 }

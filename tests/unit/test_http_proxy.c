@@ -160,6 +160,12 @@ up_conn(void *arg)
 			send_all(fd, r, sizeof(r) - 1);
 			continue;
 		}
+		if (strcmp(h->path, "/empty") == 0) {
+			static const char r[] = "HTTP/1.1 200 OK\r\n"
+			                        "Content-Length: 0\r\n\r\n";
+			send_all(fd, r, sizeof(r) - 1);
+			continue;
+		}
 		if (strcmp(h->path, "/once") == 0) {
 			/* keep-alive said, then closed a moment later */
 			static const char r[] = "HTTP/1.1 200 OK\r\n"
@@ -346,6 +352,8 @@ route(void *ctx, const struct http_request *req, int may_block,
 		return 0;
 	if (http_header(req, "X-Block") && !may_block)
 		return -1; /* again from a worker */
+	if (http_header(req, "X-Slow") && may_block)
+		usleep(300000);
 	if (asprintf(&head, "%s %s%s%s HTTP/1.1\r\nHost: up\r\n%s%s%s",
 	        req->method, req->path, http_query(req, "n") ? "?n=" : "",
 	        http_query(req, "n") ? http_query(req, "n") : "",
@@ -957,6 +965,83 @@ test_proxy_websocket_splice(void **state)
 	http_server_free(s);
 }
 
+/* An answer of Content-Length: 0 is complete at its head: the client's
+ * next request on the connection is taken at once (it waited for the
+ * timeout, the upstream's slot held meanwhile). */
+static void
+test_proxy_empty_answer_ends_the_exchange(void **state)
+{
+	struct http_server *s = start(0);
+	char head[2048], *body;
+	size_t blen;
+	int fd;
+
+	(void)state;
+	g_timeout_ms = 3000;
+	fd = dial(http_server_port(s));
+	send_str(fd, "GET /empty HTTP/1.1\r\nHost: x\r\n\r\n");
+	assert_int_equal(read_response(fd, head, sizeof(head), &body, &blen),
+	    0);
+	assert_non_null(strstr(head, "HTTP/1.1 200 OK\r\n"));
+	assert_int_equal(blen, 0);
+	free(body);
+	assert_true(wait_done(1, 1000));
+	send_str(fd, "GET /a HTTP/1.1\r\nHost: x\r\n\r\n");
+	{
+		struct pollfd p = { fd, POLLIN, 0 };
+		assert_int_equal(poll(&p, 1, 1000), 1);
+	}
+	assert_int_equal(read_response(fd, head, sizeof(head), &body, &blen),
+	    0);
+	assert_non_null(strstr(body, "path=/a method=GET"));
+	free(body);
+	close(fd);
+	http_server_free(s);
+}
+
+/* A route answered from a worker while the server stops: what it gave
+ * (the head, the context) is freed with the connection. */
+static void
+test_proxy_route_done_at_stop_freed(void **state)
+{
+	struct http_server *s = start(0);
+	int fd;
+
+	(void)state;
+	fd = dial(http_server_port(s));
+	send_str(fd,
+	    "GET /a HTTP/1.1\r\nHost: x\r\nX-Block: 1\r\nX-Slow: 1\r\n"
+	    "\r\n");
+	usleep(100000); /* the worker has it */
+	http_server_free(s);
+	close(fd);
+}
+
+/* An upgrade request with a chunked body goes with its framing: sent
+ * without it, the upstream would read the body as the next request on a
+ * connection the pool then gives another client. */
+static void
+test_proxy_upgrade_with_body_is_framed(void **state)
+{
+	struct http_server *s = start(0);
+	char head[2048], *body;
+	size_t blen;
+	int fd;
+
+	(void)state;
+	fd = dial(http_server_port(s));
+	send_str(fd,
+	    "GET /a HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+	    "Connection: Upgrade\r\nTransfer-Encoding: chunked\r\n\r\n"
+	    "5\r\nhello\r\n0\r\n\r\n");
+	assert_int_equal(read_response(fd, head, sizeof(head), &body, &blen),
+	    0);
+	assert_non_null(strstr(head, "HTTP/1.1 200 OK"));
+	assert_non_null(strstr(body, "body=5 "));
+	free(body);
+	close(fd);
+	http_server_free(s);
+}
 int
 main(void)
 {
@@ -970,6 +1055,9 @@ main(void)
 		cmocka_unit_test(test_proxy_unreachable_and_timeout),
 		cmocka_unit_test(test_proxy_one_group_cannot_starve_another),
 		cmocka_unit_test(test_proxy_websocket_splice),
+		cmocka_unit_test(test_proxy_upgrade_with_body_is_framed),
+		cmocka_unit_test(test_proxy_empty_answer_ends_the_exchange),
+		cmocka_unit_test(test_proxy_route_done_at_stop_freed),
 	};
 
 	return cmocka_run_group_tests(tests, up_start, NULL);
