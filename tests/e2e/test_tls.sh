@@ -291,6 +291,8 @@ $BIN/market run --data "$T/m2" --listen "127.0.0.1:$M2PORT" \
 PIDS="$PIDS $!"
 check "a market with --tls-cert starts and logs its public certificate" \
     until_ok 10 grep -q "1 public certificate(s)" "$T/m2.log"
+check "... and writes its URL and key (market.json)" \
+    until_ok 10 grep -q market_key "$T/m2/market.json"
 check "a browser trusting only the CA opens the console by name" sh -c \
     "curl -q -sf --cacert $T/ca.crt --resolve console.tls.test:$M2PORT:127.0.0.1 https://console.tls.test:$M2PORT/v1/info | jq -e .market_key >/dev/null"
 check "by address the certificate is still the market key's" sh -c \
