@@ -33,21 +33,13 @@ struct ha_item {
 	size_t len;
 };
 
-/* One etcd writer thread: it keeps one transaction in flight. */
-struct ha_writer {
-	struct market *m;
-	struct etcd *c; /* its own client (libcurl handles are per thread) */
-	pthread_t t;
-	int started;
-};
-
 struct market_ha {
 	char name[64];
 	char prefix[KEY_MAX]; /* "/lodge/<origin>/" */
 	size_t prefix_len;
 	char url[320]; /* this replica's API */
 	struct etcd *ec; /* the loop thread's client */
-	struct ha_writer w[MARKET_HA_PIPELINE]; /* the etcd writers */
+	struct etcd *wc; /* the writer's */
 
 	/* under m->mu */
 	int sequencing;
@@ -58,8 +50,6 @@ struct market_ha {
 	struct ha_item *q;
 	size_t nq, capq;
 	pthread_cond_t q_cv;
-	uint64_t wsent; /* batches taken by the writers, ever */
-	uint64_t wdone; /* batches appended here, or dropped with a term */
 	int halted;
 	char halt_msg[1024];
 	char fail_msg[800]; /* what waiting submitters are told */
@@ -75,8 +65,8 @@ struct market_ha {
 	int64_t lease;
 	int64_t last_report_ns;
 	uint64_t reported;
-	pthread_t loop;
-	int loop_started;
+	pthread_t loop, writer;
+	int loop_started, writer_started;
 };
 
 int
@@ -405,7 +395,6 @@ step_down_locked(struct market *m, const char *why)
 	    store_size(m->store), why);
 	free_items(h->q, h->nq);
 	h->nq = 0;
-	h->wdone = h->wsent; /* batches in flight go with the term */
 	state_free(m->state);
 	m->state = NULL;
 	if (snapshot_replay(m->store, m->snap_path, m->cfg.check_invariants,
@@ -508,9 +497,8 @@ market_ha_wait(struct market *m, uint64_t upto, uint64_t term)
  * unknown after a few tries: 0 (the term ends).
  */
 static int
-resolve_unknown(struct market_ha *h, struct etcd *wc,
-    const struct etcd_cmp *cmp, size_t ncmp, const struct etcd_put *put,
-    size_t n, uint64_t last)
+resolve_unknown(struct market_ha *h, const struct etcd_cmp *cmp, size_t ncmp,
+    const struct etcd_put *put, size_t n, uint64_t last)
 {
 	char end[KEY_MAX];
 	size_t el = entry_key(h, last + 1, end);
@@ -523,7 +511,7 @@ resolve_unknown(struct market_ha *h, struct etcd *wc,
 		size_t same = 0;
 		int ok = 0;
 
-		if (etcd_range(wc, put[0].key, put[0].key_len, end, el, 0, 0,
+		if (etcd_range(h->wc, put[0].key, put[0].key_len, end, el, 0, 0,
 		        &r) < 0) {
 			struct timespec ts = { 0, 500 * 1000000 };
 			nanosleep(&ts, NULL);
@@ -543,8 +531,8 @@ resolve_unknown(struct market_ha *h, struct etcd *wc,
 			return 0;
 		}
 		etcd_range_clear(&r);
-		if (etcd_txn(wc, cmp, ncmp, put, n, NULL, 0, &ok, NULL, NULL) ==
-		        0 &&
+		if (etcd_txn(h->wc, cmp, ncmp, put, n, NULL, 0, &ok, NULL,
+		        NULL) == 0 &&
 		    ok)
 			return 1;
 	}
@@ -552,37 +540,29 @@ resolve_unknown(struct market_ha *h, struct etcd *wc,
 }
 
 /*
- * The etcd writers (MARKET_HA_PIPELINE threads, so as many transactions
- * are in flight): each takes the next queued entries, at most
- * MARKET_HA_BATCH, and sends them in one transaction, each put guarded
- * by "this key is absent" and the whole by "the election key is still
- * ours" (so a sequencer that lost its lease, paused or partitioned,
- * cannot write after its successor took over).  While the entry before
- * the batch is not known committed, the batch is also guarded by "that
- * entry's key exists": a batch that reaches etcd before its predecessor
- * fails harmlessly and is sent again once the predecessor committed, and
- * no batch can commit after an earlier one failed (no hole).  Batches
- * are appended to the local copy strictly in the order they were taken;
- * a submission is acknowledged only then.
+ * The etcd writer: sends queued entries in transactions of at most
+ * MARKET_HA_BATCH, each put guarded by "this key is absent" and the
+ * whole by "the election key is still ours" (so a sequencer that lost
+ * its lease, paused or partitioned, cannot write after its successor
+ * took over), then appends them to the local copy.
  */
 static void *
 writer_main(void *arg)
 {
-	struct ha_writer *w = arg;
-	struct market *m = w->m;
+	struct market *m = arg;
 	struct market_ha *h = m->ha;
-	struct etcd_cmp cmp[MARKET_HA_BATCH + 2];
+	struct etcd_cmp cmp[MARKET_HA_BATCH + 1];
 	struct etcd_put put[MARKET_HA_BATCH];
 	struct ha_item batch[MARKET_HA_BATCH];
-	char keys[MARKET_HA_BATCH][KEY_MAX], lkey[KEY_MAX], pkey[KEY_MAX];
+	char keys[MARKET_HA_BATCH][KEY_MAX], lkey[KEY_MAX];
 	size_t lkl =
 	    (size_t)snprintf(lkey, sizeof(lkey), "%sleader", h->prefix);
 
 	pthread_mutex_lock(&m->mu);
 	while (!atomic_load(&m->stopping)) {
-		size_t n = 0, bytes = 0, ncmp;
-		uint64_t term, seq;
-		int ok = 0, rc, guarded, resent = 0;
+		size_t n = 0, bytes = 0;
+		uint64_t term;
+		int ok = 0, rc;
 
 		if (h->nq == 0 || !h->sequencing) {
 			pthread_cond_wait(&h->q_cv, &m->mu);
@@ -596,12 +576,12 @@ writer_main(void *arg)
 		memcpy(batch, h->q, n * sizeof(*batch));
 		memmove(h->q, h->q + n, (h->nq - n) * sizeof(*h->q));
 		h->nq -= n;
-		if (h->nq > 0)
-			pthread_cond_signal(&h->q_cv); /* for another writer */
 		term = h->term;
-		seq = h->wsent++;
-		cmp[0] = (struct etcd_cmp){ lkey, lkl, h->leader_rev,
-			ETCD_CMP_EQUAL };
+		cmp[0].key = lkey;
+		cmp[0].key_len = lkl;
+		cmp[0].create_revision = h->leader_rev;
+		cmp[0].op = ETCD_CMP_EQUAL;
+		pthread_mutex_unlock(&m->mu);
 		for (size_t i = 0; i < n; i++) {
 			size_t kl = entry_key(h, batch[i].idx, keys[i]);
 			cmp[i + 1] =
@@ -609,24 +589,14 @@ writer_main(void *arg)
 			put[i] = (struct etcd_put){ keys[i], batch[i].bytes, kl,
 				batch[i].len, 0 };
 		}
-send:
-		/* the entry before the batch: committed here, or in a batch
-		 * still in flight (then its key must exist in etcd) */
-		guarded = batch[0].idx > m->committed;
-		ncmp = n + 1;
-		if (guarded)
-			cmp[ncmp++] = (struct etcd_cmp){ pkey,
-				entry_key(h, batch[0].idx - 1, pkey), 0,
-				ETCD_CMP_GREATER };
-		pthread_mutex_unlock(&m->mu);
-		rc =
-		    etcd_txn(w->c, cmp, ncmp, put, n, NULL, 0, &ok, NULL, NULL);
+		rc = etcd_txn(h->wc, cmp, n + 1, put, n, NULL, 0, &ok, NULL,
+		    NULL);
 		if (rc == ERR_IO) {
 			char why[600];
 
 			snprintf(why, sizeof(why), "%s", err_msg());
 			set_etcd_error(h, why);
-			if (resolve_unknown(h, w->c, cmp, ncmp, put, n,
+			if (resolve_unknown(h, cmp, n + 1, put, n,
 			        batch[n - 1].idx)) {
 				rc = 0;
 				ok = 1;
@@ -637,18 +607,7 @@ send:
 			set_etcd_error(h, err_msg());
 		}
 		pthread_mutex_lock(&m->mu);
-		if (rc == 0 && !ok && guarded && !resent) {
-			/* perhaps it came before its predecessor: wait for
-			 * that one's outcome, then send it again */
-			while (m->committed < batch[0].idx && h->term == term &&
-			    !atomic_load(&m->stopping))
-				pthread_cond_wait(&m->committed_cv, &m->mu);
-			if (h->term == term && !atomic_load(&m->stopping)) {
-				resent = 1;
-				goto send;
-			}
-		}
-		if (h->term != term || atomic_load(&m->stopping)) {
+		if (h->term != term) {
 			/* the term ended meanwhile; following tells */
 			free_items(batch, n);
 			continue;
@@ -662,14 +621,6 @@ send:
 			             "(another sequencer)");
 			free_items(batch, n);
 			step_down_locked(m, why);
-			continue;
-		}
-		/* committed in etcd: append in the order batches were taken */
-		while (h->wdone != seq && h->term == term &&
-		    !atomic_load(&m->stopping))
-			pthread_cond_wait(&m->committed_cv, &m->mu);
-		if (h->term != term || atomic_load(&m->stopping)) {
-			free_items(batch, n);
 			continue;
 		}
 		if (store_begin(m->store) < 0)
@@ -692,7 +643,6 @@ send:
 		}
 		free_items(batch, n);
 		m->committed = store_size(m->store);
-		h->wdone++;
 		pthread_cond_broadcast(&m->committed_cv);
 	}
 	pthread_mutex_unlock(&m->mu);
@@ -960,6 +910,7 @@ compact(struct market *m)
 		return;
 	/* fenced like every write: only the sequencer compacts */
 	cmp.key = lkey;
+	cmp.op = ETCD_CMP_EQUAL;
 	cmp.key_len =
 	    (size_t)snprintf(lkey, sizeof(lkey), "%sleader", h->prefix);
 	put.key = key;
@@ -1009,7 +960,6 @@ become_sequencer(struct market *m, int64_t rev, int64_t t0)
 	h->leader_rev = rev;
 	h->sequencing = 1;
 	h->term++;
-	h->wdone = h->wsent;
 	h->next = store_size(m->store);
 	h->last_time = store_last_time(m->store);
 	h->fail_msg[0] = '\0';
@@ -1316,11 +1266,9 @@ market_ha_open(struct market *m, const struct market_options *o,
 	snprintf(h->name, sizeof(h->name), "%s", o->replica);
 	/* a write not answered in 5 s (a member lost, a new Raft leader)
 	 * is resolved by reading it back (resolve_unknown) */
-	if ((rc = etcd_new(o->etcd, 3000, &h->ec)) < 0)
+	if ((rc = etcd_new(o->etcd, 3000, &h->ec)) < 0 ||
+	    (rc = etcd_new(o->etcd, 5000, &h->wc)) < 0)
 		return err_prefix(rc, "--etcd");
-	for (int i = 0; i < MARKET_HA_PIPELINE; i++)
-		if ((rc = etcd_new(o->etcd, 5000, &h->w[i].c)) < 0)
-			return err_prefix(rc, "--etcd");
 	key_public(m->key, pub);
 	if (access(m->db_path, F_OK) != 0) {
 		if ((rc = note_name_check(o->origin)) < 0)
@@ -1376,14 +1324,9 @@ market_ha_start(struct market *m)
 		    m->tls ? "https" : "http",
 		    strchr(m->listen_host, ':') ? "[" : "", m->listen_host,
 		    strchr(m->listen_host, ':') ? "]" : "", market_port(m));
-	for (int i = 0; i < MARKET_HA_PIPELINE; i++) {
-		h->w[i].m = m;
-		if (pthread_create(&h->w[i].t, NULL, writer_main, &h->w[i]) !=
-		    0)
-			return err_set(ERR_IO,
-			    "cannot start the etcd writer threads");
-		h->w[i].started = 1;
-	}
+	if (pthread_create(&h->writer, NULL, writer_main, m) != 0)
+		return err_set(ERR_IO, "cannot start the etcd writer thread");
+	h->writer_started = 1;
 	if (pthread_create(&h->loop, NULL, loop_main, m) != 0)
 		return err_set(ERR_IO, "cannot start the replica thread");
 	h->loop_started = 1;
@@ -1399,18 +1342,15 @@ market_ha_free(struct market *m)
 		return;
 	pthread_mutex_lock(&m->mu);
 	pthread_cond_broadcast(&h->q_cv);
-	pthread_cond_broadcast(&m->committed_cv);
 	pthread_mutex_unlock(&m->mu);
-	for (int i = 0; i < MARKET_HA_PIPELINE; i++)
-		if (h->w[i].started)
-			pthread_join(h->w[i].t, NULL);
+	if (h->writer_started)
+		pthread_join(h->writer, NULL);
 	if (h->loop_started)
 		pthread_join(h->loop, NULL);
 	free_items(h->q, h->nq);
 	free(h->q);
 	etcd_free(h->ec);
-	for (int i = 0; i < MARKET_HA_PIPELINE; i++)
-		etcd_free(h->w[i].c);
+	etcd_free(h->wc);
 	pthread_cond_destroy(&h->q_cv);
 	pthread_mutex_destroy(&h->lmu);
 	free(h);

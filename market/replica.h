@@ -29,10 +29,6 @@ struct market_options;
  * 1.5 MiB). */
 #define MARKET_HA_BATCH 100
 #define MARKET_HA_BATCH_BYTES (1024 * 1024)
-/* etcd transactions the sequencer keeps in flight (one writer thread
- * each); each batch is guarded by its predecessor's last key existing,
- * so none commits after an earlier one failed. */
-#define MARKET_HA_PIPELINE 4
 
 /* 1 when name is a replica name: 1-63 of [A-Za-z0-9._-], not starting
  * with '.' or '-' (it becomes part of etcd keys and log lines). */
