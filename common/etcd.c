@@ -511,7 +511,8 @@ etcd_txn(struct etcd *c, const struct etcd_cmp *cmp, size_t ncmp,
 	for (size_t i = 0; i < ncmp; i++)
 		json_array_append_new(cmps,
 		    json_pack("{s:s,s:s,s:o,s:I}", "target", "CREATE", "result",
-		        "EQUAL", "key", b64_json(cmp[i].key, cmp[i].key_len),
+		        cmp[i].op == ETCD_CMP_GREATER ? "GREATER" : "EQUAL",
+		        "key", b64_json(cmp[i].key, cmp[i].key_len),
 		        "create_revision", (json_int_t)cmp[i].create_revision));
 	for (size_t i = 0; i < nput; i++) {
 		json_t *p = json_pack("{s:o,s:o}", "key",

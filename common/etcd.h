@@ -54,12 +54,19 @@ void etcd_range_clear(struct etcd_range *r);
 int etcd_range(struct etcd *c, const char *key, size_t key_len, const char *end,
     size_t end_len, int64_t limit, int serializable, struct etcd_range *out);
 
+/* How a compare weighs the key's create_revision against the value. */
+enum etcd_cmp_op {
+	ETCD_CMP_EQUAL = 0,
+	ETCD_CMP_GREATER,
+};
 /* One compare of a transaction: key's create_revision (0: absent) must
- * equal create_revision. */
+ * equal create_revision (op ETCD_CMP_EQUAL, the default of a zeroed op),
+ * or be greater than it (ETCD_CMP_GREATER with 0: the key exists). */
 struct etcd_cmp {
 	const char *key;
 	size_t key_len;
 	int64_t create_revision;
+	enum etcd_cmp_op op;
 };
 struct etcd_put {
 	const char *key, *value;

@@ -580,10 +580,12 @@ writer_main(void *arg)
 		cmp[0].key = lkey;
 		cmp[0].key_len = lkl;
 		cmp[0].create_revision = h->leader_rev;
+		cmp[0].op = ETCD_CMP_EQUAL;
 		pthread_mutex_unlock(&m->mu);
 		for (size_t i = 0; i < n; i++) {
 			size_t kl = entry_key(h, batch[i].idx, keys[i]);
-			cmp[i + 1] = (struct etcd_cmp){ keys[i], kl, 0 };
+			cmp[i + 1] =
+			    (struct etcd_cmp){ keys[i], kl, 0, ETCD_CMP_EQUAL };
 			put[i] = (struct etcd_put){ keys[i], batch[i].bytes, kl,
 				batch[i].len, 0 };
 		}
@@ -908,6 +910,7 @@ compact(struct market *m)
 		return;
 	/* fenced like every write: only the sequencer compacts */
 	cmp.key = lkey;
+	cmp.op = ETCD_CMP_EQUAL;
 	cmp.key_len =
 	    (size_t)snprintf(lkey, sizeof(lkey), "%sleader", h->prefix);
 	put.key = key;
@@ -981,7 +984,7 @@ campaign(struct market *m)
 	char lkey[KEY_MAX], *val = NULL;
 	size_t lkl =
 	    (size_t)snprintf(lkey, sizeof(lkey), "%sleader", h->prefix);
-	struct etcd_cmp cmp = { lkey, lkl, 0 };
+	struct etcd_cmp cmp = { lkey, lkl, 0, ETCD_CMP_EQUAL };
 	struct etcd_put put;
 	struct etcd_kv cur;
 	int64_t rev = 0, t0 = mono_ns();
@@ -1213,11 +1216,11 @@ offer_genesis(struct market *m, const struct state_config *cfg)
 	char key[KEY_MAX], ckey[KEY_MAX], *leaf = NULL;
 	size_t kl = entry_key(h, 0, key), len = 0;
 	/* absent, and never compacted away (a ledger that is older) */
-	struct etcd_cmp cmp[2] = { { key, kl, 0 },
+	struct etcd_cmp cmp[2] = { { key, kl, 0, ETCD_CMP_EQUAL },
 		{ ckey,
 		    (size_t)snprintf(ckey, sizeof(ckey), "%scompacted",
 		        h->prefix),
-		    0 } };
+		    0, ETCD_CMP_EQUAL } };
 	struct etcd_put put;
 	int ok = 0, rc;
 

@@ -155,7 +155,7 @@ static void
 test_create_only_txn_one_winner(void **state)
 {
 	struct etcd *a = NULL, *b = NULL;
-	struct etcd_cmp cmp = { "/t/e/1", 6, 0 };
+	struct etcd_cmp cmp = { "/t/e/1", 6, 0, ETCD_CMP_EQUAL };
 	struct etcd_put pa = { "/t/e/1", "from a", 6, 6, 0 };
 	struct etcd_put pb = { "/t/e/1", "from b", 6, 6, 0 };
 	struct etcd_kv kv;
@@ -186,6 +186,42 @@ test_create_only_txn_one_winner(void **state)
 	etcd_range_clear(&r);
 	etcd_free(a);
 	etcd_free(b);
+}
+
+/* A batch guarded by "its predecessor's key exists" (GREATER 0) fails
+ * harmlessly before the predecessor is there and succeeds after. */
+static void
+test_txn_needs_key_present(void **state)
+{
+	struct etcd *c = NULL;
+	struct etcd_cmp cmp[2] = { { "/p/e/2", 6, 0, ETCD_CMP_EQUAL },
+		{ "/p/e/1", 6, 0, ETCD_CMP_GREATER } };
+	struct etcd_put p2 = { "/p/e/2", "two", 6, 3, 0 };
+	struct etcd_put p1 = { "/p/e/1", "one", 6, 3, 0 };
+	struct etcd_cmp c1 = { "/p/e/1", 6, 0, ETCD_CMP_EQUAL };
+	struct etcd_range r;
+	int ok = -1;
+
+	(void)state;
+	NEED_ETCD();
+	assert_int_equal(etcd_new(etcd_url, 2000, &c), 0);
+	assert_int_equal(etcd_txn(c, cmp, 2, &p2, 1, NULL, 0, &ok, NULL, NULL),
+	    0);
+	assert_int_equal(ok, 0);
+	assert_int_equal(etcd_range(c, "/p/e/2", 6, NULL, 0, 0, 0, &r), 0);
+	assert_int_equal(r.n, 0); /* nothing written */
+	etcd_range_clear(&r);
+	assert_int_equal(etcd_txn(c, &c1, 1, &p1, 1, NULL, 0, &ok, NULL, NULL),
+	    0);
+	assert_int_equal(ok, 1);
+	assert_int_equal(etcd_txn(c, cmp, 2, &p2, 1, NULL, 0, &ok, NULL, NULL),
+	    0);
+	assert_int_equal(ok, 1);
+	assert_int_equal(etcd_range(c, "/p/e/2", 6, NULL, 0, 0, 0, &r), 0);
+	assert_int_equal(r.n, 1);
+	assert_memory_equal(r.kvs[0].value, "two", 3);
+	etcd_range_clear(&r);
+	etcd_free(c);
 }
 
 static void
@@ -228,7 +264,7 @@ static void
 test_lease_expires_with_its_key(void **state)
 {
 	struct etcd *c = NULL;
-	struct etcd_cmp cmp = { "/l/leader", 9, 0 };
+	struct etcd_cmp cmp = { "/l/leader", 9, 0, ETCD_CMP_EQUAL };
 	struct etcd_put p = { "/l/leader", "me", 9, 2, 0 };
 	struct etcd_range r;
 	int64_t id = 0, ttl = 0;
@@ -499,6 +535,7 @@ main(void)
 		cmocka_unit_test(test_endpoints_parsed_and_refused),
 		cmocka_unit_test(test_prefix_end),
 		cmocka_unit_test(test_create_only_txn_one_winner),
+		cmocka_unit_test(test_txn_needs_key_present),
 		cmocka_unit_test(test_range_prefix_limit_binary),
 		cmocka_unit_test(test_lease_expires_with_its_key),
 		cmocka_unit_test(test_watch_from_revision_and_compacted),
