@@ -93,7 +93,7 @@ check "the remote's answer is not sent back: a 403 is refused" \
     refused secret "git+http://127.0.0.1:$GP/secret/repo.git#$C1"
 check "  with a generic message" said secret "failed (the provider's log"
 check "  without its status or body" sh -c \
-    "! grep -q '403\|SECRET\|hunter2' $T/secret.err"
+    "! grep -qw '403\|SECRET\|hunter2' $T/secret.err"
 check "  which the provider's log has" grep -q "HTTP 403" "$CL/p1.log"
 
 sdl good "git+http://127.0.0.1:$GP/repo.git#$C1"
