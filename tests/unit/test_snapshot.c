@@ -376,6 +376,40 @@ test_failing_writer_says_why(void **state)
 	assert_non_null(strstr(err_msg(), "No such file"));
 }
 
+/* The fuzz_snapshot seed is the snapshot of the first 4 leaves (genesis,
+ * 3 deposits) in today's format, so that the fuzzer starts from a payload
+ * that decodes: a format change makes this fail until the seed is
+ * written again (LODGE_WRITE_SEEDS=1 writes it). */
+#define SEED "tests/fuzz/corpus/snapshot/deposits"
+
+static void
+test_fuzz_seed_is_current(void **state)
+{
+	struct fixture *f = *state;
+	struct state *st = state_at(f, 4);
+	char *buf = NULL, *seed = NULL;
+	size_t len, slen = 0;
+	FILE *fp;
+
+	assert_int_equal(state_snapshot_encode(st, &buf, &len), 0);
+	state_free(st);
+	if (getenv("LODGE_WRITE_SEEDS") != NULL) {
+		assert_non_null(fp = fopen(SEED, "wb"));
+		assert_int_equal(fwrite(buf, 1, len, fp), len);
+		assert_int_equal(fclose(fp), 0);
+	}
+	assert_non_null(fp = fopen(SEED, "rb"));
+	assert_non_null(seed = malloc(len + 1));
+	slen = fread(seed, 1, len + 1, fp);
+	fclose(fp);
+	if (slen != len || memcmp(seed, buf, len) != 0)
+		fail_msg("%s is not today's snapshot of 4 leaves: run "
+		         "LODGE_WRITE_SEEDS=1 build/release/unit/test_snapshot",
+		    SEED);
+	free(seed);
+	free(buf);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int
@@ -392,6 +426,7 @@ main(void)
 		T(test_killed_writer_leaves_the_previous_snapshot),
 		T(test_crash_between_record_and_rename),
 		T(test_failing_writer_says_why),
+		T(test_fuzz_seed_is_current),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
