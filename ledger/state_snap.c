@@ -585,6 +585,7 @@ r_kv(struct rbuf *r, size_t *n)
 	if (r->bad || *n == 0)
 		return NULL;
 	if ((kv = calloc(*n, sizeof(*kv))) == NULL) {
+		*n = 0;
 		r_fail(r, "out of memory");
 		return NULL;
 	}
