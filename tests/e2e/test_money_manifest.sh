@@ -3,7 +3,7 @@
 # anyway.  A sybil key with a near-zero price and huge capacity wins the
 # order, then posts lease.started without the tenant's manifest-delivery
 # proof, with a proof it signed itself, with the tenant's proof altered or
-# for another request: all refused (422); after the manifest window (3 s
+# for another request: all refused (422); after the manifest window (10 s
 # in this market's genesis) the market closes the lease
 # manifest_not_delivered and the whole escrow returns, to the unit.  The
 # tenant may close with that reason itself; a genuine proof starts the
@@ -13,8 +13,8 @@
 . tests/e2e/market_lib.sh
 . tests/e2e/money_lib.sh
 
-check "market starts with a 3 s manifest window" cluster_market --check-invariants --manifest-window 3
-check "the genesis says so" [ "$(mget /v1/info .manifest_window_ms)" = 3000 ]
+check "market starts with a 10 s manifest window" cluster_market --check-invariants --manifest-window 10
+check "the genesis says so" [ "$(mget /v1/info .manifest_window_ms)" = 10000 ]
 TEN=$(keygen tenant)
 SY=$(keygen sybil)
 OTHER=$(keygen other)
@@ -40,7 +40,7 @@ code=$(send "$T/sybil.key" lease.started "$(started_body "$LE" "$(proof "$T/othe
 check "with a stranger's proof: 422" [ "$code" = 422 ]
 code=$(send "$T/sybil.key" lease.usage "{\"lease\":\"$LE\",\"usage\":{\"cpu_ms\":1,\"requests\":1000}}")
 check "usage on the unstarted lease: 422" sh -c "[ $code = 422 ] && grep -q 'not started' $T/.resp"
-check "the market closes it manifest_not_delivered after the window" until_ok 10 sh -c "[ \$(curl -s $MARKET/v1/leases/$LE | jq -r .reason) = manifest_not_delivered ]"
+check "the market closes it manifest_not_delivered after the window" until_ok 25 sh -c "[ \$(curl -s $MARKET/v1/leases/$LE | jq -r .reason) = manifest_not_delivered ]"
 check "closed by the market, nothing charged" sh -c "[ \$(curl -s $MARKET/v1/leases/$LE | jq -r .closed_by) = market ] && [ \$(curl -s $MARKET/v1/leases/$LE | jq .charged) = 0 ]"
 check "the whole escrow is back, to the unit" [ "$(bal "$TEN")" = $((10000000 - 100)) ]
 code=$(send "$T/sybil.key" lease.started "$(started_body "$LE" "$(proof "$T/tenant.key" "$LE")")")

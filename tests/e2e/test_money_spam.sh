@@ -39,7 +39,14 @@ check "the first ones are refused for the fee (402)" [ "$(grep -c '^402$' "$T/at
 check "the rest hit its rate limit (429)" [ "$(grep -c '^429$' "$T/att.codes")" -ge 100 ]
 check "nothing else was answered" [ "$(grep -cv '^40[2]$\|^429$' "$T/att.codes")" = 0 ]
 sleep 1.2
-check "the ledger did not grow" [ "$(size)" = "$n0" ]
+# (the market's own entries, such as the provider's offline mark on a
+# loaded machine, may come; nothing from the spammer)
+spam_in() {
+	curl -s "$MARKET/v1/ledger/entries?start=$n0" | jq -r '.entries[].leaf' |
+	    while read -r l; do echo "$l" | base64 -d; echo; done |
+	    jq -r .entry.signer | grep -c "^$S\$"
+}
+check "the ledger did not grow by any of the spammer's entries" [ "$(spam_in)" = 0 ]
 sleep 1.1
 code=$(post_file "$T/att.1")
 check "its 402 says why and how to get funds" sh -c "[ $code = 402 ] && grep -q 'fee of 100 uakt' $T/.resp && grep -q account.deposit $T/.resp"
@@ -53,18 +60,23 @@ while [ $i -lt 30 ]; do
 	i=$((i + 1))
 done
 i=0
+t0=$(date +%s)
 while [ $i -lt 30 ]; do
 	post_file "$T/tr.$i" >> "$T/tr.codes"
 	echo >> "$T/tr.codes"
 	cp "$T/.hdr" "$T/tr.hdr.$i"
+	cp "$T/.resp" "$T/tr.resp.$i"
 	i=$((i + 1))
 done
+secs=$(($(date +%s) - t0 + 1))
 ok201=$(grep -c '^201$' "$T/tr.codes")
-check "a funded key gets its burst through ($ok201 of 30)" [ "$ok201" -ge 10 ] && [ "$ok201" -le 15 ]
+# its burst of 10, and one more per second the posts took
+check "a funded key gets its burst through ($ok201 of 30 in ${secs}s)" sh -c "[ $ok201 -ge 10 ] && [ $ok201 -le $((10 + secs)) ]"
 check "then 429" grep -q '^429$' "$T/tr.codes"
-last=29
+# the last 429 (on a loaded machine the bucket may refill meanwhile)
+last=$(($(grep -n '^429$' "$T/tr.codes" | tail -1 | cut -d: -f1) - 1))
 check "with a Retry-After header" grep -qi '^Retry-After: [1-9]' "$T/tr.hdr.$last"
-check "and a reason" grep -q 'too many entries from this key' "$T/.resp"
+check "and a reason" grep -q 'too many entries from this key' "$T/tr.resp.$last"
 # spend any token it earned meanwhile, then forge in its name at once
 i=0
 while [ $i -lt 5 ]; do
@@ -94,16 +106,19 @@ check "every accepted transfer paid its fee, to the unit" [ "$(bal "$F")" = $((1
 # nonces: remembered while the skew window could accept them, then forgotten
 TR=$CL/market/treasury.key
 nonces() { curl -s "$MARKET/metrics" | sed -n 's/^lodge_nonces_remembered //p'; }
-old=$(($(now_ms) - 299000))
+# (each signed 295 s before it is sent, so that a loaded machine's delays
+# stay inside the 300 s window; then a wait until the last is past it)
 i=0
 while [ $i -lt 5 ]; do
+	old=$(($(now_ms) - 295000))
 	$L envelope --key "$TR" --kind account.deposit --body "{\"to\":\"$V\",\"denom\":\"uakt\",\"amount\":1}" --time "$old" > "$T/old.$i"
-	check "an entry signed 299 s ago is accepted ($i)" [ "$(post_file "$T/old.$i")" = 201 ]
+	check "an entry signed 295 s ago is accepted ($i)" [ "$(post_file "$T/old.$i")" = 201 ]
 	i=$((i + 1))
 done
 check "its replay inside the window: 409" [ "$(post_file "$T/old.0")" = 409 ]
 n1=$(nonces)
-sleep 2.5
+left=$((old + 300000 + 1000 - $(now_ms)))
+[ "$left" -gt 0 ] && sleep "$((left / 1000)).$(printf %03d $((left % 1000)))"
 check "a fresh entry moves the sequencer time on" [ "$(send "$TR" account.deposit "{\"to\":\"$V\",\"denom\":\"uakt\",\"amount\":1}")" = 201 ]
 n2=$(nonces)
 check "the 5 expired nonces were forgotten ($n1 -> $n2)" [ "$n2" = $((n1 - 5 + 1)) ]
