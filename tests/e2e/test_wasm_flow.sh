@@ -31,8 +31,8 @@ check "the market lists it with runtime wasm and a fuel price" sh -c \
 check "tenant gets a key and funds" cluster_tenant alice $FUND
 
 check "alice deploys the wasm function (blob uploaded, exit 0)" \
-    to "$T/d.json" timeout 40 sh -c \
-    "XDG_CONFIG_HOME=$CL/alice LODGE_MARKET=$MARKET $BIN/tenant deploy $EX --timeout 30 --json"
+    to "$T/d.json" timeout 130 sh -c \
+    "XDG_CONFIG_HOME=$CL/alice LODGE_MARKET=$MARKET $BIN/tenant deploy $EX --timeout 120 --json"
 L=$(jq -r '.orders[0].lease' "$T/d.json")
 URL=$(jq -r '.orders[0].services.fn' "$T/d.json")
 check "deploy uploaded the module as a blob" grep -q "1 blob" "$T/d.json.err"

@@ -21,8 +21,8 @@ check "provider starts and advertises" cluster_provider w1 region=eu $PRICE
 check "tenant gets a key and funds" cluster_tenant alice $FUND
 
 check "alice deploys the wasm job (blob uploaded, exit 0)" \
-    to "$T/d.json" timeout 40 sh -c \
-    "XDG_CONFIG_HOME=$CL/alice LODGE_MARKET=$MARKET $BIN/tenant deploy $EX --timeout 30 --json"
+    to "$T/d.json" timeout 130 sh -c \
+    "XDG_CONFIG_HOME=$CL/alice LODGE_MARKET=$MARKET $BIN/tenant deploy $EX --timeout 120 --json"
 L=$(jq -r '.orders[0].lease' "$T/d.json")
 check "deploy uploaded the module as a blob" grep -q "1 blob" "$T/d.json.err"
 check "the job completes (exit 0, not restarted)" until_ok 20 sh -c \
