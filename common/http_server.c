@@ -232,6 +232,11 @@ struct proxy {
 	size_t cb_len, cb_off, cb_cap;
 	int answered, upgraded;
 	int up_spoke; /* a byte of the upstream's answer came (a 1xx too) */
+	/* the body as framed to the upstream so far, kept to be sent again
+	 * (an idempotent request; up to PX_BUF bytes, else dropped) */
+	char *rp;
+	size_t rp_len, rp_cap;
+	int rp_keep;
 	unsigned ctx_fds; /* up.fds, counted in s->nctx_fds */
 	uint64_t out_bytes, in_bytes;
 };
@@ -2008,6 +2013,7 @@ proxy_start(struct conn *c, struct http_upstream *up)
 	px->body_left =
 	    c->head->content_length > 0 ? (uint64_t)c->head->content_length : 0;
 	px->body_done = !has_body(c);
+	px->rp_keep = !px->body_done && http_method_idempotent(c->req.method);
 	px->bch.max = UINT64_MAX / 2;
 	px->ch.max = UINT64_MAX / 2;
 	px->c_writable = 1;
@@ -2076,6 +2082,7 @@ proxy_end(struct conn *c, int keep_upstream, int status, int by_server)
 		px->up.free(px->up.ctx);
 	atomic_fetch_sub(&s->nctx_fds, px->ctx_fds);
 	free(px->up.head);
+	free(px->rp);
 	free(px->rq);
 	free(px->rs);
 	free(px->cb);
@@ -2157,17 +2164,18 @@ proxy_up_failed(struct conn *c, const char *why)
 	/* A kept connection the upstream closed meanwhile: once more on a
 	 * new one, but only a request that is safe to repeat (RFC 9110
 	 * §9.2.2: the upstream may have acted on it before it closed), when
-	 * no byte of the answer came and nothing of the request's body was
-	 * taken yet (none of it is kept to send again).  A POST or PATCH
+	 * no byte of the answer came and all of the request's body taken so
+	 * far is kept to send again (rp, up to PX_BUF).  A POST or PATCH
 	 * gets 502, never a second execution. */
 	if (px->reused && !px->head_done && px->rs_len == 0 && !px->up_spoke &&
-	    !px->body_started && http_method_idempotent(c->req.method) &&
-	    px->tries++ == 0) {
+	    (!px->body_started || px->rp_keep) &&
+	    http_method_idempotent(c->req.method) && px->tries++ == 0) {
 		up_close(px->u);
 		px->u = NULL;
 		px->up_eof = 0;
 		px->rs_len = px->rs_scan = 0;
-		if (proxy_head(c) < 0) {
+		if (proxy_head(c) < 0 ||
+		    (px->rp_len > 0 && rq_add(px, px->rp, px->rp_len) < 0)) {
 			proxy_fail(c, 500, "out of memory");
 			return;
 		}
@@ -2442,6 +2450,23 @@ proxy_response_body(struct conn *c)
 	return 0;
 }
 
+/* Body bytes (framed) into rq, and into rp while it is kept: on a
+ * kept connection, before any retry, up to PX_BUF bytes. */
+static int
+rq_body_add(struct proxy *px, const char *p, size_t n)
+{
+	if (px->rp_keep &&
+	    (px->rp_len + n > PX_BUF || !px->reused || px->tries > 0)) {
+		px->rp_keep = 0; /* not to be sent again */
+		free(px->rp);
+		px->rp = NULL;
+		px->rp_len = px->rp_cap = 0;
+	}
+	if (px->rp_keep && px_add(&px->rp, &px->rp_len, &px->rp_cap, p, n) < 0)
+		return -1;
+	return rq_add(px, p, n);
+}
+
 /* Request body bytes at the front of c->in into rq.  Returns 1 when
  * some moved, 0 none, -1 out of memory, or minus the status to answer
  * (a malformed chunked body). */
@@ -2471,20 +2496,20 @@ proxy_request_body(struct conn *c)
 		if (data > 0) {
 			char size[24];
 			snprintf(size, sizeof(size), "%zx\r\n", data);
-			if (rq_add(px, size, strlen(size)) < 0 ||
-			    rq_add(px, c->in, data) < 0 ||
-			    rq_add(px, "\r\n", 2) < 0)
+			if (rq_body_add(px, size, strlen(size)) < 0 ||
+			    rq_body_add(px, c->in, data) < 0 ||
+			    rq_body_add(px, "\r\n", 2) < 0)
 				return -1;
 		}
 		if (px->bch.done) {
 			px->body_done = 1;
-			if (rq_add(px, "0\r\n\r\n", 5) < 0)
+			if (rq_body_add(px, "0\r\n\r\n", 5) < 0)
 				return -1;
 		}
 	} else {
 		data = used = c->in_len < px->body_left ? c->in_len :
 		                                          (size_t)px->body_left;
-		if (rq_add(px, c->in, data) < 0)
+		if (rq_body_add(px, c->in, data) < 0)
 			return -1;
 		px->body_left -= data;
 		if (px->body_left == 0)

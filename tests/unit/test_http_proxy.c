@@ -161,10 +161,13 @@ up_conn(void *arg)
 		}
 		if (strcmp(h->path, "/die") == 0) {
 			/* counted (acted on), then on a kept connection
-			 * closed without an answer; on a new one answered */
-			static const char r[] = "HTTP/1.1 200 OK\r\n"
-			                        "Content-Length: 8\r\n\r\n"
-			                        "survived";
+			 * closed without an answer; on a new one answered
+			 * with the body it got */
+			char r[160];
+			snprintf(r, sizeof(r),
+			    "HTTP/1.1 200 OK\r\nContent-Length: 35\r\n\r\n"
+			    "survived body=%06lld sum=%010u",
+			    blen, sum);
 			atomic_fetch_add(strcmp(h->method, "GET") == 0 ?
 			        &up_die_get :
 			        strcmp(h->method, "POST") == 0 ? &up_die_post :
@@ -172,7 +175,7 @@ up_conn(void *arg)
 			    1);
 			if (nreq > 1)
 				goto out;
-			send_all(fd, r, sizeof(r) - 1);
+			send_all(fd, r, strlen(r));
 			continue;
 		}
 		if (strcmp(h->path, "/hang") == 0) {
@@ -700,7 +703,7 @@ test_proxy_retry_only_idempotent(void **state)
 	assert_int_equal(read_response(fd, head, sizeof(head), &body, &blen),
 	    0);
 	assert_non_null(strstr(head, "HTTP/1.1 200 OK"));
-	assert_string_equal(body, "survived");
+	assert_string_equal(body, "survived body=000000 sum=0000000000");
 	free(body);
 	assert_int_equal(atomic_load(&up_die_get) - get0, 2);
 	send_str(fd, "GET /a HTTP/1.1\r\nHost: x\r\n\r\n");
@@ -710,9 +713,36 @@ test_proxy_retry_only_idempotent(void **state)
 	send_str(fd, "DELETE /die HTTP/1.1\r\nHost: x\r\n\r\n");
 	assert_int_equal(read_response(fd, head, sizeof(head), &body, &blen),
 	    0);
-	assert_string_equal(body, "survived");
+	assert_string_equal(body, "survived body=000000 sum=0000000000");
 	free(body);
 	assert_int_equal(atomic_load(&up_die_other) - other0, 2);
+	/* a PUT's body (here and chunked) is kept and sent again whole */
+	for (int chunked = 0; chunked < 2; chunked++) {
+		unsigned sum = 0;
+		char want[64];
+		for (const char *p = "hello world"; *p; p++)
+			sum = sum * 31 + (unsigned char)*p;
+		snprintf(want, sizeof(want), "survived body=000011 sum=%010u",
+		    sum);
+		send_str(fd, "GET /a HTTP/1.1\r\nHost: x\r\n\r\n");
+		assert_int_equal(
+		    read_response(fd, head, sizeof(head), &body, &blen), 0);
+		free(body);
+		send_str(fd,
+		    chunked ? "PUT /die HTTP/1.1\r\nHost: x\r\n"
+		              "Transfer-Encoding: chunked\r\n\r\n"
+		              "6\r\nhello \r\n5\r\nworld\r\n0\r\n\r\n" :
+		              "PUT /die HTTP/1.1\r\nHost: x\r\n"
+		              "Content-Length: 11\r\n\r\nhello world");
+		assert_int_equal(
+		    read_response(fd, head, sizeof(head), &body, &blen), 0);
+		if (strcmp(body, want) != 0)
+			fail_msg("PUT (chunked %d): %s%s", chunked, head, body);
+		free(body);
+		assert_int_equal(atomic_load(&up_die_other) - other0,
+		    4 + 2 * chunked);
+	}
+	other0 += 4;
 	/* abuses it: a POST without a body on the dying kept connection */
 	send_str(fd, "GET /a HTTP/1.1\r\nHost: x\r\n\r\n");
 	assert_int_equal(read_response(fd, head, sizeof(head), &body, &blen),
