@@ -95,6 +95,17 @@ valid_id(const char *s, size_t n)
 	return 1;
 }
 
+/* out emptied; not the whole of its path buffer (8 KiB, per request). */
+static void
+route_clear(struct gateway_route *out)
+{
+	memset(out->lease, 0, sizeof(out->lease));
+	memset(out->service, 0, sizeof(out->service));
+	out->path[0] = '\0';
+	out->by_host = 0;
+	out->port = 0;
+}
+
 /* "<lease>-<service>.<domain>[.][:port]": 1 and out filled, or 0. */
 static int
 route_by_host(const char *host, const char *path, const char *domain,
@@ -103,7 +114,7 @@ route_by_host(const char *host, const char *path, const char *domain,
 	const char *p, *dot;
 	size_t n, dl;
 
-	memset(out, 0, sizeof(*out));
+	route_clear(out);
 	if (host == NULL || domain == NULL || *domain == '\0')
 		return 0;
 	/* lease ids are "l-<n>" */
@@ -155,7 +166,7 @@ gateway_route_parse(const char *host, const char *path, const char *domain,
 
 	if (r != 0)
 		return r;
-	memset(out, 0, sizeof(*out));
+	route_clear(out);
 	if (path && strncmp(path, "/l/", 3) == 0) {
 		p = path + 3;
 		if ((q = strchr(p, '/')) == NULL || q - p >= 24 ||
