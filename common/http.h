@@ -29,6 +29,7 @@ struct http_request {
 	size_t body_len;
 	int64_t content_length; /* declared; -1 when chunked or none */
 	const char *peer; /* client address, text */
+	int tls; /* it came over TLS (the server's tls set) */
 	void *conn; /* opaque; for http_query, http_header and _each */
 };
 
@@ -135,6 +136,8 @@ struct http_upstream {
 	    uint64_t in);
 	void (*free)(void *ctx); /* after done, or when never started */
 	void *ctx;
+	unsigned fds; /* descriptors ctx holds until free (e.g. namespaces
+	                 to connect in): counted in the server's budget */
 };
 
 /* Called for each request head: 1 with *up filled: the server forwards
@@ -144,6 +147,18 @@ struct http_upstream {
  * thread with may_block 1, and the request goes back to the loop. */
 typedef int (*http_route_fn)(void *ctx, const struct http_request *req,
     int may_block, struct http_upstream *up);
+
+/* Descriptors: the server holds at most RLIMIT_NOFILE (its soft limit
+ * raised to the hard one) less a reserve for the rest of the process
+ * (an eighth, 64 to 4096): client sockets, upstream sockets (a forwarded
+ * request's client connection and its upstream connection are two) and
+ * the routes' http_upstream.fds.  At the budget an idle upstream
+ * connection is closed, else the client connection that has waited
+ * longest for a request head; with none, a new connection is answered
+ * 503 and closed, and a request that needs a new upstream connection
+ * 503 (so is one whose upstream connect fails with EMFILE or ENFILE).
+ * Out of descriptors with no spare left, the listener rests until the
+ * next sweep (200 ms) instead of spinning. */
 
 /* Limits, with http_server_config_default's values. */
 struct http_server_config {

@@ -713,3 +713,15 @@ http_chunked_decode(struct http_chunked *c, char *buf, size_t len, size_t *out)
 	*out = w;
 	return (ssize_t)i;
 }
+
+int
+http_method_idempotent(const char *method)
+{
+	static const char *const idem[] = { "GET", "HEAD", "OPTIONS", "PUT",
+		"DELETE", "TRACE", NULL };
+
+	for (int i = 0; method && idem[i]; i++)
+		if (strcmp(method, idem[i]) == 0)
+			return 1;
+	return 0;
+}

@@ -120,4 +120,10 @@ struct http_chunked {
 ssize_t http_chunked_decode(struct http_chunked *c, char *buf, size_t len,
     size_t *out);
 
+/* Is method idempotent (RFC 9110 §9.2.2: GET, HEAD, OPTIONS, PUT, DELETE,
+ * TRACE; case-sensitive, as methods are), so that a proxy may send the
+ * request again when the connection it went out on failed before any
+ * answer came?  1 or 0.  Pure. */
+int http_method_idempotent(const char *method);
+
 #endif

@@ -231,6 +231,13 @@ struct proxy {
 	char *cb;
 	size_t cb_len, cb_off, cb_cap;
 	int answered, upgraded;
+	int up_spoke; /* a byte of the upstream's answer came (a 1xx too) */
+	/* the body as framed to the upstream so far, kept to be sent again
+	 * (an idempotent request; up to PX_BUF bytes, else dropped) */
+	char *rp;
+	size_t rp_len, rp_cap;
+	int rp_keep;
+	unsigned ctx_fds; /* up.fds, counted in s->nctx_fds */
 	uint64_t out_bytes, in_bytes;
 };
 
@@ -279,6 +286,11 @@ struct http_server {
 	struct upconn *up_graveyard;
 	atomic_uint nforwarding, nwaiting, nup, nup_idle;
 	atomic_uint_least64_t up_connects, up_reuses, upgrades;
+	/* The descriptor budget (http.h): client and upstream sockets and
+	 * the forwarded requests' http_upstream.fds, at most max_fds. */
+	unsigned max_fds;
+	atomic_uint nctx_fds;
+	int accept_paused; /* out of descriptors: listener off till a sweep */
 };
 
 struct worker {
@@ -1271,6 +1283,7 @@ start_request(struct conn *c, size_t head_len)
 	c->req.body_len = 0;
 	c->req.content_length = c->head->content_length;
 	c->req.peer = c->peer;
+	c->req.tls = s->tls != NULL;
 	c->req.conn = c->head;
 	c->body_unread = has_body(c);
 	if (s->route) {
@@ -1648,6 +1661,78 @@ up_free_all(struct http_server *s)
 		}
 }
 
+/* ---- the descriptor budget ---- */
+
+static int evict(struct http_server *s);
+
+/* Descriptors the server holds now, as the budget counts them. */
+static unsigned
+fds_in_use(struct http_server *s)
+{
+	return atomic_load(&s->nconns) + atomic_load(&s->nup) +
+	    atomic_load(&s->nctx_fds);
+}
+
+/* Close the idle upstream connection unused longest.  Returns 0, or -1
+ * when none is idle. */
+static int
+up_shed_idle(struct http_server *s)
+{
+	struct upconn *oldest = NULL;
+
+	for (unsigned b = 0; b < UP_BUCKETS; b++)
+		for (struct uppool *p = s->pools[b]; p; p = p->next)
+			for (struct upconn *u = p->idle; u; u = u->next)
+				if (oldest == NULL || u->since < oldest->since)
+					oldest = u;
+	if (oldest == NULL)
+		return -1;
+	up_close(oldest); /* may free its pool */
+	return 0;
+}
+
+/* Room for n more descriptors within the budget, made if need be by
+ * closing idle upstream connections, then client connections waiting
+ * for a request head (evict).  Returns 0, or -1 when there is none. */
+static int
+fds_make_room(struct http_server *s, unsigned n)
+{
+	while (fds_in_use(s) + n > s->max_fds)
+		if (up_shed_idle(s) < 0 && evict(s) < 0)
+			return -1;
+	return 0;
+}
+
+/* Out of descriptors, with no spare one to take and close a connection
+ * with: the listener, which stays readable, is left alone until the
+ * next sweep (accept_resume) rather than spun on. */
+static void
+accept_pause(struct http_server *s)
+{
+	struct epoll_event e;
+
+	memset(&e, 0, sizeof(e));
+	e.data.ptr = &listen_mark;
+	if (epoll_ctl(s->epfd, EPOLL_CTL_MOD, s->lfd, &e) == 0)
+		s->accept_paused = 1;
+}
+
+static void
+accept_resume(struct http_server *s)
+{
+	struct epoll_event e;
+
+	if (s->reserve_fd < 0)
+		s->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (!s->accept_paused)
+		return;
+	memset(&e, 0, sizeof(e));
+	e.events = EPOLLIN;
+	e.data.ptr = &listen_mark;
+	if (epoll_ctl(s->epfd, EPOLL_CTL_MOD, s->lfd, &e) == 0)
+		s->accept_paused = 0;
+}
+
 /* ---- buffers ---- */
 
 static int
@@ -1773,12 +1858,25 @@ proxy_connect(struct conn *c, int fresh)
 {
 	struct http_server *s = c->s;
 	struct proxy *px = c->px;
-	struct uppool *p = pool_get(s, px->up.key);
+	struct uppool *p;
 	struct upconn *u;
 	struct epoll_event e;
 	int fd;
 
-	if (p == NULL) {
+	/* A new connection is one more descriptor: within the budget, or
+	 * 503 (looked at before the pool is taken: making room may close
+	 * idle connections and free their pool). */
+	for (p = s->pools[up_hash(px->up.key)]; p; p = p->next)
+		if (p->key == px->up.key)
+			break;
+	if ((fresh || p == NULL || p->idle == NULL) &&
+	    fds_make_room(s, 1) < 0) {
+		proxy_fail(c, 503,
+		    "gateway: out of file descriptors for a connection to "
+		    "the upstream; try again later");
+		return -1;
+	}
+	if ((p = pool_get(s, px->up.key)) == NULL) {
 		proxy_fail(c, 500, "out of memory");
 		return -1;
 	}
@@ -1801,9 +1899,12 @@ proxy_connect(struct conn *c, int fresh)
 		char msg[160];
 		free(u);
 		pool_put(s, p);
-		snprintf(msg, sizeof(msg), "gateway: upstream: %s",
-		    strerror(-fd));
-		proxy_fail(c, 502, msg);
+		snprintf(msg, sizeof(msg), "gateway: upstream: %s%s",
+		    strerror(-fd),
+		    fd == -EMFILE || fd == -ENFILE ? "; try again later" : "");
+		/* out of descriptors is the server's state, not the
+		 * upstream's: 503 */
+		proxy_fail(c, fd == -EMFILE || fd == -ENFILE ? 503 : 502, msg);
 		return -1;
 	}
 	(void)fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
@@ -1893,6 +1994,8 @@ proxy_start(struct conn *c, struct http_upstream *up)
 		return;
 	}
 	px->up = *up;
+	px->ctx_fds = up->fds;
+	atomic_fetch_add(&s->nctx_fds, px->ctx_fds);
 	/* a body is framed and forwarded as one; never spliced */
 	if (has_body(c))
 		px->up.upgrade = 0;
@@ -1910,6 +2013,7 @@ proxy_start(struct conn *c, struct http_upstream *up)
 	px->body_left =
 	    c->head->content_length > 0 ? (uint64_t)c->head->content_length : 0;
 	px->body_done = !has_body(c);
+	px->rp_keep = !px->body_done && http_method_idempotent(c->req.method);
 	px->bch.max = UINT64_MAX / 2;
 	px->ch.max = UINT64_MAX / 2;
 	px->c_writable = 1;
@@ -1976,7 +2080,9 @@ proxy_end(struct conn *c, int keep_upstream, int status, int by_server)
 		    px->in_bytes);
 	if (px->up.free)
 		px->up.free(px->up.ctx);
+	atomic_fetch_sub(&s->nctx_fds, px->ctx_fds);
 	free(px->up.head);
+	free(px->rp);
 	free(px->rq);
 	free(px->rs);
 	free(px->cb);
@@ -2056,14 +2162,20 @@ proxy_up_failed(struct conn *c, const char *why)
 	char msg[160];
 
 	/* A kept connection the upstream closed meanwhile: once more on a
-	 * new one, when nothing of the request's body was taken yet. */
-	if (px->reused && !px->head_done && px->rs_len == 0 &&
-	    !px->body_started && px->tries++ == 0) {
+	 * new one, but only a request that is safe to repeat (RFC 9110
+	 * §9.2.2: the upstream may have acted on it before it closed), when
+	 * no byte of the answer came and all of the request's body taken so
+	 * far is kept to send again (rp, up to PX_BUF).  A POST or PATCH
+	 * gets 502, never a second execution. */
+	if (px->reused && !px->head_done && px->rs_len == 0 && !px->up_spoke &&
+	    (!px->body_started || px->rp_keep) &&
+	    http_method_idempotent(c->req.method) && px->tries++ == 0) {
 		up_close(px->u);
 		px->u = NULL;
 		px->up_eof = 0;
 		px->rs_len = px->rs_scan = 0;
-		if (proxy_head(c) < 0) {
+		if (proxy_head(c) < 0 ||
+		    (px->rp_len > 0 && rq_add(px, px->rp, px->rp_len) < 0)) {
 			proxy_fail(c, 500, "out of memory");
 			return;
 		}
@@ -2338,6 +2450,23 @@ proxy_response_body(struct conn *c)
 	return 0;
 }
 
+/* Body bytes (framed) into rq, and into rp while it is kept: on a
+ * kept connection, before any retry, up to PX_BUF bytes. */
+static int
+rq_body_add(struct proxy *px, const char *p, size_t n)
+{
+	if (px->rp_keep &&
+	    (px->rp_len + n > PX_BUF || !px->reused || px->tries > 0)) {
+		px->rp_keep = 0; /* not to be sent again */
+		free(px->rp);
+		px->rp = NULL;
+		px->rp_len = px->rp_cap = 0;
+	}
+	if (px->rp_keep && px_add(&px->rp, &px->rp_len, &px->rp_cap, p, n) < 0)
+		return -1;
+	return rq_add(px, p, n);
+}
+
 /* Request body bytes at the front of c->in into rq.  Returns 1 when
  * some moved, 0 none, -1 out of memory, or minus the status to answer
  * (a malformed chunked body). */
@@ -2367,20 +2496,20 @@ proxy_request_body(struct conn *c)
 		if (data > 0) {
 			char size[24];
 			snprintf(size, sizeof(size), "%zx\r\n", data);
-			if (rq_add(px, size, strlen(size)) < 0 ||
-			    rq_add(px, c->in, data) < 0 ||
-			    rq_add(px, "\r\n", 2) < 0)
+			if (rq_body_add(px, size, strlen(size)) < 0 ||
+			    rq_body_add(px, c->in, data) < 0 ||
+			    rq_body_add(px, "\r\n", 2) < 0)
 				return -1;
 		}
 		if (px->bch.done) {
 			px->body_done = 1;
-			if (rq_add(px, "0\r\n\r\n", 5) < 0)
+			if (rq_body_add(px, "0\r\n\r\n", 5) < 0)
 				return -1;
 		}
 	} else {
 		data = used = c->in_len < px->body_left ? c->in_len :
 		                                          (size_t)px->body_left;
-		if (rq_add(px, c->in, data) < 0)
+		if (rq_body_add(px, c->in, data) < 0)
 			return -1;
 		px->body_left -= data;
 		if (px->body_left == 0)
@@ -2486,6 +2615,7 @@ proxy_pump(struct conn *c)
 			while (n < 0 && errno == EINTR);
 			if (n > 0) {
 				px->rs_len += (size_t)n;
+				px->up_spoke = 1;
 				progress = 1;
 				/* less than room: drained (its end, when it
 				 * came with the bytes, needs one more read) */
@@ -2755,6 +2885,11 @@ accept_new(struct http_server *s)
 			if (errno == EINTR || errno == ECONNABORTED)
 				continue;
 			if ((errno == EMFILE || errno == ENFILE) &&
+			    s->reserve_fd < 0) {
+				accept_pause(s);
+				return;
+			}
+			if ((errno == EMFILE || errno == ENFILE) &&
 			    s->reserve_fd >= 0) {
 				/* Out of descriptors: take the connection
 				 * with the spare one and close it, rather
@@ -2783,6 +2918,13 @@ accept_new(struct http_server *s)
 		}
 		if (atomic_load(&s->nconns) >= s->max_conns && evict(s) < 0) {
 			refuse(s, fd, "too many connections");
+			ip_put(s, ip);
+			continue;
+		}
+		/* with the upstream sockets, within the descriptors */
+		if (fds_make_room(s, 1) < 0) {
+			refuse(s, fd,
+			    "too many connections: out of file descriptors");
 			ip_put(s, ip);
 			continue;
 		}
@@ -2866,6 +3008,7 @@ sweep(struct http_server *s, uint64_t now)
 		}
 	}
 	up_sweep(s, now);
+	accept_resume(s);
 }
 
 static void
@@ -3372,6 +3515,8 @@ http_server_start(const struct http_server_config *c, http_handler h, void *ctx,
 	s->max_conns = c->max_conns ? c->max_conns : 8192;
 	if (budget > reserve_fds + 16 && s->max_conns > budget - reserve_fds)
 		s->max_conns = budget - reserve_fds;
+	/* client and upstream sockets together (http.h) */
+	s->max_fds = budget > reserve_fds + 16 ? budget - reserve_fds : 16;
 	(void)util_random(&s->ip_seed, sizeof(s->ip_seed));
 	if ((rc = listen_on(c, s)) < 0)
 		goto fail;

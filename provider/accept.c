@@ -285,6 +285,11 @@ accept_route(const struct lease *head, const char *host, const char *path,
 				ex = NULL;
 				continue;
 			}
+			if (path && strlen(path) > GATEWAY_MAX_TARGET)
+				return err_set(ERR_LIMIT,
+				    "gateway: request target longer than %u "
+				    "bytes",
+				    GATEWAY_MAX_TARGET);
 			memset(rt, 0, sizeof(*rt));
 			snprintf(rt->lease, sizeof(rt->lease), "%s", l->id);
 			snprintf(rt->service, sizeof(rt->service), "%s", name);

@@ -54,7 +54,9 @@ int accept_conflict(const struct lease *head, const struct lease *self,
     const json_t *claims);
 
 /* The route of a request whose Host is a name a running lease of head
- * claims: 1 with rt filled (by_host, port the expose's), 0 when none. */
+ * claims: 1 with rt filled (by_host, port the expose's), 0 when none,
+ * ERR_LIMIT when it is claimed but path is longer than GATEWAY_MAX_TARGET
+ * (answer 414: never forwarded cut short). */
 int accept_route(const struct lease *head, const char *host, const char *path,
     struct gateway_route *rt);
 

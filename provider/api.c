@@ -766,12 +766,13 @@ get_events(struct pd *pd, const char *id, const struct http_request *req,
 
 /* Is a request answered with status billed?  Not when the gateway
  * answered it itself (by_gateway) with 502, 503 or 504: the service was
- * not there to serve it (issue 12, case 5). */
+ * not there to serve it (issue 12, case 5); nor a 414 (a target longer
+ * than the gateway forwards): the service never saw it. */
 static int
 billed(int status, int by_gateway)
 {
-	return !(
-	    by_gateway && (status == 502 || status == 503 || status == 504));
+	return !(by_gateway &&
+	    (status == 502 || status == 503 || status == 504 || status == 414));
 }
 
 /* A wasm HTTP function: the reference to its pool taken under the lock
@@ -1059,6 +1060,8 @@ api_route_upstream(void *ctx, const struct http_request *req, int may_block,
 	up->done = fwd_done;
 	up->free = fwd_free;
 	up->ctx = f;
+	/* the namespaces held until the exchange ends: in the budget */
+	up->fds = (nfd >= 0) + (ufd >= 0);
 	return 1;
 }
 
@@ -1125,15 +1128,23 @@ api_route(void *ctx, const struct http_request *req, struct http_response *resp)
 	int r;
 
 	/* A host name a lease accepts (provider/accept.h) */
-	if (pd_accept_route(pd, http_header(req, "Host"), req->path, &rt) ==
-	    1) {
+	r = pd_accept_route(pd, http_header(req, "Host"), req->path, &rt);
+	if (r == 1) {
 		gateway(pd, &rt, req, resp);
+		return;
+	}
+	if (r == ERR_LIMIT) { /* a target too long for the gateway */
+		http_respond_error(resp, 414, "%s", err_msg());
 		return;
 	}
 	r = gateway_route_parse(http_header(req, "Host"), req->path,
 	    pd->cfg.domain, &rt);
 	if (r == 1 && (rt.by_host || strncmp(req->path, "/l/", 3) == 0)) {
 		gateway(pd, &rt, req, resp);
+		return;
+	}
+	if (r == ERR_LIMIT) {
+		http_respond_error(resp, 414, "%s", err_msg());
 		return;
 	}
 	if (r < 0) {

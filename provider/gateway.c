@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "common/err.h"
+#include "common/http_parse.h"
 #include "common/util.h"
 #include "provider/gateway.h"
 #include "wasm/pool.h"
@@ -94,6 +95,17 @@ valid_id(const char *s, size_t n)
 	return 1;
 }
 
+/* out emptied; not the whole of its path buffer (8 KiB, per request). */
+static void
+route_clear(struct gateway_route *out)
+{
+	memset(out->lease, 0, sizeof(out->lease));
+	memset(out->service, 0, sizeof(out->service));
+	out->path[0] = '\0';
+	out->by_host = 0;
+	out->port = 0;
+}
+
 /* "<lease>-<service>.<domain>[.][:port]": 1 and out filled, or 0. */
 static int
 route_by_host(const char *host, const char *path, const char *domain,
@@ -102,7 +114,7 @@ route_by_host(const char *host, const char *path, const char *domain,
 	const char *p, *dot;
 	size_t n, dl;
 
-	memset(out, 0, sizeof(*out));
+	route_clear(out);
 	if (host == NULL || domain == NULL || *domain == '\0')
 		return 0;
 	/* lease ids are "l-<n>" */
@@ -126,6 +138,10 @@ route_by_host(const char *host, const char *path, const char *domain,
 	    (size_t)(host + n - dot) >= sizeof(out->service) ||
 	    !valid_id(dot, (size_t)(host + n - dot)))
 		return 0;
+	if (path && strlen(path) > GATEWAY_MAX_TARGET)
+		return err_set(ERR_LIMIT,
+		    "gateway: request target longer than %u bytes",
+		    GATEWAY_MAX_TARGET);
 	memcpy(out->lease, host, (size_t)(p - host));
 	out->lease[0] = 'l';
 	/* host names have no case; service names are lower case (SDL) */
@@ -146,9 +162,11 @@ gateway_route_parse(const char *host, const char *path, const char *domain,
 	/* A lease's own host name routes to that lease whatever the path:
 	 * "/l/<other lease>/..." under it would serve another tenant's
 	 * service from this lease's origin (its cookies, its scripts). */
-	if (route_by_host(host, path, domain, out) == 1)
-		return 1;
-	memset(out, 0, sizeof(*out));
+	int r = route_by_host(host, path, domain, out);
+
+	if (r != 0)
+		return r;
+	route_clear(out);
 	if (path && strncmp(path, "/l/", 3) == 0) {
 		p = path + 3;
 		if ((q = strchr(p, '/')) == NULL || q - p >= 24 ||
@@ -164,6 +182,10 @@ gateway_route_parse(const char *host, const char *path, const char *domain,
 			return err_set(ERR_INVAL,
 			    "gateway: expected "
 			    "/l/<lease>/<service>/...");
+		if (q && strlen(q) > GATEWAY_MAX_TARGET)
+			return err_set(ERR_LIMIT,
+			    "gateway: request target longer than %u bytes",
+			    GATEWAY_MAX_TARGET);
 		memcpy(out->service, p, n);
 		snprintf(out->path, sizeof(out->path), "%s", q ? q : "/");
 		return 1;
@@ -428,12 +450,30 @@ skip_header(const char *k)
 	return 0;
 }
 
+/* Fields naming the client's address or scheme: the gateway is the
+ * edge, so a client's own copies are lies a service might trust; they
+ * are dropped and the gateway writes its own (forwarded_fields). */
+static int
+client_forwarding_field(const char *k)
+{
+	static const char *const f[] = { "x-forwarded-for", "x-forwarded-proto",
+		"x-forwarded-host", "x-forwarded-port", "x-real-ip",
+		"forwarded", "x-client-ip", "true-client-ip", NULL };
+	size_t i;
+
+	for (i = 0; f[i]; i++)
+		if (strcasecmp(k, f[i]) == 0)
+			return 1;
+	return 0;
+}
+
 static int
 add_header(void *cls, const char *k, const char *v)
 {
 	struct buf *b = cls;
 
-	if (skip_header(k) || strpbrk(k, "\r\n") || (v && strpbrk(v, "\r\n")))
+	if (skip_header(k) || client_forwarding_field(k) ||
+	    strpbrk(k, "\r\n") || (v && strpbrk(v, "\r\n")))
 		return 0;
 	buf_str(b, k);
 	buf_str(b, ": ");
@@ -449,6 +489,7 @@ struct reply {
 	size_t extra_len;
 	struct buf body;
 	int keep; /* the connection may be reused */
+	int spoke; /* a byte of the answer came (even on failure) */
 };
 
 /* Read until the header block ends; rest holds bytes after it. */
@@ -510,7 +551,9 @@ read_reply(int fd, int head_only, struct reply *rp)
 	int chunked = 0, close_conn = 0, rc, minor = 1;
 	ssize_t r;
 
-	if ((rc = read_head(fd, &in, &head_len)) < 0)
+	rc = read_head(fd, &in, &head_len);
+	rp->spoke = in.len > 0;
+	if (rc < 0)
 		goto out;
 	if (sscanf(in.p, "HTTP/1.%d %d", &minor, &rp->status) != 2 ||
 	    rp->status < 100 || rp->status > 999) {
@@ -664,9 +707,39 @@ wants_upgrade(const struct http_request *req)
 	    req->content_length <= 0;
 }
 
+/* The fields saying who the client is, as the gateway saw it: the peer
+ * address of the connection (never what the client wrote) and whether
+ * it came over TLS; Forwarded as RFC 7239 writes it (an IPv6 address
+ * quoted, in brackets). */
+static void
+forwarded_fields(struct buf *head, const struct http_request *req)
+{
+	const char *peer = req->peer && *req->peer &&
+	        strspn(req->peer, "0123456789abcdefABCDEF.:") ==
+	            strlen(req->peer) ?
+	    req->peer :
+	    "unknown";
+	const char *proto = req->tls ? "https" : "http";
+	int v6 = strchr(peer, ':') != NULL;
+
+	buf_str(head, "X-Forwarded-For: ");
+	buf_str(head, peer);
+	buf_str(head, "\r\nX-Real-IP: ");
+	buf_str(head, peer);
+	buf_str(head, "\r\nX-Forwarded-Proto: ");
+	buf_str(head, proto);
+	buf_str(head, "\r\nForwarded: for=");
+	buf_str(head, v6 ? "\"[" : "");
+	buf_str(head, peer);
+	buf_str(head, v6 ? "]\"" : "");
+	buf_str(head, ";proto=");
+	buf_str(head, proto);
+	buf_str(head, "\r\n");
+}
+
 /* The start of req's head to the upstream, to path_and_query, on head:
- * its request line, Host, its headers that pass on, X-Forwarded-For and
- * X-Forwarded-Proto. */
+ * its request line, Host, its headers that pass on (not the client's own
+ * forwarding fields) and the gateway's forwarding fields. */
 static void
 head_begin(struct buf *head, const struct http_request *req,
     const char *path_and_query)
@@ -680,9 +753,7 @@ head_begin(struct buf *head, const struct http_request *req,
 	buf_str(head, host && !strpbrk(host, "\r\n") ? host : "localhost");
 	buf_str(head, "\r\n");
 	http_header_each(req, add_header, head);
-	buf_str(head, "X-Forwarded-For: ");
-	buf_str(head, req->peer ? req->peer : "?");
-	buf_str(head, "\r\nX-Forwarded-Proto: http\r\n");
+	forwarded_fields(head, req);
 }
 
 int
@@ -692,6 +763,10 @@ gateway_upstream_head(const struct http_request *req,
 	struct buf head = { 0 };
 
 	*upgrade = wants_upgrade(req);
+	if (strlen(path_and_query) > GATEWAY_MAX_TARGET)
+		return err_set(ERR_LIMIT,
+		    "gateway: request target longer than %u bytes",
+		    GATEWAY_MAX_TARGET);
 	head_begin(&head, req, path_and_query);
 	if (*upgrade) {
 		buf_str(&head, "Connection: Upgrade\r\nUpgrade: ");
@@ -724,6 +799,12 @@ gateway_forward(const struct http_request *req, int userns_fd, int netns_fd,
 		http_respond_error(resp, 500, "out of memory");
 		return;
 	}
+	if (strlen(path_and_query) > GATEWAY_MAX_TARGET) {
+		http_respond_error(resp, 414,
+		    "gateway: request target longer than %u bytes",
+		    GATEWAY_MAX_TARGET);
+		return;
+	}
 	head_begin(&head, req, path_and_query);
 	snprintf(num, sizeof(num), "%zu", req->body_len);
 	buf_str(&head, "Content-Length: ");
@@ -736,7 +817,10 @@ gateway_forward(const struct http_request *req, int userns_fd, int netns_fd,
 		return;
 	}
 	/* A kept connection may have been closed by the upstream meanwhile:
-	 * then try once more on a fresh one. */
+	 * then try once more on a fresh one, but only a request safe to
+	 * repeat (RFC 9110 §9.2.2) to which no byte of an answer came: the
+	 * upstream may have acted on it (a POST gets 502, never a second
+	 * execution). */
 	for (attempt = 0; attempt < 2; attempt++) {
 		int reused = u->fd >= 0 && u->key == key && u->port == port;
 		memset(&rp, 0, sizeof(rp));
@@ -762,7 +846,7 @@ gateway_forward(const struct http_request *req, int userns_fd, int netns_fd,
 		u->fd = -1;
 		free(rp.body.p);
 		rp.body.p = NULL;
-		if (!reused)
+		if (!reused || rp.spoke || !http_method_idempotent(req->method))
 			break;
 	}
 	free(head.p);
@@ -810,7 +894,8 @@ collect_header(void *cls, const char *k, const char *v)
 {
 	struct wasm_headers *hs = cls;
 
-	if (hs->n < WASM_MAX_HEADERS && !skip_header(k)) {
+	if (hs->n < WASM_MAX_HEADERS - 2 && !skip_header(k) &&
+	    !client_forwarding_field(k)) {
 		hs->h[hs->n].name = k;
 		hs->h[hs->n].value = v ? v : "";
 		hs->n++;
@@ -839,6 +924,11 @@ gateway_wasm(const struct http_request *req, struct wasm_pool *pool,
 	if ((port = strrchr(server, ':')) != NULL && !strchr(port, ']'))
 		*port++ = '\0';
 	http_header_each(req, collect_header, &hs);
+	/* the gateway's, as for a forwarded request (room kept for them) */
+	hs.h[hs.n].name = "X-Forwarded-For";
+	hs.h[hs.n++].value = req->peer ? req->peer : "unknown";
+	hs.h[hs.n].name = "X-Forwarded-Proto";
+	hs.h[hs.n++].value = req->tls ? "https" : "http";
 	/* The query string as it came (re-encoded), without its '?'. */
 	if (gateway_target(req, "/", &query) < 0) {
 		http_respond_error(resp, 500, "%s", err_msg());

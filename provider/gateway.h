@@ -25,12 +25,17 @@
  * server's loop); more requests wait for one, in order. */
 #define GATEWAY_MAX_PER_TENANT 256
 
+/* The longest request target (path and query, as sent upstream) the
+ * gateway forwards, like nginx's default large_client_header_buffers
+ * (8 KiB); a longer one is answered 414 URI Too Long, never cut. */
+#define GATEWAY_MAX_TARGET 8192
+
 /* Where the request goes: route parsing gives lease, service and the
  * path to send upstream (starting with '/'). */
 struct gateway_route {
 	char lease[24];
 	char service[64];
-	char path[2048];
+	char path[GATEWAY_MAX_TARGET + 1];
 	int by_host;
 	uint16_t port; /* the expose's port (accept host names); 0: the
 	                  service's first global one */
@@ -40,7 +45,9 @@ struct gateway_route {
  * (case-insensitive), whatever the path (a lease's origin never serves
  * another lease), else by path "/l/<lease>/<service>[/rest]".
  * Returns 1 when routed, 0 when the request is not for the gateway,
- * ERR_INVAL when it is but malformed.  Pure. */
+ * ERR_INVAL when it is but malformed, ERR_LIMIT when it is but the path
+ * to send upstream is longer than GATEWAY_MAX_TARGET (answer 414).
+ * Pure. */
 int gateway_route_parse(const char *host, const char *path, const char *domain,
     struct gateway_route *out);
 
@@ -49,19 +56,27 @@ int gateway_route_parse(const char *host, const char *path, const char *domain,
  * the target.  userns_fd >= 0 (a provider without root): the connection is
  * made by a forked helper that joins that user namespace, then netns_fd,
  * and passes the socket back.  Fills resp (502 when the upstream cannot
- * be reached, 504 on timeout); *egress gets the bytes sent back to the
- * client.  A connection kept from an earlier request is reused when key
- * (an identity of the upstream, e.g. its netns inode and port) matches. */
+ * be reached, 504 on timeout, 414 when path_and_query is longer than
+ * GATEWAY_MAX_TARGET); *egress gets the bytes sent back to the client.
+ * A connection kept from an earlier request is reused when key (an
+ * identity of the upstream, e.g. its netns inode and port) matches; when
+ * it fails before any byte of an answer, only a request safe to repeat
+ * (http_method_idempotent) goes again on a new one, else 502. */
 void gateway_forward(const struct http_request *req, int userns_fd,
     int netns_fd, uint64_t key, uint16_t port, const char *path_and_query,
     struct http_response *resp, uint64_t *egress);
 
 /* For forwarding in the server's loop (common/http.h, http_upstream):
  * the head of req as sent upstream (request line with path_and_query,
- * Host, the end-to-end fields, X-Forwarded-For/-Proto, Connection), each
- * line ending in CRLF, without framing fields or the empty line; *upgrade
- * says whether req asks for a protocol switch (WebSocket), whose Upgrade
- * and Connection fields are then passed on.  *out is malloc'd. */
+ * Host, the end-to-end fields, Connection), each line ending in CRLF,
+ * without framing fields or the empty line; *upgrade says whether req
+ * asks for a protocol switch (WebSocket), whose Upgrade and Connection
+ * fields are then passed on.  The client's own X-Forwarded-*, X-Real-IP,
+ * Forwarded (and X-Client-IP, True-Client-IP) are dropped; the gateway
+ * writes X-Forwarded-For and X-Real-IP (req->peer), X-Forwarded-Proto
+ * (https when req->tls) and Forwarded "for=...;proto=..." (RFC 7239).
+ * *out is malloc'd.  ERR_LIMIT when path_and_query is longer than
+ * GATEWAY_MAX_TARGET (answer 414). */
 int gateway_upstream_head(const struct http_request *req,
     const char *path_and_query, int *upgrade, char **out);
 

@@ -23,7 +23,9 @@
 #include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -38,6 +40,8 @@ static uint16_t up_port;
 static int up_listen = -1;
 static atomic_int up_accepted;
 static atomic_int up_open;
+/* Requests to /die that reached the upstream, by method */
+static atomic_int up_die_get, up_die_post, up_die_other;
 
 static int
 recv_some(int fd, char *buf, size_t cap, size_t *have)
@@ -127,6 +131,7 @@ up_conn(void *arg)
 	size_t cap = 1 << 20, have = 0;
 	char *buf = malloc(cap), *hb = malloc(65536), out[512];
 	struct http_head *h = malloc(sizeof(*h));
+	int nreq = 0;
 
 	for (;;) {
 		ssize_t end;
@@ -145,6 +150,34 @@ up_conn(void *arg)
 			goto out;
 		if ((blen = read_body(fd, h, buf, cap, &have, &sum)) < 0)
 			goto out;
+		nreq++;
+		if (strcmp(h->path, "/slow") == 0) {
+			static const char r[] = "HTTP/1.1 200 OK\r\n"
+			                        "Content-Length: 4\r\n\r\n"
+			                        "slow";
+			usleep(300000);
+			send_all(fd, r, sizeof(r) - 1);
+			continue;
+		}
+		if (strcmp(h->path, "/die") == 0) {
+			/* counted (acted on), then on a kept connection
+			 * closed without an answer; on a new one answered
+			 * with the body it got */
+			char r[160];
+			snprintf(r, sizeof(r),
+			    "HTTP/1.1 200 OK\r\nContent-Length: 35\r\n\r\n"
+			    "survived body=%06lld sum=%010u",
+			    blen, sum);
+			atomic_fetch_add(strcmp(h->method, "GET") == 0 ?
+			        &up_die_get :
+			        strcmp(h->method, "POST") == 0 ? &up_die_post :
+			                                         &up_die_other,
+			    1);
+			if (nreq > 1)
+				goto out;
+			send_all(fd, r, strlen(r));
+			continue;
+		}
 		if (strcmp(h->path, "/hang") == 0) {
 			char b[256];
 			while (recv(fd, b, sizeof(b), 0) > 0)
@@ -645,6 +678,226 @@ test_proxy_kept_connection_closed_by_the_upstream(void **state)
 	http_server_free(s);
 }
 
+/* An upstream that acts on a request and then closes the kept
+ * connection it came on without answering: a request safe to repeat
+ * (GET, DELETE) goes once more on a new connection and is answered; a
+ * POST or PATCH is never sent twice, the client gets 502. */
+static void
+test_proxy_retry_only_idempotent(void **state)
+{
+	struct http_server *s = start(0);
+	char head[2048], *body;
+	size_t blen;
+	int fd, get0 = atomic_load(&up_die_get),
+	        post0 = atomic_load(&up_die_post),
+	        other0 = atomic_load(&up_die_other);
+
+	(void)state;
+	fd = dial(http_server_port(s));
+	/* uses it: a GET on the dying kept connection, then on a new one */
+	send_str(fd, "GET /a HTTP/1.1\r\nHost: x\r\n\r\n");
+	assert_int_equal(read_response(fd, head, sizeof(head), &body, &blen),
+	    0);
+	free(body);
+	send_str(fd, "GET /die HTTP/1.1\r\nHost: x\r\n\r\n");
+	assert_int_equal(read_response(fd, head, sizeof(head), &body, &blen),
+	    0);
+	assert_non_null(strstr(head, "HTTP/1.1 200 OK"));
+	assert_string_equal(body, "survived body=000000 sum=0000000000");
+	free(body);
+	assert_int_equal(atomic_load(&up_die_get) - get0, 2);
+	send_str(fd, "GET /a HTTP/1.1\r\nHost: x\r\n\r\n");
+	assert_int_equal(read_response(fd, head, sizeof(head), &body, &blen),
+	    0);
+	free(body);
+	send_str(fd, "DELETE /die HTTP/1.1\r\nHost: x\r\n\r\n");
+	assert_int_equal(read_response(fd, head, sizeof(head), &body, &blen),
+	    0);
+	assert_string_equal(body, "survived body=000000 sum=0000000000");
+	free(body);
+	assert_int_equal(atomic_load(&up_die_other) - other0, 2);
+	/* a PUT's body (here and chunked) is kept and sent again whole */
+	for (int chunked = 0; chunked < 2; chunked++) {
+		unsigned sum = 0;
+		char want[64];
+		for (const char *p = "hello world"; *p; p++)
+			sum = sum * 31 + (unsigned char)*p;
+		snprintf(want, sizeof(want), "survived body=000011 sum=%010u",
+		    sum);
+		send_str(fd, "GET /a HTTP/1.1\r\nHost: x\r\n\r\n");
+		assert_int_equal(
+		    read_response(fd, head, sizeof(head), &body, &blen), 0);
+		free(body);
+		send_str(fd,
+		    chunked ? "PUT /die HTTP/1.1\r\nHost: x\r\n"
+		              "Transfer-Encoding: chunked\r\n\r\n"
+		              "6\r\nhello \r\n5\r\nworld\r\n0\r\n\r\n" :
+		              "PUT /die HTTP/1.1\r\nHost: x\r\n"
+		              "Content-Length: 11\r\n\r\nhello world");
+		assert_int_equal(
+		    read_response(fd, head, sizeof(head), &body, &blen), 0);
+		if (strcmp(body, want) != 0)
+			fail_msg("PUT (chunked %d): %s%s", chunked, head, body);
+		free(body);
+		assert_int_equal(atomic_load(&up_die_other) - other0,
+		    4 + 2 * chunked);
+	}
+	other0 += 4;
+	/* abuses it: a POST without a body on the dying kept connection */
+	send_str(fd, "GET /a HTTP/1.1\r\nHost: x\r\n\r\n");
+	assert_int_equal(read_response(fd, head, sizeof(head), &body, &blen),
+	    0);
+	free(body);
+	send_str(fd,
+	    "POST /die HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n");
+	assert_int_equal(read_response(fd, head, sizeof(head), &body, &blen),
+	    0);
+	if (strstr(head, "HTTP/1.1 502 ") == NULL)
+		fail_msg("POST on a dying connection: %s%s", head, body);
+	free(body);
+	usleep(50000); /* a second one would have come by now */
+	assert_int_equal(atomic_load(&up_die_post) - post0, 1);
+	close(fd);
+	/* and a PATCH with a body */
+	fd = dial(http_server_port(s));
+	send_str(fd, "GET /a HTTP/1.1\r\nHost: x\r\n\r\n");
+	assert_int_equal(read_response(fd, head, sizeof(head), &body, &blen),
+	    0);
+	free(body);
+	send_str(fd,
+	    "PATCH /die HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n"
+	    "{}");
+	assert_int_equal(read_response(fd, head, sizeof(head), &body, &blen),
+	    0);
+	assert_non_null(strstr(head, "HTTP/1.1 502 "));
+	free(body);
+	usleep(50000);
+	assert_int_equal(atomic_load(&up_die_other) - other0, 3);
+	close(fd);
+	http_server_free(s);
+}
+
+/* In the child of test_proxy_fd_budget_counts_upstreams: the fewest of
+ * 32 descriptors the rest of the process could open at any time (what
+ * the budget keeps in reserve for it), until stop. */
+static atomic_int reserve_stop, reserve_min;
+
+static void *
+reserve_watch(void *arg)
+{
+	(void)arg;
+	while (!atomic_load(&reserve_stop)) {
+		int fds[32], n = 0;
+		while (n < 32 && (fds[n] = open("/dev/null", O_RDONLY)) >= 0)
+			n++;
+		if (n < atomic_load(&reserve_min))
+			atomic_store(&reserve_min, n);
+		while (n > 0)
+			close(fds[--n]);
+		usleep(2000);
+	}
+	return NULL;
+}
+
+/* The descriptor budget counts upstream sockets: a server in a process
+ * that may open 160 descriptors (96 for sockets after the reserve), with
+ * 150 clients each forwarding a slow request at once, answers each 200
+ * or 503 (or closes it unanswered at the accept), never 502 for want of
+ * a descriptor; the rest of the process can still open 32 files all the
+ * while, and it serves again after.  The server runs in a child (its
+ * limit lowered), the clients and the upstream here. */
+static void
+test_proxy_fd_budget_counts_upstreams(void **state)
+{
+	enum { N = 150 };
+	int pp[2], qq[2], fds[N], n200 = 0, n503 = 0, nshut = 0, nother = 0,
+	                          status;
+	char head[2048], *body, b = 0;
+	uint16_t port = 0;
+	size_t blen;
+	pid_t pid;
+
+	(void)state;
+	assert_int_equal(pipe(pp), 0);
+	assert_int_equal(pipe(qq), 0);
+	if ((pid = fork()) == 0) {
+		struct rlimit rl = { 160, 160 };
+		struct http_server_config c;
+		struct http_server *s;
+		close(pp[0]);
+		close(qq[1]);
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+			_exit(2);
+		http_server_config_default(&c);
+		c.port = 0;
+		c.workers = 2;
+		c.route = route;
+		if (http_server_start(&c, handler, NULL, &s) < 0)
+			_exit(3);
+		pthread_t t;
+		port = http_server_port(s);
+		atomic_store(&reserve_min, 32);
+		pthread_create(&t, NULL, reserve_watch, NULL);
+		if (write(pp[1], &port, sizeof(port)) != sizeof(port))
+			_exit(4);
+		(void)!read(qq[0], &b, 1);
+		atomic_store(&reserve_stop, 1);
+		pthread_join(t, NULL);
+		http_server_free(s);
+		_exit(atomic_load(&reserve_min) == 32 ?
+		        0 :
+		        10 + atomic_load(&reserve_min));
+	}
+	close(pp[1]);
+	close(qq[0]);
+	assert_int_equal(read(pp[0], &port, sizeof(port)), sizeof(port));
+	for (int i = 0; i < N; i++) {
+		fds[i] = dial(port);
+		send_str(fds[i], "GET /slow HTTP/1.1\r\nHost: x\r\n\r\n");
+	}
+	for (int i = 0; i < N; i++) {
+		struct timeval tv = { 10, 0 };
+		setsockopt(fds[i], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+		if (read_response(fds[i], head, sizeof(head), &body, &blen) <
+		    0) {
+			nshut++; /* closed unanswered (accept, eviction) */
+		} else {
+			if (strncmp(head, "HTTP/1.1 200 ", 13) == 0)
+				n200++;
+			else if (strncmp(head, "HTTP/1.1 503 ", 13) == 0)
+				n503++;
+			else {
+				nother++;
+				print_message("# %.40s %s\n", head, body);
+			}
+			free(body);
+		}
+		close(fds[i]);
+	}
+	print_message("# %d answered 200, %d 503, %d closed, %d other\n", n200,
+	    n503, nshut, nother);
+	assert_int_equal(nother, 0);
+	assert_true(n200 >= 20);
+	assert_true(n503 + nshut > 0); /* the budget was reached */
+	/* and after: served */
+	fds[0] = dial(port);
+	send_str(fds[0], "GET /slow HTTP/1.1\r\nHost: x\r\n\r\n");
+	assert_int_equal(
+	    read_response(fds[0], head, sizeof(head), &body, &blen), 0);
+	assert_non_null(strstr(head, "HTTP/1.1 200 "));
+	free(body);
+	close(fds[0]);
+	assert_int_equal(write(qq[1], &b, 1), 1);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	if (WEXITSTATUS(status) != 0)
+		fail_msg("the server's process could open only %d of 32 "
+		         "files at one time (exit %d)",
+		    WEXITSTATUS(status) - 10, WEXITSTATUS(status));
+	close(pp[0]);
+	close(qq[1]);
+}
+
 static void
 test_proxy_streams_request_bodies(void **state)
 {
@@ -1049,6 +1302,8 @@ main(void)
 		cmocka_unit_test(test_proxy_keepalive_reuses_one_upstream),
 		cmocka_unit_test(
 		    test_proxy_kept_connection_closed_by_the_upstream),
+		cmocka_unit_test(test_proxy_retry_only_idempotent),
+		cmocka_unit_test(test_proxy_fd_budget_counts_upstreams),
 		cmocka_unit_test(test_proxy_streams_request_bodies),
 		cmocka_unit_test(test_proxy_response_framings),
 		cmocka_unit_test(test_proxy_slow_client_bounded_memory),

@@ -625,6 +625,20 @@ test_accept_names_claims_and_routes(void **state)
 	assert_int_equal(rt.port, 8080);
 	assert_true(rt.by_host);
 	assert_int_equal(accept_route(a, "other.example.com", "/", &rt), 0);
+	{ /* a path whole up to GATEWAY_MAX_TARGET, refused past it */
+		char *p = malloc(GATEWAY_MAX_TARGET + 2);
+		memset(p, 'p', GATEWAY_MAX_TARGET + 1);
+		p[0] = '/';
+		p[GATEWAY_MAX_TARGET] = '\0';
+		assert_int_equal(accept_route(a, "shop.example.com", p, &rt),
+		    1);
+		assert_int_equal(strlen(rt.path), GATEWAY_MAX_TARGET);
+		p[GATEWAY_MAX_TARGET] = 'p';
+		p[GATEWAY_MAX_TARGET + 1] = '\0';
+		assert_int_equal(accept_route(a, "shop.example.com", p, &rt),
+		    ERR_LIMIT);
+		free(p);
+	}
 	a->status = LEASE_CLOSED;
 	assert_int_equal(accept_route(a, "shop.example.com", "/", &rt), 0);
 	/* an accept on an expose that is not global is refused */
