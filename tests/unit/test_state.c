@@ -3391,6 +3391,7 @@ test_pause_provider_and_strangers(void **st)
 	OK(autotopup(t, K_TENANT, lid, "\"amount\":6000,\"below_epochs\":1"));
 	t->now += 30000;
 	REJ(ERR_REJECT, started(t, K_P1, lid));
+	assert_non_null(strstr(err_msg(), "is paused"));
 	REJ(ERR_REJECT, usage(t, K_P1, lid, 30000, 0));
 	REJ(ERR_REJECT,
 	    t_put(t, K_P1, "lease.close",
