@@ -1,6 +1,7 @@
 #!/bin/sh
 # Market replicas (docs/market-ha.md) played by an attacker: one etcd
-# member, two replicas over TLS on loopback.  A client's own
+# member, two replicas over TLS on loopback (one may not advertise an
+# http:// URL).  A client's own
 # "X-Lodge-Forwarded: 1" to a follower (503, never applied) and to the
 # sequencer (the signature, the body cap and the per-key rate limit still
 # hold); a body past the cap and 100 slow bodies at a follower (413 from
@@ -17,6 +18,10 @@
 . tests/e2e/ha_lib.sh
 need_tools etcd etcdctl curl jq python3 openssl
 
+check_fails "a replica serving TLS refuses to advertise an http:// URL" \
+    "expected an https:// URL" \
+    $M run --data "$T/bad" --listen 127.0.0.1:0 --etcd http://127.0.0.1:9 \
+    --replica r9 --advertise http://127.0.0.1:9
 need "one etcd member" etcd_cluster 1
 need "keys" replica_keys
 for i in 1 2; do
