@@ -8,7 +8,7 @@
 # cap (400 naming it), and a flood of the largest quotes while /healthz
 # and a signed submission keep answering quickly; POST /v1/sdl/check with
 # nested YAML, an alias bomb and 1,000 placement groups (bounded answers);
-# /v1/events streams past the per-address cap (429), and 512 from 16
+# /v1/events streams past the per-address cap (429), and 10,000 from 40
 # addresses (a new address and one holding a single stream still served);
 # quotes from one address whatever X-Forwarded-For, Forwarded or
 # X-Real-IP it sends (429 past its bucket); request heads that
@@ -209,24 +209,25 @@ check "stream $((cap + 1)) from one address: 429 with a JSON error" json_error 4
 check "  another address still gets a stream" sh -c \
     "curl -s -m 2 --interface 127.0.0.8 $MARKET/v1/events | grep -q '^event: '"
 check "  /healthz still answers" is_200 "$MARKET/healthz"
-# 16 addresses taking 32 streams each (512: every stream the server
-# holds): an address holding one stream (a provider) keeps it, and a new
+# 10,000 streams asked from 40 addresses (250 each; the server holds
+# 512): an address holding one stream (a provider) keeps it, and a new
 # address still gets one, the addresses holding the most making room
 curl -s -N -m 120 --interface 127.0.0.60 -o "$T/one.sse" "$MARKET/v1/events" &
 ONE=$!
 PIDS="$PIDS $ONE"
 until_ok 10 grep -q '^event: ' "$T/one.sse" > /dev/null
 python3 - "$MARKET" "$T/flood.stop" > "$T/flood.log" 2>&1 <<'PY2' &
-import socket, ssl, sys, time, os
+import socket, ssl, sys, time, os, resource
+resource.setrlimit(resource.RLIMIT_NOFILE, (20000, 20000))
 u = sys.argv[1]
 tls = u.startswith("https://")
 host, port = u.split("://", 1)[1].rsplit(":", 1)
 codes, held = {}, []
-for a in range(20, 36):
-    for i in range(32):
+for a in range(1, 41):
+    for i in range(250):
         try:
             s = socket.socket()
-            s.bind(("127.0.0.%d" % a, 0))
+            s.bind(("127.0.1.%d" % a, 0))
             s.settimeout(10)
             s.connect((host, int(port)))
             if tls:
@@ -249,7 +250,7 @@ PIDS="$PIDS $!"
 until_ok 120 grep -q 'streams asked' "$T/flood.log" > /dev/null
 sleep 2 # the streams asked to make room end within about 1 s
 n=$(curl -s "$MARKET/metrics" | sed -n 's/^lodge_event_streams \([0-9]*\)/\1/p')
-check "512 streams asked from 16 addresses ($(cat "$T/flood.log")): the market holds at most 448 + the loopback's ($n)" \
+check "10,000 streams asked from 40 addresses ($(cat "$T/flood.log")): the market holds at most 448 + the loopback's ($n)" \
     sh -c "grep -q '200:' $T/flood.log && [ $n -le 470 ]"
 check "  a new address still gets a stream" sh -c \
     "curl -s -m 3 --interface 127.0.0.61 $MARKET/v1/events | grep -q '^event: '"
