@@ -208,6 +208,8 @@ cat "$T/.body" >> "$T/ans"
 check "stream $((cap + 1)) from one address: 429 with a JSON error" json_error 429
 check "  another address still gets a stream" sh -c \
     "curl -s -m 2 --interface 127.0.0.8 $MARKET/v1/events | grep -q '^event: '"
+check "  streams count against nothing else: a quote from the same address is answered" sh -c \
+    "curl -s -m 10 -o /dev/null -w '%{http_code}' --interface 127.0.0.7 --data-binary @$T/qsmall $MARKET/v1/quote | grep -qx 200"
 check "  /healthz still answers" is_200 "$MARKET/healthz"
 # 10,000 streams asked from 40 addresses (250 each; the server holds
 # 512): an address holding one stream (a provider) keeps it, and a new
