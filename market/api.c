@@ -679,7 +679,8 @@ market_api_handle(void *ctx, const struct http_request *req,
 
 /*
  * Admission of a quote or an SDL check: the client address's bucket
- * (keyed by the SHA-256 of its text), then a slot among
+ * (keyed by the SHA-256 of market_addr_key: an IPv6 client's /64 is one
+ * client, as for event streams), then a slot among
  * MARKET_COMPUTE_INFLIGHT.  0: admitted, release with compute_done();
  * else answered (429 or 503, Retry-After).
  */
@@ -687,11 +688,11 @@ static int
 compute_admit(struct market *m, const struct http_request *req,
     struct http_response *resp)
 {
-	uint8_t key[KEY_PUB_LEN];
-	const char *peer = req->peer ? req->peer : "";
+	uint8_t key[KEY_PUB_LEN], addr[16];
 	int64_t wait;
 
-	SHA256((const unsigned char *)peer, strlen(peer), key);
+	market_addr_key(req->peer ? req->peer : "", addr);
+	SHA256(addr, sizeof(addr), key);
 	if ((wait = ratelimit_take(m->rl_compute, key,
 	         util_mono_ns() / 1000000)) > 0) {
 		http_respond_error(resp, 429,

@@ -47,6 +47,12 @@ key_of(const char *peer, uint8_t key[16])
 	return 0;
 }
 
+void
+market_addr_key(const char *peer, uint8_t key[16])
+{
+	(void)key_of(peer, key);
+}
+
 static int
 slot(const uint8_t key[16], int create)
 {

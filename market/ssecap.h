@@ -21,6 +21,13 @@
  * asked to end that have not ended yet (each ends within about 1 s). */
 #define MARKET_SSE_BUDGET 448
 
+/* The 16-byte key that stands for the client at peer (an address as
+ * text): an IPv4 address (IPv4-mapped), the /64 of an IPv6 one (one
+ * client holds a /64), or the first 16 bytes of a text that is neither.
+ * The per-address limits (streams here, quotes and SDL checks in
+ * market/api.c) count by it. */
+void market_addr_key(const char *peer, uint8_t key[16]);
+
 /* Take a stream for peer (an address as text): 0, or ERR_LIMIT (message
  * set) when it holds MARKET_SSE_PER_ADDR already.  An unparsable peer
  * counts as one address of its own text.  Thread-safe. */

@@ -11,7 +11,8 @@
 # /v1/events streams past the per-address cap (429), and 10,000 from 40
 # addresses (a new address and one holding a single stream still served);
 # quotes from one address whatever X-Forwarded-For, Forwarded or
-# X-Real-IP it sends (429 past its bucket); request heads that
+# X-Real-IP it sends (429 past its bucket), and from 40 addresses of one
+# IPv6 /64 (one bucket; as root, in a network namespace); request heads that
 # disagree on the host (an absolute-form target naming another host, two
 # Host fields): 400.
 . tests/e2e/lib.sh
@@ -153,6 +154,38 @@ check "40 quotes at once from 127.0.0.3, each naming another client in X-Forward
     grep -qx 429 "$T/codes"
 check "  and naming 127.0.0.3 from 127.0.0.4 does not take its bucket" sh -c \
     "curl -s -m 10 -o /dev/null -w '%{http_code}' --interface 127.0.0.4 -H 'X-Forwarded-For: 127.0.0.3' --data-binary @$T/qsmall $MARKET/v1/quote | grep -qx 200"
+
+# an IPv6 client holds a /64: 40 quotes at once, each from another
+# address of one /64, share one bucket (another /64 does not); in a
+# network namespace of its own, with a market of its own on it
+if [ "$(id -u)" = 0 ] && command -v unshare > /dev/null && command -v ip > /dev/null; then
+	unshare -n sh -s "$M" "$T" "$T/qsmall" > "$T/v6.out" 2>&1 <<'SH'
+M=$1 T=$2 Q=$3
+ip link set lo up
+for i in $(seq 1 40); do ip -6 addr add 2001:db8:1:2::$i/64 dev lo nodad; done
+ip -6 addr add 2001:db8:1:3::1/64 dev lo nodad
+mkdir -p "$T/m6"
+"$M" run --data "$T/m6" --listen '[2001:db8:1:2::1]:0' --insecure-http > "$T/m6.log" 2>&1 &
+MP=$!
+for i in $(seq 1 100); do [ -s "$T/m6/market.json" ] && break; sleep 0.1; done
+U=$(sed -n 's/.*"url": *"\([^"]*\)".*/\1/p' "$T/m6/market.json")
+for i in $(seq 1 100); do curl -s -o /dev/null "$U/healthz" && break; sleep 0.1; done
+CP=""
+for i in $(seq 1 40); do
+	curl -s -m 10 -o /dev/null -w '%{http_code}\n' --interface 2001:db8:1:2::$i \
+	    --data-binary @"$Q" "$U/v1/quote" >> "$T/codes6" &
+	CP="$CP $!"
+done
+for p in $CP; do wait "$p"; done
+echo "one /64: $(sort "$T/codes6" | uniq -c | tr '\n' ' ')"
+echo "another /64: $(curl -s -m 10 -o /dev/null -w '%{http_code}' --interface 2001:db8:1:3::1 --data-binary @"$Q" "$U/v1/quote")"
+kill $MP
+SH
+	check "40 quotes at once from 40 addresses of one IPv6 /64: one bucket, 429 past it ($(head -1 "$T/v6.out"))" \
+	    sh -c "grep '^one /64:' $T/v6.out | grep -q ' 429'"
+	check "  another /64 is answered ($(sed -n 2p "$T/v6.out"))" \
+	    grep -q '^another /64: 200' "$T/v6.out"
+fi
 
 # ---- POST /v1/sdl/check --------------------------------------------------
 python3 -c 'print("a: " + "[" * 100000 + "]" * 100000)' > "$T/deep.yaml"

@@ -236,6 +236,29 @@ test_market_streams_capped_per_address(void **state)
 	assert_int_equal(market_sse_held("2001:db8:1:2::1"), 0);
 }
 
+/* The key the per-address limits count by: an IPv6 client's /64 is one
+ * client (it may pick any address in it), an IPv4 address and its
+ * IPv4-mapped form are one, and distinct networks are distinct. */
+static void
+test_market_addr_key_groups_a_64(void **state)
+{
+	uint8_t a[16], b[16];
+
+	(void)state;
+	market_addr_key("2001:db8:1:2::1", a);
+	market_addr_key("2001:db8:1:2:ffff:eeee:dddd:cccc", b);
+	assert_memory_equal(a, b, 16);
+	market_addr_key("2001:db8:1:3::1", b);
+	assert_memory_not_equal(a, b, 16);
+	market_addr_key("203.0.113.7", a);
+	market_addr_key("::ffff:203.0.113.7", b);
+	assert_memory_equal(a, b, 16);
+	market_addr_key("203.0.113.8", b);
+	assert_memory_not_equal(a, b, 16);
+	market_addr_key("not an address", b);
+	assert_memory_not_equal(a, b, 16);
+}
+
 /* When the market's streams are all taken, the address holding the most
  * makes room for a new one, down to an even share: one holding a single
  * stream is never asked, an address is never pushed below the asker's
@@ -432,6 +455,7 @@ main(void)
 		cmocka_unit_test(test_log_record_is_one_line),
 		cmocka_unit_test(test_market_streams_capped_per_address),
 		cmocka_unit_test(test_market_streams_make_room_fairly),
+		cmocka_unit_test(test_market_addr_key_groups_a_64),
 		cmocka_unit_test(test_manifest_fits_its_order),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
