@@ -82,7 +82,12 @@ market_sse_take(const char *peer)
 		return 0;
 	pthread_mutex_lock(&sse_mu);
 	i = slot(key, 1);
-	if (i < 0 || held[i].n >= MARKET_SSE_PER_ADDR)
+	if (i < 0)
+		rc = err_set(ERR_LIMIT,
+		    "%d client addresses hold this market's event streams "
+		    "already; try again later",
+		    MARKET_SSE_ADDRS);
+	else if (held[i].n >= MARKET_SSE_PER_ADDR)
 		rc = err_set(ERR_LIMIT,
 		    "%s holds %d event streams of this market already: close "
 		    "one first",

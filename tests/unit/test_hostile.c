@@ -259,6 +259,30 @@ test_market_addr_key_groups_a_64(void **state)
 	assert_memory_not_equal(a, b, 16);
 }
 
+/* A full table of addresses says so, not that the address holds 32. */
+static void
+test_market_streams_address_table_full(void **state)
+{
+	char ip[32];
+	int i;
+
+	(void)state;
+	for (i = 0; i < MARKET_SSE_ADDRS; i++) {
+		snprintf(ip, sizeof(ip), "10.1.%d.%d", i / 256, i % 256);
+		assert_int_equal(market_sse_take(ip), 0);
+	}
+	assert_int_equal(market_sse_take("10.2.0.1"), ERR_LIMIT);
+	assert_non_null(strstr(err_msg(), "client addresses hold"));
+	assert_int_equal(market_sse_take("10.1.0.0"), 0); /* its own slot */
+	market_sse_give("10.1.0.0");
+	for (i = 0; i < MARKET_SSE_ADDRS; i++) {
+		snprintf(ip, sizeof(ip), "10.1.%d.%d", i / 256, i % 256);
+		market_sse_give(ip);
+	}
+	assert_int_equal(market_sse_take("10.2.0.1"), 0);
+	market_sse_give("10.2.0.1");
+}
+
 /* When the market's streams are all taken, the address holding the most
  * makes room for a new one, down to an even share: one holding a single
  * stream is never asked, an address is never pushed below the asker's
@@ -456,6 +480,7 @@ main(void)
 		cmocka_unit_test(test_market_streams_capped_per_address),
 		cmocka_unit_test(test_market_streams_make_room_fairly),
 		cmocka_unit_test(test_market_addr_key_groups_a_64),
+		cmocka_unit_test(test_market_streams_address_table_full),
 		cmocka_unit_test(test_manifest_fits_its_order),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
