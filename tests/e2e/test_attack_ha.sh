@@ -12,7 +12,8 @@
 # before any request), and a tarpit that never answers (80 submissions at
 # once: the follower's reads still answer, the excess forwards 503 at
 # once); the real key put back: forwarding resumes.
-: "${LODGE_INSECURE_HTTP=}"
+# over TLS whatever the environment says: the pin is what is attacked
+LODGE_INSECURE_HTTP=
 . tests/e2e/lib.sh
 . tests/e2e/market_lib.sh
 . tests/e2e/ha_lib.sh
