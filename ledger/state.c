@@ -1983,7 +1983,12 @@ h_lease_started(struct state *s, const struct ctx *c)
 		return rc;
 	if (l->status != LEASE_CREATED)
 		return err_set(ERR_REJECT, "lease.started: %s is %s", l->id,
-		    l->status == LEASE_ACTIVE ? "already started" : "closed");
+		    l->status == LEASE_ACTIVE ? "already started" :
+		        l->status == LEASE_PAUSED ?
+		                                "paused (started already; a "
+		                                "deposit that funds it resumes "
+		                                "it)" :
+		                                "closed");
 	if (c->t >= manifest_deadline(s, l))
 		return err_set(ERR_REJECT,
 		    "lease.started: the manifest window "
@@ -2607,8 +2612,13 @@ h_lease_update(struct state *s, const struct ctx *c)
 	if (l->status != LEASE_ACTIVE)
 		return err_set(ERR_REJECT,
 		    "%s: %s is %s: only a started lease is updated (%s)", w,
-		    l->id, l->status == LEASE_CLOSED ? "closed" : "not started",
+		    l->id,
+		    l->status == LEASE_CLOSED     ? "closed" :
+		        l->status == LEASE_PAUSED ? "paused" :
+		                                    "not started",
 		    l->status == LEASE_CLOSED ? "deploy again for a new lease" :
+		        l->status == LEASE_PAUSED ?
+		                                "top it up to resume it first" :
 		                                "deliver its manifest first");
 	cur = st_lease_manifest_hash(l);
 	if (cur != NULL && strcmp(cur, mh) == 0)

@@ -301,6 +301,7 @@ struct sse {
 	size_t len, off, cap;
 	uint64_t idle_ns;
 	char peer[64]; /* counted in ssecap */
+	int kicked; /* asked to end to make room (market_sse_kick) */
 };
 
 /* Room for need more bytes in s->buf. */
@@ -386,7 +387,8 @@ sse_read(void *ctx, char *out, size_t max)
 			s->cp_gen = m->published_gen;
 		}
 		pthread_mutex_unlock(&m->mu);
-		if (atomic_load(&m->stopping)) {
+		if (atomic_load(&m->stopping) ||
+		    (s->kicked = market_sse_kicked(s->peer))) {
 			free(cp);
 			return -1;
 		}
@@ -429,7 +431,10 @@ sse_free(void *ctx)
 	struct sse *s = ctx;
 
 	atomic_fetch_sub(&s->m->m_sse_clients, 1);
-	market_sse_give(s->peer);
+	if (s->kicked)
+		market_sse_give_kicked(s->peer);
+	else
+		market_sse_give(s->peer);
 	store_free(s->ro);
 	free(s->buf);
 	free(s);
@@ -448,6 +453,18 @@ get_events(struct market *m, const struct http_request *req,
 	if (last && http_query(req, "since") == NULL &&
 	    util_parse_u64(last, "Last-Event-ID", &since) == 0)
 		since++;
+	/* all taken: a stream of the address holding the most makes room,
+	 * unless this one holds as many (an even share each) */
+	if (atomic_load(&m->m_sse_clients) >= MARKET_SSE_BUDGET &&
+	    !market_sse_kick(req->peer)) {
+		http_respond_error(resp, 503,
+		    "the market's %d event streams are taken, none by an "
+		    "address holding more than this one; try again later",
+		    MARKET_SSE_BUDGET);
+		snprintf(resp->extra_headers, sizeof(resp->extra_headers),
+		    "Retry-After: 5\r\n");
+		return;
+	}
 	if (market_sse_take(req->peer) < 0) {
 		http_respond_error(resp, 429, "%s", err_msg());
 		return;
@@ -662,7 +679,8 @@ market_api_handle(void *ctx, const struct http_request *req,
 
 /*
  * Admission of a quote or an SDL check: the client address's bucket
- * (keyed by the SHA-256 of its text), then a slot among
+ * (keyed by the SHA-256 of market_addr_key: an IPv6 client's /64 is one
+ * client, as for event streams), then a slot among
  * MARKET_COMPUTE_INFLIGHT.  0: admitted, release with compute_done();
  * else answered (429 or 503, Retry-After).
  */
@@ -670,11 +688,11 @@ static int
 compute_admit(struct market *m, const struct http_request *req,
     struct http_response *resp)
 {
-	uint8_t key[KEY_PUB_LEN];
-	const char *peer = req->peer ? req->peer : "";
+	uint8_t key[KEY_PUB_LEN], addr[16];
 	int64_t wait;
 
-	SHA256((const unsigned char *)peer, strlen(peer), key);
+	market_addr_key(req->peer ? req->peer : "", addr);
+	SHA256(addr, sizeof(addr), key);
 	if ((wait = ratelimit_take(m->rl_compute, key,
 	         util_mono_ns() / 1000000)) > 0) {
 		http_respond_error(resp, 429,

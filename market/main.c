@@ -357,6 +357,17 @@ cmd_run(int argc, char **argv)
 		    "--advertise with them)\n");
 		return 2;
 	}
+	/* the other replicas forward to it over TLS pinned to the market
+	 * key only (docs/market-ha.md, "Attacks considered") */
+	if (advertise != NULL && !o.insecure_http &&
+	    strncmp(advertise, "https://", 8) != 0) {
+		fprintf(stderr,
+		    "market: --advertise: expected an https:// URL (this "
+		    "replica serves TLS; the others forward to it only over "
+		    "https pinned to the market key), not '%.200s'\n",
+		    advertise);
+		return 2;
+	}
 	o.etcd = etcd;
 	o.replica = replica;
 	o.advertise = advertise;

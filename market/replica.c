@@ -1365,6 +1365,13 @@ market_ha_free(struct market *m)
 static pthread_once_t fwd_once = PTHREAD_ONCE_INIT;
 static pthread_key_t fwd_key;
 
+/* Forwards in flight (this process's replica): each holds an HTTP worker
+ * until the sequencer answers (up to 10 s when it is slow, e.g. etcd
+ * without its quorum), so past MARKET_HA_FORWARDS a submission is
+ * answered 503 at once and the other workers stay free for reads. */
+#define MARKET_HA_FORWARDS 48
+static atomic_uint fwd_inflight;
+
 static void
 fwd_free(void *c)
 {
@@ -1475,6 +1482,7 @@ market_ha_forward(struct market *m, const struct http_request *req,
 	struct market_ha *h = m->ha;
 	char url[400], name[64], why[600], *answer = NULL;
 	long status;
+	int unpinned;
 
 	if (http_header(req, "X-Lodge-Forwarded") != NULL) {
 		http_respond_error(resp, 503,
@@ -1496,7 +1504,21 @@ market_ha_forward(struct market *m, const struct http_request *req,
 			snprintf(h->pinned, sizeof(h->pinned), "%s",
 			    h->leader_url);
 	}
+	unpinned =
+	    name[0] != '\0' && m->tls && strcmp(h->pinned, h->leader_url) != 0;
 	pthread_mutex_unlock(&h->lmu);
+	if (unpinned) {
+		/* the election key is in etcd, which anyone who can write
+		 * it may change: a replica serving TLS forwards only to a
+		 * server holding the market key (never in the clear, nor to
+		 * one the system's CAs vouch for) */
+		http_respond_error(resp, 503,
+		    "the election key names the sequencer %s at %.300s, "
+		    "which cannot be pinned to the market key (a replica "
+		    "serving TLS forwards over https only); not forwarding",
+		    name, url);
+		return;
+	}
 	if (name[0] == '\0') {
 		http_respond_error(resp, 503,
 		    "no sequencer now: %s; retry in a few seconds",
@@ -1507,7 +1529,21 @@ market_ha_forward(struct market *m, const struct http_request *req,
 		    "Retry-After: 1\r\n");
 		return;
 	}
-	if ((status = fwd_post(url, req->body, req->body_len, &answer)) < 0) {
+	if (atomic_fetch_add(&fwd_inflight, 1) >= MARKET_HA_FORWARDS) {
+		atomic_fetch_sub(&fwd_inflight, 1);
+		http_respond_error(resp, 503,
+		    "replica %s: %d submissions already on their way to the "
+		    "sequencer %s; retry",
+		    h->name, MARKET_HA_FORWARDS, name);
+		snprintf(resp->extra_headers, sizeof(resp->extra_headers),
+		    "Retry-After: 1\r\n");
+		return;
+	}
+	status = fwd_post(url, req->body, req->body_len, &answer);
+	if (status == 201)
+		wait_applied(m, answer);
+	atomic_fetch_sub(&fwd_inflight, 1);
+	if (status < 0) {
 		http_respond_error(resp, 503,
 		    "the sequencer (replica %s) did not answer: %s; retry "
 		    "(when etcd has lost its quorum, nothing can be "
@@ -1520,8 +1556,6 @@ market_ha_forward(struct market *m, const struct http_request *req,
 	if (status == 429 || status == 503)
 		snprintf(resp->extra_headers, sizeof(resp->extra_headers),
 		    "Retry-After: 1\r\n");
-	if (status == 201)
-		wait_applied(m, answer);
 	http_respond(resp, (int)status, answer);
 }
 

@@ -13,6 +13,8 @@ static pthread_mutex_t sse_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct {
 	uint8_t addr[16];
 	unsigned n;
+	unsigned kick; /* of n, asked to end (market_sse_kick) */
+	unsigned claimed; /* of kick, ending (market_sse_kicked) */
 } held[MARKET_SSE_ADDRS];
 
 /* The 16-byte key of peer; 1 for the loopback's own (no limit). */
@@ -45,6 +47,12 @@ key_of(const char *peer, uint8_t key[16])
 	return 0;
 }
 
+void
+market_addr_key(const char *peer, uint8_t key[16])
+{
+	(void)key_of(peer, key);
+}
+
 static int
 slot(const uint8_t key[16], int create)
 {
@@ -74,7 +82,12 @@ market_sse_take(const char *peer)
 		return 0;
 	pthread_mutex_lock(&sse_mu);
 	i = slot(key, 1);
-	if (i < 0 || held[i].n >= MARKET_SSE_PER_ADDR)
+	if (i < 0)
+		rc = err_set(ERR_LIMIT,
+		    "%d client addresses hold this market's event streams "
+		    "already; try again later",
+		    MARKET_SSE_ADDRS);
+	else if (held[i].n >= MARKET_SSE_PER_ADDR)
 		rc = err_set(ERR_LIMIT,
 		    "%s holds %d event streams of this market already: close "
 		    "one first",
@@ -94,8 +107,72 @@ market_sse_give(const char *peer)
 	if (key_of(peer, key))
 		return;
 	pthread_mutex_lock(&sse_mu);
-	if ((i = slot(key, 0)) >= 0 && held[i].n > 0)
+	if ((i = slot(key, 0)) >= 0 && held[i].n > 0) {
 		held[i].n--;
+		if (held[i].kick > held[i].n)
+			held[i].kick = held[i].n;
+		if (held[i].claimed > held[i].kick)
+			held[i].claimed = held[i].kick;
+	}
+	pthread_mutex_unlock(&sse_mu);
+}
+
+int
+market_sse_kick(const char *peer)
+{
+	uint8_t key[16];
+	unsigned own = 0, most = 0;
+	int i, top = -1;
+
+	pthread_mutex_lock(&sse_mu);
+	if (!key_of(peer, key) && (i = slot(key, 0)) >= 0)
+		own = held[i].n - held[i].kick;
+	for (i = 0; i < MARKET_SSE_ADDRS; i++)
+		if (held[i].n - held[i].kick > most) {
+			most = held[i].n - held[i].kick;
+			top = i;
+		}
+	if (top >= 0 && most >= own + 2)
+		held[top].kick++;
+	else
+		top = -1;
+	pthread_mutex_unlock(&sse_mu);
+	return top >= 0;
+}
+
+int
+market_sse_kicked(const char *peer)
+{
+	uint8_t key[16];
+	int i, r = 0;
+
+	if (key_of(peer, key))
+		return 0;
+	pthread_mutex_lock(&sse_mu);
+	if ((i = slot(key, 0)) >= 0 && held[i].kick > held[i].claimed) {
+		held[i].claimed++;
+		r = 1;
+	}
+	pthread_mutex_unlock(&sse_mu);
+	return r;
+}
+
+void
+market_sse_give_kicked(const char *peer)
+{
+	uint8_t key[16];
+	int i;
+
+	if (key_of(peer, key))
+		return;
+	pthread_mutex_lock(&sse_mu);
+	if ((i = slot(key, 0)) >= 0 && held[i].n > 0) {
+		held[i].n--;
+		if (held[i].kick > 0)
+			held[i].kick--;
+		if (held[i].claimed > 0)
+			held[i].claimed--;
+	}
 	pthread_mutex_unlock(&sse_mu);
 }
 

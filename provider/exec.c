@@ -298,7 +298,7 @@ create(struct pd *pd, const char *lease, const struct http_request *req,
 	uint8_t rnd[16];
 	int fds[3] = { -1, -1, -1 }, p_in[2] = { -1, -1 },
 	    p_out[2] = { -1, -1 }, p_err[2] = { -1, -1 }, slave = -1, n = 0,
-	    t = 0, status = 0;
+	    t = 0, status = 0, paused = 0;
 	json_int_t want;
 	size_t i;
 
@@ -334,7 +334,10 @@ create(struct pd *pd, const char *lease, const struct http_request *req,
 	l = pd_find_lease(pd, lease);
 	if (l == NULL || l->status != LEASE_RUNNING || l->pending_close[0])
 		status = 409;
-	else {
+	else if (l->pause != LEASE_PAUSE_NONE) {
+		status = 409; /* its replicas stop, or stopped */
+		paused = 1;
+	} else {
 		status = 404;
 		for (i = 0; i < l->nrep; i++) {
 			struct lease_replica *r = &l->rep[i];
@@ -352,7 +355,10 @@ create(struct pd *pd, const char *lease, const struct http_request *req,
 	pthread_mutex_unlock(&pd->mu);
 	if (status != 0) {
 		http_respond_error(resp, status, "%s",
-		    status == 409 ? "exec: the lease is not running (closed?)" :
+		    paused ? "exec: the lease is paused (its escrow ran dry; "
+		             "nothing runs until a top-up resumes it)" :
+		        status == 409 ?
+		             "exec: the lease is not running (closed?)" :
 		        status == 404 ? "exec: no such service (or replica) in "
 		                        "this lease" :
 		                        "exec: the replica is not running now "

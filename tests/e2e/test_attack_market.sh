@@ -8,7 +8,11 @@
 # cap (400 naming it), and a flood of the largest quotes while /healthz
 # and a signed submission keep answering quickly; POST /v1/sdl/check with
 # nested YAML, an alias bomb and 1,000 placement groups (bounded answers);
-# /v1/events streams past the per-address cap (429); request heads that
+# /v1/events streams past the per-address cap (429), and 10,000 from 40
+# addresses (a new address and one holding a single stream still served);
+# quotes from one address whatever X-Forwarded-For, Forwarded or
+# X-Real-IP it sends (429 past its bucket), and from 40 addresses of one
+# IPv6 /64 (one bucket; as root, in a network namespace); request heads that
 # disagree on the host (an absolute-form target naming another host, two
 # Host fields): 400.
 . tests/e2e/lib.sh
@@ -134,6 +138,54 @@ check "  a 429 says when to come back (Retry-After)" sh -c \
     "grep -l '^HTTP/1.1 429' $T/.h* | head -1 | xargs grep -qi '^Retry-After: [0-9]'"
 check "  meanwhile another address (127.0.0.2) is answered" sh -c \
     "curl -s -m 10 -o /dev/null -w '%{http_code}' --interface 127.0.0.2 --data-binary @$T/qsmall $MARKET/v1/quote | grep -qx 200"
+# a proxy's headers do not make a client another address: the bucket is
+# the connection's own address's
+: > "$T/codes"
+QP=""
+for i in $(seq 1 40); do
+	curl -s -m 10 -o /dev/null -w '%{http_code}\n' --interface 127.0.0.3 \
+	    -H "X-Forwarded-For: 10.9.$i.1" -H "Forwarded: for=10.8.$i.1" \
+	    -H "X-Real-IP: 10.7.$i.1" -H "True-Client-IP: 10.6.$i.1" \
+	    --data-binary @"$T/qsmall" "$MARKET/v1/quote" >> "$T/codes" &
+	QP="$QP $!"
+done
+for p in $QP; do wait "$p"; done
+check "40 quotes at once from 127.0.0.3, each naming another client in X-Forwarded-For, Forwarded, X-Real-IP: 429 past the bucket ($(sort "$T/codes" | uniq -c | tr '\n' ' '))" \
+    grep -qx 429 "$T/codes"
+check "  and naming 127.0.0.3 from 127.0.0.4 does not take its bucket" sh -c \
+    "curl -s -m 10 -o /dev/null -w '%{http_code}' --interface 127.0.0.4 -H 'X-Forwarded-For: 127.0.0.3' --data-binary @$T/qsmall $MARKET/v1/quote | grep -qx 200"
+
+# an IPv6 client holds a /64: 40 quotes at once, each from another
+# address of one /64, share one bucket (another /64 does not); in a
+# network namespace of its own, with a market of its own on it
+if [ "$(id -u)" = 0 ] && command -v unshare > /dev/null && command -v ip > /dev/null; then
+	unshare -n sh -s "$M" "$T" "$T/qsmall" > "$T/v6.out" 2>&1 <<'SH'
+M=$1 T=$2 Q=$3
+ip link set lo up
+for i in $(seq 1 40); do ip -6 addr add 2001:db8:1:2::$i/64 dev lo nodad; done
+ip -6 addr add 2001:db8:1:3::1/64 dev lo nodad
+mkdir -p "$T/m6"
+"$M" run --data "$T/m6" --listen '[2001:db8:1:2::1]:0' --insecure-http > "$T/m6.log" 2>&1 &
+MP=$!
+for i in $(seq 1 100); do [ -s "$T/m6/market.json" ] && break; sleep 0.1; done
+U=$(sed -n 's/.*"url": *"\([^"]*\)".*/\1/p' "$T/m6/market.json")
+for i in $(seq 1 100); do curl -s -o /dev/null "$U/healthz" && break; sleep 0.1; done
+CP=""
+for i in $(seq 1 40); do
+	curl -s -m 10 -o /dev/null -w '%{http_code}\n' --interface 2001:db8:1:2::$i \
+	    --data-binary @"$Q" "$U/v1/quote" >> "$T/codes6" &
+	CP="$CP $!"
+done
+for p in $CP; do wait "$p"; done
+echo "one /64: $(sort "$T/codes6" | uniq -c | tr '\n' ' ')"
+echo "another /64: $(curl -s -m 10 -o /dev/null -w '%{http_code}' --interface 2001:db8:1:3::1 --data-binary @"$Q" "$U/v1/quote")"
+kill $MP
+SH
+	check "40 quotes at once from 40 addresses of one IPv6 /64: one bucket, 429 past it ($(head -1 "$T/v6.out"))" \
+	    sh -c "grep '^one /64:' $T/v6.out | grep -q ' 429'"
+	check "  another /64 is answered ($(sed -n 2p "$T/v6.out"))" \
+	    grep -q '^another /64: 200' "$T/v6.out"
+fi
 
 # ---- POST /v1/sdl/check --------------------------------------------------
 python3 -c 'print("a: " + "[" * 100000 + "]" * 100000)' > "$T/deep.yaml"
@@ -192,7 +244,57 @@ cat "$T/.body" >> "$T/ans"
 check "stream $((cap + 1)) from one address: 429 with a JSON error" json_error 429
 check "  another address still gets a stream" sh -c \
     "curl -s -m 2 --interface 127.0.0.8 $MARKET/v1/events | grep -q '^event: '"
+check "  streams count against nothing else: a quote from the same address is answered" sh -c \
+    "curl -s -m 10 -o /dev/null -w '%{http_code}' --interface 127.0.0.7 --data-binary @$T/qsmall $MARKET/v1/quote | grep -qx 200"
 check "  /healthz still answers" is_200 "$MARKET/healthz"
+# 10,000 streams asked from 40 addresses (250 each; the server holds
+# 512): an address holding one stream (a provider) keeps it, and a new
+# address still gets one, the addresses holding the most making room
+curl -s -N -m 120 --interface 127.0.0.60 -o "$T/one.sse" "$MARKET/v1/events" &
+ONE=$!
+PIDS="$PIDS $ONE"
+until_ok 10 grep -q '^event: ' "$T/one.sse" > /dev/null
+python3 - "$MARKET" "$T/flood.stop" > "$T/flood.log" 2>&1 <<'PY2' &
+import socket, ssl, sys, time, os, resource
+resource.setrlimit(resource.RLIMIT_NOFILE, (20000, 20000))
+u = sys.argv[1]
+tls = u.startswith("https://")
+host, port = u.split("://", 1)[1].rsplit(":", 1)
+codes, held = {}, []
+for a in range(1, 41):
+    for i in range(250):
+        try:
+            s = socket.socket()
+            s.bind(("127.0.1.%d" % a, 0))
+            s.settimeout(10)
+            s.connect((host, int(port)))
+            if tls:
+                c = ssl.create_default_context()
+                c.check_hostname = False
+                c.verify_mode = ssl.CERT_NONE
+                s = c.wrap_socket(s)
+            s.sendall(b"GET /v1/events HTTP/1.1\r\nHost: x\r\n\r\n")
+            line = s.recv(64).split(b"\r\n")[0].decode()
+            code = line.split(" ")[1] if " " in line else "closed"
+        except Exception as e:
+            code = type(e).__name__
+        codes[code] = codes.get(code, 0) + 1
+        held.append(s)
+print("streams asked: %s" % " ".join("%s:%d" % kv for kv in sorted(codes.items())), flush=True)
+while not os.path.exists(sys.argv[2]):
+    time.sleep(0.2)
+PY2
+PIDS="$PIDS $!"
+until_ok 120 grep -q 'streams asked' "$T/flood.log" > /dev/null
+sleep 2 # the streams asked to make room end within about 1 s
+n=$(curl -s "$MARKET/metrics" | sed -n 's/^lodge_event_streams \([0-9]*\)/\1/p')
+check "10,000 streams asked from 40 addresses ($(cat "$T/flood.log")): the market holds at most 448 + the loopback's ($n)" \
+    sh -c "grep -q '200:' $T/flood.log && [ $n -le 470 ]"
+check "  a new address still gets a stream" sh -c \
+    "curl -s -m 3 --interface 127.0.0.61 $MARKET/v1/events | grep -q '^event: '"
+check "  the address holding a single stream kept it" kill -0 "$ONE"
+check "  /healthz still answers" is_200 "$MARKET/healthz"
+touch "$T/flood.stop"
 
 # ---- heads that disagree on the host -------------------------------------
 hostile_head() {

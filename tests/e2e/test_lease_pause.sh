@@ -10,7 +10,8 @@
 # insufficient_funds and its volume is deleted.  A third lease with a
 # standing top-up, paused with an empty balance, is resumed by a deposit
 # into the balance (not by one to another account) and restarted with its
-# file intact.  Abuse: a lease.resume signed by the tenant or not
+# file intact.  Abuse: `tenant exec` into a paused lease (refused, saying
+# paused), a lease.resume signed by the tenant or not
 # derived, a top-up of 0, a pause of a closed lease, an old lease.resume
 # replayed.  `ledger audit` replays it all.
 . tests/e2e/lib.sh
@@ -161,6 +162,12 @@ check "tenant ls shows it paused with the grace left" sh -c \
     "XDG_CONFIG_HOME=$CL/alice LODGE_MARKET=$MARKET $BIN/tenant ls > $T/ls.txt && grep -q '$L1 *paused' $T/ls.txt && grep -q 'warning: lease $L1 is paused .* closes insufficient_funds in [0-9]* s' $T/ls.txt"
 check "tenant events shows the pause" sh -c \
     "XDG_CONFIG_HOME=$CL/alice LODGE_MARKET=$MARKET $BIN/tenant events $L1 > $T/ev.txt && grep -q 'lease.pause .*paused: the escrow cannot pay' $T/ev.txt && grep -q 'lease.paused' $T/ev.txt"
+
+XDG_CONFIG_HOME=$CL/alice LODGE_MARKET=$MARKET $BIN/tenant exec "$L1" web -- true \
+    > "$T/ex.out" 2> "$T/ex.err" < /dev/null
+rc=$?
+check "tenant exec into the paused lease is refused, saying paused (exit $rc)" \
+    sh -c "[ $rc != 0 ] && grep -q 'the lease is paused' $T/ex.err"
 
 # ---- abuse ------------------------------------------------------------
 AK=$CL/alice/lodge/tenant.key

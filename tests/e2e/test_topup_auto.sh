@@ -13,7 +13,11 @@
 # deposit to another account, not once cancelled); `tenant topup` on a
 # paused lease says whether it resumed; an escrow running out unbilled
 # with the balance funded is topped up by the market (lease.topup), not
-# paused.  `ledger audit` recomputes the same leases.
+# paused.  Abuse of a paused lease: its provider's usage, close with
+# readings and lease.started, a lease.pause, lease.resume or lease.topup
+# signed by the tenant or the provider: refused, nothing billed; a
+# top-up of a closed lease's order: refused, the balance untouched.
+# `ledger audit` recomputes the same leases.
 . tests/e2e/lib.sh
 . tests/e2e/market_lib.sh
 . tests/e2e/money_lib.sh
@@ -206,6 +210,27 @@ sleep 1
 check "a deposit after the cancel does nothing: still paused, escrow $ESC" sh -c \
     "curl -s $MARKET/v1/leases/$L2 | jq -e '.status == \"paused\" and .pauses == 2 and .auto_topup.applied == 1 and .escrow == $ESC'"
 
+# ---- the paused lease abused by its provider and its tenant --------------
+CH=$(l2 .charged)
+c=$(send "$T/prov.key" lease.usage "{\"lease\":\"$L2\",\"usage\":{\"cpu_ms\":$((MIN * 5000))}}")
+check "the provider's usage for the paused lease: 422, nothing billed ($c)" \
+    sh -c "[ $c = 422 ] && grep -q paused $T/.resp && [ \$(curl -s $MARKET/v1/leases/$L2 | jq .charged) = $CH ]"
+c=$(send "$T/prov.key" lease.close "{\"lease\":\"$L2\",\"reason\":\"provider_closed\",\"usage\":{\"cpu_ms\":$((MIN * 5000))}}")
+check "... its close with readings: refused ($c), still paused" \
+    sh -c "[ $c = 422 ] && [ \"\$(curl -s $MARKET/v1/leases/$L2 | jq -r .status)\" = paused ]"
+if start_lease "$T/prov.key" "$L2" "$AK" 2> "$T/st.err"; then
+	notok "... starting it again: accepted"
+else
+	check "... starting it again: refused ($(head -c 150 "$T/st.err")), still paused" \
+	    sh -c "[ \"\$(curl -s $MARKET/v1/leases/$L2 | jq -r .status)\" = paused ]"
+fi
+for k in lease.pause lease.resume lease.topup; do
+	ct=$(send "$AK" $k "{\"lease\":\"$L2\"}")
+	cp=$(send "$T/prov.key" $k "{\"lease\":\"$L2\"}")
+	check "$k signed by the tenant ($ct) or the provider ($cp): refused, still paused" \
+	    sh -c "[ $ct = 422 ] && [ $cp = 422 ] && [ \"\$(curl -s $MARKET/v1/leases/$L2 | jq -r .status)\" = paused ]"
+done
+
 # ---- tenant topup on a paused lease says whether it resumed ---------------
 check "tenant topup of 1: the deposit is made" to "$T/tp1.out" as alice topup "$O2" 1
 check "... and it says the lease is still paused, and why" \
@@ -226,6 +251,12 @@ check "... the lease still active, paused twice only" sh -c \
 check "tenant events shows the market's top-up" sh -c \
     "XDG_CONFIG_HOME=$CL/alice LODGE_MARKET=$MARKET $BIN/tenant events $L2 2>/dev/null | grep -q 'lease.topup .*standing top-up: the escrow ran out before a billing'"
 check "alice closes it" as alice close "$L2"
+B0=$(bal "$alice_ADDR")
+as alice topup "$O2" 5000 > "$T/tc.out" 2> "$T/tc.err"
+rc=$?
+check "tenant topup of the closed lease's order exits 1 ($(head -c 200 "$T/tc.err"))" \
+    sh -c "[ $rc = 1 ] && grep -q closed $T/tc.err"
+check "... alice's balance untouched" [ "$(bal "$alice_ADDR")" = "$B0" ]
 
 # ---- ledger audit recomputes the same ---------------------------------------
 check "ledger audit of the whole run passes" until_ok 10 $L audit --market "$MARKET"

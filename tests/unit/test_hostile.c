@@ -236,6 +236,113 @@ test_market_streams_capped_per_address(void **state)
 	assert_int_equal(market_sse_held("2001:db8:1:2::1"), 0);
 }
 
+/* The key the per-address limits count by: an IPv6 client's /64 is one
+ * client (it may pick any address in it), an IPv4 address and its
+ * IPv4-mapped form are one, and distinct networks are distinct. */
+static void
+test_market_addr_key_groups_a_64(void **state)
+{
+	uint8_t a[16], b[16];
+
+	(void)state;
+	market_addr_key("2001:db8:1:2::1", a);
+	market_addr_key("2001:db8:1:2:ffff:eeee:dddd:cccc", b);
+	assert_memory_equal(a, b, 16);
+	market_addr_key("2001:db8:1:3::1", b);
+	assert_memory_not_equal(a, b, 16);
+	market_addr_key("203.0.113.7", a);
+	market_addr_key("::ffff:203.0.113.7", b);
+	assert_memory_equal(a, b, 16);
+	market_addr_key("203.0.113.8", b);
+	assert_memory_not_equal(a, b, 16);
+	market_addr_key("not an address", b);
+	assert_memory_not_equal(a, b, 16);
+}
+
+/* A full table of addresses says so, not that the address holds 32. */
+static void
+test_market_streams_address_table_full(void **state)
+{
+	char ip[32];
+	int i;
+
+	(void)state;
+	for (i = 0; i < MARKET_SSE_ADDRS; i++) {
+		snprintf(ip, sizeof(ip), "10.1.%d.%d", i / 256, i % 256);
+		assert_int_equal(market_sse_take(ip), 0);
+	}
+	assert_int_equal(market_sse_take("10.2.0.1"), ERR_LIMIT);
+	assert_non_null(strstr(err_msg(), "client addresses hold"));
+	assert_int_equal(market_sse_take("10.1.0.0"), 0); /* its own slot */
+	market_sse_give("10.1.0.0");
+	for (i = 0; i < MARKET_SSE_ADDRS; i++) {
+		snprintf(ip, sizeof(ip), "10.1.%d.%d", i / 256, i % 256);
+		market_sse_give(ip);
+	}
+	assert_int_equal(market_sse_take("10.2.0.1"), 0);
+	market_sse_give("10.2.0.1");
+}
+
+/* When the market's streams are all taken, the address holding the most
+ * makes room for a new one, down to an even share: one holding a single
+ * stream is never asked, an address is never pushed below the asker's
+ * count + 1, and each ask ends exactly one stream. */
+static void
+test_market_streams_make_room_fairly(void **state)
+{
+	int i;
+
+	(void)state;
+	for (i = 0; i < 5; i++)
+		assert_int_equal(market_sse_take("198.51.100.1"), 0);
+	assert_int_equal(market_sse_take("198.51.100.2"), 0);
+	/* a newcomer: the holder of 5 is asked, once per kick */
+	assert_int_equal(market_sse_kick("198.51.100.3"), 1);
+	assert_int_equal(market_sse_kicked("198.51.100.2"), 0);
+	assert_int_equal(market_sse_kicked("198.51.100.1"), 1);
+	assert_int_equal(market_sse_kicked("198.51.100.1"), 0);
+	/* asked but not gone yet: counted as gone for the next kicks, down
+	 * to 1 for an asker holding none (then 1 each) */
+	assert_int_equal(market_sse_kick("198.51.100.3"), 1); /* 4 → 3 */
+	assert_int_equal(market_sse_kick("198.51.100.3"), 1); /* 3 → 2 */
+	assert_int_equal(market_sse_kick("198.51.100.3"), 1); /* 2 → 1 */
+	assert_int_equal(market_sse_kick("198.51.100.3"), 0);
+	market_sse_give_kicked("198.51.100.1");
+	assert_int_equal(market_sse_held("198.51.100.1"), 4);
+	for (i = 0; i < 3; i++)
+		assert_int_equal(market_sse_kicked("198.51.100.1"), 1);
+	assert_int_equal(market_sse_kicked("198.51.100.1"), 0);
+	for (i = 0; i < 2; i++)
+		market_sse_give_kicked("198.51.100.1");
+	assert_int_equal(market_sse_held("198.51.100.1"), 2);
+	/* an asker holding 1 takes nothing from a holder of 2 */
+	assert_int_equal(market_sse_take("198.51.100.3"), 0);
+	assert_int_equal(market_sse_kick("198.51.100.3"), 0);
+	market_sse_give_kicked("198.51.100.1"); /* the 3rd ends */
+	assert_int_equal(market_sse_held("198.51.100.1"), 1);
+	assert_int_equal(market_sse_take("198.51.100.1"), 0);
+	/* the loopback asks as one holding none: the holder of 2 gives one,
+	 * the holders of 1 never */
+	assert_int_equal(market_sse_kick("127.0.0.1"), 1);
+	assert_int_equal(market_sse_kicked("198.51.100.1"), 1);
+	market_sse_give_kicked("198.51.100.1");
+	assert_int_equal(market_sse_kick("127.0.0.1"), 0);
+	assert_int_equal(market_sse_kicked("198.51.100.2"), 0);
+	/* a stream that ends by itself while an ask is pending: the ask
+	 * never outnumbers the streams */
+	for (i = 0; i < 3; i++)
+		assert_int_equal(market_sse_take("198.51.100.2"), 0);
+	assert_int_equal(market_sse_kick("127.0.0.1"), 1); /* 4 → 3 */
+	for (i = 0; i < 4; i++)
+		market_sse_give("198.51.100.2");
+	assert_int_equal(market_sse_held("198.51.100.2"), 0);
+	assert_int_equal(market_sse_kicked("198.51.100.2"), 0);
+	market_sse_give("198.51.100.1");
+	market_sse_give("198.51.100.3");
+	assert_int_equal(market_sse_held("198.51.100.1"), 0);
+	assert_int_equal(market_sse_held("198.51.100.3"), 0);
+}
+
 /* A manifest runs no more than its order asked (and the market bills):
  * the volumes' lease of vol_names is 3 replicas of 100 millis, 1000000
  * bytes of memory and 1000000 + 8388608 * 2 bytes of storage each. */
@@ -371,6 +478,9 @@ main(void)
 		cmocka_unit_test(test_network_connections_bounded),
 		cmocka_unit_test(test_log_record_is_one_line),
 		cmocka_unit_test(test_market_streams_capped_per_address),
+		cmocka_unit_test(test_market_streams_make_room_fairly),
+		cmocka_unit_test(test_market_addr_key_groups_a_64),
+		cmocka_unit_test(test_market_streams_address_table_full),
 		cmocka_unit_test(test_manifest_fits_its_order),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

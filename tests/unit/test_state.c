@@ -3229,6 +3229,221 @@ test_auto_topup_on_credit_bond_release(void **st)
 	t_free(t);
 }
 
+/* The attacker's cases around pauses and top-ups that the tests above
+ * leave out, each with `ledger audit`'s replay (and a snapshot) equal.
+ * Two leases of one tenant whose standing top-ups both fall due at
+ * billing while the balance holds one amount: the first billed takes
+ * all of it, the second moves nothing (no partial top-up), is paused when
+ * its escrow runs dry, and resumes at the next credit. */
+static void
+test_auto_topup_two_leases_one_balance(void **st)
+{
+	struct t *t = t_new_pause(60000);
+	char a[STATE_ID_LEN], b[STATE_ID_LEN];
+	json_t *l;
+
+	(void)st;
+	setup_lease(t, 6500, 12000, a); /* price 6000: 2 epochs each */
+	OK(create_order(t, K_TENANT, 1, 6500, 12000, NULL));
+	assert_int_equal(t_drain(t), 1);
+	strcpy(b, t->last_id);
+	OK(autotopup(t, K_TENANT, a, "\"amount\":10000,\"below_epochs\":2"));
+	OK(autotopup(t, K_TENANT, b, "\"amount\":10000,\"below_epochs\":2"));
+	OK(started(t, K_P1, a));
+	OK(started(t, K_P1, b));
+	empty_balance(t, K_TENANT);
+	fund(t, K_TENANT, 15000); /* one amount, and half of another */
+	t->now += 6000;
+	OK(usage(t, K_P1, a, 6000, 0));
+	assert_int_equal(last_usage_int(t, a, "topup"), 10000);
+	assert_int_equal(balance(t, K_TENANT), 5000);
+	OK(usage(t, K_P1, b, 6000, 0));
+	assert_int_equal(last_usage_int(t, b, "topup_short"), 10000);
+	assert_int_equal(last_usage_int(t, b, "topup"), -1);
+	assert_int_equal(balance(t, K_TENANT), 5000); /* nothing partial */
+	assert_int_equal(state_pending_count(t->s), 0);
+	t->now += 6000;
+	OK(usage(t, K_P1, a, 12000, 0));
+	OK(usage(t, K_P1, b, 12000, 0));
+	assert_int_equal(balance(t, K_TENANT), 5000);
+	assert_int_equal(auto_int(t, b, "shortfalls"), 2);
+	assert_int_equal(auto_int(t, b, "applied"), 0);
+	/* b's escrow is empty: paused, a runs on (16000 - 6000 = 10000,
+	 * under 2 epochs but the balance lacks the amount: a shortfall) */
+	assert_int_equal(t_drain(t), 1);
+	l = lease(t, b);
+	assert_string_equal(jstr(l, "status"), "paused");
+	json_decref(l);
+	l = lease(t, a);
+	assert_string_equal(jstr(l, "status"), "active");
+	assert_int_equal(jint(l, "escrow"), 10000);
+	json_decref(l);
+	assert_int_equal(auto_int(t, a, "shortfalls"), 1);
+	/* the next credit: b takes its whole amount and resumes */
+	t->now += 1000;
+	fund(t, K_TENANT, 5000);
+	assert_int_equal(balance(t, K_TENANT), 0);
+	assert_int_equal(t_drain(t), 1);
+	l = lease(t, b);
+	assert_string_equal(jstr(l, "status"), "active");
+	assert_int_equal(jint(l, "escrow"), 10000);
+	json_decref(l);
+	OK(state_check_invariants(t->s));
+	replay_same(t);
+	snapshot_same(t);
+	t_free(t);
+}
+
+/* A top-up racing the end of a pause grace: the ledger's order decides.
+ * A deposit that lands at the grace's end before the market's close
+ * resumes the lease (the close is then refused: funded); a close that
+ * lands first closes it, and the deposit after it is refused with the
+ * tenant's balance untouched.  A crumb at the grace's end resumes
+ * nothing and the close takes it back with the rest. */
+static void
+test_pause_topup_races_grace_end(void **st)
+{
+	char lid[STATE_ID_LEN];
+	int64_t start, paused_at, b0;
+	json_t *due, *l;
+	struct t *t;
+
+	(void)st;
+	/* the deposit first */
+	t = t_new_pause(60000);
+	paused_lease(t, lid, &start);
+	paused_at = t->now;
+	t->now = paused_at + 60000;
+	OK(state_due(t->s, t->now, &due));
+	assert_int_equal(json_array_size(due), 1);
+	json_decref(due);
+	OK(t_put(t, K_TENANT, "deployment.deposit",
+	    "{\"order\":\"o-3\",\"amount\":60000}"));
+	assert_int_equal(t_drain(t), 1); /* lease.resume */
+	REJ(ERR_REJECT,
+	    t_put(t, K_MARKET, "lease.close",
+	        "{\"lease\":\"%s\",\"reason\":\"insufficient_funds\"}", lid));
+	l = lease(t, lid);
+	assert_string_equal(jstr(l, "status"), "active");
+	assert_int_equal(jint(l, "paused_ms"), 60000);
+	json_decref(l);
+	OK(state_due(t->s, t->now, &due));
+	assert_int_equal(json_array_size(due), 0);
+	json_decref(due);
+	replay_same(t);
+	snapshot_same(t);
+	t_free(t);
+	/* the close first */
+	t = t_new_pause(60000);
+	paused_lease(t, lid, &start);
+	t->now += 60000;
+	OK(t_put(t, K_MARKET, "lease.close",
+	    "{\"lease\":\"%s\",\"reason\":\"insufficient_funds\"}", lid));
+	b0 = balance(t, K_TENANT);
+	REJ(ERR_REJECT,
+	    t_put(t, K_TENANT, "deployment.deposit",
+	        "{\"order\":\"o-3\",\"amount\":60000}"));
+	assert_int_equal(balance(t, K_TENANT), b0);
+	assert_int_equal(state_pending_count(t->s), 0);
+	/* nor does a standing top-up or a lease.topup touch it now */
+	REJ(ERR_REJECT,
+	    autotopup(t, K_TENANT, lid, "\"amount\":6000,\"below_epochs\":1"));
+	REJ(ERR_REJECT,
+	    t_put(t, K_MARKET, "lease.topup", "{\"lease\":\"%s\"}", lid));
+	REJ(ERR_REJECT,
+	    t_put(t, K_MARKET, "lease.resume", "{\"lease\":\"%s\"}", lid));
+	replay_same(t);
+	t_free(t);
+	/* a crumb at the grace's end */
+	t = t_new_pause(60000);
+	paused_lease(t, lid, &start);
+	t->now += 60000;
+	OK(t_put(t, K_TENANT, "deployment.deposit",
+	    "{\"order\":\"o-3\",\"amount\":100}"));
+	assert_int_equal(state_pending_count(t->s), 0);
+	b0 = balance(t, K_TENANT);
+	OK(t_put(t, K_MARKET, "lease.close",
+	    "{\"lease\":\"%s\",\"reason\":\"insufficient_funds\"}", lid));
+	assert_int_equal(balance(t, K_TENANT), b0 + 8100);
+	OK(state_check_invariants(t->s));
+	replay_same(t);
+	snapshot_same(t);
+	t_free(t);
+}
+
+/* A provider (or tenant) acting on a paused lease: starting it again,
+ * closing it with readings (billing while paused), a lease.topup, a
+ * lease.update, usage with a reading that grew while paused: refused;
+ * a top-up signed by the tenant of another lease, or by its provider:
+ * refused.  The provider's close without readings is taken, bills
+ * nothing and refunds the escrow. */
+static void
+test_pause_provider_and_strangers(void **st)
+{
+	struct t *t = t_new_pause(60000);
+	char lid[STATE_ID_LEN];
+	int64_t start, b0;
+	json_t *l;
+
+	(void)st;
+	paused_lease(t, lid, &start);
+	fund(t, K_TENANT2, 100000);
+	OK(autotopup(t, K_TENANT, lid, "\"amount\":6000,\"below_epochs\":1"));
+	t->now += 30000;
+	REJ(ERR_REJECT, started(t, K_P1, lid));
+	assert_non_null(strstr(err_msg(), "is paused"));
+	REJ(ERR_REJECT, usage(t, K_P1, lid, 30000, 0));
+	REJ(ERR_REJECT,
+	    t_put(t, K_P1, "lease.close",
+	        "{\"lease\":\"%s\",\"reason\":\"provider_closed\","
+	        "\"usage\":{\"cpu_ms\":30000,\"requests\":0}}",
+	        lid));
+	/* a lease.topup is for an active lease only, even with a balance
+	 * and an instruction (the credit rule is the paused lease's) */
+	REJ(ERR_REJECT,
+	    t_put(t, K_MARKET, "lease.topup", "{\"lease\":\"%s\"}", lid));
+	REJ(ERR_REJECT,
+	    t_put(t, K_P1, "lease.topup", "{\"lease\":\"%s\"}", lid));
+	REJ(ERR_REJECT,
+	    t_put(t, K_TENANT, "lease.topup", "{\"lease\":\"%s\"}", lid));
+	/* another tenant, the provider, the market: no instruction */
+	REJ(ERR_REJECT,
+	    autotopup(t, K_TENANT2, lid, "\"amount\":6000,\"below_epochs\":1"));
+	REJ(ERR_REJECT,
+	    autotopup(t, K_P1, lid, "\"amount\":6000,\"below_epochs\":1"));
+	REJ(ERR_REJECT, autotopup(t, K_MARKET, lid, "\"off\":true"));
+	/* amounts that are not integers in range (a real number is not
+	 * even signed: canonical JSON has none) */
+	REJ(ERR_INVAL,
+	    autotopup(t, K_TENANT, lid, "\"amount\":true,\"below_epochs\":1"));
+	REJ(ERR_INVAL,
+	    autotopup(t, K_TENANT, lid,
+	        "\"amount\":-9223372036854775807,\"below_epochs\":1"));
+	REJ(ERR_INVAL,
+	    autotopup(t, K_TENANT, lid, "\"amount\":1,\"below_epochs\":-1"));
+	REJ(ERR_INVAL,
+	    autotopup(t, K_TENANT, lid,
+	        "\"amount\":1,\"below_epochs\":9223372036854775807"));
+	/* a credit to the other tenant resumes nothing of this one */
+	fund(t, K_TENANT2, 100000);
+	assert_int_equal(state_pending_count(t->s), 0);
+	assert_int_equal(auto_int(t, lid, "applied"), 0);
+	l = lease(t, lid);
+	assert_string_equal(jstr(l, "status"), "paused");
+	assert_int_equal(jint(l, "escrow"), 8000);
+	json_decref(l);
+	/* the provider closes it, without readings: the escrow goes back */
+	b0 = balance(t, K_TENANT);
+	OK(t_put(t, K_P1, "lease.close",
+	    "{\"lease\":\"%s\",\"reason\":\"provider_closed\"}", lid));
+	assert_int_equal(balance(t, K_TENANT), b0 + 8000);
+	REJ(ERR_REJECT, usage(t, K_P1, lid, 30000, 0));
+	OK(state_check_invariants(t->s));
+	replay_same(t);
+	snapshot_same(t);
+	t_free(t);
+}
+
 /* state_update_check alone: the rule the tenant's pre-check shares. */
 static void
 test_state_update_check_fields(void **st)
@@ -3342,6 +3557,9 @@ main(void)
 		    test_auto_topup_resumes_paused_lease_on_credit),
 		cmocka_unit_test(test_auto_topup_due_before_time_based_pause),
 		cmocka_unit_test(test_auto_topup_on_credit_bond_release),
+		cmocka_unit_test(test_auto_topup_two_leases_one_balance),
+		cmocka_unit_test(test_pause_topup_races_grace_end),
+		cmocka_unit_test(test_pause_provider_and_strangers),
 		cmocka_unit_test(
 		    test_auto_topup_on_credit_lease_order_and_cancel),
 		cmocka_unit_test(
