@@ -143,7 +143,13 @@ batch_rotate(struct audit *a, int all)
 
 	if ((rc = batch_start(a, cur)) < 0 ||
 	    (rc = batch_replay(a, prev)) < 0) {
+		struct err_saved saved;
+
+		/* this thread helps finish cur's check, whose failures set
+		 * this thread's message: the lower index's must stay */
+		err_save(&saved);
 		batch_clear(cur);
+		err_restore(&saved);
 		return rc;
 	}
 	a->cur = !a->cur;
