@@ -1149,6 +1149,37 @@ watch_cb(void *ctx, const struct etcd_kv *kv, int deleted, int64_t rev)
 	return apply_kvs(w->m, kv, 1);
 }
 
+/* A message of the watch (one revision: a batch of entries, or the
+ * election key): runs of entries applied in one store transaction, with
+ * one wake-up of the submitters waiting to read their own writes. */
+static int
+watch_batch_cb(void *ctx, const struct etcd_kv *kvs, const int *deleted,
+    size_t n, int64_t rev)
+{
+	struct watch_ctx *w = ctx;
+	struct market_ha *h = w->m->ha;
+	size_t run = 0; /* entries from kvs[i - run] */
+	uint64_t idx;
+	int rc;
+
+	for (size_t i = 0; i <= n; i++) {
+		int entry = i < n && !deleted[i] &&
+		    key_index(h, kvs[i].key, kvs[i].key_len, &idx) == 0;
+
+		if (entry) {
+			run++;
+			continue;
+		}
+		if (run > 0 && (rc = apply_kvs(w->m, kvs + i - run, run)) != 0)
+			return rc;
+		run = 0;
+		if (i < n &&
+		    (rc = watch_cb(ctx, &kvs[i], deleted[i], rev)) != 0)
+			return rc;
+	}
+	return 0;
+}
+
 static void
 nap(struct market *m, long ms)
 {
@@ -1233,8 +1264,8 @@ loop_main(void *arg)
 		set_etcd_error(h, "");
 		report_applied(m);
 		/* follow until the sequencer's key goes, a gap, a second */
-		rc = etcd_watch(h->ec, h->prefix, h->prefix_len, end, el,
-		    rev + 1, 1000, watch_cb, &w, &m->stopping);
+		rc = etcd_watch_batch(h->ec, h->prefix, h->prefix_len, end, el,
+		    rev + 1, 1000, watch_batch_cb, &w, &m->stopping);
 		if (rc < 0 && rc != ERR_NOTFOUND) {
 			set_etcd_error(h, err_msg());
 			nap(m, 200);
