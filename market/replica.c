@@ -41,6 +41,7 @@ struct ha_stages {
 	uint64_t sizes[5]; /* batches of 1, 2-9, 10-49, 50-99, 100+ */
 	uint64_t queue_ns; /* sum over entries: queued to its txn's start */
 	uint64_t txn_ns; /* etcd transactions, send to answer */
+	uint64_t txn_ns_by_size[5]; /* the same by the sizes above */
 	uint64_t store_ns; /* local SQLite appends and commits */
 	uint64_t applied, apply_ns; /* follower: leaves verified, applied */
 	uint64_t lag_ms; /* sum over applied leaves: their time to applied */
@@ -580,7 +581,10 @@ stages_batch(struct ha_stages *st, const struct ha_item *b, size_t n,
 {
 	st->batches++;
 	st->entries += n;
-	st->sizes[n == 1 ? 0 : n < 10 ? 1 : n < 50 ? 2 : n < 100 ? 3 : 4]++;
+	int k = n == 1 ? 0 : n < 10 ? 1 : n < 50 ? 2 : n < 100 ? 3 : 4;
+
+	st->sizes[k]++;
+	st->txn_ns_by_size[k] += (uint64_t)(t_store - t_txn);
 	for (size_t i = 0; i < n; i++)
 		st->queue_ns += (uint64_t)(t_txn - b[i].queued_ns);
 	st->txn_ns += (uint64_t)(t_store - t_txn);
@@ -1675,14 +1679,20 @@ market_ha_forward(struct market *m, const struct http_request *req,
 static json_t *
 stages_json(const struct ha_stages *st)
 {
-	return json_pack("{s:I,s:I,s:[I,I,I,I,I],s:I,s:I,s:I,s:I,s:I,s:I,s:I,"
+	return json_pack("{s:I,s:I,s:[I,I,I,I,I],s:I,s:I,s:[I,I,I,I,I],s:I,s:I,"
+	                 "s:I,s:I,s:I,"
 	                 "s:I,s:I,s:I,s:I,s:I}",
 	    "batches", (json_int_t)st->batches, "entries",
 	    (json_int_t)st->entries, "batch_sizes", (json_int_t)st->sizes[0],
 	    (json_int_t)st->sizes[1], (json_int_t)st->sizes[2],
 	    (json_int_t)st->sizes[3], (json_int_t)st->sizes[4], "queue_us",
 	    (json_int_t)(st->queue_ns / 1000), "txn_us",
-	    (json_int_t)(st->txn_ns / 1000), "store_us",
+	    (json_int_t)(st->txn_ns / 1000), "txn_us_by_size",
+	    (json_int_t)(st->txn_ns_by_size[0] / 1000),
+	    (json_int_t)(st->txn_ns_by_size[1] / 1000),
+	    (json_int_t)(st->txn_ns_by_size[2] / 1000),
+	    (json_int_t)(st->txn_ns_by_size[3] / 1000),
+	    (json_int_t)(st->txn_ns_by_size[4] / 1000), "store_us",
 	    (json_int_t)(st->store_ns / 1000), "applied",
 	    (json_int_t)st->applied, "lag_ms", (json_int_t)st->lag_ms,
 	    "recv_ms", (json_int_t)st->recv_ms, "apply_us",

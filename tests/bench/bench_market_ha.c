@@ -360,11 +360,16 @@ print_stages(json_t *const *before, json_t *const *after, int seq)
 {
 	const json_t *b = before[seq], *a = after[seq];
 	double batches = delta(b, a, "batches"), n = delta(b, a, "entries");
-	double applied = 0, apply = 0, lag = 0, recv = 0, fw = 0, fe = 0,
-	       fed = 0, fw_ms = 0, wait = 0, sz[5];
+	double tsz[5], applied = 0, apply = 0, lag = 0, recv = 0, fw = 0,
+	               fe = 0, fed = 0, fw_ms = 0, wait = 0, sz[5];
 
 	if (batches <= 0 || n <= 0)
 		return;
+	for (int k = 0; k < 5; k++)
+		tsz[k] = json_number_value(json_array_get(
+		             json_object_get(a, "txn_us_by_size"), (size_t)k)) -
+		    json_number_value(json_array_get(
+		        json_object_get(b, "txn_us_by_size"), (size_t)k));
 	for (int k = 0; k < 5; k++)
 		sz[k] = json_number_value(json_array_get(
 		            json_object_get(a, "batch_sizes"), (size_t)k)) -
@@ -379,6 +384,14 @@ print_stages(json_t *const *before, json_t *const *after, int seq)
 	    delta(b, a, "txn_us") / batches / 1e3,
 	    delta(b, a, "store_us") / batches / 1e3,
 	    delta(b, a, "queue_us") / n / 1e3);
+	printf("# figure: market HA sequencer: an etcd transaction by its "
+	       "size: 1 entry %.1f ms, 2-9 %.1f ms, 10-49 %.1f ms, 50-99 %.1f "
+	       "ms, 100 %.1f ms\n",
+	    sz[0] > 0 ? tsz[0] / sz[0] / 1e3 : 0,
+	    sz[1] > 0 ? tsz[1] / sz[1] / 1e3 : 0,
+	    sz[2] > 0 ? tsz[2] / sz[2] / 1e3 : 0,
+	    sz[3] > 0 ? tsz[3] / sz[3] / 1e3 : 0,
+	    sz[4] > 0 ? tsz[4] / sz[4] / 1e3 : 0);
 	for (int i = 0; i < 3; i++) {
 		if (i == seq)
 			continue;
