@@ -48,8 +48,6 @@ struct ha_stages {
 	uint64_t recv_ms; /* the same, to when its apply began */
 	int64_t began_ms; /* when the apply under way began */
 	uint64_t forwards, forward_ns, wait_ns; /* forwarded, then read-own */
-	uint64_t fetches,
-	    fetched; /* fetch_upto's reads, entries they applied */
 };
 
 struct market_ha {
@@ -59,8 +57,6 @@ struct market_ha {
 	char url[320]; /* this replica's API */
 	struct etcd *ec; /* the loop thread's client */
 	struct etcd *wc; /* the writer's */
-	struct etcd *fc; /* fetch_upto's, under fmu */
-	pthread_mutex_t fmu;
 
 	/* under m->mu */
 	int sequencing;
@@ -1349,14 +1345,12 @@ market_ha_open(struct market *m, const struct market_options *o,
 		return err_set(ERR_NOMEM, "out of memory");
 	m->ha = h;
 	pthread_mutex_init(&h->lmu, NULL);
-	pthread_mutex_init(&h->fmu, NULL);
 	pthread_cond_init(&h->q_cv, NULL);
 	snprintf(h->name, sizeof(h->name), "%s", o->replica);
 	/* a write not answered in 5 s (a member lost, a new Raft leader)
 	 * is resolved by reading it back (resolve_unknown) */
 	if ((rc = etcd_new(o->etcd, 3000, &h->ec)) < 0 ||
-	    (rc = etcd_new(o->etcd, 5000, &h->wc)) < 0 ||
-	    (rc = etcd_new(o->etcd, 2000, &h->fc)) < 0)
+	    (rc = etcd_new(o->etcd, 5000, &h->wc)) < 0)
 		return err_prefix(rc, "--etcd");
 	key_public(m->key, pub);
 	if (access(m->db_path, F_OK) != 0) {
@@ -1440,10 +1434,8 @@ market_ha_free(struct market *m)
 	free(h->q);
 	etcd_free(h->ec);
 	etcd_free(h->wc);
-	etcd_free(h->fc);
 	pthread_cond_destroy(&h->q_cv);
 	pthread_mutex_destroy(&h->lmu);
-	pthread_mutex_destroy(&h->fmu);
 	free(h);
 	m->ha = NULL;
 }
@@ -1536,49 +1528,6 @@ fwd_post(const char *url, const char *body, size_t len, char **answer)
 	return status;
 }
 
-/*
- * Entry idx is committed (the sequencer answered 201 for it): read what
- * etcd holds from this replica's size on and apply it, verified exactly
- * as from the watch (apply_kvs), rather than wait for the watch, which
- * brings it some 20 ms after the sequencer's answer (bench_market_ha).
- * The read is serializable: the member that answered the sequencer's
- * write had applied it, and the replicas list the members in the same
- * order; a member behind finds less, and the watch brings the rest.  One
- * read at a time: a submitter that finds one under way waits for it (or
- * the watch) instead, and one read covers every entry committed so far.
- */
-static void
-fetch_upto(struct market *m, uint64_t idx)
-{
-	struct market_ha *h = m->ha;
-	char key[KEY_MAX], end[KEY_MAX];
-	struct etcd_range r;
-	uint64_t from, had;
-	size_t kl, el = entries_end(h, end);
-
-	if (pthread_mutex_trylock(&h->fmu) != 0)
-		return;
-	pthread_mutex_lock(&m->mu);
-	from = store_size(m->store);
-	pthread_mutex_unlock(&m->mu);
-	if (from > idx) {
-		pthread_mutex_unlock(&h->fmu);
-		return;
-	}
-	kl = entry_key(h, from, key);
-	if (etcd_range(h->fc, key, kl, end, el, 256, 1, &r) == 0) {
-		if (r.n > 0)
-			apply_kvs(m, r.kvs, r.n);
-		etcd_range_clear(&r);
-		pthread_mutex_lock(&m->mu);
-		had = store_size(m->store);
-		h->st.fetches++;
-		h->st.fetched += had > from ? had - from : 0;
-		pthread_mutex_unlock(&m->mu);
-	}
-	pthread_mutex_unlock(&h->fmu);
-}
-
 /* Read your writes: a 201 relayed by a follower waits (up to 5 s) until
  * the follower has applied the entry, so that a client reading from the
  * replica it submitted to sees what it submitted. */
@@ -1588,19 +1537,11 @@ wait_applied(struct market *m, const char *answer)
 	json_t *j = NULL;
 	json_int_t idx;
 	struct timespec dl;
-	int have;
 
 	if (cjson_parse(answer, strlen(answer), &j) < 0)
 		return;
 	idx = json_integer_value(json_object_get(j, "index"));
 	json_decref(j);
-	if (idx < 0)
-		return;
-	pthread_mutex_lock(&m->mu);
-	have = m->committed > (uint64_t)idx;
-	pthread_mutex_unlock(&m->mu);
-	if (!have)
-		fetch_upto(m, (uint64_t)idx);
 	clock_gettime(CLOCK_REALTIME, &dl);
 	dl.tv_sec += 5;
 	pthread_mutex_lock(&m->mu);
@@ -1681,7 +1622,7 @@ stages_json(const struct ha_stages *st)
 {
 	return json_pack("{s:I,s:I,s:[I,I,I,I,I],s:I,s:I,s:[I,I,I,I,I],s:I,s:I,"
 	                 "s:I,s:I,s:I,"
-	                 "s:I,s:I,s:I,s:I,s:I}",
+	                 "s:I,s:I,s:I}",
 	    "batches", (json_int_t)st->batches, "entries",
 	    (json_int_t)st->entries, "batch_sizes", (json_int_t)st->sizes[0],
 	    (json_int_t)st->sizes[1], (json_int_t)st->sizes[2],
@@ -1699,8 +1640,7 @@ stages_json(const struct ha_stages *st)
 	    (json_int_t)(st->apply_ns / 1000), "forwards",
 	    (json_int_t)st->forwards, "forward_us",
 	    (json_int_t)(st->forward_ns / 1000), "wait_us",
-	    (json_int_t)(st->wait_ns / 1000), "fetches",
-	    (json_int_t)st->fetches, "fetched", (json_int_t)st->fetched);
+	    (json_int_t)(st->wait_ns / 1000));
 }
 
 json_t *

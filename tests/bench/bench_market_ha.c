@@ -361,7 +361,7 @@ print_stages(json_t *const *before, json_t *const *after, int seq)
 	const json_t *b = before[seq], *a = after[seq];
 	double batches = delta(b, a, "batches"), n = delta(b, a, "entries");
 	double tsz[5], applied = 0, apply = 0, lag = 0, recv = 0, fw = 0,
-	               fe = 0, fed = 0, fw_ms = 0, wait = 0, sz[5];
+	               fw_ms = 0, wait = 0, sz[5];
 
 	if (batches <= 0 || n <= 0)
 		return;
@@ -402,8 +402,6 @@ print_stages(json_t *const *before, json_t *const *after, int seq)
 		fw += delta(before[i], after[i], "forwards");
 		fw_ms += delta(before[i], after[i], "forward_us");
 		wait += delta(before[i], after[i], "wait_us");
-		fe += delta(before[i], after[i], "fetches");
-		fed += delta(before[i], after[i], "fetched");
 	}
 	if (applied > 0)
 		printf("# figure: market HA followers: an entry arrives from "
@@ -415,10 +413,6 @@ print_stages(json_t *const *before, json_t *const *after, int seq)
 		printf("; a forwarded submission: %.1f ms to the sequencer's "
 		       "201, then %.1f ms until the follower applied it",
 		    fw_ms / fw / 1e3, wait / fw / 1e3);
-	if (fe > 0)
-		printf("; %.0f reads after a 201 applied %.0f of the %.0f "
-		       "entries before the watch brought them",
-		    fe, fed, applied);
 	if (applied > 0)
 		printf("\n");
 }
