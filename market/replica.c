@@ -46,7 +46,7 @@ struct ha_stages {
 	uint64_t applied, apply_ns; /* follower: leaves verified, applied */
 	uint64_t lag_ms; /* sum over applied leaves: their time to applied */
 	uint64_t recv_ms; /* the same, to when its apply began */
-	int64_t began_ms; /* when the apply under way began */
+	int64_t began_ms; /* when apply_kvs under way began, or 0 */
 	uint64_t forwards, forward_ns, wait_ns; /* forwarded, then read-own */
 };
 
@@ -279,10 +279,9 @@ static int
 apply_kvs(struct market *m, const struct etcd_kv *kvs, size_t n)
 {
 	struct market_ha *h = m->ha;
-	int stopped = 0;
-
 	int64_t t0 = mono_ns();
 	uint64_t had;
+	int stopped = 0;
 
 	pthread_mutex_lock(&m->mu);
 	if (h->sequencing || h->halted) {
@@ -322,6 +321,7 @@ apply_kvs(struct market *m, const struct etcd_kv *kvs, size_t n)
 	}
 	h->st.applied += store_size(m->store) - had;
 	h->st.apply_ns += (uint64_t)(mono_ns() - t0);
+	h->st.began_ms = 0;
 	pthread_mutex_unlock(&m->mu);
 	return stopped;
 }
@@ -575,10 +575,10 @@ static void
 stages_batch(struct ha_stages *st, const struct ha_item *b, size_t n,
     int64_t t_txn, int64_t t_store)
 {
-	st->batches++;
-	st->entries += n;
 	int k = n == 1 ? 0 : n < 10 ? 1 : n < 50 ? 2 : n < 100 ? 3 : 4;
 
+	st->batches++;
+	st->entries += n;
 	st->sizes[k]++;
 	st->txn_ns_by_size[k] += (uint64_t)(t_store - t_txn);
 	for (size_t i = 0; i < n; i++)
@@ -1153,9 +1153,10 @@ watch_cb(void *ctx, const struct etcd_kv *kv, int deleted, int64_t rev)
 	return apply_kvs(w->m, kv, 1);
 }
 
-/* A message of the watch (one revision: a batch of entries, or the
- * election key): runs of entries applied in one store transaction, with
- * one wake-up of the submitters waiting to read their own writes. */
+/* A message of the watch (a batch of entries, the election key, or
+ * several revisions when catching up): each run of entries applied in one
+ * store transaction, with one wake-up of the submitters waiting to read
+ * their own writes. */
 static int
 watch_batch_cb(void *ctx, const struct etcd_kv *kvs, const int *deleted,
     size_t n, int64_t rev)
