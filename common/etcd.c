@@ -653,6 +653,7 @@ struct watch {
 	struct buf b;
 	const char *url;
 	etcd_watch_fn fn;
+	etcd_watch_batch_fn bfn; /* instead of fn: a message's events at once */
 	void *ctx;
 	atomic_int *stop;
 	int64_t deadline_ns;
@@ -667,6 +668,42 @@ mono_ns(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* A message's events (evs, an array) to w->bfn at once. */
+static int
+watch_batch(struct watch *w, const json_t *evs, int64_t rev)
+{
+	size_t n = json_array_size(evs), k = 0;
+	struct etcd_kv *kvs;
+	int *del, rc = 0;
+
+	if (n == 0)
+		return 0;
+	kvs = calloc(n, sizeof(*kvs));
+	del = calloc(n, sizeof(*del));
+	if (kvs == NULL || del == NULL) {
+		rc = err_set(ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	for (; k < n; k++) {
+		json_t *ev = json_array_get(evs, k);
+		const char *type =
+		    json_string_value(json_object_get(ev, "type"));
+
+		if ((rc = parse_kv(json_object_get(ev, "kv"), &kvs[k])) < 0) {
+			err_prefix(rc, "etcd %s: watch events[%zu]", w->url, k);
+			goto out;
+		}
+		del[k] = type && strcmp(type, "DELETE") == 0;
+	}
+	rc = w->bfn(w->ctx, kvs, del, n, rev);
+out:
+	for (size_t i = 0; kvs != NULL && i < k; i++)
+		kv_clear(&kvs[i]);
+	free(kvs);
+	free(del);
+	return rc;
 }
 
 /* One message of the stream. */
@@ -717,6 +754,10 @@ watch_message(struct watch *w, const char *line, size_t len)
 		    "etcd %s: watch message: \"events\": "
 		    "expected an array",
 		    w->url);
+		goto out;
+	}
+	if (w->bfn != NULL) {
+		rc = watch_batch(w, evs, rev);
 		goto out;
 	}
 	for (size_t i = 0; i < json_array_size(evs); i++) {
@@ -789,13 +830,45 @@ watch_progress(void *ctx, curl_off_t a, curl_off_t b, curl_off_t c,
 	return 0;
 }
 
+static int watch_run(struct etcd *c, const char *key, size_t key_len,
+    const char *end, size_t end_len, int64_t start_revision, long max_ms,
+    struct watch *w);
+
 int
 etcd_watch(struct etcd *c, const char *key, size_t key_len, const char *end,
     size_t end_len, int64_t start_revision, long max_ms, etcd_watch_fn fn,
     void *ctx, atomic_int *stop)
 {
-	json_t *cr = json_object(), *req;
 	struct watch w = { 0 };
+
+	w.fn = fn;
+	w.ctx = ctx;
+	w.stop = stop;
+	return watch_run(c, key, key_len, end, end_len, start_revision, max_ms,
+	    &w);
+}
+
+int
+etcd_watch_batch(struct etcd *c, const char *key, size_t key_len,
+    const char *end, size_t end_len, int64_t start_revision, long max_ms,
+    etcd_watch_batch_fn fn, void *ctx, atomic_int *stop)
+{
+	struct watch w = { 0 };
+
+	w.bfn = fn;
+	w.ctx = ctx;
+	w.stop = stop;
+	return watch_run(c, key, key_len, end, end_len, start_revision, max_ms,
+	    &w);
+}
+
+/* The watch of etcd_watch and etcd_watch_batch; w has its callback. */
+static int
+watch_run(struct etcd *c, const char *key, size_t key_len, const char *end,
+    size_t end_len, int64_t start_revision, long max_ms, struct watch *wp)
+{
+	json_t *cr = json_object(), *req;
+	struct watch w = *wp;
 	char url[300], *body;
 	CURLcode cc;
 
@@ -814,9 +887,6 @@ etcd_watch(struct etcd *c, const char *key, size_t key_len, const char *end,
 		return err_set(ERR_NOMEM, "out of memory");
 	snprintf(url, sizeof(url), "%s/v3/watch", c->url[c->cur]);
 	w.url = c->url[c->cur];
-	w.fn = fn;
-	w.ctx = ctx;
-	w.stop = stop;
 	w.deadline_ns = mono_ns() + (int64_t)max_ms * 1000000;
 	curl_easy_reset(c->curl);
 	curl_easy_setopt(c->curl, CURLOPT_URL, url);

@@ -112,6 +112,15 @@ typedef int (*etcd_watch_fn)(void *ctx, const struct etcd_kv *kv, int deleted,
 int etcd_watch(struct etcd *c, const char *key, size_t key_len, const char *end,
     size_t end_len, int64_t start_revision, long max_ms, etcd_watch_fn fn,
     void *ctx, atomic_int *stop);
+/* etcd_watch, but fn gets the events of one message of the stream at
+ * once (a transaction's writes together; catching up from an older
+ * revision, several revisions may come in one), kvs[i] deleted when
+ * deleted[i], in revision order; the same returns. */
+typedef int (*etcd_watch_batch_fn)(void *ctx, const struct etcd_kv *kvs,
+    const int *deleted, size_t n, int64_t revision);
+int etcd_watch_batch(struct etcd *c, const char *key, size_t key_len,
+    const char *end, size_t end_len, int64_t start_revision, long max_ms,
+    etcd_watch_batch_fn fn, void *ctx, atomic_int *stop);
 
 /* end of the prefix range of p (p with its last byte incremented, as
  * etcd's clientv3.GetPrefixRangeEnd); out has room for len bytes.

@@ -1029,6 +1029,8 @@ market_start(struct market *m)
 	hc.port = m->listen_port;
 	hc.max_body = 256 * 1024;
 	hc.tls = m->tls;
+	if (m->ha != NULL) /* see MARKET_HA_WORKERS */
+		hc.workers = MARKET_HA_WORKERS;
 	if ((rc = http_server_start(&hc, market_api_handle, m, &m->http)) < 0)
 		return rc;
 	if (pthread_create(&m->ticker, NULL, ticker_main, m) != 0)

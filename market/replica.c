@@ -31,6 +31,23 @@ struct ha_item {
 	uint64_t idx;
 	char *bytes; /* the leaf, as etcd and the store hold it */
 	size_t len;
+	int64_t queued_ns; /* when it was queued (for the figures) */
+};
+
+/* What the etcd writer and the follower spent, for /v1/info "stages"
+ * (totals since start; a bench takes differences). */
+struct ha_stages {
+	uint64_t batches, entries;
+	uint64_t sizes[5]; /* batches of 1, 2-9, 10-49, 50-99, 100+ */
+	uint64_t queue_ns; /* sum over entries: queued to its txn's start */
+	uint64_t txn_ns; /* etcd transactions, send to answer */
+	uint64_t txn_ns_by_size[5]; /* the same by the sizes above */
+	uint64_t store_ns; /* local SQLite appends and commits */
+	uint64_t applied, apply_ns; /* follower: leaves verified, applied */
+	uint64_t lag_ms; /* sum over applied leaves: their time to applied */
+	uint64_t recv_ms; /* the same, to when its apply began */
+	int64_t began_ms; /* when apply_kvs under way began, or 0 */
+	uint64_t forwards, forward_ns, wait_ns; /* forwarded, then read-own */
 };
 
 struct market_ha {
@@ -54,6 +71,7 @@ struct market_ha {
 	char halt_msg[1024];
 	char fail_msg[800]; /* what waiting submitters are told */
 	char why[600]; /* why the last term ended */
+	struct ha_stages st;
 
 	/* under lmu: what the follower knows of the election */
 	pthread_mutex_t lmu;
@@ -227,6 +245,10 @@ apply_leaf(struct market *m, uint64_t idx, const char *val, size_t len)
 		    idx, err_msg());
 		abort();
 	}
+	if (util_now_ms() > l.time)
+		m->ha->st.lag_ms += (uint64_t)(util_now_ms() - l.time);
+	if (m->ha->st.began_ms > l.time)
+		m->ha->st.recv_ms += (uint64_t)(m->ha->st.began_ms - l.time);
 out:
 	free(canon);
 	envelope_free(l.e);
@@ -257,6 +279,8 @@ static int
 apply_kvs(struct market *m, const struct etcd_kv *kvs, size_t n)
 {
 	struct market_ha *h = m->ha;
+	int64_t t0 = mono_ns();
+	uint64_t had;
 	int stopped = 0;
 
 	pthread_mutex_lock(&m->mu);
@@ -264,6 +288,8 @@ apply_kvs(struct market *m, const struct etcd_kv *kvs, size_t n)
 		pthread_mutex_unlock(&m->mu);
 		return 1;
 	}
+	had = store_size(m->store);
+	h->st.began_ms = util_now_ms();
 	if (store_begin(m->store) < 0) {
 		log_error("ledger: %s", err_msg());
 		abort();
@@ -293,6 +319,9 @@ apply_kvs(struct market *m, const struct etcd_kv *kvs, size_t n)
 		m->committed = store_size(m->store);
 		pthread_cond_broadcast(&m->committed_cv);
 	}
+	h->st.applied += store_size(m->store) - had;
+	h->st.apply_ns += (uint64_t)(mono_ns() - t0);
+	h->st.began_ms = 0;
 	pthread_mutex_unlock(&m->mu);
 	return stopped;
 }
@@ -460,6 +489,7 @@ market_ha_queue(struct market *m, struct envelope *e, int64_t t)
 	it->e = e;
 	it->t = t;
 	it->idx = h->next;
+	it->queued_ns = mono_ns();
 	if ((rc = store_leaf_bytes(e, it->idx, t, &it->bytes, &it->len)) < 0) {
 		envelope_free(e);
 		return rc;
@@ -539,6 +569,24 @@ resolve_unknown(struct market_ha *h, const struct etcd_cmp *cmp, size_t ncmp,
 	return 0;
 }
 
+/* Count a batch of n committed by etcd (its transaction from t_txn to
+ * t_store) and written here (until now); under mu. */
+static void
+stages_batch(struct ha_stages *st, const struct ha_item *b, size_t n,
+    int64_t t_txn, int64_t t_store)
+{
+	int k = n == 1 ? 0 : n < 10 ? 1 : n < 50 ? 2 : n < 100 ? 3 : 4;
+
+	st->batches++;
+	st->entries += n;
+	st->sizes[k]++;
+	st->txn_ns_by_size[k] += (uint64_t)(t_store - t_txn);
+	for (size_t i = 0; i < n; i++)
+		st->queue_ns += (uint64_t)(t_txn - b[i].queued_ns);
+	st->txn_ns += (uint64_t)(t_store - t_txn);
+	st->store_ns += (uint64_t)(mono_ns() - t_store);
+}
+
 /*
  * The etcd writer: sends queued entries in transactions of at most
  * MARKET_HA_BATCH, each put guarded by "this key is absent" and the
@@ -562,6 +610,7 @@ writer_main(void *arg)
 	while (!atomic_load(&m->stopping)) {
 		size_t n = 0, bytes = 0;
 		uint64_t term;
+		int64_t t_txn, t_store;
 		int ok = 0, rc;
 
 		if (h->nq == 0 || !h->sequencing) {
@@ -589,6 +638,7 @@ writer_main(void *arg)
 			put[i] = (struct etcd_put){ keys[i], batch[i].bytes, kl,
 				batch[i].len, 0 };
 		}
+		t_txn = mono_ns();
 		rc = etcd_txn(h->wc, cmp, n + 1, put, n, NULL, 0, &ok, NULL,
 		    NULL);
 		if (rc == ERR_IO) {
@@ -606,6 +656,7 @@ writer_main(void *arg)
 		} else if (rc < 0) {
 			set_etcd_error(h, err_msg());
 		}
+		t_store = mono_ns();
 		pthread_mutex_lock(&m->mu);
 		if (h->term != term) {
 			/* the term ended meanwhile; following tells */
@@ -641,6 +692,7 @@ writer_main(void *arg)
 			log_error("ledger commit: %s", err_msg());
 			abort();
 		}
+		stages_batch(&h->st, batch, n, t_txn, t_store);
 		free_items(batch, n);
 		m->committed = store_size(m->store);
 		pthread_cond_broadcast(&m->committed_cv);
@@ -1101,6 +1153,38 @@ watch_cb(void *ctx, const struct etcd_kv *kv, int deleted, int64_t rev)
 	return apply_kvs(w->m, kv, 1);
 }
 
+/* A message of the watch (a batch of entries, the election key, or
+ * several revisions when catching up): each run of entries applied in one
+ * store transaction, with one wake-up of the submitters waiting to read
+ * their own writes. */
+static int
+watch_batch_cb(void *ctx, const struct etcd_kv *kvs, const int *deleted,
+    size_t n, int64_t rev)
+{
+	struct watch_ctx *w = ctx;
+	struct market_ha *h = w->m->ha;
+	size_t run = 0; /* entries from kvs[i - run] */
+	uint64_t idx;
+	int rc;
+
+	for (size_t i = 0; i <= n; i++) {
+		int entry = i < n && !deleted[i] &&
+		    key_index(h, kvs[i].key, kvs[i].key_len, &idx) == 0;
+
+		if (entry) {
+			run++;
+			continue;
+		}
+		if (run > 0 && (rc = apply_kvs(w->m, kvs + i - run, run)) != 0)
+			return rc;
+		run = 0;
+		if (i < n &&
+		    (rc = watch_cb(ctx, &kvs[i], deleted[i], rev)) != 0)
+			return rc;
+	}
+	return 0;
+}
+
 static void
 nap(struct market *m, long ms)
 {
@@ -1185,8 +1269,8 @@ loop_main(void *arg)
 		set_etcd_error(h, "");
 		report_applied(m);
 		/* follow until the sequencer's key goes, a gap, a second */
-		rc = etcd_watch(h->ec, h->prefix, h->prefix_len, end, el,
-		    rev + 1, 1000, watch_cb, &w, &m->stopping);
+		rc = etcd_watch_batch(h->ec, h->prefix, h->prefix_len, end, el,
+		    rev + 1, 1000, watch_batch_cb, &w, &m->stopping);
 		if (rc < 0 && rc != ERR_NOTFOUND) {
 			set_etcd_error(h, err_msg());
 			nap(m, 200);
@@ -1481,6 +1565,7 @@ market_ha_forward(struct market *m, const struct http_request *req,
 {
 	struct market_ha *h = m->ha;
 	char url[400], name[64], why[600], *answer = NULL;
+	int64_t t0, t1;
 	long status;
 	int unpinned;
 
@@ -1539,10 +1624,19 @@ market_ha_forward(struct market *m, const struct http_request *req,
 		    "Retry-After: 1\r\n");
 		return;
 	}
+	t0 = mono_ns();
 	status = fwd_post(url, req->body, req->body_len, &answer);
+	t1 = mono_ns();
 	if (status == 201)
 		wait_applied(m, answer);
 	atomic_fetch_sub(&fwd_inflight, 1);
+	if (status >= 0) {
+		pthread_mutex_lock(&m->mu);
+		h->st.forwards++;
+		h->st.forward_ns += (uint64_t)(t1 - t0);
+		h->st.wait_ns += (uint64_t)(mono_ns() - t1);
+		pthread_mutex_unlock(&m->mu);
+	}
 	if (status < 0) {
 		http_respond_error(resp, 503,
 		    "the sequencer (replica %s) did not answer: %s; retry "
@@ -1559,10 +1653,38 @@ market_ha_forward(struct market *m, const struct http_request *req,
 	http_respond(resp, (int)status, answer);
 }
 
+/* The totals of st (times in microseconds), as /v1/info shows them. */
+static json_t *
+stages_json(const struct ha_stages *st)
+{
+	return json_pack("{s:I,s:I,s:[I,I,I,I,I],s:I,s:I,s:[I,I,I,I,I],s:I,s:I,"
+	                 "s:I,s:I,s:I,"
+	                 "s:I,s:I,s:I}",
+	    "batches", (json_int_t)st->batches, "entries",
+	    (json_int_t)st->entries, "batch_sizes", (json_int_t)st->sizes[0],
+	    (json_int_t)st->sizes[1], (json_int_t)st->sizes[2],
+	    (json_int_t)st->sizes[3], (json_int_t)st->sizes[4], "queue_us",
+	    (json_int_t)(st->queue_ns / 1000), "txn_us",
+	    (json_int_t)(st->txn_ns / 1000), "txn_us_by_size",
+	    (json_int_t)(st->txn_ns_by_size[0] / 1000),
+	    (json_int_t)(st->txn_ns_by_size[1] / 1000),
+	    (json_int_t)(st->txn_ns_by_size[2] / 1000),
+	    (json_int_t)(st->txn_ns_by_size[3] / 1000),
+	    (json_int_t)(st->txn_ns_by_size[4] / 1000), "store_us",
+	    (json_int_t)(st->store_ns / 1000), "applied",
+	    (json_int_t)st->applied, "lag_ms", (json_int_t)st->lag_ms,
+	    "recv_ms", (json_int_t)st->recv_ms, "apply_us",
+	    (json_int_t)(st->apply_ns / 1000), "forwards",
+	    (json_int_t)st->forwards, "forward_us",
+	    (json_int_t)(st->forward_ns / 1000), "wait_us",
+	    (json_int_t)(st->wait_ns / 1000));
+}
+
 json_t *
 market_ha_info(struct market *m)
 {
 	struct market_ha *h = m->ha;
+	struct ha_stages st;
 	json_t *o;
 	int seq, halted;
 	uint64_t applied;
@@ -1573,6 +1695,7 @@ market_ha_info(struct market *m)
 	halted = h->halted;
 	applied = store_size(m->store);
 	snprintf(msg, sizeof(msg), "%s", h->halt_msg);
+	st = h->st;
 	pthread_mutex_unlock(&m->mu);
 	pthread_mutex_lock(&h->lmu);
 	o = json_pack("{s:s,s:s,s:{s:s,s:s},s:I,s:s?,s:s?}", "replica", h->name,
@@ -1585,5 +1708,7 @@ market_ha_info(struct market *m)
 	    h->etcd_error[0] ? h->etcd_error : NULL, "halted",
 	    halted ? msg : NULL);
 	pthread_mutex_unlock(&h->lmu);
+	if (o != NULL)
+		json_object_set_new(o, "stages", stages_json(&st));
 	return o;
 }

@@ -29,6 +29,12 @@ struct market_options;
  * 1.5 MiB). */
 #define MARKET_HA_BATCH 100
 #define MARKET_HA_BATCH_BYTES (1024 * 1024)
+/* HTTP workers of a replica (one process: 64).  A submission holds its
+ * worker until etcd committed it (a queue wait and a transaction: 30-40
+ * ms in bench_market_ha, against one fsync alone), a forwarded one the
+ * follower's too: with 64, 96 clients' submissions queued for a worker
+ * at the sequencer and batches were smaller (26-27 entries, not 30). */
+#define MARKET_HA_WORKERS 256
 
 /* 1 when name is a replica name: 1-63 of [A-Za-z0-9._-], not starting
  * with '.' or '-' (it becomes part of etcd keys and log lines). */

@@ -1,12 +1,14 @@
 /*
  * bench_market_ha: market replicas over etcd (docs/market-ha.md) against
- * the single-process market in the same run: signed submissions per
- * second through three replicas over a three-member etcd (clients spread
- * over the replicas, followers forwarding to the sequencer) as a ratio to
- * one process (goal >= 0.5); the failover time, kill -9 of the sequencer
- * to the next 201, p50/p99 over KILLS kills (goal < 3 s); /v1/leases
- * reads (wrk) on three replicas at once as a ratio to one.  Members and
- * markets are the real binaries (etcd, bin/market) on loopback ports.
+ * the single-process market in the same run (before and after, the same
+ * clients and load): signed submissions per second through three
+ * replicas over a three-member etcd (clients spread over the replicas,
+ * followers forwarding to the sequencer) as a ratio to one process (goal
+ * >= 0.5), with where a submission's time and the CPU went (`# figure:`
+ * lines); the failover time, kill -9 of the sequencer to the next 201,
+ * p50/p99 over KILLS kills (goal < 3 s); /v1/leases reads (wrk) on three
+ * replicas at once as a ratio to one.  Members and markets are the real
+ * binaries (etcd, bin/market) on loopback ports.
  * Usage: bench_market_ha DIR (skipped, saying why, without etcd);
  * HA_KILLS=N kills (default 10), HA_DIRECT=1 every client on the
  * sequencer (no forwarding), to see what forwarding costs.
@@ -20,6 +22,8 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <jansson.h>
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -278,6 +282,141 @@ submit_rate(const uint16_t *ports, int nports, size_t *errors, uint64_t *p50,
 	return secs > 0 ? (double)n / secs : 0;
 }
 
+/* CPU seconds (user and system) process pid has used so far; 0 when
+ * /proc does not say. */
+static double
+cpu_s(pid_t pid)
+{
+	char path[64], buf[1024], *p;
+	unsigned long ut = 0, st = 0;
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return 0;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	/* after "pid (comm) ": state is field 3, utime 14, stime 15 */
+	if ((p = strrchr(buf, ')')) == NULL ||
+	    sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu",
+	        &ut, &st) != 2)
+		return 0;
+	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+/* The first three fields of /proc/loadavg (other work on the machine
+ * moves every figure here); a static buffer. */
+static const char *
+loadavg(void)
+{
+	static char b[64];
+	FILE *f = fopen("/proc/loadavg", "r");
+	int n = 0;
+
+	snprintf(b, sizeof(b), "unknown");
+	if (f != NULL && fscanf(f, "%*s %*s %*s%n", &n) == 0 && n > 0) {
+		rewind(f);
+		if (fgets(b, n + 1, f) == NULL)
+			snprintf(b, sizeof(b), "unknown");
+	}
+	if (f != NULL)
+		fclose(f);
+	return b;
+}
+
+/* Replica i's /v1/info "replica"."stages" (totals; NULL when absent). */
+static json_t *
+stages(int i)
+{
+	char url[64], *b;
+	json_t *j, *st = NULL;
+
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u/v1/info", rep_port[i]);
+	if ((b = get(url)) == NULL)
+		return NULL;
+	if ((j = json_loads(b, 0, NULL)) != NULL) {
+		st = json_object_get(json_object_get(j, "replica"), "stages");
+		json_incref(st);
+		json_decref(j);
+	}
+	free(b);
+	return st;
+}
+
+/* after[k] - before[k], as a number (0 when either lacks it). */
+static double
+delta(const json_t *before, const json_t *after, const char *k)
+{
+	return json_number_value(json_object_get(after, k)) -
+	    json_number_value(json_object_get(before, k));
+}
+
+/* Print where the time of the replicated run went, from the replicas'
+ * stage totals before and after it (seq: the sequencer's index). */
+static void
+print_stages(json_t *const *before, json_t *const *after, int seq)
+{
+	const json_t *b = before[seq], *a = after[seq];
+	double batches = delta(b, a, "batches"), n = delta(b, a, "entries");
+	double tsz[5], applied = 0, apply = 0, lag = 0, recv = 0, fw = 0,
+	               fw_ms = 0, wait = 0, sz[5];
+
+	if (batches <= 0 || n <= 0)
+		return;
+	for (int k = 0; k < 5; k++)
+		tsz[k] = json_number_value(json_array_get(
+		             json_object_get(a, "txn_us_by_size"), (size_t)k)) -
+		    json_number_value(json_array_get(
+		        json_object_get(b, "txn_us_by_size"), (size_t)k));
+	for (int k = 0; k < 5; k++)
+		sz[k] = json_number_value(json_array_get(
+		            json_object_get(a, "batch_sizes"), (size_t)k)) -
+		    json_number_value(json_array_get(
+		        json_object_get(b, "batch_sizes"), (size_t)k));
+	printf("# figure: market HA sequencer: %.0f etcd transactions, %.1f "
+	       "entries each (batches of 1: %.0f, 2-9: %.0f, 10-49: %.0f, "
+	       "50-99: %.0f, 100: %.0f); per transaction %.1f ms in etcd, "
+	       "%.2f ms writing the local copy; an entry waits %.1f ms in "
+	       "the queue before its transaction starts\n",
+	    batches, n / batches, sz[0], sz[1], sz[2], sz[3], sz[4],
+	    delta(b, a, "txn_us") / batches / 1e3,
+	    delta(b, a, "store_us") / batches / 1e3,
+	    delta(b, a, "queue_us") / n / 1e3);
+	printf("# figure: market HA sequencer: an etcd transaction by its "
+	       "size: 1 entry %.1f ms, 2-9 %.1f ms, 10-49 %.1f ms, 50-99 %.1f "
+	       "ms, 100 %.1f ms\n",
+	    sz[0] > 0 ? tsz[0] / sz[0] / 1e3 : 0,
+	    sz[1] > 0 ? tsz[1] / sz[1] / 1e3 : 0,
+	    sz[2] > 0 ? tsz[2] / sz[2] / 1e3 : 0,
+	    sz[3] > 0 ? tsz[3] / sz[3] / 1e3 : 0,
+	    sz[4] > 0 ? tsz[4] / sz[4] / 1e3 : 0);
+	for (int i = 0; i < 3; i++) {
+		if (i == seq)
+			continue;
+		applied += delta(before[i], after[i], "applied");
+		apply += delta(before[i], after[i], "apply_us");
+		lag += delta(before[i], after[i], "lag_ms");
+		recv += delta(before[i], after[i], "recv_ms");
+		fw += delta(before[i], after[i], "forwards");
+		fw_ms += delta(before[i], after[i], "forward_us");
+		wait += delta(before[i], after[i], "wait_us");
+	}
+	if (applied > 0)
+		printf("# figure: market HA followers: an entry arrives from "
+		       "the watch %.1f ms and is applied %.1f ms after the "
+		       "sequencer took it (%.3f ms of verifying and applying "
+		       "per entry)",
+		    recv / applied, lag / applied, apply / applied / 1e3);
+	if (fw > 0)
+		printf("; a forwarded submission: %.1f ms to the sequencer's "
+		       "201, then %.1f ms until the follower applied it",
+		    fw_ms / fw / 1e3, wait / fw / 1e3);
+	if (applied > 0)
+		printf("\n");
+}
+
 /* The replica that sequences now, or -1 (waits up to 10 s). */
 static int
 sequencer(void)
@@ -346,7 +485,7 @@ main(int argc, char **argv)
 {
 	uint16_t cp[3], pp[3], single_port, ports[3];
 	char cluster[400], path[1200], *env;
-	double single, ha, one_r = 0, three_r = 0;
+	double single, single2, ha, one_r = 0, three_r = 0, c0, c1, b0, b1;
 	uint64_t p50, p99, fo[64];
 	size_t errs, nkills = KILLS_DEFAULT;
 	struct etcd *ec;
@@ -386,10 +525,18 @@ main(int argc, char **argv)
 	/* one process */
 	single_port = free_port();
 	sp = market_start(-1, single_port);
+	c0 = cpu_s(sp);
+	b0 = cpu_s(getpid());
 	single = submit_rate(&single_port, 1, &errs, &p50, &p99);
+	c1 = cpu_s(sp);
+	b1 = cpu_s(getpid());
 	printf("market, one process: %.0f submissions/s (%d clients), p50 "
 	       "%.1f ms, p99 %.1f ms, %zu errors\n",
 	    single, CLIENTS, p50 / 1e6, p99 / 1e6, errs);
+	printf("# figure: CPU per 1,000 submissions, one process: market "
+	       "%.0f ms, the bench's clients %.0f ms (load average %s)\n",
+	    (c1 - c0) * 1e6 / (CLIENTS * PER_CLIENT),
+	    (b1 - b0) * 1e6 / (CLIENTS * PER_CLIENT), loadavg());
 	kill(sp, SIGTERM);
 	waitpid(sp, NULL, 0);
 
@@ -433,12 +580,66 @@ main(int argc, char **argv)
 		int q = sequencer();
 		ports[0] = ports[1] = ports[2] = rep_port[q];
 	}
-	ha = submit_rate(ports, 3, &errs, &p50, &p99);
-	printf("market, 3 replicas over 3 etcd members: %.0f submissions/s "
-	       "(%d clients over the 3), p50 %.1f ms, p99 %.1f ms, %zu "
-	       "errors: %.2fx one process (goal >= 0.5x)\n",
-	    ha, CLIENTS, p50 / 1e6, p99 / 1e6, errs,
-	    single > 0 ? ha / single : 0);
+	{
+		int q = sequencer();
+		json_t *before[3], *after[3];
+
+		double rc0[3], ec0[3], rc1[3], ec1[3], k = CLIENTS * PER_CLIENT;
+
+		for (int i = 0; i < 3; i++) {
+			before[i] = stages(i);
+			rc0[i] = cpu_s(rep_pid[i]);
+			ec0[i] = cpu_s(etcd_pid[i]);
+		}
+		b0 = cpu_s(getpid());
+		ha = submit_rate(ports, 3, &errs, &p50, &p99);
+		b1 = cpu_s(getpid());
+		for (int i = 0; i < 3; i++) {
+			after[i] = stages(i);
+			rc1[i] = cpu_s(rep_pid[i]);
+			ec1[i] = cpu_s(etcd_pid[i]);
+		}
+		/* one process again (the replicas idle): other work on
+		 * the machine moves its load, so the ratio is to the mean
+		 * of the runs before and after the replicas' */
+		{
+			size_t e2;
+			uint64_t q50, q99;
+
+			sp = market_start(-1, single_port);
+			single2 = submit_rate(&single_port, 1, &e2, &q50, &q99);
+			kill(sp, SIGTERM);
+			waitpid(sp, NULL, 0);
+			printf("market, one process again after the replicas' "
+			       "run: %.0f submissions/s, p50 %.1f ms, p99 %.1f "
+			       "ms, %zu errors\n",
+			    single2, q50 / 1e6, q99 / 1e6, e2);
+		}
+		printf("market, 3 replicas over 3 etcd members: %.0f "
+		       "submissions/s (%d clients over the 3), p50 %.1f ms, "
+		       "p99 %.1f ms, %zu errors: %.2fx one process (the mean "
+		       "of the two runs; goal >= 0.5x)\n",
+		    ha, CLIENTS, p50 / 1e6, p99 / 1e6, errs,
+		    single + single2 > 0 ? 2 * ha / (single + single2) : 0);
+		if (q >= 0 && before[q] != NULL && after[q] != NULL)
+			print_stages(before, after, q);
+		if (q >= 0)
+			printf("# figure: CPU per 1,000 submissions, replicas: "
+			       "sequencer %.0f ms, followers %.0f and %.0f ms, "
+			       "etcd members %.0f, %.0f and %.0f ms, the "
+			       "bench's clients %.0f ms (load average %s)\n",
+			    (rc1[q] - rc0[q]) * 1e6 / k,
+			    (rc1[(q + 1) % 3] - rc0[(q + 1) % 3]) * 1e6 / k,
+			    (rc1[(q + 2) % 3] - rc0[(q + 2) % 3]) * 1e6 / k,
+			    (ec1[0] - ec0[0]) * 1e6 / k,
+			    (ec1[1] - ec0[1]) * 1e6 / k,
+			    (ec1[2] - ec0[2]) * 1e6 / k, (b1 - b0) * 1e6 / k,
+			    loadavg());
+		for (int i = 0; i < 3; i++) {
+			json_decref(before[i]);
+			json_decref(after[i]);
+		}
+	}
 
 	/* reads: wrk on one replica, then on the three at once */
 	if (bench_wrk_available()) {

@@ -350,6 +350,67 @@ test_watch_from_revision_and_compacted(void **state)
 	etcd_free(c);
 }
 
+struct calls {
+	int calls, events;
+	int call[8], deleted[8]; /* per event: which call brought it */
+	char key[8][16];
+};
+
+static int
+batch_cb(void *ctx, const struct etcd_kv *kvs, const int *deleted, size_t n,
+    int64_t rev)
+{
+	struct calls *s = ctx;
+
+	(void)rev;
+	for (size_t i = 0; i < n && s->events < 8; i++, s->events++) {
+		s->call[s->events] = s->calls;
+		s->deleted[s->events] = deleted[i];
+		snprintf(s->key[s->events], sizeof(s->key[0]), "%.*s",
+		    (int)kvs[i].key_len, kvs[i].key);
+	}
+	s->calls++;
+	return s->events >= 4 ? 1 : 0;
+}
+
+/* A transaction's writes reach the batch callback in one call, in
+ * order, a delete marked. */
+static void
+test_watch_batch_one_call_per_txn(void **state)
+{
+	struct etcd *c = NULL;
+	struct calls s = { 0 };
+	struct etcd_put p[3];
+	char keys[3][8], end[8];
+	size_t el = etcd_prefix_end("/b/", 3, end);
+	int64_t first = 0, rev = 0;
+	int ok;
+
+	(void)state;
+	NEED_ETCD();
+	assert_int_equal(etcd_new(etcd_url, 2000, &c), 0);
+	for (int i = 0; i < 3; i++) {
+		size_t kl =
+		    (size_t)snprintf(keys[i], sizeof(keys[i]), "/b/%d", i);
+		p[i] = (struct etcd_put){ keys[i], "x", kl, 1, 0 };
+	}
+	assert_int_equal(etcd_txn(c, NULL, 0, p, 3, NULL, 0, &ok, &first, NULL),
+	    0);
+	assert_int_equal(etcd_delete(c, "/b/1", 4, NULL, 0, &rev), 0);
+	assert_int_equal(etcd_watch_batch(c, "/b/", 3, end, el, first, 3000,
+	                     batch_cb, &s, NULL),
+	    0);
+	assert_int_equal(s.events, 4);
+	for (int i = 0; i < 3; i++) {
+		assert_string_equal(s.key[i], keys[i]);
+		assert_int_equal(s.call[i], 0); /* the transaction: one call */
+		assert_int_equal(s.deleted[i], 0);
+	}
+	assert_string_equal(s.key[3], "/b/1");
+	assert_int_equal(s.deleted[3], 1);
+	etcd_free(c);
+}
+
 static void
 test_dead_member_skipped(void **state)
 {
@@ -539,6 +600,7 @@ main(void)
 		cmocka_unit_test(test_range_prefix_limit_binary),
 		cmocka_unit_test(test_lease_expires_with_its_key),
 		cmocka_unit_test(test_watch_from_revision_and_compacted),
+		cmocka_unit_test(test_watch_batch_one_call_per_txn),
 		cmocka_unit_test(test_dead_member_skipped),
 		cmocka_unit_test(test_garbage_answers_refused),
 		cmocka_unit_test(test_endless_answer_refused),
