@@ -41,7 +41,9 @@
 	"                  [--tls-cert FILE --tls-key FILE] "                  \
 	"[--tls-certs-dir DIR]\n"                                              \
 	"                  [--etcd URL[,URL...] --replica NAME "               \
-	"[--advertise URL]]\n"
+	"[--advertise URL]\n"                                                  \
+	"                   [--replica-ttl DURATION] [--bootstrap-from "       \
+	"URL]]\n"
 
 static const char usage_main[] = RUN_OPTIONS
     "       market deposit --data DIR [--market URL] [--denom D] ACCOUNT "
@@ -116,7 +118,14 @@ static const char usage_run[] = RUN_OPTIONS
     "as one replica of a ledger ordered by etcd; every replica holds the\n"
     "same market.key and treasury.key (copy DIR's), serves every read,\n"
     "and forwards submissions to the one elected sequencer, found at its\n"
-    "--advertise URL (default: the --listen address).\n";
+    "--advertise URL (default: the --listen address).\n"
+    "--replica-ttl DURATION (default 10m, at least 5s): a replica's\n"
+    "report of what it holds lives this long after its last refresh; a\n"
+    "replica gone for longer no longer holds etcd's compaction back (it\n"
+    "copies what was compacted when it returns).  --bootstrap-from URL:\n"
+    "copy entries compacted from etcd from that replica's API or mirror\n"
+    "(default: the sequencer's), verified against a checkpoint signed by\n"
+    "the market key.\n";
 
 static const char usage_deposit[] =
     "usage: market deposit --data DIR [--market URL] [--denom D] ACCOUNT "
@@ -295,7 +304,7 @@ cmd_run(int argc, char **argv)
 	           *denoms = NULL, *console = NULL, *snapev = NULL,
 	           *tls_cert = NULL, *tls_key = NULL, *tls_dir = NULL,
 	           *pgrace = NULL, *etcd = NULL, *replica = NULL,
-	           *advertise = NULL;
+	           *advertise = NULL, *rttl = NULL, *bfrom = NULL;
 	struct arg args[] = { { "data", &data }, { "listen", &listen },
 		{ "origin", &origin }, { "epoch", &epoch },
 		{ "take-rate", &take }, { "offline-grace", &grace },
@@ -310,7 +319,8 @@ cmd_run(int argc, char **argv)
 		{ "tls-cert", &tls_cert }, { "tls-key", &tls_key },
 		{ "tls-certs-dir", &tls_dir }, { "pause-grace", &pgrace },
 		{ "etcd", &etcd }, { "replica", &replica },
-		{ "advertise", &advertise }, { NULL, NULL } };
+		{ "advertise", &advertise }, { "replica-ttl", &rttl },
+		{ "bootstrap-from", &bfrom }, { NULL, NULL } };
 	struct trust_policy wp;
 	struct market_options o;
 	struct market *m = NULL;
@@ -351,12 +361,33 @@ cmd_run(int argc, char **argv)
 	o.tls_key = tls_key;
 	o.tls_certs_dir = tls_dir;
 	if ((etcd != NULL) != (replica != NULL) ||
-	    (advertise != NULL && etcd == NULL)) {
+	    ((advertise != NULL || rttl != NULL || bfrom != NULL) &&
+	        etcd == NULL)) {
 		fprintf(stderr,
 		    "market: --etcd and --replica go together (and "
-		    "--advertise with them)\n");
+		    "--advertise, --replica-ttl, --bootstrap-from with "
+		    "them)\n");
 		return 2;
 	}
+	if (rttl != NULL &&
+	    (units_parse_duration(rttl, "--replica-ttl",
+	         INT64_C(30) * 86400 * 1000, &o.replica_ttl_ms) < 0 ||
+	        (o.replica_ttl_ms < MARKET_HA_REPLICA_TTL_MS_MIN &&
+	            err_set(ERR_RANGE,
+	                "--replica-ttl: expected at least 5s (a replica "
+	                "refreshes it every third of it)") < 0))) {
+		fprintf(stderr, "market: %s\n", err_msg());
+		return 2;
+	}
+	if (bfrom != NULL && strncmp(bfrom, "http://", 7) != 0 &&
+	    strncmp(bfrom, "https://", 8) != 0) {
+		fprintf(stderr,
+		    "market: --bootstrap-from \"%.80s\": expected an "
+		    "http:// or https:// URL (a replica's API or a mirror)\n",
+		    bfrom);
+		return 2;
+	}
+	o.bootstrap_from = bfrom;
 	o.etcd = etcd;
 	o.replica = replica;
 	o.advertise = advertise;

@@ -65,6 +65,9 @@ struct market_ha {
 	int64_t lease;
 	int64_t last_report_ns;
 	uint64_t reported;
+	int64_t ttl_s; /* of the lease under applied/<name> */
+	int64_t alease; /* that lease (0: none yet, or it expired) */
+	int64_t alease_ns; /* when it was last refreshed */
 	pthread_t loop, writer;
 	int loop_started, writer_started;
 };
@@ -1049,21 +1052,53 @@ campaign(struct market *m)
 	return 0;
 }
 
+/*
+ * Report how many entries this replica holds under applied/<name>
+ * (at most every second), a key attached to an etcd lease of ttl_s
+ * refreshed every third of it: a replica gone for longer than ttl_s
+ * (killed for good, halted, cut off) no longer holds compaction back;
+ * when it comes back, it copies what was compacted meanwhile.
+ */
 static void
 report_applied(struct market *m)
 {
 	struct market_ha *h = m->ha;
 	char key[KEY_MAX], val[32];
 	struct etcd_put p;
+	int64_t now = mono_ns(), ttl;
 	uint64_t n;
-	int ok;
+	int ok, rc;
 
-	if (mono_ns() - h->last_report_ns < 1000000000LL)
+	if (now - h->last_report_ns < 1000000000LL)
 		return;
-	h->last_report_ns = mono_ns();
+	h->last_report_ns = now;
 	pthread_mutex_lock(&m->mu);
 	n = store_size(m->store);
 	pthread_mutex_unlock(&m->mu);
+	if (h->alease != 0 &&
+	    now - h->alease_ns >= h->ttl_s * 1000000000LL / 3) {
+		rc = etcd_lease_keepalive(h->ec, h->alease, &ttl);
+		if (rc == ERR_NOTFOUND) {
+			log_warn("the lease under applied/%s expired (not "
+			         "refreshed for %" PRId64 " s): compaction may "
+			         "have gone on without this replica; taking a "
+			         "new one",
+			    h->name, h->ttl_s);
+			h->alease = 0;
+		} else if (rc < 0) {
+			return; /* etcd unreachable: next time */
+		} else {
+			h->alease_ns = now;
+		}
+	}
+	if (h->alease == 0) {
+		if (etcd_lease_grant(h->ec, h->ttl_s, &h->alease) < 0) {
+			h->alease = 0;
+			return;
+		}
+		h->alease_ns = now;
+		h->reported = UINT64_MAX; /* the key goes under it */
+	}
 	if (n == h->reported)
 		return;
 	p.key = key;
@@ -1071,7 +1106,7 @@ report_applied(struct market *m)
 	    h->prefix, h->name);
 	p.value = val;
 	p.value_len = (size_t)snprintf(val, sizeof(val), "%" PRIu64, n);
-	p.lease = 0;
+	p.lease = h->alease;
 	if (etcd_txn(h->ec, NULL, 0, &p, 1, NULL, 0, &ok, NULL, NULL) == 0)
 		h->reported = n;
 }
@@ -1264,6 +1299,10 @@ market_ha_open(struct market *m, const struct market_options *o,
 	pthread_mutex_init(&h->lmu, NULL);
 	pthread_cond_init(&h->q_cv, NULL);
 	snprintf(h->name, sizeof(h->name), "%s", o->replica);
+	h->ttl_s = (o->replica_ttl_ms > 0 ? o->replica_ttl_ms :
+	                                    MARKET_HA_REPLICA_TTL_MS_DEFAULT) /
+	    1000;
+	h->reported = UINT64_MAX;
 	/* a write not answered in 5 s (a member lost, a new Raft leader)
 	 * is resolved by reading it back (resolve_unknown) */
 	if ((rc = etcd_new(o->etcd, 3000, &h->ec)) < 0 ||
