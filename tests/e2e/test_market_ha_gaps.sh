@@ -82,4 +82,129 @@ check "and publishes the same checkpoint" same_root 1 2 3
 check "it reports again, under a new lease" until_ok 10 sh -c "[ -n \"\$(ETCDCTL_API=3 etcdctl --endpoints=$ETCD_URLS get $P/applied/r$G --print-value-only)\" ]"
 check "ledger audit passes on r$G" $L audit --market "$(replica_url $G)"
 
+# ---- a gap in etcd: followers stall, say so, do not campaign ----------
+# info_is I JQ: replica I's /v1/info .replica satisfies JQ (waits)
+info_is() {
+	until_ok 25 sh -c "curl -s -m 5 $(replica_url "$1")/v1/info | jq -e '.replica | $2' > /dev/null"
+}
+same_applied 1 2 3 > /dev/null
+n=$(replica_applied 1)
+S=$(sequencer)
+F1=$(( S % 3 + 1 ))
+F2=$(( F1 % 3 + 1 ))
+gap=$((n + 3))
+check "a stray key is written into etcd at e/$gap (the ledger holds $n)" etcdctl_ put "$P/e/$(printf %020d $gap)" stray
+for i in $F1 $F2; do
+	check "follower r$i stalls and says why in /v1/info" info_is $i ".role == \"stalled\" and (.stalled | test(\"holds entry $gap but not entry $n\")) and .applied == $n"
+	check "and in its log, once" sh -c "[ \$(grep -c 'not following etcd: etcd holds entry $gap' $T/r$i.log) = 1 ]"
+done
+check "the sequencer r$S goes on sequencing" [ "$(replica_role $S)" = sequencer ]
+replica_kill $S
+sleep 4
+check "the sequencer killed: no stalled follower takes its place" sh -c "[ \"\$(curl -s $(replica_url $F1)/v1/info | jq -r .replica.role)\" = stalled ] && [ \"\$(curl -s $(replica_url $F2)/v1/info | jq -r .replica.role)\" = stalled ]"
+c=$(envelope "$T/keys/treasury.key" account.deposit "{\"to\":\"$ACCT\",\"denom\":\"uakt\",\"amount\":1}" |
+    curl -s -m 15 -o "$T/gap.out" -w '%{http_code}' -XPOST --data-binary @- "$(replica_url $F1)/v1/entries")
+check "a submission meanwhile is 503 naming the gap ($c)" sh -c "[ $c = 503 ] && grep -q 'holds entry $gap' $T/gap.out"
+check "the stray key is deleted" etcdctl_ del "$P/e/$(printf %020d $gap)"
+for i in $F1 $F2; do
+	check "r$i follows again (stalled: null)" info_is $i "(.role == \"follower\" or .role == \"sequencer\") and .stalled == null"
+	check "and logs it" grep -q "following etcd again" "$T/r$i.log"
+done
+check "one of them is elected" sequencer
+check "writes resume" until_ok 15 deposit 3 "$F1"
+check "the killed replica restarts" replica_start $S --offline-grace 3600 --replica-ttl $TTL
+check "all three agree" same_root 1 2 3
+
+# ---- a compacted marker past what anyone can copy ---------------------
+same_applied 1 2 3 > /dev/null
+n=$(replica_applied 1)
+S=$(sequencer)
+F1=$(( S % 3 + 1 ))
+was=$(compacted)
+check "the compacted marker is set past the ledger (999999999)" etcdctl_ put "$P/compacted" 999999999
+check "follower r$F1 stalls naming the copy it cannot make" info_is $F1 ".role == \"stalled\" and (.stalled | test(\"entries below 999999999 were compacted\")) and (.stalled | test(\"below the 999999999\")) and .applied == $n"
+check "the marker is garbage" etcdctl_ put "$P/compacted" "12x"
+check "r$F1 stalls naming the key and what it expected" info_is $F1 ".role == \"stalled\" and (.stalled | test(\"compacted: expected a number\"))"
+check "the marker is put back ($was)" etcdctl_ put "$P/compacted" "$was"
+check "r$F1 follows again" info_is $F1 ".role == \"follower\" and .stalled == null"
+check "writes go on" deposit 3 "$F1"
+check "all three agree" same_root 1 2 3
+
+# ---- --bootstrap-from: a follower's copy; hostile sources refused ----
+check "etcd has compacted entries away" until_ok 15 sh -c "[ \"\$(ETCDCTL_API=3 etcdctl --endpoints=$ETCD_URLS get $P/compacted --print-value-only)\" -gt 10 ]"
+S=$(sequencer)
+F=$(( S % 3 + 1 ))
+FURL=$(replica_url $F)
+# (chunks of 7: the copy is verified chunk by chunk, each by a
+# consistency proof to the source's signed checkpoint)
+export LODGE_BOOT_CHUNK=7
+check "a new replica r4 starts with --bootstrap-from follower r$F" replica_start 4 --offline-grace 3600 --replica-ttl $TTL --bootstrap-from "$FURL"
+unset LODGE_BOOT_CHUNK
+check "it copied from r$F, verified each entry and the root of its signed checkpoint" grep -q "from $FURL, verified each and the root of its signed checkpoint" "$T/r4.log"
+check "in chunks, each checked by a consistency proof" sh -c "[ \$(grep -c 'by a consistency proof to its signed checkpoint' $T/r4.log) -ge 2 ]"
+check "it did not copy from the sequencer" sh -c "! grep -q 'from $(replica_url $S)' $T/r4.log"
+check "r4 caught up" same_applied 1 2 3 4
+check "and publishes the others' checkpoint" same_root 1 2 3 4
+check "ledger audit passes on r4" $L audit --market "$(replica_url 4)"
+
+# hostile MODE AT: a hostile mirror of follower F (hostile_mirror.py);
+# HM: its URL
+hostile() {
+	rm -f "$T/hm.port"
+	python3 tests/e2e/hostile_mirror.py "$FURL" "$1" "$2" "$T/hm.port" &
+	PIDS="$PIDS $!"
+	HM_PID=$!
+	for hm_t in $(seq 1 50); do [ -s "$T/hm.port" ] && break; sleep 0.1; done
+	HM=http://127.0.0.1:$(cat "$T/hm.port")
+}
+# fresh NAME: an empty replica folder with the keys
+fresh() {
+	mkdir -p "$T/$1"
+	cp "$T/keys/market.key" "$T/keys/treasury.key" "$T/$1/"
+	chmod 600 "$T/$1"/*.key
+}
+leaves() { sqlite3 "file:$T/$1/ledger.db?mode=ro" 'SELECT count(*) FROM leaf' 2>/dev/null || echo none; }
+# (a deposit at 5: the deposits of 1 above)
+for mode in badsig tamper time; do
+	hostile $mode 5
+	fresh h$mode
+	case $mode in
+	badsig) why="not a checkpoint signed by this market's key";;
+	tamper) why="entry 5";;
+	time) why="do not make the root of its signed checkpoint";;
+	esac
+	check_fails "a new replica refuses a mirror serving $mode: \"$why\"" "$why" \
+	    timeout 60 $M run --data "$T/h$mode" --listen 127.0.0.1:0 --etcd "$ETCD_URLS" \
+	    --replica h$mode --bootstrap-from "$HM" ${LODGE_INSECURE_HTTP:+--insecure-http}
+	cp "$T/.out" "$T/h$mode.out"
+	[ $mode = badsig ] ||
+	    check "  and says nothing of the copy was applied" grep -q "nothing of entries 0-" "$T/h$mode.out"
+	check "  its ledger holds no entry ($(leaves h$mode))" [ "$(leaves h$mode)" = 0 ]
+	kill "$HM_PID" 2>/dev/null
+done
+sed 's/^/#   /' "$T/htime.out" | tail -2
+
+# a running replica that was away through compaction, shown a tampered
+# copy: it stalls naming it, applies nothing, and copies once given an
+# honest source
+same_applied 1 2 3 4 > /dev/null
+sleep 1.5
+A=$(replica_applied 4)
+replica_kill 4
+check "r4 (killed at $A entries) drops out of compaction" until_ok 15 sh -c "[ -z \"\$(ETCDCTL_API=3 etcdctl --endpoints=$ETCD_URLS get $P/applied/r4 --print-value-only)\" ]"
+deposit 5 "$S"
+check "compaction passes r4's $A entries" until_ok 15 sh -c "[ \"\$(ETCDCTL_API=3 etcdctl --endpoints=$ETCD_URLS get $P/compacted --print-value-only)\" -gt $A ]"
+hostile time "$A"
+# (chunks of 4: entry $A's chunk is checked by a consistency proof)
+export LODGE_BOOT_CHUNK=4
+check "r4 restarts with --bootstrap-from a mirror that moves entry $A's time" replica_start 4 --offline-grace 3600 --replica-ttl $TTL --bootstrap-from "$HM"
+unset LODGE_BOOT_CHUNK
+check "r4 stalls: the consistency proof does not verify, nothing applied" info_is 4 ".role == \"stalled\" and (.stalled | test(\"are not a prefix of its signed checkpoint\")) and (.stalled | test(\"nothing of entries $A-$((A + 4)) applied\")) and .applied == $A"
+check "its ledger still holds $A entries" [ "$(leaves r4)" = "$A" ]
+kill "$HM_PID" 2>/dev/null
+replica_kill 4
+check "r4 restarts copying from the sequencer (no --bootstrap-from)" replica_start 4 --offline-grace 3600 --replica-ttl $TTL
+check "it caught up" same_applied 1 2 3 4
+check "all four agree" same_root 1 2 3 4
+
 finish
