@@ -1177,11 +1177,13 @@ bootstrap_from_peer(struct market *m, struct etcd *ec, uint64_t upto)
 		return rc;
 	rc = note_open(res.body, res.body_len, &v, 1, &text, NULL);
 	http_result_clear(&res);
-	if (rc < 0)
+	if (rc < 0) {
+		free(text);
 		return err_prefix(rc,
 		    "%s: not a checkpoint signed by this market's key "
 		    "(%s/market.key)",
 		    url, m->dir);
+	}
 	rc = checkpoint_parse(text, strlen(text), &cp);
 	free(text);
 	if (rc < 0)
