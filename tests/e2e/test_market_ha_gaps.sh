@@ -36,12 +36,18 @@ compacted() { v=$(etcdctl_ get "$P/compacted" --print-value-only); echo "${v:-0}
 applied_of() { etcdctl_ get "$P/applied/$1" --print-value-only; }
 ACCT=$($L keygen "$T/acct.key")
 # deposit N [REPLICA]: N treasury deposits of 1, each answered 201
+# (retried on 503: an election under way)
 deposit() {
 	dp_u=$(replica_url "${2:-1}")
 	for dp_k in $(seq 1 "$1"); do
-		envelope "$T/keys/treasury.key" account.deposit "{\"to\":\"$ACCT\",\"denom\":\"uakt\",\"amount\":1}" |
-		    curl -s -m 15 -o /dev/null -w '%{http_code}\n' -XPOST --data-binary @- "$dp_u/v1/entries" |
-		    grep -qx 201 || return 1
+		envelope "$T/keys/treasury.key" account.deposit "{\"to\":\"$ACCT\",\"denom\":\"uakt\",\"amount\":1}" > "$T/dp.json"
+		dp_c=""
+		for dp_t in $(seq 1 25); do
+			dp_c=$(curl -s -m 15 -o /dev/null -w '%{http_code}' -XPOST --data-binary @"$T/dp.json" "$dp_u/v1/entries")
+			[ "$dp_c" = 503 ] || break
+			sleep 0.2
+		done
+		[ "$dp_c" = 201 ] || return 1
 	done
 }
 
