@@ -28,6 +28,9 @@
  * checkpoint) and applied together: at most this many are held in
  * memory at once. */
 #define BOOT_CHUNK 16384
+/* ... and at most about this many bytes of leaves (a chunk ends early
+ * past it). */
+#define BOOT_CHUNK_BYTES (64 << 20)
 
 struct ha_item {
 	struct envelope *e;
@@ -958,24 +961,26 @@ hash_from_b64(const json_t *v, uint8_t out[MERKLE_HASH_LEN])
 }
 
 /*
- * Copy entries [a, b) from base, whose signed checkpoint is cp: fetch
- * them, check each (check_copied_leaf) and the Merkle root they make at
- * b against cp (equal at cp's size, else by a consistency proof from b
- * to cp's size fetched from base), and only then apply them together in
- * one store transaction.  A rule that refuses one rolls the whole
- * chunk back and halts.  Nothing of a chunk is applied unless all of it
- * verified.
+ * Copy entries [a, b) from base, whose signed checkpoint is cp (b = *bp,
+ * lowered when the leaves pass BOOT_CHUNK_BYTES first): fetch them,
+ * check each (check_copied_leaf) and the Merkle root they make at b
+ * against cp (equal at cp's size, else by a consistency proof from b to
+ * cp's size fetched from base), and only then apply them together in one
+ * store transaction.  A rule that refuses one rolls the whole chunk back
+ * and halts.  Nothing of a chunk is applied unless all of it verified.
  */
 static int
 copy_chunk(struct market *m, const char *base, const struct checkpoint *cp,
-    uint64_t a, uint64_t b)
+    uint64_t a, uint64_t *bp)
 {
 	struct overlay o = { .old = a };
 	struct http_result res = { 0 };
+	uint64_t b = *bp, nlv = *bp - a;
+	size_t held = 0;
 	struct {
 		char *p;
 		size_t len;
-	} *lv = calloc(b - a, sizeof(*lv));
+	} *lv = calloc(nlv, sizeof(*lv));
 	uint8_t root[MERKLE_HASH_LEN], proof[MERKLE_MAX_PROOF][MERKLE_HASH_LEN];
 	char url[600];
 	uint64_t k = a;
@@ -1031,6 +1036,8 @@ copy_chunk(struct market *m, const char *base, const struct checkpoint *cp,
 			leaf[len] = '\0';
 			lv[k - a].p = leaf;
 			lv[k - a].len = len;
+			if ((held += len) >= BOOT_CHUNK_BYTES && k + 1 < b)
+				b = k + 1; /* enough in memory: verify these */
 			if ((rc = check_copied_leaf(k, leaf, len, &prev)) < 0)
 				break;
 			merkle_leaf_hash(leaf, len, lh);
@@ -1118,9 +1125,10 @@ copy_chunk(struct market *m, const char *base, const struct checkpoint *cp,
 	pthread_cond_broadcast(&m->committed_cv);
 	pthread_mutex_unlock(&m->mu);
 out:
-	for (uint64_t i = 0; i < b - a; i++)
+	for (uint64_t i = 0; i < nlv; i++)
 		free(lv[i].p);
 	free(lv);
+	*bp = b;
 	return rc;
 }
 
@@ -1211,7 +1219,7 @@ bootstrap_from_peer(struct market *m, struct etcd *ec, uint64_t upto)
 		uint64_t end = cp.size - size > h->boot_chunk ?
 		    size + h->boot_chunk :
 		    cp.size;
-		if ((rc = copy_chunk(m, base, &cp, size, end)) < 0) {
+		if ((rc = copy_chunk(m, base, &cp, size, &end)) < 0) {
 			err_prefix(rc,
 			    "copying from %s (nothing of entries "
 			    "%" PRIu64 "-%" PRIu64 " applied)",
