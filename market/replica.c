@@ -20,6 +20,7 @@
 #include "common/util.h"
 #include "ledger/replay.h"
 #include "ledger/snapshot.h"
+#include "ledger/tiles.h"
 #include "market/market_internal.h"
 #include "market/replica.h"
 
@@ -961,45 +962,209 @@ hash_from_b64(const json_t *v, uint8_t out[MERKLE_HASH_LEN])
 }
 
 /*
- * Copy entries [a, b) from base, whose signed checkpoint is cp (b = *bp,
- * lowered when the leaves pass BOOT_CHUNK_BYTES first): fetch them,
- * check each (check_copied_leaf) and the Merkle root they make at b
- * against cp (equal at cp's size, else by a consistency proof from b to
- * cp's size fetched from base), and only then apply them together in one
- * store transaction.  A rule that refuses one rolls the whole chunk back
- * and halts.  Nothing of a chunk is applied unless all of it verified.
+ * One chunk of a copy: leaves [a, b) taken in order (chunk_take: each
+ * checked by check_copied_leaf, its hash added to the tree in memory; b
+ * lowered when the leaves pass BOOT_CHUNK_BYTES first), then
+ * chunk_finish: the Merkle root they make at b against the source's
+ * signed checkpoint (equal at its size, else by a consistency proof from
+ * b to its size), and only then applied together in one store
+ * transaction.  A rule that refuses one rolls the whole chunk back and
+ * halts.  Nothing of a chunk is applied unless all of it verified.
  */
-static int
-copy_chunk(struct market *m, const char *base, const struct checkpoint *cp,
-    uint64_t a, uint64_t *bp)
-{
-	struct overlay o = { .old = a };
-	struct http_result res = { 0 };
-	uint64_t b = *bp, nlv = *bp - a;
-	size_t held = 0;
+struct chunk {
+	struct market *m;
+	struct overlay o;
 	struct {
 		char *p;
 		size_t len;
-	} *lv = calloc(nlv, sizeof(*lv));
-	uint8_t root[MERKLE_HASH_LEN], proof[MERKLE_MAX_PROOF][MERKLE_HASH_LEN];
-	char url[600];
-	uint64_t k = a;
+	} * lv;
+	uint64_t a, b, nlv, k;
+	size_t held;
 	int64_t prev;
-	int rc = 0;
+};
 
-	if (lv == NULL)
+/* A consistency proof from old to new, from the copy's source. */
+typedef int (*proof_fn)(void *ctx, uint64_t old, uint64_t new,
+    uint8_t proof[][MERKLE_HASH_LEN], size_t *n);
+
+static int
+chunk_start(struct market *m, struct chunk *c, uint64_t a, uint64_t b)
+{
+	memset(c, 0, sizeof(*c));
+	c->m = m;
+	c->a = c->k = c->o.old = a;
+	c->b = b;
+	c->nlv = b - a;
+	if ((c->lv = calloc(c->nlv, sizeof(*c->lv))) == NULL)
 		return err_set(ERR_NOMEM, "out of memory");
 	pthread_mutex_lock(&m->mu);
-	store_reader(m->store, &o.base);
-	prev = store_last_time(m->store);
+	store_reader(m->store, &c->o.base);
+	c->prev = store_last_time(m->store);
 	pthread_mutex_unlock(&m->mu);
-	while (k < b && rc == 0) {
+	return 0;
+}
+
+static void
+chunk_free(struct chunk *c)
+{
+	for (uint64_t i = 0; i < c->nlv; i++)
+		free(c->lv[i].p);
+	free(c->lv);
+	overlay_clear(&c->o);
+	memset(c, 0, sizeof(*c));
+}
+
+/* Leaf idx (leaf: malloc'd, owned from here), the chunk's next. */
+static int
+chunk_take(struct chunk *c, uint64_t idx, char *leaf, size_t len)
+{
+	uint8_t lh[MERKLE_HASH_LEN];
+	int rc;
+
+	if (idx != c->k || c->k >= c->b) {
+		free(leaf);
+		return err_set(ERR_CORRUPT,
+		    "entry %" PRIu64 " where entry %" PRIu64 " was expected",
+		    idx, c->k);
+	}
+	c->lv[idx - c->a].p = leaf;
+	c->lv[idx - c->a].len = len;
+	if ((rc = check_copied_leaf(idx, leaf, len, &c->prev)) < 0)
+		return rc;
+	merkle_leaf_hash(leaf, len, lh);
+	pthread_mutex_lock(&c->m->mu);
+	rc = overlay_add(&c->o, idx, lh);
+	pthread_mutex_unlock(&c->m->mu);
+	if (rc < 0)
+		return rc;
+	c->k++;
+	if ((c->held += len) >= BOOT_CHUNK_BYTES && c->k < c->b)
+		c->b = c->k; /* enough in memory: verify these */
+	return 0;
+}
+
+static int
+chunk_finish(struct chunk *c, const char *src, const struct checkpoint *cp,
+    proof_fn get_proof, void *pctx)
+{
+	struct market *m = c->m;
+	struct merkle_reader r = { overlay_get, &c->o };
+	uint8_t root[MERKLE_HASH_LEN], proof[MERKLE_MAX_PROOF][MERKLE_HASH_LEN];
+	uint64_t k;
+	size_t np = 0;
+	int rc;
+
+	if (c->k != c->b)
+		return err_set(ERR_CORRUPT,
+		    "the source ended at entry %" PRIu64 " (its checkpoint "
+		    "says %" PRIu64 ")",
+		    c->k, cp->size);
+	pthread_mutex_lock(&m->mu);
+	rc = merkle_root(c->b, &r, root);
+	pthread_mutex_unlock(&m->mu);
+	if (rc < 0)
+		return rc;
+	if (c->b == cp->size && memcmp(root, cp->root, MERKLE_HASH_LEN) != 0)
+		return err_set(ERR_ALARM,
+		    "entries %" PRIu64 "-%" PRIu64 " do not make the root of "
+		    "its signed checkpoint of %" PRIu64,
+		    c->a, c->b, cp->size);
+	if (c->b < cp->size &&
+	    ((rc = get_proof(pctx, c->b, cp->size, proof, &np)) < 0 ||
+	        merkle_verify_consistency(c->b, cp->size, root, cp->root, proof,
+	            np) < 0))
+		return err_set(ERR_ALARM,
+		    "entries %" PRIu64 "-%" PRIu64 " are not a prefix of its "
+		    "signed checkpoint of %" PRIu64 " (%s)",
+		    c->a, c->b, cp->size,
+		    rc < 0 ? err_msg() :
+		             "the consistency proof does not verify");
+	/* all of it verified: apply it as one */
+	pthread_mutex_lock(&m->mu);
+	if (store_size(m->store) != c->a) {
+		pthread_mutex_unlock(&m->mu);
+		return err_set(ERR_INVAL,
+		    "the local copy moved during the copy");
+	}
+	if (store_begin(m->store) < 0)
+		abort();
+	for (k = c->a; k < c->b && rc == 0; k++)
+		rc = apply_leaf(m, k, c->lv[k - c->a].p, c->lv[k - c->a].len);
+	if (rc < 0) {
+		struct market_ha *h = m->ha;
+		store_rollback(m->store);
+		rebuild_state_locked(m);
+		h->halted = 1;
+		snprintf(h->halt_msg, sizeof(h->halt_msg),
+		    "entry %" PRIu64 " copied from %s verified against its "
+		    "signed checkpoint but the rules refuse it: %s; nothing "
+		    "of the copy applied, this replica stops at %" PRIu64
+		    " entries until an operator looks",
+		    k - 1, src, err_msg(), store_size(m->store));
+		log_error("%s", h->halt_msg);
+		rc = err_set(ERR_CORRUPT, "%s", h->halt_msg);
+	} else if (store_commit(m->store) < 0) {
+		log_error("ledger commit: %s", err_msg());
+		abort();
+	}
+	m->committed = store_size(m->store);
+	pthread_cond_broadcast(&m->committed_cv);
+	pthread_mutex_unlock(&m->mu);
+	if (rc == 0 && c->b < cp->size)
+		log_info("entries %" PRIu64 "-%" PRIu64 " verified (by a "
+		         "consistency proof to its signed checkpoint of "
+		         "%" PRIu64 ") and applied",
+		    c->a, c->b, cp->size);
+	return rc;
+}
+
+/* A consistency proof from a replica's API (or a mirror of it). */
+static int
+api_proof(void *ctx, uint64_t old, uint64_t new,
+    uint8_t proof[][MERKLE_HASH_LEN], size_t *n)
+{
+	const char *base = ctx;
+	struct http_result res = { 0 };
+	char url[600];
+	json_t *j = NULL, *pj;
+	int rc;
+
+	*n = 0;
+	snprintf(url, sizeof(url),
+	    "%s/v1/ledger/proof/consistency?old=%" PRIu64 "&new=%" PRIu64, base,
+	    old, new);
+	if ((rc = peer_get(url, &res)) < 0)
+		return rc;
+	rc = cjson_parse(res.body, res.body_len, &j);
+	http_result_clear(&res);
+	pj = json_object_get(j, "proof");
+	if (rc == 0 && !json_is_array(pj))
+		rc = err_set(ERR_CORRUPT, "%s: expected \"proof\"", url);
+	for (size_t i = 0; rc == 0 && i < json_array_size(pj); i++, (*n)++)
+		if (i >= MERKLE_MAX_PROOF ||
+		    hash_from_b64(json_array_get(pj, i), proof[i]) < 0)
+			rc = err_set(ERR_CORRUPT,
+			    "%s: proof[%zu]: expected a hash in base64", url,
+			    i);
+	json_decref(j);
+	return rc;
+}
+
+/* Entries [a, end of the chunk) through /v1/ledger/entries. */
+static int
+api_chunk(struct chunk *c, const char *base, const struct checkpoint *cp)
+{
+	struct http_result res = { 0 };
+	char url[600];
+	int rc = 0;
+
+	while (c->k < c->b && rc == 0) {
 		json_t *j = NULL, *ents;
 		size_t n;
 
 		snprintf(url, sizeof(url),
 		    "%s/v1/ledger/entries?start=%" PRIu64 "&end=%" PRIu64, base,
-		    k, b);
+		    c->k, c->b);
 		if ((rc = peer_get(url, &res)) < 0)
 			break;
 		rc = cjson_parse(res.body, res.body_len, &j);
@@ -1012,142 +1177,152 @@ copy_chunk(struct market *m, const char *base, const struct checkpoint *cp,
 			    url, cp->size);
 			break;
 		}
-		for (size_t i = 0; i < n && k < b && rc == 0; i++, k++) {
+		for (size_t i = 0; i < n && c->k < c->b && rc == 0; i++) {
 			json_t *e = json_array_get(ents, i);
 			const char *b64 =
 			    json_string_value(json_object_get(e, "leaf"));
 			json_t *ji = json_object_get(e, "index");
 			size_t cap = b64 ? strlen(b64) : 0, len = 0;
-			uint8_t lh[MERKLE_HASH_LEN];
 			char *leaf = malloc(cap + 1);
 
 			if (leaf == NULL || b64 == NULL ||
 			    !json_is_integer(ji) ||
-			    (uint64_t)json_integer_value(ji) != k ||
+			    (uint64_t)json_integer_value(ji) != c->k ||
 			    b64_decode(b64, cap, (uint8_t *)leaf, cap, &len) <
 			        0) {
 				free(leaf);
 				rc = err_set(ERR_CORRUPT,
 				    "%s: entries[%zu]: expected \"index\" "
 				    "%" PRIu64 " and its \"leaf\" in base64",
-				    url, i, k);
+				    url, i, c->k);
 				break;
 			}
 			leaf[len] = '\0';
-			lv[k - a].p = leaf;
-			lv[k - a].len = len;
-			if ((held += len) >= BOOT_CHUNK_BYTES && k + 1 < b)
-				b = k + 1; /* enough in memory: verify these */
-			if ((rc = check_copied_leaf(k, leaf, len, &prev)) < 0)
-				break;
-			merkle_leaf_hash(leaf, len, lh);
-			pthread_mutex_lock(&m->mu);
-			rc = overlay_add(&o, k, lh);
-			pthread_mutex_unlock(&m->mu);
+			rc = chunk_take(c, c->k, leaf, len);
 		}
 		json_decref(j);
 	}
-	if (rc == 0) {
-		struct merkle_reader r = { overlay_get, &o };
-		pthread_mutex_lock(&m->mu);
-		rc = merkle_root(b, &r, root);
-		pthread_mutex_unlock(&m->mu);
-	}
-	if (rc == 0 && b == cp->size &&
-	    memcmp(root, cp->root, MERKLE_HASH_LEN) != 0)
-		rc = err_set(ERR_ALARM,
-		    "entries %" PRIu64 "-%" PRIu64 " do not make the root of "
-		    "its signed checkpoint of %" PRIu64,
-		    a, b, cp->size);
-	if (rc == 0 && b < cp->size) {
-		json_t *j = NULL, *pj;
-		size_t np = 0;
-
-		snprintf(url, sizeof(url),
-		    "%s/v1/ledger/proof/consistency?old=%" PRIu64
-		    "&new=%" PRIu64,
-		    base, b, cp->size);
-		if ((rc = peer_get(url, &res)) == 0) {
-			rc = cjson_parse(res.body, res.body_len, &j);
-			http_result_clear(&res);
-			pj = json_object_get(j, "proof");
-			for (np = 0; rc == 0 && np < json_array_size(pj); np++)
-				if (np >= MERKLE_MAX_PROOF ||
-				    hash_from_b64(json_array_get(pj, np),
-				        proof[np]) < 0)
-					rc = err_set(ERR_CORRUPT,
-					    "%s: proof[%zu]: expected a hash "
-					    "in base64",
-					    url, np);
-			json_decref(j);
-		}
-		if (rc == 0 &&
-		    merkle_verify_consistency(b, cp->size, root, cp->root,
-		        proof, np) < 0)
-			rc = err_set(ERR_ALARM,
-			    "entries %" PRIu64 "-%" PRIu64 " are not a prefix "
-			    "of its signed checkpoint of %" PRIu64
-			    " (the consistency proof does not verify)",
-			    a, b, cp->size);
-	}
-	overlay_clear(&o);
-	if (rc < 0)
-		goto out;
-	/* all of it verified: apply it as one */
-	pthread_mutex_lock(&m->mu);
-	if (store_size(m->store) != a) {
-		rc = err_set(ERR_INVAL, "the local copy moved during the copy");
-		pthread_mutex_unlock(&m->mu);
-		goto out;
-	}
-	if (store_begin(m->store) < 0)
-		abort();
-	for (k = a; k < b && rc == 0; k++)
-		rc = apply_leaf(m, k, lv[k - a].p, lv[k - a].len);
-	if (rc < 0) {
-		struct market_ha *h = m->ha;
-		store_rollback(m->store);
-		rebuild_state_locked(m);
-		h->halted = 1;
-		snprintf(h->halt_msg, sizeof(h->halt_msg),
-		    "entry %" PRIu64 " copied from %s verified against its "
-		    "signed checkpoint but the rules refuse it: %s; nothing "
-		    "of the copy applied, this replica stops at %" PRIu64
-		    " entries until an operator looks",
-		    k - 1, base, err_msg(), store_size(m->store));
-		log_error("%s", h->halt_msg);
-		rc = err_set(ERR_CORRUPT, "%s", h->halt_msg);
-	} else if (store_commit(m->store) < 0) {
-		log_error("ledger commit: %s", err_msg());
-		abort();
-	}
-	m->committed = store_size(m->store);
-	pthread_cond_broadcast(&m->committed_cv);
-	pthread_mutex_unlock(&m->mu);
-out:
-	for (uint64_t i = 0; i < nlv; i++)
-		free(lv[i].p);
-	free(lv);
-	*bp = b;
 	return rc;
+}
+
+/* Copying from C2SP tiles (a static mirror: `ledger tiles` served by
+ * any web server): one pass over the bundles, a chunk verified and
+ * applied whenever it is full. */
+struct tiles_copy {
+	struct market *m;
+	struct tiles *t;
+	const struct checkpoint *cp;
+	const char *src;
+	struct chunk c;
+	int open;
+	uint64_t chunk_max;
+};
+
+static int
+tiles_proof(void *ctx, uint64_t old, uint64_t new,
+    uint8_t proof[][MERKLE_HASH_LEN], size_t *n)
+{
+	struct tiles_copy *tc = ctx;
+	struct merkle_reader r;
+
+	/* the tiles' hashes are unverified: the proof is checked against
+	 * the signed root */
+	tiles_reader(tc->t, new, &r);
+	return merkle_consistency_proof(old, new, &r, proof, n);
+}
+
+static int
+tiles_leaf(void *ctx, uint64_t idx, int64_t time, const char *data, size_t len)
+{
+	struct tiles_copy *tc = ctx;
+	char *leaf;
+	int rc;
+
+	(void)time;
+	if (!tc->open) {
+		uint64_t end = tc->cp->size - idx > tc->chunk_max ?
+		    idx + tc->chunk_max :
+		    tc->cp->size;
+		if ((rc = chunk_start(tc->m, &tc->c, idx, end)) < 0)
+			return rc;
+		tc->open = 1;
+	}
+	if ((leaf = malloc(len + 1)) == NULL)
+		return err_set(ERR_NOMEM, "out of memory");
+	memcpy(leaf, data, len);
+	leaf[len] = '\0';
+	if ((rc = chunk_take(&tc->c, idx, leaf, len)) < 0)
+		return err_prefix(rc,
+		    "nothing of entries %" PRIu64 "-%" PRIu64 " applied",
+		    tc->c.a, tc->c.b);
+	if (tc->c.k < tc->c.b)
+		return 0;
+	rc = chunk_finish(&tc->c, tc->src, tc->cp, tiles_proof, tc);
+	if (rc < 0)
+		err_prefix(rc,
+		    "nothing of entries %" PRIu64 "-%" PRIu64 " applied",
+		    tc->c.a, tc->c.b);
+	chunk_free(&tc->c);
+	tc->open = 0;
+	return rc;
+}
+
+/* The source's checkpoint (url): signed by the market key, of this
+ * ledger, covering upto. */
+static int
+source_checkpoint(struct market *m, const char *url, const char *note,
+    size_t len, uint64_t upto, struct checkpoint *cp)
+{
+	struct note_verifier v;
+	uint8_t pub[KEY_PUB_LEN];
+	char *text = NULL;
+	int rc;
+
+	key_public(m->key, pub);
+	if ((rc = note_verifier_init(&v, store_origin(m->store),
+	         NOTE_SIG_ED25519, pub)) < 0)
+		return rc;
+	if ((rc = note_open(note, len, &v, 1, &text, NULL)) < 0) {
+		free(text);
+		return err_prefix(rc,
+		    "%s: not a checkpoint signed by this market's key "
+		    "(%s/market.key)",
+		    url, m->dir);
+	}
+	rc = checkpoint_parse(text, strlen(text), cp);
+	free(text);
+	if (rc < 0)
+		return err_prefix(rc, "%s", url);
+	if (strcmp(cp->origin, store_origin(m->store)) != 0)
+		return err_set(ERR_CORRUPT,
+		    "%s: a checkpoint of \"%s\", not of this ledger (\"%s\")",
+		    url, cp->origin, store_origin(m->store));
+	if (cp->size < upto)
+		return err_set(ERR_NOTFOUND,
+		    "%s: its checkpoint (%" PRIu64 ") is below the %" PRIu64
+		    " entries compacted from etcd; later",
+		    url, cp->size, upto);
+	return 0;
 }
 
 /*
  * Entries below what etcd still holds (compacted away) from another copy
- * (--bootstrap-from, else the sequencer's API): its checkpoint, which
- * must be signed by the market key and cover upto, then every entry up
- * to its size, in chunks each verified whole (copy_chunk) before it is
- * applied.
+ * (--bootstrap-from, else the sequencer's API): a replica's read API
+ * (/v1/ledger/...), or, when base serves none, C2SP tiles (/checkpoint,
+ * /tile/...).  Its checkpoint must be signed by the market key and cover
+ * upto; then every entry up to its size, in chunks each verified whole
+ * (chunk_finish) before it is applied.
  */
 static int
 bootstrap_from_peer(struct market *m, struct etcd *ec, uint64_t upto)
 {
 	struct market_ha *h = m->ha;
-	struct note_verifier v;
 	struct checkpoint cp = { 0 };
 	struct http_result res = { 0 };
+	struct tiles *t = NULL;
 	uint8_t pub[KEY_PUB_LEN];
-	char base[320], url[400], *text = NULL;
+	char base[320], url[400], *note = NULL;
+	size_t nlen = 0;
 	uint64_t size, from;
 	int rc;
 
@@ -1177,66 +1352,88 @@ bootstrap_from_peer(struct market *m, struct etcd *ec, uint64_t upto)
 	key_public(m->key, pub);
 	if (strncmp(base, "https://", 8) == 0)
 		http_pin(base, pub);
-	if ((rc = note_verifier_init(&v, store_origin(m->store),
-	         NOTE_SIG_ED25519, pub)) < 0)
-		return rc;
 	snprintf(url, sizeof(url), "%s/v1/ledger/checkpoint", base);
-	if ((rc = peer_get(url, &res)) < 0)
+	memset(&res, 0, sizeof(res));
+	if ((rc = http_fetch("GET", url, NULL, NULL, 0, 20000, &res)) < 0)
 		return rc;
-	rc = note_open(res.body, res.body_len, &v, 1, &text, NULL);
-	http_result_clear(&res);
-	if (rc < 0) {
-		free(text);
-		return err_prefix(rc,
-		    "%s: not a checkpoint signed by this market's key "
-		    "(%s/market.key)",
-		    url, m->dir);
+	if (res.status == 404) {
+		/* no read API: a tiles mirror? */
+		http_result_clear(&res);
+		if ((rc = tiles_open(base, &t)) < 0)
+			return err_prefix(rc, "%s", base);
+		snprintf(url, sizeof(url), "%s/checkpoint", base);
+		if ((rc = tiles_checkpoint(t, &note, &nlen)) < 0) {
+			err_prefix(rc,
+			    "%s: neither a replica's read API "
+			    "(/v1/ledger/checkpoint: 404) nor tiles",
+			    base);
+			goto out;
+		}
+	} else if (res.status != 200) {
+		rc = err_set(ERR_IO, "%s: HTTP %ld", url, res.status);
+		http_result_clear(&res);
+		return rc;
+	} else {
+		note = res.body;
+		nlen = res.body_len;
+		res.body = NULL;
 	}
-	rc = checkpoint_parse(text, strlen(text), &cp);
-	free(text);
-	if (rc < 0)
-		return err_prefix(rc, "%s", url);
-	if (strcmp(cp.origin, store_origin(m->store)) != 0) {
-		rc = err_set(ERR_CORRUPT,
-		    "%s: a checkpoint of \"%s\", not of this ledger (\"%s\")",
-		    url, cp.origin, store_origin(m->store));
+	if ((rc = source_checkpoint(m, url, note, nlen, upto, &cp)) < 0)
 		goto out;
-	}
 	pthread_mutex_lock(&m->mu);
 	from = store_size(m->store);
 	pthread_mutex_unlock(&m->mu);
-	if (cp.size < upto) {
-		rc = err_set(ERR_NOTFOUND,
-		    "%s: its checkpoint (%" PRIu64 ") is below the %" PRIu64
-		    " entries compacted from etcd; later",
-		    url, cp.size, upto);
-		goto out;
+	log_info("copying entries %" PRIu64 "-%" PRIu64 " from %s%s "
+	         "(compacted from etcd below %" PRIu64 ")",
+	    from, cp.size, base, t ? " (tiles)" : "", upto);
+	if (t != NULL) {
+		struct tiles_copy tc = { .m = m,
+			.t = t,
+			.cp = &cp,
+			.src = base,
+			.chunk_max = h->boot_chunk };
+
+		if (from < cp.size &&
+		    (rc = tiles_foreach_entry_from(t, from, cp.size, tiles_leaf,
+		         &tc)) == 0 &&
+		    tc.open)
+			rc = err_set(ERR_CORRUPT,
+			    "the tiles end at entry %" PRIu64
+			    " (nothing of entries %" PRIu64 "-%" PRIu64
+			    " applied)",
+			    tc.c.k, tc.c.a, tc.c.b);
+		if (tc.open)
+			chunk_free(&tc.c);
+		if (rc < 0) {
+			err_prefix(rc, "copying from %s (tiles)", base);
+			goto out;
+		}
 	}
-	log_info("copying entries %" PRIu64 "-%" PRIu64 " from %s (compacted "
-	         "from etcd below %" PRIu64 ")",
-	    from, cp.size, base, upto);
-	for (size = from; size < cp.size;) {
-		uint64_t end = cp.size - size > h->boot_chunk ?
-		    size + h->boot_chunk :
-		    cp.size;
-		if ((rc = copy_chunk(m, base, &cp, size, &end)) < 0) {
+	for (size = from; t == NULL && size < cp.size;) {
+		struct chunk c;
+
+		if ((rc = chunk_start(m, &c, size,
+		         cp.size - size > h->boot_chunk ? size + h->boot_chunk :
+		                                          cp.size)) < 0)
+			goto out;
+		if ((rc = api_chunk(&c, base, &cp)) == 0)
+			rc = chunk_finish(&c, base, &cp, api_proof, base);
+		if (rc < 0)
 			err_prefix(rc,
 			    "copying from %s (nothing of entries "
 			    "%" PRIu64 "-%" PRIu64 " applied)",
-			    base, size, end);
+			    base, c.a, c.b);
+		size = c.b;
+		chunk_free(&c);
+		if (rc < 0)
 			goto out;
-		}
-		if (end < cp.size)
-			log_info("entries %" PRIu64 "-%" PRIu64 " verified "
-			         "(by a consistency proof to its signed "
-			         "checkpoint of %" PRIu64 ") and applied",
-			    size, end, cp.size);
-		size = end;
 	}
 	log_info("copied %" PRIu64 " entries from %s, verified each and the "
 	         "root of its signed checkpoint",
 	    cp.size - from, base);
 out:
+	free(note);
+	tiles_free(t);
 	checkpoint_clear(&cp);
 	return rc;
 }

@@ -4,8 +4,9 @@
 # key's lease expires (--replica-ttl), and copies what was compacted
 # when it comes back; a gap or a compacted marker etcd should not hold
 # never stalls a follower silently (/v1/info and the log say why);
-# --bootstrap-from another replica, and a hostile source refused with
-# nothing applied.  One etcd member, replicas on loopback.
+# --bootstrap-from another replica or a static mirror of tiles, and a
+# hostile source refused with nothing applied.  One etcd member,
+# replicas on loopback.
 : "${LODGE_INSECURE_HTTP=}"
 . tests/e2e/lib.sh
 . tests/e2e/market_lib.sh
@@ -212,5 +213,52 @@ replica_kill 4
 check "r4 restarts copying from the sequencer (no --bootstrap-from)" replica_start 4 --offline-grace 3600 --replica-ttl $TTL
 check "it caught up" same_applied 1 2 3 4
 check "all four agree" same_root 1 2 3 4
+
+# ---- --bootstrap-from a static mirror of C2SP tiles ------------------
+same_applied 1 2 3 4 > /dev/null
+F=$(( $(sequencer) % 3 + 1 ))
+check "ledger tiles of follower r$F's copy" $L tiles "$T/r$F/ledger.db" "$T/tiles"
+tsize=$(sed -n 2p "$T/tiles/checkpoint")
+# tserve DIR: a static web server over DIR; TURL
+tserve() {
+	rm -f "$T/http.out"
+	python3 -u -m http.server 0 --bind 127.0.0.1 --directory "$1" > "$T/http.out" 2>&1 &
+	PIDS="$PIDS $!"
+	TS_PID=$!
+	until_ok 10 grep -q port "$T/http.out" || return 1
+	TURL=http://127.0.0.1:$(sed -n 's/.* port \([0-9]*\).*/\1/p' "$T/http.out" | head -1)
+}
+need "a static web server" tserve "$T/tiles"
+export LODGE_BOOT_CHUNK=9
+check "a new replica r5 starts with --bootstrap-from the tiles ($tsize entries, a plain web server)" replica_start 5 --offline-grace 3600 --replica-ttl $TTL --bootstrap-from "$TURL"
+unset LODGE_BOOT_CHUNK
+check "it copied from the tiles, verified each and the root of their signed checkpoint" sh -c "grep -q '(tiles)' $T/r5.log && grep -q 'from $TURL, verified each and the root' $T/r5.log"
+check "in chunks of 9, each by a consistency proof from the tiles" sh -c "[ \$(grep -c 'by a consistency proof' $T/r5.log) -ge 2 ]"
+check "r5 caught up" same_applied 1 2 3 5
+check "all agree" same_root 1 2 3 5
+kill "$TS_PID" 2>/dev/null
+# tiles whose entry bundle was altered: a byte of entry 5's leaf
+cp -r "$T/tiles" "$T/tilesX"
+python3 - "$T/tilesX" <<'PY'
+import os, sys
+d = sys.argv[1] + "/tile/entries"
+f = os.path.join(d, sorted(os.listdir(d))[0])
+if os.path.isdir(f):
+    f = os.path.join(f, sorted(os.listdir(f))[0])
+b = bytearray(open(f, "rb").read())
+i = b.find(b'"amount":1')
+b[i + 9] = ord("7")
+open(f, "wb").write(bytes(b))
+PY
+need "a static web server" tserve "$T/tilesX"
+fresh htiles
+check_fails "a new replica refuses altered tiles, nothing applied" "nothing of entries" \
+    timeout 60 $M run --data "$T/htiles" --listen 127.0.0.1:0 --etcd "$ETCD_URLS" \
+    --replica htiles --bootstrap-from "$TURL" ${LODGE_INSECURE_HTTP:+--insecure-http}
+sed 's/^/#   /' "$T/.out" | tail -1
+check "  its ledger holds no entry ($(leaves htiles))" [ "$(leaves htiles)" = 0 ]
+check_fails "a source that is neither a replica nor tiles is refused" "neither a replica's read API" \
+    timeout 60 $M run --data "$T/htiles" --listen 127.0.0.1:0 --etcd "$ETCD_URLS" \
+    --replica htiles --bootstrap-from "$TURL/nothing" ${LODGE_INSECURE_HTTP:+--insecure-http}
 
 finish
