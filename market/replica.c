@@ -6,6 +6,7 @@
 #include <curl/curl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,6 +73,7 @@ struct market_ha {
 
 	char stray[320]; /* the loop thread's: the last stray key logged */
 	char boot_url[320]; /* --bootstrap-from ("": the sequencer) */
+	char compact_msg[700]; /* the loop thread's: why it does not compact */
 	uint64_t boot_chunk; /* entries per verified chunk of a copy */
 
 	/* the loop thread's own */
@@ -1438,6 +1440,33 @@ out:
 	return rc;
 }
 
+static uint64_t
+store_size_locked(struct market *m)
+{
+	uint64_t n;
+
+	pthread_mutex_lock(&m->mu);
+	n = store_size(m->store);
+	pthread_mutex_unlock(&m->mu);
+	return n;
+}
+
+/* Why compaction does not go on, logged once (the loop thread's). */
+static void __attribute__((format(printf, 2, 3)))
+compact_note(struct market_ha *h, const char *fmt, ...)
+{
+	char msg[sizeof(h->compact_msg)];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (strcmp(msg, h->compact_msg) == 0)
+		return;
+	snprintf(h->compact_msg, sizeof(h->compact_msg), "%s", msg);
+	log_warn("%s", msg);
+}
+
 /*
  * Compaction, by the sequencer: the entries every replica reports it
  * holds (applied/<name>) and a published (with witnesses: cosigned)
@@ -1456,7 +1485,7 @@ compact(struct market *m)
 	struct etcd_range r;
 	uint64_t min = UINT64_MAX, published, done;
 	int64_t rev = 0;
-	int ok = 0;
+	int ok = 0, bad = 0;
 
 	if (etcd_range(h->ec, key, kl, end, el, 0, 0, &r) < 0)
 		return;
@@ -1475,7 +1504,22 @@ compact(struct market *m)
 	pthread_mutex_unlock(&m->mu);
 	if (published < min)
 		min = published;
-	if (read_number(h, h->ec, "compacted", &done, NULL) < 0 || min <= done)
+	if (read_number(h, h->ec, "compacted", &done, &bad) < 0) {
+		if (bad)
+			compact_note(h, "etcd compaction stopped: %s",
+			    err_msg());
+		return;
+	}
+	if (done > store_size_locked(m)) {
+		compact_note(h,
+		    "etcd compaction stopped: its compacted marker (%" PRIu64
+		    ") is past this sequencer's %" PRIu64
+		    " entries (set by hand?)",
+		    done, store_size_locked(m));
+		return;
+	}
+	h->compact_msg[0] = '\0';
+	if (min <= done)
 		return;
 	/* fenced like every write: only the sequencer compacts */
 	cmp.key = lkey;

@@ -130,8 +130,10 @@ F1=$(( S % 3 + 1 ))
 was=$(compacted)
 check "the compacted marker is set past the ledger (999999999)" etcdctl_ put "$P/compacted" 999999999
 check "follower r$F1 stalls naming the copy it cannot make" info_is $F1 ".role == \"stalled\" and (.stalled | test(\"entries below 999999999 were compacted\")) and (.stalled | test(\"below the 999999999\")) and .applied == $n"
+check "the sequencer r$S says it does not compact past it" until_ok 10 grep -q "etcd compaction stopped: its compacted marker (999999999) is past" "$T/r$S.log"
 check "the marker is garbage" etcdctl_ put "$P/compacted" "12x"
 check "r$F1 stalls naming the key and what it expected" info_is $F1 ".role == \"stalled\" and (.stalled | test(\"compacted: expected a number\"))"
+check "the sequencer r$S says it does not compact, naming the key" until_ok 10 grep -q "etcd compaction stopped: etcd key $P/compacted: expected a number" "$T/r$S.log"
 check "the marker is put back ($was)" etcdctl_ put "$P/compacted" "$was"
 check "r$F1 follows again" info_is $F1 ".role == \"follower\" and .stalled == null"
 check "writes go on" deposit 3 "$F1"
