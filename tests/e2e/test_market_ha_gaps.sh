@@ -92,7 +92,7 @@ check "ledger audit passes on r$G" $L audit --market "$(replica_url $G)"
 # ---- a gap in etcd: followers stall, say so, do not campaign ----------
 # info_is I JQ: replica I's /v1/info .replica satisfies JQ (waits)
 info_is() {
-	until_ok 25 sh -c "curl -s -m 5 $(replica_url "$1")/v1/info | jq -e '.replica | $2' > /dev/null"
+	until_ok 40 sh -c "curl -s -m 5 $(replica_url "$1")/v1/info | jq -e '.replica | $2' > /dev/null"
 }
 same_applied 1 2 3 > /dev/null
 n=$(replica_applied 1)
@@ -103,7 +103,9 @@ gap=$((n + 3))
 check "a stray key is written into etcd at e/$gap (the ledger holds $n)" etcdctl_ put "$P/e/$(printf %020d $gap)" stray
 for i in $F1 $F2; do
 	check "follower r$i stalls and says why in /v1/info" info_is $i ".role == \"stalled\" and (.stalled | test(\"holds entry $gap but not entry $n\")) and .applied == $n"
-	check "and in its log, once" sh -c "[ \$(grep -c 'not following etcd: etcd holds entry $gap' $T/r$i.log) = 1 ]"
+	# (once, not at every retry; again only when the reason changes, as
+	# the compacted marker it names may)
+	check "and in its log" sh -c "n=\$(grep -c 'not following etcd: etcd holds entry $gap' $T/r$i.log); [ \$n -ge 1 ] && [ \$n -le 2 ]"
 done
 check "the sequencer r$S goes on sequencing" [ "$(replica_role $S)" = sequencer ]
 replica_kill $S

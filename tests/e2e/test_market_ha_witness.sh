@@ -109,9 +109,11 @@ for k in $(seq 1 16); do
 	sleep 0.5
 done
 check "no compaction past the last cosigned checkpoint ($held) in 8 s, the ledger at $after (compacted $(compacted))" [ $bad = 0 ]
+pubs=""
+for i in 1 2 3; do pubs="$pubs $(published $i | tr ' ' :)"; done
+check "every replica keeps publishing a cosigned checkpoint, none past $held (size:cosignatures$pubs)" sh -c "for p in $pubs; do [ \${p%:*} -le $held ] && [ \${p#*:} = 1 ] || exit 1; done"
 S=$(sequencer)
-check "the sequencer r$S keeps publishing the cosigned $held" sh -c "[ \"\$(curl -s $(replica_url $S)/v1/ledger/checkpoint | sed -n 2p)\" = $held ]"
-check "its log says why it does not publish a newer one" until_ok 10 grep -q "not publishing: .*the last cosigned checkpoint, $held, stays published" "$T/r$S.log"
+check "the sequencer's log says why it does not publish a newer one" until_ok 10 grep -q "not publishing: .*the last cosigned checkpoint, [0-9]*, stays published" "$T/r$S.log"
 check "the witness restarts (its database kept)" wstart
 check "cosigning goes on: r$S publishes $after entries cosigned" cosigned_at_least $S "$after"
 check "and compaction passes the old bound ($held)" until_ok 15 sh -c "[ \$(ETCDCTL_API=3 etcdctl --endpoints=$ETCD_URLS get $P/compacted --print-value-only) -gt $held ]"
