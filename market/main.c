@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/cjson.h"
@@ -123,9 +124,10 @@ static const char usage_run[] = RUN_OPTIONS
     "report of what it holds lives this long after its last refresh; a\n"
     "replica gone for longer no longer holds etcd's compaction back (it\n"
     "copies what was compacted when it returns).  --bootstrap-from URL:\n"
-    "copy entries compacted from etcd from that replica's API or mirror\n"
-    "(default: the sequencer's), verified against a checkpoint signed by\n"
-    "the market key.\n";
+    "copy entries compacted from etcd from that replica's API, a mirror\n"
+    "of it, C2SP tiles (a URL or a folder) or a git mirror's folder\n"
+    "(default: the sequencer's API), verified against a checkpoint\n"
+    "signed by the market key.\n";
 
 static const char usage_deposit[] =
     "usage: market deposit --data DIR [--market URL] [--denom D] ACCOUNT "
@@ -294,6 +296,14 @@ policy_log_matches(const struct trust_policy *p, const struct market *m)
 }
 
 static int
+is_dir(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+static int
 cmd_run(int argc, char **argv)
 {
 	const char *data = NULL, *listen = NULL, *origin = NULL, *epoch = NULL,
@@ -380,10 +390,11 @@ cmd_run(int argc, char **argv)
 		return 2;
 	}
 	if (bfrom != NULL && strncmp(bfrom, "http://", 7) != 0 &&
-	    strncmp(bfrom, "https://", 8) != 0) {
+	    strncmp(bfrom, "https://", 8) != 0 && !is_dir(bfrom)) {
 		fprintf(stderr,
 		    "market: --bootstrap-from \"%.80s\": expected an "
-		    "http:// or https:// URL (a replica's API or a mirror)\n",
+		    "http:// or https:// URL (a replica's API, a mirror of "
+		    "it, tiles) or the folder of a git mirror or of tiles\n",
 		    bfrom);
 		return 2;
 	}

@@ -19,6 +19,7 @@
 #include "common/etcd.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "ledger/mirror.h"
 #include "ledger/replay.h"
 #include "ledger/snapshot.h"
 #include "ledger/tiles.h"
@@ -1207,65 +1208,177 @@ api_chunk(struct chunk *c, const char *base, const struct checkpoint *cp)
 	return rc;
 }
 
-/* Copying from C2SP tiles (a static mirror: `ledger tiles` served by
- * any web server): one pass over the bundles, a chunk verified and
- * applied whenever it is full. */
-struct tiles_copy {
+/* Copying from a stream of leaves in order (C2SP tiles, a git mirror):
+ * a chunk verified and applied whenever it is full, its consistency
+ * proofs from get_proof. */
+struct stream_copy {
 	struct market *m;
-	struct tiles *t;
 	const struct checkpoint *cp;
 	const char *src;
 	struct chunk c;
 	int open;
-	uint64_t chunk_max;
+	uint64_t from, chunk_max;
+	proof_fn get_proof;
+	void *pctx;
 };
 
 static int
 tiles_proof(void *ctx, uint64_t old, uint64_t new,
     uint8_t proof[][MERKLE_HASH_LEN], size_t *n)
 {
-	struct tiles_copy *tc = ctx;
 	struct merkle_reader r;
 
 	/* the tiles' hashes are unverified: the proof is checked against
 	 * the signed root */
-	tiles_reader(tc->t, new, &r);
+	tiles_reader(ctx, new, &r);
 	return merkle_consistency_proof(old, new, &r, proof, n);
 }
 
 static int
-tiles_leaf(void *ctx, uint64_t idx, int64_t time, const char *data, size_t len)
+mem_proof(void *ctx, uint64_t old, uint64_t new,
+    uint8_t proof[][MERKLE_HASH_LEN], size_t *n)
 {
-	struct tiles_copy *tc = ctx;
+	struct merkle_reader r;
+
+	merkle_mem_reader(ctx, &r);
+	return merkle_consistency_proof(old, new, &r, proof, n);
+}
+
+static int
+stream_leaf(void *ctx, uint64_t idx, int64_t time, const char *data, size_t len)
+{
+	struct stream_copy *sc = ctx;
 	char *leaf;
 	int rc;
 
 	(void)time;
-	if (!tc->open) {
-		uint64_t end = tc->cp->size - idx > tc->chunk_max ?
-		    idx + tc->chunk_max :
-		    tc->cp->size;
-		if ((rc = chunk_start(tc->m, &tc->c, idx, end)) < 0)
+	if (idx < sc->from)
+		return 0; /* held here already */
+	if (idx >= sc->cp->size)
+		return err_set(ERR_CORRUPT,
+		    "entry %" PRIu64 " past its checkpoint of %" PRIu64, idx,
+		    sc->cp->size);
+	if (!sc->open) {
+		uint64_t end = sc->cp->size - idx > sc->chunk_max ?
+		    idx + sc->chunk_max :
+		    sc->cp->size;
+		if ((rc = chunk_start(sc->m, &sc->c, idx, end)) < 0)
 			return rc;
-		tc->open = 1;
+		sc->open = 1;
 	}
 	if ((leaf = malloc(len + 1)) == NULL)
 		return err_set(ERR_NOMEM, "out of memory");
 	memcpy(leaf, data, len);
 	leaf[len] = '\0';
-	if ((rc = chunk_take(&tc->c, idx, leaf, len)) < 0)
+	if ((rc = chunk_take(&sc->c, idx, leaf, len)) < 0)
 		return err_prefix(rc,
 		    "nothing of entries %" PRIu64 "-%" PRIu64 " applied",
-		    tc->c.a, tc->c.b);
-	if (tc->c.k < tc->c.b)
+		    sc->c.a, sc->c.b);
+	if (sc->c.k < sc->c.b)
 		return 0;
-	rc = chunk_finish(&tc->c, tc->src, tc->cp, tiles_proof, tc);
+	rc = chunk_finish(&sc->c, sc->src, sc->cp, sc->get_proof, sc->pctx);
 	if (rc < 0)
 		err_prefix(rc,
 		    "nothing of entries %" PRIu64 "-%" PRIu64 " applied",
-		    tc->c.a, tc->c.b);
-	chunk_free(&tc->c);
-	tc->open = 0;
+		    sc->c.a, sc->c.b);
+	chunk_free(&sc->c);
+	sc->open = 0;
+	return rc;
+}
+
+/* After a stream: a chunk still open means the source ended early. */
+static int
+stream_end(struct stream_copy *sc, int rc)
+{
+	if (rc == 0 && sc->open)
+		rc = err_set(ERR_CORRUPT,
+		    "the source ends at entry %" PRIu64
+		    " (nothing of entries %" PRIu64 "-%" PRIu64 " applied)",
+		    sc->c.k, sc->c.a, sc->c.b);
+	if (sc->open)
+		chunk_free(&sc->c);
+	sc->open = 0;
+	return rc;
+}
+
+static int
+mem_leaf(void *ctx, uint64_t idx, int64_t time, const char *data, size_t len)
+{
+	uint8_t lh[MERKLE_HASH_LEN];
+
+	(void)time;
+	if (idx != merkle_mem_size(ctx))
+		return err_set(ERR_CORRUPT, "entry %" PRIu64 " out of order",
+		    idx);
+	merkle_leaf_hash(data, len, lh);
+	return merkle_mem_append(ctx, lh);
+}
+
+static int source_checkpoint(struct market *m, const char *url,
+    const char *note, size_t len, uint64_t upto, struct checkpoint *cp);
+
+/*
+ * From a git mirror (`ledger mirror`, or a clone of one) in the local
+ * folder dir: a first read hashes every leaf into a tree in memory (the
+ * source of consistency proofs, untrusted: each is checked against the
+ * signed root), then its head checkpoint is checked (source_checkpoint)
+ * and a second read copies the leaves this replica lacks, chunk by
+ * chunk as from tiles.
+ */
+static int
+bootstrap_from_mirror(struct market *m, const char *dir, uint64_t upto)
+{
+	struct market_ha *h = m->ha;
+	struct merkle_mem *mem = NULL;
+	struct checkpoint cp = { 0 };
+	struct stream_copy sc = { 0 };
+	char *note = NULL, *note2 = NULL;
+	uint64_t from;
+	int rc;
+
+	if ((rc = merkle_mem_new(&mem)) < 0)
+		return rc;
+	if ((rc = mirror_read(dir, mem_leaf, mem, &note)) < 0) {
+		err_prefix(rc, "%s (a git mirror)", dir);
+		goto out;
+	}
+	if ((rc = source_checkpoint(m, dir, note, strlen(note), upto, &cp)) < 0)
+		goto out;
+	if (merkle_mem_size(mem) != cp.size) {
+		rc = err_set(ERR_CORRUPT,
+		    "%s: %" PRIu64 " entries under a checkpoint of %" PRIu64,
+		    dir, merkle_mem_size(mem), cp.size);
+		goto out;
+	}
+	pthread_mutex_lock(&m->mu);
+	from = store_size(m->store);
+	pthread_mutex_unlock(&m->mu);
+	log_info("copying entries %" PRIu64 "-%" PRIu64 " from %s (a git "
+	         "mirror; compacted from etcd below %" PRIu64 ")",
+	    from, cp.size, dir, upto);
+	sc = (struct stream_copy){ .m = m,
+		.cp = &cp,
+		.src = dir,
+		.from = from,
+		.chunk_max = h->boot_chunk,
+		.get_proof = mem_proof,
+		.pctx = mem };
+	rc = stream_end(&sc,
+	    from < cp.size ? mirror_read(dir, stream_leaf, &sc, &note2) : 0);
+	if (rc == 0 && note2 != NULL && strcmp(note, note2) != 0)
+		rc = err_set(ERR_CORRUPT, "its head moved during the copy");
+	if (rc < 0) {
+		err_prefix(rc, "copying from %s (a git mirror)", dir);
+		goto out;
+	}
+	log_info("copied %" PRIu64 " entries from %s, verified each and the "
+	         "root of its signed checkpoint",
+	    cp.size - from, dir);
+out:
+	free(note);
+	free(note2);
+	merkle_mem_free(mem);
+	checkpoint_clear(&cp);
 	return rc;
 }
 
@@ -1351,6 +1464,23 @@ bootstrap_from_peer(struct market *m, struct etcd *ec, uint64_t upto)
 			    "no sequencer is known to copy them from (yet; "
 			    "--bootstrap-from names another source)");
 	}
+	if (strncmp(base, "http://", 7) != 0 &&
+	    strncmp(base, "https://", 8) != 0) {
+		/* a folder: a git mirror, else tiles */
+		if ((rc = bootstrap_from_mirror(m, base, upto)) != ERR_NOTFOUND)
+			return rc;
+		err_clear();
+		if ((rc = tiles_open(base, &t)) < 0)
+			return err_prefix(rc, "%s", base);
+		snprintf(url, sizeof(url), "%s/checkpoint", base);
+		if ((rc = tiles_checkpoint(t, &note, &nlen)) < 0) {
+			err_prefix(rc,
+			    "%s: neither a git mirror nor a folder of tiles",
+			    base);
+			goto out;
+		}
+		goto have_note;
+	}
 	key_public(m->key, pub);
 	if (strncmp(base, "https://", 8) == 0)
 		http_pin(base, pub);
@@ -1380,6 +1510,7 @@ bootstrap_from_peer(struct market *m, struct etcd *ec, uint64_t upto)
 		nlen = res.body_len;
 		res.body = NULL;
 	}
+have_note:
 	if ((rc = source_checkpoint(m, url, note, nlen, upto, &cp)) < 0)
 		goto out;
 	pthread_mutex_lock(&m->mu);
@@ -1389,23 +1520,18 @@ bootstrap_from_peer(struct market *m, struct etcd *ec, uint64_t upto)
 	         "(compacted from etcd below %" PRIu64 ")",
 	    from, cp.size, base, t ? " (tiles)" : "", upto);
 	if (t != NULL) {
-		struct tiles_copy tc = { .m = m,
-			.t = t,
+		struct stream_copy sc = { .m = m,
 			.cp = &cp,
 			.src = base,
-			.chunk_max = h->boot_chunk };
+			.from = from,
+			.chunk_max = h->boot_chunk,
+			.get_proof = tiles_proof,
+			.pctx = t };
 
-		if (from < cp.size &&
-		    (rc = tiles_foreach_entry_from(t, from, cp.size, tiles_leaf,
-		         &tc)) == 0 &&
-		    tc.open)
-			rc = err_set(ERR_CORRUPT,
-			    "the tiles end at entry %" PRIu64
-			    " (nothing of entries %" PRIu64 "-%" PRIu64
-			    " applied)",
-			    tc.c.k, tc.c.a, tc.c.b);
-		if (tc.open)
-			chunk_free(&tc.c);
+		rc = stream_end(&sc,
+		    from < cp.size ? tiles_foreach_entry_from(t, from, cp.size,
+		                         stream_leaf, &sc) :
+		                     0);
 		if (rc < 0) {
 			err_prefix(rc, "copying from %s (tiles)", base);
 			goto out;

@@ -4,8 +4,8 @@
 # key's lease expires (--replica-ttl), and copies what was compacted
 # when it comes back; a gap or a compacted marker etcd should not hold
 # never stalls a follower silently (/v1/info and the log say why);
-# --bootstrap-from another replica or a static mirror of tiles, and a
-# hostile source refused with nothing applied.  One etcd member,
+# --bootstrap-from another replica, a static mirror of tiles or a git
+# mirror, and a hostile source refused with nothing applied.  One etcd member,
 # replicas on loopback.
 : "${LODGE_INSECURE_HTTP=}"
 . tests/e2e/lib.sh
@@ -23,7 +23,7 @@ check_fails "--replica-ttl without --etcd is a usage error" "go together" \
     $M run --data "$T/bad" --listen 127.0.0.1:0 --replica-ttl 10s
 check_fails "--bootstrap-from that is not a URL is refused" "expected an http" \
     $M run --data "$T/bad" --listen 127.0.0.1:0 --etcd http://127.0.0.1:9 \
-    --replica r9 --bootstrap-from /tmp/x
+    --replica r9 --bootstrap-from "$T/nothing"
 
 need "an etcd member" etcd_cluster 1
 need "keys" replica_keys
@@ -264,5 +264,32 @@ check "  its ledger holds no entry ($(leaves htiles))" [ "$(leaves htiles)" = 0 
 check_fails "a source that is neither a replica nor tiles is refused" "neither a replica's read API" \
     timeout 60 $M run --data "$T/htiles" --listen 127.0.0.1:0 --etcd "$ETCD_URLS" \
     --replica htiles --bootstrap-from "$TURL/nothing" ${LODGE_INSECURE_HTTP:+--insecure-http}
+
+# ---- --bootstrap-from a git mirror's folder ---------------------------
+same_applied 1 2 3 5 > /dev/null
+F=$(( $(sequencer) % 3 + 1 ))
+check "ledger mirror of follower r$F's copy" $L mirror "$T/r$F/ledger.db" "$T/mirror.git"
+export LODGE_BOOT_CHUNK=9
+check "a new replica r6 starts with --bootstrap-from the mirror's folder" replica_start 6 --offline-grace 3600 --replica-ttl $TTL --bootstrap-from "$T/mirror.git"
+unset LODGE_BOOT_CHUNK
+check "it copied from the git mirror, verified each and the root of its signed checkpoint" sh -c "grep -q '(a git mirror' $T/r6.log && grep -q 'from $T/mirror.git, verified each and the root' $T/r6.log"
+check "in chunks of 9, each by a consistency proof" sh -c "[ \$(grep -c 'by a consistency proof' $T/r6.log) -ge 2 ]"
+check "r6 caught up" same_applied 1 2 3 6
+check "all agree" same_root 1 2 3 6
+# a clone of it with one entry's amount changed, committed
+git clone -q "$T/mirror.git" "$T/mclone" 2> /dev/null
+mf=$(ls "$T/mclone/entries" | head -1)
+sed -i '0,/"amount":1/s//"amount":7/' "$T/mclone/entries/$mf"
+check "a clone of the mirror gets a commit altering an entry" git -C "$T/mclone" -c user.name=x -c user.email=x@x commit -qam "tamper"
+fresh hmirror
+check_fails "a new replica refuses the altered mirror, nothing applied" "nothing of entries" \
+    timeout 60 $M run --data "$T/hmirror" --listen 127.0.0.1:0 --etcd "$ETCD_URLS" \
+    --replica hmirror --bootstrap-from "$T/mclone" ${LODGE_INSECURE_HTTP:+--insecure-http}
+sed 's/^/#   /' "$T/.out" | tail -1
+check "  its ledger holds no entry ($(leaves hmirror))" [ "$(leaves hmirror)" = 0 ]
+mkdir -p "$T/empty"
+check_fails "a folder that is neither a git mirror nor tiles is refused" "neither a git mirror nor a folder of tiles" \
+    timeout 60 $M run --data "$T/hmirror" --listen 127.0.0.1:0 --etcd "$ETCD_URLS" \
+    --replica hmirror --bootstrap-from "$T/empty" ${LODGE_INSECURE_HTTP:+--insecure-http}
 
 finish
