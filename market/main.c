@@ -44,7 +44,7 @@
 	"                  [--etcd URL[,URL...] --replica NAME "               \
 	"[--advertise URL]\n"                                                  \
 	"                   [--replica-ttl DURATION] [--bootstrap-from "       \
-	"URL]]\n"
+	"URL|DIR]]\n"
 
 static const char usage_main[] = RUN_OPTIONS
     "       market deposit --data DIR [--market URL] [--denom D] ACCOUNT "
@@ -123,7 +123,7 @@ static const char usage_run[] = RUN_OPTIONS
     "--replica-ttl DURATION (default 10m, at least 5s): a replica's\n"
     "report of what it holds lives this long after its last refresh; a\n"
     "replica gone for longer no longer holds etcd's compaction back (it\n"
-    "copies what was compacted when it returns).  --bootstrap-from URL:\n"
+    "copies what was compacted when it returns).  --bootstrap-from URL|DIR:\n"
     "copy entries compacted from etcd from that replica's API, a mirror\n"
     "of it, C2SP tiles (a URL or a folder) or a git mirror's folder\n"
     "(default: the sequencer's API), verified against a checkpoint\n"
