@@ -669,6 +669,7 @@ struct entry_feed {
 	store_leaf_fn fn;
 	void *ctx;
 	uint64_t end, next;
+	uint64_t from; /* entries before it are not passed on */
 };
 
 static int
@@ -682,20 +683,29 @@ entry_feed(void *ctx, uint64_t idx, int64_t time, const char *data, size_t len)
 		    "tree of its checkpoint has (entry %" PRIu64 ")",
 		    idx);
 	f->next = idx + 1;
+	if (idx < f->from)
+		return 0;
 	return f->fn(f->ctx, idx, time, data, len);
 }
 
 int
 tiles_foreach_entry(struct tiles *t, uint64_t size, store_leaf_fn fn, void *ctx)
 {
+	return tiles_foreach_entry_from(t, 0, size, fn, ctx);
+}
+
+int
+tiles_foreach_entry_from(struct tiles *t, uint64_t from, uint64_t size,
+    store_leaf_fn fn, void *ctx)
+{
 	char rel[TILES_PATH_MAX], *d = NULL;
 	uint64_t n, nb = (size + TILES_WIDTH - 1) / TILES_WIDTH;
-	struct entry_feed f = { fn, ctx, 0, 0 };
+	struct entry_feed f = { fn, ctx, 0, 0, from };
 	unsigned w;
 	size_t len;
 	int rc = 0, exact;
 
-	for (n = 0; n < nb; n++) {
+	for (n = from / TILES_WIDTH; n < nb; n++) {
 		w = tiles_width(size, 0, n);
 		if ((rc = tiles_path(TILES_ENTRIES, n, w, rel, sizeof(rel))) <
 		    0)

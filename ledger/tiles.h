@@ -84,6 +84,9 @@ int tiles_checkpoint(struct tiles *t, char **note, size_t *len);
 /* Every leaf of a tree of size, in order: fn(ctx, idx, -1, leaf, len). */
 int tiles_foreach_entry(struct tiles *t, uint64_t size, store_leaf_fn fn,
     void *ctx);
+/* The same from leaf from on (the bundles before it are not fetched). */
+int tiles_foreach_entry_from(struct tiles *t, uint64_t from, uint64_t size,
+    store_leaf_fn fn, void *ctx);
 /* A merkle reader of the stored hashes of the tree of size, from its
  * tiles (fetched as needed, a few kept), valid while t lives.  What it
  * returns is unverified: check roots and proofs against a checkpoint. */

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/cjson.h"
@@ -41,7 +42,9 @@
 	"                  [--tls-cert FILE --tls-key FILE] "                  \
 	"[--tls-certs-dir DIR]\n"                                              \
 	"                  [--etcd URL[,URL...] --replica NAME "               \
-	"[--advertise URL]]\n"
+	"[--advertise URL]\n"                                                  \
+	"                   [--replica-ttl DURATION] [--bootstrap-from "       \
+	"URL|DIR]]\n"
 
 static const char usage_main[] = RUN_OPTIONS
     "       market deposit --data DIR [--market URL] [--denom D] ACCOUNT "
@@ -116,7 +119,15 @@ static const char usage_run[] = RUN_OPTIONS
     "as one replica of a ledger ordered by etcd; every replica holds the\n"
     "same market.key and treasury.key (copy DIR's), serves every read,\n"
     "and forwards submissions to the one elected sequencer, found at its\n"
-    "--advertise URL (default: the --listen address).\n";
+    "--advertise URL (default: the --listen address).\n"
+    "--replica-ttl DURATION (default 10m, at least 5s): a replica's\n"
+    "report of what it holds lives this long after its last refresh; a\n"
+    "replica gone for longer no longer holds etcd's compaction back (it\n"
+    "copies what was compacted when it returns).  --bootstrap-from URL|DIR:\n"
+    "copy entries compacted from etcd from that replica's API, a mirror\n"
+    "of it, C2SP tiles (a URL or a folder) or a git mirror's folder\n"
+    "(default: the sequencer's API), verified against a checkpoint\n"
+    "signed by the market key.\n";
 
 static const char usage_deposit[] =
     "usage: market deposit --data DIR [--market URL] [--denom D] ACCOUNT "
@@ -285,6 +296,14 @@ policy_log_matches(const struct trust_policy *p, const struct market *m)
 }
 
 static int
+is_dir(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+static int
 cmd_run(int argc, char **argv)
 {
 	const char *data = NULL, *listen = NULL, *origin = NULL, *epoch = NULL,
@@ -295,7 +314,7 @@ cmd_run(int argc, char **argv)
 	           *denoms = NULL, *console = NULL, *snapev = NULL,
 	           *tls_cert = NULL, *tls_key = NULL, *tls_dir = NULL,
 	           *pgrace = NULL, *etcd = NULL, *replica = NULL,
-	           *advertise = NULL;
+	           *advertise = NULL, *rttl = NULL, *bfrom = NULL;
 	struct arg args[] = { { "data", &data }, { "listen", &listen },
 		{ "origin", &origin }, { "epoch", &epoch },
 		{ "take-rate", &take }, { "offline-grace", &grace },
@@ -310,7 +329,8 @@ cmd_run(int argc, char **argv)
 		{ "tls-cert", &tls_cert }, { "tls-key", &tls_key },
 		{ "tls-certs-dir", &tls_dir }, { "pause-grace", &pgrace },
 		{ "etcd", &etcd }, { "replica", &replica },
-		{ "advertise", &advertise }, { NULL, NULL } };
+		{ "advertise", &advertise }, { "replica-ttl", &rttl },
+		{ "bootstrap-from", &bfrom }, { NULL, NULL } };
 	struct trust_policy wp;
 	struct market_options o;
 	struct market *m = NULL;
@@ -351,10 +371,12 @@ cmd_run(int argc, char **argv)
 	o.tls_key = tls_key;
 	o.tls_certs_dir = tls_dir;
 	if ((etcd != NULL) != (replica != NULL) ||
-	    (advertise != NULL && etcd == NULL)) {
+	    ((advertise != NULL || rttl != NULL || bfrom != NULL) &&
+	        etcd == NULL)) {
 		fprintf(stderr,
 		    "market: --etcd and --replica go together (and "
-		    "--advertise with them)\n");
+		    "--advertise, --replica-ttl, --bootstrap-from with "
+		    "them)\n");
 		return 2;
 	}
 	/* the other replicas forward to it over TLS pinned to the market
@@ -368,6 +390,26 @@ cmd_run(int argc, char **argv)
 		    advertise);
 		return 2;
 	}
+	if (rttl != NULL &&
+	    (units_parse_duration(rttl, "--replica-ttl",
+	         INT64_C(30) * 86400 * 1000, &o.replica_ttl_ms) < 0 ||
+	        (o.replica_ttl_ms < MARKET_HA_REPLICA_TTL_MS_MIN &&
+	            err_set(ERR_RANGE,
+	                "--replica-ttl: expected at least 5s (a replica "
+	                "refreshes it every third of it)") < 0))) {
+		fprintf(stderr, "market: %s\n", err_msg());
+		return 2;
+	}
+	if (bfrom != NULL && strncmp(bfrom, "http://", 7) != 0 &&
+	    strncmp(bfrom, "https://", 8) != 0 && !is_dir(bfrom)) {
+		fprintf(stderr,
+		    "market: --bootstrap-from \"%.80s\": expected an "
+		    "http:// or https:// URL (a replica's API, a mirror of "
+		    "it, tiles) or the folder of a git mirror or of tiles\n",
+		    bfrom);
+		return 2;
+	}
+	o.bootstrap_from = bfrom;
 	o.etcd = etcd;
 	o.replica = replica;
 	o.advertise = advertise;

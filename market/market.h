@@ -16,6 +16,11 @@
 
 struct market;
 
+/* A replica's applied/<name> key in etcd lives this long after its last
+ * refresh (market_options.replica_ttl_ms). */
+#define MARKET_HA_REPLICA_TTL_MS_DEFAULT (10 * 60 * 1000)
+#define MARKET_HA_REPLICA_TTL_MS_MIN 5000
+
 struct market_options {
 	const char *data_dir;
 	const char *listen; /* "127.0.0.1:8080" */
@@ -68,6 +73,14 @@ struct market_options {
 	const char *etcd;
 	const char *replica;
 	const char *advertise;
+	/* How long a replica's applied/<name> key outlives its last refresh
+	 * (an etcd lease): a replica gone for longer stops holding
+	 * compaction back (ms; <= 0: MARKET_HA_REPLICA_TTL_MS_DEFAULT). */
+	int64_t replica_ttl_ms;
+	/* Where a replica copies entries compacted from etcd from: another
+	 * replica's API or a mirror serving the same read endpoints (NULL:
+	 * the sequencer's, from the election key). */
+	const char *bootstrap_from;
 	int insecure_http; /* serve plain HTTP (loopback development);
 	                      0: TLS 1.3 with a certificate self-signed
 	                      by the market key (common/tls.h) */

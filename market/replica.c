@@ -6,6 +6,7 @@
 #include <curl/curl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,12 +19,21 @@
 #include "common/etcd.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "ledger/mirror.h"
 #include "ledger/replay.h"
 #include "ledger/snapshot.h"
+#include "ledger/tiles.h"
 #include "market/market_internal.h"
 #include "market/replica.h"
 
 #define KEY_MAX 400
+/* Entries copied, verified (the Merkle root against the source's signed
+ * checkpoint) and applied together: at most this many are held in
+ * memory at once. */
+#define BOOT_CHUNK 16384
+/* ... and at most about this many bytes of leaves (a chunk ends early
+ * past it). */
+#define BOOT_CHUNK_BYTES (64 << 20)
 
 struct ha_item {
 	struct envelope *e;
@@ -78,11 +88,20 @@ struct market_ha {
 	char leader_name[64], leader_url[320];
 	char etcd_error[600];
 	char pinned[320];
+	char stall_msg[1024]; /* why it does not follow etcd now ("") */
+
+	char stray[320]; /* the loop thread's: the last stray key logged */
+	char boot_url[320]; /* --bootstrap-from ("": the sequencer) */
+	char compact_msg[700]; /* the loop thread's: why it does not compact */
+	uint64_t boot_chunk; /* entries per verified chunk of a copy */
 
 	/* the loop thread's own */
 	int64_t lease;
 	int64_t last_report_ns;
 	uint64_t reported;
+	int64_t ttl_s; /* of the lease under applied/<name> */
+	int64_t alease; /* that lease (0: none yet, or it expired) */
+	int64_t alease_ns; /* when it was last refreshed */
 	pthread_t loop, writer;
 	int loop_started, writer_started;
 };
@@ -329,10 +348,68 @@ apply_kvs(struct market *m, const struct etcd_kv *kvs, size_t n)
 static int bootstrap_from_peer(struct market *m, struct etcd *ec,
     uint64_t upto);
 static int read_number(struct market_ha *h, struct etcd *ec, const char *name,
-    uint64_t *out);
+    uint64_t *out, int *bad);
+
+/*
+ * What etcd holds is not something this replica can follow past (a gap
+ * in the entries, a compacted marker it cannot copy up to, a marker that
+ * is not a number): it neither applies nor campaigns, says so once in
+ * the log and in /v1/info (role "stalled", "stalled": why) and tries
+ * again later (loop_main, with a growing pause).  Returns rc.
+ */
+static int
+stall(struct market_ha *h, int rc)
+{
+	pthread_mutex_lock(&h->lmu);
+	if (strcmp(h->stall_msg, err_msg()) != 0) {
+		snprintf(h->stall_msg, sizeof(h->stall_msg), "%s", err_msg());
+		log_warn("not following etcd: %s", h->stall_msg);
+	}
+	pthread_mutex_unlock(&h->lmu);
+	return rc;
+}
+
+static int
+stalled(struct market_ha *h)
+{
+	int s;
+
+	pthread_mutex_lock(&h->lmu);
+	s = h->stall_msg[0] != '\0';
+	pthread_mutex_unlock(&h->lmu);
+	return s;
+}
+
+static void
+unstall(struct market_ha *h)
+{
+	pthread_mutex_lock(&h->lmu);
+	if (h->stall_msg[0] != '\0') {
+		log_info("following etcd again (it had stopped: %s)",
+		    h->stall_msg);
+		h->stall_msg[0] = '\0';
+	}
+	pthread_mutex_unlock(&h->lmu);
+}
+
+/* A key under e/ that is not e/<20 digits>: not an entry, ignored (said
+ * once per key). */
+static void
+stray_key(struct market_ha *h, const struct etcd_kv *kv)
+{
+	if (kv->key_len == strlen(h->stray) &&
+	    memcmp(kv->key, h->stray, kv->key_len) == 0)
+		return;
+	snprintf(h->stray, sizeof(h->stray), "%.*s",
+	    (int)(kv->key_len < 300 ? kv->key_len : 300), kv->key);
+	log_warn("etcd key \"%s\" is not an entry key (e/ and 20 digits); "
+	         "ignored",
+	    h->stray);
+}
 
 /* Read every entry from the local size on (those compacted from etcd
- * from another replica); *rev gets etcd's revision. */
+ * from another replica); *rev gets etcd's revision.  A state of etcd it
+ * cannot follow past stalls (above). */
 static int
 catch_up(struct market *m, struct etcd *ec, int serializable, int64_t *rev)
 {
@@ -343,7 +420,7 @@ catch_up(struct market *m, struct etcd *ec, int serializable, int64_t *rev)
 	for (;;) {
 		struct etcd_range r;
 		uint64_t from, first = 0;
-		size_t kl;
+		size_t kl, k0 = 0;
 		int rc, more, stopped;
 
 		pthread_mutex_lock(&m->mu);
@@ -354,32 +431,50 @@ catch_up(struct market *m, struct etcd *ec, int serializable, int64_t *rev)
 		         &r)) < 0)
 			return rc;
 		*rev = r.revision;
-		if (r.n == 0 ||
-		    key_index(h, r.kvs[0].key, r.kvs[0].key_len, &first) < 0 ||
-		    first > from) {
+		while (k0 < r.n &&
+		    key_index(h, r.kvs[k0].key, r.kvs[k0].key_len, &first) < 0)
+			stray_key(h, &r.kvs[k0++]);
+		if (k0 == r.n || first > from) {
 			uint64_t compacted = 0;
+			int past = k0 < r.n, bad = 0;
 
 			etcd_range_clear(&r);
-			if ((rc = read_number(h, ec, "compacted", &compacted)) <
-			    0)
-				return rc;
-			if (compacted <= from)
+			if ((rc = read_number(h, ec, "compacted", &compacted,
+			         &bad)) < 0)
+				return bad ? stall(h, rc) : rc;
+			if (compacted <= from && !past)
 				return 0; /* nothing new (yet) */
-			if ((rc = bootstrap_from_peer(m, ec, compacted)) < 0)
-				return rc;
+			if (compacted <= from)
+				return stall(h,
+				    err_set(ERR_CORRUPT,
+				        "etcd holds entry %" PRIu64
+				        " but not entry %" PRIu64
+				        " (this replica's next), and its "
+				        "compacted marker is %" PRIu64
+				        ": a gap this replica cannot follow "
+				        "past (an entry deleted by hand, a "
+				        "stray key?); retrying",
+				        first, from, compacted));
+			if ((rc = bootstrap_from_peer(m, ec, compacted)) < 0) {
+				if (h->halted)
+					return rc;
+				return stall(h,
+				    err_prefix(rc,
+				        "entries below %" PRIu64
+				        " were compacted from etcd and this "
+				        "replica holds %" PRIu64
+				        "; copying them",
+				        compacted, from));
+			}
 			continue;
 		}
 		more = r.more;
-		stopped = r.n > 0 && apply_kvs(m, r.kvs, r.n);
+		stopped = apply_kvs(m, r.kvs, r.n);
 		etcd_range_clear(&r);
 		if (stopped) {
 			if (h->halted)
 				return err_set(ERR_CORRUPT, "%s", h->halt_msg);
-			return err_set(ERR_CORRUPT,
-			    "entries in etcd are not contiguous after %" PRIu64
-			    " (compacted before this replica had them? "
-			    "bootstrap it from another replica's copy)",
-			    from);
+			continue; /* a gap: the next read says which */
 		}
 		if (!more)
 			return 0;
@@ -741,10 +836,11 @@ leader_clear(struct market_ha *h)
 
 /* ---- bootstrap from another replica, compaction ---------------------- */
 
-/* <prefix>NAME's value as a number (0 when absent). */
+/* <prefix>NAME's value as a number (0 when absent); *bad (may be NULL)
+ * set when etcd answered but the value is not a number. */
 static int
 read_number(struct market_ha *h, struct etcd *ec, const char *name,
-    uint64_t *out)
+    uint64_t *out, int *bad)
 {
 	char key[KEY_MAX];
 	size_t kl = (size_t)snprintf(key, sizeof(key), "%s%s", h->prefix, name);
@@ -754,8 +850,12 @@ read_number(struct market_ha *h, struct etcd *ec, const char *name,
 	*out = 0;
 	if ((rc = etcd_range(ec, key, kl, NULL, 0, 0, 1, &r)) < 0)
 		return rc;
-	if (r.n > 0 && util_parse_u64(r.kvs[0].value, name, out) < 0)
-		rc = err_prefix(ERR_CORRUPT, "etcd key %s", key);
+	if (r.n > 0 && util_parse_u64(r.kvs[0].value, name, out) < 0) {
+		rc = err_prefix(ERR_CORRUPT,
+		    "etcd key %s: expected a number of entries", key);
+		if (bad != NULL)
+			*bad = 1;
+	}
 	etcd_range_clear(&r);
 	return rc;
 }
@@ -776,149 +876,773 @@ peer_get(const char *url, struct http_result *out)
 	return rc;
 }
 
-/* Apply the entries of one page of /v1/ledger/entries; under mu. */
+/* The tree of the local copy (its stored hashes) extended in memory with
+ * the hashes of copied leaves: the root of the whole is known before
+ * anything is applied. */
+struct overlay {
+	struct merkle_reader base;
+	uint64_t old; /* leaves in the local copy */
+	struct {
+		uint8_t (*h)[MERKLE_HASH_LEN];
+		size_t n, cap;
+	} lv[64];
+};
+
 static int
-apply_page(struct market *m, const char *url, const json_t *ents)
+overlay_get(void *ctx, unsigned level, uint64_t idx,
+    uint8_t out[MERKLE_HASH_LEN])
 {
+	struct overlay *o = ctx;
+	uint64_t j;
+
+	if (level >= 64)
+		return err_set(ERR_INVAL, "merkle level %u", level);
+	if (((idx + 1) << level) <= o->old)
+		return o->base.get(o->base.ctx, level, idx, out);
+	if (idx < (o->old >> level) ||
+	    (j = idx - (o->old >> level)) >= o->lv[level].n)
+		return err_set(ERR_NOTFOUND,
+		    "merkle node %u/%" PRIu64 " not copied", level, idx);
+	memcpy(out, o->lv[level].h[j], MERKLE_HASH_LEN);
+	return 0;
+}
+
+/* Leaf n (hash lh) appended to o; under mu (the base reads the store). */
+static int
+overlay_add(struct overlay *o, uint64_t n, const uint8_t lh[MERKLE_HASH_LEN])
+{
+	struct merkle_reader r = { overlay_get, o };
+	struct merkle_stored st[MERKLE_MAX_STORED];
+	size_t c;
+	int rc;
+
+	if ((rc = merkle_append_hashes(n, lh, &r, st, &c)) < 0)
+		return rc;
+	for (size_t i = 0; i < c; i++) {
+		unsigned l = st[i].level;
+
+		if (l >= 64 || st[i].idx - (o->old >> l) != o->lv[l].n)
+			return err_set(ERR_INVAL,
+			    "merkle node %u/%" PRIu64 " out of order", l,
+			    st[i].idx);
+		if (o->lv[l].n == o->lv[l].cap) {
+			size_t cap = o->lv[l].cap ? o->lv[l].cap * 2 : 64;
+			void *p = realloc(o->lv[l].h, cap * MERKLE_HASH_LEN);
+			if (p == NULL)
+				return err_set(ERR_NOMEM, "out of memory");
+			o->lv[l].h = p;
+			o->lv[l].cap = cap;
+		}
+		memcpy(o->lv[l].h[o->lv[l].n++], st[i].hash, MERKLE_HASH_LEN);
+	}
+	return 0;
+}
+
+static void
+overlay_clear(struct overlay *o)
+{
+	for (size_t l = 0; l < 64; l++)
+		free(o->lv[l].h);
+}
+
+/* The checks of apply_leaf that need no state: the envelope's signature,
+ * the index, a time that does not go back from *prev (updated), the
+ * canonical leaf bytes. */
+static int
+check_copied_leaf(uint64_t idx, const char *val, size_t len, int64_t *prev)
+{
+	struct replay_leaf l = { 0 };
+	char *canon = NULL;
+	size_t clen = 0;
+	int rc;
+
+	if ((rc = replay_parse_leaf(val, len, &l)) < 0)
+		return err_prefix(rc, "entry %" PRIu64, idx);
+	if (l.index != idx)
+		rc = err_set(ERR_CORRUPT,
+		    "entry %" PRIu64 ": its leaf says index %" PRIu64, idx,
+		    l.index);
+	else if (idx > 0 && l.time < *prev)
+		rc = err_set(ERR_CORRUPT,
+		    "entry %" PRIu64 ": time %" PRId64
+		    " is before the previous entry's %" PRId64,
+		    idx, l.time, *prev);
+	else if ((rc = store_leaf_bytes(l.e, idx, l.time, &canon, &clen)) ==
+	        0 &&
+	    (clen != len || memcmp(canon, val, len) != 0))
+		rc = err_set(ERR_CORRUPT,
+		    "entry %" PRIu64 ": not the canonical leaf bytes of its "
+		    "envelope",
+		    idx);
+	if (rc == 0)
+		*prev = l.time;
+	free(canon);
+	envelope_free(l.e);
+	return rc;
+}
+
+/* Rebuild the state from the local copy (after a rolled-back copy);
+ * under mu. */
+static void
+rebuild_state_locked(struct market *m)
+{
+	char *fallback = NULL;
+	uint64_t from = 0;
+
+	state_free(m->state);
+	m->state = NULL;
+	if (store_size(m->store) == 0)
+		return;
+	if (snapshot_replay(m->store, m->snap_path, m->cfg.check_invariants,
+	        &m->state, &m->cfg, &from, &fallback) < 0) {
+		log_error("rebuilding the state from the ledger: %s",
+		    err_msg());
+		abort();
+	}
+	free(fallback);
+}
+
+/* b64 of a hash into out. */
+static int
+hash_from_b64(const json_t *v, uint8_t out[MERKLE_HASH_LEN])
+{
+	const char *s = json_string_value(v);
+	size_t n = 0;
+
+	if (s == NULL ||
+	    b64_decode(s, strlen(s), out, MERKLE_HASH_LEN, &n) < 0 ||
+	    n != MERKLE_HASH_LEN)
+		return -1;
+	return 0;
+}
+
+/*
+ * One chunk of a copy: leaves [a, b) taken in order (chunk_take: each
+ * checked by check_copied_leaf, its hash added to the tree in memory; b
+ * lowered when the leaves pass BOOT_CHUNK_BYTES first), then
+ * chunk_finish: the Merkle root they make at b against the source's
+ * signed checkpoint (equal at its size, else by a consistency proof from
+ * b to its size), and only then applied together in one store
+ * transaction.  A rule that refuses one rolls the whole chunk back and
+ * halts.  Nothing of a chunk is applied unless all of it verified.
+ */
+struct chunk {
+	struct market *m;
+	struct overlay o;
+	struct {
+		char *p;
+		size_t len;
+	} * lv;
+	uint64_t a, b, nlv, k;
+	size_t held;
+	int64_t prev;
+};
+
+/* A consistency proof from old to new, from the copy's source. */
+typedef int (*proof_fn)(void *ctx, uint64_t old, uint64_t new,
+    uint8_t proof[][MERKLE_HASH_LEN], size_t *n);
+
+static int
+chunk_start(struct market *m, struct chunk *c, uint64_t a, uint64_t b)
+{
+	memset(c, 0, sizeof(*c));
+	c->m = m;
+	c->a = c->k = c->o.old = a;
+	c->b = b;
+	c->nlv = b - a;
+	if ((c->lv = calloc(c->nlv, sizeof(*c->lv))) == NULL)
+		return err_set(ERR_NOMEM, "out of memory");
+	pthread_mutex_lock(&m->mu);
+	store_reader(m->store, &c->o.base);
+	c->prev = store_last_time(m->store);
+	pthread_mutex_unlock(&m->mu);
+	return 0;
+}
+
+static void
+chunk_free(struct chunk *c)
+{
+	for (uint64_t i = 0; i < c->nlv; i++)
+		free(c->lv[i].p);
+	free(c->lv);
+	overlay_clear(&c->o);
+	memset(c, 0, sizeof(*c));
+}
+
+/* Leaf idx (leaf: malloc'd, owned from here), the chunk's next. */
+static int
+chunk_take(struct chunk *c, uint64_t idx, char *leaf, size_t len)
+{
+	uint8_t lh[MERKLE_HASH_LEN];
+	int rc;
+
+	if (idx != c->k || c->k >= c->b) {
+		free(leaf);
+		return err_set(ERR_CORRUPT,
+		    "entry %" PRIu64 " where entry %" PRIu64 " was expected",
+		    idx, c->k);
+	}
+	c->lv[idx - c->a].p = leaf;
+	c->lv[idx - c->a].len = len;
+	if ((rc = check_copied_leaf(idx, leaf, len, &c->prev)) < 0)
+		return rc;
+	merkle_leaf_hash(leaf, len, lh);
+	pthread_mutex_lock(&c->m->mu);
+	rc = overlay_add(&c->o, idx, lh);
+	pthread_mutex_unlock(&c->m->mu);
+	if (rc < 0)
+		return rc;
+	c->k++;
+	if ((c->held += len) >= BOOT_CHUNK_BYTES && c->k < c->b)
+		c->b = c->k; /* enough in memory: verify these */
+	return 0;
+}
+
+static int
+chunk_finish(struct chunk *c, const char *src, const struct checkpoint *cp,
+    proof_fn get_proof, void *pctx)
+{
+	struct market *m = c->m;
+	struct merkle_reader r = { overlay_get, &c->o };
+	uint8_t root[MERKLE_HASH_LEN], proof[MERKLE_MAX_PROOF][MERKLE_HASH_LEN];
+	uint64_t k;
+	size_t np = 0;
+	int rc;
+
+	if (c->k != c->b)
+		return err_set(ERR_CORRUPT,
+		    "the source ended at entry %" PRIu64 " (its checkpoint "
+		    "says %" PRIu64 ")",
+		    c->k, cp->size);
+	pthread_mutex_lock(&m->mu);
+	rc = merkle_root(c->b, &r, root);
+	pthread_mutex_unlock(&m->mu);
+	if (rc < 0)
+		return rc;
+	if (c->b == cp->size && memcmp(root, cp->root, MERKLE_HASH_LEN) != 0)
+		return err_set(ERR_ALARM,
+		    "entries %" PRIu64 "-%" PRIu64 " do not make the root of "
+		    "its signed checkpoint of %" PRIu64,
+		    c->a, c->b, cp->size);
+	if (c->b < cp->size &&
+	    ((rc = get_proof(pctx, c->b, cp->size, proof, &np)) < 0 ||
+	        merkle_verify_consistency(c->b, cp->size, root, cp->root, proof,
+	            np) < 0))
+		return err_set(ERR_ALARM,
+		    "entries %" PRIu64 "-%" PRIu64 " are not a prefix of its "
+		    "signed checkpoint of %" PRIu64 " (%s)",
+		    c->a, c->b, cp->size,
+		    rc < 0 ? err_msg() :
+		             "the consistency proof does not verify");
+	/* all of it verified: apply it as one */
+	pthread_mutex_lock(&m->mu);
+	if (store_size(m->store) != c->a) {
+		pthread_mutex_unlock(&m->mu);
+		return err_set(ERR_INVAL,
+		    "the local copy moved during the copy");
+	}
+	if (store_begin(m->store) < 0)
+		abort();
+	for (k = c->a; k < c->b && rc == 0; k++)
+		rc = apply_leaf(m, k, c->lv[k - c->a].p, c->lv[k - c->a].len);
+	if (rc < 0) {
+		struct market_ha *h = m->ha;
+		store_rollback(m->store);
+		rebuild_state_locked(m);
+		h->halted = 1;
+		snprintf(h->halt_msg, sizeof(h->halt_msg),
+		    "entry %" PRIu64 " copied from %s verified against its "
+		    "signed checkpoint but the rules refuse it: %s; nothing "
+		    "of the copy applied, this replica stops at %" PRIu64
+		    " entries until an operator looks",
+		    k - 1, src, err_msg(), store_size(m->store));
+		log_error("%s", h->halt_msg);
+		rc = err_set(ERR_CORRUPT, "%s", h->halt_msg);
+	} else if (store_commit(m->store) < 0) {
+		log_error("ledger commit: %s", err_msg());
+		abort();
+	}
+	m->committed = store_size(m->store);
+	pthread_cond_broadcast(&m->committed_cv);
+	pthread_mutex_unlock(&m->mu);
+	if (rc == 0 && c->b < cp->size)
+		log_info("entries %" PRIu64 "-%" PRIu64 " verified (by a "
+		         "consistency proof to its signed checkpoint of "
+		         "%" PRIu64 ") and applied",
+		    c->a, c->b, cp->size);
+	return rc;
+}
+
+/* A consistency proof from a replica's API (or a mirror of it). */
+static int
+api_proof(void *ctx, uint64_t old, uint64_t new,
+    uint8_t proof[][MERKLE_HASH_LEN], size_t *n)
+{
+	const char *base = ctx;
+	struct http_result res = { 0 };
+	char url[600];
+	json_t *j = NULL, *pj;
+	int rc;
+
+	*n = 0;
+	snprintf(url, sizeof(url),
+	    "%s/v1/ledger/proof/consistency?old=%" PRIu64 "&new=%" PRIu64, base,
+	    old, new);
+	if ((rc = peer_get(url, &res)) < 0)
+		return rc;
+	rc = cjson_parse(res.body, res.body_len, &j);
+	http_result_clear(&res);
+	pj = json_object_get(j, "proof");
+	if (rc == 0 && !json_is_array(pj))
+		rc = err_set(ERR_CORRUPT, "%s: expected \"proof\"", url);
+	for (size_t i = 0; rc == 0 && i < json_array_size(pj); i++, (*n)++)
+		if (i >= MERKLE_MAX_PROOF ||
+		    hash_from_b64(json_array_get(pj, i), proof[i]) < 0)
+			rc = err_set(ERR_CORRUPT,
+			    "%s: proof[%zu]: expected a hash in base64", url,
+			    i);
+	json_decref(j);
+	return rc;
+}
+
+/* Entries [a, end of the chunk) through /v1/ledger/entries. */
+static int
+api_chunk(struct chunk *c, const char *base, const struct checkpoint *cp)
+{
+	struct http_result res = { 0 };
+	char url[600];
 	int rc = 0;
 
-	for (size_t i = 0; i < json_array_size(ents) && rc == 0; i++) {
-		json_t *e = json_array_get(ents, i);
-		const char *b64 = json_string_value(json_object_get(e, "leaf"));
-		json_int_t idx =
-		    json_integer_value(json_object_get(e, "index"));
-		size_t cap = b64 ? strlen(b64) : 0, len = 0;
-		char *leaf = malloc(cap + 1);
+	while (c->k < c->b && rc == 0) {
+		json_t *j = NULL, *ents;
+		size_t n;
 
-		if (leaf == NULL || b64 == NULL || idx < 0 ||
-		    b64_decode(b64, strlen(b64), (uint8_t *)leaf, cap, &len) <
-		        0)
+		snprintf(url, sizeof(url),
+		    "%s/v1/ledger/entries?start=%" PRIu64 "&end=%" PRIu64, base,
+		    c->k, c->b);
+		if ((rc = peer_get(url, &res)) < 0)
+			break;
+		rc = cjson_parse(res.body, res.body_len, &j);
+		http_result_clear(&res);
+		ents = json_object_get(j, "entries");
+		if (rc < 0 || (n = json_array_size(ents)) == 0) {
+			json_decref(j);
 			rc = err_set(ERR_CORRUPT,
-			    "%s: entries[%zu]: expected \"leaf\" in base64 and "
-			    "an \"index\"",
-			    url, i);
-		else
-			rc = apply_leaf(m, (uint64_t)idx, leaf, len);
-		free(leaf);
+			    "%s: no entries (its checkpoint says %" PRIu64 ")",
+			    url, cp->size);
+			break;
+		}
+		for (size_t i = 0; i < n && c->k < c->b && rc == 0; i++) {
+			json_t *e = json_array_get(ents, i);
+			const char *b64 =
+			    json_string_value(json_object_get(e, "leaf"));
+			json_t *ji = json_object_get(e, "index");
+			size_t cap = b64 ? strlen(b64) : 0, len = 0;
+			char *leaf = malloc(cap + 1);
+
+			if (leaf == NULL || b64 == NULL ||
+			    !json_is_integer(ji) ||
+			    (uint64_t)json_integer_value(ji) != c->k ||
+			    b64_decode(b64, cap, (uint8_t *)leaf, cap, &len) <
+			        0) {
+				free(leaf);
+				rc = err_set(ERR_CORRUPT,
+				    "%s: entries[%zu]: expected \"index\" "
+				    "%" PRIu64 " and its \"leaf\" in base64",
+				    url, i, c->k);
+				break;
+			}
+			leaf[len] = '\0';
+			rc = chunk_take(c, c->k, leaf, len);
+		}
+		json_decref(j);
 	}
 	return rc;
 }
 
+/* Copying from a stream of leaves in order (C2SP tiles, a git mirror):
+ * a chunk verified and applied whenever it is full, its consistency
+ * proofs from get_proof. */
+struct stream_copy {
+	struct market *m;
+	const struct checkpoint *cp;
+	const char *src;
+	struct chunk c;
+	int open;
+	uint64_t from, chunk_max;
+	proof_fn get_proof;
+	void *pctx;
+};
+
+static int
+tiles_proof(void *ctx, uint64_t old, uint64_t new,
+    uint8_t proof[][MERKLE_HASH_LEN], size_t *n)
+{
+	struct merkle_reader r;
+
+	/* the tiles' hashes are unverified: the proof is checked against
+	 * the signed root */
+	tiles_reader(ctx, new, &r);
+	return merkle_consistency_proof(old, new, &r, proof, n);
+}
+
+static int
+mem_proof(void *ctx, uint64_t old, uint64_t new,
+    uint8_t proof[][MERKLE_HASH_LEN], size_t *n)
+{
+	struct merkle_reader r;
+
+	merkle_mem_reader(ctx, &r);
+	return merkle_consistency_proof(old, new, &r, proof, n);
+}
+
+static int
+stream_leaf(void *ctx, uint64_t idx, int64_t time, const char *data, size_t len)
+{
+	struct stream_copy *sc = ctx;
+	char *leaf;
+	int rc;
+
+	(void)time;
+	if (idx < sc->from)
+		return 0; /* held here already */
+	if (idx >= sc->cp->size)
+		return err_set(ERR_CORRUPT,
+		    "entry %" PRIu64 " past its checkpoint of %" PRIu64, idx,
+		    sc->cp->size);
+	if (!sc->open) {
+		uint64_t end = sc->cp->size - idx > sc->chunk_max ?
+		    idx + sc->chunk_max :
+		    sc->cp->size;
+		if ((rc = chunk_start(sc->m, &sc->c, idx, end)) < 0)
+			return rc;
+		sc->open = 1;
+	}
+	if ((leaf = malloc(len + 1)) == NULL)
+		return err_set(ERR_NOMEM, "out of memory");
+	memcpy(leaf, data, len);
+	leaf[len] = '\0';
+	if ((rc = chunk_take(&sc->c, idx, leaf, len)) < 0)
+		return err_prefix(rc,
+		    "nothing of entries %" PRIu64 "-%" PRIu64 " applied",
+		    sc->c.a, sc->c.b);
+	if (sc->c.k < sc->c.b)
+		return 0;
+	rc = chunk_finish(&sc->c, sc->src, sc->cp, sc->get_proof, sc->pctx);
+	if (rc < 0)
+		err_prefix(rc,
+		    "nothing of entries %" PRIu64 "-%" PRIu64 " applied",
+		    sc->c.a, sc->c.b);
+	chunk_free(&sc->c);
+	sc->open = 0;
+	return rc;
+}
+
+/* After a stream: a chunk still open means the source ended early. */
+static int
+stream_end(struct stream_copy *sc, int rc)
+{
+	if (rc == 0 && sc->open)
+		rc = err_set(ERR_CORRUPT,
+		    "the source ends at entry %" PRIu64
+		    " (nothing of entries %" PRIu64 "-%" PRIu64 " applied)",
+		    sc->c.k, sc->c.a, sc->c.b);
+	if (sc->open)
+		chunk_free(&sc->c);
+	sc->open = 0;
+	return rc;
+}
+
+static int
+mem_leaf(void *ctx, uint64_t idx, int64_t time, const char *data, size_t len)
+{
+	uint8_t lh[MERKLE_HASH_LEN];
+
+	(void)time;
+	if (idx != merkle_mem_size(ctx))
+		return err_set(ERR_CORRUPT, "entry %" PRIu64 " out of order",
+		    idx);
+	merkle_leaf_hash(data, len, lh);
+	return merkle_mem_append(ctx, lh);
+}
+
+static int source_checkpoint(struct market *m, const char *url,
+    const char *note, size_t len, uint64_t upto, struct checkpoint *cp);
+
 /*
- * Entries below what etcd still holds (compacted away) from the
- * sequencer's copy: its checkpoint (signed by the market key, checked),
- * then every entry up to that size, each verified and applied as one from
- * etcd, then the local root at that size compared with the checkpoint's.
+ * From a git mirror (`ledger mirror`, or a clone of one) in the local
+ * folder dir: a first read hashes every leaf into a tree in memory (the
+ * source of consistency proofs, untrusted: each is checked against the
+ * signed root), then its head checkpoint is checked (source_checkpoint)
+ * and a second read copies the leaves this replica lacks, chunk by
+ * chunk as from tiles.
+ */
+static int
+bootstrap_from_mirror(struct market *m, const char *dir, uint64_t upto)
+{
+	struct market_ha *h = m->ha;
+	struct merkle_mem *mem = NULL;
+	struct checkpoint cp = { 0 };
+	struct stream_copy sc = { 0 };
+	char *note = NULL, *note2 = NULL;
+	uint64_t from;
+	int rc;
+
+	if ((rc = merkle_mem_new(&mem)) < 0)
+		return rc;
+	if ((rc = mirror_read(dir, mem_leaf, mem, &note)) < 0) {
+		err_prefix(rc, "%s (a git mirror)", dir);
+		goto out;
+	}
+	if ((rc = source_checkpoint(m, dir, note, strlen(note), upto, &cp)) < 0)
+		goto out;
+	if (merkle_mem_size(mem) != cp.size) {
+		rc = err_set(ERR_CORRUPT,
+		    "%s: %" PRIu64 " entries under a checkpoint of %" PRIu64,
+		    dir, merkle_mem_size(mem), cp.size);
+		goto out;
+	}
+	pthread_mutex_lock(&m->mu);
+	from = store_size(m->store);
+	pthread_mutex_unlock(&m->mu);
+	log_info("copying entries %" PRIu64 "-%" PRIu64 " from %s (a git "
+	         "mirror; compacted from etcd below %" PRIu64 ")",
+	    from, cp.size, dir, upto);
+	sc = (struct stream_copy){ .m = m,
+		.cp = &cp,
+		.src = dir,
+		.from = from,
+		.chunk_max = h->boot_chunk,
+		.get_proof = mem_proof,
+		.pctx = mem };
+	rc = stream_end(&sc,
+	    from < cp.size ? mirror_read(dir, stream_leaf, &sc, &note2) : 0);
+	if (rc == 0 && note2 != NULL && strcmp(note, note2) != 0)
+		rc = err_set(ERR_CORRUPT, "its head moved during the copy");
+	if (rc < 0) {
+		err_prefix(rc, "copying from %s (a git mirror)", dir);
+		goto out;
+	}
+	log_info("copied %" PRIu64 " entries from %s, verified each and the "
+	         "root of its signed checkpoint",
+	    cp.size - from, dir);
+out:
+	free(note);
+	free(note2);
+	merkle_mem_free(mem);
+	checkpoint_clear(&cp);
+	return rc;
+}
+
+/* The source's checkpoint (url): signed by the market key, of this
+ * ledger, covering upto. */
+static int
+source_checkpoint(struct market *m, const char *url, const char *note,
+    size_t len, uint64_t upto, struct checkpoint *cp)
+{
+	struct note_verifier v;
+	uint8_t pub[KEY_PUB_LEN];
+	char *text = NULL;
+	int rc;
+
+	key_public(m->key, pub);
+	if ((rc = note_verifier_init(&v, store_origin(m->store),
+	         NOTE_SIG_ED25519, pub)) < 0)
+		return rc;
+	if ((rc = note_open(note, len, &v, 1, &text, NULL)) < 0) {
+		free(text);
+		return err_prefix(rc,
+		    "%s: not a checkpoint signed by this market's key "
+		    "(%s/market.key)",
+		    url, m->dir);
+	}
+	rc = checkpoint_parse(text, strlen(text), cp);
+	free(text);
+	if (rc < 0)
+		return err_prefix(rc, "%s", url);
+	if (strcmp(cp->origin, store_origin(m->store)) != 0)
+		return err_set(ERR_CORRUPT,
+		    "%s: a checkpoint of \"%s\", not of this ledger (\"%s\")",
+		    url, cp->origin, store_origin(m->store));
+	if (cp->size < upto)
+		return err_set(ERR_NOTFOUND,
+		    "%s: its checkpoint (%" PRIu64 ") is below the %" PRIu64
+		    " entries compacted from etcd; later",
+		    url, cp->size, upto);
+	return 0;
+}
+
+/*
+ * Entries below what etcd still holds (compacted away) from another copy
+ * (--bootstrap-from, else the sequencer's API): a replica's read API
+ * (/v1/ledger/...), or, when base serves none, C2SP tiles (/checkpoint,
+ * /tile/...).  Its checkpoint must be signed by the market key and cover
+ * upto; then every entry up to its size, in chunks each verified whole
+ * (chunk_finish) before it is applied.
  */
 static int
 bootstrap_from_peer(struct market *m, struct etcd *ec, uint64_t upto)
 {
 	struct market_ha *h = m->ha;
-	struct note_verifier v;
 	struct checkpoint cp = { 0 };
 	struct http_result res = { 0 };
-	struct etcd_range r;
-	uint8_t pub[KEY_PUB_LEN], root[MERKLE_HASH_LEN];
-	char base[320], url[400], lkey[KEY_MAX], *text = NULL;
-	size_t lkl =
-	    (size_t)snprintf(lkey, sizeof(lkey), "%sleader", h->prefix);
-	uint64_t size;
+	struct tiles *t = NULL;
+	uint8_t pub[KEY_PUB_LEN];
+	char base[320], url[400], *note = NULL;
+	size_t nlen = 0;
+	uint64_t size, from;
 	int rc;
 
-	/* the sequencer's address, from the election key */
-	if ((rc = etcd_range(ec, lkey, lkl, NULL, 0, 0, 1, &r)) < 0)
-		return rc;
-	if (r.n > 0)
-		leader_from_value(h, &r.kvs[0]);
-	pthread_mutex_lock(&h->lmu);
-	snprintf(base, sizeof(base), "%s", r.n > 0 ? h->leader_url : "");
-	pthread_mutex_unlock(&h->lmu);
-	etcd_range_clear(&r);
-	if (base[0] == '\0' || strcmp(base, h->url) == 0)
-		return err_set(ERR_NOTFOUND,
-		    "entries below %" PRIu64 " were compacted from etcd and "
-		    "no other replica is known to copy them from (yet)",
-		    upto);
+	if (h->boot_url[0] != '\0') {
+		snprintf(base, sizeof(base), "%s", h->boot_url);
+	} else {
+		/* the sequencer's address, from the election key */
+		struct etcd_range r;
+		char lkey[KEY_MAX];
+		size_t lkl =
+		    (size_t)snprintf(lkey, sizeof(lkey), "%sleader", h->prefix);
+
+		if ((rc = etcd_range(ec, lkey, lkl, NULL, 0, 0, 1, &r)) < 0)
+			return rc;
+		if (r.n > 0)
+			leader_from_value(h, &r.kvs[0]);
+		pthread_mutex_lock(&h->lmu);
+		snprintf(base, sizeof(base), "%s",
+		    r.n > 0 ? h->leader_url : "");
+		pthread_mutex_unlock(&h->lmu);
+		etcd_range_clear(&r);
+		if (base[0] == '\0' || strcmp(base, h->url) == 0)
+			return err_set(ERR_NOTFOUND,
+			    "no sequencer is known to copy them from (yet; "
+			    "--bootstrap-from names another source)");
+	}
+	if (strncmp(base, "http://", 7) != 0 &&
+	    strncmp(base, "https://", 8) != 0) {
+		/* a folder: a git mirror, else tiles */
+		if ((rc = bootstrap_from_mirror(m, base, upto)) != ERR_NOTFOUND)
+			return rc;
+		err_clear();
+		if ((rc = tiles_open(base, &t)) < 0)
+			return err_prefix(rc, "%s", base);
+		snprintf(url, sizeof(url), "%s/checkpoint", base);
+		if ((rc = tiles_checkpoint(t, &note, &nlen)) < 0) {
+			err_prefix(rc,
+			    "%s: neither a git mirror nor a folder of tiles",
+			    base);
+			goto out;
+		}
+		goto have_note;
+	}
 	key_public(m->key, pub);
 	if (strncmp(base, "https://", 8) == 0)
 		http_pin(base, pub);
-	if ((rc = note_verifier_init(&v, store_origin(m->store),
-	         NOTE_SIG_ED25519, pub)) < 0)
-		return rc;
 	snprintf(url, sizeof(url), "%s/v1/ledger/checkpoint", base);
-	if ((rc = peer_get(url, &res)) < 0)
+	memset(&res, 0, sizeof(res));
+	if ((rc = http_fetch("GET", url, NULL, NULL, 0, 20000, &res)) < 0)
 		return rc;
-	rc = note_open(res.body, res.body_len, &v, 1, &text, NULL);
-	http_result_clear(&res);
-	if (rc < 0 || (rc = checkpoint_parse(text, strlen(text), &cp)) < 0) {
-		free(text);
-		return err_prefix(rc, "%s", url);
-	}
-	free(text);
-	if (cp.size < upto) {
-		checkpoint_clear(&cp);
-		return err_set(ERR_NOTFOUND,
-		    "%s: its checkpoint (%" PRIu64 ") is below the %" PRIu64
-		    " entries compacted from etcd; later",
-		    url, cp.size, upto);
-	}
-	log_info("copying entries %" PRIu64 "-%" PRIu64 " from %s (compacted "
-	         "from etcd below %" PRIu64 ")",
-	    store_size(m->store), cp.size, base, upto);
-	for (;;) {
-		json_t *j = NULL, *ents;
-
-		pthread_mutex_lock(&m->mu);
-		size = store_size(m->store);
-		pthread_mutex_unlock(&m->mu);
-		if (size >= cp.size)
-			break;
-		snprintf(url, sizeof(url),
-		    "%s/v1/ledger/entries?start=%" PRIu64 "&end=%" PRIu64, base,
-		    size, cp.size);
-		if ((rc = peer_get(url, &res)) < 0)
-			goto out;
-		rc = cjson_parse(res.body, res.body_len, &j);
+	if (res.status == 404) {
+		/* no read API: a tiles mirror? */
 		http_result_clear(&res);
-		ents = json_object_get(j, "entries");
-		if (rc < 0 || json_array_size(ents) == 0) {
-			json_decref(j);
-			rc = err_set(ERR_CORRUPT, "%s: no entries", url);
+		if ((rc = tiles_open(base, &t)) < 0)
+			return err_prefix(rc, "%s", base);
+		snprintf(url, sizeof(url), "%s/checkpoint", base);
+		if ((rc = tiles_checkpoint(t, &note, &nlen)) < 0) {
+			err_prefix(rc,
+			    "%s: neither a replica's read API "
+			    "(/v1/ledger/checkpoint: 404) nor tiles",
+			    base);
 			goto out;
 		}
-		pthread_mutex_lock(&m->mu);
-		if (store_begin(m->store) < 0)
-			abort();
-		if ((rc = apply_page(m, url, ents)) < 0) {
-			err_prefix(rc, "copied from %s", base);
-			halt_locked(m, store_size(m->store));
+	} else if (res.status != 200) {
+		rc = err_set(ERR_IO, "%s: HTTP %ld", url, res.status);
+		http_result_clear(&res);
+		return rc;
+	} else {
+		note = res.body;
+		nlen = res.body_len;
+		res.body = NULL;
+	}
+have_note:
+	if ((rc = source_checkpoint(m, url, note, nlen, upto, &cp)) < 0)
+		goto out;
+	pthread_mutex_lock(&m->mu);
+	from = store_size(m->store);
+	pthread_mutex_unlock(&m->mu);
+	log_info("copying entries %" PRIu64 "-%" PRIu64 " from %s%s "
+	         "(compacted from etcd below %" PRIu64 ")",
+	    from, cp.size, base, t ? " (tiles)" : "", upto);
+	if (t != NULL) {
+		struct stream_copy sc = { .m = m,
+			.cp = &cp,
+			.src = base,
+			.from = from,
+			.chunk_max = h->boot_chunk,
+			.get_proof = tiles_proof,
+			.pctx = t };
+
+		rc = stream_end(&sc,
+		    from < cp.size ? tiles_foreach_entry_from(t, from, cp.size,
+		                         stream_leaf, &sc) :
+		                     0);
+		if (rc < 0) {
+			err_prefix(rc, "copying from %s (tiles)", base);
+			goto out;
 		}
-		if (store_commit(m->store) < 0)
-			abort();
-		m->committed = store_size(m->store);
-		pthread_cond_broadcast(&m->committed_cv);
-		pthread_mutex_unlock(&m->mu);
-		json_decref(j);
+	}
+	for (size = from; t == NULL && size < cp.size;) {
+		struct chunk c;
+
+		if ((rc = chunk_start(m, &c, size,
+		         cp.size - size > h->boot_chunk ? size + h->boot_chunk :
+		                                          cp.size)) < 0)
+			goto out;
+		if ((rc = api_chunk(&c, base, &cp)) == 0)
+			rc = chunk_finish(&c, base, &cp, api_proof, base);
+		if (rc < 0)
+			err_prefix(rc,
+			    "copying from %s (nothing of entries "
+			    "%" PRIu64 "-%" PRIu64 " applied)",
+			    base, c.a, c.b);
+		size = c.b;
+		chunk_free(&c);
 		if (rc < 0)
 			goto out;
 	}
-	pthread_mutex_lock(&m->mu);
-	rc = store_root(m->store, cp.size, root);
-	if (rc == 0 && memcmp(root, cp.root, sizeof(root)) != 0) {
-		rc = err_set(ERR_ALARM,
-		    "the copy from %s does not have the root of its own "
-		    "signed checkpoint at %" PRIu64,
-		    base, cp.size);
-		halt_locked(m, cp.size);
-	}
-	pthread_mutex_unlock(&m->mu);
-	if (rc == 0)
-		log_info("copied %" PRIu64 " entries from %s, verified each "
-		         "and the root of its signed checkpoint",
-		    cp.size, base);
+	log_info("copied %" PRIu64 " entries from %s, verified each and the "
+	         "root of its signed checkpoint",
+	    cp.size - from, base);
 out:
+	free(note);
+	tiles_free(t);
 	checkpoint_clear(&cp);
 	return rc;
+}
+
+static uint64_t
+store_size_locked(struct market *m)
+{
+	uint64_t n;
+
+	pthread_mutex_lock(&m->mu);
+	n = store_size(m->store);
+	pthread_mutex_unlock(&m->mu);
+	return n;
+}
+
+/* Why compaction does not go on, logged once (the loop thread's). */
+static void __attribute__((format(printf, 2, 3)))
+compact_note(struct market_ha *h, const char *fmt, ...)
+{
+	char msg[sizeof(h->compact_msg)];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (strcmp(msg, h->compact_msg) == 0)
+		return;
+	snprintf(h->compact_msg, sizeof(h->compact_msg), "%s", msg);
+	log_warn("%s", msg);
 }
 
 /*
@@ -939,7 +1663,7 @@ compact(struct market *m)
 	struct etcd_range r;
 	uint64_t min = UINT64_MAX, published, done;
 	int64_t rev = 0;
-	int ok = 0;
+	int ok = 0, bad = 0;
 
 	if (etcd_range(h->ec, key, kl, end, el, 0, 0, &r) < 0)
 		return;
@@ -958,7 +1682,22 @@ compact(struct market *m)
 	pthread_mutex_unlock(&m->mu);
 	if (published < min)
 		min = published;
-	if (read_number(h, h->ec, "compacted", &done) < 0 || min <= done)
+	if (read_number(h, h->ec, "compacted", &done, &bad) < 0) {
+		if (bad)
+			compact_note(h, "etcd compaction stopped: %s",
+			    err_msg());
+		return;
+	}
+	if (done > store_size_locked(m)) {
+		compact_note(h,
+		    "etcd compaction stopped: its compacted marker (%" PRIu64
+		    ") is past this sequencer's %" PRIu64
+		    " entries (set by hand?)",
+		    done, store_size_locked(m));
+		return;
+	}
+	h->compact_msg[0] = '\0';
+	if (min <= done)
 		return;
 	/* fenced like every write: only the sequencer compacts */
 	cmp.key = lkey;
@@ -1101,21 +1840,53 @@ campaign(struct market *m)
 	return 0;
 }
 
+/*
+ * Report how many entries this replica holds under applied/<name>
+ * (at most every second), a key attached to an etcd lease of ttl_s
+ * refreshed every third of it: a replica gone for longer than ttl_s
+ * (killed for good, halted, cut off) no longer holds compaction back;
+ * when it comes back, it copies what was compacted meanwhile.
+ */
 static void
 report_applied(struct market *m)
 {
 	struct market_ha *h = m->ha;
 	char key[KEY_MAX], val[32];
 	struct etcd_put p;
+	int64_t now = mono_ns(), ttl;
 	uint64_t n;
-	int ok;
+	int ok, rc;
 
-	if (mono_ns() - h->last_report_ns < 1000000000LL)
+	if (now - h->last_report_ns < 1000000000LL)
 		return;
-	h->last_report_ns = mono_ns();
+	h->last_report_ns = now;
 	pthread_mutex_lock(&m->mu);
 	n = store_size(m->store);
 	pthread_mutex_unlock(&m->mu);
+	if (h->alease != 0 &&
+	    now - h->alease_ns >= h->ttl_s * 1000000000LL / 3) {
+		rc = etcd_lease_keepalive(h->ec, h->alease, &ttl);
+		if (rc == ERR_NOTFOUND) {
+			log_warn("the lease under applied/%s expired (not "
+			         "refreshed for %" PRId64 " s): compaction may "
+			         "have gone on without this replica; taking a "
+			         "new one",
+			    h->name, h->ttl_s);
+			h->alease = 0;
+		} else if (rc < 0) {
+			return; /* etcd unreachable: next time */
+		} else {
+			h->alease_ns = now;
+		}
+	}
+	if (h->alease == 0) {
+		if (etcd_lease_grant(h->ec, h->ttl_s, &h->alease) < 0) {
+			h->alease = 0;
+			return;
+		}
+		h->alease_ns = now;
+		h->reported = UINT64_MAX; /* the key goes under it */
+	}
 	if (n == h->reported)
 		return;
 	p.key = key;
@@ -1123,7 +1894,7 @@ report_applied(struct market *m)
 	    h->prefix, h->name);
 	p.value = val;
 	p.value_len = (size_t)snprintf(val, sizeof(val), "%" PRIu64, n);
-	p.lease = 0;
+	p.lease = h->alease;
 	if (etcd_txn(h->ec, NULL, 0, &p, 1, NULL, 0, &ok, NULL, NULL) == 0)
 		h->reported = n;
 }
@@ -1185,6 +1956,25 @@ watch_batch_cb(void *ctx, const struct etcd_kv *kvs, const int *deleted,
 	return 0;
 }
 
+/* Who sequences now, from the election key (a stalled replica does not
+ * watch it, yet forwards submissions to it). */
+static void
+refresh_leader(struct market_ha *h)
+{
+	char lkey[KEY_MAX];
+	size_t lkl =
+	    (size_t)snprintf(lkey, sizeof(lkey), "%sleader", h->prefix);
+	struct etcd_range r;
+
+	if (etcd_range(h->ec, lkey, lkl, NULL, 0, 0, 1, &r) < 0)
+		return;
+	if (r.n > 0)
+		leader_from_value(h, &r.kvs[0]);
+	else
+		leader_clear(h);
+	etcd_range_clear(&r);
+}
+
 static void
 nap(struct market *m, long ms)
 {
@@ -1205,6 +1995,7 @@ loop_main(void *arg)
 	size_t el = etcd_prefix_end(h->prefix, h->prefix_len, end);
 
 	int64_t last_compact = mono_ns();
+	long backoff = 0;
 
 	w.lkl = (size_t)snprintf(w.lkey, sizeof(w.lkey), "%sleader", h->prefix);
 	while (!atomic_load(&m->stopping)) {
@@ -1252,10 +2043,22 @@ loop_main(void *arg)
 			continue;
 		}
 		if ((rc = catch_up(m, h->ec, 1, &rev)) < 0) {
+			if (stalled(h)) {
+				refresh_leader(h);
+				/* 0.5 s, doubling up to 16 s: a copy that
+				 * fails may be large to fetch again */
+				backoff = backoff ? backoff * 2 : 500;
+				if (backoff > 16000)
+					backoff = 16000;
+				nap(m, backoff);
+				continue;
+			}
 			set_etcd_error(h, err_msg());
 			nap(m, 300);
 			continue;
 		}
+		unstall(h);
+		backoff = 0;
 		if ((rc = campaign(m)) < 0) {
 			set_etcd_error(h, err_msg());
 			leader_clear(h);
@@ -1348,6 +2151,30 @@ market_ha_open(struct market *m, const struct market_options *o,
 	pthread_mutex_init(&h->lmu, NULL);
 	pthread_cond_init(&h->q_cv, NULL);
 	snprintf(h->name, sizeof(h->name), "%s", o->replica);
+	h->ttl_s = (o->replica_ttl_ms > 0 ? o->replica_ttl_ms :
+	                                    MARKET_HA_REPLICA_TTL_MS_DEFAULT) /
+	    1000;
+	h->reported = UINT64_MAX;
+	/* LODGE_BOOT_CHUNK: smaller chunks, for the tests of copies made
+	 * of several (each checked by a consistency proof) */
+	h->boot_chunk = BOOT_CHUNK;
+	if (getenv("LODGE_BOOT_CHUNK") != NULL) {
+		long c = atol(getenv("LODGE_BOOT_CHUNK"));
+		if (c > 0 && c < BOOT_CHUNK)
+			h->boot_chunk = (uint64_t)c;
+	}
+	if (o->bootstrap_from != NULL) {
+		if (strlen(o->bootstrap_from) >= sizeof(h->boot_url))
+			return err_set(ERR_INVAL,
+			    "--bootstrap-from: a URL of at most %zu bytes",
+			    sizeof(h->boot_url) - 1);
+		snprintf(h->boot_url, sizeof(h->boot_url), "%s",
+		    o->bootstrap_from);
+		/* no trailing '/': paths are appended */
+		for (size_t n = strlen(h->boot_url);
+		     n > 0 && h->boot_url[n - 1] == '/'; n--)
+			h->boot_url[n - 1] = '\0';
+	}
 	/* a write not answered in 5 s (a member lost, a new Raft leader)
 	 * is resolved by reading it back (resolve_unknown) */
 	if ((rc = etcd_new(o->etcd, 3000, &h->ec)) < 0 ||
@@ -1564,7 +2391,7 @@ market_ha_forward(struct market *m, const struct http_request *req,
     struct http_response *resp)
 {
 	struct market_ha *h = m->ha;
-	char url[400], name[64], why[600], *answer = NULL;
+	char url[400], name[64], why[1024], *answer = NULL;
 	int64_t t0, t1;
 	long status;
 	int unpinned;
@@ -1579,7 +2406,8 @@ market_ha_forward(struct market *m, const struct http_request *req,
 	pthread_mutex_lock(&h->lmu);
 	snprintf(url, sizeof(url), "%s/v1/entries", h->leader_url);
 	snprintf(name, sizeof(name), "%s", h->leader_name);
-	snprintf(why, sizeof(why), "%s", h->etcd_error);
+	snprintf(why, sizeof(why), "%s",
+	    h->stall_msg[0] ? h->stall_msg : h->etcd_error);
 	if (name[0] != '\0' && strncmp(url, "https://", 8) == 0 &&
 	    strcmp(h->pinned, h->leader_url) != 0) {
 		uint8_t pub[KEY_PUB_LEN];
@@ -1698,15 +2526,17 @@ market_ha_info(struct market *m)
 	st = h->st;
 	pthread_mutex_unlock(&m->mu);
 	pthread_mutex_lock(&h->lmu);
-	o = json_pack("{s:s,s:s,s:{s:s,s:s},s:I,s:s?,s:s?}", "replica", h->name,
-	    "role",
-	    halted  ? "halted" :
-	        seq ? "sequencer" :
-	              "follower",
+	o = json_pack("{s:s,s:s,s:{s:s,s:s},s:I,s:s?,s:s?,s:s?}", "replica",
+	    h->name, "role",
+	    halted              ? "halted" :
+	        seq             ? "sequencer" :
+	        h->stall_msg[0] ? "stalled" :
+	                          "follower",
 	    "sequencer", "name", h->leader_name, "url", h->leader_url,
 	    "applied", (json_int_t)applied, "etcd_error",
 	    h->etcd_error[0] ? h->etcd_error : NULL, "halted",
-	    halted ? msg : NULL);
+	    halted ? msg : NULL, "stalled",
+	    !halted && !seq && h->stall_msg[0] ? h->stall_msg : NULL);
 	pthread_mutex_unlock(&h->lmu);
 	if (o != NULL)
 		json_object_set_new(o, "stages", stages_json(&st));

@@ -334,6 +334,15 @@ read_back(struct fx *f, const char *url, uint64_t size)
 	assert_int_equal(tiles_open(url, &t), 0);
 	assert_int_equal(tiles_foreach_entry(t, size, same_as_store, &c), 0);
 	assert_true(c.next == size);
+	/* from a leaf on (mid-bundle, past the first bundle): those leaves
+	 * and no other */
+	for (uint64_t from = size / 2; from < size; from += 257) {
+		c.next = from;
+		assert_int_equal(
+		    tiles_foreach_entry_from(t, from, size, same_as_store, &c),
+		    0);
+		assert_true(c.next == size);
+	}
 	tiles_reader(t, size, &r);
 	assert_int_equal(merkle_root(size, &r, got), 0);
 	assert_int_equal(store_root(f->s, size, want), 0);
