@@ -310,7 +310,8 @@ struct http_server {
 	pthread_cond_t streams_cv;
 	struct conn *job_head, *job_tail; /* when no worker is idle */
 	struct worker *idle; /* the last to go idle first: its cache is warm */
-	unsigned nstreams;
+	unsigned nstreams; /* open (the cap) */
+	unsigned nstream_threads; /* running, until their last step */
 
 	atomic_uint nconns;
 	atomic_uint_least64_t inflight, accepted, refused, evicted, timeouts,
@@ -3229,6 +3230,7 @@ start_stream(struct conn *c, struct http_response *resp)
 	pthread_mutex_lock(&s->mu);
 	if (s->nstreams < s->max_streams && !atomic_load(&s->stopping)) {
 		s->nstreams++;
+		s->nstream_threads++;
 		counted = 1;
 	}
 	pthread_mutex_unlock(&s->mu);
@@ -3246,6 +3248,7 @@ start_stream(struct conn *c, struct http_response *resp)
 	if (counted) {
 		pthread_mutex_lock(&s->mu);
 		s->nstreams--;
+		s->nstream_threads--;
 		pthread_cond_broadcast(&s->streams_cv);
 		pthread_mutex_unlock(&s->mu);
 	}
@@ -3486,9 +3489,14 @@ out:
 		c->stream_free(c->stream_ctx);
 	c->stream = NULL;
 	c->state = C_STREAM_DONE;
-	push_done(c);
+	/* Off the cap before the client can see the end (its loop closes
+	 * it), so it may open another at once, whichever loop takes it. */
 	pthread_mutex_lock(&s->mu);
 	s->nstreams--;
+	pthread_mutex_unlock(&s->mu);
+	push_done(c);
+	pthread_mutex_lock(&s->mu);
+	s->nstream_threads--;
 	pthread_cond_broadcast(&s->streams_cv);
 	pthread_mutex_unlock(&s->mu);
 	return NULL;
@@ -3824,7 +3832,7 @@ http_server_free(struct http_server *s)
 		return;
 	stop_threads(s);
 	pthread_mutex_lock(&s->mu);
-	while (s->nstreams > 0)
+	while (s->nstream_threads > 0)
 		pthread_cond_wait(&s->streams_cv, &s->mu);
 	pthread_mutex_unlock(&s->mu);
 	/* Every thread is gone: what is left belongs to no one. */
