@@ -194,6 +194,8 @@ void http_server_config_default(struct http_server_config *c);
 int http_server_start(const struct http_server_config *c, http_handler h,
     void *ctx, struct http_server **out);
 uint16_t http_server_port(const struct http_server *s);
+/* How many event loops it runs. */
+unsigned http_server_loops(const struct http_server *s);
 /* Stop accepting, wait for running handlers and streams (a stream ends
  * when its fn next returns), close connections, free. */
 void http_server_free(struct http_server *s);

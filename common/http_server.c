@@ -61,6 +61,8 @@
 #define UP_IDLE_MS 30000 /* an idle upstream connection is closed */
 #define UP_MAX_DEFAULT 64 /* upstream connections in use per group */
 #define LOOPS_MAX 4 /* event-loop threads, by default one per core */
+#define GRANT_LOCAL_MS 20 /* a released slot may skip another loop's */
+#define GRANT_SCAN 64 /* waiter for this long, looking this far */
 
 /* ---- connection I/O ---------------------------------------------------
  * Every byte goes through c->io, so a TLS layer (issue 16) can give a
@@ -238,6 +240,7 @@ struct proxy {
 	int has_slot, waiting, tries, reused; /* the owner loop's view */
 	int gs; /* GS_*, under s->grp_mu: in the group's wait list, or
 	           given a slot and in the owner's ready list */
+	uint64_t wait_since; /* ms, set before it joins the wait list */
 	struct conn *wnext; /* the group's wait list; the ready list */
 	int c_readable, c_writable; /* the client, as far as known */
 	/* client -> upstream */
@@ -1803,6 +1806,30 @@ cb_data(struct proxy *px, const char *p, size_t n)
 
 /* ---- upstream connections ---- */
 
+/* Which waiter of g a slot released in loop l goes to (under grp_mu;
+ * g has waiters): the first, unless it is another loop's that has waited
+ * less than GRANT_LOCAL_MS and one of l's is among the first GRANT_SCAN:
+ * that one then, taken up at once, without waking the other loop (whose
+ * own releases serve its waiters meanwhile).  FIFO within a loop; the
+ * first waiter of another loop waits at most GRANT_LOCAL_MS longer.
+ * *prevp: the one before it in the list (NULL: the first). */
+static struct conn *
+pick_waiter(struct upgroup *g, struct loop *l, struct conn **prevp)
+{
+	struct conn *w = g->wait_head, *prev = NULL;
+	int n = 0;
+
+	*prevp = NULL;
+	if (w->l == l || now_ms() >= w->px->wait_since + GRANT_LOCAL_MS)
+		return w;
+	for (; w && n < GRANT_SCAN; prev = w, w = w->px->wnext, n++)
+		if (w->l == l) {
+			*prevp = prev;
+			return w;
+		}
+	return g->wait_head;
+}
+
 static void
 proxy_release_slot(struct conn *c)
 {
@@ -1846,13 +1873,15 @@ proxy_release_slot(struct conn *c)
 	px->wnext = NULL;
 	if (slot) {
 		if (g->wait_head) {
-			/* the slot goes to the first waiter (of any loop),
-			 * taken up by its loop after this batch
-			 * (proxy_ready) */
-			struct conn *w = g->wait_head;
-			g->wait_head = w->px->wnext;
-			if (g->wait_head == NULL)
-				g->wait_tail = NULL;
+			/* the slot goes to a waiter (pick_waiter), taken up
+			 * by its loop after this batch (proxy_ready) */
+			struct conn *prev, *w = pick_waiter(g, l, &prev);
+			if (prev)
+				prev->px->wnext = w->px->wnext;
+			else
+				g->wait_head = w->px->wnext;
+			if (g->wait_tail == w)
+				g->wait_tail = prev;
 			g->nwait--;
 			atomic_fetch_sub(&s->nwaiting, 1);
 			w->px->gs = GS_READY;
@@ -2071,6 +2100,7 @@ proxy_start(struct conn *c, struct http_upstream *up)
 	}
 	px->gs = GS_WAIT;
 	px->wnext = NULL;
+	px->wait_since = now_ms();
 	if (g->wait_tail)
 		g->wait_tail->px->wnext = c;
 	else
@@ -3800,6 +3830,12 @@ uint16_t
 http_server_port(const struct http_server *s)
 {
 	return s->port;
+}
+
+unsigned
+http_server_loops(const struct http_server *s)
+{
+	return s->nloops;
 }
 
 void
