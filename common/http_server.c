@@ -8,14 +8,14 @@
  * and locked briefly: the per-address table and the list of connections
  * in accept order (acc_mu, at accept and close only), the upstream
  * groups' slots (grp_mu, once at the start and once at the end of a
- * forwarded request), the counters (atomic).  A pool of worker threads runs head hooks,
- * body sinks and handlers, which may block; each stream has a thread of
- * its own.  A connection belongs to one thread at a time: the loop hands
- * it to a worker through the job queue and takes it back through the done
- * queue (an eventfd wakes the loop), so its state needs no lock.  A
- * request the route hook forwards never leaves the loop: its upstream
- * connection (pooled, edge-triggered in the same epoll) and both bodies
- * are driven there (struct proxy).
+ * forwarded request), the counters (atomic).  A pool of worker threads
+ * runs head hooks, body sinks and handlers, which may block; each stream
+ * has a thread of its own.  A connection belongs to one thread at a
+ * time: its loop hands it to a worker through the job queue and takes it
+ * back through its done queue (an eventfd wakes the loop), so its state
+ * needs no lock.  A request the route hook forwards never leaves its
+ * loop: its upstream connection (pooled per loop, edge-triggered in the
+ * same epoll) and both bodies are driven there (struct proxy).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -61,8 +61,10 @@
 #define UP_IDLE_MS 30000 /* an idle upstream connection is closed */
 #define UP_MAX_DEFAULT 64 /* upstream connections in use per group */
 #define LOOPS_MAX 4 /* event-loop threads, by default one per core */
-#define GRANT_LOCAL_MS 20 /* a released slot may skip another loop's */
-#define GRANT_SCAN 64 /* waiter for this long, looking this far */
+/* A released slot may pass over another loop's first waiter for this
+ * long, for one of its own loop among this many (pick_waiter). */
+#define GRANT_LOCAL_MS 20
+#define GRANT_SCAN 64
 
 /* ---- connection I/O ---------------------------------------------------
  * Every byte goes through c->io, so a TLS layer (issue 16) can give a
