@@ -61,9 +61,9 @@
 #define UP_IDLE_MS 30000 /* an idle upstream connection is closed */
 #define UP_MAX_DEFAULT 64 /* upstream connections in use per group */
 #define LOOPS_MAX 4 /* event-loop threads, by default one per core */
-/* A released slot may pass over another loop's first waiter for this
- * long, for one of its own loop among this many (pick_waiter). */
-#define GRANT_LOCAL_MS 20
+/* A released slot may pass over the group's first waiter for this long,
+ * for one among this many (pick_waiter). */
+#define GRANT_FIFO_MS 100
 #define GRANT_SCAN 64
 
 /* ---- connection I/O ---------------------------------------------------
@@ -228,6 +228,7 @@ struct upgroup {
 	struct upgroup *next;
 	uint64_t group;
 	unsigned busy, max, nwait;
+	unsigned lbusy[LOOPS_MAX]; /* of busy, held by each loop's requests */
 	struct conn *wait_head, *wait_tail;
 };
 
@@ -1809,26 +1810,46 @@ cb_data(struct proxy *px, const char *p, size_t n)
 /* ---- upstream connections ---- */
 
 /* Which waiter of g a slot released in loop l goes to (under grp_mu;
- * g has waiters): the first, unless it is another loop's that has waited
- * less than GRANT_LOCAL_MS and one of l's is among the first GRANT_SCAN:
- * that one then, taken up at once, without waking the other loop (whose
- * own releases serve its waiters meanwhile).  FIFO within a loop; the
- * first waiter of another loop waits at most GRANT_LOCAL_MS longer.
- * *prevp: the one before it in the list (NULL: the first). */
+ * g has waiters): l's own first waiter (taken up at once, no wake-up of
+ * another loop, which may wait milliseconds for a busy core), unless l
+ * holds more of g's slots than another loop with a waiter by more than
+ * a sixteenth of g's bound: that loop's first waiter then, so the loops
+ * keep even shares of a busy group.  Only among the first GRANT_SCAN
+ * waiters; once the group's first waiter has waited GRANT_FIFO_MS, it
+ * goes first (FIFO within a loop, bounded across).  *prevp: the one
+ * before it in the list (NULL: the first). */
 static struct conn *
 pick_waiter(struct upgroup *g, struct loop *l, struct conn **prevp)
 {
-	struct conn *w = g->wait_head, *prev = NULL;
+	struct conn *w = g->wait_head, *prev = NULL, *mine = NULL,
+	            *other = NULL, *mine_prev = NULL, *other_prev = NULL;
 	int n = 0;
 
 	*prevp = NULL;
-	if (w->l == l || now_ms() >= w->px->wait_since + GRANT_LOCAL_MS)
+	if (now_ms() >= w->px->wait_since + GRANT_FIFO_MS)
 		return w;
-	for (; w && n < GRANT_SCAN; prev = w, w = w->px->wnext, n++)
+	for (; w && n < GRANT_SCAN; prev = w, w = w->px->wnext, n++) {
 		if (w->l == l) {
-			*prevp = prev;
-			return w;
+			if (mine == NULL) {
+				mine = w;
+				mine_prev = prev;
+			}
+		} else if (other == NULL ||
+		    g->lbusy[w->l->idx] < g->lbusy[other->l->idx]) {
+			other = w;
+			other_prev = prev;
 		}
+	}
+	if (mine &&
+	    (other == NULL ||
+	        g->lbusy[l->idx] <= g->lbusy[other->l->idx] + g->max / 16)) {
+		*prevp = mine_prev;
+		return mine;
+	}
+	if (other) {
+		*prevp = other_prev;
+		return other;
+	}
 	return g->wait_head;
 }
 
@@ -1874,6 +1895,7 @@ proxy_release_slot(struct conn *c)
 	px->gs = GS_NONE;
 	px->wnext = NULL;
 	if (slot) {
+		g->lbusy[l->idx]--;
 		if (g->wait_head) {
 			/* the slot goes to a waiter (pick_waiter), taken up
 			 * by its loop after this batch (proxy_ready) */
@@ -1889,6 +1911,7 @@ proxy_release_slot(struct conn *c)
 			w->px->gs = GS_READY;
 			w->px->wnext = NULL;
 			wl = w->l;
+			g->lbusy[wl->idx]++;
 			if (wl->ready_tail)
 				wl->ready_tail->px->wnext = w;
 			else
@@ -2088,6 +2111,7 @@ proxy_start(struct conn *c, struct http_upstream *up)
 	g->max = px->up.max_per_group;
 	if (g->busy < g->max) {
 		g->busy++;
+		g->lbusy[c->l->idx]++;
 		pthread_mutex_unlock(&s->grp_mu);
 		px->has_slot = 1;
 		proxy_go(c);
