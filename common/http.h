@@ -1,6 +1,7 @@
 /*
- * http: the HTTP/1.1 server (http_server.c: one epoll thread for all
- * connections, a pool of worker threads running handlers) and the client
+ * http: the HTTP/1.1 server (http_server.c: an epoll thread per core,
+ * each with its share of the connections, a pool of worker threads
+ * running handlers) and the client
  * (libcurl) every Lodge daemon and tool uses.  The server gives each
  * request a total deadline for its head and its body, caps connections in
  * all and per client address, and bytes of buffered bodies in all and per
@@ -192,6 +193,10 @@ struct http_server_config {
 	http_route_fn route; /* NULL, or forwarding in the loop (above) */
 	unsigned max_waiting_per_group; /* 1024 requests waiting for an
 	                                   upstream connection; 503 beyond */
+	unsigned loops; /* event-loop threads sharing the connections (the
+	                   first accepts, each connection stays with the
+	                   loop it is given); 0: LODGE_HTTP_LOOPS, else one
+	                   per online CPU; at most 4 */
 	struct tls_server *tls; /* NULL: plain HTTP; else every connection
 	                           speaks TLS (common/tls.h), the handshake
 	                           within head_timeout_ms; borrowed, it
@@ -204,6 +209,8 @@ void http_server_config_default(struct http_server_config *c);
 int http_server_start(const struct http_server_config *c, http_handler h,
     void *ctx, struct http_server **out);
 uint16_t http_server_port(const struct http_server *s);
+/* How many event loops it runs. */
+unsigned http_server_loops(const struct http_server *s);
 /* Stop accepting, wait for running handlers and streams (a stream ends
  * when its fn next returns), close connections, free. */
 void http_server_free(struct http_server *s);

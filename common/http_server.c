@@ -1,15 +1,21 @@
 /*
- * http_server: the HTTP/1.1 server of http.h.  One thread runs an epoll
- * loop over every connection: it accepts, reads and parses requests
- * (http_parse.h), keeps their deadlines and the caps, and writes the
- * responses, never blocking.  A pool of worker threads runs head hooks,
- * body sinks and handlers, which may block; each stream has a thread of
- * its own.  A connection belongs to one thread at a time: the loop hands
- * it to a worker through the job queue and takes it back through the done
- * queue (an eventfd wakes the loop), so its state needs no lock.  A
- * request the route hook forwards never leaves the loop: its upstream
- * connection (pooled, edge-triggered in the same epoll) and both bodies
- * are driven there (struct proxy).
+ * http_server: the HTTP/1.1 server of http.h.  A few threads (struct
+ * loop, one per core by default) each run an epoll loop over their share
+ * of the connections: the first accepts and gives each new connection to
+ * the loop with the fewest, which owns it for its whole life; a loop
+ * reads and parses requests (http_parse.h), keeps their deadlines and
+ * writes the responses, never blocking.  What the loops share is small
+ * and locked briefly: the per-address table and the list of connections
+ * in accept order (acc_mu, at accept and close only), the upstream
+ * groups' slots (grp_mu, once at the start and once at the end of a
+ * forwarded request), the counters (atomic).  A pool of worker threads
+ * runs head hooks, body sinks and handlers, which may block; each stream
+ * has a thread of its own.  A connection belongs to one thread at a
+ * time: its loop hands it to a worker through the job queue and takes it
+ * back through its done queue (an eventfd wakes the loop), so its state
+ * needs no lock.  A request the route hook forwards never leaves its
+ * loop: its upstream connection (pooled per loop, edge-triggered in the
+ * same epoll) and both bodies are driven there (struct proxy).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -54,6 +60,11 @@
 #define UP_BUCKETS 256
 #define UP_IDLE_MS 30000 /* an idle upstream connection is closed */
 #define UP_MAX_DEFAULT 64 /* upstream connections in use per group */
+#define LOOPS_MAX 4 /* event-loop threads, by default one per core */
+/* A released slot may pass over the group's first waiter for this long,
+ * for one among this many (pick_waiter). */
+#define GRANT_FIFO_MS 100
+#define GRANT_SCAN 64
 
 /* ---- connection I/O ---------------------------------------------------
  * Every byte goes through c->io, so a TLS layer (issue 16) can give a
@@ -109,8 +120,11 @@ struct ipslot {
 	atomic_uint_least64_t inflight; /* a worker's fast path releases */
 };
 
+struct loop;
+
 struct conn {
 	struct http_server *s;
+	struct loop *l; /* the loop that owns it, for its whole life */
 	int fd;
 	const struct http_io *io;
 	void *io_ctx; /* the TLS layer's SSL, once the first byte came */
@@ -168,8 +182,16 @@ struct conn {
 	struct http_upstream *routed; /* C_ROUTE: what the route said */
 	int route_rc;
 
-	struct conn *prev, *next; /* all connections, oldest first */
+	struct conn *prev, *next; /* the loop's connections, oldest first */
 	struct conn *qnext; /* job, done or graveyard queue */
+	int fresh; /* accepted by another loop, not yet taken up */
+
+	/* Under s->acc_mu: every connection, oldest first (eviction). */
+	struct conn *gprev, *gnext;
+	struct conn *enext; /* the owner's eviction requests */
+	int evict_pending;
+	atomic_int head_wait; /* waiting for a request head: a hint for
+	                         eviction, which the owner checks */
 };
 
 /* ---- forwarding (loop thread only) --------------------------------------
@@ -178,6 +200,7 @@ struct conn {
  * writing; can_read/can_write remember readiness not used up yet. */
 struct upconn {
 	struct http_server *s;
+	struct loop *l;
 	struct uppool *pool;
 	int fd;
 	int can_read, can_write;
@@ -199,21 +222,28 @@ struct uppool {
 };
 
 /* One group's (a tenant's) upstream connections in use, and the requests
- * waiting for one, first come first served. */
+ * waiting for one, first come first served, across the loops (under
+ * s->grp_mu). */
 struct upgroup {
 	struct upgroup *next;
 	uint64_t group;
 	unsigned busy, max, nwait;
+	unsigned lbusy[LOOPS_MAX]; /* of busy, held by each loop's requests */
 	struct conn *wait_head, *wait_tail;
 };
 
 enum { PX_NONE, PX_LEN, PX_CHUNKED, PX_CLOSE };
 
+enum { GS_NONE, GS_WAIT, GS_READY };
+
 struct proxy {
 	struct http_upstream up;
 	struct upgroup *g;
 	struct upconn *u;
-	int has_slot, waiting, ready, tries, reused;
+	int has_slot, waiting, tries, reused; /* the owner loop's view */
+	int gs; /* GS_*, under s->grp_mu: in the group's wait list, or
+	           given a slot and in the owner's ready list */
+	uint64_t wait_since; /* ms, set before it joins the wait list */
 	struct conn *wnext; /* the group's wait list; the ready list */
 	int c_readable, c_writable; /* the client, as far as known */
 	/* client -> upstream */
@@ -241,49 +271,70 @@ struct proxy {
 	uint64_t out_bytes, in_bytes;
 };
 
+/* One event-loop thread and what only it touches (but for the queues
+ * named). */
+struct loop {
+	struct http_server *s;
+	unsigned idx;
+	pthread_t t;
+	int epfd, wakefd;
+	unsigned nkicked; /* connections with kicked set */
+	atomic_uint nconns; /* owned now (the acceptor's choice) */
+	struct conn *first, *last;
+	struct conn *graveyard;
+	char scratch[READ_CHUNK];
+	struct conn *done_head, *done_tail; /* under s->mu */
+	struct uppool *pools[UP_BUCKETS];
+	struct upconn *up_graveyard;
+	/* Under s->grp_mu: requests given a slot by another's release. */
+	struct conn *ready_head, *ready_tail;
+	atomic_uint nready;
+	/* Under s->acc_mu: connections another loop's accept evicts. */
+	struct conn *evict_head;
+	atomic_uint nevict;
+};
+
 struct http_server {
 	http_handler handler;
 	void *ctx;
 	const struct http_hook *hooks;
 	struct tls_server *tls;
-	unsigned nkicked; /* loop thread: connections with kicked set */
 	size_t max_body, max_head, body_min_rate;
 	unsigned max_conns, max_conns_per_ip, max_streams, nworkers;
 	uint64_t idle_ms, head_ms, body_ms, write_ms;
 	uint64_t max_inflight, max_inflight_per_ip;
 	uint16_t port;
 
-	int lfd, epfd, wakefd, reserve_fd;
-	pthread_t loop;
+	int lfd, reserve_fd; /* the first loop's */
+	struct loop *loops;
+	unsigned nloops, nloops_started, next_loop;
 	struct worker *workers;
 	unsigned nstarted;
 	atomic_int stopping;
 
-	/* Loop thread only. */
-	struct conn *first, *last;
-	struct conn *graveyard;
+	/* Per address, and all connections oldest first: at accept and
+	 * close only. */
+	pthread_mutex_t acc_mu;
+	struct conn *gfirst, *glast;
 	struct ipslot *ips[IP_BUCKETS];
 	uint32_t ip_seed;
-	char scratch[READ_CHUNK];
 
 	pthread_mutex_t mu; /* guards the queues and nstreams */
 	pthread_cond_t streams_cv;
 	struct conn *job_head, *job_tail; /* when no worker is idle */
 	struct worker *idle; /* the last to go idle first: its cache is warm */
-	struct conn *done_head, *done_tail;
-	unsigned nstreams;
+	unsigned nstreams; /* open (the cap) */
+	unsigned nstream_threads; /* running, until their last step */
 
 	atomic_uint nconns;
 	atomic_uint_least64_t inflight, accepted, refused, evicted, timeouts,
 	    requests;
 
-	/* Forwarding: loop thread only, but for the counters. */
+	/* Forwarding: the pools are each loop's; the groups shared. */
 	http_route_fn route;
 	unsigned max_waiting;
-	struct uppool *pools[UP_BUCKETS];
+	pthread_mutex_t grp_mu;
 	struct upgroup *groups[UP_BUCKETS];
-	struct conn *ready_head, *ready_tail; /* given a connection slot */
-	struct upconn *up_graveyard;
 	atomic_uint nforwarding, nwaiting, nup, nup_idle;
 	atomic_uint_least64_t up_connects, up_reuses, upgrades;
 	/* The descriptor budget (http.h): client and upstream sockets and
@@ -527,7 +578,7 @@ http_server_config_default(struct http_server_config *c)
 	c->max_streams = 512;
 }
 
-/* ---- per-address accounting (loop thread) ----------------------------- */
+/* ---- per-address accounting (under s->acc_mu) -------------------------- */
 
 static void
 ip_key(const struct sockaddr_storage *ss, uint8_t key[9])
@@ -649,25 +700,36 @@ dispatch(struct conn *c, enum conn_state st, enum job j)
 	pthread_mutex_unlock(&s->mu);
 }
 
-/* Give c back to the loop (from a worker or a stream thread). */
+/* Give c back to its loop (from a worker or a stream thread, or from
+ * the accepting loop for a new connection). */
 static void
 push_done(struct conn *c)
 {
 	struct http_server *s = c->s;
+	struct loop *l = c->l;
 	uint64_t one = 1;
 	int wake;
 
 	c->qnext = NULL;
 	pthread_mutex_lock(&s->mu);
-	wake = s->done_head == NULL;
-	if (s->done_tail)
-		s->done_tail->qnext = c;
+	wake = l->done_head == NULL;
+	if (l->done_tail)
+		l->done_tail->qnext = c;
 	else
-		s->done_head = c;
-	s->done_tail = c;
+		l->done_head = c;
+	l->done_tail = c;
 	pthread_mutex_unlock(&s->mu);
 	if (wake)
-		(void)!write(s->wakefd, &one, sizeof(one));
+		(void)!write(l->wakefd, &one, sizeof(one));
+}
+
+/* Wake loop l (from another thread) to look at its queues. */
+static void
+loop_wake(struct loop *l)
+{
+	uint64_t one = 1;
+
+	(void)!write(l->wakefd, &one, sizeof(one));
 }
 
 /* ---- epoll interest (loop thread) ------------------------------------- */
@@ -684,7 +746,7 @@ want(struct conn *c, uint32_t ev)
 	 * this connection again after the current batch. */
 	if ((ev & EPOLLIN) && !c->kicked && c->io->pending(c)) {
 		c->kicked = 1;
-		c->s->nkicked++;
+		c->l->nkicked++;
 	}
 	if (c->armed && ev == c->events)
 		return;
@@ -692,7 +754,7 @@ want(struct conn *c, uint32_t ev)
 		/* Out of epoll altogether: no event may come for a
 		 * connection a worker has (see claim). */
 		if (c->armed &&
-		    epoll_ctl(c->s->epfd, EPOLL_CTL_DEL, c->fd, NULL) == 0)
+		    epoll_ctl(c->l->epfd, EPOLL_CTL_DEL, c->fd, NULL) == 0)
 			c->registered = 0;
 		c->armed = 0;
 		return;
@@ -700,7 +762,7 @@ want(struct conn *c, uint32_t ev)
 	memset(&e, 0, sizeof(e));
 	e.events = ev | EPOLLONESHOT;
 	e.data.ptr = c;
-	if (epoll_ctl(c->s->epfd, c->registered ? EPOLL_CTL_MOD : EPOLL_CTL_ADD,
+	if (epoll_ctl(c->l->epfd, c->registered ? EPOLL_CTL_MOD : EPOLL_CTL_ADD,
 	        c->fd, &e) < 0)
 		return;
 	c->registered = 1;
@@ -985,10 +1047,44 @@ end_request(struct conn *c)
 
 static void proxy_close(struct conn *c);
 
+/* c leaves the shared accounting: its address, the list in accept order,
+ * an eviction asked of its loop, the counts. */
+static void
+conn_unaccount(struct conn *c)
+{
+	struct http_server *s = c->s;
+	struct loop *l = c->l;
+
+	pthread_mutex_lock(&s->acc_mu);
+	if (c->gprev)
+		c->gprev->gnext = c->gnext;
+	else
+		s->gfirst = c->gnext;
+	if (c->gnext)
+		c->gnext->gprev = c->gprev;
+	else
+		s->glast = c->gprev;
+	if (c->evict_pending) {
+		struct conn **pp;
+		for (pp = &l->evict_head; *pp; pp = &(*pp)->enext)
+			if (*pp == c) {
+				*pp = c->enext;
+				break;
+			}
+		c->evict_pending = 0;
+		atomic_fetch_sub(&l->nevict, 1);
+	}
+	c->ip->conns--;
+	ip_put(s, c->ip);
+	pthread_mutex_unlock(&s->acc_mu);
+	atomic_fetch_sub(&l->nconns, 1);
+	atomic_fetch_sub(&s->nconns, 1);
+}
+
 static void
 conn_close(struct conn *c)
 {
-	struct http_server *s = c->s;
+	struct loop *l = c->l;
 
 	if (c->closed)
 		return;
@@ -1002,32 +1098,31 @@ conn_close(struct conn *c)
 		c->routed = NULL;
 	}
 	c->closed = 1;
+	atomic_store(&c->head_wait, 0);
 	if (c->kicked) {
 		c->kicked = 0;
-		s->nkicked--;
+		l->nkicked--;
 	}
 	end_request(c);
 	free_output(c);
 	if (c->registered)
-		(void)epoll_ctl(s->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+		(void)epoll_ctl(l->epfd, EPOLL_CTL_DEL, c->fd, NULL);
 	c->io->close(c);
-	close(c->fd);
-	free(c->in);
-	c->in = NULL;
 	if (c->prev)
 		c->prev->next = c->next;
 	else
-		s->first = c->next;
+		l->first = c->next;
 	if (c->next)
 		c->next->prev = c->prev;
 	else
-		s->last = c->prev;
-	c->ip->conns--;
-	ip_put(s, c->ip);
-	atomic_fetch_sub(&s->nconns, 1);
+		l->last = c->prev;
+	conn_unaccount(c);
+	close(c->fd);
+	free(c->in);
+	c->in = NULL;
 	/* Freed after the current batch of events, which may name it. */
-	c->qnext = s->graveyard;
-	s->graveyard = c;
+	c->qnext = l->graveyard;
+	l->graveyard = c;
 }
 
 /* Answer with one best-effort write, then close: for clients that missed
@@ -1051,6 +1146,7 @@ static void not_routed(struct conn *c);
 static void
 start_write(struct conn *c)
 {
+	atomic_store_explicit(&c->head_wait, 0, memory_order_relaxed);
 	c->state = C_WRITE;
 	c->deadline = now_ms() + c->s->write_ms;
 	write_progress(c);
@@ -1100,6 +1196,7 @@ next_request(struct conn *c)
 		return;
 	}
 	c->state = C_HEAD;
+	atomic_store_explicit(&c->head_wait, 1, memory_order_relaxed);
 	c->idle = 1;
 	c->scan = 0;
 	c->deadline = now_ms() + s->idle_ms;
@@ -1256,6 +1353,7 @@ start_request(struct conn *c, size_t head_len)
 	struct http_server *s = c->s;
 	int rc;
 
+	atomic_store_explicit(&c->head_wait, 0, memory_order_relaxed);
 	c->head_mem = malloc(head_len + 1);
 	c->head = malloc(sizeof(*c->head));
 	if (c->head_mem == NULL || c->head == NULL) {
@@ -1451,7 +1549,7 @@ linger_progress(struct conn *c)
 {
 	for (;;) {
 		ssize_t n =
-		    c->io->read(c, c->s->scratch, sizeof(c->s->scratch));
+		    c->io->read(c, c->l->scratch, sizeof(c->l->scratch));
 		if (n == IO_AGAIN_READ || n == IO_AGAIN_WRITE)
 			return;
 		if (n <= 0 || (uint64_t)n >= c->body_left) {
@@ -1482,30 +1580,30 @@ up_hash(uint64_t k)
 }
 
 static struct uppool *
-pool_get(struct http_server *s, uint64_t key)
+pool_get(struct loop *l, uint64_t key)
 {
 	struct uppool *p;
 	unsigned b = up_hash(key);
 
-	for (p = s->pools[b]; p; p = p->next)
+	for (p = l->pools[b]; p; p = p->next)
 		if (p->key == key)
 			return p;
 	if ((p = calloc(1, sizeof(*p))) == NULL)
 		return NULL;
 	p->key = key;
-	p->next = s->pools[b];
-	s->pools[b] = p;
+	p->next = l->pools[b];
+	l->pools[b] = p;
 	return p;
 }
 
 static void
-pool_put(struct http_server *s, struct uppool *p)
+pool_put(struct loop *l, struct uppool *p)
 {
 	struct uppool **pp;
 
 	if (p->nopen > 0)
 		return;
-	for (pp = &s->pools[up_hash(p->key)]; *pp; pp = &(*pp)->next)
+	for (pp = &l->pools[up_hash(p->key)]; *pp; pp = &(*pp)->next)
 		if (*pp == p) {
 			*pp = p->next;
 			free(p);
@@ -1513,6 +1611,7 @@ pool_put(struct http_server *s, struct uppool *p)
 		}
 }
 
+/* Under s->grp_mu. */
 static struct upgroup *
 group_get(struct http_server *s, uint64_t group)
 {
@@ -1566,6 +1665,7 @@ static void
 up_close(struct upconn *u)
 {
 	struct http_server *s = u->s;
+	struct loop *l = u->l;
 
 	if (u->closed)
 		return;
@@ -1573,22 +1673,22 @@ up_close(struct upconn *u)
 	if (u->c == NULL)
 		idle_unlink(u);
 	u->c = NULL;
-	(void)epoll_ctl(s->epfd, EPOLL_CTL_DEL, u->fd, NULL);
+	(void)epoll_ctl(l->epfd, EPOLL_CTL_DEL, u->fd, NULL);
 	close(u->fd);
 	u->fd = -1;
 	u->pool->nopen--;
-	pool_put(s, u->pool);
+	pool_put(l, u->pool);
 	atomic_fetch_sub(&s->nup, 1);
-	u->gnext = s->up_graveyard;
-	s->up_graveyard = u;
+	u->gnext = l->up_graveyard;
+	l->up_graveyard = u;
 }
 
 static void
-up_bury(struct http_server *s)
+up_bury(struct loop *l)
 {
-	while (s->up_graveyard) {
-		struct upconn *u = s->up_graveyard;
-		s->up_graveyard = u->gnext;
+	while (l->up_graveyard) {
+		struct upconn *u = l->up_graveyard;
+		l->up_graveyard = u->gnext;
 		free(u);
 	}
 }
@@ -1624,11 +1724,11 @@ up_keep(struct upconn *u, unsigned max)
 
 /* Close idle connections kept too long (oldest at the tail). */
 static void
-up_sweep(struct http_server *s, uint64_t now)
+up_sweep(struct loop *l, uint64_t now)
 {
 	for (unsigned b = 0; b < UP_BUCKETS; b++) {
 		struct uppool *p, *pn;
-		for (p = s->pools[b]; p; p = pn) {
+		for (p = l->pools[b]; p; p = pn) {
 			struct upconn *u, *un;
 			pn = p->next;
 			for (u = p->idle; u; u = un) {
@@ -1640,30 +1740,36 @@ up_sweep(struct http_server *s, uint64_t now)
 	}
 }
 
+/* Loop l's upstream connections, its thread gone. */
 static void
-up_free_all(struct http_server *s)
+up_free_all(struct loop *l)
 {
-	for (unsigned b = 0; b < UP_BUCKETS; b++) {
-		while (s->pools[b] && s->pools[b]->idle)
-			up_close(s->pools[b]->idle);
+	for (unsigned b = 0; b < UP_BUCKETS; b++)
+		while (l->pools[b] && l->pools[b]->idle)
+			up_close(l->pools[b]->idle);
+	up_bury(l);
+	for (unsigned b = 0; b < UP_BUCKETS; b++)
+		while (l->pools[b]) { /* none: every one was closed */
+			struct uppool *p = l->pools[b];
+			l->pools[b] = p->next;
+			free(p);
+		}
+}
+
+static void
+groups_free_all(struct http_server *s)
+{
+	for (unsigned b = 0; b < UP_BUCKETS; b++)
 		while (s->groups[b]) {
 			struct upgroup *g = s->groups[b];
 			s->groups[b] = g->next;
 			free(g);
 		}
-	}
-	up_bury(s);
-	for (unsigned b = 0; b < UP_BUCKETS; b++)
-		while (s->pools[b]) { /* none: every one was closed */
-			struct uppool *p = s->pools[b];
-			s->pools[b] = p->next;
-			free(p);
-		}
 }
 
 /* ---- the descriptor budget ---- */
 
-static int evict(struct http_server *s);
+static int evict(struct loop *a);
 
 /* Descriptors the server holds now, as the budget counts them. */
 static unsigned
@@ -1673,15 +1779,15 @@ fds_in_use(struct http_server *s)
 	    atomic_load(&s->nctx_fds);
 }
 
-/* Close the idle upstream connection unused longest.  Returns 0, or -1
- * when none is idle. */
+/* Close loop l's idle upstream connection unused longest (another
+ * loop's pools are its own).  Returns 0, or -1 when none is idle. */
 static int
-up_shed_idle(struct http_server *s)
+up_shed_idle(struct loop *l)
 {
 	struct upconn *oldest = NULL;
 
 	for (unsigned b = 0; b < UP_BUCKETS; b++)
-		for (struct uppool *p = s->pools[b]; p; p = p->next)
+		for (struct uppool *p = l->pools[b]; p; p = p->next)
 			for (struct upconn *u = p->idle; u; u = u->next)
 				if (oldest == NULL || u->since < oldest->since)
 					oldest = u;
@@ -1692,14 +1798,25 @@ up_shed_idle(struct http_server *s)
 }
 
 /* Room for n more descriptors within the budget, made if need be by
- * closing idle upstream connections, then client connections waiting
- * for a request head (evict).  Returns 0, or -1 when there is none. */
+ * closing loop l's idle upstream connections, then client connections
+ * waiting for a request head (evict: another loop's is closed by that
+ * loop, so the budget may be over by n for a moment, within its
+ * reserve).  Returns 0, or -1 when there is none. */
 static int
-fds_make_room(struct http_server *s, unsigned n)
+fds_make_room(struct loop *l, unsigned n)
 {
-	while (fds_in_use(s) + n > s->max_fds)
-		if (up_shed_idle(s) < 0 && evict(s) < 0)
+	struct http_server *s = l->s;
+	unsigned asked = 0;
+
+	while (fds_in_use(s) + n > s->max_fds) {
+		if (up_shed_idle(l) == 0)
+			continue;
+		if (asked >= n || evict(l) < 0)
 			return -1;
+		asked++;
+		if (fds_in_use(s) + n > s->max_fds)
+			return 0; /* another loop's, closing */
+	}
 	return 0;
 }
 
@@ -1707,21 +1824,27 @@ fds_make_room(struct http_server *s, unsigned n)
  * with: the listener, which stays readable, is left alone until the
  * next sweep (accept_resume) rather than spun on. */
 static void
-accept_pause(struct http_server *s)
+accept_pause(struct loop *a)
 {
+	struct http_server *s = a->s;
 	struct epoll_event e;
 
 	memset(&e, 0, sizeof(e));
 	e.data.ptr = &listen_mark;
-	if (epoll_ctl(s->epfd, EPOLL_CTL_MOD, s->lfd, &e) == 0)
+	if (epoll_ctl(a->epfd, EPOLL_CTL_MOD, s->lfd, &e) == 0)
 		s->accept_paused = 1;
 }
 
+/* At loop l's sweep: the first loop, which accepts, takes its spare
+ * descriptor again and listens again. */
 static void
-accept_resume(struct http_server *s)
+accept_resume(struct loop *l)
 {
+	struct http_server *s = l->s;
 	struct epoll_event e;
 
+	if (l != &s->loops[0])
+		return;
 	if (s->reserve_fd < 0)
 		s->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	if (!s->accept_paused)
@@ -1729,7 +1852,7 @@ accept_resume(struct http_server *s)
 	memset(&e, 0, sizeof(e));
 	e.events = EPOLLIN;
 	e.data.ptr = &listen_mark;
-	if (epoll_ctl(s->epfd, EPOLL_CTL_MOD, s->lfd, &e) == 0)
+	if (epoll_ctl(l->epfd, EPOLL_CTL_MOD, s->lfd, &e) == 0)
 		s->accept_paused = 0;
 }
 
@@ -1788,16 +1911,65 @@ cb_data(struct proxy *px, const char *p, size_t n)
 
 /* ---- upstream connections ---- */
 
+/* Which waiter of g a slot released in loop l goes to (under grp_mu;
+ * g has waiters): l's own first waiter (taken up at once, no wake-up of
+ * another loop, which may wait milliseconds for a busy core), unless l
+ * holds more of g's slots than another loop with a waiter by more than
+ * a sixteenth of g's bound: that loop's first waiter then, so the loops
+ * keep even shares of a busy group.  Only among the first GRANT_SCAN
+ * waiters; once the group's first waiter has waited GRANT_FIFO_MS, it
+ * goes first (FIFO within a loop, bounded across).  *prevp: the one
+ * before it in the list (NULL: the first). */
+static struct conn *
+pick_waiter(struct upgroup *g, struct loop *l, struct conn **prevp)
+{
+	struct conn *w = g->wait_head, *prev = NULL, *mine = NULL,
+	            *other = NULL, *mine_prev = NULL, *other_prev = NULL;
+	int n = 0;
+
+	*prevp = NULL;
+	if (now_ms() >= w->px->wait_since + GRANT_FIFO_MS)
+		return w;
+	for (; w && n < GRANT_SCAN; prev = w, w = w->px->wnext, n++) {
+		if (w->l == l) {
+			if (mine == NULL) {
+				mine = w;
+				mine_prev = prev;
+			}
+		} else if (other == NULL ||
+		    g->lbusy[w->l->idx] < g->lbusy[other->l->idx]) {
+			other = w;
+			other_prev = prev;
+		}
+	}
+	if (mine &&
+	    (other == NULL ||
+	        g->lbusy[l->idx] <= g->lbusy[other->l->idx] + g->max / 16)) {
+		*prevp = mine_prev;
+		return mine;
+	}
+	if (other) {
+		*prevp = other_prev;
+		return other;
+	}
+	return g->wait_head;
+}
+
 static void
 proxy_release_slot(struct conn *c)
 {
 	struct proxy *px = c->px;
 	struct http_server *s = c->s;
+	struct loop *l = c->l, *wl = NULL;
 	struct upgroup *g = px->g;
+	int slot = px->has_slot;
 
 	if (g == NULL)
 		return;
-	if (px->waiting) { /* unlink from the wait list */
+	px->has_slot = 0;
+	px->waiting = 0;
+	pthread_mutex_lock(&s->grp_mu);
+	if (px->gs == GS_WAIT) { /* unlink from the wait list */
 		struct conn **pp, *prev = NULL;
 		for (pp = &g->wait_head; *pp;
 		     prev = *pp, pp = &(*pp)->px->wnext)
@@ -1807,48 +1979,56 @@ proxy_release_slot(struct conn *c)
 					g->wait_tail = prev;
 				break;
 			}
-		px->waiting = 0;
 		g->nwait--;
 		atomic_fetch_sub(&s->nwaiting, 1);
-	}
-	if (px->ready) { /* given a slot, not taken up yet */
+	} else if (px->gs == GS_READY) { /* given a slot, not taken up */
 		struct conn **pp, *prev = NULL;
-		for (pp = &s->ready_head; *pp;
+		for (pp = &l->ready_head; *pp;
 		     prev = *pp, pp = &(*pp)->px->wnext)
 			if (*pp == c) {
 				*pp = px->wnext;
-				if (s->ready_tail == c)
-					s->ready_tail = prev;
+				if (l->ready_tail == c)
+					l->ready_tail = prev;
 				break;
 			}
-		px->ready = 0;
+		atomic_fetch_sub(&l->nready, 1);
+		slot = 1;
 	}
-	if (px->has_slot) {
-		px->has_slot = 0;
+	px->gs = GS_NONE;
+	px->wnext = NULL;
+	if (slot) {
+		g->lbusy[l->idx]--;
 		if (g->wait_head) {
-			/* the slot goes to the first waiter, taken up after
-			 * this batch (proxy_ready) */
-			struct conn *w = g->wait_head;
-			g->wait_head = w->px->wnext;
-			if (g->wait_head == NULL)
-				g->wait_tail = NULL;
+			/* the slot goes to a waiter (pick_waiter), taken up
+			 * by its loop after this batch (proxy_ready) */
+			struct conn *prev, *w = pick_waiter(g, l, &prev);
+			if (prev)
+				prev->px->wnext = w->px->wnext;
+			else
+				g->wait_head = w->px->wnext;
+			if (g->wait_tail == w)
+				g->wait_tail = prev;
 			g->nwait--;
 			atomic_fetch_sub(&s->nwaiting, 1);
-			w->px->waiting = 0;
-			w->px->has_slot = 1;
-			w->px->ready = 1;
+			w->px->gs = GS_READY;
 			w->px->wnext = NULL;
-			if (s->ready_tail)
-				s->ready_tail->px->wnext = w;
+			wl = w->l;
+			g->lbusy[wl->idx]++;
+			if (wl->ready_tail)
+				wl->ready_tail->px->wnext = w;
 			else
-				s->ready_head = w;
-			s->ready_tail = w;
+				wl->ready_head = w;
+			wl->ready_tail = w;
+			atomic_fetch_add(&wl->nready, 1);
 		} else {
 			g->busy--;
 		}
 	}
 	px->g = NULL;
 	group_put(s, g);
+	pthread_mutex_unlock(&s->grp_mu);
+	if (wl && wl != l)
+		loop_wake(wl);
 }
 
 /* Put c's request on an upstream connection: a kept one of its pool,
@@ -1857,6 +2037,7 @@ static int
 proxy_connect(struct conn *c, int fresh)
 {
 	struct http_server *s = c->s;
+	struct loop *l = c->l;
 	struct proxy *px = c->px;
 	struct uppool *p;
 	struct upconn *u;
@@ -1866,17 +2047,17 @@ proxy_connect(struct conn *c, int fresh)
 	/* A new connection is one more descriptor: within the budget, or
 	 * 503 (looked at before the pool is taken: making room may close
 	 * idle connections and free their pool). */
-	for (p = s->pools[up_hash(px->up.key)]; p; p = p->next)
+	for (p = l->pools[up_hash(px->up.key)]; p; p = p->next)
 		if (p->key == px->up.key)
 			break;
 	if ((fresh || p == NULL || p->idle == NULL) &&
-	    fds_make_room(s, 1) < 0) {
+	    fds_make_room(l, 1) < 0) {
 		proxy_fail(c, 503,
 		    "gateway: out of file descriptors for a connection to "
 		    "the upstream; try again later");
 		return -1;
 	}
-	if ((p = pool_get(s, px->up.key)) == NULL) {
+	if ((p = pool_get(l, px->up.key)) == NULL) {
 		proxy_fail(c, 500, "out of memory");
 		return -1;
 	}
@@ -1891,14 +2072,14 @@ proxy_connect(struct conn *c, int fresh)
 		return 0;
 	}
 	if ((u = calloc(1, sizeof(*u))) == NULL) {
-		pool_put(s, p);
+		pool_put(l, p);
 		proxy_fail(c, 500, "out of memory");
 		return -1;
 	}
 	if ((fd = px->up.connect(px->up.ctx)) < 0) {
 		char msg[160];
 		free(u);
-		pool_put(s, p);
+		pool_put(l, p);
 		snprintf(msg, sizeof(msg), "gateway: upstream: %s%s",
 		    strerror(-fd),
 		    fd == -EMFILE || fd == -ENFILE ? "; try again later" : "");
@@ -1909,6 +2090,7 @@ proxy_connect(struct conn *c, int fresh)
 	}
 	(void)fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
 	u->s = s;
+	u->l = l;
 	u->pool = p;
 	u->fd = fd;
 	u->c = c;
@@ -1916,10 +2098,10 @@ proxy_connect(struct conn *c, int fresh)
 	memset(&e, 0, sizeof(e));
 	e.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
 	e.data.ptr = (void *)((uintptr_t)u | 1);
-	if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &e) < 0) {
+	if (epoll_ctl(l->epfd, EPOLL_CTL_ADD, fd, &e) < 0) {
 		close(fd);
 		free(u);
-		pool_put(s, p);
+		pool_put(l, p);
 		proxy_fail(c, 502,
 		    "gateway: upstream: cannot watch its socket");
 		return -1;
@@ -1964,17 +2146,28 @@ proxy_go(struct conn *c)
 	proxy_pump(c);
 }
 
-/* Requests given a slot by another's release. */
+/* Loop l's requests given a slot by another's release (of any loop). */
 static void
-proxy_ready(struct http_server *s)
+proxy_ready(struct loop *l)
 {
-	while (s->ready_head) {
-		struct conn *c = s->ready_head;
-		s->ready_head = c->px->wnext;
-		if (s->ready_head == NULL)
-			s->ready_tail = NULL;
-		c->px->wnext = NULL;
-		c->px->ready = 0;
+	struct http_server *s = l->s;
+
+	while (atomic_load(&l->nready) > 0) {
+		struct conn *c;
+		pthread_mutex_lock(&s->grp_mu);
+		if ((c = l->ready_head) != NULL) {
+			l->ready_head = c->px->wnext;
+			if (l->ready_head == NULL)
+				l->ready_tail = NULL;
+			c->px->wnext = NULL;
+			c->px->gs = GS_NONE;
+			atomic_fetch_sub(&l->nready, 1);
+		}
+		pthread_mutex_unlock(&s->grp_mu);
+		if (c == NULL)
+			return;
+		c->px->waiting = 0;
+		c->px->has_slot = 1;
 		proxy_go(c);
 	}
 }
@@ -2029,7 +2222,9 @@ proxy_start(struct conn *c, struct http_upstream *up)
 			return;
 		}
 	}
+	pthread_mutex_lock(&s->grp_mu);
 	if ((g = group_get(s, px->up.group)) == NULL) {
+		pthread_mutex_unlock(&s->grp_mu);
 		proxy_fail(c, 500, "out of memory");
 		return;
 	}
@@ -2037,18 +2232,22 @@ proxy_start(struct conn *c, struct http_upstream *up)
 	g->max = px->up.max_per_group;
 	if (g->busy < g->max) {
 		g->busy++;
+		g->lbusy[c->l->idx]++;
+		pthread_mutex_unlock(&s->grp_mu);
 		px->has_slot = 1;
 		proxy_go(c);
 		return;
 	}
 	if (g->nwait >= s->max_waiting) {
+		pthread_mutex_unlock(&s->grp_mu);
 		proxy_fail(c, 503,
 		    "gateway: too many requests waiting for this service; "
 		    "try again later");
 		return;
 	}
-	px->waiting = 1;
+	px->gs = GS_WAIT;
 	px->wnext = NULL;
+	px->wait_since = now_ms();
 	if (g->wait_tail)
 		g->wait_tail->px->wnext = c;
 	else
@@ -2056,6 +2255,8 @@ proxy_start(struct conn *c, struct http_upstream *up)
 	g->wait_tail = c;
 	g->nwait++;
 	atomic_fetch_add(&s->nwaiting, 1);
+	pthread_mutex_unlock(&s->grp_mu);
+	px->waiting = 1;
 	want(c, 0);
 }
 
@@ -2836,20 +3037,73 @@ claim(struct conn *c)
 }
 
 /* Make room at the global cap: close the connection that has waited
- * longest for a request head (idle keep-alive or slow).  Returns 0 if
- * one was closed. */
+ * longest for a request head (idle keep-alive or slow) of any loop, the
+ * first in accept order: one of loop a's at once, another loop's by that
+ * loop (asked and woken: the cap is then over by one for a moment).
+ * Returns 0 if one was closed or is being closed. */
 static int
-evict(struct http_server *s)
+evict(struct loop *a)
 {
-	struct conn *c;
+	struct http_server *s = a->s;
+	struct conn *c, *mine = NULL;
+	struct loop *other = NULL;
 
-	for (c = s->first; c; c = c->next)
-		if (claim(c) && c->state == C_HEAD) {
-			conn_close(c);
-			atomic_fetch_add(&s->evicted, 1);
-			return 0;
+	pthread_mutex_lock(&s->acc_mu);
+	for (c = s->gfirst; c; c = c->gnext) {
+		if (c->evict_pending ||
+		    !atomic_load_explicit(&c->head_wait, memory_order_relaxed))
+			continue;
+		if (c->l == a) {
+			if (!c->fresh && claim(c) && c->state == C_HEAD) {
+				mine = c;
+				break;
+			}
+			continue;
 		}
+		c->evict_pending = 1;
+		c->enext = c->l->evict_head;
+		c->l->evict_head = c;
+		atomic_fetch_add(&c->l->nevict, 1);
+		other = c->l;
+		break;
+	}
+	pthread_mutex_unlock(&s->acc_mu);
+	if (mine) {
+		atomic_fetch_add(&s->evicted, 1);
+		conn_close(mine);
+		return 0;
+	}
+	if (other) {
+		loop_wake(other);
+		return 0;
+	}
 	return -1;
+}
+
+/* Evictions another loop's accept asked of loop l (see evict): each
+ * still waiting for a head is closed. */
+static void
+take_evictions(struct loop *l)
+{
+	struct http_server *s = l->s;
+	struct conn *c, *next;
+
+	if (atomic_load(&l->nevict) == 0)
+		return;
+	pthread_mutex_lock(&s->acc_mu);
+	c = l->evict_head;
+	l->evict_head = NULL;
+	for (next = c; next; next = next->enext)
+		next->evict_pending = 0;
+	atomic_store(&l->nevict, 0);
+	pthread_mutex_unlock(&s->acc_mu);
+	for (; c; c = next) {
+		next = c->enext;
+		if (!c->closed && !c->fresh && claim(c) && c->state == C_HEAD) {
+			atomic_fetch_add(&s->evicted, 1);
+			conn_close(c);
+		}
+	}
 }
 
 static void
@@ -2868,9 +3122,52 @@ refuse(struct http_server *s, int fd, const char *why)
 	atomic_fetch_add(&s->refused, 1);
 }
 
-static void
-accept_new(struct http_server *s)
+/* The loop for a new connection: the one owning the fewest (ties taken
+ * in turn).  The accepting loop's thread only. */
+static struct loop *
+pick_loop(struct http_server *s)
 {
+	struct loop *best = &s->loops[s->next_loop++ % s->nloops];
+
+	for (unsigned i = 0; i < s->nloops; i++)
+		if (atomic_load(&s->loops[i].nconns) <
+		    atomic_load(&best->nconns))
+			best = &s->loops[i];
+	return best;
+}
+
+/* A new connection joins its loop's list and epoll (its loop's thread). */
+static void
+conn_adopt(struct conn *c)
+{
+	struct loop *l = c->l;
+
+	c->fresh = 0;
+	c->prev = l->last;
+	if (l->last)
+		l->last->next = c;
+	else
+		l->first = c;
+	l->last = c;
+	want(c, EPOLLIN);
+	if (!c->armed)
+		conn_close(c);
+}
+
+static void
+unaccount_ip(struct http_server *s, struct ipslot *ip)
+{
+	pthread_mutex_lock(&s->acc_mu);
+	ip->conns--;
+	ip_put(s, ip);
+	pthread_mutex_unlock(&s->acc_mu);
+}
+
+static void
+accept_new(struct loop *a)
+{
+	struct http_server *s = a->s;
+
 	for (int i = 0; i < ACCEPT_BATCH; i++) {
 		struct sockaddr_storage ss;
 		socklen_t sl = sizeof(ss);
@@ -2886,7 +3183,7 @@ accept_new(struct http_server *s)
 				continue;
 			if ((errno == EMFILE || errno == ENFILE) &&
 			    s->reserve_fd < 0) {
-				accept_pause(s);
+				accept_pause(a);
 				return;
 			}
 			if ((errno == EMFILE || errno == ENFILE) &&
@@ -2907,39 +3204,43 @@ accept_new(struct http_server *s)
 		}
 		atomic_fetch_add(&s->accepted, 1);
 		ip_key(&ss, key);
+		pthread_mutex_lock(&s->acc_mu);
 		if ((ip = ip_get(s, key)) == NULL) {
+			pthread_mutex_unlock(&s->acc_mu);
 			close(fd);
 			continue;
 		}
 		if (ip->conns >= s->max_conns_per_ip) {
-			refuse(s, fd, "too many connections from this address");
 			ip_put(s, ip);
+			pthread_mutex_unlock(&s->acc_mu);
+			refuse(s, fd, "too many connections from this address");
 			continue;
 		}
-		if (atomic_load(&s->nconns) >= s->max_conns && evict(s) < 0) {
+		ip->conns++; /* held from here on, even unlocked */
+		pthread_mutex_unlock(&s->acc_mu);
+		if (atomic_load(&s->nconns) >= s->max_conns && evict(a) < 0) {
+			unaccount_ip(s, ip);
 			refuse(s, fd, "too many connections");
-			ip_put(s, ip);
 			continue;
 		}
 		/* with the upstream sockets, within the descriptors */
-		if (fds_make_room(s, 1) < 0) {
+		if (fds_make_room(a, 1) < 0) {
+			unaccount_ip(s, ip);
 			refuse(s, fd,
 			    "too many connections: out of file descriptors");
-			ip_put(s, ip);
 			continue;
 		}
 		if ((c = calloc(1, sizeof(*c))) == NULL) {
+			unaccount_ip(s, ip);
 			close(fd);
-			ip_put(s, ip);
 			continue;
 		}
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		c->s = s;
+		c->l = pick_loop(s);
 		c->fd = fd;
 		c->io = s->tls ? &tls_io : &plain_io;
 		c->ip = ip;
-		ip->conns++;
-		atomic_fetch_add(&s->nconns, 1);
 		if (ss.ss_family == AF_INET6)
 			inet_ntop(AF_INET6,
 			    &((struct sockaddr_in6 *)&ss)->sin6_addr, c->peer,
@@ -2948,28 +3249,37 @@ accept_new(struct http_server *s)
 			inet_ntop(AF_INET,
 			    &((struct sockaddr_in *)&ss)->sin_addr, c->peer,
 			    sizeof(c->peer));
-		c->prev = s->last;
-		if (s->last)
-			s->last->next = c;
-		else
-			s->first = c;
-		s->last = c;
 		/* The first request's head is due head_ms after the accept. */
 		c->state = C_HEAD;
 		c->idle = 1;
 		c->deadline = now_ms() + s->head_ms;
-		want(c, EPOLLIN);
-		if (!c->armed)
-			conn_close(c);
+		atomic_store(&c->head_wait, 1);
+		atomic_fetch_add(&s->nconns, 1);
+		atomic_fetch_add(&c->l->nconns, 1);
+		pthread_mutex_lock(&s->acc_mu);
+		c->gprev = s->glast;
+		if (s->glast)
+			s->glast->gnext = c;
+		else
+			s->gfirst = c;
+		s->glast = c;
+		pthread_mutex_unlock(&s->acc_mu);
+		if (c->l == a) {
+			conn_adopt(c);
+		} else { /* its loop takes it up (take_done) */
+			c->fresh = 1;
+			push_done(c);
+		}
 	}
 }
 
 static void
-sweep(struct http_server *s, uint64_t now)
+sweep(struct loop *l, uint64_t now)
 {
+	struct http_server *s = l->s;
 	struct conn *c, *next;
 
-	for (c = s->first; c; c = next) {
+	for (c = l->first; c; c = next) {
 		next = c->next;
 		if (!claim(c) || c->deadline == 0)
 			continue;
@@ -3007,24 +3317,28 @@ sweep(struct http_server *s, uint64_t now)
 			break;
 		}
 	}
-	up_sweep(s, now);
-	accept_resume(s);
+	up_sweep(l, now);
+	accept_resume(l);
 }
 
 static void
-take_done(struct http_server *s)
+take_done(struct loop *l)
 {
+	struct http_server *s = l->s;
 	struct conn *c, *next;
 	uint64_t v;
 
-	(void)!read(s->wakefd, &v, sizeof(v));
+	(void)!read(l->wakefd, &v, sizeof(v));
 	pthread_mutex_lock(&s->mu);
-	c = s->done_head;
-	s->done_head = s->done_tail = NULL;
+	c = l->done_head;
+	l->done_head = l->done_tail = NULL;
 	pthread_mutex_unlock(&s->mu);
 	for (; c; c = next) {
 		next = c->qnext;
-		conn_returned(c);
+		if (c->fresh)
+			conn_adopt(c);
+		else
+			conn_returned(c);
 	}
 }
 
@@ -3047,16 +3361,16 @@ busy_event(struct conn *c, uint32_t ev)
 
 /* Connections whose TLS layer holds bytes: as if epoll said readable. */
 static void
-kick(struct http_server *s)
+kick(struct loop *l)
 {
 	struct conn *c, *next;
 
-	for (c = s->first; c && s->nkicked > 0; c = next) {
+	for (c = l->first; c && l->nkicked > 0; c = next) {
 		next = c->next;
 		if (!c->kicked)
 			continue;
 		c->kicked = 0;
-		s->nkicked--;
+		l->nkicked--;
 		if (!c->closed && !c->busy && c->armed && (c->events & EPOLLIN))
 			conn_event(c, EPOLLIN);
 	}
@@ -3065,7 +3379,8 @@ kick(struct http_server *s)
 static void *
 loop_main(void *arg)
 {
-	struct http_server *s = arg;
+	struct loop *l = arg;
+	struct http_server *s = l->s;
 	struct epoll_event ev[256];
 	uint64_t next_sweep = now_ms() + SWEEP_MS;
 
@@ -3074,15 +3389,15 @@ loop_main(void *arg)
 		int n, i, timeout;
 
 		timeout = next_sweep > now ? (int)(next_sweep - now) : 0;
-		if (s->nkicked > 0)
+		if (l->nkicked > 0)
 			timeout = 0;
-		n = epoll_wait(s->epfd, ev, 256, timeout);
+		n = epoll_wait(l->epfd, ev, 256, timeout);
 		for (i = 0; i < n; i++) {
 			struct conn *c = ev[i].data.ptr;
 			if (ev[i].data.ptr == &listen_mark)
-				accept_new(s);
+				accept_new(l);
 			else if (ev[i].data.ptr == &wake_mark)
-				take_done(s);
+				take_done(l);
 			else if ((uintptr_t)ev[i].data.ptr & 1) /* upstream */
 				up_event((struct upconn *)((uintptr_t)c - 1),
 				    ev[i].events);
@@ -3091,20 +3406,21 @@ loop_main(void *arg)
 			else
 				conn_event(c, ev[i].events);
 		}
-		if (s->nkicked > 0)
-			kick(s);
-		proxy_ready(s);
+		if (l->nkicked > 0)
+			kick(l);
+		take_evictions(l);
+		proxy_ready(l);
 		now = now_ms();
 		if (now >= next_sweep) {
-			sweep(s, now);
+			sweep(l, now);
 			next_sweep = now + SWEEP_MS;
 		}
-		while (s->graveyard) {
-			struct conn *c = s->graveyard;
-			s->graveyard = c->qnext;
+		while (l->graveyard) {
+			struct conn *c = l->graveyard;
+			l->graveyard = c->qnext;
 			free(c);
 		}
-		up_bury(s);
+		up_bury(l);
 	}
 	return NULL;
 }
@@ -3130,6 +3446,7 @@ start_stream(struct conn *c, struct http_response *resp)
 	pthread_mutex_lock(&s->mu);
 	if (s->nstreams < s->max_streams && !atomic_load(&s->stopping)) {
 		s->nstreams++;
+		s->nstream_threads++;
 		counted = 1;
 	}
 	pthread_mutex_unlock(&s->mu);
@@ -3147,6 +3464,7 @@ start_stream(struct conn *c, struct http_response *resp)
 	if (counted) {
 		pthread_mutex_lock(&s->mu);
 		s->nstreams--;
+		s->nstream_threads--;
 		pthread_cond_broadcast(&s->streams_cv);
 		pthread_mutex_unlock(&s->mu);
 	}
@@ -3177,6 +3495,7 @@ give_back(struct conn *c)
 	end_request(c);
 	atomic_fetch_add(&s->requests, 1);
 	c->state = C_HEAD;
+	atomic_store_explicit(&c->head_wait, 1, memory_order_relaxed);
 	c->idle = 1;
 	c->scan = 0;
 	c->deadline = now_ms() + s->idle_ms;
@@ -3386,9 +3705,14 @@ out:
 		c->stream_free(c->stream_ctx);
 	c->stream = NULL;
 	c->state = C_STREAM_DONE;
-	push_done(c);
+	/* Off the cap before the client can see the end (its loop closes
+	 * it), so it may open another at once, whichever loop takes it. */
 	pthread_mutex_lock(&s->mu);
 	s->nstreams--;
+	pthread_mutex_unlock(&s->mu);
+	push_done(c);
+	pthread_mutex_lock(&s->mu);
+	s->nstream_threads--;
 	pthread_cond_broadcast(&s->streams_cv);
 	pthread_mutex_unlock(&s->mu);
 	return NULL;
@@ -3466,20 +3790,146 @@ listen_on(const struct http_server_config *c, struct http_server *s)
 	return 0;
 }
 
+/* How many loops: the configured number, else LODGE_HTTP_LOOPS, else one
+ * per online CPU; at most LOOPS_MAX. */
+static unsigned
+loop_count(const struct http_server_config *c)
+{
+	long n = c->loops;
+
+	if (n == 0)
+		n = (long)util_env_i64("LODGE_HTTP_LOOPS", 1, 0);
+	if (n == 0)
+		n = sysconf(_SC_NPROCESSORS_ONLN);
+	if (n < 1)
+		n = 1;
+	return n > LOOPS_MAX ? LOOPS_MAX : (unsigned)n;
+}
+
+static int
+loop_init(struct http_server *s, struct loop *l, unsigned idx)
+{
+	struct epoll_event e;
+
+	l->s = s;
+	l->idx = idx;
+	if ((l->epfd = epoll_create1(EPOLL_CLOEXEC)) < 0 ||
+	    (l->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0)
+		return err_set(ERR_IO, "epoll: %s", strerror(errno));
+	memset(&e, 0, sizeof(e));
+	e.events = EPOLLIN;
+	e.data.ptr = &wake_mark;
+	if (epoll_ctl(l->epfd, EPOLL_CTL_ADD, l->wakefd, &e) < 0)
+		return err_set(ERR_IO, "epoll: %s", strerror(errno));
+	if (idx == 0) { /* the first loop accepts for all */
+		e.data.ptr = &listen_mark;
+		if (epoll_ctl(l->epfd, EPOLL_CTL_ADD, s->lfd, &e) < 0)
+			return err_set(ERR_IO, "epoll: %s", strerror(errno));
+	}
+	return 0;
+}
+
+/* Stop and join the loops started, wake and join the workers. */
+static void
+stop_threads(struct http_server *s)
+{
+	unsigned i;
+
+	atomic_store(&s->stopping, 1);
+	for (i = 0; i < s->nloops_started; i++)
+		loop_wake(&s->loops[i]);
+	for (i = 0; i < s->nloops_started; i++)
+		pthread_join(s->loops[i].t, NULL);
+	if (s->lfd >= 0) { /* stop accepting */
+		close(s->lfd);
+		s->lfd = -1;
+	}
+	pthread_mutex_lock(&s->mu);
+	wake_workers(s);
+	pthread_mutex_unlock(&s->mu);
+	for (i = 0; i < s->nstarted; i++)
+		pthread_join(s->workers[i].t, NULL);
+}
+
+/* Everything left, every thread gone. */
+static void
+free_all(struct http_server *s)
+{
+	struct conn *c, *next;
+	unsigned i;
+
+	for (i = 0; s->loops && i < s->nloops; i++) {
+		struct loop *l = &s->loops[i];
+		/* new connections not yet taken up join their list */
+		for (c = l->done_head; c; c = next) {
+			next = c->qnext;
+			if (c->fresh) {
+				c->fresh = 0;
+				c->prev = l->last;
+				if (l->last)
+					l->last->next = c;
+				else
+					l->first = c;
+				l->last = c;
+			}
+		}
+		l->done_head = l->done_tail = NULL;
+	}
+	for (i = 0; s->loops && i < s->nloops; i++)
+		for (c = s->loops[i].first; c; c = next) {
+			next = c->next;
+			conn_close(c);
+		}
+	for (i = 0; s->loops && i < s->nloops; i++) {
+		struct loop *l = &s->loops[i];
+		while (l->graveyard) {
+			c = l->graveyard;
+			l->graveyard = c->qnext;
+			free(c);
+		}
+		up_free_all(l);
+		if (l->epfd >= 0)
+			close(l->epfd);
+		if (l->wakefd >= 0)
+			close(l->wakefd);
+	}
+	groups_free_all(s);
+	for (i = 0; i < IP_BUCKETS; i++)
+		while (s->ips[i]) {
+			struct ipslot *p = s->ips[i];
+			s->ips[i] = p->next;
+			free(p);
+		}
+	for (i = 0; s->workers && i < s->nworkers; i++)
+		pthread_cond_destroy(&s->workers[i].cv);
+	free(s->workers);
+	free(s->loops);
+	if (s->lfd >= 0)
+		close(s->lfd);
+	if (s->reserve_fd >= 0)
+		close(s->reserve_fd);
+	pthread_mutex_destroy(&s->mu);
+	pthread_mutex_destroy(&s->acc_mu);
+	pthread_mutex_destroy(&s->grp_mu);
+	pthread_cond_destroy(&s->streams_cv);
+	free(s);
+}
+
 int
 http_server_start(const struct http_server_config *c, http_handler h, void *ctx,
     struct http_server **out)
 {
 	struct http_server *s;
-	struct epoll_event e;
 	unsigned budget, reserve_fds, i;
 	int rc;
 
 	*out = NULL;
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		return err_set(ERR_NOMEM, "out of memory");
-	s->lfd = s->epfd = s->wakefd = s->reserve_fd = -1;
+	s->lfd = s->reserve_fd = -1;
 	pthread_mutex_init(&s->mu, NULL);
+	pthread_mutex_init(&s->acc_mu, NULL);
+	pthread_mutex_init(&s->grp_mu, NULL);
 	pthread_cond_init(&s->streams_cv, NULL);
 	s->handler = h;
 	s->ctx = ctx;
@@ -3518,26 +3968,19 @@ http_server_start(const struct http_server_config *c, http_handler h, void *ctx,
 	/* client and upstream sockets together (http.h) */
 	s->max_fds = budget > reserve_fds + 16 ? budget - reserve_fds : 16;
 	(void)util_random(&s->ip_seed, sizeof(s->ip_seed));
+	s->nloops = loop_count(c);
+	if ((s->loops = calloc(s->nloops, sizeof(*s->loops))) == NULL) {
+		rc = err_set(ERR_NOMEM, "out of memory");
+		goto fail;
+	}
+	for (i = 0; i < s->nloops; i++)
+		s->loops[i].epfd = s->loops[i].wakefd = -1;
 	if ((rc = listen_on(c, s)) < 0)
 		goto fail;
 	s->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	if ((s->epfd = epoll_create1(EPOLL_CLOEXEC)) < 0 ||
-	    (s->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0) {
-		rc = err_set(ERR_IO, "epoll: %s", strerror(errno));
-		goto fail;
-	}
-	memset(&e, 0, sizeof(e));
-	e.events = EPOLLIN;
-	e.data.ptr = &listen_mark;
-	if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->lfd, &e) < 0) {
-		rc = err_set(ERR_IO, "epoll: %s", strerror(errno));
-		goto fail;
-	}
-	e.data.ptr = &wake_mark;
-	if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->wakefd, &e) < 0) {
-		rc = err_set(ERR_IO, "epoll: %s", strerror(errno));
-		goto fail;
-	}
+	for (i = 0; i < s->nloops; i++)
+		if ((rc = loop_init(s, &s->loops[i], i)) < 0)
+			goto fail;
 	if ((s->workers = calloc(s->nworkers, sizeof(*s->workers))) == NULL) {
 		rc = err_set(ERR_NOMEM, "out of memory");
 		goto fail;
@@ -3555,31 +3998,19 @@ http_server_start(const struct http_server_config *c, http_handler h, void *ctx,
 		}
 		s->nstarted = i + 1;
 	}
-	if (pthread_create(&s->loop, NULL, loop_main, s) != 0) {
-		rc = err_set(ERR_IO, "cannot start the HTTP thread");
-		goto fail;
+	for (i = 0; i < s->nloops; i++) {
+		if (pthread_create(&s->loops[i].t, NULL, loop_main,
+		        &s->loops[i]) != 0) {
+			rc = err_set(ERR_IO, "cannot start the HTTP threads");
+			goto fail;
+		}
+		s->nloops_started = i + 1;
 	}
 	*out = s;
 	return 0;
 fail:
-	atomic_store(&s->stopping, 1);
-	pthread_mutex_lock(&s->mu);
-	wake_workers(s);
-	pthread_mutex_unlock(&s->mu);
-	for (i = 0; i < s->nstarted; i++)
-		pthread_join(s->workers[i].t, NULL);
-	for (i = 0; s->workers && i < s->nworkers; i++)
-		pthread_cond_destroy(&s->workers[i].cv);
-	free(s->workers);
-	if (s->lfd >= 0)
-		close(s->lfd);
-	if (s->epfd >= 0)
-		close(s->epfd);
-	if (s->wakefd >= 0)
-		close(s->wakefd);
-	if (s->reserve_fd >= 0)
-		close(s->reserve_fd);
-	free(s);
+	stop_threads(s);
+	free_all(s);
 	return rc;
 }
 
@@ -3587,6 +4018,12 @@ uint16_t
 http_server_port(const struct http_server *s)
 {
 	return s->port;
+}
+
+unsigned
+http_server_loops(const struct http_server *s)
+{
+	return s->nloops;
 }
 
 void
@@ -3615,52 +4052,15 @@ http_server_stats(struct http_server *s, struct http_server_stats *out)
 void
 http_server_free(struct http_server *s)
 {
-	uint64_t one = 1;
-	struct conn *c, *next;
-	unsigned i;
-
 	if (s == NULL)
 		return;
-	atomic_store(&s->stopping, 1);
-	(void)!write(s->wakefd, &one, sizeof(one));
-	pthread_join(s->loop, NULL);
-	close(s->lfd);
+	stop_threads(s);
 	pthread_mutex_lock(&s->mu);
-	wake_workers(s);
-	pthread_mutex_unlock(&s->mu);
-	for (i = 0; i < s->nstarted; i++)
-		pthread_join(s->workers[i].t, NULL);
-	pthread_mutex_lock(&s->mu);
-	while (s->nstreams > 0)
+	while (s->nstream_threads > 0)
 		pthread_cond_wait(&s->streams_cv, &s->mu);
 	pthread_mutex_unlock(&s->mu);
 	/* Every thread is gone: what is left belongs to no one. */
-	for (c = s->first; c; c = next) {
-		next = c->next;
-		conn_close(c);
-	}
-	while (s->graveyard) {
-		c = s->graveyard;
-		s->graveyard = c->qnext;
-		free(c);
-	}
-	up_free_all(s);
-	for (i = 0; i < IP_BUCKETS; i++)
-		while (s->ips[i]) {
-			struct ipslot *p = s->ips[i];
-			s->ips[i] = p->next;
-			free(p);
-		}
-	for (i = 0; i < s->nworkers; i++)
-		pthread_cond_destroy(&s->workers[i].cv);
-	free(s->workers);
-	close(s->epfd);
-	close(s->wakefd);
-	if (s->reserve_fd >= 0)
-		close(s->reserve_fd);
-	pthread_mutex_destroy(&s->mu);
-	pthread_cond_destroy(&s->streams_cv);
-	free(s);
+	free_all(s);
 }
 
 /* ---- the request's fields and arguments ------------------------------- */

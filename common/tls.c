@@ -43,6 +43,9 @@ struct tls_server {
 	char domain[256];
 	char dir[PATH_MAX]; /* --tls-certs-dir, looked at again */
 	uint64_t rescan_ms, next_scan; /* util_mono_ns ms */
+	/* certs, ncerts, next_scan: the server's event loops shake hands
+	 * at the same time (hello_cb) */
+	pthread_mutex_t mu;
 };
 
 static int
@@ -247,9 +250,10 @@ hello_cb(SSL *ssl, int *al, void *arg)
 
 	(void)al;
 	hello_name(ssl, name, sizeof(name));
+	pthread_mutex_lock(&t->mu);
 	if (name[0] != '\0' && t->dir[0] != '\0') {
-		/* Certificates dropped into the directory since: in the
-		 * event loop's thread, the only one that shakes hands. */
+		/* Certificates dropped into the directory since: in an
+		 * event loop's thread, under the lock. */
 		uint64_t now = util_mono_ns() / 1000000;
 		if (now >= t->next_scan) {
 			t->next_scan = now + t->rescan_ms;
@@ -268,11 +272,15 @@ hello_cb(SSL *ssl, int *al, void *arg)
 				        NULL) != 1)
 					continue;
 				SSL_set_SSL_CTX(ssl, t->certs[i].ctx);
+				pthread_mutex_unlock(&t->mu);
 				return SSL_CLIENT_HELLO_SUCCESS;
 			}
-		if (is_public(t, name))
+		if (is_public(t, name)) {
+			pthread_mutex_unlock(&t->mu);
 			return SSL_CLIENT_HELLO_SUCCESS;
+		}
 	}
+	pthread_mutex_unlock(&t->mu);
 	SSL_set_min_proto_version(ssl, TLS1_3_VERSION);
 	return SSL_CLIENT_HELLO_SUCCESS;
 }
@@ -288,6 +296,7 @@ tls_server_new(const struct key *k, const char *cn, struct tls_server **out)
 	*out = NULL;
 	if ((t = calloc(1, sizeof(*t))) == NULL)
 		return err_set(ERR_NOMEM, "out of memory");
+	pthread_mutex_init(&t->mu, NULL);
 	if ((t->base = ctx_new()) == NULL) {
 		rc = ossl_fail(ERR_NOMEM, "TLS context");
 		goto fail;
@@ -325,6 +334,7 @@ tls_server_free(struct tls_server *t)
 		SSL_CTX_free(t->certs[i].ctx);
 	free(t->certs);
 	SSL_CTX_free(t->base);
+	pthread_mutex_destroy(&t->mu);
 	free(t);
 }
 
@@ -375,7 +385,12 @@ int
 tls_server_add_cert(struct tls_server *t, const char *cert_file,
     const char *key_file)
 {
-	return add_cert(t, cert_file, key_file, NULL, NULL);
+	int rc;
+
+	pthread_mutex_lock(&t->mu);
+	rc = add_cert(t, cert_file, key_file, NULL, NULL);
+	pthread_mutex_unlock(&t->mu);
+	return rc;
 }
 
 /* Was this version of file loaded already? */
@@ -459,18 +474,22 @@ tls_server_add_dir(struct tls_server *t, const char *dir, size_t *count)
 		*count = 0;
 	if (strlen(dir) >= sizeof(t->dir))
 		return err_set(ERR_LIMIT, "%s: path too long", dir);
-	if ((rc = scan_dir(t, dir, 1, count)) < 0)
-		return rc;
-	snprintf(t->dir, sizeof(t->dir), "%s", dir);
-	t->next_scan = util_mono_ns() / 1000000 + t->rescan_ms;
-	return 0;
+	pthread_mutex_lock(&t->mu);
+	if ((rc = scan_dir(t, dir, 1, count)) == 0) {
+		snprintf(t->dir, sizeof(t->dir), "%s", dir);
+		t->next_scan = util_mono_ns() / 1000000 + t->rescan_ms;
+	}
+	pthread_mutex_unlock(&t->mu);
+	return rc;
 }
 
 void
 tls_server_set_rescan_ms(struct tls_server *t, unsigned ms)
 {
+	pthread_mutex_lock(&t->mu);
 	t->rescan_ms = ms;
 	t->next_scan = util_mono_ns() / 1000000 + ms;
+	pthread_mutex_unlock(&t->mu);
 }
 
 int
@@ -491,7 +510,12 @@ tls_server_set_public_domain(struct tls_server *t, const char *domain)
 size_t
 tls_server_cert_count(const struct tls_server *t)
 {
-	return t->ncerts;
+	size_t n;
+
+	pthread_mutex_lock((pthread_mutex_t *)&t->mu);
+	n = t->ncerts;
+	pthread_mutex_unlock((pthread_mutex_t *)&t->mu);
+	return n;
 }
 
 /* A socket BIO that writes with MSG_NOSIGNAL: a client gone while its

@@ -571,6 +571,7 @@ main(int argc, char **argv)
 	http_server_config_default(&hc);
 	hc.max_conns = 1024;
 	hc.max_conns_per_ip = 512;
+	hc.loops = 1; /* one event loop each, as nginx's one worker */
 	hc.tls = ts;
 	if (http_server_start(&hc, hello, NULL, &srv) < 0)
 		die("server");

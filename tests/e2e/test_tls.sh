@@ -296,7 +296,7 @@ check "... and writes its URL and key (market.json)" \
 check "a browser trusting only the CA opens the console by name" sh -c \
     "curl -q -sf --cacert $T/ca.crt --resolve console.tls.test:$M2PORT:127.0.0.1 https://console.tls.test:$M2PORT/v1/info | jq -e .market_key >/dev/null"
 check "by address the certificate is still the market key's" sh -c \
-    "openssl s_client -connect 127.0.0.1:$M2PORT </dev/null 2>/dev/null | openssl x509 -pubkey -noout | openssl pkey -pubin -outform der | tail -c 32 | base64 | tr '+/' '-_' | tr -d '=' | grep -qx \"\$(jq -r .market_key $T/m2/market.json | sed 's/^ed25519://')\""
+    "openssl s_client -connect 127.0.0.1:$M2PORT </dev/null 2>/dev/null | openssl x509 -pubkey -noout | openssl pkey -pubin -outform der | tail -c 32 | base64 | tr '+/' '-_' | tr -d '=' | grep -qx -e \"\$(jq -r .market_key $T/m2/market.json | sed 's/^ed25519://')\""
 check "a name the certificate does not carry gets the key-pinned one (CA check fails)" sh -c \
     "! curl -q -sf --cacert $T/ca.crt --resolve other.tls.test:$M2PORT:127.0.0.1 https://other.tls.test:$M2PORT/v1/info"
 check_fails "--tls-cert without --tls-key is refused" "go together" \

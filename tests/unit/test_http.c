@@ -990,6 +990,59 @@ test_server_global_cap_evicts_the_longest_waiting(void **state)
 }
 
 static void
+cap_total4_two_loops(struct http_server_config *c)
+{
+	c->max_conns = 4;
+	c->loops = 2;
+}
+
+/* The longest waiting is another loop's: the accepting loop (the first)
+ * asks it to close it.  Connections go to the loop owning the fewest,
+ * ties in turn from the first: fd[0] and fd[2] to the first, fd[1] and
+ * fd[3] to the second; fd[0] gone, fd[4] to the first; fd[1], the
+ * oldest, is the second's. */
+static void
+test_server_global_cap_evicts_across_loops(void **state)
+{
+	struct srv v;
+	struct http_server_stats st;
+	int fd[6], closed;
+	char *got;
+
+	(void)state;
+	start(&v, cap_total4_two_loops);
+	assert_int_equal(http_server_loops(v.s), 2);
+	for (int i = 0; i < 4; i++) {
+		fd[i] = dial(v.port);
+		usleep(20000);
+	}
+	close(fd[0]);
+	usleep(100000);
+	fd[4] = dial(v.port);
+	usleep(100000);
+	fd[5] = dial(v.port);
+	send_str(fd[5], "GET /x HTTP/1.1\r\nHost: a\r\n\r\n");
+	got = read_all(fd[5], 300, &closed);
+	assert_non_null(strstr(got, "200 OK"));
+	free(got);
+	got = read_all(fd[1], 300, &closed);
+	assert_int_equal(closed, 1); /* the oldest waiting one went */
+	free(got);
+	for (int i = 2; i < 5; i++) { /* the others are still served */
+		send_str(fd[i], "GET /x HTTP/1.1\r\nHost: a\r\n\r\n");
+		got = read_all(fd[i], 300, &closed);
+		assert_non_null(strstr(got, "200 OK"));
+		free(got);
+	}
+	http_server_stats(v.s, &st);
+	assert_int_equal(st.evicted, 1);
+	assert_int_equal(st.conns, 4);
+	for (int i = 1; i < 6; i++)
+		close(fd[i]);
+	http_server_free(v.s);
+}
+
+static void
 small_inflight(struct http_server_config *c)
 {
 	c->max_inflight_per_ip = 4096;
@@ -1287,6 +1340,7 @@ main(void)
 		cmocka_unit_test(test_server_per_address_cap),
 		cmocka_unit_test(
 		    test_server_global_cap_evicts_the_longest_waiting),
+		cmocka_unit_test(test_server_global_cap_evicts_across_loops),
 		cmocka_unit_test(test_server_inflight_cap),
 		cmocka_unit_test(test_server_hook_refuses_before_the_body),
 		cmocka_unit_test(test_server_hook_sink_and_continue),

@@ -1100,6 +1100,11 @@ test_proxy_one_group_cannot_starve_another(void **state)
 	/* group A: six requests its upstream never answers; two are
 	 * forwarded, three wait, the sixth is refused at once */
 	for (i = 0; i < 6; i++) {
+		/* the sixth after the others are in: the connections are
+		 * shared out among the server's loops, which take them in
+		 * parallel */
+		if (i == 5)
+			usleep(100000);
 		a[i] = dial(http_server_port(s));
 		send_str(a[i],
 		    "GET /hang HTTP/1.1\r\nHost: x\r\nX-Group: A\r\n\r\n");
@@ -1126,7 +1131,9 @@ test_proxy_one_group_cannot_starve_another(void **state)
 	usleep(700000); /* noticed within a sweep or two */
 	http_server_stats(s, &st);
 	assert_int_equal(st.waiting, 2);
-	assert_int_equal(atomic_load(&up_accepted) - before, 3);
+	/* on B's kept connection when the waiter's loop is B's, else on a
+	 * new one (each loop pools its own upstream connections) */
+	assert_in_range(atomic_load(&up_accepted) - before, 3, 4);
 	for (i = 1; i < 6; i++)
 		close(a[i]);
 	http_server_free(s);
