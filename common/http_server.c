@@ -1770,6 +1770,7 @@ groups_free_all(struct http_server *s)
 /* ---- the descriptor budget ---- */
 
 static int evict(struct loop *a);
+static int evict_in(struct loop *a, int local_only);
 
 /* Descriptors the server holds now, as the budget counts them. */
 static unsigned
@@ -1798,25 +1799,19 @@ up_shed_idle(struct loop *l)
 }
 
 /* Room for n more descriptors within the budget, made if need be by
- * closing loop l's idle upstream connections, then client connections
- * waiting for a request head (evict: another loop's is closed by that
- * loop, so the budget may be over by n for a moment, within its
- * reserve).  Returns 0, or -1 when there is none. */
+ * closing loop l's idle upstream connections, then loop l's client
+ * connections waiting for a request head, the longest waiting first
+ * (another loop's would close later, and a burst would overshoot the
+ * budget by every such eviction in flight).  Returns 0, or -1 when there
+ * is no room. */
 static int
 fds_make_room(struct loop *l, unsigned n)
 {
 	struct http_server *s = l->s;
-	unsigned asked = 0;
 
-	while (fds_in_use(s) + n > s->max_fds) {
-		if (up_shed_idle(l) == 0)
-			continue;
-		if (asked >= n || evict(l) < 0)
+	while (fds_in_use(s) + n > s->max_fds)
+		if (up_shed_idle(l) < 0 && evict_in(l, 1) < 0)
 			return -1;
-		asked++;
-		if (fds_in_use(s) + n > s->max_fds)
-			return 0; /* another loop's, closing */
-	}
 	return 0;
 }
 
@@ -3042,7 +3037,7 @@ claim(struct conn *c)
  * loop (asked and woken: the cap is then over by one for a moment).
  * Returns 0 if one was closed or is being closed. */
 static int
-evict(struct loop *a)
+evict_in(struct loop *a, int local_only)
 {
 	struct http_server *s = a->s;
 	struct conn *c, *mine = NULL;
@@ -3060,6 +3055,8 @@ evict(struct loop *a)
 			}
 			continue;
 		}
+		if (local_only)
+			continue;
 		c->evict_pending = 1;
 		c->enext = c->l->evict_head;
 		c->l->evict_head = c;
@@ -3078,6 +3075,12 @@ evict(struct loop *a)
 		return 0;
 	}
 	return -1;
+}
+
+static int
+evict(struct loop *a)
+{
+	return evict_in(a, 0);
 }
 
 /* Evictions another loop's accept asked of loop l (see evict): each

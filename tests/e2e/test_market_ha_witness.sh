@@ -179,9 +179,10 @@ done
 check "the fork takes 8 other deposits ($fk)" [ $fk = 8 ]
 # (its publisher retries a refused round after 1 s, doubling up to 30 s:
 # the rounds refused while it was smaller than what the witness holds
-# may delay the one that shows the fork)
+# may delay the one that shows the fork by 30 s and more on a loaded
+# machine)
 check "the witness refuses the fork (422: no consistency from what it cosigned) and keeps the evidence" \
-    until_ok 75 sh -c "$L witness evidence $T/w.db --json | jq -se 'length >= 1 and .[0].status == 422' > /dev/null"
+    until_ok 150 sh -c "$L witness evidence $T/w.db --json | jq -se 'length >= 1 and .[0].status == 422' > /dev/null"
 check "the fork never publishes a checkpoint of its own entries (at most $base)" sh -c "[ \$(curl -s $FORK/v1/ledger/checkpoint | sed -n 2p) -le $base ]"
 check "the fork's log says it does not publish" grep -q "not publishing" "$T/fork.log"
 check "the replicas go on: 3 more deposits" deposit 3 $S
