@@ -1411,8 +1411,15 @@ bootstrap_from_mirror(struct market *m, const char *dir, uint64_t upto)
 		err_prefix(rc, "%s (a git mirror)", dir);
 		goto out;
 	}
-	if ((rc = source_checkpoint(m, dir, note, strlen(note), upto, &cp)) < 0)
+	if ((rc = source_checkpoint(m, dir, note, strlen(note), upto, &cp)) <
+	    0) {
+		/* a mirror behind etcd's compaction is still a mirror: not
+		 * ERR_NOTFOUND, which makes the caller try tiles instead
+		 * (and say "neither a git mirror nor ... tiles") */
+		if (rc == ERR_NOTFOUND)
+			rc = ERR_RANGE;
 		goto out;
+	}
 	if (merkle_mem_size(mem) != cp.size) {
 		rc = err_set(ERR_CORRUPT,
 		    "%s: %" PRIu64 " entries under a checkpoint of %" PRIu64,
