@@ -13,7 +13,11 @@ static _Thread_local char err_buf[ERR_MSG_SIZE];
 int
 err_setv(int code, const char *fmt, va_list ap)
 {
-	vsnprintf(err_buf, sizeof(err_buf), fmt, ap);
+	char msg[ERR_MSG_SIZE];
+
+	/* formatted apart first: an argument may be err_msg() itself */
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	memcpy(err_buf, msg, strlen(msg) + 1);
 	return code < 0 ? code : ERR_INVAL;
 }
 

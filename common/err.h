@@ -24,7 +24,8 @@ enum {
 			  * stop, the message holds the evidence */
 };
 
-/* Record a message for the current thread and return code (always < 0).
+/* Record a message for the current thread and return code (always < 0);
+ * the arguments may include err_msg() (the cause, quoted).
  * Messages are cut at ERR_MSG_SIZE - 1 bytes (room for an alarm's two
  * signed notes). */
 #define ERR_MSG_SIZE 4096

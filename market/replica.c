@@ -90,7 +90,10 @@ struct market_ha {
 	char pinned[320];
 	char stall_msg[1024]; /* why it does not follow etcd now ("") */
 
-	char stray[320]; /* the loop thread's: the last stray key logged */
+	/* the loop thread's: the stray keys logged (FNV-1a of each), so
+	 * that each is said once however many there are */
+	uint64_t stray[32];
+	unsigned nstray;
 	char boot_url[320]; /* --bootstrap-from ("": the sequencer) */
 	char compact_msg[700]; /* the loop thread's: why it does not compact */
 	uint64_t boot_chunk; /* entries per verified chunk of a copy */
@@ -397,14 +400,28 @@ unstall(struct market_ha *h)
 static void
 stray_key(struct market_ha *h, const struct etcd_kv *kv)
 {
-	if (kv->key_len == strlen(h->stray) &&
-	    memcmp(kv->key, h->stray, kv->key_len) == 0)
+	uint64_t f = 0xcbf29ce484222325ULL;
+	size_t n = kv->key_len < 300 ? kv->key_len : 300;
+
+	for (size_t i = 0; i < kv->key_len; i++)
+		f = (f ^ (unsigned char)kv->key[i]) * 0x100000001b3ULL;
+	for (unsigned i = 0; i < h->nstray && i < 32; i++)
+		if (h->stray[i] == f)
+			return;
+	if (h->nstray >= 32) {
+		if (h->nstray == 32) { /* said once too */
+			h->nstray = 33;
+			log_warn(
+			    "more than 32 etcd keys under e/ are not entry "
+			    "keys (e/ and 20 digits); ignored, no more "
+			    "named");
+		}
 		return;
-	snprintf(h->stray, sizeof(h->stray), "%.*s",
-	    (int)(kv->key_len < 300 ? kv->key_len : 300), kv->key);
-	log_warn("etcd key \"%s\" is not an entry key (e/ and 20 digits); "
+	}
+	h->stray[h->nstray++] = f;
+	log_warn("etcd key \"%.*s\" is not an entry key (e/ and 20 digits); "
 	         "ignored",
-	    h->stray);
+	    (int)n, kv->key);
 }
 
 /* Read every entry from the local size on (those compacted from etcd
@@ -1394,8 +1411,15 @@ bootstrap_from_mirror(struct market *m, const char *dir, uint64_t upto)
 		err_prefix(rc, "%s (a git mirror)", dir);
 		goto out;
 	}
-	if ((rc = source_checkpoint(m, dir, note, strlen(note), upto, &cp)) < 0)
+	if ((rc = source_checkpoint(m, dir, note, strlen(note), upto, &cp)) <
+	    0) {
+		/* a mirror behind etcd's compaction is still a mirror: not
+		 * ERR_NOTFOUND, which makes the caller try tiles instead
+		 * (and say "neither a git mirror nor ... tiles") */
+		if (rc == ERR_NOTFOUND)
+			rc = ERR_RANGE;
 		goto out;
+	}
 	if (merkle_mem_size(mem) != cp.size) {
 		rc = err_set(ERR_CORRUPT,
 		    "%s: %" PRIu64 " entries under a checkpoint of %" PRIu64,

@@ -397,6 +397,21 @@ test_err_prefix_keeps_message(void **state)
 	assert_string_equal(err_msg(), "outer 1: inner");
 }
 
+/* err_set with the current message as an argument (market/replica.c's
+ * chunk_finish, http_parse's response head): the cause is kept, not
+ * overwritten by the new text while it is read. */
+static void
+test_err_set_may_quote_current_message(void **state)
+{
+	(void)state;
+	err_set(ERR_INVAL, "inner cause");
+	assert_int_equal(
+	    err_set(ERR_ALARM, "entries 0-5 are not a prefix (%s)", err_msg()),
+	    ERR_ALARM);
+	assert_string_equal(err_msg(),
+	    "entries 0-5 are not a prefix (inner cause)");
+}
+
 static void
 test_err_abort_names_the_invariant_then_aborts(void **state)
 {
@@ -507,6 +522,7 @@ main(void)
 		cmocka_unit_test(test_util_parse_integers),
 		cmocka_unit_test(test_util_env_i64_falls_back_on_bad_values),
 		cmocka_unit_test(test_err_prefix_keeps_message),
+		cmocka_unit_test(test_err_set_may_quote_current_message),
 		cmocka_unit_test(
 		    test_err_abort_names_the_invariant_then_aborts),
 		cmocka_unit_test(
