@@ -103,6 +103,10 @@ struct rig {
 	struct wasm_pool *pool;
 };
 
+/* The rig a test runs, stopped by rig_teardown when a failed check left
+ * the test before its rig_stop. */
+static struct rig *live_rig;
+
 static void
 rig_start(struct rig *r, unsigned n)
 {
@@ -116,6 +120,8 @@ rig_start(struct rig *r, unsigned n)
 		_exit(wasm_serve_run(ctl[1], prog, &so) < 0 ? 1 : 0);
 	}
 	close(ctl[1]);
+	r->pool = NULL;
+	live_rig = r;
 	assert_int_equal(wasm_pool_new(ctl[0], n, &r->pool), 0);
 }
 
@@ -124,11 +130,28 @@ static void
 rig_stop(struct rig *r)
 {
 	int st = -1;
+	live_rig = NULL;
 	wasm_pool_close(r->pool);
 	wasm_pool_free(r->pool);
 	assert_int_equal(waitpid(r->sup, &st, 0), r->sup);
 	assert_true(WIFEXITED(st));
 	assert_int_equal(WEXITSTATUS(st), 0);
+}
+
+static int
+rig_teardown(void **state)
+{
+	struct rig *r = live_rig;
+
+	(void)state;
+	if (r == NULL)
+		return 0;
+	live_rig = NULL;
+	wasm_pool_close(r->pool);
+	wasm_pool_free(r->pool);
+	kill(r->sup, SIGKILL);
+	waitpid(r->sup, NULL, 0);
+	return 0;
 }
 
 static int
@@ -537,6 +560,7 @@ test_pool_close_wakes_queued_requests(void **state)
 	assert_true(q[1].took_ms < 1000);
 	pthread_join(t[0], NULL);
 	assert_int_not_equal(q[0].status, 201);
+	live_rig = NULL;
 	wasm_pool_free(r.pool);
 	int st = -1;
 	assert_int_equal(waitpid(r.sup, &st, 0), r.sup);
@@ -555,6 +579,7 @@ test_pool_closed_answers_503(void **state)
 	assert_int_equal(
 	    call(r.pool, "ok", 1000000, 5000, NULL, msg, sizeof(msg)), 503);
 	assert_non_null(strstr(msg, "not running"));
+	live_rig = NULL;
 	wasm_pool_free(r.pool);
 	assert_int_equal(waitpid(r.sup, &st, 0), r.sup);
 	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
@@ -737,18 +762,27 @@ main(void)
 		cmocka_unit_test(test_wire_request_round_trip),
 		cmocka_unit_test(test_wire_rejects_bad_strings_and_headers),
 		cmocka_unit_test(test_wire_reply_and_died_round_trip),
-		cmocka_unit_test(test_pool_answers_requests_traps_and_fuel),
-		cmocka_unit_test(
-		    test_pool_deadline_kills_and_replaces_the_worker),
-		cmocka_unit_test(
-		    test_pool_worker_death_answers_500_and_is_replaced),
-		cmocka_unit_test(test_pool_serves_concurrent_requests),
-		cmocka_unit_test(test_pool_closed_answers_503),
-		cmocka_unit_test(
-		    test_pool_queue_gives_up_at_the_deadline_and_serves_the_rest),
-		cmocka_unit_test(test_pool_close_wakes_queued_requests),
-		cmocka_unit_test(test_pool_holds_against_a_lying_worker),
-		cmocka_unit_test(test_pool_new_refuses_bad_worker_counts),
+		cmocka_unit_test_teardown(
+		    test_pool_answers_requests_traps_and_fuel, rig_teardown),
+		cmocka_unit_test_teardown(
+		    test_pool_deadline_kills_and_replaces_the_worker,
+		    rig_teardown),
+		cmocka_unit_test_teardown(
+		    test_pool_worker_death_answers_500_and_is_replaced,
+		    rig_teardown),
+		cmocka_unit_test_teardown(test_pool_serves_concurrent_requests,
+		    rig_teardown),
+		cmocka_unit_test_teardown(test_pool_closed_answers_503,
+		    rig_teardown),
+		cmocka_unit_test_teardown(
+		    test_pool_queue_gives_up_at_the_deadline_and_serves_the_rest,
+		    rig_teardown),
+		cmocka_unit_test_teardown(test_pool_close_wakes_queued_requests,
+		    rig_teardown),
+		cmocka_unit_test_teardown(
+		    test_pool_holds_against_a_lying_worker, rig_teardown),
+		cmocka_unit_test_teardown(
+		    test_pool_new_refuses_bad_worker_counts, rig_teardown),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
