@@ -509,6 +509,26 @@ free_items(struct ha_item *it, size_t n)
 	}
 }
 
+/* The state dropped and replayed from the local copy (its snapshot,
+ * then the tail); under mu.  The copy holds only what etcd committed, so
+ * a failure here is a corrupt disk: abort. */
+static void
+replay_state_locked(struct market *m)
+{
+	char *fallback = NULL;
+	uint64_t from = 0;
+
+	state_free(m->state);
+	m->state = NULL;
+	if (snapshot_replay(m->store, m->snap_path, m->cfg.check_invariants,
+	        &m->state, &m->cfg, &from, &fallback) < 0) {
+		log_error("rebuilding the state from the ledger: %s",
+		    err_msg());
+		abort();
+	}
+	free(fallback);
+}
+
 /*
  * End this replica's term (etcd refused or did not answer a write, the
  * lease was lost); under mu.  Entries applied but not known committed
@@ -520,8 +540,6 @@ static void
 step_down_locked(struct market *m, const char *why)
 {
 	struct market_ha *h = m->ha;
-	char *fallback = NULL;
-	uint64_t from = 0;
 
 	if (!h->sequencing)
 		return;
@@ -536,15 +554,7 @@ step_down_locked(struct market *m, const char *why)
 	    store_size(m->store), why);
 	free_items(h->q, h->nq);
 	h->nq = 0;
-	state_free(m->state);
-	m->state = NULL;
-	if (snapshot_replay(m->store, m->snap_path, m->cfg.check_invariants,
-	        &m->state, &m->cfg, &from, &fallback) < 0) {
-		log_error("rebuilding the state from the ledger: %s",
-		    err_msg());
-		abort();
-	}
-	free(fallback);
+	replay_state_locked(m);
 	pthread_cond_broadcast(&m->committed_cv);
 	pthread_cond_broadcast(&h->q_cv);
 }
@@ -999,24 +1009,16 @@ check_copied_leaf(uint64_t idx, const char *val, size_t len, int64_t *prev)
 }
 
 /* Rebuild the state from the local copy (after a rolled-back copy);
- * under mu. */
+ * under mu.  An empty copy leaves no state. */
 static void
 rebuild_state_locked(struct market *m)
 {
-	char *fallback = NULL;
-	uint64_t from = 0;
-
-	state_free(m->state);
-	m->state = NULL;
-	if (store_size(m->store) == 0)
+	if (store_size(m->store) == 0) {
+		state_free(m->state);
+		m->state = NULL;
 		return;
-	if (snapshot_replay(m->store, m->snap_path, m->cfg.check_invariants,
-	        &m->state, &m->cfg, &from, &fallback) < 0) {
-		log_error("rebuilding the state from the ledger: %s",
-		    err_msg());
-		abort();
 	}
-	free(fallback);
+	replay_state_locked(m);
 }
 
 /* b64 of a hash into out. */
