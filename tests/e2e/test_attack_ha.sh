@@ -173,7 +173,7 @@ PY
 # evil_leader SCHEME PORT: the election key names r9 at that URL
 evil_leader() {
 	etcdctl_ put --lease="$LEASE" "$LKEY" "{\"name\":\"r9\",\"url\":\"$1://127.0.0.1:$2\"}" > /dev/null &&
-	    until_ok 10 sh -c "curl -s -m 2 $FOL/v1/info | jq -e '.replica.sequencer.name == \"r9\"'" > /dev/null
+	    until_ok 10 sh -c "curl -s -m 2 $FOL/v1/info | jq -e '.replica.sequencer.url == \"$1://127.0.0.1:$2\"'" > /dev/null
 }
 deposit 13 "$B"
 
