@@ -160,6 +160,7 @@ publisher_main(void *arg)
 	uint64_t hints[TRUST_MAX_WITNESSES] = { 0 }, tiled = 0, failed = 0;
 	int64_t retry_at = 0, backoff = m->checkpoint_ms;
 	int64_t tiles_retry_at = 0;
+	uint64_t refused_size = 0; /* the checkpoint size last refused */
 
 	pthread_mutex_lock(&m->mu);
 	if (m->witnesses &&
@@ -172,11 +173,17 @@ publisher_main(void *arg)
 		if (m->witnesses && m->checkpoint_note &&
 		    (m->published == NULL ||
 		        m->checkpointed > m->published_size) &&
-		    now >= retry_at) {
+		    (now >= retry_at || m->checkpointed != refused_size)) {
+			/* a grown checkpoint is offered at once: the round
+			 * refused may have been refused for its size alone */
+			uint64_t size = m->checkpointed;
+
 			if (cosign_latest(m, hints) == 0) {
 				backoff = m->checkpoint_ms;
 				retry_at = 0;
+				refused_size = 0;
 			} else {
+				refused_size = size;
 				retry_at = util_mono_ns() / 1000000 + backoff;
 				backoff = backoff * 2 < RETRY_MAX_MS ?
 				    backoff * 2 :

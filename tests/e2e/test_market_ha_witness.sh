@@ -177,10 +177,9 @@ for k in $(seq 1 8); do
 	    curl -s -m 10 -o /dev/null -w '%{http_code}\n' -XPOST --data-binary @- "$FORK/v1/entries" | grep -qx 201 && fk=$((fk + 1))
 done
 check "the fork takes 8 other deposits ($fk)" [ $fk = 8 ]
-# (its publisher retries a refused round after 1 s, doubling up to 30 s:
-# the rounds refused while it was smaller than what the witness holds
-# may delay the one that shows the fork by 30 s and more on a loaded
-# machine)
+# (its publisher offers each grown checkpoint at once and backs off only
+# while the size stays the same, so the round that shows the fork comes
+# right after its last deposit)
 check "the witness refuses the fork (422: no consistency from what it cosigned) and keeps the evidence" \
     until_ok 150 sh -c "$L witness evidence $T/w.db --json | jq -se 'length >= 1 and .[0].status == 422' > /dev/null"
 check "the fork never publishes a checkpoint of its own entries (at most $base)" sh -c "[ \$(curl -s $FORK/v1/ledger/checkpoint | sed -n 2p) -le $base ]"
