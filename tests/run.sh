@@ -132,7 +132,7 @@ for t in $(cat "$order"); do
 	if [ "$f" -ne 0 ]; then
 		failures="$failures $t"
 		echo "FAIL $t ($p passed, $f failed, exit $rc)"
-		grep -v '^\[       OK \]\|^ok \|^\[ RUN      \]' "$log" | tail -60
+		grep -v '^\[       OK \]\|^ok \|^\[ RUN      \]' "$log" | tail -100
 	elif [ "$s" -ne 0 ]; then
 		echo "PASS $t ($p passed, $s skipped)"
 		echo "$skips" | sed 's/^/  /'

@@ -13,7 +13,29 @@ CLUSTER_PIDS=""
 LODGE_INSECURE_HTTP=${LODGE_INSECURE_HTTP-1}
 export LODGE_INSECURE_HTTP
 
-cluster_track() { CLUSTER_PIDS="$CLUSTER_PIDS $1"; }
+# A process is remembered as PID:START, START its start time (clock
+# ticks since boot, /proc/PID/stat's 22nd field): a PID whose process
+# has ended may be given by the kernel to another process (pid_max is
+# 32768 on many hosts), which must never get our signals.
+pid_start() { sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f20; }
+cluster_track() { CLUSTER_PIDS="$CLUSTER_PIDS $1:$(pid_start "$1")"; }
+# pid_gone PID:START: the process has ended (or is a zombie: ended, not
+# yet waited for)
+pid_gone() {
+	pg_st=$(sed 's/.*) //' "/proc/${1%%:*}/stat" 2>/dev/null | cut -d' ' -f1,20)
+	[ "${pg_st#Z }" != "$pg_st" ] || [ "${pg_st#* }" != "${1#*:}" ]
+}
+# cluster_signal SIG PID[:START]: send SIG to PID unless it has ended or
+# START says it is another process now
+cluster_signal() {
+	cg_pid=${2%%:*}
+	case "$2" in
+	*:*) [ -n "${2#*:}" ] && [ "$(pid_start "$cg_pid")" = "${2#*:}" ] ||
+	    return 0;;
+	esac
+	kill "-$1" "$cg_pid" 2>/dev/null
+	return 0
+}
 
 # until_ok SECONDS CMD...: run CMD (quietly) every 100 ms until it
 # succeeds; after SECONDS of wall time, say so and fail.
@@ -178,11 +200,19 @@ cluster_descendants() {
 # cluster_kill PID: SIGTERM, up to 3 s grace, then SIGKILL, with every
 # descendant (sandboxes survive a provider killed with -9).
 cluster_kill() {
-	ck_desc=$(cluster_descendants "$1")
-	kill "$1" 2>/dev/null
-	until_ok 3 sh -c "! kill -0 $1 2>/dev/null" > /dev/null ||
-	    kill -9 "$1" 2>/dev/null
-	for ck_p in $ck_desc; do kill -9 "$ck_p" 2>/dev/null; done
+	ck_ref=$1
+	case "$1" in *:*) ;; *) ck_ref=$1:$(pid_start "$1");; esac
+	ck_pid=${ck_ref%%:*}
+	[ -n "${ck_ref#*:}" ] || return 0 # ended already
+	[ "$(pid_start "$ck_pid")" = "${ck_ref#*:}" ] || return 0
+	ck_desc=
+	for ck_p in $(cluster_descendants "$ck_pid"); do
+		ck_desc="$ck_desc $ck_p:$(pid_start "$ck_p")"
+	done
+	cluster_signal TERM "$ck_ref"
+	until_ok 3 pid_gone "$ck_ref" > /dev/null ||
+	    cluster_signal KILL "$ck_ref"
+	for ck_p in $ck_desc; do cluster_signal KILL "$ck_p"; done
 	return 0
 }
 
@@ -200,6 +230,7 @@ cluster_crash() {
 	for cc_p in $(cluster_descendants "$cc_pid"); do
 		cluster_track "$cc_p"
 	done
-	kill -9 "$cc_pid" 2>/dev/null
-	until_ok 5 sh -c "! kill -0 $cc_pid 2>/dev/null"
+	cc_ref=$cc_pid:$(pid_start "$cc_pid")
+	cluster_signal KILL "$cc_ref"
+	until_ok 5 pid_gone "$cc_ref"
 }

@@ -10,6 +10,11 @@ ROOT=$(pwd)
 BIN=$ROOT/bin
 SHARED=${LODGE_SHARED:-$ROOT/../shared}
 T=$(mktemp -d /tmp/lodge-e2e-XXXXXX)
+# Every process this test starts carries this in its environment: the
+# cleanup signals a PID of $PIDS only if it still does (kill_ours), as the
+# kernel may have given an ended process's PID to another test's daemon.
+LODGE_E2E_TAG=$T
+export LODGE_E2E_TAG
 PIDS=""
 FAILED=0
 CL=$T
@@ -58,10 +63,33 @@ sweep_sandboxes() {
 	return 0
 }
 
+# dump_logs: the ends of the daemons' logs under $T, for a failed test
+# whose temporary directory CI does not keep (a daemon that died says
+# why there)
+dump_logs() {
+	for dl_f in $(ls -t $(find "$T" -maxdepth 2 -name '*.log' 2>/dev/null) \
+	    2>/dev/null | head -10); do
+		echo "# --- the end of ${dl_f#$T/}"
+		tail -n 5 "$dl_f" | cut -c1-200 | sed 's/^/#   /'
+	done
+}
+
+# kill_ours SIG PID...: send SIG to each PID still running with this
+# test's LODGE_E2E_TAG
+kill_ours() {
+	ko_sig=$1; shift
+	for ko_p in "$@"; do
+		grep -qzx "LODGE_E2E_TAG=$T" "/proc/$ko_p/environ" 2>/dev/null &&
+		    kill "-$ko_sig" "$ko_p" 2>/dev/null
+	done
+	return 0
+}
+
 cleanup() {
 	cu_rc=$?
+	[ "$FAILED" -ne 0 ] && dump_logs
 	cluster_stop
-	for p in $PIDS; do kill -9 "$p" 2>/dev/null; done
+	kill_ours KILL $PIDS
 	sweep_sandboxes
 	wait 2>/dev/null
 	if [ -n "${LODGE_KEEP_TMP:-}" ] &&

@@ -31,7 +31,7 @@ N=lt$$ # namespace prefix: h h2 (hosts), i (internet), a1 a2 b1 c1 z1 d1 d2
 NSS="h h2 i a1 a2 b1 c1 z1 d1 d2"
 
 netvol_cleanup() {
-	for p in $PIDS; do kill -9 "$p" 2>/dev/null; done
+	kill_ours KILL $PIDS
 	wait 2>/dev/null
 	for s in $NSS; do ip netns del "$N$s" 2>/dev/null; done
 	for s in $NSS; do rm -rf "/etc/netns/$N$s"; done

@@ -172,7 +172,7 @@ check "the mirror verifies" sh -c "$L verify mirror.git --vkey vkey | grep -q '^
 
 # ---- the witness remembers across a restart ---------------------------
 kill $(jobs -p 2>/dev/null) 2>/dev/null
-for p in $PIDS; do kill "$p" 2>/dev/null; done
+kill_ours TERM $PIDS
 wait 2>/dev/null
 PIDS=""
 $L witness serve w.db --listen "${WURL#http://}" > serve2.out 2> serve2.err &
