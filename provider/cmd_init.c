@@ -151,11 +151,10 @@ apply_tls(struct provider_config *cfg, int ch, const char *v)
 		if (realpath(v, abs) == NULL)
 			return err_set(ERR_INVAL, "--%s %s: %s", opt_name(ch),
 			    v, strerror(errno));
-		v = abs;
-		if (strlen(v) >= cap)
+		if (strlen(abs) >= cap)
 			return err_set(ERR_LIMIT, "--%s: path too long",
 			    opt_name(ch));
-		snprintf(dst, cap, "%s", v);
+		memcpy(dst, abs, strlen(abs) + 1);
 		return 0;
 	}
 	if (strlen(v) >= cap)
