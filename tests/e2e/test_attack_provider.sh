@@ -143,9 +143,11 @@ check "8 unread sessions are taken, the 9th is refused (429)" sh -c \
     "[ $n = 8 ] && grep -q 429 $T/fl9.out"
 check "  the gateway still serves both leases meanwhile" sh -c \
     "curl -sf -m 5 -H 'Host: $HA' $P/ | grep -q alice-lease && curl -sf -m 5 -H 'Host: $HB' $P/ | grep -q bob-lease"
-# SIGHUP after 30 s unread, dropped 30 s after it ended
-check "  the unread sessions are hung up and dropped within 80 s (a new one is taken)" \
-    until_ok 80 sh -c "$BIN/provider request --key $AK --body $T/flood.json POST $P/v1/leases/$LA/exec > /dev/null 2>&1"
+# SIGHUP after 30 s unread (SIGKILL at 60 s if that did not end them),
+# dropped 30 s after they ended: 90 s at the most, and a loaded machine
+# adds its lag
+check "  the unread sessions are hung up and dropped within 120 s (a new one is taken)" \
+    until_ok 120 sh -c "$BIN/provider request --key $AK --body $T/flood.json POST $P/v1/leases/$LA/exec > /dev/null 2>&1"
 check "  and their commands are gone (only the new session's runs)" \
     until_ok 20 sh -c \
     "[ \$(pgrep -fx 'sh -c while :; do echo flood; done' | wc -l) -le 1 ]"
