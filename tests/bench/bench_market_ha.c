@@ -500,7 +500,7 @@ post_one(uint16_t port)
 static void
 etcd_start(int i, const char *cluster, const uint16_t *cp, const uint16_t *pp)
 {
-	char name[8], data[600], curl[64], purl[64], log[620];
+	char name[16], data[600], curl[64], purl[64], log[620];
 	snprintf(name, sizeof(name), "e%d", i);
 	snprintf(data, sizeof(data), "%s/etcd/e%d", dir, i);
 	snprintf(curl, sizeof(curl), "http://127.0.0.1:%u", cp[i]);
