@@ -67,8 +67,9 @@ sweep_sandboxes() {
 # whose temporary directory CI does not keep (a daemon that died says
 # why there)
 dump_logs() {
-	for dl_f in $(ls -t $(find "$T" -maxdepth 2 -name '*.log' 2>/dev/null) \
-	    2>/dev/null | head -10); do
+	dl_all=$(find "$T" -maxdepth 2 -name '*.log' 2>/dev/null)
+	[ -n "$dl_all" ] || return 0
+	for dl_f in $(ls -t $dl_all 2>/dev/null | head -10); do
 		echo "# --- the end of ${dl_f#$T/}"
 		tail -n 5 "$dl_f" | cut -c1-200 | sed 's/^/#   /'
 	done
