@@ -6,10 +6,11 @@
  * followers forwarding to the sequencer) as a ratio to one process (goal
  * >= 0.5), with where a submission's time and the CPU went (`# figure:`
  * lines, among them etcd's CPU per transaction and one Ed25519 verify's
- * CPU, the floor: three verifies per submission); the failover time, kill -9 of the sequencer to the next 201,
- * p50/p99 over KILLS kills (goal < 3 s); /v1/leases reads (wrk) on three
- * replicas at once as a ratio to one.  Members and markets are the real
- * binaries (etcd, bin/market) on loopback ports.
+ * CPU, the floor: three verifies per submission); the failover time,
+ * kill -9 of the sequencer to the next 201, p50/p99 over KILLS kills
+ * (goal < 3 s); /v1/leases reads (wrk) on three replicas at once as a
+ * ratio to one.  Members and markets are the real binaries (etcd,
+ * bin/market) on loopback ports.
  * Usage: bench_market_ha DIR (skipped, saying why, without etcd);
  * HA_KILLS=N kills (default 10), HA_DIRECT=1 every client on the
  * sequencer (no forwarding), to see what forwarding costs.
