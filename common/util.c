@@ -287,3 +287,13 @@ util_insecure_http_env(void)
 
 	return v != NULL && strcmp(v, "1") == 0;
 }
+
+uint64_t
+util_fnv1a(const void *p, size_t n, uint64_t h)
+{
+	const unsigned char *s = p;
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ s[i]) * 0x100000001b3ULL;
+	return h;
+}

@@ -44,4 +44,9 @@ int util_parse_u64_prefix(const char *s, uint64_t *out);
 /* Fill buf with random bytes from getrandom(2). */
 int util_random(void *buf, size_t len);
 
+/* FNV-1a, 64 bits, of n bytes, going on from h (UTIL_FNV1A_INIT to
+ * start): short stable hashes, not a security boundary. */
+#define UTIL_FNV1A_INIT 0xcbf29ce484222325ULL
+uint64_t util_fnv1a(const void *p, size_t n, uint64_t h);
+
 #endif

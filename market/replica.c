@@ -400,11 +400,9 @@ unstall(struct market_ha *h)
 static void
 stray_key(struct market_ha *h, const struct etcd_kv *kv)
 {
-	uint64_t f = 0xcbf29ce484222325ULL;
+	uint64_t f = util_fnv1a(kv->key, kv->key_len, UTIL_FNV1A_INIT);
 	size_t n = kv->key_len < 300 ? kv->key_len : 300;
 
-	for (size_t i = 0; i < kv->key_len; i++)
-		f = (f ^ (unsigned char)kv->key[i]) * 0x100000001b3ULL;
 	for (unsigned i = 0; i < h->nstray && i < 32; i++)
 		if (h->stray[i] == f)
 			return;

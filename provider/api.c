@@ -961,16 +961,6 @@ fwd_done(void *ctx, int status, int by_server, uint64_t out, uint64_t in)
 	}
 }
 
-static uint64_t
-fnv64(const uint8_t *p, size_t n)
-{
-	uint64_t h = 14695981039346656037ULL;
-
-	while (n--)
-		h = (h ^ *p++) * 1099511628211ULL;
-	return h;
-}
-
 int
 api_route_upstream(void *ctx, const struct http_request *req, int may_block,
     struct http_upstream *up)
@@ -1052,7 +1042,7 @@ api_route_upstream(void *ctx, const struct http_request *req, int may_block,
 	/* pooled per network namespace and port; one tenant's services
 	 * share GATEWAY_MAX_PER_TENANT connections in use */
 	up->key = ino * 65537u ^ port;
-	up->group = fnv64(tenant, KEY_PUB_LEN);
+	up->group = util_fnv1a(tenant, KEY_PUB_LEN, UTIL_FNV1A_INIT);
 	up->max_per_group = GATEWAY_MAX_PER_TENANT;
 	up->upgrade = upgrade;
 	up->timeout_ms = GATEWAY_TIMEOUT_MS;

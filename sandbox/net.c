@@ -259,19 +259,8 @@ net_policy_free(struct net_policy *p)
 	p->n = 0;
 }
 
-/* FNV-1a, 64 bits: short stable names, not a security boundary (a
- * collision is refused as a conflict by the kernel). */
-static uint64_t
-fnv1a(const void *p, size_t n, uint64_t h)
-{
-	const unsigned char *s = p;
-
-	for (size_t i = 0; i < n; i++) {
-		h ^= s[i];
-		h *= 0x100000001b3ull;
-	}
-	return h;
-}
+/* Names are FNV-1a hashes (util_fnv1a): short and stable, not a security
+ * boundary (a collision is refused as a conflict by the kernel). */
 
 /* splitmix64's finalizer: every input bit moves every output bit, so
  * ids differing in their last byte get unrelated names. */
@@ -288,7 +277,7 @@ mix(uint64_t h)
 static uint64_t
 id_hash(const char *id)
 {
-	return mix(fnv1a(id, strlen(id), 0xcbf29ce484222325ull));
+	return mix(util_fnv1a(id, strlen(id), UTIL_FNV1A_INIT));
 }
 
 /* Names hash the provider's scope with the id: two providers on one host
@@ -296,13 +285,13 @@ id_hash(const char *id)
 static uint64_t
 name_hash(const char *scope, const char *id)
 {
-	uint64_t h = 0xcbf29ce484222325ull;
+	uint64_t h = UTIL_FNV1A_INIT;
 
 	if (scope && *scope) {
-		h = fnv1a(scope, strlen(scope), h);
-		h = fnv1a("/", 1, h);
+		h = util_fnv1a(scope, strlen(scope), h);
+		h = util_fnv1a("/", 1, h);
 	}
-	return fnv1a(id, strlen(id), h);
+	return util_fnv1a(id, strlen(id), h);
 }
 
 static uint32_t
@@ -333,10 +322,10 @@ net_veth_name(const char *scope, const char *id, unsigned index, char *buf,
     size_t len)
 {
 	char ix[16];
-	uint64_t h = fnv1a("", 1, name_hash(scope, id));
+	uint64_t h = util_fnv1a("", 1, name_hash(scope, id));
 
 	snprintf(ix, sizeof(ix), "%u", index);
-	h = mix(fnv1a(ix, strlen(ix), h));
+	h = mix(util_fnv1a(ix, strlen(ix), h));
 	snprintf(buf, len, "lodgev%09llx",
 	    (unsigned long long)(h & 0xfffffffffull));
 }

@@ -412,6 +412,22 @@ test_err_set_may_quote_current_message(void **state)
 	    "entries 0-5 are not a prefix (inner cause)");
 }
 
+/* FNV-1a 64 against the published vectors, and one call equal to two */
+static void
+test_util_fnv1a_vectors(void **state)
+{
+	(void)state;
+	assert_true(
+	    util_fnv1a("", 0, UTIL_FNV1A_INIT) == 0xcbf29ce484222325ULL);
+	assert_true(
+	    util_fnv1a("a", 1, UTIL_FNV1A_INIT) == 0xaf63dc4c8601ec8cULL);
+	assert_true(
+	    util_fnv1a("foobar", 6, UTIL_FNV1A_INIT) == 0x85944171f73967e8ULL);
+	assert_true(
+	    util_fnv1a("bar", 3, util_fnv1a("foo", 3, UTIL_FNV1A_INIT)) ==
+	    0x85944171f73967e8ULL);
+}
+
 static void
 test_err_abort_names_the_invariant_then_aborts(void **state)
 {
@@ -523,6 +539,7 @@ main(void)
 		cmocka_unit_test(test_util_env_i64_falls_back_on_bad_values),
 		cmocka_unit_test(test_err_prefix_keeps_message),
 		cmocka_unit_test(test_err_set_may_quote_current_message),
+		cmocka_unit_test(test_util_fnv1a_vectors),
 		cmocka_unit_test(
 		    test_err_abort_names_the_invariant_then_aborts),
 		cmocka_unit_test(
