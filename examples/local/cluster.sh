@@ -17,23 +17,19 @@ export LODGE_INSECURE_HTTP
 # ticks since boot, /proc/PID/stat's 22nd field): a PID whose process
 # has ended may be given by the kernel to another process (pid_max is
 # 32768 on many hosts), which must never get our signals.
-pid_start() { sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f20; }
+# pid_stat PID: "STATE START" (empty once the process is gone)
+pid_stat() { sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1,20; }
+pid_start() { pid_stat "$1" | cut -d' ' -f2; }
 cluster_track() { CLUSTER_PIDS="$CLUSTER_PIDS $1:$(pid_start "$1")"; }
-# pid_gone PID:START: the process has ended (or is a zombie: ended, not
-# yet waited for)
+# pid_gone PID:START: the process has ended (gone, a zombie not yet
+# waited for, or its PID now another process's)
 pid_gone() {
-	pg_st=$(sed 's/.*) //' "/proc/${1%%:*}/stat" 2>/dev/null | cut -d' ' -f1,20)
-	[ "${pg_st#Z }" != "$pg_st" ] || [ "${pg_st#* }" != "${1#*:}" ]
+	pg_st=$(pid_stat "${1%%:*}")
+	[ -z "$pg_st" ] || [ "${pg_st%% *}" = Z ] || [ "${pg_st#* }" != "${1#*:}" ]
 }
-# cluster_signal SIG PID[:START]: send SIG to PID unless it has ended or
-# START says it is another process now
+# cluster_signal SIG PID:START: send SIG to PID unless it has ended
 cluster_signal() {
-	cg_pid=${2%%:*}
-	case "$2" in
-	*:*) [ -n "${2#*:}" ] && [ "$(pid_start "$cg_pid")" = "${2#*:}" ] ||
-	    return 0;;
-	esac
-	kill "-$1" "$cg_pid" 2>/dev/null
+	pid_gone "$2" || kill "-$1" "${2%%:*}" 2>/dev/null
 	return 0
 }
 
@@ -202,9 +198,8 @@ cluster_descendants() {
 cluster_kill() {
 	ck_ref=$1
 	case "$1" in *:*) ;; *) ck_ref=$1:$(pid_start "$1");; esac
+	pid_gone "$ck_ref" && return 0
 	ck_pid=${ck_ref%%:*}
-	[ -n "${ck_ref#*:}" ] || return 0 # ended already
-	[ "$(pid_start "$ck_pid")" = "${ck_ref#*:}" ] || return 0
 	ck_desc=
 	for ck_p in $(cluster_descendants "$ck_pid"); do
 		ck_desc="$ck_desc $ck_p:$(pid_start "$ck_p")"
